@@ -1,0 +1,14 @@
+//! The Gofer side of runsc-rs: the 9P2000.L file server process and the client
+//! codec the Sentry uses to talk to it.
+//!
+//! * [`server`]: serves one directory tree over a stream socket with the `p9`
+//!   crate, after confining itself to that tree.
+//! * [`client`]: a synchronous, thread-safe 9P2000.L client (the `p9` crate is a
+//!   server only, so the codec is ours).
+//! * [`wire`]: message encoding shared by the client and its tests.
+
+pub mod client;
+pub mod server;
+pub mod wire;
+
+pub use client::{Attr, Client, DirEntry, Fid, Qid, StatFs};

@@ -1,0 +1,1 @@
+//! The Gofer process: serves a directory tree over 9P2000.L.

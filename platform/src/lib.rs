@@ -1,0 +1,131 @@
+//! Where application code runs.
+//!
+//! A [`Platform`] creates address spaces and the execution contexts (threads)
+//! inside them. The Sentry drives a [`Context`] with [`Context::switch`]: the
+//! application runs until it makes a system call, faults, receives a host
+//! signal, or another Sentry thread interrupts it; the event comes back, the
+//! Sentry serves it, and switches again.
+//!
+//! Application memory always comes from one *memory file* (a memfd owned by the
+//! Sentry's MM). Platforms map ranges of that file into address spaces; they
+//! never allocate application memory themselves.
+
+pub mod ptrace;
+mod regs;
+
+pub use regs::{Regs, XSave};
+
+use std::fmt;
+
+/// Why [`Context::switch`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The application executed `syscall`; `regs.orig_rax` is the number.
+    Syscall,
+    /// A memory access fault at `addr` (SIGSEGV/SIGBUS from the host). `code`
+    /// is the host si_code (SEGV_MAPERR, SEGV_ACCERR, BUS_ADRERR ...).
+    Fault { signo: i32, addr: u64, code: i32 },
+    /// Another synchronous host signal caused by an instruction (SIGFPE,
+    /// SIGILL, SIGTRAP); `addr` is si_addr.
+    Trap { signo: i32, addr: u64, code: i32 },
+    /// [`Interrupter::interrupt`] was called for this context.
+    Interrupted,
+    /// The context no longer exists (its address space was destroyed).
+    Gone,
+}
+
+/// Errors from platform operations. They describe host failures, so they
+/// carry the host errno.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlatformError {
+    pub op: &'static str,
+    pub errno: i32,
+}
+
+impl fmt::Display for PlatformError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {}",
+            self.op,
+            std::io::Error::from_raw_os_error(self.errno)
+        )
+    }
+}
+
+impl std::error::Error for PlatformError {}
+
+pub type Result<T> = std::result::Result<T, PlatformError>;
+
+/// Memory protections for [`Context::map`], as PROT_* bits.
+pub type Prot = i32;
+
+/// A running thread of application code.
+///
+/// A context is bound to the OS thread that created or attached it (ptrace
+/// requires the tracer to be the thread that attached), so it is `Send` only to
+/// be moved into that thread at creation and never used from another.
+pub trait Context: Send {
+    /// Runs the application with `regs` until the next event; `regs` then holds
+    /// the application's registers at that event.
+    fn switch(&mut self, regs: &mut Regs) -> Event;
+
+    /// Maps `len` bytes of the memory file at `offset` to `addr` with `prot`
+    /// (replacing whatever was there) in this context's address space.
+    fn map(&mut self, addr: u64, len: u64, prot: Prot, offset: u64) -> Result<()>;
+    /// Removes mappings in `[addr, addr+len)`.
+    fn unmap(&mut self, addr: u64, len: u64) -> Result<()>;
+    /// Changes protections of mappings in `[addr, addr+len)`.
+    fn protect(&mut self, addr: u64, len: u64, prot: Prot) -> Result<()>;
+
+    /// The extended (FPU/SSE/AVX) state, as an XSAVE image.
+    fn fpu(&mut self) -> Result<XSave>;
+    /// Restores state read by [`Context::fpu`] (from this or another context).
+    fn set_fpu(&mut self, fpu: &XSave) -> Result<()>;
+
+    /// Starts a new thread in this address space. The returned pending context
+    /// must be [`PendingContext::attach`]ed by the thread that will run it.
+    fn new_thread(&mut self) -> Result<Box<dyn PendingContext>>;
+
+    /// A handle other threads use to interrupt this context's `switch`.
+    fn interrupter(&self) -> Interrupter;
+
+    /// Ends this thread of the address space (the address space lives on while
+    /// other threads or the `AddressSpace` handle hold it).
+    fn release(self: Box<Self>);
+}
+
+/// A context created by one thread, to be attached by another.
+pub trait PendingContext: Send {
+    fn attach(self: Box<Self>) -> Result<Box<dyn Context>>;
+}
+
+/// Interrupts a context from any thread: its current or next `switch`
+/// returns [`Event::Interrupted`].
+#[derive(Clone, Copy, Debug)]
+pub struct Interrupter {
+    pub(crate) pid: i32,
+    pub(crate) tid: i32,
+}
+
+impl Interrupter {
+    pub fn interrupt(&self) {
+        ptrace::interrupt(self.pid, self.tid);
+    }
+
+    /// Destroys the whole address space this context lives in (exit_group,
+    /// execve, or the last user of a memory map going away): every context in
+    /// it then returns [`Event::Gone`].
+    pub fn destroy_address_space(&self) {
+        ptrace::kill_process(self.pid);
+    }
+}
+
+/// A way to run application code.
+pub trait Platform: Send + Sync {
+    /// Creates a new, empty address space with one thread in it, attached to
+    /// the calling OS thread.
+    fn new_address_space(&self) -> Result<Box<dyn Context>>;
+    /// The highest application address plus one.
+    fn max_user_address(&self) -> u64;
+}

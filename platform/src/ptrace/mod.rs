@@ -1,0 +1,279 @@
+//! The ptrace platform: application threads are threads of stub processes
+//! traced by Sentry threads with PTRACE_SYSEMU, so every application system
+//! call stops before the host runs it.
+//!
+//! One stub process per address space; each application thread is one stub
+//! thread, traced by the Sentry thread serving that task. Memory is changed by
+//! making a stub thread run mmap/munmap/mprotect at the stub's syscall trap.
+
+mod stub;
+mod sys;
+
+use std::os::fd::RawFd;
+
+use crate::regs::xsave_size;
+use crate::{Context, Event, Interrupter, PendingContext, Platform, PlatformError, Prot, Regs, Result, XSave};
+
+pub use stub::USER_TOP;
+
+/// The host signal that interrupts a running stub thread. Stubs never have
+/// child processes, so the kernel itself never sends them SIGCHLD; a traced
+/// thread stops for it even though its default action is to ignore it.
+pub const INTERRUPT_SIGNAL: i32 = libc::SIGCHLD;
+
+pub(crate) fn kill_process(pid: i32) {
+    sys::kill_process(pid);
+}
+
+pub(crate) fn interrupt(pid: i32, tid: i32) {
+    // SAFETY: tgkill only sends a signal; a stale tid fails harmlessly with
+    // ESRCH because the tid is checked against the thread group.
+    unsafe {
+        libc::syscall(libc::SYS_tgkill, pid, tid, INTERRUPT_SIGNAL);
+    }
+}
+
+/// The ptrace platform over one memory file.
+pub struct PtracePlatform {
+    memfd: RawFd,
+    layout: stub::StubLayout,
+}
+
+impl PtracePlatform {
+    /// `memfd` is the memory file; it must stay open at the same number for
+    /// the platform's lifetime (stubs inherit it by number).
+    pub fn new(memfd: RawFd) -> Result<PtracePlatform> {
+        let layout = stub::layout()?;
+        Ok(PtracePlatform { memfd, layout })
+    }
+}
+
+impl Platform for PtracePlatform {
+    fn new_address_space(&self) -> Result<Box<dyn Context>> {
+        let pid = sys::fork_stub(self.memfd, &self.layout)?;
+        let ctx = PtraceContext {
+            pid,
+            tid: pid,
+            memfd: self.memfd,
+            layout: self.layout,
+            xsave_len: xsave_size(),
+            gone: false,
+        };
+        Ok(Box::new(ctx))
+    }
+
+    fn max_user_address(&self) -> u64 {
+        self.layout.start
+    }
+}
+
+/// One stub thread, traced by the OS thread that owns this value.
+pub struct PtraceContext {
+    pid: i32,
+    tid: i32,
+    memfd: RawFd,
+    layout: stub::StubLayout,
+    xsave_len: usize,
+    gone: bool,
+}
+
+impl PtraceContext {
+    /// Runs one host syscall in the stub thread and returns its raw result.
+    fn inject(&mut self, trap: u64, nr: i64, args: [u64; 6]) -> Result<i64> {
+        if self.gone {
+            return Err(PlatformError { op: "stub syscall", errno: libc::ESRCH });
+        }
+        let mut regs = sys::get_regs(self.tid)?;
+        regs.rax = nr as u64;
+        regs.orig_rax = u64::MAX;
+        regs.rdi = args[0];
+        regs.rsi = args[1];
+        regs.rdx = args[2];
+        regs.r10 = args[3];
+        regs.r8 = args[4];
+        regs.r9 = args[5];
+        regs.rip = trap;
+        sys::set_regs(self.tid, &regs)?;
+        loop {
+            sys::resume(self.tid, libc::PTRACE_CONT)?;
+            match sys::wait_stop(self.tid) {
+                sys::Stop::Signal(libc::SIGTRAP) => break,
+                // An interrupt raced with the injected call: the stub is
+                // still mid-call, so let it go on; the interrupt is
+                // re-raised to the next switch.
+                sys::Stop::Signal(INTERRUPT_SIGNAL) | sys::Stop::Event => {
+                    self.pending_interrupt();
+                    continue;
+                }
+                sys::Stop::Signal(sig) => {
+                    return Err(PlatformError { op: "stub syscall: unexpected signal", errno: sig });
+                }
+                sys::Stop::Syscall => continue,
+                sys::Stop::Gone => {
+                    self.gone = true;
+                    return Err(PlatformError { op: "stub syscall", errno: libc::ESRCH });
+                }
+            }
+        }
+        let regs = sys::get_regs(self.tid)?;
+        Ok(regs.rax as i64)
+    }
+
+    fn pending_interrupt(&self) {
+        interrupt(self.pid, self.tid);
+    }
+
+    fn inject_checked(&mut self, op: &'static str, nr: i64, args: [u64; 6]) -> Result<i64> {
+        let r = self.inject(self.layout.syscall_trap, nr, args)?;
+        if (-4095..0).contains(&r) {
+            return Err(PlatformError { op, errno: -r as i32 });
+        }
+        Ok(r)
+    }
+}
+
+impl Context for PtraceContext {
+    fn switch(&mut self, regs: &mut Regs) -> Event {
+        if self.gone {
+            return Event::Gone;
+        }
+        // orig_rax = -1 keeps the kernel from restarting a host syscall the
+        // stub may have been parked in.
+        let mut r = *regs;
+        r.orig_rax = u64::MAX;
+        if sys::set_regs(self.tid, &r).is_err() {
+            self.gone = true;
+            return Event::Gone;
+        }
+        loop {
+            if sys::resume(self.tid, libc::PTRACE_SYSEMU).is_err() {
+                self.gone = true;
+                return Event::Gone;
+            }
+            let stop = sys::wait_stop(self.tid);
+            let event = match stop {
+                sys::Stop::Gone => {
+                    self.gone = true;
+                    return Event::Gone;
+                }
+                sys::Stop::Event => continue,
+                sys::Stop::Syscall => Event::Syscall,
+                sys::Stop::Signal(sig) => {
+                    let info = sys::get_siginfo(self.tid);
+                    let (code, addr) = info
+                        .map(|i| {
+                            // SAFETY: si_addr is valid to read for the fault
+                            // signals this branch interprets.
+                            (i.si_code, unsafe { i.si_addr() } as u64)
+                        })
+                        .unwrap_or((0, 0));
+                    match sig {
+                        libc::SIGSEGV | libc::SIGBUS if code > 0 => Event::Fault { signo: sig, addr, code },
+                        libc::SIGFPE | libc::SIGILL | libc::SIGTRAP if code > 0 || sig == libc::SIGTRAP => {
+                            Event::Trap { signo: sig, addr, code }
+                        }
+                        _ => Event::Interrupted,
+                    }
+                }
+            };
+            match sys::get_regs(self.tid) {
+                Ok(r) => *regs = r,
+                Err(_) => {
+                    self.gone = true;
+                    return Event::Gone;
+                }
+            }
+            return event;
+        }
+    }
+
+    fn map(&mut self, addr: u64, len: u64, prot: Prot, offset: u64) -> Result<()> {
+        let flags = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
+        self.inject_checked(
+            "stub mmap",
+            libc::SYS_mmap,
+            [addr, len, prot as u64, flags, self.memfd as u64, offset],
+        )
+        .map(|_| ())
+    }
+
+    fn unmap(&mut self, addr: u64, len: u64) -> Result<()> {
+        self.inject_checked("stub munmap", libc::SYS_munmap, [addr, len, 0, 0, 0, 0])
+            .map(|_| ())
+    }
+
+    fn protect(&mut self, addr: u64, len: u64, prot: Prot) -> Result<()> {
+        self.inject_checked("stub mprotect", libc::SYS_mprotect, [addr, len, prot as u64, 0, 0, 0])
+            .map(|_| ())
+    }
+
+    fn fpu(&mut self) -> Result<XSave> {
+        sys::get_xstate(self.tid, self.xsave_len)
+    }
+
+    fn set_fpu(&mut self, fpu: &XSave) -> Result<()> {
+        sys::set_xstate(self.tid, fpu)
+    }
+
+    fn new_thread(&mut self) -> Result<Box<dyn PendingContext>> {
+        let flags = (libc::CLONE_VM
+            | libc::CLONE_FS
+            | libc::CLONE_FILES
+            | libc::CLONE_SIGHAND
+            | libc::CLONE_THREAD
+            | libc::CLONE_SYSVSEM) as u64;
+        let r = self.inject(self.layout.clone_trap, libc::SYS_clone, [flags, 0, 0, 0, 0, 0])?;
+        if r <= 0 {
+            return Err(PlatformError { op: "stub clone", errno: (-r) as i32 });
+        }
+        Ok(Box::new(PendingThread {
+            pid: self.pid,
+            tid: r as i32,
+            memfd: self.memfd,
+            layout: self.layout,
+            xsave_len: self.xsave_len,
+        }))
+    }
+
+    fn interrupter(&self) -> Interrupter {
+        Interrupter { pid: self.pid, tid: self.tid }
+    }
+
+    fn release(mut self: Box<Self>) {
+        if self.gone {
+            return;
+        }
+        // Only this thread ends: the stub process lives while other threads
+        // do, and is killed by whoever destroys the address space. A leader
+        // that exits stays a zombie until its thread group ends, as in Linux,
+        // so it is not waited for.
+        let _ = self.inject(self.layout.syscall_trap, libc::SYS_exit, [0; 6]);
+        if self.tid != self.pid {
+            sys::reap(self.tid);
+        }
+        self.gone = true;
+    }
+}
+
+struct PendingThread {
+    pid: i32,
+    tid: i32,
+    memfd: RawFd,
+    layout: stub::StubLayout,
+    xsave_len: usize,
+}
+
+impl PendingContext for PendingThread {
+    fn attach(self: Box<Self>) -> Result<Box<dyn Context>> {
+        sys::seize_and_stop(self.tid)?;
+        Ok(Box::new(PtraceContext {
+            pid: self.pid,
+            tid: self.tid,
+            memfd: self.memfd,
+            layout: self.layout,
+            xsave_len: self.xsave_len,
+            gone: false,
+        }))
+    }
+}
+

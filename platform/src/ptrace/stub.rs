@@ -1,0 +1,147 @@
+//! The stub: the only code a ptrace address space contains besides the
+//! application's own memory.
+//!
+//! A stub process starts as a fork of the Sentry thread that will trace it. Its
+//! first act is to unmap everything except the stub page, so no Sentry memory
+//! (keys, file data, the memory file mapping) is visible to the application.
+//! After that it only ever runs instructions at three entry points, each ending
+//! in `int3` so the tracer regains control:
+//!
+//! * `syscall_trap`: runs one host syscall the Sentry chose (mmap, munmap,
+//!   mprotect, exit);
+//! * `clone_trap`: like `syscall_trap`, but the new thread a `clone` creates
+//!   parks in `pause()` until its own tracer seizes it (an untraced `int3`
+//!   would kill the whole stub).
+
+use std::sync::OnceLock;
+
+use crate::PlatformError;
+
+std::arch::global_asm!(
+    ".pushsection .text.runsc_stub,\"ax\",@progbits",
+    ".balign 4096",
+    ".globl runsc_stub_start",
+    "runsc_stub_start:",
+    // rdi = stub address, rsi = stub length, rdx = top of the address space.
+    "mov r12, rdi",
+    "mov r13, rsi",
+    "mov r14, rdx",
+    // munmap(0, stub)
+    "mov eax, 11",
+    "xor edi, edi",
+    "mov rsi, r12",
+    "syscall",
+    // munmap(stub + len, top - (stub + len))
+    "mov eax, 11",
+    "lea rdi, [r12 + r13]",
+    "mov rsi, r14",
+    "sub rsi, rdi",
+    "syscall",
+    "int3",
+    "ud2",
+    ".globl runsc_stub_syscall",
+    "runsc_stub_syscall:",
+    "syscall",
+    "int3",
+    "ud2",
+    ".globl runsc_stub_clone",
+    "runsc_stub_clone:",
+    "syscall",
+    "test rax, rax",
+    "jz 2f",
+    "int3",
+    "ud2",
+    "2:",
+    "mov eax, 34",
+    "syscall",
+    "jmp 2b",
+    ".globl runsc_stub_end",
+    "runsc_stub_end:",
+    ".popsection",
+);
+
+extern "C" {
+    static runsc_stub_start: u8;
+    static runsc_stub_syscall: u8;
+    static runsc_stub_clone: u8;
+    static runsc_stub_end: u8;
+}
+
+/// Where the stub page lives, in the Sentry and in every stub process.
+#[derive(Clone, Copy, Debug)]
+pub struct StubLayout {
+    pub start: u64,
+    pub len: u64,
+    pub entry: u64,
+    pub syscall_trap: u64,
+    pub clone_trap: u64,
+}
+
+/// The lowest address the stub may take; the application gets everything below.
+pub const STUB_SEARCH_START: u64 = 0x7fff_0000_0000;
+/// The top of the x86-64 (4-level) user address space.
+pub const USER_TOP: u64 = 0x7fff_ffff_f000;
+
+static LAYOUT: OnceLock<Result<StubLayout, PlatformError>> = OnceLock::new();
+
+/// Copies the stub code to a page at or above [`STUB_SEARCH_START`] in the
+/// Sentry (once), so every fork finds it at the same address.
+pub fn layout() -> Result<StubLayout, PlatformError> {
+    *LAYOUT.get_or_init(install)
+}
+
+fn install() -> Result<StubLayout, PlatformError> {
+    let code_start = std::ptr::addr_of!(runsc_stub_start) as u64;
+    let code_end = std::ptr::addr_of!(runsc_stub_end) as u64;
+    let code_len = (code_end - code_start) as usize;
+    let len: u64 = 4096;
+    assert!(code_len <= len as usize, "stub code outgrew its page");
+    let mut addr = STUB_SEARCH_START;
+    while addr + len <= USER_TOP {
+        // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping; the
+        // new anonymous page is ours alone.
+        let p = unsafe {
+            libc::mmap(
+                addr as *mut libc::c_void,
+                len as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+                -1,
+                0,
+            )
+        };
+        if p != libc::MAP_FAILED && p as u64 == addr {
+            // SAFETY: the source is the stub's code in our text section, the
+            // destination the page just mapped; they cannot overlap.
+            unsafe {
+                std::ptr::copy_nonoverlapping(code_start as *const u8, p as *mut u8, code_len);
+            }
+            // SAFETY: the page is ours (mapped above).
+            let r = unsafe { libc::mprotect(p, len as usize, libc::PROT_READ | libc::PROT_EXEC) };
+            if r != 0 {
+                return Err(PlatformError {
+                    op: "mprotect stub",
+                    errno: nix::errno::Errno::last_raw(),
+                });
+            }
+            let at = |sym: u64| addr + (sym - code_start);
+            return Ok(StubLayout {
+                start: addr,
+                len,
+                entry: addr,
+                syscall_trap: at(std::ptr::addr_of!(runsc_stub_syscall) as u64),
+                clone_trap: at(std::ptr::addr_of!(runsc_stub_clone) as u64),
+            });
+        }
+        if p != libc::MAP_FAILED {
+            // An old kernel ignored NOREPLACE and gave us another address.
+            // SAFETY: p is the mapping just created.
+            unsafe { libc::munmap(p, len as usize) };
+        }
+        addr += 1 << 20;
+    }
+    Err(PlatformError {
+        op: "find a free address for the stub",
+        errno: libc::ENOMEM,
+    })
+}

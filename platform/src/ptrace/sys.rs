@@ -1,0 +1,229 @@
+//! Small safe wrappers over the ptrace, wait and fork calls the platform makes.
+
+use std::os::fd::RawFd;
+
+use super::stub::{StubLayout, USER_TOP};
+use crate::{PlatformError, Regs, Result, XSave};
+
+fn last(op: &'static str) -> PlatformError {
+    PlatformError {
+        op,
+        errno: nix::errno::Errno::last_raw(),
+    }
+}
+
+const OPTIONS: libc::c_int = libc::PTRACE_O_EXITKILL | libc::PTRACE_O_TRACESYSGOOD;
+
+/// Forks a stub process from the calling thread (which becomes its tracer)
+/// and waits until it has cleared its address space.
+pub fn fork_stub(memfd: RawFd, layout: &StubLayout) -> Result<i32> {
+    // Everything the child does before it jumps to the stub is
+    // async-signal-safe: raw syscalls only, no allocation, no locks.
+    // SAFETY: fork in a multithreaded process is sound when the child only
+    // makes async-signal-safe calls, which `stub_child` guarantees.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(last("fork stub"));
+    }
+    if pid == 0 {
+        stub_child(memfd, layout);
+    }
+    match wait_stop(pid) {
+        Stop::Signal(libc::SIGTRAP) => {}
+        _ => {
+            kill_process(pid);
+            reap(pid);
+            return Err(PlatformError {
+                op: "start stub",
+                errno: libc::ECHILD,
+            });
+        }
+    }
+    // SAFETY: pid is our traced child, stopped.
+    let r = unsafe { libc::ptrace(libc::PTRACE_SETOPTIONS, pid, 0, OPTIONS) };
+    if r != 0 {
+        let e = last("PTRACE_SETOPTIONS");
+        kill_process(pid);
+        reap(pid);
+        return Err(e);
+    }
+    Ok(pid)
+}
+
+fn stub_child(memfd: RawFd, layout: &StubLayout) -> ! {
+    // SAFETY: raw syscalls in the freshly forked child; none allocates or
+    // takes a lock. The final jump goes to the stub page, which the parent
+    // mapped before forking and which never returns.
+    unsafe {
+        libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        if memfd > 0 {
+            libc::syscall(libc::SYS_close_range, 0, memfd as u32 - 1, 0);
+        }
+        libc::syscall(libc::SYS_close_range, memfd as u32 + 1, u32::MAX, 0);
+        std::arch::asm!(
+            "jmp {entry}",
+            entry = in(reg) layout.entry,
+            in("rdi") layout.start,
+            in("rsi") layout.len,
+            in("rdx") USER_TOP,
+            options(noreturn)
+        );
+    }
+}
+
+/// What a traced thread stopped for.
+pub enum Stop {
+    /// A PTRACE_SYSEMU / syscall stop.
+    Syscall,
+    /// A signal-delivery stop for this signal.
+    Signal(i32),
+    /// A ptrace event stop (PTRACE_EVENT_STOP, group stop ...).
+    Event,
+    /// The thread exited or was killed.
+    Gone,
+}
+
+pub fn wait_stop(tid: i32) -> Stop {
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid writes only to `status`.
+        let r = unsafe { libc::waitpid(tid, &mut status, libc::__WALL) };
+        if r < 0 {
+            if nix::errno::Errno::last() == nix::errno::Errno::EINTR {
+                continue;
+            }
+            return Stop::Gone;
+        }
+        if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+            return Stop::Gone;
+        }
+        if libc::WIFSTOPPED(status) {
+            let sig = libc::WSTOPSIG(status);
+            if status >> 16 != 0 {
+                return Stop::Event;
+            }
+            if sig == libc::SIGTRAP | 0x80 {
+                return Stop::Syscall;
+            }
+            return Stop::Signal(sig);
+        }
+    }
+}
+
+/// Resumes a stopped tracee with `request` (PTRACE_SYSEMU, PTRACE_CONT),
+/// suppressing whatever signal it stopped for.
+pub fn resume(tid: i32, request: libc::c_uint) -> Result<()> {
+    // SAFETY: resuming a tracee touches no memory of ours.
+    let r = unsafe { libc::ptrace(request, tid, 0, 0) };
+    if r != 0 {
+        return Err(last("ptrace resume"));
+    }
+    Ok(())
+}
+
+pub fn get_regs(tid: i32) -> Result<Regs> {
+    // SAFETY: user_regs_struct is plain data; zero is a valid value.
+    let mut regs: Regs = unsafe { std::mem::zeroed() };
+    // SAFETY: PTRACE_GETREGS writes one user_regs_struct to the pointer.
+    let r = unsafe { libc::ptrace(libc::PTRACE_GETREGS, tid, 0, &mut regs as *mut Regs) };
+    if r != 0 {
+        return Err(last("PTRACE_GETREGS"));
+    }
+    Ok(regs)
+}
+
+pub fn set_regs(tid: i32, regs: &Regs) -> Result<()> {
+    // SAFETY: PTRACE_SETREGS reads one user_regs_struct from the pointer.
+    let r = unsafe { libc::ptrace(libc::PTRACE_SETREGS, tid, 0, regs as *const Regs) };
+    if r != 0 {
+        return Err(last("PTRACE_SETREGS"));
+    }
+    Ok(())
+}
+
+pub fn get_siginfo(tid: i32) -> Option<libc::siginfo_t> {
+    // SAFETY: siginfo_t is plain data; zero is a valid value.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: PTRACE_GETSIGINFO writes one siginfo_t to the pointer.
+    let r = unsafe { libc::ptrace(libc::PTRACE_GETSIGINFO, tid, 0, &mut info as *mut _) };
+    (r == 0).then_some(info)
+}
+
+const NT_X86_XSTATE: libc::c_int = 0x202;
+
+pub fn get_xstate(tid: i32, len: usize) -> Result<XSave> {
+    let mut buf = vec![0u8; len];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: the kernel writes at most iov_len bytes into buf and updates
+    // iov_len to the size it wrote.
+    let r = unsafe { libc::ptrace(libc::PTRACE_GETREGSET, tid, NT_X86_XSTATE, &mut iov as *mut _) };
+    if r != 0 {
+        return Err(last("PTRACE_GETREGSET NT_X86_XSTATE"));
+    }
+    buf.truncate(iov.iov_len);
+    Ok(XSave(buf))
+}
+
+pub fn set_xstate(tid: i32, x: &XSave) -> Result<()> {
+    let mut iov = libc::iovec {
+        iov_base: x.0.as_ptr() as *mut libc::c_void,
+        iov_len: x.0.len(),
+    };
+    // SAFETY: the kernel only reads iov_len bytes from the buffer.
+    let r = unsafe { libc::ptrace(libc::PTRACE_SETREGSET, tid, NT_X86_XSTATE, &mut iov as *mut _) };
+    if r != 0 {
+        return Err(last("PTRACE_SETREGSET NT_X86_XSTATE"));
+    }
+    Ok(())
+}
+
+/// Attaches to a stub thread parked in `pause()` and stops it.
+pub fn seize_and_stop(tid: i32) -> Result<()> {
+    // SAFETY: seizing a thread of our own stub touches no memory of ours.
+    let r = unsafe { libc::ptrace(libc::PTRACE_SEIZE, tid, 0, OPTIONS) };
+    if r != 0 {
+        return Err(last("PTRACE_SEIZE"));
+    }
+    // SAFETY: as above.
+    let r = unsafe { libc::ptrace(libc::PTRACE_INTERRUPT, tid, 0, 0) };
+    if r != 0 {
+        return Err(last("PTRACE_INTERRUPT"));
+    }
+    loop {
+        match wait_stop(tid) {
+            Stop::Event => return Ok(()),
+            Stop::Gone => {
+                return Err(PlatformError {
+                    op: "stub thread vanished",
+                    errno: libc::ESRCH,
+                })
+            }
+            _ => resume(tid, libc::PTRACE_CONT)?,
+        }
+    }
+}
+
+pub fn kill_process(pid: i32) {
+    // SAFETY: kill only sends a signal.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+}
+
+/// Waits until a thread we trace is gone (no-op if it already is).
+pub fn reap(tid: i32) {
+    loop {
+        match wait_stop(tid) {
+            Stop::Gone => return,
+            _ => {
+                if resume(tid, libc::PTRACE_CONT).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}

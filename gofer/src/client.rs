@@ -7,7 +7,13 @@
 //! * Names are raw bytes (Linux file names need not be UTF-8).
 //! * Fids are allocated by the client; `clunk` frees them.
 
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
+use std::sync::{Mutex, PoisonError};
+
+use crate::wire::{self, Rmessage, Tmessage};
 
 /// A 9P file identifier.
 pub type Fid = u32;
@@ -21,7 +27,7 @@ pub struct Qid {
 }
 
 /// Rgetattr's fields (all of them are requested: P9_GETATTR_BASIC).
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Attr {
     pub qid: Qid,
     pub mode: u32,
@@ -41,7 +47,7 @@ pub struct Attr {
 }
 
 /// One Rreaddir entry.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DirEntry {
     pub qid: Qid,
     /// The offset to pass to the next `readdir` to continue after this entry.
@@ -52,7 +58,7 @@ pub struct DirEntry {
 }
 
 /// Rstatfs.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StatFs {
     pub ty: u32,
     pub bsize: u32,
@@ -65,30 +71,396 @@ pub struct StatFs {
     pub namelen: u32,
 }
 
+/// Tsetattr's fields: `valid` holds `wire::P9_SETATTR_*` bits saying which of
+/// the others to apply.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SetAttr {
+    pub valid: u32,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+    pub atime_sec: u64,
+    pub atime_nsec: u64,
+    pub mtime_sec: u64,
+    pub mtime_nsec: u64,
+}
+
+/// The msize the client asks for; the server may lower it.
+pub const REQUESTED_MSIZE: u32 = 1 << 20;
+/// The smallest msize the client accepts (as Linux's v9fs does).
+pub const MIN_MSIZE: u32 = 4096;
+/// One request is in flight at a time, so one tag serves them all.
+const TAG: u16 = 1;
+/// The fid of the attached root.
+const ROOT_FID: Fid = 0;
+/// `size[4] type[1] tag[2] fid[4] newfid[4] nwname[2]`.
+const TWALK_HEADER_LEN: usize = wire::HEADER_LEN + 10;
+
 /// A connection to a Gofer.
+///
+/// Requests are synchronous: a call holds the connection's lock from sending
+/// its request until its reply is read, so callers on other threads wait
+/// their turn. A long `read` or `write` takes the lock once per chunk, so
+/// other threads' requests interleave between chunks.
+///
+/// Once the connection breaks (an I/O error or a reply that does not follow
+/// the protocol) every later call fails with `EIO`: after a malformed reply
+/// nothing from that server can be trusted to be in step.
 pub struct Client {
-    _private: (),
+    conn: Mutex<Conn>,
+    fids: Mutex<FidPool>,
+    msize: u32,
+    root_qid: Qid,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("msize", &self.msize)
+            .field("root_qid", &self.root_qid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The socket and reusable buffers for one request/reply exchange.
+struct Conn {
+    sock: UnixStream,
+    wbuf: Vec<u8>,
+    rbuf: Vec<u8>,
+    broken: bool,
+}
+
+impl Conn {
+    /// Sends `msg` and waits for its reply, which `accept` checks and turns
+    /// into the result. An Rlerror is its errno; `accept` returning `None`
+    /// (the reply does not answer the request) breaks the connection.
+    fn call<T>(
+        &mut self,
+        tag: u16,
+        msg: &Tmessage<'_>,
+        msize: u32,
+        accept: impl FnOnce(Rmessage<'_>) -> Option<T>,
+    ) -> Result<T, i32> {
+        if self.broken {
+            return Err(libc::EIO);
+        }
+        // Errors here are the caller's (a name too long ...); nothing was sent.
+        wire::encode_tmessage(tag, msg, &mut self.wbuf)?;
+        if self.wbuf.len() > msize as usize {
+            return Err(libc::ENAMETOOLONG);
+        }
+        let rtype = msg.type_byte() + 1;
+        match self.exchange(tag, rtype, msize, accept) {
+            Ok(result) => result,
+            Err(why) => {
+                tracing::warn!(
+                    request = msg.type_byte(),
+                    "9P connection to the gofer is broken: {why}"
+                );
+                self.broken = true;
+                let _ = self.sock.shutdown(Shutdown::Both);
+                Err(libc::EIO)
+            }
+        }
+    }
+
+    /// The exchange itself. The outer error is a broken connection; the
+    /// inner result is the server's answer.
+    fn exchange<T>(
+        &mut self,
+        tag: u16,
+        rtype: u8,
+        msize: u32,
+        accept: impl FnOnce(Rmessage<'_>) -> Option<T>,
+    ) -> Result<Result<T, i32>, String> {
+        self.sock
+            .write_all(&self.wbuf)
+            .map_err(|e| format!("sending a request: {e}"))?;
+        let mut size = [0u8; 4];
+        self.sock
+            .read_exact(&mut size)
+            .map_err(|e| format!("reading a reply: {e}"))?;
+        let len = wire::frame_len(size, msize).map_err(|_| {
+            format!(
+                "reply size {} outside 7..={msize}",
+                u32::from_le_bytes(size)
+            )
+        })?;
+        if self.rbuf.len() < len {
+            self.rbuf.resize(len, 0);
+        }
+        self.rbuf[..4].copy_from_slice(&size);
+        self.sock
+            .read_exact(&mut self.rbuf[4..len])
+            .map_err(|e| format!("reading a reply: {e}"))?;
+        let (rtag, reply) =
+            wire::decode_rmessage(&self.rbuf[..len]).map_err(|_| "malformed reply".to_string())?;
+        if rtag != tag {
+            return Err(format!("reply tag {rtag}, expected {tag}"));
+        }
+        if let Rmessage::Lerror { ecode } = reply {
+            // Linux errnos are 1..=4095; anything else would be mistaken for
+            // success or a kernel-internal code.
+            return match i32::try_from(ecode) {
+                Ok(e) if (1..4096).contains(&e) => Ok(Err(e)),
+                _ => Err(format!("Rlerror with errno {ecode}")),
+            };
+        }
+        if reply.type_byte() != rtype {
+            return Err(format!(
+                "reply type {}, expected {rtype}",
+                reply.type_byte()
+            ));
+        }
+        accept(reply)
+            .map(Ok)
+            .ok_or_else(|| format!("reply of type {rtype} does not answer its request"))
+    }
+}
+
+/// Fid numbers: the lowest free one is handed out first.
+struct FidPool {
+    next: Fid,
+    free: BTreeSet<Fid>,
+}
+
+impl FidPool {
+    fn alloc(&mut self) -> Result<Fid, i32> {
+        if let Some(fid) = self.free.pop_first() {
+            return Ok(fid);
+        }
+        if self.next == wire::NOFID {
+            return Err(libc::ENFILE);
+        }
+        let fid = self.next;
+        self.next += 1;
+        Ok(fid)
+    }
+
+    fn release(&mut self, fid: Fid) {
+        if fid < self.next {
+            self.free.insert(fid);
+        }
+    }
+}
+
+/// Runs `op(done, want)` over `len` bytes in pieces of at most `max`,
+/// stopping at the first short piece. An error after some progress returns
+/// the progress, as a short read or write does on Linux.
+fn chunked(
+    len: usize,
+    max: usize,
+    mut op: impl FnMut(usize, usize) -> Result<usize, i32>,
+) -> Result<usize, i32> {
+    let mut done = 0;
+    while done < len {
+        let want = (len - done).min(max);
+        match op(done, want) {
+            Ok(n) => {
+                done += n;
+                if n < want {
+                    break;
+                }
+            }
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(done)
 }
 
 impl Client {
     /// Negotiates 9P2000.L (Tversion) and attaches to the served root (Tattach).
-    pub fn connect(_sock: UnixStream) -> Result<Client, i32> {
-        Err(libc::ENOSYS)
+    pub fn connect(sock: UnixStream) -> Result<Client, i32> {
+        let mut conn = Conn {
+            sock,
+            wbuf: Vec::new(),
+            rbuf: Vec::new(),
+            broken: false,
+        };
+        let version = Tmessage::Version {
+            msize: REQUESTED_MSIZE,
+            version: wire::VERSION_9P2000L,
+        };
+        let (msize, is_l) = conn.call(wire::NOTAG, &version, REQUESTED_MSIZE, |r| match r {
+            Rmessage::Version { msize, version } => Some((msize, version == wire::VERSION_9P2000L)),
+            _ => None,
+        })?;
+        if !is_l || !(MIN_MSIZE..=REQUESTED_MSIZE).contains(&msize) {
+            tracing::warn!(msize, is_l, "gofer negotiated an unusable 9P version");
+            return Err(libc::EIO);
+        }
+        let attach = Tmessage::Attach {
+            fid: ROOT_FID,
+            afid: wire::NOFID,
+            uname: b"",
+            aname: b"",
+            n_uname: wire::NONUNAME,
+        };
+        let root_qid = conn.call(TAG, &attach, msize, |r| match r {
+            Rmessage::Attach { qid } => Some(qid),
+            _ => None,
+        })?;
+        Ok(Client {
+            conn: Mutex::new(conn),
+            fids: Mutex::new(FidPool {
+                next: ROOT_FID + 1,
+                free: BTreeSet::new(),
+            }),
+            msize,
+            root_qid,
+        })
     }
 
     /// The fid of the attached root.
     pub fn root(&self) -> Fid {
-        0
+        ROOT_FID
+    }
+
+    /// The qid of the attached root.
+    pub fn root_qid(&self) -> Qid {
+        self.root_qid
+    }
+
+    /// The negotiated maximum message size.
+    pub fn msize(&self) -> u32 {
+        self.msize
+    }
+
+    fn rpc<T>(
+        &self,
+        msg: &Tmessage<'_>,
+        accept: impl FnOnce(Rmessage<'_>) -> Option<T>,
+    ) -> Result<T, i32> {
+        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        conn.call(TAG, msg, self.msize, accept)
+    }
+
+    fn alloc_fid(&self) -> Result<Fid, i32> {
+        self.fids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .alloc()
+    }
+
+    fn release_fid(&self, fid: Fid) {
+        self.fids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .release(fid);
     }
 
     /// Walks `names` from `fid` into a new fid. Walking zero names clones `fid`.
     /// A walk that stops early is `ENOENT` (the partial fid is never leaked).
-    pub fn walk(&self, _fid: Fid, _names: &[&[u8]]) -> Result<(Fid, Vec<Qid>), i32> {
-        Err(libc::ENOSYS)
+    ///
+    /// A walk stopped by a file that is neither a directory nor a symlink is
+    /// `ENOTDIR`, as on Linux; stopped anywhere else it is `ENOENT`.
+    ///
+    /// More than 16 names (9P's MAXWELEM), or names that do not fit one
+    /// message, take several Twalks: the first clones `fid` into the new fid,
+    /// the rest walk the new fid in place.
+    pub fn walk(&self, fid: Fid, names: &[&[u8]]) -> Result<(Fid, Vec<Qid>), i32> {
+        let newfid = self.alloc_fid()?;
+        match self.walk_into(fid, newfid, names) {
+            Ok(qids) => Ok((newfid, qids)),
+            Err(e) => {
+                self.release_fid(newfid);
+                Err(e)
+            }
+        }
     }
 
-    pub fn getattr(&self, _fid: Fid) -> Result<Attr, i32> {
-        Err(libc::ENOSYS)
+    /// How many of `names` (at least one) fit in one Twalk.
+    fn walk_chunk_len(&self, names: &[&[u8]]) -> Result<usize, i32> {
+        let mut size = TWALK_HEADER_LEN;
+        let mut n = 0;
+        for name in names.iter().take(wire::MAXWELEM) {
+            size += 2 + name.len();
+            if size > self.msize as usize {
+                break;
+            }
+            n += 1;
+        }
+        if n == 0 {
+            return Err(libc::ENAMETOOLONG);
+        }
+        Ok(n)
+    }
+
+    /// One Twalk; the reply may name fewer qids than `names`.
+    fn twalk(&self, fid: Fid, newfid: Fid, names: &[&[u8]]) -> Result<Vec<Qid>, i32> {
+        let msg = Tmessage::Walk {
+            fid,
+            newfid,
+            names: names.to_vec(),
+        };
+        self.rpc(&msg, |r| match r {
+            Rmessage::Walk { qids } if qids.len() <= names.len() => Some(qids),
+            _ => None,
+        })
+    }
+
+    /// Walks into `newfid`; on error `newfid` does not exist on the server.
+    fn walk_into(&self, fid: Fid, newfid: Fid, names: &[&[u8]]) -> Result<Vec<Qid>, i32> {
+        if names.is_empty() {
+            return self.twalk(fid, newfid, names);
+        }
+        let mut qids = Vec::with_capacity(names.len());
+        let mut from = fid;
+        let mut rest = names;
+        while !rest.is_empty() {
+            let (chunk, tail) = match self.walk_chunk_len(rest) {
+                Ok(n) => rest.split_at(n),
+                Err(e) => {
+                    self.forget_walked(from, newfid);
+                    return Err(e);
+                }
+            };
+            // A walk that stops early does not create (or, walking in place,
+            // move) newfid: 9P's rule, which the p9 server follows.
+            match self.twalk(from, newfid, chunk) {
+                Ok(got) if got.len() == chunk.len() => qids.extend(got),
+                Ok(got) => {
+                    self.forget_walked(from, newfid);
+                    // The last file reached, where the walk could not go on.
+                    let stop = got.last().or(qids.last());
+                    return Err(match stop {
+                        Some(q) if q.ty & (wire::QTDIR | wire::QTSYMLINK) == 0 => libc::ENOTDIR,
+                        _ => libc::ENOENT,
+                    });
+                }
+                Err(e) => {
+                    self.forget_walked(from, newfid);
+                    return Err(e);
+                }
+            }
+            from = newfid;
+            rest = tail;
+        }
+        Ok(qids)
+    }
+
+    /// After a failed walk step from `from`: if earlier steps created `newfid`
+    /// on the server, clunk it there.
+    fn forget_walked(&self, from: Fid, newfid: Fid) {
+        if from == newfid {
+            let _ = self.rpc(&Tmessage::Clunk { fid: newfid }, |r| match r {
+                Rmessage::Clunk => Some(()),
+                _ => None,
+            });
+        }
+    }
+
+    pub fn getattr(&self, fid: Fid) -> Result<Attr, i32> {
+        let msg = Tmessage::Getattr {
+            fid,
+            request_mask: wire::P9_GETATTR_BASIC,
+        };
+        self.rpc(&msg, |r| match r {
+            Rmessage::Getattr(g) => Some(g.attr),
+            _ => None,
+        })
     }
 
     /// Walk then getattr in one call; the new fid is returned with the
@@ -105,35 +477,228 @@ impl Client {
     }
 
     /// Opens `fid` with Linux open flags (O_RDONLY ...). Returns the qid and iounit.
-    pub fn lopen(&self, _fid: Fid, _flags: u32) -> Result<(Qid, u32), i32> {
-        Err(libc::ENOSYS)
+    pub fn lopen(&self, fid: Fid, flags: u32) -> Result<(Qid, u32), i32> {
+        self.rpc(&Tmessage::Lopen { fid, flags }, |r| match r {
+            Rmessage::Lopen { qid, iounit } => Some((qid, iounit)),
+            _ => None,
+        })
     }
 
     /// Reads up to `buf.len()` bytes at `offset`; splits into msize-sized requests
     /// and stops at the first short read. Returns the byte count (0 at EOF).
-    pub fn read(&self, _fid: Fid, _offset: u64, _buf: &mut [u8]) -> Result<usize, i32> {
-        Err(libc::ENOSYS)
+    pub fn read(&self, fid: Fid, offset: u64, buf: &mut [u8]) -> Result<usize, i32> {
+        let max = (self.msize - wire::RREAD_HEADER_LEN) as usize;
+        chunked(buf.len(), max, |done, want| {
+            let offset = offset.checked_add(done as u64).ok_or(libc::EINVAL)?;
+            let dst = &mut buf[done..done + want];
+            let msg = Tmessage::Read {
+                fid,
+                offset,
+                // want <= msize, a u32.
+                count: want as u32,
+            };
+            self.rpc(&msg, |r| match r {
+                Rmessage::Read { data } if data.len() <= dst.len() => {
+                    dst[..data.len()].copy_from_slice(data);
+                    Some(data.len())
+                }
+                _ => None,
+            })
+        })
     }
 
-    pub fn write(&self, _fid: Fid, _offset: u64, _data: &[u8]) -> Result<usize, i32> {
-        Err(libc::ENOSYS)
+    /// Writes `data` at `offset`, split into msize-sized requests; stops at
+    /// the first short write. Returns the byte count.
+    pub fn write(&self, fid: Fid, offset: u64, data: &[u8]) -> Result<usize, i32> {
+        let max = (self.msize - wire::TWRITE_HEADER_LEN) as usize;
+        chunked(data.len(), max, |done, want| {
+            let offset = offset.checked_add(done as u64).ok_or(libc::EINVAL)?;
+            let src = &data[done..done + want];
+            let msg = Tmessage::Write {
+                fid,
+                offset,
+                data: src,
+            };
+            self.rpc(&msg, |r| match r {
+                Rmessage::Write { count } if count as usize <= src.len() => Some(count as usize),
+                _ => None,
+            })
+        })
     }
 
     /// One Treaddir of at most `count` bytes starting at `offset` (0 = start).
     /// An empty vector means the end of the directory.
-    pub fn readdir(&self, _fid: Fid, _offset: u64, _count: u32) -> Result<Vec<DirEntry>, i32> {
-        Err(libc::ENOSYS)
+    ///
+    /// `fid` must be open (`lopen`). `count` is capped to what fits in one
+    /// message; it must leave room for at least one entry (24 bytes plus
+    /// the name), or the server may answer with no entries.
+    pub fn readdir(&self, fid: Fid, offset: u64, count: u32) -> Result<Vec<DirEntry>, i32> {
+        let count = count.min(self.msize - wire::RREAD_HEADER_LEN);
+        let msg = Tmessage::Readdir { fid, offset, count };
+        self.rpc(&msg, |r| match r {
+            Rmessage::Readdir { data } if data.len() <= count as usize => {
+                wire::decode_dirents(data).ok()
+            }
+            _ => None,
+        })
     }
 
-    pub fn readlink(&self, _fid: Fid) -> Result<Vec<u8>, i32> {
-        Err(libc::ENOSYS)
+    pub fn readlink(&self, fid: Fid) -> Result<Vec<u8>, i32> {
+        self.rpc(&Tmessage::Readlink { fid }, |r| match r {
+            Rmessage::Readlink { target } => Some(target.to_vec()),
+            _ => None,
+        })
     }
 
-    pub fn statfs(&self, _fid: Fid) -> Result<StatFs, i32> {
-        Err(libc::ENOSYS)
+    pub fn statfs(&self, fid: Fid) -> Result<StatFs, i32> {
+        self.rpc(&Tmessage::Statfs { fid }, |r| match r {
+            Rmessage::Statfs(s) => Some(s),
+            _ => None,
+        })
     }
 
-    pub fn clunk(&self, _fid: Fid) -> Result<(), i32> {
-        Err(libc::ENOSYS)
+    /// Releases `fid`. Per 9P the fid is gone even when the server answers
+    /// with an error, so its number is reused either way.
+    pub fn clunk(&self, fid: Fid) -> Result<(), i32> {
+        let result = self.rpc(&Tmessage::Clunk { fid }, |r| match r {
+            Rmessage::Clunk => Some(()),
+            _ => None,
+        });
+        self.release_fid(fid);
+        result
+    }
+
+    /// Creates and opens the regular file `name` in the directory `dfid`.
+    /// As 9P has it, `dfid` itself then names the new, open file: walk a
+    /// clone of the directory first (`walk(dfid, &[])`) to keep it.
+    pub fn lcreate(
+        &self,
+        dfid: Fid,
+        name: &[u8],
+        flags: u32,
+        mode: u32,
+        gid: u32,
+    ) -> Result<(Qid, u32), i32> {
+        let msg = Tmessage::Lcreate {
+            fid: dfid,
+            name,
+            flags,
+            mode,
+            gid,
+        };
+        self.rpc(&msg, |r| match r {
+            Rmessage::Lcreate { qid, iounit } => Some((qid, iounit)),
+            _ => None,
+        })
+    }
+
+    /// Creates the directory `name` in `dfid`.
+    pub fn mkdir(&self, dfid: Fid, name: &[u8], mode: u32, gid: u32) -> Result<Qid, i32> {
+        let msg = Tmessage::Mkdir {
+            dfid,
+            name,
+            mode,
+            gid,
+        };
+        self.rpc(&msg, |r| match r {
+            Rmessage::Mkdir { qid } => Some(qid),
+            _ => None,
+        })
+    }
+
+    /// Creates the symlink `name` -> `target` in `dfid`. (The p9 server
+    /// refuses this with EACCES.)
+    pub fn symlink(&self, dfid: Fid, name: &[u8], target: &[u8], gid: u32) -> Result<Qid, i32> {
+        let msg = Tmessage::Symlink {
+            dfid,
+            name,
+            target,
+            gid,
+        };
+        self.rpc(&msg, |r| match r {
+            Rmessage::Symlink { qid } => Some(qid),
+            _ => None,
+        })
+    }
+
+    /// Creates the device, FIFO or socket node `name` in `dfid`. (The p9
+    /// server refuses this with EACCES.)
+    pub fn mknod(
+        &self,
+        dfid: Fid,
+        name: &[u8],
+        mode: u32,
+        major: u32,
+        minor: u32,
+        gid: u32,
+    ) -> Result<Qid, i32> {
+        let msg = Tmessage::Mknod {
+            dfid,
+            name,
+            mode,
+            major,
+            minor,
+            gid,
+        };
+        self.rpc(&msg, |r| match r {
+            Rmessage::Mknod { qid } => Some(qid),
+            _ => None,
+        })
+    }
+
+    /// Makes `name` in `dfid` a hard link to the file `fid`.
+    pub fn link(&self, dfid: Fid, fid: Fid, name: &[u8]) -> Result<(), i32> {
+        self.rpc(&Tmessage::Link { dfid, fid, name }, |r| match r {
+            Rmessage::Link => Some(()),
+            _ => None,
+        })
+    }
+
+    /// Renames `oldname` in `olddfid` to `newname` in `newdfid`.
+    pub fn renameat(
+        &self,
+        olddfid: Fid,
+        oldname: &[u8],
+        newdfid: Fid,
+        newname: &[u8],
+    ) -> Result<(), i32> {
+        let msg = Tmessage::Renameat {
+            olddfid,
+            oldname,
+            newdfid,
+            newname,
+        };
+        self.rpc(&msg, |r| match r {
+            Rmessage::Renameat => Some(()),
+            _ => None,
+        })
+    }
+
+    /// Removes `name` from `dfid`; `flags` is 0 or `AT_REMOVEDIR`.
+    pub fn unlinkat(&self, dfid: Fid, name: &[u8], flags: u32) -> Result<(), i32> {
+        self.rpc(&Tmessage::Unlinkat { dfid, name, flags }, |r| match r {
+            Rmessage::Unlinkat => Some(()),
+            _ => None,
+        })
+    }
+
+    /// Changes the attributes `attr.valid` selects.
+    pub fn setattr(&self, fid: Fid, attr: &SetAttr) -> Result<(), i32> {
+        self.rpc(&Tmessage::Setattr { fid, attr: *attr }, |r| match r {
+            Rmessage::Setattr => Some(()),
+            _ => None,
+        })
+    }
+
+    /// Flushes an open file to storage (`fdatasync` when `datasync`).
+    pub fn fsync(&self, fid: Fid, datasync: bool) -> Result<(), i32> {
+        let msg = Tmessage::Fsync {
+            fid,
+            datasync: u32::from(datasync),
+        };
+        self.rpc(&msg, |r| match r {
+            Rmessage::Fsync => Some(()),
+            _ => None,
+        })
     }
 }

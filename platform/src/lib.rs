@@ -129,3 +129,8 @@ pub trait Platform: Send + Sync {
     /// The highest application address plus one.
     fn max_user_address(&self) -> u64;
 }
+
+/// The size of an [`XSave`] image on this CPU.
+pub fn xsave_len() -> usize {
+    regs::xsave_size()
+}

@@ -1,1 +1,19 @@
-//! The Sentry.
+//! The Sentry: runsc-rs's kernel.
+//!
+//! * [`kernel`]: tasks, thread groups, PID namespace, signals, futexes.
+//! * [`mm`]: the memory file and address spaces (VMAs).
+//! * [`loader`]: ELF and `#!` loading, the initial stack.
+//! * [`vfs`] and [`fsimpl`]: the filesystem.
+//! * [`syscalls`]: the system call table, one file per family.
+
+pub mod boot;
+pub mod errno;
+pub mod fsimpl;
+pub mod kernel;
+pub mod loader;
+pub mod mm;
+pub mod syscalls;
+pub mod usermem;
+pub mod vfs;
+
+pub use errno::{Errno, SysResult};

@@ -106,6 +106,12 @@ impl PtraceContext {
                     continue;
                 }
                 sys::Stop::Signal(sig) => {
+                    let r = sys::get_regs(self.tid);
+                    let a = sys::get_siginfo(self.tid).map(|i| {
+                        // SAFETY: reading si_addr of a fault siginfo.
+                        unsafe { i.si_addr() as u64 }
+                    });
+                    eprintln!("stub syscall {nr}: signal {sig} at rip {:#x?} addr {a:#x?} trap {trap:#x}", r.map(|r| r.rip));
                     return Err(PlatformError { op: "stub syscall: unexpected signal", errno: sig });
                 }
                 sys::Stop::Syscall => continue,

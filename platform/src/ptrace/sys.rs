@@ -50,11 +50,42 @@ pub fn fork_stub(memfd: RawFd, layout: &StubLayout) -> Result<i32> {
     Ok(pid)
 }
 
+extern "C" {
+    /// glibc (2.35+): where the thread's rseq area sits relative to the
+    /// thread pointer, and its registered size (0 when glibc did not register).
+    static __rseq_offset: isize;
+    static __rseq_size: u32;
+}
+
+/// The signature glibc registers rseq with on x86.
+const RSEQ_SIG: u32 = 0x5305_3053;
+
+/// A forked child inherits the thread's rseq registration; once the stub
+/// unmaps the Sentry's memory, the kernel would fault on the area at the next
+/// preemption and kill the stub with SIGSEGV. Unregister it first.
+///
+/// # Safety
+/// Only raw syscalls and reads of the thread pointer; callable after fork.
+unsafe fn unregister_rseq() {
+    // SAFETY: the symbols are plain data exported by glibc.
+    let (off, size) = unsafe { (__rseq_offset, __rseq_size) };
+    if size == 0 {
+        return;
+    }
+    let tp: u64;
+    // SAFETY: on x86-64 glibc, fs:0 holds the thread pointer itself.
+    unsafe { std::arch::asm!("mov {}, fs:0", out(reg) tp) };
+    let area = (tp as i64 + off as i64) as u64;
+    // SAFETY: unregistering the area glibc registered for this thread.
+    unsafe { libc::syscall(libc::SYS_rseq, area, size.max(32), 1, RSEQ_SIG) };
+}
+
 fn stub_child(memfd: RawFd, layout: &StubLayout) -> ! {
     // SAFETY: raw syscalls in the freshly forked child; none allocates or
     // takes a lock. The final jump goes to the stub page, which the parent
     // mapped before forking and which never returns.
     unsafe {
+        unregister_rseq();
         libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0);
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);

@@ -1,0 +1,393 @@
+//! The client against a fake, hostile server: every bad reply is EIO, never a
+//! panic, a hang or a huge allocation, and a broken connection stays broken.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::thread::JoinHandle;
+
+use gofer::wire::{self, Rgetattr, Rmessage, Tmessage};
+use gofer::{Client, Qid};
+
+const MSIZE: u32 = 65536;
+
+/// The server end of a fake connection.
+struct Peer {
+    sock: UnixStream,
+    frame: Vec<u8>,
+}
+
+impl Peer {
+    /// Reads one request; returns its tag and type, or None at EOF.
+    fn recv(&mut self) -> Option<(u16, u8)> {
+        let mut size = [0u8; 4];
+        self.sock.read_exact(&mut size).ok()?;
+        let len = wire::frame_len(size, 1 << 20).unwrap();
+        self.frame.clear();
+        self.frame.extend_from_slice(&size);
+        self.frame.resize(len, 0);
+        self.sock.read_exact(&mut self.frame[4..]).unwrap();
+        let (tag, msg) = wire::decode_tmessage(&self.frame).unwrap();
+        Some((tag, msg.type_byte()))
+    }
+
+    fn request(&self) -> Tmessage<'_> {
+        wire::decode_tmessage(&self.frame).unwrap().1
+    }
+
+    fn send(&mut self, tag: u16, msg: &Rmessage<'_>) {
+        let mut out = Vec::new();
+        wire::encode_rmessage(tag, msg, &mut out).unwrap();
+        self.send_raw(&out);
+    }
+
+    fn send_raw(&mut self, bytes: &[u8]) {
+        // The client may have hung up already: fine.
+        let _ = self.sock.write_all(bytes);
+    }
+
+    /// Answers Tversion and Tattach properly.
+    fn handshake(&mut self) {
+        let (tag, ty) = self.recv().unwrap();
+        assert_eq!((tag, ty), (wire::NOTAG, wire::TVERSION));
+        self.send(
+            tag,
+            &Rmessage::Version {
+                msize: MSIZE,
+                version: wire::VERSION_9P2000L,
+            },
+        );
+        let (tag, ty) = self.recv().unwrap();
+        assert_eq!(ty, wire::TATTACH);
+        self.send(
+            tag,
+            &Rmessage::Attach {
+                qid: Qid {
+                    ty: wire::QTDIR,
+                    version: 0,
+                    path: 2,
+                },
+            },
+        );
+    }
+}
+
+/// Runs `script` as the server of a fresh connection.
+fn fake(script: impl FnOnce(&mut Peer) + Send + 'static) -> (UnixStream, JoinHandle<()>) {
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let handle = std::thread::spawn(move || {
+        let mut peer = Peer {
+            sock: theirs,
+            frame: Vec::new(),
+        };
+        script(&mut peer);
+    });
+    (ours, handle)
+}
+
+/// Connects through a proper handshake, then lets `reply` answer the first
+/// request; the connection then closes.
+fn after_handshake(
+    reply: impl FnOnce(&mut Peer, u16) + Send + 'static,
+) -> (Client, JoinHandle<()>) {
+    let (sock, handle) = fake(move |p| {
+        p.handshake();
+        if let Some((tag, _)) = p.recv() {
+            reply(p, tag);
+        }
+        // Keep the socket open until the client is done with it, so that
+        // the client's EIO comes from the reply, not from a hang-up.
+        while p.recv().is_some() {}
+    });
+    (Client::connect(sock).unwrap(), handle)
+}
+
+/// The client gets EIO for its first request, and for everything after.
+fn assert_broken(c: Client, handle: JoinHandle<()>, first: Result<(), i32>) {
+    assert_eq!(first, Err(libc::EIO));
+    assert_eq!(c.getattr(c.root()).unwrap_err(), libc::EIO);
+    assert_eq!(c.walk(c.root(), &[b"x"]).unwrap_err(), libc::EIO);
+    assert_eq!(c.read(1, 0, &mut [0u8; 10]).unwrap_err(), libc::EIO);
+    drop(c);
+    handle.join().unwrap();
+}
+
+fn getattr_reply(reply: impl FnOnce(&mut Peer, u16) + Send + 'static) {
+    let (c, h) = after_handshake(reply);
+    let first = c.getattr(c.root()).map(drop);
+    assert_broken(c, h, first);
+}
+
+#[test]
+fn garbage_instead_of_rversion_is_eio() {
+    let (sock, h) = fake(|p| {
+        p.recv();
+        p.send_raw(b"this is not 9P at all, not even close");
+    });
+    assert_eq!(Client::connect(sock).unwrap_err(), libc::EIO);
+    h.join().unwrap();
+}
+
+#[test]
+fn bad_version_negotiations_are_eio() {
+    for (msize, version) in [
+        (MSIZE, &b"9P2000"[..]),
+        (MSIZE, b"unknown"),
+        (100, wire::VERSION_9P2000L),
+        (0, wire::VERSION_9P2000L),
+        (2 << 20, wire::VERSION_9P2000L),
+    ] {
+        let (sock, h) = fake(move |p| {
+            let (tag, _) = p.recv().unwrap();
+            p.send(tag, &Rmessage::Version { msize, version });
+        });
+        assert_eq!(Client::connect(sock).unwrap_err(), libc::EIO, "{msize}");
+        h.join().unwrap();
+    }
+}
+
+#[test]
+fn a_server_that_hangs_up_is_eio() {
+    let (sock, h) = fake(|p| {
+        p.recv();
+    });
+    assert_eq!(Client::connect(sock).unwrap_err(), libc::EIO);
+    h.join().unwrap();
+
+    // Mid-reply: half a header.
+    getattr_reply(|p, _| {
+        p.send_raw(&[200, 0]);
+        let _ = p.sock.shutdown(std::net::Shutdown::Both);
+    });
+}
+
+#[test]
+fn rlerror_on_attach_passes_its_errno() {
+    let (sock, h) = fake(|p| {
+        let (tag, _) = p.recv().unwrap();
+        p.send(
+            tag,
+            &Rmessage::Version {
+                msize: MSIZE,
+                version: wire::VERSION_9P2000L,
+            },
+        );
+        let (tag, _) = p.recv().unwrap();
+        p.send(tag, &Rmessage::Lerror { ecode: 13 });
+    });
+    assert_eq!(Client::connect(sock).unwrap_err(), libc::EACCES);
+    h.join().unwrap();
+}
+
+#[test]
+fn size_fields_beyond_msize_are_eio_without_allocating() {
+    for size in [u32::MAX, MSIZE + 1, 0x7fff_ffff] {
+        getattr_reply(move |p, _| p.send_raw(&size.to_le_bytes()));
+    }
+    for size in [0u32, 3, 6] {
+        getattr_reply(move |p, _| p.send_raw(&size.to_le_bytes()));
+    }
+}
+
+#[test]
+fn truncated_and_padded_replies_are_eio() {
+    // An Rgetattr cut short, with a size field that matches the cut.
+    getattr_reply(|p, tag| {
+        let mut out = Vec::new();
+        wire::encode_rmessage(tag, &Rmessage::Getattr(Box::default()), &mut out).unwrap();
+        out.truncate(50);
+        out[..4].copy_from_slice(&50u32.to_le_bytes());
+        p.send_raw(&out);
+    });
+    // One with a byte too many.
+    getattr_reply(|p, tag| {
+        let mut out = Vec::new();
+        wire::encode_rmessage(tag, &Rmessage::Getattr(Box::default()), &mut out).unwrap();
+        out.push(0);
+        let n = out.len() as u32;
+        out[..4].copy_from_slice(&n.to_le_bytes());
+        p.send_raw(&out);
+    });
+}
+
+#[test]
+fn replies_that_do_not_answer_the_request_are_eio() {
+    // Wrong tag.
+    getattr_reply(|p, tag| {
+        p.send(tag.wrapping_add(1), &Rmessage::Getattr(Box::default()));
+    });
+    // Wrong type.
+    getattr_reply(|p, tag| p.send(tag, &Rmessage::Read { data: b"x" }));
+    // An unknown type.
+    getattr_reply(|p, tag| {
+        let t = tag.to_le_bytes();
+        p.send_raw(&[7, 0, 0, 0, 250, t[0], t[1]]);
+    });
+    // Errnos that are no errnos.
+    for ecode in [0u32, 4096, u32::MAX, 0x8000_0000] {
+        getattr_reply(move |p, tag| p.send(tag, &Rmessage::Lerror { ecode }));
+    }
+}
+
+#[test]
+fn an_honest_rlerror_keeps_the_connection() {
+    let (sock, h) = fake(|p| {
+        p.handshake();
+        let (tag, _) = p.recv().unwrap();
+        p.send(tag, &Rmessage::Lerror { ecode: 2 });
+        let (tag, _) = p.recv().unwrap();
+        let g = Rgetattr {
+            valid: wire::P9_GETATTR_BASIC,
+            ..Rgetattr::default()
+        };
+        let mut g = Box::new(g);
+        g.attr.size = 42;
+        p.send(tag, &Rmessage::Getattr(g));
+    });
+    let c = Client::connect(sock).unwrap();
+    assert_eq!(c.getattr(c.root()).unwrap_err(), libc::ENOENT);
+    assert_eq!(c.getattr(c.root()).unwrap().size, 42);
+    drop(c);
+    h.join().unwrap();
+}
+
+#[test]
+fn rwalk_with_more_qids_than_names_is_eio() {
+    let (c, h) = after_handshake(|p, tag| {
+        p.send(
+            tag,
+            &Rmessage::Walk {
+                qids: vec![Qid::default(); 2],
+            },
+        );
+    });
+    let first = c.walk(c.root(), &[b"one"]).map(drop);
+    assert_broken(c, h, first);
+    // A clone (no names) answered with a qid.
+    let (c, h) = after_handshake(|p, tag| {
+        p.send(
+            tag,
+            &Rmessage::Walk {
+                qids: vec![Qid::default()],
+            },
+        );
+    });
+    let first = c.walk(c.root(), &[]).map(drop);
+    assert_broken(c, h, first);
+}
+
+#[test]
+fn rwalk_with_no_qids_is_enoent() {
+    let (sock, h) = fake(|p| {
+        p.handshake();
+        let (tag, _) = p.recv().unwrap();
+        p.send(tag, &Rmessage::Walk { qids: Vec::new() });
+        // The client must not clunk a fid the server never created.
+        let (tag, ty) = p.recv().unwrap();
+        assert_eq!(ty, wire::TGETATTR, "unexpected request after a failed walk");
+        p.send(tag, &Rmessage::Lerror { ecode: 9 });
+    });
+    let c = Client::connect(sock).unwrap();
+    assert_eq!(c.walk(c.root(), &[b"a", b"b"]).unwrap_err(), libc::ENOENT);
+    assert_eq!(c.getattr(c.root()).unwrap_err(), libc::EBADF);
+    drop(c);
+    h.join().unwrap();
+}
+
+#[test]
+fn rread_with_more_data_than_asked_is_eio() {
+    let (c, h) = after_handshake(|p, tag| {
+        p.send(tag, &Rmessage::Read { data: &[7u8; 20] });
+    });
+    let mut buf = [0u8; 10];
+    let first = c.read(1, 0, &mut buf).map(drop);
+    assert_eq!(buf, [0u8; 10], "nothing is copied from a bad reply");
+    assert_broken(c, h, first);
+}
+
+#[test]
+fn rwrite_claiming_more_than_sent_is_eio() {
+    let (c, h) = after_handshake(|p, tag| {
+        p.send(tag, &Rmessage::Write { count: 11 });
+    });
+    let first = c.write(1, 0, &[1u8; 10]).map(drop);
+    assert_broken(c, h, first);
+}
+
+#[test]
+fn read_stops_at_a_short_reply_and_splits_by_msize() {
+    // A file of 100_000 bytes of 0xAB; the fake checks each Tread's count.
+    const FILE: usize = 100_000;
+    let (sock, h) = fake(|p| {
+        p.handshake();
+        let chunk = (MSIZE - wire::RREAD_HEADER_LEN) as usize;
+        let mut treads = 0;
+        while let Some((tag, _)) = p.recv() {
+            let Tmessage::Read { offset, count, .. } = p.request() else {
+                panic!("not a Tread");
+            };
+            treads += 1;
+            assert!(count as usize <= chunk);
+            let end = (offset as usize + count as usize).min(FILE);
+            let data = vec![0xABu8; end.saturating_sub(offset as usize)];
+            p.send(tag, &Rmessage::Read { data: &data });
+        }
+        // 100_000 bytes in chunks of 65525: two Treads, the second short.
+        assert_eq!(treads, 2);
+    });
+    let c = Client::connect(sock).unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    assert_eq!(c.read(1, 0, &mut buf).unwrap(), FILE);
+    assert!(buf[..FILE].iter().all(|&b| b == 0xAB));
+    assert!(buf[FILE..].iter().all(|&b| b == 0));
+    drop(c);
+    h.join().unwrap();
+}
+
+#[test]
+fn malformed_rreaddir_is_eio() {
+    let (c, h) = after_handshake(|p, tag| {
+        let mut data = Vec::new();
+        let e = gofer::DirEntry {
+            qid: Qid::default(),
+            offset: 1,
+            ty: libc::DT_REG,
+            name: b"file".to_vec(),
+        };
+        wire::encode_dirent(&e, &mut data).unwrap();
+        data.pop();
+        p.send(tag, &Rmessage::Readdir { data: &data });
+    });
+    let first = c.readdir(1, 0, 4096).map(drop);
+    assert_broken(c, h, first);
+    // More data than the count asked for.
+    let (c, h) = after_handshake(|p, tag| {
+        p.send(tag, &Rmessage::Readdir { data: &[0u8; 100] });
+    });
+    let first = c.readdir(1, 0, 50).map(drop);
+    assert_broken(c, h, first);
+}
+
+#[test]
+fn random_replies_never_panic() {
+    let mut s: u64 = 0x1234_5678_9abc_def1;
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    for _ in 0..200 {
+        let len = 7 + (next() % 200) as usize;
+        let mut bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        bytes[..4].copy_from_slice(&(len as u32).to_le_bytes());
+        bytes[4] = [wire::RGETATTR, wire::RLERROR, wire::RWALK, 0][next() as usize % 4];
+        let (c, h) = after_handshake(move |p, tag| {
+            bytes[5..7].copy_from_slice(&tag.to_le_bytes());
+            p.send_raw(&bytes);
+        });
+        // Whatever it is, it answers (EIO or a decoded errno/value).
+        let _ = c.getattr(c.root());
+        drop(c);
+        h.join().unwrap();
+    }
+}

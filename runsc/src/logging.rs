@@ -1,0 +1,33 @@
+//! Logging: one file per process under `--debug-log=DIR`, else warnings to
+//! stderr only with `--debug`.
+
+use std::fs::OpenOptions;
+use std::sync::Mutex;
+
+use anyhow::{Context, Result};
+
+use crate::cli::Global;
+
+pub fn init(g: &Global, process: &str) -> Result<()> {
+    let level = if g.debug { tracing::Level::DEBUG } else { tracing::Level::INFO };
+    if let Some(dir) = &g.debug_log {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create the log directory {}", dir.display()))?;
+        let path = dir.join(format!("{process}.log"));
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("cannot open the log file {}", path.display()))?;
+        tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_ansi(false)
+            .with_writer(Mutex::new(file))
+            .init();
+    } else if g.debug {
+        tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    Ok(())
+}

@@ -1,0 +1,247 @@
+//! Sandbox processes: `do` starts a Gofer and a Sentry (by re-executing this
+//! binary as `gofer` and `boot`), connects them with a socketpair, and waits.
+//! If either dies, the other is killed at once: a sandbox never half-runs.
+
+use std::ffi::OsString;
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Args;
+
+use crate::cli::{DoArgs, Global};
+
+/// Where a child finds its end of the Gofer connection.
+const CHILD_SOCK_FD: RawFd = 3;
+
+#[derive(Args, Debug)]
+pub struct BootArgs {
+    /// The descriptor of the connection to the Gofer.
+    #[arg(long = "gofer-fd")]
+    pub gofer_fd: RawFd,
+    /// The application's working directory.
+    #[arg(long, default_value = "/")]
+    pub cwd: PathBuf,
+    /// The application's command line.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub cmd: Vec<OsString>,
+}
+
+#[derive(Args, Debug)]
+pub struct GoferArgs {
+    /// The directory to serve as the sandbox's root.
+    #[arg(long)]
+    pub root: PathBuf,
+    /// The descriptor of the connection to the Sentry.
+    #[arg(long)]
+    pub fd: RawFd,
+}
+
+/// The global flags, to pass on to `boot` and `gofer`.
+fn global_flags(g: &Global) -> Vec<OsString> {
+    let mut v: Vec<OsString> = vec![format!("--network={}", g.network).into()];
+    if g.strace {
+        v.push("--strace".into());
+    }
+    if g.debug {
+        v.push("--debug".into());
+    }
+    if let Some(d) = &g.debug_log {
+        let mut s = OsString::from("--debug-log=");
+        s.push(d);
+        v.push(s);
+    }
+    v
+}
+
+/// Gives the child `sock` as CHILD_SOCK_FD and ties its life to ours.
+fn child_command(sock: &UnixStream) -> Command {
+    let mut c = Command::new("/proc/self/exe");
+    let fd = sock.as_raw_fd();
+    // SAFETY: the closure runs in the forked child before exec and only makes
+    // async-signal-safe calls (dup2, prctl).
+    unsafe {
+        c.pre_exec(move || {
+            if libc::dup2(fd, CHILD_SOCK_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    c
+}
+
+pub fn run_do(g: &Global, args: DoArgs) -> Result<u8> {
+    let (gofer_end, sentry_end) = UnixStream::pair().context("cannot create the Gofer socketpair")?;
+    let cwd = match args.cwd {
+        Some(c) => c,
+        None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+    };
+
+    let mut gofer = child_command(&gofer_end);
+    gofer
+        .args(global_flags(g))
+        .arg("gofer")
+        .arg("--root=/")
+        .arg(format!("--fd={CHILD_SOCK_FD}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    let mut gofer = gofer.spawn().context("cannot start the Gofer")?;
+    drop(gofer_end);
+
+    let mut boot = child_command(&sentry_end);
+    boot.args(global_flags(g))
+        .arg("boot")
+        .arg(format!("--gofer-fd={CHILD_SOCK_FD}"))
+        .arg("--cwd")
+        .arg(&cwd)
+        .arg("--")
+        .args(&args.cmd);
+    let mut boot = match boot.spawn() {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = gofer.kill();
+            let _ = gofer.wait();
+            return Err(anyhow!(e).context("cannot start the Sentry"));
+        }
+    };
+    drop(sentry_end);
+
+    // Wait for whichever ends first.
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid writes only to status.
+        let pid = unsafe { libc::waitpid(-1, &mut status, 0) };
+        if pid < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            let _ = boot.kill();
+            let _ = gofer.kill();
+            bail!("waiting for the sandbox: {e}");
+        }
+        if pid == boot.id() as i32 {
+            let _ = gofer.kill();
+            let _ = gofer.wait();
+            return Ok(code_of(status));
+        }
+        if pid == gofer.id() as i32 {
+            let _ = boot.kill();
+            let _ = boot.wait();
+            bail!("the Gofer died ({}); the sandbox was stopped", describe_status(status));
+        }
+    }
+}
+
+/// A shell-style exit code: the exit status, or 128+N for death by signal N.
+fn code_of(status: i32) -> u8 {
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status) as u8
+    } else if libc::WIFSIGNALED(status) {
+        128u8.wrapping_add(libc::WTERMSIG(status) as u8)
+    } else {
+        125
+    }
+}
+
+fn describe_status(status: i32) -> String {
+    if libc::WIFEXITED(status) {
+        format!("exit status {}", libc::WEXITSTATUS(status))
+    } else {
+        format!("killed by signal {}", libc::WTERMSIG(status))
+    }
+}
+
+/// Takes ownership of an inherited descriptor.
+fn inherited_stream(fd: RawFd) -> Result<UnixStream> {
+    // SAFETY: fstat only inspects the descriptor.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat writes one struct stat.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 || st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+        bail!("descriptor {fd} is not a socket");
+    }
+    // SAFETY: the parent handed this descriptor to us and nothing else owns it.
+    let s = unsafe { UnixStream::from_raw_fd(fd) };
+    // SAFETY: fcntl on our own descriptor.
+    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    Ok(s)
+}
+
+/// Leaves the Sentry with nothing of the host's filesystem: a private mount
+/// namespace whose root is an empty, read-only tmpfs.
+fn empty_root() -> Result<()> {
+    use nix::mount::{mount, umount2, MntFlags, MsFlags};
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).context("unshare(CLONE_NEWNS)")?;
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_PRIVATE | MsFlags::MS_REC, None::<&str>)
+        .context("making mounts private")?;
+    let dir = "/tmp";
+    mount(Some("runsc-root"), dir, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("size=4k,mode=0555"))
+        .context("mounting the empty root")?;
+    std::env::set_current_dir(dir)?;
+    nix::unistd::pivot_root(".", ".").context("pivot_root")?;
+    umount2(".", MntFlags::MNT_DETACH).context("detaching the host root")?;
+    std::env::set_current_dir("/")?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY,
+        None::<&str>,
+    )
+    .context("making the root read-only")?;
+    Ok(())
+}
+
+pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
+    let sock = inherited_stream(args.gofer_fd)?;
+    let client = gofer::Client::connect(sock)
+        .map_err(|e| anyhow!("cannot connect to the Gofer: {}", std::io::Error::from_raw_os_error(e)))?;
+    empty_root()?;
+    // Stubs that are no longer traced are reaped by the kernel.
+    // SAFETY: setting a disposition to SIG_IGN installs no handler.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+    let config = sentry::kernel::Config {
+        strace: g.strace,
+        hostname: hostname(),
+    };
+    let init = sentry::boot::InitProcess {
+        argv: args.cmd.iter().map(|a| a.as_bytes().to_vec()).collect(),
+        envp: std::env::vars_os()
+            .map(|(k, v)| {
+                let mut e = k.as_bytes().to_vec();
+                e.push(b'=');
+                e.extend_from_slice(v.as_bytes());
+                e
+            })
+            .collect(),
+        cwd: args.cwd.as_os_str().as_bytes().to_vec(),
+        creds: sentry::kernel::Credentials::root(),
+    };
+    let status = sentry::boot::run(client, config, init).map_err(|e| anyhow!(e))?;
+    // Other Sentry threads may still be blocked; the sandbox is over.
+    std::process::exit(code_of(status) as i32);
+}
+
+fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+pub fn gofer(_g: &Global, args: GoferArgs) -> Result<u8> {
+    let sock = inherited_stream(args.fd)?;
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).context("unshare(CLONE_NEWNS)")?;
+    let server = gofer::server::Server::new_confined(&args.root, true)
+        .with_context(|| format!("cannot serve {}", args.root.display()))?;
+    server.serve(sock).context("serving 9P")?;
+    Ok(0)
+}

@@ -1,0 +1,129 @@
+//! Starting a sandbox's kernel and its first process.
+
+use std::sync::Arc;
+
+use platform::Platform;
+
+use crate::errno::Errno;
+use crate::kernel::task::Task;
+use crate::kernel::thread_group::{default_actions, signal_status, ThreadGroup};
+use crate::kernel::{Config, Credentials, Kernel};
+use crate::mm::{MemoryFile, MemoryManager};
+use crate::vfs::{FdTable, FsContext, Vfs};
+
+/// What the first process runs.
+pub struct InitProcess {
+    pub argv: Vec<Vec<u8>>,
+    pub envp: Vec<Vec<u8>>,
+    pub cwd: Vec<u8>,
+    pub creds: Credentials,
+}
+
+/// Boots a kernel over the Gofer connection, runs `init` as PID 1 and
+/// returns its wait status when it exits (the sandbox ends with it).
+pub fn run(gofer: gofer::Client, config: Config, init: InitProcess) -> Result<i32, String> {
+    let memfile = MemoryFile::new().map_err(|e| format!("cannot create the memory file: {e}"))?;
+    let platform = platform::ptrace::PtracePlatform::new(memfile.fd())
+        .map_err(|e| format!("cannot start the ptrace platform: {e}"))?;
+    let vfs = Vfs::new(Arc::new(gofer)).map_err(|e| format!("cannot mount the root filesystem: {e}"))?;
+    let max = platform.max_user_address();
+    let kernel = Kernel::new(Box::new(platform), memfile.clone(), vfs.clone(), config);
+
+    let tid = kernel.pids.lock().unwrap().allocate();
+    let tg = ThreadGroup::new(tid, None, default_actions());
+    let comm = init
+        .argv
+        .first()
+        .map(|a| a.rsplit(|c| *c == b'/').next().unwrap_or(a).to_vec())
+        .unwrap_or_default();
+    let handle = Task::new_handle(&kernel, tid, &tg, init.creds.clone(), comm, 0);
+    {
+        let mut pids = kernel.pids.lock().unwrap();
+        pids.tasks.insert(tid, handle.clone());
+        pids.groups.insert(tid, tg.clone());
+    }
+    tg.inner.lock().unwrap().tasks.push(handle.clone());
+
+    let fds = FdTable::new();
+    for fd in 0..3 {
+        fds.install(crate::fsimpl::host::HostFile::new(fd), false)
+            .map_err(|e| format!("cannot set up stdio: {e}"))?;
+    }
+    let fs = FsContext::new(vfs.root());
+    // SAFETY: user_regs_struct is plain data; zero is a valid value.
+    let mut regs: platform::Regs = unsafe { std::mem::zeroed() };
+    // The user code and stack segments of x86-64 Linux.
+    regs.cs = 0x33;
+    regs.ss = 0x2b;
+    let mut task = Task {
+        kernel: kernel.clone(),
+        tid,
+        handle,
+        tg,
+        mm: MemoryManager::new(memfile, max),
+        fds,
+        fs,
+        regs,
+        ctx: None,
+        clear_child_tid: 0,
+        robust_list: 0,
+        vfork_parent: None,
+        regs_replaced: false,
+        exit_code: None,
+    };
+    let k2 = kernel.clone();
+    std::thread::Builder::new()
+        .name("task-1".into())
+        .spawn(move || {
+            if !init.cwd.is_empty() {
+                let cwd = crate::vfs::open(&task, libc::AT_FDCWD, &init.cwd, libc::O_RDONLY | libc::O_DIRECTORY, 0)
+                    .and_then(|f| f.dentry().cloned().ok_or(Errno::ENOTDIR));
+                match cwd {
+                    Ok(d) => task.fs.set_cwd(d),
+                    Err(e) => {
+                        eprintln!("runsc-rs: cannot change to {}: {}", String::from_utf8_lossy(&init.cwd), describe(e));
+                    }
+                }
+            }
+            let path = init.argv.first().cloned().unwrap_or_default();
+            let path = resolve_in_path(&task, &path, &init.envp);
+            match task.execve(libc::AT_FDCWD, &path, init.argv.clone(), init.envp.clone(), 0) {
+                Ok(()) => task.run(),
+                Err(e) => {
+                    eprintln!("runsc-rs: cannot run {}: {}", String::from_utf8_lossy(&path), describe(e));
+                    let code = if e == Errno::ENOENT { 127 } else { 126 };
+                    task.exit_code = Some(code << 8);
+                    task.group_exit(code << 8);
+                    task.run();
+                }
+            }
+        })
+        .map_err(|e| format!("cannot start the init task: {e}"))?;
+    let status = k2.wait_init();
+    let _ = signal_status;
+    Ok(status)
+}
+
+fn describe(e: Errno) -> String {
+    std::io::Error::from_raw_os_error(e.0).to_string()
+}
+
+/// A command without a slash is looked up in PATH, as a shell would.
+fn resolve_in_path(t: &Task, cmd: &[u8], envp: &[Vec<u8>]) -> Vec<u8> {
+    if cmd.contains(&b'/') || cmd.is_empty() {
+        return cmd.to_vec();
+    }
+    let path = envp
+        .iter()
+        .find_map(|e| e.strip_prefix(b"PATH="))
+        .unwrap_or(b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for dir in path.split(|c| *c == b':').filter(|d| !d.is_empty()) {
+        let mut p = dir.to_vec();
+        p.push(b'/');
+        p.extend_from_slice(cmd);
+        if crate::vfs::open(t, libc::AT_FDCWD, &p, libc::O_RDONLY, 0).is_ok() {
+            return p;
+        }
+    }
+    cmd.to_vec()
+}

@@ -1,0 +1,387 @@
+//! The container root as the Gofer serves it over 9P2000.L.
+//!
+//! The Sentry uses it read-only, as the lower layer of the root overlay,
+//! and nothing else changes it while the sandbox runs (the exclusive
+//! file-access mode), so walk results, attributes, directory listings and
+//! symlink targets are cached in the inodes for good: a path is walked
+//! over 9P once.
+//!
+//! Fids are a Gofer resource (each holds a host descriptor there), so they
+//! are kept only where they pay: directories keep their walked fid (up to
+//! [`MAX_DIR_FIDS`]), other files are walked again from their directory
+//! when opened, and each open file description holds one opened fid,
+//! clunked on its last close.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use gofer::{Attr, Client, Fid};
+
+use crate::errno::Errno;
+use crate::vfs::{self, DirEntry, FileOps, Inode, InodeRef};
+
+/// Directory fids kept open at once; past this, directories walk from the
+/// root each time they are used.
+pub const MAX_DIR_FIDS: usize = 256;
+/// Negative lookups remembered per directory (bounds what a program
+/// probing random names can make the Sentry hold).
+const MAX_NEGATIVE: usize = 4096;
+
+fn errno(e: i32) -> Errno {
+    Errno(e)
+}
+
+/// One connection's filesystem.
+pub struct GoferFs {
+    client: Arc<Client>,
+    dir_fids: AtomicUsize,
+}
+
+impl GoferFs {
+    /// The root inode of the served tree.
+    pub fn new(client: Arc<Client>) -> Result<Arc<GoferInode>, Errno> {
+        let fs = Arc::new(GoferFs {
+            client: client.clone(),
+            dir_fids: AtomicUsize::new(0),
+        });
+        let attr = client.getattr(client.root()).map_err(errno)?;
+        Ok(Arc::new_cyclic(|me| GoferInode {
+            fs,
+            me: me.clone(),
+            parent: None,
+            name: Vec::new(),
+            attr,
+            fid: Mutex::new(FidState::Root),
+            cache: Mutex::new(Cache::default()),
+        }))
+    }
+}
+
+enum FidState {
+    /// The attach fid, never clunked.
+    Root,
+    Kept(Fid),
+    None,
+}
+
+#[derive(Default)]
+struct Cache {
+    /// name -> the child, or None if it does not exist.
+    children: HashMap<Vec<u8>, Option<Arc<GoferInode>>>,
+    negative: usize,
+    /// The whole listing, once read.
+    listing: Option<Arc<Vec<DirEntry>>>,
+    link: Option<Vec<u8>>,
+}
+
+/// A file of the Gofer's tree.
+pub struct GoferInode {
+    fs: Arc<GoferFs>,
+    me: Weak<GoferInode>,
+    /// Children hold their parent: walks from it are one component long.
+    parent: Option<Arc<GoferInode>>,
+    name: Vec<u8>,
+    attr: Attr,
+    fid: Mutex<FidState>,
+    cache: Mutex<Cache>,
+}
+
+impl Drop for GoferInode {
+    fn drop(&mut self) {
+        if let FidState::Kept(fid) = *self.fid.get_mut().unwrap_or_else(|e| e.into_inner()) {
+            let _ = self.fs.client.clunk(fid);
+            self.fs.dir_fids.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl GoferInode {
+    fn lock_cache(&self) -> MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn is_dir(&self) -> bool {
+        vfs::is_dir(self.attr.mode)
+    }
+
+    /// Runs `f` with a fid naming this file: the kept one, or one walked
+    /// for the occasion (from the parent's) and clunked after.
+    fn with_fid<T>(&self, f: impl FnOnce(Fid) -> Result<T, Errno>) -> Result<T, Errno> {
+        let kept = match *self.fid.lock().unwrap_or_else(|e| e.into_inner()) {
+            FidState::Root => Some(self.fs.client.root()),
+            FidState::Kept(fid) => Some(fid),
+            FidState::None => None,
+        };
+        if let Some(fid) = kept {
+            return f(fid);
+        }
+        let fid = self.walk_fresh()?;
+        let r = f(fid);
+        let _ = self.fs.client.clunk(fid);
+        r
+    }
+
+    /// A new fid for this file, walked from the parent.
+    fn walk_fresh(&self) -> Result<Fid, Errno> {
+        let parent = match &self.parent {
+            Some(p) => p,
+            None => {
+                let (fid, _) = self.fs.client.walk(self.fs.client.root(), &[]).map_err(errno)?;
+                return Ok(fid);
+            }
+        };
+        let name: &[u8] = &self.name;
+        parent.with_fid(|pfid| {
+            let (fid, _) = self.fs.client.walk(pfid, &[name]).map_err(errno)?;
+            Ok(fid)
+        })
+    }
+
+    /// A new fid for this file, opened with `flags`.
+    fn open_fid(&self, flags: u32) -> Result<Fid, Errno> {
+        let fid = self.walk_fresh()?;
+        if let Err(e) = self.fs.client.lopen(fid, flags) {
+            let _ = self.fs.client.clunk(fid);
+            return Err(errno(e));
+        }
+        Ok(fid)
+    }
+
+    fn lookup_child(&self, name: &[u8]) -> Result<Arc<GoferInode>, Errno> {
+        {
+            let cache = self.lock_cache();
+            match cache.children.get(name) {
+                Some(Some(c)) => return Ok(c.clone()),
+                Some(None) => return Err(Errno::ENOENT),
+                None => {}
+            }
+            if let Some(l) = &cache.listing {
+                if !l.iter().any(|e| e.name == name) {
+                    return Err(Errno::ENOENT);
+                }
+            }
+        }
+        let me = self.me.upgrade().ok_or(Errno::ENOENT)?;
+        let walked = self.with_fid(|pfid| {
+            self.fs
+                .client
+                .walk_getattr(pfid, &[name])
+                .map_err(errno)
+        });
+        let (fid, attr) = match walked {
+            Ok(x) => x,
+            Err(Errno::ENOENT) => {
+                let mut cache = self.lock_cache();
+                if cache.negative < MAX_NEGATIVE {
+                    cache.negative += 1;
+                    cache.children.insert(name.to_vec(), None);
+                }
+                return Err(Errno::ENOENT);
+            }
+            Err(e) => return Err(e),
+        };
+        let keep = vfs::is_dir(attr.mode)
+            && self
+                .fs
+                .dir_fids
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                    (n < MAX_DIR_FIDS).then_some(n + 1)
+                })
+                .is_ok();
+        let fid_state = if keep {
+            FidState::Kept(fid)
+        } else {
+            let _ = self.fs.client.clunk(fid);
+            FidState::None
+        };
+        let child = Arc::new_cyclic(|w| GoferInode {
+            fs: self.fs.clone(),
+            me: w.clone(),
+            parent: Some(me),
+            name: name.to_vec(),
+            attr,
+            fid: Mutex::new(fid_state),
+            cache: Mutex::new(Cache::default()),
+        });
+        let mut cache = self.lock_cache();
+        // Another thread may have walked the same name meanwhile: keep one.
+        let entry = cache
+            .children
+            .entry(name.to_vec())
+            .or_insert_with(|| Some(child.clone()));
+        match entry {
+            Some(c) => Ok(c.clone()),
+            None => {
+                *entry = Some(child.clone());
+                Ok(child)
+            }
+        }
+    }
+
+    fn read_listing(&self) -> Result<Arc<Vec<DirEntry>>, Errno> {
+        if let Some(l) = &self.lock_cache().listing {
+            return Ok(l.clone());
+        }
+        let fid = self.open_fid(libc::O_RDONLY as u32)?;
+        let client = &self.fs.client;
+        let mut out = Vec::new();
+        let mut offset = 0u64;
+        let r = loop {
+            match client.readdir(fid, offset, client.msize()) {
+                Ok(v) if v.is_empty() => break Ok(()),
+                Ok(v) => {
+                    for e in v {
+                        offset = e.offset;
+                        if e.name == b"." || e.name == b".." {
+                            continue;
+                        }
+                        out.push(DirEntry {
+                            ino: e.qid.path,
+                            ty: e.ty,
+                            name: e.name,
+                        });
+                    }
+                }
+                Err(e) => break Err(errno(e)),
+            }
+        };
+        let _ = client.clunk(fid);
+        r?;
+        let l = Arc::new(out);
+        self.lock_cache().listing = Some(l.clone());
+        Ok(l)
+    }
+}
+
+impl Inode for GoferInode {
+    fn ino(&self) -> u64 {
+        self.attr.qid.path
+    }
+
+    fn mode(&self) -> u32 {
+        self.attr.mode
+    }
+
+    fn stat(&self) -> Result<libc::stat, Errno> {
+        let a = &self.attr;
+        let mut s: libc::stat = crate::usermem::zeroed();
+        s.st_ino = a.qid.path;
+        s.st_mode = a.mode;
+        s.st_nlink = a.nlink;
+        s.st_uid = a.uid;
+        s.st_gid = a.gid;
+        s.st_rdev = a.rdev;
+        s.st_size = i64::try_from(a.size).unwrap_or(i64::MAX);
+        s.st_blksize = i64::try_from(a.blksize).unwrap_or(4096);
+        s.st_blocks = i64::try_from(a.blocks).unwrap_or(0);
+        s.st_atime = a.atime_sec as i64;
+        s.st_atime_nsec = a.atime_nsec as i64;
+        s.st_mtime = a.mtime_sec as i64;
+        s.st_mtime_nsec = a.mtime_nsec as i64;
+        s.st_ctime = a.ctime_sec as i64;
+        s.st_ctime_nsec = a.ctime_nsec as i64;
+        Ok(s)
+    }
+
+    fn lookup(&self, name: &[u8]) -> Result<InodeRef, Errno> {
+        if !self.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok(self.lookup_child(name)?)
+    }
+
+    fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
+        if !self.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok(self.read_listing()?.as_ref().clone())
+    }
+
+    fn readlink(&self) -> Result<Vec<u8>, Errno> {
+        if !vfs::is_symlink(self.attr.mode) {
+            return Err(Errno::EINVAL);
+        }
+        if let Some(l) = &self.lock_cache().link {
+            return Ok(l.clone());
+        }
+        let target = self.with_fid(|fid| self.fs.client.readlink(fid).map_err(errno))?;
+        self.lock_cache().link = Some(target.clone());
+        Ok(target)
+    }
+
+    fn open(self: Arc<Self>, flags: i32) -> Result<Arc<dyn FileOps>, Errno> {
+        match self.attr.mode & libc::S_IFMT {
+            libc::S_IFDIR => Ok(Arc::new(super::DirFile)),
+            libc::S_IFREG => {
+                let acc = (flags & libc::O_ACCMODE) as u32;
+                let fid = self.open_fid(acc)?;
+                Ok(Arc::new(GoferFile {
+                    client: self.fs.client.clone(),
+                    fid,
+                    inode: self,
+                }))
+            }
+            libc::S_IFCHR => super::dev::open_device(self.attr.rdev, flags),
+            _ => Err(Errno::ENXIO),
+        }
+    }
+
+    fn statfs(&self) -> Result<libc::statfs, Errno> {
+        let s = self
+            .fs
+            .client
+            .statfs(self.fs.client.root())
+            .map_err(errno)?;
+        let mut out: libc::statfs = crate::usermem::zeroed();
+        out.f_type = i64::from(s.ty);
+        out.f_bsize = i64::from(s.bsize);
+        out.f_frsize = i64::from(s.bsize);
+        out.f_blocks = s.blocks;
+        out.f_bfree = s.bfree;
+        out.f_bavail = s.bavail;
+        out.f_files = s.files;
+        out.f_ffree = s.ffree;
+        out.f_namelen = i64::from(s.namelen);
+        Ok(out)
+    }
+}
+
+/// An open Gofer file: one opened fid, clunked when the last reference to
+/// the description goes.
+pub struct GoferFile {
+    client: Arc<Client>,
+    fid: Fid,
+    inode: Arc<GoferInode>,
+}
+
+impl Drop for GoferFile {
+    fn drop(&mut self) {
+        let _ = self.client.clunk(self.fid);
+    }
+}
+
+impl FileOps for GoferFile {
+    fn read_at(&self, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
+        // The file cannot change under us: nothing past the cached size.
+        if off >= self.inode.attr.size {
+            return Ok(0);
+        }
+        let n = usize::try_from(self.inode.attr.size - off)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        self.client.read(self.fid, off, &mut buf[..n]).map_err(errno)
+    }
+
+    fn write_at(&self, buf: &[u8], off: u64) -> Result<usize, Errno> {
+        self.client.write(self.fid, off, buf).map_err(errno)
+    }
+
+    fn stat(&self) -> Result<libc::stat, Errno> {
+        self.inode.stat()
+    }
+
+    fn fsync(&self) -> Result<(), Errno> {
+        Ok(())
+    }
+}

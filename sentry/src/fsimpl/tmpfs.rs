@@ -1,0 +1,774 @@
+//! tmpfs: files in the Sentry's memory.
+//!
+//! Regular files are sparse: a map of 4 KiB pages, so a write at a huge
+//! offset costs one page, and every filesystem has a page budget (ENOSPC
+//! past it) so an application cannot exhaust the Sentry's memory.
+//!
+//! The overlay uses a tmpfs as its upper layer and stores its markers
+//! here: a whiteout is a character device 0:0 (Linux overlayfs's own
+//! convention), and `opaque` / `origin` flags stand for its xattrs.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use crate::errno::Errno;
+use crate::vfs::{self, DirEntry, FileOps, Inode, InodeRef, Owner, SetAttr, Time};
+
+const PAGE: usize = 4096;
+/// Default size limit of one tmpfs.
+pub const DEFAULT_MAX_BYTES: u64 = 2 << 30;
+/// Largest file size (Linux's MAX_LFS_FILESIZE).
+const MAX_FILE_SIZE: u64 = i64::MAX as u64;
+
+/// What one tmpfs instance shares among its inodes.
+pub struct Tmpfs {
+    next_ino: AtomicU64,
+    pages: AtomicU64,
+    max_pages: u64,
+    /// Serialises renames, so two cannot race to move directories into
+    /// each other.
+    rename_lock: Mutex<()>,
+}
+
+impl Tmpfs {
+    /// A new, empty tmpfs; its root directory has `mode` permissions.
+    pub fn new_root(mode: u32, owner: Owner) -> Arc<TmpInode> {
+        Tmpfs::with_limit(mode, owner, DEFAULT_MAX_BYTES)
+    }
+
+    pub fn with_limit(mode: u32, owner: Owner, max_bytes: u64) -> Arc<TmpInode> {
+        let fs = Arc::new(Tmpfs {
+            next_ino: AtomicU64::new(1),
+            pages: AtomicU64::new(0),
+            max_pages: max_bytes / PAGE as u64,
+            rename_lock: Mutex::new(()),
+        });
+        TmpInode::new(&fs, libc::S_IFDIR, mode, owner, Data::Dir(BTreeMap::new()), 0)
+    }
+}
+
+enum Data {
+    Reg(RegData),
+    Dir(BTreeMap<Vec<u8>, Arc<TmpInode>>),
+    Link(Vec<u8>),
+    /// Devices, FIFOs, sockets, whiteouts.
+    Node,
+}
+
+#[derive(Default)]
+struct RegData {
+    size: u64,
+    pages: BTreeMap<u64, Box<[u8; PAGE]>>,
+}
+
+struct State {
+    perm: u32,
+    uid: u32,
+    gid: u32,
+    nlink: u64,
+    atime: Time,
+    mtime: Time,
+    ctime: Time,
+    data: Data,
+    opaque: bool,
+    origin: bool,
+}
+
+/// A tmpfs file.
+pub struct TmpInode {
+    fs: Arc<Tmpfs>,
+    ino: u64,
+    /// S_IFMT bits: they never change, so they are read without the lock.
+    ftype: u32,
+    rdev: u64,
+    me: Weak<TmpInode>,
+    st: Mutex<State>,
+}
+
+impl Drop for TmpInode {
+    fn drop(&mut self) {
+        let st = self.st.get_mut().unwrap_or_else(|e| e.into_inner());
+        if let Data::Reg(r) = &st.data {
+            self.fs.pages.fetch_sub(r.pages.len() as u64, Ordering::Relaxed);
+        }
+    }
+}
+
+fn whiteout_rdev() -> u64 {
+    libc::makedev(0, 0)
+}
+
+impl TmpInode {
+    fn new(fs: &Arc<Tmpfs>, ftype: u32, perm: u32, owner: Owner, data: Data, rdev: u64) -> Arc<TmpInode> {
+        let now = Time::now();
+        let nlink = if ftype == libc::S_IFDIR { 2 } else { 1 };
+        Arc::new_cyclic(|me| TmpInode {
+            fs: fs.clone(),
+            ino: fs.next_ino.fetch_add(1, Ordering::Relaxed),
+            ftype,
+            rdev,
+            me: me.clone(),
+            st: Mutex::new(State {
+                perm: perm & 0o7777,
+                uid: owner.uid,
+                gid: owner.gid,
+                nlink,
+                atime: now,
+                mtime: now,
+                ctime: now,
+                data,
+                opaque: false,
+                origin: false,
+            }),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.st.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn arc(&self) -> Result<Arc<TmpInode>, Errno> {
+        self.me.upgrade().ok_or(Errno::ENOENT)
+    }
+
+    pub fn is_dir(&self) -> bool {
+        self.ftype == libc::S_IFDIR
+    }
+
+    /// An overlay whiteout: a character device 0:0.
+    pub fn is_whiteout(&self) -> bool {
+        self.ftype == libc::S_IFCHR && self.rdev == whiteout_rdev()
+    }
+
+    pub fn opaque(&self) -> bool {
+        self.lock().opaque
+    }
+
+    pub fn set_opaque(&self, v: bool) {
+        self.lock().opaque = v;
+    }
+
+    /// Copied up from a lower layer (overlayfs's "origin").
+    pub fn origin(&self) -> bool {
+        self.lock().origin
+    }
+
+    pub fn set_origin(&self, v: bool) {
+        self.lock().origin = v;
+    }
+
+    /// The entry `name`, whiteouts included.
+    pub fn child(&self, name: &[u8]) -> Option<Arc<TmpInode>> {
+        match &self.lock().data {
+            Data::Dir(m) => m.get(name).cloned(),
+            _ => None,
+        }
+    }
+
+    /// All entries, whiteouts included.
+    pub fn children(&self) -> Vec<(Vec<u8>, Arc<TmpInode>)> {
+        match &self.lock().data {
+            Data::Dir(m) => m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Inserts a new node at `name`, which must be free (or a whiteout,
+    /// which it replaces when `over_whiteout`).
+    fn add(&self, name: &[u8], node: Arc<TmpInode>, over_whiteout: bool) -> Result<Arc<TmpInode>, Errno> {
+        let mut st = self.lock();
+        let now = Time::now();
+        let is_dir = node.is_dir();
+        let map = match &mut st.data {
+            Data::Dir(m) => m,
+            _ => return Err(Errno::ENOTDIR),
+        };
+        if let Some(old) = map.get(name) {
+            if !(over_whiteout && old.is_whiteout()) {
+                return Err(Errno::EEXIST);
+            }
+        }
+        map.insert(name.to_vec(), node.clone());
+        if is_dir {
+            st.nlink += 1;
+        }
+        st.mtime = now;
+        st.ctime = now;
+        Ok(node)
+    }
+
+    /// Creates a file of `ftype`; `over_whiteout` lets it replace a whiteout.
+    pub fn make(
+        &self,
+        name: &[u8],
+        ftype: u32,
+        perm: u32,
+        owner: Owner,
+        rdev: u64,
+        target: Option<&[u8]>,
+        over_whiteout: bool,
+    ) -> Result<Arc<TmpInode>, Errno> {
+        let data = match ftype {
+            libc::S_IFREG => Data::Reg(RegData::default()),
+            libc::S_IFDIR => Data::Dir(BTreeMap::new()),
+            libc::S_IFLNK => Data::Link(target.unwrap_or_default().to_vec()),
+            _ => Data::Node,
+        };
+        let node = TmpInode::new(&self.fs, ftype, perm, owner, data, rdev);
+        self.add(name, node, over_whiteout)
+    }
+
+    /// Replaces whatever is at `name` by a whiteout.
+    pub fn put_whiteout(&self, name: &[u8]) -> Result<(), Errno> {
+        let wh = TmpInode::new(&self.fs, libc::S_IFCHR, 0, Owner::default(), Data::Node, whiteout_rdev());
+        let old = {
+            let mut st = self.lock();
+            let map = match &mut st.data {
+                Data::Dir(m) => m,
+                _ => return Err(Errno::ENOTDIR),
+            };
+            let old = map.insert(name.to_vec(), wh);
+            if old.as_ref().is_some_and(|o| o.is_dir()) {
+                st.nlink = st.nlink.saturating_sub(1);
+            }
+            let now = Time::now();
+            st.mtime = now;
+            st.ctime = now;
+            old
+        };
+        if let Some(o) = old {
+            o.dec_link();
+        }
+        Ok(())
+    }
+
+    fn dec_link(&self) {
+        let mut st = self.lock();
+        if self.is_dir() {
+            st.nlink = 0;
+        } else {
+            st.nlink = st.nlink.saturating_sub(1);
+        }
+        st.ctime = Time::now();
+    }
+
+    /// Removes the entry `name` whatever it is, a directory holding only
+    /// whiteouts included (the overlay's rmdir).
+    pub fn remove_entry(&self, name: &[u8]) -> Result<Arc<TmpInode>, Errno> {
+        let old = {
+            let mut st = self.lock();
+            let map = match &mut st.data {
+                Data::Dir(m) => m,
+                _ => return Err(Errno::ENOTDIR),
+            };
+            let old = map.remove(name).ok_or(Errno::ENOENT)?;
+            if old.is_dir() {
+                st.nlink = st.nlink.saturating_sub(1);
+            }
+            let now = Time::now();
+            st.mtime = now;
+            st.ctime = now;
+            old
+        };
+        old.dec_link();
+        Ok(old)
+    }
+
+    /// Whether a directory has entries other than whiteouts.
+    pub fn has_live_entries(&self) -> bool {
+        match &self.lock().data {
+            Data::Dir(m) => m.values().any(|c| !c.is_whiteout()),
+            _ => false,
+        }
+    }
+
+    fn is_empty_dir(&self) -> bool {
+        match &self.lock().data {
+            Data::Dir(m) => m.is_empty(),
+            _ => false,
+        }
+    }
+
+    /// Reads file data at `off` (holes read as zeros).
+    pub fn read_data(&self, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
+        let mut st = self.lock();
+        let r = match &st.data {
+            Data::Reg(r) => r,
+            Data::Dir(_) => return Err(Errno::EISDIR),
+            _ => return Err(Errno::EINVAL),
+        };
+        if off >= r.size {
+            return Ok(0);
+        }
+        let n = usize::try_from(r.size - off).unwrap_or(usize::MAX).min(buf.len());
+        let mut done = 0;
+        while done < n {
+            let pos = off + done as u64;
+            let page = pos / PAGE as u64;
+            let in_page = (pos % PAGE as u64) as usize;
+            let len = (PAGE - in_page).min(n - done);
+            match r.pages.get(&page) {
+                Some(p) => buf[done..done + len].copy_from_slice(&p[in_page..in_page + len]),
+                None => buf[done..done + len].fill(0),
+            }
+            done += len;
+        }
+        st.atime = Time::now();
+        Ok(n)
+    }
+
+    /// Writes file data at `off`, growing the file; short (or ENOSPC) when
+    /// the filesystem is full.
+    pub fn write_data(&self, buf: &[u8], off: u64) -> Result<usize, Errno> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let end = off.checked_add(buf.len() as u64).ok_or(Errno::EFBIG)?;
+        if end > MAX_FILE_SIZE {
+            return Err(Errno::EFBIG);
+        }
+        let mut st = self.lock();
+        let r = match &mut st.data {
+            Data::Reg(r) => r,
+            Data::Dir(_) => return Err(Errno::EISDIR),
+            _ => return Err(Errno::EINVAL),
+        };
+        let mut done = 0;
+        while done < buf.len() {
+            let pos = off + done as u64;
+            let page = pos / PAGE as u64;
+            let in_page = (pos % PAGE as u64) as usize;
+            let len = (PAGE - in_page).min(buf.len() - done);
+            if !r.pages.contains_key(&page) {
+                if !self.charge_page() {
+                    break;
+                }
+                r.pages.insert(page, Box::new([0u8; PAGE]));
+            }
+            if let Some(p) = r.pages.get_mut(&page) {
+                p[in_page..in_page + len].copy_from_slice(&buf[done..done + len]);
+            }
+            done += len;
+        }
+        if done == 0 {
+            return Err(Errno::ENOSPC);
+        }
+        r.size = r.size.max(off + done as u64);
+        let now = Time::now();
+        st.mtime = now;
+        st.ctime = now;
+        Ok(done)
+    }
+
+    fn charge_page(&self) -> bool {
+        self.fs
+            .pages
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < self.fs.max_pages).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    fn set_size(r: &mut RegData, fs: &Tmpfs, size: u64) {
+        if size < r.size {
+            let first_gone = size.div_ceil(PAGE as u64);
+            let gone = r.pages.split_off(&first_gone);
+            fs.pages.fetch_sub(gone.len() as u64, Ordering::Relaxed);
+            // The tail of the last page must read as zeros if the file
+            // grows again.
+            let in_page = (size % PAGE as u64) as usize;
+            if in_page != 0 {
+                if let Some(p) = r.pages.get_mut(&(size / PAGE as u64)) {
+                    p[in_page..].fill(0);
+                }
+            }
+        }
+        r.size = size;
+    }
+
+    pub fn size(&self) -> u64 {
+        match &self.lock().data {
+            Data::Reg(r) => r.size,
+            Data::Link(l) => l.len() as u64,
+            _ => 0,
+        }
+    }
+}
+
+impl Inode for TmpInode {
+    fn ino(&self) -> u64 {
+        self.ino
+    }
+
+    fn mode(&self) -> u32 {
+        self.ftype | self.lock().perm
+    }
+
+    fn stat(&self) -> Result<libc::stat, Errno> {
+        let st = self.lock();
+        let mut s: libc::stat = crate::usermem::zeroed();
+        s.st_ino = self.ino;
+        s.st_mode = self.ftype | st.perm;
+        s.st_nlink = st.nlink;
+        s.st_uid = st.uid;
+        s.st_gid = st.gid;
+        s.st_rdev = self.rdev;
+        let (size, pages) = match &st.data {
+            Data::Reg(r) => (r.size, r.pages.len() as u64),
+            Data::Link(l) => (l.len() as u64, 0),
+            Data::Dir(_) => (PAGE as u64, 0),
+            Data::Node => (0, 0),
+        };
+        s.st_size = size as i64;
+        s.st_blksize = PAGE as i64;
+        s.st_blocks = (pages * (PAGE as u64 / 512)) as i64;
+        s.st_atime = st.atime.sec;
+        s.st_atime_nsec = st.atime.nsec;
+        s.st_mtime = st.mtime.sec;
+        s.st_mtime_nsec = st.mtime.nsec;
+        s.st_ctime = st.ctime.sec;
+        s.st_ctime_nsec = st.ctime.nsec;
+        Ok(s)
+    }
+
+    fn lookup(&self, name: &[u8]) -> Result<InodeRef, Errno> {
+        match &self.lock().data {
+            Data::Dir(m) => match m.get(name) {
+                Some(c) => Ok(c.clone()),
+                None => Err(Errno::ENOENT),
+            },
+            _ => Err(Errno::ENOTDIR),
+        }
+    }
+
+    fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
+        match &self.lock().data {
+            Data::Dir(m) => Ok(m
+                .iter()
+                .map(|(name, c)| DirEntry {
+                    ino: c.ino,
+                    ty: vfs::dtype_of(c.ftype),
+                    name: name.clone(),
+                })
+                .collect()),
+            _ => Err(Errno::ENOTDIR),
+        }
+    }
+
+    fn readlink(&self) -> Result<Vec<u8>, Errno> {
+        match &self.lock().data {
+            Data::Link(l) => Ok(l.clone()),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn open(self: Arc<Self>, flags: i32) -> Result<Arc<dyn FileOps>, Errno> {
+        match self.ftype {
+            libc::S_IFREG => Ok(Arc::new(TmpFile { inode: self })),
+            libc::S_IFDIR => Ok(Arc::new(super::DirFile)),
+            libc::S_IFCHR => super::dev::open_device(self.rdev, flags),
+            // FIFOs and sockets need their own objects (mknod is not
+            // served yet).
+            _ => Err(Errno::ENXIO),
+        }
+    }
+
+    fn create(&self, name: &[u8], mode: u32, owner: Owner) -> Result<InodeRef, Errno> {
+        Ok(self.make(name, libc::S_IFREG, mode, owner, 0, None, false)?)
+    }
+
+    fn mkdir(&self, name: &[u8], mode: u32, owner: Owner) -> Result<InodeRef, Errno> {
+        Ok(self.make(name, libc::S_IFDIR, mode, owner, 0, None, false)?)
+    }
+
+    fn symlink(&self, name: &[u8], target: &[u8], owner: Owner) -> Result<InodeRef, Errno> {
+        Ok(self.make(name, libc::S_IFLNK, 0o777, owner, 0, Some(target), false)?)
+    }
+
+    fn mknod(&self, name: &[u8], mode: u32, rdev: u64, owner: Owner) -> Result<InodeRef, Errno> {
+        let ftype = mode & libc::S_IFMT;
+        match ftype {
+            libc::S_IFCHR | libc::S_IFBLK | libc::S_IFIFO | libc::S_IFSOCK => {}
+            libc::S_IFREG | 0 => return self.create(name, mode, owner),
+            _ => return Err(Errno::EINVAL),
+        }
+        Ok(self.make(name, ftype, mode, owner, rdev, None, false)?)
+    }
+
+    fn link(&self, name: &[u8], target: &InodeRef) -> Result<(), Errno> {
+        let any: &dyn std::any::Any = &**target;
+        let t = any.downcast_ref::<TmpInode>().ok_or(Errno::EXDEV)?;
+        if !Arc::ptr_eq(&t.fs, &self.fs) {
+            return Err(Errno::EXDEV);
+        }
+        if t.is_dir() {
+            return Err(Errno::EPERM);
+        }
+        let node = t.arc()?;
+        {
+            let mut ts = t.lock();
+            if ts.nlink == 0 {
+                return Err(Errno::ENOENT);
+            }
+            ts.nlink += 1;
+            ts.ctime = Time::now();
+        }
+        if let Err(e) = self.add(name, node, false) {
+            t.dec_link();
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn unlink(&self, name: &[u8]) -> Result<(), Errno> {
+        match self.child(name) {
+            None => Err(Errno::ENOENT),
+            Some(c) if c.is_dir() => Err(Errno::EISDIR),
+            Some(_) => self.remove_entry(name).map(|_| ()),
+        }
+    }
+
+    fn rmdir(&self, name: &[u8]) -> Result<(), Errno> {
+        match self.child(name) {
+            None => Err(Errno::ENOENT),
+            Some(c) if !c.is_dir() => Err(Errno::ENOTDIR),
+            Some(c) if !c.is_empty_dir() => Err(Errno::ENOTEMPTY),
+            Some(_) => self.remove_entry(name).map(|_| ()),
+        }
+    }
+
+    fn rename(&self, old: &[u8], newdir: &InodeRef, new: &[u8], flags: u32) -> Result<(), Errno> {
+        let any: &dyn std::any::Any = &**newdir;
+        let nd = any.downcast_ref::<TmpInode>().ok_or(Errno::EXDEV)?;
+        if !Arc::ptr_eq(&nd.fs, &self.fs) {
+            return Err(Errno::EXDEV);
+        }
+        let _serial = self.fs.rename_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let src = self.child(old).ok_or(Errno::ENOENT)?;
+        if std::ptr::eq(&*src, nd) {
+            return Err(Errno::EINVAL);
+        }
+        let dst = nd.child(new);
+        if let Some(d) = &dst {
+            if Arc::ptr_eq(d, &src) {
+                return Ok(());
+            }
+            if flags & libc::RENAME_NOREPLACE != 0 {
+                return Err(Errno::EEXIST);
+            }
+            match (src.is_dir(), d.is_dir()) {
+                (true, false) => return Err(Errno::ENOTDIR),
+                (false, true) => return Err(Errno::EISDIR),
+                (true, true) => {
+                    // The old parent contains src, so it is never empty.
+                    if std::ptr::eq(&**d, self) || !d.is_empty_dir() {
+                        return Err(Errno::ENOTEMPTY);
+                    }
+                }
+                _ => {}
+            }
+        }
+        // Both directories are locked (in inode order when they differ)
+        // while the entry moves, so nobody sees it in both or neither.
+        let same = std::ptr::eq(self, nd);
+        let now = Time::now();
+        let replaced = if same {
+            let mut st = self.lock();
+            let Data::Dir(m) = &mut st.data else {
+                return Err(Errno::ENOTDIR);
+            };
+            let moved = m.remove(old).ok_or(Errno::ENOENT)?;
+            let replaced = m.insert(new.to_vec(), moved);
+            if replaced.as_ref().is_some_and(|r| r.is_dir()) {
+                st.nlink = st.nlink.saturating_sub(1);
+            }
+            st.mtime = now;
+            st.ctime = now;
+            replaced
+        } else {
+            let (mut a, mut b) = if self.ino < nd.ino {
+                let a = self.lock();
+                (a, nd.lock())
+            } else {
+                let b = nd.lock();
+                (self.lock(), b)
+            };
+            let Data::Dir(om) = &mut a.data else {
+                return Err(Errno::ENOTDIR);
+            };
+            let moved = om.remove(old).ok_or(Errno::ENOENT)?;
+            let moved_dir = moved.is_dir();
+            let Data::Dir(nm) = &mut b.data else {
+                // Put it back: the target is not a directory any more.
+                om.insert(old.to_vec(), moved);
+                return Err(Errno::ENOTDIR);
+            };
+            let replaced = nm.insert(new.to_vec(), moved);
+            if moved_dir {
+                a.nlink = a.nlink.saturating_sub(1);
+                if !replaced.as_ref().is_some_and(|r| r.is_dir()) {
+                    b.nlink += 1;
+                }
+            }
+            a.mtime = now;
+            a.ctime = now;
+            b.mtime = now;
+            b.ctime = now;
+            replaced
+        };
+        if let Some(r) = replaced {
+            r.dec_link();
+        }
+        src.lock().ctime = now;
+        Ok(())
+    }
+
+    fn setattr(&self, a: &SetAttr) -> Result<(), Errno> {
+        let mut st = self.lock();
+        if let Some(size) = a.size {
+            if size > MAX_FILE_SIZE {
+                return Err(Errno::EFBIG);
+            }
+            match &mut st.data {
+                Data::Reg(r) => TmpInode::set_size(r, &self.fs, size),
+                Data::Dir(_) => return Err(Errno::EISDIR),
+                _ => return Err(Errno::EINVAL),
+            }
+            st.mtime = Time::now();
+        }
+        if let Some(m) = a.mode {
+            st.perm = m & 0o7777;
+        }
+        if let Some(u) = a.uid {
+            st.uid = u;
+        }
+        if let Some(g) = a.gid {
+            st.gid = g;
+        }
+        if let Some(t) = a.atime {
+            st.atime = t;
+        }
+        if let Some(t) = a.mtime {
+            st.mtime = t;
+        }
+        st.ctime = Time::now();
+        Ok(())
+    }
+
+    fn statfs(&self) -> Result<libc::statfs, Errno> {
+        let used = self.fs.pages.load(Ordering::Relaxed);
+        Ok(vfs::statfs_of(
+            libc::TMPFS_MAGIC,
+            self.fs.max_pages,
+            self.fs.max_pages.saturating_sub(used),
+        ))
+    }
+}
+
+/// An open tmpfs regular file.
+pub struct TmpFile {
+    inode: Arc<TmpInode>,
+}
+
+impl FileOps for TmpFile {
+    fn read_at(&self, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
+        self.inode.read_data(buf, off)
+    }
+
+    fn write_at(&self, buf: &[u8], off: u64) -> Result<usize, Errno> {
+        self.inode.write_data(buf, off)
+    }
+
+    fn stat(&self) -> Result<libc::stat, Errno> {
+        self.inode.stat()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> Arc<TmpInode> {
+        Tmpfs::with_limit(0o755, Owner::default(), 64 * PAGE as u64)
+    }
+
+    #[test]
+    fn sparse_write_reads_back_with_zero_holes() {
+        let r = root();
+        let f = r.create(b"f", 0o644, Owner::default()).unwrap();
+        let ops = f.clone().open(libc::O_RDWR).unwrap();
+        assert_eq!(ops.write_at(b"abc", 1 << 40).unwrap(), 3);
+        assert_eq!(f.stat().unwrap().st_size, (1 << 40) + 3);
+        let mut buf = [7u8; 8];
+        assert_eq!(ops.read_at(&mut buf, (1 << 40) - 5).unwrap(), 8);
+        assert_eq!(&buf, b"\0\0\0\0\0abc");
+        assert_eq!(ops.read_at(&mut buf, (1 << 40) + 3).unwrap(), 0);
+    }
+
+    #[test]
+    fn full_filesystem_gives_short_write_then_enospc() {
+        let r = Tmpfs::with_limit(0o755, Owner::default(), 2 * PAGE as u64);
+        let f = r.create(b"f", 0o644, Owner::default()).unwrap();
+        let ops = f.clone().open(libc::O_RDWR).unwrap();
+        let big = vec![1u8; 3 * PAGE];
+        assert_eq!(ops.write_at(&big, 0).unwrap(), 2 * PAGE);
+        assert_eq!(ops.write_at(&big, 2 * PAGE as u64), Err(Errno::ENOSPC));
+        // Freeing space makes room again.
+        f.setattr(&SetAttr { size: Some(0), ..Default::default() }).unwrap();
+        assert_eq!(ops.write_at(&big[..PAGE], 0).unwrap(), PAGE);
+    }
+
+    #[test]
+    fn truncate_then_grow_reads_zeros() {
+        let r = root();
+        let f = r.create(b"f", 0o644, Owner::default()).unwrap();
+        let ops = f.clone().open(libc::O_RDWR).unwrap();
+        ops.write_at(&[9u8; 100], 0).unwrap();
+        f.setattr(&SetAttr { size: Some(10), ..Default::default() }).unwrap();
+        f.setattr(&SetAttr { size: Some(100), ..Default::default() }).unwrap();
+        let mut buf = [1u8; 100];
+        assert_eq!(ops.read_at(&mut buf, 0).unwrap(), 100);
+        assert!(buf[..10].iter().all(|&b| b == 9));
+        assert!(buf[10..].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn directory_link_counts_follow_subdirectories() {
+        let r = root();
+        r.mkdir(b"a", 0o755, Owner::default()).unwrap();
+        r.mkdir(b"b", 0o755, Owner::default()).unwrap();
+        assert_eq!(r.stat().unwrap().st_nlink, 4);
+        let any: InodeRef = r.clone();
+        r.rename(b"a", &any.lookup(b"b").unwrap(), b"a", 0).unwrap();
+        assert_eq!(r.stat().unwrap().st_nlink, 3);
+        assert_eq!(r.lookup(b"b").unwrap().stat().unwrap().st_nlink, 3);
+        assert_eq!(r.rmdir(b"b"), Err(Errno::ENOTEMPTY));
+    }
+
+    #[test]
+    fn rename_checks_types_and_noreplace() {
+        let r = root();
+        let me: InodeRef = r.clone();
+        r.mkdir(b"d", 0o755, Owner::default()).unwrap();
+        r.create(b"f", 0o644, Owner::default()).unwrap();
+        assert_eq!(r.rename(b"d", &me, b"f", 0), Err(Errno::ENOTDIR));
+        assert_eq!(r.rename(b"f", &me, b"d", 0), Err(Errno::EISDIR));
+        r.create(b"g", 0o644, Owner::default()).unwrap();
+        assert_eq!(r.rename(b"f", &me, b"g", libc::RENAME_NOREPLACE), Err(Errno::EEXIST));
+        r.rename(b"f", &me, b"g", 0).unwrap();
+        assert_eq!(r.lookup(b"f").err(), Some(Errno::ENOENT));
+        assert_eq!(r.readdir().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn hard_links_share_data_and_count() {
+        let r = root();
+        let f = r.create(b"f", 0o644, Owner::default()).unwrap();
+        r.link(b"g", &f).unwrap();
+        assert_eq!(f.stat().unwrap().st_nlink, 2);
+        r.unlink(b"f").unwrap();
+        assert_eq!(f.stat().unwrap().st_nlink, 1);
+        assert_eq!(r.lookup(b"g").unwrap().ino(), f.ino());
+    }
+}

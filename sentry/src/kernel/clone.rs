@@ -1,0 +1,177 @@
+//! clone(2): new threads and processes.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use platform::XSave;
+
+use crate::errno::Errno;
+use crate::kernel::task::{spawn, Attach, Task, VforkDone};
+use crate::kernel::thread_group::{default_actions, ThreadGroup};
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CloneArgs {
+    pub flags: u64,
+    pub stack: u64,
+    pub parent_tid: u64,
+    pub child_tid: u64,
+    pub tls: u64,
+    pub exit_signal: i32,
+}
+
+const SUPPORTED: u64 = (libc::CLONE_VM
+    | libc::CLONE_FS
+    | libc::CLONE_FILES
+    | libc::CLONE_SIGHAND
+    | libc::CLONE_THREAD
+    | libc::CLONE_SYSVSEM
+    | libc::CLONE_SETTLS
+    | libc::CLONE_PARENT_SETTID
+    | libc::CLONE_CHILD_CLEARTID
+    | libc::CLONE_CHILD_SETTID
+    | libc::CLONE_VFORK
+    | libc::CLONE_PARENT
+    | libc::CLONE_DETACHED
+    | libc::CLONE_PTRACE
+    | libc::CLONE_UNTRACED) as u64;
+
+impl Task {
+    pub fn clone_task(&mut self, a: CloneArgs) -> Result<i32, Errno> {
+        let f = a.flags;
+        let has = |bit: i32| f & bit as u64 != 0;
+        if f & !SUPPORTED != 0 {
+            self.kernel.report_unsupported(libc::SYS_clone as usize, f & !SUPPORTED, "clone flags");
+            return Err(Errno::EINVAL);
+        }
+        // The same consistency rules as Linux's copy_process.
+        if has(libc::CLONE_THREAD) && !has(libc::CLONE_SIGHAND) {
+            return Err(Errno::EINVAL);
+        }
+        if has(libc::CLONE_SIGHAND) && !has(libc::CLONE_VM) {
+            return Err(Errno::EINVAL);
+        }
+        if !(0..=64).contains(&a.exit_signal) {
+            return Err(Errno::EINVAL);
+        }
+        let kernel = self.kernel.clone();
+        let tid = kernel.pids.lock().unwrap().allocate();
+
+        let mm = if has(libc::CLONE_VM) { self.mm.clone() } else { self.mm.fork()? };
+        let fds = if has(libc::CLONE_FILES) { self.fds.clone() } else { self.fds.fork() };
+        let fs = if has(libc::CLONE_FS) { self.fs.clone() } else { self.fs.fork() };
+        let tg = if has(libc::CLONE_THREAD) {
+            self.tg.clone()
+        } else {
+            let parent = if has(libc::CLONE_PARENT) { self.tg.parent().unwrap_or(self.tg.clone()) } else { self.tg.clone() };
+            let actions = if has(libc::CLONE_SIGHAND) {
+                self.tg.actions.clone()
+            } else {
+                let a = default_actions();
+                *a.lock().unwrap() = *self.tg.actions.lock().unwrap();
+                a
+            };
+            let g = ThreadGroup::new(tid, Some(&parent), actions);
+            g.inner.lock().unwrap().exit_signal = a.exit_signal;
+            g
+        };
+        let comm = self.handle.comm.lock().unwrap().clone();
+        let handle = Task::new_handle(&kernel, tid, &tg, self.creds(), comm, self.signal_mask());
+        {
+            let mut pids = kernel.pids.lock().unwrap();
+            pids.tasks.insert(tid, handle.clone());
+            if !has(libc::CLONE_THREAD) {
+                pids.groups.insert(tid, tg.clone());
+            }
+        }
+        {
+            let mut g = tg.inner.lock().unwrap();
+            if g.group_exit.is_some() {
+                drop(g);
+                kernel.pids.lock().unwrap().tasks.remove(&tid);
+                return Err(Errno::EAGAIN);
+            }
+            g.tasks.push(handle.clone());
+        }
+        if !has(libc::CLONE_THREAD) {
+            let parent = tg.parent().expect("new group has a parent");
+            parent.inner.lock().unwrap().children.push(tg.clone());
+        }
+
+        let mut regs = self.regs;
+        regs.rax = 0;
+        if a.stack != 0 {
+            regs.rsp = a.stack;
+        }
+        if has(libc::CLONE_SETTLS) {
+            regs.fs_base = a.tls;
+        }
+        if has(libc::CLONE_PARENT_SETTID) {
+            let _ = self.mm.write(a.parent_tid, &tid.to_ne_bytes());
+            if !has(libc::CLONE_VM) {
+                let _ = mm.write(a.parent_tid, &tid.to_ne_bytes());
+            }
+        }
+        if has(libc::CLONE_CHILD_SETTID) {
+            let _ = mm.write(a.child_tid, &tid.to_ne_bytes());
+        }
+        let vfork = has(libc::CLONE_VFORK).then(|| Arc::new(VforkDone::default()));
+        let fpu = self.ctx().fpu().ok().unwrap_or(XSave(Vec::new()));
+        let attach = if has(libc::CLONE_VM) {
+            match self.ctx().new_thread() {
+                Ok(p) => Attach::Thread(p),
+                Err(e) => {
+                    tracing::warn!("clone: {e}");
+                    self.undo_clone(&handle, &tg, has(libc::CLONE_THREAD));
+                    return Err(Errno::EAGAIN);
+                }
+            }
+        } else {
+            Attach::NewAddressSpace
+        };
+        let child = Task {
+            kernel: kernel.clone(),
+            tid,
+            handle: handle.clone(),
+            tg: tg.clone(),
+            mm,
+            fds,
+            fs,
+            regs,
+            ctx: None,
+            clear_child_tid: if has(libc::CLONE_CHILD_CLEARTID) { a.child_tid } else { 0 },
+            robust_list: 0,
+            vfork_parent: vfork.clone(),
+            regs_replaced: false,
+            exit_code: None,
+        };
+        let fpu = (!fpu.0.is_empty()).then_some(fpu);
+        if let Err(e) = spawn(child, attach, fpu) {
+            tracing::warn!("clone: cannot start a thread: {e}");
+            return Err(Errno::EAGAIN);
+        }
+        if let Some(v) = vfork {
+            // The parent sleeps until the child execs or exits; signals do
+            // not end the wait early (as Linux's killable wait).
+            while !v.done.load(Ordering::SeqCst) {
+                if self.handle.killed.load(Ordering::SeqCst) {
+                    break;
+                }
+                let _ = self.block(&[&v.queue], None, &mut || v.done.load(Ordering::SeqCst));
+                if self.interrupted() && !v.done.load(Ordering::SeqCst) {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            }
+        }
+        Ok(tid)
+    }
+
+    fn undo_clone(&self, handle: &Arc<crate::kernel::TaskHandle>, tg: &Arc<ThreadGroup>, thread: bool) {
+        let k = &self.kernel;
+        k.pids.lock().unwrap().tasks.remove(&handle.tid);
+        tg.inner.lock().unwrap().tasks.retain(|t| t.tid != handle.tid);
+        if !thread {
+            k.pids.lock().unwrap().groups.remove(&tg.tgid);
+            self.tg.inner.lock().unwrap().children.retain(|c| !Arc::ptr_eq(c, tg));
+        }
+    }
+}

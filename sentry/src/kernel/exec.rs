@@ -1,0 +1,97 @@
+//! execve(2): replace the task's program.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crate::errno::Errno;
+use crate::kernel::signal::{AltStack, SigAction};
+use crate::kernel::task::Task;
+use crate::loader;
+use crate::mm::MemoryManager;
+
+impl Task {
+    /// Loads the program; on success the task runs it when it next switches.
+    /// Errors before the point of no return leave the caller untouched.
+    pub fn execve(&mut self, dirfd: i32, path: &[u8], argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>, flags: i32) -> Result<(), Errno> {
+        let open_flags = if flags & libc::AT_SYMLINK_NOFOLLOW != 0 { libc::O_NOFOLLOW } else { 0 };
+        let resolved = loader::resolve(self, dirfd, path, argv, open_flags)?;
+
+        // Build the new image in a new address space before touching the
+        // old one, so a bad binary returns an error to the caller.
+        let mut ctx = self.kernel.platform.new_address_space().map_err(|e| {
+            tracing::warn!("execve: {e}");
+            Errno::ENOMEM
+        })?;
+        let mm = MemoryManager::new(self.kernel.memfile.clone(), self.kernel.platform.max_user_address());
+        mm.set_address_space(ctx.interrupter());
+        let image = loader::load(self, &mm, ctx.as_mut(), &resolved, &envp)?;
+
+        // Point of no return: other threads of the group die.
+        self.kill_other_threads();
+
+        let old_ctx = self.ctx.take();
+        if let Some(c) = old_ctx {
+            c.release();
+        }
+        let old_mm = std::mem::replace(&mut self.mm, mm.clone());
+        drop(old_mm);
+        *self.handle.interrupter.lock().unwrap() = Some(ctx.interrupter());
+        self.ctx = Some(ctx);
+
+        let old = self.regs;
+        // SAFETY: user_regs_struct is plain data; zero is a valid value.
+        let mut regs: platform::Regs = unsafe { std::mem::zeroed() };
+        regs.rip = image.entry;
+        regs.rsp = image.sp;
+        regs.cs = old.cs;
+        regs.ss = old.ss;
+        regs.ds = old.ds;
+        regs.es = old.es;
+        regs.eflags = 0x202;
+        regs.orig_rax = u64::MAX;
+        self.regs = regs;
+        self.regs_replaced = true;
+        self.clear_child_tid = 0;
+        self.robust_list = 0;
+
+        self.fds.close_on_exec();
+        {
+            let mut acts = self.tg.actions.lock().unwrap();
+            for a in acts.iter_mut() {
+                if a.handler != libc::SIG_IGN as u64 {
+                    *a = SigAction::default();
+                }
+            }
+        }
+        self.handle.sig.lock().unwrap().alt = AltStack::default();
+        let name = image.path.rsplit(|c| *c == b'/').next().unwrap_or(&image.path);
+        *self.handle.comm.lock().unwrap() = name.iter().take(15).copied().collect();
+        if let Some(v) = self.vfork_parent.take() {
+            v.complete();
+        }
+        Ok(())
+    }
+
+    /// Kills every other task of the thread group and waits until they are
+    /// gone (execve and exit_group semantics).
+    pub fn kill_other_threads(&mut self) {
+        let others: Vec<Arc<crate::kernel::TaskHandle>> = {
+            let g = self.tg.inner.lock().unwrap();
+            g.tasks.iter().filter(|t| t.tid != self.tid).cloned().collect()
+        };
+        if others.is_empty() {
+            return;
+        }
+        for t in &others {
+            t.kill();
+        }
+        // They remove themselves from the group as they exit.
+        loop {
+            let left = self.tg.inner.lock().unwrap().tasks.len();
+            if left <= 1 || self.handle.killed.load(Ordering::SeqCst) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! The kernel proper: tasks, thread groups, the PID namespace, signals,
+//! futexes and credentials.
+
+pub mod clone;
+pub mod exec;
+pub mod exit;
+pub mod futex;
+pub mod signal;
+pub mod task;
+pub mod thread_group;
+pub mod waiter;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Instant, SystemTime};
+
+use platform::Platform;
+
+use crate::mm::MemoryFile;
+use crate::syscalls::Table;
+use crate::vfs::Vfs;
+pub use task::{Task, TaskHandle};
+pub use thread_group::ThreadGroup;
+
+/// A task's credentials.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Credentials {
+    pub uid: u32,
+    pub euid: u32,
+    pub suid: u32,
+    pub gid: u32,
+    pub egid: u32,
+    pub sgid: u32,
+    pub groups: Vec<u32>,
+}
+
+impl Credentials {
+    pub fn root() -> Credentials {
+        Credentials::default()
+    }
+}
+
+/// Options the sandbox was started with.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    /// Log each syscall (`--strace`).
+    pub strace: bool,
+    pub hostname: String,
+}
+
+/// The sandbox's PID namespace: every live task and thread group by id.
+#[derive(Default)]
+pub struct Pids {
+    next: i32,
+    pub tasks: HashMap<i32, Arc<TaskHandle>>,
+    pub groups: HashMap<i32, Arc<ThreadGroup>>,
+}
+
+impl Pids {
+    pub fn allocate(&mut self) -> i32 {
+        loop {
+            self.next = if self.next >= 4_194_304 { 1 } else { self.next + 1 };
+            if !self.tasks.contains_key(&self.next) && !self.groups.contains_key(&self.next) {
+                return self.next;
+            }
+        }
+    }
+}
+
+pub struct Kernel {
+    pub platform: Box<dyn Platform>,
+    pub memfile: Arc<MemoryFile>,
+    pub vfs: Arc<Vfs>,
+    pub config: Config,
+    pub pids: Mutex<Pids>,
+    pub hostname: Mutex<Vec<u8>>,
+    pub domainname: Mutex<Vec<u8>>,
+    pub boot: Instant,
+    pub boot_wall: SystemTime,
+    pub futexes: futex::Futexes,
+    pub table: Table,
+    reported: Mutex<HashSet<(usize, u64)>>,
+    /// Exit status of the init process (wait status), once it is known.
+    init_exit: Mutex<Option<i32>>,
+    init_exit_cv: Condvar,
+}
+
+impl Kernel {
+    pub fn new(platform: Box<dyn Platform>, memfile: Arc<MemoryFile>, vfs: Arc<Vfs>, config: Config) -> Arc<Kernel> {
+        let hostname = config.hostname.clone().into_bytes();
+        Arc::new(Kernel {
+            platform,
+            memfile,
+            vfs,
+            config,
+            pids: Mutex::new(Pids::default()),
+            hostname: Mutex::new(hostname),
+            domainname: Mutex::new(b"(none)".to_vec()),
+            boot: Instant::now(),
+            boot_wall: SystemTime::now(),
+            futexes: futex::Futexes::default(),
+            table: Table::build(),
+            reported: Mutex::new(HashSet::new()),
+            init_exit: Mutex::new(None),
+            init_exit_cv: Condvar::new(),
+        })
+    }
+
+    /// Logs an unsupported syscall (or an unsupported variant, `detail` != 0)
+    /// once per sandbox, so users see what their program needed.
+    pub fn report_unsupported(&self, nr: usize, detail: u64, what: &str) {
+        if self.reported.lock().unwrap().insert((nr, detail)) {
+            tracing::warn!("unsupported syscall {what} (nr {nr}, detail {detail:#x})");
+        }
+    }
+
+    pub fn set_init_exit(&self, status: i32) {
+        *self.init_exit.lock().unwrap() = Some(status);
+        self.init_exit_cv.notify_all();
+    }
+
+    /// Blocks until the init process has exited; returns its wait status.
+    pub fn wait_init(&self) -> i32 {
+        let mut g = self.init_exit.lock().unwrap();
+        loop {
+            if let Some(s) = *g {
+                return s;
+            }
+            g = self.init_exit_cv.wait(g).unwrap();
+        }
+    }
+
+    pub fn task(&self, tid: i32) -> Option<Arc<TaskHandle>> {
+        self.pids.lock().unwrap().tasks.get(&tid).cloned()
+    }
+
+    pub fn group(&self, tgid: i32) -> Option<Arc<ThreadGroup>> {
+        self.pids.lock().unwrap().groups.get(&tgid).cloned()
+    }
+
+    /// Every thread group, for kill(-1) and process-group signals.
+    pub fn all_groups(&self) -> Vec<Arc<ThreadGroup>> {
+        self.pids.lock().unwrap().groups.values().cloned().collect()
+    }
+}

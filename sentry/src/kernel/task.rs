@@ -1,0 +1,545 @@
+//! Tasks: one application thread, served by one Sentry OS thread.
+//!
+//! [`Task`] is owned by its Sentry thread and holds what only that thread
+//! touches (registers, the platform context). [`TaskHandle`] is the part other
+//! tasks see: signal state, the waiter to wake it, the kill flag.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use platform::{Context, Event, Interrupter, PendingContext, Regs, XSave};
+
+use crate::errno::{Errno, SysResult};
+use crate::kernel::signal::{self, bit, default_action, AltStack, DefaultAction, Pending, SigInfo, UNBLOCKABLE};
+use crate::kernel::thread_group::{signal_status, ThreadGroup};
+use crate::kernel::waiter::{WaitQueue, Waiter};
+use crate::kernel::{Credentials, Kernel};
+use crate::mm::MemoryManager;
+use crate::usermem::{as_bytes, from_bytes, Pod};
+use crate::vfs::{FdTable, FsContext};
+
+/// Per-thread signal state.
+#[derive(Default)]
+pub struct TaskSignals {
+    pub mask: u64,
+    pub pending: Pending,
+    /// The mask to restore after a handler that interrupted sigsuspend.
+    pub saved_mask: Option<u64>,
+    pub alt: AltStack,
+}
+
+/// The shared face of a task.
+pub struct TaskHandle {
+    pub tid: i32,
+    pub tg: Arc<ThreadGroup>,
+    pub waiter: Arc<Waiter>,
+    pub sig: Mutex<TaskSignals>,
+    pub interrupter: Mutex<Option<Interrupter>>,
+    /// The task must exit at its next chance (exit_group, execve by another
+    /// thread, a fatal signal).
+    pub killed: AtomicBool,
+    pub creds: Mutex<Credentials>,
+    pub comm: Mutex<Vec<u8>>,
+    /// CPU time spent in the application and in the Sentry, nanoseconds.
+    pub utime_ns: AtomicU64,
+    pub stime_ns: AtomicU64,
+}
+
+impl TaskHandle {
+    /// Wakes the task wherever it is: blocked in the Sentry or running
+    /// application code.
+    pub fn kick(&self) {
+        self.waiter.notify();
+        if let Some(i) = *self.interrupter.lock().unwrap() {
+            i.interrupt();
+        }
+    }
+
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::SeqCst);
+        self.kick();
+    }
+
+    /// Queues a thread-directed signal.
+    pub fn send(&self, info: SigInfo) {
+        self.sig.lock().unwrap().pending.push(info);
+        self.kick();
+    }
+}
+
+pub struct Task {
+    pub kernel: Arc<Kernel>,
+    pub tid: i32,
+    pub handle: Arc<TaskHandle>,
+    pub tg: Arc<ThreadGroup>,
+    pub mm: Arc<MemoryManager>,
+    pub fds: Arc<FdTable>,
+    pub fs: Arc<FsContext>,
+    pub regs: Regs,
+    pub ctx: Option<Box<dyn Context>>,
+    /// CLONE_CHILD_CLEARTID / set_tid_address.
+    pub clear_child_tid: u64,
+    pub robust_list: u64,
+    /// Woken when a vfork child execs or exits.
+    pub vfork_parent: Option<Arc<VforkDone>>,
+    /// Set by a handler that replaced all registers (execve, rt_sigreturn):
+    /// the return value must not be written to rax.
+    pub regs_replaced: bool,
+    pub exit_code: Option<i32>,
+}
+
+/// How a vfork parent waits for its child to exec or exit.
+#[derive(Default)]
+pub struct VforkDone {
+    pub done: AtomicBool,
+    pub queue: WaitQueue,
+}
+
+impl VforkDone {
+    pub fn complete(&self) {
+        self.done.store(true, Ordering::SeqCst);
+        self.queue.notify_all();
+    }
+}
+
+/// Arguments of one syscall.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SyscallArgs {
+    pub a: [u64; 6],
+}
+
+impl Task {
+    pub fn ctx(&mut self) -> &mut dyn Context {
+        self.ctx.as_deref_mut().expect("task without a platform context")
+    }
+
+    pub fn creds(&self) -> Credentials {
+        self.handle.creds.lock().unwrap().clone()
+    }
+
+    pub fn tgid(&self) -> i32 {
+        self.tg.tgid
+    }
+
+    // ---- application memory ----
+
+    pub fn read_bytes(&self, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
+        if !self.mm.is_mapped(addr, len as u64) {
+            return Err(Errno::EFAULT);
+        }
+        let mut v = vec![0u8; len];
+        self.mm.read(addr, &mut v)?;
+        Ok(v)
+    }
+
+    pub fn read_into(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        self.mm.read(addr, buf)
+    }
+
+    pub fn write_bytes(&self, addr: u64, data: &[u8]) -> Result<(), Errno> {
+        self.mm.write(addr, data)
+    }
+
+    pub fn copy_in<T: Pod>(&self, addr: u64) -> Result<T, Errno> {
+        let mut buf = vec![0u8; std::mem::size_of::<T>()];
+        self.mm.read(addr, &mut buf)?;
+        Ok(from_bytes(&buf))
+    }
+
+    pub fn copy_out<T: Pod>(&self, addr: u64, v: &T) -> Result<(), Errno> {
+        self.mm.write(addr, as_bytes(v))
+    }
+
+    pub fn read_cstring(&self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
+        self.mm.read_cstring(addr, max)
+    }
+
+    /// A path argument: at most PATH_MAX bytes including the NUL.
+    pub fn read_path(&self, addr: u64) -> Result<Vec<u8>, Errno> {
+        let p = self.mm.read_cstring(addr, libc::PATH_MAX as usize)?;
+        if p.len() >= libc::PATH_MAX as usize {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        Ok(p)
+    }
+
+    /// Reads an iovec array: (base, len) pairs; EINVAL past IOV_MAX or if
+    /// the total overflows ssize_t.
+    pub fn read_iovecs(&self, addr: u64, count: u64) -> Result<Vec<(u64, usize)>, Errno> {
+        if count > 1024 {
+            return Err(Errno::EINVAL);
+        }
+        let mut out = Vec::with_capacity(count as usize);
+        let mut total: u64 = 0;
+        for i in 0..count {
+            let iov: libc::iovec = self.copy_in(addr + i * 16)?;
+            let len = iov.iov_len as u64;
+            total = total.checked_add(len).ok_or(Errno::EINVAL)?;
+            if total > isize::MAX as u64 {
+                return Err(Errno::EINVAL);
+            }
+            out.push((iov.iov_base as u64, len as usize));
+        }
+        Ok(out)
+    }
+
+    /// Reads a NULL-terminated array of string pointers (argv, envp).
+    pub fn read_string_array(&self, addr: u64) -> Result<Vec<Vec<u8>>, Errno> {
+        let mut out = Vec::new();
+        if addr == 0 {
+            return Ok(out);
+        }
+        let mut total = 0usize;
+        for i in 0.. {
+            let p: u64 = self.copy_in(addr + i * 8)?;
+            if p == 0 {
+                break;
+            }
+            let s = self.read_cstring(p, 128 * 1024)?;
+            total += s.len() + 1 + 8;
+            if total > 2 * 1024 * 1024 {
+                return Err(Errno::E2BIG);
+            }
+            out.push(s);
+        }
+        Ok(out)
+    }
+
+    // ---- signals ----
+
+    pub fn signal_mask(&self) -> u64 {
+        self.handle.sig.lock().unwrap().mask
+    }
+
+    pub fn set_signal_mask(&self, mask: u64) {
+        self.handle.sig.lock().unwrap().mask = mask & !UNBLOCKABLE;
+    }
+
+    pub fn alt_stack(&self) -> AltStack {
+        self.handle.sig.lock().unwrap().alt
+    }
+
+    /// Whether a signal is pending that is not blocked (so a blocking call
+    /// must return), or the task must die.
+    pub fn interrupted(&self) -> bool {
+        if self.handle.killed.load(Ordering::SeqCst) {
+            return true;
+        }
+        let s = self.handle.sig.lock().unwrap();
+        let group = self.tg.inner.lock().unwrap().pending.set;
+        (s.pending.set | group) & !s.mask != 0
+    }
+
+    /// Sends a signal to this task itself (SIGPIPE, SIGXFSZ ...).
+    pub fn send_signal_self(&self, sig: i32) {
+        self.handle.send(SigInfo::user(sig, libc::SI_KERNEL, 0, 0));
+    }
+
+    /// Sleeps until `cond` holds, a signal arrives (ERESTARTSYS) or the
+    /// deadline passes (ETIMEDOUT).
+    pub fn block(
+        &self,
+        queues: &[&WaitQueue],
+        deadline: Option<Instant>,
+        cond: &mut dyn FnMut() -> bool,
+    ) -> Result<(), Errno> {
+        let w = &self.handle.waiter;
+        for q in queues {
+            q.add(w);
+        }
+        let r = loop {
+            if cond() {
+                break Ok(());
+            }
+            if self.interrupted() {
+                break Err(Errno::ERESTARTSYS);
+            }
+            if !w.wait(deadline) {
+                break if cond() { Ok(()) } else { Err(Errno::ETIMEDOUT) };
+            }
+        };
+        for q in queues {
+            q.remove(w);
+        }
+        r
+    }
+
+    /// Sleeps until the deadline or a signal (nanosleep, pause).
+    pub fn sleep(&self, deadline: Option<Instant>) -> Result<(), Errno> {
+        match self.block(&[], deadline, &mut || false) {
+            Err(Errno::ETIMEDOUT) => Ok(()),
+            other => other,
+        }
+    }
+
+    // ---- FPU state through the platform ----
+
+    pub fn ctx_fpu(&mut self) -> Vec<u8> {
+        self.ctx().fpu().map(|x| x.0).unwrap_or_default()
+    }
+
+    pub fn ctx_fpu_len(&mut self) -> usize {
+        platform::xsave_len()
+    }
+
+    pub fn ctx_set_fpu(&mut self, fp: Vec<u8>) -> Result<(), Errno> {
+        self.ctx().set_fpu(&XSave(fp)).map_err(|_| Errno::EFAULT)
+    }
+
+    // ---- the run loop ----
+
+    /// Runs the task until it exits. Called on the task's own Sentry thread
+    /// after its context is attached.
+    pub fn run(mut self) {
+        *self.handle.interrupter.lock().unwrap() = self.ctx.as_ref().map(|c| c.interrupter());
+        let mut restart: Option<Errno> = None;
+        loop {
+            if self.handle.killed.load(Ordering::SeqCst) {
+                break;
+            }
+            self.handle_signals(restart.take());
+            if self.handle.killed.load(Ordering::SeqCst) {
+                break;
+            }
+            let mut regs = self.regs;
+            let t0 = Instant::now();
+            let ev = self.ctx().switch(&mut regs);
+            self.handle
+                .utime_ns
+                .fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            self.regs = regs;
+            match ev {
+                Event::Syscall => {
+                    let nr = self.regs.orig_rax;
+                    let args = SyscallArgs {
+                        a: [self.regs.rdi, self.regs.rsi, self.regs.rdx, self.regs.r10, self.regs.r8, self.regs.r9],
+                    };
+                    self.regs_replaced = false;
+                    let r = crate::syscalls::dispatch(&mut self, nr, &args);
+                    if self.exit_code.is_some() {
+                        break;
+                    }
+                    if !self.regs_replaced {
+                        match r {
+                            Ok(v) => self.regs.rax = v,
+                            Err(e) if e == Errno::ERESTARTSYS || e == Errno::ERESTARTNOHAND => {
+                                self.regs.rax = Errno::EINTR.to_ret();
+                                restart = Some(e);
+                            }
+                            Err(e) => self.regs.rax = e.to_ret(),
+                        }
+                    }
+                }
+                Event::Fault { signo, addr, code } => {
+                    self.force_signal(SigInfo::fault(signo, code, addr));
+                }
+                Event::Trap { signo, addr, code } => {
+                    self.force_signal(SigInfo::fault(signo, code, addr));
+                }
+                Event::Interrupted => {}
+                Event::Gone => {
+                    // The address space was destroyed under us (exit_group or
+                    // execve elsewhere in the group, or a kill).
+                    self.handle.killed.store(true, Ordering::SeqCst);
+                    break;
+                }
+            }
+        }
+        self.exit();
+    }
+
+    /// A synchronous signal from a fault: if it is blocked or ignored the
+    /// task dies of it, as Linux's force_sig does.
+    pub fn force_signal(&mut self, info: SigInfo) {
+        let sig = info.signo;
+        {
+            let mut acts = self.tg.actions.lock().unwrap();
+            let a = &mut acts[(sig - 1) as usize];
+            let blocked = self.signal_mask() & bit(sig) != 0;
+            if blocked || a.handler == libc::SIG_IGN as u64 {
+                a.handler = libc::SIG_DFL as u64;
+                let m = self.signal_mask() & !bit(sig);
+                self.set_signal_mask(m);
+            }
+        }
+        self.handle.sig.lock().unwrap().pending.push(info);
+    }
+
+    fn take_signal(&mut self) -> Option<SigInfo> {
+        let mut s = self.handle.sig.lock().unwrap();
+        let mask = s.mask;
+        if let Some(i) = s.pending.take(mask) {
+            return Some(i);
+        }
+        drop(s);
+        self.tg.inner.lock().unwrap().pending.take(mask)
+    }
+
+    /// Delivers pending signals before returning to the application, and
+    /// settles an interrupted syscall: restarted, or -EINTR.
+    fn handle_signals(&mut self, restart: Option<Errno>) {
+        let mut restart = restart;
+        while let Some(info) = self.take_signal() {
+            let sig = info.signo;
+            let act = self.tg.actions.lock().unwrap()[(sig - 1) as usize];
+            if act.handler == libc::SIG_IGN as u64 && sig != libc::SIGKILL {
+                continue;
+            }
+            if act.handler == libc::SIG_DFL as u64 || sig == libc::SIGKILL {
+                match default_action(sig) {
+                    DefaultAction::Ignore | DefaultAction::Continue => continue,
+                    DefaultAction::Stop => {
+                        // Job control stops are not modelled yet: the stop is
+                        // reported and ignored rather than freezing the task.
+                        self.kernel.report_unsupported(0, sig as u64, "job-control stop signal");
+                        continue;
+                    }
+                    DefaultAction::Terminate | DefaultAction::Core => {
+                        let core = default_action(sig) == DefaultAction::Core;
+                        self.group_exit(signal_status(sig, core));
+                        return;
+                    }
+                }
+            }
+            // A handler runs.
+            if let Some(e) = restart.take() {
+                if e == Errno::ERESTARTSYS && act.flags & libc::SA_RESTART as u64 != 0 {
+                    self.rewind_syscall();
+                } else {
+                    self.regs.rax = Errno::EINTR.to_ret();
+                }
+            }
+            let saved = self.handle.sig.lock().unwrap().saved_mask.take();
+            if let Some(m) = saved {
+                // The frame must record the mask from before sigsuspend.
+                self.set_signal_mask(m);
+            }
+            if self.setup_frame(&info, &act).is_err() {
+                self.force_signal(SigInfo::new(libc::SIGSEGV, libc::SI_KERNEL));
+                continue;
+            }
+            if act.flags & libc::SA_RESETHAND as u64 != 0 {
+                self.tg.actions.lock().unwrap()[(sig - 1) as usize] = signal::SigAction::default();
+            }
+            return;
+        }
+        if let Some(_e) = restart {
+            // No handler ran: the call restarts transparently.
+            self.rewind_syscall();
+        }
+        let saved = self.handle.sig.lock().unwrap().saved_mask.take();
+        if let Some(m) = saved {
+            self.set_signal_mask(m);
+        }
+    }
+
+    fn rewind_syscall(&mut self) {
+        self.regs.rax = self.regs.orig_rax;
+        self.regs.rip -= 2;
+    }
+
+    /// Ends the whole thread group with `status` (exit_group, fatal signal).
+    pub fn group_exit(&mut self, status: i32) {
+        let others: Vec<Arc<TaskHandle>> = {
+            let mut tg = self.tg.inner.lock().unwrap();
+            if tg.group_exit.is_none() {
+                tg.group_exit = Some(status);
+            }
+            tg.tasks.iter().filter(|t| t.tid != self.tid).cloned().collect()
+        };
+        for t in others {
+            t.kill();
+        }
+        self.exit_code = Some(status);
+        self.handle.killed.store(true, Ordering::SeqCst);
+    }
+
+    /// Leaves: releases the platform thread, wakes CLONE_CHILD_CLEARTID
+    /// waiters, and turns the group into a zombie if this was its last task.
+    fn exit(mut self) {
+        if self.clear_child_tid != 0 {
+            if self.mm.write(self.clear_child_tid, &0u32.to_ne_bytes()).is_ok() {
+                let _ = self.kernel.futexes.wake(&self, self.clear_child_tid, 1, u32::MAX, false);
+            }
+        }
+        if let Some(v) = self.vfork_parent.take() {
+            v.complete();
+        }
+        *self.handle.interrupter.lock().unwrap() = None;
+        if let Some(ctx) = self.ctx.take() {
+            ctx.release();
+        }
+        let status = self.exit_code.unwrap_or(0);
+        crate::kernel::exit::task_exited(&self.kernel, &self.handle, &self.tg, status);
+    }
+}
+
+/// Starts a task on a new Sentry thread. `attach` runs on that thread and
+/// produces the platform context (a new thread of an existing address space,
+/// or a new address space the task's MM is mapped into).
+pub fn spawn(mut task: Task, attach: Attach, fpu: Option<XSave>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name(format!("task-{}", task.tid))
+        .stack_size(1 << 20)
+        .spawn(move || {
+            let ctx = match attach {
+                Attach::Thread(p) => p.attach().map_err(|e| e.to_string()),
+                Attach::NewAddressSpace => task
+                    .kernel
+                    .platform
+                    .new_address_space()
+                    .map_err(|e| e.to_string())
+                    .and_then(|mut c| {
+                        task.mm.set_address_space(c.interrupter());
+                        task.mm.map_all(c.as_mut()).map_err(|e| e.to_string())?;
+                        Ok(c)
+                    }),
+            };
+            match ctx {
+                Ok(mut c) => {
+                    if let Some(f) = fpu {
+                        let _ = c.set_fpu(&f);
+                    }
+                    task.ctx = Some(c);
+                    task.run();
+                }
+                Err(e) => {
+                    tracing::error!("task {}: cannot start: {e}", task.tid);
+                    task.exit_code = Some(signal_status(libc::SIGKILL, false));
+                    task.exit();
+                }
+            }
+        })
+        .map(|_| ())
+}
+
+pub enum Attach {
+    Thread(Box<dyn PendingContext>),
+    NewAddressSpace,
+}
+
+impl Task {
+    pub fn new_handle(kernel: &Arc<Kernel>, tid: i32, tg: &Arc<ThreadGroup>, creds: Credentials, comm: Vec<u8>, mask: u64) -> Arc<TaskHandle> {
+        let _ = kernel;
+        Arc::new(TaskHandle {
+            tid,
+            tg: tg.clone(),
+            waiter: Waiter::new(),
+            sig: Mutex::new(TaskSignals { mask, ..Default::default() }),
+            interrupter: Mutex::new(None),
+            killed: AtomicBool::new(false),
+            creds: Mutex::new(creds),
+            comm: Mutex::new(comm),
+            utime_ns: AtomicU64::new(0),
+            stime_ns: AtomicU64::new(0),
+        })
+    }
+
+    pub fn syscall_result_for_strace(r: &SysResult) -> i64 {
+        match r {
+            Ok(v) => *v as i64,
+            Err(e) => -(e.0 as i64),
+        }
+    }
+}

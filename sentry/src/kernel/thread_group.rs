@@ -1,0 +1,91 @@
+//! Thread groups (processes): their tasks, children, shared signal state and
+//! exit status.
+
+use std::sync::{Arc, Mutex, Weak};
+
+use crate::kernel::signal::{Pending, SigAction, NSIG};
+use crate::kernel::task::TaskHandle;
+use crate::kernel::waiter::WaitQueue;
+
+pub type SigActions = Arc<Mutex<[SigAction; NSIG]>>;
+
+pub fn default_actions() -> SigActions {
+    Arc::new(Mutex::new([SigAction::default(); NSIG]))
+}
+
+/// A wait status: `(code << 8)` for exit, the signal number (| 0x80 with a
+/// core dump) for death by signal.
+pub fn exit_status(code: i32) -> i32 {
+    (code & 0xff) << 8
+}
+
+pub fn signal_status(sig: i32, core: bool) -> i32 {
+    sig | if core { 0x80 } else { 0 }
+}
+
+#[derive(Default)]
+pub struct TgInner {
+    pub parent: Option<Weak<ThreadGroup>>,
+    pub children: Vec<Arc<ThreadGroup>>,
+    pub tasks: Vec<Arc<TaskHandle>>,
+    /// Process-directed pending signals.
+    pub pending: Pending,
+    /// The wait status once every task has exited (a zombie).
+    pub exit: Option<i32>,
+    /// Set by exit_group or a fatal signal: every task is leaving.
+    pub group_exit: Option<i32>,
+    /// Signal sent to the parent on exit (SIGCHLD, or none for threads).
+    pub exit_signal: i32,
+    pub pgid: i32,
+    pub sid: i32,
+    /// ITIMER_REAL generation: bumping it cancels a running timer.
+    pub itimer_gen: u64,
+    pub itimer_deadline: Option<std::time::Instant>,
+    pub itimer_interval: std::time::Duration,
+    /// Accumulated CPU time of reaped children, for times()/getrusage.
+    pub children_utime: std::time::Duration,
+    /// Resource limits set by the application (others are the defaults).
+    pub rlimits: std::collections::HashMap<usize, libc::rlimit>,
+}
+
+pub struct ThreadGroup {
+    pub tgid: i32,
+    pub inner: Mutex<TgInner>,
+    /// Notified when a child changes state (wait4, waitid).
+    pub child_events: WaitQueue,
+    pub actions: SigActions,
+    pub start: std::time::Instant,
+}
+
+impl ThreadGroup {
+    pub fn new(tgid: i32, parent: Option<&Arc<ThreadGroup>>, actions: SigActions) -> Arc<ThreadGroup> {
+        let (pgid, sid) = match parent {
+            Some(p) => {
+                let pi = p.inner.lock().unwrap();
+                (pi.pgid, pi.sid)
+            }
+            None => (tgid, tgid),
+        };
+        Arc::new(ThreadGroup {
+            tgid,
+            inner: Mutex::new(TgInner {
+                parent: parent.map(Arc::downgrade),
+                exit_signal: libc::SIGCHLD,
+                pgid,
+                sid,
+                ..Default::default()
+            }),
+            child_events: WaitQueue::new(),
+            actions,
+            start: std::time::Instant::now(),
+        })
+    }
+
+    pub fn parent(&self) -> Option<Arc<ThreadGroup>> {
+        self.inner.lock().unwrap().parent.as_ref().and_then(|w| w.upgrade())
+    }
+
+    pub fn leader_tid(&self) -> i32 {
+        self.tgid
+    }
+}

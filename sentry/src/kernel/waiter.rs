@@ -1,0 +1,90 @@
+//! Wait queues: how a Sentry thread sleeps until something happens.
+//!
+//! Every task owns one [`Waiter`]. To block, a task registers its waiter on
+//! the queues of the objects it waits for (a pipe, a futex, its children),
+//! re-checks its condition, and sleeps. Anything that may make a condition
+//! true notifies the queue; a signal or kill notifies the waiter directly.
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Instant;
+
+/// One sleeping thread's wake-up flag.
+#[derive(Default)]
+pub struct Waiter {
+    woken: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Waiter {
+    pub fn new() -> Arc<Waiter> {
+        Arc::new(Waiter::default())
+    }
+
+    pub fn notify(&self) {
+        let mut w = self.woken.lock().unwrap();
+        *w = true;
+        self.cv.notify_all();
+    }
+
+    /// Sleeps until notified or `deadline`; consumes the notification.
+    /// Returns false on timeout.
+    pub fn wait(&self, deadline: Option<Instant>) -> bool {
+        let mut w = self.woken.lock().unwrap();
+        loop {
+            if *w {
+                *w = false;
+                return true;
+            }
+            match deadline {
+                None => w = self.cv.wait(w).unwrap(),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return false;
+                    }
+                    w = self.cv.wait_timeout(w, d - now).unwrap().0;
+                }
+            }
+        }
+    }
+
+    /// Drops a pending notification before a fresh wait.
+    pub fn clear(&self) {
+        *self.woken.lock().unwrap() = false;
+    }
+}
+
+/// A set of waiters to notify when an object's state changes.
+#[derive(Default)]
+pub struct WaitQueue {
+    waiters: Mutex<Vec<Arc<Waiter>>>,
+}
+
+impl WaitQueue {
+    pub fn new() -> WaitQueue {
+        WaitQueue::default()
+    }
+
+    pub fn add(&self, w: &Arc<Waiter>) {
+        self.waiters.lock().unwrap().push(w.clone());
+    }
+
+    pub fn remove(&self, w: &Arc<Waiter>) {
+        let mut v = self.waiters.lock().unwrap();
+        if let Some(i) = v.iter().position(|x| Arc::ptr_eq(x, w)) {
+            v.swap_remove(i);
+        }
+    }
+
+    pub fn notify_all(&self) {
+        for w in self.waiters.lock().unwrap().iter() {
+            w.notify();
+        }
+    }
+}
+
+impl std::fmt::Debug for WaitQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WaitQueue")
+    }
+}

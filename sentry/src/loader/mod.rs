@@ -1,0 +1,129 @@
+//! Loading a program into a fresh address space: ELF (static, dynamic with
+//! PT_INTERP, PIE), `#!` scripts, and the initial stack with argv, envp and
+//! the auxiliary vector.
+
+mod elf;
+mod stack;
+
+use std::sync::Arc;
+
+use crate::errno::Errno;
+use crate::kernel::task::Task;
+use crate::mm::MemoryManager;
+use crate::vfs::File;
+
+pub use elf::ElfInfo;
+
+/// What a loaded image needs to start.
+pub struct Image {
+    pub entry: u64,
+    pub sp: u64,
+    /// argv as finally executed (after `#!` rewriting), for comm and /proc.
+    pub argv: Vec<Vec<u8>>,
+    pub path: Vec<u8>,
+}
+
+/// The program to load after `#!` resolution: its file, path and argv.
+pub struct Resolved {
+    pub file: Arc<File>,
+    pub path: Vec<u8>,
+    pub argv: Vec<Vec<u8>>,
+    pub head: Vec<u8>,
+}
+
+const MAX_SCRIPT_DEPTH: usize = 4;
+
+/// Opens `path` and follows `#!` lines to the binary that will run.
+pub fn resolve(t: &Task, dirfd: i32, path: &[u8], argv: Vec<Vec<u8>>, flags: i32) -> Result<Resolved, Errno> {
+    let mut path = path.to_vec();
+    let mut argv = argv;
+    let mut dirfd = dirfd;
+    let mut flags = flags;
+    for _ in 0..=MAX_SCRIPT_DEPTH {
+        let file = crate::vfs::open(t, dirfd, &path, libc::O_RDONLY | flags, 0)?;
+        crate::vfs::check_exec(t, &file)?;
+        let mut head = vec![0u8; 256];
+        let n = read_full(t, &file, &mut head, 0)?;
+        head.truncate(n);
+        if head.starts_with(b"#!") {
+            let line_end = head.iter().position(|b| *b == b'\n').unwrap_or(head.len());
+            let line = &head[2..line_end];
+            let line = trim(line);
+            if line.is_empty() {
+                return Err(Errno::ENOEXEC);
+            }
+            let (interp, arg) = match line.iter().position(|b| *b == b' ' || *b == b'\t') {
+                Some(i) => (line[..i].to_vec(), Some(trim(&line[i..]).to_vec())),
+                None => (line.to_vec(), None),
+            };
+            let mut nargv = vec![interp.clone()];
+            if let Some(a) = arg.filter(|a| !a.is_empty()) {
+                nargv.push(a);
+            }
+            nargv.push(file.path());
+            nargv.extend(argv.into_iter().skip(1));
+            argv = nargv;
+            path = interp;
+            dirfd = libc::AT_FDCWD;
+            flags = 0;
+            continue;
+        }
+        let path = file.path();
+        return Ok(Resolved { file, path, argv, head });
+    }
+    Err(Errno::ELOOP)
+}
+
+fn trim(s: &[u8]) -> &[u8] {
+    let a = s.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(s.len());
+    let e = s.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(a, |i| i + 1);
+    &s[a..e]
+}
+
+/// Reads until `buf` is full or EOF.
+pub fn read_full(t: &Task, f: &File, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
+    let mut done = 0;
+    while done < buf.len() {
+        let n = f.pread(t, &mut buf[done..], off + done as u64)?;
+        if n == 0 {
+            break;
+        }
+        done += n;
+    }
+    Ok(done)
+}
+
+/// Loads `r` into `mm` (fresh, mapped through `ctx`) and builds the stack.
+pub fn load(
+    t: &Task,
+    mm: &Arc<MemoryManager>,
+    ctx: &mut dyn platform::Context,
+    r: &Resolved,
+    envp: &[Vec<u8>],
+) -> Result<Image, Errno> {
+    let main = elf::load_elf(t, mm, ctx, &r.file, &r.path, &r.head, false)?;
+    let (entry, interp_base) = match &main.interp {
+        Some(ip) => {
+            let f = crate::vfs::open(t, libc::AT_FDCWD, ip, libc::O_RDONLY, 0)?;
+            let mut head = vec![0u8; 256];
+            let n = read_full(t, &f, &mut head, 0)?;
+            head.truncate(n);
+            let interp = elf::load_elf(t, mm, ctx, &f, &f.path(), &head, true)?;
+            (interp.entry, interp.base)
+        }
+        None => (main.entry, 0),
+    };
+    let brk = crate::mm::page_round_up(main.end).ok_or(Errno::ENOMEM)?;
+    mm.init_brk(brk)?;
+    let sp = stack::build(t, mm, ctx, &main, interp_base, &r.argv, envp, &r.path)?;
+    {
+        let mut inner = mm.inner_mut();
+        inner.exe = r.path.clone();
+    }
+    Ok(Image {
+        entry,
+        sp,
+        argv: r.argv.clone(),
+        path: r.path.clone(),
+    })
+}

@@ -1,0 +1,238 @@
+//! The memory file: one memfd holding every page the application owns.
+//!
+//! The Sentry maps the whole file once, so copying to or from application
+//! memory is a memcpy at `base + offset`. Address spaces map ranges of the
+//! same file. The file is sparse: an allocated range costs nothing until a
+//! page is touched, and freeing punches the pages out again.
+
+use std::collections::BTreeMap;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::{Arc, Mutex};
+
+use crate::errno::Errno;
+
+pub const PAGE_SIZE: u64 = 4096;
+
+/// How much of the file the Sentry reserves address space for. Only touched
+/// pages cost memory.
+const FILE_SIZE: u64 = 1 << 40;
+
+pub struct MemoryFile {
+    fd: OwnedFd,
+    base: usize,
+    free: Mutex<Allocator>,
+}
+
+#[derive(Default)]
+struct Allocator {
+    /// Free extents below `next`, by offset.
+    free: BTreeMap<u64, u64>,
+    next: u64,
+}
+
+impl MemoryFile {
+    pub fn new() -> std::io::Result<Arc<MemoryFile>> {
+        // SAFETY: memfd_create takes a NUL-terminated name and returns a new fd.
+        let fd = unsafe { libc::memfd_create(c"runsc-memory".as_ptr(), 0) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: fd was just created and is owned by nobody else.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: plain syscall on our fd.
+        if unsafe { libc::ftruncate(fd.as_raw_fd(), FILE_SIZE as i64) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: maps our own memfd shared; nothing else lives at the
+        // address the kernel picks.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                FILE_SIZE as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_NORESERVE,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Arc::new(MemoryFile {
+            fd,
+            base: p as usize,
+            free: Mutex::new(Allocator::default()),
+        }))
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Allocates `len` bytes (page-aligned) of the file.
+    pub fn allocate(&self, len: u64) -> Result<u64, Errno> {
+        let len = page_round_up(len).ok_or(Errno::ENOMEM)?;
+        let mut a = self.free.lock().unwrap();
+        let hit = a.free.iter().find(|(_, l)| **l >= len).map(|(o, l)| (*o, *l));
+        if let Some((off, l)) = hit {
+            a.free.remove(&off);
+            if l > len {
+                a.free.insert(off + len, l - len);
+            }
+            return Ok(off);
+        }
+        if a.next + len > FILE_SIZE {
+            return Err(Errno::ENOMEM);
+        }
+        let off = a.next;
+        a.next += len;
+        Ok(off)
+    }
+
+    /// Returns a range to the allocator and releases its pages.
+    pub fn free(&self, off: u64, len: u64) {
+        self.punch(off, len);
+        let mut a = self.free.lock().unwrap();
+        let (mut off, mut len) = (off, len);
+        // Coalesce with neighbours so large allocations can reuse space.
+        if let Some((&po, &pl)) = a.free.range(..off).next_back() {
+            if po + pl == off {
+                a.free.remove(&po);
+                off = po;
+                len += pl;
+            }
+        }
+        if let Some(&nl) = a.free.get(&(off + len)) {
+            a.free.remove(&(off + len));
+            len += nl;
+        }
+        if off + len == a.next {
+            a.next = off;
+        } else {
+            a.free.insert(off, len);
+        }
+    }
+
+    /// Releases the pages of a range, which then reads as zeros.
+    pub fn punch(&self, off: u64, len: u64) {
+        // SAFETY: fallocate on our own fd; no memory is touched.
+        unsafe {
+            libc::fallocate(
+                self.fd.as_raw_fd(),
+                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                off as i64,
+                len as i64,
+            );
+        }
+    }
+
+    /// A pointer to the file's bytes at `off` in the Sentry's mapping.
+    pub fn ptr(&self, off: u64) -> *mut u8 {
+        debug_assert!(off < FILE_SIZE);
+        (self.base + off as usize) as *mut u8
+    }
+
+    /// The sub-ranges of `[off, off+len)` that hold pages (not holes).
+    pub fn populated(&self, off: u64, len: u64) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        let end = off + len;
+        let mut pos = off;
+        while pos < end {
+            // SAFETY: lseek on our own fd.
+            let data = unsafe { libc::lseek(self.fd.as_raw_fd(), pos as i64, libc::SEEK_DATA) };
+            if data < 0 || data as u64 >= end {
+                break;
+            }
+            // SAFETY: as above.
+            let hole = unsafe { libc::lseek(self.fd.as_raw_fd(), data, libc::SEEK_HOLE) };
+            let hole = if hole < 0 { end } else { (hole as u64).min(end) };
+            out.push((data as u64, hole - data as u64));
+            pos = hole;
+        }
+        out
+    }
+
+    /// Copies `len` bytes inside the file, skipping holes in the source.
+    pub fn copy(&self, src: u64, dst: u64, len: u64) {
+        for (o, l) in self.populated(src, len) {
+            // SAFETY: both ranges lie inside the mapped file and are distinct
+            // allocations, so they cannot overlap.
+            unsafe {
+                std::ptr::copy_nonoverlapping(self.ptr(o), self.ptr(dst + (o - src)), l as usize);
+            }
+        }
+    }
+}
+
+impl Drop for MemoryFile {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `new`.
+        unsafe { libc::munmap(self.base as *mut libc::c_void, FILE_SIZE as usize) };
+    }
+}
+
+pub fn page_round_up(x: u64) -> Option<u64> {
+    x.checked_add(PAGE_SIZE - 1).map(|v| v & !(PAGE_SIZE - 1))
+}
+
+pub fn page_round_down(x: u64) -> u64 {
+    x & !(PAGE_SIZE - 1)
+}
+
+/// An allocated range of the memory file, freed when the last VMA using it
+/// goes away (VMAs split by munmap/mprotect, and shared memory inherited by
+/// fork, hold the same range).
+pub struct MemRange {
+    pub file: Arc<MemoryFile>,
+    pub off: u64,
+    pub len: u64,
+}
+
+impl MemRange {
+    pub fn new(file: &Arc<MemoryFile>, len: u64) -> Result<Arc<MemRange>, Errno> {
+        let off = file.allocate(len)?;
+        Ok(Arc::new(MemRange {
+            file: file.clone(),
+            off,
+            len: page_round_up(len).ok_or(Errno::ENOMEM)?,
+        }))
+    }
+}
+
+impl Drop for MemRange {
+    fn drop(&mut self) {
+        self.file.free(self.off, self.len);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocations_do_not_overlap_and_freed_space_is_reused() {
+        let f = MemoryFile::new().unwrap();
+        let a = f.allocate(8192).unwrap();
+        let b = f.allocate(4096).unwrap();
+        assert!(b >= a + 8192);
+        f.free(a, 8192);
+        let c = f.allocate(4096).unwrap();
+        assert_eq!(c, a);
+    }
+
+    #[test]
+    fn punched_pages_read_as_zero_and_copy_skips_holes() {
+        let f = MemoryFile::new().unwrap();
+        let a = f.allocate(3 * PAGE_SIZE).unwrap();
+        // SAFETY: a is an allocated range of the mapped file.
+        unsafe { *f.ptr(a + PAGE_SIZE) = 7 };
+        assert_eq!(f.populated(a, 3 * PAGE_SIZE), vec![(a + PAGE_SIZE, PAGE_SIZE)]);
+        let b = f.allocate(3 * PAGE_SIZE).unwrap();
+        f.copy(a, b, 3 * PAGE_SIZE);
+        // SAFETY: as above.
+        assert_eq!(unsafe { *f.ptr(b + PAGE_SIZE) }, 7);
+        f.punch(a, 3 * PAGE_SIZE);
+        // SAFETY: as above.
+        assert_eq!(unsafe { *f.ptr(a + PAGE_SIZE) }, 0);
+    }
+}

@@ -1,0 +1,714 @@
+//! Memory management: an application address space as VMAs over the memory
+//! file.
+//!
+//! Every VMA is backed by a range of the memory file and is mapped into the
+//! platform address space as soon as it exists, so ordinary accesses never
+//! fault into the Sentry; the host kernel fills pages on first touch (demand
+//! paging comes from the sparse file). File-backed mappings hold a copy of the
+//! file's bytes. `fork` copies the populated pages of private mappings and
+//! shares the ranges of shared ones.
+
+pub mod memfile;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use platform::{Context, Interrupter};
+
+use crate::errno::Errno;
+pub use memfile::{page_round_down, page_round_up, MemRange, MemoryFile, PAGE_SIZE};
+
+/// What a VMA maps, for /proc/PID/maps and for msync.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VmaKind {
+    Anon,
+    Heap,
+    Stack,
+    /// A file's bytes: its path, the file offset of the VMA's start, device
+    /// and inode numbers.
+    File { path: Vec<u8>, offset: u64, dev: u64, ino: u64 },
+}
+
+#[derive(Clone)]
+pub struct Vma {
+    pub start: u64,
+    pub end: u64,
+    pub prot: i32,
+    pub shared: bool,
+    pub growsdown: bool,
+    pub mem: Arc<MemRange>,
+    /// Offset inside `mem` of `start`.
+    pub mem_off: u64,
+    pub kind: VmaKind,
+}
+
+impl Vma {
+    fn file_off(&self, addr: u64) -> u64 {
+        self.mem.off + self.mem_off + (addr - self.start)
+    }
+
+    /// The part of this VMA inside `[start, end)`.
+    fn slice(&self, start: u64, end: u64) -> Vma {
+        let mut v = self.clone();
+        let s = start.max(self.start);
+        let e = end.min(self.end);
+        v.mem_off += s - self.start;
+        if let VmaKind::File { offset, .. } = &mut v.kind {
+            *offset += s - self.start;
+        }
+        v.start = s;
+        v.end = e;
+        v
+    }
+}
+
+/// Where the loader places things.
+#[derive(Clone, Copy, Debug)]
+pub struct Layout {
+    pub max_addr: u64,
+    pub stack_top: u64,
+    pub mmap_base: u64,
+    pub min_addr: u64,
+}
+
+impl Layout {
+    pub fn new(max_addr: u64) -> Layout {
+        let stack_top = page_round_down(max_addr - (1 << 28));
+        Layout {
+            max_addr,
+            stack_top,
+            mmap_base: stack_top - (1 << 30),
+            min_addr: 0x10000,
+        }
+    }
+}
+
+pub const STACK_SIZE: u64 = 8 << 20;
+const HEAP_RESERVE: u64 = 1 << 30;
+
+#[derive(Default)]
+pub struct Inner {
+    pub vmas: BTreeMap<u64, Vma>,
+    pub brk_start: u64,
+    pub brk: u64,
+    heap: Option<Arc<MemRange>>,
+    pub arg_start: u64,
+    pub arg_end: u64,
+    pub env_start: u64,
+    pub env_end: u64,
+    pub auxv: Vec<(u64, u64)>,
+    pub exe: Vec<u8>,
+}
+
+/// The arguments of one mmap.
+#[derive(Clone)]
+pub struct MapRequest {
+    pub addr: u64,
+    pub len: u64,
+    pub prot: i32,
+    pub fixed: bool,
+    pub noreplace: bool,
+    pub shared: bool,
+    pub growsdown: bool,
+    pub kind: VmaKind,
+    /// Map this existing memory (shared file pages) instead of fresh zeros.
+    pub mem: Option<(Arc<MemRange>, u64)>,
+}
+
+impl MapRequest {
+    pub fn anon(len: u64, prot: i32) -> MapRequest {
+        MapRequest {
+            addr: 0,
+            len,
+            prot,
+            fixed: false,
+            noreplace: false,
+            shared: false,
+            growsdown: false,
+            kind: VmaKind::Anon,
+            mem: None,
+        }
+    }
+}
+
+pub struct MemoryManager {
+    pub file: Arc<MemoryFile>,
+    pub layout: Layout,
+    inner: RwLock<Inner>,
+    address_space: Mutex<Option<Interrupter>>,
+}
+
+fn platform_err(e: platform::PlatformError) -> Errno {
+    tracing::warn!("platform: {e}");
+    match e.errno {
+        libc::ESRCH => Errno::ESRCH,
+        _ => Errno::ENOMEM,
+    }
+}
+
+impl MemoryManager {
+    pub fn new(file: Arc<MemoryFile>, max_addr: u64) -> Arc<MemoryManager> {
+        Arc::new(MemoryManager {
+            file,
+            layout: Layout::new(max_addr),
+            inner: RwLock::new(Inner::default()),
+            address_space: Mutex::new(None),
+        })
+    }
+
+    /// Records the platform address space this MM is mapped into; it is
+    /// destroyed with the MM.
+    pub fn set_address_space(&self, i: Interrupter) {
+        *self.address_space.lock().unwrap() = Some(i);
+    }
+
+    pub fn inner(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap()
+    }
+
+    pub fn inner_mut(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap()
+    }
+
+    fn overlaps(inner: &Inner, start: u64, end: u64) -> bool {
+        inner
+            .vmas
+            .range(..end)
+            .next_back()
+            .is_some_and(|(_, v)| v.end > start)
+    }
+
+    /// Finds `len` free bytes, searching down from the mmap base.
+    fn find_free(&self, inner: &Inner, len: u64, hint: u64) -> Result<u64, Errno> {
+        if hint != 0 {
+            let h = page_round_down(hint);
+            if h >= self.layout.min_addr
+                && h.checked_add(len).is_some_and(|e| e <= self.layout.max_addr)
+                && !Self::overlaps(inner, h, h + len)
+            {
+                return Ok(h);
+            }
+        }
+        let mut top = self.layout.mmap_base;
+        for (_, v) in inner.vmas.range(..self.layout.mmap_base).rev() {
+            if v.end <= top && top - v.end >= len {
+                return Ok(top - len);
+            }
+            top = top.min(v.start);
+        }
+        if top >= self.layout.min_addr + len {
+            return Ok(top - len);
+        }
+        Err(Errno::ENOMEM)
+    }
+
+    /// Creates a mapping and maps it into the address space.
+    pub fn mmap(&self, ctx: &mut dyn Context, req: MapRequest) -> Result<u64, Errno> {
+        let len = page_round_up(req.len).ok_or(Errno::ENOMEM)?;
+        if len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let mut inner = self.inner_mut();
+        let addr = if req.fixed || req.noreplace {
+            if req.addr % PAGE_SIZE != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let end = req.addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+            if end > self.layout.max_addr || req.addr < self.layout.min_addr {
+                return Err(Errno::ENOMEM);
+            }
+            if Self::overlaps(&inner, req.addr, end) {
+                if req.noreplace {
+                    return Err(Errno::EEXIST);
+                }
+                self.remove_range(&mut inner, ctx, req.addr, end, false)?;
+            }
+            req.addr
+        } else {
+            self.find_free(&inner, len, req.addr)?
+        };
+        let (mem, mem_off) = match req.mem {
+            Some((m, off)) => (m, off),
+            None => (MemRange::new(&self.file, len)?, 0),
+        };
+        let vma = Vma {
+            start: addr,
+            end: addr + len,
+            prot: req.prot,
+            shared: req.shared,
+            growsdown: req.growsdown,
+            mem,
+            mem_off,
+            kind: req.kind,
+        };
+        ctx.map(addr, len, req.prot, vma.file_off(addr))
+            .map_err(platform_err)?;
+        inner.vmas.insert(addr, vma);
+        Ok(addr)
+    }
+
+    /// Splits VMAs so that `at` is a boundary.
+    fn split_at(inner: &mut Inner, at: u64) {
+        let hit = inner
+            .vmas
+            .range(..at)
+            .next_back()
+            .filter(|(_, v)| v.end > at)
+            .map(|(k, _)| *k);
+        if let Some(k) = hit {
+            let v = inner.vmas.remove(&k).unwrap();
+            let (lo, hi) = (v.slice(v.start, at), v.slice(at, v.end));
+            inner.vmas.insert(lo.start, lo);
+            inner.vmas.insert(hi.start, hi);
+        }
+    }
+
+    fn remove_range(
+        &self,
+        inner: &mut Inner,
+        ctx: &mut dyn Context,
+        start: u64,
+        end: u64,
+        unmap: bool,
+    ) -> Result<(), Errno> {
+        Self::split_at(inner, start);
+        Self::split_at(inner, end);
+        let keys: Vec<u64> = inner.vmas.range(start..end).map(|(k, _)| *k).collect();
+        for k in keys {
+            let v = inner.vmas.remove(&k).unwrap();
+            if !v.shared && Arc::strong_count(&v.mem) > 1 {
+                // Other pieces of this private range live on: give back just
+                // this piece's pages now.
+                self.file.punch(v.file_off(v.start), v.end - v.start);
+            }
+        }
+        if unmap {
+            ctx.unmap(start, end - start).map_err(platform_err)?;
+        }
+        Ok(())
+    }
+
+    pub fn munmap(&self, ctx: &mut dyn Context, addr: u64, len: u64) -> Result<(), Errno> {
+        if addr % PAGE_SIZE != 0 || len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let len = page_round_up(len).ok_or(Errno::EINVAL)?;
+        let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
+        if end > self.layout.max_addr {
+            return Err(Errno::EINVAL);
+        }
+        let mut inner = self.inner_mut();
+        self.remove_range(&mut inner, ctx, addr, end, true)
+    }
+
+    pub fn mprotect(&self, ctx: &mut dyn Context, addr: u64, len: u64, prot: i32) -> Result<(), Errno> {
+        if addr % PAGE_SIZE != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let len = page_round_up(len).ok_or(Errno::ENOMEM)?;
+        if len == 0 {
+            return Ok(());
+        }
+        let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+        let mut inner = self.inner_mut();
+        // Every page of the range must be mapped.
+        let mut pos = addr;
+        for (_, v) in inner.vmas.range(..end) {
+            if v.end <= pos {
+                continue;
+            }
+            if v.start > pos {
+                return Err(Errno::ENOMEM);
+            }
+            pos = v.end;
+            if pos >= end {
+                break;
+            }
+        }
+        if pos < end {
+            return Err(Errno::ENOMEM);
+        }
+        Self::split_at(&mut inner, addr);
+        Self::split_at(&mut inner, end);
+        for (_, v) in inner.vmas.range_mut(addr..end) {
+            v.prot = prot;
+        }
+        ctx.protect(addr, len, prot).map_err(platform_err)
+    }
+
+    pub fn mremap(
+        &self,
+        ctx: &mut dyn Context,
+        old: u64,
+        old_len: u64,
+        new_len: u64,
+        may_move: bool,
+        fixed: Option<u64>,
+    ) -> Result<u64, Errno> {
+        if old % PAGE_SIZE != 0 || new_len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let old_len = page_round_up(old_len).ok_or(Errno::EINVAL)?;
+        let new_len = page_round_up(new_len).ok_or(Errno::EINVAL)?;
+        let vma = {
+            let inner = self.inner();
+            let (_, v) = inner
+                .vmas
+                .range(..=old)
+                .next_back()
+                .filter(|(_, v)| v.end > old)
+                .ok_or(Errno::EFAULT)?;
+            if old + old_len.max(PAGE_SIZE) > v.end {
+                return Err(Errno::EFAULT);
+            }
+            v.slice(old, old + old_len)
+        };
+        if fixed.is_none() && new_len <= old_len {
+            if new_len < old_len {
+                self.munmap(ctx, old + new_len, old_len - new_len)?;
+            }
+            return Ok(old);
+        }
+        // Grow (or move): new memory, the old bytes copied in.
+        let in_place_free = {
+            let inner = self.inner();
+            fixed.is_none() && !Self::overlaps(&inner, old + old_len, old + new_len)
+                && old + new_len <= self.layout.max_addr
+        };
+        if !in_place_free && !may_move {
+            return Err(Errno::ENOMEM);
+        }
+        let (target, needs_fixed) = match fixed {
+            Some(a) => (a, true),
+            None if in_place_free => (old, true),
+            None => (0, false),
+        };
+        if vma.shared {
+            // Shared memory cannot be copied (others see the old pages); only
+            // moving within the existing range is possible.
+            if new_len > vma.mem.len - vma.mem_off {
+                return Err(Errno::ENOMEM);
+            }
+        }
+        let (mem, mem_off) = if vma.shared {
+            (vma.mem.clone(), vma.mem_off)
+        } else {
+            let m = MemRange::new(&self.file, new_len)?;
+            self.file.copy(vma.file_off(old), m.off, old_len.min(new_len));
+            (m, 0)
+        };
+        if target == old {
+            let mut inner = self.inner_mut();
+            self.remove_range(&mut inner, ctx, old, old + old_len, false)?;
+        }
+        let addr = self.mmap(
+            ctx,
+            MapRequest {
+                addr: target,
+                len: new_len,
+                prot: vma.prot,
+                fixed: needs_fixed,
+                noreplace: false,
+                shared: vma.shared,
+                growsdown: vma.growsdown,
+                kind: vma.kind.clone(),
+                mem: Some((mem, mem_off)),
+            },
+        )?;
+        if addr != old {
+            self.munmap(ctx, old, old_len)?;
+        }
+        Ok(addr)
+    }
+
+    /// Sets up an empty heap at `start` (after the loaded program).
+    pub fn init_brk(&self, start: u64) -> Result<(), Errno> {
+        let mut inner = self.inner_mut();
+        inner.brk_start = start;
+        inner.brk = start;
+        inner.heap = Some(MemRange::new(&self.file, HEAP_RESERVE)?);
+        Ok(())
+    }
+
+    pub fn brk(&self, ctx: &mut dyn Context, addr: u64) -> u64 {
+        let mut inner = self.inner_mut();
+        let cur = inner.brk;
+        let Some(heap) = inner.heap.clone() else {
+            return cur;
+        };
+        if addr < inner.brk_start || addr > inner.brk_start + HEAP_RESERVE {
+            return cur;
+        }
+        let base = page_round_up(inner.brk_start).unwrap();
+        let old_end = page_round_up(cur).unwrap();
+        let new_end = page_round_up(addr).unwrap();
+        if new_end > old_end {
+            if Self::overlaps(&inner, old_end, new_end) {
+                return cur;
+            }
+            let v = Vma {
+                start: old_end,
+                end: new_end,
+                prot: libc::PROT_READ | libc::PROT_WRITE,
+                shared: false,
+                growsdown: false,
+                mem: heap,
+                mem_off: old_end - base,
+                kind: VmaKind::Heap,
+            };
+            if ctx.map(v.start, v.end - v.start, v.prot, v.file_off(v.start)).is_err() {
+                return cur;
+            }
+            // Merge with the heap VMA below so /proc/self/maps shows one [heap].
+            let below = inner
+                .vmas
+                .range(..old_end)
+                .next_back()
+                .filter(|(_, p)| p.end == old_end && p.kind == VmaKind::Heap && p.prot == v.prot)
+                .map(|(k, _)| *k);
+            match below {
+                Some(k) => inner.vmas.get_mut(&k).unwrap().end = new_end,
+                None => {
+                    inner.vmas.insert(v.start, v);
+                }
+            }
+        } else if new_end < old_end {
+            if self.remove_range(&mut inner, ctx, new_end, old_end, true).is_err() {
+                return cur;
+            }
+            let off = heap.off + (new_end - base);
+            self.file.punch(off, old_end - new_end);
+        }
+        inner.brk = addr;
+        addr
+    }
+
+    /// MADV_DONTNEED: private pages read as zero again.
+    pub fn dontneed(&self, addr: u64, len: u64) -> Result<(), Errno> {
+        let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
+        let inner = self.inner();
+        for (_, v) in inner.vmas.range(..end) {
+            if v.end <= addr || v.shared {
+                continue;
+            }
+            let s = v.start.max(addr);
+            let e = v.end.min(end);
+            self.file.punch(v.file_off(s), e - s);
+        }
+        Ok(())
+    }
+
+    /// Whether every page of `[addr, addr+len)` is mapped.
+    pub fn is_mapped(&self, addr: u64, len: u64) -> bool {
+        let Some(end) = addr.checked_add(len) else {
+            return false;
+        };
+        let inner = self.inner();
+        let mut pos = addr;
+        for (_, v) in inner.vmas.range(..end) {
+            if v.end <= pos {
+                continue;
+            }
+            if v.start > pos {
+                return false;
+            }
+            pos = v.end;
+        }
+        pos >= end
+    }
+
+    /// A new MM for a forked child: private memory copied, shared memory
+    /// shared. The child maps it with [`MemoryManager::map_all`].
+    pub fn fork(&self) -> Result<Arc<MemoryManager>, Errno> {
+        let inner = self.inner();
+        let mut vmas = BTreeMap::new();
+        for (k, v) in inner.vmas.iter() {
+            let mut n = v.clone();
+            if !v.shared && v.kind != VmaKind::Heap {
+                let m = MemRange::new(&self.file, v.end - v.start)?;
+                self.file.copy(v.file_off(v.start), m.off, v.end - v.start);
+                n.mem = m;
+                n.mem_off = 0;
+            }
+            vmas.insert(*k, n);
+        }
+        let heap = match &inner.heap {
+            Some(h) => {
+                let m = MemRange::new(&self.file, h.len)?;
+                self.file.copy(h.off, m.off, h.len);
+                for v in vmas.values_mut().filter(|v| v.kind == VmaKind::Heap) {
+                    v.mem = m.clone();
+                }
+                Some(m)
+            }
+            None => None,
+        };
+        let child = Inner {
+            vmas,
+            brk_start: inner.brk_start,
+            brk: inner.brk,
+            heap,
+            arg_start: inner.arg_start,
+            arg_end: inner.arg_end,
+            env_start: inner.env_start,
+            env_end: inner.env_end,
+            auxv: inner.auxv.clone(),
+            exe: inner.exe.clone(),
+        };
+        Ok(Arc::new(MemoryManager {
+            file: self.file.clone(),
+            layout: self.layout,
+            inner: RwLock::new(child),
+            address_space: Mutex::new(None),
+        }))
+    }
+
+    /// Maps every VMA into a fresh address space.
+    pub fn map_all(&self, ctx: &mut dyn Context) -> Result<(), Errno> {
+        let inner = self.inner();
+        for v in inner.vmas.values() {
+            ctx.map(v.start, v.end - v.start, v.prot, v.file_off(v.start))
+                .map_err(platform_err)?;
+        }
+        Ok(())
+    }
+
+    /// Runs `f` over the Sentry-side bytes of `[addr, addr+len)`, piece by
+    /// piece, checking that each piece is mapped with `need` protection.
+    fn for_each(
+        &self,
+        addr: u64,
+        len: usize,
+        need: i32,
+        mut f: impl FnMut(*mut u8, usize, usize),
+    ) -> Result<(), Errno> {
+        if len == 0 {
+            return Ok(());
+        }
+        let end = addr.checked_add(len as u64).ok_or(Errno::EFAULT)?;
+        let inner = self.inner();
+        let mut pos = addr;
+        let mut done = 0usize;
+        while pos < end {
+            let (_, v) = inner
+                .vmas
+                .range(..=pos)
+                .next_back()
+                .filter(|(_, v)| v.end > pos)
+                .ok_or(Errno::EFAULT)?;
+            if v.prot & need != need {
+                return Err(Errno::EFAULT);
+            }
+            let n = (v.end.min(end) - pos) as usize;
+            f(self.file.ptr(v.file_off(pos)), done, n);
+            pos += n as u64;
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Copies application memory into `buf` (EFAULT if any byte is not
+    /// readable).
+    pub fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        let dst = buf.as_mut_ptr();
+        self.for_each(addr, buf.len(), libc::PROT_READ, |src, at, n| {
+            // SAFETY: src points at n mapped bytes of the memory file; dst+at
+            // has n bytes left in buf.
+            unsafe { std::ptr::copy_nonoverlapping(src, dst.add(at), n) }
+        })
+    }
+
+    /// Copies `data` into application memory (EFAULT if any byte is not
+    /// writable).
+    pub fn write(&self, addr: u64, data: &[u8]) -> Result<(), Errno> {
+        self.write_prot(addr, data, libc::PROT_WRITE)
+    }
+
+    /// Writes regardless of protection (the loader filling read-only text).
+    pub fn write_force(&self, addr: u64, data: &[u8]) -> Result<(), Errno> {
+        self.write_prot(addr, data, 0)
+    }
+
+    fn write_prot(&self, addr: u64, data: &[u8], need: i32) -> Result<(), Errno> {
+        let src = data.as_ptr();
+        self.for_each(addr, data.len(), need, |dst, at, n| {
+            // SAFETY: dst points at n mapped bytes of the memory file; src+at
+            // has n bytes left in data.
+            unsafe { std::ptr::copy_nonoverlapping(src.add(at), dst, n) }
+        })
+    }
+
+    /// Reads a NUL-terminated string of at most `max` bytes (without the NUL).
+    pub fn read_cstring(&self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
+        let mut out = Vec::new();
+        let mut pos = addr;
+        loop {
+            // Read up to the end of the page so a string ending just before
+            // an unmapped page is still readable.
+            let chunk = (PAGE_SIZE - pos % PAGE_SIZE) as usize;
+            let mut buf = vec![0u8; chunk];
+            self.read(pos, &mut buf)?;
+            if let Some(i) = buf.iter().position(|b| *b == 0) {
+                out.extend_from_slice(&buf[..i]);
+                if out.len() > max {
+                    return Err(Errno::ENAMETOOLONG);
+                }
+                return Ok(out);
+            }
+            out.extend_from_slice(&buf);
+            if out.len() > max {
+                return Err(Errno::ENAMETOOLONG);
+            }
+            pos += chunk as u64;
+        }
+    }
+
+    /// Atomically compares the u32 at `addr` (futex word) with `f`, which may
+    /// also modify it. EFAULT unless the word is mapped readable.
+    pub fn with_u32<R>(&self, addr: u64, f: impl FnOnce(&std::sync::atomic::AtomicU32) -> R) -> Result<R, Errno> {
+        if addr % 4 != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let inner = self.inner();
+        let (_, v) = inner
+            .vmas
+            .range(..=addr)
+            .next_back()
+            .filter(|(_, v)| v.end > addr)
+            .ok_or(Errno::EFAULT)?;
+        if v.prot & libc::PROT_READ == 0 {
+            return Err(Errno::EFAULT);
+        }
+        let p = self.file.ptr(v.file_off(addr)) as *const std::sync::atomic::AtomicU32;
+        // SAFETY: p is 4-aligned (addr is, and file offsets are page-aligned)
+        // and points into the mapped memory file, shared with the
+        // application, hence atomic access.
+        Ok(f(unsafe { &*p }))
+    }
+
+    /// A key that identifies the memory behind `addr` across address spaces
+    /// (for shared futexes): its memory-file offset.
+    pub fn futex_key(&self, addr: u64) -> Result<u64, Errno> {
+        let inner = self.inner();
+        let (_, v) = inner
+            .vmas
+            .range(..=addr)
+            .next_back()
+            .filter(|(_, v)| v.end > addr)
+            .ok_or(Errno::EFAULT)?;
+        Ok(v.file_off(addr))
+    }
+
+    /// The VMAs, for /proc/PID/maps and core logic that walks them.
+    pub fn vmas(&self) -> Vec<Vma> {
+        self.inner().vmas.values().cloned().collect()
+    }
+}
+
+impl Drop for MemoryManager {
+    fn drop(&mut self) {
+        if let Some(i) = self.address_space.lock().unwrap().take() {
+            i.destroy_address_space();
+        }
+    }
+}

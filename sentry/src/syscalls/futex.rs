@@ -1,0 +1,68 @@
+//! futex(2).
+
+use std::time::{Duration, Instant, SystemTime};
+
+use super::{Support, SyscallArgs, Table};
+use crate::errno::{Errno, SysResult};
+use crate::kernel::task::Task;
+
+pub fn register(t: &mut Table) {
+    t.add(
+        libc::SYS_futex,
+        "futex",
+        Support::Partial("PI futexes and FUTEX_WAIT_REQUEUE_PI are not supported"),
+        sys_futex,
+    );
+}
+
+/// Converts a futex timeout into a deadline: relative for FUTEX_WAIT,
+/// absolute (CLOCK_MONOTONIC, or CLOCK_REALTIME with the flag) for the
+/// bitset variant.
+fn deadline(t: &Task, ts_addr: u64, absolute: bool, realtime: bool) -> Result<Option<Instant>, Errno> {
+    if ts_addr == 0 {
+        return Ok(None);
+    }
+    let ts: libc::timespec = t.copy_in(ts_addr)?;
+    if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+        return Err(Errno::EINVAL);
+    }
+    let d = Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
+    if !absolute {
+        return Ok(Instant::now().checked_add(d));
+    }
+    let now = if realtime {
+        SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default()
+    } else {
+        crate::syscalls::time::monotonic_now()
+    };
+    Ok(Some(Instant::now() + d.saturating_sub(now)))
+}
+
+fn sys_futex(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let addr = a.a[0];
+    let op = a.a[1] as i32;
+    let val = a.a[2] as u32;
+    let private = op & libc::FUTEX_PRIVATE_FLAG != 0;
+    let realtime = op & libc::FUTEX_CLOCK_REALTIME != 0;
+    let cmd = op & !(libc::FUTEX_PRIVATE_FLAG | libc::FUTEX_CLOCK_REALTIME);
+    let k = t.kernel.clone();
+    match cmd {
+        libc::FUTEX_WAIT => {
+            let d = deadline(t, a.a[3], false, false)?;
+            k.futexes.wait(t, addr, val, d, u32::MAX)
+        }
+        libc::FUTEX_WAIT_BITSET => {
+            let d = deadline(t, a.a[3], true, realtime)?;
+            k.futexes.wait(t, addr, val, d, a.a[5] as u32)
+        }
+        libc::FUTEX_WAKE => k.futexes.wake(t, addr, val, u32::MAX, private),
+        libc::FUTEX_WAKE_BITSET => k.futexes.wake(t, addr, val, a.a[5] as u32, private),
+        libc::FUTEX_REQUEUE => k.futexes.requeue(t, addr, a.a[4], val, a.a[3] as u32, None),
+        libc::FUTEX_CMP_REQUEUE => k.futexes.requeue(t, addr, a.a[4], val, a.a[3] as u32, Some(a.a[5] as u32)),
+        libc::FUTEX_WAKE_OP => k.futexes.wake_op(t, addr, a.a[4], val, a.a[3] as u32, a.a[5] as u32),
+        other => {
+            k.report_unsupported(libc::SYS_futex as usize, other as u64, "futex op");
+            Err(Errno::ENOSYS)
+        }
+    }
+}

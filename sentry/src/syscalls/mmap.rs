@@ -1,0 +1,201 @@
+//! Memory syscalls: mmap, munmap, mprotect, mremap, brk, madvise, mincore,
+//! msync.
+
+use super::{Support, SyscallArgs, Table};
+use crate::errno::{Errno, SysResult};
+use crate::kernel::task::Task;
+use crate::mm::{page_round_up, MapRequest, VmaKind, PAGE_SIZE};
+
+pub fn register(t: &mut Table) {
+    t.add(
+        libc::SYS_mmap,
+        "mmap",
+        Support::Partial("MAP_SHARED file mappings are private snapshots (not written back); MAP_HUGETLB unsupported"),
+        sys_mmap,
+    );
+    t.add(libc::SYS_munmap, "munmap", Support::Full, sys_munmap);
+    t.add(libc::SYS_mprotect, "mprotect", Support::Full, sys_mprotect);
+    t.add(libc::SYS_mremap, "mremap", Support::Partial("growing copies the pages; MREMAP_DONTUNMAP unsupported"), sys_mremap);
+    t.add(libc::SYS_brk, "brk", Support::Full, sys_brk);
+    t.add(libc::SYS_madvise, "madvise", Support::Partial("DONTNEED zeroes private pages; other advice is accepted and ignored"), sys_madvise);
+    t.add(libc::SYS_mincore, "mincore", Support::Partial("every mapped page is reported resident"), sys_mincore);
+    t.add(libc::SYS_msync, "msync", Support::Partial("checks the range; nothing to write back"), sys_msync);
+    t.add(libc::SYS_mlock, "mlock", Support::Full, sys_mlock);
+    t.add(libc::SYS_munlock, "munlock", Support::Full, sys_mlock);
+}
+
+fn sys_mmap(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let [addr, len, prot, flags, fd, off] = a.a;
+    let prot = prot as i32;
+    let flags = flags as i32;
+    let fd = fd as i32;
+    if len == 0 || off % PAGE_SIZE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = page_round_up(len).ok_or(Errno::ENOMEM)?;
+    if prot & !(libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC | libc::PROT_GROWSDOWN) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let shared = match flags & (libc::MAP_SHARED | libc::MAP_PRIVATE | libc::MAP_SHARED_VALIDATE) {
+        libc::MAP_SHARED | libc::MAP_SHARED_VALIDATE => true,
+        libc::MAP_PRIVATE => false,
+        _ => return Err(Errno::EINVAL),
+    };
+    if flags & libc::MAP_HUGETLB != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let anon = flags & libc::MAP_ANONYMOUS != 0;
+    let mut req = MapRequest::anon(len, prot & !libc::PROT_GROWSDOWN);
+    req.addr = addr;
+    req.fixed = flags & libc::MAP_FIXED != 0;
+    req.noreplace = flags & libc::MAP_FIXED_NOREPLACE != 0;
+    req.shared = shared;
+    req.growsdown = flags & libc::MAP_GROWSDOWN != 0;
+    let file = if anon {
+        None
+    } else {
+        let f = t.fds.get(fd)?;
+        let st = f.stat()?;
+        let acc = f.flags() & libc::O_ACCMODE;
+        if acc == libc::O_WRONLY || (shared && prot & libc::PROT_WRITE != 0 && acc != libc::O_RDWR) {
+            return Err(Errno::EACCES);
+        }
+        match st.st_mode & libc::S_IFMT {
+            libc::S_IFREG | libc::S_IFBLK => {}
+            libc::S_IFCHR => {
+                // /dev/zero maps as anonymous memory.
+                if !f.path().ends_with(b"/zero") {
+                    return Err(Errno::ENODEV);
+                }
+            }
+            libc::S_IFDIR => return Err(Errno::ENODEV),
+            _ => return Err(Errno::EACCES),
+        }
+        if shared && prot & libc::PROT_WRITE != 0 {
+            t.kernel
+                .report_unsupported(libc::SYS_mmap as usize, 1, "mmap MAP_SHARED|PROT_WRITE of a file (not written back)");
+        }
+        req.kind = VmaKind::File {
+            path: f.path(),
+            offset: off,
+            dev: st.st_dev,
+            ino: st.st_ino,
+        };
+        Some((f, st))
+    };
+    let mm = t.mm.clone();
+    let at = mm.mmap(t.ctx(), req)?;
+    if let Some((f, st)) = file {
+        if st.st_mode & libc::S_IFMT == libc::S_IFREG {
+            let size = st.st_size.max(0) as u64;
+            let avail = size.saturating_sub(off).min(len);
+            let mut pos = 0u64;
+            let mut buf = vec![0u8; (avail as usize).min(1 << 20)];
+            while pos < avail {
+                let n = ((avail - pos) as usize).min(buf.len());
+                let got = crate::loader::read_full(t, &f, &mut buf[..n], off + pos)?;
+                mm.write_force(at + pos, &buf[..got])?;
+                if got < n {
+                    break;
+                }
+                pos += n as u64;
+            }
+        }
+    }
+    Ok(at)
+}
+
+fn sys_munmap(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let mm = t.mm.clone();
+    mm.munmap(t.ctx(), a.a[0], a.a[1]).map(|_| 0)
+}
+
+fn sys_mprotect(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let prot = a.a[2] as i32;
+    if prot & !(libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC | libc::PROT_GROWSDOWN | libc::PROT_GROWSUP) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mm = t.mm.clone();
+    mm.mprotect(t.ctx(), a.a[0], a.a[1], prot & !(libc::PROT_GROWSDOWN | libc::PROT_GROWSUP))
+        .map(|_| 0)
+}
+
+fn sys_mremap(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let flags = a.a[3] as i32;
+    if flags & !(libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & libc::MREMAP_FIXED != 0 && flags & libc::MREMAP_MAYMOVE == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let fixed = (flags & libc::MREMAP_FIXED != 0).then_some(a.a[4]);
+    let mm = t.mm.clone();
+    mm.mremap(t.ctx(), a.a[0], a.a[1], a.a[2], flags & libc::MREMAP_MAYMOVE != 0, fixed)
+}
+
+fn sys_brk(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let mm = t.mm.clone();
+    Ok(mm.brk(t.ctx(), a.a[0]))
+}
+
+fn sys_madvise(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let [addr, len, advice, ..] = a.a;
+    if addr % PAGE_SIZE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = page_round_up(len).ok_or(Errno::EINVAL)?;
+    if !t.mm.is_mapped(addr, len) {
+        return Err(Errno::ENOMEM);
+    }
+    match advice as i32 {
+        libc::MADV_DONTNEED | libc::MADV_FREE => t.mm.dontneed(addr, len).map(|_| 0),
+        libc::MADV_NORMAL | libc::MADV_RANDOM | libc::MADV_SEQUENTIAL | libc::MADV_WILLNEED | libc::MADV_DONTFORK
+        | libc::MADV_DOFORK | libc::MADV_MERGEABLE | libc::MADV_UNMERGEABLE | libc::MADV_HUGEPAGE
+        | libc::MADV_NOHUGEPAGE | libc::MADV_DONTDUMP | libc::MADV_DODUMP => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn sys_mincore(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let [addr, len, vec, ..] = a.a;
+    if addr % PAGE_SIZE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = page_round_up(len).ok_or(Errno::ENOMEM)?;
+    if !t.mm.is_mapped(addr, len) {
+        return Err(Errno::ENOMEM);
+    }
+    let pages = (len / PAGE_SIZE) as usize;
+    let mut done = 0;
+    while done < pages {
+        let n = (pages - done).min(1 << 16);
+        t.write_bytes(vec + done as u64, &vec![1u8; n])?;
+        done += n;
+    }
+    Ok(0)
+}
+
+fn sys_msync(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let [addr, len, flags, ..] = a.a;
+    let flags = flags as i32;
+    if addr % PAGE_SIZE != 0 || flags & !(libc::MS_ASYNC | libc::MS_SYNC | libc::MS_INVALIDATE) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & libc::MS_ASYNC != 0 && flags & libc::MS_SYNC != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = page_round_up(len).ok_or(Errno::ENOMEM)?;
+    if !t.mm.is_mapped(addr, len) {
+        return Err(Errno::ENOMEM);
+    }
+    Ok(0)
+}
+
+fn sys_mlock(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let start = crate::mm::page_round_down(a.a[0]);
+    let len = page_round_up(a.a[1] + (a.a[0] - start)).ok_or(Errno::ENOMEM)?;
+    if !t.mm.is_mapped(start, len) {
+        return Err(Errno::ENOMEM);
+    }
+    Ok(0)
+}

@@ -1,0 +1,350 @@
+//! Signal syscalls.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{Support, SyscallArgs, Table};
+use crate::errno::{Errno, SysResult};
+use crate::kernel::exit::send_group;
+use crate::kernel::signal::{bit, SigAction, SigInfo, NSIG, UNBLOCKABLE};
+use crate::kernel::task::Task;
+use crate::kernel::thread_group::ThreadGroup;
+
+pub fn register(t: &mut Table) {
+    t.add(libc::SYS_rt_sigaction, "rt_sigaction", Support::Full, sys_rt_sigaction);
+    t.add(libc::SYS_rt_sigprocmask, "rt_sigprocmask", Support::Full, sys_rt_sigprocmask);
+    t.add(libc::SYS_rt_sigreturn, "rt_sigreturn", Support::Full, sys_rt_sigreturn);
+    t.add(libc::SYS_sigaltstack, "sigaltstack", Support::Full, sys_sigaltstack);
+    t.add(libc::SYS_kill, "kill", Support::Full, sys_kill);
+    t.add(libc::SYS_tgkill, "tgkill", Support::Full, sys_tgkill);
+    t.add(libc::SYS_tkill, "tkill", Support::Full, sys_tkill);
+    t.add(libc::SYS_rt_sigqueueinfo, "rt_sigqueueinfo", Support::Full, sys_rt_sigqueueinfo);
+    t.add(libc::SYS_rt_tgsigqueueinfo, "rt_tgsigqueueinfo", Support::Full, sys_rt_tgsigqueueinfo);
+    t.add(libc::SYS_rt_sigsuspend, "rt_sigsuspend", Support::Full, sys_rt_sigsuspend);
+    t.add(libc::SYS_rt_sigtimedwait, "rt_sigtimedwait", Support::Full, sys_rt_sigtimedwait);
+    t.add(libc::SYS_rt_sigpending, "rt_sigpending", Support::Full, sys_rt_sigpending);
+    t.add(libc::SYS_pause, "pause", Support::Full, sys_pause);
+}
+
+fn valid_sig(sig: u64) -> Result<i32, Errno> {
+    if sig == 0 || sig > NSIG as u64 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(sig as i32)
+}
+
+fn sys_rt_sigaction(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let sig = valid_sig(a.a[0])?;
+    if a.a[3] != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let new: Option<SigAction> = if a.a[1] != 0 { Some(t.copy_in(a.a[1])?) } else { None };
+    if new.is_some() && (sig == libc::SIGKILL || sig == libc::SIGSTOP) {
+        return Err(Errno::EINVAL);
+    }
+    let old = {
+        let mut acts = t.tg.actions.lock().unwrap();
+        let old = acts[(sig - 1) as usize];
+        if let Some(mut n) = new {
+            n.mask &= !UNBLOCKABLE;
+            acts[(sig - 1) as usize] = n;
+        }
+        old
+    };
+    if let Some(n) = new {
+        // Setting SIG_IGN discards pending instances (POSIX).
+        if n.handler == libc::SIG_IGN as u64 {
+            t.handle.sig.lock().unwrap().pending.remove(sig);
+            t.tg.inner.lock().unwrap().pending.remove(sig);
+        }
+    }
+    if a.a[2] != 0 {
+        t.copy_out(a.a[2], &old)?;
+    }
+    Ok(0)
+}
+
+fn sys_rt_sigprocmask(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    if a.a[3] != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let old = t.signal_mask();
+    if a.a[1] != 0 {
+        let set: u64 = t.copy_in(a.a[1])?;
+        let new = match a.a[0] as i32 {
+            libc::SIG_BLOCK => old | set,
+            libc::SIG_UNBLOCK => old & !set,
+            libc::SIG_SETMASK => set,
+            _ => return Err(Errno::EINVAL),
+        };
+        t.set_signal_mask(new);
+    }
+    if a.a[2] != 0 {
+        t.copy_out(a.a[2], &old)?;
+    }
+    Ok(0)
+}
+
+fn sys_rt_sigreturn(t: &mut Task, _a: &SyscallArgs) -> SysResult {
+    if t.restore_frame().is_err() {
+        t.force_signal(SigInfo::new(libc::SIGSEGV, libc::SI_KERNEL));
+    }
+    t.regs_replaced = true;
+    Ok(t.regs.rax)
+}
+
+fn sys_sigaltstack(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let cur = t.alt_stack();
+    let on = cur.on_stack(t.regs.rsp);
+    if a.a[1] != 0 {
+        let old = libc::stack_t {
+            ss_sp: cur.sp as *mut libc::c_void,
+            ss_flags: if cur.size == 0 { libc::SS_DISABLE } else if on { libc::SS_ONSTACK } else { 0 },
+            ss_size: cur.size as usize,
+        };
+        t.copy_out(a.a[1], &old)?;
+    }
+    if a.a[0] != 0 {
+        let ss: libc::stack_t = t.copy_in(a.a[0])?;
+        if on {
+            return Err(Errno::EPERM);
+        }
+        let mut s = t.handle.sig.lock().unwrap();
+        if ss.ss_flags & libc::SS_DISABLE != 0 {
+            s.alt = Default::default();
+        } else {
+            if ss.ss_flags & !(libc::SS_ONSTACK | (1 << 31)) != 0 {
+                return Err(Errno::EINVAL);
+            }
+            if ss.ss_size < libc::MINSIGSTKSZ {
+                return Err(Errno::ENOMEM);
+            }
+            s.alt.sp = ss.ss_sp as u64;
+            s.alt.size = ss.ss_size as u64;
+        }
+    }
+    Ok(0)
+}
+
+/// May `t` signal `target`? In the sandbox everyone is the same user
+/// unless credentials were changed; follow Linux's uid rules.
+fn may_signal(t: &Task, target: &ThreadGroup) -> bool {
+    let c = t.creds();
+    if c.euid == 0 {
+        return true;
+    }
+    let tasks = target.inner.lock().unwrap().tasks.clone();
+    tasks.iter().any(|h| {
+        let tc = h.creds.lock().unwrap();
+        c.euid == tc.uid || c.euid == tc.suid || c.uid == tc.uid || c.uid == tc.suid
+    })
+}
+
+fn kill_group(t: &Task, g: &Arc<ThreadGroup>, sig: i32) -> Result<(), Errno> {
+    if !may_signal(t, g) {
+        return Err(Errno::EPERM);
+    }
+    if sig != 0 {
+        send_group(g, SigInfo::user(sig, libc::SI_USER, t.tgid(), t.creds().uid));
+    }
+    Ok(())
+}
+
+fn sys_kill(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let pid = a.a[0] as i32;
+    let sig = a.a[1];
+    if sig > NSIG as u64 {
+        return Err(Errno::EINVAL);
+    }
+    let sig = sig as i32;
+    if pid > 0 {
+        let g = t.kernel.group(pid).ok_or(Errno::ESRCH)?;
+        if g.inner.lock().unwrap().exit.is_some() {
+            return Ok(0);
+        }
+        kill_group(t, &g, sig)?;
+        return Ok(0);
+    }
+    let pgid = match pid {
+        0 => Some(t.tg.inner.lock().unwrap().pgid),
+        -1 => None,
+        p if p == i32::MIN => return Err(Errno::ESRCH),
+        p => Some(-p),
+    };
+    let mut any = false;
+    let mut last_err = Errno::ESRCH;
+    for g in t.kernel.all_groups() {
+        let gi_pgid = g.inner.lock().unwrap().pgid;
+        let hit = match pgid {
+            Some(p) => gi_pgid == p,
+            // kill(-1) reaches everyone but init and the caller.
+            None => g.tgid != 1 && g.tgid != t.tgid(),
+        };
+        if hit {
+            match kill_group(t, &g, sig) {
+                Ok(()) => any = true,
+                Err(e) => last_err = e,
+            }
+        }
+    }
+    if any {
+        Ok(0)
+    } else {
+        Err(last_err)
+    }
+}
+
+fn send_thread(t: &Task, tgid: Option<i32>, tid: i32, info: SigInfo) -> SysResult {
+    if tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let h = t.kernel.task(tid).ok_or(Errno::ESRCH)?;
+    if let Some(g) = tgid {
+        if g <= 0 {
+            return Err(Errno::EINVAL);
+        }
+        if h.tg.tgid != g {
+            return Err(Errno::ESRCH);
+        }
+    }
+    if !may_signal(t, &h.tg) {
+        return Err(Errno::EPERM);
+    }
+    if info.signo == 0 {
+        return Ok(0);
+    }
+    if info.signo == libc::SIGKILL {
+        send_group(&h.tg, info);
+    } else {
+        h.send(info);
+    }
+    Ok(0)
+}
+
+fn sys_tgkill(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    if a.a[2] > NSIG as u64 {
+        return Err(Errno::EINVAL);
+    }
+    let info = SigInfo::user(a.a[2] as i32, libc::SI_TKILL, t.tgid(), t.creds().uid);
+    send_thread(t, Some(a.a[0] as i32), a.a[1] as i32, info)
+}
+
+fn sys_tkill(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    if a.a[1] > NSIG as u64 {
+        return Err(Errno::EINVAL);
+    }
+    let info = SigInfo::user(a.a[1] as i32, libc::SI_TKILL, t.tgid(), t.creds().uid);
+    send_thread(t, None, a.a[0] as i32, info)
+}
+
+fn queued_info(t: &Task, sig: u64, uinfo: u64) -> Result<SigInfo, Errno> {
+    let sig = valid_sig(sig)?;
+    let mut info: SigInfo = t.copy_in(uinfo)?;
+    // Only the kernel may claim kernel codes (and SI_TKILL) for a
+    // process other than the caller.
+    if info.code >= 0 || info.code == libc::SI_TKILL {
+        return Err(Errno::EPERM);
+    }
+    info.signo = sig;
+    Ok(info)
+}
+
+fn sys_rt_sigqueueinfo(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let info = queued_info(t, a.a[1], a.a[2])?;
+    let g = t.kernel.group(a.a[0] as i32).ok_or(Errno::ESRCH)?;
+    if !may_signal(t, &g) {
+        return Err(Errno::EPERM);
+    }
+    send_group(&g, info);
+    Ok(0)
+}
+
+fn sys_rt_tgsigqueueinfo(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let info = queued_info(t, a.a[2], a.a[3])?;
+    send_thread(t, Some(a.a[0] as i32), a.a[1] as i32, info)
+}
+
+fn sys_rt_sigsuspend(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    if a.a[1] != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let mask: u64 = t.copy_in(a.a[0])?;
+    let old = t.signal_mask();
+    t.handle.sig.lock().unwrap().saved_mask = Some(old);
+    t.set_signal_mask(mask);
+    let _ = t.sleep(None);
+    Err(Errno::ERESTARTNOHAND)
+}
+
+fn sys_pause(t: &mut Task, _a: &SyscallArgs) -> SysResult {
+    let _ = t.sleep(None);
+    Err(Errno::ERESTARTNOHAND)
+}
+
+fn sys_rt_sigpending(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    if a.a[1] > 8 {
+        return Err(Errno::EINVAL);
+    }
+    let set = {
+        let s = t.handle.sig.lock().unwrap();
+        let g = t.tg.inner.lock().unwrap();
+        (s.pending.set | g.pending.set) & s.mask
+    };
+    t.write_bytes(a.a[0], &set.to_ne_bytes()[..a.a[1] as usize])?;
+    Ok(0)
+}
+
+fn sys_rt_sigtimedwait(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    if a.a[3] != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let set: u64 = t.copy_in(a.a[0])?;
+    let set = set & !UNBLOCKABLE;
+    let deadline = if a.a[2] != 0 {
+        let ts: libc::timespec = t.copy_in(a.a[2])?;
+        if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+            return Err(Errno::EINVAL);
+        }
+        Some(Instant::now() + Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+    } else {
+        None
+    };
+    let take = |t: &Task| -> Option<SigInfo> {
+        let mut s = t.handle.sig.lock().unwrap();
+        if let Some(i) = s.pending.take(!set) {
+            return Some(i);
+        }
+        drop(s);
+        t.tg.inner.lock().unwrap().pending.take(!set)
+    };
+    // The waited-for signals are unblocked while waiting only in the sense
+    // that they end the wait; they are taken here, not delivered.
+    let old = t.signal_mask();
+    let mut got = take(t);
+    if got.is_none() {
+        t.set_signal_mask(old & !set);
+        let mut found = None;
+        let tt: &Task = t;
+        let r = tt.block(&[], deadline, &mut || {
+            if found.is_none() {
+                found = take(tt);
+            }
+            found.is_some()
+        });
+        t.set_signal_mask(old);
+        got = found;
+        if got.is_none() {
+            return match r {
+                Err(Errno::ETIMEDOUT) => Err(Errno::EAGAIN),
+                Err(e) => Err(if e == Errno::ERESTARTSYS { Errno::EINTR } else { e }),
+                Ok(()) => Err(Errno::EINTR),
+            };
+        }
+    }
+    let info = got.unwrap();
+    if a.a[1] != 0 {
+        t.copy_out(a.a[1], &info)?;
+    }
+    let _ = bit(info.signo);
+    Ok(info.signo as u64)
+}

@@ -1,0 +1,409 @@
+//! Task lifecycle: clone, fork, execve, exit, wait, and thread attributes.
+
+use std::sync::Arc;
+
+use super::{Support, SyscallArgs, Table};
+use crate::errno::{Errno, SysResult};
+use crate::kernel::clone::CloneArgs;
+use crate::kernel::signal::SigInfo;
+use crate::kernel::task::Task;
+use crate::kernel::thread_group::{exit_status, ThreadGroup};
+
+pub fn register(t: &mut Table) {
+    t.add(libc::SYS_clone, "clone", Support::Partial("namespace flags, CLONE_PIDFD and CLONE_NEWTIME are refused"), sys_clone);
+    t.add(libc::SYS_clone3, "clone3", Support::Partial("set_tid, cgroup and namespace flags are refused"), sys_clone3);
+    t.add(libc::SYS_fork, "fork", Support::Full, sys_fork);
+    t.add(libc::SYS_vfork, "vfork", Support::Full, sys_vfork);
+    t.add(libc::SYS_execve, "execve", Support::Full, sys_execve);
+    t.add(libc::SYS_execveat, "execveat", Support::Partial("AT_EMPTY_PATH (fexecve) is not supported"), sys_execveat);
+    t.add(libc::SYS_exit, "exit", Support::Full, sys_exit);
+    t.add(libc::SYS_exit_group, "exit_group", Support::Full, sys_exit_group);
+    t.add(libc::SYS_wait4, "wait4", Support::Partial("rusage is zeroed; stopped children are not reported"), sys_wait4);
+    t.add(libc::SYS_waitid, "waitid", Support::Partial("P_PIDFD and stopped children are not supported"), sys_waitid);
+    t.add(libc::SYS_set_tid_address, "set_tid_address", Support::Full, sys_set_tid_address);
+    t.add(libc::SYS_set_robust_list, "set_robust_list", Support::Partial("the list is recorded but not walked at exit"), sys_set_robust_list);
+    t.add(libc::SYS_get_robust_list, "get_robust_list", Support::Full, sys_get_robust_list);
+    t.add(libc::SYS_arch_prctl, "arch_prctl", Support::Partial("ARCH_SET_FS/GET_FS/SET_GS/GET_GS and CPUID queries"), sys_arch_prctl);
+    t.add(libc::SYS_getpid, "getpid", Support::Full, sys_getpid);
+    t.add(libc::SYS_gettid, "gettid", Support::Full, sys_gettid);
+    t.add(libc::SYS_getppid, "getppid", Support::Full, sys_getppid);
+    t.add(libc::SYS_getpgid, "getpgid", Support::Full, sys_getpgid);
+    t.add(libc::SYS_getpgrp, "getpgrp", Support::Full, sys_getpgrp);
+    t.add(libc::SYS_setpgid, "setpgid", Support::Full, sys_setpgid);
+    t.add(libc::SYS_getsid, "getsid", Support::Full, sys_getsid);
+    t.add(libc::SYS_setsid, "setsid", Support::Full, sys_setsid);
+    t.add(libc::SYS_prctl, "prctl", Support::Partial("PR_SET_NAME, PR_GET_NAME, PR_SET_PDEATHSIG, PR_GET_DUMPABLE, PR_SET_NO_NEW_PRIVS"), sys_prctl);
+    t.missing(libc::SYS_rseq, "glibc falls back without it");
+}
+
+fn sys_clone(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let flags = a.a[0];
+    let args = CloneArgs {
+        flags: flags & !0xff,
+        stack: a.a[1],
+        parent_tid: a.a[2],
+        child_tid: a.a[3],
+        tls: a.a[4],
+        exit_signal: (flags & 0xff) as i32,
+    };
+    t.clone_task(args).map(|v| v as u64)
+}
+
+fn sys_clone3(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let size = a.a[1];
+    if !(64..=4096).contains(&size) {
+        return Err(Errno::EINVAL);
+    }
+    let raw: [u64; 8] = t.copy_in(a.a[0])?;
+    if size > 64 {
+        // Fields we do not know (set_tid, cgroup) must be zero.
+        let rest = t.read_bytes(a.a[0] + 64, (size - 64) as usize)?;
+        if rest.iter().any(|b| *b != 0) {
+            return Err(Errno::EINVAL);
+        }
+    }
+    let [flags, _pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls] = raw;
+    if exit_signal > 64 {
+        return Err(Errno::EINVAL);
+    }
+    let args = CloneArgs {
+        flags,
+        stack: if stack != 0 { stack.wrapping_add(stack_size) } else { 0 },
+        parent_tid,
+        child_tid,
+        tls,
+        exit_signal: exit_signal as i32,
+    };
+    t.clone_task(args).map(|v| v as u64)
+}
+
+fn sys_fork(t: &mut Task, _a: &SyscallArgs) -> SysResult {
+    t.clone_task(CloneArgs { exit_signal: libc::SIGCHLD, ..Default::default() }).map(|v| v as u64)
+}
+
+fn sys_vfork(t: &mut Task, _a: &SyscallArgs) -> SysResult {
+    let flags = (libc::CLONE_VM | libc::CLONE_VFORK) as u64;
+    t.clone_task(CloneArgs { flags, exit_signal: libc::SIGCHLD, ..Default::default() }).map(|v| v as u64)
+}
+
+fn exec_common(t: &mut Task, dirfd: i32, path: u64, argv: u64, envp: u64, flags: i32) -> SysResult {
+    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = t.read_path(path)?;
+    if path.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    let argv = t.read_string_array(argv)?;
+    let envp = t.read_string_array(envp)?;
+    t.execve(dirfd, &path, argv, envp, flags)?;
+    Ok(0)
+}
+
+fn sys_execve(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    exec_common(t, libc::AT_FDCWD, a.a[0], a.a[1], a.a[2], 0)
+}
+
+fn sys_execveat(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    exec_common(t, a.a[0] as i32, a.a[1], a.a[2], a.a[3], a.a[4] as i32)
+}
+
+fn sys_exit(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    t.exit_code = Some(exit_status(a.a[0] as i32));
+    Ok(0)
+}
+
+fn sys_exit_group(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    t.group_exit(exit_status(a.a[0] as i32));
+    Ok(0)
+}
+
+/// Which children a wait call asks for.
+fn matches(t: &Task, c: &Arc<ThreadGroup>, pid: i64) -> bool {
+    match pid {
+        p if p > 0 => c.tgid as i64 == p,
+        -1 => true,
+        0 => c.inner.lock().unwrap().pgid == t.tg.inner.lock().unwrap().pgid,
+        p => c.inner.lock().unwrap().pgid as i64 == -p,
+    }
+}
+
+/// Waits for a child to become a zombie; returns (pid, wait status).
+fn wait_child(t: &mut Task, pid: i64, options: i32, reap: bool) -> Result<Option<(i32, i32, u32)>, Errno> {
+    let tg = t.tg.clone();
+    let mut found: Option<(i32, i32, u32)> = None;
+    let mut check = |t: &Task| -> Result<bool, Errno> {
+        let children: Vec<Arc<ThreadGroup>> = tg.inner.lock().unwrap().children.clone();
+        let mut any = false;
+        for c in children.iter().filter(|c| matches(t, c, pid)) {
+            // __WCLONE selects children whose exit signal is not SIGCHLD.
+            let ci = c.inner.lock().unwrap();
+            let clone_child = ci.exit_signal != libc::SIGCHLD;
+            if options & libc::__WALL == 0 && (options & libc::__WCLONE != 0) != clone_child {
+                continue;
+            }
+            any = true;
+            if let Some(st) = ci.exit {
+                found = Some((c.tgid, st, 0));
+                return Ok(true);
+            }
+        }
+        if !any {
+            return Err(Errno::ECHILD);
+        }
+        Ok(false)
+    };
+    if !check(t)? {
+        if options & libc::WNOHANG != 0 {
+            return Ok(None);
+        }
+        let mut err = None;
+        let q = &tg.child_events;
+        let tt: &Task = t;
+        tt.block(&[q], None, &mut || match check(tt) {
+            Ok(done) => done,
+            Err(e) => {
+                err = Some(e);
+                true
+            }
+        })?;
+        if let Some(e) = err {
+            return Err(e);
+        }
+    }
+    let Some((cpid, st, _)) = found else { return Ok(None) };
+    if reap {
+        let k = &t.kernel;
+        tg.inner.lock().unwrap().children.retain(|c| c.tgid != cpid);
+        k.pids.lock().unwrap().groups.remove(&cpid);
+    }
+    Ok(found)
+}
+
+fn sys_wait4(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let pid = a.a[0] as i32 as i64;
+    let options = a.a[2] as i32;
+    if options & !(libc::WNOHANG | libc::WUNTRACED | libc::WCONTINUED | libc::__WALL | libc::__WCLONE | libc::__WNOTHREAD) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if pid == i32::MIN as i64 {
+        return Err(Errno::ESRCH);
+    }
+    match wait_child(t, pid, options, true)? {
+        None => Ok(0),
+        Some((cpid, st, _)) => {
+            if a.a[1] != 0 {
+                t.copy_out(a.a[1], &st)?;
+            }
+            if a.a[3] != 0 {
+                let ru: libc::rusage = crate::usermem::zeroed();
+                t.copy_out(a.a[3], &ru)?;
+            }
+            Ok(cpid as u64)
+        }
+    }
+}
+
+fn sys_waitid(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let idtype = a.a[0] as u32;
+    let id = a.a[1] as i32 as i64;
+    let options = a.a[3] as i32;
+    let pid = match idtype {
+        libc::P_ALL => -1,
+        libc::P_PID => id,
+        libc::P_PGID => if id == 0 { 0 } else { -id },
+        _ => return Err(Errno::EINVAL),
+    };
+    if options & (libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED) == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let reap = options & libc::WNOWAIT == 0;
+    let r = wait_child(t, pid, options & (libc::WNOHANG | libc::__WALL | libc::__WCLONE), reap)?;
+    if a.a[2] != 0 {
+        let info = match r {
+            None => SigInfo::new(0, 0),
+            Some((cpid, st, _)) => {
+                let (code, v) = if st & 0x7f == 0 {
+                    (libc::CLD_EXITED, (st >> 8) & 0xff)
+                } else if st & 0x80 != 0 {
+                    (libc::CLD_DUMPED, st & 0x7f)
+                } else {
+                    (libc::CLD_KILLED, st & 0x7f)
+                };
+                SigInfo::child(code, cpid, 0, v)
+            }
+        };
+        let mut info = info;
+        if r.is_some() {
+            info.signo = libc::SIGCHLD;
+        }
+        t.copy_out(a.a[2], &info)?;
+    }
+    Ok(0)
+}
+
+fn sys_set_tid_address(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    t.clear_child_tid = a.a[0];
+    Ok(t.tid as u64)
+}
+
+fn sys_set_robust_list(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    if a.a[1] != 24 {
+        return Err(Errno::EINVAL);
+    }
+    t.robust_list = a.a[0];
+    Ok(0)
+}
+
+fn sys_get_robust_list(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let pid = a.a[0] as i32;
+    if pid != 0 && pid != t.tid {
+        return Err(Errno::EPERM);
+    }
+    t.copy_out(a.a[1], &t.robust_list)?;
+    t.copy_out(a.a[2], &24u64)?;
+    Ok(0)
+}
+
+const ARCH_SET_GS: u64 = 0x1001;
+const ARCH_SET_FS: u64 = 0x1002;
+const ARCH_GET_FS: u64 = 0x1003;
+const ARCH_GET_GS: u64 = 0x1004;
+const ARCH_GET_CPUID: u64 = 0x1011;
+const ARCH_SET_CPUID: u64 = 0x1012;
+
+fn sys_arch_prctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let canonical = |v: u64| v < (1 << 47);
+    match a.a[0] {
+        ARCH_SET_FS => {
+            if !canonical(a.a[1]) {
+                return Err(Errno::EPERM);
+            }
+            t.regs.fs_base = a.a[1];
+            Ok(0)
+        }
+        ARCH_SET_GS => {
+            if !canonical(a.a[1]) {
+                return Err(Errno::EPERM);
+            }
+            t.regs.gs_base = a.a[1];
+            Ok(0)
+        }
+        ARCH_GET_FS => t.copy_out(a.a[1], &t.regs.fs_base).map(|_| 0),
+        ARCH_GET_GS => t.copy_out(a.a[1], &t.regs.gs_base).map(|_| 0),
+        ARCH_GET_CPUID => Ok(1),
+        ARCH_SET_CPUID => Err(Errno::ENODEV),
+        other => {
+            t.kernel.report_unsupported(libc::SYS_arch_prctl as usize, other, "arch_prctl");
+            Err(Errno::EINVAL)
+        }
+    }
+}
+
+fn sys_getpid(t: &mut Task, _a: &SyscallArgs) -> SysResult {
+    Ok(t.tgid() as u64)
+}
+
+fn sys_gettid(t: &mut Task, _a: &SyscallArgs) -> SysResult {
+    Ok(t.tid as u64)
+}
+
+fn sys_getppid(t: &mut Task, _a: &SyscallArgs) -> SysResult {
+    Ok(t.tg.parent().map(|p| p.tgid).unwrap_or(0) as u64)
+}
+
+fn group_of(t: &Task, pid: i32) -> Result<Arc<ThreadGroup>, Errno> {
+    if pid == 0 {
+        return Ok(t.tg.clone());
+    }
+    if pid < 0 {
+        return Err(Errno::ESRCH);
+    }
+    t.kernel.group(pid).ok_or(Errno::ESRCH)
+}
+
+fn sys_getpgid(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let g = group_of(t, a.a[0] as i32)?;
+    let pgid = g.inner.lock().unwrap().pgid;
+    Ok(pgid as u64)
+}
+
+fn sys_getpgrp(t: &mut Task, _a: &SyscallArgs) -> SysResult {
+    Ok(t.tg.inner.lock().unwrap().pgid as u64)
+}
+
+fn sys_setpgid(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let pid = a.a[0] as i32;
+    let pgid = a.a[1] as i32;
+    if pgid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let g = group_of(t, pid)?;
+    let is_self = Arc::ptr_eq(&g, &t.tg);
+    let is_child = g.parent().is_some_and(|p| Arc::ptr_eq(&p, &t.tg));
+    if !is_self && !is_child {
+        return Err(Errno::ESRCH);
+    }
+    let my_sid = t.tg.inner.lock().unwrap().sid;
+    let mut gi = g.inner.lock().unwrap();
+    if gi.sid != my_sid {
+        return Err(Errno::EPERM);
+    }
+    if gi.sid == g.tgid {
+        // A session leader cannot change its group.
+        return Err(Errno::EPERM);
+    }
+    gi.pgid = if pgid == 0 { g.tgid } else { pgid };
+    Ok(0)
+}
+
+fn sys_getsid(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let g = group_of(t, a.a[0] as i32)?;
+    let sid = g.inner.lock().unwrap().sid;
+    Ok(sid as u64)
+}
+
+fn sys_setsid(t: &mut Task, _a: &SyscallArgs) -> SysResult {
+    let tgid = t.tgid();
+    // A process group leader cannot start a session.
+    let in_use = t
+        .kernel
+        .all_groups()
+        .iter()
+        .any(|g| g.tgid != tgid && g.inner.lock().unwrap().pgid == tgid);
+    let mut gi = t.tg.inner.lock().unwrap();
+    if gi.pgid == tgid && (in_use || gi.sid == tgid) {
+        return Err(Errno::EPERM);
+    }
+    gi.pgid = tgid;
+    gi.sid = tgid;
+    Ok(tgid as u64)
+}
+
+fn sys_prctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    match a.a[0] as i32 {
+        libc::PR_SET_NAME => {
+            let mut name = t.read_bytes(a.a[1], 16).or_else(|_| t.read_cstring(a.a[1], 15))?;
+            if let Some(i) = name.iter().position(|c| *c == 0) {
+                name.truncate(i);
+            }
+            name.truncate(15);
+            *t.handle.comm.lock().unwrap() = name;
+            Ok(0)
+        }
+        libc::PR_GET_NAME => {
+            let mut name = t.handle.comm.lock().unwrap().clone();
+            name.resize(16, 0);
+            t.write_bytes(a.a[1], &name)?;
+            Ok(0)
+        }
+        libc::PR_SET_PDEATHSIG | libc::PR_SET_NO_NEW_PRIVS | libc::PR_SET_DUMPABLE => Ok(0),
+        libc::PR_GET_DUMPABLE => Ok(1),
+        libc::PR_GET_NO_NEW_PRIVS => Ok(0),
+        libc::PR_CAPBSET_READ => Ok(1),
+        other => {
+            t.kernel.report_unsupported(libc::SYS_prctl as usize, other as u64, "prctl option");
+            Err(Errno::EINVAL)
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! Open file descriptions.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::{Dentry, DirEntry, FileOps};
+use crate::errno::Errno;
+use crate::kernel::task::Task;
+
+/// Status flags F_SETFL may change (Linux's SETFL_MASK).
+pub const SETFL_MASK: i32 =
+    libc::O_APPEND | libc::O_NONBLOCK | libc::O_ASYNC | libc::O_DIRECT | libc::O_NOATIME;
+
+/// Flags an open file description remembers (F_GETFL shows them).
+const KEPT_FLAGS: i32 = libc::O_ACCMODE
+    | libc::O_APPEND
+    | libc::O_NONBLOCK
+    | libc::O_ASYNC
+    | libc::O_DIRECT
+    | libc::O_NOATIME
+    | libc::O_LARGEFILE
+    | libc::O_DSYNC
+    | libc::O_SYNC
+    | libc::O_PATH
+    | libc::O_NOFOLLOW
+    | libc::O_DIRECTORY;
+
+/// An open file description: what open(2) returns and dup(2) shares.
+pub struct File {
+    ops: Arc<dyn FileOps>,
+    dentry: Option<Arc<Dentry>>,
+    flags: AtomicI32,
+    /// The file offset; held across a read or write so that concurrent
+    /// calls on one description do not interleave their offsets.
+    pos: Mutex<u64>,
+    /// The entries getdents is walking through, taken at the first call
+    /// (and again after a seek to 0); the offset indexes them.
+    dir: Mutex<Option<Arc<Vec<DirEntry>>>>,
+}
+
+impl std::fmt::Debug for File {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "File({})", String::from_utf8_lossy(&self.path()))
+    }
+}
+
+impl File {
+    /// A description over `ops`; `flags` are the open(2) flags (only the
+    /// access mode and status flags are kept).
+    pub fn new(ops: Arc<dyn FileOps>, dentry: Option<Arc<Dentry>>, flags: i32) -> Arc<File> {
+        Arc::new(File {
+            ops,
+            dentry,
+            flags: AtomicI32::new((flags & KEPT_FLAGS) | libc::O_LARGEFILE),
+            pos: Mutex::new(0),
+            dir: Mutex::new(None),
+        })
+    }
+
+    pub fn ops(&self) -> &Arc<dyn FileOps> {
+        &self.ops
+    }
+
+    pub fn dentry(&self) -> Option<&Arc<Dentry>> {
+        self.dentry.as_ref()
+    }
+
+    /// The open flags: access mode and status flags (F_GETFL).
+    pub fn flags(&self) -> i32 {
+        self.flags.load(Ordering::Relaxed)
+    }
+
+    /// F_SETFL: changes the status flags in SETFL_MASK only.
+    pub fn set_status_flags(&self, new: i32) {
+        let _ = self
+            .flags
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                Some((old & !SETFL_MASK) | (new & SETFL_MASK))
+            });
+    }
+
+    pub fn nonblocking(&self) -> bool {
+        self.flags() & libc::O_NONBLOCK != 0
+    }
+
+    pub fn is_path_only(&self) -> bool {
+        self.flags() & libc::O_PATH != 0
+    }
+
+    pub fn readable(&self) -> bool {
+        let f = self.flags();
+        f & libc::O_PATH == 0 && matches!(f & libc::O_ACCMODE, libc::O_RDONLY | libc::O_RDWR)
+    }
+
+    pub fn writable(&self) -> bool {
+        let f = self.flags();
+        f & libc::O_PATH == 0 && matches!(f & libc::O_ACCMODE, libc::O_WRONLY | libc::O_RDWR)
+    }
+
+    pub fn is_dir(&self) -> bool {
+        self.dentry.as_ref().is_some_and(|d| d.is_dir())
+    }
+
+    /// fstat(2).
+    pub fn stat(&self) -> Result<libc::stat, Errno> {
+        match &self.dentry {
+            Some(d) => d.stat(),
+            None => self.ops.stat(),
+        }
+    }
+
+    /// The absolute path in the sandbox (or `pipe:[N]` and the like).
+    pub fn path(&self) -> Vec<u8> {
+        match &self.dentry {
+            Some(d) => d.path(),
+            None => self.ops.name(),
+        }
+    }
+
+    fn lock_pos(&self) -> MutexGuard<'_, u64> {
+        self.pos.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The current offset.
+    pub fn offset(&self) -> u64 {
+        *self.lock_pos()
+    }
+
+    /// read(2) at the file offset, advancing it. The caller has checked
+    /// that the description is readable.
+    pub fn read(&self, t: &Task, buf: &mut [u8]) -> Result<usize, Errno> {
+        if !self.ops.seekable() {
+            return self.ops.read(t, self, buf, 0);
+        }
+        let mut pos = self.lock_pos();
+        let n = self.ops.read(t, self, buf, *pos)?;
+        *pos = pos.saturating_add(n as u64);
+        Ok(n)
+    }
+
+    /// pread(2): at `off`, offset unchanged; ESPIPE for streams.
+    pub fn pread(&self, t: &Task, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
+        if !self.ops.seekable() {
+            return Err(Errno::ESPIPE);
+        }
+        if i64::try_from(off).is_err() {
+            return Err(Errno::EINVAL);
+        }
+        self.ops.read(t, self, buf, off)
+    }
+
+    /// write(2) at the file offset (at the end with O_APPEND), advancing it.
+    pub fn write(&self, t: &Task, buf: &[u8]) -> Result<usize, Errno> {
+        if !self.ops.seekable() {
+            return self.ops.write(t, self, buf, 0);
+        }
+        let mut pos = self.lock_pos();
+        if self.flags() & libc::O_APPEND != 0 {
+            *pos = self.size()?;
+        }
+        let n = self.ops.write(t, self, buf, *pos)?;
+        *pos = pos.saturating_add(n as u64);
+        Ok(n)
+    }
+
+    /// pwrite(2). As on Linux, O_APPEND makes it append anyway.
+    pub fn pwrite(&self, t: &Task, buf: &[u8], off: u64) -> Result<usize, Errno> {
+        if !self.ops.seekable() {
+            return Err(Errno::ESPIPE);
+        }
+        if i64::try_from(off).is_err() {
+            return Err(Errno::EINVAL);
+        }
+        if self.flags() & libc::O_APPEND != 0 {
+            let _pos = self.lock_pos();
+            let end = self.size()?;
+            return self.ops.write(t, self, buf, end);
+        }
+        self.ops.write(t, self, buf, off)
+    }
+
+    fn size(&self) -> Result<u64, Errno> {
+        Ok(u64::try_from(self.stat()?.st_size).unwrap_or(0))
+    }
+
+    /// lseek(2).
+    pub fn seek(&self, off: i64, whence: i32) -> Result<u64, Errno> {
+        if let Some(r) = self.ops.seek(off, whence) {
+            return r;
+        }
+        if !self.ops.seekable() {
+            return Err(Errno::ESPIPE);
+        }
+        let mut pos = self.lock_pos();
+        let base: i64 = match whence {
+            libc::SEEK_SET => 0,
+            libc::SEEK_CUR => i64::try_from(*pos).map_err(|_| Errno::EOVERFLOW)?,
+            libc::SEEK_END => {
+                if self.is_dir() {
+                    return Err(Errno::EINVAL);
+                }
+                i64::try_from(self.size()?).map_err(|_| Errno::EOVERFLOW)?
+            }
+            libc::SEEK_DATA | libc::SEEK_HOLE => {
+                // Files are one data extent up to their size.
+                if self.is_dir() {
+                    return Err(Errno::EINVAL);
+                }
+                let size = i64::try_from(self.size()?).map_err(|_| Errno::EOVERFLOW)?;
+                if off < 0 {
+                    return Err(Errno::EINVAL);
+                }
+                if off >= size {
+                    return Err(Errno::ENXIO);
+                }
+                let new = if whence == libc::SEEK_DATA { off } else { size };
+                *pos = new as u64;
+                return Ok(new as u64);
+            }
+            _ => return Err(Errno::EINVAL),
+        };
+        let new = base.checked_add(off).ok_or(Errno::EOVERFLOW)?;
+        if new < 0 {
+            return Err(Errno::EINVAL);
+        }
+        if self.is_dir() && new == 0 {
+            // rewinddir: list the directory afresh.
+            *self.dir.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
+        *pos = new as u64;
+        Ok(new as u64)
+    }
+
+    /// getdents(2) support: calls `emit(index_after, entry)` for the entries
+    /// from the offset on, `.` and `..` first, until it returns false; the
+    /// offset then points at the first entry not taken.
+    pub fn read_dir(
+        &self,
+        mut emit: impl FnMut(u64, &DirEntry) -> bool,
+    ) -> Result<(), Errno> {
+        let d = self.dentry.as_ref().ok_or(Errno::ENOTDIR)?;
+        if !d.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        let mut pos = self.lock_pos();
+        let entries = {
+            let mut cache = self.dir.lock().unwrap_or_else(|e| e.into_inner());
+            match &*cache {
+                Some(e) if *pos != 0 => e.clone(),
+                _ => {
+                    let parent = d.parent().map_or(d.inode.ino(), |p| p.inode.ino());
+                    let mut all = vec![
+                        super::DirEntry {
+                            ino: d.inode.ino(),
+                            ty: libc::DT_DIR,
+                            name: b".".to_vec(),
+                        },
+                        super::DirEntry {
+                            ino: parent,
+                            ty: libc::DT_DIR,
+                            name: b"..".to_vec(),
+                        },
+                    ];
+                    all.extend(d.inode.readdir()?);
+                    let all = Arc::new(all);
+                    *cache = Some(all.clone());
+                    all
+                }
+            }
+        };
+        let start = usize::try_from(*pos).unwrap_or(usize::MAX);
+        for (i, e) in entries.iter().enumerate().skip(start) {
+            if !emit(i as u64 + 1, e) {
+                break;
+            }
+            *pos = i as u64 + 1;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,507 @@
+//! The virtual filesystem: mounts, dentries, inodes, open file descriptions,
+//! and the per-task fd table and filesystem context.
+//!
+//! INTERFACE the rest of the Sentry uses (kept stable while it grows):
+//! * [`Vfs::new`] builds the sandbox's mount namespace over the Gofer root.
+//! * [`FdTable`], [`FsContext`]: per-task tables, forked or shared by clone.
+//! * [`File`]: an open file description (`Arc<File>`), with `read`, `pread`,
+//!   `write`, `stat`, `path`.
+//! * [`open`]: path resolution + open, as openat(2) does it.
+//!
+//! Layers, bottom up:
+//! * an [`Inode`] is a file of one filesystem (`fsimpl::tmpfs`,
+//!   `fsimpl::gofer`, `fsimpl::overlay` ...). Filesystems cache their own
+//!   nodes: the Gofer's walk results and attributes live in its inodes.
+//! * a [`Dentry`] is an inode reached by a walk: its mount, its parent and
+//!   its name. Dentries are built per walk and shared by whoever keeps them
+//!   (a cwd, an open file), so `..`, `getcwd` and `/proc/self/fd` paths
+//!   follow the walk that reached the file.
+//! * a [`Mount`] grafts a filesystem's root over a directory.
+//! * a [`File`] is an open file description: [`FileOps`] from the
+//!   filesystem, plus the offset and status flags.
+
+mod context;
+mod fdtable;
+mod file;
+pub mod ops;
+pub mod path;
+mod perm;
+
+use std::any::Any;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use crate::errno::Errno;
+use crate::kernel::task::Task;
+use crate::kernel::waiter::WaitQueue;
+
+pub use context::FsContext;
+pub use fdtable::FdTable;
+pub use file::File;
+pub use ops::{check_exec, open};
+pub use perm::Cred;
+
+/// Longest path the application may pass, NUL included (Linux PATH_MAX).
+pub const PATH_MAX: usize = libc::PATH_MAX as usize;
+/// Longest file name (Linux NAME_MAX).
+pub const NAME_MAX: usize = 255;
+/// Symlinks followed in one resolution before ELOOP (Linux MAXSYMLINKS).
+pub const MAX_SYMLINKS: u32 = 40;
+/// Largest single read or write, as Linux's MAX_RW_COUNT.
+pub const MAX_RW_COUNT: usize = 0x7fff_f000;
+/// Largest buffer the Sentry allocates for one step of an application's
+/// read or write; bigger requests are served in steps of this size.
+pub const IO_CHUNK: usize = 1 << 20;
+
+/// A Linux timestamp.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Time {
+    pub sec: i64,
+    pub nsec: i64,
+}
+
+impl Time {
+    pub fn now() -> Time {
+        match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => Time {
+                sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+                nsec: i64::from(d.subsec_nanos()),
+            },
+            Err(_) => Time::default(),
+        }
+    }
+}
+
+/// One directory entry, as `readdir` lists it (without `.` and `..`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirEntry {
+    pub ino: u64,
+    /// DT_* type.
+    pub ty: u8,
+    pub name: Vec<u8>,
+}
+
+/// Who owns a file being created.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Owner {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// Attribute changes: `None` leaves a field as it is.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SetAttr {
+    /// Permission bits only (07777); the file type never changes.
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub size: Option<u64>,
+    pub atime: Option<Time>,
+    pub mtime: Option<Time>,
+}
+
+pub type InodeRef = Arc<dyn Inode>;
+
+/// A file of one filesystem.
+///
+/// Directory operations take names that the VFS has already checked: never
+/// empty, never `.` or `..`, without `/`, at most NAME_MAX bytes. Existence
+/// and type checks are the filesystem's too (it holds the lock that makes
+/// them true), so each operation returns Linux's errno for them.
+pub trait Inode: Send + Sync + Any {
+    /// Inode number, stable for the life of the file.
+    fn ino(&self) -> u64;
+    /// The attributes; `st_dev` is filled by the VFS from the mount.
+    fn stat(&self) -> Result<libc::stat, Errno>;
+    /// `st_mode`, type bits included; cheap.
+    fn mode(&self) -> u32;
+
+    fn lookup(&self, _name: &[u8]) -> Result<InodeRef, Errno> {
+        Err(Errno::ENOTDIR)
+    }
+    /// The entries of a directory, without `.` and `..`.
+    fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
+        Err(Errno::ENOTDIR)
+    }
+    fn readlink(&self) -> Result<Vec<u8>, Errno> {
+        Err(Errno::EINVAL)
+    }
+    /// Opens the file. The VFS has checked permissions and O_DIRECTORY;
+    /// `flags` are the open(2) flags.
+    fn open(self: Arc<Self>, flags: i32) -> Result<Arc<dyn FileOps>, Errno>;
+
+    /// Creates a regular file.
+    fn create(&self, _name: &[u8], _mode: u32, _owner: Owner) -> Result<InodeRef, Errno> {
+        Err(self.no_dir_op())
+    }
+    fn mkdir(&self, _name: &[u8], _mode: u32, _owner: Owner) -> Result<InodeRef, Errno> {
+        Err(self.no_dir_op())
+    }
+    fn symlink(&self, _name: &[u8], _target: &[u8], _owner: Owner) -> Result<InodeRef, Errno> {
+        Err(self.no_dir_op())
+    }
+    /// Creates a device, FIFO or socket node (`mode` holds the type).
+    fn mknod(&self, _name: &[u8], _mode: u32, _rdev: u64, _owner: Owner) -> Result<InodeRef, Errno> {
+        Err(self.no_dir_op())
+    }
+    /// Makes `name` a new link to `target` (a file of the same filesystem).
+    fn link(&self, _name: &[u8], _target: &InodeRef) -> Result<(), Errno> {
+        Err(self.no_dir_op())
+    }
+    fn unlink(&self, _name: &[u8]) -> Result<(), Errno> {
+        Err(self.no_dir_op())
+    }
+    fn rmdir(&self, _name: &[u8]) -> Result<(), Errno> {
+        Err(self.no_dir_op())
+    }
+    /// Moves `old` in this directory to `new` in `newdir` (same filesystem),
+    /// replacing what is there as rename(2) does. `flags`: RENAME_NOREPLACE.
+    fn rename(&self, _old: &[u8], _newdir: &InodeRef, _new: &[u8], _flags: u32) -> Result<(), Errno> {
+        Err(self.no_dir_op())
+    }
+    fn setattr(&self, _attr: &SetAttr) -> Result<(), Errno> {
+        Err(Errno::EPERM)
+    }
+    fn statfs(&self) -> Result<libc::statfs, Errno> {
+        Ok(statfs_of(libc::TMPFS_MAGIC, 0, 0))
+    }
+
+    /// The errno of a directory operation this file does not support.
+    fn no_dir_op(&self) -> Errno {
+        if is_dir(self.mode()) {
+            Errno::EPERM
+        } else {
+            Errno::ENOTDIR
+        }
+    }
+}
+
+/// What an open file description does; one per open(2).
+///
+/// `read_at`/`write_at` serve files that never block (regular files,
+/// devices) and may be called without a task (overlay copy-up). Files that
+/// block (pipes, terminals) override `read`/`write`, which get the task to
+/// sleep on and the description for its O_NONBLOCK flag.
+pub trait FileOps: Send + Sync + Any {
+    fn read_at(&self, _buf: &mut [u8], _off: u64) -> Result<usize, Errno> {
+        Err(Errno::EINVAL)
+    }
+    fn write_at(&self, _buf: &[u8], _off: u64) -> Result<usize, Errno> {
+        Err(Errno::EINVAL)
+    }
+    fn read(&self, _t: &Task, _f: &File, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
+        self.read_at(buf, off)
+    }
+    fn write(&self, _t: &Task, _f: &File, buf: &[u8], off: u64) -> Result<usize, Errno> {
+        self.write_at(buf, off)
+    }
+    /// False for streams: no offset, lseek and pread give ESPIPE.
+    fn seekable(&self) -> bool {
+        true
+    }
+    /// lseek for files that keep their own offset (a host fd); `None`: the
+    /// description's offset.
+    fn seek(&self, _off: i64, _whence: i32) -> Option<Result<u64, Errno>> {
+        None
+    }
+    /// Attributes of a file that has no dentry (pipes, host fds).
+    fn stat(&self) -> Result<libc::stat, Errno> {
+        Err(Errno::EBADF)
+    }
+    /// Device-specific ioctls; the generic ones (FIOCLEX, FIONBIO ...) are
+    /// handled before this is called.
+    fn ioctl(&self, _t: &Task, _f: &File, _cmd: u32, _arg: u64) -> Result<u64, Errno> {
+        Err(Errno::ENOTTY)
+    }
+    /// Bytes readable without blocking, for FIONREAD (`None`: ENOTTY, or
+    /// for regular files the size past the offset).
+    fn readable_bytes(&self) -> Option<u64> {
+        None
+    }
+    fn fsync(&self) -> Result<(), Errno> {
+        Ok(())
+    }
+    /// Current poll(2) events among `mask` (for poll/epoll/select).
+    fn readiness(&self, mask: i16) -> i16 {
+        mask & (libc::POLLIN | libc::POLLOUT | libc::POLLRDNORM | libc::POLLWRNORM)
+    }
+    /// The queue notified when `readiness` may have changed.
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        None
+    }
+    /// The name of a file without a dentry (`pipe:[123]`).
+    fn name(&self) -> Vec<u8> {
+        b"anon_inode:[unknown]".to_vec()
+    }
+    /// The pipe behind this file, if it is one (F_GETPIPE_SZ ...).
+    fn as_pipe(&self) -> Option<&crate::fsimpl::pipe::Pipe> {
+        None
+    }
+}
+
+/// A mounted filesystem.
+pub struct Mount {
+    pub id: u64,
+    /// `st_dev` of every file in it.
+    pub dev: u64,
+    pub fstype: &'static str,
+    pub root: InodeRef,
+    /// (mount id, inode number) of the directory it covers; `None` for `/`.
+    pub mountpoint: Option<(u64, u64)>,
+}
+
+/// An inode as reached by a walk.
+pub struct Dentry {
+    pub mount: Arc<Mount>,
+    pub inode: InodeRef,
+    parent: Option<Arc<Dentry>>,
+    name: Vec<u8>,
+}
+
+impl Dentry {
+    pub fn parent(&self) -> Option<&Arc<Dentry>> {
+        self.parent.as_ref()
+    }
+
+    pub fn name(&self) -> &[u8] {
+        &self.name
+    }
+
+    pub fn child(self: &Arc<Self>, mount: Arc<Mount>, inode: InodeRef, name: &[u8]) -> Arc<Dentry> {
+        Arc::new(Dentry {
+            mount,
+            inode,
+            parent: Some(self.clone()),
+            name: name.to_vec(),
+        })
+    }
+
+    /// The same file (not only the same name).
+    pub fn same(&self, other: &Dentry) -> bool {
+        self.mount.id == other.mount.id && self.inode.ino() == other.inode.ino()
+    }
+
+    pub fn mode(&self) -> u32 {
+        self.inode.mode()
+    }
+
+    pub fn is_dir(&self) -> bool {
+        is_dir(self.inode.mode())
+    }
+
+    /// stat(2) of the file, `st_dev` from its mount.
+    pub fn stat(&self) -> Result<libc::stat, Errno> {
+        let mut st = self.inode.stat()?;
+        st.st_dev = self.mount.dev;
+        Ok(st)
+    }
+
+    /// The absolute path from the VFS root.
+    pub fn path(&self) -> Vec<u8> {
+        let mut names: Vec<&[u8]> = Vec::new();
+        let mut d = self;
+        while let Some(p) = d.parent.as_deref() {
+            names.push(&d.name);
+            d = p;
+        }
+        if names.is_empty() {
+            return b"/".to_vec();
+        }
+        let mut out = Vec::new();
+        for n in names.iter().rev() {
+            out.push(b'/');
+            out.extend_from_slice(n);
+        }
+        out
+    }
+
+    /// Whether `self` is `other` or below it.
+    pub fn is_within(&self, other: &Dentry) -> bool {
+        let mut d = Some(self);
+        while let Some(x) = d {
+            if x.same(other) {
+                return true;
+            }
+            d = x.parent.as_deref();
+        }
+        false
+    }
+}
+
+impl Drop for Dentry {
+    // A chain of dentries as deep as an application can make directories
+    // would otherwise be freed by recursion and overflow the stack.
+    fn drop(&mut self) {
+        let mut next = self.parent.take();
+        while let Some(p) = next {
+            match Arc::try_unwrap(p) {
+                Ok(mut d) => next = d.parent.take(),
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Dentry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Dentry({})", String::from_utf8_lossy(&self.path()))
+    }
+}
+
+/// The sandbox's mount namespace.
+pub struct Vfs {
+    root: Arc<Dentry>,
+    mounts: RwLock<Vec<Arc<Mount>>>,
+    next_mount: AtomicU64,
+}
+
+impl std::fmt::Debug for Vfs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Vfs")
+    }
+}
+
+/// Anonymous device numbers (major 0), as Linux gives tmpfs and proc.
+fn anon_dev(id: u64) -> u64 {
+    libc::makedev(0, (id + 0x20) as u32)
+}
+
+impl Vfs {
+    /// The sandbox's namespace: `/` an overlay of an in-memory upper layer
+    /// over the Gofer's root (so the host is never written), a fresh tmpfs on
+    /// `/tmp`, devfs on `/dev` and an empty tmpfs on `/proc` until procfs
+    /// exists.
+    pub fn new(gofer: Arc<gofer::Client>) -> Result<Arc<Vfs>, Errno> {
+        let lower = crate::fsimpl::gofer::GoferFs::new(gofer)?;
+        let root = crate::fsimpl::overlay::OverlayFs::new_root(lower);
+        let vfs = Vfs::with_root(root, "overlay");
+        let owner = Owner::default();
+        vfs.mount_at(b"/tmp", crate::fsimpl::tmpfs::Tmpfs::new_root(0o1777, owner), "tmpfs")?;
+        vfs.mount_at(b"/dev", crate::fsimpl::dev::new_devfs(), "devtmpfs")?;
+        vfs.mount_at(b"/proc", crate::fsimpl::tmpfs::Tmpfs::new_root(0o555, owner), "proc")?;
+        Ok(vfs)
+    }
+
+    /// A namespace with `root` on `/` and nothing else mounted.
+    pub fn with_root(root: InodeRef, fstype: &'static str) -> Arc<Vfs> {
+        let mount = Arc::new(Mount {
+            id: 1,
+            dev: anon_dev(1),
+            fstype,
+            root: root.clone(),
+            mountpoint: None,
+        });
+        Arc::new(Vfs {
+            root: Arc::new(Dentry {
+                mount: mount.clone(),
+                inode: root,
+                parent: None,
+                name: b"/".to_vec(),
+            }),
+            mounts: RwLock::new(vec![mount]),
+            next_mount: AtomicU64::new(2),
+        })
+    }
+
+    /// The root of the namespace.
+    pub fn root(&self) -> Arc<Dentry> {
+        self.root.clone()
+    }
+
+    /// Mounts `fs` over the directory at the absolute path `at`, creating
+    /// the directory if it is missing.
+    pub fn mount_at(&self, at: &[u8], fs: InodeRef, fstype: &'static str) -> Result<(), Errno> {
+        let ctx = ops::Ctx::new(self, self.root(), Cred::root(), 0o022);
+        let dir = match ops::walk(&ctx, self.root(), at, true) {
+            Ok(d) => d,
+            Err(Errno::ENOENT) => {
+                ops::mkdirat(&ctx, self.root(), at, 0o755)?;
+                ops::walk(&ctx, self.root(), at, true)?
+            }
+            Err(e) => return Err(e),
+        };
+        self.mount(&dir, fs, fstype)
+    }
+
+    /// Mounts `fs` over `dir`.
+    pub fn mount(&self, dir: &Dentry, fs: InodeRef, fstype: &'static str) -> Result<(), Errno> {
+        if !dir.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        let id = self.next_mount.fetch_add(1, Ordering::Relaxed);
+        let m = Arc::new(Mount {
+            id,
+            dev: anon_dev(id),
+            fstype,
+            root: fs,
+            mountpoint: Some((dir.mount.id, dir.inode.ino())),
+        });
+        self.mounts.write().unwrap_or_else(|e| e.into_inner()).push(m);
+        Ok(())
+    }
+
+    /// The mount whose root covers the directory (`mount`, `ino`), the last
+    /// one mounted if several are stacked.
+    pub(crate) fn mounted_on(&self, mount: u64, ino: u64) -> Option<Arc<Mount>> {
+        let mounts = self.mounts.read().unwrap_or_else(|e| e.into_inner());
+        mounts
+            .iter()
+            .rev()
+            .find(|m| m.mountpoint == Some((mount, ino)))
+            .cloned()
+    }
+
+    /// Whether the dentry is the root of a mount (EBUSY for rmdir, rename).
+    /// Walks cross into mounts, so a mount point is only ever reached as
+    /// the root of what is mounted on it.
+    pub fn is_mount_root(&self, d: &Dentry) -> bool {
+        d.parent.is_none() || d.inode.ino() == d.mount.root.ino()
+    }
+
+    /// The mounts, oldest first (for /proc/self/mounts later).
+    pub fn mounts(&self) -> Vec<Arc<Mount>> {
+        self.mounts.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+pub fn is_dir(mode: u32) -> bool {
+    mode & libc::S_IFMT == libc::S_IFDIR
+}
+
+pub fn is_reg(mode: u32) -> bool {
+    mode & libc::S_IFMT == libc::S_IFREG
+}
+
+pub fn is_symlink(mode: u32) -> bool {
+    mode & libc::S_IFMT == libc::S_IFLNK
+}
+
+/// The DT_* type of a mode.
+pub fn dtype_of(mode: u32) -> u8 {
+    match mode & libc::S_IFMT {
+        libc::S_IFREG => libc::DT_REG,
+        libc::S_IFDIR => libc::DT_DIR,
+        libc::S_IFLNK => libc::DT_LNK,
+        libc::S_IFCHR => libc::DT_CHR,
+        libc::S_IFBLK => libc::DT_BLK,
+        libc::S_IFIFO => libc::DT_FIFO,
+        libc::S_IFSOCK => libc::DT_SOCK,
+        _ => libc::DT_UNKNOWN,
+    }
+}
+
+/// A statfs result with the usual fields of an in-memory filesystem.
+pub fn statfs_of(magic: i64, blocks: u64, bfree: u64) -> libc::statfs {
+    let mut s: libc::statfs = crate::usermem::zeroed();
+    s.f_type = magic;
+    s.f_bsize = 4096;
+    s.f_frsize = 4096;
+    s.f_blocks = blocks;
+    s.f_bfree = bfree;
+    s.f_bavail = bfree;
+    s.f_namelen = NAME_MAX as i64;
+    s
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,759 @@
+//! Path resolution and the path-based operations of the VFS, as Linux's
+//! namei does them: each function returns the errno Linux would.
+//!
+//! The functions on [`Ctx`] need no task, so they are testable on their
+//! own; the `*_task` helpers at the end glue them to a task's fd table,
+//! cwd, root, umask and credentials.
+
+use std::sync::Arc;
+
+use super::path::{self, Component};
+use super::perm::{Cred, MAY_EXEC, MAY_READ, MAY_WRITE};
+use super::{is_dir, is_reg, is_symlink, Dentry, File, FileOps, Owner, SetAttr, Time, Vfs};
+use super::{MAX_SYMLINKS, PATH_MAX};
+use crate::errno::Errno;
+use crate::kernel::task::Task;
+
+/// What a resolution runs with.
+pub struct Ctx<'a> {
+    pub vfs: &'a Vfs,
+    /// The task's root: `/` and `..` stop here.
+    pub root: Arc<Dentry>,
+    pub cred: Cred,
+    pub umask: u32,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(vfs: &'a Vfs, root: Arc<Dentry>, cred: Cred, umask: u32) -> Ctx<'a> {
+        Ctx {
+            vfs,
+            root,
+            cred,
+            umask,
+        }
+    }
+
+    /// A task's context, with its filesystem (effective) credentials.
+    pub fn of(t: &'a Task) -> Ctx<'a> {
+        Ctx {
+            vfs: &t.kernel.vfs,
+            root: t.fs.root(),
+            cred: fs_cred(t),
+            umask: t.fs.umask(),
+        }
+    }
+
+    fn owner_in(&self, dir: &Dentry) -> Owner {
+        // A set-group-ID directory gives its group to what is made in it.
+        let gid = match dir.inode.stat() {
+            Ok(st) if st.st_mode & libc::S_ISGID != 0 => st.st_gid,
+            _ => self.cred.gid,
+        };
+        Owner {
+            uid: self.cred.uid,
+            gid,
+        }
+    }
+}
+
+/// The task's filesystem credentials (effective ids and groups).
+pub fn fs_cred(t: &Task) -> Cred {
+    let c = t.creds();
+    Cred {
+        uid: c.euid,
+        gid: c.egid,
+        groups: c.groups.clone(),
+    }
+}
+
+/// The task's real credentials, which access(2) checks with.
+pub fn real_cred(t: &Task) -> Cred {
+    let c = t.creds();
+    Cred {
+        uid: c.uid,
+        gid: c.gid,
+        groups: c.groups.clone(),
+    }
+}
+
+/// The last component of a path whose parent was resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Last {
+    Name(Vec<u8>),
+    Dot,
+    DotDot,
+    /// The path named the root itself (`/`).
+    Root,
+}
+
+/// A resolved parent and what follows it.
+pub struct Parent {
+    pub dir: Arc<Dentry>,
+    pub last: Last,
+    pub trailing_slash: bool,
+}
+
+enum Step {
+    Dot,
+    DotDot,
+    Name(Vec<u8>),
+}
+
+fn steps_of(p: &path::Parsed<'_>) -> impl DoubleEndedIterator<Item = Step> + '_ {
+    p.components.iter().map(|c| match c {
+        Component::Dot => Step::Dot,
+        Component::DotDot => Step::DotDot,
+        Component::Name(n) => Step::Name(n.to_vec()),
+    })
+}
+
+/// Looks `name` up in `dir` and crosses into whatever is mounted there.
+fn lookup(ctx: &Ctx<'_>, dir: &Arc<Dentry>, name: &[u8]) -> Result<Arc<Dentry>, Errno> {
+    let inode = dir.inode.lookup(name)?;
+    let mut d = dir.child(dir.mount.clone(), inode, name);
+    // Bounded: each mount covers a directory of an older one.
+    for _ in 0..64 {
+        match ctx.vfs.mounted_on(d.mount.id, d.inode.ino()) {
+            Some(m) => d = dir.child(m.clone(), m.root.clone(), name),
+            None => break,
+        }
+    }
+    Ok(d)
+}
+
+fn dotdot(ctx: &Ctx<'_>, cur: Arc<Dentry>) -> Arc<Dentry> {
+    if cur.same(&ctx.root) {
+        return cur;
+    }
+    match cur.parent() {
+        Some(p) => p.clone(),
+        None => cur,
+    }
+}
+
+/// The resolver: walks `path` from `start` (or the root for absolute
+/// paths). With `parent_only`, stops before the last component and
+/// returns it; otherwise follows a final symlink when `follow` (or a
+/// trailing slash) asks for it.
+fn resolve(
+    ctx: &Ctx<'_>,
+    start: Arc<Dentry>,
+    path: &[u8],
+    follow: bool,
+    parent_only: bool,
+) -> Result<(Arc<Dentry>, Option<Parent>), Errno> {
+    let parsed = path::parse(path)?;
+    let mut cur = if parsed.absolute {
+        ctx.root.clone()
+    } else {
+        start
+    };
+    let mut must_dir = parsed.trailing_slash;
+    // Pending steps, next one last.
+    let mut stack: Vec<Step> = steps_of(&parsed).rev().collect();
+    let mut links = 0u32;
+    if parent_only && stack.is_empty() {
+        return Ok((
+            cur.clone(),
+            Some(Parent {
+                dir: cur,
+                last: Last::Root,
+                trailing_slash: false,
+            }),
+        ));
+    }
+    while let Some(step) = stack.pop() {
+        let is_last = stack.is_empty();
+        if !cur.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        if is_last && parent_only {
+            let last = match step {
+                Step::Dot => Last::Dot,
+                Step::DotDot => Last::DotDot,
+                Step::Name(n) => Last::Name(n),
+            };
+            return Ok((
+                cur.clone(),
+                Some(Parent {
+                    dir: cur,
+                    last,
+                    trailing_slash: must_dir,
+                }),
+            ));
+        }
+        match step {
+            Step::Dot => {}
+            Step::DotDot => cur = dotdot(ctx, cur),
+            Step::Name(name) => {
+                may_search(ctx, &cur)?;
+                let next = lookup(ctx, &cur, &name)?;
+                if is_symlink(next.mode()) && (!is_last || follow || must_dir) {
+                    links += 1;
+                    if links > MAX_SYMLINKS {
+                        return Err(Errno::ELOOP);
+                    }
+                    let target = next.inode.readlink()?;
+                    let parsed = path::parse(&target)?;
+                    if parsed.absolute {
+                        cur = ctx.root.clone();
+                    }
+                    if is_last && parsed.trailing_slash {
+                        must_dir = true;
+                    }
+                    stack.extend(steps_of(&parsed).rev());
+                    continue;
+                }
+                cur = next;
+            }
+        }
+    }
+    if must_dir && !cur.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    Ok((cur, None))
+}
+
+fn may_search(ctx: &Ctx<'_>, dir: &Dentry) -> Result<(), Errno> {
+    if ctx.cred.is_root() {
+        return Ok(());
+    }
+    ctx.cred.may_stat(&dir.inode.stat()?, MAY_EXEC)
+}
+
+/// Resolves `path` from `start`.
+pub fn walk(ctx: &Ctx<'_>, start: Arc<Dentry>, path: &[u8], follow: bool) -> Result<Arc<Dentry>, Errno> {
+    Ok(resolve(ctx, start, path, follow, false)?.0)
+}
+
+/// Resolves all of `path` but its last component.
+pub fn walk_parent(ctx: &Ctx<'_>, start: Arc<Dentry>, path: &[u8]) -> Result<Parent, Errno> {
+    resolve(ctx, start, path, false, true)?
+        .1
+        .ok_or(Errno::ENOENT)
+}
+
+/// Looks up one name in a directory the caller resolved (with the search
+/// permission check), crossing mounts.
+pub fn lookup_child(ctx: &Ctx<'_>, dir: &Arc<Dentry>, name: &[u8]) -> Result<Arc<Dentry>, Errno> {
+    may_search(ctx, dir)?;
+    lookup(ctx, dir, name)
+}
+
+/// Write and search permission on a directory, to change its entries.
+fn may_modify_dir(ctx: &Ctx<'_>, dir: &Dentry) -> Result<(), Errno> {
+    ctx.cred.may_stat(&dir.inode.stat()?, MAY_WRITE | MAY_EXEC)
+}
+
+/// The sticky-directory rule: in a +t directory only the owner of the
+/// entry or of the directory (or root) may remove or rename it.
+fn check_sticky(ctx: &Ctx<'_>, dir: &Dentry, child: &Dentry) -> Result<(), Errno> {
+    if ctx.cred.is_root() {
+        return Ok(());
+    }
+    let ds = dir.inode.stat()?;
+    if ds.st_mode & libc::S_ISVTX == 0 {
+        return Ok(());
+    }
+    let cs = child.inode.stat()?;
+    if ctx.cred.uid == cs.st_uid || ctx.cred.uid == ds.st_uid {
+        Ok(())
+    } else {
+        Err(Errno::EPERM)
+    }
+}
+
+/// The file behind an O_PATH descriptor: no I/O at all.
+struct PathOnly;
+
+impl FileOps for PathOnly {
+    fn read_at(&self, _buf: &mut [u8], _off: u64) -> Result<usize, Errno> {
+        Err(Errno::EBADF)
+    }
+    fn write_at(&self, _buf: &[u8], _off: u64) -> Result<usize, Errno> {
+        Err(Errno::EBADF)
+    }
+}
+
+/// open(2) and openat(2): resolves, creates with O_CREAT, checks and opens.
+/// `mode` is the application's; the umask is applied here.
+pub fn open_at(
+    ctx: &Ctx<'_>,
+    start: Arc<Dentry>,
+    path: &[u8],
+    flags: i32,
+    mode: u32,
+) -> Result<Arc<File>, Errno> {
+    if flags & libc::O_TMPFILE == libc::O_TMPFILE {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let path_only = flags & libc::O_PATH != 0;
+    let follow = flags & libc::O_NOFOLLOW == 0;
+    let mut created = false;
+    let d = if flags & libc::O_CREAT != 0 && !path_only {
+        let p = walk_parent(ctx, start, path)?;
+        let name = match p.last {
+            Last::Name(n) => n,
+            _ => return Err(Errno::EISDIR),
+        };
+        match lookup_child(ctx, &p.dir, &name) {
+            Ok(existing) => {
+                if flags & libc::O_EXCL != 0 {
+                    return Err(Errno::EEXIST);
+                }
+                if is_symlink(existing.mode()) {
+                    if !follow {
+                        return Err(Errno::ELOOP);
+                    }
+                    walk(ctx, p.dir.clone(), &name, true)?
+                } else {
+                    existing
+                }
+            }
+            Err(Errno::ENOENT) => {
+                if p.trailing_slash {
+                    return Err(Errno::EISDIR);
+                }
+                may_modify_dir(ctx, &p.dir)?;
+                let owner = ctx.owner_in(&p.dir);
+                let perm = mode & 0o7777 & !ctx.umask;
+                let inode = p.dir.inode.create(&name, perm, owner)?;
+                created = true;
+                p.dir.child(p.dir.mount.clone(), inode, &name)
+            }
+            Err(e) => return Err(e),
+        }
+    } else {
+        walk(ctx, start, path, follow)?
+    };
+    let fmode = d.mode();
+    if is_symlink(fmode) && !path_only {
+        // Only O_NOFOLLOW leaves a final symlink unresolved.
+        return Err(Errno::ELOOP);
+    }
+    if flags & libc::O_DIRECTORY != 0 && !is_dir(fmode) {
+        return Err(Errno::ENOTDIR);
+    }
+    if path_only {
+        let kept = libc::O_PATH | (flags & (libc::O_DIRECTORY | libc::O_NOFOLLOW));
+        return Ok(File::new(Arc::new(PathOnly), Some(d), kept));
+    }
+    let acc = flags & libc::O_ACCMODE;
+    let wants_write = acc != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
+    if is_dir(fmode) && (acc != libc::O_RDONLY || flags & libc::O_CREAT != 0) {
+        return Err(Errno::EISDIR);
+    }
+    if !created {
+        let mut want = 0;
+        if acc != libc::O_WRONLY {
+            want |= MAY_READ;
+        }
+        if wants_write {
+            want |= MAY_WRITE;
+        }
+        ctx.cred.may_stat(&d.inode.stat()?, want)?;
+        if flags & libc::O_TRUNC != 0 && is_reg(fmode) {
+            d.inode.setattr(&SetAttr {
+                size: Some(0),
+                ..SetAttr::default()
+            })?;
+        }
+    }
+    let ops = d.inode.clone().open(flags)?;
+    Ok(File::new(ops, Some(d), flags))
+}
+
+/// mkdir(2).
+pub fn mkdirat(ctx: &Ctx<'_>, start: Arc<Dentry>, path: &[u8], mode: u32) -> Result<(), Errno> {
+    let p = walk_parent(ctx, start, path)?;
+    let name = match p.last {
+        Last::Name(n) => n,
+        _ => return Err(Errno::EEXIST),
+    };
+    match lookup_child(ctx, &p.dir, &name) {
+        Ok(_) => return Err(Errno::EEXIST),
+        Err(Errno::ENOENT) => {}
+        Err(e) => return Err(e),
+    }
+    may_modify_dir(ctx, &p.dir)?;
+    let owner = ctx.owner_in(&p.dir);
+    let mut perm = mode & (0o777 | libc::S_ISVTX) & !ctx.umask;
+    if p.dir.mode() & libc::S_ISGID != 0 {
+        perm |= libc::S_ISGID;
+    }
+    p.dir.inode.mkdir(&name, perm, owner)?;
+    Ok(())
+}
+
+/// unlink(2) and unlinkat(2) without AT_REMOVEDIR.
+pub fn unlinkat(ctx: &Ctx<'_>, start: Arc<Dentry>, path: &[u8]) -> Result<(), Errno> {
+    let p = walk_parent(ctx, start, path)?;
+    let name = match p.last {
+        Last::Name(n) => n,
+        _ => return Err(Errno::EISDIR),
+    };
+    let child = lookup_child(ctx, &p.dir, &name)?;
+    if child.is_dir() {
+        return Err(Errno::EISDIR);
+    }
+    if p.trailing_slash {
+        return Err(Errno::ENOTDIR);
+    }
+    may_modify_dir(ctx, &p.dir)?;
+    check_sticky(ctx, &p.dir, &child)?;
+    p.dir.inode.unlink(&name)
+}
+
+/// rmdir(2) and unlinkat(2) with AT_REMOVEDIR.
+pub fn rmdirat(ctx: &Ctx<'_>, start: Arc<Dentry>, path: &[u8]) -> Result<(), Errno> {
+    let p = walk_parent(ctx, start, path)?;
+    let name = match p.last {
+        Last::Name(n) => n,
+        Last::Dot => return Err(Errno::EINVAL),
+        Last::DotDot => return Err(Errno::ENOTEMPTY),
+        Last::Root => return Err(Errno::EBUSY),
+    };
+    let child = lookup_child(ctx, &p.dir, &name)?;
+    if !child.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    may_modify_dir(ctx, &p.dir)?;
+    check_sticky(ctx, &p.dir, &child)?;
+    if ctx.vfs.is_mount_root(&child) || child.same(&ctx.root) {
+        return Err(Errno::EBUSY);
+    }
+    p.dir.inode.rmdir(&name)
+}
+
+/// rename(2), renameat(2), renameat2(2) with RENAME_NOREPLACE.
+pub fn renameat(
+    ctx: &Ctx<'_>,
+    old_start: Arc<Dentry>,
+    old_path: &[u8],
+    new_start: Arc<Dentry>,
+    new_path: &[u8],
+    flags: u32,
+) -> Result<(), Errno> {
+    let known = libc::RENAME_NOREPLACE | libc::RENAME_EXCHANGE | libc::RENAME_WHITEOUT;
+    if flags & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & libc::RENAME_EXCHANGE != 0 && flags & (libc::RENAME_NOREPLACE | libc::RENAME_WHITEOUT) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & (libc::RENAME_EXCHANGE | libc::RENAME_WHITEOUT) != 0 {
+        // Not yet: the filesystems move one entry at a time.
+        return Err(Errno::EINVAL);
+    }
+    let op = walk_parent(ctx, old_start, old_path)?;
+    let np = walk_parent(ctx, new_start, new_path)?;
+    let old_name = match op.last {
+        Last::Name(n) => n,
+        _ => return Err(Errno::EBUSY),
+    };
+    let new_name = match np.last {
+        Last::Name(n) => n,
+        _ if flags & libc::RENAME_NOREPLACE != 0 => return Err(Errno::EEXIST),
+        _ => return Err(Errno::EBUSY),
+    };
+    let src = lookup_child(ctx, &op.dir, &old_name)?;
+    if (op.trailing_slash || np.trailing_slash) && !src.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    if op.dir.mount.id != np.dir.mount.id {
+        return Err(Errno::EXDEV);
+    }
+    may_modify_dir(ctx, &op.dir)?;
+    may_modify_dir(ctx, &np.dir)?;
+    check_sticky(ctx, &op.dir, &src)?;
+    if ctx.vfs.is_mount_root(&src) {
+        return Err(Errno::EBUSY);
+    }
+    match lookup_child(ctx, &np.dir, &new_name) {
+        Ok(dst) => {
+            if flags & libc::RENAME_NOREPLACE != 0 {
+                return Err(Errno::EEXIST);
+            }
+            if dst.same(&src) {
+                // Two names of one file: rename does nothing.
+                return Ok(());
+            }
+            if ctx.vfs.is_mount_root(&dst) {
+                return Err(Errno::EBUSY);
+            }
+            check_sticky(ctx, &np.dir, &dst)?;
+            match (src.is_dir(), dst.is_dir()) {
+                (true, false) => return Err(Errno::ENOTDIR),
+                (false, true) => return Err(Errno::EISDIR),
+                _ => {}
+            }
+        }
+        Err(Errno::ENOENT) => {}
+        Err(e) => return Err(e),
+    }
+    if src.is_dir() && np.dir.is_within(&src) {
+        return Err(Errno::EINVAL);
+    }
+    op.dir.inode.rename(&old_name, &np.dir.inode, &new_name, flags)
+}
+
+/// symlink(2): makes `path` a symlink holding `target`.
+pub fn symlinkat(ctx: &Ctx<'_>, target: &[u8], start: Arc<Dentry>, path: &[u8]) -> Result<(), Errno> {
+    if target.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    if target.len() >= PATH_MAX {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    let p = walk_parent(ctx, start, path)?;
+    let name = match p.last {
+        Last::Name(n) => n,
+        _ => return Err(Errno::EEXIST),
+    };
+    match lookup_child(ctx, &p.dir, &name) {
+        Ok(_) => return Err(Errno::EEXIST),
+        Err(Errno::ENOENT) => {}
+        Err(e) => return Err(e),
+    }
+    if p.trailing_slash {
+        return Err(Errno::ENOENT);
+    }
+    may_modify_dir(ctx, &p.dir)?;
+    let owner = ctx.owner_in(&p.dir);
+    p.dir.inode.symlink(&name, target, owner)?;
+    Ok(())
+}
+
+/// link(2): makes `new_path` another name of `src`.
+pub fn linkat(ctx: &Ctx<'_>, src: &Arc<Dentry>, new_start: Arc<Dentry>, new_path: &[u8]) -> Result<(), Errno> {
+    if src.is_dir() {
+        return Err(Errno::EPERM);
+    }
+    let p = walk_parent(ctx, new_start, new_path)?;
+    let name = match p.last {
+        Last::Name(n) => n,
+        _ => return Err(Errno::EEXIST),
+    };
+    match lookup_child(ctx, &p.dir, &name) {
+        Ok(_) => return Err(Errno::EEXIST),
+        Err(Errno::ENOENT) => {}
+        Err(e) => return Err(e),
+    }
+    if p.trailing_slash {
+        return Err(Errno::ENOENT);
+    }
+    if p.dir.mount.id != src.mount.id {
+        return Err(Errno::EXDEV);
+    }
+    may_modify_dir(ctx, &p.dir)?;
+    p.dir.inode.link(&name, &src.inode)
+}
+
+/// readlink(2) of a resolved file.
+pub fn readlink(d: &Dentry) -> Result<Vec<u8>, Errno> {
+    if !is_symlink(d.mode()) {
+        return Err(Errno::EINVAL);
+    }
+    d.inode.readlink()
+}
+
+/// access(2): `mode` is F_OK or R_OK|W_OK|X_OK.
+pub fn access(cred: &Cred, d: &Dentry, mode: i32) -> Result<(), Errno> {
+    if mode & !(libc::R_OK | libc::W_OK | libc::X_OK) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if mode == libc::F_OK {
+        return Ok(());
+    }
+    let mut want = 0;
+    if mode & libc::R_OK != 0 {
+        want |= MAY_READ;
+    }
+    if mode & libc::W_OK != 0 {
+        want |= MAY_WRITE;
+    }
+    if mode & libc::X_OK != 0 {
+        want |= MAY_EXEC;
+    }
+    cred.may_stat(&d.inode.stat()?, want)
+}
+
+/// chmod(2) of a resolved file.
+pub fn chmod(cred: &Cred, d: &Dentry, mode: u32) -> Result<(), Errno> {
+    let st = d.inode.stat()?;
+    if !cred.owns(&st) {
+        return Err(Errno::EPERM);
+    }
+    let mut mode = mode & 0o7777;
+    if !cred.is_root() && !cred.in_group(st.st_gid) {
+        mode &= !libc::S_ISGID;
+    }
+    d.inode.setattr(&SetAttr {
+        mode: Some(mode),
+        ..SetAttr::default()
+    })
+}
+
+/// chown(2) of a resolved file; `None` keeps an id (the application's -1).
+pub fn chown(cred: &Cred, d: &Dentry, uid: Option<u32>, gid: Option<u32>) -> Result<(), Errno> {
+    let st = d.inode.stat()?;
+    let uid = uid.filter(|&u| u != st.st_uid);
+    let gid = gid.filter(|&g| g != st.st_gid);
+    if !cred.is_root() {
+        // Only root gives files away; an owner may change the group to
+        // one of its own.
+        if uid.is_some() {
+            return Err(Errno::EPERM);
+        }
+        if let Some(g) = gid {
+            if cred.uid != st.st_uid || !cred.in_group(g) {
+                return Err(Errno::EPERM);
+            }
+        }
+    }
+    if uid.is_none() && gid.is_none() {
+        return Ok(());
+    }
+    // A changed owner drops set-id bits of files, as Linux does.
+    let mut mode = None;
+    if !is_dir(st.st_mode) && st.st_mode & (libc::S_ISUID | libc::S_ISGID) != 0 {
+        let mut m = st.st_mode & 0o7777 & !libc::S_ISUID;
+        if st.st_mode & libc::S_IXGRP != 0 {
+            m &= !libc::S_ISGID;
+        }
+        mode = Some(m);
+    }
+    d.inode.setattr(&SetAttr {
+        uid,
+        gid,
+        mode,
+        ..SetAttr::default()
+    })
+}
+
+/// truncate(2) of a resolved file.
+pub fn truncate(cred: &Cred, d: &Dentry, len: i64) -> Result<(), Errno> {
+    let len = u64::try_from(len).map_err(|_| Errno::EINVAL)?;
+    let mode = d.mode();
+    if is_dir(mode) {
+        return Err(Errno::EISDIR);
+    }
+    if !is_reg(mode) {
+        return Err(Errno::EINVAL);
+    }
+    cred.may_stat(&d.inode.stat()?, MAY_WRITE)?;
+    d.inode.setattr(&SetAttr {
+        size: Some(len),
+        ..SetAttr::default()
+    })
+}
+
+/// utimensat(2) of a resolved file: `None` leaves a time, `Some(None)`
+/// sets it to now.
+pub fn utimes(cred: &Cred, d: &Dentry, atime: Option<Option<Time>>, mtime: Option<Option<Time>>) -> Result<(), Errno> {
+    let st = d.inode.stat()?;
+    let explicit = matches!(atime, Some(Some(_))) || matches!(mtime, Some(Some(_)));
+    if explicit {
+        if !cred.owns(&st) {
+            return Err(Errno::EPERM);
+        }
+    } else if !cred.owns(&st) {
+        cred.may_stat(&st, MAY_WRITE)?;
+    }
+    let now = Time::now();
+    d.inode.setattr(&SetAttr {
+        atime: atime.map(|t| t.unwrap_or(now)),
+        mtime: mtime.map(|t| t.unwrap_or(now)),
+        ..SetAttr::default()
+    })
+}
+
+// ---- glue to a task ----
+
+/// Where a relative `path` of an *at() call starts: the cwd for AT_FDCWD,
+/// else the directory `dirfd` names. Absolute paths ignore `dirfd`.
+pub fn start_dir(t: &Task, dirfd: i32, path: &[u8]) -> Result<Arc<Dentry>, Errno> {
+    if path.first() == Some(&b'/') {
+        return Ok(t.fs.root());
+    }
+    if dirfd == libc::AT_FDCWD {
+        return Ok(t.fs.cwd());
+    }
+    let f = t.fds.get(dirfd)?;
+    match f.dentry() {
+        Some(d) if d.is_dir() => Ok(d.clone()),
+        _ => Err(Errno::ENOTDIR),
+    }
+}
+
+/// What an *at() call with AT_EMPTY_PATH may name: a file without a
+/// dentry (a pipe) or a dentry.
+pub enum AtTarget {
+    File(Arc<File>),
+    Dentry(Arc<Dentry>),
+}
+
+impl AtTarget {
+    pub fn stat(&self) -> Result<libc::stat, Errno> {
+        match self {
+            AtTarget::File(f) => f.stat(),
+            AtTarget::Dentry(d) => d.stat(),
+        }
+    }
+
+    pub fn dentry(&self) -> Option<&Arc<Dentry>> {
+        match self {
+            AtTarget::File(f) => f.dentry(),
+            AtTarget::Dentry(d) => Some(d),
+        }
+    }
+}
+
+/// Resolves (`dirfd`, `path`) as the *at() calls do: an empty path is
+/// ENOENT unless `empty_ok` (AT_EMPTY_PATH), when it names `dirfd` itself.
+pub fn resolve_at(t: &Task, dirfd: i32, path: &[u8], follow: bool, empty_ok: bool) -> Result<AtTarget, Errno> {
+    if path.is_empty() {
+        if !empty_ok {
+            return Err(Errno::ENOENT);
+        }
+        if dirfd == libc::AT_FDCWD {
+            return Ok(AtTarget::Dentry(t.fs.cwd()));
+        }
+        let f = t.fds.get(dirfd)?;
+        return Ok(match f.dentry() {
+            Some(d) => AtTarget::Dentry(d.clone()),
+            None => AtTarget::File(f),
+        });
+    }
+    let start = start_dir(t, dirfd, path)?;
+    let ctx = Ctx::of(t);
+    Ok(AtTarget::Dentry(walk(&ctx, start, path, follow)?))
+}
+
+/// Resolves (`dirfd`, `path`) to a dentry (ENOENT for an empty path
+/// unless `empty_ok`; EBADF-like errors for fds without one).
+pub fn dentry_at(t: &Task, dirfd: i32, path: &[u8], follow: bool, empty_ok: bool) -> Result<Arc<Dentry>, Errno> {
+    match resolve_at(t, dirfd, path, follow, empty_ok)? {
+        AtTarget::Dentry(d) => Ok(d),
+        AtTarget::File(_) => Err(Errno::EBADF),
+    }
+}
+
+/// openat(2) for the loader and the syscall: AT_FDCWD, the task's umask
+/// and credentials.
+pub fn open(t: &Task, dirfd: i32, path: &[u8], flags: i32, mode: u32) -> Result<Arc<File>, Errno> {
+    let start = start_dir(t, dirfd, path)?;
+    let ctx = Ctx::of(t);
+    open_at(&ctx, start, path, flags, mode)
+}
+
+/// execve's check on the file to run: a regular file with execute
+/// permission for the task (EACCES otherwise, directories included).
+pub fn check_exec(t: &Task, f: &File) -> Result<(), Errno> {
+    let d = f.dentry().ok_or(Errno::EACCES)?;
+    let st = d.stat()?;
+    if !is_reg(st.st_mode) {
+        return Err(Errno::EACCES);
+    }
+    fs_cred(t).may_stat(&st, MAY_EXEC)
+}

@@ -1,0 +1,127 @@
+//! The C programs of tests/programs, built with gcc at test time, run
+//! natively (they must pass there: each states a fact about Linux) and under
+//! `runsc-rs do`; stdout and exit status must be the same.
+
+use std::path::Path;
+use std::time::Duration;
+
+use tests::{assert_same, c_program, require, run_sandboxed, sandbox, unique_name, Cmd};
+
+/// Builds and runs `name` natively (must print PASS and exit 0), then in the
+/// sandbox, and compares.
+fn native_then_sandboxed(name: &str, args: &[&str], timeout: Duration) {
+    let program = require!(c_program(name));
+    let mut argv = vec![program.to_str().expect("utf-8 path")];
+    argv.extend_from_slice(args);
+    let cmd = Cmd::new(&argv).timeout(timeout);
+
+    let native = cmd.run_native();
+    assert!(
+        native.status == 0 && native.stdout.ends_with("PASS\n"),
+        "{name} fails natively: the test program is wrong, not the sandbox\n{}",
+        native.describe()
+    );
+    require!(sandbox());
+    let sandboxed = cmd.run_sandboxed();
+    assert_same(&native, &sandboxed);
+}
+
+const SHORT: Duration = Duration::from_secs(120);
+
+/// 8 threads x 100,000 mutex/condvar handoffs around a ring: 800,000 futex
+/// wake-ups between threads. Natively ~13 s on a 2-vCPU VM, gVisor's ptrace
+/// platform takes ~2 min; the limit leaves room for a slow CI machine.
+#[test]
+fn eight_threads_hand_a_condvar_token_around_800k_times() {
+    native_then_sandboxed("threads_condvar", &[], Duration::from_secs(900));
+}
+
+#[test]
+fn fork_and_wait_report_exit_codes_signal_deaths_and_stops() {
+    native_then_sandboxed("fork_wait", &[], SHORT);
+}
+
+#[test]
+fn sigsegv_handler_sees_fault_address_and_code_and_longjmps_out() {
+    native_then_sandboxed("sigsegv_handler", &[], SHORT);
+}
+
+#[test]
+fn sigalrm_interrupts_nanosleep_with_eintr_and_the_time_left() {
+    native_then_sandboxed("sigalrm_nanosleep", &[], SHORT);
+}
+
+#[test]
+fn futex_wait_and_wake_work_between_processes_over_shared_memory() {
+    native_then_sandboxed("futex_shared", &[], SHORT);
+}
+
+#[test]
+fn mmap_munmap_mprotect_mremap_behave_as_on_linux() {
+    native_then_sandboxed("mmap_semantics", &[], SHORT);
+}
+
+#[test]
+fn execve_passes_argv_and_envp_to_the_new_image() {
+    native_then_sandboxed("execve_args", &[], SHORT);
+}
+
+#[test]
+fn tmp_file_reads_back_what_was_written() {
+    native_then_sandboxed("tmp_file", &[], SHORT);
+}
+
+/// Files created under / and /etc inside the sandbox are readable there and
+/// never reach the host (writes go to the Sentry's in-memory overlay); a
+/// second sandbox starts from the untouched host root again.
+#[test]
+fn writes_under_root_stay_inside_the_sandbox() {
+    require!(sandbox());
+    let program = require!(c_program("root_write"));
+    let name = unique_name("runsc-rs-root-write");
+    let paths = [format!("/{name}"), format!("/etc/{name}")];
+    let dir = format!("/{name}.dir");
+    for p in paths.iter().chain([&dir]) {
+        assert!(
+            !Path::new(p).exists(),
+            "{p} exists on the host before the test"
+        );
+    }
+
+    let out = run_sandboxed(&[program.to_str().unwrap(), &paths[0], &paths[1]]);
+    let leaked: Vec<&String> = paths
+        .iter()
+        .chain([&dir])
+        .filter(|p| Path::new(p).exists())
+        .collect();
+    for p in &leaked {
+        // Clean up the host before failing.
+        let _ = std::fs::remove_file(p).or_else(|_| std::fs::remove_dir(p));
+    }
+    assert!(
+        leaked.is_empty(),
+        "sandbox writes reached the host: {leaked:?}\n{}",
+        out.describe()
+    );
+    out.assert_success();
+    for p in &paths {
+        assert!(
+            out.stdout.contains(&format!("{p}: OK\n")),
+            "{}",
+            out.describe()
+        );
+    }
+    assert!(out.stdout.ends_with("PASS\n"), "{}", out.describe());
+
+    let again = run_sandboxed(&[
+        "/bin/sh",
+        "-c",
+        &format!("test -e {} || test -e {}; echo $?", paths[0], paths[1]),
+    ]);
+    assert_eq!(
+        again.stdout,
+        "1\n",
+        "a new sandbox must not see an earlier sandbox's writes\n{}",
+        again.describe()
+    );
+}

@@ -199,8 +199,23 @@ pub fn confine(root: &Path) -> io::Result<PathBuf> {
 pub fn confine_with(root: &Path, read_only: bool) -> io::Result<PathBuf> {
     let none: Option<&str> = None;
     mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none)?;
+    // Serving the host's own root: a bind of "/" onto "/" would not be
+    // reachable (a lookup of "/" starts at the process root, below the
+    // bind), so the tree is bound onto an existing directory instead. The
+    // copy shows that directory's own contents, not the bind.
+    let target: &Path = if root == Path::new("/") {
+        ["/tmp", "/mnt", "/media"]
+            .iter()
+            .map(Path::new)
+            .find(|p| p.is_dir())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no directory to stage the root on"))?
+    } else {
+        root
+    };
+    let source = root;
+    let root = target;
     mount(
-        Some(root),
+        Some(source),
         root,
         none,
         MsFlags::MS_BIND | MsFlags::MS_REC,

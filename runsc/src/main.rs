@@ -8,6 +8,7 @@
 mod cli;
 mod logging;
 mod sandbox;
+mod seccomp;
 
 use std::process::ExitCode;
 

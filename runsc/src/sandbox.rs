@@ -17,12 +17,23 @@ use crate::cli::{DoArgs, Global};
 
 /// Where a child finds its end of the Gofer connection.
 const CHILD_SOCK_FD: RawFd = 3;
+/// Where the Sentry finds the socket it uses to ask for its user namespace's
+/// id maps (which only a process outside the namespace may write).
+const CHILD_USERNS_FD: RawFd = 4;
+
+/// The host uid/gid the Sentry runs as: it needs no host privilege at all
+/// once booted, so it gets none.
+const SENTRY_HOST_ID: u32 = 65534;
 
 #[derive(Args, Debug)]
 pub struct BootArgs {
     /// The descriptor of the connection to the Gofer.
     #[arg(long = "gofer-fd")]
     pub gofer_fd: RawFd,
+    /// The descriptor on which to ask the parent for user namespace maps
+    /// (absent: stay in the current user namespace).
+    #[arg(long = "userns-fd")]
+    pub userns_fd: Option<RawFd>,
     /// The application's working directory.
     #[arg(long, default_value = "/")]
     pub cwd: PathBuf,
@@ -58,16 +69,28 @@ fn global_flags(g: &Global) -> Vec<OsString> {
     v
 }
 
-/// Gives the child `sock` as CHILD_SOCK_FD and ties its life to ours.
-fn child_command(sock: &UnixStream) -> Command {
+/// Gives the child each (descriptor, number) pair and ties its life to ours.
+fn child_command(fds: &[(RawFd, RawFd)]) -> Command {
     let mut c = Command::new("/proc/self/exe");
-    let fd = sock.as_raw_fd();
+    let fds = fds.to_vec();
     // SAFETY: the closure runs in the forked child before exec and only makes
     // async-signal-safe calls (dup2, prctl).
     unsafe {
         c.pre_exec(move || {
-            if libc::dup2(fd, CHILD_SOCK_FD) < 0 {
-                return Err(std::io::Error::last_os_error());
+            // Move every source above the targets first, so one dup2 cannot
+            // clobber another's source; dup2 also clears close-on-exec.
+            let mut high = Vec::with_capacity(fds.len());
+            for &(fd, _) in &fds {
+                let h = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 64);
+                if h < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                high.push(h);
+            }
+            for (&h, &(_, to)) in high.iter().zip(&fds) {
+                if libc::dup2(h, to) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
             }
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                 return Err(std::io::Error::last_os_error());
@@ -85,7 +108,7 @@ pub fn run_do(g: &Global, args: DoArgs) -> Result<u8> {
         None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
     };
 
-    let mut gofer = child_command(&gofer_end);
+    let mut gofer = child_command(&[(gofer_end.as_raw_fd(), CHILD_SOCK_FD)]);
     gofer
         .args(global_flags(g))
         .arg("gofer")
@@ -96,10 +119,12 @@ pub fn run_do(g: &Global, args: DoArgs) -> Result<u8> {
     let mut gofer = gofer.spawn().context("cannot start the Gofer")?;
     drop(gofer_end);
 
-    let mut boot = child_command(&sentry_end);
+    let (userns_parent, userns_child) = UnixStream::pair().context("cannot create the user namespace socketpair")?;
+    let mut boot = child_command(&[(sentry_end.as_raw_fd(), CHILD_SOCK_FD), (userns_child.as_raw_fd(), CHILD_USERNS_FD)]);
     boot.args(global_flags(g))
         .arg("boot")
         .arg(format!("--gofer-fd={CHILD_SOCK_FD}"))
+        .arg(format!("--userns-fd={CHILD_USERNS_FD}"))
         .arg("--cwd")
         .arg(&cwd)
         .arg("--")
@@ -113,6 +138,14 @@ pub fn run_do(g: &Global, args: DoArgs) -> Result<u8> {
         }
     };
     drop(sentry_end);
+    drop(userns_child);
+    if let Err(e) = map_user_namespace(&userns_parent, boot.id()) {
+        let _ = boot.kill();
+        let _ = boot.wait();
+        let _ = gofer.kill();
+        let _ = gofer.wait();
+        return Err(e.context("cannot set up the Sentry's user namespace"));
+    }
 
     // Wait for whichever ends first.
     loop {
@@ -139,6 +172,39 @@ pub fn run_do(g: &Global, args: DoArgs) -> Result<u8> {
             bail!("the Gofer died ({}); the sandbox was stopped", describe_status(status));
         }
     }
+}
+
+/// Answers the Sentry's request for id maps: its root becomes an
+/// unprivileged host id.
+fn map_user_namespace(sock: &UnixStream, pid: u32) -> Result<()> {
+    use std::io::{Read, Write};
+    let mut s = sock;
+    let mut b = [0u8; 1];
+    if s.read(&mut b)? != 1 {
+        bail!("the Sentry exited before asking for its id maps");
+    }
+    std::fs::write(format!("/proc/{pid}/setgroups"), "deny").context("writing setgroups")?;
+    std::fs::write(format!("/proc/{pid}/uid_map"), format!("0 {SENTRY_HOST_ID} 1\n")).context("writing uid_map")?;
+    std::fs::write(format!("/proc/{pid}/gid_map"), format!("0 {SENTRY_HOST_ID} 1\n")).context("writing gid_map")?;
+    s.write_all(b"k")?;
+    Ok(())
+}
+
+/// In the Sentry: enters a new user namespace and waits until the parent
+/// has written its id maps.
+fn enter_user_namespace(fd: RawFd) -> Result<()> {
+    use std::io::{Read, Write};
+    let mut s = inherited_stream(fd)?;
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).context("unshare(CLONE_NEWUSER)")?;
+    s.write_all(b"m")?;
+    let mut b = [0u8; 1];
+    if s.read(&mut b)? != 1 {
+        bail!("the parent did not map the user namespace");
+    }
+    // Become root of the new namespace with its full capability set.
+    nix::unistd::setresgid(0.into(), 0.into(), 0.into()).context("setresgid")?;
+    nix::unistd::setresuid(0.into(), 0.into(), 0.into()).context("setresuid")?;
+    Ok(())
 }
 
 /// A shell-style exit code: the exit status, or 128+N for death by signal N.
@@ -204,13 +270,18 @@ pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
     let sock = inherited_stream(args.gofer_fd)?;
     let client = gofer::Client::connect(sock)
         .map_err(|e| anyhow!("cannot connect to the Gofer: {}", std::io::Error::from_raw_os_error(e)))?;
+    if let Some(fd) = args.userns_fd {
+        enter_user_namespace(fd)?;
+    }
+    let hostname = hostname();
     empty_root()?;
+    crate::seccomp::install_sentry()?;
     // Stubs that are no longer traced are reaped by the kernel.
     // SAFETY: setting a disposition to SIG_IGN installs no handler.
     unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
     let config = sentry::kernel::Config {
         strace: g.strace,
-        hostname: hostname(),
+        hostname,
     };
     let init = sentry::boot::InitProcess {
         argv: args.cmd.iter().map(|a| a.as_bytes().to_vec()).collect(),

@@ -888,6 +888,27 @@ mod harness_tests {
     }
 
     #[test]
+    fn require_skips_outside_ci_and_fails_in_ci() {
+        static REACHED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        fn body() {
+            require!(Err::<(), String>(
+                "a demonstration requirement (this skip is expected)".into()
+            ));
+            REACHED.store(true, Ordering::SeqCst);
+        }
+        let result = std::panic::catch_unwind(body);
+        assert_eq!(
+            result.is_err(),
+            is_ci(),
+            "CI=true must turn a skip into a failure"
+        );
+        assert!(
+            !REACHED.load(Ordering::SeqCst),
+            "require! must return early"
+        );
+    }
+
+    #[test]
     fn line_diff_shows_only_changed_lines() {
         let d = line_diff("a\nb\nc\nd\n", "a\nc\nx\nd\n", 10);
         assert_eq!(d, "- b\n+ x");

@@ -94,6 +94,7 @@ impl PtraceContext {
         regs.r9 = args[5];
         regs.rip = trap;
         sys::set_regs(self.tid, &regs)?;
+        let mut interrupted = false;
         loop {
             sys::resume(self.tid, libc::PTRACE_CONT)?;
             match sys::wait_stop(self.tid) {
@@ -101,10 +102,11 @@ impl PtraceContext {
                 // An interrupt raced with the injected call: the stub is
                 // still mid-call, so let it go on; the interrupt is
                 // re-raised to the next switch.
-                sys::Stop::Signal(INTERRUPT_SIGNAL) | sys::Stop::Event => {
-                    self.pending_interrupt();
+                sys::Stop::Signal(INTERRUPT_SIGNAL) => {
+                    interrupted = true;
                     continue;
                 }
+                sys::Stop::Event => continue,
                 sys::Stop::Signal(sig) => {
                     let r = sys::get_regs(self.tid);
                     let a = sys::get_siginfo(self.tid).map(|i| {
@@ -122,11 +124,11 @@ impl PtraceContext {
             }
         }
         let regs = sys::get_regs(self.tid)?;
+        if interrupted {
+            // Re-raised so the next switch reports it.
+            interrupt(self.pid, self.tid);
+        }
         Ok(regs.rax as i64)
-    }
-
-    fn pending_interrupt(&self) {
-        interrupt(self.pid, self.tid);
     }
 
     fn inject_checked(&mut self, op: &'static str, nr: i64, args: [u64; 6]) -> Result<i64> {

@@ -47,6 +47,7 @@ pub fn fork_stub(memfd: RawFd, layout: &StubLayout) -> Result<i32> {
         reap(pid);
         return Err(e);
     }
+    pin_pair(pid);
     Ok(pid)
 }
 
@@ -214,6 +215,42 @@ pub fn set_xstate(tid: i32, x: &XSave) -> Result<()> {
     Ok(())
 }
 
+/// Puts the calling (tracer) thread and the stub thread `tid` on one CPU.
+///
+/// A ptrace round trip is a handoff between the two threads; on one CPU it
+/// is a context switch, across CPUs it is a cross-CPU wake-up, several
+/// times slower (see DESIGN.md). Pairs are spread over the CPUs round-robin
+/// so tasks still run in parallel.
+pub fn pin_pair(tid: i32) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    // SAFETY: cpu_set_t is plain data; sched_getaffinity fills it.
+    let mut allowed: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above, for the calling thread.
+    if unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed) } != 0 {
+        return;
+    }
+    let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+        // SAFETY: CPU_ISSET reads the set within its bounds.
+        .filter(|c| unsafe { libc::CPU_ISSET(*c, &allowed) })
+        .collect();
+    if cpus.len() < 2 {
+        return;
+    }
+    let cpu = cpus[NEXT.fetch_add(1, Ordering::Relaxed) % cpus.len()];
+    // SAFETY: as above.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: cpu is below CPU_SETSIZE.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: sched_setaffinity reads `size` bytes of the set; both threads
+    // are ours (the caller and its tracee).
+    unsafe {
+        libc::sched_setaffinity(0, size, &set);
+        libc::sched_setaffinity(tid, size, &set);
+    }
+}
+
 /// Attaches to a stub thread parked in `pause()` and stops it.
 pub fn seize_and_stop(tid: i32) -> Result<()> {
     // SAFETY: seizing a thread of our own stub touches no memory of ours.
@@ -228,7 +265,10 @@ pub fn seize_and_stop(tid: i32) -> Result<()> {
     }
     loop {
         match wait_stop(tid) {
-            Stop::Event => return Ok(()),
+            Stop::Event => {
+                pin_pair(tid);
+                return Ok(());
+            }
             Stop::Gone => {
                 return Err(PlatformError {
                     op: "stub thread vanished",

@@ -127,7 +127,11 @@ impl GoferInode {
         let parent = match &self.parent {
             Some(p) => p,
             None => {
-                let (fid, _) = self.fs.client.walk(self.fs.client.root(), &[]).map_err(errno)?;
+                let (fid, _) = self
+                    .fs
+                    .client
+                    .walk(self.fs.client.root(), &[])
+                    .map_err(errno)?;
                 return Ok(fid);
             }
         };
@@ -163,12 +167,8 @@ impl GoferInode {
             }
         }
         let me = self.me.upgrade().ok_or(Errno::ENOENT)?;
-        let walked = self.with_fid(|pfid| {
-            self.fs
-                .client
-                .walk_getattr(pfid, &[name])
-                .map_err(errno)
-        });
+        let walked =
+            self.with_fid(|pfid| self.fs.client.walk_getattr(pfid, &[name]).map_err(errno));
         let (fid, attr) = match walked {
             Ok(x) => x,
             Err(Errno::ENOENT) => {
@@ -370,7 +370,9 @@ impl FileOps for GoferFile {
         let n = usize::try_from(self.inode.attr.size - off)
             .unwrap_or(usize::MAX)
             .min(buf.len());
-        self.client.read(self.fid, off, &mut buf[..n]).map_err(errno)
+        self.client
+            .read(self.fid, off, &mut buf[..n])
+            .map_err(errno)
     }
 
     fn write_at(&self, buf: &[u8], off: u64) -> Result<usize, Errno> {
@@ -383,5 +385,96 @@ impl FileOps for GoferFile {
 
     fn fsync(&self) -> Result<(), Errno> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::net::UnixStream;
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::vfs::ops::{self, Ctx};
+    use crate::vfs::{Cred, Vfs};
+
+    /// A scratch host tree served by a real Gofer server on a thread.
+    struct Served {
+        dir: PathBuf,
+        client: Arc<Client>,
+    }
+
+    impl Drop for Served {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn serve(name: &str) -> Served {
+        let dir = std::env::temp_dir().join(format!("sentry-gofer-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("etc/sub")).unwrap();
+        std::fs::write(dir.join("etc/hosts"), b"127.0.0.1 localhost\n").unwrap();
+        std::fs::write(dir.join("big"), vec![7u8; 300_000]).unwrap();
+        std::os::unix::fs::symlink("etc/hosts", dir.join("hosts")).unwrap();
+        std::fs::create_dir(dir.join("tmp")).unwrap();
+        let (a, b) = UnixStream::pair().unwrap();
+        let root = dir.clone();
+        std::thread::spawn(move || {
+            let _ = gofer::server::serve(&root, b);
+        });
+        let client = Arc::new(Client::connect(a).unwrap());
+        Served { dir, client }
+    }
+
+    fn read_file(v: &Vfs, path: &[u8]) -> Vec<u8> {
+        let c = Ctx::new(v, v.root(), Cred::root(), 0o022);
+        let f = ops::open_at(&c, v.root(), path, libc::O_RDONLY, 0).unwrap();
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let n = f.ops().read_at(&mut buf, out.len() as u64).unwrap();
+            if n == 0 {
+                return out;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    #[test]
+    fn sandbox_namespace_over_a_real_gofer() {
+        let s = serve("ns");
+        let v = Vfs::new(s.client.clone()).unwrap();
+        let c = Ctx::new(&v, v.root(), Cred::root(), 0o022);
+        assert_eq!(read_file(&v, b"/etc/hosts"), b"127.0.0.1 localhost\n");
+        assert_eq!(read_file(&v, b"/hosts"), b"127.0.0.1 localhost\n");
+        assert_eq!(read_file(&v, b"/big").len(), 300_000);
+        assert_eq!(ops::walk(&c, v.root(), b"/nope", true).err(), Some(Errno::ENOENT));
+        // Cached: a second miss needs no server.
+        assert_eq!(ops::walk(&c, v.root(), b"/nope", true).err(), Some(Errno::ENOENT));
+        let st = ops::walk(&c, v.root(), b"/etc/hosts", true).unwrap().stat().unwrap();
+        let host = std::fs::metadata(s.dir.join("etc/hosts")).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(st.st_ino, host.ino());
+        assert_eq!(st.st_size, 20);
+        // /dev and /tmp are the Sentry's.
+        assert!(ops::open_at(&c, v.root(), b"/dev/null", libc::O_WRONLY, 0).is_ok());
+        assert_eq!(ops::walk(&c, v.root(), b"/tmp", true).unwrap().mount.fstype, "tmpfs");
+        // Writes stay in the sandbox.
+        let f = ops::open_at(&c, v.root(), b"/etc/hosts", libc::O_WRONLY | libc::O_TRUNC, 0).unwrap();
+        f.ops().write_at(b"changed\n", 0).unwrap();
+        assert_eq!(read_file(&v, b"/etc/hosts"), b"changed\n");
+        ops::mkdirat(&c, v.root(), b"/etc/sub/new", 0o755).unwrap();
+        ops::renameat(&c, v.root(), b"/big", v.root(), b"/etc/big2", 0).unwrap();
+        ops::unlinkat(&c, v.root(), b"/hosts").unwrap();
+        assert_eq!(std::fs::read(s.dir.join("etc/hosts")).unwrap(), b"127.0.0.1 localhost\n");
+        assert!(std::fs::symlink_metadata(s.dir.join("hosts")).is_ok());
+        assert!(std::fs::metadata(s.dir.join("big")).is_ok());
+        assert!(std::fs::metadata(s.dir.join("etc/sub/new")).is_err());
+        let root = ops::walk(&c, v.root(), b"/", true).unwrap();
+        let mut names: Vec<_> = root.inode.readdir().unwrap().into_iter().map(|e| e.name).collect();
+        names.sort();
+        // dev and proc were made in the upper layer to mount on.
+        let want: Vec<Vec<u8>> = vec![b"dev".to_vec(), b"etc".to_vec(), b"proc".to_vec(), b"tmp".to_vec()];
+        assert_eq!(names, want);
     }
 }

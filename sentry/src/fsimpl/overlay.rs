@@ -1,1 +1,752 @@
-//! PLACEHOLDER (being written)
+//! An overlay: a writable tmpfs upper layer over a read-only lower layer
+//! (the Gofer's root), so the sandbox may change anything and the host is
+//! never written.
+//!
+//! As Linux's overlayfs: a file is served from the upper layer once it is
+//! there, else from the lower one; writing to a lower file first copies it
+//! up (with its parent directories); deleting a lower name leaves a
+//! whiteout in the upper layer; a directory made over a whiteout is opaque
+//! (the lower one is hidden). Directories are merged for reading. Renaming
+//! a directory that has lower contents is EXDEV (no redirects), which `mv`
+//! and friends handle by copying.
+//!
+//! The layers are the truth; overlay inodes only cache which layers hold
+//! a name. A directory's inode keeps its children weakly, and each child
+//! holds its parent, so while anyone holds an overlay inode it is the only
+//! one for its path, and every change of a directory goes through the
+//! inode that caches it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use super::tmpfs::{TmpInode, Tmpfs};
+use crate::errno::Errno;
+use crate::vfs::{self, DirEntry, FileOps, Inode, InodeRef, Owner, SetAttr, IO_CHUNK};
+
+/// Inode numbers of files only in the upper layer are the tmpfs ones plus
+/// this, to keep them apart from the lower layer's (host inode numbers).
+const UPPER_INO_BASE: u64 = 1 << 62;
+
+/// What the files of one overlay share.
+pub struct OverlayFs {
+    /// Serialises copy-ups, so two tasks do not copy one file twice.
+    copy_lock: Mutex<()>,
+}
+
+impl OverlayFs {
+    /// The root over `lower` (read-only), with a fresh tmpfs upper layer.
+    pub fn new_root(lower: InodeRef) -> InodeRef {
+        let upper = Tmpfs::new_root(lower.mode() & 0o7777, Owner::default());
+        OverlayFs::with_layers(upper, lower)
+    }
+
+    /// The root over `lower` with `upper` as the upper layer's root.
+    pub fn with_layers(upper: Arc<TmpInode>, lower: InodeRef) -> InodeRef {
+        if let Ok(st) = lower.stat() {
+            let _ = upper.setattr(&SetAttr {
+                mode: Some(st.st_mode & 0o7777),
+                uid: Some(st.st_uid),
+                gid: Some(st.st_gid),
+                ..SetAttr::default()
+            });
+        }
+        upper.set_origin(true);
+        let fs = Arc::new(OverlayFs {
+            copy_lock: Mutex::new(()),
+        });
+        let ino = lower.ino();
+        Arc::new_cyclic(|me| OvInode {
+            fs,
+            me: me.clone(),
+            ino,
+            ftype: libc::S_IFDIR,
+            st: Mutex::new(OvState {
+                parent: None,
+                name: Vec::new(),
+                upper: Some(upper),
+                lower: Some(lower),
+                children: HashMap::new(),
+            }),
+        })
+    }
+}
+
+struct OvState {
+    parent: Option<Arc<OvInode>>,
+    name: Vec<u8>,
+    upper: Option<Arc<TmpInode>>,
+    lower: Option<InodeRef>,
+    children: HashMap<Vec<u8>, Weak<OvInode>>,
+}
+
+/// A file of the overlay.
+pub struct OvInode {
+    fs: Arc<OverlayFs>,
+    me: Weak<OvInode>,
+    ino: u64,
+    ftype: u32,
+    st: Mutex<OvState>,
+}
+
+impl Drop for OvInode {
+    // A chain of parents as deep as the application made its directories
+    // would otherwise be freed by recursion.
+    fn drop(&mut self) {
+        let st = self.st.get_mut().unwrap_or_else(|e| e.into_inner());
+        let mut next = st.parent.take();
+        while let Some(p) = next {
+            match Arc::try_unwrap(p) {
+                Ok(mut ov) => {
+                    next = ov
+                        .st
+                        .get_mut()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .parent
+                        .take()
+                }
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+fn as_ov(i: &InodeRef) -> Result<&OvInode, Errno> {
+    let any: &dyn std::any::Any = &**i;
+    any.downcast_ref::<OvInode>().ok_or(Errno::EXDEV)
+}
+
+impl OvInode {
+    fn lock(&self) -> MutexGuard<'_, OvState> {
+        self.st.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn arc(&self) -> Result<Arc<OvInode>, Errno> {
+        self.me.upgrade().ok_or(Errno::ENOENT)
+    }
+
+    fn is_dir(&self) -> bool {
+        self.ftype == libc::S_IFDIR
+    }
+
+    fn layers(&self) -> (Option<Arc<TmpInode>>, Option<InodeRef>) {
+        let st = self.lock();
+        (st.upper.clone(), st.lower.clone())
+    }
+
+    /// The layer that serves this file's contents and attributes.
+    fn top(&self) -> Result<InodeRef, Errno> {
+        let (u, l) = self.layers();
+        match (u, l) {
+            (Some(u), _) => Ok(u),
+            (None, Some(l)) => Ok(l),
+            (None, None) => Err(Errno::ENOENT),
+        }
+    }
+
+    /// The lower directory merged into this one, if any.
+    fn merged_lower(&self) -> Option<InodeRef> {
+        let (u, l) = self.layers();
+        if u.as_ref().is_some_and(|u| u.opaque()) {
+            return None;
+        }
+        l.filter(|l| vfs::is_dir(l.mode()))
+    }
+
+    /// Whether a lower file shows through at `name` (so removing the
+    /// upper one must leave a whiteout).
+    fn lower_has(&self, name: &[u8]) -> bool {
+        self.merged_lower().is_some_and(|l| l.lookup(name).is_ok())
+    }
+
+    fn child_from_cache(&self, name: &[u8]) -> Option<Arc<OvInode>> {
+        self.lock().children.get(name).and_then(Weak::upgrade)
+    }
+
+    fn forget_child(&self, name: &[u8]) {
+        self.lock().children.remove(name);
+    }
+
+    fn new_child(
+        &self,
+        name: &[u8],
+        upper: Option<Arc<TmpInode>>,
+        lower: Option<InodeRef>,
+    ) -> Result<Arc<OvInode>, Errno> {
+        let ftype = match (&upper, &lower) {
+            (Some(u), _) => u.mode() & libc::S_IFMT,
+            (None, Some(l)) => l.mode() & libc::S_IFMT,
+            (None, None) => return Err(Errno::ENOENT),
+        };
+        let ino = match (&lower, &upper) {
+            (Some(l), _) => l.ino(),
+            (None, Some(u)) => UPPER_INO_BASE | u.ino(),
+            (None, None) => return Err(Errno::ENOENT),
+        };
+        let parent = self.arc()?;
+        let child = Arc::new_cyclic(|me| OvInode {
+            fs: self.fs.clone(),
+            me: me.clone(),
+            ino,
+            ftype,
+            st: Mutex::new(OvState {
+                parent: Some(parent),
+                name: name.to_vec(),
+                upper,
+                lower,
+                children: HashMap::new(),
+            }),
+        });
+        let mut st = self.lock();
+        if st.children.len() > 64 && st.children.len().is_power_of_two() {
+            st.children.retain(|_, w| w.strong_count() > 0);
+        }
+        st.children.insert(name.to_vec(), Arc::downgrade(&child));
+        Ok(child)
+    }
+
+    fn lookup_ov(&self, name: &[u8]) -> Result<Arc<OvInode>, Errno> {
+        if !self.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        if let Some(c) = self.child_from_cache(name) {
+            return Ok(c);
+        }
+        let (upper, lower) = self.layers();
+        let u = upper.as_ref().and_then(|u| u.child(name));
+        if u.as_ref().is_some_and(|c| c.is_whiteout()) {
+            return Err(Errno::ENOENT);
+        }
+        // A copied-up file keeps its lower origin (for its inode number); a
+        // directory merges its lower one unless it is opaque.
+        let want_lower = match &u {
+            None => true,
+            Some(c) => c.origin() || (c.is_dir() && !c.opaque()),
+        };
+        let opaque_here = upper.as_ref().is_some_and(|u| u.opaque());
+        let mut l = None;
+        if want_lower && !opaque_here {
+            if let Some(ld) = lower.filter(|l| vfs::is_dir(l.mode())) {
+                match ld.lookup(name) {
+                    Ok(x) => l = Some(x),
+                    Err(Errno::ENOENT) => {}
+                    Err(e) if u.is_none() => return Err(e),
+                    Err(_) => {}
+                }
+            }
+        }
+        if let (Some(uc), Some(lc)) = (&u, &l) {
+            if uc.is_dir() != vfs::is_dir(lc.mode()) {
+                l = None;
+            }
+        }
+        if u.is_none() && l.is_none() {
+            return Err(Errno::ENOENT);
+        }
+        self.new_child(name, u, l)
+    }
+
+    /// Makes sure this file is in the upper layer, copying it (and its
+    /// parents) up if needed; `with_data` false skips a regular file's
+    /// contents (it is about to be truncated to nothing).
+    fn copy_up(&self, with_data: bool) -> Result<Arc<TmpInode>, Errno> {
+        let (parent, name, lower) = {
+            let st = self.lock();
+            if let Some(u) = &st.upper {
+                return Ok(u.clone());
+            }
+            (st.parent.clone(), st.name.clone(), st.lower.clone())
+        };
+        let parent = parent.ok_or(Errno::EIO)?;
+        let lower = lower.ok_or(Errno::ENOENT)?;
+        let pu = parent.copy_up(true)?;
+        let _g = self.fs.copy_lock.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(u) = self.lock().upper.clone() {
+            return Ok(u);
+        }
+        if let Some(c) = pu.child(&name) {
+            if !c.is_whiteout() {
+                self.lock().upper = Some(c.clone());
+                return Ok(c);
+            }
+        }
+        let st = lower.stat()?;
+        let owner = Owner {
+            uid: st.st_uid,
+            gid: st.st_gid,
+        };
+        let perm = st.st_mode & 0o7777;
+        let ftype = st.st_mode & libc::S_IFMT;
+        let u = match ftype {
+            libc::S_IFDIR => pu.make(&name, ftype, perm, owner, 0, None, false)?,
+            libc::S_IFLNK => {
+                let target = lower.readlink()?;
+                pu.make(&name, ftype, perm, owner, 0, Some(&target), false)?
+            }
+            libc::S_IFREG => {
+                let u = pu.make(&name, ftype, perm, owner, 0, None, false)?;
+                if with_data {
+                    if let Err(e) = copy_data(&lower, &u, st.st_size) {
+                        let _ = pu.remove_entry(&name);
+                        return Err(e);
+                    }
+                }
+                u
+            }
+            _ => pu.make(&name, ftype, perm, owner, st.st_rdev, None, false)?,
+        };
+        let _ = u.setattr(&SetAttr {
+            atime: Some(vfs::Time {
+                sec: st.st_atime,
+                nsec: st.st_atime_nsec,
+            }),
+            mtime: Some(vfs::Time {
+                sec: st.st_mtime,
+                nsec: st.st_mtime_nsec,
+            }),
+            ..SetAttr::default()
+        });
+        u.set_origin(true);
+        self.lock().upper = Some(u.clone());
+        Ok(u)
+    }
+
+    /// Creates `name` in the upper layer with `make`, over a whiteout if
+    /// there is one.
+    fn create_with(
+        &self,
+        name: &[u8],
+        make: impl FnOnce(&TmpInode) -> Result<Arc<TmpInode>, Errno>,
+    ) -> Result<Arc<OvInode>, Errno> {
+        match self.lookup_ov(name) {
+            Ok(_) => return Err(Errno::EEXIST),
+            Err(Errno::ENOENT) => {}
+            Err(e) => return Err(e),
+        }
+        let u = self.copy_up(true)?;
+        let over_whiteout = u.child(name).is_some_and(|c| c.is_whiteout());
+        let c = make(&u)?;
+        if over_whiteout && c.is_dir() {
+            c.set_opaque(true);
+        }
+        self.new_child(name, Some(c), None)
+    }
+
+    /// Removes `name` (a file or an empty directory) from the upper layer,
+    /// leaving a whiteout if a lower file shows through there.
+    fn remove(&self, name: &[u8]) -> Result<(), Errno> {
+        let u = self.copy_up(true)?;
+        if self.lower_has(name) {
+            u.put_whiteout(name)?;
+        } else {
+            u.remove_entry(name)?;
+        }
+        self.forget_child(name);
+        Ok(())
+    }
+
+    fn merged_entries(&self) -> Result<Vec<DirEntry>, Errno> {
+        let (upper, _) = self.layers();
+        let lower = self.merged_lower();
+        let mut out = Vec::new();
+        let mut upper_names = HashSet::new();
+        let mut lower_inos = HashMap::new();
+        if let Some(l) = &lower {
+            for e in l.readdir()? {
+                lower_inos.insert(e.name.clone(), e.ino);
+            }
+        }
+        if let Some(u) = &upper {
+            for (name, c) in u.children() {
+                upper_names.insert(name.clone());
+                if c.is_whiteout() {
+                    continue;
+                }
+                let ino = match lower_inos.get(&name) {
+                    Some(&i) if c.origin() || (c.is_dir() && !c.opaque()) => i,
+                    _ => UPPER_INO_BASE | c.ino(),
+                };
+                out.push(DirEntry {
+                    ino,
+                    ty: vfs::dtype_of(c.mode()),
+                    name,
+                });
+            }
+        }
+        if let Some(l) = &lower {
+            for e in l.readdir()? {
+                if !upper_names.contains(&e.name) {
+                    out.push(e);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Copies a lower file's contents into its new upper copy.
+fn copy_data(lower: &InodeRef, upper: &TmpInode, size: i64) -> Result<(), Errno> {
+    let ops = lower.clone().open(libc::O_RDONLY)?;
+    let size = u64::try_from(size).unwrap_or(0);
+    let mut buf = vec![
+        0u8;
+        IO_CHUNK
+            .min(usize::try_from(size).unwrap_or(IO_CHUNK))
+            .max(1)
+    ];
+    let mut off = 0u64;
+    loop {
+        let n = ops.read_at(&mut buf, off)?;
+        if n == 0 {
+            return Ok(());
+        }
+        let mut done = 0;
+        while done < n {
+            done += upper.write_data(&buf[done..n], off + done as u64)?;
+        }
+        off += n as u64;
+    }
+}
+
+impl Inode for OvInode {
+    fn ino(&self) -> u64 {
+        self.ino
+    }
+
+    fn mode(&self) -> u32 {
+        self.top().map(|t| t.mode()).unwrap_or(self.ftype)
+    }
+
+    fn stat(&self) -> Result<libc::stat, Errno> {
+        let mut s = self.top()?.stat()?;
+        s.st_ino = self.ino;
+        Ok(s)
+    }
+
+    fn lookup(&self, name: &[u8]) -> Result<InodeRef, Errno> {
+        Ok(self.lookup_ov(name)?)
+    }
+
+    fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
+        if !self.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        self.merged_entries()
+    }
+
+    fn readlink(&self) -> Result<Vec<u8>, Errno> {
+        self.top()?.readlink()
+    }
+
+    fn open(self: Arc<Self>, flags: i32) -> Result<Arc<dyn FileOps>, Errno> {
+        if self.is_dir() {
+            return Ok(Arc::new(super::DirFile));
+        }
+        let writes = flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
+        let layer: InodeRef = if writes && self.ftype == libc::S_IFREG {
+            self.copy_up(flags & libc::O_TRUNC == 0)?
+        } else {
+            self.top()?
+        };
+        layer.open(flags)
+    }
+
+    fn create(&self, name: &[u8], mode: u32, owner: Owner) -> Result<InodeRef, Errno> {
+        Ok(self.create_with(name, |u| {
+            u.make(name, libc::S_IFREG, mode, owner, 0, None, true)
+        })?)
+    }
+
+    fn mkdir(&self, name: &[u8], mode: u32, owner: Owner) -> Result<InodeRef, Errno> {
+        Ok(self.create_with(name, |u| {
+            u.make(name, libc::S_IFDIR, mode, owner, 0, None, true)
+        })?)
+    }
+
+    fn symlink(&self, name: &[u8], target: &[u8], owner: Owner) -> Result<InodeRef, Errno> {
+        Ok(self.create_with(name, |u| {
+            u.make(name, libc::S_IFLNK, 0o777, owner, 0, Some(target), true)
+        })?)
+    }
+
+    fn mknod(&self, name: &[u8], mode: u32, rdev: u64, owner: Owner) -> Result<InodeRef, Errno> {
+        let ftype = mode & libc::S_IFMT;
+        if ftype == libc::S_IFCHR && rdev == libc::makedev(0, 0) {
+            // That is how whiteouts look in the upper layer.
+            return Err(Errno::EPERM);
+        }
+        Ok(self.create_with(name, |u| u.make(name, ftype, mode, owner, rdev, None, true))?)
+    }
+
+    fn link(&self, name: &[u8], target: &InodeRef) -> Result<(), Errno> {
+        let t = as_ov(target)?;
+        if !Arc::ptr_eq(&t.fs, &self.fs) {
+            return Err(Errno::EXDEV);
+        }
+        match self.lookup_ov(name) {
+            Ok(_) => return Err(Errno::EEXIST),
+            Err(Errno::ENOENT) => {}
+            Err(e) => return Err(e),
+        }
+        let tu = t.copy_up(true)?;
+        let u = self.copy_up(true)?;
+        if u.child(name).is_some_and(|c| c.is_whiteout()) {
+            u.remove_entry(name)?;
+        }
+        let tu_ref: InodeRef = tu;
+        u.link(name, &tu_ref)?;
+        self.forget_child(name);
+        Ok(())
+    }
+
+    fn unlink(&self, name: &[u8]) -> Result<(), Errno> {
+        let c = self.lookup_ov(name)?;
+        if c.is_dir() {
+            return Err(Errno::EISDIR);
+        }
+        self.remove(name)
+    }
+
+    fn rmdir(&self, name: &[u8]) -> Result<(), Errno> {
+        let c = self.lookup_ov(name)?;
+        if !c.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        if !c.merged_entries()?.is_empty() {
+            return Err(Errno::ENOTEMPTY);
+        }
+        self.remove(name)
+    }
+
+    fn rename(&self, old: &[u8], newdir: &InodeRef, new: &[u8], flags: u32) -> Result<(), Errno> {
+        let nd = as_ov(newdir)?;
+        if !Arc::ptr_eq(&nd.fs, &self.fs) {
+            return Err(Errno::EXDEV);
+        }
+        let src = self.lookup_ov(old)?;
+        if src.is_dir() && src.merged_lower().is_some() {
+            // Without redirects a moved directory would lose its lower
+            // contents; Linux's overlayfs says EXDEV and tools copy.
+            return Err(Errno::EXDEV);
+        }
+        let dst = match nd.lookup_ov(new) {
+            Ok(d) => Some(d),
+            Err(Errno::ENOENT) => None,
+            Err(e) => return Err(e),
+        };
+        if let Some(d) = &dst {
+            if Arc::ptr_eq(d, &src) {
+                return Ok(());
+            }
+            if flags & libc::RENAME_NOREPLACE != 0 {
+                return Err(Errno::EEXIST);
+            }
+            match (src.is_dir(), d.is_dir()) {
+                (true, false) => return Err(Errno::ENOTDIR),
+                (false, true) => return Err(Errno::EISDIR),
+                (true, true) if !d.merged_entries()?.is_empty() => return Err(Errno::ENOTEMPTY),
+                _ => {}
+            }
+        }
+        let su = src.copy_up(true)?;
+        let ou = self.copy_up(true)?;
+        let nu = nd.copy_up(true)?;
+        // Clear the target's upper entry: an (empty) directory may hold
+        // whiteouts, and a whiteout is a device node a directory cannot
+        // replace.
+        if let Some(c) = nu.child(new) {
+            if c.is_whiteout() || c.is_dir() {
+                nu.remove_entry(new)?;
+            }
+        }
+        let nu_ref: InodeRef = nu.clone();
+        ou.rename(old, &nu_ref, new, 0)?;
+        if self.lower_has(old) {
+            ou.put_whiteout(old)?;
+        }
+        if src.is_dir() && nd.lower_has(new) {
+            su.set_opaque(true);
+        }
+        if !src.is_dir() {
+            // Its origin was the lower file at the old name.
+            su.set_origin(false);
+        }
+        self.forget_child(old);
+        nd.forget_child(new);
+        {
+            let mut st = src.lock();
+            st.parent = Some(nd.arc()?);
+            st.name = new.to_vec();
+            if !src.is_dir() {
+                st.lower = None;
+            }
+        }
+        nd.lock()
+            .children
+            .insert(new.to_vec(), Arc::downgrade(&src));
+        Ok(())
+    }
+
+    fn setattr(&self, attr: &SetAttr) -> Result<(), Errno> {
+        let with_data = !(attr.size == Some(0));
+        self.copy_up(with_data)?.setattr(attr)
+    }
+
+    fn statfs(&self) -> Result<libc::statfs, Errno> {
+        let (u, l) = self.layers();
+        let mut s = match (l, u) {
+            (Some(l), _) => l.statfs()?,
+            (None, Some(u)) => u.statfs()?,
+            (None, None) => return Err(Errno::ENOENT),
+        };
+        s.f_type = libc::OVERLAYFS_SUPER_MAGIC;
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A lower layer: a tmpfs tree standing in for the Gofer's.
+    fn lower() -> Arc<TmpInode> {
+        let l = Tmpfs::new_root(0o755, Owner::default());
+        let etc = l.mkdir(b"etc", 0o755, Owner::default()).unwrap();
+        let f = etc.create(b"passwd", 0o644, Owner::default()).unwrap();
+        f.clone()
+            .open(libc::O_RDWR)
+            .unwrap()
+            .write_at(b"root:x:0:0\n", 0)
+            .unwrap();
+        etc.mkdir(b"sub", 0o755, Owner::default()).unwrap();
+        l.symlink(b"link", b"etc/passwd", Owner::default()).unwrap();
+        l
+    }
+
+    fn read_all(i: &InodeRef) -> Vec<u8> {
+        let ops = i.clone().open(libc::O_RDONLY).unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = ops.read_at(&mut buf, 0).unwrap();
+        buf.truncate(n);
+        buf
+    }
+
+    fn names(i: &InodeRef) -> Vec<Vec<u8>> {
+        let mut v: Vec<_> = i.readdir().unwrap().into_iter().map(|e| e.name).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn writing_copies_up_and_leaves_the_lower_file_alone() {
+        let l = lower();
+        let root = OverlayFs::new_root(l.clone());
+        let etc = root.lookup(b"etc").unwrap();
+        let p = etc.lookup(b"passwd").unwrap();
+        let ino = p.ino();
+        let ops = p.clone().open(libc::O_WRONLY).unwrap();
+        ops.write_at(b"ROOT", 0).unwrap();
+        assert_eq!(read_all(&p), b"ROOT:x:0:0\n");
+        assert_eq!(p.ino(), ino);
+        let lp = l.lookup(b"etc").unwrap().lookup(b"passwd").unwrap();
+        assert_eq!(read_all(&lp), b"root:x:0:0\n");
+    }
+
+    #[test]
+    fn truncating_open_skips_the_copy_of_data() {
+        let l = lower();
+        let root = OverlayFs::new_root(l);
+        let p = root.lookup(b"etc").unwrap().lookup(b"passwd").unwrap();
+        p.setattr(&SetAttr {
+            size: Some(0),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(p.stat().unwrap().st_size, 0);
+    }
+
+    #[test]
+    fn unlink_of_a_lower_file_leaves_a_whiteout() {
+        let l = lower();
+        let root = OverlayFs::new_root(l.clone());
+        let etc = root.lookup(b"etc").unwrap();
+        etc.unlink(b"passwd").unwrap();
+        assert_eq!(etc.lookup(b"passwd").err(), Some(Errno::ENOENT));
+        assert_eq!(names(&etc), vec![b"sub".to_vec()]);
+        assert!(l.lookup(b"etc").unwrap().lookup(b"passwd").is_ok());
+        // A new file at the name does not show the old one.
+        let f = etc.create(b"passwd", 0o600, Owner::default()).unwrap();
+        assert_eq!(read_all(&f), b"");
+        etc.unlink(b"passwd").unwrap();
+        assert_eq!(etc.lookup(b"passwd").err(), Some(Errno::ENOENT));
+    }
+
+    #[test]
+    fn directory_made_over_a_whiteout_is_opaque() {
+        let l = lower();
+        let root = OverlayFs::new_root(l);
+        let etc = root.lookup(b"etc").unwrap();
+        assert_eq!(root.rmdir(b"etc"), Err(Errno::ENOTEMPTY));
+        etc.unlink(b"passwd").unwrap();
+        etc.rmdir(b"sub").unwrap();
+        root.rmdir(b"etc").unwrap();
+        assert_eq!(root.lookup(b"etc").err(), Some(Errno::ENOENT));
+        let etc2 = root.mkdir(b"etc", 0o755, Owner::default()).unwrap();
+        assert!(etc2.readdir().unwrap().is_empty());
+        assert_eq!(etc2.lookup(b"passwd").err(), Some(Errno::ENOENT));
+    }
+
+    #[test]
+    fn merged_listing_shows_both_layers_once() {
+        let l = lower();
+        let root = OverlayFs::new_root(l);
+        let etc = root.lookup(b"etc").unwrap();
+        etc.create(b"new", 0o644, Owner::default()).unwrap();
+        // Copy up passwd: it must still be listed once.
+        etc.lookup(b"passwd")
+            .unwrap()
+            .setattr(&SetAttr {
+                mode: Some(0o600),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(
+            names(&etc),
+            vec![b"new".to_vec(), b"passwd".to_vec(), b"sub".to_vec()]
+        );
+        assert_eq!(etc.lookup(b"passwd").unwrap().mode(), libc::S_IFREG | 0o600);
+    }
+
+    #[test]
+    fn rename_of_a_lower_file_moves_it_and_hides_the_old_name() {
+        let l = lower();
+        let root = OverlayFs::new_root(l);
+        let etc = root.lookup(b"etc").unwrap();
+        etc.rename(b"passwd", &root, b"pw", 0).unwrap();
+        assert_eq!(etc.lookup(b"passwd").err(), Some(Errno::ENOENT));
+        assert_eq!(read_all(&root.lookup(b"pw").unwrap()), b"root:x:0:0\n");
+        // A directory with lower contents cannot move.
+        assert_eq!(root.rename(b"etc", &root, b"etc2", 0), Err(Errno::EXDEV));
+        // One made in the upper layer can.
+        root.mkdir(b"d", 0o755, Owner::default()).unwrap();
+        root.rename(b"d", &root, b"e", 0).unwrap();
+        assert!(root.lookup(b"e").is_ok());
+        assert_eq!(root.lookup(b"d").err(), Some(Errno::ENOENT));
+    }
+
+    #[test]
+    fn symlinks_read_through_from_the_lower_layer() {
+        let root = OverlayFs::new_root(lower());
+        assert_eq!(
+            root.lookup(b"link").unwrap().readlink().unwrap(),
+            b"etc/passwd"
+        );
+    }
+
+    #[test]
+    fn lookups_return_one_inode_per_path_while_held() {
+        let root = OverlayFs::new_root(lower());
+        let a = root.lookup(b"etc").unwrap();
+        let b = root.lookup(b"etc").unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+    }
+}

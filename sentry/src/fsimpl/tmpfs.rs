@@ -44,7 +44,14 @@ impl Tmpfs {
             max_pages: max_bytes / PAGE as u64,
             rename_lock: Mutex::new(()),
         });
-        TmpInode::new(&fs, libc::S_IFDIR, mode, owner, Data::Dir(BTreeMap::new()), 0)
+        TmpInode::new(
+            &fs,
+            libc::S_IFDIR,
+            mode,
+            owner,
+            Data::Dir(BTreeMap::new()),
+            0,
+        )
     }
 }
 
@@ -90,7 +97,9 @@ impl Drop for TmpInode {
     fn drop(&mut self) {
         let st = self.st.get_mut().unwrap_or_else(|e| e.into_inner());
         if let Data::Reg(r) = &st.data {
-            self.fs.pages.fetch_sub(r.pages.len() as u64, Ordering::Relaxed);
+            self.fs
+                .pages
+                .fetch_sub(r.pages.len() as u64, Ordering::Relaxed);
         }
     }
 }
@@ -100,7 +109,14 @@ fn whiteout_rdev() -> u64 {
 }
 
 impl TmpInode {
-    fn new(fs: &Arc<Tmpfs>, ftype: u32, perm: u32, owner: Owner, data: Data, rdev: u64) -> Arc<TmpInode> {
+    fn new(
+        fs: &Arc<Tmpfs>,
+        ftype: u32,
+        perm: u32,
+        owner: Owner,
+        data: Data,
+        rdev: u64,
+    ) -> Arc<TmpInode> {
         let now = Time::now();
         let nlink = if ftype == libc::S_IFDIR { 2 } else { 1 };
         Arc::new_cyclic(|me| TmpInode {
@@ -176,7 +192,12 @@ impl TmpInode {
 
     /// Inserts a new node at `name`, which must be free (or a whiteout,
     /// which it replaces when `over_whiteout`).
-    fn add(&self, name: &[u8], node: Arc<TmpInode>, over_whiteout: bool) -> Result<Arc<TmpInode>, Errno> {
+    fn add(
+        &self,
+        name: &[u8],
+        node: Arc<TmpInode>,
+        over_whiteout: bool,
+    ) -> Result<Arc<TmpInode>, Errno> {
         let mut st = self.lock();
         let now = Time::now();
         let is_dir = node.is_dir();
@@ -221,7 +242,14 @@ impl TmpInode {
 
     /// Replaces whatever is at `name` by a whiteout.
     pub fn put_whiteout(&self, name: &[u8]) -> Result<(), Errno> {
-        let wh = TmpInode::new(&self.fs, libc::S_IFCHR, 0, Owner::default(), Data::Node, whiteout_rdev());
+        let wh = TmpInode::new(
+            &self.fs,
+            libc::S_IFCHR,
+            0,
+            Owner::default(),
+            Data::Node,
+            whiteout_rdev(),
+        );
         let old = {
             let mut st = self.lock();
             let map = match &mut st.data {
@@ -301,7 +329,9 @@ impl TmpInode {
         if off >= r.size {
             return Ok(0);
         }
-        let n = usize::try_from(r.size - off).unwrap_or(usize::MAX).min(buf.len());
+        let n = usize::try_from(r.size - off)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
         let mut done = 0;
         while done < n {
             let pos = off + done as u64;
@@ -544,7 +574,11 @@ impl Inode for TmpInode {
         if !Arc::ptr_eq(&nd.fs, &self.fs) {
             return Err(Errno::EXDEV);
         }
-        let _serial = self.fs.rename_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _serial = self
+            .fs
+            .rename_lock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let src = self.child(old).ok_or(Errno::ENOENT)?;
         if std::ptr::eq(&*src, nd) {
             return Err(Errno::EINVAL);
@@ -715,7 +749,11 @@ mod tests {
         assert_eq!(ops.write_at(&big, 0).unwrap(), 2 * PAGE);
         assert_eq!(ops.write_at(&big, 2 * PAGE as u64), Err(Errno::ENOSPC));
         // Freeing space makes room again.
-        f.setattr(&SetAttr { size: Some(0), ..Default::default() }).unwrap();
+        f.setattr(&SetAttr {
+            size: Some(0),
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(ops.write_at(&big[..PAGE], 0).unwrap(), PAGE);
     }
 
@@ -725,8 +763,16 @@ mod tests {
         let f = r.create(b"f", 0o644, Owner::default()).unwrap();
         let ops = f.clone().open(libc::O_RDWR).unwrap();
         ops.write_at(&[9u8; 100], 0).unwrap();
-        f.setattr(&SetAttr { size: Some(10), ..Default::default() }).unwrap();
-        f.setattr(&SetAttr { size: Some(100), ..Default::default() }).unwrap();
+        f.setattr(&SetAttr {
+            size: Some(10),
+            ..Default::default()
+        })
+        .unwrap();
+        f.setattr(&SetAttr {
+            size: Some(100),
+            ..Default::default()
+        })
+        .unwrap();
         let mut buf = [1u8; 100];
         assert_eq!(ops.read_at(&mut buf, 0).unwrap(), 100);
         assert!(buf[..10].iter().all(|&b| b == 9));
@@ -755,7 +801,10 @@ mod tests {
         assert_eq!(r.rename(b"d", &me, b"f", 0), Err(Errno::ENOTDIR));
         assert_eq!(r.rename(b"f", &me, b"d", 0), Err(Errno::EISDIR));
         r.create(b"g", 0o644, Owner::default()).unwrap();
-        assert_eq!(r.rename(b"f", &me, b"g", libc::RENAME_NOREPLACE), Err(Errno::EEXIST));
+        assert_eq!(
+            r.rename(b"f", &me, b"g", libc::RENAME_NOREPLACE),
+            Err(Errno::EEXIST)
+        );
         r.rename(b"f", &me, b"g", 0).unwrap();
         assert_eq!(r.lookup(b"f").err(), Some(Errno::ENOENT));
         assert_eq!(r.readdir().unwrap().len(), 2);

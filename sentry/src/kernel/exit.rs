@@ -87,6 +87,12 @@ pub fn send_group(tg: &Arc<ThreadGroup>, info: SigInfo) {
         if info.signo == libc::SIGKILL {
             i.group_exit.get_or_insert(libc::SIGKILL);
             i.tasks.clone()
+        } else if i
+            .tasks
+            .iter()
+            .all(|t| crate::kernel::task::ignored(tg, info.signo, t.sig.lock().unwrap().mask))
+        {
+            return;
         } else {
             i.pending.push(info);
             i.tasks.clone()

@@ -61,11 +61,34 @@ impl TaskHandle {
         self.kick();
     }
 
-    /// Queues a thread-directed signal.
+    /// Queues a thread-directed signal (dropped at once if it would be
+    /// ignored, as Linux does).
     pub fn send(&self, info: SigInfo) {
-        self.sig.lock().unwrap().pending.push(info);
+        {
+            let mut s = self.sig.lock().unwrap();
+            if ignored(&self.tg, info.signo, s.mask) {
+                return;
+            }
+            s.pending.push(info);
+        }
         self.kick();
     }
+}
+
+/// Whether a signal would be discarded on arrival: ignored (explicitly or by
+/// default) and not blocked (a blocked signal's action may change before it
+/// is unblocked).
+pub fn ignored(tg: &ThreadGroup, sig: i32, mask: u64) -> bool {
+    if sig == libc::SIGKILL || sig == libc::SIGSTOP || mask & bit(sig) != 0 {
+        return false;
+    }
+    let a = tg.actions.lock().unwrap()[(sig - 1) as usize];
+    a.handler == libc::SIG_IGN as u64
+        || (a.handler == libc::SIG_DFL as u64
+            && matches!(default_action(sig), DefaultAction::Ignore | DefaultAction::Continue))
+}
+
+impl TaskHandle {
 }
 
 pub struct Task {
@@ -226,8 +249,9 @@ impl Task {
         if self.handle.killed.load(Ordering::SeqCst) {
             return true;
         }
-        let s = self.handle.sig.lock().unwrap();
+        // Lock order everywhere: thread group, then task signals, then actions.
         let group = self.tg.inner.lock().unwrap().pending.set;
+        let s = self.handle.sig.lock().unwrap();
         (s.pending.set | group) & !s.mask != 0
     }
 
@@ -279,8 +303,10 @@ impl Task {
         self.ctx().fpu().map(|x| x.0).unwrap_or_default()
     }
 
+    /// The size of this CPU's XSAVE image as the platform hands it out
+    /// (the kernel accepts exactly that size back).
     pub fn ctx_fpu_len(&mut self) -> usize {
-        platform::xsave_len()
+        self.ctx().fpu().map(|x| x.0.len()).unwrap_or(0)
     }
 
     pub fn ctx_set_fpu(&mut self, fp: Vec<u8>) -> Result<(), Errno> {
@@ -353,15 +379,19 @@ impl Task {
     /// task dies of it, as Linux's force_sig does.
     pub fn force_signal(&mut self, info: SigInfo) {
         let sig = info.signo;
-        {
+        let mask = self.signal_mask();
+        let blocked = mask & bit(sig) != 0;
+        let reset = {
             let mut acts = self.tg.actions.lock().unwrap();
             let a = &mut acts[(sig - 1) as usize];
-            let blocked = self.signal_mask() & bit(sig) != 0;
-            if blocked || a.handler == libc::SIG_IGN as u64 {
+            let reset = blocked || a.handler == libc::SIG_IGN as u64;
+            if reset {
                 a.handler = libc::SIG_DFL as u64;
-                let m = self.signal_mask() & !bit(sig);
-                self.set_signal_mask(m);
             }
+            reset
+        };
+        if reset {
+            self.set_signal_mask(mask & !bit(sig));
         }
         self.handle.sig.lock().unwrap().pending.push(info);
     }

@@ -1,2 +1,71 @@
-//! PLACEHOLDER (being written)
-pub fn register(_t: &mut crate::syscalls::Table) {}
+//! ioctl: the generic requests here, the rest by the file.
+
+use super::file::{fd_arg, io_file};
+use super::{Support, SyscallArgs, Table};
+use crate::errno::SysResult;
+use crate::kernel::task::Task;
+use crate::vfs;
+
+pub fn register(t: &mut Table) {
+    t.add(
+        libc::SYS_ioctl,
+        "ioctl",
+        Support::Partial(
+            "FIOCLEX, FIONCLEX, FIONBIO, FIOASYNC, FIONREAD; terminal requests on the host's stdio (TCGETS, TCSETS*, TIOCGWINSZ, TIOCSWINSZ, TCFLSH ...); no job-control requests",
+        ),
+        sys_ioctl,
+    );
+}
+
+fn sys_ioctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let fd = fd_arg(a.a[0]);
+    let cmd = a.a[1] as u32;
+    let arg = a.a[2];
+    let f = io_file(t, fd)?;
+    match u64::from(cmd) {
+        libc::FIOCLEX => {
+            t.fds.set_cloexec(fd, true)?;
+            Ok(0)
+        }
+        libc::FIONCLEX => {
+            t.fds.set_cloexec(fd, false)?;
+            Ok(0)
+        }
+        libc::FIONBIO => {
+            let on: i32 = t.copy_in(arg)?;
+            let flags = f.flags();
+            f.set_status_flags(if on != 0 {
+                flags | libc::O_NONBLOCK
+            } else {
+                flags & !libc::O_NONBLOCK
+            });
+            Ok(0)
+        }
+        libc::FIOASYNC => {
+            let on: i32 = t.copy_in(arg)?;
+            let flags = f.flags();
+            f.set_status_flags(if on != 0 {
+                flags | libc::O_ASYNC
+            } else {
+                flags & !libc::O_ASYNC
+            });
+            Ok(0)
+        }
+        libc::FIONREAD => {
+            let n = match f.ops().readable_bytes() {
+                Some(n) => n,
+                None => match f.dentry() {
+                    Some(d) if vfs::is_reg(d.mode()) => {
+                        let size = u64::try_from(f.stat()?.st_size).unwrap_or(0);
+                        size.saturating_sub(f.offset())
+                    }
+                    _ => return f.ops().ioctl(t, &f, cmd, arg),
+                },
+            };
+            let n = i32::try_from(n).unwrap_or(i32::MAX);
+            t.copy_out(arg, &n)?;
+            Ok(0)
+        }
+        _ => f.ops().ioctl(t, &f, cmd, arg),
+    }
+}

@@ -1,2 +1,39 @@
-//! PLACEHOLDER (being written)
-pub fn register(_t: &mut crate::syscalls::Table) {}
+//! pipe and pipe2.
+
+use super::{Support, SyscallArgs, Table};
+use crate::errno::{Errno, SysResult};
+use crate::fsimpl::pipe::new_pipe_files;
+use crate::kernel::task::Task;
+
+pub fn register(t: &mut Table) {
+    t.add(libc::SYS_pipe, "pipe", Support::Full, sys_pipe);
+    t.add(
+        libc::SYS_pipe2,
+        "pipe2",
+        Support::Partial("O_DIRECT (packet mode) is EINVAL"),
+        sys_pipe2,
+    );
+}
+
+fn do_pipe(t: &Task, addr: u64, flags: i32) -> SysResult {
+    if flags & !(libc::O_CLOEXEC | libc::O_NONBLOCK) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (r, w) = new_pipe_files(flags);
+    let (fr, fw) = t.fds.install_pair(r, w, flags & libc::O_CLOEXEC != 0)?;
+    if let Err(e) = t.copy_out(addr, &[fr, fw]) {
+        // Nothing the application can see happened.
+        let _ = t.fds.remove(fr);
+        let _ = t.fds.remove(fw);
+        return Err(e);
+    }
+    Ok(0)
+}
+
+fn sys_pipe(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    do_pipe(t, a.a[0], 0)
+}
+
+fn sys_pipe2(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    do_pipe(t, a.a[0], a.a[1] as i32)
+}

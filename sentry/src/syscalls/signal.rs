@@ -286,9 +286,9 @@ fn sys_rt_sigpending(t: &mut Task, a: &SyscallArgs) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let set = {
+        let g = t.tg.inner.lock().unwrap().pending.set;
         let s = t.handle.sig.lock().unwrap();
-        let g = t.tg.inner.lock().unwrap();
-        (s.pending.set | g.pending.set) & s.mask
+        (s.pending.set | g) & s.mask
     };
     t.write_bytes(a.a[0], &set.to_ne_bytes()[..a.a[1] as usize])?;
     Ok(0)

@@ -138,6 +138,27 @@ impl File {
         Ok(n)
     }
 
+    /// read(2) into application memory: reads at the offset, hands the
+    /// bytes to `sink` (the copy-out), and advances the offset only past
+    /// what `sink` accepted, so a fault leaves the offset where it was.
+    pub fn read_with(
+        &self,
+        t: &Task,
+        buf: &mut [u8],
+        sink: impl FnOnce(&[u8]) -> Result<(), Errno>,
+    ) -> Result<usize, Errno> {
+        if !self.ops.seekable() {
+            let n = self.ops.read(t, self, buf, 0)?;
+            sink(&buf[..n])?;
+            return Ok(n);
+        }
+        let mut pos = self.lock_pos();
+        let n = self.ops.read(t, self, buf, *pos)?;
+        sink(&buf[..n])?;
+        *pos = pos.saturating_add(n as u64);
+        Ok(n)
+    }
+
     /// pread(2): at `off`, offset unchanged; ESPIPE for streams.
     pub fn pread(&self, t: &Task, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
         if !self.ops.seekable() {
@@ -234,10 +255,7 @@ impl File {
     /// getdents(2) support: calls `emit(index_after, entry)` for the entries
     /// from the offset on, `.` and `..` first, until it returns false; the
     /// offset then points at the first entry not taken.
-    pub fn read_dir(
-        &self,
-        mut emit: impl FnMut(u64, &DirEntry) -> bool,
-    ) -> Result<(), Errno> {
+    pub fn read_dir(&self, mut emit: impl FnMut(u64, &DirEntry) -> bool) -> Result<(), Errno> {
         let d = self.dentry.as_ref().ok_or(Errno::ENOTDIR)?;
         if !d.is_dir() {
             return Err(Errno::ENOTDIR);

@@ -39,7 +39,7 @@ pub use context::FsContext;
 pub use fdtable::FdTable;
 pub use file::File;
 pub use ops::{check_exec, open};
-pub use perm::Cred;
+pub use perm::{Cred, MAY_EXEC, MAY_READ, MAY_WRITE};
 
 /// Longest path the application may pass, NUL included (Linux PATH_MAX).
 pub const PATH_MAX: usize = libc::PATH_MAX as usize;
@@ -141,7 +141,13 @@ pub trait Inode: Send + Sync + Any {
         Err(self.no_dir_op())
     }
     /// Creates a device, FIFO or socket node (`mode` holds the type).
-    fn mknod(&self, _name: &[u8], _mode: u32, _rdev: u64, _owner: Owner) -> Result<InodeRef, Errno> {
+    fn mknod(
+        &self,
+        _name: &[u8],
+        _mode: u32,
+        _rdev: u64,
+        _owner: Owner,
+    ) -> Result<InodeRef, Errno> {
         Err(self.no_dir_op())
     }
     /// Makes `name` a new link to `target` (a file of the same filesystem).
@@ -156,7 +162,13 @@ pub trait Inode: Send + Sync + Any {
     }
     /// Moves `old` in this directory to `new` in `newdir` (same filesystem),
     /// replacing what is there as rename(2) does. `flags`: RENAME_NOREPLACE.
-    fn rename(&self, _old: &[u8], _newdir: &InodeRef, _new: &[u8], _flags: u32) -> Result<(), Errno> {
+    fn rename(
+        &self,
+        _old: &[u8],
+        _newdir: &InodeRef,
+        _new: &[u8],
+        _flags: u32,
+    ) -> Result<(), Errno> {
         Err(self.no_dir_op())
     }
     fn setattr(&self, _attr: &SetAttr) -> Result<(), Errno> {
@@ -376,9 +388,29 @@ impl Vfs {
         let root = crate::fsimpl::overlay::OverlayFs::new_root(lower);
         let vfs = Vfs::with_root(root, "overlay");
         let owner = Owner::default();
-        vfs.mount_at(b"/tmp", crate::fsimpl::tmpfs::Tmpfs::new_root(0o1777, owner), "tmpfs")?;
-        vfs.mount_at(b"/dev", crate::fsimpl::dev::new_devfs(), "devtmpfs")?;
-        vfs.mount_at(b"/proc", crate::fsimpl::tmpfs::Tmpfs::new_root(0o555, owner), "proc")?;
+        let mounts: [(&[u8], InodeRef, &'static str); 3] = [
+            (
+                b"/tmp",
+                crate::fsimpl::tmpfs::Tmpfs::new_root(0o1777, owner),
+                "tmpfs",
+            ),
+            (b"/dev", crate::fsimpl::dev::new_devfs(), "devtmpfs"),
+            (
+                b"/proc",
+                crate::fsimpl::tmpfs::Tmpfs::new_root(0o555, owner),
+                "proc",
+            ),
+        ];
+        for (at, fs, fstype) in mounts {
+            // A root where one of these cannot be made (a symlink to
+            // nowhere, say) still runs, as a container would without it.
+            if let Err(e) = vfs.mount_at(at, fs, fstype) {
+                tracing::warn!(
+                    "cannot mount {fstype} on {}: {e}",
+                    String::from_utf8_lossy(at)
+                );
+            }
+        }
         Ok(vfs)
     }
 
@@ -436,7 +468,10 @@ impl Vfs {
             root: fs,
             mountpoint: Some((dir.mount.id, dir.inode.ino())),
         });
-        self.mounts.write().unwrap_or_else(|e| e.into_inner()).push(m);
+        self.mounts
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(m);
         Ok(())
     }
 
@@ -460,7 +495,10 @@ impl Vfs {
 
     /// The mounts, oldest first (for /proc/self/mounts later).
     pub fn mounts(&self) -> Vec<Arc<Mount>> {
-        self.mounts.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.mounts
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 

@@ -99,7 +99,7 @@ enum Step {
     Name(Vec<u8>),
 }
 
-fn steps_of(p: &path::Parsed<'_>) -> impl DoubleEndedIterator<Item = Step> + '_ {
+fn steps_of<'p>(p: &'p path::Parsed<'_>) -> impl DoubleEndedIterator<Item = Step> + 'p {
     p.components.iter().map(|c| match c {
         Component::Dot => Step::Dot,
         Component::DotDot => Step::DotDot,
@@ -222,7 +222,12 @@ fn may_search(ctx: &Ctx<'_>, dir: &Dentry) -> Result<(), Errno> {
 }
 
 /// Resolves `path` from `start`.
-pub fn walk(ctx: &Ctx<'_>, start: Arc<Dentry>, path: &[u8], follow: bool) -> Result<Arc<Dentry>, Errno> {
+pub fn walk(
+    ctx: &Ctx<'_>,
+    start: Arc<Dentry>,
+    path: &[u8],
+    follow: bool,
+) -> Result<Arc<Dentry>, Errno> {
     Ok(resolve(ctx, start, path, follow, false)?.0)
 }
 
@@ -438,7 +443,9 @@ pub fn renameat(
     if flags & !known != 0 {
         return Err(Errno::EINVAL);
     }
-    if flags & libc::RENAME_EXCHANGE != 0 && flags & (libc::RENAME_NOREPLACE | libc::RENAME_WHITEOUT) != 0 {
+    if flags & libc::RENAME_EXCHANGE != 0
+        && flags & (libc::RENAME_NOREPLACE | libc::RENAME_WHITEOUT) != 0
+    {
         return Err(Errno::EINVAL);
     }
     if flags & (libc::RENAME_EXCHANGE | libc::RENAME_WHITEOUT) != 0 {
@@ -494,11 +501,18 @@ pub fn renameat(
     if src.is_dir() && np.dir.is_within(&src) {
         return Err(Errno::EINVAL);
     }
-    op.dir.inode.rename(&old_name, &np.dir.inode, &new_name, flags)
+    op.dir
+        .inode
+        .rename(&old_name, &np.dir.inode, &new_name, flags)
 }
 
 /// symlink(2): makes `path` a symlink holding `target`.
-pub fn symlinkat(ctx: &Ctx<'_>, target: &[u8], start: Arc<Dentry>, path: &[u8]) -> Result<(), Errno> {
+pub fn symlinkat(
+    ctx: &Ctx<'_>,
+    target: &[u8],
+    start: Arc<Dentry>,
+    path: &[u8],
+) -> Result<(), Errno> {
     if target.is_empty() {
         return Err(Errno::ENOENT);
     }
@@ -525,7 +539,12 @@ pub fn symlinkat(ctx: &Ctx<'_>, target: &[u8], start: Arc<Dentry>, path: &[u8]) 
 }
 
 /// link(2): makes `new_path` another name of `src`.
-pub fn linkat(ctx: &Ctx<'_>, src: &Arc<Dentry>, new_start: Arc<Dentry>, new_path: &[u8]) -> Result<(), Errno> {
+pub fn linkat(
+    ctx: &Ctx<'_>,
+    src: &Arc<Dentry>,
+    new_start: Arc<Dentry>,
+    new_path: &[u8],
+) -> Result<(), Errno> {
     if src.is_dir() {
         return Err(Errno::EPERM);
     }
@@ -558,7 +577,7 @@ pub fn readlink(d: &Dentry) -> Result<Vec<u8>, Errno> {
 }
 
 /// access(2): `mode` is F_OK or R_OK|W_OK|X_OK.
-pub fn access(cred: &Cred, d: &Dentry, mode: i32) -> Result<(), Errno> {
+pub fn access(cred: &Cred, st: &libc::stat, mode: i32) -> Result<(), Errno> {
     if mode & !(libc::R_OK | libc::W_OK | libc::X_OK) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -575,7 +594,7 @@ pub fn access(cred: &Cred, d: &Dentry, mode: i32) -> Result<(), Errno> {
     if mode & libc::X_OK != 0 {
         want |= MAY_EXEC;
     }
-    cred.may_stat(&d.inode.stat()?, want)
+    cred.may_stat(st, want)
 }
 
 /// chmod(2) of a resolved file.
@@ -650,7 +669,12 @@ pub fn truncate(cred: &Cred, d: &Dentry, len: i64) -> Result<(), Errno> {
 
 /// utimensat(2) of a resolved file: `None` leaves a time, `Some(None)`
 /// sets it to now.
-pub fn utimes(cred: &Cred, d: &Dentry, atime: Option<Option<Time>>, mtime: Option<Option<Time>>) -> Result<(), Errno> {
+pub fn utimes(
+    cred: &Cred,
+    d: &Dentry,
+    atime: Option<Option<Time>>,
+    mtime: Option<Option<Time>>,
+) -> Result<(), Errno> {
     let st = d.inode.stat()?;
     let explicit = matches!(atime, Some(Some(_))) || matches!(mtime, Some(Some(_)));
     if explicit {
@@ -711,7 +735,13 @@ impl AtTarget {
 
 /// Resolves (`dirfd`, `path`) as the *at() calls do: an empty path is
 /// ENOENT unless `empty_ok` (AT_EMPTY_PATH), when it names `dirfd` itself.
-pub fn resolve_at(t: &Task, dirfd: i32, path: &[u8], follow: bool, empty_ok: bool) -> Result<AtTarget, Errno> {
+pub fn resolve_at(
+    t: &Task,
+    dirfd: i32,
+    path: &[u8],
+    follow: bool,
+    empty_ok: bool,
+) -> Result<AtTarget, Errno> {
     if path.is_empty() {
         if !empty_ok {
             return Err(Errno::ENOENT);
@@ -732,7 +762,13 @@ pub fn resolve_at(t: &Task, dirfd: i32, path: &[u8], follow: bool, empty_ok: boo
 
 /// Resolves (`dirfd`, `path`) to a dentry (ENOENT for an empty path
 /// unless `empty_ok`; EBADF-like errors for fds without one).
-pub fn dentry_at(t: &Task, dirfd: i32, path: &[u8], follow: bool, empty_ok: bool) -> Result<Arc<Dentry>, Errno> {
+pub fn dentry_at(
+    t: &Task,
+    dirfd: i32,
+    path: &[u8],
+    follow: bool,
+    empty_ok: bool,
+) -> Result<Arc<Dentry>, Errno> {
     match resolve_at(t, dirfd, path, follow, empty_ok)? {
         AtTarget::Dentry(d) => Ok(d),
         AtTarget::File(_) => Err(Errno::EBADF),

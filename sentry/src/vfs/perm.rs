@@ -70,7 +70,10 @@ mod tests {
     #[test]
     fn root_needs_an_x_bit_to_exec_a_file() {
         let root = Cred::root();
-        assert_eq!(root.may(libc::S_IFREG | 0o644, 1, 1, MAY_EXEC), Err(Errno::EACCES));
+        assert_eq!(
+            root.may(libc::S_IFREG | 0o644, 1, 1, MAY_EXEC),
+            Err(Errno::EACCES)
+        );
         assert_eq!(root.may(libc::S_IFREG | 0o744, 1, 1, MAY_EXEC), Ok(()));
         assert_eq!(root.may(libc::S_IFDIR, 1, 1, MAY_EXEC), Ok(()));
         assert_eq!(root.may(libc::S_IFREG, 1, 1, MAY_READ | MAY_WRITE), Ok(()));
@@ -78,10 +81,20 @@ mod tests {
 
     #[test]
     fn owner_group_and_other_bits_are_checked_in_that_order() {
-        let c = Cred { uid: 5, gid: 6, groups: vec![7] };
-        assert_eq!(c.may(libc::S_IFREG | 0o070, 5, 6, MAY_READ), Err(Errno::EACCES));
+        let c = Cred {
+            uid: 5,
+            gid: 6,
+            groups: vec![7],
+        };
+        assert_eq!(
+            c.may(libc::S_IFREG | 0o070, 5, 6, MAY_READ),
+            Err(Errno::EACCES)
+        );
         assert_eq!(c.may(libc::S_IFREG | 0o040, 1, 7, MAY_READ), Ok(()));
         assert_eq!(c.may(libc::S_IFREG | 0o004, 1, 1, MAY_READ), Ok(()));
-        assert_eq!(c.may(libc::S_IFREG | 0o004, 1, 1, MAY_WRITE), Err(Errno::EACCES));
+        assert_eq!(
+            c.may(libc::S_IFREG | 0o004, 1, 1, MAY_WRITE),
+            Err(Errno::EACCES)
+        );
     }
 }

@@ -1,0 +1,142 @@
+//! The Sentry's seccomp allow-list: data, one entry per host syscall with
+//! the reason it is needed.
+//!
+//! Installed in `boot` after the Sentry has cut itself off from the host
+//! filesystem and before any application code runs; every thread and every
+//! stub process inherits it. Application system calls never reach it: under
+//! PTRACE_SYSEMU the kernel stops them before seccomp runs. A call outside
+//! the list raises SIGSYS, which the handler below reports by number before
+//! the sandbox dies, so a missing entry is easy to find.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, TargetArch};
+
+/// (syscall, why the Sentry or its stubs need it)
+const SENTRY_ALLOW: &[(i64, &str)] = &[
+    // Application memory and the platform.
+    (libc::SYS_mmap, "Sentry heap, stub page; stubs map the memory file"),
+    (libc::SYS_munmap, "Sentry heap; stubs unmap"),
+    (libc::SYS_mprotect, "Sentry heap guard pages; stubs change protections"),
+    (libc::SYS_mremap, "Sentry allocator"),
+    (libc::SYS_madvise, "Sentry allocator, thread stacks"),
+    (libc::SYS_brk, "Sentry allocator"),
+    (libc::SYS_memfd_create, "the memory file, created at boot"),
+    (libc::SYS_ftruncate, "sizing the memory file"),
+    (libc::SYS_fallocate, "releasing memory-file pages"),
+    (libc::SYS_lseek, "finding populated memory-file pages (SEEK_DATA/SEEK_HOLE)"),
+    (libc::SYS_ptrace, "the ptrace platform"),
+    (libc::SYS_wait4, "waiting for stub stops"),
+    (libc::SYS_waitid, "waiting for stub stops"),
+    (libc::SYS_tgkill, "interrupting a stub thread; raising signals"),
+    (libc::SYS_kill, "destroying a stub process"),
+    (libc::SYS_clone, "stub processes (fork) and stub threads (injected)"),
+    (libc::SYS_clone3, "Sentry threads (glibc pthread_create)"),
+    (libc::SYS_close_range, "a new stub closes inherited descriptors"),
+    (libc::SYS_pause, "a new stub thread waits to be seized"),
+    (libc::SYS_rseq, "glibc thread set-up; a stub unregisters it"),
+    (libc::SYS_set_robust_list, "glibc thread set-up"),
+    (libc::SYS_sched_setaffinity, "pinning a tracer and its stub to one CPU"),
+    (libc::SYS_sched_getaffinity, "choosing CPUs"),
+    (libc::SYS_sched_yield, "the application's sched_yield"),
+    (libc::SYS_getcpu, "the application's getcpu"),
+    // Threads and time.
+    (libc::SYS_futex, "Sentry locks and condition variables"),
+    (libc::SYS_clock_gettime, "clocks (when the vDSO falls back)"),
+    (libc::SYS_clock_nanosleep, "timers and sleeps"),
+    (libc::SYS_nanosleep, "timers and sleeps"),
+    (libc::SYS_gettimeofday, "clocks (vDSO fallback)"),
+    (libc::SYS_getpid, "glibc, raise"),
+    (libc::SYS_gettid, "glibc, raise"),
+    (libc::SYS_getrandom, "AT_RANDOM, the application's getrandom"),
+    (libc::SYS_sysinfo, "the application's sysinfo"),
+    (libc::SYS_prctl, "thread names"),
+    (libc::SYS_sigaltstack, "Rust's stack-overflow handler"),
+    (libc::SYS_rt_sigaction, "signal set-up"),
+    (libc::SYS_rt_sigprocmask, "signal masks; a new stub unblocks all"),
+    (libc::SYS_rt_sigreturn, "the SIGSYS reporter"),
+    (libc::SYS_exit, "thread exit; stub threads end"),
+    (libc::SYS_exit_group, "sandbox exit"),
+    // Descriptors the Sentry holds: the Gofer socket, donated files, stdio.
+    (libc::SYS_read, "Gofer replies, host stdio"),
+    (libc::SYS_write, "Gofer requests, host stdio, logs"),
+    (libc::SYS_readv, "host stdio"),
+    (libc::SYS_writev, "host stdio, logs"),
+    (libc::SYS_pread64, "donated files"),
+    (libc::SYS_pwrite64, "donated files"),
+    (libc::SYS_recvmsg, "Gofer replies"),
+    (libc::SYS_sendmsg, "Gofer requests"),
+    (libc::SYS_recvfrom, "Gofer replies"),
+    (libc::SYS_sendto, "Gofer requests"),
+    (libc::SYS_shutdown, "closing the Gofer connection on a protocol error"),
+    (libc::SYS_close, "descriptors"),
+    (libc::SYS_dup, "descriptors"),
+    (libc::SYS_fcntl, "descriptor flags"),
+    (libc::SYS_fstat, "host stdio type"),
+    (libc::SYS_newfstatat, "host stdio type (fstat via AT_EMPTY_PATH)"),
+    (libc::SYS_statx, "host stdio type"),
+    (libc::SYS_ioctl, "terminal ioctls on host stdio"),
+    (libc::SYS_poll, "host stdio readiness"),
+    (libc::SYS_ppoll, "host stdio readiness"),
+];
+
+pub fn sentry_filter() -> Result<BpfProgram> {
+    let rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> =
+        SENTRY_ALLOW.iter().map(|(nr, _)| (*nr, Vec::new())).collect();
+    let filter = SeccompFilter::new(rules, SeccompAction::Trap, SeccompAction::Allow, TargetArch::x86_64)
+        .context("building the seccomp filter")?;
+    BpfProgram::try_from(filter).context("compiling the seccomp filter")
+}
+
+/// Reports which syscall the filter refused, then ends the sandbox.
+extern "C" fn on_sigsys(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
+    // siginfo for SIGSYS: si_syscall is the int at byte offset 24.
+    // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
+    let nr = unsafe { *((info as *const u8).add(24) as *const i32) };
+    let mut buf = *b"runsc-rs: seccomp refused host syscall 0000000000 in the Sentry; please report it\n";
+    let mut n = nr.unsigned_abs();
+    let mut i = 48;
+    loop {
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 || i == 39 {
+            break;
+        }
+        i -= 1;
+    }
+    // SAFETY: write and _exit are async-signal-safe.
+    unsafe {
+        libc::write(2, buf.as_ptr().cast(), buf.len());
+        libc::_exit(125);
+    }
+}
+
+/// Installs the filter on every thread of the Sentry.
+pub fn install_sentry() -> Result<()> {
+    let prog = sentry_filter()?;
+    // SAFETY: installs a handler that only makes async-signal-safe calls.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_sigsys as usize;
+        sa.sa_flags = libc::SA_SIGINFO;
+        libc::sigaction(libc::SIGSYS, &sa, std::ptr::null_mut());
+    }
+    seccompiler::apply_filter_all_threads(&prog).context("installing the seccomp filter")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_allow_list_compiles_and_has_no_duplicates() {
+        let prog = sentry_filter().unwrap();
+        assert!(!prog.is_empty() && prog.len() < 4096);
+        let mut nrs: Vec<i64> = SENTRY_ALLOW.iter().map(|(n, _)| *n).collect();
+        nrs.sort();
+        nrs.dedup();
+        assert_eq!(nrs.len(), SENTRY_ALLOW.len());
+    }
+}

@@ -274,6 +274,7 @@ pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
         enter_user_namespace(fd)?;
     }
     let hostname = hostname();
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     empty_root()?;
     crate::seccomp::install_sentry()?;
     // Stubs that are no longer traced are reaped by the kernel.
@@ -282,6 +283,7 @@ pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
     let config = sentry::kernel::Config {
         strace: g.strace,
         hostname,
+        cpus,
     };
     let init = sentry::boot::InitProcess {
         argv: args.cmd.iter().map(|a| a.as_bytes().to_vec()).collect(),

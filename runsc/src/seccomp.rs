@@ -79,7 +79,14 @@ const SENTRY_ALLOW: &[(i64, &str)] = &[
     (libc::SYS_ioctl, "terminal ioctls on host stdio"),
     (libc::SYS_poll, "host stdio readiness"),
     (libc::SYS_ppoll, "host stdio readiness"),
+    (libc::SYS_open, "refused with EACCES by the second filter (library code probing files)"),
+    (libc::SYS_openat, "refused with EACCES by the second filter (library code probing files)"),
 ];
+
+/// Calls that fail with EACCES instead of killing the sandbox: library code
+/// (glibc, std) sometimes probes host files and copes with failure; the
+/// Sentry's root is empty anyway.
+const SENTRY_REFUSE: &[i64] = &[libc::SYS_open, libc::SYS_openat];
 
 pub fn sentry_filter() -> Result<BpfProgram> {
     let rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> =
@@ -118,10 +125,23 @@ pub fn install_sentry() -> Result<()> {
     // SAFETY: installs a handler that only makes async-signal-safe calls.
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = on_sigsys as usize;
+        sa.sa_sigaction = on_sigsys as *const () as usize;
         sa.sa_flags = libc::SA_SIGINFO;
         libc::sigaction(libc::SIGSYS, &sa, std::ptr::null_mut());
     }
+    // Stacked filters: the strictest answer wins, so EACCES here beats the
+    // first filter's Allow for exactly these calls.
+    let rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> = SENTRY_REFUSE.iter().map(|nr| (*nr, Vec::new())).collect();
+    let refuse = SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EACCES as u32),
+        TargetArch::x86_64,
+    )
+    .context("building the refusal filter")?;
+    let refuse = BpfProgram::try_from(refuse).context("compiling the refusal filter")?;
+    seccompiler::apply_filter_all_threads(&refuse).context("installing the refusal filter")?;
+    // Last: after this one, not even seccomp(2) itself is allowed.
     seccompiler::apply_filter_all_threads(&prog).context("installing the seccomp filter")?;
     Ok(())
 }

@@ -87,6 +87,11 @@ fn stub_child(memfd: RawFd, layout: &StubLayout) -> ! {
     // mapped before forking and which never returns.
     unsafe {
         unregister_rseq();
+        // A Sentry that changed credentials (entering its user namespace)
+        // is not dumpable, and neither is its fork: then no Sentry thread
+        // but the forking one could PTRACE_SEIZE the stub's threads. The
+        // stub holds only application memory, so it may be dumpable.
+        libc::prctl(libc::PR_SET_DUMPABLE, 1);
         libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0);
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);

@@ -42,6 +42,9 @@ pub fn new_devfs() -> InodeRef {
             false,
         );
     }
+    let _ = root.make(b"shm", libc::S_IFDIR, 0o1777, owner, 0, None, false);
+    let _ = root.make(b"pts", libc::S_IFDIR, 0o755, owner, 0, None, false);
+    // procfs makes these lead to the looking task's descriptors.
     let links: [(&[u8], &[u8]); 4] = [
         (b"stdin", b"/proc/self/fd/0"),
         (b"stdout", b"/proc/self/fd/1"),
@@ -51,8 +54,6 @@ pub fn new_devfs() -> InodeRef {
     for (name, target) in links {
         let _ = root.make(name, libc::S_IFLNK, 0o777, owner, 0, Some(target), false);
     }
-    let _ = root.make(b"shm", libc::S_IFDIR, 0o1777, owner, 0, None, false);
-    let _ = root.make(b"pts", libc::S_IFDIR, 0o755, owner, 0, None, false);
     root
 }
 
@@ -163,8 +164,8 @@ mod tests {
             assert_eq!(d.lookup(n).unwrap().mode() & libc::S_IFMT, libc::S_IFCHR);
         }
         assert_eq!(
-            d.lookup(b"fd").unwrap().readlink().unwrap(),
-            b"/proc/self/fd"
+            d.lookup(b"stderr").unwrap().readlink().unwrap(),
+            b"/proc/self/fd/2"
         );
     }
 

@@ -40,7 +40,7 @@ pub struct GoferFs {
 
 impl GoferFs {
     /// The root inode of the served tree.
-    pub fn new(client: Arc<Client>) -> Result<Arc<GoferInode>, Errno> {
+    pub fn new_root(client: Arc<Client>) -> Result<Arc<GoferInode>, Errno> {
         let fs = Arc::new(GoferFs {
             client: client.clone(),
             dir_fids: AtomicUsize::new(0),
@@ -448,33 +448,66 @@ mod tests {
         assert_eq!(read_file(&v, b"/etc/hosts"), b"127.0.0.1 localhost\n");
         assert_eq!(read_file(&v, b"/hosts"), b"127.0.0.1 localhost\n");
         assert_eq!(read_file(&v, b"/big").len(), 300_000);
-        assert_eq!(ops::walk(&c, v.root(), b"/nope", true).err(), Some(Errno::ENOENT));
+        assert_eq!(
+            ops::walk(&c, v.root(), b"/nope", true).err(),
+            Some(Errno::ENOENT)
+        );
         // Cached: a second miss needs no server.
-        assert_eq!(ops::walk(&c, v.root(), b"/nope", true).err(), Some(Errno::ENOENT));
-        let st = ops::walk(&c, v.root(), b"/etc/hosts", true).unwrap().stat().unwrap();
+        assert_eq!(
+            ops::walk(&c, v.root(), b"/nope", true).err(),
+            Some(Errno::ENOENT)
+        );
+        let st = ops::walk(&c, v.root(), b"/etc/hosts", true)
+            .unwrap()
+            .stat()
+            .unwrap();
         let host = std::fs::metadata(s.dir.join("etc/hosts")).unwrap();
         use std::os::unix::fs::MetadataExt;
         assert_eq!(st.st_ino, host.ino());
         assert_eq!(st.st_size, 20);
         // /dev and /tmp are the Sentry's.
         assert!(ops::open_at(&c, v.root(), b"/dev/null", libc::O_WRONLY, 0).is_ok());
-        assert_eq!(ops::walk(&c, v.root(), b"/tmp", true).unwrap().mount.fstype, "tmpfs");
+        assert_eq!(
+            ops::walk(&c, v.root(), b"/tmp", true).unwrap().mount.fstype,
+            "tmpfs"
+        );
         // Writes stay in the sandbox.
-        let f = ops::open_at(&c, v.root(), b"/etc/hosts", libc::O_WRONLY | libc::O_TRUNC, 0).unwrap();
+        let f = ops::open_at(
+            &c,
+            v.root(),
+            b"/etc/hosts",
+            libc::O_WRONLY | libc::O_TRUNC,
+            0,
+        )
+        .unwrap();
         f.ops().write_at(b"changed\n", 0).unwrap();
         assert_eq!(read_file(&v, b"/etc/hosts"), b"changed\n");
         ops::mkdirat(&c, v.root(), b"/etc/sub/new", 0o755).unwrap();
         ops::renameat(&c, v.root(), b"/big", v.root(), b"/etc/big2", 0).unwrap();
         ops::unlinkat(&c, v.root(), b"/hosts").unwrap();
-        assert_eq!(std::fs::read(s.dir.join("etc/hosts")).unwrap(), b"127.0.0.1 localhost\n");
+        assert_eq!(
+            std::fs::read(s.dir.join("etc/hosts")).unwrap(),
+            b"127.0.0.1 localhost\n"
+        );
         assert!(std::fs::symlink_metadata(s.dir.join("hosts")).is_ok());
         assert!(std::fs::metadata(s.dir.join("big")).is_ok());
         assert!(std::fs::metadata(s.dir.join("etc/sub/new")).is_err());
         let root = ops::walk(&c, v.root(), b"/", true).unwrap();
-        let mut names: Vec<_> = root.inode.readdir().unwrap().into_iter().map(|e| e.name).collect();
+        let mut names: Vec<_> = root
+            .inode
+            .readdir()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
         names.sort();
         // dev and proc were made in the upper layer to mount on.
-        let want: Vec<Vec<u8>> = vec![b"dev".to_vec(), b"etc".to_vec(), b"proc".to_vec(), b"tmp".to_vec()];
+        let want: Vec<Vec<u8>> = vec![
+            b"dev".to_vec(),
+            b"etc".to_vec(),
+            b"proc".to_vec(),
+            b"tmp".to_vec(),
+        ];
         assert_eq!(names, want);
     }
 }

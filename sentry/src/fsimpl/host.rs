@@ -23,6 +23,8 @@ const POLL_SLICE: Duration = Duration::from_millis(20);
 /// Size of the kernel's `struct termios` (TCGETS), which is not glibc's:
 /// 4 flag words, c_line and NCCS = 19 control characters.
 const KERNEL_TERMIOS_LEN: usize = 36;
+/// Linux's major number of pseudo-terminal slaves (/dev/pts/N).
+const UNIX98_PTY_SLAVE_MAJOR: u32 = 136;
 
 /// A host descriptor the Sentry holds for the sandbox's lifetime; it is
 /// never closed here (stdio outlives every application file).
@@ -35,12 +37,14 @@ pub struct HostFile {
 impl HostFile {
     /// An open file description for the host descriptor `fd`, with the
     /// host's access mode.
+    #[allow(clippy::new_ret_no_self)] // the kernel's set-up wants the File
     pub fn new(fd: i32) -> Arc<File> {
         let st = host_fstat(fd).ok();
         let regular = st.is_some_and(|s| s.st_mode & libc::S_IFMT == libc::S_IFREG);
-        let acc = host_getfl(fd)
-            .map(|f| f & libc::O_ACCMODE)
-            .unwrap_or(libc::O_RDWR);
+        // The host's access mode and what F_GETFL shows of it; blocking is
+        // ours to emulate, whatever the host descriptor's O_NONBLOCK.
+        let shown = libc::O_ACCMODE | libc::O_APPEND | crate::vfs::O_LARGEFILE;
+        let acc = host_getfl(fd).map(|f| f & shown).unwrap_or(libc::O_RDWR);
         File::new(Arc::new(HostFile { fd, regular }), None, acc)
     }
 
@@ -192,8 +196,31 @@ impl FileOps for HostFile {
         self.poll(mask)
     }
 
+    fn fsync(&self) -> Result<(), Errno> {
+        // Terminals and pipes have nothing to sync: Linux says EINVAL. The
+        // Sentry does not sync host files (it holds no data of theirs).
+        if self.regular {
+            Ok(())
+        } else {
+            Err(Errno::EINVAL)
+        }
+    }
+
     fn name(&self) -> Vec<u8> {
-        format!("host:[{}]", self.fd).into_bytes()
+        // What Linux's /proc/self/fd shows for the usual kinds of stdio.
+        let Ok(st) = host_fstat(self.fd) else {
+            return format!("host:[{}]", self.fd).into_bytes();
+        };
+        let name = match st.st_mode & libc::S_IFMT {
+            libc::S_IFIFO => format!("pipe:[{}]", st.st_ino),
+            libc::S_IFSOCK => format!("socket:[{}]", st.st_ino),
+            libc::S_IFCHR if libc::major(st.st_rdev) == UNIX98_PTY_SLAVE_MAJOR => {
+                format!("/dev/pts/{}", libc::minor(st.st_rdev))
+            }
+            libc::S_IFCHR if st.st_rdev == libc::makedev(1, 3) => "/dev/null".to_string(),
+            _ => format!("host:[{}]", self.fd),
+        };
+        name.into_bytes()
     }
 }
 

@@ -1,19 +1,21 @@
 //! Filesystem implementations behind the VFS.
 //!
-//! * [`gofer`]: the container root as the Gofer serves it over 9P
+//! * [`gofer`] serves the container root as the Gofer does over 9P
 //!   (read-only here: it is the lower layer of the root overlay).
-//! * [`tmpfs`]: files in the Sentry's memory (`/tmp`, the overlay's upper
-//!   layer, devfs's directory).
-//! * [`overlay`]: a writable upper layer over a read-only lower one.
-//! * [`dev`]: /dev and its character devices.
-//! * [`host`]: the caller's stdin/stdout/stderr.
-//! * [`pipe`]: pipes.
+//! * [`tmpfs`] keeps files in the Sentry's memory (`/tmp`, the overlay's
+//!   upper layer, devfs's directory).
+//! * [`overlay`] puts a writable upper layer over a read-only lower one.
+//! * [`dev`] is /dev and its character devices.
+//! * [`host`] wraps the caller's stdin/stdout/stderr.
+//! * [`pipe`] is pipes.
+//! * [`proc`] is a first procfs (the looker's own /proc/self).
 
 pub mod dev;
 pub mod gofer;
 pub mod host;
 pub mod overlay;
 pub mod pipe;
+pub mod proc;
 pub mod tmpfs;
 
 use crate::errno::Errno;

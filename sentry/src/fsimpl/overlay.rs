@@ -47,6 +47,14 @@ impl OverlayFs {
                 mode: Some(st.st_mode & 0o7777),
                 uid: Some(st.st_uid),
                 gid: Some(st.st_gid),
+                atime: Some(vfs::Time {
+                    sec: st.st_atime,
+                    nsec: st.st_atime_nsec,
+                }),
+                mtime: Some(vfs::Time {
+                    sec: st.st_mtime,
+                    nsec: st.st_mtime_nsec,
+                }),
                 ..SetAttr::default()
             });
         }
@@ -419,6 +427,17 @@ impl Inode for OvInode {
     fn stat(&self) -> Result<libc::stat, Errno> {
         let mut s = self.top()?.stat()?;
         s.st_ino = self.ino;
+        if self.is_dir() {
+            // A merged directory's size and links are the lower one's (an
+            // upper copy is only a place for new entries).
+            if let Some(l) = self.merged_lower() {
+                let ls = l.stat()?;
+                s.st_nlink = ls.st_nlink;
+                s.st_size = ls.st_size;
+                s.st_blocks = ls.st_blocks;
+                s.st_blksize = ls.st_blksize;
+            }
+        }
         Ok(s)
     }
 
@@ -534,7 +553,10 @@ impl Inode for OvInode {
             Err(e) => return Err(e),
         };
         if let Some(d) = &dst {
-            if Arc::ptr_eq(d, &src) {
+            let (su, du) = (src.layers().0, d.layers().0);
+            let same_upper = matches!((&su, &du), (Some(a), Some(b)) if Arc::ptr_eq(a, b));
+            if Arc::ptr_eq(d, &src) || same_upper {
+                // Two names of one file: rename does nothing.
                 return Ok(());
             }
             if flags & libc::RENAME_NOREPLACE != 0 {
@@ -587,7 +609,7 @@ impl Inode for OvInode {
     }
 
     fn setattr(&self, attr: &SetAttr) -> Result<(), Errno> {
-        let with_data = !(attr.size == Some(0));
+        let with_data = attr.size != Some(0);
         self.copy_up(with_data)?.setattr(attr)
     }
 

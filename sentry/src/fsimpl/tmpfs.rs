@@ -18,6 +18,8 @@ use crate::vfs::{self, DirEntry, FileOps, Inode, InodeRef, Owner, SetAttr, Time}
 const PAGE: usize = 4096;
 /// Default size limit of one tmpfs.
 pub const DEFAULT_MAX_BYTES: u64 = 2 << 30;
+/// Most files one tmpfs holds (each costs Sentry memory even when empty).
+const MAX_INODES: u64 = 1 << 20;
 /// Largest file size (Linux's MAX_LFS_FILESIZE).
 const MAX_FILE_SIZE: u64 = i64::MAX as u64;
 
@@ -26,6 +28,8 @@ pub struct Tmpfs {
     next_ino: AtomicU64,
     pages: AtomicU64,
     max_pages: u64,
+    /// Live inodes, against MAX_INODES.
+    inodes: AtomicU64,
     /// Serialises renames, so two cannot race to move directories into
     /// each other.
     rename_lock: Mutex<()>,
@@ -42,6 +46,7 @@ impl Tmpfs {
             next_ino: AtomicU64::new(1),
             pages: AtomicU64::new(0),
             max_pages: max_bytes / PAGE as u64,
+            inodes: AtomicU64::new(0),
             rename_lock: Mutex::new(()),
         });
         TmpInode::new(
@@ -95,6 +100,7 @@ pub struct TmpInode {
 
 impl Drop for TmpInode {
     fn drop(&mut self) {
+        self.fs.inodes.fetch_sub(1, Ordering::Relaxed);
         let st = self.st.get_mut().unwrap_or_else(|e| e.into_inner());
         if let Data::Reg(r) = &st.data {
             self.fs
@@ -119,6 +125,7 @@ impl TmpInode {
     ) -> Arc<TmpInode> {
         let now = Time::now();
         let nlink = if ftype == libc::S_IFDIR { 2 } else { 1 };
+        fs.inodes.fetch_add(1, Ordering::Relaxed);
         Arc::new_cyclic(|me| TmpInode {
             fs: fs.clone(),
             ino: fs.next_ino.fetch_add(1, Ordering::Relaxed),
@@ -220,6 +227,7 @@ impl TmpInode {
     }
 
     /// Creates a file of `ftype`; `over_whiteout` lets it replace a whiteout.
+    #[allow(clippy::too_many_arguments)] // mknod's arguments, plus the overlay's flag
     pub fn make(
         &self,
         name: &[u8],
@@ -230,6 +238,9 @@ impl TmpInode {
         target: Option<&[u8]>,
         over_whiteout: bool,
     ) -> Result<Arc<TmpInode>, Errno> {
+        if self.fs.inodes.load(Ordering::Relaxed) >= MAX_INODES {
+            return Err(Errno::ENOSPC);
+        }
         let data = match ftype {
             libc::S_IFREG => Data::Reg(RegData::default()),
             libc::S_IFDIR => Data::Dir(BTreeMap::new()),
@@ -370,15 +381,16 @@ impl TmpInode {
             let page = pos / PAGE as u64;
             let in_page = (pos % PAGE as u64) as usize;
             let len = (PAGE - in_page).min(buf.len() - done);
-            if !r.pages.contains_key(&page) {
-                if !self.charge_page() {
-                    break;
+            let p = match r.pages.entry(page) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    if !self.charge_page() {
+                        break;
+                    }
+                    v.insert(Box::new([0u8; PAGE]))
                 }
-                r.pages.insert(page, Box::new([0u8; PAGE]));
-            }
-            if let Some(p) = r.pages.get_mut(&page) {
-                p[in_page..in_page + len].copy_from_slice(&buf[done..done + len]);
-            }
+            };
+            p[in_page..in_page + len].copy_from_slice(&buf[done..done + len]);
             done += len;
         }
         if done == 0 {
@@ -594,11 +606,9 @@ impl Inode for TmpInode {
             match (src.is_dir(), d.is_dir()) {
                 (true, false) => return Err(Errno::ENOTDIR),
                 (false, true) => return Err(Errno::EISDIR),
-                (true, true) => {
-                    // The old parent contains src, so it is never empty.
-                    if std::ptr::eq(&**d, self) || !d.is_empty_dir() {
-                        return Err(Errno::ENOTEMPTY);
-                    }
+                // The old parent contains src, so it is never empty.
+                (true, true) if std::ptr::eq(&**d, self) || !d.is_empty_dir() => {
+                    return Err(Errno::ENOTEMPTY);
                 }
                 _ => {}
             }
@@ -692,11 +702,14 @@ impl Inode for TmpInode {
 
     fn statfs(&self) -> Result<libc::statfs, Errno> {
         let used = self.fs.pages.load(Ordering::Relaxed);
-        Ok(vfs::statfs_of(
+        let mut s = vfs::statfs_of(
             libc::TMPFS_MAGIC,
             self.fs.max_pages,
             self.fs.max_pages.saturating_sub(used),
-        ))
+        );
+        s.f_files = MAX_INODES;
+        s.f_ffree = MAX_INODES.saturating_sub(self.fs.inodes.load(Ordering::Relaxed));
+        Ok(s)
     }
 }
 

@@ -46,6 +46,9 @@ pub struct Config {
     /// Log each syscall (`--strace`).
     pub strace: bool,
     pub hostname: String,
+    /// CPUs the sandbox reports (measured before the Sentry is locked down:
+    /// finding out reads host files).
+    pub cpus: usize,
 }
 
 /// The sandbox's PID namespace: every live task and thread group by id.

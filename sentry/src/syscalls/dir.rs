@@ -70,7 +70,8 @@ fn do_getdents(
     let count = (a.a[2] as u32 as usize).min(IO_CHUNK);
     let mut out = Vec::new();
     let mut too_small = false;
-    f.read_dir(|next, e| {
+    let ctx = ops::Ctx::of(t);
+    f.read_dir(&ctx, |next, e| {
         if out.len() + len(e) > count {
             too_small = out.is_empty();
             return false;
@@ -105,6 +106,9 @@ fn sys_getcwd(t: &mut Task, a: &SyscallArgs) -> SysResult {
         p
     };
     path.push(0);
+    if path.len() > crate::vfs::PATH_MAX {
+        return Err(Errno::ENAMETOOLONG);
+    }
     let size = a.a[1] as usize;
     if size < path.len() {
         return Err(Errno::ERANGE);
@@ -121,7 +125,7 @@ fn relative_to(d: &Dentry, root: &Dentry) -> Vec<u8> {
         return full;
     }
     match full.strip_prefix(base.as_slice()) {
-        Some(rest) if rest.is_empty() => b"/".to_vec(),
+        Some([]) => b"/".to_vec(),
         Some(rest) => rest.to_vec(),
         None => full,
     }

@@ -391,12 +391,12 @@ fn do_readlink(t: &Task, dirfd: i32, path_addr: u64, buf: u64, size: u64) -> Sys
     let target = if path.is_empty() {
         // An empty path reads the symlink dirfd names (O_PATH|O_NOFOLLOW).
         match ops::resolve_at(t, dirfd, &path, false, true)?.dentry() {
-            Some(d) if vfs::is_symlink(d.mode()) => d.inode.readlink()?,
+            Some(d) if vfs::is_symlink(d.mode()) => d.inode.readlink_by(&Ctx::of(t))?,
             _ => return Err(Errno::ENOENT),
         }
     } else {
         let d = ops::dentry_at(t, dirfd, &path, false, false)?;
-        ops::readlink(&d)?
+        ops::readlink(&Ctx::of(t), &d)?
     };
     let n = target.len().min(size as usize);
     t.write_bytes(buf, &target[..n])?;
@@ -414,10 +414,9 @@ fn sys_readlinkat(t: &mut Task, a: &SyscallArgs) -> SysResult {
 // ---- chmod, chown ----
 
 fn chmod_target(t: &Task, target: AtTarget, mode: u32) -> SysResult {
-    match target.dentry() {
-        Some(d) => ops::chmod(&ops::fs_cred(t), d, mode)?,
-        // Pipes: nothing to keep the mode in, and nobody can look.
-        None => {}
+    // Pipes have nowhere to keep a mode, and nobody can look it up.
+    if let Some(d) = target.dentry() {
+        ops::chmod(&ops::fs_cred(t), d, mode)?;
     }
     Ok(0)
 }

@@ -52,18 +52,17 @@ fn sys_ioctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
             Ok(0)
         }
         libc::FIONREAD => {
-            let n = match f.ops().readable_bytes() {
-                Some(n) => n,
+            let n: i64 = match f.ops().readable_bytes() {
+                Some(n) => i64::try_from(n).unwrap_or(i64::MAX),
                 None => match f.dentry() {
+                    // Linux reports size - offset, negative past the end.
                     Some(d) if vfs::is_reg(d.mode()) => {
-                        let size = u64::try_from(f.stat()?.st_size).unwrap_or(0);
-                        size.saturating_sub(f.offset())
+                        f.stat()?.st_size.wrapping_sub(f.offset() as i64)
                     }
                     _ => return f.ops().ioctl(t, &f, cmd, arg),
                 },
             };
-            let n = i32::try_from(n).unwrap_or(i32::MAX);
-            t.copy_out(arg, &n)?;
+            t.copy_out(arg, &(n as i32))?;
             Ok(0)
         }
         _ => f.ops().ioctl(t, &f, cmd, arg),

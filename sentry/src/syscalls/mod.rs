@@ -21,6 +21,7 @@ mod stat;
 mod sys_info;
 mod thread;
 mod time;
+mod xattr;
 
 use std::time::Instant;
 
@@ -79,6 +80,7 @@ impl Table {
         sys_info::register(&mut t);
         thread::register(&mut t);
         time::register(&mut t);
+        xattr::register(&mut t);
         t
     }
 

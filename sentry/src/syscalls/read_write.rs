@@ -93,7 +93,8 @@ fn scatter(t: &Task, iovs: &[(u64, usize)], mut skip: usize, data: &[u8]) -> Res
             continue;
         }
         let n = (len - skip).min(data.len() - from);
-        t.write_bytes(base + skip as u64, &data[from..from + n])?;
+        let addr = base.checked_add(skip as u64).ok_or(Errno::EFAULT)?;
+        t.write_bytes(addr, &data[from..from + n])?;
         from += n;
         skip = 0;
     }
@@ -114,7 +115,8 @@ fn gather(t: &Task, iovs: &[(u64, usize)], mut skip: usize, len: usize) -> Resul
             continue;
         }
         let n = (l - skip).min(len - at);
-        t.read_into(base + skip as u64, &mut out[at..at + n])?;
+        let addr = base.checked_add(skip as u64).ok_or(Errno::EFAULT)?;
+        t.read_into(addr, &mut out[at..at + n])?;
         at += n;
         skip = 0;
     }

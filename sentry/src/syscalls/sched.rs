@@ -20,8 +20,8 @@ pub fn register(t: &mut Table) {
     t.add(libc::SYS_setpriority, "setpriority", Support::Partial("accepted without effect"), |_, _| Ok(0));
 }
 
-fn ncpus() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+fn ncpus(t: &Task) -> usize {
+    t.kernel.config.cpus.max(1)
 }
 
 fn check_pid(t: &Task, pid: u64) -> Result<(), Errno> {
@@ -38,7 +38,7 @@ fn check_pid(t: &Task, pid: u64) -> Result<(), Errno> {
 fn sys_sched_getaffinity(t: &mut Task, a: &SyscallArgs) -> SysResult {
     check_pid(t, a.a[0])?;
     let len = a.a[1] as usize;
-    let n = ncpus();
+    let n = ncpus(t);
     let need = n.div_ceil(64) * 8;
     if len < need || len % 8 != 0 {
         return Err(Errno::EINVAL);

@@ -11,6 +11,10 @@ use crate::kernel::task::Task;
 pub const SETFL_MASK: i32 =
     libc::O_APPEND | libc::O_NONBLOCK | libc::O_ASYNC | libc::O_DIRECT | libc::O_NOATIME;
 
+/// The kernel's O_LARGEFILE, which x86-64 open(2) always adds and F_GETFL
+/// shows (glibc's `O_LARGEFILE` is 0 on 64-bit targets, so libc has 0).
+pub const O_LARGEFILE: i32 = 0o100000;
+
 /// Flags an open file description remembers (F_GETFL shows them).
 const KEPT_FLAGS: i32 = libc::O_ACCMODE
     | libc::O_APPEND
@@ -18,7 +22,7 @@ const KEPT_FLAGS: i32 = libc::O_ACCMODE
     | libc::O_ASYNC
     | libc::O_DIRECT
     | libc::O_NOATIME
-    | libc::O_LARGEFILE
+    | O_LARGEFILE
     | libc::O_DSYNC
     | libc::O_SYNC
     | libc::O_PATH
@@ -51,7 +55,7 @@ impl File {
         Arc::new(File {
             ops,
             dentry,
-            flags: AtomicI32::new((flags & KEPT_FLAGS) | libc::O_LARGEFILE),
+            flags: AtomicI32::new(flags & KEPT_FLAGS),
             pos: Mutex::new(0),
             dir: Mutex::new(None),
         })
@@ -255,7 +259,11 @@ impl File {
     /// getdents(2) support: calls `emit(index_after, entry)` for the entries
     /// from the offset on, `.` and `..` first, until it returns false; the
     /// offset then points at the first entry not taken.
-    pub fn read_dir(&self, mut emit: impl FnMut(u64, &DirEntry) -> bool) -> Result<(), Errno> {
+    pub fn read_dir(
+        &self,
+        ctx: &super::ops::Ctx<'_>,
+        mut emit: impl FnMut(u64, &DirEntry) -> bool,
+    ) -> Result<(), Errno> {
         let d = self.dentry.as_ref().ok_or(Errno::ENOTDIR)?;
         if !d.is_dir() {
             return Err(Errno::ENOTDIR);
@@ -279,7 +287,7 @@ impl File {
                             name: b"..".to_vec(),
                         },
                     ];
-                    all.extend(d.inode.readdir()?);
+                    all.extend(d.inode.readdir_by(ctx)?);
                     let all = Arc::new(all);
                     *cache = Some(all.clone());
                     all

@@ -37,7 +37,7 @@ use crate::kernel::waiter::WaitQueue;
 
 pub use context::FsContext;
 pub use fdtable::FdTable;
-pub use file::File;
+pub use file::{File, O_LARGEFILE};
 pub use ops::{check_exec, open};
 pub use perm::{Cred, MAY_EXEC, MAY_READ, MAY_WRITE};
 
@@ -178,6 +178,26 @@ pub trait Inode: Send + Sync + Any {
         Ok(statfs_of(libc::TMPFS_MAGIC, 0, 0))
     }
 
+    /// `lookup` as the caller in `ctx` sees it: procfs and /dev/fd answer
+    /// per task; other filesystems ignore who looks.
+    fn lookup_by(&self, name: &[u8], _ctx: &ops::Ctx<'_>) -> Result<InodeRef, Errno> {
+        self.lookup(name)
+    }
+    /// `readdir` as the caller in `ctx` sees it.
+    fn readdir_by(&self, _ctx: &ops::Ctx<'_>) -> Result<Vec<DirEntry>, Errno> {
+        self.readdir()
+    }
+    /// `readlink` as the caller in `ctx` sees it.
+    fn readlink_by(&self, _ctx: &ops::Ctx<'_>) -> Result<Vec<u8>, Errno> {
+        self.readlink()
+    }
+    /// For a magic link (`/proc/self/fd/N`, `/proc/self/cwd`,
+    /// `/dev/stdin`): what it stands for for the caller in `ctx`. The
+    /// resolver jumps there instead of reading the link's text.
+    fn magic(&self, _ctx: &ops::Ctx<'_>) -> Option<Result<ops::AtTarget, Errno>> {
+        None
+    }
+
     /// The errno of a directory operation this file does not support.
     fn no_dir_op(&self) -> Errno {
         if is_dir(self.mode()) {
@@ -258,8 +278,13 @@ pub struct Mount {
     pub dev: u64,
     pub fstype: &'static str,
     pub root: InodeRef,
-    /// (mount id, inode number) of the directory it covers; `None` for `/`.
-    pub mountpoint: Option<(u64, u64)>,
+    /// Where it is mounted, as a path (for /proc/self/mounts).
+    pub path: Vec<u8>,
+    /// The mount and inode of the directory it covers; `None` for `/`.
+    /// Holding the inode keeps it the one its filesystem hands out for
+    /// that directory, so it is recognised by identity: inode numbers
+    /// from the Gofer repeat across host filesystems.
+    pub mountpoint: Option<(u64, InodeRef)>,
 }
 
 /// An inode as reached by a walk.
@@ -290,7 +315,7 @@ impl Dentry {
 
     /// The same file (not only the same name).
     pub fn same(&self, other: &Dentry) -> bool {
-        self.mount.id == other.mount.id && self.inode.ino() == other.inode.ino()
+        self.mount.id == other.mount.id && same_inode(&self.inode, &other.inode)
     }
 
     pub fn mode(&self) -> u32 {
@@ -381,10 +406,9 @@ fn anon_dev(id: u64) -> u64 {
 impl Vfs {
     /// The sandbox's namespace: `/` an overlay of an in-memory upper layer
     /// over the Gofer's root (so the host is never written), a fresh tmpfs on
-    /// `/tmp`, devfs on `/dev` and an empty tmpfs on `/proc` until procfs
-    /// exists.
+    /// `/tmp`, devfs on `/dev` and a first procfs on `/proc`.
     pub fn new(gofer: Arc<gofer::Client>) -> Result<Arc<Vfs>, Errno> {
-        let lower = crate::fsimpl::gofer::GoferFs::new(gofer)?;
+        let lower = crate::fsimpl::gofer::GoferFs::new_root(gofer)?;
         let root = crate::fsimpl::overlay::OverlayFs::new_root(lower);
         let vfs = Vfs::with_root(root, "overlay");
         let owner = Owner::default();
@@ -397,7 +421,7 @@ impl Vfs {
             (b"/dev", crate::fsimpl::dev::new_devfs(), "devtmpfs"),
             (
                 b"/proc",
-                crate::fsimpl::tmpfs::Tmpfs::new_root(0o555, owner),
+                crate::fsimpl::proc::new_procfs(Arc::downgrade(&vfs)),
                 "proc",
             ),
         ];
@@ -421,6 +445,7 @@ impl Vfs {
             dev: anon_dev(1),
             fstype,
             root: root.clone(),
+            path: b"/".to_vec(),
             mountpoint: None,
         });
         Arc::new(Vfs {
@@ -466,7 +491,8 @@ impl Vfs {
             dev: anon_dev(id),
             fstype,
             root: fs,
-            mountpoint: Some((dir.mount.id, dir.inode.ino())),
+            path: dir.path(),
+            mountpoint: Some((dir.mount.id, dir.inode.clone())),
         });
         self.mounts
             .write()
@@ -475,14 +501,18 @@ impl Vfs {
         Ok(())
     }
 
-    /// The mount whose root covers the directory (`mount`, `ino`), the last
+    /// The mount whose root covers the directory `inode` of `mount`, the last
     /// one mounted if several are stacked.
-    pub(crate) fn mounted_on(&self, mount: u64, ino: u64) -> Option<Arc<Mount>> {
+    pub(crate) fn mounted_on(&self, mount: u64, inode: &InodeRef) -> Option<Arc<Mount>> {
         let mounts = self.mounts.read().unwrap_or_else(|e| e.into_inner());
         mounts
             .iter()
             .rev()
-            .find(|m| m.mountpoint == Some((mount, ino)))
+            .find(|m| {
+                m.mountpoint
+                    .as_ref()
+                    .is_some_and(|(id, i)| *id == mount && same_inode(i, inode))
+            })
             .cloned()
     }
 
@@ -490,7 +520,7 @@ impl Vfs {
     /// Walks cross into mounts, so a mount point is only ever reached as
     /// the root of what is mounted on it.
     pub fn is_mount_root(&self, d: &Dentry) -> bool {
-        d.parent.is_none() || d.inode.ino() == d.mount.root.ino()
+        d.parent.is_none() || same_inode(&d.inode, &d.mount.root)
     }
 
     /// The mounts, oldest first (for /proc/self/mounts later).
@@ -500,6 +530,14 @@ impl Vfs {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
+}
+
+/// Whether two references are the same inode object. Filesystems hand out
+/// one object per live file (tmpfs's tree, the Gofer's cache, the overlay's
+/// cache of held inodes), so identity is sameness; inode numbers are not
+/// (the Gofer's repeat across host filesystems).
+pub fn same_inode(a: &InodeRef, b: &InodeRef) -> bool {
+    std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
 }
 
 pub fn is_dir(mode: u32) -> bool {

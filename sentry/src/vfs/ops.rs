@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use super::path::{self, Component};
 use super::perm::{Cred, MAY_EXEC, MAY_READ, MAY_WRITE};
-use super::{is_dir, is_reg, is_symlink, Dentry, File, FileOps, Owner, SetAttr, Time, Vfs};
+use super::{
+    is_dir, is_reg, is_symlink, Dentry, FdTable, File, FileOps, Owner, SetAttr, Time, Vfs,
+};
 use super::{MAX_SYMLINKS, PATH_MAX};
 use crate::errno::Errno;
 use crate::kernel::task::Task;
@@ -21,6 +23,10 @@ pub struct Ctx<'a> {
     pub root: Arc<Dentry>,
     pub cred: Cred,
     pub umask: u32,
+    /// The caller's descriptors, for magic links (/dev/fd/N).
+    pub fds: Option<Arc<FdTable>>,
+    /// The caller, for what depends on who looks (procfs).
+    pub task: Option<&'a Task>,
 }
 
 impl<'a> Ctx<'a> {
@@ -30,6 +36,8 @@ impl<'a> Ctx<'a> {
             root,
             cred,
             umask,
+            fds: None,
+            task: None,
         }
     }
 
@@ -40,6 +48,8 @@ impl<'a> Ctx<'a> {
             root: t.fs.root(),
             cred: fs_cred(t),
             umask: t.fs.umask(),
+            fds: Some(t.fds.clone()),
+            task: Some(t),
         }
     }
 
@@ -109,11 +119,11 @@ fn steps_of<'p>(p: &'p path::Parsed<'_>) -> impl DoubleEndedIterator<Item = Step
 
 /// Looks `name` up in `dir` and crosses into whatever is mounted there.
 fn lookup(ctx: &Ctx<'_>, dir: &Arc<Dentry>, name: &[u8]) -> Result<Arc<Dentry>, Errno> {
-    let inode = dir.inode.lookup(name)?;
+    let inode = dir.inode.lookup_by(name, ctx)?;
     let mut d = dir.child(dir.mount.clone(), inode, name);
     // Bounded: each mount covers a directory of an older one.
     for _ in 0..64 {
-        match ctx.vfs.mounted_on(d.mount.id, d.inode.ino()) {
+        match ctx.vfs.mounted_on(d.mount.id, &d.inode) {
             Some(m) => d = dir.child(m.clone(), m.root.clone(), name),
             None => break,
         }
@@ -131,6 +141,15 @@ fn dotdot(ctx: &Ctx<'_>, cur: Arc<Dentry>) -> Arc<Dentry> {
     }
 }
 
+/// What a resolution reached.
+enum Resolved {
+    Dentry(Arc<Dentry>),
+    /// A magic link (/dev/fd/N) to a descriptor of the caller that has no
+    /// dentry (a pipe, a host descriptor).
+    File(Arc<File>),
+    Parent(Parent),
+}
+
 /// The resolver: walks `path` from `start` (or the root for absolute
 /// paths). With `parent_only`, stops before the last component and
 /// returns it; otherwise follows a final symlink when `follow` (or a
@@ -141,7 +160,7 @@ fn resolve(
     path: &[u8],
     follow: bool,
     parent_only: bool,
-) -> Result<(Arc<Dentry>, Option<Parent>), Errno> {
+) -> Result<Resolved, Errno> {
     let parsed = path::parse(path)?;
     let mut cur = if parsed.absolute {
         ctx.root.clone()
@@ -153,14 +172,11 @@ fn resolve(
     let mut stack: Vec<Step> = steps_of(&parsed).rev().collect();
     let mut links = 0u32;
     if parent_only && stack.is_empty() {
-        return Ok((
-            cur.clone(),
-            Some(Parent {
-                dir: cur,
-                last: Last::Root,
-                trailing_slash: false,
-            }),
-        ));
+        return Ok(Resolved::Parent(Parent {
+            dir: cur,
+            last: Last::Root,
+            trailing_slash: false,
+        }));
     }
     while let Some(step) = stack.pop() {
         let is_last = stack.is_empty();
@@ -173,14 +189,11 @@ fn resolve(
                 Step::DotDot => Last::DotDot,
                 Step::Name(n) => Last::Name(n),
             };
-            return Ok((
-                cur.clone(),
-                Some(Parent {
-                    dir: cur,
-                    last,
-                    trailing_slash: must_dir,
-                }),
-            ));
+            return Ok(Resolved::Parent(Parent {
+                dir: cur,
+                last,
+                trailing_slash: must_dir,
+            }));
         }
         match step {
             Step::Dot => {}
@@ -193,7 +206,18 @@ fn resolve(
                     if links > MAX_SYMLINKS {
                         return Err(Errno::ELOOP);
                     }
-                    let target = next.inode.readlink()?;
+                    if let Some(m) = next.inode.magic(ctx) {
+                        match m? {
+                            AtTarget::Dentry(d) => cur = d,
+                            AtTarget::File(f) => match f.dentry() {
+                                Some(d) => cur = d.clone(),
+                                None if is_last && !must_dir => return Ok(Resolved::File(f)),
+                                None => return Err(Errno::ENOTDIR),
+                            },
+                        }
+                        continue;
+                    }
+                    let target = next.inode.readlink_by(ctx)?;
                     let parsed = path::parse(&target)?;
                     if parsed.absolute {
                         cur = ctx.root.clone();
@@ -211,7 +235,7 @@ fn resolve(
     if must_dir && !cur.is_dir() {
         return Err(Errno::ENOTDIR);
     }
-    Ok((cur, None))
+    Ok(Resolved::Dentry(cur))
 }
 
 fn may_search(ctx: &Ctx<'_>, dir: &Dentry) -> Result<(), Errno> {
@@ -221,21 +245,42 @@ fn may_search(ctx: &Ctx<'_>, dir: &Dentry) -> Result<(), Errno> {
     ctx.cred.may_stat(&dir.inode.stat()?, MAY_EXEC)
 }
 
-/// Resolves `path` from `start`.
+/// Resolves `path` from `start` to a dentry. A magic link to a
+/// descriptor without one (`/dev/stdin` on a pipe) is EINVAL here: use
+/// [`walk_target`] where such a file will do.
 pub fn walk(
     ctx: &Ctx<'_>,
     start: Arc<Dentry>,
     path: &[u8],
     follow: bool,
 ) -> Result<Arc<Dentry>, Errno> {
-    Ok(resolve(ctx, start, path, follow, false)?.0)
+    match walk_target(ctx, start, path, follow)? {
+        AtTarget::Dentry(d) => Ok(d),
+        AtTarget::File(_) => Err(Errno::EINVAL),
+    }
+}
+
+/// Resolves `path` from `start` to a dentry or, through a magic link, to
+/// an open file.
+pub fn walk_target(
+    ctx: &Ctx<'_>,
+    start: Arc<Dentry>,
+    path: &[u8],
+    follow: bool,
+) -> Result<AtTarget, Errno> {
+    match resolve(ctx, start, path, follow, false)? {
+        Resolved::Dentry(d) => Ok(AtTarget::Dentry(d)),
+        Resolved::File(f) => Ok(AtTarget::File(f)),
+        Resolved::Parent(_) => Err(Errno::ENOENT),
+    }
 }
 
 /// Resolves all of `path` but its last component.
 pub fn walk_parent(ctx: &Ctx<'_>, start: Arc<Dentry>, path: &[u8]) -> Result<Parent, Errno> {
-    resolve(ctx, start, path, false, true)?
-        .1
-        .ok_or(Errno::ENOENT)
+    match resolve(ctx, start, path, false, true)? {
+        Resolved::Parent(p) => Ok(p),
+        _ => Err(Errno::ENOENT),
+    }
 }
 
 /// Looks up one name in a directory the caller resolved (with the search
@@ -292,6 +337,10 @@ pub fn open_at(
     if flags & libc::O_TMPFILE == libc::O_TMPFILE {
         return Err(Errno::EOPNOTSUPP);
     }
+    if flags & libc::O_CREAT != 0 && flags & libc::O_DIRECTORY != 0 {
+        // Linux 6.4 and later: no creating "a directory" with open.
+        return Err(Errno::EINVAL);
+    }
     let path_only = flags & libc::O_PATH != 0;
     let follow = flags & libc::O_NOFOLLOW == 0;
     let mut created = false;
@@ -310,7 +359,10 @@ pub fn open_at(
                     if !follow {
                         return Err(Errno::ELOOP);
                     }
-                    walk(ctx, p.dir.clone(), &name, true)?
+                    match walk_target(ctx, p.dir.clone(), &name, true)? {
+                        AtTarget::Dentry(d) => d,
+                        AtTarget::File(f) => return reopen(f, flags),
+                    }
                 } else {
                     existing
                 }
@@ -329,7 +381,10 @@ pub fn open_at(
             Err(e) => return Err(e),
         }
     } else {
-        walk(ctx, start, path, follow)?
+        match walk_target(ctx, start, path, follow)? {
+            AtTarget::Dentry(d) => d,
+            AtTarget::File(f) => return reopen(f, flags),
+        }
     };
     let fmode = d.mode();
     if is_symlink(fmode) && !path_only {
@@ -365,7 +420,17 @@ pub fn open_at(
         }
     }
     let ops = d.inode.clone().open(flags)?;
-    Ok(File::new(ops, Some(d), flags))
+    Ok(File::new(ops, Some(d), flags | super::file::O_LARGEFILE))
+}
+
+/// Opening a magic link to a descriptor without a dentry (/dev/stdout on
+/// a pipe or the host's terminal): the same open file, as close as we get
+/// to Linux reopening the pipe or terminal.
+fn reopen(f: Arc<File>, flags: i32) -> Result<Arc<File>, Errno> {
+    if flags & libc::O_DIRECTORY != 0 {
+        return Err(Errno::ENOTDIR);
+    }
+    Ok(f)
 }
 
 /// mkdir(2).
@@ -569,11 +634,11 @@ pub fn linkat(
 }
 
 /// readlink(2) of a resolved file.
-pub fn readlink(d: &Dentry) -> Result<Vec<u8>, Errno> {
+pub fn readlink(ctx: &Ctx<'_>, d: &Dentry) -> Result<Vec<u8>, Errno> {
     if !is_symlink(d.mode()) {
         return Err(Errno::EINVAL);
     }
-    d.inode.readlink()
+    d.inode.readlink_by(ctx)
 }
 
 /// access(2): `mode` is F_OK or R_OK|W_OK|X_OK.
@@ -757,7 +822,7 @@ pub fn resolve_at(
     }
     let start = start_dir(t, dirfd, path)?;
     let ctx = Ctx::of(t);
-    Ok(AtTarget::Dentry(walk(&ctx, start, path, follow)?))
+    walk_target(&ctx, start, path, follow)
 }
 
 /// Resolves (`dirfd`, `path`) to a dentry (ENOENT for an empty path
@@ -771,7 +836,7 @@ pub fn dentry_at(
 ) -> Result<Arc<Dentry>, Errno> {
     match resolve_at(t, dirfd, path, follow, empty_ok)? {
         AtTarget::Dentry(d) => Ok(d),
-        AtTarget::File(_) => Err(Errno::EBADF),
+        AtTarget::File(_) => Err(Errno::EINVAL),
     }
 }
 

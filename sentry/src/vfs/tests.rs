@@ -192,7 +192,7 @@ fn unlink_rmdir_rename_errnos() {
     ops::rmdirat(&c, r(), b"/a/b/").unwrap();
     ops::symlinkat(&c, b"target", r(), b"/s").unwrap();
     assert_eq!(
-        ops::readlink(&lwalk(&v, b"/s").unwrap()).unwrap(),
+        ops::readlink(&c, &lwalk(&v, b"/s").unwrap()).unwrap(),
         b"target"
     );
     assert_eq!(
@@ -413,14 +413,14 @@ fn directory_listing_starts_with_dot_entries_and_resumes() {
     let c = ctx(&v);
     let d = ops::open_at(&c, v.root(), b"/a", libc::O_RDONLY | libc::O_DIRECTORY, 0).unwrap();
     let mut names = Vec::new();
-    d.read_dir(|_, e| {
+    d.read_dir(&c, |_, e| {
         names.push(e.name.clone());
         names.len() < 2
     })
     .unwrap();
     assert_eq!(names, vec![b".".to_vec(), b"..".to_vec()]);
     names.clear();
-    d.read_dir(|_, e| {
+    d.read_dir(&c, |_, e| {
         names.push(e.name.clone());
         true
     })
@@ -429,10 +429,61 @@ fn directory_listing_starts_with_dot_entries_and_resumes() {
     assert_eq!(names, vec![b"..".to_vec(), b"b".to_vec(), b"link".to_vec()]);
     d.seek(0, libc::SEEK_SET).unwrap();
     let mut n = 0;
-    d.read_dir(|_, _| {
+    d.read_dir(&c, |_, _| {
         n += 1;
         true
     })
     .unwrap();
     assert_eq!(n, 4);
+}
+
+#[test]
+fn fd_links_reach_the_callers_descriptors() {
+    let v = setup();
+    ops::mkdirat(&ctx(&v), v.root(), b"/fd", 0o755).unwrap();
+    v.mount_at(b"/fd", crate::fsimpl::proc::FdDir::new(), "proc")
+        .unwrap();
+    let o = Owner::default();
+    let root = v.root();
+    root.inode.symlink(b"stdout", b"/fd/1", o).unwrap();
+    root.inode.symlink(b"stdin", b"/fd/0", o).unwrap();
+    let fds = FdTable::new();
+    let (r, w) = crate::fsimpl::pipe::new_pipe_files(0);
+    let mut c = ctx(&v);
+    let file = ops::open_at(
+        &c,
+        v.root(),
+        b"/tmp/out",
+        libc::O_CREAT | libc::O_RDWR,
+        0o644,
+    )
+    .unwrap();
+    fds.install_at(1, w.clone(), false).unwrap();
+    fds.install_at(2, file, false).unwrap();
+    drop(r);
+    c.fds = Some(fds);
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC;
+    let out = ops::open_at(&c, v.root(), b"/stdout", flags, 0o666).unwrap();
+    assert!(Arc::ptr_eq(&out, &w));
+    let err = ops::open_at(&c, v.root(), b"/fd/2", libc::O_WRONLY, 0).unwrap();
+    assert_eq!(err.path(), b"/tmp/out");
+    let link = ops::walk(&c, v.root(), b"/fd/2", false).unwrap();
+    assert_eq!(ops::readlink(&c, &link).unwrap(), b"/tmp/out");
+    assert_eq!(
+        ops::open_at(&c, v.root(), b"/stdin", libc::O_RDONLY, 0).err(),
+        Some(Errno::ENOENT)
+    );
+    assert_eq!(
+        ops::walk(&c, v.root(), b"/stdout/x", true).err(),
+        Some(Errno::ENOTDIR)
+    );
+    let d = ops::open_at(&c, v.root(), b"/fd", libc::O_RDONLY, 0).unwrap();
+    let mut names = Vec::new();
+    d.read_dir(&c, |_, e| {
+        names.push(e.name.clone());
+        true
+    })
+    .unwrap();
+    let want: Vec<Vec<u8>> = vec![b".".to_vec(), b"..".to_vec(), b"1".to_vec(), b"2".to_vec()];
+    assert_eq!(names, want);
 }

@@ -167,6 +167,20 @@ pub fn run_do(g: &Global, args: DoArgs) -> Result<u8> {
             return Ok(code_of(status));
         }
         if pid == gofer.id() as i32 {
+            // A Gofer that ends cleanly saw the Sentry close its connection:
+            // the Sentry is exiting, so its status is the sandbox's.
+            if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+                while std::time::Instant::now() < deadline {
+                    if let Some(st) = boot.try_wait()? {
+                        return Ok(st.code().map(|c| c as u8).unwrap_or_else(|| {
+                            use std::os::unix::process::ExitStatusExt;
+                            128u8.wrapping_add(st.signal().unwrap_or(0) as u8)
+                        }));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+            }
             let _ = boot.kill();
             let _ = boot.wait();
             bail!("the Gofer died ({}); the sandbox was stopped", describe_status(status));

@@ -76,9 +76,69 @@ pub fn task_exited(k: &Arc<Kernel>, handle: &Arc<TaskHandle>, tg: &Arc<ThreadGro
     parent.child_events.notify_all();
 }
 
+fn is_stop_signal(sig: i32) -> bool {
+    matches!(sig, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU)
+}
+
+const STOP_SIGNALS: [i32; 4] = [libc::SIGSTOP, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU];
+
+/// What sending `sig` does before it is queued (Linux's prepare_signal):
+/// SIGCONT resumes a stopped group and discards pending stop signals; a stop
+/// signal discards a pending SIGCONT.
+pub fn prepare_signal(tg: &Arc<ThreadGroup>, sig: i32) {
+    if sig == libc::SIGCONT {
+        let (tasks, resumed) = {
+            let mut i = tg.inner.lock().unwrap();
+            for s in STOP_SIGNALS {
+                i.pending.remove(s);
+            }
+            let resumed = i.stopped.take().is_some();
+            if resumed {
+                i.wait_cont_pending = true;
+                i.wait_stop_pending = None;
+            }
+            (i.tasks.clone(), resumed)
+        };
+        for t in &tasks {
+            let mut s = t.sig.lock().unwrap();
+            for st in STOP_SIGNALS {
+                s.pending.remove(st);
+            }
+        }
+        if resumed {
+            tg.stop_queue.notify_all();
+            for t in &tasks {
+                t.waiter.notify();
+            }
+            notify_parent_stop(tg, libc::CLD_CONTINUED, libc::SIGCONT);
+        }
+    } else if is_stop_signal(sig) {
+        let tasks = {
+            let mut i = tg.inner.lock().unwrap();
+            i.pending.remove(libc::SIGCONT);
+            i.tasks.clone()
+        };
+        for t in tasks {
+            t.sig.lock().unwrap().pending.remove(libc::SIGCONT);
+        }
+    }
+}
+
+/// Tells the parent a child stopped or continued: SIGCHLD (unless the
+/// parent asked for SA_NOCLDSTOP) and a wake-up of its waiters.
+pub fn notify_parent_stop(tg: &Arc<ThreadGroup>, code: i32, sig: i32) {
+    let Some(parent) = tg.parent() else { return };
+    let act = parent.actions.lock().unwrap()[(libc::SIGCHLD - 1) as usize];
+    if act.flags & libc::SA_NOCLDSTOP as u64 == 0 {
+        send_group(&parent, SigInfo::child(code, tg.tgid, 0, sig));
+    }
+    parent.child_events.notify_all();
+}
+
 /// Queues a process-directed signal and wakes the group's tasks so one that
 /// does not block it takes it.
 pub fn send_group(tg: &Arc<ThreadGroup>, info: SigInfo) {
+    prepare_signal(tg, info.signo);
     let tasks = {
         let mut i = tg.inner.lock().unwrap();
         if i.exit.is_some() {

@@ -64,6 +64,7 @@ impl TaskHandle {
     /// Queues a thread-directed signal (dropped at once if it would be
     /// ignored, as Linux does).
     pub fn send(&self, info: SigInfo) {
+        crate::kernel::exit::prepare_signal(&self.tg, info.signo);
         {
             let mut s = self.sig.lock().unwrap();
             if ignored(&self.tg, info.signo, s.mask) {
@@ -324,6 +325,10 @@ impl Task {
             if self.handle.killed.load(Ordering::SeqCst) {
                 break;
             }
+            if self.tg.inner.lock().unwrap().stopped.is_some() {
+                self.wait_while_stopped();
+                continue;
+            }
             self.handle_signals(restart.take());
             if self.handle.killed.load(Ordering::SeqCst) {
                 break;
@@ -420,9 +425,8 @@ impl Task {
                 match default_action(sig) {
                     DefaultAction::Ignore | DefaultAction::Continue => continue,
                     DefaultAction::Stop => {
-                        // Job control stops are not modelled yet: the stop is
-                        // reported and ignored rather than freezing the task.
-                        self.kernel.report_unsupported(0, sig as u64, "job-control stop signal");
+                        self.group_stop(sig);
+                        self.wait_while_stopped();
                         continue;
                     }
                     DefaultAction::Terminate | DefaultAction::Core => {
@@ -462,6 +466,37 @@ impl Task {
         if let Some(m) = saved {
             self.set_signal_mask(m);
         }
+    }
+
+    /// Stops the whole thread group (a stop signal's default action).
+    fn group_stop(&mut self, sig: i32) {
+        let others = {
+            let mut g = self.tg.inner.lock().unwrap();
+            if g.group_exit.is_some() {
+                return;
+            }
+            g.stopped = Some(sig);
+            g.wait_stop_pending = Some(sig);
+            g.wait_cont_pending = false;
+            g.tasks.iter().filter(|t| t.tid != self.tid).cloned().collect::<Vec<_>>()
+        };
+        for t in others {
+            t.kick();
+        }
+        crate::kernel::exit::notify_parent_stop(&self.tg, libc::CLD_STOPPED, sig);
+    }
+
+    /// Sleeps while the group is stopped; only SIGCONT or a kill ends it.
+    pub fn wait_while_stopped(&self) {
+        let w = &self.handle.waiter;
+        self.tg.stop_queue.add(w);
+        loop {
+            if self.handle.killed.load(Ordering::SeqCst) || self.tg.inner.lock().unwrap().stopped.is_none() {
+                break;
+            }
+            w.wait(None);
+        }
+        self.tg.stop_queue.remove(w);
     }
 
     fn rewind_syscall(&mut self) {

@@ -44,6 +44,12 @@ pub struct TgInner {
     pub itimer_interval: std::time::Duration,
     /// Accumulated CPU time of reaped children, for times()/getrusage.
     pub children_utime: std::time::Duration,
+    /// Set while the group is stopped by a job-control signal.
+    pub stopped: Option<i32>,
+    /// A stop not yet reported to wait(WUNTRACED), and its signal.
+    pub wait_stop_pending: Option<i32>,
+    /// A continue not yet reported to wait(WCONTINUED).
+    pub wait_cont_pending: bool,
     /// Resource limits set by the application (others are the defaults).
     pub rlimits: std::collections::HashMap<usize, libc::rlimit>,
 }
@@ -53,6 +59,8 @@ pub struct ThreadGroup {
     pub inner: Mutex<TgInner>,
     /// Notified when a child changes state (wait4, waitid).
     pub child_events: WaitQueue,
+    /// Stopped tasks sleep here until SIGCONT or SIGKILL.
+    pub stop_queue: WaitQueue,
     pub actions: SigActions,
     pub start: std::time::Instant,
 }
@@ -76,6 +84,7 @@ impl ThreadGroup {
                 ..Default::default()
             }),
             child_events: WaitQueue::new(),
+            stop_queue: WaitQueue::new(),
             actions,
             start: std::time::Instant::now(),
         })

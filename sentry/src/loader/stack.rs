@@ -48,7 +48,7 @@ pub fn build(
     mm.mmap(ctx, req)?;
 
     let mut sp = top - 8;
-    let mut push_bytes = |data: &[u8], sp: &mut u64| -> Result<u64, Errno> {
+    let push_bytes = |data: &[u8], sp: &mut u64| -> Result<u64, Errno> {
         *sp -= data.len() as u64;
         mm.write(*sp, data)?;
         Ok(*sp)

@@ -128,23 +128,54 @@ fn matches(t: &Task, c: &Arc<ThreadGroup>, pid: i64) -> bool {
     }
 }
 
-/// Waits for a child to become a zombie; returns (pid, wait status).
-fn wait_child(t: &mut Task, pid: i64, options: i32, reap: bool) -> Result<Option<(i32, i32, u32)>, Errno> {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ChildEvent {
+    Exited,
+    Stopped,
+    Continued,
+}
+
+/// Waits for a child to exit (or, with WUNTRACED / WCONTINUED, to stop or
+/// continue); returns its pid, wait status and what happened. `consume`
+/// reaps the zombie or clears the stop/continue report (not WNOWAIT).
+fn wait_child(t: &mut Task, pid: i64, options: i32, consume: bool) -> Result<Option<(i32, i32, ChildEvent)>, Errno> {
     let tg = t.tg.clone();
-    let mut found: Option<(i32, i32, u32)> = None;
+    let want_exit = options & libc::WEXITED != 0;
+    let want_stop = options & libc::WUNTRACED != 0;
+    let want_cont = options & libc::WCONTINUED != 0;
+    let mut found: Option<(i32, i32, ChildEvent)> = None;
     let mut check = |t: &Task| -> Result<bool, Errno> {
         let children: Vec<Arc<ThreadGroup>> = tg.inner.lock().unwrap().children.clone();
         let mut any = false;
         for c in children.iter().filter(|c| matches(t, c, pid)) {
+            let mut ci = c.inner.lock().unwrap();
             // __WCLONE selects children whose exit signal is not SIGCHLD.
-            let ci = c.inner.lock().unwrap();
             let clone_child = ci.exit_signal != libc::SIGCHLD;
             if options & libc::__WALL == 0 && (options & libc::__WCLONE != 0) != clone_child {
                 continue;
             }
             any = true;
             if let Some(st) = ci.exit {
-                found = Some((c.tgid, st, 0));
+                if want_exit {
+                    found = Some((c.tgid, st, ChildEvent::Exited));
+                    return Ok(true);
+                }
+                continue;
+            }
+            if want_stop {
+                if let Some(sig) = ci.wait_stop_pending {
+                    if consume {
+                        ci.wait_stop_pending = None;
+                    }
+                    found = Some((c.tgid, (sig << 8) | 0x7f, ChildEvent::Stopped));
+                    return Ok(true);
+                }
+            }
+            if want_cont && ci.wait_cont_pending {
+                if consume {
+                    ci.wait_cont_pending = false;
+                }
+                found = Some((c.tgid, 0xffff, ChildEvent::Continued));
                 return Ok(true);
             }
         }
@@ -171,8 +202,8 @@ fn wait_child(t: &mut Task, pid: i64, options: i32, reap: bool) -> Result<Option
             return Err(e);
         }
     }
-    let Some((cpid, st, _)) = found else { return Ok(None) };
-    if reap {
+    let Some((cpid, _, ev)) = found else { return Ok(None) };
+    if consume && ev == ChildEvent::Exited {
         let k = &t.kernel;
         tg.inner.lock().unwrap().children.retain(|c| c.tgid != cpid);
         k.pids.lock().unwrap().groups.remove(&cpid);
@@ -189,7 +220,7 @@ fn sys_wait4(t: &mut Task, a: &SyscallArgs) -> SysResult {
     if pid == i32::MIN as i64 {
         return Err(Errno::ESRCH);
     }
-    match wait_child(t, pid, options, true)? {
+    match wait_child(t, pid, options | libc::WEXITED, true)? {
         None => Ok(0),
         Some((cpid, st, _)) => {
             if a.a[1] != 0 {
@@ -214,16 +245,22 @@ fn sys_waitid(t: &mut Task, a: &SyscallArgs) -> SysResult {
         libc::P_PGID => if id == 0 { 0 } else { -id },
         _ => return Err(Errno::EINVAL),
     };
-    if options & (libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED) == 0 {
+    if options & (libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED) == 0
+        || options & !(libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED | libc::WNOHANG | libc::WNOWAIT | libc::__WALL | libc::__WCLONE | libc::__WNOTHREAD) != 0
+    {
         return Err(Errno::EINVAL);
     }
-    let reap = options & libc::WNOWAIT == 0;
-    let r = wait_child(t, pid, options & (libc::WNOHANG | libc::__WALL | libc::__WCLONE), reap)?;
+    let consume = options & libc::WNOWAIT == 0;
+    let r = wait_child(t, pid, options, consume)?;
     if a.a[2] != 0 {
         let info = match r {
             None => SigInfo::new(0, 0),
-            Some((cpid, st, _)) => {
-                let (code, v) = if st & 0x7f == 0 {
+            Some((cpid, st, ev)) => {
+                let (code, v) = if ev == ChildEvent::Stopped {
+                    (libc::CLD_STOPPED, (st >> 8) & 0xff)
+                } else if ev == ChildEvent::Continued {
+                    (libc::CLD_CONTINUED, libc::SIGCONT)
+                } else if st & 0x7f == 0 {
                     (libc::CLD_EXITED, (st >> 8) & 0xff)
                 } else if st & 0x80 != 0 {
                     (libc::CLD_DUMPED, st & 0x7f)

@@ -87,7 +87,11 @@ pub fn run(gofer: gofer::Client, config: Config, init: InitProcess) -> Result<i3
             }
             let path = init.argv.first().cloned().unwrap_or_default();
             let path = resolve_in_path(&task, &path, &init.envp);
-            match task.execve(libc::AT_FDCWD, &path, init.argv.clone(), init.envp.clone(), 0) {
+            let r = task.execve(libc::AT_FDCWD, &path, init.argv.clone(), init.envp.clone(), 0);
+            if task.kernel.config.strace {
+                crate::syscalls::strace::log_initial_exec(task.tid, &path, &init.argv, &r.map(|_| 0));
+            }
+            match r {
                 Ok(()) => task.run(),
                 Err(e) => {
                     eprintln!("runsc-rs: cannot run {}: {}", String::from_utf8_lossy(&path), describe(e));

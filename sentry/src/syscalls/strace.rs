@@ -27,8 +27,10 @@ use Arg::*;
 
 fn signature(nr: i64) -> Option<&'static [Arg]> {
     Some(match nr {
-        libc::SYS_read | libc::SYS_pread64 => &[Fd, Hex, Int, Int],
-        libc::SYS_write | libc::SYS_pwrite64 => &[Fd, InBuf(2), Int, Int],
+        libc::SYS_read => &[Fd, Hex, Int],
+        libc::SYS_pread64 => &[Fd, Hex, Int, Int],
+        libc::SYS_write => &[Fd, InBuf(2), Int],
+        libc::SYS_pwrite64 => &[Fd, InBuf(2), Int, Int],
         libc::SYS_open => &[Path, OpenFlags, Mode],
         libc::SYS_openat => &[DirFd, Path, OpenFlags, Mode],
         libc::SYS_close | libc::SYS_fstat | libc::SYS_fchdir | libc::SYS_dup => &[Fd, Hex],
@@ -144,6 +146,23 @@ pub fn format_args(t: &Task, nr: u64, args: &SyscallArgs) -> String {
         });
     }
     out.join(", ")
+}
+
+/// The first execve, which the Sentry performs itself when the sandbox
+/// starts, logged like any other call.
+pub fn log_initial_exec(tid: i32, path: &[u8], argv: &[Vec<u8>], r: &SysResult) {
+    let args = format!(
+        "{}, [{}], envp",
+        quote(path, 256),
+        argv.iter().map(|a| quote(a, 64)).collect::<Vec<_>>().join(", ")
+    );
+    let res = match r {
+        Ok(v) => format!("{v}"),
+        Err(e) => format!("-1 {}", e.name()),
+    };
+    let line = format!("[{tid:>5}] execve({args}) = {res}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
+    tracing::info!(target: "strace", "{}", line.trim_end());
 }
 
 pub fn log(t: &Task, nr: u64, args: &str, r: &SysResult, took: Duration) {

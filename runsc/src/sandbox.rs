@@ -280,7 +280,20 @@ fn empty_root() -> Result<()> {
     Ok(())
 }
 
+/// A panic anywhere in the Sentry is a bug that must end the sandbox at once
+/// (a task thread unwinding alone would leave the rest hanging).
+fn die_on_panic(process: &'static str) {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default(info);
+        tracing::error!("{process} panicked: {info}");
+        // SAFETY: _exit ends the process without running other threads' code.
+        unsafe { libc::_exit(125) };
+    }));
+}
+
 pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
+    die_on_panic("the Sentry");
     let sock = inherited_stream(args.gofer_fd)?;
     let client = gofer::Client::connect(sock)
         .map_err(|e| anyhow!("cannot connect to the Gofer: {}", std::io::Error::from_raw_os_error(e)))?;
@@ -325,10 +338,12 @@ fn hostname() -> String {
 }
 
 pub fn gofer(_g: &Global, args: GoferArgs) -> Result<u8> {
+    die_on_panic("the Gofer");
     let sock = inherited_stream(args.fd)?;
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).context("unshare(CLONE_NEWNS)")?;
     let server = gofer::server::Server::new_confined(&args.root, true)
         .with_context(|| format!("cannot serve {}", args.root.display()))?;
+    crate::seccomp::install_gofer()?;
     server.serve(sock).context("serving 9P")?;
     Ok(0)
 }

@@ -88,12 +88,97 @@ const SENTRY_ALLOW: &[(i64, &str)] = &[
 /// Sentry's root is empty anyway.
 const SENTRY_REFUSE: &[i64] = &[libc::SYS_open, libc::SYS_openat];
 
-pub fn sentry_filter() -> Result<BpfProgram> {
-    let rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> =
-        SENTRY_ALLOW.iter().map(|(nr, _)| (*nr, Vec::new())).collect();
+/// (syscall, why the Gofer needs it). The Gofer is confined to the served
+/// tree by pivot_root; the filter keeps it to file operations.
+const GOFER_ALLOW: &[(i64, &str)] = &[
+    (libc::SYS_read, "9P requests"),
+    (libc::SYS_write, "9P replies, logs"),
+    (libc::SYS_readv, "9P requests"),
+    (libc::SYS_writev, "9P replies"),
+    (libc::SYS_recvfrom, "9P requests"),
+    (libc::SYS_sendto, "9P replies"),
+    (libc::SYS_recvmsg, "9P requests"),
+    (libc::SYS_sendmsg, "9P replies"),
+    (libc::SYS_openat, "opening served files"),
+    (libc::SYS_open, "opening served files"),
+    (libc::SYS_close, "closing served files"),
+    (libc::SYS_fstat, "attributes"),
+    (libc::SYS_newfstatat, "attributes"),
+    (libc::SYS_statx, "attributes"),
+    (libc::SYS_fstatfs, "statfs"),
+    (libc::SYS_statfs, "statfs"),
+    (libc::SYS_getdents64, "readdir"),
+    (libc::SYS_lseek, "readdir offsets"),
+    (libc::SYS_readlinkat, "readlink"),
+    (libc::SYS_readlink, "readlink"),
+    (libc::SYS_pread64, "reads"),
+    (libc::SYS_pwrite64, "writes"),
+    (libc::SYS_preadv, "reads"),
+    (libc::SYS_pwritev, "writes"),
+    (libc::SYS_mkdirat, "mkdir"),
+    (libc::SYS_unlinkat, "unlink"),
+    (libc::SYS_renameat, "rename"),
+    (libc::SYS_renameat2, "rename"),
+    (libc::SYS_linkat, "link"),
+    (libc::SYS_symlinkat, "symlink"),
+    (libc::SYS_mknodat, "mknod"),
+    (libc::SYS_fchmod, "setattr"),
+    (libc::SYS_fchmodat, "setattr"),
+    (libc::SYS_fchown, "setattr"),
+    (libc::SYS_fchownat, "setattr"),
+    (libc::SYS_ftruncate, "setattr"),
+    (libc::SYS_utimensat, "setattr"),
+    (libc::SYS_fsync, "fsync"),
+    (libc::SYS_fdatasync, "fsync"),
+    (libc::SYS_fcntl, "descriptor flags"),
+    (libc::SYS_dup, "descriptors"),
+    (libc::SYS_fgetxattr, "xattrs"),
+    (libc::SYS_flistxattr, "xattrs"),
+    (libc::SYS_getxattr, "xattrs"),
+    (libc::SYS_lgetxattr, "xattrs"),
+    (libc::SYS_setfsuid, "creating files as the caller"),
+    (libc::SYS_setfsgid, "creating files as the caller"),
+    (libc::SYS_getuid, "credentials"),
+    (libc::SYS_getgid, "credentials"),
+    (libc::SYS_geteuid, "credentials"),
+    (libc::SYS_getegid, "credentials"),
+    (libc::SYS_mmap, "allocator"),
+    (libc::SYS_munmap, "allocator"),
+    (libc::SYS_mremap, "allocator"),
+    (libc::SYS_mprotect, "allocator"),
+    (libc::SYS_madvise, "allocator"),
+    (libc::SYS_brk, "allocator"),
+    (libc::SYS_futex, "locks"),
+    (libc::SYS_getrandom, "hash seeds"),
+    (libc::SYS_clock_gettime, "logs"),
+    (libc::SYS_getpid, "logs"),
+    (libc::SYS_gettid, "logs"),
+    (libc::SYS_sigaltstack, "std start-up"),
+    (libc::SYS_rt_sigaction, "signal set-up"),
+    (libc::SYS_rt_sigprocmask, "signal set-up"),
+    (libc::SYS_rt_sigreturn, "the SIGSYS reporter"),
+    (libc::SYS_shutdown, "closing the connection"),
+    (libc::SYS_exit, "exit"),
+    (libc::SYS_exit_group, "exit"),
+];
+
+fn compile(list: &[(i64, &str)]) -> Result<BpfProgram> {
+    let rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> = list.iter().map(|(nr, _)| (*nr, Vec::new())).collect();
     let filter = SeccompFilter::new(rules, SeccompAction::Trap, SeccompAction::Allow, TargetArch::x86_64)
         .context("building the seccomp filter")?;
     BpfProgram::try_from(filter).context("compiling the seccomp filter")
+}
+
+/// Installs the Gofer's filter (after it has confined itself).
+pub fn install_gofer() -> Result<()> {
+    let prog = compile(GOFER_ALLOW)?;
+    install_reporter();
+    seccompiler::apply_filter_all_threads(&prog).context("installing the seccomp filter")?;
+    Ok(())
+}
+
+pub fn sentry_filter() -> Result<BpfProgram> {
+    compile(SENTRY_ALLOW)
 }
 
 /// Reports which syscall the filter refused, then ends the sandbox.
@@ -101,7 +186,7 @@ extern "C" fn on_sigsys(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mu
     // siginfo for SIGSYS: si_syscall is the int at byte offset 24.
     // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
     let nr = unsafe { *((info as *const u8).add(24) as *const i32) };
-    let mut buf = *b"runsc-rs: seccomp refused host syscall 0000000000 in the Sentry; please report it\n";
+    let mut buf = *b"runsc-rs: seccomp refused host syscall 0000000000 (a Sentry/Gofer bug; please report it)\n";
     let mut n = nr.unsigned_abs();
     let mut i = 48;
     loop {
@@ -119,9 +204,7 @@ extern "C" fn on_sigsys(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mu
     }
 }
 
-/// Installs the filter on every thread of the Sentry.
-pub fn install_sentry() -> Result<()> {
-    let prog = sentry_filter()?;
+fn install_reporter() {
     // SAFETY: installs a handler that only makes async-signal-safe calls.
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
@@ -129,6 +212,12 @@ pub fn install_sentry() -> Result<()> {
         sa.sa_flags = libc::SA_SIGINFO;
         libc::sigaction(libc::SIGSYS, &sa, std::ptr::null_mut());
     }
+}
+
+/// Installs the filter on every thread of the Sentry.
+pub fn install_sentry() -> Result<()> {
+    let prog = sentry_filter()?;
+    install_reporter();
     // Stacked filters: the strictest answer wins, so EACCES here beats the
     // first filter's Allow for exactly these calls.
     let rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> = SENTRY_REFUSE.iter().map(|nr| (*nr, Vec::new())).collect();
@@ -158,5 +247,7 @@ mod tests {
         nrs.sort();
         nrs.dedup();
         assert_eq!(nrs.len(), SENTRY_ALLOW.len());
+        let gofer = compile(GOFER_ALLOW).unwrap();
+        assert!(!gofer.is_empty() && gofer.len() < 4096);
     }
 }

@@ -8,11 +8,12 @@
 //!
 //! Fids are a Gofer resource (each holds a host descriptor there), so they
 //! are kept only where they pay: directories keep their walked fid (up to
-//! [`MAX_DIR_FIDS`]), other files are walked again from their directory
-//! when opened, and each open file description holds one opened fid,
-//! clunked on its last close.
+//! [`MAX_DIR_FIDS`]); the fid a lookup walked to a file is kept as a spare
+//! for a while (the last [`MAX_SPARE_FIDS`] of them), because an open
+//! usually follows the lookup and then needs no walk of its own; and each
+//! open file description holds one opened fid, clunked on its last close.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
@@ -24,6 +25,8 @@ use crate::vfs::{self, DirEntry, FileOps, Inode, InodeRef};
 /// Directory fids kept open at once; past this, directories walk from the
 /// root each time they are used.
 pub const MAX_DIR_FIDS: usize = 256;
+/// Walked file fids kept for a coming open.
+pub const MAX_SPARE_FIDS: usize = 64;
 /// Negative lookups remembered per directory (bounds what a program
 /// probing random names can make the Sentry hold).
 const MAX_NEGATIVE: usize = 4096;
@@ -36,6 +39,31 @@ fn errno(e: i32) -> Errno {
 pub struct GoferFs {
     client: Arc<Client>,
     dir_fids: AtomicUsize,
+    /// Files holding a spare fid, oldest first (some may have used it).
+    spares: Mutex<VecDeque<Weak<GoferInode>>>,
+}
+
+impl GoferFs {
+    /// Keeps `fid` (walked to `file`) as its spare, clunking the oldest
+    /// spare past the budget.
+    fn keep_spare(&self, file: &Arc<GoferInode>, fid: Fid) {
+        *file.spare.lock().unwrap_or_else(|e| e.into_inner()) = Some(fid);
+        let mut evicted = Vec::new();
+        {
+            let mut q = self.spares.lock().unwrap_or_else(|e| e.into_inner());
+            q.push_back(Arc::downgrade(file));
+            while q.len() > MAX_SPARE_FIDS {
+                if let Some(old) = q.pop_front().and_then(|w| w.upgrade()) {
+                    if let Some(f) = old.spare.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                        evicted.push(f);
+                    }
+                }
+            }
+        }
+        for f in evicted {
+            let _ = self.client.clunk(f);
+        }
+    }
 }
 
 impl GoferFs {
@@ -44,6 +72,7 @@ impl GoferFs {
         let fs = Arc::new(GoferFs {
             client: client.clone(),
             dir_fids: AtomicUsize::new(0),
+            spares: Mutex::new(VecDeque::new()),
         });
         let attr = client.getattr(client.root()).map_err(errno)?;
         Ok(Arc::new_cyclic(|me| GoferInode {
@@ -53,6 +82,7 @@ impl GoferFs {
             name: Vec::new(),
             attr,
             fid: Mutex::new(FidState::Root),
+            spare: Mutex::new(None),
             cache: Mutex::new(Cache::default()),
         }))
     }
@@ -84,11 +114,21 @@ pub struct GoferInode {
     name: Vec<u8>,
     attr: Attr,
     fid: Mutex<FidState>,
+    /// A walked, unopened fid for the next open (see the module comment).
+    spare: Mutex<Option<Fid>>,
     cache: Mutex<Cache>,
 }
 
 impl Drop for GoferInode {
     fn drop(&mut self) {
+        if let Some(fid) = self
+            .spare
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            let _ = self.fs.client.clunk(fid);
+        }
         if let FidState::Kept(fid) = *self.fid.get_mut().unwrap_or_else(|e| e.into_inner()) {
             let _ = self.fs.client.clunk(fid);
             self.fs.dir_fids.fetch_sub(1, Ordering::Relaxed);
@@ -144,7 +184,11 @@ impl GoferInode {
 
     /// A new fid for this file, opened with `flags`.
     fn open_fid(&self, flags: u32) -> Result<Fid, Errno> {
-        let fid = self.walk_fresh()?;
+        let spare = self.spare.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let fid = match spare {
+            Some(f) => f,
+            None => self.walk_fresh()?,
+        };
         if let Err(e) = self.fs.client.lopen(fid, flags) {
             let _ = self.fs.client.clunk(fid);
             return Err(errno(e));
@@ -189,11 +233,14 @@ impl GoferInode {
                     (n < MAX_DIR_FIDS).then_some(n + 1)
                 })
                 .is_ok();
-        let fid_state = if keep {
-            FidState::Kept(fid)
+        let is_reg = vfs::is_reg(attr.mode);
+        let (fid_state, spare) = if keep {
+            (FidState::Kept(fid), None)
+        } else if is_reg {
+            (FidState::None, Some(fid))
         } else {
             let _ = self.fs.client.clunk(fid);
-            FidState::None
+            (FidState::None, None)
         };
         let child = Arc::new_cyclic(|w| GoferInode {
             fs: self.fs.clone(),
@@ -202,21 +249,32 @@ impl GoferInode {
             name: name.to_vec(),
             attr,
             fid: Mutex::new(fid_state),
+            spare: Mutex::new(None),
             cache: Mutex::new(Cache::default()),
         });
-        let mut cache = self.lock_cache();
-        // Another thread may have walked the same name meanwhile: keep one.
-        let entry = cache
-            .children
-            .entry(name.to_vec())
-            .or_insert_with(|| Some(child.clone()));
-        match entry {
-            Some(c) => Ok(c.clone()),
-            None => {
-                *entry = Some(child.clone());
-                Ok(child)
+        let kept = {
+            let mut cache = self.lock_cache();
+            // Another thread may have walked the same name meanwhile: keep one.
+            let entry = cache
+                .children
+                .entry(name.to_vec())
+                .or_insert_with(|| Some(child.clone()));
+            match entry {
+                Some(c) => c.clone(),
+                None => {
+                    *entry = Some(child.clone());
+                    child.clone()
+                }
+            }
+        };
+        if let Some(fid) = spare {
+            if Arc::ptr_eq(&kept, &child) {
+                self.fs.keep_spare(&kept, fid);
+            } else {
+                let _ = self.fs.client.clunk(fid);
             }
         }
+        Ok(kept)
     }
 
     fn read_listing(&self) -> Result<Arc<Vec<DirEntry>>, Errno> {

@@ -124,9 +124,11 @@ impl Pipe {
             };
         }
         let n = buf.len().min(st.buf.len());
-        for (dst, src) in buf.iter_mut().zip(st.buf.drain(..n)) {
-            *dst = src;
-        }
+        let (a, b) = st.buf.as_slices();
+        let from_a = n.min(a.len());
+        buf[..from_a].copy_from_slice(&a[..from_a]);
+        buf[from_a..n].copy_from_slice(&b[..n - from_a]);
+        st.buf.drain(..n);
         drop(st);
         self.queue.notify_all();
         Io::Done(n)
@@ -353,6 +355,22 @@ mod tests {
         assert_eq!(p.try_write(&[1u8; 100], true), Io::WouldBlock);
         assert_eq!(p.try_write(&[1u8; 100], false), Io::Done(10));
         assert_eq!(p.try_write(&[1u8; 1], false), Io::WouldBlock);
+    }
+
+    #[test]
+    fn bytes_come_out_in_order_across_the_ring_wrap() {
+        let p = Pipe::new();
+        let _r = p.open_end(false);
+        let _w = p.open_end(true);
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        assert_eq!(p.try_write(&data[..60_000], false), Io::Done(60_000));
+        let mut out = vec![0u8; 50_000];
+        assert_eq!(p.try_read(&mut out), Io::Done(50_000));
+        assert_eq!(p.try_write(&data[60_000..], false), Io::Done(40_000));
+        let mut rest = vec![0u8; 60_000];
+        assert_eq!(p.try_read(&mut rest), Io::Done(50_000));
+        out.extend_from_slice(&rest[..50_000]);
+        assert_eq!(out, data);
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub fn register(t: &mut Table) {
     t.add(
         libc::SYS_close_range,
         "close_range",
-        Support::Full,
+        Support::Partial("CLOSE_RANGE_UNSHARE closes in a table shared by CLONE_FILES"),
         sys_close_range,
     );
     t.add(libc::SYS_access, "access", Support::Full, sys_access);

@@ -7,6 +7,8 @@
 //! * [`File`]: an open file description (`Arc<File>`), with `read`, `pread`,
 //!   `write`, `stat`, `path`.
 //! * [`open`]: path resolution + open, as openat(2) does it.
+//! * [`poll::wait_ready`]: waiting for files to be ready (poll, select,
+//!   epoll build on it).
 //!
 //! Layers, bottom up:
 //! * an [`Inode`] is a file of one filesystem (`fsimpl::tmpfs`,
@@ -19,6 +21,15 @@
 //! * a [`Mount`] grafts a filesystem's root over a directory.
 //! * a [`File`] is an open file description: [`FileOps`] from the
 //!   filesystem, plus the offset and status flags.
+//!
+//! Some files answer differently for each task (procfs, `/dev/fd`):
+//! resolution carries an [`ops::Ctx`] with the task, [`Inode::lookup_by`]
+//! and friends answer for it, and magic links ([`Inode::magic`]) lead to
+//! the task's own open files and directories.
+//!
+//! Known limit: a dentry keeps the names of the walk that made it, so after
+//! a directory above a kept cwd is renamed, `getcwd` shows the old path
+//! (`..` still works: it follows the kept parents).
 
 mod context;
 mod fdtable;
@@ -26,6 +37,7 @@ mod file;
 pub mod ops;
 pub mod path;
 mod perm;
+pub mod poll;
 
 use std::any::Any;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -14,6 +14,7 @@ mod identity;
 mod ioctl;
 mod mmap;
 mod pipe;
+mod poll;
 mod read_write;
 mod sched;
 mod signal;
@@ -73,6 +74,7 @@ impl Table {
         ioctl::register(&mut t);
         mmap::register(&mut t);
         pipe::register(&mut t);
+        poll::register(&mut t);
         read_write::register(&mut t);
         sched::register(&mut t);
         signal::register(&mut t);

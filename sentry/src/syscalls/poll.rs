@@ -1,0 +1,213 @@
+//! poll, ppoll, select, pselect6: readiness of descriptors, waited for with
+//! `vfs::poll::wait_ready`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{Support, SyscallArgs, Table};
+use crate::errno::{Errno, SysResult};
+use crate::kernel::task::Task;
+use crate::vfs::File;
+
+pub fn register(t: &mut Table) {
+    t.add(libc::SYS_poll, "poll", Support::Full, sys_poll);
+    t.add(libc::SYS_ppoll, "ppoll", Support::Full, sys_ppoll);
+    t.add(libc::SYS_select, "select", Support::Full, sys_select);
+    t.add(libc::SYS_pselect6, "pselect6", Support::Full, sys_pselect6);
+}
+
+/// Most descriptors one call may name (Linux: RLIMIT_NOFILE).
+const MAX_FDS: u64 = 1 << 20;
+const FD_SETSIZE_BITS: u64 = 1 << 20;
+
+fn deadline_after(d: Duration) -> Instant {
+    Instant::now().checked_add(d).unwrap_or_else(|| Instant::now() + Duration::from_secs(1 << 40))
+}
+
+fn do_poll(t: &mut Task, fds_addr: u64, nfds: u64, deadline: Option<Instant>) -> SysResult {
+    if nfds > MAX_FDS || nfds > t.fds.max() as u64 {
+        return Err(Errno::EINVAL);
+    }
+    let raw = t.read_bytes(fds_addr, (nfds * 8) as usize)?;
+    let mut pfds: Vec<libc::pollfd> = raw.chunks(8).map(crate::usermem::from_bytes).collect();
+    let files: Vec<(Option<Arc<File>>, i16)> = pfds
+        .iter()
+        .map(|p| {
+            // A negative fd is skipped: no events, revents 0.
+            if p.fd < 0 {
+                (None, 0)
+            } else {
+                (t.fds.get(p.fd).ok(), p.events)
+            }
+        })
+        .collect();
+    let skip: Vec<bool> = pfds.iter().map(|p| p.fd < 0).collect();
+    // Linux restarts an interrupted poll only when no handler ran.
+    let ready = crate::vfs::poll::wait_ready(t, &files, deadline)
+        .map_err(|e| if e == Errno::ERESTARTSYS { Errno::ERESTARTNOHAND } else { e })?;
+    let mut n = 0;
+    for (i, p) in pfds.iter_mut().enumerate() {
+        p.revents = if skip[i] { 0 } else { ready[i] };
+        if p.revents != 0 {
+            n += 1;
+        }
+    }
+    let out: Vec<u8> = pfds.iter().flat_map(|p| crate::usermem::as_bytes(p).to_vec()).collect();
+    t.write_bytes(fds_addr, &out)?;
+    Ok(n)
+}
+
+fn sys_poll(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let timeout = a.a[2] as i32;
+    let deadline = (timeout >= 0).then(|| deadline_after(Duration::from_millis(timeout as u64)));
+    do_poll(t, a.a[0], a.a[1], deadline)
+}
+
+fn read_timespec(t: &Task, addr: u64) -> Result<Option<Duration>, Errno> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    let ts: libc::timespec = t.copy_in(addr)?;
+    if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)))
+}
+
+/// Runs `f` with the signal mask `mask_addr` points at (if any) in force,
+/// as ppoll and pselect6 do; the old mask comes back after the handler.
+fn with_sigmask(t: &mut Task, mask_addr: u64, mask_size: u64, f: impl FnOnce(&mut Task) -> SysResult) -> SysResult {
+    if mask_addr == 0 {
+        return f(t);
+    }
+    if mask_size != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let mask: u64 = t.copy_in(mask_addr)?;
+    let old = t.signal_mask();
+    t.set_signal_mask(mask);
+    let r = f(t);
+    if matches!(r, Err(e) if e == Errno::EINTR || e == Errno::ERESTARTSYS || e == Errno::ERESTARTNOHAND) {
+        // A handler must run with the temporary mask; the old one returns
+        // with sigreturn.
+        t.handle.sig.lock().unwrap().saved_mask = Some(old);
+    } else {
+        t.set_signal_mask(old);
+    }
+    r
+}
+
+fn sys_ppoll(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let timeout = read_timespec(t, a.a[2])?;
+    let deadline = timeout.map(deadline_after);
+    let (fds, nfds) = (a.a[0], a.a[1]);
+    let r = with_sigmask(t, a.a[3], a.a[4], |t| do_poll(t, fds, nfds, deadline));
+    if let Some(d) = deadline {
+        if a.a[2] != 0 {
+            let left = d.saturating_duration_since(Instant::now());
+            let ts = libc::timespec { tv_sec: left.as_secs() as i64, tv_nsec: left.subsec_nanos() as i64 };
+            let _ = t.copy_out(a.a[2], &ts);
+        }
+    }
+    r.map_err(|e| if e == Errno::ERESTARTSYS { Errno::ERESTARTNOHAND } else { e })
+}
+
+fn read_set(t: &Task, addr: u64, nfds: u64) -> Result<Option<Vec<u8>>, Errno> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    let bytes = nfds.div_ceil(64) * 8;
+    t.read_bytes(addr, bytes as usize).map(Some)
+}
+
+fn do_select(t: &mut Task, nfds: u64, sets: [u64; 3], deadline: Option<Instant>) -> SysResult {
+    if nfds > FD_SETSIZE_BITS || (nfds as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let ins = [read_set(t, sets[0], nfds)?, read_set(t, sets[1], nfds)?, read_set(t, sets[2], nfds)?];
+    let isset = |s: &Option<Vec<u8>>, fd: u64| s.as_ref().is_some_and(|b| b[(fd / 8) as usize] & (1 << (fd % 8)) != 0);
+    let mut files = Vec::new();
+    let mut which = Vec::new();
+    for fd in 0..nfds {
+        let mut ev = 0i16;
+        if isset(&ins[0], fd) {
+            ev |= libc::POLLIN;
+        }
+        if isset(&ins[1], fd) {
+            ev |= libc::POLLOUT;
+        }
+        if isset(&ins[2], fd) {
+            ev |= libc::POLLPRI;
+        }
+        if ev != 0 {
+            let f = t.fds.get(fd as i32).map_err(|_| Errno::EBADF)?;
+            files.push((Some(f), ev));
+            which.push(fd);
+        }
+    }
+    let ready = crate::vfs::poll::wait_ready(t, &files, deadline)?;
+    let bytes = (nfds.div_ceil(64) * 8) as usize;
+    let mut outs = [vec![0u8; bytes], vec![0u8; bytes], vec![0u8; bytes]];
+    let mut n = 0;
+    for (i, fd) in which.iter().enumerate() {
+        let r = ready[i];
+        let ev = files[i].1;
+        let hits = [
+            ev & libc::POLLIN != 0 && r & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0,
+            ev & libc::POLLOUT != 0 && r & (libc::POLLOUT | libc::POLLERR) != 0,
+            ev & libc::POLLPRI != 0 && r & libc::POLLPRI != 0,
+        ];
+        for (k, hit) in hits.iter().enumerate() {
+            if *hit {
+                outs[k][(fd / 8) as usize] |= 1 << (fd % 8);
+                n += 1;
+            }
+        }
+    }
+    for k in 0..3 {
+        if sets[k] != 0 {
+            t.write_bytes(sets[k], &outs[k])?;
+        }
+    }
+    Ok(n)
+}
+
+fn sys_select(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let deadline = if a.a[4] != 0 {
+        let tv: libc::timeval = t.copy_in(a.a[4])?;
+        if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
+            return Err(Errno::EINVAL);
+        }
+        Some(deadline_after(Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000)))
+    } else {
+        None
+    };
+    let r = do_select(t, a.a[0], [a.a[1], a.a[2], a.a[3]], deadline);
+    if let (Some(d), true) = (deadline, a.a[4] != 0) {
+        // Linux writes back the time left.
+        let left = d.saturating_duration_since(Instant::now());
+        let tv = libc::timeval { tv_sec: left.as_secs() as i64, tv_usec: left.subsec_micros() as i64 };
+        let _ = t.copy_out(a.a[4], &tv);
+    }
+    r.map_err(|e| if e == Errno::ERESTARTSYS { Errno::ERESTARTNOHAND } else { e })
+}
+
+fn sys_pselect6(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let timeout = read_timespec(t, a.a[4])?;
+    let deadline = timeout.map(deadline_after);
+    // The sixth argument points at { const sigset_t *ss; size_t ss_len; }.
+    let (mask_addr, mask_size) = if a.a[5] != 0 {
+        let v: [u64; 2] = t.copy_in(a.a[5])?;
+        (v[0], v[1])
+    } else {
+        (0, 0)
+    };
+    let (nfds, sets) = (a.a[0], [a.a[1], a.a[2], a.a[3]]);
+    let r = with_sigmask(t, mask_addr, mask_size, |t| do_select(t, nfds, sets, deadline));
+    if let (Some(d), true) = (deadline, a.a[4] != 0) {
+        let left = d.saturating_duration_since(Instant::now());
+        let ts = libc::timespec { tv_sec: left.as_secs() as i64, tv_nsec: left.subsec_nanos() as i64 };
+        let _ = t.copy_out(a.a[4], &ts);
+    }
+    r.map_err(|e| if e == Errno::ERESTARTSYS { Errno::ERESTARTNOHAND } else { e })
+}

@@ -208,7 +208,9 @@ pub fn confine_with(root: &Path, read_only: bool) -> io::Result<PathBuf> {
             .iter()
             .map(Path::new)
             .find(|p| p.is_dir())
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no directory to stage the root on"))?
+            .ok_or_else(|| {
+                io::Error::new(io::ErrorKind::NotFound, "no directory to stage the root on")
+            })?
     } else {
         root
     };

@@ -6,7 +6,7 @@
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use platform::ptrace::PtracePlatform;
-use platform::{Context, Event, Platform, Regs};
+use platform::{Event, Platform, Regs};
 
 const CODE: u64 = 0x10_0000;
 const DATA: u64 = 0x20_0000;
@@ -17,7 +17,14 @@ fn memfd() -> (OwnedFd, *mut u8) {
         let fd = libc::memfd_create(c"test".as_ptr(), 0);
         assert!(fd >= 0);
         assert_eq!(libc::ftruncate(fd, 1 << 20), 0);
-        let p = libc::mmap(std::ptr::null_mut(), 1 << 20, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0);
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            1 << 20,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            fd,
+            0,
+        );
         assert_ne!(p, libc::MAP_FAILED);
         (OwnedFd::from_raw_fd(fd), p as *mut u8)
     }
@@ -36,7 +43,10 @@ fn available() -> bool {
         libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0
     };
     if !ok {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "ptrace is not available in CI");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "ptrace is not available in CI"
+        );
         eprintln!("SKIPPED: ptrace is not available here");
     }
     ok
@@ -73,8 +83,10 @@ fn syscalls_faults_threads_and_memory() {
         *(base.add(4096) as *mut u64) = 0xfeed;
     }
     let mut ctx = p.new_address_space().unwrap();
-    ctx.map(CODE, 4096, libc::PROT_READ | libc::PROT_EXEC, 0).unwrap();
-    ctx.map(DATA, 4096, libc::PROT_READ | libc::PROT_WRITE, 4096).unwrap();
+    ctx.map(CODE, 4096, libc::PROT_READ | libc::PROT_EXEC, 0)
+        .unwrap();
+    ctx.map(DATA, 4096, libc::PROT_READ | libc::PROT_WRITE, 4096)
+        .unwrap();
     let mut regs = regs_at(CODE);
     assert_eq!(ctx.switch(&mut regs), Event::Syscall);
     assert_eq!(regs.orig_rax, 39);
@@ -106,7 +118,8 @@ fn syscalls_faults_threads_and_memory() {
     // An interrupt stops a thread spinning in application code.
     // SAFETY: offset 8192 is inside the mapping; `jmp $` spins forever.
     unsafe { std::ptr::copy_nonoverlapping([0xeb, 0xfe].as_ptr(), base.add(8192), 2) };
-    ctx.map(CODE + 4096, 4096, libc::PROT_READ | libc::PROT_EXEC, 8192).unwrap();
+    ctx.map(CODE + 4096, 4096, libc::PROT_READ | libc::PROT_EXEC, 8192)
+        .unwrap();
     let intr = ctx.interrupter();
     let h = std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_millis(50));

@@ -8,7 +8,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use netstack::NetworkMode;
 
 #[derive(Parser, Debug)]
-#[command(name = "runsc-rs", version, about = "A user-space kernel sandbox for containers (gVisor-style, in Rust)")]
+#[command(
+    name = "runsc-rs",
+    version,
+    about = "A user-space kernel sandbox for containers (gVisor-style, in Rust)"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,

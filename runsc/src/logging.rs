@@ -9,9 +9,14 @@ use anyhow::{Context, Result};
 use crate::cli::Global;
 
 pub fn init(g: &Global, process: &str) -> Result<()> {
-    let level = if g.debug { tracing::Level::DEBUG } else { tracing::Level::INFO };
+    let level = if g.debug {
+        tracing::Level::DEBUG
+    } else {
+        tracing::Level::INFO
+    };
     if let Some(dir) = &g.debug_log {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create the log directory {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the log directory {}", dir.display()))?;
         let path = dir.join(format!("{process}.log"));
         let file = OpenOptions::new()
             .create(true)

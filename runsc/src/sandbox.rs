@@ -102,7 +102,8 @@ fn child_command(fds: &[(RawFd, RawFd)]) -> Command {
 }
 
 pub fn run_do(g: &Global, args: DoArgs) -> Result<u8> {
-    let (gofer_end, sentry_end) = UnixStream::pair().context("cannot create the Gofer socketpair")?;
+    let (gofer_end, sentry_end) =
+        UnixStream::pair().context("cannot create the Gofer socketpair")?;
     let cwd = match args.cwd {
         Some(c) => c,
         None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
@@ -119,8 +120,12 @@ pub fn run_do(g: &Global, args: DoArgs) -> Result<u8> {
     let mut gofer = gofer.spawn().context("cannot start the Gofer")?;
     drop(gofer_end);
 
-    let (userns_parent, userns_child) = UnixStream::pair().context("cannot create the user namespace socketpair")?;
-    let mut boot = child_command(&[(sentry_end.as_raw_fd(), CHILD_SOCK_FD), (userns_child.as_raw_fd(), CHILD_USERNS_FD)]);
+    let (userns_parent, userns_child) =
+        UnixStream::pair().context("cannot create the user namespace socketpair")?;
+    let mut boot = child_command(&[
+        (sentry_end.as_raw_fd(), CHILD_SOCK_FD),
+        (userns_child.as_raw_fd(), CHILD_USERNS_FD),
+    ]);
     boot.args(global_flags(g))
         .arg("boot")
         .arg(format!("--gofer-fd={CHILD_SOCK_FD}"))
@@ -183,7 +188,10 @@ pub fn run_do(g: &Global, args: DoArgs) -> Result<u8> {
             }
             let _ = boot.kill();
             let _ = boot.wait();
-            bail!("the Gofer died ({}); the sandbox was stopped", describe_status(status));
+            bail!(
+                "the Gofer died ({}); the sandbox was stopped",
+                describe_status(status)
+            );
         }
     }
 }
@@ -198,8 +206,16 @@ fn map_user_namespace(sock: &UnixStream, pid: u32) -> Result<()> {
         bail!("the Sentry exited before asking for its id maps");
     }
     std::fs::write(format!("/proc/{pid}/setgroups"), "deny").context("writing setgroups")?;
-    std::fs::write(format!("/proc/{pid}/uid_map"), format!("0 {SENTRY_HOST_ID} 1\n")).context("writing uid_map")?;
-    std::fs::write(format!("/proc/{pid}/gid_map"), format!("0 {SENTRY_HOST_ID} 1\n")).context("writing gid_map")?;
+    std::fs::write(
+        format!("/proc/{pid}/uid_map"),
+        format!("0 {SENTRY_HOST_ID} 1\n"),
+    )
+    .context("writing uid_map")?;
+    std::fs::write(
+        format!("/proc/{pid}/gid_map"),
+        format!("0 {SENTRY_HOST_ID} 1\n"),
+    )
+    .context("writing gid_map")?;
     s.write_all(b"k")?;
     Ok(())
 }
@@ -260,11 +276,23 @@ fn inherited_stream(fd: RawFd) -> Result<UnixStream> {
 fn empty_root() -> Result<()> {
     use nix::mount::{mount, umount2, MntFlags, MsFlags};
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).context("unshare(CLONE_NEWNS)")?;
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_PRIVATE | MsFlags::MS_REC, None::<&str>)
-        .context("making mounts private")?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .context("making mounts private")?;
     let dir = "/tmp";
-    mount(Some("runsc-root"), dir, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("size=4k,mode=0555"))
-        .context("mounting the empty root")?;
+    mount(
+        Some("runsc-root"),
+        dir,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("size=4k,mode=0555"),
+    )
+    .context("mounting the empty root")?;
     std::env::set_current_dir(dir)?;
     nix::unistd::pivot_root(".", ".").context("pivot_root")?;
     umount2(".", MntFlags::MNT_DETACH).context("detaching the host root")?;
@@ -295,13 +323,19 @@ fn die_on_panic(process: &'static str) {
 pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
     die_on_panic("the Sentry");
     let sock = inherited_stream(args.gofer_fd)?;
-    let client = gofer::Client::connect(sock)
-        .map_err(|e| anyhow!("cannot connect to the Gofer: {}", std::io::Error::from_raw_os_error(e)))?;
+    let client = gofer::Client::connect(sock).map_err(|e| {
+        anyhow!(
+            "cannot connect to the Gofer: {}",
+            std::io::Error::from_raw_os_error(e)
+        )
+    })?;
     if let Some(fd) = args.userns_fd {
         enter_user_namespace(fd)?;
     }
     let hostname = hostname();
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     empty_root()?;
     crate::seccomp::install_sentry()?;
     // Stubs that are no longer traced are reaped by the kernel.

@@ -16,28 +16,49 @@ use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, TargetArch};
 /// (syscall, why the Sentry or its stubs need it)
 const SENTRY_ALLOW: &[(i64, &str)] = &[
     // Application memory and the platform.
-    (libc::SYS_mmap, "Sentry heap, stub page; stubs map the memory file"),
+    (
+        libc::SYS_mmap,
+        "Sentry heap, stub page; stubs map the memory file",
+    ),
     (libc::SYS_munmap, "Sentry heap; stubs unmap"),
-    (libc::SYS_mprotect, "Sentry heap guard pages; stubs change protections"),
+    (
+        libc::SYS_mprotect,
+        "Sentry heap guard pages; stubs change protections",
+    ),
     (libc::SYS_mremap, "Sentry allocator"),
     (libc::SYS_madvise, "Sentry allocator, thread stacks"),
     (libc::SYS_brk, "Sentry allocator"),
     (libc::SYS_memfd_create, "the memory file, created at boot"),
     (libc::SYS_ftruncate, "sizing the memory file"),
     (libc::SYS_fallocate, "releasing memory-file pages"),
-    (libc::SYS_lseek, "finding populated memory-file pages (SEEK_DATA/SEEK_HOLE)"),
+    (
+        libc::SYS_lseek,
+        "finding populated memory-file pages (SEEK_DATA/SEEK_HOLE)",
+    ),
     (libc::SYS_ptrace, "the ptrace platform"),
     (libc::SYS_wait4, "waiting for stub stops"),
     (libc::SYS_waitid, "waiting for stub stops"),
-    (libc::SYS_tgkill, "interrupting a stub thread; raising signals"),
+    (
+        libc::SYS_tgkill,
+        "interrupting a stub thread; raising signals",
+    ),
     (libc::SYS_kill, "destroying a stub process"),
-    (libc::SYS_clone, "stub processes (fork) and stub threads (injected)"),
+    (
+        libc::SYS_clone,
+        "stub processes (fork) and stub threads (injected)",
+    ),
     (libc::SYS_clone3, "Sentry threads (glibc pthread_create)"),
-    (libc::SYS_close_range, "a new stub closes inherited descriptors"),
+    (
+        libc::SYS_close_range,
+        "a new stub closes inherited descriptors",
+    ),
     (libc::SYS_pause, "a new stub thread waits to be seized"),
     (libc::SYS_rseq, "glibc thread set-up; a stub unregisters it"),
     (libc::SYS_set_robust_list, "glibc thread set-up"),
-    (libc::SYS_sched_setaffinity, "pinning a tracer and its stub to one CPU"),
+    (
+        libc::SYS_sched_setaffinity,
+        "pinning a tracer and its stub to one CPU",
+    ),
     (libc::SYS_sched_getaffinity, "choosing CPUs"),
     (libc::SYS_sched_yield, "the application's sched_yield"),
     (libc::SYS_getcpu, "the application's getcpu"),
@@ -49,12 +70,18 @@ const SENTRY_ALLOW: &[(i64, &str)] = &[
     (libc::SYS_gettimeofday, "clocks (vDSO fallback)"),
     (libc::SYS_getpid, "glibc, raise"),
     (libc::SYS_gettid, "glibc, raise"),
-    (libc::SYS_getrandom, "AT_RANDOM, the application's getrandom"),
+    (
+        libc::SYS_getrandom,
+        "AT_RANDOM, the application's getrandom",
+    ),
     (libc::SYS_sysinfo, "the application's sysinfo"),
     (libc::SYS_prctl, "thread names"),
     (libc::SYS_sigaltstack, "Rust's stack-overflow handler"),
     (libc::SYS_rt_sigaction, "signal set-up"),
-    (libc::SYS_rt_sigprocmask, "signal masks; a new stub unblocks all"),
+    (
+        libc::SYS_rt_sigprocmask,
+        "signal masks; a new stub unblocks all",
+    ),
     (libc::SYS_rt_sigreturn, "the SIGSYS reporter"),
     (libc::SYS_exit, "thread exit; stub threads end"),
     (libc::SYS_exit_group, "sandbox exit"),
@@ -69,18 +96,30 @@ const SENTRY_ALLOW: &[(i64, &str)] = &[
     (libc::SYS_sendmsg, "Gofer requests"),
     (libc::SYS_recvfrom, "Gofer replies"),
     (libc::SYS_sendto, "Gofer requests"),
-    (libc::SYS_shutdown, "closing the Gofer connection on a protocol error"),
+    (
+        libc::SYS_shutdown,
+        "closing the Gofer connection on a protocol error",
+    ),
     (libc::SYS_close, "descriptors"),
     (libc::SYS_dup, "descriptors"),
     (libc::SYS_fcntl, "descriptor flags"),
     (libc::SYS_fstat, "host stdio type"),
-    (libc::SYS_newfstatat, "host stdio type (fstat via AT_EMPTY_PATH)"),
+    (
+        libc::SYS_newfstatat,
+        "host stdio type (fstat via AT_EMPTY_PATH)",
+    ),
     (libc::SYS_statx, "host stdio type"),
     (libc::SYS_ioctl, "terminal ioctls on host stdio"),
     (libc::SYS_poll, "host stdio readiness"),
     (libc::SYS_ppoll, "host stdio readiness"),
-    (libc::SYS_open, "refused with EACCES by the second filter (library code probing files)"),
-    (libc::SYS_openat, "refused with EACCES by the second filter (library code probing files)"),
+    (
+        libc::SYS_open,
+        "refused with EACCES by the second filter (library code probing files)",
+    ),
+    (
+        libc::SYS_openat,
+        "refused with EACCES by the second filter (library code probing files)",
+    ),
 ];
 
 /// Calls that fail with EACCES instead of killing the sandbox: library code
@@ -163,9 +202,15 @@ const GOFER_ALLOW: &[(i64, &str)] = &[
 ];
 
 fn compile(list: &[(i64, &str)]) -> Result<BpfProgram> {
-    let rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> = list.iter().map(|(nr, _)| (*nr, Vec::new())).collect();
-    let filter = SeccompFilter::new(rules, SeccompAction::Trap, SeccompAction::Allow, TargetArch::x86_64)
-        .context("building the seccomp filter")?;
+    let rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> =
+        list.iter().map(|(nr, _)| (*nr, Vec::new())).collect();
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::Trap,
+        SeccompAction::Allow,
+        TargetArch::x86_64,
+    )
+    .context("building the seccomp filter")?;
     BpfProgram::try_from(filter).context("compiling the seccomp filter")
 }
 
@@ -220,7 +265,8 @@ pub fn install_sentry() -> Result<()> {
     install_reporter();
     // Stacked filters: the strictest answer wins, so EACCES here beats the
     // first filter's Allow for exactly these calls.
-    let rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> = SENTRY_REFUSE.iter().map(|nr| (*nr, Vec::new())).collect();
+    let rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> =
+        SENTRY_REFUSE.iter().map(|nr| (*nr, Vec::new())).collect();
     let refuse = SeccompFilter::new(
         rules,
         SeccompAction::Allow,

@@ -25,7 +25,8 @@ pub fn run(gofer: gofer::Client, config: Config, init: InitProcess) -> Result<i3
     let memfile = MemoryFile::new().map_err(|e| format!("cannot create the memory file: {e}"))?;
     let platform = platform::ptrace::PtracePlatform::new(memfile.fd())
         .map_err(|e| format!("cannot start the ptrace platform: {e}"))?;
-    let vfs = Vfs::new(Arc::new(gofer)).map_err(|e| format!("cannot mount the root filesystem: {e}"))?;
+    let vfs =
+        Vfs::new(Arc::new(gofer)).map_err(|e| format!("cannot mount the root filesystem: {e}"))?;
     let max = platform.max_user_address();
     let kernel = Kernel::new(Box::new(platform), memfile.clone(), vfs.clone(), config);
 
@@ -76,25 +77,50 @@ pub fn run(gofer: gofer::Client, config: Config, init: InitProcess) -> Result<i3
         .name("task-1".into())
         .spawn(move || {
             if !init.cwd.is_empty() {
-                let cwd = crate::vfs::open(&task, libc::AT_FDCWD, &init.cwd, libc::O_RDONLY | libc::O_DIRECTORY, 0)
-                    .and_then(|f| f.dentry().cloned().ok_or(Errno::ENOTDIR));
+                let cwd = crate::vfs::open(
+                    &task,
+                    libc::AT_FDCWD,
+                    &init.cwd,
+                    libc::O_RDONLY | libc::O_DIRECTORY,
+                    0,
+                )
+                .and_then(|f| f.dentry().cloned().ok_or(Errno::ENOTDIR));
                 match cwd {
                     Ok(d) => task.fs.set_cwd(d),
                     Err(e) => {
-                        eprintln!("runsc-rs: cannot change to {}: {}", String::from_utf8_lossy(&init.cwd), describe(e));
+                        eprintln!(
+                            "runsc-rs: cannot change to {}: {}",
+                            String::from_utf8_lossy(&init.cwd),
+                            describe(e)
+                        );
                     }
                 }
             }
             let path = init.argv.first().cloned().unwrap_or_default();
             let path = resolve_in_path(&task, &path, &init.envp);
-            let r = task.execve(libc::AT_FDCWD, &path, init.argv.clone(), init.envp.clone(), 0);
+            let r = task.execve(
+                libc::AT_FDCWD,
+                &path,
+                init.argv.clone(),
+                init.envp.clone(),
+                0,
+            );
             if task.kernel.config.strace {
-                crate::syscalls::strace::log_initial_exec(task.tid, &path, &init.argv, &r.map(|_| 0));
+                crate::syscalls::strace::log_initial_exec(
+                    task.tid,
+                    &path,
+                    &init.argv,
+                    &r.map(|_| 0),
+                );
             }
             match r {
                 Ok(()) => task.run(),
                 Err(e) => {
-                    eprintln!("runsc-rs: cannot run {}: {}", String::from_utf8_lossy(&path), describe(e));
+                    eprintln!(
+                        "runsc-rs: cannot run {}: {}",
+                        String::from_utf8_lossy(&path),
+                        describe(e)
+                    );
                     let code = if e == Errno::ENOENT { 127 } else { 126 };
                     task.exit_code = Some(code << 8);
                     task.group_exit(code << 8);

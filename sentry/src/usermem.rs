@@ -18,11 +18,39 @@ macro_rules! pod {
     )* };
 }
 pod!(
-    u8, u16, u32, u64, i8, i16, i32, i64, usize, isize,
-    libc::timespec, libc::timeval, libc::stat, libc::statx, libc::iovec, libc::rlimit,
-    libc::sigset_t, libc::utsname, libc::sysinfo, libc::rusage, libc::tms, libc::winsize,
-    libc::termios, libc::statfs, libc::itimerval, libc::itimerspec, libc::pollfd, libc::siginfo_t,
-    libc::stack_t, libc::timezone, libc::epoll_event, libc::flock, libc::sched_param
+    u8,
+    u16,
+    u32,
+    u64,
+    i8,
+    i16,
+    i32,
+    i64,
+    usize,
+    isize,
+    libc::timespec,
+    libc::timeval,
+    libc::stat,
+    libc::statx,
+    libc::iovec,
+    libc::rlimit,
+    libc::sigset_t,
+    libc::utsname,
+    libc::sysinfo,
+    libc::rusage,
+    libc::tms,
+    libc::winsize,
+    libc::termios,
+    libc::statfs,
+    libc::itimerval,
+    libc::itimerspec,
+    libc::pollfd,
+    libc::siginfo_t,
+    libc::stack_t,
+    libc::timezone,
+    libc::epoll_event,
+    libc::flock,
+    libc::sched_param
 );
 // SAFETY: arrays of Pod are Pod.
 unsafe impl<T: Pod, const N: usize> Pod for [T; N] {}

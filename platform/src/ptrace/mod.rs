@@ -12,7 +12,9 @@ mod sys;
 use std::os::fd::RawFd;
 
 use crate::regs::xsave_size;
-use crate::{Context, Event, Interrupter, PendingContext, Platform, PlatformError, Prot, Regs, Result, XSave};
+use crate::{
+    Context, Event, Interrupter, PendingContext, Platform, PlatformError, Prot, Regs, Result, XSave,
+};
 
 pub use stub::USER_TOP;
 
@@ -81,7 +83,10 @@ impl PtraceContext {
     /// Runs one host syscall in the stub thread and returns its raw result.
     fn inject(&mut self, trap: u64, nr: i64, args: [u64; 6]) -> Result<i64> {
         if self.gone {
-            return Err(PlatformError { op: "stub syscall", errno: libc::ESRCH });
+            return Err(PlatformError {
+                op: "stub syscall",
+                errno: libc::ESRCH,
+            });
         }
         let mut regs = sys::get_regs(self.tid)?;
         regs.rax = nr as u64;
@@ -113,13 +118,22 @@ impl PtraceContext {
                         // SAFETY: reading si_addr of a fault siginfo.
                         unsafe { i.si_addr() as u64 }
                     });
-                    eprintln!("stub syscall {nr}: signal {sig} at rip {:#x?} addr {a:#x?} trap {trap:#x}", r.map(|r| r.rip));
-                    return Err(PlatformError { op: "stub syscall: unexpected signal", errno: sig });
+                    eprintln!(
+                        "stub syscall {nr}: signal {sig} at rip {:#x?} addr {a:#x?} trap {trap:#x}",
+                        r.map(|r| r.rip)
+                    );
+                    return Err(PlatformError {
+                        op: "stub syscall: unexpected signal",
+                        errno: sig,
+                    });
                 }
                 sys::Stop::Syscall => continue,
                 sys::Stop::Gone => {
                     self.gone = true;
-                    return Err(PlatformError { op: "stub syscall", errno: libc::ESRCH });
+                    return Err(PlatformError {
+                        op: "stub syscall",
+                        errno: libc::ESRCH,
+                    });
                 }
             }
         }
@@ -134,7 +148,10 @@ impl PtraceContext {
     fn inject_checked(&mut self, op: &'static str, nr: i64, args: [u64; 6]) -> Result<i64> {
         let r = self.inject(self.layout.syscall_trap, nr, args)?;
         if (-4095..0).contains(&r) {
-            return Err(PlatformError { op, errno: -r as i32 });
+            return Err(PlatformError {
+                op,
+                errno: -r as i32,
+            });
         }
         Ok(r)
     }
@@ -176,9 +193,19 @@ impl Context for PtraceContext {
                         })
                         .unwrap_or((0, 0));
                     match sig {
-                        libc::SIGSEGV | libc::SIGBUS if code > 0 => Event::Fault { signo: sig, addr, code },
-                        libc::SIGFPE | libc::SIGILL | libc::SIGTRAP if code > 0 || sig == libc::SIGTRAP => {
-                            Event::Trap { signo: sig, addr, code }
+                        libc::SIGSEGV | libc::SIGBUS if code > 0 => Event::Fault {
+                            signo: sig,
+                            addr,
+                            code,
+                        },
+                        libc::SIGFPE | libc::SIGILL | libc::SIGTRAP
+                            if code > 0 || sig == libc::SIGTRAP =>
+                        {
+                            Event::Trap {
+                                signo: sig,
+                                addr,
+                                code,
+                            }
                         }
                         _ => Event::Interrupted,
                     }
@@ -211,8 +238,12 @@ impl Context for PtraceContext {
     }
 
     fn protect(&mut self, addr: u64, len: u64, prot: Prot) -> Result<()> {
-        self.inject_checked("stub mprotect", libc::SYS_mprotect, [addr, len, prot as u64, 0, 0, 0])
-            .map(|_| ())
+        self.inject_checked(
+            "stub mprotect",
+            libc::SYS_mprotect,
+            [addr, len, prot as u64, 0, 0, 0],
+        )
+        .map(|_| ())
     }
 
     fn fpu(&mut self) -> Result<XSave> {
@@ -230,9 +261,16 @@ impl Context for PtraceContext {
             | libc::CLONE_SIGHAND
             | libc::CLONE_THREAD
             | libc::CLONE_SYSVSEM) as u64;
-        let r = self.inject(self.layout.clone_trap, libc::SYS_clone, [flags, 0, 0, 0, 0, 0])?;
+        let r = self.inject(
+            self.layout.clone_trap,
+            libc::SYS_clone,
+            [flags, 0, 0, 0, 0, 0],
+        )?;
         if r <= 0 {
-            return Err(PlatformError { op: "stub clone", errno: (-r) as i32 });
+            return Err(PlatformError {
+                op: "stub clone",
+                errno: (-r) as i32,
+            });
         }
         Ok(Box::new(PendingThread {
             pid: self.pid,
@@ -244,7 +282,10 @@ impl Context for PtraceContext {
     }
 
     fn interrupter(&self) -> Interrupter {
-        Interrupter { pid: self.pid, tid: self.tid }
+        Interrupter {
+            pid: self.pid,
+            tid: self.tid,
+        }
     }
 
     fn release(mut self: Box<Self>) {
@@ -284,4 +325,3 @@ impl PendingContext for PendingThread {
         }))
     }
 }
-

@@ -199,7 +199,14 @@ pub fn get_xstate(tid: i32, len: usize) -> Result<XSave> {
     };
     // SAFETY: the kernel writes at most iov_len bytes into buf and updates
     // iov_len to the size it wrote.
-    let r = unsafe { libc::ptrace(libc::PTRACE_GETREGSET, tid, NT_X86_XSTATE, &mut iov as *mut _) };
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETREGSET,
+            tid,
+            NT_X86_XSTATE,
+            &mut iov as *mut _,
+        )
+    };
     if r != 0 {
         return Err(last("PTRACE_GETREGSET NT_X86_XSTATE"));
     }
@@ -213,7 +220,14 @@ pub fn set_xstate(tid: i32, x: &XSave) -> Result<()> {
         iov_len: x.0.len(),
     };
     // SAFETY: the kernel only reads iov_len bytes from the buffer.
-    let r = unsafe { libc::ptrace(libc::PTRACE_SETREGSET, tid, NT_X86_XSTATE, &mut iov as *mut _) };
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_SETREGSET,
+            tid,
+            NT_X86_XSTATE,
+            &mut iov as *mut _,
+        )
+    };
     if r != 0 {
         return Err(last("PTRACE_SETREGSET NT_X86_XSTATE"));
     }
@@ -232,7 +246,9 @@ pub fn pin_pair(tid: i32) {
     // SAFETY: cpu_set_t is plain data; sched_getaffinity fills it.
     let mut allowed: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     // SAFETY: as above, for the calling thread.
-    if unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed) } != 0 {
+    if unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed) }
+        != 0
+    {
         return;
     }
     let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)

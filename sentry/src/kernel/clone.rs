@@ -40,7 +40,8 @@ impl Task {
         let f = a.flags;
         let has = |bit: i32| f & bit as u64 != 0;
         if f & !SUPPORTED != 0 {
-            self.kernel.report_unsupported(libc::SYS_clone as usize, f & !SUPPORTED, "clone flags");
+            self.kernel
+                .report_unsupported(libc::SYS_clone as usize, f & !SUPPORTED, "clone flags");
             return Err(Errno::EINVAL);
         }
         // The same consistency rules as Linux's copy_process.
@@ -56,13 +57,29 @@ impl Task {
         let kernel = self.kernel.clone();
         let tid = kernel.pids.lock().unwrap().allocate();
 
-        let mm = if has(libc::CLONE_VM) { self.mm.clone() } else { self.mm.fork()? };
-        let fds = if has(libc::CLONE_FILES) { self.fds.clone() } else { self.fds.fork() };
-        let fs = if has(libc::CLONE_FS) { self.fs.clone() } else { self.fs.fork() };
+        let mm = if has(libc::CLONE_VM) {
+            self.mm.clone()
+        } else {
+            self.mm.fork()?
+        };
+        let fds = if has(libc::CLONE_FILES) {
+            self.fds.clone()
+        } else {
+            self.fds.fork()
+        };
+        let fs = if has(libc::CLONE_FS) {
+            self.fs.clone()
+        } else {
+            self.fs.fork()
+        };
         let tg = if has(libc::CLONE_THREAD) {
             self.tg.clone()
         } else {
-            let parent = if has(libc::CLONE_PARENT) { self.tg.parent().unwrap_or(self.tg.clone()) } else { self.tg.clone() };
+            let parent = if has(libc::CLONE_PARENT) {
+                self.tg.parent().unwrap_or(self.tg.clone())
+            } else {
+                self.tg.clone()
+            };
             let actions = if has(libc::CLONE_SIGHAND) {
                 self.tg.actions.clone()
             } else {
@@ -138,7 +155,11 @@ impl Task {
             fs,
             regs,
             ctx: None,
-            clear_child_tid: if has(libc::CLONE_CHILD_CLEARTID) { a.child_tid } else { 0 },
+            clear_child_tid: if has(libc::CLONE_CHILD_CLEARTID) {
+                a.child_tid
+            } else {
+                0
+            },
             robust_list: 0,
             vfork_parent: vfork.clone(),
             regs_replaced: false,
@@ -165,13 +186,27 @@ impl Task {
         Ok(tid)
     }
 
-    fn undo_clone(&self, handle: &Arc<crate::kernel::TaskHandle>, tg: &Arc<ThreadGroup>, thread: bool) {
+    fn undo_clone(
+        &self,
+        handle: &Arc<crate::kernel::TaskHandle>,
+        tg: &Arc<ThreadGroup>,
+        thread: bool,
+    ) {
         let k = &self.kernel;
         k.pids.lock().unwrap().tasks.remove(&handle.tid);
-        tg.inner.lock().unwrap().tasks.retain(|t| t.tid != handle.tid);
+        tg.inner
+            .lock()
+            .unwrap()
+            .tasks
+            .retain(|t| t.tid != handle.tid);
         if !thread {
             k.pids.lock().unwrap().groups.remove(&tg.tgid);
-            self.tg.inner.lock().unwrap().children.retain(|c| !Arc::ptr_eq(c, tg));
+            self.tg
+                .inner
+                .lock()
+                .unwrap()
+                .children
+                .retain(|c| !Arc::ptr_eq(c, tg));
         }
     }
 }

@@ -12,8 +12,19 @@ use crate::mm::MemoryManager;
 impl Task {
     /// Loads the program; on success the task runs it when it next switches.
     /// Errors before the point of no return leave the caller untouched.
-    pub fn execve(&mut self, dirfd: i32, path: &[u8], argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>, flags: i32) -> Result<(), Errno> {
-        let open_flags = if flags & libc::AT_SYMLINK_NOFOLLOW != 0 { libc::O_NOFOLLOW } else { 0 };
+    pub fn execve(
+        &mut self,
+        dirfd: i32,
+        path: &[u8],
+        argv: Vec<Vec<u8>>,
+        envp: Vec<Vec<u8>>,
+        flags: i32,
+    ) -> Result<(), Errno> {
+        let open_flags = if flags & libc::AT_SYMLINK_NOFOLLOW != 0 {
+            libc::O_NOFOLLOW
+        } else {
+            0
+        };
         let resolved = loader::resolve(self, dirfd, path, argv, open_flags)?;
 
         // Build the new image in a new address space before touching the
@@ -22,7 +33,10 @@ impl Task {
             tracing::warn!("execve: {e}");
             Errno::ENOMEM
         })?;
-        let mm = MemoryManager::new(self.kernel.memfile.clone(), self.kernel.platform.max_user_address());
+        let mm = MemoryManager::new(
+            self.kernel.memfile.clone(),
+            self.kernel.platform.max_user_address(),
+        );
         mm.set_address_space(ctx.interrupter());
         let image = loader::load(self, &mm, ctx.as_mut(), &resolved, &envp)?;
 
@@ -64,7 +78,11 @@ impl Task {
             }
         }
         self.handle.sig.lock().unwrap().alt = AltStack::default();
-        let name = image.path.rsplit(|c| *c == b'/').next().unwrap_or(&image.path);
+        let name = image
+            .path
+            .rsplit(|c| *c == b'/')
+            .next()
+            .unwrap_or(&image.path);
         *self.handle.comm.lock().unwrap() = name.iter().take(15).copied().collect();
         if let Some(v) = self.vfork_parent.take() {
             v.complete();
@@ -77,7 +95,11 @@ impl Task {
     pub fn kill_other_threads(&mut self) {
         let others: Vec<Arc<crate::kernel::TaskHandle>> = {
             let g = self.tg.inner.lock().unwrap();
-            g.tasks.iter().filter(|t| t.tid != self.tid).cloned().collect()
+            g.tasks
+                .iter()
+                .filter(|t| t.tid != self.tid)
+                .cloned()
+                .collect()
         };
         if others.is_empty() {
             return;

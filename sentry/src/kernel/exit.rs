@@ -56,9 +56,15 @@ pub fn task_exited(k: &Arc<Kernel>, handle: &Arc<TaskHandle>, tg: &Arc<ThreadGro
         return;
     };
     let act = parent.actions.lock().unwrap()[(libc::SIGCHLD - 1) as usize];
-    let autoreap = act.handler == libc::SIG_IGN as u64 || act.flags & libc::SA_NOCLDWAIT as u64 != 0;
+    let autoreap =
+        act.handler == libc::SIG_IGN as u64 || act.flags & libc::SA_NOCLDWAIT as u64 != 0;
     if autoreap {
-        parent.inner.lock().unwrap().children.retain(|c| !Arc::ptr_eq(c, tg));
+        parent
+            .inner
+            .lock()
+            .unwrap()
+            .children
+            .retain(|c| !Arc::ptr_eq(c, tg));
         k.pids.lock().unwrap().groups.remove(&tg.tgid);
     } else if exit_signal > 0 {
         let (code, st) = if wait_status & 0x7f == 0 {
@@ -77,7 +83,10 @@ pub fn task_exited(k: &Arc<Kernel>, handle: &Arc<TaskHandle>, tg: &Arc<ThreadGro
 }
 
 fn is_stop_signal(sig: i32) -> bool {
-    matches!(sig, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU)
+    matches!(
+        sig,
+        libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
+    )
 }
 
 const STOP_SIGNALS: [i32; 4] = [libc::SIGSTOP, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU];

@@ -26,7 +26,14 @@ pub struct Futexes {
 
 impl Futexes {
     /// FUTEX_WAIT(_BITSET): sleeps if the word still holds `val`.
-    pub fn wait(&self, t: &Task, addr: u64, val: u32, deadline: Option<Instant>, bitset: u32) -> Result<u64, Errno> {
+    pub fn wait(
+        &self,
+        t: &Task,
+        addr: u64,
+        val: u32,
+        deadline: Option<Instant>,
+        bitset: u32,
+    ) -> Result<u64, Errno> {
         if bitset == 0 {
             return Err(Errno::EINVAL);
         }
@@ -83,7 +90,14 @@ impl Futexes {
     }
 
     /// FUTEX_WAKE(_BITSET): wakes up to `n` waiters.
-    pub fn wake(&self, t: &Task, addr: u64, n: u32, bitset: u32, _private: bool) -> Result<u64, Errno> {
+    pub fn wake(
+        &self,
+        t: &Task,
+        addr: u64,
+        n: u32,
+        bitset: u32,
+        _private: bool,
+    ) -> Result<u64, Errno> {
         if bitset == 0 {
             return Err(Errno::EINVAL);
         }
@@ -93,7 +107,15 @@ impl Futexes {
     }
 
     /// FUTEX_REQUEUE / FUTEX_CMP_REQUEUE.
-    pub fn requeue(&self, t: &Task, addr: u64, addr2: u64, nwake: u32, nrequeue: u32, cmp: Option<u32>) -> Result<u64, Errno> {
+    pub fn requeue(
+        &self,
+        t: &Task,
+        addr: u64,
+        addr2: u64,
+        nwake: u32,
+        nrequeue: u32,
+        cmp: Option<u32>,
+    ) -> Result<u64, Errno> {
         let k1 = t.mm.futex_key(addr)?;
         let k2 = t.mm.futex_key(addr2)?;
         let mut q = self.queues.lock().unwrap();
@@ -122,7 +144,15 @@ impl Futexes {
     }
 
     /// FUTEX_WAKE_OP.
-    pub fn wake_op(&self, t: &Task, addr: u64, addr2: u64, n: u32, n2: u32, op: u32) -> Result<u64, Errno> {
+    pub fn wake_op(
+        &self,
+        t: &Task,
+        addr: u64,
+        addr2: u64,
+        n: u32,
+        n2: u32,
+        op: u32,
+    ) -> Result<u64, Errno> {
         let k1 = t.mm.futex_key(addr)?;
         let k2 = t.mm.futex_key(addr2)?;
         let mut q = self.queues.lock().unwrap();
@@ -149,9 +179,7 @@ impl Futexes {
                 4 => Some(v ^ oparg),
                 _ => None,
             };
-            if f(0).is_none() {
-                return None;
-            }
+            f(0)?;
             w.fetch_update(Ordering::SeqCst, Ordering::SeqCst, f).ok()
         })?;
         let old = old.ok_or(Errno::ENOSYS)?;

@@ -62,7 +62,11 @@ pub struct Pids {
 impl Pids {
     pub fn allocate(&mut self) -> i32 {
         loop {
-            self.next = if self.next >= 4_194_304 { 1 } else { self.next + 1 };
+            self.next = if self.next >= 4_194_304 {
+                1
+            } else {
+                self.next + 1
+            };
             if !self.tasks.contains_key(&self.next) && !self.groups.contains_key(&self.next) {
                 return self.next;
             }
@@ -89,7 +93,12 @@ pub struct Kernel {
 }
 
 impl Kernel {
-    pub fn new(platform: Box<dyn Platform>, memfile: Arc<MemoryFile>, vfs: Arc<Vfs>, config: Config) -> Arc<Kernel> {
+    pub fn new(
+        platform: Box<dyn Platform>,
+        memfile: Arc<MemoryFile>,
+        vfs: Arc<Vfs>,
+        config: Config,
+    ) -> Arc<Kernel> {
         let hostname = config.hostname.clone().into_bytes();
         Arc::new(Kernel {
             platform,

@@ -89,8 +89,16 @@ pub fn default_action(sig: i32) -> DefaultAction {
         libc::SIGCHLD | libc::SIGURG | libc::SIGWINCH => DefaultAction::Ignore,
         libc::SIGCONT => DefaultAction::Continue,
         libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU => DefaultAction::Stop,
-        libc::SIGQUIT | libc::SIGILL | libc::SIGTRAP | libc::SIGABRT | libc::SIGBUS | libc::SIGFPE
-        | libc::SIGSEGV | libc::SIGXCPU | libc::SIGXFSZ | libc::SIGSYS => DefaultAction::Core,
+        libc::SIGQUIT
+        | libc::SIGILL
+        | libc::SIGTRAP
+        | libc::SIGABRT
+        | libc::SIGBUS
+        | libc::SIGFPE
+        | libc::SIGSEGV
+        | libc::SIGXCPU
+        | libc::SIGXFSZ
+        | libc::SIGSYS => DefaultAction::Core,
         _ => DefaultAction::Terminate,
     }
 }
@@ -247,7 +255,11 @@ impl Task {
             err: 0,
             trapno: if info.signo == libc::SIGSEGV { 14 } else { 0 },
             oldmask: old_mask,
-            cr2: if matches!(info.signo, libc::SIGSEGV | libc::SIGBUS) { info.fields[0] } else { 0 },
+            cr2: if matches!(info.signo, libc::SIGSEGV | libc::SIGBUS) {
+                info.fields[0]
+            } else {
+                0
+            },
             fpstate: if fpu.is_empty() { 0 } else { fp_addr },
             reserved: [0; 8],
         };
@@ -255,7 +267,13 @@ impl Task {
             flags: UC_FP_XSTATE | UC_SIGCONTEXT_SS,
             link: 0,
             ss_sp: alt.sp,
-            ss_flags: if alt.size == 0 { libc::SS_DISABLE } else if alt.on_stack(regs.rsp) { libc::SS_ONSTACK } else { 0 },
+            ss_flags: if alt.size == 0 {
+                libc::SS_DISABLE
+            } else if alt.on_stack(regs.rsp) {
+                libc::SS_ONSTACK
+            } else {
+                0
+            },
             _pad: 0,
             ss_size: alt.size,
             mcontext: mc,

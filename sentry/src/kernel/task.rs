@@ -11,7 +11,9 @@ use std::time::Instant;
 use platform::{Context, Event, Interrupter, PendingContext, Regs, XSave};
 
 use crate::errno::{Errno, SysResult};
-use crate::kernel::signal::{self, bit, default_action, AltStack, DefaultAction, Pending, SigInfo, UNBLOCKABLE};
+use crate::kernel::signal::{
+    self, bit, default_action, AltStack, DefaultAction, Pending, SigInfo, UNBLOCKABLE,
+};
 use crate::kernel::thread_group::{signal_status, ThreadGroup};
 use crate::kernel::waiter::{WaitQueue, Waiter};
 use crate::kernel::{Credentials, Kernel};
@@ -86,11 +88,13 @@ pub fn ignored(tg: &ThreadGroup, sig: i32, mask: u64) -> bool {
     let a = tg.actions.lock().unwrap()[(sig - 1) as usize];
     a.handler == libc::SIG_IGN as u64
         || (a.handler == libc::SIG_DFL as u64
-            && matches!(default_action(sig), DefaultAction::Ignore | DefaultAction::Continue))
+            && matches!(
+                default_action(sig),
+                DefaultAction::Ignore | DefaultAction::Continue
+            ))
 }
 
-impl TaskHandle {
-}
+impl TaskHandle {}
 
 pub struct Task {
     pub kernel: Arc<Kernel>,
@@ -135,7 +139,9 @@ pub struct SyscallArgs {
 
 impl Task {
     pub fn ctx(&mut self) -> &mut dyn Context {
-        self.ctx.as_deref_mut().expect("task without a platform context")
+        self.ctx
+            .as_deref_mut()
+            .expect("task without a platform context")
     }
 
     pub fn creds(&self) -> Credentials {
@@ -281,7 +287,11 @@ impl Task {
                 break Err(Errno::ERESTARTSYS);
             }
             if !w.wait(deadline) {
-                break if cond() { Ok(()) } else { Err(Errno::ETIMEDOUT) };
+                break if cond() {
+                    Ok(())
+                } else {
+                    Err(Errno::ETIMEDOUT)
+                };
             }
         };
         for q in queues {
@@ -344,7 +354,14 @@ impl Task {
                 Event::Syscall => {
                     let nr = self.regs.orig_rax;
                     let args = SyscallArgs {
-                        a: [self.regs.rdi, self.regs.rsi, self.regs.rdx, self.regs.r10, self.regs.r8, self.regs.r9],
+                        a: [
+                            self.regs.rdi,
+                            self.regs.rsi,
+                            self.regs.rdx,
+                            self.regs.r10,
+                            self.regs.r8,
+                            self.regs.r9,
+                        ],
                     };
                     self.regs_replaced = false;
                     let r = crate::syscalls::dispatch(&mut self, nr, &args);
@@ -478,7 +495,11 @@ impl Task {
             g.stopped = Some(sig);
             g.wait_stop_pending = Some(sig);
             g.wait_cont_pending = false;
-            g.tasks.iter().filter(|t| t.tid != self.tid).cloned().collect::<Vec<_>>()
+            g.tasks
+                .iter()
+                .filter(|t| t.tid != self.tid)
+                .cloned()
+                .collect::<Vec<_>>()
         };
         for t in others {
             t.kick();
@@ -491,7 +512,9 @@ impl Task {
         let w = &self.handle.waiter;
         self.tg.stop_queue.add(w);
         loop {
-            if self.handle.killed.load(Ordering::SeqCst) || self.tg.inner.lock().unwrap().stopped.is_none() {
+            if self.handle.killed.load(Ordering::SeqCst)
+                || self.tg.inner.lock().unwrap().stopped.is_none()
+            {
                 break;
             }
             w.wait(None);
@@ -511,7 +534,11 @@ impl Task {
             if tg.group_exit.is_none() {
                 tg.group_exit = Some(status);
             }
-            tg.tasks.iter().filter(|t| t.tid != self.tid).cloned().collect()
+            tg.tasks
+                .iter()
+                .filter(|t| t.tid != self.tid)
+                .cloned()
+                .collect()
         };
         for t in others {
             t.kill();
@@ -523,11 +550,17 @@ impl Task {
     /// Leaves: releases the platform thread, wakes CLONE_CHILD_CLEARTID
     /// waiters, and turns the group into a zombie if this was its last task.
     fn exit(mut self) {
-        if self.clear_child_tid != 0 {
-            if self.mm.write(self.clear_child_tid, &0u32.to_ne_bytes()).is_ok() {
-                let _ = self.kernel.futexes.wake(&self, self.clear_child_tid, 1, u32::MAX, false);
+        if self.clear_child_tid != 0
+            && self
+                .mm
+                .write(self.clear_child_tid, &0u32.to_ne_bytes())
+                .is_ok()
+            {
+                let _ = self
+                    .kernel
+                    .futexes
+                    .wake(&self, self.clear_child_tid, 1, u32::MAX, false);
             }
-        }
         if let Some(v) = self.vfork_parent.take() {
             v.complete();
         }
@@ -585,13 +618,23 @@ pub enum Attach {
 }
 
 impl Task {
-    pub fn new_handle(kernel: &Arc<Kernel>, tid: i32, tg: &Arc<ThreadGroup>, creds: Credentials, comm: Vec<u8>, mask: u64) -> Arc<TaskHandle> {
+    pub fn new_handle(
+        kernel: &Arc<Kernel>,
+        tid: i32,
+        tg: &Arc<ThreadGroup>,
+        creds: Credentials,
+        comm: Vec<u8>,
+        mask: u64,
+    ) -> Arc<TaskHandle> {
         let _ = kernel;
         Arc::new(TaskHandle {
             tid,
             tg: tg.clone(),
             waiter: Waiter::new(),
-            sig: Mutex::new(TaskSignals { mask, ..Default::default() }),
+            sig: Mutex::new(TaskSignals {
+                mask,
+                ..Default::default()
+            }),
             interrupter: Mutex::new(None),
             killed: AtomicBool::new(false),
             creds: Mutex::new(creds),

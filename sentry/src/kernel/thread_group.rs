@@ -66,7 +66,11 @@ pub struct ThreadGroup {
 }
 
 impl ThreadGroup {
-    pub fn new(tgid: i32, parent: Option<&Arc<ThreadGroup>>, actions: SigActions) -> Arc<ThreadGroup> {
+    pub fn new(
+        tgid: i32,
+        parent: Option<&Arc<ThreadGroup>>,
+        actions: SigActions,
+    ) -> Arc<ThreadGroup> {
         let (pgid, sid) = match parent {
             Some(p) => {
                 let pi = p.inner.lock().unwrap();
@@ -91,7 +95,12 @@ impl ThreadGroup {
     }
 
     pub fn parent(&self) -> Option<Arc<ThreadGroup>> {
-        self.inner.lock().unwrap().parent.as_ref().and_then(|w| w.upgrade())
+        self.inner
+            .lock()
+            .unwrap()
+            .parent
+            .as_ref()
+            .and_then(|w| w.upgrade())
     }
 
     pub fn leader_tid(&self) -> i32 {

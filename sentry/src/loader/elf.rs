@@ -54,7 +54,10 @@ pub fn load_elf(
     if super::read_full(t, file, &mut phbuf, hdr.e_phoff)? != phbuf.len() {
         return Err(Errno::ENOEXEC);
     }
-    let ctx_elf = goblin::container::Ctx::new(goblin::container::Container::Big, goblin::container::Endian::Little);
+    let ctx_elf = goblin::container::Ctx::new(
+        goblin::container::Container::Big,
+        goblin::container::Endian::Little,
+    );
     let phdrs = ProgramHeader::parse(&phbuf, 0, phnum, ctx_elf).map_err(|_| Errno::ENOEXEC)?;
     let loads: Vec<&ProgramHeader> = phdrs.iter().filter(|p| p.p_type == PT_LOAD).collect();
     if loads.is_empty() {
@@ -74,7 +77,11 @@ pub fn load_elf(
             interp = Some(b);
         }
     }
-    let lo = loads.iter().map(|p| page_round_down(p.p_vaddr)).min().unwrap_or(0);
+    let lo = loads
+        .iter()
+        .map(|p| page_round_down(p.p_vaddr))
+        .min()
+        .unwrap_or(0);
     let hi = loads
         .iter()
         .map(|p| p.p_vaddr.saturating_add(p.p_memsz))

@@ -34,7 +34,13 @@ pub struct Resolved {
 const MAX_SCRIPT_DEPTH: usize = 4;
 
 /// Opens `path` and follows `#!` lines to the binary that will run.
-pub fn resolve(t: &Task, dirfd: i32, path: &[u8], argv: Vec<Vec<u8>>, flags: i32) -> Result<Resolved, Errno> {
+pub fn resolve(
+    t: &Task,
+    dirfd: i32,
+    path: &[u8],
+    argv: Vec<Vec<u8>>,
+    flags: i32,
+) -> Result<Resolved, Errno> {
     let mut path = path.to_vec();
     let mut argv = argv;
     let mut dirfd = dirfd;
@@ -69,14 +75,25 @@ pub fn resolve(t: &Task, dirfd: i32, path: &[u8], argv: Vec<Vec<u8>>, flags: i32
             continue;
         }
         let path = file.path();
-        return Ok(Resolved { file, path, argv, head });
+        return Ok(Resolved {
+            file,
+            path,
+            argv,
+            head,
+        });
     }
     Err(Errno::ELOOP)
 }
 
 fn trim(s: &[u8]) -> &[u8] {
-    let a = s.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(s.len());
-    let e = s.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(a, |i| i + 1);
+    let a = s
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(s.len());
+    let e = s
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(a, |i| i + 1);
     &s[a..e]
 }
 

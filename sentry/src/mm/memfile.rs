@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::errno::Errno;
 
@@ -16,6 +16,12 @@ pub const PAGE_SIZE: u64 = 4096;
 /// How much of the file the Sentry reserves address space for. Only touched
 /// pages cost memory.
 const FILE_SIZE: u64 = 1 << 40;
+
+/// The process's memory file: the first one [`MemoryFile::new`] made. The
+/// Sentry makes exactly one, at boot, before any application or file data
+/// exists; tmpfs keeps regular files' data in it (so that MAP_SHARED maps
+/// the file's own pages) and finds it here.
+static SENTRY_FILE: OnceLock<Arc<MemoryFile>> = OnceLock::new();
 
 pub struct MemoryFile {
     fd: OwnedFd,
@@ -31,7 +37,29 @@ struct Allocator {
 }
 
 impl MemoryFile {
+    /// Makes a memory file; the first one made in the process becomes
+    /// [`MemoryFile::sentry`].
     pub fn new() -> std::io::Result<Arc<MemoryFile>> {
+        let f = MemoryFile::create()?;
+        let _ = SENTRY_FILE.set(f.clone());
+        Ok(f)
+    }
+
+    /// The Sentry's memory file (see [`SENTRY_FILE`]), made now if boot has
+    /// not made it yet (unit tests).
+    pub fn sentry() -> Result<Arc<MemoryFile>, Errno> {
+        if let Some(f) = SENTRY_FILE.get() {
+            return Ok(f.clone());
+        }
+        MemoryFile::new().map_err(|e| {
+            tracing::warn!("cannot create the memory file: {e}");
+            Errno::ENOMEM
+        })?;
+        SENTRY_FILE.get().cloned().ok_or(Errno::ENOMEM)
+    }
+
+    /// A memory file of its own (not registered as the Sentry's).
+    fn create() -> std::io::Result<Arc<MemoryFile>> {
         // SAFETY: memfd_create takes a NUL-terminated name and returns a new fd.
         let fd = unsafe { libc::memfd_create(c"runsc-memory".as_ptr(), 0) };
         if fd < 0 {
@@ -73,7 +101,11 @@ impl MemoryFile {
     pub fn allocate(&self, len: u64) -> Result<u64, Errno> {
         let len = page_round_up(len).ok_or(Errno::ENOMEM)?;
         let mut a = self.free.lock().unwrap();
-        let hit = a.free.iter().find(|(_, l)| **l >= len).map(|(o, l)| (*o, *l));
+        let hit = a
+            .free
+            .iter()
+            .find(|(_, l)| **l >= len)
+            .map(|(o, l)| (*o, *l));
         if let Some((off, l)) = hit {
             a.free.remove(&off);
             if l > len {
@@ -145,7 +177,11 @@ impl MemoryFile {
             }
             // SAFETY: as above.
             let hole = unsafe { libc::lseek(self.fd.as_raw_fd(), data, libc::SEEK_HOLE) };
-            let hole = if hole < 0 { end } else { (hole as u64).min(end) };
+            let hole = if hole < 0 {
+                end
+            } else {
+                (hole as u64).min(end)
+            };
             out.push((data as u64, hole - data as u64));
             pos = hole;
         }
@@ -199,6 +235,17 @@ impl MemRange {
     }
 }
 
+impl MemRange {
+    /// A Sentry pointer to `len` bytes at `off` inside this range; EIO if
+    /// they do not lie inside it.
+    pub fn ptr(&self, off: u64, len: u64) -> Result<*mut u8, Errno> {
+        match off.checked_add(len) {
+            Some(end) if end <= self.len => Ok(self.file.ptr(self.off + off)),
+            _ => Err(Errno::EIO),
+        }
+    }
+}
+
 impl Drop for MemRange {
     fn drop(&mut self) {
         self.file.free(self.off, self.len);
@@ -211,7 +258,7 @@ mod tests {
 
     #[test]
     fn allocations_do_not_overlap_and_freed_space_is_reused() {
-        let f = MemoryFile::new().unwrap();
+        let f = MemoryFile::create().unwrap();
         let a = f.allocate(8192).unwrap();
         let b = f.allocate(4096).unwrap();
         assert!(b >= a + 8192);
@@ -222,11 +269,14 @@ mod tests {
 
     #[test]
     fn punched_pages_read_as_zero_and_copy_skips_holes() {
-        let f = MemoryFile::new().unwrap();
+        let f = MemoryFile::create().unwrap();
         let a = f.allocate(3 * PAGE_SIZE).unwrap();
         // SAFETY: a is an allocated range of the mapped file.
         unsafe { *f.ptr(a + PAGE_SIZE) = 7 };
-        assert_eq!(f.populated(a, 3 * PAGE_SIZE), vec![(a + PAGE_SIZE, PAGE_SIZE)]);
+        assert_eq!(
+            f.populated(a, 3 * PAGE_SIZE),
+            vec![(a + PAGE_SIZE, PAGE_SIZE)]
+        );
         let b = f.allocate(3 * PAGE_SIZE).unwrap();
         f.copy(a, b, 3 * PAGE_SIZE);
         // SAFETY: as above.
@@ -234,5 +284,14 @@ mod tests {
         f.punch(a, 3 * PAGE_SIZE);
         // SAFETY: as above.
         assert_eq!(unsafe { *f.ptr(a + PAGE_SIZE) }, 0);
+    }
+
+    #[test]
+    fn range_pointers_are_bounds_checked() {
+        let f = MemoryFile::create().unwrap();
+        let r = MemRange::new(&f, 2 * PAGE_SIZE).unwrap();
+        assert!(r.ptr(0, 2 * PAGE_SIZE).is_ok());
+        assert_eq!(r.ptr(PAGE_SIZE, PAGE_SIZE + 1).err(), Some(Errno::EIO));
+        assert_eq!(r.ptr(u64::MAX, 2).err(), Some(Errno::EIO));
     }
 }

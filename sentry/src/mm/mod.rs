@@ -26,7 +26,12 @@ pub enum VmaKind {
     Stack,
     /// A file's bytes: its path, the file offset of the VMA's start, device
     /// and inode numbers.
-    File { path: Vec<u8>, offset: u64, dev: u64, ino: u64 },
+    File {
+        path: Vec<u8>,
+        offset: u64,
+        dev: u64,
+        ino: u64,
+    },
 }
 
 #[derive(Clone)]
@@ -183,7 +188,8 @@ impl MemoryManager {
         if hint != 0 {
             let h = page_round_down(hint);
             if h >= self.layout.min_addr
-                && h.checked_add(len).is_some_and(|e| e <= self.layout.max_addr)
+                && h.checked_add(len)
+                    .is_some_and(|e| e <= self.layout.max_addr)
                 && !Self::overlaps(inner, h, h + len)
             {
                 return Ok(h);
@@ -210,7 +216,7 @@ impl MemoryManager {
         }
         let mut inner = self.inner_mut();
         let addr = if req.fixed || req.noreplace {
-            if req.addr % PAGE_SIZE != 0 {
+            if !req.addr.is_multiple_of(PAGE_SIZE) {
                 return Err(Errno::EINVAL);
             }
             let end = req.addr.checked_add(len).ok_or(Errno::ENOMEM)?;
@@ -289,7 +295,7 @@ impl MemoryManager {
     }
 
     pub fn munmap(&self, ctx: &mut dyn Context, addr: u64, len: u64) -> Result<(), Errno> {
-        if addr % PAGE_SIZE != 0 || len == 0 {
+        if !addr.is_multiple_of(PAGE_SIZE) || len == 0 {
             return Err(Errno::EINVAL);
         }
         let len = page_round_up(len).ok_or(Errno::EINVAL)?;
@@ -301,8 +307,14 @@ impl MemoryManager {
         self.remove_range(&mut inner, ctx, addr, end, true)
     }
 
-    pub fn mprotect(&self, ctx: &mut dyn Context, addr: u64, len: u64, prot: i32) -> Result<(), Errno> {
-        if addr % PAGE_SIZE != 0 {
+    pub fn mprotect(
+        &self,
+        ctx: &mut dyn Context,
+        addr: u64,
+        len: u64,
+        prot: i32,
+    ) -> Result<(), Errno> {
+        if !addr.is_multiple_of(PAGE_SIZE) {
             return Err(Errno::EINVAL);
         }
         let len = page_round_up(len).ok_or(Errno::ENOMEM)?;
@@ -345,7 +357,7 @@ impl MemoryManager {
         may_move: bool,
         fixed: Option<u64>,
     ) -> Result<u64, Errno> {
-        if old % PAGE_SIZE != 0 || new_len == 0 {
+        if !old.is_multiple_of(PAGE_SIZE) || new_len == 0 {
             return Err(Errno::EINVAL);
         }
         let old_len = page_round_up(old_len).ok_or(Errno::EINVAL)?;
@@ -372,7 +384,8 @@ impl MemoryManager {
         // Grow (or move): new memory, the old bytes copied in.
         let in_place_free = {
             let inner = self.inner();
-            fixed.is_none() && !Self::overlaps(&inner, old + old_len, old + new_len)
+            fixed.is_none()
+                && !Self::overlaps(&inner, old + old_len, old + new_len)
                 && old + new_len <= self.layout.max_addr
         };
         if !in_place_free && !may_move {
@@ -394,7 +407,8 @@ impl MemoryManager {
             (vma.mem.clone(), vma.mem_off)
         } else {
             let m = MemRange::new(&self.file, new_len)?;
-            self.file.copy(vma.file_off(old), m.off, old_len.min(new_len));
+            self.file
+                .copy(vma.file_off(old), m.off, old_len.min(new_len));
             (m, 0)
         };
         if target == old {
@@ -456,7 +470,10 @@ impl MemoryManager {
                 mem_off: old_end - base,
                 kind: VmaKind::Heap,
             };
-            if ctx.map(v.start, v.end - v.start, v.prot, v.file_off(v.start)).is_err() {
+            if ctx
+                .map(v.start, v.end - v.start, v.prot, v.file_off(v.start))
+                .is_err()
+            {
                 return cur;
             }
             // Merge with the heap VMA below so /proc/self/maps shows one [heap].
@@ -473,7 +490,10 @@ impl MemoryManager {
                 }
             }
         } else if new_end < old_end {
-            if self.remove_range(&mut inner, ctx, new_end, old_end, true).is_err() {
+            if self
+                .remove_range(&mut inner, ctx, new_end, old_end, true)
+                .is_err()
+            {
                 return cur;
             }
             let off = heap.off + (new_end - base);
@@ -665,8 +685,12 @@ impl MemoryManager {
 
     /// Atomically compares the u32 at `addr` (futex word) with `f`, which may
     /// also modify it. EFAULT unless the word is mapped readable.
-    pub fn with_u32<R>(&self, addr: u64, f: impl FnOnce(&std::sync::atomic::AtomicU32) -> R) -> Result<R, Errno> {
-        if addr % 4 != 0 {
+    pub fn with_u32<R>(
+        &self,
+        addr: u64,
+        f: impl FnOnce(&std::sync::atomic::AtomicU32) -> R,
+    ) -> Result<R, Errno> {
+        if !addr.is_multiple_of(4) {
             return Err(Errno::EINVAL);
         }
         let inner = self.inner();

@@ -18,7 +18,12 @@ pub fn register(t: &mut Table) {
 /// Converts a futex timeout into a deadline: relative for FUTEX_WAIT,
 /// absolute (CLOCK_MONOTONIC, or CLOCK_REALTIME with the flag) for the
 /// bitset variant.
-fn deadline(t: &Task, ts_addr: u64, absolute: bool, realtime: bool) -> Result<Option<Instant>, Errno> {
+fn deadline(
+    t: &Task,
+    ts_addr: u64,
+    absolute: bool,
+    realtime: bool,
+) -> Result<Option<Instant>, Errno> {
     if ts_addr == 0 {
         return Ok(None);
     }
@@ -31,7 +36,9 @@ fn deadline(t: &Task, ts_addr: u64, absolute: bool, realtime: bool) -> Result<Op
         return Ok(Instant::now().checked_add(d));
     }
     let now = if realtime {
-        SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default()
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
     } else {
         crate::syscalls::time::monotonic_now()
     };
@@ -58,8 +65,14 @@ fn sys_futex(t: &mut Task, a: &SyscallArgs) -> SysResult {
         libc::FUTEX_WAKE => k.futexes.wake(t, addr, val, u32::MAX, private),
         libc::FUTEX_WAKE_BITSET => k.futexes.wake(t, addr, val, a.a[5] as u32, private),
         libc::FUTEX_REQUEUE => k.futexes.requeue(t, addr, a.a[4], val, a.a[3] as u32, None),
-        libc::FUTEX_CMP_REQUEUE => k.futexes.requeue(t, addr, a.a[4], val, a.a[3] as u32, Some(a.a[5] as u32)),
-        libc::FUTEX_WAKE_OP => k.futexes.wake_op(t, addr, a.a[4], val, a.a[3] as u32, a.a[5] as u32),
+        libc::FUTEX_CMP_REQUEUE => {
+            k.futexes
+                .requeue(t, addr, a.a[4], val, a.a[3] as u32, Some(a.a[5] as u32))
+        }
+        libc::FUTEX_WAKE_OP => {
+            k.futexes
+                .wake_op(t, addr, a.a[4], val, a.a[3] as u32, a.a[5] as u32)
+        }
         other => {
             k.report_unsupported(libc::SYS_futex as usize, other as u64, "futex op");
             Err(Errno::ENOSYS)

@@ -5,22 +5,70 @@ use crate::errno::{Errno, SysResult};
 use crate::kernel::task::Task;
 
 pub fn register(t: &mut Table) {
-    t.add(libc::SYS_getuid, "getuid", Support::Full, |t, _| Ok(t.creds().uid as u64));
-    t.add(libc::SYS_geteuid, "geteuid", Support::Full, |t, _| Ok(t.creds().euid as u64));
-    t.add(libc::SYS_getgid, "getgid", Support::Full, |t, _| Ok(t.creds().gid as u64));
-    t.add(libc::SYS_getegid, "getegid", Support::Full, |t, _| Ok(t.creds().egid as u64));
-    t.add(libc::SYS_getresuid, "getresuid", Support::Full, sys_getresuid);
-    t.add(libc::SYS_getresgid, "getresgid", Support::Full, sys_getresgid);
+    t.add(libc::SYS_getuid, "getuid", Support::Full, |t, _| {
+        Ok(t.creds().uid as u64)
+    });
+    t.add(libc::SYS_geteuid, "geteuid", Support::Full, |t, _| {
+        Ok(t.creds().euid as u64)
+    });
+    t.add(libc::SYS_getgid, "getgid", Support::Full, |t, _| {
+        Ok(t.creds().gid as u64)
+    });
+    t.add(libc::SYS_getegid, "getegid", Support::Full, |t, _| {
+        Ok(t.creds().egid as u64)
+    });
+    t.add(
+        libc::SYS_getresuid,
+        "getresuid",
+        Support::Full,
+        sys_getresuid,
+    );
+    t.add(
+        libc::SYS_getresgid,
+        "getresgid",
+        Support::Full,
+        sys_getresgid,
+    );
     t.add(libc::SYS_setuid, "setuid", Support::Full, sys_setuid);
     t.add(libc::SYS_setgid, "setgid", Support::Full, sys_setgid);
     t.add(libc::SYS_setreuid, "setreuid", Support::Full, sys_setreuid);
     t.add(libc::SYS_setregid, "setregid", Support::Full, sys_setregid);
-    t.add(libc::SYS_setresuid, "setresuid", Support::Full, sys_setresuid);
-    t.add(libc::SYS_setresgid, "setresgid", Support::Full, sys_setresgid);
-    t.add(libc::SYS_getgroups, "getgroups", Support::Full, sys_getgroups);
-    t.add(libc::SYS_setgroups, "setgroups", Support::Full, sys_setgroups);
-    t.add(libc::SYS_capget, "capget", Support::Partial("root has every capability, others none"), sys_capget);
-    t.add(libc::SYS_capset, "capset", Support::Partial("accepted without effect"), |_, _| Ok(0));
+    t.add(
+        libc::SYS_setresuid,
+        "setresuid",
+        Support::Full,
+        sys_setresuid,
+    );
+    t.add(
+        libc::SYS_setresgid,
+        "setresgid",
+        Support::Full,
+        sys_setresgid,
+    );
+    t.add(
+        libc::SYS_getgroups,
+        "getgroups",
+        Support::Full,
+        sys_getgroups,
+    );
+    t.add(
+        libc::SYS_setgroups,
+        "setgroups",
+        Support::Full,
+        sys_setgroups,
+    );
+    t.add(
+        libc::SYS_capget,
+        "capget",
+        Support::Partial("root has every capability, others none"),
+        sys_capget,
+    );
+    t.add(
+        libc::SYS_capset,
+        "capset",
+        Support::Partial("accepted without effect"),
+        |_, _| Ok(0),
+    );
 }
 
 const KEEP: u32 = u32::MAX;
@@ -30,7 +78,11 @@ const KEEP: u32 = u32::MAX;
 fn set_ids(t: &Task, r: u32, e: u32, s: u32, gid: bool) -> SysResult {
     let mut c = t.handle.creds.lock().unwrap();
     let privileged = c.euid == 0;
-    let (cr, ce, cs) = if gid { (c.gid, c.egid, c.sgid) } else { (c.uid, c.euid, c.suid) };
+    let (cr, ce, cs) = if gid {
+        (c.gid, c.egid, c.sgid)
+    } else {
+        (c.uid, c.euid, c.suid)
+    };
     let ok = |v: u32| v == KEEP || privileged || v == cr || v == ce || v == cs;
     if !(ok(r) && ok(e) && ok(s)) {
         return Err(Errno::EPERM);
@@ -86,14 +138,30 @@ fn sys_setreuid(t: &mut Task, a: &SyscallArgs) -> SysResult {
     // The saved id follows the new effective id when the real id is set or
     // the effective id changes to something other than the real id.
     let c = t.creds();
-    let s = if r != KEEP || (e != KEEP && e != c.uid) { if e != KEEP { e } else { c.euid } } else { KEEP };
+    let s = if r != KEEP || (e != KEEP && e != c.uid) {
+        if e != KEEP {
+            e
+        } else {
+            c.euid
+        }
+    } else {
+        KEEP
+    };
     set_ids(t, r, e, s, false)
 }
 
 fn sys_setregid(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let (r, e) = (a.a[0] as u32, a.a[1] as u32);
     let c = t.creds();
-    let s = if r != KEEP || (e != KEEP && e != c.gid) { if e != KEEP { e } else { c.egid } } else { KEEP };
+    let s = if r != KEEP || (e != KEEP && e != c.gid) {
+        if e != KEEP {
+            e
+        } else {
+            c.egid
+        }
+    } else {
+        KEEP
+    };
     set_ids(t, r, e, s, true)
 }
 
@@ -139,7 +207,10 @@ fn sys_setgroups(t: &mut Task, a: &SyscallArgs) -> SysResult {
         return Err(Errno::EPERM);
     }
     let raw = t.read_bytes(a.a[1], n as usize * 4)?;
-    let groups = raw.chunks(4).map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let groups = raw
+        .chunks(4)
+        .map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
     t.handle.creds.lock().unwrap().groups = groups;
     Ok(0)
 }
@@ -150,7 +221,11 @@ fn sys_capget(t: &mut Task, a: &SyscallArgs) -> SysResult {
     const V3: u32 = 0x2008_0522;
     if version != V3 && version != 0x2007_1026 && version != 0x1998_0330 {
         t.copy_out(a.a[0], &V3)?;
-        return if a.a[1] == 0 { Ok(0) } else { Err(Errno::EINVAL) };
+        return if a.a[1] == 0 {
+            Ok(0)
+        } else {
+            Err(Errno::EINVAL)
+        };
     }
     if a.a[1] == 0 {
         return Ok(0);

@@ -15,11 +15,31 @@ pub fn register(t: &mut Table) {
     );
     t.add(libc::SYS_munmap, "munmap", Support::Full, sys_munmap);
     t.add(libc::SYS_mprotect, "mprotect", Support::Full, sys_mprotect);
-    t.add(libc::SYS_mremap, "mremap", Support::Partial("growing copies the pages; MREMAP_DONTUNMAP unsupported"), sys_mremap);
+    t.add(
+        libc::SYS_mremap,
+        "mremap",
+        Support::Partial("growing copies the pages; MREMAP_DONTUNMAP unsupported"),
+        sys_mremap,
+    );
     t.add(libc::SYS_brk, "brk", Support::Full, sys_brk);
-    t.add(libc::SYS_madvise, "madvise", Support::Partial("DONTNEED zeroes private pages; other advice is accepted and ignored"), sys_madvise);
-    t.add(libc::SYS_mincore, "mincore", Support::Partial("every mapped page is reported resident"), sys_mincore);
-    t.add(libc::SYS_msync, "msync", Support::Partial("checks the range; nothing to write back"), sys_msync);
+    t.add(
+        libc::SYS_madvise,
+        "madvise",
+        Support::Partial("DONTNEED zeroes private pages; other advice is accepted and ignored"),
+        sys_madvise,
+    );
+    t.add(
+        libc::SYS_mincore,
+        "mincore",
+        Support::Partial("every mapped page is reported resident"),
+        sys_mincore,
+    );
+    t.add(
+        libc::SYS_msync,
+        "msync",
+        Support::Partial("checks the range; nothing to write back"),
+        sys_msync,
+    );
     t.add(libc::SYS_mlock, "mlock", Support::Full, sys_mlock);
     t.add(libc::SYS_munlock, "munlock", Support::Full, sys_mlock);
 }
@@ -57,7 +77,8 @@ fn sys_mmap(t: &mut Task, a: &SyscallArgs) -> SysResult {
         let f = t.fds.get(fd)?;
         let st = f.stat()?;
         let acc = f.flags() & libc::O_ACCMODE;
-        if acc == libc::O_WRONLY || (shared && prot & libc::PROT_WRITE != 0 && acc != libc::O_RDWR) {
+        if acc == libc::O_WRONLY || (shared && prot & libc::PROT_WRITE != 0 && acc != libc::O_RDWR)
+        {
             return Err(Errno::EACCES);
         }
         match st.st_mode & libc::S_IFMT {
@@ -72,8 +93,11 @@ fn sys_mmap(t: &mut Task, a: &SyscallArgs) -> SysResult {
             _ => return Err(Errno::EACCES),
         }
         if shared && prot & libc::PROT_WRITE != 0 {
-            t.kernel
-                .report_unsupported(libc::SYS_mmap as usize, 1, "mmap MAP_SHARED|PROT_WRITE of a file (not written back)");
+            t.kernel.report_unsupported(
+                libc::SYS_mmap as usize,
+                1,
+                "mmap MAP_SHARED|PROT_WRITE of a file (not written back)",
+            );
         }
         req.kind = VmaKind::File {
             path: f.path(),
@@ -112,12 +136,24 @@ fn sys_munmap(t: &mut Task, a: &SyscallArgs) -> SysResult {
 
 fn sys_mprotect(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let prot = a.a[2] as i32;
-    if prot & !(libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC | libc::PROT_GROWSDOWN | libc::PROT_GROWSUP) != 0 {
+    if prot
+        & !(libc::PROT_READ
+            | libc::PROT_WRITE
+            | libc::PROT_EXEC
+            | libc::PROT_GROWSDOWN
+            | libc::PROT_GROWSUP)
+        != 0
+    {
         return Err(Errno::EINVAL);
     }
     let mm = t.mm.clone();
-    mm.mprotect(t.ctx(), a.a[0], a.a[1], prot & !(libc::PROT_GROWSDOWN | libc::PROT_GROWSUP))
-        .map(|_| 0)
+    mm.mprotect(
+        t.ctx(),
+        a.a[0],
+        a.a[1],
+        prot & !(libc::PROT_GROWSDOWN | libc::PROT_GROWSUP),
+    )
+    .map(|_| 0)
 }
 
 fn sys_mremap(t: &mut Task, a: &SyscallArgs) -> SysResult {
@@ -130,7 +166,14 @@ fn sys_mremap(t: &mut Task, a: &SyscallArgs) -> SysResult {
     }
     let fixed = (flags & libc::MREMAP_FIXED != 0).then_some(a.a[4]);
     let mm = t.mm.clone();
-    mm.mremap(t.ctx(), a.a[0], a.a[1], a.a[2], flags & libc::MREMAP_MAYMOVE != 0, fixed)
+    mm.mremap(
+        t.ctx(),
+        a.a[0],
+        a.a[1],
+        a.a[2],
+        flags & libc::MREMAP_MAYMOVE != 0,
+        fixed,
+    )
 }
 
 fn sys_brk(t: &mut Task, a: &SyscallArgs) -> SysResult {
@@ -149,9 +192,18 @@ fn sys_madvise(t: &mut Task, a: &SyscallArgs) -> SysResult {
     }
     match advice as i32 {
         libc::MADV_DONTNEED | libc::MADV_FREE => t.mm.dontneed(addr, len).map(|_| 0),
-        libc::MADV_NORMAL | libc::MADV_RANDOM | libc::MADV_SEQUENTIAL | libc::MADV_WILLNEED | libc::MADV_DONTFORK
-        | libc::MADV_DOFORK | libc::MADV_MERGEABLE | libc::MADV_UNMERGEABLE | libc::MADV_HUGEPAGE
-        | libc::MADV_NOHUGEPAGE | libc::MADV_DONTDUMP | libc::MADV_DODUMP => Ok(0),
+        libc::MADV_NORMAL
+        | libc::MADV_RANDOM
+        | libc::MADV_SEQUENTIAL
+        | libc::MADV_WILLNEED
+        | libc::MADV_DONTFORK
+        | libc::MADV_DOFORK
+        | libc::MADV_MERGEABLE
+        | libc::MADV_UNMERGEABLE
+        | libc::MADV_HUGEPAGE
+        | libc::MADV_NOHUGEPAGE
+        | libc::MADV_DONTDUMP
+        | libc::MADV_DODUMP => Ok(0),
         _ => Err(Errno::EINVAL),
     }
 }
@@ -178,7 +230,8 @@ fn sys_mincore(t: &mut Task, a: &SyscallArgs) -> SysResult {
 fn sys_msync(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let [addr, len, flags, ..] = a.a;
     let flags = flags as i32;
-    if addr % PAGE_SIZE != 0 || flags & !(libc::MS_ASYNC | libc::MS_SYNC | libc::MS_INVALIDATE) != 0 {
+    if addr % PAGE_SIZE != 0 || flags & !(libc::MS_ASYNC | libc::MS_SYNC | libc::MS_INVALIDATE) != 0
+    {
         return Err(Errno::EINVAL);
     }
     if flags & libc::MS_ASYNC != 0 && flags & libc::MS_SYNC != 0 {

@@ -27,8 +27,8 @@ mod xattr;
 use std::time::Instant;
 
 use crate::errno::{Errno, SysResult};
-use crate::kernel::task::Task;
 pub use crate::kernel::task::SyscallArgs;
+use crate::kernel::task::Task;
 
 pub type Handler = fn(&mut Task, &SyscallArgs) -> SysResult;
 
@@ -109,7 +109,9 @@ impl Table {
 
 /// The name of syscall `nr` on x86-64, from the `syscalls` crate.
 pub fn syscall_name(nr: usize) -> &'static str {
-    syscalls::Sysno::new(nr).map(|s| s.name()).unwrap_or("unknown")
+    syscalls::Sysno::new(nr)
+        .map(|s| s.name())
+        .unwrap_or("unknown")
 }
 
 /// Serves one syscall.

@@ -21,7 +21,9 @@ const MAX_FDS: u64 = 1 << 20;
 const FD_SETSIZE_BITS: u64 = 1 << 20;
 
 fn deadline_after(d: Duration) -> Instant {
-    Instant::now().checked_add(d).unwrap_or_else(|| Instant::now() + Duration::from_secs(1 << 40))
+    Instant::now()
+        .checked_add(d)
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(1 << 40))
 }
 
 fn do_poll(t: &mut Task, fds_addr: u64, nfds: u64, deadline: Option<Instant>) -> SysResult {
@@ -43,8 +45,13 @@ fn do_poll(t: &mut Task, fds_addr: u64, nfds: u64, deadline: Option<Instant>) ->
         .collect();
     let skip: Vec<bool> = pfds.iter().map(|p| p.fd < 0).collect();
     // Linux restarts an interrupted poll only when no handler ran.
-    let ready = crate::vfs::poll::wait_ready(t, &files, deadline)
-        .map_err(|e| if e == Errno::ERESTARTSYS { Errno::ERESTARTNOHAND } else { e })?;
+    let ready = crate::vfs::poll::wait_ready(t, &files, deadline).map_err(|e| {
+        if e == Errno::ERESTARTSYS {
+            Errno::ERESTARTNOHAND
+        } else {
+            e
+        }
+    })?;
     let mut n = 0;
     for (i, p) in pfds.iter_mut().enumerate() {
         p.revents = if skip[i] { 0 } else { ready[i] };
@@ -52,7 +59,10 @@ fn do_poll(t: &mut Task, fds_addr: u64, nfds: u64, deadline: Option<Instant>) ->
             n += 1;
         }
     }
-    let out: Vec<u8> = pfds.iter().flat_map(|p| crate::usermem::as_bytes(p).to_vec()).collect();
+    let out: Vec<u8> = pfds
+        .iter()
+        .flat_map(|p| crate::usermem::as_bytes(p).to_vec())
+        .collect();
     t.write_bytes(fds_addr, &out)?;
     Ok(n)
 }
@@ -76,7 +86,12 @@ fn read_timespec(t: &Task, addr: u64) -> Result<Option<Duration>, Errno> {
 
 /// Runs `f` with the signal mask `mask_addr` points at (if any) in force,
 /// as ppoll and pselect6 do; the old mask comes back after the handler.
-fn with_sigmask(t: &mut Task, mask_addr: u64, mask_size: u64, f: impl FnOnce(&mut Task) -> SysResult) -> SysResult {
+fn with_sigmask(
+    t: &mut Task,
+    mask_addr: u64,
+    mask_size: u64,
+    f: impl FnOnce(&mut Task) -> SysResult,
+) -> SysResult {
     if mask_addr == 0 {
         return f(t);
     }
@@ -87,7 +102,8 @@ fn with_sigmask(t: &mut Task, mask_addr: u64, mask_size: u64, f: impl FnOnce(&mu
     let old = t.signal_mask();
     t.set_signal_mask(mask);
     let r = f(t);
-    if matches!(r, Err(e) if e == Errno::EINTR || e == Errno::ERESTARTSYS || e == Errno::ERESTARTNOHAND) {
+    if matches!(r, Err(e) if e == Errno::EINTR || e == Errno::ERESTARTSYS || e == Errno::ERESTARTNOHAND)
+    {
         // A handler must run with the temporary mask; the old one returns
         // with sigreturn.
         t.handle.sig.lock().unwrap().saved_mask = Some(old);
@@ -105,11 +121,20 @@ fn sys_ppoll(t: &mut Task, a: &SyscallArgs) -> SysResult {
     if let Some(d) = deadline {
         if a.a[2] != 0 {
             let left = d.saturating_duration_since(Instant::now());
-            let ts = libc::timespec { tv_sec: left.as_secs() as i64, tv_nsec: left.subsec_nanos() as i64 };
+            let ts = libc::timespec {
+                tv_sec: left.as_secs() as i64,
+                tv_nsec: left.subsec_nanos() as i64,
+            };
             let _ = t.copy_out(a.a[2], &ts);
         }
     }
-    r.map_err(|e| if e == Errno::ERESTARTSYS { Errno::ERESTARTNOHAND } else { e })
+    r.map_err(|e| {
+        if e == Errno::ERESTARTSYS {
+            Errno::ERESTARTNOHAND
+        } else {
+            e
+        }
+    })
 }
 
 fn read_set(t: &Task, addr: u64, nfds: u64) -> Result<Option<Vec<u8>>, Errno> {
@@ -124,8 +149,15 @@ fn do_select(t: &mut Task, nfds: u64, sets: [u64; 3], deadline: Option<Instant>)
     if nfds > FD_SETSIZE_BITS || (nfds as i64) < 0 {
         return Err(Errno::EINVAL);
     }
-    let ins = [read_set(t, sets[0], nfds)?, read_set(t, sets[1], nfds)?, read_set(t, sets[2], nfds)?];
-    let isset = |s: &Option<Vec<u8>>, fd: u64| s.as_ref().is_some_and(|b| b[(fd / 8) as usize] & (1 << (fd % 8)) != 0);
+    let ins = [
+        read_set(t, sets[0], nfds)?,
+        read_set(t, sets[1], nfds)?,
+        read_set(t, sets[2], nfds)?,
+    ];
+    let isset = |s: &Option<Vec<u8>>, fd: u64| {
+        s.as_ref()
+            .is_some_and(|b| b[(fd / 8) as usize] & (1 << (fd % 8)) != 0)
+    };
     let mut files = Vec::new();
     let mut which = Vec::new();
     for fd in 0..nfds {
@@ -178,7 +210,10 @@ fn sys_select(t: &mut Task, a: &SyscallArgs) -> SysResult {
         if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
             return Err(Errno::EINVAL);
         }
-        Some(deadline_after(Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000)))
+        Some(deadline_after(Duration::new(
+            tv.tv_sec as u64,
+            tv.tv_usec as u32 * 1000,
+        )))
     } else {
         None
     };
@@ -186,10 +221,19 @@ fn sys_select(t: &mut Task, a: &SyscallArgs) -> SysResult {
     if let (Some(d), true) = (deadline, a.a[4] != 0) {
         // Linux writes back the time left.
         let left = d.saturating_duration_since(Instant::now());
-        let tv = libc::timeval { tv_sec: left.as_secs() as i64, tv_usec: left.subsec_micros() as i64 };
+        let tv = libc::timeval {
+            tv_sec: left.as_secs() as i64,
+            tv_usec: left.subsec_micros() as i64,
+        };
         let _ = t.copy_out(a.a[4], &tv);
     }
-    r.map_err(|e| if e == Errno::ERESTARTSYS { Errno::ERESTARTNOHAND } else { e })
+    r.map_err(|e| {
+        if e == Errno::ERESTARTSYS {
+            Errno::ERESTARTNOHAND
+        } else {
+            e
+        }
+    })
 }
 
 fn sys_pselect6(t: &mut Task, a: &SyscallArgs) -> SysResult {
@@ -203,11 +247,22 @@ fn sys_pselect6(t: &mut Task, a: &SyscallArgs) -> SysResult {
         (0, 0)
     };
     let (nfds, sets) = (a.a[0], [a.a[1], a.a[2], a.a[3]]);
-    let r = with_sigmask(t, mask_addr, mask_size, |t| do_select(t, nfds, sets, deadline));
+    let r = with_sigmask(t, mask_addr, mask_size, |t| {
+        do_select(t, nfds, sets, deadline)
+    });
     if let (Some(d), true) = (deadline, a.a[4] != 0) {
         let left = d.saturating_duration_since(Instant::now());
-        let ts = libc::timespec { tv_sec: left.as_secs() as i64, tv_nsec: left.subsec_nanos() as i64 };
+        let ts = libc::timespec {
+            tv_sec: left.as_secs() as i64,
+            tv_nsec: left.subsec_nanos() as i64,
+        };
         let _ = t.copy_out(a.a[4], &ts);
     }
-    r.map_err(|e| if e == Errno::ERESTARTSYS { Errno::ERESTARTNOHAND } else { e })
+    r.map_err(|e| {
+        if e == Errno::ERESTARTSYS {
+            Errno::ERESTARTNOHAND
+        } else {
+            e
+        }
+    })
 }

@@ -5,19 +5,64 @@ use crate::errno::{Errno, SysResult};
 use crate::kernel::task::Task;
 
 pub fn register(t: &mut Table) {
-    t.add(libc::SYS_sched_getaffinity, "sched_getaffinity", Support::Full, sys_sched_getaffinity);
-    t.add(libc::SYS_sched_setaffinity, "sched_setaffinity", Support::Partial("accepted; the Sentry schedules"), sys_sched_setaffinity);
-    t.add(libc::SYS_sched_yield, "sched_yield", Support::Full, |_, _| {
-        std::thread::yield_now();
-        Ok(0)
-    });
+    t.add(
+        libc::SYS_sched_getaffinity,
+        "sched_getaffinity",
+        Support::Full,
+        sys_sched_getaffinity,
+    );
+    t.add(
+        libc::SYS_sched_setaffinity,
+        "sched_setaffinity",
+        Support::Partial("accepted; the Sentry schedules"),
+        sys_sched_setaffinity,
+    );
+    t.add(
+        libc::SYS_sched_yield,
+        "sched_yield",
+        Support::Full,
+        |_, _| {
+            std::thread::yield_now();
+            Ok(0)
+        },
+    );
     t.add(libc::SYS_getcpu, "getcpu", Support::Full, sys_getcpu);
-    t.add(libc::SYS_sched_getscheduler, "sched_getscheduler", Support::Full, |_, _| Ok(libc::SCHED_OTHER as u64));
-    t.add(libc::SYS_sched_getparam, "sched_getparam", Support::Full, sys_sched_getparam);
-    t.add(libc::SYS_sched_get_priority_max, "sched_get_priority_max", Support::Full, prio_range);
-    t.add(libc::SYS_sched_get_priority_min, "sched_get_priority_min", Support::Full, prio_range);
-    t.add(libc::SYS_getpriority, "getpriority", Support::Partial("always the default nice value"), |_, _| Ok(20));
-    t.add(libc::SYS_setpriority, "setpriority", Support::Partial("accepted without effect"), |_, _| Ok(0));
+    t.add(
+        libc::SYS_sched_getscheduler,
+        "sched_getscheduler",
+        Support::Full,
+        |_, _| Ok(libc::SCHED_OTHER as u64),
+    );
+    t.add(
+        libc::SYS_sched_getparam,
+        "sched_getparam",
+        Support::Full,
+        sys_sched_getparam,
+    );
+    t.add(
+        libc::SYS_sched_get_priority_max,
+        "sched_get_priority_max",
+        Support::Full,
+        prio_range,
+    );
+    t.add(
+        libc::SYS_sched_get_priority_min,
+        "sched_get_priority_min",
+        Support::Full,
+        prio_range,
+    );
+    t.add(
+        libc::SYS_getpriority,
+        "getpriority",
+        Support::Partial("always the default nice value"),
+        |_, _| Ok(20),
+    );
+    t.add(
+        libc::SYS_setpriority,
+        "setpriority",
+        Support::Partial("accepted without effect"),
+        |_, _| Ok(0),
+    );
 }
 
 fn ncpus(t: &Task) -> usize {
@@ -40,7 +85,7 @@ fn sys_sched_getaffinity(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let len = a.a[1] as usize;
     let n = ncpus(t);
     let need = n.div_ceil(64) * 8;
-    if len < need || len % 8 != 0 {
+    if len < need || !len.is_multiple_of(8) {
         return Err(Errno::EINVAL);
     }
     let mut mask = vec![0u8; need];

@@ -11,18 +11,63 @@ use crate::kernel::task::Task;
 use crate::kernel::thread_group::ThreadGroup;
 
 pub fn register(t: &mut Table) {
-    t.add(libc::SYS_rt_sigaction, "rt_sigaction", Support::Full, sys_rt_sigaction);
-    t.add(libc::SYS_rt_sigprocmask, "rt_sigprocmask", Support::Full, sys_rt_sigprocmask);
-    t.add(libc::SYS_rt_sigreturn, "rt_sigreturn", Support::Full, sys_rt_sigreturn);
-    t.add(libc::SYS_sigaltstack, "sigaltstack", Support::Full, sys_sigaltstack);
+    t.add(
+        libc::SYS_rt_sigaction,
+        "rt_sigaction",
+        Support::Full,
+        sys_rt_sigaction,
+    );
+    t.add(
+        libc::SYS_rt_sigprocmask,
+        "rt_sigprocmask",
+        Support::Full,
+        sys_rt_sigprocmask,
+    );
+    t.add(
+        libc::SYS_rt_sigreturn,
+        "rt_sigreturn",
+        Support::Full,
+        sys_rt_sigreturn,
+    );
+    t.add(
+        libc::SYS_sigaltstack,
+        "sigaltstack",
+        Support::Full,
+        sys_sigaltstack,
+    );
     t.add(libc::SYS_kill, "kill", Support::Full, sys_kill);
     t.add(libc::SYS_tgkill, "tgkill", Support::Full, sys_tgkill);
     t.add(libc::SYS_tkill, "tkill", Support::Full, sys_tkill);
-    t.add(libc::SYS_rt_sigqueueinfo, "rt_sigqueueinfo", Support::Full, sys_rt_sigqueueinfo);
-    t.add(libc::SYS_rt_tgsigqueueinfo, "rt_tgsigqueueinfo", Support::Full, sys_rt_tgsigqueueinfo);
-    t.add(libc::SYS_rt_sigsuspend, "rt_sigsuspend", Support::Full, sys_rt_sigsuspend);
-    t.add(libc::SYS_rt_sigtimedwait, "rt_sigtimedwait", Support::Full, sys_rt_sigtimedwait);
-    t.add(libc::SYS_rt_sigpending, "rt_sigpending", Support::Full, sys_rt_sigpending);
+    t.add(
+        libc::SYS_rt_sigqueueinfo,
+        "rt_sigqueueinfo",
+        Support::Full,
+        sys_rt_sigqueueinfo,
+    );
+    t.add(
+        libc::SYS_rt_tgsigqueueinfo,
+        "rt_tgsigqueueinfo",
+        Support::Full,
+        sys_rt_tgsigqueueinfo,
+    );
+    t.add(
+        libc::SYS_rt_sigsuspend,
+        "rt_sigsuspend",
+        Support::Full,
+        sys_rt_sigsuspend,
+    );
+    t.add(
+        libc::SYS_rt_sigtimedwait,
+        "rt_sigtimedwait",
+        Support::Full,
+        sys_rt_sigtimedwait,
+    );
+    t.add(
+        libc::SYS_rt_sigpending,
+        "rt_sigpending",
+        Support::Full,
+        sys_rt_sigpending,
+    );
     t.add(libc::SYS_pause, "pause", Support::Full, sys_pause);
 }
 
@@ -38,7 +83,11 @@ fn sys_rt_sigaction(t: &mut Task, a: &SyscallArgs) -> SysResult {
     if a.a[3] != 8 {
         return Err(Errno::EINVAL);
     }
-    let new: Option<SigAction> = if a.a[1] != 0 { Some(t.copy_in(a.a[1])?) } else { None };
+    let new: Option<SigAction> = if a.a[1] != 0 {
+        Some(t.copy_in(a.a[1])?)
+    } else {
+        None
+    };
     if new.is_some() && (sig == libc::SIGKILL || sig == libc::SIGSTOP) {
         return Err(Errno::EINVAL);
     }
@@ -99,7 +148,13 @@ fn sys_sigaltstack(t: &mut Task, a: &SyscallArgs) -> SysResult {
     if a.a[1] != 0 {
         let old = libc::stack_t {
             ss_sp: cur.sp as *mut libc::c_void,
-            ss_flags: if cur.size == 0 { libc::SS_DISABLE } else if on { libc::SS_ONSTACK } else { 0 },
+            ss_flags: if cur.size == 0 {
+                libc::SS_DISABLE
+            } else if on {
+                libc::SS_ONSTACK
+            } else {
+                0
+            },
             ss_size: cur.size as usize,
         };
         t.copy_out(a.a[1], &old)?;
@@ -145,7 +200,10 @@ fn kill_group(t: &Task, g: &Arc<ThreadGroup>, sig: i32) -> Result<(), Errno> {
         return Err(Errno::EPERM);
     }
     if sig != 0 {
-        send_group(g, SigInfo::user(sig, libc::SI_USER, t.tgid(), t.creds().uid));
+        send_group(
+            g,
+            SigInfo::user(sig, libc::SI_USER, t.tgid(), t.creds().uid),
+        );
     }
     Ok(())
 }
@@ -336,7 +394,11 @@ fn sys_rt_sigtimedwait(t: &mut Task, a: &SyscallArgs) -> SysResult {
         if got.is_none() {
             return match r {
                 Err(Errno::ETIMEDOUT) => Err(Errno::EAGAIN),
-                Err(e) => Err(if e == Errno::ERESTARTSYS { Errno::EINTR } else { e }),
+                Err(e) => Err(if e == Errno::ERESTARTSYS {
+                    Errno::EINTR
+                } else {
+                    e
+                }),
                 Ok(()) => Err(Errno::EINTR),
             };
         }

@@ -34,10 +34,20 @@ fn signature(nr: i64) -> Option<&'static [Arg]> {
         libc::SYS_open => &[Path, OpenFlags, Mode],
         libc::SYS_openat => &[DirFd, Path, OpenFlags, Mode],
         libc::SYS_close | libc::SYS_fstat | libc::SYS_fchdir | libc::SYS_dup => &[Fd, Hex],
-        libc::SYS_stat | libc::SYS_lstat | libc::SYS_access | libc::SYS_chdir | libc::SYS_readlink
-        | libc::SYS_unlink | libc::SYS_rmdir | libc::SYS_mkdir => &[Path, Hex, Int],
-        libc::SYS_newfstatat | libc::SYS_faccessat | libc::SYS_faccessat2 | libc::SYS_readlinkat
-        | libc::SYS_unlinkat | libc::SYS_mkdirat => &[DirFd, Path, Hex, Hex],
+        libc::SYS_stat
+        | libc::SYS_lstat
+        | libc::SYS_access
+        | libc::SYS_chdir
+        | libc::SYS_readlink
+        | libc::SYS_unlink
+        | libc::SYS_rmdir
+        | libc::SYS_mkdir => &[Path, Hex, Int],
+        libc::SYS_newfstatat
+        | libc::SYS_faccessat
+        | libc::SYS_faccessat2
+        | libc::SYS_readlinkat
+        | libc::SYS_unlinkat
+        | libc::SYS_mkdirat => &[DirFd, Path, Hex, Hex],
         libc::SYS_statx => &[DirFd, Path, Hex, Hex, Hex],
         libc::SYS_execve => &[Path, Argv, Hex],
         libc::SYS_execveat => &[DirFd, Path, Argv, Hex, Hex],
@@ -103,18 +113,55 @@ fn open_flags(f: u64) -> String {
 
 fn signal_name(s: u64) -> String {
     let names = [
-        "0", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL", "SIGUSR1",
-        "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP",
-        "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR",
+        "0",
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
         "SIGSYS",
     ];
-    names.get(s as usize).map(|n| n.to_string()).unwrap_or_else(|| format!("{}", s as i64))
+    names
+        .get(s as usize)
+        .map(|n| n.to_string())
+        .unwrap_or_else(|| format!("{}", s as i64))
 }
 
 /// Formats the call's arguments at entry (before the handler changes memory).
 pub fn format_args(t: &Task, nr: u64, args: &SyscallArgs) -> String {
     let Some(sig) = signature(nr as i64) else {
-        return args.a.iter().take(3).map(|a| format!("{a:#x}")).collect::<Vec<_>>().join(", ");
+        return args
+            .a
+            .iter()
+            .take(3)
+            .map(|a| format!("{a:#x}"))
+            .collect::<Vec<_>>()
+            .join(", ");
     };
     let mut out = Vec::new();
     for (i, kind) in sig.iter().enumerate() {
@@ -139,7 +186,13 @@ pub fn format_args(t: &Task, nr: u64, args: &SyscallArgs) -> String {
             OpenFlags => open_flags(v),
             Mode => format!("{v:#o}"),
             Argv => match t.read_string_array(v) {
-                Ok(a) => format!("[{}]", a.iter().map(|s| quote(s, 64)).collect::<Vec<_>>().join(", ")),
+                Ok(a) => format!(
+                    "[{}]",
+                    a.iter()
+                        .map(|s| quote(s, 64))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
                 Err(_) => format!("{v:#x}"),
             },
             Signal => signal_name(v),
@@ -154,7 +207,10 @@ pub fn log_initial_exec(tid: i32, path: &[u8], argv: &[Vec<u8>], r: &SysResult) 
     let args = format!(
         "{}, [{}], envp",
         quote(path, 256),
-        argv.iter().map(|a| quote(a, 64)).collect::<Vec<_>>().join(", ")
+        argv.iter()
+            .map(|a| quote(a, 64))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let res = match r {
         Ok(v) => format!("{v}"),
@@ -170,7 +226,11 @@ pub fn log(t: &Task, nr: u64, args: &str, r: &SysResult, took: Duration) {
     let res = match r {
         Ok(v) if (*v as i64) < 0 || *v > 0xffff_ffff => format!("{v:#x}"),
         Ok(v) => format!("{v}"),
-        Err(e) => format!("-1 {} ({})", e.name(), std::io::Error::from_raw_os_error(e.0)),
+        Err(e) => format!(
+            "-1 {} ({})",
+            e.name(),
+            std::io::Error::from_raw_os_error(e.0)
+        ),
     };
     let line = format!("[{:>5}] {}({}) = {} ({:?})\n", t.tid, name, args, res, took);
     let _ = std::io::stderr().write_all(line.as_bytes());

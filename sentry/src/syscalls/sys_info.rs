@@ -6,12 +6,42 @@ use crate::kernel::task::Task;
 
 pub fn register(t: &mut Table) {
     t.add(libc::SYS_uname, "uname", Support::Full, sys_uname);
-    t.add(libc::SYS_sethostname, "sethostname", Support::Full, sys_sethostname);
-    t.add(libc::SYS_setdomainname, "setdomainname", Support::Full, sys_setdomainname);
-    t.add(libc::SYS_getrandom, "getrandom", Support::Full, sys_getrandom);
-    t.add(libc::SYS_prlimit64, "prlimit64", Support::Partial("limits are recorded; only RLIMIT_NOFILE is enforced"), sys_prlimit64);
-    t.add(libc::SYS_getrlimit, "getrlimit", Support::Full, sys_getrlimit);
-    t.add(libc::SYS_setrlimit, "setrlimit", Support::Partial("limits are recorded; only RLIMIT_NOFILE is enforced"), sys_setrlimit);
+    t.add(
+        libc::SYS_sethostname,
+        "sethostname",
+        Support::Full,
+        sys_sethostname,
+    );
+    t.add(
+        libc::SYS_setdomainname,
+        "setdomainname",
+        Support::Full,
+        sys_setdomainname,
+    );
+    t.add(
+        libc::SYS_getrandom,
+        "getrandom",
+        Support::Full,
+        sys_getrandom,
+    );
+    t.add(
+        libc::SYS_prlimit64,
+        "prlimit64",
+        Support::Partial("limits are recorded; only RLIMIT_NOFILE is enforced"),
+        sys_prlimit64,
+    );
+    t.add(
+        libc::SYS_getrlimit,
+        "getrlimit",
+        Support::Full,
+        sys_getrlimit,
+    );
+    t.add(
+        libc::SYS_setrlimit,
+        "setrlimit",
+        Support::Partial("limits are recorded; only RLIMIT_NOFILE is enforced"),
+        sys_setrlimit,
+    );
     t.add(libc::SYS_sysinfo, "sysinfo", Support::Full, sys_sysinfo);
 }
 
@@ -46,7 +76,11 @@ fn set_name(t: &Task, a: &SyscallArgs, domain: bool) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let name = t.read_bytes(a.a[0], len)?;
-    let slot = if domain { &t.kernel.domainname } else { &t.kernel.hostname };
+    let slot = if domain {
+        &t.kernel.domainname
+    } else {
+        &t.kernel.hostname
+    };
     *slot.lock().unwrap() = name;
     Ok(0)
 }
@@ -101,11 +135,20 @@ pub fn default_limit(res: usize) -> libc::rlimit {
         libc::RLIMIT_MSGQUEUE => (819_200, 819_200),
         _ => (INF, INF),
     };
-    libc::rlimit { rlim_cur: cur, rlim_max: max }
+    libc::rlimit {
+        rlim_cur: cur,
+        rlim_max: max,
+    }
 }
 
 fn limit(t: &Task, res: usize) -> libc::rlimit {
-    t.tg.inner.lock().unwrap().rlimits.get(&res).copied().unwrap_or_else(|| default_limit(res))
+    t.tg.inner
+        .lock()
+        .unwrap()
+        .rlimits
+        .get(&res)
+        .copied()
+        .unwrap_or_else(|| default_limit(res))
 }
 
 fn set_limit(t: &Task, res: usize, new: libc::rlimit) -> Result<(), Errno> {

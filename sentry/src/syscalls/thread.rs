@@ -10,20 +10,70 @@ use crate::kernel::task::Task;
 use crate::kernel::thread_group::{exit_status, ThreadGroup};
 
 pub fn register(t: &mut Table) {
-    t.add(libc::SYS_clone, "clone", Support::Partial("namespace flags, CLONE_PIDFD and CLONE_NEWTIME are refused"), sys_clone);
-    t.add(libc::SYS_clone3, "clone3", Support::Partial("set_tid, cgroup and namespace flags are refused"), sys_clone3);
+    t.add(
+        libc::SYS_clone,
+        "clone",
+        Support::Partial("namespace flags, CLONE_PIDFD and CLONE_NEWTIME are refused"),
+        sys_clone,
+    );
+    t.add(
+        libc::SYS_clone3,
+        "clone3",
+        Support::Partial("set_tid, cgroup and namespace flags are refused"),
+        sys_clone3,
+    );
     t.add(libc::SYS_fork, "fork", Support::Full, sys_fork);
     t.add(libc::SYS_vfork, "vfork", Support::Full, sys_vfork);
     t.add(libc::SYS_execve, "execve", Support::Full, sys_execve);
-    t.add(libc::SYS_execveat, "execveat", Support::Partial("AT_EMPTY_PATH (fexecve) is not supported"), sys_execveat);
+    t.add(
+        libc::SYS_execveat,
+        "execveat",
+        Support::Partial("AT_EMPTY_PATH (fexecve) is not supported"),
+        sys_execveat,
+    );
     t.add(libc::SYS_exit, "exit", Support::Full, sys_exit);
-    t.add(libc::SYS_exit_group, "exit_group", Support::Full, sys_exit_group);
-    t.add(libc::SYS_wait4, "wait4", Support::Partial("rusage is zeroed; stopped children are not reported"), sys_wait4);
-    t.add(libc::SYS_waitid, "waitid", Support::Partial("P_PIDFD and stopped children are not supported"), sys_waitid);
-    t.add(libc::SYS_set_tid_address, "set_tid_address", Support::Full, sys_set_tid_address);
-    t.add(libc::SYS_set_robust_list, "set_robust_list", Support::Partial("the list is recorded but not walked at exit"), sys_set_robust_list);
-    t.add(libc::SYS_get_robust_list, "get_robust_list", Support::Full, sys_get_robust_list);
-    t.add(libc::SYS_arch_prctl, "arch_prctl", Support::Partial("ARCH_SET_FS/GET_FS/SET_GS/GET_GS and CPUID queries"), sys_arch_prctl);
+    t.add(
+        libc::SYS_exit_group,
+        "exit_group",
+        Support::Full,
+        sys_exit_group,
+    );
+    t.add(
+        libc::SYS_wait4,
+        "wait4",
+        Support::Partial("rusage is zeroed; stopped children are not reported"),
+        sys_wait4,
+    );
+    t.add(
+        libc::SYS_waitid,
+        "waitid",
+        Support::Partial("P_PIDFD and stopped children are not supported"),
+        sys_waitid,
+    );
+    t.add(
+        libc::SYS_set_tid_address,
+        "set_tid_address",
+        Support::Full,
+        sys_set_tid_address,
+    );
+    t.add(
+        libc::SYS_set_robust_list,
+        "set_robust_list",
+        Support::Partial("the list is recorded but not walked at exit"),
+        sys_set_robust_list,
+    );
+    t.add(
+        libc::SYS_get_robust_list,
+        "get_robust_list",
+        Support::Full,
+        sys_get_robust_list,
+    );
+    t.add(
+        libc::SYS_arch_prctl,
+        "arch_prctl",
+        Support::Partial("ARCH_SET_FS/GET_FS/SET_GS/GET_GS and CPUID queries"),
+        sys_arch_prctl,
+    );
     t.add(libc::SYS_getpid, "getpid", Support::Full, sys_getpid);
     t.add(libc::SYS_gettid, "gettid", Support::Full, sys_gettid);
     t.add(libc::SYS_getppid, "getppid", Support::Full, sys_getppid);
@@ -32,7 +82,14 @@ pub fn register(t: &mut Table) {
     t.add(libc::SYS_setpgid, "setpgid", Support::Full, sys_setpgid);
     t.add(libc::SYS_getsid, "getsid", Support::Full, sys_getsid);
     t.add(libc::SYS_setsid, "setsid", Support::Full, sys_setsid);
-    t.add(libc::SYS_prctl, "prctl", Support::Partial("PR_SET_NAME, PR_GET_NAME, PR_SET_PDEATHSIG, PR_GET_DUMPABLE, PR_SET_NO_NEW_PRIVS"), sys_prctl);
+    t.add(
+        libc::SYS_prctl,
+        "prctl",
+        Support::Partial(
+            "PR_SET_NAME, PR_GET_NAME, PR_SET_PDEATHSIG, PR_GET_DUMPABLE, PR_SET_NO_NEW_PRIVS",
+        ),
+        sys_prctl,
+    );
     t.missing(libc::SYS_rseq, "glibc falls back without it");
 }
 
@@ -68,7 +125,11 @@ fn sys_clone3(t: &mut Task, a: &SyscallArgs) -> SysResult {
     }
     let args = CloneArgs {
         flags,
-        stack: if stack != 0 { stack.wrapping_add(stack_size) } else { 0 },
+        stack: if stack != 0 {
+            stack.wrapping_add(stack_size)
+        } else {
+            0
+        },
         parent_tid,
         child_tid,
         tls,
@@ -78,12 +139,21 @@ fn sys_clone3(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_fork(t: &mut Task, _a: &SyscallArgs) -> SysResult {
-    t.clone_task(CloneArgs { exit_signal: libc::SIGCHLD, ..Default::default() }).map(|v| v as u64)
+    t.clone_task(CloneArgs {
+        exit_signal: libc::SIGCHLD,
+        ..Default::default()
+    })
+    .map(|v| v as u64)
 }
 
 fn sys_vfork(t: &mut Task, _a: &SyscallArgs) -> SysResult {
     let flags = (libc::CLONE_VM | libc::CLONE_VFORK) as u64;
-    t.clone_task(CloneArgs { flags, exit_signal: libc::SIGCHLD, ..Default::default() }).map(|v| v as u64)
+    t.clone_task(CloneArgs {
+        flags,
+        exit_signal: libc::SIGCHLD,
+        ..Default::default()
+    })
+    .map(|v| v as u64)
 }
 
 fn exec_common(t: &mut Task, dirfd: i32, path: u64, argv: u64, envp: u64, flags: i32) -> SysResult {
@@ -138,7 +208,12 @@ enum ChildEvent {
 /// Waits for a child to exit (or, with WUNTRACED / WCONTINUED, to stop or
 /// continue); returns its pid, wait status and what happened. `consume`
 /// reaps the zombie or clears the stop/continue report (not WNOWAIT).
-fn wait_child(t: &mut Task, pid: i64, options: i32, consume: bool) -> Result<Option<(i32, i32, ChildEvent)>, Errno> {
+fn wait_child(
+    t: &mut Task,
+    pid: i64,
+    options: i32,
+    consume: bool,
+) -> Result<Option<(i32, i32, ChildEvent)>, Errno> {
     let tg = t.tg.clone();
     let want_exit = options & libc::WEXITED != 0;
     let want_stop = options & libc::WUNTRACED != 0;
@@ -202,7 +277,9 @@ fn wait_child(t: &mut Task, pid: i64, options: i32, consume: bool) -> Result<Opt
             return Err(e);
         }
     }
-    let Some((cpid, _, ev)) = found else { return Ok(None) };
+    let Some((cpid, _, ev)) = found else {
+        return Ok(None);
+    };
     if consume && ev == ChildEvent::Exited {
         let k = &t.kernel;
         tg.inner.lock().unwrap().children.retain(|c| c.tgid != cpid);
@@ -214,7 +291,15 @@ fn wait_child(t: &mut Task, pid: i64, options: i32, consume: bool) -> Result<Opt
 fn sys_wait4(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let pid = a.a[0] as i32 as i64;
     let options = a.a[2] as i32;
-    if options & !(libc::WNOHANG | libc::WUNTRACED | libc::WCONTINUED | libc::__WALL | libc::__WCLONE | libc::__WNOTHREAD) != 0 {
+    if options
+        & !(libc::WNOHANG
+            | libc::WUNTRACED
+            | libc::WCONTINUED
+            | libc::__WALL
+            | libc::__WCLONE
+            | libc::__WNOTHREAD)
+        != 0
+    {
         return Err(Errno::EINVAL);
     }
     if pid == i32::MIN as i64 {
@@ -242,11 +327,26 @@ fn sys_waitid(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let pid = match idtype {
         libc::P_ALL => -1,
         libc::P_PID => id,
-        libc::P_PGID => if id == 0 { 0 } else { -id },
+        libc::P_PGID => {
+            if id == 0 {
+                0
+            } else {
+                -id
+            }
+        }
         _ => return Err(Errno::EINVAL),
     };
     if options & (libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED) == 0
-        || options & !(libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED | libc::WNOHANG | libc::WNOWAIT | libc::__WALL | libc::__WCLONE | libc::__WNOTHREAD) != 0
+        || options
+            & !(libc::WEXITED
+                | libc::WSTOPPED
+                | libc::WCONTINUED
+                | libc::WNOHANG
+                | libc::WNOWAIT
+                | libc::__WALL
+                | libc::__WCLONE
+                | libc::__WNOTHREAD)
+            != 0
     {
         return Err(Errno::EINVAL);
     }
@@ -331,7 +431,8 @@ fn sys_arch_prctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
         ARCH_GET_CPUID => Ok(1),
         ARCH_SET_CPUID => Err(Errno::ENODEV),
         other => {
-            t.kernel.report_unsupported(libc::SYS_arch_prctl as usize, other, "arch_prctl");
+            t.kernel
+                .report_unsupported(libc::SYS_arch_prctl as usize, other, "arch_prctl");
             Err(Errno::EINVAL)
         }
     }
@@ -420,7 +521,9 @@ fn sys_setsid(t: &mut Task, _a: &SyscallArgs) -> SysResult {
 fn sys_prctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
     match a.a[0] as i32 {
         libc::PR_SET_NAME => {
-            let mut name = t.read_bytes(a.a[1], 16).or_else(|_| t.read_cstring(a.a[1], 15))?;
+            let mut name = t
+                .read_bytes(a.a[1], 16)
+                .or_else(|_| t.read_cstring(a.a[1], 15))?;
             if let Some(i) = name.iter().position(|c| *c == 0) {
                 name.truncate(i);
             }
@@ -439,7 +542,8 @@ fn sys_prctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
         libc::PR_GET_NO_NEW_PRIVS => Ok(0),
         libc::PR_CAPBSET_READ => Ok(1),
         other => {
-            t.kernel.report_unsupported(libc::SYS_prctl as usize, other as u64, "prctl option");
+            t.kernel
+                .report_unsupported(libc::SYS_prctl as usize, other as u64, "prctl option");
             Err(Errno::EINVAL)
         }
     }

@@ -12,28 +12,79 @@ use crate::kernel::task::Task;
 use crate::kernel::thread_group::ThreadGroup;
 
 pub fn register(t: &mut Table) {
-    t.add(libc::SYS_clock_gettime, "clock_gettime", Support::Full, sys_clock_gettime);
-    t.add(libc::SYS_clock_getres, "clock_getres", Support::Full, sys_clock_getres);
-    t.add(libc::SYS_gettimeofday, "gettimeofday", Support::Full, sys_gettimeofday);
+    t.add(
+        libc::SYS_clock_gettime,
+        "clock_gettime",
+        Support::Full,
+        sys_clock_gettime,
+    );
+    t.add(
+        libc::SYS_clock_getres,
+        "clock_getres",
+        Support::Full,
+        sys_clock_getres,
+    );
+    t.add(
+        libc::SYS_gettimeofday,
+        "gettimeofday",
+        Support::Full,
+        sys_gettimeofday,
+    );
     t.add(libc::SYS_time, "time", Support::Full, sys_time);
-    t.add(libc::SYS_nanosleep, "nanosleep", Support::Full, sys_nanosleep);
-    t.add(libc::SYS_clock_nanosleep, "clock_nanosleep", Support::Full, sys_clock_nanosleep);
-    t.add(libc::SYS_times, "times", Support::Partial("system time is counted as user time"), sys_times);
-    t.add(libc::SYS_getrusage, "getrusage", Support::Partial("only CPU times are filled in"), sys_getrusage);
+    t.add(
+        libc::SYS_nanosleep,
+        "nanosleep",
+        Support::Full,
+        sys_nanosleep,
+    );
+    t.add(
+        libc::SYS_clock_nanosleep,
+        "clock_nanosleep",
+        Support::Full,
+        sys_clock_nanosleep,
+    );
+    t.add(
+        libc::SYS_times,
+        "times",
+        Support::Partial("system time is counted as user time"),
+        sys_times,
+    );
+    t.add(
+        libc::SYS_getrusage,
+        "getrusage",
+        Support::Partial("only CPU times are filled in"),
+        sys_getrusage,
+    );
     t.add(libc::SYS_alarm, "alarm", Support::Full, sys_alarm);
-    t.add(libc::SYS_setitimer, "setitimer", Support::Partial("ITIMER_REAL only"), sys_setitimer);
-    t.add(libc::SYS_getitimer, "getitimer", Support::Partial("ITIMER_REAL only"), sys_getitimer);
+    t.add(
+        libc::SYS_setitimer,
+        "setitimer",
+        Support::Partial("ITIMER_REAL only"),
+        sys_setitimer,
+    );
+    t.add(
+        libc::SYS_getitimer,
+        "getitimer",
+        Support::Partial("ITIMER_REAL only"),
+        sys_getitimer,
+    );
 }
 
 pub fn monotonic_now() -> Duration {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes one timespec.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 fn to_ts(d: Duration) -> libc::timespec {
-    libc::timespec { tv_sec: d.as_secs() as i64, tv_nsec: d.subsec_nanos() as i64 }
+    libc::timespec {
+        tv_sec: d.as_secs() as i64,
+        tv_nsec: d.subsec_nanos() as i64,
+    }
 }
 
 fn read_ts(t: &Task, addr: u64) -> Result<Duration, Errno> {
@@ -47,15 +98,15 @@ fn read_ts(t: &Task, addr: u64) -> Result<Duration, Errno> {
 fn cpu_time(t: &Task, clock: i32) -> Duration {
     let ns = match clock {
         libc::CLOCK_THREAD_CPUTIME_ID => t.handle.utime_ns.load(Ordering::Relaxed),
-        _ => t
-            .tg
-            .inner
-            .lock()
-            .unwrap()
-            .tasks
-            .iter()
-            .map(|h| h.utime_ns.load(Ordering::Relaxed))
-            .sum(),
+        _ => {
+            t.tg.inner
+                .lock()
+                .unwrap()
+                .tasks
+                .iter()
+                .map(|h| h.utime_ns.load(Ordering::Relaxed))
+                .sum()
+        }
     };
     Duration::from_nanos(ns)
 }
@@ -63,11 +114,14 @@ fn cpu_time(t: &Task, clock: i32) -> Duration {
 fn clock_now(t: &Task, clock: i32) -> Result<Duration, Errno> {
     match clock {
         libc::CLOCK_REALTIME | libc::CLOCK_REALTIME_COARSE | libc::CLOCK_TAI => {
-            Ok(SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default())
+            Ok(SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default())
         }
-        libc::CLOCK_MONOTONIC | libc::CLOCK_MONOTONIC_RAW | libc::CLOCK_MONOTONIC_COARSE | libc::CLOCK_BOOTTIME => {
-            Ok(monotonic_now())
-        }
+        libc::CLOCK_MONOTONIC
+        | libc::CLOCK_MONOTONIC_RAW
+        | libc::CLOCK_MONOTONIC_COARSE
+        | libc::CLOCK_BOOTTIME => Ok(monotonic_now()),
         libc::CLOCK_PROCESS_CPUTIME_ID | libc::CLOCK_THREAD_CPUTIME_ID => Ok(cpu_time(t, clock)),
         _ => Err(Errno::EINVAL),
     }
@@ -82,8 +136,15 @@ fn sys_clock_gettime(t: &mut Task, a: &SyscallArgs) -> SysResult {
 fn sys_clock_getres(t: &mut Task, a: &SyscallArgs) -> SysResult {
     clock_now(t, a.a[0] as i32)?;
     if a.a[1] != 0 {
-        let coarse = matches!(a.a[0] as i32, libc::CLOCK_REALTIME_COARSE | libc::CLOCK_MONOTONIC_COARSE);
-        let res = if coarse { Duration::from_millis(4) } else { Duration::from_nanos(1) };
+        let coarse = matches!(
+            a.a[0] as i32,
+            libc::CLOCK_REALTIME_COARSE | libc::CLOCK_MONOTONIC_COARSE
+        );
+        let res = if coarse {
+            Duration::from_millis(4)
+        } else {
+            Duration::from_nanos(1)
+        };
         t.copy_out(a.a[1], &to_ts(res))?;
     }
     Ok(0)
@@ -91,8 +152,13 @@ fn sys_clock_getres(t: &mut Task, a: &SyscallArgs) -> SysResult {
 
 fn sys_gettimeofday(t: &mut Task, a: &SyscallArgs) -> SysResult {
     if a.a[0] != 0 {
-        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-        let tv = libc::timeval { tv_sec: now.as_secs() as i64, tv_usec: now.subsec_micros() as i64 };
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        let tv = libc::timeval {
+            tv_sec: now.as_secs() as i64,
+            tv_usec: now.subsec_micros() as i64,
+        };
         t.copy_out(a.a[0], &tv)?;
     }
     if a.a[1] != 0 {
@@ -103,7 +169,10 @@ fn sys_gettimeofday(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_time(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs();
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
     if a.a[0] != 0 {
         t.copy_out(a.a[0], &now)?;
     }
@@ -122,14 +191,20 @@ fn sleep_until(t: &mut Task, deadline: Instant, rem: u64) -> SysResult {
             }
             // Linux restarts nanosleep only through restart_syscall, which
             // recomputes the remaining time; a handler sees EINTR.
-            Err(if e == Errno::ERESTARTSYS { Errno::ERESTARTNOHAND } else { e })
+            Err(if e == Errno::ERESTARTSYS {
+                Errno::ERESTARTNOHAND
+            } else {
+                e
+            })
         }
     }
 }
 
 fn sys_nanosleep(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let d = read_ts(t, a.a[0])?;
-    let deadline = Instant::now().checked_add(d).unwrap_or_else(|| Instant::now() + Duration::from_secs(1 << 40));
+    let deadline = Instant::now()
+        .checked_add(d)
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(1 << 40));
     sleep_until(t, deadline, a.a[1])
 }
 
@@ -141,9 +216,19 @@ fn sys_clock_nanosleep(t: &mut Task, a: &SyscallArgs) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let now = clock_now(t, clock)?;
-    let rel = if flags & libc::TIMER_ABSTIME != 0 { d.saturating_sub(now) } else { d };
-    let deadline = Instant::now().checked_add(rel).unwrap_or_else(|| Instant::now() + Duration::from_secs(1 << 40));
-    let rem = if flags & libc::TIMER_ABSTIME != 0 { 0 } else { a.a[3] };
+    let rel = if flags & libc::TIMER_ABSTIME != 0 {
+        d.saturating_sub(now)
+    } else {
+        d
+    };
+    let deadline = Instant::now()
+        .checked_add(rel)
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(1 << 40));
+    let rem = if flags & libc::TIMER_ABSTIME != 0 {
+        0
+    } else {
+        a.a[3]
+    };
     sleep_until(t, deadline, rem)
 }
 
@@ -155,7 +240,12 @@ fn sys_times(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let cpu = cpu_time(t, libc::CLOCK_PROCESS_CPUTIME_ID);
     let cu = t.tg.inner.lock().unwrap().children_utime;
     if a.a[0] != 0 {
-        let tms = libc::tms { tms_utime: ticks(cpu), tms_stime: 0, tms_cutime: ticks(cu), tms_cstime: 0 };
+        let tms = libc::tms {
+            tms_utime: ticks(cpu),
+            tms_stime: 0,
+            tms_cutime: ticks(cu),
+            tms_cstime: 0,
+        };
         t.copy_out(a.a[0], &tms)?;
     }
     Ok(ticks(t.kernel.boot.elapsed()) as u64)
@@ -170,15 +260,25 @@ fn sys_getrusage(t: &mut Task, a: &SyscallArgs) -> SysResult {
         _ => return Err(Errno::EINVAL),
     };
     let mut ru: libc::rusage = crate::usermem::zeroed();
-    ru.ru_utime = libc::timeval { tv_sec: d.as_secs() as i64, tv_usec: d.subsec_micros() as i64 };
+    ru.ru_utime = libc::timeval {
+        tv_sec: d.as_secs() as i64,
+        tv_usec: d.subsec_micros() as i64,
+    };
     t.copy_out(a.a[1], &ru)?;
     Ok(0)
 }
 
 /// Arms ITIMER_REAL; returns the old (remaining, interval).
-fn arm_real_timer(tg: &Arc<ThreadGroup>, value: Duration, interval: Duration) -> (Duration, Duration) {
+fn arm_real_timer(
+    tg: &Arc<ThreadGroup>,
+    value: Duration,
+    interval: Duration,
+) -> (Duration, Duration) {
     let mut g = tg.inner.lock().unwrap();
-    let old_left = g.itimer_deadline.map(|d| d.saturating_duration_since(Instant::now())).unwrap_or_default();
+    let old_left = g
+        .itimer_deadline
+        .map(|d| d.saturating_duration_since(Instant::now()))
+        .unwrap_or_default();
     let old_int = g.itimer_interval;
     g.itimer_gen += 1;
     g.itimer_interval = interval;
@@ -191,44 +291,53 @@ fn arm_real_timer(tg: &Arc<ThreadGroup>, value: Duration, interval: Duration) ->
     let gen = g.itimer_gen;
     drop(g);
     let weak = Arc::downgrade(tg);
-    let _ = std::thread::Builder::new().name("itimer".into()).spawn(move || {
-        let mut deadline = deadline;
-        loop {
-            std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
-            let Some(tg) = weak.upgrade() else { return };
-            let next = {
-                let mut g = tg.inner.lock().unwrap();
-                if g.itimer_gen != gen || g.exit.is_some() {
-                    return;
+    let _ = std::thread::Builder::new()
+        .name("itimer".into())
+        .spawn(move || {
+            let mut deadline = deadline;
+            loop {
+                std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+                let Some(tg) = weak.upgrade() else { return };
+                let next = {
+                    let mut g = tg.inner.lock().unwrap();
+                    if g.itimer_gen != gen || g.exit.is_some() {
+                        return;
+                    }
+                    if g.itimer_interval.is_zero() {
+                        g.itimer_deadline = None;
+                        None
+                    } else {
+                        let n = deadline + g.itimer_interval;
+                        g.itimer_deadline = Some(n);
+                        Some(n)
+                    }
+                };
+                send_group(&tg, SigInfo::new(libc::SIGALRM, libc::SI_TIMER));
+                match next {
+                    Some(n) => deadline = n,
+                    None => return,
                 }
-                if g.itimer_interval.is_zero() {
-                    g.itimer_deadline = None;
-                    None
-                } else {
-                    let n = deadline + g.itimer_interval;
-                    g.itimer_deadline = Some(n);
-                    Some(n)
-                }
-            };
-            send_group(&tg, SigInfo::new(libc::SIGALRM, libc::SI_TIMER));
-            match next {
-                Some(n) => deadline = n,
-                None => return,
             }
-        }
-    });
+        });
     (old_left, old_int)
 }
 
 fn sys_alarm(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let (left, _) = arm_real_timer(&t.tg, Duration::from_secs(a.a[0] as u32 as u64), Duration::ZERO);
+    let (left, _) = arm_real_timer(
+        &t.tg,
+        Duration::from_secs(a.a[0] as u32 as u64),
+        Duration::ZERO,
+    );
     // alarm rounds the remaining time to the nearest second, at least 1.
     let secs = left.as_secs() + u64::from(left.subsec_micros() >= 500_000);
     Ok(if left.is_zero() { 0 } else { secs.max(1) })
 }
 
 fn tv(d: Duration) -> libc::timeval {
-    libc::timeval { tv_sec: d.as_secs() as i64, tv_usec: d.subsec_micros() as i64 }
+    libc::timeval {
+        tv_sec: d.as_secs() as i64,
+        tv_usec: d.subsec_micros() as i64,
+    }
 }
 
 fn from_tv(v: libc::timeval) -> Result<Duration, Errno> {
@@ -241,7 +350,11 @@ fn from_tv(v: libc::timeval) -> Result<Duration, Errno> {
 fn sys_setitimer(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let which = a.a[0] as i32;
     if which != libc::ITIMER_REAL {
-        t.kernel.report_unsupported(libc::SYS_setitimer as usize, which as u64, "setitimer timer");
+        t.kernel.report_unsupported(
+            libc::SYS_setitimer as usize,
+            which as u64,
+            "setitimer timer",
+        );
         return Err(Errno::EINVAL);
     }
     let (value, interval) = if a.a[1] != 0 {
@@ -252,7 +365,13 @@ fn sys_setitimer(t: &mut Task, a: &SyscallArgs) -> SysResult {
     };
     let (left, int) = arm_real_timer(&t.tg, value, interval);
     if a.a[2] != 0 {
-        t.copy_out(a.a[2], &libc::itimerval { it_interval: tv(int), it_value: tv(left) })?;
+        t.copy_out(
+            a.a[2],
+            &libc::itimerval {
+                it_interval: tv(int),
+                it_value: tv(left),
+            },
+        )?;
     }
     Ok(0)
 }
@@ -263,8 +382,19 @@ fn sys_getitimer(t: &mut Task, a: &SyscallArgs) -> SysResult {
     }
     let (left, int) = {
         let g = t.tg.inner.lock().unwrap();
-        (g.itimer_deadline.map(|d| d.saturating_duration_since(Instant::now())).unwrap_or_default(), g.itimer_interval)
+        (
+            g.itimer_deadline
+                .map(|d| d.saturating_duration_since(Instant::now()))
+                .unwrap_or_default(),
+            g.itimer_interval,
+        )
     };
-    t.copy_out(a.a[1], &libc::itimerval { it_interval: tv(int), it_value: tv(left) })?;
+    t.copy_out(
+        a.a[1],
+        &libc::itimerval {
+            it_interval: tv(int),
+            it_value: tv(left),
+        },
+    )?;
     Ok(0)
 }

@@ -11,15 +11,40 @@ pub fn register(t: &mut Table) {
     t.add(libc::SYS_getxattr, "getxattr", get, sys_getxattr);
     t.add(libc::SYS_lgetxattr, "lgetxattr", get, sys_lgetxattr);
     t.add(libc::SYS_fgetxattr, "fgetxattr", get, sys_fgetxattr);
-    t.add(libc::SYS_listxattr, "listxattr", Support::Partial("always an empty list"), sys_listxattr);
-    t.add(libc::SYS_llistxattr, "llistxattr", Support::Partial("always an empty list"), sys_llistxattr);
-    t.add(libc::SYS_flistxattr, "flistxattr", Support::Partial("always an empty list"), sys_flistxattr);
+    t.add(
+        libc::SYS_listxattr,
+        "listxattr",
+        Support::Partial("always an empty list"),
+        sys_listxattr,
+    );
+    t.add(
+        libc::SYS_llistxattr,
+        "llistxattr",
+        Support::Partial("always an empty list"),
+        sys_llistxattr,
+    );
+    t.add(
+        libc::SYS_flistxattr,
+        "flistxattr",
+        Support::Partial("always an empty list"),
+        sys_flistxattr,
+    );
     t.add(libc::SYS_setxattr, "setxattr", set, sys_setxattr);
     t.add(libc::SYS_lsetxattr, "lsetxattr", set, sys_lsetxattr);
     t.add(libc::SYS_fsetxattr, "fsetxattr", set, sys_fsetxattr);
     t.add(libc::SYS_removexattr, "removexattr", set, sys_removexattr);
-    t.add(libc::SYS_lremovexattr, "lremovexattr", set, sys_lremovexattr);
-    t.add(libc::SYS_fremovexattr, "fremovexattr", set, sys_fremovexattr);
+    t.add(
+        libc::SYS_lremovexattr,
+        "lremovexattr",
+        set,
+        sys_lremovexattr,
+    );
+    t.add(
+        libc::SYS_fremovexattr,
+        "fremovexattr",
+        set,
+        sys_fremovexattr,
+    );
 }
 
 /// The file named by a path argument must exist (ENOENT, ENOTDIR, ELOOP
@@ -35,7 +60,13 @@ fn check_path(t: &Task, path: u64, follow: bool) -> Result<(), Errno> {
 
 /// An attribute name: 1..=255 bytes (ERANGE otherwise, as Linux).
 fn check_name(t: &Task, name: u64) -> Result<(), Errno> {
-    let n = t.read_cstring(name, 256).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::ERANGE } else { e })?;
+    let n = t.read_cstring(name, 256).map_err(|e| {
+        if e == Errno::ENAMETOOLONG {
+            Errno::ERANGE
+        } else {
+            e
+        }
+    })?;
     if n.is_empty() || n.len() > 255 {
         return Err(Errno::ERANGE);
     }

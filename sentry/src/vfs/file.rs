@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{Dentry, DirEntry, FileOps};
+use super::{Dentry, DirEntry, FileOps, MemSegment};
 use crate::errno::Errno;
 use crate::kernel::task::Task;
 
@@ -119,6 +119,13 @@ impl File {
             Some(d) => d.path(),
             None => self.ops.name(),
         }
+    }
+
+    /// The memory-file pages behind bytes `[off, off+len)` of the file
+    /// (see [`super::Inode::shared_memory`]); `None` when its filesystem
+    /// keeps them elsewhere.
+    pub fn shared_memory(&self, off: u64, len: u64) -> Option<Result<Vec<MemSegment>, Errno>> {
+        self.dentry.as_ref()?.inode.shared_memory(off, len)
     }
 
     fn lock_pos(&self) -> MutexGuard<'_, u64> {

@@ -114,6 +114,11 @@ pub struct SetAttr {
 
 pub type InodeRef = Arc<dyn Inode>;
 
+/// A piece of a file's data in the memory file: the range holding it, the
+/// offset of the piece inside the range, and its length (both page
+/// multiples).
+pub type MemSegment = (Arc<crate::mm::MemRange>, u64, u64);
+
 /// A file of one filesystem.
 ///
 /// Directory operations take names that the VFS has already checked: never
@@ -207,6 +212,15 @@ pub trait Inode: Send + Sync + Any {
     /// `/dev/stdin`): what it stands for for the caller in `ctx`. The
     /// resolver jumps there instead of reading the link's text.
     fn magic(&self, _ctx: &ops::Ctx<'_>) -> Option<Result<ops::AtTarget, Errno>> {
+        None
+    }
+
+    /// The memory-file pages that hold bytes `[off, off+len)` of a regular
+    /// file (`off` and `len` page multiples), in file order, for a
+    /// MAP_SHARED mapping coherent with read and write. Pages past the end
+    /// of the file are made too (reads still stop at the size). `None`:
+    /// the file's data is not in the memory file, and a mapping is a copy.
+    fn shared_memory(&self, _off: u64, _len: u64) -> Option<Result<Vec<MemSegment>, Errno>> {
         None
     }
 

@@ -21,7 +21,9 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use super::tmpfs::{TmpInode, Tmpfs};
 use crate::errno::Errno;
-use crate::vfs::{self, DirEntry, FileOps, Inode, InodeRef, Owner, SetAttr, IO_CHUNK};
+use crate::vfs::{
+    self, DirEntry, FileOps, Inode, InodeRef, MemSegment, Owner, SetAttr, IO_CHUNK,
+};
 
 /// Inode numbers of files only in the upper layer are the tmpfs ones plus
 /// this, to keep them apart from the lower layer's (host inode numbers).
@@ -611,6 +613,18 @@ impl Inode for OvInode {
     fn setattr(&self, attr: &SetAttr) -> Result<(), Errno> {
         let with_data = attr.size != Some(0);
         self.copy_up(with_data)?.setattr(attr)
+    }
+
+    fn shared_memory(&self, off: u64, len: u64) -> Option<Result<Vec<MemSegment>, Errno>> {
+        // The layer serving the file now: a copied-up (or new) file's
+        // pages are the upper tmpfs's; a lower file maps as a copy.
+        if self.ftype != libc::S_IFREG {
+            return None;
+        }
+        match self.top() {
+            Ok(t) => t.shared_memory(off, len),
+            Err(e) => Some(Err(e)),
+        }
     }
 
     fn statfs(&self) -> Result<libc::statfs, Errno> {

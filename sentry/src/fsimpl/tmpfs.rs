@@ -1,8 +1,19 @@
 //! tmpfs: files in the Sentry's memory.
 //!
-//! Regular files are sparse: a map of 4 KiB pages, so a write at a huge
-//! offset costs one page, and every filesystem has a page budget (ENOSPC
-//! past it) so an application cannot exhaust the Sentry's memory.
+//! A regular file's data lives in the memory file, so a MAP_SHARED mapping
+//! maps the file's own pages and stays coherent with read and write (and
+//! with other processes' mappings). The file is cut into chunks whose sizes
+//! grow geometrically (64 KiB, 128 KiB ... 64 MiB, then 64 MiB each): a
+//! small file costs little of the memory file's offsets, a big one needs
+//! few chunks (few VMAs to map it), and a chunk once allocated never moves,
+//! so mappings stay valid as the file grows. Chunks are allocated on first
+//! use, so a write at a huge offset costs one chunk of offsets and one page
+//! of memory (the memory file is sparse). Truncation punches the pages it
+//! cuts off; chunks past the end that nobody maps are freed.
+//!
+//! Every filesystem has a page budget (ENOSPC past it) so an application
+//! cannot exhaust the Sentry's memory with write(2): each page a write
+//! touches is charged once, until truncation cuts it off or the file dies.
 //!
 //! The overlay uses a tmpfs as its upper layer and stores its markers
 //! here: a whiteout is a character device 0:0 (Linux overlayfs's own
@@ -10,12 +21,20 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use crate::errno::Errno;
-use crate::vfs::{self, DirEntry, FileOps, Inode, InodeRef, Owner, SetAttr, Time};
+use crate::mm::{MemRange, MemoryFile};
+use crate::vfs::{self, DirEntry, FileOps, Inode, InodeRef, MemSegment, Owner, SetAttr, Time};
 
 const PAGE: usize = 4096;
+/// The first chunk of a file's data; chunk k holds `CHUNK_BASE << k` bytes.
+const CHUNK_BASE: u64 = 64 << 10;
+/// Chunks 0 .. GEOMETRIC_CHUNKS grow; the ones after are all CHUNK_MAX.
+const GEOMETRIC_CHUNKS: u64 = 11;
+const CHUNK_MAX: u64 = CHUNK_BASE << (GEOMETRIC_CHUNKS - 1);
+/// Where the growing chunks end.
+const GEOMETRIC_END: u64 = CHUNK_BASE * ((1 << GEOMETRIC_CHUNKS) - 1);
 /// Default size limit of one tmpfs.
 pub const DEFAULT_MAX_BYTES: u64 = 2 << 30;
 /// Most files one tmpfs holds (each costs Sentry memory even when empty).
@@ -33,6 +52,8 @@ pub struct Tmpfs {
     /// Serialises renames, so two cannot race to move directories into
     /// each other.
     rename_lock: Mutex<()>,
+    /// Where file data lives; looked up at first use.
+    memfile: OnceLock<Arc<MemoryFile>>,
 }
 
 impl Tmpfs {
@@ -48,6 +69,7 @@ impl Tmpfs {
             max_pages: max_bytes / PAGE as u64,
             inodes: AtomicU64::new(0),
             rename_lock: Mutex::new(()),
+            memfile: OnceLock::new(),
         });
         TmpInode::new(
             &fs,
@@ -57,6 +79,39 @@ impl Tmpfs {
             Data::Dir(BTreeMap::new()),
             0,
         )
+    }
+
+    fn memfile(&self) -> Result<&Arc<MemoryFile>, Errno> {
+        if let Some(f) = self.memfile.get() {
+            return Ok(f);
+        }
+        let f = MemoryFile::sentry()?;
+        Ok(self.memfile.get_or_init(|| f))
+    }
+}
+
+/// The chunk holding file offset `off`: its index, file offset and length.
+fn chunk_of(off: u64) -> (u64, u64, u64) {
+    if off < GEOMETRIC_END {
+        // Chunk k starts at CHUNK_BASE * (2^k - 1).
+        let k = u64::from((off / CHUNK_BASE + 1).ilog2());
+        (k, CHUNK_BASE * ((1 << k) - 1), CHUNK_BASE << k)
+    } else {
+        let i = (off - GEOMETRIC_END) / CHUNK_MAX;
+        (
+            GEOMETRIC_CHUNKS + i,
+            GEOMETRIC_END + i * CHUNK_MAX,
+            CHUNK_MAX,
+        )
+    }
+}
+
+/// The file offset where chunk `k` starts.
+fn chunk_start(k: u64) -> u64 {
+    if k < GEOMETRIC_CHUNKS {
+        CHUNK_BASE * ((1 << k) - 1)
+    } else {
+        GEOMETRIC_END + (k - GEOMETRIC_CHUNKS) * CHUNK_MAX
     }
 }
 
@@ -68,10 +123,61 @@ enum Data {
     Node,
 }
 
+/// One chunk of a regular file's data.
+struct Chunk {
+    mem: Arc<MemRange>,
+    /// One bit per page: charged to the filesystem's budget.
+    charged: Vec<u64>,
+}
+
+impl Chunk {
+    fn new(mem: Arc<MemRange>) -> Chunk {
+        let pages = mem.len / PAGE as u64;
+        Chunk {
+            mem,
+            charged: vec![0; pages.div_ceil(64) as usize],
+        }
+    }
+
+    fn is_charged(&self, page: u64) -> bool {
+        self.charged
+            .get((page / 64) as usize)
+            .is_some_and(|w| w & (1 << (page % 64)) != 0)
+    }
+
+    fn set_charged(&mut self, page: u64) {
+        if let Some(w) = self.charged.get_mut((page / 64) as usize) {
+            *w |= 1 << (page % 64);
+        }
+    }
+
+    /// Uncharges the pages from `first` on; returns how many were charged.
+    fn uncharge_from(&mut self, first: u64) -> u64 {
+        let mut n = 0;
+        for (i, w) in self.charged.iter_mut().enumerate() {
+            let base = i as u64 * 64;
+            if base + 64 <= first {
+                continue;
+            }
+            let keep = if first > base {
+                (1u64 << (first - base)) - 1
+            } else {
+                0
+            };
+            n += u64::from((*w & !keep).count_ones());
+            *w &= keep;
+        }
+        n
+    }
+}
+
 #[derive(Default)]
 struct RegData {
     size: u64,
-    pages: BTreeMap<u64, Box<[u8; PAGE]>>,
+    /// By chunk index (see [`chunk_of`]); missing chunks read as zeros.
+    chunks: BTreeMap<u64, Chunk>,
+    /// Pages charged to the filesystem.
+    pages: u64,
 }
 
 struct State {
@@ -103,9 +209,7 @@ impl Drop for TmpInode {
         self.fs.inodes.fetch_sub(1, Ordering::Relaxed);
         let st = self.st.get_mut().unwrap_or_else(|e| e.into_inner());
         if let Data::Reg(r) = &st.data {
-            self.fs
-                .pages
-                .fetch_sub(r.pages.len() as u64, Ordering::Relaxed);
+            self.fs.pages.fetch_sub(r.pages, Ordering::Relaxed);
         }
     }
 }
@@ -346,12 +450,22 @@ impl TmpInode {
         let mut done = 0;
         while done < n {
             let pos = off + done as u64;
-            let page = pos / PAGE as u64;
-            let in_page = (pos % PAGE as u64) as usize;
-            let len = (PAGE - in_page).min(n - done);
-            match r.pages.get(&page) {
-                Some(p) => buf[done..done + len].copy_from_slice(&p[in_page..in_page + len]),
-                None => buf[done..done + len].fill(0),
+            let (k, start, clen) = chunk_of(pos);
+            let in_chunk = pos - start;
+            let len = usize::try_from(clen - in_chunk)
+                .unwrap_or(usize::MAX)
+                .min(n - done);
+            let dst = &mut buf[done..done + len];
+            match r.chunks.get(&k) {
+                Some(c) => {
+                    let src = c.mem.ptr(in_chunk, len as u64)?;
+                    // SAFETY: `src` points at `len` bytes of the chunk, in
+                    // the memory file's mapping (bounds checked by `ptr`),
+                    // which never overlaps a Rust buffer. Mappings of the
+                    // file may change them meanwhile, as on Linux.
+                    unsafe { std::ptr::copy_nonoverlapping(src, dst.as_mut_ptr(), len) };
+                }
+                None => dst.fill(0),
             }
             done += len;
         }
@@ -375,22 +489,39 @@ impl TmpInode {
             Data::Dir(_) => return Err(Errno::EISDIR),
             _ => return Err(Errno::EINVAL),
         };
+        let memfile = self.fs.memfile()?;
         let mut done = 0;
+        // Page by page: each is charged before it is written, so a full
+        // filesystem makes the write short at a page boundary.
         while done < buf.len() {
             let pos = off + done as u64;
-            let page = pos / PAGE as u64;
+            let (k, start, clen) = chunk_of(pos);
+            let in_chunk = pos - start;
             let in_page = (pos % PAGE as u64) as usize;
             let len = (PAGE - in_page).min(buf.len() - done);
-            let p = match r.pages.entry(page) {
+            let chunk = match r.chunks.entry(k) {
                 std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::btree_map::Entry::Vacant(v) => {
-                    if !self.charge_page() {
-                        break;
+                    match MemRange::new(memfile, clen) {
+                        Ok(m) => v.insert(Chunk::new(m)),
+                        // The memory file is full: as full as the disk.
+                        Err(_) => break,
                     }
-                    v.insert(Box::new([0u8; PAGE]))
                 }
             };
-            p[in_page..in_page + len].copy_from_slice(&buf[done..done + len]);
+            let page = in_chunk / PAGE as u64;
+            if !chunk.is_charged(page) {
+                if !self.charge_page() {
+                    break;
+                }
+                chunk.set_charged(page);
+                r.pages += 1;
+            }
+            let dst = chunk.mem.ptr(in_chunk, len as u64)?;
+            // SAFETY: `dst` points at `len` bytes of the chunk in the memory
+            // file's mapping (bounds checked by `ptr`), which never overlaps
+            // `buf`, a Sentry buffer.
+            unsafe { std::ptr::copy_nonoverlapping(buf[done..].as_ptr(), dst, len) };
             done += len;
         }
         if done == 0 {
@@ -414,19 +545,92 @@ impl TmpInode {
 
     fn set_size(r: &mut RegData, fs: &Tmpfs, size: u64) {
         if size < r.size {
-            let first_gone = size.div_ceil(PAGE as u64);
-            let gone = r.pages.split_off(&first_gone);
-            fs.pages.fetch_sub(gone.len() as u64, Ordering::Relaxed);
             // The tail of the last page must read as zeros if the file
             // grows again.
-            let in_page = (size % PAGE as u64) as usize;
+            let in_page = size % PAGE as u64;
             if in_page != 0 {
-                if let Some(p) = r.pages.get_mut(&(size / PAGE as u64)) {
-                    p[in_page..].fill(0);
+                let (k, start, _) = chunk_of(size);
+                if let Some(c) = r.chunks.get(&k) {
+                    let tail = PAGE as u64 - in_page;
+                    if let Ok(p) = c.mem.ptr(size - start, tail) {
+                        // SAFETY: `p` points at `tail` bytes of the chunk
+                        // in the memory file's mapping (checked by `ptr`).
+                        unsafe { std::ptr::write_bytes(p, 0, tail as usize) };
+                    }
                 }
             }
+            // Every whole page past the end goes: pages written through a
+            // mapping past the old end too.
+            let cut = size.div_ceil(PAGE as u64) * PAGE as u64;
+            let (first, _, _) = chunk_of(cut);
+            let mut uncharged = 0;
+            let mut unused = Vec::new();
+            for (&k, c) in r.chunks.range_mut(first..) {
+                let from = cut.saturating_sub(chunk_start(k));
+                uncharged += c.uncharge_from(from / PAGE as u64);
+                if from == 0 && Arc::strong_count(&c.mem) == 1 {
+                    // Nobody maps it (mappings hold the range, and new
+                    // ones are made under the inode's lock): free it.
+                    unused.push(k);
+                } else if from < c.mem.len {
+                    c.mem.file.punch(c.mem.off + from, c.mem.len - from);
+                }
+            }
+            for k in unused {
+                r.chunks.remove(&k);
+            }
+            r.pages -= uncharged;
+            fs.pages.fetch_sub(uncharged, Ordering::Relaxed);
         }
         r.size = size;
+    }
+
+    /// The memory behind bytes `[off, off+len)`, chunks allocated as
+    /// needed (see [`Inode::shared_memory`]).
+    fn memory_segments(&self, off: u64, len: u64) -> Result<Vec<MemSegment>, Errno> {
+        let page = PAGE as u64;
+        if off % page != 0 || len % page != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let end = off
+            .checked_add(len)
+            .filter(|e| *e <= MAX_FILE_SIZE)
+            .ok_or(Errno::EOVERFLOW)?;
+        let memfile = self.fs.memfile()?;
+        let mut st = self.lock();
+        let r = match &mut st.data {
+            Data::Reg(r) => r,
+            _ => return Err(Errno::ENODEV),
+        };
+        let mut out = Vec::new();
+        let mut made = Vec::new();
+        let mut pos = off;
+        while pos < end {
+            let (k, start, clen) = chunk_of(pos);
+            let in_chunk = pos - start;
+            let n = (clen - in_chunk).min(end - pos);
+            let mem = match r.chunks.get(&k) {
+                Some(c) => c.mem.clone(),
+                None => match MemRange::new(memfile, clen) {
+                    Ok(m) => {
+                        r.chunks.insert(k, Chunk::new(m.clone()));
+                        made.push(k);
+                        m
+                    }
+                    Err(e) => {
+                        // Give back what this call took: nobody has it.
+                        drop(out);
+                        for k in made {
+                            r.chunks.remove(&k);
+                        }
+                        return Err(e);
+                    }
+                },
+            };
+            out.push((mem, in_chunk, n));
+            pos += n;
+        }
+        Ok(out)
     }
 
     pub fn size(&self) -> u64 {
@@ -457,7 +661,7 @@ impl Inode for TmpInode {
         s.st_gid = st.gid;
         s.st_rdev = self.rdev;
         let (size, pages) = match &st.data {
-            Data::Reg(r) => (r.size, r.pages.len() as u64),
+            Data::Reg(r) => (r.size, r.pages),
             Data::Link(l) => (l.len() as u64, 0),
             Data::Dir(_) => (PAGE as u64, 0),
             Data::Node => (0, 0),
@@ -698,6 +902,10 @@ impl Inode for TmpInode {
         }
         st.ctime = Time::now();
         Ok(())
+    }
+
+    fn shared_memory(&self, off: u64, len: u64) -> Option<Result<Vec<MemSegment>, Errno>> {
+        (self.ftype == libc::S_IFREG).then(|| self.memory_segments(off, len))
     }
 
     fn statfs(&self) -> Result<libc::statfs, Errno> {

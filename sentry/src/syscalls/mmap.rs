@@ -246,7 +246,10 @@ fn sys_msync(t: &mut Task, a: &SyscallArgs) -> SysResult {
 
 fn sys_mlock(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let start = crate::mm::page_round_down(a.a[0]);
-    let len = page_round_up(a.a[1] + (a.a[0] - start)).ok_or(Errno::ENOMEM)?;
+    let len = a.a[1]
+        .checked_add(a.a[0] - start)
+        .and_then(page_round_up)
+        .ok_or(Errno::ENOMEM)?;
     if !t.mm.is_mapped(start, len) {
         return Err(Errno::ENOMEM);
     }

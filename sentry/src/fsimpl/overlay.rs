@@ -21,9 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use super::tmpfs::{TmpInode, Tmpfs};
 use crate::errno::Errno;
-use crate::vfs::{
-    self, DirEntry, FileOps, Inode, InodeRef, MemSegment, Owner, SetAttr, IO_CHUNK,
-};
+use crate::vfs::{self, DirEntry, FileOps, Inode, InodeRef, MemSegment, Owner, SetAttr, IO_CHUNK};
 
 /// Inode numbers of files only in the upper layer are the tmpfs ones plus
 /// this, to keep them apart from the lower layer's (host inode numbers).
@@ -767,6 +765,26 @@ mod tests {
         root.rename(b"d", &root, b"e", 0).unwrap();
         assert!(root.lookup(b"e").is_ok());
         assert_eq!(root.lookup(b"d").err(), Some(Errno::ENOENT));
+    }
+
+    #[test]
+    fn shared_memory_is_the_layer_that_serves_the_file() {
+        let l = lower();
+        let root = OverlayFs::new_root(l);
+        let p = root.lookup(b"etc").unwrap().lookup(b"passwd").unwrap();
+        let before = p.shared_memory(0, 4096).unwrap().unwrap();
+        // Opening for writing copies up: from then on the upper file's
+        // pages, which writes reach.
+        let ops = p.clone().open(libc::O_RDWR).unwrap();
+        let after = p.shared_memory(0, 4096).unwrap().unwrap();
+        assert!(!Arc::ptr_eq(&before[0].0, &after[0].0));
+        ops.write_at(b"ROOT", 0).unwrap();
+        let ptr = after[0].0.ptr(after[0].1, 4).unwrap();
+        let mut seen = [0u8; 4];
+        // SAFETY: `ptr` points at 4 bytes of the segment (checked).
+        unsafe { std::ptr::copy_nonoverlapping(ptr, seen.as_mut_ptr(), 4) };
+        assert_eq!(&seen, b"ROOT");
+        assert!(root.shared_memory(0, 4096).is_none());
     }
 
     #[test]

@@ -25,6 +25,7 @@ impl Task {
         } else {
             0
         };
+        let t0 = std::time::Instant::now();
         let resolved = loader::resolve(self, dirfd, path, argv, open_flags)?;
 
         // Build the new image in a new address space before touching the
@@ -49,6 +50,7 @@ impl Task {
         }
         let old_mm = std::mem::replace(&mut self.mm, mm.clone());
         drop(old_mm);
+        tracing::debug!("execve {} took {:?}", String::from_utf8_lossy(&image.path), t0.elapsed());
         *self.handle.interrupter.lock().unwrap() = Some(ctx.interrupter());
         self.ctx = Some(ctx);
 

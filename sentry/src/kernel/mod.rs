@@ -85,6 +85,8 @@ pub struct Kernel {
     pub boot: Instant,
     pub boot_wall: SystemTime,
     pub futexes: futex::Futexes,
+    /// Contents of executed and mapped files, kept in the memory file.
+    pub file_cache: crate::mm::file_cache::FileCache,
     pub table: Table,
     reported: Mutex<HashSet<(usize, u64)>>,
     /// Exit status of the init process (wait status), once it is known.
@@ -111,6 +113,7 @@ impl Kernel {
             boot: Instant::now(),
             boot_wall: SystemTime::now(),
             futexes: futex::Futexes::default(),
+            file_cache: Default::default(),
             table: Table::build(),
             reported: Mutex::new(HashSet::new()),
             init_exit: Mutex::new(None),

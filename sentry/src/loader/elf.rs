@@ -101,6 +101,9 @@ pub fn load_elf(
     } else {
         0
     };
+    // Later execs of the same file copy from the cache instead of reading
+    // it through the Gofer again.
+    let cached = t.kernel.file_cache.get(t, &mm.file, file)?;
     for p in &loads {
         if p.p_filesz > p.p_memsz || p.p_vaddr % PAGE_SIZE != p.p_offset % PAGE_SIZE {
             return Err(Errno::ENOEXEC);
@@ -133,6 +136,13 @@ pub fn load_elf(
         // bytes).
         let fstart = page_round_down(p.p_offset);
         let flen = (p.p_offset - fstart) + p.p_filesz;
+        if let Some(c) = &cached {
+            if fstart.checked_add(flen).is_none_or(|e| e > c.size) {
+                return Err(Errno::ENOEXEC);
+            }
+            mm.fill_from(start, c.mem.off + fstart, flen)?;
+            continue;
+        }
         let mut pos = 0u64;
         let mut buf = vec![0u8; 1 << 20];
         while pos < flen {

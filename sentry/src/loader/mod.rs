@@ -48,9 +48,7 @@ pub fn resolve(
     for _ in 0..=MAX_SCRIPT_DEPTH {
         let file = crate::vfs::open(t, dirfd, &path, libc::O_RDONLY | flags, 0)?;
         crate::vfs::check_exec(t, &file)?;
-        let mut head = vec![0u8; 256];
-        let n = read_full(t, &file, &mut head, 0)?;
-        head.truncate(n);
+        let head = read_head(t, &file)?;
         if head.starts_with(b"#!") {
             let line_end = head.iter().position(|b| *b == b'\n').unwrap_or(head.len());
             let line = &head[2..line_end];
@@ -83,6 +81,23 @@ pub fn resolve(
         });
     }
     Err(Errno::ELOOP)
+}
+
+/// The first bytes of a file to execute, from the file cache when it has
+/// (or takes) the file, so a cached program costs no 9P read.
+fn read_head(t: &Task, file: &File) -> Result<Vec<u8>, Errno> {
+    const HEAD: u64 = 256;
+    if let Some(c) = t.kernel.file_cache.get(t, &t.kernel.memfile, file)? {
+        let n = c.size.min(HEAD) as usize;
+        let mut head = vec![0u8; n];
+        // SAFETY: the cache range holds c.size >= n bytes from c.mem.off.
+        unsafe { std::ptr::copy_nonoverlapping(t.kernel.memfile.ptr(c.mem.off), head.as_mut_ptr(), n) };
+        return Ok(head);
+    }
+    let mut head = vec![0u8; HEAD as usize];
+    let n = read_full(t, file, &mut head, 0)?;
+    head.truncate(n);
+    Ok(head)
 }
 
 fn trim(s: &[u8]) -> &[u8] {
@@ -122,9 +137,7 @@ pub fn load(
     let (entry, interp_base) = match &main.interp {
         Some(ip) => {
             let f = crate::vfs::open(t, libc::AT_FDCWD, ip, libc::O_RDONLY, 0)?;
-            let mut head = vec![0u8; 256];
-            let n = read_full(t, &f, &mut head, 0)?;
-            head.truncate(n);
+            let head = read_head(t, &f)?;
             let interp = elf::load_elf(t, mm, ctx, &f, &f.path(), &head, true)?;
             (interp.entry, interp.base)
         }

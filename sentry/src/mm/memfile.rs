@@ -58,8 +58,9 @@ impl MemoryFile {
         SENTRY_FILE.get().cloned().ok_or(Errno::ENOMEM)
     }
 
-    /// A memory file of its own (not registered as the Sentry's).
-    fn create() -> std::io::Result<Arc<MemoryFile>> {
+    /// A memory file of its own (not registered as the Sentry's), for
+    /// tests that must not share one.
+    pub(crate) fn create() -> std::io::Result<Arc<MemoryFile>> {
         // SAFETY: memfd_create takes a NUL-terminated name and returns a new fd.
         let fd = unsafe { libc::memfd_create(c"runsc-memory".as_ptr(), 0) };
         if fd < 0 {

@@ -4,10 +4,14 @@
 //! Every VMA is backed by a range of the memory file and is mapped into the
 //! platform address space as soon as it exists, so ordinary accesses never
 //! fault into the Sentry; the host kernel fills pages on first touch (demand
-//! paging comes from the sparse file). File-backed mappings hold a copy of the
-//! file's bytes. `fork` copies the populated pages of private mappings and
-//! shares the ranges of shared ones.
+//! paging comes from the sparse file). Private file mappings hold a copy of
+//! the file's bytes; a MAP_SHARED mapping of a file whose data is in the
+//! memory file (tmpfs) maps those very pages, one VMA per chunk of the file,
+//! so it is coherent with read/write and with other mappings. `fork` copies
+//! the populated pages of private mappings and shares the ranges of shared
+//! ones.
 
+pub mod file_cache;
 pub mod memfile;
 
 use std::collections::BTreeMap;
@@ -41,6 +45,10 @@ pub struct Vma {
     pub prot: i32,
     pub shared: bool,
     pub growsdown: bool,
+    /// Whether mprotect may add PROT_WRITE: false for a MAP_SHARED mapping
+    /// of a file opened read-only (Linux's VM_MAYWRITE), whose stores would
+    /// reach the file.
+    pub may_write: bool,
     pub mem: Arc<MemRange>,
     /// Offset inside `mem` of `start`.
     pub mem_off: u64,
@@ -115,6 +123,8 @@ pub struct MapRequest {
     pub noreplace: bool,
     pub shared: bool,
     pub growsdown: bool,
+    /// See [`Vma::may_write`].
+    pub may_write: bool,
     pub kind: VmaKind,
     /// Map this existing memory (shared file pages) instead of fresh zeros.
     pub mem: Option<(Arc<MemRange>, u64)>,
@@ -130,6 +140,7 @@ impl MapRequest {
             noreplace: false,
             shared: false,
             growsdown: false,
+            may_write: true,
             kind: VmaKind::Anon,
             mem: None,
         }
@@ -208,6 +219,34 @@ impl MemoryManager {
         Err(Errno::ENOMEM)
     }
 
+    /// Chooses where a mapping of `len` bytes goes, as `req` asks (a hint,
+    /// MAP_FIXED, which clears what is there, or MAP_FIXED_NOREPLACE).
+    fn place(
+        &self,
+        inner: &mut Inner,
+        ctx: &mut dyn Context,
+        req: &MapRequest,
+        len: u64,
+    ) -> Result<u64, Errno> {
+        if !(req.fixed || req.noreplace) {
+            return self.find_free(inner, len, req.addr);
+        }
+        if !req.addr.is_multiple_of(PAGE_SIZE) {
+            return Err(Errno::EINVAL);
+        }
+        let end = req.addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+        if end > self.layout.max_addr || req.addr < self.layout.min_addr {
+            return Err(Errno::ENOMEM);
+        }
+        if Self::overlaps(inner, req.addr, end) {
+            if req.noreplace {
+                return Err(Errno::EEXIST);
+            }
+            self.remove_range(inner, ctx, req.addr, end, false)?;
+        }
+        Ok(req.addr)
+    }
+
     /// Creates a mapping and maps it into the address space.
     pub fn mmap(&self, ctx: &mut dyn Context, req: MapRequest) -> Result<u64, Errno> {
         let len = page_round_up(req.len).ok_or(Errno::ENOMEM)?;
@@ -215,24 +254,7 @@ impl MemoryManager {
             return Err(Errno::EINVAL);
         }
         let mut inner = self.inner_mut();
-        let addr = if req.fixed || req.noreplace {
-            if !req.addr.is_multiple_of(PAGE_SIZE) {
-                return Err(Errno::EINVAL);
-            }
-            let end = req.addr.checked_add(len).ok_or(Errno::ENOMEM)?;
-            if end > self.layout.max_addr || req.addr < self.layout.min_addr {
-                return Err(Errno::ENOMEM);
-            }
-            if Self::overlaps(&inner, req.addr, end) {
-                if req.noreplace {
-                    return Err(Errno::EEXIST);
-                }
-                self.remove_range(&mut inner, ctx, req.addr, end, false)?;
-            }
-            req.addr
-        } else {
-            self.find_free(&inner, len, req.addr)?
-        };
+        let addr = self.place(&mut inner, ctx, &req, len)?;
         let (mem, mem_off) = match req.mem {
             Some((m, off)) => (m, off),
             None => (MemRange::new(&self.file, len)?, 0),
@@ -243,6 +265,7 @@ impl MemoryManager {
             prot: req.prot,
             shared: req.shared,
             growsdown: req.growsdown,
+            may_write: req.may_write,
             mem,
             mem_off,
             kind: req.kind,
@@ -250,6 +273,68 @@ impl MemoryManager {
         ctx.map(addr, len, req.prot, vma.file_off(addr))
             .map_err(platform_err)?;
         inner.vmas.insert(addr, vma);
+        Ok(addr)
+    }
+
+    /// Maps `segs` (pieces of the memory file: range, offset in it, length,
+    /// all page multiples) back to back as one mapping of `req.len` bytes,
+    /// one VMA per piece: a MAP_SHARED mapping of a file whose data is in
+    /// the memory file. `req.mem` is ignored; the mapping goes where `req`
+    /// asks, as for [`MemoryManager::mmap`].
+    pub fn mmap_segments(
+        &self,
+        ctx: &mut dyn Context,
+        req: MapRequest,
+        segs: Vec<(Arc<MemRange>, u64, u64)>,
+    ) -> Result<u64, Errno> {
+        let len = page_round_up(req.len).ok_or(Errno::ENOMEM)?;
+        if len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let mut total = 0u64;
+        for (mem, off, n) in &segs {
+            let inside = off.checked_add(*n).is_some_and(|e| e <= mem.len);
+            if *n == 0 || !off.is_multiple_of(PAGE_SIZE) || !n.is_multiple_of(PAGE_SIZE) || !inside
+            {
+                return Err(Errno::EINVAL);
+            }
+            total = total.checked_add(*n).ok_or(Errno::EINVAL)?;
+        }
+        if total != len {
+            return Err(Errno::EINVAL);
+        }
+        let mut inner = self.inner_mut();
+        let addr = self.place(&mut inner, ctx, &req, len)?;
+        let mut at = addr;
+        for (mem, mem_off, n) in segs {
+            let mut kind = req.kind.clone();
+            if let VmaKind::File { offset, .. } = &mut kind {
+                *offset = offset.saturating_add(at - addr);
+            }
+            let vma = Vma {
+                start: at,
+                end: at + n,
+                prot: req.prot,
+                shared: req.shared,
+                growsdown: req.growsdown,
+                may_write: req.may_write,
+                mem,
+                mem_off,
+                kind,
+            };
+            if let Err(e) = ctx.map(at, n, req.prot, vma.file_off(at)) {
+                // Leave nothing half made: no VMA, and no host mapping (a
+                // MAP_FIXED replacement's old pages included).
+                let keys: Vec<u64> = inner.vmas.range(addr..at).map(|(k, _)| *k).collect();
+                for k in keys {
+                    inner.vmas.remove(&k);
+                }
+                let _ = ctx.unmap(addr, len);
+                return Err(platform_err(e));
+            }
+            inner.vmas.insert(at, vma);
+            at += n;
+        }
         Ok(addr)
     }
 
@@ -331,6 +416,9 @@ impl MemoryManager {
             }
             if v.start > pos {
                 return Err(Errno::ENOMEM);
+            }
+            if prot & libc::PROT_WRITE != 0 && !v.may_write {
+                return Err(Errno::EACCES);
             }
             pos = v.end;
             if pos >= end {
@@ -425,6 +513,7 @@ impl MemoryManager {
                 noreplace: false,
                 shared: vma.shared,
                 growsdown: vma.growsdown,
+                may_write: vma.may_write,
                 kind: vma.kind.clone(),
                 mem: Some((mem, mem_off)),
             },
@@ -466,6 +555,7 @@ impl MemoryManager {
                 prot: libc::PROT_READ | libc::PROT_WRITE,
                 shared: false,
                 growsdown: false,
+                may_write: true,
                 mem: heap,
                 mem_off: old_end - base,
                 kind: VmaKind::Heap,
@@ -642,6 +732,18 @@ impl MemoryManager {
     /// writable).
     pub fn write(&self, addr: u64, data: &[u8]) -> Result<(), Errno> {
         self.write_prot(addr, data, libc::PROT_WRITE)
+    }
+
+    /// Copies `len` bytes of the memory file at `src` (a file-cache range)
+    /// into the mapping at `addr`, regardless of protection (the loader).
+    pub fn fill_from(&self, addr: u64, src: u64, len: u64) -> Result<(), Errno> {
+        self.for_each(addr, len as usize, 0, |dst, at, n| {
+            let from = self.file.ptr(src + at as u64);
+            // SAFETY: both point into the mapped memory file: `from` into the
+            // cache range (len bytes from src), `dst` into this VMA's own
+            // private range; distinct allocations cannot overlap.
+            unsafe { std::ptr::copy_nonoverlapping(from, dst, n) };
+        })
     }
 
     /// Writes regardless of protection (the loader filling read-only text).

@@ -10,7 +10,11 @@ pub fn register(t: &mut Table) {
     t.add(
         libc::SYS_mmap,
         "mmap",
-        Support::Partial("MAP_SHARED file mappings are private snapshots (not written back); MAP_HUGETLB unsupported"),
+        Support::Partial(
+            "MAP_SHARED of a file the sandbox created or changed (tmpfs, overlay upper layer) maps the \
+             file's own pages: coherent with read/write and other mappings; MAP_SHARED of a file \
+             only in the host root is a snapshot; MAP_HUGETLB unsupported",
+        ),
         sys_mmap,
     );
     t.add(libc::SYS_munmap, "munmap", Support::Full, sys_munmap);
@@ -82,7 +86,14 @@ fn sys_mmap(t: &mut Task, a: &SyscallArgs) -> SysResult {
             return Err(Errno::EACCES);
         }
         match st.st_mode & libc::S_IFMT {
-            libc::S_IFREG | libc::S_IFBLK => {}
+            libc::S_IFREG => {
+                // Linux's file_mmap_ok: the last byte must be a valid
+                // file offset.
+                if off.checked_add(len).is_none_or(|e| e > i64::MAX as u64) {
+                    return Err(Errno::EOVERFLOW);
+                }
+            }
+            libc::S_IFBLK => {}
             libc::S_IFCHR => {
                 // /dev/zero maps as anonymous memory.
                 if !f.path().ends_with(b"/zero") {
@@ -92,19 +103,35 @@ fn sys_mmap(t: &mut Task, a: &SyscallArgs) -> SysResult {
             libc::S_IFDIR => return Err(Errno::ENODEV),
             _ => return Err(Errno::EACCES),
         }
-        if shared && prot & libc::PROT_WRITE != 0 {
-            t.kernel.report_unsupported(
-                libc::SYS_mmap as usize,
-                1,
-                "mmap MAP_SHARED|PROT_WRITE of a file (not written back)",
-            );
-        }
         req.kind = VmaKind::File {
             path: f.path(),
             offset: off,
             dev: st.st_dev,
             ino: st.st_ino,
         };
+        if shared && st.st_mode & libc::S_IFMT == libc::S_IFREG {
+            // Stores would reach the file: only a writable description
+            // may make the mapping writable later (mprotect).
+            req.may_write = acc == libc::O_RDWR;
+            if len > t.mm.layout.max_addr {
+                // Before any of the file's memory is made for it.
+                return Err(Errno::ENOMEM);
+            }
+            // The file's own pages, if its data is in the memory file. The
+            // inode is asked without the MM's lock held.
+            if let Some(segs) = f.shared_memory(off, len) {
+                let segs = segs?;
+                let mm = t.mm.clone();
+                return mm.mmap_segments(t.ctx(), req, segs);
+            }
+        }
+        if shared && prot & libc::PROT_WRITE != 0 {
+            t.kernel.report_unsupported(
+                libc::SYS_mmap as usize,
+                1,
+                "mmap MAP_SHARED|PROT_WRITE of a file outside the Sentry's memory (not written back)",
+            );
+        }
         Some((f, st))
     };
     let mm = t.mm.clone();

@@ -128,6 +128,11 @@ pub trait Platform: Send + Sync {
     fn new_address_space(&self) -> Result<Box<dyn Context>>;
     /// The highest application address plus one.
     fn max_user_address(&self) -> u64;
+    /// A vDSO present in every address space, which the application may use
+    /// (its range must stay reserved).
+    fn vdso(&self) -> Option<ptrace::Vdso> {
+        None
+    }
 }
 
 /// The size of an [`XSave`] image on this CPU.

@@ -129,6 +129,25 @@ fn syscalls_faults_threads_and_memory() {
     assert_eq!(ctx.switch(&mut r), Event::Interrupted);
     h.join().unwrap();
 
+    // The kernel's vDSO stays mapped in every stub, for AT_SYSINFO_EHDR.
+    if let Some(v) = p.vdso() {
+        // movabs rax, [ehdr]; then getpid so the registers come back.
+        let mut code = vec![0x48, 0xa1];
+        code.extend_from_slice(&v.ehdr.to_le_bytes());
+        code.extend_from_slice(&[0x48, 0x89, 0xc3, 0xb8, 39, 0, 0, 0, 0x0f, 0x05]); // mov rbx, rax; mov eax, 39; syscall
+                                                                                    // SAFETY: offset 12288 is inside the 1 MiB memfd mapping.
+        unsafe { std::ptr::copy_nonoverlapping(code.as_ptr(), base.add(12288), code.len()) };
+        ctx.map(CODE + 8192, 4096, libc::PROT_READ | libc::PROT_EXEC, 12288)
+            .unwrap();
+        let mut r = regs_at(CODE + 8192);
+        assert_eq!(ctx.switch(&mut r), Event::Syscall);
+        assert_eq!(
+            r.rbx & 0xffff_ffff,
+            0x464c_457f,
+            "the vDSO's ELF header is readable in the stub"
+        );
+    }
+
     ctx.interrupter().destroy_address_space();
     assert_eq!(ctx.switch(&mut r), Event::Gone);
 }

@@ -333,6 +333,8 @@ pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
         enter_user_namespace(fd)?;
     }
     let hostname = hostname();
+    // The platform notes where the kernel's vDSO is while /proc is visible.
+    platform::ptrace::prepare().map_err(|e| anyhow!("cannot prepare the ptrace platform: {e}"))?;
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);

@@ -84,7 +84,10 @@ const SENTRY_ALLOW: &[(i64, &str)] = &[
     ),
     (libc::SYS_rt_sigreturn, "the SIGSYS reporter"),
     (libc::SYS_exit, "thread exit; stub threads end"),
-    (libc::SYS_getcwd, "the panic reporter (the Sentry's cwd is its empty root)"),
+    (
+        libc::SYS_getcwd,
+        "the panic reporter (the Sentry's cwd is its empty root)",
+    ),
     (libc::SYS_exit_group, "sandbox exit"),
     // Descriptors the Sentry holds: the Gofer socket, donated files, stdio.
     (libc::SYS_read, "Gofer replies, host stdio"),

@@ -12,7 +12,12 @@ fn hostile_arguments_to_every_syscall_get_errnos_and_the_sandbox_survives() {
     let out = Cmd::new(&[program.to_str().unwrap()])
         .timeout(Duration::from_secs(300))
         .run_sandboxed();
-    assert_eq!(out.status, 0, "the program did not finish\n{}", out.describe());
+    assert_eq!(
+        out.status,
+        0,
+        "the program did not finish\n{}",
+        out.describe()
+    );
     assert!(out.stdout.ends_with("survived\n"), "{}", out.describe());
     assert!(!out.stderr.contains("panicked"), "{}", out.describe());
 }

@@ -16,7 +16,13 @@ use crate::{
     Context, Event, Interrupter, PendingContext, Platform, PlatformError, Prot, Regs, Result, XSave,
 };
 
-pub use stub::USER_TOP;
+pub use stub::{Vdso, USER_TOP};
+
+/// Prepares the platform while the host filesystem is still visible (the
+/// stub layout records where the kernel's vDSO is, from /proc/self/maps).
+pub fn prepare() -> Result<()> {
+    stub::layout().map(|_| ())
+}
 
 /// The host signal that interrupts a running stub thread. Stubs never have
 /// child processes, so the kernel itself never sends them SIGCHLD; a traced
@@ -66,6 +72,10 @@ impl Platform for PtracePlatform {
 
     fn max_user_address(&self) -> u64 {
         self.layout.start
+    }
+
+    fn vdso(&self) -> Option<Vdso> {
+        self.layout.vdso
     }
 }
 

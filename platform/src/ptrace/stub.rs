@@ -22,20 +22,21 @@ std::arch::global_asm!(
     ".balign 4096",
     ".globl runsc_stub_start",
     "runsc_stub_start:",
-    // rdi = stub address, rsi = stub length, rdx = top of the address space.
-    "mov r12, rdi",
-    "mov r13, rsi",
-    "mov r14, rdx",
-    // munmap(0, stub)
+    // Three ranges to unmap, (rdi, rsi), (rdx, r10), (r8, r9): everything
+    // but the stub page and the kernel's vDSO.
+    "mov r12, rdx",
+    "mov r13, r10",
+    "mov r14, r8",
+    "mov r15, r9",
     "mov eax, 11",
-    "xor edi, edi",
-    "mov rsi, r12",
     "syscall",
-    // munmap(stub + len, top - (stub + len))
     "mov eax, 11",
-    "lea rdi, [r12 + r13]",
-    "mov rsi, r14",
-    "sub rsi, rdi",
+    "mov rdi, r12",
+    "mov rsi, r13",
+    "syscall",
+    "mov eax, 11",
+    "mov rdi, r14",
+    "mov rsi, r15",
     "syscall",
     "int3",
     "ud2",
@@ -75,6 +76,76 @@ pub struct StubLayout {
     pub entry: u64,
     pub syscall_trap: u64,
     pub clone_trap: u64,
+    /// The kernel's vDSO and its data pages, kept in every stub so the
+    /// application reads clocks without a system call.
+    pub vdso: Option<Vdso>,
+}
+
+/// The host kernel's vDSO in the Sentry (and so in every stub, forked from
+/// it): `[start, end)` covers the data pages ([vvar], [vvar_vclock]) and the
+/// code ([vdso]); `ehdr` is the code's ELF header (AT_SYSINFO_EHDR).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Vdso {
+    pub start: u64,
+    pub end: u64,
+    pub ehdr: u64,
+}
+
+impl StubLayout {
+    /// The three ranges a new stub unmaps: everything below the top of the
+    /// user address space except the stub page and the vDSO block.
+    pub fn unmap_ranges(&self) -> [(u64, u64); 3] {
+        let stub = (self.start, self.start + self.len);
+        let mut holes = vec![stub];
+        if let Some(v) = self.vdso {
+            holes.push((v.start, v.end));
+        }
+        holes.sort();
+        let mut out = [(0u64, 0u64); 3];
+        let mut pos = 0u64;
+        for (i, (s, e)) in holes.iter().enumerate() {
+            out[i] = (pos, s - pos);
+            pos = *e;
+        }
+        out[holes.len()] = (pos, USER_TOP - pos);
+        out
+    }
+}
+
+/// Finds the vDSO block in /proc/self/maps. Must run before the Sentry
+/// gives up its view of /proc.
+fn find_vdso() -> Option<Vdso> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    let mut start = None;
+    let mut end = 0;
+    let mut ehdr = None;
+    for line in maps.lines() {
+        let name = line.split_whitespace().nth(5).unwrap_or("");
+        if !(name.starts_with("[vvar") || name == "[vdso]") {
+            continue;
+        }
+        let (range, _) = line.split_once(' ')?;
+        let (s, e) = range.split_once('-')?;
+        let (s, e) = (
+            u64::from_str_radix(s, 16).ok()?,
+            u64::from_str_radix(e, 16).ok()?,
+        );
+        // The pieces must be contiguous: the vDSO code finds its data at
+        // fixed offsets from itself.
+        if start.is_some() && s != end {
+            return None;
+        }
+        start.get_or_insert(s);
+        end = e;
+        if name == "[vdso]" {
+            ehdr = Some(s);
+        }
+    }
+    Some(Vdso {
+        start: start?,
+        end,
+        ehdr: ehdr?,
+    })
 }
 
 /// The lowest address the stub may take; the application gets everything below.
@@ -131,6 +202,7 @@ fn install() -> Result<StubLayout, PlatformError> {
                 entry: addr,
                 syscall_trap: at(std::ptr::addr_of!(runsc_stub_syscall) as u64),
                 clone_trap: at(std::ptr::addr_of!(runsc_stub_clone) as u64),
+                vdso: find_vdso().filter(|v| v.end <= addr),
             });
         }
         if p != libc::MAP_FAILED {

@@ -2,7 +2,7 @@
 
 use std::os::fd::RawFd;
 
-use super::stub::{StubLayout, USER_TOP};
+use super::stub::StubLayout;
 use crate::{PlatformError, Regs, Result, XSave};
 
 fn last(op: &'static str) -> PlatformError {
@@ -100,12 +100,16 @@ fn stub_child(memfd: RawFd, layout: &StubLayout) -> ! {
             libc::syscall(libc::SYS_close_range, 0, memfd as u32 - 1, 0);
         }
         libc::syscall(libc::SYS_close_range, memfd as u32 + 1, u32::MAX, 0);
+        let [a, b, c] = layout.unmap_ranges();
         std::arch::asm!(
             "jmp {entry}",
             entry = in(reg) layout.entry,
-            in("rdi") layout.start,
-            in("rsi") layout.len,
-            in("rdx") USER_TOP,
+            in("rdi") a.0,
+            in("rsi") a.1,
+            in("rdx") b.0,
+            in("r10") b.1,
+            in("r8") c.0,
+            in("r9") c.1,
             options(noreturn)
         );
     }

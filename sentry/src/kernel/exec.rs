@@ -50,7 +50,11 @@ impl Task {
         }
         let old_mm = std::mem::replace(&mut self.mm, mm.clone());
         drop(old_mm);
-        tracing::debug!("execve {} took {:?}", String::from_utf8_lossy(&image.path), t0.elapsed());
+        tracing::debug!(
+            "execve {} took {:?}",
+            String::from_utf8_lossy(&image.path),
+            t0.elapsed()
+        );
         *self.handle.interrupter.lock().unwrap() = Some(ctx.interrupter());
         self.ctx = Some(ctx);
 

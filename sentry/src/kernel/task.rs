@@ -555,12 +555,12 @@ impl Task {
                 .mm
                 .write(self.clear_child_tid, &0u32.to_ne_bytes())
                 .is_ok()
-            {
-                let _ = self
-                    .kernel
-                    .futexes
-                    .wake(&self, self.clear_child_tid, 1, u32::MAX, false);
-            }
+        {
+            let _ = self
+                .kernel
+                .futexes
+                .wake(&self, self.clear_child_tid, 1, u32::MAX, false);
+        }
         if let Some(v) = self.vfork_parent.take() {
             v.complete();
         }

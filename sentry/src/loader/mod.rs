@@ -91,7 +91,9 @@ fn read_head(t: &Task, file: &File) -> Result<Vec<u8>, Errno> {
         let n = c.size.min(HEAD) as usize;
         let mut head = vec![0u8; n];
         // SAFETY: the cache range holds c.size >= n bytes from c.mem.off.
-        unsafe { std::ptr::copy_nonoverlapping(t.kernel.memfile.ptr(c.mem.off), head.as_mut_ptr(), n) };
+        unsafe {
+            std::ptr::copy_nonoverlapping(t.kernel.memfile.ptr(c.mem.off), head.as_mut_ptr(), n)
+        };
         return Ok(head);
     }
     let mut head = vec![0u8; HEAD as usize];

@@ -26,6 +26,7 @@ const AT_SECURE: u64 = 23;
 const AT_RANDOM: u64 = 25;
 const AT_HWCAP2: u64 = 26;
 const AT_EXECFN: u64 = 31;
+const AT_SYSINFO_EHDR: u64 = 33;
 const AT_MINSIGSTKSZ: u64 = 51;
 
 #[allow(clippy::too_many_arguments)]
@@ -91,7 +92,7 @@ pub fn build(
 
     let creds = t.creds();
     let hwcap = core::arch::x86_64::__cpuid(1).edx as u64;
-    let auxv: Vec<(u64, u64)> = vec![
+    let mut auxv: Vec<(u64, u64)> = vec![
         (AT_PHDR, main.phdr),
         (AT_PHENT, main.phent),
         (AT_PHNUM, main.phnum),
@@ -111,8 +112,14 @@ pub fn build(
         (AT_PLATFORM, platform_addr),
         (AT_EXECFN, execfn_addr),
         (AT_MINSIGSTKSZ, (platform::xsave_len() + 1024) as u64),
-        (AT_NULL, 0),
     ];
+    if let Some(v) = t.kernel.platform.vdso() {
+        // glibc then reads clocks in user space, with no system call.
+        if let Ok(ehdr) = mm.insert_vdso(v) {
+            auxv.push((AT_SYSINFO_EHDR, ehdr));
+        }
+    }
+    auxv.push((AT_NULL, 0));
     mm.inner_mut().auxv = auxv.clone();
 
     // argc, argv..., 0, envp..., 0, auxv pairs; sp 16-byte aligned at argc.

@@ -61,7 +61,10 @@ impl FileCache {
     /// None when the file is not worth caching (not regular, too big).
     pub fn get(&self, t: &Task, file: &Arc<MemoryFile>, f: &File) -> Result<Option<Cached>, Errno> {
         let st = f.stat()?;
-        if st.st_mode & libc::S_IFMT != libc::S_IFREG || st.st_size < 0 || st.st_size as u64 > MAX_FILE {
+        if st.st_mode & libc::S_IFMT != libc::S_IFREG
+            || st.st_size < 0
+            || st.st_size as u64 > MAX_FILE
+        {
             return Ok(None);
         }
         let key = Key {
@@ -77,7 +80,10 @@ impl FileCache {
             let now = g.clock;
             if let Some(e) = g.entries.get_mut(&key) {
                 e.last_use = now;
-                return Ok(Some(Cached { mem: e.mem.clone(), size: e.size }));
+                return Ok(Some(Cached {
+                    mem: e.mem.clone(),
+                    size: e.size,
+                }));
             }
         }
         // Read outside the lock: it may take many round trips.
@@ -100,8 +106,15 @@ impl FileCache {
         let mut g = self.inner.lock().unwrap();
         g.clock += 1;
         let now = g.clock;
-        let e = g.entries.entry(key).or_insert(Entry { mem, size, last_use: now });
-        let out = Cached { mem: e.mem.clone(), size: e.size };
+        let e = g.entries.entry(key).or_insert(Entry {
+            mem,
+            size,
+            last_use: now,
+        });
+        let out = Cached {
+            mem: e.mem.clone(),
+            size: e.size,
+        };
         Self::evict(&mut g);
         Ok(Some(out))
     }
@@ -120,13 +133,21 @@ impl FileCache {
             if total <= BUDGET {
                 return;
             }
-            let Some((k, _, _)) = idle.iter().min_by_key(|(_, _, u)| *u) else { return };
+            let Some((k, _, _)) = idle.iter().min_by_key(|(_, _, u)| *u) else {
+                return;
+            };
             g.entries.remove(k);
         }
     }
 
     /// Bytes held by the cache (for tests and /proc/meminfo later).
     pub fn bytes(&self) -> u64 {
-        self.inner.lock().unwrap().entries.values().map(|e| e.mem.len).sum()
+        self.inner
+            .lock()
+            .unwrap()
+            .entries
+            .values()
+            .map(|e| e.mem.len)
+            .sum()
     }
 }

@@ -28,6 +28,9 @@ pub enum VmaKind {
     Anon,
     Heap,
     Stack,
+    /// The host kernel's vDSO and data pages, present in every address
+    /// space by the platform; not memory-file backed.
+    Vdso,
     /// A file's bytes: its path, the file offset of the VMA's start, device
     /// and inode numbers.
     File {
@@ -673,10 +676,32 @@ impl MemoryManager {
         }))
     }
 
+    /// Records the platform's vDSO block as a VMA, so no mapping is placed
+    /// over it; returns the address for AT_SYSINFO_EHDR.
+    pub fn insert_vdso(&self, v: platform::ptrace::Vdso) -> Result<u64, Errno> {
+        let mut inner = self.inner_mut();
+        if Self::overlaps(&inner, v.start, v.end) {
+            return Err(Errno::ENOMEM);
+        }
+        let vma = Vma {
+            start: v.start,
+            end: v.end,
+            prot: libc::PROT_READ | libc::PROT_EXEC,
+            shared: true,
+            growsdown: false,
+            may_write: false,
+            mem: MemRange::new(&self.file, PAGE_SIZE)?,
+            mem_off: 0,
+            kind: VmaKind::Vdso,
+        };
+        inner.vmas.insert(v.start, vma);
+        Ok(v.ehdr)
+    }
+
     /// Maps every VMA into a fresh address space.
     pub fn map_all(&self, ctx: &mut dyn Context) -> Result<(), Errno> {
         let inner = self.inner();
-        for v in inner.vmas.values() {
+        for v in inner.vmas.values().filter(|v| v.kind != VmaKind::Vdso) {
             ctx.map(v.start, v.end - v.start, v.prot, v.file_off(v.start))
                 .map_err(platform_err)?;
         }
@@ -706,6 +731,10 @@ impl MemoryManager {
                 .next_back()
                 .filter(|(_, v)| v.end > pos)
                 .ok_or(Errno::EFAULT)?;
+            if v.kind == VmaKind::Vdso {
+                // Not memory-file backed: the Sentry cannot read it.
+                return Err(Errno::EFAULT);
+            }
             if v.prot & need != need {
                 return Err(Errno::EFAULT);
             }

@@ -1125,6 +1125,10 @@ mod tests {
             Some(Errno::EOVERFLOW)
         );
         assert!(r.shared_memory(0, PAGE as u64).is_none());
+        // The probe allocates nothing.
+        let probe = reg_file(&r, b"probe");
+        assert!(probe.shared_memory(0, 0).unwrap().unwrap().is_empty());
+        assert!(chunks(&probe).is_empty());
     }
 
     #[test]

@@ -140,6 +140,16 @@ fn sys_mmap(t: &mut Task, a: &SyscallArgs) -> SysResult {
         if st.st_mode & libc::S_IFMT == libc::S_IFREG {
             let size = st.st_size.max(0) as u64;
             let avail = size.saturating_sub(off).min(len);
+            // Shared libraries are mapped by every process: copy them from
+            // the file cache instead of reading through the Gofer each time.
+            // (A failed read has already unmapped nothing: the mapping stays,
+            // as Linux leaves it, and the error goes back.)
+            if let Some(c) = t.kernel.file_cache.get(t, &mm.file, &f)? {
+                if off.checked_add(avail).is_some_and(|e| e <= c.size) {
+                    mm.fill_from(at, c.mem.off + off, avail)?;
+                    return Ok(at);
+                }
+            }
             let mut pos = 0u64;
             let mut buf = vec![0u8; (avail as usize).min(1 << 20)];
             while pos < avail {

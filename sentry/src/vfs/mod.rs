@@ -220,6 +220,9 @@ pub trait Inode: Send + Sync + Any {
     /// MAP_SHARED mapping coherent with read and write. Pages past the end
     /// of the file are made too (reads still stop at the size). `None`:
     /// the file's data is not in the memory file, and a mapping is a copy.
+    /// `len` 0 is a cheap probe (nothing is allocated): caches of file
+    /// contents must not hold such files, whose pages change under stores
+    /// through mappings without any change of mtime.
     fn shared_memory(&self, _off: u64, _len: u64) -> Option<Result<Vec<MemSegment>, Errno>> {
         None
     }

@@ -124,6 +124,19 @@ pub fn load_elf(
         let mut req = MapRequest::anon(end - start, prot);
         req.addr = start;
         req.fixed = true;
+        // Text and read-only data map the cached file's pages themselves
+        // when the segment is laid out page for page as in the file (no
+        // zero-filled tail to clear).
+        let fstart = page_round_down(p.p_offset);
+        let borrow = cached.as_ref().filter(|c| {
+            prot & libc::PROT_WRITE == 0
+                && p.p_memsz == p.p_filesz
+                && fstart.checked_add(end - start).is_some_and(|e| e <= c.mem.len)
+        });
+        if let Some(c) = borrow {
+            req.mem = Some((c.mem.clone(), fstart));
+            req.borrowed = true;
+        }
         req.kind = VmaKind::File {
             path: path.to_vec(),
             offset: page_round_down(p.p_offset),
@@ -131,6 +144,9 @@ pub fn load_elf(
             ino: st.st_ino,
         };
         mm.mmap(ctx, req)?;
+        if borrow.is_some() {
+            continue;
+        }
         // Fill from the page start, so a page shared with the previous
         // segment holds that segment's bytes too (they are the same file
         // bytes).

@@ -52,6 +52,10 @@ pub struct Vma {
     /// of a file opened read-only (Linux's VM_MAYWRITE), whose stores would
     /// reach the file.
     pub may_write: bool,
+    /// The pages belong to the file cache (a private, not yet written file
+    /// mapping): shared by fork, never punched, copied before they may be
+    /// written.
+    pub borrowed: bool,
     pub mem: Arc<MemRange>,
     /// Offset inside `mem` of `start`.
     pub mem_off: u64,
@@ -128,6 +132,8 @@ pub struct MapRequest {
     pub growsdown: bool,
     /// See [`Vma::may_write`].
     pub may_write: bool,
+    /// See [`Vma::borrowed`]; only without PROT_WRITE.
+    pub borrowed: bool,
     pub kind: VmaKind,
     /// Map this existing memory (shared file pages) instead of fresh zeros.
     pub mem: Option<(Arc<MemRange>, u64)>,
@@ -144,6 +150,7 @@ impl MapRequest {
             shared: false,
             growsdown: false,
             may_write: true,
+            borrowed: false,
             kind: VmaKind::Anon,
             mem: None,
         }
@@ -269,6 +276,7 @@ impl MemoryManager {
             shared: req.shared,
             growsdown: req.growsdown,
             may_write: req.may_write,
+            borrowed: req.borrowed,
             mem,
             mem_off,
             kind: req.kind,
@@ -321,6 +329,7 @@ impl MemoryManager {
                 shared: req.shared,
                 growsdown: req.growsdown,
                 may_write: req.may_write,
+                borrowed: false,
                 mem,
                 mem_off,
                 kind,
@@ -370,7 +379,7 @@ impl MemoryManager {
         let keys: Vec<u64> = inner.vmas.range(start..end).map(|(k, _)| *k).collect();
         for k in keys {
             let v = inner.vmas.remove(&k).unwrap();
-            if !v.shared && Arc::strong_count(&v.mem) > 1 {
+            if !v.shared && !v.borrowed && Arc::strong_count(&v.mem) > 1 {
                 // Other pieces of this private range live on: give back just
                 // this piece's pages now.
                 self.file.punch(v.file_off(v.start), v.end - v.start);
@@ -433,6 +442,27 @@ impl MemoryManager {
         }
         Self::split_at(&mut inner, addr);
         Self::split_at(&mut inner, end);
+        if prot & libc::PROT_WRITE != 0 {
+            // Cache pages may be read, never written: give each borrowed
+            // piece its own copy first (the copy-on-write of a private file
+            // mapping, done up front).
+            let keys: Vec<u64> = inner
+                .vmas
+                .range(addr..end)
+                .filter(|(_, v)| v.borrowed)
+                .map(|(k, _)| *k)
+                .collect();
+            for k in keys {
+                let v = inner.vmas.get_mut(&k).unwrap();
+                let n = v.end - v.start;
+                let m = MemRange::new(&self.file, n)?;
+                self.file.copy(v.file_off(v.start), m.off, n);
+                v.mem = m;
+                v.mem_off = 0;
+                v.borrowed = false;
+                ctx.map(v.start, n, prot, v.file_off(v.start)).map_err(platform_err)?;
+            }
+        }
         for (_, v) in inner.vmas.range_mut(addr..end) {
             v.prot = prot;
         }
@@ -517,6 +547,7 @@ impl MemoryManager {
                 shared: vma.shared,
                 growsdown: vma.growsdown,
                 may_write: vma.may_write,
+                borrowed: false,
                 kind: vma.kind.clone(),
                 mem: Some((mem, mem_off)),
             },
@@ -559,6 +590,7 @@ impl MemoryManager {
                 shared: false,
                 growsdown: false,
                 may_write: true,
+                borrowed: false,
                 mem: heap,
                 mem_off: old_end - base,
                 kind: VmaKind::Heap,
@@ -601,7 +633,7 @@ impl MemoryManager {
         let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
         let inner = self.inner();
         for (_, v) in inner.vmas.range(..end) {
-            if v.end <= addr || v.shared {
+            if v.end <= addr || v.shared || v.borrowed {
                 continue;
             }
             let s = v.start.max(addr);
@@ -637,7 +669,7 @@ impl MemoryManager {
         let mut vmas = BTreeMap::new();
         for (k, v) in inner.vmas.iter() {
             let mut n = v.clone();
-            if !v.shared && v.kind != VmaKind::Heap {
+            if !v.shared && !v.borrowed && v.kind != VmaKind::Heap {
                 let m = MemRange::new(&self.file, v.end - v.start)?;
                 self.file.copy(v.file_off(v.start), m.off, v.end - v.start);
                 n.mem = m;
@@ -690,6 +722,7 @@ impl MemoryManager {
             shared: true,
             growsdown: false,
             may_write: false,
+            borrowed: false,
             mem: MemRange::new(&self.file, PAGE_SIZE)?,
             mem_off: 0,
             kind: VmaKind::Vdso,

@@ -135,6 +135,20 @@ fn sys_mmap(t: &mut Task, a: &SyscallArgs) -> SysResult {
         Some((f, st))
     };
     let mm = t.mm.clone();
+    // A private mapping that is not writable reads the file cache's pages
+    // directly (every process maps the same libc); mprotect copies them if
+    // they ever become writable.
+    if let Some((f, st)) = &file {
+        if !shared && prot & libc::PROT_WRITE == 0 && st.st_mode & libc::S_IFMT == libc::S_IFREG {
+            if let Some(c) = t.kernel.file_cache.get(t, &mm.file, f)? {
+                if off.checked_add(len).is_some_and(|e| e <= c.mem.len) && c.size > 0 {
+                    req.mem = Some((c.mem.clone(), off));
+                    req.borrowed = true;
+                    return mm.mmap(t.ctx(), req);
+                }
+            }
+        }
+    }
     let at = mm.mmap(t.ctx(), req)?;
     if let Some((f, st)) = file {
         if st.st_mode & libc::S_IFMT == libc::S_IFREG {

@@ -60,6 +60,12 @@ impl FileCache {
     /// The cached contents of a regular file, reading it in on a miss.
     /// None when the file is not worth caching (not regular, too big).
     pub fn get(&self, t: &Task, file: &Arc<MemoryFile>, f: &File) -> Result<Option<Cached>, Errno> {
+        // Files whose data already lives in the memory file (tmpfs) can be
+        // changed through shared mappings without a new mtime: never cache
+        // them (reading them is a memory copy anyway).
+        if f.shared_memory(0, 0).is_some() {
+            return Ok(None);
+        }
         let st = f.stat()?;
         if st.st_mode & libc::S_IFMT != libc::S_IFREG
             || st.st_size < 0

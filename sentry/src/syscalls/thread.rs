@@ -28,7 +28,7 @@ pub fn register(t: &mut Table) {
     t.add(
         libc::SYS_execveat,
         "execveat",
-        Support::Partial("AT_EMPTY_PATH (fexecve) is not supported"),
+        Support::Partial("AT_EMPTY_PATH runs the descriptor's file by its path (a rename in between is not seen)"),
         sys_execveat,
     );
     t.add(libc::SYS_exit, "exit", Support::Full, sys_exit);
@@ -160,9 +160,16 @@ fn exec_common(t: &mut Task, dirfd: i32, path: u64, argv: u64, envp: u64, flags:
     if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    let path = t.read_path(path)?;
+    let mut path = t.read_path(path)?;
+    let mut dirfd = dirfd;
     if path.is_empty() {
-        return Err(Errno::ENOENT);
+        if flags & libc::AT_EMPTY_PATH == 0 {
+            return Err(Errno::ENOENT);
+        }
+        // fexecve: run the file the descriptor names.
+        let f = t.fds.get(dirfd)?;
+        path = f.path();
+        dirfd = libc::AT_FDCWD;
     }
     let argv = t.read_string_array(argv)?;
     let envp = t.read_string_array(envp)?;

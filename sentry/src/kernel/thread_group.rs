@@ -42,6 +42,9 @@ pub struct TgInner {
     pub itimer_gen: u64,
     pub itimer_deadline: Option<std::time::Instant>,
     pub itimer_interval: std::time::Duration,
+    /// ITIMER_VIRTUAL and ITIMER_PROF: (generation, expiry as group CPU time,
+    /// interval), indexed by which-1.
+    pub cpu_timers: [(u64, Option<std::time::Duration>, std::time::Duration); 2],
     /// Accumulated CPU time of reaped children, for times()/getrusage.
     pub children_utime: std::time::Duration,
     /// Set while the group is stopped by a job-control signal.

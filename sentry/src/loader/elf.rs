@@ -131,7 +131,9 @@ pub fn load_elf(
         let borrow = cached.as_ref().filter(|c| {
             prot & libc::PROT_WRITE == 0
                 && p.p_memsz == p.p_filesz
-                && fstart.checked_add(end - start).is_some_and(|e| e <= c.mem.len)
+                && fstart
+                    .checked_add(end - start)
+                    .is_some_and(|e| e <= c.mem.len)
         });
         if let Some(c) = borrow {
             req.mem = Some((c.mem.clone(), fstart));

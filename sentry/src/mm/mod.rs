@@ -460,7 +460,8 @@ impl MemoryManager {
                 v.mem = m;
                 v.mem_off = 0;
                 v.borrowed = false;
-                ctx.map(v.start, n, prot, v.file_off(v.start)).map_err(platform_err)?;
+                ctx.map(v.start, n, prot, v.file_off(v.start))
+                    .map_err(platform_err)?;
             }
         }
         for (_, v) in inner.vmas.range_mut(addr..end) {

@@ -59,14 +59,28 @@ pub fn register(t: &mut Table) {
     t.add(
         libc::SYS_setitimer,
         "setitimer",
-        Support::Partial("ITIMER_REAL only"),
+        Support::Partial(
+            "ITIMER_VIRTUAL and ITIMER_PROF both count the group's CPU time, checked every 5 ms",
+        ),
         sys_setitimer,
     );
     t.add(
         libc::SYS_getitimer,
         "getitimer",
-        Support::Partial("ITIMER_REAL only"),
+        Support::Full,
         sys_getitimer,
+    );
+    t.add(
+        libc::SYS_clock_settime,
+        "clock_settime",
+        Support::Partial("the sandbox may not set the clock: EPERM"),
+        sys_clock_settime,
+    );
+    t.add(
+        libc::SYS_settimeofday,
+        "settimeofday",
+        Support::Partial("the sandbox may not set the clock: EPERM"),
+        sys_settimeofday,
     );
 }
 
@@ -111,7 +125,46 @@ fn cpu_time(t: &Task, clock: i32) -> Duration {
     Duration::from_nanos(ns)
 }
 
+/// The CPU time of a clock named by a pid or tid (clock_getcpuclockid,
+/// pthread_getcpuclockid): Linux encodes it as ~(id << 3) | flags, where bit
+/// 2 means a thread and the low bits the kind (PROF, VIRT, SCHED).
+fn dynamic_cpu_clock(t: &Task, clock: i32) -> Result<Duration, Errno> {
+    let id = !(clock >> 3);
+    if clock & 3 == 3 {
+        return Err(Errno::EINVAL);
+    }
+    if clock & 4 != 0 {
+        let h = if id == 0 {
+            t.handle.clone()
+        } else {
+            t.kernel.task(id).ok_or(Errno::EINVAL)?
+        };
+        return Ok(Duration::from_nanos(h.utime_ns.load(Ordering::Relaxed)));
+    }
+    let tg = if id == 0 {
+        t.tg.clone()
+    } else {
+        t.kernel.group(id).ok_or(Errno::EINVAL)?
+    };
+    Ok(group_cpu(&tg))
+}
+
+fn group_cpu(tg: &ThreadGroup) -> Duration {
+    let ns: u64 = tg
+        .inner
+        .lock()
+        .unwrap()
+        .tasks
+        .iter()
+        .map(|h| h.utime_ns.load(Ordering::Relaxed))
+        .sum();
+    Duration::from_nanos(ns)
+}
+
 fn clock_now(t: &Task, clock: i32) -> Result<Duration, Errno> {
+    if clock < 0 {
+        return dynamic_cpu_clock(t, clock);
+    }
     match clock {
         libc::CLOCK_REALTIME | libc::CLOCK_REALTIME_COARSE | libc::CLOCK_TAI => {
             Ok(SystemTime::now()
@@ -347,14 +400,96 @@ fn from_tv(v: libc::timeval) -> Result<Duration, Errno> {
     Ok(Duration::new(v.tv_sec as u64, v.tv_usec as u32 * 1000))
 }
 
+fn sys_clock_settime(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let clock = a.a[0] as i32;
+    read_ts(t, a.a[1])?;
+    if clock == libc::CLOCK_REALTIME {
+        return Err(Errno::EPERM);
+    }
+    // Other clocks cannot be set at all (Linux: EINVAL).
+    Err(Errno::EINVAL)
+}
+
+fn sys_settimeofday(_t: &mut Task, _a: &SyscallArgs) -> SysResult {
+    Err(Errno::EPERM)
+}
+
+/// Arms ITIMER_VIRTUAL (which = 1) or ITIMER_PROF (2): they expire when the
+/// group's CPU time reaches the value; a watcher thread checks every 5 ms.
+fn arm_cpu_timer(
+    tg: &Arc<ThreadGroup>,
+    which: usize,
+    value: Duration,
+    interval: Duration,
+) -> (Duration, Duration) {
+    let now = group_cpu(tg);
+    let mut g = tg.inner.lock().unwrap();
+    let (gen, old_exp, old_int) = g.cpu_timers[which - 1];
+    let old_left = old_exp.map(|e| e.saturating_sub(now)).unwrap_or_default();
+    let gen = gen + 1;
+    if value.is_zero() {
+        g.cpu_timers[which - 1] = (gen, None, interval);
+        return (old_left, old_int);
+    }
+    g.cpu_timers[which - 1] = (gen, Some(now + value), interval);
+    drop(g);
+    let sig = if which == 1 {
+        libc::SIGVTALRM
+    } else {
+        libc::SIGPROF
+    };
+    let weak = Arc::downgrade(tg);
+    let _ = std::thread::Builder::new()
+        .name("cpu-itimer".into())
+        .spawn(move || loop {
+            std::thread::sleep(Duration::from_millis(5));
+            let Some(tg) = weak.upgrade() else { return };
+            let cpu = group_cpu(&tg);
+            let fire = {
+                let mut g = tg.inner.lock().unwrap();
+                let (cur_gen, exp, int) = g.cpu_timers[which - 1];
+                if cur_gen != gen || g.exit.is_some() {
+                    return;
+                }
+                match exp {
+                    Some(e) if cpu >= e => {
+                        g.cpu_timers[which - 1].1 = (!int.is_zero()).then(|| cpu + int);
+                        Some(int.is_zero())
+                    }
+                    Some(_) => None,
+                    None => return,
+                }
+            };
+            if let Some(last) = fire {
+                send_group(&tg, SigInfo::new(sig, libc::SI_KERNEL));
+                if last {
+                    return;
+                }
+            }
+        });
+    (old_left, old_int)
+}
+
 fn sys_setitimer(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let which = a.a[0] as i32;
+    if which == libc::ITIMER_VIRTUAL || which == libc::ITIMER_PROF {
+        let (value, interval) = if a.a[1] != 0 {
+            let it: libc::itimerval = t.copy_in(a.a[1])?;
+            (from_tv(it.it_value)?, from_tv(it.it_interval)?)
+        } else {
+            (Duration::ZERO, Duration::ZERO)
+        };
+        let (left, int) = arm_cpu_timer(&t.tg, which as usize, value, interval);
+        if a.a[2] != 0 {
+            let old = libc::itimerval {
+                it_interval: tv(int),
+                it_value: tv(left),
+            };
+            t.copy_out(a.a[2], &old)?;
+        }
+        return Ok(0);
+    }
     if which != libc::ITIMER_REAL {
-        t.kernel.report_unsupported(
-            libc::SYS_setitimer as usize,
-            which as u64,
-            "setitimer timer",
-        );
         return Err(Errno::EINVAL);
     }
     let (value, interval) = if a.a[1] != 0 {
@@ -377,7 +512,19 @@ fn sys_setitimer(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_getitimer(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    if a.a[0] as i32 != libc::ITIMER_REAL {
+    let which = a.a[0] as i32;
+    if which == libc::ITIMER_VIRTUAL || which == libc::ITIMER_PROF {
+        let now = group_cpu(&t.tg);
+        let (_, exp, int) = t.tg.inner.lock().unwrap().cpu_timers[which as usize - 1];
+        let left = exp.map(|e| e.saturating_sub(now)).unwrap_or_default();
+        let cur = libc::itimerval {
+            it_interval: tv(int),
+            it_value: tv(left),
+        };
+        t.copy_out(a.a[1], &cur)?;
+        return Ok(0);
+    }
+    if which != libc::ITIMER_REAL {
         return Err(Errno::EINVAL);
     }
     let (left, int) = {

@@ -196,6 +196,15 @@ impl MemoryManager {
         self.inner.write().unwrap()
     }
 
+    /// The VMA containing `addr`, if any (with its key).
+    fn vma_at(inner: &Inner, addr: u64) -> Option<(&u64, &Vma)> {
+        inner
+            .vmas
+            .range(..=addr)
+            .next_back()
+            .filter(|(_, v)| v.end > addr)
+    }
+
     fn overlaps(inner: &Inner, start: u64, end: u64) -> bool {
         inner
             .vmas
@@ -486,12 +495,7 @@ impl MemoryManager {
         let new_len = page_round_up(new_len).ok_or(Errno::EINVAL)?;
         let vma = {
             let inner = self.inner();
-            let (_, v) = inner
-                .vmas
-                .range(..=old)
-                .next_back()
-                .filter(|(_, v)| v.end > old)
-                .ok_or(Errno::EFAULT)?;
+            let (_, v) = Self::vma_at(&inner, old).ok_or(Errno::EFAULT)?;
             if old + old_len.max(PAGE_SIZE) > v.end {
                 return Err(Errno::EFAULT);
             }
@@ -759,12 +763,7 @@ impl MemoryManager {
         let mut pos = addr;
         let mut done = 0usize;
         while pos < end {
-            let (_, v) = inner
-                .vmas
-                .range(..=pos)
-                .next_back()
-                .filter(|(_, v)| v.end > pos)
-                .ok_or(Errno::EFAULT)?;
+            let (_, v) = Self::vma_at(&inner, pos).ok_or(Errno::EFAULT)?;
             if v.kind == VmaKind::Vdso {
                 // Not memory-file backed: the Sentry cannot read it.
                 return Err(Errno::EFAULT);
@@ -859,12 +858,7 @@ impl MemoryManager {
             return Err(Errno::EINVAL);
         }
         let inner = self.inner();
-        let (_, v) = inner
-            .vmas
-            .range(..=addr)
-            .next_back()
-            .filter(|(_, v)| v.end > addr)
-            .ok_or(Errno::EFAULT)?;
+        let (_, v) = Self::vma_at(&inner, addr).ok_or(Errno::EFAULT)?;
         if v.prot & libc::PROT_READ == 0 {
             return Err(Errno::EFAULT);
         }
@@ -879,12 +873,7 @@ impl MemoryManager {
     /// (for shared futexes): its memory-file offset.
     pub fn futex_key(&self, addr: u64) -> Result<u64, Errno> {
         let inner = self.inner();
-        let (_, v) = inner
-            .vmas
-            .range(..=addr)
-            .next_back()
-            .filter(|(_, v)| v.end > addr)
-            .ok_or(Errno::EFAULT)?;
+        let (_, v) = Self::vma_at(&inner, addr).ok_or(Errno::EFAULT)?;
         Ok(v.file_off(addr))
     }
 

@@ -118,16 +118,7 @@ fn sys_ppoll(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let deadline = timeout.map(deadline_after);
     let (fds, nfds) = (a.a[0], a.a[1]);
     let r = with_sigmask(t, a.a[3], a.a[4], |t| do_poll(t, fds, nfds, deadline));
-    if let Some(d) = deadline {
-        if a.a[2] != 0 {
-            let left = d.saturating_duration_since(Instant::now());
-            let ts = libc::timespec {
-                tv_sec: left.as_secs() as i64,
-                tv_nsec: left.subsec_nanos() as i64,
-            };
-            let _ = t.copy_out(a.a[2], &ts);
-        }
-    }
+    write_time_left(t, a.a[2], deadline, false);
     r.map_err(|e| {
         if e == Errno::ERESTARTSYS {
             Errno::ERESTARTNOHAND
@@ -135,6 +126,34 @@ fn sys_ppoll(t: &mut Task, a: &SyscallArgs) -> SysResult {
             e
         }
     })
+}
+
+/// Writes the time left before `deadline` back to the caller's timeout (a
+/// timeval for select, a timespec otherwise), as Linux does; a failure to
+/// write it is ignored, as Linux ignores it.
+fn write_time_left(t: &Task, addr: u64, deadline: Option<Instant>, timeval: bool) {
+    let (Some(d), true) = (deadline, addr != 0) else {
+        return;
+    };
+    let left = d.saturating_duration_since(Instant::now());
+    let secs = left.as_secs() as i64;
+    let _ = if timeval {
+        t.copy_out(
+            addr,
+            &libc::timeval {
+                tv_sec: secs,
+                tv_usec: left.subsec_micros() as i64,
+            },
+        )
+    } else {
+        t.copy_out(
+            addr,
+            &libc::timespec {
+                tv_sec: secs,
+                tv_nsec: left.subsec_nanos() as i64,
+            },
+        )
+    };
 }
 
 fn read_set(t: &Task, addr: u64, nfds: u64) -> Result<Option<Vec<u8>>, Errno> {
@@ -218,15 +237,7 @@ fn sys_select(t: &mut Task, a: &SyscallArgs) -> SysResult {
         None
     };
     let r = do_select(t, a.a[0], [a.a[1], a.a[2], a.a[3]], deadline);
-    if let (Some(d), true) = (deadline, a.a[4] != 0) {
-        // Linux writes back the time left.
-        let left = d.saturating_duration_since(Instant::now());
-        let tv = libc::timeval {
-            tv_sec: left.as_secs() as i64,
-            tv_usec: left.subsec_micros() as i64,
-        };
-        let _ = t.copy_out(a.a[4], &tv);
-    }
+    write_time_left(t, a.a[4], deadline, true);
     r.map_err(|e| {
         if e == Errno::ERESTARTSYS {
             Errno::ERESTARTNOHAND
@@ -250,14 +261,7 @@ fn sys_pselect6(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let r = with_sigmask(t, mask_addr, mask_size, |t| {
         do_select(t, nfds, sets, deadline)
     });
-    if let (Some(d), true) = (deadline, a.a[4] != 0) {
-        let left = d.saturating_duration_since(Instant::now());
-        let ts = libc::timespec {
-            tv_sec: left.as_secs() as i64,
-            tv_nsec: left.subsec_nanos() as i64,
-        };
-        let _ = t.copy_out(a.a[4], &ts);
-    }
+    write_time_left(t, a.a[4], deadline, false);
     r.map_err(|e| {
         if e == Errno::ERESTARTSYS {
             Errno::ERESTARTNOHAND

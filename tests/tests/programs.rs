@@ -125,3 +125,8 @@ fn writes_under_root_stay_inside_the_sandbox() {
         again.describe()
     );
 }
+
+#[test]
+fn sendfile_copy_file_range_splice_and_tee_move_bytes_between_descriptors() {
+    native_then_sandboxed("splice_family", &[], SHORT);
+}

@@ -152,6 +152,23 @@ impl Pipe {
         Io::Done(n)
     }
 
+    /// Copies buffered bytes without consuming them (tee).
+    pub fn try_peek(&self, buf: &mut [u8]) -> Io {
+        let st = self.lock();
+        if st.buf.is_empty() {
+            return if st.writers == 0 {
+                Io::Closed
+            } else {
+                Io::WouldBlock
+            };
+        }
+        let n = buf.len().min(st.buf.len());
+        for (d, s) in buf[..n].iter_mut().zip(st.buf.iter()) {
+            *d = *s;
+        }
+        Io::Done(n)
+    }
+
     fn readable_now(&self) -> bool {
         let st = self.lock();
         !st.buf.is_empty() || st.writers == 0

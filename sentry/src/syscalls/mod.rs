@@ -18,6 +18,7 @@ mod poll;
 mod read_write;
 mod sched;
 mod signal;
+mod splice;
 mod stat;
 mod sys_info;
 mod thread;
@@ -78,6 +79,7 @@ impl Table {
         read_write::register(&mut t);
         sched::register(&mut t);
         signal::register(&mut t);
+        splice::register(&mut t);
         stat::register(&mut t);
         sys_info::register(&mut t);
         thread::register(&mut t);

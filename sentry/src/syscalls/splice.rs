@@ -1,0 +1,233 @@
+//! Moving data between descriptors inside the Sentry: sendfile,
+//! copy_file_range, splice, tee. The bytes go through a bounded buffer in
+//! the Sentry (never through application memory), in steps of at most
+//! `CHUNK`.
+
+use std::sync::Arc;
+
+use super::{Support, SyscallArgs, Table};
+use crate::errno::{Errno, SysResult};
+use crate::fsimpl::pipe::Io;
+use crate::kernel::task::Task;
+use crate::vfs::File;
+
+pub fn register(t: &mut Table) {
+    t.add(libc::SYS_sendfile, "sendfile", Support::Full, sys_sendfile);
+    t.add(
+        libc::SYS_copy_file_range,
+        "copy_file_range",
+        Support::Full,
+        sys_copy_file_range,
+    );
+    t.add(
+        libc::SYS_splice,
+        "splice",
+        Support::Partial("copies through the Sentry; SPLICE_F_MOVE/MORE are hints and ignored"),
+        sys_splice,
+    );
+    t.add(libc::SYS_tee, "tee", Support::Full, sys_tee);
+}
+
+const CHUNK: usize = 1 << 16;
+/// Linux caps one transfer at MAX_RW_COUNT.
+const MAX_COUNT: u64 = 0x7fff_f000;
+
+/// Where bytes come from or go to: the file's own position, or an offset
+/// the caller passed by pointer (updated at the end).
+enum Pos {
+    Own,
+    At(u64, u64),
+}
+
+impl Pos {
+    fn from_ptr(t: &Task, ptr: u64) -> Result<Pos, Errno> {
+        if ptr == 0 {
+            return Ok(Pos::Own);
+        }
+        let off: i64 = t.copy_in(ptr)?;
+        if off < 0 {
+            return Err(Errno::EINVAL);
+        }
+        Ok(Pos::At(ptr, off as u64))
+    }
+
+    fn read(&mut self, t: &Task, f: &File, buf: &mut [u8]) -> Result<usize, Errno> {
+        match self {
+            Pos::Own => f.read(t, buf),
+            Pos::At(_, off) => {
+                let n = f.pread(t, buf, *off)?;
+                *off += n as u64;
+                Ok(n)
+            }
+        }
+    }
+
+    fn write(&mut self, t: &Task, f: &File, buf: &[u8]) -> Result<usize, Errno> {
+        match self {
+            Pos::Own => f.write(t, buf),
+            Pos::At(_, off) => {
+                let n = f.pwrite(t, buf, *off)?;
+                *off += n as u64;
+                Ok(n)
+            }
+        }
+    }
+
+    fn store(&self, t: &Task) -> Result<(), Errno> {
+        if let Pos::At(ptr, off) = self {
+            t.copy_out(*ptr, &(*off as i64))?;
+        }
+        Ok(())
+    }
+}
+
+/// Copies up to `count` bytes; stops at EOF or a short write. An error after
+/// some progress returns the progress, as Linux does.
+fn transfer(t: &Task, src: &File, sp: &mut Pos, dst: &File, dp: &mut Pos, count: u64) -> SysResult {
+    let count = count.min(MAX_COUNT);
+    let mut buf = vec![0u8; (count as usize).min(CHUNK)];
+    let mut done = 0u64;
+    while done < count {
+        let want = ((count - done) as usize).min(buf.len());
+        let n = match sp.read(t, src, &mut buf[..want]) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if done > 0 && e != Errno::EFAULT => break,
+            Err(e) => return Err(e),
+        };
+        let mut written = 0;
+        while written < n {
+            match dp.write(t, dst, &buf[written..n]) {
+                Ok(0) => break,
+                Ok(w) => written += w,
+                // Progress is reported; bytes read but not written are
+                // lost, the same window Linux's pipe splice has.
+                Err(_) if done + written as u64 > 0 => break,
+                Err(e) => return Err(e),
+            }
+        }
+        done += written as u64;
+        if written < n || n < want {
+            break;
+        }
+    }
+    Ok(done)
+}
+
+fn readable(t: &Task, fd: i32) -> Result<Arc<File>, Errno> {
+    let f = t.fds.get(fd)?;
+    if !f.readable() {
+        return Err(Errno::EBADF);
+    }
+    Ok(f)
+}
+
+fn writable(t: &Task, fd: i32) -> Result<Arc<File>, Errno> {
+    let f = t.fds.get(fd)?;
+    if !f.writable() {
+        return Err(Errno::EBADF);
+    }
+    Ok(f)
+}
+
+fn is_pipe(f: &File) -> bool {
+    f.ops().as_pipe().is_some()
+}
+
+fn sys_sendfile(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let out = writable(t, a.a[0] as i32)?;
+    let inp = readable(t, a.a[1] as i32)?;
+    if inp.is_dir() {
+        return Err(Errno::EINVAL);
+    }
+    if out.flags() & libc::O_APPEND != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut sp = Pos::from_ptr(t, a.a[2])?;
+    let r = transfer(t, &inp, &mut sp, &out, &mut Pos::Own, a.a[3]);
+    sp.store(t)?;
+    r
+}
+
+fn sys_copy_file_range(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    if a.a[5] != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let inp = readable(t, a.a[0] as i32)?;
+    let out = writable(t, a.a[2] as i32)?;
+    if inp.is_dir() || out.is_dir() {
+        return Err(Errno::EISDIR);
+    }
+    let regular = |f: &File| f.stat().map(|s| s.st_mode & libc::S_IFMT == libc::S_IFREG);
+    if !regular(&inp)? || !regular(&out)? {
+        return Err(Errno::EINVAL);
+    }
+    if out.flags() & libc::O_APPEND != 0 {
+        return Err(Errno::EBADF);
+    }
+    let mut sp = Pos::from_ptr(t, a.a[1])?;
+    let mut dp = Pos::from_ptr(t, a.a[3])?;
+    let r = transfer(t, &inp, &mut sp, &out, &mut dp, a.a[4]);
+    sp.store(t)?;
+    dp.store(t)?;
+    r
+}
+
+fn sys_splice(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let flags = a.a[5] as u32;
+    if flags
+        & !(libc::SPLICE_F_MOVE
+            | libc::SPLICE_F_NONBLOCK
+            | libc::SPLICE_F_MORE
+            | libc::SPLICE_F_GIFT)
+        != 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    let inp = readable(t, a.a[0] as i32)?;
+    let out = writable(t, a.a[2] as i32)?;
+    if !is_pipe(&inp) && !is_pipe(&out) {
+        return Err(Errno::EINVAL);
+    }
+    // A pipe has no offset.
+    if (is_pipe(&inp) && a.a[1] != 0) || (is_pipe(&out) && a.a[3] != 0) {
+        return Err(Errno::ESPIPE);
+    }
+    if out.flags() & libc::O_APPEND != 0 && !is_pipe(&out) {
+        return Err(Errno::EINVAL);
+    }
+    let mut sp = Pos::from_ptr(t, a.a[1])?;
+    let mut dp = Pos::from_ptr(t, a.a[3])?;
+    // One step only, as splice returns what one pipe buffer holds.
+    let r = transfer(t, &inp, &mut sp, &out, &mut dp, a.a[4].min(CHUNK as u64));
+    sp.store(t)?;
+    dp.store(t)?;
+    r
+}
+
+fn sys_tee(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let inp = readable(t, a.a[0] as i32)?;
+    let out = writable(t, a.a[1] as i32)?;
+    let (Some(src), Some(_)) = (inp.ops().as_pipe(), out.ops().as_pipe()) else {
+        return Err(Errno::EINVAL);
+    };
+    if Arc::ptr_eq(&inp, &out) {
+        return Err(Errno::EINVAL);
+    }
+    let nonblock = a.a[3] as u32 & libc::SPLICE_F_NONBLOCK != 0;
+    let len = (a.a[2] as usize).min(CHUNK);
+    let mut buf = vec![0u8; len];
+    let n = loop {
+        match src.try_peek(&mut buf) {
+            Io::Done(n) => break n,
+            Io::Closed => return Ok(0),
+            Io::WouldBlock if nonblock => return Err(Errno::EAGAIN),
+            Io::WouldBlock => {
+                t.block(&[src.wait_queue()], None, &mut || {
+                    !matches!(src.try_peek(&mut [0u8; 1]), Io::WouldBlock)
+                })?;
+            }
+        }
+    };
+    out.write(t, &buf[..n]).map(|w| w as u64)
+}

@@ -130,3 +130,8 @@ fn writes_under_root_stay_inside_the_sandbox() {
 fn sendfile_copy_file_range_splice_and_tee_move_bytes_between_descriptors() {
     native_then_sandboxed("splice_family", &[], SHORT);
 }
+
+#[test]
+fn fcntl_ofd_and_flock_locks_exclude_other_holders_and_go_on_close() {
+    native_then_sandboxed("file_locks", &[], SHORT);
+}

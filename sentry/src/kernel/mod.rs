@@ -49,6 +49,9 @@ pub struct Config {
     /// CPUs the sandbox reports (measured before the Sentry is locked down:
     /// finding out reads host files).
     pub cpus: usize,
+    /// The host's /proc/cpuinfo, cut to `cpus` processors (read at boot,
+    /// before lockdown); empty: /proc/cpuinfo is made from CPUID.
+    pub cpuinfo: String,
 }
 
 /// The sandbox's PID namespace: every live task and thread group by id.
@@ -87,6 +90,8 @@ pub struct Kernel {
     pub futexes: futex::Futexes,
     /// Contents of executed and mapped files, kept in the memory file.
     pub file_cache: crate::mm::file_cache::FileCache,
+    /// Advisory file locks (fcntl record locks, flock).
+    pub locks: crate::vfs::lock::Locks,
     pub table: Table,
     reported: Mutex<HashSet<(usize, u64)>>,
     /// Exit status of the init process (wait status), once it is known.
@@ -114,6 +119,7 @@ impl Kernel {
             boot_wall: SystemTime::now(),
             futexes: futex::Futexes::default(),
             file_cache: Default::default(),
+            locks: Default::default(),
             table: Table::build(),
             reported: Mutex::new(HashSet::new()),
             init_exit: Mutex::new(None),

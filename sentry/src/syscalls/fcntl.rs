@@ -4,23 +4,20 @@ use super::file::{fd_arg, io_file};
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::task::Task;
+use crate::vfs::lock::RecordLock;
+use crate::vfs::File;
 
 pub fn register(t: &mut Table) {
     t.add(
         libc::SYS_fcntl,
         "fcntl",
-        Support::Partial("record locks (F_SETLK/F_SETLKW/F_GETLK, OFD) succeed without locking; no leases, F_NOTIFY, seals or F_SETSIG"),
+        Support::Partial("no leases, F_NOTIFY, seals or F_SETSIG; F_SETLKW does not detect deadlocks (EDEADLK)"),
         sys_fcntl,
     );
     t.add(libc::SYS_dup, "dup", Support::Full, sys_dup);
     t.add(libc::SYS_dup2, "dup2", Support::Full, sys_dup2);
     t.add(libc::SYS_dup3, "dup3", Support::Full, sys_dup3);
-    t.add(
-        libc::SYS_flock,
-        "flock",
-        Support::Partial("succeeds without locking"),
-        sys_flock,
-    );
+    t.add(libc::SYS_flock, "flock", Support::Full, sys_flock);
 }
 
 fn sys_dup(t: &mut Task, a: &SyscallArgs) -> SysResult {
@@ -51,25 +48,73 @@ fn sys_dup3(t: &mut Task, a: &SyscallArgs) -> SysResult {
     Ok(new as u64)
 }
 
-/// Checks a struct flock as F_SETLK would, without locking anything.
-fn check_flock(t: &Task, fd: i32, arg: u64, set: bool) -> Result<libc::flock, Errno> {
-    let f = io_file(t, fd)?;
-    let mut fl: libc::flock = t.copy_in(arg)?;
-    match i32::from(fl.l_whence) {
-        libc::SEEK_SET | libc::SEEK_CUR | libc::SEEK_END => {}
-        _ => return Err(Errno::EINVAL),
-    }
-    match i32::from(fl.l_type) {
+/// Reads a struct flock and resolves it to an absolute byte range.
+fn read_flock(t: &Task, f: &File, arg: u64, set: bool) -> Result<RecordLock, Errno> {
+    let fl: libc::flock = t.copy_in(arg)?;
+    let typ = i32::from(fl.l_type);
+    match typ {
         libc::F_RDLCK if set && !f.readable() => return Err(Errno::EBADF),
         libc::F_WRLCK if set && !f.writable() => return Err(Errno::EBADF),
         libc::F_RDLCK | libc::F_WRLCK | libc::F_UNLCK => {}
         _ => return Err(Errno::EINVAL),
     }
-    if !set {
-        // Nobody else holds a lock: the region is free.
-        fl.l_type = libc::F_UNLCK as i16;
+    let base: i64 = match i32::from(fl.l_whence) {
+        libc::SEEK_SET => 0,
+        libc::SEEK_CUR => i64::try_from(f.offset()).map_err(|_| Errno::EOVERFLOW)?,
+        libc::SEEK_END => f.stat()?.st_size,
+        _ => return Err(Errno::EINVAL),
+    };
+    let start = base.checked_add(fl.l_start).ok_or(Errno::EOVERFLOW)?;
+    // A negative length covers the bytes before start.
+    let (start, end) = match fl.l_len {
+        0 => (start, i64::MAX),
+        l if l > 0 => (start, start.checked_add(l).ok_or(Errno::EOVERFLOW)?),
+        l => (start.checked_add(l).ok_or(Errno::EINVAL)?, start),
+    };
+    if start < 0 {
+        return Err(Errno::EINVAL);
     }
-    Ok(fl)
+    let end = if end == i64::MAX { u64::MAX } else { end as u64 };
+    Ok(RecordLock { typ, start: start as u64, end })
+}
+
+fn record_lock(t: &Task, fd: i32, cmd: i32, arg: u64) -> SysResult {
+    let f = io_file(t, fd)?;
+    let ofd = matches!(cmd, libc::F_OFD_GETLK | libc::F_OFD_SETLK | libc::F_OFD_SETLKW);
+    if ofd {
+        // OFD locks need l_pid == 0.
+        let fl: libc::flock = t.copy_in(arg)?;
+        if fl.l_pid != 0 {
+            return Err(Errno::EINVAL);
+        }
+    }
+    let locks = &t.kernel.locks;
+    match cmd {
+        libc::F_GETLK | libc::F_OFD_GETLK => {
+            let req = read_flock(t, &f, arg, false)?;
+            if req.typ == libc::F_UNLCK {
+                return Err(Errno::EINVAL);
+            }
+            let mut fl: libc::flock = t.copy_in(arg)?;
+            match locks.test(t, &f, &req, ofd)? {
+                None => fl.l_type = libc::F_UNLCK as i16,
+                Some((r, pid)) => {
+                    fl.l_type = r.typ as i16;
+                    fl.l_whence = libc::SEEK_SET as i16;
+                    fl.l_start = r.start as i64;
+                    fl.l_len = if r.end == u64::MAX { 0 } else { (r.end - r.start) as i64 };
+                    fl.l_pid = pid;
+                }
+            }
+            t.copy_out(arg, &fl)?;
+            Ok(0)
+        }
+        _ => {
+            let req = read_flock(t, &f, arg, true)?;
+            let wait = matches!(cmd, libc::F_SETLKW | libc::F_OFD_SETLKW);
+            locks.set(t, &f, req, ofd, wait).map(|_| 0)
+        }
+    }
 }
 
 fn sys_fcntl(t: &mut Task, a: &SyscallArgs) -> SysResult {
@@ -101,15 +146,12 @@ fn sys_fcntl(t: &mut Task, a: &SyscallArgs) -> SysResult {
             f.set_status_flags(arg as i32);
             Ok(0)
         }
-        libc::F_GETLK | libc::F_OFD_GETLK => {
-            let fl = check_flock(t, fd, arg, false)?;
-            t.copy_out(arg, &fl)?;
-            Ok(0)
-        }
-        libc::F_SETLK | libc::F_SETLKW | libc::F_OFD_SETLK | libc::F_OFD_SETLKW => {
-            check_flock(t, fd, arg, true)?;
-            Ok(0)
-        }
+        libc::F_GETLK
+        | libc::F_OFD_GETLK
+        | libc::F_SETLK
+        | libc::F_SETLKW
+        | libc::F_OFD_SETLK
+        | libc::F_OFD_SETLKW => record_lock(t, fd, cmd, arg),
         libc::F_GETPIPE_SZ => match f.ops().as_pipe() {
             Some(p) => Ok(p.capacity() as u64),
             None => Err(Errno::EBADF),
@@ -129,10 +171,6 @@ fn sys_fcntl(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_flock(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let op = a.a[1] as i32 & !libc::LOCK_NB;
-    io_file(t, fd_arg(a.a[0]))?;
-    match op {
-        libc::LOCK_SH | libc::LOCK_EX | libc::LOCK_UN => Ok(0),
-        _ => Err(Errno::EINVAL),
-    }
+    let f = io_file(t, fd_arg(a.a[0]))?;
+    t.kernel.locks.flock(t, &f, a.a[1] as i32).map(|_| 0)
 }

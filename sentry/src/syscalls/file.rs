@@ -173,6 +173,7 @@ fn sys_creat(t: &mut Task, a: &SyscallArgs) -> SysResult {
 
 fn sys_close(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let f = t.fds.remove(fd_arg(a.a[0]))?;
+    t.kernel.locks.closed(t.tgid(), &f);
     drop(f);
     Ok(0)
 }
@@ -194,6 +195,7 @@ fn sys_close_range(t: &mut Task, a: &SyscallArgs) -> SysResult {
         if flags & libc::CLOSE_RANGE_CLOEXEC != 0 {
             let _ = t.fds.set_cloexec(fd, true);
         } else if let Ok(f) = t.fds.remove(fd) {
+            t.kernel.locks.closed(t.tgid(), &f);
             drop(f);
         }
     }

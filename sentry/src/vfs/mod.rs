@@ -34,6 +34,7 @@
 mod context;
 mod fdtable;
 mod file;
+pub mod lock;
 pub mod ops;
 pub mod path;
 mod perm;

@@ -11,7 +11,9 @@ pub fn register(t: &mut Table) {
     t.add(
         libc::SYS_fcntl,
         "fcntl",
-        Support::Partial("no leases, F_NOTIFY, seals or F_SETSIG; F_SETLKW does not detect deadlocks (EDEADLK)"),
+        Support::Partial(
+            "no leases, F_NOTIFY, seals or F_SETSIG; F_SETLKW does not detect deadlocks (EDEADLK)",
+        ),
         sys_fcntl,
     );
     t.add(libc::SYS_dup, "dup", Support::Full, sys_dup);
@@ -74,13 +76,24 @@ fn read_flock(t: &Task, f: &File, arg: u64, set: bool) -> Result<RecordLock, Err
     if start < 0 {
         return Err(Errno::EINVAL);
     }
-    let end = if end == i64::MAX { u64::MAX } else { end as u64 };
-    Ok(RecordLock { typ, start: start as u64, end })
+    let end = if end == i64::MAX {
+        u64::MAX
+    } else {
+        end as u64
+    };
+    Ok(RecordLock {
+        typ,
+        start: start as u64,
+        end,
+    })
 }
 
 fn record_lock(t: &Task, fd: i32, cmd: i32, arg: u64) -> SysResult {
     let f = io_file(t, fd)?;
-    let ofd = matches!(cmd, libc::F_OFD_GETLK | libc::F_OFD_SETLK | libc::F_OFD_SETLKW);
+    let ofd = matches!(
+        cmd,
+        libc::F_OFD_GETLK | libc::F_OFD_SETLK | libc::F_OFD_SETLKW
+    );
     if ofd {
         // OFD locks need l_pid == 0.
         let fl: libc::flock = t.copy_in(arg)?;
@@ -102,7 +115,11 @@ fn record_lock(t: &Task, fd: i32, cmd: i32, arg: u64) -> SysResult {
                     fl.l_type = r.typ as i16;
                     fl.l_whence = libc::SEEK_SET as i16;
                     fl.l_start = r.start as i64;
-                    fl.l_len = if r.end == u64::MAX { 0 } else { (r.end - r.start) as i64 };
+                    fl.l_len = if r.end == u64::MAX {
+                        0
+                    } else {
+                        (r.end - r.start) as i64
+                    };
                     fl.l_pid = pid;
                 }
             }

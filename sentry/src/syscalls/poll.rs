@@ -86,7 +86,7 @@ fn read_timespec(t: &Task, addr: u64) -> Result<Option<Duration>, Errno> {
 
 /// Runs `f` with the signal mask `mask_addr` points at (if any) in force,
 /// as ppoll and pselect6 do; the old mask comes back after the handler.
-fn with_sigmask(
+pub(super) fn with_sigmask(
     t: &mut Task,
     mask_addr: u64,
     mask_size: u64,

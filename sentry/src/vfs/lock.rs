@@ -81,7 +81,10 @@ impl FileLocks {
                 continue;
             }
             if r.start < start {
-                out.push(Record { end: start, ..r.clone() });
+                out.push(Record {
+                    end: start,
+                    ..r.clone()
+                });
             }
             if end < r.end {
                 out.push(Record { start: end, ..r });
@@ -136,25 +139,43 @@ impl Locks {
     }
 
     /// F_GETLK: the first lock that would block `req`, or None.
-    pub fn test(&self, t: &Task, file: &Arc<File>, req: &RecordLock, ofd: bool) -> Result<Option<(RecordLock, i32)>, Errno> {
+    pub fn test(
+        &self,
+        t: &Task,
+        file: &Arc<File>,
+        req: &RecordLock,
+        ofd: bool,
+    ) -> Result<Option<(RecordLock, i32)>, Errno> {
         let k = key(file)?;
         let owner = Self::owner(t, file, ofd);
         Ok(self.with(k, |fl| {
-            fl.conflict(&owner, req.start, req.end, req.typ == libc::F_WRLCK).map(|r| {
-                (
-                    RecordLock {
-                        typ: if r.write { libc::F_WRLCK } else { libc::F_RDLCK },
-                        start: r.start,
-                        end: r.end,
-                    },
-                    r.pid,
-                )
-            })
+            fl.conflict(&owner, req.start, req.end, req.typ == libc::F_WRLCK)
+                .map(|r| {
+                    (
+                        RecordLock {
+                            typ: if r.write {
+                                libc::F_WRLCK
+                            } else {
+                                libc::F_RDLCK
+                            },
+                            start: r.start,
+                            end: r.end,
+                        },
+                        r.pid,
+                    )
+                })
         }))
     }
 
     /// F_SETLK / F_SETLKW (and the OFD forms).
-    pub fn set(&self, t: &Task, file: &Arc<File>, req: RecordLock, ofd: bool, wait: bool) -> Result<(), Errno> {
+    pub fn set(
+        &self,
+        t: &Task,
+        file: &Arc<File>,
+        req: RecordLock,
+        ofd: bool,
+        wait: bool,
+    ) -> Result<(), Errno> {
         let k = key(file)?;
         let owner = Self::owner(t, file, ofd);
         if req.typ == libc::F_UNLCK {
@@ -170,7 +191,13 @@ impl Locks {
                     return false;
                 }
                 fl.unlock(&owner, req.start, req.end);
-                fl.records.push(Record { owner: owner.clone(), start: req.start, end: req.end, write, pid });
+                fl.records.push(Record {
+                    owner: owner.clone(),
+                    start: req.start,
+                    end: req.end,
+                    write,
+                    pid,
+                });
                 true
             })
         };
@@ -212,7 +239,10 @@ impl Locks {
         self.queue.notify_all();
         let mut take = || {
             self.with(k, |fl| {
-                let busy = fl.flocks.iter().any(|(o, w)| !o.same(&owner) && (write || *w));
+                let busy = fl
+                    .flocks
+                    .iter()
+                    .any(|(o, w)| !o.same(&owner) && (write || *w));
                 if !busy {
                     fl.flocks.push((owner.clone(), write));
                 }

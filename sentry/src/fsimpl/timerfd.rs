@@ -1,0 +1,177 @@
+//! timerfd: a timer whose expirations are read as a 64-bit count.
+
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use crate::errno::Errno;
+use crate::kernel::task::Task;
+use crate::kernel::waiter::WaitQueue;
+use crate::vfs::{File, FileOps};
+
+#[derive(Default)]
+struct State {
+    deadline: Option<Instant>,
+    interval: Duration,
+    expirations: u64,
+    /// Bumped by every settime: a waker thread of an older setting stops.
+    generation: u64,
+}
+
+impl State {
+    /// Counts the expirations up to now.
+    fn update(&mut self, now: Instant) {
+        let Some(d) = self.deadline else { return };
+        if now < d {
+            return;
+        }
+        if self.interval.is_zero() {
+            self.expirations += 1;
+            self.deadline = None;
+            return;
+        }
+        let late = now.duration_since(d).as_nanos() / self.interval.as_nanos().max(1);
+        let n = late.min(u64::MAX as u128 / 2) as u64 + 1;
+        self.expirations = self.expirations.saturating_add(n);
+        self.deadline = d.checked_add(self.interval * n.min(u32::MAX as u64) as u32);
+    }
+}
+
+pub struct TimerFd {
+    /// The clock absolute settings are measured on.
+    pub clock: i32,
+    st: Mutex<State>,
+    queue: WaitQueue,
+    ino: u64,
+}
+
+impl TimerFd {
+    pub fn new(clock: i32) -> Arc<TimerFd> {
+        Arc::new(TimerFd {
+            clock,
+            st: Mutex::new(State::default()),
+            queue: WaitQueue::new(),
+            ino: super::anon_ino(),
+        })
+    }
+
+    /// Arms (or with `value` zero disarms) the timer; returns the old
+    /// (time left, interval).
+    pub fn set(
+        self: &Arc<Self>,
+        first: Option<Instant>,
+        interval: Duration,
+    ) -> (Duration, Duration) {
+        let now = Instant::now();
+        let (old, gen) = {
+            let mut st = self.st.lock().unwrap();
+            st.update(now);
+            let old = (
+                st.deadline
+                    .map(|d| d.saturating_duration_since(now))
+                    .unwrap_or_default(),
+                st.interval,
+            );
+            st.deadline = first;
+            st.interval = interval;
+            st.expirations = 0;
+            st.generation += 1;
+            (old, st.generation)
+        };
+        if first.is_some() {
+            // A waker notifies readers and pollers at each expiry.
+            let weak: Weak<TimerFd> = Arc::downgrade(self);
+            let _ = std::thread::Builder::new()
+                .name("timerfd".into())
+                .spawn(move || loop {
+                    let next = {
+                        let Some(tf) = weak.upgrade() else { return };
+                        let st = tf.st.lock().unwrap();
+                        if st.generation != gen {
+                            return;
+                        }
+                        st.deadline
+                    };
+                    let Some(d) = next else { return };
+                    std::thread::sleep(d.saturating_duration_since(Instant::now()));
+                    let Some(tf) = weak.upgrade() else { return };
+                    tf.st.lock().unwrap().update(Instant::now());
+                    tf.queue.notify_all();
+                });
+        }
+        self.queue.notify_all();
+        old
+    }
+
+    /// (time left, interval) for timerfd_gettime.
+    pub fn get(&self) -> (Duration, Duration) {
+        let now = Instant::now();
+        let mut st = self.st.lock().unwrap();
+        st.update(now);
+        (
+            st.deadline
+                .map(|d| d.saturating_duration_since(now))
+                .unwrap_or_default(),
+            st.interval,
+        )
+    }
+
+    fn take(&self) -> Option<u64> {
+        let mut st = self.st.lock().unwrap();
+        st.update(Instant::now());
+        if st.expirations == 0 {
+            return None;
+        }
+        Some(std::mem::take(&mut st.expirations))
+    }
+}
+
+impl FileOps for TimerFd {
+    fn read(&self, t: &Task, f: &File, buf: &mut [u8], _off: u64) -> Result<usize, Errno> {
+        if buf.len() < 8 {
+            return Err(Errno::EINVAL);
+        }
+        let mut got = self.take();
+        if got.is_none() {
+            if f.nonblocking() {
+                return Err(Errno::EAGAIN);
+            }
+            t.block(&[&self.queue], None, &mut || {
+                got = self.take();
+                got.is_some()
+            })?;
+        }
+        let n = got.ok_or(Errno::EAGAIN)?;
+        buf[..8].copy_from_slice(&n.to_ne_bytes());
+        Ok(8)
+    }
+
+    fn seekable(&self) -> bool {
+        false
+    }
+
+    fn stat(&self) -> Result<libc::stat, Errno> {
+        let mut s: libc::stat = crate::usermem::zeroed();
+        s.st_ino = self.ino;
+        s.st_mode = 0o600;
+        s.st_nlink = 1;
+        Ok(s)
+    }
+
+    fn readiness(&self, mask: i16) -> i16 {
+        let mut st = self.st.lock().unwrap();
+        st.update(Instant::now());
+        if st.expirations > 0 {
+            (libc::POLLIN | libc::POLLRDNORM) & mask
+        } else {
+            0
+        }
+    }
+
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        Some(&self.queue)
+    }
+
+    fn name(&self) -> Vec<u8> {
+        b"anon_inode:[timerfd]".to_vec()
+    }
+}

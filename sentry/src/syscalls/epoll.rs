@@ -1,0 +1,196 @@
+//! epoll_create, epoll_ctl, epoll_wait and friends.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{Support, SyscallArgs, Table};
+use crate::errno::{Errno, SysResult};
+use crate::fsimpl::epoll::Epoll;
+use crate::kernel::task::Task;
+use crate::vfs::File;
+
+pub fn register(t: &mut Table) {
+    t.add(
+        libc::SYS_epoll_create,
+        "epoll_create",
+        Support::Full,
+        sys_epoll_create,
+    );
+    t.add(
+        libc::SYS_epoll_create1,
+        "epoll_create1",
+        Support::Full,
+        sys_epoll_create1,
+    );
+    t.add(
+        libc::SYS_epoll_ctl,
+        "epoll_ctl",
+        Support::Partial("EPOLLET is served level-triggered; EPOLLEXCLUSIVE and EPOLLWAKEUP are accepted and ignored"),
+        sys_epoll_ctl,
+    );
+    t.add(
+        libc::SYS_epoll_wait,
+        "epoll_wait",
+        Support::Full,
+        sys_epoll_wait,
+    );
+    t.add(
+        libc::SYS_epoll_pwait,
+        "epoll_pwait",
+        Support::Full,
+        sys_epoll_pwait,
+    );
+    t.add(
+        libc::SYS_epoll_pwait2,
+        "epoll_pwait2",
+        Support::Full,
+        sys_epoll_pwait2,
+    );
+}
+
+/// Size of `struct epoll_event` on x86-64 (packed: u32 events, u64 data).
+const EVENT_SIZE: u64 = 12;
+/// Linux's EP_MAX_EVENTS.
+const MAX_EVENTS: i32 = (i32::MAX as u64 / EVENT_SIZE) as i32;
+
+fn new_epoll(t: &Task, flags: i32) -> SysResult {
+    if flags & !libc::EPOLL_CLOEXEC != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let f = File::new(Arc::new(Epoll::new()), None, libc::O_RDWR);
+    Ok(t.fds.install(f, flags & libc::EPOLL_CLOEXEC != 0)? as u64)
+}
+
+fn sys_epoll_create(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    if (a.a[0] as i32) <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    new_epoll(t, 0)
+}
+
+fn sys_epoll_create1(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    new_epoll(t, a.a[0] as i32)
+}
+
+fn epoll_of(f: &Arc<File>) -> Result<Arc<Epoll>, Errno> {
+    let any: Arc<dyn std::any::Any + Send + Sync> = f.ops().clone();
+    any.downcast::<Epoll>().map_err(|_| Errno::EINVAL)
+}
+
+fn sys_epoll_ctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let epf = t.fds.get(a.a[0] as i32)?;
+    let op = a.a[1] as i32;
+    let fd = a.a[2] as i32;
+    let target = t.fds.get(fd)?;
+    let ep = epoll_of(&epf)?;
+    if Arc::ptr_eq(&epf, &target) {
+        return Err(Errno::EINVAL);
+    }
+    // Regular files and directories cannot be watched (Linux: EPERM).
+    if target.ops().wait_queue().is_none() {
+        if let Ok(st) = target.stat() {
+            if matches!(st.st_mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFDIR) {
+                return Err(Errno::EPERM);
+            }
+        }
+    }
+    let read_event = |t: &Task| -> Result<(u32, u64), Errno> {
+        let b = t.read_bytes(a.a[3], EVENT_SIZE as usize)?;
+        let events = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+        let mut d = [0u8; 8];
+        d.copy_from_slice(&b[4..12]);
+        Ok((events, u64::from_ne_bytes(d)))
+    };
+    match op {
+        libc::EPOLL_CTL_ADD => {
+            let (ev, data) = read_event(t)?;
+            ep.add(fd, &target, ev, data).map(|_| 0)
+        }
+        libc::EPOLL_CTL_MOD => {
+            let (ev, data) = read_event(t)?;
+            ep.modify(fd, &target, ev, data).map(|_| 0)
+        }
+        libc::EPOLL_CTL_DEL => ep.delete(fd, &target).map(|_| 0),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn do_wait(t: &mut Task, epfd: i32, events: u64, max: i32, deadline: Option<Instant>) -> SysResult {
+    if max <= 0 || max > MAX_EVENTS {
+        return Err(Errno::EINVAL);
+    }
+    let epf = t.fds.get(epfd)?;
+    let ep = epoll_of(&epf)?;
+    // The output array must be writable before anything is reported.
+    if !t.mm.is_mapped(events, max as u64 * EVENT_SIZE) {
+        return Err(Errno::EFAULT);
+    }
+    loop {
+        let snap = ep.snapshot();
+        let files: Vec<(Option<Arc<File>>, i16)> =
+            snap.iter().map(|(f, e, _)| (f.clone(), *e)).collect();
+        let keys: Vec<(i32, usize)> = snap.iter().map(|(_, _, k)| *k).collect();
+        let ready = match crate::vfs::poll::wait_ready(t, &files, deadline) {
+            Ok(r) => r,
+            // epoll_wait is never restarted after a handler (Linux: EINTR).
+            Err(e) if e == Errno::ERESTARTSYS => return Err(Errno::EINTR),
+            Err(e) => return Err(e),
+        };
+        let out = ep.collect(&keys, &ready, max as usize);
+        if out.is_empty() && !deadline.is_some_and(|d| Instant::now() >= d) && !files.is_empty() {
+            // Only ignored bits were ready (e.g. POLLOUT not asked for): wait
+            // a little rather than spin, then look again.
+            if t.sleep(Some(Instant::now() + Duration::from_millis(5)))
+                .is_err()
+            {
+                return Err(Errno::EINTR);
+            }
+            continue;
+        }
+        let mut bytes = Vec::with_capacity(out.len() * EVENT_SIZE as usize);
+        for (ev, data) in &out {
+            bytes.extend_from_slice(&ev.to_ne_bytes());
+            bytes.extend_from_slice(&data.to_ne_bytes());
+        }
+        t.write_bytes(events, &bytes)?;
+        return Ok(out.len() as u64);
+    }
+}
+
+fn deadline_ms(timeout: i32) -> Option<Instant> {
+    (timeout >= 0).then(|| Instant::now() + Duration::from_millis(timeout as u64))
+}
+
+fn sys_epoll_wait(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    do_wait(
+        t,
+        a.a[0] as i32,
+        a.a[1],
+        a.a[2] as i32,
+        deadline_ms(a.a[3] as i32),
+    )
+}
+
+fn sys_epoll_pwait(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let (epfd, ev, max, d) = (
+        a.a[0] as i32,
+        a.a[1],
+        a.a[2] as i32,
+        deadline_ms(a.a[3] as i32),
+    );
+    super::poll::with_sigmask(t, a.a[4], a.a[5], |t| do_wait(t, epfd, ev, max, d))
+}
+
+fn sys_epoll_pwait2(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let deadline = if a.a[3] != 0 {
+        let ts: libc::timespec = t.copy_in(a.a[3])?;
+        if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+            return Err(Errno::EINVAL);
+        }
+        Instant::now().checked_add(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+    } else {
+        None
+    };
+    let (epfd, ev, max) = (a.a[0] as i32, a.a[1], a.a[2] as i32);
+    super::poll::with_sigmask(t, a.a[4], a.a[5], |t| do_wait(t, epfd, ev, max, deadline))
+}

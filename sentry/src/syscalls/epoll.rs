@@ -137,7 +137,7 @@ fn do_wait(t: &mut Task, epfd: i32, events: u64, max: i32, deadline: Option<Inst
             Err(e) => return Err(e),
         };
         let out = ep.collect(&keys, &ready, max as usize);
-        if out.is_empty() && !deadline.is_some_and(|d| Instant::now() >= d) && !files.is_empty() {
+        if out.is_empty() && deadline.is_none_or(|d| Instant::now() < d) && !files.is_empty() {
             // Only ignored bits were ready (e.g. POLLOUT not asked for): wait
             // a little rather than spin, then look again.
             if t.sleep(Some(Instant::now() + Duration::from_millis(5)))

@@ -122,21 +122,13 @@ impl PtraceContext {
                     continue;
                 }
                 sys::Stop::Event => continue,
-                sys::Stop::Signal(sig) => {
-                    let r = sys::get_regs(self.tid);
-                    let a = sys::get_siginfo(self.tid).map(|i| {
-                        // SAFETY: reading si_addr of a fault siginfo.
-                        unsafe { i.si_addr() as u64 }
-                    });
-                    eprintln!(
-                        "stub syscall {nr}: signal {sig} at rip {:#x?} addr {a:#x?} trap {trap:#x}",
-                        r.map(|r| r.rip)
-                    );
-                    return Err(PlatformError {
-                        op: "stub syscall: unexpected signal",
-                        errno: sig,
-                    });
+                // The injected call itself faulted: the stub is unusable.
+                sys::Stop::Signal(sig @ (libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE)) => {
+                    tracing::warn!("stub syscall {nr} at {trap:#x}: signal {sig}");
+                    return Err(PlatformError { op: "stub syscall: fault", errno: sig });
                 }
+                // Any other signal (one sent from outside) is suppressed.
+                sys::Stop::Signal(_) => continue,
                 sys::Stop::Syscall => continue,
                 sys::Stop::Gone => {
                     self.gone = true;

@@ -87,6 +87,9 @@ fn stub_child(memfd: RawFd, layout: &StubLayout) -> ! {
     // mapped before forking and which never returns.
     unsafe {
         unregister_rseq();
+        // Out of the caller's session: a terminal's signals (Ctrl-C) go to
+        // the Sentry, which decides who in the sandbox gets them.
+        libc::setsid();
         // A Sentry that changed credentials (entering its user namespace)
         // is not dumpable, and neither is its fork: then no Sentry thread
         // but the forking one could PTRACE_SEIZE the stub's threads. The

@@ -1,0 +1,43 @@
+//! Signals sent to `runsc-rs do` reach the sandboxed program (as `docker
+//! stop` needs): its handler runs and its exit status comes back.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tests::{require, sandbox};
+
+#[test]
+fn sigterm_to_runsc_do_reaches_the_programs_handler() {
+    let runsc = require!(sandbox());
+    let mut child = Command::new(&runsc)
+        .args([
+            "do",
+            "--",
+            "/bin/sh",
+            "-c",
+            "trap 'echo got TERM; exit 3' TERM; echo ready; while :; do /bin/sleep 0.1; done",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start runsc-rs");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    // SAFETY: kill only sends a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "runsc-rs did not exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert_eq!(rest, "got TERM\n");
+    assert_eq!(status.code(), Some(3));
+}

@@ -25,6 +25,7 @@ pub fn task_exited(k: &Arc<Kernel>, handle: &Arc<TaskHandle>, tg: &Arc<ThreadGro
         let mut i = tg.inner.lock().unwrap();
         let s = i.group_exit.unwrap_or(status);
         i.exit = Some(s);
+        i.exit_comm = handle.comm.lock().unwrap().clone();
         (s, std::mem::take(&mut i.children), i.exit_signal)
     };
     let init = k.group(1).filter(|g| !Arc::ptr_eq(g, tg));
@@ -168,12 +169,21 @@ pub fn send_group(tg: &Arc<ThreadGroup>, info: SigInfo) {
             i.tasks.clone()
         }
     };
-    for t in tasks {
+    let mut taken = false;
+    for t in &tasks {
         if info.signo == libc::SIGKILL {
             t.kill();
         } else if t.sig.lock().unwrap().mask & crate::kernel::signal::bit(info.signo) == 0 {
             t.kick();
+            taken = true;
             break;
+        }
+    }
+    if !taken && info.signo != libc::SIGKILL {
+        // Blocked everywhere: nobody is interrupted, but sleepers that wait
+        // for pending signals (signalfd, sigtimedwait) must look again.
+        for t in &tasks {
+            t.waiter.notify();
         }
     }
 }

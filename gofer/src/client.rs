@@ -6,10 +6,15 @@
 //!   passes its errno through; a broken connection or malformed reply is `EIO`.
 //! * Names are raw bytes (Linux file names need not be UTF-8).
 //! * Fids are allocated by the client; `clunk` frees them.
+//! * Every reply is read with `recvmsg`, so a descriptor the server passes
+//!   (SCM_RIGHTS) is never lost: a reply that may carry one (`Ropenfd`)
+//!   must carry exactly one, and any other reply carrying one breaks the
+//!   connection (the descriptors are closed).
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
+use std::io::{self, Write};
 use std::net::Shutdown;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::{Mutex, PoisonError};
 
@@ -86,6 +91,16 @@ pub struct SetAttr {
     pub mtime_nsec: u64,
 }
 
+/// Whether [`Client::lookup`] keeps the fid it walks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keep {
+    Always,
+    /// Only if the file reached is a directory.
+    Dir,
+    /// Never: the attributes are all the caller wants.
+    Never,
+}
+
 /// The msize the client asks for; the server may lower it.
 pub const REQUESTED_MSIZE: u32 = 1 << 20;
 /// The smallest msize the client accepts (as Linux's v9fs does).
@@ -142,6 +157,24 @@ impl Conn {
         msize: u32,
         accept: impl FnOnce(Rmessage<'_>) -> Option<T>,
     ) -> Result<T, i32> {
+        match self.call_fd(tag, msg, msize, accept) {
+            Ok((t, None)) => Ok(t),
+            // Only replies to Topenfd/Tlookupfd carry one.
+            Ok((_, Some(_))) => Err(libc::EIO),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`Conn::call`] for a request whose reply may carry a descriptor
+    /// (Ropenfd always, Rlookupfd when it says so): it must carry exactly
+    /// as many as its type and fields announce.
+    fn call_fd<T>(
+        &mut self,
+        tag: u16,
+        msg: &Tmessage<'_>,
+        msize: u32,
+        accept: impl FnOnce(Rmessage<'_>) -> Option<T>,
+    ) -> Result<(T, Option<OwnedFd>), i32> {
         if self.broken {
             return Err(libc::EIO);
         }
@@ -166,20 +199,22 @@ impl Conn {
     }
 
     /// The exchange itself. The outer error is a broken connection; the
-    /// inner result is the server's answer.
+    /// inner result is the server's answer. Descriptors that arrive and are
+    /// not handed out are closed when `fds` drops.
     fn exchange<T>(
         &mut self,
         tag: u16,
         rtype: u8,
         msize: u32,
         accept: impl FnOnce(Rmessage<'_>) -> Option<T>,
-    ) -> Result<Result<T, i32>, String> {
+    ) -> Result<Result<(T, Option<OwnedFd>), i32>, String> {
         self.sock
             .write_all(&self.wbuf)
             .map_err(|e| format!("sending a request: {e}"))?;
+        let mut fds = Vec::new();
+        let mut truncated = false;
         let mut size = [0u8; 4];
-        self.sock
-            .read_exact(&mut size)
+        recv_exact(&self.sock, &mut size, &mut fds, &mut truncated)
             .map_err(|e| format!("reading a reply: {e}"))?;
         let len = wire::frame_len(size, msize).map_err(|_| {
             format!(
@@ -191,8 +226,7 @@ impl Conn {
             self.rbuf.resize(len, 0);
         }
         self.rbuf[..4].copy_from_slice(&size);
-        self.sock
-            .read_exact(&mut self.rbuf[4..len])
+        recv_exact(&self.sock, &mut self.rbuf[4..len], &mut fds, &mut truncated)
             .map_err(|e| format!("reading a reply: {e}"))?;
         let (rtag, reply) =
             wire::decode_rmessage(&self.rbuf[..len]).map_err(|_| "malformed reply".to_string())?;
@@ -200,6 +234,9 @@ impl Conn {
             return Err(format!("reply tag {rtag}, expected {tag}"));
         }
         if let Rmessage::Lerror { ecode } = reply {
+            if !fds.is_empty() || truncated {
+                return Err("descriptor passed with an Rlerror".into());
+            }
             // Linux errnos are 1..=4095; anything else would be mistaken for
             // success or a kernel-internal code.
             return match i32::try_from(ecode) {
@@ -213,9 +250,144 @@ impl Conn {
                 reply.type_byte()
             ));
         }
-        accept(reply)
-            .map(Ok)
-            .ok_or_else(|| format!("reply of type {rtype} does not answer its request"))
+        // The reply's type was checked against the request's, so a reply
+        // can carry descriptors only where the request asked for them.
+        let expected = reply.fds();
+        if truncated {
+            if expected == 0 || !fds.is_empty() {
+                return Err(format!(
+                    "more descriptors than reply type {rtype} may carry"
+                ));
+            }
+            // The one descriptor could not be installed: this process is
+            // out of descriptors (the kernel then drops it and sets
+            // MSG_CTRUNC). The stream is still in step.
+            return Ok(Err(libc::EMFILE));
+        }
+        if fds.len() != expected {
+            return Err(format!(
+                "{} descriptors with reply type {rtype}, expected {expected}",
+                fds.len()
+            ));
+        }
+        let t = accept(reply)
+            .ok_or_else(|| format!("reply of type {rtype} does not answer its request"))?;
+        Ok(Ok((t, fds.pop())))
+    }
+}
+
+/// Most descriptors one `recvmsg` makes room for; more is MSG_CTRUNC (the
+/// kernel closes those that do not fit).
+const MAX_FDS_PER_RECV: usize = 4;
+
+/// Reads exactly `buf.len()` bytes from `sock` with `recvmsg`, appending the
+/// descriptors that arrive to `fds` and noting MSG_CTRUNC in `truncated`.
+fn recv_exact(
+    sock: &UnixStream,
+    buf: &mut [u8],
+    fds: &mut Vec<OwnedFd>,
+    truncated: &mut bool,
+) -> io::Result<()> {
+    // u64s keep the buffer aligned for cmsghdr.
+    const SPACE: usize =
+        // SAFETY: CMSG_SPACE is arithmetic.
+        unsafe { libc::CMSG_SPACE((MAX_FDS_PER_RECV * size_of::<RawFd>()) as u32) } as usize;
+    let mut got = 0;
+    while got < buf.len() {
+        let mut cbuf = [0u64; SPACE.div_ceil(8)];
+        let mut iov = libc::iovec {
+            iov_base: buf[got..].as_mut_ptr().cast(),
+            iov_len: buf.len() - got,
+        };
+        // SAFETY: msghdr is plain data; all-zero is a valid value.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = SPACE;
+        // SAFETY: `msg` points at `iov` (into `buf`) and `cbuf`, both live
+        // and of the lengths given, for the duration of the call.
+        let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if msg.msg_flags & libc::MSG_CTRUNC != 0 {
+            *truncated = true;
+        }
+        // SAFETY: the kernel filled `msg`'s control area, which is
+        // `msg_controllen` bytes of `cbuf`; the CMSG_* macros stay inside it.
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(&msg);
+            while !c.is_null() {
+                if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                    let data = libc::CMSG_DATA(c);
+                    let bytes = ((*c).cmsg_len as usize).saturating_sub(libc::CMSG_LEN(0) as usize);
+                    for i in 0..bytes / size_of::<RawFd>() {
+                        let fd: RawFd =
+                            std::ptr::read_unaligned(data.add(i * size_of::<RawFd>()).cast());
+                        // The kernel installed it in our table just now:
+                        // it is ours to close.
+                        fds.push(OwnedFd::from_raw_fd(fd));
+                    }
+                }
+                c = libc::CMSG_NXTHDR(&msg, c);
+            }
+        }
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        // n > 0 and at most the iovec's length.
+        got += n as usize;
+    }
+    Ok(())
+}
+
+/// What [`Client::lookup_fd`] found.
+#[derive(Debug)]
+pub struct LookupFd {
+    pub attr: Attr,
+    /// A symlink's target; empty for other files.
+    pub target: Vec<u8>,
+    /// A regular file's or directory's read-only host descriptor, if the
+    /// server could open it.
+    pub fd: Option<OwnedFd>,
+}
+
+/// `fstat`s a donated descriptor, which must be of file type `want`
+/// (`S_IFREG`, `S_IFDIR`); anything else is `EIO` (the descriptor is
+/// closed by the caller dropping it).
+fn check_fd(fd: &OwnedFd, want: u32) -> Result<libc::stat, i32> {
+    // SAFETY: stat is plain data; all-zero is a valid value.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `fd` is open and `st` is a valid out-parameter.
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } < 0 {
+        return Err(libc::EIO);
+    }
+    if st.st_mode & libc::S_IFMT != want {
+        tracing::warn!(
+            mode = st.st_mode,
+            "the gofer passed a descriptor of the wrong type"
+        );
+        return Err(libc::EIO);
+    }
+    Ok(st)
+}
+
+fn raise_nofile_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid out-parameter, then a valid in-parameter.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
     }
 }
 
@@ -272,7 +444,11 @@ fn chunked(
 
 impl Client {
     /// Negotiates 9P2000.L (Tversion) and attaches to the served root (Tattach).
+    ///
+    /// Also raises this process's soft RLIMIT_NOFILE to its hard limit:
+    /// every file opened through [`Client::open_fd`] holds a descriptor.
     pub fn connect(sock: UnixStream) -> Result<Client, i32> {
+        raise_nofile_limit();
         let mut conn = Conn {
             sock,
             wbuf: Vec::new(),
@@ -463,17 +639,147 @@ impl Client {
         })
     }
 
-    /// Walk then getattr in one call; the new fid is returned with the
-    /// attributes of the file it names.
+    /// Walk then getattr in one round trip (Twalkgetattr); the new fid is
+    /// returned with the attributes of the file it names.
     pub fn walk_getattr(&self, fid: Fid, names: &[&[u8]]) -> Result<(Fid, Attr), i32> {
-        let (nfid, _) = self.walk(fid, names)?;
-        match self.getattr(nfid) {
-            Ok(a) => Ok((nfid, a)),
-            Err(e) => {
+        match self.lookup(fid, names, Keep::Always) {
+            Ok((Some(nfid), a)) => Ok((nfid, a)),
+            // lookup checked that the server kept the fid.
+            Ok((None, _)) => Err(libc::EIO),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Walks `names` (at most [`wire::MAXWELEM`], fitting one message)
+    /// from `fid` and returns the attributes of the file reached, in one
+    /// round trip (Twalkgetattr), and the new fid if `keep` keeps it. A walk
+    /// that stops early is `ENOENT` (`ENOTDIR` at a file that is neither a
+    /// directory nor a symlink) and creates no fid. More names take a Twalk
+    /// and a Tgetattr.
+    pub fn lookup(
+        &self,
+        fid: Fid,
+        names: &[&[u8]],
+        keep: Keep,
+    ) -> Result<(Option<Fid>, Attr), i32> {
+        // Twalkgetattr is Twalk with a `keep[4]` field more.
+        let size = TWALK_HEADER_LEN + 4 + names.iter().map(|n| 2 + n.len()).sum::<usize>();
+        if names.len() > wire::MAXWELEM || size > self.msize as usize {
+            let (nfid, _) = self.walk(fid, names)?;
+            let a = self.getattr(nfid);
+            let kept = match (&a, keep) {
+                (Ok(_), Keep::Always) => true,
+                (Ok(a), Keep::Dir) => a.mode & libc::S_IFMT == libc::S_IFDIR,
+                _ => false,
+            };
+            if !kept {
                 let _ = self.clunk(nfid);
+            }
+            return a.map(|a| (kept.then_some(nfid), a));
+        }
+        let newfid = self.alloc_fid()?;
+        let msg = Tmessage::Walkgetattr {
+            fid,
+            newfid,
+            keep: match keep {
+                Keep::Always => wire::WALK_KEEP_ALWAYS,
+                Keep::Dir => wire::WALK_KEEP_DIR,
+                Keep::Never => wire::WALK_KEEP_NEVER,
+            },
+            names: names.to_vec(),
+        };
+        let r = self.rpc(&msg, |r| match r {
+            Rmessage::Walkgetattr { kept, qids, attr } if qids.len() == names.len() => {
+                // The server must keep the fid exactly when asked to, or our
+                // fid numbers and its table disagree.
+                let is_dir = attr.attr.mode & libc::S_IFMT == libc::S_IFDIR;
+                let should = match keep {
+                    Keep::Always => true,
+                    Keep::Dir => is_dir,
+                    Keep::Never => false,
+                };
+                (kept == should).then_some((kept, attr.attr))
+            }
+            _ => None,
+        });
+        match r {
+            Ok((true, a)) => Ok((Some(newfid), a)),
+            Ok((false, a)) => {
+                self.release_fid(newfid);
+                Ok((None, a))
+            }
+            Err(e) => {
+                self.release_fid(newfid);
                 Err(e)
             }
         }
+    }
+
+    /// Opens the file at `names` below the served root, read-only, and
+    /// returns the host descriptor the server passes back (Topenfd), with
+    /// its `fstat`. `dir` asks for a directory, otherwise a regular file;
+    /// any other file is refused. No fid is involved: closing the
+    /// descriptor is all the clean-up there is.
+    ///
+    /// A descriptor of another type than asked for is `EIO`; `EMFILE` means
+    /// this process could not take one more descriptor.
+    pub fn open_fd(&self, names: &[&[u8]], dir: bool) -> Result<(OwnedFd, libc::stat), i32> {
+        if names.len() > wire::MAX_OPENFD_NAMES {
+            return Err(libc::ENAMETOOLONG);
+        }
+        let msg = Tmessage::Openfd {
+            flags: if dir { libc::O_DIRECTORY as u32 } else { 0 },
+            names: names.to_vec(),
+        };
+        let (_, fd) = {
+            let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+            conn.call_fd(TAG, &msg, self.msize, |r| match r {
+                Rmessage::Openfd => Some(()),
+                _ => None,
+            })?
+        };
+        // call_fd hands out exactly the one descriptor Ropenfd carries.
+        let fd = fd.ok_or(libc::EIO)?;
+        let st = check_fd(&fd, if dir { libc::S_IFDIR } else { libc::S_IFREG })?;
+        Ok((fd, st))
+    }
+
+    /// Looks up the file at `names` below the served root in one round trip
+    /// (Tlookupfd): its attributes, a symlink's target, and for a regular
+    /// file or directory the server could open, its read-only host
+    /// descriptor (as [`Client::open_fd`] gives). No fid is involved.
+    pub fn lookup_fd(&self, names: &[&[u8]]) -> Result<LookupFd, i32> {
+        if names.len() > wire::MAX_OPENFD_NAMES {
+            return Err(libc::ENAMETOOLONG);
+        }
+        let msg = Tmessage::Lookupfd {
+            names: names.to_vec(),
+        };
+        let ((attr, target), fd) = {
+            let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+            conn.call_fd(TAG, &msg, self.msize, |r| match r {
+                Rmessage::Lookupfd { fd, attr, target } => {
+                    let mode = attr.attr.mode & libc::S_IFMT;
+                    // A descriptor only for a regular file or directory; a
+                    // target only for a symlink.
+                    let ok = (!fd || mode == libc::S_IFREG || mode == libc::S_IFDIR)
+                        && (target.is_empty() || mode == libc::S_IFLNK);
+                    ok.then(|| (attr.attr, target.to_vec()))
+                }
+                _ => None,
+            })?
+        };
+        let fd = match fd {
+            Some(fd) => {
+                let st = check_fd(&fd, attr.mode & libc::S_IFMT)?;
+                if st.st_ino != attr.qid.path {
+                    return Err(libc::EIO);
+                }
+                Some(fd)
+            }
+            None => None,
+        };
+        Ok(LookupFd { attr, target, fd })
     }
 
     /// Opens `fid` with Linux open flags (O_RDONLY ...). Returns the qid and iounit.

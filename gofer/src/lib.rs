@@ -11,4 +11,4 @@ pub mod client;
 pub mod server;
 pub mod wire;
 
-pub use client::{Attr, Client, DirEntry, Fid, Qid, SetAttr, StatFs};
+pub use client::{Attr, Client, DirEntry, Fid, Keep, LookupFd, Qid, SetAttr, StatFs};

@@ -10,14 +10,24 @@
 //! * [`confine`]: pivot_root into the served tree, so that even a name the
 //!   filter missed, or a symlink the host kernel follows, stays inside it.
 //!
+//! * our protocol additions (see `docs/architecture.md`, "9P additions"):
+//!   `Twalkgetattr` is served by feeding `p9` a Twalk and a Tgetattr in
+//!   this process and answering both at once; `Topenfd` opens a file by its
+//!   path below the served root with `openat2(RESOLVE_BENEATH |
+//!   RESOLVE_NO_SYMLINKS)` and passes the descriptor back with SCM_RIGHTS;
+//!   `Tlookupfd` resolves a path the same way and answers with its
+//!   attributes (and a regular file's or directory's descriptor).
+//!
 //! `p9` opens `/proc` when its server is created and reopens files through
 //! `/proc/self/fd` for the rest of its life, so create the [`Server`] while
 //! `/proc` is reachable: before [`confine`] (as [`Server::new_confined`]
 //! does), or with procfs mounted inside the new root.
 
+use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, ErrorKind, Read, Write};
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
@@ -25,7 +35,7 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::statvfs::{statvfs, FsFlags};
 use nix::unistd::{chdir, fchdir, pivot_root};
 
-use crate::wire::{self, Rmessage};
+use crate::wire::{self, Rgetattr, Rmessage, Tmessage};
 
 /// The largest message `p9` 0.3.2 negotiates (64 KiB of payload plus room
 /// for headers); a bigger request frame is a protocol violation.
@@ -34,6 +44,9 @@ pub const MAX_MSIZE: u32 = 64 * 1024 + 24;
 /// A 9P2000.L file server for one directory tree (and one connection).
 pub struct Server {
     p9: p9::Server,
+    /// The served tree's path, opened (for Topenfd) when serving starts,
+    /// as `p9` opens it when the client attaches.
+    root: PathBuf,
 }
 
 impl std::fmt::Debug for Server {
@@ -51,7 +64,10 @@ impl Server {
         let uid_map = p9::ServerUidMap::new();
         let gid_map = p9::ServerGidMap::new();
         let p9 = p9::Server::new(root, uid_map, gid_map)?;
-        Ok(Server { p9 })
+        Ok(Server {
+            p9,
+            root: root.to_path_buf(),
+        })
     }
 
     /// Opens the server first (so it holds `/proc`), then [`confine_with`]s
@@ -73,6 +89,12 @@ impl Server {
     /// clean end of stream (or when the peer is gone mid-reply), an error
     /// for a torn or oversized frame or a failing socket.
     pub fn serve(mut self, sock: UnixStream) -> io::Result<()> {
+        // An O_PATH descriptor of the root: Topenfd resolves beneath it.
+        let root = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+            .open(&self.root)?;
+        let root = OwnedFd::from(root);
         let mut reader = BufReader::with_capacity(MAX_MSIZE as usize, sock.try_clone()?);
         let mut writer = BufWriter::with_capacity(MAX_MSIZE as usize, sock);
         let mut frame = Vec::with_capacity(MAX_MSIZE as usize);
@@ -81,17 +103,43 @@ impl Server {
             if !read_frame(&mut reader, &mut frame)? {
                 return Ok(());
             }
-            let result = match refusal(&frame) {
-                Some((tag, errno)) => {
-                    // errno is a small positive constant.
-                    let msg = Rmessage::Lerror {
-                        ecode: errno as u32,
-                    };
-                    wire::encode_rmessage(tag, &msg, &mut reply)
-                        .map_err(io::Error::from_raw_os_error)?;
-                    writer.write_all(&reply).and_then(|()| writer.flush())
-                }
-                None => self.p9.handle_message(&mut frame.as_slice(), &mut writer),
+            // read_frame guarantees a whole header.
+            let tag = u16::from_le_bytes([frame[5], frame[6]]);
+            let result = match (frame[4], refusal(&frame)) {
+                (_, Some((tag, errno))) => send_error(&mut writer, &mut reply, tag, errno),
+                (wire::TWALKGETATTR, None) => match self.walk_getattr(&frame, &mut reply) {
+                    Ok(()) => writer.write_all(&reply).and_then(|()| writer.flush()),
+                    Err(e) => send_error(&mut writer, &mut reply, tag, e),
+                },
+                (wire::TOPENFD, None) => match open_fd(&root, &frame) {
+                    Ok(fd) => {
+                        wire::encode_rmessage(tag, &Rmessage::Openfd, &mut reply)
+                            .map_err(io::Error::from_raw_os_error)?;
+                        writer
+                            .flush()
+                            .and_then(|()| send_with_fd(writer.get_ref(), &reply, &fd))
+                    }
+                    Err(e) => send_error(&mut writer, &mut reply, tag, e),
+                },
+                (wire::TLOOKUPFD, None) => match lookup_fd(&root, &frame) {
+                    Ok((attr, target, fd)) => {
+                        let msg = Rmessage::Lookupfd {
+                            fd: fd.is_some(),
+                            attr: Box::new(attr),
+                            target: &target,
+                        };
+                        wire::encode_rmessage(tag, &msg, &mut reply)
+                            .map_err(io::Error::from_raw_os_error)?;
+                        match fd {
+                            Some(fd) => writer
+                                .flush()
+                                .and_then(|()| send_with_fd(writer.get_ref(), &reply, &fd)),
+                            None => writer.write_all(&reply).and_then(|()| writer.flush()),
+                        }
+                    }
+                    Err(e) => send_error(&mut writer, &mut reply, tag, e),
+                },
+                (_, None) => self.p9.handle_message(&mut frame.as_slice(), &mut writer),
             };
             match result {
                 Ok(()) => {}
@@ -104,6 +152,340 @@ impl Server {
             }
         }
     }
+}
+
+impl Server {
+    /// Feeds one request we built to `p9` and decodes its answer into
+    /// `out`'s message (an Rlerror is its errno).
+    fn p9_call<T>(
+        &mut self,
+        msg: &Tmessage<'_>,
+        accept: impl FnOnce(Rmessage<'_>) -> Option<T>,
+    ) -> Result<T, i32> {
+        let mut req = Vec::new();
+        wire::encode_tmessage(0, msg, &mut req)?;
+        let mut resp = Vec::new();
+        self.p9
+            .handle_message(&mut req.as_slice(), &mut resp)
+            .map_err(|_| libc::EIO)?;
+        match wire::decode_rmessage(&resp) {
+            Ok((_, Rmessage::Lerror { ecode })) => Err(i32::try_from(ecode).unwrap_or(libc::EIO)),
+            Ok((_, r)) => accept(r).ok_or(libc::EIO),
+            Err(_) => Err(libc::EIO),
+        }
+    }
+
+    /// Twalkgetattr: Twalk then Tgetattr through `p9`, answered at once
+    /// (the reply is encoded into `reply`). A partial walk creates no fid
+    /// and is ENOENT (ENOTDIR if it stopped at a file that is neither a
+    /// directory nor a symlink); a failing getattr clunks the new fid.
+    fn walk_getattr(&mut self, frame: &[u8], reply: &mut Vec<u8>) -> Result<(), i32> {
+        let (tag, fid, newfid, keep, names) = match wire::decode_tmessage(frame) {
+            Ok((
+                tag,
+                Tmessage::Walkgetattr {
+                    fid,
+                    newfid,
+                    keep,
+                    names,
+                },
+            )) => (tag, fid, newfid, keep, names),
+            _ => return Err(libc::EINVAL),
+        };
+        // Walking in place would let a "not kept" answer clunk the start.
+        if fid == newfid || keep > wire::WALK_KEEP_NEVER || !names.iter().all(|n| is_plain_name(n))
+        {
+            return Err(libc::EINVAL);
+        }
+        let want = names.len();
+        let walk = Tmessage::Walk { fid, newfid, names };
+        let qids = self.p9_call(&walk, |r| match r {
+            Rmessage::Walk { qids } => Some(qids),
+            _ => None,
+        })?;
+        if qids.len() != want {
+            // p9 created no fid for a partial walk.
+            return Err(match qids.last() {
+                Some(q) if q.ty & (wire::QTDIR | wire::QTSYMLINK) == 0 => libc::ENOTDIR,
+                _ => libc::ENOENT,
+            });
+        }
+        let getattr = Tmessage::Getattr {
+            fid: newfid,
+            request_mask: wire::P9_GETATTR_BASIC,
+        };
+        let attr = self.p9_call(&getattr, |r| match r {
+            Rmessage::Getattr(g) => Some(g),
+            _ => None,
+        });
+        let kept = match &attr {
+            Ok(a) => match keep {
+                wire::WALK_KEEP_ALWAYS => true,
+                wire::WALK_KEEP_DIR => a.attr.mode & libc::S_IFMT == libc::S_IFDIR,
+                _ => false,
+            },
+            Err(_) => false,
+        };
+        if !kept {
+            let _ = self.p9_call(&Tmessage::Clunk { fid: newfid }, |r| match r {
+                Rmessage::Clunk => Some(()),
+                _ => None,
+            });
+        }
+        let msg = Rmessage::Walkgetattr {
+            kept,
+            qids,
+            attr: attr?,
+        };
+        wire::encode_rmessage(tag, &msg, reply)
+    }
+}
+
+/// Answers `tag` with Rlerror `errno`.
+fn send_error(
+    writer: &mut BufWriter<UnixStream>,
+    reply: &mut Vec<u8>,
+    tag: u16,
+    errno: i32,
+) -> io::Result<()> {
+    // Our errnos are small positive constants; anything else is EIO.
+    let ecode = u32::try_from(errno)
+        .ok()
+        .filter(|e| (1..4096).contains(e))
+        .unwrap_or(libc::EIO as u32);
+    wire::encode_rmessage(tag, &Rmessage::Lerror { ecode }, reply)
+        .map_err(io::Error::from_raw_os_error)?;
+    writer.write_all(reply).and_then(|()| writer.flush())
+}
+
+/// Sends `frame` with `fd` attached (SCM_RIGHTS) to its first byte.
+fn send_with_fd(sock: &UnixStream, frame: &[u8], fd: &OwnedFd) -> io::Result<()> {
+    let raw = [fd.as_raw_fd()];
+    let iov = [io::IoSlice::new(frame)];
+    let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&raw)];
+    let sent = loop {
+        match nix::sys::socket::sendmsg::<()>(
+            sock.as_raw_fd(),
+            &iov,
+            &cmsg,
+            nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
+            None,
+        ) {
+            Ok(n) => break n,
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    };
+    // The descriptor went with the first byte; the rest is plain data.
+    let rest = frame.get(sent..).unwrap_or_default();
+    let mut sock = sock;
+    sock.write_all(rest)
+}
+
+/// Topenfd: opens the file the request's names reach below `root`, read-only,
+/// and only if it is a regular file (a directory with `O_DIRECTORY`).
+///
+/// The path is resolved by the kernel with `RESOLVE_BENEATH` (no `..`, no
+/// absolute paths or symlinks out of `root`) and `RESOLVE_NO_SYMLINKS` (no
+/// symlink is followed at all, as 9P walks do not follow them). The file is
+/// first opened `O_PATH` and its type checked, so a FIFO or device is never
+/// opened for real; the real open (non-blocking, no controlling tty) must
+/// then reach the same inode.
+fn open_fd(root: &OwnedFd, frame: &[u8]) -> Result<OwnedFd, i32> {
+    let (flags, names) = match wire::decode_tmessage(frame) {
+        Ok((_, Tmessage::Openfd { flags, names })) => (flags, names),
+        _ => return Err(libc::EINVAL),
+    };
+    let want_dir = match flags {
+        0 => false,
+        f if f == libc::O_DIRECTORY as u32 => true,
+        _ => return Err(libc::EINVAL),
+    };
+    let path = beneath_path(&names)?;
+    let probe = openat2(root, &path, libc::O_PATH | libc::O_NOFOLLOW)?;
+    let first = fstat(&probe)?;
+    check_type(first.st_mode, want_dir)?;
+    reopen(root, &path, &first, want_dir)
+}
+
+/// Opens `path` (which `first` describes) for real, read-only, and checks
+/// that the same inode was reached.
+fn reopen(root: &OwnedFd, path: &CString, first: &libc::stat, dir: bool) -> Result<OwnedFd, i32> {
+    let mut real = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_NONBLOCK;
+    if dir {
+        real |= libc::O_DIRECTORY;
+    }
+    let fd = openat2(root, path, real)?;
+    let st = fstat(&fd)?;
+    check_type(st.st_mode, dir)?;
+    if (st.st_dev, st.st_ino) != (first.st_dev, first.st_ino) {
+        // Replaced on the host between the two opens.
+        return Err(libc::ESTALE);
+    }
+    Ok(fd)
+}
+
+/// Tlookupfd: the attributes of the file at the request's names below
+/// `root` (resolved as Topenfd resolves them, the last component not
+/// followed), a symlink's target, and a regular file's or directory's
+/// read-only descriptor when it can be opened (an unreadable file just has
+/// none).
+fn lookup_fd(root: &OwnedFd, frame: &[u8]) -> Result<(Rgetattr, Vec<u8>, Option<OwnedFd>), i32> {
+    let names = match wire::decode_tmessage(frame) {
+        Ok((_, Tmessage::Lookupfd { names })) => names,
+        _ => return Err(libc::EINVAL),
+    };
+    let path = beneath_path(&names)?;
+    let probe = openat2(root, &path, libc::O_PATH | libc::O_NOFOLLOW)?;
+    let st = fstat(&probe)?;
+    let mut target = Vec::new();
+    let mut fd = None;
+    match st.st_mode & libc::S_IFMT {
+        libc::S_IFLNK => target = readlink_fd(&probe)?,
+        libc::S_IFREG => fd = reopen(root, &path, &st, false).ok(),
+        libc::S_IFDIR => fd = reopen(root, &path, &st, true).ok(),
+        _ => {}
+    }
+    Ok((attr_of(&st), target, fd))
+}
+
+/// The target of the symlink `fd` (opened O_PATH | O_NOFOLLOW) names.
+fn readlink_fd(fd: &OwnedFd) -> Result<Vec<u8>, i32> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: `buf` is writable for its length; the path is a static
+    // empty C string (the descriptor itself is the link).
+    let n = unsafe {
+        libc::readlinkat(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO));
+    }
+    buf.truncate(usize::try_from(n).map_err(|_| libc::EIO)?);
+    Ok(buf)
+}
+
+/// Rgetattr's fields from a stat, as `p9` fills them.
+fn attr_of(st: &libc::stat) -> Rgetattr {
+    let ty = match st.st_mode & libc::S_IFMT {
+        libc::S_IFDIR => wire::QTDIR,
+        libc::S_IFLNK => wire::QTSYMLINK,
+        _ => 0,
+    };
+    // Times before 1970 are negative on the host; 9P carries them as u64.
+    let t = |v: i64| v as u64;
+    Rgetattr {
+        valid: wire::P9_GETATTR_BASIC,
+        attr: crate::Attr {
+            qid: crate::Qid {
+                ty,
+                version: st.st_mtime as u32,
+                path: st.st_ino,
+            },
+            mode: st.st_mode,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            nlink: st.st_nlink,
+            rdev: st.st_rdev,
+            size: t(st.st_size),
+            blksize: t(st.st_blksize),
+            blocks: t(st.st_blocks),
+            atime_sec: t(st.st_atime),
+            atime_nsec: t(st.st_atime_nsec),
+            mtime_sec: t(st.st_mtime),
+            mtime_nsec: t(st.st_mtime_nsec),
+            ctime_sec: t(st.st_ctime),
+            ctime_nsec: t(st.st_ctime_nsec),
+        },
+        ..Rgetattr::default()
+    }
+}
+
+/// The path below the root that `names` spell (`.` for none), each name
+/// checked by the name filter.
+fn beneath_path(names: &[&[u8]]) -> Result<CString, i32> {
+    if !names.iter().all(|n| is_plain_name(n)) {
+        return Err(libc::EINVAL);
+    }
+    let mut path = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        if i > 0 {
+            path.push(b'/');
+        }
+        path.extend_from_slice(n);
+    }
+    if path.is_empty() {
+        path.push(b'.');
+    }
+    if path.len() >= libc::PATH_MAX as usize {
+        return Err(libc::ENAMETOOLONG);
+    }
+    // is_plain_name refused NULs.
+    CString::new(path).map_err(|_| libc::EINVAL)
+}
+
+/// Topenfd donates regular files, and directories when asked for one.
+fn check_type(mode: u32, want_dir: bool) -> Result<(), i32> {
+    match (mode & libc::S_IFMT, want_dir) {
+        (libc::S_IFREG, false) | (libc::S_IFDIR, true) => Ok(()),
+        (libc::S_IFDIR, false) => Err(libc::EISDIR),
+        (_, true) => Err(libc::ENOTDIR),
+        (libc::S_IFLNK, false) => Err(libc::ELOOP),
+        _ => Err(libc::ENXIO),
+    }
+}
+
+/// `openat2(root, path, flags | O_CLOEXEC, RESOLVE_BENEATH |
+/// RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)`.
+fn openat2(root: &OwnedFd, path: &CString, flags: i32) -> Result<OwnedFd, i32> {
+    // SAFETY: open_how is plain data; all-zero is a valid value.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (flags | libc::O_CLOEXEC) as u64;
+    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
+    loop {
+        // SAFETY: `path` is a NUL-terminated string and `how` a valid
+        // open_how of the size passed; both outlive the call.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                root.as_raw_fd(),
+                path.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        if r >= 0 {
+            let fd = RawFd::try_from(r).map_err(|_| libc::EIO)?;
+            // SAFETY: the kernel just returned this new descriptor; we own it.
+            return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+        }
+        let e = io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO);
+        if e != libc::EINTR {
+            // A symlink met on the way is ELOOP (RESOLVE_NO_SYMLINKS), as
+            // 9P would refuse to walk through it.
+            return Err(e);
+        }
+    }
+}
+
+fn fstat(fd: &OwnedFd) -> Result<libc::stat, i32> {
+    // SAFETY: stat is plain data; all-zero is a valid value.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `fd` is open and `st` is a valid out-parameter.
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } < 0 {
+        return Err(io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO));
+    }
+    Ok(st)
 }
 
 /// Serves the tree at `root` over `sock` until the peer closes it (then

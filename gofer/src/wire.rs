@@ -105,6 +105,29 @@ pub const TCLUNK: u8 = 120;
 pub const RCLUNK: u8 = 121;
 pub const TREMOVE: u8 = 122;
 
+// runsc-rs additions, outside 9P2000.L's type range (see the "9P additions"
+// section of docs/architecture.md). Only our Gofer answers them.
+/// Walk, then getattr of the file reached, in one round trip.
+pub const TWALKGETATTR: u8 = 200;
+pub const RWALKGETATTR: u8 = 201;
+/// Open a file by its path from the served root; the reply carries the
+/// opened host descriptor (SCM_RIGHTS).
+pub const TOPENFD: u8 = 202;
+pub const ROPENFD: u8 = 203;
+/// Look a path up below the served root: attributes, a symlink's target,
+/// and a regular file's descriptor (SCM_RIGHTS), in one round trip.
+pub const TLOOKUPFD: u8 = 204;
+pub const RLOOKUPFD: u8 = 205;
+
+/// Twalkgetattr `keep`: the new fid stays whatever the walk reached.
+pub const WALK_KEEP_ALWAYS: u32 = 0;
+/// Twalkgetattr `keep`: the new fid stays only if it names a directory.
+pub const WALK_KEEP_DIR: u32 = 1;
+/// Twalkgetattr `keep`: the new fid never stays (attributes only).
+pub const WALK_KEEP_NEVER: u32 = 2;
+/// Most names a Topenfd path may have (a PATH_MAX path has fewer).
+pub const MAX_OPENFD_NAMES: usize = 4096;
+
 /// A request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Tmessage<'a> {
@@ -210,6 +233,24 @@ pub enum Tmessage<'a> {
     Clunk {
         fid: u32,
     },
+    /// Twalk `names` from `fid` into `newfid`, then Tgetattr of `newfid`;
+    /// `keep` (`WALK_KEEP_*`) says whether `newfid` outlives the reply.
+    Walkgetattr {
+        fid: u32,
+        newfid: u32,
+        keep: u32,
+        names: Vec<&'a [u8]>,
+    },
+    /// Opens the file at `names` below the served root (no fid involved);
+    /// `flags` is `O_RDONLY`, or `O_RDONLY | O_DIRECTORY` for a directory.
+    Openfd {
+        flags: u32,
+        names: Vec<&'a [u8]>,
+    },
+    /// Looks up the file at `names` below the served root (no fid involved).
+    Lookupfd {
+        names: Vec<&'a [u8]>,
+    },
 }
 
 /// Rgetattr in full (the client's [`Attr`] plus the fields it does not use).
@@ -278,6 +319,24 @@ pub enum Rmessage<'a> {
     Fsync,
     Flush,
     Clunk,
+    /// The qids of every name walked, whether the new fid was kept, and the
+    /// attributes of the file reached.
+    Walkgetattr {
+        kept: bool,
+        qids: Vec<Qid>,
+        attr: Box<Rgetattr>,
+    },
+    /// The body is empty; the descriptor travels as SCM_RIGHTS with the
+    /// frame's first byte.
+    Openfd,
+    /// The file's attributes; `fd`: a read-only descriptor of it comes with
+    /// the frame (regular files the server could open); `target`: a
+    /// symlink's target (empty otherwise).
+    Lookupfd {
+        fd: bool,
+        attr: Box<Rgetattr>,
+        target: &'a [u8],
+    },
 }
 
 impl Tmessage<'_> {
@@ -305,13 +364,19 @@ impl Tmessage<'_> {
             Tmessage::Fsync { .. } => TFSYNC,
             Tmessage::Flush { .. } => TFLUSH,
             Tmessage::Clunk { .. } => TCLUNK,
+            Tmessage::Walkgetattr { .. } => TWALKGETATTR,
+            Tmessage::Openfd { .. } => TOPENFD,
+            Tmessage::Lookupfd { .. } => TLOOKUPFD,
         }
     }
 
     /// The file names this request carries (for a server's name checks).
     pub fn names(&self) -> Vec<&[u8]> {
         match self {
-            Tmessage::Walk { names, .. } => names.clone(),
+            Tmessage::Walk { names, .. }
+            | Tmessage::Walkgetattr { names, .. }
+            | Tmessage::Openfd { names, .. }
+            | Tmessage::Lookupfd { names } => names.clone(),
             Tmessage::Lcreate { name, .. }
             | Tmessage::Symlink { name, .. }
             | Tmessage::Mknod { name, .. }
@@ -352,6 +417,18 @@ impl Rmessage<'_> {
             Rmessage::Fsync => RFSYNC,
             Rmessage::Flush => RFLUSH,
             Rmessage::Clunk => RCLUNK,
+            Rmessage::Walkgetattr { .. } => RWALKGETATTR,
+            Rmessage::Openfd => ROPENFD,
+            Rmessage::Lookupfd { .. } => RLOOKUPFD,
+        }
+    }
+
+    /// How many descriptors (SCM_RIGHTS) travel with this reply.
+    pub fn fds(&self) -> usize {
+        match self {
+            Rmessage::Openfd => 1,
+            Rmessage::Lookupfd { fd, .. } => usize::from(*fd),
+            _ => 0,
         }
     }
 }
@@ -562,8 +639,50 @@ pub fn encode_tmessage(tag: u16, msg: &Tmessage<'_>, out: &mut Vec<u8>) -> Resul
             e.u32(*datasync);
         }
         Tmessage::Flush { oldtag } => e.u16(*oldtag),
+        Tmessage::Walkgetattr {
+            fid,
+            newfid,
+            keep,
+            names,
+        } => {
+            if names.len() > MAXWELEM {
+                return Err(libc::EINVAL);
+            }
+            e.u32(*fid);
+            e.u32(*newfid);
+            e.u32(*keep);
+            // MAXWELEM fits in u16.
+            e.u16(names.len() as u16);
+            for name in names.iter() {
+                e.str(name)?;
+            }
+        }
+        Tmessage::Openfd { flags, names } => {
+            e.u32(*flags);
+            e.names(names)?;
+        }
+        Tmessage::Lookupfd { names } => e.names(names)?,
     }
     finish(out)
+}
+
+impl Enc<'_> {
+    /// `count[2]` then the strings; more than [`MAX_OPENFD_NAMES`] is
+    /// `ENAMETOOLONG`.
+    fn names(&mut self, names: &[&[u8]]) -> Result<(), i32> {
+        let e = self;
+        {
+            if names.len() > MAX_OPENFD_NAMES {
+                return Err(libc::ENAMETOOLONG);
+            }
+            // MAX_OPENFD_NAMES fits in u16.
+            e.u16(names.len() as u16);
+            for name in names.iter() {
+                e.str(name)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Encodes a reply as one frame into `out` (replacing its contents).
@@ -586,32 +705,21 @@ pub fn encode_rmessage(tag: u16, msg: &Rmessage<'_>, out: &mut Vec<u8>) -> Resul
                 e.qid(q);
             }
         }
-        Rmessage::Getattr(r) => {
-            let a = &r.attr;
-            e.u64(r.valid);
-            e.qid(&a.qid);
-            e.u32(a.mode);
-            e.u32(a.uid);
-            e.u32(a.gid);
-            for v in [
-                a.nlink,
-                a.rdev,
-                a.size,
-                a.blksize,
-                a.blocks,
-                a.atime_sec,
-                a.atime_nsec,
-                a.mtime_sec,
-                a.mtime_nsec,
-                a.ctime_sec,
-                a.ctime_nsec,
-                r.btime_sec,
-                r.btime_nsec,
-                r.gen,
-                r.data_version,
-            ] {
-                e.u64(v);
+        Rmessage::Getattr(r) => e.getattr(r),
+        Rmessage::Walkgetattr { kept, qids, attr } => {
+            let n = u16::try_from(qids.len()).map_err(|_| libc::EINVAL)?;
+            e.u8(u8::from(*kept));
+            e.u16(n);
+            for q in qids {
+                e.qid(q);
             }
+            e.getattr(attr);
+        }
+        Rmessage::Openfd => {}
+        Rmessage::Lookupfd { fd, attr, target } => {
+            e.u8(u8::from(*fd));
+            e.getattr(attr);
+            e.str(target)?;
         }
         Rmessage::Lopen { qid, iounit } | Rmessage::Lcreate { qid, iounit } => {
             e.qid(qid);
@@ -640,6 +748,40 @@ pub fn encode_rmessage(tag: u16, msg: &Rmessage<'_>, out: &mut Vec<u8>) -> Resul
         | Rmessage::Clunk => {}
     }
     finish(out)
+}
+
+impl Enc<'_> {
+    /// Rgetattr's body.
+    fn getattr(&mut self, r: &Rgetattr) {
+        let e = self;
+        {
+            let a = &r.attr;
+            e.u64(r.valid);
+            e.qid(&a.qid);
+            e.u32(a.mode);
+            e.u32(a.uid);
+            e.u32(a.gid);
+            for v in [
+                a.nlink,
+                a.rdev,
+                a.size,
+                a.blksize,
+                a.blocks,
+                a.atime_sec,
+                a.atime_nsec,
+                a.mtime_sec,
+                a.mtime_nsec,
+                a.ctime_sec,
+                a.ctime_nsec,
+                r.btime_sec,
+                r.btime_nsec,
+                r.gen,
+                r.data_version,
+            ] {
+                e.u64(v);
+            }
+        }
+    }
 }
 
 /// Appends one Rreaddir entry (`qid[13] offset[8] type[1] name[s]`) to `out`.
@@ -701,6 +843,73 @@ impl<'a> Dec<'a> {
             path: self.u64()?,
         })
     }
+    /// `count[2]` then that many strings; more than `max` is `EIO`. Each
+    /// string takes at least two bytes, so the allocation is bounded by the
+    /// frame.
+    fn names(&mut self, max: usize) -> Result<Vec<&'a [u8]>, i32> {
+        let n = usize::from(self.u16()?);
+        if n > max || n * 2 > self.buf.len() {
+            return Err(libc::EIO);
+        }
+        let mut names = Vec::with_capacity(n);
+        for _ in 0..n {
+            names.push(self.str()?);
+        }
+        Ok(names)
+    }
+    /// `nwqid[2]` then that many qids (at most [`MAXWELEM`]).
+    fn qids(&mut self) -> Result<Vec<Qid>, i32> {
+        let n = usize::from(self.u16()?);
+        // Each qid takes QID_LEN bytes: the count cannot promise more
+        // than the frame holds, so the allocation is bounded by it.
+        if n > MAXWELEM || n * QID_LEN > self.buf.len() {
+            return Err(libc::EIO);
+        }
+        let mut qids = Vec::with_capacity(n);
+        for _ in 0..n {
+            qids.push(self.qid()?);
+        }
+        Ok(qids)
+    }
+    /// Rgetattr's body.
+    fn getattr(&mut self) -> Result<Rgetattr, i32> {
+        let d = self;
+        let valid = d.u64()?;
+        let qid = d.qid()?;
+        let mode = d.u32()?;
+        let uid = d.u32()?;
+        let gid = d.u32()?;
+        let mut v = [0u64; 15];
+        for slot in v.iter_mut() {
+            *slot = d.u64()?;
+        }
+        let [nlink, rdev, size, blksize, blocks, atime_sec, atime_nsec, mtime_sec, mtime_nsec, ctime_sec, ctime_nsec, btime_sec, btime_nsec, gen, data_version] =
+            v;
+        Ok(Rgetattr {
+            valid,
+            attr: Attr {
+                qid,
+                mode,
+                uid,
+                gid,
+                nlink,
+                rdev,
+                size,
+                blksize,
+                blocks,
+                atime_sec,
+                atime_nsec,
+                mtime_sec,
+                mtime_nsec,
+                ctime_sec,
+                ctime_nsec,
+            },
+            btime_sec,
+            btime_nsec,
+            gen,
+            data_version,
+        })
+    }
     /// The body must be consumed exactly.
     fn end(&self) -> Result<(), i32> {
         if self.buf.is_empty() {
@@ -758,15 +967,11 @@ pub fn decode_tmessage(frame: &[u8]) -> Result<(u16, Tmessage<'_>), i32> {
         TWALK => {
             let fid = d.u32()?;
             let newfid = d.u32()?;
-            let n = usize::from(d.u16()?);
-            if n > MAXWELEM {
-                return Err(libc::EIO);
+            Tmessage::Walk {
+                fid,
+                newfid,
+                names: d.names(MAXWELEM)?,
             }
-            let mut names = Vec::with_capacity(n);
-            for _ in 0..n {
-                names.push(d.str()?);
-            }
-            Tmessage::Walk { fid, newfid, names }
         }
         TGETATTR => Tmessage::Getattr {
             fid: d.u32()?,
@@ -856,6 +1061,27 @@ pub fn decode_tmessage(frame: &[u8]) -> Result<(u16, Tmessage<'_>), i32> {
         },
         TFLUSH => Tmessage::Flush { oldtag: d.u16()? },
         TCLUNK => Tmessage::Clunk { fid: d.u32()? },
+        TWALKGETATTR => {
+            let fid = d.u32()?;
+            let newfid = d.u32()?;
+            let keep = d.u32()?;
+            Tmessage::Walkgetattr {
+                fid,
+                newfid,
+                keep,
+                names: d.names(MAXWELEM)?,
+            }
+        }
+        TOPENFD => {
+            let flags = d.u32()?;
+            Tmessage::Openfd {
+                flags,
+                names: d.names(MAX_OPENFD_NAMES)?,
+            }
+        }
+        TLOOKUPFD => Tmessage::Lookupfd {
+            names: d.names(MAX_OPENFD_NAMES)?,
+        },
         _ => return Err(libc::EIO),
     };
     d.end()?;
@@ -874,55 +1100,33 @@ pub fn decode_rmessage(frame: &[u8]) -> Result<(u16, Rmessage<'_>), i32> {
             version: d.str()?,
         },
         RATTACH => Rmessage::Attach { qid: d.qid()? },
-        RWALK => {
-            let n = usize::from(d.u16()?);
-            // Each qid takes QID_LEN bytes: the count cannot promise more
-            // than the frame holds, so the allocation is bounded by it.
-            if n > MAXWELEM || n * QID_LEN > d.buf.len() {
-                return Err(libc::EIO);
+        RWALK => Rmessage::Walk { qids: d.qids()? },
+        RGETATTR => Rmessage::Getattr(Box::new(d.getattr()?)),
+        RWALKGETATTR => {
+            let kept = match d.u8()? {
+                0 => false,
+                1 => true,
+                _ => return Err(libc::EIO),
+            };
+            let qids = d.qids()?;
+            Rmessage::Walkgetattr {
+                kept,
+                qids,
+                attr: Box::new(d.getattr()?),
             }
-            let mut qids = Vec::with_capacity(n);
-            for _ in 0..n {
-                qids.push(d.qid()?);
-            }
-            Rmessage::Walk { qids }
         }
-        RGETATTR => {
-            let valid = d.u64()?;
-            let qid = d.qid()?;
-            let mode = d.u32()?;
-            let uid = d.u32()?;
-            let gid = d.u32()?;
-            let mut v = [0u64; 15];
-            for slot in v.iter_mut() {
-                *slot = d.u64()?;
+        ROPENFD => Rmessage::Openfd,
+        RLOOKUPFD => {
+            let fd = match d.u8()? {
+                0 => false,
+                1 => true,
+                _ => return Err(libc::EIO),
+            };
+            Rmessage::Lookupfd {
+                fd,
+                attr: Box::new(d.getattr()?),
+                target: d.str()?,
             }
-            let [nlink, rdev, size, blksize, blocks, atime_sec, atime_nsec, mtime_sec, mtime_nsec, ctime_sec, ctime_nsec, btime_sec, btime_nsec, gen, data_version] =
-                v;
-            Rmessage::Getattr(Box::new(Rgetattr {
-                valid,
-                attr: Attr {
-                    qid,
-                    mode,
-                    uid,
-                    gid,
-                    nlink,
-                    rdev,
-                    size,
-                    blksize,
-                    blocks,
-                    atime_sec,
-                    atime_nsec,
-                    mtime_sec,
-                    mtime_nsec,
-                    ctime_sec,
-                    ctime_nsec,
-                },
-                btime_sec,
-                btime_nsec,
-                gen,
-                data_version,
-            }))
         }
         RSETATTR => Rmessage::Setattr,
         RLOPEN => Rmessage::Lopen {
@@ -1105,6 +1309,30 @@ mod tests {
             },
             Tmessage::Flush { oldtag: 3 },
             Tmessage::Clunk { fid: 16 },
+            Tmessage::Walkgetattr {
+                fid: 17,
+                newfid: 18,
+                keep: WALK_KEEP_DIR,
+                names: NAMES.to_vec(),
+            },
+            Tmessage::Walkgetattr {
+                fid: 17,
+                newfid: 18,
+                keep: WALK_KEEP_NEVER,
+                names: Vec::new(),
+            },
+            Tmessage::Openfd {
+                flags: libc::O_DIRECTORY as u32,
+                names: NAMES.to_vec(),
+            },
+            Tmessage::Openfd {
+                flags: 0,
+                names: Vec::new(),
+            },
+            Tmessage::Lookupfd {
+                names: NAMES.to_vec(),
+            },
+            Tmessage::Lookupfd { names: Vec::new() },
         ]
     }
 
@@ -1181,6 +1409,34 @@ mod tests {
             Rmessage::Fsync,
             Rmessage::Flush,
             Rmessage::Clunk,
+            Rmessage::Walkgetattr {
+                kept: true,
+                qids: vec![qid(8), qid(9)],
+                attr: Box::new(Rgetattr {
+                    valid: P9_GETATTR_BASIC,
+                    attr,
+                    ..Rgetattr::default()
+                }),
+            },
+            Rmessage::Walkgetattr {
+                kept: false,
+                qids: Vec::new(),
+                attr: Box::default(),
+            },
+            Rmessage::Openfd,
+            Rmessage::Lookupfd {
+                fd: true,
+                attr: Box::new(Rgetattr {
+                    attr,
+                    ..Rgetattr::default()
+                }),
+                target: b"",
+            },
+            Rmessage::Lookupfd {
+                fd: false,
+                attr: Box::default(),
+                target: b"../x",
+            },
         ]
     }
 

@@ -391,3 +391,278 @@ fn random_replies_never_panic() {
         h.join().unwrap();
     }
 }
+
+// ---------------------------------------------------------------------------
+// Descriptor passing (Topenfd) and Twalkgetattr from a hostile server.
+
+mod donation {
+    use super::*;
+    use std::fs::File;
+    use std::io::ErrorKind;
+    use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+    use gofer::Keep;
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+
+    fn pipe() -> (OwnedFd, OwnedFd) {
+        nix::unistd::pipe().unwrap()
+    }
+
+    /// Sends `msg` with `fds` attached to its first byte.
+    fn send_with_fds(p: &mut Peer, tag: u16, msg: &Rmessage<'_>, fds: &[RawFd]) {
+        let mut out = Vec::new();
+        wire::encode_rmessage(tag, msg, &mut out).unwrap();
+        let iov = [std::io::IoSlice::new(&out)];
+        let cmsg = [ControlMessage::ScmRights(fds)];
+        let n = sendmsg::<()>(p.sock.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None).unwrap();
+        assert_eq!(n, out.len());
+    }
+
+    /// The read end `r` was received and closed by the client: once the
+    /// server thread has been joined (it holds its own copy until then),
+    /// writing to `w` finds no reader.
+    fn assert_closed(w: OwnedFd) {
+        let e = nix::unistd::write(&w, b"x").unwrap_err();
+        assert_eq!(std::io::Error::from(e).kind(), ErrorKind::BrokenPipe);
+    }
+
+    /// Runs `reply` with pipe read ends to pass; returns the client and the
+    /// write ends.
+    fn with_pipes(
+        n: usize,
+        reply: impl FnOnce(&mut Peer, u16, Vec<OwnedFd>) + Send + 'static,
+    ) -> (Client, JoinHandle<()>, Vec<OwnedFd>) {
+        let (rs, ws): (Vec<_>, Vec<_>) = (0..n).map(|_| pipe()).unzip();
+        let (c, h) = after_handshake(move |p, tag| reply(p, tag, rs));
+        (c, h, ws)
+    }
+
+    fn raw(fds: &[OwnedFd]) -> Vec<RawFd> {
+        fds.iter().map(|f| f.as_raw_fd()).collect()
+    }
+
+    #[test]
+    fn ropenfd_without_a_descriptor_is_eio() {
+        let (c, h) = after_handshake(|p, tag| p.send(tag, &Rmessage::Openfd));
+        let first = c.open_fd(&[b"f"], false).map(drop);
+        assert_broken(c, h, first);
+    }
+
+    #[test]
+    fn a_descriptor_on_a_reply_that_carries_none_is_eio_and_closed() {
+        let (c, h, ws) = with_pipes(1, |p, tag, rs| {
+            send_with_fds(p, tag, &Rmessage::Getattr(Box::default()), &raw(&rs));
+        });
+        let first = c.getattr(c.root()).map(drop);
+        assert_broken(c, h, first);
+        ws.into_iter().for_each(assert_closed);
+    }
+
+    #[test]
+    fn a_descriptor_on_an_rlerror_is_eio_and_closed() {
+        let (c, h, ws) = with_pipes(1, |p, tag, rs| {
+            send_with_fds(p, tag, &Rmessage::Lerror { ecode: 2 }, &raw(&rs));
+        });
+        let first = c.open_fd(&[b"f"], false).map(drop);
+        assert_broken(c, h, first);
+        ws.into_iter().for_each(assert_closed);
+    }
+
+    #[test]
+    fn a_descriptor_with_the_wrong_reply_type_is_eio_and_closed() {
+        let (c, h, ws) = with_pipes(1, |p, tag, rs| {
+            send_with_fds(p, tag, &Rmessage::Clunk, &raw(&rs));
+        });
+        let first = c.open_fd(&[b"f"], false).map(drop);
+        assert_broken(c, h, first);
+        ws.into_iter().for_each(assert_closed);
+    }
+
+    #[test]
+    fn two_descriptors_are_eio_and_both_closed() {
+        let (c, h, ws) = with_pipes(2, |p, tag, rs| {
+            send_with_fds(p, tag, &Rmessage::Openfd, &raw(&rs));
+        });
+        let first = c.open_fd(&[b"f"], false).map(drop);
+        assert_broken(c, h, first);
+        ws.into_iter().for_each(assert_closed);
+    }
+
+    #[test]
+    fn more_descriptors_than_fit_are_eio_and_all_closed() {
+        let (c, h, ws) = with_pipes(12, |p, tag, rs| {
+            send_with_fds(p, tag, &Rmessage::Openfd, &raw(&rs));
+        });
+        let first = c.open_fd(&[b"f"], false).map(drop);
+        assert_broken(c, h, first);
+        ws.into_iter().for_each(assert_closed);
+    }
+
+    #[test]
+    fn a_descriptor_of_the_wrong_type_is_eio_and_closed() {
+        // A pipe instead of a regular file: refused and closed; the
+        // connection itself is still in step.
+        let (sock, h) = fake(|p| {
+            p.handshake();
+            let (r, w) = pipe();
+            let (tag, _) = p.recv().unwrap();
+            send_with_fds(p, tag, &Rmessage::Openfd, &[r.as_raw_fd()]);
+            drop(r);
+            // The client answers with a getattr once it has dropped the
+            // pipe: by then nobody holds the read end.
+            let (tag, ty) = p.recv().unwrap();
+            assert_eq!(ty, wire::TGETATTR);
+            assert_closed(w);
+            p.send(tag, &Rmessage::Lerror { ecode: 13 });
+            while p.recv().is_some() {}
+        });
+        let c = Client::connect(sock).unwrap();
+        assert_eq!(c.open_fd(&[b"f"], false).unwrap_err(), libc::EIO);
+        assert_eq!(c.getattr(c.root()).unwrap_err(), libc::EACCES);
+        drop(c);
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn a_descriptor_split_from_its_frame_is_eio_and_closed() {
+        // The frame's header first, then the rest with the descriptor.
+        let (c, h, ws) = with_pipes(1, |p, tag, rs| {
+            let mut out = Vec::new();
+            wire::encode_rmessage(tag, &Rmessage::Getattr(Box::default()), &mut out).unwrap();
+            p.send_raw(&out[..4]);
+            let iov = [std::io::IoSlice::new(&out[4..])];
+            let cmsg = [ControlMessage::ScmRights(&[rs[0].as_raw_fd()])];
+            sendmsg::<()>(p.sock.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None).unwrap();
+        });
+        let first = c.getattr(c.root()).map(drop);
+        assert_broken(c, h, first);
+        ws.into_iter().for_each(assert_closed);
+    }
+
+    #[test]
+    fn walkgetattr_replies_that_disagree_with_the_request_are_eio() {
+        let attr = |mode| {
+            Box::new(wire::Rgetattr {
+                attr: gofer::Attr {
+                    mode,
+                    ..Default::default()
+                },
+                ..Default::default()
+            })
+        };
+        let q = Qid::default();
+        // (keep, kept, qids, mode)
+        let cases = [
+            (Keep::Never, true, 1, libc::S_IFDIR),
+            (Keep::Dir, true, 1, libc::S_IFREG),
+            (Keep::Dir, false, 1, libc::S_IFDIR),
+            (Keep::Always, false, 1, libc::S_IFREG),
+            (Keep::Always, true, 0, libc::S_IFREG),
+            (Keep::Always, true, 2, libc::S_IFREG),
+        ];
+        for (keep, kept, n, mode) in cases {
+            let (c, h) = after_handshake(move |p, tag| {
+                let msg = Rmessage::Walkgetattr {
+                    kept,
+                    qids: vec![q; n],
+                    attr: attr(mode),
+                };
+                p.send(tag, &msg);
+            });
+            let first = c.lookup(c.root(), &[b"x"], keep).map(drop);
+            assert_broken(c, h, first);
+        }
+        // An Rwalkgetattr whose `kept` byte is neither 0 nor 1.
+        let (c, h) = after_handshake(|p, tag| {
+            let mut out = Vec::new();
+            let msg = Rmessage::Walkgetattr {
+                kept: false,
+                qids: vec![Qid::default()],
+                attr: Box::default(),
+            };
+            wire::encode_rmessage(tag, &msg, &mut out).unwrap();
+            out[wire::HEADER_LEN] = 2;
+            p.send_raw(&out);
+        });
+        let first = c.lookup(c.root(), &[b"x"], Keep::Never).map(drop);
+        assert_broken(c, h, first);
+    }
+
+    fn lookup_reply(fd: bool, mode: u32, target: &'static [u8]) -> Rmessage<'static> {
+        Rmessage::Lookupfd {
+            fd,
+            attr: Box::new(wire::Rgetattr {
+                attr: gofer::Attr {
+                    mode,
+                    ..Default::default()
+                },
+                ..Default::default()
+            }),
+            target,
+        }
+    }
+
+    #[test]
+    fn rlookupfd_announcing_a_descriptor_it_lacks_is_eio() {
+        let (c, h) = after_handshake(|p, tag| p.send(tag, &lookup_reply(true, libc::S_IFREG, b"")));
+        let first = c.lookup_fd(&[b"f"]).map(drop);
+        assert_broken(c, h, first);
+    }
+
+    #[test]
+    fn rlookupfd_with_an_unannounced_descriptor_is_eio_and_closed() {
+        let (c, h, ws) = with_pipes(1, |p, tag, rs| {
+            send_with_fds(p, tag, &lookup_reply(false, libc::S_IFREG, b""), &raw(&rs));
+        });
+        let first = c.lookup_fd(&[b"f"]).map(drop);
+        assert_broken(c, h, first);
+        ws.into_iter().for_each(assert_closed);
+    }
+
+    #[test]
+    fn rlookupfd_with_a_descriptor_for_a_symlink_is_eio_and_closed() {
+        let (c, h, ws) = with_pipes(1, |p, tag, rs| {
+            send_with_fds(p, tag, &lookup_reply(true, libc::S_IFLNK, b"x"), &raw(&rs));
+        });
+        let first = c.lookup_fd(&[b"f"]).map(drop);
+        assert_broken(c, h, first);
+        ws.into_iter().for_each(assert_closed);
+    }
+
+    #[test]
+    fn rlookupfd_with_a_target_for_a_regular_file_is_eio() {
+        let (c, h) =
+            after_handshake(|p, tag| p.send(tag, &lookup_reply(false, libc::S_IFREG, b"x")));
+        let first = c.lookup_fd(&[b"f"]).map(drop);
+        assert_broken(c, h, first);
+    }
+
+    #[test]
+    fn rlookupfd_with_a_file_for_a_directory_is_eio_and_closed() {
+        // A regular file where the attributes say directory: refused by
+        // its fstat, closed; the stream is still in step.
+        let (c, h) = after_handshake(|p, tag| {
+            let f = File::open("/proc/self/exe").unwrap();
+            send_with_fds(
+                p,
+                tag,
+                &lookup_reply(true, libc::S_IFDIR, b""),
+                &[f.as_raw_fd()],
+            );
+        });
+        assert_eq!(c.lookup_fd(&[b"f"]).unwrap_err(), libc::EIO);
+        drop(c);
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn rlookupfd_with_a_pipe_for_a_file_is_eio_and_closed() {
+        let (c, h, ws) = with_pipes(1, |p, tag, rs| {
+            send_with_fds(p, tag, &lookup_reply(true, libc::S_IFREG, b""), &raw(&rs));
+        });
+        assert_eq!(c.lookup_fd(&[b"f"]).unwrap_err(), libc::EIO);
+        drop(c);
+        h.join().unwrap();
+        ws.into_iter().for_each(assert_closed);
+    }
+}

@@ -144,6 +144,12 @@ pub fn run_do(g: &Global, args: DoArgs) -> Result<u8> {
     };
     drop(sentry_end);
     drop(userns_child);
+    BOOT_PID.store(boot.id() as i32, std::sync::atomic::Ordering::SeqCst);
+    set_disposition(
+        &FORWARDED,
+        forward_to_boot as *const () as usize,
+        libc::SA_SIGINFO | libc::SA_RESTART,
+    );
     if let Err(e) = map_user_namespace(&userns_parent, boot.id()) {
         let _ = boot.kill();
         let _ = boot.wait();
@@ -237,6 +243,65 @@ fn enter_user_namespace(fd: RawFd) -> Result<()> {
     Ok(())
 }
 
+/// Signals `do` and the Sentry pass on to the sandbox instead of dying of
+/// them: what `kill`, `docker stop` and a terminal send.
+const FORWARDED: [i32; 7] = [
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGTERM,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGWINCH,
+];
+
+/// The Sentry's pid, for `do`'s signal handler.
+static BOOT_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// `do`'s handler: a signal sent by a process goes on to the Sentry. One from
+/// the terminal driver (SI_KERNEL) reached the Sentry already: the whole
+/// foreground process group gets it.
+extern "C" fn forward_to_boot(
+    sig: libc::c_int,
+    info: *mut libc::siginfo_t,
+    _ctx: *mut libc::c_void,
+) {
+    // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
+    let code = unsafe { (*info).si_code };
+    let pid = BOOT_PID.load(std::sync::atomic::Ordering::SeqCst);
+    if code != libc::SI_KERNEL && pid > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+fn set_disposition(sigs: &[i32], handler: usize, flags: i32) {
+    for &s in sigs {
+        // SAFETY: installs a handler that only makes async-signal-safe calls,
+        // or SIG_IGN.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = handler;
+            sa.sa_flags = flags;
+            libc::sigaction(s, &sa, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Blocks the forwarded signals in the calling thread (and so in every
+/// thread it starts later).
+fn block_forwarded() {
+    // SAFETY: sigset_t is plain data; the calls only fill and apply it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in FORWARDED {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
 /// A shell-style exit code: the exit status, or 128+N for death by signal N.
 fn code_of(status: i32) -> u8 {
     if libc::WIFEXITED(status) {
@@ -322,6 +387,9 @@ fn die_on_panic(process: &'static str) {
 
 pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
     die_on_panic("the Sentry");
+    // Before any thread exists, so every Sentry thread inherits the mask
+    // and only the forwarder takes these signals (stubs unblock them).
+    block_forwarded();
     let sock = inherited_stream(args.gofer_fd)?;
     let client = gofer::Client::connect(sock).map_err(|e| {
         anyhow!(
@@ -338,6 +406,9 @@ pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
+    // After empty_root the Sentry cannot read host files: /proc/cpuinfo is
+    // captured now.
+    let cpuinfo = host_cpuinfo(cpus);
     empty_root()?;
     crate::seccomp::install_sentry()?;
     // Stubs that are no longer traced are reaped by the kernel.
@@ -347,6 +418,7 @@ pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
         strace: g.strace,
         hostname,
         cpus,
+        cpuinfo,
     };
     let init = sentry::boot::InitProcess {
         argv: args.cmd.iter().map(|a| a.as_bytes().to_vec()).collect(),
@@ -360,10 +432,27 @@ pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
             .collect(),
         cwd: args.cwd.as_os_str().as_bytes().to_vec(),
         creds: sentry::kernel::Credentials::root(),
+        forward_signals: FORWARDED.to_vec(),
     };
     let status = sentry::boot::run(client, config, init).map_err(|e| anyhow!(e))?;
     // Other Sentry threads may still be blocked; the sandbox is over.
     std::process::exit(code_of(status) as i32);
+}
+
+/// The host's /proc/cpuinfo, keeping the first `cpus` processor blocks
+/// (the CPUs the sandbox reports); empty if it cannot be read.
+fn host_cpuinfo(cpus: usize) -> String {
+    let text = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let mut out = String::new();
+    for block in text
+        .split("\n\n")
+        .filter(|b| !b.trim().is_empty())
+        .take(cpus)
+    {
+        out.push_str(block.trim_end_matches('\n'));
+        out.push_str("\n\n");
+    }
+    out
 }
 
 fn hostname() -> String {
@@ -375,6 +464,9 @@ fn hostname() -> String {
 
 pub fn gofer(_g: &Global, args: GoferArgs) -> Result<u8> {
     die_on_panic("the Gofer");
+    // The Gofer ends with the Sentry (EOF) or with `do` (SIGKILL), never of
+    // a signal meant for the sandbox: a terminal's Ctrl-C reaches it too.
+    set_disposition(&FORWARDED, libc::SIG_IGN, 0);
     let sock = inherited_stream(args.fd)?;
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).context("unshare(CLONE_NEWNS)")?;
     let server = gofer::server::Server::new_confined(&args.root, true)

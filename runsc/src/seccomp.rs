@@ -52,6 +52,7 @@ const SENTRY_ALLOW: &[(i64, &str)] = &[
         libc::SYS_close_range,
         "a new stub closes inherited descriptors",
     ),
+    (libc::SYS_setsid, "a new stub leaves the terminal's session"),
     (libc::SYS_pause, "a new stub thread waits to be seized"),
     (libc::SYS_rseq, "glibc thread set-up; a stub unregisters it"),
     (libc::SYS_set_robust_list, "glibc thread set-up"),
@@ -82,6 +83,10 @@ const SENTRY_ALLOW: &[(i64, &str)] = &[
         libc::SYS_rt_sigprocmask,
         "signal masks; a new stub unblocks all",
     ),
+    (
+        libc::SYS_rt_sigtimedwait,
+        "the forwarder takes signals sent to the sandbox (sigwaitinfo)",
+    ),
     (libc::SYS_rt_sigreturn, "the SIGSYS reporter"),
     (libc::SYS_exit, "thread exit; stub threads end"),
     (
@@ -94,7 +99,11 @@ const SENTRY_ALLOW: &[(i64, &str)] = &[
     (libc::SYS_write, "Gofer requests, host stdio, logs"),
     (libc::SYS_readv, "host stdio"),
     (libc::SYS_writev, "host stdio, logs"),
-    (libc::SYS_pread64, "donated files"),
+    (libc::SYS_pread64, "reading donated files (Topenfd)"),
+    (
+        libc::SYS_getdents64,
+        "listing donated directory descriptors (Topenfd)",
+    ),
     (libc::SYS_pwrite64, "donated files"),
     (libc::SYS_recvmsg, "Gofer replies"),
     (libc::SYS_sendmsg, "Gofer requests"),
@@ -144,6 +153,10 @@ const GOFER_ALLOW: &[(i64, &str)] = &[
     (libc::SYS_sendmsg, "9P replies"),
     (libc::SYS_openat, "opening served files"),
     (libc::SYS_open, "opening served files"),
+    (
+        libc::SYS_openat2,
+        "Topenfd: opening files to donate, resolved beneath the root",
+    ),
     (libc::SYS_close, "closing served files"),
     (libc::SYS_fstat, "attributes"),
     (libc::SYS_newfstatat, "attributes"),

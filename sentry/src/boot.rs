@@ -17,6 +17,38 @@ pub struct InitProcess {
     pub envp: Vec<Vec<u8>>,
     pub cwd: Vec<u8>,
     pub creds: Credentials,
+    /// Host signals to pass on to the sandbox. The caller has blocked them in
+    /// every thread (before starting any), so a forwarder thread takes them
+    /// with sigwaitinfo.
+    pub forward_signals: Vec<i32>,
+}
+
+fn spawn_forwarder(k: &Arc<Kernel>, sigs: &[i32]) {
+    let weak = Arc::downgrade(k);
+    let sigs = sigs.to_vec();
+    let _ = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            // SAFETY: sigset_t is plain data; the libc calls only fill it.
+            let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+            // SAFETY: as above.
+            unsafe { libc::sigemptyset(&mut set) };
+            for s in &sigs {
+                // SAFETY: as above.
+                unsafe { libc::sigaddset(&mut set, *s) };
+            }
+            loop {
+                // SAFETY: siginfo_t is plain data.
+                let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+                // SAFETY: sigwaitinfo writes one siginfo_t.
+                let sig = unsafe { libc::sigwaitinfo(&set, &mut info) };
+                if sig <= 0 {
+                    continue;
+                }
+                let Some(k) = weak.upgrade() else { return };
+                k.signal_from_outside(sig, info.si_code == libc::SI_KERNEL);
+            }
+        });
 }
 
 /// Boots a kernel over the Gofer connection, runs `init` as PID 1 and
@@ -73,6 +105,7 @@ pub fn run(gofer: gofer::Client, config: Config, init: InitProcess) -> Result<i3
         exit_code: None,
     };
     let k2 = kernel.clone();
+    let init_forward = init.forward_signals.clone();
     std::thread::Builder::new()
         .name("task-1".into())
         .spawn(move || {
@@ -129,6 +162,9 @@ pub fn run(gofer: gofer::Client, config: Config, init: InitProcess) -> Result<i3
             }
         })
         .map_err(|e| format!("cannot start the init task: {e}"))?;
+    if !init_forward.is_empty() {
+        spawn_forwarder(&k2, &init_forward);
+    }
     let status = k2.wait_init();
     let _ = signal_status;
     Ok(status)

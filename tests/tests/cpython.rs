@@ -40,7 +40,9 @@ fn cpython_regression_subset_passes_in_the_sandbox() {
         argv.push(t);
     }
     argv.extend_from_slice(SUITES);
-    let out = Cmd::new(&argv).timeout(Duration::from_secs(900)).run_sandboxed();
+    let out = Cmd::new(&argv)
+        .timeout(Duration::from_secs(900))
+        .run_sandboxed();
     assert!(
         out.status == 0 && out.stdout.contains("Tests result: SUCCESS"),
         "{}",

@@ -135,3 +135,13 @@ fn sendfile_copy_file_range_splice_and_tee_move_bytes_between_descriptors() {
 fn fcntl_ofd_and_flock_locks_exclude_other_holders_and_go_on_close() {
     native_then_sandboxed("file_locks", &[], SHORT);
 }
+
+#[test]
+fn eventfd_timerfd_and_epoll_report_counters_expirations_and_readiness() {
+    native_then_sandboxed("event_fds", &[], SHORT);
+}
+
+#[test]
+fn signalfd_reads_blocked_signals_as_records() {
+    native_then_sandboxed("signalfd", &[], SHORT);
+}

@@ -33,7 +33,10 @@ fn sigterm_to_runsc_do_reaches_the_programs_handler() {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(Instant::now() < deadline, "runsc-rs did not exit after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "runsc-rs did not exit after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     let mut rest = String::new();

@@ -123,9 +123,14 @@ impl PtraceContext {
                 }
                 sys::Stop::Event => continue,
                 // The injected call itself faulted: the stub is unusable.
-                sys::Stop::Signal(sig @ (libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE)) => {
+                sys::Stop::Signal(
+                    sig @ (libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE),
+                ) => {
                     tracing::warn!("stub syscall {nr} at {trap:#x}: signal {sig}");
-                    return Err(PlatformError { op: "stub syscall: fault", errno: sig });
+                    return Err(PlatformError {
+                        op: "stub syscall: fault",
+                        errno: sig,
+                    });
                 }
                 // Any other signal (one sent from outside) is suppressed.
                 sys::Stop::Signal(_) => continue,

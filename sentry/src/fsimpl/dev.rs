@@ -1,13 +1,15 @@
 //! devfs: /dev as a tmpfs holding device nodes, and the character devices
-//! the Sentry implements (null, zero, full, random, urandom).
+//! the Sentry implements (null, zero, full, random, urandom; tty and ptmx
+//! from [`super::devpts`], whose filesystem is mounted on /dev/pts).
 //!
-//! Device nodes in any tmpfs open through [`open_device`], by number, as
+//! Device nodes in any tmpfs open through [`open_device_by`], by number, as
 //! Linux's char-device table does.
 
 use std::sync::Arc;
 
 use super::tmpfs::Tmpfs;
 use crate::errno::Errno;
+use crate::kernel::task::Task;
 use crate::vfs::{FileOps, InodeRef, Owner};
 
 const MEM_MAJOR: u32 = 1;
@@ -18,18 +20,22 @@ const RANDOM_MINOR: u32 = 8;
 const URANDOM_MINOR: u32 = 9;
 const TTYAUX_MAJOR: u32 = 5;
 const TTY_MINOR: u32 = 0;
+const CONSOLE_MINOR: u32 = 1;
+const PTMX_MINOR: u32 = 2;
 
 /// A fresh /dev.
 pub fn new_devfs() -> InodeRef {
     let root = Tmpfs::new_root(0o755, Owner::default());
     let owner = Owner::default();
-    let devices: [(&[u8], u32, u32); 6] = [
+    let devices: [(&[u8], u32, u32); 8] = [
         (b"null", MEM_MAJOR, NULL_MINOR),
         (b"zero", MEM_MAJOR, ZERO_MINOR),
         (b"full", MEM_MAJOR, FULL_MINOR),
         (b"random", MEM_MAJOR, RANDOM_MINOR),
         (b"urandom", MEM_MAJOR, URANDOM_MINOR),
         (b"tty", TTYAUX_MAJOR, TTY_MINOR),
+        (b"console", TTYAUX_MAJOR, CONSOLE_MINOR),
+        (b"ptmx", TTYAUX_MAJOR, PTMX_MINOR),
     ];
     for (name, major, minor) in devices {
         let _ = root.make(
@@ -57,15 +63,27 @@ pub fn new_devfs() -> InodeRef {
     root
 }
 
-/// Opens the character device `rdev`.
-pub fn open_device(rdev: u64, _flags: i32) -> Result<Arc<dyn FileOps>, Errno> {
+/// Opens the character device `rdev` for no task in particular.
+pub fn open_device(rdev: u64, flags: i32) -> Result<Arc<dyn FileOps>, Errno> {
+    open_device_by(rdev, flags, None)
+}
+
+/// Opens the character device `rdev` for `t` (terminals depend on who
+/// opens them).
+pub fn open_device_by(rdev: u64, flags: i32, t: Option<&Task>) -> Result<Arc<dyn FileOps>, Errno> {
     match (libc::major(rdev), libc::minor(rdev)) {
         (MEM_MAJOR, NULL_MINOR) => Ok(Arc::new(Null)),
         (MEM_MAJOR, ZERO_MINOR) => Ok(Arc::new(Zero)),
         (MEM_MAJOR, FULL_MINOR) => Ok(Arc::new(Full)),
         (MEM_MAJOR, RANDOM_MINOR) | (MEM_MAJOR, URANDOM_MINOR) => Ok(Arc::new(Random)),
-        // /dev/tty without a controlling terminal, as Linux says it.
-        (TTYAUX_MAJOR, TTY_MINOR) => Err(Errno::ENXIO),
+        // The caller's controlling terminal; ENXIO without one.
+        (TTYAUX_MAJOR, TTY_MINOR) => super::devpts::open_controlling(t, flags),
+        (TTYAUX_MAJOR, PTMX_MINOR) => super::devpts::open_master(t),
+        // The console is the terminal a runtime attaches (`--console-socket`
+        // gives the container a pty); until one is, there is none, as in a
+        // container started without a terminal.
+        (TTYAUX_MAJOR, CONSOLE_MINOR) => Err(Errno::ENXIO),
+        (super::devpts::PTS_MAJOR, _) => Err(Errno::ENXIO),
         _ => Err(Errno::ENXIO),
     }
 }
@@ -160,6 +178,8 @@ mod tests {
             b"random",
             b"urandom",
             b"tty",
+            b"console",
+            b"ptmx",
         ] {
             assert_eq!(d.lookup(n).unwrap().mode() & libc::S_IFMT, libc::S_IFCHR);
         }
@@ -188,5 +208,9 @@ mod tests {
             d.lookup(b"tty").unwrap().open(libc::O_RDWR).err(),
             Some(Errno::ENXIO)
         );
+        // /dev/ptmx makes a new pty master.
+        let m = d.lookup(b"ptmx").unwrap().open(libc::O_RDWR).unwrap();
+        let any: &dyn std::any::Any = m.as_ref();
+        assert!(any.is::<crate::fsimpl::devpts::Master>());
     }
 }

@@ -6,16 +6,26 @@
 //!   upper layer, devfs's directory).
 //! * [`overlay`] puts a writable upper layer over a read-only lower one.
 //! * [`dev`] is /dev and its character devices.
+//! * [`devpts`] is pseudo-terminals: /dev/ptmx, /dev/pts, /dev/tty.
 //! * [`host`] wraps the caller's stdin/stdout/stderr.
 //! * [`pipe`] is pipes.
-//! * [`proc`] is a first procfs (the looker's own /proc/self).
+//! * [`proc`] is procfs: /proc/PID for every task, the system files,
+//!   /proc/sys.
+//! * [`sys`] is a minimal read-only sysfs (CPU lists for glibc, nproc,
+//!   Python and the JVM).
 
 pub mod dev;
+pub mod devpts;
+pub mod epoll;
+pub mod eventfd;
 pub mod gofer;
 pub mod host;
 pub mod overlay;
 pub mod pipe;
 pub mod proc;
+pub mod signalfd;
+pub mod sys;
+pub mod timerfd;
 pub mod tmpfs;
 
 use crate::errno::Errno;

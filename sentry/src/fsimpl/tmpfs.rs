@@ -720,6 +720,18 @@ impl Inode for TmpInode {
         }
     }
 
+    fn open_by(
+        self: Arc<Self>,
+        flags: i32,
+        ctx: &vfs::ops::Ctx<'_>,
+    ) -> Result<Arc<dyn FileOps>, Errno> {
+        if self.ftype == libc::S_IFCHR {
+            // Terminals need to know who opens them.
+            return super::dev::open_device_by(self.rdev, flags, ctx.task);
+        }
+        self.open(flags)
+    }
+
     fn create(&self, name: &[u8], mode: u32, owner: Owner) -> Result<InodeRef, Errno> {
         Ok(self.make(name, libc::S_IFREG, mode, owner, 0, None, false)?)
     }

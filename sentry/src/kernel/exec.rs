@@ -49,6 +49,7 @@ impl Task {
             c.release();
         }
         let old_mm = std::mem::replace(&mut self.mm, mm.clone());
+        self.publish_view();
         drop(old_mm);
         tracing::debug!(
             "execve {} took {:?}",
@@ -84,11 +85,11 @@ impl Task {
             }
         }
         self.handle.sig.lock().unwrap().alt = AltStack::default();
-        let name = image
-            .path
-            .rsplit(|c| *c == b'/')
-            .next()
-            .unwrap_or(&image.path);
+        // The name is the last component of the path as the caller gave
+        // it (not the resolved file: `sh` stays `sh`, not `dash`), as in
+        // Linux; fexecve has no path and takes the file's.
+        let given: &[u8] = if path.is_empty() { &image.path } else { path };
+        let name = given.rsplit(|c| *c == b'/').next().unwrap_or(given);
         *self.handle.comm.lock().unwrap() = name.iter().take(15).copied().collect();
         if let Some(v) = self.vfork_parent.take() {
             v.complete();

@@ -159,6 +159,34 @@ impl Kernel {
         self.pids.lock().unwrap().groups.get(&tgid).cloned()
     }
 
+    /// Delivers a host signal the sandbox received from outside (`docker
+    /// kill`, a terminal's Ctrl-C): one sent by a process goes to init, as a
+    /// container runtime's kill does; one from the terminal driver goes to
+    /// init's whole process group, as a terminal's foreground job gets it.
+    pub fn signal_from_outside(&self, sig: i32, from_terminal: bool) {
+        let Some(init) = self.group(1) else { return };
+        let info = signal::SigInfo::user(
+            sig,
+            if from_terminal {
+                libc::SI_KERNEL
+            } else {
+                libc::SI_USER
+            },
+            0,
+            0,
+        );
+        if !from_terminal {
+            exit::send_group(&init, info);
+            return;
+        }
+        let pgid = init.inner.lock().unwrap().pgid;
+        for g in self.all_groups() {
+            if g.inner.lock().unwrap().pgid == pgid {
+                exit::send_group(&g, info);
+            }
+        }
+    }
+
     /// Every thread group, for kill(-1) and process-group signals.
     pub fn all_groups(&self) -> Vec<Arc<ThreadGroup>> {
         self.pids.lock().unwrap().groups.values().cloned().collect()

@@ -5,7 +5,7 @@
 //! tasks see: signal state, the waiter to wake it, the kill flag.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
 use platform::{Context, Event, Interrupter, PendingContext, Regs, XSave};
@@ -46,6 +46,23 @@ pub struct TaskHandle {
     /// CPU time spent in the application and in the Sentry, nanoseconds.
     pub utime_ns: AtomicU64,
     pub stime_ns: AtomicU64,
+    /// What /proc shows of this task to others, published by the task.
+    pub view: Mutex<TaskView>,
+    /// Asleep in [`Task::block`] (state S in /proc; R otherwise).
+    pub sleeping: AtomicBool,
+    /// Times the task went to sleep (voluntary_ctxt_switches).
+    pub nvcsw: AtomicU64,
+}
+
+/// A task's address space, descriptors and filesystem context as /proc
+/// sees them from another task. Weak: a reader never keeps them alive (an
+/// address space is destroyed with its last strong reference), so after
+/// exit or exec the old ones simply fail to upgrade.
+#[derive(Default)]
+pub struct TaskView {
+    pub mm: Weak<MemoryManager>,
+    pub fds: Weak<FdTable>,
+    pub fs: Weak<FsContext>,
 }
 
 impl TaskHandle {
@@ -150,6 +167,17 @@ impl Task {
 
     pub fn tgid(&self) -> i32 {
         self.tg.tgid
+    }
+
+    /// Publishes this task's MM, fd table and fs context for /proc (when
+    /// it is spawned, at the start of `run`, and when execve replaces the
+    /// MM).
+    pub fn publish_view(&self) {
+        *self.handle.view.lock().unwrap() = TaskView {
+            mm: Arc::downgrade(&self.mm),
+            fds: Arc::downgrade(&self.fds),
+            fs: Arc::downgrade(&self.fs),
+        };
     }
 
     // ---- application memory ----
@@ -286,7 +314,12 @@ impl Task {
             if self.interrupted() {
                 break Err(Errno::ERESTARTSYS);
             }
-            if !w.wait(deadline) {
+            // For /proc: state S and a voluntary context switch.
+            self.handle.sleeping.store(true, Ordering::Relaxed);
+            self.handle.nvcsw.fetch_add(1, Ordering::Relaxed);
+            let woken = w.wait(deadline);
+            self.handle.sleeping.store(false, Ordering::Relaxed);
+            if !woken {
                 break if cond() {
                     Ok(())
                 } else {
@@ -330,6 +363,7 @@ impl Task {
     /// after its context is attached.
     pub fn run(mut self) {
         *self.handle.interrupter.lock().unwrap() = self.ctx.as_ref().map(|c| c.interrupter());
+        self.publish_view();
         let mut restart: Option<Errno> = None;
         loop {
             if self.handle.killed.load(Ordering::SeqCst) {
@@ -577,6 +611,8 @@ impl Task {
 /// produces the platform context (a new thread of an existing address space,
 /// or a new address space the task's MM is mapped into).
 pub fn spawn(mut task: Task, attach: Attach, fpu: Option<XSave>) -> std::io::Result<()> {
+    // Visible in /proc from the moment it exists, not only once running.
+    task.publish_view();
     std::thread::Builder::new()
         .name(format!("task-{}", task.tid))
         .stack_size(1 << 20)
@@ -641,6 +677,9 @@ impl Task {
             comm: Mutex::new(comm),
             utime_ns: AtomicU64::new(0),
             stime_ns: AtomicU64::new(0),
+            view: Mutex::new(TaskView::default()),
+            sleeping: AtomicBool::new(false),
+            nvcsw: AtomicU64::new(0),
         })
     }
 

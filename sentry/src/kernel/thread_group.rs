@@ -32,6 +32,8 @@ pub struct TgInner {
     pub pending: Pending,
     /// The wait status once every task has exited (a zombie).
     pub exit: Option<i32>,
+    /// The name of the last task to exit, which /proc shows for a zombie.
+    pub exit_comm: Vec<u8>,
     /// Set by exit_group or a fatal signal: every task is leaving.
     pub group_exit: Option<i32>,
     /// Signal sent to the parent on exit (SIGCHLD, or none for threads).

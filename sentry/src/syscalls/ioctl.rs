@@ -11,7 +11,7 @@ pub fn register(t: &mut Table) {
         libc::SYS_ioctl,
         "ioctl",
         Support::Partial(
-            "FIOCLEX, FIONCLEX, FIONBIO, FIOASYNC, FIONREAD; terminal requests on the host's stdio (TCGETS, TCSETS*, TIOCGWINSZ, TIOCSWINSZ, TCFLSH ...); no job-control requests",
+            "FIOCLEX, FIONCLEX, FIONBIO, FIOASYNC, FIONREAD; terminal requests on the host's stdio (TCGETS, TCSETS*, TIOCGWINSZ, TIOCSWINSZ, TCFLSH ...); on ptys also TIOCGPTN, TIOCSPTLCK, TIOCGPTPEER, TIOCSCTTY, TIOCNOTTY, TIOC[GS]PGRP, TIOCGSID, TIOCOUTQ; no TIOCPKT, TIOCSTI, TCGETS2",
         ),
         sys_ioctl,
     );

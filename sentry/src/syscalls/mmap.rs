@@ -46,6 +46,15 @@ pub fn register(t: &mut Table) {
     );
     t.add(libc::SYS_mlock, "mlock", Support::Full, sys_mlock);
     t.add(libc::SYS_munlock, "munlock", Support::Full, sys_mlock);
+    t.add(
+        libc::SYS_mlockall,
+        "mlockall",
+        Support::Partial("accepted; the memory file is never swapped by the Sentry"),
+        sys_mlockall,
+    );
+    t.add(libc::SYS_munlockall, "munlockall", Support::Full, |_, _| {
+        Ok(0)
+    });
 }
 
 fn sys_mmap(t: &mut Task, a: &SyscallArgs) -> SysResult {
@@ -303,6 +312,14 @@ fn sys_mlock(t: &mut Task, a: &SyscallArgs) -> SysResult {
         .ok_or(Errno::ENOMEM)?;
     if !t.mm.is_mapped(start, len) {
         return Err(Errno::ENOMEM);
+    }
+    Ok(0)
+}
+
+fn sys_mlockall(_t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let flags = a.a[0] as i32;
+    if flags == 0 || flags & !(libc::MCL_CURRENT | libc::MCL_FUTURE | libc::MCL_ONFAULT) != 0 {
+        return Err(Errno::EINVAL);
     }
     Ok(0)
 }

@@ -6,7 +6,10 @@
 
 pub mod strace;
 
+mod advise;
 mod dir;
+mod epoll;
+mod eventfd;
 mod fcntl;
 mod file;
 mod futex;
@@ -18,11 +21,13 @@ mod poll;
 mod read_write;
 mod sched;
 mod signal;
+mod signalfd;
 mod splice;
 mod stat;
-mod sys_info;
+pub mod sys_info;
 mod thread;
 mod time;
+mod timerfd;
 mod xattr;
 
 use std::time::Instant;
@@ -67,7 +72,10 @@ impl Table {
                 })
                 .collect(),
         };
+        advise::register(&mut t);
         dir::register(&mut t);
+        epoll::register(&mut t);
+        eventfd::register(&mut t);
         fcntl::register(&mut t);
         file::register(&mut t);
         futex::register(&mut t);
@@ -79,11 +87,13 @@ impl Table {
         read_write::register(&mut t);
         sched::register(&mut t);
         signal::register(&mut t);
+        signalfd::register(&mut t);
         splice::register(&mut t);
         stat::register(&mut t);
         sys_info::register(&mut t);
         thread::register(&mut t);
         time::register(&mut t);
+        timerfd::register(&mut t);
         xattr::register(&mut t);
         t
     }

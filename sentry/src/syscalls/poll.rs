@@ -32,18 +32,14 @@ fn do_poll(t: &mut Task, fds_addr: u64, nfds: u64, deadline: Option<Instant>) ->
     }
     let raw = t.read_bytes(fds_addr, (nfds * 8) as usize)?;
     let mut pfds: Vec<libc::pollfd> = raw.chunks(8).map(crate::usermem::from_bytes).collect();
+    // A negative fd is skipped: no events, revents 0. It is left out of
+    // the wait (a missing file there stands for a closed one, POLLNVAL,
+    // which would end the wait at once).
     let files: Vec<(Option<Arc<File>>, i16)> = pfds
         .iter()
-        .map(|p| {
-            // A negative fd is skipped: no events, revents 0.
-            if p.fd < 0 {
-                (None, 0)
-            } else {
-                (t.fds.get(p.fd).ok(), p.events)
-            }
-        })
+        .filter(|p| p.fd >= 0)
+        .map(|p| (t.fds.get(p.fd).ok(), p.events))
         .collect();
-    let skip: Vec<bool> = pfds.iter().map(|p| p.fd < 0).collect();
     // Linux restarts an interrupted poll only when no handler ran.
     let ready = crate::vfs::poll::wait_ready(t, &files, deadline).map_err(|e| {
         if e == Errno::ERESTARTSYS {
@@ -52,9 +48,14 @@ fn do_poll(t: &mut Task, fds_addr: u64, nfds: u64, deadline: Option<Instant>) ->
             e
         }
     })?;
+    let mut ready = ready.into_iter();
     let mut n = 0;
-    for (i, p) in pfds.iter_mut().enumerate() {
-        p.revents = if skip[i] { 0 } else { ready[i] };
+    for p in pfds.iter_mut() {
+        p.revents = if p.fd < 0 {
+            0
+        } else {
+            ready.next().unwrap_or(0)
+        };
         if p.revents != 0 {
             n += 1;
         }

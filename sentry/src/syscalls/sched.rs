@@ -28,6 +28,36 @@ pub fn register(t: &mut Table) {
     );
     t.add(libc::SYS_getcpu, "getcpu", Support::Full, sys_getcpu);
     t.add(
+        libc::SYS_sched_setscheduler,
+        "sched_setscheduler",
+        Support::Partial("only SCHED_OTHER/BATCH/IDLE at priority 0"),
+        sys_sched_setscheduler,
+    );
+    t.add(
+        libc::SYS_sched_setparam,
+        "sched_setparam",
+        Support::Partial("only priority 0"),
+        sys_sched_setparam,
+    );
+    t.add(
+        libc::SYS_sched_rr_get_interval,
+        "sched_rr_get_interval",
+        Support::Full,
+        sys_sched_rr_get_interval,
+    );
+    t.add(
+        libc::SYS_ioprio_get,
+        "ioprio_get",
+        Support::Partial("always the default class"),
+        sys_ioprio_get,
+    );
+    t.add(
+        libc::SYS_ioprio_set,
+        "ioprio_set",
+        Support::Partial("accepted without effect"),
+        sys_ioprio_set,
+    );
+    t.add(
         libc::SYS_sched_getscheduler,
         "sched_getscheduler",
         Support::Full,
@@ -130,4 +160,64 @@ fn prio_range(_t: &mut Task, a: &SyscallArgs) -> SysResult {
         libc::SCHED_FIFO | libc::SCHED_RR => Ok(0),
         _ => Err(Errno::EINVAL),
     }
+}
+
+fn sys_sched_setscheduler(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    check_pid(t, a.a[0])?;
+    let policy = a.a[1] as i32 & !libc::SCHED_RESET_ON_FORK;
+    let prio: i32 = t.copy_in(a.a[2])?;
+    match policy {
+        libc::SCHED_OTHER | libc::SCHED_BATCH | libc::SCHED_IDLE if prio == 0 => Ok(0),
+        libc::SCHED_OTHER | libc::SCHED_BATCH | libc::SCHED_IDLE => Err(Errno::EINVAL),
+        // Real-time scheduling needs CAP_SYS_NICE on the host, which the
+        // sandbox never has.
+        libc::SCHED_FIFO | libc::SCHED_RR => Err(Errno::EPERM),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn sys_sched_setparam(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    check_pid(t, a.a[0])?;
+    let prio: i32 = t.copy_in(a.a[1])?;
+    if prio != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+fn sys_sched_rr_get_interval(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    check_pid(t, a.a[0])?;
+    // Linux's default SCHED_RR timeslice.
+    t.copy_out(
+        a.a[1],
+        &libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 100_000_000,
+        },
+    )?;
+    Ok(0)
+}
+
+const IOPRIO_WHO_PROCESS: u64 = 1;
+const IOPRIO_WHO_USER: u64 = 3;
+
+fn sys_ioprio_get(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    if !(IOPRIO_WHO_PROCESS..=IOPRIO_WHO_USER).contains(&a.a[0]) {
+        return Err(Errno::EINVAL);
+    }
+    if a.a[0] == IOPRIO_WHO_PROCESS {
+        check_pid(t, a.a[1])?;
+    }
+    // IOPRIO_CLASS_BE (2) at level 4, what Linux reports by default.
+    Ok((2 << 13) | 4)
+}
+
+fn sys_ioprio_set(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    if !(IOPRIO_WHO_PROCESS..=IOPRIO_WHO_USER).contains(&a.a[0]) {
+        return Err(Errno::EINVAL);
+    }
+    if a.a[0] == IOPRIO_WHO_PROCESS {
+        check_pid(t, a.a[1])?;
+    }
+    Ok(0)
 }

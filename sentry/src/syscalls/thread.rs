@@ -41,13 +41,13 @@ pub fn register(t: &mut Table) {
     t.add(
         libc::SYS_wait4,
         "wait4",
-        Support::Partial("rusage is zeroed; stopped children are not reported"),
+        Support::Partial("rusage is zeroed"),
         sys_wait4,
     );
     t.add(
         libc::SYS_waitid,
         "waitid",
-        Support::Partial("P_PIDFD and stopped children are not supported"),
+        Support::Partial("P_PIDFD is not supported"),
         sys_waitid,
     );
     t.add(
@@ -91,6 +91,12 @@ pub fn register(t: &mut Table) {
         sys_prctl,
     );
     t.missing(libc::SYS_rseq, "glibc falls back without it");
+    t.add(
+        libc::SYS_personality,
+        "personality",
+        Support::Partial("only PER_LINUX"),
+        sys_personality,
+    );
 }
 
 fn sys_clone(t: &mut Task, a: &SyscallArgs) -> SysResult {
@@ -553,5 +559,14 @@ fn sys_prctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
                 .report_unsupported(libc::SYS_prctl as usize, other as u64, "prctl option");
             Err(Errno::EINVAL)
         }
+    }
+}
+
+fn sys_personality(_t: &mut Task, a: &SyscallArgs) -> SysResult {
+    const QUERY: u64 = 0xffff_ffff;
+    const PER_LINUX: u64 = 0;
+    match a.a[0] {
+        QUERY | PER_LINUX => Ok(PER_LINUX),
+        _ => Err(Errno::EINVAL),
     }
 }

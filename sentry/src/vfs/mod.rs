@@ -147,6 +147,16 @@ pub trait Inode: Send + Sync + Any {
     /// Opens the file. The VFS has checked permissions and O_DIRECTORY;
     /// `flags` are the open(2) flags.
     fn open(self: Arc<Self>, flags: i32) -> Result<Arc<dyn FileOps>, Errno>;
+    /// `open` for the caller in `ctx`: terminals depend on who opens them
+    /// (/dev/tty is the caller's controlling terminal; opening a terminal
+    /// may make it one).
+    fn open_by(
+        self: Arc<Self>,
+        flags: i32,
+        _ctx: &ops::Ctx<'_>,
+    ) -> Result<Arc<dyn FileOps>, Errno> {
+        self.open(flags)
+    }
 
     /// Creates a regular file.
     fn create(&self, _name: &[u8], _mode: u32, _owner: Owner) -> Result<InodeRef, Errno> {
@@ -436,24 +446,26 @@ fn anon_dev(id: u64) -> u64 {
 impl Vfs {
     /// The sandbox's namespace: `/` an overlay of an in-memory upper layer
     /// over the Gofer's root (so the host is never written), a fresh tmpfs on
-    /// `/tmp`, devfs on `/dev` and a first procfs on `/proc`.
+    /// `/tmp`, devfs on `/dev` (devpts on `/dev/pts`), procfs on `/proc` and sysfs on `/sys`.
     pub fn new(gofer: Arc<gofer::Client>) -> Result<Arc<Vfs>, Errno> {
         let lower = crate::fsimpl::gofer::GoferFs::new_root(gofer)?;
         let root = crate::fsimpl::overlay::OverlayFs::new_root(lower);
         let vfs = Vfs::with_root(root, "overlay");
         let owner = Owner::default();
-        let mounts: [(&[u8], InodeRef, &'static str); 3] = [
+        let mounts: [(&[u8], InodeRef, &'static str); 5] = [
             (
                 b"/tmp",
                 crate::fsimpl::tmpfs::Tmpfs::new_root(0o1777, owner),
                 "tmpfs",
             ),
             (b"/dev", crate::fsimpl::dev::new_devfs(), "devtmpfs"),
+            (b"/dev/pts", crate::fsimpl::devpts::new_devpts(), "devpts"),
             (
                 b"/proc",
                 crate::fsimpl::proc::new_procfs(Arc::downgrade(&vfs)),
                 "proc",
             ),
+            (b"/sys", crate::fsimpl::sys::new_sysfs(), "sysfs"),
         ];
         for (at, fs, fstype) in mounts {
             // A root where one of these cannot be made (a symlink to

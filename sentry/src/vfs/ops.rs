@@ -419,7 +419,7 @@ pub fn open_at(
             })?;
         }
     }
-    let ops = d.inode.clone().open(flags)?;
+    let ops = d.inode.clone().open_by(flags, ctx)?;
     Ok(File::new(ops, Some(d), flags | super::file::O_LARGEFILE))
 }
 

@@ -1,0 +1,338 @@
+//! Our 9P additions against the real server: Twalkgetattr and Topenfd
+//! (descriptor donation over SCM_RIGHTS).
+
+mod common;
+
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
+
+use common::{big_contents, Served, DEPTH, HELLO};
+use gofer::wire::{self, Rmessage, Tmessage};
+use gofer::Keep;
+
+/// Descriptors this process holds.
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+#[test]
+fn lookup_returns_attributes_and_keeps_fids_as_asked() {
+    let s = Served::new("lookup");
+    let c = s.client();
+    let host = std::fs::metadata(s.tree.path.join("hello.txt")).unwrap();
+    let (fid, a) = c.lookup(c.root(), &[b"hello.txt"], Keep::Never).unwrap();
+    assert_eq!(fid, None);
+    assert_eq!(a.qid.path, host.ino());
+    assert_eq!(a.size, HELLO.len() as u64);
+    assert_eq!(a.mode, host.mode());
+    // Keep::Dir keeps a directory's fid only.
+    assert_eq!(
+        c.lookup(c.root(), &[b"hello.txt"], Keep::Dir).unwrap().0,
+        None
+    );
+    let (dir, a) = c.lookup(c.root(), &[b"sub"], Keep::Dir).unwrap();
+    let dir = dir.expect("a directory's fid is kept");
+    assert_eq!(a.mode & libc::S_IFMT, libc::S_IFDIR);
+    let (_, inner) = c.lookup(dir, &[b"inner.txt"], Keep::Never).unwrap();
+    assert_eq!(inner.size, 5);
+    // walk_getattr keeps it always.
+    let (f, a) = c.walk_getattr(c.root(), &[b"sub", b"inner.txt"]).unwrap();
+    assert_eq!(a.size, 5);
+    c.clunk(f).unwrap();
+    // A symlink is not followed.
+    let (_, l) = c.lookup(c.root(), &[b"link"], Keep::Never).unwrap();
+    assert_eq!(l.mode & libc::S_IFMT, libc::S_IFLNK);
+    // More than 16 names fall back to Twalk + Tgetattr.
+    let deep: Vec<String> = (0..DEPTH)
+        .map(|i| format!("d{i}"))
+        .chain(["bottom".into()])
+        .collect();
+    let names: Vec<&[u8]> = deep.iter().map(|n| n.as_bytes()).collect();
+    let (f, a) = c.lookup(c.root(), &names, Keep::Never).unwrap();
+    assert_eq!((f, a.size), (None, 6));
+    // Misses create no fid: the next fid allocated is reused.
+    assert_eq!(
+        c.lookup(c.root(), &[b"nope"], Keep::Always).unwrap_err(),
+        libc::ENOENT
+    );
+    assert_eq!(
+        c.lookup(c.root(), &[b"sub", b"nope", b"x"], Keep::Always)
+            .unwrap_err(),
+        libc::ENOENT
+    );
+    assert_eq!(
+        c.lookup(c.root(), &[b"hello.txt", b"x"], Keep::Always)
+            .unwrap_err(),
+        libc::ENOTDIR
+    );
+    c.clunk(dir).unwrap();
+    let (f1, _) = c.walk(c.root(), &[]).unwrap();
+    assert_eq!(f1, dir);
+}
+
+#[test]
+fn lookup_names_that_leave_the_directory_are_refused() {
+    let s = Served::new("lookup-escape");
+    let c = s.client();
+    for bad in [&b".."[..], b".", b"", b"a/b", b"/etc", b"x\0y"] {
+        assert_eq!(
+            c.lookup(c.root(), &[b"sub", bad], Keep::Always)
+                .unwrap_err(),
+            libc::EINVAL,
+            "{bad:?}"
+        );
+        assert_eq!(
+            c.open_fd(&[b"sub", bad], false).unwrap_err(),
+            libc::EINVAL,
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn open_fd_donates_a_readable_descriptor() {
+    let s = Served::new("openfd");
+    let c = s.client();
+    let before = open_fds();
+    let (fd, st) = c.open_fd(&[b"big.bin"], false).unwrap();
+    let host = std::fs::metadata(s.tree.path.join("big.bin")).unwrap();
+    assert_eq!((st.st_ino, st.st_size as u64), (host.ino(), host.len()));
+    // Read-only, close-on-exec.
+    // SAFETY: fcntl on a descriptor we own.
+    let fl = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    assert_eq!(fl & libc::O_ACCMODE, libc::O_RDONLY);
+    // SAFETY: as above.
+    let fdfl = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFD) };
+    assert_ne!(fdfl & libc::FD_CLOEXEC, 0);
+    let mut data = Vec::new();
+    File::from(fd).read_to_end(&mut data).unwrap();
+    assert!(data == big_contents());
+    let (fd, _) = c.open_fd(&[b"sub", b"inner.txt"], false).unwrap();
+    let mut data = Vec::new();
+    File::from(fd).read_to_end(&mut data).unwrap();
+    assert_eq!(data, b"inner");
+    // Directories on request, the root included.
+    let (d, st) = c.open_fd(&[], true).unwrap();
+    assert_eq!(st.st_ino, std::fs::metadata(&s.tree.path).unwrap().ino());
+    drop(d);
+    c.open_fd(&[b"sub"], true).unwrap();
+    assert_eq!(c.open_fd(&[b"sub"], false).unwrap_err(), libc::EISDIR);
+    assert_eq!(c.open_fd(&[b"hello.txt"], true).unwrap_err(), libc::ENOTDIR);
+    assert_eq!(c.open_fd(&[b"nope"], false).unwrap_err(), libc::ENOENT);
+    // Symlinks are never followed, last component or not.
+    assert_eq!(c.open_fd(&[b"link"], false).unwrap_err(), libc::ELOOP);
+    assert_eq!(c.open_fd(&[b"dangling"], false).unwrap_err(), libc::ELOOP);
+    // Nothing leaks on either side of the successful or failed opens.
+    // (Other tests run alongside and hold a few descriptors of their own.)
+    for _ in 0..100 {
+        drop(c.open_fd(&[b"hello.txt"], false).unwrap());
+        drop(c.open_fd(&[b"sub"], true).unwrap());
+        c.open_fd(&[b"link"], false).unwrap_err();
+        c.open_fd(&[b"sub"], false).unwrap_err();
+    }
+    assert!(open_fds() < before + 50, "{before} -> {}", open_fds());
+    // The connection is still in step.
+    assert_eq!(
+        c.getattr(c.root()).unwrap().qid.ty & wire::QTDIR,
+        wire::QTDIR
+    );
+}
+
+#[test]
+fn open_fd_refuses_fifos_without_opening_them() {
+    let s = Served::new("openfd-fifo");
+    let c = s.client();
+    let fifo = std::ffi::CString::new(
+        s.tree
+            .path
+            .join("fifo")
+            .into_os_string()
+            .into_encoded_bytes(),
+    )
+    .unwrap();
+    // SAFETY: a valid path string.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    // An open for reading would block the server: it must answer at once.
+    assert_eq!(c.open_fd(&[b"fifo"], false).unwrap_err(), libc::ENXIO);
+    assert_eq!(c.open_fd(&[b"fifo"], true).unwrap_err(), libc::ENOTDIR);
+}
+
+#[test]
+fn symlinked_directories_do_not_lead_out_of_the_root() {
+    let s = Served::new("openfd-escape");
+    let c = s.client();
+    std::os::unix::fs::symlink("/etc", s.tree.path.join("out")).unwrap();
+    std::os::unix::fs::symlink("..", s.tree.path.join("sub/up")).unwrap();
+    assert_eq!(
+        c.open_fd(&[b"out", b"passwd"], false).unwrap_err(),
+        libc::ELOOP
+    );
+    assert_eq!(
+        c.open_fd(&[b"sub", b"up", b"hello.txt"], false)
+            .unwrap_err(),
+        libc::ELOOP
+    );
+}
+
+#[test]
+fn open_fd_paths_longer_than_a_message_are_enametoolong() {
+    let s = Served::new("openfd-long");
+    let c = s.client();
+    let name = vec![b'a'; 255];
+    let names: Vec<&[u8]> = (0..300).map(|_| name.as_slice()).collect();
+    assert_eq!(c.open_fd(&names, false).unwrap_err(), libc::ENAMETOOLONG);
+    // Fits a message, too long a path for the host.
+    let names: Vec<&[u8]> = (0..40).map(|_| name.as_slice()).collect();
+    assert_eq!(c.open_fd(&names, false).unwrap_err(), libc::ENAMETOOLONG);
+    c.getattr(c.root()).unwrap();
+}
+
+#[test]
+fn malformed_additions_are_refused_by_the_server() {
+    // Raw frames straight to the server.
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    let tree = common::Tree::new("raw");
+    let (mut ours, theirs) = UnixStream::pair().unwrap();
+    let root = tree.path.clone();
+    let server = std::thread::spawn(move || gofer::server::serve(&root, theirs));
+    let mut frame = Vec::new();
+    let mut call = |frame: &[u8]| -> Vec<u8> {
+        ours.write_all(frame).unwrap();
+        let mut size = [0u8; 4];
+        ours.read_exact(&mut size).unwrap();
+        let mut reply = size.to_vec();
+        reply.resize(u32::from_le_bytes(size) as usize, 0);
+        ours.read_exact(&mut reply[4..]).unwrap();
+        reply
+    };
+    let version = Tmessage::Version {
+        msize: 65536,
+        version: wire::VERSION_9P2000L,
+    };
+    wire::encode_tmessage(wire::NOTAG, &version, &mut frame).unwrap();
+    call(&frame);
+    let attach = Tmessage::Attach {
+        fid: 0,
+        afid: wire::NOFID,
+        uname: b"",
+        aname: b"",
+        n_uname: wire::NONUNAME,
+    };
+    wire::encode_tmessage(1, &attach, &mut frame).unwrap();
+    call(&frame);
+    let errno = |reply: &[u8]| match wire::decode_rmessage(reply).unwrap().1 {
+        Rmessage::Lerror { ecode } => ecode as i32,
+        other => panic!("{other:?}"),
+    };
+    // Walking in place, or an unknown keep mode.
+    for (newfid, keep) in [(0, 0), (5, 3), (5, u32::MAX)] {
+        let m = Tmessage::Walkgetattr {
+            fid: 0,
+            newfid,
+            keep,
+            names: vec![b"sub"],
+        };
+        wire::encode_tmessage(1, &m, &mut frame).unwrap();
+        assert_eq!(errno(&call(&frame)), libc::EINVAL);
+    }
+    // Unknown open flags: no writes, no creation.
+    for flags in [libc::O_RDWR, libc::O_WRONLY, libc::O_CREAT, libc::O_PATH] {
+        let m = Tmessage::Openfd {
+            flags: flags as u32,
+            names: vec![b"hello.txt"],
+        };
+        wire::encode_tmessage(1, &m, &mut frame).unwrap();
+        assert_eq!(errno(&call(&frame)), libc::EINVAL);
+    }
+    // Truncated bodies and name counts beyond the frame.
+    for ty in [wire::TWALKGETATTR, wire::TOPENFD] {
+        for body in [
+            &b""[..],
+            b"\x01\x00",
+            b"\0\0\0\0\xff\xff",
+            b"\0\0\0\0\0\0\0\0\0\0\0\0\x02\x00",
+        ] {
+            let mut f = vec![0u8; 4];
+            f.push(ty);
+            f.extend_from_slice(&7u16.to_le_bytes());
+            f.extend_from_slice(body);
+            let n = f.len() as u32;
+            f[..4].copy_from_slice(&n.to_le_bytes());
+            let reply = call(&f);
+            assert_eq!(wire::decode_rmessage(&reply).unwrap().0, 7);
+            assert_eq!(errno(&reply), libc::EINVAL);
+        }
+    }
+    drop(ours);
+    server.join().unwrap().unwrap();
+}
+
+#[test]
+fn lookup_fd_answers_attributes_targets_and_descriptors() {
+    let s = Served::new("lookupfd");
+    let c = s.client();
+    let fifo = std::ffi::CString::new(
+        s.tree
+            .path
+            .join("fifo")
+            .into_os_string()
+            .into_encoded_bytes(),
+    )
+    .unwrap();
+    // SAFETY: a valid path string.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    // A regular file: the same attributes as p9's getattr, and a descriptor.
+    let l = c.lookup_fd(&[b"sub", b"inner.txt"]).unwrap();
+    let (f, a) = c.walk_getattr(c.root(), &[b"sub", b"inner.txt"]).unwrap();
+    c.clunk(f).unwrap();
+    assert_eq!(l.attr, a);
+    assert!(l.target.is_empty());
+    let mut data = Vec::new();
+    File::from(l.fd.expect("a descriptor"))
+        .read_to_end(&mut data)
+        .unwrap();
+    assert_eq!(data, b"inner");
+    // A directory: its descriptor too, to list.
+    let l = c.lookup_fd(&[b"sub"]).unwrap();
+    let (f, a) = c.walk_getattr(c.root(), &[b"sub"]).unwrap();
+    c.clunk(f).unwrap();
+    assert_eq!(l.attr, a);
+    let d = l.fd.expect("a directory's descriptor");
+    // SAFETY: fcntl on a descriptor we own.
+    let fl = unsafe { libc::fcntl(d.as_raw_fd(), libc::F_GETFL) };
+    assert_eq!(fl & libc::O_ACCMODE, libc::O_RDONLY);
+    assert_eq!(
+        c.lookup_fd(&[]).unwrap().attr.qid.ty & wire::QTDIR,
+        wire::QTDIR
+    );
+    // A symlink: its target, not followed.
+    let l = c.lookup_fd(&[b"dangling"]).unwrap();
+    assert_eq!(l.attr.mode & libc::S_IFMT, libc::S_IFLNK);
+    assert_eq!(l.target, b"does/not/exist");
+    assert!(l.fd.is_none());
+    // A FIFO: attributes, never opened.
+    let l = c.lookup_fd(&[b"fifo"]).unwrap();
+    assert_eq!(
+        (l.attr.mode & libc::S_IFMT, l.fd.is_none()),
+        (libc::S_IFIFO, true)
+    );
+    // Misses, symlinks on the way, names that leave the directory.
+    assert_eq!(c.lookup_fd(&[b"nope"]).unwrap_err(), libc::ENOENT);
+    assert_eq!(
+        c.lookup_fd(&[b"hello.txt", b"x"]).unwrap_err(),
+        libc::ENOTDIR
+    );
+    assert_eq!(c.lookup_fd(&[b"link", b"x"]).unwrap_err(), libc::ELOOP);
+    for bad in [&b".."[..], b".", b"", b"a/b"] {
+        assert_eq!(c.lookup_fd(&[b"sub", bad]).unwrap_err(), libc::EINVAL);
+    }
+    let deep: Vec<String> = (0..DEPTH)
+        .map(|i| format!("d{i}"))
+        .chain(["bottom".into()])
+        .collect();
+    let names: Vec<&[u8]> = deep.iter().map(|n| n.as_bytes()).collect();
+    assert_eq!(c.lookup_fd(&names).unwrap().attr.size, 6);
+}

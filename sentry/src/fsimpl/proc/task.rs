@@ -1,0 +1,579 @@
+//! /proc/PID and /proc/PID/task/TID.
+//!
+//! A directory names a thread group and, inside `task/`, one thread. The
+//! process-level files answer for the group: the leader's name and state,
+//! the sum of its threads' CPU time, its signals. A thread's MM, fd table
+//! and fs context are reached through the weak view it publishes
+//! ([`crate::kernel::task::TaskView`]); a zombie has none, so its maps,
+//! cmdline and fd/ are empty, as on Linux.
+//!
+//! The files' contents are made in [`super::files`].
+
+use std::sync::{Arc, Weak};
+
+use super::{entry, owned_attrs, parse_num, path_ino, FdDir, GenFn, GenInode, ProcState, TextLink};
+use crate::errno::Errno;
+use crate::kernel::task::TaskHandle;
+use crate::kernel::{Kernel, ThreadGroup};
+use crate::mm::MemoryManager;
+use crate::vfs::ops::{self, AtTarget, Ctx};
+use crate::vfs::{DirEntry, FdTable, FileOps, FsContext, Inode, InodeRef};
+
+/// Namespace inode numbers the ns/ links show (Linux's initial ones):
+/// the sandbox has one of each.
+const NAMESPACES: [(&str, &str, u64); 10] = [
+    ("cgroup", "cgroup", 4026531835),
+    ("ipc", "ipc", 4026531839),
+    ("mnt", "mnt", 4026531841),
+    ("net", "net", 4026531840),
+    ("pid", "pid", 4026531836),
+    ("pid_for_children", "pid", 4026531836),
+    ("time", "time", 4026531834),
+    ("time_for_children", "time", 4026531834),
+    ("user", "user", 4026531837),
+    ("uts", "uts", 4026531838),
+];
+
+/// The inode number of /proc/PID (tid None) or /proc/PID/task/TID.
+pub(super) fn dir_ino(pid: i32, tid: Option<i32>) -> u64 {
+    path_ino(&dir_key(pid, tid))
+}
+
+fn dir_key(pid: i32, tid: Option<i32>) -> String {
+    match tid {
+        Some(t) => format!("proc:/{pid}/task/{t}"),
+        None => format!("proc:/{pid}"),
+    }
+}
+
+/// /proc/N: a thread group, or (hidden from readdir, as on Linux) a thread
+/// that is not a group leader, shown as its own directory.
+pub(super) fn pid_dir(state: &Arc<ProcState>, k: &Arc<Kernel>, pid: i32) -> Option<InodeRef> {
+    let (tg, thread) = {
+        let pids = k.pids.lock().unwrap();
+        match pids.groups.get(&pid) {
+            Some(g) => (g.clone(), None),
+            None => {
+                let t = pids.tasks.get(&pid)?;
+                (t.tg.clone(), Some(pid))
+            }
+        }
+    };
+    Some(Arc::new(PidDir {
+        t: Target {
+            kernel: Arc::downgrade(k),
+            tg: Arc::downgrade(&tg),
+            pid,
+            tid: thread,
+            looker: None,
+            state: state.clone(),
+        },
+    }))
+}
+
+/// A task's MM, fd table and fs context, when it still has them.
+pub(super) type View = (
+    Option<Arc<MemoryManager>>,
+    Option<Arc<FdTable>>,
+    Option<Arc<FsContext>>,
+);
+
+/// Whom a /proc/PID directory and its files are about.
+#[derive(Clone)]
+pub(crate) struct Target {
+    pub(super) kernel: Weak<Kernel>,
+    pub(super) tg: Weak<ThreadGroup>,
+    /// The number in the path (`/proc/PID`).
+    pub(super) pid: i32,
+    /// A thread's directory (task/TID, or /proc/TID of a non-leader);
+    /// None: the whole process.
+    pub(super) tid: Option<i32>,
+    /// The task that looked the directory up (files it opens show it
+    /// running).
+    pub(super) looker: Option<i32>,
+    pub(super) state: Arc<ProcState>,
+}
+
+/// A snapshot of what the files show of a task.
+pub(super) struct Snap {
+    pub(super) tg: Arc<ThreadGroup>,
+    /// The task the per-task fields come from (the leader, or the first
+    /// live thread); None for a zombie.
+    pub(super) task: Option<Arc<TaskHandle>>,
+    pub(super) tids: Vec<i32>,
+}
+
+impl Target {
+    pub(super) fn tg(&self) -> Result<Arc<ThreadGroup>, Errno> {
+        self.tg.upgrade().ok_or(Errno::ESRCH)
+    }
+
+    pub(super) fn kernel(&self) -> Result<Arc<Kernel>, Errno> {
+        self.kernel.upgrade().ok_or(Errno::ESRCH)
+    }
+
+    pub(super) fn snap(&self) -> Result<Snap, Errno> {
+        let tg = self.tg()?;
+        let (task, tids) = {
+            let g = tg.inner.lock().unwrap();
+            let tids: Vec<i32> = g.tasks.iter().map(|t| t.tid).collect();
+            let task = match self.tid {
+                Some(tid) => Some(
+                    g.tasks
+                        .iter()
+                        .find(|t| t.tid == tid)
+                        .cloned()
+                        .ok_or(Errno::ESRCH)?,
+                ),
+                None => g
+                    .tasks
+                    .iter()
+                    .find(|t| t.tid == tg.tgid)
+                    .or(g.tasks.first())
+                    .cloned(),
+            };
+            (task, tids)
+        };
+        Ok(Snap { tg, task, tids })
+    }
+
+    /// The target's MM, fd table and fs context, from the chosen task or
+    /// (for the process) any of its threads.
+    pub(super) fn view(&self) -> View {
+        let Ok(s) = self.snap() else {
+            return (None, None, None);
+        };
+        let mut tasks: Vec<Arc<TaskHandle>> = s.task.into_iter().collect();
+        if self.tid.is_none() {
+            tasks.extend(s.tg.inner.lock().unwrap().tasks.iter().cloned());
+        }
+        let (mut mm, mut fds, mut fs) = (None, None, None);
+        for t in tasks {
+            let v = t.view.lock().unwrap();
+            mm = mm.or_else(|| v.mm.upgrade());
+            fds = fds.or_else(|| v.fds.upgrade());
+            fs = fs.or_else(|| v.fs.upgrade());
+            if mm.is_some() && fds.is_some() && fs.is_some() {
+                break;
+            }
+        }
+        (mm, fds, fs)
+    }
+
+    pub(super) fn mm(&self) -> Option<Arc<MemoryManager>> {
+        self.view().0
+    }
+
+    /// The owner of the directory and its files: the task's effective ids.
+    pub(super) fn ids(&self) -> (u32, u32) {
+        match self.snap().ok().and_then(|s| s.task) {
+            Some(t) => {
+                let c = t.creds.lock().unwrap();
+                (c.euid, c.egid)
+            }
+            None => (0, 0),
+        }
+    }
+
+    pub(super) fn key(&self) -> String {
+        dir_key(self.pid, self.tid)
+    }
+
+    /// Whether this is a thread's directory (not a whole process's).
+    pub(super) fn is_task_entry(&self) -> bool {
+        self.tid.is_some()
+    }
+
+    pub(super) fn file(&self, name: &str, perm: u32, gen: GenFn) -> GenInode {
+        let mut g = GenInode::new(path_ino(&format!("{}/{name}", self.key())), perm, gen);
+        g.owner = self.ids();
+        g
+    }
+
+    /// Whether the task in `ctx` may see this one's secrets (environ,
+    /// links, fds): root or the same user, as ptrace_may_access roughly.
+    fn may_inspect(&self, ctx: &Ctx<'_>) -> bool {
+        ctx.cred.is_root() || ctx.cred.uid == self.ids().0
+    }
+}
+
+/// /proc/PID or /proc/PID/task/TID.
+struct PidDir {
+    t: Target,
+}
+
+const PID_ENTRIES: [(&str, u8); 31] = [
+    ("auxv", libc::DT_REG),
+    ("cgroup", libc::DT_REG),
+    ("cmdline", libc::DT_REG),
+    ("comm", libc::DT_REG),
+    ("cwd", libc::DT_LNK),
+    ("environ", libc::DT_REG),
+    ("exe", libc::DT_LNK),
+    ("fd", libc::DT_DIR),
+    ("fdinfo", libc::DT_DIR),
+    ("gid_map", libc::DT_REG),
+    ("io", libc::DT_REG),
+    ("limits", libc::DT_REG),
+    ("loginuid", libc::DT_REG),
+    ("maps", libc::DT_REG),
+    ("mountinfo", libc::DT_REG),
+    ("mounts", libc::DT_REG),
+    ("ns", libc::DT_DIR),
+    ("oom_adj", libc::DT_REG),
+    ("oom_score", libc::DT_REG),
+    ("oom_score_adj", libc::DT_REG),
+    ("root", libc::DT_LNK),
+    ("sched", libc::DT_REG),
+    ("schedstat", libc::DT_REG),
+    ("sessionid", libc::DT_REG),
+    ("smaps", libc::DT_REG),
+    ("stat", libc::DT_REG),
+    ("statm", libc::DT_REG),
+    ("status", libc::DT_REG),
+    ("task", libc::DT_DIR),
+    ("uid_map", libc::DT_REG),
+    ("wchan", libc::DT_REG),
+];
+
+impl PidDir {
+    fn make(&self, name: &[u8]) -> Result<InodeRef, Errno> {
+        let name = std::str::from_utf8(name).map_err(|_| Errno::ENOENT)?;
+        if !PID_ENTRIES.iter().any(|(n, _)| *n == name) {
+            return Err(Errno::ENOENT);
+        }
+        let t = self.t.clone();
+        let key = format!("{}/{name}", t.key());
+        let ino = path_ino(&key);
+        let ids = t.ids();
+        Ok(match name {
+            "cwd" | "root" | "exe" => Arc::new(TaskLink {
+                ino,
+                t,
+                kind: match name {
+                    "cwd" => LinkKind::Cwd,
+                    "root" => LinkKind::Root,
+                    _ => LinkKind::Exe,
+                },
+                ids,
+            }),
+            "fd" => match t.view().1 {
+                Some(fds) => FdDir::of(ino, Arc::downgrade(&fds), ids),
+                // A zombie: an empty directory.
+                None => FdDir::of(ino, Weak::new(), ids),
+            },
+            "fdinfo" => Arc::new(FdInfoDir {
+                ino,
+                fds: t.view().1.as_ref().map(Arc::downgrade).unwrap_or_default(),
+                ids,
+            }),
+            "ns" => Arc::new(NsDir { ino, ids }),
+            "task" => {
+                if t.is_task_entry() {
+                    return Err(Errno::ENOENT);
+                }
+                Arc::new(TaskDir { ino, t })
+            }
+            _ => Arc::new(super::files::file_of(&t, name)?),
+        })
+    }
+}
+
+impl Inode for PidDir {
+    fn ino(&self) -> u64 {
+        path_ino(&self.t.key())
+    }
+    fn mode(&self) -> u32 {
+        libc::S_IFDIR | 0o555
+    }
+    fn stat(&self) -> Result<libc::stat, Errno> {
+        let mut st = owned_attrs(self.ino(), self.mode(), 9, self.t.ids());
+        // The start time, which ps shows for the process.
+        if let (Ok(k), Ok(tg)) = (self.t.kernel(), self.t.tg()) {
+            let since = tg.start.saturating_duration_since(k.boot);
+            let wall = k.boot_wall + since;
+            if let Ok(d) = wall.duration_since(std::time::UNIX_EPOCH) {
+                let s = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+                st.st_atime = s;
+                st.st_mtime = s;
+                st.st_ctime = s;
+            }
+        }
+        Ok(st)
+    }
+    fn lookup(&self, name: &[u8]) -> Result<InodeRef, Errno> {
+        self.t.tg()?;
+        self.make(name)
+    }
+    fn lookup_by(&self, name: &[u8], ctx: &Ctx<'_>) -> Result<InodeRef, Errno> {
+        self.t.tg()?;
+        let dir = PidDir {
+            t: Target {
+                looker: ctx.task.map(|t| t.tid),
+                ..self.t.clone()
+            },
+        };
+        dir.make(name)
+    }
+    fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
+        let key = self.t.key();
+        Ok(PID_ENTRIES
+            .iter()
+            .filter(|(n, _)| !(self.t.is_task_entry() && *n == "task"))
+            .map(|(n, ty)| entry(path_ino(&format!("{key}/{n}")), *ty, n.as_bytes()))
+            .collect())
+    }
+    fn open(self: Arc<Self>, _flags: i32) -> Result<Arc<dyn FileOps>, Errno> {
+        Ok(Arc::new(super::super::DirFile))
+    }
+}
+
+/// /proc/PID/task: the group's threads.
+struct TaskDir {
+    ino: u64,
+    t: Target,
+}
+
+impl Inode for TaskDir {
+    fn ino(&self) -> u64 {
+        self.ino
+    }
+    fn mode(&self) -> u32 {
+        libc::S_IFDIR | 0o555
+    }
+    fn stat(&self) -> Result<libc::stat, Errno> {
+        Ok(owned_attrs(self.ino, self.mode(), 3, self.t.ids()))
+    }
+    fn lookup(&self, name: &[u8]) -> Result<InodeRef, Errno> {
+        let tid = parse_num(name).ok_or(Errno::ENOENT)?;
+        let s = self.t.snap()?;
+        // A zombie keeps its leader's entry.
+        if !(s.tids.contains(&tid) || (s.tids.is_empty() && tid == s.tg.tgid)) {
+            return Err(Errno::ENOENT);
+        }
+        let mut t = self.t.clone();
+        t.tid = Some(tid);
+        if s.tids.is_empty() {
+            t.tid = None;
+        }
+        Ok(Arc::new(PidDir { t }))
+    }
+    fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
+        let s = self.t.snap()?;
+        let mut tids = s.tids;
+        if tids.is_empty() {
+            tids.push(s.tg.tgid);
+        }
+        tids.sort_unstable();
+        Ok(tids
+            .into_iter()
+            .map(|tid| {
+                entry(
+                    dir_ino(self.t.pid, Some(tid)),
+                    libc::DT_DIR,
+                    tid.to_string().as_bytes(),
+                )
+            })
+            .collect())
+    }
+    fn open(self: Arc<Self>, _flags: i32) -> Result<Arc<dyn FileOps>, Errno> {
+        Ok(Arc::new(super::super::DirFile))
+    }
+}
+
+#[derive(Clone, Copy)]
+enum LinkKind {
+    Cwd,
+    Exe,
+    Root,
+}
+
+/// /proc/PID/{cwd,exe,root}: magic links into the target's context.
+struct TaskLink {
+    ino: u64,
+    t: Target,
+    kind: LinkKind,
+    ids: (u32, u32),
+}
+
+impl TaskLink {
+    fn exe_path(mm: &MemoryManager, fs: Option<&FsContext>) -> Vec<u8> {
+        let exe = mm.inner().exe.clone();
+        if exe.first() == Some(&b'/') {
+            return exe;
+        }
+        // A relative path names the file from where the task was.
+        let mut p = fs.map_or_else(|| b"/".to_vec(), |f| f.cwd().path());
+        if p != b"/" {
+            p.push(b'/');
+        }
+        p.extend_from_slice(&exe);
+        crate::vfs::path::normalize(&p)
+    }
+
+    fn target(&self, ctx: &Ctx<'_>) -> Result<Vec<u8>, Errno> {
+        if !self.t.may_inspect(ctx) {
+            return Err(Errno::EACCES);
+        }
+        let (mm, _, fs) = self.t.view();
+        Ok(match self.kind {
+            LinkKind::Cwd => fs.ok_or(Errno::ENOENT)?.cwd().path(),
+            LinkKind::Root => fs.ok_or(Errno::ENOENT)?.root().path(),
+            LinkKind::Exe => TaskLink::exe_path(&*mm.ok_or(Errno::ENOENT)?, fs.as_deref()),
+        })
+    }
+}
+
+impl Inode for TaskLink {
+    fn ino(&self) -> u64 {
+        self.ino
+    }
+    fn mode(&self) -> u32 {
+        libc::S_IFLNK | 0o777
+    }
+    fn stat(&self) -> Result<libc::stat, Errno> {
+        Ok(owned_attrs(self.ino, self.mode(), 1, self.ids))
+    }
+    fn readlink(&self) -> Result<Vec<u8>, Errno> {
+        Err(Errno::ENOENT)
+    }
+    fn readlink_by(&self, ctx: &Ctx<'_>) -> Result<Vec<u8>, Errno> {
+        self.target(ctx)
+    }
+    fn magic(&self, ctx: &Ctx<'_>) -> Option<Result<AtTarget, Errno>> {
+        if !self.t.may_inspect(ctx) {
+            return Some(Err(Errno::EACCES));
+        }
+        let (mm, _, fs) = self.t.view();
+        Some(match self.kind {
+            LinkKind::Cwd => fs.map(|f| AtTarget::Dentry(f.cwd())).ok_or(Errno::ENOENT),
+            LinkKind::Root => fs.map(|f| AtTarget::Dentry(f.root())).ok_or(Errno::ENOENT),
+            LinkKind::Exe => match mm {
+                Some(mm) => {
+                    let path = TaskLink::exe_path(&mm, fs.as_deref());
+                    // Resolved as nobody in particular: an exe path that is
+                    // itself /proc/self/exe must not lead here again.
+                    let plain = Ctx::new(ctx.vfs, ctx.root.clone(), ctx.cred.clone(), ctx.umask);
+                    ops::walk_target(&plain, ctx.root.clone(), &path, true)
+                }
+                None => Err(Errno::ENOENT),
+            },
+        })
+    }
+    fn open(self: Arc<Self>, _flags: i32) -> Result<Arc<dyn FileOps>, Errno> {
+        Err(Errno::ELOOP)
+    }
+}
+
+/// /proc/PID/fdinfo: one file per descriptor.
+struct FdInfoDir {
+    ino: u64,
+    fds: Weak<FdTable>,
+    ids: (u32, u32),
+}
+
+impl Inode for FdInfoDir {
+    fn ino(&self) -> u64 {
+        self.ino
+    }
+    fn mode(&self) -> u32 {
+        libc::S_IFDIR | 0o500
+    }
+    fn stat(&self) -> Result<libc::stat, Errno> {
+        Ok(owned_attrs(self.ino, self.mode(), 2, self.ids))
+    }
+    fn lookup(&self, name: &[u8]) -> Result<InodeRef, Errno> {
+        let fd = parse_num(name).ok_or(Errno::ENOENT)?;
+        let fds = self.fds.upgrade().ok_or(Errno::ENOENT)?;
+        fds.get(fd).map_err(|_| Errno::ENOENT)?;
+        let w = self.fds.clone();
+        let gen: GenFn = Arc::new(move || {
+            let fds = w.upgrade().ok_or(Errno::ESRCH)?;
+            let (f, cloexec) = fds.get_with_flags(fd).map_err(|_| Errno::ENOENT)?;
+            let mut flags = f.flags() as u32;
+            if cloexec {
+                flags |= libc::O_CLOEXEC as u32;
+            }
+            let (mnt, ino) = match f.dentry() {
+                Some(d) => (d.mount.id, d.inode.ino()),
+                None => (0, f.stat().map(|s| s.st_ino).unwrap_or(0)),
+            };
+            Ok(format!(
+                "pos:\t{}\nflags:\t0{:o}\nmnt_id:\t{mnt}\nino:\t{ino}\n",
+                f.offset(),
+                flags
+            )
+            .into_bytes())
+        });
+        let mut g = GenInode::new(self.ino.wrapping_add(1 + fd as u64), 0o400, gen);
+        g.owner = self.ids;
+        // Generated at open only: reading fdinfo/N of the description
+        // being read would wait on its own offset lock.
+        g.regen = false;
+        Ok(Arc::new(g))
+    }
+    fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
+        let Some(fds) = self.fds.upgrade() else {
+            return Ok(Vec::new());
+        };
+        Ok(fds
+            .fds()
+            .into_iter()
+            .map(|fd| {
+                entry(
+                    self.ino.wrapping_add(1 + fd as u64),
+                    libc::DT_REG,
+                    fd.to_string().as_bytes(),
+                )
+            })
+            .collect())
+    }
+    fn open(self: Arc<Self>, _flags: i32) -> Result<Arc<dyn FileOps>, Errno> {
+        Ok(Arc::new(super::super::DirFile))
+    }
+}
+
+/// /proc/PID/ns: `type:[inode]` links, one namespace of each kind.
+struct NsDir {
+    ino: u64,
+    ids: (u32, u32),
+}
+
+impl Inode for NsDir {
+    fn ino(&self) -> u64 {
+        self.ino
+    }
+    fn mode(&self) -> u32 {
+        libc::S_IFDIR | 0o511
+    }
+    fn stat(&self) -> Result<libc::stat, Errno> {
+        Ok(owned_attrs(self.ino, self.mode(), 2, self.ids))
+    }
+    fn lookup(&self, name: &[u8]) -> Result<InodeRef, Errno> {
+        let (i, (_, kind, nsino)) = NAMESPACES
+            .iter()
+            .enumerate()
+            .find(|(_, (n, _, _))| n.as_bytes() == name)
+            .ok_or(Errno::ENOENT)?;
+        Ok(TextLink::new(
+            self.ino.wrapping_add(1 + i as u64),
+            format!("{kind}:[{nsino}]").as_bytes(),
+        ))
+    }
+    fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
+        Ok(NAMESPACES
+            .iter()
+            .enumerate()
+            .map(|(i, (n, _, _))| {
+                entry(
+                    self.ino.wrapping_add(1 + i as u64),
+                    libc::DT_LNK,
+                    n.as_bytes(),
+                )
+            })
+            .collect())
+    }
+    fn open(self: Arc<Self>, _flags: i32) -> Result<Arc<dyn FileOps>, Errno> {
+        Ok(Arc::new(super::super::DirFile))
+    }
+}

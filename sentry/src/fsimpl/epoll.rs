@@ -125,11 +125,7 @@ impl FileOps for Epoll {
     }
 
     fn stat(&self) -> Result<libc::stat, Errno> {
-        let mut s: libc::stat = crate::usermem::zeroed();
-        s.st_ino = self.ino;
-        s.st_mode = 0o600;
-        s.st_nlink = 1;
-        Ok(s)
+        super::anon_stat(self.ino)
     }
 
     /// An epoll descriptor is readable when one of its interests is ready

@@ -48,23 +48,10 @@ impl EventFd {
 
 impl FileOps for EventFd {
     fn read(&self, t: &Task, f: &File, buf: &mut [u8], _off: u64) -> Result<usize, Errno> {
-        if buf.len() < 8 {
-            return Err(Errno::EINVAL);
-        }
-        let mut got = self.try_read();
-        if got.is_none() {
-            if f.nonblocking() {
-                return Err(Errno::EAGAIN);
-            }
-            t.block(&[&self.queue], None, &mut || {
-                got = self.try_read();
-                got.is_some()
-            })?;
-        }
-        let v = got.ok_or(Errno::EAGAIN)?;
-        buf[..8].copy_from_slice(&v.to_ne_bytes());
+        let n = super::read_counter(t, f, &self.queue, buf, &|| self.try_read())?;
+        // A read may make room for a blocked writer.
         self.queue.notify_all();
-        Ok(8)
+        Ok(n)
     }
 
     fn write(&self, t: &Task, f: &File, buf: &[u8], _off: u64) -> Result<usize, Errno> {
@@ -90,11 +77,7 @@ impl FileOps for EventFd {
     }
 
     fn stat(&self) -> Result<libc::stat, Errno> {
-        let mut s: libc::stat = crate::usermem::zeroed();
-        s.st_ino = self.ino;
-        s.st_mode = 0o600;
-        s.st_nlink = 1;
-        Ok(s)
+        super::anon_stat(self.ino)
     }
 
     fn readiness(&self, mask: i16) -> i16 {

@@ -44,6 +44,44 @@ impl FileOps for DirFile {
     }
 }
 
+/// The attributes of an anonymous-inode file (eventfd, timerfd, epoll,
+/// signalfd): only an inode number and owner-only permissions.
+pub(crate) fn anon_stat(ino: u64) -> Result<libc::stat, Errno> {
+    let mut s: libc::stat = crate::usermem::zeroed();
+    s.st_ino = ino;
+    s.st_mode = 0o600;
+    s.st_nlink = 1;
+    Ok(s)
+}
+
+/// A read(2) of one 8-byte counter (eventfd, timerfd): EINVAL for a short
+/// buffer, EAGAIN when `take` has nothing and the file is non-blocking,
+/// otherwise sleeps on `queue` until it has.
+pub(crate) fn read_counter(
+    t: &crate::kernel::task::Task,
+    f: &crate::vfs::File,
+    queue: &crate::kernel::waiter::WaitQueue,
+    buf: &mut [u8],
+    take: &dyn Fn() -> Option<u64>,
+) -> Result<usize, Errno> {
+    if buf.len() < 8 {
+        return Err(Errno::EINVAL);
+    }
+    let mut got = take();
+    if got.is_none() {
+        if f.nonblocking() {
+            return Err(Errno::EAGAIN);
+        }
+        t.block(&[queue], None, &mut || {
+            got = take();
+            got.is_some()
+        })?;
+    }
+    let v = got.ok_or(Errno::EAGAIN)?;
+    buf[..8].copy_from_slice(&v.to_ne_bytes());
+    Ok(8)
+}
+
 /// Inode numbers for files outside any mounted filesystem (pipes).
 pub(crate) fn anon_ino() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};

@@ -106,11 +106,7 @@ impl FileOps for SignalFd {
     }
 
     fn stat(&self) -> Result<libc::stat, Errno> {
-        let mut s: libc::stat = crate::usermem::zeroed();
-        s.st_ino = self.ino;
-        s.st_mode = 0o600;
-        s.st_nlink = 1;
-        Ok(s)
+        super::anon_stat(self.ino)
     }
 
     fn readiness(&self, mask: i16) -> i16 {

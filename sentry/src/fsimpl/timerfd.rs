@@ -127,22 +127,7 @@ impl TimerFd {
 
 impl FileOps for TimerFd {
     fn read(&self, t: &Task, f: &File, buf: &mut [u8], _off: u64) -> Result<usize, Errno> {
-        if buf.len() < 8 {
-            return Err(Errno::EINVAL);
-        }
-        let mut got = self.take();
-        if got.is_none() {
-            if f.nonblocking() {
-                return Err(Errno::EAGAIN);
-            }
-            t.block(&[&self.queue], None, &mut || {
-                got = self.take();
-                got.is_some()
-            })?;
-        }
-        let n = got.ok_or(Errno::EAGAIN)?;
-        buf[..8].copy_from_slice(&n.to_ne_bytes());
-        Ok(8)
+        super::read_counter(t, f, &self.queue, buf, &|| self.take())
     }
 
     fn seekable(&self) -> bool {
@@ -150,11 +135,7 @@ impl FileOps for TimerFd {
     }
 
     fn stat(&self) -> Result<libc::stat, Errno> {
-        let mut s: libc::stat = crate::usermem::zeroed();
-        s.st_ino = self.ino;
-        s.st_mode = 0o600;
-        s.st_nlink = 1;
-        Ok(s)
+        super::anon_stat(self.ino)
     }
 
     fn readiness(&self, mask: i16) -> i16 {

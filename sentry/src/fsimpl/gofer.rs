@@ -615,6 +615,13 @@ impl FileOps for GoferFile {
         }
     }
 
+    fn host_source(&self) -> Option<(std::os::fd::RawFd, u64)> {
+        match &self.backing {
+            Backing::Host(fd) => Some((fd.as_raw_fd(), self.inode.attr.size)),
+            Backing::Fid(_) => None,
+        }
+    }
+
     fn write_at(&self, buf: &[u8], off: u64) -> Result<usize, Errno> {
         match &self.backing {
             // Opened read-only.

@@ -746,6 +746,33 @@ impl MemoryManager {
         Ok(())
     }
 
+    /// Runs `f` with the Sentry-side pieces of `[addr, addr+len)` (pointer,
+    /// length), all checked for `need` protection first, and the MM locked
+    /// so none is unmapped (and its memory reused) while `f` runs. For
+    /// filling application memory straight from a host descriptor.
+    pub fn with_user_ranges<R>(
+        &self,
+        addr: u64,
+        len: usize,
+        need: i32,
+        f: impl FnOnce(&[(*mut u8, usize)]) -> R,
+    ) -> Result<R, Errno> {
+        let end = addr.checked_add(len as u64).ok_or(Errno::EFAULT)?;
+        let inner = self.inner();
+        let mut pieces = Vec::new();
+        let mut pos = addr;
+        while pos < end {
+            let (_, v) = Self::vma_at(&inner, pos).ok_or(Errno::EFAULT)?;
+            if v.kind == VmaKind::Vdso || v.prot & need != need || v.borrowed {
+                return Err(Errno::EFAULT);
+            }
+            let n = (v.end.min(end) - pos) as usize;
+            pieces.push((self.file.ptr(v.file_off(pos)), n));
+            pos += n as u64;
+        }
+        Ok(f(&pieces))
+    }
+
     /// Runs `f` over the Sentry-side bytes of `[addr, addr+len)`, piece by
     /// piece, checking that each piece is mapped with `need` protection.
     fn for_each(

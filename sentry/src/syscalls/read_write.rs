@@ -4,6 +4,7 @@
 //! through a buffer of at most IO_CHUNK bytes, step by step, so a read of
 //! 1 TiB costs what the file actually holds.
 
+use std::os::fd::RawFd;
 use std::sync::Arc;
 
 use super::file::{fd_arg, io_file};
@@ -123,10 +124,81 @@ fn gather(t: &Task, iovs: &[(u64, usize)], mut skip: usize, len: usize) -> Resul
     Ok(out)
 }
 
+/// read(2) of a file backed by a host descriptor into one buffer: pread
+/// straight into the application's pages (one copy, as natively). None
+/// when the buffer is not plain writable memory: the general path decides.
+fn read_host(
+    t: &Task,
+    f: &File,
+    at: At,
+    (base, _): (u64, usize),
+    total: usize,
+    src: (RawFd, u64),
+) -> Option<SysResult> {
+    let (fd, size) = src;
+    let off = match at {
+        At::Pos => f.offset(),
+        At::Off(o) => o,
+    };
+    if off >= size {
+        return Some(Ok(0));
+    }
+    let want = ((size - off).min(total as u64)) as usize;
+    let r =
+        t.mm.with_user_ranges(base, want, libc::PROT_WRITE, |pieces| {
+            let mut done = 0usize;
+            for &(p, n) in pieces {
+                let mut got = 0usize;
+                while got < n {
+                    let Ok(at) = i64::try_from(off + (done + got) as u64) else {
+                        return Err(Errno::EINVAL);
+                    };
+                    // SAFETY: p..p+n is application memory in the memory file,
+                    // mapped in the Sentry and kept mapped by the MM lock held
+                    // around this closure; the kernel writes into it.
+                    let r = unsafe { libc::pread64(fd, p.add(got).cast(), n - got, at) };
+                    if r < 0 {
+                        let e = Errno(nix::errno::Errno::last_raw());
+                        if e == Errno::EINTR {
+                            continue;
+                        }
+                        return if done + got > 0 {
+                            Ok(done + got)
+                        } else {
+                            Err(e)
+                        };
+                    }
+                    if r == 0 {
+                        return Ok(done + got);
+                    }
+                    got += r as usize;
+                }
+                done += n;
+            }
+            Ok(done)
+        });
+    let n = match r {
+        Ok(Ok(n)) => n,
+        Ok(Err(e)) => return Some(Err(e)),
+        Err(_) => return None,
+    };
+    if let At::Pos = at {
+        if let Err(e) = f.seek((off + n as u64) as i64, libc::SEEK_SET) {
+            return Some(Err(e));
+        }
+    }
+    Some(Ok(n as u64))
+}
+
 fn do_read(t: &Task, f: &File, at: At, iovs: &[(u64, usize)]) -> SysResult {
     let total = total_len(iovs);
     if total == 0 {
         return Ok(0);
+    }
+    if let ([iov], Some(src)) = (iovs, f.ops().host_source()) {
+        if let Some(r) = read_host(t, f, at, *iov, total, src) {
+            return r;
+        }
     }
     let mut buf = vec![0u8; total.min(IO_CHUNK)];
     if !f.ops().seekable() {

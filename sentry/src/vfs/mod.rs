@@ -306,6 +306,12 @@ pub trait FileOps: Send + Sync + Any {
         b"anon_inode:[unknown]".to_vec()
     }
     /// The pipe behind this file, if it is one (F_GETPIPE_SZ ...).
+    /// A host descriptor holding this file's bytes, readable with pread up
+    /// to the returned size: read(2) then copies straight into application
+    /// memory instead of through a Sentry buffer.
+    fn host_source(&self) -> Option<(std::os::fd::RawFd, u64)> {
+        None
+    }
     fn as_pipe(&self) -> Option<&crate::fsimpl::pipe::Pipe> {
         None
     }

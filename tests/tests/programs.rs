@@ -145,3 +145,8 @@ fn eventfd_timerfd_and_epoll_report_counters_expirations_and_readiness() {
 fn signalfd_reads_blocked_signals_as_records() {
     native_then_sandboxed("signalfd", &[], SHORT);
 }
+
+#[test]
+fn memfd_create_gives_an_anonymous_shareable_file() {
+    native_then_sandboxed("memfd", &[], SHORT);
+}

@@ -20,6 +20,7 @@ pub mod epoll;
 pub mod eventfd;
 pub mod gofer;
 pub mod host;
+pub mod memfd;
 pub mod overlay;
 pub mod pipe;
 pub mod proc;

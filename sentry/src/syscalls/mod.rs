@@ -15,6 +15,7 @@ mod file;
 mod futex;
 mod identity;
 mod ioctl;
+mod memfd;
 mod mmap;
 mod pipe;
 mod poll;
@@ -81,6 +82,7 @@ impl Table {
         futex::register(&mut t);
         identity::register(&mut t);
         ioctl::register(&mut t);
+        memfd::register(&mut t);
         mmap::register(&mut t);
         pipe::register(&mut t);
         poll::register(&mut t);

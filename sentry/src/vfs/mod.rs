@@ -449,6 +449,26 @@ fn anon_dev(id: u64) -> u64 {
     libc::makedev(0, (id + 0x20) as u32)
 }
 
+/// The root of a filesystem mounted nowhere (memfd's tmpfs): its own mount
+/// with its own device number, so its inodes never collide with a mounted
+/// filesystem's.
+pub fn detached_root(root: InodeRef, fstype: &'static str, id: u64) -> Arc<Dentry> {
+    let mount = Arc::new(Mount {
+        id,
+        dev: anon_dev(id),
+        fstype,
+        root: root.clone(),
+        path: b"/".to_vec(),
+        mountpoint: None,
+    });
+    Arc::new(Dentry {
+        mount,
+        inode: root,
+        parent: None,
+        name: b"/".to_vec(),
+    })
+}
+
 impl Vfs {
     /// The sandbox's namespace: `/` an overlay of an in-memory upper layer
     /// over the Gofer's root (so the host is never written), a fresh tmpfs on

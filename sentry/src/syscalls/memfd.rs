@@ -1,0 +1,54 @@
+//! memfd_create.
+
+use super::{Support, SyscallArgs, Table};
+use crate::errno::{Errno, SysResult};
+use crate::kernel::task::Task;
+use crate::vfs::Owner;
+
+pub fn register(t: &mut Table) {
+    t.add(
+        libc::SYS_memfd_create,
+        "memfd_create",
+        Support::Partial(
+            "seals (MFD_ALLOW_SEALING, F_ADD_SEALS) and MFD_HUGETLB are not supported",
+        ),
+        sys_memfd_create,
+    );
+}
+
+/// Linux: the name is at most 249 bytes ("memfd:" + name fits NAME_MAX).
+const MAX_NAME: usize = 249;
+const MFD_EXEC: u32 = 0x10;
+const MFD_NOEXEC_SEAL: u32 = 0x8;
+
+fn sys_memfd_create(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let flags = a.a[1] as u32;
+    let known = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL | MFD_EXEC;
+    if flags & !known != 0 {
+        if flags & libc::MFD_HUGETLB != 0 {
+            t.kernel.report_unsupported(
+                libc::SYS_memfd_create as usize,
+                flags as u64,
+                "memfd_create MFD_HUGETLB",
+            );
+        }
+        return Err(Errno::EINVAL);
+    }
+    let name = t.read_cstring(a.a[0], MAX_NAME).map_err(|e| {
+        if e == Errno::ENAMETOOLONG {
+            Errno::EINVAL
+        } else {
+            e
+        }
+    })?;
+    let c = t.creds();
+    let f = crate::fsimpl::memfd::create(
+        &name,
+        Owner {
+            uid: c.euid,
+            gid: c.egid,
+        },
+        0,
+    )?;
+    Ok(t.fds.install(f, flags & libc::MFD_CLOEXEC != 0)? as u64)
+}

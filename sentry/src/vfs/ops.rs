@@ -283,6 +283,26 @@ pub fn walk_parent(ctx: &Ctx<'_>, start: Arc<Dentry>, path: &[u8]) -> Result<Par
     }
 }
 
+/// Resolves the parent of a name that is about to be created (mkdir,
+/// symlink, link): the last component must be a plain name that does not
+/// exist yet (EEXIST otherwise, as for "." and "..").
+fn walk_new_name(
+    ctx: &Ctx<'_>,
+    start: Arc<Dentry>,
+    path: &[u8],
+) -> Result<(Parent, Vec<u8>), Errno> {
+    let p = walk_parent(ctx, start, path)?;
+    let name = match &p.last {
+        Last::Name(n) => n.clone(),
+        _ => return Err(Errno::EEXIST),
+    };
+    match lookup_child(ctx, &p.dir, &name) {
+        Ok(_) => Err(Errno::EEXIST),
+        Err(Errno::ENOENT) => Ok((p, name)),
+        Err(e) => Err(e),
+    }
+}
+
 /// Looks up one name in a directory the caller resolved (with the search
 /// permission check), crossing mounts.
 pub fn lookup_child(ctx: &Ctx<'_>, dir: &Arc<Dentry>, name: &[u8]) -> Result<Arc<Dentry>, Errno> {
@@ -435,16 +455,7 @@ fn reopen(f: Arc<File>, flags: i32) -> Result<Arc<File>, Errno> {
 
 /// mkdir(2).
 pub fn mkdirat(ctx: &Ctx<'_>, start: Arc<Dentry>, path: &[u8], mode: u32) -> Result<(), Errno> {
-    let p = walk_parent(ctx, start, path)?;
-    let name = match p.last {
-        Last::Name(n) => n,
-        _ => return Err(Errno::EEXIST),
-    };
-    match lookup_child(ctx, &p.dir, &name) {
-        Ok(_) => return Err(Errno::EEXIST),
-        Err(Errno::ENOENT) => {}
-        Err(e) => return Err(e),
-    }
+    let (p, name) = walk_new_name(ctx, start, path)?;
     may_modify_dir(ctx, &p.dir)?;
     let owner = ctx.owner_in(&p.dir);
     let mut perm = mode & (0o777 | libc::S_ISVTX) & !ctx.umask;
@@ -584,16 +595,7 @@ pub fn symlinkat(
     if target.len() >= PATH_MAX {
         return Err(Errno::ENAMETOOLONG);
     }
-    let p = walk_parent(ctx, start, path)?;
-    let name = match p.last {
-        Last::Name(n) => n,
-        _ => return Err(Errno::EEXIST),
-    };
-    match lookup_child(ctx, &p.dir, &name) {
-        Ok(_) => return Err(Errno::EEXIST),
-        Err(Errno::ENOENT) => {}
-        Err(e) => return Err(e),
-    }
+    let (p, name) = walk_new_name(ctx, start, path)?;
     if p.trailing_slash {
         return Err(Errno::ENOENT);
     }
@@ -613,16 +615,7 @@ pub fn linkat(
     if src.is_dir() {
         return Err(Errno::EPERM);
     }
-    let p = walk_parent(ctx, new_start, new_path)?;
-    let name = match p.last {
-        Last::Name(n) => n,
-        _ => return Err(Errno::EEXIST),
-    };
-    match lookup_child(ctx, &p.dir, &name) {
-        Ok(_) => return Err(Errno::EEXIST),
-        Err(Errno::ENOENT) => {}
-        Err(e) => return Err(e),
-    }
+    let (p, name) = walk_new_name(ctx, new_start, new_path)?;
     if p.trailing_slash {
         return Err(Errno::ENOENT);
     }

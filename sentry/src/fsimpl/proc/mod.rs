@@ -51,6 +51,21 @@ fn owned_attrs(ino: u64, mode: u32, nlink: u64, owner: (u32, u32)) -> libc::stat
     s
 }
 
+/// The entries of an fd/ or fdinfo/ directory: one per open descriptor,
+/// numbered after the directory's own inode.
+fn fd_entries(dir_ino: u64, fds: &FdTable, ty: u8) -> Vec<DirEntry> {
+    fds.fds()
+        .into_iter()
+        .map(|fd| {
+            entry(
+                dir_ino.wrapping_add(1 + fd as u64),
+                ty,
+                fd.to_string().as_bytes(),
+            )
+        })
+        .collect()
+}
+
 fn entry(ino: u64, ty: u8, name: &[u8]) -> DirEntry {
     DirEntry {
         ino,
@@ -618,17 +633,7 @@ impl Inode for FdDir {
         let Some(fds) = self.table(Some(ctx)) else {
             return Ok(Vec::new());
         };
-        Ok(fds
-            .fds()
-            .into_iter()
-            .map(|fd| {
-                entry(
-                    self.ino.wrapping_add(1 + fd as u64),
-                    libc::DT_LNK,
-                    fd.to_string().as_bytes(),
-                )
-            })
-            .collect())
+        Ok(fd_entries(self.ino, &fds, libc::DT_LNK))
     }
     fn open(self: Arc<Self>, _flags: i32) -> Result<Arc<dyn FileOps>, Errno> {
         Ok(Arc::new(super::DirFile))

@@ -11,7 +11,10 @@
 
 use std::sync::{Arc, Weak};
 
-use super::{entry, owned_attrs, parse_num, path_ino, FdDir, GenFn, GenInode, ProcState, TextLink};
+use super::{
+    entry, fd_entries, owned_attrs, parse_num, path_ino, FdDir, GenFn, GenInode, ProcState,
+    TextLink,
+};
 use crate::errno::Errno;
 use crate::kernel::task::TaskHandle;
 use crate::kernel::{Kernel, ThreadGroup};
@@ -516,17 +519,7 @@ impl Inode for FdInfoDir {
         let Some(fds) = self.fds.upgrade() else {
             return Ok(Vec::new());
         };
-        Ok(fds
-            .fds()
-            .into_iter()
-            .map(|fd| {
-                entry(
-                    self.ino.wrapping_add(1 + fd as u64),
-                    libc::DT_REG,
-                    fd.to_string().as_bytes(),
-                )
-            })
-            .collect())
+        Ok(fd_entries(self.ino, &fds, libc::DT_REG))
     }
     fn open(self: Arc<Self>, _flags: i32) -> Result<Arc<dyn FileOps>, Errno> {
         Ok(Arc::new(super::super::DirFile))

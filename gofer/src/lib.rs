@@ -5,8 +5,10 @@
 //!   crate, after confining itself to that tree.
 //! * [`client`]: a synchronous, thread-safe 9P2000.L client (the `p9` crate is a
 //!   server only, so the codec is ours).
+//! * [`binds`]: an OCI container's bind mounts, made beneath its root.
 //! * [`wire`]: message encoding shared by the client and its tests.
 
+pub mod binds;
 pub mod client;
 pub mod server;
 pub mod wire;

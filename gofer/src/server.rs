@@ -74,8 +74,17 @@ impl Server {
     /// this thread to `root`; the server serves `/` of the new root. The
     /// caller has already unshared its mount namespace (CLONE_NEWNS).
     pub fn new_confined(root: &Path, read_only: bool) -> io::Result<Server> {
+        Server::new_confined_with_binds(root, read_only, &[])
+    }
+
+    /// [`Server::new_confined`] with host paths bound into the tree.
+    pub fn new_confined_with_binds(
+        root: &Path,
+        read_only: bool,
+        binds: &[crate::binds::Bind],
+    ) -> io::Result<Server> {
         let server = Server::new(Path::new("/"))?;
-        confine_with(root, read_only)?;
+        confine_with_binds(root, read_only, binds)?;
         Ok(server)
     }
 
@@ -579,6 +588,17 @@ pub fn confine(root: &Path) -> io::Result<PathBuf> {
 /// Afterwards no host path is reachable by name, `/proc` included: a `p9`
 /// server must have been created before (see [`Server::new_confined`]).
 pub fn confine_with(root: &Path, read_only: bool) -> io::Result<PathBuf> {
+    confine_with_binds(root, read_only, &[])
+}
+
+/// [`confine_with`], with `binds` mounted into the tree first (they keep
+/// their own read-only or read-write flag; the root's remount covers only
+/// the root).
+pub fn confine_with_binds(
+    root: &Path,
+    read_only: bool,
+    binds: &[crate::binds::Bind],
+) -> io::Result<PathBuf> {
     let none: Option<&str> = None;
     mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none)?;
     // Serving the host's own root: a bind of "/" onto "/" would not be
@@ -605,6 +625,7 @@ pub fn confine_with(root: &Path, read_only: bool) -> io::Result<PathBuf> {
         MsFlags::MS_BIND | MsFlags::MS_REC,
         none,
     )?;
+    crate::binds::apply(root, binds)?;
     if read_only {
         // A remount must repeat the flags the mount is locked with (nosuid,
         // nodev, noexec ... inherited from a less privileged namespace), or

@@ -44,6 +44,29 @@ pub struct Global {
     /// Network: sandbox (our own stack), host (host sockets) or none.
     #[arg(long, global = true, default_value = "sandbox", value_parser = parse_network)]
     pub network: NetworkMode,
+    /// Directory for container state (runc's --root).
+    #[arg(long, global = true, default_value = "/run/runsc-rs")]
+    pub root: PathBuf,
+    /// Log file for errors (containerd reads the last error from it).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Format of the --log file: text, or json (logrus keys, as containerd
+    /// expects).
+    #[arg(long = "log-format", global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Name cgroups the systemd way (slice:prefix:name).
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+    /// Accepted for compatibility (runc's --rootless); the sandbox needs
+    /// root on the host to set up its namespaces.
+    #[arg(long, global = true, value_name = "true|false|auto", num_args = 0..=1, default_missing_value = "true")]
+    pub rootless: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 fn parse_network(s: &str) -> Result<NetworkMode, String> {
@@ -55,6 +78,35 @@ pub enum Command {
     /// Run a command in a sandbox over the host's root filesystem, read-only
     /// (writes stay in the sandbox's memory).
     Do(DoArgs),
+    /// Create a container from a bundle; it waits for `start`.
+    Create(CreateArgs),
+    /// Start a created container's process.
+    Start(IdArg),
+    /// Create and start a container, and wait for it unless --detach.
+    Run(RunArgs),
+    /// Print a container's state as OCI state JSON.
+    State(IdArg),
+    /// Send a signal to a container's process (or all with --all).
+    Kill(KillArgs),
+    /// Delete a container and everything it left.
+    Delete(DeleteArgs),
+    /// List containers.
+    #[command(alias = "ls")]
+    List(ListArgs),
+    /// List a container's processes (`--format json`: host pids, for
+    /// containerd).
+    Ps(PsArgs),
+    /// Print container statistics.
+    Events(EventsArgs),
+    /// Freeze every process of a container.
+    Pause(IdArg),
+    /// Thaw a paused container.
+    Resume(IdArg),
+    /// Write a default config.json.
+    Spec(SpecArgs),
+    /// Internal: the supervisor of a container's sandbox.
+    #[command(hide = true)]
+    Supervise(crate::container::SuperviseArgs),
     /// Internal: the Sentry of a sandbox.
     #[command(hide = true)]
     Boot(crate::sandbox::BootArgs),
@@ -73,6 +125,114 @@ pub struct DoArgs {
     pub cmd: Vec<std::ffi::OsString>,
 }
 
+#[derive(Args, Debug)]
+pub struct IdArg {
+    /// The container id.
+    pub id: String,
+}
+
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    /// The bundle directory (holding config.json).
+    #[arg(long, short = 'b', default_value = ".")]
+    pub bundle: PathBuf,
+    /// Write the pid of the process to wait on and signal here.
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// A Unix socket to send the terminal's master to (process.terminal).
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Accepted for runc compatibility (the sandbox never pivots the host).
+    #[arg(long = "no-pivot", hide = true)]
+    pub no_pivot: bool,
+    /// Accepted for runc compatibility (no host keyring is used).
+    #[arg(long = "no-new-keyring", hide = true)]
+    pub no_new_keyring: bool,
+    /// The container id.
+    pub id: String,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub create: CreateArgs,
+    /// Return once the container has started.
+    #[arg(long, short = 'd')]
+    pub detach: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct KillArgs {
+    /// Signal every process of the container.
+    #[arg(long, short = 'a')]
+    pub all: bool,
+    pub id: String,
+    /// Signal name or number (default SIGTERM).
+    pub signal: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct DeleteArgs {
+    /// Kill the container if it is still running.
+    #[arg(long, short = 'f')]
+    pub force: bool,
+    pub id: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// table or json.
+    #[arg(long, short = 'f', default_value = "table")]
+    pub format: String,
+    /// Only ids.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PsArgs {
+    /// table or json.
+    #[arg(long, short = 'f', default_value = "table")]
+    pub format: String,
+    pub id: String,
+    /// Accepted for runc compatibility (ps options).
+    #[arg(trailing_var_arg = true, hide = true)]
+    pub ps_args: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// Print one statistics record and exit.
+    #[arg(long)]
+    pub stats: bool,
+    /// Interval between records (seconds, or with an s/ms suffix).
+    #[arg(long, default_value = "5s", value_parser = parse_interval)]
+    pub interval: std::time::Duration,
+    pub id: String,
+}
+
+#[derive(Args, Debug)]
+pub struct SpecArgs {
+    /// Where to write config.json.
+    #[arg(long, short = 'b', default_value = ".")]
+    pub bundle: PathBuf,
+    /// Accepted for runc compatibility.
+    #[arg(long)]
+    pub rootless: bool,
+}
+
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    let (num, unit) = match s.strip_suffix("ms") {
+        Some(n) => (n, 1e-3),
+        None => (s.strip_suffix('s').unwrap_or(s), 1.0),
+    };
+    let v: f64 = num.parse().map_err(|_| format!("invalid interval {s:?}"))?;
+    if !(v > 0.0 && v < 1e6) {
+        return Err(format!("invalid interval {s:?}"));
+    }
+    Ok(std::time::Duration::from_secs_f64(v * unit))
+}
+
 pub fn run(cli: Cli) -> Result<u8> {
     if cli.global.platform == PlatformKind::Kvm {
         bail!("--platform=kvm is not available yet; use --platform=ptrace");
@@ -89,6 +249,32 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Gofer(args) => {
             crate::logging::init(&cli.global, "gofer")?;
             crate::sandbox::gofer(&cli.global, args)
+        }
+        Command::Supervise(args) => {
+            crate::logging::init(&cli.global, "supervise")?;
+            crate::container::supervise(&cli.global, args)
+        }
+        other => {
+            let g = &cli.global;
+            crate::logging::init(g, "runtime")?;
+            use crate::container as c;
+            match other {
+                Command::Create(a) => c::create(g, &a),
+                Command::Start(a) => c::start(g, &a.id),
+                Command::Run(a) => c::run(g, &a),
+                Command::State(a) => c::state(g, &a.id),
+                Command::Kill(a) => c::kill(g, &a.id, a.signal.as_deref(), a.all),
+                Command::Delete(a) => c::delete(g, &a.id, a.force),
+                Command::List(a) => c::list(g, &a.format, a.quiet),
+                Command::Ps(a) => c::ps(g, &a.id, &a.format),
+                Command::Events(a) => c::events(g, &a.id, a.stats, a.interval),
+                Command::Pause(a) => c::pause(g, &a.id, true),
+                Command::Resume(a) => c::pause(g, &a.id, false),
+                Command::Spec(a) => c::spec(&a.bundle),
+                Command::Do(_) | Command::Boot(_) | Command::Gofer(_) | Command::Supervise(_) => {
+                    unreachable!("handled above")
+                }
+            }
         }
     }
 }

@@ -5,10 +5,15 @@
 //! `gofer` are internal subcommands the sandbox starts by re-executing this
 //! binary.
 
+mod cgroup;
 mod cli;
+mod container;
+mod control;
 mod logging;
 mod sandbox;
 mod seccomp;
+mod spec;
+mod state;
 
 use std::process::ExitCode;
 

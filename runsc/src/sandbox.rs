@@ -8,12 +8,13 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 
 use crate::cli::{DoArgs, Global};
+use crate::spec::BootPlan;
 
 /// Where a child finds its end of the Gofer connection.
 const CHILD_SOCK_FD: RawFd = 3;
@@ -37,8 +38,21 @@ pub struct BootArgs {
     /// The application's working directory.
     #[arg(long, default_value = "/")]
     pub cwd: PathBuf,
+    /// The descriptor carrying an OCI container's [`BootPlan`] as JSON
+    /// (instead of a command line).
+    #[arg(long = "plan-fd")]
+    pub plan_fd: Option<RawFd>,
+    /// The listening control socket (OCI containers).
+    #[arg(long = "control-fd")]
+    pub control_fd: Option<RawFd>,
+    /// Where to report that the container is created ("ok") or why not.
+    #[arg(long = "ready-fd")]
+    pub ready_fd: Option<RawFd>,
+    /// A network namespace to join.
+    #[arg(long)]
+    pub netns: Option<PathBuf>,
     /// The application's command line.
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub cmd: Vec<OsString>,
 }
 
@@ -50,10 +64,13 @@ pub struct GoferArgs {
     /// The descriptor of the connection to the Sentry.
     #[arg(long)]
     pub fd: RawFd,
+    /// Host paths to bind into the served tree, as JSON (OCI bind mounts).
+    #[arg(long)]
+    pub binds: Option<String>,
 }
 
 /// The global flags, to pass on to `boot` and `gofer`.
-fn global_flags(g: &Global) -> Vec<OsString> {
+pub fn global_flags(g: &Global) -> Vec<OsString> {
     let mut v: Vec<OsString> = vec![format!("--network={}", g.network).into()];
     if g.strace {
         v.push("--strace".into());
@@ -101,20 +118,34 @@ fn child_command(fds: &[(RawFd, RawFd)]) -> Command {
     c
 }
 
-pub fn run_do(g: &Global, args: DoArgs) -> Result<u8> {
+/// A Gofer and a Sentry started and connected.
+pub struct Launched {
+    pub gofer: Child,
+    pub boot: Child,
+}
+
+/// What `launch` gives each process beyond the global flags.
+pub struct LaunchArgs {
+    /// Arguments of `gofer` after the subcommand (`--fd` is added).
+    pub gofer: Vec<OsString>,
+    /// Arguments of `boot` after the subcommand (`--gofer-fd` and
+    /// `--userns-fd` are added first).
+    pub boot: Vec<OsString>,
+    /// Extra descriptors for `boot`: (ours, its number).
+    pub boot_fds: Vec<(RawFd, RawFd)>,
+}
+
+/// Starts the Gofer and the Sentry, connects them, and maps the Sentry's
+/// user namespace. On error nothing is left running.
+pub fn launch(g: &Global, a: LaunchArgs) -> Result<Launched> {
     let (gofer_end, sentry_end) =
         UnixStream::pair().context("cannot create the Gofer socketpair")?;
-    let cwd = match args.cwd {
-        Some(c) => c,
-        None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
-    };
-
     let mut gofer = child_command(&[(gofer_end.as_raw_fd(), CHILD_SOCK_FD)]);
     gofer
         .args(global_flags(g))
         .arg("gofer")
-        .arg("--root=/")
         .arg(format!("--fd={CHILD_SOCK_FD}"))
+        .args(&a.gofer)
         .stdin(Stdio::null())
         .stdout(Stdio::null());
     let mut gofer = gofer.spawn().context("cannot start the Gofer")?;
@@ -122,18 +153,17 @@ pub fn run_do(g: &Global, args: DoArgs) -> Result<u8> {
 
     let (userns_parent, userns_child) =
         UnixStream::pair().context("cannot create the user namespace socketpair")?;
-    let mut boot = child_command(&[
+    let mut fds = vec![
         (sentry_end.as_raw_fd(), CHILD_SOCK_FD),
         (userns_child.as_raw_fd(), CHILD_USERNS_FD),
-    ]);
+    ];
+    fds.extend_from_slice(&a.boot_fds);
+    let mut boot = child_command(&fds);
     boot.args(global_flags(g))
         .arg("boot")
         .arg(format!("--gofer-fd={CHILD_SOCK_FD}"))
         .arg(format!("--userns-fd={CHILD_USERNS_FD}"))
-        .arg("--cwd")
-        .arg(&cwd)
-        .arg("--")
-        .args(&args.cmd);
+        .args(&a.boot);
     let mut boot = match boot.spawn() {
         Ok(b) => b,
         Err(e) => {
@@ -144,12 +174,6 @@ pub fn run_do(g: &Global, args: DoArgs) -> Result<u8> {
     };
     drop(sentry_end);
     drop(userns_child);
-    BOOT_PID.store(boot.id() as i32, std::sync::atomic::Ordering::SeqCst);
-    set_disposition(
-        &FORWARDED,
-        forward_to_boot as *const () as usize,
-        libc::SA_SIGINFO | libc::SA_RESTART,
-    );
     if let Err(e) = map_user_namespace(&userns_parent, boot.id()) {
         let _ = boot.kill();
         let _ = boot.wait();
@@ -157,8 +181,39 @@ pub fn run_do(g: &Global, args: DoArgs) -> Result<u8> {
         let _ = gofer.wait();
         return Err(e.context("cannot set up the Sentry's user namespace"));
     }
+    Ok(Launched { gofer, boot })
+}
 
-    // Wait for whichever ends first.
+pub fn run_do(g: &Global, args: DoArgs) -> Result<u8> {
+    let cwd = match args.cwd {
+        Some(c) => c,
+        None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+    };
+    let mut boot_args: Vec<OsString> = vec!["--cwd".into(), cwd.into_os_string(), "--".into()];
+    boot_args.extend(args.cmd);
+    // The handler is installed before the Sentry exists: a signal in
+    // between finds no pid and is dropped, as if sent a moment earlier.
+    forward_signals_to(0);
+    let l = launch(
+        g,
+        LaunchArgs {
+            gofer: vec!["--root=/".into()],
+            boot: boot_args,
+            boot_fds: Vec::new(),
+        },
+    )?;
+    forward_signals_to(l.boot.id() as i32);
+    wait_sandbox(l)
+}
+
+/// Waits for whichever of the two ends first and returns the sandbox's
+/// exit code; if the Gofer dies first, the Sentry is killed and that is an
+/// error.
+pub fn wait_sandbox(l: Launched) -> Result<u8> {
+    let Launched {
+        mut gofer,
+        mut boot,
+    } = l;
     loop {
         let mut status = 0;
         // SAFETY: waitpid writes only to status.
@@ -254,6 +309,17 @@ const FORWARDED: [i32; 7] = [
     libc::SIGUSR2,
     libc::SIGWINCH,
 ];
+
+/// Passes the signals a sandbox takes (SIGTERM, SIGINT ...) on to `pid`
+/// instead of dying of them.
+pub fn forward_signals_to(pid: i32) {
+    BOOT_PID.store(pid, std::sync::atomic::Ordering::SeqCst);
+    set_disposition(
+        &FORWARDED,
+        forward_to_boot as *const () as usize,
+        libc::SA_SIGINFO | libc::SA_RESTART,
+    );
+}
 
 /// The Sentry's pid, for `do`'s signal handler.
 static BOOT_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
@@ -390,6 +456,28 @@ pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
     // Before any thread exists, so every Sentry thread inherits the mask
     // and only the forwarder takes these signals (stubs unblock them).
     block_forwarded();
+    let plan: Option<BootPlan> = match args.plan_fd {
+        Some(fd) => Some(read_plan(fd)?),
+        None => None,
+    };
+    if plan.is_none() && args.cmd.is_empty() {
+        bail!("boot needs a command or --plan-fd");
+    }
+    // SAFETY: the parent handed these descriptors to us; nothing else owns
+    // them.
+    let ready = args
+        .ready_fd
+        .map(|fd| unsafe { std::fs::File::from_raw_fd(fd) });
+    let control = match args.control_fd {
+        Some(fd) => Some(inherited_listener(fd)?),
+        None => None,
+    };
+    if let Some(ns) = &args.netns {
+        let f = std::fs::File::open(ns)
+            .with_context(|| format!("cannot open the network namespace {}", ns.display()))?;
+        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET)
+            .with_context(|| format!("cannot join the network namespace {}", ns.display()))?;
+    }
     let sock = inherited_stream(args.gofer_fd)?;
     let client = gofer::Client::connect(sock).map_err(|e| {
         anyhow!(
@@ -400,7 +488,10 @@ pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
     if let Some(fd) = args.userns_fd {
         enter_user_namespace(fd)?;
     }
-    let hostname = hostname();
+    let hostname = plan
+        .as_ref()
+        .and_then(|p| p.hostname.clone())
+        .unwrap_or_else(hostname);
     // The platform notes where the kernel's vDSO is while /proc is visible.
     platform::ptrace::prepare().map_err(|e| anyhow!("cannot prepare the ptrace platform: {e}"))?;
     let cpus = std::thread::available_parallelism()
@@ -419,24 +510,144 @@ pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
         hostname,
         cpus,
         cpuinfo,
+        pids_limit: plan
+            .as_ref()
+            .and_then(|p| p.pids_limit)
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
     };
+    let Some(plan) = plan else {
+        let init = sentry::boot::InitProcess {
+            argv: args.cmd.iter().map(|a| a.as_bytes().to_vec()).collect(),
+            envp: std::env::vars_os()
+                .map(|(k, v)| {
+                    let mut e = k.as_bytes().to_vec();
+                    e.push(b'=');
+                    e.extend_from_slice(v.as_bytes());
+                    e
+                })
+                .collect(),
+            cwd: args.cwd.as_os_str().as_bytes().to_vec(),
+            creds: sentry::kernel::Credentials::root(),
+            forward_signals: FORWARDED.to_vec(),
+        };
+        let status = sentry::boot::run(client, config, init).map_err(|e| anyhow!(e))?;
+        // Other Sentry threads may still be blocked; the sandbox is over.
+        std::process::exit(code_of(status) as i32);
+    };
+    boot_container(client, config, plan, ready, control)
+}
+
+/// Boots an OCI container: everything up to its first instruction, then
+/// reports to the supervisor and waits for `start` on the control socket.
+fn boot_container(
+    client: gofer::Client,
+    config: sentry::kernel::Config,
+    plan: BootPlan,
+    ready: Option<std::fs::File>,
+    control: Option<std::os::unix::net::UnixListener>,
+) -> Result<u8> {
+    use std::io::Write;
     let init = sentry::boot::InitProcess {
-        argv: args.cmd.iter().map(|a| a.as_bytes().to_vec()).collect(),
-        envp: std::env::vars_os()
-            .map(|(k, v)| {
-                let mut e = k.as_bytes().to_vec();
-                e.push(b'=');
-                e.extend_from_slice(v.as_bytes());
-                e
-            })
-            .collect(),
-        cwd: args.cwd.as_os_str().as_bytes().to_vec(),
-        creds: sentry::kernel::Credentials::root(),
+        argv: plan.args.iter().map(|a| a.as_bytes().to_vec()).collect(),
+        envp: plan.env.iter().map(|e| e.as_bytes().to_vec()).collect(),
+        cwd: plan.cwd.as_bytes().to_vec(),
+        creds: sentry::kernel::Credentials {
+            uid: plan.uid,
+            euid: plan.uid,
+            suid: plan.uid,
+            gid: plan.gid,
+            egid: plan.gid,
+            sgid: plan.gid,
+            groups: plan.groups.clone(),
+        },
         forward_signals: FORWARDED.to_vec(),
     };
-    let status = sentry::boot::run(client, config, init).map_err(|e| anyhow!(e))?;
+    let booted = sentry::boot::Sandbox::new(client, config, sentry::vfs::Vfs::new).and_then(|sb| {
+        let p = sb.prepare(init)?;
+        p.check()?;
+        Ok((sb, p))
+    });
+    let (sandbox, prepared) = match booted {
+        Ok(x) => x,
+        Err(e) => {
+            if let Some(mut r) = ready {
+                let _ = writeln!(r, "{e}");
+            }
+            tracing::error!("{e}");
+            std::process::exit(1);
+        }
+    };
+    let sandbox = std::sync::Arc::new(sandbox);
+    let pending = std::sync::Mutex::new(Some(prepared));
+    if let Some(l) = control {
+        let sb = sandbox.clone();
+        crate::control::serve(l, move |req| handle_control(&sb, &pending, req))?;
+    }
+    if let Some(mut r) = ready {
+        writeln!(r, "ok").context("reporting to the supervisor")?;
+    }
+    let status = sandbox.kernel.wait_init();
     // Other Sentry threads may still be blocked; the sandbox is over.
     std::process::exit(code_of(status) as i32);
+}
+
+fn handle_control(
+    sb: &sentry::boot::Sandbox,
+    pending: &std::sync::Mutex<Option<sentry::boot::PreparedInit>>,
+    req: crate::control::Request,
+) -> crate::control::Reply {
+    use crate::control::{Process, Reply, Request};
+    match req {
+        Request::Start => {
+            let p = pending.lock().unwrap_or_else(|e| e.into_inner()).take();
+            match p {
+                Some(p) => match sb.start(p) {
+                    Ok(()) => Reply::ok(),
+                    Err(e) => Reply::error(e),
+                },
+                None => Reply::error("the container has already been started"),
+            }
+        }
+        Request::Signal { signal, all } => match sb.kernel.signal_from_runtime(signal, all) {
+            Ok(()) => Reply::ok(),
+            Err(e) => Reply::error(format!(
+                "cannot send signal {signal}: {}",
+                std::io::Error::from_raw_os_error(e.0)
+            )),
+        },
+        Request::Ps => Reply {
+            processes: sb
+                .kernel
+                .processes()
+                .into_iter()
+                .map(|(pid, ppid, uid, comm)| Process {
+                    pid,
+                    ppid,
+                    uid,
+                    comm: String::from_utf8_lossy(&comm).into_owned(),
+                    cmdline: String::new(),
+                })
+                .collect(),
+            ..Reply::default()
+        },
+    }
+}
+
+fn read_plan(fd: RawFd) -> Result<BootPlan> {
+    use std::io::Read;
+    // SAFETY: the parent handed this descriptor to us; nothing else owns it.
+    let mut f = unsafe { std::fs::File::from_raw_fd(fd) };
+    let mut text = String::new();
+    f.read_to_string(&mut text)
+        .context("reading the boot plan")?;
+    serde_json::from_str(&text).context("the boot plan is not valid")
+}
+
+/// Takes ownership of an inherited listening socket.
+fn inherited_listener(fd: RawFd) -> Result<std::os::unix::net::UnixListener> {
+    let s = inherited_stream(fd)?;
+    let fd: std::os::fd::OwnedFd = s.into();
+    Ok(std::os::unix::net::UnixListener::from(fd))
 }
 
 /// The host's /proc/cpuinfo, keeping the first `cpus` processor blocks
@@ -469,7 +680,19 @@ pub fn gofer(_g: &Global, args: GoferArgs) -> Result<u8> {
     set_disposition(&FORWARDED, libc::SIG_IGN, 0);
     let sock = inherited_stream(args.fd)?;
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).context("unshare(CLONE_NEWNS)")?;
-    let server = gofer::server::Server::new_confined(&args.root, true)
+    let binds: Vec<crate::spec::GoferBind> = match &args.binds {
+        Some(j) => serde_json::from_str(j).context("--binds is not valid")?,
+        None => Vec::new(),
+    };
+    let binds: Vec<gofer::binds::Bind> = binds
+        .into_iter()
+        .map(|b| gofer::binds::Bind {
+            source: b.source,
+            destination: b.destination,
+            readonly: b.readonly,
+        })
+        .collect();
+    let server = gofer::server::Server::new_confined_with_binds(&args.root, true, &binds)
         .with_context(|| format!("cannot serve {}", args.root.display()))?;
     crate::seccomp::install_gofer()?;
     server.serve(sock).context("serving 9P")?;

@@ -106,6 +106,7 @@ const SENTRY_ALLOW: &[(i64, &str)] = &[
     ),
     (libc::SYS_pwrite64, "donated files"),
     (libc::SYS_recvmsg, "Gofer replies"),
+    (libc::SYS_accept4, "control connections (start, kill, ps)"),
     (libc::SYS_sendmsg, "Gofer requests"),
     (libc::SYS_recvfrom, "Gofer replies"),
     (libc::SYS_sendto, "Gofer requests"),

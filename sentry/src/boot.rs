@@ -6,7 +6,7 @@ use platform::Platform;
 
 use crate::errno::Errno;
 use crate::kernel::task::Task;
-use crate::kernel::thread_group::{default_actions, signal_status, ThreadGroup};
+use crate::kernel::thread_group::{default_actions, ThreadGroup};
 use crate::kernel::{Config, Credentials, Kernel};
 use crate::mm::{MemoryFile, MemoryManager};
 use crate::vfs::{FdTable, FsContext, Vfs};
@@ -51,127 +51,218 @@ fn spawn_forwarder(k: &Arc<Kernel>, sigs: &[i32]) {
         });
 }
 
-/// Boots a kernel over the Gofer connection, runs `init` as PID 1 and
-/// returns its wait status when it exits (the sandbox ends with it).
-pub fn run(gofer: gofer::Client, config: Config, init: InitProcess) -> Result<i32, String> {
-    let memfile = MemoryFile::new().map_err(|e| format!("cannot create the memory file: {e}"))?;
-    let platform = platform::ptrace::PtracePlatform::new(memfile.fd())
-        .map_err(|e| format!("cannot start the ptrace platform: {e}"))?;
-    let vfs =
-        Vfs::new(Arc::new(gofer)).map_err(|e| format!("cannot mount the root filesystem: {e}"))?;
-    let max = platform.max_user_address();
-    let kernel = Kernel::new(Box::new(platform), memfile.clone(), vfs.clone(), config);
-
-    let tid = kernel.pids.lock().unwrap().allocate();
-    let tg = ThreadGroup::new(tid, None, default_actions());
-    let comm = init
-        .argv
-        .first()
-        .map(|a| a.rsplit(|c| *c == b'/').next().unwrap_or(a).to_vec())
-        .unwrap_or_default();
-    let handle = Task::new_handle(&kernel, tid, &tg, init.creds.clone(), comm, 0);
-    {
-        let mut pids = kernel.pids.lock().unwrap();
-        pids.tasks.insert(tid, handle.clone());
-        pids.groups.insert(tid, tg.clone());
-    }
-    tg.inner.lock().unwrap().tasks.push(handle.clone());
-
-    let fds = FdTable::new();
-    for fd in 0..3 {
-        fds.install(crate::fsimpl::host::HostFile::new(fd), false)
-            .map_err(|e| format!("cannot set up stdio: {e}"))?;
-    }
-    let fs = FsContext::new(vfs.root());
-    // SAFETY: user_regs_struct is plain data; zero is a valid value.
-    let mut regs: platform::Regs = unsafe { std::mem::zeroed() };
-    // The user code and stack segments of x86-64 Linux.
-    regs.cs = 0x33;
-    regs.ss = 0x2b;
-    let mut task = Task {
-        kernel: kernel.clone(),
-        tid,
-        handle,
-        tg,
-        mm: MemoryManager::new(memfile, max),
-        fds,
-        fs,
-        regs,
-        ctx: None,
-        clear_child_tid: 0,
-        robust_list: 0,
-        vfork_parent: None,
-        regs_replaced: false,
-        exit_code: None,
-    };
-    let k2 = kernel.clone();
-    let init_forward = init.forward_signals.clone();
-    std::thread::Builder::new()
-        .name("task-1".into())
-        .spawn(move || {
-            if !init.cwd.is_empty() {
-                let cwd = crate::vfs::open(
-                    &task,
-                    libc::AT_FDCWD,
-                    &init.cwd,
-                    libc::O_RDONLY | libc::O_DIRECTORY,
-                    0,
-                )
-                .and_then(|f| f.dentry().cloned().ok_or(Errno::ENOTDIR));
-                match cwd {
-                    Ok(d) => task.fs.set_cwd(d),
-                    Err(e) => {
-                        eprintln!(
-                            "runsc-rs: cannot change to {}: {}",
-                            String::from_utf8_lossy(&init.cwd),
-                            describe(e)
-                        );
-                    }
-                }
-            }
-            let path = init.argv.first().cloned().unwrap_or_default();
-            let path = resolve_in_path(&task, &path, &init.envp);
-            let r = task.execve(
-                libc::AT_FDCWD,
-                &path,
-                init.argv.clone(),
-                init.envp.clone(),
-                0,
-            );
-            if task.kernel.config.strace {
-                crate::syscalls::strace::log_initial_exec(
-                    task.tid,
-                    &path,
-                    &init.argv,
-                    &r.map(|_| 0),
-                );
-            }
-            match r {
-                Ok(()) => task.run(),
-                Err(e) => {
-                    eprintln!(
-                        "runsc-rs: cannot run {}: {}",
-                        String::from_utf8_lossy(&path),
-                        describe(e)
-                    );
-                    let code = if e == Errno::ENOENT { 127 } else { 126 };
-                    task.exit_code = Some(code << 8);
-                    task.group_exit(code << 8);
-                    task.run();
-                }
-            }
-        })
-        .map_err(|e| format!("cannot start the init task: {e}"))?;
-    if !init_forward.is_empty() {
-        spawn_forwarder(&k2, &init_forward);
-    }
-    let status = k2.wait_init();
-    let _ = signal_status;
-    Ok(status)
+/// A booted kernel: memory, platform and filesystems are up; processes
+/// are started in it with [`Sandbox::prepare`].
+pub struct Sandbox {
+    pub kernel: Arc<Kernel>,
+    pub vfs: Arc<Vfs>,
+    max_user_address: u64,
+    forwarder: std::sync::Once,
 }
 
+/// A first process made and checked, not yet running: the OCI `create`
+/// stops here, so a missing or non-executable program is reported before
+/// `start`.
+pub struct PreparedInit {
+    task: Task,
+    path: Vec<u8>,
+    init: InitProcess,
+}
+
+impl Sandbox {
+    /// Boots a kernel over the Gofer connection with the filesystem tree
+    /// `vfs` builds from the Gofer's root.
+    pub fn new(
+        gofer: gofer::Client,
+        config: Config,
+        vfs: impl FnOnce(Arc<gofer::Client>) -> Result<Arc<Vfs>, Errno>,
+    ) -> Result<Sandbox, String> {
+        let memfile =
+            MemoryFile::new().map_err(|e| format!("cannot create the memory file: {e}"))?;
+        let platform = platform::ptrace::PtracePlatform::new(memfile.fd())
+            .map_err(|e| format!("cannot start the ptrace platform: {e}"))?;
+        let vfs = vfs(Arc::new(gofer))
+            .map_err(|e| format!("cannot mount the root filesystem: {}", describe(e)))?;
+        let max_user_address = platform.max_user_address();
+        let kernel = Kernel::new(Box::new(platform), memfile, vfs.clone(), config);
+        Ok(Sandbox {
+            kernel,
+            vfs,
+            max_user_address,
+            forwarder: std::sync::Once::new(),
+        })
+    }
+
+    /// Makes PID 1 with its stdio on the inherited descriptors 0-2, moves it
+    /// to its working directory and finds its program (PATH lookup as a
+    /// shell does), checking that it can be executed.
+    pub fn prepare(&self, init: InitProcess) -> Result<PreparedInit, String> {
+        let kernel = &self.kernel;
+        let tid = kernel.pids.lock().unwrap().allocate();
+        let tg = ThreadGroup::new(tid, None, default_actions());
+        let comm = init
+            .argv
+            .first()
+            .map(|a| a.rsplit(|c| *c == b'/').next().unwrap_or(a).to_vec())
+            .unwrap_or_default();
+        let handle = Task::new_handle(kernel, tid, &tg, init.creds.clone(), comm, 0);
+        {
+            let mut pids = kernel.pids.lock().unwrap();
+            pids.tasks.insert(tid, handle.clone());
+            pids.groups.insert(tid, tg.clone());
+        }
+        tg.inner.lock().unwrap().tasks.push(handle.clone());
+
+        let fds = FdTable::new();
+        for fd in 0..3 {
+            fds.install(crate::fsimpl::host::HostFile::new(fd), false)
+                .map_err(|e| format!("cannot set up stdio: {e}"))?;
+        }
+        let fs = FsContext::new(self.vfs.root());
+        // SAFETY: user_regs_struct is plain data; zero is a valid value.
+        let mut regs: platform::Regs = unsafe { std::mem::zeroed() };
+        // The user code and stack segments of x86-64 Linux.
+        regs.cs = 0x33;
+        regs.ss = 0x2b;
+        let task = Task {
+            kernel: kernel.clone(),
+            tid,
+            handle,
+            tg,
+            mm: MemoryManager::new(kernel.memfile.clone(), self.max_user_address),
+            fds,
+            fs,
+            regs,
+            ctx: None,
+            clear_child_tid: 0,
+            robust_list: 0,
+            vfork_parent: None,
+            regs_replaced: false,
+            exit_code: None,
+        };
+        if !init.cwd.is_empty() {
+            let cwd = crate::vfs::open(
+                &task,
+                libc::AT_FDCWD,
+                &init.cwd,
+                libc::O_RDONLY | libc::O_DIRECTORY,
+                0,
+            )
+            .and_then(|f| f.dentry().cloned().ok_or(Errno::ENOTDIR));
+            match cwd {
+                Ok(d) => task.fs.set_cwd(d),
+                Err(e) => {
+                    return Err(format!(
+                        "cannot change to the working directory {}: {}",
+                        String::from_utf8_lossy(&init.cwd),
+                        describe(e)
+                    ))
+                }
+            }
+        }
+        let path = init.argv.first().cloned().unwrap_or_default();
+        let path = resolve_in_path(&task, &path, &init.envp);
+        Ok(PreparedInit { task, path, init })
+    }
+
+    /// Runs `init` and returns its wait status when it exits (the sandbox
+    /// ends with it).
+    pub fn run(&self, init: InitProcess) -> Result<i32, String> {
+        // Errors of a prepared init (a missing working directory) are the
+        // program's to report, as a shell's exec would: it still runs
+        // `start`, which prints them and exits 126/127.
+        let p = self.prepare(init)?;
+        self.start(p)?;
+        Ok(self.kernel.wait_init())
+    }
+
+    /// Starts a prepared PID 1.
+    pub fn start(&self, p: PreparedInit) -> Result<(), String> {
+        let PreparedInit {
+            mut task,
+            path,
+            init,
+        } = p;
+        let forward = init.forward_signals.clone();
+        std::thread::Builder::new()
+            .name("task-1".into())
+            .spawn(move || {
+                let r = task.execve(
+                    libc::AT_FDCWD,
+                    &path,
+                    init.argv.clone(),
+                    init.envp.clone(),
+                    0,
+                );
+                if task.kernel.config.strace {
+                    crate::syscalls::strace::log_initial_exec(
+                        task.tid,
+                        &path,
+                        &init.argv,
+                        &r.map(|_| 0),
+                    );
+                }
+                match r {
+                    Ok(()) => task.run(),
+                    Err(e) => {
+                        eprintln!(
+                            "runsc-rs: cannot run {}: {}",
+                            String::from_utf8_lossy(&path),
+                            describe(e)
+                        );
+                        let code = if e == Errno::ENOENT { 127 } else { 126 };
+                        task.exit_code = Some(code << 8);
+                        task.group_exit(code << 8);
+                        task.run();
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot start the init task: {e}"))?;
+        if !forward.is_empty() {
+            self.forwarder
+                .call_once(|| spawn_forwarder(&self.kernel, &forward));
+        }
+        Ok(())
+    }
+}
+
+impl PreparedInit {
+    /// The program PID 1 will run, checked the way execve will check it:
+    /// an error names the problem as runc does ("no such file", "permission
+    /// denied"), for `create` to report before anything runs.
+    pub fn check(&self) -> Result<(), String> {
+        let prog = String::from_utf8_lossy(&self.path).into_owned();
+        if !self.path.contains(&b'/') {
+            return Err(format!(
+                "exec: \"{prog}\": executable file not found in $PATH"
+            ));
+        }
+        let f = crate::vfs::open(&self.task, libc::AT_FDCWD, &self.path, libc::O_RDONLY, 0)
+            .map_err(|e| format!("exec: \"{prog}\": {}", describe(e)))?;
+        if f.dentry().is_some_and(|d| crate::vfs::is_dir(d.mode())) {
+            return Err(format!("exec: \"{prog}\": is a directory"));
+        }
+        crate::vfs::check_exec(&self.task, &f)
+            .map_err(|e| format!("exec: \"{prog}\": {}", describe(e)))
+    }
+}
+
+/// Boots a kernel over the Gofer connection with the default filesystem
+/// tree, runs `init` as PID 1 and returns its wait status when it exits.
+pub fn run(gofer: gofer::Client, config: Config, init: InitProcess) -> Result<i32, String> {
+    Sandbox::new(gofer, config, Vfs::new)?.run(init)
+}
+
+/// strerror(3) text in lower case, as Go's syscall errors (and so runc's
+/// messages) read: "no such file or directory".
 fn describe(e: Errno) -> String {
-    std::io::Error::from_raw_os_error(e.0).to_string()
+    let text = std::io::Error::from_raw_os_error(e.0).to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text);
+    let mut c = text.chars();
+    match c.next() {
+        Some(first) => first.to_lowercase().chain(c).collect(),
+        None => text.to_string(),
+    }
 }
 
 /// A command without a slash is looked up in PATH, as a shell would.

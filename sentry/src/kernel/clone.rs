@@ -55,7 +55,19 @@ impl Task {
             return Err(Errno::EINVAL);
         }
         let kernel = self.kernel.clone();
-        let tid = kernel.pids.lock().unwrap().allocate();
+        let tid = {
+            let mut pids = kernel.pids.lock().unwrap();
+            // The container's pids limit counts every task, as the pids
+            // cgroup does; fork fails with EAGAIN at the limit.
+            if kernel
+                .config
+                .pids_limit
+                .is_some_and(|max| pids.tasks.len() >= max)
+            {
+                return Err(Errno::EAGAIN);
+            }
+            pids.allocate()
+        };
 
         let mm = if has(libc::CLONE_VM) {
             self.mm.clone()

@@ -16,6 +16,7 @@ use std::time::{Instant, SystemTime};
 
 use platform::Platform;
 
+use crate::errno::Errno;
 use crate::mm::MemoryFile;
 use crate::syscalls::Table;
 use crate::vfs::Vfs;
@@ -52,6 +53,8 @@ pub struct Config {
     /// The host's /proc/cpuinfo, cut to `cpus` processors (read at boot,
     /// before lockdown); empty: /proc/cpuinfo is made from CPUID.
     pub cpuinfo: String,
+    /// The most tasks the sandbox may hold (the container's pids limit).
+    pub pids_limit: Option<usize>,
 }
 
 /// The sandbox's PID namespace: every live task and thread group by id.
@@ -185,6 +188,55 @@ impl Kernel {
                 exit::send_group(&g, info);
             }
         }
+    }
+
+    /// A signal from the container runtime (`kill`): to PID 1, or to every
+    /// process with `all`. As Linux treats signals from an ancestor PID
+    /// namespace, PID 1 ignores those it has no handler for, SIGKILL and
+    /// SIGSTOP aside: `docker stop` of a program that does not handle
+    /// SIGTERM waits for the grace period, as with runc.
+    pub fn signal_from_runtime(&self, sig: i32, all: bool) -> Result<(), Errno> {
+        if !(1..=signal::NSIG as i32).contains(&sig) {
+            return Err(Errno::EINVAL);
+        }
+        let info = signal::SigInfo::user(sig, libc::SI_USER, 0, 0);
+        let groups = if all {
+            self.all_groups()
+        } else {
+            vec![self.group(1).ok_or(Errno::ESRCH)?]
+        };
+        for g in groups {
+            let default = g
+                .actions
+                .lock()
+                .unwrap()
+                .get(sig as usize - 1)
+                .is_none_or(|a| a.handler == 0);
+            let unstoppable = sig == libc::SIGKILL || sig == libc::SIGSTOP;
+            if g.tgid == 1 && default && !unstoppable {
+                continue;
+            }
+            exit::send_group(&g, info);
+        }
+        Ok(())
+    }
+
+    /// Every process: (pid, ppid, uid, comm), by pid.
+    pub fn processes(&self) -> Vec<(i32, i32, u32, Vec<u8>)> {
+        let mut v: Vec<_> = self
+            .all_groups()
+            .into_iter()
+            .filter(|g| g.inner.lock().unwrap().exit.is_none())
+            .filter_map(|g| {
+                let leader = self.task(g.leader_tid())?;
+                let ppid = g.parent().map(|p| p.tgid).unwrap_or(0);
+                let uid = leader.creds.lock().unwrap().uid;
+                let comm = leader.comm.lock().unwrap().clone();
+                Some((g.tgid, ppid, uid, comm))
+            })
+            .collect();
+        v.sort();
+        v
     }
 
     /// Every thread group, for kill(-1) and process-group signals.

@@ -14,7 +14,7 @@ pub fn register(t: &mut Table) {
         Support::Partial(
             "tmpfs, proc, sysfs, devpts (one shared terminal table), mqueue (an empty \
              directory), devtmpfs; bind mounts, remounts, propagation types (recorded, \
-             nothing propagates); no MS_MOVE; remount keeps a tmpfs's size",
+             nothing propagates), MS_MOVE; remount keeps a tmpfs's size",
         ),
         sys_mount,
     );
@@ -81,13 +81,6 @@ fn sys_mount(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let path = t.read_path(target)?;
     let at = ops::dentry_at(t, libc::AT_FDCWD, &path, true, false)?;
     may_mount(t)?;
-    if flags & libc::MS_MOVE != 0
-        && flags & (libc::MS_REMOUNT | libc::MS_BIND) == 0
-        && flags & (libc::MS_SHARED | libc::MS_PRIVATE | libc::MS_SLAVE | libc::MS_UNBINDABLE) == 0
-    {
-        t.kernel
-            .report_unsupported(libc::SYS_mount as usize, libc::MS_MOVE, "MS_MOVE");
-    }
     let spec = MountSpec {
         source: source.unwrap_or_default(),
         dest: path,

@@ -340,7 +340,8 @@ pub struct Mount {
     /// Where `root` is inside its filesystem (`/` unless a bind mount of
     /// a subtree): mountinfo's fourth field.
     pub fs_root: Vec<u8>,
-    state: mount::MountState,
+    /// Flags and counters, shared by the versions of a moved mount.
+    state: Arc<mount::MountState>,
 }
 
 /// An inode as reached by a walk.
@@ -493,7 +494,7 @@ impl Mount {
                 String::new(),
             )),
             fs_root: b"/".to_vec(),
-            state: mount::MountState::new(libc::MS_RELATIME),
+            state: Arc::new(mount::MountState::new(libc::MS_RELATIME)),
         }
     }
 }

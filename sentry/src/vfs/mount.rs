@@ -146,6 +146,10 @@ pub struct MountState {
     writers: AtomicU64,
     /// Set by a first umount2(MNT_EXPIRE).
     expiry_mark: AtomicBool,
+    /// The versions of this mount that MS_MOVE replaced in the table
+    /// (the path and mount point are in the version): dentries made
+    /// before the move still hold them.
+    previous: Mutex<Vec<Weak<Mount>>>,
 }
 
 impl MountState {
@@ -155,6 +159,7 @@ impl MountState {
             propagation: Mutex::new(Propagation::Private),
             writers: AtomicU64::new(0),
             expiry_mark: AtomicBool::new(false),
+            previous: Mutex::new(Vec::new()),
         }
     }
 }
@@ -593,6 +598,22 @@ fn path_in_fs(d: &Dentry) -> Vec<u8> {
     out
 }
 
+/// The mount `id` and every mount below it in `table`.
+fn subtree_ids(table: &[Arc<Mount>], id: u64) -> Vec<u64> {
+    let mut ids = vec![id];
+    let mut i = 0;
+    while i < ids.len() {
+        let parent = ids[i];
+        for x in table {
+            if x.mountpoint.as_ref().is_some_and(|(p, _)| *p == parent) && !ids.contains(&x.id) {
+                ids.push(x.id);
+            }
+        }
+        i += 1;
+    }
+    ids
+}
+
 /// Whether `path` is `prefix` or below it.
 fn path_under(path: &[u8], prefix: &[u8]) -> bool {
     if prefix == b"/" {
@@ -645,7 +666,7 @@ impl Vfs {
             mountpoint: Some((at.mount.id, at.inode.clone())),
             sb,
             fs_root,
-            state: MountState::new(flags),
+            state: Arc::new(MountState::new(flags)),
         });
         self.mount_table().push(m.clone());
         Ok(m)
@@ -725,7 +746,7 @@ impl Vfs {
             return self.change_type(at, flags);
         }
         if flags & libc::MS_MOVE != 0 {
-            return self.move_mount(&spec.source);
+            return self.move_mount(ctx, cwd, at, &spec.source);
         }
         if spec.fstype.is_empty() {
             return Err(Errno::EINVAL);
@@ -832,7 +853,7 @@ impl Vfs {
                 mountpoint: Some((new_parent, inode.clone())),
                 sb: m.sb.clone(),
                 fs_root: m.fs_root.clone(),
-                state: MountState::new(m.flags()),
+                state: Arc::new(MountState::new(m.flags())),
             });
             copied.push((m.id, c.id));
             self.mount_table().push(c);
@@ -886,12 +907,82 @@ impl Vfs {
         Ok(())
     }
 
-    /// MS_MOVE: not supported; EINVAL (reported by the syscall).
-    fn move_mount(&self, source: &[u8]) -> Result<(), Errno> {
+    /// MS_MOVE: moves the mount whose root `source` names, with its
+    /// submounts, over `at`.
+    fn move_mount(
+        &self,
+        ctx: &Ctx<'_>,
+        cwd: Arc<Dentry>,
+        at: &Arc<Dentry>,
+        source: &[u8],
+    ) -> Result<(), Errno> {
         if source.is_empty() {
             return Err(Errno::EINVAL);
         }
-        Err(Errno::EINVAL)
+        let src = ops::walk(ctx, cwd, source, true)?;
+        if !self.is_mount_root(&src) || src.mount.mountpoint.is_none() {
+            return Err(Errno::EINVAL);
+        }
+        if at.is_dir() != src.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        let mut table = self.mount_table();
+        let Some(old) = table.iter().find(|m| m.id == src.mount.id).cloned() else {
+            return Err(Errno::EINVAL);
+        };
+        let subtree = subtree_ids(&table, old.id);
+        // Into itself: the target's mounts must all lie outside.
+        let mut d = Some(&**at);
+        while let Some(x) = d {
+            if subtree.contains(&x.mount.id) {
+                return Err(Errno::ELOOP);
+            }
+            d = x.parent().map(|p| &**p);
+        }
+        let new_path = at.path();
+        for slot in table.iter_mut() {
+            if !subtree.contains(&slot.id) {
+                continue;
+            }
+            let m = slot.clone();
+            let (path, mountpoint) = if m.id == old.id {
+                (new_path.clone(), Some((at.mount.id, at.inode.clone())))
+            } else {
+                let tail = &m.path[if old.path == b"/" { 0 } else { old.path.len() }..];
+                (join(&new_path, tail), m.mountpoint.clone())
+            };
+            m.state
+                .previous
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|w| w.strong_count() > 0);
+            m.state
+                .previous
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(Arc::downgrade(&m));
+            *slot = Arc::new(Mount {
+                id: m.id,
+                dev: m.dev,
+                fstype: m.fstype,
+                root: m.root.clone(),
+                path,
+                mountpoint,
+                sb: m.sb.clone(),
+                fs_root: m.fs_root.clone(),
+                state: m.state.clone(),
+            });
+        }
+        // The moved mount goes after its new parent, so the table stays
+        // in parents-first order.
+        let moved: Vec<Arc<Mount>> = table
+            .iter()
+            .filter(|m| subtree.contains(&m.id))
+            .cloned()
+            .collect();
+        table.retain(|m| !subtree.contains(&m.id));
+        table.extend(moved);
+        Ok(())
     }
 
     /// umount2(2) of the mount whose root `d` is: EINVAL if it is not
@@ -902,8 +993,7 @@ impl Vfs {
         if !self.is_mount_root(d) {
             return Err(Errno::EINVAL);
         }
-        let m = d.mount.clone();
-        if m.mountpoint.is_none() {
+        if d.mount.mountpoint.is_none() {
             // The namespace's root stays.
             return Err(if flags & libc::MNT_DETACH != 0 {
                 Errno::EINVAL
@@ -912,15 +1002,27 @@ impl Vfs {
             });
         }
         let mut table = self.mount_table();
-        if !table.iter().any(|x| x.id == m.id) {
+        let Some(m) = table.iter().find(|x| x.id == d.mount.id).cloned() else {
             return Err(Errno::EINVAL);
-        }
+        };
         let has_children = table
             .iter()
             .any(|x| x.mountpoint.as_ref().is_some_and(|(p, _)| *p == m.id));
-        // References: the table, `d` and `m` here; more are dentries of
-        // open files, cwds and roots inside.
-        let busy = has_children || Arc::strong_count(&m) > 3;
+        // References besides the table's, `m` and `d`'s are dentries of
+        // open files, cwds and roots inside (of any version of it).
+        let mut refs = Arc::strong_count(&m) - 2;
+        for w in m
+            .state
+            .previous
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            if let Some(p) = w.upgrade() {
+                refs += Arc::strong_count(&p) - 1;
+            }
+        }
+        let busy = has_children || refs > 1;
         if flags & libc::MNT_EXPIRE != 0 {
             if flags & (libc::MNT_FORCE | libc::MNT_DETACH) != 0 {
                 return Err(Errno::EINVAL);
@@ -935,17 +1037,7 @@ impl Vfs {
         if busy && flags & libc::MNT_DETACH == 0 {
             return Err(Errno::EBUSY);
         }
-        let mut gone = vec![m.id];
-        let mut i = 0;
-        while i < gone.len() {
-            let id = gone[i];
-            for x in table.iter() {
-                if x.mountpoint.as_ref().is_some_and(|(p, _)| *p == id) && !gone.contains(&x.id) {
-                    gone.push(x.id);
-                }
-            }
-            i += 1;
-        }
+        let gone = subtree_ids(&table, m.id);
         table.retain(|x| !gone.contains(&x.id));
         Ok(())
     }

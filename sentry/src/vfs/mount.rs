@@ -208,10 +208,12 @@ impl Mount {
         self.state.writers.load(Ordering::Relaxed)
     }
 
-    /// The per-mount options of mountinfo: `rw` or `ro`, then Linux's
+    /// The per-mount options of mountinfo: `rw` or `ro` (of the mount
+    /// alone: the filesystem's is in the super options), then Linux's
     /// show_mnt_opts.
     pub fn mount_options(&self) -> String {
-        let mut s = String::from(if self.readonly() { "ro" } else { "rw" });
+        let ro = self.flags() & libc::MS_RDONLY != 0;
+        let mut s = String::from(if ro { "ro" } else { "rw" });
         s.push_str(&mnt_flag_names(self.flags()));
         s
     }

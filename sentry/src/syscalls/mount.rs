@@ -97,7 +97,8 @@ fn sys_mount(t: &mut Task, a: &SyscallArgs) -> SysResult {
 fn sys_umount2(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let flags = a.a[1] as i32;
     let known = libc::MNT_FORCE | libc::MNT_DETACH | libc::MNT_EXPIRE | libc::UMOUNT_NOFOLLOW;
-    if a.a[1] > u64::from(u32::MAX) || flags & !known != 0 {
+    // An int: the upper half of the register is not looked at.
+    if flags & !known != 0 {
         return Err(Errno::EINVAL);
     }
     let path = t.read_path(a.a[0])?;

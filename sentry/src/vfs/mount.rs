@@ -36,6 +36,10 @@ pub const SB_FLAGS: u64 = libc::MS_RDONLY
 const PROPAGATION_FLAGS: u64 =
     libc::MS_SHARED | libc::MS_PRIVATE | libc::MS_SLAVE | libc::MS_UNBINDABLE;
 
+/// Most mounts in the namespace (Linux's fs.mount-max default): each
+/// costs Sentry memory and slows every walk.
+const MOUNT_MAX: usize = 100_000;
+
 /// statfs f_flags bits libc lacks.
 const ST_VALID: u64 = 0x0020;
 const ST_NOSYMFOLLOW: u64 = 0x2000;
@@ -437,7 +441,7 @@ pub fn new_filesystem(fstype: &str, data: &[u8], vfs: &Weak<Vfs>) -> Result<NewF
                         let bytes = match v.strip_suffix('%') {
                             Some(p) => {
                                 let pct = parse_c_number(p).ok_or(Errno::EINVAL)?;
-                                total_ram() / 100 * pct
+                                (total_ram() / 100).checked_mul(pct).ok_or(Errno::EINVAL)?
                             }
                             None => memparse(v).ok_or(Errno::EINVAL)?,
                         };
@@ -659,6 +663,10 @@ impl Vfs {
         if at.is_dir() != is_dir(root.mode()) {
             return Err(Errno::ENOTDIR);
         }
+        let mut table = self.mount_table();
+        if table.len() >= MOUNT_MAX {
+            return Err(Errno::ENOSPC);
+        }
         let m = Arc::new(Mount {
             id,
             dev: sb.dev,
@@ -670,7 +678,7 @@ impl Vfs {
             fs_root,
             state: Arc::new(MountState::new(flags)),
         });
-        self.mount_table().push(m.clone());
+        table.push(m.clone());
         Ok(m)
     }
 
@@ -858,7 +866,11 @@ impl Vfs {
                 state: Arc::new(MountState::new(m.flags())),
             });
             copied.push((m.id, c.id));
-            self.mount_table().push(c);
+            let mut table = self.mount_table();
+            if table.len() >= MOUNT_MAX {
+                return Err(Errno::ENOSPC);
+            }
+            table.push(c);
         }
         Ok(())
     }

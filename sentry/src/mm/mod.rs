@@ -52,6 +52,9 @@ pub struct Vma {
     /// of a file opened read-only (Linux's VM_MAYWRITE), whose stores would
     /// reach the file.
     pub may_write: bool,
+    /// Whether mprotect may add PROT_EXEC: false for a mapping of a file
+    /// on a noexec mount (Linux's VM_MAYEXEC).
+    pub may_exec: bool,
     /// The pages belong to the file cache (a private, not yet written file
     /// mapping): shared by fork, never punched, copied before they may be
     /// written.
@@ -132,6 +135,8 @@ pub struct MapRequest {
     pub growsdown: bool,
     /// See [`Vma::may_write`].
     pub may_write: bool,
+    /// See [`Vma::may_exec`].
+    pub may_exec: bool,
     /// See [`Vma::borrowed`]; only without PROT_WRITE.
     pub borrowed: bool,
     pub kind: VmaKind,
@@ -150,6 +155,7 @@ impl MapRequest {
             shared: false,
             growsdown: false,
             may_write: true,
+            may_exec: true,
             borrowed: false,
             kind: VmaKind::Anon,
             mem: None,
@@ -285,6 +291,7 @@ impl MemoryManager {
             shared: req.shared,
             growsdown: req.growsdown,
             may_write: req.may_write,
+            may_exec: req.may_exec,
             borrowed: req.borrowed,
             mem,
             mem_off,
@@ -338,6 +345,7 @@ impl MemoryManager {
                 shared: req.shared,
                 growsdown: req.growsdown,
                 may_write: req.may_write,
+                may_exec: req.may_exec,
                 borrowed: false,
                 mem,
                 mem_off,
@@ -438,7 +446,9 @@ impl MemoryManager {
             if v.start > pos {
                 return Err(Errno::ENOMEM);
             }
-            if prot & libc::PROT_WRITE != 0 && !v.may_write {
+            if (prot & libc::PROT_WRITE != 0 && !v.may_write)
+                || (prot & libc::PROT_EXEC != 0 && !v.may_exec)
+            {
                 return Err(Errno::EACCES);
             }
             pos = v.end;
@@ -552,6 +562,7 @@ impl MemoryManager {
                 shared: vma.shared,
                 growsdown: vma.growsdown,
                 may_write: vma.may_write,
+                may_exec: vma.may_exec,
                 borrowed: false,
                 kind: vma.kind.clone(),
                 mem: Some((mem, mem_off)),
@@ -595,6 +606,7 @@ impl MemoryManager {
                 shared: false,
                 growsdown: false,
                 may_write: true,
+                may_exec: true,
                 borrowed: false,
                 mem: heap,
                 mem_off: old_end - base,
@@ -727,6 +739,7 @@ impl MemoryManager {
             shared: true,
             growsdown: false,
             may_write: false,
+            may_exec: true,
             borrowed: false,
             mem: MemRange::new(&self.file, PAGE_SIZE)?,
             mem_off: 0,

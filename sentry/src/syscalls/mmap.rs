@@ -112,6 +112,12 @@ fn sys_mmap(t: &mut Task, a: &SyscallArgs) -> SysResult {
             libc::S_IFDIR => return Err(Errno::ENODEV),
             _ => return Err(Errno::EACCES),
         }
+        if f.dentry().is_some_and(|d| d.mount.noexec()) {
+            if prot & libc::PROT_EXEC != 0 {
+                return Err(Errno::EPERM);
+            }
+            req.may_exec = false;
+        }
         req.kind = VmaKind::File {
             path: f.path(),
             offset: off,

@@ -17,6 +17,7 @@ mod identity;
 mod ioctl;
 mod memfd;
 mod mmap;
+mod mount;
 mod pipe;
 mod poll;
 mod read_write;
@@ -84,6 +85,7 @@ impl Table {
         ioctl::register(&mut t);
         memfd::register(&mut t);
         mmap::register(&mut t);
+        mount::register(&mut t);
         pipe::register(&mut t);
         poll::register(&mut t);
         read_write::register(&mut t);

@@ -111,7 +111,11 @@ fn sys_statx(t: &mut Task, a: &SyscallArgs) -> SysResult {
 /// statfs of what a target lives on.
 fn statfs_of(target: &AtTarget) -> Result<libc::statfs, Errno> {
     match target.dentry() {
-        Some(d) => d.inode.statfs(),
+        Some(d) => d.inode.statfs().map(|mut s| {
+            // ST_RDONLY, ST_NOSUID ...: the mount's, not the filesystem's.
+            crate::vfs::mount::set_statfs_flags(&mut s, d.mount.statfs_flags());
+            s
+        }),
         None => Ok(crate::vfs::statfs_of(PIPEFS_MAGIC, 0, 0)),
     }
 }

@@ -58,6 +58,22 @@ fn check_path(t: &Task, path: u64, follow: bool) -> Result<(), Errno> {
     crate::vfs::open(t, libc::AT_FDCWD, &p, flags, 0).map(|_| ())
 }
 
+/// EROFS when the file a path names is on a read-only mount (after the
+/// path's own errors, as Linux's mnt_want_write comes after the lookup).
+fn check_writable_path(t: &Task, path: u64, follow: bool) -> Result<(), Errno> {
+    let p = t.read_path(path)?;
+    let d = crate::vfs::ops::dentry_at(t, libc::AT_FDCWD, &p, follow, false)?;
+    crate::vfs::mount::want_write(&d)
+}
+
+/// EROFS when the file `fd` names is on a read-only mount.
+fn check_writable_fd(t: &Task, fd: u64) -> Result<(), Errno> {
+    match t.fds.get(fd as i32)?.dentry() {
+        Some(d) => crate::vfs::mount::want_write(d),
+        None => Ok(()),
+    }
+}
+
 /// An attribute name: 1..=255 bytes (ERANGE otherwise, as Linux).
 fn check_name(t: &Task, name: u64) -> Result<(), Errno> {
     let n = t.read_cstring(name, 256).map_err(|e| {
@@ -106,35 +122,41 @@ fn sys_flistxattr(t: &mut Task, a: &SyscallArgs) -> SysResult {
 fn sys_setxattr(t: &mut Task, a: &SyscallArgs) -> SysResult {
     check_path(t, a.a[0], true)?;
     check_name(t, a.a[1])?;
+    check_writable_path(t, a.a[0], true)?;
     Err(Errno::EOPNOTSUPP)
 }
 
 fn sys_lsetxattr(t: &mut Task, a: &SyscallArgs) -> SysResult {
     check_path(t, a.a[0], false)?;
     check_name(t, a.a[1])?;
+    check_writable_path(t, a.a[0], false)?;
     Err(Errno::EOPNOTSUPP)
 }
 
 fn sys_fsetxattr(t: &mut Task, a: &SyscallArgs) -> SysResult {
     t.fds.get(a.a[0] as i32)?;
     check_name(t, a.a[1])?;
+    check_writable_fd(t, a.a[0])?;
     Err(Errno::EOPNOTSUPP)
 }
 
 fn sys_removexattr(t: &mut Task, a: &SyscallArgs) -> SysResult {
     check_path(t, a.a[0], true)?;
     check_name(t, a.a[1])?;
+    check_writable_path(t, a.a[0], true)?;
     Err(Errno::EOPNOTSUPP)
 }
 
 fn sys_lremovexattr(t: &mut Task, a: &SyscallArgs) -> SysResult {
     check_path(t, a.a[0], false)?;
     check_name(t, a.a[1])?;
+    check_writable_path(t, a.a[0], false)?;
     Err(Errno::EOPNOTSUPP)
 }
 
 fn sys_fremovexattr(t: &mut Task, a: &SyscallArgs) -> SysResult {
     t.fds.get(a.a[0] as i32)?;
     check_name(t, a.a[1])?;
+    check_writable_fd(t, a.a[0])?;
     Err(Errno::EOPNOTSUPP)
 }

@@ -40,6 +40,17 @@ pub struct File {
     /// The entries getdents is walking through, taken at the first call
     /// (and again after a seek to 0); the offset indexes them.
     dir: Mutex<Option<Arc<Vec<DirEntry>>>>,
+    /// Counted among its mount's writers (a regular file or directory
+    /// opened for writing), which a read-only remount waits on.
+    writer: bool,
+}
+
+impl Drop for File {
+    fn drop(&mut self) {
+        if let (true, Some(d)) = (self.writer, &self.dentry) {
+            d.mount.drop_writer();
+        }
+    }
 }
 
 impl std::fmt::Debug for File {
@@ -52,7 +63,19 @@ impl File {
     /// A description over `ops`; `flags` are the open(2) flags (only the
     /// access mode and status flags are kept).
     pub fn new(ops: Arc<dyn FileOps>, dentry: Option<Arc<Dentry>>, flags: i32) -> Arc<File> {
+        // Linux's FMODE_WRITER: devices, FIFOs and sockets write
+        // elsewhere, not through the mount.
+        let writes = flags & libc::O_PATH == 0
+            && matches!(flags & libc::O_ACCMODE, libc::O_WRONLY | libc::O_RDWR);
+        let writer = writes
+            && dentry
+                .as_ref()
+                .is_some_and(|d| matches!(d.mode() & libc::S_IFMT, libc::S_IFREG | libc::S_IFDIR));
+        if let (true, Some(d)) = (writer, &dentry) {
+            d.mount.add_writer();
+        }
         Arc::new(File {
+            writer,
             ops,
             dentry,
             flags: AtomicI32::new(flags & KEPT_FLAGS),

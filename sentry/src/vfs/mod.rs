@@ -35,14 +35,15 @@ mod context;
 mod fdtable;
 mod file;
 pub mod lock;
+pub mod mount;
 pub mod ops;
 pub mod path;
 mod perm;
 pub mod poll;
 
 use std::any::Any;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, RwLock, Weak};
 
 use crate::errno::Errno;
 use crate::kernel::task::Task;
@@ -51,6 +52,7 @@ use crate::kernel::waiter::WaitQueue;
 pub use context::FsContext;
 pub use fdtable::FdTable;
 pub use file::{File, O_LARGEFILE};
+pub use mount::{new_filesystem, MountSpec, Super};
 pub use ops::{check_exec, open};
 pub use perm::{Cred, MAY_EXEC, MAY_READ, MAY_WRITE};
 
@@ -317,12 +319,14 @@ pub trait FileOps: Send + Sync + Any {
     }
 }
 
-/// A mounted filesystem.
+/// A mounted filesystem (see [`mount`] for flags and the table's
+/// operations).
 pub struct Mount {
     pub id: u64,
-    /// `st_dev` of every file in it.
+    /// `st_dev` of every file in it (its filesystem's, `sb.dev`).
     pub dev: u64,
     pub fstype: &'static str,
+    /// The directory (or, for a bind mount of a file, the file) it shows.
     pub root: InodeRef,
     /// Where it is mounted, as a path (for /proc/self/mounts).
     pub path: Vec<u8>,
@@ -331,6 +335,13 @@ pub struct Mount {
     /// that directory, so it is recognised by identity: inode numbers
     /// from the Gofer repeat across host filesystems.
     pub mountpoint: Option<(u64, InodeRef)>,
+    /// The filesystem instance, shared with bind mounts of it.
+    pub sb: Arc<Super>,
+    /// Where `root` is inside its filesystem (`/` unless a bind mount of
+    /// a subtree): mountinfo's fourth field.
+    pub fs_root: Vec<u8>,
+    /// Flags and counters, shared by the versions of a moved mount.
+    state: Arc<mount::MountState>,
 }
 
 /// An inode as reached by a walk.
@@ -436,6 +447,8 @@ pub struct Vfs {
     root: Arc<Dentry>,
     mounts: RwLock<Vec<Arc<Mount>>>,
     next_mount: AtomicU64,
+    /// Itself, for the procfs instances mount(2) makes.
+    me: Weak<Vfs>,
 }
 
 impl std::fmt::Debug for Vfs {
@@ -453,20 +466,37 @@ fn anon_dev(id: u64) -> u64 {
 /// with its own device number, so its inodes never collide with a mounted
 /// filesystem's.
 pub fn detached_root(root: InodeRef, fstype: &'static str, id: u64) -> Arc<Dentry> {
-    let mount = Arc::new(Mount {
-        id,
-        dev: anon_dev(id),
-        fstype,
-        root: root.clone(),
-        path: b"/".to_vec(),
-        mountpoint: None,
-    });
+    let mount = Arc::new(Mount::top(id, root.clone(), fstype));
     Arc::new(Dentry {
         mount,
         inode: root,
         parent: None,
         name: b"/".to_vec(),
     })
+}
+
+impl Mount {
+    /// A mount of a whole new filesystem `root` at `/`, with Linux's
+    /// default flags (rw, relatime).
+    fn top(id: u64, root: InodeRef, fstype: &'static str) -> Mount {
+        Mount {
+            id,
+            dev: anon_dev(id),
+            fstype,
+            root,
+            path: b"/".to_vec(),
+            mountpoint: None,
+            sb: Arc::new(Super::new(
+                anon_dev(id),
+                fstype,
+                fstype.as_bytes(),
+                0,
+                String::new(),
+            )),
+            fs_root: b"/".to_vec(),
+            state: Arc::new(mount::MountState::new(libc::MS_RELATIME)),
+        }
+    }
 }
 
 impl Vfs {
@@ -477,46 +507,44 @@ impl Vfs {
         let lower = crate::fsimpl::gofer::GoferFs::new_root(gofer)?;
         let root = crate::fsimpl::overlay::OverlayFs::new_root(lower);
         let vfs = Vfs::with_root(root, "overlay");
-        let owner = Owner::default();
-        let mounts: [(&[u8], InodeRef, &'static str); 5] = [
-            (
-                b"/tmp",
-                crate::fsimpl::tmpfs::Tmpfs::new_root(0o1777, owner),
-                "tmpfs",
-            ),
-            (b"/dev", crate::fsimpl::dev::new_devfs(), "devtmpfs"),
-            (b"/dev/pts", crate::fsimpl::devpts::new_devpts(), "devpts"),
-            (
-                b"/proc",
-                crate::fsimpl::proc::new_procfs(Arc::downgrade(&vfs)),
-                "proc",
-            ),
-            (b"/sys", crate::fsimpl::sys::new_sysfs(), "sysfs"),
-        ];
-        for (at, fs, fstype) in mounts {
+        for spec in Vfs::default_mounts() {
             // A root where one of these cannot be made (a symlink to
             // nowhere, say) still runs, as a container would without it.
-            if let Err(e) = vfs.mount_at(at, fs, fstype) {
+            if let Err(e) = vfs.mount_spec(&spec) {
                 tracing::warn!(
-                    "cannot mount {fstype} on {}: {e}",
-                    String::from_utf8_lossy(at)
+                    "cannot mount {} on {}: {e}",
+                    spec.fstype,
+                    String::from_utf8_lossy(&spec.dest)
                 );
             }
         }
         Ok(vfs)
     }
 
+    /// The mounts [`Vfs::new`] makes over the root, with the flags a
+    /// container runtime gives them.
+    pub fn default_mounts() -> Vec<MountSpec> {
+        let spec = |fstype: &str, dest: &[u8], flags: u64| MountSpec {
+            source: fstype.as_bytes().to_vec(),
+            dest: dest.to_vec(),
+            fstype: fstype.to_string(),
+            flags,
+            data: Vec::new(),
+        };
+        let (nosuid, nodev, noexec) = (libc::MS_NOSUID, libc::MS_NODEV, libc::MS_NOEXEC);
+        vec![
+            spec("tmpfs", b"/tmp", nosuid | nodev | libc::MS_STRICTATIME),
+            spec("devtmpfs", b"/dev", nosuid | libc::MS_STRICTATIME),
+            spec("devpts", b"/dev/pts", nosuid | noexec),
+            spec("proc", b"/proc", nosuid | nodev | noexec),
+            spec("sysfs", b"/sys", libc::MS_RDONLY | nosuid | nodev | noexec),
+        ]
+    }
+
     /// A namespace with `root` on `/` and nothing else mounted.
     pub fn with_root(root: InodeRef, fstype: &'static str) -> Arc<Vfs> {
-        let mount = Arc::new(Mount {
-            id: 1,
-            dev: anon_dev(1),
-            fstype,
-            root: root.clone(),
-            path: b"/".to_vec(),
-            mountpoint: None,
-        });
-        Arc::new(Vfs {
+        let mount = Arc::new(Mount::top(1, root.clone(), fstype));
+        Arc::new_cyclic(|me| Vfs {
             root: Arc::new(Dentry {
                 mount: mount.clone(),
                 inode: root,
@@ -525,6 +553,7 @@ impl Vfs {
             }),
             mounts: RwLock::new(vec![mount]),
             next_mount: AtomicU64::new(2),
+            me: me.clone(),
         })
     }
 
@@ -548,25 +577,21 @@ impl Vfs {
         self.mount(&dir, fs, fstype)
     }
 
-    /// Mounts `fs` over `dir`.
+    /// Mounts `fs` over `dir` (rw, relatime; source the type's name).
     pub fn mount(&self, dir: &Dentry, fs: InodeRef, fstype: &'static str) -> Result<(), Errno> {
         if !dir.is_dir() {
             return Err(Errno::ENOTDIR);
         }
-        let id = self.next_mount.fetch_add(1, Ordering::Relaxed);
-        let m = Arc::new(Mount {
-            id,
-            dev: anon_dev(id),
+        let id = self.new_mount_id();
+        let sb = Arc::new(Super::new(
+            anon_dev(id),
             fstype,
-            root: fs,
-            path: dir.path(),
-            mountpoint: Some((dir.mount.id, dir.inode.clone())),
-        });
-        self.mounts
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(m);
-        Ok(())
+            fstype.as_bytes(),
+            0,
+            String::new(),
+        ));
+        self.graft(id, dir, fs, sb, b"/".to_vec(), libc::MS_RELATIME)
+            .map(|_| ())
     }
 
     /// The mount whose root covers the directory `inode` of `mount`, the last

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use super::mount::want_write;
 use super::path::{self, Component};
 use super::perm::{Cred, MAY_EXEC, MAY_READ, MAY_WRITE};
 use super::{
@@ -391,6 +392,7 @@ pub fn open_at(
                 if p.trailing_slash {
                     return Err(Errno::EISDIR);
                 }
+                want_write(&p.dir)?;
                 may_modify_dir(ctx, &p.dir)?;
                 let owner = ctx.owner_in(&p.dir);
                 let perm = mode & 0o7777 & !ctx.umask;
@@ -423,6 +425,16 @@ pub fn open_at(
     if is_dir(fmode) && (acc != libc::O_RDONLY || flags & libc::O_CREAT != 0) {
         return Err(Errno::EISDIR);
     }
+    if matches!(fmode & libc::S_IFMT, libc::S_IFCHR | libc::S_IFBLK) && d.mount.nodev() {
+        return Err(Errno::EACCES);
+    }
+    // A read-only filesystem refuses writing before the mode bits are
+    // looked at (Linux's sb_permission), as does truncation; a read-only
+    // mount of a writable one only when the file is opened.
+    let write_through = wants_write && is_reg(fmode) && !created;
+    if write_through && (d.mount.sb.readonly() || flags & libc::O_TRUNC != 0) {
+        want_write(&d)?;
+    }
     if !created {
         let mut want = 0;
         if acc != libc::O_WRONLY {
@@ -432,6 +444,9 @@ pub fn open_at(
             want |= MAY_WRITE;
         }
         ctx.cred.may_stat(&d.inode.stat()?, want)?;
+        if write_through {
+            want_write(&d)?;
+        }
         if flags & libc::O_TRUNC != 0 && is_reg(fmode) {
             d.inode.setattr(&SetAttr {
                 size: Some(0),
@@ -456,6 +471,7 @@ fn reopen(f: Arc<File>, flags: i32) -> Result<Arc<File>, Errno> {
 /// mkdir(2).
 pub fn mkdirat(ctx: &Ctx<'_>, start: Arc<Dentry>, path: &[u8], mode: u32) -> Result<(), Errno> {
     let (p, name) = walk_new_name(ctx, start, path)?;
+    want_write(&p.dir)?;
     may_modify_dir(ctx, &p.dir)?;
     let owner = ctx.owner_in(&p.dir);
     let mut perm = mode & (0o777 | libc::S_ISVTX) & !ctx.umask;
@@ -473,6 +489,8 @@ pub fn unlinkat(ctx: &Ctx<'_>, start: Arc<Dentry>, path: &[u8]) -> Result<(), Er
         Last::Name(n) => n,
         _ => return Err(Errno::EISDIR),
     };
+    // Linux asks for write access before it looks the name up.
+    want_write(&p.dir)?;
     let child = lookup_child(ctx, &p.dir, &name)?;
     if child.is_dir() {
         return Err(Errno::EISDIR);
@@ -482,6 +500,10 @@ pub fn unlinkat(ctx: &Ctx<'_>, start: Arc<Dentry>, path: &[u8]) -> Result<(), Er
     }
     may_modify_dir(ctx, &p.dir)?;
     check_sticky(ctx, &p.dir, &child)?;
+    if ctx.vfs.is_mount_root(&child) {
+        // A bind-mounted file.
+        return Err(Errno::EBUSY);
+    }
     p.dir.inode.unlink(&name)
 }
 
@@ -494,6 +516,7 @@ pub fn rmdirat(ctx: &Ctx<'_>, start: Arc<Dentry>, path: &[u8]) -> Result<(), Err
         Last::DotDot => return Err(Errno::ENOTEMPTY),
         Last::Root => return Err(Errno::EBUSY),
     };
+    want_write(&p.dir)?;
     let child = lookup_child(ctx, &p.dir, &name)?;
     if !child.is_dir() {
         return Err(Errno::ENOTDIR);
@@ -530,6 +553,9 @@ pub fn renameat(
     }
     let op = walk_parent(ctx, old_start, old_path)?;
     let np = walk_parent(ctx, new_start, new_path)?;
+    if op.dir.mount.id != np.dir.mount.id {
+        return Err(Errno::EXDEV);
+    }
     let old_name = match op.last {
         Last::Name(n) => n,
         _ => return Err(Errno::EBUSY),
@@ -539,12 +565,10 @@ pub fn renameat(
         _ if flags & libc::RENAME_NOREPLACE != 0 => return Err(Errno::EEXIST),
         _ => return Err(Errno::EBUSY),
     };
+    want_write(&op.dir)?;
     let src = lookup_child(ctx, &op.dir, &old_name)?;
     if (op.trailing_slash || np.trailing_slash) && !src.is_dir() {
         return Err(Errno::ENOTDIR);
-    }
-    if op.dir.mount.id != np.dir.mount.id {
-        return Err(Errno::EXDEV);
     }
     may_modify_dir(ctx, &op.dir)?;
     may_modify_dir(ctx, &np.dir)?;
@@ -599,6 +623,7 @@ pub fn symlinkat(
     if p.trailing_slash {
         return Err(Errno::ENOENT);
     }
+    want_write(&p.dir)?;
     may_modify_dir(ctx, &p.dir)?;
     let owner = ctx.owner_in(&p.dir);
     p.dir.inode.symlink(&name, target, owner)?;
@@ -619,6 +644,7 @@ pub fn linkat(
     if p.trailing_slash {
         return Err(Errno::ENOENT);
     }
+    want_write(&p.dir)?;
     if p.dir.mount.id != src.mount.id {
         return Err(Errno::EXDEV);
     }
@@ -657,6 +683,7 @@ pub fn access(cred: &Cred, st: &libc::stat, mode: i32) -> Result<(), Errno> {
 
 /// chmod(2) of a resolved file.
 pub fn chmod(cred: &Cred, d: &Dentry, mode: u32) -> Result<(), Errno> {
+    want_write(d)?;
     let st = d.inode.stat()?;
     if !cred.owns(&st) {
         return Err(Errno::EPERM);
@@ -673,6 +700,7 @@ pub fn chmod(cred: &Cred, d: &Dentry, mode: u32) -> Result<(), Errno> {
 
 /// chown(2) of a resolved file; `None` keeps an id (the application's -1).
 pub fn chown(cred: &Cred, d: &Dentry, uid: Option<u32>, gid: Option<u32>) -> Result<(), Errno> {
+    want_write(d)?;
     let st = d.inode.stat()?;
     let uid = uid.filter(|&u| u != st.st_uid);
     let gid = gid.filter(|&g| g != st.st_gid);
@@ -718,6 +746,7 @@ pub fn truncate(cred: &Cred, d: &Dentry, len: i64) -> Result<(), Errno> {
     if !is_reg(mode) {
         return Err(Errno::EINVAL);
     }
+    want_write(d)?;
     cred.may_stat(&d.inode.stat()?, MAY_WRITE)?;
     d.inode.setattr(&SetAttr {
         size: Some(len),
@@ -733,6 +762,7 @@ pub fn utimes(
     atime: Option<Option<Time>>,
     mtime: Option<Option<Time>>,
 ) -> Result<(), Errno> {
+    want_write(d)?;
     let st = d.inode.stat()?;
     let explicit = matches!(atime, Some(Some(_))) || matches!(mtime, Some(Some(_)));
     if explicit {
@@ -846,7 +876,7 @@ pub fn open(t: &Task, dirfd: i32, path: &[u8], flags: i32, mode: u32) -> Result<
 pub fn check_exec(t: &Task, f: &File) -> Result<(), Errno> {
     let d = f.dentry().ok_or(Errno::EACCES)?;
     let st = d.stat()?;
-    if !is_reg(st.st_mode) {
+    if !is_reg(st.st_mode) || d.mount.noexec() {
         return Err(Errno::EACCES);
     }
     fs_cred(t).may_stat(&st, MAY_EXEC)

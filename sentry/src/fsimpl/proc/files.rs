@@ -880,6 +880,7 @@ mod tests {
             shared: false,
             growsdown: false,
             may_write: true,
+            may_exec: true,
             borrowed: false,
             mem,
             mem_off: 0,

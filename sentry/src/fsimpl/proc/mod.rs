@@ -739,43 +739,28 @@ fn mangle(path: &[u8]) -> Vec<u8> {
     out
 }
 
-fn mount_options(fstype: &str) -> &'static str {
-    match fstype {
-        "proc" => "rw,nosuid,nodev,noexec,relatime",
-        "sysfs" => "ro,nosuid,nodev,noexec,relatime",
-        "devtmpfs" => "rw,nosuid",
-        "devpts" => "rw,nosuid,noexec,relatime",
-        "tmpfs" => "rw,nosuid,nodev",
-        _ => "rw,relatime",
-    }
-}
-
 /// /proc/PID/mounts: `source path type options 0 0`.
 pub(crate) fn mounts_text(vfs: &Vfs) -> Vec<u8> {
     let mut text = Vec::new();
     for m in vfs.mounts() {
-        text.extend_from_slice(m.fstype.as_bytes());
+        text.extend_from_slice(&mangle(&m.sb.source));
         text.push(b' ');
         text.extend_from_slice(&mangle(&m.path));
-        text.extend_from_slice(
-            format!(" {} {} 0 0\n", m.fstype, mount_options(m.fstype)).as_bytes(),
-        );
+        text.extend_from_slice(format!(" {} {} 0 0\n", m.fstype, m.mounts_options()).as_bytes());
     }
     text
 }
 
-/// /proc/PID/mountinfo: `id parent major:minor root path options - type
-/// source super-options`. The root's parent is outside the namespace, as
-/// in a container.
+/// /proc/PID/mountinfo: `id parent major:minor root path options
+/// [optional fields] - type source super-options`. The root's parent is
+/// outside the namespace, as in a container.
 pub(crate) fn mountinfo_text(vfs: &Vfs) -> Vec<u8> {
     let mut text = Vec::new();
     for m in vfs.mounts() {
         let parent = m.mountpoint.as_ref().map_or(0, |(id, _)| *id);
-        let opts = mount_options(m.fstype);
-        let sb = if opts.starts_with("ro") { "ro" } else { "rw" };
         text.extend_from_slice(
             format!(
-                "{} {} {}:{} / ",
+                "{} {} {}:{} ",
                 m.id,
                 parent,
                 libc::major(m.dev),
@@ -783,8 +768,20 @@ pub(crate) fn mountinfo_text(vfs: &Vfs) -> Vec<u8> {
             )
             .as_bytes(),
         );
+        text.extend_from_slice(&mangle(&m.fs_root));
+        text.push(b' ');
         text.extend_from_slice(&mangle(&m.path));
-        text.extend_from_slice(format!(" {opts} - {} {} {sb}\n", m.fstype, m.fstype).as_bytes());
+        text.extend_from_slice(
+            format!(
+                " {} {}- {} ",
+                m.mount_options(),
+                m.optional_fields(),
+                m.fstype
+            )
+            .as_bytes(),
+        );
+        text.extend_from_slice(&mangle(&m.sb.source));
+        text.extend_from_slice(format!(" {}\n", m.sb.options_text()).as_bytes());
     }
     text
 }
@@ -828,7 +825,7 @@ mod tests {
         let vfs = vfs_with_space();
         assert_eq!(
             String::from_utf8(mounts_text(&vfs)).unwrap(),
-            "overlay / overlay rw,relatime 0 0\ntmpfs /a\\040b tmpfs rw,nosuid,nodev 0 0\n"
+            "overlay / overlay rw,relatime 0 0\ntmpfs /a\\040b tmpfs rw,relatime 0 0\n"
         );
     }
 
@@ -840,7 +837,7 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert!(lines[0].starts_with("1 0 0:33 / / rw,relatime - overlay overlay rw"));
         assert!(
-            lines[1].starts_with("2 1 0:34 / /a\\040b rw,nosuid,nodev - tmpfs tmpfs rw"),
+            lines[1].starts_with("2 1 0:34 / /a\\040b rw,relatime - tmpfs tmpfs rw"),
             "{}",
             lines[1]
         );

@@ -1,0 +1,114 @@
+//! mount(2) and umount2(2): decode the arguments in Linux's order, then
+//! let the VFS's mount table do the work (`vfs::mount`).
+
+use super::{Support, SyscallArgs, Table};
+use crate::errno::{Errno, SysResult};
+use crate::kernel::task::Task;
+use crate::vfs::ops;
+use crate::vfs::MountSpec;
+
+pub fn register(t: &mut Table) {
+    t.add(
+        libc::SYS_mount,
+        "mount",
+        Support::Partial(
+            "tmpfs, proc, sysfs, devpts (one shared terminal table), mqueue (an empty \
+             directory), devtmpfs; bind mounts, remounts, propagation types (recorded, \
+             nothing propagates), MS_MOVE; remount keeps a tmpfs's size",
+        ),
+        sys_mount,
+    );
+    t.add(libc::SYS_umount2, "umount2", Support::Full, sys_umount2);
+}
+
+/// Linux's limit on the type and device strings (a page).
+const MOUNT_STRING_MAX: usize = 4096;
+
+/// A type or device string: NULL is none; EFAULT for a bad pointer.
+fn mount_string(t: &Task, addr: u64) -> Result<Option<Vec<u8>>, Errno> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    match t.read_cstring(addr, MOUNT_STRING_MAX) {
+        Ok(s) => Ok(Some(s)),
+        Err(Errno::ENAMETOOLONG) => Err(Errno::EINVAL),
+        Err(e) => Err(e),
+    }
+}
+
+/// The data page: up to a page, cut at the first NUL (every filesystem
+/// we have takes text options). EFAULT only if none of it is readable,
+/// as Linux's copy_mount_options.
+fn mount_data(t: &Task, addr: u64) -> Result<Vec<u8>, Errno> {
+    if addr == 0 {
+        return Ok(Vec::new());
+    }
+    match t.read_cstring(addr, MOUNT_STRING_MAX) {
+        Ok(s) => Ok(s),
+        Err(Errno::ENAMETOOLONG) => Ok(t.read_bytes(addr, MOUNT_STRING_MAX - 1)?),
+        Err(Errno::EFAULT) => {
+            // Readable up to a fault: what was readable, up to a NUL.
+            let mut out = Vec::new();
+            for i in 0..MOUNT_STRING_MAX as u64 {
+                match t.read_bytes(addr.wrapping_add(i), 1) {
+                    Ok(b) if b[0] != 0 => out.push(b[0]),
+                    Ok(_) => break,
+                    Err(_) if i == 0 => return Err(Errno::EFAULT),
+                    Err(_) => break,
+                }
+            }
+            Ok(out)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// CAP_SYS_ADMIN: the effective root user (there are no capability
+/// sets apart from it).
+fn may_mount(t: &Task) -> Result<(), Errno> {
+    if t.creds().euid == 0 {
+        Ok(())
+    } else {
+        Err(Errno::EPERM)
+    }
+}
+
+fn sys_mount(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let [source, target, fstype, flags, data, _] = a.a;
+    let fstype = mount_string(t, fstype)?;
+    let source = mount_string(t, source)?;
+    let data = mount_data(t, data)?;
+    let path = t.read_path(target)?;
+    let at = ops::dentry_at(t, libc::AT_FDCWD, &path, true, false)?;
+    may_mount(t)?;
+    let spec = MountSpec {
+        source: source.unwrap_or_default(),
+        dest: path,
+        fstype: String::from_utf8_lossy(&fstype.unwrap_or_default()).into_owned(),
+        flags,
+        data,
+    };
+    let ctx = ops::Ctx::of(t);
+    let vfs = t.kernel.vfs.clone();
+    vfs.do_mount(&ctx, t.fs.cwd(), &at, &spec)?;
+    Ok(0)
+}
+
+fn sys_umount2(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let flags = a.a[1] as i32;
+    let known = libc::MNT_FORCE | libc::MNT_DETACH | libc::MNT_EXPIRE | libc::UMOUNT_NOFOLLOW;
+    // An int: the upper half of the register is not looked at.
+    if flags & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = t.read_path(a.a[0])?;
+    let follow = flags & libc::UMOUNT_NOFOLLOW == 0;
+    let d = ops::dentry_at(t, libc::AT_FDCWD, &path, follow, false)?;
+    may_mount(t)?;
+    if flags & libc::MNT_EXPIRE != 0 && t.fs.root().same(&d) {
+        return Err(Errno::EINVAL);
+    }
+    let vfs = t.kernel.vfs.clone();
+    vfs.umount(&d, flags)?;
+    Ok(0)
+}

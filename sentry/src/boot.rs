@@ -75,14 +75,13 @@ impl Sandbox {
     pub fn new(
         gofer: gofer::Client,
         config: Config,
-        vfs: impl FnOnce(Arc<gofer::Client>) -> Result<Arc<Vfs>, Errno>,
+        vfs: impl FnOnce(Arc<gofer::Client>) -> Result<Arc<Vfs>, String>,
     ) -> Result<Sandbox, String> {
         let memfile =
             MemoryFile::new().map_err(|e| format!("cannot create the memory file: {e}"))?;
         let platform = platform::ptrace::PtracePlatform::new(memfile.fd())
             .map_err(|e| format!("cannot start the ptrace platform: {e}"))?;
-        let vfs = vfs(Arc::new(gofer))
-            .map_err(|e| format!("cannot mount the root filesystem: {}", describe(e)))?;
+        let vfs = vfs(Arc::new(gofer))?;
         let max_user_address = platform.max_user_address();
         let kernel = Kernel::new(Box::new(platform), memfile, vfs.clone(), config);
         Ok(Sandbox {
@@ -250,7 +249,10 @@ impl PreparedInit {
 /// Boots a kernel over the Gofer connection with the default filesystem
 /// tree, runs `init` as PID 1 and returns its wait status when it exits.
 pub fn run(gofer: gofer::Client, config: Config, init: InitProcess) -> Result<i32, String> {
-    Sandbox::new(gofer, config, Vfs::new)?.run(init)
+    Sandbox::new(gofer, config, |g| {
+        Vfs::new(g).map_err(|e| format!("cannot mount the root filesystem: {}", describe(e)))
+    })?
+    .run(init)
 }
 
 /// strerror(3) text in lower case, as Go's syscall errors (and so runc's

@@ -504,9 +504,7 @@ impl Vfs {
     /// over the Gofer's root (so the host is never written), a fresh tmpfs on
     /// `/tmp`, devfs on `/dev` (devpts on `/dev/pts`), procfs on `/proc` and sysfs on `/sys`.
     pub fn new(gofer: Arc<gofer::Client>) -> Result<Arc<Vfs>, Errno> {
-        let lower = crate::fsimpl::gofer::GoferFs::new_root(gofer)?;
-        let root = crate::fsimpl::overlay::OverlayFs::new_root(lower);
-        let vfs = Vfs::with_root(root, "overlay");
+        let vfs = Vfs::new_bare(gofer)?;
         for spec in Vfs::default_mounts() {
             // A root where one of these cannot be made (a symlink to
             // nowhere, say) still runs, as a container would without it.
@@ -519,6 +517,14 @@ impl Vfs {
             }
         }
         Ok(vfs)
+    }
+
+    /// The overlay root over the Gofer's tree with nothing mounted on it:
+    /// an OCI container's mounts come from its spec.
+    pub fn new_bare(gofer: Arc<gofer::Client>) -> Result<Arc<Vfs>, Errno> {
+        let lower = crate::fsimpl::gofer::GoferFs::new_root(gofer)?;
+        let root = crate::fsimpl::overlay::OverlayFs::new_root(lower);
+        Ok(Vfs::with_root(root, "overlay"))
     }
 
     /// The mounts [`Vfs::new`] makes over the root, with the flags a

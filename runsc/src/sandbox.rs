@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use anyhow::{anyhow, bail, Context, Result};
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use crate::cli::{DoArgs, Global};
 
@@ -55,6 +55,12 @@ pub struct GoferArgs {
 /// The global flags, to pass on to `boot` and `gofer`.
 fn global_flags(g: &Global) -> Vec<OsString> {
     let mut v: Vec<OsString> = vec![format!("--network={}", g.network).into()];
+    if let Some(o) = g.overlay.to_possible_value() {
+        v.push(format!("--overlay={}", o.get_name()).into());
+    }
+    if let Some(f) = g.file_access.to_possible_value() {
+        v.push(format!("--file-access={}", f.get_name()).into());
+    }
     if g.strace {
         v.push("--strace".into());
     }
@@ -419,6 +425,8 @@ pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
         hostname,
         cpus,
         cpuinfo,
+        root_overlay: g.overlay == crate::cli::OverlayMode::Memory,
+        file_access_shared: g.file_access == crate::cli::FileAccess::Shared,
     };
     let init = sentry::boot::InitProcess {
         argv: args.cmd.iter().map(|a| a.as_bytes().to_vec()).collect(),
@@ -462,14 +470,16 @@ fn hostname() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-pub fn gofer(_g: &Global, args: GoferArgs) -> Result<u8> {
+pub fn gofer(g: &Global, args: GoferArgs) -> Result<u8> {
     die_on_panic("the Gofer");
     // The Gofer ends with the Sentry (EOF) or with `do` (SIGKILL), never of
     // a signal meant for the sandbox: a terminal's Ctrl-C reaches it too.
     set_disposition(&FORWARDED, libc::SIG_IGN, 0);
     let sock = inherited_stream(args.fd)?;
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).context("unshare(CLONE_NEWNS)")?;
-    let server = gofer::server::Server::new_confined(&args.root, true)
+    // Served read-write only when the Sentry writes through to it.
+    let read_only = g.overlay == crate::cli::OverlayMode::Memory;
+    let server = gofer::server::Server::new_confined(&args.root, read_only)
         .with_context(|| format!("cannot serve {}", args.root.display()))?;
     crate::seccomp::install_gofer()?;
     server.serve(sock).context("serving 9P")?;

@@ -57,8 +57,12 @@ pub fn run(gofer: gofer::Client, config: Config, init: InitProcess) -> Result<i3
     let memfile = MemoryFile::new().map_err(|e| format!("cannot create the memory file: {e}"))?;
     let platform = platform::ptrace::PtracePlatform::new(memfile.fd())
         .map_err(|e| format!("cannot start the ptrace platform: {e}"))?;
-    let vfs =
-        Vfs::new(Arc::new(gofer)).map_err(|e| format!("cannot mount the root filesystem: {e}"))?;
+    let vfs = Vfs::new_with(
+        Arc::new(gofer),
+        config.root_overlay,
+        config.file_access_shared,
+    )
+    .map_err(|e| format!("cannot mount the root filesystem: {e}"))?;
     let max = platform.max_user_address();
     let kernel = Kernel::new(Box::new(platform), memfile.clone(), vfs.clone(), config);
 

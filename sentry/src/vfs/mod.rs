@@ -474,9 +474,27 @@ impl Vfs {
     /// over the Gofer's root (so the host is never written), a fresh tmpfs on
     /// `/tmp`, devfs on `/dev` (devpts on `/dev/pts`), procfs on `/proc` and sysfs on `/sys`.
     pub fn new(gofer: Arc<gofer::Client>) -> Result<Arc<Vfs>, Errno> {
-        let lower = crate::fsimpl::gofer::GoferFs::new_root(gofer)?;
-        let root = crate::fsimpl::overlay::OverlayFs::new_root(lower);
-        let vfs = Vfs::with_root(root, "overlay");
+        Vfs::new_with(gofer, true, false)
+    }
+
+    /// [`Vfs::new`] with the root filesystem chosen: with `overlay` as
+    /// there, without it the Gofer's root itself, writable (changes reach
+    /// the host); `shared`: the host may change the Gofer's files
+    /// meanwhile (see `fsimpl::gofer`).
+    pub fn new_with(
+        gofer: Arc<gofer::Client>,
+        overlay: bool,
+        shared: bool,
+    ) -> Result<Arc<Vfs>, Errno> {
+        use crate::fsimpl::gofer::{GoferFs, Options};
+        let writable = !overlay;
+        let gofer_root = GoferFs::new_root_with(gofer, Options { writable, shared })?;
+        let vfs = if overlay {
+            let root = crate::fsimpl::overlay::OverlayFs::new_root(gofer_root);
+            Vfs::with_root(root, "overlay")
+        } else {
+            Vfs::with_root(gofer_root, "9p")
+        };
         let owner = Owner::default();
         let mounts: [(&[u8], InodeRef, &'static str); 5] = [
             (

@@ -975,10 +975,24 @@ impl Inode for GoferInode {
         let nd = self.same_fs_dir(newdir)?;
         let from = join(&self.path()?, old);
         let to = join(&nd.path()?, new);
+        let cached = |d: &GoferInode, name: &[u8]| match d.lock_cache().children.get(name) {
+            Some(Some(c)) => Some(c.ino()),
+            _ => None,
+        };
+        let (src_ino, dst_ino) = (cached(self, old), cached(&nd, new));
         self.fs
             .client
             .rename_at2(&refs(&from), &refs(&to), flags)
             .map_err(errno)?;
+        if src_ino.is_some() && src_ino == dst_ino {
+            // Two names of one file (hard links): rename(2) changed
+            // nothing. Both names are looked up afresh.
+            for (d, name) in [(self, old), (&*nd, new)] {
+                d.forget_child(name);
+                d.lock_cache().listing = None;
+            }
+            return Ok(());
+        }
         // What was at the new name lost it; the moved file (if cached)
         // takes it, with its subtree, whose paths follow.
         let moved = self.forget_child(old);
@@ -1544,6 +1558,19 @@ mod tests {
         // Through the other name: the size and link count are the host's.
         let st = src.stat().unwrap();
         assert_eq!((st.st_size, st.st_nlink), (0, 2));
+        // Renaming one name of a file over another does nothing.
+        ops::renameat(
+            &c,
+            root.clone(),
+            b"/etc/again",
+            root.clone(),
+            b"/etc/hosts",
+            0,
+        )
+        .unwrap();
+        assert!(s.dir.join("etc/again").exists() && s.dir.join("etc/hosts").exists());
+        assert!(names(&v, b"/etc").contains(&b"again".to_vec()));
+        assert!(ops::walk(&c, root.clone(), b"/etc/again", true).is_ok());
         ops::unlinkat(&c, root.clone(), b"/etc/again").unwrap();
         assert_eq!(src.stat().unwrap().st_nlink, 1);
         assert!(!s.dir.join("etc/again").exists());

@@ -72,7 +72,13 @@ fn tree(root: &Path) -> BTreeMap<String, String> {
             let p = e.unwrap().path();
             let m = std::fs::symlink_metadata(&p).unwrap();
             let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-            let mut what = format!("mode={:o} uid={} gid={} nlink={}", m.mode(), m.uid(), m.gid(), m.nlink());
+            let mut what = format!(
+                "mode={:o} uid={} gid={} nlink={}",
+                m.mode(),
+                m.uid(),
+                m.gid(),
+                m.nlink()
+            );
             if m.is_file() {
                 what += &format!(" size={} data={:?}", m.len(), std::fs::read(&p).unwrap());
             } else if m.is_symlink() {
@@ -98,7 +104,9 @@ fn write_through_leaves_the_same_tree_as_native() {
     let sandboxed = HostDir::new("wt-sandboxed");
     let n = script(&native).run_native();
     n.assert_success();
-    let s = script(&sandboxed).flags(&["--overlay=none"]).run_sandboxed();
+    let s = script(&sandboxed)
+        .flags(&["--overlay=none"])
+        .run_sandboxed();
     s.assert_success();
     assert_eq!(s.stdout, "done\n", "{}", s.describe());
     let (a, b) = (tree(&native.0), tree(&sandboxed.0));
@@ -191,4 +199,3 @@ fn shared_file_access_sees_host_changes() {
     require!(static_host_program(BUSYBOX, "busybox-static"));
     sees_host_changes(&["--overlay=none"]);
 }
-

@@ -47,8 +47,17 @@ pub struct Server {
     /// The served tree's path, opened (for Topenfd) when serving starts,
     /// as `p9` opens it when the client attaches.
     root: PathBuf,
-    /// Refuse every change with EROFS (see [`Server::set_read_only`]).
-    read_only: bool,
+    /// Which changes are allowed (see [`Server::set_read_only`]).
+    writable: Writable,
+}
+
+/// Where a server allows changes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Writable {
+    All,
+    Nowhere,
+    /// Only below these paths (names from the served root).
+    Below(Vec<Vec<Vec<u8>>>),
 }
 
 impl std::fmt::Debug for Server {
@@ -69,7 +78,7 @@ impl Server {
         Ok(Server {
             p9,
             root: root.to_path_buf(),
-            read_only: false,
+            writable: Writable::All,
         })
     }
 
@@ -78,7 +87,53 @@ impl Server {
     /// attributes, opening for writing), whatever the host mount allows:
     /// submounts of a served tree keep their own (writable) flags.
     pub fn set_read_only(&mut self, read_only: bool) {
-        self.read_only = read_only;
+        self.writable = if read_only {
+            Writable::Nowhere
+        } else {
+            Writable::All
+        };
+    }
+
+    /// Makes the server read-only (as [`Server::set_read_only`]) except
+    /// below the directories at `paths` (names from the served root): the
+    /// bind volumes of a sandbox whose root is an overlay. Only our
+    /// path-based requests may change them, and only if every path they
+    /// name (both of a link or rename) lies below one of `paths` (the
+    /// directory itself may be opened for writing or have its attributes
+    /// changed); paths are plain names resolved without symlinks, so a
+    /// prefix of names is a prefix of the file reached.
+    pub fn set_writable_below(&mut self, paths: Vec<Vec<Vec<u8>>>) {
+        self.writable = Writable::Below(paths);
+    }
+
+    /// The errno refusing `frame` as a change this server does not allow.
+    fn refuse_change(&self, frame: &[u8]) -> Option<i32> {
+        let prefixes = match &self.writable {
+            Writable::All => return None,
+            _ if !changes_tree(frame) => return None,
+            Writable::Nowhere => return Some(libc::EROFS),
+            Writable::Below(p) => p,
+        };
+        // `strict`: the path names an entry inside the directory.
+        let below = |names: &[&[u8]], strict: bool| {
+            prefixes.iter().any(|p| {
+                names.len() >= p.len() + usize::from(strict)
+                    && names.iter().zip(p).all(|(n, q)| *n == q.as_slice())
+            })
+        };
+        let ok = match wire::decode_tmessage(frame) {
+            Ok((_, Tmessage::Createat { names, .. }))
+            | Ok((_, Tmessage::Removeat { names, .. })) => below(&names, true),
+            Ok((_, Tmessage::Linkat { old, new }))
+            | Ok((_, Tmessage::Renameat2 { old, new, .. })) => {
+                below(&old, true) && below(&new, true)
+            }
+            Ok((_, Tmessage::Setattrat { names, .. }))
+            | Ok((_, Tmessage::Openfd { names, .. })) => below(&names, false),
+            // 9P's own requests name files by fid: no path to check.
+            _ => false,
+        };
+        (!ok).then_some(libc::EROFS)
     }
 
     /// Opens the server first (so it holds `/proc`), then [`confine_with`]s
@@ -117,8 +172,7 @@ impl Server {
             }
             // read_frame guarantees a whole header.
             let tag = u16::from_le_bytes([frame[5], frame[6]]);
-            let refused = refusal(&frame)
-                .or_else(|| (self.read_only && changes_tree(&frame)).then_some((tag, libc::EROFS)));
+            let refused = refusal(&frame).or_else(|| self.refuse_change(&frame).map(|e| (tag, e)));
             let result = match (frame[4], refused) {
                 (_, Some((tag, errno))) => send_error(&mut writer, &mut reply, tag, errno),
                 (wire::TCREATEAT, None) => match create_at(&root, &frame) {

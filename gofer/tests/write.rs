@@ -389,3 +389,71 @@ fn a_read_only_server_refuses_every_change() {
     assert_eq!(std::fs::read(p.join("hello.txt")).unwrap(), HELLO);
     assert!(!p.join("x").exists() && !p.join("d").exists());
 }
+
+#[test]
+fn writes_only_below_the_writable_paths() {
+    let s = Served::configured("below", |srv| {
+        srv.set_writable_below(vec![vec![b"sub".to_vec()]]);
+    });
+    let c = s.client();
+    let p = &s.tree.path;
+    let set = SetAttr {
+        valid: wire::P9_SETATTR_MODE,
+        mode: 0o700,
+        ..SetAttr::default()
+    };
+    // Inside the volume: allowed; the volume's root may be chmod'ed.
+    c.create_at(&[b"sub", b"new"], REG | 0o644, 0, 0, b"")
+        .unwrap();
+    c.rename_at2(&[b"sub", b"new"], &[b"sub", b"newer"], 0)
+        .unwrap();
+    c.link_at(&[b"sub", b"newer"], &[b"sub", b"third"]).unwrap();
+    c.remove_at(&[b"sub", b"third"], 0).unwrap();
+    c.setattr_at(&[b"sub"], &set).unwrap();
+    c.open_fd_flags(&[b"sub", b"inner.txt"], libc::O_RDWR)
+        .unwrap();
+    assert!(p.join("sub/newer").exists());
+    // Anything touching the rest: EROFS, links and renames included.
+    let rofs = libc::EROFS;
+    assert_eq!(
+        c.create_at(&[b"x"], REG | 0o644, 0, 0, b"").unwrap_err(),
+        rofs
+    );
+    assert_eq!(
+        c.create_at(&[b"sub"], REG | 0o644, 0, 0, b"").unwrap_err(),
+        rofs
+    );
+    assert_eq!(
+        c.remove_at(&[b"sub"], libc::AT_REMOVEDIR as u32)
+            .unwrap_err(),
+        rofs
+    );
+    assert_eq!(
+        c.link_at(&[b"hello.txt"], &[b"sub", b"h"]).unwrap_err(),
+        rofs
+    );
+    assert_eq!(
+        c.rename_at2(&[b"hello.txt"], &[b"sub", b"h"], 0)
+            .unwrap_err(),
+        rofs
+    );
+    assert_eq!(
+        c.rename_at2(&[b"sub", b"newer"], &[b"out"], 0).unwrap_err(),
+        rofs
+    );
+    assert_eq!(c.setattr_at(&[b"hello.txt"], &set).unwrap_err(), rofs);
+    assert_eq!(
+        c.open_fd_flags(&[b"hello.txt"], libc::O_WRONLY)
+            .unwrap_err(),
+        rofs
+    );
+    assert_eq!(
+        c.open_fd_flags(&[b"subx"], libc::O_WRONLY).unwrap_err(),
+        rofs
+    );
+    // 9P's fid-named changes are refused: no path to check.
+    let (dir, _) = c.walk(c.root(), &[b"sub"]).unwrap();
+    assert_eq!(c.mkdir(dir, b"d", 0o755, 0).unwrap_err(), rofs);
+    assert_eq!(std::fs::read(p.join("hello.txt")).unwrap(), HELLO);
+    assert!(!p.join("sub/h").exists() && !p.join("out").exists() && !p.join("x").exists());
+}

@@ -99,12 +99,20 @@ impl Served {
     }
 
     fn with(name: &str, read_only: bool) -> Served {
+        Served::configured(name, move |s| s.set_read_only(read_only))
+    }
+
+    /// A server `setup` configures before it serves.
+    pub fn configured(
+        name: &str,
+        setup: impl FnOnce(&mut gofer::server::Server) + Send + 'static,
+    ) -> Served {
         let tree = Tree::new(name);
         let (ours, theirs) = UnixStream::pair().unwrap();
         let root = tree.path.clone();
         let server = std::thread::spawn(move || {
             let mut server = gofer::server::Server::new(&root)?;
-            server.set_read_only(read_only);
+            setup(&mut server);
             server.serve(theirs)
         });
         let client = Client::connect(ours).expect("connect");

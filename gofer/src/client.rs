@@ -724,11 +724,20 @@ impl Client {
     /// A descriptor of another type than asked for is `EIO`; `EMFILE` means
     /// this process could not take one more descriptor.
     pub fn open_fd(&self, names: &[&[u8]], dir: bool) -> Result<(OwnedFd, libc::stat), i32> {
+        self.open_fd_flags(names, if dir { libc::O_DIRECTORY } else { 0 })
+    }
+
+    /// [`Client::open_fd`] with open flags: `O_DIRECTORY` for a directory,
+    /// or for a regular file an access mode (a writable server grants
+    /// `O_WRONLY`/`O_RDWR`, a read-only one answers `EROFS`) with
+    /// `O_APPEND`/`O_TRUNC`.
+    pub fn open_fd_flags(&self, names: &[&[u8]], flags: i32) -> Result<(OwnedFd, libc::stat), i32> {
         if names.len() > wire::MAX_OPENFD_NAMES {
             return Err(libc::ENAMETOOLONG);
         }
+        let dir = flags & libc::O_DIRECTORY != 0;
         let msg = Tmessage::Openfd {
-            flags: if dir { libc::O_DIRECTORY as u32 } else { 0 },
+            flags: flags as u32,
             names: names.to_vec(),
         };
         let (_, fd) = {
@@ -780,6 +789,91 @@ impl Client {
             None => None,
         };
         Ok(LookupFd { attr, target, fd })
+    }
+
+    /// Creates the file at `names` (the last name is the new one) of the
+    /// type in `mode` (`S_IFREG`, `S_IFDIR`, `S_IFLNK` holding `target`,
+    /// `S_IFIFO`, `S_IFSOCK`) with `mode`'s permission bits exactly (no
+    /// umask), owned by `uid`/`gid` (Tcreateat). A new regular file comes
+    /// with its read-write host descriptor.
+    pub fn create_at(
+        &self,
+        names: &[&[u8]],
+        mode: u32,
+        uid: u32,
+        gid: u32,
+        target: &[u8],
+    ) -> Result<(Attr, Option<OwnedFd>), i32> {
+        let msg = Tmessage::Createat {
+            mode,
+            rdev: 0,
+            uid,
+            gid,
+            names: names.to_vec(),
+            target,
+        };
+        let (attr, fd) = {
+            let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+            conn.call_fd(TAG, &msg, self.msize, |r| match r {
+                Rmessage::Createat { fd, attr } => {
+                    let reg = attr.attr.mode & libc::S_IFMT == libc::S_IFREG;
+                    (!fd || reg).then_some(attr.attr)
+                }
+                _ => None,
+            })?
+        };
+        if let Some(fd) = &fd {
+            let st = check_fd(fd, libc::S_IFREG)?;
+            if st.st_ino != attr.qid.path {
+                return Err(libc::EIO);
+            }
+        }
+        Ok((attr, fd))
+    }
+
+    /// Makes `new` another name of the file at `old` (Tlinkat); returns the
+    /// file's attributes.
+    pub fn link_at(&self, old: &[&[u8]], new: &[&[u8]]) -> Result<Attr, i32> {
+        let msg = Tmessage::Linkat {
+            old: old.to_vec(),
+            new: new.to_vec(),
+        };
+        self.rpc(&msg, |r| match r {
+            Rmessage::Linkat { attr } => Some(attr.attr),
+            _ => None,
+        })
+    }
+
+    /// Removes the name at `names` (Tremoveat); `flags` 0 or `AT_REMOVEDIR`.
+    pub fn remove_at(&self, names: &[&[u8]], flags: u32) -> Result<(), i32> {
+        let msg = Tmessage::Removeat {
+            flags,
+            names: names.to_vec(),
+        };
+        self.rpc(&msg, |r| matches!(r, Rmessage::Removeat).then_some(()))
+    }
+
+    /// Renames `old` to `new` with renameat2 `flags` (Trenameat2).
+    pub fn rename_at2(&self, old: &[&[u8]], new: &[&[u8]], flags: u32) -> Result<(), i32> {
+        let msg = Tmessage::Renameat2 {
+            flags,
+            old: old.to_vec(),
+            new: new.to_vec(),
+        };
+        self.rpc(&msg, |r| matches!(r, Rmessage::Renameat2).then_some(()))
+    }
+
+    /// Changes the attributes of the file at `names`, not followed
+    /// (Tsetattrat); returns the attributes after the change.
+    pub fn setattr_at(&self, names: &[&[u8]], attr: &SetAttr) -> Result<Attr, i32> {
+        let msg = Tmessage::Setattrat {
+            attr: *attr,
+            names: names.to_vec(),
+        };
+        self.rpc(&msg, |r| match r {
+            Rmessage::Setattrat { attr } => Some(attr.attr),
+            _ => None,
+        })
     }
 
     /// Opens `fid` with Linux open flags (O_RDONLY ...). Returns the qid and iounit.

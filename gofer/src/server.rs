@@ -47,6 +47,17 @@ pub struct Server {
     /// The served tree's path, opened (for Topenfd) when serving starts,
     /// as `p9` opens it when the client attaches.
     root: PathBuf,
+    /// Which changes are allowed (see [`Server::set_read_only`]).
+    writable: Writable,
+}
+
+/// Where a server allows changes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Writable {
+    All,
+    Nowhere,
+    /// Only below these paths (names from the served root).
+    Below(Vec<Vec<Vec<u8>>>),
 }
 
 impl std::fmt::Debug for Server {
@@ -67,7 +78,62 @@ impl Server {
         Ok(Server {
             p9,
             root: root.to_path_buf(),
+            writable: Writable::All,
         })
+    }
+
+    /// Makes the server refuse, with `EROFS`, every request that would
+    /// change the tree (creating, removing, renaming, linking, changing
+    /// attributes, opening for writing), whatever the host mount allows:
+    /// submounts of a served tree keep their own (writable) flags.
+    pub fn set_read_only(&mut self, read_only: bool) {
+        self.writable = if read_only {
+            Writable::Nowhere
+        } else {
+            Writable::All
+        };
+    }
+
+    /// Makes the server read-only (as [`Server::set_read_only`]) except
+    /// below the directories at `paths` (names from the served root): the
+    /// bind volumes of a sandbox whose root is an overlay. Only our
+    /// path-based requests may change them, and only if every path they
+    /// name (both of a link or rename) lies below one of `paths` (the
+    /// directory itself may be opened for writing or have its attributes
+    /// changed); paths are plain names resolved without symlinks, so a
+    /// prefix of names is a prefix of the file reached.
+    pub fn set_writable_below(&mut self, paths: Vec<Vec<Vec<u8>>>) {
+        self.writable = Writable::Below(paths);
+    }
+
+    /// The errno refusing `frame` as a change this server does not allow.
+    fn refuse_change(&self, frame: &[u8]) -> Option<i32> {
+        let prefixes = match &self.writable {
+            Writable::All => return None,
+            _ if !changes_tree(frame) => return None,
+            Writable::Nowhere => return Some(libc::EROFS),
+            Writable::Below(p) => p,
+        };
+        // `strict`: the path names an entry inside the directory.
+        let below = |names: &[&[u8]], strict: bool| {
+            prefixes.iter().any(|p| {
+                names.len() >= p.len() + usize::from(strict)
+                    && names.iter().zip(p).all(|(n, q)| *n == q.as_slice())
+            })
+        };
+        let ok = match wire::decode_tmessage(frame) {
+            Ok((_, Tmessage::Createat { names, .. }))
+            | Ok((_, Tmessage::Removeat { names, .. })) => below(&names, true),
+            Ok((_, Tmessage::Linkat { old, new }))
+            | Ok((_, Tmessage::Renameat2 { old, new, .. })) => {
+                below(&old, true) && below(&new, true)
+            }
+            Ok((_, Tmessage::Setattrat { names, .. }))
+            | Ok((_, Tmessage::Openfd { names, .. })) => below(&names, false),
+            // 9P's own requests name files by fid: no path to check.
+            _ => false,
+        };
+        (!ok).then_some(libc::EROFS)
     }
 
     /// Opens the server first (so it holds `/proc`), then [`confine_with`]s
@@ -83,7 +149,25 @@ impl Server {
         read_only: bool,
         binds: &[crate::binds::Bind],
     ) -> io::Result<Server> {
-        let server = Server::new(Path::new("/"))?;
+        let mut server = Server::new(Path::new("/"))?;
+        server.set_read_only(read_only);
+        if read_only {
+            // Read-write volumes stay writable under a read-only root.
+            server.set_writable_below(
+                binds
+                    .iter()
+                    .filter(|b| !b.readonly)
+                    .map(|b| {
+                        use std::os::unix::ffi::OsStrExt;
+                        b.destination
+                            .iter()
+                            .filter(|c| *c != "/")
+                            .map(|c| c.as_bytes().to_vec())
+                            .collect()
+                    })
+                    .collect(),
+            );
+        }
         confine_with_binds(root, read_only, binds)?;
         Ok(server)
     }
@@ -114,8 +198,32 @@ impl Server {
             }
             // read_frame guarantees a whole header.
             let tag = u16::from_le_bytes([frame[5], frame[6]]);
-            let result = match (frame[4], refusal(&frame)) {
+            let refused = refusal(&frame).or_else(|| self.refuse_change(&frame).map(|e| (tag, e)));
+            let result = match (frame[4], refused) {
                 (_, Some((tag, errno))) => send_error(&mut writer, &mut reply, tag, errno),
+                (wire::TCREATEAT, None) => match create_at(&root, &frame) {
+                    Ok((attr, fd)) => {
+                        let msg = Rmessage::Createat {
+                            fd: fd.is_some(),
+                            attr: Box::new(attr),
+                        };
+                        wire::encode_rmessage(tag, &msg, &mut reply)
+                            .map_err(io::Error::from_raw_os_error)?;
+                        match fd {
+                            Some(fd) => writer
+                                .flush()
+                                .and_then(|()| send_with_fd(writer.get_ref(), &reply, &fd)),
+                            None => writer.write_all(&reply).and_then(|()| writer.flush()),
+                        }
+                    }
+                    Err(e) => send_error(&mut writer, &mut reply, tag, e),
+                },
+                (wire::TLINKAT | wire::TREMOVEAT | wire::TRENAMEAT2 | wire::TSETATTRAT, None) => {
+                    match change_at(&root, &frame, &mut reply) {
+                        Ok(()) => writer.write_all(&reply).and_then(|()| writer.flush()),
+                        Err(e) => send_error(&mut writer, &mut reply, tag, e),
+                    }
+                }
                 (wire::TWALKGETATTR, None) => match self.walk_getattr(&frame, &mut reply) {
                     Ok(()) => writer.write_all(&reply).and_then(|()| writer.flush()),
                     Err(e) => send_error(&mut writer, &mut reply, tag, e),
@@ -291,8 +399,10 @@ fn send_with_fd(sock: &UnixStream, frame: &[u8], fd: &OwnedFd) -> io::Result<()>
     sock.write_all(rest)
 }
 
-/// Topenfd: opens the file the request's names reach below `root`, read-only,
-/// and only if it is a regular file (a directory with `O_DIRECTORY`).
+/// Topenfd: opens the file the request's names reach below `root`, only if
+/// it is a regular file (a directory with `O_DIRECTORY`, read-only); a
+/// regular file with the request's access mode, `O_APPEND` and `O_TRUNC`
+/// (a read-only server refused writing ones before).
 ///
 /// The path is resolved by the kernel with `RESOLVE_BENEATH` (no `..`, no
 /// absolute paths or symlinks out of `root`) and `RESOLVE_NO_SYMLINKS` (no
@@ -305,22 +415,40 @@ fn open_fd(root: &OwnedFd, frame: &[u8]) -> Result<OwnedFd, i32> {
         Ok((_, Tmessage::Openfd { flags, names })) => (flags, names),
         _ => return Err(libc::EINVAL),
     };
-    let want_dir = match flags {
-        0 => false,
-        f if f == libc::O_DIRECTORY as u32 => true,
-        _ => return Err(libc::EINVAL),
+    let flags = i32::try_from(flags).map_err(|_| libc::EINVAL)?;
+    let want_dir = flags & libc::O_DIRECTORY != 0;
+    let file_flags = libc::O_ACCMODE | libc::O_APPEND | libc::O_TRUNC;
+    let ok = if want_dir {
+        flags == libc::O_DIRECTORY
+    } else {
+        flags & !file_flags == 0 && flags & libc::O_ACCMODE != libc::O_ACCMODE
     };
+    if !ok {
+        return Err(libc::EINVAL);
+    }
     let path = beneath_path(&names)?;
     let probe = openat2(root, &path, libc::O_PATH | libc::O_NOFOLLOW)?;
     let first = fstat(&probe)?;
     check_type(first.st_mode, want_dir)?;
-    reopen(root, &path, &first, want_dir)
+    reopen_with(root, &path, &first, flags & !libc::O_DIRECTORY, want_dir)
 }
 
 /// Opens `path` (which `first` describes) for real, read-only, and checks
 /// that the same inode was reached.
 fn reopen(root: &OwnedFd, path: &CString, first: &libc::stat, dir: bool) -> Result<OwnedFd, i32> {
-    let mut real = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_NONBLOCK;
+    reopen_with(root, path, first, libc::O_RDONLY, dir)
+}
+
+/// [`reopen`] with `flags` (an access mode, `O_APPEND`, `O_TRUNC`).
+fn reopen_with(
+    root: &OwnedFd,
+    path: &CString,
+    first: &libc::stat,
+    flags: i32,
+    dir: bool,
+) -> Result<OwnedFd, i32> {
+    // Truncated only once known to be the file probed.
+    let mut real = (flags & !libc::O_TRUNC) | libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_NONBLOCK;
     if dir {
         real |= libc::O_DIRECTORY;
     }
@@ -330,6 +458,9 @@ fn reopen(root: &OwnedFd, path: &CString, first: &libc::stat, dir: bool) -> Resu
     if (st.st_dev, st.st_ino) != (first.st_dev, first.st_ino) {
         // Replaced on the host between the two opens.
         return Err(libc::ESTALE);
+    }
+    if flags & libc::O_TRUNC != 0 {
+        sys::ftruncate(&fd, 0)?;
     }
     Ok(fd)
 }
@@ -452,7 +583,7 @@ fn check_type(mode: u32, want_dir: bool) -> Result<(), i32> {
 
 /// `openat2(root, path, flags | O_CLOEXEC, RESOLVE_BENEATH |
 /// RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)`.
-fn openat2(root: &OwnedFd, path: &CString, flags: i32) -> Result<OwnedFd, i32> {
+fn openat2(root: &OwnedFd, path: &std::ffi::CStr, flags: i32) -> Result<OwnedFd, i32> {
     // SAFETY: open_how is plain data; all-zero is a valid value.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = (flags | libc::O_CLOEXEC) as u64;
@@ -482,6 +613,375 @@ fn openat2(root: &OwnedFd, path: &CString, flags: i32) -> Result<OwnedFd, i32> {
             // 9P would refuse to walk through it.
             return Err(e);
         }
+    }
+}
+
+/// Whether a request would change the served tree (refused with EROFS by
+/// a read-only server). Requests this module cannot decode are left to
+/// the name filter and to `p9`.
+fn changes_tree(frame: &[u8]) -> bool {
+    let write_access =
+        |flags: u32| flags & (libc::O_ACCMODE | libc::O_TRUNC | libc::O_APPEND) as u32 != 0;
+    match frame[4] {
+        wire::TLCREATE
+        | wire::TSYMLINK
+        | wire::TMKNOD
+        | wire::TMKDIR
+        | wire::TLINK
+        | wire::TRENAME
+        | wire::TRENAMEAT
+        | wire::TUNLINKAT
+        | wire::TSETATTR
+        | wire::TWRITE
+        | wire::TXATTRCREATE
+        | wire::TCREATEAT
+        | wire::TLINKAT
+        | wire::TREMOVEAT
+        | wire::TRENAMEAT2
+        | wire::TSETATTRAT => true,
+        wire::TLOPEN | wire::TOPENFD => match wire::decode_tmessage(frame) {
+            Ok((_, Tmessage::Lopen { flags, .. })) | Ok((_, Tmessage::Openfd { flags, .. })) => {
+                write_access(flags)
+            }
+            // Malformed: refused by its handler anyway.
+            _ => true,
+        },
+        _ => false,
+    }
+}
+
+/// A path's parent directory, opened `O_PATH` beneath `root` as Topenfd
+/// resolves paths, and its last name (checked by the name filter). The
+/// empty path is the root itself, as `(root, ".")`.
+fn parent_of(root: &OwnedFd, names: &[&[u8]]) -> Result<(OwnedFd, CString), i32> {
+    let Some((last, dir)) = names.split_last() else {
+        let dup = openat2(root, c".", libc::O_PATH | libc::O_DIRECTORY)?;
+        return Ok((dup, c".".to_owned()));
+    };
+    let path = beneath_path(dir)?;
+    let dirfd = openat2(
+        root,
+        &path,
+        libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+    )?;
+    if !is_plain_name(last) {
+        return Err(libc::EINVAL);
+    }
+    let name = CString::new(*last).map_err(|_| libc::EINVAL)?;
+    Ok((dirfd, name))
+}
+
+/// `-1` is the errno.
+fn check(r: libc::c_int) -> Result<(), i32> {
+    if r < 0 {
+        Err(io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO))
+    } else {
+        Ok(())
+    }
+}
+
+/// The attributes of `name` in `dir`, not followed.
+fn stat_at(dir: &OwnedFd, name: &CString) -> Result<libc::stat, i32> {
+    // SAFETY: stat is plain data; all-zero is a valid value.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `name` is NUL-terminated and `st` a valid out-parameter.
+    check(unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })?;
+    Ok(st)
+}
+
+/// Tcreateat: makes the file, then gives it the caller's owner and the
+/// exact permission bits asked for (this process's umask and ownership
+/// play no part). Every call works on (directory descriptor, plain name)
+/// and none follows a final symlink: O_CREAT | O_EXCL | O_NOFOLLOW fails
+/// on any existing name, symlinks included.
+fn create_at(root: &OwnedFd, frame: &[u8]) -> Result<(Rgetattr, Option<OwnedFd>), i32> {
+    let (mode, uid, gid, names, target) = match wire::decode_tmessage(frame) {
+        Ok((
+            _,
+            Tmessage::Createat {
+                mode,
+                uid,
+                gid,
+                names,
+                target,
+                ..
+            },
+        )) => (mode, uid, gid, names, target),
+        _ => return Err(libc::EINVAL),
+    };
+    if names.is_empty() {
+        return Err(libc::EEXIST);
+    }
+    let (dir, name) = parent_of(root, &names)?;
+    let d = dir.as_raw_fd();
+    let perm = mode & 0o7777;
+    // A Gofer without CAP_CHOWN keeps its own ids (rootless).
+    let chowned = |r: Result<(), i32>| match r {
+        Err(libc::EPERM) => Ok(()),
+        r => r,
+    };
+    let nofollow = libc::AT_SYMLINK_NOFOLLOW;
+    let fd = match mode & libc::S_IFMT {
+        libc::S_IFREG => {
+            let flags = libc::O_CREAT
+                | libc::O_EXCL
+                | libc::O_RDWR
+                | libc::O_NOFOLLOW
+                | libc::O_NOCTTY
+                | libc::O_NONBLOCK;
+            let fd = sys::openat(d, &name, flags, 0o600)?;
+            chowned(sys::fchownat(
+                fd.as_raw_fd(),
+                c"",
+                uid,
+                gid,
+                libc::AT_EMPTY_PATH,
+            ))?;
+            sys::fchmod(&fd, perm)?;
+            Some(fd)
+        }
+        libc::S_IFDIR => {
+            sys::mkdirat(d, &name, 0o700)?;
+            chowned(sys::fchownat(d, &name, uid, gid, nofollow))?;
+            sys::fchmodat(d, &name, perm)?;
+            None
+        }
+        libc::S_IFLNK => {
+            let target = CString::new(target).map_err(|_| libc::EINVAL)?;
+            if target.is_empty() {
+                return Err(libc::ENOENT);
+            }
+            sys::symlinkat(&target, d, &name)?;
+            chowned(sys::fchownat(d, &name, uid, gid, nofollow))?;
+            None
+        }
+        ty @ (libc::S_IFIFO | libc::S_IFSOCK) => {
+            sys::mknodat(d, &name, ty | 0o600)?;
+            chowned(sys::fchownat(d, &name, uid, gid, nofollow))?;
+            sys::fchmodat(d, &name, perm)?;
+            None
+        }
+        // Devices are the Sentry's (devtmpfs); none is made on the host.
+        _ => return Err(libc::EPERM),
+    };
+    let st = match &fd {
+        Some(fd) => fstat(fd)?,
+        None => stat_at(&dir, &name)?,
+    };
+    Ok((attr_of(&st), fd))
+}
+
+/// Tlinkat, Tremoveat, Trenameat2, Tsetattrat: the change, made on
+/// (directory descriptor, plain name) pairs that never follow a final
+/// symlink, and the reply encoded into `reply`.
+fn change_at(root: &OwnedFd, frame: &[u8], reply: &mut Vec<u8>) -> Result<(), i32> {
+    let (tag, msg) = wire::decode_tmessage(frame).map_err(|_| libc::EINVAL)?;
+    let out = match msg {
+        Tmessage::Linkat { old, new } => {
+            if old.is_empty() || new.is_empty() {
+                return Err(libc::EPERM);
+            }
+            let (od, on) = parent_of(root, &old)?;
+            let (nd, nn) = parent_of(root, &new)?;
+            sys::linkat(od.as_raw_fd(), &on, nd.as_raw_fd(), &nn)?;
+            Rmessage::Linkat {
+                attr: Box::new(attr_of(&stat_at(&nd, &nn)?)),
+            }
+        }
+        Tmessage::Removeat { flags, names } => {
+            if names.is_empty() {
+                return Err(libc::EBUSY);
+            }
+            let flags = i32::try_from(flags).map_err(|_| libc::EINVAL)?;
+            if flags & !libc::AT_REMOVEDIR != 0 {
+                return Err(libc::EINVAL);
+            }
+            let (d, n) = parent_of(root, &names)?;
+            sys::unlinkat(d.as_raw_fd(), &n, flags)?;
+            Rmessage::Removeat
+        }
+        Tmessage::Renameat2 { flags, old, new } => {
+            if old.is_empty() || new.is_empty() {
+                return Err(libc::EBUSY);
+            }
+            if flags & !(libc::RENAME_NOREPLACE | libc::RENAME_EXCHANGE) != 0 {
+                return Err(libc::EINVAL);
+            }
+            let (od, on) = parent_of(root, &old)?;
+            let (nd, nn) = parent_of(root, &new)?;
+            sys::renameat2(od.as_raw_fd(), &on, nd.as_raw_fd(), &nn, flags)?;
+            Rmessage::Renameat2
+        }
+        Tmessage::Setattrat { attr, names } => Rmessage::Setattrat {
+            attr: Box::new(attr_of(&set_attr_at(root, &names, &attr)?)),
+        },
+        _ => return Err(libc::EINVAL),
+    };
+    wire::encode_rmessage(tag, &out, reply)
+}
+
+/// Tsetattrat's changes, in Tsetattr's order (mode, owner, size, times),
+/// on the file at `names`, not followed; returns its attributes after.
+fn set_attr_at(root: &OwnedFd, names: &[&[u8]], a: &crate::SetAttr) -> Result<libc::stat, i32> {
+    let (dir, name) = parent_of(root, names)?;
+    let d = dir.as_raw_fd();
+    let before = stat_at(&dir, &name)?;
+    let is_link = before.st_mode & libc::S_IFMT == libc::S_IFLNK;
+    if a.valid & wire::P9_SETATTR_MODE != 0 {
+        if is_link {
+            return Err(libc::EOPNOTSUPP);
+        }
+        // fchmodat follows a final symlink; there is none (just checked),
+        // and in the Gofer's pivot_root one could not lead out anyway.
+        sys::fchmodat(d, &name, a.mode & 0o7777)?;
+    }
+    if a.valid & (wire::P9_SETATTR_UID | wire::P9_SETATTR_GID) != 0 {
+        let pick = |bit: u32, id: u32| if a.valid & bit != 0 { id } else { u32::MAX };
+        let uid = pick(wire::P9_SETATTR_UID, a.uid);
+        let gid = pick(wire::P9_SETATTR_GID, a.gid);
+        sys::fchownat(d, &name, uid, gid, libc::AT_SYMLINK_NOFOLLOW)?;
+    }
+    if a.valid & wire::P9_SETATTR_SIZE != 0 {
+        match before.st_mode & libc::S_IFMT {
+            libc::S_IFREG => {}
+            libc::S_IFDIR => return Err(libc::EISDIR),
+            _ => return Err(libc::EINVAL),
+        }
+        let size = i64::try_from(a.size).map_err(|_| libc::EFBIG)?;
+        let flags = libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_NONBLOCK;
+        let fd = sys::openat(d, &name, flags, 0)?;
+        let st = fstat(&fd)?;
+        if (st.st_dev, st.st_ino) != (before.st_dev, before.st_ino) {
+            return Err(libc::ESTALE);
+        }
+        sys::ftruncate(&fd, size)?;
+    }
+    if a.valid & (wire::P9_SETATTR_ATIME | wire::P9_SETATTR_MTIME) != 0 {
+        let time = |set: u32, given: u32, sec: u64, nsec: u64| libc::timespec {
+            tv_sec: sec as libc::time_t,
+            tv_nsec: if a.valid & set == 0 {
+                libc::UTIME_OMIT
+            } else if a.valid & given == 0 {
+                libc::UTIME_NOW
+            } else {
+                nsec as libc::c_long
+            },
+        };
+        let times = [
+            time(
+                wire::P9_SETATTR_ATIME,
+                wire::P9_SETATTR_ATIME_SET,
+                a.atime_sec,
+                a.atime_nsec,
+            ),
+            time(
+                wire::P9_SETATTR_MTIME,
+                wire::P9_SETATTR_MTIME_SET,
+                a.mtime_sec,
+                a.mtime_nsec,
+            ),
+        ];
+        sys::utimensat_nofollow(d, &name, &times)?;
+    }
+    stat_at(&dir, &name)
+}
+
+/// The host calls that change the tree, on (directory descriptor, name):
+/// each a safe wrapper returning the errno.
+mod sys {
+    use std::ffi::CStr;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+    use super::check;
+
+    pub fn openat(d: RawFd, name: &CStr, flags: i32, mode: u32) -> Result<OwnedFd, i32> {
+        // SAFETY: `name` is NUL-terminated and outlives the call.
+        let raw = unsafe { libc::openat(d, name.as_ptr(), flags | libc::O_CLOEXEC, mode) };
+        check(raw)?;
+        // SAFETY: openat just returned this new descriptor; we own it.
+        Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+    }
+
+    pub fn mkdirat(d: RawFd, name: &CStr, mode: u32) -> Result<(), i32> {
+        // SAFETY: `name` is NUL-terminated and outlives the call.
+        check(unsafe { libc::mkdirat(d, name.as_ptr(), mode) })
+    }
+
+    pub fn mknodat(d: RawFd, name: &CStr, mode: u32) -> Result<(), i32> {
+        // SAFETY: `name` is NUL-terminated and outlives the call.
+        check(unsafe { libc::mknodat(d, name.as_ptr(), mode, 0) })
+    }
+
+    pub fn symlinkat(target: &CStr, d: RawFd, name: &CStr) -> Result<(), i32> {
+        // SAFETY: both strings are NUL-terminated and outlive the call.
+        check(unsafe { libc::symlinkat(target.as_ptr(), d, name.as_ptr()) })
+    }
+
+    pub fn linkat(od: RawFd, old: &CStr, nd: RawFd, new: &CStr) -> Result<(), i32> {
+        // SAFETY: both strings are NUL-terminated and outlive the call;
+        // flags 0: a final symlink is linked, not followed.
+        check(unsafe { libc::linkat(od, old.as_ptr(), nd, new.as_ptr(), 0) })
+    }
+
+    pub fn unlinkat(d: RawFd, name: &CStr, flags: i32) -> Result<(), i32> {
+        // SAFETY: `name` is NUL-terminated and outlives the call.
+        check(unsafe { libc::unlinkat(d, name.as_ptr(), flags) })
+    }
+
+    pub fn renameat2(od: RawFd, old: &CStr, nd: RawFd, new: &CStr, flags: u32) -> Result<(), i32> {
+        // SAFETY: both strings are NUL-terminated and outlive the call.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_renameat2,
+                od,
+                old.as_ptr(),
+                nd,
+                new.as_ptr(),
+                flags,
+            )
+        };
+        check(if r < 0 { -1 } else { 0 })
+    }
+
+    pub fn fchownat(d: RawFd, name: &CStr, uid: u32, gid: u32, flags: i32) -> Result<(), i32> {
+        // SAFETY: `name` is NUL-terminated and outlives the call.
+        check(unsafe { libc::fchownat(d, name.as_ptr(), uid, gid, flags) })
+    }
+
+    pub fn fchmodat(d: RawFd, name: &CStr, mode: u32) -> Result<(), i32> {
+        // SAFETY: `name` is NUL-terminated and outlives the call.
+        check(unsafe { libc::fchmodat(d, name.as_ptr(), mode, 0) })
+    }
+
+    pub fn fchmod(fd: &OwnedFd, mode: u32) -> Result<(), i32> {
+        // SAFETY: plain integer arguments on an open descriptor.
+        check(unsafe { libc::fchmod(fd.as_raw_fd(), mode) })
+    }
+
+    pub fn ftruncate(fd: &OwnedFd, size: i64) -> Result<(), i32> {
+        // SAFETY: plain integer arguments on an open descriptor.
+        check(unsafe { libc::ftruncate(fd.as_raw_fd(), size) })
+    }
+
+    pub fn utimensat_nofollow(
+        d: RawFd,
+        name: &CStr,
+        times: &[libc::timespec; 2],
+    ) -> Result<(), i32> {
+        // SAFETY: `name` is NUL-terminated and `times` two timespecs; both
+        // outlive the call.
+        check(unsafe {
+            libc::utimensat(d, name.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW)
+        })
     }
 }
 

@@ -118,6 +118,22 @@ pub const ROPENFD: u8 = 203;
 /// and a regular file's descriptor (SCM_RIGHTS), in one round trip.
 pub const TLOOKUPFD: u8 = 204;
 pub const RLOOKUPFD: u8 = 205;
+/// Create a file of any type at a path (owner given, for a writable
+/// server); a new regular file's read-write descriptor comes back.
+pub const TCREATEAT: u8 = 206;
+pub const RCREATEAT: u8 = 207;
+/// Hard link between two paths.
+pub const TLINKAT: u8 = 208;
+pub const RLINKAT: u8 = 209;
+/// Unlink or rmdir a path.
+pub const TREMOVEAT: u8 = 210;
+pub const RREMOVEAT: u8 = 211;
+/// Rename between two paths, with renameat2 flags.
+pub const TRENAMEAT2: u8 = 212;
+pub const RRENAMEAT2: u8 = 213;
+/// Change the attributes of the file at a path; the new ones come back.
+pub const TSETATTRAT: u8 = 214;
+pub const RSETATTRAT: u8 = 215;
 
 /// Twalkgetattr `keep`: the new fid stays whatever the walk reached.
 pub const WALK_KEEP_ALWAYS: u32 = 0;
@@ -251,6 +267,38 @@ pub enum Tmessage<'a> {
     Lookupfd {
         names: Vec<&'a [u8]>,
     },
+    /// Creates the file at `names` (the last name is the new one) of the
+    /// type in `mode` (S_IFREG, S_IFDIR, S_IFLNK with `target`, S_IFIFO,
+    /// S_IFSOCK), with the permission bits of `mode`, owned by `uid`/`gid`.
+    Createat {
+        mode: u32,
+        rdev: u64,
+        uid: u32,
+        gid: u32,
+        names: Vec<&'a [u8]>,
+        target: &'a [u8],
+    },
+    /// Makes `new` another name of the file at `old` (not followed).
+    Linkat {
+        old: Vec<&'a [u8]>,
+        new: Vec<&'a [u8]>,
+    },
+    /// Removes the name at `names`; `flags`: 0 or AT_REMOVEDIR.
+    Removeat {
+        flags: u32,
+        names: Vec<&'a [u8]>,
+    },
+    /// Renames `old` to `new`; `flags`: renameat2's.
+    Renameat2 {
+        flags: u32,
+        old: Vec<&'a [u8]>,
+        new: Vec<&'a [u8]>,
+    },
+    /// Tsetattr of the file at `names` (not followed).
+    Setattrat {
+        attr: SetAttr,
+        names: Vec<&'a [u8]>,
+    },
 }
 
 /// Rgetattr in full (the client's [`Attr`] plus the fields it does not use).
@@ -337,6 +385,22 @@ pub enum Rmessage<'a> {
         attr: Box<Rgetattr>,
         target: &'a [u8],
     },
+    /// The new file's attributes; `fd`: a new regular file's read-write
+    /// descriptor comes with the frame.
+    Createat {
+        fd: bool,
+        attr: Box<Rgetattr>,
+    },
+    /// The linked file's attributes (its new link count).
+    Linkat {
+        attr: Box<Rgetattr>,
+    },
+    Removeat,
+    Renameat2,
+    /// The file's attributes after the change.
+    Setattrat {
+        attr: Box<Rgetattr>,
+    },
 }
 
 impl Tmessage<'_> {
@@ -367,6 +431,11 @@ impl Tmessage<'_> {
             Tmessage::Walkgetattr { .. } => TWALKGETATTR,
             Tmessage::Openfd { .. } => TOPENFD,
             Tmessage::Lookupfd { .. } => TLOOKUPFD,
+            Tmessage::Createat { .. } => TCREATEAT,
+            Tmessage::Linkat { .. } => TLINKAT,
+            Tmessage::Removeat { .. } => TREMOVEAT,
+            Tmessage::Renameat2 { .. } => TRENAMEAT2,
+            Tmessage::Setattrat { .. } => TSETATTRAT,
         }
     }
 
@@ -376,7 +445,13 @@ impl Tmessage<'_> {
             Tmessage::Walk { names, .. }
             | Tmessage::Walkgetattr { names, .. }
             | Tmessage::Openfd { names, .. }
-            | Tmessage::Lookupfd { names } => names.clone(),
+            | Tmessage::Lookupfd { names }
+            | Tmessage::Createat { names, .. }
+            | Tmessage::Removeat { names, .. }
+            | Tmessage::Setattrat { names, .. } => names.clone(),
+            Tmessage::Linkat { old, new } | Tmessage::Renameat2 { old, new, .. } => {
+                old.iter().chain(new.iter()).copied().collect()
+            }
             Tmessage::Lcreate { name, .. }
             | Tmessage::Symlink { name, .. }
             | Tmessage::Mknod { name, .. }
@@ -420,6 +495,11 @@ impl Rmessage<'_> {
             Rmessage::Walkgetattr { .. } => RWALKGETATTR,
             Rmessage::Openfd => ROPENFD,
             Rmessage::Lookupfd { .. } => RLOOKUPFD,
+            Rmessage::Createat { .. } => RCREATEAT,
+            Rmessage::Linkat { .. } => RLINKAT,
+            Rmessage::Removeat => RREMOVEAT,
+            Rmessage::Renameat2 => RRENAMEAT2,
+            Rmessage::Setattrat { .. } => RSETATTRAT,
         }
     }
 
@@ -427,7 +507,7 @@ impl Rmessage<'_> {
     pub fn fds(&self) -> usize {
         match self {
             Rmessage::Openfd => 1,
-            Rmessage::Lookupfd { fd, .. } => usize::from(*fd),
+            Rmessage::Lookupfd { fd, .. } | Rmessage::Createat { fd, .. } => usize::from(*fd),
             _ => 0,
         }
     }
@@ -536,15 +616,7 @@ pub fn encode_tmessage(tag: u16, msg: &Tmessage<'_>, out: &mut Vec<u8>) -> Resul
         }
         Tmessage::Setattr { fid, attr } => {
             e.u32(*fid);
-            e.u32(attr.valid);
-            e.u32(attr.mode);
-            e.u32(attr.uid);
-            e.u32(attr.gid);
-            e.u64(attr.size);
-            e.u64(attr.atime_sec);
-            e.u64(attr.atime_nsec);
-            e.u64(attr.mtime_sec);
-            e.u64(attr.mtime_nsec);
+            e.setattr(attr);
         }
         Tmessage::Lopen { fid, flags } => {
             e.u32(*fid);
@@ -662,11 +734,56 @@ pub fn encode_tmessage(tag: u16, msg: &Tmessage<'_>, out: &mut Vec<u8>) -> Resul
             e.names(names)?;
         }
         Tmessage::Lookupfd { names } => e.names(names)?,
+        Tmessage::Createat {
+            mode,
+            rdev,
+            uid,
+            gid,
+            names,
+            target,
+        } => {
+            e.u32(*mode);
+            e.u64(*rdev);
+            e.u32(*uid);
+            e.u32(*gid);
+            e.names(names)?;
+            e.str(target)?;
+        }
+        Tmessage::Linkat { old, new } => {
+            e.names(old)?;
+            e.names(new)?;
+        }
+        Tmessage::Removeat { flags, names } => {
+            e.u32(*flags);
+            e.names(names)?;
+        }
+        Tmessage::Renameat2 { flags, old, new } => {
+            e.u32(*flags);
+            e.names(old)?;
+            e.names(new)?;
+        }
+        Tmessage::Setattrat { attr, names } => {
+            e.setattr(attr);
+            e.names(names)?;
+        }
     }
     finish(out)
 }
 
 impl Enc<'_> {
+    /// Tsetattr's fields after the fid.
+    fn setattr(&mut self, attr: &SetAttr) {
+        self.u32(attr.valid);
+        self.u32(attr.mode);
+        self.u32(attr.uid);
+        self.u32(attr.gid);
+        self.u64(attr.size);
+        self.u64(attr.atime_sec);
+        self.u64(attr.atime_nsec);
+        self.u64(attr.mtime_sec);
+        self.u64(attr.mtime_nsec);
+    }
+
     /// `count[2]` then the strings; more than [`MAX_OPENFD_NAMES`] is
     /// `ENAMETOOLONG`.
     fn names(&mut self, names: &[&[u8]]) -> Result<(), i32> {
@@ -721,6 +838,11 @@ pub fn encode_rmessage(tag: u16, msg: &Rmessage<'_>, out: &mut Vec<u8>) -> Resul
             e.getattr(attr);
             e.str(target)?;
         }
+        Rmessage::Createat { fd, attr } => {
+            e.u8(u8::from(*fd));
+            e.getattr(attr);
+        }
+        Rmessage::Linkat { attr } | Rmessage::Setattrat { attr } => e.getattr(attr),
         Rmessage::Lopen { qid, iounit } | Rmessage::Lcreate { qid, iounit } => {
             e.qid(qid);
             e.u32(*iounit);
@@ -745,7 +867,9 @@ pub fn encode_rmessage(tag: u16, msg: &Rmessage<'_>, out: &mut Vec<u8>) -> Resul
         | Rmessage::Unlinkat
         | Rmessage::Fsync
         | Rmessage::Flush
-        | Rmessage::Clunk => {}
+        | Rmessage::Clunk
+        | Rmessage::Removeat
+        | Rmessage::Renameat2 => {}
     }
     finish(out)
 }
@@ -910,6 +1034,20 @@ impl<'a> Dec<'a> {
             data_version,
         })
     }
+    /// Tsetattr's fields after the fid.
+    fn setattr(&mut self) -> Result<SetAttr, i32> {
+        Ok(SetAttr {
+            valid: self.u32()?,
+            mode: self.u32()?,
+            uid: self.u32()?,
+            gid: self.u32()?,
+            size: self.u64()?,
+            atime_sec: self.u64()?,
+            atime_nsec: self.u64()?,
+            mtime_sec: self.u64()?,
+            mtime_nsec: self.u64()?,
+        })
+    }
     /// The body must be consumed exactly.
     fn end(&self) -> Result<(), i32> {
         if self.buf.is_empty() {
@@ -979,17 +1117,7 @@ pub fn decode_tmessage(frame: &[u8]) -> Result<(u16, Tmessage<'_>), i32> {
         },
         TSETATTR => Tmessage::Setattr {
             fid: d.u32()?,
-            attr: SetAttr {
-                valid: d.u32()?,
-                mode: d.u32()?,
-                uid: d.u32()?,
-                gid: d.u32()?,
-                size: d.u64()?,
-                atime_sec: d.u64()?,
-                atime_nsec: d.u64()?,
-                mtime_sec: d.u64()?,
-                mtime_nsec: d.u64()?,
-            },
+            attr: d.setattr()?,
         },
         TLOPEN => Tmessage::Lopen {
             fid: d.u32()?,
@@ -1082,6 +1210,31 @@ pub fn decode_tmessage(frame: &[u8]) -> Result<(u16, Tmessage<'_>), i32> {
         TLOOKUPFD => Tmessage::Lookupfd {
             names: d.names(MAX_OPENFD_NAMES)?,
         },
+        TCREATEAT => Tmessage::Createat {
+            mode: d.u32()?,
+            rdev: d.u64()?,
+            uid: d.u32()?,
+            gid: d.u32()?,
+            names: d.names(MAX_OPENFD_NAMES)?,
+            target: d.str()?,
+        },
+        TLINKAT => Tmessage::Linkat {
+            old: d.names(MAX_OPENFD_NAMES)?,
+            new: d.names(MAX_OPENFD_NAMES)?,
+        },
+        TREMOVEAT => Tmessage::Removeat {
+            flags: d.u32()?,
+            names: d.names(MAX_OPENFD_NAMES)?,
+        },
+        TRENAMEAT2 => Tmessage::Renameat2 {
+            flags: d.u32()?,
+            old: d.names(MAX_OPENFD_NAMES)?,
+            new: d.names(MAX_OPENFD_NAMES)?,
+        },
+        TSETATTRAT => Tmessage::Setattrat {
+            attr: d.setattr()?,
+            names: d.names(MAX_OPENFD_NAMES)?,
+        },
         _ => return Err(libc::EIO),
     };
     d.end()?;
@@ -1129,6 +1282,25 @@ pub fn decode_rmessage(frame: &[u8]) -> Result<(u16, Rmessage<'_>), i32> {
             }
         }
         RSETATTR => Rmessage::Setattr,
+        RCREATEAT => {
+            let fd = match d.u8()? {
+                0 => false,
+                1 => true,
+                _ => return Err(libc::EIO),
+            };
+            Rmessage::Createat {
+                fd,
+                attr: Box::new(d.getattr()?),
+            }
+        }
+        RLINKAT => Rmessage::Linkat {
+            attr: Box::new(d.getattr()?),
+        },
+        RREMOVEAT => Rmessage::Removeat,
+        RRENAMEAT2 => Rmessage::Renameat2,
+        RSETATTRAT => Rmessage::Setattrat {
+            attr: Box::new(d.getattr()?),
+        },
         RLOPEN => Rmessage::Lopen {
             qid: d.qid()?,
             iounit: d.u32()?,
@@ -1333,6 +1505,35 @@ mod tests {
                 names: NAMES.to_vec(),
             },
             Tmessage::Lookupfd { names: Vec::new() },
+            Tmessage::Createat {
+                mode: libc::S_IFLNK | 0o777,
+                rdev: 7,
+                uid: 1000,
+                gid: 1001,
+                names: NAMES.to_vec(),
+                target: b"../t",
+            },
+            Tmessage::Linkat {
+                old: NAMES.to_vec(),
+                new: vec![b"b"],
+            },
+            Tmessage::Removeat {
+                flags: libc::AT_REMOVEDIR as u32,
+                names: NAMES.to_vec(),
+            },
+            Tmessage::Renameat2 {
+                flags: libc::RENAME_NOREPLACE,
+                old: Vec::new(),
+                new: NAMES.to_vec(),
+            },
+            Tmessage::Setattrat {
+                attr: SetAttr {
+                    valid: P9_SETATTR_SIZE,
+                    size: 9,
+                    ..SetAttr::default()
+                },
+                names: NAMES.to_vec(),
+            },
         ]
     }
 
@@ -1424,6 +1625,18 @@ mod tests {
                 attr: Box::default(),
             },
             Rmessage::Openfd,
+            Rmessage::Createat {
+                fd: true,
+                attr: Box::default(),
+            },
+            Rmessage::Linkat {
+                attr: Box::default(),
+            },
+            Rmessage::Removeat,
+            Rmessage::Renameat2,
+            Rmessage::Setattrat {
+                attr: Box::default(),
+            },
             Rmessage::Lookupfd {
                 fd: true,
                 attr: Box::new(Rgetattr {

@@ -238,8 +238,14 @@ fn malformed_additions_are_refused_by_the_server() {
         wire::encode_tmessage(1, &m, &mut frame).unwrap();
         assert_eq!(errno(&call(&frame)), libc::EINVAL);
     }
-    // Unknown open flags: no writes, no creation.
-    for flags in [libc::O_RDWR, libc::O_WRONLY, libc::O_CREAT, libc::O_PATH] {
+    // Unknown open flags: no creation, no O_PATH, no writable directory.
+    for flags in [
+        libc::O_CREAT,
+        libc::O_PATH,
+        libc::O_RDWR | libc::O_CREAT,
+        libc::O_ACCMODE,
+        libc::O_DIRECTORY | libc::O_RDWR,
+    ] {
         let m = Tmessage::Openfd {
             flags: flags as u32,
             names: vec![b"hello.txt"],

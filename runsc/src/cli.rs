@@ -61,12 +61,39 @@ pub struct Global {
     /// root on the host to set up its namespaces.
     #[arg(long, global = true, value_name = "true|false|auto", num_args = 0..=1, default_missing_value = "true")]
     pub rootless: Option<String>,
+    /// The root filesystem: memory = an in-memory overlay over the host's
+    /// root, served read-only (writes stay in the sandbox); none = the
+    /// host's root itself, served read-write (writes reach the host).
+    #[arg(long, global = true, value_enum, default_value = "memory")]
+    pub overlay: OverlayMode,
+    /// Host files: exclusive = only the sandbox changes them while it runs
+    /// (lookups, attributes and listings are cached); shared = the host may
+    /// change them too, and the sandbox sees those changes.
+    #[arg(
+        long = "file-access",
+        global = true,
+        value_enum,
+        default_value = "exclusive"
+    )]
+    pub file_access: FileAccess,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
     Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OverlayMode {
+    Memory,
+    None,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FileAccess {
+    Exclusive,
+    Shared,
 }
 
 fn parse_network(s: &str) -> Result<NetworkMode, String> {

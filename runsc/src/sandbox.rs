@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use anyhow::{anyhow, bail, Context, Result};
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use crate::cli::{DoArgs, Global};
 use crate::spec::BootPlan;
@@ -72,6 +72,12 @@ pub struct GoferArgs {
 /// The global flags, to pass on to `boot` and `gofer`.
 pub fn global_flags(g: &Global) -> Vec<OsString> {
     let mut v: Vec<OsString> = vec![format!("--network={}", g.network).into()];
+    if let Some(o) = g.overlay.to_possible_value() {
+        v.push(format!("--overlay={}", o.get_name()).into());
+    }
+    if let Some(f) = g.file_access.to_possible_value() {
+        v.push(format!("--file-access={}", f.get_name()).into());
+    }
     if g.strace {
         v.push("--strace".into());
     }
@@ -514,6 +520,8 @@ pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
             .as_ref()
             .and_then(|p| p.pids_limit)
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        root_overlay: g.overlay == crate::cli::OverlayMode::Memory,
+        file_access_shared: g.file_access == crate::cli::FileAccess::Shared,
     };
     let Some(plan) = plan else {
         let init = sentry::boot::InitProcess {
@@ -562,7 +570,11 @@ fn boot_container(
         },
         forward_signals: FORWARDED.to_vec(),
     };
-    let booted = sentry::boot::Sandbox::new(client, config, sentry::vfs::Vfs::new).and_then(|sb| {
+    let (overlay, shared) = (config.root_overlay, config.file_access_shared);
+    let booted = sentry::boot::Sandbox::new(client, config, |gofer| {
+        container_vfs(gofer, &plan, overlay, shared)
+    })
+    .and_then(|sb| {
         let p = sb.prepare(init)?;
         p.check()?;
         Ok((sb, p))
@@ -589,6 +601,124 @@ fn boot_container(
     let status = sandbox.kernel.wait_init();
     // Other Sentry threads may still be blocked; the sandbox is over.
     std::process::exit(code_of(status) as i32);
+}
+
+/// MS_* flags and filesystem data of OCI mount options.
+fn mount_options(options: &[String]) -> (u64, Vec<u8>) {
+    let mut flags = 0u64;
+    let mut data: Vec<&str> = Vec::new();
+    for o in options {
+        match o.as_str() {
+            "ro" => flags |= libc::MS_RDONLY,
+            "nosuid" => flags |= libc::MS_NOSUID,
+            "nodev" => flags |= libc::MS_NODEV,
+            "noexec" => flags |= libc::MS_NOEXEC,
+            "sync" => flags |= libc::MS_SYNCHRONOUS,
+            "dirsync" => flags |= libc::MS_DIRSYNC,
+            "noatime" => flags |= libc::MS_NOATIME,
+            "nodiratime" => flags |= libc::MS_NODIRATIME,
+            "relatime" => flags |= libc::MS_RELATIME,
+            "strictatime" => flags |= libc::MS_STRICTATIME,
+            // Defaults, and propagation (one namespace: nothing
+            // propagates) and bind kinds (handled by the caller).
+            "rw" | "suid" | "dev" | "exec" | "atime" | "diratime" | "bind" | "rbind"
+            | "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" | "unbindable"
+            | "runbindable" => {}
+            other => data.push(other),
+        }
+    }
+    (flags, data.join(",").into_bytes())
+}
+
+/// An OCI container's filesystem tree: the root, then the spec's mounts in
+/// order, then the root made read-only if the spec says so.
+fn container_vfs(
+    gofer: std::sync::Arc<gofer::Client>,
+    plan: &BootPlan,
+    overlay: bool,
+    shared: bool,
+) -> std::result::Result<std::sync::Arc<sentry::vfs::Vfs>, String> {
+    use sentry::fsimpl::gofer::{GoferFs, Options};
+    use sentry::vfs::{MountSpec, Vfs};
+    let strerror = |e: sentry::errno::Errno| std::io::Error::from_raw_os_error(e.0).to_string();
+    let vfs = Vfs::new_bare(gofer.clone(), overlay, shared)
+        .map_err(|e| format!("cannot mount the root filesystem: {}", strerror(e)))?;
+    for m in &plan.mounts {
+        let (flags, data) = mount_options(&m.options);
+        let dest = m.destination.as_bytes().to_vec();
+        let fail = |e: sentry::errno::Errno| {
+            format!(
+                "cannot mount {} on {}: {}",
+                m.fstype,
+                m.destination,
+                strerror(e)
+            )
+        };
+        if m.fstype == "bind" {
+            // The Gofer serves the bound path at its destination. A
+            // directory volume becomes a Gofer filesystem of its own, so
+            // writes reach the host even under the overlay root; a file
+            // (Docker's /etc/hosts ...) is reached through the root.
+            let names: Vec<&[u8]> = m
+                .destination
+                .split('/')
+                .filter(|c| !c.is_empty())
+                .map(str::as_bytes)
+                .collect();
+            let writable = flags & libc::MS_RDONLY == 0;
+            match GoferFs::new_subtree(gofer.clone(), &names, Options { writable, shared }) {
+                Ok(root) => vfs.mount_at(&dest, root, "9p").map_err(fail)?,
+                Err(sentry::errno::Errno::ENOTDIR) => {}
+                Err(e) => return Err(fail(e)),
+            }
+            let extra =
+                flags & (libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
+            if extra != 0 {
+                let spec = MountSpec {
+                    source: dest.clone(),
+                    dest: dest.clone(),
+                    fstype: String::new(),
+                    flags: libc::MS_BIND,
+                    data: Vec::new(),
+                };
+                let names_a_file = !vfs_is_dir(&vfs, &dest);
+                if names_a_file {
+                    vfs.mount_spec(&spec).map_err(fail)?;
+                }
+                vfs.mount_spec(&MountSpec {
+                    flags: libc::MS_REMOUNT | libc::MS_BIND | extra,
+                    ..spec
+                })
+                .map_err(fail)?;
+            }
+            continue;
+        }
+        // Docker's /dev is a tmpfs that runc fills with device nodes; the
+        // sandbox's devfs is that, ready-made.
+        let fstype = if m.destination == "/dev" && m.fstype == "tmpfs" {
+            "devtmpfs".to_string()
+        } else {
+            m.fstype.clone()
+        };
+        vfs.mount_spec(&MountSpec {
+            source: m.source.as_bytes().to_vec(),
+            dest,
+            fstype,
+            flags,
+            data,
+        })
+        .map_err(fail)?;
+    }
+    if plan.readonly_root {
+        vfs.set_root_readonly(true)
+            .map_err(|e| format!("cannot make the root read-only: {}", strerror(e)))?;
+    }
+    Ok(vfs)
+}
+
+fn vfs_is_dir(vfs: &sentry::vfs::Vfs, path: &[u8]) -> bool {
+    let ctx = sentry::vfs::ops::Ctx::new(vfs, vfs.root(), sentry::vfs::Cred::root(), 0o022);
+    sentry::vfs::ops::walk(&ctx, vfs.root(), path, true).is_ok_and(|d| d.is_dir())
 }
 
 fn handle_control(
@@ -673,7 +803,7 @@ fn hostname() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-pub fn gofer(_g: &Global, args: GoferArgs) -> Result<u8> {
+pub fn gofer(g: &Global, args: GoferArgs) -> Result<u8> {
     die_on_panic("the Gofer");
     // The Gofer ends with the Sentry (EOF) or with `do` (SIGKILL), never of
     // a signal meant for the sandbox: a terminal's Ctrl-C reaches it too.
@@ -692,7 +822,10 @@ pub fn gofer(_g: &Global, args: GoferArgs) -> Result<u8> {
             readonly: b.readonly,
         })
         .collect();
-    let server = gofer::server::Server::new_confined_with_binds(&args.root, true, &binds)
+    // Served read-write only when the Sentry writes through to it; a
+    // container's read-write volumes are writable in any case.
+    let read_only = g.overlay == crate::cli::OverlayMode::Memory;
+    let server = gofer::server::Server::new_confined_with_binds(&args.root, read_only, &binds)
         .with_context(|| format!("cannot serve {}", args.root.display()))?;
     crate::seccomp::install_gofer()?;
     server.serve(sock).context("serving 9P")?;

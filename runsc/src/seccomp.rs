@@ -105,6 +105,7 @@ const SENTRY_ALLOW: &[(i64, &str)] = &[
         "listing donated directory descriptors (Topenfd)",
     ),
     (libc::SYS_pwrite64, "donated files"),
+    (libc::SYS_fsync, "fsync of donated files (--overlay=none)"),
     (libc::SYS_recvmsg, "Gofer replies"),
     (libc::SYS_accept4, "control connections (start, kill, ps)"),
     (libc::SYS_sendmsg, "Gofer requests"),

@@ -249,8 +249,10 @@ impl PreparedInit {
 /// Boots a kernel over the Gofer connection with the default filesystem
 /// tree, runs `init` as PID 1 and returns its wait status when it exits.
 pub fn run(gofer: gofer::Client, config: Config, init: InitProcess) -> Result<i32, String> {
+    let (overlay, shared) = (config.root_overlay, config.file_access_shared);
     Sandbox::new(gofer, config, |g| {
-        Vfs::new(g).map_err(|e| format!("cannot mount the root filesystem: {}", describe(e)))
+        Vfs::new_with(g, overlay, shared)
+            .map_err(|e| format!("cannot mount the root filesystem: {}", describe(e)))
     })?
     .run(init)
 }

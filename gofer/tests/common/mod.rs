@@ -90,10 +90,31 @@ pub struct Served {
 
 impl Served {
     pub fn new(name: &str) -> Served {
+        Served::with(name, false)
+    }
+
+    /// A server that refuses changes (EROFS).
+    pub fn read_only(name: &str) -> Served {
+        Served::with(name, true)
+    }
+
+    fn with(name: &str, read_only: bool) -> Served {
+        Served::configured(name, move |s| s.set_read_only(read_only))
+    }
+
+    /// A server `setup` configures before it serves.
+    pub fn configured(
+        name: &str,
+        setup: impl FnOnce(&mut gofer::server::Server) + Send + 'static,
+    ) -> Served {
         let tree = Tree::new(name);
         let (ours, theirs) = UnixStream::pair().unwrap();
         let root = tree.path.clone();
-        let server = std::thread::spawn(move || gofer::server::serve(&root, theirs));
+        let server = std::thread::spawn(move || {
+            let mut server = gofer::server::Server::new(&root)?;
+            setup(&mut server);
+            server.serve(theirs)
+        });
         let client = Client::connect(ours).expect("connect");
         Served {
             tree,

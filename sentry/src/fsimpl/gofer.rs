@@ -1,10 +1,21 @@
 //! The container root as the Gofer serves it over 9P2000.L.
 //!
-//! The Sentry uses it read-only, as the lower layer of the root overlay,
-//! and nothing else changes it while the sandbox runs (the exclusive
-//! file-access mode), so walk results, attributes, directory listings and
-//! symlink targets are cached in the inodes for good: a path is walked
-//! over 9P once.
+//! By default the Sentry uses it read-only, as the lower layer of the root
+//! overlay. With `--overlay=none` (and for bind mounts) it is writable:
+//! every change goes to the Gofer (our path-based additions Tcreateat,
+//! Tlinkat, Tremoveat, Trenameat2, Tsetattrat), data is written with
+//! `pwrite` on a host descriptor the Gofer opened read-write, and the
+//! caches below are updated after each change so they stay true.
+//!
+//! In the exclusive file-access mode (the default) nothing but the Sentry
+//! changes the tree while the sandbox runs, so walk results, attributes,
+//! directory listings and symlink targets are cached in the inodes for
+//! good: a path is walked over 9P once. In the shared mode
+//! (`--file-access=shared`) the host may change it too: a cached child is
+//! revalidated on each lookup (one Tlookupfd), attributes are fetched again
+//! on stat and open, listings are read again on each opendir/rewind,
+//! negative lookups are not kept, and reads are not capped at a cached
+//! size.
 //!
 //! The fast path uses our 9P additions (docs/architecture.md, "9P
 //! additions") and names files by their path from the root, no fids: a
@@ -24,13 +35,13 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use gofer::{Attr, Client, Fid, Keep};
 
 use crate::errno::Errno;
-use crate::vfs::{self, DirEntry, FileOps, Inode, InodeRef};
+use crate::vfs::{self, DirEntry, FileOps, Inode, InodeRef, Owner, SetAttr};
 
 /// Directory fids kept open at once; past this, directories walk from the
 /// root each time they are used.
@@ -47,9 +58,22 @@ fn errno(e: i32) -> Errno {
 /// ones; older ones are closed).
 pub const MAX_SPARE_FDS: usize = 64;
 
-/// One connection's filesystem.
+/// How a Gofer filesystem is used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Changes reach the host (otherwise EROFS).
+    pub writable: bool,
+    /// The host may change the tree while the sandbox runs: revalidate
+    /// instead of caching for good (`--file-access=shared`).
+    pub shared: bool,
+}
+
+/// One connection's filesystem (or a subtree of it).
 pub struct GoferFs {
     client: Arc<Client>,
+    opts: Options,
+    /// The names from the served root to this filesystem's root.
+    prefix: Vec<Vec<u8>>,
     dir_fids: AtomicUsize,
     /// Files holding a spare descriptor, oldest first (some may have used
     /// it).
@@ -59,15 +83,15 @@ pub struct GoferFs {
 impl GoferFs {
     /// Keeps `fd` (of `file`) as its spare, closing the oldest spare past
     /// the budget.
-    fn keep_spare(&self, file: &Arc<GoferInode>, fd: OwnedFd) {
-        *file.spare.lock().unwrap_or_else(|e| e.into_inner()) = Some(fd);
+    fn keep_spare(&self, file: &Arc<GoferInode>, fd: OwnedFd, writable: bool) {
+        *file.spare.lock().unwrap_or_else(|e| e.into_inner()) = Some(Spare { fd, writable });
         let mut evicted = Vec::new();
         {
             let mut q = self.spares.lock().unwrap_or_else(|e| e.into_inner());
             q.push_back(Arc::downgrade(file));
             while q.len() > MAX_SPARE_FDS {
                 if let Some(old) = q.pop_front().and_then(|w| w.upgrade()) {
-                    let fd = old.spare.lock().unwrap_or_else(|e| e.into_inner()).take();
+                    let fd = old.take_spare(false);
                     // `old` may be the last reference: dropped (and the
                     // descriptor closed) outside the lock.
                     evicted.push((fd, old));
@@ -79,25 +103,93 @@ impl GoferFs {
 }
 
 impl GoferFs {
-    /// The root inode of the served tree.
+    /// The root inode of the served tree, read-only and cached for good
+    /// (the root overlay's lower layer).
     pub fn new_root(client: Arc<Client>) -> Result<Arc<GoferInode>, Errno> {
+        GoferFs::new_root_with(client, Options::default())
+    }
+
+    /// The root inode of the served tree, used as `opts` say.
+    pub fn new_root_with(client: Arc<Client>, opts: Options) -> Result<Arc<GoferInode>, Errno> {
+        let attr = client.getattr(client.root()).map_err(errno)?;
+        Ok(GoferFs::make_root(
+            client,
+            opts,
+            Vec::new(),
+            attr,
+            FidState::Root,
+        ))
+    }
+
+    /// A filesystem rooted at the directory `path` (names from the served
+    /// root, no `.`/`..`) of the served tree, to mount over a directory of
+    /// the sandbox (an OCI bind mount): changes reach the host if
+    /// `writable`, else they are EROFS. ENOTDIR if `path` is not a
+    /// directory (symlinks on the way are not followed: ELOOP/ENOENT).
+    pub fn new_subtree(
+        client: Arc<Client>,
+        path: &[&[u8]],
+        opts: Options,
+    ) -> Result<Arc<GoferInode>, Errno> {
+        let l = client.lookup_fd(path).map_err(errno)?;
+        if !vfs::is_dir(l.attr.mode) {
+            return Err(Errno::ENOTDIR);
+        }
+        let prefix = path.iter().map(|n| n.to_vec()).collect();
+        let root = GoferFs::make_root(client, opts, prefix, l.attr, FidState::None);
+        if let Some(fd) = l.fd {
+            root.fs.clone().keep_spare(&root, fd, false);
+        }
+        Ok(root)
+    }
+
+    fn make_root(
+        client: Arc<Client>,
+        opts: Options,
+        prefix: Vec<Vec<u8>>,
+        attr: Attr,
+        fid: FidState,
+    ) -> Arc<GoferInode> {
         let fs = Arc::new(GoferFs {
-            client: client.clone(),
+            client,
+            opts,
+            prefix,
             dir_fids: AtomicUsize::new(0),
             spares: Mutex::new(VecDeque::new()),
         });
-        let attr = client.getattr(client.root()).map_err(errno)?;
-        Ok(Arc::new_cyclic(|me| GoferInode {
+        Arc::new_cyclic(|me| GoferInode {
             fs,
             me: me.clone(),
-            parent: None,
-            name: Vec::new(),
-            attr,
-            fid: Mutex::new(FidState::Root),
+            link: Mutex::new(Link {
+                parent: None,
+                name: Vec::new(),
+                unlinked: false,
+            }),
+            attr: Mutex::new(attr),
+            stale: AtomicBool::new(false),
+            fid: Mutex::new(fid),
             spare: Mutex::new(None),
             cache: Mutex::new(Cache::default()),
-        }))
+        })
     }
+}
+
+/// A descriptor a lookup or create brought, kept for the coming open.
+struct Spare {
+    fd: OwnedFd,
+    /// Opened read-write (a file just created).
+    writable: bool,
+}
+
+/// Where a file sits in the tree.
+struct Link {
+    /// Children hold their parent: walks from it are one component long,
+    /// and a path is the chain of names up to the root.
+    parent: Option<Arc<GoferInode>>,
+    name: Vec<u8>,
+    /// Removed from the tree (still open, or held by a dentry): it has no
+    /// path any more.
+    unlinked: bool,
 }
 
 /// Errors of the fast path (Topenfd) after which the 9P path may still
@@ -122,8 +214,11 @@ struct Cache {
     /// name -> the child, or None if it does not exist.
     children: HashMap<Vec<u8>, Option<Arc<GoferInode>>>,
     negative: usize,
-    /// The whole listing, once read.
+    /// The whole listing, once read (exclusive mode), kept up to date by
+    /// this directory's changes.
     listing: Option<Arc<Vec<DirEntry>>>,
+    /// Bumped by every change of the entries.
+    generation: u64,
     link: Option<Vec<u8>>,
 }
 
@@ -131,15 +226,27 @@ struct Cache {
 pub struct GoferInode {
     fs: Arc<GoferFs>,
     me: Weak<GoferInode>,
-    /// Children hold their parent: walks from it are one component long.
-    parent: Option<Arc<GoferInode>>,
-    name: Vec<u8>,
-    attr: Attr,
+    link: Mutex<Link>,
+    attr: Mutex<Attr>,
+    /// A change made the attributes out of date (a directory's times after
+    /// an entry changed): fetched again on the next stat.
+    stale: AtomicBool,
     fid: Mutex<FidState>,
     /// The descriptor the lookup brought, for the open that usually follows
     /// (see [`MAX_SPARE_FDS`]).
-    spare: Mutex<Option<OwnedFd>>,
+    spare: Mutex<Option<Spare>>,
     cache: Mutex<Cache>,
+}
+
+fn refs(names: &[Vec<u8>]) -> Vec<&[u8]> {
+    names.iter().map(|n| n.as_slice()).collect()
+}
+
+/// `name` in the directory whose path is `dir`.
+fn join(dir: &[Vec<u8>], name: &[u8]) -> Vec<Vec<u8>> {
+    let mut p = dir.to_vec();
+    p.push(name.to_vec());
+    p
 }
 
 impl Drop for GoferInode {
@@ -156,8 +263,91 @@ impl GoferInode {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn lock_link(&self) -> MutexGuard<'_, Link> {
+        self.link.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_attr(&self) -> MutexGuard<'_, Attr> {
+        self.attr.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The cached attributes, as they are (no round trip).
+    fn cached_attr(&self) -> Attr {
+        *self.lock_attr()
+    }
+
+    fn set_attr(&self, a: Attr) {
+        let mut cur = self.lock_attr();
+        // The file type never changes; a different inode is not this file.
+        if a.qid.path == cur.qid.path && a.mode & libc::S_IFMT == cur.mode & libc::S_IFMT {
+            *cur = a;
+        }
+    }
+
+    /// The attributes, fetched again when a change or the shared mode says
+    /// the cached ones may be out of date.
+    fn attr(&self) -> Attr {
+        // A file with other names may have changed through one of them,
+        // another object here.
+        let linked = self.fs.opts.writable && {
+            let a = self.lock_attr();
+            a.nlink > 1 && !vfs::is_dir(a.mode)
+        };
+        if linked || self.fs.opts.shared || self.stale.load(Ordering::Relaxed) {
+            self.refresh();
+        }
+        self.cached_attr()
+    }
+
+    /// Fetches the attributes (Tlookupfd), keeping the descriptor it
+    /// brings as the spare. A file gone or replaced on the host keeps the
+    /// attributes it had: this object is no longer reachable by a lookup.
+    fn refresh(&self) {
+        let Ok(path) = self.path() else {
+            return;
+        };
+        self.stale.store(false, Ordering::Relaxed);
+        if let Ok(l) = self.fs.client.lookup_fd(&refs(&path)) {
+            self.set_attr(l.attr);
+            if let (Some(fd), Some(me)) = (l.fd, self.me.upgrade()) {
+                if l.attr.qid.path == me.ino() && self.has_no_spare() {
+                    self.fs.keep_spare(&me, fd, false);
+                }
+            }
+        }
+    }
+
+    fn has_no_spare(&self) -> bool {
+        self.spare
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none()
+    }
+
+    /// The spare descriptor, if one is kept (a writable one only if
+    /// `writable`).
+    fn take_spare(&self, writable: bool) -> Option<OwnedFd> {
+        let mut s = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        if writable && !s.as_ref().is_some_and(|s| s.writable) {
+            return None;
+        }
+        s.take().map(|s| s.fd)
+    }
+
+    fn mark_stale(&self) {
+        self.stale.store(true, Ordering::Relaxed);
+    }
+
     fn is_dir(&self) -> bool {
-        vfs::is_dir(self.attr.mode)
+        vfs::is_dir(self.cached_attr().mode)
+    }
+
+    fn writable(&self) -> Result<(), Errno> {
+        if self.fs.opts.writable {
+            Ok(())
+        } else {
+            Err(Errno::EROFS)
+        }
     }
 
     /// Runs `f` with a fid naming this file: the kept one, or one walked
@@ -179,41 +369,67 @@ impl GoferInode {
 
     /// A new fid for this file, walked from the parent.
     fn walk_fresh(&self) -> Result<Fid, Errno> {
-        let parent = match &self.parent {
+        let (parent, name) = {
+            let l = self.lock_link();
+            if l.unlinked {
+                return Err(Errno::ESTALE);
+            }
+            (l.parent.clone(), l.name.clone())
+        };
+        let parent = match parent {
             Some(p) => p,
             None => {
                 let (fid, _) = self
                     .fs
                     .client
-                    .walk(self.fs.client.root(), &[])
+                    .walk(self.fs.client.root(), &refs(&self.fs.prefix))
                     .map_err(errno)?;
                 return Ok(fid);
             }
         };
-        let name: &[u8] = &self.name;
         parent.with_fid(|pfid| {
-            let (fid, _) = self.fs.client.walk(pfid, &[name]).map_err(errno)?;
+            let (fid, _) = self.fs.client.walk(pfid, &[&name]).map_err(errno)?;
             Ok(fid)
         })
     }
 
-    /// The names from the served root to this file.
-    fn path(&self) -> Vec<&[u8]> {
+    /// The names from the served root to this file (ESTALE once it was
+    /// removed).
+    fn path(&self) -> Result<Vec<Vec<u8>>, Errno> {
         let mut names = Vec::new();
-        let mut cur = self;
-        while let Some(p) = &cur.parent {
-            names.push(cur.name.as_slice());
-            cur = p;
+        let mut cur = self.me.upgrade().ok_or(Errno::ESTALE)?;
+        loop {
+            let next = {
+                let l = cur.lock_link();
+                if l.unlinked {
+                    return Err(Errno::ESTALE);
+                }
+                match &l.parent {
+                    Some(p) => {
+                        names.push(l.name.clone());
+                        p.clone()
+                    }
+                    None => break,
+                }
+            };
+            cur = next;
         }
+        names.extend(self.fs.prefix.iter().rev().cloned());
         names.reverse();
-        names
+        Ok(names)
     }
 
     /// This file's host descriptor, read-only (Topenfd), checked to be the
     /// file looked up.
     fn open_host(&self, dir: bool) -> Result<OwnedFd, i32> {
-        let (fd, st) = self.fs.client.open_fd(&self.path(), dir)?;
-        if st.st_ino != self.attr.qid.path {
+        self.open_host_flags(if dir { libc::O_DIRECTORY } else { 0 })
+    }
+
+    /// [`GoferInode::open_host`] with Topenfd flags (a writable access mode).
+    fn open_host_flags(&self, flags: i32) -> Result<OwnedFd, i32> {
+        let path = self.path().map_err(|e| e.0)?;
+        let (fd, st) = self.fs.client.open_fd_flags(&refs(&path), flags)?;
+        if st.st_ino != self.ino() {
             // Replaced on the host since the lookup.
             return Err(libc::ESTALE);
         }
@@ -232,7 +448,7 @@ impl GoferInode {
 
     fn lookup_child(&self, name: &[u8]) -> Result<Arc<GoferInode>, Errno> {
         match self.lookup_uncached(name) {
-            Err(Errno::ENOENT) => {
+            Err(Errno::ENOENT) if !self.fs.opts.shared => {
                 let mut cache = self.lock_cache();
                 if cache.negative < MAX_NEGATIVE {
                     cache.negative += 1;
@@ -245,10 +461,12 @@ impl GoferInode {
     }
 
     fn lookup_uncached(&self, name: &[u8]) -> Result<Arc<GoferInode>, Errno> {
+        let mut cached = None;
         {
             let cache = self.lock_cache();
             match cache.children.get(name) {
-                Some(Some(c)) => return Ok(c.clone()),
+                Some(Some(c)) if !self.fs.opts.shared => return Ok(c.clone()),
+                Some(Some(c)) => cached = Some(c.clone()),
                 Some(None) => return Err(Errno::ENOENT),
                 None => {}
             }
@@ -259,9 +477,25 @@ impl GoferInode {
             }
         }
         let me = self.me.upgrade().ok_or(Errno::ENOENT)?;
-        let mut path = self.path();
-        path.push(name);
-        let (fid, attr, link, spare) = match self.fs.client.lookup_fd(&path) {
+        let path = join(&self.path()?, name);
+        let looked = self.fs.client.lookup_fd(&refs(&path));
+        if let Some(c) = cached {
+            // Shared mode: the cached child stands if the host still has
+            // the same file there.
+            match &looked {
+                Ok(l)
+                    if l.attr.qid.path == c.ino()
+                        && l.attr.mode & libc::S_IFMT == c.mode() & libc::S_IFMT =>
+                {
+                    c.set_attr(l.attr);
+                    return Ok(c);
+                }
+                _ => {
+                    self.forget_child(name);
+                }
+            }
+        }
+        let (fid, attr, link, spare) = match looked {
             Ok(l) => (None, l.attr, Some(l.target), l.fd),
             Err(e) if fall_back(e) => {
                 let (fid, attr) = self.lookup_9p(name)?;
@@ -274,19 +508,7 @@ impl GoferInode {
             None => FidState::None,
         };
         let link = link.filter(|_| vfs::is_symlink(attr.mode));
-        let child = Arc::new_cyclic(|w| GoferInode {
-            fs: self.fs.clone(),
-            me: w.clone(),
-            parent: Some(me),
-            name: name.to_vec(),
-            attr,
-            fid: Mutex::new(fid_state),
-            spare: Mutex::new(None),
-            cache: Mutex::new(Cache {
-                link,
-                ..Cache::default()
-            }),
-        });
+        let child = self.new_child(me, name, attr, fid_state, link);
         let kept = {
             let mut cache = self.lock_cache();
             // Another thread may have walked the same name meanwhile: keep one.
@@ -304,7 +526,7 @@ impl GoferInode {
         };
         if let Some(fd) = spare {
             if Arc::ptr_eq(&kept, &child) {
-                self.fs.keep_spare(&kept, fd);
+                self.fs.keep_spare(&kept, fd, false);
             }
         }
         // A losing duplicate drops here, with its fid and descriptor.
@@ -338,15 +560,154 @@ impl GoferInode {
         if let Some(l) = &self.lock_cache().listing {
             return Ok(l.clone());
         }
-        let spare = self.spare.lock().unwrap_or_else(|e| e.into_inner()).take();
+        // A listing read while an entry changes could miss the change:
+        // kept only if no change happened meanwhile.
+        let gen = self.lock_cache().generation;
+        let spare = self.take_spare(false);
         let out = match spare.map(Ok).unwrap_or_else(|| self.open_host(true)) {
             Ok(fd) => read_host_dir(&fd)?,
             Err(e) if fall_back(e) => self.read_listing_9p()?,
             Err(e) => return Err(errno(e)),
         };
         let l = Arc::new(out);
-        self.lock_cache().listing = Some(l.clone());
+        let mut cache = self.lock_cache();
+        if !self.fs.opts.shared && cache.generation == gen {
+            cache.listing = Some(l.clone());
+        }
         Ok(l)
+    }
+
+    /// A child object for `name`, holding `parent`.
+    fn new_child(
+        &self,
+        parent: Arc<GoferInode>,
+        name: &[u8],
+        attr: Attr,
+        fid: FidState,
+        link: Option<Vec<u8>>,
+    ) -> Arc<GoferInode> {
+        Arc::new_cyclic(|w| GoferInode {
+            fs: self.fs.clone(),
+            me: w.clone(),
+            link: Mutex::new(Link {
+                parent: Some(parent),
+                name: name.to_vec(),
+                unlinked: false,
+            }),
+            attr: Mutex::new(attr),
+            stale: AtomicBool::new(false),
+            fid: Mutex::new(fid),
+            spare: Mutex::new(None),
+            cache: Mutex::new(Cache {
+                link,
+                ..Cache::default()
+            }),
+        })
+    }
+
+    /// Drops what is cached about `name` (positive or negative) and returns
+    /// the child object it held.
+    fn forget_child(&self, name: &[u8]) -> Option<Arc<GoferInode>> {
+        let mut cache = self.lock_cache();
+        cache.generation += 1;
+        match cache.children.remove(name) {
+            Some(Some(c)) => Some(c),
+            Some(None) => {
+                cache.negative -= 1;
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// After `name` was made on the host: the new child is cached and
+    /// listed; the directory's times changed.
+    fn added(&self, name: &[u8], child: &Arc<GoferInode>) {
+        self.forget_child(name);
+        let mut cache = self.lock_cache();
+        if let Some(l) = &mut cache.listing {
+            let entry = DirEntry {
+                ino: child.ino(),
+                ty: vfs::dtype_of(child.mode()),
+                name: name.to_vec(),
+            };
+            let l = Arc::make_mut(l);
+            l.retain(|e| e.name != name);
+            l.push(entry);
+        }
+        if !self.fs.opts.shared {
+            cache.children.insert(name.to_vec(), Some(child.clone()));
+        }
+        drop(cache);
+        self.mark_stale();
+    }
+
+    /// After `name` was removed on the host: forgotten (remembered as
+    /// missing), unlisted, and its object, if any, detached.
+    fn removed(&self, name: &[u8], dir: bool) {
+        let child = self.forget_child(name);
+        let mut cache = self.lock_cache();
+        if let Some(l) = &mut cache.listing {
+            Arc::make_mut(l).retain(|e| e.name != name);
+        }
+        if !self.fs.opts.shared && cache.negative < MAX_NEGATIVE {
+            cache.negative += 1;
+            cache.children.insert(name.to_vec(), None);
+        }
+        drop(cache);
+        if let Some(c) = child {
+            c.detach(dir);
+        }
+        self.mark_stale();
+    }
+
+    /// This file lost its name: no path any more; one link fewer.
+    fn detach(&self, dir: bool) {
+        self.lock_link().unlinked = true;
+        let mut a = self.lock_attr();
+        a.nlink = if dir { 0 } else { a.nlink.saturating_sub(1) };
+        let now = vfs::Time::now();
+        a.ctime_sec = now.sec as u64;
+        a.ctime_nsec = now.nsec as u64;
+        self.stale.store(false, Ordering::Relaxed);
+    }
+
+    /// Makes `name` here (Tcreateat) and caches the new child.
+    fn make(
+        &self,
+        name: &[u8],
+        mode: u32,
+        owner: Owner,
+        target: &[u8],
+    ) -> Result<Arc<GoferInode>, Errno> {
+        self.writable()?;
+        if !self.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        let me = self.me.upgrade().ok_or(Errno::ENOENT)?;
+        let path = join(&self.path()?, name);
+        let (attr, fd) = self
+            .fs
+            .client
+            .create_at(&refs(&path), mode, owner.uid, owner.gid, target)
+            .map_err(errno)?;
+        let link = vfs::is_symlink(attr.mode).then(|| target.to_vec());
+        let child = self.new_child(me, name, attr, FidState::None, link);
+        if let Some(fd) = fd {
+            self.fs.keep_spare(&child, fd, true);
+        }
+        self.added(name, &child);
+        Ok(child)
+    }
+
+    /// A directory of this filesystem, from a reference the VFS passes.
+    fn same_fs_dir(&self, other: &InodeRef) -> Result<Arc<GoferInode>, Errno> {
+        let any: &dyn std::any::Any = &**other;
+        let d = any.downcast_ref::<GoferInode>().ok_or(Errno::EXDEV)?;
+        if !Arc::ptr_eq(&d.fs.client, &self.fs.client) || d.fs.opts != self.fs.opts {
+            return Err(Errno::EXDEV);
+        }
+        d.me.upgrade().ok_or(Errno::ENOENT)
     }
 
     /// The listing over 9P: lopen and Treaddir.
@@ -440,15 +801,15 @@ fn read_host_dir(fd: &OwnedFd) -> Result<Vec<DirEntry>, Errno> {
 
 impl Inode for GoferInode {
     fn ino(&self) -> u64 {
-        self.attr.qid.path
+        self.lock_attr().qid.path
     }
 
     fn mode(&self) -> u32 {
-        self.attr.mode
+        self.lock_attr().mode
     }
 
     fn stat(&self) -> Result<libc::stat, Errno> {
-        let a = &self.attr;
+        let a = self.attr();
         let mut s: libc::stat = crate::usermem::zeroed();
         s.st_ino = a.qid.path;
         s.st_mode = a.mode;
@@ -483,7 +844,7 @@ impl Inode for GoferInode {
     }
 
     fn readlink(&self) -> Result<Vec<u8>, Errno> {
-        if !vfs::is_symlink(self.attr.mode) {
+        if !vfs::is_symlink(self.mode()) {
             return Err(Errno::EINVAL);
         }
         if let Some(l) = &self.lock_cache().link {
@@ -495,34 +856,238 @@ impl Inode for GoferInode {
     }
 
     fn open(self: Arc<Self>, flags: i32) -> Result<Arc<dyn FileOps>, Errno> {
-        match self.attr.mode & libc::S_IFMT {
+        if self.fs.opts.shared {
+            self.refresh();
+        }
+        match self.mode() & libc::S_IFMT {
             libc::S_IFDIR => Ok(Arc::new(super::DirFile)),
             libc::S_IFREG => {
-                let acc = (flags & libc::O_ACCMODE) as u32;
-                if acc == libc::O_RDONLY as u32 {
-                    let spare = self.spare.lock().unwrap_or_else(|e| e.into_inner()).take();
-                    match spare.map(Ok).unwrap_or_else(|| self.open_host(false)) {
-                        Ok(fd) => {
-                            return Ok(Arc::new(GoferFile {
-                                client: self.fs.client.clone(),
-                                backing: Backing::Host(fd),
-                                inode: self,
-                            }))
-                        }
-                        Err(e) if fall_back(e) => {}
-                        Err(e) => return Err(errno(e)),
-                    }
+                let acc = flags & libc::O_ACCMODE;
+                let write = acc != libc::O_RDONLY;
+                if write {
+                    self.writable()?;
                 }
-                let fid = self.open_fid(acc)?;
+                let host = match self.take_spare(write) {
+                    Some(fd) => Ok(fd),
+                    None => self.open_host_flags(acc),
+                };
+                match host {
+                    Ok(fd) => {
+                        return Ok(Arc::new(GoferFile {
+                            client: self.fs.client.clone(),
+                            backing: Backing::Host(fd),
+                            inode: self,
+                        }))
+                    }
+                    Err(e) if fall_back(e) => {}
+                    Err(e) => return Err(errno(e)),
+                }
+                let fid = self.open_fid(acc as u32)?;
                 Ok(Arc::new(GoferFile {
                     client: self.fs.client.clone(),
                     backing: Backing::Fid(fid),
                     inode: self,
                 }))
             }
-            libc::S_IFCHR => super::dev::open_device(self.attr.rdev, flags),
+            libc::S_IFCHR => super::dev::open_device(self.cached_attr().rdev, flags),
             _ => Err(Errno::ENXIO),
         }
+    }
+
+    fn create(&self, name: &[u8], mode: u32, owner: Owner) -> Result<InodeRef, Errno> {
+        Ok(self.make(name, libc::S_IFREG | (mode & 0o7777), owner, b"")?)
+    }
+
+    fn mkdir(&self, name: &[u8], mode: u32, owner: Owner) -> Result<InodeRef, Errno> {
+        let child = self.make(name, libc::S_IFDIR | (mode & 0o7777), owner, b"")?;
+        // The new directory's `..`.
+        let mut a = self.lock_attr();
+        a.nlink = a.nlink.saturating_add(1);
+        Ok(child)
+    }
+
+    fn symlink(&self, name: &[u8], target: &[u8], owner: Owner) -> Result<InodeRef, Errno> {
+        Ok(self.make(name, libc::S_IFLNK | 0o777, owner, target)?)
+    }
+
+    fn mknod(&self, name: &[u8], mode: u32, _rdev: u64, owner: Owner) -> Result<InodeRef, Errno> {
+        match mode & libc::S_IFMT {
+            libc::S_IFIFO | libc::S_IFSOCK => Ok(self.make(name, mode, owner, b"")?),
+            libc::S_IFREG | 0 => self.create(name, mode, owner),
+            libc::S_IFCHR | libc::S_IFBLK => {
+                self.writable()?;
+                // Device nodes on the host would be the host's devices.
+                Err(Errno::EPERM)
+            }
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn link(&self, name: &[u8], target: &InodeRef) -> Result<(), Errno> {
+        self.writable()?;
+        let t = self.same_fs_dir(target)?;
+        let old = t.path()?;
+        let new = join(&self.path()?, name);
+        let attr = self
+            .fs
+            .client
+            .link_at(&refs(&old), &refs(&new))
+            .map_err(errno)?;
+        t.set_attr(attr);
+        // The new name is looked up afresh: one object per path.
+        self.forget_child(name);
+        let mut cache = self.lock_cache();
+        if let Some(l) = &mut cache.listing {
+            Arc::make_mut(l).push(DirEntry {
+                ino: attr.qid.path,
+                ty: vfs::dtype_of(attr.mode),
+                name: name.to_vec(),
+            });
+        }
+        drop(cache);
+        self.mark_stale();
+        Ok(())
+    }
+
+    fn unlink(&self, name: &[u8]) -> Result<(), Errno> {
+        self.writable()?;
+        let path = join(&self.path()?, name);
+        self.fs.client.remove_at(&refs(&path), 0).map_err(errno)?;
+        self.removed(name, false);
+        Ok(())
+    }
+
+    fn rmdir(&self, name: &[u8]) -> Result<(), Errno> {
+        self.writable()?;
+        let path = join(&self.path()?, name);
+        self.fs
+            .client
+            .remove_at(&refs(&path), libc::AT_REMOVEDIR as u32)
+            .map_err(errno)?;
+        self.removed(name, true);
+        let mut a = self.lock_attr();
+        a.nlink = a.nlink.saturating_sub(1);
+        Ok(())
+    }
+
+    fn rename(&self, old: &[u8], newdir: &InodeRef, new: &[u8], flags: u32) -> Result<(), Errno> {
+        self.writable()?;
+        let nd = self.same_fs_dir(newdir)?;
+        let from = join(&self.path()?, old);
+        let to = join(&nd.path()?, new);
+        let cached = |d: &GoferInode, name: &[u8]| match d.lock_cache().children.get(name) {
+            Some(Some(c)) => Some(c.ino()),
+            _ => None,
+        };
+        let (src_ino, dst_ino) = (cached(self, old), cached(&nd, new));
+        self.fs
+            .client
+            .rename_at2(&refs(&from), &refs(&to), flags)
+            .map_err(errno)?;
+        if src_ino.is_some() && src_ino == dst_ino {
+            // Two names of one file (hard links): rename(2) changed
+            // nothing. Both names are looked up afresh.
+            for (d, name) in [(self, old), (&*nd, new)] {
+                d.forget_child(name);
+                d.lock_cache().listing = None;
+            }
+            return Ok(());
+        }
+        // What was at the new name lost it; the moved file (if cached)
+        // takes it, with its subtree, whose paths follow.
+        let moved = self.forget_child(old);
+        let replaced_dir = {
+            let cache = nd.lock_cache();
+            cache.listing.as_ref().and_then(|l| {
+                l.iter()
+                    .find(|e| e.name == new)
+                    .map(|e| e.ty == libc::DT_DIR)
+            })
+        };
+        nd.removed(new, replaced_dir.unwrap_or(false));
+        let mut cache = self.lock_cache();
+        let mut entry = None;
+        if let Some(l) = &mut cache.listing {
+            let l = Arc::make_mut(l);
+            if let Some(i) = l.iter().position(|e| e.name == old) {
+                entry = Some(l.remove(i));
+            }
+        }
+        drop(cache);
+        self.mark_stale();
+        match moved {
+            Some(m) => {
+                {
+                    let mut link = m.lock_link();
+                    link.parent = Some(nd.clone());
+                    link.name = new.to_vec();
+                }
+                m.mark_stale();
+                nd.added(new, &m);
+            }
+            None => {
+                // Not cached here: listed in the new directory if it was
+                // listed here; else the new directory's listing is read
+                // again.
+                nd.forget_child(new);
+                let mut cache = nd.lock_cache();
+                match (entry, &mut cache.listing) {
+                    (Some(mut e), Some(l)) => {
+                        e.name = new.to_vec();
+                        Arc::make_mut(l).push(e);
+                    }
+                    _ => cache.listing = None,
+                }
+                cache.generation += 1;
+            }
+        }
+        // Moving a directory changes both parents' link counts.
+        if nd.stale.load(Ordering::Relaxed) || self.stale.load(Ordering::Relaxed) {
+            nd.mark_stale();
+        }
+        Ok(())
+    }
+
+    fn setattr(&self, attr: &SetAttr) -> Result<(), Errno> {
+        self.writable()?;
+        let mut set = gofer::SetAttr::default();
+        if let Some(m) = attr.mode {
+            set.valid |= gofer::wire::P9_SETATTR_MODE;
+            set.mode = m & 0o7777;
+        }
+        if let Some(u) = attr.uid {
+            set.valid |= gofer::wire::P9_SETATTR_UID;
+            set.uid = u;
+        }
+        if let Some(g) = attr.gid {
+            set.valid |= gofer::wire::P9_SETATTR_GID;
+            set.gid = g;
+        }
+        if let Some(size) = attr.size {
+            set.valid |= gofer::wire::P9_SETATTR_SIZE;
+            set.size = size;
+        }
+        if let Some(t) = attr.atime {
+            set.valid |= gofer::wire::P9_SETATTR_ATIME | gofer::wire::P9_SETATTR_ATIME_SET;
+            set.atime_sec = u64::try_from(t.sec).map_err(|_| Errno::EINVAL)?;
+            set.atime_nsec = u64::try_from(t.nsec).map_err(|_| Errno::EINVAL)?;
+        }
+        if let Some(t) = attr.mtime {
+            set.valid |= gofer::wire::P9_SETATTR_MTIME | gofer::wire::P9_SETATTR_MTIME_SET;
+            set.mtime_sec = u64::try_from(t.sec).map_err(|_| Errno::EINVAL)?;
+            set.mtime_nsec = u64::try_from(t.nsec).map_err(|_| Errno::EINVAL)?;
+        }
+        if set.valid == 0 {
+            return Ok(());
+        }
+        let path = self.path()?;
+        let a = self
+            .fs
+            .client
+            .setattr_at(&refs(&path), &set)
+            .map_err(errno)?;
+        self.set_attr(a);
+        Ok(())
     }
 
     fn statfs(&self) -> Result<libc::statfs, Errno> {
@@ -554,7 +1119,7 @@ pub struct GoferFile {
 }
 
 enum Backing {
-    /// Read with `pread`; closed on drop.
+    /// Read with `pread`, written with `pwrite`; closed on drop.
     Host(OwnedFd),
     /// Read and written over 9P.
     Fid(Fid),
@@ -565,6 +1130,39 @@ impl Drop for GoferFile {
         if let Backing::Fid(fid) = self.backing {
             let _ = self.client.clunk(fid);
         }
+    }
+}
+
+impl GoferFile {
+    /// How far reads may go: the cached size when nothing but a read-only
+    /// Sentry sees the file, else wherever the host file ends.
+    fn read_limit(&self) -> u64 {
+        let o = self.inode.fs.opts;
+        if o.writable || o.shared {
+            i64::MAX as u64
+        } else {
+            self.inode.cached_attr().size
+        }
+    }
+
+    /// After a write: the size and times the host now has.
+    fn written(&self) {
+        if let Backing::Host(fd) = &self.backing {
+            let mut st: libc::stat = crate::usermem::zeroed();
+            // SAFETY: `fd` is open and `st` a valid out-parameter.
+            if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } == 0 {
+                let mut a = self.inode.lock_attr();
+                a.size = u64::try_from(st.st_size).unwrap_or(0);
+                a.blocks = u64::try_from(st.st_blocks).unwrap_or(0);
+                a.mtime_sec = st.st_mtime as u64;
+                a.mtime_nsec = st.st_mtime_nsec as u64;
+                a.ctime_sec = st.st_ctime as u64;
+                a.ctime_nsec = st.st_ctime_nsec as u64;
+                a.mode = st.st_mode;
+                return;
+            }
+        }
+        self.inode.mark_stale();
     }
 }
 
@@ -602,11 +1200,11 @@ fn pread_full(fd: &OwnedFd, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
 
 impl FileOps for GoferFile {
     fn read_at(&self, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
-        // The file cannot change under us: nothing past the cached size.
-        if off >= self.inode.attr.size {
+        let limit = self.read_limit();
+        if off >= limit {
             return Ok(0);
         }
-        let n = usize::try_from(self.inode.attr.size - off)
+        let n = usize::try_from(limit - off)
             .unwrap_or(usize::MAX)
             .min(buf.len());
         match &self.backing {
@@ -617,17 +1215,20 @@ impl FileOps for GoferFile {
 
     fn host_source(&self) -> Option<(std::os::fd::RawFd, u64)> {
         match &self.backing {
-            Backing::Host(fd) => Some((fd.as_raw_fd(), self.inode.attr.size)),
+            Backing::Host(fd) => Some((fd.as_raw_fd(), self.read_limit())),
             Backing::Fid(_) => None,
         }
     }
 
     fn write_at(&self, buf: &[u8], off: u64) -> Result<usize, Errno> {
-        match &self.backing {
-            // Opened read-only.
-            Backing::Host(_) => Err(Errno::EBADF),
+        let r = match &self.backing {
+            Backing::Host(fd) => pwrite_full(fd, buf, off),
             Backing::Fid(fid) => self.client.write(*fid, off, buf).map_err(errno),
+        };
+        if matches!(r, Ok(n) if n > 0) {
+            self.written();
         }
+        r
     }
 
     fn stat(&self) -> Result<libc::stat, Errno> {
@@ -635,8 +1236,54 @@ impl FileOps for GoferFile {
     }
 
     fn fsync(&self) -> Result<(), Errno> {
-        Ok(())
+        match &self.backing {
+            Backing::Host(fd) => {
+                // SAFETY: `fd` is an open descriptor.
+                if unsafe { libc::fsync(fd.as_raw_fd()) } < 0 {
+                    let e = nix::errno::Errno::last_raw();
+                    // A read-only descriptor of some filesystems.
+                    if e != libc::EBADF && e != libc::EINVAL {
+                        return Err(errno(e));
+                    }
+                }
+                Ok(())
+            }
+            Backing::Fid(fid) => match self.client.fsync(*fid, false) {
+                Ok(()) | Err(libc::EBADF) => Ok(()),
+                Err(e) => Err(errno(e)),
+            },
+        }
     }
+}
+
+/// `pwrite` all of `buf` at `off` (a short count only after an error).
+fn pwrite_full(fd: &OwnedFd, buf: &[u8], off: u64) -> Result<usize, Errno> {
+    let mut done = 0;
+    while done < buf.len() {
+        let at = off
+            .checked_add(done as u64)
+            .and_then(|o| i64::try_from(o).ok())
+            .ok_or(Errno::EFBIG)?;
+        let rest = &buf[done..];
+        // SAFETY: `rest` is readable for its length.
+        let n = unsafe { libc::pwrite64(fd.as_raw_fd(), rest.as_ptr().cast(), rest.len(), at) };
+        if n < 0 {
+            let e = nix::errno::Errno::last_raw();
+            if e == libc::EINTR {
+                continue;
+            }
+            if done > 0 {
+                break;
+            }
+            return Err(errno(e));
+        }
+        if n == 0 {
+            break;
+        }
+        // 0 < n <= rest.len().
+        done += (n as usize).min(rest.len());
+    }
+    Ok(done)
 }
 
 #[cfg(test)]
@@ -762,5 +1409,252 @@ mod tests {
             b"tmp".to_vec(),
         ];
         assert_eq!(names, want);
+    }
+
+    fn names(v: &Vfs, path: &[u8]) -> Vec<Vec<u8>> {
+        let c = Ctx::new(v, v.root(), Cred::root(), 0o022);
+        let d = ops::walk(&c, v.root(), path, true).unwrap();
+        let mut n: Vec<_> = d
+            .inode
+            .readdir()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        n.sort();
+        n
+    }
+
+    fn owner(uid: u32, gid: u32) -> Cred {
+        Cred {
+            uid,
+            gid,
+            groups: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn writes_reach_the_host_and_caches_stay_true() {
+        use std::os::unix::fs::MetadataExt;
+        let s = serve("rw");
+        let v = Vfs::new_with(s.client.clone(), false, false).unwrap();
+        let c = Ctx::new(&v, v.root(), Cred::root(), 0o022);
+        let root = v.root();
+        // Listings and lookups cached before the changes.
+        assert_eq!(names(&v, b"/etc"), vec![b"hosts".to_vec(), b"sub".to_vec()]);
+        assert_eq!(
+            ops::walk(&c, root.clone(), b"/etc/new", true).err(),
+            Some(Errno::ENOENT)
+        );
+        // Created as the caller, with the umask applied.
+        let as_user = Ctx::new(&v, v.root(), owner(0, 0), 0o027);
+        let f = ops::open_at(
+            &as_user,
+            root.clone(),
+            b"/etc/new",
+            libc::O_CREAT | libc::O_WRONLY,
+            0o666,
+        )
+        .unwrap();
+        f.ops().write_at(b"0123456789", 0).unwrap();
+        let m = std::fs::metadata(s.dir.join("etc/new")).unwrap();
+        assert_eq!((m.mode() & 0o777, m.len()), (0o640, 10));
+        let st = ops::walk(&c, root.clone(), b"/etc/new", true)
+            .unwrap()
+            .stat()
+            .unwrap();
+        assert_eq!(
+            (st.st_size, st.st_ino, st.st_mtime),
+            (10, m.ino(), m.mtime())
+        );
+        assert_eq!(read_file(&v, b"/etc/new"), b"0123456789");
+        assert_eq!(
+            names(&v, b"/etc"),
+            vec![b"hosts".to_vec(), b"new".to_vec(), b"sub".to_vec()]
+        );
+        // O_TRUNC and O_APPEND.
+        let f = ops::open_at(
+            &c,
+            root.clone(),
+            b"/etc/hosts",
+            libc::O_WRONLY | libc::O_TRUNC,
+            0,
+        )
+        .unwrap();
+        f.ops().write_at(b"x", 0).unwrap();
+        assert_eq!(std::fs::read(s.dir.join("etc/hosts")).unwrap(), b"x");
+        assert_eq!(
+            ops::open_at(
+                &c,
+                root.clone(),
+                b"/etc/new",
+                libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY,
+                0o644
+            )
+            .err(),
+            Some(Errno::EEXIST)
+        );
+        // A directory renamed: files below it are reached by their new path.
+        ops::mkdirat(&c, root.clone(), b"/etc/sub/deep", 0o755).unwrap();
+        let deep = ops::open_at(
+            &c,
+            root.clone(),
+            b"/etc/sub/deep/file",
+            libc::O_CREAT | libc::O_RDWR,
+            0o600,
+        )
+        .unwrap();
+        ops::renameat(&c, root.clone(), b"/etc/sub", root.clone(), b"/moved", 0).unwrap();
+        assert!(s.dir.join("moved/deep/file").exists());
+        deep.ops().write_at(b"after the move", 0).unwrap();
+        assert_eq!(
+            std::fs::read(s.dir.join("moved/deep/file")).unwrap(),
+            b"after the move"
+        );
+        let d = ops::walk(&c, root.clone(), b"/moved/deep/file", true).unwrap();
+        ops::chmod(&Cred::root(), &d, 0o604).unwrap();
+        let m = std::fs::metadata(s.dir.join("moved/deep/file")).unwrap();
+        assert_eq!(m.mode() & 0o7777, 0o604);
+        assert_eq!(d.stat().unwrap().st_mode & 0o7777, 0o604);
+        assert_eq!(
+            ops::walk(&c, root.clone(), b"/etc/sub", true).err(),
+            Some(Errno::ENOENT)
+        );
+        assert_eq!(names(&v, b"/etc"), vec![b"hosts".to_vec(), b"new".to_vec()]);
+        // RENAME_NOREPLACE, rename over a file, hard links, unlink.
+        assert_eq!(
+            ops::renameat(
+                &c,
+                root.clone(),
+                b"/etc/new",
+                root.clone(),
+                b"/etc/hosts",
+                libc::RENAME_NOREPLACE
+            )
+            .err(),
+            Some(Errno::EEXIST)
+        );
+        ops::renameat(
+            &c,
+            root.clone(),
+            b"/etc/new",
+            root.clone(),
+            b"/etc/hosts",
+            0,
+        )
+        .unwrap();
+        assert_eq!(read_file(&v, b"/etc/hosts"), b"0123456789");
+        let src = ops::walk(&c, root.clone(), b"/etc/hosts", true).unwrap();
+        ops::linkat(&c, &src, root.clone(), b"/etc/again").unwrap();
+        let f = ops::open_at(
+            &c,
+            root.clone(),
+            b"/etc/again",
+            libc::O_WRONLY | libc::O_TRUNC,
+            0,
+        )
+        .unwrap();
+        drop(f);
+        // Through the other name: the size and link count are the host's.
+        let st = src.stat().unwrap();
+        assert_eq!((st.st_size, st.st_nlink), (0, 2));
+        // Renaming one name of a file over another does nothing.
+        ops::renameat(
+            &c,
+            root.clone(),
+            b"/etc/again",
+            root.clone(),
+            b"/etc/hosts",
+            0,
+        )
+        .unwrap();
+        assert!(s.dir.join("etc/again").exists() && s.dir.join("etc/hosts").exists());
+        assert!(names(&v, b"/etc").contains(&b"again".to_vec()));
+        assert!(ops::walk(&c, root.clone(), b"/etc/again", true).is_ok());
+        ops::unlinkat(&c, root.clone(), b"/etc/again").unwrap();
+        assert_eq!(src.stat().unwrap().st_nlink, 1);
+        assert!(!s.dir.join("etc/again").exists());
+        assert_eq!(
+            ops::walk(&c, root.clone(), b"/etc/again", true).err(),
+            Some(Errno::ENOENT)
+        );
+        ops::symlinkat(&c, b"hosts", root.clone(), b"/etc/l").unwrap();
+        assert_eq!(
+            std::fs::read_link(s.dir.join("etc/l")).unwrap(),
+            std::path::Path::new("hosts")
+        );
+        assert_eq!(
+            ops::rmdirat(&c, root.clone(), b"/moved").err(),
+            Some(Errno::ENOTEMPTY)
+        );
+        ops::truncate(
+            &Cred::root(),
+            &ops::walk(&c, root.clone(), b"/big", true).unwrap(),
+            5,
+        )
+        .unwrap();
+        assert_eq!(std::fs::metadata(s.dir.join("big")).unwrap().len(), 5);
+        assert_eq!(read_file(&v, b"/big"), vec![7u8; 5]);
+        // statfs is the host's.
+        let host = nix::sys::statfs::statfs(&s.dir).unwrap();
+        let st = root.inode.statfs().unwrap();
+        assert_eq!(st.f_blocks, host.blocks());
+    }
+
+    #[test]
+    fn a_writable_subtree_mounted_over_the_overlay_root() {
+        let s = serve("subtree");
+        let v = Vfs::new(s.client.clone()).unwrap();
+        let c = Ctx::new(&v, v.root(), Cred::root(), 0o022);
+        let data = GoferFs::new_subtree(
+            s.client.clone(),
+            &[b"etc", b"sub"],
+            Options {
+                writable: true,
+                shared: false,
+            },
+        )
+        .unwrap();
+        v.mount_at(b"/data", data, "9p").unwrap();
+        let ro = GoferFs::new_subtree(s.client.clone(), &[b"etc"], Options::default()).unwrap();
+        v.mount_at(b"/ro", ro, "9p").unwrap();
+        let f = ops::open_at(
+            &c,
+            v.root(),
+            b"/data/out",
+            libc::O_CREAT | libc::O_WRONLY,
+            0o644,
+        )
+        .unwrap();
+        f.ops().write_at(b"volume", 0).unwrap();
+        assert_eq!(std::fs::read(s.dir.join("etc/sub/out")).unwrap(), b"volume");
+        ops::mkdirat(&c, v.root(), b"/data/d", 0o755).unwrap();
+        assert!(s.dir.join("etc/sub/d").is_dir());
+        // The root stays an overlay: nothing written there reaches the host.
+        ops::mkdirat(&c, v.root(), b"/etc/x", 0o755).unwrap();
+        assert!(!s.dir.join("etc/x").exists());
+        // A read-only subtree: EROFS, and its files are the host's.
+        assert_eq!(read_file(&v, b"/ro/hosts"), b"127.0.0.1 localhost\n");
+        assert_eq!(
+            ops::mkdirat(&c, v.root(), b"/ro/y", 0o755).err(),
+            Some(Errno::EROFS)
+        );
+        assert_eq!(
+            ops::open_at(&c, v.root(), b"/ro/hosts", libc::O_WRONLY, 0).err(),
+            Some(Errno::EROFS)
+        );
+        // Renames do not cross mounts; a subtree of a file is refused.
+        assert_eq!(
+            ops::renameat(&c, v.root(), b"/data/out", v.root(), b"/etc/out", 0).err(),
+            Some(Errno::EXDEV)
+        );
+        assert_eq!(
+            GoferFs::new_subtree(s.client.clone(), &[b"etc", b"hosts"], Options::default()).err(),
+            Some(Errno::ENOTDIR)
+        );
+        assert_eq!(
+            GoferFs::new_subtree(s.client.clone(), &[b".."], Options::default()).err(),
+            Some(Errno::EINVAL)
+        );
     }
 }

@@ -55,6 +55,13 @@ pub struct Config {
     pub cpuinfo: String,
     /// The most tasks the sandbox may hold (the container's pids limit).
     pub pids_limit: Option<usize>,
+    /// `/` is an in-memory overlay over the read-only Gofer root
+    /// (`--overlay=memory`); false: the Gofer root itself, written through
+    /// to the host (`--overlay=none`).
+    pub root_overlay: bool,
+    /// The host may change the Gofer's files while the sandbox runs
+    /// (`--file-access=shared`): revalidate instead of caching for good.
+    pub file_access_shared: bool,
 }
 
 /// The sandbox's PID namespace: every live task and thread group by id.

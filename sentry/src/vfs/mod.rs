@@ -504,7 +504,19 @@ impl Vfs {
     /// over the Gofer's root (so the host is never written), a fresh tmpfs on
     /// `/tmp`, devfs on `/dev` (devpts on `/dev/pts`), procfs on `/proc` and sysfs on `/sys`.
     pub fn new(gofer: Arc<gofer::Client>) -> Result<Arc<Vfs>, Errno> {
-        let vfs = Vfs::new_bare(gofer)?;
+        Vfs::new_with(gofer, true, false)
+    }
+
+    /// [`Vfs::new`] with the root filesystem chosen: with `overlay` as
+    /// there, without it the Gofer's root itself, writable (changes reach
+    /// the host); `shared`: the host may change the Gofer's files
+    /// meanwhile (see `fsimpl::gofer`).
+    pub fn new_with(
+        gofer: Arc<gofer::Client>,
+        overlay: bool,
+        shared: bool,
+    ) -> Result<Arc<Vfs>, Errno> {
+        let vfs = Vfs::new_bare(gofer, overlay, shared)?;
         for spec in Vfs::default_mounts() {
             // A root where one of these cannot be made (a symlink to
             // nowhere, say) still runs, as a container would without it.
@@ -519,12 +531,22 @@ impl Vfs {
         Ok(vfs)
     }
 
-    /// The overlay root over the Gofer's tree with nothing mounted on it:
-    /// an OCI container's mounts come from its spec.
-    pub fn new_bare(gofer: Arc<gofer::Client>) -> Result<Arc<Vfs>, Errno> {
-        let lower = crate::fsimpl::gofer::GoferFs::new_root(gofer)?;
-        let root = crate::fsimpl::overlay::OverlayFs::new_root(lower);
-        Ok(Vfs::with_root(root, "overlay"))
+    /// The root alone, as [`Vfs::new_with`] chooses it, with nothing
+    /// mounted on it: an OCI container's mounts come from its spec.
+    pub fn new_bare(
+        gofer: Arc<gofer::Client>,
+        overlay: bool,
+        shared: bool,
+    ) -> Result<Arc<Vfs>, Errno> {
+        use crate::fsimpl::gofer::{GoferFs, Options};
+        let writable = !overlay;
+        let gofer_root = GoferFs::new_root_with(gofer, Options { writable, shared })?;
+        Ok(if overlay {
+            let root = crate::fsimpl::overlay::OverlayFs::new_root(gofer_root);
+            Vfs::with_root(root, "overlay")
+        } else {
+            Vfs::with_root(gofer_root, "9p")
+        })
     }
 
     /// The mounts [`Vfs::new`] makes over the root, with the flags a

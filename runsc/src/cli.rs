@@ -152,6 +152,16 @@ pub struct DoArgs {
     pub cmd: Vec<std::ffi::OsString>,
 }
 
+impl Command {
+    /// The runc-compatible commands (exit status 1 on error, as runc).
+    pub fn is_runtime(&self) -> bool {
+        !matches!(
+            self,
+            Command::Do(_) | Command::Boot(_) | Command::Gofer(_) | Command::Supervise(_)
+        )
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct IdArg {
     /// The container id.

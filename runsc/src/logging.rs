@@ -36,3 +36,19 @@ pub fn init(g: &Global, process: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// Appends an error to the `--log` file: with `json`, one JSON line with
+/// logrus's keys (lower-case `level`, `msg`, `time`), which containerd
+/// reads to show the runtime's last error to the `docker run` user.
+pub fn append_error(path: &std::path::Path, json: bool, msg: &str) {
+    use std::io::Write;
+    let time = crate::state::now_rfc3339();
+    let line = if json {
+        serde_json::json!({"level": "error", "msg": msg, "time": time}).to_string()
+    } else {
+        format!("time=\"{time}\" level=error msg={msg:?}")
+    };
+    if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(path) {
+        let _ = writeln!(f, "{line}");
+    }
+}

@@ -32,12 +32,20 @@ fn main() -> ExitCode {
             };
         }
     };
+    let log = cli.global.log.clone();
+    let json = cli.global.log_format == cli::LogFormat::Json;
+    let runtime_command = cli.command.is_runtime();
     match cli::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("runsc-rs: {e:#}");
-            tracing::error!("{e:#}");
-            ExitCode::from(125)
+            let msg = format!("{e:#}");
+            eprintln!("runsc-rs: {msg}");
+            tracing::error!("{msg}");
+            if let Some(path) = log {
+                logging::append_error(&path, json, &msg);
+            }
+            // runc's convention for the OCI commands: 1 on any error.
+            ExitCode::from(if runtime_command { 1 } else { 125 })
         }
     }
 }

@@ -19,6 +19,8 @@
 //! * `RUNSC_RS_TEST_TIMEOUT_SCALE`: multiply every timeout (slow machines).
 //! * `CI=true`: a missing requirement is a failure, not a skip.
 
+pub mod bundle;
+
 use std::ffi::OsString;
 use std::fs;
 use std::io::{Read, Write};
@@ -129,6 +131,16 @@ fn timeout_scale() -> f64 {
 pub fn host_program(path: &str, package: &str) -> Result<PathBuf, String> {
     match fs::metadata(path) {
         Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => Ok(PathBuf::from(path)),
+        _ => Err(format!(
+            "{path} not available (apt-get install {package}; scripts/test does it)"
+        )),
+    }
+}
+
+/// A file a Debian package provides (not necessarily executable).
+pub fn host_file(path: &str, package: &str) -> Result<PathBuf, String> {
+    match fs::metadata(path) {
+        Ok(m) if m.is_file() => Ok(PathBuf::from(path)),
         _ => Err(format!(
             "{path} not available (apt-get install {package}; scripts/test does it)"
         )),

@@ -131,6 +131,8 @@ pub enum Command {
     Resume(IdArg),
     /// Write a default config.json.
     Spec(SpecArgs),
+    /// Run a new process in a running container.
+    Exec(crate::exec::ExecArgs),
     /// Internal: the supervisor of a container's sandbox.
     #[command(hide = true)]
     Supervise(crate::container::SuperviseArgs),
@@ -308,6 +310,7 @@ pub fn run(cli: Cli) -> Result<u8> {
                 Command::Pause(a) => c::pause(g, &a.id, true),
                 Command::Resume(a) => c::pause(g, &a.id, false),
                 Command::Spec(a) => c::spec(&a.bundle),
+                Command::Exec(a) => crate::exec::exec(g, &a),
                 Command::Do(_) | Command::Boot(_) | Command::Gofer(_) | Command::Supervise(_) => {
                     unreachable!("handled above")
                 }

@@ -23,10 +23,14 @@ use crate::state::{Container, Root, Status};
 
 /// Where the supervisor finds the pipe on which it reports to `create`.
 const SUPERVISOR_READY_FD: RawFd = 3;
+/// Where the supervisor finds the host terminal for the container's
+/// console (process.terminal).
+const SUPERVISOR_CONSOLE_FD: RawFd = 4;
 /// Descriptor numbers the Sentry gets from the supervisor.
 const BOOT_PLAN_FD: RawFd = 5;
 const BOOT_CONTROL_FD: RawFd = 6;
 const BOOT_READY_FD: RawFd = 7;
+const BOOT_CONSOLE_FD: RawFd = 8;
 
 /// What the supervisor reports to `create`, one JSON line.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -41,6 +45,9 @@ pub struct SuperviseArgs {
     pub bundle: PathBuf,
     #[arg(long = "state-dir")]
     pub state_dir: PathBuf,
+    /// The host terminal for the container's console.
+    #[arg(long = "console-fd")]
+    pub console_fd: Option<RawFd>,
 }
 
 fn pipe() -> Result<(std::fs::File, std::fs::File)> {
@@ -86,7 +93,7 @@ fn create_inner(g: &Global, a: &CreateArgs) -> Result<(Container, std::process::
     }
 }
 
-fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     // Written whole under another name, then renamed: a reader never sees
     // a partial pid.
     let tmp = path.with_extension("runsc-tmp");
@@ -103,6 +110,12 @@ fn start_supervisor(
     dir: &Path,
 ) -> Result<(Container, std::process::Child)> {
     let (ready_r, ready_w) = pipe()?;
+    // The terminal is made (and its master sent) before anything starts,
+    // so a bad console socket fails `create` with nothing to undo.
+    let console = match &a.console_socket {
+        Some(sock) => Some(crate::console::open(sock)?),
+        None => None,
+    };
     let mut cmd = Command::new("/proc/self/exe");
     cmd.args(crate::sandbox::global_flags(g))
         .arg("supervise")
@@ -110,7 +123,17 @@ fn start_supervisor(
         .arg(&plan.bundle)
         .arg("--state-dir")
         .arg(dir);
+    if console.is_some() {
+        cmd.arg(format!("--console-fd={SUPERVISOR_CONSOLE_FD}"));
+        // The terminal is the container's stdio; our caller's stdout and
+        // stderr must not stay open in the sandbox, as containerd's shim
+        // reads `create`'s output to its end before it takes the console.
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+    }
     let ready_fd = ready_w.as_raw_fd();
+    let console_fd = console.as_ref().map(|c| c.as_raw_fd());
     // SAFETY: runs in the forked child before exec; dup2 and setsid are
     // async-signal-safe.
     unsafe {
@@ -119,17 +142,20 @@ fn start_supervisor(
             if libc::dup2(ready_fd, SUPERVISOR_READY_FD) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
+            if let Some(fd) = console_fd {
+                if libc::dup2(fd, SUPERVISOR_CONSOLE_FD) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
             // Its own session: a terminal's signals reach it only through
             // `run`'s forwarding, and it outlives `create`.
             libc::setsid();
             Ok(())
         });
     }
-    if let Some(sock) = &a.console_socket {
-        cmd.env("RUNSC_CONSOLE_SOCKET", sock);
-    }
     let mut child = cmd.spawn().context("cannot start the sandbox supervisor")?;
     drop(ready_w);
+    drop(console);
     let mut line = String::new();
     let _ = BufReader::new(ready_r).read_line(&mut line);
     let ready: Ready = if line.is_empty() {
@@ -231,6 +257,15 @@ fn supervise_start(
         format!("--control-fd={BOOT_CONTROL_FD}").into(),
         format!("--ready-fd={BOOT_READY_FD}").into(),
     ];
+    let mut boot_fds = vec![
+        (plan_r.as_raw_fd(), BOOT_PLAN_FD),
+        (listener.as_raw_fd(), BOOT_CONTROL_FD),
+        (ready_w.as_raw_fd(), BOOT_READY_FD),
+    ];
+    if let Some(fd) = a.console_fd {
+        boot.push(format!("--console-fd={BOOT_CONSOLE_FD}").into());
+        boot_fds.push((fd, BOOT_CONSOLE_FD));
+    }
     if let Some(ns) = &plan.netns {
         let mut s = OsString::from("--netns=");
         s.push(ns);
@@ -249,13 +284,14 @@ fn supervise_start(
         crate::sandbox::LaunchArgs {
             gofer,
             boot,
-            boot_fds: vec![
-                (plan_r.as_raw_fd(), BOOT_PLAN_FD),
-                (listener.as_raw_fd(), BOOT_CONTROL_FD),
-                (ready_w.as_raw_fd(), BOOT_READY_FD),
-            ],
+            boot_fds,
         },
     )?;
+    if let Some(fd) = a.console_fd {
+        // The Sentry has its copy.
+        // SAFETY: `create` handed this descriptor to us; nothing else owns it.
+        drop(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });
+    }
     drop(plan_r);
     drop(ready_w);
     drop(listener);
@@ -397,10 +433,13 @@ fn kill_supervisor(c: &Container) {
 
 /// Kills what is left of a container and removes every trace of it.
 fn destroy(root: &Root, c: &Container) {
+    // The Gofer, the Sentry and its stubs die with the supervisor (parent
+    // death signals, PTRACE_O_EXITKILL), each a moment later: wait for all.
+    let pids = if c.alive() { host_pids(c) } else { Vec::new() };
     kill_supervisor(c);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while c.alive() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
+    while (c.alive() || pids.iter().any(|p| running_pid(*p))) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
     }
     crate::cgroup::remove(&c.cgroups);
     if let Err(e) = run_hooks("poststop", &c.poststop, c) {
@@ -470,6 +509,14 @@ pub fn list(g: &Global, format: &str, quiet: bool) -> Result<u8> {
         f => bail!("unknown format {f:?}: use table or json"),
     }
     Ok(0)
+}
+
+/// Whether host process `pid` exists and is not a zombie.
+fn running_pid(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+    })
 }
 
 /// Host processes of the sandbox: the supervisor and everything below it

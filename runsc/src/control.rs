@@ -1,13 +1,16 @@
 //! The control socket: how `start`, `kill`, `ps` and `exec` reach a running
-//! Sentry. One JSON request line, one JSON reply line per connection.
+//! Sentry. One JSON request line, one JSON reply line per connection; an
+//! `exec` request carries the new process's stdio (three descriptors, or
+//! one host terminal) as SCM_RIGHTS on the request, and its connection
+//! stays open for a second reply line: the process's wait status.
 //!
 //! The supervisor binds the socket in the container's state directory and
 //! hands the listening descriptor to the Sentry, which accepts on it (it
 //! can no longer reach any host path itself). The socket file is 0600 and
 //! the state directory root's: only root talks to a sandbox.
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 
@@ -23,6 +26,25 @@ pub enum Request {
     Signal { signal: i32, all: bool },
     /// List the sandbox's processes.
     Ps,
+    /// Start a process in the running sandbox (stdio attached).
+    Exec { process: ExecProcess },
+    /// Send `signal` to one process of the sandbox (an `exec`ed one whose
+    /// waiter on the host was signalled).
+    SignalProcess { pid: i32, signal: i32 },
+}
+
+/// What `exec` runs.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ExecProcess {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+    /// The one descriptor sent is a host terminal (else: stdin, stdout,
+    /// stderr).
+    pub terminal: bool,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -31,7 +53,17 @@ pub struct Reply {
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub processes: Vec<Process>,
+    /// The sandbox pid of a process `exec` started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<i32>,
+    /// Its wait status, in the second reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<i32>,
 }
+
+/// A reply that follows the first on the same connection (exec's status).
+/// It gets the connection, to notice the peer going away meanwhile.
+pub type FollowUp = Box<dyn FnOnce(&UnixStream) -> Reply + Send>;
 
 /// A process of the sandbox, as `ps` shows it.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -83,28 +115,67 @@ pub fn bind(dir: &Path) -> Result<UnixListener> {
 /// Sends one request to the Sentry of the container whose state is in
 /// `dir` and returns its reply (an error reply becomes an error).
 pub fn call(dir: &Path, req: &Request) -> Result<Reply> {
+    call_with_fds(dir, req, &[]).map(|(r, _)| r)
+}
+
+/// [`call`] with descriptors sent along (SCM_RIGHTS); also returns the
+/// connection, for a follow-up reply ([`read_reply`]).
+pub fn call_with_fds(dir: &Path, req: &Request, fds: &[RawFd]) -> Result<(Reply, UnixStream)> {
     let (_d, p) = short_path(dir, crate::state::CONTROL_SOCKET)?;
-    let mut s = UnixStream::connect(&p).context("cannot reach the sandbox")?;
+    let s = UnixStream::connect(&p).context("cannot reach the sandbox")?;
     let mut line = serde_json::to_vec(req)?;
     line.push(b'\n');
-    s.write_all(&line)?;
-    let mut reply = String::new();
-    BufReader::new(&s).read_line(&mut reply)?;
+    if fds.is_empty() {
+        (&s).write_all(&line)?;
+    } else {
+        use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+        let iov = [std::io::IoSlice::new(&line)];
+        let cmsg = [ControlMessage::ScmRights(fds)];
+        let n = sendmsg::<()>(s.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None)
+            .context("cannot send to the sandbox")?;
+        (&s).write_all(&line[n..])?;
+    }
+    let r = read_reply(&s)?;
+    Ok((r, s))
+}
+
+/// Reads one reply line; an error reply becomes an error.
+pub fn read_reply(s: &UnixStream) -> Result<Reply> {
+    let mut reply = Vec::new();
+    // Byte by byte: a follow-up line must stay in the socket, not in a
+    // buffer dropped with this call.
+    let mut b = [0u8; 1];
+    loop {
+        match std::io::Read::read(&mut &*s, &mut b) {
+            Ok(0) => break,
+            Ok(_) if b[0] == b'\n' => break,
+            Ok(_) => reply.push(b[0]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+        if reply.len() > 1 << 20 {
+            bail!("the sandbox sent an oversized reply");
+        }
+    }
     if reply.is_empty() {
         bail!("the sandbox closed the control connection");
     }
-    let r: Reply = serde_json::from_str(&reply).context("bad reply from the sandbox")?;
+    let r: Reply = serde_json::from_slice(&reply).context("bad reply from the sandbox")?;
     if let Some(e) = r.error {
         return Err(anyhow!(e));
     }
     Ok(r)
 }
 
+/// The most descriptors a request may carry (exec's stdin, stdout, stderr).
+const MAX_FDS: usize = 3;
+
 /// Serves connections on `listener` until it fails, one thread per
-/// connection, answering each request with `handle`.
+/// connection, answering each request (and the descriptors it carried)
+/// with `handle`, and a follow-up reply if it gives one.
 pub fn serve(
     listener: UnixListener,
-    handle: impl Fn(Request) -> Reply + Send + Sync + 'static,
+    handle: impl Fn(Request, Vec<OwnedFd>) -> (Reply, Option<FollowUp>) + Send + Sync + 'static,
 ) -> Result<()> {
     let handle = std::sync::Arc::new(handle);
     std::thread::Builder::new()
@@ -121,20 +192,75 @@ pub fn serve(
     Ok(())
 }
 
-fn serve_one(conn: UnixStream, handle: &dyn Fn(Request) -> Reply) {
-    let mut line = String::new();
-    // A request is one short line; a peer that sends more is not ours.
-    if BufReader::new(std::io::Read::take(&conn, 64 * 1024))
-        .read_line(&mut line)
-        .is_err()
-    {
+type Handler = dyn Fn(Request, Vec<OwnedFd>) -> (Reply, Option<FollowUp>);
+
+fn serve_one(conn: UnixStream, handle: &Handler) {
+    let Some((line, fds)) = read_request(&conn) else {
+        return;
+    };
+    let (reply, follow) = match serde_json::from_slice::<Request>(&line) {
+        Ok(req) => handle(req, fds),
+        Err(e) => (Reply::error(format!("bad request: {e}")), None),
+    };
+    if send_reply(&conn, &reply).is_err() {
         return;
     }
-    let reply = match serde_json::from_str::<Request>(&line) {
-        Ok(req) => handle(req),
-        Err(e) => Reply::error(format!("bad request: {e}")),
-    };
-    let mut out = serde_json::to_vec(&reply).unwrap_or_default();
+    if let Some(f) = follow {
+        let _ = send_reply(&conn, &f(&conn));
+    }
+}
+
+fn send_reply(conn: &UnixStream, r: &Reply) -> std::io::Result<()> {
+    let mut out = serde_json::to_vec(r).unwrap_or_default();
     out.push(b'\n');
-    let _ = (&conn).write_all(&out);
+    (&*conn).write_all(&out)
+}
+
+/// One request line and the descriptors sent with it. A request is one
+/// short line; a peer that sends more, or more descriptors, is not ours.
+fn read_request(conn: &UnixStream) -> Option<(Vec<u8>, Vec<OwnedFd>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::FromRawFd;
+    let mut line = Vec::new();
+    let mut fds = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let mut cmsg = nix::cmsg_space!([RawFd; MAX_FDS]);
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let msg = match recvmsg::<()>(
+            conn.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            Ok(m) => m,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return None,
+        };
+        let n = msg.bytes;
+        let truncated = msg.flags.contains(MsgFlags::MSG_CTRUNC);
+        for c in msg.cmsgs().ok()? {
+            if let ControlMessageOwned::ScmRights(r) = c {
+                for fd in r {
+                    // SAFETY: the kernel just installed this descriptor
+                    // for us; nothing else owns it.
+                    fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
+                }
+            }
+        }
+        if truncated || fds.len() > MAX_FDS {
+            return None;
+        }
+        if n == 0 {
+            return None;
+        }
+        line.extend_from_slice(&buf[..n]);
+        if let Some(end) = line.iter().position(|b| *b == b'\n') {
+            line.truncate(end);
+            return Some((line, fds));
+        }
+        if line.len() > 64 * 1024 {
+            return None;
+        }
+    }
 }

@@ -7,8 +7,10 @@
 
 mod cgroup;
 mod cli;
+mod console;
 mod container;
 mod control;
+mod exec;
 mod logging;
 mod sandbox;
 mod seccomp;

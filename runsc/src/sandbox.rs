@@ -51,6 +51,9 @@ pub struct BootArgs {
     /// A network namespace to join.
     #[arg(long)]
     pub netns: Option<PathBuf>,
+    /// A host terminal for the container's console (process.terminal).
+    #[arg(long = "console-fd")]
+    pub console_fd: Option<RawFd>,
     /// The application's command line.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub cmd: Vec<OsString>,
@@ -292,6 +295,7 @@ fn map_user_namespace(sock: &UnixStream, pid: u32) -> Result<()> {
 fn enter_user_namespace(fd: RawFd) -> Result<()> {
     use std::io::{Read, Write};
     let mut s = inherited_stream(fd)?;
+    let parent = nix::unistd::getppid();
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).context("unshare(CLONE_NEWUSER)")?;
     s.write_all(b"m")?;
     let mut b = [0u8; 1];
@@ -301,6 +305,19 @@ fn enter_user_namespace(fd: RawFd) -> Result<()> {
     // Become root of the new namespace with its full capability set.
     nix::unistd::setresgid(0.into(), 0.into(), 0.into()).context("setresgid")?;
     nix::unistd::setresuid(0.into(), 0.into(), 0.into()).context("setresuid")?;
+    // A change of credentials clears the parent-death signal: armed again,
+    // or the Sentry would outlive a SIGKILLed supervisor (`docker kill`).
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } != 0 {
+        bail!(
+            "prctl(PR_SET_PDEATHSIG): {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    if nix::unistd::getppid() != parent {
+        // The parent died before the signal was armed again.
+        std::process::exit(1);
+    }
     Ok(())
 }
 
@@ -375,7 +392,7 @@ fn block_forwarded() {
 }
 
 /// A shell-style exit code: the exit status, or 128+N for death by signal N.
-fn code_of(status: i32) -> u8 {
+pub(crate) fn code_of(status: i32) -> u8 {
     if libc::WIFEXITED(status) {
         libc::WEXITSTATUS(status) as u8
     } else if libc::WIFSIGNALED(status) {
@@ -542,7 +559,12 @@ pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
         // Other Sentry threads may still be blocked; the sandbox is over.
         std::process::exit(code_of(status) as i32);
     };
-    boot_container(client, config, plan, ready, control)
+    // SAFETY: the supervisor handed this descriptor to us; nothing else
+    // owns it.
+    let console = args
+        .console_fd
+        .map(|fd| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });
+    boot_container(client, config, plan, ready, control, console)
 }
 
 /// Boots an OCI container: everything up to its first instruction, then
@@ -553,6 +575,7 @@ fn boot_container(
     plan: BootPlan,
     ready: Option<std::fs::File>,
     control: Option<std::os::unix::net::UnixListener>,
+    console: Option<std::os::fd::OwnedFd>,
 ) -> Result<u8> {
     use std::io::Write;
     let init = sentry::boot::InitProcess {
@@ -575,7 +598,11 @@ fn boot_container(
         container_vfs(gofer, &plan, overlay, shared)
     })
     .and_then(|sb| {
-        let p = sb.prepare(init)?;
+        let stdio = match console {
+            Some(c) => sentry::boot::Stdio::Console(c),
+            None => sentry::boot::Stdio::Inherited,
+        };
+        let p = sb.prepare_with(init, stdio)?;
         p.check()?;
         Ok((sb, p))
     });
@@ -593,7 +620,7 @@ fn boot_container(
     let pending = std::sync::Mutex::new(Some(prepared));
     if let Some(l) = control {
         let sb = sandbox.clone();
-        crate::control::serve(l, move |req| handle_control(&sb, &pending, req))?;
+        crate::control::serve(l, move |req, fds| handle_control(&sb, &pending, req, fds))?;
     }
     if let Some(mut r) = ready {
         writeln!(r, "ok").context("reporting to the supervisor")?;
@@ -722,12 +749,19 @@ fn vfs_is_dir(vfs: &sentry::vfs::Vfs, path: &[u8]) -> bool {
 }
 
 fn handle_control(
-    sb: &sentry::boot::Sandbox,
+    sb: &std::sync::Arc<sentry::boot::Sandbox>,
     pending: &std::sync::Mutex<Option<sentry::boot::PreparedInit>>,
     req: crate::control::Request,
-) -> crate::control::Reply {
+    fds: Vec<std::os::fd::OwnedFd>,
+) -> (crate::control::Reply, Option<crate::control::FollowUp>) {
     use crate::control::{Process, Reply, Request};
-    match req {
+    let signal_error = |signal: i32, e: sentry::errno::Errno| {
+        Reply::error(format!(
+            "cannot send signal {signal}: {}",
+            std::io::Error::from_raw_os_error(e.0)
+        ))
+    };
+    let reply = match req {
         Request::Start => {
             let p = pending.lock().unwrap_or_else(|e| e.into_inner()).take();
             match p {
@@ -740,10 +774,11 @@ fn handle_control(
         }
         Request::Signal { signal, all } => match sb.kernel.signal_from_runtime(signal, all) {
             Ok(()) => Reply::ok(),
-            Err(e) => Reply::error(format!(
-                "cannot send signal {signal}: {}",
-                std::io::Error::from_raw_os_error(e.0)
-            )),
+            Err(e) => signal_error(signal, e),
+        },
+        Request::SignalProcess { pid, signal } => match sb.kernel.signal_process(pid, signal) {
+            Ok(()) => Reply::ok(),
+            Err(e) => signal_error(signal, e),
         },
         Request::Ps => Reply {
             processes: sb
@@ -760,7 +795,104 @@ fn handle_control(
                 .collect(),
             ..Reply::default()
         },
+        Request::Exec { process } => {
+            if pending.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+                return (Reply::error("the container has not been started"), None);
+            }
+            return match exec_in(sb, process, fds) {
+                Ok(pid) => {
+                    let k = sb.kernel.clone();
+                    let follow: crate::control::FollowUp = Box::new(move |conn| {
+                        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                        kill_when_closed(&k, pid, conn, done.clone());
+                        let status = k.wait_top(pid);
+                        done.store(true, std::sync::atomic::Ordering::SeqCst);
+                        Reply {
+                            status: Some(status),
+                            ..Reply::default()
+                        }
+                    });
+                    (
+                        Reply {
+                            pid: Some(pid),
+                            ..Reply::default()
+                        },
+                        Some(follow),
+                    )
+                }
+                Err(e) => (Reply::error(e), None),
+            };
+        }
+    };
+    (reply, None)
+}
+
+/// SIGKILLs `exec`ed process `pid` if its host stand-in closes the control
+/// connection before `done` (it was killed: so is the process, as a
+/// process killed under runc is).
+fn kill_when_closed(
+    k: &std::sync::Arc<sentry::kernel::Kernel>,
+    pid: i32,
+    conn: &UnixStream,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    let Ok(conn) = conn.try_clone() else { return };
+    let k = std::sync::Arc::downgrade(k);
+    let _ = std::thread::Builder::new()
+        .name("exec-watch".into())
+        .spawn(move || {
+            let mut b = [0u8; 64];
+            // The stand-in sends nothing after its request: any end of the
+            // read is the connection closing.
+            loop {
+                match std::io::Read::read(&mut &conn, &mut b) {
+                    Ok(n) if n > 0 => continue,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    _ => break,
+                }
+            }
+            if !done.load(std::sync::atomic::Ordering::SeqCst) {
+                if let Some(k) = k.upgrade() {
+                    let _ = k.signal_process(pid, libc::SIGKILL);
+                }
+            }
+        });
+}
+
+/// Starts `p` in the running sandbox with the descriptors `exec` sent as
+/// its stdio; returns its pid.
+fn exec_in(
+    sb: &sentry::boot::Sandbox,
+    p: crate::control::ExecProcess,
+    fds: Vec<std::os::fd::OwnedFd>,
+) -> std::result::Result<i32, String> {
+    if p.args.is_empty() || p.args[0].is_empty() {
+        return Err("exec needs a program to run".into());
     }
+    let stdio = match (p.terminal, <[std::os::fd::OwnedFd; 3]>::try_from(fds)) {
+        (false, Ok(three)) => sentry::boot::Stdio::Host(three),
+        (true, Err(mut one)) if one.len() == 1 => {
+            sentry::boot::Stdio::Console(one.pop().expect("one descriptor"))
+        }
+        _ => return Err("exec: wrong descriptors for the process's stdio".into()),
+    };
+    let proc = sentry::boot::InitProcess {
+        argv: p.args.iter().map(|a| a.as_bytes().to_vec()).collect(),
+        envp: p.env.iter().map(|e| e.as_bytes().to_vec()).collect(),
+        cwd: p.cwd.as_bytes().to_vec(),
+        creds: sentry::kernel::Credentials {
+            uid: p.uid,
+            euid: p.uid,
+            suid: p.uid,
+            gid: p.gid,
+            egid: p.gid,
+            sgid: p.gid,
+            groups: p.groups.clone(),
+        },
+        forward_signals: Vec::new(),
+    };
+    let prepared = sb.prepare_with(proc, stdio)?;
+    sb.exec(prepared)
 }
 
 fn read_plan(fd: RawFd) -> Result<BootPlan> {

@@ -11,6 +11,18 @@ use crate::kernel::{Config, Credentials, Kernel};
 use crate::mm::{MemoryFile, MemoryManager};
 use crate::vfs::{FdTable, FsContext, Vfs};
 
+/// Where a new process's descriptors 0, 1 and 2 come from.
+pub enum Stdio {
+    /// The Sentry's own 0-2 (the runtime caller's stdio).
+    Inherited,
+    /// Host descriptors the runtime handed over (`exec`), owned by the
+    /// process's files from now on.
+    Host([std::os::fd::OwnedFd; 3]),
+    /// A terminal: a console pty of the Sentry's, relayed to this host
+    /// terminal, becomes the process's stdio and controlling terminal.
+    Console(std::os::fd::OwnedFd),
+}
+
 /// What the first process runs.
 pub struct InitProcess {
     pub argv: Vec<Vec<u8>>,
@@ -96,6 +108,11 @@ impl Sandbox {
     /// to its working directory and finds its program (PATH lookup as a
     /// shell does), checking that it can be executed.
     pub fn prepare(&self, init: InitProcess) -> Result<PreparedInit, String> {
+        self.prepare_with(init, Stdio::Inherited)
+    }
+
+    /// [`Sandbox::prepare`] with stdio from `stdio`.
+    pub fn prepare_with(&self, init: InitProcess, stdio: Stdio) -> Result<PreparedInit, String> {
         let kernel = &self.kernel;
         let tid = kernel.pids.lock().unwrap().allocate();
         let tg = ThreadGroup::new(tid, None, default_actions());
@@ -113,9 +130,26 @@ impl Sandbox {
         tg.inner.lock().unwrap().tasks.push(handle.clone());
 
         let fds = FdTable::new();
-        for fd in 0..3 {
-            fds.install(crate::fsimpl::host::HostFile::new(fd), false)
-                .map_err(|e| format!("cannot set up stdio: {e}"))?;
+        let stdio_err = |e: Errno| format!("cannot set up stdio: {}", describe(e));
+        let files: Vec<Arc<crate::vfs::File>> = match stdio {
+            Stdio::Inherited => (0..3).map(crate::fsimpl::host::HostFile::new).collect(),
+            Stdio::Host(fds) => fds
+                .into_iter()
+                .map(crate::fsimpl::host::HostFile::from_owned)
+                .collect(),
+            Stdio::Console(host) => {
+                let (master, replica) =
+                    crate::fsimpl::console::relay(kernel, host).map_err(stdio_err)?;
+                // A session leader whose terminal this is, as runc's
+                // setsid + TIOCSCTTY make it.
+                master.set_controlling(kernel, tid, tid);
+                let f =
+                    crate::vfs::File::new(replica, None, libc::O_RDWR | crate::vfs::O_LARGEFILE);
+                vec![f.clone(), f.clone(), f]
+            }
+        };
+        for f in files {
+            fds.install(f, false).map_err(stdio_err)?;
         }
         let fs = FsContext::new(self.vfs.root());
         // SAFETY: user_regs_struct is plain data; zero is a valid value.
@@ -175,7 +209,17 @@ impl Sandbox {
         Ok(self.kernel.wait_init())
     }
 
-    /// Starts a prepared PID 1.
+    /// Starts a prepared process that is not PID 1 (`exec`): it has no
+    /// parent in the sandbox; [`Kernel::wait_top`] gives its wait status.
+    /// Returns its pid.
+    pub fn exec(&self, p: PreparedInit) -> Result<i32, String> {
+        p.check()?;
+        let pid = p.task.tid;
+        self.start(p)?;
+        Ok(pid)
+    }
+
+    /// Starts a prepared process (PID 1, or one from [`Sandbox::exec`]).
     pub fn start(&self, p: PreparedInit) -> Result<(), String> {
         let PreparedInit {
             mut task,
@@ -184,7 +228,7 @@ impl Sandbox {
         } = p;
         let forward = init.forward_signals.clone();
         std::thread::Builder::new()
-            .name("task-1".into())
+            .name(format!("task-{}", task.tid))
             .spawn(move || {
                 let r = task.execve(
                     libc::AT_FDCWD,

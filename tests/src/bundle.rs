@@ -7,6 +7,9 @@ use std::process::{Command, Output};
 
 use serde_json::{json, Value};
 
+/// The environment variable that marks a test's sandbox processes.
+const TAG: &str = "RUNSC_RS_TEST_BUNDLE";
+
 /// Applets linked into the busybox root filesystem.
 const APPLETS: &[&str] = &[
     "sh", "echo", "cat", "ls", "sleep", "id", "hostname", "pwd", "env", "touch", "mkdir", "rm",
@@ -81,13 +84,19 @@ impl Bundle {
         c.arg("--root")
             .arg(&self.state)
             .args(args)
-            .current_dir(&self.dir);
+            .current_dir(&self.dir)
+            // Inherited by every process of the sandbox (the Sentry's
+            // command line names no bundle): how leftovers are found.
+            .env(TAG, &self.dir);
         c
     }
 
     /// Host processes whose command line mentions this bundle or state
-    /// directory (leftovers of a sandbox).
+    /// directory, or whose environment carries this bundle's tag (leftovers
+    /// of a sandbox).
     pub fn leftover_processes(&self) -> Vec<String> {
+        let mut tag = format!("{TAG}=").into_bytes();
+        tag.extend_from_slice(self.dir.as_os_str().as_encoded_bytes());
         let needles = [
             self.dir.to_string_lossy().into_owned(),
             self.state.to_string_lossy().into_owned(),
@@ -98,7 +107,9 @@ impl Bundle {
                 continue;
             };
             let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            if needles.iter().any(|n| cmd.contains(n.as_str())) {
+            let tagged = std::fs::read(e.path().join("environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == tag.as_slice()));
+            if tagged || needles.iter().any(|n| cmd.contains(n.as_str())) {
                 out.push(format!("{}: {cmd}", e.file_name().to_string_lossy()));
             }
         }

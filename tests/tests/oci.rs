@@ -258,3 +258,284 @@ fn bad_bundles_and_ids_are_named_and_leave_nothing() {
     }
     assert_nothing_left(&b);
 }
+
+/// A container that runs until killed, started detached.
+fn running(name: &str, id: &str) -> Option<Bundle> {
+    let b = Bundle::busybox(name, &["sh", "-c", "echo up; exec sleep 1000"], |c| {
+        c["process"]["env"] = json!(["PATH=/bin", "A=from-spec"]);
+    })
+    .map_err(|e| tests::skip(&e))
+    .ok()?;
+    let o = b.runtime_detached(&["run", "--detach", id]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    wait_status(&b, id, "running");
+    Some(b)
+}
+
+#[test]
+fn exec_runs_a_process_beside_init_with_its_stdio_and_exit_code() {
+    require!(sandbox());
+    let Some(b) = running("oci-exec", "e1") else {
+        return;
+    };
+    // The container's own environment, our stdio, the process's exit code.
+    let o = b.runtime(&["exec", "e1", "sh", "-c", "echo $A; ps -o pid,comm; exit 3"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}{err}");
+    assert!(out.starts_with("from-spec\n"), "{out}");
+    assert!(out.contains("\n    1 "), "init is still PID 1: {out}");
+    assert!(out.lines().any(|l| l.ends_with(" ps")), "{out}");
+
+    // -e, -u, --cwd change the spec's process.
+    let o = b.runtime(&[
+        "exec",
+        "-e",
+        "B=2",
+        "-u",
+        "1000:1000",
+        "--cwd",
+        "/tmp",
+        "e1",
+        "sh",
+        "-c",
+        "echo $A $B; id; pwd",
+    ]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert_eq!(text(&o).0, "from-spec 2\nuid=1000 gid=1000\n/tmp\n");
+
+    // stdin reaches the process.
+    let mut child = b
+        .runtime_cmd(&["exec", "e1", "cat"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"through stdin\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "through stdin\n");
+
+    // --process, as containerd gives it.
+    let pj = b.dir.join("process.json");
+    std::fs::write(
+        &pj,
+        json!({"args": ["sh", "-c", "echo $C; exit 4"], "env": ["PATH=/bin", "C=from-json"],
+               "cwd": "/", "user": {"uid": 0, "gid": 0}})
+        .to_string(),
+    )
+    .unwrap();
+    let o = b.runtime(&["exec", "--process", pj.to_str().unwrap(), "e1"]);
+    assert_eq!(o.status.code(), Some(4), "{:?}", text(&o));
+    assert_eq!(text(&o).0, "from-json\n");
+
+    // --detach: the pid file names a host process that stands for it until
+    // it exits.
+    let pid_file = b.dir.join("exec.pid");
+    let o = b.runtime_detached(&[
+        "exec",
+        "--detach",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        "e1",
+        "sleep",
+        "0.5",
+    ]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z ")) {
+        assert!(
+            Instant::now() < deadline,
+            "the stand-in outlived its process"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // Killing the stand-in kills the process, as under runc.
+    let mut child = b
+        .runtime_cmd(&["exec", "e1", "sleep", "1000"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let before = text(&b.runtime(&["ps", "e1"])).0;
+    assert!(before.contains("sleep"), "{before}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ps = text(&b.runtime(&["ps", "e1"])).0;
+        if ps.matches("sleep").count() == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the exec'd sleep survived: {ps}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // Errors name the problem.
+    let o = b.runtime(&["exec", "e1", "no-such-program"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).1.contains("executable file not found"),
+        "{:?}",
+        text(&o)
+    );
+    let o = b.runtime(&["exec", "nope", "true"]);
+    assert!(text(&o).1.contains("does not exist"), "{:?}", text(&o));
+    let o = b.runtime(&["exec", "--tty", "e1", "true"]);
+    assert!(text(&o).1.contains("console-socket"), "{:?}", text(&o));
+
+    assert!(b.runtime(&["delete", "--force", "e1"]).status.success());
+    assert_nothing_left(&b);
+}
+
+/// The master of a terminal received on a console socket.
+struct Console {
+    master: std::fs::File,
+}
+
+impl Console {
+    /// Accepts one connection on `l` and takes the descriptor it carries.
+    fn accept(l: &std::os::unix::net::UnixListener) -> Console {
+        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let (conn, _) = l.accept().expect("console connection");
+        let mut buf = [0u8; 4096];
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let msg = recvmsg::<()>(
+            conn.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::empty(),
+        )
+        .expect("recvmsg");
+        let fd = msg
+            .cmsgs()
+            .unwrap()
+            .find_map(|c| match c {
+                ControlMessageOwned::ScmRights(f) => f.first().copied(),
+                _ => None,
+            })
+            .expect("a descriptor on the console socket");
+        // SAFETY: the kernel just gave us this descriptor.
+        let master = unsafe { std::fs::File::from_raw_fd(fd) };
+        Console { master }
+    }
+
+    fn send(&mut self, s: &[u8]) {
+        use std::io::Write;
+        self.master.write_all(s).unwrap();
+    }
+
+    /// Reads until `want` shows up (or fails after a while); returns all read.
+    fn expect(&mut self, want: &str) -> String {
+        use std::os::fd::AsRawFd;
+        let mut seen = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !String::from_utf8_lossy(&seen).contains(want) {
+            assert!(
+                Instant::now() < deadline,
+                "never saw {want:?} on the terminal: {:?}",
+                String::from_utf8_lossy(&seen)
+            );
+            let mut p = libc::pollfd {
+                fd: self.master.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            if unsafe { libc::poll(&mut p, 1, 100) } > 0 {
+                let mut b = [0u8; 4096];
+                match std::io::Read::read(&mut self.master, &mut b) {
+                    Ok(n) if n > 0 => seen.extend_from_slice(&b[..n]),
+                    _ => break,
+                }
+            }
+        }
+        String::from_utf8_lossy(&seen).into_owned()
+    }
+
+    fn resize(&self, rows: u16, cols: u16) {
+        use std::os::fd::AsRawFd;
+        let ws = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads one winsize.
+        assert_eq!(
+            unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &ws) },
+            0
+        );
+    }
+}
+
+/// Drives an interactive shell on `c`: line editing, a resize, Ctrl-C.
+fn drive_shell(c: &mut Console) {
+    c.resize(33, 77);
+    c.send(b"echo $((6*7)); stty size\n");
+    c.expect("42\r\n33 77\r\n");
+    // Line editing is the Sentry's: a backspace takes back a typed char.
+    c.send(b"echo abX\x7fc\n");
+    c.expect("abc\r\n");
+    // Markers computed by the shell, so the echo of typed text never
+    // matches them.
+    c.send(b"sleep 100; echo SL$((1+1))\n");
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    c.send(b"\x03");
+    c.send(b"echo AF$((2+2))\n");
+    // Printed only once the interrupted sleep gave the shell back.
+    let out = c.expect("AF4\r\n");
+    assert!(
+        t.elapsed() < Duration::from_secs(10) && !out.contains("SL2"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_console_socket_gets_a_working_terminal_for_init_and_exec() {
+    require!(sandbox());
+    let b = require!(Bundle::busybox("oci-tty", &["sh"], |c| {
+        c["process"]["terminal"] = json!(true);
+    }));
+    let sock = b.dir.join("console.sock");
+    let l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let s = sock.to_str().unwrap();
+    // As containerd's shim: create, take the console, start.
+    let o = b.runtime_detached(&["create", "--console-socket", s, "t1"]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let mut c = Console::accept(&l);
+    assert!(b.runtime(&["start", "t1"]).status.success());
+    drive_shell(&mut c);
+
+    // exec --tty: a terminal of its own.
+    let mut e = b
+        .runtime_cmd(&["exec", "--tty", "--console-socket", s, "t1", "sh"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut ec = Console::accept(&l);
+    drive_shell(&mut ec);
+    ec.send(b"exit 6\n");
+    assert_eq!(e.wait().unwrap().code(), Some(6));
+
+    c.send(b"exit 5\n");
+    let s = wait_status(&b, "t1", "stopped");
+    assert_eq!(s["status"], "stopped");
+    assert!(b.runtime(&["delete", "t1"]).status.success());
+    assert_nothing_left(&b);
+}

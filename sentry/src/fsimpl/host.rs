@@ -26,12 +26,24 @@ const KERNEL_TERMIOS_LEN: usize = 36;
 /// Linux's major number of pseudo-terminal slaves (/dev/pts/N).
 const UNIX98_PTY_SLAVE_MAJOR: u32 = 136;
 
-/// A host descriptor the Sentry holds for the sandbox's lifetime; it is
-/// never closed here (stdio outlives every application file).
+/// A host descriptor as a file: the Sentry's own stdio (held for the
+/// sandbox's lifetime, never closed here), or a descriptor the runtime
+/// handed over for one process (`exec`), closed with its last reference.
 pub struct HostFile {
     fd: i32,
     /// The host file is a regular file: lseek makes sense.
     regular: bool,
+    owned: bool,
+}
+
+impl Drop for HostFile {
+    fn drop(&mut self) {
+        if self.owned {
+            // SAFETY: `from_owned` took ownership of this descriptor; no
+            // other object closes it.
+            unsafe { libc::close(self.fd) };
+        }
+    }
 }
 
 impl HostFile {
@@ -39,13 +51,24 @@ impl HostFile {
     /// host's access mode.
     #[allow(clippy::new_ret_no_self)] // the kernel's set-up wants the File
     pub fn new(fd: i32) -> Arc<File> {
+        Self::file(fd, false)
+    }
+
+    /// Like [`HostFile::new`], owning `fd`: closed when the last file
+    /// description referring to it goes.
+    pub fn from_owned(fd: std::os::fd::OwnedFd) -> Arc<File> {
+        use std::os::fd::IntoRawFd;
+        Self::file(fd.into_raw_fd(), true)
+    }
+
+    fn file(fd: i32, owned: bool) -> Arc<File> {
         let st = host_fstat(fd).ok();
         let regular = st.is_some_and(|s| s.st_mode & libc::S_IFMT == libc::S_IFREG);
         // The host's access mode and what F_GETFL shows of it; blocking is
         // ours to emulate, whatever the host descriptor's O_NONBLOCK.
         let shown = libc::O_ACCMODE | libc::O_APPEND | crate::vfs::O_LARGEFILE;
         let acc = host_getfl(fd).map(|f| f & shown).unwrap_or(libc::O_RDWR);
-        File::new(Arc::new(HostFile { fd, regular }), None, acc)
+        File::new(Arc::new(HostFile { fd, regular, owned }), None, acc)
     }
 
     fn poll(&self, events: i16) -> i16 {

@@ -50,11 +50,13 @@ pub fn task_exited(k: &Arc<Kernel>, handle: &Arc<TaskHandle>, tg: &Arc<ThreadGro
                 t.kill();
             }
         }
-        k.set_init_exit(wait_status);
+        k.set_top_exit(1, wait_status);
         return;
     }
     let Some(parent) = tg.parent() else {
+        // A process the runtime's `exec` started: its status goes there.
         k.pids.lock().unwrap().groups.remove(&tg.tgid);
+        k.set_top_exit(tg.tgid, wait_status);
         return;
     };
     let act = parent.actions.lock().unwrap()[(libc::SIGCHLD - 1) as usize];

@@ -104,9 +104,10 @@ pub struct Kernel {
     pub locks: crate::vfs::lock::Locks,
     pub table: Table,
     reported: Mutex<HashSet<(usize, u64)>>,
-    /// Exit status of the init process (wait status), once it is known.
-    init_exit: Mutex<Option<i32>>,
-    init_exit_cv: Condvar,
+    /// Wait statuses of processes without a parent in the sandbox (init,
+    /// and those `exec` started), by tgid, for the runtime to collect.
+    top_exits: Mutex<std::collections::HashMap<i32, i32>>,
+    top_exit_cv: Condvar,
 }
 
 impl Kernel {
@@ -132,8 +133,8 @@ impl Kernel {
             locks: Default::default(),
             table: Table::build(),
             reported: Mutex::new(HashSet::new()),
-            init_exit: Mutex::new(None),
-            init_exit_cv: Condvar::new(),
+            top_exits: Mutex::new(Default::default()),
+            top_exit_cv: Condvar::new(),
         })
     }
 
@@ -145,19 +146,33 @@ impl Kernel {
         }
     }
 
-    pub fn set_init_exit(&self, status: i32) {
-        *self.init_exit.lock().unwrap() = Some(status);
-        self.init_exit_cv.notify_all();
+    /// Records the wait status of a process without a parent in the
+    /// sandbox (init, or one `exec` started).
+    pub fn set_top_exit(&self, tgid: i32, status: i32) {
+        self.top_exits.lock().unwrap().insert(tgid, status);
+        self.top_exit_cv.notify_all();
     }
 
     /// Blocks until the init process has exited; returns its wait status.
     pub fn wait_init(&self) -> i32 {
-        let mut g = self.init_exit.lock().unwrap();
+        let mut g = self.top_exits.lock().unwrap();
         loop {
-            if let Some(s) = *g {
+            if let Some(s) = g.get(&1) {
+                return *s;
+            }
+            g = self.top_exit_cv.wait(g).unwrap();
+        }
+    }
+
+    /// Blocks until the parentless process `tgid` (one `exec` started) has
+    /// exited, and returns its wait status (once: the entry is taken).
+    pub fn wait_top(&self, tgid: i32) -> i32 {
+        let mut g = self.top_exits.lock().unwrap();
+        loop {
+            if let Some(s) = g.remove(&tgid) {
                 return s;
             }
-            g = self.init_exit_cv.wait(g).unwrap();
+            g = self.top_exit_cv.wait(g).unwrap();
         }
     }
 
@@ -195,6 +210,17 @@ impl Kernel {
                 exit::send_group(&g, info);
             }
         }
+    }
+
+    /// A signal from the runtime to one process (an `exec`ed one's host
+    /// waiter was signalled).
+    pub fn signal_process(&self, pid: i32, sig: i32) -> Result<(), Errno> {
+        if !(1..=signal::NSIG as i32).contains(&sig) {
+            return Err(Errno::EINVAL);
+        }
+        let g = self.group(pid).ok_or(Errno::ESRCH)?;
+        exit::send_group(&g, signal::SigInfo::user(sig, libc::SI_USER, 0, 0));
+        Ok(())
     }
 
     /// A signal from the container runtime (`kill`): to PID 1, or to every

@@ -143,8 +143,21 @@ impl Sandbox {
                 // A session leader whose terminal this is, as runc's
                 // setsid + TIOCSCTTY make it.
                 master.set_controlling(kernel, tid, tid);
+                // Named /dev/pts/N where the container shows it, so that
+                // ttyname(3) and `tty` find it.
+                let ctx = crate::vfs::ops::Ctx::new(
+                    &self.vfs,
+                    self.vfs.root(),
+                    crate::vfs::Cred::root(),
+                    0o022,
+                );
+                let rdev = crate::vfs::FileOps::stat(&*replica).map(|s| s.st_rdev).ok();
+                let path = format!("/dev/pts/{}", master.index());
+                let dentry = crate::vfs::ops::walk(&ctx, self.vfs.root(), path.as_bytes(), true)
+                    .ok()
+                    .filter(|d| d.inode.stat().ok().map(|s| s.st_rdev) == rdev);
                 let f =
-                    crate::vfs::File::new(replica, None, libc::O_RDWR | crate::vfs::O_LARGEFILE);
+                    crate::vfs::File::new(replica, dentry, libc::O_RDWR | crate::vfs::O_LARGEFILE);
                 vec![f.clone(), f.clone(), f]
             }
         };

@@ -487,6 +487,8 @@ fn drive_shell(c: &mut Console) {
     // Line editing is the Sentry's: a backspace takes back a typed char.
     c.send(b"echo abX\x7fc\n");
     c.expect("abc\r\n");
+    c.send(b"tty\n");
+    c.expect("\n/dev/pts/");
     // Markers computed by the shell, so the echo of typed text never
     // matches them.
     c.send(b"sleep 100; echo SL$((1+1))\n");

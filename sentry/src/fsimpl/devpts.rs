@@ -1496,6 +1496,11 @@ pub fn new_console(kernel: &Arc<Kernel>) -> Result<(Arc<Master>, Arc<Replica>), 
 }
 
 impl Master {
+    /// The pty's number: its replica is /dev/pts/N.
+    pub fn index(&self) -> u32 {
+        self.pty.index
+    }
+
     /// Makes the terminal the controlling terminal of session `sid` with
     /// `pgid` in the foreground (a console given to init before it runs).
     pub fn set_controlling(&self, kernel: &Arc<Kernel>, sid: i32, pgid: i32) {

@@ -140,6 +140,11 @@ pub enum Command {
     /// Internal: the Gofer of a sandbox.
     #[command(hide = true)]
     Gofer(crate::sandbox::GoferArgs),
+    /// Register runsc-rs as a Docker runtime in daemon.json (other keys
+    /// are kept); arguments after `--` become its runtimeArgs.
+    Install(crate::install::InstallArgs),
+    /// Remove runsc-rs's runtime entry from daemon.json.
+    Uninstall(crate::install::UninstallArgs),
 }
 
 #[derive(Args, Debug)]
@@ -308,6 +313,10 @@ pub fn run(cli: Cli) -> Result<u8> {
                 Command::Pause(a) => c::pause(g, &a.id, true),
                 Command::Resume(a) => c::pause(g, &a.id, false),
                 Command::Spec(a) => c::spec(&a.bundle),
+                Command::Install(a) => {
+                    crate::install::install(&a.config_file, &a.runtime, &a.flags)
+                }
+                Command::Uninstall(a) => crate::install::uninstall(&a.config_file, &a.runtime),
                 Command::Do(_) | Command::Boot(_) | Command::Gofer(_) | Command::Supervise(_) => {
                     unreachable!("handled above")
                 }

@@ -9,6 +9,7 @@ mod cgroup;
 mod cli;
 mod container;
 mod control;
+mod install;
 mod logging;
 mod sandbox;
 mod seccomp;

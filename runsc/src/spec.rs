@@ -349,7 +349,7 @@ fn hooks_of(spec: &Spec) -> Hooks {
 
 fn rlimit_resource(t: PosixRlimitType) -> u32 {
     use PosixRlimitType::*;
-    (match t {
+    match t {
         RlimitCpu => libc::RLIMIT_CPU,
         RlimitFsize => libc::RLIMIT_FSIZE,
         RlimitData => libc::RLIMIT_DATA,
@@ -366,7 +366,7 @@ fn rlimit_resource(t: PosixRlimitType) -> u32 {
         RlimitNice => libc::RLIMIT_NICE,
         RlimitRtprio => libc::RLIMIT_RTPRIO,
         RlimitRttime => libc::RLIMIT_RTTIME,
-    }) as u32
+    }
 }
 
 /// A container id runc would accept: letters, digits, `_+-.`, not `.`/`..`.
@@ -439,7 +439,7 @@ mod tests {
         assert_eq!(p.boot.groups, [5]);
         assert!(p.boot.readonly_root);
         assert_eq!(p.boot.hostname.as_deref(), Some("box"));
-        assert_eq!(p.boot.rlimits, [(libc::RLIMIT_NOFILE as u32, 512, 1024)]);
+        assert_eq!(p.boot.rlimits, [(libc::RLIMIT_NOFILE, 512, 1024)]);
         assert_eq!(p.boot.pids_limit, Some(50));
         assert_eq!(p.resources.memory_limit, Some(64 << 20));
         let types: Vec<_> = p.boot.mounts.iter().map(|m| m.fstype.as_str()).collect();

@@ -343,6 +343,34 @@ impl Docker {
         left
     }
 
+    /// Every host process of a running container: those in the cgroup of
+    /// its init process (for runsc-rs: supervisor, Gofer, Sentry, stubs),
+    /// as (pid, start time) so that a reused pid is not taken for it.
+    pub fn host_processes(&self, id: &str) -> Vec<(i32, u64)> {
+        let pid = self.inspect(id, "{{.State.Pid}}");
+        let Ok(cg) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+            return Vec::new();
+        };
+        // v1 "N:pids:/path" or v2 "0::/path".
+        let dir = cg.lines().find_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, ctl, path) = (f.next()?, f.next()?, f.next()?);
+            match ctl {
+                "pids" => Some(format!("/sys/fs/cgroup/pids{path}")),
+                "" => Some(format!("/sys/fs/cgroup{path}")),
+                _ => None,
+            }
+        });
+        let procs = dir
+            .and_then(|d| std::fs::read_to_string(format!("{d}/cgroup.procs")).ok())
+            .unwrap_or_default();
+        procs
+            .lines()
+            .filter_map(|l| l.trim().parse::<i32>().ok())
+            .filter_map(|p| start_time(p).map(|t| (p, t)))
+            .collect()
+    }
+
     /// The busybox image: /bin/busybox and one symlink per applet, users
     /// root and 1000, imported with PATH=/bin.
     fn build_image(&self, busybox: &Path) {
@@ -388,6 +416,30 @@ impl Docker {
         ]);
         assert_eq!(o.status, 0, "docker import failed\n{}", o.describe());
     }
+}
+
+/// A process's start time (field 22 of /proc/PID/stat), if it is alive
+/// (not a zombie).
+pub fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    if fields.first() == Some(&"Z") {
+        return None;
+    }
+    fields.get(19)?.parse().ok()
+}
+
+/// Which of `procs` are still alive (same pid, same start time).
+pub fn still_alive(procs: &[(i32, u64)]) -> Vec<String> {
+    procs
+        .iter()
+        .filter(|(p, t)| start_time(*p) == Some(*t))
+        .map(|(p, _)| {
+            let cmd = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+            format!("{p}: {}", String::from_utf8_lossy(&cmd).replace('\0', " "))
+        })
+        .collect()
 }
 
 /// An interactive command on a pty (`script -qfec CMD /dev/null`): send

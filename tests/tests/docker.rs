@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use tests::docker::{
-    docker, spawn_watched, wait_for, Docker, Session, IMAGE, OURS, OURS_DEBUG, RUNC,
+    docker, spawn_watched, still_alive, wait_for, Docker, Session, IMAGE, OURS, OURS_DEBUG, RUNC,
 };
 use tests::{require, Cmd};
 
@@ -79,6 +79,23 @@ fn volumes_write_through_to_the_host() {
     }
 }
 
+/// 30 processes one after another over 3 s, in the foreground and detached.
+#[test]
+fn a_container_keeps_starting_processes() {
+    let d = require!(docker());
+    let cmd = "i=0; while [ $i -lt 30 ]; do sleep 0.1 || { echo fail $i; exit 1; }; \
+               i=$((i+1)); done; echo end $i";
+    let o = assert_agree(d, &[], &["sh", "-c", cmd]);
+    assert_eq!(o.stdout, "end 30\n", "{}", o.describe());
+    for rt in [RUNC, OURS] {
+        let id = d.run_detached(rt, &[], &["sh", "-c", cmd]);
+        let o = d.docker(&["wait", &id]);
+        assert_eq!(o.stdout.trim(), "0", "{rt}: {}", d.logs(&id));
+        assert_eq!(d.logs(&id), "end 30\n", "{rt}");
+        let _ = d.docker(&["rm", &id]);
+    }
+}
+
 #[test]
 fn read_only_root_refuses_writes_and_tmpfs_takes_them() {
     let d = require!(docker());
@@ -128,6 +145,26 @@ fn detached_container_logs_takes_signals_and_stops_through_its_trap() {
     }
 }
 
+/// A signal the app ignores changes nothing: the container keeps working.
+#[test]
+fn an_ignored_signal_leaves_the_container_working() {
+    let d = require!(docker());
+    let app = "trap '' TERM; trap 'head -1 /etc/passwd' USR1; echo ready; \
+               while :; do sleep 0.1 || { echo FAIL; exit 9; }; done";
+    for rt in [RUNC, OURS] {
+        let id = d.run_detached(rt, &[], &["sh", "-c", app]);
+        d.wait_logs(&id, "ready");
+        let o = d.docker(&["kill", "-s", "TERM", &id]);
+        assert_eq!(o.status, 0, "{rt}\n{}", o.describe());
+        std::thread::sleep(Duration::from_millis(500));
+        let o = d.docker(&["kill", "-s", "USR1", &id]);
+        assert_eq!(o.status, 0, "{rt}\n{}", o.describe());
+        let logs = d.wait_logs(&id, "root:x:0:0");
+        assert!(!logs.contains("FAIL"), "{rt}: {logs}");
+        let _ = d.docker(&["rm", "-f", &id]);
+    }
+}
+
 #[test]
 fn stop_kills_an_app_that_ignores_term_after_the_timeout() {
     let d = require!(docker());
@@ -142,6 +179,7 @@ fn stop_kills_an_app_that_ignores_term_after_the_timeout() {
             ],
         );
         d.wait_logs(&id, "ready");
+        let procs = d.host_processes(&id);
         let start = Instant::now();
         let o = d.docker(&["stop", "-t", "1", &id]);
         assert_eq!(o.status, 0, "{rt}\n{}", o.describe());
@@ -152,6 +190,12 @@ fn stop_kills_an_app_that_ignores_term_after_the_timeout() {
         );
         assert_eq!(d.inspect(&id, "{{.State.ExitCode}}"), "137", "{rt}");
         let _ = d.docker(&["rm", &id]);
+        let gone = wait_for(Duration::from_secs(5), || still_alive(&procs).is_empty());
+        assert!(
+            gone,
+            "{rt}: processes outlived the container: {:?}",
+            still_alive(&procs)
+        );
     }
 }
 
@@ -168,6 +212,12 @@ fn rm_force_leaves_nothing_behind() {
     );
     let o = d.docker(&["rm", "-f", &id]);
     assert_eq!(o.status, 0, "{}", o.describe());
+    // runc takes well under a second.
+    assert!(
+        o.elapsed < Duration::from_secs(5),
+        "docker rm -f took {:?}",
+        o.elapsed
+    );
     let clean = wait_for(Duration::from_secs(10), || d.leftovers(&id).is_empty());
     assert!(clean, "left behind: {:?}", d.leftovers(&id));
 }

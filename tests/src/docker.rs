@@ -12,9 +12,10 @@
 //! small shell watchdog that reads a pipe from the test process: when the
 //! test process exits (or dies), the pipe closes and the watchdog stops the
 //! daemon (SIGTERM, then SIGKILL), kills whatever is left whose command line
-//! names the daemon's directory (shims, sandboxes), unmounts what is mounted
-//! under it and removes it (but its logs). The next start does the same first, in case a
-//! watchdog itself was killed.
+//! names the daemon's directory, or whose environment carries its marker
+//! (shims, sandboxes, and a Sentry that outlived its supervisor), unmounts
+//! what is mounted under it and removes it (but its logs). The next start
+//! does the same first, in case a watchdog itself was killed.
 
 use std::io::Write;
 use std::os::unix::process::CommandExt;
@@ -53,6 +54,12 @@ pub struct Docker {
     pub bin: PathBuf,
 }
 
+/// Set to the daemon's directory in the environment of the daemon and so
+/// of everything it starts (containerd, shims, runsc-rs and its Sentry,
+/// whose command lines do not name the directory): the cleanup kills
+/// every process that carries it.
+const MARKER: &str = "RUNSC_RS_TEST_DAEMON";
+
 /// Pipes to the watchdogs; never closed while the test process lives.
 static WATCHDOGS: Mutex<Vec<ChildStdin>> = Mutex::new(Vec::new());
 
@@ -69,7 +76,10 @@ kill -KILL "$pid" 2>/dev/null
 for p in /proc/[0-9]*; do
 	n=${p#/proc/}
 	[ "$n" = "$$" ] && continue
-	if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$base/"; then kill -KILL "$n" 2>/dev/null; fi
+	if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$base/" ||
+		tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qxF -- "RUNSC_RS_TEST_DAEMON=$base"; then
+		kill -KILL "$n" 2>/dev/null
+	fi
 done
 sleep 0.2
 awk '{print $2}' /proc/self/mounts | grep -F -- "$base/" | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
@@ -89,6 +99,7 @@ pub fn spawn_watched(base: &Path, log: &Path, argv: &[String]) -> std::io::Resul
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .env(MARKER, base)
         .process_group(0);
     let mut child = c.spawn()?;
     let pipe = child.stdin.take().expect("piped stdin");
@@ -112,10 +123,15 @@ pub fn clean_stale(base: &Path) {
             if name == me || !name.chars().all(|c| c.is_ascii_digit()) {
                 continue;
             }
-            if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
-                if String::from_utf8_lossy(&cmd)
-                    .replace('\0', " ")
-                    .contains(&needle)
+            let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            let env = std::fs::read(e.path().join("environ")).unwrap_or_default();
+            let marker = format!("{MARKER}={}", base.display());
+            let marked = env.split(|b| *b == 0).any(|v| v == marker.as_bytes());
+            {
+                if marked
+                    || String::from_utf8_lossy(&cmd)
+                        .replace('\0', " ")
+                        .contains(&needle)
                 {
                     if let Ok(pid) = name.parse::<i32>() {
                         // SAFETY: signalling a leftover of an earlier run.

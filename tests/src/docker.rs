@@ -5,7 +5,8 @@
 //! `--iptables=false --ip-masq=false --bridge=none`, its data root, exec
 //! root, pid file and socket under `target/tmp/runsc-rs-tests/docker/`, and a
 //! daemon.json written by `runsc-rs install` itself: runtime `runsc-rs`
-//! (no flags) and `runsc-rs-debug` (`--strace --debug-log=DIR/`). Docker's
+//! (no flags), `runsc-rs-debug` (`--strace --debug-log=DIR/`) and
+//! `runsc-rs-overlay-none` (`--overlay=none`). Docker's
 //! own `runc` stays available as the native reference.
 //!
 //! A test binary's statics are never dropped, so each daemon runs under a
@@ -37,6 +38,8 @@ pub const IMAGE: &str = "runsc-rs-test-busybox:latest";
 pub const OURS: &str = "runsc-rs";
 /// runsc-rs with `--strace --debug-log=DEBUG_DIR/`.
 pub const OURS_DEBUG: &str = "runsc-rs-debug";
+/// runsc-rs with `--overlay=none`: root writes go to the container's layer.
+pub const OURS_NO_OVERLAY: &str = "runsc-rs-overlay-none";
 /// Docker's runc, the reference.
 pub const RUNC: &str = "runc";
 
@@ -226,6 +229,7 @@ fn start() -> Result<Docker, String> {
     install(&[]);
     let debug_flag = format!("--debug-log={}/", debug_dir.display());
     install(&["--runtime", OURS_DEBUG, "--", "--strace", &debug_flag]);
+    install(&["--runtime", OURS_NO_OVERLAY, "--", "--overlay=none"]);
 
     let sock = base.join("docker.sock");
     let argv: Vec<String> = vec![

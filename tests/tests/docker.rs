@@ -7,7 +7,8 @@
 use std::time::{Duration, Instant};
 
 use tests::docker::{
-    docker, spawn_watched, still_alive, wait_for, Docker, Session, IMAGE, OURS, OURS_DEBUG, RUNC,
+    docker, spawn_watched, still_alive, wait_for, Docker, Session, IMAGE, OURS, OURS_DEBUG,
+    OURS_NO_OVERLAY, RUNC,
 };
 use tests::{require, Cmd};
 
@@ -93,6 +94,59 @@ fn a_container_keeps_starting_processes() {
         assert_eq!(o.stdout.trim(), "0", "{rt}: {}", d.logs(&id));
         assert_eq!(d.logs(&id), "end 30\n", "{rt}");
         let _ = d.docker(&["rm", &id]);
+    }
+}
+
+/// As with runc, with `--overlay=none` a file the container writes to its
+/// root is in the container's layer afterwards (`docker diff`); with the
+/// default `--overlay=memory` it stays in the sandbox's memory.
+#[test]
+fn root_writes_reach_the_containers_layer_with_overlay_none_only() {
+    let d = require!(docker());
+    let name = tests::unique_name("diff-memory");
+    let o = d.docker(&[
+        "run",
+        "--name",
+        &name,
+        &format!("--runtime={OURS}"),
+        IMAGE,
+        "sh",
+        "-c",
+        "echo data > /root/new && cat /root/new",
+    ]);
+    let diff = d.docker(&["diff", &name]);
+    let _ = d.docker(&["rm", "-f", &name]);
+    assert_eq!(
+        (o.status, o.stdout.as_str()),
+        (0, "data\n"),
+        "{}",
+        o.describe()
+    );
+    assert!(
+        !diff.stdout.contains("/root/new"),
+        "--overlay=memory wrote through\n{}",
+        diff.describe()
+    );
+    for rt in [RUNC, OURS_NO_OVERLAY] {
+        let name = tests::unique_name(&format!("diff-{rt}"));
+        let o = d.docker(&[
+            "run",
+            "--name",
+            &name,
+            &format!("--runtime={rt}"),
+            IMAGE,
+            "sh",
+            "-c",
+            "echo data > /root/new",
+        ]);
+        let diff = d.docker(&["diff", &name]);
+        let _ = d.docker(&["rm", "-f", &name]);
+        assert_eq!(o.status, 0, "{rt}\n{}", o.describe());
+        assert!(
+            diff.stdout.contains("A /root/new"),
+            "{rt}: docker diff\n{}",
+            diff.describe()
+        );
     }
 }
 

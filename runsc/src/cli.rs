@@ -142,6 +142,11 @@ pub enum Command {
     /// Internal: the Gofer of a sandbox.
     #[command(hide = true)]
     Gofer(crate::sandbox::GoferArgs),
+    /// Register runsc-rs as a Docker runtime in daemon.json (other keys
+    /// are kept); arguments after `--` become its runtimeArgs.
+    Install(crate::install::InstallArgs),
+    /// Remove runsc-rs's runtime entry from daemon.json.
+    Uninstall(crate::install::UninstallArgs),
 }
 
 #[derive(Args, Debug)]
@@ -255,9 +260,8 @@ pub struct SpecArgs {
     /// Where to write config.json.
     #[arg(long, short = 'b', default_value = ".")]
     pub bundle: PathBuf,
-    /// Accepted for runc compatibility.
-    #[arg(long)]
-    pub rootless: bool,
+    // `spec --rootless` is the global --rootless (a field of the same
+    // name here would clash with it in clap).
 }
 
 fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
@@ -311,6 +315,10 @@ pub fn run(cli: Cli) -> Result<u8> {
                 Command::Resume(a) => c::pause(g, &a.id, false),
                 Command::Spec(a) => c::spec(&a.bundle),
                 Command::Exec(a) => crate::exec::exec(g, &a),
+                Command::Install(a) => {
+                    crate::install::install(&a.config_file, &a.runtime, &a.flags)
+                }
+                Command::Uninstall(a) => crate::install::uninstall(&a.config_file, &a.runtime),
                 Command::Do(_) | Command::Boot(_) | Command::Gofer(_) | Command::Supervise(_) => {
                     unreachable!("handled above")
                 }

@@ -11,6 +11,7 @@ mod console;
 mod container;
 mod control;
 mod exec;
+mod install;
 mod logging;
 mod sandbox;
 mod seccomp;

@@ -20,6 +20,7 @@
 //! * `CI=true`: a missing requirement is a failure, not a skip.
 
 pub mod bundle;
+pub mod docker;
 
 use std::ffi::OsString;
 use std::fs;
@@ -440,6 +441,7 @@ pub struct Cmd {
     timeout: Duration,
     flags: Vec<String>,
     log_dir: Option<PathBuf>,
+    env: Vec<(String, String)>,
 }
 
 impl Cmd {
@@ -451,7 +453,14 @@ impl Cmd {
             timeout: DEFAULT_TIMEOUT,
             flags: Vec::new(),
             log_dir: None,
+            env: Vec::new(),
         }
+    }
+
+    /// An environment variable for the command (besides PATH and LC_ALL).
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
+        self
     }
 
     /// Bytes fed to the command's stdin (default: /dev/null).
@@ -482,7 +491,13 @@ impl Cmd {
 
     /// Runs the command on the host.
     pub fn run_native(&self) -> Output {
-        spawn_and_wait(&self.argv, self.stdin.as_deref(), self.timeout, None)
+        spawn_and_wait(
+            &self.argv,
+            self.stdin.as_deref(),
+            self.timeout,
+            None,
+            &self.env,
+        )
     }
 
     /// Runs `runsc-rs [flags] do -- CMD...`. Panics if there is no binary; call
@@ -504,7 +519,13 @@ impl Cmd {
         argv.push("do".into());
         argv.push("--".into());
         argv.extend(self.argv.iter().cloned());
-        spawn_and_wait(&argv, self.stdin.as_deref(), self.timeout, log_dir)
+        spawn_and_wait(
+            &argv,
+            self.stdin.as_deref(),
+            self.timeout,
+            log_dir,
+            &self.env,
+        )
     }
 
     /// Runs natively and sandboxed; asserts equal exit status and stdout.
@@ -701,6 +722,7 @@ fn spawn_and_wait(
     stdin: Option<&[u8]>,
     timeout: Duration,
     log_dir: Option<PathBuf>,
+    env: &[(String, String)],
 ) -> Output {
     let timeout = timeout.mul_f64(timeout_scale());
     let mut cmd = Command::new(&argv[0]);
@@ -722,6 +744,7 @@ fn spawn_and_wait(
             cmd.env(var, v);
         }
     }
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     let start = Instant::now();
     let mut child = cmd
         .spawn()

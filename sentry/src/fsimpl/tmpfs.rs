@@ -202,6 +202,8 @@ pub struct TmpInode {
     rdev: u64,
     me: Weak<TmpInode>,
     st: Mutex<State>,
+    /// A FIFO's pipe, made at its first open and shared by every opener.
+    fifo: std::sync::OnceLock<Arc<super::pipe::Pipe>>,
 }
 
 impl Drop for TmpInode {
@@ -236,6 +238,7 @@ impl TmpInode {
             ftype,
             rdev,
             me: me.clone(),
+            fifo: std::sync::OnceLock::new(),
             st: Mutex::new(State {
                 perm: perm & 0o7777,
                 uid: owner.uid,
@@ -642,6 +645,12 @@ impl TmpInode {
     }
 }
 
+impl TmpInode {
+    fn fifo_pipe(&self) -> &Arc<super::pipe::Pipe> {
+        self.fifo.get_or_init(super::pipe::Pipe::new)
+    }
+}
+
 impl Inode for TmpInode {
     fn ino(&self) -> u64 {
         self.ino
@@ -663,7 +672,8 @@ impl Inode for TmpInode {
         let (size, pages) = match &st.data {
             Data::Reg(r) => (r.size, r.pages),
             Data::Link(l) => (l.len() as u64, 0),
-            Data::Dir(_) => (PAGE as u64, 0),
+            // Linux's tmpfs counts 20 bytes per entry, `.` and `..` too.
+            Data::Dir(d) => (20 * (d.len() as u64 + 2), 0),
             Data::Node => (0, 0),
         };
         s.st_size = size as i64;
@@ -714,8 +724,8 @@ impl Inode for TmpInode {
             libc::S_IFREG => Ok(Arc::new(TmpFile { inode: self })),
             libc::S_IFDIR => Ok(Arc::new(super::DirFile)),
             libc::S_IFCHR => super::dev::open_device(self.rdev, flags),
-            // FIFOs and sockets need their own objects (mknod is not
-            // served yet).
+            libc::S_IFIFO => self.fifo_pipe().open_fifo(flags, None),
+            // A socket node is reached with connect(2), never opened.
             _ => Err(Errno::ENXIO),
         }
     }
@@ -728,6 +738,9 @@ impl Inode for TmpInode {
         if self.ftype == libc::S_IFCHR {
             // Terminals need to know who opens them.
             return super::dev::open_device_by(self.rdev, flags, ctx.task);
+        }
+        if self.ftype == libc::S_IFIFO {
+            return self.fifo_pipe().open_fifo(flags, ctx.task);
         }
         self.open(flags)
     }

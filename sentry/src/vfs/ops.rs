@@ -482,6 +482,44 @@ pub fn mkdirat(ctx: &Ctx<'_>, start: Arc<Dentry>, path: &[u8], mode: u32) -> Res
     Ok(())
 }
 
+/// mknod(2): a regular file, FIFO, socket or (root only) device node.
+/// `mode` holds the type (0 for a regular file); the umask is applied.
+pub fn mknodat(
+    ctx: &Ctx<'_>,
+    start: Arc<Dentry>,
+    path: &[u8],
+    mode: u32,
+    rdev: u64,
+) -> Result<(), Errno> {
+    let ftype = mode & libc::S_IFMT;
+    match ftype {
+        0 | libc::S_IFREG | libc::S_IFIFO | libc::S_IFSOCK | libc::S_IFCHR | libc::S_IFBLK => {}
+        libc::S_IFDIR => return Err(Errno::EPERM),
+        _ => return Err(Errno::EINVAL),
+    }
+    let (p, name) = walk_new_name(ctx, start, path)?;
+    if p.trailing_slash {
+        return Err(Errno::ENOENT);
+    }
+    want_write(&p.dir)?;
+    may_modify_dir(ctx, &p.dir)?;
+    let is_dev = matches!(ftype, libc::S_IFCHR | libc::S_IFBLK);
+    if is_dev && !ctx.cred.is_root() {
+        // CAP_MKNOD.
+        return Err(Errno::EPERM);
+    }
+    let owner = ctx.owner_in(&p.dir);
+    let perm = mode & 0o7777 & !ctx.umask;
+    if ftype == 0 || ftype == libc::S_IFREG {
+        p.dir.inode.create(&name, perm, owner)?;
+    } else {
+        p.dir
+            .inode
+            .mknod(&name, ftype | perm, if is_dev { rdev } else { 0 }, owner)?;
+    }
+    Ok(())
+}
+
 /// unlink(2) and unlinkat(2) without AT_REMOVEDIR.
 pub fn unlinkat(ctx: &Ctx<'_>, start: Arc<Dentry>, path: &[u8]) -> Result<(), Errno> {
     let p = walk_parent(ctx, start, path)?;
@@ -648,8 +686,28 @@ pub fn linkat(
     if p.dir.mount.id != src.mount.id {
         return Err(Errno::EXDEV);
     }
+    may_link(ctx, src)?;
     may_modify_dir(ctx, &p.dir)?;
     p.dir.inode.link(&name, &src.inode)
+}
+
+/// Linux's protected_hardlinks (on by default): who neither owns a file
+/// nor may read and write it cannot link it, nor a set-id or special
+/// file it does not own (EPERM).
+fn may_link(ctx: &Ctx<'_>, src: &Dentry) -> Result<(), Errno> {
+    if ctx.cred.is_root() {
+        return Ok(());
+    }
+    let st = src.inode.stat()?;
+    if ctx.cred.uid == st.st_uid {
+        return Ok(());
+    }
+    let setid = st.st_mode & libc::S_ISUID != 0
+        || st.st_mode & (libc::S_ISGID | libc::S_IXGRP) == (libc::S_ISGID | libc::S_IXGRP);
+    if is_reg(st.st_mode) && !setid && ctx.cred.may_stat(&st, MAY_READ | MAY_WRITE).is_ok() {
+        return Ok(());
+    }
+    Err(Errno::EPERM)
 }
 
 /// readlink(2) of a resolved file.
@@ -702,20 +760,20 @@ pub fn chmod(cred: &Cred, d: &Dentry, mode: u32) -> Result<(), Errno> {
 pub fn chown(cred: &Cred, d: &Dentry, uid: Option<u32>, gid: Option<u32>) -> Result<(), Errno> {
     want_write(d)?;
     let st = d.inode.stat()?;
-    let uid = uid.filter(|&u| u != st.st_uid);
-    let gid = gid.filter(|&g| g != st.st_gid);
     if !cred.is_root() {
-        // Only root gives files away; an owner may change the group to
-        // one of its own.
-        if uid.is_some() {
+        // Only root gives files away; an owner may "change" the owner to
+        // itself and the group to one of its own (Linux's chown_ok and
+        // chgrp_ok: asking for the ids a file has is a change too).
+        let owner = cred.uid == st.st_uid;
+        if uid.is_some_and(|u| !owner || u != st.st_uid) {
             return Err(Errno::EPERM);
         }
-        if let Some(g) = gid {
-            if cred.uid != st.st_uid || !cred.in_group(g) {
-                return Err(Errno::EPERM);
-            }
+        if gid.is_some_and(|g| !owner || (g != st.st_gid && !cred.in_group(g))) {
+            return Err(Errno::EPERM);
         }
     }
+    let uid = uid.filter(|&u| u != st.st_uid);
+    let gid = gid.filter(|&g| g != st.st_gid);
     if uid.is_none() && gid.is_none() {
         return Ok(());
     }

@@ -191,6 +191,8 @@ struct State {
     data: Data,
     opaque: bool,
     origin: bool,
+    /// Extended attributes by name.
+    xattrs: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
 /// A tmpfs file.
@@ -249,6 +251,7 @@ impl TmpInode {
                 ctime: now,
                 data,
                 opaque: false,
+                xattrs: BTreeMap::new(),
                 origin: false,
             }),
         })
@@ -728,6 +731,33 @@ impl Inode for TmpInode {
             // A socket node is reached with connect(2), never opened.
             _ => Err(Errno::ENXIO),
         }
+    }
+
+    fn xattr_get(&self, name: &[u8]) -> Result<Vec<u8>, Errno> {
+        self.lock().xattrs.get(name).cloned().ok_or(Errno::ENODATA)
+    }
+
+    fn xattr_set(&self, name: &[u8], value: Option<&[u8]>, flags: i32) -> Result<(), Errno> {
+        let mut st = self.lock();
+        let exists = st.xattrs.contains_key(name);
+        match value {
+            None if !exists => return Err(Errno::ENODATA),
+            None => {
+                st.xattrs.remove(name);
+            }
+            Some(_) if exists && flags & vfs::xattr::CREATE != 0 => return Err(Errno::EEXIST),
+            Some(_) if !exists && flags & vfs::xattr::REPLACE != 0 => return Err(Errno::ENODATA),
+            Some(v) => {
+                st.xattrs.insert(name.to_vec(), v.to_vec());
+            }
+        }
+        st.ctime = Time::now();
+        Ok(())
+    }
+
+    fn xattr_list(&self) -> Result<Vec<Vec<u8>>, Errno> {
+        // Linux 6.18 tmpfs lists names in descending byte order.
+        Ok(self.lock().xattrs.keys().rev().cloned().collect())
     }
 
     fn open_by(

@@ -541,6 +541,11 @@ impl Inode for OvInode {
         if !Arc::ptr_eq(&nd.fs, &self.fs) {
             return Err(Errno::EXDEV);
         }
+        if flags & libc::RENAME_EXCHANGE != 0 {
+            // Not yet: swapping needs both sides copied up and their
+            // whiteouts kept right.
+            return Err(Errno::EINVAL);
+        }
         let src = self.lookup_ov(old)?;
         if src.is_dir() && src.merged_lower().is_some() {
             // Without redirects a moved directory would lose its lower

@@ -649,6 +649,71 @@ impl TmpInode {
 }
 
 impl TmpInode {
+    /// renameat2(RENAME_EXCHANGE): `old` here and `new` in `nd` swap
+    /// places (the caller holds the rename lock).
+    fn exchange(
+        &self,
+        old: &[u8],
+        src: Arc<TmpInode>,
+        nd: &TmpInode,
+        new: &[u8],
+        dst: Arc<TmpInode>,
+    ) -> Result<(), Errno> {
+        if Arc::ptr_eq(&src, &dst) {
+            return Ok(());
+        }
+        if std::ptr::eq(&*dst, self) {
+            return Err(Errno::EINVAL);
+        }
+        let now = Time::now();
+        if std::ptr::eq(self, nd) {
+            let mut st = self.lock();
+            let Data::Dir(m) = &mut st.data else {
+                return Err(Errno::ENOTDIR);
+            };
+            m.insert(old.to_vec(), dst.clone());
+            m.insert(new.to_vec(), src.clone());
+            st.mtime = now;
+            st.ctime = now;
+        } else {
+            let (mut a, mut b) = if self.ino < nd.ino {
+                let a = self.lock();
+                (a, nd.lock())
+            } else {
+                let b = nd.lock();
+                (self.lock(), b)
+            };
+            if !matches!(a.data, Data::Dir(_)) || !matches!(b.data, Data::Dir(_)) {
+                return Err(Errno::ENOTDIR);
+            }
+            if let Data::Dir(om) = &mut a.data {
+                om.insert(old.to_vec(), dst.clone());
+            }
+            if let Data::Dir(nm) = &mut b.data {
+                nm.insert(new.to_vec(), src.clone());
+            }
+            // A directory's `..` link moves with it.
+            match (src.is_dir(), dst.is_dir()) {
+                (true, false) => {
+                    a.nlink = a.nlink.saturating_sub(1);
+                    b.nlink += 1;
+                }
+                (false, true) => {
+                    b.nlink = b.nlink.saturating_sub(1);
+                    a.nlink += 1;
+                }
+                _ => {}
+            }
+            for st in [&mut a, &mut b] {
+                st.mtime = now;
+                st.ctime = now;
+            }
+        }
+        src.lock().ctime = now;
+        dst.lock().ctime = now;
+        Ok(())
+    }
+
     fn fifo_pipe(&self) -> &Arc<super::pipe::Pipe> {
         self.fifo.get_or_init(super::pipe::Pipe::new)
     }
@@ -853,6 +918,10 @@ impl Inode for TmpInode {
         let src = self.child(old).ok_or(Errno::ENOENT)?;
         if std::ptr::eq(&*src, nd) {
             return Err(Errno::EINVAL);
+        }
+        if flags & libc::RENAME_EXCHANGE != 0 {
+            let dst = nd.child(new).ok_or(Errno::ENOENT)?;
+            return self.exchange(old, src, nd, new, dst);
         }
         let dst = nd.child(new);
         if let Some(d) = &dst {

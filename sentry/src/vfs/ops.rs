@@ -585,10 +585,11 @@ pub fn renameat(
     {
         return Err(Errno::EINVAL);
     }
-    if flags & (libc::RENAME_EXCHANGE | libc::RENAME_WHITEOUT) != 0 {
-        // Not yet: the filesystems move one entry at a time.
+    if flags & libc::RENAME_WHITEOUT != 0 {
+        // Not yet: only overlayfs itself makes whiteouts.
         return Err(Errno::EINVAL);
     }
+    let exchange = flags & libc::RENAME_EXCHANGE != 0;
     let op = walk_parent(ctx, old_start, old_path)?;
     let np = walk_parent(ctx, new_start, new_path)?;
     if op.dir.mount.id != np.dir.mount.id {
@@ -613,6 +614,23 @@ pub fn renameat(
     check_sticky(ctx, &op.dir, &src)?;
     if ctx.vfs.is_mount_root(&src) {
         return Err(Errno::EBUSY);
+    }
+    if exchange {
+        let dst = lookup_child(ctx, &np.dir, &new_name)?;
+        if dst.same(&src) {
+            return Ok(());
+        }
+        if ctx.vfs.is_mount_root(&dst) {
+            return Err(Errno::EBUSY);
+        }
+        check_sticky(ctx, &np.dir, &dst)?;
+        if (src.is_dir() && np.dir.is_within(&src)) || (dst.is_dir() && op.dir.is_within(&dst)) {
+            return Err(Errno::EINVAL);
+        }
+        return op
+            .dir
+            .inode
+            .rename(&old_name, &np.dir.inode, &new_name, flags);
     }
     match lookup_child(ctx, &np.dir, &new_name) {
         Ok(dst) => {

@@ -193,6 +193,9 @@ struct State {
     origin: bool,
     /// Extended attributes by name.
     xattrs: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// An O_TMPFILE file (no links yet) that linkat may give a name:
+    /// Linux's I_LINKABLE, which O_EXCL leaves off.
+    linkable: bool,
 }
 
 /// A tmpfs file.
@@ -252,6 +255,7 @@ impl TmpInode {
                 data,
                 opaque: false,
                 xattrs: BTreeMap::new(),
+                linkable: false,
                 origin: false,
             }),
         })
@@ -848,6 +852,23 @@ impl Inode for TmpInode {
         Ok(self.make(name, libc::S_IFDIR, mode, owner, 0, None, false)?)
     }
 
+    fn tmpfile(&self, perm: u32, owner: Owner, linkable: bool) -> Result<InodeRef, Errno> {
+        if !self.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        if self.fs.inodes.load(Ordering::Relaxed) >= MAX_INODES {
+            return Err(Errno::ENOSPC);
+        }
+        let data = Data::Reg(RegData::default());
+        let node = TmpInode::new(&self.fs, libc::S_IFREG, perm, owner, data, 0);
+        {
+            let mut st = node.lock();
+            st.nlink = 0;
+            st.linkable = linkable;
+        }
+        Ok(node)
+    }
+
     fn symlink(&self, name: &[u8], target: &[u8], owner: Owner) -> Result<InodeRef, Errno> {
         Ok(self.make(name, libc::S_IFLNK, 0o777, owner, 0, Some(target), false)?)
     }
@@ -875,7 +896,10 @@ impl Inode for TmpInode {
         {
             let mut ts = t.lock();
             if ts.nlink == 0 {
-                return Err(Errno::ENOENT);
+                if !ts.linkable {
+                    return Err(Errno::ENOENT);
+                }
+                ts.linkable = false;
             }
             ts.nlink += 1;
             ts.ctime = Time::now();

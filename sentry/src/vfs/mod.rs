@@ -165,6 +165,11 @@ pub trait Inode: Send + Sync + Any {
     fn create(&self, _name: &[u8], _mode: u32, _owner: Owner) -> Result<InodeRef, Errno> {
         Err(self.no_dir_op())
     }
+    /// O_TMPFILE: a regular file of this directory's filesystem with no
+    /// name (nlink 0); `linkable`: linkat may name it later.
+    fn tmpfile(&self, _mode: u32, _owner: Owner, _linkable: bool) -> Result<InodeRef, Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
     fn mkdir(&self, _name: &[u8], _mode: u32, _owner: Owner) -> Result<InodeRef, Errno> {
         Err(self.no_dir_op())
     }

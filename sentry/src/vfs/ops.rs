@@ -355,8 +355,10 @@ pub fn open_at(
     flags: i32,
     mode: u32,
 ) -> Result<Arc<File>, Errno> {
-    if flags & libc::O_TMPFILE == libc::O_TMPFILE {
-        return Err(Errno::EOPNOTSUPP);
+    // __O_TMPFILE: O_TMPFILE without its O_DIRECTORY.
+    let tmpfile_bit = libc::O_TMPFILE & !libc::O_DIRECTORY;
+    if flags & tmpfile_bit != 0 {
+        return open_tmpfile(ctx, start, path, flags, mode);
     }
     if flags & libc::O_CREAT != 0 && flags & libc::O_DIRECTORY != 0 {
         // Linux 6.4 and later: no creating "a directory" with open.
@@ -456,6 +458,40 @@ pub fn open_at(
     }
     let ops = d.inode.clone().open_by(flags, ctx)?;
     Ok(File::new(ops, Some(d), flags | super::file::O_LARGEFILE))
+}
+
+/// open(2) with O_TMPFILE: an unnamed regular file in the directory
+/// `path` names, checked in Linux's order (flags, then the walk, then
+/// EROFS and the directory's write permission).
+fn open_tmpfile(
+    ctx: &Ctx<'_>,
+    start: Arc<Dentry>,
+    path: &[u8],
+    flags: i32,
+    mode: u32,
+) -> Result<Arc<File>, Errno> {
+    let acc = flags & libc::O_ACCMODE;
+    if flags & libc::O_TMPFILE != libc::O_TMPFILE
+        || flags & (libc::O_CREAT | libc::O_PATH) != 0
+        || (acc != libc::O_WRONLY && acc != libc::O_RDWR)
+    {
+        return Err(Errno::EINVAL);
+    }
+    let dir = walk(ctx, start, path, flags & libc::O_NOFOLLOW == 0)?;
+    if !dir.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    want_write(&dir)?;
+    may_modify_dir(ctx, &dir)?;
+    let owner = ctx.owner_in(&dir);
+    let perm = mode & 0o7777 & !ctx.umask;
+    let inode = dir.inode.tmpfile(perm, owner, flags & libc::O_EXCL == 0)?;
+    // Linux names it `#ino` in its directory (shown "(deleted)").
+    let name = format!("#{}", inode.ino());
+    let d = dir.child(dir.mount.clone(), inode, name.as_bytes());
+    let kept = flags & !(libc::O_TMPFILE | libc::O_EXCL);
+    let ops = d.inode.clone().open_by(kept, ctx)?;
+    Ok(File::new(ops, Some(d), kept | super::file::O_LARGEFILE))
 }
 
 /// Opening a magic link to a descriptor without a dentry (/dev/stdout on

@@ -566,6 +566,7 @@ fn sys_ftruncate(t: &mut Task, a: &SyscallArgs) -> SysResult {
         size: Some(len as u64),
         ..vfs::SetAttr::default()
     })?;
+    crate::fsimpl::inotify::file_event(&d, libc::IN_MODIFY);
     Ok(0)
 }
 

@@ -15,6 +15,7 @@ use super::{
 };
 use super::{MAX_SYMLINKS, PATH_MAX};
 use crate::errno::Errno;
+use crate::fsimpl::inotify;
 use crate::kernel::task::Task;
 
 /// What a resolution runs with.
@@ -399,6 +400,7 @@ pub fn open_at(
                 let owner = ctx.owner_in(&p.dir);
                 let perm = mode & 0o7777 & !ctx.umask;
                 let inode = p.dir.inode.create(&name, perm, owner)?;
+                inotify::entry_event(&p.dir, &name, libc::IN_CREATE, false, 0);
                 created = true;
                 p.dir.child(p.dir.mount.clone(), inode, &name)
             }
@@ -454,6 +456,7 @@ pub fn open_at(
                 size: Some(0),
                 ..SetAttr::default()
             })?;
+            inotify::file_event(&d, libc::IN_MODIFY);
         }
     }
     let ops = d.inode.clone().open_by(flags, ctx)?;
@@ -515,6 +518,7 @@ pub fn mkdirat(ctx: &Ctx<'_>, start: Arc<Dentry>, path: &[u8], mode: u32) -> Res
         perm |= libc::S_ISGID;
     }
     p.dir.inode.mkdir(&name, perm, owner)?;
+    inotify::entry_event(&p.dir, &name, libc::IN_CREATE, true, 0);
     Ok(())
 }
 
@@ -553,6 +557,7 @@ pub fn mknodat(
             .inode
             .mknod(&name, ftype | perm, if is_dev { rdev } else { 0 }, owner)?;
     }
+    inotify::entry_event(&p.dir, &name, libc::IN_CREATE, false, 0);
     Ok(())
 }
 
@@ -578,7 +583,9 @@ pub fn unlinkat(ctx: &Ctx<'_>, start: Arc<Dentry>, path: &[u8]) -> Result<(), Er
         // A bind-mounted file.
         return Err(Errno::EBUSY);
     }
-    p.dir.inode.unlink(&name)
+    p.dir.inode.unlink(&name)?;
+    inotify::entry_event(&p.dir, &name, libc::IN_DELETE, false, 0);
+    Ok(())
 }
 
 /// rmdir(2) and unlinkat(2) with AT_REMOVEDIR.
@@ -600,7 +607,9 @@ pub fn rmdirat(ctx: &Ctx<'_>, start: Arc<Dentry>, path: &[u8]) -> Result<(), Err
     if ctx.vfs.is_mount_root(&child) || child.same(&ctx.root) {
         return Err(Errno::EBUSY);
     }
-    p.dir.inode.rmdir(&name)
+    p.dir.inode.rmdir(&name)?;
+    inotify::entry_event(&p.dir, &name, libc::IN_DELETE, true, 0);
+    Ok(())
 }
 
 /// rename(2), renameat(2), renameat2(2) with RENAME_NOREPLACE.
@@ -663,10 +672,17 @@ pub fn renameat(
         if (src.is_dir() && np.dir.is_within(&src)) || (dst.is_dir() && op.dir.is_within(&dst)) {
             return Err(Errno::EINVAL);
         }
-        return op
-            .dir
+        op.dir
             .inode
-            .rename(&old_name, &np.dir.inode, &new_name, flags);
+            .rename(&old_name, &np.dir.inode, &new_name, flags)?;
+        let cookie = inotify::next_cookie();
+        let (sd, dd) = (src.is_dir(), dst.is_dir());
+        inotify::entry_event(&op.dir, &old_name, libc::IN_MOVED_FROM, sd, cookie);
+        inotify::entry_event(&np.dir, &new_name, libc::IN_MOVED_TO, sd, cookie);
+        let cookie = inotify::next_cookie();
+        inotify::entry_event(&np.dir, &new_name, libc::IN_MOVED_FROM, dd, cookie);
+        inotify::entry_event(&op.dir, &old_name, libc::IN_MOVED_TO, dd, cookie);
+        return Ok(());
     }
     match lookup_child(ctx, &np.dir, &new_name) {
         Ok(dst) => {
@@ -695,7 +711,12 @@ pub fn renameat(
     }
     op.dir
         .inode
-        .rename(&old_name, &np.dir.inode, &new_name, flags)
+        .rename(&old_name, &np.dir.inode, &new_name, flags)?;
+    let cookie = inotify::next_cookie();
+    let is_dir = src.is_dir();
+    inotify::entry_event(&op.dir, &old_name, libc::IN_MOVED_FROM, is_dir, cookie);
+    inotify::entry_event(&np.dir, &new_name, libc::IN_MOVED_TO, is_dir, cookie);
+    Ok(())
 }
 
 /// symlink(2): makes `path` a symlink holding `target`.
@@ -719,6 +740,7 @@ pub fn symlinkat(
     may_modify_dir(ctx, &p.dir)?;
     let owner = ctx.owner_in(&p.dir);
     p.dir.inode.symlink(&name, target, owner)?;
+    inotify::entry_event(&p.dir, &name, libc::IN_CREATE, false, 0);
     Ok(())
 }
 
@@ -742,7 +764,9 @@ pub fn linkat(
     }
     may_link(ctx, src)?;
     may_modify_dir(ctx, &p.dir)?;
-    p.dir.inode.link(&name, &src.inode)
+    p.dir.inode.link(&name, &src.inode)?;
+    inotify::entry_event(&p.dir, &name, libc::IN_CREATE, false, 0);
+    Ok(())
 }
 
 /// Linux's protected_hardlinks (on by default): who neither owns a file
@@ -807,7 +831,9 @@ pub fn chmod(cred: &Cred, d: &Dentry, mode: u32) -> Result<(), Errno> {
     d.inode.setattr(&SetAttr {
         mode: Some(mode),
         ..SetAttr::default()
-    })
+    })?;
+    inotify::file_event(d, libc::IN_ATTRIB);
+    Ok(())
 }
 
 /// chown(2) of a resolved file; `None` keeps an id (the application's -1).
@@ -845,7 +871,9 @@ pub fn chown(cred: &Cred, d: &Dentry, uid: Option<u32>, gid: Option<u32>) -> Res
         gid,
         mode,
         ..SetAttr::default()
-    })
+    })?;
+    inotify::file_event(d, libc::IN_ATTRIB);
+    Ok(())
 }
 
 /// truncate(2) of a resolved file.
@@ -863,7 +891,9 @@ pub fn truncate(cred: &Cred, d: &Dentry, len: i64) -> Result<(), Errno> {
     d.inode.setattr(&SetAttr {
         size: Some(len),
         ..SetAttr::default()
-    })
+    })?;
+    inotify::file_event(d, libc::IN_MODIFY);
+    Ok(())
 }
 
 /// utimensat(2) of a resolved file: `None` leaves a time, `Some(None)`
@@ -889,7 +919,9 @@ pub fn utimes(
         atime: atime.map(|t| t.unwrap_or(now)),
         mtime: mtime.map(|t| t.unwrap_or(now)),
         ..SetAttr::default()
-    })
+    })?;
+    inotify::file_event(d, libc::IN_ATTRIB);
+    Ok(())
 }
 
 // ---- glue to a task ----

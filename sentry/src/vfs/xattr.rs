@@ -65,7 +65,9 @@ pub fn set(cred: &Cred, d: &Dentry, name: &[u8], value: &[u8], flags: i32) -> Re
     want_write(d)?;
     permission(cred, d, name, true)?;
     known(name)?;
-    d.inode.xattr_set(name, Some(value), flags)
+    d.inode.xattr_set(name, Some(value), flags)?;
+    crate::fsimpl::inotify::file_event(d, libc::IN_ATTRIB);
+    Ok(())
 }
 
 /// removexattr(2).
@@ -73,7 +75,9 @@ pub fn remove(cred: &Cred, d: &Dentry, name: &[u8]) -> Result<(), Errno> {
     want_write(d)?;
     permission(cred, d, name, true)?;
     known(name)?;
-    d.inode.xattr_set(name, None, 0)
+    d.inode.xattr_set(name, None, 0)?;
+    crate::fsimpl::inotify::file_event(d, libc::IN_ATTRIB);
+    Ok(())
 }
 
 /// listxattr(2): the names, each ending in NUL; `trusted.` ones only for

@@ -22,8 +22,6 @@
 #include <grp.h>
 #include <sys/inotify.h>
 #include <sys/mount.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
@@ -611,14 +609,6 @@ int main(void)
 	printf("write to it: %zd\n", write(fd, "x", 1));
 	close(fd);
 	CHECK("mknod block dev as root", mknod(P("blk"), S_IFBLK | 0600, makedev(7, 0)));
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", P("bound"));
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	CHECK("bind unix socket", bind(fd, (struct sockaddr *)&sa, sizeof sa));
-	mode_of("stat bound socket", P("bound"));
-	CHECK("bind again", bind(socket(AF_UNIX, SOCK_STREAM, 0), (struct sockaddr *)&sa, sizeof sa));
-	close(fd);
 
 	/* ---- statfs, sync ---- */
 	CHECK("statfs", statfs(P("f"), &sfs));

@@ -482,7 +482,14 @@ int main(void)
 	CHECK("fallocate KEEP_SIZE", fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 40000));
 	fstat(fd, &st);
 	printf("size after KEEP_SIZE: %lld\n", (long long)st.st_size);
-	CHECK("fallocate PUNCH_HOLE", fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096));
+	pwrite(fd, "abcdefgh", 8, 4094);
+	pwrite(fd, "ijkl", 4, 9000);
+	CHECK("fallocate PUNCH_HOLE", fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 4095, 4096 + 4));
+	memset(lbuf, '?', 16);
+	printf("after punch: %zd", pread(fd, lbuf, 8, 4094));
+	for (int i = 0; i < 8; i++)
+		printf(" %02x", (unsigned char)lbuf[i]);
+	printf(" | %zd %.4s\n", pread(fd, lbuf, 4, 9000), lbuf);
 	CHECK("fallocate PUNCH_HOLE alone", fallocate(fd, FALLOC_FL_PUNCH_HOLE, 0, 4096));
 	CHECK("fallocate zero len", fallocate(fd, 0, 0, 0));
 	CHECK("fallocate negative offset", fallocate(fd, 0, -1, 10));

@@ -802,6 +802,49 @@ impl Inode for TmpInode {
         }
     }
 
+    fn punch_hole(&self, off: u64, len: u64) -> Result<(), Errno> {
+        let mut st = self.lock();
+        let Data::Reg(r) = &mut st.data else {
+            return Err(Errno::ENODEV);
+        };
+        let end = off.saturating_add(len).min(r.size);
+        if off >= end {
+            return Ok(());
+        }
+        let page = PAGE as u64;
+        // Only chunks that exist hold anything but zeros.
+        for (&k, c) in r.chunks.range(chunk_of(off).0..=chunk_of(end - 1).0) {
+            let cs = chunk_start(k);
+            let (a, b) = (off.max(cs), end.min(cs + c.mem.len));
+            if a >= b {
+                continue;
+            }
+            let (ra, rb) = (a - cs, b - cs);
+            let zero = |x: u64, y: u64| {
+                if y > x {
+                    if let Ok(p) = c.mem.ptr(x, y - x) {
+                        // SAFETY: `p` points at `y - x` bytes of the chunk
+                        // in the memory file's mapping (checked by `ptr`).
+                        unsafe { std::ptr::write_bytes(p, 0, (y - x) as usize) };
+                    }
+                }
+            };
+            // Whole pages go back to the host; the edges are zeroed.
+            let (pa, pb) = (ra.div_ceil(page) * page, rb / page * page);
+            if pa < pb {
+                c.mem.file.punch(c.mem.off + pa, pb - pa);
+                zero(ra, pa);
+                zero(pb, rb);
+            } else {
+                zero(ra, rb);
+            }
+        }
+        let now = Time::now();
+        st.mtime = now;
+        st.ctime = now;
+        Ok(())
+    }
+
     fn xattr_get(&self, name: &[u8]) -> Result<Vec<u8>, Errno> {
         self.lock().xattrs.get(name).cloned().ok_or(Errno::ENODATA)
     }
@@ -1094,6 +1137,84 @@ mod tests {
 
     fn root() -> Arc<TmpInode> {
         Tmpfs::with_limit(0o755, Owner::default(), 64 * PAGE as u64)
+    }
+
+    #[test]
+    fn rename_exchange_swaps_entries_and_moves_dir_links() {
+        let r = root();
+        let me: InodeRef = r.clone();
+        let d = r.mkdir(b"d", 0o755, Owner::default()).unwrap();
+        let f = r.create(b"f", 0o644, Owner::default()).unwrap();
+        let sub = d.mkdir(b"sub", 0o755, Owner::default()).unwrap();
+        r.rename(b"d", &me, b"f", libc::RENAME_EXCHANGE).unwrap();
+        assert_eq!(r.lookup(b"f").unwrap().ino(), d.ino());
+        assert_eq!(r.lookup(b"d").unwrap().ino(), f.ino());
+        assert_eq!(
+            r.rename(b"d", &me, b"none", libc::RENAME_EXCHANGE),
+            Err(Errno::ENOENT)
+        );
+        // A directory swapped with a file of another directory takes its
+        // `..` link along.
+        let dref: InodeRef = d.clone();
+        let before = (r.stat().unwrap().st_nlink, d.stat().unwrap().st_nlink);
+        d.rename(b"sub", &me, b"d", libc::RENAME_EXCHANGE).unwrap();
+        assert_eq!(r.lookup(b"d").unwrap().ino(), sub.ino());
+        assert_eq!(dref.lookup(b"sub").unwrap().ino(), f.ino());
+        assert_eq!(r.stat().unwrap().st_nlink, before.0 + 1);
+        assert_eq!(d.stat().unwrap().st_nlink, before.1 - 1);
+    }
+
+    #[test]
+    fn tmpfile_has_no_links_until_linked_unless_exclusive() {
+        let r = root();
+        let t = r.tmpfile(0o600, Owner::default(), true).unwrap();
+        assert_eq!(t.stat().unwrap().st_nlink, 0);
+        r.link(b"named", &t).unwrap();
+        assert_eq!(t.stat().unwrap().st_nlink, 1);
+        let x = r.tmpfile(0o600, Owner::default(), false).unwrap();
+        assert_eq!(r.link(b"never", &x), Err(Errno::ENOENT));
+    }
+
+    #[test]
+    fn xattrs_are_stored_created_replaced_and_removed() {
+        let r = root();
+        let f = r.create(b"f", 0o644, Owner::default()).unwrap();
+        f.xattr_set(b"user.a", Some(b"1"), 0).unwrap();
+        assert_eq!(
+            f.xattr_set(b"user.a", Some(b"2"), vfs::xattr::CREATE),
+            Err(Errno::EEXIST)
+        );
+        assert_eq!(
+            f.xattr_set(b"user.b", Some(b"2"), vfs::xattr::REPLACE),
+            Err(Errno::ENODATA)
+        );
+        f.xattr_set(b"user.b", Some(b""), 0).unwrap();
+        assert_eq!(f.xattr_get(b"user.a").unwrap(), b"1");
+        assert_eq!(
+            f.xattr_list().unwrap(),
+            vec![b"user.b".to_vec(), b"user.a".to_vec()]
+        );
+        f.xattr_set(b"user.a", None, 0).unwrap();
+        assert_eq!(f.xattr_set(b"user.a", None, 0), Err(Errno::ENODATA));
+        assert_eq!(f.xattr_get(b"user.a"), Err(Errno::ENODATA));
+    }
+
+    #[test]
+    fn punch_hole_zeroes_inside_the_file_and_keeps_the_size() {
+        let r = root();
+        let f = r.create(b"f", 0o644, Owner::default()).unwrap();
+        let ops = f.clone().open(libc::O_RDWR).unwrap();
+        let data = vec![7u8; 3 * PAGE];
+        assert_eq!(ops.write_at(&data, 0).unwrap(), data.len());
+        f.punch_hole(10, 2 * PAGE as u64).unwrap();
+        let mut back = vec![0u8; 3 * PAGE];
+        assert_eq!(ops.read_at(&mut back, 0).unwrap(), back.len());
+        assert!(back[..10].iter().all(|&b| b == 7));
+        assert!(back[10..10 + 2 * PAGE].iter().all(|&b| b == 0));
+        assert!(back[10 + 2 * PAGE..].iter().all(|&b| b == 7));
+        assert_eq!(f.stat().unwrap().st_size, 3 * PAGE as i64);
+        // Past the end: nothing to do.
+        f.punch_hole(1 << 40, 1 << 20).unwrap();
     }
 
     #[test]

@@ -748,18 +748,8 @@ fn sys_fallocate(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let end = off.checked_add(len).ok_or(Errno::EFBIG)?;
     let d = f.dentry().ok_or(Errno::EOPNOTSUPP)?;
     if punch {
-        // Zeros over the part of the range inside the file.
-        let stop = end.min(st.st_size).max(off) as u64;
-        let zeros = vec![0u8; vfs::IO_CHUNK];
-        let mut at = off as u64;
-        while at < stop {
-            let n = (stop - at).min(zeros.len() as u64) as usize;
-            let done = f.ops().write_at(&zeros[..n], at)?;
-            if done == 0 {
-                return Err(Errno::EIO);
-            }
-            at += done as u64;
-        }
+        d.inode.punch_hole(off as u64, len as u64)?;
+        crate::fsimpl::inotify::file_event(d, libc::IN_MODIFY);
         return Ok(0);
     }
     if mode & libc::FALLOC_FL_KEEP_SIZE == 0 && end > st.st_size {
@@ -767,6 +757,7 @@ fn sys_fallocate(t: &mut Task, a: &SyscallArgs) -> SysResult {
             size: Some(end as u64),
             ..vfs::SetAttr::default()
         })?;
+        crate::fsimpl::inotify::file_event(d, libc::IN_MODIFY);
     }
     Ok(0)
 }

@@ -246,6 +246,11 @@ pub trait Inode: Send + Sync + Any {
         None
     }
 
+    /// fallocate(FALLOC_FL_PUNCH_HOLE): bytes `[off, off+len)` inside
+    /// the file read as zeros afterwards; the size stays.
+    fn punch_hole(&self, _off: u64, _len: u64) -> Result<(), Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
     /// The extended attribute `name` (checked by `vfs::xattr`).
     fn xattr_get(&self, _name: &[u8]) -> Result<Vec<u8>, Errno> {
         Err(Errno::ENODATA)

@@ -20,6 +20,8 @@ use crate::vfs::{Dentry, File, FileOps, InodeRef};
 pub const ALL_EVENTS: u32 = libc::IN_ALL_EVENTS;
 /// Queued events per instance (fs.inotify.max_queued_events).
 const MAX_QUEUED: usize = 16384;
+/// Watches in the sandbox (fs.inotify.max_user_watches); more is ENOSPC.
+const MAX_WATCHES: usize = 65536;
 /// Size of `struct inotify_event` without its name.
 const HEADER: usize = 16;
 
@@ -191,6 +193,9 @@ impl Inotify {
                 w.1 = r.mask;
             }
             return Ok(r.wd);
+        }
+        if WATCHES.load(Ordering::Relaxed) >= MAX_WATCHES {
+            return Err(Errno::ENOSPC);
         }
         let wd = st.next_wd;
         st.next_wd = st.next_wd.checked_add(1).ok_or(Errno::ENOSPC)?;

@@ -21,6 +21,7 @@ pub mod epoll;
 pub mod eventfd;
 pub mod gofer;
 pub mod host;
+pub mod inotify;
 pub mod memfd;
 pub mod overlay;
 pub mod pipe;

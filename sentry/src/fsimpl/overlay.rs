@@ -124,6 +124,17 @@ fn as_ov(i: &InodeRef) -> Result<&OvInode, Errno> {
 }
 
 impl OvInode {
+    /// The layer an open with `flags` reaches: a regular file opened for
+    /// writing is copied up first.
+    fn layer_to_open(&self, flags: i32) -> Result<InodeRef, Errno> {
+        let writes = flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
+        Ok(if writes && self.ftype == libc::S_IFREG {
+            self.copy_up(flags & libc::O_TRUNC == 0)?
+        } else {
+            self.top()?
+        })
+    }
+
     fn lock(&self) -> MutexGuard<'_, OvState> {
         self.st.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -460,13 +471,20 @@ impl Inode for OvInode {
         if self.is_dir() {
             return Ok(Arc::new(super::DirFile));
         }
-        let writes = flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
-        let layer: InodeRef = if writes && self.ftype == libc::S_IFREG {
-            self.copy_up(flags & libc::O_TRUNC == 0)?
-        } else {
-            self.top()?
-        };
-        layer.open(flags)
+        self.layer_to_open(flags)?.open(flags)
+    }
+
+    /// `open` with the opener, which FIFOs (to wait for their other end)
+    /// and terminals need.
+    fn open_by(
+        self: Arc<Self>,
+        flags: i32,
+        ctx: &vfs::ops::Ctx<'_>,
+    ) -> Result<Arc<dyn FileOps>, Errno> {
+        if self.is_dir() {
+            return Ok(Arc::new(super::DirFile));
+        }
+        self.layer_to_open(flags)?.open_by(flags, ctx)
     }
 
     fn create(&self, name: &[u8], mode: u32, owner: Owner) -> Result<InodeRef, Errno> {
@@ -540,6 +558,11 @@ impl Inode for OvInode {
         let nd = as_ov(newdir)?;
         if !Arc::ptr_eq(&nd.fs, &self.fs) {
             return Err(Errno::EXDEV);
+        }
+        if flags & libc::RENAME_EXCHANGE != 0 {
+            // Not yet: swapping needs both sides copied up and their
+            // whiteouts kept right.
+            return Err(Errno::EINVAL);
         }
         let src = self.lookup_ov(old)?;
         if src.is_dir() && src.merged_lower().is_some() {

@@ -82,6 +82,44 @@ impl Pipe {
         })
     }
 
+    /// Opening a FIFO (a named pipe) with open(2)'s `flags`: a reader
+    /// waits for a writer and a writer for a reader, unless O_NONBLOCK
+    /// (then a writer without a reader is ENXIO). O_RDWR is both ends at
+    /// once and never waits. `t` is the opener, to sleep on; without one
+    /// the open does not wait.
+    pub fn open_fifo(
+        self: &Arc<Self>,
+        flags: i32,
+        t: Option<&Task>,
+    ) -> Result<Arc<dyn FileOps>, Errno> {
+        let nonblock = flags & libc::O_NONBLOCK != 0;
+        match flags & libc::O_ACCMODE {
+            libc::O_RDONLY => {
+                let end = self.open_end(false);
+                if let (false, Some(t)) = (nonblock, t) {
+                    t.block(&[&self.queue], None, &mut || self.lock().writers > 0)?;
+                }
+                Ok(end)
+            }
+            libc::O_WRONLY => {
+                if nonblock && self.lock().readers == 0 {
+                    return Err(Errno::ENXIO);
+                }
+                let end = self.open_end(true);
+                if let (false, Some(t)) = (nonblock, t) {
+                    t.block(&[&self.queue], None, &mut || self.lock().readers > 0)?;
+                }
+                Ok(end)
+            }
+            libc::O_RDWR => {
+                let read = self.open_end(false);
+                let write = self.open_end(true);
+                Ok(Arc::new(FifoRdwr { read, write }))
+            }
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
     /// Bytes buffered.
     pub fn len(&self) -> usize {
         self.lock().buf.len()
@@ -195,6 +233,43 @@ pub fn new_pipe_files(flags: i32) -> (Arc<File>, Arc<File>) {
 }
 
 /// One end of a pipe.
+/// A FIFO opened O_RDWR: a reader and a writer in one description.
+struct FifoRdwr {
+    read: Arc<dyn FileOps>,
+    write: Arc<dyn FileOps>,
+}
+
+impl FileOps for FifoRdwr {
+    fn read(&self, t: &Task, f: &File, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
+        self.read.read(t, f, buf, off)
+    }
+    fn write(&self, t: &Task, f: &File, buf: &[u8], off: u64) -> Result<usize, Errno> {
+        self.write.write(t, f, buf, off)
+    }
+    fn seekable(&self) -> bool {
+        false
+    }
+    fn stat(&self) -> Result<libc::stat, Errno> {
+        self.read.stat()
+    }
+    fn readable_bytes(&self) -> Option<u64> {
+        self.read.readable_bytes()
+    }
+    fn readiness(&self, mask: i16) -> i16 {
+        self.read
+            .readiness(mask & (libc::POLLIN | libc::POLLRDNORM))
+            | self
+                .write
+                .readiness(mask & !(libc::POLLIN | libc::POLLRDNORM))
+    }
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        self.read.wait_queue()
+    }
+    fn as_pipe(&self) -> Option<&Pipe> {
+        self.read.as_pipe()
+    }
+}
+
 pub struct PipeEnd {
     pipe: Arc<Pipe>,
     write: bool,

@@ -191,6 +191,11 @@ struct State {
     data: Data,
     opaque: bool,
     origin: bool,
+    /// Extended attributes by name.
+    xattrs: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// An O_TMPFILE file (no links yet) that linkat may give a name:
+    /// Linux's I_LINKABLE, which O_EXCL leaves off.
+    linkable: bool,
 }
 
 /// A tmpfs file.
@@ -202,6 +207,8 @@ pub struct TmpInode {
     rdev: u64,
     me: Weak<TmpInode>,
     st: Mutex<State>,
+    /// A FIFO's pipe, made at its first open and shared by every opener.
+    fifo: std::sync::OnceLock<Arc<super::pipe::Pipe>>,
 }
 
 impl Drop for TmpInode {
@@ -236,6 +243,7 @@ impl TmpInode {
             ftype,
             rdev,
             me: me.clone(),
+            fifo: std::sync::OnceLock::new(),
             st: Mutex::new(State {
                 perm: perm & 0o7777,
                 uid: owner.uid,
@@ -246,6 +254,8 @@ impl TmpInode {
                 ctime: now,
                 data,
                 opaque: false,
+                xattrs: BTreeMap::new(),
+                linkable: false,
                 origin: false,
             }),
         })
@@ -642,6 +652,77 @@ impl TmpInode {
     }
 }
 
+impl TmpInode {
+    /// renameat2(RENAME_EXCHANGE): `old` here and `new` in `nd` swap
+    /// places (the caller holds the rename lock).
+    fn exchange(
+        &self,
+        old: &[u8],
+        src: Arc<TmpInode>,
+        nd: &TmpInode,
+        new: &[u8],
+        dst: Arc<TmpInode>,
+    ) -> Result<(), Errno> {
+        if Arc::ptr_eq(&src, &dst) {
+            return Ok(());
+        }
+        if std::ptr::eq(&*dst, self) {
+            return Err(Errno::EINVAL);
+        }
+        let now = Time::now();
+        if std::ptr::eq(self, nd) {
+            let mut st = self.lock();
+            let Data::Dir(m) = &mut st.data else {
+                return Err(Errno::ENOTDIR);
+            };
+            m.insert(old.to_vec(), dst.clone());
+            m.insert(new.to_vec(), src.clone());
+            st.mtime = now;
+            st.ctime = now;
+        } else {
+            let (mut a, mut b) = if self.ino < nd.ino {
+                let a = self.lock();
+                (a, nd.lock())
+            } else {
+                let b = nd.lock();
+                (self.lock(), b)
+            };
+            if !matches!(a.data, Data::Dir(_)) || !matches!(b.data, Data::Dir(_)) {
+                return Err(Errno::ENOTDIR);
+            }
+            if let Data::Dir(om) = &mut a.data {
+                om.insert(old.to_vec(), dst.clone());
+            }
+            if let Data::Dir(nm) = &mut b.data {
+                nm.insert(new.to_vec(), src.clone());
+            }
+            // A directory's `..` link moves with it.
+            match (src.is_dir(), dst.is_dir()) {
+                (true, false) => {
+                    a.nlink = a.nlink.saturating_sub(1);
+                    b.nlink += 1;
+                }
+                (false, true) => {
+                    b.nlink = b.nlink.saturating_sub(1);
+                    a.nlink += 1;
+                }
+                _ => {}
+            }
+            for st in [&mut a, &mut b] {
+                st.mtime = now;
+                st.ctime = now;
+            }
+        }
+        src.lock().ctime = now;
+        dst.lock().ctime = now;
+        Ok(())
+    }
+
+    fn fifo_pipe(&self) -> &Arc<super::pipe::Pipe> {
+        self.fifo.get_or_init(super::pipe::Pipe::new)
+    }
+}
+
 impl Inode for TmpInode {
     fn ino(&self) -> u64 {
         self.ino
@@ -663,7 +744,8 @@ impl Inode for TmpInode {
         let (size, pages) = match &st.data {
             Data::Reg(r) => (r.size, r.pages),
             Data::Link(l) => (l.len() as u64, 0),
-            Data::Dir(_) => (PAGE as u64, 0),
+            // Linux's tmpfs counts 20 bytes per entry, `.` and `..` too.
+            Data::Dir(d) => (20 * (d.len() as u64 + 2), 0),
             Data::Node => (0, 0),
         };
         s.st_size = size as i64;
@@ -714,10 +796,80 @@ impl Inode for TmpInode {
             libc::S_IFREG => Ok(Arc::new(TmpFile { inode: self })),
             libc::S_IFDIR => Ok(Arc::new(super::DirFile)),
             libc::S_IFCHR => super::dev::open_device(self.rdev, flags),
-            // FIFOs and sockets need their own objects (mknod is not
-            // served yet).
+            libc::S_IFIFO => self.fifo_pipe().open_fifo(flags, None),
+            // A socket node is reached with connect(2), never opened.
             _ => Err(Errno::ENXIO),
         }
+    }
+
+    fn punch_hole(&self, off: u64, len: u64) -> Result<(), Errno> {
+        let mut st = self.lock();
+        let Data::Reg(r) = &mut st.data else {
+            return Err(Errno::ENODEV);
+        };
+        let end = off.saturating_add(len).min(r.size);
+        if off >= end {
+            return Ok(());
+        }
+        let page = PAGE as u64;
+        // Only chunks that exist hold anything but zeros.
+        for (&k, c) in r.chunks.range(chunk_of(off).0..=chunk_of(end - 1).0) {
+            let cs = chunk_start(k);
+            let (a, b) = (off.max(cs), end.min(cs + c.mem.len));
+            if a >= b {
+                continue;
+            }
+            let (ra, rb) = (a - cs, b - cs);
+            let zero = |x: u64, y: u64| {
+                if y > x {
+                    if let Ok(p) = c.mem.ptr(x, y - x) {
+                        // SAFETY: `p` points at `y - x` bytes of the chunk
+                        // in the memory file's mapping (checked by `ptr`).
+                        unsafe { std::ptr::write_bytes(p, 0, (y - x) as usize) };
+                    }
+                }
+            };
+            // Whole pages go back to the host; the edges are zeroed.
+            let (pa, pb) = (ra.div_ceil(page) * page, rb / page * page);
+            if pa < pb {
+                c.mem.file.punch(c.mem.off + pa, pb - pa);
+                zero(ra, pa);
+                zero(pb, rb);
+            } else {
+                zero(ra, rb);
+            }
+        }
+        let now = Time::now();
+        st.mtime = now;
+        st.ctime = now;
+        Ok(())
+    }
+
+    fn xattr_get(&self, name: &[u8]) -> Result<Vec<u8>, Errno> {
+        self.lock().xattrs.get(name).cloned().ok_or(Errno::ENODATA)
+    }
+
+    fn xattr_set(&self, name: &[u8], value: Option<&[u8]>, flags: i32) -> Result<(), Errno> {
+        let mut st = self.lock();
+        let exists = st.xattrs.contains_key(name);
+        match value {
+            None if !exists => return Err(Errno::ENODATA),
+            None => {
+                st.xattrs.remove(name);
+            }
+            Some(_) if exists && flags & vfs::xattr::CREATE != 0 => return Err(Errno::EEXIST),
+            Some(_) if !exists && flags & vfs::xattr::REPLACE != 0 => return Err(Errno::ENODATA),
+            Some(v) => {
+                st.xattrs.insert(name.to_vec(), v.to_vec());
+            }
+        }
+        st.ctime = Time::now();
+        Ok(())
+    }
+
+    fn xattr_list(&self) -> Result<Vec<Vec<u8>>, Errno> {
+        // Linux 6.18 tmpfs lists names in descending byte order.
+        Ok(self.lock().xattrs.keys().rev().cloned().collect())
     }
 
     fn open_by(
@@ -729,6 +881,9 @@ impl Inode for TmpInode {
             // Terminals need to know who opens them.
             return super::dev::open_device_by(self.rdev, flags, ctx.task);
         }
+        if self.ftype == libc::S_IFIFO {
+            return self.fifo_pipe().open_fifo(flags, ctx.task);
+        }
         self.open(flags)
     }
 
@@ -738,6 +893,23 @@ impl Inode for TmpInode {
 
     fn mkdir(&self, name: &[u8], mode: u32, owner: Owner) -> Result<InodeRef, Errno> {
         Ok(self.make(name, libc::S_IFDIR, mode, owner, 0, None, false)?)
+    }
+
+    fn tmpfile(&self, perm: u32, owner: Owner, linkable: bool) -> Result<InodeRef, Errno> {
+        if !self.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        if self.fs.inodes.load(Ordering::Relaxed) >= MAX_INODES {
+            return Err(Errno::ENOSPC);
+        }
+        let data = Data::Reg(RegData::default());
+        let node = TmpInode::new(&self.fs, libc::S_IFREG, perm, owner, data, 0);
+        {
+            let mut st = node.lock();
+            st.nlink = 0;
+            st.linkable = linkable;
+        }
+        Ok(node)
     }
 
     fn symlink(&self, name: &[u8], target: &[u8], owner: Owner) -> Result<InodeRef, Errno> {
@@ -767,7 +939,10 @@ impl Inode for TmpInode {
         {
             let mut ts = t.lock();
             if ts.nlink == 0 {
-                return Err(Errno::ENOENT);
+                if !ts.linkable {
+                    return Err(Errno::ENOENT);
+                }
+                ts.linkable = false;
             }
             ts.nlink += 1;
             ts.ctime = Time::now();
@@ -810,6 +985,10 @@ impl Inode for TmpInode {
         let src = self.child(old).ok_or(Errno::ENOENT)?;
         if std::ptr::eq(&*src, nd) {
             return Err(Errno::EINVAL);
+        }
+        if flags & libc::RENAME_EXCHANGE != 0 {
+            let dst = nd.child(new).ok_or(Errno::ENOENT)?;
+            return self.exchange(old, src, nd, new, dst);
         }
         let dst = nd.child(new);
         if let Some(d) = &dst {
@@ -958,6 +1137,84 @@ mod tests {
 
     fn root() -> Arc<TmpInode> {
         Tmpfs::with_limit(0o755, Owner::default(), 64 * PAGE as u64)
+    }
+
+    #[test]
+    fn rename_exchange_swaps_entries_and_moves_dir_links() {
+        let r = root();
+        let me: InodeRef = r.clone();
+        let d = r.mkdir(b"d", 0o755, Owner::default()).unwrap();
+        let f = r.create(b"f", 0o644, Owner::default()).unwrap();
+        let sub = d.mkdir(b"sub", 0o755, Owner::default()).unwrap();
+        r.rename(b"d", &me, b"f", libc::RENAME_EXCHANGE).unwrap();
+        assert_eq!(r.lookup(b"f").unwrap().ino(), d.ino());
+        assert_eq!(r.lookup(b"d").unwrap().ino(), f.ino());
+        assert_eq!(
+            r.rename(b"d", &me, b"none", libc::RENAME_EXCHANGE),
+            Err(Errno::ENOENT)
+        );
+        // A directory swapped with a file of another directory takes its
+        // `..` link along.
+        let dref: InodeRef = d.clone();
+        let before = (r.stat().unwrap().st_nlink, d.stat().unwrap().st_nlink);
+        d.rename(b"sub", &me, b"d", libc::RENAME_EXCHANGE).unwrap();
+        assert_eq!(r.lookup(b"d").unwrap().ino(), sub.ino());
+        assert_eq!(dref.lookup(b"sub").unwrap().ino(), f.ino());
+        assert_eq!(r.stat().unwrap().st_nlink, before.0 + 1);
+        assert_eq!(d.stat().unwrap().st_nlink, before.1 - 1);
+    }
+
+    #[test]
+    fn tmpfile_has_no_links_until_linked_unless_exclusive() {
+        let r = root();
+        let t = r.tmpfile(0o600, Owner::default(), true).unwrap();
+        assert_eq!(t.stat().unwrap().st_nlink, 0);
+        r.link(b"named", &t).unwrap();
+        assert_eq!(t.stat().unwrap().st_nlink, 1);
+        let x = r.tmpfile(0o600, Owner::default(), false).unwrap();
+        assert_eq!(r.link(b"never", &x), Err(Errno::ENOENT));
+    }
+
+    #[test]
+    fn xattrs_are_stored_created_replaced_and_removed() {
+        let r = root();
+        let f = r.create(b"f", 0o644, Owner::default()).unwrap();
+        f.xattr_set(b"user.a", Some(b"1"), 0).unwrap();
+        assert_eq!(
+            f.xattr_set(b"user.a", Some(b"2"), vfs::xattr::CREATE),
+            Err(Errno::EEXIST)
+        );
+        assert_eq!(
+            f.xattr_set(b"user.b", Some(b"2"), vfs::xattr::REPLACE),
+            Err(Errno::ENODATA)
+        );
+        f.xattr_set(b"user.b", Some(b""), 0).unwrap();
+        assert_eq!(f.xattr_get(b"user.a").unwrap(), b"1");
+        assert_eq!(
+            f.xattr_list().unwrap(),
+            vec![b"user.b".to_vec(), b"user.a".to_vec()]
+        );
+        f.xattr_set(b"user.a", None, 0).unwrap();
+        assert_eq!(f.xattr_set(b"user.a", None, 0), Err(Errno::ENODATA));
+        assert_eq!(f.xattr_get(b"user.a"), Err(Errno::ENODATA));
+    }
+
+    #[test]
+    fn punch_hole_zeroes_inside_the_file_and_keeps_the_size() {
+        let r = root();
+        let f = r.create(b"f", 0o644, Owner::default()).unwrap();
+        let ops = f.clone().open(libc::O_RDWR).unwrap();
+        let data = vec![7u8; 3 * PAGE];
+        assert_eq!(ops.write_at(&data, 0).unwrap(), data.len());
+        f.punch_hole(10, 2 * PAGE as u64).unwrap();
+        let mut back = vec![0u8; 3 * PAGE];
+        assert_eq!(ops.read_at(&mut back, 0).unwrap(), back.len());
+        assert!(back[..10].iter().all(|&b| b == 7));
+        assert!(back[10..10 + 2 * PAGE].iter().all(|&b| b == 0));
+        assert!(back[10 + 2 * PAGE..].iter().all(|&b| b == 7));
+        assert_eq!(f.stat().unwrap().st_size, 3 * PAGE as i64);
+        // Past the end: nothing to do.
+        f.punch_hole(1 << 40, 1 << 20).unwrap();
     }
 
     #[test]

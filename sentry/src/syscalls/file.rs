@@ -48,7 +48,7 @@ pub fn register(t: &mut Table) {
     t.add(libc::SYS_unlink, "unlink", Support::Full, sys_unlink);
     t.add(libc::SYS_unlinkat, "unlinkat", Support::Full, sys_unlinkat);
     t.add(libc::SYS_rmdir, "rmdir", Support::Full, sys_rmdir);
-    let rename_gap = "RENAME_EXCHANGE and RENAME_WHITEOUT are EINVAL; directories with lower-layer contents are EXDEV";
+    let rename_gap = "RENAME_WHITEOUT is EINVAL, and RENAME_EXCHANGE in the overlay root; directories with lower-layer contents are EXDEV";
     t.add(
         libc::SYS_rename,
         "rename",
@@ -118,6 +118,22 @@ pub fn register(t: &mut Table) {
         "utimensat",
         Support::Full,
         sys_utimensat,
+    );
+    t.add(libc::SYS_utime, "utime", Support::Full, sys_utime);
+    t.add(libc::SYS_utimes, "utimes", Support::Full, sys_utimes);
+    t.add(
+        libc::SYS_futimesat,
+        "futimesat",
+        Support::Full,
+        sys_futimesat,
+    );
+    t.add(libc::SYS_mknod, "mknod", Support::Full, sys_mknod);
+    t.add(libc::SYS_mknodat, "mknodat", Support::Full, sys_mknodat);
+    t.add(
+        libc::SYS_fallocate,
+        "fallocate",
+        Support::Partial("KEEP_SIZE and PUNCH_HOLE; no COLLAPSE, ZERO or INSERT_RANGE"),
+        sys_fallocate,
     );
 }
 
@@ -226,7 +242,18 @@ fn do_access(t: &Task, dirfd: i32, path_addr: u64, mode: i32, flags: i32) -> Sys
     } else {
         ops::real_cred(t)
     };
-    ops::access(&cred, &target.stat()?, mode)?;
+    let st = target.stat()?;
+    if mode & libc::W_OK != 0
+        && matches!(
+            st.st_mode & libc::S_IFMT,
+            libc::S_IFREG | libc::S_IFDIR | libc::S_IFLNK
+        )
+    {
+        if let Some(d) = target.dentry() {
+            crate::vfs::mount::want_write(d)?;
+        }
+    }
+    ops::access(&cred, &st, mode)?;
     Ok(0)
 }
 
@@ -539,6 +566,7 @@ fn sys_ftruncate(t: &mut Task, a: &SyscallArgs) -> SysResult {
         size: Some(len as u64),
         ..vfs::SetAttr::default()
     })?;
+    crate::fsimpl::inotify::file_event(&d, libc::IN_MODIFY);
     Ok(0)
 }
 
@@ -579,27 +607,80 @@ fn utime_arg(ts: &libc::timespec) -> Result<Option<Option<Time>>, Errno> {
     }
 }
 
+/// Times as utimensat takes them: `None` leaves one, `Some(None)` is now.
+type Times = (Option<Option<Time>>, Option<Option<Time>>);
+
 fn sys_utimensat(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let dirfd = fd_arg(a.a[0]);
-    let flags = a.a[3] as i32;
-    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
-        return Err(Errno::EINVAL);
-    }
     let (atime, mtime) = if a.a[2] == 0 {
         (Some(None), Some(None))
     } else {
         let ts: [libc::timespec; 2] = t.copy_in(a.a[2])?;
         (utime_arg(&ts[0])?, utime_arg(&ts[1])?)
     };
+    do_utimes(t, fd_arg(a.a[0]), a.a[1], a.a[3] as i32, (atime, mtime))
+}
+
+/// utimes(2) and futimesat(2) times: microseconds, or now for a null
+/// pointer.
+fn timeval_times(t: &Task, addr: u64) -> Result<Times, Errno> {
+    if addr == 0 {
+        return Ok((Some(None), Some(None)));
+    }
+    let tv: [libc::timeval; 2] = t.copy_in(addr)?;
+    let one = |v: &libc::timeval| {
+        if !(0..1_000_000).contains(&v.tv_usec) {
+            return Err(Errno::EINVAL);
+        }
+        Ok(Some(Some(Time {
+            sec: v.tv_sec,
+            nsec: v.tv_usec * 1000,
+        })))
+    };
+    Ok((one(&tv[0])?, one(&tv[1])?))
+}
+
+fn sys_utime(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let times = if a.a[1] == 0 {
+        (Some(None), Some(None))
+    } else {
+        let ub: [i64; 2] = t.copy_in(a.a[1])?;
+        let at = |sec| Some(Some(Time { sec, nsec: 0 }));
+        (at(ub[0]), at(ub[1]))
+    };
+    if a.a[0] == 0 {
+        return Err(Errno::EFAULT);
+    }
+    do_utimes(t, libc::AT_FDCWD, a.a[0], 0, times)
+}
+
+fn sys_utimes(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let times = timeval_times(t, a.a[1])?;
+    if a.a[0] == 0 {
+        return Err(Errno::EFAULT);
+    }
+    do_utimes(t, libc::AT_FDCWD, a.a[0], 0, times)
+}
+
+fn sys_futimesat(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let times = timeval_times(t, a.a[2])?;
+    do_utimes(t, fd_arg(a.a[0]), a.a[1], 0, times)
+}
+
+fn do_utimes(t: &Task, dirfd: i32, path_addr: u64, flags: i32, times: Times) -> SysResult {
+    let (atime, mtime) = times;
+    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let a1 = path_addr;
     // A null path is futimens(2): the file dirfd names.
-    let target = if a.a[1] == 0 {
+    let target = if a1 == 0 {
         if dirfd == libc::AT_FDCWD {
             return Err(Errno::EFAULT);
         }
         ops::resolve_at(t, dirfd, b"", true, true)?
     } else {
         let empty_ok = flags & libc::AT_EMPTY_PATH != 0;
-        let path = t.read_path(a.a[1])?;
+        let path = t.read_path(a1)?;
         ops::resolve_at(
             t,
             dirfd,
@@ -613,6 +694,70 @@ fn sys_utimensat(t: &mut Task, a: &SyscallArgs) -> SysResult {
     }
     if let Some(d) = target.dentry() {
         ops::utimes(&ops::fs_cred(t), d, atime, mtime)?;
+    }
+    Ok(0)
+}
+
+// ---- mknod, fallocate ----
+
+fn do_mknod(t: &Task, dirfd: i32, path_addr: u64, mode: u32, dev: u64) -> SysResult {
+    let path = t.read_path(path_addr)?;
+    let start = ops::start_dir(t, dirfd, &path)?;
+    // The kernel takes a 32-bit dev_t from the application (new_decode_dev).
+    let dev = dev as u32;
+    let rdev = libc::makedev((dev & 0xfff00) >> 8, (dev & 0xff) | ((dev >> 12) & 0xfff00));
+    ops::mknodat(&Ctx::of(t), start, &path, mode, rdev)?;
+    Ok(0)
+}
+
+fn sys_mknod(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    do_mknod(t, libc::AT_FDCWD, a.a[0], a.a[1] as u32, a.a[2])
+}
+
+fn sys_mknodat(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    do_mknod(t, fd_arg(a.a[0]), a.a[1], a.a[2] as u32, a.a[3])
+}
+
+/// fallocate(2), checked in Linux's order (vfs_fallocate). Filesystems
+/// here allocate on write, so reserving is only the size change.
+fn sys_fallocate(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let f = t.fds.get(fd_arg(a.a[0]))?;
+    let mode = a.a[1] as i32;
+    let (off, len) = (a.a[2] as i64, a.a[3] as i64);
+    if off < 0 || len <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let known = libc::FALLOC_FL_KEEP_SIZE | libc::FALLOC_FL_PUNCH_HOLE;
+    if mode & !known != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let punch = mode & libc::FALLOC_FL_PUNCH_HOLE != 0;
+    if punch && mode & libc::FALLOC_FL_KEEP_SIZE == 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    if !f.writable() || f.is_path_only() {
+        return Err(Errno::EBADF);
+    }
+    let st = f.stat()?;
+    match st.st_mode & libc::S_IFMT {
+        libc::S_IFIFO => return Err(Errno::ESPIPE),
+        libc::S_IFDIR => return Err(Errno::EISDIR),
+        libc::S_IFREG => {}
+        _ => return Err(Errno::ENODEV),
+    }
+    let end = off.checked_add(len).ok_or(Errno::EFBIG)?;
+    let d = f.dentry().ok_or(Errno::EOPNOTSUPP)?;
+    if punch {
+        d.inode.punch_hole(off as u64, len as u64)?;
+        crate::fsimpl::inotify::file_event(d, libc::IN_MODIFY);
+        return Ok(0);
+    }
+    if mode & libc::FALLOC_FL_KEEP_SIZE == 0 && end > st.st_size {
+        d.inode.setattr(&vfs::SetAttr {
+            size: Some(end as u64),
+            ..vfs::SetAttr::default()
+        })?;
+        crate::fsimpl::inotify::file_event(d, libc::IN_MODIFY);
     }
     Ok(0)
 }

@@ -14,6 +14,7 @@ mod fcntl;
 mod file;
 mod futex;
 mod identity;
+mod inotify;
 mod ioctl;
 mod memfd;
 mod mmap;
@@ -82,6 +83,7 @@ impl Table {
         file::register(&mut t);
         futex::register(&mut t);
         identity::register(&mut t);
+        inotify::register(&mut t);
         ioctl::register(&mut t);
         memfd::register(&mut t);
         mmap::register(&mut t);

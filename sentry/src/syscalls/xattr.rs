@@ -1,81 +1,70 @@
-//! Extended attributes: no file in the sandbox has any yet, and none can
-//! be set (the overlay's upper layer does not store them).
+//! Extended attributes: the get/set/list/remove families on a path
+//! (following a final symlink or, for the `l` variants, not) or an fd.
+//! The checks are `vfs::xattr`'s; tmpfs stores attributes, other
+//! filesystems have none.
+
+use std::sync::Arc;
 
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::task::Task;
+use crate::vfs::{ops, xattr, Dentry};
 
 pub fn register(t: &mut Table) {
-    let get = Support::Partial("files have no extended attributes: ENODATA");
-    let set = Support::Partial("setting extended attributes is not supported: EOPNOTSUPP");
-    t.add(libc::SYS_getxattr, "getxattr", get, sys_getxattr);
-    t.add(libc::SYS_lgetxattr, "lgetxattr", get, sys_lgetxattr);
-    t.add(libc::SYS_fgetxattr, "fgetxattr", get, sys_fgetxattr);
-    t.add(
-        libc::SYS_listxattr,
-        "listxattr",
-        Support::Partial("always an empty list"),
-        sys_listxattr,
-    );
-    t.add(
-        libc::SYS_llistxattr,
-        "llistxattr",
-        Support::Partial("always an empty list"),
-        sys_llistxattr,
-    );
-    t.add(
-        libc::SYS_flistxattr,
-        "flistxattr",
-        Support::Partial("always an empty list"),
-        sys_flistxattr,
-    );
-    t.add(libc::SYS_setxattr, "setxattr", set, sys_setxattr);
-    t.add(libc::SYS_lsetxattr, "lsetxattr", set, sys_lsetxattr);
-    t.add(libc::SYS_fsetxattr, "fsetxattr", set, sys_fsetxattr);
-    t.add(libc::SYS_removexattr, "removexattr", set, sys_removexattr);
+    let full = Support::Partial("stored by tmpfs (and /tmp); other filesystems have none");
+    t.add(libc::SYS_getxattr, "getxattr", full, sys_getxattr);
+    t.add(libc::SYS_lgetxattr, "lgetxattr", full, sys_lgetxattr);
+    t.add(libc::SYS_fgetxattr, "fgetxattr", full, sys_fgetxattr);
+    t.add(libc::SYS_listxattr, "listxattr", full, sys_listxattr);
+    t.add(libc::SYS_llistxattr, "llistxattr", full, sys_llistxattr);
+    t.add(libc::SYS_flistxattr, "flistxattr", full, sys_flistxattr);
+    t.add(libc::SYS_setxattr, "setxattr", full, sys_setxattr);
+    t.add(libc::SYS_lsetxattr, "lsetxattr", full, sys_lsetxattr);
+    t.add(libc::SYS_fsetxattr, "fsetxattr", full, sys_fsetxattr);
+    t.add(libc::SYS_removexattr, "removexattr", full, sys_removexattr);
     t.add(
         libc::SYS_lremovexattr,
         "lremovexattr",
-        set,
+        full,
         sys_lremovexattr,
     );
     t.add(
         libc::SYS_fremovexattr,
         "fremovexattr",
-        set,
+        full,
         sys_fremovexattr,
     );
 }
 
-/// The file named by a path argument must exist (ENOENT, ENOTDIR, ELOOP
-/// ... come first, as in Linux).
-fn check_path(t: &Task, path: u64, follow: bool) -> Result<(), Errno> {
-    let p = t.read_path(path)?;
-    if p.is_empty() {
-        return Err(Errno::ENOENT);
-    }
-    let flags = libc::O_PATH | if follow { 0 } else { libc::O_NOFOLLOW };
-    crate::vfs::open(t, libc::AT_FDCWD, &p, flags, 0).map(|_| ())
+/// Which file a call names.
+#[derive(Clone, Copy)]
+enum Target {
+    Path { addr: u64, follow: bool },
+    Fd(u64),
 }
 
-/// EROFS when the file a path names is on a read-only mount (after the
-/// path's own errors, as Linux's mnt_want_write comes after the lookup).
-fn check_writable_path(t: &Task, path: u64, follow: bool) -> Result<(), Errno> {
-    let p = t.read_path(path)?;
-    let d = crate::vfs::ops::dentry_at(t, libc::AT_FDCWD, &p, follow, false)?;
-    crate::vfs::mount::want_write(&d)
-}
-
-/// EROFS when the file `fd` names is on a read-only mount.
-fn check_writable_fd(t: &Task, fd: u64) -> Result<(), Errno> {
-    match t.fds.get(fd as i32)?.dentry() {
-        Some(d) => crate::vfs::mount::want_write(d),
-        None => Ok(()),
+fn dentry_of(t: &Task, target: Target) -> Result<Arc<Dentry>, Errno> {
+    match target {
+        Target::Path { addr, follow } => {
+            let p = t.read_path(addr)?;
+            if p.is_empty() {
+                return Err(Errno::ENOENT);
+            }
+            ops::dentry_at(t, libc::AT_FDCWD, &p, follow, false)
+        }
+        Target::Fd(fd) => {
+            let f = t.fds.get(fd as i32)?;
+            if f.is_path_only() {
+                return Err(Errno::EBADF);
+            }
+            // Pipes and sockets have no attributes to keep.
+            f.dentry().cloned().ok_or(Errno::EOPNOTSUPP)
+        }
     }
 }
 
 /// An attribute name: 1..=255 bytes (ERANGE otherwise, as Linux).
-fn check_name(t: &Task, name: u64) -> Result<(), Errno> {
+fn read_name(t: &Task, name: u64) -> Result<Vec<u8>, Errno> {
     let n = t.read_cstring(name, 256).map_err(|e| {
         if e == Errno::ENAMETOOLONG {
             Errno::ERANGE
@@ -86,77 +75,116 @@ fn check_name(t: &Task, name: u64) -> Result<(), Errno> {
     if n.is_empty() || n.len() > 255 {
         return Err(Errno::ERANGE);
     }
-    Ok(())
+    Ok(n)
+}
+
+/// Copies `data` out to a buffer of `size` bytes at `buf`: size 0 asks
+/// for the length; a smaller buffer is ERANGE.
+fn copy_out_sized(t: &Task, data: &[u8], buf: u64, size: u64) -> SysResult {
+    let size = usize::try_from(size)
+        .unwrap_or(usize::MAX)
+        .min(xattr::SIZE_MAX);
+    if size == 0 {
+        return Ok(data.len() as u64);
+    }
+    if data.len() > size {
+        return Err(Errno::ERANGE);
+    }
+    t.write_bytes(buf, data)?;
+    Ok(data.len() as u64)
+}
+
+fn do_get(t: &Task, target: Target, a: &SyscallArgs) -> SysResult {
+    let d = dentry_of(t, target)?;
+    let name = read_name(t, a.a[1])?;
+    let value = xattr::get(&ops::fs_cred(t), &d, &name)?;
+    copy_out_sized(t, &value, a.a[2], a.a[3])
+}
+
+fn do_list(t: &Task, target: Target, a: &SyscallArgs) -> SysResult {
+    let d = dentry_of(t, target)?;
+    let names = xattr::list(&ops::fs_cred(t), &d)?;
+    copy_out_sized(t, &names, a.a[1], a.a[2])
+}
+
+fn do_set(t: &Task, target: Target, a: &SyscallArgs) -> SysResult {
+    let flags = a.a[4] as i32;
+    if flags & !(xattr::CREATE | xattr::REPLACE) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let name = read_name(t, a.a[1])?;
+    let size = usize::try_from(a.a[3]).map_err(|_| Errno::E2BIG)?;
+    if size > xattr::SIZE_MAX {
+        return Err(Errno::E2BIG);
+    }
+    let value = if size == 0 {
+        Vec::new()
+    } else {
+        t.read_bytes(a.a[2], size)?
+    };
+    let d = dentry_of(t, target)?;
+    xattr::set(&ops::fs_cred(t), &d, &name, &value, flags)?;
+    Ok(0)
+}
+
+fn do_remove(t: &Task, target: Target, a: &SyscallArgs) -> SysResult {
+    let name = read_name(t, a.a[1])?;
+    let d = dentry_of(t, target)?;
+    xattr::remove(&ops::fs_cred(t), &d, &name)?;
+    Ok(0)
+}
+
+fn path(a: &SyscallArgs, follow: bool) -> Target {
+    Target::Path {
+        addr: a.a[0],
+        follow,
+    }
 }
 
 fn sys_getxattr(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    check_path(t, a.a[0], true)?;
-    check_name(t, a.a[1])?;
-    Err(Errno::ENODATA)
+    do_get(t, path(a, true), a)
 }
 
 fn sys_lgetxattr(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    check_path(t, a.a[0], false)?;
-    check_name(t, a.a[1])?;
-    Err(Errno::ENODATA)
+    do_get(t, path(a, false), a)
 }
 
 fn sys_fgetxattr(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    t.fds.get(a.a[0] as i32)?;
-    check_name(t, a.a[1])?;
-    Err(Errno::ENODATA)
+    do_get(t, Target::Fd(a.a[0]), a)
 }
 
 fn sys_listxattr(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    check_path(t, a.a[0], true).map(|_| 0)
+    do_list(t, path(a, true), a)
 }
 
 fn sys_llistxattr(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    check_path(t, a.a[0], false).map(|_| 0)
+    do_list(t, path(a, false), a)
 }
 
 fn sys_flistxattr(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    t.fds.get(a.a[0] as i32).map(|_| 0)
+    do_list(t, Target::Fd(a.a[0]), a)
 }
 
 fn sys_setxattr(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    check_path(t, a.a[0], true)?;
-    check_name(t, a.a[1])?;
-    check_writable_path(t, a.a[0], true)?;
-    Err(Errno::EOPNOTSUPP)
+    do_set(t, path(a, true), a)
 }
 
 fn sys_lsetxattr(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    check_path(t, a.a[0], false)?;
-    check_name(t, a.a[1])?;
-    check_writable_path(t, a.a[0], false)?;
-    Err(Errno::EOPNOTSUPP)
+    do_set(t, path(a, false), a)
 }
 
 fn sys_fsetxattr(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    t.fds.get(a.a[0] as i32)?;
-    check_name(t, a.a[1])?;
-    check_writable_fd(t, a.a[0])?;
-    Err(Errno::EOPNOTSUPP)
+    do_set(t, Target::Fd(a.a[0]), a)
 }
 
 fn sys_removexattr(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    check_path(t, a.a[0], true)?;
-    check_name(t, a.a[1])?;
-    check_writable_path(t, a.a[0], true)?;
-    Err(Errno::EOPNOTSUPP)
+    do_remove(t, path(a, true), a)
 }
 
 fn sys_lremovexattr(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    check_path(t, a.a[0], false)?;
-    check_name(t, a.a[1])?;
-    check_writable_path(t, a.a[0], false)?;
-    Err(Errno::EOPNOTSUPP)
+    do_remove(t, path(a, false), a)
 }
 
 fn sys_fremovexattr(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    t.fds.get(a.a[0] as i32)?;
-    check_name(t, a.a[1])?;
-    check_writable_fd(t, a.a[0])?;
-    Err(Errno::EOPNOTSUPP)
+    do_remove(t, Target::Fd(a.a[0]), a)
 }

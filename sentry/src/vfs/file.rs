@@ -50,6 +50,15 @@ impl Drop for File {
         if let (true, Some(d)) = (self.writer, &self.dentry) {
             d.mount.drop_writer();
         }
+        let flags = self.flags();
+        if let (0, Some(d)) = (flags & libc::O_PATH, &self.dentry) {
+            let mask = if matches!(flags & libc::O_ACCMODE, libc::O_WRONLY | libc::O_RDWR) {
+                libc::IN_CLOSE_WRITE
+            } else {
+                libc::IN_CLOSE_NOWRITE
+            };
+            crate::fsimpl::inotify::file_event(d, mask);
+        }
     }
 }
 
@@ -215,6 +224,8 @@ impl File {
         }
         let n = self.ops.write(t, self, buf, *pos)?;
         *pos = pos.saturating_add(n as u64);
+        drop(pos);
+        self.modified(n);
         Ok(n)
     }
 
@@ -226,12 +237,22 @@ impl File {
         if i64::try_from(off).is_err() {
             return Err(Errno::EINVAL);
         }
-        if self.flags() & libc::O_APPEND != 0 {
+        let n = if self.flags() & libc::O_APPEND != 0 {
             let _pos = self.lock_pos();
             let end = self.size()?;
-            return self.ops.write(t, self, buf, end);
+            self.ops.write(t, self, buf, end)?
+        } else {
+            self.ops.write(t, self, buf, off)?
+        };
+        self.modified(n);
+        Ok(n)
+    }
+
+    /// Reports a write of `n` bytes to inotify watches.
+    fn modified(&self, n: usize) {
+        if let (true, Some(d)) = (n > 0, &self.dentry) {
+            crate::fsimpl::inotify::file_event(d, libc::IN_MODIFY);
         }
-        self.ops.write(t, self, buf, off)
     }
 
     fn size(&self) -> Result<u64, Errno> {

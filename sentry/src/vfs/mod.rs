@@ -40,6 +40,7 @@ pub mod ops;
 pub mod path;
 mod perm;
 pub mod poll;
+pub mod xattr;
 
 use std::any::Any;
 use std::sync::atomic::AtomicU64;
@@ -164,6 +165,11 @@ pub trait Inode: Send + Sync + Any {
     fn create(&self, _name: &[u8], _mode: u32, _owner: Owner) -> Result<InodeRef, Errno> {
         Err(self.no_dir_op())
     }
+    /// O_TMPFILE: a regular file of this directory's filesystem with no
+    /// name (nlink 0); `linkable`: linkat may name it later.
+    fn tmpfile(&self, _mode: u32, _owner: Owner, _linkable: bool) -> Result<InodeRef, Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
     fn mkdir(&self, _name: &[u8], _mode: u32, _owner: Owner) -> Result<InodeRef, Errno> {
         Err(self.no_dir_op())
     }
@@ -238,6 +244,25 @@ pub trait Inode: Send + Sync + Any {
     /// through mappings without any change of mtime.
     fn shared_memory(&self, _off: u64, _len: u64) -> Option<Result<Vec<MemSegment>, Errno>> {
         None
+    }
+
+    /// fallocate(FALLOC_FL_PUNCH_HOLE): bytes `[off, off+len)` inside
+    /// the file read as zeros afterwards; the size stays.
+    fn punch_hole(&self, _off: u64, _len: u64) -> Result<(), Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// The extended attribute `name` (checked by `vfs::xattr`).
+    fn xattr_get(&self, _name: &[u8]) -> Result<Vec<u8>, Errno> {
+        Err(Errno::ENODATA)
+    }
+    /// Sets (`Some`) or removes (`None`: ENODATA if missing) an extended
+    /// attribute; `flags` XATTR_CREATE (EEXIST) or XATTR_REPLACE (ENODATA).
+    fn xattr_set(&self, _name: &[u8], _value: Option<&[u8]>, _flags: i32) -> Result<(), Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// The names of the extended attributes, in listing order.
+    fn xattr_list(&self) -> Result<Vec<Vec<u8>>, Errno> {
+        Ok(Vec::new())
     }
 
     /// The errno of a directory operation this file does not support.

@@ -15,6 +15,7 @@ use super::{
 };
 use super::{MAX_SYMLINKS, PATH_MAX};
 use crate::errno::Errno;
+use crate::fsimpl::inotify;
 use crate::kernel::task::Task;
 
 /// What a resolution runs with.
@@ -355,8 +356,10 @@ pub fn open_at(
     flags: i32,
     mode: u32,
 ) -> Result<Arc<File>, Errno> {
-    if flags & libc::O_TMPFILE == libc::O_TMPFILE {
-        return Err(Errno::EOPNOTSUPP);
+    // __O_TMPFILE: O_TMPFILE without its O_DIRECTORY.
+    let tmpfile_bit = libc::O_TMPFILE & !libc::O_DIRECTORY;
+    if flags & tmpfile_bit != 0 {
+        return open_tmpfile(ctx, start, path, flags, mode);
     }
     if flags & libc::O_CREAT != 0 && flags & libc::O_DIRECTORY != 0 {
         // Linux 6.4 and later: no creating "a directory" with open.
@@ -397,6 +400,7 @@ pub fn open_at(
                 let owner = ctx.owner_in(&p.dir);
                 let perm = mode & 0o7777 & !ctx.umask;
                 let inode = p.dir.inode.create(&name, perm, owner)?;
+                inotify::entry_event(&p.dir, &name, libc::IN_CREATE, false, 0);
                 created = true;
                 p.dir.child(p.dir.mount.clone(), inode, &name)
             }
@@ -452,10 +456,45 @@ pub fn open_at(
                 size: Some(0),
                 ..SetAttr::default()
             })?;
+            inotify::file_event(&d, libc::IN_MODIFY);
         }
     }
     let ops = d.inode.clone().open_by(flags, ctx)?;
     Ok(File::new(ops, Some(d), flags | super::file::O_LARGEFILE))
+}
+
+/// open(2) with O_TMPFILE: an unnamed regular file in the directory
+/// `path` names, checked in Linux's order (flags, then the walk, then
+/// EROFS and the directory's write permission).
+fn open_tmpfile(
+    ctx: &Ctx<'_>,
+    start: Arc<Dentry>,
+    path: &[u8],
+    flags: i32,
+    mode: u32,
+) -> Result<Arc<File>, Errno> {
+    let acc = flags & libc::O_ACCMODE;
+    if flags & libc::O_TMPFILE != libc::O_TMPFILE
+        || flags & (libc::O_CREAT | libc::O_PATH) != 0
+        || (acc != libc::O_WRONLY && acc != libc::O_RDWR)
+    {
+        return Err(Errno::EINVAL);
+    }
+    let dir = walk(ctx, start, path, flags & libc::O_NOFOLLOW == 0)?;
+    if !dir.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    want_write(&dir)?;
+    may_modify_dir(ctx, &dir)?;
+    let owner = ctx.owner_in(&dir);
+    let perm = mode & 0o7777 & !ctx.umask;
+    let inode = dir.inode.tmpfile(perm, owner, flags & libc::O_EXCL == 0)?;
+    // Linux names it `#ino` in its directory (shown "(deleted)").
+    let name = format!("#{}", inode.ino());
+    let d = dir.child(dir.mount.clone(), inode, name.as_bytes());
+    let kept = flags & !(libc::O_TMPFILE | libc::O_EXCL);
+    let ops = d.inode.clone().open_by(kept, ctx)?;
+    Ok(File::new(ops, Some(d), kept | super::file::O_LARGEFILE))
 }
 
 /// Opening a magic link to a descriptor without a dentry (/dev/stdout on
@@ -479,6 +518,46 @@ pub fn mkdirat(ctx: &Ctx<'_>, start: Arc<Dentry>, path: &[u8], mode: u32) -> Res
         perm |= libc::S_ISGID;
     }
     p.dir.inode.mkdir(&name, perm, owner)?;
+    inotify::entry_event(&p.dir, &name, libc::IN_CREATE, true, 0);
+    Ok(())
+}
+
+/// mknod(2): a regular file, FIFO, socket or (root only) device node.
+/// `mode` holds the type (0 for a regular file); the umask is applied.
+pub fn mknodat(
+    ctx: &Ctx<'_>,
+    start: Arc<Dentry>,
+    path: &[u8],
+    mode: u32,
+    rdev: u64,
+) -> Result<(), Errno> {
+    let ftype = mode & libc::S_IFMT;
+    match ftype {
+        0 | libc::S_IFREG | libc::S_IFIFO | libc::S_IFSOCK | libc::S_IFCHR | libc::S_IFBLK => {}
+        libc::S_IFDIR => return Err(Errno::EPERM),
+        _ => return Err(Errno::EINVAL),
+    }
+    let (p, name) = walk_new_name(ctx, start, path)?;
+    if p.trailing_slash {
+        return Err(Errno::ENOENT);
+    }
+    want_write(&p.dir)?;
+    may_modify_dir(ctx, &p.dir)?;
+    let is_dev = matches!(ftype, libc::S_IFCHR | libc::S_IFBLK);
+    if is_dev && !ctx.cred.is_root() {
+        // CAP_MKNOD.
+        return Err(Errno::EPERM);
+    }
+    let owner = ctx.owner_in(&p.dir);
+    let perm = mode & 0o7777 & !ctx.umask;
+    if ftype == 0 || ftype == libc::S_IFREG {
+        p.dir.inode.create(&name, perm, owner)?;
+    } else {
+        p.dir
+            .inode
+            .mknod(&name, ftype | perm, if is_dev { rdev } else { 0 }, owner)?;
+    }
+    inotify::entry_event(&p.dir, &name, libc::IN_CREATE, false, 0);
     Ok(())
 }
 
@@ -504,7 +583,9 @@ pub fn unlinkat(ctx: &Ctx<'_>, start: Arc<Dentry>, path: &[u8]) -> Result<(), Er
         // A bind-mounted file.
         return Err(Errno::EBUSY);
     }
-    p.dir.inode.unlink(&name)
+    p.dir.inode.unlink(&name)?;
+    inotify::entry_event(&p.dir, &name, libc::IN_DELETE, false, 0);
+    Ok(())
 }
 
 /// rmdir(2) and unlinkat(2) with AT_REMOVEDIR.
@@ -526,7 +607,9 @@ pub fn rmdirat(ctx: &Ctx<'_>, start: Arc<Dentry>, path: &[u8]) -> Result<(), Err
     if ctx.vfs.is_mount_root(&child) || child.same(&ctx.root) {
         return Err(Errno::EBUSY);
     }
-    p.dir.inode.rmdir(&name)
+    p.dir.inode.rmdir(&name)?;
+    inotify::entry_event(&p.dir, &name, libc::IN_DELETE, true, 0);
+    Ok(())
 }
 
 /// rename(2), renameat(2), renameat2(2) with RENAME_NOREPLACE.
@@ -547,10 +630,11 @@ pub fn renameat(
     {
         return Err(Errno::EINVAL);
     }
-    if flags & (libc::RENAME_EXCHANGE | libc::RENAME_WHITEOUT) != 0 {
-        // Not yet: the filesystems move one entry at a time.
+    if flags & libc::RENAME_WHITEOUT != 0 {
+        // Not yet: only overlayfs itself makes whiteouts.
         return Err(Errno::EINVAL);
     }
+    let exchange = flags & libc::RENAME_EXCHANGE != 0;
     let op = walk_parent(ctx, old_start, old_path)?;
     let np = walk_parent(ctx, new_start, new_path)?;
     if op.dir.mount.id != np.dir.mount.id {
@@ -575,6 +659,30 @@ pub fn renameat(
     check_sticky(ctx, &op.dir, &src)?;
     if ctx.vfs.is_mount_root(&src) {
         return Err(Errno::EBUSY);
+    }
+    if exchange {
+        let dst = lookup_child(ctx, &np.dir, &new_name)?;
+        if dst.same(&src) {
+            return Ok(());
+        }
+        if ctx.vfs.is_mount_root(&dst) {
+            return Err(Errno::EBUSY);
+        }
+        check_sticky(ctx, &np.dir, &dst)?;
+        if (src.is_dir() && np.dir.is_within(&src)) || (dst.is_dir() && op.dir.is_within(&dst)) {
+            return Err(Errno::EINVAL);
+        }
+        op.dir
+            .inode
+            .rename(&old_name, &np.dir.inode, &new_name, flags)?;
+        let cookie = inotify::next_cookie();
+        let (sd, dd) = (src.is_dir(), dst.is_dir());
+        inotify::entry_event(&op.dir, &old_name, libc::IN_MOVED_FROM, sd, cookie);
+        inotify::entry_event(&np.dir, &new_name, libc::IN_MOVED_TO, sd, cookie);
+        let cookie = inotify::next_cookie();
+        inotify::entry_event(&np.dir, &new_name, libc::IN_MOVED_FROM, dd, cookie);
+        inotify::entry_event(&op.dir, &old_name, libc::IN_MOVED_TO, dd, cookie);
+        return Ok(());
     }
     match lookup_child(ctx, &np.dir, &new_name) {
         Ok(dst) => {
@@ -603,7 +711,12 @@ pub fn renameat(
     }
     op.dir
         .inode
-        .rename(&old_name, &np.dir.inode, &new_name, flags)
+        .rename(&old_name, &np.dir.inode, &new_name, flags)?;
+    let cookie = inotify::next_cookie();
+    let is_dir = src.is_dir();
+    inotify::entry_event(&op.dir, &old_name, libc::IN_MOVED_FROM, is_dir, cookie);
+    inotify::entry_event(&np.dir, &new_name, libc::IN_MOVED_TO, is_dir, cookie);
+    Ok(())
 }
 
 /// symlink(2): makes `path` a symlink holding `target`.
@@ -627,6 +740,7 @@ pub fn symlinkat(
     may_modify_dir(ctx, &p.dir)?;
     let owner = ctx.owner_in(&p.dir);
     p.dir.inode.symlink(&name, target, owner)?;
+    inotify::entry_event(&p.dir, &name, libc::IN_CREATE, false, 0);
     Ok(())
 }
 
@@ -648,8 +762,30 @@ pub fn linkat(
     if p.dir.mount.id != src.mount.id {
         return Err(Errno::EXDEV);
     }
+    may_link(ctx, src)?;
     may_modify_dir(ctx, &p.dir)?;
-    p.dir.inode.link(&name, &src.inode)
+    p.dir.inode.link(&name, &src.inode)?;
+    inotify::entry_event(&p.dir, &name, libc::IN_CREATE, false, 0);
+    Ok(())
+}
+
+/// Linux's protected_hardlinks (on by default): who neither owns a file
+/// nor may read and write it cannot link it, nor a set-id or special
+/// file it does not own (EPERM).
+fn may_link(ctx: &Ctx<'_>, src: &Dentry) -> Result<(), Errno> {
+    if ctx.cred.is_root() {
+        return Ok(());
+    }
+    let st = src.inode.stat()?;
+    if ctx.cred.uid == st.st_uid {
+        return Ok(());
+    }
+    let setid = st.st_mode & libc::S_ISUID != 0
+        || st.st_mode & (libc::S_ISGID | libc::S_IXGRP) == (libc::S_ISGID | libc::S_IXGRP);
+    if is_reg(st.st_mode) && !setid && ctx.cred.may_stat(&st, MAY_READ | MAY_WRITE).is_ok() {
+        return Ok(());
+    }
+    Err(Errno::EPERM)
 }
 
 /// readlink(2) of a resolved file.
@@ -695,27 +831,29 @@ pub fn chmod(cred: &Cred, d: &Dentry, mode: u32) -> Result<(), Errno> {
     d.inode.setattr(&SetAttr {
         mode: Some(mode),
         ..SetAttr::default()
-    })
+    })?;
+    inotify::file_event(d, libc::IN_ATTRIB);
+    Ok(())
 }
 
 /// chown(2) of a resolved file; `None` keeps an id (the application's -1).
 pub fn chown(cred: &Cred, d: &Dentry, uid: Option<u32>, gid: Option<u32>) -> Result<(), Errno> {
     want_write(d)?;
     let st = d.inode.stat()?;
-    let uid = uid.filter(|&u| u != st.st_uid);
-    let gid = gid.filter(|&g| g != st.st_gid);
     if !cred.is_root() {
-        // Only root gives files away; an owner may change the group to
-        // one of its own.
-        if uid.is_some() {
+        // Only root gives files away; an owner may "change" the owner to
+        // itself and the group to one of its own (Linux's chown_ok and
+        // chgrp_ok: asking for the ids a file has is a change too).
+        let owner = cred.uid == st.st_uid;
+        if uid.is_some_and(|u| !owner || u != st.st_uid) {
             return Err(Errno::EPERM);
         }
-        if let Some(g) = gid {
-            if cred.uid != st.st_uid || !cred.in_group(g) {
-                return Err(Errno::EPERM);
-            }
+        if gid.is_some_and(|g| !owner || (g != st.st_gid && !cred.in_group(g))) {
+            return Err(Errno::EPERM);
         }
     }
+    let uid = uid.filter(|&u| u != st.st_uid);
+    let gid = gid.filter(|&g| g != st.st_gid);
     if uid.is_none() && gid.is_none() {
         return Ok(());
     }
@@ -733,7 +871,9 @@ pub fn chown(cred: &Cred, d: &Dentry, uid: Option<u32>, gid: Option<u32>) -> Res
         gid,
         mode,
         ..SetAttr::default()
-    })
+    })?;
+    inotify::file_event(d, libc::IN_ATTRIB);
+    Ok(())
 }
 
 /// truncate(2) of a resolved file.
@@ -751,7 +891,9 @@ pub fn truncate(cred: &Cred, d: &Dentry, len: i64) -> Result<(), Errno> {
     d.inode.setattr(&SetAttr {
         size: Some(len),
         ..SetAttr::default()
-    })
+    })?;
+    inotify::file_event(d, libc::IN_MODIFY);
+    Ok(())
 }
 
 /// utimensat(2) of a resolved file: `None` leaves a time, `Some(None)`
@@ -777,7 +919,9 @@ pub fn utimes(
         atime: atime.map(|t| t.unwrap_or(now)),
         mtime: mtime.map(|t| t.unwrap_or(now)),
         ..SetAttr::default()
-    })
+    })?;
+    inotify::file_event(d, libc::IN_ATTRIB);
+    Ok(())
 }
 
 // ---- glue to a task ----

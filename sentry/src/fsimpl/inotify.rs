@@ -1,0 +1,407 @@
+//! inotify(7): instances with watches on inodes, and the events the VFS
+//! reports to them (`vfs::ops` for directory changes and attributes,
+//! `vfs::File` for writes and closes).
+//!
+//! A watch holds its inode, so the inode's address identifies it in the
+//! registry for as long as the watch lives. When no watch exists at all,
+//! reporting an event is one atomic load.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+
+use crate::errno::Errno;
+use crate::kernel::task::Task;
+use crate::kernel::waiter::WaitQueue;
+use crate::vfs::{Dentry, File, FileOps, InodeRef};
+
+/// Events an application may ask for (Linux's ALL_INOTIFY_BITS without
+/// the flag bits).
+pub const ALL_EVENTS: u32 = libc::IN_ALL_EVENTS;
+/// Queued events per instance (fs.inotify.max_queued_events).
+const MAX_QUEUED: usize = 16384;
+/// Watches in the sandbox (fs.inotify.max_user_watches); more is ENOSPC.
+const MAX_WATCHES: usize = 65536;
+/// Size of `struct inotify_event` without its name.
+const HEADER: usize = 16;
+
+/// An inode's address, its key in the registry.
+fn key(inode: &InodeRef) -> usize {
+    Arc::as_ptr(inode) as *const () as usize
+}
+
+struct Registered {
+    shared: Weak<Shared>,
+    wd: i32,
+    mask: u32,
+}
+
+/// Watches by inode, across all instances.
+fn registry() -> MutexGuard<'static, HashMap<usize, Vec<Registered>>> {
+    static R: OnceLock<Mutex<HashMap<usize, Vec<Registered>>>> = OnceLock::new();
+    R.get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// Watches that exist, for the fast path.
+static WATCHES: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh cookie tying IN_MOVED_FROM to its IN_MOVED_TO.
+pub fn next_cookie() -> u32 {
+    static C: AtomicU32 = AtomicU32::new(1);
+    C.fetch_add(1, Ordering::Relaxed).max(1)
+}
+
+struct Event {
+    wd: i32,
+    mask: u32,
+    cookie: u32,
+    name: Vec<u8>,
+}
+
+impl Event {
+    /// The name field's length: the name, a NUL, padding to 16 bytes.
+    fn name_len(&self) -> usize {
+        if self.name.is_empty() {
+            0
+        } else {
+            (self.name.len() + 1).div_ceil(HEADER) * HEADER
+        }
+    }
+
+    fn size(&self) -> usize {
+        HEADER + self.name_len()
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.wd.to_ne_bytes());
+        out.extend_from_slice(&self.mask.to_ne_bytes());
+        out.extend_from_slice(&self.cookie.to_ne_bytes());
+        out.extend_from_slice(&(self.name_len() as u32).to_ne_bytes());
+        let start = out.len();
+        out.extend_from_slice(&self.name);
+        out.resize(start + self.name_len(), 0);
+    }
+}
+
+#[derive(Default)]
+struct State {
+    events: VecDeque<Event>,
+    bytes: usize,
+    /// wd -> (inode, mask)
+    watches: HashMap<i32, (InodeRef, u32)>,
+    next_wd: i32,
+}
+
+struct Shared {
+    st: Mutex<State>,
+    queue: WaitQueue,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.st.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn push(&self, ev: Event) {
+        {
+            let mut st = self.lock();
+            // Linux merges an event identical to the last one queued.
+            if let Some(last) = st.events.back() {
+                if last.wd == ev.wd
+                    && last.mask == ev.mask
+                    && last.cookie == ev.cookie
+                    && last.name == ev.name
+                {
+                    return;
+                }
+            }
+            if st.events.len() >= MAX_QUEUED {
+                if st
+                    .events
+                    .back()
+                    .is_some_and(|e| e.mask == libc::IN_Q_OVERFLOW)
+                {
+                    return;
+                }
+                let ov = Event {
+                    wd: -1,
+                    mask: libc::IN_Q_OVERFLOW,
+                    cookie: 0,
+                    name: Vec::new(),
+                };
+                st.bytes += ov.size();
+                st.events.push_back(ov);
+            } else {
+                st.bytes += ev.size();
+                st.events.push_back(ev);
+            }
+        }
+        self.queue.notify_all();
+    }
+}
+
+/// An inotify instance: the FileOps of an inotify_init descriptor.
+pub struct Inotify {
+    shared: Arc<Shared>,
+    ino: u64,
+}
+
+impl Default for Inotify {
+    fn default() -> Self {
+        Inotify::new()
+    }
+}
+
+impl Inotify {
+    pub fn new() -> Inotify {
+        Inotify {
+            shared: Arc::new(Shared {
+                st: Mutex::new(State {
+                    next_wd: 1,
+                    ..State::default()
+                }),
+                queue: WaitQueue::new(),
+            }),
+            ino: super::anon_ino(),
+        }
+    }
+
+    /// inotify_add_watch: watches `inode` for `mask`; the same inode
+    /// keeps its watch descriptor (its mask replaced, or extended with
+    /// IN_MASK_ADD; IN_MASK_CREATE makes that EEXIST).
+    pub fn add_watch(&self, inode: InodeRef, mask: u32) -> Result<i32, Errno> {
+        let k = key(&inode);
+        let events = mask & (ALL_EVENTS | libc::IN_ONESHOT | libc::IN_EXCL_UNLINK);
+        let mut reg = registry();
+        let mut st = self.shared.lock();
+        let list = reg.entry(k).or_default();
+        if let Some(r) = list
+            .iter_mut()
+            .find(|r| std::ptr::eq(r.shared.as_ptr(), Arc::as_ptr(&self.shared)))
+        {
+            if mask & libc::IN_MASK_CREATE != 0 {
+                return Err(Errno::EEXIST);
+            }
+            r.mask = if mask & libc::IN_MASK_ADD != 0 {
+                r.mask | events
+            } else {
+                events
+            };
+            if let Some(w) = st.watches.get_mut(&r.wd) {
+                w.1 = r.mask;
+            }
+            return Ok(r.wd);
+        }
+        if WATCHES.load(Ordering::Relaxed) >= MAX_WATCHES {
+            return Err(Errno::ENOSPC);
+        }
+        let wd = st.next_wd;
+        st.next_wd = st.next_wd.checked_add(1).ok_or(Errno::ENOSPC)?;
+        st.watches.insert(wd, (inode, events));
+        list.push(Registered {
+            shared: Arc::downgrade(&self.shared),
+            wd,
+            mask: events,
+        });
+        WATCHES.fetch_add(1, Ordering::Relaxed);
+        Ok(wd)
+    }
+
+    /// inotify_rm_watch: EINVAL for an unknown wd; queues IN_IGNORED.
+    pub fn rm_watch(&self, wd: i32) -> Result<(), Errno> {
+        let mut reg = registry();
+        let (inode, _) = self
+            .shared
+            .lock()
+            .watches
+            .remove(&wd)
+            .ok_or(Errno::EINVAL)?;
+        unregister(&mut reg, &inode, &self.shared, wd);
+        drop(reg);
+        self.shared.push(Event {
+            wd,
+            mask: libc::IN_IGNORED,
+            cookie: 0,
+            name: Vec::new(),
+        });
+        Ok(())
+    }
+
+    fn try_read(&self, buf: &mut [u8]) -> Option<Result<usize, Errno>> {
+        let mut st = self.shared.lock();
+        let first = st.events.front()?.size();
+        if buf.len() < first {
+            return Some(Err(Errno::EINVAL));
+        }
+        let mut out = Vec::new();
+        while let Some(ev) = st.events.front() {
+            if out.len() + ev.size() > buf.len() {
+                break;
+            }
+            ev.encode(&mut out);
+            let n = ev.size();
+            st.bytes -= n;
+            st.events.pop_front();
+        }
+        buf[..out.len()].copy_from_slice(&out);
+        Some(Ok(out.len()))
+    }
+}
+
+fn unregister(
+    reg: &mut HashMap<usize, Vec<Registered>>,
+    inode: &InodeRef,
+    s: &Arc<Shared>,
+    wd: i32,
+) {
+    let k = key(inode);
+    if let Some(list) = reg.get_mut(&k) {
+        let before = list.len();
+        list.retain(|r| !(r.wd == wd && std::ptr::eq(r.shared.as_ptr(), Arc::as_ptr(s))));
+        WATCHES.fetch_sub(before - list.len(), Ordering::Relaxed);
+        if list.is_empty() {
+            reg.remove(&k);
+        }
+    }
+}
+
+impl Drop for Inotify {
+    fn drop(&mut self) {
+        let mut reg = registry();
+        let watches: Vec<(i32, InodeRef)> = self
+            .shared
+            .lock()
+            .watches
+            .drain()
+            .map(|(wd, (i, _))| (wd, i))
+            .collect();
+        for (wd, inode) in &watches {
+            unregister(&mut reg, inode, &self.shared, *wd);
+        }
+    }
+}
+
+impl FileOps for Inotify {
+    fn read(&self, t: &Task, f: &File, buf: &mut [u8], _off: u64) -> Result<usize, Errno> {
+        loop {
+            if let Some(r) = self.try_read(buf) {
+                return r;
+            }
+            if f.nonblocking() {
+                return Err(Errno::EAGAIN);
+            }
+            t.block(&[&self.shared.queue], None, &mut || {
+                !self.shared.lock().events.is_empty()
+            })?;
+        }
+    }
+
+    fn write(&self, _t: &Task, _f: &File, _buf: &[u8], _off: u64) -> Result<usize, Errno> {
+        Err(Errno::EINVAL)
+    }
+
+    fn seekable(&self) -> bool {
+        false
+    }
+
+    fn stat(&self) -> Result<libc::stat, Errno> {
+        super::anon_stat(self.ino)
+    }
+
+    fn readable_bytes(&self) -> Option<u64> {
+        Some(self.shared.lock().bytes as u64)
+    }
+
+    fn readiness(&self, mask: i16) -> i16 {
+        if self.shared.lock().events.is_empty() {
+            0
+        } else {
+            mask & (libc::POLLIN | libc::POLLRDNORM)
+        }
+    }
+
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        Some(&self.shared.queue)
+    }
+
+    fn name(&self) -> Vec<u8> {
+        b"anon_inode:inotify".to_vec()
+    }
+}
+
+/// Reports `mask` (with `cookie` and `name`) to the watches on `inode`.
+fn notify(inode: &InodeRef, mask: u32, cookie: u32, name: &[u8]) {
+    if WATCHES.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    let mut targets = Vec::new();
+    {
+        let mut reg = registry();
+        let Some(list) = reg.get_mut(&key(inode)) else {
+            return;
+        };
+        for r in list.iter() {
+            if r.mask & mask & ALL_EVENTS != 0 {
+                if let Some(s) = r.shared.upgrade() {
+                    targets.push((s, r.wd, r.mask & libc::IN_ONESHOT != 0));
+                }
+            }
+        }
+        // A one-shot watch goes after its first event.
+        for (s, wd, oneshot) in &targets {
+            if *oneshot {
+                if let Some((i, _)) = s.lock().watches.remove(wd) {
+                    unregister(&mut reg, &i, s, *wd);
+                }
+            }
+        }
+    }
+    for (s, wd, oneshot) in targets {
+        s.push(Event {
+            wd,
+            mask,
+            cookie,
+            name: name.to_vec(),
+        });
+        if oneshot {
+            s.push(Event {
+                wd,
+                mask: libc::IN_IGNORED,
+                cookie: 0,
+                name: Vec::new(),
+            });
+        }
+    }
+}
+
+/// An entry `name` of the directory `dir` was created, removed or moved
+/// (`mask` IN_CREATE, IN_DELETE, IN_MOVED_FROM, IN_MOVED_TO); `is_dir`
+/// adds IN_ISDIR.
+pub fn entry_event(dir: &Dentry, name: &[u8], mask: u32, is_dir: bool, cookie: u32) {
+    let mask = if is_dir { mask | libc::IN_ISDIR } else { mask };
+    notify(&dir.inode, mask, cookie, name);
+}
+
+/// The file `d` was modified, changed attributes, closed ...: reported
+/// to its own watches and to its directory's, with its name.
+pub fn file_event(d: &Dentry, mask: u32) {
+    if WATCHES.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    let mask = if d.is_dir() {
+        mask | libc::IN_ISDIR
+    } else {
+        mask
+    };
+    notify(&d.inode, mask, 0, b"");
+    if let Some(p) = d.parent() {
+        if !std::ptr::eq(
+            Arc::as_ptr(&p.inode) as *const (),
+            Arc::as_ptr(&d.inode) as *const (),
+        ) {
+            notify(&p.inode, mask, 0, d.name());
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! inotify_init, inotify_init1, inotify_add_watch, inotify_rm_watch.
+
+use std::sync::Arc;
+
+use super::{Support, SyscallArgs, Table};
+use crate::errno::{Errno, SysResult};
+use crate::fsimpl::inotify::{Inotify, ALL_EVENTS};
+use crate::kernel::task::Task;
+use crate::vfs::ops;
+use crate::vfs::{File, MAY_READ};
+
+pub fn register(t: &mut Table) {
+    let events = Support::Partial(
+        "create, delete, modify, attrib, close, moves; no open, access or *_SELF events",
+    );
+    t.add(
+        libc::SYS_inotify_init,
+        "inotify_init",
+        events,
+        sys_inotify_init,
+    );
+    t.add(
+        libc::SYS_inotify_init1,
+        "inotify_init1",
+        events,
+        sys_inotify_init1,
+    );
+    t.add(
+        libc::SYS_inotify_add_watch,
+        "inotify_add_watch",
+        events,
+        sys_inotify_add_watch,
+    );
+    t.add(
+        libc::SYS_inotify_rm_watch,
+        "inotify_rm_watch",
+        Support::Full,
+        sys_inotify_rm_watch,
+    );
+}
+
+fn make(t: &Task, flags: i32) -> SysResult {
+    if flags & !(libc::IN_CLOEXEC | libc::IN_NONBLOCK) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let f = File::new(
+        Arc::new(Inotify::new()),
+        None,
+        libc::O_RDONLY | (flags & libc::O_NONBLOCK),
+    );
+    Ok(t.fds.install(f, flags & libc::IN_CLOEXEC != 0)? as u64)
+}
+
+fn sys_inotify_init(t: &mut Task, _a: &SyscallArgs) -> SysResult {
+    make(t, 0)
+}
+
+fn sys_inotify_init1(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    make(t, a.a[0] as i32)
+}
+
+/// The inotify instance behind `fd` (EBADF, or EINVAL for another file).
+fn instance(t: &Task, fd: u64) -> Result<Arc<File>, Errno> {
+    let f = t.fds.get(fd as i32)?;
+    let any: &dyn std::any::Any = &**f.ops();
+    if any.downcast_ref::<Inotify>().is_none() {
+        return Err(Errno::EINVAL);
+    }
+    Ok(f)
+}
+
+fn with_instance<R>(f: &File, op: impl FnOnce(&Inotify) -> Result<R, Errno>) -> Result<R, Errno> {
+    let any: &dyn std::any::Any = &**f.ops();
+    op(any.downcast_ref::<Inotify>().ok_or(Errno::EINVAL)?)
+}
+
+fn sys_inotify_add_watch(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let mask = a.a[2] as u32;
+    let flag_bits = libc::IN_DONT_FOLLOW
+        | libc::IN_EXCL_UNLINK
+        | libc::IN_MASK_CREATE
+        | libc::IN_MASK_ADD
+        | libc::IN_ONLYDIR
+        | libc::IN_ONESHOT;
+    if mask & (ALL_EVENTS | flag_bits) == 0 || mask & ALL_EVENTS == 0 && mask & !flag_bits == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let f = t.fds.get(a.a[0] as i32)?;
+    if mask & libc::IN_MASK_ADD != 0 && mask & libc::IN_MASK_CREATE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let f = {
+        drop(f);
+        instance(t, a.a[0])?
+    };
+    let path = t.read_path(a.a[1])?;
+    let d = ops::dentry_at(
+        t,
+        libc::AT_FDCWD,
+        &path,
+        mask & libc::IN_DONT_FOLLOW == 0,
+        false,
+    )?;
+    if mask & libc::IN_ONLYDIR != 0 && !d.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    ops::fs_cred(t).may_stat(&d.inode.stat()?, MAY_READ)?;
+    let wd = with_instance(&f, |i| i.add_watch(d.inode.clone(), mask))?;
+    Ok(wd as u64)
+}
+
+fn sys_inotify_rm_watch(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let f = instance(t, a.a[0])?;
+    with_instance(&f, |i| i.rm_watch(a.a[1] as i32))?;
+    Ok(0)
+}

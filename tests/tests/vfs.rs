@@ -1,0 +1,52 @@
+//! The VFS calls and their errnos against Linux: tests/programs/
+//! vfs_errnos.c prints one line per check (call, result or errno name),
+//! natively in a private mount namespace on a tmpfs of its own and in the
+//! sandbox, and the outputs must match line for line.
+
+use std::time::Duration;
+
+use tests::{assert_same, c_program, host_program, require, sandbox, skip, Cmd};
+
+/// Natively the program needs root: it mounts its scratch tmpfs in a
+/// private mount namespace and drops to uid 65534 in children.
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[test]
+fn vfs_calls_give_linux_errnos_for_each_case() {
+    if !is_root() {
+        skip("vfs_errnos.c needs root natively (mounts, setuid)");
+        return;
+    }
+    let program = require!(c_program("vfs_errnos"));
+    let cmd = Cmd::new(&[program.to_str().expect("utf-8 path")]).timeout(Duration::from_secs(120));
+    let native = cmd.run_native();
+    assert!(
+        native.status == 0 && native.stdout.ends_with("PASS\n"),
+        "vfs_errnos fails natively: the test program is wrong, not the sandbox\n{}",
+        native.describe()
+    );
+    require!(sandbox());
+    let sandboxed = cmd.run_sandboxed();
+    assert_same(&native, &sandboxed);
+}
+
+/// GNU tar copies /usr/share/doc into the sandbox's /tmp (tmpfs) through a
+/// pipe, diff -r finds the copy identical (contents, symlinks, types),
+/// and rm -rf removes it all.
+#[test]
+fn tar_copies_a_tree_into_tmpfs_identically_and_rm_removes_it() {
+    require!(sandbox());
+    require!(host_program("/usr/bin/tar", "tar"));
+    require!(host_program("/usr/bin/diff", "diffutils"));
+    let script = "mkdir /tmp/x && tar -c /usr/share/doc 2>/dev/null | tar -x -C /tmp/x \
+                  && diff -r --no-dereference /usr/share/doc /tmp/x/usr/share/doc \
+                  && rm -rf /tmp/x && test ! -e /tmp/x && echo ok";
+    let s = Cmd::new(&["/bin/sh", "-c", script])
+        .timeout(Duration::from_secs(600))
+        .run_sandboxed();
+    s.assert_success();
+    assert_eq!(s.stdout, "ok\n", "{}", s.describe());
+}

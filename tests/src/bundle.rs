@@ -129,6 +129,16 @@ impl Bundle {
 
 impl Drop for Bundle {
     fn drop(&mut self) {
+        // A test that failed half-way may have left a container running:
+        // it goes with the bundle, not on as an orphan.
+        for id in self.leftover_state() {
+            let _ = self
+                .runtime_cmd(&["delete", "--force", &id])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
         let _ = std::fs::remove_dir_all(&self.state);
     }

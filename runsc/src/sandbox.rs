@@ -578,21 +578,13 @@ fn boot_container(
     console: Option<std::os::fd::OwnedFd>,
 ) -> Result<u8> {
     use std::io::Write;
-    let init = sentry::boot::InitProcess {
-        argv: plan.args.iter().map(|a| a.as_bytes().to_vec()).collect(),
-        envp: plan.env.iter().map(|e| e.as_bytes().to_vec()).collect(),
-        cwd: plan.cwd.as_bytes().to_vec(),
-        creds: sentry::kernel::Credentials {
-            uid: plan.uid,
-            euid: plan.uid,
-            suid: plan.uid,
-            gid: plan.gid,
-            egid: plan.gid,
-            sgid: plan.gid,
-            groups: plan.groups.clone(),
-        },
-        forward_signals: FORWARDED.to_vec(),
-    };
+    let init = process(
+        &plan.args,
+        &plan.env,
+        &plan.cwd,
+        (plan.uid, plan.gid, &plan.groups),
+        FORWARDED.to_vec(),
+    );
     let (overlay, shared) = (config.root_overlay, config.file_access_shared);
     let booted = sentry::boot::Sandbox::new(client, config, |gofer| {
         container_vfs(gofer, &plan, overlay, shared)
@@ -827,6 +819,31 @@ fn handle_control(
     (reply, None)
 }
 
+/// A process for the Sentry to start, running as (uid, gid, groups).
+fn process(
+    args: &[String],
+    env: &[String],
+    cwd: &str,
+    (uid, gid, groups): (u32, u32, &[u32]),
+    forward_signals: Vec<i32>,
+) -> sentry::boot::InitProcess {
+    sentry::boot::InitProcess {
+        argv: args.iter().map(|a| a.as_bytes().to_vec()).collect(),
+        envp: env.iter().map(|e| e.as_bytes().to_vec()).collect(),
+        cwd: cwd.as_bytes().to_vec(),
+        creds: sentry::kernel::Credentials {
+            uid,
+            euid: uid,
+            suid: uid,
+            gid,
+            egid: gid,
+            sgid: gid,
+            groups: groups.to_vec(),
+        },
+        forward_signals,
+    }
+}
+
 /// SIGKILLs `exec`ed process `pid` if its host stand-in closes the control
 /// connection before `done` (it was killed: so is the process, as a
 /// process killed under runc is).
@@ -876,21 +893,13 @@ fn exec_in(
         }
         _ => return Err("exec: wrong descriptors for the process's stdio".into()),
     };
-    let proc = sentry::boot::InitProcess {
-        argv: p.args.iter().map(|a| a.as_bytes().to_vec()).collect(),
-        envp: p.env.iter().map(|e| e.as_bytes().to_vec()).collect(),
-        cwd: p.cwd.as_bytes().to_vec(),
-        creds: sentry::kernel::Credentials {
-            uid: p.uid,
-            euid: p.uid,
-            suid: p.uid,
-            gid: p.gid,
-            egid: p.gid,
-            sgid: p.gid,
-            groups: p.groups.clone(),
-        },
-        forward_signals: Vec::new(),
-    };
+    let proc = process(
+        &p.args,
+        &p.env,
+        &p.cwd,
+        (p.uid, p.gid, &p.groups),
+        Vec::new(),
+    );
     let prepared = sb.prepare_with(proc, stdio)?;
     sb.exec(prepared)
 }

@@ -353,6 +353,38 @@ fn a_missing_executable_fails_the_start_with_127() {
 }
 
 #[test]
+fn exec_it_gives_a_shell_on_a_terminal_and_exec_i_takes_stdin() {
+    let d = require!(docker());
+    require!(tests::host_program("/usr/bin/script", "bsdutils"));
+    let host = format!("unix://{}", d.sock.display());
+    let cfg = d.base.join("client");
+    for rt in [RUNC, OURS] {
+        let id = d.run_detached(rt, &[], &["sleep", "100"]);
+        let cmd = format!("{} exec -it {id} sh", tests::docker::CLIENT);
+        let mut s = Session::start(
+            &cmd,
+            &[
+                ("DOCKER_HOST", &host),
+                ("DOCKER_CONFIG", cfg.to_str().unwrap()),
+            ],
+        );
+        s.expect("# ");
+        s.send(b"echo $((6*7))x; tty\r");
+        s.expect("42x");
+        s.expect("/dev/pts/");
+        s.send(b"exit 6\r");
+        assert_eq!(s.wait(), 6, "{rt}");
+        let o = Cmd::new(&[tests::docker::CLIENT, "exec", "-i", &id, "cat"])
+            .env("DOCKER_HOST", &host)
+            .env("DOCKER_CONFIG", cfg.to_str().unwrap())
+            .stdin(b"through stdin\n")
+            .run_native();
+        assert_eq!(o.stdout, "through stdin\n", "{rt}\n{}", o.describe());
+        let _ = d.docker(&["rm", "-f", &id]);
+    }
+}
+
+#[test]
 fn exec_runs_commands_in_a_running_container() {
     let d = require!(docker());
     for rt in [RUNC, OURS] {

@@ -265,6 +265,22 @@ impl TmpInode {
         self.st.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Locks this inode and `other` (a different one) in inode-number
+    /// order, so two renames between the same directories cannot deadlock;
+    /// the guards come back as (self's, other's).
+    fn lock_with<'a>(
+        &'a self,
+        other: &'a TmpInode,
+    ) -> (MutexGuard<'a, State>, MutexGuard<'a, State>) {
+        if self.ino < other.ino {
+            let a = self.lock();
+            (a, other.lock())
+        } else {
+            let b = other.lock();
+            (self.lock(), b)
+        }
+    }
+
     fn arc(&self) -> Result<Arc<TmpInode>, Errno> {
         self.me.upgrade().ok_or(Errno::ENOENT)
     }
@@ -680,13 +696,7 @@ impl TmpInode {
             st.mtime = now;
             st.ctime = now;
         } else {
-            let (mut a, mut b) = if self.ino < nd.ino {
-                let a = self.lock();
-                (a, nd.lock())
-            } else {
-                let b = nd.lock();
-                (self.lock(), b)
-            };
+            let (mut a, mut b) = self.lock_with(nd);
             if !matches!(a.data, Data::Dir(_)) || !matches!(b.data, Data::Dir(_)) {
                 return Err(Errno::ENOTDIR);
             }
@@ -1026,13 +1036,7 @@ impl Inode for TmpInode {
             st.ctime = now;
             replaced
         } else {
-            let (mut a, mut b) = if self.ino < nd.ino {
-                let a = self.lock();
-                (a, nd.lock())
-            } else {
-                let b = nd.lock();
-                (self.lock(), b)
-            };
+            let (mut a, mut b) = self.lock_with(nd);
             let Data::Dir(om) = &mut a.data else {
                 return Err(Errno::ENOTDIR);
             };

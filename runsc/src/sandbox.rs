@@ -944,33 +944,6 @@ fn hostname() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-/// Puts the Gofer on the first CPU it may use, where the ptrace platform
-/// puts the sandbox's first task (its pairs go round-robin from there): a
-/// lookup is a synchronous round trip, and a reply that wakes a thread on
-/// another CPU costs about as much again as one on the same CPU
-/// (docs/benchmarks.md, "Where metadata time goes").
-fn pin_to_first_cpu() {
-    // SAFETY: cpu_set_t is plain data; sched_getaffinity fills it.
-    let mut allowed: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    let size = std::mem::size_of::<libc::cpu_set_t>();
-    // SAFETY: as above, for this process.
-    if unsafe { libc::sched_getaffinity(0, size, &mut allowed) } != 0 {
-        return;
-    }
-    // SAFETY: CPU_ISSET reads the set within its bounds.
-    let Some(cpu) =
-        (0..libc::CPU_SETSIZE as usize).find(|c| unsafe { libc::CPU_ISSET(*c, &allowed) })
-    else {
-        return;
-    };
-    // SAFETY: as above.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: cpu is below CPU_SETSIZE.
-    unsafe { libc::CPU_SET(cpu, &mut set) };
-    // SAFETY: sched_setaffinity reads `size` bytes of the set.
-    unsafe { libc::sched_setaffinity(0, size, &set) };
-}
-
 pub fn gofer(g: &Global, args: GoferArgs) -> Result<u8> {
     die_on_panic("the Gofer");
     // The Gofer ends with the Sentry (EOF) or with `do` (SIGKILL), never of
@@ -995,7 +968,10 @@ pub fn gofer(g: &Global, args: GoferArgs) -> Result<u8> {
     let read_only = g.overlay == crate::cli::OverlayMode::Memory;
     let server = gofer::server::Server::new_confined_with_binds(&args.root, read_only, &binds)
         .with_context(|| format!("cannot serve {}", args.root.display()))?;
-    pin_to_first_cpu();
+    // Lookups are synchronous round trips: answered from the CPU of the
+    // sandbox's first task, a reply is no cross-CPU wake-up
+    // (docs/benchmarks.md, "Where metadata time goes").
+    platform::ptrace::pin_to_first_pair_cpu();
     crate::seccomp::install_gofer()?;
     server.serve(sock).context("serving 9P")?;
     Ok(0)

@@ -67,6 +67,7 @@ impl Platform for PtracePlatform {
             layout: self.layout,
             xsave_len: xsave_size(),
             gone: false,
+            known: None,
         };
         Ok(Box::new(ctx))
     }
@@ -88,6 +89,10 @@ pub struct PtraceContext {
     layout: stub::StubLayout,
     xsave_len: usize,
     gone: bool,
+    /// The registers the kernel holds for the stopped thread, as the last
+    /// `switch` read them; `None` once anything else may have changed them
+    /// (an injected call).
+    known: Option<Regs>,
 }
 
 impl PtraceContext {
@@ -99,6 +104,7 @@ impl PtraceContext {
                 errno: libc::ESRCH,
             });
         }
+        self.known = None;
         let mut regs = sys::get_regs(self.tid)?;
         regs.rax = nr as u64;
         regs.orig_rax = u64::MAX;
@@ -153,6 +159,30 @@ impl PtraceContext {
         Ok(regs.rax as i64)
     }
 
+    /// Gives the stopped thread `regs` before it resumes. Most resumes
+    /// follow a syscall whose only change is its result in rax: one
+    /// PTRACE_POKEUSER then costs a fraction of PTRACE_SETREGS (which
+    /// validates every register, segment bases included), on every syscall.
+    fn put_regs(&mut self, regs: &Regs) -> Result<()> {
+        if let Some(known) = self.known.take() {
+            // A result the kernel would take for a restart request
+            // (-ERESTARTSYS..-ERESTART_RESTARTBLOCK, with orig_rax still the
+            // syscall number) must go the full way, which clears orig_rax.
+            let restart = (-516..=-512).contains(&(regs.rax as i64));
+            if !restart && same_but_rax(&known, regs) {
+                if known.rax == regs.rax {
+                    return Ok(());
+                }
+                return sys::poke_rax(self.tid, regs.rax);
+            }
+        }
+        // orig_rax = -1 keeps the kernel from restarting a host syscall the
+        // stub may have been parked in.
+        let mut r = *regs;
+        r.orig_rax = u64::MAX;
+        sys::set_regs(self.tid, &r)
+    }
+
     fn inject_checked(&mut self, op: &'static str, nr: i64, args: [u64; 6]) -> Result<i64> {
         let r = self.inject(self.layout.syscall_trap, nr, args)?;
         if (-4095..0).contains(&r) {
@@ -165,16 +195,25 @@ impl PtraceContext {
     }
 }
 
+/// Whether `a` and `b` differ at most in rax (and orig_rax, which the
+/// Sentry never changes for the application).
+fn same_but_rax(a: &Regs, b: &Regs) -> bool {
+    let key = |r: &Regs| {
+        [
+            r.r15, r.r14, r.r13, r.r12, r.rbp, r.rbx, r.r11, r.r10, r.r9, r.r8, r.rcx, r.rdx,
+            r.rsi, r.rdi, r.rip, r.cs, r.eflags, r.rsp, r.ss, r.fs_base, r.gs_base, r.ds, r.es,
+            r.fs, r.gs,
+        ]
+    };
+    key(a) == key(b)
+}
+
 impl Context for PtraceContext {
     fn switch(&mut self, regs: &mut Regs) -> Event {
         if self.gone {
             return Event::Gone;
         }
-        // orig_rax = -1 keeps the kernel from restarting a host syscall the
-        // stub may have been parked in.
-        let mut r = *regs;
-        r.orig_rax = u64::MAX;
-        if sys::set_regs(self.tid, &r).is_err() {
+        if self.put_regs(regs).is_err() {
             self.gone = true;
             return Event::Gone;
         }
@@ -220,7 +259,10 @@ impl Context for PtraceContext {
                 }
             };
             match sys::get_regs(self.tid) {
-                Ok(r) => *regs = r,
+                Ok(r) => {
+                    *regs = r;
+                    self.known = Some(r);
+                }
                 Err(_) => {
                     self.gone = true;
                     return Event::Gone;
@@ -330,6 +372,7 @@ impl PendingContext for PendingThread {
             layout: self.layout,
             xsave_len: self.xsave_len,
             gone: false,
+            known: None,
         }))
     }
 }

@@ -188,6 +188,18 @@ pub fn set_regs(tid: i32, regs: &Regs) -> Result<()> {
     Ok(())
 }
 
+/// Sets only rax of a stopped tracee.
+pub fn poke_rax(tid: i32, rax: u64) -> Result<()> {
+    let off = std::mem::offset_of!(libc::user_regs_struct, rax);
+    // SAFETY: PTRACE_POKEUSER writes one word into the tracee's register
+    // area at a register offset; no memory of ours is read or written.
+    let r = unsafe { libc::ptrace(libc::PTRACE_POKEUSER, tid, off, rax) };
+    if r != 0 {
+        return Err(last("PTRACE_POKEUSER"));
+    }
+    Ok(())
+}
+
 pub fn get_siginfo(tid: i32) -> Option<libc::siginfo_t> {
     // SAFETY: siginfo_t is plain data; zero is a valid value.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };

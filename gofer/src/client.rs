@@ -347,6 +347,15 @@ fn recv_exact(
 }
 
 /// What [`Client::lookup_fd`] found.
+/// One entry of [`Client::readdir_plus`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirPlus {
+    pub name: Vec<u8>,
+    pub attr: Attr,
+    /// A symlink's target; empty for other files.
+    pub target: Vec<u8>,
+}
+
 #[derive(Debug)]
 pub struct LookupFd {
     pub attr: Attr,
@@ -751,6 +760,61 @@ impl Client {
         let fd = fd.ok_or(libc::EIO)?;
         let st = check_fd(&fd, if dir { libc::S_IFDIR } else { libc::S_IFREG })?;
         Ok((fd, st))
+    }
+
+    /// Lists the directory at `names` below the served root with every
+    /// entry's attributes and a symlink's target (Treaddirplus, one round
+    /// trip per reply's worth of entries). No fid is involved. A listing
+    /// that repeats a name or never ends (more than `max` entries) is
+    /// `EIO`, so a hostile server cannot make it grow without bound.
+    pub fn readdir_plus(&self, names: &[&[u8]], max: usize) -> Result<Vec<DirPlus>, i32> {
+        if names.len() > wire::MAX_OPENFD_NAMES {
+            return Err(libc::ENAMETOOLONG);
+        }
+        let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut offset = 0;
+        loop {
+            let msg = Tmessage::Readdirplus {
+                offset,
+                count: self.msize,
+                names: names.to_vec(),
+            };
+            let next = {
+                let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+                conn.call(TAG, &msg, self.msize, |r| match r {
+                    Rmessage::Readdirplus { next, data } => {
+                        let entries = wire::decode_dirplus(data).ok()?;
+                        for e in entries {
+                            out.push(DirPlus {
+                                name: e.name.to_vec(),
+                                attr: e.attr.attr,
+                                target: e.target.to_vec(),
+                            });
+                        }
+                        Some(next)
+                    }
+                    _ => None,
+                })?
+            };
+            if out.len() > max {
+                return Err(libc::EIO);
+            }
+            if next == 0 {
+                break;
+            }
+            if next == offset {
+                // No progress: the listing would never end.
+                return Err(libc::EIO);
+            }
+            offset = next;
+        }
+        for e in &out {
+            if !seen.insert(e.name.as_slice()) {
+                return Err(libc::EIO);
+            }
+        }
+        Ok(out)
     }
 
     /// Looks up the file at `names` below the served root in one round trip

@@ -13,4 +13,4 @@ pub mod client;
 pub mod server;
 pub mod wire;
 
-pub use client::{Attr, Client, DirEntry, Fid, Keep, LookupFd, Qid, SetAttr, StatFs};
+pub use client::{Attr, Client, DirEntry, DirPlus, Fid, Keep, LookupFd, Qid, SetAttr, StatFs};

@@ -134,6 +134,10 @@ pub const RRENAMEAT2: u8 = 213;
 /// Change the attributes of the file at a path; the new ones come back.
 pub const TSETATTRAT: u8 = 214;
 pub const RSETATTRAT: u8 = 215;
+/// List a directory at a path with every entry's attributes (and a
+/// symlink's target), from a position, as much as fits one reply.
+pub const TREADDIRPLUS: u8 = 216;
+pub const RREADDIRPLUS: u8 = 217;
 
 /// Twalkgetattr `keep`: the new fid stays whatever the walk reached.
 pub const WALK_KEEP_ALWAYS: u32 = 0;
@@ -299,6 +303,14 @@ pub enum Tmessage<'a> {
         attr: SetAttr,
         names: Vec<&'a [u8]>,
     },
+    /// Lists the directory at `names` from `offset` (0: the start; else a
+    /// `next` an earlier reply gave), in a reply of at most `count` bytes of
+    /// entries.
+    Readdirplus {
+        offset: u64,
+        count: u32,
+        names: Vec<&'a [u8]>,
+    },
 }
 
 /// Rgetattr in full (the client's [`Attr`] plus the fields it does not use).
@@ -401,6 +413,12 @@ pub enum Rmessage<'a> {
     Setattrat {
         attr: Box<Rgetattr>,
     },
+    /// Entries (see [`encode_dirplus`]), and where the listing goes on
+    /// (0: it ended).
+    Readdirplus {
+        next: u64,
+        data: &'a [u8],
+    },
 }
 
 impl Tmessage<'_> {
@@ -436,6 +454,7 @@ impl Tmessage<'_> {
             Tmessage::Removeat { .. } => TREMOVEAT,
             Tmessage::Renameat2 { .. } => TRENAMEAT2,
             Tmessage::Setattrat { .. } => TSETATTRAT,
+            Tmessage::Readdirplus { .. } => TREADDIRPLUS,
         }
     }
 
@@ -448,7 +467,8 @@ impl Tmessage<'_> {
             | Tmessage::Lookupfd { names }
             | Tmessage::Createat { names, .. }
             | Tmessage::Removeat { names, .. }
-            | Tmessage::Setattrat { names, .. } => names.clone(),
+            | Tmessage::Setattrat { names, .. }
+            | Tmessage::Readdirplus { names, .. } => names.clone(),
             Tmessage::Linkat { old, new } | Tmessage::Renameat2 { old, new, .. } => {
                 old.iter().chain(new.iter()).copied().collect()
             }
@@ -500,6 +520,7 @@ impl Rmessage<'_> {
             Rmessage::Removeat => RREMOVEAT,
             Rmessage::Renameat2 => RRENAMEAT2,
             Rmessage::Setattrat { .. } => RSETATTRAT,
+            Rmessage::Readdirplus { .. } => RREADDIRPLUS,
         }
     }
 
@@ -766,6 +787,15 @@ pub fn encode_tmessage(tag: u16, msg: &Tmessage<'_>, out: &mut Vec<u8>) -> Resul
             e.setattr(attr);
             e.names(names)?;
         }
+        Tmessage::Readdirplus {
+            offset,
+            count,
+            names,
+        } => {
+            e.u64(*offset);
+            e.u32(*count);
+            e.names(names)?;
+        }
     }
     finish(out)
 }
@@ -843,6 +873,10 @@ pub fn encode_rmessage(tag: u16, msg: &Rmessage<'_>, out: &mut Vec<u8>) -> Resul
             e.getattr(attr);
         }
         Rmessage::Linkat { attr } | Rmessage::Setattrat { attr } => e.getattr(attr),
+        Rmessage::Readdirplus { next, data } => {
+            e.u64(*next);
+            e.data(data)?;
+        }
         Rmessage::Lopen { qid, iounit } | Rmessage::Lcreate { qid, iounit } => {
             e.qid(qid);
             e.u32(*iounit);
@@ -915,6 +949,47 @@ pub fn encode_dirent(entry: &DirEntry, out: &mut Vec<u8>) -> Result<(), i32> {
     e.u64(entry.offset);
     e.u8(entry.ty);
     e.str(&entry.name)
+}
+
+/// One entry of an Rreaddirplus listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirplusEntry<'a> {
+    pub name: &'a [u8],
+    pub attr: Rgetattr,
+    /// A symlink's target; empty for every other type.
+    pub target: &'a [u8],
+}
+
+/// Appends one Rreaddirplus entry (`name[s]` + the body of an Rgetattr +
+/// `target[s]`) to `out`.
+pub fn encode_dirplus(entry: &DirplusEntry<'_>, out: &mut Vec<u8>) -> Result<(), i32> {
+    let mut e = Enc { out };
+    e.str(entry.name)?;
+    e.getattr(&entry.attr);
+    e.str(entry.target)
+}
+
+/// The entries of an Rreaddirplus's data. Anything malformed (a short
+/// entry, a name that is not a plain file name, a target on anything but a
+/// symlink) is `EIO`.
+pub fn decode_dirplus(data: &[u8]) -> Result<Vec<DirplusEntry<'_>>, i32> {
+    let mut d = Dec { buf: data };
+    let mut out = Vec::new();
+    while !d.buf.is_empty() {
+        let name = d.str()?;
+        let attr = d.getattr()?;
+        let target = d.str()?;
+        let plain = !name.is_empty()
+            && name != b"."
+            && name != b".."
+            && !name.iter().any(|&b| b == b'/' || b == 0);
+        let link = attr.attr.mode & libc::S_IFMT == libc::S_IFLNK;
+        if !plain || (!target.is_empty() && !link) {
+            return Err(libc::EIO);
+        }
+        out.push(DirplusEntry { name, attr, target });
+    }
+    Ok(out)
 }
 
 // ---------------------------------------------------------------------------
@@ -1235,6 +1310,11 @@ pub fn decode_tmessage(frame: &[u8]) -> Result<(u16, Tmessage<'_>), i32> {
             attr: d.setattr()?,
             names: d.names(MAX_OPENFD_NAMES)?,
         },
+        TREADDIRPLUS => Tmessage::Readdirplus {
+            offset: d.u64()?,
+            count: d.u32()?,
+            names: d.names(MAX_OPENFD_NAMES)?,
+        },
         _ => return Err(libc::EIO),
     };
     d.end()?;
@@ -1300,6 +1380,10 @@ pub fn decode_rmessage(frame: &[u8]) -> Result<(u16, Rmessage<'_>), i32> {
         RRENAMEAT2 => Rmessage::Renameat2,
         RSETATTRAT => Rmessage::Setattrat {
             attr: Box::new(d.getattr()?),
+        },
+        RREADDIRPLUS => Rmessage::Readdirplus {
+            next: d.u64()?,
+            data: d.data()?,
         },
         RLOPEN => Rmessage::Lopen {
             qid: d.qid()?,

@@ -342,3 +342,63 @@ fn lookup_fd_answers_attributes_targets_and_descriptors() {
     let names: Vec<&[u8]> = deep.iter().map(|n| n.as_bytes()).collect();
     assert_eq!(c.lookup_fd(&names).unwrap().attr.size, 6);
 }
+
+#[test]
+fn readdir_plus_lists_every_entry_with_the_hosts_attributes() {
+    use std::os::unix::ffi::OsStrExt;
+    let s = Served::new("readdirplus");
+    // Enough entries (with long names) for several replies of one msize.
+    let many = s.tree.path.join("many");
+    std::fs::create_dir(&many).unwrap();
+    for i in 0..1500 {
+        std::fs::write(many.join(format!("{i:0>200}")), i.to_string()).unwrap();
+    }
+    std::os::unix::fs::symlink("target/of/link", many.join("l")).unwrap();
+    let c = s.client();
+    for (dir, names) in [
+        (s.tree.path.clone(), Vec::<&[u8]>::new()),
+        (many.clone(), vec![&b"many"[..]]),
+    ] {
+        let listed = c.readdir_plus(&names, 1 << 20).unwrap();
+        let mut host: Vec<Vec<u8>> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().as_bytes().to_vec())
+            .collect();
+        host.sort();
+        let mut got: Vec<Vec<u8>> = listed.iter().map(|e| e.name.clone()).collect();
+        got.sort();
+        assert_eq!(got, host, "{}", dir.display());
+        for e in &listed {
+            let path = dir.join(std::ffi::OsStr::from_bytes(&e.name));
+            let m = std::fs::symlink_metadata(&path).unwrap();
+            assert_eq!(
+                (e.attr.qid.path, e.attr.mode, e.attr.size, e.attr.nlink),
+                (m.ino(), m.mode(), m.size(), m.nlink()),
+                "{}",
+                path.display()
+            );
+            let target = if m.file_type().is_symlink() {
+                std::fs::read_link(&path)
+                    .unwrap()
+                    .into_os_string()
+                    .into_encoded_bytes()
+            } else {
+                Vec::new()
+            };
+            assert_eq!(e.target, target, "{}", path.display());
+        }
+    }
+    // A listing longer than its bound, files, misses, names that leave.
+    assert_eq!(c.readdir_plus(&[b"many"], 100).unwrap_err(), libc::EIO);
+    assert_eq!(
+        c.readdir_plus(&[b"hello.txt"], 10).unwrap_err(),
+        libc::ENOTDIR
+    );
+    assert_eq!(c.readdir_plus(&[b"nope"], 10).unwrap_err(), libc::ENOENT);
+    // A symlink is not followed, even to a directory.
+    assert_eq!(c.readdir_plus(&[b"link"], 10).unwrap_err(), libc::ENOTDIR);
+    for bad in [&b".."[..], b".", b"", b"a/b"] {
+        assert_eq!(c.readdir_plus(&[bad], 10).unwrap_err(), libc::EINVAL);
+    }
+    s.finish().unwrap();
+}

@@ -666,3 +666,77 @@ mod donation {
         ws.into_iter().for_each(assert_closed);
     }
 }
+
+/// An Rreaddirplus entry for `name` of type `mode` with `target`.
+fn dirplus(name: &[u8], mode: u32, target: &[u8]) -> Vec<u8> {
+    let mut attr = Rgetattr::default();
+    attr.attr.mode = mode;
+    let e = wire::DirplusEntry { name, attr, target };
+    let mut data = Vec::new();
+    wire::encode_dirplus(&e, &mut data).unwrap();
+    data
+}
+
+#[test]
+fn malformed_rreaddirplus_is_eio() {
+    let file = libc::S_IFREG | 0o644;
+    let bad: Vec<Vec<u8>> = vec![
+        // Cut short.
+        dirplus(b"file", file, b"")[..20].to_vec(),
+        // Names that are not one plain name.
+        dirplus(b"..", file, b""),
+        dirplus(b"a/b", file, b""),
+        dirplus(b"", file, b""),
+        // A target on a regular file.
+        dirplus(b"file", file, b"elsewhere"),
+    ];
+    for data in bad {
+        let (c, h) = after_handshake(move |p, tag| {
+            p.send(
+                tag,
+                &Rmessage::Readdirplus {
+                    next: 0,
+                    data: &data,
+                },
+            );
+        });
+        let first = c.readdir_plus(&[b"d"], 100).map(drop);
+        assert_broken(c, h, first);
+    }
+}
+
+#[test]
+fn rreaddirplus_that_never_ends_or_repeats_is_eio() {
+    // `next` alternates, so the listing would go on for ever; then the
+    // same `next` again (no progress); then one name twice.
+    for script in 0..3 {
+        let (sock, handle) = fake(move |p| {
+            p.handshake();
+            let mut n = 0u64;
+            while let Some((tag, _)) = p.recv() {
+                n += 1;
+                let name = format!("f{n}");
+                let data = dirplus(
+                    if script == 2 {
+                        b"same"
+                    } else {
+                        name.as_bytes()
+                    },
+                    libc::S_IFREG,
+                    b"",
+                );
+                let next = match script {
+                    0 => 5 + n % 2,
+                    1 => 5,
+                    _ if n < 3 => n,
+                    _ => 0,
+                };
+                p.send(tag, &Rmessage::Readdirplus { next, data: &data });
+            }
+        });
+        let c = Client::connect(sock).unwrap();
+        assert_eq!(c.readdir_plus(&[b"d"], 50).unwrap_err(), libc::EIO);
+        drop(c);
+        handle.join().unwrap();
+    }
+}

@@ -49,6 +49,15 @@ pub const MAX_DIR_FIDS: usize = 256;
 /// Negative lookups remembered per directory (bounds what a program
 /// probing random names can make the Sentry hold).
 const MAX_NEGATIVE: usize = 4096;
+/// Cold lookups in one directory after which it is listed with every
+/// entry's attributes (one Treaddirplus per reply's worth of entries)
+/// instead of looked up name by name: a program that stats or opens many
+/// files of a directory costs a few round trips, one that looks up a few
+/// names in a big directory (the loader in /usr/lib) none extra.
+const PLUS_AFTER_LOOKUPS: u32 = 16;
+/// The most entries a listing may have (a hostile Gofer cannot make one
+/// grow without bound).
+const MAX_LISTING: usize = 1 << 20;
 
 fn errno(e: i32) -> Errno {
     Errno(e)
@@ -216,10 +225,65 @@ struct Cache {
     negative: usize,
     /// The whole listing, once read (exclusive mode), kept up to date by
     /// this directory's changes.
-    listing: Option<Arc<Vec<DirEntry>>>,
+    listing: Option<Listing>,
     /// Bumped by every change of the entries.
     generation: u64,
     link: Option<Vec<u8>>,
+    /// Attributes of listed entries no lookup has asked for yet (from a
+    /// Treaddirplus listing): a lookup turns one into a child without a
+    /// round trip.
+    plus: HashMap<Vec<u8>, PlusEntry>,
+    /// Lookups that went to the Gofer one name at a time.
+    cold_lookups: u32,
+    /// `plus` was filled (once per directory object).
+    listed_plus: bool,
+}
+
+/// A directory's entries in the order `getdents` gives them, and their
+/// names as a set: a lookup asks whether a name is listed, and a big
+/// directory's lookups must not each scan the whole listing.
+struct Listing {
+    entries: Arc<Vec<DirEntry>>,
+    names: std::collections::HashSet<Vec<u8>>,
+}
+
+impl Listing {
+    fn new(entries: Arc<Vec<DirEntry>>) -> Listing {
+        let names = entries.iter().map(|e| e.name.clone()).collect();
+        Listing { entries, names }
+    }
+
+    fn contains(&self, name: &[u8]) -> bool {
+        self.names.contains(name)
+    }
+
+    fn find(&self, name: &[u8]) -> Option<&DirEntry> {
+        if !self.contains(name) {
+            return None;
+        }
+        self.entries.iter().find(|e| e.name == name)
+    }
+
+    /// Lists `entry` (in place of an entry of the same name).
+    fn put(&mut self, entry: DirEntry) {
+        self.remove(&entry.name);
+        self.names.insert(entry.name.clone());
+        Arc::make_mut(&mut self.entries).push(entry);
+    }
+
+    fn remove(&mut self, name: &[u8]) -> Option<DirEntry> {
+        if !self.names.remove(name) {
+            return None;
+        }
+        let l = Arc::make_mut(&mut self.entries);
+        let i = l.iter().position(|e| e.name == name)?;
+        Some(l.remove(i))
+    }
+}
+
+struct PlusEntry {
+    attr: Attr,
+    target: Vec<u8>,
 }
 
 /// A file of the Gofer's tree.
@@ -470,13 +534,21 @@ impl GoferInode {
                 Some(None) => return Err(Errno::ENOENT),
                 None => {}
             }
-            if let Some(l) = &cache.listing {
-                if !l.iter().any(|e| e.name == name) {
-                    return Err(Errno::ENOENT);
-                }
+            if cache.listing.as_ref().is_some_and(|l| !l.contains(name)) {
+                return Err(Errno::ENOENT);
             }
         }
         let me = self.me.upgrade().ok_or(Errno::ENOENT)?;
+        if !self.fs.opts.shared {
+            if let Some(c) = self.lookup_listed(&me, name) {
+                return Ok(c);
+            }
+            // The listing just read may lack the name.
+            let cache = self.lock_cache();
+            if cache.listing.as_ref().is_some_and(|l| !l.contains(name)) {
+                return Err(Errno::ENOENT);
+            }
+        }
         let path = join(&self.path()?, name);
         let looked = self.fs.client.lookup_fd(&refs(&path));
         if let Some(c) = cached {
@@ -533,6 +605,83 @@ impl GoferInode {
         Ok(kept)
     }
 
+    /// A lookup served by the directory's listing with attributes
+    /// (exclusive mode): the child made from its Treaddirplus entry, or
+    /// `None` if there is none (yet: the [`PLUS_AFTER_LOOKUPS`]th cold
+    /// lookup reads one) and the Gofer must be asked.
+    fn lookup_listed(&self, me: &Arc<GoferInode>, name: &[u8]) -> Option<Arc<GoferInode>> {
+        let mut cache = self.lock_cache();
+        if !cache.listed_plus {
+            cache.cold_lookups += 1;
+            if cache.cold_lookups < PLUS_AFTER_LOOKUPS {
+                return None;
+            }
+            cache.listed_plus = true;
+            drop(cache);
+            self.fill_plus();
+            cache = self.lock_cache();
+        }
+        if let Some(Some(c)) = cache.children.get(name) {
+            return Some(c.clone());
+        }
+        let entry = cache.plus.remove(name)?;
+        drop(cache);
+        let link = vfs::is_symlink(entry.attr.mode).then_some(entry.target);
+        let child = self.new_child(me.clone(), name, entry.attr, FidState::None, link);
+        let mut cache = self.lock_cache();
+        let kept = cache
+            .children
+            .entry(name.to_vec())
+            .or_insert_with(|| Some(child.clone()))
+            .get_or_insert_with(|| child.clone())
+            .clone();
+        Some(kept)
+    }
+
+    /// Lists this directory with every entry's attributes (Treaddirplus):
+    /// the listing is cached, and the entries no lookup has made a child
+    /// of yet wait in `plus`. When the Gofer cannot list this way (an
+    /// entry it may not stat, a path too long) nothing changes and lookups
+    /// go on one name at a time.
+    fn fill_plus(&self) {
+        let gen = self.lock_cache().generation;
+        let Ok(path) = self.path() else { return };
+        let listed = match self.fs.client.readdir_plus(&refs(&path), MAX_LISTING) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::debug!("Treaddirplus: errno {e}; lookups stay one by one");
+                return;
+            }
+        };
+        let listing: Vec<DirEntry> = listed
+            .iter()
+            .map(|e| DirEntry {
+                ino: e.attr.qid.path,
+                ty: vfs::dtype_of(e.attr.mode),
+                name: e.name.clone(),
+            })
+            .collect();
+        let mut cache = self.lock_cache();
+        // An entry changed meanwhile: the listing may miss the change.
+        if cache.generation != gen {
+            return;
+        }
+        tracing::debug!(
+            entries = listing.len(),
+            "listed a directory with attributes (Treaddirplus)"
+        );
+        cache.listing = Some(Listing::new(Arc::new(listing)));
+        for e in listed {
+            if !cache.children.contains_key(&e.name) {
+                let entry = PlusEntry {
+                    attr: e.attr,
+                    target: e.target,
+                };
+                cache.plus.insert(e.name, entry);
+            }
+        }
+    }
+
     /// A lookup the 9P way (Twalkgetattr from this directory's fid), for
     /// when Tlookupfd cannot serve (a path that does not fit one message,
     /// no descriptor left): the child's fid if it is a directory kept
@@ -558,7 +707,7 @@ impl GoferInode {
 
     fn read_listing(&self) -> Result<Arc<Vec<DirEntry>>, Errno> {
         if let Some(l) = &self.lock_cache().listing {
-            return Ok(l.clone());
+            return Ok(l.entries.clone());
         }
         // A listing read while an entry changes could miss the change:
         // kept only if no change happened meanwhile.
@@ -572,7 +721,7 @@ impl GoferInode {
         let l = Arc::new(out);
         let mut cache = self.lock_cache();
         if !self.fs.opts.shared && cache.generation == gen {
-            cache.listing = Some(l.clone());
+            cache.listing = Some(Listing::new(l.clone()));
         }
         Ok(l)
     }
@@ -610,6 +759,7 @@ impl GoferInode {
     fn forget_child(&self, name: &[u8]) -> Option<Arc<GoferInode>> {
         let mut cache = self.lock_cache();
         cache.generation += 1;
+        cache.plus.remove(name);
         match cache.children.remove(name) {
             Some(Some(c)) => Some(c),
             Some(None) => {
@@ -626,14 +776,11 @@ impl GoferInode {
         self.forget_child(name);
         let mut cache = self.lock_cache();
         if let Some(l) = &mut cache.listing {
-            let entry = DirEntry {
+            l.put(DirEntry {
                 ino: child.ino(),
                 ty: vfs::dtype_of(child.mode()),
                 name: name.to_vec(),
-            };
-            let l = Arc::make_mut(l);
-            l.retain(|e| e.name != name);
-            l.push(entry);
+            });
         }
         if !self.fs.opts.shared {
             cache.children.insert(name.to_vec(), Some(child.clone()));
@@ -648,7 +795,7 @@ impl GoferInode {
         let child = self.forget_child(name);
         let mut cache = self.lock_cache();
         if let Some(l) = &mut cache.listing {
-            Arc::make_mut(l).retain(|e| e.name != name);
+            l.remove(name);
         }
         if !self.fs.opts.shared && cache.negative < MAX_NEGATIVE {
             cache.negative += 1;
@@ -938,7 +1085,7 @@ impl Inode for GoferInode {
         self.forget_child(name);
         let mut cache = self.lock_cache();
         if let Some(l) = &mut cache.listing {
-            Arc::make_mut(l).push(DirEntry {
+            l.put(DirEntry {
                 ino: attr.qid.path,
                 ty: vfs::dtype_of(attr.mode),
                 name: name.to_vec(),
@@ -998,20 +1145,16 @@ impl Inode for GoferInode {
         let moved = self.forget_child(old);
         let replaced_dir = {
             let cache = nd.lock_cache();
-            cache.listing.as_ref().and_then(|l| {
-                l.iter()
-                    .find(|e| e.name == new)
-                    .map(|e| e.ty == libc::DT_DIR)
-            })
+            cache
+                .listing
+                .as_ref()
+                .and_then(|l| l.find(new).map(|e| e.ty == libc::DT_DIR))
         };
         nd.removed(new, replaced_dir.unwrap_or(false));
         let mut cache = self.lock_cache();
         let mut entry = None;
         if let Some(l) = &mut cache.listing {
-            let l = Arc::make_mut(l);
-            if let Some(i) = l.iter().position(|e| e.name == old) {
-                entry = Some(l.remove(i));
-            }
+            entry = l.remove(old);
         }
         drop(cache);
         self.mark_stale();
@@ -1034,7 +1177,7 @@ impl Inode for GoferInode {
                 match (entry, &mut cache.listing) {
                     (Some(mut e), Some(l)) => {
                         e.name = new.to_vec();
-                        Arc::make_mut(l).push(e);
+                        l.put(e);
                     }
                     _ => cache.listing = None,
                 }

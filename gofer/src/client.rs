@@ -175,6 +175,23 @@ impl Conn {
         msize: u32,
         accept: impl FnOnce(Rmessage<'_>) -> Option<T>,
     ) -> Result<(T, Option<OwnedFd>), i32> {
+        let (t, mut fds) = self.call_fds(tag, msg, msize, accept)?;
+        // The reply type allows at most one here (exchange checked the
+        // count against the reply's own announcement).
+        if fds.len() > 1 {
+            return Err(libc::EIO);
+        }
+        Ok((t, fds.pop()))
+    }
+
+    /// [`Conn::call_fd`] for replies with any number of descriptors.
+    fn call_fds<T>(
+        &mut self,
+        tag: u16,
+        msg: &Tmessage<'_>,
+        msize: u32,
+        accept: impl FnOnce(Rmessage<'_>) -> Option<T>,
+    ) -> Result<(T, Vec<OwnedFd>), i32> {
         if self.broken {
             return Err(libc::EIO);
         }
@@ -207,7 +224,7 @@ impl Conn {
         rtype: u8,
         msize: u32,
         accept: impl FnOnce(Rmessage<'_>) -> Option<T>,
-    ) -> Result<Result<(T, Option<OwnedFd>), i32>, String> {
+    ) -> Result<Result<(T, Vec<OwnedFd>), i32>, String> {
         self.sock
             .write_all(&self.wbuf)
             .map_err(|e| format!("sending a request: {e}"))?;
@@ -254,14 +271,15 @@ impl Conn {
         // can carry descriptors only where the request asked for them.
         let expected = reply.fds();
         if truncated {
-            if expected == 0 || !fds.is_empty() {
+            if expected == 0 || (expected == 1 && !fds.is_empty()) {
                 return Err(format!(
                     "more descriptors than reply type {rtype} may carry"
                 ));
             }
-            // The one descriptor could not be installed: this process is
-            // out of descriptors (the kernel then drops it and sets
-            // MSG_CTRUNC). The stream is still in step.
+            // A descriptor could not be installed: this process is out of
+            // descriptors (the kernel then drops the rest and sets
+            // MSG_CTRUNC). Those that arrived close here; the stream is
+            // still in step.
             return Ok(Err(libc::EMFILE));
         }
         if fds.len() != expected {
@@ -272,13 +290,13 @@ impl Conn {
         }
         let t = accept(reply)
             .ok_or_else(|| format!("reply of type {rtype} does not answer its request"))?;
-        Ok(Ok((t, fds.pop())))
+        Ok(Ok((t, fds)))
     }
 }
 
 /// Most descriptors one `recvmsg` makes room for; more is MSG_CTRUNC (the
 /// kernel closes those that do not fit).
-const MAX_FDS_PER_RECV: usize = 4;
+const MAX_FDS_PER_RECV: usize = wire::MAX_OPENFDS + 4;
 
 /// Reads exactly `buf.len()` bytes from `sock` with `recvmsg`, appending the
 /// descriptors that arrive to `fds` and noting MSG_CTRUNC in `truncated`.
@@ -347,6 +365,9 @@ fn recv_exact(
 }
 
 /// What [`Client::lookup_fd`] found.
+/// A descriptor [`Client::open_fds`] opened, and its file's inode number.
+pub type OpenedFd = (OwnedFd, u64);
+
 /// One entry of [`Client::readdir_plus`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DirPlus {
@@ -813,6 +834,48 @@ impl Client {
             if !seen.insert(e.name.as_slice()) {
                 return Err(libc::EIO);
             }
+        }
+        Ok(out)
+    }
+
+    /// Opens the regular files `names` (plain names, at most
+    /// [`wire::MAX_OPENFDS`]) of the directory at `dir` below the served
+    /// root, read-only, in one round trip (Topenfds): per name, its host
+    /// descriptor and inode number, or the errno opening it gave.
+    pub fn open_fds(
+        &self,
+        dir: &[&[u8]],
+        names: &[&[u8]],
+    ) -> Result<Vec<Result<OpenedFd, i32>>, i32> {
+        if names.len() > wire::MAX_OPENFDS || dir.len() > wire::MAX_OPENFD_NAMES {
+            return Err(libc::EINVAL);
+        }
+        let msg = Tmessage::Openfds {
+            dir: dir.to_vec(),
+            names: names.to_vec(),
+        };
+        let (results, fds) = {
+            let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+            conn.call_fds(TAG, &msg, self.msize, |r| match r {
+                Rmessage::Openfds { results } if results.len() == names.len() => Some(results),
+                _ => None,
+            })?
+        };
+        let mut fds = fds.into_iter();
+        let mut out = Vec::with_capacity(results.len());
+        for (e, ino) in results {
+            if e != 0 {
+                let e = i32::try_from(e).ok().filter(|e| (1..4096).contains(e));
+                out.push(Err(e.ok_or(libc::EIO)?));
+                continue;
+            }
+            // exchange checked one descriptor per success.
+            let fd = fds.next().ok_or(libc::EIO)?;
+            let st = check_fd(&fd, libc::S_IFREG)?;
+            if st.st_ino != ino {
+                return Err(libc::EIO);
+            }
+            out.push(Ok((fd, ino)));
         }
         Ok(out)
     }

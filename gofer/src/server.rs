@@ -192,10 +192,15 @@ impl Server {
         let mut writer = BufWriter::with_capacity(MAX_MSIZE as usize, sock);
         let mut frame = Vec::with_capacity(MAX_MSIZE as usize);
         let mut reply = Vec::new();
+        // Requests served, by type: the debug log's measure of how many
+        // round trips a workload cost.
+        let mut served = [0u64; 256];
         loop {
             if !read_frame(&mut reader, &mut frame)? {
+                log_served(&served);
                 return Ok(());
             }
+            served[usize::from(frame[4])] += 1;
             // read_frame guarantees a whole header.
             let tag = u16::from_le_bytes([frame[5], frame[6]]);
             let refused = refusal(&frame).or_else(|| self.refuse_change(&frame).map(|e| (tag, e)));
@@ -247,6 +252,21 @@ impl Server {
                     }
                     Err(e) => send_error(&mut writer, &mut reply, tag, e),
                 },
+                (wire::TOPENFDS, None) => match open_fds(&root, &frame) {
+                    Ok((results, fds)) => {
+                        let msg = Rmessage::Openfds { results };
+                        wire::encode_rmessage(tag, &msg, &mut reply)
+                            .map_err(io::Error::from_raw_os_error)?;
+                        if fds.is_empty() {
+                            writer.write_all(&reply).and_then(|()| writer.flush())
+                        } else {
+                            writer
+                                .flush()
+                                .and_then(|()| send_with_fds(writer.get_ref(), &reply, &fds))
+                        }
+                    }
+                    Err(e) => send_error(&mut writer, &mut reply, tag, e),
+                },
                 (wire::TLOOKUPFD, None) => match lookup_fd(&root, &frame) {
                     Ok((attr, target, fd)) => {
                         let msg = Rmessage::Lookupfd {
@@ -272,6 +292,7 @@ impl Server {
                 Err(e)
                     if matches!(e.kind(), ErrorKind::BrokenPipe | ErrorKind::ConnectionReset) =>
                 {
+                    log_served(&served);
                     return Ok(());
                 }
                 Err(e) => return Err(e),
@@ -368,6 +389,18 @@ impl Server {
 }
 
 /// Answers `tag` with Rlerror `errno`.
+/// Logs how many requests of each type one connection made (debug level).
+fn log_served(served: &[u64; 256]) {
+    let total: u64 = served.iter().sum();
+    let by_type: Vec<String> = served
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(ty, n)| format!("T{ty}={n}"))
+        .collect();
+    tracing::debug!(total, "requests served: {}", by_type.join(" "));
+}
+
 fn send_error(
     writer: &mut BufWriter<UnixStream>,
     reply: &mut Vec<u8>,
@@ -386,7 +419,12 @@ fn send_error(
 
 /// Sends `frame` with `fd` attached (SCM_RIGHTS) to its first byte.
 fn send_with_fd(sock: &UnixStream, frame: &[u8], fd: &OwnedFd) -> io::Result<()> {
-    let raw = [fd.as_raw_fd()];
+    send_with_fds(sock, frame, std::slice::from_ref(fd))
+}
+
+/// Sends `frame` with `fds` attached to its first byte.
+fn send_with_fds(sock: &UnixStream, frame: &[u8], fds: &[OwnedFd]) -> io::Result<()> {
+    let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
     let iov = [io::IoSlice::new(frame)];
     let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&raw)];
     let sent = loop {
@@ -402,7 +440,7 @@ fn send_with_fd(sock: &UnixStream, frame: &[u8], fd: &OwnedFd) -> io::Result<()>
             Err(e) => return Err(e.into()),
         }
     };
-    // The descriptor went with the first byte; the rest is plain data.
+    // The descriptors went with the first byte; the rest is plain data.
     let rest = frame.get(sent..).unwrap_or_default();
     let mut sock = sock;
     sock.write_all(rest)
@@ -472,6 +510,44 @@ fn reopen_with(
         sys::ftruncate(&fd, 0)?;
     }
     Ok(fd)
+}
+
+/// Per name: 0 and its inode number, or an errno and 0.
+type OpenResults = Vec<(u32, u64)>;
+
+/// Topenfds: each named regular file of the directory at the request's
+/// path, opened read-only as Topenfd opens one (probed `O_PATH` first, so
+/// nothing but a regular file is opened for real). A name that fails has
+/// its errno in the reply and no descriptor; the request fails as a whole
+/// only when it is malformed.
+fn open_fds(root: &OwnedFd, frame: &[u8]) -> Result<(OpenResults, Vec<OwnedFd>), i32> {
+    let (dir, names) = match wire::decode_tmessage(frame) {
+        Ok((_, Tmessage::Openfds { dir, names })) => (dir, names),
+        _ => return Err(libc::EINVAL),
+    };
+    if !names.iter().all(|n| is_plain_name(n)) {
+        return Err(libc::EINVAL);
+    }
+    let mut results = Vec::with_capacity(names.len());
+    let mut fds = Vec::new();
+    for name in names {
+        let mut path = dir.clone();
+        path.push(name);
+        let opened = beneath_path(&path).and_then(|path| {
+            let probe = openat2(root, &path, libc::O_PATH | libc::O_NOFOLLOW)?;
+            let first = fstat(&probe)?;
+            check_type(first.st_mode, false)?;
+            reopen(root, &path, &first, false).map(|fd| (fd, first.st_ino))
+        });
+        match opened {
+            Ok((fd, ino)) => {
+                results.push((0, ino));
+                fds.push(fd);
+            }
+            Err(e) => results.push((u32::try_from(e).unwrap_or(libc::EIO as u32), 0)),
+        }
+    }
+    Ok((results, fds))
 }
 
 /// Tlookupfd: the attributes of the file at the request's names below

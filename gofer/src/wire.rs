@@ -138,6 +138,12 @@ pub const RSETATTRAT: u8 = 215;
 /// symlink's target), from a position, as much as fits one reply.
 pub const TREADDIRPLUS: u8 = 216;
 pub const RREADDIRPLUS: u8 = 217;
+/// Open several regular files of one directory read-only; the reply
+/// carries their descriptors (SCM_RIGHTS).
+pub const TOPENFDS: u8 = 218;
+pub const ROPENFDS: u8 = 219;
+/// Most files one Topenfds may name.
+pub const MAX_OPENFDS: usize = 32;
 
 /// Twalkgetattr `keep`: the new fid stays whatever the walk reached.
 pub const WALK_KEEP_ALWAYS: u32 = 0;
@@ -311,6 +317,12 @@ pub enum Tmessage<'a> {
         count: u32,
         names: Vec<&'a [u8]>,
     },
+    /// Opens the regular files `names` (each one plain name, at most
+    /// [`MAX_OPENFDS`]) of the directory at `dir`, read-only.
+    Openfds {
+        dir: Vec<&'a [u8]>,
+        names: Vec<&'a [u8]>,
+    },
 }
 
 /// Rgetattr in full (the client's [`Attr`] plus the fields it does not use).
@@ -419,6 +431,11 @@ pub enum Rmessage<'a> {
         next: u64,
         data: &'a [u8],
     },
+    /// Per name asked for: 0 and the file's inode number (its descriptor
+    /// comes with the frame, in order), or an errno and 0.
+    Openfds {
+        results: Vec<(u32, u64)>,
+    },
 }
 
 impl Tmessage<'_> {
@@ -455,6 +472,7 @@ impl Tmessage<'_> {
             Tmessage::Renameat2 { .. } => TRENAMEAT2,
             Tmessage::Setattrat { .. } => TSETATTRAT,
             Tmessage::Readdirplus { .. } => TREADDIRPLUS,
+            Tmessage::Openfds { .. } => TOPENFDS,
         }
     }
 
@@ -469,9 +487,12 @@ impl Tmessage<'_> {
             | Tmessage::Removeat { names, .. }
             | Tmessage::Setattrat { names, .. }
             | Tmessage::Readdirplus { names, .. } => names.clone(),
-            Tmessage::Linkat { old, new } | Tmessage::Renameat2 { old, new, .. } => {
-                old.iter().chain(new.iter()).copied().collect()
-            }
+            Tmessage::Linkat { old, new }
+            | Tmessage::Renameat2 { old, new, .. }
+            | Tmessage::Openfds {
+                dir: old,
+                names: new,
+            } => old.iter().chain(new.iter()).copied().collect(),
             Tmessage::Lcreate { name, .. }
             | Tmessage::Symlink { name, .. }
             | Tmessage::Mknod { name, .. }
@@ -521,6 +542,7 @@ impl Rmessage<'_> {
             Rmessage::Renameat2 => RRENAMEAT2,
             Rmessage::Setattrat { .. } => RSETATTRAT,
             Rmessage::Readdirplus { .. } => RREADDIRPLUS,
+            Rmessage::Openfds { .. } => ROPENFDS,
         }
     }
 
@@ -529,6 +551,7 @@ impl Rmessage<'_> {
         match self {
             Rmessage::Openfd => 1,
             Rmessage::Lookupfd { fd, .. } | Rmessage::Createat { fd, .. } => usize::from(*fd),
+            Rmessage::Openfds { results } => results.iter().filter(|r| r.0 == 0).count(),
             _ => 0,
         }
     }
@@ -796,6 +819,13 @@ pub fn encode_tmessage(tag: u16, msg: &Tmessage<'_>, out: &mut Vec<u8>) -> Resul
             e.u32(*count);
             e.names(names)?;
         }
+        Tmessage::Openfds { dir, names } => {
+            if names.len() > MAX_OPENFDS {
+                return Err(libc::EINVAL);
+            }
+            e.names(dir)?;
+            e.names(names)?;
+        }
     }
     finish(out)
 }
@@ -876,6 +906,17 @@ pub fn encode_rmessage(tag: u16, msg: &Rmessage<'_>, out: &mut Vec<u8>) -> Resul
         Rmessage::Readdirplus { next, data } => {
             e.u64(*next);
             e.data(data)?;
+        }
+        Rmessage::Openfds { results } => {
+            if results.len() > MAX_OPENFDS {
+                return Err(libc::EINVAL);
+            }
+            // MAX_OPENFDS fits in u16.
+            e.u16(results.len() as u16);
+            for (errno, ino) in results {
+                e.u32(*errno);
+                e.u64(*ino);
+            }
         }
         Rmessage::Lopen { qid, iounit } | Rmessage::Lcreate { qid, iounit } => {
             e.qid(qid);
@@ -1315,6 +1356,10 @@ pub fn decode_tmessage(frame: &[u8]) -> Result<(u16, Tmessage<'_>), i32> {
             count: d.u32()?,
             names: d.names(MAX_OPENFD_NAMES)?,
         },
+        TOPENFDS => Tmessage::Openfds {
+            dir: d.names(MAX_OPENFD_NAMES)?,
+            names: d.names(MAX_OPENFDS)?,
+        },
         _ => return Err(libc::EIO),
     };
     d.end()?;
@@ -1385,6 +1430,17 @@ pub fn decode_rmessage(frame: &[u8]) -> Result<(u16, Rmessage<'_>), i32> {
             next: d.u64()?,
             data: d.data()?,
         },
+        ROPENFDS => {
+            let n = usize::from(d.u16()?);
+            if n > MAX_OPENFDS {
+                return Err(libc::EIO);
+            }
+            let mut results = Vec::with_capacity(n);
+            for _ in 0..n {
+                results.push((d.u32()?, d.u64()?));
+            }
+            Rmessage::Openfds { results }
+        }
         RLOPEN => Rmessage::Lopen {
             qid: d.qid()?,
             iounit: d.u32()?,

@@ -402,3 +402,61 @@ fn readdir_plus_lists_every_entry_with_the_hosts_attributes() {
     }
     s.finish().unwrap();
 }
+
+#[test]
+fn open_fds_opens_regular_files_of_a_directory_in_one_round_trip() {
+    let s = Served::new("openfds");
+    let fifo = std::ffi::CString::new(
+        s.tree
+            .path
+            .join("fifo")
+            .into_os_string()
+            .into_encoded_bytes(),
+    )
+    .unwrap();
+    // SAFETY: a valid path string.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    let c = s.client();
+    let names: [&[u8]; 7] = [
+        b"hello.txt",
+        b"sub",
+        b"nope",
+        b"link",
+        b"fifo",
+        b"empty",
+        b"big.bin",
+    ];
+    let got = c.open_fds(&[], &names).unwrap();
+    let mut results = got.into_iter();
+    let read = |r: Option<Result<gofer::client::OpenedFd, i32>>, name: &str| {
+        let (fd, ino) = r.unwrap().unwrap();
+        let m = std::fs::metadata(s.tree.path.join(name)).unwrap();
+        assert_eq!(ino, m.ino(), "{name}");
+        let mut data = Vec::new();
+        File::from(fd).read_to_end(&mut data).unwrap();
+        data
+    };
+    assert_eq!(read(results.next(), "hello.txt"), HELLO);
+    // A directory, a miss, a symlink (not followed) and a FIFO (never
+    // opened for real): each its errno, the others still served.
+    assert_eq!(results.next().unwrap().unwrap_err(), libc::EISDIR);
+    assert_eq!(results.next().unwrap().unwrap_err(), libc::ENOENT);
+    assert_eq!(results.next().unwrap().unwrap_err(), libc::ELOOP);
+    assert_eq!(results.next().unwrap().unwrap_err(), libc::ENXIO);
+    assert_eq!(read(results.next(), "empty"), b"");
+    assert_eq!(read(results.next(), "big.bin"), big_contents());
+    assert!(results.next().is_none());
+    // Inside a subdirectory; names that leave it; too many names.
+    let (fd, _) = c
+        .open_fds(&[b"sub"], &[b"inner.txt"])
+        .unwrap()
+        .remove(0)
+        .unwrap();
+    drop(fd);
+    for bad in [&b".."[..], b".", b"", b"a/b"] {
+        assert_eq!(c.open_fds(&[b"sub"], &[bad]).unwrap_err(), libc::EINVAL);
+    }
+    let many = vec![&b"hello.txt"[..]; wire::MAX_OPENFDS + 1];
+    assert_eq!(c.open_fds(&[], &many).unwrap_err(), libc::EINVAL);
+    s.finish().unwrap();
+}

@@ -665,6 +665,56 @@ mod donation {
         h.join().unwrap();
         ws.into_iter().for_each(assert_closed);
     }
+
+    #[test]
+    fn ropenfds_with_too_few_descriptors_is_eio_and_closed() {
+        // Two successes announced, one descriptor sent.
+        let (c, h, ws) = with_pipes(1, |p, tag, rs| {
+            let msg = Rmessage::Openfds {
+                results: vec![(0, 1), (0, 2)],
+            };
+            send_with_fds(p, tag, &msg, &raw(&rs));
+        });
+        let first = c.open_fds(&[], &[b"a", b"b"]).map(drop);
+        assert_broken(c, h, first);
+        ws.into_iter().for_each(assert_closed);
+    }
+
+    #[test]
+    fn ropenfds_answering_other_names_is_eio_and_closed() {
+        // One result for two names asked.
+        let (c, h, ws) = with_pipes(1, |p, tag, rs| {
+            let msg = Rmessage::Openfds {
+                results: vec![(0, 1)],
+            };
+            send_with_fds(p, tag, &msg, &raw(&rs));
+        });
+        let first = c.open_fds(&[], &[b"a", b"b"]).map(drop);
+        assert_broken(c, h, first);
+        ws.into_iter().for_each(assert_closed);
+    }
+
+    #[test]
+    fn ropenfds_with_a_pipe_or_too_many_descriptors_fails_and_closes_all() {
+        // A pipe where a regular file was promised; then more descriptors
+        // than the client makes room for. Nothing stays open either way.
+        for n in [1, 40] {
+            let (c, h, ws) = with_pipes(n, move |p, tag, rs| {
+                let msg = Rmessage::Openfds {
+                    results: vec![(0, 1)],
+                };
+                send_with_fds(p, tag, &msg, &raw(&rs));
+            });
+            let r = c.open_fds(&[], &[b"a"]).map(drop);
+            assert!(
+                matches!(r, Err(libc::EIO | libc::EMFILE)),
+                "{n} descriptors: {r:?}"
+            );
+            drop(c);
+            h.join().unwrap();
+            ws.into_iter().for_each(assert_closed);
+        }
+    }
 }
 
 /// An Rreaddirplus entry for `name` of type `mode` with `target`.

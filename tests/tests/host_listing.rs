@@ -37,7 +37,7 @@ fn make_tree(name: &str) -> PathBuf {
     symlink("does/not/exist", dir.join("dangling")).unwrap();
     symlink("d04", dir.join("dirlink")).unwrap();
     fs::hard_link(dir.join("f010"), dir.join("hard")).unwrap();
-    let fifo = std::ffi::CString::new(dir.join("fifo").to_str().unwrap()).unwrap();
+    let fifo = std::ffi::CString::new(dir.join("pipe").to_str().unwrap()).unwrap();
     // SAFETY: a valid NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o640) }, 0);
     dir
@@ -57,7 +57,7 @@ fn script(dir: &Path) -> String {
         .chain((0..20).map(|i| format!("d{i:02}")))
         .chain(
             [
-                "link", "dangling", "dirlink", "hard", "fifo", "nope", "f300",
+                "link", "dangling", "dirlink", "hard", "pipe", "nope", "f300",
             ]
             .iter()
             .map(|s| s.to_string()),
@@ -70,7 +70,11 @@ fn script(dir: &Path) -> String {
          cat f150 d04/inner link | wc -c
          test -e nope || echo 'nope: absent'
          ls -ln --time-style=+%s . d08
-         find . -printf '%p %i %s %y %l %n %m\\n' | sort",
+         find . -printf '%p %i %s %y %l %n %m\\n' | sort
+         # Whole-directory reads, in name order and in listing order.
+         cat f* | cksum
+         grep -rc --devices=skip x . | sort | cksum
+         tar -cf - --sort=none . 2>/dev/null | tar -tvf - | sort | cksum",
         dir = dir.display(),
         names = names.join(" "),
     )
@@ -94,6 +98,12 @@ fn many_lookups_in_one_directory_see_what_linux_shows() {
         dir.display(),
         sandboxed.describe()
     );
+    assert!(
+        boot.contains("a directory's files are opened ahead (Topenfds)"),
+        "no Topenfds in {}\n{}",
+        dir.display(),
+        sandboxed.describe()
+    );
 }
 
 #[test]
@@ -113,7 +123,7 @@ fn files_the_sandbox_makes_join_a_batched_listing() {
     s.assert_success();
     assert_eq!(
         s.stdout,
-        "link\nzz-dir\nzz-moved\nzz-new\n326\nnew\nf299: gone\n",
+        "pipe\nzz-dir\nzz-moved\nzz-new\n326\nnew\nf299: gone\n",
         "{}",
         s.describe()
     );

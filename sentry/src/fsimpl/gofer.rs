@@ -178,6 +178,7 @@ impl GoferFs {
             stale: AtomicBool::new(false),
             fid: Mutex::new(fid),
             spare: Mutex::new(None),
+            ahead: Default::default(),
             cache: Mutex::new(Cache::default()),
         })
     }
@@ -237,6 +238,10 @@ struct Cache {
     cold_lookups: u32,
     /// `plus` was filled (once per directory object).
     listed_plus: bool,
+    /// Regular files of this directory opened through the Gofer.
+    file_opens: usize,
+    /// Open-ahead descriptors used, by [`Order`].
+    ahead_hits: [usize; 2],
 }
 
 /// A directory's entries in the order `getdents` gives them, and their
@@ -245,12 +250,21 @@ struct Cache {
 struct Listing {
     entries: Arc<Vec<DirEntry>>,
     names: std::collections::HashSet<Vec<u8>>,
+    /// The names sorted, and each name's place in `entries` (made by the
+    /// first open-ahead, dropped by any change).
+    sorted: Option<Vec<Vec<u8>>>,
+    places: Option<HashMap<Vec<u8>, usize>>,
 }
 
 impl Listing {
     fn new(entries: Arc<Vec<DirEntry>>) -> Listing {
         let names = entries.iter().map(|e| e.name.clone()).collect();
-        Listing { entries, names }
+        Listing {
+            entries,
+            names,
+            sorted: None,
+            places: None,
+        }
     }
 
     fn contains(&self, name: &[u8]) -> bool {
@@ -267,11 +281,51 @@ impl Listing {
     /// Lists `entry` (in place of an entry of the same name).
     fn put(&mut self, entry: DirEntry) {
         self.remove(&entry.name);
+        self.sorted = None;
+        self.places = None;
         self.names.insert(entry.name.clone());
         Arc::make_mut(&mut self.entries).push(entry);
     }
 
+    /// The names after `name` in `order`.
+    fn after(&mut self, name: &[u8], order: Order) -> Vec<Vec<u8>> {
+        const LOOK: usize = 8 * gofer::wire::MAX_OPENFDS;
+        match order {
+            Order::Listed => {
+                let entries = &self.entries;
+                let places = self.places.get_or_insert_with(|| {
+                    entries
+                        .iter()
+                        .enumerate()
+                        .map(|(i, e)| (e.name.clone(), i))
+                        .collect()
+                });
+                let at = places.get(name).map_or(entries.len(), |&i| i + 1);
+                entries[at..]
+                    .iter()
+                    .take(LOOK)
+                    .map(|e| e.name.clone())
+                    .collect()
+            }
+            Order::Sorted => {
+                let entries = &self.entries;
+                let sorted = self.sorted.get_or_insert_with(|| {
+                    let mut s: Vec<Vec<u8>> = entries.iter().map(|e| e.name.clone()).collect();
+                    s.sort_unstable();
+                    s
+                });
+                let at = match sorted.binary_search_by(|n| n.as_slice().cmp(name)) {
+                    Ok(i) => i + 1,
+                    Err(i) => i,
+                };
+                sorted[at..].iter().take(LOOK).cloned().collect()
+            }
+        }
+    }
+
     fn remove(&mut self, name: &[u8]) -> Option<DirEntry> {
+        self.sorted = None;
+        self.places = None;
         if !self.names.remove(name) {
             return None;
         }
@@ -299,7 +353,19 @@ pub struct GoferInode {
     /// The descriptor the lookup brought, for the open that usually follows
     /// (see [`MAX_SPARE_FDS`]).
     spare: Mutex<Option<Spare>>,
+    /// The spare came from an open-ahead guess: 1 + the guess's
+    /// [`Order`], else 0.
+    ahead: std::sync::atomic::AtomicU8,
     cache: Mutex<Cache>,
+}
+
+/// How an open-ahead guesses the files opened next.
+#[derive(Clone, Copy)]
+enum Order {
+    /// As `getdents` lists them (tar, find, grep -r, python's os.walk).
+    Listed = 0,
+    /// By name (a shell glob, `ls`, a numbered sequence).
+    Sorted = 1,
 }
 
 fn refs(names: &[Vec<u8>]) -> Vec<&[u8]> {
@@ -682,6 +748,113 @@ impl GoferInode {
         }
     }
 
+    /// Opens this regular file read-only together with other regular files
+    /// of its directory that were listed but not looked up yet (Topenfds,
+    /// one round trip): those become children holding their descriptor as
+    /// the spare, for the open that a program reading a whole directory
+    /// (tar, grep -r, cp -r) makes next. The batch grows with the opens
+    /// this directory has seen, so a program that opens one file of a big
+    /// directory makes the Gofer open no other. `None`: open it alone.
+    fn open_ahead(&self) -> Option<OwnedFd> {
+        let (parent, name) = {
+            let link = self.lock_link();
+            if link.unlinked {
+                return None;
+            }
+            (link.parent.clone()?, link.name.clone())
+        };
+        let ahead = {
+            let mut guard = parent.lock_cache();
+            let cache = &mut *guard;
+            let n = cache.file_opens.min(gofer::wire::MAX_OPENFDS - 1);
+            cache.file_opens += 1;
+            if n == 0 || cache.listing.is_none() {
+                return None;
+            }
+            // Each order gets a share of the batch by how well its guesses
+            // did in this directory.
+            let [listed, sorted] = cache.ahead_hits;
+            let n_sorted = n * (1 + sorted) / (2 + listed + sorted);
+            let mut ahead: Vec<(Arc<GoferInode>, Order)> = Vec::with_capacity(n);
+            for (order, want) in [(Order::Sorted, n_sorted), (Order::Listed, n - n_sorted)] {
+                let names = cache.listing.as_mut().map(|l| l.after(&name, order));
+                let mut taken = 0;
+                for c in names.unwrap_or_default() {
+                    if taken == want {
+                        break;
+                    }
+                    let child = match cache.children.get(&c) {
+                        Some(Some(child)) => child.clone(),
+                        Some(None) => continue,
+                        None => match cache.plus.get(&c) {
+                            Some(e) if e.attr.mode & libc::S_IFMT == libc::S_IFREG => {
+                                let e = cache.plus.remove(&c)?;
+                                let child = parent.new_child(
+                                    parent.clone(),
+                                    &c,
+                                    e.attr,
+                                    FidState::None,
+                                    None,
+                                );
+                                cache.children.insert(c, Some(child.clone()));
+                                child
+                            }
+                            _ => continue,
+                        },
+                    };
+                    let fresh = child.mode() & libc::S_IFMT == libc::S_IFREG
+                        && child.has_no_spare()
+                        && !ahead.iter().any(|(a, _)| Arc::ptr_eq(a, &child))
+                        && !std::ptr::eq(Arc::as_ptr(&child), self);
+                    if fresh {
+                        ahead.push((child, order));
+                        taken += 1;
+                    }
+                }
+            }
+            ahead
+        };
+        if ahead.is_empty() {
+            return None;
+        }
+        if ahead.len() == 1 {
+            tracing::debug!("a directory's files are opened ahead (Topenfds)");
+        }
+        let dir = parent.path().ok()?;
+        let names: Vec<Vec<u8>> = std::iter::once(name)
+            .chain(ahead.iter().map(|(c, _)| c.lock_link().name.clone()))
+            .collect();
+        let opened = self.fs.client.open_fds(&refs(&dir), &refs(&names)).ok()?;
+        let mut opened = opened.into_iter();
+        let mine = match opened.next()? {
+            // Replaced on the host since the lookup: the plain open says so.
+            Ok((fd, ino)) if ino == self.ino() => Some(fd),
+            _ => None,
+        };
+        for ((child, order), r) in ahead.iter().zip(opened) {
+            if let Ok((fd, ino)) = r {
+                if ino == child.ino() && child.has_no_spare() {
+                    child.ahead.store(1 + *order as u8, Ordering::Relaxed);
+                    self.fs.keep_spare(child, fd, false);
+                }
+            }
+        }
+        mine
+    }
+
+    /// Credits the guess that opened this file ahead, if one did.
+    fn count_ahead_hit(&self) {
+        let order = self.ahead.swap(0, Ordering::Relaxed);
+        if order == 0 {
+            return;
+        }
+        // The link lock is let go before the parent's cache lock is taken.
+        let parent = self.lock_link().parent.clone();
+        if let Some(parent) = parent {
+            parent.lock_cache().ahead_hits[usize::from(order - 1)] += 1;
+        }
+    }
+
     /// A lookup the 9P way (Twalkgetattr from this directory's fid), for
     /// when Tlookupfd cannot serve (a path that does not fit one message,
     /// no descriptor left): the child's fid if it is a directory kept
@@ -747,6 +920,7 @@ impl GoferInode {
             stale: AtomicBool::new(false),
             fid: Mutex::new(fid),
             spare: Mutex::new(None),
+            ahead: Default::default(),
             cache: Mutex::new(Cache {
                 link,
                 ..Cache::default()
@@ -1014,8 +1188,16 @@ impl Inode for GoferInode {
                 if write {
                     self.writable()?;
                 }
-                let host = match self.take_spare(write) {
+                let spare = self.take_spare(write);
+                if spare.is_some() {
+                    self.count_ahead_hit();
+                }
+                let host = match spare {
                     Some(fd) => Ok(fd),
+                    None if !write && !self.fs.opts.shared => match self.open_ahead() {
+                        Some(fd) => Ok(fd),
+                        None => self.open_host_flags(acc),
+                    },
                     None => self.open_host_flags(acc),
                 };
                 match host {

@@ -10,9 +10,8 @@ use crate::vfs::ops;
 use crate::vfs::{File, MAY_READ};
 
 pub fn register(t: &mut Table) {
-    let events = Support::Partial(
-        "create, delete, modify, attrib, close, moves; no open, access or *_SELF events",
-    );
+    let events =
+        Support::Partial("no IN_UNMOUNT; changes the host makes to Gofer files are not seen");
     t.add(
         libc::SYS_inotify_init,
         "inotify_init",

@@ -187,6 +187,7 @@ fn read_host(
             return Some(Err(e));
         }
     }
+    f.accessed(n);
     Some(Ok(n as u64))
 }
 

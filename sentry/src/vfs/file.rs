@@ -43,6 +43,9 @@ pub struct File {
     /// Counted among its mount's writers (a regular file or directory
     /// opened for writing), which a read-only remount waits on.
     writer: bool,
+    /// Counted among its inode's open descriptions (`inotify::opened`):
+    /// it has a dentry and is not O_PATH.
+    counted: bool,
 }
 
 impl Drop for File {
@@ -58,6 +61,9 @@ impl Drop for File {
                 libc::IN_CLOSE_NOWRITE
             };
             crate::fsimpl::inotify::file_event(d, mask);
+        }
+        if let (true, Some(d)) = (self.counted, &self.dentry) {
+            crate::fsimpl::inotify::closed(&d.inode);
         }
     }
 }
@@ -83,8 +89,13 @@ impl File {
         if let (true, Some(d)) = (writer, &dentry) {
             d.mount.add_writer();
         }
+        let counted = flags & libc::O_PATH == 0 && dentry.is_some();
+        if let (true, Some(d)) = (counted, &dentry) {
+            crate::fsimpl::inotify::opened(&d.inode);
+        }
         Arc::new(File {
             writer,
+            counted,
             ops,
             dentry,
             flags: AtomicI32::new(flags & KEPT_FLAGS),
@@ -173,11 +184,15 @@ impl File {
     /// that the description is readable.
     pub fn read(&self, t: &Task, buf: &mut [u8]) -> Result<usize, Errno> {
         if !self.ops.seekable() {
-            return self.ops.read(t, self, buf, 0);
+            let n = self.ops.read(t, self, buf, 0)?;
+            self.accessed(n);
+            return Ok(n);
         }
         let mut pos = self.lock_pos();
         let n = self.ops.read(t, self, buf, *pos)?;
         *pos = pos.saturating_add(n as u64);
+        drop(pos);
+        self.accessed(n);
         Ok(n)
     }
 
@@ -193,12 +208,15 @@ impl File {
         if !self.ops.seekable() {
             let n = self.ops.read(t, self, buf, 0)?;
             sink(&buf[..n])?;
+            self.accessed(n);
             return Ok(n);
         }
         let mut pos = self.lock_pos();
         let n = self.ops.read(t, self, buf, *pos)?;
         sink(&buf[..n])?;
         *pos = pos.saturating_add(n as u64);
+        drop(pos);
+        self.accessed(n);
         Ok(n)
     }
 
@@ -210,7 +228,9 @@ impl File {
         if i64::try_from(off).is_err() {
             return Err(Errno::EINVAL);
         }
-        self.ops.read(t, self, buf, off)
+        let n = self.ops.read(t, self, buf, off)?;
+        self.accessed(n);
+        Ok(n)
     }
 
     /// write(2) at the file offset (at the end with O_APPEND), advancing it.
@@ -246,6 +266,14 @@ impl File {
         };
         self.modified(n);
         Ok(n)
+    }
+
+    /// Reports a read of `n` bytes to inotify watches (Linux reports none
+    /// for a read that got nothing).
+    pub fn accessed(&self, n: usize) {
+        if let (true, Some(d)) = (n > 0, &self.dentry) {
+            crate::fsimpl::inotify::file_event(d, libc::IN_ACCESS);
+        }
     }
 
     /// Reports a write of `n` bytes to inotify watches.

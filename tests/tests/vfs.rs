@@ -1,7 +1,8 @@
 //! The VFS calls and their errnos against Linux: tests/programs/
 //! vfs_errnos.c prints one line per check (call, result or errno name),
 //! natively in a private mount namespace on a tmpfs of its own and in the
-//! sandbox, and the outputs must match line for line.
+//! sandbox, and the outputs must match line for line. inotify_events.c
+//! does the same for the inotify events of a scripted session.
 
 use std::time::Duration;
 
@@ -26,6 +27,26 @@ fn vfs_calls_give_linux_errnos_for_each_case() {
     assert!(
         native.status == 0 && native.stdout.ends_with("PASS\n"),
         "vfs_errnos fails natively: the test program is wrong, not the sandbox\n{}",
+        native.describe()
+    );
+    require!(sandbox());
+    let sandboxed = cmd.run_sandboxed();
+    assert_same(&native, &sandboxed);
+}
+
+/// The events of a scripted session in a fresh /tmp directory (opens,
+/// reads, writes, closes, links, renames over and exchanges, removals of
+/// open and watched files), with watches on the directory, on files and
+/// on a subdirectory: the same events, in the same order, with the same
+/// names and paired cookies as on Linux.
+#[test]
+fn inotify_reports_the_events_linux_reports_in_its_order() {
+    let program = require!(c_program("inotify_events"));
+    let cmd = Cmd::new(&[program.to_str().expect("utf-8 path")]).timeout(Duration::from_secs(60));
+    let native = cmd.run_native();
+    assert!(
+        native.status == 0 && native.stdout.ends_with("PASS\n"),
+        "inotify_events fails natively: the test program is wrong, not the sandbox\n{}",
         native.describe()
     );
     require!(sandbox());

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use tests::{assert_same, c_program, host_program, require, sandbox, skip, Cmd};
+use tests::{assert_same, c_program, host_program, require, sandbox, skip, unique_name, Cmd};
 
 /// Natively the program needs root: it mounts its scratch tmpfs in a
 /// private mount namespace and drops to uid 65534 in children.
@@ -70,4 +70,42 @@ fn tar_copies_a_tree_into_tmpfs_identically_and_rm_removes_it() {
         .run_sandboxed();
     s.assert_success();
     assert_eq!(s.stdout, "ok\n", "{}", s.describe());
+}
+
+/// `tail -f` follows a file another process appends to, and `tail -F`
+/// notices the file replaced by a rename, removed and made again: the
+/// same lines (and the same notes on stderr) as natively. `-s 100` makes
+/// tail's polling fallback sleep 100 s, so only inotify can pass in time.
+#[test]
+fn tail_follows_appends_and_replacements_through_inotify() {
+    require!(sandbox());
+    require!(host_program("/usr/bin/tail", "coreutils"));
+    require!(host_program("/usr/bin/timeout", "coreutils"));
+    let f = format!("/tmp/{}", unique_name("runsc-rs-tail"));
+    let follow = format!(
+        "echo one > {f}; \
+         (sleep 1; echo two >> {f}; sleep 1; echo three >> {f}) & \
+         timeout 4 tail -s 100 -f {f}; echo status $?; wait; rm -f {f}"
+    );
+    let by_name = format!(
+        "echo one > {f}; \
+         (sleep 1; echo new > {f}.new; mv {f}.new {f}; sleep 1; echo more >> {f}; \
+          sleep 1; rm {f}; sleep 1; echo back > {f}) & \
+         timeout 6 tail -s 100 -F {f} 2>&1 | sed 's|{f}|FILE|'; wait; rm -f {f}"
+    );
+    for (script, want) in [
+        (follow, "one\ntwo\nthree\nstatus 124\n"),
+        (
+            by_name,
+            "one\ntail: 'FILE' has been replaced;  following new file\nnew\nmore\n\
+             tail: 'FILE' has become inaccessible: No such file or directory\n\
+             tail: 'FILE' has appeared;  following new file\nback\n",
+        ),
+    ] {
+        let cmd = Cmd::new(&["/bin/sh", "-c", &script]).timeout(Duration::from_secs(60));
+        let native = cmd.run_native();
+        assert_eq!(native.stdout, want, "natively\n{}", native.describe());
+        let sandboxed = cmd.run_sandboxed();
+        assert_same(&native, &sandboxed);
+    }
 }

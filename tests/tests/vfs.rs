@@ -4,6 +4,7 @@
 //! sandbox, and the outputs must match line for line. inotify_events.c
 //! does the same for the inotify events of a scripted session.
 
+use std::path::Path;
 use std::time::Duration;
 
 use tests::{assert_same, c_program, host_program, require, sandbox, skip, unique_name, Cmd};
@@ -108,4 +109,81 @@ fn tail_follows_appends_and_replacements_through_inotify() {
         let sandboxed = cmd.run_sandboxed();
         assert_same(&native, &sandboxed);
     }
+}
+
+/// A host directory for the exchange test: a = "lower a", b = "lower b",
+/// sym -> a.
+fn exchange_fixture(dir: &Path) {
+    std::fs::create_dir(dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+    std::fs::write(dir.join("a"), "lower a\n").expect("write a");
+    std::fs::write(dir.join("b"), "lower b\n").expect("write b");
+    std::os::unix::fs::symlink("a", dir.join("sym")).expect("symlink");
+}
+
+/// Names, types, modes and contents (or targets) of a directory's entries.
+fn snapshot(dir: &Path) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return "unreadable".into();
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let Ok(m) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
+        let what = if m.file_type().is_symlink() {
+            format!("-> {:?}", std::fs::read_link(&p).ok())
+        } else if m.is_file() {
+            format!("{:?}", std::fs::read(&p).ok())
+        } else {
+            "other".to_string()
+        };
+        let name = e.file_name();
+        out.push(format!("{name:?} {:o} {what}", m.permissions().mode()));
+    }
+    out.sort();
+    out.join("\n")
+}
+
+/// renameat2(RENAME_EXCHANGE) in a directory of the host root, which the
+/// sandbox sees through its overlay root: files from the host, new files,
+/// symlinks and new directories swap as on Linux (copied up first), with
+/// RENAME_NOREPLACE and rename unchanged; the host directory is the same
+/// afterwards.
+#[test]
+fn rename_exchange_on_the_overlay_root_matches_linux_and_leaves_the_host_alone() {
+    let program = require!(c_program("rename_exchange"));
+    if !Path::new("/var/tmp").is_dir() {
+        skip("no /var/tmp on the host");
+        return;
+    }
+    let native_dir = Path::new("/var/tmp").join(unique_name("runsc-rs-exchange-native"));
+    let host_dir = Path::new("/var/tmp").join(unique_name("runsc-rs-exchange"));
+    exchange_fixture(&native_dir);
+    let prog = program.to_str().expect("utf-8 path");
+    let native = Cmd::new(&[prog, native_dir.to_str().expect("utf-8 path")])
+        .timeout(Duration::from_secs(60))
+        .run_native();
+    let _ = std::fs::remove_dir_all(&native_dir);
+    assert!(
+        native.status == 0 && native.stdout.ends_with("PASS\n"),
+        "rename_exchange fails natively: the test program is wrong, not the sandbox\n{}",
+        native.describe()
+    );
+    require!(sandbox());
+    exchange_fixture(&host_dir);
+    let before = snapshot(&host_dir);
+    let sandboxed = Cmd::new(&[prog, host_dir.to_str().expect("utf-8 path")])
+        .timeout(Duration::from_secs(60))
+        .run_sandboxed();
+    let after = snapshot(&host_dir);
+    let _ = std::fs::remove_dir_all(&host_dir);
+    assert_eq!(
+        before,
+        after,
+        "the sandbox changed the host directory\n{}",
+        sandboxed.describe()
+    );
+    assert_same(&native, &sandboxed);
 }

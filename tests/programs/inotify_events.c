@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -195,7 +196,18 @@ int main(void)
 	events("truncate and write f");
 	write_file("f", "more\n", O_APPEND);
 	events("append to f");
+	static char big[3 << 20];
 	int fd = open(P("f"), O_RDWR);
+	must("open big", fd);
+	must("write big", write(fd, big, sizeof big));
+	must("pread big", pread(fd, big, sizeof big, 0));
+	must("sendfile", sendfile(fd, fd, &(off_t){0}, sizeof big));
+	close(fd);
+	events("write, pread and sendfile of 3 MiB in one call each");
+	must("truncate", truncate(P("f"), 0));
+	write_file("f", "again\n", 0);
+	events("truncate(2) and write f");
+	fd = open(P("f"), O_RDWR);
 	must("open O_RDWR", fd);
 	char c;
 	must("pread", pread(fd, &c, 1, 0));

@@ -184,15 +184,11 @@ impl File {
     /// that the description is readable.
     pub fn read(&self, t: &Task, buf: &mut [u8]) -> Result<usize, Errno> {
         if !self.ops.seekable() {
-            let n = self.ops.read(t, self, buf, 0)?;
-            self.accessed(n);
-            return Ok(n);
+            return self.ops.read(t, self, buf, 0);
         }
         let mut pos = self.lock_pos();
         let n = self.ops.read(t, self, buf, *pos)?;
         *pos = pos.saturating_add(n as u64);
-        drop(pos);
-        self.accessed(n);
         Ok(n)
     }
 
@@ -208,15 +204,12 @@ impl File {
         if !self.ops.seekable() {
             let n = self.ops.read(t, self, buf, 0)?;
             sink(&buf[..n])?;
-            self.accessed(n);
             return Ok(n);
         }
         let mut pos = self.lock_pos();
         let n = self.ops.read(t, self, buf, *pos)?;
         sink(&buf[..n])?;
         *pos = pos.saturating_add(n as u64);
-        drop(pos);
-        self.accessed(n);
         Ok(n)
     }
 
@@ -228,9 +221,7 @@ impl File {
         if i64::try_from(off).is_err() {
             return Err(Errno::EINVAL);
         }
-        let n = self.ops.read(t, self, buf, off)?;
-        self.accessed(n);
-        Ok(n)
+        self.ops.read(t, self, buf, off)
     }
 
     /// write(2) at the file offset (at the end with O_APPEND), advancing it.
@@ -244,8 +235,6 @@ impl File {
         }
         let n = self.ops.write(t, self, buf, *pos)?;
         *pos = pos.saturating_add(n as u64);
-        drop(pos);
-        self.modified(n);
         Ok(n)
     }
 
@@ -264,12 +253,13 @@ impl File {
         } else {
             self.ops.write(t, self, buf, off)?
         };
-        self.modified(n);
         Ok(n)
     }
 
     /// Reports a read of `n` bytes to inotify watches (Linux reports none
-    /// for a read that got nothing).
+    /// for a read that got nothing). The read and write methods leave
+    /// this and [`File::modified`] to the system call, which reports once
+    /// however many steps it took, as Linux does.
     pub fn accessed(&self, n: usize) {
         if let (true, Some(d)) = (n > 0, &self.dentry) {
             crate::fsimpl::inotify::file_event(d, libc::IN_ACCESS);
@@ -277,7 +267,7 @@ impl File {
     }
 
     /// Reports a write of `n` bytes to inotify watches.
-    fn modified(&self, n: usize) {
+    pub fn modified(&self, n: usize) {
         if let (true, Some(d)) = (n > 0, &self.dentry) {
             crate::fsimpl::inotify::file_event(d, libc::IN_MODIFY);
         }

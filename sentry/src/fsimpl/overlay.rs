@@ -33,6 +33,38 @@ const UPPER_INO_BASE: u64 = 1 << 62;
 pub struct OverlayFs {
     /// Serialises copy-ups, so two tasks do not copy one file twice.
     copy_lock: Mutex<()>,
+    /// Upper files with more than one name, by the upper inode's address:
+    /// each name leads to the one overlay inode, so hard links are one
+    /// file to the VFS (same inode number, same inotify watches).
+    linked: Mutex<HashMap<usize, Weak<OvInode>>>,
+}
+
+impl OverlayFs {
+    fn linked(&self) -> MutexGuard<'_, HashMap<usize, Weak<OvInode>>> {
+        self.linked.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The overlay inode already standing for `upper`, a file with
+    /// several names.
+    fn linked_to(&self, upper: &Arc<TmpInode>) -> Option<Arc<OvInode>> {
+        self.linked()
+            .get(&(Arc::as_ptr(upper) as usize))
+            .and_then(Weak::upgrade)
+    }
+
+    /// Remembers `ov` as the inode of its upper file `upper`.
+    fn link_known(&self, upper: &Arc<TmpInode>, ov: &Arc<OvInode>) {
+        let mut m = self.linked();
+        if m.len() > 64 && m.len().is_power_of_two() {
+            m.retain(|_, w| w.strong_count() > 0);
+        }
+        m.insert(Arc::as_ptr(upper) as usize, Arc::downgrade(ov));
+    }
+}
+
+/// Whether `u` is a non-directory with more than one name.
+fn has_links(u: &TmpInode) -> bool {
+    !u.is_dir() && u.stat().is_ok_and(|st| st.st_nlink > 1)
 }
 
 impl OverlayFs {
@@ -63,6 +95,7 @@ impl OverlayFs {
         upper.set_origin(true);
         let fs = Arc::new(OverlayFs {
             copy_lock: Mutex::new(()),
+            linked: Mutex::new(HashMap::new()),
         });
         let ino = lower.ino();
         Arc::new_cyclic(|me| OvInode {
@@ -217,12 +250,19 @@ impl OvInode {
                 children: HashMap::new(),
             }),
         });
+        self.cache_child(name, &child);
+        if let Some(u) = child.layers().0.filter(|u| has_links(u)) {
+            self.fs.link_known(&u, &child);
+        }
+        Ok(child)
+    }
+
+    fn cache_child(&self, name: &[u8], child: &Arc<OvInode>) {
         let mut st = self.lock();
         if st.children.len() > 64 && st.children.len().is_power_of_two() {
             st.children.retain(|_, w| w.strong_count() > 0);
         }
-        st.children.insert(name.to_vec(), Arc::downgrade(&child));
-        Ok(child)
+        st.children.insert(name.to_vec(), Arc::downgrade(child));
     }
 
     fn lookup_ov(&self, name: &[u8]) -> Result<Arc<OvInode>, Errno> {
@@ -236,6 +276,14 @@ impl OvInode {
         let u = upper.as_ref().and_then(|u| u.child(name));
         if u.as_ref().is_some_and(|c| c.is_whiteout()) {
             return Err(Errno::ENOENT);
+        }
+        if let Some(known) = u
+            .as_ref()
+            .filter(|c| has_links(c))
+            .and_then(|c| self.fs.linked_to(c))
+        {
+            self.cache_child(name, &known);
+            return Ok(known);
         }
         // A copied-up file keeps its lower origin (for its inode number); a
         // directory merges its lower one unless it is opaque.
@@ -586,6 +634,7 @@ impl Inode for OvInode {
         }
         let tu = t.copy_up(true)?;
         let u = self.copy_up(true)?;
+        self.fs.link_known(&tu, &t.arc()?);
         if u.child(name).is_some_and(|c| c.is_whiteout()) {
             u.remove_entry(name)?;
         }
@@ -920,6 +969,21 @@ mod tests {
         let sub = root2.lookup(b"etc").unwrap().lookup(b"sub").unwrap();
         assert_eq!(names(&sub), vec![b"y".to_vec()]);
         assert_eq!(sub.lookup(b"inner").err(), Some(Errno::ENOENT));
+    }
+
+    #[test]
+    fn hard_links_are_one_overlay_inode() {
+        let root = OverlayFs::new_root(lower());
+        let etc = root.lookup(b"etc").unwrap();
+        let p = etc.lookup(b"passwd").unwrap();
+        root.link(b"again", &p).unwrap();
+        let again = root.lookup(b"again").unwrap();
+        assert!(vfs::same_inode(&p, &again));
+        assert_eq!(again.ino(), p.ino());
+        // Still one file once the first name is gone.
+        etc.unlink(b"passwd").unwrap();
+        drop(again);
+        assert!(vfs::same_inode(&p, &root.lookup(b"again").unwrap()));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 /*
  * The inotify events Linux reports for a scripted sequence of file
- * operations in a fresh directory under /tmp: after each step, the
+ * operations in a fresh directory under /tmp (or the directory given as
+ * argument: under the sandbox's overlay root, /var/tmp): after each step, the
  * events queued, one a line, as "watch MASK|NAMES name cookie", where
  * the watch is named by what it watches and a cookie by the order it
  * first appeared in (so IN_MOVED_FROM/IN_MOVED_TO pairs show as c1/c1).
@@ -26,7 +27,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-static char base[64];
+static char base[256];
 static int in;
 
 static char *P(const char *rel)
@@ -179,9 +180,11 @@ static void list_dir(const char *rel)
 	closedir(d);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	snprintf(base, sizeof base, "/tmp/inotify-events-%d", getpid());
+	const char *parent = argc > 1 ? argv[1] : "/tmp";
+
+	snprintf(base, sizeof base, "%s/inotify-events-%d", parent, getpid());
 	must("mkdir base", mkdir(base, 0755));
 	in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	must("inotify_init1", in);

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use crate::errno::Errno;
 use crate::kernel::task::Task;
 use crate::kernel::waiter::WaitQueue;
-use crate::vfs::{Dentry, File, FileOps, InodeRef};
+use crate::vfs::{Dentry, File, FileOps, InodeRef, Super};
 
 /// Events an application may ask for (Linux's ALL_INOTIFY_BITS without
 /// the flag bits).
@@ -39,6 +39,10 @@ struct Registered {
     shared: Weak<Shared>,
     wd: i32,
     mask: u32,
+    /// The filesystem of the watched file, whose unmounting ends the
+    /// watch (weak: it keeps the address from being reused, not the
+    /// filesystem).
+    sb: Weak<Super>,
 }
 
 /// Watches by inode, across all instances.
@@ -173,10 +177,11 @@ impl Inotify {
         }
     }
 
-    /// inotify_add_watch: watches `inode` for `mask`; the same inode
-    /// keeps its watch descriptor (its mask replaced, or extended with
-    /// IN_MASK_ADD; IN_MASK_CREATE makes that EEXIST).
-    pub fn add_watch(&self, inode: InodeRef, mask: u32) -> Result<i32, Errno> {
+    /// inotify_add_watch: watches `inode` (of the filesystem `sb`) for
+    /// `mask`; the same inode keeps its watch descriptor (its mask
+    /// replaced, or extended with IN_MASK_ADD; IN_MASK_CREATE makes that
+    /// EEXIST).
+    pub fn add_watch(&self, inode: InodeRef, sb: &Arc<Super>, mask: u32) -> Result<i32, Errno> {
         let k = key(&inode);
         let events = mask & (ALL_EVENTS | libc::IN_ONESHOT | libc::IN_EXCL_UNLINK);
         let mut reg = registry();
@@ -209,6 +214,7 @@ impl Inotify {
             shared: Arc::downgrade(&self.shared),
             wd,
             mask: events,
+            sb: Arc::downgrade(sb),
         });
         WATCHES.fetch_add(1, Ordering::Relaxed);
         Ok(wd)
@@ -601,26 +607,57 @@ pub fn unlinked(inode: &InodeRef) {
 /// with IN_IGNORED: the file is gone for good.
 fn delete_self(inode: &InodeRef) {
     self_event(inode, libc::IN_DELETE_SELF);
-    let mut ended = Vec::new();
-    {
-        let mut reg = registry();
-        let Some(list) = reg.remove(&key(inode)) else {
-            return;
+    let list = registry().remove(&key(inode));
+    end_watches(list.unwrap_or_default(), 0);
+}
+
+/// The filesystem `sb` was unmounted for good (its last mount went):
+/// each watch on its files gets IN_UNMOUNT and IN_IGNORED.
+pub fn unmounted(sb: &Arc<Super>) {
+    if !watching() {
+        return;
+    }
+    let sb = Arc::downgrade(sb);
+    let mut gone = Vec::new();
+    registry().retain(|_, list| {
+        let (on_sb, kept): (Vec<Registered>, Vec<Registered>) =
+            list.drain(..).partition(|r| Weak::ptr_eq(&r.sb, &sb));
+        gone.extend(on_sb);
+        *list = kept;
+        !list.is_empty()
+    });
+    end_watches(gone, libc::IN_UNMOUNT);
+}
+
+/// Ends the watches of `list`, taken out of the registry: each gets
+/// `first` (unless 0; Linux reports it whatever the mask) and
+/// IN_IGNORED.
+fn end_watches(list: Vec<Registered>, first: u32) {
+    WATCHES.fetch_sub(list.len(), Ordering::Relaxed);
+    for r in list {
+        let Some(s) = r.shared.upgrade() else {
+            continue;
         };
-        WATCHES.fetch_sub(list.len(), Ordering::Relaxed);
-        for r in list {
-            if let Some(s) = r.shared.upgrade() {
-                s.lock().watches.remove(&r.wd);
-                ended.push((s, r.wd));
+        // An inotify_rm_watch racing with us ends it instead.
+        let Some((inode, _)) = s.lock().watches.remove(&r.wd) else {
+            continue;
+        };
+        // IN_UNMOUNT is flagged IN_ISDIR for a directory (the *_SELF
+        // events never are).
+        let first = if first == libc::IN_UNMOUNT && crate::vfs::is_dir(inode.mode()) {
+            first | libc::IN_ISDIR
+        } else {
+            first
+        };
+        for mask in [first, libc::IN_IGNORED] {
+            if mask != 0 {
+                s.push(Event {
+                    wd: r.wd,
+                    mask,
+                    cookie: 0,
+                    name: Vec::new(),
+                });
             }
         }
-    }
-    for (s, wd) in ended {
-        s.push(Event {
-            wd,
-            mask: libc::IN_IGNORED,
-            cookie: 0,
-            name: Vec::new(),
-        });
     }
 }

@@ -10,6 +10,9 @@
  * one on a subdirectory, so the output also pins down which watch hears
  * of what (a file's event reaches its directory's watch, with the name,
  * before its own) and when a watch ends (IN_DELETE_SELF, IN_IGNORED).
+ * With "unmount" as second argument (root only), a tmpfs mounted in the
+ * directory and unmounted ends the watch on its root with IN_UNMOUNT;
+ * natively that happens in a private mount namespace.
  * Nothing host-specific (inode numbers, pids, times) is printed.
  */
 #define _GNU_SOURCE
@@ -20,7 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/inotify.h>
+#include <sys/mount.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -183,6 +188,7 @@ static void list_dir(const char *rel)
 int main(int argc, char **argv)
 {
 	const char *parent = argc > 1 ? argv[1] : "/tmp";
+	int unmount = argc > 2 && !strcmp(argv[2], "unmount");
 
 	snprintf(base, sizeof base, "%s/inotify-events-%d", parent, getpid());
 	must("mkdir base", mkdir(base, 0755));
@@ -308,6 +314,21 @@ int main(int argc, char **argv)
 	close(fd);
 	must("rmdir e", rmdir(P("e")));
 	events("IN_EXCL_UNLINK: write, unlink, write, close e/z; rmdir e");
+
+	if (unmount) {
+		/* In the sandbox the namespace is private anyway. */
+		if (unshare(CLONE_NEWNS) == 0)
+			must("private /", mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+		must("mkdir m", mkdir(P("m"), 0755));
+		must("mount m", mount("none", P("m"), "tmpfs", 0, NULL));
+		add("m", "m", IN_ALL_EVENTS);
+		write_file("m/f", "f", 0);
+		events("mkdir m, mount a tmpfs there, create m/f");
+		must("umount m", umount(P("m")));
+		events("umount m");
+		must("rmdir m", rmdir(P("m")));
+		events("rmdir m");
+	}
 
 	must("unlink", unlink(P("l")));
 	must("unlink", unlink(P("y")));

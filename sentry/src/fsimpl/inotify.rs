@@ -1,19 +1,24 @@
 //! inotify(7): instances with watches on inodes, and the events the VFS
-//! reports to them (`vfs::ops` for directory changes and attributes,
-//! `vfs::File` for writes and closes).
+//! reports to them (`vfs::ops` for directory changes, opens and
+//! attributes, `vfs::File` for reads, writes and closes).
 //!
 //! A watch holds its inode, so the inode's address identifies it in the
 //! registry for as long as the watch lives. When no watch exists at all,
 //! reporting an event is one atomic load.
+//!
+//! IN_DELETE_SELF comes when the last link of a file goes and nothing has
+//! it open any more, as Linux reports it when the file's dentry dies: so
+//! the open descriptions of every inode are counted ([`opened`],
+//! [`closed`]), watched or not, since a watch may come after the open.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use crate::errno::Errno;
 use crate::kernel::task::Task;
 use crate::kernel::waiter::WaitQueue;
-use crate::vfs::{Dentry, File, FileOps, InodeRef};
+use crate::vfs::{Dentry, File, FileOps, InodeRef, Super};
 
 /// Events an application may ask for (Linux's ALL_INOTIFY_BITS without
 /// the flag bits).
@@ -34,6 +39,10 @@ struct Registered {
     shared: Weak<Shared>,
     wd: i32,
     mask: u32,
+    /// The filesystem of the watched file, whose unmounting ends the
+    /// watch (weak: it keeps the address from being reused, not the
+    /// filesystem).
+    sb: Weak<Super>,
 }
 
 /// Watches by inode, across all instances.
@@ -168,10 +177,11 @@ impl Inotify {
         }
     }
 
-    /// inotify_add_watch: watches `inode` for `mask`; the same inode
-    /// keeps its watch descriptor (its mask replaced, or extended with
-    /// IN_MASK_ADD; IN_MASK_CREATE makes that EEXIST).
-    pub fn add_watch(&self, inode: InodeRef, mask: u32) -> Result<i32, Errno> {
+    /// inotify_add_watch: watches `inode` (of the filesystem `sb`) for
+    /// `mask`; the same inode keeps its watch descriptor (its mask
+    /// replaced, or extended with IN_MASK_ADD; IN_MASK_CREATE makes that
+    /// EEXIST).
+    pub fn add_watch(&self, inode: InodeRef, sb: &Arc<Super>, mask: u32) -> Result<i32, Errno> {
         let k = key(&inode);
         let events = mask & (ALL_EVENTS | libc::IN_ONESHOT | libc::IN_EXCL_UNLINK);
         let mut reg = registry();
@@ -204,6 +214,7 @@ impl Inotify {
             shared: Arc::downgrade(&self.shared),
             wd,
             mask: events,
+            sb: Arc::downgrade(sb),
         });
         WATCHES.fetch_add(1, Ordering::Relaxed);
         Ok(wd)
@@ -331,8 +342,10 @@ impl FileOps for Inotify {
     }
 }
 
-/// Reports `mask` (with `cookie` and `name`) to the watches on `inode`.
-fn notify(inode: &InodeRef, mask: u32, cookie: u32, name: &[u8]) {
+/// Reports `mask` (with `cookie` and `name`) to the watches on `inode`;
+/// `unlinked`: about a child whose name is gone, which IN_EXCL_UNLINK
+/// watches do not want.
+fn notify(inode: &InodeRef, mask: u32, cookie: u32, name: &[u8], unlinked: bool) {
     if WATCHES.load(Ordering::Relaxed) == 0 {
         return;
     }
@@ -343,6 +356,9 @@ fn notify(inode: &InodeRef, mask: u32, cookie: u32, name: &[u8]) {
             return;
         };
         for r in list.iter() {
+            if unlinked && r.mask & libc::IN_EXCL_UNLINK != 0 {
+                continue;
+            }
             if r.mask & mask & ALL_EVENTS != 0 {
                 if let Some(s) = r.shared.upgrade() {
                     targets.push((s, r.wd, r.mask & libc::IN_ONESHOT != 0));
@@ -376,18 +392,24 @@ fn notify(inode: &InodeRef, mask: u32, cookie: u32, name: &[u8]) {
     }
 }
 
+/// Whether any watch exists; callers skip work that only events need.
+pub fn watching() -> bool {
+    WATCHES.load(Ordering::Relaxed) != 0
+}
+
 /// An entry `name` of the directory `dir` was created, removed or moved
 /// (`mask` IN_CREATE, IN_DELETE, IN_MOVED_FROM, IN_MOVED_TO); `is_dir`
 /// adds IN_ISDIR.
 pub fn entry_event(dir: &Dentry, name: &[u8], mask: u32, is_dir: bool, cookie: u32) {
     let mask = if is_dir { mask | libc::IN_ISDIR } else { mask };
-    notify(&dir.inode, mask, cookie, name);
+    notify(&dir.inode, mask, cookie, name, false);
 }
 
-/// The file `d` was modified, changed attributes, closed ...: reported
-/// to its own watches and to its directory's, with its name.
+/// The file `d` was opened, read, modified, changed attributes, closed
+/// ...: reported to its directory's watches with its name, then to its
+/// own, in Linux's order.
 pub fn file_event(d: &Dentry, mask: u32) {
-    if WATCHES.load(Ordering::Relaxed) == 0 {
+    if !watching() {
         return;
     }
     let mask = if d.is_dir() {
@@ -395,13 +417,328 @@ pub fn file_event(d: &Dentry, mask: u32) {
     } else {
         mask
     };
-    notify(&d.inode, mask, 0, b"");
-    if let Some(p) = d.parent() {
-        if !std::ptr::eq(
-            Arc::as_ptr(&p.inode) as *const (),
-            Arc::as_ptr(&d.inode) as *const (),
-        ) {
-            notify(&p.inode, mask, 0, d.name());
+    // A mount's root has no directory above it in its own filesystem.
+    let mount_root = crate::vfs::same_inode(&d.inode, &d.mount.root);
+    if let (Some(p), false) = (d.parent(), mount_root) {
+        match place_now(&d.inode, &p.inode, d.name()) {
+            Place::Moved(dir, name, gone) => notify(&dir.inode, mask, 0, &name, gone),
+            Place::Same => notify(&p.inode, mask, 0, d.name(), false),
         }
+    }
+    notify(&d.inode, mask, 0, b"", false);
+}
+
+/// An event of `inode` itself, which its directory does not hear of:
+/// IN_ATTRIB for a change of its link count, IN_MOVE_SELF.
+pub fn self_event(inode: &InodeRef, mask: u32) {
+    if !watching() {
+        return;
+    }
+    // inotify has never flagged IN_MOVE_SELF or IN_DELETE_SELF with
+    // IN_ISDIR, and Linux keeps it so.
+    let self_only = libc::IN_MOVE_SELF | libc::IN_DELETE_SELF;
+    let mask = if crate::vfs::is_dir(inode.mode()) && mask & self_only == 0 {
+        mask | libc::IN_ISDIR
+    } else {
+        mask
+    };
+    notify(inode, mask, 0, b"", false);
+}
+
+/// Open descriptions of one inode, whether its last link is gone, and
+/// where renames took the names they were opened by.
+#[derive(Default)]
+struct Opens {
+    files: u32,
+    unlinked: bool,
+    renamed: Vec<Renamed>,
+}
+
+/// A name a file had (its directory's inode address and the name), and
+/// where the file is now, or last was before that name was removed.
+/// Linux's open files share the dentry a rename moves, so their events
+/// reach the directory and name of today; ours keep the dentry of their
+/// walk, and this says where it went.
+struct Renamed {
+    dir: usize,
+    name: Vec<u8>,
+    now: Arc<Dentry>,
+    now_name: Vec<u8>,
+    unlinked: bool,
+}
+
+/// Where a file opened by some name is now.
+enum Place {
+    Same,
+    /// Its directory and name now; `true`: that name is gone (Linux still
+    /// reports by it, but not to IN_EXCL_UNLINK watches).
+    Moved(Arc<Dentry>, Vec<u8>, bool),
+}
+
+/// Names remembered per open file: a program renaming an open file
+/// through endless names must not grow the Sentry without bound (older
+/// names then report as they were).
+const MAX_RENAMED: usize = 64;
+
+/// The file `inode`, open as `name` in `dir`, was renamed since: its
+/// directory and name now.
+fn place_now(inode: &InodeRef, dir: &InodeRef, name: &[u8]) -> Place {
+    let k = key(inode);
+    let m = opens_of(k);
+    let found = m.get(&k).and_then(|o| {
+        o.renamed
+            .iter()
+            .find(|r| r.dir == key(dir) && r.name == name)
+    });
+    match found {
+        None => Place::Same,
+        Some(r) => Place::Moved(r.now.clone(), r.now_name.clone(), r.unlinked),
+    }
+}
+
+/// `inode` moved from `name` in `from` to `new_name` in `to`: its open
+/// descriptions report there from now on.
+pub fn moved(inode: &InodeRef, from: &Arc<Dentry>, name: &[u8], to: &Arc<Dentry>, new_name: &[u8]) {
+    relocate(inode, from, name, to, new_name, false);
+}
+
+/// The name `name` of `inode` in `from` was removed.
+pub fn removed(inode: &InodeRef, from: &Arc<Dentry>, name: &[u8]) {
+    relocate(inode, from, name, from, name, true);
+}
+
+fn relocate(
+    inode: &InodeRef,
+    from: &Arc<Dentry>,
+    name: &[u8],
+    to: &Arc<Dentry>,
+    new_name: &[u8],
+    unlinked: bool,
+) {
+    if !watching() {
+        return;
+    }
+    let k = key(inode);
+    let mut m = opens_of(k);
+    let Some(o) = m.get_mut(&k) else {
+        return;
+    };
+    let fk = key(&from.inode);
+    // Names that led to the old place lead to the new one.
+    for r in o.renamed.iter_mut() {
+        if key(&r.now.inode) == fk && r.now_name == name {
+            r.now = to.clone();
+            r.now_name = new_name.to_vec();
+            r.unlinked = unlinked;
+        }
+    }
+    o.renamed.retain(|r| !(r.dir == fk && r.name == name));
+    if o.renamed.len() >= MAX_RENAMED {
+        o.renamed.remove(0);
+    }
+    let back_home = key(&to.inode) == fk && new_name == name;
+    if unlinked || !back_home {
+        o.renamed.push(Renamed {
+            dir: fk,
+            name: name.to_vec(),
+            now: to.clone(),
+            now_name: new_name.to_vec(),
+            unlinked,
+        });
+    }
+}
+
+/// Open counts by inode address, sharded so that opens on different
+/// cores rarely meet on a lock.
+static OPENS: [Mutex<BTreeMap<usize, Opens>>; 16] = [const { Mutex::new(BTreeMap::new()) }; 16];
+
+fn opens_of(k: usize) -> MutexGuard<'static, BTreeMap<usize, Opens>> {
+    // Inodes are heap objects of at least 64 bytes apart.
+    OPENS[(k >> 6) % OPENS.len()]
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// A description of `inode` was opened (it holds the inode until
+/// [`closed`], so its address stays its key).
+pub fn opened(inode: &InodeRef) {
+    let k = key(inode);
+    opens_of(k).entry(k).or_default().files += 1;
+}
+
+/// A description of `inode` went; the last one of an unlinked file ends
+/// its watches.
+pub fn closed(inode: &InodeRef) {
+    let k = key(inode);
+    let gone = {
+        let mut m = opens_of(k);
+        let Some(o) = m.get_mut(&k) else {
+            return;
+        };
+        o.files = o.files.saturating_sub(1);
+        if o.files > 0 {
+            return;
+        }
+        m.remove(&k).is_some_and(|o| o.unlinked)
+    };
+    if gone {
+        delete_self(inode);
+    }
+}
+
+/// The last link of `inode` went: IN_DELETE_SELF and IN_IGNORED now, or
+/// when its last open description goes.
+pub fn unlinked(inode: &InodeRef) {
+    if !watching() {
+        return;
+    }
+    let k = key(inode);
+    {
+        let mut m = opens_of(k);
+        if let Some(o) = m.get_mut(&k) {
+            o.unlinked = true;
+            return;
+        }
+    }
+    delete_self(inode);
+}
+
+/// Reports IN_DELETE_SELF to the watches of `inode`, then removes them
+/// with IN_IGNORED: the file is gone for good.
+fn delete_self(inode: &InodeRef) {
+    self_event(inode, libc::IN_DELETE_SELF);
+    let list = registry().remove(&key(inode));
+    end_watches(list.unwrap_or_default(), 0);
+}
+
+/// The filesystem `sb` was unmounted for good (its last mount went):
+/// each watch on its files gets IN_UNMOUNT and IN_IGNORED.
+pub fn unmounted(sb: &Arc<Super>) {
+    if !watching() {
+        return;
+    }
+    let sb = Arc::downgrade(sb);
+    let mut gone = Vec::new();
+    registry().retain(|_, list| {
+        let (on_sb, kept): (Vec<Registered>, Vec<Registered>) =
+            list.drain(..).partition(|r| Weak::ptr_eq(&r.sb, &sb));
+        gone.extend(on_sb);
+        *list = kept;
+        !list.is_empty()
+    });
+    end_watches(gone, libc::IN_UNMOUNT);
+}
+
+/// Ends the watches of `list`, taken out of the registry: each gets
+/// `first` (unless 0; Linux reports it whatever the mask) and
+/// IN_IGNORED.
+fn end_watches(list: Vec<Registered>, first: u32) {
+    WATCHES.fetch_sub(list.len(), Ordering::Relaxed);
+    for r in list {
+        let Some(s) = r.shared.upgrade() else {
+            continue;
+        };
+        // An inotify_rm_watch racing with us ends it instead.
+        let Some((inode, _)) = s.lock().watches.remove(&r.wd) else {
+            continue;
+        };
+        // IN_UNMOUNT is flagged IN_ISDIR for a directory (the *_SELF
+        // events never are).
+        let first = if first == libc::IN_UNMOUNT && crate::vfs::is_dir(inode.mode()) {
+            first | libc::IN_ISDIR
+        } else {
+            first
+        };
+        for mask in [first, libc::IN_IGNORED] {
+            if mask != 0 {
+                s.push(Event {
+                    wd: r.wd,
+                    mask,
+                    cookie: 0,
+                    name: Vec::new(),
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fsimpl::tmpfs::Tmpfs;
+    use crate::vfs::ops::{self, Ctx};
+    use crate::vfs::{Cred, Inode, Owner, Vfs};
+
+    /// `/` a tmpfs with the directories /d and /e.
+    fn setup() -> Arc<Vfs> {
+        let root = Tmpfs::new_root(0o755, Owner::default());
+        root.mkdir(b"d", 0o755, Owner::default()).unwrap();
+        root.mkdir(b"e", 0o755, Owner::default()).unwrap();
+        Vfs::with_root(root, "tmpfs")
+    }
+
+    fn watch(v: &Vfs, i: &Inotify, path: &[u8]) -> i32 {
+        let c = Ctx::new(v, v.root(), Cred::root(), 0o022);
+        let d = ops::walk(&c, v.root(), path, true).unwrap();
+        i.add_watch(d.inode.clone(), &d.mount.sb, ALL_EVENTS)
+            .unwrap()
+    }
+
+    /// The queued events as (wd, mask, name).
+    fn events(i: &Inotify) -> Vec<(i32, u32, Vec<u8>)> {
+        let mut buf = vec![0u8; 4096];
+        let n = match i.try_read(&mut buf) {
+            Some(r) => r.unwrap(),
+            None => return Vec::new(),
+        };
+        let mut out = Vec::new();
+        let mut p = 0;
+        while p < n {
+            let word = |o: usize| u32::from_ne_bytes(buf[p + o..p + o + 4].try_into().unwrap());
+            let len = word(12) as usize;
+            let name = &buf[p + HEADER..p + HEADER + len];
+            let name = name.split(|&b| b == 0).next().unwrap_or(&[]).to_vec();
+            out.push((word(0) as i32, word(4), name));
+            p += HEADER + len;
+        }
+        out
+    }
+
+    #[test]
+    fn the_last_close_of_an_unlinked_file_ends_its_watch() {
+        let v = setup();
+        let c = Ctx::new(&v, v.root(), Cred::root(), 0o022);
+        let f = ops::open_at(&c, v.root(), b"/d/f", libc::O_CREAT | libc::O_RDONLY, 0o644).unwrap();
+        let i = Inotify::new();
+        let wd = watch(&v, &i, b"/d/f");
+        ops::unlinkat(&c, v.root(), b"/d/f").unwrap();
+        assert_eq!(events(&i), vec![(wd, libc::IN_ATTRIB, vec![])]);
+        drop(f);
+        assert_eq!(
+            events(&i),
+            vec![
+                (wd, libc::IN_CLOSE_NOWRITE, vec![]),
+                (wd, libc::IN_DELETE_SELF, vec![]),
+                (wd, libc::IN_IGNORED, vec![]),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_open_file_renamed_elsewhere_reports_to_its_new_directory() {
+        let v = setup();
+        let c = Ctx::new(&v, v.root(), Cred::root(), 0o022);
+        let f = ops::open_at(&c, v.root(), b"/d/a", libc::O_CREAT | libc::O_WRONLY, 0o644).unwrap();
+        let i = Inotify::new();
+        let (wd, we) = (watch(&v, &i, b"/d"), watch(&v, &i, b"/e"));
+        ops::renameat(&c, v.root(), b"/d/a", v.root(), b"/e/b", 0).unwrap();
+        let moves: Vec<u32> = events(&i).iter().map(|e| e.1).collect();
+        assert_eq!(moves, vec![libc::IN_MOVED_FROM, libc::IN_MOVED_TO]);
+        drop(f);
+        assert_eq!(
+            events(&i),
+            vec![(we, libc::IN_CLOSE_WRITE, b"b".to_vec())],
+            "not to {wd}"
+        );
     }
 }

@@ -7,8 +7,10 @@
 //! up (with its parent directories); deleting a lower name leaves a
 //! whiteout in the upper layer; a directory made over a whiteout is opaque
 //! (the lower one is hidden). Directories are merged for reading. Renaming
-//! a directory that has lower contents is EXDEV (no redirects), which `mv`
-//! and friends handle by copying.
+//! or exchanging a directory that has lower contents is EXDEV (no
+//! redirects), which `mv` and friends handle by copying; RENAME_EXCHANGE
+//! of anything else copies both sides up and swaps them in the upper
+//! layer.
 //!
 //! The layers are the truth; overlay inodes only cache which layers hold
 //! a name. A directory's inode keeps its children weakly, and each child
@@ -31,6 +33,38 @@ const UPPER_INO_BASE: u64 = 1 << 62;
 pub struct OverlayFs {
     /// Serialises copy-ups, so two tasks do not copy one file twice.
     copy_lock: Mutex<()>,
+    /// Upper files with more than one name, by the upper inode's address:
+    /// each name leads to the one overlay inode, so hard links are one
+    /// file to the VFS (same inode number, same inotify watches).
+    linked: Mutex<HashMap<usize, Weak<OvInode>>>,
+}
+
+impl OverlayFs {
+    fn linked(&self) -> MutexGuard<'_, HashMap<usize, Weak<OvInode>>> {
+        self.linked.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The overlay inode already standing for `upper`, a file with
+    /// several names.
+    fn linked_to(&self, upper: &Arc<TmpInode>) -> Option<Arc<OvInode>> {
+        self.linked()
+            .get(&(Arc::as_ptr(upper) as usize))
+            .and_then(Weak::upgrade)
+    }
+
+    /// Remembers `ov` as the inode of its upper file `upper`.
+    fn link_known(&self, upper: &Arc<TmpInode>, ov: &Arc<OvInode>) {
+        let mut m = self.linked();
+        if m.len() > 64 && m.len().is_power_of_two() {
+            m.retain(|_, w| w.strong_count() > 0);
+        }
+        m.insert(Arc::as_ptr(upper) as usize, Arc::downgrade(ov));
+    }
+}
+
+/// Whether `u` is a non-directory with more than one name.
+fn has_links(u: &TmpInode) -> bool {
+    !u.is_dir() && u.stat().is_ok_and(|st| st.st_nlink > 1)
 }
 
 impl OverlayFs {
@@ -61,6 +95,7 @@ impl OverlayFs {
         upper.set_origin(true);
         let fs = Arc::new(OverlayFs {
             copy_lock: Mutex::new(()),
+            linked: Mutex::new(HashMap::new()),
         });
         let ino = lower.ino();
         Arc::new_cyclic(|me| OvInode {
@@ -215,12 +250,19 @@ impl OvInode {
                 children: HashMap::new(),
             }),
         });
+        self.cache_child(name, &child);
+        if let Some(u) = child.layers().0.filter(|u| has_links(u)) {
+            self.fs.link_known(&u, &child);
+        }
+        Ok(child)
+    }
+
+    fn cache_child(&self, name: &[u8], child: &Arc<OvInode>) {
         let mut st = self.lock();
         if st.children.len() > 64 && st.children.len().is_power_of_two() {
             st.children.retain(|_, w| w.strong_count() > 0);
         }
-        st.children.insert(name.to_vec(), Arc::downgrade(&child));
-        Ok(child)
+        st.children.insert(name.to_vec(), Arc::downgrade(child));
     }
 
     fn lookup_ov(&self, name: &[u8]) -> Result<Arc<OvInode>, Errno> {
@@ -234,6 +276,14 @@ impl OvInode {
         let u = upper.as_ref().and_then(|u| u.child(name));
         if u.as_ref().is_some_and(|c| c.is_whiteout()) {
             return Err(Errno::ENOENT);
+        }
+        if let Some(known) = u
+            .as_ref()
+            .filter(|c| has_links(c))
+            .and_then(|c| self.fs.linked_to(c))
+        {
+            self.cache_child(name, &known);
+            return Ok(known);
         }
         // A copied-up file keeps its lower origin (for its inode number); a
         // directory merges its lower one unless it is opaque.
@@ -360,6 +410,64 @@ impl OvInode {
             u.remove_entry(name)?;
         }
         self.forget_child(name);
+        Ok(())
+    }
+
+    /// renameat2(RENAME_EXCHANGE): `old` here and `new` in `nd` swap
+    /// places, as Linux's overlayfs does it: both copied up, then swapped
+    /// in the upper layer.
+    fn exchange(&self, old: &[u8], nd: &OvInode, new: &[u8]) -> Result<(), Errno> {
+        let src = self.lookup_ov(old)?;
+        let dst = nd.lookup_ov(new)?;
+        let same_upper = matches!(
+            (src.layers().0, dst.layers().0),
+            (Some(a), Some(b)) if Arc::ptr_eq(&a, &b)
+        );
+        if Arc::ptr_eq(&src, &dst) || same_upper {
+            return Ok(());
+        }
+        // As for rename: without redirects a directory with lower
+        // contents would lose them at its new name.
+        if [&src, &dst]
+            .iter()
+            .any(|c| c.is_dir() && c.merged_lower().is_some())
+        {
+            return Err(Errno::EXDEV);
+        }
+        let (here, there) = (self.arc()?, nd.arc()?);
+        let su = src.copy_up(true)?;
+        let du = dst.copy_up(true)?;
+        let ou = self.copy_up(true)?;
+        let nu = nd.copy_up(true)?;
+        let nu_ref: InodeRef = nu;
+        ou.rename(old, &nu_ref, new, libc::RENAME_EXCHANGE)?;
+        // A directory now over a lower directory of its new name must
+        // not merge with it.
+        if src.is_dir() && nd.lower_has(new) {
+            su.set_opaque(true);
+        }
+        if dst.is_dir() && self.lower_has(old) {
+            du.set_opaque(true);
+        }
+        // Their origins were the lower files at their old names.
+        su.set_origin(false);
+        du.set_origin(false);
+        self.forget_child(old);
+        nd.forget_child(new);
+        for (c, parent, name) in [(&src, there, new), (&dst, here, old)] {
+            {
+                let mut st = c.lock();
+                st.parent = Some(parent.clone());
+                st.name = name.to_vec();
+                if !c.is_dir() {
+                    st.lower = None;
+                }
+            }
+            parent
+                .lock()
+                .children
+                .insert(name.to_vec(), Arc::downgrade(c));
+        }
         Ok(())
     }
 
@@ -526,6 +634,7 @@ impl Inode for OvInode {
         }
         let tu = t.copy_up(true)?;
         let u = self.copy_up(true)?;
+        self.fs.link_known(&tu, &t.arc()?);
         if u.child(name).is_some_and(|c| c.is_whiteout()) {
             u.remove_entry(name)?;
         }
@@ -560,9 +669,7 @@ impl Inode for OvInode {
             return Err(Errno::EXDEV);
         }
         if flags & libc::RENAME_EXCHANGE != 0 {
-            // Not yet: swapping needs both sides copied up and their
-            // whiteouts kept right.
-            return Err(Errno::EINVAL);
+            return self.exchange(old, nd, new);
         }
         let src = self.lookup_ov(old)?;
         if src.is_dir() && src.merged_lower().is_some() {
@@ -788,6 +895,107 @@ mod tests {
         root.rename(b"d", &root, b"e", 0).unwrap();
         assert!(root.lookup(b"e").is_ok());
         assert_eq!(root.lookup(b"d").err(), Some(Errno::ENOENT));
+    }
+
+    #[test]
+    fn exchange_swaps_lower_files_and_leaves_the_lower_layer_alone() {
+        let l = lower();
+        let root = OverlayFs::new_root(l.clone());
+        let etc = root.lookup(b"etc").unwrap();
+        etc.create(b"new", 0o600, Owner::default())
+            .unwrap()
+            .open(libc::O_WRONLY)
+            .unwrap()
+            .write_at(b"new\n", 0)
+            .unwrap();
+        etc.rename(b"passwd", &etc, b"new", libc::RENAME_EXCHANGE)
+            .unwrap();
+        assert_eq!(read_all(&etc.lookup(b"new").unwrap()), b"root:x:0:0\n");
+        assert_eq!(read_all(&etc.lookup(b"passwd").unwrap()), b"new\n");
+        assert_eq!(etc.lookup(b"passwd").unwrap().mode(), libc::S_IFREG | 0o600);
+        // Across directories, a lower file with a lower symlink.
+        root.rename(b"link", &etc, b"new", libc::RENAME_EXCHANGE)
+            .unwrap();
+        assert_eq!(
+            etc.lookup(b"new").unwrap().readlink().unwrap(),
+            b"etc/passwd"
+        );
+        assert_eq!(read_all(&root.lookup(b"link").unwrap()), b"root:x:0:0\n");
+        let le = l.lookup(b"etc").unwrap();
+        assert_eq!(names(&le), vec![b"passwd".to_vec(), b"sub".to_vec()]);
+        assert_eq!(read_all(&le.lookup(b"passwd").unwrap()), b"root:x:0:0\n");
+        assert_eq!(
+            l.lookup(b"link").unwrap().readlink().unwrap(),
+            b"etc/passwd"
+        );
+    }
+
+    #[test]
+    fn exchange_makes_a_directory_opaque_over_a_lower_one() {
+        let l = lower();
+        l.lookup(b"etc")
+            .unwrap()
+            .lookup(b"sub")
+            .unwrap()
+            .create(b"inner", 0o644, Owner::default())
+            .unwrap();
+        let root = OverlayFs::new_root(l);
+        let etc = root.lookup(b"etc").unwrap();
+        // A merged directory cannot move, as with rename.
+        etc.mkdir(b"d", 0o755, Owner::default()).unwrap();
+        assert_eq!(
+            etc.rename(b"d", &etc, b"sub", libc::RENAME_EXCHANGE),
+            Err(Errno::EXDEV)
+        );
+        // A file over the lower directory can swap with the new one.
+        let sub = etc.lookup(b"sub").unwrap();
+        sub.unlink(b"inner").unwrap();
+        drop(sub);
+        etc.rmdir(b"sub").unwrap();
+        etc.create(b"sub", 0o644, Owner::default()).unwrap();
+        etc.lookup(b"d")
+            .unwrap()
+            .create(b"y", 0o644, Owner::default())
+            .unwrap();
+        etc.rename(b"d", &etc, b"sub", libc::RENAME_EXCHANGE)
+            .unwrap();
+        assert!(vfs::is_reg(etc.lookup(b"d").unwrap().mode()));
+        // Looked up afresh from the layers: only the moved directory's
+        // entries, not the lower directory's at that name.
+        let root2 = OverlayFs::with_layers(
+            as_ov(&root).unwrap().layers().0.unwrap(),
+            as_ov(&root).unwrap().layers().1.unwrap(),
+        );
+        let sub = root2.lookup(b"etc").unwrap().lookup(b"sub").unwrap();
+        assert_eq!(names(&sub), vec![b"y".to_vec()]);
+        assert_eq!(sub.lookup(b"inner").err(), Some(Errno::ENOENT));
+    }
+
+    #[test]
+    fn hard_links_are_one_overlay_inode() {
+        let root = OverlayFs::new_root(lower());
+        let etc = root.lookup(b"etc").unwrap();
+        let p = etc.lookup(b"passwd").unwrap();
+        root.link(b"again", &p).unwrap();
+        let again = root.lookup(b"again").unwrap();
+        assert!(vfs::same_inode(&p, &again));
+        assert_eq!(again.ino(), p.ino());
+        // Still one file once the first name is gone.
+        etc.unlink(b"passwd").unwrap();
+        drop(again);
+        assert!(vfs::same_inode(&p, &root.lookup(b"again").unwrap()));
+    }
+
+    #[test]
+    fn exchange_of_two_names_of_one_file_does_nothing() {
+        let root = OverlayFs::new_root(lower());
+        let etc = root.lookup(b"etc").unwrap();
+        let p = etc.lookup(b"passwd").unwrap();
+        etc.link(b"again", &p).unwrap();
+        etc.rename(b"passwd", &etc, b"again", libc::RENAME_EXCHANGE)
+            .unwrap();
+        assert_eq!(read_all(&etc.lookup(b"again").unwrap()), b"root:x:0:0\n");
+        assert_eq!(read_all(&etc.lookup(b"passwd").unwrap()), b"root:x:0:0\n");
     }
 
     #[test]

@@ -83,6 +83,10 @@ fn do_getdents(
         return Err(Errno::EINVAL);
     }
     t.write_bytes(a.a[1], &out)?;
+    // Linux's iterate_dir reports every listing, the empty last one too.
+    if let Some(d) = f.dentry() {
+        crate::fsimpl::inotify::file_event(d, libc::IN_ACCESS);
+    }
     Ok(out.len() as u64)
 }
 

@@ -48,7 +48,7 @@ pub fn register(t: &mut Table) {
     t.add(libc::SYS_unlink, "unlink", Support::Full, sys_unlink);
     t.add(libc::SYS_unlinkat, "unlinkat", Support::Full, sys_unlinkat);
     t.add(libc::SYS_rmdir, "rmdir", Support::Full, sys_rmdir);
-    let rename_gap = "RENAME_WHITEOUT is EINVAL, and RENAME_EXCHANGE in the overlay root; directories with lower-layer contents are EXDEV";
+    let rename_gap = "RENAME_WHITEOUT is EINVAL; in the overlay root, directories with lower-layer contents are EXDEV (moved or exchanged)";
     t.add(
         libc::SYS_rename,
         "rename",

@@ -10,9 +10,8 @@ use crate::vfs::ops;
 use crate::vfs::{File, MAY_READ};
 
 pub fn register(t: &mut Table) {
-    let events = Support::Partial(
-        "create, delete, modify, attrib, close, moves; no open, access or *_SELF events",
-    );
+    let events =
+        Support::Partial("IN_UNMOUNT only when an unmount is not lazy; changes the host makes to Gofer files are not seen");
     t.add(
         libc::SYS_inotify_init,
         "inotify_init",
@@ -105,7 +104,7 @@ fn sys_inotify_add_watch(t: &mut Task, a: &SyscallArgs) -> SysResult {
         return Err(Errno::ENOTDIR);
     }
     ops::fs_cred(t).may_stat(&d.inode.stat()?, MAY_READ)?;
-    let wd = with_instance(&f, |i| i.add_watch(d.inode.clone(), mask))?;
+    let wd = with_instance(&f, |i| i.add_watch(d.inode.clone(), &d.mount.sb, mask))?;
     Ok(wd as u64)
 }
 

@@ -190,7 +190,15 @@ fn read_host(
     Some(Ok(n as u64))
 }
 
+/// read, pread, readv ...: one IN_ACCESS for the call, however many
+/// steps it took.
 fn do_read(t: &Task, f: &File, at: At, iovs: &[(u64, usize)]) -> SysResult {
+    let n = read_iovs(t, f, at, iovs)?;
+    f.accessed(n as usize);
+    Ok(n)
+}
+
+fn read_iovs(t: &Task, f: &File, at: At, iovs: &[(u64, usize)]) -> SysResult {
     let total = total_len(iovs);
     if total == 0 {
         return Ok(0);
@@ -235,7 +243,14 @@ fn do_read(t: &Task, f: &File, at: At, iovs: &[(u64, usize)]) -> SysResult {
     Ok(done as u64)
 }
 
+/// write, pwrite, writev ...: one IN_MODIFY for the call.
 fn do_write(t: &Task, f: &File, at: At, iovs: &[(u64, usize)]) -> SysResult {
+    let n = write_iovs(t, f, at, iovs)?;
+    f.modified(n as usize);
+    Ok(n)
+}
+
+fn write_iovs(t: &Task, f: &File, at: At, iovs: &[(u64, usize)]) -> SysResult {
     let total = total_len(iovs);
     if total == 0 {
         return Ok(0);

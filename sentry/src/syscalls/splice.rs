@@ -111,6 +111,11 @@ fn transfer(t: &Task, src: &File, sp: &mut Pos, dst: &File, dp: &mut Pos, count:
             break;
         }
     }
+    // As Linux's sendfile and splice: one event each side per call.
+    if done > 0 {
+        src.accessed(done as usize);
+        dst.modified(done as usize);
+    }
     Ok(done)
 }
 
@@ -229,5 +234,7 @@ fn sys_tee(t: &mut Task, a: &SyscallArgs) -> SysResult {
             }
         }
     };
-    out.write(t, &buf[..n]).map(|w| w as u64)
+    let w = out.write(t, &buf[..n])?;
+    out.modified(w);
+    Ok(w as u64)
 }

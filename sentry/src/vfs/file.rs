@@ -43,6 +43,9 @@ pub struct File {
     /// Counted among its mount's writers (a regular file or directory
     /// opened for writing), which a read-only remount waits on.
     writer: bool,
+    /// Counted among its inode's open descriptions (`inotify::opened`):
+    /// it has a dentry and is not O_PATH.
+    counted: bool,
 }
 
 impl Drop for File {
@@ -58,6 +61,9 @@ impl Drop for File {
                 libc::IN_CLOSE_NOWRITE
             };
             crate::fsimpl::inotify::file_event(d, mask);
+        }
+        if let (true, Some(d)) = (self.counted, &self.dentry) {
+            crate::fsimpl::inotify::closed(&d.inode);
         }
     }
 }
@@ -83,8 +89,13 @@ impl File {
         if let (true, Some(d)) = (writer, &dentry) {
             d.mount.add_writer();
         }
+        let counted = flags & libc::O_PATH == 0 && dentry.is_some();
+        if let (true, Some(d)) = (counted, &dentry) {
+            crate::fsimpl::inotify::opened(&d.inode);
+        }
         Arc::new(File {
             writer,
+            counted,
             ops,
             dentry,
             flags: AtomicI32::new(flags & KEPT_FLAGS),
@@ -224,8 +235,6 @@ impl File {
         }
         let n = self.ops.write(t, self, buf, *pos)?;
         *pos = pos.saturating_add(n as u64);
-        drop(pos);
-        self.modified(n);
         Ok(n)
     }
 
@@ -244,12 +253,21 @@ impl File {
         } else {
             self.ops.write(t, self, buf, off)?
         };
-        self.modified(n);
         Ok(n)
     }
 
+    /// Reports a read of `n` bytes to inotify watches (Linux reports none
+    /// for a read that got nothing). The read and write methods leave
+    /// this and [`File::modified`] to the system call, which reports once
+    /// however many steps it took, as Linux does.
+    pub fn accessed(&self, n: usize) {
+        if let (true, Some(d)) = (n > 0, &self.dentry) {
+            crate::fsimpl::inotify::file_event(d, libc::IN_ACCESS);
+        }
+    }
+
     /// Reports a write of `n` bytes to inotify watches.
-    fn modified(&self, n: usize) {
+    pub fn modified(&self, n: usize) {
         if let (true, Some(d)) = (n > 0, &self.dentry) {
             crate::fsimpl::inotify::file_event(d, libc::IN_MODIFY);
         }

@@ -1052,7 +1052,21 @@ impl Vfs {
             return Err(Errno::EBUSY);
         }
         let gone = subtree_ids(&table, m.id);
-        table.retain(|x| !gone.contains(&x.id));
+        let (removed, kept): (Vec<Arc<Mount>>, Vec<Arc<Mount>>) =
+            table.drain(..).partition(|x| gone.contains(&x.id));
+        *table = kept;
+        // A filesystem with no mount left is gone for the watches on its
+        // files; one detached while in use lives on until its files close,
+        // which nothing here sees, so its watches stay quiet.
+        let ended: Vec<Arc<Super>> = removed
+            .iter()
+            .filter(|x| !busy && !table.iter().any(|o| Arc::ptr_eq(&o.sb, &x.sb)))
+            .map(|x| x.sb.clone())
+            .collect();
+        drop(table);
+        for sb in ended {
+            crate::fsimpl::inotify::unmounted(&sb);
+        }
         Ok(())
     }
 

@@ -439,6 +439,7 @@ pub fn open_at(
     if write_through && (d.mount.sb.readonly() || flags & libc::O_TRUNC != 0) {
         want_write(&d)?;
     }
+    let mut truncated = false;
     if !created {
         let mut want = 0;
         if acc != libc::O_WRONLY {
@@ -456,11 +457,17 @@ pub fn open_at(
                 size: Some(0),
                 ..SetAttr::default()
             })?;
-            inotify::file_event(&d, libc::IN_MODIFY);
+            truncated = true;
         }
     }
     let ops = d.inode.clone().open_by(flags, ctx)?;
-    Ok(File::new(ops, Some(d), flags | super::file::O_LARGEFILE))
+    let f = File::new(ops, Some(d.clone()), flags | super::file::O_LARGEFILE);
+    // Linux reports the open before the truncation it does afterwards.
+    inotify::file_event(&d, libc::IN_OPEN);
+    if truncated {
+        inotify::file_event(&d, libc::IN_MODIFY);
+    }
+    Ok(f)
 }
 
 /// open(2) with O_TMPFILE: an unnamed regular file in the directory
@@ -583,7 +590,14 @@ pub fn unlinkat(ctx: &Ctx<'_>, start: Arc<Dentry>, path: &[u8]) -> Result<(), Er
         // A bind-mounted file.
         return Err(Errno::EBUSY);
     }
+    let last = inotify::watching() && last_link(&child);
     p.dir.inode.unlink(&name)?;
+    // Linux's order: the link count, the file's end, then its directory.
+    inotify::self_event(&child.inode, libc::IN_ATTRIB);
+    inotify::removed(&child.inode, &p.dir, &name);
+    if last {
+        inotify::unlinked(&child.inode);
+    }
     inotify::entry_event(&p.dir, &name, libc::IN_DELETE, false, 0);
     Ok(())
 }
@@ -608,6 +622,8 @@ pub fn rmdirat(ctx: &Ctx<'_>, start: Arc<Dentry>, path: &[u8]) -> Result<(), Err
         return Err(Errno::EBUSY);
     }
     p.dir.inode.rmdir(&name)?;
+    inotify::removed(&child.inode, &p.dir, &name);
+    inotify::unlinked(&child.inode);
     inotify::entry_event(&p.dir, &name, libc::IN_DELETE, true, 0);
     Ok(())
 }
@@ -679,11 +695,16 @@ pub fn renameat(
         let (sd, dd) = (src.is_dir(), dst.is_dir());
         inotify::entry_event(&op.dir, &old_name, libc::IN_MOVED_FROM, sd, cookie);
         inotify::entry_event(&np.dir, &new_name, libc::IN_MOVED_TO, sd, cookie);
+        inotify::self_event(&src.inode, libc::IN_MOVE_SELF);
+        inotify::moved(&src.inode, &op.dir, &old_name, &np.dir, &new_name);
         let cookie = inotify::next_cookie();
         inotify::entry_event(&np.dir, &new_name, libc::IN_MOVED_FROM, dd, cookie);
         inotify::entry_event(&op.dir, &old_name, libc::IN_MOVED_TO, dd, cookie);
+        inotify::self_event(&dst.inode, libc::IN_MOVE_SELF);
+        inotify::moved(&dst.inode, &np.dir, &new_name, &op.dir, &old_name);
         return Ok(());
     }
+    let mut replaced = None;
     match lookup_child(ctx, &np.dir, &new_name) {
         Ok(dst) => {
             if flags & libc::RENAME_NOREPLACE != 0 {
@@ -702,6 +723,7 @@ pub fn renameat(
                 (false, true) => return Err(Errno::EISDIR),
                 _ => {}
             }
+            replaced = Some(dst);
         }
         Err(Errno::ENOENT) => {}
         Err(e) => return Err(e),
@@ -709,6 +731,9 @@ pub fn renameat(
     if src.is_dir() && np.dir.is_within(&src) {
         return Err(Errno::EINVAL);
     }
+    let last = replaced
+        .as_ref()
+        .is_some_and(|d| inotify::watching() && (d.is_dir() || last_link(d)));
     op.dir
         .inode
         .rename(&old_name, &np.dir.inode, &new_name, flags)?;
@@ -716,6 +741,17 @@ pub fn renameat(
     let is_dir = src.is_dir();
     inotify::entry_event(&op.dir, &old_name, libc::IN_MOVED_FROM, is_dir, cookie);
     inotify::entry_event(&np.dir, &new_name, libc::IN_MOVED_TO, is_dir, cookie);
+    // Linux's order: the replaced file's link count, the move, and the
+    // replaced file's end once the rename lets go of it.
+    if let Some(d) = &replaced {
+        inotify::self_event(&d.inode, libc::IN_ATTRIB);
+        inotify::removed(&d.inode, &np.dir, &new_name);
+    }
+    inotify::self_event(&src.inode, libc::IN_MOVE_SELF);
+    inotify::moved(&src.inode, &op.dir, &old_name, &np.dir, &new_name);
+    if let (Some(d), true) = (&replaced, last) {
+        inotify::unlinked(&d.inode);
+    }
     Ok(())
 }
 
@@ -765,8 +801,16 @@ pub fn linkat(
     may_link(ctx, src)?;
     may_modify_dir(ctx, &p.dir)?;
     p.dir.inode.link(&name, &src.inode)?;
+    inotify::self_event(&src.inode, libc::IN_ATTRIB);
     inotify::entry_event(&p.dir, &name, libc::IN_CREATE, false, 0);
     Ok(())
+}
+
+/// Whether removing the name of `d` removes the file's last link (taken
+/// before the removal: some filesystems keep no count for a file without
+/// a name).
+fn last_link(d: &Dentry) -> bool {
+    d.is_dir() || d.inode.stat().map_or(true, |st| st.st_nlink <= 1)
 }
 
 /// Linux's protected_hardlinks (on by default): who neither owns a file

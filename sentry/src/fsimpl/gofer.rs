@@ -55,9 +55,14 @@ const MAX_NEGATIVE: usize = 4096;
 /// files of a directory costs a few round trips, one that looks up a few
 /// names in a big directory (the loader in /usr/lib) none extra.
 const PLUS_AFTER_LOOKUPS: u32 = 16;
-/// The most entries a listing may have (a hostile Gofer cannot make one
-/// grow without bound).
-const MAX_LISTING: usize = 1 << 20;
+/// The most entries a listing with attributes may have: past it the
+/// Gofer's stat of every entry (and the memory to hold them) costs more
+/// than the lookups it saves, and the directory is looked up name by name
+/// (this also bounds what a hostile Gofer can make a listing grow to).
+const MAX_LISTING: usize = 1 << 16;
+/// Directories larger than this (`st_size`) are never listed with
+/// attributes.
+const MAX_PLUS_DIR_SIZE: u64 = 4 << 20;
 
 fn errno(e: i32) -> Errno {
     Errno(e)
@@ -684,7 +689,11 @@ impl GoferInode {
             }
             cache.listed_plus = true;
             drop(cache);
-            self.fill_plus();
+            // A directory this big (ext4 holds ~100 short names a 4 KiB
+            // block) would pass MAX_LISTING: not worth asking.
+            if self.cached_attr().size <= MAX_PLUS_DIR_SIZE {
+                self.fill_plus();
+            }
             cache = self.lock_cache();
         }
         if let Some(Some(c)) = cache.children.get(name) {

@@ -231,7 +231,10 @@ impl OvInode {
             (None, Some(l)) => l.mode() & libc::S_IFMT,
             (None, None) => return Err(Errno::ENOENT),
         };
+        // A copied-up file keeps its origin's number wherever it went.
+        let origin = upper.as_ref().and_then(|u| u.origin_ino());
         let ino = match (&lower, &upper) {
+            _ if origin.is_some() => origin.unwrap_or_default(),
             (Some(l), _) => l.ino(),
             (None, Some(u)) => UPPER_INO_BASE | u.ino(),
             (None, None) => return Err(Errno::ENOENT),
@@ -375,6 +378,7 @@ impl OvInode {
             ..SetAttr::default()
         });
         u.set_origin(true);
+        u.set_origin_ino(self.ino);
         self.lock().upper = Some(u.clone());
         Ok(u)
     }

@@ -191,6 +191,10 @@ struct State {
     data: Data,
     opaque: bool,
     origin: bool,
+    /// The inode number of the lower file this one was copied up from; it
+    /// stays with the file through renames and links (overlayfs keeps it
+    /// in `trusted.overlay.origin`), so `st_ino` does not change.
+    origin_ino: Option<u64>,
     /// Extended attributes by name.
     xattrs: BTreeMap<Vec<u8>, Vec<u8>>,
     /// An O_TMPFILE file (no links yet) that linkat may give a name:
@@ -257,6 +261,7 @@ impl TmpInode {
                 xattrs: BTreeMap::new(),
                 linkable: false,
                 origin: false,
+                origin_ino: None,
             }),
         })
     }
@@ -309,6 +314,17 @@ impl TmpInode {
 
     pub fn set_origin(&self, v: bool) {
         self.lock().origin = v;
+    }
+
+    /// See [`TmpInode::set_origin_ino`].
+    pub fn origin_ino(&self) -> Option<u64> {
+        self.lock().origin_ino
+    }
+
+    /// Records the inode number of the lower file this one was copied up
+    /// from.
+    pub fn set_origin_ino(&self, ino: u64) {
+        self.lock().origin_ino = Some(ino);
     }
 
     /// The entry `name`, whiteouts included.

@@ -37,7 +37,16 @@ pub struct OverlayFs {
     /// each name leads to the one overlay inode, so hard links are one
     /// file to the VFS (same inode number, same inotify watches).
     linked: Mutex<HashMap<usize, Weak<OvInode>>>,
+    /// The directories made most recently, held: a directory's inode is
+    /// otherwise held only by what is below it and by open files, so each
+    /// walk of a path nobody holds (stat of `/usr/lib/x/y`) made every
+    /// directory on it again. Files are not held: a removed file's data
+    /// must go when its last user does.
+    recent_dirs: Mutex<std::collections::VecDeque<Arc<OvInode>>>,
 }
+
+/// How many directories [`OverlayFs`] keeps alive beyond their users.
+const RECENT_DIRS: usize = 512;
 
 impl OverlayFs {
     fn linked(&self) -> MutexGuard<'_, HashMap<usize, Weak<OvInode>>> {
@@ -96,6 +105,7 @@ impl OverlayFs {
         let fs = Arc::new(OverlayFs {
             copy_lock: Mutex::new(()),
             linked: Mutex::new(HashMap::new()),
+            recent_dirs: Mutex::new(std::collections::VecDeque::new()),
         });
         let ino = lower.ino();
         Arc::new_cyclic(|me| OvInode {
@@ -256,6 +266,19 @@ impl OvInode {
         self.cache_child(name, &child);
         if let Some(u) = child.layers().0.filter(|u| has_links(u)) {
             self.fs.link_known(&u, &child);
+        }
+        if ftype == libc::S_IFDIR {
+            let old = {
+                let mut q = self
+                    .fs
+                    .recent_dirs
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                q.push_back(child.clone());
+                (q.len() > RECENT_DIRS).then(|| q.pop_front())
+            };
+            // The last reference may go here: dropped outside the lock.
+            drop(old);
         }
         Ok(child)
     }

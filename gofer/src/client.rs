@@ -112,6 +112,24 @@ const ROOT_FID: Fid = 0;
 /// `size[4] type[1] tag[2] fid[4] newfid[4] nwname[2]`.
 const TWALK_HEADER_LEN: usize = wire::HEADER_LEN + 10;
 
+/// Requests sent by every client of this process, by message type.
+static SENT: [std::sync::atomic::AtomicU64; 256] =
+    [const { std::sync::atomic::AtomicU64::new(0) }; 256];
+
+/// How many requests of each type this process's clients have sent (the
+/// types with none left out): a workload's round trips, for the debug log.
+pub fn requests_sent() -> Vec<(u8, u64)> {
+    (0..=255u8)
+        .map(|t| {
+            (
+                t,
+                SENT[usize::from(t)].load(std::sync::atomic::Ordering::Relaxed),
+            )
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
 /// A connection to a Gofer.
 ///
 /// Requests are synchronous: a call holds the connection's lock from sending
@@ -200,6 +218,7 @@ impl Conn {
         if self.wbuf.len() > msize as usize {
             return Err(libc::ENAMETOOLONG);
         }
+        SENT[usize::from(msg.type_byte())].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let rtype = msg.type_byte() + 1;
         match self.exchange(tag, rtype, msize, accept) {
             Ok(result) => result,

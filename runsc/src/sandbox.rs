@@ -556,6 +556,11 @@ pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
             forward_signals: FORWARDED.to_vec(),
         };
         let status = sentry::boot::run(client, config, init).map_err(|e| anyhow!(e))?;
+        let sent: Vec<String> = gofer::client::requests_sent()
+            .iter()
+            .map(|(t, n)| format!("T{t}={n}"))
+            .collect();
+        tracing::debug!("gofer requests sent: {}", sent.join(" "));
         // Other Sentry threads may still be blocked; the sandbox is over.
         std::process::exit(code_of(status) as i32);
     };

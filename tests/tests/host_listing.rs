@@ -33,6 +33,12 @@ fn make_tree(name: &str) -> PathBuf {
             fs::write(d.join("inner"), format!("inner {i}\n")).unwrap();
         }
     }
+    // Long names: a listing of this directory takes several replies.
+    let long = dir.join("long");
+    fs::create_dir(&long).unwrap();
+    for i in 0..400 {
+        fs::write(long.join(format!("{i:0>200}")), i.to_string()).unwrap();
+    }
     symlink("f007", dir.join("link")).unwrap();
     symlink("does/not/exist", dir.join("dangling")).unwrap();
     symlink("d04", dir.join("dirlink")).unwrap();
@@ -68,6 +74,7 @@ fn script(dir: &Path) -> String {
          # By name, no listing first: the misses must stay misses.
          stat -c '%n %i %s %h %f %u %g %Y %N' {names} 2>&1 | sed 's/^stat: //'
          cat f150 d04/inner link | wc -c
+         (cd long && for i in $(seq 100 130); do cat $(printf '%0200d' $i); echo; done; ls | wc -l)
          test -e nope || echo 'nope: absent'
          ls -ln --time-style=+%s . d08
          find . -printf '%p %i %s %y %l %n %m\\n' | sort
@@ -123,7 +130,7 @@ fn files_the_sandbox_makes_join_a_batched_listing() {
     s.assert_success();
     assert_eq!(
         s.stdout,
-        "pipe\nzz-dir\nzz-moved\nzz-new\n326\nnew\nf299: gone\n",
+        "pipe\nzz-dir\nzz-moved\nzz-new\n327\nnew\nf299: gone\n",
         "{}",
         s.describe()
     );

@@ -92,6 +92,9 @@ impl OverlayFs {
                 ..SetAttr::default()
             });
         }
+        // The root is in the upper layer from the start, so it never
+        // copies up: its attributes are copied here instead.
+        copy_xattrs(&lower, &upper);
         upper.set_origin(true);
         let fs = Arc::new(OverlayFs {
             copy_lock: Mutex::new(()),
@@ -1052,6 +1055,17 @@ mod tests {
         fn xattr_list(&self) -> Result<Vec<Vec<u8>>, Errno> {
             Err(Errno::EOPNOTSUPP)
         }
+    }
+
+    #[test]
+    fn the_roots_xattrs_are_the_lower_roots() {
+        let l = lower();
+        l.xattr_set(b"user.r", Some(b"1"), 0).unwrap();
+        let root = OverlayFs::new_root(l.clone());
+        assert_eq!(root.xattr_get(b"user.r").unwrap(), b"1");
+        root.xattr_set(b"user.r", None, 0).unwrap();
+        assert_eq!(root.xattr_get(b"user.r"), Err(Errno::ENODATA));
+        assert_eq!(l.xattr_get(b"user.r").unwrap(), b"1");
     }
 
     #[test]

@@ -16,7 +16,8 @@
 //!   path below the served root with `openat2(RESOLVE_BENEATH |
 //!   RESOLVE_NO_SYMLINKS)` and passes the descriptor back with SCM_RIGHTS;
 //!   `Tlookupfd` resolves a path the same way and answers with its
-//!   attributes (and a regular file's or directory's descriptor).
+//!   attributes (and a regular file's or directory's descriptor); the
+//!   xattr requests (`xattr`) work on (parent, name) without following.
 //!
 //! `p9` opens `/proc` when its server is created and reopens files through
 //! `/proc/self/fd` for the rest of its life, so create the [`Server`] while
@@ -36,6 +37,8 @@ use nix::sys::statvfs::{statvfs, FsFlags};
 use nix::unistd::{chdir, fchdir, pivot_root};
 
 use crate::wire::{self, Rgetattr, Rmessage, Tmessage};
+
+mod xattr;
 
 /// The largest message `p9` 0.3.2 negotiates (64 KiB of payload plus room
 /// for headers); a bigger request frame is a protocol violation.
@@ -129,6 +132,8 @@ impl Server {
                 below(&old, true) && below(&new, true)
             }
             Ok((_, Tmessage::Setattrat { names, .. }))
+            | Ok((_, Tmessage::Setxattrat { names, .. }))
+            | Ok((_, Tmessage::Removexattrat { names, .. }))
             | Ok((_, Tmessage::Openfd { names, .. })) => below(&names, false),
             // 9P's own requests name files by fid: no path to check.
             _ => false,
@@ -229,6 +234,16 @@ impl Server {
                         Err(e) => send_error(&mut writer, &mut reply, tag, e),
                     }
                 }
+                (
+                    wire::TGETXATTRAT
+                    | wire::TLISTXATTRAT
+                    | wire::TSETXATTRAT
+                    | wire::TREMOVEXATTRAT,
+                    None,
+                ) => match xattr::serve(&root, &frame, &mut reply) {
+                    Ok(()) => writer.write_all(&reply).and_then(|()| writer.flush()),
+                    Err(e) => send_error(&mut writer, &mut reply, tag, e),
+                },
                 (wire::TWALKGETATTR, None) => match self.walk_getattr(&frame, &mut reply) {
                     Ok(()) => writer.write_all(&reply).and_then(|()| writer.flush()),
                     Err(e) => send_error(&mut writer, &mut reply, tag, e),
@@ -856,7 +871,9 @@ fn changes_tree(frame: &[u8]) -> bool {
         | wire::TLINKAT
         | wire::TREMOVEAT
         | wire::TRENAMEAT2
-        | wire::TSETATTRAT => true,
+        | wire::TSETATTRAT
+        | wire::TSETXATTRAT
+        | wire::TREMOVEXATTRAT => true,
         wire::TLOPEN | wire::TOPENFD => match wire::decode_tmessage(frame) {
             Ok((_, Tmessage::Lopen { flags, .. })) | Ok((_, Tmessage::Openfd { flags, .. })) => {
                 write_access(flags)

@@ -142,6 +142,18 @@ pub const RREADDIRPLUS: u8 = 217;
 /// carries their descriptors (SCM_RIGHTS).
 pub const TOPENFDS: u8 = 218;
 pub const ROPENFDS: u8 = 219;
+/// The extended attribute of a file at a path, at most `size` bytes of it.
+pub const TGETXATTRAT: u8 = 220;
+pub const RGETXATTRAT: u8 = 221;
+/// The names of a file's extended attributes (NUL-terminated each).
+pub const TLISTXATTRAT: u8 = 222;
+pub const RLISTXATTRAT: u8 = 223;
+/// Sets an extended attribute of the file at a path (setxattr's flags).
+pub const TSETXATTRAT: u8 = 224;
+pub const RSETXATTRAT: u8 = 225;
+/// Removes an extended attribute of the file at a path.
+pub const TREMOVEXATTRAT: u8 = 226;
+pub const RREMOVEXATTRAT: u8 = 227;
 /// Most files one Topenfds may name.
 pub const MAX_OPENFDS: usize = 32;
 
@@ -323,6 +335,32 @@ pub enum Tmessage<'a> {
         dir: Vec<&'a [u8]>,
         names: Vec<&'a [u8]>,
     },
+    /// The value of the extended attribute `name` of the file at `names`
+    /// (not followed), if it has at most `size` bytes (else ERANGE).
+    Getxattrat {
+        size: u32,
+        names: Vec<&'a [u8]>,
+        name: &'a [u8],
+    },
+    /// The attribute names of the file at `names` (not followed), if they
+    /// fit `size` bytes (else ERANGE).
+    Listxattrat {
+        size: u32,
+        names: Vec<&'a [u8]>,
+    },
+    /// Sets `name` to `value` on the file at `names` (not followed);
+    /// `flags`: XATTR_CREATE, XATTR_REPLACE.
+    Setxattrat {
+        flags: u32,
+        names: Vec<&'a [u8]>,
+        name: &'a [u8],
+        value: &'a [u8],
+    },
+    /// Removes `name` from the file at `names` (not followed).
+    Removexattrat {
+        names: Vec<&'a [u8]>,
+        name: &'a [u8],
+    },
 }
 
 /// Rgetattr in full (the client's [`Attr`] plus the fields it does not use).
@@ -436,6 +474,15 @@ pub enum Rmessage<'a> {
     Openfds {
         results: Vec<(u32, u64)>,
     },
+    Getxattrat {
+        value: &'a [u8],
+    },
+    /// The names, each ending in NUL.
+    Listxattrat {
+        list: &'a [u8],
+    },
+    Setxattrat,
+    Removexattrat,
 }
 
 impl Tmessage<'_> {
@@ -473,6 +520,10 @@ impl Tmessage<'_> {
             Tmessage::Setattrat { .. } => TSETATTRAT,
             Tmessage::Readdirplus { .. } => TREADDIRPLUS,
             Tmessage::Openfds { .. } => TOPENFDS,
+            Tmessage::Getxattrat { .. } => TGETXATTRAT,
+            Tmessage::Listxattrat { .. } => TLISTXATTRAT,
+            Tmessage::Setxattrat { .. } => TSETXATTRAT,
+            Tmessage::Removexattrat { .. } => TREMOVEXATTRAT,
         }
     }
 
@@ -486,7 +537,11 @@ impl Tmessage<'_> {
             | Tmessage::Createat { names, .. }
             | Tmessage::Removeat { names, .. }
             | Tmessage::Setattrat { names, .. }
-            | Tmessage::Readdirplus { names, .. } => names.clone(),
+            | Tmessage::Readdirplus { names, .. }
+            | Tmessage::Getxattrat { names, .. }
+            | Tmessage::Listxattrat { names, .. }
+            | Tmessage::Setxattrat { names, .. }
+            | Tmessage::Removexattrat { names, .. } => names.clone(),
             Tmessage::Linkat { old, new }
             | Tmessage::Renameat2 { old, new, .. }
             | Tmessage::Openfds {
@@ -543,6 +598,10 @@ impl Rmessage<'_> {
             Rmessage::Setattrat { .. } => RSETATTRAT,
             Rmessage::Readdirplus { .. } => RREADDIRPLUS,
             Rmessage::Openfds { .. } => ROPENFDS,
+            Rmessage::Getxattrat { .. } => RGETXATTRAT,
+            Rmessage::Listxattrat { .. } => RLISTXATTRAT,
+            Rmessage::Setxattrat => RSETXATTRAT,
+            Rmessage::Removexattrat => RREMOVEXATTRAT,
         }
     }
 
@@ -826,6 +885,30 @@ pub fn encode_tmessage(tag: u16, msg: &Tmessage<'_>, out: &mut Vec<u8>) -> Resul
             e.names(dir)?;
             e.names(names)?;
         }
+        Tmessage::Getxattrat { size, names, name } => {
+            e.u32(*size);
+            e.names(names)?;
+            e.str(name)?;
+        }
+        Tmessage::Listxattrat { size, names } => {
+            e.u32(*size);
+            e.names(names)?;
+        }
+        Tmessage::Setxattrat {
+            flags,
+            names,
+            name,
+            value,
+        } => {
+            e.u32(*flags);
+            e.names(names)?;
+            e.str(name)?;
+            e.data(value)?;
+        }
+        Tmessage::Removexattrat { names, name } => {
+            e.names(names)?;
+            e.str(name)?;
+        }
     }
     finish(out)
 }
@@ -922,7 +1005,10 @@ pub fn encode_rmessage(tag: u16, msg: &Rmessage<'_>, out: &mut Vec<u8>) -> Resul
             e.qid(qid);
             e.u32(*iounit);
         }
-        Rmessage::Read { data } | Rmessage::Readdir { data } => e.data(data)?,
+        Rmessage::Read { data }
+        | Rmessage::Readdir { data }
+        | Rmessage::Getxattrat { value: data }
+        | Rmessage::Listxattrat { list: data } => e.data(data)?,
         Rmessage::Write { count } => e.u32(*count),
         Rmessage::Readlink { target } => e.str(target)?,
         Rmessage::Statfs(s) => {
@@ -944,7 +1030,9 @@ pub fn encode_rmessage(tag: u16, msg: &Rmessage<'_>, out: &mut Vec<u8>) -> Resul
         | Rmessage::Flush
         | Rmessage::Clunk
         | Rmessage::Removeat
-        | Rmessage::Renameat2 => {}
+        | Rmessage::Renameat2
+        | Rmessage::Setxattrat
+        | Rmessage::Removexattrat => {}
     }
     finish(out)
 }
@@ -1360,6 +1448,25 @@ pub fn decode_tmessage(frame: &[u8]) -> Result<(u16, Tmessage<'_>), i32> {
             dir: d.names(MAX_OPENFD_NAMES)?,
             names: d.names(MAX_OPENFDS)?,
         },
+        TGETXATTRAT => Tmessage::Getxattrat {
+            size: d.u32()?,
+            names: d.names(MAX_OPENFD_NAMES)?,
+            name: d.str()?,
+        },
+        TLISTXATTRAT => Tmessage::Listxattrat {
+            size: d.u32()?,
+            names: d.names(MAX_OPENFD_NAMES)?,
+        },
+        TSETXATTRAT => Tmessage::Setxattrat {
+            flags: d.u32()?,
+            names: d.names(MAX_OPENFD_NAMES)?,
+            name: d.str()?,
+            value: d.data()?,
+        },
+        TREMOVEXATTRAT => Tmessage::Removexattrat {
+            names: d.names(MAX_OPENFD_NAMES)?,
+            name: d.str()?,
+        },
         _ => return Err(libc::EIO),
     };
     d.end()?;
@@ -1441,6 +1548,10 @@ pub fn decode_rmessage(frame: &[u8]) -> Result<(u16, Rmessage<'_>), i32> {
             }
             Rmessage::Openfds { results }
         }
+        RGETXATTRAT => Rmessage::Getxattrat { value: d.data()? },
+        RLISTXATTRAT => Rmessage::Listxattrat { list: d.data()? },
+        RSETXATTRAT => Rmessage::Setxattrat,
+        RREMOVEXATTRAT => Rmessage::Removexattrat,
         RLOPEN => Rmessage::Lopen {
             qid: d.qid()?,
             iounit: d.u32()?,
@@ -1674,6 +1785,25 @@ mod tests {
                 },
                 names: NAMES.to_vec(),
             },
+            Tmessage::Getxattrat {
+                size: 65536,
+                names: NAMES.to_vec(),
+                name: b"user.a",
+            },
+            Tmessage::Listxattrat {
+                size: 0,
+                names: Vec::new(),
+            },
+            Tmessage::Setxattrat {
+                flags: 1,
+                names: NAMES.to_vec(),
+                name: b"user.b",
+                value: b"\0binary\xff",
+            },
+            Tmessage::Removexattrat {
+                names: NAMES.to_vec(),
+                name: b"user.c",
+            },
         ]
     }
 
@@ -1790,6 +1920,12 @@ mod tests {
                 attr: Box::default(),
                 target: b"../x",
             },
+            Rmessage::Getxattrat { value: b"v\0" },
+            Rmessage::Listxattrat {
+                list: b"user.a\0user.b\0",
+            },
+            Rmessage::Setxattrat,
+            Rmessage::Removexattrat,
         ]
     }
 

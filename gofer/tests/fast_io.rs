@@ -460,3 +460,189 @@ fn open_fds_opens_regular_files_of_a_directory_in_one_round_trip() {
     assert_eq!(c.open_fds(&[], &many).unwrap_err(), libc::EINVAL);
     s.finish().unwrap();
 }
+
+/// Sets `name` = `value` on `path` on the host, not followed; false if
+/// the filesystem has no user xattrs.
+fn host_setxattr(path: &std::path::Path, name: &str, value: &[u8]) -> bool {
+    let p = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    let n = std::ffi::CString::new(name).unwrap();
+    // SAFETY: both strings are NUL-terminated; the value pointer and
+    // length describe `value`.
+    let r = unsafe {
+        libc::lsetxattr(
+            p.as_ptr(),
+            n.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    r == 0
+}
+
+/// The host's value of `name` on `path` (not followed), or its errno.
+fn host_getxattr(path: &std::path::Path, name: &str) -> Result<Vec<u8>, i32> {
+    let p = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    let n = std::ffi::CString::new(name).unwrap();
+    let mut buf = vec![0u8; 256];
+    // SAFETY: as above; `buf` is writable for its length.
+    let r = unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error().raw_os_error().unwrap());
+    }
+    buf.truncate(r as usize);
+    Ok(buf)
+}
+
+fn user_names(list: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let mut v: Vec<_> = list
+        .into_iter()
+        .filter(|n| n.starts_with(b"user."))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn xattrs_are_read_by_path_without_following_or_opening() {
+    let s = Served::read_only("xattrs");
+    let p = &s.tree.path;
+    if !host_setxattr(&p.join("hello.txt"), "user.a", b"1") {
+        eprintln!("no user xattrs on {}: skipped", p.display());
+        return;
+    }
+    assert!(host_setxattr(&p.join("hello.txt"), "user.b", b"\0two\xff"));
+    assert!(host_setxattr(&p.join("sub"), "user.dir", b"x"));
+    let fifo =
+        std::ffi::CString::new(p.join("fifo").into_os_string().into_encoded_bytes()).unwrap();
+    // SAFETY: a valid path string.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    let c = s.client();
+    assert_eq!(
+        c.getxattr_at(&[b"hello.txt"], b"user.a", 100).unwrap(),
+        b"1"
+    );
+    assert_eq!(
+        c.getxattr_at(&[b"hello.txt"], b"user.b", 100).unwrap(),
+        b"\0two\xff"
+    );
+    assert_eq!(
+        c.getxattr_at(&[b"hello.txt"], b"user.b", 3).unwrap_err(),
+        libc::ERANGE
+    );
+    assert_eq!(
+        c.getxattr_at(&[b"hello.txt"], b"user.none", 100)
+            .unwrap_err(),
+        libc::ENODATA
+    );
+    assert_eq!(c.getxattr_at(&[b"sub"], b"user.dir", 100).unwrap(), b"x");
+    assert_eq!(
+        user_names(c.listxattr_at(&[b"hello.txt"], 4096).unwrap()),
+        vec![b"user.a".to_vec(), b"user.b".to_vec()]
+    );
+    assert_eq!(
+        c.listxattr_at(&[b"hello.txt"], 3).unwrap_err(),
+        libc::ERANGE
+    );
+    assert_eq!(
+        user_names(c.listxattr_at(&[], 4096).unwrap()),
+        Vec::<Vec<u8>>::new()
+    );
+    // The symlink's own attributes, not its target's; a FIFO's without
+    // opening it (an open would block with no writer).
+    assert_eq!(
+        c.getxattr_at(&[b"link"], b"user.a", 100).unwrap_err(),
+        libc::ENODATA
+    );
+    assert!(user_names(c.listxattr_at(&[b"link"], 4096).unwrap()).is_empty());
+    assert_eq!(
+        c.getxattr_at(&[b"fifo"], b"user.a", 100).unwrap_err(),
+        libc::ENODATA
+    );
+    assert_eq!(
+        c.getxattr_at(&[b"nope"], b"user.a", 100).unwrap_err(),
+        libc::ENOENT
+    );
+    // A symlink on the way is not followed either (as a parent it is
+    // not a directory).
+    assert_eq!(
+        c.getxattr_at(&[b"link", b"x"], b"user.a", 100).unwrap_err(),
+        libc::ENOTDIR
+    );
+    for bad in [&b".."[..], b".", b"", b"a/b"] {
+        assert_eq!(
+            c.getxattr_at(&[bad], b"user.a", 100).unwrap_err(),
+            libc::EINVAL
+        );
+        assert_eq!(c.listxattr_at(&[bad], 100).unwrap_err(), libc::EINVAL);
+    }
+    assert_eq!(
+        c.getxattr_at(&[b"hello.txt"], b"", 100).unwrap_err(),
+        libc::ERANGE
+    );
+    assert_eq!(
+        c.getxattr_at(&[b"hello.txt"], b"user.a\0b", 100)
+            .unwrap_err(),
+        libc::EINVAL
+    );
+    // A read-only server changes nothing.
+    assert_eq!(
+        c.setxattr_at(&[b"hello.txt"], b"user.a", b"2", 0)
+            .unwrap_err(),
+        libc::EROFS
+    );
+    assert_eq!(
+        c.removexattr_at(&[b"hello.txt"], b"user.a").unwrap_err(),
+        libc::EROFS
+    );
+    assert_eq!(
+        host_getxattr(&p.join("hello.txt"), "user.a"),
+        Ok(b"1".to_vec())
+    );
+    s.finish().unwrap();
+}
+
+#[test]
+fn xattrs_are_set_and_removed_by_path_on_a_writable_server() {
+    let s = Served::new("setxattrs");
+    let p = &s.tree.path;
+    if !host_setxattr(&p.join("hello.txt"), "user.a", b"1") {
+        eprintln!("no user xattrs on {}: skipped", p.display());
+        return;
+    }
+    let c = s.client();
+    let f: [&[u8]; 1] = [b"hello.txt"];
+    c.setxattr_at(&f, b"user.b", b"2", libc::XATTR_CREATE as u32)
+        .unwrap();
+    assert_eq!(
+        host_getxattr(&p.join("hello.txt"), "user.b"),
+        Ok(b"2".to_vec())
+    );
+    assert_eq!(
+        c.setxattr_at(&f, b"user.b", b"3", libc::XATTR_CREATE as u32)
+            .unwrap_err(),
+        libc::EEXIST
+    );
+    assert_eq!(
+        c.setxattr_at(&f, b"user.c", b"3", libc::XATTR_REPLACE as u32)
+            .unwrap_err(),
+        libc::ENODATA
+    );
+    assert_eq!(
+        c.setxattr_at(&f, b"user.c", b"3", 4).unwrap_err(),
+        libc::EINVAL
+    );
+    c.removexattr_at(&f, b"user.a").unwrap();
+    assert_eq!(
+        host_getxattr(&p.join("hello.txt"), "user.a"),
+        Err(libc::ENODATA)
+    );
+    assert_eq!(c.removexattr_at(&f, b"user.a").unwrap_err(), libc::ENODATA);
+    // Through a symlink nothing reaches its target.
+    assert!(c.setxattr_at(&[b"link"], b"user.l", b"1", 0).is_err());
+    assert_eq!(
+        host_getxattr(&p.join("hello.txt"), "user.l"),
+        Err(libc::ENODATA)
+    );
+    s.finish().unwrap();
+}

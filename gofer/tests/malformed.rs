@@ -790,3 +790,79 @@ fn rreaddirplus_that_never_ends_or_repeats_is_eio() {
         handle.join().unwrap();
     }
 }
+
+#[test]
+fn rgetxattrat_longer_than_asked_or_of_another_type_is_eio() {
+    for script in 0..2 {
+        let (c, h) = after_handshake(move |p, tag| {
+            if script == 0 {
+                p.send(tag, &Rmessage::Getxattrat { value: b"12345" });
+            } else {
+                p.send(tag, &Rmessage::Listxattrat { list: b"user.a\0" });
+            }
+        });
+        let first = c.getxattr_at(&[b"f"], b"user.a", 4).map(drop);
+        assert_broken(c, h, first);
+    }
+}
+
+#[test]
+fn malformed_rlistxattrat_is_eio() {
+    let bad: Vec<&'static [u8]> = vec![
+        // Not NUL-terminated.
+        b"user.a",
+        // An empty name.
+        b"user.a\0\0",
+        b"\0",
+        // A name twice.
+        b"user.a\0user.a\0",
+        // Longer than asked.
+        b"user.abcdefgh\0",
+    ];
+    for list in bad {
+        let (c, h) = after_handshake(move |p, tag| {
+            p.send(tag, &Rmessage::Listxattrat { list });
+        });
+        let first = c.listxattr_at(&[b"f"], 12).map(drop);
+        assert_broken(c, h, first);
+    }
+    // A name longer than XATTR_NAME_MAX.
+    let long: &'static [u8] = Box::leak([vec![b'u'; 300], vec![0]].concat().into_boxed_slice());
+    let (c, h) = after_handshake(move |p, tag| {
+        p.send(tag, &Rmessage::Listxattrat { list: long });
+    });
+    let first = c.listxattr_at(&[b"f"], 4096).map(drop);
+    assert_broken(c, h, first);
+}
+
+#[test]
+fn xattr_requests_are_bounded_by_msize_and_keep_errnos() {
+    let (sock, handle) = fake(|p| {
+        p.handshake();
+        while let Some((tag, _)) = p.recv() {
+            match p.request() {
+                Tmessage::Getxattrat { size, .. } | Tmessage::Listxattrat { size, .. } => {
+                    // What one reply can hold at the negotiated msize.
+                    assert!(size as usize <= (MSIZE - wire::RREAD_HEADER_LEN) as usize);
+                    p.send(
+                        tag,
+                        &Rmessage::Lerror {
+                            ecode: libc::ENODATA as u32,
+                        },
+                    );
+                }
+                _ => p.send(tag, &Rmessage::Setxattrat),
+            }
+        }
+    });
+    let c = Client::connect(sock).unwrap();
+    assert_eq!(
+        c.getxattr_at(&[b"f"], b"user.a", 1 << 20),
+        Err(libc::ENODATA)
+    );
+    assert_eq!(c.listxattr_at(&[], usize::MAX), Err(libc::ENODATA));
+    // A wrong reply type for a set is EIO.
+    assert_eq!(c.removexattr_at(&[b"f"], b"user.a"), Err(libc::EIO));
+    drop(c);
+    handle.join().unwrap();
+}

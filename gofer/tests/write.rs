@@ -451,6 +451,23 @@ fn writes_only_below_the_writable_paths() {
         c.open_fd_flags(&[b"subx"], libc::O_WRONLY).unwrap_err(),
         rofs
     );
+    // Extended attributes: below the volume (its root included) only.
+    // A filesystem without user xattrs answers EOPNOTSUPP there.
+    for (names, ok) in [
+        (&[&b"sub"[..], b"inner.txt"][..], true),
+        (&[&b"sub"[..]][..], true),
+        (&[&b"hello.txt"[..]][..], false),
+        (&[][..], false),
+    ] {
+        let set = c.setxattr_at(names, b"user.v", b"1", 0);
+        let remove = c.removexattr_at(names, b"user.v");
+        if ok {
+            assert!(!matches!(set, Err(libc::EROFS)), "{names:?}: {set:?}");
+            assert!(!matches!(remove, Err(libc::EROFS)), "{names:?}: {remove:?}");
+        } else {
+            assert_eq!((set, remove), (Err(rofs), Err(rofs)), "{names:?}");
+        }
+    }
     // 9P's fid-named changes are refused: no path to check.
     let (dir, _) = c.walk(c.root(), &[b"sub"]).unwrap();
     assert_eq!(c.mkdir(dir, b"d", 0o755, 0).unwrap_err(), rofs);

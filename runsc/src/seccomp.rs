@@ -194,6 +194,27 @@ const GOFER_ALLOW: &[(i64, &str)] = &[
     (libc::SYS_flistxattr, "xattrs"),
     (libc::SYS_getxattr, "xattrs"),
     (libc::SYS_lgetxattr, "xattrs"),
+    (
+        syscalls::Sysno::getxattrat as i64,
+        "Tgetxattrat: by (parent, name), not followed",
+    ),
+    (
+        syscalls::Sysno::listxattrat as i64,
+        "Tlistxattrat: by (parent, name), not followed",
+    ),
+    (
+        syscalls::Sysno::setxattrat as i64,
+        "Tsetxattrat: by (parent, name), not followed",
+    ),
+    (
+        syscalls::Sysno::removexattrat as i64,
+        "Tremovexattrat: by (parent, name), not followed",
+    ),
+    (libc::SYS_fsetxattr, "xattr changes on kernels before 6.13"),
+    (
+        libc::SYS_fremovexattr,
+        "xattr changes on kernels before 6.13",
+    ),
     (libc::SYS_setfsuid, "creating files as the caller"),
     (libc::SYS_setfsgid, "creating files as the caller"),
     (libc::SYS_getuid, "credentials"),

@@ -857,6 +857,73 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{}-{nanos}", std::process::id())
 }
 
+// ---------------------------------------------------------------------------
+// Extended attributes on the host
+
+/// Sets `name` = `value` on `path` natively, not followed (the host's own
+/// attributes, which the sandbox reads through the Gofer).
+pub fn host_setxattr(path: &Path, name: &str, value: &str) {
+    use std::os::unix::ffi::OsStrExt;
+    let p = std::ffi::CString::new(path.as_os_str().as_bytes()).expect("no NUL");
+    let n = std::ffi::CString::new(name).expect("no NUL");
+    // SAFETY: both strings are NUL-terminated and outlive the call; the
+    // value pointer and length describe `value`'s bytes.
+    let r = unsafe {
+        libc::lsetxattr(
+            p.as_ptr(),
+            n.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    assert_eq!(
+        r,
+        0,
+        "setxattr {} {name}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
+}
+
+/// The user.* attributes of `path` itself (not followed), sorted.
+pub fn host_xattrs(path: &Path) -> Vec<(String, Vec<u8>)> {
+    use std::os::unix::ffi::OsStrExt;
+    let p = std::ffi::CString::new(path.as_os_str().as_bytes()).expect("no NUL");
+    let mut names = vec![0u8; 65536];
+    // SAFETY: `p` is NUL-terminated; the buffer pointer and length
+    // describe `names`.
+    let n = unsafe { libc::llistxattr(p.as_ptr(), names.as_mut_ptr().cast(), names.len()) };
+    if n < 0 {
+        return Vec::new();
+    }
+    names.truncate(n as usize);
+    let mut out = Vec::new();
+    for name in names.split(|b| *b == 0).filter(|n| n.starts_with(b"user.")) {
+        let c = std::ffi::CString::new(name).expect("no NUL");
+        let mut v = vec![0u8; 65536];
+        // SAFETY: as above, for `c` and `v`.
+        let m = unsafe { libc::lgetxattr(p.as_ptr(), c.as_ptr(), v.as_mut_ptr().cast(), v.len()) };
+        v.truncate(m.max(0) as usize);
+        out.push((String::from_utf8_lossy(name).into_owned(), v));
+    }
+    out.sort();
+    out
+}
+
+/// A host directory for xattrs.c: f with user.a and user.b, d with
+/// user.dir, g with none, sym -> f.
+pub fn xattr_fixture(dir: &Path) {
+    fs::create_dir(dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+    fs::write(dir.join("f"), "file\n").expect("write f");
+    fs::write(dir.join("g"), "other\n").expect("write g");
+    fs::create_dir(dir.join("d")).expect("mkdir d");
+    std::os::unix::fs::symlink("f", dir.join("sym")).expect("symlink");
+    host_setxattr(&dir.join("f"), "user.a", "1");
+    host_setxattr(&dir.join("f"), "user.b", "two");
+    host_setxattr(&dir.join("d"), "user.dir", "x");
+}
+
 #[cfg(test)]
 mod harness_tests {
     use super::*;

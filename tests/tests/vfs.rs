@@ -200,3 +200,56 @@ fn rename_exchange_on_the_overlay_root_matches_linux_and_leaves_the_host_alone()
     );
     assert_same(&native, &sandboxed);
 }
+
+/// Entries (as [`snapshot`]) and each entry's user.* attributes, for
+/// checking that the sandbox left the host alone.
+fn xattr_snapshot(dir: &Path) -> String {
+    let mut out = snapshot(dir);
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .map(|r| r.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    names.sort();
+    for p in names {
+        out.push_str(&format!("\n{}: {:?}", p.display(), tests::host_xattrs(&p)));
+    }
+    out
+}
+
+/// getxattr/listxattr of files on the host root (the overlay's lower
+/// layer, through the Gofer), then setting, replacing and removing
+/// attributes (copy-up), their flags' errnos, ERANGE, and renames: the
+/// same lines as Linux on a copy of the directory, and the host's
+/// directory unchanged.
+#[test]
+fn xattrs_on_the_overlay_root_match_linux_and_leave_the_host_alone() {
+    let program = require!(c_program("xattrs"));
+    let base = tests::scratch_dir();
+    let native_dir = base.join(unique_name("xattrs-native"));
+    let host_dir = base.join(unique_name("xattrs"));
+    tests::xattr_fixture(&native_dir);
+    let prog = program.to_str().expect("utf-8 path");
+    let native = Cmd::new(&[prog, native_dir.to_str().expect("utf-8 path")])
+        .timeout(Duration::from_secs(60))
+        .run_native();
+    let _ = std::fs::remove_dir_all(&native_dir);
+    assert!(
+        native.status == 0 && native.stdout.ends_with("PASS\n"),
+        "xattrs fails natively: the test program is wrong, not the sandbox\n{}",
+        native.describe()
+    );
+    require!(sandbox());
+    tests::xattr_fixture(&host_dir);
+    let before = xattr_snapshot(&host_dir);
+    let sandboxed = Cmd::new(&[prog, host_dir.to_str().expect("utf-8 path")])
+        .timeout(Duration::from_secs(60))
+        .run_sandboxed();
+    let after = xattr_snapshot(&host_dir);
+    let _ = std::fs::remove_dir_all(&host_dir);
+    assert_eq!(
+        before,
+        after,
+        "the sandbox changed the host directory\n{}",
+        sandboxed.describe()
+    );
+    assert_same(&native, &sandboxed);
+}

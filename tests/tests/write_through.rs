@@ -114,6 +114,41 @@ fn write_through_leaves_the_same_tree_as_native() {
     assert_eq!(a, b);
 }
 
+/// Every entry of `root` (one level) with its user.* attributes.
+fn xattr_tree(root: &Path) -> BTreeMap<String, Vec<(String, Vec<u8>)>> {
+    std::fs::read_dir(root)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, tests::host_xattrs(&p))
+        })
+        .collect()
+}
+
+/// xattrs.c with `--overlay=none`: the same lines as natively, and the
+/// host directory left with the same attributes as the native run left
+/// on its copy (Tsetxattrat and Tremovexattrat reach the host).
+#[test]
+fn xattr_changes_reach_the_host_as_natively() {
+    require!(sandbox());
+    let program = require!(tests::c_program("xattrs"));
+    let prog = program.to_str().unwrap();
+    let base = HostDir::new("wt-xattrs");
+    let (native, sandboxed) = (base.0.join("native"), base.0.join("sandboxed"));
+    tests::xattr_fixture(&native);
+    tests::xattr_fixture(&sandboxed);
+    let n = Cmd::new(&[prog, native.to_str().unwrap()]).run_native();
+    assert!(n.stdout.ends_with("PASS\n"), "{}", n.describe());
+    let s = Cmd::new(&[prog, sandboxed.to_str().unwrap()])
+        .flags(&["--overlay=none"])
+        .run_sandboxed();
+    tests::assert_same(&n, &s);
+    let t = xattr_tree(&native);
+    assert!(t.values().any(|a| !a.is_empty()), "{t:#?}");
+    assert_eq!(t, xattr_tree(&sandboxed));
+}
+
 #[test]
 fn the_default_overlay_leaves_the_host_unchanged() {
     require!(sandbox());

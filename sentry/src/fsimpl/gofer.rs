@@ -3,7 +3,8 @@
 //! By default the Sentry uses it read-only, as the lower layer of the root
 //! overlay. With `--overlay=none` (and for bind mounts) it is writable:
 //! every change goes to the Gofer (our path-based additions Tcreateat,
-//! Tlinkat, Tremoveat, Trenameat2, Tsetattrat), data is written with
+//! Tlinkat, Tremoveat, Trenameat2, Tsetattrat, Tsetxattrat,
+//! Tremovexattrat), data is written with
 //! `pwrite` on a host descriptor the Gofer opened read-write, and the
 //! caches below are updated after each change so they stay true.
 //!
@@ -66,6 +67,17 @@ const MAX_PLUS_DIR_SIZE: u64 = 4 << 20;
 
 fn errno(e: i32) -> Errno {
     Errno(e)
+}
+
+/// A value or listing larger than one reply (a Gofer's ERANGE to our
+/// largest buffer): more than any caller's buffer may be (E2BIG, as
+/// Linux says for sizes past XATTR_SIZE_MAX).
+fn too_big(e: i32) -> Errno {
+    if e == libc::ERANGE {
+        Errno::E2BIG
+    } else {
+        Errno(e)
+    }
 }
 
 /// Descriptors kept from lookups for a coming open or listing (the newest
@@ -247,6 +259,18 @@ struct Cache {
     file_opens: usize,
     /// Open-ahead descriptors used, by [`Order`].
     ahead_hits: [usize; 2],
+    /// The extended attributes as the Gofer listed them, when they may
+    /// be cached ([`GoferInode::xattrs_cacheable`]).
+    xattrs: Option<Xattrs>,
+}
+
+/// A file's extended attribute names, and the values read so far: a
+/// program that asks each file for attributes it lacks (`ls -l` asks for
+/// ACLs and security labels) costs one listing per file, and nothing for
+/// names the listing lacks.
+struct Xattrs {
+    names: Vec<Vec<u8>>,
+    values: HashMap<Vec<u8>, Vec<u8>>,
 }
 
 /// A directory's entries in the order `getdents` gives them, and their
@@ -467,6 +491,37 @@ impl GoferInode {
             return None;
         }
         s.take().map(|s| s.fd)
+    }
+
+    /// Whether this file's extended attributes may be kept: only the
+    /// Sentry changes them (exclusive mode), and through this object (no
+    /// other names of a writable file).
+    fn xattrs_cacheable(&self) -> bool {
+        let a = self.lock_attr();
+        let linked = self.fs.opts.writable && a.nlink > 1 && !vfs::is_dir(a.mode);
+        !self.fs.opts.shared && !linked
+    }
+
+    /// Tlistxattrat of this file.
+    fn fetch_xattr_names(&self) -> Result<Vec<Vec<u8>>, Errno> {
+        let path = self.path()?;
+        let client = &self.fs.client;
+        client
+            .listxattr_at(&refs(&path), client.xattr_room())
+            .map_err(too_big)
+    }
+
+    /// The names, listed once and kept.
+    fn cached_xattr_names(&self) -> Result<Vec<Vec<u8>>, Errno> {
+        if let Some(x) = &self.lock_cache().xattrs {
+            return Ok(x.names.clone());
+        }
+        let names = self.fetch_xattr_names()?;
+        self.lock_cache().xattrs = Some(Xattrs {
+            names: names.clone(),
+            values: HashMap::new(),
+        });
+        Ok(names)
     }
 
     fn mark_stale(&self) {
@@ -1421,6 +1476,59 @@ impl Inode for GoferInode {
             .setattr_at(&refs(&path), &set)
             .map_err(errno)?;
         self.set_attr(a);
+        Ok(())
+    }
+
+    fn xattr_get(&self, name: &[u8]) -> Result<Vec<u8>, Errno> {
+        if self.xattrs_cacheable() {
+            self.cached_xattr_names()?;
+            let mut cache = self.lock_cache();
+            let Some(x) = cache.xattrs.as_mut() else {
+                return Err(Errno::EIO);
+            };
+            if let Some(v) = x.values.get(name) {
+                return Ok(v.clone());
+            }
+            if !x.names.iter().any(|n| n == name) {
+                return Err(Errno::ENODATA);
+            }
+        }
+        let path = self.path()?;
+        let client = &self.fs.client;
+        let v = client
+            .getxattr_at(&refs(&path), name, client.xattr_room())
+            .map_err(too_big)?;
+        if self.xattrs_cacheable() {
+            if let Some(x) = self.lock_cache().xattrs.as_mut() {
+                x.values.insert(name.to_vec(), v.clone());
+            }
+        }
+        Ok(v)
+    }
+
+    fn xattr_list(&self) -> Result<Vec<Vec<u8>>, Errno> {
+        if self.xattrs_cacheable() {
+            return self.cached_xattr_names();
+        }
+        self.fetch_xattr_names()
+    }
+
+    fn xattr_set(&self, name: &[u8], value: Option<&[u8]>, flags: i32) -> Result<(), Errno> {
+        self.writable()?;
+        let path = self.path()?;
+        let names = refs(&path);
+        let r = match value {
+            Some(v) => {
+                let flags = u32::try_from(flags).map_err(|_| Errno::EINVAL)?;
+                self.fs.client.setxattr_at(&names, name, v, flags)
+            }
+            None => self.fs.client.removexattr_at(&names, name),
+        };
+        // Whatever the outcome, the host knows better now.
+        self.lock_cache().xattrs = None;
+        r.map_err(errno)?;
+        // The host file's ctime moved.
+        self.mark_stale();
         Ok(())
     }
 

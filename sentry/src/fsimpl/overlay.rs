@@ -101,6 +101,9 @@ impl OverlayFs {
                 ..SetAttr::default()
             });
         }
+        // The root is in the upper layer from the start, so it never
+        // copies up: its attributes are copied here instead.
+        copy_xattrs(&lower, &upper);
         upper.set_origin(true);
         let fs = Arc::new(OverlayFs {
             copy_lock: Mutex::new(()),
@@ -400,6 +403,7 @@ impl OvInode {
             }),
             ..SetAttr::default()
         });
+        copy_xattrs(&lower, &u);
         u.set_origin(true);
         u.set_origin_ino(self.ino);
         self.lock().upper = Some(u.clone());
@@ -538,6 +542,17 @@ impl OvInode {
 }
 
 /// Copies a lower file's contents into its new upper copy.
+/// Best effort, as overlayfs copies what the lower filesystem lists:
+/// a lower file whose attributes cannot be read loses them in the copy
+/// rather than failing the write that caused it.
+fn copy_xattrs(lower: &InodeRef, upper: &TmpInode) {
+    for name in lower.xattr_list().unwrap_or_default() {
+        if let Ok(v) = lower.xattr_get(&name) {
+            let _ = upper.xattr_set(&name, Some(&v), 0);
+        }
+    }
+}
+
 fn copy_data(lower: &InodeRef, upper: &TmpInode, size: i64) -> Result<(), Errno> {
     let ops = lower.clone().open(libc::O_RDONLY)?;
     let size = u64::try_from(size).unwrap_or(0);
@@ -770,6 +785,26 @@ impl Inode for OvInode {
         self.copy_up(with_data)?.setattr(attr)
     }
 
+    fn xattr_get(&self, name: &[u8]) -> Result<Vec<u8>, Errno> {
+        // A lower filesystem without xattrs reads as one with none, as
+        // overlayfs over such a filesystem does.
+        match self.top()?.xattr_get(name) {
+            Err(Errno::EOPNOTSUPP) => Err(Errno::ENODATA),
+            r => r,
+        }
+    }
+
+    fn xattr_set(&self, name: &[u8], value: Option<&[u8]>, flags: i32) -> Result<(), Errno> {
+        self.copy_up(true)?.xattr_set(name, value, flags)
+    }
+
+    fn xattr_list(&self) -> Result<Vec<Vec<u8>>, Errno> {
+        match self.top()?.xattr_list() {
+            Err(Errno::EOPNOTSUPP) => Ok(Vec::new()),
+            r => r,
+        }
+    }
+
     fn shared_memory(&self, off: u64, len: u64) -> Option<Result<Vec<MemSegment>, Errno>> {
         // The layer serving the file now: a copied-up (or new) file's
         // pages are the upper tmpfs's; a lower file maps as a copy.
@@ -996,6 +1031,79 @@ mod tests {
         let sub = root2.lookup(b"etc").unwrap().lookup(b"sub").unwrap();
         assert_eq!(names(&sub), vec![b"y".to_vec()]);
         assert_eq!(sub.lookup(b"inner").err(), Some(Errno::ENOENT));
+    }
+
+    #[test]
+    fn xattrs_read_through_copy_up_with_the_file_and_leave_the_lower_alone() {
+        let l = lower();
+        let lp = l.lookup(b"etc").unwrap().lookup(b"passwd").unwrap();
+        lp.xattr_set(b"user.a", Some(b"1"), 0).unwrap();
+        let root = OverlayFs::new_root(l);
+        let p = root.lookup(b"etc").unwrap().lookup(b"passwd").unwrap();
+        assert_eq!(p.xattr_get(b"user.a").unwrap(), b"1");
+        assert_eq!(p.xattr_list().unwrap(), vec![b"user.a".to_vec()]);
+        p.xattr_set(b"user.b", Some(b"2"), vfs::xattr::CREATE)
+            .unwrap();
+        assert_eq!(p.xattr_get(b"user.a").unwrap(), b"1");
+        p.xattr_set(b"user.a", None, 0).unwrap();
+        assert_eq!(p.xattr_get(b"user.a"), Err(Errno::ENODATA));
+        assert_eq!(p.xattr_list().unwrap(), vec![b"user.b".to_vec()]);
+        // The copy kept the data too.
+        assert_eq!(read_all(&p), b"root:x:0:0\n");
+        assert_eq!(lp.xattr_get(b"user.a").unwrap(), b"1");
+        assert_eq!(lp.xattr_get(b"user.b"), Err(Errno::ENODATA));
+    }
+
+    /// A lower layer whose files have no xattr support.
+    struct NoXattrs(InodeRef);
+
+    impl Inode for NoXattrs {
+        fn ino(&self) -> u64 {
+            self.0.ino()
+        }
+        fn mode(&self) -> u32 {
+            self.0.mode()
+        }
+        fn stat(&self) -> Result<libc::stat, Errno> {
+            self.0.stat()
+        }
+        fn lookup(&self, name: &[u8]) -> Result<InodeRef, Errno> {
+            Ok(Arc::new(NoXattrs(self.0.lookup(name)?)))
+        }
+        fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
+            self.0.readdir()
+        }
+        fn open(self: Arc<Self>, flags: i32) -> Result<Arc<dyn FileOps>, Errno> {
+            self.0.clone().open(flags)
+        }
+        fn xattr_get(&self, _name: &[u8]) -> Result<Vec<u8>, Errno> {
+            Err(Errno::EOPNOTSUPP)
+        }
+        fn xattr_list(&self) -> Result<Vec<Vec<u8>>, Errno> {
+            Err(Errno::EOPNOTSUPP)
+        }
+    }
+
+    #[test]
+    fn the_roots_xattrs_are_the_lower_roots() {
+        let l = lower();
+        l.xattr_set(b"user.r", Some(b"1"), 0).unwrap();
+        let root = OverlayFs::new_root(l.clone());
+        assert_eq!(root.xattr_get(b"user.r").unwrap(), b"1");
+        root.xattr_set(b"user.r", None, 0).unwrap();
+        assert_eq!(root.xattr_get(b"user.r"), Err(Errno::ENODATA));
+        assert_eq!(l.xattr_get(b"user.r").unwrap(), b"1");
+    }
+
+    #[test]
+    fn a_lower_layer_without_xattrs_reads_as_none() {
+        let root = OverlayFs::new_root(Arc::new(NoXattrs(lower())));
+        let p = root.lookup(b"etc").unwrap().lookup(b"passwd").unwrap();
+        assert_eq!(p.xattr_get(b"user.a"), Err(Errno::ENODATA));
+        assert_eq!(p.xattr_list().unwrap(), Vec::<Vec<u8>>::new());
+        p.xattr_set(b"user.a", Some(b"1"), 0).unwrap();
+        assert_eq!(p.xattr_get(b"user.a").unwrap(), b"1");
+        assert_eq!(read_all(&p), b"root:x:0:0\n");
     }
 
     #[test]

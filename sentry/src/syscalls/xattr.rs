@@ -1,7 +1,8 @@
 //! Extended attributes: the get/set/list/remove families on a path
 //! (following a final symlink or, for the `l` variants, not) or an fd.
-//! The checks are `vfs::xattr`'s; tmpfs stores attributes, other
-//! filesystems have none.
+//! The checks are `vfs::xattr`'s; tmpfs stores attributes, the overlay
+//! root serves them from the file's top layer (copying it up to change
+//! them), and host files have the host's, through the Gofer.
 
 use std::sync::Arc;
 
@@ -11,7 +12,11 @@ use crate::kernel::task::Task;
 use crate::vfs::{ops, xattr, Dentry};
 
 pub fn register(t: &mut Table) {
-    let full = Support::Partial("stored by tmpfs (and /tmp); other filesystems have none");
+    let full = Support::Partial(
+        "tmpfs, the overlay root (copy-up, as overlayfs) and host files through the Gofer \
+         (changed only with --overlay=none or writable bind mounts); proc, sys, dev and \
+         sockets have none",
+    );
     t.add(libc::SYS_getxattr, "getxattr", full, sys_getxattr);
     t.add(libc::SYS_lgetxattr, "lgetxattr", full, sys_lgetxattr);
     t.add(libc::SYS_fgetxattr, "fgetxattr", full, sys_fgetxattr);

@@ -1,7 +1,8 @@
 //! Extended attributes: Linux's checks (fs/xattr.c `xattr_permission`)
 //! over what a filesystem stores ([`Inode::xattr_get`] and friends).
-//! tmpfs keeps them in memory; other filesystems have none and refuse
-//! setting them (EOPNOTSUPP).
+//! tmpfs keeps them in memory, the overlay serves its layers' and the
+//! Gofer the host's; other filesystems have none and refuse setting them
+//! (EOPNOTSUPP).
 
 use super::mount::want_write;
 use super::perm::{Cred, MAY_READ, MAY_WRITE};

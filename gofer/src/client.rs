@@ -415,6 +415,8 @@ pub struct DirPlus {
     pub attr: Attr,
     /// A symlink's target; empty for other files.
     pub target: Vec<u8>,
+    /// Its extended attribute names, if the Gofer could list them.
+    pub xattrs: Option<Vec<Vec<u8>>>,
 }
 
 #[derive(Debug)]
@@ -847,10 +849,15 @@ impl Client {
                     Rmessage::Readdirplus { next, data } => {
                         let entries = wire::decode_dirplus(data).ok()?;
                         for e in entries {
+                            let xattrs = match e.xattrs {
+                                Some(x) => Some(split_names(x)?),
+                                None => None,
+                            };
                             out.push(DirPlus {
                                 name: e.name.to_vec(),
                                 attr: e.attr.attr,
                                 target: e.target.to_vec(),
+                                xattrs,
                             });
                         }
                         Some(next)

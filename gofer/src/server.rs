@@ -675,11 +675,13 @@ fn readdir_plus(root: &OwnedFd, frame: &[u8]) -> Result<(u64, Vec<u8>), i32> {
             } else {
                 Vec::new()
             };
+            let xattrs = xattr::names_for_listing(&dir, &cname);
             entry.clear();
             let e = wire::DirplusEntry {
                 name,
                 attr: attr_of(&st),
                 target: &target,
+                xattrs: xattrs.as_deref(),
             };
             wire::encode_dirplus(&e, &mut entry)?;
             if data.len() + entry.len() > budget {

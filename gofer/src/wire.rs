@@ -1087,15 +1087,28 @@ pub struct DirplusEntry<'a> {
     pub attr: Rgetattr,
     /// A symlink's target; empty for every other type.
     pub target: &'a [u8],
+    /// The extended attribute names as listxattr gives them, or `None`
+    /// if the server could not tell.
+    pub xattrs: Option<&'a [u8]>,
 }
 
 /// Appends one Rreaddirplus entry (`name[s]` + the body of an Rgetattr +
-/// `target[s]`) to `out`.
+/// `target[s]` + `known[1]` + `xattrs[4+n]` when `known` is 1) to `out`.
 pub fn encode_dirplus(entry: &DirplusEntry<'_>, out: &mut Vec<u8>) -> Result<(), i32> {
     let mut e = Enc { out };
     e.str(entry.name)?;
     e.getattr(&entry.attr);
-    e.str(entry.target)
+    e.str(entry.target)?;
+    match entry.xattrs {
+        Some(x) => {
+            e.u8(1);
+            e.data(x)
+        }
+        None => {
+            e.u8(0);
+            Ok(())
+        }
+    }
 }
 
 /// The entries of an Rreaddirplus's data. Anything malformed (a short
@@ -1108,6 +1121,11 @@ pub fn decode_dirplus(data: &[u8]) -> Result<Vec<DirplusEntry<'_>>, i32> {
         let name = d.str()?;
         let attr = d.getattr()?;
         let target = d.str()?;
+        let xattrs = match d.u8()? {
+            0 => None,
+            1 => Some(d.data()?),
+            _ => return Err(libc::EIO),
+        };
         let plain = !name.is_empty()
             && name != b"."
             && name != b".."
@@ -1116,7 +1134,12 @@ pub fn decode_dirplus(data: &[u8]) -> Result<Vec<DirplusEntry<'_>>, i32> {
         if !plain || (!target.is_empty() && !link) {
             return Err(libc::EIO);
         }
-        out.push(DirplusEntry { name, attr, target });
+        out.push(DirplusEntry {
+            name,
+            attr,
+            target,
+            xattrs,
+        });
     }
     Ok(out)
 }

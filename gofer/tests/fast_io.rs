@@ -646,3 +646,36 @@ fn xattrs_are_set_and_removed_by_path_on_a_writable_server() {
     );
     s.finish().unwrap();
 }
+
+#[test]
+fn readdir_plus_brings_each_entrys_xattr_names() {
+    let s = Served::new("readdirplus-xattrs");
+    let file = std::ffi::CString::new(
+        s.tree
+            .path
+            .join("hello.txt")
+            .into_os_string()
+            .into_encoded_bytes(),
+    )
+    .unwrap();
+    // SAFETY: valid C strings and a value of the length given.
+    let set = unsafe {
+        libc::setxattr(
+            file.as_ptr(),
+            c"user.one".as_ptr(),
+            b"1".as_ptr().cast(),
+            1,
+            0,
+        )
+    };
+    if set != 0 {
+        eprintln!("SKIPPED: the test directory's filesystem has no user xattrs");
+        return;
+    }
+    let listed = s.client().readdir_plus(&[], 1000).unwrap();
+    let hello = listed.iter().find(|e| e.name == b"hello.txt").unwrap();
+    assert_eq!(hello.xattrs, Some(vec![b"user.one".to_vec()]));
+    let empty = listed.iter().find(|e| e.name == b"empty").unwrap();
+    assert_eq!(empty.xattrs, Some(Vec::new()));
+    s.finish().unwrap();
+}

@@ -721,7 +721,27 @@ mod donation {
 fn dirplus(name: &[u8], mode: u32, target: &[u8]) -> Vec<u8> {
     let mut attr = Rgetattr::default();
     attr.attr.mode = mode;
-    let e = wire::DirplusEntry { name, attr, target };
+    let e = wire::DirplusEntry {
+        name,
+        attr,
+        target,
+        xattrs: None,
+    };
+    let mut data = Vec::new();
+    wire::encode_dirplus(&e, &mut data).unwrap();
+    data
+}
+
+/// An Rreaddirplus entry of a regular file whose xattr listing is `list`.
+fn dirplus_xattrs(list: &[u8]) -> Vec<u8> {
+    let mut attr = Rgetattr::default();
+    attr.attr.mode = libc::S_IFREG | 0o644;
+    let e = wire::DirplusEntry {
+        name: b"file",
+        attr,
+        target: b"",
+        xattrs: Some(list),
+    };
     let mut data = Vec::new();
     wire::encode_dirplus(&e, &mut data).unwrap();
     data
@@ -739,6 +759,10 @@ fn malformed_rreaddirplus_is_eio() {
         dirplus(b"", file, b""),
         // A target on a regular file.
         dirplus(b"file", file, b"elsewhere"),
+        // An xattr listing without its final NUL, and one naming a name
+        // twice.
+        dirplus_xattrs(b"user.a"),
+        dirplus_xattrs(b"user.a\0user.a\0"),
     ];
     for data in bad {
         let (c, h) = after_handshake(move |p, tag| {

@@ -190,22 +190,45 @@ fn get(dir: &OwnedFd, file: &CStr, name: &CStr, size: usize, at: bool) -> Result
     })
 }
 
+/// The attribute names of `file` in `dir` for a Treaddirplus entry, as
+/// listxattr gives them (none on a filesystem without xattrs); `None` when
+/// they cannot be had without opening the file (a kernel without
+/// listxattrat) or listing failed: the client then asks if a program does.
+pub(crate) fn names_for_listing(dir: &OwnedFd, file: &CStr) -> Option<Vec<u8>> {
+    if NO_XATTRAT.load(Ordering::Relaxed) {
+        return None;
+    }
+    match list_at(dir, file, SIZE_MAX) {
+        Ok(l) => Some(l),
+        Err(libc::EOPNOTSUPP) => Some(Vec::new()),
+        Err(e) => {
+            missing(e);
+            None
+        }
+    }
+}
+
+/// listxattrat on (`dir`, `file`), not followed.
+fn list_at(dir: &OwnedFd, file: &CStr, size: usize) -> Result<Vec<u8>, i32> {
+    fill(size, |ptr, len| {
+        // SAFETY: `file` is NUL-terminated; `ptr` points to `len`
+        // writable bytes.
+        unsafe {
+            libc::syscall(
+                syscalls::Sysno::listxattrat as libc::c_long,
+                dir.as_raw_fd(),
+                file.as_ptr(),
+                libc::AT_SYMLINK_NOFOLLOW,
+                ptr,
+                len,
+            )
+        }
+    })
+}
+
 fn list(dir: &OwnedFd, file: &CStr, size: usize, at: bool) -> Result<Vec<u8>, i32> {
     if at {
-        let r = fill(size, |ptr, len| {
-            // SAFETY: `file` is NUL-terminated; `ptr` points to `len`
-            // writable bytes.
-            unsafe {
-                libc::syscall(
-                    syscalls::Sysno::listxattrat as libc::c_long,
-                    dir.as_raw_fd(),
-                    file.as_ptr(),
-                    libc::AT_SYMLINK_NOFOLLOW,
-                    ptr,
-                    len,
-                )
-            }
-        });
+        let r = list_at(dir, file, size);
         match r {
             Err(e) if missing(e) => {}
             r => return r,

@@ -367,6 +367,7 @@ impl Listing {
 struct PlusEntry {
     attr: Attr,
     target: Vec<u8>,
+    xattrs: Option<Vec<Vec<u8>>>,
 }
 
 /// A file of the Gofer's tree.
@@ -509,6 +510,17 @@ impl GoferInode {
         client
             .listxattr_at(&refs(&path), client.xattr_room())
             .map_err(too_big)
+    }
+
+    /// Keeps the attribute names a listing brought (`ls -l` then asks
+    /// each file for ACLs and labels it lacks at no round trip).
+    fn know_xattrs(&self, names: Option<Vec<Vec<u8>>>) {
+        if let (Some(names), true) = (names, self.xattrs_cacheable()) {
+            self.lock_cache().xattrs = Some(Xattrs {
+                names,
+                values: HashMap::new(),
+            });
+        }
     }
 
     /// The names, listed once and kept.
@@ -758,6 +770,7 @@ impl GoferInode {
         drop(cache);
         let link = vfs::is_symlink(entry.attr.mode).then_some(entry.target);
         let child = self.new_child(me.clone(), name, entry.attr, FidState::None, link);
+        child.know_xattrs(entry.xattrs);
         let mut cache = self.lock_cache();
         let kept = cache
             .children
@@ -806,6 +819,7 @@ impl GoferInode {
                 let entry = PlusEntry {
                     attr: e.attr,
                     target: e.target,
+                    xattrs: e.xattrs,
                 };
                 cache.plus.insert(e.name, entry);
             }
@@ -860,6 +874,9 @@ impl GoferInode {
                                     FidState::None,
                                     None,
                                 );
+                                // A new child nobody else can reach yet:
+                                // its lock is free under the parent's.
+                                child.know_xattrs(e.xattrs);
                                 cache.children.insert(c, Some(child.clone()));
                                 child
                             }

@@ -541,7 +541,7 @@ impl OvInode {
     }
 }
 
-/// Copies a lower file's contents into its new upper copy.
+/// Copies a lower file's extended attributes into its new upper copy.
 /// Best effort, as overlayfs copies what the lower filesystem lists:
 /// a lower file whose attributes cannot be read loses them in the copy
 /// rather than failing the write that caused it.
@@ -553,6 +553,7 @@ fn copy_xattrs(lower: &InodeRef, upper: &TmpInode) {
     }
 }
 
+/// Copies a lower file's contents into its new upper copy.
 fn copy_data(lower: &InodeRef, upper: &TmpInode, size: i64) -> Result<(), Errno> {
     let ops = lower.clone().open(libc::O_RDONLY)?;
     let size = u64::try_from(size).unwrap_or(0);

@@ -7,9 +7,11 @@
 //!   server only, so the codec is ours).
 //! * [`binds`]: an OCI container's bind mounts, made beneath its root.
 //! * [`wire`]: message encoding shared by the client and its tests.
+//! * [`dirents`]: `getdents64` records, read by the Gofer and the Sentry.
 
 pub mod binds;
 pub mod client;
+pub mod dirents;
 pub mod server;
 pub mod wire;
 

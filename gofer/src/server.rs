@@ -623,8 +623,6 @@ fn readdir_plus(root: &OwnedFd, frame: &[u8]) -> Result<(u64, Vec<u8>), i32> {
             return Err(last_errno());
         }
     }
-    // linux_dirent64: ino[8] off[8] reclen[2] type[1] name (NUL-terminated).
-    const NAME_AT: usize = 19;
     let mut buf = vec![0u8; 16 * 1024];
     let mut data = Vec::new();
     let mut entry = Vec::new();
@@ -632,35 +630,15 @@ fn readdir_plus(root: &OwnedFd, frame: &[u8]) -> Result<(u64, Vec<u8>), i32> {
     // the record before it.
     let mut next_at = offset;
     loop {
-        // SAFETY: `buf` is writable for its length; the kernel writes at
-        // most that many bytes.
-        let n = unsafe {
-            libc::syscall(
-                libc::SYS_getdents64,
-                dir.as_raw_fd(),
-                buf.as_mut_ptr(),
-                buf.len(),
-            )
-        };
-        if n < 0 {
-            return Err(last_errno());
-        }
-        let n = usize::try_from(n).map_err(|_| libc::EIO)?.min(buf.len());
+        let n = crate::dirents::getdents64(&dir, &mut buf)?;
         if n == 0 {
             return Ok((0, data));
         }
-        let mut at = 0;
-        while at + NAME_AT <= n {
-            let rec = &buf[at..n];
-            let reclen = usize::from(u16::from_ne_bytes([rec[16], rec[17]]));
-            if reclen < NAME_AT || reclen > rec.len() {
-                return Err(libc::EIO);
-            }
-            at += reclen;
+        for rec in crate::dirents::records(&buf[..n]) {
+            let rec = rec?;
             let before = next_at;
-            next_at = u64::from_ne_bytes(rec[8..16].try_into().map_err(|_| libc::EIO)?);
-            let field = &rec[NAME_AT..reclen];
-            let name = &field[..field.iter().position(|&b| b == 0).unwrap_or(field.len())];
+            next_at = rec.off;
+            let name = rec.name;
             if name == b"." || name == b".." {
                 continue;
             }

@@ -1146,57 +1146,22 @@ impl GoferInode {
 /// Lists a donated directory descriptor with `getdents64`, leaving out `.`
 /// and `..`.
 fn read_host_dir(fd: &OwnedFd) -> Result<Vec<DirEntry>, Errno> {
-    // linux_dirent64: ino[8] off[8] reclen[2] type[1] name (NUL-terminated).
-    const NAME_AT: usize = 19;
     let mut buf = vec![0u8; 32 * 1024];
     let mut out = Vec::new();
     loop {
-        // SAFETY: `buf` is writable for its length; the kernel writes at
-        // most that many bytes.
-        let n = unsafe {
-            libc::syscall(
-                libc::SYS_getdents64,
-                fd.as_raw_fd(),
-                buf.as_mut_ptr(),
-                buf.len(),
-            )
-        };
-        if n < 0 {
-            let e = std::io::Error::last_os_error()
-                .raw_os_error()
-                .unwrap_or(libc::EIO);
-            if e == libc::EINTR {
-                continue;
-            }
-            return Err(errno(e));
-        }
-        let n = usize::try_from(n).map_err(|_| Errno::EIO)?.min(buf.len());
+        let n = gofer::dirents::getdents64(fd, &mut buf).map_err(errno)?;
         if n == 0 {
             return Ok(out);
         }
-        let mut at = 0;
-        while at + NAME_AT <= n {
-            let rec = &buf[at..n];
-            let reclen = usize::from(u16::from_ne_bytes([rec[16], rec[17]]));
-            if reclen < NAME_AT || reclen > rec.len() {
-                return Err(Errno::EIO);
-            }
-            let mut ino = [0u8; 8];
-            ino.copy_from_slice(&rec[..8]);
-            let name_field = &rec[NAME_AT..reclen];
-            let len = name_field
-                .iter()
-                .position(|&b| b == 0)
-                .unwrap_or(name_field.len());
-            let name = &name_field[..len];
-            if name != b"." && name != b".." {
+        for rec in gofer::dirents::records(&buf[..n]) {
+            let rec = rec.map_err(errno)?;
+            if rec.name != b"." && rec.name != b".." {
                 out.push(DirEntry {
-                    ino: u64::from_ne_bytes(ino),
-                    ty: rec[18],
-                    name: name.to_vec(),
+                    ino: rec.ino,
+                    ty: rec.ty,
+                    name: rec.name.to_vec(),
                 });
             }
-            at += reclen;
         }
     }
 }

@@ -39,13 +39,33 @@ pub fn register(t: &mut Table) {
         full,
         sys_fremovexattr,
     );
+    // Linux 6.13's *at family (the libc crate has no numbers for them yet).
+    t.add(SYS_SETXATTRAT, "setxattrat", full, sys_setxattrat);
+    t.add(SYS_GETXATTRAT, "getxattrat", full, sys_getxattrat);
+    t.add(SYS_LISTXATTRAT, "listxattrat", full, sys_listxattrat);
+    t.add(SYS_REMOVEXATTRAT, "removexattrat", full, sys_removexattrat);
 }
+
+const SYS_SETXATTRAT: i64 = 463;
+const SYS_GETXATTRAT: i64 = 464;
+const SYS_LISTXATTRAT: i64 = 465;
+const SYS_REMOVEXATTRAT: i64 = 466;
 
 /// Which file a call names.
 #[derive(Clone, Copy)]
 enum Target {
-    Path { addr: u64, follow: bool },
+    Path {
+        addr: u64,
+        follow: bool,
+    },
     Fd(u64),
+    /// The *xattrat calls: `path` from `dirfd`, `AT_SYMLINK_NOFOLLOW` and
+    /// `AT_EMPTY_PATH` in `flags`.
+    At {
+        dirfd: u64,
+        addr: u64,
+        flags: u64,
+    },
 }
 
 fn dentry_of(t: &Task, target: Target) -> Result<Arc<Dentry>, Errno> {
@@ -65,7 +85,44 @@ fn dentry_of(t: &Task, target: Target) -> Result<Arc<Dentry>, Errno> {
             // Pipes and sockets have no attributes to keep.
             f.dentry().cloned().ok_or(Errno::EOPNOTSUPP)
         }
+        Target::At { dirfd, addr, flags } => {
+            let known = (libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) as u64;
+            if flags & !known != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let empty_ok = flags & libc::AT_EMPTY_PATH as u64 != 0;
+            let p = t.read_path(addr)?;
+            if p.is_empty() && !empty_ok {
+                return Err(Errno::ENOENT);
+            }
+            let follow = flags & libc::AT_SYMLINK_NOFOLLOW as u64 == 0;
+            ops::dentry_at(t, dirfd as i32, &p, follow, empty_ok)
+        }
     }
+}
+
+/// struct xattr_args of the *xattrat calls: `value[8] size[4] flags[4]`,
+/// `usize` bytes long (at least those 16; any more must be zero, as
+/// `copy_struct_from_user` wants).
+fn read_xattr_args(t: &Task, addr: u64, usize_: u64) -> Result<(u64, u64, i32), Errno> {
+    const VER0: u64 = 16;
+    if usize_ < VER0 {
+        return Err(Errno::EINVAL);
+    }
+    // Linux refuses more than a page.
+    if usize_ > 4096 {
+        return Err(Errno::E2BIG);
+    }
+    let raw = t.read_bytes(addr, usize_ as usize)?;
+    if raw[16..].iter().any(|&b| b != 0) {
+        return Err(Errno::E2BIG);
+    }
+    let word = |i: usize, n: usize| {
+        let mut w = [0u8; 8];
+        w[..n].copy_from_slice(&raw[i..i + n]);
+        u64::from_le_bytes(w)
+    };
+    Ok((word(0, 8), word(8, 4), word(12, 4) as u32 as i32))
 }
 
 /// An attribute name: 1..=255 bytes (ERANGE otherwise, as Linux).
@@ -137,6 +194,49 @@ fn do_remove(t: &Task, target: Target, a: &SyscallArgs) -> SysResult {
     let d = dentry_of(t, target)?;
     xattr::remove(&ops::fs_cred(t), &d, &name)?;
     Ok(0)
+}
+
+fn at(a: &SyscallArgs) -> Target {
+    Target::At {
+        dirfd: a.a[0],
+        addr: a.a[1],
+        flags: a.a[2],
+    }
+}
+
+/// The arguments of a *xattrat call rearranged as the plain call's
+/// (`target`, name, value, size, flags), which the shared code reads.
+fn plain(name: u64, value: u64, size: u64, flags: i32) -> SyscallArgs {
+    let mut p = SyscallArgs::default();
+    p.a[1] = name;
+    p.a[2] = value;
+    p.a[3] = size;
+    p.a[4] = flags as u32 as u64;
+    p
+}
+
+fn sys_setxattrat(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let (value, size, flags) = read_xattr_args(t, a.a[4], a.a[5])?;
+    do_set(t, at(a), &plain(a.a[3], value, size, flags))
+}
+
+fn sys_getxattrat(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let (value, size, flags) = read_xattr_args(t, a.a[4], a.a[5])?;
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    do_get(t, at(a), &plain(a.a[3], value, size, 0))
+}
+
+fn sys_listxattrat(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let mut p = SyscallArgs::default();
+    p.a[1] = a.a[3];
+    p.a[2] = a.a[4];
+    do_list(t, at(a), &p)
+}
+
+fn sys_removexattrat(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    do_remove(t, at(a), &plain(a.a[3], 0, 0, 0))
 }
 
 fn path(a: &SyscallArgs, follow: bool) -> Target {

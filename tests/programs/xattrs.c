@@ -140,8 +140,8 @@ int main(int argc, char **argv)
 	char small[2];
 	ssize_t n;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: xattrs DIR\n");
+	if (argc != 2 && !(argc == 3 && strcmp(argv[2], "at") == 0)) {
+		fprintf(stderr, "usage: xattrs DIR [at]\n");
 		return 2;
 	}
 	dir = argv[1];
@@ -219,8 +219,12 @@ int main(int argc, char **argv)
 	close(fd);
 	list("moved", 0);
 
-	/* Linux 6.13's *at family, by raw number (glibc has no wrappers). */
-	at_calls();
+	/* Linux 6.13's *at family, by raw number (glibc has no wrappers),
+	 * when the test says the host kernel has them. */
+	if (argc == 3)
+		at_calls();
+	else
+		printf("*xattrat: not tried (host kernel before 6.13)\n");
 	printf("PASS\n");
 	return 0;
 }

@@ -860,6 +860,22 @@ pub fn unique_name(prefix: &str) -> String {
 // ---------------------------------------------------------------------------
 // Extended attributes on the host
 
+/// The command line of tests/programs/xattrs.c over `dir`: with `at`
+/// when the host kernel has the *xattrat calls (Linux 6.13), which the
+/// sandbox always has, so that native and sandboxed runs try the same.
+pub fn xattrs_argv(prog: &str, dir: &Path) -> Vec<String> {
+    let mut argv = vec![prog.to_string(), dir.to_string_lossy().into_owned()];
+    let release = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut v = release
+        .trim()
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    if (v.next().unwrap_or(0), v.next().unwrap_or(0)) >= (6, 13) {
+        argv.push("at".into());
+    }
+    argv
+}
+
 /// Sets `name` = `value` on `path` natively, not followed (the host's own
 /// attributes, which the sandbox reads through the Gofer).
 pub fn host_setxattr(path: &Path, name: &str, value: &str) {

@@ -228,7 +228,7 @@ fn xattrs_on_the_overlay_root_match_linux_and_leave_the_host_alone() {
     let host_dir = base.join(unique_name("xattrs"));
     tests::xattr_fixture(&native_dir);
     let prog = program.to_str().expect("utf-8 path");
-    let native = Cmd::new(&[prog, native_dir.to_str().expect("utf-8 path")])
+    let native = Cmd::new(&tests::xattrs_argv(prog, &native_dir))
         .timeout(Duration::from_secs(60))
         .run_native();
     let _ = std::fs::remove_dir_all(&native_dir);
@@ -240,7 +240,7 @@ fn xattrs_on_the_overlay_root_match_linux_and_leave_the_host_alone() {
     require!(sandbox());
     tests::xattr_fixture(&host_dir);
     let before = xattr_snapshot(&host_dir);
-    let sandboxed = Cmd::new(&[prog, host_dir.to_str().expect("utf-8 path")])
+    let sandboxed = Cmd::new(&tests::xattrs_argv(prog, &host_dir))
         .timeout(Duration::from_secs(60))
         .run_sandboxed();
     let after = xattr_snapshot(&host_dir);

@@ -138,9 +138,9 @@ fn xattr_changes_reach_the_host_as_natively() {
     let (native, sandboxed) = (base.0.join("native"), base.0.join("sandboxed"));
     tests::xattr_fixture(&native);
     tests::xattr_fixture(&sandboxed);
-    let n = Cmd::new(&[prog, native.to_str().unwrap()]).run_native();
+    let n = Cmd::new(&tests::xattrs_argv(prog, &native)).run_native();
     assert!(n.stdout.ends_with("PASS\n"), "{}", n.describe());
-    let s = Cmd::new(&[prog, sandboxed.to_str().unwrap()])
+    let s = Cmd::new(&tests::xattrs_argv(prog, &sandboxed))
         .flags(&["--overlay=none"])
         .run_sandboxed();
     tests::assert_same(&n, &s);

@@ -197,15 +197,10 @@ impl Server {
         let mut writer = BufWriter::with_capacity(MAX_MSIZE as usize, sock);
         let mut frame = Vec::with_capacity(MAX_MSIZE as usize);
         let mut reply = Vec::new();
-        // Requests served, by type: the debug log's measure of how many
-        // round trips a workload cost.
-        let mut served = [0u64; 256];
         loop {
             if !read_frame(&mut reader, &mut frame)? {
-                log_served(&served);
                 return Ok(());
             }
-            served[usize::from(frame[4])] += 1;
             // read_frame guarantees a whole header.
             let tag = u16::from_le_bytes([frame[5], frame[6]]);
             let refused = refusal(&frame).or_else(|| self.refuse_change(&frame).map(|e| (tag, e)));
@@ -307,7 +302,6 @@ impl Server {
                 Err(e)
                     if matches!(e.kind(), ErrorKind::BrokenPipe | ErrorKind::ConnectionReset) =>
                 {
-                    log_served(&served);
                     return Ok(());
                 }
                 Err(e) => return Err(e),
@@ -404,18 +398,6 @@ impl Server {
 }
 
 /// Answers `tag` with Rlerror `errno`.
-/// Logs how many requests of each type one connection made (debug level).
-fn log_served(served: &[u64; 256]) {
-    let total: u64 = served.iter().sum();
-    let by_type: Vec<String> = served
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| **n > 0)
-        .map(|(ty, n)| format!("T{ty}={n}"))
-        .collect();
-    tracing::debug!(total, "requests served: {}", by_type.join(" "));
-}
-
 fn send_error(
     writer: &mut BufWriter<UnixStream>,
     reply: &mut Vec<u8>,
@@ -678,7 +660,7 @@ fn readdir_plus(root: &OwnedFd, frame: &[u8]) -> Result<(u64, Vec<u8>), i32> {
 }
 
 /// The target of the symlink `name` in `dir`.
-fn readlink_at(dir: &OwnedFd, name: &CString) -> Result<Vec<u8>, i32> {
+fn readlink_at(dir: &OwnedFd, name: &std::ffi::CStr) -> Result<Vec<u8>, i32> {
     let mut buf = vec![0u8; libc::PATH_MAX as usize];
     // SAFETY: `buf` is writable for its length; `name` is a C string.
     let n = unsafe {
@@ -704,24 +686,8 @@ fn last_errno() -> i32 {
 
 /// The target of the symlink `fd` (opened O_PATH | O_NOFOLLOW) names.
 fn readlink_fd(fd: &OwnedFd) -> Result<Vec<u8>, i32> {
-    let mut buf = vec![0u8; libc::PATH_MAX as usize];
-    // SAFETY: `buf` is writable for its length; the path is a static
-    // empty C string (the descriptor itself is the link).
-    let n = unsafe {
-        libc::readlinkat(
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
-    if n < 0 {
-        return Err(io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO));
-    }
-    buf.truncate(usize::try_from(n).map_err(|_| libc::EIO)?);
-    Ok(buf)
+    // The empty name makes the descriptor itself the link.
+    readlink_at(fd, c"")
 }
 
 /// Rgetattr's fields from a stat, as `p9` fills them.
@@ -818,9 +784,7 @@ fn openat2(root: &OwnedFd, path: &std::ffi::CStr, flags: i32) -> Result<OwnedFd,
             // SAFETY: the kernel just returned this new descriptor; we own it.
             return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
         }
-        let e = io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO);
+        let e = last_errno();
         if e != libc::EINTR {
             // A symlink met on the way is ELOOP (RESOLVE_NO_SYMLINKS), as
             // 9P would refuse to walk through it.
@@ -889,9 +853,7 @@ fn parent_of(root: &OwnedFd, names: &[&[u8]]) -> Result<(OwnedFd, CString), i32>
 /// `-1` is the errno.
 fn check(r: libc::c_int) -> Result<(), i32> {
     if r < 0 {
-        Err(io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO))
+        Err(last_errno())
     } else {
         Ok(())
     }
@@ -1205,9 +1167,7 @@ fn fstat(fd: &OwnedFd) -> Result<libc::stat, i32> {
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: `fd` is open and `st` is a valid out-parameter.
     if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } < 0 {
-        return Err(io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO));
+        return Err(last_errno());
     }
     Ok(st)
 }

@@ -151,6 +151,36 @@ fn missing(e: i32) -> bool {
     }
 }
 
+/// getxattrat or setxattrat (`nr`) of attribute `name` of `file` in `dir`,
+/// not followed, with `args`.
+///
+/// # Safety
+///
+/// `args.value` and `args.size` must describe memory the call may use:
+/// writable for getxattrat, readable for setxattrat.
+unsafe fn xattr_args_at(
+    nr: syscalls::Sysno,
+    dir: &OwnedFd,
+    file: &CStr,
+    name: &CStr,
+    args: &XattrArgs,
+) -> libc::c_long {
+    // SAFETY: `file` and `name` are NUL-terminated and `args` is a whole
+    // struct of the size passed, all outliving the call; the buffer it
+    // names is the caller's promise.
+    unsafe {
+        libc::syscall(
+            nr as libc::c_long,
+            dir.as_raw_fd(),
+            file.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+            name.as_ptr(),
+            args as *const XattrArgs,
+            std::mem::size_of::<XattrArgs>(),
+        )
+    }
+}
+
 fn get(dir: &OwnedFd, file: &CStr, name: &CStr, size: usize, at: bool) -> Result<Vec<u8>, i32> {
     if at {
         let r = fill(size, |ptr, len| {
@@ -160,20 +190,9 @@ fn get(dir: &OwnedFd, file: &CStr, name: &CStr, size: usize, at: bool) -> Result
                 size: len as u32,
                 flags: 0,
             };
-            // SAFETY: `file` and `name` are NUL-terminated; `args`
-            // describes a buffer of `len` writable bytes; all outlive the
-            // call.
-            unsafe {
-                libc::syscall(
-                    syscalls::Sysno::getxattrat as libc::c_long,
-                    dir.as_raw_fd(),
-                    file.as_ptr(),
-                    libc::AT_SYMLINK_NOFOLLOW,
-                    name.as_ptr(),
-                    &args as *const XattrArgs,
-                    std::mem::size_of::<XattrArgs>(),
-                )
-            }
+            // SAFETY: `ptr` points to `len` writable bytes, which `args`
+            // describes.
+            unsafe { xattr_args_at(syscalls::Sysno::getxattrat, dir, file, name, &args) }
         });
         match r {
             Err(e) if missing(e) => {}
@@ -261,19 +280,9 @@ fn set(
                     size: v.len() as u32,
                     flags: flags as u32,
                 };
-                // SAFETY: `file` and `name` are NUL-terminated; `args`
-                // describes `v`'s bytes, read only; all outlive the call.
-                unsafe {
-                    libc::syscall(
-                        syscalls::Sysno::setxattrat as libc::c_long,
-                        dir.as_raw_fd(),
-                        file.as_ptr(),
-                        libc::AT_SYMLINK_NOFOLLOW,
-                        name.as_ptr(),
-                        &args as *const XattrArgs,
-                        std::mem::size_of::<XattrArgs>(),
-                    )
-                }
+                // SAFETY: `args` describes `v`'s bytes, which the kernel
+                // only reads.
+                unsafe { xattr_args_at(syscalls::Sysno::setxattrat, dir, file, name, &args) }
             }
             // SAFETY: `file` and `name` are NUL-terminated and outlive the
             // call.

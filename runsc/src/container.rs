@@ -64,10 +64,10 @@ pub fn create(g: &Global, a: &CreateArgs) -> Result<u8> {
 fn create_inner(g: &Global, a: &CreateArgs) -> Result<(Container, std::process::Child)> {
     crate::spec::check_id(&a.id)?;
     let plan = crate::spec::load(&a.bundle)?;
-    if plan.boot.terminal && a.console_socket.is_none() {
+    if plan.boot.process.terminal && a.console_socket.is_none() {
         bail!("process.terminal is true but no --console-socket was given");
     }
-    if !plan.boot.terminal && a.console_socket.is_some() {
+    if !plan.boot.process.terminal && a.console_socket.is_some() {
         bail!("--console-socket was given but process.terminal is false");
     }
     let root = Root::new(&g.root)?;

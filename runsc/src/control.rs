@@ -27,15 +27,16 @@ pub enum Request {
     /// List the sandbox's processes.
     Ps,
     /// Start a process in the running sandbox (stdio attached).
-    Exec { process: ExecProcess },
+    Exec { process: ProcessSpec },
     /// Send `signal` to one process of the sandbox (an `exec`ed one whose
     /// waiter on the host was signalled).
     SignalProcess { pid: i32, signal: i32 },
 }
 
-/// What `exec` runs.
+/// A process to run: what `exec` sends, and the first process of a
+/// [`crate::spec::BootPlan`].
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct ExecProcess {
+pub struct ProcessSpec {
     pub args: Vec<String>,
     pub env: Vec<String>,
     pub cwd: String,

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::cli::Global;
-use crate::control::{ExecProcess, Request};
+use crate::control::{ProcessSpec, Request};
 use crate::state::{Root, Status};
 
 #[derive(clap::Args, Debug)]
@@ -229,7 +229,7 @@ fn pass_signals_on(dir: PathBuf, pid: i32) {
 
 /// The process to run: `--process`, or the container's own process with
 /// the command line's changes, as runc builds it.
-fn process_of(a: &ExecArgs, bundle: &std::path::Path) -> Result<ExecProcess> {
+fn process_of(a: &ExecArgs, bundle: &std::path::Path) -> Result<ProcessSpec> {
     if let Some(path) = &a.process {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the process file {}", path.display()))?;
@@ -238,7 +238,7 @@ fn process_of(a: &ExecArgs, bundle: &std::path::Path) -> Result<ExecProcess> {
         if !a.cmd.is_empty() {
             bail!("give the command either in --process or on the command line, not both");
         }
-        return check(ExecProcess {
+        return check(ProcessSpec {
             args: p.args().clone().unwrap_or_default(),
             env: p.env().clone().unwrap_or_default(),
             cwd: p.cwd().to_string_lossy().into_owned(),
@@ -252,7 +252,7 @@ fn process_of(a: &ExecArgs, bundle: &std::path::Path) -> Result<ExecProcess> {
         bail!("exec needs a command (or --process)");
     }
     let plan = crate::spec::load(bundle)?;
-    let mut env = plan.boot.env.clone();
+    let mut env = plan.boot.process.env.clone();
     for e in &a.env {
         let Some((name, _)) = e.split_once('=') else {
             bail!("--env {e:?} is not NAME=VALUE");
@@ -260,7 +260,7 @@ fn process_of(a: &ExecArgs, bundle: &std::path::Path) -> Result<ExecProcess> {
         env.retain(|old| old.split_once('=').map(|(n, _)| n) != Some(name));
         env.push(e.clone());
     }
-    let (mut uid, mut gid) = (plan.boot.uid, plan.boot.gid);
+    let (mut uid, mut gid) = (plan.boot.process.uid, plan.boot.process.gid);
     if let Some(u) = &a.user {
         let (us, gs) = match u.split_once(':') {
             Some((us, gs)) => (us, Some(gs)),
@@ -275,14 +275,14 @@ fn process_of(a: &ExecArgs, bundle: &std::path::Path) -> Result<ExecProcess> {
                 .map_err(|_| anyhow!("--user {u:?}: the sandbox takes numeric ids (UID[:GID])"))?;
         }
     }
-    let mut groups = plan.boot.groups.clone();
+    let mut groups = plan.boot.process.groups.clone();
     if !a.additional_gids.is_empty() {
         groups = a.additional_gids.clone();
     }
-    check(ExecProcess {
+    check(ProcessSpec {
         args: a.cmd.clone(),
         env,
-        cwd: a.cwd.clone().unwrap_or(plan.boot.cwd),
+        cwd: a.cwd.clone().unwrap_or(plan.boot.process.cwd),
         uid,
         gid,
         groups,
@@ -290,7 +290,7 @@ fn process_of(a: &ExecArgs, bundle: &std::path::Path) -> Result<ExecProcess> {
     })
 }
 
-fn check(p: ExecProcess) -> Result<ExecProcess> {
+fn check(p: ProcessSpec) -> Result<ProcessSpec> {
     if p.args.is_empty() || p.args[0].is_empty() {
         bail!("process.args must name a program");
     }

@@ -583,13 +583,7 @@ fn boot_container(
     console: Option<std::os::fd::OwnedFd>,
 ) -> Result<u8> {
     use std::io::Write;
-    let init = process(
-        &plan.args,
-        &plan.env,
-        &plan.cwd,
-        (plan.uid, plan.gid, &plan.groups),
-        FORWARDED.to_vec(),
-    );
+    let init = process(&plan.process, FORWARDED.to_vec());
     let (overlay, shared) = (config.root_overlay, config.file_access_shared);
     let booted = sentry::boot::Sandbox::new(client, config, |gofer| {
         container_vfs(gofer, &plan, overlay, shared)
@@ -826,16 +820,14 @@ fn handle_control(
 
 /// A process for the Sentry to start, running as (uid, gid, groups).
 fn process(
-    args: &[String],
-    env: &[String],
-    cwd: &str,
-    (uid, gid, groups): (u32, u32, &[u32]),
+    p: &crate::control::ProcessSpec,
     forward_signals: Vec<i32>,
 ) -> sentry::boot::InitProcess {
+    let (uid, gid) = (p.uid, p.gid);
     sentry::boot::InitProcess {
-        argv: args.iter().map(|a| a.as_bytes().to_vec()).collect(),
-        envp: env.iter().map(|e| e.as_bytes().to_vec()).collect(),
-        cwd: cwd.as_bytes().to_vec(),
+        argv: p.args.iter().map(|a| a.as_bytes().to_vec()).collect(),
+        envp: p.env.iter().map(|e| e.as_bytes().to_vec()).collect(),
+        cwd: p.cwd.as_bytes().to_vec(),
         creds: sentry::kernel::Credentials {
             uid,
             euid: uid,
@@ -843,7 +835,7 @@ fn process(
             gid,
             egid: gid,
             sgid: gid,
-            groups: groups.to_vec(),
+            groups: p.groups.clone(),
         },
         forward_signals,
     }
@@ -885,7 +877,7 @@ fn kill_when_closed(
 /// its stdio; returns its pid.
 fn exec_in(
     sb: &sentry::boot::Sandbox,
-    p: crate::control::ExecProcess,
+    p: crate::control::ProcessSpec,
     fds: Vec<std::os::fd::OwnedFd>,
 ) -> std::result::Result<i32, String> {
     if p.args.is_empty() || p.args[0].is_empty() {
@@ -898,13 +890,7 @@ fn exec_in(
         }
         _ => return Err("exec: wrong descriptors for the process's stdio".into()),
     };
-    let proc = process(
-        &p.args,
-        &p.env,
-        &p.cwd,
-        (p.uid, p.gid, &p.groups),
-        Vec::new(),
-    );
+    let proc = process(&p, Vec::new());
     let prepared = sb.prepare_with(proc, stdio)?;
     sb.exec(prepared)
 }

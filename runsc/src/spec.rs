@@ -17,12 +17,9 @@ use serde::{Deserialize, Serialize};
 /// Sent to `boot` as JSON over a pipe.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct BootPlan {
-    pub args: Vec<String>,
-    pub env: Vec<String>,
-    pub cwd: String,
-    pub uid: u32,
-    pub gid: u32,
-    pub groups: Vec<u32>,
+    /// The first process.
+    #[serde(flatten)]
+    pub process: crate::control::ProcessSpec,
     pub umask: Option<u32>,
     pub hostname: Option<String>,
     /// `root.readonly`: the root mount refuses writes (EROFS).
@@ -35,7 +32,6 @@ pub struct BootPlan {
     pub oom_score_adj: Option<i32>,
     /// `linux.resources.pids.limit`: the most tasks the sandbox may hold.
     pub pids_limit: Option<i64>,
-    pub terminal: bool,
 }
 
 /// A mount the Sentry makes (a filesystem of its own, or a Gofer-served
@@ -293,12 +289,15 @@ fn plan(bundle: &Path, spec: &Spec) -> Result<Plan> {
 
     let terminal = process.terminal().unwrap_or(false);
     let boot = BootPlan {
-        args,
-        env,
-        cwd,
-        uid: user.uid(),
-        gid: user.gid(),
-        groups: user.additional_gids().clone().unwrap_or_default(),
+        process: crate::control::ProcessSpec {
+            args,
+            env,
+            cwd,
+            uid: user.uid(),
+            gid: user.gid(),
+            groups: user.additional_gids().clone().unwrap_or_default(),
+            terminal,
+        },
         umask: user.umask(),
         hostname: spec.hostname().clone(),
         readonly_root: root.readonly().unwrap_or(false),
@@ -307,7 +306,6 @@ fn plan(bundle: &Path, spec: &Spec) -> Result<Plan> {
         no_new_privileges: process.no_new_privileges().unwrap_or(false),
         oom_score_adj: process.oom_score_adj(),
         pids_limit: resources.pids_limit,
-        terminal,
     };
     Ok(Plan {
         bundle: bundle.to_path_buf(),
@@ -434,9 +432,9 @@ mod tests {
     fn a_good_spec_becomes_a_plan() {
         let (_d, p) = bundle(GOOD);
         let p = p.unwrap();
-        assert_eq!(p.boot.args, ["/bin/sh", "-c", "true"]);
-        assert_eq!((p.boot.uid, p.boot.gid), (1000, 1000));
-        assert_eq!(p.boot.groups, [5]);
+        assert_eq!(p.boot.process.args, ["/bin/sh", "-c", "true"]);
+        assert_eq!((p.boot.process.uid, p.boot.process.gid), (1000, 1000));
+        assert_eq!(p.boot.process.groups, [5]);
         assert!(p.boot.readonly_root);
         assert_eq!(p.boot.hostname.as_deref(), Some("box"));
         assert_eq!(p.boot.rlimits, [(libc::RLIMIT_NOFILE, 512, 1024)]);

@@ -163,6 +163,9 @@ pub fn requests_sent() -> Vec<(u8, u64)> {
 /// nothing from that server can be trusted to be in step.
 pub struct Client {
     conn: Mutex<Conn>,
+    /// Extra connections to the Gofer's channels (`server::Channel`), each
+    /// with the CPU whose path-based requests it carries.
+    channels: Vec<(usize, Mutex<Conn>)>,
     fids: Mutex<FidPool>,
     msize: u32,
     root_qid: Qid,
@@ -552,6 +555,7 @@ impl Client {
         })?;
         Ok(Client {
             conn: Mutex::new(conn),
+            channels: Vec::new(),
             fids: Mutex::new(FidPool {
                 next: ROOT_FID + 1,
                 free: BTreeSet::new(),
@@ -559,6 +563,56 @@ impl Client {
             msize,
             root_qid,
         })
+    }
+
+    /// Adds connections to the Gofer's channels (one per CPU, see
+    /// `server::Channel`): from then on a path-based request made on CPU
+    /// `cpu` goes over that CPU's channel, answered by a Gofer thread on
+    /// the same CPU, so the reply is no cross-CPU wake-up; fid requests
+    /// (and requests from a CPU without a channel) keep the first
+    /// connection. A channel needs no handshake: it shares the first
+    /// connection's msize.
+    pub fn with_channels(mut self, channels: Vec<(usize, UnixStream)>) -> Client {
+        self.channels = channels
+            .into_iter()
+            .map(|(cpu, sock)| {
+                let conn = Conn {
+                    sock,
+                    wbuf: Vec::new(),
+                    rbuf: Vec::new(),
+                    broken: false,
+                };
+                (cpu, Mutex::new(conn))
+            })
+            .collect();
+        self
+    }
+
+    /// The connection for a path-based request: the calling CPU's channel,
+    /// else the first connection.
+    fn path_conn(&self) -> std::sync::MutexGuard<'_, Conn> {
+        if !self.channels.is_empty() {
+            // SAFETY: sched_getcpu has no preconditions (glibc reads it
+            // from rseq or the vDSO).
+            let cpu = unsafe { libc::sched_getcpu() };
+            if let Some((_, c)) = self
+                .channels
+                .iter()
+                .find(|(c, _)| usize::try_from(cpu) == Ok(*c))
+            {
+                return c.lock().unwrap_or_else(PoisonError::into_inner);
+            }
+        }
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// [`Client::rpc`] for a path-based request (see [`Client::path_conn`]).
+    fn path_rpc<T>(
+        &self,
+        msg: &Tmessage<'_>,
+        accept: impl FnOnce(Rmessage<'_>) -> Option<T>,
+    ) -> Result<T, i32> {
+        self.path_conn().call(TAG, msg, self.msize, accept)
     }
 
     /// The fid of the attached root.
@@ -813,7 +867,7 @@ impl Client {
             names: names.to_vec(),
         };
         let (_, fd) = {
-            let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut conn = self.path_conn();
             conn.call_fd(TAG, &msg, self.msize, |r| match r {
                 Rmessage::Openfd => Some(()),
                 _ => None,
@@ -844,7 +898,7 @@ impl Client {
                 names: names.to_vec(),
             };
             let next = {
-                let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut conn = self.path_conn();
                 conn.call(TAG, &msg, self.msize, |r| match r {
                     Rmessage::Readdirplus { next, data } => {
                         let entries = wire::decode_dirplus(data).ok()?;
@@ -902,7 +956,7 @@ impl Client {
             names: names.to_vec(),
         };
         let (results, fds) = {
-            let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut conn = self.path_conn();
             conn.call_fds(TAG, &msg, self.msize, |r| match r {
                 Rmessage::Openfds { results } if results.len() == names.len() => Some(results),
                 _ => None,
@@ -939,7 +993,7 @@ impl Client {
             names: names.to_vec(),
         };
         let ((attr, target), fd) = {
-            let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut conn = self.path_conn();
             conn.call_fd(TAG, &msg, self.msize, |r| match r {
                 Rmessage::Lookupfd { fd, attr, target } => {
                     let mode = attr.attr.mode & libc::S_IFMT;
@@ -987,7 +1041,7 @@ impl Client {
             target,
         };
         let (attr, fd) = {
-            let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut conn = self.path_conn();
             conn.call_fd(TAG, &msg, self.msize, |r| match r {
                 Rmessage::Createat { fd, attr } => {
                     let reg = attr.attr.mode & libc::S_IFMT == libc::S_IFREG;
@@ -1012,7 +1066,7 @@ impl Client {
             old: old.to_vec(),
             new: new.to_vec(),
         };
-        self.rpc(&msg, |r| match r {
+        self.path_rpc(&msg, |r| match r {
             Rmessage::Linkat { attr } => Some(attr.attr),
             _ => None,
         })
@@ -1024,7 +1078,7 @@ impl Client {
             flags,
             names: names.to_vec(),
         };
-        self.rpc(&msg, |r| matches!(r, Rmessage::Removeat).then_some(()))
+        self.path_rpc(&msg, |r| matches!(r, Rmessage::Removeat).then_some(()))
     }
 
     /// Renames `old` to `new` with renameat2 `flags` (Trenameat2).
@@ -1034,7 +1088,7 @@ impl Client {
             old: old.to_vec(),
             new: new.to_vec(),
         };
-        self.rpc(&msg, |r| matches!(r, Rmessage::Renameat2).then_some(()))
+        self.path_rpc(&msg, |r| matches!(r, Rmessage::Renameat2).then_some(()))
     }
 
     /// Changes the attributes of the file at `names`, not followed
@@ -1044,7 +1098,7 @@ impl Client {
             attr: *attr,
             names: names.to_vec(),
         };
-        self.rpc(&msg, |r| match r {
+        self.path_rpc(&msg, |r| match r {
             Rmessage::Setattrat { attr } => Some(attr.attr),
             _ => None,
         })
@@ -1067,7 +1121,7 @@ impl Client {
             names: names.to_vec(),
             name,
         };
-        self.rpc(&msg, |r| match r {
+        self.path_rpc(&msg, |r| match r {
             Rmessage::Getxattrat { value } if value.len() <= size => Some(value.to_vec()),
             _ => None,
         })
@@ -1083,7 +1137,7 @@ impl Client {
             size: size as u32,
             names: names.to_vec(),
         };
-        self.rpc(&msg, |r| match r {
+        self.path_rpc(&msg, |r| match r {
             Rmessage::Listxattrat { list } if list.len() <= size => split_names(list),
             _ => None,
         })
@@ -1104,7 +1158,7 @@ impl Client {
             name,
             value,
         };
-        self.rpc(&msg, |r| matches!(r, Rmessage::Setxattrat).then_some(()))
+        self.path_rpc(&msg, |r| matches!(r, Rmessage::Setxattrat).then_some(()))
     }
 
     /// Removes the extended attribute `name` of the file at `names`
@@ -1114,7 +1168,7 @@ impl Client {
             names: names.to_vec(),
             name,
         };
-        self.rpc(&msg, |r| matches!(r, Rmessage::Removexattrat).then_some(()))
+        self.path_rpc(&msg, |r| matches!(r, Rmessage::Removexattrat).then_some(()))
     }
 
     /// Opens `fid` with Linux open flags (O_RDONLY ...). Returns the qid and iounit.

@@ -63,6 +63,40 @@ enum Writable {
     Below(Vec<Vec<Vec<u8>>>),
 }
 
+impl Writable {
+    /// The errno refusing `frame` as a change this server does not allow.
+    fn refuse_change(&self, frame: &[u8]) -> Option<i32> {
+        let prefixes = match self {
+            Writable::All => return None,
+            _ if !changes_tree(frame) => return None,
+            Writable::Nowhere => return Some(libc::EROFS),
+            Writable::Below(p) => p,
+        };
+        // `strict`: the path names an entry inside the directory.
+        let below = |names: &[&[u8]], strict: bool| {
+            prefixes.iter().any(|p| {
+                names.len() >= p.len() + usize::from(strict)
+                    && names.iter().zip(p).all(|(n, q)| *n == q.as_slice())
+            })
+        };
+        let ok = match wire::decode_tmessage(frame) {
+            Ok((_, Tmessage::Createat { names, .. }))
+            | Ok((_, Tmessage::Removeat { names, .. })) => below(&names, true),
+            Ok((_, Tmessage::Linkat { old, new }))
+            | Ok((_, Tmessage::Renameat2 { old, new, .. })) => {
+                below(&old, true) && below(&new, true)
+            }
+            Ok((_, Tmessage::Setattrat { names, .. }))
+            | Ok((_, Tmessage::Setxattrat { names, .. }))
+            | Ok((_, Tmessage::Removexattrat { names, .. }))
+            | Ok((_, Tmessage::Openfd { names, .. })) => below(&names, false),
+            // 9P's own requests name files by fid: no path to check.
+            _ => false,
+        };
+        (!ok).then_some(libc::EROFS)
+    }
+}
+
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server").finish_non_exhaustive()
@@ -107,38 +141,6 @@ impl Server {
     /// prefix of names is a prefix of the file reached.
     pub fn set_writable_below(&mut self, paths: Vec<Vec<Vec<u8>>>) {
         self.writable = Writable::Below(paths);
-    }
-
-    /// The errno refusing `frame` as a change this server does not allow.
-    fn refuse_change(&self, frame: &[u8]) -> Option<i32> {
-        let prefixes = match &self.writable {
-            Writable::All => return None,
-            _ if !changes_tree(frame) => return None,
-            Writable::Nowhere => return Some(libc::EROFS),
-            Writable::Below(p) => p,
-        };
-        // `strict`: the path names an entry inside the directory.
-        let below = |names: &[&[u8]], strict: bool| {
-            prefixes.iter().any(|p| {
-                names.len() >= p.len() + usize::from(strict)
-                    && names.iter().zip(p).all(|(n, q)| *n == q.as_slice())
-            })
-        };
-        let ok = match wire::decode_tmessage(frame) {
-            Ok((_, Tmessage::Createat { names, .. }))
-            | Ok((_, Tmessage::Removeat { names, .. })) => below(&names, true),
-            Ok((_, Tmessage::Linkat { old, new }))
-            | Ok((_, Tmessage::Renameat2 { old, new, .. })) => {
-                below(&old, true) && below(&new, true)
-            }
-            Ok((_, Tmessage::Setattrat { names, .. }))
-            | Ok((_, Tmessage::Setxattrat { names, .. }))
-            | Ok((_, Tmessage::Removexattrat { names, .. }))
-            | Ok((_, Tmessage::Openfd { names, .. })) => below(&names, false),
-            // 9P's own requests name files by fid: no path to check.
-            _ => false,
-        };
-        (!ok).then_some(libc::EROFS)
     }
 
     /// Opens the server first (so it holds `/proc`), then [`confine_with`]s
@@ -187,127 +189,195 @@ impl Server {
     /// clean end of stream (or when the peer is gone mid-reply), an error
     /// for a torn or oversized frame or a failing socket.
     pub fn serve(mut self, sock: UnixStream) -> io::Result<()> {
-        // An O_PATH descriptor of the root: Topenfd resolves beneath it.
-        let root = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
-            .open(&self.root)?;
-        let root = OwnedFd::from(root);
-        let mut reader = BufReader::with_capacity(MAX_MSIZE as usize, sock.try_clone()?);
-        let mut writer = BufWriter::with_capacity(MAX_MSIZE as usize, sock);
-        let mut frame = Vec::with_capacity(MAX_MSIZE as usize);
-        let mut reply = Vec::new();
-        loop {
-            if !read_frame(&mut reader, &mut frame)? {
+        // An O_PATH descriptor of the root: the path-based requests
+        // resolve beneath it.
+        let root = open_root(&self.root)?;
+        serve_frames(sock, |frame, tag, writer, reply| {
+            if let Some(errno) = self.writable.refuse_change(frame) {
+                return send_error(writer, reply, tag, errno);
+            }
+            if serve_by_path(&root, frame, tag, writer, reply)? {
                 return Ok(());
             }
-            // read_frame guarantees a whole header.
-            let tag = u16::from_le_bytes([frame[5], frame[6]]);
-            let refused = refusal(&frame).or_else(|| self.refuse_change(&frame).map(|e| (tag, e)));
-            let result = match (frame[4], refused) {
-                (_, Some((tag, errno))) => send_error(&mut writer, &mut reply, tag, errno),
-                (wire::TCREATEAT, None) => match create_at(&root, &frame) {
-                    Ok((attr, fd)) => {
-                        let msg = Rmessage::Createat {
-                            fd: fd.is_some(),
-                            attr: Box::new(attr),
-                        };
-                        wire::encode_rmessage(tag, &msg, &mut reply)
-                            .map_err(io::Error::from_raw_os_error)?;
-                        match fd {
-                            Some(fd) => writer
-                                .flush()
-                                .and_then(|()| send_with_fd(writer.get_ref(), &reply, &fd)),
-                            None => writer.write_all(&reply).and_then(|()| writer.flush()),
-                        }
-                    }
-                    Err(e) => send_error(&mut writer, &mut reply, tag, e),
-                },
-                (wire::TLINKAT | wire::TREMOVEAT | wire::TRENAMEAT2 | wire::TSETATTRAT, None) => {
-                    match change_at(&root, &frame, &mut reply) {
-                        Ok(()) => writer.write_all(&reply).and_then(|()| writer.flush()),
-                        Err(e) => send_error(&mut writer, &mut reply, tag, e),
-                    }
-                }
-                (
-                    wire::TGETXATTRAT
-                    | wire::TLISTXATTRAT
-                    | wire::TSETXATTRAT
-                    | wire::TREMOVEXATTRAT,
-                    None,
-                ) => match xattr::serve(&root, &frame, &mut reply) {
-                    Ok(()) => writer.write_all(&reply).and_then(|()| writer.flush()),
-                    Err(e) => send_error(&mut writer, &mut reply, tag, e),
-                },
-                (wire::TWALKGETATTR, None) => match self.walk_getattr(&frame, &mut reply) {
-                    Ok(()) => writer.write_all(&reply).and_then(|()| writer.flush()),
-                    Err(e) => send_error(&mut writer, &mut reply, tag, e),
-                },
-                (wire::TOPENFD, None) => match open_fd(&root, &frame) {
-                    Ok(fd) => {
-                        wire::encode_rmessage(tag, &Rmessage::Openfd, &mut reply)
-                            .map_err(io::Error::from_raw_os_error)?;
-                        writer
-                            .flush()
-                            .and_then(|()| send_with_fd(writer.get_ref(), &reply, &fd))
-                    }
-                    Err(e) => send_error(&mut writer, &mut reply, tag, e),
-                },
-                (wire::TREADDIRPLUS, None) => match readdir_plus(&root, &frame) {
-                    Ok((next, data)) => {
-                        let msg = Rmessage::Readdirplus { next, data: &data };
-                        wire::encode_rmessage(tag, &msg, &mut reply)
-                            .map_err(io::Error::from_raw_os_error)?;
-                        writer.write_all(&reply).and_then(|()| writer.flush())
-                    }
-                    Err(e) => send_error(&mut writer, &mut reply, tag, e),
-                },
-                (wire::TOPENFDS, None) => match open_fds(&root, &frame) {
-                    Ok((results, fds)) => {
-                        let msg = Rmessage::Openfds { results };
-                        wire::encode_rmessage(tag, &msg, &mut reply)
-                            .map_err(io::Error::from_raw_os_error)?;
-                        if fds.is_empty() {
-                            writer.write_all(&reply).and_then(|()| writer.flush())
-                        } else {
-                            writer
-                                .flush()
-                                .and_then(|()| send_with_fds(writer.get_ref(), &reply, &fds))
-                        }
-                    }
-                    Err(e) => send_error(&mut writer, &mut reply, tag, e),
-                },
-                (wire::TLOOKUPFD, None) => match lookup_fd(&root, &frame) {
-                    Ok((attr, target, fd)) => {
-                        let msg = Rmessage::Lookupfd {
-                            fd: fd.is_some(),
-                            attr: Box::new(attr),
-                            target: &target,
-                        };
-                        wire::encode_rmessage(tag, &msg, &mut reply)
-                            .map_err(io::Error::from_raw_os_error)?;
-                        match fd {
-                            Some(fd) => writer
-                                .flush()
-                                .and_then(|()| send_with_fd(writer.get_ref(), &reply, &fd)),
-                            None => writer.write_all(&reply).and_then(|()| writer.flush()),
-                        }
-                    }
-                    Err(e) => send_error(&mut writer, &mut reply, tag, e),
-                },
-                (_, None) => self.p9.handle_message(&mut frame.as_slice(), &mut writer),
-            };
-            match result {
-                Ok(()) => {}
-                Err(e)
-                    if matches!(e.kind(), ErrorKind::BrokenPipe | ErrorKind::ConnectionReset) =>
-                {
-                    return Ok(());
-                }
-                Err(e) => return Err(e),
+            if frame[4] == wire::TWALKGETATTR {
+                return match self.walk_getattr(frame, reply) {
+                    Ok(()) => writer.write_all(reply).and_then(|()| writer.flush()),
+                    Err(e) => send_error(writer, reply, tag, e),
+                };
             }
+            self.p9.handle_message(&mut &frame[..], writer)
+        })
+    }
+
+    /// A server for one more connection, answering only the path-based
+    /// requests (which need no fid, so no state shared with this one):
+    /// one per CPU lets each CPU's requests be answered on that CPU
+    /// (docs/architecture.md, "Gofer channels"). Everything else is
+    /// refused with `EOPNOTSUPP`.
+    pub fn channel(&self) -> io::Result<Channel> {
+        Ok(Channel {
+            root: open_root(&self.root)?,
+            writable: self.writable.clone(),
+        })
+    }
+}
+
+/// The server of one extra connection (see [`Server::channel`]).
+#[derive(Debug)]
+pub struct Channel {
+    root: OwnedFd,
+    writable: Writable,
+}
+
+impl Channel {
+    /// Serves requests from `sock` until the peer closes it, as
+    /// [`Server::serve`] does.
+    pub fn serve(self, sock: UnixStream) -> io::Result<()> {
+        serve_frames(sock, |frame, tag, writer, reply| {
+            if let Some(errno) = self.writable.refuse_change(frame) {
+                return send_error(writer, reply, tag, errno);
+            }
+            if serve_by_path(&self.root, frame, tag, writer, reply)? {
+                return Ok(());
+            }
+            send_error(writer, reply, tag, libc::EOPNOTSUPP)
+        })
+    }
+}
+
+/// An O_PATH descriptor of the served root.
+fn open_root(root: &Path) -> io::Result<OwnedFd> {
+    let root = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+        .open(root)?;
+    Ok(OwnedFd::from(root))
+}
+
+/// Reads `sock`'s frames one by one and has `handle` answer each one not
+/// refused outright (a bad name, a frame too short for its type) until
+/// the peer closes it: `Ok(())` at a clean end of stream or when the peer
+/// is gone mid-reply, an error for a torn or oversized frame or a failing
+/// socket.
+fn serve_frames(
+    sock: UnixStream,
+    mut handle: impl FnMut(&[u8], u16, &mut BufWriter<UnixStream>, &mut Vec<u8>) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut reader = BufReader::with_capacity(MAX_MSIZE as usize, sock.try_clone()?);
+    let mut writer = BufWriter::with_capacity(MAX_MSIZE as usize, sock);
+    let mut frame = Vec::with_capacity(MAX_MSIZE as usize);
+    let mut reply = Vec::new();
+    loop {
+        if !read_frame(&mut reader, &mut frame)? {
+            return Ok(());
+        }
+        // read_frame guarantees a whole header.
+        let tag = u16::from_le_bytes([frame[5], frame[6]]);
+        let result = match refusal(&frame) {
+            Some((tag, errno)) => send_error(&mut writer, &mut reply, tag, errno),
+            None => handle(&frame, tag, &mut writer, &mut reply),
+        };
+        match result {
+            Ok(()) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::BrokenPipe | ErrorKind::ConnectionReset) => {
+                return Ok(());
+            }
+            Err(e) => return Err(e),
         }
     }
+}
+
+/// Answers `frame` if it is one of the path-based requests, which name
+/// files by their path below `root` and need no fid: `false` for any
+/// other.
+fn serve_by_path(
+    root: &OwnedFd,
+    frame: &[u8],
+    tag: u16,
+    writer: &mut BufWriter<UnixStream>,
+    reply: &mut Vec<u8>,
+) -> io::Result<bool> {
+    let answered = match frame[4] {
+        wire::TCREATEAT => match create_at(root, frame) {
+            Ok((attr, fd)) => {
+                let msg = Rmessage::Createat {
+                    fd: fd.is_some(),
+                    attr: Box::new(attr),
+                };
+                wire::encode_rmessage(tag, &msg, reply).map_err(io::Error::from_raw_os_error)?;
+                match fd {
+                    Some(fd) => writer
+                        .flush()
+                        .and_then(|()| send_with_fd(writer.get_ref(), reply, &fd)),
+                    None => writer.write_all(reply).and_then(|()| writer.flush()),
+                }
+            }
+            Err(e) => send_error(writer, reply, tag, e),
+        },
+        wire::TLINKAT | wire::TREMOVEAT | wire::TRENAMEAT2 | wire::TSETATTRAT => {
+            match change_at(root, frame, reply) {
+                Ok(()) => writer.write_all(reply).and_then(|()| writer.flush()),
+                Err(e) => send_error(writer, reply, tag, e),
+            }
+        }
+        wire::TGETXATTRAT | wire::TLISTXATTRAT | wire::TSETXATTRAT | wire::TREMOVEXATTRAT => {
+            match xattr::serve(root, frame, reply) {
+                Ok(()) => writer.write_all(reply).and_then(|()| writer.flush()),
+                Err(e) => send_error(writer, reply, tag, e),
+            }
+        }
+        wire::TOPENFD => match open_fd(root, frame) {
+            Ok(fd) => {
+                wire::encode_rmessage(tag, &Rmessage::Openfd, reply)
+                    .map_err(io::Error::from_raw_os_error)?;
+                writer
+                    .flush()
+                    .and_then(|()| send_with_fd(writer.get_ref(), reply, &fd))
+            }
+            Err(e) => send_error(writer, reply, tag, e),
+        },
+        wire::TREADDIRPLUS => match readdir_plus(root, frame) {
+            Ok((next, data)) => {
+                let msg = Rmessage::Readdirplus { next, data: &data };
+                wire::encode_rmessage(tag, &msg, reply).map_err(io::Error::from_raw_os_error)?;
+                writer.write_all(reply).and_then(|()| writer.flush())
+            }
+            Err(e) => send_error(writer, reply, tag, e),
+        },
+        wire::TOPENFDS => match open_fds(root, frame) {
+            Ok((results, fds)) => {
+                let msg = Rmessage::Openfds { results };
+                wire::encode_rmessage(tag, &msg, reply).map_err(io::Error::from_raw_os_error)?;
+                if fds.is_empty() {
+                    writer.write_all(reply).and_then(|()| writer.flush())
+                } else {
+                    writer
+                        .flush()
+                        .and_then(|()| send_with_fds(writer.get_ref(), reply, &fds))
+                }
+            }
+            Err(e) => send_error(writer, reply, tag, e),
+        },
+        wire::TLOOKUPFD => match lookup_fd(root, frame) {
+            Ok((attr, target, fd)) => {
+                let msg = Rmessage::Lookupfd {
+                    fd: fd.is_some(),
+                    attr: Box::new(attr),
+                    target: &target,
+                };
+                wire::encode_rmessage(tag, &msg, reply).map_err(io::Error::from_raw_os_error)?;
+                match fd {
+                    Some(fd) => writer
+                        .flush()
+                        .and_then(|()| send_with_fd(writer.get_ref(), reply, &fd)),
+                    None => writer.write_all(reply).and_then(|()| writer.flush()),
+                }
+            }
+            Err(e) => send_error(writer, reply, tag, e),
+        },
+        _ => return Ok(false),
+    };
+    answered.map(|()| true)
 }
 
 impl Server {

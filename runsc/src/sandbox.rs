@@ -22,6 +22,12 @@ const CHILD_SOCK_FD: RawFd = 3;
 /// id maps (which only a process outside the namespace may write).
 const CHILD_USERNS_FD: RawFd = 4;
 
+/// Where a child finds its ends of the Gofer's channels (one per CPU, see
+/// [`gofer_channels`]), from this descriptor up.
+const CHILD_CHANNEL_FD: RawFd = 10;
+/// The most Gofer channels: CPUs past these use the first connection.
+const MAX_CHANNELS: usize = 16;
+
 /// The host uid/gid the Sentry runs as: it needs no host privilege at all
 /// once booted, so it gets none.
 const SENTRY_HOST_ID: u32 = 65534;
@@ -31,6 +37,10 @@ pub struct BootArgs {
     /// The descriptor of the connection to the Gofer.
     #[arg(long = "gofer-fd")]
     pub gofer_fd: RawFd,
+    /// One of the Gofer's channels, as `CPU:FD`: the connection for the
+    /// path-based requests made on that CPU.
+    #[arg(long = "gofer-channel", value_parser = parse_channel)]
+    pub gofer_channels: Vec<(usize, RawFd)>,
     /// The descriptor on which to ask the parent for user namespace maps
     /// (absent: stay in the current user namespace).
     #[arg(long = "userns-fd")]
@@ -70,6 +80,40 @@ pub struct GoferArgs {
     /// Host paths to bind into the served tree, as JSON (OCI bind mounts).
     #[arg(long)]
     pub binds: Option<String>,
+    /// A channel to serve, as `CPU:FD`: path-based requests only, from a
+    /// thread on that CPU.
+    #[arg(long = "channel", value_parser = parse_channel)]
+    pub channels: Vec<(usize, RawFd)>,
+}
+
+/// `CPU:FD`.
+fn parse_channel(s: &str) -> Result<(usize, RawFd), String> {
+    let (cpu, fd) = s
+        .split_once(':')
+        .ok_or_else(|| format!("{s:?} is not CPU:FD"))?;
+    let cpu = cpu.parse().map_err(|e| format!("CPU {cpu:?}: {e}"))?;
+    let fd = fd.parse().map_err(|e| format!("FD {fd:?}: {e}"))?;
+    Ok((cpu, fd))
+}
+
+/// The Gofer's channels: for each CPU this process may run on (when there
+/// are two or more, and at most [`MAX_CHANNELS`]), a socketpair whose
+/// Gofer end is served by a Gofer thread on that CPU, so the Sentry's
+/// requests from a task on any CPU are answered on that CPU (a same-CPU
+/// switch instead of a cross-CPU wake-up, several times dearer; see
+/// docs/benchmarks.md). Gives (cpu, gofer end, sentry end).
+fn gofer_channels() -> Result<Vec<(usize, UnixStream, UnixStream)>> {
+    let cpus = platform::ptrace::allowed_cpus();
+    if cpus.len() < 2 {
+        return Ok(Vec::new());
+    }
+    cpus.into_iter()
+        .take(MAX_CHANNELS)
+        .map(|cpu| {
+            let (g, s) = UnixStream::pair().context("cannot create a Gofer channel")?;
+            Ok((cpu, g, s))
+        })
+        .collect()
 }
 
 /// The global flags, to pass on to `boot` and `gofer`.
@@ -149,11 +193,24 @@ pub struct LaunchArgs {
 pub fn launch(g: &Global, a: LaunchArgs) -> Result<Launched> {
     let (gofer_end, sentry_end) =
         UnixStream::pair().context("cannot create the Gofer socketpair")?;
-    let mut gofer = child_command(&[(gofer_end.as_raw_fd(), CHILD_SOCK_FD)]);
+    let channels = gofer_channels()?;
+    let mut gofer_fds = vec![(gofer_end.as_raw_fd(), CHILD_SOCK_FD)];
+    let mut gofer_args = vec![format!("--fd={CHILD_SOCK_FD}")];
+    let mut boot_channel_args = Vec::new();
+    let mut boot_channel_fds = Vec::new();
+    for (i, (cpu, g_end, s_end)) in channels.iter().enumerate() {
+        // At most MAX_CHANNELS, so the numbers stay small.
+        let fd = CHILD_CHANNEL_FD + i as RawFd;
+        gofer_fds.push((g_end.as_raw_fd(), fd));
+        gofer_args.push(format!("--channel={cpu}:{fd}"));
+        boot_channel_fds.push((s_end.as_raw_fd(), fd));
+        boot_channel_args.push(format!("--gofer-channel={cpu}:{fd}"));
+    }
+    let mut gofer = child_command(&gofer_fds);
     gofer
         .args(global_flags(g))
         .arg("gofer")
-        .arg(format!("--fd={CHILD_SOCK_FD}"))
+        .args(&gofer_args)
         .args(&a.gofer)
         .stdin(Stdio::null())
         .stdout(Stdio::null());
@@ -167,11 +224,13 @@ pub fn launch(g: &Global, a: LaunchArgs) -> Result<Launched> {
         (userns_child.as_raw_fd(), CHILD_USERNS_FD),
     ];
     fds.extend_from_slice(&a.boot_fds);
+    fds.extend_from_slice(&boot_channel_fds);
     let mut boot = child_command(&fds);
     boot.args(global_flags(g))
         .arg("boot")
         .arg(format!("--gofer-fd={CHILD_SOCK_FD}"))
         .arg(format!("--userns-fd={CHILD_USERNS_FD}"))
+        .args(&boot_channel_args)
         .args(&a.boot);
     let mut boot = match boot.spawn() {
         Ok(b) => b,
@@ -182,6 +241,7 @@ pub fn launch(g: &Global, a: LaunchArgs) -> Result<Launched> {
         }
     };
     drop(sentry_end);
+    drop(channels);
     drop(userns_child);
     if let Err(e) = map_user_namespace(&userns_parent, boot.id()) {
         let _ = boot.kill();
@@ -502,12 +562,19 @@ pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
             .with_context(|| format!("cannot join the network namespace {}", ns.display()))?;
     }
     let sock = inherited_stream(args.gofer_fd)?;
-    let client = gofer::Client::connect(sock).map_err(|e| {
-        anyhow!(
-            "cannot connect to the Gofer: {}",
-            std::io::Error::from_raw_os_error(e)
-        )
-    })?;
+    let channels = args
+        .gofer_channels
+        .iter()
+        .map(|&(cpu, fd)| Ok((cpu, inherited_stream(fd)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let client = gofer::Client::connect(sock)
+        .map_err(|e| {
+            anyhow!(
+                "cannot connect to the Gofer: {}",
+                std::io::Error::from_raw_os_error(e)
+            )
+        })?
+        .with_channels(channels);
     if let Some(fd) = args.userns_fd {
         enter_user_namespace(fd)?;
     }
@@ -959,9 +1026,43 @@ pub fn gofer(g: &Global, args: GoferArgs) -> Result<u8> {
     let read_only = g.overlay == crate::cli::OverlayMode::Memory;
     let server = gofer::server::Server::new_confined_with_binds(&args.root, read_only, &binds)
         .with_context(|| format!("cannot serve {}", args.root.display()))?;
-    // Lookups are synchronous round trips: answered from the CPU of the
-    // sandbox's first task, a reply is no cross-CPU wake-up
-    // (docs/benchmarks.md, "Where metadata time goes").
+    // Requests are synchronous round trips: each channel is served on
+    // its CPU, and fid requests from the CPU of the sandbox's first task,
+    // so a reply is no cross-CPU wake-up (docs/benchmarks.md, "Where
+    // metadata time goes").
+    let (started, ready) = std::sync::mpsc::channel::<()>();
+    for &(cpu, fd) in &args.channels {
+        let sock = inherited_stream(fd)?;
+        let channel = server
+            .channel()
+            .context("cannot open the served root for a channel")?;
+        let started = started.clone();
+        std::thread::Builder::new()
+            .name(format!("channel-{cpu}"))
+            .spawn(move || {
+                platform::ptrace::pin_to_cpu(cpu);
+                drop(started);
+                match channel.serve(sock) {
+                    // The Sentry is gone: the process ends with the first
+                    // connection (a thread's own exit is not worth
+                    // allowing in the filter).
+                    Ok(()) => loop {
+                        std::thread::park();
+                    },
+                    // One broken channel leaves the Sentry's requests
+                    // from that CPU failing: end the sandbox instead.
+                    Err(e) => {
+                        eprintln!("runsc-rs gofer: serving 9P on the channel of CPU {cpu}: {e}");
+                        std::process::exit(1);
+                    }
+                }
+            })
+            .context("cannot start a channel thread")?;
+    }
+    // The threads have started and pinned themselves (calls the filter
+    // refuses) once every sender is dropped.
+    drop(started);
+    let _ = ready.recv();
     platform::ptrace::pin_to_first_pair_cpu();
     crate::seccomp::install_gofer()?;
     server.serve(sock).context("serving 9P")?;

@@ -138,3 +138,45 @@ fn files_the_sandbox_makes_join_a_batched_listing() {
     assert!(tree.0.join("f299").exists() && tree.0.join("f298").exists());
     assert!(!tree.0.join("zz-new").exists());
 }
+
+/// The requests of type `ty` the debug log's "gofer requests sent" line
+/// counts (0 if none were sent).
+fn requests_sent(boot_log: &str, ty: u8) -> u64 {
+    let line = boot_log
+        .lines()
+        .rfind(|l| l.contains("gofer requests sent:"))
+        .unwrap_or_else(|| panic!("no request counts in the log:\n{boot_log}"));
+    let key = format!("T{ty}=");
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(&key))
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+#[test]
+fn a_file_opened_again_costs_no_second_round_trip() {
+    require!(sandbox());
+    let tree = Tree(make_tree("reopen"));
+    // Each round execs cat (its binary, the loader's cache, libc) and
+    // opens f007 twice, once through a symlink.
+    let script = format!(
+        "cd {dir} || exit 9
+         for i in $(seq 100); do cat f007 link; done | cksum",
+        dir = tree.0.display()
+    );
+    let cmd = Cmd::new(&["/bin/sh", "-c", &script]).timeout(Duration::from_secs(120));
+    let native = cmd.run_native();
+    native.assert_success();
+    let sandboxed = cmd.clone().debug_log().run_sandboxed();
+    assert_same(&native, &sandboxed);
+    let dir = sandboxed.log_dir.as_ref().expect("debug log requested");
+    let boot = fs::read_to_string(dir.join("boot.log")).unwrap_or_default();
+    // Topenfd and Topenfds: the first opens only (each file's descriptor
+    // is kept at its last close), where 100 rounds of 5 opens would
+    // otherwise cost hundreds.
+    let opens = requests_sent(&boot, 202) + requests_sent(&boot, 218);
+    assert!(
+        opens < 30,
+        "{opens} open requests for 100 rounds of the same files ({})",
+        dir.display()
+    );
+}

@@ -17,7 +17,7 @@ use crate::{
 };
 
 pub use stub::{Vdso, USER_TOP};
-pub use sys::pin_to_first_pair_cpu;
+pub use sys::{allowed_cpus, pin_to_cpu, pin_to_first_pair_cpu};
 
 /// Prepares the platform while the host filesystem is still visible (the
 /// stub layout records where the kernel's vDSO is, from /proc/self/maps).

@@ -280,8 +280,14 @@ pub fn pin_to_first_pair_cpu() {
     }
 }
 
-/// The CPUs the calling thread may run on, in order.
-fn allowed_cpus() -> Vec<usize> {
+/// Puts the calling thread on `cpu`.
+pub fn pin_to_cpu(cpu: usize) {
+    pin(&[0], cpu);
+}
+
+/// The CPUs the calling thread may run on, in order: where [`pin_pair`]
+/// spreads the pairs.
+pub fn allowed_cpus() -> Vec<usize> {
     // SAFETY: cpu_set_t is plain data; sched_getaffinity fills it.
     let mut allowed: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     // SAFETY: as above, for the calling thread.

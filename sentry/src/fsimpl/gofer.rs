@@ -114,9 +114,14 @@ impl GoferFs {
         let mut evicted = Vec::new();
         {
             let mut q = self.spares.lock().unwrap_or_else(|e| e.into_inner());
-            q.push_back(Arc::downgrade(file));
+            // Once in the queue per file: a file opened and closed in a
+            // loop would otherwise fill it and evict its own spare.
+            if !file.spare_queued.swap(true, Ordering::Relaxed) {
+                q.push_back(Arc::downgrade(file));
+            }
             while q.len() > MAX_SPARE_FDS {
                 if let Some(old) = q.pop_front().and_then(|w| w.upgrade()) {
+                    old.spare_queued.store(false, Ordering::Relaxed);
                     let fd = old.take_spare(false);
                     // `old` may be the last reference: dropped (and the
                     // descriptor closed) outside the lock.
@@ -195,6 +200,7 @@ impl GoferFs {
             stale: AtomicBool::new(false),
             fid: Mutex::new(fid),
             spare: Mutex::new(None),
+            spare_queued: AtomicBool::new(false),
             ahead: Default::default(),
             cache: Mutex::new(Cache::default()),
         })
@@ -383,6 +389,8 @@ pub struct GoferInode {
     /// The descriptor the lookup brought, for the open that usually follows
     /// (see [`MAX_SPARE_FDS`]).
     spare: Mutex<Option<Spare>>,
+    /// This file is in [`GoferFs::spares`]' queue.
+    spare_queued: AtomicBool,
     /// The spare came from an open-ahead guess: 1 + the guess's
     /// [`Order`], else 0.
     ahead: std::sync::atomic::AtomicU8,
@@ -1001,6 +1009,7 @@ impl GoferInode {
             stale: AtomicBool::new(false),
             fid: Mutex::new(fid),
             spare: Mutex::new(None),
+            spare_queued: AtomicBool::new(false),
             ahead: Default::default(),
             cache: Mutex::new(Cache {
                 link,
@@ -1543,21 +1552,51 @@ pub struct GoferFile {
 }
 
 enum Backing {
-    /// Read with `pread`, written with `pwrite`; closed on drop.
+    /// Read with `pread`, written with `pwrite`; kept as the file's spare
+    /// or closed on drop.
     Host(OwnedFd),
     /// Read and written over 9P.
     Fid(Fid),
+    /// Only while dropping.
+    Closed,
 }
 
 impl Drop for GoferFile {
     fn drop(&mut self) {
-        if let Backing::Fid(fid) = self.backing {
-            let _ = self.client.clunk(fid);
+        match std::mem::replace(&mut self.backing, Backing::Closed) {
+            Backing::Fid(fid) => {
+                let _ = self.client.clunk(fid);
+            }
+            Backing::Host(fd) => self.keep_for_reopen(fd),
+            Backing::Closed => {}
         }
     }
 }
 
 impl GoferFile {
+    /// At the last close: keeps the host descriptor as the file's spare,
+    /// so opening the same file again (a shell sourcing a script, a build
+    /// re-reading a header) costs no Topenfd. Only in the exclusive mode,
+    /// where the file behind a name never changes but through us, and
+    /// only a descriptor any later open of its kind may share: not
+    /// write-only, not `O_APPEND` (on Linux `pwrite` appends through it
+    /// whatever the offset).
+    fn keep_for_reopen(&self, fd: OwnedFd) {
+        if self.inode.fs.opts.shared || !self.inode.has_no_spare() {
+            return;
+        }
+        // SAFETY: F_GETFL only reads the descriptor's flags.
+        let fl = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+        if fl < 0 || fl & libc::O_APPEND != 0 {
+            return;
+        }
+        match fl & libc::O_ACCMODE {
+            libc::O_RDONLY => self.inode.fs.keep_spare(&self.inode, fd, false),
+            libc::O_RDWR => self.inode.fs.keep_spare(&self.inode, fd, true),
+            _ => {}
+        }
+    }
+
     /// How far reads may go: the cached size when nothing but a read-only
     /// Sentry sees the file, else wherever the host file ends.
     fn read_limit(&self) -> u64 {
@@ -1634,13 +1673,14 @@ impl FileOps for GoferFile {
         match &self.backing {
             Backing::Host(fd) => pread_full(fd, &mut buf[..n], off),
             Backing::Fid(fid) => self.client.read(*fid, off, &mut buf[..n]).map_err(errno),
+            Backing::Closed => Err(Errno::EBADF),
         }
     }
 
     fn host_source(&self) -> Option<(std::os::fd::RawFd, u64)> {
         match &self.backing {
             Backing::Host(fd) => Some((fd.as_raw_fd(), self.read_limit())),
-            Backing::Fid(_) => None,
+            Backing::Fid(_) | Backing::Closed => None,
         }
     }
 
@@ -1648,6 +1688,7 @@ impl FileOps for GoferFile {
         let r = match &self.backing {
             Backing::Host(fd) => pwrite_full(fd, buf, off),
             Backing::Fid(fid) => self.client.write(*fid, off, buf).map_err(errno),
+            Backing::Closed => Err(Errno::EBADF),
         };
         if matches!(r, Ok(n) if n > 0) {
             self.written();
@@ -1676,6 +1717,7 @@ impl FileOps for GoferFile {
                 Ok(()) | Err(libc::EBADF) => Ok(()),
                 Err(e) => Err(errno(e)),
             },
+            Backing::Closed => Err(Errno::EBADF),
         }
     }
 }

@@ -150,3 +150,8 @@ fn signalfd_reads_blocked_signals_as_records() {
 fn memfd_create_gives_an_anonymous_shareable_file() {
     native_then_sandboxed("memfd", &[], SHORT);
 }
+
+#[test]
+fn nice_values_and_affinity_are_kept_inherited_and_checked() {
+    native_then_sandboxed("sched_attrs", &[], SHORT);
+}

@@ -105,6 +105,7 @@ impl Task {
         };
         let comm = self.handle.comm.lock().unwrap().clone();
         let handle = Task::new_handle(&kernel, tid, &tg, self.creds(), comm, self.signal_mask());
+        *handle.sched.lock().unwrap() = self.handle.sched.lock().unwrap().clone();
         {
             let mut pids = kernel.pids.lock().unwrap();
             pids.tasks.insert(tid, handle.clone());

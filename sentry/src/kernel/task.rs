@@ -52,6 +52,20 @@ pub struct TaskHandle {
     pub sleeping: AtomicBool,
     /// Times the task went to sleep (voluntary_ctxt_switches).
     pub nvcsw: AtomicU64,
+    /// Its nice value and CPU affinity, as the application set them.
+    pub sched: Mutex<SchedAttrs>,
+}
+
+/// What setpriority and sched_setaffinity set, kept per thread as Linux
+/// keeps them (and inherited by a new thread or process). The Sentry
+/// reports them back; the host scheduler keeps its own pinning.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SchedAttrs {
+    /// -20 (most favoured) to 19.
+    pub nice: i32,
+    /// The CPUs allowed, a bit per CPU (bytes as the syscall passes them),
+    /// or `None` for all.
+    pub affinity: Option<Vec<u8>>,
 }
 
 /// A task's address space, descriptors and filesystem context as /proc
@@ -680,6 +694,7 @@ impl Task {
             view: Mutex::new(TaskView::default()),
             sleeping: AtomicBool::new(false),
             nvcsw: AtomicU64::new(0),
+            sched: Mutex::new(SchedAttrs::default()),
         })
     }
 

@@ -2,7 +2,9 @@
 
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
-use crate::kernel::task::Task;
+use std::sync::Arc;
+
+use crate::kernel::task::{Task, TaskHandle};
 
 pub fn register(t: &mut Table) {
     t.add(
@@ -14,7 +16,7 @@ pub fn register(t: &mut Table) {
     t.add(
         libc::SYS_sched_setaffinity,
         "sched_setaffinity",
-        Support::Partial("accepted; the Sentry schedules"),
+        Support::Partial("kept and reported; the host schedules as the platform pins"),
         sys_sched_setaffinity,
     );
     t.add(
@@ -61,7 +63,10 @@ pub fn register(t: &mut Table) {
         libc::SYS_sched_getscheduler,
         "sched_getscheduler",
         Support::Full,
-        |_, _| Ok(libc::SCHED_OTHER as u64),
+        |t, a| {
+            check_pid(t, a.a[0])?;
+            Ok(libc::SCHED_OTHER as u64)
+        },
     );
     t.add(
         libc::SYS_sched_getparam,
@@ -84,15 +89,113 @@ pub fn register(t: &mut Table) {
     t.add(
         libc::SYS_getpriority,
         "getpriority",
-        Support::Partial("always the default nice value"),
-        |_, _| Ok(20),
+        Support::Partial("kept and reported; the host schedules every task alike"),
+        sys_getpriority,
     );
     t.add(
         libc::SYS_setpriority,
         "setpriority",
-        Support::Partial("accepted without effect"),
-        |_, _| Ok(0),
+        Support::Partial("kept and reported; the host schedules every task alike"),
+        sys_setpriority,
     );
+}
+
+/// The task `pid` names for the affinity calls: 0 is the caller; any
+/// other (negative included) must exist (ESRCH, as Linux's lookup says).
+fn target(t: &Task, pid: u64) -> Result<Arc<TaskHandle>, Errno> {
+    match pid as i32 {
+        0 => Ok(t.handle.clone()),
+        p => t.kernel.task(p).ok_or(Errno::ESRCH),
+    }
+}
+
+/// Whether the caller may change `other`'s scheduling: root, or a real or
+/// effective uid equal to the other's real or effective uid (Linux's
+/// check_same_owner, with root standing for CAP_SYS_NICE).
+fn may_change(t: &Task, other: &TaskHandle) -> bool {
+    let me = t.creds();
+    let them = other.creds.lock().unwrap().clone();
+    me.euid == 0 || me.euid == them.uid || me.euid == them.euid
+}
+
+const PRIO_PROCESS: u64 = 0;
+const PRIO_PGRP: u64 = 1;
+const PRIO_USER: u64 = 2;
+
+/// The threads `which`/`who` name (getpriority/setpriority), ESRCH if
+/// none.
+fn prio_targets(t: &Task, which: u64, who: u64) -> Result<Vec<Arc<TaskHandle>>, Errno> {
+    let who = who as u32;
+    // A snapshot, so no task's locks are taken under the pid table's.
+    let all = || -> Vec<Arc<TaskHandle>> {
+        t.kernel
+            .pids
+            .lock()
+            .unwrap()
+            .tasks
+            .values()
+            .cloned()
+            .collect()
+    };
+    let found: Vec<Arc<TaskHandle>> = match which {
+        PRIO_PROCESS => return target(t, u64::from(who)).map(|h| vec![h]),
+        PRIO_PGRP => {
+            let pgid = match who {
+                0 => t.tg.inner.lock().unwrap().pgid,
+                p => p as i32,
+            };
+            all()
+                .into_iter()
+                .filter(|h| h.tg.inner.lock().unwrap().pgid == pgid)
+                .collect()
+        }
+        PRIO_USER => {
+            let uid = match who {
+                0 => t.creds().uid,
+                u => u,
+            };
+            all()
+                .into_iter()
+                .filter(|h| h.creds.lock().unwrap().uid == uid)
+                .collect()
+        }
+        _ => return Err(Errno::EINVAL),
+    };
+    if found.is_empty() {
+        return Err(Errno::ESRCH);
+    }
+    Ok(found)
+}
+
+/// The kernel's answer is 20 - nice (1..=40), so no success is negative;
+/// the C library turns it back into a nice value.
+fn sys_getpriority(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let best = prio_targets(t, a.a[0], a.a[1])?
+        .iter()
+        .map(|h| h.sched.lock().unwrap().nice)
+        .min()
+        .unwrap_or(0);
+    Ok((20 - best) as u64)
+}
+
+fn sys_setpriority(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let nice = (a.a[2] as i32).clamp(-20, 19);
+    let root = t.creds().euid == 0;
+    let mut result = Ok(0);
+    for h in prio_targets(t, a.a[0], a.a[1])? {
+        if !may_change(t, &h) {
+            result = Err(Errno::EPERM);
+            continue;
+        }
+        let mut s = h.sched.lock().unwrap();
+        // Raising the priority needs CAP_SYS_NICE (root here).
+        if nice < s.nice && !root {
+            result = Err(Errno::EACCES);
+            continue;
+        }
+        s.nice = nice;
+    }
+    result
 }
 
 fn ncpus(t: &Task) -> usize {
@@ -110,29 +213,57 @@ fn check_pid(t: &Task, pid: u64) -> Result<(), Errno> {
     Ok(())
 }
 
+/// The size of the kernel's CPU mask, in bytes (whole longs).
+fn mask_len(t: &Task) -> usize {
+    ncpus(t).div_ceil(64) * 8
+}
+
 fn sys_sched_getaffinity(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    check_pid(t, a.a[0])?;
     let len = a.a[1] as usize;
-    let n = ncpus(t);
-    let need = n.div_ceil(64) * 8;
+    let need = mask_len(t);
     if len < need || !len.is_multiple_of(8) {
         return Err(Errno::EINVAL);
     }
-    let mut mask = vec![0u8; need];
-    for cpu in 0..n {
-        mask[cpu / 8] |= 1 << (cpu % 8);
-    }
+    let h = target(t, a.a[0])?;
+    let mask = h
+        .sched
+        .lock()
+        .unwrap()
+        .affinity
+        .clone()
+        .unwrap_or_else(|| all_cpus(t));
     t.write_bytes(a.a[2], &mask)?;
     Ok(need as u64)
 }
 
+/// The mask of every CPU the sandbox has.
+fn all_cpus(t: &Task) -> Vec<u8> {
+    let mut mask = vec![0u8; mask_len(t)];
+    for cpu in 0..ncpus(t) {
+        mask[cpu / 8] |= 1 << (cpu % 8);
+    }
+    mask
+}
+
 fn sys_sched_setaffinity(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    check_pid(t, a.a[0])?;
-    let len = (a.a[1] as usize).min(128);
-    let mask = t.read_bytes(a.a[2], len)?;
+    // As Linux: the mask is read first (a shorter one is zero-extended, a
+    // longer one cut), then the task looked up.
+    let need = mask_len(t);
+    let mut mask = t.read_bytes(a.a[2], (a.a[1] as usize).min(need))?;
+    mask.resize(need, 0);
+    let h = target(t, a.a[0])?;
+    if !may_change(t, &h) {
+        return Err(Errno::EPERM);
+    }
+    // Only the CPUs that exist.
+    for (m, all) in mask.iter_mut().zip(all_cpus(t)) {
+        *m &= all;
+    }
     if mask.iter().all(|b| *b == 0) {
         return Err(Errno::EINVAL);
     }
+    let full = mask == all_cpus(t);
+    h.sched.lock().unwrap().affinity = (!full).then_some(mask);
     Ok(0)
 }
 

@@ -583,8 +583,8 @@ fn reopen_with(
 type OpenResults = Vec<(u32, u64)>;
 
 /// Topenfds: each named regular file of the directory at the request's
-/// path, opened read-only as Topenfd opens one (probed `O_PATH` first, so
-/// nothing but a regular file is opened for real). A name that fails has
+/// path, opened read-only as Topenfd opens one (probed with `fstatat`
+/// first, so nothing but a regular file is opened for real). A name that fails has
 /// its errno in the reply and no descriptor; the request fails as a whole
 /// only when it is malformed.
 fn open_fds(root: &OwnedFd, frame: &[u8]) -> Result<(OpenResults, Vec<OwnedFd>), i32> {
@@ -597,14 +597,16 @@ fn open_fds(root: &OwnedFd, frame: &[u8]) -> Result<(OpenResults, Vec<OwnedFd>),
     }
     let mut results = Vec::with_capacity(names.len());
     let mut fds = Vec::new();
+    // The directory is resolved once; each name is then one component
+    // below it (a plain name, opened without following, beneath it), and
+    // probed with fstatat so nothing but a regular file is opened.
+    let dir = beneath_path(&dir).and_then(|p| openat2(root, &p, libc::O_PATH | libc::O_DIRECTORY));
     for name in names {
-        let mut path = dir.clone();
-        path.push(name);
-        let opened = beneath_path(&path).and_then(|path| {
-            let probe = openat2(root, &path, libc::O_PATH | libc::O_NOFOLLOW)?;
-            let first = fstat(&probe)?;
+        let opened = dir.as_ref().map_err(|e| *e).and_then(|dir| {
+            let name = CString::new(name).map_err(|_| libc::EINVAL)?;
+            let first = stat_at(dir, &name)?;
             check_type(first.st_mode, false)?;
-            reopen(root, &path, &first, false).map(|fd| (fd, first.st_ino))
+            reopen(dir, &name, &first, false).map(|fd| (fd, first.st_ino))
         });
         match opened {
             Ok((fd, ino)) => {

@@ -52,9 +52,6 @@ const NEED_SOCKETS: &[&str] = &[
     "TestSendfile",
     "test_is_socket_true",
 ];
-/// Tests of what runsc-rs does not have yet, left out by name: dnotify
-/// (`fcntl(F_NOTIFY)`, docs/compatibility.md).
-const NOT_YET: &[&str] = &["test_fcntl_64_bit"];
 
 #[test]
 fn cpython_regression_subset_passes_in_the_sandbox() {
@@ -64,7 +61,7 @@ fn cpython_regression_subset_passes_in_the_sandbox() {
     ));
     require!(sandbox());
     let mut argv = vec!["/usr/bin/python3", "-m", "test", "-j1"];
-    for t in NEED_SOCKETS.iter().chain(NOT_YET) {
+    for t in NEED_SOCKETS {
         argv.push("-i");
         argv.push(t);
     }

@@ -155,3 +155,8 @@ fn memfd_create_gives_an_anonymous_shareable_file() {
 fn nice_values_and_affinity_are_kept_inherited_and_checked() {
     native_then_sandboxed("sched_attrs", &[], SHORT);
 }
+
+#[test]
+fn dnotify_sends_sigio_for_the_events_asked_and_ends_as_linux_does() {
+    native_then_sandboxed("dnotify", &[], SHORT);
+}

@@ -346,6 +346,7 @@ impl FileOps for Inotify {
 /// `unlinked`: about a child whose name is gone, which IN_EXCL_UNLINK
 /// watches do not want.
 fn notify(inode: &InodeRef, mask: u32, cookie: u32, name: &[u8], unlinked: bool) {
+    super::dnotify::notify(inode, mask);
     if WATCHES.load(Ordering::Relaxed) == 0 {
         return;
     }
@@ -392,9 +393,10 @@ fn notify(inode: &InodeRef, mask: u32, cookie: u32, name: &[u8], unlinked: bool)
     }
 }
 
-/// Whether any watch exists; callers skip work that only events need.
+/// Whether any watch (or dnotify request) exists; callers skip work that
+/// only events need.
 pub fn watching() -> bool {
-    WATCHES.load(Ordering::Relaxed) != 0
+    WATCHES.load(Ordering::Relaxed) != 0 || super::dnotify::any()
 }
 
 /// An entry `name` of the directory `dir` was created, removed or moved

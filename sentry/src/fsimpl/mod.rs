@@ -17,6 +17,7 @@
 pub mod console;
 pub mod dev;
 pub mod devpts;
+pub mod dnotify;
 pub mod epoll;
 pub mod eventfd;
 pub mod gofer;

@@ -12,7 +12,7 @@ pub fn register(t: &mut Table) {
         libc::SYS_fcntl,
         "fcntl",
         Support::Partial(
-            "no leases, F_NOTIFY, seals or F_SETSIG; F_SETLKW does not detect deadlocks (EDEADLK)",
+            "no leases, seals or F_SETSIG (F_NOTIFY sends a plain SIGIO); F_SETLKW does not detect deadlocks (EDEADLK)",
         ),
         sys_fcntl,
     );
@@ -183,6 +183,15 @@ fn sys_fcntl(t: &mut Task, a: &SyscallArgs) -> SysResult {
             Ok(0)
         }
         libc::F_GETLEASE => Ok(libc::F_UNLCK as u64),
+        libc::F_NOTIFY => {
+            let f = io_file(t, fd)?;
+            let d = f.dentry().ok_or(Errno::ENOTDIR)?;
+            if !d.is_dir() {
+                return Err(Errno::ENOTDIR);
+            }
+            crate::fsimpl::dnotify::set(&f, &d.inode, &t.tg, a.a[2])?;
+            Ok(0)
+        }
         _ => Err(Errno::EINVAL),
     }
 }

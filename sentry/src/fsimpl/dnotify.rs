@@ -1,0 +1,179 @@
+//! dnotify (`fcntl(fd, F_NOTIFY, mask)`): the older directory
+//! notification. A directory's open file asks that its owner process be
+//! sent SIGIO when an entry of the directory is accessed, modified,
+//! created, removed, renamed or changes attributes; without
+//! `DN_MULTISHOT` the request ends at its first signal.
+//!
+//! The events are inotify's (`inotify::notify` reports every event on a
+//! directory here too), so dnotify sees what inotify sees. As Linux does
+//! when no F_SETSIG is set (runsc-rs has none), the signal is a plain
+//! SIGIO from the kernel (`SI_KERNEL`), without the descriptor. A request
+//! ends with its file (the last descriptor of it closed), not at every
+//! close of a duplicate.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+
+use crate::errno::Errno;
+use crate::kernel::signal::SigInfo;
+use crate::kernel::thread_group::ThreadGroup;
+use crate::vfs::{File, InodeRef};
+
+// <linux/fcntl.h>; the libc crate has F_NOTIFY but not these.
+pub const DN_ACCESS: u32 = 0x1;
+pub const DN_MODIFY: u32 = 0x2;
+pub const DN_CREATE: u32 = 0x4;
+pub const DN_DELETE: u32 = 0x8;
+pub const DN_RENAME: u32 = 0x10;
+pub const DN_ATTRIB: u32 = 0x20;
+pub const DN_MULTISHOT: u32 = 0x8000_0000;
+const DN_EVENTS: u32 = DN_ACCESS | DN_MODIFY | DN_CREATE | DN_DELETE | DN_RENAME | DN_ATTRIB;
+
+/// Requests on directories in the sandbox; more is ENOSPC (a hostile
+/// program cannot make the Sentry hold without bound).
+const MAX_MARKS: usize = 65536;
+/// SI_KERNEL: the signal comes from the kernel.
+const SI_KERNEL: i32 = 0x80;
+
+struct Mark {
+    file: Weak<File>,
+    owner: Weak<ThreadGroup>,
+    mask: u32,
+}
+
+/// Marks by directory inode (its address, as inotify keys its watches;
+/// the file holds the inode, so the address stays its own).
+fn registry() -> MutexGuard<'static, HashMap<usize, Vec<Mark>>> {
+    static R: OnceLock<Mutex<HashMap<usize, Vec<Mark>>>> = OnceLock::new();
+    R.get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// Marks that exist, for the fast path.
+static MARKS: AtomicUsize = AtomicUsize::new(0);
+
+fn key(inode: &InodeRef) -> usize {
+    Arc::as_ptr(inode) as *const () as usize
+}
+
+/// Whether any mark exists.
+pub fn any() -> bool {
+    MARKS.load(Ordering::Relaxed) != 0
+}
+
+/// F_NOTIFY on `file`, an open directory `dir`, for the process `owner`:
+/// adds `arg`'s events to what this file already asked for (as Linux
+/// does), or with no event ends the request.
+pub fn set(
+    file: &Arc<File>,
+    dir: &InodeRef,
+    owner: &Arc<ThreadGroup>,
+    arg: u64,
+) -> Result<(), Errno> {
+    let mask = arg as u32;
+    let k = key(dir);
+    let mut reg = registry();
+    let list = reg.entry(k).or_default();
+    let before = list.len();
+    // Marks whose file or process is gone go now.
+    list.retain(|m| m.file.strong_count() > 0 && m.owner.strong_count() > 0);
+    let same = |m: &Mark| {
+        std::ptr::eq(m.file.as_ptr(), Arc::as_ptr(file))
+            && std::ptr::eq(m.owner.as_ptr(), Arc::as_ptr(owner))
+    };
+    if mask & DN_EVENTS == 0 {
+        list.retain(|m| !same(m));
+    } else if let Some(m) = list.iter_mut().find(|m| same(m)) {
+        m.mask |= mask & (DN_EVENTS | DN_MULTISHOT);
+    } else if MARKS.load(Ordering::Relaxed) >= MAX_MARKS {
+        settle(&mut reg, k, before);
+        return Err(Errno::ENOSPC);
+    } else {
+        list.push(Mark {
+            file: Arc::downgrade(file),
+            owner: Arc::downgrade(owner),
+            mask: mask & (DN_EVENTS | DN_MULTISHOT),
+        });
+    }
+    settle(&mut reg, k, before);
+    Ok(())
+}
+
+/// Accounts for the marks of `k` after a change (it had `before`) and
+/// drops an empty list.
+fn settle(reg: &mut HashMap<usize, Vec<Mark>>, k: usize, before: usize) {
+    let after = reg.get(&k).map_or(0, Vec::len);
+    if after >= before {
+        MARKS.fetch_add(after - before, Ordering::Relaxed);
+    } else {
+        MARKS.fetch_sub(before - after, Ordering::Relaxed);
+    }
+    if after == 0 {
+        reg.remove(&k);
+    }
+}
+
+/// The dnotify events of an inotify event mask.
+fn events_of(in_mask: u32) -> u32 {
+    let mut dn = 0;
+    if in_mask & libc::IN_ACCESS != 0 {
+        dn |= DN_ACCESS;
+    }
+    if in_mask & libc::IN_MODIFY != 0 {
+        dn |= DN_MODIFY;
+    }
+    if in_mask & libc::IN_ATTRIB != 0 {
+        dn |= DN_ATTRIB;
+    }
+    if in_mask & (libc::IN_CREATE | libc::IN_MOVED_TO) != 0 {
+        dn |= DN_CREATE;
+    }
+    if in_mask & (libc::IN_DELETE | libc::IN_MOVED_FROM) != 0 {
+        dn |= DN_DELETE;
+    }
+    // Linux reports a rename to the directory the name left.
+    if in_mask & libc::IN_MOVED_FROM != 0 {
+        dn |= DN_RENAME;
+    }
+    dn
+}
+
+/// An event (inotify's `mask`) in or on the directory `inode`: SIGIO to
+/// the owner of each request for it; one-shot requests end.
+pub fn notify(inode: &InodeRef, in_mask: u32) {
+    if !any() {
+        return;
+    }
+    let dn = events_of(in_mask);
+    if dn == 0 {
+        return;
+    }
+    let mut owners = Vec::new();
+    {
+        let mut reg = registry();
+        let k = key(inode);
+        let Some(list) = reg.get_mut(&k) else {
+            return;
+        };
+        let before = list.len();
+        list.retain(|m| {
+            if m.file.strong_count() == 0 {
+                return false;
+            }
+            let Some(owner) = m.owner.upgrade() else {
+                return false;
+            };
+            if m.mask & dn == 0 {
+                return true;
+            }
+            owners.push(owner);
+            m.mask & DN_MULTISHOT != 0
+        });
+        settle(&mut reg, k, before);
+    }
+    for o in owners {
+        crate::kernel::exit::send_group(&o, SigInfo::new(libc::SIGIO, SI_KERNEL));
+    }
+}

@@ -321,13 +321,32 @@ fn probe_user_namespace() -> Result<(), String> {
 /// directory (reused while newer than the source) and returns its path.
 /// Err (skip) when gcc is missing; panics when the program does not compile.
 pub fn c_program(name: &str) -> Result<PathBuf, String> {
+    build_c_program(name, false)
+}
+
+/// [`c_program`] linked statically (`-static`), into its own directory
+/// `<scratch>/static-programs`: for a container whose root has no C
+/// library (the busybox bundles), bound there read-only.
+pub fn static_c_program(name: &str) -> Result<PathBuf, String> {
+    let libc_a = Path::new("/usr/lib/x86_64-linux-gnu/libc.a");
+    if !libc_a.exists() {
+        return Err("libc.a not available (apt-get install libc6-dev)".into());
+    }
+    build_c_program(name, true)
+}
+
+fn build_c_program(name: &str, linked_static: bool) -> Result<PathBuf, String> {
     static BUILD_LOCK: Mutex<()> = Mutex::new(());
     let src = workspace_root()
         .join("tests/programs")
         .join(format!("{name}.c"));
     assert!(src.is_file(), "no such test program: {}", src.display());
     let gcc = find_in_path("gcc").ok_or("gcc not available (apt-get install gcc)")?;
-    let dir = scratch_dir().join("programs");
+    let dir = scratch_dir().join(if linked_static {
+        "static-programs"
+    } else {
+        "programs"
+    });
     fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
     let out = dir.join(name);
 
@@ -337,7 +356,9 @@ pub fn c_program(name: &str) -> Result<PathBuf, String> {
     }
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = Command::new(gcc)
-        .args(["-O2", "-pthread", "-Wall", "-o"])
+        .args(["-O2", "-pthread", "-Wall"])
+        .args(linked_static.then_some("-static"))
+        .arg("-o")
         .arg(&tmp)
         .arg(&src)
         .output()

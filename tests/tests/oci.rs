@@ -539,3 +539,47 @@ fn a_console_socket_gets_a_working_terminal_for_init_and_exec() {
     assert!(b.runtime(&["delete", "t1"]).status.success());
     assert_nothing_left(&b);
 }
+
+/// xattrs.c on a container's read-write bind volume (under the default
+/// overlay root): the same lines as natively on a copy, and the volume's
+/// attributes on the host changed as the native run changed its copy's
+/// (Tsetxattrat and Tremovexattrat below a writable bind).
+#[test]
+fn xattrs_on_a_bind_volume_reach_the_host_as_natively() {
+    require!(sandbox());
+    let prog = require!(tests::static_c_program("xattrs"));
+    let base = tests::scratch_dir().join(tests::unique_name("oci-xattrs"));
+    std::fs::create_dir_all(&base).unwrap();
+    let (native, vol) = (base.join("native"), base.join("vol"));
+    tests::xattr_fixture(&native);
+    tests::xattr_fixture(&vol);
+    let n = tests::Cmd::new(&tests::xattrs_argv(prog.to_str().unwrap(), &native)).run_native();
+    assert!(n.stdout.ends_with("PASS\n"), "{}", n.describe());
+
+    let args = tests::xattrs_argv("/progs/xattrs", std::path::Path::new("/data"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let progs = prog.parent().unwrap().to_str().unwrap().to_string();
+    let v = vol.to_str().unwrap().to_string();
+    let b = require!(Bundle::busybox("oci-xattrs", &args, |c| {
+        let m = c["mounts"].as_array_mut().unwrap();
+        m.push(json!({"destination": "/data", "type": "bind", "source": v, "options": ["rbind"]}));
+        m.push(json!({"destination": "/progs", "type": "bind", "source": progs, "options": ["rbind", "ro"]}));
+    }));
+    let o = b.runtime(&["run", "cx"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert_eq!(out, n.stdout, "{err}");
+    for name in ["f", "g", "d", "sym"] {
+        assert_eq!(
+            tests::host_xattrs(&vol.join(name)),
+            tests::host_xattrs(&native.join(name)),
+            "{name}"
+        );
+    }
+    // The comparison means something: the run left attributes behind.
+    assert!(["f", "g", "d"]
+        .iter()
+        .any(|n| !tests::host_xattrs(&vol.join(n)).is_empty()));
+    assert_nothing_left(&b);
+    let _ = std::fs::remove_dir_all(&base);
+}

@@ -42,6 +42,17 @@ const SUITES: &[&str] = &[
     "test_largefile",
     "test_dbm",
     "test_dbm_dumb",
+    "test_shelve",
+    "test_gzip",
+    "test_bz2",
+    "test_lzma",
+    "test_zipfile64",
+    "test_py_compile",
+    "test_importlib",
+    "test_pkgutil",
+    "test_linecache",
+    "test_site",
+    "test_cmd_line_script",
 ];
 const NEED_SOCKETS: &[&str] = &[
     "test_invalid_socket",

@@ -305,12 +305,7 @@ fn serve_by_path(
                     attr: Box::new(attr),
                 };
                 wire::encode_rmessage(tag, &msg, reply).map_err(io::Error::from_raw_os_error)?;
-                match fd {
-                    Some(fd) => writer
-                        .flush()
-                        .and_then(|()| send_with_fd(writer.get_ref(), reply, &fd)),
-                    None => writer.write_all(reply).and_then(|()| writer.flush()),
-                }
+                send_reply(writer, reply, fd.as_slice())
             }
             Err(e) => send_error(writer, reply, tag, e),
         },
@@ -330,9 +325,7 @@ fn serve_by_path(
             Ok(fd) => {
                 wire::encode_rmessage(tag, &Rmessage::Openfd, reply)
                     .map_err(io::Error::from_raw_os_error)?;
-                writer
-                    .flush()
-                    .and_then(|()| send_with_fd(writer.get_ref(), reply, &fd))
+                send_reply(writer, reply, std::slice::from_ref(&fd))
             }
             Err(e) => send_error(writer, reply, tag, e),
         },
@@ -348,13 +341,7 @@ fn serve_by_path(
             Ok((results, fds)) => {
                 let msg = Rmessage::Openfds { results };
                 wire::encode_rmessage(tag, &msg, reply).map_err(io::Error::from_raw_os_error)?;
-                if fds.is_empty() {
-                    writer.write_all(reply).and_then(|()| writer.flush())
-                } else {
-                    writer
-                        .flush()
-                        .and_then(|()| send_with_fds(writer.get_ref(), reply, &fds))
-                }
+                send_reply(writer, reply, &fds)
             }
             Err(e) => send_error(writer, reply, tag, e),
         },
@@ -366,12 +353,7 @@ fn serve_by_path(
                     target: &target,
                 };
                 wire::encode_rmessage(tag, &msg, reply).map_err(io::Error::from_raw_os_error)?;
-                match fd {
-                    Some(fd) => writer
-                        .flush()
-                        .and_then(|()| send_with_fd(writer.get_ref(), reply, &fd)),
-                    None => writer.write_all(reply).and_then(|()| writer.flush()),
-                }
+                send_reply(writer, reply, fd.as_slice())
             }
             Err(e) => send_error(writer, reply, tag, e),
         },
@@ -485,8 +467,14 @@ fn send_error(
 }
 
 /// Sends `frame` with `fd` attached (SCM_RIGHTS) to its first byte.
-fn send_with_fd(sock: &UnixStream, frame: &[u8], fd: &OwnedFd) -> io::Result<()> {
-    send_with_fds(sock, frame, std::slice::from_ref(fd))
+/// Sends the encoded `reply` after whatever `writer` holds, with `fds`
+/// attached (SCM_RIGHTS) when there are any.
+fn send_reply(writer: &mut BufWriter<UnixStream>, reply: &[u8], fds: &[OwnedFd]) -> io::Result<()> {
+    if fds.is_empty() {
+        return writer.write_all(reply).and_then(|()| writer.flush());
+    }
+    writer.flush()?;
+    send_with_fds(writer.get_ref(), reply, fds)
 }
 
 /// Sends `frame` with `fds` attached to its first byte.

@@ -87,18 +87,27 @@ fn script(dir: &Path) -> String {
     )
 }
 
-#[test]
-fn many_lookups_in_one_directory_see_what_linux_shows() {
-    require!(sandbox());
-    let tree = Tree(make_tree("lookups"));
-    let cmd = Cmd::new(&["/bin/sh", "-c", &script(&tree.0)]).timeout(Duration::from_secs(120));
+/// Runs the shell `script` natively and sandboxed with a debug log, checks
+/// both print the same, and returns the sandbox's log directory and its
+/// `boot.log`.
+fn same_as_natively(script: &str) -> (tests::Output, String) {
+    let cmd = Cmd::new(&["/bin/sh", "-c", script]).timeout(Duration::from_secs(120));
     let native = cmd.run_native();
     native.assert_success();
     let sandboxed = cmd.clone().debug_log().run_sandboxed();
     assert_same(&native, &sandboxed);
-    // The batched listing was used (else this test shows nothing new).
     let dir = sandboxed.log_dir.as_ref().expect("debug log requested");
     let boot = fs::read_to_string(dir.join("boot.log")).unwrap_or_default();
+    (sandboxed, boot)
+}
+
+#[test]
+fn many_lookups_in_one_directory_see_what_linux_shows() {
+    require!(sandbox());
+    let tree = Tree(make_tree("lookups"));
+    let (sandboxed, boot) = same_as_natively(&script(&tree.0));
+    // The batched listing was used (else this test shows nothing new).
+    let dir = sandboxed.log_dir.as_ref().expect("debug log requested");
     assert!(
         boot.contains("listed a directory with attributes (Treaddirplus)"),
         "no Treaddirplus listing in {}\n{}",
@@ -163,13 +172,8 @@ fn a_file_opened_again_costs_no_second_round_trip() {
          for i in $(seq 100); do cat f007 link; done | cksum",
         dir = tree.0.display()
     );
-    let cmd = Cmd::new(&["/bin/sh", "-c", &script]).timeout(Duration::from_secs(120));
-    let native = cmd.run_native();
-    native.assert_success();
-    let sandboxed = cmd.clone().debug_log().run_sandboxed();
-    assert_same(&native, &sandboxed);
+    let (sandboxed, boot) = same_as_natively(&script);
     let dir = sandboxed.log_dir.as_ref().expect("debug log requested");
-    let boot = fs::read_to_string(dir.join("boot.log")).unwrap_or_default();
     // Topenfd and Topenfds: the first opens only (each file's descriptor
     // is kept at its last close), where 100 rounds of 5 opens would
     // otherwise cost hundreds.

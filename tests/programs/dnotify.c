@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 static sigset_t io;
+/* The descriptor F_NOTIFY was last asked on, which si_fd must name. */
+static int notify_fd = -1;
 
 // Whether SIGIO is pending (waits a little: delivery is synchronous in
 // both kernels, the wait only guards against a slow machine).
@@ -23,6 +25,9 @@ static void expect(const char *what)
 	int s = sigtimedwait(&io, &si, &ts);
 	if (s == SIGIO)
 		printf("%s: SIGIO code %#x\n", what, si.si_code);
+	else if (s == SIGRTMIN + 1)
+		printf("%s: SIGRTMIN+1 code %d fd %s band %#lx\n", what, si.si_code,
+		       si.si_fd == notify_fd ? "as asked" : "wrong", si.si_band);
 	else
 		printf("%s: nothing (%s)\n", what, strerror(errno));
 }
@@ -39,6 +44,7 @@ static void touch(const char *path)
 
 static void notify(int fd, unsigned long mask, const char *what)
 {
+	notify_fd = fd;
 	int r = fcntl(fd, F_NOTIFY, mask);
 	printf("F_NOTIFY %s: %d %s\n", what, r, r ? strerror(errno) : "");
 }
@@ -121,9 +127,25 @@ int main(void)
 	}
 	expect("a child creates g");
 
+	// F_SETSIG: that signal instead, with the descriptor and the band.
+	sigaddset(&io, SIGRTMIN + 1);
+	sigprocmask(SIG_BLOCK, &io, NULL);
+	printf("F_SETSIG: %d\n", fcntl(d, F_SETSIG, SIGRTMIN + 1));
+	printf("F_GETSIG gives it: %d\n", fcntl(d, F_GETSIG) == SIGRTMIN + 1);
+	touch("h");
+	expect("create h");
+	r = fcntl(d, F_SETSIG, 65);
+	printf("F_SETSIG 65: %d %s\n", r, strerror(errno));
+	printf("F_SETSIG 0: %d\n", fcntl(d, F_SETSIG, 0));
+	unlink("h");
+	expect("unlink h (not asked for)");
+	touch("i");
+	expect("create i");
+
 	close(d);
 	unlink("f");
 	unlink("g");
+	unlink("i");
 	unlink("renamed");
 	chdir("/");
 	if (rmdir(dir) != 0)

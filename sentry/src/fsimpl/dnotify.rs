@@ -5,11 +5,12 @@
 //! `DN_MULTISHOT` the request ends at its first signal.
 //!
 //! The events are inotify's (`inotify::notify` reports every event on a
-//! directory here too), so dnotify sees what inotify sees. As Linux does
-//! when no F_SETSIG is set (runsc-rs has none), the signal is a plain
-//! SIGIO from the kernel (`SI_KERNEL`), without the descriptor. A request
-//! ends with its file (the last descriptor of it closed), not at every
-//! close of a duplicate.
+//! directory here too), so dnotify sees what inotify sees. Without
+//! F_SETSIG the signal is a plain SIGIO from the kernel (`SI_KERNEL`);
+//! with it, that signal with `POLL_MSG`, the band and the descriptor of
+//! the last F_NOTIFY, as Linux's `send_sigio` sends them. A request ends
+//! with its file (the last descriptor of it closed), not at every close
+//! of a duplicate.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -38,9 +39,16 @@ const SI_KERNEL: i32 = 0x80;
 
 struct Mark {
     file: Weak<File>,
+    /// The descriptor of the last F_NOTIFY (`si_fd`).
+    fd: i32,
     owner: Weak<ThreadGroup>,
     mask: u32,
 }
+
+/// POLL_MSG, and the band Linux gives it (EPOLLIN | EPOLLRDNORM |
+/// EPOLLMSG).
+const POLL_MSG: i32 = 3;
+const POLL_MSG_BAND: u64 = 0x441;
 
 /// Marks by directory inode (its address, as inotify keys its watches;
 /// the file holds the inode, so the address stays its own).
@@ -68,6 +76,7 @@ pub fn any() -> bool {
 /// does), or with no event ends the request.
 pub fn set(
     file: &Arc<File>,
+    fd: i32,
     dir: &InodeRef,
     owner: &Arc<ThreadGroup>,
     arg: u64,
@@ -87,12 +96,14 @@ pub fn set(
         list.retain(|m| !same(m));
     } else if let Some(m) = list.iter_mut().find(|m| same(m)) {
         m.mask |= mask & (DN_EVENTS | DN_MULTISHOT);
+        m.fd = fd;
     } else if MARKS.load(Ordering::Relaxed) >= MAX_MARKS {
         settle(&mut reg, k, before);
         return Err(Errno::ENOSPC);
     } else {
         list.push(Mark {
             file: Arc::downgrade(file),
+            fd,
             owner: Arc::downgrade(owner),
             mask: mask & (DN_EVENTS | DN_MULTISHOT),
         });
@@ -150,7 +161,7 @@ pub fn notify(inode: &InodeRef, in_mask: u32) {
     if dn == 0 {
         return;
     }
-    let mut owners = Vec::new();
+    let mut sends = Vec::new();
     {
         let mut reg = registry();
         let k = key(inode);
@@ -159,21 +170,28 @@ pub fn notify(inode: &InodeRef, in_mask: u32) {
         };
         let before = list.len();
         list.retain(|m| {
-            if m.file.strong_count() == 0 {
-                return false;
-            }
-            let Some(owner) = m.owner.upgrade() else {
+            let (Some(file), Some(owner)) = (m.file.upgrade(), m.owner.upgrade()) else {
                 return false;
             };
             if m.mask & dn == 0 {
                 return true;
             }
-            owners.push(owner);
+            let info = match file.notify_signal() {
+                0 => SigInfo::new(libc::SIGIO, SI_KERNEL),
+                sig => {
+                    let mut i = SigInfo::new(sig, POLL_MSG);
+                    // struct sigpoll: si_band (a long), then si_fd.
+                    i.fields[0] = POLL_MSG_BAND;
+                    i.fields[1] = m.fd as u32 as u64;
+                    i
+                }
+            };
+            sends.push((owner, info));
             m.mask & DN_MULTISHOT != 0
         });
         settle(&mut reg, k, before);
     }
-    for o in owners {
-        crate::kernel::exit::send_group(&o, SigInfo::new(libc::SIGIO, SI_KERNEL));
+    for (owner, info) in sends {
+        crate::kernel::exit::send_group(&owner, info);
     }
 }

@@ -7,12 +7,16 @@ use crate::kernel::task::Task;
 use crate::vfs::lock::RecordLock;
 use crate::vfs::File;
 
+// <asm-generic/fcntl.h>; the libc crate lacks them.
+const F_SETSIG: i32 = 10;
+const F_GETSIG: i32 = 11;
+
 pub fn register(t: &mut Table) {
     t.add(
         libc::SYS_fcntl,
         "fcntl",
         Support::Partial(
-            "no leases, seals or F_SETSIG (F_NOTIFY sends a plain SIGIO); F_SETLKW does not detect deadlocks (EDEADLK)",
+            "no leases or seals; F_SETOWN and F_SETSIG serve only F_NOTIFY (no O_ASYNC); F_SETLKW does not detect deadlocks (EDEADLK)",
         ),
         sys_fcntl,
     );
@@ -183,13 +187,24 @@ fn sys_fcntl(t: &mut Task, a: &SyscallArgs) -> SysResult {
             Ok(0)
         }
         libc::F_GETLEASE => Ok(libc::F_UNLCK as u64),
+        F_GETSIG => Ok(io_file(t, fd)?.notify_signal() as u64),
+        F_SETSIG => {
+            let f = io_file(t, fd)?;
+            // 0 is the default (SIGIO); anything else a valid signal.
+            let sig = i32::try_from(arg).map_err(|_| Errno::EINVAL)?;
+            if !(0..=64).contains(&sig) {
+                return Err(Errno::EINVAL);
+            }
+            f.set_notify_signal(sig);
+            Ok(0)
+        }
         libc::F_NOTIFY => {
             let f = io_file(t, fd)?;
             let d = f.dentry().ok_or(Errno::ENOTDIR)?;
             if !d.is_dir() {
                 return Err(Errno::ENOTDIR);
             }
-            crate::fsimpl::dnotify::set(&f, &d.inode, &t.tg, a.a[2])?;
+            crate::fsimpl::dnotify::set(&f, fd, &d.inode, &t.tg, a.a[2])?;
             Ok(0)
         }
         _ => Err(Errno::EINVAL),

@@ -46,6 +46,9 @@ pub struct File {
     /// Counted among its inode's open descriptions (`inotify::opened`):
     /// it has a dentry and is not O_PATH.
     counted: bool,
+    /// F_SETSIG: the signal its notifications send (0: SIGIO, without
+    /// the descriptor).
+    signal: AtomicI32,
 }
 
 impl Drop for File {
@@ -101,7 +104,18 @@ impl File {
             flags: AtomicI32::new(flags & KEPT_FLAGS),
             pos: Mutex::new(0),
             dir: Mutex::new(None),
+            signal: AtomicI32::new(0),
         })
+    }
+
+    /// The signal set with F_SETSIG (0 if none).
+    pub fn notify_signal(&self) -> i32 {
+        self.signal.load(Ordering::Relaxed)
+    }
+
+    /// F_SETSIG.
+    pub fn set_notify_signal(&self, sig: i32) {
+        self.signal.store(sig, Ordering::Relaxed);
     }
 
     pub fn ops(&self) -> &Arc<dyn FileOps> {

@@ -112,6 +112,22 @@ pub fn set(
     Ok(())
 }
 
+/// The last reference to `file` (open on `dir`) is going: its requests
+/// end (so a closed directory's marks neither linger nor count).
+pub fn closed(file: &File, dir: &InodeRef) {
+    if !any() {
+        return;
+    }
+    let k = key(dir);
+    let mut reg = registry();
+    let Some(list) = reg.get_mut(&k) else {
+        return;
+    };
+    let before = list.len();
+    list.retain(|m| !std::ptr::eq(m.file.as_ptr(), file) && m.file.strong_count() > 0);
+    settle(&mut reg, k, before);
+}
+
 /// Accounts for the marks of `k` after a change (it had `before`) and
 /// drops an empty list.
 fn settle(reg: &mut HashMap<usize, Vec<Mark>>, k: usize, before: usize) {

@@ -67,6 +67,7 @@ impl Drop for File {
         }
         if let (true, Some(d)) = (self.counted, &self.dentry) {
             crate::fsimpl::inotify::closed(&d.inode);
+            crate::fsimpl::dnotify::closed(self, &d.inode);
         }
     }
 }

@@ -189,6 +189,15 @@ struct Conn {
 }
 
 impl Conn {
+    fn new(sock: UnixStream) -> Conn {
+        Conn {
+            sock,
+            wbuf: Vec::new(),
+            rbuf: Vec::new(),
+            broken: false,
+        }
+    }
+
     /// Sends `msg` and waits for its reply, which `accept` checks and turns
     /// into the result. An Rlerror is its errno; `accept` returning `None`
     /// (the reply does not answer the request) breaks the connection.
@@ -524,12 +533,7 @@ impl Client {
     /// every file opened through [`Client::open_fd`] holds a descriptor.
     pub fn connect(sock: UnixStream) -> Result<Client, i32> {
         raise_nofile_limit();
-        let mut conn = Conn {
-            sock,
-            wbuf: Vec::new(),
-            rbuf: Vec::new(),
-            broken: false,
-        };
+        let mut conn = Conn::new(sock);
         let version = Tmessage::Version {
             msize: REQUESTED_MSIZE,
             version: wire::VERSION_9P2000L,
@@ -575,15 +579,7 @@ impl Client {
     pub fn with_channels(mut self, channels: Vec<(usize, UnixStream)>) -> Client {
         self.channels = channels
             .into_iter()
-            .map(|(cpu, sock)| {
-                let conn = Conn {
-                    sock,
-                    wbuf: Vec::new(),
-                    rbuf: Vec::new(),
-                    broken: false,
-                };
-                (cpu, Mutex::new(conn))
-            })
+            .map(|(cpu, sock)| (cpu, Mutex::new(Conn::new(sock))))
             .collect();
         self
     }

@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
+use super::inotify::key;
 use crate::errno::Errno;
 use crate::kernel::signal::SigInfo;
 use crate::kernel::thread_group::ThreadGroup;
@@ -50,8 +51,8 @@ struct Mark {
 const POLL_MSG: i32 = 3;
 const POLL_MSG_BAND: u64 = 0x441;
 
-/// Marks by directory inode (its address, as inotify keys its watches;
-/// the file holds the inode, so the address stays its own).
+/// Marks by directory inode (its address, `inotify::key`; the file
+/// holds the inode, so the address stays its own).
 fn registry() -> MutexGuard<'static, HashMap<usize, Vec<Mark>>> {
     static R: OnceLock<Mutex<HashMap<usize, Vec<Mark>>>> = OnceLock::new();
     R.get_or_init(|| Mutex::new(HashMap::new()))
@@ -61,10 +62,6 @@ fn registry() -> MutexGuard<'static, HashMap<usize, Vec<Mark>>> {
 
 /// Marks that exist, for the fast path.
 static MARKS: AtomicUsize = AtomicUsize::new(0);
-
-fn key(inode: &InodeRef) -> usize {
-    Arc::as_ptr(inode) as *const () as usize
-}
 
 /// Whether any mark exists.
 pub fn any() -> bool {

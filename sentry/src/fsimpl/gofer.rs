@@ -495,11 +495,17 @@ impl GoferInode {
     /// The spare descriptor, if one is kept (a writable one only if
     /// `writable`).
     fn take_spare(&self, writable: bool) -> Option<OwnedFd> {
+        self.take_spare_entry(writable).map(|s| s.fd)
+    }
+
+    /// [`GoferInode::take_spare`], saying whether the descriptor is
+    /// read-write.
+    fn take_spare_entry(&self, writable: bool) -> Option<Spare> {
         let mut s = self.spare.lock().unwrap_or_else(|e| e.into_inner());
         if writable && !s.as_ref().is_some_and(|s| s.writable) {
             return None;
         }
-        s.take().map(|s| s.fd)
+        s.take()
     }
 
     /// Whether this file's extended attributes may be kept: only the
@@ -1243,23 +1249,27 @@ impl Inode for GoferInode {
                 if write {
                     self.writable()?;
                 }
-                let spare = self.take_spare(write);
+                let spare = self.take_spare_entry(write);
                 if spare.is_some() {
                     self.count_ahead_hit();
                 }
+                // With whether the descriptor is read-write (None:
+                // write-only, no spare for a later open).
+                let opened = |fd| (fd, (acc != libc::O_WRONLY).then_some(acc == libc::O_RDWR));
                 let host = match spare {
-                    Some(fd) => Ok(fd),
+                    Some(s) => Ok((s.fd, Some(s.writable))),
                     None if !write && !self.fs.opts.shared => match self.open_ahead() {
-                        Some(fd) => Ok(fd),
-                        None => self.open_host_flags(acc),
+                        Some(fd) => Ok((fd, Some(false))),
+                        None => self.open_host_flags(acc).map(opened),
                     },
-                    None => self.open_host_flags(acc),
+                    None => self.open_host_flags(acc).map(opened),
                 };
                 match host {
-                    Ok(fd) => {
+                    Ok((fd, spare_as)) => {
                         return Ok(Arc::new(GoferFile {
                             client: self.fs.client.clone(),
                             backing: Backing::Host(fd),
+                            spare_as,
                             inode: self,
                         }))
                     }
@@ -1270,6 +1280,7 @@ impl Inode for GoferInode {
                 Ok(Arc::new(GoferFile {
                     client: self.fs.client.clone(),
                     backing: Backing::Fid(fid),
+                    spare_as: None,
                     inode: self,
                 }))
             }
@@ -1548,6 +1559,9 @@ impl Inode for GoferInode {
 pub struct GoferFile {
     client: Arc<Client>,
     backing: Backing,
+    /// What the host descriptor may serve as the inode's spare when this
+    /// file closes: `Some(read_write)`, or `None` (write-only, or a fid).
+    spare_as: Option<bool>,
     inode: Arc<GoferInode>,
 }
 
@@ -1578,22 +1592,13 @@ impl GoferFile {
     /// so opening the same file again (a shell sourcing a script, a build
     /// re-reading a header) costs no Topenfd. Only in the exclusive mode,
     /// where the file behind a name never changes but through us, and
-    /// only a descriptor any later open of its kind may share: not
-    /// write-only, not `O_APPEND` (on Linux `pwrite` appends through it
-    /// whatever the offset).
+    /// not a write-only descriptor, which no read could use. (Host
+    /// descriptors never carry `O_APPEND`: the VFS appends.)
     fn keep_for_reopen(&self, fd: OwnedFd) {
-        if self.inode.fs.opts.shared || !self.inode.has_no_spare() {
-            return;
-        }
-        // SAFETY: F_GETFL only reads the descriptor's flags.
-        let fl = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
-        if fl < 0 || fl & libc::O_APPEND != 0 {
-            return;
-        }
-        match fl & libc::O_ACCMODE {
-            libc::O_RDONLY => self.inode.fs.keep_spare(&self.inode, fd, false),
-            libc::O_RDWR => self.inode.fs.keep_spare(&self.inode, fd, true),
-            _ => {}
+        if let (Some(read_write), false) = (self.spare_as, self.inode.fs.opts.shared) {
+            if self.inode.has_no_spare() {
+                self.inode.fs.keep_spare(&self.inode, fd, read_write);
+            }
         }
     }
 

@@ -30,8 +30,8 @@ const MAX_WATCHES: usize = 65536;
 /// Size of `struct inotify_event` without its name.
 const HEADER: usize = 16;
 
-/// An inode's address, its key in the registry.
-fn key(inode: &InodeRef) -> usize {
+/// An inode's address, its key in the registry (and dnotify's).
+pub(super) fn key(inode: &InodeRef) -> usize {
     Arc::as_ptr(inode) as *const () as usize
 }
 

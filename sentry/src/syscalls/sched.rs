@@ -256,14 +256,14 @@ fn sys_sched_setaffinity(t: &mut Task, a: &SyscallArgs) -> SysResult {
         return Err(Errno::EPERM);
     }
     // Only the CPUs that exist.
-    for (m, all) in mask.iter_mut().zip(all_cpus(t)) {
-        *m &= all;
+    let all = all_cpus(t);
+    for (m, a) in mask.iter_mut().zip(&all) {
+        *m &= a;
     }
     if mask.iter().all(|b| *b == 0) {
         return Err(Errno::EINVAL);
     }
-    let full = mask == all_cpus(t);
-    h.sched.lock().unwrap().affinity = (!full).then_some(mask);
+    h.sched.lock().unwrap().affinity = (mask != all).then_some(mask);
     Ok(0)
 }
 

@@ -447,6 +447,9 @@ fn block_forwarded() {
         for s in FORWARDED {
             libc::sigaddset(&mut set, s);
         }
+        // Taken by the Sentry's forwarder thread too: it writes the task
+        // dump.
+        libc::sigaddset(&mut set, sentry::kernel::debug::DUMP_SIGNAL);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
 }

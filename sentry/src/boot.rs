@@ -5,6 +5,7 @@ use std::sync::Arc;
 use platform::Platform;
 
 use crate::errno::Errno;
+use crate::kernel::debug::DUMP_SIGNAL;
 use crate::kernel::task::Task;
 use crate::kernel::thread_group::{default_actions, ThreadGroup};
 use crate::kernel::{Config, Credentials, Kernel};
@@ -35,6 +36,14 @@ pub struct InitProcess {
     pub forward_signals: Vec<i32>,
 }
 
+/// Writes the task dump to stderr and the debug log: a person asked for
+/// it (`kill -PWR` on the Sentry) and may have either at hand.
+fn log_task_dump(k: &Kernel) {
+    let dump = k.dump_tasks();
+    tracing::info!("task dump:\n{dump}");
+    eprint!("runsc-rs: task dump\n{dump}");
+}
+
 fn spawn_forwarder(k: &Arc<Kernel>, sigs: &[i32]) {
     let weak = Arc::downgrade(k);
     let sigs = sigs.to_vec();
@@ -45,7 +54,7 @@ fn spawn_forwarder(k: &Arc<Kernel>, sigs: &[i32]) {
             let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
             // SAFETY: as above.
             unsafe { libc::sigemptyset(&mut set) };
-            for s in &sigs {
+            for s in sigs.iter().chain([&DUMP_SIGNAL]) {
                 // SAFETY: as above.
                 unsafe { libc::sigaddset(&mut set, *s) };
             }
@@ -58,6 +67,10 @@ fn spawn_forwarder(k: &Arc<Kernel>, sigs: &[i32]) {
                     continue;
                 }
                 let Some(k) = weak.upgrade() else { return };
+                if sig == DUMP_SIGNAL {
+                    log_task_dump(&k);
+                    continue;
+                }
                 k.signal_from_outside(sig, info.si_code == libc::SI_KERNEL);
             }
         });

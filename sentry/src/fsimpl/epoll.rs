@@ -7,9 +7,11 @@
 //! worst more than once), which is safe where missing one would hang it.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::errno::Errno;
+use crate::kernel::waiter::WaitQueue;
 use crate::vfs::{File, FileOps};
 
 #[derive(Clone)]
@@ -32,14 +34,20 @@ pub type Watched = (Option<Arc<File>>, i16, (i32, usize));
 pub struct Epoll {
     /// Keyed by (fd, the file's address): Linux keys by descriptor and file.
     interest: Mutex<BTreeMap<(i32, usize), Interest>>,
+    /// Bumped (under the `interest` lock) by every add and modify, so a
+    /// sleeping epoll_wait knows its snapshot is stale.
+    generation: AtomicU64,
+    /// Notified after each bump: where epoll_wait sleeps besides the
+    /// files' own queues.
+    changes: WaitQueue,
     ino: u64,
 }
 
 impl Epoll {
     pub fn new() -> Epoll {
         Epoll {
-            interest: Mutex::new(BTreeMap::new()),
             ino: super::anon_ino(),
+            ..Epoll::default()
         }
     }
 
@@ -63,7 +71,26 @@ impl Epoll {
                 disabled: false,
             },
         );
+        self.changed(m);
         Ok(())
+    }
+
+    /// Marks the interest list changed (the caller holds its lock, given
+    /// here to be released before the waiters are woken).
+    fn changed(&self, m: std::sync::MutexGuard<'_, BTreeMap<(i32, usize), Interest>>) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        drop(m);
+        self.changes.notify_all();
+    }
+
+    /// Which version of the interest list a snapshot saw.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Notified whenever the interest list gains or changes an entry.
+    pub fn changes(&self) -> &WaitQueue {
+        &self.changes
     }
 
     pub fn modify(&self, fd: i32, f: &Arc<File>, events: u32, data: u64) -> Result<(), Errno> {
@@ -72,6 +99,7 @@ impl Epoll {
         i.events = events;
         i.data = data;
         i.disabled = false;
+        self.changed(m);
         Ok(())
     }
 
@@ -80,11 +108,14 @@ impl Epoll {
         m.remove(&Self::key(fd, f)).map(|_| ()).ok_or(Errno::ENOENT)
     }
 
-    /// The live interests, for a wait: (file, poll events to ask for, key).
-    pub fn snapshot(&self) -> Vec<Watched> {
+    /// The live interests, for a wait: (file, poll events to ask for, key),
+    /// and the [`Epoll::generation`] they are of.
+    pub fn snapshot(&self) -> (Vec<Watched>, u64) {
         let mut m = self.interest.lock().unwrap();
         m.retain(|_, i| i.file.strong_count() > 0);
-        m.iter()
+        let generation = self.generation();
+        let v = m
+            .iter()
             .filter(|(_, i)| !i.disabled)
             .map(|(k, i)| {
                 (
@@ -93,7 +124,8 @@ impl Epoll {
                     *k,
                 )
             })
-            .collect()
+            .collect();
+        (v, generation)
     }
 
     /// Turns readiness into events for the caller: (events, data), at most
@@ -131,7 +163,7 @@ impl FileOps for Epoll {
     /// An epoll descriptor is readable when one of its interests is ready
     /// (so it can be polled or nested).
     fn readiness(&self, mask: i16) -> i16 {
-        let snap = self.snapshot();
+        let (snap, _) = self.snapshot();
         let files: Vec<(Option<Arc<File>>, i16)> =
             snap.iter().map(|(f, e, _)| (f.clone(), *e)).collect();
         let ready = crate::vfs::poll::ready_now(&files);

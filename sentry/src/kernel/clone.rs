@@ -190,7 +190,12 @@ impl Task {
                 if self.handle.killed.load(Ordering::SeqCst) {
                     break;
                 }
-                let _ = self.block(&[&v.queue], None, &mut || v.done.load(Ordering::SeqCst));
+                let _ = self.block_on(
+                    crate::kernel::debug::WaitOn::Vfork,
+                    &[&v.queue],
+                    None,
+                    &mut || v.done.load(Ordering::SeqCst),
+                );
                 if self.interrupted() && !v.done.load(Ordering::SeqCst) {
                     std::thread::sleep(std::time::Duration::from_millis(1));
                 }

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::errno::Errno;
+use crate::kernel::debug::WaitOn;
 use crate::kernel::task::Task;
 use crate::kernel::waiter::Waiter;
 
@@ -54,7 +55,8 @@ impl Futexes {
             q.entry(key).or_default().push(me.clone());
         }
         t.handle.waiter.clear();
-        let r = t.block(&[], deadline, &mut || me.woken.load(Ordering::SeqCst));
+        let on = WaitOn::Futex { addr, key, bitset };
+        let r = t.block_on(on, &[], deadline, &mut || me.woken.load(Ordering::SeqCst));
         if r.is_err() {
             let mut q = self.queues.lock().unwrap();
             for list in q.values_mut() {

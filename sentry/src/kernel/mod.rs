@@ -2,6 +2,7 @@
 //! futexes and credentials.
 
 pub mod clone;
+pub mod debug;
 pub mod exec;
 pub mod exit;
 pub mod futex;

@@ -343,3 +343,45 @@ impl Task {
         Ok(())
     }
 }
+
+/// A signal's name as strace prints it (`SIGCHLD`), or its number.
+pub fn signal_name(s: i64) -> String {
+    let names = [
+        "0",
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
+    ];
+    names
+        .get(usize::try_from(s).unwrap_or(usize::MAX))
+        .map(|n| n.to_string())
+        .unwrap_or_else(|| s.to_string())
+}

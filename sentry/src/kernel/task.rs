@@ -54,6 +54,8 @@ pub struct TaskHandle {
     pub nvcsw: AtomicU64,
     /// Its nice value and CPU affinity, as the application set them.
     pub sched: Mutex<SchedAttrs>,
+    /// The syscall it serves and what it sleeps on, for the task dump.
+    pub activity: crate::kernel::debug::Activity,
 }
 
 /// What setpriority and sched_setaffinity set, kept per thread as Linux
@@ -331,6 +333,7 @@ impl Task {
             // For /proc: state S and a voluntary context switch.
             self.handle.sleeping.store(true, Ordering::Relaxed);
             self.handle.nvcsw.fetch_add(1, Ordering::Relaxed);
+            self.handle.activity.sleeping();
             let woken = w.wait(deadline);
             self.handle.sleeping.store(false, Ordering::Relaxed);
             if !woken {
@@ -344,7 +347,20 @@ impl Task {
         for q in queues {
             q.remove(w);
         }
+        self.handle.activity.awake();
         r
+    }
+
+    /// [`Task::block`], naming what it waits on for the task dump.
+    pub fn block_on(
+        &self,
+        on: crate::kernel::debug::WaitOn,
+        queues: &[&WaitQueue],
+        deadline: Option<Instant>,
+        cond: &mut dyn FnMut() -> bool,
+    ) -> Result<(), Errno> {
+        self.handle.activity.sleeping_on(on);
+        self.block(queues, deadline, cond)
     }
 
     /// Sleeps until the deadline or a signal (nanosleep, pause).
@@ -412,7 +428,9 @@ impl Task {
                         ],
                     };
                     self.regs_replaced = false;
+                    self.handle.activity.enter_syscall(nr, &args.a);
                     let r = crate::syscalls::dispatch(&mut self, nr, &args);
+                    self.handle.activity.leave_syscall();
                     if self.exit_code.is_some() {
                         break;
                     }
@@ -559,6 +577,9 @@ impl Task {
     pub fn wait_while_stopped(&self) {
         let w = &self.handle.waiter;
         self.tg.stop_queue.add(w);
+        self.handle
+            .activity
+            .sleeping_on(crate::kernel::debug::WaitOn::GroupStop);
         loop {
             if self.handle.killed.load(Ordering::SeqCst)
                 || self.tg.inner.lock().unwrap().stopped.is_none()
@@ -567,6 +588,7 @@ impl Task {
             }
             w.wait(None);
         }
+        self.handle.activity.awake();
         self.tg.stop_queue.remove(w);
     }
 
@@ -695,6 +717,7 @@ impl Task {
             sleeping: AtomicBool::new(false),
             nvcsw: AtomicU64::new(0),
             sched: Mutex::new(SchedAttrs::default()),
+            activity: Default::default(),
         })
     }
 

@@ -7,6 +7,7 @@ use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use crate::fsimpl::epoll::Epoll;
 use crate::kernel::task::Task;
+use crate::vfs::poll::{wait_ready_or_changed, SetChanged};
 use crate::vfs::File;
 
 pub fn register(t: &mut Table) {
@@ -126,12 +127,21 @@ fn do_wait(t: &mut Task, epfd: i32, events: u64, max: i32, deadline: Option<Inst
         return Err(Errno::EFAULT);
     }
     loop {
-        let snap = ep.snapshot();
+        let (snap, generation) = ep.snapshot();
         let files: Vec<(Option<Arc<File>>, i16)> =
             snap.iter().map(|(f, e, _)| (f.clone(), *e)).collect();
         let keys: Vec<(i32, usize)> = snap.iter().map(|(_, _, k)| *k).collect();
-        let ready = match crate::vfs::poll::wait_ready(t, &files, deadline) {
-            Ok(r) => r,
+        // A descriptor added or changed by another thread while this one
+        // sleeps must be waited for too (Go's netpoller sleeps here while
+        // other threads register new descriptors): a change of the interest
+        // list ends the wait, and the loop waits again on the new list.
+        let set = SetChanged {
+            queue: ep.changes(),
+            changed: &|| ep.generation() != generation,
+        };
+        let ready = match wait_ready_or_changed(t, &files, deadline, Some(set)) {
+            Ok(Some(r)) => r,
+            Ok(None) => continue,
             // epoll_wait is never restarted after a handler (Linux: EINTR).
             Err(e) if e == Errno::ERESTARTSYS => return Err(Errno::EINTR),
             Err(e) => return Err(e),

@@ -111,47 +111,6 @@ fn open_flags(f: u64) -> String {
     parts.join("|")
 }
 
-fn signal_name(s: u64) -> String {
-    let names = [
-        "0",
-        "SIGHUP",
-        "SIGINT",
-        "SIGQUIT",
-        "SIGILL",
-        "SIGTRAP",
-        "SIGABRT",
-        "SIGBUS",
-        "SIGFPE",
-        "SIGKILL",
-        "SIGUSR1",
-        "SIGSEGV",
-        "SIGUSR2",
-        "SIGPIPE",
-        "SIGALRM",
-        "SIGTERM",
-        "SIGSTKFLT",
-        "SIGCHLD",
-        "SIGCONT",
-        "SIGSTOP",
-        "SIGTSTP",
-        "SIGTTIN",
-        "SIGTTOU",
-        "SIGURG",
-        "SIGXCPU",
-        "SIGXFSZ",
-        "SIGVTALRM",
-        "SIGPROF",
-        "SIGWINCH",
-        "SIGIO",
-        "SIGPWR",
-        "SIGSYS",
-    ];
-    names
-        .get(s as usize)
-        .map(|n| n.to_string())
-        .unwrap_or_else(|| format!("{}", s as i64))
-}
-
 /// Formats the call's arguments at entry (before the handler changes memory).
 pub fn format_args(t: &Task, nr: u64, args: &SyscallArgs) -> String {
     let Some(sig) = signature(nr as i64) else {
@@ -195,7 +154,7 @@ pub fn format_args(t: &Task, nr: u64, args: &SyscallArgs) -> String {
                 ),
                 Err(_) => format!("{v:#x}"),
             },
-            Signal => signal_name(v),
+            Signal => crate::kernel::signal::signal_name(v as i64),
         });
     }
     out.join(", ")

@@ -279,7 +279,8 @@ fn wait_child(
         let mut err = None;
         let q = &tg.child_events;
         let tt: &Task = t;
-        tt.block(&[q], None, &mut || match check(tt) {
+        let on = crate::kernel::debug::WaitOn::Children { pid };
+        tt.block_on(on, &[q], None, &mut || match check(tt) {
             Ok(done) => done,
             Err(e) => {
                 err = Some(e);

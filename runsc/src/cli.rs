@@ -104,6 +104,24 @@ fn parse_network(s: &str) -> Result<NetworkMode, String> {
 pub enum Command {
     /// Run a command in a sandbox over the host's root filesystem, read-only
     /// (writes stay in the sandbox's memory).
+    ///
+    /// What the sandbox sees:
+    ///
+    /// * `/`: the host's root, served by the Gofer, under an overlay whose
+    ///   upper layer is the sandbox's memory: every write (in /tmp, your
+    ///   home, /etc ...) stays in the sandbox and is gone when it ends. The
+    ///   current directory and /tmp are the host's, like the rest of the
+    ///   root. With `--overlay=none` the root is writable and writes reach
+    ///   the host.
+    ///
+    /// * `/dev`: the sandbox's own devices (null, zero, full, random,
+    ///   urandom, tty, ptmx) and `/dev/pts` for its terminals.
+    ///
+    /// * `/proc` and `/sys`: the sandbox's own procfs (only its processes)
+    ///   and a small read-only sysfs.
+    ///
+    /// The program runs as root of the sandbox, in the current directory
+    /// (or `--cwd`), with the caller's environment.
     Do(DoArgs),
     /// Create a container from a bundle; it waits for `start`.
     Create(CreateArgs),

@@ -117,6 +117,10 @@ fn start_supervisor(
         None => None,
     };
     let mut cmd = Command::new("/proc/self/exe");
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.arg0(crate::sandbox::SUPERVISOR_NAME);
+    }
     cmd.args(crate::sandbox::global_flags(g))
         .arg("supervise")
         .arg("--bundle")
@@ -198,6 +202,7 @@ fn start_supervisor(
 
 /// The supervisor: runs for the life of the sandbox; exits with its code.
 pub fn supervise(g: &Global, a: SuperviseArgs) -> Result<u8> {
+    crate::sandbox::set_process_name(crate::sandbox::SUPERVISOR_NAME);
     // SAFETY: the parent put the report pipe on this number for us.
     let mut report = unsafe { std::fs::File::from_raw_fd(SUPERVISOR_READY_FD) };
     let mut cgroups = Vec::new();
@@ -233,6 +238,9 @@ fn supervise_start(
     cgroups: &mut Vec<PathBuf>,
 ) -> Result<crate::sandbox::Launched> {
     let plan = crate::spec::load(&a.bundle)?;
+    // Before any thread is started: the namespace is the calling thread's,
+    // and the Gofer and the Sentry inherit it.
+    enter_network_namespace(&plan.netns)?;
     if let Some(p) = &plan.cgroups_path {
         *cgroups = crate::cgroup::setup(
             p,
@@ -266,11 +274,6 @@ fn supervise_start(
         boot.push(format!("--console-fd={BOOT_CONSOLE_FD}").into());
         boot_fds.push((fd, BOOT_CONSOLE_FD));
     }
-    if let Some(ns) = &plan.netns {
-        let mut s = OsString::from("--netns=");
-        s.push(ns);
-        boot.push(s);
-    }
     let mut gofer: Vec<OsString> = vec![{
         let mut s = OsString::from("--root=");
         s.push(&plan.rootfs);
@@ -285,6 +288,10 @@ fn supervise_start(
             gofer,
             boot,
             boot_fds,
+            id: a
+                .state_dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned()),
         },
     )?;
     if let Some(fd) = a.console_fd {
@@ -321,6 +328,27 @@ fn supervise_start(
         e => {
             let e = e.to_string();
             fail(l, anyhow!(e))
+        }
+    }
+}
+
+/// Puts the supervisor, and so the Sentry and the Gofer it starts, in the
+/// container's network namespace. The supervisor's pid is the one the
+/// container's state gives, and Docker's prestart hook (libnetwork-setkey)
+/// moves the container's veth into the network namespace of that pid: a
+/// supervisor left in the host's would have the hook fail (or plug the veth
+/// into the host).
+fn enter_network_namespace(ns: &crate::spec::NetNs) -> Result<()> {
+    use nix::sched::CloneFlags;
+    match ns {
+        crate::spec::NetNs::Host => Ok(()),
+        crate::spec::NetNs::New => nix::sched::unshare(CloneFlags::CLONE_NEWNET)
+            .context("cannot create the container's network namespace (unshare)"),
+        crate::spec::NetNs::Join(path) => {
+            let f = std::fs::File::open(path)
+                .with_context(|| format!("cannot open the network namespace {}", path.display()))?;
+            nix::sched::setns(f, CloneFlags::CLONE_NEWNET)
+                .with_context(|| format!("cannot join the network namespace {}", path.display()))
         }
     }
 }

@@ -58,12 +58,12 @@ pub struct BootArgs {
     /// Where to report that the container is created ("ok") or why not.
     #[arg(long = "ready-fd")]
     pub ready_fd: Option<RawFd>,
-    /// A network namespace to join.
-    #[arg(long)]
-    pub netns: Option<PathBuf>,
     /// A host terminal for the container's console (process.terminal).
     #[arg(long = "console-fd")]
     pub console_fd: Option<RawFd>,
+    /// The container's id: only so that `ps` shows whose Sentry this is.
+    #[arg(long)]
+    pub id: Option<String>,
     /// The application's command line.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub cmd: Vec<OsString>,
@@ -84,6 +84,9 @@ pub struct GoferArgs {
     /// thread on that CPU.
     #[arg(long = "channel", value_parser = parse_channel)]
     pub channels: Vec<(usize, RawFd)>,
+    /// The container's id: only so that `ps` shows whose Gofer this is.
+    #[arg(long)]
+    pub id: Option<String>,
 }
 
 /// `CPU:FD`.
@@ -139,9 +142,29 @@ pub fn global_flags(g: &Global) -> Vec<OsString> {
     v
 }
 
+/// The names the sandbox's processes show in `ps` and `top` (argv[0], and
+/// the thread name, at most 15 bytes), as gVisor's are `runsc-sandbox` and
+/// `runsc-gofer`: re-executed as /proc/self/exe they would all be `exe`.
+pub const SENTRY_NAME: &str = "runsc-rs-sentry";
+pub const GOFER_NAME: &str = "runsc-rs-gofer";
+pub const SUPERVISOR_NAME: &str = "runsc-rs-supervisor";
+
+/// Names the calling process (its main thread; threads started later
+/// take the name along unless they set their own). `comm` holds 15 bytes:
+/// a longer name is cut there.
+pub fn set_process_name(name: &str) {
+    let mut comm = [0u8; 16];
+    let n = name.len().min(15);
+    comm[..n].copy_from_slice(&name.as_bytes()[..n]);
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes
+    // from a buffer we own.
+    unsafe { libc::prctl(libc::PR_SET_NAME, comm.as_ptr()) };
+}
+
 /// Gives the child each (descriptor, number) pair and ties its life to ours.
-fn child_command(fds: &[(RawFd, RawFd)]) -> Command {
+fn child_command(name: &str, fds: &[(RawFd, RawFd)]) -> Command {
     let mut c = Command::new("/proc/self/exe");
+    c.arg0(name);
     let fds = fds.to_vec();
     // SAFETY: the closure runs in the forked child before exec and only makes
     // async-signal-safe calls (dup2, prctl).
@@ -186,6 +209,8 @@ pub struct LaunchArgs {
     pub boot: Vec<OsString>,
     /// Extra descriptors for `boot`: (ours, its number).
     pub boot_fds: Vec<(RawFd, RawFd)>,
+    /// The container's id (OCI containers), shown in both command lines.
+    pub id: Option<String>,
 }
 
 /// Starts the Gofer and the Sentry, connects them, and maps the Sentry's
@@ -206,10 +231,11 @@ pub fn launch(g: &Global, a: LaunchArgs) -> Result<Launched> {
         boot_channel_fds.push((s_end.as_raw_fd(), fd));
         boot_channel_args.push(format!("--gofer-channel={cpu}:{fd}"));
     }
-    let mut gofer = child_command(&gofer_fds);
+    let mut gofer = child_command(GOFER_NAME, &gofer_fds);
     gofer
         .args(global_flags(g))
         .arg("gofer")
+        .args(a.id.iter().map(|id| format!("--id={id}")))
         .args(&gofer_args)
         .args(&a.gofer)
         .stdin(Stdio::null())
@@ -225,9 +251,10 @@ pub fn launch(g: &Global, a: LaunchArgs) -> Result<Launched> {
     ];
     fds.extend_from_slice(&a.boot_fds);
     fds.extend_from_slice(&boot_channel_fds);
-    let mut boot = child_command(&fds);
+    let mut boot = child_command(SENTRY_NAME, &fds);
     boot.args(global_flags(g))
         .arg("boot")
+        .args(a.id.iter().map(|id| format!("--id={id}")))
         .arg(format!("--gofer-fd={CHILD_SOCK_FD}"))
         .arg(format!("--userns-fd={CHILD_USERNS_FD}"))
         .args(&boot_channel_args)
@@ -269,6 +296,7 @@ pub fn run_do(g: &Global, args: DoArgs) -> Result<u8> {
             gofer: vec!["--root=/".into()],
             boot: boot_args,
             boot_fds: Vec::new(),
+            id: None,
         },
     )?;
     forward_signals_to(l.boot.id() as i32);
@@ -538,6 +566,7 @@ fn die_on_panic(process: &'static str) {
 }
 
 pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
+    set_process_name(SENTRY_NAME);
     die_on_panic("the Sentry");
     // Before any thread exists, so every Sentry thread inherits the mask
     // and only the forwarder takes these signals (stubs unblock them).
@@ -558,12 +587,6 @@ pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
         Some(fd) => Some(inherited_listener(fd)?),
         None => None,
     };
-    if let Some(ns) = &args.netns {
-        let f = std::fs::File::open(ns)
-            .with_context(|| format!("cannot open the network namespace {}", ns.display()))?;
-        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET)
-            .with_context(|| format!("cannot join the network namespace {}", ns.display()))?;
-    }
     let sock = inherited_stream(args.gofer_fd)?;
     let channels = args
         .gofer_channels
@@ -624,6 +647,8 @@ pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
             cwd: args.cwd.as_os_str().as_bytes().to_vec(),
             creds: sentry::kernel::Credentials::root(),
             forward_signals: FORWARDED.to_vec(),
+            // The caller's environment, as it is.
+            home_from_passwd: false,
         };
         let status = sentry::boot::run(client, config, init).map_err(|e| anyhow!(e))?;
         let sent: Vec<String> = gofer::client::requests_sent()
@@ -908,6 +933,7 @@ fn process(
             groups: p.groups.clone(),
         },
         forward_signals,
+        home_from_passwd: true,
     }
 }
 
@@ -1006,6 +1032,7 @@ fn hostname() -> String {
 }
 
 pub fn gofer(g: &Global, args: GoferArgs) -> Result<u8> {
+    set_process_name(GOFER_NAME);
     die_on_panic("the Gofer");
     // The Gofer ends with the Sentry (EOF) or with `do` (SIGKILL), never of
     // a signal meant for the sandbox: a terminal's Ctrl-C reaches it too.

@@ -94,9 +94,22 @@ pub struct Plan {
     pub annotations: HashMap<String, String>,
     pub cgroups_path: Option<PathBuf>,
     pub resources: Resources,
-    /// The network namespace to join (`linux.namespaces` type network with
-    /// a path, as Docker gives).
-    pub netns: Option<PathBuf>,
+    /// The container's network namespace.
+    pub netns: NetNs,
+}
+
+/// Where a container's network lives (`linux.namespaces`, type network).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NetNs {
+    /// No network namespace in the spec: the host's (`docker run
+    /// --network=host`).
+    #[default]
+    Host,
+    /// One without a path: a new, empty namespace, which Docker's prestart
+    /// hook then fills with the container's interfaces.
+    New,
+    /// One with a path: that namespace (`--network=container:X`, a pod).
+    Join(PathBuf),
 }
 
 /// The Sentry's own filesystems; anything else with a source is a bind.
@@ -247,7 +260,7 @@ fn plan(bundle: &Path, spec: &Spec) -> Result<Plan> {
         }
     }
 
-    let mut netns = None;
+    let mut netns = NetNs::Host;
     let mut resources = Resources::default();
     let mut cgroups_path = None;
     if let Some(linux) = spec.linux() {
@@ -264,7 +277,9 @@ fn plan(bundle: &Path, spec: &Spec) -> Result<Plan> {
                             p.display()
                         );
                     }
-                    netns = Some(p.clone());
+                    netns = NetNs::Join(p.clone());
+                } else {
+                    netns = NetNs::New;
                 }
             }
         }

@@ -34,6 +34,10 @@ pub struct InitProcess {
     /// every thread (before starting any), so a forwarder thread takes them
     /// with sigwaitinfo.
     pub forward_signals: Vec<i32>,
+    /// Without HOME in `envp`, set it from the sandbox's /etc/passwd (the
+    /// home of `creds.uid`, else `/`), as runc does for a container's
+    /// processes.
+    pub home_from_passwd: bool,
 }
 
 /// Writes the task dump to stderr and the debug log: a person asked for
@@ -219,6 +223,12 @@ impl Sandbox {
                 }
             }
         }
+        let mut init = init;
+        if init.home_from_passwd && !init.envp.iter().any(|e| e.starts_with(b"HOME=")) {
+            let mut home = b"HOME=".to_vec();
+            home.extend_from_slice(&home_in_passwd(&task, init.creds.uid));
+            init.envp.push(home);
+        }
         let path = init.argv.first().cloned().unwrap_or_default();
         let path = resolve_in_path(&task, &path, &init.envp);
         Ok(PreparedInit { task, path, init })
@@ -340,6 +350,36 @@ fn describe(e: Errno) -> String {
 }
 
 /// A command without a slash is looked up in PATH, as a shell would.
+/// The home directory of `uid` in the sandbox's /etc/passwd, or `/` when
+/// the file, or the user in it, is missing (runc's default).
+fn home_in_passwd(t: &Task, uid: u32) -> Vec<u8> {
+    /// Bigger than any /etc/passwd a container carries; a file past it is
+    /// read up to here.
+    const MAX: usize = 1 << 20;
+    let mut data = Vec::new();
+    if let Ok(f) = crate::vfs::open(t, libc::AT_FDCWD, b"/etc/passwd", libc::O_RDONLY, 0) {
+        let mut buf = [0u8; 16384];
+        while data.len() < MAX {
+            match f.read(t, &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => data.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+    home_of(&data, uid).unwrap_or_else(|| b"/".to_vec())
+}
+
+/// `name:password:uid:gid:gecos:home:shell` lines: the home of the first
+/// line with `uid`.
+fn home_of(passwd: &[u8], uid: u32) -> Option<Vec<u8>> {
+    let uid = uid.to_string();
+    passwd.split(|c| *c == b'\n').find_map(|line| {
+        let fields: Vec<&[u8]> = line.split(|c| *c == b':').collect();
+        (fields.len() >= 7 && fields[2] == uid.as_bytes() && !fields[5].is_empty())
+            .then(|| fields[5].to_vec())
+    })
+}
+
 fn resolve_in_path(t: &Task, cmd: &[u8], envp: &[Vec<u8>]) -> Vec<u8> {
     if cmd.contains(&b'/') || cmd.is_empty() {
         return cmd.to_vec();
@@ -357,4 +397,24 @@ fn resolve_in_path(t: &Task, cmd: &[u8], envp: &[Vec<u8>]) -> Vec<u8> {
         }
     }
     cmd.to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::home_of;
+
+    #[test]
+    fn home_comes_from_the_first_passwd_line_of_the_uid() {
+        let passwd = b"root:x:0:0:root:/root:/bin/sh\n\
+                       daemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n\
+                       broken:x:2\n\
+                       nohome:x:3:3:::/bin/sh\n\
+                       again:x:1:1::/elsewhere:/bin/sh\n";
+        assert_eq!(home_of(passwd, 0).as_deref(), Some(&b"/root"[..]));
+        assert_eq!(home_of(passwd, 1).as_deref(), Some(&b"/usr/sbin"[..]));
+        assert_eq!(home_of(passwd, 2), None);
+        assert_eq!(home_of(passwd, 3), None);
+        assert_eq!(home_of(passwd, 1000), None);
+        assert_eq!(home_of(b"", 0), None);
+    }
 }

@@ -39,9 +39,9 @@ fn vfs_calls_give_linux_errnos_for_each_case() {
 /// writes, closes, links, renames over and exchanges, removals of open
 /// and watched files), with watches on the directory, on files and on a
 /// subdirectory: the same events, in the same order, with the same names
-/// and paired cookies as on Linux. Once in /tmp (tmpfs in the sandbox;
-/// as root also IN_UNMOUNT of a tmpfs mounted there), once in /var/tmp
-/// (the sandbox's overlay root over the host's).
+/// and paired cookies as on Linux. Once in /tmp (as root also IN_UNMOUNT
+/// of a tmpfs mounted there), once in /var/tmp (both the sandbox's overlay
+/// root over the host's).
 #[test]
 fn inotify_reports_the_events_linux_reports_in_its_order() {
     let program = require!(c_program("inotify_events"));
@@ -68,11 +68,11 @@ fn inotify_reports_the_events_linux_reports_in_its_order() {
     }
 }
 
-/// GNU tar copies /usr/share/doc into the sandbox's /tmp (tmpfs) through a
+/// GNU tar copies /usr/share/doc into the sandbox's /tmp (the overlay) through a
 /// pipe, diff -r finds the copy identical (contents, symlinks, types),
 /// and rm -rf removes it all.
 #[test]
-fn tar_copies_a_tree_into_tmpfs_identically_and_rm_removes_it() {
+fn tar_copies_a_tree_into_tmp_identically_and_rm_removes_it() {
     require!(sandbox());
     require!(host_program("/usr/bin/tar", "tar"));
     require!(host_program("/usr/bin/diff", "diffutils"));

@@ -1,7 +1,6 @@
 //! `--overlay=none`: the sandbox writes through the Gofer to the host, and
 //! `--file-access=shared`: it sees what the host changes meanwhile. Every
-//! test works in a fresh host directory under the target directory (the
-//! sandbox's /tmp is its own tmpfs).
+//! test works in a fresh host directory under the target directory.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;

@@ -638,6 +638,11 @@ impl Task {
         if let Some(ctx) = self.ctx.take() {
             ctx.release();
         }
+        // Descriptors close before the parent hears of the exit, as in
+        // Linux's do_exit (exit_files before exit_notify): a parent that
+        // reaped its child must find the child's pipe ends closed and its
+        // epoll interests gone.
+        drop(std::mem::replace(&mut self.fds, FdTable::new()));
         let status = self.exit_code.unwrap_or(0);
         crate::kernel::exit::task_exited(&self.kernel, &self.handle, &self.tg, status);
     }

@@ -526,8 +526,11 @@ impl Mount {
 
 impl Vfs {
     /// The sandbox's namespace: `/` an overlay of an in-memory upper layer
-    /// over the Gofer's root (so the host is never written), a fresh tmpfs on
-    /// `/tmp`, devfs on `/dev` (devpts on `/dev/pts`), procfs on `/proc` and sysfs on `/sys`.
+    /// over the Gofer's root (so the host is never written), devfs on `/dev`
+    /// (devpts on `/dev/pts`), procfs on `/proc` and sysfs on `/sys`. `/tmp`
+    /// is the root's, as every other directory: `runsc-rs do` run from a
+    /// directory under the host's /tmp must find it there (gVisor's `do`
+    /// shows the host's /tmp too), and writes to it stay in the overlay.
     pub fn new(gofer: Arc<gofer::Client>) -> Result<Arc<Vfs>, Errno> {
         Vfs::new_with(gofer, true, false)
     }
@@ -586,7 +589,6 @@ impl Vfs {
         };
         let (nosuid, nodev, noexec) = (libc::MS_NOSUID, libc::MS_NODEV, libc::MS_NOEXEC);
         vec![
-            spec("tmpfs", b"/tmp", nosuid | nodev | libc::MS_STRICTATIME),
             spec("devtmpfs", b"/dev", nosuid | libc::MS_STRICTATIME),
             spec("devpts", b"/dev/pts", nosuid | noexec),
             spec("proc", b"/proc", nosuid | nodev | noexec),

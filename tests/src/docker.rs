@@ -2,7 +2,10 @@
 //! and a busybox image.
 //!
 //! [`docker`] starts Debian's dockerd (docker.io) once per test binary with
-//! `--iptables=false --ip-masq=false --bridge=none`, its data root, exec
+//! `--iptables=false --ip-masq=false`, in a network namespace of its own
+//! (`unshare --net`): Docker's default bridge, the veths of containers on
+//! it, user-defined networks, `-p`'s proxies and `--network=host` all live
+//! there, and nothing of the host's network is touched. Its data root, exec
 //! root, pid file and socket under `target/tmp/runsc-rs-tests/docker/`, and a
 //! daemon.json written by `runsc-rs install` itself: runtime `runsc-rs`
 //! (no flags), `runsc-rs-debug` (`--strace --debug-log=DIR/`) and
@@ -32,6 +35,9 @@ pub const CLIENT: &str = "/usr/bin/docker";
 pub const DOCKERD: &str = "/usr/sbin/dockerd";
 pub const CONTAINERD: &str = "/usr/bin/containerd";
 pub const CTR: &str = "/usr/bin/ctr";
+/// util-linux's unshare, which puts the daemon in a network namespace of
+/// its own.
+pub const UNSHARE: &str = "/usr/bin/unshare";
 /// The image every test runs.
 pub const IMAGE: &str = "runsc-rs-test-busybox:latest";
 /// runsc-rs without flags.
@@ -196,6 +202,7 @@ fn requirements() -> Result<PathBuf, String> {
     }
     crate::host_program(DOCKERD, "docker.io")?;
     crate::host_program(CLIENT, "docker.io")?;
+    crate::host_program(UNSHARE, "util-linux")?;
     crate::static_host_program("/bin/busybox", "busybox-static")
 }
 
@@ -233,6 +240,11 @@ fn start() -> Result<Docker, String> {
 
     let sock = base.join("docker.sock");
     let argv: Vec<String> = vec![
+        // unshare execs dockerd in the same process: the watchdog's pid is
+        // the daemon's.
+        UNSHARE.into(),
+        "--net".into(),
+        "--".into(),
         DOCKERD.into(),
         format!("--config-file={}", config.display()),
         format!("--data-root={}", data.display()),
@@ -241,7 +253,6 @@ fn start() -> Result<Docker, String> {
         format!("-H=unix://{}", sock.display()),
         "--iptables=false".into(),
         "--ip-masq=false".into(),
-        "--bridge=none".into(),
     ];
     let log = base.join("dockerd.log");
     spawn_watched(&base, &log, &argv).unwrap_or_else(|e| panic!("cannot start dockerd: {e}"));

@@ -31,6 +31,110 @@ fn run_prints_and_exits_with_the_apps_code() {
     assert_eq!(o.status, 42, "{}", o.describe());
 }
 
+/// Without `--network`, on Docker's default bridge: the prestart hook
+/// (libnetwork-setkey) plugs the veth into the network namespace of the
+/// state's pid, which must be the container's. Echo, an exit code, and
+/// the interface Docker gave is there (read from /sys, as sockets are not
+/// served yet).
+#[test]
+fn default_bridge_network_runs_like_runc() {
+    let d = require!(docker());
+    let o = assert_agree(d, &[], &["sh", "-c", "echo hi; exit 3"]);
+    assert_eq!((o.stdout.as_str(), o.status), ("hi\n", 3), "{}", o.describe());
+    for rt in [RUNC, OURS] {
+        let id = d.run_detached(rt, &[], &["sleep", "30"]);
+        let ip = d.inspect(&id, "{{.NetworkSettings.IPAddress}}");
+        assert!(!ip.is_empty(), "{rt}: no address on the bridge");
+        let _ = d.docker(&["rm", "-f", &id]);
+    }
+}
+
+/// `-p`: Docker's userland proxy listens on the host port and the
+/// container starts; no traffic is sent (sockets are not served yet).
+#[test]
+fn published_port_container_starts_and_docker_reports_the_port() {
+    let d = require!(docker());
+    for rt in [RUNC, OURS] {
+        let id = d.run_detached(rt, &["-p", "127.0.0.1::8080"], &["sleep", "30"]);
+        let o = d.docker(&["port", &id, "8080"]);
+        assert_eq!(o.status, 0, "{rt}\n{}", o.describe());
+        assert!(o.stdout.starts_with("127.0.0.1:"), "{rt}\n{}", o.describe());
+        assert_eq!(d.inspect(&id, "{{.State.Running}}"), "true", "{rt}");
+        let _ = d.docker(&["rm", "-f", &id]);
+    }
+}
+
+#[test]
+fn host_network_runs_like_runc() {
+    let d = require!(docker());
+    let o = assert_agree(d, &["--network=host"], &["sh", "-c", "echo hi; exit 4"]);
+    assert_eq!((o.stdout.as_str(), o.status), ("hi\n", 4), "{}", o.describe());
+}
+
+#[test]
+fn user_defined_bridge_network_runs_like_runc() {
+    let d = require!(docker());
+    let net = tests::unique_name("runsc-rs-net");
+    let o = d.docker(&["network", "create", &net]);
+    assert_eq!(o.status, 0, "{}", o.describe());
+    let flag = format!("--network={net}");
+    let (runc, ours) = both(d, &[&flag], &["sh", "-c", "echo hi; exit 5"]);
+    let _ = d.docker(&["network", "rm", &net]);
+    tests::assert_same(&runc, &ours);
+    assert_eq!(
+        (ours.stdout.as_str(), ours.status),
+        ("hi\n", 5),
+        "{}",
+        ours.describe()
+    );
+}
+
+/// runc sets HOME from the image's /etc/passwd when the spec has none
+/// (`/` for a user the file does not name); an explicit HOME wins.
+#[test]
+fn home_comes_from_the_images_passwd_as_under_runc() {
+    let d = require!(docker());
+    let cmd = ["sh", "-c", "echo $HOME"];
+    let o = assert_agree(d, &[], &cmd);
+    assert_eq!(o.stdout, "/root\n", "{}", o.describe());
+    let o = assert_agree(d, &["-u", "1000"], &cmd);
+    assert_eq!(o.stdout, "/home/user\n", "{}", o.describe());
+    let o = assert_agree(d, &["-u", "4242"], &cmd);
+    assert_eq!(o.stdout, "/\n", "{}", o.describe());
+    let o = assert_agree(d, &["-e", "HOME=/elsewhere"], &cmd);
+    assert_eq!(o.stdout, "/elsewhere\n", "{}", o.describe());
+}
+
+/// The Sentry and the Gofer are named in `ps` and `top` (comm), and their
+/// command lines carry the container's id.
+#[test]
+fn sentry_and_gofer_are_named_with_the_container_id() {
+    let d = require!(docker());
+    let id = d.run_detached(OURS, &[], &["sleep", "30"]);
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let args: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if !args.contains(&format!("--id={id}")) {
+            continue;
+        }
+        let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
+        found.push((comm.trim().to_string(), args[0].clone()));
+    }
+    let _ = d.docker(&["rm", "-f", &id]);
+    found.sort();
+    assert_eq!(
+        found,
+        vec![
+            ("runsc-rs-gofer".to_string(), "runsc-rs-gofer".to_string()),
+            ("runsc-rs-sentry".to_string(), "runsc-rs-sentry".to_string()),
+        ]
+    );
+}
+
 #[test]
 fn run_applies_env_workdir_user_and_hostname() {
     let d = require!(docker());

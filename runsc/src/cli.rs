@@ -151,6 +151,9 @@ pub enum Command {
     Spec(SpecArgs),
     /// Run a new process in a running container.
     Exec(crate::exec::ExecArgs),
+    /// Look into a running container's sandbox (`--stacks`: what each task
+    /// is doing).
+    Debug(crate::debug::DebugArgs),
     /// Internal: the supervisor of a container's sandbox.
     #[command(hide = true)]
     Supervise(crate::container::SuperviseArgs),
@@ -333,6 +336,7 @@ pub fn run(cli: Cli) -> Result<u8> {
                 Command::Resume(a) => c::pause(g, &a.id, false),
                 Command::Spec(a) => c::spec(&a.bundle),
                 Command::Exec(a) => crate::exec::exec(g, &a),
+                Command::Debug(a) => crate::debug::debug(g, &a),
                 Command::Install(a) => {
                     crate::install::install(&a.config_file, &a.runtime, &a.flags)
                 }

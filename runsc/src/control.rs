@@ -31,6 +31,8 @@ pub enum Request {
     /// Send `signal` to one process of the sandbox (an `exec`ed one whose
     /// waiter on the host was signalled).
     SignalProcess { pid: i32, signal: i32 },
+    /// The task dump: every task's syscall, sleep and signals.
+    Stacks,
 }
 
 /// A process to run: what `exec` sends, and the first process of a
@@ -60,6 +62,9 @@ pub struct Reply {
     /// Its wait status, in the second reply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<i32>,
+    /// The task dump (`Stacks`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stacks: Option<String>,
 }
 
 /// A reply that follows the first on the same connection (exec's status).

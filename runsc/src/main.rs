@@ -10,6 +10,7 @@ mod cli;
 mod console;
 mod container;
 mod control;
+mod debug;
 mod exec;
 mod install;
 mod logging;

@@ -866,6 +866,10 @@ fn handle_control(
             Ok(()) => Reply::ok(),
             Err(e) => signal_error(signal, e),
         },
+        Request::Stacks => Reply {
+            stacks: Some(sb.kernel.dump_tasks()),
+            ..Reply::ok()
+        },
         Request::Ps => Reply {
             processes: sb
                 .kernel

@@ -366,6 +366,48 @@ fn build_c_program(name: &str, linked_static: bool) -> Result<PathBuf, String> {
     Ok(out)
 }
 
+/// Builds `tests/programs/go/<name>.go` with Debian's Go (golang-go) into
+/// `<scratch>/go-programs` (reused while newer than the source), its build
+/// cache under the scratch directory. Err (skip) when Go is missing; panics
+/// when the program does not build.
+pub fn go_program(name: &str) -> Result<PathBuf, String> {
+    static BUILD_LOCK: Mutex<()> = Mutex::new(());
+    let src = workspace_root()
+        .join("tests/programs/go")
+        .join(format!("{name}.go"));
+    assert!(src.is_file(), "no such Go test program: {}", src.display());
+    let go = host_program(GO, "golang-go")?;
+    let dir = scratch_dir().join("go-programs");
+    fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+    let out = dir.join(name);
+    let _guard = BUILD_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    if mtime(&out).is_some() && mtime(&out) >= mtime(&src) {
+        return Ok(out);
+    }
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = Command::new(go)
+        .args(["build", "-o"])
+        .arg(&tmp)
+        .arg(&src)
+        .env("HOME", scratch_dir())
+        .env("GOCACHE", scratch_dir().join("go-cache"))
+        .env("GOFLAGS", "-buildvcs=false")
+        .current_dir(&dir)
+        .output()
+        .unwrap_or_else(|e| panic!("run go: {e}"));
+    assert!(
+        result.status.success(),
+        "go build failed on {}:\n{}",
+        src.display(),
+        String::from_utf8_lossy(&result.stderr)
+    );
+    fs::rename(&tmp, &out).unwrap_or_else(|e| panic!("rename to {}: {e}", out.display()));
+    Ok(out)
+}
+
+/// Debian's Go toolchain (golang-go).
+pub const GO: &str = "/usr/bin/go";
+
 /// Writes an executable file into the scratch directory (e.g. a `#!` script)
 /// and returns its path.
 pub fn scratch_executable(name: &str, contents: &str) -> PathBuf {

@@ -40,7 +40,12 @@ fn run_prints_and_exits_with_the_apps_code() {
 fn default_bridge_network_runs_like_runc() {
     let d = require!(docker());
     let o = assert_agree(d, &[], &["sh", "-c", "echo hi; exit 3"]);
-    assert_eq!((o.stdout.as_str(), o.status), ("hi\n", 3), "{}", o.describe());
+    assert_eq!(
+        (o.stdout.as_str(), o.status),
+        ("hi\n", 3),
+        "{}",
+        o.describe()
+    );
     for rt in [RUNC, OURS] {
         let id = d.run_detached(rt, &[], &["sleep", "30"]);
         let ip = d.inspect(&id, "{{.NetworkSettings.IPAddress}}");
@@ -68,7 +73,12 @@ fn published_port_container_starts_and_docker_reports_the_port() {
 fn host_network_runs_like_runc() {
     let d = require!(docker());
     let o = assert_agree(d, &["--network=host"], &["sh", "-c", "echo hi; exit 4"]);
-    assert_eq!((o.stdout.as_str(), o.status), ("hi\n", 4), "{}", o.describe());
+    assert_eq!(
+        (o.stdout.as_str(), o.status),
+        ("hi\n", 4),
+        "{}",
+        o.describe()
+    );
 }
 
 #[test]

@@ -583,3 +583,25 @@ fn xattrs_on_a_bind_volume_reach_the_host_as_natively() {
     assert_nothing_left(&b);
     let _ = std::fs::remove_dir_all(&base);
 }
+
+/// `runsc-rs debug --stacks ID`: the container's task dump names init's
+/// blocking call and what it sleeps on; an unknown container is an error.
+#[test]
+fn debug_stacks_names_each_tasks_blocking_call() {
+    require!(sandbox());
+    let Some(b) = running("oci-stacks", "s1") else {
+        return;
+    };
+    let mut dump = String::new();
+    let ok = tests::docker::wait_for(Duration::from_secs(20), || {
+        let o = b.runtime(&["debug", "--stacks", "s1"]);
+        dump = text(&o).0;
+        o.status.success() && dump.contains("(sleep) in ") && dump.contains("asleep")
+    });
+    let _ = b.runtime(&["delete", "--force", "s1"]);
+    assert!(ok, "{dump}");
+    assert!(dump.starts_with("1 process\n"), "{dump}");
+    let o = b.runtime(&["debug", "--stacks", "no-such-container"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert_nothing_left(&b);
+}

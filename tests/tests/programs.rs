@@ -36,6 +36,15 @@ fn eight_threads_hand_a_condvar_token_around_800k_times() {
     native_then_sandboxed("threads_condvar", &[], Duration::from_secs(900));
 }
 
+/// Futex waits, signals with and without SA_RESTART, wait4/waitid on
+/// exiting children, pipe reads and an epoll_wait whose set changes while
+/// it sleeps, all at once: every wake-up arrives (issue 17's class of
+/// hang). 1,000 rounds of each part.
+#[test]
+fn wake_ups_are_never_lost_among_futexes_signals_children_pipes_and_epoll() {
+    native_then_sandboxed("wakeups", &["1000"], Duration::from_secs(600));
+}
+
 #[test]
 fn fork_and_wait_report_exit_codes_signal_deaths_and_stops() {
     native_then_sandboxed("fork_wait", &[], SHORT);

@@ -165,7 +165,8 @@ impl Kernel {
         let now = Instant::now();
         let mut groups = self.all_groups();
         groups.sort_by_key(|g| g.tgid);
-        let mut out = format!("{} processes\n", groups.len());
+        let n = groups.len();
+        let mut out = format!("{n} process{}\n", if n == 1 { "" } else { "es" });
         for g in groups {
             let (tasks, pending, parent, stopped, exit) = {
                 let i = g.inner.lock().unwrap();

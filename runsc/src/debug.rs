@@ -1,0 +1,33 @@
+//! `runsc-rs debug`: looking into a running sandbox.
+//!
+//! `--stacks` prints every task of a container's Sentry with the syscall it
+//! is in (and its arguments), what it sleeps on and for how long, and its
+//! pending and blocked signals: what to look at when a container hangs.
+//! A `do` sandbox has no control socket; its Sentry writes the same dump to
+//! its stderr and debug log on SIGPWR (`kill -PWR <runsc-rs-sentry pid>`).
+
+use anyhow::{bail, Result};
+
+use crate::cli::Global;
+use crate::state::Root;
+
+#[derive(clap::Args, Debug)]
+pub struct DebugArgs {
+    /// Print each task of the sandbox: its syscall, what it waits on, its
+    /// signals.
+    #[arg(long)]
+    pub stacks: bool,
+    /// The container id.
+    pub id: String,
+}
+
+pub fn debug(g: &Global, a: &DebugArgs) -> Result<u8> {
+    if !a.stacks {
+        bail!("nothing to do: give --stacks");
+    }
+    let root = Root::new(&g.root)?;
+    root.load(&a.id)?;
+    let r = crate::control::call(&root.dir(&a.id), &crate::control::Request::Stacks)?;
+    print!("{}", r.stacks.unwrap_or_default());
+    Ok(0)
+}

@@ -498,6 +498,8 @@ pub struct Cmd {
     flags: Vec<String>,
     log_dir: Option<PathBuf>,
     env: Vec<(String, String)>,
+    /// The directory it starts in (default `/`).
+    cwd: Option<PathBuf>,
 }
 
 impl Cmd {
@@ -510,12 +512,19 @@ impl Cmd {
             flags: Vec::new(),
             log_dir: None,
             env: Vec::new(),
+            cwd: None,
         }
     }
 
     /// An environment variable for the command (besides PATH and LC_ALL).
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// The directory the command (and `runsc-rs do`) starts in.
+    pub fn cwd(mut self, dir: &Path) -> Self {
+        self.cwd = Some(dir.to_path_buf());
         self
     }
 
@@ -553,6 +562,7 @@ impl Cmd {
             self.timeout,
             None,
             &self.env,
+            self.cwd.as_deref(),
         )
     }
 
@@ -581,6 +591,7 @@ impl Cmd {
             self.timeout,
             log_dir,
             &self.env,
+            self.cwd.as_deref(),
         )
     }
 
@@ -779,6 +790,7 @@ fn spawn_and_wait(
     timeout: Duration,
     log_dir: Option<PathBuf>,
     env: &[(String, String)],
+    cwd: Option<&Path>,
 ) -> Output {
     let timeout = timeout.mul_f64(timeout_scale());
     let mut cmd = Command::new(&argv[0]);
@@ -786,7 +798,7 @@ fn spawn_and_wait(
         .env_clear()
         .env("PATH", PATH)
         .env("LC_ALL", "C")
-        .current_dir("/")
+        .current_dir(cwd.unwrap_or(Path::new("/")))
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {

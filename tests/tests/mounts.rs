@@ -227,3 +227,33 @@ fn stat_f_reports_the_overlay_root_and_its_tmp_in_linux_format() {
         types.describe()
     );
 }
+
+/// `runsc-rs do ./prog` from a directory under the host's /tmp (a clone of
+/// this repository there, say): the directory and the program are found,
+/// and what the program writes there stays in the sandbox.
+#[test]
+fn do_runs_a_program_from_a_directory_under_tmp_and_keeps_its_writes() {
+    require!(sandbox());
+    let dir = std::path::Path::new("/tmp").join(tests::unique_name("runsc-rs-cwd"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script =
+        "#!/bin/sh\necho \"in $(pwd)\"\necho made > made\ncat made\nls /tmp | grep -c -x \"$1\"\n";
+    let prog = dir.join("prog");
+    std::fs::write(&prog, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let name = dir.file_name().unwrap().to_str().unwrap().to_string();
+    let out = tests::Cmd::new(&["./prog", &name])
+        .cwd(&dir)
+        .run_sandboxed();
+    let leaked = dir.join("made").exists();
+    let _ = std::fs::remove_dir_all(&dir);
+    out.assert_success();
+    assert_eq!(
+        out.stdout,
+        format!("in {}\nmade\n1\n", dir.display()),
+        "{}",
+        out.describe()
+    );
+    assert!(!leaked, "the sandbox's write reached the host's /tmp");
+}

@@ -76,10 +76,13 @@ fn tar_copies_a_tree_into_tmp_identically_and_rm_removes_it() {
     require!(sandbox());
     require!(host_program("/usr/bin/tar", "tar"));
     require!(host_program("/usr/bin/diff", "diffutils"));
-    let script = "mkdir /tmp/x && tar -c /usr/share/doc 2>/dev/null | tar -x -C /tmp/x \
-                  && diff -r --no-dereference /usr/share/doc /tmp/x/usr/share/doc \
-                  && rm -rf /tmp/x && test ! -e /tmp/x && echo ok";
-    let s = Cmd::new(&["/bin/sh", "-c", script])
+    let x = format!("/tmp/{}", unique_name("runsc-rs-tar"));
+    let script = format!(
+        "mkdir {x} && tar -c /usr/share/doc 2>/dev/null | tar -x -C {x} \
+         && diff -r --no-dereference /usr/share/doc {x}/usr/share/doc \
+         && rm -rf {x} && test ! -e {x} && echo ok"
+    );
+    let s = Cmd::new(&["/bin/sh", "-c", &script])
         .timeout(Duration::from_secs(600))
         .run_sandboxed();
     s.assert_success();
@@ -95,7 +98,10 @@ fn tail_follows_appends_and_replacements_through_inotify() {
     require!(sandbox());
     require!(host_program("/usr/bin/tail", "coreutils"));
     require!(host_program("/usr/bin/timeout", "coreutils"));
-    let f = format!("/tmp/{}", unique_name("runsc-rs-tail"));
+    // On a tmpfs in both runs: coreutils' tail trusts inotify only on a
+    // file system it knows to be local, and treats overlayfs (the
+    // sandbox's /tmp) as remote, polling instead.
+    let f = format!("/dev/shm/{}", unique_name("runsc-rs-tail"));
     let follow = format!(
         "echo one > {f}; \
          (sleep 1; echo two >> {f}; sleep 1; echo three >> {f}) & \

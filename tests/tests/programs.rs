@@ -45,6 +45,14 @@ fn wake_ups_are_never_lost_among_futexes_signals_children_pipes_and_epoll() {
     native_then_sandboxed("wakeups", &["1000"], Duration::from_secs(600));
 }
 
+/// EPOLLET once per change, EPERM for files without poll (Go registers
+/// every file it opens), a closed write end hanging up the reader of a
+/// sleeping epoll_wait, a descriptor added during the sleep.
+#[test]
+fn epoll_edges_unpollable_files_and_changes_during_the_wait_match_linux() {
+    native_then_sandboxed("epoll_edges", &[], SHORT);
+}
+
 #[test]
 fn fork_and_wait_report_exit_codes_signal_deaths_and_stops() {
     native_then_sandboxed("fork_wait", &[], SHORT);

@@ -2,16 +2,30 @@
 //! reports.
 //!
 //! Readiness comes from each file's `FileOps::readiness`, and waiting uses
-//! the files' wait queues (`vfs::poll::wait_ready`). EPOLLET is served as
-//! level-triggered: an edge-triggered program still sees every event (at
-//! worst more than once), which is safe where missing one would hang it.
+//! the files' wait queues plus the epoll's own `changes` queue (an interest
+//! added while a thread sleeps in epoll_wait must wake it: see
+//! `syscalls/epoll.rs`).
+//!
+//! EPOLLET: an edge-triggered interest keeps a [`Waiter`] on its file's wait
+//! queue for as long as it exists. Nobody sleeps on it; the file's
+//! notifications set its flag, which says "the file's state may have
+//! changed since the last report". An edge-triggered interest is reported
+//! only when that flag is set *and* the file is ready, and the report
+//! consumes the flag. The flag is consumed before the readiness is read,
+//! so a change that lands in between is either seen by that read or sets
+//! the flag again: an edge is never lost, at worst reported twice (which
+//! edge-triggered programs must tolerate anyway). A program that holds a
+//! writable pipe end in an edge-triggered set (Go's netpoller holds every
+//! descriptor so) then sleeps instead of being told about it forever.
+//! A file without a wait queue cannot signal edges: it is reported as
+//! level-triggered.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::errno::Errno;
-use crate::kernel::waiter::WaitQueue;
+use crate::kernel::waiter::{WaitQueue, Waiter};
 use crate::vfs::{File, FileOps};
 
 #[derive(Clone)]
@@ -21,19 +35,25 @@ pub struct Interest {
     pub data: u64,
     /// EPOLLONESHOT fired: silent until EPOLL_CTL_MOD.
     pub disabled: bool,
+    /// EPOLLET on a file with a wait queue: the flag its notifications set.
+    edge: Option<Arc<Waiter>>,
 }
 
 /// The events epoll always reports, asked or not.
 const ALWAYS: u32 = (libc::EPOLLERR | libc::EPOLLHUP) as u32;
 
-/// One interest as a wait sees it: the file (None if it went away), the
-/// poll events to ask for, and its key in the interest list.
-pub type Watched = (Option<Arc<File>>, i16, (i32, usize));
+/// One interest as a wait sees it: the file, the poll events to ask for,
+/// and its key in the interest list. The file is weak: an epoll_wait asleep
+/// must not keep a file alive (a pipe's write end closed meanwhile must
+/// still hang up its reader, as the Go runtime's os/exec waits for).
+pub type Watched = (Weak<File>, i16, (i32, usize));
+
+type Interests = BTreeMap<(i32, usize), Interest>;
 
 #[derive(Default)]
 pub struct Epoll {
     /// Keyed by (fd, the file's address): Linux keys by descriptor and file.
-    interest: Mutex<BTreeMap<(i32, usize), Interest>>,
+    interest: Mutex<Interests>,
     /// Bumped (under the `interest` lock) by every add and modify, so a
     /// sleeping epoll_wait knows its snapshot is stale.
     generation: AtomicU64,
@@ -43,11 +63,40 @@ pub struct Epoll {
     ino: u64,
 }
 
+/// The edge flag of a new or changed interest: set, so that a file already
+/// ready is reported once, as Linux does on EPOLL_CTL_ADD and MOD.
+fn edge_flag(f: &Arc<File>, events: u32) -> Option<Arc<Waiter>> {
+    if events & libc::EPOLLET as u32 == 0 {
+        return None;
+    }
+    let q = f.ops().wait_queue()?;
+    let w = Waiter::new();
+    w.notify();
+    q.add(&w);
+    Some(w)
+}
+
+/// Takes an interest's edge flag off its file's queue.
+fn drop_edge(i: &Interest) {
+    if let (Some(w), Some(f)) = (&i.edge, i.file.upgrade()) {
+        if let Some(q) = f.ops().wait_queue() {
+            q.remove(w);
+        }
+    }
+}
+
+/// Forgets interests whose file is gone (their queues went with them).
+fn prune(m: &mut Interests) {
+    m.retain(|_, i| i.file.strong_count() > 0);
+}
+
 impl Epoll {
     pub fn new() -> Epoll {
         Epoll {
+            interest: Mutex::default(),
+            generation: AtomicU64::new(0),
+            changes: WaitQueue::new(),
             ino: super::anon_ino(),
-            ..Epoll::default()
         }
     }
 
@@ -57,7 +106,7 @@ impl Epoll {
 
     pub fn add(&self, fd: i32, f: &Arc<File>, events: u32, data: u64) -> Result<(), Errno> {
         let mut m = self.interest.lock().unwrap();
-        m.retain(|_, i| i.file.strong_count() > 0);
+        prune(&mut m);
         let k = Self::key(fd, f);
         if m.contains_key(&k) {
             return Err(Errno::EEXIST);
@@ -69,6 +118,7 @@ impl Epoll {
                 events,
                 data,
                 disabled: false,
+                edge: edge_flag(f, events),
             },
         );
         self.changed(m);
@@ -77,7 +127,7 @@ impl Epoll {
 
     /// Marks the interest list changed (the caller holds its lock, given
     /// here to be released before the waiters are woken).
-    fn changed(&self, m: std::sync::MutexGuard<'_, BTreeMap<(i32, usize), Interest>>) {
+    fn changed(&self, m: std::sync::MutexGuard<'_, Interests>) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         drop(m);
         self.changes.notify_all();
@@ -96,30 +146,34 @@ impl Epoll {
     pub fn modify(&self, fd: i32, f: &Arc<File>, events: u32, data: u64) -> Result<(), Errno> {
         let mut m = self.interest.lock().unwrap();
         let i = m.get_mut(&Self::key(fd, f)).ok_or(Errno::ENOENT)?;
+        drop_edge(i);
         i.events = events;
         i.data = data;
         i.disabled = false;
+        i.edge = edge_flag(f, events);
         self.changed(m);
         Ok(())
     }
 
     pub fn delete(&self, fd: i32, f: &Arc<File>) -> Result<(), Errno> {
         let mut m = self.interest.lock().unwrap();
-        m.remove(&Self::key(fd, f)).map(|_| ()).ok_or(Errno::ENOENT)
+        let i = m.remove(&Self::key(fd, f)).ok_or(Errno::ENOENT)?;
+        drop_edge(&i);
+        Ok(())
     }
 
     /// The live interests, for a wait: (file, poll events to ask for, key),
     /// and the [`Epoll::generation`] they are of.
     pub fn snapshot(&self) -> (Vec<Watched>, u64) {
         let mut m = self.interest.lock().unwrap();
-        m.retain(|_, i| i.file.strong_count() > 0);
+        prune(&mut m);
         let generation = self.generation();
         let v = m
             .iter()
             .filter(|(_, i)| !i.disabled)
             .map(|(k, i)| {
                 (
-                    i.file.upgrade(),
+                    i.file.clone(),
                     ((i.events | ALWAYS) & 0xffff) as u16 as i16,
                     *k,
                 )
@@ -128,18 +182,28 @@ impl Epoll {
         (v, generation)
     }
 
-    /// Turns readiness into events for the caller: (events, data), at most
-    /// `max`; EPOLLONESHOT interests are disabled as they fire.
-    pub fn collect(&self, keys: &[(i32, usize)], ready: &[i16], max: usize) -> Vec<(u32, u64)> {
+    /// The events to report now among `snap`: (events, data), at most
+    /// `max`. EPOLLONESHOT interests are disabled as they fire, and an
+    /// edge-triggered interest is reported only if its file notified since
+    /// its last report (its flag is consumed before the readiness is read).
+    pub fn collect(&self, snap: &[Watched], max: usize) -> Vec<(u32, u64)> {
         let mut m = self.interest.lock().unwrap();
         let mut out = Vec::new();
-        for (k, r) in keys.iter().zip(ready) {
+        for (file, ask, k) in snap {
             if out.len() >= max {
                 break;
             }
+            let Some(file) = file.upgrade() else { continue };
             let Some(i) = m.get_mut(k) else { continue };
-            let ev = (*r as u16 as u32) & (i.events | ALWAYS);
-            if ev == 0 || i.disabled {
+            if i.disabled {
+                continue;
+            }
+            if i.edge.as_ref().is_some_and(|w| !w.take()) {
+                continue;
+            }
+            let ready = file.ops().readiness(*ask) & *ask;
+            let ev = (ready as u16 as u32) & (i.events | ALWAYS);
+            if ev == 0 {
                 continue;
             }
             if i.events & libc::EPOLLONESHOT as u32 != 0 {
@@ -148,6 +212,15 @@ impl Epoll {
             out.push((ev, i.data));
         }
         out
+    }
+}
+
+impl Drop for Epoll {
+    fn drop(&mut self) {
+        let m = self.interest.get_mut().unwrap_or_else(|e| e.into_inner());
+        for i in m.values() {
+            drop_edge(i);
+        }
     }
 }
 
@@ -165,7 +238,7 @@ impl FileOps for Epoll {
     fn readiness(&self, mask: i16) -> i16 {
         let (snap, _) = self.snapshot();
         let files: Vec<(Option<Arc<File>>, i16)> =
-            snap.iter().map(|(f, e, _)| (f.clone(), *e)).collect();
+            snap.iter().map(|(f, e, _)| (f.upgrade(), *e)).collect();
         let ready = crate::vfs::poll::ready_now(&files);
         if ready.iter().any(|r| *r != 0 && *r != libc::POLLNVAL) {
             (libc::POLLIN | libc::POLLRDNORM) & mask
@@ -176,5 +249,61 @@ impl FileOps for Epoll {
 
     fn name(&self) -> Vec<u8> {
         b"anon_inode:[eventpoll]".to_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn interest_count(ep: &Epoll) -> usize {
+        ep.snapshot().0.len()
+    }
+
+    #[test]
+    fn an_edge_triggered_pipe_is_reported_once_per_change() {
+        let (r, w) = crate::fsimpl::pipe::new_pipe_files(0);
+        let ep = Epoll::new();
+        let et = (libc::EPOLLIN | libc::EPOLLET) as u32;
+        ep.add(3, &r, et, 7).unwrap();
+        ep.add(4, &w, (libc::EPOLLOUT | libc::EPOLLET) as u32, 8)
+            .unwrap();
+        let (snap, _) = ep.snapshot();
+        // The write end is writable: reported once after ADD, then not again
+        // while nothing changes.
+        assert_eq!(ep.collect(&snap, 8), vec![(libc::EPOLLOUT as u32, 8)]);
+        assert_eq!(ep.collect(&snap, 8), vec![]);
+        assert_eq!(interest_count(&ep), 2);
+        // A notification of the write end (a reader took data, say): it is
+        // reported once more. One of the (empty) read end: nothing, and its
+        // flag is spent.
+        w.ops().wait_queue().unwrap().notify_all();
+        r.ops().wait_queue().unwrap().notify_all();
+        assert_eq!(ep.collect(&snap, 8), vec![(libc::EPOLLOUT as u32, 8)]);
+        assert_eq!(ep.collect(&snap, 8), vec![]);
+        // Deleting takes the flag off the file's queue.
+        ep.delete(4, &w).unwrap();
+        w.ops().wait_queue().unwrap().notify_all();
+        let (snap, _) = ep.snapshot();
+        assert_eq!(ep.collect(&snap, 8), vec![]);
+    }
+
+    #[test]
+    fn level_triggered_interests_are_reported_while_ready() {
+        let (_r, w) = crate::fsimpl::pipe::new_pipe_files(0);
+        let ep = Epoll::new();
+        ep.add(4, &w, libc::EPOLLOUT as u32, 8).unwrap();
+        let (snap, _) = ep.snapshot();
+        assert_eq!(ep.collect(&snap, 8), vec![(libc::EPOLLOUT as u32, 8)]);
+        assert_eq!(ep.collect(&snap, 8), vec![(libc::EPOLLOUT as u32, 8)]);
+    }
+
+    #[test]
+    fn a_new_interest_moves_the_generation() {
+        let (r, _w) = crate::fsimpl::pipe::new_pipe_files(0);
+        let ep = Epoll::new();
+        let g = ep.generation();
+        ep.add(3, &r, libc::EPOLLIN as u32, 1).unwrap();
+        assert_ne!(ep.generation(), g);
     }
 }

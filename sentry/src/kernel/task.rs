@@ -323,6 +323,23 @@ impl Task {
         for q in queues {
             q.add(w);
         }
+        let r = self.sleep_until(deadline, cond);
+        for q in queues {
+            q.remove(w);
+        }
+        r
+    }
+
+    /// The sleep of [`Task::block`] without its queues: the caller has put
+    /// this task's waiter (`handle.waiter`) on whatever queues notify it,
+    /// and takes it off them afterwards. For a wait that must not keep its
+    /// objects alive while it sleeps (epoll_wait).
+    pub fn sleep_until(
+        &self,
+        deadline: Option<Instant>,
+        cond: &mut dyn FnMut() -> bool,
+    ) -> Result<(), Errno> {
+        let w = &self.handle.waiter;
         let r = loop {
             if cond() {
                 break Ok(());
@@ -344,9 +361,6 @@ impl Task {
                 };
             }
         };
-        for q in queues {
-            q.remove(w);
-        }
         self.handle.activity.awake();
         r
     }

@@ -52,6 +52,13 @@ impl Waiter {
     pub fn clear(&self) {
         *self.woken.lock().unwrap() = false;
     }
+
+    /// Consumes a pending notification without sleeping: whether there was
+    /// one. A waiter nobody sleeps on is then a flag its queue sets (epoll's
+    /// edge-triggered interests use it so).
+    pub fn take(&self) -> bool {
+        std::mem::take(&mut *self.woken.lock().unwrap())
+    }
 }
 
 /// A set of waiters to notify when an object's state changes.

@@ -1,13 +1,13 @@
 //! epoll_create, epoll_ctl, epoll_wait and friends.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use crate::fsimpl::epoll::Epoll;
 use crate::kernel::task::Task;
-use crate::vfs::poll::{wait_ready_or_changed, SetChanged};
+use crate::vfs::poll::SLICE;
 use crate::vfs::File;
 
 pub fn register(t: &mut Table) {
@@ -26,7 +26,7 @@ pub fn register(t: &mut Table) {
     t.add(
         libc::SYS_epoll_ctl,
         "epoll_ctl",
-        Support::Partial("EPOLLET is served level-triggered; EPOLLEXCLUSIVE and EPOLLWAKEUP are accepted and ignored"),
+        Support::Partial("EPOLLET is level-triggered for files without a wait queue (host files); EPOLLEXCLUSIVE and EPOLLWAKEUP are accepted and ignored"),
         sys_epoll_ctl,
     );
     t.add(
@@ -87,13 +87,8 @@ fn sys_epoll_ctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
     if Arc::ptr_eq(&epf, &target) {
         return Err(Errno::EINVAL);
     }
-    // Regular files and directories cannot be watched (Linux: EPERM).
-    if target.ops().wait_queue().is_none() {
-        if let Ok(st) = target.stat() {
-            if matches!(st.st_mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFDIR) {
-                return Err(Errno::EPERM);
-            }
-        }
+    if !can_poll(&target) {
+        return Err(Errno::EPERM);
     }
     let read_event = |t: &Task| -> Result<(u32, u64), Errno> {
         let b = t.read_bytes(a.a[3], EVENT_SIZE as usize)?;
@@ -116,6 +111,30 @@ fn sys_epoll_ctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
     }
 }
 
+/// The memory devices (major 1) whose Linux driver has no poll: /dev/mem,
+/// kmem, null, port, zero, full and urandom (random and kmsg have one;
+/// checked on Linux 6.18).
+const UNPOLLABLE_MEM_MINORS: [u32; 7] = [1, 2, 3, 4, 5, 7, 9];
+
+/// Whether epoll may watch `f`: Linux refuses (EPERM) a file whose driver
+/// has no poll, which regular files, directories and the memory devices
+/// lack. Go's runtime relies on the refusal: it registers every file it
+/// opens, and a /dev/null it was allowed to watch would be ready forever.
+fn can_poll(f: &File) -> bool {
+    if f.ops().wait_queue().is_some() {
+        return true;
+    }
+    let Ok(st) = f.stat() else { return true };
+    match st.st_mode & libc::S_IFMT {
+        libc::S_IFREG | libc::S_IFDIR => false,
+        libc::S_IFCHR => {
+            let (major, minor) = (libc::major(st.st_rdev), libc::minor(st.st_rdev));
+            !(major == 1 && UNPOLLABLE_MEM_MINORS.contains(&minor))
+        }
+        _ => true,
+    }
+}
+
 fn do_wait(t: &mut Task, epfd: i32, events: u64, max: i32, deadline: Option<Instant>) -> SysResult {
     if max <= 0 || max > MAX_EVENTS {
         return Err(Errno::EINVAL);
@@ -126,36 +145,57 @@ fn do_wait(t: &mut Task, epfd: i32, events: u64, max: i32, deadline: Option<Inst
     if !t.mm.is_mapped(events, max as u64 * EVENT_SIZE) {
         return Err(Errno::EFAULT);
     }
+    let w = t.handle.waiter.clone();
     loop {
         let (snap, generation) = ep.snapshot();
-        let files: Vec<(Option<Arc<File>>, i16)> =
-            snap.iter().map(|(f, e, _)| (f.clone(), *e)).collect();
-        let keys: Vec<(i32, usize)> = snap.iter().map(|(_, _, k)| *k).collect();
-        // A descriptor added or changed by another thread while this one
-        // sleeps must be waited for too (Go's netpoller sleeps here while
-        // other threads register new descriptors): a change of the interest
-        // list ends the wait, and the loop waits again on the new list.
-        let set = SetChanged {
-            queue: ep.changes(),
-            changed: &|| ep.generation() != generation,
-        };
-        let ready = match wait_ready_or_changed(t, &files, deadline, Some(set)) {
-            Ok(Some(r)) => r,
-            Ok(None) => continue,
-            // epoll_wait is never restarted after a handler (Linux: EINTR).
-            Err(e) if e == Errno::ERESTARTSYS => return Err(Errno::EINTR),
-            Err(e) => return Err(e),
-        };
-        let out = ep.collect(&keys, &ready, max as usize);
-        if out.is_empty() && deadline.is_none_or(|d| Instant::now() < d) && !files.is_empty() {
-            // Only ignored bits were ready (e.g. POLLOUT not asked for): wait
-            // a little rather than spin, then look again.
-            if t.sleep(Some(Instant::now() + Duration::from_millis(5)))
-                .is_err()
-            {
-                return Err(Errno::EINTR);
+        // On each file's queue and the epoll's own: a descriptor added or
+        // changed by another thread while this one sleeps must end the
+        // sleep (Go's netpoller sleeps here while other threads register
+        // new descriptors), and the loop then waits on the new list. The
+        // files are held only while the waiter goes on their queues: one
+        // closed during the sleep is released at once (a pipe's write end
+        // then hangs up its reader). Its queue may outlive it (a pipe's is
+        // shared by both ends) and keep the waiter a while: that costs
+        // this task a spurious wake-up at most.
+        let mut registered: Vec<Weak<File>> = Vec::new();
+        let mut unqueued = false;
+        for (f, _, _) in &snap {
+            let Some(f) = f.upgrade() else { continue };
+            match f.ops().wait_queue() {
+                Some(q) => {
+                    q.add(&w);
+                    registered.push(Arc::downgrade(&f));
+                }
+                None => unqueued = true,
             }
-            continue;
+        }
+        ep.changes().add(&w);
+        // Files without a queue are looked at again after each slice.
+        let slice_end = unqueued.then(|| Instant::now() + SLICE);
+        let until = match (deadline, slice_end) {
+            (Some(d), Some(s)) => Some(d.min(s)),
+            (d, s) => d.or(s),
+        };
+        let mut out = Vec::new();
+        let r = t.sleep_until(until, &mut || {
+            out = ep.collect(&snap, max as usize);
+            !out.is_empty() || ep.generation() != generation
+        });
+        ep.changes().remove(&w);
+        for f in registered.iter().filter_map(Weak::upgrade) {
+            if let Some(q) = f.ops().wait_queue() {
+                q.remove(&w);
+            }
+        }
+        match r {
+            // The interest list changed: wait again on the new one.
+            Ok(()) if out.is_empty() => continue,
+            Ok(()) => {}
+            Err(Errno::ETIMEDOUT) if deadline.is_some_and(|d| Instant::now() >= d) => return Ok(0),
+            Err(Errno::ETIMEDOUT) => continue,
+            // epoll_wait is never restarted after a handler (Linux: EINTR).
+            Err(Errno::ERESTARTSYS) => return Err(Errno::EINTR),
+            Err(e) => return Err(e),
         }
         let mut bytes = Vec::with_capacity(out.len() * EVENT_SIZE as usize);
         for (ev, data) in &out {

@@ -43,37 +43,14 @@ pub fn wait_ready(
     files: &[(Option<Arc<File>>, i16)],
     deadline: Option<Instant>,
 ) -> Result<Vec<i16>, Errno> {
-    wait_ready_or_changed(t, files, deadline, None)
-        .map(|r| r.expect("no change condition was given"))
-}
-
-/// What else ends a wait for readiness: the set of files itself changed
-/// (epoll_ctl while epoll_wait sleeps), signalled on `queue`.
-pub struct SetChanged<'a> {
-    pub queue: &'a WaitQueue,
-    pub changed: &'a dyn Fn() -> bool,
-}
-
-/// [`wait_ready`], also ended by `set` having changed: then `Ok(None)`, and
-/// the caller looks at its new set. The waiter is on `set.queue` before
-/// `set.changed` is first checked, so a change made at any moment during
-/// the wait ends it.
-pub fn wait_ready_or_changed(
-    t: &Task,
-    files: &[(Option<Arc<File>>, i16)],
-    deadline: Option<Instant>,
-    set: Option<SetChanged<'_>>,
-) -> Result<Option<Vec<i16>>, Errno> {
     let ready = ready_now(files);
     if ready.iter().any(|&r| r != 0) {
-        return Ok(Some(ready));
+        return Ok(ready);
     }
-    let changed = || set.as_ref().is_some_and(|s| (s.changed)());
-    let mut queues: Vec<&WaitQueue> = files
+    let queues: Vec<&WaitQueue> = files
         .iter()
         .filter_map(|(f, _)| f.as_ref().and_then(|f| f.ops().wait_queue()))
         .collect();
-    queues.extend(set.as_ref().map(|s| s.queue));
     let unqueued = files
         .iter()
         .any(|(f, _)| f.as_ref().is_some_and(|f| f.ops().wait_queue().is_none()));
@@ -85,26 +62,17 @@ pub fn wait_ready_or_changed(
             (d, s) => d.or(s),
         };
         let r = t.block(&queues, until, &mut || {
-            changed() || ready_now(files).iter().any(|&r| r != 0)
+            ready_now(files).iter().any(|&r| r != 0)
         });
         match r {
-            Ok(()) => {
-                let ready = ready_now(files);
-                if ready.iter().all(|&r| r == 0) && changed() {
-                    return Ok(None);
-                }
-                return Ok(Some(ready));
-            }
+            Ok(()) => return Ok(ready_now(files)),
             Err(Errno::ETIMEDOUT) => {
                 if deadline.is_some_and(|d| Instant::now() >= d) {
-                    return Ok(Some(ready_now(files)));
+                    return Ok(ready_now(files));
                 }
                 let ready = ready_now(files);
                 if ready.iter().any(|&r| r != 0) {
-                    return Ok(Some(ready));
-                }
-                if changed() {
-                    return Ok(None);
+                    return Ok(ready);
                 }
             }
             Err(e) => return Err(e),

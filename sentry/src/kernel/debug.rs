@@ -132,7 +132,12 @@ fn describe_task(out: &mut String, t: &TaskHandle, group_pending: u64, now: Inst
     let _ = write!(out, "  task {} ({comm})", t.tid);
     match t.activity.syscall() {
         Some((nr, a)) => {
-            let name = crate::syscalls::syscall_name(nr as usize);
+            // From the `syscalls` crate: the kernel does not reach up into
+            // the syscall handlers' module for a name.
+            let name = usize::try_from(nr)
+                .ok()
+                .and_then(::syscalls::Sysno::new)
+                .map_or("unknown", |s| s.name());
             let _ = write!(
                 out,
                 " in {name}({:#x}, {:#x}, {:#x}, {:#x}, {:#x}, {:#x})",

@@ -554,12 +554,19 @@ fn empty_root() -> Result<()> {
 }
 
 /// A panic anywhere in the Sentry is a bug that must end the sandbox at once
-/// (a task thread unwinding alone would leave the rest hanging).
+/// (a task thread unwinding alone would leave the rest hanging). Its
+/// message and location go to stderr and the log first: the default hook
+/// comes after, because a backtrace (RUST_BACKTRACE) reads files the
+/// seccomp filter refuses, and the kill would take the message with it.
 fn die_on_panic(process: &'static str) {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("?");
+        let line = format!("runsc-rs: {process} panicked (thread {name}): {info}");
+        eprintln!("{line}");
+        tracing::error!("{line}");
         default(info);
-        tracing::error!("{process} panicked: {info}");
         // SAFETY: _exit ends the process without running other threads' code.
         unsafe { libc::_exit(125) };
     }));

@@ -53,6 +53,15 @@ fn epoll_edges_unpollable_files_and_changes_during_the_wait_match_linux() {
     native_then_sandboxed("epoll_edges", &[], SHORT);
 }
 
+/// Timed calls with i64::MAX seconds (relative and absolute), negative
+/// times and nanoseconds out of range: Linux's errnos, or the call's
+/// normal end, and a sandbox that lives on (an overflowing deadline used
+/// to panic the Sentry).
+#[test]
+fn timed_calls_with_extreme_times_answer_as_linux() {
+    native_then_sandboxed("timed_extremes", &[], SHORT);
+}
+
 #[test]
 fn fork_and_wait_report_exit_codes_signal_deaths_and_stops() {
     native_then_sandboxed("fork_wait", &[], SHORT);

@@ -32,7 +32,11 @@ impl State {
         let late = now.duration_since(d).as_nanos() / self.interval.as_nanos().max(1);
         let n = late.min(u64::MAX as u128 / 2) as u64 + 1;
         self.expirations = self.expirations.saturating_add(n);
-        self.deadline = d.checked_add(self.interval * n.min(u32::MAX as u64) as u32);
+        // A period too long to add stops the timer, as it never fires again.
+        self.deadline = self
+            .interval
+            .checked_mul(n.min(u32::MAX as u64) as u32)
+            .and_then(|step| d.checked_add(step));
     }
 }
 

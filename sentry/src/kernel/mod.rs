@@ -2,6 +2,7 @@
 //! futexes and credentials.
 
 pub mod clone;
+pub mod deadline;
 pub mod debug;
 pub mod exec;
 pub mod exit;

@@ -208,7 +208,7 @@ fn do_wait(t: &mut Task, epfd: i32, events: u64, max: i32, deadline: Option<Inst
 }
 
 fn deadline_ms(timeout: i32) -> Option<Instant> {
-    (timeout >= 0).then(|| Instant::now() + Duration::from_millis(timeout as u64))
+    (timeout >= 0).then(|| crate::kernel::deadline::after(Duration::from_millis(timeout as u64)))
 }
 
 fn sys_epoll_wait(t: &mut Task, a: &SyscallArgs) -> SysResult {
@@ -234,10 +234,9 @@ fn sys_epoll_pwait(t: &mut Task, a: &SyscallArgs) -> SysResult {
 fn sys_epoll_pwait2(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let deadline = if a.a[3] != 0 {
         let ts: libc::timespec = t.copy_in(a.a[3])?;
-        if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
-            return Err(Errno::EINVAL);
-        }
-        Instant::now().checked_add(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+        Some(crate::kernel::deadline::after(
+            crate::kernel::deadline::duration_of(&ts)?,
+        ))
     } else {
         None
     };

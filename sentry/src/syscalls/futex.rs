@@ -1,6 +1,6 @@
 //! futex(2).
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
@@ -28,12 +28,9 @@ fn deadline(
         return Ok(None);
     }
     let ts: libc::timespec = t.copy_in(ts_addr)?;
-    if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
-        return Err(Errno::EINVAL);
-    }
-    let d = Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
+    let d = crate::kernel::deadline::duration_of(&ts)?;
     if !absolute {
-        return Ok(Instant::now().checked_add(d));
+        return Ok(Some(crate::kernel::deadline::after(d)));
     }
     let now = if realtime {
         SystemTime::now()
@@ -42,7 +39,7 @@ fn deadline(
     } else {
         crate::syscalls::time::monotonic_now()
     };
-    Ok(Some(Instant::now() + d.saturating_sub(now)))
+    Ok(Some(crate::kernel::deadline::at(d, now)))
 }
 
 fn sys_futex(t: &mut Task, a: &SyscallArgs) -> SysResult {

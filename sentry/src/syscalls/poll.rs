@@ -20,11 +20,7 @@ pub fn register(t: &mut Table) {
 const MAX_FDS: u64 = 1 << 20;
 const FD_SETSIZE_BITS: u64 = 1 << 20;
 
-fn deadline_after(d: Duration) -> Instant {
-    Instant::now()
-        .checked_add(d)
-        .unwrap_or_else(|| Instant::now() + Duration::from_secs(1 << 40))
-}
+use crate::kernel::deadline::after as deadline_after;
 
 fn do_poll(t: &mut Task, fds_addr: u64, nfds: u64, deadline: Option<Instant>) -> SysResult {
     if nfds > MAX_FDS || nfds > t.fds.max() as u64 {

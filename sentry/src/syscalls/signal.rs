@@ -1,10 +1,10 @@
 //! Signal syscalls.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
+use crate::kernel::deadline;
 use crate::kernel::exit::send_group;
 use crate::kernel::signal::{bit, SigAction, SigInfo, NSIG, UNBLOCKABLE};
 use crate::kernel::task::Task;
@@ -360,10 +360,7 @@ fn sys_rt_sigtimedwait(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let set = set & !UNBLOCKABLE;
     let deadline = if a.a[2] != 0 {
         let ts: libc::timespec = t.copy_in(a.a[2])?;
-        if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
-            return Err(Errno::EINVAL);
-        }
-        Some(Instant::now() + Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+        Some(deadline::after(deadline::duration_of(&ts)?))
     } else {
         None
     };

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
+use crate::kernel::deadline;
 use crate::kernel::exit::send_group;
 use crate::kernel::signal::SigInfo;
 use crate::kernel::task::Task;
@@ -103,10 +104,7 @@ fn to_ts(d: Duration) -> libc::timespec {
 
 fn read_ts(t: &Task, addr: u64) -> Result<Duration, Errno> {
     let ts: libc::timespec = t.copy_in(addr)?;
-    if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
-        return Err(Errno::EINVAL);
-    }
-    Ok(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+    deadline::duration_of(&ts)
 }
 
 fn cpu_time(t: &Task, clock: i32) -> Duration {
@@ -255,10 +253,7 @@ fn sleep_until(t: &mut Task, deadline: Instant, rem: u64) -> SysResult {
 
 fn sys_nanosleep(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let d = read_ts(t, a.a[0])?;
-    let deadline = Instant::now()
-        .checked_add(d)
-        .unwrap_or_else(|| Instant::now() + Duration::from_secs(1 << 40));
-    sleep_until(t, deadline, a.a[1])
+    sleep_until(t, deadline::after(d), a.a[1])
 }
 
 fn sys_clock_nanosleep(t: &mut Task, a: &SyscallArgs) -> SysResult {
@@ -274,9 +269,7 @@ fn sys_clock_nanosleep(t: &mut Task, a: &SyscallArgs) -> SysResult {
     } else {
         d
     };
-    let deadline = Instant::now()
-        .checked_add(rel)
-        .unwrap_or_else(|| Instant::now() + Duration::from_secs(1 << 40));
+    let deadline = deadline::after(rel);
     let rem = if flags & libc::TIMER_ABSTIME != 0 {
         0
     } else {
@@ -339,7 +332,7 @@ fn arm_real_timer(
         g.itimer_deadline = None;
         return (old_left, old_int);
     }
-    let deadline = Instant::now() + value;
+    let deadline = deadline::after(value);
     g.itimer_deadline = Some(deadline);
     let gen = g.itimer_gen;
     drop(g);
@@ -360,7 +353,7 @@ fn arm_real_timer(
                         g.itimer_deadline = None;
                         None
                     } else {
-                        let n = deadline + g.itimer_interval;
+                        let n = deadline::later(deadline, g.itimer_interval);
                         g.itimer_deadline = Some(n);
                         Some(n)
                     }

@@ -1,7 +1,7 @@
 //! timerfd_create, timerfd_settime, timerfd_gettime.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
@@ -96,9 +96,9 @@ fn sys_timerfd_settime(t: &mut Task, a: &SyscallArgs) -> SysResult {
                 .unwrap_or_default(),
             _ => super::time::monotonic_now(),
         };
-        Some(Instant::now() + value.saturating_sub(now))
+        Some(crate::kernel::deadline::at(value, now))
     } else {
-        Instant::now().checked_add(value)
+        Some(crate::kernel::deadline::after(value))
     };
     let (left, int) = timer.set(first, interval);
     if a.a[3] != 0 {

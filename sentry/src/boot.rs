@@ -112,7 +112,13 @@ impl Sandbox {
             .map_err(|e| format!("cannot start the ptrace platform: {e}"))?;
         let vfs = vfs(Arc::new(gofer))?;
         let max_user_address = platform.max_user_address();
-        let kernel = Kernel::new(Box::new(platform), memfile, vfs.clone(), config);
+        let kernel = Kernel::new(
+            Box::new(platform),
+            memfile,
+            vfs.clone(),
+            config,
+            crate::syscalls::table(),
+        );
         Ok(Sandbox {
             kernel,
             vfs,

@@ -2,10 +2,10 @@
 //! fails when the two drift. Regenerate with
 //! `RUNSC_UPDATE_DOCS=1 cargo test -p sentry --test compatibility_doc`.
 
-use sentry::syscalls::{Support, Table};
+use sentry::syscalls::Support;
 
 fn render() -> String {
-    let table = Table::build();
+    let table = sentry::syscalls::table();
     let mut full = 0;
     let mut partial = 0;
     let mut rows = String::new();

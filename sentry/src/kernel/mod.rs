@@ -8,8 +8,10 @@ pub mod exec;
 pub mod exit;
 pub mod futex;
 pub mod signal;
+pub mod syscall_table;
 pub mod task;
 pub mod thread_group;
+pub mod uts;
 pub mod waiter;
 
 use std::collections::{HashMap, HashSet};
@@ -19,8 +21,8 @@ use std::time::{Instant, SystemTime};
 use platform::Platform;
 
 use crate::errno::Errno;
+use crate::kernel::syscall_table::Table;
 use crate::mm::MemoryFile;
-use crate::syscalls::Table;
 use crate::vfs::Vfs;
 pub use task::{Task, TaskHandle};
 pub use thread_group::ThreadGroup;
@@ -118,6 +120,7 @@ impl Kernel {
         memfile: Arc<MemoryFile>,
         vfs: Arc<Vfs>,
         config: Config,
+        table: Table,
     ) -> Arc<Kernel> {
         let hostname = config.hostname.clone().into_bytes();
         Arc::new(Kernel {
@@ -133,7 +136,7 @@ impl Kernel {
             futexes: futex::Futexes::default(),
             file_cache: Default::default(),
             locks: Default::default(),
-            table: Table::build(),
+            table,
             reported: Mutex::new(HashSet::new()),
             top_exits: Mutex::new(Default::default()),
             top_exit_cv: Condvar::new(),

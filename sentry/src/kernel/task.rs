@@ -443,7 +443,7 @@ impl Task {
                     };
                     self.regs_replaced = false;
                     self.handle.activity.enter_syscall(nr, &args.a);
-                    let r = crate::syscalls::dispatch(&mut self, nr, &args);
+                    let r = crate::kernel::syscall_table::dispatch(&mut self, nr, &args);
                     self.handle.activity.leave_syscall();
                     if self.exit_code.is_some() {
                         break;

@@ -112,3 +112,36 @@ impl ThreadGroup {
         self.tgid
     }
 }
+
+/// Default limits, as a container under Docker typically sees them.
+pub fn default_limit(res: usize) -> libc::rlimit {
+    const INF: u64 = libc::RLIM_INFINITY;
+    let (cur, max) = match res as u32 {
+        libc::RLIMIT_STACK => (8 << 20, INF),
+        libc::RLIMIT_NOFILE => (1024, 1 << 20),
+        libc::RLIMIT_CORE => (0, INF),
+        libc::RLIMIT_NPROC => (1 << 20, 1 << 20),
+        libc::RLIMIT_MEMLOCK => (8 << 20, 8 << 20),
+        libc::RLIMIT_SIGPENDING => (1 << 17, 1 << 17),
+        libc::RLIMIT_MSGQUEUE => (819_200, 819_200),
+        _ => (INF, INF),
+    };
+    libc::rlimit {
+        rlim_cur: cur,
+        rlim_max: max,
+    }
+}
+
+impl ThreadGroup {
+    /// The group's limit of resource `res`: what the application set, or
+    /// the default.
+    pub fn rlimit(&self, res: usize) -> libc::rlimit {
+        self.inner
+            .lock()
+            .unwrap()
+            .rlimits
+            .get(&res)
+            .copied()
+            .unwrap_or_else(|| default_limit(res))
+    }
+}

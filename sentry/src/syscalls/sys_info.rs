@@ -45,9 +45,7 @@ pub fn register(t: &mut Table) {
     t.add(libc::SYS_sysinfo, "sysinfo", Support::Full, sys_sysinfo);
 }
 
-/// The kernel version the sandbox reports (what gVisor reports too).
-pub const RELEASE: &str = "4.4.0";
-pub const VERSION: &str = "#1 SMP Sun Jan 10 15:06:54 PST 2016";
+use crate::kernel::uts::{RELEASE, VERSION};
 
 fn field(dst: &mut [libc::c_char; 65], s: &[u8]) {
     for (i, b) in s.iter().take(64).enumerate() {
@@ -122,33 +120,8 @@ fn sys_getrandom(t: &mut Task, a: &SyscallArgs) -> SysResult {
 
 const RLIM_NLIMITS: usize = 16;
 
-/// Default limits, as a container under Docker typically sees them.
-pub fn default_limit(res: usize) -> libc::rlimit {
-    const INF: u64 = libc::RLIM_INFINITY;
-    let (cur, max) = match res as u32 {
-        libc::RLIMIT_STACK => (8 << 20, INF),
-        libc::RLIMIT_NOFILE => (1024, 1 << 20),
-        libc::RLIMIT_CORE => (0, INF),
-        libc::RLIMIT_NPROC => (1 << 20, 1 << 20),
-        libc::RLIMIT_MEMLOCK => (8 << 20, 8 << 20),
-        libc::RLIMIT_SIGPENDING => (1 << 17, 1 << 17),
-        libc::RLIMIT_MSGQUEUE => (819_200, 819_200),
-        _ => (INF, INF),
-    };
-    libc::rlimit {
-        rlim_cur: cur,
-        rlim_max: max,
-    }
-}
-
 fn limit(t: &Task, res: usize) -> libc::rlimit {
-    t.tg.inner
-        .lock()
-        .unwrap()
-        .rlimits
-        .get(&res)
-        .copied()
-        .unwrap_or_else(|| default_limit(res))
+    t.tg.rlimit(res)
 }
 
 fn set_limit(t: &Task, res: usize, new: libc::rlimit) -> Result<(), Errno> {
@@ -182,7 +155,7 @@ fn sys_prlimit64(t: &mut Task, a: &SyscallArgs) -> SysResult {
             return Err(Errno::EPERM);
         }
         if a.a[3] != 0 {
-            t.copy_out(a.a[3], &default_limit(res))?;
+            t.copy_out(a.a[3], &crate::kernel::thread_group::default_limit(res))?;
         }
         return Ok(0);
     }

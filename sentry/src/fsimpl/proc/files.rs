@@ -20,7 +20,6 @@ use crate::errno::Errno;
 use crate::kernel::signal::NSIG;
 use crate::kernel::ThreadGroup;
 use crate::mm::{MemoryManager, Vma, VmaKind, PAGE_SIZE};
-use crate::syscalls::sys_info::default_limit;
 
 /// Clock ticks per second of the times in stat (USER_HZ).
 const HZ: u64 = 100;
@@ -262,16 +261,6 @@ fn sig_masks(s: &Snap) -> [u64; 5] {
     [pnd, shared, blk, ign, cgt]
 }
 
-fn limit(tg: &ThreadGroup, res: usize) -> libc::rlimit {
-    tg.inner
-        .lock()
-        .unwrap()
-        .rlimits
-        .get(&res)
-        .copied()
-        .unwrap_or_else(|| default_limit(res))
-}
-
 /// Memory figures in bytes, from the VMAs.
 #[derive(Default)]
 struct VmStats {
@@ -428,7 +417,7 @@ fn status(t: &Target) -> Result<Vec<u8>, Errno> {
     o += "CoreDumping:\t0\nTHP_enabled:\t1\n";
     let [pnd, shd, blk, ign, cgt] = sig_masks(&s);
     let queued = pnd.count_ones() + shd.count_ones();
-    let sigq = limit(&s.tg, libc::RLIMIT_SIGPENDING as usize).rlim_cur;
+    let sigq = s.tg.rlimit(libc::RLIMIT_SIGPENDING as usize).rlim_cur;
     o += &format!(
         "Threads:\t{}\nSigQ:\t{queued}/{sigq}\n",
         s.tids.len().max(1)
@@ -518,7 +507,7 @@ fn stat(t: &Target) -> Result<Vec<u8>, Errno> {
         let [p, sh, ..] = sig_masks(&s);
         p | sh
     };
-    let rsslim = limit(&s.tg, libc::RLIMIT_RSS as usize).rlim_cur;
+    let rsslim = s.tg.rlimit(libc::RLIMIT_RSS as usize).rlim_cur;
     let (vsize, rss, code, stack, brk, args) = match &mm {
         Some(mm) => {
             let v = vm_stats(mm);
@@ -843,7 +832,7 @@ fn limits(t: &Target) -> Result<Vec<u8>, Errno> {
         }
     };
     for (i, (name, unit)) in LIMITS.iter().enumerate() {
-        let l = limit(&tg, i);
+        let l = tg.rlimit(i);
         o += &format!(
             "{name:<25} {:<20} {:<20} ",
             show(l.rlim_cur),

@@ -10,8 +10,8 @@ use std::sync::{Arc, Weak};
 
 use super::{entry, path_ino, GenFn, GenInode, Node, ProcState, TreeDir, WriteFn};
 use crate::errno::Errno;
+use crate::kernel::uts::{RELEASE, VERSION};
 use crate::kernel::Kernel;
-use crate::syscalls::sys_info::{RELEASE, VERSION};
 use crate::vfs::{DirEntry, InodeRef};
 
 /// The regular files at the top of /proc.

@@ -62,6 +62,14 @@ fn timed_calls_with_extreme_times_answer_as_linux() {
     native_then_sandboxed("timed_extremes", &[], SHORT);
 }
 
+/// An ELF whose PT_LOAD lies near 2^64 kills only its own process, with
+/// SIGSEGV, as on Linux (the loader's overflow used to panic the Sentry);
+/// a wrong machine is refused with ENOEXEC.
+#[test]
+fn exec_of_an_unloadable_elf_kills_the_process_with_sigsegv_only() {
+    native_then_sandboxed("exec_bad_elf", &[], SHORT);
+}
+
 #[test]
 fn fork_and_wait_report_exit_codes_signal_deaths_and_stops() {
     native_then_sandboxed("fork_wait", &[], SHORT);

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::errno::Errno;
 use crate::kernel::signal::{AltStack, SigAction};
 use crate::kernel::task::Task;
+use crate::kernel::thread_group::signal_status;
 use crate::loader;
 use crate::mm::MemoryManager;
 
@@ -39,7 +40,17 @@ impl Task {
             self.kernel.platform.max_user_address(),
         );
         mm.set_address_space(ctx.interrupter());
-        let image = loader::load(self, &mm, ctx.as_mut(), &resolved, &envp)?;
+        let image = match loader::load(self, &mm, ctx.as_mut(), &resolved, &envp) {
+            Ok(i) => i,
+            Err(loader::LoadError::Refused(e)) => return Err(e),
+            Err(loader::LoadError::Fatal(e)) => {
+                // Linux would already have replaced the image: the whole
+                // process dies of SIGSEGV, whatever its handlers.
+                tracing::debug!("execve: the new image cannot be mapped ({e}): SIGSEGV");
+                self.group_exit(signal_status(libc::SIGSEGV, false));
+                return Ok(());
+            }
+        };
 
         // Point of no return: other threads of the group die.
         self.kill_other_threads();

@@ -127,6 +127,25 @@ pub fn read_full(t: &Task, f: &File, buf: &mut [u8], off: u64) -> Result<usize, 
     Ok(done)
 }
 
+/// Why a program could not be loaded, and so what execve does about it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadError {
+    /// Refused where Linux refuses before its point of no return (a bad
+    /// header, a missing interpreter): execve fails with the errno and the
+    /// caller runs on.
+    Refused(Errno),
+    /// Failed where Linux has already given up the old image (a segment
+    /// that cannot be mapped: an address beyond the address space, say):
+    /// the process dies of SIGSEGV, as Linux's force_fatal_sig makes it.
+    Fatal(Errno),
+}
+
+impl From<Errno> for LoadError {
+    fn from(e: Errno) -> LoadError {
+        LoadError::Refused(e)
+    }
+}
+
 /// Loads `r` into `mm` (fresh, mapped through `ctx`) and builds the stack.
 pub fn load(
     t: &Task,
@@ -134,7 +153,7 @@ pub fn load(
     ctx: &mut dyn platform::Context,
     r: &Resolved,
     envp: &[Vec<u8>],
-) -> Result<Image, Errno> {
+) -> Result<Image, LoadError> {
     let main = elf::load_elf(t, mm, ctx, &r.file, &r.path, &r.head, false)?;
     let (entry, interp_base) = match &main.interp {
         Some(ip) => {
@@ -145,9 +164,10 @@ pub fn load(
         }
         None => (main.entry, 0),
     };
-    let brk = crate::mm::page_round_up(main.end).ok_or(Errno::ENOMEM)?;
-    mm.init_brk(brk)?;
-    let sp = stack::build(t, mm, ctx, &main, interp_base, &r.argv, envp, &r.path)?;
+    let fatal = LoadError::Fatal;
+    let brk = crate::mm::page_round_up(main.end).ok_or(fatal(Errno::ENOMEM))?;
+    mm.init_brk(brk).map_err(fatal)?;
+    let sp = stack::build(t, mm, ctx, &main, interp_base, &r.argv, envp, &r.path).map_err(fatal)?;
     {
         let mut inner = mm.inner_mut();
         inner.exe = r.path.clone();

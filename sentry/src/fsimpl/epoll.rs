@@ -23,9 +23,12 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Instant;
 
 use crate::errno::Errno;
+use crate::kernel::task::Task;
 use crate::kernel::waiter::{WaitQueue, Waiter};
+use crate::vfs::poll::SLICE;
 use crate::vfs::{File, FileOps};
 
 #[derive(Clone)]
@@ -180,6 +183,70 @@ impl Epoll {
             })
             .collect();
         (v, generation)
+    }
+
+    /// Waits until an interest has events to report (at most `max`), the
+    /// deadline passes (no events) or a signal comes (ERESTARTSYS).
+    ///
+    /// It sleeps on each file's queue and on `changes`: a descriptor added
+    /// or changed by another thread meanwhile must end the sleep (Go's
+    /// netpoller sleeps here while other threads register new
+    /// descriptors), and the loop then waits on the new list. The files are
+    /// held only while the waiter goes on their queues: one closed during
+    /// the sleep is released at once (a pipe's write end then hangs up its
+    /// reader). Its queue may outlive it (a pipe's is shared by both ends)
+    /// and keep the waiter a while: that costs the task a spurious wake-up
+    /// at most.
+    pub fn wait(
+        &self,
+        t: &Task,
+        max: usize,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<(u32, u64)>, Errno> {
+        let w = t.handle.waiter.clone();
+        loop {
+            let (snap, generation) = self.snapshot();
+            let mut registered: Vec<Weak<File>> = Vec::new();
+            let mut unqueued = false;
+            for (f, _, _) in &snap {
+                let Some(f) = f.upgrade() else { continue };
+                match f.ops().wait_queue() {
+                    Some(q) => {
+                        q.add(&w);
+                        registered.push(Arc::downgrade(&f));
+                    }
+                    None => unqueued = true,
+                }
+            }
+            self.changes.add(&w);
+            // Files without a queue are looked at again after each slice.
+            let slice_end = unqueued.then(|| Instant::now() + SLICE);
+            let until = match (deadline, slice_end) {
+                (Some(d), Some(s)) => Some(d.min(s)),
+                (d, s) => d.or(s),
+            };
+            let mut out = Vec::new();
+            let r = t.sleep_until(until, &mut || {
+                out = self.collect(&snap, max);
+                !out.is_empty() || self.generation() != generation
+            });
+            self.changes.remove(&w);
+            for f in registered.iter().filter_map(Weak::upgrade) {
+                if let Some(q) = f.ops().wait_queue() {
+                    q.remove(&w);
+                }
+            }
+            match r {
+                // The interest list changed: wait again on the new one.
+                Ok(()) if out.is_empty() => continue,
+                Ok(()) => return Ok(out),
+                Err(Errno::ETIMEDOUT) if deadline.is_some_and(|d| Instant::now() >= d) => {
+                    return Ok(Vec::new())
+                }
+                Err(Errno::ETIMEDOUT) => continue,
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// The events to report now among `snap`: (events, data), at most

@@ -1,13 +1,12 @@
 //! epoll_create, epoll_ctl, epoll_wait and friends.
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use crate::fsimpl::epoll::Epoll;
 use crate::kernel::task::Task;
-use crate::vfs::poll::SLICE;
 use crate::vfs::File;
 
 pub fn register(t: &mut Table) {
@@ -145,66 +144,19 @@ fn do_wait(t: &mut Task, epfd: i32, events: u64, max: i32, deadline: Option<Inst
     if !t.mm.is_mapped(events, max as u64 * EVENT_SIZE) {
         return Err(Errno::EFAULT);
     }
-    let w = t.handle.waiter.clone();
-    loop {
-        let (snap, generation) = ep.snapshot();
-        // On each file's queue and the epoll's own: a descriptor added or
-        // changed by another thread while this one sleeps must end the
-        // sleep (Go's netpoller sleeps here while other threads register
-        // new descriptors), and the loop then waits on the new list. The
-        // files are held only while the waiter goes on their queues: one
-        // closed during the sleep is released at once (a pipe's write end
-        // then hangs up its reader). Its queue may outlive it (a pipe's is
-        // shared by both ends) and keep the waiter a while: that costs
-        // this task a spurious wake-up at most.
-        let mut registered: Vec<Weak<File>> = Vec::new();
-        let mut unqueued = false;
-        for (f, _, _) in &snap {
-            let Some(f) = f.upgrade() else { continue };
-            match f.ops().wait_queue() {
-                Some(q) => {
-                    q.add(&w);
-                    registered.push(Arc::downgrade(&f));
-                }
-                None => unqueued = true,
-            }
-        }
-        ep.changes().add(&w);
-        // Files without a queue are looked at again after each slice.
-        let slice_end = unqueued.then(|| Instant::now() + SLICE);
-        let until = match (deadline, slice_end) {
-            (Some(d), Some(s)) => Some(d.min(s)),
-            (d, s) => d.or(s),
-        };
-        let mut out = Vec::new();
-        let r = t.sleep_until(until, &mut || {
-            out = ep.collect(&snap, max as usize);
-            !out.is_empty() || ep.generation() != generation
-        });
-        ep.changes().remove(&w);
-        for f in registered.iter().filter_map(Weak::upgrade) {
-            if let Some(q) = f.ops().wait_queue() {
-                q.remove(&w);
-            }
-        }
-        match r {
-            // The interest list changed: wait again on the new one.
-            Ok(()) if out.is_empty() => continue,
-            Ok(()) => {}
-            Err(Errno::ETIMEDOUT) if deadline.is_some_and(|d| Instant::now() >= d) => return Ok(0),
-            Err(Errno::ETIMEDOUT) => continue,
-            // epoll_wait is never restarted after a handler (Linux: EINTR).
-            Err(Errno::ERESTARTSYS) => return Err(Errno::EINTR),
-            Err(e) => return Err(e),
-        }
-        let mut bytes = Vec::with_capacity(out.len() * EVENT_SIZE as usize);
-        for (ev, data) in &out {
-            bytes.extend_from_slice(&ev.to_ne_bytes());
-            bytes.extend_from_slice(&data.to_ne_bytes());
-        }
-        t.write_bytes(events, &bytes)?;
-        return Ok(out.len() as u64);
+    let out = match ep.wait(t, max as usize, deadline) {
+        Ok(out) => out,
+        // epoll_wait is never restarted after a handler (Linux: EINTR).
+        Err(Errno::ERESTARTSYS) => return Err(Errno::EINTR),
+        Err(e) => return Err(e),
+    };
+    let mut bytes = Vec::with_capacity(out.len() * EVENT_SIZE as usize);
+    for (ev, data) in &out {
+        bytes.extend_from_slice(&ev.to_ne_bytes());
+        bytes.extend_from_slice(&data.to_ne_bytes());
     }
+    t.write_bytes(events, &bytes)?;
+    Ok(out.len() as u64)
 }
 
 fn deadline_ms(timeout: i32) -> Option<Instant> {

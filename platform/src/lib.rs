@@ -10,12 +10,15 @@
 //! Sentry's MM). Platforms map ranges of that file into address spaces; they
 //! never allocate application memory themselves.
 
+pub mod cpus;
 pub mod ptrace;
 mod regs;
 
 pub use regs::{Regs, XSave};
 
 use std::fmt;
+use std::os::fd::RawFd;
+use std::sync::Arc;
 
 /// Why [`Context::switch`] returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,25 +103,45 @@ pub trait PendingContext: Send {
     fn attach(self: Box<Self>) -> Result<Box<dyn Context>>;
 }
 
-/// Interrupts a context from any thread: its current or next `switch`
-/// returns [`Event::Interrupted`].
-#[derive(Clone, Copy, Debug)]
-pub struct Interrupter {
-    pub(crate) pid: i32,
-    pub(crate) tid: i32,
+/// What a platform does to reach one of its contexts from another thread.
+pub trait Interrupt: Send + Sync + fmt::Debug {
+    /// Makes the context's current or next `switch` return
+    /// [`Event::Interrupted`].
+    fn interrupt(&self);
+    /// Destroys the whole address space the context lives in.
+    fn destroy_address_space(&self);
 }
 
+/// Interrupts a context from any thread: its current or next `switch`
+/// returns [`Event::Interrupted`]. Each platform brings its own way (a
+/// signal to a stub thread under ptrace, a kick of a vCPU under KVM).
+#[derive(Clone, Debug)]
+pub struct Interrupter(Arc<dyn Interrupt>);
+
 impl Interrupter {
+    pub fn new(i: impl Interrupt + 'static) -> Interrupter {
+        Interrupter(Arc::new(i))
+    }
+
     pub fn interrupt(&self) {
-        ptrace::interrupt(self.pid, self.tid);
+        self.0.interrupt();
     }
 
     /// Destroys the whole address space this context lives in (exit_group,
     /// execve, or the last user of a memory map going away): every context in
     /// it then returns [`Event::Gone`].
     pub fn destroy_address_space(&self) {
-        ptrace::kill_process(self.pid);
+        self.0.destroy_address_space();
     }
+}
+
+/// A vDSO present in every address space: `[start, end)` covers its data
+/// pages and its code; `ehdr` is the code's ELF header (AT_SYSINFO_EHDR).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Vdso {
+    pub start: u64,
+    pub end: u64,
+    pub ehdr: u64,
 }
 
 /// A way to run application code.
@@ -130,8 +153,53 @@ pub trait Platform: Send + Sync {
     fn max_user_address(&self) -> u64;
     /// A vDSO present in every address space, which the application may use
     /// (its range must stay reserved).
-    fn vdso(&self) -> Option<ptrace::Vdso> {
+    fn vdso(&self) -> Option<Vdso> {
         None
+    }
+}
+
+/// The platforms there are; which one runs a sandbox is chosen at run time
+/// (`--platform`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PlatformKind {
+    /// PTRACE_SYSEMU on stub processes.
+    #[default]
+    Ptrace,
+    /// Guest ring 3 of a VM (not available yet).
+    Kvm,
+}
+
+impl fmt::Display for PlatformKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PlatformKind::Ptrace => "ptrace",
+            PlatformKind::Kvm => "kvm",
+        })
+    }
+}
+
+/// Prepares platform `kind` while the host filesystem is still visible
+/// (before the Sentry gives it up).
+pub fn prepare(kind: PlatformKind) -> Result<()> {
+    match kind {
+        PlatformKind::Ptrace => ptrace::prepare(),
+        PlatformKind::Kvm => Err(unavailable()),
+    }
+}
+
+/// Platform `kind` over the memory file `memfd` (which must stay open at
+/// that number for the platform's lifetime).
+pub fn new(kind: PlatformKind, memfd: RawFd) -> Result<Box<dyn Platform>> {
+    match kind {
+        PlatformKind::Ptrace => Ok(Box::new(ptrace::PtracePlatform::new(memfd)?)),
+        PlatformKind::Kvm => Err(unavailable()),
+    }
+}
+
+fn unavailable() -> PlatformError {
+    PlatformError {
+        op: "the kvm platform (not available yet; use --platform=ptrace)",
+        errno: libc::ENOSYS,
     }
 }
 

@@ -20,10 +20,20 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `--platform`: clap's face of [`platform::PlatformKind`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum PlatformKind {
     Ptrace,
     Kvm,
+}
+
+impl From<PlatformKind> for platform::PlatformKind {
+    fn from(k: PlatformKind) -> platform::PlatformKind {
+        match k {
+            PlatformKind::Ptrace => platform::PlatformKind::Ptrace,
+            PlatformKind::Kvm => platform::PlatformKind::Kvm,
+        }
+    }
 }
 
 /// Flags every command takes.

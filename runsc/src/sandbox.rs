@@ -106,7 +106,7 @@ fn parse_channel(s: &str) -> Result<(usize, RawFd), String> {
 /// switch instead of a cross-CPU wake-up, several times dearer; see
 /// docs/benchmarks.md). Gives (cpu, gofer end, sentry end).
 fn gofer_channels() -> Result<Vec<(usize, UnixStream, UnixStream)>> {
-    let cpus = platform::ptrace::allowed_cpus();
+    let cpus = platform::cpus::allowed_cpus();
     if cpus.len() < 2 {
         return Ok(Vec::new());
     }
@@ -121,7 +121,10 @@ fn gofer_channels() -> Result<Vec<(usize, UnixStream, UnixStream)>> {
 
 /// The global flags, to pass on to `boot` and `gofer`.
 pub fn global_flags(g: &Global) -> Vec<OsString> {
-    let mut v: Vec<OsString> = vec![format!("--network={}", g.network).into()];
+    let mut v: Vec<OsString> = vec![
+        format!("--network={}", g.network).into(),
+        format!("--platform={}", platform::PlatformKind::from(g.platform)).into(),
+    ];
     if let Some(o) = g.overlay.to_possible_value() {
         v.push(format!("--overlay={}", o.get_name()).into());
     }
@@ -616,7 +619,8 @@ pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
         .and_then(|p| p.hostname.clone())
         .unwrap_or_else(hostname);
     // The platform notes where the kernel's vDSO is while /proc is visible.
-    platform::ptrace::prepare().map_err(|e| anyhow!("cannot prepare the ptrace platform: {e}"))?;
+    let kind = platform::PlatformKind::from(g.platform);
+    platform::prepare(kind).map_err(|e| anyhow!("cannot prepare the {kind} platform: {e}"))?;
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -629,6 +633,7 @@ pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
     // SAFETY: setting a disposition to SIG_IGN installs no handler.
     unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
     let config = sentry::kernel::Config {
+        platform: platform::PlatformKind::from(g.platform),
         strace: g.strace,
         hostname,
         cpus,
@@ -1081,7 +1086,7 @@ pub fn gofer(g: &Global, args: GoferArgs) -> Result<u8> {
         std::thread::Builder::new()
             .name(format!("channel-{cpu}"))
             .spawn(move || {
-                platform::ptrace::pin_to_cpu(cpu);
+                platform::cpus::pin_to_cpu(cpu);
                 drop(started);
                 match channel.serve(sock) {
                     // The Sentry is gone: the process ends with the first

@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use platform::Platform;
-
 use crate::errno::Errno;
 use crate::kernel::debug::DUMP_SIGNAL;
 use crate::kernel::task::Task;
@@ -108,12 +106,13 @@ impl Sandbox {
     ) -> Result<Sandbox, String> {
         let memfile =
             MemoryFile::new().map_err(|e| format!("cannot create the memory file: {e}"))?;
-        let platform = platform::ptrace::PtracePlatform::new(memfile.fd())
-            .map_err(|e| format!("cannot start the ptrace platform: {e}"))?;
+        let kind = config.platform;
+        let platform = platform::new(kind, memfile.fd())
+            .map_err(|e| format!("cannot start the {kind} platform: {e}"))?;
         let vfs = vfs(Arc::new(gofer))?;
         let max_user_address = platform.max_user_address();
         let kernel = Kernel::new(
-            Box::new(platform),
+            platform,
             memfile,
             vfs.clone(),
             config,

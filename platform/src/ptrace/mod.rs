@@ -13,11 +13,12 @@ use std::os::fd::RawFd;
 
 use crate::regs::xsave_size;
 use crate::{
-    Context, Event, Interrupter, PendingContext, Platform, PlatformError, Prot, Regs, Result, XSave,
+    Context, Event, Interrupt, Interrupter, PendingContext, Platform, PlatformError, Prot, Regs,
+    Result, Vdso, XSave,
 };
 
-pub use stub::{Vdso, USER_TOP};
-pub use sys::{allowed_cpus, pin_to_cpu, pin_to_first_pair_cpu};
+pub use stub::USER_TOP;
+pub use sys::pin_to_first_pair_cpu;
 
 /// Prepares the platform while the host filesystem is still visible (the
 /// stub layout records where the kernel's vDSO is, from /proc/self/maps).
@@ -30,15 +31,24 @@ pub fn prepare() -> Result<()> {
 /// thread stops for it even though its default action is to ignore it.
 pub const INTERRUPT_SIGNAL: i32 = libc::SIGCHLD;
 
-pub(crate) fn kill_process(pid: i32) {
-    sys::kill_process(pid);
+/// A stub thread, to interrupt or to kill with its whole stub process.
+#[derive(Debug)]
+struct StubThread {
+    pid: i32,
+    tid: i32,
 }
 
-pub(crate) fn interrupt(pid: i32, tid: i32) {
-    // SAFETY: tgkill only sends a signal; a stale tid fails harmlessly with
-    // ESRCH because the tid is checked against the thread group.
-    unsafe {
-        libc::syscall(libc::SYS_tgkill, pid, tid, INTERRUPT_SIGNAL);
+impl Interrupt for StubThread {
+    fn interrupt(&self) {
+        // SAFETY: tgkill only sends a signal; a stale tid fails harmlessly
+        // with ESRCH because the tid is checked against the thread group.
+        unsafe {
+            libc::syscall(libc::SYS_tgkill, self.pid, self.tid, INTERRUPT_SIGNAL);
+        }
+    }
+
+    fn destroy_address_space(&self) {
+        sys::kill_process(self.pid);
     }
 }
 
@@ -154,7 +164,11 @@ impl PtraceContext {
         let regs = sys::get_regs(self.tid)?;
         if interrupted {
             // Re-raised so the next switch reports it.
-            interrupt(self.pid, self.tid);
+            StubThread {
+                pid: self.pid,
+                tid: self.tid,
+            }
+            .interrupt();
         }
         Ok(regs.rax as i64)
     }
@@ -332,10 +346,10 @@ impl Context for PtraceContext {
     }
 
     fn interrupter(&self) -> Interrupter {
-        Interrupter {
+        Interrupter::new(StubThread {
             pid: self.pid,
             tid: self.tid,
-        }
+        })
     }
 
     fn release(mut self: Box<Self>) {

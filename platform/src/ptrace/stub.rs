@@ -15,7 +15,7 @@
 
 use std::sync::OnceLock;
 
-use crate::PlatformError;
+use crate::{PlatformError, Vdso};
 
 std::arch::global_asm!(
     ".pushsection .text.runsc_stub,\"ax\",@progbits",
@@ -79,16 +79,6 @@ pub struct StubLayout {
     /// The kernel's vDSO and its data pages, kept in every stub so the
     /// application reads clocks without a system call.
     pub vdso: Option<Vdso>,
-}
-
-/// The host kernel's vDSO in the Sentry (and so in every stub, forked from
-/// it): `[start, end)` covers the data pages ([vvar], [vvar_vclock]) and the
-/// code ([vdso]); `ehdr` is the code's ELF header (AT_SYSINFO_EHDR).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Vdso {
-    pub start: u64,
-    pub end: u64,
-    pub ehdr: u64,
 }
 
 impl StubLayout {

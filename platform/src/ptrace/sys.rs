@@ -262,12 +262,12 @@ pub fn set_xstate(tid: i32, x: &XSave) -> Result<()> {
 pub fn pin_pair(tid: i32) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let cpus = allowed_cpus();
+    let cpus = crate::cpus::allowed_cpus();
     if cpus.len() < 2 {
         return;
     }
     let cpu = cpus[NEXT.fetch_add(1, Ordering::Relaxed) % cpus.len()];
-    pin(&[0, tid], cpu);
+    crate::cpus::pin(&[0, tid], cpu);
 }
 
 /// Puts the calling thread on the CPU where [`pin_pair`] puts the first
@@ -275,44 +275,8 @@ pub fn pin_pair(tid: i32) {
 /// task's requests synchronously (the Gofer), so replies are same-CPU
 /// wake-ups.
 pub fn pin_to_first_pair_cpu() {
-    if let Some(&cpu) = allowed_cpus().first() {
-        pin(&[0], cpu);
-    }
-}
-
-/// Puts the calling thread on `cpu`.
-pub fn pin_to_cpu(cpu: usize) {
-    pin(&[0], cpu);
-}
-
-/// The CPUs the calling thread may run on, in order: where [`pin_pair`]
-/// spreads the pairs.
-pub fn allowed_cpus() -> Vec<usize> {
-    // SAFETY: cpu_set_t is plain data; sched_getaffinity fills it.
-    let mut allowed: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: as above, for the calling thread.
-    if unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed) }
-        != 0
-    {
-        return Vec::new();
-    }
-    (0..libc::CPU_SETSIZE as usize)
-        // SAFETY: CPU_ISSET reads the set within its bounds.
-        .filter(|c| unsafe { libc::CPU_ISSET(*c, &allowed) })
-        .collect()
-}
-
-/// Pins threads `tids` (0: the caller) to `cpu`.
-fn pin(tids: &[i32], cpu: usize) {
-    // SAFETY: cpu_set_t is plain data.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: cpu is below CPU_SETSIZE (it came from a set).
-    unsafe { libc::CPU_SET(cpu, &mut set) };
-    let size = std::mem::size_of::<libc::cpu_set_t>();
-    for &tid in tids {
-        // SAFETY: sched_setaffinity reads `size` bytes of the set; the
-        // threads are ours (the caller and its tracee).
-        unsafe { libc::sched_setaffinity(tid, size, &set) };
+    if let Some(&cpu) = crate::cpus::allowed_cpus().first() {
+        crate::cpus::pin(&[0], cpu);
     }
 }
 

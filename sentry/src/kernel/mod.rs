@@ -48,6 +48,8 @@ impl Credentials {
 /// Options the sandbox was started with.
 #[derive(Clone, Debug, Default)]
 pub struct Config {
+    /// Where application code runs (`--platform`).
+    pub platform: platform::PlatformKind,
     /// Log each syscall (`--strace`).
     pub strace: bool,
     pub hostname: String,

@@ -86,7 +86,7 @@ impl TaskHandle {
     /// application code.
     pub fn kick(&self) {
         self.waiter.notify();
-        if let Some(i) = *self.interrupter.lock().unwrap() {
+        if let Some(i) = self.interrupter.lock().unwrap().as_ref() {
             i.interrupt();
         }
     }

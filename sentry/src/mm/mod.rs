@@ -727,7 +727,7 @@ impl MemoryManager {
 
     /// Records the platform's vDSO block as a VMA, so no mapping is placed
     /// over it; returns the address for AT_SYSINFO_EHDR.
-    pub fn insert_vdso(&self, v: platform::ptrace::Vdso) -> Result<u64, Errno> {
+    pub fn insert_vdso(&self, v: platform::Vdso) -> Result<u64, Errno> {
         let mut inner = self.inner_mut();
         if Self::overlaps(&inner, v.start, v.end) {
             return Err(Errno::ENOMEM);

@@ -33,10 +33,8 @@ const KNOWN_UPWARD: &[(&str, &str)] = &[
     // The VFS constructs filesystems and calls inotify itself, instead of
     // a filesystem registry and VFS-owned watches.
     ("vfs", "fsimpl"),
-    // A VFS file reaches the MM (mappings); the MM's file cache reads
-    // through the loader's helper.
+    // A VFS file hands the MM its pages (MemSegment).
     ("vfs", "mm"),
-    ("mm", "loader"),
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -56,7 +56,7 @@ pub fn load_elf(
         return Err(Errno::ENOEXEC.into());
     }
     let mut phbuf = vec![0u8; phnum * 56];
-    if super::read_full(t, file, &mut phbuf, hdr.e_phoff)? != phbuf.len() {
+    if file.pread_full(t, &mut phbuf, hdr.e_phoff)? != phbuf.len() {
         return Err(Errno::ENOEXEC.into());
     }
     let ctx_elf = goblin::container::Ctx::new(
@@ -76,7 +76,7 @@ pub fn load_elf(
                 return Err(Errno::ENOEXEC.into());
             }
             let mut b = vec![0u8; p.p_filesz as usize];
-            super::read_full(t, file, &mut b, p.p_offset)?;
+            file.pread_full(t, &mut b, p.p_offset)?;
             if let Some(i) = b.iter().position(|c| *c == 0) {
                 b.truncate(i);
             }
@@ -224,7 +224,7 @@ fn map_segments(
         let mut buf = vec![0u8; 1 << 20];
         while pos < flen {
             let n = ((flen - pos) as usize).min(buf.len());
-            let got = super::read_full(t, file, &mut buf[..n], fstart + pos)?;
+            let got = file.pread_full(t, &mut buf[..n], fstart + pos)?;
             mm.write_force(start + pos, &buf[..got])?;
             if got < n {
                 break;

@@ -97,7 +97,7 @@ fn read_head(t: &Task, file: &File) -> Result<Vec<u8>, Errno> {
         return Ok(head);
     }
     let mut head = vec![0u8; HEAD as usize];
-    let n = read_full(t, file, &mut head, 0)?;
+    let n = file.pread_full(t, &mut head, 0)?;
     head.truncate(n);
     Ok(head)
 }
@@ -112,19 +112,6 @@ fn trim(s: &[u8]) -> &[u8] {
         .rposition(|b| !b.is_ascii_whitespace())
         .map_or(a, |i| i + 1);
     &s[a..e]
-}
-
-/// Reads until `buf` is full or EOF.
-pub fn read_full(t: &Task, f: &File, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
-    let mut done = 0;
-    while done < buf.len() {
-        let n = f.pread(t, &mut buf[done..], off + done as u64)?;
-        if n == 0 {
-            break;
-        }
-        done += n;
-    }
-    Ok(done)
 }
 
 /// Why a program could not be loaded, and so what execve does about it.

@@ -99,7 +99,7 @@ impl FileCache {
         let mut pos = 0u64;
         while pos < size {
             let n = ((size - pos) as usize).min(buf.len());
-            let got = crate::loader::read_full(t, f, &mut buf[..n], pos)?;
+            let got = f.pread_full(t, &mut buf[..n], pos)?;
             // SAFETY: mem holds at least `size` bytes from mem.off; pos+got
             // never exceeds size.
             unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr(), file.ptr(mem.off + pos), got) };

@@ -183,7 +183,7 @@ fn sys_mmap(t: &mut Task, a: &SyscallArgs) -> SysResult {
             let mut buf = vec![0u8; (avail as usize).min(1 << 20)];
             while pos < avail {
                 let n = ((avail - pos) as usize).min(buf.len());
-                let got = crate::loader::read_full(t, &f, &mut buf[..n], off + pos)?;
+                let got = f.pread_full(t, &mut buf[..n], off + pos)?;
                 mm.write_force(at + pos, &buf[..got])?;
                 if got < n {
                     break;

@@ -239,6 +239,21 @@ impl File {
         self.ops.read(t, self, buf, off)
     }
 
+    /// [`File::pread`] until `buf` is full or EOF: what the loader, the file
+    /// cache and file mappings read.
+    pub fn pread_full(&self, t: &Task, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
+        let mut done = 0;
+        while done < buf.len() {
+            let at = off.checked_add(done as u64).ok_or(Errno::EINVAL)?;
+            let n = self.pread(t, &mut buf[done..], at)?;
+            if n == 0 {
+                break;
+            }
+            done += n;
+        }
+        Ok(done)
+    }
+
     /// write(2) at the file offset (at the end with O_APPEND), advancing it.
     pub fn write(&self, t: &Task, buf: &[u8]) -> Result<usize, Errno> {
         if !self.ops.seekable() {

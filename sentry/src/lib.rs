@@ -11,6 +11,7 @@ pub mod errno;
 pub mod fsimpl;
 pub mod kernel;
 pub mod loader;
+pub mod memfile;
 pub mod mm;
 pub mod syscalls;
 pub mod usermem;

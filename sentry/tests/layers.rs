@@ -13,7 +13,7 @@ use std::path::Path;
 
 /// Lowest first. A module may import its own layer's and lower layers'.
 const LAYERS: &[&[&str]] = &[
-    &["errno", "usermem"],
+    &["errno", "usermem", "memfile"],
     &["vfs"],
     &["mm"],
     &["loader"],
@@ -33,8 +33,6 @@ const KNOWN_UPWARD: &[(&str, &str)] = &[
     // The VFS constructs filesystems and calls inotify itself, instead of
     // a filesystem registry and VFS-owned watches.
     ("vfs", "fsimpl"),
-    // A VFS file hands the MM its pages (MemSegment).
-    ("vfs", "mm"),
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -12,7 +12,6 @@
 //! ones.
 
 pub mod file_cache;
-pub mod memfile;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -20,7 +19,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use platform::{Context, Interrupter};
 
 use crate::errno::Errno;
-pub use memfile::{page_round_down, page_round_up, MemRange, MemoryFile, PAGE_SIZE};
+// The memory file sits below the VFS (a file hands the MM its pages as a
+// MemRange); the MM is where most code meets it.
+pub use crate::memfile::{page_round_down, page_round_up, MemRange, MemoryFile, PAGE_SIZE};
 
 /// What a VMA maps, for /proc/PID/maps and for msync.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -121,7 +121,7 @@ pub type InodeRef = Arc<dyn Inode>;
 /// A piece of a file's data in the memory file: the range holding it, the
 /// offset of the piece inside the range, and its length (both page
 /// multiples).
-pub type MemSegment = (Arc<crate::mm::MemRange>, u64, u64);
+pub type MemSegment = (Arc<crate::memfile::MemRange>, u64, u64);
 
 /// A file of one filesystem.
 ///

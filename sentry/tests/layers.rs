@@ -30,8 +30,8 @@ const KNOWN_UPWARD: &[(&str, &str)] = &[
     ("vfs", "kernel"),
     ("mm", "kernel"),
     ("loader", "kernel"),
-    // The VFS constructs filesystems and calls inotify itself, instead of
-    // a filesystem registry and VFS-owned watches.
+    // The VFS constructs filesystems (mount.rs, Vfs::new) instead of a
+    // registry each filesystem joins, and splice reaches into the pipe.
     ("vfs", "fsimpl"),
 ];
 

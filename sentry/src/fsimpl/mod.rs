@@ -17,12 +17,10 @@
 pub mod console;
 pub mod dev;
 pub mod devpts;
-pub mod dnotify;
 pub mod epoll;
 pub mod eventfd;
 pub mod gofer;
 pub mod host;
-pub mod inotify;
 pub mod memfd;
 pub mod overlay;
 pub mod pipe;
@@ -33,6 +31,7 @@ pub mod timerfd;
 pub mod tmpfs;
 
 use crate::errno::Errno;
+pub(crate) use crate::vfs::anon::{anon_ino, anon_stat};
 use crate::vfs::FileOps;
 
 /// The open file of a directory: entries come from the inode through the
@@ -46,16 +45,6 @@ impl FileOps for DirFile {
     fn write_at(&self, _buf: &[u8], _off: u64) -> Result<usize, Errno> {
         Err(Errno::EISDIR)
     }
-}
-
-/// The attributes of an anonymous-inode file (eventfd, timerfd, epoll,
-/// signalfd): only an inode number and owner-only permissions.
-pub(crate) fn anon_stat(ino: u64) -> Result<libc::stat, Errno> {
-    let mut s: libc::stat = crate::usermem::zeroed();
-    s.st_ino = ino;
-    s.st_mode = 0o600;
-    s.st_nlink = 1;
-    Ok(s)
 }
 
 /// A read(2) of one 8-byte counter (eventfd, timerfd): EINVAL for a short
@@ -84,11 +73,4 @@ pub(crate) fn read_counter(
     let v = got.ok_or(Errno::EAGAIN)?;
     buf[..8].copy_from_slice(&v.to_ne_bytes());
     Ok(8)
-}
-
-/// Inode numbers for files outside any mounted filesystem (pipes).
-pub(crate) fn anon_ino() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
 }

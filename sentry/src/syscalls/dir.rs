@@ -85,7 +85,7 @@ fn do_getdents(
     t.write_bytes(a.a[1], &out)?;
     // Linux's iterate_dir reports every listing, the empty last one too.
     if let Some(d) = f.dentry() {
-        crate::fsimpl::inotify::file_event(d, libc::IN_ACCESS);
+        crate::vfs::inotify::file_event(d, libc::IN_ACCESS);
     }
     Ok(out.len() as u64)
 }

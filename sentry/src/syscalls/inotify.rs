@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
-use crate::fsimpl::inotify::{Inotify, ALL_EVENTS};
 use crate::kernel::task::Task;
+use crate::vfs::inotify::{Inotify, ALL_EVENTS};
 use crate::vfs::ops;
 use crate::vfs::{File, MAY_READ};
 

@@ -63,11 +63,11 @@ impl Drop for File {
             } else {
                 libc::IN_CLOSE_NOWRITE
             };
-            crate::fsimpl::inotify::file_event(d, mask);
+            crate::vfs::inotify::file_event(d, mask);
         }
         if let (true, Some(d)) = (self.counted, &self.dentry) {
-            crate::fsimpl::inotify::closed(&d.inode);
-            crate::fsimpl::dnotify::closed(self, &d.inode);
+            crate::vfs::inotify::closed(&d.inode);
+            crate::vfs::dnotify::closed(self, &d.inode);
         }
     }
 }
@@ -95,7 +95,7 @@ impl File {
         }
         let counted = flags & libc::O_PATH == 0 && dentry.is_some();
         if let (true, Some(d)) = (counted, &dentry) {
-            crate::fsimpl::inotify::opened(&d.inode);
+            crate::vfs::inotify::opened(&d.inode);
         }
         Arc::new(File {
             writer,
@@ -292,14 +292,14 @@ impl File {
     /// however many steps it took, as Linux does.
     pub fn accessed(&self, n: usize) {
         if let (true, Some(d)) = (n > 0, &self.dentry) {
-            crate::fsimpl::inotify::file_event(d, libc::IN_ACCESS);
+            crate::vfs::inotify::file_event(d, libc::IN_ACCESS);
         }
     }
 
     /// Reports a write of `n` bytes to inotify watches.
     pub fn modified(&self, n: usize) {
         if let (true, Some(d)) = (n > 0, &self.dentry) {
-            crate::fsimpl::inotify::file_event(d, libc::IN_MODIFY);
+            crate::vfs::inotify::file_event(d, libc::IN_MODIFY);
         }
     }
 

@@ -31,9 +31,12 @@
 //! a directory above a kept cwd is renamed, `getcwd` shows the old path
 //! (`..` still works: it follows the kept parents).
 
+pub mod anon;
 mod context;
+pub mod dnotify;
 mod fdtable;
 mod file;
+pub mod inotify;
 pub mod lock;
 pub mod mount;
 pub mod ops;

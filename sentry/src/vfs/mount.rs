@@ -1065,7 +1065,7 @@ impl Vfs {
             .collect();
         drop(table);
         for sb in ended {
-            crate::fsimpl::inotify::unmounted(&sb);
+            crate::vfs::inotify::unmounted(&sb);
         }
         Ok(())
     }

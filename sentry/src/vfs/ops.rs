@@ -15,8 +15,8 @@ use super::{
 };
 use super::{MAX_SYMLINKS, PATH_MAX};
 use crate::errno::Errno;
-use crate::fsimpl::inotify;
 use crate::kernel::task::Task;
+use crate::vfs::inotify;
 
 /// What a resolution runs with.
 pub struct Ctx<'a> {

@@ -67,7 +67,7 @@ pub fn set(cred: &Cred, d: &Dentry, name: &[u8], value: &[u8], flags: i32) -> Re
     permission(cred, d, name, true)?;
     known(name)?;
     d.inode.xattr_set(name, Some(value), flags)?;
-    crate::fsimpl::inotify::file_event(d, libc::IN_ATTRIB);
+    crate::vfs::inotify::file_event(d, libc::IN_ATTRIB);
     Ok(())
 }
 
@@ -77,7 +77,7 @@ pub fn remove(cred: &Cred, d: &Dentry, name: &[u8]) -> Result<(), Errno> {
     permission(cred, d, name, true)?;
     known(name)?;
     d.inode.xattr_set(name, None, 0)?;
-    crate::fsimpl::inotify::file_event(d, libc::IN_ATTRIB);
+    crate::vfs::inotify::file_event(d, libc::IN_ATTRIB);
     Ok(())
 }
 

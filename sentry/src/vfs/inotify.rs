@@ -173,7 +173,7 @@ impl Inotify {
                 }),
                 queue: WaitQueue::new(),
             }),
-            ino: super::anon_ino(),
+            ino: super::anon::anon_ino(),
         }
     }
 
@@ -318,7 +318,7 @@ impl FileOps for Inotify {
     }
 
     fn stat(&self) -> Result<libc::stat, Errno> {
-        super::anon_stat(self.ino)
+        super::anon::anon_stat(self.ino)
     }
 
     fn readable_bytes(&self) -> Option<u64> {

@@ -329,7 +329,6 @@ pub fn static_c_program(name: &str) -> Result<PathBuf, String> {
 }
 
 fn build_c_program(name: &str, linked_static: bool) -> Result<PathBuf, String> {
-    static BUILD_LOCK: Mutex<()> = Mutex::new(());
     let src = workspace_root()
         .join("tests/programs")
         .join(format!("{name}.c"));
@@ -340,30 +339,15 @@ fn build_c_program(name: &str, linked_static: bool) -> Result<PathBuf, String> {
     } else {
         "programs"
     });
-    fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
-    let out = dir.join(name);
-
-    let _guard = BUILD_LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    if mtime(&out).is_some() && mtime(&out) >= mtime(&src) {
-        return Ok(out);
-    }
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = Command::new(gcc)
-        .args(["-O2", "-pthread", "-Wall"])
-        .args(linked_static.then_some("-static"))
-        .arg("-o")
-        .arg(&tmp)
-        .arg(&src)
-        .output()
-        .unwrap_or_else(|e| panic!("run gcc: {e}"));
-    assert!(
-        result.status.success(),
-        "gcc failed on {}:\n{}",
-        src.display(),
-        String::from_utf8_lossy(&result.stderr)
-    );
-    fs::rename(&tmp, &out).unwrap_or_else(|e| panic!("rename to {}: {e}", out.display()));
-    Ok(out)
+    Ok(build_cached("gcc", &src, &dir, name, |tmp| {
+        let mut c = Command::new(&gcc);
+        c.args(["-O2", "-pthread", "-Wall"])
+            .args(linked_static.then_some("-static"))
+            .arg("-o")
+            .arg(tmp)
+            .arg(&src);
+        c
+    }))
 }
 
 /// Builds `tests/programs/go/<name>.go` with Debian's Go (golang-go) into
@@ -371,38 +355,54 @@ fn build_c_program(name: &str, linked_static: bool) -> Result<PathBuf, String> {
 /// cache under the scratch directory. Err (skip) when Go is missing; panics
 /// when the program does not build.
 pub fn go_program(name: &str) -> Result<PathBuf, String> {
-    static BUILD_LOCK: Mutex<()> = Mutex::new(());
     let src = workspace_root()
         .join("tests/programs/go")
         .join(format!("{name}.go"));
     assert!(src.is_file(), "no such Go test program: {}", src.display());
     let go = host_program(GO, "golang-go")?;
     let dir = scratch_dir().join("go-programs");
-    fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+    Ok(build_cached("go build", &src, &dir, name, |tmp| {
+        let mut c = Command::new(&go);
+        c.args(["build", "-o"])
+            .arg(tmp)
+            .arg(&src)
+            .env("HOME", scratch_dir())
+            .env("GOCACHE", scratch_dir().join("go-cache"))
+            .env("GOFLAGS", "-buildvcs=false")
+            .current_dir(&dir);
+        c
+    }))
+}
+
+/// `dir/name` built from `src` by the command `build` makes for a
+/// temporary output path, renamed into place when it succeeds; reused
+/// while newer than `src`. Panics with the tool's stderr when it fails.
+fn build_cached(
+    tool: &str,
+    src: &Path,
+    dir: &Path,
+    name: &str,
+    build: impl FnOnce(&Path) -> Command,
+) -> PathBuf {
+    static BUILD_LOCK: Mutex<()> = Mutex::new(());
+    fs::create_dir_all(dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
     let out = dir.join(name);
     let _guard = BUILD_LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    if mtime(&out).is_some() && mtime(&out) >= mtime(&src) {
-        return Ok(out);
+    if mtime(&out).is_some() && mtime(&out) >= mtime(src) {
+        return out;
     }
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = Command::new(go)
-        .args(["build", "-o"])
-        .arg(&tmp)
-        .arg(&src)
-        .env("HOME", scratch_dir())
-        .env("GOCACHE", scratch_dir().join("go-cache"))
-        .env("GOFLAGS", "-buildvcs=false")
-        .current_dir(&dir)
+    let result = build(&tmp)
         .output()
-        .unwrap_or_else(|e| panic!("run go: {e}"));
+        .unwrap_or_else(|e| panic!("run {tool}: {e}"));
     assert!(
         result.status.success(),
-        "go build failed on {}:\n{}",
+        "{tool} failed on {}:\n{}",
         src.display(),
         String::from_utf8_lossy(&result.stderr)
     );
     fs::rename(&tmp, &out).unwrap_or_else(|e| panic!("rename to {}: {e}", out.display()));
-    Ok(out)
+    out
 }
 
 /// Debian's Go toolchain (golang-go).

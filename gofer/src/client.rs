@@ -18,78 +18,12 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::{Mutex, PoisonError};
 
+// The protocol's value types are the wire's; the client hands them out.
 use crate::wire::{self, Rmessage, Tmessage};
+pub use crate::wire::{Attr, DirEntry, Qid, SetAttr, StatFs};
 
 /// A 9P file identifier.
 pub type Fid = u32;
-
-/// A server's unique id for a file.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Qid {
-    pub ty: u8,
-    pub version: u32,
-    pub path: u64,
-}
-
-/// Rgetattr's fields (all of them are requested: P9_GETATTR_BASIC).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Attr {
-    pub qid: Qid,
-    pub mode: u32,
-    pub uid: u32,
-    pub gid: u32,
-    pub nlink: u64,
-    pub rdev: u64,
-    pub size: u64,
-    pub blksize: u64,
-    pub blocks: u64,
-    pub atime_sec: u64,
-    pub atime_nsec: u64,
-    pub mtime_sec: u64,
-    pub mtime_nsec: u64,
-    pub ctime_sec: u64,
-    pub ctime_nsec: u64,
-}
-
-/// One Rreaddir entry.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DirEntry {
-    pub qid: Qid,
-    /// The offset to pass to the next `readdir` to continue after this entry.
-    pub offset: u64,
-    /// DT_* type.
-    pub ty: u8,
-    pub name: Vec<u8>,
-}
-
-/// Rstatfs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct StatFs {
-    pub ty: u32,
-    pub bsize: u32,
-    pub blocks: u64,
-    pub bfree: u64,
-    pub bavail: u64,
-    pub files: u64,
-    pub ffree: u64,
-    pub fsid: u64,
-    pub namelen: u32,
-}
-
-/// Tsetattr's fields: `valid` holds `wire::P9_SETATTR_*` bits saying which of
-/// the others to apply.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SetAttr {
-    pub valid: u32,
-    pub mode: u32,
-    pub uid: u32,
-    pub gid: u32,
-    pub size: u64,
-    pub atime_sec: u64,
-    pub atime_nsec: u64,
-    pub mtime_sec: u64,
-    pub mtime_nsec: u64,
-}
 
 /// Whether [`Client::lookup`] keeps the fid it walks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,8 +4,11 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use netstack::NetworkMode;
+use clap::{Args, Parser, Subcommand};
+
+use crate::container::{CreateArgs, RunArgs};
+pub use crate::global::{Global, PlatformKind};
+use crate::sandbox::DoArgs;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -18,96 +21,6 @@ pub struct Cli {
     pub global: Global,
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// `--platform`: clap's face of [`platform::PlatformKind`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum PlatformKind {
-    Ptrace,
-    Kvm,
-}
-
-impl From<PlatformKind> for platform::PlatformKind {
-    fn from(k: PlatformKind) -> platform::PlatformKind {
-        match k {
-            PlatformKind::Ptrace => platform::PlatformKind::Ptrace,
-            PlatformKind::Kvm => platform::PlatformKind::Kvm,
-        }
-    }
-}
-
-/// Flags every command takes.
-#[derive(Args, Debug, Clone)]
-pub struct Global {
-    /// How application code runs: ptrace (PTRACE_SYSEMU) or kvm.
-    #[arg(long, global = true, value_enum, default_value = "ptrace")]
-    pub platform: PlatformKind,
-    /// Log every system call of the application (to stderr and the debug log).
-    #[arg(long, global = true)]
-    pub strace: bool,
-    /// Verbose logging.
-    #[arg(long, global = true)]
-    pub debug: bool,
-    /// Directory for per-process log files (boot.log, gofer.log).
-    #[arg(long = "debug-log", global = true, value_name = "DIR")]
-    pub debug_log: Option<PathBuf>,
-    /// Network: sandbox (our own stack), host (host sockets) or none.
-    #[arg(long, global = true, default_value = "sandbox", value_parser = parse_network)]
-    pub network: NetworkMode,
-    /// Directory for container state (runc's --root).
-    #[arg(long, global = true, default_value = "/run/runsc-rs")]
-    pub root: PathBuf,
-    /// Log file for errors (containerd reads the last error from it).
-    #[arg(long, global = true, value_name = "FILE")]
-    pub log: Option<PathBuf>,
-    /// Format of the --log file: text, or json (logrus keys, as containerd
-    /// expects).
-    #[arg(long = "log-format", global = true, value_enum, default_value = "text")]
-    pub log_format: LogFormat,
-    /// Name cgroups the systemd way (slice:prefix:name).
-    #[arg(long = "systemd-cgroup", global = true)]
-    pub systemd_cgroup: bool,
-    /// Accepted for compatibility (runc's --rootless); the sandbox needs
-    /// root on the host to set up its namespaces.
-    #[arg(long, global = true, value_name = "true|false|auto", num_args = 0..=1, default_missing_value = "true")]
-    pub rootless: Option<String>,
-    /// The root filesystem: memory = an in-memory overlay over the host's
-    /// root, served read-only (writes stay in the sandbox); none = the
-    /// host's root itself, served read-write (writes reach the host).
-    #[arg(long, global = true, value_enum, default_value = "memory")]
-    pub overlay: OverlayMode,
-    /// Host files: exclusive = only the sandbox changes them while it runs
-    /// (lookups, attributes and listings are cached); shared = the host may
-    /// change them too, and the sandbox sees those changes.
-    #[arg(
-        long = "file-access",
-        global = true,
-        value_enum,
-        default_value = "exclusive"
-    )]
-    pub file_access: FileAccess,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum OverlayMode {
-    Memory,
-    None,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum FileAccess {
-    Exclusive,
-    Shared,
-}
-
-fn parse_network(s: &str) -> Result<NetworkMode, String> {
-    s.parse()
 }
 
 #[derive(Subcommand, Debug)]
@@ -180,16 +93,6 @@ pub enum Command {
     Uninstall(crate::install::UninstallArgs),
 }
 
-#[derive(Args, Debug)]
-pub struct DoArgs {
-    /// Working directory inside the sandbox (default: the current one).
-    #[arg(long)]
-    pub cwd: Option<PathBuf>,
-    /// The command and its arguments.
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
-    pub cmd: Vec<std::ffi::OsString>,
-}
-
 impl Command {
     /// The runc-compatible commands (exit status 1 on error, as runc).
     pub fn is_runtime(&self) -> bool {
@@ -204,36 +107,6 @@ impl Command {
 pub struct IdArg {
     /// The container id.
     pub id: String,
-}
-
-#[derive(Args, Debug)]
-pub struct CreateArgs {
-    /// The bundle directory (holding config.json).
-    #[arg(long, short = 'b', default_value = ".")]
-    pub bundle: PathBuf,
-    /// Write the pid of the process to wait on and signal here.
-    #[arg(long = "pid-file")]
-    pub pid_file: Option<PathBuf>,
-    /// A Unix socket to send the terminal's master to (process.terminal).
-    #[arg(long = "console-socket")]
-    pub console_socket: Option<PathBuf>,
-    /// Accepted for runc compatibility (the sandbox never pivots the host).
-    #[arg(long = "no-pivot", hide = true)]
-    pub no_pivot: bool,
-    /// Accepted for runc compatibility (no host keyring is used).
-    #[arg(long = "no-new-keyring", hide = true)]
-    pub no_new_keyring: bool,
-    /// The container id.
-    pub id: String,
-}
-
-#[derive(Args, Debug)]
-pub struct RunArgs {
-    #[command(flatten)]
-    pub create: CreateArgs,
-    /// Return once the container has started.
-    #[arg(long, short = 'd')]
-    pub detach: bool,
 }
 
 #[derive(Args, Debug)]

@@ -18,8 +18,38 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{CreateArgs, Global, RunArgs};
+use crate::global::Global;
 use crate::state::{Container, Root, Status};
+
+#[derive(clap::Args, Debug)]
+pub struct CreateArgs {
+    /// The bundle directory (holding config.json).
+    #[arg(long, short = 'b', default_value = ".")]
+    pub bundle: PathBuf,
+    /// Write the pid of the process to wait on and signal here.
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// A Unix socket to send the terminal's master to (process.terminal).
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Accepted for runc compatibility (the sandbox never pivots the host).
+    #[arg(long = "no-pivot", hide = true)]
+    pub no_pivot: bool,
+    /// Accepted for runc compatibility (no host keyring is used).
+    #[arg(long = "no-new-keyring", hide = true)]
+    pub no_new_keyring: bool,
+    /// The container id.
+    pub id: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub create: CreateArgs,
+    /// Return once the container has started.
+    #[arg(long, short = 'd')]
+    pub detach: bool,
+}
 
 /// Where the supervisor finds the pipe on which it reports to `create`.
 const SUPERVISOR_READY_FD: RawFd = 3;

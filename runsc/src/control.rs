@@ -17,6 +17,9 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+/// The control socket's name in a container's state directory.
+pub const CONTROL_SOCKET: &str = "sandbox.sock";
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase")]
 pub enum Request {
@@ -110,7 +113,7 @@ fn short_path(dir: &Path, name: &str) -> Result<(OwnedFd, String)> {
 
 /// Binds the control socket of the container whose state is in `dir`.
 pub fn bind(dir: &Path) -> Result<UnixListener> {
-    let (_d, p) = short_path(dir, crate::state::CONTROL_SOCKET)?;
+    let (_d, p) = short_path(dir, CONTROL_SOCKET)?;
     let _ = std::fs::remove_file(&p);
     let l = UnixListener::bind(&p).context("cannot bind the control socket")?;
     use std::os::unix::fs::PermissionsExt;
@@ -127,7 +130,7 @@ pub fn call(dir: &Path, req: &Request) -> Result<Reply> {
 /// [`call`] with descriptors sent along (SCM_RIGHTS); also returns the
 /// connection, for a follow-up reply ([`read_reply`]).
 pub fn call_with_fds(dir: &Path, req: &Request, fds: &[RawFd]) -> Result<(Reply, UnixStream)> {
-    let (_d, p) = short_path(dir, crate::state::CONTROL_SOCKET)?;
+    let (_d, p) = short_path(dir, CONTROL_SOCKET)?;
     let s = UnixStream::connect(&p).context("cannot reach the sandbox")?;
     let mut line = serde_json::to_vec(req)?;
     line.push(b'\n');

@@ -8,7 +8,7 @@
 
 use anyhow::{bail, Result};
 
-use crate::cli::Global;
+use crate::global::Global;
 use crate::state::Root;
 
 #[derive(clap::Args, Debug)]

@@ -19,8 +19,8 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::cli::Global;
 use crate::control::{ProcessSpec, Request};
+use crate::global::Global;
 use crate::state::{Root, Status};
 
 #[derive(clap::Args, Debug)]

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 
-use crate::cli::Global;
+use crate::global::Global;
 
 pub fn init(g: &Global, process: &str) -> Result<()> {
     let level = if g.debug {

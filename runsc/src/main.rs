@@ -12,6 +12,7 @@ mod container;
 mod control;
 mod debug;
 mod exec;
+mod global;
 mod install;
 mod logging;
 mod sandbox;
@@ -37,7 +38,7 @@ fn main() -> ExitCode {
         }
     };
     let log = cli.global.log.clone();
-    let json = cli.global.log_format == cli::LogFormat::Json;
+    let json = cli.global.log_format == global::LogFormat::Json;
     let runtime_command = cli.command.is_runtime();
     match cli::run(cli) {
         Ok(code) => ExitCode::from(code),

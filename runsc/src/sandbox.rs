@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, ValueEnum};
 
-use crate::cli::{DoArgs, Global};
+use crate::global::Global;
 use crate::spec::BootPlan;
 
 /// Where a child finds its end of the Gofer connection.
@@ -31,6 +31,16 @@ const MAX_CHANNELS: usize = 16;
 /// The host uid/gid the Sentry runs as: it needs no host privilege at all
 /// once booted, so it gets none.
 const SENTRY_HOST_ID: u32 = 65534;
+
+#[derive(Args, Debug)]
+pub struct DoArgs {
+    /// Working directory inside the sandbox (default: the current one).
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// The command and its arguments.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub cmd: Vec<std::ffi::OsString>,
+}
 
 #[derive(Args, Debug)]
 pub struct BootArgs {
@@ -642,8 +652,8 @@ pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
             .as_ref()
             .and_then(|p| p.pids_limit)
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
-        root_overlay: g.overlay == crate::cli::OverlayMode::Memory,
-        file_access_shared: g.file_access == crate::cli::FileAccess::Shared,
+        root_overlay: g.overlay == crate::global::OverlayMode::Memory,
+        file_access_shared: g.file_access == crate::global::FileAccess::Shared,
     };
     let Some(plan) = plan else {
         let init = sentry::boot::InitProcess {
@@ -1069,7 +1079,7 @@ pub fn gofer(g: &Global, args: GoferArgs) -> Result<u8> {
         .collect();
     // Served read-write only when the Sentry writes through to it; a
     // container's read-write volumes are writable in any case.
-    let read_only = g.overlay == crate::cli::OverlayMode::Memory;
+    let read_only = g.overlay == crate::global::OverlayMode::Memory;
     let server = gofer::server::Server::new_confined_with_binds(&args.root, read_only, &binds)
         .with_context(|| format!("cannot serve {}", args.root.display()))?;
     // Requests are synchronous round trips: each channel is served on

@@ -10,9 +10,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-/// The state directory's name for the control socket.
-pub const CONTROL_SOCKET: &str = "sandbox.sock";
-
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Container {
     pub id: String,

@@ -13,8 +13,6 @@
 //!
 //! Errors are Linux errno values, like everything the client returns.
 
-use crate::client::{Attr, DirEntry, Qid, SetAttr, StatFs};
-
 mod decode;
 mod encode;
 #[cfg(test)]
@@ -22,6 +20,74 @@ mod tests;
 
 pub use decode::*;
 pub use encode::*;
+
+/// A server's unique id for a file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Qid {
+    pub ty: u8,
+    pub version: u32,
+    pub path: u64,
+}
+
+/// Rgetattr's fields (all of them are requested: P9_GETATTR_BASIC).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Attr {
+    pub qid: Qid,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub nlink: u64,
+    pub rdev: u64,
+    pub size: u64,
+    pub blksize: u64,
+    pub blocks: u64,
+    pub atime_sec: u64,
+    pub atime_nsec: u64,
+    pub mtime_sec: u64,
+    pub mtime_nsec: u64,
+    pub ctime_sec: u64,
+    pub ctime_nsec: u64,
+}
+
+/// One Rreaddir entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirEntry {
+    pub qid: Qid,
+    /// The offset to pass to the next `readdir` to continue after this entry.
+    pub offset: u64,
+    /// DT_* type.
+    pub ty: u8,
+    pub name: Vec<u8>,
+}
+
+/// Rstatfs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatFs {
+    pub ty: u32,
+    pub bsize: u32,
+    pub blocks: u64,
+    pub bfree: u64,
+    pub bavail: u64,
+    pub files: u64,
+    pub ffree: u64,
+    pub fsid: u64,
+    pub namelen: u32,
+}
+
+/// Tsetattr's fields: `valid` holds `P9_SETATTR_*` bits saying which of
+/// the others to apply.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SetAttr {
+    pub valid: u32,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+    pub atime_sec: u64,
+    pub atime_nsec: u64,
+    pub mtime_sec: u64,
+    pub mtime_nsec: u64,
+}
 
 /// `size[4] type[1] tag[2]`.
 pub const HEADER_LEN: usize = 7;

@@ -1,5 +1,6 @@
 //! The Sentry: runsc-rs's kernel.
 //!
+//! * [`waiter`]: wait queues, under everything that blocks.
 //! * [`kernel`]: tasks, thread groups, PID namespace, signals, futexes.
 //! * [`mm`]: the memory file and address spaces (VMAs).
 //! * [`loader`]: ELF and `#!` loading, the initial stack.
@@ -16,5 +17,6 @@ pub mod mm;
 pub mod syscalls;
 pub mod usermem;
 pub mod vfs;
+pub mod waiter;
 
 pub use errno::{Errno, SysResult};

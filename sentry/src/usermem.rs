@@ -71,3 +71,35 @@ pub fn zeroed<T: Pod>() -> T {
     // SAFETY: T is Pod, so all-zero bytes are a valid value.
     unsafe { std::mem::zeroed() }
 }
+
+/// An address space's memory as the layers under the kernel see it: copies
+/// that check every byte against the mappings (EFAULT otherwise). The MM
+/// implements it; the VFS, the loader and the filesystems reach application
+/// memory only through it.
+pub trait UserMemory {
+    /// Copies application memory at `addr` into `buf`.
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), crate::errno::Errno>;
+    /// Copies `data` into application memory at `addr`.
+    fn write(&self, addr: u64, data: &[u8]) -> Result<(), crate::errno::Errno>;
+    /// A NUL-terminated string of at most `max` bytes, without the NUL.
+    fn read_cstring(&self, addr: u64, max: usize) -> Result<Vec<u8>, crate::errno::Errno>;
+}
+
+impl dyn UserMemory + '_ {
+    /// One value of type `T` at `addr`.
+    pub fn copy_in<T: Pod>(&self, addr: u64) -> Result<T, crate::errno::Errno> {
+        let mut v = zeroed::<T>();
+        // SAFETY: T is Pod, so any bytes written through this view leave a
+        // valid value; the slice covers exactly v's bytes.
+        let bytes = unsafe {
+            std::slice::from_raw_parts_mut(&mut v as *mut T as *mut u8, std::mem::size_of::<T>())
+        };
+        self.read(addr, bytes)?;
+        Ok(v)
+    }
+
+    /// Writes one value of type `T` at `addr`.
+    pub fn copy_out<T: Pod>(&self, addr: u64, v: &T) -> Result<(), crate::errno::Errno> {
+        self.write(addr, as_bytes(v))
+    }
+}

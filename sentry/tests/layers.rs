@@ -13,7 +13,7 @@ use std::path::Path;
 
 /// Lowest first. A module may import its own layer's and lower layers'.
 const LAYERS: &[&[&str]] = &[
-    &["errno", "usermem", "memfile"],
+    &["errno", "usermem", "memfile", "waiter"],
     &["vfs"],
     &["mm"],
     &["loader"],
@@ -26,10 +26,6 @@ const LAYERS: &[&[&str]] = &[
 /// Upward imports that remain, (importer, imported): to be removed, not
 /// added to.
 const KNOWN_UPWARD: &[(&str, &str)] = &[
-    // vfs, mm and loader take &Task instead of a narrow context.
-    ("vfs", "kernel"),
-    ("mm", "kernel"),
-    ("loader", "kernel"),
     // The VFS constructs filesystems (mount.rs, Vfs::new) instead of a
     // registry each filesystem joins, and splice reaches into the pipe.
     ("vfs", "fsimpl"),

@@ -807,6 +807,17 @@ fn spawn_and_wait(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
+    // Only stdio goes to the program, natively as in the sandbox: a
+    // descriptor the test runner inherited (a `flock` lock, a CI pipe)
+    // would otherwise shift the native run's descriptor numbers.
+    // SAFETY: close_range is async-signal-safe and touches only this
+    // child's descriptor table; the pipes above are already on 0-2.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+            Ok(())
+        });
+    }
     for var in ["RUST_LOG", "RUST_BACKTRACE"] {
         if let Some(v) = std::env::var_os(var) {
             cmd.env(var, v);

@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 
 use crate::errno::Errno;
 use crate::fsimpl::devpts::{self, Master, Replica};
-use crate::kernel::waiter::Waiter;
 use crate::kernel::Kernel;
 use crate::vfs::FileOps;
+use crate::waiter::Waiter;
 
 /// How often the input relay looks at the host window size when no input
 /// arrives.

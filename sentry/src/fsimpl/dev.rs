@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::tmpfs::Tmpfs;
 use crate::errno::Errno;
-use crate::kernel::task::Task;
+use crate::vfs::Caller;
 use crate::vfs::{FileOps, InodeRef, Owner};
 
 const MEM_MAJOR: u32 = 1;
@@ -70,7 +70,11 @@ pub fn open_device(rdev: u64, flags: i32) -> Result<Arc<dyn FileOps>, Errno> {
 
 /// Opens the character device `rdev` for `t` (terminals depend on who
 /// opens them).
-pub fn open_device_by(rdev: u64, flags: i32, t: Option<&Task>) -> Result<Arc<dyn FileOps>, Errno> {
+pub fn open_device_by(
+    rdev: u64,
+    flags: i32,
+    t: Option<&dyn Caller>,
+) -> Result<Arc<dyn FileOps>, Errno> {
     match (libc::major(rdev), libc::minor(rdev)) {
         (MEM_MAJOR, NULL_MINOR) => Ok(Arc::new(Null)),
         (MEM_MAJOR, ZERO_MINOR) => Ok(Arc::new(Zero)),

@@ -27,9 +27,9 @@ use std::time::Instant;
 
 use crate::errno::Errno;
 use crate::kernel::task::Task;
-use crate::kernel::waiter::{WaitQueue, Waiter};
 use crate::vfs::poll::SLICE;
 use crate::vfs::{File, FileOps};
+use crate::waiter::{WaitQueue, Waiter};
 
 #[derive(Clone)]
 pub struct Interest {

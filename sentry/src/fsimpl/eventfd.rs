@@ -3,9 +3,9 @@
 use std::sync::Mutex;
 
 use crate::errno::Errno;
-use crate::kernel::task::Task;
-use crate::kernel::waiter::WaitQueue;
+use crate::vfs::Caller;
 use crate::vfs::{File, FileOps};
+use crate::waiter::WaitQueue;
 
 const MAX: u64 = u64::MAX - 1;
 
@@ -47,14 +47,14 @@ impl EventFd {
 }
 
 impl FileOps for EventFd {
-    fn read(&self, t: &Task, f: &File, buf: &mut [u8], _off: u64) -> Result<usize, Errno> {
+    fn read(&self, t: &dyn Caller, f: &File, buf: &mut [u8], _off: u64) -> Result<usize, Errno> {
         let n = super::read_counter(t, f, &self.queue, buf, &|| self.try_read())?;
         // A read may make room for a blocked writer.
         self.queue.notify_all();
         Ok(n)
     }
 
-    fn write(&self, t: &Task, f: &File, buf: &[u8], _off: u64) -> Result<usize, Errno> {
+    fn write(&self, t: &dyn Caller, f: &File, buf: &[u8], _off: u64) -> Result<usize, Errno> {
         let Some(b) = buf.get(..8) else {
             return Err(Errno::EINVAL);
         };

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::errno::Errno;
-use crate::kernel::task::Task;
+use crate::vfs::Caller;
 use crate::vfs::{File, FileOps};
 
 /// How long a task waiting on a host descriptor sleeps between polls.
@@ -77,7 +77,7 @@ impl HostFile {
 }
 
 impl FileOps for HostFile {
-    fn read(&self, t: &Task, f: &File, buf: &mut [u8], _off: u64) -> Result<usize, Errno> {
+    fn read(&self, t: &dyn Caller, f: &File, buf: &mut [u8], _off: u64) -> Result<usize, Errno> {
         if buf.is_empty() {
             return Ok(0);
         }
@@ -99,7 +99,7 @@ impl FileOps for HostFile {
         }
     }
 
-    fn write(&self, t: &Task, f: &File, buf: &[u8], _off: u64) -> Result<usize, Errno> {
+    fn write(&self, t: &dyn Caller, f: &File, buf: &[u8], _off: u64) -> Result<usize, Errno> {
         let mut done = 0;
         while done < buf.len() {
             match host_write(self.fd, &buf[done..]) {
@@ -164,7 +164,7 @@ impl FileOps for HostFile {
         host_fstat(self.fd)
     }
 
-    fn ioctl(&self, t: &Task, _f: &File, cmd: u32, arg: u64) -> Result<u64, Errno> {
+    fn ioctl(&self, t: &dyn Caller, _f: &File, cmd: u32, arg: u64) -> Result<u64, Errno> {
         match u64::from(cmd) {
             libc::TCGETS => {
                 let mut tio = [0u8; KERNEL_TERMIOS_LEN];
@@ -174,7 +174,7 @@ impl FileOps for HostFile {
             }
             c @ (libc::TCSETS | libc::TCSETSW | libc::TCSETSF) => {
                 let mut tio = [0u8; KERNEL_TERMIOS_LEN];
-                t.read_into(arg, &mut tio)?;
+                t.memory().read(arg, &mut tio)?;
                 host_ioctl_ptr(self.fd, c, tio.as_mut_ptr())?;
                 Ok(0)
             }

@@ -51,9 +51,9 @@ impl FileOps for DirFile {
 /// buffer, EAGAIN when `take` has nothing and the file is non-blocking,
 /// otherwise sleeps on `queue` until it has.
 pub(crate) fn read_counter(
-    t: &crate::kernel::task::Task,
+    t: &dyn crate::vfs::Caller,
     f: &crate::vfs::File,
-    queue: &crate::kernel::waiter::WaitQueue,
+    queue: &crate::waiter::WaitQueue,
     buf: &mut [u8],
     take: &dyn Fn() -> Option<u64>,
 ) -> Result<usize, Errno> {

@@ -9,9 +9,9 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::errno::Errno;
-use crate::kernel::task::Task;
-use crate::kernel::waiter::WaitQueue;
+use crate::vfs::Caller;
 use crate::vfs::{File, FileOps};
+use crate::waiter::WaitQueue;
 
 /// Writes up to this size are atomic.
 pub const PIPE_BUF: usize = libc::PIPE_BUF;
@@ -90,7 +90,7 @@ impl Pipe {
     pub fn open_fifo(
         self: &Arc<Self>,
         flags: i32,
-        t: Option<&Task>,
+        t: Option<&dyn Caller>,
     ) -> Result<Arc<dyn FileOps>, Errno> {
         let nonblock = flags & libc::O_NONBLOCK != 0;
         match flags & libc::O_ACCMODE {
@@ -240,10 +240,10 @@ struct FifoRdwr {
 }
 
 impl FileOps for FifoRdwr {
-    fn read(&self, t: &Task, f: &File, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
+    fn read(&self, t: &dyn Caller, f: &File, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
         self.read.read(t, f, buf, off)
     }
-    fn write(&self, t: &Task, f: &File, buf: &[u8], off: u64) -> Result<usize, Errno> {
+    fn write(&self, t: &dyn Caller, f: &File, buf: &[u8], off: u64) -> Result<usize, Errno> {
         self.write.write(t, f, buf, off)
     }
     fn seekable(&self) -> bool {
@@ -290,7 +290,7 @@ impl Drop for PipeEnd {
 }
 
 impl FileOps for PipeEnd {
-    fn read(&self, t: &Task, f: &File, buf: &mut [u8], _off: u64) -> Result<usize, Errno> {
+    fn read(&self, t: &dyn Caller, f: &File, buf: &mut [u8], _off: u64) -> Result<usize, Errno> {
         if self.write {
             return Err(Errno::EBADF);
         }
@@ -309,7 +309,7 @@ impl FileOps for PipeEnd {
         }
     }
 
-    fn write(&self, t: &Task, f: &File, buf: &[u8], _off: u64) -> Result<usize, Errno> {
+    fn write(&self, t: &dyn Caller, f: &File, buf: &[u8], _off: u64) -> Result<usize, Errno> {
         if !self.write {
             return Err(Errno::EBADF);
         }

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, Weak};
 use crate::errno::Errno;
 use crate::kernel::signal::{SigInfo, UNBLOCKABLE};
 use crate::kernel::task::{Task, TaskHandle};
+use crate::vfs::Caller;
 use crate::vfs::{File, FileOps};
 
 /// sizeof(struct signalfd_siginfo).
@@ -75,7 +76,8 @@ fn record(i: &SigInfo) -> [u8; RECORD] {
 }
 
 impl FileOps for SignalFd {
-    fn read(&self, t: &Task, f: &File, buf: &mut [u8], _off: u64) -> Result<usize, Errno> {
+    fn read(&self, c: &dyn Caller, f: &File, buf: &mut [u8], _off: u64) -> Result<usize, Errno> {
+        let t = Task::from_caller(c)?;
         if buf.len() < RECORD {
             return Err(Errno::EINVAL);
         }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use crate::errno::Errno;
 use crate::fsimpl::proc::{path_ino, GenInode, Node, TreeDir};
-use crate::kernel::Kernel;
+use crate::kernel::{Kernel, Task};
 use crate::vfs::ops::Ctx;
 use crate::vfs::{DirEntry, FileOps, Inode, InodeRef};
 
@@ -35,7 +35,7 @@ struct SysRoot {
 impl SysRoot {
     fn cpus(&self, ctx: Option<&Ctx<'_>>) -> usize {
         let mut k = self.kernel.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(t) = ctx.and_then(|c| c.task) {
+        if let Some(t) = ctx.and_then(|c| c.caller).and_then(Task::of) {
             if k.upgrade().is_none() {
                 *k = Arc::downgrade(&t.kernel);
             }

@@ -4,9 +4,9 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use crate::errno::Errno;
-use crate::kernel::task::Task;
-use crate::kernel::waiter::WaitQueue;
+use crate::vfs::Caller;
 use crate::vfs::{File, FileOps};
+use crate::waiter::WaitQueue;
 
 #[derive(Default)]
 struct State {
@@ -130,7 +130,7 @@ impl TimerFd {
 }
 
 impl FileOps for TimerFd {
-    fn read(&self, t: &Task, f: &File, buf: &mut [u8], _off: u64) -> Result<usize, Errno> {
+    fn read(&self, t: &dyn Caller, f: &File, buf: &mut [u8], _off: u64) -> Result<usize, Errno> {
         super::read_counter(t, f, &self.queue, buf, &|| self.take())
     }
 

@@ -27,7 +27,20 @@ impl Task {
             0
         };
         let t0 = std::time::Instant::now();
-        let resolved = loader::resolve(self, dirfd, path, argv, open_flags)?;
+        let creds = self.creds();
+        let env = loader::Env {
+            caller: self,
+            file_cache: &self.kernel.file_cache,
+            memfile: &self.kernel.memfile,
+            ids: loader::Ids {
+                uid: creds.uid,
+                euid: creds.euid,
+                gid: creds.gid,
+                egid: creds.egid,
+            },
+            vdso: self.kernel.platform.vdso(),
+        };
+        let resolved = loader::resolve(&env, dirfd, path, argv, open_flags)?;
 
         // Build the new image in a new address space before touching the
         // old one, so a bad binary returns an error to the caller.
@@ -40,7 +53,7 @@ impl Task {
             self.kernel.platform.max_user_address(),
         );
         mm.set_address_space(ctx.interrupter());
-        let image = match loader::load(self, &mm, ctx.as_mut(), &resolved, &envp) {
+        let image = match loader::load(&env, &mm, ctx.as_mut(), &resolved, &envp) {
             Ok(i) => i,
             Err(loader::LoadError::Refused(e)) => return Err(e),
             Err(loader::LoadError::Fatal(e)) => {

@@ -98,7 +98,7 @@ const STOP_SIGNALS: [i32; 4] = [libc::SIGSTOP, libc::SIGTSTP, libc::SIGTTIN, lib
 /// What sending `sig` does before it is queued (Linux's prepare_signal):
 /// SIGCONT resumes a stopped group and discards pending stop signals; a stop
 /// signal discards a pending SIGCONT.
-pub fn prepare_signal(tg: &Arc<ThreadGroup>, sig: i32) {
+pub fn prepare_signal(tg: &ThreadGroup, sig: i32) {
     if sig == libc::SIGCONT {
         let (tasks, resumed) = {
             let mut i = tg.inner.lock().unwrap();
@@ -139,7 +139,7 @@ pub fn prepare_signal(tg: &Arc<ThreadGroup>, sig: i32) {
 
 /// Tells the parent a child stopped or continued: SIGCHLD (unless the
 /// parent asked for SA_NOCLDSTOP) and a wake-up of its waiters.
-pub fn notify_parent_stop(tg: &Arc<ThreadGroup>, code: i32, sig: i32) {
+pub fn notify_parent_stop(tg: &ThreadGroup, code: i32, sig: i32) {
     let Some(parent) = tg.parent() else { return };
     let act = parent.actions.lock().unwrap()[(libc::SIGCHLD - 1) as usize];
     if act.flags & libc::SA_NOCLDSTOP as u64 == 0 {
@@ -150,7 +150,7 @@ pub fn notify_parent_stop(tg: &Arc<ThreadGroup>, code: i32, sig: i32) {
 
 /// Queues a process-directed signal and wakes the group's tasks so one that
 /// does not block it takes it.
-pub fn send_group(tg: &Arc<ThreadGroup>, info: SigInfo) {
+pub fn send_group(tg: &ThreadGroup, info: SigInfo) {
     prepare_signal(tg, info.signo);
     let tasks = {
         let mut i = tg.inner.lock().unwrap();

@@ -12,7 +12,7 @@ use std::time::Instant;
 use crate::errno::Errno;
 use crate::kernel::debug::WaitOn;
 use crate::kernel::task::Task;
-use crate::kernel::waiter::Waiter;
+use crate::waiter::Waiter;
 
 struct FutexWaiter {
     waiter: Arc<Waiter>,

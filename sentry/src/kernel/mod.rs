@@ -1,6 +1,7 @@
 //! The kernel proper: tasks, thread groups, the PID namespace, signals,
 //! futexes and credentials.
 
+mod caller;
 pub mod clone;
 pub mod deadline;
 pub mod debug;
@@ -12,7 +13,6 @@ pub mod syscall_table;
 pub mod task;
 pub mod thread_group;
 pub mod uts;
-pub mod waiter;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex};

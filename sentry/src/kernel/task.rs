@@ -15,11 +15,11 @@ use crate::kernel::signal::{
     self, bit, default_action, AltStack, DefaultAction, Pending, SigInfo, UNBLOCKABLE,
 };
 use crate::kernel::thread_group::{signal_status, ThreadGroup};
-use crate::kernel::waiter::{WaitQueue, Waiter};
 use crate::kernel::{Credentials, Kernel};
 use crate::mm::MemoryManager;
 use crate::usermem::{as_bytes, from_bytes, Pod};
 use crate::vfs::{FdTable, FsContext};
+use crate::waiter::{WaitQueue, Waiter};
 
 /// Per-thread signal state.
 #[derive(Default)]

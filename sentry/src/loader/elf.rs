@@ -6,9 +6,9 @@ use goblin::elf::header::header64::Header;
 use goblin::elf::header::{EM_X86_64, ET_DYN, ET_EXEC};
 use goblin::elf::program_header::{ProgramHeader, PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR};
 
+use super::Env;
 use super::LoadError;
 use crate::errno::Errno;
-use crate::kernel::task::Task;
 use crate::mm::{page_round_down, page_round_up, MapRequest, MemoryManager, VmaKind, PAGE_SIZE};
 use crate::vfs::File;
 
@@ -29,7 +29,7 @@ pub struct ElfInfo {
 }
 
 pub fn load_elf(
-    t: &Task,
+    env: &Env<'_>,
     mm: &Arc<MemoryManager>,
     ctx: &mut dyn platform::Context,
     file: &File,
@@ -56,7 +56,7 @@ pub fn load_elf(
         return Err(Errno::ENOEXEC.into());
     }
     let mut phbuf = vec![0u8; phnum * 56];
-    if file.pread_full(t, &mut phbuf, hdr.e_phoff)? != phbuf.len() {
+    if file.pread_full(env.caller, &mut phbuf, hdr.e_phoff)? != phbuf.len() {
         return Err(Errno::ENOEXEC.into());
     }
     let ctx_elf = goblin::container::Ctx::new(
@@ -76,7 +76,7 @@ pub fn load_elf(
                 return Err(Errno::ENOEXEC.into());
             }
             let mut b = vec![0u8; p.p_filesz as usize];
-            file.pread_full(t, &mut b, p.p_offset)?;
+            file.pread_full(env.caller, &mut b, p.p_offset)?;
             if let Some(i) = b.iter().position(|c| *c == 0) {
                 b.truncate(i);
             }
@@ -103,7 +103,7 @@ pub fn load_elf(
     }
     // Linux's point of no return comes before the segments are mapped: a
     // segment that cannot be, from here on, kills the process.
-    let base = map_segments(t, mm, ctx, file, path, &hdr, &loads, lo, span, is_interp)
+    let base = map_segments(env, mm, ctx, file, path, &hdr, &loads, lo, span, is_interp)
         .map_err(LoadError::Fatal)?;
     let phdr = match phdrs.iter().find(|p| p.p_type == PT_PHDR) {
         Some(p) => base.wrapping_add(p.p_vaddr),
@@ -130,7 +130,7 @@ pub fn load_elf(
 /// returns the load bias.
 #[allow(clippy::too_many_arguments)]
 fn map_segments(
-    t: &Task,
+    env: &Env<'_>,
     mm: &Arc<MemoryManager>,
     ctx: &mut dyn platform::Context,
     file: &File,
@@ -155,7 +155,7 @@ fn map_segments(
     };
     // Later execs of the same file copy from the cache instead of reading
     // it through the Gofer again.
-    let cached = t.kernel.file_cache.get(t, &mm.file, file)?;
+    let cached = env.file_cache.get(env.caller, &mm.file, file)?;
     for p in loads {
         if p.p_filesz > p.p_memsz
             || p.p_vaddr % PAGE_SIZE != p.p_offset % PAGE_SIZE
@@ -224,7 +224,7 @@ fn map_segments(
         let mut buf = vec![0u8; 1 << 20];
         while pos < flen {
             let n = ((flen - pos) as usize).min(buf.len());
-            let got = file.pread_full(t, &mut buf[..n], fstart + pos)?;
+            let got = file.pread_full(env.caller, &mut buf[..n], fstart + pos)?;
             mm.write_force(start + pos, &buf[..got])?;
             if got < n {
                 break;

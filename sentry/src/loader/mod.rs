@@ -8,11 +8,32 @@ mod stack;
 use std::sync::Arc;
 
 use crate::errno::Errno;
-use crate::kernel::task::Task;
+use crate::memfile::MemoryFile;
+use crate::mm::file_cache::FileCache;
 use crate::mm::MemoryManager;
-use crate::vfs::File;
+use crate::vfs::{Caller, File};
 
 pub use elf::ElfInfo;
+
+/// What loading needs from the kernel: who executes (to open and read the
+/// files with its credentials), where file contents are cached, and what
+/// the auxiliary vector tells the program.
+pub struct Env<'a> {
+    pub caller: &'a dyn Caller,
+    pub file_cache: &'a FileCache,
+    pub memfile: &'a Arc<MemoryFile>,
+    pub ids: Ids,
+    /// The platform's vDSO, mapped into the new image when there is one.
+    pub vdso: Option<platform::Vdso>,
+}
+
+/// The real and effective ids for AT_UID, AT_EUID, AT_GID and AT_EGID.
+pub struct Ids {
+    pub uid: u32,
+    pub euid: u32,
+    pub gid: u32,
+    pub egid: u32,
+}
 
 /// What a loaded image needs to start.
 pub struct Image {
@@ -35,7 +56,7 @@ const MAX_SCRIPT_DEPTH: usize = 4;
 
 /// Opens `path` and follows `#!` lines to the binary that will run.
 pub fn resolve(
-    t: &Task,
+    env: &Env<'_>,
     dirfd: i32,
     path: &[u8],
     argv: Vec<Vec<u8>>,
@@ -46,9 +67,9 @@ pub fn resolve(
     let mut dirfd = dirfd;
     let mut flags = flags;
     for _ in 0..=MAX_SCRIPT_DEPTH {
-        let file = crate::vfs::open(t, dirfd, &path, libc::O_RDONLY | flags, 0)?;
-        crate::vfs::check_exec(t, &file)?;
-        let head = read_head(t, &file)?;
+        let file = crate::vfs::open(env.caller, dirfd, &path, libc::O_RDONLY | flags, 0)?;
+        crate::vfs::check_exec(env.caller, &file)?;
+        let head = read_head(env, &file)?;
         if head.starts_with(b"#!") {
             let line_end = head.iter().position(|b| *b == b'\n').unwrap_or(head.len());
             let line = &head[2..line_end];
@@ -85,19 +106,17 @@ pub fn resolve(
 
 /// The first bytes of a file to execute, from the file cache when it has
 /// (or takes) the file, so a cached program costs no 9P read.
-fn read_head(t: &Task, file: &File) -> Result<Vec<u8>, Errno> {
+fn read_head(env: &Env<'_>, file: &File) -> Result<Vec<u8>, Errno> {
     const HEAD: u64 = 256;
-    if let Some(c) = t.kernel.file_cache.get(t, &t.kernel.memfile, file)? {
+    if let Some(c) = env.file_cache.get(env.caller, env.memfile, file)? {
         let n = c.size.min(HEAD) as usize;
         let mut head = vec![0u8; n];
         // SAFETY: the cache range holds c.size >= n bytes from c.mem.off.
-        unsafe {
-            std::ptr::copy_nonoverlapping(t.kernel.memfile.ptr(c.mem.off), head.as_mut_ptr(), n)
-        };
+        unsafe { std::ptr::copy_nonoverlapping(env.memfile.ptr(c.mem.off), head.as_mut_ptr(), n) };
         return Ok(head);
     }
     let mut head = vec![0u8; HEAD as usize];
-    let n = file.pread_full(t, &mut head, 0)?;
+    let n = file.pread_full(env.caller, &mut head, 0)?;
     head.truncate(n);
     Ok(head)
 }
@@ -135,18 +154,18 @@ impl From<Errno> for LoadError {
 
 /// Loads `r` into `mm` (fresh, mapped through `ctx`) and builds the stack.
 pub fn load(
-    t: &Task,
+    env: &Env<'_>,
     mm: &Arc<MemoryManager>,
     ctx: &mut dyn platform::Context,
     r: &Resolved,
     envp: &[Vec<u8>],
 ) -> Result<Image, LoadError> {
-    let main = elf::load_elf(t, mm, ctx, &r.file, &r.path, &r.head, false)?;
+    let main = elf::load_elf(env, mm, ctx, &r.file, &r.path, &r.head, false)?;
     let (entry, interp_base) = match &main.interp {
         Some(ip) => {
-            let f = crate::vfs::open(t, libc::AT_FDCWD, ip, libc::O_RDONLY, 0)?;
-            let head = read_head(t, &f)?;
-            let interp = elf::load_elf(t, mm, ctx, &f, &f.path(), &head, true)?;
+            let f = crate::vfs::open(env.caller, libc::AT_FDCWD, ip, libc::O_RDONLY, 0)?;
+            let head = read_head(env, &f)?;
+            let interp = elf::load_elf(env, mm, ctx, &f, &f.path(), &head, true)?;
             (interp.entry, interp.base)
         }
         None => (main.entry, 0),
@@ -154,7 +173,8 @@ pub fn load(
     let fatal = LoadError::Fatal;
     let brk = crate::mm::page_round_up(main.end).ok_or(fatal(Errno::ENOMEM))?;
     mm.init_brk(brk).map_err(fatal)?;
-    let sp = stack::build(t, mm, ctx, &main, interp_base, &r.argv, envp, &r.path).map_err(fatal)?;
+    let sp =
+        stack::build(env, mm, ctx, &main, interp_base, &r.argv, envp, &r.path).map_err(fatal)?;
     {
         let mut inner = mm.inner_mut();
         inner.exe = r.path.clone();

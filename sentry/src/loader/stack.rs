@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use super::elf::ElfInfo;
+use super::Env;
 use crate::errno::Errno;
-use crate::kernel::task::Task;
 use crate::mm::{MapRequest, MemoryManager, VmaKind, STACK_SIZE};
 
 const AT_NULL: u64 = 0;
@@ -31,7 +31,7 @@ const AT_MINSIGSTKSZ: u64 = 51;
 
 #[allow(clippy::too_many_arguments)]
 pub fn build(
-    t: &Task,
+    env: &Env<'_>,
     mm: &Arc<MemoryManager>,
     ctx: &mut dyn platform::Context,
     main: &ElfInfo,
@@ -90,7 +90,7 @@ pub fn build(
             .unwrap_or(env_end);
     }
 
-    let creds = t.creds();
+    let creds = &env.ids;
     let hwcap = core::arch::x86_64::__cpuid(1).edx as u64;
     let mut auxv: Vec<(u64, u64)> = vec![
         (AT_PHDR, main.phdr),
@@ -113,7 +113,7 @@ pub fn build(
         (AT_EXECFN, execfn_addr),
         (AT_MINSIGSTKSZ, (platform::xsave_len() + 1024) as u64),
     ];
-    if let Some(v) = t.kernel.platform.vdso() {
+    if let Some(v) = env.vdso {
         // glibc then reads clocks in user space, with no system call.
         if let Ok(ehdr) = mm.insert_vdso(v) {
             auxv.push((AT_SYSINFO_EHDR, ehdr));

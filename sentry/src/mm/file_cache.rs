@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use super::{MemRange, MemoryFile, PAGE_SIZE};
 use crate::errno::Errno;
-use crate::kernel::task::Task;
+use crate::vfs::Caller;
 use crate::vfs::File;
 
 /// Files larger than this are not cached (read as before).
@@ -59,7 +59,12 @@ pub struct Cached {
 impl FileCache {
     /// The cached contents of a regular file, reading it in on a miss.
     /// None when the file is not worth caching (not regular, too big).
-    pub fn get(&self, t: &Task, file: &Arc<MemoryFile>, f: &File) -> Result<Option<Cached>, Errno> {
+    pub fn get(
+        &self,
+        t: &dyn Caller,
+        file: &Arc<MemoryFile>,
+        f: &File,
+    ) -> Result<Option<Cached>, Errno> {
         // Files whose data already lives in the memory file (tmpfs) can be
         // changed through shared mappings without a new mtime: never cache
         // them (reading them is a memory copy anyway).

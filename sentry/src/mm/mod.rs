@@ -931,3 +931,17 @@ impl Drop for MemoryManager {
         }
     }
 }
+
+impl crate::usermem::UserMemory for MemoryManager {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        MemoryManager::read(self, addr, buf)
+    }
+
+    fn write(&self, addr: u64, data: &[u8]) -> Result<(), Errno> {
+        MemoryManager::write(self, addr, data)
+    }
+
+    fn read_cstring(&self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
+        MemoryManager::read_cstring(self, addr, max)
+    }
+}

@@ -4,7 +4,8 @@ use super::file::{fd_arg, io_file};
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::task::Task;
-use crate::vfs::ops::{self, fs_cred};
+use crate::vfs::ops;
+use crate::vfs::Caller;
 use crate::vfs::{Dentry, DirEntry, IO_CHUNK, MAY_EXEC};
 
 pub fn register(t: &mut Table) {
@@ -139,7 +140,7 @@ fn check_dir(t: &Task, d: &Dentry) -> Result<(), Errno> {
     if !d.is_dir() {
         return Err(Errno::ENOTDIR);
     }
-    fs_cred(t).may_stat(&d.stat()?, MAY_EXEC)
+    t.fs_cred().may_stat(&d.stat()?, MAY_EXEC)
 }
 
 fn sys_chdir(t: &mut Task, a: &SyscallArgs) -> SysResult {
@@ -162,7 +163,7 @@ fn sys_chroot(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let path = t.read_path(a.a[0])?;
     let d = ops::dentry_at(t, libc::AT_FDCWD, &path, true, false)?;
     check_dir(t, &d)?;
-    if !fs_cred(t).is_root() {
+    if !t.fs_cred().is_root() {
         return Err(Errno::EPERM);
     }
     t.fs.set_root(d);

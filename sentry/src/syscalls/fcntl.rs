@@ -204,7 +204,7 @@ fn sys_fcntl(t: &mut Task, a: &SyscallArgs) -> SysResult {
             if !d.is_dir() {
                 return Err(Errno::ENOTDIR);
             }
-            crate::vfs::dnotify::set(&f, fd, &d.inode, &t.tg, a.a[2])?;
+            crate::vfs::dnotify::set(&f, fd, &d.inode, t.tg.clone(), a.a[2])?;
             Ok(0)
         }
         _ => Err(Errno::EINVAL),

@@ -7,6 +7,7 @@ use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::task::Task;
 use crate::vfs::ops::{self, AtTarget, Ctx};
+use crate::vfs::Caller;
 use crate::vfs::{self, File, Time};
 
 pub fn register(t: &mut Table) {
@@ -238,9 +239,9 @@ fn do_access(t: &Task, dirfd: i32, path_addr: u64, mode: i32, flags: i32) -> Sys
         empty_ok,
     )?;
     let cred = if flags & libc::AT_EACCESS != 0 {
-        ops::fs_cred(t)
+        t.fs_cred()
     } else {
-        ops::real_cred(t)
+        t.real_cred()
     };
     let st = target.stat()?;
     if mode & libc::W_OK != 0
@@ -445,7 +446,7 @@ fn sys_readlinkat(t: &mut Task, a: &SyscallArgs) -> SysResult {
 fn chmod_target(t: &Task, target: AtTarget, mode: u32) -> SysResult {
     // Pipes have nowhere to keep a mode, and nobody can look it up.
     if let Some(d) = target.dentry() {
-        ops::chmod(&ops::fs_cred(t), d, mode)?;
+        ops::chmod(&t.fs_cred(), d, mode)?;
     }
     Ok(0)
 }
@@ -511,7 +512,7 @@ fn do_fchownat(t: &Task, dirfd: i32, path_addr: u64, uid: u64, gid: u64, flags: 
         empty_ok,
     )?;
     if let Some(d) = target.dentry() {
-        ops::chown(&ops::fs_cred(t), d, id_arg(uid), id_arg(gid))?;
+        ops::chown(&t.fs_cred(), d, id_arg(uid), id_arg(gid))?;
     }
     Ok(0)
 }
@@ -534,7 +535,7 @@ fn sys_lchown(t: &mut Task, a: &SyscallArgs) -> SysResult {
 fn sys_fchown(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let f = io_file(t, fd_arg(a.a[0]))?;
     if let Some(d) = f.dentry() {
-        ops::chown(&ops::fs_cred(t), d, id_arg(a.a[1]), id_arg(a.a[2]))?;
+        ops::chown(&t.fs_cred(), d, id_arg(a.a[1]), id_arg(a.a[2]))?;
     }
     Ok(0)
 }
@@ -548,7 +549,7 @@ fn sys_fchownat(t: &mut Task, a: &SyscallArgs) -> SysResult {
 fn sys_truncate(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let path = t.read_path(a.a[0])?;
     let d = ops::dentry_at(t, libc::AT_FDCWD, &path, true, false)?;
-    ops::truncate(&ops::fs_cred(t), &d, a.a[1] as i64)?;
+    ops::truncate(&t.fs_cred(), &d, a.a[1] as i64)?;
     Ok(0)
 }
 
@@ -693,7 +694,7 @@ fn do_utimes(t: &Task, dirfd: i32, path_addr: u64, flags: i32, times: Times) -> 
         return Ok(0);
     }
     if let Some(d) = target.dentry() {
-        ops::utimes(&ops::fs_cred(t), d, atime, mtime)?;
+        ops::utimes(&t.fs_cred(), d, atime, mtime)?;
     }
     Ok(0)
 }

@@ -7,6 +7,7 @@ use crate::errno::{Errno, SysResult};
 use crate::kernel::task::Task;
 use crate::vfs::inotify::{Inotify, ALL_EVENTS};
 use crate::vfs::ops;
+use crate::vfs::Caller;
 use crate::vfs::{File, MAY_READ};
 
 pub fn register(t: &mut Table) {
@@ -103,7 +104,7 @@ fn sys_inotify_add_watch(t: &mut Task, a: &SyscallArgs) -> SysResult {
     if mask & libc::IN_ONLYDIR != 0 && !d.is_dir() {
         return Err(Errno::ENOTDIR);
     }
-    ops::fs_cred(t).may_stat(&d.inode.stat()?, MAY_READ)?;
+    t.fs_cred().may_stat(&d.inode.stat()?, MAY_READ)?;
     let wd = with_instance(&f, |i| i.add_watch(d.inode.clone(), &d.mount.sb, mask))?;
     Ok(wd as u64)
 }

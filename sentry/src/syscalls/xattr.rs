@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::task::Task;
+use crate::vfs::Caller;
 use crate::vfs::{ops, xattr, Dentry};
 
 pub fn register(t: &mut Table) {
@@ -159,13 +160,13 @@ fn copy_out_sized(t: &Task, data: &[u8], buf: u64, size: u64) -> SysResult {
 fn do_get(t: &Task, target: Target, a: &SyscallArgs) -> SysResult {
     let d = dentry_of(t, target)?;
     let name = read_name(t, a.a[1])?;
-    let value = xattr::get(&ops::fs_cred(t), &d, &name)?;
+    let value = xattr::get(&t.fs_cred(), &d, &name)?;
     copy_out_sized(t, &value, a.a[2], a.a[3])
 }
 
 fn do_list(t: &Task, target: Target, a: &SyscallArgs) -> SysResult {
     let d = dentry_of(t, target)?;
-    let names = xattr::list(&ops::fs_cred(t), &d)?;
+    let names = xattr::list(&t.fs_cred(), &d)?;
     copy_out_sized(t, &names, a.a[1], a.a[2])
 }
 
@@ -185,14 +186,14 @@ fn do_set(t: &Task, target: Target, a: &SyscallArgs) -> SysResult {
         t.read_bytes(a.a[2], size)?
     };
     let d = dentry_of(t, target)?;
-    xattr::set(&ops::fs_cred(t), &d, &name, &value, flags)?;
+    xattr::set(&t.fs_cred(), &d, &name, &value, flags)?;
     Ok(0)
 }
 
 fn do_remove(t: &Task, target: Target, a: &SyscallArgs) -> SysResult {
     let name = read_name(t, a.a[1])?;
     let d = dentry_of(t, target)?;
-    xattr::remove(&ops::fs_cred(t), &d, &name)?;
+    xattr::remove(&t.fs_cred(), &d, &name)?;
     Ok(0)
 }
 

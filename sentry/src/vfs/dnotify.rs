@@ -18,8 +18,6 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use super::inotify::key;
 use crate::errno::Errno;
-use crate::kernel::signal::SigInfo;
-use crate::kernel::thread_group::ThreadGroup;
 use crate::vfs::{File, InodeRef};
 
 // <linux/fcntl.h>; the libc crate has F_NOTIFY but not these.
@@ -36,13 +34,29 @@ const DN_EVENTS: u32 = DN_ACCESS | DN_MODIFY | DN_CREATE | DN_DELETE | DN_RENAME
 /// program cannot make the Sentry hold without bound).
 const MAX_MARKS: usize = 65536;
 /// SI_KERNEL: the signal comes from the kernel.
-const SI_KERNEL: i32 = 0x80;
+pub const SI_KERNEL: i32 = 0x80;
+
+/// The process a request signals: the kernel's thread group implements it,
+/// so the VFS sends signals without knowing the kernel.
+pub trait SignalOwner: Send + Sync {
+    fn send_notice(&self, n: Notice);
+}
+
+/// A dnotify signal: plain SIGIO from the kernel (`band` None), or the
+/// F_SETSIG signal with `POLL_MSG`, its band and descriptor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Notice {
+    pub signo: i32,
+    pub code: i32,
+    /// `si_band` and `si_fd` of struct sigpoll.
+    pub band: Option<(u64, i32)>,
+}
 
 struct Mark {
     file: Weak<File>,
     /// The descriptor of the last F_NOTIFY (`si_fd`).
     fd: i32,
-    owner: Weak<ThreadGroup>,
+    owner: Weak<dyn SignalOwner>,
     mask: u32,
 }
 
@@ -75,7 +89,7 @@ pub fn set(
     file: &Arc<File>,
     fd: i32,
     dir: &InodeRef,
-    owner: &Arc<ThreadGroup>,
+    owner: Arc<dyn SignalOwner>,
     arg: u64,
 ) -> Result<(), Errno> {
     let mask = arg as u32;
@@ -87,7 +101,7 @@ pub fn set(
     list.retain(|m| m.file.strong_count() > 0 && m.owner.strong_count() > 0);
     let same = |m: &Mark| {
         std::ptr::eq(m.file.as_ptr(), Arc::as_ptr(file))
-            && std::ptr::eq(m.owner.as_ptr(), Arc::as_ptr(owner))
+            && std::ptr::addr_eq(m.owner.as_ptr(), Arc::as_ptr(&owner))
     };
     if mask & DN_EVENTS == 0 {
         list.retain(|m| !same(m));
@@ -101,7 +115,7 @@ pub fn set(
         list.push(Mark {
             file: Arc::downgrade(file),
             fd,
-            owner: Arc::downgrade(owner),
+            owner: Arc::downgrade(&owner),
             mask: mask & (DN_EVENTS | DN_MULTISHOT),
         });
     }
@@ -190,14 +204,16 @@ pub fn notify(inode: &InodeRef, in_mask: u32) {
                 return true;
             }
             let info = match file.notify_signal() {
-                0 => SigInfo::new(libc::SIGIO, SI_KERNEL),
-                sig => {
-                    let mut i = SigInfo::new(sig, POLL_MSG);
-                    // struct sigpoll: si_band (a long), then si_fd.
-                    i.fields[0] = POLL_MSG_BAND;
-                    i.fields[1] = m.fd as u32 as u64;
-                    i
-                }
+                0 => Notice {
+                    signo: libc::SIGIO,
+                    code: SI_KERNEL,
+                    band: None,
+                },
+                sig => Notice {
+                    signo: sig,
+                    code: POLL_MSG,
+                    band: Some((POLL_MSG_BAND, m.fd)),
+                },
             };
             sends.push((owner, info));
             m.mask & DN_MULTISHOT != 0
@@ -205,6 +221,6 @@ pub fn notify(inode: &InodeRef, in_mask: u32) {
         settle(&mut reg, k, before);
     }
     for (owner, info) in sends {
-        crate::kernel::exit::send_group(&owner, info);
+        owner.send_notice(info);
     }
 }

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{Dentry, DirEntry, FileOps, MemSegment};
 use crate::errno::Errno;
-use crate::kernel::task::Task;
+use crate::vfs::Caller;
 
 /// Status flags F_SETFL may change (Linux's SETFL_MASK).
 pub const SETFL_MASK: i32 =
@@ -197,7 +197,7 @@ impl File {
 
     /// read(2) at the file offset, advancing it. The caller has checked
     /// that the description is readable.
-    pub fn read(&self, t: &Task, buf: &mut [u8]) -> Result<usize, Errno> {
+    pub fn read(&self, t: &dyn Caller, buf: &mut [u8]) -> Result<usize, Errno> {
         if !self.ops.seekable() {
             return self.ops.read(t, self, buf, 0);
         }
@@ -212,7 +212,7 @@ impl File {
     /// what `sink` accepted, so a fault leaves the offset where it was.
     pub fn read_with(
         &self,
-        t: &Task,
+        t: &dyn Caller,
         buf: &mut [u8],
         sink: impl FnOnce(&[u8]) -> Result<(), Errno>,
     ) -> Result<usize, Errno> {
@@ -229,7 +229,7 @@ impl File {
     }
 
     /// pread(2): at `off`, offset unchanged; ESPIPE for streams.
-    pub fn pread(&self, t: &Task, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
+    pub fn pread(&self, t: &dyn Caller, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
         if !self.ops.seekable() {
             return Err(Errno::ESPIPE);
         }
@@ -241,7 +241,7 @@ impl File {
 
     /// [`File::pread`] until `buf` is full or EOF: what the loader, the file
     /// cache and file mappings read.
-    pub fn pread_full(&self, t: &Task, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
+    pub fn pread_full(&self, t: &dyn Caller, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
         let mut done = 0;
         while done < buf.len() {
             let at = off.checked_add(done as u64).ok_or(Errno::EINVAL)?;
@@ -255,7 +255,7 @@ impl File {
     }
 
     /// write(2) at the file offset (at the end with O_APPEND), advancing it.
-    pub fn write(&self, t: &Task, buf: &[u8]) -> Result<usize, Errno> {
+    pub fn write(&self, t: &dyn Caller, buf: &[u8]) -> Result<usize, Errno> {
         if !self.ops.seekable() {
             return self.ops.write(t, self, buf, 0);
         }
@@ -269,7 +269,7 @@ impl File {
     }
 
     /// pwrite(2). As on Linux, O_APPEND makes it append anyway.
-    pub fn pwrite(&self, t: &Task, buf: &[u8], off: u64) -> Result<usize, Errno> {
+    pub fn pwrite(&self, t: &dyn Caller, buf: &[u8], off: u64) -> Result<usize, Errno> {
         if !self.ops.seekable() {
             return Err(Errno::ESPIPE);
         }

@@ -16,9 +16,9 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use crate::errno::Errno;
-use crate::kernel::task::Task;
-use crate::kernel::waiter::WaitQueue;
+use crate::vfs::Caller;
 use crate::vfs::{Dentry, File, FileOps, InodeRef, Super};
+use crate::waiter::WaitQueue;
 
 /// Events an application may ask for (Linux's ALL_INOTIFY_BITS without
 /// the flag bits).
@@ -295,7 +295,7 @@ impl Drop for Inotify {
 }
 
 impl FileOps for Inotify {
-    fn read(&self, t: &Task, f: &File, buf: &mut [u8], _off: u64) -> Result<usize, Errno> {
+    fn read(&self, t: &dyn Caller, f: &File, buf: &mut [u8], _off: u64) -> Result<usize, Errno> {
         loop {
             if let Some(r) = self.try_read(buf) {
                 return r;
@@ -309,7 +309,7 @@ impl FileOps for Inotify {
         }
     }
 
-    fn write(&self, _t: &Task, _f: &File, _buf: &[u8], _off: u64) -> Result<usize, Errno> {
+    fn write(&self, _t: &dyn Caller, _f: &File, _buf: &[u8], _off: u64) -> Result<usize, Errno> {
         Err(Errno::EINVAL)
     }
 

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use super::File;
 use crate::errno::Errno;
-use crate::kernel::task::Task;
-use crate::kernel::waiter::WaitQueue;
+use crate::vfs::Caller;
+use crate::waiter::WaitQueue;
 
 /// Who holds a lock.
 #[derive(Clone)]
@@ -130,7 +130,7 @@ impl Locks {
         r
     }
 
-    fn owner(t: &Task, file: &Arc<File>, ofd: bool) -> Owner {
+    fn owner(t: &dyn Caller, file: &Arc<File>, ofd: bool) -> Owner {
         if ofd {
             Owner::Description(Arc::downgrade(file))
         } else {
@@ -141,7 +141,7 @@ impl Locks {
     /// F_GETLK: the first lock that would block `req`, or None.
     pub fn test(
         &self,
-        t: &Task,
+        t: &dyn Caller,
         file: &Arc<File>,
         req: &RecordLock,
         ofd: bool,
@@ -170,7 +170,7 @@ impl Locks {
     /// F_SETLK / F_SETLKW (and the OFD forms).
     pub fn set(
         &self,
-        t: &Task,
+        t: &dyn Caller,
         file: &Arc<File>,
         req: RecordLock,
         ofd: bool,
@@ -217,7 +217,7 @@ impl Locks {
     }
 
     /// flock(2).
-    pub fn flock(&self, t: &Task, file: &Arc<File>, op: i32) -> Result<(), Errno> {
+    pub fn flock(&self, t: &dyn Caller, file: &Arc<File>, op: i32) -> Result<(), Errno> {
         let k = key(file)?;
         let owner = Owner::Description(Arc::downgrade(file));
         let nonblock = op & libc::LOCK_NB != 0;

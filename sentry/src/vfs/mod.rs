@@ -32,6 +32,7 @@
 //! (`..` still works: it follows the kept parents).
 
 pub mod anon;
+mod caller;
 mod context;
 pub mod dnotify;
 mod fdtable;
@@ -50,9 +51,9 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock, Weak};
 
 use crate::errno::Errno;
-use crate::kernel::task::Task;
-use crate::kernel::waiter::WaitQueue;
+use crate::waiter::WaitQueue;
 
+pub use caller::Caller;
 pub use context::FsContext;
 pub use fdtable::FdTable;
 pub use file::{File, O_LARGEFILE};
@@ -291,10 +292,10 @@ pub trait FileOps: Send + Sync + Any {
     fn write_at(&self, _buf: &[u8], _off: u64) -> Result<usize, Errno> {
         Err(Errno::EINVAL)
     }
-    fn read(&self, _t: &Task, _f: &File, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
+    fn read(&self, _t: &dyn Caller, _f: &File, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
         self.read_at(buf, off)
     }
-    fn write(&self, _t: &Task, _f: &File, buf: &[u8], off: u64) -> Result<usize, Errno> {
+    fn write(&self, _t: &dyn Caller, _f: &File, buf: &[u8], off: u64) -> Result<usize, Errno> {
         self.write_at(buf, off)
     }
     /// False for streams: no offset, lseek and pread give ESPIPE.
@@ -312,7 +313,7 @@ pub trait FileOps: Send + Sync + Any {
     }
     /// Device-specific ioctls; the generic ones (FIOCLEX, FIONBIO ...) are
     /// handled before this is called.
-    fn ioctl(&self, _t: &Task, _f: &File, _cmd: u32, _arg: u64) -> Result<u64, Errno> {
+    fn ioctl(&self, _t: &dyn Caller, _f: &File, _cmd: u32, _arg: u64) -> Result<u64, Errno> {
         Err(Errno::ENOTTY)
     }
     /// Bytes readable without blocking, for FIONREAD (`None`: ENOTTY, or

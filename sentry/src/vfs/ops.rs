@@ -15,8 +15,8 @@ use super::{
 };
 use super::{MAX_SYMLINKS, PATH_MAX};
 use crate::errno::Errno;
-use crate::kernel::task::Task;
 use crate::vfs::inotify;
+use crate::vfs::Caller;
 
 /// What a resolution runs with.
 pub struct Ctx<'a> {
@@ -28,7 +28,7 @@ pub struct Ctx<'a> {
     /// The caller's descriptors, for magic links (/dev/fd/N).
     pub fds: Option<Arc<FdTable>>,
     /// The caller, for what depends on who looks (procfs).
-    pub task: Option<&'a Task>,
+    pub caller: Option<&'a dyn Caller>,
 }
 
 impl<'a> Ctx<'a> {
@@ -39,19 +39,19 @@ impl<'a> Ctx<'a> {
             cred,
             umask,
             fds: None,
-            task: None,
+            caller: None,
         }
     }
 
     /// A task's context, with its filesystem (effective) credentials.
-    pub fn of(t: &'a Task) -> Ctx<'a> {
+    pub fn of(t: &'a dyn Caller) -> Ctx<'a> {
         Ctx {
-            vfs: &t.kernel.vfs,
-            root: t.fs.root(),
-            cred: fs_cred(t),
-            umask: t.fs.umask(),
-            fds: Some(t.fds.clone()),
-            task: Some(t),
+            vfs: t.vfs(),
+            root: t.fs().root(),
+            cred: t.fs_cred(),
+            umask: t.fs().umask(),
+            fds: Some(t.fds().clone()),
+            caller: Some(t),
         }
     }
 
@@ -65,26 +65,6 @@ impl<'a> Ctx<'a> {
             uid: self.cred.uid,
             gid,
         }
-    }
-}
-
-/// The task's filesystem credentials (effective ids and groups).
-pub fn fs_cred(t: &Task) -> Cred {
-    let c = t.creds();
-    Cred {
-        uid: c.euid,
-        gid: c.egid,
-        groups: c.groups.clone(),
-    }
-}
-
-/// The task's real credentials, which access(2) checks with.
-pub fn real_cred(t: &Task) -> Cred {
-    let c = t.creds();
-    Cred {
-        uid: c.uid,
-        gid: c.gid,
-        groups: c.groups.clone(),
     }
 }
 
@@ -972,14 +952,14 @@ pub fn utimes(
 
 /// Where a relative `path` of an *at() call starts: the cwd for AT_FDCWD,
 /// else the directory `dirfd` names. Absolute paths ignore `dirfd`.
-pub fn start_dir(t: &Task, dirfd: i32, path: &[u8]) -> Result<Arc<Dentry>, Errno> {
+pub fn start_dir(t: &dyn Caller, dirfd: i32, path: &[u8]) -> Result<Arc<Dentry>, Errno> {
     if path.first() == Some(&b'/') {
-        return Ok(t.fs.root());
+        return Ok(t.fs().root());
     }
     if dirfd == libc::AT_FDCWD {
-        return Ok(t.fs.cwd());
+        return Ok(t.fs().cwd());
     }
-    let f = t.fds.get(dirfd)?;
+    let f = t.fds().get(dirfd)?;
     match f.dentry() {
         Some(d) if d.is_dir() => Ok(d.clone()),
         _ => Err(Errno::ENOTDIR),
@@ -1012,7 +992,7 @@ impl AtTarget {
 /// Resolves (`dirfd`, `path`) as the *at() calls do: an empty path is
 /// ENOENT unless `empty_ok` (AT_EMPTY_PATH), when it names `dirfd` itself.
 pub fn resolve_at(
-    t: &Task,
+    t: &dyn Caller,
     dirfd: i32,
     path: &[u8],
     follow: bool,
@@ -1023,9 +1003,9 @@ pub fn resolve_at(
             return Err(Errno::ENOENT);
         }
         if dirfd == libc::AT_FDCWD {
-            return Ok(AtTarget::Dentry(t.fs.cwd()));
+            return Ok(AtTarget::Dentry(t.fs().cwd()));
         }
-        let f = t.fds.get(dirfd)?;
+        let f = t.fds().get(dirfd)?;
         return Ok(match f.dentry() {
             Some(d) => AtTarget::Dentry(d.clone()),
             None => AtTarget::File(f),
@@ -1039,7 +1019,7 @@ pub fn resolve_at(
 /// Resolves (`dirfd`, `path`) to a dentry (ENOENT for an empty path
 /// unless `empty_ok`; EBADF-like errors for fds without one).
 pub fn dentry_at(
-    t: &Task,
+    t: &dyn Caller,
     dirfd: i32,
     path: &[u8],
     follow: bool,
@@ -1053,7 +1033,13 @@ pub fn dentry_at(
 
 /// openat(2) for the loader and the syscall: AT_FDCWD, the task's umask
 /// and credentials.
-pub fn open(t: &Task, dirfd: i32, path: &[u8], flags: i32, mode: u32) -> Result<Arc<File>, Errno> {
+pub fn open(
+    t: &dyn Caller,
+    dirfd: i32,
+    path: &[u8],
+    flags: i32,
+    mode: u32,
+) -> Result<Arc<File>, Errno> {
     let start = start_dir(t, dirfd, path)?;
     let ctx = Ctx::of(t);
     open_at(&ctx, start, path, flags, mode)
@@ -1061,11 +1047,11 @@ pub fn open(t: &Task, dirfd: i32, path: &[u8], flags: i32, mode: u32) -> Result<
 
 /// execve's check on the file to run: a regular file with execute
 /// permission for the task (EACCES otherwise, directories included).
-pub fn check_exec(t: &Task, f: &File) -> Result<(), Errno> {
+pub fn check_exec(t: &dyn Caller, f: &File) -> Result<(), Errno> {
     let d = f.dentry().ok_or(Errno::EACCES)?;
     let st = d.stat()?;
     if !is_reg(st.st_mode) || d.mount.noexec() {
         return Err(Errno::EACCES);
     }
-    fs_cred(t).may_stat(&st, MAY_EXEC)
+    t.fs_cred().may_stat(&st, MAY_EXEC)
 }

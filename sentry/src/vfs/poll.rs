@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use super::File;
 use crate::errno::Errno;
-use crate::kernel::task::Task;
-use crate::kernel::waiter::WaitQueue;
+use crate::vfs::Caller;
+use crate::waiter::WaitQueue;
 
 /// How often files without a wait queue are polled while waiting.
 pub const SLICE: Duration = Duration::from_millis(20);
@@ -39,7 +39,7 @@ pub fn ready_now(files: &[(Option<Arc<File>>, i16)]) -> Vec<i16> {
 /// ends the wait with ERESTARTSYS (poll(2) turns that into EINTR or a
 /// restart). `deadline` of now polls without waiting.
 pub fn wait_ready(
-    t: &Task,
+    t: &dyn Caller,
     files: &[(Option<Arc<File>>, i16)],
     deadline: Option<Instant>,
 ) -> Result<Vec<i16>, Errno> {

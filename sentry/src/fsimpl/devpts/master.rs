@@ -14,24 +14,28 @@ impl Drop for Master {
 }
 
 /// Opens /dev/ptmx: a new pty's master.
-pub fn open_master(t: Option<&Task>) -> Result<Arc<dyn FileOps>, Errno> {
-    let kernel = t.map_or_else(Weak::new, |t| Arc::downgrade(&t.kernel));
+pub fn open_master(c: Option<&dyn Caller>) -> Result<Arc<dyn FileOps>, Errno> {
+    let kernel = c
+        .and_then(Task::of)
+        .map_or_else(Weak::new, |t| Arc::downgrade(&t.kernel));
     let pty = Pty::new(kernel)?;
     Ok(Arc::new(Master { pty }))
 }
 
 /// Opens /dev/tty: the caller's controlling terminal (ENXIO without one).
-pub fn open_controlling(t: Option<&Task>, flags: i32) -> Result<Arc<dyn FileOps>, Errno> {
-    let t = t.ok_or(Errno::ENXIO)?;
+pub fn open_controlling(c: Option<&dyn Caller>, flags: i32) -> Result<Arc<dyn FileOps>, Errno> {
+    let t = c.and_then(Task::of).ok_or(Errno::ENXIO)?;
     let pty = controlling_pty(t).ok_or(Errno::ENXIO)?;
     Ok(pty.open_replica(Some(t), flags | libc::O_NOCTTY)?)
 }
 
 impl FileOps for Master {
-    fn read(&self, t: &Task, f: &File, buf: &mut [u8], _off: u64) -> Result<usize, Errno> {
+    fn read(&self, c: &dyn Caller, f: &File, buf: &mut [u8], _off: u64) -> Result<usize, Errno> {
+        let t = Task::from_caller(c)?;
         self.pty.master_read(t, f, buf)
     }
-    fn write(&self, t: &Task, f: &File, buf: &[u8], _off: u64) -> Result<usize, Errno> {
+    fn write(&self, c: &dyn Caller, f: &File, buf: &[u8], _off: u64) -> Result<usize, Errno> {
+        let t = Task::from_caller(c)?;
         self.pty.master_write(t, f, buf)
     }
     fn read_at(&self, _buf: &mut [u8], _off: u64) -> Result<usize, Errno> {
@@ -49,7 +53,8 @@ impl FileOps for Master {
         s.st_rdev = libc::makedev(5, 2);
         Ok(s)
     }
-    fn ioctl(&self, t: &Task, _f: &File, cmd: u32, arg: u64) -> Result<u64, Errno> {
+    fn ioctl(&self, c: &dyn Caller, _f: &File, cmd: u32, arg: u64) -> Result<u64, Errno> {
+        let t = Task::from_caller(c)?;
         match u64::from(cmd) {
             libc::TIOCGPTN => {
                 t.copy_out(arg, &self.pty.index)?;
@@ -157,7 +162,8 @@ impl Master {
 
     /// TIOCGPTPEER: the replica opened from the master, with `arg` as
     /// open flags, without a path lookup's races.
-    pub(super) fn open_peer(&self, t: &Task, arg: u64) -> Result<u64, Errno> {
+    pub(super) fn open_peer(&self, c: &dyn Caller, arg: u64) -> Result<u64, Errno> {
+        let t = Task::from_caller(c)?;
         let allowed = libc::O_ACCMODE | libc::O_NOCTTY | libc::O_NONBLOCK | libc::O_CLOEXEC;
         let flags = i32::try_from(arg).map_err(|_| Errno::EINVAL)?;
         if flags & !allowed != 0 {

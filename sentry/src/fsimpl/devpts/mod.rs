@@ -35,10 +35,10 @@ use crate::errno::Errno;
 use crate::kernel::exit::send_group;
 use crate::kernel::signal::SigInfo;
 use crate::kernel::task::Task;
-use crate::kernel::waiter::WaitQueue;
 use crate::kernel::Kernel;
 use crate::vfs::ops::Ctx;
-use crate::vfs::{DirEntry, File, FileOps, Inode, InodeRef, Time};
+use crate::vfs::{Caller, DirEntry, File, FileOps, Inode, InodeRef, Time};
+use crate::waiter::WaitQueue;
 
 /// Most ptys alive at once (Linux's default kernel.pty.max).
 pub const MAX_PTYS: usize = 4096;
@@ -168,7 +168,9 @@ impl Inode for PtsNode {
         Ok(self.pty.open_replica(None, flags)?)
     }
     fn open_by(self: Arc<Self>, flags: i32, ctx: &Ctx<'_>) -> Result<Arc<dyn FileOps>, Errno> {
-        Ok(self.pty.open_replica(ctx.task, flags)?)
+        Ok(self
+            .pty
+            .open_replica(ctx.caller.and_then(Task::of), flags)?)
     }
 }
 
@@ -200,7 +202,7 @@ impl Inode for PtmxNode {
         open_master(None)
     }
     fn open_by(self: Arc<Self>, _flags: i32, ctx: &Ctx<'_>) -> Result<Arc<dyn FileOps>, Errno> {
-        open_master(ctx.task)
+        open_master(ctx.caller)
     }
 }
 

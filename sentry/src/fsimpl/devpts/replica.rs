@@ -14,13 +14,15 @@ impl Drop for Replica {
 }
 
 impl FileOps for Replica {
-    fn read(&self, t: &Task, f: &File, buf: &mut [u8], _off: u64) -> Result<usize, Errno> {
+    fn read(&self, c: &dyn Caller, f: &File, buf: &mut [u8], _off: u64) -> Result<usize, Errno> {
+        let t = Task::from_caller(c)?;
         if self.pty.lock().master_open {
             self.pty.job_control(t, libc::SIGTTIN)?;
         }
         self.pty.replica_read(t, f, buf)
     }
-    fn write(&self, t: &Task, f: &File, buf: &[u8], _off: u64) -> Result<usize, Errno> {
+    fn write(&self, c: &dyn Caller, f: &File, buf: &[u8], _off: u64) -> Result<usize, Errno> {
+        let t = Task::from_caller(c)?;
         let tostop = {
             let st = self.pty.lock();
             st.master_open && st.ld.termios.l(libc::TOSTOP)
@@ -42,7 +44,8 @@ impl FileOps for Replica {
     fn stat(&self) -> Result<libc::stat, Errno> {
         Ok(self.pty.stat())
     }
-    fn ioctl(&self, t: &Task, _f: &File, cmd: u32, arg: u64) -> Result<u64, Errno> {
+    fn ioctl(&self, c: &dyn Caller, _f: &File, cmd: u32, arg: u64) -> Result<u64, Errno> {
+        let t = Task::from_caller(c)?;
         if !self.pty.lock().master_open {
             // A hung-up terminal answers nothing.
             return Err(Errno::EIO);

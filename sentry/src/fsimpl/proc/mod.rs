@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::errno::Errno;
-use crate::kernel::{Kernel, ThreadGroup};
+use crate::kernel::{Kernel, Task, ThreadGroup};
 use crate::vfs::ops::{AtTarget, Ctx};
 use crate::vfs::{DirEntry, FdTable, FileOps, Inode, InodeRef, SetAttr, Time, Vfs};
 
@@ -118,7 +118,7 @@ pub(crate) struct ProcState {
 impl ProcState {
     fn kernel(&self, ctx: Option<&Ctx<'_>>) -> Option<Arc<Kernel>> {
         let mut k = self.kernel.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(t) = ctx.and_then(|c| c.task) {
+        if let Some(t) = ctx.and_then(|c| c.caller).and_then(Task::of) {
             if k.upgrade().is_none() {
                 *k = Arc::downgrade(&t.kernel);
             }
@@ -294,7 +294,7 @@ impl Inode for SelfLink {
         Err(Errno::ENOENT)
     }
     fn readlink_by(&self, ctx: &Ctx<'_>) -> Result<Vec<u8>, Errno> {
-        let t = ctx.task.ok_or(Errno::ENOENT)?;
+        let t = ctx.caller.and_then(Task::of).ok_or(Errno::ENOENT)?;
         Ok(if self.thread {
             format!("{}/task/{}", t.tgid(), t.tid).into_bytes()
         } else {

@@ -17,7 +17,7 @@ use super::{
 };
 use crate::errno::Errno;
 use crate::kernel::task::TaskHandle;
-use crate::kernel::{Kernel, ThreadGroup};
+use crate::kernel::{Kernel, Task, ThreadGroup};
 use crate::mm::MemoryManager;
 use crate::vfs::ops::{self, AtTarget, Ctx};
 use crate::vfs::{DirEntry, FdTable, FileOps, FsContext, Inode, InodeRef};
@@ -312,7 +312,7 @@ impl Inode for PidDir {
         self.t.tg()?;
         let dir = PidDir {
             t: Target {
-                looker: ctx.task.map(|t| t.tid),
+                looker: ctx.caller.and_then(Task::of).map(|t| t.tid),
                 ..self.t.clone()
             },
         };

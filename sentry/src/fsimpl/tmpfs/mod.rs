@@ -621,10 +621,10 @@ impl Inode for TmpInode {
     ) -> Result<Arc<dyn FileOps>, Errno> {
         if self.ftype == libc::S_IFCHR {
             // Terminals need to know who opens them.
-            return super::dev::open_device_by(self.rdev, flags, ctx.task);
+            return super::dev::open_device_by(self.rdev, flags, ctx.caller);
         }
         if self.ftype == libc::S_IFIFO {
-            return self.fifo_pipe().open_fifo(flags, ctx.task);
+            return self.fifo_pipe().open_fifo(flags, ctx.caller);
         }
         self.open(flags)
     }

@@ -1,0 +1,84 @@
+//! The task as the layers below the kernel see it ([`Caller`]).
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::errno::Errno;
+use crate::kernel::task::Task;
+use crate::usermem::UserMemory;
+use crate::vfs::{Caller, Cred, FdTable, FsContext, Vfs};
+use crate::waiter::WaitQueue;
+
+impl Caller for Task {
+    fn vfs(&self) -> &Arc<Vfs> {
+        &self.kernel.vfs
+    }
+
+    fn fs(&self) -> &Arc<FsContext> {
+        &self.fs
+    }
+
+    fn fds(&self) -> &Arc<FdTable> {
+        &self.fds
+    }
+
+    fn fs_cred(&self) -> Cred {
+        let c = self.creds();
+        Cred {
+            uid: c.euid,
+            gid: c.egid,
+            groups: c.groups,
+        }
+    }
+
+    fn real_cred(&self) -> Cred {
+        let c = self.creds();
+        Cred {
+            uid: c.uid,
+            gid: c.gid,
+            groups: c.groups,
+        }
+    }
+
+    fn tgid(&self) -> i32 {
+        self.tg.tgid
+    }
+
+    fn memory(&self) -> &dyn UserMemory {
+        &*self.mm
+    }
+
+    fn block(
+        &self,
+        queues: &[&WaitQueue],
+        deadline: Option<Instant>,
+        cond: &mut dyn FnMut() -> bool,
+    ) -> Result<(), Errno> {
+        Task::block(self, queues, deadline, cond)
+    }
+
+    fn send_signal_self(&self, sig: i32) {
+        Task::send_signal_self(self, sig)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl Task {
+    /// The task behind a caller; None for a caller that is not a task
+    /// (a unit test's).
+    pub fn of(c: &dyn Caller) -> Option<&Task> {
+        c.as_any().downcast_ref::<Task>()
+    }
+}
+
+impl Task {
+    /// [`Task::of`] for what only a task can do (a terminal's job control,
+    /// a signalfd's queue): EINVAL for any other caller.
+    pub fn from_caller(c: &dyn Caller) -> Result<&Task, Errno> {
+        Task::of(c).ok_or(Errno::EINVAL)
+    }
+}

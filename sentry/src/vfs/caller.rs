@@ -1,0 +1,67 @@
+//! The task a VFS operation acts for, as the layers under the kernel see it
+//! (gVisor's `context.Context`): its credentials, filesystem context,
+//! descriptors and memory, and how it blocks. The kernel's `Task`
+//! implements it; the VFS, the MM and the loader take `&dyn Caller` and so
+//! never name the kernel.
+//!
+//! A filesystem above the kernel that needs more (a terminal's job control,
+//! procfs's view of who looks) asks the kernel for the task behind a caller
+//! (`kernel::task::Task::of`).
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::{Cred, FdTable, FsContext, Vfs};
+use crate::errno::Errno;
+use crate::usermem::{Pod, UserMemory};
+use crate::waiter::WaitQueue;
+
+pub trait Caller {
+    /// The VFS the caller's paths resolve in.
+    fn vfs(&self) -> &Arc<Vfs>;
+    /// Root, working directory and umask.
+    fn fs(&self) -> &Arc<FsContext>;
+    /// The caller's descriptors.
+    fn fds(&self) -> &Arc<FdTable>;
+    /// Filesystem (effective) credentials.
+    fn fs_cred(&self) -> Cred;
+    /// Real credentials, which access(2) checks with.
+    fn real_cred(&self) -> Cred;
+    /// The caller's process (thread group) id: the owner of its POSIX locks.
+    fn tgid(&self) -> i32;
+    /// The caller's address space.
+    fn memory(&self) -> &dyn UserMemory;
+    /// Sleeps until `cond` holds, a signal arrives (ERESTARTSYS) or the
+    /// deadline passes (ETIMEDOUT), woken by any of `queues`.
+    fn block(
+        &self,
+        queues: &[&WaitQueue],
+        deadline: Option<Instant>,
+        cond: &mut dyn FnMut() -> bool,
+    ) -> Result<(), Errno>;
+    /// Sends a signal to the calling thread (SIGPIPE, SIGXFSZ ...).
+    fn send_signal_self(&self, sig: i32);
+    /// For the kernel to recover its task.
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl dyn Caller + '_ {
+    pub fn copy_in<T: Pod>(&self, addr: u64) -> Result<T, Errno> {
+        self.memory().copy_in(addr)
+    }
+
+    pub fn copy_out<T: Pod>(&self, addr: u64, v: &T) -> Result<(), Errno> {
+        self.memory().copy_out(addr, v)
+    }
+
+    pub fn read_bytes(&self, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
+        let mut v = vec![0u8; len];
+        self.memory().read(addr, &mut v)?;
+        Ok(v)
+    }
+
+    pub fn write_bytes(&self, addr: u64, data: &[u8]) -> Result<(), Errno> {
+        self.memory().write(addr, data)
+    }
+}

@@ -774,9 +774,9 @@ fn container_vfs(
     shared: bool,
 ) -> std::result::Result<std::sync::Arc<sentry::vfs::Vfs>, String> {
     use sentry::fsimpl::gofer::{GoferFs, Options};
-    use sentry::vfs::{MountSpec, Vfs};
+    use sentry::vfs::MountSpec;
     let strerror = |e: sentry::errno::Errno| std::io::Error::from_raw_os_error(e.0).to_string();
-    let vfs = Vfs::new_bare(gofer.clone(), overlay, shared)
+    let vfs = sentry::fsimpl::namespace::bare(gofer.clone(), overlay, shared)
         .map_err(|e| format!("cannot mount the root filesystem: {}", strerror(e)))?;
     for m in &plan.mounts {
         let (flags, data) = mount_options(&m.options);

@@ -336,7 +336,7 @@ impl PreparedInit {
 pub fn run(gofer: gofer::Client, config: Config, init: InitProcess) -> Result<i32, String> {
     let (overlay, shared) = (config.root_overlay, config.file_access_shared);
     Sandbox::new(gofer, config, |g| {
-        Vfs::new_with(g, overlay, shared)
+        crate::fsimpl::namespace::new(g, overlay, shared)
             .map_err(|e| format!("cannot mount the root filesystem: {}", describe(e)))
     })?
     .run(init)

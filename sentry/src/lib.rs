@@ -15,6 +15,8 @@ pub mod loader;
 pub mod memfile;
 pub mod mm;
 pub mod syscalls;
+#[cfg(test)]
+mod tests;
 pub mod usermem;
 pub mod vfs;
 pub mod waiter;

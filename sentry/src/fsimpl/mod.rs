@@ -22,6 +22,7 @@ pub mod eventfd;
 pub mod gofer;
 pub mod host;
 pub mod memfd;
+pub mod namespace;
 pub mod overlay;
 pub mod pipe;
 pub mod proc;

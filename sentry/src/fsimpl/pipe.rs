@@ -30,6 +30,11 @@ struct State {
     writers: usize,
 }
 
+/// The pipe behind a file (either end, or a FIFO's), if it is one.
+pub fn pipe_of(f: &crate::vfs::File) -> Option<&Pipe> {
+    f.ops().as_any()?.downcast_ref::<Pipe>()
+}
+
 /// One pipe, shared by its ends.
 pub struct Pipe {
     st: Mutex<State>,
@@ -265,8 +270,8 @@ impl FileOps for FifoRdwr {
     fn wait_queue(&self) -> Option<&WaitQueue> {
         self.read.wait_queue()
     }
-    fn as_pipe(&self) -> Option<&Pipe> {
-        self.read.as_pipe()
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        self.read.as_any()
     }
 }
 
@@ -412,8 +417,8 @@ impl FileOps for PipeEnd {
         format!("pipe:[{}]", self.pipe.ino).into_bytes()
     }
 
-    fn as_pipe(&self) -> Option<&Pipe> {
-        Some(&self.pipe)
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(&*self.pipe)
     }
 }
 

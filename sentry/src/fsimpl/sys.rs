@@ -19,6 +19,25 @@ use crate::vfs::{DirEntry, FileOps, Inode, InodeRef};
 /// The magic number statfs reports for sysfs (Linux's SYSFS_MAGIC).
 const SYSFS_MAGIC: i64 = 0x6265_6572;
 
+/// sysfs for mount(2): it takes no options.
+pub struct SysfsType;
+
+impl crate::vfs::FilesystemType for SysfsType {
+    fn new_instance(
+        &self,
+        _vfs: &Weak<crate::vfs::Vfs>,
+        opts: &[crate::vfs::MountOption],
+    ) -> Result<crate::vfs::Instance, Errno> {
+        if !opts.is_empty() {
+            return Err(Errno::EINVAL);
+        }
+        Ok(crate::vfs::Instance {
+            root: new_sysfs(),
+            shown: Vec::new(),
+        })
+    }
+}
+
 /// A fresh /sys.
 pub fn new_sysfs() -> InodeRef {
     Arc::new(SysRoot {

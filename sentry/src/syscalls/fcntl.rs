@@ -173,11 +173,11 @@ fn sys_fcntl(t: &mut Task, a: &SyscallArgs) -> SysResult {
         | libc::F_SETLKW
         | libc::F_OFD_SETLK
         | libc::F_OFD_SETLKW => record_lock(t, fd, cmd, arg),
-        libc::F_GETPIPE_SZ => match f.ops().as_pipe() {
+        libc::F_GETPIPE_SZ => match crate::fsimpl::pipe::pipe_of(&f) {
             Some(p) => Ok(p.capacity() as u64),
             None => Err(Errno::EBADF),
         },
-        libc::F_SETPIPE_SZ => match f.ops().as_pipe() {
+        libc::F_SETPIPE_SZ => match crate::fsimpl::pipe::pipe_of(&f) {
             Some(p) => Ok(p.set_capacity(arg as u32 as u64)? as u64),
             None => Err(Errno::EBADF),
         },

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
-use crate::fsimpl::pipe::Io;
+use crate::fsimpl::pipe::{pipe_of, Io};
 use crate::kernel::task::Task;
 use crate::vfs::File;
 
@@ -136,7 +136,7 @@ fn writable(t: &Task, fd: i32) -> Result<Arc<File>, Errno> {
 }
 
 fn is_pipe(f: &File) -> bool {
-    f.ops().as_pipe().is_some()
+    pipe_of(f).is_some()
 }
 
 fn sys_sendfile(t: &mut Task, a: &SyscallArgs) -> SysResult {
@@ -213,7 +213,7 @@ fn sys_splice(t: &mut Task, a: &SyscallArgs) -> SysResult {
 fn sys_tee(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let inp = readable(t, a.a[0] as i32)?;
     let out = writable(t, a.a[1] as i32)?;
-    let (Some(src), Some(_)) = (inp.ops().as_pipe(), out.ops().as_pipe()) else {
+    let (Some(src), Some(_)) = (pipe_of(&inp), pipe_of(&out)) else {
         return Err(Errno::EINVAL);
     };
     if Arc::ptr_eq(&inp, &out) {

@@ -2,7 +2,9 @@
 //! and the per-task fd table and filesystem context.
 //!
 //! INTERFACE the rest of the Sentry uses (kept stable while it grows):
-//! * [`Vfs::new`] builds the sandbox's mount namespace over the Gofer root.
+//! * [`Vfs::with_root`] makes a namespace over a root filesystem; each
+//!   filesystem type registers itself ([`FilesystemType`]) for mount(2).
+//!   `fsimpl::namespace` builds the sandbox's namespace from them.
 //! * [`FdTable`], [`FsContext`]: per-task tables, forked or shared by clone.
 //! * [`File`]: an open file description (`Arc<File>`), with `read`, `pread`,
 //!   `write`, `stat`, `path`.
@@ -22,8 +24,9 @@
 //! * a [`File`] is an open file description: [`FileOps`] from the
 //!   filesystem, plus the offset and status flags.
 //!
-//! Some files answer differently for each task (procfs, `/dev/fd`):
-//! resolution carries an [`ops::Ctx`] with the task, [`Inode::lookup_by`]
+//! Operations act for a [`Caller`] (the kernel's task, seen only through
+//! that trait). Some files answer differently for each task (procfs,
+//! `/dev/fd`): resolution carries an [`ops::Ctx`] with the caller, [`Inode::lookup_by`]
 //! and friends answer for it, and magic links ([`Inode::magic`]) lead to
 //! the task's own open files and directories.
 //!
@@ -37,6 +40,7 @@ mod context;
 pub mod dnotify;
 mod fdtable;
 mod file;
+pub mod filesystem_type;
 pub mod inotify;
 pub mod lock;
 pub mod mount;
@@ -57,7 +61,8 @@ pub use caller::Caller;
 pub use context::FsContext;
 pub use fdtable::FdTable;
 pub use file::{File, O_LARGEFILE};
-pub use mount::{new_filesystem, MountSpec, Super};
+pub use filesystem_type::{FilesystemType, Instance, MountOption, NewFs};
+pub use mount::{MountSpec, Super};
 pub use ops::{check_exec, open};
 pub use perm::{Cred, MAY_EXEC, MAY_READ, MAY_WRITE};
 
@@ -343,7 +348,10 @@ pub trait FileOps: Send + Sync + Any {
     fn host_source(&self) -> Option<(std::os::fd::RawFd, u64)> {
         None
     }
-    fn as_pipe(&self) -> Option<&crate::fsimpl::pipe::Pipe> {
+    /// The object behind this file when a layer above must know its type
+    /// (splice and F_SETPIPE_SZ find a pipe this way): the VFS itself knows
+    /// no concrete file.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
         None
     }
 }
@@ -478,6 +486,8 @@ pub struct Vfs {
     next_mount: AtomicU64,
     /// Itself, for the procfs instances mount(2) makes.
     me: Weak<Vfs>,
+    /// The filesystem types mount(2) can make here.
+    filesystems: filesystem_type::Registry,
 }
 
 impl std::fmt::Debug for Vfs {
@@ -529,77 +539,6 @@ impl Mount {
 }
 
 impl Vfs {
-    /// The sandbox's namespace: `/` an overlay of an in-memory upper layer
-    /// over the Gofer's root (so the host is never written), devfs on `/dev`
-    /// (devpts on `/dev/pts`), procfs on `/proc` and sysfs on `/sys`. `/tmp`
-    /// is the root's, as every other directory: `runsc-rs do` run from a
-    /// directory under the host's /tmp must find it there (gVisor's `do`
-    /// shows the host's /tmp too), and writes to it stay in the overlay.
-    pub fn new(gofer: Arc<gofer::Client>) -> Result<Arc<Vfs>, Errno> {
-        Vfs::new_with(gofer, true, false)
-    }
-
-    /// [`Vfs::new`] with the root filesystem chosen: with `overlay` as
-    /// there, without it the Gofer's root itself, writable (changes reach
-    /// the host); `shared`: the host may change the Gofer's files
-    /// meanwhile (see `fsimpl::gofer`).
-    pub fn new_with(
-        gofer: Arc<gofer::Client>,
-        overlay: bool,
-        shared: bool,
-    ) -> Result<Arc<Vfs>, Errno> {
-        let vfs = Vfs::new_bare(gofer, overlay, shared)?;
-        for spec in Vfs::default_mounts() {
-            // A root where one of these cannot be made (a symlink to
-            // nowhere, say) still runs, as a container would without it.
-            if let Err(e) = vfs.mount_spec(&spec) {
-                tracing::warn!(
-                    "cannot mount {} on {}: {e}",
-                    spec.fstype,
-                    String::from_utf8_lossy(&spec.dest)
-                );
-            }
-        }
-        Ok(vfs)
-    }
-
-    /// The root alone, as [`Vfs::new_with`] chooses it, with nothing
-    /// mounted on it: an OCI container's mounts come from its spec.
-    pub fn new_bare(
-        gofer: Arc<gofer::Client>,
-        overlay: bool,
-        shared: bool,
-    ) -> Result<Arc<Vfs>, Errno> {
-        use crate::fsimpl::gofer::{GoferFs, Options};
-        let writable = !overlay;
-        let gofer_root = GoferFs::new_root_with(gofer, Options { writable, shared })?;
-        Ok(if overlay {
-            let root = crate::fsimpl::overlay::OverlayFs::new_root(gofer_root);
-            Vfs::with_root(root, "overlay")
-        } else {
-            Vfs::with_root(gofer_root, "9p")
-        })
-    }
-
-    /// The mounts [`Vfs::new`] makes over the root, with the flags a
-    /// container runtime gives them.
-    pub fn default_mounts() -> Vec<MountSpec> {
-        let spec = |fstype: &str, dest: &[u8], flags: u64| MountSpec {
-            source: fstype.as_bytes().to_vec(),
-            dest: dest.to_vec(),
-            fstype: fstype.to_string(),
-            flags,
-            data: Vec::new(),
-        };
-        let (nosuid, nodev, noexec) = (libc::MS_NOSUID, libc::MS_NODEV, libc::MS_NOEXEC);
-        vec![
-            spec("devtmpfs", b"/dev", nosuid | libc::MS_STRICTATIME),
-            spec("devpts", b"/dev/pts", nosuid | noexec),
-            spec("proc", b"/proc", nosuid | nodev | noexec),
-            spec("sysfs", b"/sys", libc::MS_RDONLY | nosuid | nodev | noexec),
-        ]
-    }
-
     /// A namespace with `root` on `/` and nothing else mounted.
     pub fn with_root(root: InodeRef, fstype: &'static str) -> Arc<Vfs> {
         let mount = Arc::new(Mount::top(1, root.clone(), fstype));
@@ -613,6 +552,7 @@ impl Vfs {
             mounts: RwLock::new(vec![mount]),
             next_mount: AtomicU64::new(2),
             me: me.clone(),
+            filesystems: Default::default(),
         })
     }
 
@@ -730,6 +670,3 @@ pub fn statfs_of(magic: i64, blocks: u64, bfree: u64) -> libc::statfs {
     s.f_namelen = NAME_MAX as i64;
     s
 }
-
-#[cfg(test)]
-mod tests;

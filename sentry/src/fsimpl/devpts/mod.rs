@@ -74,6 +74,41 @@ pub use termios::*;
 // ---------------------------------------------------------------------------
 // The filesystem: /dev/pts
 
+/// devpts for mount(2): its options are checked and shown as the one
+/// terminal table serving every devpts mount has them.
+pub struct DevptsType;
+
+impl crate::vfs::FilesystemType for DevptsType {
+    fn new_instance(
+        &self,
+        _vfs: &Weak<crate::vfs::Vfs>,
+        opts: &[crate::vfs::MountOption],
+    ) -> Result<crate::vfs::Instance, Errno> {
+        use crate::vfs::filesystem_type::{parse_id, parse_mode};
+        for (k, v) in opts {
+            let v = v.as_deref();
+            match k.as_str() {
+                "uid" | "gid" => {
+                    parse_id(v)?;
+                }
+                "mode" | "ptmxmode" => {
+                    parse_mode(v)?;
+                }
+                "max" => {
+                    v.and_then(|x| x.parse::<u32>().ok()).ok_or(Errno::EINVAL)?;
+                }
+                "newinstance" if v.is_none() => {}
+                _ => return Err(Errno::EINVAL),
+            }
+        }
+        // Its nodes have these modes whatever the options asked for.
+        Ok(crate::vfs::Instance {
+            root: new_devpts(),
+            shown: vec!["mode=620,ptmxmode=666".to_string()],
+        })
+    }
+}
+
 /// A fresh devpts root: lists the replicas of live ptys.
 pub fn new_devpts() -> InodeRef {
     Arc::new(PtsDir {

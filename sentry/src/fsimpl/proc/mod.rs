@@ -181,6 +181,47 @@ pub(crate) fn random_uuid() -> String {
     )
 }
 
+/// procfs for mount(2): `hidepid`, `gid` and `subset=pid` are shown, and
+/// have no effect (one sandbox, one user's view).
+pub struct ProcType;
+
+impl crate::vfs::FilesystemType for ProcType {
+    fn new_instance(
+        &self,
+        vfs: &Weak<Vfs>,
+        opts: &[crate::vfs::MountOption],
+    ) -> Result<crate::vfs::Instance, Errno> {
+        let mut shown = Vec::new();
+        for (k, v) in opts {
+            let v = v.as_deref();
+            match (k.as_str(), v) {
+                ("hidepid", Some(h)) => {
+                    let name = match h {
+                        "0" | "off" => continue,
+                        "1" | "noaccess" => "noaccess",
+                        "2" | "invisible" => "invisible",
+                        "4" | "ptraceable" => "ptraceable",
+                        _ => return Err(Errno::EINVAL),
+                    };
+                    shown.push(format!("hidepid={name}"));
+                }
+                ("gid", _) => {
+                    let g = crate::vfs::filesystem_type::parse_id(v)?;
+                    if g != 0 {
+                        shown.push(format!("gid={g}"));
+                    }
+                }
+                ("subset", Some("pid")) => shown.push("subset=pid".to_string()),
+                _ => return Err(Errno::EINVAL),
+            }
+        }
+        Ok(crate::vfs::Instance {
+            root: new_procfs(vfs.clone()),
+            shown,
+        })
+    }
+}
+
 /// A fresh /proc over the namespace `vfs` (for its mount table).
 pub fn new_procfs(vfs: Weak<Vfs>) -> InodeRef {
     Arc::new(ProcRoot {

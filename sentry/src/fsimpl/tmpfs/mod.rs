@@ -27,6 +27,7 @@ use crate::errno::Errno;
 use crate::mm::{MemRange, MemoryFile};
 use crate::vfs::{self, DirEntry, FileOps, Inode, InodeRef, MemSegment, Owner, SetAttr, Time};
 
+pub mod fs_type;
 mod regular;
 #[cfg(test)]
 mod tests;

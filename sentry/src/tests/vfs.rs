@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
-use super::ops::{self, Ctx};
-use super::*;
+use crate::errno::Errno;
 use crate::fsimpl::overlay::OverlayFs;
 use crate::fsimpl::tmpfs::Tmpfs;
+use crate::vfs::ops::{self, Ctx};
+use crate::vfs::*;
 
 /// `/` a tmpfs with /a/b/file, /a/link -> b, /loop1 <-> /loop2,
 /// /abs -> /a/b, /dangling -> nowhere, /tmp a second tmpfs.

@@ -1,0 +1,100 @@
+//! tmpfs's mount options, and the two types that share them: devtmpfs (the
+//! device nodes, `fsimpl::dev`) and mqueue (POSIX message queues are not
+//! implemented: an empty tmpfs stands for the filesystem).
+
+use std::sync::Weak;
+
+use super::{Tmpfs, DEFAULT_MAX_BYTES};
+use crate::errno::Errno;
+use crate::vfs::filesystem_type::{memparse, parse_c_number, parse_id, parse_mode};
+use crate::vfs::{FilesystemType, Instance, MountOption, Owner, Vfs};
+
+const PAGE: u64 = 4096;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Tmpfs,
+    Devtmpfs,
+    Mqueue,
+}
+
+pub struct TmpfsType(pub Kind);
+
+/// Total memory, for `size=N%`.
+fn total_ram() -> u64 {
+    let s = crate::fsimpl::proc::system::host_sysinfo();
+    u64::from(s.mem_unit.max(1)).saturating_mul(s.totalram)
+}
+
+impl FilesystemType for TmpfsType {
+    fn new_instance(&self, _vfs: &Weak<Vfs>, opts: &[MountOption]) -> Result<Instance, Errno> {
+        let kind = self.0;
+        let mut size: Option<u64> = None;
+        let mut inodes: Option<u64> = None;
+        let mut mode = if kind == Kind::Devtmpfs {
+            0o755
+        } else {
+            0o1777
+        };
+        let mut owner = Owner::default();
+        let accepts_tmpfs = kind != Kind::Mqueue;
+        for (k, v) in opts {
+            let v = v.as_deref();
+            match k.as_str() {
+                "size" if accepts_tmpfs => {
+                    let v = v.ok_or(Errno::EINVAL)?;
+                    let bytes = match v.strip_suffix('%') {
+                        Some(p) => {
+                            let pct = parse_c_number(p).ok_or(Errno::EINVAL)?;
+                            (total_ram() / 100).checked_mul(pct).ok_or(Errno::EINVAL)?
+                        }
+                        None => memparse(v).ok_or(Errno::EINVAL)?,
+                    };
+                    size = Some(bytes.div_ceil(PAGE));
+                }
+                "nr_blocks" if accepts_tmpfs => {
+                    size = Some(memparse(v.ok_or(Errno::EINVAL)?).ok_or(Errno::EINVAL)?);
+                }
+                "nr_inodes" if accepts_tmpfs => {
+                    inodes = Some(memparse(v.ok_or(Errno::EINVAL)?).ok_or(Errno::EINVAL)?);
+                }
+                "mode" if accepts_tmpfs => mode = parse_mode(v)?,
+                "uid" if accepts_tmpfs => owner.uid = parse_id(v)?,
+                "gid" if accepts_tmpfs => owner.gid = parse_id(v)?,
+                // Accepted and without effect here: memory policy, huge
+                // pages, swap, inode number width.
+                "huge" | "mpol" if accepts_tmpfs && v.is_some() => {}
+                "inode32" | "inode64" | "noswap" if accepts_tmpfs && v.is_none() => {}
+                _ => return Err(Errno::EINVAL),
+            }
+        }
+        let max_bytes = match size {
+            // size=0: no limit.
+            Some(0) => u64::MAX / 2,
+            Some(pages) => pages.checked_mul(PAGE).ok_or(Errno::EINVAL)?,
+            None => DEFAULT_MAX_BYTES,
+        };
+        // Linux shows what differs from the defaults.
+        let mut shown = Vec::new();
+        if let Some(pages) = size {
+            shown.push(format!("size={}k", pages.saturating_mul(PAGE / 1024)));
+        }
+        if let Some(n) = inodes {
+            shown.push(format!("nr_inodes={n}"));
+        }
+        if mode != 0o1777 {
+            shown.push(format!("mode={mode:03o}"));
+        }
+        if owner.uid != 0 {
+            shown.push(format!("uid={}", owner.uid));
+        }
+        if owner.gid != 0 {
+            shown.push(format!("gid={}", owner.gid));
+        }
+        let root = match kind {
+            Kind::Devtmpfs => crate::fsimpl::dev::new_devfs(),
+            Kind::Tmpfs | Kind::Mqueue => Tmpfs::with_limit(mode, owner, max_bytes),
+        };
+        Ok(Instance { root, shown })
+    }
+}

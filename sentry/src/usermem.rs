@@ -55,6 +55,85 @@ pod!(
 // SAFETY: arrays of Pod are Pod.
 unsafe impl<T: Pod, const N: usize> Pod for [T; N] {}
 
+/// An application address as a register holds it: never dereferenced by
+/// the Sentry, only copied through the MM, which checks every byte.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UserAddr(pub u64);
+
+impl UserAddr {
+    pub fn get(self) -> u64 {
+        self.0
+    }
+
+    pub fn is_null(self) -> bool {
+        self.0 == 0
+    }
+
+    /// `self + n`; None past the end of the address space's numbers.
+    pub fn checked_add(self, n: u64) -> Option<UserAddr> {
+        self.0.checked_add(n).map(UserAddr)
+    }
+}
+
+/// A typed application pointer (gVisor's `hostarch.Addr` with its type):
+/// copies through it move exactly one `T`.
+pub struct UserPtr<T> {
+    addr: u64,
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> UserPtr<T> {
+    pub fn new(addr: u64) -> UserPtr<T> {
+        UserPtr {
+            addr,
+            _t: std::marker::PhantomData,
+        }
+    }
+
+    pub fn addr(self) -> u64 {
+        self.addr
+    }
+
+    pub fn is_null(self) -> bool {
+        self.addr == 0
+    }
+
+    /// The `i`th `T` of an array starting here; None when the address
+    /// would wrap.
+    pub fn index(self, i: u64) -> Option<UserPtr<T>> {
+        let size = std::mem::size_of::<T>() as u64;
+        let off = i.checked_mul(size)?;
+        self.addr.checked_add(off).map(UserPtr::new)
+    }
+}
+
+impl<T> Clone for UserPtr<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for UserPtr<T> {}
+
+impl<T> std::fmt::Debug for UserPtr<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#x}", self.addr)
+    }
+}
+
+/// Raw addresses still convert, so code not yet typed keeps working.
+impl<T> From<u64> for UserPtr<T> {
+    fn from(addr: u64) -> UserPtr<T> {
+        UserPtr::new(addr)
+    }
+}
+
+impl<T> From<UserAddr> for UserPtr<T> {
+    fn from(a: UserAddr) -> UserPtr<T> {
+        UserPtr::new(a.0)
+    }
+}
+
 pub fn as_bytes<T: Pod>(v: &T) -> &[u8] {
     // SAFETY: T is Pod, so all of its bytes may be read.
     unsafe { std::slice::from_raw_parts(v as *const T as *const u8, std::mem::size_of::<T>()) }
@@ -72,6 +151,10 @@ pub fn zeroed<T: Pod>() -> T {
     unsafe { std::mem::zeroed() }
 }
 
+/// What [`UserMemory::with_ranges`] runs: given the Sentry's (pointer,
+/// length) pieces of application memory, it moves bytes and says how many.
+pub type RangesFn<'a> = dyn FnMut(&[(*mut u8, usize)]) -> Result<usize, crate::errno::Errno> + 'a;
+
 /// An address space's memory as the layers under the kernel see it: copies
 /// that check every byte against the mappings (EFAULT otherwise). The MM
 /// implements it; the VFS, the loader and the filesystems reach application
@@ -83,11 +166,24 @@ pub trait UserMemory {
     fn write(&self, addr: u64, data: &[u8]) -> Result<(), crate::errno::Errno>;
     /// A NUL-terminated string of at most `max` bytes, without the NUL.
     fn read_cstring(&self, addr: u64, max: usize) -> Result<Vec<u8>, crate::errno::Errno>;
+    /// Runs `f` over the Sentry's own mapping of `ranges` (address,
+    /// length), as (pointer, length) pieces in order, when every byte is
+    /// plain application memory with protection `need`; the address space
+    /// is held still while `f` runs, so the pieces stay valid. EFAULT when
+    /// some byte is not: the caller then copies through a buffer (which
+    /// reports the fault where Linux would).
+    fn with_ranges(
+        &self,
+        ranges: &[(u64, usize)],
+        need: i32,
+        f: &mut RangesFn<'_>,
+    ) -> Result<Result<usize, crate::errno::Errno>, crate::errno::Errno>;
 }
 
 impl dyn UserMemory + '_ {
-    /// One value of type `T` at `addr`.
-    pub fn copy_in<T: Pod>(&self, addr: u64) -> Result<T, crate::errno::Errno> {
+    /// One value of type `T` at `p`.
+    pub fn copy_in<T: Pod>(&self, p: impl Into<UserPtr<T>>) -> Result<T, crate::errno::Errno> {
+        let addr = p.into().addr();
         let mut v = zeroed::<T>();
         // SAFETY: T is Pod, so any bytes written through this view leave a
         // valid value; the slice covers exactly v's bytes.
@@ -98,8 +194,169 @@ impl dyn UserMemory + '_ {
         Ok(v)
     }
 
-    /// Writes one value of type `T` at `addr`.
-    pub fn copy_out<T: Pod>(&self, addr: u64, v: &T) -> Result<(), crate::errno::Errno> {
-        self.write(addr, as_bytes(v))
+    /// Writes one value of type `T` at `p`.
+    pub fn copy_out<T: Pod>(
+        &self,
+        p: impl Into<UserPtr<T>>,
+        v: &T,
+    ) -> Result<(), crate::errno::Errno> {
+        self.write(p.into().addr(), as_bytes(v))
+    }
+}
+
+/// Linux's cap on one read or write (MAX_RW_COUNT): INT_MAX rounded down
+/// to a page.
+pub const MAX_RW_COUNT: usize = 0x7fff_f000;
+
+/// The application buffers of one read or write, in order (gVisor's
+/// `usermem.IOSequence`): what a file fills on read(2), readv(2) and
+/// recvmsg(2), or drains on write(2) and its kin. Each file type moves the
+/// bytes its own way: through a Sentry buffer with [`IoSeq::copy_out`] and
+/// [`IoSeq::copy_in`], or straight between its storage and the
+/// application's pages with [`IoSeq::with_ranges`].
+///
+/// A transfer that faults after some progress stops there and reports the
+/// progress, as Linux's short reads and writes do; a fault before any is
+/// EFAULT.
+pub struct IoSeq<'a> {
+    mem: &'a dyn UserMemory,
+    iovs: &'a [(u64, usize)],
+    /// Bytes transferred so far.
+    done: usize,
+    /// Bytes the transfer may move in all.
+    limit: usize,
+}
+
+impl<'a> IoSeq<'a> {
+    /// The buffers `iovs` (address, length) of `mem`, capped at
+    /// [`MAX_RW_COUNT`] bytes in all.
+    pub fn new(mem: &'a dyn UserMemory, iovs: &'a [(u64, usize)]) -> IoSeq<'a> {
+        let total = iovs
+            .iter()
+            .fold(0usize, |acc, &(_, len)| acc.saturating_add(len));
+        IoSeq {
+            mem,
+            iovs,
+            done: 0,
+            limit: total.min(MAX_RW_COUNT),
+        }
+    }
+
+    /// Bytes left to transfer.
+    pub fn len(&self) -> usize {
+        self.limit - self.done
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes transferred so far.
+    pub fn done(&self) -> usize {
+        self.done
+    }
+
+    /// The application memory behind the buffers.
+    pub fn memory(&self) -> &'a dyn UserMemory {
+        self.mem
+    }
+
+    /// Caps what is left at `n` bytes (a file's size, a datagram's).
+    pub fn truncate(&mut self, n: usize) {
+        self.limit = self.limit.min(self.done.saturating_add(n));
+    }
+
+    /// The untransferred buffers, up to `max` bytes: (address, length).
+    fn next_ranges(&self, max: usize) -> Vec<(u64, usize)> {
+        let mut out = Vec::new();
+        let mut skip = self.done;
+        let mut want = max.min(self.len());
+        for &(base, len) in self.iovs {
+            if want == 0 {
+                break;
+            }
+            if skip >= len {
+                skip -= len;
+                continue;
+            }
+            let n = (len - skip).min(want);
+            out.push((base.wrapping_add(skip as u64), n));
+            want -= n;
+            skip = 0;
+        }
+        out
+    }
+
+    /// Runs `step` over the next buffers, at most `max` bytes, until it has
+    /// moved them all or falls short; counts what it moved.
+    fn each(
+        &mut self,
+        max: usize,
+        mut step: impl FnMut(u64, usize, usize) -> Result<(), crate::errno::Errno>,
+    ) -> Result<usize, crate::errno::Errno> {
+        let mut moved = 0;
+        for (addr, n) in self.next_ranges(max) {
+            if addr.checked_add(n as u64).is_none() {
+                return self.progress(moved, crate::errno::Errno::EFAULT);
+            }
+            if let Err(e) = step(addr, moved, n) {
+                return self.progress(moved, e);
+            }
+            moved += n;
+        }
+        self.done += moved;
+        Ok(moved)
+    }
+
+    fn progress(
+        &mut self,
+        moved: usize,
+        e: crate::errno::Errno,
+    ) -> Result<usize, crate::errno::Errno> {
+        self.done += moved;
+        if moved > 0 {
+            Ok(moved)
+        } else {
+            Err(e)
+        }
+    }
+
+    /// Copies `data` (as much as fits) into the next buffers.
+    pub fn copy_out(&mut self, data: &[u8]) -> Result<usize, crate::errno::Errno> {
+        let mem = self.mem;
+        self.each(data.len(), |addr, at, n| mem.write(addr, &data[at..at + n]))
+    }
+
+    /// Fills `buf` (as much as the buffers hold) from the next buffers.
+    pub fn copy_in(&mut self, buf: &mut [u8]) -> Result<usize, crate::errno::Errno> {
+        let mem = self.mem;
+        self.each(buf.len(), |addr, at, n| {
+            mem.read(addr, &mut buf[at..at + n])
+        })
+    }
+
+    /// Runs `f` over the Sentry's mapping of the next buffers, at most
+    /// `max` bytes, as (pointer, length) pieces writable (`write`: the
+    /// file fills them) or readable; `f` returns how many bytes it moved,
+    /// from the first piece on. EFAULT, with nothing moved, when the
+    /// buffers are not all plain memory: the caller then copies through a
+    /// buffer instead.
+    pub fn with_ranges(
+        &mut self,
+        max: usize,
+        write: bool,
+        f: &mut RangesFn<'_>,
+    ) -> Result<Result<usize, crate::errno::Errno>, crate::errno::Errno> {
+        let need = if write {
+            libc::PROT_WRITE
+        } else {
+            libc::PROT_READ
+        };
+        let ranges = self.next_ranges(max);
+        let r = self.mem.with_ranges(&ranges, need, f)?;
+        if let Ok(moved) = r {
+            self.done += moved.min(self.len());
+        }
+        Ok(r)
     }
 }

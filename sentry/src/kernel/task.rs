@@ -17,7 +17,7 @@ use crate::kernel::signal::{
 use crate::kernel::thread_group::{signal_status, ThreadGroup};
 use crate::kernel::{Credentials, Kernel};
 use crate::mm::MemoryManager;
-use crate::usermem::{as_bytes, from_bytes, Pod};
+use crate::usermem::{as_bytes, from_bytes, Pod, UserAddr, UserPtr};
 use crate::vfs::{FdTable, FsContext};
 use crate::waiter::{WaitQueue, Waiter};
 
@@ -164,10 +164,49 @@ impl VforkDone {
     }
 }
 
-/// Arguments of one syscall.
+/// Arguments of one syscall: six registers, read through typed
+/// accessors that say what each argument is (as Linux's SYSCALL_DEFINE
+/// types them) instead of casts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SyscallArgs {
     pub a: [u64; 6],
+}
+
+impl SyscallArgs {
+    /// A C `int` (or a descriptor, flags, a signal number): the low 32 bits.
+    pub fn int(&self, i: usize) -> i32 {
+        self.a[i] as i32
+    }
+
+    /// A C `unsigned int`.
+    pub fn uint(&self, i: usize) -> u32 {
+        self.a[i] as u32
+    }
+
+    /// A `size_t`.
+    pub fn usize(&self, i: usize) -> usize {
+        self.a[i] as usize
+    }
+
+    /// An `unsigned long` (flags and counts of the 64-bit ABI).
+    pub fn ulong(&self, i: usize) -> u64 {
+        self.a[i]
+    }
+
+    /// A `long`, `off_t` or `loff_t`.
+    pub fn long(&self, i: usize) -> i64 {
+        self.a[i] as i64
+    }
+
+    /// An untyped user address (`void __user *`).
+    pub fn addr(&self, i: usize) -> UserAddr {
+        UserAddr(self.a[i])
+    }
+
+    /// A typed user pointer (`struct T __user *`).
+    pub fn ptr<T>(&self, i: usize) -> UserPtr<T> {
+        UserPtr::new(self.a[i])
+    }
 }
 
 impl Task {
@@ -215,14 +254,18 @@ impl Task {
         self.mm.write(addr, data)
     }
 
-    pub fn copy_in<T: Pod>(&self, addr: u64) -> Result<T, Errno> {
+    /// One `T` from application memory (EFAULT unless every byte is
+    /// readable).
+    pub fn copy_in<T: Pod>(&self, p: impl Into<UserPtr<T>>) -> Result<T, Errno> {
         let mut buf = vec![0u8; std::mem::size_of::<T>()];
-        self.mm.read(addr, &mut buf)?;
+        self.mm.read(p.into().addr(), &mut buf)?;
         Ok(from_bytes(&buf))
     }
 
-    pub fn copy_out<T: Pod>(&self, addr: u64, v: &T) -> Result<(), Errno> {
-        self.mm.write(addr, as_bytes(v))
+    /// One `T` into application memory (EFAULT unless every byte is
+    /// writable).
+    pub fn copy_out<T: Pod>(&self, p: impl Into<UserPtr<T>>, v: &T) -> Result<(), Errno> {
+        self.mm.write(p.into().addr(), as_bytes(v))
     }
 
     pub fn read_cstring(&self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
@@ -240,14 +283,19 @@ impl Task {
 
     /// Reads an iovec array: (base, len) pairs; EINVAL past IOV_MAX or if
     /// the total overflows ssize_t.
-    pub fn read_iovecs(&self, addr: u64, count: u64) -> Result<Vec<(u64, usize)>, Errno> {
+    pub fn read_iovecs(
+        &self,
+        iov: impl Into<UserPtr<libc::iovec>>,
+        count: u64,
+    ) -> Result<Vec<(u64, usize)>, Errno> {
+        let array = iov.into();
         if count > 1024 {
             return Err(Errno::EINVAL);
         }
         let mut out = Vec::with_capacity(count as usize);
         let mut total: u64 = 0;
         for i in 0..count {
-            let iov: libc::iovec = self.copy_in(addr + i * 16)?;
+            let iov = self.copy_in(array.index(i).ok_or(Errno::EFAULT)?)?;
             let len = iov.iov_len as u64;
             total = total.checked_add(len).ok_or(Errno::EINVAL)?;
             if total > isize::MAX as u64 {

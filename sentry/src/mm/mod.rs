@@ -944,4 +944,30 @@ impl crate::usermem::UserMemory for MemoryManager {
     fn read_cstring(&self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
         MemoryManager::read_cstring(self, addr, max)
     }
+
+    fn with_ranges(
+        &self,
+        ranges: &[(u64, usize)],
+        need: i32,
+        f: &mut crate::usermem::RangesFn<'_>,
+    ) -> Result<Result<usize, Errno>, Errno> {
+        // One read lock over the lookups and `f`: no range is unmapped
+        // (and its memory reused) in between.
+        let inner = self.inner();
+        let mut pieces = Vec::with_capacity(ranges.len());
+        for &(addr, len) in ranges {
+            let end = addr.checked_add(len as u64).ok_or(Errno::EFAULT)?;
+            let mut pos = addr;
+            while pos < end {
+                let (_, v) = Self::vma_at(&inner, pos).ok_or(Errno::EFAULT)?;
+                if v.kind == VmaKind::Vdso || v.prot & need != need || v.borrowed {
+                    return Err(Errno::EFAULT);
+                }
+                let n = (v.end.min(end) - pos) as usize;
+                pieces.push((self.file.ptr(v.file_off(pos)), n));
+                pos += n as u64;
+            }
+        }
+        Ok(f(&pieces))
+    }
 }

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use super::{Cred, FdTable, FsContext, Vfs};
 use crate::errno::Errno;
-use crate::usermem::{Pod, UserMemory};
+use crate::usermem::{Pod, UserMemory, UserPtr};
 use crate::waiter::WaitQueue;
 
 pub trait Caller {
@@ -47,12 +47,12 @@ pub trait Caller {
 }
 
 impl dyn Caller + '_ {
-    pub fn copy_in<T: Pod>(&self, addr: u64) -> Result<T, Errno> {
-        self.memory().copy_in(addr)
+    pub fn copy_in<T: Pod>(&self, p: impl Into<UserPtr<T>>) -> Result<T, Errno> {
+        self.memory().copy_in(p)
     }
 
-    pub fn copy_out<T: Pod>(&self, addr: u64, v: &T) -> Result<(), Errno> {
-        self.memory().copy_out(addr, v)
+    pub fn copy_out<T: Pod>(&self, p: impl Into<UserPtr<T>>, v: &T) -> Result<(), Errno> {
+        self.memory().copy_out(p, v)
     }
 
     pub fn read_bytes(&self, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{Dentry, DirEntry, FileOps, MemSegment};
+use super::{Dentry, DirEntry, FileOps, IoSeq, MemSegment};
 use crate::errno::Errno;
 use crate::vfs::Caller;
 
@@ -207,25 +207,64 @@ impl File {
         Ok(n)
     }
 
-    /// read(2) into application memory: reads at the offset, hands the
-    /// bytes to `sink` (the copy-out), and advances the offset only past
-    /// what `sink` accepted, so a fault leaves the offset where it was.
-    pub fn read_with(
-        &self,
-        t: &dyn Caller,
-        buf: &mut [u8],
-        sink: impl FnOnce(&[u8]) -> Result<(), Errno>,
-    ) -> Result<usize, Errno> {
+    /// read(2), readv(2): into the application's buffers at the file
+    /// offset, advancing it past what reached them (a fault leaves the
+    /// rest of the file where it was).
+    pub fn read_seq(&self, t: &dyn Caller, dst: &mut IoSeq<'_>) -> Result<usize, Errno> {
         if !self.ops.seekable() {
-            let n = self.ops.read(t, self, buf, 0)?;
-            sink(&buf[..n])?;
-            return Ok(n);
+            return self.ops.read_to(t, self, dst, 0);
         }
         let mut pos = self.lock_pos();
-        let n = self.ops.read(t, self, buf, *pos)?;
-        sink(&buf[..n])?;
+        let n = self.ops.read_to(t, self, dst, *pos)?;
         *pos = pos.saturating_add(n as u64);
         Ok(n)
+    }
+
+    /// pread(2), preadv(2): at `off`, offset unchanged; ESPIPE for streams.
+    pub fn pread_seq(&self, t: &dyn Caller, dst: &mut IoSeq<'_>, off: u64) -> Result<usize, Errno> {
+        if !self.ops.seekable() {
+            return Err(Errno::ESPIPE);
+        }
+        if i64::try_from(off).is_err() {
+            return Err(Errno::EINVAL);
+        }
+        self.ops.read_to(t, self, dst, off)
+    }
+
+    /// write(2), writev(2): from the application's buffers at the file
+    /// offset (at the end with O_APPEND), advancing it.
+    pub fn write_seq(&self, t: &dyn Caller, src: &mut IoSeq<'_>) -> Result<usize, Errno> {
+        if !self.ops.seekable() {
+            return self.ops.write_from(t, self, src, 0);
+        }
+        let mut pos = self.lock_pos();
+        if self.flags() & libc::O_APPEND != 0 {
+            *pos = self.size()?;
+        }
+        let n = self.ops.write_from(t, self, src, *pos)?;
+        *pos = pos.saturating_add(n as u64);
+        Ok(n)
+    }
+
+    /// pwrite(2), pwritev(2). As on Linux, O_APPEND makes it append anyway.
+    pub fn pwrite_seq(
+        &self,
+        t: &dyn Caller,
+        src: &mut IoSeq<'_>,
+        off: u64,
+    ) -> Result<usize, Errno> {
+        if !self.ops.seekable() {
+            return Err(Errno::ESPIPE);
+        }
+        if i64::try_from(off).is_err() {
+            return Err(Errno::EINVAL);
+        }
+        if self.flags() & libc::O_APPEND != 0 {
+            let _pos = self.lock_pos();
+            let end = self.size()?;
+            return self.ops.write_from(t, self, src, end);
+        }
+        self.ops.write_from(t, self, src, off)
     }
 
     /// pread(2): at `off`, offset unchanged; ESPIPE for streams.

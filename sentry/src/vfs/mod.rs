@@ -42,6 +42,7 @@ mod fdtable;
 mod file;
 pub mod filesystem_type;
 pub mod inotify;
+pub mod io;
 pub mod lock;
 pub mod mount;
 pub mod ops;
@@ -57,6 +58,7 @@ use std::sync::{Arc, RwLock, Weak};
 use crate::errno::Errno;
 use crate::waiter::WaitQueue;
 
+pub use crate::usermem::IoSeq;
 pub use caller::Caller;
 pub use context::FsContext;
 pub use fdtable::FdTable;
@@ -72,8 +74,7 @@ pub const PATH_MAX: usize = libc::PATH_MAX as usize;
 pub const NAME_MAX: usize = 255;
 /// Symlinks followed in one resolution before ELOOP (Linux MAXSYMLINKS).
 pub const MAX_SYMLINKS: u32 = 40;
-/// Largest single read or write, as Linux's MAX_RW_COUNT.
-pub const MAX_RW_COUNT: usize = 0x7fff_f000;
+pub use crate::usermem::MAX_RW_COUNT;
 /// Largest buffer the Sentry allocates for one step of an application's
 /// read or write; bigger requests are served in steps of this size.
 pub const IO_CHUNK: usize = 1 << 20;
@@ -297,6 +298,33 @@ pub trait FileOps: Send + Sync + Any {
     fn write_at(&self, _buf: &[u8], _off: u64) -> Result<usize, Errno> {
         Err(Errno::EINVAL)
     }
+    /// read(2) and its kin: fills the application's buffers `dst` from
+    /// `off` (streams ignore it) and returns how much it copied out. The
+    /// default goes through a Sentry buffer with [`FileOps::read`]
+    /// ([`io::read_buffered`]); a file whose bytes sit in memory the
+    /// Sentry can reach (a host descriptor, the memory file) moves them
+    /// straight into the application's pages instead.
+    fn read_to(
+        &self,
+        t: &dyn Caller,
+        f: &File,
+        dst: &mut IoSeq<'_>,
+        off: u64,
+    ) -> Result<usize, Errno> {
+        io::read_buffered(self, t, f, dst, off)
+    }
+    /// write(2) and its kin: drains the application's buffers `src` to
+    /// `off` (streams ignore it). The default goes through a Sentry buffer
+    /// with [`FileOps::write`] ([`io::write_buffered`]).
+    fn write_from(
+        &self,
+        t: &dyn Caller,
+        f: &File,
+        src: &mut IoSeq<'_>,
+        off: u64,
+    ) -> Result<usize, Errno> {
+        io::write_buffered(self, t, f, src, off)
+    }
     fn read(&self, _t: &dyn Caller, _f: &File, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
         self.read_at(buf, off)
     }
@@ -342,12 +370,6 @@ pub trait FileOps: Send + Sync + Any {
         b"anon_inode:[unknown]".to_vec()
     }
     /// The pipe behind this file, if it is one (F_GETPIPE_SZ ...).
-    /// A host descriptor holding this file's bytes, readable with pread up
-    /// to the returned size: read(2) then copies straight into application
-    /// memory instead of through a Sentry buffer.
-    fn host_source(&self) -> Option<(std::os::fd::RawFd, u64)> {
-        None
-    }
     /// The object behind this file when a layer above must know its type
     /// (splice and F_SETPIPE_SZ find a pipe this way): the VFS itself knows
     /// no concrete file.

@@ -1,7 +1,10 @@
 //! An open Gofer file: reads and writes through the host descriptor the
 //! Gofer donated, or through an opened fid.
 
+use std::os::fd::RawFd;
+
 use super::*;
+use crate::vfs::{Caller, File, IoSeq};
 
 /// An open Gofer file: the host descriptor the Gofer donated, or an opened
 /// fid (clunked when the last reference to the description goes).
@@ -83,17 +86,26 @@ impl GoferFile {
     }
 }
 
-/// `pread` until `buf` is full or the end of the file.
+/// pread until `buf` is full or the file ends; a failure after some
+/// progress is that progress.
 pub(super) fn pread_full(fd: &OwnedFd, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
+    // SAFETY: `buf` is writable for its length.
+    unsafe { pread_raw(fd.as_raw_fd(), buf.as_mut_ptr(), buf.len(), off) }
+}
+
+/// [`pread_full`] into raw memory: the application's pages.
+///
+/// # Safety
+/// `p..p+len` must be writable memory for the duration of the call.
+unsafe fn pread_raw(fd: RawFd, p: *mut u8, len: usize, off: u64) -> Result<usize, Errno> {
     let mut done = 0;
-    while done < buf.len() {
+    while done < len {
         let at = off
             .checked_add(done as u64)
             .and_then(|o| i64::try_from(o).ok())
             .ok_or(Errno::EINVAL)?;
-        let rest = &mut buf[done..];
-        // SAFETY: `rest` is writable for its length.
-        let n = unsafe { libc::pread64(fd.as_raw_fd(), rest.as_mut_ptr().cast(), rest.len(), at) };
+        // SAFETY: the caller guarantees p..p+len is writable; done < len.
+        let n = unsafe { libc::pread64(fd, p.add(done).cast(), len - done, at) };
         if n < 0 {
             let e = std::io::Error::last_os_error()
                 .raw_os_error()
@@ -109,8 +121,8 @@ pub(super) fn pread_full(fd: &OwnedFd, buf: &mut [u8], off: u64) -> Result<usize
         if n == 0 {
             break;
         }
-        // 0 < n <= rest.len().
-        done += (n as usize).min(rest.len());
+        // 0 < n <= len - done.
+        done += (n as usize).min(len - done);
     }
     Ok(done)
 }
@@ -131,11 +143,51 @@ impl FileOps for GoferFile {
         }
     }
 
-    fn host_source(&self) -> Option<(std::os::fd::RawFd, u64)> {
-        match &self.backing {
-            Backing::Host(fd) => Some((fd.as_raw_fd(), self.read_limit())),
-            Backing::Fid(_) | Backing::Closed => None,
+    /// A donated host descriptor is read straight into the application's
+    /// pages (one copy, as natively); a fid, or buffers that are not plain
+    /// memory, go through a Sentry buffer.
+    fn read_to(
+        &self,
+        t: &dyn Caller,
+        f: &File,
+        dst: &mut IoSeq<'_>,
+        off: u64,
+    ) -> Result<usize, Errno> {
+        if let Backing::Host(fd) = &self.backing {
+            let limit = self.read_limit();
+            if off >= limit {
+                return Ok(0);
+            }
+            let want = usize::try_from(limit - off)
+                .unwrap_or(usize::MAX)
+                .min(dst.len());
+            let fd = fd.as_raw_fd();
+            let direct = dst.with_ranges(want, true, &mut |pieces| {
+                let mut done = 0usize;
+                for &(p, n) in pieces {
+                    let at = off.checked_add(done as u64).ok_or(Errno::EINVAL);
+                    // SAFETY: with_ranges hands out application pages
+                    // mapped in the Sentry, writable and kept mapped while
+                    // this closure runs.
+                    let r = at.and_then(|at| unsafe { pread_raw(fd, p, n, at) });
+                    match r {
+                        Ok(got) => {
+                            done += got;
+                            if got < n {
+                                break;
+                            }
+                        }
+                        Err(e) if done == 0 => return Err(e),
+                        Err(_) => break,
+                    }
+                }
+                Ok(done)
+            });
+            if let Ok(r) = direct {
+                return r;
+            }
         }
+        crate::vfs::io::read_buffered(self, t, f, dst, off)
     }
 
     fn write_at(&self, buf: &[u8], off: u64) -> Result<usize, Errno> {

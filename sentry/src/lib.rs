@@ -5,6 +5,7 @@
 //! * [`mm`]: the memory file and address spaces (VMAs).
 //! * [`loader`]: ELF and `#!` loading, the initial stack.
 //! * [`vfs`] and [`fsimpl`]: the filesystem.
+//! * [`net`]: the sockets (AF_UNIX).
 //! * [`syscalls`]: the system call table, one file per family.
 
 pub mod boot;
@@ -14,6 +15,7 @@ pub mod kernel;
 pub mod loader;
 pub mod memfile;
 pub mod mm;
+pub mod net;
 pub mod syscalls;
 #[cfg(test)]
 mod tests;

@@ -50,7 +50,12 @@ pod!(
     libc::timezone,
     libc::epoll_event,
     libc::flock,
-    libc::sched_param
+    libc::sched_param,
+    libc::msghdr,
+    libc::cmsghdr,
+    libc::ucred,
+    libc::linger,
+    libc::mmsghdr
 );
 // SAFETY: arrays of Pod are Pod.
 unsafe impl<T: Pod, const N: usize> Pod for [T; N] {}

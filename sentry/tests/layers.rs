@@ -15,6 +15,7 @@ use std::path::Path;
 const LAYERS: &[&[&str]] = &[
     &["errno", "usermem", "memfile", "waiter"],
     &["vfs"],
+    &["net"],
     &["mm"],
     &["loader"],
     &["kernel"],

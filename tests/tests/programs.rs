@@ -194,3 +194,12 @@ fn nice_values_and_affinity_are_kept_inherited_and_checked() {
 fn dnotify_sends_sigio_for_the_events_asked_and_ends_as_linux_does() {
     native_then_sandboxed("dnotify", &[], SHORT);
 }
+
+/// AF_UNIX stream, datagram and seqpacket sockets: socketpair, path and
+/// abstract names, SCM_RIGHTS, SCM_CREDENTIALS, SO_PEERCRED, shutdown,
+/// EOF, EPIPE and SIGPIPE, timeouts, poll and epoll, and the errnos of
+/// misuse.
+#[test]
+fn unix_sockets_match_linux() {
+    native_then_sandboxed("unix_sockets", &[], SHORT);
+}

@@ -108,6 +108,8 @@ pub struct Kernel {
     pub file_cache: crate::mm::file_cache::FileCache,
     /// Advisory file locks (fcntl record locks, flock).
     pub locks: crate::vfs::lock::Locks,
+    /// AF_UNIX names of the sandbox's network namespace.
+    pub unix_names: Arc<crate::net::unix::Names>,
     pub table: Table,
     reported: Mutex<HashSet<(usize, u64)>>,
     /// Wait statuses of processes without a parent in the sandbox (init,
@@ -138,6 +140,7 @@ impl Kernel {
             futexes: futex::Futexes::default(),
             file_cache: Default::default(),
             locks: Default::default(),
+            unix_names: crate::net::unix::Names::new(),
             table,
             reported: Mutex::new(HashSet::new()),
             top_exits: Mutex::new(Default::default()),

@@ -28,6 +28,8 @@ mod read_write;
 mod sched;
 mod signal;
 mod signalfd;
+mod socket;
+mod socket_msg;
 mod splice;
 mod stat;
 pub mod sys_info;
@@ -65,6 +67,8 @@ pub fn table() -> Table {
     sched::register(&mut t);
     signal::register(&mut t);
     signalfd::register(&mut t);
+    socket::register(&mut t);
+    socket_msg::register(&mut t);
     splice::register(&mut t);
     stat::register(&mut t);
     sys_info::register(&mut t);

@@ -369,7 +369,6 @@ pub trait FileOps: Send + Sync + Any {
     fn name(&self) -> Vec<u8> {
         b"anon_inode:[unknown]".to_vec()
     }
-    /// The pipe behind this file, if it is one (F_GETPIPE_SZ ...).
     /// The object behind this file when a layer above must know its type
     /// (splice and F_SETPIPE_SZ find a pipe this way): the VFS itself knows
     /// no concrete file.

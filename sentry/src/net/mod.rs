@@ -1,0 +1,19 @@
+//! Sockets: the Sentry's own, with Linux's semantics. A socket is a file
+//! in the VFS ([`socket::SocketFile`]) over a [`socket::Socket`] of one
+//! family; the application's bytes move through the same buffers
+//! ([`crate::usermem::IoSeq`]) as read(2) and write(2) use.
+//!
+//! * [`unix`]: AF_UNIX stream, datagram and seqpacket sockets, with path
+//!   and abstract names, SCM_RIGHTS and SCM_CREDENTIALS.
+//! * [`control`]: ancillary data (`cmsg`) in and out.
+//! * [`addr`]: socket addresses as the application passes them.
+//!
+//! The layer sits above the VFS and below the kernel (gVisor's
+//! `socket/unix/transport` is below its kernel too): it needs files, wait
+//! queues and the caller, and the kernel owns its namespaces (the abstract
+//! and path names of AF_UNIX).
+
+pub mod addr;
+pub mod control;
+pub mod socket;
+pub mod unix;

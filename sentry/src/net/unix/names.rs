@@ -1,0 +1,157 @@
+//! Where AF_UNIX names lead: one table per network namespace (the
+//! sandbox's), owned by the kernel, so two kernels share no names.
+//!
+//! A path name is a socket node bind(2) makes in the filesystem (tmpfs,
+//! the overlay's upper layer); connect(2) walks the path, needs write
+//! permission on the node, and finds the socket by the node's (device,
+//! inode). An abstract name is private to the sandbox.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use super::UnixSocket;
+use crate::errno::Errno;
+use crate::net::addr::UnixName;
+use crate::vfs::ops::{self, Ctx};
+use crate::vfs::{Caller, MAY_WRITE};
+
+/// A socket node: its (device, inode).
+pub type Node = (u64, u64);
+
+/// Autobind names are five hex digits, as Linux's.
+const AUTOBIND_NAMES: u32 = 0x10_0000;
+
+#[derive(Default)]
+pub struct Names {
+    abstract_names: Mutex<HashMap<Vec<u8>, Weak<UnixSocket>>>,
+    paths: Mutex<HashMap<Node, Weak<UnixSocket>>>,
+    next_auto: AtomicU32,
+}
+
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The (device, inode) of the socket node at `path`, with the caller's
+/// right to connect to it checked.
+fn socket_node(t: &dyn Caller, path: &[u8], for_connect: bool) -> Result<Node, Errno> {
+    let ctx = Ctx::of(t);
+    let start = ops::start_dir(t, libc::AT_FDCWD, path)?;
+    let d = ops::walk(&ctx, start, path, for_connect)?;
+    let st = d.stat()?;
+    if for_connect {
+        if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+            return Err(Errno::ECONNREFUSED);
+        }
+        ctx.cred.may_stat(&st, MAY_WRITE)?;
+    }
+    Ok((st.st_dev, st.st_ino))
+}
+
+impl Names {
+    pub fn new() -> Arc<Names> {
+        Arc::new(Names::default())
+    }
+
+    /// The live socket bound to `name`; ECONNREFUSED when none is.
+    pub(super) fn find(&self, t: &dyn Caller, name: &UnixName) -> Result<Arc<UnixSocket>, Errno> {
+        let found = match name {
+            UnixName::Abstract(a) => locked(&self.abstract_names).get(a).and_then(Weak::upgrade),
+            UnixName::Path(p) => {
+                let key = socket_node(t, p, true)?;
+                locked(&self.paths).get(&key).and_then(Weak::upgrade)
+            }
+            UnixName::Unnamed => None,
+        };
+        found.ok_or(Errno::ECONNREFUSED)
+    }
+
+    /// Binds `sock` to `name`: a path makes a socket node (EADDRINUSE
+    /// when the path exists), an abstract name must be free. Returns the
+    /// node of a path, which [`Names::unbind`] takes.
+    pub(super) fn bind(
+        &self,
+        t: &dyn Caller,
+        name: &UnixName,
+        sock: &Weak<UnixSocket>,
+    ) -> Result<Option<Node>, Errno> {
+        match name {
+            UnixName::Abstract(a) => {
+                let mut names = locked(&self.abstract_names);
+                if names.get(a).is_some_and(|w| w.strong_count() > 0) {
+                    return Err(Errno::EADDRINUSE);
+                }
+                names.insert(a.clone(), sock.clone());
+                Ok(None)
+            }
+            UnixName::Path(p) => {
+                let ctx = Ctx::of(t);
+                let start = ops::start_dir(t, libc::AT_FDCWD, p)?;
+                match ops::mknodat(&ctx, start, p, libc::S_IFSOCK | 0o777, 0) {
+                    Err(Errno::EEXIST) => return Err(Errno::EADDRINUSE),
+                    r => r?,
+                }
+                let key = socket_node(t, p, false)?;
+                locked(&self.paths).insert(key, sock.clone());
+                Ok(Some(key))
+            }
+            UnixName::Unnamed => Err(Errno::EINVAL),
+        }
+    }
+
+    /// A fresh abstract name for `sock`.
+    pub(super) fn autobind(&self, sock: &Weak<UnixSocket>) -> Result<UnixName, Errno> {
+        let mut names = locked(&self.abstract_names);
+        for _ in 0..AUTOBIND_NAMES {
+            let n = self.next_auto.fetch_add(1, Ordering::Relaxed) % AUTOBIND_NAMES;
+            let name = format!("{n:05x}").into_bytes();
+            if names.get(&name).is_some_and(|w| w.strong_count() > 0) {
+                continue;
+            }
+            names.insert(name.clone(), sock.clone());
+            return Ok(UnixName::Abstract(name));
+        }
+        Err(Errno::ENOSPC)
+    }
+
+    /// Takes back a [`Names::bind`] of a socket that turned out to be
+    /// named already: the name, and the node a path made.
+    pub(super) fn undo_bind(
+        &self,
+        t: &dyn Caller,
+        name: &UnixName,
+        node: Option<Node>,
+        sock: &Weak<UnixSocket>,
+    ) {
+        self.unbind(name, node, sock);
+        if let UnixName::Path(p) = name {
+            let ctx = Ctx::of(t);
+            if let Ok(start) = ops::start_dir(t, libc::AT_FDCWD, p) {
+                let _ = ops::unlinkat(&ctx, start, p);
+            }
+        }
+    }
+
+    /// Forgets `name` if it still leads to `sock` (a path's node stays in
+    /// the filesystem, as on Linux, and connects to nothing).
+    pub(super) fn unbind(&self, name: &UnixName, node: Option<Node>, sock: &Weak<UnixSocket>) {
+        match name {
+            UnixName::Abstract(a) => {
+                let mut names = locked(&self.abstract_names);
+                if names.get(a).is_some_and(|w| w.ptr_eq(sock)) {
+                    names.remove(a);
+                }
+            }
+            UnixName::Path(_) => {
+                let mut paths = locked(&self.paths);
+                if let Some(n) = node {
+                    if paths.get(&n).is_some_and(|w| w.ptr_eq(sock)) {
+                        paths.remove(&n);
+                    }
+                }
+            }
+            UnixName::Unnamed => {}
+        }
+    }
+}

@@ -1,0 +1,363 @@
+//! Moving messages: send into the peer's receive queue, recv from one's
+//! own. A stream's bytes coalesce across sends; a seqpacket record or a
+//! datagram is read whole or cut (MSG_TRUNC).
+//!
+//! No two sockets' locks are ever held at once: a sender reads its own
+//! state, lets go, then locks the receiver.
+
+use std::sync::Weak;
+
+use super::queue::Message;
+use super::{message_cred, UnixSocket, MAX_DGRAM_QUEUE};
+use crate::errno::Errno;
+use crate::net::addr::UnixName;
+use crate::net::socket::{self, RecvMsg, SendMsg};
+use crate::vfs::Caller;
+
+/// Largest piece of a stream send queued as one message.
+const STREAM_CHUNK: usize = 64 * 1024;
+
+/// A short transfer after progress is a success; an error before any is
+/// the error.
+fn progress(done: usize, e: Errno) -> Result<usize, Errno> {
+    if done > 0 {
+        Ok(done)
+    } else {
+        Err(e)
+    }
+}
+
+/// The credentials a message carries: the ones the sender gave
+/// (SCM_CREDENTIALS, checked as Linux's scm_check_creds does), else the
+/// sender's own.
+fn credentials(t: &dyn Caller, msg: &SendMsg<'_>) -> Result<libc::ucred, Errno> {
+    let own = message_cred(t);
+    let Some(c) = msg.control.creds else {
+        return Ok(own);
+    };
+    let (real, eff) = (t.real_cred(), t.fs_cred());
+    if !eff.is_root()
+        && (c.pid != own.pid
+            || (c.uid != real.uid && c.uid != eff.uid)
+            || (c.gid != real.gid && c.gid != eff.gid))
+    {
+        return Err(Errno::EPERM);
+    }
+    Ok(c)
+}
+
+pub(super) fn send(
+    s: &UnixSocket,
+    t: &dyn Caller,
+    msg: &mut SendMsg<'_>,
+    nonblock: bool,
+) -> Result<usize, Errno> {
+    let nonblock = nonblock || msg.flags & libc::MSG_DONTWAIT != 0;
+    let creds = credentials(t, msg)?;
+    if s.lock().passcred {
+        s.autobind()?;
+    }
+    if s.connection_based() {
+        send_connected(s, t, msg, creds, nonblock)
+    } else {
+        send_datagram(s, t, msg, creds, nonblock)
+    }
+}
+
+fn send_connected(
+    s: &UnixSocket,
+    t: &dyn Caller,
+    msg: &mut SendMsg<'_>,
+    creds: libc::ucred,
+    nonblock: bool,
+) -> Result<usize, Errno> {
+    let (peer, sndbuf, timeout) = {
+        let st = s.lock();
+        if msg.to.is_some() {
+            return Err(if st.connected {
+                Errno::EISCONN
+            } else {
+                Errno::EOPNOTSUPP
+            });
+        }
+        if st.shut_wr {
+            return Err(Errno::EPIPE);
+        }
+        if !st.connected {
+            return Err(Errno::ENOTCONN);
+        }
+        let peer = st.peer.as_ref().and_then(Weak::upgrade);
+        (peer, st.sndbuf, st.sndtimeo)
+    };
+    let peer = peer.ok_or(Errno::EPIPE)?;
+    let total = msg.data.len();
+    let record = s.kind == libc::SOCK_SEQPACKET;
+    if record && total > sndbuf {
+        return Err(Errno::EMSGSIZE);
+    }
+    let mut rights = std::mem::take(&mut msg.control.rights);
+    let mut sent = 0;
+    loop {
+        {
+            let mut ps = peer.lock();
+            if ps.shut_rd || ps.peer_closed {
+                return progress(sent, Errno::EPIPE);
+            }
+            let room = sndbuf.saturating_sub(ps.recv.bytes);
+            let fits = if record {
+                room >= total || ps.recv.is_empty()
+            } else {
+                room > 0
+            };
+            if fits {
+                let n = if record {
+                    total
+                } else {
+                    (total - sent).min(room).min(STREAM_CHUNK)
+                };
+                let mut data = vec![0u8; n];
+                let got = match msg.data.copy_in(&mut data) {
+                    Ok(g) => g,
+                    Err(e) => return progress(sent, e),
+                };
+                data.truncate(got);
+                ps.recv.push(Message {
+                    data,
+                    taken: 0,
+                    rights: std::mem::take(&mut rights),
+                    creds,
+                    from: Vec::new(),
+                });
+                drop(ps);
+                s.notify_with(Some(&peer));
+                sent += got;
+                if sent >= total || got < n || record {
+                    return Ok(sent);
+                }
+                continue;
+            }
+        }
+        if nonblock {
+            return progress(sent, Errno::EAGAIN);
+        }
+        if let Err(e) = socket::wait(t, &[&s.queue], timeout, &mut || {
+            let ps = peer.lock();
+            ps.shut_rd || ps.peer_closed || ps.recv.bytes < sndbuf || s.lock().shut_wr
+        }) {
+            return progress(sent, e);
+        }
+    }
+}
+
+fn send_datagram(
+    s: &UnixSocket,
+    t: &dyn Caller,
+    msg: &mut SendMsg<'_>,
+    creds: libc::ucred,
+    nonblock: bool,
+) -> Result<usize, Errno> {
+    let (default, sndbuf, timeout, from) = {
+        let st = s.lock();
+        if st.shut_wr {
+            return Err(Errno::EPIPE);
+        }
+        (
+            st.peer.clone(),
+            st.sndbuf,
+            st.sndtimeo,
+            st.name.to_sockaddr(),
+        )
+    };
+    let target = match &msg.to {
+        Some(addr) => {
+            let name = UnixName::parse(addr)?;
+            s.find(t, &name)?
+        }
+        None => default
+            .ok_or(Errno::ENOTCONN)?
+            .upgrade()
+            .ok_or(Errno::ECONNREFUSED)?,
+    };
+    let total = msg.data.len();
+    if total > sndbuf {
+        return Err(Errno::EMSGSIZE);
+    }
+    let mut data = vec![0u8; total];
+    let got = msg.data.copy_in(&mut data)?;
+    data.truncate(got);
+    let mut m = Some(Message {
+        data,
+        taken: 0,
+        rights: std::mem::take(&mut msg.control.rights),
+        creds,
+        from,
+    });
+    let me: Weak<UnixSocket> = s.me.clone();
+    loop {
+        {
+            let mut ts = target.lock();
+            // A socket connected elsewhere takes datagrams only from its
+            // peer.
+            if ts.peer.as_ref().is_some_and(|p| !p.ptr_eq(&me)) {
+                return Err(Errno::EPERM);
+            }
+            if ts.shut_rd {
+                return Err(Errno::EPIPE);
+            }
+            if ts.recv.msgs.len() < MAX_DGRAM_QUEUE {
+                ts.recv.push(m.take().expect("sent once"));
+                drop(ts);
+                s.notify_with(Some(&target));
+                return Ok(got);
+            }
+        }
+        if nonblock {
+            return Err(Errno::EAGAIN);
+        }
+        socket::wait(t, &[&target.queue], timeout, &mut || {
+            let ts = target.lock();
+            ts.shut_rd || ts.recv.msgs.len() < MAX_DGRAM_QUEUE
+        })?;
+    }
+}
+
+pub(super) fn recv(
+    s: &UnixSocket,
+    t: &dyn Caller,
+    msg: &mut RecvMsg<'_>,
+    nonblock: bool,
+) -> Result<usize, Errno> {
+    let nonblock = nonblock || msg.flags & libc::MSG_DONTWAIT != 0;
+    let waitall = msg.flags & libc::MSG_WAITALL != 0 && s.is_stream();
+    let timeout = s.lock().rcvtimeo;
+    loop {
+        let mut peer = None;
+        {
+            let mut st = s.lock();
+            if st.listener.is_some() || (s.connection_based() && !st.connected) {
+                return Err(Errno::EINVAL);
+            }
+            if !st.recv.is_empty() {
+                let r = if s.is_stream() {
+                    take_stream(&mut st, msg)
+                } else {
+                    take_record(s, &mut st, msg)
+                };
+                peer = st.peer.as_ref().and_then(Weak::upgrade);
+                drop(st);
+                s.notify_with(peer.as_deref());
+                let n = r?;
+                if !waitall || msg.data.is_empty() || msg.flags & libc::MSG_PEEK != 0 {
+                    return Ok(n);
+                }
+                continue;
+            }
+            if st.shut_rd || st.peer_shut_wr || st.peer_closed {
+                return Ok(msg.data.done());
+            }
+        }
+        drop(peer);
+        if msg.data.done() > 0 && !waitall {
+            return Ok(msg.data.done());
+        }
+        if nonblock {
+            return progress(msg.data.done(), Errno::EAGAIN);
+        }
+        if let Err(e) = socket::wait(t, &[&s.queue], timeout, &mut || {
+            let st = s.lock();
+            !st.recv.is_empty() || st.shut_rd || st.peer_shut_wr || st.peer_closed
+        }) {
+            return progress(msg.data.done(), e);
+        }
+    }
+}
+
+/// A stream read: bytes from the front messages until the buffers are
+/// full. It stops before a message with descriptors once it has read
+/// something, and after one it read (Linux's unix_stream_read_generic),
+/// and, for a reader with SO_PASSCRED, where the sender changes.
+fn take_stream(st: &mut super::State, msg: &mut RecvMsg<'_>) -> Result<usize, Errno> {
+    let peek = msg.flags & libc::MSG_PEEK != 0;
+    let start = msg.data.done();
+    let mut first_creds = None;
+    let mut i = 0;
+    while !msg.data.is_empty() {
+        let Some(m) = st.recv.msgs.get(i) else { break };
+        let has_rights = !m.rights.is_empty();
+        let read_any = msg.data.done() > start;
+        if read_any && has_rights {
+            break;
+        }
+        if st.passcred {
+            match first_creds {
+                None => first_creds = Some(m.creds),
+                Some(c) if !same_cred(&c, &m.creds) => break,
+                Some(_) => {}
+            }
+        }
+        let left = m.left();
+        let n = match msg.data.copy_out(left) {
+            Ok(n) => n,
+            Err(e) if !read_any => return Err(e),
+            Err(_) => break,
+        };
+        let whole = n == left.len();
+        if has_rights {
+            msg.control.rights = if peek {
+                m.rights.clone()
+            } else {
+                std::mem::take(&mut st.recv.msgs[i].rights)
+            };
+        }
+        if peek {
+            i += 1;
+        } else {
+            st.recv.take(n);
+            if whole {
+                st.recv.pop();
+            }
+        }
+        if !whole || has_rights {
+            break;
+        }
+    }
+    if st.passcred {
+        msg.control.creds = first_creds;
+    }
+    Ok(msg.data.done() - start)
+}
+
+/// A seqpacket record or a datagram: read whole, or cut to the buffers
+/// with MSG_TRUNC.
+fn take_record(
+    s: &UnixSocket,
+    st: &mut super::State,
+    msg: &mut RecvMsg<'_>,
+) -> Result<usize, Errno> {
+    let peek = msg.flags & libc::MSG_PEEK != 0;
+    let m = st.recv.msgs.front().expect("a message");
+    let n = msg.data.copy_out(&m.data)?;
+    if n < m.data.len() {
+        msg.out_flags |= libc::MSG_TRUNC;
+    }
+    msg.full_len = m.data.len();
+    if s.kind == libc::SOCK_DGRAM {
+        msg.from = Some(m.from.clone());
+    }
+    if st.passcred {
+        msg.control.creds = Some(m.creds);
+    }
+    if peek {
+        msg.control.rights = m.rights.clone();
+    } else if let Some(m) = st.recv.pop() {
+        msg.control.rights = m.rights;
+    }
+    if msg.flags & libc::MSG_TRUNC != 0 {
+        return Ok(msg.full_len);
+    }
+    Ok(n)
+}
+
+fn same_cred(a: &libc::ucred, b: &libc::ucred) -> bool {
+    a.pid == b.pid && a.uid == b.uid && a.gid == b.gid
+}

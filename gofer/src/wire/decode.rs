@@ -26,6 +26,14 @@ impl<'a> Dec<'a> {
     pub(super) fn u8(&mut self) -> Result<u8, i32> {
         Ok(self.array::<1>()?[0])
     }
+    /// One byte, 0 or 1; anything else is `EIO`.
+    pub(super) fn bool(&mut self) -> Result<bool, i32> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(libc::EIO),
+        }
+    }
     pub(super) fn u16(&mut self) -> Result<u16, i32> {
         self.array().map(u16::from_le_bytes)
     }
@@ -64,6 +72,31 @@ impl<'a> Dec<'a> {
         }
         Ok(names)
     }
+    /// A Twalk's names: at most [`MAXWELEM`].
+    pub(super) fn walk_names(&mut self) -> Result<Vec<&'a [u8]>, i32> {
+        self.names(MAXWELEM)
+    }
+    /// A path from the served root: at most [`MAX_OPENFD_NAMES`] names.
+    pub(super) fn path(&mut self) -> Result<Vec<&'a [u8]>, i32> {
+        self.names(MAX_OPENFD_NAMES)
+    }
+    /// Topenfds' names: at most [`MAX_OPENFDS`].
+    pub(super) fn open_names(&mut self) -> Result<Vec<&'a [u8]>, i32> {
+        self.names(MAX_OPENFDS)
+    }
+    /// Ropenfds' `count[2]` (at most [`MAX_OPENFDS`]) `(errno[4], ino[8])`
+    /// pairs.
+    pub(super) fn open_results(&mut self) -> Result<Vec<(u32, u64)>, i32> {
+        let n = usize::from(self.u16()?);
+        if n > MAX_OPENFDS {
+            return Err(libc::EIO);
+        }
+        let mut results = Vec::with_capacity(n);
+        for _ in 0..n {
+            results.push((self.u32()?, self.u64()?));
+        }
+        Ok(results)
+    }
     /// `nwqid[2]` then that many qids (at most [`MAXWELEM`]).
     pub(super) fn qids(&mut self) -> Result<Vec<Qid>, i32> {
         let n = usize::from(self.u16()?);
@@ -78,8 +111,12 @@ impl<'a> Dec<'a> {
         }
         Ok(qids)
     }
+    /// Rgetattr's body, boxed (as the replies hold it).
+    pub(super) fn getattr(&mut self) -> Result<Box<Rgetattr>, i32> {
+        self.rgetattr().map(Box::new)
+    }
     /// Rgetattr's body.
-    pub(super) fn getattr(&mut self) -> Result<Rgetattr, i32> {
+    pub(super) fn rgetattr(&mut self) -> Result<Rgetattr, i32> {
         let d = self;
         let valid = d.u64()?;
         let qid = d.qid()?;
@@ -131,6 +168,20 @@ impl<'a> Dec<'a> {
             mtime_nsec: self.u64()?,
         })
     }
+    /// Rstatfs's body.
+    pub(super) fn statfs(&mut self) -> Result<StatFs, i32> {
+        Ok(StatFs {
+            ty: self.u32()?,
+            bsize: self.u32()?,
+            blocks: self.u64()?,
+            bfree: self.u64()?,
+            bavail: self.u64()?,
+            files: self.u64()?,
+            ffree: self.u64()?,
+            fsid: self.u64()?,
+            namelen: self.u32()?,
+        })
+    }
     /// The body must be consumed exactly.
     pub(super) fn end(&self) -> Result<(), i32> {
         if self.buf.is_empty() {
@@ -143,7 +194,7 @@ impl<'a> Dec<'a> {
 
 /// Checks a frame's header and returns `(type, tag, body)`. The frame's size
 /// field must equal its length.
-pub(super) fn split_frame(frame: &[u8]) -> Result<(u8, u16, Dec<'_>), i32> {
+fn split_frame(frame: &[u8]) -> Result<(u8, u16, Dec<'_>), i32> {
     let mut d = Dec { buf: frame };
     let size = d.u32()?;
     if usize::try_from(size).ok() != Some(frame.len()) || frame.len() < HEADER_LEN {
@@ -173,181 +224,7 @@ pub fn frame_len(size_field: [u8; 4], msize: u32) -> Result<usize, i32> {
 /// or of a type this module does not know is `EIO`.
 pub fn decode_tmessage(frame: &[u8]) -> Result<(u16, Tmessage<'_>), i32> {
     let (ty, tag, mut d) = split_frame(frame)?;
-    let msg = match ty {
-        TVERSION => Tmessage::Version {
-            msize: d.u32()?,
-            version: d.str()?,
-        },
-        TATTACH => Tmessage::Attach {
-            fid: d.u32()?,
-            afid: d.u32()?,
-            uname: d.str()?,
-            aname: d.str()?,
-            n_uname: d.u32()?,
-        },
-        TWALK => {
-            let fid = d.u32()?;
-            let newfid = d.u32()?;
-            Tmessage::Walk {
-                fid,
-                newfid,
-                names: d.names(MAXWELEM)?,
-            }
-        }
-        TGETATTR => Tmessage::Getattr {
-            fid: d.u32()?,
-            request_mask: d.u64()?,
-        },
-        TSETATTR => Tmessage::Setattr {
-            fid: d.u32()?,
-            attr: d.setattr()?,
-        },
-        TLOPEN => Tmessage::Lopen {
-            fid: d.u32()?,
-            flags: d.u32()?,
-        },
-        TLCREATE => Tmessage::Lcreate {
-            fid: d.u32()?,
-            name: d.str()?,
-            flags: d.u32()?,
-            mode: d.u32()?,
-            gid: d.u32()?,
-        },
-        TSYMLINK => Tmessage::Symlink {
-            dfid: d.u32()?,
-            name: d.str()?,
-            target: d.str()?,
-            gid: d.u32()?,
-        },
-        TMKNOD => Tmessage::Mknod {
-            dfid: d.u32()?,
-            name: d.str()?,
-            mode: d.u32()?,
-            major: d.u32()?,
-            minor: d.u32()?,
-            gid: d.u32()?,
-        },
-        TMKDIR => Tmessage::Mkdir {
-            dfid: d.u32()?,
-            name: d.str()?,
-            mode: d.u32()?,
-            gid: d.u32()?,
-        },
-        TLINK => Tmessage::Link {
-            dfid: d.u32()?,
-            fid: d.u32()?,
-            name: d.str()?,
-        },
-        TRENAMEAT => Tmessage::Renameat {
-            olddfid: d.u32()?,
-            oldname: d.str()?,
-            newdfid: d.u32()?,
-            newname: d.str()?,
-        },
-        TUNLINKAT => Tmessage::Unlinkat {
-            dfid: d.u32()?,
-            name: d.str()?,
-            flags: d.u32()?,
-        },
-        TREAD => Tmessage::Read {
-            fid: d.u32()?,
-            offset: d.u64()?,
-            count: d.u32()?,
-        },
-        TWRITE => Tmessage::Write {
-            fid: d.u32()?,
-            offset: d.u64()?,
-            data: d.data()?,
-        },
-        TREADDIR => Tmessage::Readdir {
-            fid: d.u32()?,
-            offset: d.u64()?,
-            count: d.u32()?,
-        },
-        TREADLINK => Tmessage::Readlink { fid: d.u32()? },
-        TSTATFS => Tmessage::Statfs { fid: d.u32()? },
-        TFSYNC => Tmessage::Fsync {
-            fid: d.u32()?,
-            datasync: d.u32()?,
-        },
-        TFLUSH => Tmessage::Flush { oldtag: d.u16()? },
-        TCLUNK => Tmessage::Clunk { fid: d.u32()? },
-        TWALKGETATTR => {
-            let fid = d.u32()?;
-            let newfid = d.u32()?;
-            let keep = d.u32()?;
-            Tmessage::Walkgetattr {
-                fid,
-                newfid,
-                keep,
-                names: d.names(MAXWELEM)?,
-            }
-        }
-        TOPENFD => {
-            let flags = d.u32()?;
-            Tmessage::Openfd {
-                flags,
-                names: d.names(MAX_OPENFD_NAMES)?,
-            }
-        }
-        TLOOKUPFD => Tmessage::Lookupfd {
-            names: d.names(MAX_OPENFD_NAMES)?,
-        },
-        TCREATEAT => Tmessage::Createat {
-            mode: d.u32()?,
-            rdev: d.u64()?,
-            uid: d.u32()?,
-            gid: d.u32()?,
-            names: d.names(MAX_OPENFD_NAMES)?,
-            target: d.str()?,
-        },
-        TLINKAT => Tmessage::Linkat {
-            old: d.names(MAX_OPENFD_NAMES)?,
-            new: d.names(MAX_OPENFD_NAMES)?,
-        },
-        TREMOVEAT => Tmessage::Removeat {
-            flags: d.u32()?,
-            names: d.names(MAX_OPENFD_NAMES)?,
-        },
-        TRENAMEAT2 => Tmessage::Renameat2 {
-            flags: d.u32()?,
-            old: d.names(MAX_OPENFD_NAMES)?,
-            new: d.names(MAX_OPENFD_NAMES)?,
-        },
-        TSETATTRAT => Tmessage::Setattrat {
-            attr: d.setattr()?,
-            names: d.names(MAX_OPENFD_NAMES)?,
-        },
-        TREADDIRPLUS => Tmessage::Readdirplus {
-            offset: d.u64()?,
-            count: d.u32()?,
-            names: d.names(MAX_OPENFD_NAMES)?,
-        },
-        TOPENFDS => Tmessage::Openfds {
-            dir: d.names(MAX_OPENFD_NAMES)?,
-            names: d.names(MAX_OPENFDS)?,
-        },
-        TGETXATTRAT => Tmessage::Getxattrat {
-            size: d.u32()?,
-            names: d.names(MAX_OPENFD_NAMES)?,
-            name: d.str()?,
-        },
-        TLISTXATTRAT => Tmessage::Listxattrat {
-            size: d.u32()?,
-            names: d.names(MAX_OPENFD_NAMES)?,
-        },
-        TSETXATTRAT => Tmessage::Setxattrat {
-            flags: d.u32()?,
-            names: d.names(MAX_OPENFD_NAMES)?,
-            name: d.str()?,
-            value: d.data()?,
-        },
-        TREMOVEXATTRAT => Tmessage::Removexattrat {
-            names: d.names(MAX_OPENFD_NAMES)?,
-            name: d.str()?,
-        },
-        _ => return Err(libc::EIO),
-    };
+    let msg = Tmessage::decode_body(ty, &mut d)?;
     d.end()?;
     Ok((tag, msg))
 }
@@ -357,114 +234,7 @@ pub fn decode_tmessage(frame: &[u8]) -> Result<(u16, Tmessage<'_>), i32> {
 /// the caller's check.)
 pub fn decode_rmessage(frame: &[u8]) -> Result<(u16, Rmessage<'_>), i32> {
     let (ty, tag, mut d) = split_frame(frame)?;
-    let msg = match ty {
-        RLERROR => Rmessage::Lerror { ecode: d.u32()? },
-        RVERSION => Rmessage::Version {
-            msize: d.u32()?,
-            version: d.str()?,
-        },
-        RATTACH => Rmessage::Attach { qid: d.qid()? },
-        RWALK => Rmessage::Walk { qids: d.qids()? },
-        RGETATTR => Rmessage::Getattr(Box::new(d.getattr()?)),
-        RWALKGETATTR => {
-            let kept = match d.u8()? {
-                0 => false,
-                1 => true,
-                _ => return Err(libc::EIO),
-            };
-            let qids = d.qids()?;
-            Rmessage::Walkgetattr {
-                kept,
-                qids,
-                attr: Box::new(d.getattr()?),
-            }
-        }
-        ROPENFD => Rmessage::Openfd,
-        RLOOKUPFD => {
-            let fd = match d.u8()? {
-                0 => false,
-                1 => true,
-                _ => return Err(libc::EIO),
-            };
-            Rmessage::Lookupfd {
-                fd,
-                attr: Box::new(d.getattr()?),
-                target: d.str()?,
-            }
-        }
-        RSETATTR => Rmessage::Setattr,
-        RCREATEAT => {
-            let fd = match d.u8()? {
-                0 => false,
-                1 => true,
-                _ => return Err(libc::EIO),
-            };
-            Rmessage::Createat {
-                fd,
-                attr: Box::new(d.getattr()?),
-            }
-        }
-        RLINKAT => Rmessage::Linkat {
-            attr: Box::new(d.getattr()?),
-        },
-        RREMOVEAT => Rmessage::Removeat,
-        RRENAMEAT2 => Rmessage::Renameat2,
-        RSETATTRAT => Rmessage::Setattrat {
-            attr: Box::new(d.getattr()?),
-        },
-        RREADDIRPLUS => Rmessage::Readdirplus {
-            next: d.u64()?,
-            data: d.data()?,
-        },
-        ROPENFDS => {
-            let n = usize::from(d.u16()?);
-            if n > MAX_OPENFDS {
-                return Err(libc::EIO);
-            }
-            let mut results = Vec::with_capacity(n);
-            for _ in 0..n {
-                results.push((d.u32()?, d.u64()?));
-            }
-            Rmessage::Openfds { results }
-        }
-        RGETXATTRAT => Rmessage::Getxattrat { value: d.data()? },
-        RLISTXATTRAT => Rmessage::Listxattrat { list: d.data()? },
-        RSETXATTRAT => Rmessage::Setxattrat,
-        RREMOVEXATTRAT => Rmessage::Removexattrat,
-        RLOPEN => Rmessage::Lopen {
-            qid: d.qid()?,
-            iounit: d.u32()?,
-        },
-        RLCREATE => Rmessage::Lcreate {
-            qid: d.qid()?,
-            iounit: d.u32()?,
-        },
-        RSYMLINK => Rmessage::Symlink { qid: d.qid()? },
-        RMKNOD => Rmessage::Mknod { qid: d.qid()? },
-        RMKDIR => Rmessage::Mkdir { qid: d.qid()? },
-        RLINK => Rmessage::Link,
-        RRENAMEAT => Rmessage::Renameat,
-        RUNLINKAT => Rmessage::Unlinkat,
-        RREAD => Rmessage::Read { data: d.data()? },
-        RWRITE => Rmessage::Write { count: d.u32()? },
-        RREADDIR => Rmessage::Readdir { data: d.data()? },
-        RREADLINK => Rmessage::Readlink { target: d.str()? },
-        RSTATFS => Rmessage::Statfs(StatFs {
-            ty: d.u32()?,
-            bsize: d.u32()?,
-            blocks: d.u64()?,
-            bfree: d.u64()?,
-            bavail: d.u64()?,
-            files: d.u64()?,
-            ffree: d.u64()?,
-            fsid: d.u64()?,
-            namelen: d.u32()?,
-        }),
-        RFSYNC => Rmessage::Fsync,
-        RFLUSH => Rmessage::Flush,
-        RCLUNK => Rmessage::Clunk,
-        _ => return Err(libc::EIO),
-    };
+    let msg = Rmessage::decode_body(ty, &mut d)?;
     d.end()?;
     Ok((tag, msg))
 }

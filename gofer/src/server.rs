@@ -36,7 +36,7 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::statvfs::{statvfs, FsFlags};
 use nix::unistd::{chdir, fchdir, pivot_root};
 
-use crate::wire::{self, Rgetattr, Rmessage, Tmessage};
+use gofer_protocol::wire::{self, Rgetattr, Rmessage, Tmessage};
 
 mod xattr;
 
@@ -672,11 +672,11 @@ fn readdir_plus(root: &OwnedFd, frame: &[u8]) -> Result<(u64, Vec<u8>), i32> {
     // the record before it.
     let mut next_at = offset;
     loop {
-        let n = crate::dirents::getdents64(&dir, &mut buf)?;
+        let n = gofer_protocol::dirents::getdents64(&dir, &mut buf)?;
         if n == 0 {
             return Ok((0, data));
         }
-        for rec in crate::dirents::records(&buf[..n]) {
+        for rec in gofer_protocol::dirents::records(&buf[..n]) {
             let rec = rec?;
             let before = next_at;
             next_at = rec.off;
@@ -761,8 +761,8 @@ fn attr_of(st: &libc::stat) -> Rgetattr {
     let t = |v: i64| v as u64;
     Rgetattr {
         valid: wire::P9_GETATTR_BASIC,
-        attr: crate::Attr {
-            qid: crate::Qid {
+        attr: gofer_protocol::Attr {
+            qid: gofer_protocol::Qid {
                 ty,
                 version: st.st_mtime as u32,
                 path: st.st_ino,
@@ -1068,7 +1068,11 @@ fn change_at(root: &OwnedFd, frame: &[u8], reply: &mut Vec<u8>) -> Result<(), i3
 
 /// Tsetattrat's changes, in Tsetattr's order (mode, owner, size, times),
 /// on the file at `names`, not followed; returns its attributes after.
-fn set_attr_at(root: &OwnedFd, names: &[&[u8]], a: &crate::SetAttr) -> Result<libc::stat, i32> {
+fn set_attr_at(
+    root: &OwnedFd,
+    names: &[&[u8]],
+    a: &gofer_protocol::SetAttr,
+) -> Result<libc::stat, i32> {
     let (dir, name) = parent_of(root, names)?;
     let d = dir.as_raw_fd();
     let before = stat_at(&dir, &name)?;
@@ -1397,7 +1401,7 @@ pub fn confine_with_binds(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::Tmessage;
+    use gofer_protocol::wire::Tmessage;
 
     #[test]
     fn plain_names() {

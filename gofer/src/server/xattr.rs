@@ -15,7 +15,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{check, fstat, last_errno, parent_of, stat_at, sys};
-use crate::wire::{self, Rmessage, Tmessage};
+use gofer_protocol::wire::{self, Rmessage, Tmessage};
 
 /// XATTR_SIZE_MAX, also the most a listing may hold (XATTR_LIST_MAX).
 const SIZE_MAX: usize = 65536;

@@ -534,7 +534,7 @@ impl Vfs {
     /// is the root's, as every other directory: `runsc-rs do` run from a
     /// directory under the host's /tmp must find it there (gVisor's `do`
     /// shows the host's /tmp too), and writes to it stay in the overlay.
-    pub fn new(gofer: Arc<gofer::Client>) -> Result<Arc<Vfs>, Errno> {
+    pub fn new(gofer: Arc<gofer_protocol::Client>) -> Result<Arc<Vfs>, Errno> {
         Vfs::new_with(gofer, true, false)
     }
 
@@ -543,7 +543,7 @@ impl Vfs {
     /// the host); `shared`: the host may change the Gofer's files
     /// meanwhile (see `fsimpl::gofer`).
     pub fn new_with(
-        gofer: Arc<gofer::Client>,
+        gofer: Arc<gofer_protocol::Client>,
         overlay: bool,
         shared: bool,
     ) -> Result<Arc<Vfs>, Errno> {
@@ -565,7 +565,7 @@ impl Vfs {
     /// The root alone, as [`Vfs::new_with`] chooses it, with nothing
     /// mounted on it: an OCI container's mounts come from its spec.
     pub fn new_bare(
-        gofer: Arc<gofer::Client>,
+        gofer: Arc<gofer_protocol::Client>,
         overlay: bool,
         shared: bool,
     ) -> Result<Arc<Vfs>, Errno> {

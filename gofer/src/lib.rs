@@ -5,6 +5,8 @@
 //! * [`server`]: serves one directory tree over a stream socket with the `p9`
 //!   crate, after confining itself to that tree.
 //! * [`binds`]: an OCI container's bind mounts, made beneath its root.
+//! * [`confine`]: the lockdown: pivot_root into the served tree.
 
 pub mod binds;
+pub mod confine;
 pub mod server;

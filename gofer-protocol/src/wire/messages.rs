@@ -40,8 +40,9 @@ messages! {
         /// whether `newfid` outlives the reply.
         TWALKGETATTR = 200 => Walkgetattr { fid: u32, newfid: u32, keep: u32, names: walk_names },
         /// Opens the file at `names` below the served root (no fid
-        /// involved); `flags` is `O_RDONLY`, or `O_RDONLY | O_DIRECTORY`
-        /// for a directory. The reply carries the opened host descriptor
+        /// involved); `flags`: `O_DIRECTORY` for a directory (read-only),
+        /// else an access mode with `O_APPEND`/`O_TRUNC` for a regular
+        /// file. The reply carries the opened host descriptor
         /// (SCM_RIGHTS).
         TOPENFD = 202 => Openfd { flags: u32, names: path },
         /// Looks up the file at `names` below the served root (no fid

@@ -8,8 +8,8 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use gofer::wire::{self, Rmessage, Tmessage};
-use gofer::Client;
+use gofer_protocol::wire::{self, Rmessage, Tmessage};
+use gofer_protocol::Client;
 
 /// Sends raw frames and reads raw replies.
 fn call(sock: &mut UnixStream, frame: &[u8]) -> Vec<u8> {
@@ -111,7 +111,7 @@ fn handshake_only(sock: UnixStream, later: Arc<AtomicUsize>) -> std::thread::Joi
                     version: wire::VERSION_9P2000L,
                 },
                 Tmessage::Attach { .. } => Rmessage::Attach {
-                    qid: gofer::Qid {
+                    qid: gofer_protocol::Qid {
                         ty: 0x80,
                         version: 0,
                         path: 1,

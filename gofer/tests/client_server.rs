@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
 
 use common::{big_contents, Served, BIG_LEN, DEPTH, HELLO};
-use gofer::wire::{QTDIR, QTSYMLINK};
-use gofer::{Client, Fid, SetAttr};
+use gofer_protocol::wire::{QTDIR, QTSYMLINK};
+use gofer_protocol::{Client, Fid, SetAttr};
 
 const O_RDONLY: u32 = libc::O_RDONLY as u32;
 const O_RDWR: u32 = libc::O_RDWR as u32;
@@ -33,7 +33,7 @@ fn read_all(c: &Client, fid: Fid) -> Vec<u8> {
 }
 
 /// Every entry of an open directory, reading `count` bytes at a time.
-fn list(c: &Client, dir: Fid, count: u32) -> Vec<gofer::DirEntry> {
+fn list(c: &Client, dir: Fid, count: u32) -> Vec<gofer_protocol::DirEntry> {
     let mut all = Vec::new();
     let mut offset = 0;
     loop {
@@ -323,7 +323,7 @@ fn create_write_rename_and_remove() {
     c.setattr(
         dir,
         &SetAttr {
-            valid: gofer::wire::P9_SETATTR_SIZE | gofer::wire::P9_SETATTR_MODE,
+            valid: gofer_protocol::wire::P9_SETATTR_SIZE | gofer_protocol::wire::P9_SETATTR_MODE,
             mode: 0o600,
             size: 10,
             ..SetAttr::default()

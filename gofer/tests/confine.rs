@@ -12,7 +12,7 @@ use std::process::Command;
 
 use common::{Tree, HELLO};
 use gofer::server::Server;
-use gofer::Client;
+use gofer_protocol::Client;
 
 const CHILD_ENV: &str = "GOFER_CONFINE_TEST_ROOT";
 /// The child's exit code when it may not unshare.

@@ -9,8 +9,8 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 
 use common::{big_contents, Served, DEPTH, HELLO};
-use gofer::wire::{self, Rmessage, Tmessage};
-use gofer::Keep;
+use gofer_protocol::wire::{self, Rmessage, Tmessage};
+use gofer_protocol::Keep;
 
 /// Descriptors this process holds.
 fn open_fds() -> usize {
@@ -428,7 +428,7 @@ fn open_fds_opens_regular_files_of_a_directory_in_one_round_trip() {
     ];
     let got = c.open_fds(&[], &names).unwrap();
     let mut results = got.into_iter();
-    let read = |r: Option<Result<gofer::client::OpenedFd, i32>>, name: &str| {
+    let read = |r: Option<Result<gofer_protocol::client::OpenedFd, i32>>, name: &str| {
         let (fd, ino) = r.unwrap().unwrap();
         let m = std::fs::metadata(s.tree.path.join(name)).unwrap();
         assert_eq!(ino, m.ino(), "{name}");

@@ -9,8 +9,8 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 
 use common::{Served, HELLO};
-use gofer::wire;
-use gofer::SetAttr;
+use gofer_protocol::wire;
+use gofer_protocol::SetAttr;
 
 const REG: u32 = libc::S_IFREG;
 

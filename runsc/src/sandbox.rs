@@ -613,7 +613,7 @@ pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
         .iter()
         .map(|&(cpu, fd)| Ok((cpu, inherited_stream(fd)?)))
         .collect::<Result<Vec<_>>>()?;
-    let client = gofer::Client::connect(sock)
+    let client = gofer_protocol::Client::connect(sock)
         .map_err(|e| {
             anyhow!(
                 "cannot connect to the Gofer: {}",
@@ -673,7 +673,7 @@ pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
             home_from_passwd: false,
         };
         let status = sentry::boot::run(client, config, init).map_err(|e| anyhow!(e))?;
-        let sent: Vec<String> = gofer::client::requests_sent()
+        let sent: Vec<String> = gofer_protocol::client::requests_sent()
             .iter()
             .map(|(t, n)| format!("T{t}={n}"))
             .collect();
@@ -692,7 +692,7 @@ pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
 /// Boots an OCI container: everything up to its first instruction, then
 /// reports to the supervisor and waits for `start` on the control socket.
 fn boot_container(
-    client: gofer::Client,
+    client: gofer_protocol::Client,
     config: sentry::kernel::Config,
     plan: BootPlan,
     ready: Option<std::fs::File>,
@@ -768,7 +768,7 @@ fn mount_options(options: &[String]) -> (u64, Vec<u8>) {
 /// An OCI container's filesystem tree: the root, then the spec's mounts in
 /// order, then the root made read-only if the spec says so.
 fn container_vfs(
-    gofer: std::sync::Arc<gofer::Client>,
+    gofer: std::sync::Arc<gofer_protocol::Client>,
     plan: &BootPlan,
     overlay: bool,
     shared: bool,

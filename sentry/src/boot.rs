@@ -100,9 +100,9 @@ impl Sandbox {
     /// Boots a kernel over the Gofer connection with the filesystem tree
     /// `vfs` builds from the Gofer's root.
     pub fn new(
-        gofer: gofer::Client,
+        gofer: gofer_protocol::Client,
         config: Config,
-        vfs: impl FnOnce(Arc<gofer::Client>) -> Result<Arc<Vfs>, String>,
+        vfs: impl FnOnce(Arc<gofer_protocol::Client>) -> Result<Arc<Vfs>, String>,
     ) -> Result<Sandbox, String> {
         let memfile =
             MemoryFile::new().map_err(|e| format!("cannot create the memory file: {e}"))?;
@@ -333,7 +333,11 @@ impl PreparedInit {
 
 /// Boots a kernel over the Gofer connection with the default filesystem
 /// tree, runs `init` as PID 1 and returns its wait status when it exits.
-pub fn run(gofer: gofer::Client, config: Config, init: InitProcess) -> Result<i32, String> {
+pub fn run(
+    gofer: gofer_protocol::Client,
+    config: Config,
+    init: InitProcess,
+) -> Result<i32, String> {
     let (overlay, shared) = (config.root_overlay, config.file_access_shared);
     Sandbox::new(gofer, config, |g| {
         crate::fsimpl::namespace::new(g, overlay, shared)

@@ -14,8 +14,10 @@ use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::{check, fstat, last_errno, parent_of, stat_at, sys};
-use crate::wire::{self, Rmessage, Tmessage};
+use gofer_protocol::wire;
+
+use super::frames::MAX_MSIZE;
+use super::host::{check, fstat, last_errno, parent_of, stat_at, sys};
 
 /// XATTR_SIZE_MAX, also the most a listing may hold (XATTR_LIST_MAX).
 const SIZE_MAX: usize = 65536;
@@ -33,51 +35,66 @@ struct XattrArgs {
     flags: u32,
 }
 
-/// Serves one of these requests: its reply encoded into `reply`, or the
-/// errno to answer.
-pub(super) fn serve(root: &OwnedFd, frame: &[u8], reply: &mut Vec<u8>) -> Result<(), i32> {
-    let (tag, msg) = wire::decode_tmessage(frame).map_err(|_| libc::EINVAL)?;
-    let at = !NO_XATTRAT.load(Ordering::Relaxed);
-    match msg {
-        Tmessage::Getxattrat { size, names, name } => {
-            let (dir, file) = parent_of(root, &names)?;
-            let value = get(&dir, &file, &attr_name(name)?, capped(size), at)?;
-            wire::encode_rmessage(tag, &Rmessage::Getxattrat { value: &value }, reply)
-        }
-        Tmessage::Listxattrat { size, names } => {
-            let (dir, file) = parent_of(root, &names)?;
-            let list = list(&dir, &file, capped(size), at)?;
-            wire::encode_rmessage(tag, &Rmessage::Listxattrat { list: &list }, reply)
-        }
-        Tmessage::Setxattrat {
-            flags,
-            names,
-            name,
-            value,
-        } => {
-            let flags = i32::try_from(flags).map_err(|_| libc::EINVAL)?;
-            if flags & !(libc::XATTR_CREATE | libc::XATTR_REPLACE) != 0 {
-                return Err(libc::EINVAL);
-            }
-            if value.len() > SIZE_MAX {
-                return Err(libc::E2BIG);
-            }
-            let (dir, file) = parent_of(root, &names)?;
-            set(&dir, &file, &attr_name(name)?, Some(value), flags, at)?;
-            wire::encode_rmessage(tag, &Rmessage::Setxattrat, reply)
-        }
-        Tmessage::Removexattrat { names, name } => {
-            let (dir, file) = parent_of(root, &names)?;
-            set(&dir, &file, &attr_name(name)?, None, 0, at)?;
-            wire::encode_rmessage(tag, &Rmessage::Removexattrat, reply)
-        }
-        _ => Err(libc::EINVAL),
+/// Tgetxattrat: the value of attribute `name` of the file at `names`, if
+/// it fits `size` bytes (else ERANGE).
+pub(super) fn getxattr_at(
+    root: &OwnedFd,
+    names: &[&[u8]],
+    name: &[u8],
+    size: u32,
+) -> Result<Vec<u8>, i32> {
+    let (dir, file) = parent_of(root, names)?;
+    get(&dir, &file, &attr_name(name)?, capped(size), at_calls())
+}
+
+/// Tlistxattrat: the attribute names of the file at `names`, if they fit
+/// `size` bytes (else ERANGE).
+pub(super) fn listxattr_at(root: &OwnedFd, names: &[&[u8]], size: u32) -> Result<Vec<u8>, i32> {
+    let (dir, file) = parent_of(root, names)?;
+    list(&dir, &file, capped(size), at_calls())
+}
+
+/// Tsetxattrat: sets attribute `name` of the file at `names` to `value`
+/// with setxattr's `flags`.
+pub(super) fn setxattr_at(
+    root: &OwnedFd,
+    names: &[&[u8]],
+    name: &[u8],
+    value: &[u8],
+    flags: u32,
+) -> Result<(), i32> {
+    let flags = i32::try_from(flags).map_err(|_| libc::EINVAL)?;
+    if flags & !(libc::XATTR_CREATE | libc::XATTR_REPLACE) != 0 {
+        return Err(libc::EINVAL);
     }
+    if value.len() > SIZE_MAX {
+        return Err(libc::E2BIG);
+    }
+    let (dir, file) = parent_of(root, names)?;
+    set(
+        &dir,
+        &file,
+        &attr_name(name)?,
+        Some(value),
+        flags,
+        at_calls(),
+    )
+}
+
+/// Tremovexattrat: removes attribute `name` of the file at `names`.
+pub(super) fn removexattr_at(root: &OwnedFd, names: &[&[u8]], name: &[u8]) -> Result<(), i32> {
+    let (dir, file) = parent_of(root, names)?;
+    set(&dir, &file, &attr_name(name)?, None, 0, at_calls())
+}
+
+/// Whether to try the `*xattrat` calls (the kernel has not said ENOSYS).
+fn at_calls() -> bool {
+    !NO_XATTRAT.load(Ordering::Relaxed)
 }
 
 /// The client's bound, within what one reply of ours can carry.
 fn capped(size: u32) -> usize {
-    let room = super::MAX_MSIZE as usize - wire::RREAD_HEADER_LEN as usize;
+    let room = MAX_MSIZE as usize - wire::RREAD_HEADER_LEN as usize;
     usize::try_from(size)
         .unwrap_or(usize::MAX)
         .min(SIZE_MAX)
@@ -213,7 +230,7 @@ fn get(dir: &OwnedFd, file: &CStr, name: &CStr, size: usize, at: bool) -> Result
 /// listxattr gives them (none on a filesystem without xattrs); `None` when
 /// they cannot be had without opening the file (a kernel without
 /// listxattrat) or listing failed: the client then asks if a program does.
-pub(crate) fn names_for_listing(dir: &OwnedFd, file: &CStr) -> Option<Vec<u8>> {
+pub(super) fn names_for_listing(dir: &OwnedFd, file: &CStr) -> Option<Vec<u8>> {
     if NO_XATTRAT.load(Ordering::Relaxed) {
         return None;
     }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
-use gofer::Client;
+use gofer_protocol::Client;
 
 pub const HELLO: &[u8] = b"hello, gofer\n";
 pub const BIG_LEN: usize = 3 << 20;

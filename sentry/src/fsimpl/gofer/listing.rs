@@ -49,7 +49,7 @@ impl Listing {
 
     /// The names after `name` in `order`.
     pub(super) fn after(&mut self, name: &[u8], order: Order) -> Vec<Vec<u8>> {
-        const LOOK: usize = 8 * gofer::wire::MAX_OPENFDS;
+        const LOOK: usize = 8 * gofer_protocol::wire::MAX_OPENFDS;
         match order {
             Order::Listed => {
                 let entries = &self.entries;
@@ -107,11 +107,11 @@ pub(super) fn read_host_dir(fd: &OwnedFd) -> Result<Vec<DirEntry>, Errno> {
     let mut buf = vec![0u8; 32 * 1024];
     let mut out = Vec::new();
     loop {
-        let n = gofer::dirents::getdents64(fd, &mut buf).map_err(errno)?;
+        let n = gofer_protocol::dirents::getdents64(fd, &mut buf).map_err(errno)?;
         if n == 0 {
             return Ok(out);
         }
-        for rec in gofer::dirents::records(&buf[..n]) {
+        for rec in gofer_protocol::dirents::records(&buf[..n]) {
             let rec = rec.map_err(errno)?;
             if rec.name != b"." && rec.name != b".." {
                 out.push(DirEntry {

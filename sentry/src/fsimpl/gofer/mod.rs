@@ -39,7 +39,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use gofer::{Attr, Client, Fid, Keep};
+use gofer_protocol::{Attr, Client, Fid, Keep};
 
 use crate::errno::Errno;
 use crate::vfs::{self, DirEntry, FileOps, Inode, InodeRef, Owner, SetAttr};
@@ -770,7 +770,7 @@ impl GoferInode {
         let ahead = {
             let mut guard = parent.lock_cache();
             let cache = &mut *guard;
-            let n = cache.file_opens.min(gofer::wire::MAX_OPENFDS - 1);
+            let n = cache.file_opens.min(gofer_protocol::wire::MAX_OPENFDS - 1);
             cache.file_opens += 1;
             if n == 0 || cache.listing.is_none() {
                 return None;
@@ -1330,30 +1330,32 @@ impl Inode for GoferInode {
 
     fn setattr(&self, attr: &SetAttr) -> Result<(), Errno> {
         self.writable()?;
-        let mut set = gofer::SetAttr::default();
+        let mut set = gofer_protocol::SetAttr::default();
         if let Some(m) = attr.mode {
-            set.valid |= gofer::wire::P9_SETATTR_MODE;
+            set.valid |= gofer_protocol::wire::P9_SETATTR_MODE;
             set.mode = m & 0o7777;
         }
         if let Some(u) = attr.uid {
-            set.valid |= gofer::wire::P9_SETATTR_UID;
+            set.valid |= gofer_protocol::wire::P9_SETATTR_UID;
             set.uid = u;
         }
         if let Some(g) = attr.gid {
-            set.valid |= gofer::wire::P9_SETATTR_GID;
+            set.valid |= gofer_protocol::wire::P9_SETATTR_GID;
             set.gid = g;
         }
         if let Some(size) = attr.size {
-            set.valid |= gofer::wire::P9_SETATTR_SIZE;
+            set.valid |= gofer_protocol::wire::P9_SETATTR_SIZE;
             set.size = size;
         }
         if let Some(t) = attr.atime {
-            set.valid |= gofer::wire::P9_SETATTR_ATIME | gofer::wire::P9_SETATTR_ATIME_SET;
+            set.valid |=
+                gofer_protocol::wire::P9_SETATTR_ATIME | gofer_protocol::wire::P9_SETATTR_ATIME_SET;
             set.atime_sec = u64::try_from(t.sec).map_err(|_| Errno::EINVAL)?;
             set.atime_nsec = u64::try_from(t.nsec).map_err(|_| Errno::EINVAL)?;
         }
         if let Some(t) = attr.mtime {
-            set.valid |= gofer::wire::P9_SETATTR_MTIME | gofer::wire::P9_SETATTR_MTIME_SET;
+            set.valid |=
+                gofer_protocol::wire::P9_SETATTR_MTIME | gofer_protocol::wire::P9_SETATTR_MTIME_SET;
             set.mtime_sec = u64::try_from(t.sec).map_err(|_| Errno::EINVAL)?;
             set.mtime_nsec = u64::try_from(t.nsec).map_err(|_| Errno::EINVAL)?;
         }

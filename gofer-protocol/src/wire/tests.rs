@@ -192,6 +192,19 @@ fn all_tmessages() -> Vec<Tmessage<'static>> {
             names: NAMES.to_vec(),
             name: b"user.c",
         },
+        Tmessage::Readdirplus {
+            offset: u64::MAX - 1,
+            count: 65536,
+            names: NAMES.to_vec(),
+        },
+        Tmessage::Openfds {
+            dir: NAMES.to_vec(),
+            names: vec![b"x", b"y"],
+        },
+        Tmessage::Openfds {
+            dir: Vec::new(),
+            names: Vec::new(),
+        },
     ]
 }
 
@@ -314,6 +327,17 @@ fn all_rmessages() -> Vec<Rmessage<'static>> {
         },
         Rmessage::Setxattrat,
         Rmessage::Removexattrat,
+        Rmessage::Readdirplus {
+            next: 77,
+            data: b"\x01\x00a",
+        },
+        Rmessage::Readdirplus { next: 0, data: b"" },
+        Rmessage::Openfds {
+            results: vec![(0, 12), (libc::ENOENT as u32, 0)],
+        },
+        Rmessage::Openfds {
+            results: Vec::new(),
+        },
     ]
 }
 
@@ -544,6 +568,67 @@ fn encoder_limits() {
             },
             &mut buf
         ),
+        Err(libc::EINVAL)
+    );
+}
+
+#[test]
+fn encoder_limits_of_the_additions() {
+    let mut buf = Vec::new();
+    let long = vec![b'x'; 65536];
+    let many: Vec<&[u8]> = vec![b"a"; MAX_OPENFD_NAMES + 1];
+    let walk: Vec<&[u8]> = vec![b"a"; MAXWELEM + 1];
+    let files: Vec<&[u8]> = vec![b"a"; MAX_OPENFDS + 1];
+    let cases = [
+        (
+            Tmessage::Walkgetattr {
+                fid: 0,
+                newfid: 1,
+                keep: 0,
+                names: walk,
+            },
+            libc::EINVAL,
+        ),
+        (
+            Tmessage::Lookupfd {
+                names: many.clone(),
+            },
+            libc::ENAMETOOLONG,
+        ),
+        (
+            Tmessage::Linkat {
+                old: vec![b"a"],
+                new: vec![&long],
+            },
+            libc::ENAMETOOLONG,
+        ),
+        // The count of files is checked before the directory's names.
+        (
+            Tmessage::Openfds {
+                dir: many,
+                names: files.clone(),
+            },
+            libc::EINVAL,
+        ),
+        (
+            Tmessage::Openfds {
+                dir: vec![&long],
+                names: files,
+            },
+            libc::EINVAL,
+        ),
+    ];
+    for (m, errno) in cases {
+        assert_eq!(
+            encode_tmessage(1, &m, &mut buf),
+            Err(errno),
+            "{:?}",
+            m.type_byte()
+        );
+    }
+    let results = vec![(0, 0); MAX_OPENFDS + 1];
+    assert_eq!(
+        encode_rmessage(1, &Rmessage::Openfds { results }, &mut buf),
         Err(libc::EINVAL)
     );
 }

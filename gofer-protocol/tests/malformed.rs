@@ -5,8 +5,8 @@ use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::thread::JoinHandle;
 
-use gofer::wire::{self, Rgetattr, Rmessage, Tmessage};
-use gofer::{Client, Qid};
+use gofer_protocol::wire::{self, Rgetattr, Rmessage, Tmessage};
+use gofer_protocol::{Client, Qid};
 
 const MSIZE: u32 = 65536;
 
@@ -347,7 +347,7 @@ fn read_stops_at_a_short_reply_and_splits_by_msize() {
 fn malformed_rreaddir_is_eio() {
     let (c, h) = after_handshake(|p, tag| {
         let mut data = Vec::new();
-        let e = gofer::DirEntry {
+        let e = gofer_protocol::DirEntry {
             qid: Qid::default(),
             offset: 1,
             ty: libc::DT_REG,
@@ -401,7 +401,7 @@ mod donation {
     use std::io::ErrorKind;
     use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-    use gofer::Keep;
+    use gofer_protocol::Keep;
     use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 
     fn pipe() -> (OwnedFd, OwnedFd) {
@@ -543,7 +543,7 @@ mod donation {
     fn walkgetattr_replies_that_disagree_with_the_request_are_eio() {
         let attr = |mode| {
             Box::new(wire::Rgetattr {
-                attr: gofer::Attr {
+                attr: gofer_protocol::Attr {
                     mode,
                     ..Default::default()
                 },
@@ -592,7 +592,7 @@ mod donation {
         Rmessage::Lookupfd {
             fd,
             attr: Box::new(wire::Rgetattr {
-                attr: gofer::Attr {
+                attr: gofer_protocol::Attr {
                     mode,
                     ..Default::default()
                 },

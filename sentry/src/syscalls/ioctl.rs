@@ -1,6 +1,6 @@
 //! ioctl: the generic requests here, the rest by the file.
 
-use super::file::{fd_arg, io_file};
+use super::file::io_file;
 use super::{Support, SyscallArgs, Table};
 use crate::errno::SysResult;
 use crate::kernel::task::Task;
@@ -18,9 +18,9 @@ pub fn register(t: &mut Table) {
 }
 
 fn sys_ioctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let fd = fd_arg(a.a[0]);
-    let cmd = a.a[1] as u32;
-    let arg = a.a[2];
+    let fd = a.int(0);
+    let cmd = a.uint(1);
+    let arg = a.ulong(2);
     let f = io_file(t, fd)?;
     match u64::from(cmd) {
         libc::FIOCLEX => {

@@ -4,6 +4,7 @@ use super::file::io_file;
 use super::{Support, SyscallArgs, Table};
 use crate::errno::SysResult;
 use crate::kernel::task::Task;
+use crate::usermem::UserPtr;
 use crate::vfs;
 
 pub fn register(t: &mut Table) {
@@ -32,7 +33,7 @@ fn sys_ioctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
             Ok(0)
         }
         libc::FIONBIO => {
-            let on: i32 = t.copy_in(arg)?;
+            let on = t.copy_in(UserPtr::<i32>::new(arg))?;
             let flags = f.flags();
             f.set_status_flags(if on != 0 {
                 flags | libc::O_NONBLOCK
@@ -42,7 +43,7 @@ fn sys_ioctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
             Ok(0)
         }
         libc::FIOASYNC => {
-            let on: i32 = t.copy_in(arg)?;
+            let on = t.copy_in(UserPtr::<i32>::new(arg))?;
             let flags = f.flags();
             f.set_status_flags(if on != 0 {
                 flags | libc::O_ASYNC
@@ -62,7 +63,7 @@ fn sys_ioctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
                     _ => return f.ops().ioctl(t, &f, cmd, arg),
                 },
             };
-            t.copy_out(arg, &(n as i32))?;
+            t.copy_out(UserPtr::<i32>::new(arg), &(n as i32))?;
             Ok(0)
         }
         _ => f.ops().ioctl(t, &f, cmd, arg),

@@ -80,6 +80,14 @@ impl UserAddr {
     }
 }
 
+/// Raw addresses still convert, so helpers can take `impl Into<UserAddr>`
+/// while code not yet typed passes a `u64`.
+impl From<u64> for UserAddr {
+    fn from(a: u64) -> UserAddr {
+        UserAddr(a)
+    }
+}
+
 /// A typed application pointer (gVisor's `hostarch.Addr` with its type):
 /// copies through it move exactly one `T`.
 pub struct UserPtr<T> {
@@ -130,6 +138,14 @@ impl<T> std::fmt::Debug for UserPtr<T> {
 impl<T> From<u64> for UserPtr<T> {
     fn from(addr: u64) -> UserPtr<T> {
         UserPtr::new(addr)
+    }
+}
+
+/// A typed pointer is still an address, for the byte-level copies
+/// (`read_bytes`, `write_bytes`) of arrays of `T`.
+impl<T> From<UserPtr<T>> for UserAddr {
+    fn from(p: UserPtr<T>) -> UserAddr {
+        UserAddr(p.addr)
     }
 }
 

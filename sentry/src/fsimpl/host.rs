@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::errno::Errno;
+use crate::usermem::{UserAddr, UserPtr};
 use crate::vfs::Caller;
 use crate::vfs::{File, FileOps};
 
@@ -169,7 +170,7 @@ impl FileOps for HostFile {
             libc::TCGETS => {
                 let mut tio = [0u8; KERNEL_TERMIOS_LEN];
                 host_ioctl_ptr(self.fd, libc::TCGETS, tio.as_mut_ptr())?;
-                t.write_bytes(arg, &tio)?;
+                t.write_bytes(UserAddr(arg), &tio)?;
                 Ok(0)
             }
             c @ (libc::TCSETS | libc::TCSETSW | libc::TCSETSF) => {
@@ -185,11 +186,11 @@ impl FileOps for HostFile {
                     libc::TIOCGWINSZ,
                     (&mut ws as *mut libc::winsize).cast(),
                 )?;
-                t.copy_out(arg, &ws)?;
+                t.copy_out(UserPtr::<libc::winsize>::new(arg), &ws)?;
                 Ok(0)
             }
             libc::TIOCSWINSZ => {
-                let mut ws: libc::winsize = t.copy_in(arg)?;
+                let mut ws = t.copy_in(UserPtr::<libc::winsize>::new(arg))?;
                 host_ioctl_ptr(
                     self.fd,
                     libc::TIOCSWINSZ,
@@ -205,7 +206,7 @@ impl FileOps for HostFile {
             libc::FIONREAD | libc::TIOCOUTQ => {
                 let mut n: libc::c_int = 0;
                 host_ioctl_ptr(self.fd, u64::from(cmd), (&mut n as *mut libc::c_int).cast())?;
-                t.copy_out(arg, &n)?;
+                t.copy_out(UserPtr::<libc::c_int>::new(arg), &n)?;
                 Ok(0)
             }
             // Host process groups mean nothing in the sandbox's PID

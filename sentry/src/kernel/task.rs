@@ -237,7 +237,8 @@ impl Task {
 
     // ---- application memory ----
 
-    pub fn read_bytes(&self, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
+    pub fn read_bytes(&self, addr: impl Into<UserAddr>, len: usize) -> Result<Vec<u8>, Errno> {
+        let addr = addr.into().get();
         if !self.mm.is_mapped(addr, len as u64) {
             return Err(Errno::EFAULT);
         }
@@ -246,12 +247,12 @@ impl Task {
         Ok(v)
     }
 
-    pub fn read_into(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
-        self.mm.read(addr, buf)
+    pub fn read_into(&self, addr: impl Into<UserAddr>, buf: &mut [u8]) -> Result<(), Errno> {
+        self.mm.read(addr.into().get(), buf)
     }
 
-    pub fn write_bytes(&self, addr: u64, data: &[u8]) -> Result<(), Errno> {
-        self.mm.write(addr, data)
+    pub fn write_bytes(&self, addr: impl Into<UserAddr>, data: &[u8]) -> Result<(), Errno> {
+        self.mm.write(addr.into().get(), data)
     }
 
     /// One `T` from application memory (EFAULT unless every byte is
@@ -268,13 +269,15 @@ impl Task {
         self.mm.write(p.into().addr(), as_bytes(v))
     }
 
-    pub fn read_cstring(&self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
-        self.mm.read_cstring(addr, max)
+    pub fn read_cstring(&self, addr: impl Into<UserAddr>, max: usize) -> Result<Vec<u8>, Errno> {
+        self.mm.read_cstring(addr.into().get(), max)
     }
 
     /// A path argument: at most PATH_MAX bytes including the NUL.
-    pub fn read_path(&self, addr: u64) -> Result<Vec<u8>, Errno> {
-        let p = self.mm.read_cstring(addr, libc::PATH_MAX as usize)?;
+    pub fn read_path(&self, addr: impl Into<UserAddr>) -> Result<Vec<u8>, Errno> {
+        let p = self
+            .mm
+            .read_cstring(addr.into().get(), libc::PATH_MAX as usize)?;
         if p.len() >= libc::PATH_MAX as usize {
             return Err(Errno::ENAMETOOLONG);
         }
@@ -307,7 +310,8 @@ impl Task {
     }
 
     /// Reads a NULL-terminated array of string pointers (argv, envp).
-    pub fn read_string_array(&self, addr: u64) -> Result<Vec<Vec<u8>>, Errno> {
+    pub fn read_string_array(&self, addr: impl Into<UserAddr>) -> Result<Vec<Vec<u8>>, Errno> {
+        let addr = addr.into().get();
         let mut out = Vec::new();
         if addr == 0 {
             return Ok(out);

@@ -27,8 +27,8 @@ pub fn register(t: &mut Table) {
     );
 }
 
-fn seekable_file(t: &Task, fd: u64) -> Result<(), Errno> {
-    let f = io_file(t, fd as i32)?;
+fn seekable_file(t: &Task, fd: i32) -> Result<(), Errno> {
+    let f = io_file(t, fd)?;
     if !f.ops().seekable() {
         return Err(Errno::ESPIPE);
     }
@@ -36,11 +36,11 @@ fn seekable_file(t: &Task, fd: u64) -> Result<(), Errno> {
 }
 
 fn sys_fadvise64(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    seekable_file(t, a.a[0])?;
-    if (a.a[2] as i64) < 0 {
+    seekable_file(t, a.int(0))?;
+    if a.long(2) < 0 {
         return Err(Errno::EINVAL);
     }
-    match a.a[3] as i32 {
+    match a.int(3) {
         libc::POSIX_FADV_NORMAL
         | libc::POSIX_FADV_RANDOM
         | libc::POSIX_FADV_SEQUENTIAL
@@ -52,7 +52,7 @@ fn sys_fadvise64(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_readahead(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let f = io_file(t, a.a[0] as i32)?;
+    let f = io_file(t, a.int(0))?;
     if !f.readable() {
         return Err(Errno::EBADF);
     }
@@ -64,17 +64,17 @@ fn sys_readahead(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_sync_file_range(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let flags = a.a[3] as u32;
+    let flags = a.uint(3);
     let valid = libc::SYNC_FILE_RANGE_WAIT_BEFORE
         | libc::SYNC_FILE_RANGE_WRITE
         | libc::SYNC_FILE_RANGE_WAIT_AFTER;
-    if flags & !valid != 0 || (a.a[1] as i64) < 0 || (a.a[2] as i64) < 0 {
+    if flags & !valid != 0 || a.long(1) < 0 || a.long(2) < 0 {
         return Err(Errno::EINVAL);
     }
-    if (a.a[1] as i64).checked_add(a.a[2] as i64).is_none() {
+    if a.long(1).checked_add(a.long(2)).is_none() {
         return Err(Errno::EINVAL);
     }
-    let f = io_file(t, a.a[0] as i32)?;
+    let f = io_file(t, a.int(0))?;
     let st = f.stat()?;
     match st.st_mode & libc::S_IFMT {
         libc::S_IFREG | libc::S_IFDIR | libc::S_IFBLK | libc::S_IFLNK => Ok(0),

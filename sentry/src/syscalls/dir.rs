@@ -1,6 +1,6 @@
 //! Directories: getdents, the working directory, chroot.
 
-use super::file::{fd_arg, io_file};
+use super::file::io_file;
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::task::Task;
@@ -67,8 +67,8 @@ fn do_getdents(
     len: fn(&DirEntry) -> usize,
     put: fn(&mut Vec<u8>, u64, &DirEntry) -> usize,
 ) -> SysResult {
-    let f = io_file(t, fd_arg(a.a[0]))?;
-    let count = (a.a[2] as u32 as usize).min(IO_CHUNK);
+    let f = io_file(t, a.int(0))?;
+    let count = (a.uint(2) as usize).min(IO_CHUNK);
     let mut out = Vec::new();
     let mut too_small = false;
     let ctx = ops::Ctx::of(t);
@@ -83,7 +83,7 @@ fn do_getdents(
     if too_small {
         return Err(Errno::EINVAL);
     }
-    t.write_bytes(a.a[1], &out)?;
+    t.write_bytes(a.addr(1), &out)?;
     // Linux's iterate_dir reports every listing, the empty last one too.
     if let Some(d) = f.dentry() {
         crate::vfs::inotify::file_event(d, libc::IN_ACCESS);
@@ -114,11 +114,11 @@ fn sys_getcwd(t: &mut Task, a: &SyscallArgs) -> SysResult {
     if path.len() > crate::vfs::PATH_MAX {
         return Err(Errno::ENAMETOOLONG);
     }
-    let size = a.a[1] as usize;
+    let size = a.usize(1);
     if size < path.len() {
         return Err(Errno::ERANGE);
     }
-    t.write_bytes(a.a[0], &path)?;
+    t.write_bytes(a.addr(0), &path)?;
     Ok(path.len() as u64)
 }
 
@@ -144,7 +144,7 @@ fn check_dir(t: &Task, d: &Dentry) -> Result<(), Errno> {
 }
 
 fn sys_chdir(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let path = t.read_path(a.a[0])?;
+    let path = t.read_path(a.addr(0))?;
     let d = ops::dentry_at(t, libc::AT_FDCWD, &path, true, false)?;
     check_dir(t, &d)?;
     t.fs.set_cwd(d);
@@ -152,7 +152,7 @@ fn sys_chdir(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_fchdir(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let f = t.fds.get(fd_arg(a.a[0]))?;
+    let f = t.fds.get(a.int(0))?;
     let d = f.dentry().cloned().ok_or(Errno::ENOTDIR)?;
     check_dir(t, &d)?;
     t.fs.set_cwd(d);
@@ -160,7 +160,7 @@ fn sys_fchdir(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_chroot(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let path = t.read_path(a.a[0])?;
+    let path = t.read_path(a.addr(0))?;
     let d = ops::dentry_at(t, libc::AT_FDCWD, &path, true, false)?;
     check_dir(t, &d)?;
     if !t.fs_cred().is_root() {

@@ -7,6 +7,7 @@ use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use crate::fsimpl::epoll::Epoll;
 use crate::kernel::task::Task;
+use crate::usermem::UserPtr;
 use crate::vfs::File;
 
 pub fn register(t: &mut Table) {
@@ -62,14 +63,14 @@ fn new_epoll(t: &Task, flags: i32) -> SysResult {
 }
 
 fn sys_epoll_create(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    if (a.a[0] as i32) <= 0 {
+    if a.int(0) <= 0 {
         return Err(Errno::EINVAL);
     }
     new_epoll(t, 0)
 }
 
 fn sys_epoll_create1(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    new_epoll(t, a.a[0] as i32)
+    new_epoll(t, a.int(0))
 }
 
 fn epoll_of(f: &Arc<File>) -> Result<Arc<Epoll>, Errno> {
@@ -78,9 +79,9 @@ fn epoll_of(f: &Arc<File>) -> Result<Arc<Epoll>, Errno> {
 }
 
 fn sys_epoll_ctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let epf = t.fds.get(a.a[0] as i32)?;
-    let op = a.a[1] as i32;
-    let fd = a.a[2] as i32;
+    let epf = t.fds.get(a.int(0))?;
+    let op = a.int(1);
+    let fd = a.int(2);
     let target = t.fds.get(fd)?;
     let ep = epoll_of(&epf)?;
     if Arc::ptr_eq(&epf, &target) {
@@ -90,7 +91,7 @@ fn sys_epoll_ctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
         return Err(Errno::EPERM);
     }
     let read_event = |t: &Task| -> Result<(u32, u64), Errno> {
-        let b = t.read_bytes(a.a[3], EVENT_SIZE as usize)?;
+        let b = t.read_bytes(a.addr(3), EVENT_SIZE as usize)?;
         let events = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
         let mut d = [0u8; 8];
         d.copy_from_slice(&b[4..12]);
@@ -134,14 +135,20 @@ fn can_poll(f: &File) -> bool {
     }
 }
 
-fn do_wait(t: &mut Task, epfd: i32, events: u64, max: i32, deadline: Option<Instant>) -> SysResult {
+fn do_wait(
+    t: &mut Task,
+    epfd: i32,
+    events: UserPtr<libc::epoll_event>,
+    max: i32,
+    deadline: Option<Instant>,
+) -> SysResult {
     if max <= 0 || max > MAX_EVENTS {
         return Err(Errno::EINVAL);
     }
     let epf = t.fds.get(epfd)?;
     let ep = epoll_of(&epf)?;
     // The output array must be writable before anything is reported.
-    if !t.mm.is_mapped(events, max as u64 * EVENT_SIZE) {
+    if !t.mm.is_mapped(events.addr(), max as u64 * EVENT_SIZE) {
         return Err(Errno::EFAULT);
     }
     let out = match ep.wait(t, max as usize, deadline) {
@@ -164,34 +171,25 @@ fn deadline_ms(timeout: i32) -> Option<Instant> {
 }
 
 fn sys_epoll_wait(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_wait(
-        t,
-        a.a[0] as i32,
-        a.a[1],
-        a.a[2] as i32,
-        deadline_ms(a.a[3] as i32),
-    )
+    do_wait(t, a.int(0), a.ptr(1), a.int(2), deadline_ms(a.int(3)))
 }
 
 fn sys_epoll_pwait(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let (epfd, ev, max, d) = (
-        a.a[0] as i32,
-        a.a[1],
-        a.a[2] as i32,
-        deadline_ms(a.a[3] as i32),
-    );
-    super::poll::with_sigmask(t, a.a[4], a.a[5], |t| do_wait(t, epfd, ev, max, d))
+    let (epfd, ev, max, d) = (a.int(0), a.ptr(1), a.int(2), deadline_ms(a.int(3)));
+    super::poll::with_sigmask(t, a.ptr(4), a.ulong(5), |t| do_wait(t, epfd, ev, max, d))
 }
 
 fn sys_epoll_pwait2(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let deadline = if a.a[3] != 0 {
-        let ts: libc::timespec = t.copy_in(a.a[3])?;
+    let deadline = if !a.addr(3).is_null() {
+        let ts: libc::timespec = t.copy_in(a.ptr(3))?;
         Some(crate::kernel::deadline::after(
             crate::kernel::deadline::duration_of(&ts)?,
         ))
     } else {
         None
     };
-    let (epfd, ev, max) = (a.a[0] as i32, a.a[1], a.a[2] as i32);
-    super::poll::with_sigmask(t, a.a[4], a.a[5], |t| do_wait(t, epfd, ev, max, deadline))
+    let (epfd, ev, max) = (a.int(0), a.ptr(1), a.int(2));
+    super::poll::with_sigmask(t, a.ptr(4), a.ulong(5), |t| {
+        do_wait(t, epfd, ev, max, deadline)
+    })
 }

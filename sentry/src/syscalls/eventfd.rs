@@ -13,12 +13,12 @@ pub fn register(t: &mut Table) {
     t.add(libc::SYS_eventfd2, "eventfd2", Support::Full, sys_eventfd2);
 }
 
-fn make(t: &Task, initval: u64, flags: i32) -> SysResult {
+fn make(t: &Task, initval: u32, flags: i32) -> SysResult {
     if flags & !(libc::EFD_CLOEXEC | libc::EFD_NONBLOCK | libc::EFD_SEMAPHORE) != 0 {
         return Err(Errno::EINVAL);
     }
     let ops = Arc::new(EventFd::new(
-        initval as u32 as u64,
+        u64::from(initval),
         flags & libc::EFD_SEMAPHORE != 0,
     ));
     let f = File::new(ops, None, libc::O_RDWR | (flags & libc::O_NONBLOCK));
@@ -26,9 +26,9 @@ fn make(t: &Task, initval: u64, flags: i32) -> SysResult {
 }
 
 fn sys_eventfd(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    make(t, a.a[0], 0)
+    make(t, a.uint(0), 0)
 }
 
 fn sys_eventfd2(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    make(t, a.a[0], a.a[1] as i32)
+    make(t, a.uint(0), a.int(1))
 }

@@ -1,9 +1,10 @@
 //! fcntl, dup and friends, flock.
 
-use super::file::{fd_arg, io_file};
+use super::file::io_file;
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::task::Task;
+use crate::usermem::UserPtr;
 use crate::vfs::lock::RecordLock;
 use crate::vfs::File;
 
@@ -27,13 +28,13 @@ pub fn register(t: &mut Table) {
 }
 
 fn sys_dup(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let f = t.fds.get(fd_arg(a.a[0]))?;
+    let f = t.fds.get(a.int(0))?;
     Ok(t.fds.install(f, false)? as u64)
 }
 
 fn sys_dup2(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let old = fd_arg(a.a[0]);
-    let new = fd_arg(a.a[1]);
+    let old = a.int(0);
+    let new = a.int(1);
     let f = t.fds.get(old)?;
     if old == new {
         return Ok(new as u64);
@@ -43,9 +44,9 @@ fn sys_dup2(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_dup3(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let old = fd_arg(a.a[0]);
-    let new = fd_arg(a.a[1]);
-    let flags = a.a[2] as i32;
+    let old = a.int(0);
+    let new = a.int(1);
+    let flags = a.int(2);
     if flags & !libc::O_CLOEXEC != 0 || old == new {
         return Err(Errno::EINVAL);
     }
@@ -55,7 +56,12 @@ fn sys_dup3(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 /// Reads a struct flock and resolves it to an absolute byte range.
-fn read_flock(t: &Task, f: &File, arg: u64, set: bool) -> Result<RecordLock, Errno> {
+fn read_flock(
+    t: &Task,
+    f: &File,
+    arg: UserPtr<libc::flock>,
+    set: bool,
+) -> Result<RecordLock, Errno> {
     let fl: libc::flock = t.copy_in(arg)?;
     let typ = i32::from(fl.l_type);
     match typ {
@@ -92,7 +98,7 @@ fn read_flock(t: &Task, f: &File, arg: u64, set: bool) -> Result<RecordLock, Err
     })
 }
 
-fn record_lock(t: &Task, fd: i32, cmd: i32, arg: u64) -> SysResult {
+fn record_lock(t: &Task, fd: i32, cmd: i32, arg: UserPtr<libc::flock>) -> SysResult {
     let f = io_file(t, fd)?;
     let ofd = matches!(
         cmd,
@@ -139,9 +145,9 @@ fn record_lock(t: &Task, fd: i32, cmd: i32, arg: u64) -> SysResult {
 }
 
 fn sys_fcntl(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let fd = fd_arg(a.a[0]);
-    let cmd = a.a[1] as i32;
-    let arg = a.a[2];
+    let fd = a.int(0);
+    let cmd = a.int(1);
+    let arg = a.ulong(2);
     let (f, cloexec) = t.fds.get_with_flags(fd)?;
     match cmd {
         libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => {
@@ -172,7 +178,7 @@ fn sys_fcntl(t: &mut Task, a: &SyscallArgs) -> SysResult {
         | libc::F_SETLK
         | libc::F_SETLKW
         | libc::F_OFD_SETLK
-        | libc::F_OFD_SETLKW => record_lock(t, fd, cmd, arg),
+        | libc::F_OFD_SETLKW => record_lock(t, fd, cmd, UserPtr::new(arg)),
         libc::F_GETPIPE_SZ => match crate::fsimpl::pipe::pipe_of(&f) {
             Some(p) => Ok(p.capacity() as u64),
             None => Err(Errno::EBADF),
@@ -204,7 +210,7 @@ fn sys_fcntl(t: &mut Task, a: &SyscallArgs) -> SysResult {
             if !d.is_dir() {
                 return Err(Errno::ENOTDIR);
             }
-            crate::vfs::dnotify::set(&f, fd, &d.inode, t.tg.clone(), a.a[2])?;
+            crate::vfs::dnotify::set(&f, fd, &d.inode, t.tg.clone(), a.ulong(2))?;
             Ok(0)
         }
         _ => Err(Errno::EINVAL),
@@ -212,6 +218,6 @@ fn sys_fcntl(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_flock(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let f = io_file(t, fd_arg(a.a[0]))?;
-    t.kernel.locks.flock(t, &f, a.a[1] as i32).map(|_| 0)
+    let f = io_file(t, a.int(0))?;
+    t.kernel.locks.flock(t, &f, a.int(1)).map(|_| 0)
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::task::Task;
+use crate::usermem::{UserAddr, UserPtr};
 use crate::vfs::ops::{self, AtTarget, Ctx};
 use crate::vfs::Caller;
 use crate::vfs::{self, File, Time};
@@ -140,11 +141,6 @@ pub fn register(t: &mut Table) {
 
 // ---- argument helpers shared by the file syscall families ----
 
-/// An fd argument (the kernel reads `unsigned int` / `int`).
-pub(super) fn fd_arg(a: u64) -> i32 {
-    a as i32
-}
-
 /// A file from the fd table that may do I/O: O_PATH descriptors are EBADF
 /// for everything but a few calls.
 pub(super) fn io_file(t: &Task, fd: i32) -> Result<Arc<File>, Errno> {
@@ -157,8 +153,8 @@ pub(super) fn io_file(t: &Task, fd: i32) -> Result<Arc<File>, Errno> {
 
 /// A path argument; `empty_ok` lets an empty string (or, with
 /// AT_EMPTY_PATH, a null pointer as Linux 6.11 does) through.
-pub(super) fn path_arg(t: &Task, addr: u64, empty_ok: bool) -> Result<Vec<u8>, Errno> {
-    if addr == 0 && empty_ok {
+pub(super) fn path_arg(t: &Task, addr: UserAddr, empty_ok: bool) -> Result<Vec<u8>, Errno> {
+    if addr.is_null() && empty_ok {
         return Ok(Vec::new());
     }
     t.read_path(addr)
@@ -173,32 +169,32 @@ fn do_open(t: &Task, dirfd: i32, path: &[u8], flags: i32, mode: u32) -> SysResul
 }
 
 fn sys_open(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let path = t.read_path(a.a[0])?;
-    do_open(t, libc::AT_FDCWD, &path, a.a[1] as i32, a.a[2] as u32)
+    let path = t.read_path(a.addr(0))?;
+    do_open(t, libc::AT_FDCWD, &path, a.int(1), a.uint(2))
 }
 
 fn sys_openat(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let path = t.read_path(a.a[1])?;
-    do_open(t, fd_arg(a.a[0]), &path, a.a[2] as i32, a.a[3] as u32)
+    let path = t.read_path(a.addr(1))?;
+    do_open(t, a.int(0), &path, a.int(2), a.uint(3))
 }
 
 fn sys_creat(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let path = t.read_path(a.a[0])?;
+    let path = t.read_path(a.addr(0))?;
     let flags = libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC;
-    do_open(t, libc::AT_FDCWD, &path, flags, a.a[1] as u32)
+    do_open(t, libc::AT_FDCWD, &path, flags, a.uint(1))
 }
 
 fn sys_close(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let f = t.fds.remove(fd_arg(a.a[0]))?;
+    let f = t.fds.remove(a.int(0))?;
     t.kernel.locks.closed(t.tgid(), &f);
     drop(f);
     Ok(0)
 }
 
 fn sys_close_range(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let first = a.a[0] as u32;
-    let last = a.a[1] as u32;
-    let flags = a.a[2] as u32;
+    let first = a.uint(0);
+    let last = a.uint(1);
+    let flags = a.uint(2);
     if flags & !(libc::CLOSE_RANGE_CLOEXEC | libc::CLOSE_RANGE_UNSHARE) != 0 || first > last {
         return Err(Errno::EINVAL);
     }
@@ -221,7 +217,7 @@ fn sys_close_range(t: &mut Task, a: &SyscallArgs) -> SysResult {
 
 // ---- access ----
 
-fn do_access(t: &Task, dirfd: i32, path_addr: u64, mode: i32, flags: i32) -> SysResult {
+fn do_access(t: &Task, dirfd: i32, path_addr: UserAddr, mode: i32, flags: i32) -> SysResult {
     let known = libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH;
     if flags & !known != 0 {
         return Err(Errno::EINVAL);
@@ -259,20 +255,20 @@ fn do_access(t: &Task, dirfd: i32, path_addr: u64, mode: i32, flags: i32) -> Sys
 }
 
 fn sys_access(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_access(t, libc::AT_FDCWD, a.a[0], a.a[1] as i32, 0)
+    do_access(t, libc::AT_FDCWD, a.addr(0), a.int(1), 0)
 }
 
 fn sys_faccessat(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_access(t, fd_arg(a.a[0]), a.a[1], a.a[2] as i32, 0)
+    do_access(t, a.int(0), a.addr(1), a.int(2), 0)
 }
 
 fn sys_faccessat2(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_access(t, fd_arg(a.a[0]), a.a[1], a.a[2] as i32, a.a[3] as i32)
+    do_access(t, a.int(0), a.addr(1), a.int(2), a.int(3))
 }
 
 // ---- mkdir, unlink, rmdir, rename, symlink, link ----
 
-fn do_mkdir(t: &Task, dirfd: i32, path_addr: u64, mode: u32) -> SysResult {
+fn do_mkdir(t: &Task, dirfd: i32, path_addr: UserAddr, mode: u32) -> SysResult {
     let path = t.read_path(path_addr)?;
     let start = ops::start_dir(t, dirfd, &path)?;
     ops::mkdirat(&Ctx::of(t), start, &path, mode)?;
@@ -280,14 +276,14 @@ fn do_mkdir(t: &Task, dirfd: i32, path_addr: u64, mode: u32) -> SysResult {
 }
 
 fn sys_mkdir(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_mkdir(t, libc::AT_FDCWD, a.a[0], a.a[1] as u32)
+    do_mkdir(t, libc::AT_FDCWD, a.addr(0), a.uint(1))
 }
 
 fn sys_mkdirat(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_mkdir(t, fd_arg(a.a[0]), a.a[1], a.a[2] as u32)
+    do_mkdir(t, a.int(0), a.addr(1), a.uint(2))
 }
 
-fn do_unlink(t: &Task, dirfd: i32, path_addr: u64, flags: i32) -> SysResult {
+fn do_unlink(t: &Task, dirfd: i32, path_addr: UserAddr, flags: i32) -> SysResult {
     if flags & !libc::AT_REMOVEDIR != 0 {
         return Err(Errno::EINVAL);
     }
@@ -303,23 +299,23 @@ fn do_unlink(t: &Task, dirfd: i32, path_addr: u64, flags: i32) -> SysResult {
 }
 
 fn sys_unlink(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_unlink(t, libc::AT_FDCWD, a.a[0], 0)
+    do_unlink(t, libc::AT_FDCWD, a.addr(0), 0)
 }
 
 fn sys_unlinkat(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_unlink(t, fd_arg(a.a[0]), a.a[1], a.a[2] as i32)
+    do_unlink(t, a.int(0), a.addr(1), a.int(2))
 }
 
 fn sys_rmdir(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_unlink(t, libc::AT_FDCWD, a.a[0], libc::AT_REMOVEDIR)
+    do_unlink(t, libc::AT_FDCWD, a.addr(0), libc::AT_REMOVEDIR)
 }
 
 fn do_rename(
     t: &Task,
     olddirfd: i32,
-    old_addr: u64,
+    old_addr: UserAddr,
     newdirfd: i32,
-    new_addr: u64,
+    new_addr: UserAddr,
     flags: u32,
 ) -> SysResult {
     let old = t.read_path(old_addr)?;
@@ -331,25 +327,18 @@ fn do_rename(
 }
 
 fn sys_rename(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_rename(t, libc::AT_FDCWD, a.a[0], libc::AT_FDCWD, a.a[1], 0)
+    do_rename(t, libc::AT_FDCWD, a.addr(0), libc::AT_FDCWD, a.addr(1), 0)
 }
 
 fn sys_renameat(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_rename(t, fd_arg(a.a[0]), a.a[1], fd_arg(a.a[2]), a.a[3], 0)
+    do_rename(t, a.int(0), a.addr(1), a.int(2), a.addr(3), 0)
 }
 
 fn sys_renameat2(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_rename(
-        t,
-        fd_arg(a.a[0]),
-        a.a[1],
-        fd_arg(a.a[2]),
-        a.a[3],
-        a.a[4] as u32,
-    )
+    do_rename(t, a.int(0), a.addr(1), a.int(2), a.addr(3), a.uint(4))
 }
 
-fn do_symlink(t: &Task, target_addr: u64, dirfd: i32, path_addr: u64) -> SysResult {
+fn do_symlink(t: &Task, target_addr: UserAddr, dirfd: i32, path_addr: UserAddr) -> SysResult {
     let target = t.read_path(target_addr)?;
     let path = t.read_path(path_addr)?;
     let start = ops::start_dir(t, dirfd, &path)?;
@@ -358,19 +347,19 @@ fn do_symlink(t: &Task, target_addr: u64, dirfd: i32, path_addr: u64) -> SysResu
 }
 
 fn sys_symlink(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_symlink(t, a.a[0], libc::AT_FDCWD, a.a[1])
+    do_symlink(t, a.addr(0), libc::AT_FDCWD, a.addr(1))
 }
 
 fn sys_symlinkat(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_symlink(t, a.a[0], fd_arg(a.a[1]), a.a[2])
+    do_symlink(t, a.addr(0), a.int(1), a.addr(2))
 }
 
 fn do_link(
     t: &Task,
     olddirfd: i32,
-    old_addr: u64,
+    old_addr: UserAddr,
     newdirfd: i32,
-    new_addr: u64,
+    new_addr: UserAddr,
     flags: i32,
 ) -> SysResult {
     if flags & !(libc::AT_SYMLINK_FOLLOW | libc::AT_EMPTY_PATH) != 0 {
@@ -396,25 +385,17 @@ fn do_link(
 }
 
 fn sys_link(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_link(t, libc::AT_FDCWD, a.a[0], libc::AT_FDCWD, a.a[1], 0)
+    do_link(t, libc::AT_FDCWD, a.addr(0), libc::AT_FDCWD, a.addr(1), 0)
 }
 
 fn sys_linkat(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_link(
-        t,
-        fd_arg(a.a[0]),
-        a.a[1],
-        fd_arg(a.a[2]),
-        a.a[3],
-        a.a[4] as i32,
-    )
+    do_link(t, a.int(0), a.addr(1), a.int(2), a.addr(3), a.int(4))
 }
 
 // ---- readlink ----
 
-fn do_readlink(t: &Task, dirfd: i32, path_addr: u64, buf: u64, size: u64) -> SysResult {
+fn do_readlink(t: &Task, dirfd: i32, path_addr: UserAddr, buf: UserAddr, size: i32) -> SysResult {
     let path = t.read_path(path_addr)?;
-    let size = size as i32;
     if size <= 0 {
         return Err(Errno::EINVAL);
     }
@@ -434,11 +415,11 @@ fn do_readlink(t: &Task, dirfd: i32, path_addr: u64, buf: u64, size: u64) -> Sys
 }
 
 fn sys_readlink(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_readlink(t, libc::AT_FDCWD, a.a[0], a.a[1], a.a[2])
+    do_readlink(t, libc::AT_FDCWD, a.addr(0), a.addr(1), a.int(2))
 }
 
 fn sys_readlinkat(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_readlink(t, fd_arg(a.a[0]), a.a[1], a.a[2], a.a[3])
+    do_readlink(t, a.int(0), a.addr(1), a.addr(2), a.int(3))
 }
 
 // ---- chmod, chown ----
@@ -451,7 +432,7 @@ fn chmod_target(t: &Task, target: AtTarget, mode: u32) -> SysResult {
     Ok(0)
 }
 
-fn do_fchmodat(t: &Task, dirfd: i32, path_addr: u64, mode: u32, flags: i32) -> SysResult {
+fn do_fchmodat(t: &Task, dirfd: i32, path_addr: UserAddr, mode: u32, flags: i32) -> SysResult {
     if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -472,33 +453,39 @@ fn do_fchmodat(t: &Task, dirfd: i32, path_addr: u64, mode: u32, flags: i32) -> S
 }
 
 fn sys_chmod(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_fchmodat(t, libc::AT_FDCWD, a.a[0], a.a[1] as u32, 0)
+    do_fchmodat(t, libc::AT_FDCWD, a.addr(0), a.uint(1), 0)
 }
 
 fn sys_fchmod(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let f = io_file(t, fd_arg(a.a[0]))?;
+    let f = io_file(t, a.int(0))?;
     let target = match f.dentry() {
         Some(d) => AtTarget::Dentry(d.clone()),
         None => AtTarget::File(f),
     };
-    chmod_target(t, target, a.a[1] as u32)
+    chmod_target(t, target, a.uint(1))
 }
 
 fn sys_fchmodat(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_fchmodat(t, fd_arg(a.a[0]), a.a[1], a.a[2] as u32, 0)
+    do_fchmodat(t, a.int(0), a.addr(1), a.uint(2), 0)
 }
 
 fn sys_fchmodat2(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_fchmodat(t, fd_arg(a.a[0]), a.a[1], a.a[2] as u32, a.a[3] as i32)
+    do_fchmodat(t, a.int(0), a.addr(1), a.uint(2), a.int(3))
 }
 
 /// A uid/gid argument: -1 keeps the current one.
-fn id_arg(a: u64) -> Option<u32> {
-    let v = a as u32;
+fn id_arg(v: u32) -> Option<u32> {
     (v != u32::MAX).then_some(v)
 }
 
-fn do_fchownat(t: &Task, dirfd: i32, path_addr: u64, uid: u64, gid: u64, flags: i32) -> SysResult {
+fn do_fchownat(
+    t: &Task,
+    dirfd: i32,
+    path_addr: UserAddr,
+    uid: u32,
+    gid: u32,
+    flags: i32,
+) -> SysResult {
     if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -518,47 +505,47 @@ fn do_fchownat(t: &Task, dirfd: i32, path_addr: u64, uid: u64, gid: u64, flags: 
 }
 
 fn sys_chown(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_fchownat(t, libc::AT_FDCWD, a.a[0], a.a[1], a.a[2], 0)
+    do_fchownat(t, libc::AT_FDCWD, a.addr(0), a.uint(1), a.uint(2), 0)
 }
 
 fn sys_lchown(t: &mut Task, a: &SyscallArgs) -> SysResult {
     do_fchownat(
         t,
         libc::AT_FDCWD,
-        a.a[0],
-        a.a[1],
-        a.a[2],
+        a.addr(0),
+        a.uint(1),
+        a.uint(2),
         libc::AT_SYMLINK_NOFOLLOW,
     )
 }
 
 fn sys_fchown(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let f = io_file(t, fd_arg(a.a[0]))?;
+    let f = io_file(t, a.int(0))?;
     if let Some(d) = f.dentry() {
-        ops::chown(&t.fs_cred(), d, id_arg(a.a[1]), id_arg(a.a[2]))?;
+        ops::chown(&t.fs_cred(), d, id_arg(a.uint(1)), id_arg(a.uint(2)))?;
     }
     Ok(0)
 }
 
 fn sys_fchownat(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_fchownat(t, fd_arg(a.a[0]), a.a[1], a.a[2], a.a[3], a.a[4] as i32)
+    do_fchownat(t, a.int(0), a.addr(1), a.uint(2), a.uint(3), a.int(4))
 }
 
 // ---- sizes, sync, umask, times ----
 
 fn sys_truncate(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let path = t.read_path(a.a[0])?;
+    let path = t.read_path(a.addr(0))?;
     let d = ops::dentry_at(t, libc::AT_FDCWD, &path, true, false)?;
-    ops::truncate(&t.fs_cred(), &d, a.a[1] as i64)?;
+    ops::truncate(&t.fs_cred(), &d, a.long(1))?;
     Ok(0)
 }
 
 fn sys_ftruncate(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let len = a.a[1] as i64;
+    let len = a.long(1);
     if len < 0 {
         return Err(Errno::EINVAL);
     }
-    let f = io_file(t, fd_arg(a.a[0]))?;
+    let f = io_file(t, a.int(0))?;
     let d = match f.dentry() {
         Some(d) if vfs::is_reg(d.mode()) && f.writable() => d.clone(),
         _ => return Err(Errno::EINVAL),
@@ -572,7 +559,7 @@ fn sys_ftruncate(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_fsync(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    io_file(t, fd_arg(a.a[0]))?.ops().fsync()?;
+    io_file(t, a.int(0))?.ops().fsync()?;
     Ok(0)
 }
 
@@ -587,12 +574,12 @@ fn sys_sync(_t: &mut Task, _a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_syncfs(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    t.fds.get(fd_arg(a.a[0]))?;
+    t.fds.get(a.int(0))?;
     Ok(0)
 }
 
 fn sys_umask(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    Ok(u64::from(t.fs.swap_umask(a.a[0] as u32 & 0o777)))
+    Ok(u64::from(t.fs.swap_umask(a.uint(0) & 0o777)))
 }
 
 /// One utimensat timestamp: `None` to leave it, `Some(None)` for now.
@@ -612,19 +599,19 @@ fn utime_arg(ts: &libc::timespec) -> Result<Option<Option<Time>>, Errno> {
 type Times = (Option<Option<Time>>, Option<Option<Time>>);
 
 fn sys_utimensat(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let (atime, mtime) = if a.a[2] == 0 {
+    let (atime, mtime) = if a.addr(2).is_null() {
         (Some(None), Some(None))
     } else {
-        let ts: [libc::timespec; 2] = t.copy_in(a.a[2])?;
+        let ts: [libc::timespec; 2] = t.copy_in(a.ptr(2))?;
         (utime_arg(&ts[0])?, utime_arg(&ts[1])?)
     };
-    do_utimes(t, fd_arg(a.a[0]), a.a[1], a.a[3] as i32, (atime, mtime))
+    do_utimes(t, a.int(0), a.addr(1), a.int(3), (atime, mtime))
 }
 
 /// utimes(2) and futimesat(2) times: microseconds, or now for a null
 /// pointer.
-fn timeval_times(t: &Task, addr: u64) -> Result<Times, Errno> {
-    if addr == 0 {
+fn timeval_times(t: &Task, addr: UserPtr<[libc::timeval; 2]>) -> Result<Times, Errno> {
+    if addr.is_null() {
         return Ok((Some(None), Some(None)));
     }
     let tv: [libc::timeval; 2] = t.copy_in(addr)?;
@@ -641,40 +628,40 @@ fn timeval_times(t: &Task, addr: u64) -> Result<Times, Errno> {
 }
 
 fn sys_utime(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let times = if a.a[1] == 0 {
+    let times = if a.addr(1).is_null() {
         (Some(None), Some(None))
     } else {
-        let ub: [i64; 2] = t.copy_in(a.a[1])?;
+        let ub: [i64; 2] = t.copy_in(a.ptr(1))?;
         let at = |sec| Some(Some(Time { sec, nsec: 0 }));
         (at(ub[0]), at(ub[1]))
     };
-    if a.a[0] == 0 {
+    if a.addr(0).is_null() {
         return Err(Errno::EFAULT);
     }
-    do_utimes(t, libc::AT_FDCWD, a.a[0], 0, times)
+    do_utimes(t, libc::AT_FDCWD, a.addr(0), 0, times)
 }
 
 fn sys_utimes(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let times = timeval_times(t, a.a[1])?;
-    if a.a[0] == 0 {
+    let times = timeval_times(t, a.ptr(1))?;
+    if a.addr(0).is_null() {
         return Err(Errno::EFAULT);
     }
-    do_utimes(t, libc::AT_FDCWD, a.a[0], 0, times)
+    do_utimes(t, libc::AT_FDCWD, a.addr(0), 0, times)
 }
 
 fn sys_futimesat(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let times = timeval_times(t, a.a[2])?;
-    do_utimes(t, fd_arg(a.a[0]), a.a[1], 0, times)
+    let times = timeval_times(t, a.ptr(2))?;
+    do_utimes(t, a.int(0), a.addr(1), 0, times)
 }
 
-fn do_utimes(t: &Task, dirfd: i32, path_addr: u64, flags: i32, times: Times) -> SysResult {
+fn do_utimes(t: &Task, dirfd: i32, path_addr: UserAddr, flags: i32, times: Times) -> SysResult {
     let (atime, mtime) = times;
     if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
     let a1 = path_addr;
     // A null path is futimens(2): the file dirfd names.
-    let target = if a1 == 0 {
+    let target = if a1.is_null() {
         if dirfd == libc::AT_FDCWD {
             return Err(Errno::EFAULT);
         }
@@ -701,30 +688,30 @@ fn do_utimes(t: &Task, dirfd: i32, path_addr: u64, flags: i32, times: Times) -> 
 
 // ---- mknod, fallocate ----
 
-fn do_mknod(t: &Task, dirfd: i32, path_addr: u64, mode: u32, dev: u64) -> SysResult {
+/// `dev` is the 32-bit dev_t the kernel takes from the application
+/// (new_decode_dev).
+fn do_mknod(t: &Task, dirfd: i32, path_addr: UserAddr, mode: u32, dev: u32) -> SysResult {
     let path = t.read_path(path_addr)?;
     let start = ops::start_dir(t, dirfd, &path)?;
-    // The kernel takes a 32-bit dev_t from the application (new_decode_dev).
-    let dev = dev as u32;
     let rdev = libc::makedev((dev & 0xfff00) >> 8, (dev & 0xff) | ((dev >> 12) & 0xfff00));
     ops::mknodat(&Ctx::of(t), start, &path, mode, rdev)?;
     Ok(0)
 }
 
 fn sys_mknod(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_mknod(t, libc::AT_FDCWD, a.a[0], a.a[1] as u32, a.a[2])
+    do_mknod(t, libc::AT_FDCWD, a.addr(0), a.uint(1), a.uint(2))
 }
 
 fn sys_mknodat(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_mknod(t, fd_arg(a.a[0]), a.a[1], a.a[2] as u32, a.a[3])
+    do_mknod(t, a.int(0), a.addr(1), a.uint(2), a.uint(3))
 }
 
 /// fallocate(2), checked in Linux's order (vfs_fallocate). Filesystems
 /// here allocate on write, so reserving is only the size change.
 fn sys_fallocate(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let f = t.fds.get(fd_arg(a.a[0]))?;
-    let mode = a.a[1] as i32;
-    let (off, len) = (a.a[2] as i64, a.a[3] as i64);
+    let f = t.fds.get(a.int(0))?;
+    let mode = a.int(1);
+    let (off, len) = (a.long(2), a.long(3));
     if off < 0 || len <= 0 {
         return Err(Errno::EINVAL);
     }

@@ -5,6 +5,7 @@ use std::time::{Instant, SystemTime};
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::task::Task;
+use crate::usermem::UserPtr;
 
 pub fn register(t: &mut Table) {
     t.add(
@@ -20,11 +21,11 @@ pub fn register(t: &mut Table) {
 /// bitset variant.
 fn deadline(
     t: &Task,
-    ts_addr: u64,
+    ts_addr: UserPtr<libc::timespec>,
     absolute: bool,
     realtime: bool,
 ) -> Result<Option<Instant>, Errno> {
-    if ts_addr == 0 {
+    if ts_addr.is_null() {
         return Ok(None);
     }
     let ts: libc::timespec = t.copy_in(ts_addr)?;
@@ -43,32 +44,34 @@ fn deadline(
 }
 
 fn sys_futex(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let addr = a.a[0];
-    let op = a.a[1] as i32;
-    let val = a.a[2] as u32;
+    let addr = a.addr(0).get();
+    let op = a.int(1);
+    let val = a.uint(2);
     let private = op & libc::FUTEX_PRIVATE_FLAG != 0;
     let realtime = op & libc::FUTEX_CLOCK_REALTIME != 0;
     let cmd = op & !(libc::FUTEX_PRIVATE_FLAG | libc::FUTEX_CLOCK_REALTIME);
     let k = t.kernel.clone();
     match cmd {
         libc::FUTEX_WAIT => {
-            let d = deadline(t, a.a[3], false, false)?;
+            let d = deadline(t, a.ptr(3), false, false)?;
             k.futexes.wait(t, addr, val, d, u32::MAX)
         }
         libc::FUTEX_WAIT_BITSET => {
-            let d = deadline(t, a.a[3], true, realtime)?;
-            k.futexes.wait(t, addr, val, d, a.a[5] as u32)
+            let d = deadline(t, a.ptr(3), true, realtime)?;
+            k.futexes.wait(t, addr, val, d, a.uint(5))
         }
         libc::FUTEX_WAKE => k.futexes.wake(t, addr, val, u32::MAX, private),
-        libc::FUTEX_WAKE_BITSET => k.futexes.wake(t, addr, val, a.a[5] as u32, private),
-        libc::FUTEX_REQUEUE => k.futexes.requeue(t, addr, a.a[4], val, a.a[3] as u32, None),
+        libc::FUTEX_WAKE_BITSET => k.futexes.wake(t, addr, val, a.uint(5), private),
+        libc::FUTEX_REQUEUE => k
+            .futexes
+            .requeue(t, addr, a.addr(4).get(), val, a.uint(3), None),
         libc::FUTEX_CMP_REQUEUE => {
             k.futexes
-                .requeue(t, addr, a.a[4], val, a.a[3] as u32, Some(a.a[5] as u32))
+                .requeue(t, addr, a.addr(4).get(), val, a.uint(3), Some(a.uint(5)))
         }
         libc::FUTEX_WAKE_OP => {
             k.futexes
-                .wake_op(t, addr, a.a[4], val, a.a[3] as u32, a.a[5] as u32)
+                .wake_op(t, addr, a.addr(4).get(), val, a.uint(3), a.uint(5))
         }
         other => {
             k.report_unsupported(libc::SYS_futex as usize, other as u64, "futex op");

@@ -102,15 +102,15 @@ fn set_ids(t: &Task, r: u32, e: u32, s: u32, gid: bool) -> SysResult {
 }
 
 fn sys_setresuid(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    set_ids(t, a.a[0] as u32, a.a[1] as u32, a.a[2] as u32, false)
+    set_ids(t, a.uint(0), a.uint(1), a.uint(2), false)
 }
 
 fn sys_setresgid(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    set_ids(t, a.a[0] as u32, a.a[1] as u32, a.a[2] as u32, true)
+    set_ids(t, a.uint(0), a.uint(1), a.uint(2), true)
 }
 
 fn sys_setuid(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let id = a.a[0] as u32;
+    let id = a.uint(0);
     if id == KEEP {
         return Err(Errno::EINVAL);
     }
@@ -122,7 +122,7 @@ fn sys_setuid(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_setgid(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let id = a.a[0] as u32;
+    let id = a.uint(0);
     if id == KEEP {
         return Err(Errno::EINVAL);
     }
@@ -134,7 +134,7 @@ fn sys_setgid(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_setreuid(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let (r, e) = (a.a[0] as u32, a.a[1] as u32);
+    let (r, e) = (a.uint(0), a.uint(1));
     // The saved id follows the new effective id when the real id is set or
     // the effective id changes to something other than the real id.
     let c = t.creds();
@@ -151,7 +151,7 @@ fn sys_setreuid(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_setregid(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let (r, e) = (a.a[0] as u32, a.a[1] as u32);
+    let (r, e) = (a.uint(0), a.uint(1));
     let c = t.creds();
     let s = if r != KEEP || (e != KEEP && e != c.gid) {
         if e != KEEP {
@@ -167,22 +167,22 @@ fn sys_setregid(t: &mut Task, a: &SyscallArgs) -> SysResult {
 
 fn sys_getresuid(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let c = t.creds();
-    t.copy_out(a.a[0], &c.uid)?;
-    t.copy_out(a.a[1], &c.euid)?;
-    t.copy_out(a.a[2], &c.suid)?;
+    t.copy_out(a.ptr(0), &c.uid)?;
+    t.copy_out(a.ptr(1), &c.euid)?;
+    t.copy_out(a.ptr(2), &c.suid)?;
     Ok(0)
 }
 
 fn sys_getresgid(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let c = t.creds();
-    t.copy_out(a.a[0], &c.gid)?;
-    t.copy_out(a.a[1], &c.egid)?;
-    t.copy_out(a.a[2], &c.sgid)?;
+    t.copy_out(a.ptr(0), &c.gid)?;
+    t.copy_out(a.ptr(1), &c.egid)?;
+    t.copy_out(a.ptr(2), &c.sgid)?;
     Ok(0)
 }
 
 fn sys_getgroups(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let size = a.a[0] as i32;
+    let size = a.int(0);
     let groups = t.creds().groups;
     if size < 0 {
         return Err(Errno::EINVAL);
@@ -194,19 +194,19 @@ fn sys_getgroups(t: &mut Task, a: &SyscallArgs) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let bytes: Vec<u8> = groups.iter().flat_map(|g| g.to_ne_bytes()).collect();
-    t.write_bytes(a.a[1], &bytes)?;
+    t.write_bytes(a.addr(1), &bytes)?;
     Ok(groups.len() as u64)
 }
 
 fn sys_setgroups(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let n = a.a[0] as i32;
+    let n = a.int(0);
     if !(0..=65536).contains(&n) {
         return Err(Errno::EINVAL);
     }
     if t.creds().euid != 0 {
         return Err(Errno::EPERM);
     }
-    let raw = t.read_bytes(a.a[1], n as usize * 4)?;
+    let raw = t.read_bytes(a.addr(1), n as usize * 4)?;
     let groups = raw
         .chunks(4)
         .map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
@@ -217,25 +217,27 @@ fn sys_setgroups(t: &mut Task, a: &SyscallArgs) -> SysResult {
 
 fn sys_capget(t: &mut Task, a: &SyscallArgs) -> SysResult {
     // struct __user_cap_header_struct { u32 version; int pid; }
-    let version: u32 = t.copy_in(a.a[0])?;
+    let version: u32 = t.copy_in(a.ptr(0))?;
     const V3: u32 = 0x2008_0522;
     if version != V3 && version != 0x2007_1026 && version != 0x1998_0330 {
-        t.copy_out(a.a[0], &V3)?;
-        return if a.a[1] == 0 {
+        t.copy_out(a.ptr(0), &V3)?;
+        return if a.addr(1).is_null() {
             Ok(0)
         } else {
             Err(Errno::EINVAL)
         };
     }
-    if a.a[1] == 0 {
+    if a.addr(1).is_null() {
         return Ok(0);
     }
     let all: u32 = if t.creds().euid == 0 { u32::MAX } else { 0 };
     let low = [all, all, all];
     let high = [all & 0x1ff, all & 0x1ff, all & 0x1ff];
-    t.copy_out(a.a[1], &low)?;
+    // struct __user_cap_data_struct { u32 effective, permitted, inheritable; }
+    let data = a.ptr::<[u32; 3]>(1);
+    t.copy_out(data, &low)?;
     if version != 0x1998_0330 {
-        t.copy_out(a.a[1] + 12, &high)?;
+        t.copy_out(data.index(1).ok_or(Errno::EFAULT)?, &high)?;
     }
     Ok(0)
 }

@@ -56,12 +56,12 @@ fn sys_inotify_init(t: &mut Task, _a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_inotify_init1(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    make(t, a.a[0] as i32)
+    make(t, a.int(0))
 }
 
 /// The inotify instance behind `fd` (EBADF, or EINVAL for another file).
-fn instance(t: &Task, fd: u64) -> Result<Arc<File>, Errno> {
-    let f = t.fds.get(fd as i32)?;
+fn instance(t: &Task, fd: i32) -> Result<Arc<File>, Errno> {
+    let f = t.fds.get(fd)?;
     let any: &dyn std::any::Any = &**f.ops();
     if any.downcast_ref::<Inotify>().is_none() {
         return Err(Errno::EINVAL);
@@ -75,7 +75,7 @@ fn with_instance<R>(f: &File, op: impl FnOnce(&Inotify) -> Result<R, Errno>) -> 
 }
 
 fn sys_inotify_add_watch(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let mask = a.a[2] as u32;
+    let mask = a.uint(2);
     let flag_bits = libc::IN_DONT_FOLLOW
         | libc::IN_EXCL_UNLINK
         | libc::IN_MASK_CREATE
@@ -85,15 +85,15 @@ fn sys_inotify_add_watch(t: &mut Task, a: &SyscallArgs) -> SysResult {
     if mask & (ALL_EVENTS | flag_bits) == 0 || mask & ALL_EVENTS == 0 && mask & !flag_bits == 0 {
         return Err(Errno::EINVAL);
     }
-    let f = t.fds.get(a.a[0] as i32)?;
+    let f = t.fds.get(a.int(0))?;
     if mask & libc::IN_MASK_ADD != 0 && mask & libc::IN_MASK_CREATE != 0 {
         return Err(Errno::EINVAL);
     }
     let f = {
         drop(f);
-        instance(t, a.a[0])?
+        instance(t, a.int(0))?
     };
-    let path = t.read_path(a.a[1])?;
+    let path = t.read_path(a.addr(1))?;
     let d = ops::dentry_at(
         t,
         libc::AT_FDCWD,
@@ -110,7 +110,7 @@ fn sys_inotify_add_watch(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_inotify_rm_watch(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let f = instance(t, a.a[0])?;
-    with_instance(&f, |i| i.rm_watch(a.a[1] as i32))?;
+    let f = instance(t, a.int(0))?;
+    with_instance(&f, |i| i.rm_watch(a.int(1)))?;
     Ok(0)
 }

@@ -1,9 +1,10 @@
 //! ioctl: the generic requests here, the rest by the file.
 
-use super::file::{fd_arg, io_file};
+use super::file::io_file;
 use super::{Support, SyscallArgs, Table};
 use crate::errno::SysResult;
 use crate::kernel::task::Task;
+use crate::usermem::UserPtr;
 use crate::vfs;
 
 pub fn register(t: &mut Table) {
@@ -18,9 +19,9 @@ pub fn register(t: &mut Table) {
 }
 
 fn sys_ioctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let fd = fd_arg(a.a[0]);
-    let cmd = a.a[1] as u32;
-    let arg = a.a[2];
+    let fd = a.int(0);
+    let cmd = a.uint(1);
+    let arg = a.ulong(2);
     let f = io_file(t, fd)?;
     match u64::from(cmd) {
         libc::FIOCLEX => {
@@ -32,7 +33,7 @@ fn sys_ioctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
             Ok(0)
         }
         libc::FIONBIO => {
-            let on: i32 = t.copy_in(arg)?;
+            let on = t.copy_in(UserPtr::<i32>::new(arg))?;
             let flags = f.flags();
             f.set_status_flags(if on != 0 {
                 flags | libc::O_NONBLOCK
@@ -42,7 +43,7 @@ fn sys_ioctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
             Ok(0)
         }
         libc::FIOASYNC => {
-            let on: i32 = t.copy_in(arg)?;
+            let on = t.copy_in(UserPtr::<i32>::new(arg))?;
             let flags = f.flags();
             f.set_status_flags(if on != 0 {
                 flags | libc::O_ASYNC
@@ -62,7 +63,7 @@ fn sys_ioctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
                     _ => return f.ops().ioctl(t, &f, cmd, arg),
                 },
             };
-            t.copy_out(arg, &(n as i32))?;
+            t.copy_out(UserPtr::<i32>::new(arg), &(n as i32))?;
             Ok(0)
         }
         _ => f.ops().ioctl(t, &f, cmd, arg),

@@ -22,7 +22,7 @@ const MFD_EXEC: u32 = 0x10;
 const MFD_NOEXEC_SEAL: u32 = 0x8;
 
 fn sys_memfd_create(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let flags = a.a[1] as u32;
+    let flags = a.uint(1);
     let known = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL | MFD_EXEC;
     if flags & !known != 0 {
         if flags & libc::MFD_HUGETLB != 0 {
@@ -34,7 +34,7 @@ fn sys_memfd_create(t: &mut Task, a: &SyscallArgs) -> SysResult {
         }
         return Err(Errno::EINVAL);
     }
-    let name = t.read_cstring(a.a[0], MAX_NAME).map_err(|e| {
+    let name = t.read_cstring(a.addr(0), MAX_NAME).map_err(|e| {
         if e == Errno::ENAMETOOLONG {
             Errno::EINVAL
         } else {

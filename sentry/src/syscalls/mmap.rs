@@ -58,10 +58,10 @@ pub fn register(t: &mut Table) {
 }
 
 fn sys_mmap(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let [addr, len, prot, flags, fd, off] = a.a;
-    let prot = prot as i32;
-    let flags = flags as i32;
-    let fd = fd as i32;
+    let (addr, len, off) = (a.ulong(0), a.ulong(1), a.ulong(5));
+    let prot = a.int(2);
+    let flags = a.int(3);
+    let fd = a.int(4);
     if len == 0 || off % PAGE_SIZE != 0 {
         return Err(Errno::EINVAL);
     }
@@ -197,11 +197,11 @@ fn sys_mmap(t: &mut Task, a: &SyscallArgs) -> SysResult {
 
 fn sys_munmap(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let mm = t.mm.clone();
-    mm.munmap(t.ctx(), a.a[0], a.a[1]).map(|_| 0)
+    mm.munmap(t.ctx(), a.ulong(0), a.ulong(1)).map(|_| 0)
 }
 
 fn sys_mprotect(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let prot = a.a[2] as i32;
+    let prot = a.int(2);
     if prot
         & !(libc::PROT_READ
             | libc::PROT_WRITE
@@ -215,28 +215,28 @@ fn sys_mprotect(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let mm = t.mm.clone();
     mm.mprotect(
         t.ctx(),
-        a.a[0],
-        a.a[1],
+        a.ulong(0),
+        a.ulong(1),
         prot & !(libc::PROT_GROWSDOWN | libc::PROT_GROWSUP),
     )
     .map(|_| 0)
 }
 
 fn sys_mremap(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let flags = a.a[3] as i32;
+    let flags = a.int(3);
     if flags & !(libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED) != 0 {
         return Err(Errno::EINVAL);
     }
     if flags & libc::MREMAP_FIXED != 0 && flags & libc::MREMAP_MAYMOVE == 0 {
         return Err(Errno::EINVAL);
     }
-    let fixed = (flags & libc::MREMAP_FIXED != 0).then_some(a.a[4]);
+    let fixed = (flags & libc::MREMAP_FIXED != 0).then_some(a.ulong(4));
     let mm = t.mm.clone();
     mm.mremap(
         t.ctx(),
-        a.a[0],
-        a.a[1],
-        a.a[2],
+        a.ulong(0),
+        a.ulong(1),
+        a.ulong(2),
         flags & libc::MREMAP_MAYMOVE != 0,
         fixed,
     )
@@ -244,11 +244,11 @@ fn sys_mremap(t: &mut Task, a: &SyscallArgs) -> SysResult {
 
 fn sys_brk(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let mm = t.mm.clone();
-    Ok(mm.brk(t.ctx(), a.a[0]))
+    Ok(mm.brk(t.ctx(), a.ulong(0)))
 }
 
 fn sys_madvise(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let [addr, len, advice, ..] = a.a;
+    let (addr, len, advice) = (a.ulong(0), a.ulong(1), a.int(2));
     if addr % PAGE_SIZE != 0 {
         return Err(Errno::EINVAL);
     }
@@ -256,7 +256,7 @@ fn sys_madvise(t: &mut Task, a: &SyscallArgs) -> SysResult {
     if !t.mm.is_mapped(addr, len) {
         return Err(Errno::ENOMEM);
     }
-    match advice as i32 {
+    match advice {
         libc::MADV_DONTNEED | libc::MADV_FREE => t.mm.dontneed(addr, len).map(|_| 0),
         libc::MADV_NORMAL
         | libc::MADV_RANDOM
@@ -275,7 +275,7 @@ fn sys_madvise(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_mincore(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let [addr, len, vec, ..] = a.a;
+    let (addr, len, vec) = (a.ulong(0), a.ulong(1), a.addr(2));
     if addr % PAGE_SIZE != 0 {
         return Err(Errno::EINVAL);
     }
@@ -287,15 +287,14 @@ fn sys_mincore(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let mut done = 0;
     while done < pages {
         let n = (pages - done).min(1 << 16);
-        t.write_bytes(vec + done as u64, &vec![1u8; n])?;
+        t.write_bytes(vec.get() + done as u64, &vec![1u8; n])?;
         done += n;
     }
     Ok(0)
 }
 
 fn sys_msync(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let [addr, len, flags, ..] = a.a;
-    let flags = flags as i32;
+    let (addr, len, flags) = (a.ulong(0), a.ulong(1), a.int(2));
     if addr % PAGE_SIZE != 0 || flags & !(libc::MS_ASYNC | libc::MS_SYNC | libc::MS_INVALIDATE) != 0
     {
         return Err(Errno::EINVAL);
@@ -311,9 +310,10 @@ fn sys_msync(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_mlock(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let start = crate::mm::page_round_down(a.a[0]);
-    let len = a.a[1]
-        .checked_add(a.a[0] - start)
+    let start = crate::mm::page_round_down(a.ulong(0));
+    let len = a
+        .ulong(1)
+        .checked_add(a.ulong(0) - start)
         .and_then(page_round_up)
         .ok_or(Errno::ENOMEM)?;
     if !t.mm.is_mapped(start, len) {
@@ -323,7 +323,7 @@ fn sys_mlock(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_mlockall(_t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let flags = a.a[0] as i32;
+    let flags = a.int(0);
     if flags == 0 || flags & !(libc::MCL_CURRENT | libc::MCL_FUTURE | libc::MCL_ONFAULT) != 0 {
         return Err(Errno::EINVAL);
     }

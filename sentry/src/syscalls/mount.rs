@@ -4,6 +4,7 @@
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::task::Task;
+use crate::usermem::UserAddr;
 use crate::vfs::ops;
 use crate::vfs::MountSpec;
 
@@ -25,8 +26,8 @@ pub fn register(t: &mut Table) {
 const MOUNT_STRING_MAX: usize = 4096;
 
 /// A type or device string: NULL is none; EFAULT for a bad pointer.
-fn mount_string(t: &Task, addr: u64) -> Result<Option<Vec<u8>>, Errno> {
-    if addr == 0 {
+fn mount_string(t: &Task, addr: UserAddr) -> Result<Option<Vec<u8>>, Errno> {
+    if addr.is_null() {
         return Ok(None);
     }
     match t.read_cstring(addr, MOUNT_STRING_MAX) {
@@ -39,8 +40,8 @@ fn mount_string(t: &Task, addr: u64) -> Result<Option<Vec<u8>>, Errno> {
 /// The data page: up to a page, cut at the first NUL (every filesystem
 /// we have takes text options). EFAULT only if none of it is readable,
 /// as Linux's copy_mount_options.
-fn mount_data(t: &Task, addr: u64) -> Result<Vec<u8>, Errno> {
-    if addr == 0 {
+fn mount_data(t: &Task, addr: UserAddr) -> Result<Vec<u8>, Errno> {
+    if addr.is_null() {
         return Ok(Vec::new());
     }
     match t.read_cstring(addr, MOUNT_STRING_MAX) {
@@ -50,7 +51,7 @@ fn mount_data(t: &Task, addr: u64) -> Result<Vec<u8>, Errno> {
             // Readable up to a fault: what was readable, up to a NUL.
             let mut out = Vec::new();
             for i in 0..MOUNT_STRING_MAX as u64 {
-                match t.read_bytes(addr.wrapping_add(i), 1) {
+                match t.read_bytes(addr.get().wrapping_add(i), 1) {
                     Ok(b) if b[0] != 0 => out.push(b[0]),
                     Ok(_) => break,
                     Err(_) if i == 0 => return Err(Errno::EFAULT),
@@ -74,7 +75,8 @@ fn may_mount(t: &Task) -> Result<(), Errno> {
 }
 
 fn sys_mount(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let [source, target, fstype, flags, data, _] = a.a;
+    let (source, target, fstype, data) = (a.addr(0), a.addr(1), a.addr(2), a.addr(4));
+    let flags = a.ulong(3);
     let fstype = mount_string(t, fstype)?;
     let source = mount_string(t, source)?;
     let data = mount_data(t, data)?;
@@ -95,13 +97,13 @@ fn sys_mount(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_umount2(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let flags = a.a[1] as i32;
+    let flags = a.int(1);
     let known = libc::MNT_FORCE | libc::MNT_DETACH | libc::MNT_EXPIRE | libc::UMOUNT_NOFOLLOW;
     // An int: the upper half of the register is not looked at.
     if flags & !known != 0 {
         return Err(Errno::EINVAL);
     }
-    let path = t.read_path(a.a[0])?;
+    let path = t.read_path(a.addr(0))?;
     let follow = flags & libc::UMOUNT_NOFOLLOW == 0;
     let d = ops::dentry_at(t, libc::AT_FDCWD, &path, follow, false)?;
     may_mount(t)?;

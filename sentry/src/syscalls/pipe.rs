@@ -4,6 +4,7 @@ use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use crate::fsimpl::pipe::new_pipe_files;
 use crate::kernel::task::Task;
+use crate::usermem::UserPtr;
 
 pub fn register(t: &mut Table) {
     t.add(libc::SYS_pipe, "pipe", Support::Full, sys_pipe);
@@ -15,7 +16,7 @@ pub fn register(t: &mut Table) {
     );
 }
 
-fn do_pipe(t: &Task, addr: u64, flags: i32) -> SysResult {
+fn do_pipe(t: &Task, addr: UserPtr<[i32; 2]>, flags: i32) -> SysResult {
     if flags & !(libc::O_CLOEXEC | libc::O_NONBLOCK) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -31,9 +32,9 @@ fn do_pipe(t: &Task, addr: u64, flags: i32) -> SysResult {
 }
 
 fn sys_pipe(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_pipe(t, a.a[0], 0)
+    do_pipe(t, a.ptr(0), 0)
 }
 
 fn sys_pipe2(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_pipe(t, a.a[0], a.a[1] as i32)
+    do_pipe(t, a.ptr(0), a.int(1))
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::task::Task;
+use crate::usermem::{UserAddr, UserPtr};
 use crate::vfs::File;
 
 pub fn register(t: &mut Table) {
@@ -22,7 +23,12 @@ const FD_SETSIZE_BITS: u64 = 1 << 20;
 
 use crate::kernel::deadline::after as deadline_after;
 
-fn do_poll(t: &mut Task, fds_addr: u64, nfds: u64, deadline: Option<Instant>) -> SysResult {
+fn do_poll(
+    t: &mut Task,
+    fds_addr: UserPtr<libc::pollfd>,
+    nfds: u64,
+    deadline: Option<Instant>,
+) -> SysResult {
     if nfds > MAX_FDS || nfds > t.fds.max() as u64 {
         return Err(Errno::EINVAL);
     }
@@ -65,13 +71,13 @@ fn do_poll(t: &mut Task, fds_addr: u64, nfds: u64, deadline: Option<Instant>) ->
 }
 
 fn sys_poll(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let timeout = a.a[2] as i32;
+    let timeout = a.int(2);
     let deadline = (timeout >= 0).then(|| deadline_after(Duration::from_millis(timeout as u64)));
-    do_poll(t, a.a[0], a.a[1], deadline)
+    do_poll(t, a.ptr(0), a.ulong(1), deadline)
 }
 
-fn read_timespec(t: &Task, addr: u64) -> Result<Option<Duration>, Errno> {
-    if addr == 0 {
+fn read_timespec(t: &Task, addr: UserPtr<libc::timespec>) -> Result<Option<Duration>, Errno> {
+    if addr.is_null() {
         return Ok(None);
     }
     let ts: libc::timespec = t.copy_in(addr)?;
@@ -85,11 +91,11 @@ fn read_timespec(t: &Task, addr: u64) -> Result<Option<Duration>, Errno> {
 /// as ppoll and pselect6 do; the old mask comes back after the handler.
 pub(super) fn with_sigmask(
     t: &mut Task,
-    mask_addr: u64,
+    mask_addr: UserPtr<u64>,
     mask_size: u64,
     f: impl FnOnce(&mut Task) -> SysResult,
 ) -> SysResult {
-    if mask_addr == 0 {
+    if mask_addr.is_null() {
         return f(t);
     }
     if mask_size != 8 {
@@ -111,11 +117,11 @@ pub(super) fn with_sigmask(
 }
 
 fn sys_ppoll(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let timeout = read_timespec(t, a.a[2])?;
+    let timeout = read_timespec(t, a.ptr(2))?;
     let deadline = timeout.map(deadline_after);
-    let (fds, nfds) = (a.a[0], a.a[1]);
-    let r = with_sigmask(t, a.a[3], a.a[4], |t| do_poll(t, fds, nfds, deadline));
-    write_time_left(t, a.a[2], deadline, false);
+    let (fds, nfds) = (a.ptr(0), a.ulong(1));
+    let r = with_sigmask(t, a.ptr(3), a.ulong(4), |t| do_poll(t, fds, nfds, deadline));
+    write_time_left(t, a.addr(2), deadline, false);
     r.map_err(|e| {
         if e == Errno::ERESTARTSYS {
             Errno::ERESTARTNOHAND
@@ -128,8 +134,8 @@ fn sys_ppoll(t: &mut Task, a: &SyscallArgs) -> SysResult {
 /// Writes the time left before `deadline` back to the caller's timeout (a
 /// timeval for select, a timespec otherwise), as Linux does; a failure to
 /// write it is ignored, as Linux ignores it.
-fn write_time_left(t: &Task, addr: u64, deadline: Option<Instant>, timeval: bool) {
-    let (Some(d), true) = (deadline, addr != 0) else {
+fn write_time_left(t: &Task, addr: UserAddr, deadline: Option<Instant>, timeval: bool) {
+    let (Some(d), true) = (deadline, !addr.is_null()) else {
         return;
     };
     let left = d.saturating_duration_since(Instant::now());
@@ -153,15 +159,15 @@ fn write_time_left(t: &Task, addr: u64, deadline: Option<Instant>, timeval: bool
     };
 }
 
-fn read_set(t: &Task, addr: u64, nfds: u64) -> Result<Option<Vec<u8>>, Errno> {
-    if addr == 0 {
+fn read_set(t: &Task, addr: UserAddr, nfds: u64) -> Result<Option<Vec<u8>>, Errno> {
+    if addr.is_null() {
         return Ok(None);
     }
     let bytes = nfds.div_ceil(64) * 8;
     t.read_bytes(addr, bytes as usize).map(Some)
 }
 
-fn do_select(t: &mut Task, nfds: u64, sets: [u64; 3], deadline: Option<Instant>) -> SysResult {
+fn do_select(t: &mut Task, nfds: u64, sets: [UserAddr; 3], deadline: Option<Instant>) -> SysResult {
     if nfds > FD_SETSIZE_BITS || (nfds as i64) < 0 {
         return Err(Errno::EINVAL);
     }
@@ -213,7 +219,7 @@ fn do_select(t: &mut Task, nfds: u64, sets: [u64; 3], deadline: Option<Instant>)
         }
     }
     for k in 0..3 {
-        if sets[k] != 0 {
+        if !sets[k].is_null() {
             t.write_bytes(sets[k], &outs[k])?;
         }
     }
@@ -221,8 +227,8 @@ fn do_select(t: &mut Task, nfds: u64, sets: [u64; 3], deadline: Option<Instant>)
 }
 
 fn sys_select(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let deadline = if a.a[4] != 0 {
-        let tv: libc::timeval = t.copy_in(a.a[4])?;
+    let deadline = if !a.addr(4).is_null() {
+        let tv: libc::timeval = t.copy_in(a.ptr(4))?;
         if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
             return Err(Errno::EINVAL);
         }
@@ -233,8 +239,8 @@ fn sys_select(t: &mut Task, a: &SyscallArgs) -> SysResult {
     } else {
         None
     };
-    let r = do_select(t, a.a[0], [a.a[1], a.a[2], a.a[3]], deadline);
-    write_time_left(t, a.a[4], deadline, true);
+    let r = do_select(t, a.ulong(0), [a.addr(1), a.addr(2), a.addr(3)], deadline);
+    write_time_left(t, a.addr(4), deadline, true);
     r.map_err(|e| {
         if e == Errno::ERESTARTSYS {
             Errno::ERESTARTNOHAND
@@ -245,20 +251,20 @@ fn sys_select(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_pselect6(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let timeout = read_timespec(t, a.a[4])?;
+    let timeout = read_timespec(t, a.ptr(4))?;
     let deadline = timeout.map(deadline_after);
     // The sixth argument points at { const sigset_t *ss; size_t ss_len; }.
-    let (mask_addr, mask_size) = if a.a[5] != 0 {
-        let v: [u64; 2] = t.copy_in(a.a[5])?;
-        (v[0], v[1])
+    let (mask_addr, mask_size) = if !a.addr(5).is_null() {
+        let v: [u64; 2] = t.copy_in(a.ptr(5))?;
+        (UserPtr::new(v[0]), v[1])
     } else {
-        (0, 0)
+        (UserPtr::new(0), 0)
     };
-    let (nfds, sets) = (a.a[0], [a.a[1], a.a[2], a.a[3]]);
+    let (nfds, sets) = (a.ulong(0), [a.addr(1), a.addr(2), a.addr(3)]);
     let r = with_sigmask(t, mask_addr, mask_size, |t| {
         do_select(t, nfds, sets, deadline)
     });
-    write_time_left(t, a.a[4], deadline, false);
+    write_time_left(t, a.addr(4), deadline, false);
     r.map_err(|e| {
         if e == Errno::ERESTARTSYS {
             Errno::ERESTARTNOHAND

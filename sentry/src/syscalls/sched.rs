@@ -64,7 +64,7 @@ pub fn register(t: &mut Table) {
         "sched_getscheduler",
         Support::Full,
         |t, a| {
-            check_pid(t, a.a[0])?;
+            check_pid(t, a.int(0))?;
             Ok(libc::SCHED_OTHER as u64)
         },
     );
@@ -102,8 +102,8 @@ pub fn register(t: &mut Table) {
 
 /// The task `pid` names for the affinity calls: 0 is the caller; any
 /// other (negative included) must exist (ESRCH, as Linux's lookup says).
-fn target(t: &Task, pid: u64) -> Result<Arc<TaskHandle>, Errno> {
-    match pid as i32 {
+fn target(t: &Task, pid: i32) -> Result<Arc<TaskHandle>, Errno> {
+    match pid {
         0 => Ok(t.handle.clone()),
         p => t.kernel.task(p).ok_or(Errno::ESRCH),
     }
@@ -124,8 +124,7 @@ const PRIO_USER: u64 = 2;
 
 /// The threads `which`/`who` name (getpriority/setpriority), ESRCH if
 /// none.
-fn prio_targets(t: &Task, which: u64, who: u64) -> Result<Vec<Arc<TaskHandle>>, Errno> {
-    let who = who as u32;
+fn prio_targets(t: &Task, which: u64, who: u32) -> Result<Vec<Arc<TaskHandle>>, Errno> {
     // A snapshot, so no task's locks are taken under the pid table's.
     let all = || -> Vec<Arc<TaskHandle>> {
         t.kernel
@@ -138,7 +137,7 @@ fn prio_targets(t: &Task, which: u64, who: u64) -> Result<Vec<Arc<TaskHandle>>, 
             .collect()
     };
     let found: Vec<Arc<TaskHandle>> = match which {
-        PRIO_PROCESS => return target(t, u64::from(who)).map(|h| vec![h]),
+        PRIO_PROCESS => return target(t, who as i32).map(|h| vec![h]),
         PRIO_PGRP => {
             let pgid = match who {
                 0 => t.tg.inner.lock().unwrap().pgid,
@@ -170,7 +169,7 @@ fn prio_targets(t: &Task, which: u64, who: u64) -> Result<Vec<Arc<TaskHandle>>, 
 /// The kernel's answer is 20 - nice (1..=40), so no success is negative;
 /// the C library turns it back into a nice value.
 fn sys_getpriority(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let best = prio_targets(t, a.a[0], a.a[1])?
+    let best = prio_targets(t, a.ulong(0), a.uint(1))?
         .iter()
         .map(|h| h.sched.lock().unwrap().nice)
         .min()
@@ -179,10 +178,10 @@ fn sys_getpriority(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_setpriority(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let nice = (a.a[2] as i32).clamp(-20, 19);
+    let nice = a.int(2).clamp(-20, 19);
     let root = t.creds().euid == 0;
     let mut result = Ok(0);
-    for h in prio_targets(t, a.a[0], a.a[1])? {
+    for h in prio_targets(t, a.ulong(0), a.uint(1))? {
         if !may_change(t, &h) {
             result = Err(Errno::EPERM);
             continue;
@@ -202,8 +201,7 @@ fn ncpus(t: &Task) -> usize {
     t.kernel.config.cpus.max(1)
 }
 
-fn check_pid(t: &Task, pid: u64) -> Result<(), Errno> {
-    let pid = pid as i32;
+fn check_pid(t: &Task, pid: i32) -> Result<(), Errno> {
     if pid < 0 {
         return Err(Errno::EINVAL);
     }
@@ -219,12 +217,12 @@ fn mask_len(t: &Task) -> usize {
 }
 
 fn sys_sched_getaffinity(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let len = a.a[1] as usize;
+    let len = a.usize(1);
     let need = mask_len(t);
     if len < need || !len.is_multiple_of(8) {
         return Err(Errno::EINVAL);
     }
-    let h = target(t, a.a[0])?;
+    let h = target(t, a.int(0))?;
     let mask = h
         .sched
         .lock()
@@ -232,7 +230,7 @@ fn sys_sched_getaffinity(t: &mut Task, a: &SyscallArgs) -> SysResult {
         .affinity
         .clone()
         .unwrap_or_else(|| all_cpus(t));
-    t.write_bytes(a.a[2], &mask)?;
+    t.write_bytes(a.addr(2), &mask)?;
     Ok(need as u64)
 }
 
@@ -249,9 +247,9 @@ fn sys_sched_setaffinity(t: &mut Task, a: &SyscallArgs) -> SysResult {
     // As Linux: the mask is read first (a shorter one is zero-extended, a
     // longer one cut), then the task looked up.
     let need = mask_len(t);
-    let mut mask = t.read_bytes(a.a[2], (a.a[1] as usize).min(need))?;
+    let mut mask = t.read_bytes(a.addr(2), a.usize(1).min(need))?;
     mask.resize(need, 0);
-    let h = target(t, a.a[0])?;
+    let h = target(t, a.int(0))?;
     if !may_change(t, &h) {
         return Err(Errno::EPERM);
     }
@@ -270,23 +268,23 @@ fn sys_sched_setaffinity(t: &mut Task, a: &SyscallArgs) -> SysResult {
 fn sys_getcpu(t: &mut Task, a: &SyscallArgs) -> SysResult {
     // SAFETY: sched_getcpu has no arguments.
     let cpu = unsafe { libc::sched_getcpu() }.max(0) as u32;
-    if a.a[0] != 0 {
-        t.copy_out(a.a[0], &cpu)?;
+    if !a.addr(0).is_null() {
+        t.copy_out(a.ptr(0), &cpu)?;
     }
-    if a.a[1] != 0 {
-        t.copy_out(a.a[1], &0u32)?;
+    if !a.addr(1).is_null() {
+        t.copy_out(a.ptr(1), &0u32)?;
     }
     Ok(0)
 }
 
 fn sys_sched_getparam(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    check_pid(t, a.a[0])?;
-    t.copy_out(a.a[1], &0i32)?;
+    check_pid(t, a.int(0))?;
+    t.copy_out(a.ptr(1), &0i32)?;
     Ok(0)
 }
 
 fn prio_range(_t: &mut Task, a: &SyscallArgs) -> SysResult {
-    match a.a[0] as i32 {
+    match a.int(0) {
         libc::SCHED_OTHER | libc::SCHED_BATCH | libc::SCHED_IDLE => Ok(0),
         libc::SCHED_FIFO | libc::SCHED_RR => Ok(0),
         _ => Err(Errno::EINVAL),
@@ -294,9 +292,9 @@ fn prio_range(_t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_sched_setscheduler(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    check_pid(t, a.a[0])?;
-    let policy = a.a[1] as i32 & !libc::SCHED_RESET_ON_FORK;
-    let prio: i32 = t.copy_in(a.a[2])?;
+    check_pid(t, a.int(0))?;
+    let policy = a.int(1) & !libc::SCHED_RESET_ON_FORK;
+    let prio: i32 = t.copy_in(a.ptr(2))?;
     match policy {
         libc::SCHED_OTHER | libc::SCHED_BATCH | libc::SCHED_IDLE if prio == 0 => Ok(0),
         libc::SCHED_OTHER | libc::SCHED_BATCH | libc::SCHED_IDLE => Err(Errno::EINVAL),
@@ -308,8 +306,8 @@ fn sys_sched_setscheduler(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_sched_setparam(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    check_pid(t, a.a[0])?;
-    let prio: i32 = t.copy_in(a.a[1])?;
+    check_pid(t, a.int(0))?;
+    let prio: i32 = t.copy_in(a.ptr(1))?;
     if prio != 0 {
         return Err(Errno::EINVAL);
     }
@@ -317,10 +315,10 @@ fn sys_sched_setparam(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_sched_rr_get_interval(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    check_pid(t, a.a[0])?;
+    check_pid(t, a.int(0))?;
     // Linux's default SCHED_RR timeslice.
     t.copy_out(
-        a.a[1],
+        a.ptr(1),
         &libc::timespec {
             tv_sec: 0,
             tv_nsec: 100_000_000,
@@ -333,22 +331,22 @@ const IOPRIO_WHO_PROCESS: u64 = 1;
 const IOPRIO_WHO_USER: u64 = 3;
 
 fn sys_ioprio_get(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    if !(IOPRIO_WHO_PROCESS..=IOPRIO_WHO_USER).contains(&a.a[0]) {
+    if !(IOPRIO_WHO_PROCESS..=IOPRIO_WHO_USER).contains(&a.ulong(0)) {
         return Err(Errno::EINVAL);
     }
-    if a.a[0] == IOPRIO_WHO_PROCESS {
-        check_pid(t, a.a[1])?;
+    if a.ulong(0) == IOPRIO_WHO_PROCESS {
+        check_pid(t, a.int(1))?;
     }
     // IOPRIO_CLASS_BE (2) at level 4, what Linux reports by default.
     Ok((2 << 13) | 4)
 }
 
 fn sys_ioprio_set(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    if !(IOPRIO_WHO_PROCESS..=IOPRIO_WHO_USER).contains(&a.a[0]) {
+    if !(IOPRIO_WHO_PROCESS..=IOPRIO_WHO_USER).contains(&a.ulong(0)) {
         return Err(Errno::EINVAL);
     }
-    if a.a[0] == IOPRIO_WHO_PROCESS {
-        check_pid(t, a.a[1])?;
+    if a.ulong(0) == IOPRIO_WHO_PROCESS {
+        check_pid(t, a.int(1))?;
     }
     Ok(0)
 }

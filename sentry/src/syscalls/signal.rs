@@ -9,6 +9,7 @@ use crate::kernel::exit::send_group;
 use crate::kernel::signal::{bit, SigAction, SigInfo, NSIG, UNBLOCKABLE};
 use crate::kernel::task::Task;
 use crate::kernel::thread_group::ThreadGroup;
+use crate::usermem::UserPtr;
 
 pub fn register(t: &mut Table) {
     t.add(
@@ -79,12 +80,12 @@ fn valid_sig(sig: u64) -> Result<i32, Errno> {
 }
 
 fn sys_rt_sigaction(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let sig = valid_sig(a.a[0])?;
-    if a.a[3] != 8 {
+    let sig = valid_sig(a.ulong(0))?;
+    if a.usize(3) != 8 {
         return Err(Errno::EINVAL);
     }
-    let new: Option<SigAction> = if a.a[1] != 0 {
-        Some(t.copy_in(a.a[1])?)
+    let new: Option<SigAction> = if !a.addr(1).is_null() {
+        Some(t.copy_in(a.ptr(1))?)
     } else {
         None
     };
@@ -107,20 +108,20 @@ fn sys_rt_sigaction(t: &mut Task, a: &SyscallArgs) -> SysResult {
             t.tg.inner.lock().unwrap().pending.remove(sig);
         }
     }
-    if a.a[2] != 0 {
-        t.copy_out(a.a[2], &old)?;
+    if !a.addr(2).is_null() {
+        t.copy_out(a.ptr(2), &old)?;
     }
     Ok(0)
 }
 
 fn sys_rt_sigprocmask(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    if a.a[3] != 8 {
+    if a.usize(3) != 8 {
         return Err(Errno::EINVAL);
     }
     let old = t.signal_mask();
-    if a.a[1] != 0 {
-        let set: u64 = t.copy_in(a.a[1])?;
-        let new = match a.a[0] as i32 {
+    if !a.addr(1).is_null() {
+        let set: u64 = t.copy_in(a.ptr(1))?;
+        let new = match a.int(0) {
             libc::SIG_BLOCK => old | set,
             libc::SIG_UNBLOCK => old & !set,
             libc::SIG_SETMASK => set,
@@ -128,8 +129,8 @@ fn sys_rt_sigprocmask(t: &mut Task, a: &SyscallArgs) -> SysResult {
         };
         t.set_signal_mask(new);
     }
-    if a.a[2] != 0 {
-        t.copy_out(a.a[2], &old)?;
+    if !a.addr(2).is_null() {
+        t.copy_out(a.ptr(2), &old)?;
     }
     Ok(0)
 }
@@ -145,7 +146,7 @@ fn sys_rt_sigreturn(t: &mut Task, _a: &SyscallArgs) -> SysResult {
 fn sys_sigaltstack(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let cur = t.alt_stack();
     let on = cur.on_stack(t.regs.rsp);
-    if a.a[1] != 0 {
+    if !a.addr(1).is_null() {
         let old = libc::stack_t {
             ss_sp: cur.sp as *mut libc::c_void,
             ss_flags: if cur.size == 0 {
@@ -157,10 +158,10 @@ fn sys_sigaltstack(t: &mut Task, a: &SyscallArgs) -> SysResult {
             },
             ss_size: cur.size as usize,
         };
-        t.copy_out(a.a[1], &old)?;
+        t.copy_out(a.ptr(1), &old)?;
     }
-    if a.a[0] != 0 {
-        let ss: libc::stack_t = t.copy_in(a.a[0])?;
+    if !a.addr(0).is_null() {
+        let ss: libc::stack_t = t.copy_in(a.ptr(0))?;
         if on {
             return Err(Errno::EPERM);
         }
@@ -209,8 +210,8 @@ fn kill_group(t: &Task, g: &Arc<ThreadGroup>, sig: i32) -> Result<(), Errno> {
 }
 
 fn sys_kill(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let pid = a.a[0] as i32;
-    let sig = a.a[1];
+    let pid = a.int(0);
+    let sig = a.ulong(1);
     if sig > NSIG as u64 {
         return Err(Errno::EINVAL);
     }
@@ -280,22 +281,22 @@ fn send_thread(t: &Task, tgid: Option<i32>, tid: i32, info: SigInfo) -> SysResul
 }
 
 fn sys_tgkill(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    if a.a[2] > NSIG as u64 {
+    if a.ulong(2) > NSIG as u64 {
         return Err(Errno::EINVAL);
     }
-    let info = SigInfo::user(a.a[2] as i32, libc::SI_TKILL, t.tgid(), t.creds().uid);
-    send_thread(t, Some(a.a[0] as i32), a.a[1] as i32, info)
+    let info = SigInfo::user(a.int(2), libc::SI_TKILL, t.tgid(), t.creds().uid);
+    send_thread(t, Some(a.int(0)), a.int(1), info)
 }
 
 fn sys_tkill(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    if a.a[1] > NSIG as u64 {
+    if a.ulong(1) > NSIG as u64 {
         return Err(Errno::EINVAL);
     }
-    let info = SigInfo::user(a.a[1] as i32, libc::SI_TKILL, t.tgid(), t.creds().uid);
-    send_thread(t, None, a.a[0] as i32, info)
+    let info = SigInfo::user(a.int(1), libc::SI_TKILL, t.tgid(), t.creds().uid);
+    send_thread(t, None, a.int(0), info)
 }
 
-fn queued_info(t: &Task, sig: u64, uinfo: u64) -> Result<SigInfo, Errno> {
+fn queued_info(t: &Task, sig: u64, uinfo: UserPtr<SigInfo>) -> Result<SigInfo, Errno> {
     let sig = valid_sig(sig)?;
     let mut info: SigInfo = t.copy_in(uinfo)?;
     // Only the kernel may claim kernel codes (and SI_TKILL) for a
@@ -308,8 +309,8 @@ fn queued_info(t: &Task, sig: u64, uinfo: u64) -> Result<SigInfo, Errno> {
 }
 
 fn sys_rt_sigqueueinfo(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let info = queued_info(t, a.a[1], a.a[2])?;
-    let g = t.kernel.group(a.a[0] as i32).ok_or(Errno::ESRCH)?;
+    let info = queued_info(t, a.ulong(1), a.ptr(2))?;
+    let g = t.kernel.group(a.int(0)).ok_or(Errno::ESRCH)?;
     if !may_signal(t, &g) {
         return Err(Errno::EPERM);
     }
@@ -318,15 +319,15 @@ fn sys_rt_sigqueueinfo(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_rt_tgsigqueueinfo(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let info = queued_info(t, a.a[2], a.a[3])?;
-    send_thread(t, Some(a.a[0] as i32), a.a[1] as i32, info)
+    let info = queued_info(t, a.ulong(2), a.ptr(3))?;
+    send_thread(t, Some(a.int(0)), a.int(1), info)
 }
 
 fn sys_rt_sigsuspend(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    if a.a[1] != 8 {
+    if a.usize(1) != 8 {
         return Err(Errno::EINVAL);
     }
-    let mask: u64 = t.copy_in(a.a[0])?;
+    let mask: u64 = t.copy_in(a.ptr(0))?;
     let old = t.signal_mask();
     t.handle.sig.lock().unwrap().saved_mask = Some(old);
     t.set_signal_mask(mask);
@@ -340,7 +341,7 @@ fn sys_pause(t: &mut Task, _a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_rt_sigpending(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    if a.a[1] > 8 {
+    if a.usize(1) > 8 {
         return Err(Errno::EINVAL);
     }
     let set = {
@@ -348,18 +349,18 @@ fn sys_rt_sigpending(t: &mut Task, a: &SyscallArgs) -> SysResult {
         let s = t.handle.sig.lock().unwrap();
         (s.pending.set | g) & s.mask
     };
-    t.write_bytes(a.a[0], &set.to_ne_bytes()[..a.a[1] as usize])?;
+    t.write_bytes(a.addr(0), &set.to_ne_bytes()[..a.usize(1)])?;
     Ok(0)
 }
 
 fn sys_rt_sigtimedwait(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    if a.a[3] != 8 {
+    if a.usize(3) != 8 {
         return Err(Errno::EINVAL);
     }
-    let set: u64 = t.copy_in(a.a[0])?;
+    let set: u64 = t.copy_in(a.ptr(0))?;
     let set = set & !UNBLOCKABLE;
-    let deadline = if a.a[2] != 0 {
-        let ts: libc::timespec = t.copy_in(a.a[2])?;
+    let deadline = if !a.addr(2).is_null() {
+        let ts: libc::timespec = t.copy_in(a.ptr(2))?;
         Some(deadline::after(deadline::duration_of(&ts)?))
     } else {
         None
@@ -401,8 +402,8 @@ fn sys_rt_sigtimedwait(t: &mut Task, a: &SyscallArgs) -> SysResult {
         }
     }
     let info = got.unwrap();
-    if a.a[1] != 0 {
-        t.copy_out(a.a[1], &info)?;
+    if !a.addr(1).is_null() {
+        t.copy_out(a.ptr(1), &info)?;
     }
     let _ = bit(info.signo);
     Ok(info.signo as u64)

@@ -6,6 +6,7 @@ use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use crate::fsimpl::signalfd::SignalFd;
 use crate::kernel::task::Task;
+use crate::usermem::UserPtr;
 use crate::vfs::File;
 
 pub fn register(t: &mut Table) {
@@ -18,7 +19,7 @@ pub fn register(t: &mut Table) {
     );
 }
 
-fn make(t: &Task, fd: i32, mask_addr: u64, size: u64, flags: i32) -> SysResult {
+fn make(t: &Task, fd: i32, mask_addr: UserPtr<u64>, size: u64, flags: i32) -> SysResult {
     if flags & !(libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) != 0 || size != 8 {
         return Err(Errno::EINVAL);
     }
@@ -35,9 +36,9 @@ fn make(t: &Task, fd: i32, mask_addr: u64, size: u64, flags: i32) -> SysResult {
 }
 
 fn sys_signalfd(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    make(t, a.a[0] as i32, a.a[1], a.a[2], 0)
+    make(t, a.int(0), a.ptr(1), a.ulong(2), 0)
 }
 
 fn sys_signalfd4(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    make(t, a.a[0] as i32, a.a[1], a.a[2], a.a[3] as i32)
+    make(t, a.int(0), a.ptr(1), a.ulong(2), a.int(3))
 }

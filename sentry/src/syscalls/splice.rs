@@ -9,6 +9,7 @@ use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use crate::fsimpl::pipe::{pipe_of, Io};
 use crate::kernel::task::Task;
+use crate::usermem::UserPtr;
 use crate::vfs::File;
 
 pub fn register(t: &mut Table) {
@@ -36,12 +37,12 @@ const MAX_COUNT: u64 = 0x7fff_f000;
 /// the caller passed by pointer (updated at the end).
 enum Pos {
     Own,
-    At(u64, u64),
+    At(UserPtr<i64>, u64),
 }
 
 impl Pos {
-    fn from_ptr(t: &Task, ptr: u64) -> Result<Pos, Errno> {
-        if ptr == 0 {
+    fn from_ptr(t: &Task, ptr: UserPtr<i64>) -> Result<Pos, Errno> {
+        if ptr.is_null() {
             return Ok(Pos::Own);
         }
         let off: i64 = t.copy_in(ptr)?;
@@ -140,26 +141,26 @@ fn is_pipe(f: &File) -> bool {
 }
 
 fn sys_sendfile(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let out = writable(t, a.a[0] as i32)?;
-    let inp = readable(t, a.a[1] as i32)?;
+    let out = writable(t, a.int(0))?;
+    let inp = readable(t, a.int(1))?;
     if inp.is_dir() {
         return Err(Errno::EINVAL);
     }
     if out.flags() & libc::O_APPEND != 0 {
         return Err(Errno::EINVAL);
     }
-    let mut sp = Pos::from_ptr(t, a.a[2])?;
-    let r = transfer(t, &inp, &mut sp, &out, &mut Pos::Own, a.a[3]);
+    let mut sp = Pos::from_ptr(t, a.ptr(2))?;
+    let r = transfer(t, &inp, &mut sp, &out, &mut Pos::Own, a.ulong(3));
     sp.store(t)?;
     r
 }
 
 fn sys_copy_file_range(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    if a.a[5] != 0 {
+    if a.ulong(5) != 0 {
         return Err(Errno::EINVAL);
     }
-    let inp = readable(t, a.a[0] as i32)?;
-    let out = writable(t, a.a[2] as i32)?;
+    let inp = readable(t, a.int(0))?;
+    let out = writable(t, a.int(2))?;
     if inp.is_dir() || out.is_dir() {
         return Err(Errno::EISDIR);
     }
@@ -170,16 +171,16 @@ fn sys_copy_file_range(t: &mut Task, a: &SyscallArgs) -> SysResult {
     if out.flags() & libc::O_APPEND != 0 {
         return Err(Errno::EBADF);
     }
-    let mut sp = Pos::from_ptr(t, a.a[1])?;
-    let mut dp = Pos::from_ptr(t, a.a[3])?;
-    let r = transfer(t, &inp, &mut sp, &out, &mut dp, a.a[4]);
+    let mut sp = Pos::from_ptr(t, a.ptr(1))?;
+    let mut dp = Pos::from_ptr(t, a.ptr(3))?;
+    let r = transfer(t, &inp, &mut sp, &out, &mut dp, a.ulong(4));
     sp.store(t)?;
     dp.store(t)?;
     r
 }
 
 fn sys_splice(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let flags = a.a[5] as u32;
+    let flags = a.uint(5);
     if flags
         & !(libc::SPLICE_F_MOVE
             | libc::SPLICE_F_NONBLOCK
@@ -189,38 +190,45 @@ fn sys_splice(t: &mut Task, a: &SyscallArgs) -> SysResult {
     {
         return Err(Errno::EINVAL);
     }
-    let inp = readable(t, a.a[0] as i32)?;
-    let out = writable(t, a.a[2] as i32)?;
+    let inp = readable(t, a.int(0))?;
+    let out = writable(t, a.int(2))?;
     if !is_pipe(&inp) && !is_pipe(&out) {
         return Err(Errno::EINVAL);
     }
     // A pipe has no offset.
-    if (is_pipe(&inp) && a.a[1] != 0) || (is_pipe(&out) && a.a[3] != 0) {
+    if (is_pipe(&inp) && !a.addr(1).is_null()) || (is_pipe(&out) && !a.addr(3).is_null()) {
         return Err(Errno::ESPIPE);
     }
     if out.flags() & libc::O_APPEND != 0 && !is_pipe(&out) {
         return Err(Errno::EINVAL);
     }
-    let mut sp = Pos::from_ptr(t, a.a[1])?;
-    let mut dp = Pos::from_ptr(t, a.a[3])?;
+    let mut sp = Pos::from_ptr(t, a.ptr(1))?;
+    let mut dp = Pos::from_ptr(t, a.ptr(3))?;
     // One step only, as splice returns what one pipe buffer holds.
-    let r = transfer(t, &inp, &mut sp, &out, &mut dp, a.a[4].min(CHUNK as u64));
+    let r = transfer(
+        t,
+        &inp,
+        &mut sp,
+        &out,
+        &mut dp,
+        a.ulong(4).min(CHUNK as u64),
+    );
     sp.store(t)?;
     dp.store(t)?;
     r
 }
 
 fn sys_tee(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let inp = readable(t, a.a[0] as i32)?;
-    let out = writable(t, a.a[1] as i32)?;
+    let inp = readable(t, a.int(0))?;
+    let out = writable(t, a.int(1))?;
     let (Some(src), Some(_)) = (pipe_of(&inp), pipe_of(&out)) else {
         return Err(Errno::EINVAL);
     };
     if Arc::ptr_eq(&inp, &out) {
         return Err(Errno::EINVAL);
     }
-    let nonblock = a.a[3] as u32 & libc::SPLICE_F_NONBLOCK != 0;
-    let len = (a.a[2] as usize).min(CHUNK);
+    let nonblock = a.uint(3) & libc::SPLICE_F_NONBLOCK != 0;
+    let len = a.usize(2).min(CHUNK);
     let mut buf = vec![0u8; len];
     let n = loop {
         match src.try_peek(&mut buf) {

@@ -1,9 +1,10 @@
 //! stat, statx and statfs.
 
-use super::file::{fd_arg, path_arg};
+use super::file::path_arg;
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::task::Task;
+use crate::usermem::UserAddr;
 use crate::vfs::ops::{self, AtTarget};
 
 pub fn register(t: &mut Table) {
@@ -26,7 +27,7 @@ pub fn register(t: &mut Table) {
     t.add(libc::SYS_fstatfs, "fstatfs", Support::Full, sys_fstatfs);
 }
 
-fn stat_at(t: &Task, dirfd: i32, path_addr: u64, flags: i32) -> Result<libc::stat, Errno> {
+fn stat_at(t: &Task, dirfd: i32, path_addr: UserAddr, flags: i32) -> Result<libc::stat, Errno> {
     let known = libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH | libc::AT_NO_AUTOMOUNT;
     if flags & !known != 0 {
         return Err(Errno::EINVAL);
@@ -38,27 +39,27 @@ fn stat_at(t: &Task, dirfd: i32, path_addr: u64, flags: i32) -> Result<libc::sta
 }
 
 fn sys_stat(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let st = stat_at(t, libc::AT_FDCWD, a.a[0], 0)?;
-    t.copy_out(a.a[1], &st)?;
+    let st = stat_at(t, libc::AT_FDCWD, a.addr(0), 0)?;
+    t.copy_out(a.ptr(1), &st)?;
     Ok(0)
 }
 
 fn sys_lstat(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let st = stat_at(t, libc::AT_FDCWD, a.a[0], libc::AT_SYMLINK_NOFOLLOW)?;
-    t.copy_out(a.a[1], &st)?;
+    let st = stat_at(t, libc::AT_FDCWD, a.addr(0), libc::AT_SYMLINK_NOFOLLOW)?;
+    t.copy_out(a.ptr(1), &st)?;
     Ok(0)
 }
 
 fn sys_fstat(t: &mut Task, a: &SyscallArgs) -> SysResult {
     // O_PATH descriptors may be fstat'ed.
-    let st = t.fds.get(fd_arg(a.a[0]))?.stat()?;
-    t.copy_out(a.a[1], &st)?;
+    let st = t.fds.get(a.int(0))?.stat()?;
+    t.copy_out(a.ptr(1), &st)?;
     Ok(0)
 }
 
 fn sys_newfstatat(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let st = stat_at(t, fd_arg(a.a[0]), a.a[1], a.a[3] as i32)?;
-    t.copy_out(a.a[2], &st)?;
+    let st = stat_at(t, a.int(0), a.addr(1), a.int(3))?;
+    t.copy_out(a.ptr(2), &st)?;
     Ok(0)
 }
 
@@ -90,9 +91,9 @@ pub fn statx_of(st: &libc::stat) -> libc::statx {
 }
 
 fn sys_statx(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let dirfd = fd_arg(a.a[0]);
-    let flags = a.a[2] as i32;
-    let mask = a.a[3] as u32;
+    let dirfd = a.int(0);
+    let flags = a.int(2);
+    let mask = a.uint(3);
     let known = libc::AT_SYMLINK_NOFOLLOW
         | libc::AT_EMPTY_PATH
         | libc::AT_NO_AUTOMOUNT
@@ -103,8 +104,8 @@ fn sys_statx(t: &mut Task, a: &SyscallArgs) -> SysResult {
     if mask & libc::STATX__RESERVED as u32 != 0 {
         return Err(Errno::EINVAL);
     }
-    let st = stat_at(t, dirfd, a.a[1], flags & !libc::AT_STATX_SYNC_TYPE)?;
-    t.copy_out(a.a[4], &statx_of(&st))?;
+    let st = stat_at(t, dirfd, a.addr(1), flags & !libc::AT_STATX_SYNC_TYPE)?;
+    t.copy_out(a.ptr(4), &statx_of(&st))?;
     Ok(0)
 }
 
@@ -124,20 +125,20 @@ fn statfs_of(target: &AtTarget) -> Result<libc::statfs, Errno> {
 const PIPEFS_MAGIC: i64 = 0x5049_5045;
 
 fn sys_statfs(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let path = t.read_path(a.a[0])?;
+    let path = t.read_path(a.addr(0))?;
     let target = ops::resolve_at(t, libc::AT_FDCWD, &path, true, false)?;
     let s = statfs_of(&target)?;
-    t.copy_out(a.a[1], &s)?;
+    t.copy_out(a.ptr(1), &s)?;
     Ok(0)
 }
 
 fn sys_fstatfs(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let f = t.fds.get(fd_arg(a.a[0]))?;
+    let f = t.fds.get(a.int(0))?;
     let target = match f.dentry() {
         Some(d) => AtTarget::Dentry(d.clone()),
         None => AtTarget::File(f),
     };
     let s = statfs_of(&target)?;
-    t.copy_out(a.a[1], &s)?;
+    t.copy_out(a.ptr(1), &s)?;
     Ok(0)
 }

@@ -61,7 +61,7 @@ fn sys_uname(t: &mut Task, a: &SyscallArgs) -> SysResult {
     field(&mut u.version, VERSION.as_bytes());
     field(&mut u.machine, b"x86_64");
     field(&mut u.domainname, &t.kernel.domainname.lock().unwrap());
-    t.copy_out(a.a[0], &u)?;
+    t.copy_out(a.ptr(0), &u)?;
     Ok(0)
 }
 
@@ -69,11 +69,11 @@ fn set_name(t: &Task, a: &SyscallArgs, domain: bool) -> SysResult {
     if t.creds().euid != 0 {
         return Err(Errno::EPERM);
     }
-    let len = a.a[1] as usize;
+    let len = a.usize(1);
     if len > 64 {
         return Err(Errno::EINVAL);
     }
-    let name = t.read_bytes(a.a[0], len)?;
+    let name = t.read_bytes(a.addr(0), len)?;
     let slot = if domain {
         &t.kernel.domainname
     } else {
@@ -92,12 +92,12 @@ fn sys_setdomainname(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_getrandom(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let flags = a.a[2] as u32;
+    let flags = a.uint(2);
     if flags & !(libc::GRND_NONBLOCK | libc::GRND_RANDOM | 0x4) != 0 {
         return Err(Errno::EINVAL);
     }
     // Large requests are served in pieces, like Linux (at most 32 MiB).
-    let len = (a.a[1] as usize).min(32 << 20);
+    let len = a.usize(1).min(32 << 20);
     let mut done = 0;
     let mut buf = vec![0u8; len.min(1 << 16)];
     while done < len {
@@ -107,7 +107,7 @@ fn sys_getrandom(t: &mut Task, a: &SyscallArgs) -> SysResult {
         if r <= 0 {
             break;
         }
-        if let Err(e) = t.write_bytes(a.a[0] + done as u64, &buf[..r as usize]) {
+        if let Err(e) = t.write_bytes(a.addr(0).get() + done as u64, &buf[..r as usize]) {
             if done == 0 {
                 return Err(e);
             }
@@ -143,48 +143,48 @@ fn set_limit(t: &Task, res: usize, new: libc::rlimit) -> Result<(), Errno> {
 }
 
 fn sys_prlimit64(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let pid = a.a[0] as i32;
-    let res = a.a[1] as usize;
+    let pid = a.int(0);
+    let res = a.usize(1);
     if res >= RLIM_NLIMITS {
         return Err(Errno::EINVAL);
     }
     if pid != 0 && pid != t.tgid() {
         t.kernel.group(pid).ok_or(Errno::ESRCH)?;
         // Other processes' limits: report defaults, refuse changes.
-        if a.a[2] != 0 {
+        if !a.addr(2).is_null() {
             return Err(Errno::EPERM);
         }
-        if a.a[3] != 0 {
-            t.copy_out(a.a[3], &crate::kernel::thread_group::default_limit(res))?;
+        if !a.addr(3).is_null() {
+            t.copy_out(a.ptr(3), &crate::kernel::thread_group::default_limit(res))?;
         }
         return Ok(0);
     }
     let old = limit(t, res);
-    if a.a[2] != 0 {
-        let new: libc::rlimit = t.copy_in(a.a[2])?;
+    if !a.addr(2).is_null() {
+        let new: libc::rlimit = t.copy_in(a.ptr(2))?;
         set_limit(t, res, new)?;
     }
-    if a.a[3] != 0 {
-        t.copy_out(a.a[3], &old)?;
+    if !a.addr(3).is_null() {
+        t.copy_out(a.ptr(3), &old)?;
     }
     Ok(0)
 }
 
 fn sys_getrlimit(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let res = a.a[0] as usize;
+    let res = a.usize(0);
     if res >= RLIM_NLIMITS {
         return Err(Errno::EINVAL);
     }
-    t.copy_out(a.a[1], &limit(t, res))?;
+    t.copy_out(a.ptr(1), &limit(t, res))?;
     Ok(0)
 }
 
 fn sys_setrlimit(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let res = a.a[0] as usize;
+    let res = a.usize(0);
     if res >= RLIM_NLIMITS {
         return Err(Errno::EINVAL);
     }
-    let new: libc::rlimit = t.copy_in(a.a[1])?;
+    let new: libc::rlimit = t.copy_in(a.ptr(1))?;
     set_limit(t, res, new)?;
     Ok(0)
 }
@@ -199,6 +199,6 @@ fn sys_sysinfo(t: &mut Task, a: &SyscallArgs) -> SysResult {
     s.freeram = host.freeram;
     s.mem_unit = host.mem_unit;
     s.procs = t.kernel.pids.lock().unwrap().tasks.len() as u16;
-    t.copy_out(a.a[0], &s)?;
+    t.copy_out(a.ptr(0), &s)?;
     Ok(0)
 }

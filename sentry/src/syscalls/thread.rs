@@ -8,6 +8,7 @@ use crate::kernel::clone::CloneArgs;
 use crate::kernel::signal::SigInfo;
 use crate::kernel::task::Task;
 use crate::kernel::thread_group::{exit_status, ThreadGroup};
+use crate::usermem::UserAddr;
 
 pub fn register(t: &mut Table) {
     t.add(
@@ -100,27 +101,27 @@ pub fn register(t: &mut Table) {
 }
 
 fn sys_clone(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let flags = a.a[0];
+    let flags = a.ulong(0);
     let args = CloneArgs {
         flags: flags & !0xff,
-        stack: a.a[1],
-        parent_tid: a.a[2],
-        child_tid: a.a[3],
-        tls: a.a[4],
+        stack: a.ulong(1),
+        parent_tid: a.addr(2).get(),
+        child_tid: a.addr(3).get(),
+        tls: a.ulong(4),
         exit_signal: (flags & 0xff) as i32,
     };
     t.clone_task(args).map(|v| v as u64)
 }
 
 fn sys_clone3(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let size = a.a[1];
+    let size = a.ulong(1);
     if !(64..=4096).contains(&size) {
         return Err(Errno::EINVAL);
     }
-    let raw: [u64; 8] = t.copy_in(a.a[0])?;
+    let raw: [u64; 8] = t.copy_in(a.ptr(0))?;
     if size > 64 {
         // Fields we do not know (set_tid, cgroup) must be zero.
-        let rest = t.read_bytes(a.a[0] + 64, (size - 64) as usize)?;
+        let rest = t.read_bytes(a.addr(0).get() + 64, (size - 64) as usize)?;
         if rest.iter().any(|b| *b != 0) {
             return Err(Errno::EINVAL);
         }
@@ -162,7 +163,14 @@ fn sys_vfork(t: &mut Task, _a: &SyscallArgs) -> SysResult {
     .map(|v| v as u64)
 }
 
-fn exec_common(t: &mut Task, dirfd: i32, path: u64, argv: u64, envp: u64, flags: i32) -> SysResult {
+fn exec_common(
+    t: &mut Task,
+    dirfd: i32,
+    path: UserAddr,
+    argv: UserAddr,
+    envp: UserAddr,
+    flags: i32,
+) -> SysResult {
     if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -184,20 +192,20 @@ fn exec_common(t: &mut Task, dirfd: i32, path: u64, argv: u64, envp: u64, flags:
 }
 
 fn sys_execve(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    exec_common(t, libc::AT_FDCWD, a.a[0], a.a[1], a.a[2], 0)
+    exec_common(t, libc::AT_FDCWD, a.addr(0), a.addr(1), a.addr(2), 0)
 }
 
 fn sys_execveat(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    exec_common(t, a.a[0] as i32, a.a[1], a.a[2], a.a[3], a.a[4] as i32)
+    exec_common(t, a.int(0), a.addr(1), a.addr(2), a.addr(3), a.int(4))
 }
 
 fn sys_exit(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    t.exit_code = Some(exit_status(a.a[0] as i32));
+    t.exit_code = Some(exit_status(a.int(0)));
     Ok(0)
 }
 
 fn sys_exit_group(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    t.group_exit(exit_status(a.a[0] as i32));
+    t.group_exit(exit_status(a.int(0)));
     Ok(0)
 }
 
@@ -303,8 +311,8 @@ fn wait_child(
 }
 
 fn sys_wait4(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let pid = a.a[0] as i32 as i64;
-    let options = a.a[2] as i32;
+    let pid = a.int(0) as i64;
+    let options = a.int(2);
     if options
         & !(libc::WNOHANG
             | libc::WUNTRACED
@@ -322,12 +330,12 @@ fn sys_wait4(t: &mut Task, a: &SyscallArgs) -> SysResult {
     match wait_child(t, pid, options | libc::WEXITED, true)? {
         None => Ok(0),
         Some((cpid, st, _)) => {
-            if a.a[1] != 0 {
-                t.copy_out(a.a[1], &st)?;
+            if !a.addr(1).is_null() {
+                t.copy_out(a.ptr(1), &st)?;
             }
-            if a.a[3] != 0 {
+            if !a.addr(3).is_null() {
                 let ru: libc::rusage = crate::usermem::zeroed();
-                t.copy_out(a.a[3], &ru)?;
+                t.copy_out(a.ptr(3), &ru)?;
             }
             Ok(cpid as u64)
         }
@@ -335,9 +343,9 @@ fn sys_wait4(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_waitid(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let idtype = a.a[0] as u32;
-    let id = a.a[1] as i32 as i64;
-    let options = a.a[3] as i32;
+    let idtype = a.uint(0);
+    let id = a.int(1) as i64;
+    let options = a.int(3);
     let pid = match idtype {
         libc::P_ALL => -1,
         libc::P_PID => id,
@@ -366,7 +374,7 @@ fn sys_waitid(t: &mut Task, a: &SyscallArgs) -> SysResult {
     }
     let consume = options & libc::WNOWAIT == 0;
     let r = wait_child(t, pid, options, consume)?;
-    if a.a[2] != 0 {
+    if !a.addr(2).is_null() {
         let info = match r {
             None => SigInfo::new(0, 0),
             Some((cpid, st, ev)) => {
@@ -388,31 +396,31 @@ fn sys_waitid(t: &mut Task, a: &SyscallArgs) -> SysResult {
         if r.is_some() {
             info.signo = libc::SIGCHLD;
         }
-        t.copy_out(a.a[2], &info)?;
+        t.copy_out(a.ptr(2), &info)?;
     }
     Ok(0)
 }
 
 fn sys_set_tid_address(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    t.clear_child_tid = a.a[0];
+    t.clear_child_tid = a.addr(0).get();
     Ok(t.tid as u64)
 }
 
 fn sys_set_robust_list(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    if a.a[1] != 24 {
+    if a.usize(1) != 24 {
         return Err(Errno::EINVAL);
     }
-    t.robust_list = a.a[0];
+    t.robust_list = a.addr(0).get();
     Ok(0)
 }
 
 fn sys_get_robust_list(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let pid = a.a[0] as i32;
+    let pid = a.int(0);
     if pid != 0 && pid != t.tid {
         return Err(Errno::EPERM);
     }
-    t.copy_out(a.a[1], &t.robust_list)?;
-    t.copy_out(a.a[2], &24u64)?;
+    t.copy_out(a.ptr(1), &t.robust_list)?;
+    t.copy_out(a.ptr(2), &24u64)?;
     Ok(0)
 }
 
@@ -425,23 +433,23 @@ const ARCH_SET_CPUID: u64 = 0x1012;
 
 fn sys_arch_prctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let canonical = |v: u64| v < (1 << 47);
-    match a.a[0] {
+    match a.ulong(0) {
         ARCH_SET_FS => {
-            if !canonical(a.a[1]) {
+            if !canonical(a.ulong(1)) {
                 return Err(Errno::EPERM);
             }
-            t.regs.fs_base = a.a[1];
+            t.regs.fs_base = a.ulong(1);
             Ok(0)
         }
         ARCH_SET_GS => {
-            if !canonical(a.a[1]) {
+            if !canonical(a.ulong(1)) {
                 return Err(Errno::EPERM);
             }
-            t.regs.gs_base = a.a[1];
+            t.regs.gs_base = a.ulong(1);
             Ok(0)
         }
-        ARCH_GET_FS => t.copy_out(a.a[1], &t.regs.fs_base).map(|_| 0),
-        ARCH_GET_GS => t.copy_out(a.a[1], &t.regs.gs_base).map(|_| 0),
+        ARCH_GET_FS => t.copy_out(a.ptr(1), &t.regs.fs_base).map(|_| 0),
+        ARCH_GET_GS => t.copy_out(a.ptr(1), &t.regs.gs_base).map(|_| 0),
         ARCH_GET_CPUID => Ok(1),
         ARCH_SET_CPUID => Err(Errno::ENODEV),
         other => {
@@ -475,7 +483,7 @@ fn group_of(t: &Task, pid: i32) -> Result<Arc<ThreadGroup>, Errno> {
 }
 
 fn sys_getpgid(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let g = group_of(t, a.a[0] as i32)?;
+    let g = group_of(t, a.int(0))?;
     let pgid = g.inner.lock().unwrap().pgid;
     Ok(pgid as u64)
 }
@@ -485,8 +493,8 @@ fn sys_getpgrp(t: &mut Task, _a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_setpgid(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let pid = a.a[0] as i32;
-    let pgid = a.a[1] as i32;
+    let pid = a.int(0);
+    let pgid = a.int(1);
     if pgid < 0 {
         return Err(Errno::EINVAL);
     }
@@ -510,7 +518,7 @@ fn sys_setpgid(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_getsid(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let g = group_of(t, a.a[0] as i32)?;
+    let g = group_of(t, a.int(0))?;
     let sid = g.inner.lock().unwrap().sid;
     Ok(sid as u64)
 }
@@ -533,11 +541,11 @@ fn sys_setsid(t: &mut Task, _a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_prctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    match a.a[0] as i32 {
+    match a.int(0) {
         libc::PR_SET_NAME => {
             let mut name = t
-                .read_bytes(a.a[1], 16)
-                .or_else(|_| t.read_cstring(a.a[1], 15))?;
+                .read_bytes(a.addr(1), 16)
+                .or_else(|_| t.read_cstring(a.addr(1), 15))?;
             if let Some(i) = name.iter().position(|c| *c == 0) {
                 name.truncate(i);
             }
@@ -548,7 +556,7 @@ fn sys_prctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
         libc::PR_GET_NAME => {
             let mut name = t.handle.comm.lock().unwrap().clone();
             name.resize(16, 0);
-            t.write_bytes(a.a[1], &name)?;
+            t.write_bytes(a.addr(1), &name)?;
             Ok(0)
         }
         libc::PR_SET_PDEATHSIG | libc::PR_SET_NO_NEW_PRIVS | libc::PR_SET_DUMPABLE => Ok(0),
@@ -566,7 +574,7 @@ fn sys_prctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
 fn sys_personality(_t: &mut Task, a: &SyscallArgs) -> SysResult {
     const QUERY: u64 = 0xffff_ffff;
     const PER_LINUX: u64 = 0;
-    match a.a[0] {
+    match a.ulong(0) {
         QUERY | PER_LINUX => Ok(PER_LINUX),
         _ => Err(Errno::EINVAL),
     }

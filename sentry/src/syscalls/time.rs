@@ -11,6 +11,7 @@ use crate::kernel::exit::send_group;
 use crate::kernel::signal::SigInfo;
 use crate::kernel::task::Task;
 use crate::kernel::thread_group::ThreadGroup;
+use crate::usermem::UserPtr;
 
 pub fn register(t: &mut Table) {
     t.add(
@@ -102,7 +103,7 @@ fn to_ts(d: Duration) -> libc::timespec {
     }
 }
 
-fn read_ts(t: &Task, addr: u64) -> Result<Duration, Errno> {
+fn read_ts(t: &Task, addr: UserPtr<libc::timespec>) -> Result<Duration, Errno> {
     let ts: libc::timespec = t.copy_in(addr)?;
     deadline::duration_of(&ts)
 }
@@ -179,16 +180,16 @@ fn clock_now(t: &Task, clock: i32) -> Result<Duration, Errno> {
 }
 
 fn sys_clock_gettime(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let now = clock_now(t, a.a[0] as i32)?;
-    t.copy_out(a.a[1], &to_ts(now))?;
+    let now = clock_now(t, a.int(0))?;
+    t.copy_out(a.ptr(1), &to_ts(now))?;
     Ok(0)
 }
 
 fn sys_clock_getres(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    clock_now(t, a.a[0] as i32)?;
-    if a.a[1] != 0 {
+    clock_now(t, a.int(0))?;
+    if !a.addr(1).is_null() {
         let coarse = matches!(
-            a.a[0] as i32,
+            a.int(0),
             libc::CLOCK_REALTIME_COARSE | libc::CLOCK_MONOTONIC_COARSE
         );
         let res = if coarse {
@@ -196,13 +197,13 @@ fn sys_clock_getres(t: &mut Task, a: &SyscallArgs) -> SysResult {
         } else {
             Duration::from_nanos(1)
         };
-        t.copy_out(a.a[1], &to_ts(res))?;
+        t.copy_out(a.ptr(1), &to_ts(res))?;
     }
     Ok(0)
 }
 
 fn sys_gettimeofday(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    if a.a[0] != 0 {
+    if !a.addr(0).is_null() {
         let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default();
@@ -210,11 +211,11 @@ fn sys_gettimeofday(t: &mut Task, a: &SyscallArgs) -> SysResult {
             tv_sec: now.as_secs() as i64,
             tv_usec: now.subsec_micros() as i64,
         };
-        t.copy_out(a.a[0], &tv)?;
+        t.copy_out(a.ptr(0), &tv)?;
     }
-    if a.a[1] != 0 {
+    if !a.addr(1).is_null() {
         // struct timezone { int tz_minuteswest; int tz_dsttime; }: UTC.
-        t.copy_out(a.a[1], &[0i32; 2])?;
+        t.copy_out(a.ptr(1), &[0i32; 2])?;
     }
     Ok(0)
 }
@@ -224,19 +225,19 @@ fn sys_time(t: &mut Task, a: &SyscallArgs) -> SysResult {
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs();
-    if a.a[0] != 0 {
-        t.copy_out(a.a[0], &now)?;
+    if !a.addr(0).is_null() {
+        t.copy_out(a.ptr(0), &now)?;
     }
     Ok(now)
 }
 
 /// Sleeps until `deadline`; if a signal interrupts, writes the time left to
 /// `rem` (when non-zero) and asks for a restart-or-EINTR.
-fn sleep_until(t: &mut Task, deadline: Instant, rem: u64) -> SysResult {
+fn sleep_until(t: &mut Task, deadline: Instant, rem: UserPtr<libc::timespec>) -> SysResult {
     match t.sleep(Some(deadline)) {
         Ok(()) => Ok(0),
         Err(e) => {
-            if rem != 0 {
+            if !rem.is_null() {
                 let left = deadline.saturating_duration_since(Instant::now());
                 t.copy_out(rem, &to_ts(left))?;
             }
@@ -252,14 +253,14 @@ fn sleep_until(t: &mut Task, deadline: Instant, rem: u64) -> SysResult {
 }
 
 fn sys_nanosleep(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let d = read_ts(t, a.a[0])?;
-    sleep_until(t, deadline::after(d), a.a[1])
+    let d = read_ts(t, a.ptr(0))?;
+    sleep_until(t, deadline::after(d), a.ptr(1))
 }
 
 fn sys_clock_nanosleep(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let clock = a.a[0] as i32;
-    let flags = a.a[1] as i32;
-    let d = read_ts(t, a.a[2])?;
+    let clock = a.int(0);
+    let flags = a.int(1);
+    let d = read_ts(t, a.ptr(2))?;
     if clock == libc::CLOCK_THREAD_CPUTIME_ID {
         return Err(Errno::EINVAL);
     }
@@ -271,9 +272,9 @@ fn sys_clock_nanosleep(t: &mut Task, a: &SyscallArgs) -> SysResult {
     };
     let deadline = deadline::after(rel);
     let rem = if flags & libc::TIMER_ABSTIME != 0 {
-        0
+        UserPtr::new(0)
     } else {
-        a.a[3]
+        a.ptr(3)
     };
     sleep_until(t, deadline, rem)
 }
@@ -285,20 +286,20 @@ fn ticks(d: Duration) -> i64 {
 fn sys_times(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let cpu = cpu_time(t, libc::CLOCK_PROCESS_CPUTIME_ID);
     let cu = t.tg.inner.lock().unwrap().children_utime;
-    if a.a[0] != 0 {
+    if !a.addr(0).is_null() {
         let tms = libc::tms {
             tms_utime: ticks(cpu),
             tms_stime: 0,
             tms_cutime: ticks(cu),
             tms_cstime: 0,
         };
-        t.copy_out(a.a[0], &tms)?;
+        t.copy_out(a.ptr(0), &tms)?;
     }
     Ok(ticks(t.kernel.boot.elapsed()) as u64)
 }
 
 fn sys_getrusage(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let who = a.a[0] as i32;
+    let who = a.int(0);
     let d = match who {
         libc::RUSAGE_SELF => cpu_time(t, libc::CLOCK_PROCESS_CPUTIME_ID),
         libc::RUSAGE_THREAD => cpu_time(t, libc::CLOCK_THREAD_CPUTIME_ID),
@@ -310,7 +311,7 @@ fn sys_getrusage(t: &mut Task, a: &SyscallArgs) -> SysResult {
         tv_sec: d.as_secs() as i64,
         tv_usec: d.subsec_micros() as i64,
     };
-    t.copy_out(a.a[1], &ru)?;
+    t.copy_out(a.ptr(1), &ru)?;
     Ok(0)
 }
 
@@ -371,7 +372,7 @@ fn arm_real_timer(
 fn sys_alarm(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let (left, _) = arm_real_timer(
         &t.tg,
-        Duration::from_secs(a.a[0] as u32 as u64),
+        Duration::from_secs(u64::from(a.uint(0))),
         Duration::ZERO,
     );
     // alarm rounds the remaining time to the nearest second, at least 1.
@@ -394,8 +395,8 @@ fn from_tv(v: libc::timeval) -> Result<Duration, Errno> {
 }
 
 fn sys_clock_settime(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let clock = a.a[0] as i32;
-    read_ts(t, a.a[1])?;
+    let clock = a.int(0);
+    read_ts(t, a.ptr(1))?;
     if clock == libc::CLOCK_REALTIME {
         return Err(Errno::EPERM);
     }
@@ -464,37 +465,37 @@ fn arm_cpu_timer(
 }
 
 fn sys_setitimer(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let which = a.a[0] as i32;
+    let which = a.int(0);
     if which == libc::ITIMER_VIRTUAL || which == libc::ITIMER_PROF {
-        let (value, interval) = if a.a[1] != 0 {
-            let it: libc::itimerval = t.copy_in(a.a[1])?;
+        let (value, interval) = if !a.addr(1).is_null() {
+            let it: libc::itimerval = t.copy_in(a.ptr(1))?;
             (from_tv(it.it_value)?, from_tv(it.it_interval)?)
         } else {
             (Duration::ZERO, Duration::ZERO)
         };
         let (left, int) = arm_cpu_timer(&t.tg, which as usize, value, interval);
-        if a.a[2] != 0 {
+        if !a.addr(2).is_null() {
             let old = libc::itimerval {
                 it_interval: tv(int),
                 it_value: tv(left),
             };
-            t.copy_out(a.a[2], &old)?;
+            t.copy_out(a.ptr(2), &old)?;
         }
         return Ok(0);
     }
     if which != libc::ITIMER_REAL {
         return Err(Errno::EINVAL);
     }
-    let (value, interval) = if a.a[1] != 0 {
-        let it: libc::itimerval = t.copy_in(a.a[1])?;
+    let (value, interval) = if !a.addr(1).is_null() {
+        let it: libc::itimerval = t.copy_in(a.ptr(1))?;
         (from_tv(it.it_value)?, from_tv(it.it_interval)?)
     } else {
         (Duration::ZERO, Duration::ZERO)
     };
     let (left, int) = arm_real_timer(&t.tg, value, interval);
-    if a.a[2] != 0 {
+    if !a.addr(2).is_null() {
         t.copy_out(
-            a.a[2],
+            a.ptr(2),
             &libc::itimerval {
                 it_interval: tv(int),
                 it_value: tv(left),
@@ -505,7 +506,7 @@ fn sys_setitimer(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_getitimer(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let which = a.a[0] as i32;
+    let which = a.int(0);
     if which == libc::ITIMER_VIRTUAL || which == libc::ITIMER_PROF {
         let now = group_cpu(&t.tg);
         let (_, exp, int) = t.tg.inner.lock().unwrap().cpu_timers[which as usize - 1];
@@ -514,7 +515,7 @@ fn sys_getitimer(t: &mut Task, a: &SyscallArgs) -> SysResult {
             it_interval: tv(int),
             it_value: tv(left),
         };
-        t.copy_out(a.a[1], &cur)?;
+        t.copy_out(a.ptr(1), &cur)?;
         return Ok(0);
     }
     if which != libc::ITIMER_REAL {
@@ -530,7 +531,7 @@ fn sys_getitimer(t: &mut Task, a: &SyscallArgs) -> SysResult {
         )
     };
     t.copy_out(
-        a.a[1],
+        a.ptr(1),
         &libc::itimerval {
             it_interval: tv(int),
             it_value: tv(left),

@@ -7,6 +7,7 @@ use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use crate::fsimpl::timerfd::TimerFd;
 use crate::kernel::task::Task;
+use crate::usermem::UserPtr;
 use crate::vfs::File;
 
 pub fn register(t: &mut Table) {
@@ -31,8 +32,8 @@ pub fn register(t: &mut Table) {
 }
 
 fn sys_timerfd_create(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let clock = a.a[0] as i32;
-    let flags = a.a[1] as i32;
+    let clock = a.int(0);
+    let flags = a.int(1);
     match clock {
         libc::CLOCK_REALTIME
         | libc::CLOCK_MONOTONIC
@@ -57,7 +58,7 @@ fn timer_of(t: &Task, fd: i32) -> Result<Arc<TimerFd>, Errno> {
     any.downcast::<TimerFd>().map_err(|_| Errno::EINVAL)
 }
 
-fn read_spec(t: &Task, addr: u64) -> Result<(Duration, Duration), Errno> {
+fn read_spec(t: &Task, addr: UserPtr<libc::itimerspec>) -> Result<(Duration, Duration), Errno> {
     let its: libc::itimerspec = t.copy_in(addr)?;
     let d = |ts: libc::timespec| {
         if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
@@ -80,12 +81,12 @@ fn spec(left: Duration, interval: Duration) -> libc::itimerspec {
 }
 
 fn sys_timerfd_settime(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let flags = a.a[1] as i32;
+    let flags = a.int(1);
     if flags & !(libc::TFD_TIMER_ABSTIME | libc::TFD_TIMER_CANCEL_ON_SET) != 0 {
         return Err(Errno::EINVAL);
     }
-    let timer = timer_of(t, a.a[0] as i32)?;
-    let (value, interval) = read_spec(t, a.a[2])?;
+    let timer = timer_of(t, a.int(0))?;
+    let (value, interval) = read_spec(t, a.ptr(2))?;
     let first = if value.is_zero() {
         None
     } else if flags & libc::TFD_TIMER_ABSTIME != 0 {
@@ -101,14 +102,14 @@ fn sys_timerfd_settime(t: &mut Task, a: &SyscallArgs) -> SysResult {
         Some(crate::kernel::deadline::after(value))
     };
     let (left, int) = timer.set(first, interval);
-    if a.a[3] != 0 {
-        t.copy_out(a.a[3], &spec(left, int))?;
+    if !a.addr(3).is_null() {
+        t.copy_out(a.ptr(3), &spec(left, int))?;
     }
     Ok(0)
 }
 
 fn sys_timerfd_gettime(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let (left, int) = timer_of(t, a.a[0] as i32)?.get();
-    t.copy_out(a.a[1], &spec(left, int))?;
+    let (left, int) = timer_of(t, a.int(0))?.get();
+    t.copy_out(a.ptr(1), &spec(left, int))?;
     Ok(0)
 }

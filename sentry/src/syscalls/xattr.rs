@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::task::Task;
+use crate::usermem::UserAddr;
 use crate::vfs::Caller;
 use crate::vfs::{ops, xattr, Dentry};
 
@@ -56,15 +57,15 @@ const SYS_REMOVEXATTRAT: i64 = 466;
 #[derive(Clone, Copy)]
 enum Target {
     Path {
-        addr: u64,
+        addr: UserAddr,
         follow: bool,
     },
-    Fd(u64),
+    Fd(i32),
     /// The *xattrat calls: `path` from `dirfd`, `AT_SYMLINK_NOFOLLOW` and
     /// `AT_EMPTY_PATH` in `flags`.
     At {
-        dirfd: u64,
-        addr: u64,
+        dirfd: i32,
+        addr: UserAddr,
         flags: u64,
     },
 }
@@ -79,7 +80,7 @@ fn dentry_of(t: &Task, target: Target) -> Result<Arc<Dentry>, Errno> {
             ops::dentry_at(t, libc::AT_FDCWD, &p, follow, false)
         }
         Target::Fd(fd) => {
-            let f = t.fds.get(fd as i32)?;
+            let f = t.fds.get(fd)?;
             if f.is_path_only() {
                 return Err(Errno::EBADF);
             }
@@ -97,7 +98,7 @@ fn dentry_of(t: &Task, target: Target) -> Result<Arc<Dentry>, Errno> {
                 return Err(Errno::ENOENT);
             }
             let follow = flags & libc::AT_SYMLINK_NOFOLLOW as u64 == 0;
-            ops::dentry_at(t, dirfd as i32, &p, follow, empty_ok)
+            ops::dentry_at(t, dirfd, &p, follow, empty_ok)
         }
     }
 }
@@ -105,7 +106,7 @@ fn dentry_of(t: &Task, target: Target) -> Result<Arc<Dentry>, Errno> {
 /// struct xattr_args of the *xattrat calls: `value[8] size[4] flags[4]`,
 /// `usize` bytes long (at least those 16; any more must be zero, as
 /// `copy_struct_from_user` wants).
-fn read_xattr_args(t: &Task, addr: u64, usize_: u64) -> Result<(u64, u64, i32), Errno> {
+fn read_xattr_args(t: &Task, addr: UserAddr, usize_: u64) -> Result<(u64, u64, i32), Errno> {
     const VER0: u64 = 16;
     if usize_ < VER0 {
         return Err(Errno::EINVAL);
@@ -127,7 +128,7 @@ fn read_xattr_args(t: &Task, addr: u64, usize_: u64) -> Result<(u64, u64, i32), 
 }
 
 /// An attribute name: 1..=255 bytes (ERANGE otherwise, as Linux).
-fn read_name(t: &Task, name: u64) -> Result<Vec<u8>, Errno> {
+fn read_name(t: &Task, name: UserAddr) -> Result<Vec<u8>, Errno> {
     let n = t.read_cstring(name, 256).map_err(|e| {
         if e == Errno::ENAMETOOLONG {
             Errno::ERANGE
@@ -143,7 +144,7 @@ fn read_name(t: &Task, name: u64) -> Result<Vec<u8>, Errno> {
 
 /// Copies `data` out to a buffer of `size` bytes at `buf`: size 0 asks
 /// for the length; a smaller buffer is ERANGE.
-fn copy_out_sized(t: &Task, data: &[u8], buf: u64, size: u64) -> SysResult {
+fn copy_out_sized(t: &Task, data: &[u8], buf: UserAddr, size: u64) -> SysResult {
     let size = usize::try_from(size)
         .unwrap_or(usize::MAX)
         .min(xattr::SIZE_MAX);
@@ -159,31 +160,31 @@ fn copy_out_sized(t: &Task, data: &[u8], buf: u64, size: u64) -> SysResult {
 
 fn do_get(t: &Task, target: Target, a: &SyscallArgs) -> SysResult {
     let d = dentry_of(t, target)?;
-    let name = read_name(t, a.a[1])?;
+    let name = read_name(t, a.addr(1))?;
     let value = xattr::get(&t.fs_cred(), &d, &name)?;
-    copy_out_sized(t, &value, a.a[2], a.a[3])
+    copy_out_sized(t, &value, a.addr(2), a.ulong(3))
 }
 
 fn do_list(t: &Task, target: Target, a: &SyscallArgs) -> SysResult {
     let d = dentry_of(t, target)?;
     let names = xattr::list(&t.fs_cred(), &d)?;
-    copy_out_sized(t, &names, a.a[1], a.a[2])
+    copy_out_sized(t, &names, a.addr(1), a.ulong(2))
 }
 
 fn do_set(t: &Task, target: Target, a: &SyscallArgs) -> SysResult {
-    let flags = a.a[4] as i32;
+    let flags = a.int(4);
     if flags & !(xattr::CREATE | xattr::REPLACE) != 0 {
         return Err(Errno::EINVAL);
     }
-    let name = read_name(t, a.a[1])?;
-    let size = usize::try_from(a.a[3]).map_err(|_| Errno::E2BIG)?;
+    let name = read_name(t, a.addr(1))?;
+    let size = usize::try_from(a.ulong(3)).map_err(|_| Errno::E2BIG)?;
     if size > xattr::SIZE_MAX {
         return Err(Errno::E2BIG);
     }
     let value = if size == 0 {
         Vec::new()
     } else {
-        t.read_bytes(a.a[2], size)?
+        t.read_bytes(a.addr(2), size)?
     };
     let d = dentry_of(t, target)?;
     xattr::set(&t.fs_cred(), &d, &name, &value, flags)?;
@@ -191,7 +192,7 @@ fn do_set(t: &Task, target: Target, a: &SyscallArgs) -> SysResult {
 }
 
 fn do_remove(t: &Task, target: Target, a: &SyscallArgs) -> SysResult {
-    let name = read_name(t, a.a[1])?;
+    let name = read_name(t, a.addr(1))?;
     let d = dentry_of(t, target)?;
     xattr::remove(&t.fs_cred(), &d, &name)?;
     Ok(0)
@@ -199,50 +200,47 @@ fn do_remove(t: &Task, target: Target, a: &SyscallArgs) -> SysResult {
 
 fn at(a: &SyscallArgs) -> Target {
     Target::At {
-        dirfd: a.a[0],
-        addr: a.a[1],
-        flags: a.a[2],
+        dirfd: a.int(0),
+        addr: a.addr(1),
+        flags: a.ulong(2),
     }
 }
 
 /// The arguments of a *xattrat call rearranged as the plain call's
 /// (`target`, name, value, size, flags), which the shared code reads.
-fn plain(name: u64, value: u64, size: u64, flags: i32) -> SyscallArgs {
-    let mut p = SyscallArgs::default();
-    p.a[1] = name;
-    p.a[2] = value;
-    p.a[3] = size;
-    p.a[4] = flags as u32 as u64;
-    p
+fn plain(name: UserAddr, value: u64, size: u64, flags: i32) -> SyscallArgs {
+    SyscallArgs {
+        a: [0, name.get(), value, size, flags as u32 as u64, 0],
+    }
 }
 
 fn sys_setxattrat(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let (value, size, flags) = read_xattr_args(t, a.a[4], a.a[5])?;
-    do_set(t, at(a), &plain(a.a[3], value, size, flags))
+    let (value, size, flags) = read_xattr_args(t, a.addr(4), a.ulong(5))?;
+    do_set(t, at(a), &plain(a.addr(3), value, size, flags))
 }
 
 fn sys_getxattrat(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let (value, size, flags) = read_xattr_args(t, a.a[4], a.a[5])?;
+    let (value, size, flags) = read_xattr_args(t, a.addr(4), a.ulong(5))?;
     if flags != 0 {
         return Err(Errno::EINVAL);
     }
-    do_get(t, at(a), &plain(a.a[3], value, size, 0))
+    do_get(t, at(a), &plain(a.addr(3), value, size, 0))
 }
 
 fn sys_listxattrat(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let mut p = SyscallArgs::default();
-    p.a[1] = a.a[3];
-    p.a[2] = a.a[4];
+    let p = SyscallArgs {
+        a: [0, a.addr(3).get(), a.ulong(4), 0, 0, 0],
+    };
     do_list(t, at(a), &p)
 }
 
 fn sys_removexattrat(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_remove(t, at(a), &plain(a.a[3], 0, 0, 0))
+    do_remove(t, at(a), &plain(a.addr(3), 0, 0, 0))
 }
 
 fn path(a: &SyscallArgs, follow: bool) -> Target {
     Target::Path {
-        addr: a.a[0],
+        addr: a.addr(0),
         follow,
     }
 }
@@ -256,7 +254,7 @@ fn sys_lgetxattr(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_fgetxattr(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_get(t, Target::Fd(a.a[0]), a)
+    do_get(t, Target::Fd(a.int(0)), a)
 }
 
 fn sys_listxattr(t: &mut Task, a: &SyscallArgs) -> SysResult {
@@ -268,7 +266,7 @@ fn sys_llistxattr(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_flistxattr(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_list(t, Target::Fd(a.a[0]), a)
+    do_list(t, Target::Fd(a.int(0)), a)
 }
 
 fn sys_setxattr(t: &mut Task, a: &SyscallArgs) -> SysResult {
@@ -280,7 +278,7 @@ fn sys_lsetxattr(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_fsetxattr(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_set(t, Target::Fd(a.a[0]), a)
+    do_set(t, Target::Fd(a.int(0)), a)
 }
 
 fn sys_removexattr(t: &mut Task, a: &SyscallArgs) -> SysResult {
@@ -292,5 +290,5 @@ fn sys_lremovexattr(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_fremovexattr(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    do_remove(t, Target::Fd(a.a[0]), a)
+    do_remove(t, Target::Fd(a.int(0)), a)
 }

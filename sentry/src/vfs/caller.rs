@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use super::{Cred, FdTable, FsContext, Vfs};
 use crate::errno::Errno;
-use crate::usermem::{Pod, UserMemory, UserPtr};
+use crate::usermem::{Pod, UserAddr, UserMemory, UserPtr};
 use crate::waiter::WaitQueue;
 
 pub trait Caller {
@@ -55,13 +55,13 @@ impl dyn Caller + '_ {
         self.memory().copy_out(p, v)
     }
 
-    pub fn read_bytes(&self, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
+    pub fn read_bytes(&self, addr: impl Into<UserAddr>, len: usize) -> Result<Vec<u8>, Errno> {
         let mut v = vec![0u8; len];
-        self.memory().read(addr, &mut v)?;
+        self.memory().read(addr.into().get(), &mut v)?;
         Ok(v)
     }
 
-    pub fn write_bytes(&self, addr: u64, data: &[u8]) -> Result<(), Errno> {
-        self.memory().write(addr, data)
+    pub fn write_bytes(&self, addr: impl Into<UserAddr>, data: &[u8]) -> Result<(), Errno> {
+        self.memory().write(addr.into().get(), data)
     }
 }

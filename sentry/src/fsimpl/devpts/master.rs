@@ -1,6 +1,7 @@
 //! The master end of a pty (/dev/ptmx).
 
 use super::*;
+use crate::usermem::UserPtr;
 
 /// The master end (/dev/ptmx).
 pub struct Master {
@@ -57,17 +58,17 @@ impl FileOps for Master {
         let t = Task::from_caller(c)?;
         match u64::from(cmd) {
             libc::TIOCGPTN => {
-                t.copy_out(arg, &self.pty.index)?;
+                t.copy_out(UserPtr::<u32>::new(arg), &self.pty.index)?;
                 Ok(0)
             }
             libc::TIOCSPTLCK => {
-                let lock: i32 = t.copy_in(arg)?;
+                let lock = t.copy_in(UserPtr::<i32>::new(arg))?;
                 self.pty.lock().locked = lock != 0;
                 Ok(0)
             }
             libc::TIOCGPTLCK => {
                 let locked = i32::from(self.pty.lock().locked);
-                t.copy_out(arg, &locked)?;
+                t.copy_out(UserPtr::<i32>::new(arg), &locked)?;
                 Ok(0)
             }
             libc::TIOCGPTPEER => self.open_peer(t, arg),

@@ -2,6 +2,7 @@
 //! ptys, and its session, foreground group and hang-up.
 
 use super::*;
+use crate::usermem::{UserAddr, UserPtr};
 
 pub(super) struct State {
     pub(super) ld: Ldisc,
@@ -456,11 +457,11 @@ impl Pty {
         match cmd {
             libc::TCGETS => {
                 let b = self.lock().ld.termios.to_bytes();
-                t.write_bytes(arg, &b)?;
+                t.write_bytes(UserAddr(arg), &b)?;
                 Ok(0)
             }
             libc::TCSETS | libc::TCSETSW | libc::TCSETSF => {
-                let b = t.read_bytes(arg, TERMIOS_LEN)?;
+                let b = t.read_bytes(UserAddr(arg), TERMIOS_LEN)?;
                 let new = Termios::from_bytes(&b).ok_or(Errno::EFAULT)?;
                 {
                     let mut st = self.lock();
@@ -511,11 +512,11 @@ impl Pty {
             }
             libc::TIOCGWINSZ => {
                 let ws = self.lock().winsize;
-                t.write_bytes(arg, &winsize_bytes(&ws))?;
+                t.write_bytes(UserPtr::<libc::winsize>::new(arg), &winsize_bytes(&ws))?;
                 Ok(0)
             }
             libc::TIOCSWINSZ => {
-                let b = t.read_bytes(arg, 8)?;
+                let b = t.read_bytes(UserPtr::<libc::winsize>::new(arg), 8)?;
                 let ws = winsize_from(&b).ok_or(Errno::EFAULT)?;
                 let changed = {
                     let mut st = self.lock();
@@ -532,7 +533,7 @@ impl Pty {
                 let st = self.lock();
                 let n = if master { 0 } else { st.ld.output_len() };
                 drop(st);
-                t.copy_out(arg, &(n as i32))?;
+                t.copy_out(UserPtr::<i32>::new(arg), &(n as i32))?;
                 Ok(0)
             }
             libc::TIOCSCTTY => {
@@ -567,14 +568,14 @@ impl Pty {
                     return Err(Errno::ENOTTY);
                 }
                 let p = self.lock().pgrp.unwrap_or(0);
-                t.copy_out(arg, &p)?;
+                t.copy_out(UserPtr::<i32>::new(arg), &p)?;
                 Ok(0)
             }
             libc::TIOCSPGRP => {
                 if !self.is_ctty_of(t) {
                     return Err(Errno::ENOTTY);
                 }
-                let pgrp: i32 = t.copy_in(arg)?;
+                let pgrp = t.copy_in(UserPtr::<i32>::new(arg))?;
                 if pgrp < 0 {
                     return Err(Errno::EINVAL);
                 }
@@ -600,15 +601,15 @@ impl Pty {
                     return Err(Errno::ENOTTY);
                 }
                 let sid = self.session(&t.kernel).ok_or(Errno::ENOTTY)?;
-                t.copy_out(arg, &sid)?;
+                t.copy_out(UserPtr::<i32>::new(arg), &sid)?;
                 Ok(0)
             }
             libc::TIOCGETD => {
-                t.copy_out(arg, &0i32)?; // N_TTY
+                t.copy_out(UserPtr::<i32>::new(arg), &0i32)?; // N_TTY
                 Ok(0)
             }
             libc::TIOCSETD => {
-                let ld: i32 = t.copy_in(arg)?;
+                let ld = t.copy_in(UserPtr::<i32>::new(arg))?;
                 if ld != 0 {
                     return Err(Errno::EINVAL);
                 }

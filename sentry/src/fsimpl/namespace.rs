@@ -41,7 +41,11 @@ pub fn with_root(root: InodeRef, fstype: &'static str) -> Arc<Vfs> {
 /// Without `overlay` the root is the Gofer's root itself, writable
 /// (changes reach the host); `shared`: the host may change the Gofer's
 /// files meanwhile (see `fsimpl::gofer`).
-pub fn new(gofer: Arc<gofer_protocol::Client>, overlay: bool, shared: bool) -> Result<Arc<Vfs>, Errno> {
+pub fn new(
+    gofer: Arc<gofer_protocol::Client>,
+    overlay: bool,
+    shared: bool,
+) -> Result<Arc<Vfs>, Errno> {
     let vfs = bare(gofer, overlay, shared)?;
     for spec in default_mounts() {
         // A root where one of these cannot be made (a symlink to nowhere,
@@ -59,7 +63,11 @@ pub fn new(gofer: Arc<gofer_protocol::Client>, overlay: bool, shared: bool) -> R
 
 /// The root alone, as [`new`] chooses it, with nothing mounted on it: an
 /// OCI container's mounts come from its spec.
-pub fn bare(gofer: Arc<gofer_protocol::Client>, overlay: bool, shared: bool) -> Result<Arc<Vfs>, Errno> {
+pub fn bare(
+    gofer: Arc<gofer_protocol::Client>,
+    overlay: bool,
+    shared: bool,
+) -> Result<Arc<Vfs>, Errno> {
     let writable = !overlay;
     let gofer_root = GoferFs::new_root_with(gofer, Options { writable, shared })?;
     Ok(if overlay {

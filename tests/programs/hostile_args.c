@@ -9,9 +9,11 @@
  * kernel version (4.4.0).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -71,6 +73,34 @@ int main(void)
 			syscall(nr, a, b, c, a, b, c);
 			calls += 2;
 		}
+	}
+	/* The socket calls again, on real sockets of each kind. */
+	const long socket_calls[] = {
+		SYS_bind, SYS_listen, SYS_accept, SYS_accept4, SYS_connect,
+		SYS_getsockname, SYS_getpeername, SYS_shutdown, SYS_getsockopt,
+		SYS_setsockopt, SYS_sendto, SYS_recvfrom, SYS_sendmsg, SYS_recvmsg,
+		SYS_sendmmsg, SYS_recvmmsg, SYS_write, SYS_ioctl,
+	};
+	const int kinds[] = { SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET };
+	/* A shut-down stream's EPIPE is expected; its SIGPIPE would end the
+	 * program. */
+	signal(SIGPIPE, SIG_IGN);
+	for (int k = 0; k < 3; k++) {
+		int sv[2];
+		if (socketpair(AF_UNIX, kinds[k] | SOCK_NONBLOCK, 0, sv) != 0) {
+			printf("socketpair: %s\n", strerror(errno));
+			return 1;
+		}
+		for (unsigned n = 0; n < sizeof socket_calls / sizeof *socket_calls; n++) {
+			for (int i = 0; i < nv; i++) {
+				uint64_t a = values[i], b = values[(i + 1) % nv], c = values[(i + 2) % nv];
+				syscall(socket_calls[n], sv[0], a, b, c, a, b);
+				syscall(socket_calls[n], sv[1], 16, a, MSG_DONTWAIT, b, c);
+				calls += 2;
+			}
+		}
+		close(sv[0]);
+		close(sv[1]);
 	}
 	printf("made %ld calls with hostile arguments\nsurvived\n", calls);
 	return 0;

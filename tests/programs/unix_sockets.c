@@ -231,6 +231,25 @@ static void abstract_and_dgram(void)
 	TRY("abstract: bind", bind(srv, (struct sockaddr *)&a, len));
 	int dup = socket(AF_UNIX, SOCK_DGRAM, 0);
 	TRY("abstract: bind a used name", bind(dup, (struct sockaddr *)&a, len));
+	/* /proc/net/unix lists it, with the descriptor's inode number. */
+	struct stat sst;
+	CHECK(fstat(srv, &sst) == 0);
+	FILE *pn = fopen("/proc/net/unix", "r");
+	CHECK(pn != NULL);
+	char line[512];
+	int listed = 0, header = 0;
+	while (pn && fgets(line, sizeof line, pn)) {
+		unsigned long ino;
+		char path[256];
+		if (strncmp(line, "Num       RefCount Protocol Flags    Type St Inode Path", 55) == 0)
+			header = 1;
+		if (sscanf(line, "%*s %*s %*s %*s %*s %*s %lu %255s", &ino, path) == 2 &&
+		    strcmp(path, "@runsc-rs-test-abstract") == 0)
+			listed = ino == sst.st_ino;
+	}
+	if (pn)
+		fclose(pn);
+	printf("abstract: /proc/net/unix header %d, listed with its inode %d\n", header, listed);
 	struct sockaddr_un ca;
 	socklen_t cal = path_addr(&ca, "dgram-client");
 	CHECK(bind(dup, (struct sockaddr *)&ca, cal) == 0);

@@ -85,6 +85,8 @@ pub trait Socket: Send + Sync {
     fn readable_bytes(&self) -> usize;
     /// SIOCOUTQ: bytes sent and not yet read.
     fn unread_sent_bytes(&self) -> usize;
+    /// The inode number `socket:[N]` and /proc/net show.
+    fn ino(&self) -> u64;
 }
 
 /// A socket in the descriptor table.
@@ -95,10 +97,8 @@ pub struct SocketFile {
 
 impl SocketFile {
     pub fn new(sock: Arc<dyn Socket>) -> Arc<SocketFile> {
-        Arc::new(SocketFile {
-            sock,
-            ino: crate::vfs::anon::anon_ino(),
-        })
+        let ino = sock.ino();
+        Arc::new(SocketFile { sock, ino })
     }
 
     /// The socket behind a file; ENOTSOCK for any other file.

@@ -19,6 +19,7 @@
 //! not keep a dead process alive.
 
 pub(crate) mod files;
+mod net;
 pub mod system;
 pub mod task;
 
@@ -253,6 +254,7 @@ impl ProcRoot {
                 thread: true,
             })),
             b"mounts" => Ok(TextLink::new(key("mounts"), b"self/mounts")),
+            b"net" => Ok(TextLink::new(key("net"), b"self/net")),
             _ => system::lookup(&self.state, k, name),
         }
     }
@@ -284,6 +286,7 @@ impl Inode for ProcRoot {
             entry(path_ino("proc:/self"), libc::DT_LNK, b"self"),
             entry(path_ino("proc:/thread-self"), libc::DT_LNK, b"thread-self"),
             entry(path_ino("proc:/mounts"), libc::DT_LNK, b"mounts"),
+            entry(path_ino("proc:/net"), libc::DT_LNK, b"net"),
         ];
         v.extend(system::entries());
         Ok(v)

@@ -205,7 +205,7 @@ struct PidDir {
     t: Target,
 }
 
-const PID_ENTRIES: [(&str, u8); 31] = [
+const PID_ENTRIES: [(&str, u8); 32] = [
     ("auxv", libc::DT_REG),
     ("cgroup", libc::DT_REG),
     ("cmdline", libc::DT_REG),
@@ -222,6 +222,7 @@ const PID_ENTRIES: [(&str, u8); 31] = [
     ("maps", libc::DT_REG),
     ("mountinfo", libc::DT_REG),
     ("mounts", libc::DT_REG),
+    ("net", libc::DT_DIR),
     ("ns", libc::DT_DIR),
     ("oom_adj", libc::DT_REG),
     ("oom_score", libc::DT_REG),
@@ -270,6 +271,7 @@ impl PidDir {
                 fds: t.view().1.as_ref().map(Arc::downgrade).unwrap_or_default(),
                 ids,
             }),
+            "net" => Arc::new(super::net::NetDir { ino, t }),
             "ns" => Arc::new(NsDir { ino, ids }),
             "task" => {
                 if t.is_task_entry() {

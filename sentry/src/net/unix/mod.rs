@@ -115,6 +115,7 @@ impl Default for State {
 
 pub struct UnixSocket {
     kind: i32,
+    ino: u64,
     names: Arc<Names>,
     st: Mutex<State>,
     queue: WaitQueue,
@@ -149,13 +150,16 @@ impl UnixSocket {
             libc::SOCK_STREAM | libc::SOCK_DGRAM | libc::SOCK_SEQPACKET => {}
             _ => return Err(Errno::ESOCKTNOSUPPORT),
         }
-        Ok(Arc::new_cyclic(|me| UnixSocket {
+        let s = Arc::new_cyclic(|me| UnixSocket {
             kind,
-            names,
+            ino: crate::vfs::anon::anon_ino(),
+            names: names.clone(),
             st: Mutex::new(State::default()),
             queue: WaitQueue::new(),
             me: me.clone(),
-        }))
+        });
+        names.register(&s);
+        Ok(s)
     }
 
     /// socketpair(2): two sockets connected to each other.
@@ -571,6 +575,10 @@ impl Socket for UnixSocket {
     fn unread_sent_bytes(&self) -> usize {
         let peer = self.lock().peer.as_ref().and_then(Weak::upgrade);
         peer.map_or(0, |p| p.lock().recv.bytes)
+    }
+
+    fn ino(&self) -> u64 {
+        self.ino
     }
 }
 

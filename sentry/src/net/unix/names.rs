@@ -27,6 +27,8 @@ pub struct Names {
     abstract_names: Mutex<HashMap<Vec<u8>, Weak<UnixSocket>>>,
     paths: Mutex<HashMap<Node, Weak<UnixSocket>>>,
     next_auto: AtomicU32,
+    /// Every socket, for /proc/net/unix.
+    all: Mutex<Vec<Weak<UnixSocket>>>,
 }
 
 fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -52,6 +54,51 @@ fn socket_node(t: &dyn Caller, path: &[u8], for_connect: bool) -> Result<Node, E
 impl Names {
     pub fn new() -> Arc<Names> {
         Arc::new(Names::default())
+    }
+
+    pub(super) fn register(&self, sock: &Arc<UnixSocket>) {
+        let mut all = locked(&self.all);
+        // Prune as the list doubles, so it stays within twice the live
+        // sockets at a constant cost per socket.
+        if all.len() >= 64 && all.len().is_power_of_two() {
+            all.retain(|w| w.strong_count() > 0);
+        }
+        all.push(Arc::downgrade(sock));
+    }
+
+    /// /proc/net/unix: every socket, as Linux's unix_seq_show prints it
+    /// (kernel addresses as zeros, as an unprivileged reader sees them).
+    pub fn proc_net_unix(&self) -> Vec<u8> {
+        let socks: Vec<Arc<UnixSocket>> =
+            locked(&self.all).iter().filter_map(Weak::upgrade).collect();
+        let mut out = String::from("Num       RefCount Protocol Flags    Type St Inode Path\n");
+        for s in socks {
+            let st = s.lock();
+            let listening = st.listener.is_some();
+            let connected = st.connected || (!s.connection_based() && st.peer.is_some());
+            // __SO_ACCEPTCON, and SS_UNCONNECTED / SS_CONNECTED.
+            let flags = if listening { 1 << 16 } else { 0 };
+            let state = if connected { 3 } else { 1 };
+            out.push_str(&format!(
+                "0000000000000000: 00000002 00000000 {flags:08X} {:04X} {state:02X} {:5}",
+                s.kind, s.ino
+            ));
+            match &st.name {
+                UnixName::Path(p) => {
+                    out.push(' ');
+                    out.push_str(&String::from_utf8_lossy(p));
+                }
+                UnixName::Abstract(a) => {
+                    out.push_str(" @");
+                    // NULs inside an abstract name print as '@'.
+                    let shown: Vec<u8> = a.iter().map(|&b| if b == 0 { b'@' } else { b }).collect();
+                    out.push_str(&String::from_utf8_lossy(&shown));
+                }
+                UnixName::Unnamed => {}
+            }
+            out.push('\n');
+        }
+        out.into_bytes()
     }
 
     /// The live socket bound to `name`; ECONNREFUSED when none is.

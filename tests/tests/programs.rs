@@ -203,3 +203,11 @@ fn dnotify_sends_sigio_for_the_events_asked_and_ends_as_linux_does() {
 fn unix_sockets_match_linux() {
     native_then_sandboxed("unix_sockets", &[], SHORT);
 }
+
+/// AF_UNIX under load: 16 MiB through a stream in odd-sized pieces with
+/// MSG_WAITALL at the end, and 200 connections from 4 processes to a
+/// listener with a backlog of 2, served by a poll loop.
+#[test]
+fn unix_sockets_carry_bulk_data_and_many_connections() {
+    native_then_sandboxed("unix_stress", &[], SHORT);
+}

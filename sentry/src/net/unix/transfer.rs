@@ -248,7 +248,8 @@ pub(super) fn recv(
                 s.notify_with(peer.as_deref());
                 let n = r?;
                 if !waitall || msg.data.is_empty() || msg.flags & libc::MSG_PEEK != 0 {
-                    return Ok(n);
+                    // A stream's MSG_WAITALL counts every step's bytes.
+                    return Ok(if waitall { msg.data.done() } else { n });
                 }
                 continue;
             }

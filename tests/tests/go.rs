@@ -1,4 +1,4 @@
-//! Go programs that start child processes: Go's runtime mixes threads
+//! Go programs that start child processes, and one serving a Unix socket: Go's runtime mixes threads
 //! parked on futexes, a netpoller asleep in epoll_wait, SIGCHLD and
 //! SIGURG, clone(CLONE_VFORK) and wait4, the mix in which a lost wake-up
 //! hung `go build` under runsc-rs (issue 17). Each program runs natively
@@ -52,4 +52,30 @@ fn go_program_re_executing_itself_100_times_reaps_every_child() {
     require!(sandbox());
     let sandboxed = cmd.run_sandboxed();
     assert_same(&native, &sandboxed);
+}
+
+/// Go's net package on Unix sockets (non-blocking sockets in the
+/// netpoller, accept4, deadlines): 20 goroutines x 50 echoed lines, a
+/// read deadline, a datagram pair and SCM_RIGHTS; 10 runs, each against
+/// the native output.
+#[test]
+fn go_unix_socket_echo_server_matches_linux_in_10_runs() {
+    let prog = require!(go_program("unix_echo"));
+    let cmd = Cmd::new(&[prog.to_str().expect("utf-8 path")])
+        .env("TMPDIR", "/tmp")
+        .timeout(Duration::from_secs(60));
+    let native = cmd.run_native();
+    assert!(
+        native.status == 0 && native.stdout.contains("20 of 20 clients"),
+        "the program fails natively\n{}",
+        native.describe()
+    );
+    require!(sandbox());
+    for run in 1..=10 {
+        let sandboxed = cmd.run_sandboxed();
+        if sandboxed.status != native.status || sandboxed.stdout != native.stdout {
+            eprintln!("run {run} of 10 differs");
+            assert_same(&native, &sandboxed);
+        }
+    }
 }

@@ -20,6 +20,7 @@
 
 pub(crate) mod files;
 pub mod system;
+mod target;
 pub mod task;
 
 use std::collections::HashMap;

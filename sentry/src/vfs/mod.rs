@@ -11,6 +11,9 @@
 //! * [`open`]: path resolution + open, as openat(2) does it.
 //! * [`poll::wait_ready`]: waiting for files to be ready (poll, select,
 //!   epoll build on it).
+//! * [`Notify`] (`Vfs::notify`, `Mount::notify`): the inotify watches,
+//!   dnotify marks and event producers of one namespace.
+//! * [`Vfs::internal_mount`]: filesystems mounted nowhere (memfd's).
 //!
 //! Layers, bottom up:
 //! * an [`Inode`] is a file of one filesystem (`fsimpl::tmpfs`,

@@ -20,7 +20,7 @@ pub fn register_filesystems(vfs: &Vfs) {
     vfs.register_filesystem("mqueue", Arc::new(TmpfsType(Kind::Mqueue)));
     vfs.register_filesystem("proc", Arc::new(ProcType));
     vfs.register_filesystem("sysfs", Arc::new(SysfsType));
-    vfs.register_filesystem("devpts", Arc::new(DevptsType));
+    vfs.register_filesystem("devpts", Arc::new(DevptsType::default()));
 }
 
 /// A namespace with `root` on `/`, every filesystem type registered, and

@@ -210,7 +210,10 @@ fn sys_fcntl(t: &mut Task, a: &SyscallArgs) -> SysResult {
             if !d.is_dir() {
                 return Err(Errno::ENOTDIR);
             }
-            crate::vfs::dnotify::set(&f, fd, &d.inode, t.tg.clone(), a.ulong(2))?;
+            d.mount
+                .notify()
+                .marks()
+                .set(&f, fd, &d.inode, t.tg.clone(), a.ulong(2))?;
             Ok(0)
         }
         _ => Err(Errno::EINVAL),

@@ -247,7 +247,7 @@ fn do_access(t: &Task, dirfd: i32, path_addr: UserAddr, mode: i32, flags: i32) -
         )
     {
         if let Some(d) = target.dentry() {
-            crate::vfs::mount::want_write(d)?;
+            d.mount.want_write()?;
         }
     }
     ops::access(&cred, &st, mode)?;
@@ -554,7 +554,7 @@ fn sys_ftruncate(t: &mut Task, a: &SyscallArgs) -> SysResult {
         size: Some(len as u64),
         ..vfs::SetAttr::default()
     })?;
-    crate::vfs::inotify::file_event(&d, libc::IN_MODIFY);
+    d.mount.notify().file_event(&d, libc::IN_MODIFY);
     Ok(0)
 }
 
@@ -737,7 +737,7 @@ fn sys_fallocate(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let d = f.dentry().ok_or(Errno::EOPNOTSUPP)?;
     if punch {
         d.inode.punch_hole(off as u64, len as u64)?;
-        crate::vfs::inotify::file_event(d, libc::IN_MODIFY);
+        d.mount.notify().file_event(d, libc::IN_MODIFY);
         return Ok(0);
     }
     if mode & libc::FALLOC_FL_KEEP_SIZE == 0 && end > st.st_size {
@@ -745,7 +745,7 @@ fn sys_fallocate(t: &mut Task, a: &SyscallArgs) -> SysResult {
             size: Some(end as u64),
             ..vfs::SetAttr::default()
         })?;
-        crate::vfs::inotify::file_event(d, libc::IN_MODIFY);
+        d.mount.notify().file_event(d, libc::IN_MODIFY);
     }
     Ok(0)
 }

@@ -44,7 +44,7 @@ fn make(t: &Task, flags: i32) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let f = File::new(
-        Arc::new(Inotify::new()),
+        Arc::new(Inotify::new(t.kernel.vfs.notify().watches())),
         None,
         libc::O_RDONLY | (flags & libc::O_NONBLOCK),
     );

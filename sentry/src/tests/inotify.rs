@@ -47,7 +47,7 @@ fn the_last_close_of_an_unlinked_file_ends_its_watch() {
     let v = setup();
     let c = Ctx::new(&v, v.root(), Cred::root(), 0o022);
     let f = ops::open_at(&c, v.root(), b"/d/f", libc::O_CREAT | libc::O_RDONLY, 0o644).unwrap();
-    let i = Inotify::new();
+    let i = Inotify::new(v.notify().watches());
     let wd = watch(&v, &i, b"/d/f");
     ops::unlinkat(&c, v.root(), b"/d/f").unwrap();
     assert_eq!(events(&i), vec![(wd, libc::IN_ATTRIB, vec![])]);
@@ -67,7 +67,7 @@ fn an_open_file_renamed_elsewhere_reports_to_its_new_directory() {
     let v = setup();
     let c = Ctx::new(&v, v.root(), Cred::root(), 0o022);
     let f = ops::open_at(&c, v.root(), b"/d/a", libc::O_CREAT | libc::O_WRONLY, 0o644).unwrap();
-    let i = Inotify::new();
+    let i = Inotify::new(v.notify().watches());
     let (wd, we) = (watch(&v, &i, b"/d"), watch(&v, &i, b"/e"));
     ops::renameat(&c, v.root(), b"/d/a", v.root(), b"/e/b", 0).unwrap();
     let moves: Vec<u32> = events(&i).iter().map(|e| e.1).collect();

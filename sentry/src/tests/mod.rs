@@ -3,6 +3,7 @@
 //! layer's own unit tests stay beside its code and use only what is below.
 
 mod inotify;
+mod isolation;
 mod mount;
 mod poll;
 mod vfs;

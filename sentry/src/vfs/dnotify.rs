@@ -4,8 +4,9 @@
 //! created, removed, renamed or changes attributes; without
 //! `DN_MULTISHOT` the request ends at its first signal.
 //!
-//! The events are inotify's (`inotify::notify` reports every event on a
-//! directory here too), so dnotify sees what inotify sees. Without
+//! The events are inotify's (`Notify` reports every event on a directory
+//! here too), so dnotify sees what inotify sees. The marks belong to one
+//! VFS ([`Marks`], held by its `Notify`). Without
 //! F_SETSIG the signal is a plain SIGIO from the kernel (`SI_KERNEL`);
 //! with it, that signal with `POLL_MSG`, the band and the descriptor of
 //! the last F_NOTIFY, as Linux's `send_sigio` sends them. A request ends
@@ -14,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use super::inotify::key;
 use crate::errno::Errno;
@@ -65,91 +66,144 @@ struct Mark {
 const POLL_MSG: i32 = 3;
 const POLL_MSG_BAND: u64 = 0x441;
 
-/// Marks by directory inode (its address, `inotify::key`; the file
-/// holds the inode, so the address stays its own).
-fn registry() -> MutexGuard<'static, HashMap<usize, Vec<Mark>>> {
-    static R: OnceLock<Mutex<HashMap<usize, Vec<Mark>>>> = OnceLock::new();
-    R.get_or_init(|| Mutex::new(HashMap::new()))
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
+/// The dnotify requests of one VFS, by directory inode (its address,
+/// `inotify::key`; the file holds the inode, so the address stays its
+/// own).
+#[derive(Default)]
+pub struct Marks {
+    reg: Mutex<HashMap<usize, Vec<Mark>>>,
+    /// Marks that exist, for the fast path.
+    count: AtomicUsize,
 }
 
-/// Marks that exist, for the fast path.
-static MARKS: AtomicUsize = AtomicUsize::new(0);
-
-/// Whether any mark exists.
-pub fn any() -> bool {
-    MARKS.load(Ordering::Relaxed) != 0
-}
-
-/// F_NOTIFY on `file`, an open directory `dir`, for the process `owner`:
-/// adds `arg`'s events to what this file already asked for (as Linux
-/// does), or with no event ends the request.
-pub fn set(
-    file: &Arc<File>,
-    fd: i32,
-    dir: &InodeRef,
-    owner: Arc<dyn SignalOwner>,
-    arg: u64,
-) -> Result<(), Errno> {
-    let mask = arg as u32;
-    let k = key(dir);
-    let mut reg = registry();
-    let list = reg.entry(k).or_default();
-    let before = list.len();
-    // Marks whose file or process is gone go now.
-    list.retain(|m| m.file.strong_count() > 0 && m.owner.strong_count() > 0);
-    let same = |m: &Mark| {
-        std::ptr::eq(m.file.as_ptr(), Arc::as_ptr(file))
-            && std::ptr::addr_eq(m.owner.as_ptr(), Arc::as_ptr(&owner))
-    };
-    if mask & DN_EVENTS == 0 {
-        list.retain(|m| !same(m));
-    } else if let Some(m) = list.iter_mut().find(|m| same(m)) {
-        m.mask |= mask & (DN_EVENTS | DN_MULTISHOT);
-        m.fd = fd;
-    } else if MARKS.load(Ordering::Relaxed) >= MAX_MARKS {
-        settle(&mut reg, k, before);
-        return Err(Errno::ENOSPC);
-    } else {
-        list.push(Mark {
-            file: Arc::downgrade(file),
-            fd,
-            owner: Arc::downgrade(&owner),
-            mask: mask & (DN_EVENTS | DN_MULTISHOT),
-        });
+impl Marks {
+    fn lock(&self) -> MutexGuard<'_, HashMap<usize, Vec<Mark>>> {
+        self.reg.lock().unwrap_or_else(|e| e.into_inner())
     }
-    settle(&mut reg, k, before);
-    Ok(())
-}
 
-/// The last reference to `file` (open on `dir`) is going: its requests
-/// end (so a closed directory's marks neither linger nor count).
-pub fn closed(file: &File, dir: &InodeRef) {
-    if !any() {
-        return;
+    /// Whether any mark exists.
+    pub fn any(&self) -> bool {
+        self.count.load(Ordering::Relaxed) != 0
     }
-    let k = key(dir);
-    let mut reg = registry();
-    let Some(list) = reg.get_mut(&k) else {
-        return;
-    };
-    let before = list.len();
-    list.retain(|m| !std::ptr::eq(m.file.as_ptr(), file) && m.file.strong_count() > 0);
-    settle(&mut reg, k, before);
-}
 
-/// Accounts for the marks of `k` after a change (it had `before`) and
-/// drops an empty list.
-fn settle(reg: &mut HashMap<usize, Vec<Mark>>, k: usize, before: usize) {
-    let after = reg.get(&k).map_or(0, Vec::len);
-    if after >= before {
-        MARKS.fetch_add(after - before, Ordering::Relaxed);
-    } else {
-        MARKS.fetch_sub(before - after, Ordering::Relaxed);
+    /// F_NOTIFY on `file`, an open directory `dir`, for the process
+    /// `owner`: adds `arg`'s events to what this file already asked for
+    /// (as Linux does), or with no event ends the request.
+    pub fn set(
+        &self,
+        file: &Arc<File>,
+        fd: i32,
+        dir: &InodeRef,
+        owner: Arc<dyn SignalOwner>,
+        arg: u64,
+    ) -> Result<(), Errno> {
+        let mask = arg as u32;
+        let k = key(dir);
+        let mut reg = self.lock();
+        let list = reg.entry(k).or_default();
+        let before = list.len();
+        // Marks whose file or process is gone go now.
+        list.retain(|m| m.file.strong_count() > 0 && m.owner.strong_count() > 0);
+        let same = |m: &Mark| {
+            std::ptr::eq(m.file.as_ptr(), Arc::as_ptr(file))
+                && std::ptr::addr_eq(m.owner.as_ptr(), Arc::as_ptr(&owner))
+        };
+        if mask & DN_EVENTS == 0 {
+            list.retain(|m| !same(m));
+        } else if let Some(m) = list.iter_mut().find(|m| same(m)) {
+            m.mask |= mask & (DN_EVENTS | DN_MULTISHOT);
+            m.fd = fd;
+        } else if self.count.load(Ordering::Relaxed) >= MAX_MARKS {
+            self.settle(&mut reg, k, before);
+            return Err(Errno::ENOSPC);
+        } else {
+            list.push(Mark {
+                file: Arc::downgrade(file),
+                fd,
+                owner: Arc::downgrade(&owner),
+                mask: mask & (DN_EVENTS | DN_MULTISHOT),
+            });
+        }
+        self.settle(&mut reg, k, before);
+        Ok(())
     }
-    if after == 0 {
-        reg.remove(&k);
+
+    /// The last reference to `file` (open on `dir`) is going: its
+    /// requests end (so a closed directory's marks neither linger nor
+    /// count).
+    pub fn closed(&self, file: &File, dir: &InodeRef) {
+        if !self.any() {
+            return;
+        }
+        let k = key(dir);
+        let mut reg = self.lock();
+        let Some(list) = reg.get_mut(&k) else {
+            return;
+        };
+        let before = list.len();
+        list.retain(|m| !std::ptr::eq(m.file.as_ptr(), file) && m.file.strong_count() > 0);
+        self.settle(&mut reg, k, before);
+    }
+
+    /// Accounts for the marks of `k` after a change (it had `before`) and
+    /// drops an empty list.
+    fn settle(&self, reg: &mut HashMap<usize, Vec<Mark>>, k: usize, before: usize) {
+        let after = reg.get(&k).map_or(0, Vec::len);
+        if after >= before {
+            self.count.fetch_add(after - before, Ordering::Relaxed);
+        } else {
+            self.count.fetch_sub(before - after, Ordering::Relaxed);
+        }
+        if after == 0 {
+            reg.remove(&k);
+        }
+    }
+
+    /// An event (inotify's `mask`) in or on the directory `inode`: SIGIO
+    /// to the owner of each request for it; one-shot requests end.
+    pub(super) fn notify(&self, inode: &InodeRef, in_mask: u32) {
+        if !self.any() {
+            return;
+        }
+        let dn = events_of(in_mask);
+        if dn == 0 {
+            return;
+        }
+        let mut sends = Vec::new();
+        {
+            let mut reg = self.lock();
+            let k = key(inode);
+            let Some(list) = reg.get_mut(&k) else {
+                return;
+            };
+            let before = list.len();
+            list.retain(|m| {
+                let (Some(file), Some(owner)) = (m.file.upgrade(), m.owner.upgrade()) else {
+                    return false;
+                };
+                if m.mask & dn == 0 {
+                    return true;
+                }
+                let info = match file.notify_signal() {
+                    0 => Notice {
+                        signo: libc::SIGIO,
+                        code: SI_KERNEL,
+                        band: None,
+                    },
+                    sig => Notice {
+                        signo: sig,
+                        code: POLL_MSG,
+                        band: Some((POLL_MSG_BAND, m.fd)),
+                    },
+                };
+                sends.push((owner, info));
+                m.mask & DN_MULTISHOT != 0
+            });
+            self.settle(&mut reg, k, before);
+        }
+        for (owner, info) in sends {
+            owner.send_notice(info);
+        }
     }
 }
 
@@ -176,51 +230,4 @@ fn events_of(in_mask: u32) -> u32 {
         dn |= DN_RENAME;
     }
     dn
-}
-
-/// An event (inotify's `mask`) in or on the directory `inode`: SIGIO to
-/// the owner of each request for it; one-shot requests end.
-pub fn notify(inode: &InodeRef, in_mask: u32) {
-    if !any() {
-        return;
-    }
-    let dn = events_of(in_mask);
-    if dn == 0 {
-        return;
-    }
-    let mut sends = Vec::new();
-    {
-        let mut reg = registry();
-        let k = key(inode);
-        let Some(list) = reg.get_mut(&k) else {
-            return;
-        };
-        let before = list.len();
-        list.retain(|m| {
-            let (Some(file), Some(owner)) = (m.file.upgrade(), m.owner.upgrade()) else {
-                return false;
-            };
-            if m.mask & dn == 0 {
-                return true;
-            }
-            let info = match file.notify_signal() {
-                0 => Notice {
-                    signo: libc::SIGIO,
-                    code: SI_KERNEL,
-                    band: None,
-                },
-                sig => Notice {
-                    signo: sig,
-                    code: POLL_MSG,
-                    band: Some((POLL_MSG_BAND, m.fd)),
-                },
-            };
-            sends.push((owner, info));
-            m.mask & DN_MULTISHOT != 0
-        });
-        settle(&mut reg, k, before);
-    }
-    for (owner, info) in sends {
-        owner.send_notice(info);
-    }
 }

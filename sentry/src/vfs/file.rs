@@ -43,7 +43,7 @@ pub struct File {
     /// Counted among its mount's writers (a regular file or directory
     /// opened for writing), which a read-only remount waits on.
     writer: bool,
-    /// Counted among its inode's open descriptions (`inotify::opened`):
+    /// Counted among its inode's open descriptions (`Notify::opened`):
     /// it has a dentry and is not O_PATH.
     counted: bool,
     /// F_SETSIG: the signal its notifications send (0: SIGIO, without
@@ -63,11 +63,10 @@ impl Drop for File {
             } else {
                 libc::IN_CLOSE_NOWRITE
             };
-            crate::vfs::inotify::file_event(d, mask);
+            d.mount.notify().file_event(d, mask);
         }
         if let (true, Some(d)) = (self.counted, &self.dentry) {
-            crate::vfs::inotify::closed(&d.inode);
-            crate::vfs::dnotify::closed(self, &d.inode);
+            d.mount.notify().closed(self, &d.inode);
         }
     }
 }
@@ -95,7 +94,7 @@ impl File {
         }
         let counted = flags & libc::O_PATH == 0 && dentry.is_some();
         if let (true, Some(d)) = (counted, &dentry) {
-            crate::vfs::inotify::opened(&d.inode);
+            d.mount.notify().opened(&d.inode);
         }
         Arc::new(File {
             writer,
@@ -331,14 +330,14 @@ impl File {
     /// however many steps it took, as Linux does.
     pub fn accessed(&self, n: usize) {
         if let (true, Some(d)) = (n > 0, &self.dentry) {
-            crate::vfs::inotify::file_event(d, libc::IN_ACCESS);
+            d.mount.notify().file_event(d, libc::IN_ACCESS);
         }
     }
 
     /// Reports a write of `n` bytes to inotify watches.
     pub fn modified(&self, n: usize) {
         if let (true, Some(d)) = (n > 0, &self.dentry) {
-            crate::vfs::inotify::file_event(d, libc::IN_MODIFY);
+            d.mount.notify().file_event(d, libc::IN_MODIFY);
         }
     }
 
@@ -399,7 +398,7 @@ impl File {
     /// offset then points at the first entry not taken.
     pub fn read_dir(
         &self,
-        ctx: &super::ops::Ctx<'_>,
+        ctx: &super::ctx::Ctx<'_>,
         mut emit: impl FnMut(u64, &DirEntry) -> bool,
     ) -> Result<(), Errno> {
         let d = self.dentry.as_ref().ok_or(Errno::ENOTDIR)?;

@@ -22,6 +22,13 @@ pub trait FilesystemType: Send + Sync {
     /// out). `vfs` is the namespace it is mounted in (procfs shows its
     /// mounts); it may be dangling when the instance only checks options.
     fn new_instance(&self, vfs: &Weak<Vfs>, opts: &[MountOption]) -> Result<Instance, Errno>;
+
+    /// The type itself, for the filesystem that registered it to find
+    /// state it keeps per VFS (devpts's ptys): the VFS knows no concrete
+    /// type.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 /// What a [`FilesystemType`] made.
@@ -64,6 +71,11 @@ impl Vfs {
             .write()
             .unwrap_or_else(|e| e.into_inner());
         types.insert(name, t);
+    }
+
+    /// The type registered as `name`.
+    pub fn filesystem_type(&self, name: &str) -> Option<Arc<dyn FilesystemType>> {
+        self.filesystems.get(name).map(|(_, t)| t)
     }
 
     /// Makes a filesystem of type `fstype` with the options in `data`, as

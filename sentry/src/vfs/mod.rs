@@ -11,6 +11,9 @@
 //! * [`open`]: path resolution + open, as openat(2) does it.
 //! * [`poll::wait_ready`]: waiting for files to be ready (poll, select,
 //!   epoll build on it).
+//! * [`Notify`] (`Vfs::notify`, `Mount::notify`): the inotify watches,
+//!   dnotify marks and event producers of one namespace.
+//! * [`Vfs::internal_mount`]: filesystems mounted nowhere (memfd's).
 //!
 //! Layers, bottom up:
 //! * an [`Inode`] is a file of one filesystem (`fsimpl::tmpfs`,
@@ -37,6 +40,7 @@
 pub mod anon;
 mod caller;
 mod context;
+mod ctx;
 pub mod dnotify;
 mod fdtable;
 mod file;
@@ -45,6 +49,7 @@ pub mod inotify;
 pub mod io;
 pub mod lock;
 pub mod mount;
+pub mod notify;
 pub mod ops;
 pub mod path;
 mod perm;
@@ -52,8 +57,9 @@ pub mod poll;
 pub mod xattr;
 
 use std::any::Any;
+use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use crate::errno::Errno;
 use crate::waiter::WaitQueue;
@@ -65,6 +71,7 @@ pub use fdtable::FdTable;
 pub use file::{File, O_LARGEFILE};
 pub use filesystem_type::{FilesystemType, Instance, MountOption, NewFs};
 pub use mount::{MountSpec, Super};
+pub use notify::Notify;
 pub use ops::{check_exec, open};
 pub use perm::{Cred, MAY_EXEC, MAY_READ, MAY_WRITE};
 
@@ -400,6 +407,9 @@ pub struct Mount {
     pub fs_root: Vec<u8>,
     /// Flags and counters, shared by the versions of a moved mount.
     state: Arc<mount::MountState>,
+    /// The inotify and dnotify state of its VFS: events about its files
+    /// find their watches here without the VFS at hand.
+    notify: Arc<Notify>,
 }
 
 /// An inode as reached by a walk.
@@ -509,6 +519,12 @@ pub struct Vfs {
     me: Weak<Vfs>,
     /// The filesystem types mount(2) can make here.
     filesystems: filesystem_type::Registry,
+    /// inotify watches, dnotify marks and open counts; every mount holds
+    /// it too.
+    notify: Arc<Notify>,
+    /// Filesystems mounted nowhere (memfd's tmpfs), by mount id: Linux's
+    /// kernel-internal mounts, made on first use.
+    internal: Mutex<BTreeMap<u64, Arc<Dentry>>>,
 }
 
 impl std::fmt::Debug for Vfs {
@@ -522,23 +538,10 @@ fn anon_dev(id: u64) -> u64 {
     libc::makedev(0, (id + 0x20) as u32)
 }
 
-/// The root of a filesystem mounted nowhere (memfd's tmpfs): its own mount
-/// with its own device number, so its inodes never collide with a mounted
-/// filesystem's.
-pub fn detached_root(root: InodeRef, fstype: &'static str, id: u64) -> Arc<Dentry> {
-    let mount = Arc::new(Mount::top(id, root.clone(), fstype));
-    Arc::new(Dentry {
-        mount,
-        inode: root,
-        parent: None,
-        name: b"/".to_vec(),
-    })
-}
-
 impl Mount {
     /// A mount of a whole new filesystem `root` at `/`, with Linux's
     /// default flags (rw, relatime).
-    fn top(id: u64, root: InodeRef, fstype: &'static str) -> Mount {
+    fn top(id: u64, root: InodeRef, fstype: &'static str, notify: Arc<Notify>) -> Mount {
         Mount {
             id,
             dev: anon_dev(id),
@@ -555,14 +558,21 @@ impl Mount {
             )),
             fs_root: b"/".to_vec(),
             state: Arc::new(mount::MountState::new(libc::MS_RELATIME)),
+            notify,
         }
+    }
+
+    /// The inotify and dnotify state of the VFS this is a mount of.
+    pub fn notify(&self) -> &Notify {
+        &self.notify
     }
 }
 
 impl Vfs {
     /// A namespace with `root` on `/` and nothing else mounted.
     pub fn with_root(root: InodeRef, fstype: &'static str) -> Arc<Vfs> {
-        let mount = Arc::new(Mount::top(1, root.clone(), fstype));
+        let notify = Arc::new(Notify::default());
+        let mount = Arc::new(Mount::top(1, root.clone(), fstype, notify.clone()));
         Arc::new_cyclic(|me| Vfs {
             root: Arc::new(Dentry {
                 mount: mount.clone(),
@@ -574,12 +584,47 @@ impl Vfs {
             next_mount: AtomicU64::new(2),
             me: me.clone(),
             filesystems: Default::default(),
+            notify,
+            internal: Mutex::new(BTreeMap::new()),
         })
     }
 
     /// The root of the namespace.
     pub fn root(&self) -> Arc<Dentry> {
         self.root.clone()
+    }
+
+    /// The inotify watches, dnotify marks and open counts of this
+    /// namespace.
+    pub fn notify(&self) -> &Arc<Notify> {
+        &self.notify
+    }
+
+    /// The root of the filesystem mounted nowhere as mount `id` (memfd's
+    /// tmpfs), made by `make` on first use: its own mount with its own
+    /// device number, so its inodes never collide with a mounted
+    /// filesystem's, and events on its files reach this namespace's
+    /// watches.
+    pub fn internal_mount(
+        &self,
+        id: u64,
+        fstype: &'static str,
+        make: impl FnOnce() -> InodeRef,
+    ) -> Arc<Dentry> {
+        let mut internal = self.internal.lock().unwrap_or_else(|e| e.into_inner());
+        internal
+            .entry(id)
+            .or_insert_with(|| {
+                let root = make();
+                let mount = Arc::new(Mount::top(id, root.clone(), fstype, self.notify.clone()));
+                Arc::new(Dentry {
+                    mount,
+                    inode: root,
+                    parent: None,
+                    name: b"/".to_vec(),
+                })
+            })
+            .clone()
     }
 
     /// Mounts `fs` over the directory at the absolute path `at`, creating

@@ -180,6 +180,16 @@ impl Mount {
         self.flags() & libc::MS_RDONLY != 0 || self.sb.readonly()
     }
 
+    /// EROFS for a change through a read-only mount (Linux's
+    /// mnt_want_write).
+    pub fn want_write(&self) -> Result<(), Errno> {
+        if self.readonly() {
+            Err(Errno::EROFS)
+        } else {
+            Ok(())
+        }
+    }
+
     pub fn noexec(&self) -> bool {
         self.flags() & libc::MS_NOEXEC != 0
     }
@@ -307,15 +317,6 @@ fn mnt_flag_names(f: u64) -> String {
     s
 }
 
-/// EROFS for a change through a read-only mount (Linux's mnt_want_write).
-pub fn want_write(d: &Dentry) -> Result<(), Errno> {
-    if d.mount.readonly() {
-        Err(Errno::EROFS)
-    } else {
-        Ok(())
-    }
-}
-
 // ---------------------------------------------------------------------------
 // The mount table.
 
@@ -429,6 +430,7 @@ impl Vfs {
             sb,
             fs_root,
             state: Arc::new(MountState::new(flags)),
+            notify: self.notify.clone(),
         });
         table.push(m.clone());
         Ok(m)
@@ -616,6 +618,7 @@ impl Vfs {
                 sb: m.sb.clone(),
                 fs_root: m.fs_root.clone(),
                 state: Arc::new(MountState::new(m.flags())),
+                notify: m.notify.clone(),
             });
             copied.push((m.id, c.id));
             let mut table = self.mount_table();
@@ -737,6 +740,7 @@ impl Vfs {
                 sb: m.sb.clone(),
                 fs_root: m.fs_root.clone(),
                 state: m.state.clone(),
+                notify: m.notify.clone(),
             });
         }
         // The moved mount goes after its new parent, so the table stays
@@ -817,7 +821,7 @@ impl Vfs {
             .collect();
         drop(table);
         for sb in ended {
-            crate::vfs::inotify::unmounted(&sb);
+            self.notify.unmounted(&sb);
         }
         Ok(())
     }

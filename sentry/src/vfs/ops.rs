@@ -7,66 +7,14 @@
 
 use std::sync::Arc;
 
-use super::mount::want_write;
 use super::path::{self, Component};
 use super::perm::{Cred, MAY_EXEC, MAY_READ, MAY_WRITE};
-use super::{
-    is_dir, is_reg, is_symlink, Dentry, FdTable, File, FileOps, Owner, SetAttr, Time, Vfs,
-};
+use super::{is_dir, is_reg, is_symlink, Dentry, File, FileOps, SetAttr, Time};
 use super::{MAX_SYMLINKS, PATH_MAX};
 use crate::errno::Errno;
-use crate::vfs::inotify;
 use crate::vfs::Caller;
 
-/// What a resolution runs with.
-pub struct Ctx<'a> {
-    pub vfs: &'a Vfs,
-    /// The task's root: `/` and `..` stop here.
-    pub root: Arc<Dentry>,
-    pub cred: Cred,
-    pub umask: u32,
-    /// The caller's descriptors, for magic links (/dev/fd/N).
-    pub fds: Option<Arc<FdTable>>,
-    /// The caller, for what depends on who looks (procfs).
-    pub caller: Option<&'a dyn Caller>,
-}
-
-impl<'a> Ctx<'a> {
-    pub fn new(vfs: &'a Vfs, root: Arc<Dentry>, cred: Cred, umask: u32) -> Ctx<'a> {
-        Ctx {
-            vfs,
-            root,
-            cred,
-            umask,
-            fds: None,
-            caller: None,
-        }
-    }
-
-    /// A task's context, with its filesystem (effective) credentials.
-    pub fn of(t: &'a dyn Caller) -> Ctx<'a> {
-        Ctx {
-            vfs: t.vfs(),
-            root: t.fs().root(),
-            cred: t.fs_cred(),
-            umask: t.fs().umask(),
-            fds: Some(t.fds().clone()),
-            caller: Some(t),
-        }
-    }
-
-    fn owner_in(&self, dir: &Dentry) -> Owner {
-        // A set-group-ID directory gives its group to what is made in it.
-        let gid = match dir.inode.stat() {
-            Ok(st) if st.st_mode & libc::S_ISGID != 0 => st.st_gid,
-            _ => self.cred.gid,
-        };
-        Owner {
-            uid: self.cred.uid,
-            gid,
-        }
-    }
-}
+pub use super::ctx::Ctx;
 
 /// The last component of a path whose parent was resolved.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -375,12 +323,15 @@ pub fn open_at(
                 if p.trailing_slash {
                     return Err(Errno::EISDIR);
                 }
-                want_write(&p.dir)?;
+                p.dir.mount.want_write()?;
                 may_modify_dir(ctx, &p.dir)?;
                 let owner = ctx.owner_in(&p.dir);
                 let perm = mode & 0o7777 & !ctx.umask;
                 let inode = p.dir.inode.create(&name, perm, owner)?;
-                inotify::entry_event(&p.dir, &name, libc::IN_CREATE, false, 0);
+                p.dir
+                    .mount
+                    .notify()
+                    .entry_event(&p.dir, &name, libc::IN_CREATE, false, 0);
                 created = true;
                 p.dir.child(p.dir.mount.clone(), inode, &name)
             }
@@ -417,7 +368,7 @@ pub fn open_at(
     // mount of a writable one only when the file is opened.
     let write_through = wants_write && is_reg(fmode) && !created;
     if write_through && (d.mount.sb.readonly() || flags & libc::O_TRUNC != 0) {
-        want_write(&d)?;
+        d.mount.want_write()?;
     }
     let mut truncated = false;
     if !created {
@@ -430,7 +381,7 @@ pub fn open_at(
         }
         ctx.cred.may_stat(&d.inode.stat()?, want)?;
         if write_through {
-            want_write(&d)?;
+            d.mount.want_write()?;
         }
         if flags & libc::O_TRUNC != 0 && is_reg(fmode) {
             d.inode.setattr(&SetAttr {
@@ -443,9 +394,9 @@ pub fn open_at(
     let ops = d.inode.clone().open_by(flags, ctx)?;
     let f = File::new(ops, Some(d.clone()), flags | super::file::O_LARGEFILE);
     // Linux reports the open before the truncation it does afterwards.
-    inotify::file_event(&d, libc::IN_OPEN);
+    d.mount.notify().file_event(&d, libc::IN_OPEN);
     if truncated {
-        inotify::file_event(&d, libc::IN_MODIFY);
+        d.mount.notify().file_event(&d, libc::IN_MODIFY);
     }
     Ok(f)
 }
@@ -471,7 +422,7 @@ fn open_tmpfile(
     if !dir.is_dir() {
         return Err(Errno::ENOTDIR);
     }
-    want_write(&dir)?;
+    dir.mount.want_write()?;
     may_modify_dir(ctx, &dir)?;
     let owner = ctx.owner_in(&dir);
     let perm = mode & 0o7777 & !ctx.umask;
@@ -497,7 +448,7 @@ fn reopen(f: Arc<File>, flags: i32) -> Result<Arc<File>, Errno> {
 /// mkdir(2).
 pub fn mkdirat(ctx: &Ctx<'_>, start: Arc<Dentry>, path: &[u8], mode: u32) -> Result<(), Errno> {
     let (p, name) = walk_new_name(ctx, start, path)?;
-    want_write(&p.dir)?;
+    p.dir.mount.want_write()?;
     may_modify_dir(ctx, &p.dir)?;
     let owner = ctx.owner_in(&p.dir);
     let mut perm = mode & (0o777 | libc::S_ISVTX) & !ctx.umask;
@@ -505,7 +456,10 @@ pub fn mkdirat(ctx: &Ctx<'_>, start: Arc<Dentry>, path: &[u8], mode: u32) -> Res
         perm |= libc::S_ISGID;
     }
     p.dir.inode.mkdir(&name, perm, owner)?;
-    inotify::entry_event(&p.dir, &name, libc::IN_CREATE, true, 0);
+    p.dir
+        .mount
+        .notify()
+        .entry_event(&p.dir, &name, libc::IN_CREATE, true, 0);
     Ok(())
 }
 
@@ -528,7 +482,7 @@ pub fn mknodat(
     if p.trailing_slash {
         return Err(Errno::ENOENT);
     }
-    want_write(&p.dir)?;
+    p.dir.mount.want_write()?;
     may_modify_dir(ctx, &p.dir)?;
     let is_dev = matches!(ftype, libc::S_IFCHR | libc::S_IFBLK);
     if is_dev && !ctx.cred.is_root() {
@@ -544,7 +498,10 @@ pub fn mknodat(
             .inode
             .mknod(&name, ftype | perm, if is_dev { rdev } else { 0 }, owner)?;
     }
-    inotify::entry_event(&p.dir, &name, libc::IN_CREATE, false, 0);
+    p.dir
+        .mount
+        .notify()
+        .entry_event(&p.dir, &name, libc::IN_CREATE, false, 0);
     Ok(())
 }
 
@@ -556,7 +513,7 @@ pub fn unlinkat(ctx: &Ctx<'_>, start: Arc<Dentry>, path: &[u8]) -> Result<(), Er
         _ => return Err(Errno::EISDIR),
     };
     // Linux asks for write access before it looks the name up.
-    want_write(&p.dir)?;
+    p.dir.mount.want_write()?;
     let child = lookup_child(ctx, &p.dir, &name)?;
     if child.is_dir() {
         return Err(Errno::EISDIR);
@@ -570,15 +527,16 @@ pub fn unlinkat(ctx: &Ctx<'_>, start: Arc<Dentry>, path: &[u8]) -> Result<(), Er
         // A bind-mounted file.
         return Err(Errno::EBUSY);
     }
-    let last = inotify::watching() && last_link(&child);
+    let n = p.dir.mount.notify();
+    let last = n.watching() && last_link(&child);
     p.dir.inode.unlink(&name)?;
     // Linux's order: the link count, the file's end, then its directory.
-    inotify::self_event(&child.inode, libc::IN_ATTRIB);
-    inotify::removed(&child.inode, &p.dir, &name);
+    n.self_event(&child.inode, libc::IN_ATTRIB);
+    n.removed(&child.inode, &p.dir, &name);
     if last {
-        inotify::unlinked(&child.inode);
+        n.unlinked(&child.inode);
     }
-    inotify::entry_event(&p.dir, &name, libc::IN_DELETE, false, 0);
+    n.entry_event(&p.dir, &name, libc::IN_DELETE, false, 0);
     Ok(())
 }
 
@@ -591,7 +549,7 @@ pub fn rmdirat(ctx: &Ctx<'_>, start: Arc<Dentry>, path: &[u8]) -> Result<(), Err
         Last::DotDot => return Err(Errno::ENOTEMPTY),
         Last::Root => return Err(Errno::EBUSY),
     };
-    want_write(&p.dir)?;
+    p.dir.mount.want_write()?;
     let child = lookup_child(ctx, &p.dir, &name)?;
     if !child.is_dir() {
         return Err(Errno::ENOTDIR);
@@ -602,9 +560,10 @@ pub fn rmdirat(ctx: &Ctx<'_>, start: Arc<Dentry>, path: &[u8]) -> Result<(), Err
         return Err(Errno::EBUSY);
     }
     p.dir.inode.rmdir(&name)?;
-    inotify::removed(&child.inode, &p.dir, &name);
-    inotify::unlinked(&child.inode);
-    inotify::entry_event(&p.dir, &name, libc::IN_DELETE, true, 0);
+    let n = p.dir.mount.notify();
+    n.removed(&child.inode, &p.dir, &name);
+    n.unlinked(&child.inode);
+    n.entry_event(&p.dir, &name, libc::IN_DELETE, true, 0);
     Ok(())
 }
 
@@ -645,7 +604,7 @@ pub fn renameat(
         _ if flags & libc::RENAME_NOREPLACE != 0 => return Err(Errno::EEXIST),
         _ => return Err(Errno::EBUSY),
     };
-    want_write(&op.dir)?;
+    op.dir.mount.want_write()?;
     let src = lookup_child(ctx, &op.dir, &old_name)?;
     if (op.trailing_slash || np.trailing_slash) && !src.is_dir() {
         return Err(Errno::ENOTDIR);
@@ -671,17 +630,19 @@ pub fn renameat(
         op.dir
             .inode
             .rename(&old_name, &np.dir.inode, &new_name, flags)?;
-        let cookie = inotify::next_cookie();
+        // Both directories are of one filesystem, so of one VFS.
+        let n = op.dir.mount.notify();
+        let cookie = n.next_cookie();
         let (sd, dd) = (src.is_dir(), dst.is_dir());
-        inotify::entry_event(&op.dir, &old_name, libc::IN_MOVED_FROM, sd, cookie);
-        inotify::entry_event(&np.dir, &new_name, libc::IN_MOVED_TO, sd, cookie);
-        inotify::self_event(&src.inode, libc::IN_MOVE_SELF);
-        inotify::moved(&src.inode, &op.dir, &old_name, &np.dir, &new_name);
-        let cookie = inotify::next_cookie();
-        inotify::entry_event(&np.dir, &new_name, libc::IN_MOVED_FROM, dd, cookie);
-        inotify::entry_event(&op.dir, &old_name, libc::IN_MOVED_TO, dd, cookie);
-        inotify::self_event(&dst.inode, libc::IN_MOVE_SELF);
-        inotify::moved(&dst.inode, &np.dir, &new_name, &op.dir, &old_name);
+        n.entry_event(&op.dir, &old_name, libc::IN_MOVED_FROM, sd, cookie);
+        n.entry_event(&np.dir, &new_name, libc::IN_MOVED_TO, sd, cookie);
+        n.self_event(&src.inode, libc::IN_MOVE_SELF);
+        n.moved(&src.inode, &op.dir, &old_name, &np.dir, &new_name);
+        let cookie = n.next_cookie();
+        n.entry_event(&np.dir, &new_name, libc::IN_MOVED_FROM, dd, cookie);
+        n.entry_event(&op.dir, &old_name, libc::IN_MOVED_TO, dd, cookie);
+        n.self_event(&dst.inode, libc::IN_MOVE_SELF);
+        n.moved(&dst.inode, &np.dir, &new_name, &op.dir, &old_name);
         return Ok(());
     }
     let mut replaced = None;
@@ -711,26 +672,27 @@ pub fn renameat(
     if src.is_dir() && np.dir.is_within(&src) {
         return Err(Errno::EINVAL);
     }
+    let n = op.dir.mount.notify();
     let last = replaced
         .as_ref()
-        .is_some_and(|d| inotify::watching() && (d.is_dir() || last_link(d)));
+        .is_some_and(|d| n.watching() && (d.is_dir() || last_link(d)));
     op.dir
         .inode
         .rename(&old_name, &np.dir.inode, &new_name, flags)?;
-    let cookie = inotify::next_cookie();
+    let cookie = n.next_cookie();
     let is_dir = src.is_dir();
-    inotify::entry_event(&op.dir, &old_name, libc::IN_MOVED_FROM, is_dir, cookie);
-    inotify::entry_event(&np.dir, &new_name, libc::IN_MOVED_TO, is_dir, cookie);
+    n.entry_event(&op.dir, &old_name, libc::IN_MOVED_FROM, is_dir, cookie);
+    n.entry_event(&np.dir, &new_name, libc::IN_MOVED_TO, is_dir, cookie);
     // Linux's order: the replaced file's link count, the move, and the
     // replaced file's end once the rename lets go of it.
     if let Some(d) = &replaced {
-        inotify::self_event(&d.inode, libc::IN_ATTRIB);
-        inotify::removed(&d.inode, &np.dir, &new_name);
+        n.self_event(&d.inode, libc::IN_ATTRIB);
+        n.removed(&d.inode, &np.dir, &new_name);
     }
-    inotify::self_event(&src.inode, libc::IN_MOVE_SELF);
-    inotify::moved(&src.inode, &op.dir, &old_name, &np.dir, &new_name);
+    n.self_event(&src.inode, libc::IN_MOVE_SELF);
+    n.moved(&src.inode, &op.dir, &old_name, &np.dir, &new_name);
     if let (Some(d), true) = (&replaced, last) {
-        inotify::unlinked(&d.inode);
+        n.unlinked(&d.inode);
     }
     Ok(())
 }
@@ -752,11 +714,14 @@ pub fn symlinkat(
     if p.trailing_slash {
         return Err(Errno::ENOENT);
     }
-    want_write(&p.dir)?;
+    p.dir.mount.want_write()?;
     may_modify_dir(ctx, &p.dir)?;
     let owner = ctx.owner_in(&p.dir);
     p.dir.inode.symlink(&name, target, owner)?;
-    inotify::entry_event(&p.dir, &name, libc::IN_CREATE, false, 0);
+    p.dir
+        .mount
+        .notify()
+        .entry_event(&p.dir, &name, libc::IN_CREATE, false, 0);
     Ok(())
 }
 
@@ -774,15 +739,16 @@ pub fn linkat(
     if p.trailing_slash {
         return Err(Errno::ENOENT);
     }
-    want_write(&p.dir)?;
+    p.dir.mount.want_write()?;
     if p.dir.mount.id != src.mount.id {
         return Err(Errno::EXDEV);
     }
     may_link(ctx, src)?;
     may_modify_dir(ctx, &p.dir)?;
     p.dir.inode.link(&name, &src.inode)?;
-    inotify::self_event(&src.inode, libc::IN_ATTRIB);
-    inotify::entry_event(&p.dir, &name, libc::IN_CREATE, false, 0);
+    let n = p.dir.mount.notify();
+    n.self_event(&src.inode, libc::IN_ATTRIB);
+    n.entry_event(&p.dir, &name, libc::IN_CREATE, false, 0);
     Ok(())
 }
 
@@ -843,7 +809,7 @@ pub fn access(cred: &Cred, st: &libc::stat, mode: i32) -> Result<(), Errno> {
 
 /// chmod(2) of a resolved file.
 pub fn chmod(cred: &Cred, d: &Dentry, mode: u32) -> Result<(), Errno> {
-    want_write(d)?;
+    d.mount.want_write()?;
     let st = d.inode.stat()?;
     if !cred.owns(&st) {
         return Err(Errno::EPERM);
@@ -856,13 +822,13 @@ pub fn chmod(cred: &Cred, d: &Dentry, mode: u32) -> Result<(), Errno> {
         mode: Some(mode),
         ..SetAttr::default()
     })?;
-    inotify::file_event(d, libc::IN_ATTRIB);
+    d.mount.notify().file_event(d, libc::IN_ATTRIB);
     Ok(())
 }
 
 /// chown(2) of a resolved file; `None` keeps an id (the application's -1).
 pub fn chown(cred: &Cred, d: &Dentry, uid: Option<u32>, gid: Option<u32>) -> Result<(), Errno> {
-    want_write(d)?;
+    d.mount.want_write()?;
     let st = d.inode.stat()?;
     if !cred.is_root() {
         // Only root gives files away; an owner may "change" the owner to
@@ -896,7 +862,7 @@ pub fn chown(cred: &Cred, d: &Dentry, uid: Option<u32>, gid: Option<u32>) -> Res
         mode,
         ..SetAttr::default()
     })?;
-    inotify::file_event(d, libc::IN_ATTRIB);
+    d.mount.notify().file_event(d, libc::IN_ATTRIB);
     Ok(())
 }
 
@@ -910,13 +876,13 @@ pub fn truncate(cred: &Cred, d: &Dentry, len: i64) -> Result<(), Errno> {
     if !is_reg(mode) {
         return Err(Errno::EINVAL);
     }
-    want_write(d)?;
+    d.mount.want_write()?;
     cred.may_stat(&d.inode.stat()?, MAY_WRITE)?;
     d.inode.setattr(&SetAttr {
         size: Some(len),
         ..SetAttr::default()
     })?;
-    inotify::file_event(d, libc::IN_MODIFY);
+    d.mount.notify().file_event(d, libc::IN_MODIFY);
     Ok(())
 }
 
@@ -928,7 +894,7 @@ pub fn utimes(
     atime: Option<Option<Time>>,
     mtime: Option<Option<Time>>,
 ) -> Result<(), Errno> {
-    want_write(d)?;
+    d.mount.want_write()?;
     let st = d.inode.stat()?;
     let explicit = matches!(atime, Some(Some(_))) || matches!(mtime, Some(Some(_)));
     if explicit {
@@ -944,7 +910,7 @@ pub fn utimes(
         mtime: mtime.map(|t| t.unwrap_or(now)),
         ..SetAttr::default()
     })?;
-    inotify::file_event(d, libc::IN_ATTRIB);
+    d.mount.notify().file_event(d, libc::IN_ATTRIB);
     Ok(())
 }
 

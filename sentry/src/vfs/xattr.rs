@@ -4,7 +4,6 @@
 //! Gofer the host's; other filesystems have none and refuse setting them
 //! (EOPNOTSUPP).
 
-use super::mount::want_write;
 use super::perm::{Cred, MAY_READ, MAY_WRITE};
 use super::{is_dir, is_reg, Dentry};
 use crate::errno::Errno;
@@ -63,21 +62,21 @@ pub fn get(cred: &Cred, d: &Dentry, name: &[u8]) -> Result<Vec<u8>, Errno> {
 
 /// setxattr(2) with XATTR_CREATE / XATTR_REPLACE in `flags`.
 pub fn set(cred: &Cred, d: &Dentry, name: &[u8], value: &[u8], flags: i32) -> Result<(), Errno> {
-    want_write(d)?;
+    d.mount.want_write()?;
     permission(cred, d, name, true)?;
     known(name)?;
     d.inode.xattr_set(name, Some(value), flags)?;
-    crate::vfs::inotify::file_event(d, libc::IN_ATTRIB);
+    d.mount.notify().file_event(d, libc::IN_ATTRIB);
     Ok(())
 }
 
 /// removexattr(2).
 pub fn remove(cred: &Cred, d: &Dentry, name: &[u8]) -> Result<(), Errno> {
-    want_write(d)?;
+    d.mount.want_write()?;
     permission(cred, d, name, true)?;
     known(name)?;
     d.inode.xattr_set(name, None, 0)?;
-    crate::vfs::inotify::file_event(d, libc::IN_ATTRIB);
+    d.mount.notify().file_event(d, libc::IN_ATTRIB);
     Ok(())
 }
 

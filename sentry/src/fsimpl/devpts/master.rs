@@ -14,12 +14,12 @@ impl Drop for Master {
     }
 }
 
-/// Opens /dev/ptmx: a new pty's master.
-pub fn open_master(c: Option<&dyn Caller>) -> Result<Arc<dyn FileOps>, Errno> {
+/// Opens /dev/ptmx: a new pty's master, listed in `ptys`.
+pub fn open_master(ptys: &Arc<Ptys>, c: Option<&dyn Caller>) -> Result<Arc<dyn FileOps>, Errno> {
     let kernel = c
         .and_then(Task::of)
         .map_or_else(Weak::new, |t| Arc::downgrade(&t.kernel));
-    let pty = Pty::new(kernel)?;
+    let pty = Pty::new(ptys, kernel)?;
     Ok(Arc::new(Master { pty }))
 }
 
@@ -94,8 +94,11 @@ impl FileOps for Master {
 /// it the init's terminal with [`Master::set_controlling`]; move bytes with
 /// [`Master::read_nowait`] and [`Master::write_nowait`], waiting on
 /// `FileOps::wait_queue` between them.
+/// The pty is listed in the devpts of the kernel's VFS (ENXIO if it has
+/// none).
 pub fn new_console(kernel: &Arc<Kernel>) -> Result<(Arc<Master>, Arc<Replica>), Errno> {
-    let pty = Pty::new(Arc::downgrade(kernel))?;
+    let ptys = ptys_of(&kernel.vfs).ok_or(Errno::ENXIO)?;
+    let pty = Pty::new(&ptys, Arc::downgrade(kernel))?;
     pty.lock().locked = false;
     let replica = pty.open_replica(None, libc::O_RDWR | libc::O_NOCTTY)?;
     Ok((Arc::new(Master { pty }), replica))

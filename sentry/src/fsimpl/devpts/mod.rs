@@ -75,8 +75,22 @@ pub use termios::*;
 // The filesystem: /dev/pts
 
 /// devpts for mount(2): its options are checked and shown as the one
-/// terminal table serving every devpts mount has them.
-pub struct DevptsType;
+/// terminal table serving every devpts mount has them. It holds that
+/// table: registered once per VFS (`fsimpl::namespace`), so each
+/// namespace has its own ptys, as gVisor's devpts `FilesystemType` holds
+/// its single instance.
+#[derive(Default)]
+pub struct DevptsType {
+    ptys: Arc<Ptys>,
+}
+
+/// The ptys of `vfs`: those of the devpts type registered in it (None if
+/// none is).
+pub fn ptys_of(vfs: &crate::vfs::Vfs) -> Option<Arc<Ptys>> {
+    let t = vfs.filesystem_type("devpts")?;
+    let devpts = t.as_any()?.downcast_ref::<DevptsType>()?;
+    Some(devpts.ptys.clone())
+}
 
 impl crate::vfs::FilesystemType for DevptsType {
     fn new_instance(
@@ -103,21 +117,27 @@ impl crate::vfs::FilesystemType for DevptsType {
         }
         // Its nodes have these modes whatever the options asked for.
         Ok(crate::vfs::Instance {
-            root: new_devpts(),
+            root: new_devpts(&self.ptys),
             shown: vec!["mode=620,ptmxmode=666".to_string()],
         })
     }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
 }
 
-/// A fresh devpts root: lists the replicas of live ptys.
-pub fn new_devpts() -> InodeRef {
+/// A fresh devpts root: lists the replicas of the live ptys of `ptys`.
+pub fn new_devpts(ptys: &Arc<Ptys>) -> InodeRef {
     Arc::new(PtsDir {
         created: Time::now(),
+        ptys: ptys.clone(),
     })
 }
 
 struct PtsDir {
     created: Time,
+    ptys: Arc<Ptys>,
 }
 
 impl Inode for PtsDir {
@@ -142,6 +162,7 @@ impl Inode for PtsDir {
         if name == b"ptmx" {
             return Ok(Arc::new(PtmxNode {
                 created: self.created,
+                ptys: self.ptys.clone(),
             }));
         }
         let s = std::str::from_utf8(name).map_err(|_| Errno::ENOENT)?;
@@ -153,7 +174,7 @@ impl Inode for PtsDir {
             return Err(Errno::ENOENT);
         }
         let index: u32 = s.parse().map_err(|_| Errno::ENOENT)?;
-        let pty = find_pty(index).ok_or(Errno::ENOENT)?;
+        let pty = self.ptys.find(index).ok_or(Errno::ENOENT)?;
         if !pty.lock().master_open {
             return Err(Errno::ENOENT);
         }
@@ -165,7 +186,7 @@ impl Inode for PtsDir {
             ty: libc::DT_CHR,
             name: b"ptmx".to_vec(),
         }];
-        for p in live_ptys() {
+        for p in self.ptys.live() {
             if p.lock().master_open {
                 v.push(DirEntry {
                     ino: p.stat().st_ino,
@@ -213,6 +234,7 @@ impl Inode for PtsNode {
 /// mounted with ptmxmode; kept 0666 here as /dev/ptmx).
 struct PtmxNode {
     created: Time,
+    ptys: Arc<Ptys>,
 }
 
 impl Inode for PtmxNode {
@@ -234,10 +256,10 @@ impl Inode for PtmxNode {
         libc::S_IFCHR
     }
     fn open(self: Arc<Self>, _flags: i32) -> Result<Arc<dyn FileOps>, Errno> {
-        open_master(None)
+        open_master(&self.ptys, None)
     }
     fn open_by(self: Arc<Self>, _flags: i32, ctx: &Ctx<'_>) -> Result<Arc<dyn FileOps>, Errno> {
-        open_master(ctx.caller)
+        open_master(&self.ptys, ctx.caller)
     }
 }
 
@@ -403,7 +425,7 @@ mod tests {
     #[test]
     fn a_console_pair_moves_bytes_without_a_task() {
         let k: Weak<Kernel> = Weak::new();
-        let pty = Pty::new(k).unwrap();
+        let pty = Pty::new(&Arc::default(), k).unwrap();
         pty.lock().locked = false;
         let replica = pty.open_replica(None, libc::O_RDWR).unwrap();
         let master = Master { pty };
@@ -418,9 +440,10 @@ mod tests {
 
     #[test]
     fn ptys_are_numbered_from_the_lowest_free_index_and_listed() {
-        let a = open_master(None).unwrap();
-        let b = open_master(None).unwrap();
-        let dir = new_devpts();
+        let ptys = Arc::default();
+        let a = open_master(&ptys, None).unwrap();
+        let b = open_master(&ptys, None).unwrap();
+        let dir = new_devpts(&ptys);
         let names: Vec<Vec<u8>> = dir.readdir().unwrap().into_iter().map(|e| e.name).collect();
         assert!(names.contains(&b"ptmx".to_vec()));
         let idx = |m: &Arc<dyn FileOps>| {

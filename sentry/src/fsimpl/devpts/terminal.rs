@@ -1,5 +1,5 @@
-//! The pty pair: its queues and line discipline, the registry of live
-//! ptys, and its session, foreground group and hang-up.
+//! The pty pair: its queues and line discipline, the table of live ptys
+//! ([`Ptys`]), and its session, foreground group and hang-up.
 
 use super::*;
 use crate::usermem::{UserAddr, UserPtr};
@@ -31,50 +31,52 @@ pub struct Pty {
     /// Notified on every change of either queue or of the pair's state.
     pub(super) queue: WaitQueue,
     pub(super) created: Time,
+    /// The table it is listed in, which it leaves when it goes.
+    ptys: Arc<Ptys>,
 }
 
-pub(super) struct Registry {
-    pub(super) ptys: BTreeMap<u32, Weak<Pty>>,
+/// The ptys of one devpts by index: its `DevptsType` holds it, one per
+/// VFS, so every devpts mount of a namespace shows the same ptys (Linux's
+/// single instance) and two sandboxes in one process share none.
+#[derive(Default)]
+pub struct Ptys {
+    ptys: Mutex<BTreeMap<u32, Weak<Pty>>>,
 }
 
-/// Every pty of the sandbox by index. A Sentry serves one sandbox, so
-/// one table per process is one per devpts, as Linux's single instance.
-pub(super) static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
-    ptys: BTreeMap::new(),
-});
+impl Ptys {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<u32, Weak<Pty>>> {
+        self.ptys.lock().unwrap_or_else(|e| e.into_inner())
+    }
 
-pub(super) fn registry() -> MutexGuard<'static, Registry> {
-    REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
-}
+    /// Ptys alive, by index. The Arcs are made after the table's lock is
+    /// let go: dropping the last one takes that lock.
+    pub(super) fn live(&self) -> Vec<Arc<Pty>> {
+        let weak: Vec<Weak<Pty>> = self.lock().values().cloned().collect();
+        weak.iter().filter_map(Weak::upgrade).collect()
+    }
 
-/// Ptys alive, by index. The Arcs are made after the registry lock is let
-/// go: dropping the last one takes that lock.
-pub(super) fn live_ptys() -> Vec<Arc<Pty>> {
-    let weak: Vec<Weak<Pty>> = registry().ptys.values().cloned().collect();
-    weak.iter().filter_map(Weak::upgrade).collect()
-}
-
-pub(super) fn find_pty(index: u32) -> Option<Arc<Pty>> {
-    let weak = registry().ptys.get(&index).cloned();
-    weak.and_then(|w| w.upgrade())
+    pub(super) fn find(&self, index: u32) -> Option<Arc<Pty>> {
+        let weak = self.lock().get(&index).cloned();
+        weak.and_then(|w| w.upgrade())
+    }
 }
 
 impl Drop for Pty {
     fn drop(&mut self) {
-        registry().ptys.remove(&self.index);
+        self.ptys.lock().remove(&self.index);
     }
 }
 
 impl Pty {
-    /// A new pair, numbered with the lowest free index; ENOSPC past
-    /// [`MAX_PTYS`].
-    pub(super) fn new(kernel: Weak<Kernel>) -> Result<Arc<Pty>, Errno> {
-        let mut reg = registry();
-        if reg.ptys.len() >= MAX_PTYS {
+    /// A new pair in `ptys`, numbered with the lowest free index; ENOSPC
+    /// past [`MAX_PTYS`].
+    pub(super) fn new(ptys: &Arc<Ptys>, kernel: Weak<Kernel>) -> Result<Arc<Pty>, Errno> {
+        let mut reg = ptys.lock();
+        if reg.len() >= MAX_PTYS {
             return Err(Errno::ENOSPC);
         }
         let mut index = 0u32;
-        for &k in reg.ptys.keys() {
+        for &k in reg.keys() {
             if k != index {
                 break;
             }
@@ -101,8 +103,9 @@ impl Pty {
             }),
             queue: WaitQueue::new(),
             created: Time::now(),
+            ptys: ptys.clone(),
         });
-        reg.ptys.insert(index, Arc::downgrade(&pty));
+        reg.insert(index, Arc::downgrade(&pty));
         Ok(pty)
     }
 
@@ -732,7 +735,8 @@ pub(super) fn pgrp_orphaned(k: &Kernel, pgid: i32, sid: i32) -> bool {
 /// The controlling terminal of `t`'s session, if it has one.
 pub fn controlling_pty(t: &Task) -> Option<Arc<Pty>> {
     let (sid, _) = ids(t);
-    live_ptys().into_iter().find(|p| {
+    let ptys = ptys_of(&t.kernel.vfs)?;
+    ptys.live().into_iter().find(|p| {
         let same_kernel = p
             .lock()
             .kernel

@@ -1126,6 +1126,22 @@ impl Inode for GoferInode {
         Ok(target)
     }
 
+    fn open_by(
+        self: Arc<Self>,
+        flags: i32,
+        ctx: &vfs::ops::Ctx<'_>,
+    ) -> Result<Arc<dyn FileOps>, Errno> {
+        if self.mode() & libc::S_IFMT != libc::S_IFCHR {
+            return self.open(flags);
+        }
+        if self.fs.opts.shared {
+            self.refresh();
+        }
+        // As a tmpfs node: a new pty is listed in the opener's namespace,
+        // and terminals know who opens them.
+        super::dev::open_device_by(self.cached_attr().rdev, flags, Some(ctx))
+    }
+
     fn open(self: Arc<Self>, flags: i32) -> Result<Arc<dyn FileOps>, Errno> {
         if self.fs.opts.shared {
             self.refresh();

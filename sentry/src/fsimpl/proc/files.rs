@@ -14,7 +14,8 @@
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
-use super::task::{Snap, Target};
+use super::system::CAP_LAST_CAP;
+use super::target::{Snap, Target};
 use super::{GenFn, GenInode, WriteFn};
 use crate::errno::Errno;
 use crate::kernel::signal::NSIG;
@@ -29,9 +30,6 @@ const HZ: u64 = 100;
 /// process must not make the Sentry allocate its whole stack).
 const MAX_ARGS_READ: u64 = 128 * 1024;
 
-/// The highest capability number we report (CAP_CHECKPOINT_RESTORE);
-/// /proc/sys/kernel/cap_last_cap says the same.
-pub(crate) const CAP_LAST_CAP: u32 = 40;
 const CAP_FULL: u64 = (1u64 << (CAP_LAST_CAP + 1)) - 1;
 
 pub(super) fn file_of(t: &Target, name: &str) -> Result<GenInode, Errno> {

@@ -21,6 +21,7 @@
 pub(crate) mod files;
 mod net;
 pub mod system;
+mod target;
 pub mod task;
 
 use std::collections::HashMap;

@@ -44,6 +44,10 @@ pub(super) fn entries() -> Vec<DirEntry> {
     v
 }
 
+/// The highest capability number we report (CAP_CHECKPOINT_RESTORE):
+/// /proc/sys/kernel/cap_last_cap, and the full sets of /proc/PID/status.
+pub(crate) const CAP_LAST_CAP: u32 = 40;
+
 /// A range list of CPUs ("0", "0-3"), as sysfs and status print it.
 pub(crate) fn cpu_list(n: usize) -> String {
     if n <= 1 {
@@ -356,11 +360,7 @@ fn sys_tree(state: &Arc<ProcState>, k: Option<&Arc<Kernel>>) -> Vec<(String, Nod
         ),
     ]);
     let kernel = Node::dir(vec![
-        fixed(
-            "kernel",
-            "cap_last_cap",
-            &super::files::CAP_LAST_CAP.to_string(),
-        ),
+        fixed("kernel", "cap_last_cap", &CAP_LAST_CAP.to_string()),
         uts_name(k, "domainname", true),
         uts_name(k, "hostname", false),
         fixed("kernel", "ngroups_max", "65536"),

@@ -92,7 +92,7 @@ impl FilesystemType for TmpfsType {
             shown.push(format!("gid={}", owner.gid));
         }
         let root = match kind {
-            Kind::Devtmpfs => crate::fsimpl::dev::new_devfs(),
+            Kind::Devtmpfs => super::devtmpfs::new_devfs(),
             Kind::Tmpfs | Kind::Mqueue => Tmpfs::with_limit(mode, owner, max_bytes),
         };
         Ok(Instance { root, shown })

@@ -27,6 +27,7 @@ use crate::errno::Errno;
 use crate::mm::{MemRange, MemoryFile};
 use crate::vfs::{self, DirEntry, FileOps, Inode, InodeRef, MemSegment, Owner, SetAttr, Time};
 
+pub mod devtmpfs;
 pub mod fs_type;
 mod regular;
 #[cfg(test)]
@@ -622,7 +623,7 @@ impl Inode for TmpInode {
     ) -> Result<Arc<dyn FileOps>, Errno> {
         if self.ftype == libc::S_IFCHR {
             // Terminals need to know who opens them.
-            return super::dev::open_device_by(self.rdev, flags, ctx.caller);
+            return super::dev::open_device_by(self.rdev, flags, Some(ctx));
         }
         if self.ftype == libc::S_IFIFO {
             return self.fifo_pipe().open_fifo(flags, ctx.caller);

@@ -27,6 +27,20 @@ pub struct MemoryFile {
     fd: OwnedFd,
     base: usize,
     free: Mutex<Allocator>,
+    /// Pages whose owners are counted, by offset: private pages shared by
+    /// fork, and pages copied on a write fault. A page not listed belongs
+    /// to the one range it was allocated in. Taken before `free`.
+    owners: Mutex<BTreeMap<u64, Owners>>,
+}
+
+/// A run of pages `[key, end)` with the same owners.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Owners {
+    end: u64,
+    count: u32,
+    /// The pages lie inside a live [`MemRange`], which returns them to the
+    /// allocator when it goes; otherwise the last owner does.
+    in_range: bool,
 }
 
 #[derive(Default)]
@@ -91,6 +105,7 @@ impl MemoryFile {
             fd,
             base: p as usize,
             free: Mutex::new(Allocator::default()),
+            owners: Mutex::new(BTreeMap::new()),
         }))
     }
 
@@ -122,8 +137,37 @@ impl MemoryFile {
         Ok(off)
     }
 
-    /// Returns a range to the allocator and releases its pages.
+    /// Returns a range to the allocator and releases its pages, except
+    /// pages with counted owners: those now go back when their last owner
+    /// lets go (see [`MemoryFile::release`]).
     pub fn free(&self, off: u64, len: u64) {
+        let end = off.saturating_add(len);
+        let mut owners = self.owners.lock().unwrap();
+        if owners.range(..end).next_back().is_none_or(|(_, o)| o.end <= off) {
+            drop(owners);
+            return self.free_raw(off, len);
+        }
+        split_owners(&mut owners, off);
+        split_owners(&mut owners, end);
+        let mut pos = off;
+        let mut gaps = Vec::new();
+        for (&k, o) in owners.range_mut(off..end) {
+            if k > pos {
+                gaps.push((pos, k - pos));
+            }
+            o.in_range = false;
+            pos = o.end;
+        }
+        if pos < end {
+            gaps.push((pos, end - pos));
+        }
+        drop(owners);
+        for (o, l) in gaps {
+            self.free_raw(o, l);
+        }
+    }
+
+    fn free_raw(&self, off: u64, len: u64) {
         self.punch(off, len);
         let mut a = self.free.lock().unwrap();
         let (mut off, mut len) = (off, len);
@@ -157,6 +201,154 @@ impl MemoryFile {
                 len as i64,
             );
         }
+    }
+
+    /// Allocates `len` bytes whose owners are counted, with one owner (the
+    /// caller); they go back with [`MemoryFile::release`].
+    pub fn allocate_counted(&self, len: u64) -> Result<u64, Errno> {
+        let len = page_round_up(len).ok_or(Errno::ENOMEM)?;
+        let off = self.allocate(len)?;
+        self.owners.lock().unwrap().insert(
+            off,
+            Owners {
+                end: off + len,
+                count: 1,
+                in_range: false,
+            },
+        );
+        Ok(off)
+    }
+
+    /// Adds an owner to every page of `[off, off+len)`. A page of a
+    /// [`MemRange`] not counted yet gets two: its range's owner and the new
+    /// one (from then on both are counted and released explicitly).
+    pub fn add_owner(&self, off: u64, len: u64) {
+        let end = off + len;
+        let mut owners = self.owners.lock().unwrap();
+        split_owners(&mut owners, off);
+        split_owners(&mut owners, end);
+        let mut pos = off;
+        let mut gaps = Vec::new();
+        for (&k, o) in owners.range_mut(off..end) {
+            if k > pos {
+                gaps.push((pos, k));
+            }
+            o.count += 1;
+            pos = o.end;
+        }
+        if pos < end {
+            gaps.push((pos, end));
+        }
+        for (s, e) in gaps {
+            owners.insert(
+                s,
+                Owners {
+                    end: e,
+                    count: 2,
+                    in_range: true,
+                },
+            );
+        }
+    }
+
+    /// Drops one owner of every counted page in `[off, off+len)`; a page
+    /// left with none is punched, and returned to the allocator unless its
+    /// [`MemRange`] still lives.
+    pub fn release(&self, off: u64, len: u64) {
+        let end = off + len;
+        let mut owners = self.owners.lock().unwrap();
+        split_owners(&mut owners, off);
+        split_owners(&mut owners, end);
+        let mut dead = Vec::new();
+        for (&k, o) in owners.range_mut(off..end) {
+            o.count -= 1;
+            if o.count == 0 {
+                dead.push((k, o.end, o.in_range));
+            }
+        }
+        for (k, _, _) in &dead {
+            owners.remove(k);
+        }
+        drop(owners);
+        for (k, e, in_range) in dead {
+            if in_range {
+                self.punch(k, e - k);
+            } else {
+                self.free_raw(k, e - k);
+            }
+        }
+    }
+
+    /// The owner counts over `[off, off+len)`: (offset, length, count),
+    /// count 1 for pages not counted.
+    pub fn owners(&self, off: u64, len: u64) -> Vec<(u64, u64, u32)> {
+        let end = off + len;
+        let owners = self.owners.lock().unwrap();
+        let mut out = Vec::new();
+        let mut pos = off;
+        let first = owners
+            .range(..=off)
+            .next_back()
+            .filter(|(_, o)| o.end > off)
+            .map(|(k, _)| *k)
+            .unwrap_or(off);
+        for (&k, o) in owners.range(first..end) {
+            let s = k.max(off);
+            if s > pos {
+                out.push((pos, s - pos, 1));
+            }
+            let e = o.end.min(end);
+            out.push((s, e - s, o.count));
+            pos = e;
+        }
+        if pos < end {
+            out.push((pos, end - pos, 1));
+        }
+        out
+    }
+
+    /// Whether any page of `[off, off+len)` has counted owners.
+    pub fn any_counted(&self, off: u64, len: u64) -> bool {
+        let end = off + len;
+        let owners = self.owners.lock().unwrap();
+        owners
+            .range(..end)
+            .next_back()
+            .is_some_and(|(_, o)| o.end > off)
+    }
+
+    /// Punches the pages of `[off, off+len)` that have no counted owners
+    /// (a range's own pages; counted ones may be another process's).
+    pub fn punch_uncounted(&self, off: u64, len: u64) {
+        for (o, l, _) in self.uncounted(off, len) {
+            self.punch(o, l);
+        }
+    }
+
+    /// The parts of `[off, off+len)` without counted owners.
+    pub fn uncounted(&self, off: u64, len: u64) -> Vec<(u64, u64, u32)> {
+        let end = off + len;
+        let owners = self.owners.lock().unwrap();
+        let mut out = Vec::new();
+        let mut pos = off;
+        let first = owners
+            .range(..=off)
+            .next_back()
+            .map(|(k, _)| *k)
+            .unwrap_or(off);
+        for (&k, o) in owners.range(first..end) {
+            if o.end <= pos {
+                continue;
+            }
+            if k > pos {
+                out.push((pos, k - pos, 1));
+            }
+            pos = o.end;
+        }
+        if pos < end {
+            out.push((pos, end - pos, 1));
+        }
+        out
     }
 
     /// A pointer to the file's bytes at `off` in the Sentry's mapping.
@@ -205,6 +397,19 @@ impl Drop for MemoryFile {
     fn drop(&mut self) {
         // SAFETY: unmaps exactly the mapping made in `new`.
         unsafe { libc::munmap(self.base as *mut libc::c_void, FILE_SIZE as usize) };
+    }
+}
+
+/// Makes `at` a boundary between owner runs.
+fn split_owners(owners: &mut BTreeMap<u64, Owners>, at: u64) {
+    let hit = owners
+        .range(..at)
+        .next_back()
+        .filter(|(_, o)| o.end > at)
+        .map(|(k, o)| (*k, *o));
+    if let Some((k, o)) = hit {
+        owners.get_mut(&k).unwrap().end = at;
+        owners.insert(at, Owners { end: o.end, ..o });
     }
 }
 

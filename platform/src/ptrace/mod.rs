@@ -9,12 +9,15 @@
 mod stub;
 mod sys;
 
+use std::cell::RefCell;
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use crate::regs::xsave_size;
 use crate::{
-    Context, Event, Interrupt, Interrupter, PendingContext, Platform, PlatformError, Prot, Regs,
-    Result, Vdso, XSave,
+    AddressSpace, Context, Event, Interrupt, Interrupter, PendingContext, Platform, PlatformError,
+    Prot, Regs, Result, Vdso, XSave,
 };
 
 pub use stub::USER_TOP;
@@ -52,6 +55,172 @@ impl Interrupt for StubThread {
     }
 }
 
+/// What a context shares with the address-space handle of its thread.
+#[derive(Debug, Default)]
+struct TraceeState {
+    gone: AtomicBool,
+    /// An injected call changed the thread's registers behind the
+    /// context's back: its cached copy must not be trusted.
+    regs_stale: AtomicBool,
+}
+
+/// A stub thread the calling Sentry thread traces.
+#[derive(Clone)]
+struct Tracee {
+    pid: i32,
+    tid: i32,
+    layout: stub::StubLayout,
+    state: Arc<TraceeState>,
+}
+
+thread_local! {
+    /// The stub threads this Sentry thread traces (one per task it runs;
+    /// two while an execve builds the new image). Only the tracer may make
+    /// a stub thread run a call, so an [`AddressSpace`] operation runs in
+    /// the calling thread's own stub thread of that address space: stopped,
+    /// since the Sentry thread is not inside `switch`.
+    static TRACEES: RefCell<Vec<Tracee>> = const { RefCell::new(Vec::new()) };
+}
+
+fn register(t: &Tracee) {
+    TRACEES.with(|l| {
+        let mut l = l.borrow_mut();
+        if !l.iter().any(|x| x.tid == t.tid) {
+            l.push(t.clone());
+        }
+    });
+}
+
+fn unregister(tid: i32) {
+    let _ = TRACEES.try_with(|l| l.borrow_mut().retain(|x| x.tid != tid));
+}
+
+/// The memory operations of one stub process, made from any Sentry thread
+/// that traces one of its threads.
+#[derive(Debug)]
+struct PtraceAddressSpace {
+    pid: i32,
+    memfd: RawFd,
+}
+
+impl PtraceAddressSpace {
+    fn run(&self, op: &'static str, nr: i64, args: [u64; 6]) -> Result<()> {
+        let t = TRACEES.with(|l| {
+            l.borrow()
+                .iter()
+                .find(|t| t.pid == self.pid && !t.state.gone.load(Ordering::Relaxed))
+                .cloned()
+        });
+        let Some(t) = t else {
+            return Err(PlatformError {
+                op: "address space not traced by this thread",
+                errno: libc::ESRCH,
+            });
+        };
+        let r = inject(&t, t.layout.syscall_trap, nr, args)?;
+        if (-4095..0).contains(&r) {
+            return Err(PlatformError {
+                op,
+                errno: -r as i32,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl AddressSpace for PtraceAddressSpace {
+    fn map(&self, addr: u64, len: u64, prot: Prot, offset: u64) -> Result<()> {
+        let flags = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
+        self.run(
+            "stub mmap",
+            libc::SYS_mmap,
+            [addr, len, prot as u64, flags, self.memfd as u64, offset],
+        )
+    }
+
+    fn unmap(&self, addr: u64, len: u64) -> Result<()> {
+        self.run("stub munmap", libc::SYS_munmap, [addr, len, 0, 0, 0, 0])
+    }
+
+    fn protect(&self, addr: u64, len: u64, prot: Prot) -> Result<()> {
+        self.run(
+            "stub mprotect",
+            libc::SYS_mprotect,
+            [addr, len, prot as u64, 0, 0, 0],
+        )
+    }
+
+    fn destroy(&self) {
+        sys::kill_process(self.pid);
+    }
+}
+
+/// Runs one host syscall in the stopped stub thread `t` and returns its raw
+/// result.
+fn inject(t: &Tracee, trap: u64, nr: i64, args: [u64; 6]) -> Result<i64> {
+    if t.state.gone.load(Ordering::Relaxed) {
+        return Err(PlatformError {
+            op: "stub syscall",
+            errno: libc::ESRCH,
+        });
+    }
+    t.state.regs_stale.store(true, Ordering::Relaxed);
+    let mut regs = sys::get_regs(t.tid)?;
+    regs.rax = nr as u64;
+    regs.orig_rax = u64::MAX;
+    regs.rdi = args[0];
+    regs.rsi = args[1];
+    regs.rdx = args[2];
+    regs.r10 = args[3];
+    regs.r8 = args[4];
+    regs.r9 = args[5];
+    regs.rip = trap;
+    sys::set_regs(t.tid, &regs)?;
+    let mut interrupted = false;
+    loop {
+        sys::resume(t.tid, libc::PTRACE_CONT)?;
+        match sys::wait_stop(t.tid) {
+            sys::Stop::Signal(libc::SIGTRAP) => break,
+            // An interrupt raced with the injected call: the stub is
+            // still mid-call, so let it go on; the interrupt is
+            // re-raised to the next switch.
+            sys::Stop::Signal(INTERRUPT_SIGNAL) => {
+                interrupted = true;
+                continue;
+            }
+            sys::Stop::Event => continue,
+            // The injected call itself faulted: the stub is unusable.
+            sys::Stop::Signal(sig @ (libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE)) => {
+                tracing::warn!("stub syscall {nr} at {trap:#x}: signal {sig}");
+                return Err(PlatformError {
+                    op: "stub syscall: fault",
+                    errno: sig,
+                });
+            }
+            // Any other signal (one sent from outside) is suppressed.
+            sys::Stop::Signal(_) => continue,
+            sys::Stop::Syscall => continue,
+            sys::Stop::Gone => {
+                t.state.gone.store(true, Ordering::Relaxed);
+                return Err(PlatformError {
+                    op: "stub syscall",
+                    errno: libc::ESRCH,
+                });
+            }
+        }
+    }
+    let regs = sys::get_regs(t.tid)?;
+    if interrupted {
+        // Re-raised so the next switch reports it.
+        StubThread {
+            pid: t.pid,
+            tid: t.tid,
+        }
+        .interrupt();
+    }
+    Ok(regs.rax as i64)
+}
+
 /// The ptrace platform over one memory file.
 pub struct PtracePlatform {
     memfd: RawFd,
@@ -70,15 +239,7 @@ impl PtracePlatform {
 impl Platform for PtracePlatform {
     fn new_address_space(&self) -> Result<Box<dyn Context>> {
         let pid = sys::fork_stub(self.memfd, &self.layout)?;
-        let ctx = PtraceContext {
-            pid,
-            tid: pid,
-            memfd: self.memfd,
-            layout: self.layout,
-            xsave_len: xsave_size(),
-            gone: false,
-            known: None,
-        };
+        let ctx = PtraceContext::new(pid, pid, self.memfd, self.layout, xsave_size());
         Ok(Box::new(ctx))
     }
 
@@ -98,7 +259,7 @@ pub struct PtraceContext {
     memfd: RawFd,
     layout: stub::StubLayout,
     xsave_len: usize,
-    gone: bool,
+    state: Arc<TraceeState>,
     /// The registers the kernel holds for the stopped thread, as the last
     /// `switch` read them; `None` once anything else may have changed them
     /// (an injected call).
@@ -106,71 +267,47 @@ pub struct PtraceContext {
 }
 
 impl PtraceContext {
+    fn new(
+        pid: i32,
+        tid: i32,
+        memfd: RawFd,
+        layout: stub::StubLayout,
+        xsave_len: usize,
+    ) -> PtraceContext {
+        let ctx = PtraceContext {
+            pid,
+            tid,
+            memfd,
+            layout,
+            xsave_len,
+            state: Arc::default(),
+            known: None,
+        };
+        register(&ctx.tracee());
+        ctx
+    }
+
+    fn tracee(&self) -> Tracee {
+        Tracee {
+            pid: self.pid,
+            tid: self.tid,
+            layout: self.layout,
+            state: self.state.clone(),
+        }
+    }
+
+    fn gone(&self) -> bool {
+        self.state.gone.load(Ordering::Relaxed)
+    }
+
+    fn set_gone(&self) {
+        self.state.gone.store(true, Ordering::Relaxed);
+    }
+
     /// Runs one host syscall in the stub thread and returns its raw result.
     fn inject(&mut self, trap: u64, nr: i64, args: [u64; 6]) -> Result<i64> {
-        if self.gone {
-            return Err(PlatformError {
-                op: "stub syscall",
-                errno: libc::ESRCH,
-            });
-        }
         self.known = None;
-        let mut regs = sys::get_regs(self.tid)?;
-        regs.rax = nr as u64;
-        regs.orig_rax = u64::MAX;
-        regs.rdi = args[0];
-        regs.rsi = args[1];
-        regs.rdx = args[2];
-        regs.r10 = args[3];
-        regs.r8 = args[4];
-        regs.r9 = args[5];
-        regs.rip = trap;
-        sys::set_regs(self.tid, &regs)?;
-        let mut interrupted = false;
-        loop {
-            sys::resume(self.tid, libc::PTRACE_CONT)?;
-            match sys::wait_stop(self.tid) {
-                sys::Stop::Signal(libc::SIGTRAP) => break,
-                // An interrupt raced with the injected call: the stub is
-                // still mid-call, so let it go on; the interrupt is
-                // re-raised to the next switch.
-                sys::Stop::Signal(INTERRUPT_SIGNAL) => {
-                    interrupted = true;
-                    continue;
-                }
-                sys::Stop::Event => continue,
-                // The injected call itself faulted: the stub is unusable.
-                sys::Stop::Signal(
-                    sig @ (libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE),
-                ) => {
-                    tracing::warn!("stub syscall {nr} at {trap:#x}: signal {sig}");
-                    return Err(PlatformError {
-                        op: "stub syscall: fault",
-                        errno: sig,
-                    });
-                }
-                // Any other signal (one sent from outside) is suppressed.
-                sys::Stop::Signal(_) => continue,
-                sys::Stop::Syscall => continue,
-                sys::Stop::Gone => {
-                    self.gone = true;
-                    return Err(PlatformError {
-                        op: "stub syscall",
-                        errno: libc::ESRCH,
-                    });
-                }
-            }
-        }
-        let regs = sys::get_regs(self.tid)?;
-        if interrupted {
-            // Re-raised so the next switch reports it.
-            StubThread {
-                pid: self.pid,
-                tid: self.tid,
-            }
-            .interrupt();
-        }
-        Ok(regs.rax as i64)
+        inject(&self.tracee(), trap, nr, args)
     }
 
     /// Gives the stopped thread `regs` before it resumes. Most resumes
@@ -178,6 +315,9 @@ impl PtraceContext {
     /// PTRACE_POKEUSER then costs a fraction of PTRACE_SETREGS (which
     /// validates every register, segment bases included), on every syscall.
     fn put_regs(&mut self, regs: &Regs) -> Result<()> {
+        if self.state.regs_stale.swap(false, Ordering::Relaxed) {
+            self.known = None;
+        }
         if let Some(known) = self.known.take() {
             // A result the kernel would take for a restart request
             // (-ERESTARTSYS..-ERESTART_RESTARTBLOCK, with orig_rax still the
@@ -224,22 +364,25 @@ fn same_but_rax(a: &Regs, b: &Regs) -> bool {
 
 impl Context for PtraceContext {
     fn switch(&mut self, regs: &mut Regs) -> Event {
-        if self.gone {
+        if self.gone() {
             return Event::Gone;
         }
+        // A context is used only by the thread it was made on; this keeps
+        // the registry right should one ever move at creation.
+        register(&self.tracee());
         if self.put_regs(regs).is_err() {
-            self.gone = true;
+            self.set_gone();
             return Event::Gone;
         }
         loop {
             if sys::resume(self.tid, libc::PTRACE_SYSEMU).is_err() {
-                self.gone = true;
+                self.set_gone();
                 return Event::Gone;
             }
             let stop = sys::wait_stop(self.tid);
             let event = match stop {
                 sys::Stop::Gone => {
-                    self.gone = true;
+                    self.set_gone();
                     return Event::Gone;
                 }
                 sys::Stop::Event => continue,
@@ -278,7 +421,7 @@ impl Context for PtraceContext {
                     self.known = Some(r);
                 }
                 Err(_) => {
-                    self.gone = true;
+                    self.set_gone();
                     return Event::Gone;
                 }
             }
@@ -352,8 +495,16 @@ impl Context for PtraceContext {
         })
     }
 
+    fn address_space(&self) -> Arc<dyn AddressSpace> {
+        Arc::new(PtraceAddressSpace {
+            pid: self.pid,
+            memfd: self.memfd,
+        })
+    }
+
     fn release(mut self: Box<Self>) {
-        if self.gone {
+        unregister(self.tid);
+        if self.gone() {
             return;
         }
         // Only this thread ends: the stub process lives while other threads
@@ -364,7 +515,13 @@ impl Context for PtraceContext {
         if self.tid != self.pid {
             sys::reap(self.tid);
         }
-        self.gone = true;
+        self.set_gone();
+    }
+}
+
+impl Drop for PtraceContext {
+    fn drop(&mut self) {
+        unregister(self.tid);
     }
 }
 
@@ -379,14 +536,12 @@ struct PendingThread {
 impl PendingContext for PendingThread {
     fn attach(self: Box<Self>) -> Result<Box<dyn Context>> {
         sys::seize_and_stop(self.tid)?;
-        Ok(Box::new(PtraceContext {
-            pid: self.pid,
-            tid: self.tid,
-            memfd: self.memfd,
-            layout: self.layout,
-            xsave_len: self.xsave_len,
-            gone: false,
-            known: None,
-        }))
+        Ok(Box::new(PtraceContext::new(
+            self.pid,
+            self.tid,
+            self.memfd,
+            self.layout,
+            self.xsave_len,
+        )))
     }
 }

@@ -117,11 +117,21 @@ pub trait AddressSpace: Send + Sync + fmt::Debug {
     fn unmap(&self, addr: u64, len: u64) -> Result<()>;
     /// As [`Context::protect`].
     fn protect(&self, addr: u64, len: u64, prot: Prot) -> Result<()>;
-    /// Gives every range of `ranges` (address, length) protection `prot`:
-    /// fork write-protecting the pages it shares.
-    fn protect_ranges(&self, ranges: &[(u64, u64)], prot: Prot) -> Result<()> {
-        for &(addr, len) in ranges {
+    /// [`AddressSpace::protect`] for each (address, length, protection)
+    /// of `ranges`, in order: fork write-protecting the pages it shares.
+    /// A platform may make them in one go.
+    fn protect_ranges(&self, ranges: &[(u64, u64, Prot)]) -> Result<()> {
+        for &(addr, len, prot) in ranges {
             self.protect(addr, len, prot)?;
+        }
+        Ok(())
+    }
+    /// [`AddressSpace::map`] for each (address, length, protection, file
+    /// offset) of `ranges`, in order (later ones over earlier ones): a
+    /// forked child's whole address space.
+    fn map_ranges(&self, ranges: &[(u64, u64, Prot, u64)]) -> Result<()> {
+        for &(addr, len, prot, off) in ranges {
+            self.map(addr, len, prot, off)?;
         }
         Ok(())
     }

@@ -493,6 +493,59 @@ mod tests {
     }
 
     #[test]
+    fn shared_pages_outlive_their_range_until_the_last_owner_lets_go() {
+        let f = MemoryFile::create().unwrap();
+        let r = MemRange::new(&f, 4 * PAGE_SIZE).unwrap();
+        let off = r.off;
+        // SAFETY: the range is allocated and mapped.
+        unsafe { *f.ptr(off + PAGE_SIZE) = 9 };
+        // A fork shares the second page: its range and the child own it.
+        f.add_owner(off + PAGE_SIZE, PAGE_SIZE);
+        assert_eq!(
+            f.owners(off, 3 * PAGE_SIZE),
+            vec![
+                (off, PAGE_SIZE, 1),
+                (off + PAGE_SIZE, PAGE_SIZE, 2),
+                (off + 2 * PAGE_SIZE, PAGE_SIZE, 1)
+            ]
+        );
+        // Punching the range's own pages spares the shared one.
+        f.punch_uncounted(off, 4 * PAGE_SIZE);
+        // SAFETY: as above.
+        assert_eq!(unsafe { *f.ptr(off + PAGE_SIZE) }, 9);
+        // The parent lets go, then its range goes: the page stays, and is
+        // not handed out again.
+        f.release(off + PAGE_SIZE, PAGE_SIZE);
+        drop(r);
+        // SAFETY: as above.
+        assert_eq!(unsafe { *f.ptr(off + PAGE_SIZE) }, 9);
+        let again = f.allocate(4 * PAGE_SIZE).unwrap();
+        assert!(again >= off + 2 * PAGE_SIZE || again + 4 * PAGE_SIZE <= off + PAGE_SIZE);
+        // The child lets go: the page is freed and reusable.
+        f.release(off + PAGE_SIZE, PAGE_SIZE);
+        assert!(!f.any_counted(off, 4 * PAGE_SIZE));
+        // SAFETY: as above.
+        assert_eq!(unsafe { *f.ptr(off + PAGE_SIZE) }, 0);
+        assert_eq!(f.allocate(PAGE_SIZE).unwrap(), off);
+    }
+
+    #[test]
+    fn counted_allocations_are_freed_by_their_last_owner() {
+        let f = MemoryFile::create().unwrap();
+        let a = f.allocate_counted(2 * PAGE_SIZE).unwrap();
+        f.add_owner(a, 2 * PAGE_SIZE);
+        f.release(a, PAGE_SIZE);
+        assert_eq!(
+            f.owners(a, 2 * PAGE_SIZE),
+            vec![(a, PAGE_SIZE, 1), (a + PAGE_SIZE, PAGE_SIZE, 2)]
+        );
+        f.release(a, 2 * PAGE_SIZE);
+        f.release(a + PAGE_SIZE, PAGE_SIZE);
+        assert!(!f.any_counted(a, 2 * PAGE_SIZE));
+        assert_eq!(f.allocate(2 * PAGE_SIZE).unwrap(), a);
+    }
+
+    #[test]
     fn range_pointers_are_bounds_checked() {
         let f = MemoryFile::create().unwrap();
         let r = MemRange::new(&f, 2 * PAGE_SIZE).unwrap();

@@ -12,7 +12,7 @@ mod sys;
 use std::cell::RefCell;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::regs::xsave_size;
 use crate::{
@@ -64,6 +64,49 @@ struct TraceeState {
     regs_stale: AtomicBool,
 }
 
+/// A stub process's scratch slot (see `stub.rs`), back to the pool when
+/// the last of its contexts and handles goes.
+#[derive(Debug)]
+struct Slot {
+    index: u64,
+    /// Held while the calls of one batch are listed and run: threads of
+    /// one process share its scratch page.
+    lock: Mutex<()>,
+    /// The page was not there when a batch ran (the stub could not move
+    /// it): calls go one by one.
+    broken: AtomicBool,
+}
+
+/// Free scratch slots, and the next never used.
+static SLOTS: Mutex<(Vec<u64>, u64)> = Mutex::new((Vec::new(), 0));
+
+impl Slot {
+    fn take() -> Option<Arc<Slot>> {
+        let mut s = SLOTS.lock().unwrap();
+        let index = match s.0.pop() {
+            Some(i) => i,
+            None if s.1 < stub::SLOTS => {
+                s.1 += 1;
+                s.1 - 1
+            }
+            None => return None,
+        };
+        Some(Arc::new(Slot {
+            index,
+            lock: Mutex::new(()),
+            broken: AtomicBool::new(false),
+        }))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Ok(mut s) = SLOTS.lock() {
+            s.0.push(self.index);
+        }
+    }
+}
+
 /// A stub thread the calling Sentry thread traces.
 #[derive(Clone)]
 struct Tracee {
@@ -71,6 +114,7 @@ struct Tracee {
     tid: i32,
     layout: stub::StubLayout,
     state: Arc<TraceeState>,
+    slot: Option<Arc<Slot>>,
 }
 
 thread_local! {
@@ -103,30 +147,85 @@ struct PtraceAddressSpace {
     memfd: RawFd,
 }
 
+fn failed(op: &'static str, r: i64) -> Result<()> {
+    if (-4095..0).contains(&r) {
+        return Err(PlatformError {
+            op,
+            errno: -r as i32,
+        });
+    }
+    Ok(())
+}
+
 impl PtraceAddressSpace {
-    fn run(&self, op: &'static str, nr: i64, args: [u64; 6]) -> Result<()> {
+    fn tracee(&self) -> Result<Tracee> {
         let t = TRACEES.with(|l| {
             l.borrow()
                 .iter()
                 .find(|t| t.pid == self.pid && !t.state.gone.load(Ordering::Relaxed))
                 .cloned()
         });
-        let Some(t) = t else {
-            return Err(PlatformError {
-                op: "address space not traced by this thread",
-                errno: libc::ESRCH,
-            });
+        t.ok_or(PlatformError {
+            op: "address space not traced by this thread",
+            errno: libc::ESRCH,
+        })
+    }
+
+    fn run(&self, op: &'static str, nr: i64, args: [u64; 6]) -> Result<()> {
+        let t = self.tracee()?;
+        failed(op, inject(&t, t.layout.syscall_trap, nr, args)?)
+    }
+
+    /// Runs `calls` in order, stopping at the first failure: in batches
+    /// through the scratch page, one stop per batch, or one by one.
+    fn run_all(&self, op: &'static str, calls: &[(i64, [u64; 6])]) -> Result<()> {
+        let t = self.tracee()?;
+        let slot = t
+            .slot
+            .clone()
+            .filter(|s| !s.broken.load(Ordering::Relaxed) && calls.len() > 1);
+        let Some(slot) = slot else {
+            for &(nr, args) in calls {
+                failed(op, inject(&t, t.layout.syscall_trap, nr, args)?)?;
+            }
+            return Ok(());
         };
-        let r = inject(&t, t.layout.syscall_trap, nr, args)?;
-        if (-4095..0).contains(&r) {
-            return Err(PlatformError {
-                op,
-                errno: -r as i32,
-            });
+        let _held = slot.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let page = (t.layout.slots + slot.index * 4096) as *mut u64;
+        for batch in calls.chunks(4096 / (stub::RECORD_WORDS * 8)) {
+            for (i, (nr, args)) in batch.iter().enumerate() {
+                let rec = i * stub::RECORD_WORDS;
+                // SAFETY: `page` is this process's slot, a page of the
+                // shared scratch region mapped read-write in the Sentry for
+                // its lifetime; a batch holds at most 4096 / 64 records of
+                // 8 words, so every index lies inside the page. Only the
+                // holder of `slot.lock` writes it.
+                unsafe {
+                    page.add(rec).write_volatile(*nr as u64);
+                    for (j, a) in args.iter().enumerate() {
+                        page.add(rec + 1 + j).write_volatile(*a);
+                    }
+                }
+            }
+            let args = [t.layout.scratch, batch.len() as u64, 0, 0, 0, 0];
+            match inject(&t, t.layout.batch_trap, 0, args) {
+                Ok(r) => failed(op, r)?,
+                Err(e) if e.op == FAULT_OP => {
+                    // No scratch page in this stub: never batch again.
+                    slot.broken.store(true, Ordering::Relaxed);
+                    for &(nr, args) in batch {
+                        failed(op, inject(&t, t.layout.syscall_trap, nr, args)?)?;
+                    }
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
     }
 }
+
+/// What [`inject`] reports when the stub faulted running a call.
+const FAULT_OP: &str = "stub syscall: fault";
 
 impl AddressSpace for PtraceAddressSpace {
     fn map(&self, addr: u64, len: u64, prot: Prot, offset: u64) -> Result<()> {
@@ -148,6 +247,26 @@ impl AddressSpace for PtraceAddressSpace {
             libc::SYS_mprotect,
             [addr, len, prot as u64, 0, 0, 0],
         )
+    }
+
+    fn protect_ranges(&self, ranges: &[(u64, u64, Prot)]) -> Result<()> {
+        let calls: Vec<(i64, [u64; 6])> = ranges
+            .iter()
+            .map(|&(a, l, p)| (libc::SYS_mprotect, [a, l, p as u64, 0, 0, 0]))
+            .collect();
+        self.run_all("stub mprotect", &calls)
+    }
+
+    fn map_ranges(&self, ranges: &[(u64, u64, Prot, u64)]) -> Result<()> {
+        let flags = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
+        let calls: Vec<(i64, [u64; 6])> = ranges
+            .iter()
+            .map(|&(a, l, p, o)| {
+                let args = [a, l, p as u64, flags, self.memfd as u64, o];
+                (libc::SYS_mmap, args)
+            })
+            .collect();
+        self.run_all("stub mmap", &calls)
     }
 
     fn destroy(&self) {
@@ -193,7 +312,7 @@ fn inject(t: &Tracee, trap: u64, nr: i64, args: [u64; 6]) -> Result<i64> {
             sys::Stop::Signal(sig @ (libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE)) => {
                 tracing::warn!("stub syscall {nr} at {trap:#x}: signal {sig}");
                 return Err(PlatformError {
-                    op: "stub syscall: fault",
+                    op: FAULT_OP,
                     errno: sig,
                 });
             }
@@ -238,8 +357,9 @@ impl PtracePlatform {
 
 impl Platform for PtracePlatform {
     fn new_address_space(&self) -> Result<Box<dyn Context>> {
-        let pid = sys::fork_stub(self.memfd, &self.layout)?;
-        let ctx = PtraceContext::new(pid, pid, self.memfd, self.layout, xsave_size());
+        let slot = Slot::take();
+        let pid = sys::fork_stub(self.memfd, &self.layout, slot.as_ref().map(|s| s.index))?;
+        let ctx = PtraceContext::new(pid, pid, self.memfd, self.layout, xsave_size(), slot);
         Ok(Box::new(ctx))
     }
 
@@ -260,6 +380,7 @@ pub struct PtraceContext {
     layout: stub::StubLayout,
     xsave_len: usize,
     state: Arc<TraceeState>,
+    slot: Option<Arc<Slot>>,
     /// The registers the kernel holds for the stopped thread, as the last
     /// `switch` read them; `None` once anything else may have changed them
     /// (an injected call).
@@ -273,6 +394,7 @@ impl PtraceContext {
         memfd: RawFd,
         layout: stub::StubLayout,
         xsave_len: usize,
+        slot: Option<Arc<Slot>>,
     ) -> PtraceContext {
         let ctx = PtraceContext {
             pid,
@@ -281,6 +403,7 @@ impl PtraceContext {
             layout,
             xsave_len,
             state: Arc::default(),
+            slot,
             known: None,
         };
         register(&ctx.tracee());
@@ -293,6 +416,7 @@ impl PtraceContext {
             tid: self.tid,
             layout: self.layout,
             state: self.state.clone(),
+            slot: self.slot.clone(),
         }
     }
 
@@ -485,6 +609,7 @@ impl Context for PtraceContext {
             memfd: self.memfd,
             layout: self.layout,
             xsave_len: self.xsave_len,
+            slot: self.slot.clone(),
         }))
     }
 
@@ -531,6 +656,7 @@ struct PendingThread {
     memfd: RawFd,
     layout: stub::StubLayout,
     xsave_len: usize,
+    slot: Option<Arc<Slot>>,
 }
 
 impl PendingContext for PendingThread {
@@ -542,6 +668,7 @@ impl PendingContext for PendingThread {
             self.memfd,
             self.layout,
             self.xsave_len,
+            self.slot,
         )))
     }
 }

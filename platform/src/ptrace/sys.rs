@@ -15,8 +15,9 @@ fn last(op: &'static str) -> PlatformError {
 const OPTIONS: libc::c_int = libc::PTRACE_O_EXITKILL | libc::PTRACE_O_TRACESYSGOOD;
 
 /// Forks a stub process from the calling thread (which becomes its tracer)
-/// and waits until it has cleared its address space.
-pub fn fork_stub(memfd: RawFd, layout: &StubLayout) -> Result<i32> {
+/// and waits until it has cleared its address space. `slot`: the scratch
+/// slot to give it, if any.
+pub fn fork_stub(memfd: RawFd, layout: &StubLayout, slot: Option<u64>) -> Result<i32> {
     // Everything the child does before it jumps to the stub is
     // async-signal-safe: raw syscalls only, no allocation, no locks.
     // SAFETY: fork in a multithreaded process is sound when the child only
@@ -26,7 +27,7 @@ pub fn fork_stub(memfd: RawFd, layout: &StubLayout) -> Result<i32> {
         return Err(last("fork stub"));
     }
     if pid == 0 {
-        stub_child(memfd, layout);
+        stub_child(memfd, layout, slot);
     }
     match wait_stop(pid) {
         Stop::Signal(libc::SIGTRAP) => {}
@@ -81,7 +82,7 @@ unsafe fn unregister_rseq() {
     unsafe { libc::syscall(libc::SYS_rseq, area, size.max(32), 1, RSEQ_SIG) };
 }
 
-fn stub_child(memfd: RawFd, layout: &StubLayout) -> ! {
+fn stub_child(memfd: RawFd, layout: &StubLayout, slot: Option<u64>) -> ! {
     // SAFETY: raw syscalls in the freshly forked child; none allocates or
     // takes a lock. The final jump goes to the stub page, which the parent
     // mapped before forking and which never returns.
@@ -103,6 +104,28 @@ fn stub_child(memfd: RawFd, layout: &StubLayout) -> ! {
             libc::syscall(libc::SYS_close_range, 0, memfd as u32 - 1, 0);
         }
         libc::syscall(libc::SYS_close_range, memfd as u32 + 1, u32::MAX, 0);
+        if let Some(i) = slot {
+            // This process's scratch slot becomes its scratch page, which
+            // the application may read but not change; the other slots go
+            // with the rest of the Sentry's memory below.
+            let from = layout.slots + i * 4096;
+            let moved = libc::syscall(
+                libc::SYS_mremap,
+                from,
+                4096u64,
+                4096u64,
+                (libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED) as u64,
+                layout.scratch,
+            );
+            if moved as u64 == layout.scratch {
+                libc::syscall(
+                    libc::SYS_mprotect,
+                    layout.scratch,
+                    4096u64,
+                    libc::PROT_READ as u64,
+                );
+            }
+        }
         let [a, b, c] = layout.unmap_ranges();
         std::arch::asm!(
             "jmp {entry}",

@@ -54,7 +54,9 @@ pub struct Run {
 }
 
 impl Run {
-    /// The host protection of this run inside `v`.
+    /// The host protection of this run inside `v`. `writable` false means
+    /// the host mapping is read-only whatever `v.prot` says: fork relies
+    /// on it to skip runs protected already.
     pub(super) fn host_prot(&self, v: &Vma) -> i32 {
         if self.writable {
             v.prot
@@ -415,21 +417,25 @@ impl MemoryManager {
         for k in keys {
             let v = inner.vmas[&k].clone();
             let base = v.file_off(v.start);
-            let len = v.end - v.start;
+            // Pages under runs are shared already: look for populated
+            // pages only in the rest (a fork after a fork scans nothing).
             let mut fresh = Vec::new();
-            for (o, l) in self.file.populated(base, len) {
-                let a = v.start + (o - base);
-                for (s, e) in gaps(&inner.runs, a, a + l) {
-                    for (co, cl, _) in self.file.uncounted(base + (s - v.start), e - s) {
+            for (gs, ge) in gaps(&inner.runs, v.start, v.end) {
+                for (o, l) in self.file.populated(base + (gs - v.start), ge - gs) {
+                    for (co, cl, _) in self.file.uncounted(o, l) {
                         fresh.push((v.start + (co - base), co, cl));
                     }
                 }
             }
+            let mut was_writable = Vec::new();
             for (rk, r) in inner.runs.range_mut(v.start..v.end) {
                 self.file.add_owner(r.off, r.end - rk);
+                if r.writable {
+                    was_writable.push((*rk, r.end - rk));
+                }
                 r.writable = false;
             }
-            for (a, o, l) in fresh {
+            for &(a, o, l) in &fresh {
                 self.file.add_owner(o, l);
                 inner.runs.insert(
                     a,
@@ -441,13 +447,17 @@ impl MemoryManager {
                 );
             }
             if v.prot & libc::PROT_WRITE != 0 {
+                // Runs not writable on the host are read-only there already
+                // (the invariant `Run::writable` keeps).
                 let prot = v.prot & !libc::PROT_WRITE;
-                for (rk, r) in inner.runs.range(v.start..v.end) {
+                let mut todo: Vec<(u64, u64)> =
+                    fresh.iter().map(|&(a, _, l)| (a, l)).collect();
+                todo.extend(was_writable);
+                todo.sort_unstable();
+                for (a, l) in todo {
                     match protect.last_mut() {
-                        Some(last) if last.0 + last.1 == *rk && last.2 == prot => {
-                            last.1 += r.end - rk
-                        }
-                        _ => protect.push((*rk, r.end - rk, prot)),
+                        Some(last) if last.0 + last.1 == a && last.2 == prot => last.1 += l,
+                        _ => protect.push((a, l, prot)),
                     }
                 }
             }
@@ -481,18 +491,8 @@ impl MemoryManager {
             address_space: Mutex::new(None),
         });
         if let Some(s) = space {
-            let mut i = 0;
-            while i < protect.len() {
-                let prot = protect[i].2;
-                let mut j = i;
-                while j < protect.len() && protect[j].2 == prot {
-                    j += 1;
-                }
-                let ranges: Vec<(u64, u64)> = protect[i..j].iter().map(|p| (p.0, p.1)).collect();
-                // Dropping `child` on failure gives its owners back.
-                s.protect_ranges(&ranges, prot).map_err(platform_err)?;
-                i = j;
-            }
+            // Dropping `child` on failure gives its owners back.
+            s.protect_ranges(&protect).map_err(platform_err)?;
         }
         Ok(child)
     }

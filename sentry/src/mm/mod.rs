@@ -752,17 +752,32 @@ impl MemoryManager {
     /// shared copy-on-write.
     pub fn map_all(&self, ctx: &mut dyn Context) -> Result<(), Errno> {
         let inner = self.inner();
+        let mut maps = Vec::new();
         for v in inner.vmas.values().filter(|v| v.kind != VmaKind::Vdso) {
-            ctx.map(v.start, v.end - v.start, v.prot, v.file_off(v.start))
-                .map_err(platform_err)?;
+            // A VMA wholly covered by one run needs only the run's mapping.
+            let whole = inner
+                .runs
+                .get(&v.start)
+                .is_some_and(|r| r.end >= v.end);
+            if !whole {
+                maps.push((v.start, v.end - v.start, v.prot, v.file_off(v.start)));
+            }
         }
         for (k, r) in &inner.runs {
             if let Some((_, v)) = Self::vma_at(&inner, *k) {
-                ctx.map(*k, r.end - k, r.host_prot(v), r.off)
-                    .map_err(platform_err)?;
+                maps.push((*k, r.end - k, r.host_prot(v), r.off));
             }
         }
-        Ok(())
+        // All at once where the platform can (one stop under ptrace).
+        match self.space() {
+            Some(s) => s.map_ranges(&maps).map_err(platform_err),
+            None => {
+                for (a, l, p, o) in maps {
+                    ctx.map(a, l, p, o).map_err(platform_err)?;
+                }
+                Ok(())
+            }
+        }
     }
 
     /// Runs `f` with the Sentry-side pieces of `[addr, addr+len)` (pointer,

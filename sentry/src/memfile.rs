@@ -143,7 +143,11 @@ impl MemoryFile {
     pub fn free(&self, off: u64, len: u64) {
         let end = off.saturating_add(len);
         let mut owners = self.owners.lock().unwrap();
-        if owners.range(..end).next_back().is_none_or(|(_, o)| o.end <= off) {
+        if owners
+            .range(..end)
+            .next_back()
+            .is_none_or(|(_, o)| o.end <= off)
+        {
             drop(owners);
             return self.free_raw(off, len);
         }

@@ -309,7 +309,9 @@ fn inject(t: &Tracee, trap: u64, nr: i64, args: [u64; 6]) -> Result<i64> {
             }
             sys::Stop::Event => continue,
             // The injected call itself faulted: the stub is unusable.
-            sys::Stop::Signal(sig @ (libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE)) => {
+            sys::Stop::Signal(
+                sig @ (libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE),
+            ) => {
                 tracing::warn!("stub syscall {nr} at {trap:#x}: signal {sig}");
                 return Err(PlatformError {
                     op: FAULT_OP,

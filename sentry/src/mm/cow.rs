@@ -168,12 +168,7 @@ impl MemoryManager {
             .rev()
             .take_while(|(_, r)| r.end > start)
             .any(|(k, r)| {
-                !r.writable
-                    && self
-                        .file
-                        .owners(r.off, r.end - k)
-                        .iter()
-                        .any(|o| o.2 > 1)
+                !r.writable && self.file.owners(r.off, r.end - k).iter().any(|o| o.2 > 1)
             });
         if !shared {
             return Ok(Locked::Read(g));
@@ -260,11 +255,7 @@ impl MemoryManager {
             // Another thread of this address space got here first.
             return true;
         }
-        let alone = self
-            .file
-            .owners(r.off, r.end - k)
-            .iter()
-            .all(|o| o.2 == 1);
+        let alone = self.file.owners(r.off, r.end - k).iter().all(|o| o.2 == 1);
         let (s, e) = if alone {
             (k, r.end)
         } else {
@@ -352,7 +343,12 @@ impl MemoryManager {
     }
 
     /// MADV_DONTNEED over a range holding run pages.
-    pub(super) fn dontneed_runs(&self, inner: &mut Inner, addr: u64, end: u64) -> Result<(), Errno> {
+    pub(super) fn dontneed_runs(
+        &self,
+        inner: &mut Inner,
+        addr: u64,
+        end: u64,
+    ) -> Result<(), Errno> {
         let space = self.space();
         let mut map = |a: u64, l: u64, prot: i32, off: u64| match &space {
             Some(s) => s.map(a, l, prot, off).map_err(platform_err),
@@ -450,8 +446,7 @@ impl MemoryManager {
                 // Runs not writable on the host are read-only there already
                 // (the invariant `Run::writable` keeps).
                 let prot = v.prot & !libc::PROT_WRITE;
-                let mut todo: Vec<(u64, u64)> =
-                    fresh.iter().map(|&(a, _, l)| (a, l)).collect();
+                let mut todo: Vec<(u64, u64)> = fresh.iter().map(|&(a, _, l)| (a, l)).collect();
                 todo.extend(was_writable);
                 todo.sort_unstable();
                 for (a, l) in todo {

@@ -691,7 +691,12 @@ impl MemoryManager {
     pub fn dontneed(&self, addr: u64, len: u64) -> Result<(), Errno> {
         let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
         let mut inner = self.inner_mut();
-        if inner.runs.range(..end).next_back().is_some_and(|(_, r)| r.end > addr) {
+        if inner
+            .runs
+            .range(..end)
+            .next_back()
+            .is_some_and(|(_, r)| r.end > addr)
+        {
             return self.dontneed_runs(&mut inner, addr, end);
         }
         for (_, v) in inner.vmas.range(..end) {
@@ -755,10 +760,7 @@ impl MemoryManager {
         let mut maps = Vec::new();
         for v in inner.vmas.values().filter(|v| v.kind != VmaKind::Vdso) {
             // A VMA wholly covered by one run needs only the run's mapping.
-            let whole = inner
-                .runs
-                .get(&v.start)
-                .is_some_and(|r| r.end >= v.end);
+            let whole = inner.runs.get(&v.start).is_some_and(|r| r.end >= v.end);
             if !whole {
                 maps.push((v.start, v.end - v.start, v.prot, v.file_off(v.start)));
             }

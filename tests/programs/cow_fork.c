@@ -9,8 +9,9 @@
  *   - MAP_SHARED memory (anonymous, memfd) stays shared across the fork;
  *   - threads of the parent keep running (and locking a mutex) while it
  *     forks, and the child sees memory as it was at the fork;
- *   - madvise(MADV_DONTNEED), mprotect, mremap and munmap in one process
- *     leave the other's copy alone, and a grandchild's stores stay its own;
+ *   - madvise(MADV_DONTNEED), mprotect, mremap, munmap and brk in one
+ *     process leave the other's copy alone, and a grandchild's stores stay
+ *     its own;
  *   - memory is not duplicated until written: the proportional set size
  *     (smaps Pss) of a 32 MiB region is half of it in each process while
  *     both share it, 3/4 after the child rewrote half of it. Printed in
@@ -294,6 +295,32 @@ static void changes_stay_in_one_process(void)
 	}
 	printf("a grandchild's stores stay its own: %s\n",
 	       reap(p) == 0 && all(a, n, 'q') ? "yes" : "no");
+	/* mprotect in the parent while the child shares the pages, and a
+	 * heap shrunk and grown again over pages the child shares. */
+	size_t hn = 256 * 1024;
+	char *h = sbrk(hn);
+	fill(h, hn, 'b');
+	int go2[2];
+	CHECK(pipe(go2) == 0);
+	p = fork();
+	if (p == 0) {
+		char x;
+		read(go2[0], &x, 1);
+		_exit(all(a, n, 'q') && all(h, hn, 'b') ? 0 : 1);
+	}
+	mprotect(a, n, PROT_READ);
+	mprotect(a, n, PROT_READ | PROT_WRITE);
+	fill(a, n, 'z');
+	sbrk(-(long)hn);
+	char *h2 = sbrk(hn);
+	int regrown_zero = h2 == h && all(h2, hn, 0);
+	fill(h2, hn, 'n');
+	write(go2[1], "x", 1);
+	printf("mprotect and a regrown heap in the parent leave the child's: %s\n",
+	       reap(p) == 0 ? "yes" : "no");
+	printf("the regrown heap reads zero: %s\n", regrown_zero ? "yes" : "no");
+	close(go2[0]);
+	close(go2[1]);
 	munmap(a, n);
 	close(go[0]);
 	close(go[1]);

@@ -198,6 +198,14 @@ impl MemoryManager {
             if self.file.owners(r.off, len).iter().any(|o| o.2 > 1) {
                 let new = self.file.allocate_counted(len)?;
                 self.file.copy(r.off, new, len);
+                if let Some(s) = &space {
+                    if let Err(e) = s.map(k, len, prot, new) {
+                        self.file.release(new, len);
+                        return Err(platform_err(e));
+                    }
+                }
+                // Only now: the old pages may lose their last other owner
+                // meanwhile, and must not be freed while mapped here.
                 self.file.release(r.off, len);
                 let writable = prot & libc::PROT_WRITE != 0;
                 inner.runs.insert(
@@ -208,9 +216,6 @@ impl MemoryManager {
                         writable,
                     },
                 );
-                if let Some(s) = &space {
-                    s.map(k, len, prot, new).map_err(platform_err)?;
-                }
             } else if for_app && !r.writable && prot & libc::PROT_WRITE != 0 {
                 inner.runs.get_mut(&k).unwrap().writable = true;
                 if let Some(s) = &space {
@@ -271,7 +276,9 @@ impl MemoryManager {
         }
     }
 
-    /// Drops this MM's ownership of the run pages in `[start, end)`.
+    /// Removes the runs in `[start, end)`; this MM's ownership of their
+    /// pages goes at the next [`MemoryManager::settle`], once the address
+    /// space no longer maps them.
     pub(super) fn release_runs(&self, inner: &mut Inner, start: u64, end: u64) {
         if inner.runs.is_empty() {
             return;
@@ -281,7 +288,15 @@ impl MemoryManager {
         let keys: Vec<u64> = inner.runs.range(start..end).map(|(k, _)| *k).collect();
         for k in keys {
             let r = inner.runs.remove(&k).unwrap();
-            self.file.release(r.off, r.end - k);
+            inner.released.push((r.off, r.end - k));
+        }
+    }
+
+    /// Lets go of the pages [`MemoryManager::release_runs`] put aside: the
+    /// operation that removed them has changed the address space.
+    pub(super) fn settle(&self, inner: &mut Inner) {
+        for (off, len) in std::mem::take(&mut inner.released) {
+            self.file.release(off, len);
         }
     }
 
@@ -301,33 +316,27 @@ impl MemoryManager {
         }
     }
 
-    /// Gives the private VMA piece `v` fresh zero pages wherever its own
-    /// range holds pages another process still owns (a heap regrown over
-    /// pages a child shares), mapping each with `map`.
-    pub(super) fn cover_counted(
+    /// How to map `[start, end)` of the private VMA `v`, which no run
+    /// covers, onto its own range: (address, length, protection, offset)
+    /// pieces. Where the range holds pages another process still owns (a
+    /// heap regrown over pages a child shares) this MM gets fresh zero
+    /// pages instead, as runs.
+    pub(super) fn plan(
         &self,
         inner: &mut Inner,
-        map: &mut dyn FnMut(u64, u64, i32, u64) -> Result<(), Errno>,
         v: &Vma,
-    ) -> Result<(), Errno> {
-        let base = v.file_off(v.start);
-        let len = v.end - v.start;
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<(u64, u64, i32, u64)>, Errno> {
+        let base = v.file_off(start);
+        let len = end - start;
         if !self.file.any_counted(base, len) {
-            return Ok(());
+            return Ok(vec![(start, len, v.prot, base)]);
         }
+        let mut out = Vec::new();
         let mut pos = base;
-        let mut counted = Vec::new();
-        for (o, l, _) in self.file.uncounted(base, len) {
-            if o > pos {
-                counted.push((pos, o - pos));
-            }
-            pos = o + l;
-        }
-        if pos < base + len {
-            counted.push((pos, base + len - pos));
-        }
-        for (o, l) in counted {
-            let a = v.start + (o - base);
+        let mut fresh = |o: u64, l: u64, out: &mut Vec<_>| -> Result<(), Errno> {
+            let a = start + (o - base);
             let new = self.file.allocate_counted(l)?;
             inner.runs.insert(
                 a,
@@ -337,9 +346,20 @@ impl MemoryManager {
                     writable: v.prot & libc::PROT_WRITE != 0,
                 },
             );
-            map(a, l, v.prot, new)?;
+            out.push((a, l, v.prot, new));
+            Ok(())
+        };
+        for (o, l, _) in self.file.uncounted(base, len) {
+            if o > pos {
+                fresh(pos, o - pos, &mut out)?;
+            }
+            out.push((start + (o - base), l, v.prot, o));
+            pos = o + l;
         }
-        Ok(())
+        if pos < base + len {
+            fresh(pos, base + len - pos, &mut out)?;
+        }
+        Ok(out)
     }
 
     /// MADV_DONTNEED over a range holding run pages.
@@ -349,34 +369,34 @@ impl MemoryManager {
         addr: u64,
         end: u64,
     ) -> Result<(), Errno> {
-        let space = self.space();
-        let mut map = |a: u64, l: u64, prot: i32, off: u64| match &space {
-            Some(s) => s.map(a, l, prot, off).map_err(platform_err),
-            None => Ok(()),
-        };
         let pieces: Vec<Vma> = inner
             .vmas
             .range(..end)
             .filter(|(_, v)| v.end > addr && private(v))
             .map(|(_, v)| v.slice(addr, end))
             .collect();
+        let mut maps = Vec::new();
         for v in pieces {
-            let mut removed = Vec::new();
-            split_run(&mut inner.runs, v.start);
-            split_run(&mut inner.runs, v.end);
-            let keys: Vec<u64> = inner.runs.range(v.start..v.end).map(|(k, _)| *k).collect();
-            for k in keys {
-                let r = inner.runs.remove(&k).unwrap();
-                self.file.release(r.off, r.end - k);
-                removed.push((k, r.end - k));
-            }
+            let keys: Vec<(u64, u64)> = {
+                split_run(&mut inner.runs, v.start);
+                split_run(&mut inner.runs, v.end);
+                inner
+                    .runs
+                    .range(v.start..v.end)
+                    .map(|(k, r)| (*k, r.end))
+                    .collect()
+            };
+            self.release_runs(inner, v.start, v.end);
             self.file
                 .punch_uncounted(v.file_off(v.start), v.end - v.start);
-            for (a, l) in removed {
-                map(a, l, v.prot, v.file_off(a))?;
+            for (s, e) in keys {
+                maps.extend(self.plan(inner, &v, s, e)?);
             }
-            self.cover_counted(inner, &mut map, &v)?;
         }
+        if let Some(s) = self.space() {
+            s.map_ranges(&maps).map_err(platform_err)?;
+        }
+        self.settle(inner);
         Ok(())
     }
 
@@ -478,6 +498,7 @@ impl MemoryManager {
             auxv: inner.auxv.clone(),
             exe: inner.exe.clone(),
             runs: inner.runs.clone(),
+            released: Vec::new(),
         };
         let child = Arc::new(MemoryManager {
             file: self.file.clone(),

@@ -129,6 +129,11 @@ pub struct Inner {
     /// a write fault), by address: there they stand in for the VMA's own
     /// range. A run never crosses a VMA boundary.
     runs: BTreeMap<u64, Run>,
+    /// Run pages this MM let go of whose host mappings may still be in
+    /// place: released (and maybe freed for reuse) only once the operation
+    /// has changed the address space, so no thread can reach a page after
+    /// it went to someone else.
+    released: Vec<(u64, u64)>,
 }
 
 /// The arguments of one mmap.
@@ -312,6 +317,7 @@ impl MemoryManager {
         ctx.map(addr, len, req.prot, vma.file_off(addr))
             .map_err(platform_err)?;
         inner.vmas.insert(addr, vma);
+        self.settle(&mut inner);
         Ok(addr)
     }
 
@@ -376,6 +382,7 @@ impl MemoryManager {
             inner.vmas.insert(at, vma);
             at += n;
         }
+        self.settle(&mut inner);
         Ok(addr)
     }
 
@@ -433,7 +440,9 @@ impl MemoryManager {
             return Err(Errno::EINVAL);
         }
         let mut inner = self.inner_mut();
-        self.remove_range(&mut inner, ctx, addr, end, true)
+        self.remove_range(&mut inner, ctx, addr, end, true)?;
+        self.settle(&mut inner);
+        Ok(())
     }
 
     pub fn mprotect(
@@ -501,25 +510,37 @@ impl MemoryManager {
         for (_, v) in inner.vmas.range_mut(addr..end) {
             v.prot = prot;
         }
-        ctx.protect(addr, len, prot).map_err(platform_err)?;
-        // Pages still shared copy-on-write stay read-only on the host.
-        let ro: Vec<(u64, u64)> = inner
-            .runs
-            .range_mut(addr..end)
-            .filter_map(|(k, r)| {
-                if prot & libc::PROT_WRITE == 0 {
-                    r.writable = false;
-                    None
-                } else {
-                    (!r.writable).then_some((*k, r.end - k))
-                }
-            })
-            .collect();
-        for (a, n) in ro {
-            ctx.protect(a, n, prot & !libc::PROT_WRITE)
-                .map_err(platform_err)?;
+        // Run pages not writable on the host stay so (they may still be
+        // shared copy-on-write; a write fault sorts them out): protect
+        // piece by piece, never granting them write even for a moment.
+        let mut pieces = Vec::new();
+        let mut pos = addr;
+        for (k, r) in inner.runs.range_mut(addr..end) {
+            if prot & libc::PROT_WRITE == 0 {
+                r.writable = false;
+                continue;
+            }
+            if r.writable {
+                continue;
+            }
+            if *k > pos {
+                pieces.push((pos, k - pos, prot));
+            }
+            pieces.push((*k, r.end - k, prot & !libc::PROT_WRITE));
+            pos = r.end;
         }
-        Ok(())
+        if pos < end {
+            pieces.push((pos, end - pos, prot));
+        }
+        match (pieces.len(), self.space()) {
+            (2.., Some(s)) => s.protect_ranges(&pieces).map_err(platform_err),
+            _ => {
+                for (a, n, p) in pieces {
+                    ctx.protect(a, n, p).map_err(platform_err)?;
+                }
+                Ok(())
+            }
+        }
     }
 
     pub fn mremap(
@@ -645,11 +666,16 @@ impl MemoryManager {
                 mem_off: old_end - base,
                 kind: VmaKind::Heap,
             };
-            if ctx
-                .map(v.start, v.end - v.start, v.prot, v.file_off(v.start))
-                .is_err()
-            {
+            // Heap pages a child still shares from before a shrink are its:
+            // this heap gets fresh ones there.
+            let Ok(plan) = self.plan(&mut inner, &v, v.start, v.end) else {
                 return cur;
+            };
+            for (a, l, p, o) in plan {
+                if ctx.map(a, l, p, o).is_err() {
+                    self.release_runs(&mut inner, v.start, v.end);
+                    return cur;
+                }
             }
             // Merge with the heap VMA below so /proc/self/maps shows one [heap].
             let below = inner
@@ -658,20 +684,11 @@ impl MemoryManager {
                 .next_back()
                 .filter(|(_, p)| p.end == old_end && p.kind == VmaKind::Heap && p.prot == v.prot)
                 .map(|(k, _)| *k);
-            let piece = v.clone();
             match below {
                 Some(k) => inner.vmas.get_mut(&k).unwrap().end = new_end,
                 None => {
                     inner.vmas.insert(v.start, v);
                 }
-            }
-            // Heap pages a child still shares from before a shrink are its
-            // now: this heap gets fresh ones there.
-            let mut map = |a: u64, l: u64, prot: i32, off: u64| {
-                ctx.map(a, l, prot, off).map_err(platform_err)
-            };
-            if self.cover_counted(&mut inner, &mut map, &piece).is_err() {
-                return cur;
             }
         } else if new_end < old_end {
             if self
@@ -684,6 +701,7 @@ impl MemoryManager {
             self.file.punch_uncounted(off, old_end - new_end);
         }
         inner.brk = addr;
+        self.settle(&mut inner);
         addr
     }
 
@@ -964,6 +982,9 @@ impl Drop for MemoryManager {
         let inner = self.inner.get_mut().unwrap_or_else(|e| e.into_inner());
         for (k, r) in std::mem::take(&mut inner.runs) {
             self.file.release(r.off, r.end - k);
+        }
+        for (off, len) in std::mem::take(&mut inner.released) {
+            self.file.release(off, len);
         }
     }
 }

@@ -342,6 +342,139 @@ fn inject(t: &Tracee, trap: u64, nr: i64, args: [u64; 6]) -> Result<i64> {
     Ok(regs.rax as i64)
 }
 
+/// Maps scratch slot `index` read-only at the scratch address of the stub
+/// `pid`, which the calling thread traces.
+fn map_scratch(pid: i32, layout: &stub::StubLayout, index: u64) -> Result<()> {
+    let t = Tracee {
+        pid,
+        tid: pid,
+        layout: *layout,
+        state: Arc::default(),
+        slot: None,
+    };
+    let flags = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
+    let args = [
+        layout.scratch,
+        4096,
+        libc::PROT_READ as u64,
+        flags,
+        layout.scratch_fd as u64,
+        index * 4096,
+    ];
+    failed(
+        "stub mmap scratch",
+        inject(&t, layout.syscall_trap, libc::SYS_mmap, args)?,
+    )
+}
+
+/// The master stub: a pristine stub process (the stub page, no
+/// application memory) that new stub processes are cloned from. Forking
+/// the Sentry, as [`sys::fork_stub`] does, copies the page tables of a big
+/// process and then tears them down again in the child; cloning a process
+/// of three mappings costs a fraction of that, and fork pays it on every
+/// call. Between uses the master waits in `pause()`, untraced; a Sentry
+/// thread that needs a stub seizes it, makes it clone, and lets it go.
+mod master {
+    use std::sync::{Arc, Mutex, OnceLock};
+
+    use super::{inject, stub, sys, Tracee};
+
+    /// The master's pid, held while one thread uses it; None when it
+    /// could not be made (then stubs are forked from the Sentry).
+    static MASTER: OnceLock<Option<Mutex<i32>>> = OnceLock::new();
+
+    /// Makes the master from a thread of its own that lives as long as
+    /// the Sentry: the master's parent-death signal follows its parent
+    /// thread.
+    fn make(memfd: i32, layout: stub::StubLayout) -> Option<Mutex<i32>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("stub-master".into())
+            .stack_size(64 << 10)
+            .spawn(move || {
+                let made = (|| {
+                    let pid = sys::fork_stub(memfd, &layout, None, true)?;
+                    let mut regs = sys::get_regs(pid)?;
+                    regs.rip = layout.park;
+                    regs.orig_rax = u64::MAX;
+                    sys::set_regs(pid, &regs)?;
+                    sys::detach(pid)?;
+                    Ok::<i32, crate::PlatformError>(pid)
+                })();
+                let _ = tx.send(made);
+                loop {
+                    std::thread::park();
+                }
+            });
+        if spawned.is_err() {
+            return None;
+        }
+        match rx.recv() {
+            Ok(Ok(pid)) => Some(Mutex::new(pid)),
+            Ok(Err(e)) => {
+                tracing::warn!("ptrace: no master stub ({e}); stubs fork from the Sentry");
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// A new stub process cloned from the master, parked in `pause()`,
+    /// seized and stopped by the calling thread (its tracer from now on);
+    /// None when the master cannot serve.
+    pub(super) fn clone_stub(memfd: i32, layout: &stub::StubLayout) -> Option<i32> {
+        let master = MASTER.get_or_init(|| make(memfd, *layout)).as_ref()?;
+        let pid = {
+            let held = master.lock().unwrap_or_else(|e| e.into_inner());
+            let m = *held;
+            // On the caller's CPU: each stop of the master is then a
+            // switch, not a cross-CPU wake-up (see `sys::pin_pair`).
+            // SAFETY: sched_getcpu only reads the current CPU number.
+            let cpu = unsafe { libc::sched_getcpu() };
+            if cpu >= 0 {
+                crate::cpus::pin(&[m], cpu as usize);
+            }
+            sys::seize_and_stop(m, false).ok()?;
+            let t = Tracee {
+                pid: m,
+                tid: m,
+                layout: *layout,
+                state: Arc::default(),
+                slot: None,
+            };
+            // The child parks in pause() (the trap's child branch); its
+            // parent is the master's, a Sentry thread, as for a fork of
+            // the Sentry; it is not traced until seized below.
+            let flags = (libc::CLONE_PARENT | libc::CLONE_UNTRACED | libc::SIGCHLD) as u64;
+            let r = inject(
+                &t,
+                layout.clone_trap,
+                libc::SYS_clone,
+                [flags, 0, 0, 0, 0, 0],
+            );
+            // Back to its pause() loop, untraced, whatever happened.
+            let back = sys::get_regs(m).and_then(|mut regs| {
+                regs.rip = layout.park;
+                regs.orig_rax = u64::MAX;
+                sys::set_regs(m, &regs)?;
+                sys::detach(m)
+            });
+            if let Err(e) = back {
+                tracing::warn!("ptrace: master stub lost ({e})");
+            }
+            match r {
+                Ok(pid) if pid > 0 => pid as i32,
+                _ => return None,
+            }
+        };
+        if sys::seize_and_stop(pid, true).is_err() {
+            sys::kill_process(pid);
+            return None;
+        }
+        Some(pid)
+    }
+}
+
 /// The ptrace platform over one memory file.
 pub struct PtracePlatform {
     memfd: RawFd,
@@ -359,8 +492,23 @@ impl PtracePlatform {
 
 impl Platform for PtracePlatform {
     fn new_address_space(&self) -> Result<Box<dyn Context>> {
-        let slot = Slot::take();
-        let pid = sys::fork_stub(self.memfd, &self.layout, slot.as_ref().map(|s| s.index))?;
+        let mut slot = Slot::take();
+        let pid = match master::clone_stub(self.memfd, &self.layout) {
+            Some(pid) => {
+                if let Some(s) = &slot {
+                    if map_scratch(pid, &self.layout, s.index).is_err() {
+                        slot = None;
+                    }
+                }
+                pid
+            }
+            None => sys::fork_stub(
+                self.memfd,
+                &self.layout,
+                slot.as_ref().map(|s| s.index),
+                false,
+            )?,
+        };
         let ctx = PtraceContext::new(pid, pid, self.memfd, self.layout, xsave_size(), slot);
         Ok(Box::new(ctx))
     }
@@ -663,7 +811,7 @@ struct PendingThread {
 
 impl PendingContext for PendingThread {
     fn attach(self: Box<Self>) -> Result<Box<dyn Context>> {
-        sys::seize_and_stop(self.tid)?;
+        sys::seize_and_stop(self.tid, true)?;
         Ok(Box::new(PtraceContext::new(
             self.pid,
             self.tid,

@@ -17,11 +17,15 @@
 //!   dozens of mmap/mprotect calls of a fork instead of one each.
 //!
 //! The scratch page sits right after the stub page. It is one page of a
-//! shared anonymous region the Sentry maps at start-up: each stub process
-//! gets a slot of its own, moved to the scratch address before the stub
-//! clears its address space and made read-only there, so the application
-//! can read the calls the Sentry lists for its own process and change none
-//! (the Sentry writes them through its own mapping).
+//! memfd the Sentry makes and maps at start-up (every stub keeps it open):
+//! each stub process gets a slot of its own, mapped read-only at the
+//! scratch address, so the application can read the calls the Sentry
+//! lists for its own process and change none (the Sentry writes them
+//! through its own mapping).
+//!
+//! `park` is where a stub process waits in `pause()` to be seized: the
+//! child of a `clone_trap` call, and the *master stub* new stub processes
+//! are cloned from (see `mod.rs`).
 
 use std::sync::OnceLock;
 
@@ -62,6 +66,8 @@ std::arch::global_asm!(
     "jz 2f",
     "int3",
     "ud2",
+    ".globl runsc_stub_park",
+    "runsc_stub_park:",
     "2:",
     "mov eax, 34",
     "syscall",
@@ -103,6 +109,7 @@ extern "C" {
     static runsc_stub_syscall: u8;
     static runsc_stub_clone: u8;
     static runsc_stub_batch: u8;
+    static runsc_stub_park: u8;
     static runsc_stub_end: u8;
 }
 
@@ -115,11 +122,13 @@ pub struct StubLayout {
     pub syscall_trap: u64,
     pub clone_trap: u64,
     pub batch_trap: u64,
+    pub park: u64,
     /// Where a stub process sees its scratch page (read-only).
     pub scratch: u64,
-    /// The Sentry's mapping of the scratch slots ([`SLOTS`] pages, shared
-    /// with the stubs).
+    /// The Sentry's mapping of the scratch slots ([`SLOTS`] pages of
+    /// `scratch_fd`, shared with the stubs).
     pub slots: u64,
+    pub scratch_fd: i32,
     /// The kernel's vDSO and its data pages, kept in every stub so the
     /// application reads clocks without a system call.
     pub vdso: Option<Vdso>,
@@ -210,23 +219,34 @@ fn install() -> Result<StubLayout, PlatformError> {
     // The stub page and the scratch page after it.
     let len: u64 = 2 * 4096;
     assert!(code_len <= 4096, "stub code outgrew its page");
-    // SAFETY: a new shared anonymous mapping of our own, placed by the
-    // kernel; only touched pages cost memory.
+    let last = |op| PlatformError {
+        op,
+        errno: nix::errno::Errno::last_raw(),
+    };
+    // SAFETY: memfd_create takes a NUL-terminated name and returns a new
+    // descriptor, which lives as long as the process (stubs inherit it).
+    let scratch_fd = unsafe { libc::memfd_create(c"runsc-stub-scratch".as_ptr(), 0) };
+    if scratch_fd < 0 {
+        return Err(last("memfd_create stub scratch"));
+    }
+    // SAFETY: sizing our own new memfd.
+    if unsafe { libc::ftruncate(scratch_fd, (SLOTS * 4096) as i64) } != 0 {
+        return Err(last("ftruncate stub scratch"));
+    }
+    // SAFETY: a new shared mapping of our own memfd, placed by the kernel;
+    // only touched pages cost memory.
     let slots = unsafe {
         libc::mmap(
             std::ptr::null_mut(),
             (SLOTS * 4096) as usize,
             libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-            -1,
+            libc::MAP_SHARED | libc::MAP_NORESERVE,
+            scratch_fd,
             0,
         )
     };
     if slots == libc::MAP_FAILED {
-        return Err(PlatformError {
-            op: "mmap stub scratch slots",
-            errno: nix::errno::Errno::last_raw(),
-        });
+        return Err(last("mmap stub scratch slots"));
     }
     let mut addr = STUB_SEARCH_START;
     while addr + len <= USER_TOP {
@@ -273,8 +293,10 @@ fn install() -> Result<StubLayout, PlatformError> {
                 syscall_trap: at(std::ptr::addr_of!(runsc_stub_syscall) as u64),
                 clone_trap: at(std::ptr::addr_of!(runsc_stub_clone) as u64),
                 batch_trap: at(std::ptr::addr_of!(runsc_stub_batch) as u64),
+                park: at(std::ptr::addr_of!(runsc_stub_park) as u64),
                 scratch: addr + 4096,
                 slots: slots as u64,
+                scratch_fd,
                 vdso: find_vdso().filter(|v| v.end <= addr),
             });
         }

@@ -383,10 +383,27 @@ mod master {
     /// could not be made (then stubs are forked from the Sentry).
     static MASTER: OnceLock<Option<Mutex<i32>>> = OnceLock::new();
 
+    type Made = std::sync::mpsc::Receiver<Result<i32, crate::PlatformError>>;
+
+    /// The master being made by [`start`], not yet waited for.
+    static STARTED: Mutex<Option<Made>> = Mutex::new(None);
+
+    /// Starts making the master while the Sentry boots, so the first
+    /// address space does not wait for it.
+    pub(super) fn start(memfd: i32, layout: stub::StubLayout) {
+        if MASTER.get().is_some() {
+            return;
+        }
+        let mut started = STARTED.lock().unwrap_or_else(|e| e.into_inner());
+        if started.is_none() {
+            *started = spawn(memfd, layout);
+        }
+    }
+
     /// Makes the master from a thread of its own that lives as long as
     /// the Sentry: the master's parent-death signal follows its parent
     /// thread.
-    fn make(memfd: i32, layout: stub::StubLayout) -> Option<Mutex<i32>> {
+    fn spawn(memfd: i32, layout: stub::StubLayout) -> Option<Made> {
         let (tx, rx) = std::sync::mpsc::channel();
         let spawned = std::thread::Builder::new()
             .name("stub-master".into())
@@ -406,10 +423,11 @@ mod master {
                     std::thread::park();
                 }
             });
-        if spawned.is_err() {
-            return None;
-        }
-        match rx.recv() {
+        spawned.ok().map(|_| rx)
+    }
+
+    fn wait(made: Option<Made>) -> Option<Mutex<i32>> {
+        match made?.recv() {
             Ok(Ok(pid)) => Some(Mutex::new(pid)),
             Ok(Err(e)) => {
                 tracing::warn!("ptrace: no master stub ({e}); stubs fork from the Sentry");
@@ -423,7 +441,12 @@ mod master {
     /// seized and stopped by the calling thread (its tracer from now on);
     /// None when the master cannot serve.
     pub(super) fn clone_stub(memfd: i32, layout: &stub::StubLayout) -> Option<i32> {
-        let master = MASTER.get_or_init(|| make(memfd, *layout)).as_ref()?;
+        let master = MASTER
+            .get_or_init(|| {
+                let started = STARTED.lock().unwrap_or_else(|e| e.into_inner()).take();
+                wait(started.or_else(|| spawn(memfd, *layout)))
+            })
+            .as_ref()?;
         let pid = {
             let held = master.lock().unwrap_or_else(|e| e.into_inner());
             let m = *held;
@@ -486,6 +509,7 @@ impl PtracePlatform {
     /// the platform's lifetime (stubs inherit it by number).
     pub fn new(memfd: RawFd) -> Result<PtracePlatform> {
         let layout = stub::layout()?;
+        master::start(memfd, layout);
         Ok(PtracePlatform { memfd, layout })
     }
 }

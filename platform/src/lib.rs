@@ -93,9 +93,51 @@ pub trait Context: Send {
     /// A handle other threads use to interrupt this context's `switch`.
     fn interrupter(&self) -> Interrupter;
 
+    /// The address space this context runs in, for the MM's memory
+    /// operations outside a call that hands it a context (a write fault,
+    /// a Sentry write into a copy-on-write page, fork's write-protection).
+    fn address_space(&self) -> Arc<dyn AddressSpace>;
+
     /// Ends this thread of the address space (the address space lives on while
     /// other threads or the `AddressSpace` handle hold it).
     fn release(self: Box<Self>);
+}
+
+/// Memory operations on a whole address space. Each takes effect for every
+/// thread of the address space before it returns, running or not: a
+/// thread that touches the range afterwards sees the new mapping or
+/// protection (under ptrace the host kernel's own mmap/mprotect of the
+/// stub's memory, TLB shoot-down included; under KVM a page-table edit and
+/// a flush on every vCPU). That is what makes fork's write-protection
+/// sound while the parent's other threads keep running.
+pub trait AddressSpace: Send + Sync + fmt::Debug {
+    /// As [`Context::map`].
+    fn map(&self, addr: u64, len: u64, prot: Prot, offset: u64) -> Result<()>;
+    /// As [`Context::unmap`].
+    fn unmap(&self, addr: u64, len: u64) -> Result<()>;
+    /// As [`Context::protect`].
+    fn protect(&self, addr: u64, len: u64, prot: Prot) -> Result<()>;
+    /// [`AddressSpace::protect`] for each (address, length, protection)
+    /// of `ranges`, in order: fork write-protecting the pages it shares.
+    /// A platform may make them in one go.
+    fn protect_ranges(&self, ranges: &[(u64, u64, Prot)]) -> Result<()> {
+        for &(addr, len, prot) in ranges {
+            self.protect(addr, len, prot)?;
+        }
+        Ok(())
+    }
+    /// [`AddressSpace::map`] for each (address, length, protection, file
+    /// offset) of `ranges`, in order (later ones over earlier ones): a
+    /// forked child's whole address space.
+    fn map_ranges(&self, ranges: &[(u64, u64, Prot, u64)]) -> Result<()> {
+        for &(addr, len, prot, off) in ranges {
+            self.map(addr, len, prot, off)?;
+        }
+        Ok(())
+    }
+    /// Destroys the address space: every context in it then returns
+    /// [`Event::Gone`].
+    fn destroy(&self);
 }
 
 /// A context created by one thread, to be attached by another.

@@ -27,6 +27,20 @@ pub struct MemoryFile {
     fd: OwnedFd,
     base: usize,
     free: Mutex<Allocator>,
+    /// Pages whose owners are counted, by offset: private pages shared by
+    /// fork, and pages copied on a write fault. A page not listed belongs
+    /// to the one range it was allocated in. Taken before `free`.
+    owners: Mutex<BTreeMap<u64, Owners>>,
+}
+
+/// A run of pages `[key, end)` with the same owners.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Owners {
+    end: u64,
+    count: u32,
+    /// The pages lie inside a live [`MemRange`], which returns them to the
+    /// allocator when it goes; otherwise the last owner does.
+    in_range: bool,
 }
 
 #[derive(Default)]
@@ -91,6 +105,7 @@ impl MemoryFile {
             fd,
             base: p as usize,
             free: Mutex::new(Allocator::default()),
+            owners: Mutex::new(BTreeMap::new()),
         }))
     }
 
@@ -122,8 +137,41 @@ impl MemoryFile {
         Ok(off)
     }
 
-    /// Returns a range to the allocator and releases its pages.
+    /// Returns a range to the allocator and releases its pages, except
+    /// pages with counted owners: those now go back when their last owner
+    /// lets go (see [`MemoryFile::release`]).
     pub fn free(&self, off: u64, len: u64) {
+        let end = off.saturating_add(len);
+        let mut owners = self.owners.lock().unwrap();
+        if owners
+            .range(..end)
+            .next_back()
+            .is_none_or(|(_, o)| o.end <= off)
+        {
+            drop(owners);
+            return self.free_raw(off, len);
+        }
+        split_owners(&mut owners, off);
+        split_owners(&mut owners, end);
+        let mut pos = off;
+        let mut gaps = Vec::new();
+        for (&k, o) in owners.range_mut(off..end) {
+            if k > pos {
+                gaps.push((pos, k - pos));
+            }
+            o.in_range = false;
+            pos = o.end;
+        }
+        if pos < end {
+            gaps.push((pos, end - pos));
+        }
+        drop(owners);
+        for (o, l) in gaps {
+            self.free_raw(o, l);
+        }
+    }
+
+    fn free_raw(&self, off: u64, len: u64) {
         self.punch(off, len);
         let mut a = self.free.lock().unwrap();
         let (mut off, mut len) = (off, len);
@@ -157,6 +205,154 @@ impl MemoryFile {
                 len as i64,
             );
         }
+    }
+
+    /// Allocates `len` bytes whose owners are counted, with one owner (the
+    /// caller); they go back with [`MemoryFile::release`].
+    pub fn allocate_counted(&self, len: u64) -> Result<u64, Errno> {
+        let len = page_round_up(len).ok_or(Errno::ENOMEM)?;
+        let off = self.allocate(len)?;
+        self.owners.lock().unwrap().insert(
+            off,
+            Owners {
+                end: off + len,
+                count: 1,
+                in_range: false,
+            },
+        );
+        Ok(off)
+    }
+
+    /// Adds an owner to every page of `[off, off+len)`. A page of a
+    /// [`MemRange`] not counted yet gets two: its range's owner and the new
+    /// one (from then on both are counted and released explicitly).
+    pub fn add_owner(&self, off: u64, len: u64) {
+        let end = off + len;
+        let mut owners = self.owners.lock().unwrap();
+        split_owners(&mut owners, off);
+        split_owners(&mut owners, end);
+        let mut pos = off;
+        let mut gaps = Vec::new();
+        for (&k, o) in owners.range_mut(off..end) {
+            if k > pos {
+                gaps.push((pos, k));
+            }
+            o.count += 1;
+            pos = o.end;
+        }
+        if pos < end {
+            gaps.push((pos, end));
+        }
+        for (s, e) in gaps {
+            owners.insert(
+                s,
+                Owners {
+                    end: e,
+                    count: 2,
+                    in_range: true,
+                },
+            );
+        }
+    }
+
+    /// Drops one owner of every counted page in `[off, off+len)`; a page
+    /// left with none is punched, and returned to the allocator unless its
+    /// [`MemRange`] still lives.
+    pub fn release(&self, off: u64, len: u64) {
+        let end = off + len;
+        let mut owners = self.owners.lock().unwrap();
+        split_owners(&mut owners, off);
+        split_owners(&mut owners, end);
+        let mut dead = Vec::new();
+        for (&k, o) in owners.range_mut(off..end) {
+            o.count -= 1;
+            if o.count == 0 {
+                dead.push((k, o.end, o.in_range));
+            }
+        }
+        for (k, _, _) in &dead {
+            owners.remove(k);
+        }
+        drop(owners);
+        for (k, e, in_range) in dead {
+            if in_range {
+                self.punch(k, e - k);
+            } else {
+                self.free_raw(k, e - k);
+            }
+        }
+    }
+
+    /// The owner counts over `[off, off+len)`: (offset, length, count),
+    /// count 1 for pages not counted.
+    pub fn owners(&self, off: u64, len: u64) -> Vec<(u64, u64, u32)> {
+        let end = off + len;
+        let owners = self.owners.lock().unwrap();
+        let mut out = Vec::new();
+        let mut pos = off;
+        let first = owners
+            .range(..=off)
+            .next_back()
+            .filter(|(_, o)| o.end > off)
+            .map(|(k, _)| *k)
+            .unwrap_or(off);
+        for (&k, o) in owners.range(first..end) {
+            let s = k.max(off);
+            if s > pos {
+                out.push((pos, s - pos, 1));
+            }
+            let e = o.end.min(end);
+            out.push((s, e - s, o.count));
+            pos = e;
+        }
+        if pos < end {
+            out.push((pos, end - pos, 1));
+        }
+        out
+    }
+
+    /// Whether any page of `[off, off+len)` has counted owners.
+    pub fn any_counted(&self, off: u64, len: u64) -> bool {
+        let end = off + len;
+        let owners = self.owners.lock().unwrap();
+        owners
+            .range(..end)
+            .next_back()
+            .is_some_and(|(_, o)| o.end > off)
+    }
+
+    /// Punches the pages of `[off, off+len)` that have no counted owners
+    /// (a range's own pages; counted ones may be another process's).
+    pub fn punch_uncounted(&self, off: u64, len: u64) {
+        for (o, l, _) in self.uncounted(off, len) {
+            self.punch(o, l);
+        }
+    }
+
+    /// The parts of `[off, off+len)` without counted owners.
+    pub fn uncounted(&self, off: u64, len: u64) -> Vec<(u64, u64, u32)> {
+        let end = off + len;
+        let owners = self.owners.lock().unwrap();
+        let mut out = Vec::new();
+        let mut pos = off;
+        let first = owners
+            .range(..=off)
+            .next_back()
+            .map(|(k, _)| *k)
+            .unwrap_or(off);
+        for (&k, o) in owners.range(first..end) {
+            if o.end <= pos {
+                continue;
+            }
+            if k > pos {
+                out.push((pos, k - pos, 1));
+            }
+            pos = o.end;
+        }
+        if pos < end {
+            out.push((pos, end - pos, 1));
+        }
+        out
     }
 
     /// A pointer to the file's bytes at `off` in the Sentry's mapping.
@@ -205,6 +401,19 @@ impl Drop for MemoryFile {
     fn drop(&mut self) {
         // SAFETY: unmaps exactly the mapping made in `new`.
         unsafe { libc::munmap(self.base as *mut libc::c_void, FILE_SIZE as usize) };
+    }
+}
+
+/// Makes `at` a boundary between owner runs.
+fn split_owners(owners: &mut BTreeMap<u64, Owners>, at: u64) {
+    let hit = owners
+        .range(..at)
+        .next_back()
+        .filter(|(_, o)| o.end > at)
+        .map(|(k, o)| (*k, *o));
+    if let Some((k, o)) = hit {
+        owners.get_mut(&k).unwrap().end = at;
+        owners.insert(at, Owners { end: o.end, ..o });
     }
 }
 
@@ -285,6 +494,59 @@ mod tests {
         f.punch(a, 3 * PAGE_SIZE);
         // SAFETY: as above.
         assert_eq!(unsafe { *f.ptr(a + PAGE_SIZE) }, 0);
+    }
+
+    #[test]
+    fn shared_pages_outlive_their_range_until_the_last_owner_lets_go() {
+        let f = MemoryFile::create().unwrap();
+        let r = MemRange::new(&f, 4 * PAGE_SIZE).unwrap();
+        let off = r.off;
+        // SAFETY: the range is allocated and mapped.
+        unsafe { *f.ptr(off + PAGE_SIZE) = 9 };
+        // A fork shares the second page: its range and the child own it.
+        f.add_owner(off + PAGE_SIZE, PAGE_SIZE);
+        assert_eq!(
+            f.owners(off, 3 * PAGE_SIZE),
+            vec![
+                (off, PAGE_SIZE, 1),
+                (off + PAGE_SIZE, PAGE_SIZE, 2),
+                (off + 2 * PAGE_SIZE, PAGE_SIZE, 1)
+            ]
+        );
+        // Punching the range's own pages spares the shared one.
+        f.punch_uncounted(off, 4 * PAGE_SIZE);
+        // SAFETY: as above.
+        assert_eq!(unsafe { *f.ptr(off + PAGE_SIZE) }, 9);
+        // The parent lets go, then its range goes: the page stays, and is
+        // not handed out again.
+        f.release(off + PAGE_SIZE, PAGE_SIZE);
+        drop(r);
+        // SAFETY: as above.
+        assert_eq!(unsafe { *f.ptr(off + PAGE_SIZE) }, 9);
+        let again = f.allocate(4 * PAGE_SIZE).unwrap();
+        assert!(again >= off + 2 * PAGE_SIZE || again + 4 * PAGE_SIZE <= off + PAGE_SIZE);
+        // The child lets go: the page is freed and reusable.
+        f.release(off + PAGE_SIZE, PAGE_SIZE);
+        assert!(!f.any_counted(off, 4 * PAGE_SIZE));
+        // SAFETY: as above.
+        assert_eq!(unsafe { *f.ptr(off + PAGE_SIZE) }, 0);
+        assert_eq!(f.allocate(PAGE_SIZE).unwrap(), off);
+    }
+
+    #[test]
+    fn counted_allocations_are_freed_by_their_last_owner() {
+        let f = MemoryFile::create().unwrap();
+        let a = f.allocate_counted(2 * PAGE_SIZE).unwrap();
+        f.add_owner(a, 2 * PAGE_SIZE);
+        f.release(a, PAGE_SIZE);
+        assert_eq!(
+            f.owners(a, 2 * PAGE_SIZE),
+            vec![(a, PAGE_SIZE, 1), (a + PAGE_SIZE, PAGE_SIZE, 2)]
+        );
+        f.release(a, 2 * PAGE_SIZE);
+        f.release(a + PAGE_SIZE, PAGE_SIZE);
+        assert!(!f.any_counted(a, 2 * PAGE_SIZE));
+        assert_eq!(f.allocate(2 * PAGE_SIZE).unwrap(), a);
     }
 
     #[test]

@@ -11,7 +11,21 @@
 //!   mprotect, exit);
 //! * `clone_trap`: like `syscall_trap`, but the new thread a `clone` creates
 //!   parks in `pause()` until its own tracer seizes it (an untraced `int3`
-//!   would kill the whole stub).
+//!   would kill the whole stub);
+//! * `batch_trap`: runs the calls listed in the stub's *scratch page*, one
+//!   after the other, stopping at the first that fails: one stop for the
+//!   dozens of mmap/mprotect calls of a fork instead of one each.
+//!
+//! The scratch page sits right after the stub page. It is one page of a
+//! memfd the Sentry makes and maps at start-up (every stub keeps it open):
+//! each stub process gets a slot of its own, mapped read-only at the
+//! scratch address, so the application can read the calls the Sentry
+//! lists for its own process and change none (the Sentry writes them
+//! through its own mapping).
+//!
+//! `park` is where a stub process waits in `pause()` to be seized: the
+//! child of a `clone_trap` call, and the *master stub* new stub processes
+//! are cloned from (see `mod.rs`).
 
 use std::sync::OnceLock;
 
@@ -52,10 +66,39 @@ std::arch::global_asm!(
     "jz 2f",
     "int3",
     "ud2",
+    ".globl runsc_stub_park",
+    "runsc_stub_park:",
     "2:",
     "mov eax, 34",
     "syscall",
     "jmp 2b",
+    // Batch: rdi = records of 8 words (nr, six arguments, unused), rsi =
+    // their count. Stops at the first error with rax = -errno and r13 =
+    // the records left (the failed one included).
+    ".globl runsc_stub_batch",
+    "runsc_stub_batch:",
+    "mov r12, rdi",
+    "mov r13, rsi",
+    "xor eax, eax",
+    "3:",
+    "test r13, r13",
+    "jz 4f",
+    "mov rax, [r12]",
+    "mov rdi, [r12 + 8]",
+    "mov rsi, [r12 + 16]",
+    "mov rdx, [r12 + 24]",
+    "mov r10, [r12 + 32]",
+    "mov r8, [r12 + 40]",
+    "mov r9, [r12 + 48]",
+    "syscall",
+    "cmp rax, -4095",
+    "jae 4f",
+    "add r12, 64",
+    "dec r13",
+    "jmp 3b",
+    "4:",
+    "int3",
+    "ud2",
     ".globl runsc_stub_end",
     "runsc_stub_end:",
     ".popsection",
@@ -65,6 +108,8 @@ extern "C" {
     static runsc_stub_start: u8;
     static runsc_stub_syscall: u8;
     static runsc_stub_clone: u8;
+    static runsc_stub_batch: u8;
+    static runsc_stub_park: u8;
     static runsc_stub_end: u8;
 }
 
@@ -76,14 +121,30 @@ pub struct StubLayout {
     pub entry: u64,
     pub syscall_trap: u64,
     pub clone_trap: u64,
+    pub batch_trap: u64,
+    pub park: u64,
+    /// Where a stub process sees its scratch page (read-only).
+    pub scratch: u64,
+    /// The Sentry's mapping of the scratch slots ([`SLOTS`] pages of
+    /// `scratch_fd`, shared with the stubs).
+    pub slots: u64,
+    pub scratch_fd: i32,
     /// The kernel's vDSO and its data pages, kept in every stub so the
     /// application reads clocks without a system call.
     pub vdso: Option<Vdso>,
 }
 
+/// Scratch pages, so many stub processes at once can batch calls; more
+/// processes than this make their calls one by one.
+pub const SLOTS: u64 = 4096;
+
+/// One call in a scratch page: number, six arguments, padding.
+pub const RECORD_WORDS: usize = 8;
+
 impl StubLayout {
     /// The three ranges a new stub unmaps: everything below the top of the
-    /// user address space except the stub page and the vDSO block.
+    /// user address space except the stub and scratch pages and the vDSO
+    /// block.
     pub fn unmap_ranges(&self) -> [(u64, u64); 3] {
         let stub = (self.start, self.start + self.len);
         let mut holes = vec![stub];
@@ -155,8 +216,38 @@ fn install() -> Result<StubLayout, PlatformError> {
     let code_start = std::ptr::addr_of!(runsc_stub_start) as u64;
     let code_end = std::ptr::addr_of!(runsc_stub_end) as u64;
     let code_len = (code_end - code_start) as usize;
-    let len: u64 = 4096;
-    assert!(code_len <= len as usize, "stub code outgrew its page");
+    // The stub page and the scratch page after it.
+    let len: u64 = 2 * 4096;
+    assert!(code_len <= 4096, "stub code outgrew its page");
+    let last = |op| PlatformError {
+        op,
+        errno: nix::errno::Errno::last_raw(),
+    };
+    // SAFETY: memfd_create takes a NUL-terminated name and returns a new
+    // descriptor, which lives as long as the process (stubs inherit it).
+    let scratch_fd = unsafe { libc::memfd_create(c"runsc-stub-scratch".as_ptr(), 0) };
+    if scratch_fd < 0 {
+        return Err(last("memfd_create stub scratch"));
+    }
+    // SAFETY: sizing our own new memfd.
+    if unsafe { libc::ftruncate(scratch_fd, (SLOTS * 4096) as i64) } != 0 {
+        return Err(last("ftruncate stub scratch"));
+    }
+    // SAFETY: a new shared mapping of our own memfd, placed by the kernel;
+    // only touched pages cost memory.
+    let slots = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            (SLOTS * 4096) as usize,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_NORESERVE,
+            scratch_fd,
+            0,
+        )
+    };
+    if slots == libc::MAP_FAILED {
+        return Err(last("mmap stub scratch slots"));
+    }
     let mut addr = STUB_SEARCH_START;
     while addr + len <= USER_TOP {
         // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping; the
@@ -177,8 +268,17 @@ fn install() -> Result<StubLayout, PlatformError> {
             unsafe {
                 std::ptr::copy_nonoverlapping(code_start as *const u8, p as *mut u8, code_len);
             }
-            // SAFETY: the page is ours (mapped above).
-            let r = unsafe { libc::mprotect(p, len as usize, libc::PROT_READ | libc::PROT_EXEC) };
+            // SAFETY: the pages are ours (mapped above). The scratch page
+            // stays an inaccessible reservation in the Sentry: each stub
+            // moves its own slot there.
+            let r = unsafe {
+                let r = libc::mprotect(p, 4096, libc::PROT_READ | libc::PROT_EXEC);
+                if r == 0 {
+                    libc::mprotect(p.byte_add(4096), 4096, libc::PROT_NONE)
+                } else {
+                    r
+                }
+            };
             if r != 0 {
                 return Err(PlatformError {
                     op: "mprotect stub",
@@ -192,6 +292,11 @@ fn install() -> Result<StubLayout, PlatformError> {
                 entry: addr,
                 syscall_trap: at(std::ptr::addr_of!(runsc_stub_syscall) as u64),
                 clone_trap: at(std::ptr::addr_of!(runsc_stub_clone) as u64),
+                batch_trap: at(std::ptr::addr_of!(runsc_stub_batch) as u64),
+                park: at(std::ptr::addr_of!(runsc_stub_park) as u64),
+                scratch: addr + 4096,
+                slots: slots as u64,
+                scratch_fd,
                 vdso: find_vdso().filter(|v| v.end <= addr),
             });
         }

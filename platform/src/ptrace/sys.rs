@@ -15,8 +15,15 @@ fn last(op: &'static str) -> PlatformError {
 const OPTIONS: libc::c_int = libc::PTRACE_O_EXITKILL | libc::PTRACE_O_TRACESYSGOOD;
 
 /// Forks a stub process from the calling thread (which becomes its tracer)
-/// and waits until it has cleared its address space.
-pub fn fork_stub(memfd: RawFd, layout: &StubLayout) -> Result<i32> {
+/// and waits until it has cleared its address space. `slot`: the scratch
+/// slot to give it, if any; `master`: it is the master stub (dies with its
+/// parent thread).
+pub fn fork_stub(
+    memfd: RawFd,
+    layout: &StubLayout,
+    slot: Option<u64>,
+    master: bool,
+) -> Result<i32> {
     // Everything the child does before it jumps to the stub is
     // async-signal-safe: raw syscalls only, no allocation, no locks.
     // SAFETY: fork in a multithreaded process is sound when the child only
@@ -26,7 +33,7 @@ pub fn fork_stub(memfd: RawFd, layout: &StubLayout) -> Result<i32> {
         return Err(last("fork stub"));
     }
     if pid == 0 {
-        stub_child(memfd, layout);
+        stub_child(memfd, layout, slot, master);
     }
     match wait_stop(pid) {
         Stop::Signal(libc::SIGTRAP) => {}
@@ -81,7 +88,7 @@ unsafe fn unregister_rseq() {
     unsafe { libc::syscall(libc::SYS_rseq, area, size.max(32), 1, RSEQ_SIG) };
 }
 
-fn stub_child(memfd: RawFd, layout: &StubLayout) -> ! {
+fn stub_child(memfd: RawFd, layout: &StubLayout, slot: Option<u64>, master: bool) -> ! {
     // SAFETY: raw syscalls in the freshly forked child; none allocates or
     // takes a lock. The final jump goes to the stub page, which the parent
     // mapped before forking and which never returns.
@@ -99,10 +106,37 @@ fn stub_child(memfd: RawFd, layout: &StubLayout) -> ! {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-        if memfd > 0 {
-            libc::syscall(libc::SYS_close_range, 0, memfd as u32 - 1, 0);
+        // Only the memory file and the scratch memfd stay open.
+        let (lo, hi) = if memfd < layout.scratch_fd {
+            (memfd as u32, layout.scratch_fd as u32)
+        } else {
+            (layout.scratch_fd as u32, memfd as u32)
+        };
+        if lo > 0 {
+            libc::syscall(libc::SYS_close_range, 0, lo - 1, 0);
         }
-        libc::syscall(libc::SYS_close_range, memfd as u32 + 1, u32::MAX, 0);
+        if hi > lo + 1 {
+            libc::syscall(libc::SYS_close_range, lo + 1, hi - 1, 0);
+        }
+        libc::syscall(libc::SYS_close_range, hi + 1, u32::MAX, 0);
+        if let Some(i) = slot {
+            // This process's scratch slot, which the application may read
+            // but not change.
+            libc::syscall(
+                libc::SYS_mmap,
+                layout.scratch,
+                4096u64,
+                libc::PROT_READ as u64,
+                (libc::MAP_SHARED | libc::MAP_FIXED) as u64,
+                layout.scratch_fd as u64,
+                i * 4096,
+            );
+        }
+        if master {
+            // The master stub outlives no Sentry: it is not always traced,
+            // so PTRACE_O_EXITKILL cannot be relied on.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        }
         let [a, b, c] = layout.unmap_ranges();
         std::arch::asm!(
             "jmp {entry}",
@@ -280,8 +314,9 @@ pub fn pin_to_first_pair_cpu() {
     }
 }
 
-/// Attaches to a stub thread parked in `pause()` and stops it.
-pub fn seize_and_stop(tid: i32) -> Result<()> {
+/// Attaches to a stub thread parked in `pause()` and stops it; with `pin`,
+/// puts it and the caller on one CPU ([`pin_pair`]).
+pub fn seize_and_stop(tid: i32, pin: bool) -> Result<()> {
     // SAFETY: seizing a thread of our own stub touches no memory of ours.
     let r = unsafe { libc::ptrace(libc::PTRACE_SEIZE, tid, 0, OPTIONS) };
     if r != 0 {
@@ -295,7 +330,9 @@ pub fn seize_and_stop(tid: i32) -> Result<()> {
     loop {
         match wait_stop(tid) {
             Stop::Event => {
-                pin_pair(tid);
+                if pin {
+                    pin_pair(tid);
+                }
                 return Ok(());
             }
             Stop::Gone => {
@@ -307,6 +344,16 @@ pub fn seize_and_stop(tid: i32) -> Result<()> {
             _ => resume(tid, libc::PTRACE_CONT)?,
         }
     }
+}
+
+/// Lets a stopped tracee go, untraced, with no signal.
+pub fn detach(tid: i32) -> Result<()> {
+    // SAFETY: detaching a tracee touches no memory of ours.
+    let r = unsafe { libc::ptrace(libc::PTRACE_DETACH, tid, 0, 0) };
+    if r != 0 {
+        return Err(last("PTRACE_DETACH"));
+    }
+    Ok(())
 }
 
 pub fn kill_process(pid: i32) {

@@ -52,7 +52,7 @@ impl Task {
             self.kernel.memfile.clone(),
             self.kernel.platform.max_user_address(),
         );
-        mm.set_address_space(ctx.interrupter());
+        mm.set_address_space(ctx.address_space());
         let image = match loader::load(&env, &mm, ctx.as_mut(), &resolved, &envp) {
             Ok(i) => i,
             Err(loader::LoadError::Refused(e)) => return Err(e),

@@ -512,6 +512,11 @@ impl Task {
                     }
                 }
                 Event::Fault { signo, addr, code } => {
+                    // A store into a page shared copy-on-write is the MM's
+                    // to serve; the instruction then runs again.
+                    if signo == libc::SIGSEGV && self.mm.fault(addr, code, self.regs.rip) {
+                        continue;
+                    }
                     self.force_signal(SigInfo::fault(signo, code, addr));
                 }
                 Event::Trap { signo, addr, code } => {
@@ -709,6 +714,10 @@ impl Task {
         // reaped its child must find the child's pipe ends closed and its
         // epoll interests gone.
         drop(std::mem::replace(&mut self.fds, FdTable::new()));
+        // So is the memory (exit_mm): pages the child shared copy-on-write
+        // have one owner fewer by the time its parent hears of the exit.
+        let empty = MemoryManager::new(self.mm.file.clone(), self.mm.layout.max_addr);
+        drop(std::mem::replace(&mut self.mm, empty));
         let status = self.exit_code.unwrap_or(0);
         crate::kernel::exit::task_exited(&self.kernel, &self.handle, &self.tg, status);
     }
@@ -732,7 +741,7 @@ pub fn spawn(mut task: Task, attach: Attach, fpu: Option<XSave>) -> std::io::Res
                     .new_address_space()
                     .map_err(|e| e.to_string())
                     .and_then(|mut c| {
-                        task.mm.set_address_space(c.interrupter());
+                        task.mm.set_address_space(c.address_space());
                         task.mm.map_all(c.as_mut()).map_err(|e| e.to_string())?;
                         Ok(c)
                     }),

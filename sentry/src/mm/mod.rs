@@ -7,16 +7,19 @@
 //! paging comes from the sparse file). Private file mappings hold a copy of
 //! the file's bytes; a MAP_SHARED mapping of a file whose data is in the
 //! memory file (tmpfs) maps those very pages, one VMA per chunk of the file,
-//! so it is coherent with read/write and with other mappings. `fork` copies
-//! the populated pages of private mappings and shares the ranges of shared
-//! ones.
+//! so it is coherent with read/write and with other mappings. `fork` shares
+//! the populated pages of private mappings copy-on-write (`cow.rs`) and
+//! shares the ranges of shared ones.
 
+mod cow;
 pub mod file_cache;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-use platform::{Context, Interrupter};
+use platform::{AddressSpace, Context};
+
+pub use cow::Run;
 
 use crate::errno::Errno;
 // The memory file sits below the VFS (a file hands the MM its pages as a
@@ -122,6 +125,15 @@ pub struct Inner {
     pub env_end: u64,
     pub auxv: Vec<(u64, u64)>,
     pub exe: Vec<u8>,
+    /// Private pages whose owners are counted (shared by fork, or copied on
+    /// a write fault), by address: there they stand in for the VMA's own
+    /// range. A run never crosses a VMA boundary.
+    runs: BTreeMap<u64, Run>,
+    /// Run pages this MM let go of whose host mappings may still be in
+    /// place: released (and maybe freed for reuse) only once the operation
+    /// has changed the address space, so no thread can reach a page after
+    /// it went to someone else.
+    released: Vec<(u64, u64)>,
 }
 
 /// The arguments of one mmap.
@@ -168,7 +180,7 @@ pub struct MemoryManager {
     pub file: Arc<MemoryFile>,
     pub layout: Layout,
     inner: RwLock<Inner>,
-    address_space: Mutex<Option<Interrupter>>,
+    address_space: Mutex<Option<Arc<dyn AddressSpace>>>,
 }
 
 fn platform_err(e: platform::PlatformError) -> Errno {
@@ -191,8 +203,12 @@ impl MemoryManager {
 
     /// Records the platform address space this MM is mapped into; it is
     /// destroyed with the MM.
-    pub fn set_address_space(&self, i: Interrupter) {
-        *self.address_space.lock().unwrap() = Some(i);
+    pub fn set_address_space(&self, a: Arc<dyn AddressSpace>) {
+        *self.address_space.lock().unwrap() = Some(a);
+    }
+
+    fn space(&self) -> Option<Arc<dyn AddressSpace>> {
+        self.address_space.lock().unwrap().clone()
     }
 
     pub fn inner(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
@@ -301,6 +317,7 @@ impl MemoryManager {
         ctx.map(addr, len, req.prot, vma.file_off(addr))
             .map_err(platform_err)?;
         inner.vmas.insert(addr, vma);
+        self.settle(&mut inner);
         Ok(addr)
     }
 
@@ -365,11 +382,13 @@ impl MemoryManager {
             inner.vmas.insert(at, vma);
             at += n;
         }
+        self.settle(&mut inner);
         Ok(addr)
     }
 
-    /// Splits VMAs so that `at` is a boundary.
+    /// Splits VMAs (and runs) so that `at` is a boundary.
     fn split_at(inner: &mut Inner, at: u64) {
+        cow::split_run(&mut inner.runs, at);
         let hit = inner
             .vmas
             .range(..at)
@@ -394,13 +413,15 @@ impl MemoryManager {
     ) -> Result<(), Errno> {
         Self::split_at(inner, start);
         Self::split_at(inner, end);
+        self.release_runs(inner, start, end);
         let keys: Vec<u64> = inner.vmas.range(start..end).map(|(k, _)| *k).collect();
         for k in keys {
             let v = inner.vmas.remove(&k).unwrap();
             if !v.shared && !v.borrowed && Arc::strong_count(&v.mem) > 1 {
                 // Other pieces of this private range live on: give back just
-                // this piece's pages now.
-                self.file.punch(v.file_off(v.start), v.end - v.start);
+                // this piece's pages now (not those another process shares).
+                self.file
+                    .punch_uncounted(v.file_off(v.start), v.end - v.start);
             }
         }
         if unmap {
@@ -419,7 +440,9 @@ impl MemoryManager {
             return Err(Errno::EINVAL);
         }
         let mut inner = self.inner_mut();
-        self.remove_range(&mut inner, ctx, addr, end, true)
+        self.remove_range(&mut inner, ctx, addr, end, true)?;
+        self.settle(&mut inner);
+        Ok(())
     }
 
     pub fn mprotect(
@@ -487,7 +510,37 @@ impl MemoryManager {
         for (_, v) in inner.vmas.range_mut(addr..end) {
             v.prot = prot;
         }
-        ctx.protect(addr, len, prot).map_err(platform_err)
+        // Run pages not writable on the host stay so (they may still be
+        // shared copy-on-write; a write fault sorts them out): protect
+        // piece by piece, never granting them write even for a moment.
+        let mut pieces = Vec::new();
+        let mut pos = addr;
+        for (k, r) in inner.runs.range_mut(addr..end) {
+            if prot & libc::PROT_WRITE == 0 {
+                r.writable = false;
+                continue;
+            }
+            if r.writable {
+                continue;
+            }
+            if *k > pos {
+                pieces.push((pos, k - pos, prot));
+            }
+            pieces.push((*k, r.end - k, prot & !libc::PROT_WRITE));
+            pos = r.end;
+        }
+        if pos < end {
+            pieces.push((pos, end - pos, prot));
+        }
+        match (pieces.len(), self.space()) {
+            (2.., Some(s)) => s.protect_ranges(&pieces).map_err(platform_err),
+            _ => {
+                for (a, n, p) in pieces {
+                    ctx.protect(a, n, p).map_err(platform_err)?;
+                }
+                Ok(())
+            }
+        }
     }
 
     pub fn mremap(
@@ -544,8 +597,8 @@ impl MemoryManager {
             (vma.mem.clone(), vma.mem_off)
         } else {
             let m = MemRange::new(&self.file, new_len)?;
-            self.file
-                .copy(vma.file_off(old), m.off, old_len.min(new_len));
+            let inner = self.inner();
+            self.copy_content(&inner, old, m.off, old_len.min(new_len));
             (m, 0)
         };
         if target == old {
@@ -613,11 +666,16 @@ impl MemoryManager {
                 mem_off: old_end - base,
                 kind: VmaKind::Heap,
             };
-            if ctx
-                .map(v.start, v.end - v.start, v.prot, v.file_off(v.start))
-                .is_err()
-            {
+            // Heap pages a child still shares from before a shrink are its:
+            // this heap gets fresh ones there.
+            let Ok(plan) = self.plan(&mut inner, &v, v.start, v.end) else {
                 return cur;
+            };
+            for (a, l, p, o) in plan {
+                if ctx.map(a, l, p, o).is_err() {
+                    self.release_runs(&mut inner, v.start, v.end);
+                    return cur;
+                }
             }
             // Merge with the heap VMA below so /proc/self/maps shows one [heap].
             let below = inner
@@ -640,23 +698,32 @@ impl MemoryManager {
                 return cur;
             }
             let off = heap.off + (new_end - base);
-            self.file.punch(off, old_end - new_end);
+            self.file.punch_uncounted(off, old_end - new_end);
         }
         inner.brk = addr;
+        self.settle(&mut inner);
         addr
     }
 
     /// MADV_DONTNEED: private pages read as zero again.
     pub fn dontneed(&self, addr: u64, len: u64) -> Result<(), Errno> {
         let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
-        let inner = self.inner();
+        let mut inner = self.inner_mut();
+        if inner
+            .runs
+            .range(..end)
+            .next_back()
+            .is_some_and(|(_, r)| r.end > addr)
+        {
+            return self.dontneed_runs(&mut inner, addr, end);
+        }
         for (_, v) in inner.vmas.range(..end) {
             if v.end <= addr || v.shared || v.borrowed {
                 continue;
             }
             let s = v.start.max(addr);
             let e = v.end.min(end);
-            self.file.punch(v.file_off(s), e - s);
+            self.file.punch_uncounted(v.file_off(s), e - s);
         }
         Ok(())
     }
@@ -678,52 +745,6 @@ impl MemoryManager {
             pos = v.end;
         }
         pos >= end
-    }
-
-    /// A new MM for a forked child: private memory copied, shared memory
-    /// shared. The child maps it with [`MemoryManager::map_all`].
-    pub fn fork(&self) -> Result<Arc<MemoryManager>, Errno> {
-        let inner = self.inner();
-        let mut vmas = BTreeMap::new();
-        for (k, v) in inner.vmas.iter() {
-            let mut n = v.clone();
-            if !v.shared && !v.borrowed && v.kind != VmaKind::Heap {
-                let m = MemRange::new(&self.file, v.end - v.start)?;
-                self.file.copy(v.file_off(v.start), m.off, v.end - v.start);
-                n.mem = m;
-                n.mem_off = 0;
-            }
-            vmas.insert(*k, n);
-        }
-        let heap = match &inner.heap {
-            Some(h) => {
-                let m = MemRange::new(&self.file, h.len)?;
-                self.file.copy(h.off, m.off, h.len);
-                for v in vmas.values_mut().filter(|v| v.kind == VmaKind::Heap) {
-                    v.mem = m.clone();
-                }
-                Some(m)
-            }
-            None => None,
-        };
-        let child = Inner {
-            vmas,
-            brk_start: inner.brk_start,
-            brk: inner.brk,
-            heap,
-            arg_start: inner.arg_start,
-            arg_end: inner.arg_end,
-            env_start: inner.env_start,
-            env_end: inner.env_end,
-            auxv: inner.auxv.clone(),
-            exe: inner.exe.clone(),
-        };
-        Ok(Arc::new(MemoryManager {
-            file: self.file.clone(),
-            layout: self.layout,
-            inner: RwLock::new(child),
-            address_space: Mutex::new(None),
-        }))
     }
 
     /// Records the platform's vDSO block as a VMA, so no mapping is placed
@@ -750,14 +771,33 @@ impl MemoryManager {
         Ok(v.ehdr)
     }
 
-    /// Maps every VMA into a fresh address space.
+    /// Maps every VMA into a fresh address space, and over them the pages
+    /// shared copy-on-write.
     pub fn map_all(&self, ctx: &mut dyn Context) -> Result<(), Errno> {
         let inner = self.inner();
+        let mut maps = Vec::new();
         for v in inner.vmas.values().filter(|v| v.kind != VmaKind::Vdso) {
-            ctx.map(v.start, v.end - v.start, v.prot, v.file_off(v.start))
-                .map_err(platform_err)?;
+            // A VMA wholly covered by one run needs only the run's mapping.
+            let whole = inner.runs.get(&v.start).is_some_and(|r| r.end >= v.end);
+            if !whole {
+                maps.push((v.start, v.end - v.start, v.prot, v.file_off(v.start)));
+            }
         }
-        Ok(())
+        for (k, r) in &inner.runs {
+            if let Some((_, v)) = Self::vma_at(&inner, *k) {
+                maps.push((*k, r.end - k, r.host_prot(v), r.off));
+            }
+        }
+        // All at once where the platform can (one stop under ptrace).
+        match self.space() {
+            Some(s) => s.map_ranges(&maps).map_err(platform_err),
+            None => {
+                for (a, l, p, o) in maps {
+                    ctx.map(a, l, p, o).map_err(platform_err)?;
+                }
+                Ok(())
+            }
+        }
     }
 
     /// Runs `f` with the Sentry-side pieces of `[addr, addr+len)` (pointer,
@@ -772,16 +812,18 @@ impl MemoryManager {
         f: impl FnOnce(&[(*mut u8, usize)]) -> R,
     ) -> Result<R, Errno> {
         let end = addr.checked_add(len as u64).ok_or(Errno::EFAULT)?;
-        let inner = self.inner();
+        let guard = self.lock_for(addr, len, need & libc::PROT_WRITE != 0)?;
+        let inner = &*guard;
         let mut pieces = Vec::new();
         let mut pos = addr;
         while pos < end {
-            let (_, v) = Self::vma_at(&inner, pos).ok_or(Errno::EFAULT)?;
+            let (_, v) = Self::vma_at(inner, pos).ok_or(Errno::EFAULT)?;
             if v.kind == VmaKind::Vdso || v.prot & need != need || v.borrowed {
                 return Err(Errno::EFAULT);
             }
-            let n = (v.end.min(end) - pos) as usize;
-            pieces.push((self.file.ptr(v.file_off(pos)), n));
+            let (off, avail) = Self::locate(inner, v, pos);
+            let n = avail.min(end - pos) as usize;
+            pieces.push((self.file.ptr(off), n));
             pos += n as u64;
         }
         Ok(f(&pieces))
@@ -794,17 +836,19 @@ impl MemoryManager {
         addr: u64,
         len: usize,
         need: i32,
+        write: bool,
         mut f: impl FnMut(*mut u8, usize, usize),
     ) -> Result<(), Errno> {
         if len == 0 {
             return Ok(());
         }
         let end = addr.checked_add(len as u64).ok_or(Errno::EFAULT)?;
-        let inner = self.inner();
+        let guard = self.lock_for(addr, len, write)?;
+        let inner = &*guard;
         let mut pos = addr;
         let mut done = 0usize;
         while pos < end {
-            let (_, v) = Self::vma_at(&inner, pos).ok_or(Errno::EFAULT)?;
+            let (_, v) = Self::vma_at(inner, pos).ok_or(Errno::EFAULT)?;
             if v.kind == VmaKind::Vdso {
                 // Not memory-file backed: the Sentry cannot read it.
                 return Err(Errno::EFAULT);
@@ -812,8 +856,9 @@ impl MemoryManager {
             if v.prot & need != need {
                 return Err(Errno::EFAULT);
             }
-            let n = (v.end.min(end) - pos) as usize;
-            f(self.file.ptr(v.file_off(pos)), done, n);
+            let (off, avail) = Self::locate(inner, v, pos);
+            let n = avail.min(end - pos) as usize;
+            f(self.file.ptr(off), done, n);
             pos += n as u64;
             done += n;
         }
@@ -824,7 +869,7 @@ impl MemoryManager {
     /// readable).
     pub fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
         let dst = buf.as_mut_ptr();
-        self.for_each(addr, buf.len(), libc::PROT_READ, |src, at, n| {
+        self.for_each(addr, buf.len(), libc::PROT_READ, false, |src, at, n| {
             // SAFETY: src points at n mapped bytes of the memory file; dst+at
             // has n bytes left in buf.
             unsafe { std::ptr::copy_nonoverlapping(src, dst.add(at), n) }
@@ -840,7 +885,7 @@ impl MemoryManager {
     /// Copies `len` bytes of the memory file at `src` (a file-cache range)
     /// into the mapping at `addr`, regardless of protection (the loader).
     pub fn fill_from(&self, addr: u64, src: u64, len: u64) -> Result<(), Errno> {
-        self.for_each(addr, len as usize, 0, |dst, at, n| {
+        self.for_each(addr, len as usize, 0, true, |dst, at, n| {
             let from = self.file.ptr(src + at as u64);
             // SAFETY: both point into the mapped memory file: `from` into the
             // cache range (len bytes from src), `dst` into this VMA's own
@@ -856,7 +901,7 @@ impl MemoryManager {
 
     fn write_prot(&self, addr: u64, data: &[u8], need: i32) -> Result<(), Errno> {
         let src = data.as_ptr();
-        self.for_each(addr, data.len(), need, |dst, at, n| {
+        self.for_each(addr, data.len(), need, true, |dst, at, n| {
             // SAFETY: dst points at n mapped bytes of the memory file; src+at
             // has n bytes left in data.
             unsafe { std::ptr::copy_nonoverlapping(src.add(at), dst, n) }
@@ -898,12 +943,15 @@ impl MemoryManager {
         if !addr.is_multiple_of(4) {
             return Err(Errno::EINVAL);
         }
-        let inner = self.inner();
-        let (_, v) = Self::vma_at(&inner, addr).ok_or(Errno::EFAULT)?;
+        // The caller may store: the word gets a page of its own first.
+        let guard = self.lock_for(addr, 4, true)?;
+        let inner = &*guard;
+        let (_, v) = Self::vma_at(inner, addr).ok_or(Errno::EFAULT)?;
         if v.prot & libc::PROT_READ == 0 {
             return Err(Errno::EFAULT);
         }
-        let p = self.file.ptr(v.file_off(addr)) as *const std::sync::atomic::AtomicU32;
+        let (off, _) = Self::locate(inner, v, addr);
+        let p = self.file.ptr(off) as *const std::sync::atomic::AtomicU32;
         // SAFETY: p is 4-aligned (addr is, and file offsets are page-aligned)
         // and points into the mapped memory file, shared with the
         // application, hence atomic access.
@@ -911,7 +959,9 @@ impl MemoryManager {
     }
 
     /// A key that identifies the memory behind `addr` across address spaces
-    /// (for shared futexes): its memory-file offset.
+    /// (for shared futexes): its memory-file offset. For a private mapping
+    /// that is the offset in the VMA's own range, which copy-on-write does
+    /// not move (a waiter must still be found after its page is copied).
     pub fn futex_key(&self, addr: u64) -> Result<u64, Errno> {
         let inner = self.inner();
         let (_, v) = Self::vma_at(&inner, addr).ok_or(Errno::EFAULT)?;
@@ -926,8 +976,15 @@ impl MemoryManager {
 
 impl Drop for MemoryManager {
     fn drop(&mut self) {
-        if let Some(i) = self.address_space.lock().unwrap().take() {
-            i.destroy_address_space();
+        if let Some(a) = self.address_space.lock().unwrap().take() {
+            a.destroy();
+        }
+        let inner = self.inner.get_mut().unwrap_or_else(|e| e.into_inner());
+        for (k, r) in std::mem::take(&mut inner.runs) {
+            self.file.release(r.off, r.end - k);
+        }
+        for (off, len) in std::mem::take(&mut inner.released) {
+            self.file.release(off, len);
         }
     }
 }
@@ -951,20 +1008,36 @@ impl crate::usermem::UserMemory for MemoryManager {
         need: i32,
         f: &mut crate::usermem::RangesFn<'_>,
     ) -> Result<Result<usize, Errno>, Errno> {
-        // One read lock over the lookups and `f`: no range is unmapped
-        // (and its memory reused) in between.
-        let inner = self.inner();
+        // One lock over the lookups and `f`: no range is unmapped (and its
+        // memory reused) in between. A write first gives shared
+        // (copy-on-write) pages one owner, as every Sentry write does.
+        let write = need & libc::PROT_WRITE != 0;
+        let guard = match ranges {
+            [(addr, len)] => self.lock_for(*addr, *len, write)?,
+            _ => {
+                let g = self.inner();
+                // Several ranges would each need their shared pages copied
+                // first: the caller's buffered path (MemoryManager::write)
+                // does that.
+                if write && !g.runs.is_empty() {
+                    return Err(Errno::EFAULT);
+                }
+                cow::Locked::Read(g)
+            }
+        };
+        let inner = &*guard;
         let mut pieces = Vec::with_capacity(ranges.len());
         for &(addr, len) in ranges {
             let end = addr.checked_add(len as u64).ok_or(Errno::EFAULT)?;
             let mut pos = addr;
             while pos < end {
-                let (_, v) = Self::vma_at(&inner, pos).ok_or(Errno::EFAULT)?;
+                let (_, v) = Self::vma_at(inner, pos).ok_or(Errno::EFAULT)?;
                 if v.kind == VmaKind::Vdso || v.prot & need != need || v.borrowed {
                     return Err(Errno::EFAULT);
                 }
-                let n = (v.end.min(end) - pos) as usize;
-                pieces.push((self.file.ptr(v.file_off(pos)), n));
+                let (off, avail) = Self::locate(inner, v, pos);
+                let n = avail.min(end - pos) as usize;
+                pieces.push((self.file.ptr(off), n));
                 pos += n as u64;
             }
         }

@@ -273,16 +273,7 @@ struct VmStats {
 
 /// Bytes of `v` that hold pages in the memory file.
 fn vma_rss(mm: &MemoryManager, v: &Vma) -> u64 {
-    if v.kind == VmaKind::Vdso {
-        // The host's pages, not the memory file's.
-        return v.end - v.start;
-    }
-    let off = v.mem.off + v.mem_off;
-    mm.file
-        .populated(off, v.end - v.start)
-        .iter()
-        .map(|(_, l)| *l)
-        .sum()
+    mm.usage(v).0
 }
 
 /// The (dev, ino) of the program: the lowest file mapping.
@@ -666,7 +657,7 @@ fn map_line(v: &Vma) -> String {
 
 fn smaps_entry(mm: &MemoryManager, v: &Vma) -> String {
     let size = v.end - v.start;
-    let rss = vma_rss(mm, v);
+    let (rss, pss) = mm.usage(v);
     let anon = matches!(v.kind, VmaKind::Anon | VmaKind::Heap | VmaKind::Stack);
     let row = |name: &str, bytes: u64| format!("{:<16}{:8} kB\n", format!("{name}:"), bytes / 1024);
     let mut o = String::new();
@@ -674,8 +665,8 @@ fn smaps_entry(mm: &MemoryManager, v: &Vma) -> String {
     o += &row("KernelPageSize", PAGE_SIZE);
     o += &row("MMUPageSize", PAGE_SIZE);
     o += &row("Rss", rss);
-    o += &row("Pss", rss);
-    o += &row("Pss_Dirty", if anon { rss } else { 0 });
+    o += &row("Pss", pss);
+    o += &row("Pss_Dirty", if anon { pss } else { 0 });
     o += &row("Shared_Clean", 0);
     o += &row("Shared_Dirty", 0);
     o += &row("Private_Clean", if anon { 0 } else { rss });

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::task::Target;
+use super::target::Target;
 use super::{entry, owned_attrs, path_ino};
 use crate::errno::Errno;
 use crate::vfs::{DirEntry, FileOps, Inode, InodeRef};

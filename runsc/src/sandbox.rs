@@ -490,7 +490,7 @@ fn block_forwarded() {
         }
         // Taken by the Sentry's forwarder thread too: it writes the task
         // dump.
-        libc::sigaddset(&mut set, sentry::kernel::debug::DUMP_SIGNAL);
+        libc::sigaddset(&mut set, sentry::boot::DUMP_SIGNAL);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
 }
@@ -642,7 +642,7 @@ pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
     // Stubs that are no longer traced are reaped by the kernel.
     // SAFETY: setting a disposition to SIG_IGN installs no handler.
     unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
-    let config = sentry::kernel::Config {
+    let spec = sentry::boot::BootSpec {
         platform: platform::PlatformKind::from(g.platform),
         strace: g.strace,
         hostname,
@@ -652,8 +652,25 @@ pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
             .as_ref()
             .and_then(|p| p.pids_limit)
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
-        root_overlay: g.overlay == crate::global::OverlayMode::Memory,
-        file_access_shared: g.file_access == crate::global::FileAccess::Shared,
+        root: sentry::boot::RootSpec {
+            overlay: g.overlay == crate::global::OverlayMode::Memory,
+            shared: g.file_access == crate::global::FileAccess::Shared,
+            readonly: plan.as_ref().is_some_and(|p| p.readonly_root),
+        },
+        mounts: match &plan {
+            Some(p) => sentry::boot::MountTree::Spec(
+                p.mounts
+                    .iter()
+                    .map(|m| sentry::boot::Mount {
+                        destination: m.destination.clone(),
+                        fstype: m.fstype.clone(),
+                        source: m.source.clone(),
+                        options: m.options.clone(),
+                    })
+                    .collect(),
+            ),
+            None => sentry::boot::MountTree::Default,
+        },
     };
     let Some(plan) = plan else {
         let init = sentry::boot::InitProcess {
@@ -667,12 +684,12 @@ pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
                 })
                 .collect(),
             cwd: args.cwd.as_os_str().as_bytes().to_vec(),
-            creds: sentry::kernel::Credentials::root(),
+            creds: sentry::boot::Credentials::root(),
             forward_signals: FORWARDED.to_vec(),
             // The caller's environment, as it is.
             home_from_passwd: false,
         };
-        let status = sentry::boot::run(client, config, init).map_err(|e| anyhow!(e))?;
+        let status = sentry::boot::run(client, &spec, init).map_err(|e| anyhow!(e))?;
         let sent: Vec<String> = gofer_protocol::client::requests_sent()
             .iter()
             .map(|(t, n)| format!("T{t}={n}"))
@@ -686,14 +703,14 @@ pub fn boot(g: &Global, args: BootArgs) -> Result<u8> {
     let console = args
         .console_fd
         .map(|fd| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });
-    boot_container(client, config, plan, ready, control, console)
+    boot_container(client, &spec, plan, ready, control, console)
 }
 
 /// Boots an OCI container: everything up to its first instruction, then
 /// reports to the supervisor and waits for `start` on the control socket.
 fn boot_container(
     client: gofer_protocol::Client,
-    config: sentry::kernel::Config,
+    spec: &sentry::boot::BootSpec,
     plan: BootPlan,
     ready: Option<std::fs::File>,
     control: Option<std::os::unix::net::UnixListener>,
@@ -701,11 +718,7 @@ fn boot_container(
 ) -> Result<u8> {
     use std::io::Write;
     let init = process(&plan.process, FORWARDED.to_vec());
-    let (overlay, shared) = (config.root_overlay, config.file_access_shared);
-    let booted = sentry::boot::Sandbox::new(client, config, |gofer| {
-        container_vfs(gofer, &plan, overlay, shared)
-    })
-    .and_then(|sb| {
+    let booted = sentry::boot::Sandbox::boot(client, spec).and_then(|sb| {
         let stdio = match console {
             Some(c) => sentry::boot::Stdio::Console(c),
             None => sentry::boot::Stdio::Inherited,
@@ -733,127 +746,9 @@ fn boot_container(
     if let Some(mut r) = ready {
         writeln!(r, "ok").context("reporting to the supervisor")?;
     }
-    let status = sandbox.kernel.wait_init();
+    let status = sandbox.wait_init();
     // Other Sentry threads may still be blocked; the sandbox is over.
     std::process::exit(code_of(status) as i32);
-}
-
-/// MS_* flags and filesystem data of OCI mount options.
-fn mount_options(options: &[String]) -> (u64, Vec<u8>) {
-    let mut flags = 0u64;
-    let mut data: Vec<&str> = Vec::new();
-    for o in options {
-        match o.as_str() {
-            "ro" => flags |= libc::MS_RDONLY,
-            "nosuid" => flags |= libc::MS_NOSUID,
-            "nodev" => flags |= libc::MS_NODEV,
-            "noexec" => flags |= libc::MS_NOEXEC,
-            "sync" => flags |= libc::MS_SYNCHRONOUS,
-            "dirsync" => flags |= libc::MS_DIRSYNC,
-            "noatime" => flags |= libc::MS_NOATIME,
-            "nodiratime" => flags |= libc::MS_NODIRATIME,
-            "relatime" => flags |= libc::MS_RELATIME,
-            "strictatime" => flags |= libc::MS_STRICTATIME,
-            // Defaults, and propagation (one namespace: nothing
-            // propagates) and bind kinds (handled by the caller).
-            "rw" | "suid" | "dev" | "exec" | "atime" | "diratime" | "bind" | "rbind"
-            | "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" | "unbindable"
-            | "runbindable" => {}
-            other => data.push(other),
-        }
-    }
-    (flags, data.join(",").into_bytes())
-}
-
-/// An OCI container's filesystem tree: the root, then the spec's mounts in
-/// order, then the root made read-only if the spec says so.
-fn container_vfs(
-    gofer: std::sync::Arc<gofer_protocol::Client>,
-    plan: &BootPlan,
-    overlay: bool,
-    shared: bool,
-) -> std::result::Result<std::sync::Arc<sentry::vfs::Vfs>, String> {
-    use sentry::fsimpl::gofer::{GoferFs, Options};
-    use sentry::vfs::MountSpec;
-    let strerror = |e: sentry::errno::Errno| std::io::Error::from_raw_os_error(e.0).to_string();
-    let vfs = sentry::fsimpl::namespace::bare(gofer.clone(), overlay, shared)
-        .map_err(|e| format!("cannot mount the root filesystem: {}", strerror(e)))?;
-    for m in &plan.mounts {
-        let (flags, data) = mount_options(&m.options);
-        let dest = m.destination.as_bytes().to_vec();
-        let fail = |e: sentry::errno::Errno| {
-            format!(
-                "cannot mount {} on {}: {}",
-                m.fstype,
-                m.destination,
-                strerror(e)
-            )
-        };
-        if m.fstype == "bind" {
-            // The Gofer serves the bound path at its destination. A
-            // directory volume becomes a Gofer filesystem of its own, so
-            // writes reach the host even under the overlay root; a file
-            // (Docker's /etc/hosts ...) is reached through the root.
-            let names: Vec<&[u8]> = m
-                .destination
-                .split('/')
-                .filter(|c| !c.is_empty())
-                .map(str::as_bytes)
-                .collect();
-            let writable = flags & libc::MS_RDONLY == 0;
-            match GoferFs::new_subtree(gofer.clone(), &names, Options { writable, shared }) {
-                Ok(root) => vfs.mount_at(&dest, root, "9p").map_err(fail)?,
-                Err(sentry::errno::Errno::ENOTDIR) => {}
-                Err(e) => return Err(fail(e)),
-            }
-            let extra =
-                flags & (libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
-            if extra != 0 {
-                let spec = MountSpec {
-                    source: dest.clone(),
-                    dest: dest.clone(),
-                    fstype: String::new(),
-                    flags: libc::MS_BIND,
-                    data: Vec::new(),
-                };
-                let names_a_file = !vfs_is_dir(&vfs, &dest);
-                if names_a_file {
-                    vfs.mount_spec(&spec).map_err(fail)?;
-                }
-                vfs.mount_spec(&MountSpec {
-                    flags: libc::MS_REMOUNT | libc::MS_BIND | extra,
-                    ..spec
-                })
-                .map_err(fail)?;
-            }
-            continue;
-        }
-        // Docker's /dev is a tmpfs that runc fills with device nodes; the
-        // sandbox's devfs is that, ready-made.
-        let fstype = if m.destination == "/dev" && m.fstype == "tmpfs" {
-            "devtmpfs".to_string()
-        } else {
-            m.fstype.clone()
-        };
-        vfs.mount_spec(&MountSpec {
-            source: m.source.as_bytes().to_vec(),
-            dest,
-            fstype,
-            flags,
-            data,
-        })
-        .map_err(fail)?;
-    }
-    if plan.readonly_root {
-        vfs.set_root_readonly(true)
-            .map_err(|e| format!("cannot make the root read-only: {}", strerror(e)))?;
-    }
-    Ok(vfs)
-}
-
-fn vfs_is_dir(vfs: &sentry::vfs::Vfs, path: &[u8]) -> bool {
-    let ctx = sentry::vfs::ops::Ctx::new(vfs, vfs.root(), sentry::vfs::Cred::root(), 0o022);
-    sentry::vfs::ops::walk(&ctx, vfs.root(), path, true).is_ok_and(|d| d.is_dir())
 }
 
 fn handle_control(
@@ -863,12 +758,8 @@ fn handle_control(
     fds: Vec<std::os::fd::OwnedFd>,
 ) -> (crate::control::Reply, Option<crate::control::FollowUp>) {
     use crate::control::{Process, Reply, Request};
-    let signal_error = |signal: i32, e: sentry::errno::Errno| {
-        Reply::error(format!(
-            "cannot send signal {signal}: {}",
-            std::io::Error::from_raw_os_error(e.0)
-        ))
-    };
+    let signal_error =
+        |signal: i32, e: std::io::Error| Reply::error(format!("cannot send signal {signal}: {e}"));
     let reply = match req {
         Request::Start => {
             let p = pending.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -880,28 +771,27 @@ fn handle_control(
                 None => Reply::error("the container has already been started"),
             }
         }
-        Request::Signal { signal, all } => match sb.kernel.signal_from_runtime(signal, all) {
+        Request::Signal { signal, all } => match sb.signal(signal, all) {
             Ok(()) => Reply::ok(),
             Err(e) => signal_error(signal, e),
         },
-        Request::SignalProcess { pid, signal } => match sb.kernel.signal_process(pid, signal) {
+        Request::SignalProcess { pid, signal } => match sb.signal_process(pid, signal) {
             Ok(()) => Reply::ok(),
             Err(e) => signal_error(signal, e),
         },
         Request::Stacks => Reply {
-            stacks: Some(sb.kernel.dump_tasks()),
+            stacks: Some(sb.dump_tasks()),
             ..Reply::ok()
         },
         Request::Ps => Reply {
             processes: sb
-                .kernel
                 .processes()
                 .into_iter()
-                .map(|(pid, ppid, uid, comm)| Process {
-                    pid,
-                    ppid,
-                    uid,
-                    comm: String::from_utf8_lossy(&comm).into_owned(),
+                .map(|p| Process {
+                    pid: p.pid,
+                    ppid: p.ppid,
+                    uid: p.uid,
+                    comm: String::from_utf8_lossy(&p.comm).into_owned(),
                     cmdline: String::new(),
                 })
                 .collect(),
@@ -913,11 +803,11 @@ fn handle_control(
             }
             return match exec_in(sb, process, fds) {
                 Ok(pid) => {
-                    let k = sb.kernel.clone();
+                    let sb = sb.clone();
                     let follow: crate::control::FollowUp = Box::new(move |conn| {
                         let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-                        kill_when_closed(&k, pid, conn, done.clone());
-                        let status = k.wait_top(pid);
+                        kill_when_closed(&sb, pid, conn, done.clone());
+                        let status = sb.wait(pid);
                         done.store(true, std::sync::atomic::Ordering::SeqCst);
                         Reply {
                             status: Some(status),
@@ -949,7 +839,7 @@ fn process(
         argv: p.args.iter().map(|a| a.as_bytes().to_vec()).collect(),
         envp: p.env.iter().map(|e| e.as_bytes().to_vec()).collect(),
         cwd: p.cwd.as_bytes().to_vec(),
-        creds: sentry::kernel::Credentials {
+        creds: sentry::boot::Credentials {
             uid,
             euid: uid,
             suid: uid,
@@ -967,13 +857,13 @@ fn process(
 /// connection before `done` (it was killed: so is the process, as a
 /// process killed under runc is).
 fn kill_when_closed(
-    k: &std::sync::Arc<sentry::kernel::Kernel>,
+    sb: &std::sync::Arc<sentry::boot::Sandbox>,
     pid: i32,
     conn: &UnixStream,
     done: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) {
     let Ok(conn) = conn.try_clone() else { return };
-    let k = std::sync::Arc::downgrade(k);
+    let sb = std::sync::Arc::downgrade(sb);
     let _ = std::thread::Builder::new()
         .name("exec-watch".into())
         .spawn(move || {
@@ -988,8 +878,8 @@ fn kill_when_closed(
                 }
             }
             if !done.load(std::sync::atomic::Ordering::SeqCst) {
-                if let Some(k) = k.upgrade() {
-                    let _ = k.signal_process(pid, libc::SIGKILL);
+                if let Some(sb) = sb.upgrade() {
+                    let _ = sb.signal_process(pid, libc::SIGKILL);
                 }
             }
         });

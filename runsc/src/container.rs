@@ -18,37 +18,20 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::global::Global;
+use crate::config::Config;
 use crate::state::{Container, Root, Status};
 
-#[derive(clap::Args, Debug)]
-pub struct CreateArgs {
+/// What `create` (and `run`) makes a container of.
+#[derive(Debug, Default)]
+pub struct CreateOptions {
     /// The bundle directory (holding config.json).
-    #[arg(long, short = 'b', default_value = ".")]
     pub bundle: PathBuf,
-    /// Write the pid of the process to wait on and signal here.
-    #[arg(long = "pid-file")]
+    /// Where to write the pid of the process to wait on and signal.
     pub pid_file: Option<PathBuf>,
     /// A Unix socket to send the terminal's master to (process.terminal).
-    #[arg(long = "console-socket")]
     pub console_socket: Option<PathBuf>,
-    /// Accepted for runc compatibility (the sandbox never pivots the host).
-    #[arg(long = "no-pivot", hide = true)]
-    pub no_pivot: bool,
-    /// Accepted for runc compatibility (no host keyring is used).
-    #[arg(long = "no-new-keyring", hide = true)]
-    pub no_new_keyring: bool,
     /// The container id.
     pub id: String,
-}
-
-#[derive(clap::Args, Debug)]
-pub struct RunArgs {
-    #[command(flatten)]
-    pub create: CreateArgs,
-    /// Return once the container has started.
-    #[arg(long, short = 'd')]
-    pub detach: bool,
 }
 
 /// Where the supervisor finds the pipe on which it reports to `create`.
@@ -69,14 +52,13 @@ struct Ready {
     cgroups: Vec<PathBuf>,
 }
 
-#[derive(clap::Args, Debug)]
-pub struct SuperviseArgs {
-    #[arg(long)]
+/// What the supervisor (`supervise`, started by `create`) looks after.
+#[derive(Debug)]
+pub struct SuperviseOptions {
     pub bundle: PathBuf,
-    #[arg(long = "state-dir")]
+    /// The container's directory under the state root.
     pub state_dir: PathBuf,
     /// The host terminal for the container's console.
-    #[arg(long = "console-fd")]
     pub console_fd: Option<RawFd>,
 }
 
@@ -85,13 +67,13 @@ fn pipe() -> Result<(std::fs::File, std::fs::File)> {
     Ok((std::fs::File::from(r), std::fs::File::from(w)))
 }
 
-pub fn create(g: &Global, a: &CreateArgs) -> Result<u8> {
+pub fn create(g: &Config, a: &CreateOptions) -> Result<u8> {
     create_inner(g, a)?;
     Ok(0)
 }
 
 /// Creates the container; returns it and the supervisor (our child).
-fn create_inner(g: &Global, a: &CreateArgs) -> Result<(Container, std::process::Child)> {
+fn create_inner(g: &Config, a: &CreateOptions) -> Result<(Container, std::process::Child)> {
     crate::spec::check_id(&a.id)?;
     let plan = crate::spec::load(&a.bundle)?;
     if plan.boot.process.terminal && a.console_socket.is_none() {
@@ -134,8 +116,8 @@ pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
 }
 
 fn start_supervisor(
-    g: &Global,
-    a: &CreateArgs,
+    g: &Config,
+    a: &CreateOptions,
     plan: &crate::spec::Plan,
     dir: &Path,
 ) -> Result<(Container, std::process::Child)> {
@@ -151,7 +133,7 @@ fn start_supervisor(
         use std::os::unix::process::CommandExt;
         cmd.arg0(crate::sandbox::SUPERVISOR_NAME);
     }
-    cmd.args(crate::sandbox::global_flags(g))
+    cmd.args(g.to_flags())
         .arg("supervise")
         .arg("--bundle")
         .arg(&plan.bundle)
@@ -231,7 +213,7 @@ fn start_supervisor(
 }
 
 /// The supervisor: runs for the life of the sandbox; exits with its code.
-pub fn supervise(g: &Global, a: SuperviseArgs) -> Result<u8> {
+pub fn supervise(g: &Config, a: SuperviseOptions) -> Result<u8> {
     crate::sandbox::set_process_name(crate::sandbox::SUPERVISOR_NAME);
     // SAFETY: the parent put the report pipe on this number for us.
     let mut report = unsafe { std::fs::File::from_raw_fd(SUPERVISOR_READY_FD) };
@@ -263,8 +245,8 @@ pub fn supervise(g: &Global, a: SuperviseArgs) -> Result<u8> {
 }
 
 fn supervise_start(
-    g: &Global,
-    a: &SuperviseArgs,
+    g: &Config,
+    a: &SuperviseOptions,
     cgroups: &mut Vec<PathBuf>,
 ) -> Result<crate::sandbox::Launched> {
     let plan = crate::spec::load(&a.bundle)?;
@@ -383,7 +365,7 @@ fn enter_network_namespace(ns: &crate::spec::NetNs) -> Result<()> {
     }
 }
 
-pub fn start(g: &Global, id: &str) -> Result<u8> {
+pub fn start(g: &Config, id: &str) -> Result<u8> {
     let root = Root::new(&g.root)?;
     let mut c = root.load(id)?;
     match c.status() {
@@ -403,15 +385,15 @@ pub fn start(g: &Global, id: &str) -> Result<u8> {
     Ok(0)
 }
 
-pub fn run(g: &Global, a: &RunArgs) -> Result<u8> {
-    let (c, mut child) = create_inner(g, &a.create)?;
+pub fn run(g: &Config, a: &CreateOptions, detach: bool) -> Result<u8> {
+    let (c, mut child) = create_inner(g, a)?;
     let root = Root::new(&g.root)?;
     if let Err(e) = start(g, &c.id) {
         destroy(&root, &c);
         let _ = child.wait();
         return Err(e);
     }
-    if a.detach {
+    if detach {
         return Ok(0);
     }
     crate::sandbox::forward_signals_to(c.pid);
@@ -430,7 +412,7 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<u8> {
         .unwrap_or_else(|| 128u8.wrapping_add(status.signal().unwrap_or(0) as u8)))
 }
 
-pub fn state(g: &Global, id: &str) -> Result<u8> {
+pub fn state(g: &Config, id: &str) -> Result<u8> {
     let root = Root::new(&g.root)?;
     let c = root.load(id)?;
     println!("{}", serde_json::to_string_pretty(&c.oci_state())?);
@@ -453,7 +435,7 @@ pub fn parse_signal(s: &str) -> Result<i32> {
     Ok(sig as i32)
 }
 
-pub fn kill(g: &Global, id: &str, signal: Option<&str>, all: bool) -> Result<u8> {
+pub fn kill(g: &Config, id: &str, signal: Option<&str>, all: bool) -> Result<u8> {
     let sig = parse_signal(signal.unwrap_or("SIGTERM"))?;
     let root = Root::new(&g.root)?;
     let c = root.load(id)?;
@@ -506,7 +488,7 @@ fn destroy(root: &Root, c: &Container) {
     let _ = root.remove(&c.id);
 }
 
-pub fn delete(g: &Global, id: &str, force: bool) -> Result<u8> {
+pub fn delete(g: &Config, id: &str, force: bool) -> Result<u8> {
     let root = Root::new(&g.root)?;
     let c = match root.load(id) {
         Ok(c) => c,
@@ -531,7 +513,7 @@ pub fn delete(g: &Global, id: &str, force: bool) -> Result<u8> {
     Ok(0)
 }
 
-pub fn list(g: &Global, format: &str, quiet: bool) -> Result<u8> {
+pub fn list(g: &Config, format: &str, quiet: bool) -> Result<u8> {
     let root = Root::new(&g.root)?;
     let cs: Vec<Container> = root
         .ids()
@@ -602,7 +584,7 @@ fn host_pids(c: &Container) -> Vec<i32> {
     out
 }
 
-pub fn ps(g: &Global, id: &str, format: &str) -> Result<u8> {
+pub fn ps(g: &Config, id: &str, format: &str) -> Result<u8> {
     let root = Root::new(&g.root)?;
     let c = root.load(id)?;
     if c.status() == Status::Stopped {
@@ -624,7 +606,7 @@ pub fn ps(g: &Global, id: &str, format: &str) -> Result<u8> {
     Ok(0)
 }
 
-pub fn pause(g: &Global, id: &str, frozen: bool) -> Result<u8> {
+pub fn pause(g: &Config, id: &str, frozen: bool) -> Result<u8> {
     let root = Root::new(&g.root)?;
     let c = root.load(id)?;
     match (c.status(), frozen) {
@@ -642,7 +624,7 @@ pub fn pause(g: &Global, id: &str, frozen: bool) -> Result<u8> {
 /// `events --stats`: one JSON stats record (containerd's runc shim reads
 /// `data.memory.usage.usage`, `data.pids.current` ...); without --stats, a
 /// record every `interval` until the container stops.
-pub fn events(g: &Global, id: &str, stats: bool, interval: Duration) -> Result<u8> {
+pub fn events(g: &Config, id: &str, stats: bool, interval: Duration) -> Result<u8> {
     let root = Root::new(&g.root)?;
     loop {
         let c = root.load(id)?;

@@ -19,9 +19,8 @@ pub(super) fn build(
 ) -> Result<Arc<Vfs>, String> {
     match mounts {
         MountTree::Default => {
-            let vfs = namespace::new(gofer, root.overlay, root.shared).map_err(|e| {
-                format!("cannot mount the root filesystem: {}", super::describe(e))
-            })?;
+            let vfs = namespace::new(gofer, root.overlay, root.shared)
+                .map_err(|e| format!("cannot mount the root filesystem: {}", super::describe(e)))?;
             if root.readonly {
                 vfs.set_root_readonly(true)
                     .map_err(|e| format!("cannot make the root read-only: {}", strerror(e)))?;

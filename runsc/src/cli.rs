@@ -1,14 +1,18 @@
-//! The command line: global flags (as Docker passes them, before the
-//! subcommand, and accepted after it too) and subcommands.
+//! The command line, and only it: clap's definitions of the global flags
+//! (as Docker passes them, before the subcommand, and accepted after it
+//! too) and of every subcommand, turned into the plain configuration the
+//! commands take ([`Config`] and each command's options). No other module
+//! names clap or this one.
 
+use std::ffi::OsString;
+use std::os::fd::RawFd;
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
-use clap::{Args, Parser, Subcommand};
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use netstack::NetworkMode;
 
-use crate::container::{CreateArgs, RunArgs};
-pub use crate::global::{Global, PlatformKind};
-use crate::sandbox::DoArgs;
+use crate::config::{self, Config};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -21,6 +25,120 @@ pub struct Cli {
     pub global: Global,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// How application code runs: ptrace (PTRACE_SYSEMU) or kvm.
+    #[arg(long, global = true, value_enum, default_value = "ptrace")]
+    pub platform: PlatformKind,
+    /// Log every system call of the application (to stderr and the debug log).
+    #[arg(long, global = true)]
+    pub strace: bool,
+    /// Verbose logging.
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Directory for per-process log files (boot.log, gofer.log).
+    #[arg(long = "debug-log", global = true, value_name = "DIR")]
+    pub debug_log: Option<PathBuf>,
+    /// Network: sandbox (our own stack), host (host sockets) or none.
+    #[arg(long, global = true, default_value = "sandbox", value_parser = parse_network)]
+    pub network: NetworkMode,
+    /// Directory for container state (runc's --root).
+    #[arg(long, global = true, default_value = "/run/runsc-rs")]
+    pub root: PathBuf,
+    /// Log file for errors (containerd reads the last error from it).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Format of the --log file: text, or json (logrus keys, as containerd
+    /// expects).
+    #[arg(long = "log-format", global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Name cgroups the systemd way (slice:prefix:name).
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+    /// Accepted for compatibility (runc's --rootless); the sandbox needs
+    /// root on the host to set up its namespaces.
+    #[arg(long, global = true, value_name = "true|false|auto", num_args = 0..=1, default_missing_value = "true")]
+    pub rootless: Option<String>,
+    /// The root filesystem: memory = an in-memory overlay over the host's
+    /// root, served read-only (writes stay in the sandbox); none = the
+    /// host's root itself, served read-write (writes reach the host).
+    #[arg(long, global = true, value_enum, default_value = "memory")]
+    pub overlay: OverlayMode,
+    /// Host files: exclusive = only the sandbox changes them while it runs
+    /// (lookups, attributes and listings are cached); shared = the host may
+    /// change them too, and the sandbox sees those changes.
+    #[arg(
+        long = "file-access",
+        global = true,
+        value_enum,
+        default_value = "exclusive"
+    )]
+    pub file_access: FileAccess,
+}
+
+// clap's faces of the configuration's enums (their value names are the
+// flags' values).
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PlatformKind {
+    Ptrace,
+    Kvm,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OverlayMode {
+    Memory,
+    None,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FileAccess {
+    Exclusive,
+    Shared,
+}
+
+fn parse_network(s: &str) -> Result<NetworkMode, String> {
+    s.parse()
+}
+
+impl Global {
+    /// The configuration these flags give.
+    pub fn config(&self) -> Config {
+        Config {
+            platform: match self.platform {
+                PlatformKind::Ptrace => config::PlatformKind::Ptrace,
+                PlatformKind::Kvm => config::PlatformKind::Kvm,
+            },
+            strace: self.strace,
+            debug: self.debug,
+            debug_log: self.debug_log.clone(),
+            network: self.network,
+            root: self.root.clone(),
+            log: self.log.clone(),
+            log_format: match self.log_format {
+                LogFormat::Text => config::LogFormat::Text,
+                LogFormat::Json => config::LogFormat::Json,
+            },
+            systemd_cgroup: self.systemd_cgroup,
+            overlay: match self.overlay {
+                OverlayMode::Memory => config::Overlay::Memory,
+                OverlayMode::None => config::Overlay::None,
+            },
+            file_access: match self.file_access {
+                FileAccess::Exclusive => config::FileAccess::Exclusive,
+                FileAccess::Shared => config::FileAccess::Shared,
+            },
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -73,24 +191,24 @@ pub enum Command {
     /// Write a default config.json.
     Spec(SpecArgs),
     /// Run a new process in a running container.
-    Exec(crate::exec::ExecArgs),
+    Exec(ExecArgs),
     /// Look into a running container's sandbox (`--stacks`: what each task
     /// is doing).
-    Debug(crate::debug::DebugArgs),
+    Debug(DebugArgs),
     /// Internal: the supervisor of a container's sandbox.
     #[command(hide = true)]
-    Supervise(crate::container::SuperviseArgs),
+    Supervise(SuperviseArgs),
     /// Internal: the Sentry of a sandbox.
     #[command(hide = true)]
-    Boot(crate::sandbox::BootArgs),
+    Boot(BootArgs),
     /// Internal: the Gofer of a sandbox.
     #[command(hide = true)]
-    Gofer(crate::sandbox::GoferArgs),
+    Gofer(GoferArgs),
     /// Register runsc-rs as a Docker runtime in daemon.json (other keys
     /// are kept); arguments after `--` become its runtimeArgs.
-    Install(crate::install::InstallArgs),
+    Install(InstallArgs),
     /// Remove runsc-rs's runtime entry from daemon.json.
-    Uninstall(crate::install::UninstallArgs),
+    Uninstall(UninstallArgs),
 }
 
 impl Command {
@@ -101,6 +219,124 @@ impl Command {
             Command::Do(_) | Command::Boot(_) | Command::Gofer(_) | Command::Supervise(_)
         )
     }
+}
+
+#[derive(Args, Debug)]
+pub struct DoArgs {
+    /// Working directory inside the sandbox (default: the current one).
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// The command and its arguments.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub cmd: Vec<OsString>,
+}
+
+#[derive(Args, Debug)]
+pub struct BootArgs {
+    /// The descriptor of the connection to the Gofer.
+    #[arg(long = "gofer-fd")]
+    pub gofer_fd: RawFd,
+    /// One of the Gofer's channels, as `CPU:FD`: the connection for the
+    /// path-based requests made on that CPU.
+    #[arg(long = "gofer-channel", value_parser = parse_channel)]
+    pub gofer_channels: Vec<(usize, RawFd)>,
+    /// The descriptor on which to ask the parent for user namespace maps
+    /// (absent: stay in the current user namespace).
+    #[arg(long = "userns-fd")]
+    pub userns_fd: Option<RawFd>,
+    /// The application's working directory.
+    #[arg(long, default_value = "/")]
+    pub cwd: PathBuf,
+    /// The descriptor carrying an OCI container's boot plan as JSON
+    /// (instead of a command line).
+    #[arg(long = "plan-fd")]
+    pub plan_fd: Option<RawFd>,
+    /// The listening control socket (OCI containers).
+    #[arg(long = "control-fd")]
+    pub control_fd: Option<RawFd>,
+    /// Where to report that the container is created ("ok") or why not.
+    #[arg(long = "ready-fd")]
+    pub ready_fd: Option<RawFd>,
+    /// A host terminal for the container's console (process.terminal).
+    #[arg(long = "console-fd")]
+    pub console_fd: Option<RawFd>,
+    /// The container's id: only so that `ps` shows whose Sentry this is.
+    #[arg(long)]
+    pub id: Option<String>,
+    /// The application's command line.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub cmd: Vec<OsString>,
+}
+
+#[derive(Args, Debug)]
+pub struct GoferArgs {
+    /// The directory to serve as the sandbox's root.
+    #[arg(long)]
+    pub root: PathBuf,
+    /// The descriptor of the connection to the Sentry.
+    #[arg(long)]
+    pub fd: RawFd,
+    /// Host paths to bind into the served tree, as JSON (OCI bind mounts).
+    #[arg(long)]
+    pub binds: Option<String>,
+    /// A channel to serve, as `CPU:FD`: path-based requests only, from a
+    /// thread on that CPU.
+    #[arg(long = "channel", value_parser = parse_channel)]
+    pub channels: Vec<(usize, RawFd)>,
+    /// The container's id: only so that `ps` shows whose Gofer this is.
+    #[arg(long)]
+    pub id: Option<String>,
+}
+
+/// `CPU:FD`.
+fn parse_channel(s: &str) -> Result<(usize, RawFd), String> {
+    let (cpu, fd) = s
+        .split_once(':')
+        .ok_or_else(|| format!("{s:?} is not CPU:FD"))?;
+    let cpu = cpu.parse().map_err(|e| format!("CPU {cpu:?}: {e}"))?;
+    let fd = fd.parse().map_err(|e| format!("FD {fd:?}: {e}"))?;
+    Ok((cpu, fd))
+}
+
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    /// The bundle directory (holding config.json).
+    #[arg(long, short = 'b', default_value = ".")]
+    pub bundle: PathBuf,
+    /// Write the pid of the process to wait on and signal here.
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// A Unix socket to send the terminal's master to (process.terminal).
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Accepted for runc compatibility (the sandbox never pivots the host).
+    #[arg(long = "no-pivot", hide = true)]
+    pub no_pivot: bool,
+    /// Accepted for runc compatibility (no host keyring is used).
+    #[arg(long = "no-new-keyring", hide = true)]
+    pub no_new_keyring: bool,
+    /// The container id.
+    pub id: String,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub create: CreateArgs,
+    /// Return once the container has started.
+    #[arg(long, short = 'd')]
+    pub detach: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SuperviseArgs {
+    #[arg(long)]
+    pub bundle: PathBuf,
+    #[arg(long = "state-dir")]
+    pub state_dir: PathBuf,
+    /// The host terminal for the container's console.
+    #[arg(long = "console-fd")]
+    pub console_fd: Option<RawFd>,
 }
 
 #[derive(Args, Debug)]
@@ -180,35 +416,200 @@ fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_secs_f64(v * unit))
 }
 
-pub fn run(cli: Cli) -> Result<u8> {
-    if cli.global.platform == PlatformKind::Kvm {
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// An OCI process JSON file describing the process (instead of the
+    /// command line).
+    #[arg(long, short = 'p')]
+    pub process: Option<PathBuf>,
+    /// Return once the process has started (its stand-in goes on in the
+    /// background; see --pid-file).
+    #[arg(long, short = 'd')]
+    pub detach: bool,
+    /// Give the process a terminal (its master goes to --console-socket).
+    #[arg(long, short = 't')]
+    pub tty: bool,
+    /// A Unix socket to send the terminal's master to.
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Write the pid of the host process standing for the new process here.
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Working directory of the process.
+    #[arg(long)]
+    pub cwd: Option<String>,
+    /// An environment variable (NAME=VALUE), added to the container's.
+    #[arg(long, short = 'e')]
+    pub env: Vec<String>,
+    /// UID[:GID] of the process.
+    #[arg(long, short = 'u')]
+    pub user: Option<String>,
+    /// An additional group id.
+    #[arg(long = "additional-gids", short = 'g')]
+    pub additional_gids: Vec<u32>,
+    /// Accepted for runc compatibility (the sandbox grants no host
+    /// privilege in any case).
+    #[arg(long = "no-new-privs", hide = true)]
+    pub no_new_privs: bool,
+    #[arg(long, short = 'c', hide = true)]
+    pub cap: Vec<String>,
+    #[arg(long = "process-label", hide = true)]
+    pub process_label: Option<String>,
+    #[arg(long, hide = true)]
+    pub apparmor: Option<String>,
+    #[arg(long = "ignore-paused", hide = true)]
+    pub ignore_paused: bool,
+    #[arg(long = "preserve-fds", hide = true, default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// The container id.
+    pub id: String,
+    /// The command and its arguments (without --process).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub cmd: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct DebugArgs {
+    /// Print each task of the sandbox: its syscall, what it waits on, its
+    /// signals.
+    #[arg(long)]
+    pub stacks: bool,
+    /// The container id.
+    pub id: String,
+}
+
+#[derive(Args, Debug)]
+pub struct InstallArgs {
+    /// The runtime's name in daemon.json (`docker run --runtime=NAME`).
+    #[arg(long, default_value = "runsc-rs")]
+    pub runtime: String,
+    /// Docker's daemon configuration file.
+    #[arg(long = "config-file", default_value = "/etc/docker/daemon.json")]
+    pub config_file: PathBuf,
+    /// Flags Docker passes to runsc-rs (runtimeArgs), after `--`, e.g.
+    /// `-- --network=none --debug-log=/tmp/runsc-rs/`.
+    #[arg(last = true)]
+    pub flags: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct UninstallArgs {
+    /// The runtime's name in daemon.json.
+    #[arg(long, default_value = "runsc-rs")]
+    pub runtime: String,
+    /// Docker's daemon configuration file.
+    #[arg(long = "config-file", default_value = "/etc/docker/daemon.json")]
+    pub config_file: PathBuf,
+}
+
+impl From<DoArgs> for crate::sandbox::DoOptions {
+    fn from(a: DoArgs) -> Self {
+        crate::sandbox::DoOptions {
+            cwd: a.cwd,
+            cmd: a.cmd,
+        }
+    }
+}
+
+impl From<BootArgs> for crate::sandbox::BootOptions {
+    fn from(a: BootArgs) -> Self {
+        crate::sandbox::BootOptions {
+            gofer_fd: a.gofer_fd,
+            gofer_channels: a.gofer_channels,
+            userns_fd: a.userns_fd,
+            cwd: a.cwd,
+            plan_fd: a.plan_fd,
+            control_fd: a.control_fd,
+            ready_fd: a.ready_fd,
+            console_fd: a.console_fd,
+            cmd: a.cmd,
+        }
+    }
+}
+
+impl GoferArgs {
+    fn options(self) -> Result<crate::sandbox::GoferOptions> {
+        let binds = match &self.binds {
+            Some(j) => serde_json::from_str(j).context("--binds is not valid")?,
+            None => Vec::new(),
+        };
+        Ok(crate::sandbox::GoferOptions {
+            root: self.root,
+            fd: self.fd,
+            binds,
+            channels: self.channels,
+        })
+    }
+}
+
+impl From<&CreateArgs> for crate::container::CreateOptions {
+    fn from(a: &CreateArgs) -> Self {
+        crate::container::CreateOptions {
+            bundle: a.bundle.clone(),
+            pid_file: a.pid_file.clone(),
+            console_socket: a.console_socket.clone(),
+            id: a.id.clone(),
+        }
+    }
+}
+
+impl From<SuperviseArgs> for crate::container::SuperviseOptions {
+    fn from(a: SuperviseArgs) -> Self {
+        crate::container::SuperviseOptions {
+            bundle: a.bundle,
+            state_dir: a.state_dir,
+            console_fd: a.console_fd,
+        }
+    }
+}
+
+impl From<ExecArgs> for crate::exec::ExecOptions {
+    fn from(a: ExecArgs) -> Self {
+        crate::exec::ExecOptions {
+            process: a.process,
+            detach: a.detach,
+            tty: a.tty,
+            console_socket: a.console_socket,
+            pid_file: a.pid_file,
+            cwd: a.cwd,
+            env: a.env,
+            user: a.user,
+            additional_gids: a.additional_gids,
+            id: a.id,
+            cmd: a.cmd,
+        }
+    }
+}
+
+/// Runs the command with the configuration the global flags give.
+pub fn run(g: &Config, command: Command) -> Result<u8> {
+    if g.platform == config::PlatformKind::Kvm {
         bail!("--platform=kvm is not available yet; use --platform=ptrace");
     }
-    match cli.command {
+    match command {
         Command::Do(args) => {
-            crate::logging::init(&cli.global, "do")?;
-            crate::sandbox::run_do(&cli.global, args)
+            crate::logging::init(g, "do")?;
+            crate::sandbox::run_do(g, args.into())
         }
         Command::Boot(args) => {
-            crate::logging::init(&cli.global, "boot")?;
-            crate::sandbox::boot(&cli.global, args)
+            crate::logging::init(g, "boot")?;
+            crate::sandbox::boot(g, args.into())
         }
         Command::Gofer(args) => {
-            crate::logging::init(&cli.global, "gofer")?;
-            crate::sandbox::gofer(&cli.global, args)
+            crate::logging::init(g, "gofer")?;
+            crate::sandbox::gofer(g, args.options()?)
         }
         Command::Supervise(args) => {
-            crate::logging::init(&cli.global, "supervise")?;
-            crate::container::supervise(&cli.global, args)
+            crate::logging::init(g, "supervise")?;
+            crate::container::supervise(g, args.into())
         }
         other => {
-            let g = &cli.global;
             crate::logging::init(g, "runtime")?;
             use crate::container as c;
             match other {
-                Command::Create(a) => c::create(g, &a),
+                Command::Create(a) => c::create(g, &(&a).into()),
                 Command::Start(a) => c::start(g, &a.id),
-                Command::Run(a) => c::run(g, &a),
+                Command::Run(a) => c::run(g, &(&a.create).into(), a.detach),
                 Command::State(a) => c::state(g, &a.id),
                 Command::Kill(a) => c::kill(g, &a.id, a.signal.as_deref(), a.all),
                 Command::Delete(a) => c::delete(g, &a.id, a.force),
@@ -218,8 +619,8 @@ pub fn run(cli: Cli) -> Result<u8> {
                 Command::Pause(a) => c::pause(g, &a.id, true),
                 Command::Resume(a) => c::pause(g, &a.id, false),
                 Command::Spec(a) => c::spec(&a.bundle),
-                Command::Exec(a) => crate::exec::exec(g, &a),
-                Command::Debug(a) => crate::debug::debug(g, &a),
+                Command::Exec(a) => crate::exec::exec(g, &a.into()),
+                Command::Debug(a) => crate::debug::debug(g, a.stacks, &a.id),
                 Command::Install(a) => {
                     crate::install::install(&a.config_file, &a.runtime, &a.flags)
                 }

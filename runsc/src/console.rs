@@ -6,7 +6,7 @@
 //! `docker run -it`) and the Sentry: we open a host pty here, send its
 //! master to the console socket as runc does, and hand its replica, made
 //! raw so every byte passes unchanged, to the Sentry, which relays it to
-//! its own pty (see `sentry::fsimpl::console`).
+//! its own pty (see the Sentry's `fsimpl/console.rs`).
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;

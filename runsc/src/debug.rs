@@ -8,26 +8,17 @@
 
 use anyhow::{bail, Result};
 
-use crate::global::Global;
+use crate::config::Config;
 use crate::state::Root;
 
-#[derive(clap::Args, Debug)]
-pub struct DebugArgs {
-    /// Print each task of the sandbox: its syscall, what it waits on, its
-    /// signals.
-    #[arg(long)]
-    pub stacks: bool,
-    /// The container id.
-    pub id: String,
-}
-
-pub fn debug(g: &Global, a: &DebugArgs) -> Result<u8> {
-    if !a.stacks {
+/// `debug`: with `stacks`, prints container `id`'s task dump.
+pub fn debug(g: &Config, stacks: bool, id: &str) -> Result<u8> {
+    if !stacks {
         bail!("nothing to do: give --stacks");
     }
     let root = Root::new(&g.root)?;
-    root.load(&a.id)?;
-    let r = crate::control::call(&root.dir(&a.id), &crate::control::Request::Stacks)?;
+    root.load(id)?;
+    let r = crate::control::call(&root.dir(id), &crate::control::Request::Stacks)?;
     print!("{}", r.stacks.unwrap_or_default());
     Ok(0)
 }

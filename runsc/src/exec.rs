@@ -19,59 +19,33 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context, Result};
 
+use crate::config::Config;
 use crate::control::{ProcessSpec, Request};
-use crate::global::Global;
 use crate::state::{Root, Status};
 
-#[derive(clap::Args, Debug)]
-pub struct ExecArgs {
-    /// An OCI process JSON file describing the process (instead of the
-    /// command line).
-    #[arg(long, short = 'p')]
+/// What `exec` runs, and how.
+#[derive(Debug, Default)]
+pub struct ExecOptions {
+    /// An OCI process JSON file describing the process (instead of `cmd`).
     pub process: Option<PathBuf>,
     /// Return once the process has started (its stand-in goes on in the
-    /// background; see --pid-file).
-    #[arg(long, short = 'd')]
+    /// background).
     pub detach: bool,
-    /// Give the process a terminal (its master goes to --console-socket).
-    #[arg(long, short = 't')]
+    /// Give the process a terminal (its master goes to `console_socket`).
     pub tty: bool,
-    /// A Unix socket to send the terminal's master to.
-    #[arg(long = "console-socket")]
     pub console_socket: Option<PathBuf>,
-    /// Write the pid of the host process standing for the new process here.
-    #[arg(long = "pid-file")]
+    /// Where to write the pid of the host process standing for the new
+    /// process.
     pub pid_file: Option<PathBuf>,
-    /// Working directory of the process.
-    #[arg(long)]
     pub cwd: Option<String>,
-    /// An environment variable (NAME=VALUE), added to the container's.
-    #[arg(long, short = 'e')]
+    /// NAME=VALUE entries added to the container's environment.
     pub env: Vec<String>,
-    /// UID[:GID] of the process.
-    #[arg(long, short = 'u')]
+    /// UID[:GID].
     pub user: Option<String>,
-    /// An additional group id.
-    #[arg(long = "additional-gids", short = 'g')]
     pub additional_gids: Vec<u32>,
-    /// Accepted for runc compatibility (the sandbox grants no host
-    /// privilege in any case).
-    #[arg(long = "no-new-privs", hide = true)]
-    pub no_new_privs: bool,
-    #[arg(long, short = 'c', hide = true)]
-    pub cap: Vec<String>,
-    #[arg(long = "process-label", hide = true)]
-    pub process_label: Option<String>,
-    #[arg(long, hide = true)]
-    pub apparmor: Option<String>,
-    #[arg(long = "ignore-paused", hide = true)]
-    pub ignore_paused: bool,
-    #[arg(long = "preserve-fds", hide = true, default_value_t = 0)]
-    pub preserve_fds: u32,
     /// The container id.
     pub id: String,
-    /// The command and its arguments (without --process).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    /// The command and its arguments (without `process`).
     pub cmd: Vec<String>,
 }
 
@@ -91,7 +65,7 @@ const PASSED_ON: [i32; 12] = [
     libc::SIGTTOU,
 ];
 
-pub fn exec(g: &Global, a: &ExecArgs) -> Result<u8> {
+pub fn exec(g: &Config, a: &ExecOptions) -> Result<u8> {
     let root = Root::new(&g.root)?;
     let c = root.load(&a.id)?;
     match c.status() {
@@ -229,7 +203,7 @@ fn pass_signals_on(dir: PathBuf, pid: i32) {
 
 /// The process to run: `--process`, or the container's own process with
 /// the command line's changes, as runc builds it.
-fn process_of(a: &ExecArgs, bundle: &std::path::Path) -> Result<ProcessSpec> {
+fn process_of(a: &ExecOptions, bundle: &std::path::Path) -> Result<ProcessSpec> {
     if let Some(path) = &a.process {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the process file {}", path.display()))?;

@@ -10,30 +10,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Map, Value};
 
-#[derive(clap::Args, Debug)]
-pub struct InstallArgs {
-    /// The runtime's name in daemon.json (`docker run --runtime=NAME`).
-    #[arg(long, default_value = "runsc-rs")]
-    pub runtime: String,
-    /// Docker's daemon configuration file.
-    #[arg(long = "config-file", default_value = "/etc/docker/daemon.json")]
-    pub config_file: PathBuf,
-    /// Flags Docker passes to runsc-rs (runtimeArgs), after `--`, e.g.
-    /// `-- --network=none --debug-log=/tmp/runsc-rs/`.
-    #[arg(last = true)]
-    pub flags: Vec<String>,
-}
-
-#[derive(clap::Args, Debug)]
-pub struct UninstallArgs {
-    /// The runtime's name in daemon.json.
-    #[arg(long, default_value = "runsc-rs")]
-    pub runtime: String,
-    /// Docker's daemon configuration file.
-    #[arg(long = "config-file", default_value = "/etc/docker/daemon.json")]
-    pub config_file: PathBuf,
-}
-
 /// `runsc-rs install`: adds (or replaces) the `runtime` entry.
 pub fn install(config: &Path, runtime: &str, runtime_args: &[String]) -> Result<u8> {
     check_name(runtime)?;

@@ -6,9 +6,9 @@ use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 
-use crate::global::Global;
+use crate::config::Config;
 
-pub fn init(g: &Global, process: &str) -> Result<()> {
+pub fn init(g: &Config, process: &str) -> Result<()> {
     let level = if g.debug {
         tracing::Level::DEBUG
     } else {

@@ -1,18 +1,21 @@
 //! `runsc-rs`: the OCI runtime binary.
 //!
-//! User-facing commands (`do`, and the runc-compatible set as it grows) are
-//! thin: they parse flags and call into `sandbox`. `boot` (the Sentry) and
-//! `gofer` are internal subcommands the sandbox starts by re-executing this
-//! binary.
+//! A thin CLI over a runtime library: `cli` parses the command line (clap)
+//! into plain configuration ([`config::Config`] and each command's
+//! options), and the commands take only that: `container` (the
+//! runc-compatible lifecycle), `exec`, `debug`, `install`, and `sandbox`
+//! (`do`, and the sandbox's own processes: the supervisor's launch of the
+//! Gofer and the Sentry, `boot` and `gofer`, which the sandbox starts by
+//! re-executing this binary).
 
 mod cgroup;
 mod cli;
+mod config;
 mod console;
 mod container;
 mod control;
 mod debug;
 mod exec;
-mod global;
 mod install;
 mod logging;
 mod sandbox;
@@ -37,17 +40,17 @@ fn main() -> ExitCode {
             };
         }
     };
-    let log = cli.global.log.clone();
-    let json = cli.global.log_format == global::LogFormat::Json;
+    let config = cli.global.config();
     let runtime_command = cli.command.is_runtime();
-    match cli::run(cli) {
+    match cli::run(&config, cli.command) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             let msg = format!("{e:#}");
             eprintln!("runsc-rs: {msg}");
             tracing::error!("{msg}");
-            if let Some(path) = log {
-                logging::append_error(&path, json, &msg);
+            if let Some(path) = &config.log {
+                let json = config.log_format == config::LogFormat::Json;
+                logging::append_error(path, json, &msg);
             }
             // runc's convention for the OCI commands: 1 on any error.
             ExitCode::from(if runtime_command { 1 } else { 125 })

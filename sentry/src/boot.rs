@@ -1,14 +1,28 @@
 //! Starting a sandbox's kernel and its first process.
+//!
+//! The runtime's one entry point into the Sentry: it describes the sandbox
+//! as a [`BootSpec`] (plain data: platform, root, mounts ...), boots it
+//! with [`Sandbox::boot`] (or [`run`]), starts processes with
+//! [`Sandbox::prepare_with`] and [`Sandbox::start`], and reaches a running
+//! sandbox through the methods in `boot/control.rs`.
+
+mod control;
+mod mounts;
+mod spec;
 
 use std::sync::Arc;
 
 use crate::errno::Errno;
-use crate::kernel::debug::DUMP_SIGNAL;
 use crate::kernel::task::Task;
 use crate::kernel::thread_group::{default_actions, ThreadGroup};
-use crate::kernel::{Config, Credentials, Kernel};
+use crate::kernel::{Config, Kernel};
 use crate::mm::{MemoryFile, MemoryManager};
 use crate::vfs::{FdTable, FsContext, Vfs};
+
+pub use crate::kernel::debug::DUMP_SIGNAL;
+pub use crate::kernel::Credentials;
+pub use control::ProcessInfo;
+pub use spec::{BootSpec, Mount, MountTree, RootSpec};
 
 /// Where a new process's descriptors 0, 1 and 2 come from.
 pub enum Stdio {
@@ -81,8 +95,8 @@ fn spawn_forwarder(k: &Arc<Kernel>, sigs: &[i32]) {
 /// A booted kernel: memory, platform and filesystems are up; processes
 /// are started in it with [`Sandbox::prepare`].
 pub struct Sandbox {
-    pub kernel: Arc<Kernel>,
-    pub vfs: Arc<Vfs>,
+    kernel: Arc<Kernel>,
+    vfs: Arc<Vfs>,
     max_user_address: u64,
     forwarder: std::sync::Once,
 }
@@ -99,7 +113,7 @@ pub struct PreparedInit {
 impl Sandbox {
     /// Boots a kernel over the Gofer connection with the filesystem tree
     /// `vfs` builds from the Gofer's root.
-    pub fn new(
+    fn new(
         gofer: gofer_protocol::Client,
         config: Config,
         vfs: impl FnOnce(Arc<gofer_protocol::Client>) -> Result<Arc<Vfs>, String>,
@@ -123,6 +137,14 @@ impl Sandbox {
             vfs,
             max_user_address,
             forwarder: std::sync::Once::new(),
+        })
+    }
+
+    /// Boots a kernel over the Gofer connection as `spec` describes it,
+    /// with its mount namespace.
+    pub fn boot(gofer: gofer_protocol::Client, spec: &BootSpec) -> Result<Sandbox, String> {
+        Sandbox::new(gofer, spec.kernel_config(), |g| {
+            mounts::build(g, &spec.root, &spec.mounts)
         })
     }
 
@@ -331,19 +353,14 @@ impl PreparedInit {
     }
 }
 
-/// Boots a kernel over the Gofer connection with the default filesystem
-/// tree, runs `init` as PID 1 and returns its wait status when it exits.
+/// Boots a kernel over the Gofer connection as `spec` describes it, runs
+/// `init` as PID 1 and returns its wait status when it exits.
 pub fn run(
     gofer: gofer_protocol::Client,
-    config: Config,
+    spec: &BootSpec,
     init: InitProcess,
 ) -> Result<i32, String> {
-    let (overlay, shared) = (config.root_overlay, config.file_access_shared);
-    Sandbox::new(gofer, config, |g| {
-        crate::fsimpl::namespace::new(g, overlay, shared)
-            .map_err(|e| format!("cannot mount the root filesystem: {}", describe(e)))
-    })?
-    .run(init)
+    Sandbox::boot(gofer, spec)?.run(init)
 }
 
 /// strerror(3) text in lower case, as Go's syscall errors (and so runc's

@@ -1,0 +1,105 @@
+//! The runtime's configuration as plain data: what the global flags say
+//! (as Docker passes them, before the subcommand), once parsed. Every
+//! command takes a [`Config`]; `cli` builds it from the command line, and
+//! the sandbox passes it on to the supervisor, the Gofer and the Sentry as
+//! flags again ([`Config::to_flags`]).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use netstack::NetworkMode;
+pub use platform::PlatformKind;
+
+/// What every command is configured by.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// How application code runs.
+    pub platform: PlatformKind,
+    /// Log every system call of the application.
+    pub strace: bool,
+    /// Verbose logging.
+    pub debug: bool,
+    /// Directory for per-process log files (boot.log, gofer.log).
+    pub debug_log: Option<PathBuf>,
+    pub network: NetworkMode,
+    /// Directory for container state (runc's --root).
+    pub root: PathBuf,
+    /// Log file for errors (containerd reads the last error from it).
+    pub log: Option<PathBuf>,
+    pub log_format: LogFormat,
+    /// Name cgroups the systemd way (slice:prefix:name).
+    pub systemd_cgroup: bool,
+    pub overlay: Overlay,
+    pub file_access: FileAccess,
+}
+
+/// The format of the `--log` file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    /// logrus's keys, as containerd expects.
+    Json,
+}
+
+/// The root filesystem.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Overlay {
+    /// An in-memory overlay over the root, served read-only: writes stay
+    /// in the sandbox.
+    Memory,
+    /// The root itself, served read-write: writes reach the host.
+    None,
+}
+
+/// Whether the host changes the sandbox's files while it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileAccess {
+    /// Only the sandbox changes them: lookups, attributes and listings are
+    /// cached.
+    Exclusive,
+    /// The host may change them too, and the sandbox sees those changes.
+    Shared,
+}
+
+impl Overlay {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Overlay::Memory => "memory",
+            Overlay::None => "none",
+        }
+    }
+}
+
+impl FileAccess {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileAccess::Exclusive => "exclusive",
+            FileAccess::Shared => "shared",
+        }
+    }
+}
+
+impl Config {
+    /// The flags that give a sandbox process (supervisor, Gofer, Sentry)
+    /// this configuration, for its command line.
+    pub fn to_flags(&self) -> Vec<OsString> {
+        let mut v: Vec<OsString> = vec![
+            format!("--network={}", self.network).into(),
+            format!("--platform={}", self.platform).into(),
+            format!("--overlay={}", self.overlay.as_str()).into(),
+            format!("--file-access={}", self.file_access.as_str()).into(),
+        ];
+        if self.strace {
+            v.push("--strace".into());
+        }
+        if self.debug {
+            v.push("--debug".into());
+        }
+        if let Some(d) = &self.debug_log {
+            let mut s = OsString::from("--debug-log=");
+            s.push(d);
+            v.push(s);
+        }
+        v
+    }
+}

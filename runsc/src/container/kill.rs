@@ -1,0 +1,50 @@
+//! `kill`: a signal to a container's init (or every process of it).
+
+use anyhow::{anyhow, bail, Result};
+
+use super::destroy::kill_supervisor;
+use crate::config::Config;
+use crate::state::{Root, Status};
+
+/// A signal by number or name (`9`, `KILL`, `SIGKILL`, `sigterm`).
+pub fn parse_signal(s: &str) -> Result<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        if (1..=64).contains(&n) {
+            return Ok(n);
+        }
+        bail!("invalid signal {s:?}");
+    }
+    let up = s.to_ascii_uppercase();
+    let name = up.strip_prefix("SIG").unwrap_or(&up);
+    let sig: nix::sys::signal::Signal = format!("SIG{name}")
+        .parse()
+        .map_err(|_| anyhow!("unknown signal {s:?}"))?;
+    Ok(sig as i32)
+}
+
+pub fn kill(g: &Config, id: &str, signal: Option<&str>, all: bool) -> Result<u8> {
+    let sig = parse_signal(signal.unwrap_or("SIGTERM"))?;
+    let root = Root::new(&g.root)?;
+    let c = root.load(id)?;
+    match c.status() {
+        Status::Stopped => bail!("container {id:?} is not running"),
+        // Not started: there is no process to take the signal; like runc's
+        // waiting init, the container dies of it.
+        Status::Created => {
+            kill_supervisor(&c);
+            return Ok(0);
+        }
+        _ => {}
+    }
+    if sig == libc::SIGKILL {
+        // SIGKILL cannot be caught: the whole sandbox goes, and the
+        // container's status is "killed by SIGKILL" (137) as with runc.
+        kill_supervisor(&c);
+        return Ok(0);
+    }
+    crate::control::call(
+        &root.dir(id),
+        &crate::control::Request::Signal { signal: sig, all },
+    )?;
+    Ok(0)
+}

@@ -1,0 +1,27 @@
+//! `start`: runs a created container's process.
+
+use anyhow::{bail, Result};
+
+use super::hooks::run_hooks;
+use crate::config::Config;
+use crate::state::{Root, Status};
+
+pub fn start(g: &Config, id: &str) -> Result<u8> {
+    let root = Root::new(&g.root)?;
+    let mut c = root.load(id)?;
+    match c.status() {
+        Status::Created => {}
+        s => bail!("cannot start container {id:?}: it is {}", s.as_str()),
+    }
+    crate::control::call(&root.dir(id), &crate::control::Request::Start)?;
+    c.started = true;
+    root.save(&c)?;
+    let hooks = crate::spec::load(&c.bundle)
+        .map(|p| p.hooks.poststart)
+        .unwrap_or_default();
+    // A failing poststart hook is logged, not fatal (runtime spec).
+    if let Err(e) = run_hooks("poststart", &hooks, &c) {
+        tracing::warn!("{e:#}");
+    }
+    Ok(0)
+}

@@ -1,0 +1,183 @@
+//! `supervise`: the supervisor, the process `create` leaves behind. It
+//! enters the container's network namespace and cgroup, launches the
+//! Gofer and the Sentry, reports to `create`, and lives (and exits) with
+//! the sandbox.
+
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::path::PathBuf;
+
+use anyhow::{anyhow, Context, Result};
+
+use super::report::{pipe, Ready, SUPERVISOR_READY_FD};
+use crate::config::Config;
+
+/// Descriptor numbers the Sentry gets from the supervisor.
+const BOOT_PLAN_FD: RawFd = 5;
+const BOOT_CONTROL_FD: RawFd = 6;
+const BOOT_READY_FD: RawFd = 7;
+const BOOT_CONSOLE_FD: RawFd = 8;
+
+/// What the supervisor (`supervise`, started by `create`) looks after.
+#[derive(Debug)]
+pub struct SuperviseOptions {
+    pub bundle: PathBuf,
+    /// The container's directory under the state root.
+    pub state_dir: PathBuf,
+    /// The host terminal for the container's console.
+    pub console_fd: Option<RawFd>,
+}
+
+/// The supervisor: runs for the life of the sandbox; exits with its code.
+pub fn supervise(g: &Config, a: SuperviseOptions) -> Result<u8> {
+    crate::sandbox::set_process_name(crate::sandbox::SUPERVISOR_NAME);
+    // SAFETY: the parent put the report pipe on this number for us.
+    let mut report = unsafe { std::fs::File::from_raw_fd(SUPERVISOR_READY_FD) };
+    let mut cgroups = Vec::new();
+    let r = supervise_start(g, &a, &mut cgroups);
+    let (launched, ok) = match r {
+        Ok(l) => (
+            Some(l),
+            Ready {
+                error: None,
+                cgroups,
+            },
+        ),
+        Err(e) => (
+            None,
+            Ready {
+                error: Some(format!("{e:#}")),
+                cgroups,
+            },
+        ),
+    };
+    let mut line = serde_json::to_vec(&ok)?;
+    line.push(b'\n');
+    let _ = report.write_all(&line);
+    drop(report);
+    let Some(l) = launched else { return Ok(1) };
+    crate::sandbox::forward_signals_to(l.boot.id() as i32);
+    crate::sandbox::wait_sandbox(l)
+}
+
+fn supervise_start(
+    g: &Config,
+    a: &SuperviseOptions,
+    cgroups: &mut Vec<PathBuf>,
+) -> Result<crate::sandbox::Launched> {
+    let plan = crate::spec::load(&a.bundle)?;
+    // Before any thread is started: the namespace is the calling thread's,
+    // and the Gofer and the Sentry inherit it.
+    enter_network_namespace(&plan.netns)?;
+    if let Some(p) = &plan.cgroups_path {
+        *cgroups = crate::cgroup::setup(
+            p,
+            g.systemd_cgroup,
+            &plan.resources,
+            std::process::id() as i32,
+        )?;
+    }
+    let listener = crate::control::bind(&a.state_dir)?;
+    let (plan_r, mut plan_w) = pipe()?;
+    // The Sentry reads its plan before it asks for its id maps (which
+    // `launch` waits for): the plan is written from another thread.
+    let plan_json = serde_json::to_vec(&plan.boot)?;
+    let writer = std::thread::spawn(move || {
+        let r = plan_w.write_all(&plan_json);
+        drop(plan_w);
+        r
+    });
+    let (ready_r, ready_w) = pipe()?;
+    let mut boot: Vec<OsString> = vec![
+        format!("--plan-fd={BOOT_PLAN_FD}").into(),
+        format!("--control-fd={BOOT_CONTROL_FD}").into(),
+        format!("--ready-fd={BOOT_READY_FD}").into(),
+    ];
+    let mut boot_fds = vec![
+        (plan_r.as_raw_fd(), BOOT_PLAN_FD),
+        (listener.as_raw_fd(), BOOT_CONTROL_FD),
+        (ready_w.as_raw_fd(), BOOT_READY_FD),
+    ];
+    if let Some(fd) = a.console_fd {
+        boot.push(format!("--console-fd={BOOT_CONSOLE_FD}").into());
+        boot_fds.push((fd, BOOT_CONSOLE_FD));
+    }
+    let mut gofer: Vec<OsString> = vec![{
+        let mut s = OsString::from("--root=");
+        s.push(&plan.rootfs);
+        s
+    }];
+    if !plan.binds.is_empty() {
+        gofer.push(format!("--binds={}", serde_json::to_string(&plan.binds)?).into());
+    }
+    let l = crate::sandbox::launch(
+        g,
+        crate::sandbox::LaunchArgs {
+            gofer,
+            boot,
+            boot_fds,
+            id: a
+                .state_dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned()),
+        },
+    )?;
+    if let Some(fd) = a.console_fd {
+        // The Sentry has its copy.
+        // SAFETY: `create` handed this descriptor to us; nothing else owns it.
+        drop(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });
+    }
+    drop(plan_r);
+    drop(ready_w);
+    drop(listener);
+    let fail =
+        |l: crate::sandbox::Launched, e: anyhow::Error| -> Result<crate::sandbox::Launched> {
+            let crate::sandbox::Launched {
+                mut gofer,
+                mut boot,
+            } = l;
+            let _ = boot.kill();
+            let _ = boot.wait();
+            let _ = gofer.kill();
+            let _ = gofer.wait();
+            Err(e)
+        };
+    if let Ok(Err(e)) = writer.join() {
+        return fail(l, anyhow!(e).context("cannot send the boot plan"));
+    }
+    let mut line = String::new();
+    let _ = BufReader::new(ready_r).read_line(&mut line);
+    match line.trim_end() {
+        "ok" => Ok(l),
+        "" => fail(
+            l,
+            anyhow!("the sandbox failed to start (see the debug log)"),
+        ),
+        e => {
+            let e = e.to_string();
+            fail(l, anyhow!(e))
+        }
+    }
+}
+
+/// Puts the supervisor, and so the Sentry and the Gofer it starts, in the
+/// container's network namespace. The supervisor's pid is the one the
+/// container's state gives, and Docker's prestart hook (libnetwork-setkey)
+/// moves the container's veth into the network namespace of that pid: a
+/// supervisor left in the host's would have the hook fail (or plug the veth
+/// into the host).
+fn enter_network_namespace(ns: &crate::spec::NetNs) -> Result<()> {
+    use nix::sched::CloneFlags;
+    match ns {
+        crate::spec::NetNs::Host => Ok(()),
+        crate::spec::NetNs::New => nix::sched::unshare(CloneFlags::CLONE_NEWNET)
+            .context("cannot create the container's network namespace (unshare)"),
+        crate::spec::NetNs::Join(path) => {
+            let f = std::fs::File::open(path)
+                .with_context(|| format!("cannot open the network namespace {}", path.display()))?;
+            nix::sched::setns(f, CloneFlags::CLONE_NEWNET)
+                .with_context(|| format!("cannot join the network namespace {}", path.display()))
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! The Sentry's boot spec: the configuration's platform, strace and root,
+//! and an OCI container's boot plan (hostname, pids limit, read-only root,
+//! mounts), as the Sentry takes them.
+
+use sentry::boot::{BootSpec, Mount, MountTree, RootSpec};
+
+use crate::config::{Config, FileAccess, Overlay};
+use crate::spec::BootPlan;
+
+/// `do` has no plan: the default mount tree over the root.
+pub fn boot_spec(
+    g: &Config,
+    plan: Option<&BootPlan>,
+    hostname: String,
+    cpus: usize,
+    cpuinfo: String,
+) -> BootSpec {
+    BootSpec {
+        platform: g.platform,
+        strace: g.strace,
+        hostname,
+        cpus,
+        cpuinfo,
+        pids_limit: plan
+            .and_then(|p| p.pids_limit)
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        root: RootSpec {
+            overlay: g.overlay == Overlay::Memory,
+            shared: g.file_access == FileAccess::Shared,
+            readonly: plan.is_some_and(|p| p.readonly_root),
+        },
+        mounts: match plan {
+            Some(p) => MountTree::Spec(
+                p.mounts
+                    .iter()
+                    .map(|m| Mount {
+                        destination: m.destination.clone(),
+                        fstype: m.fstype.clone(),
+                        source: m.source.clone(),
+                        options: m.options.clone(),
+                    })
+                    .collect(),
+            ),
+            None => MountTree::Default,
+        },
+    }
+}

@@ -1,0 +1,167 @@
+//! The parent's side of a sandbox (`do`, the supervisor): starts the Gofer
+//! and the Sentry by re-executing this binary, hands each its descriptors,
+//! connects them (one connection, and a channel per CPU) and maps the
+//! Sentry's user namespace.
+
+use std::ffi::OsString;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{anyhow, Context, Result};
+
+use super::process::{GOFER_NAME, SENTRY_NAME};
+use super::userns::map_user_namespace;
+use crate::config::Config;
+
+/// Where a child finds its end of the Gofer connection.
+const CHILD_SOCK_FD: RawFd = 3;
+/// Where the Sentry finds the socket it uses to ask for its user namespace's
+/// id maps (which only a process outside the namespace may write).
+const CHILD_USERNS_FD: RawFd = 4;
+
+/// Where a child finds its ends of the Gofer's channels (one per CPU, see
+/// [`gofer_channels`]), from this descriptor up.
+const CHILD_CHANNEL_FD: RawFd = 10;
+/// The most Gofer channels: CPUs past these use the first connection.
+const MAX_CHANNELS: usize = 16;
+
+/// The Gofer's channels: for each CPU this process may run on (when there
+/// are two or more, and at most [`MAX_CHANNELS`]), a socketpair whose
+/// Gofer end is served by a Gofer thread on that CPU, so the Sentry's
+/// requests from a task on any CPU are answered on that CPU (a same-CPU
+/// switch instead of a cross-CPU wake-up, several times dearer; see
+/// docs/benchmarks.md). Gives (cpu, gofer end, sentry end).
+fn gofer_channels() -> Result<Vec<(usize, UnixStream, UnixStream)>> {
+    let cpus = platform::cpus::allowed_cpus();
+    if cpus.len() < 2 {
+        return Ok(Vec::new());
+    }
+    cpus.into_iter()
+        .take(MAX_CHANNELS)
+        .map(|cpu| {
+            let (g, s) = UnixStream::pair().context("cannot create a Gofer channel")?;
+            Ok((cpu, g, s))
+        })
+        .collect()
+}
+
+/// Gives the child each (descriptor, number) pair and ties its life to ours.
+fn child_command(name: &str, fds: &[(RawFd, RawFd)]) -> Command {
+    let mut c = Command::new("/proc/self/exe");
+    c.arg0(name);
+    let fds = fds.to_vec();
+    // SAFETY: the closure runs in the forked child before exec and only makes
+    // async-signal-safe calls (dup2, prctl).
+    unsafe {
+        c.pre_exec(move || {
+            // Move every source above the targets first, so one dup2 cannot
+            // clobber another's source; dup2 also clears close-on-exec.
+            let mut high = Vec::with_capacity(fds.len());
+            for &(fd, _) in &fds {
+                let h = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 64);
+                if h < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                high.push(h);
+            }
+            for (&h, &(_, to)) in high.iter().zip(&fds) {
+                if libc::dup2(h, to) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    c
+}
+
+/// A Gofer and a Sentry started and connected.
+pub struct Launched {
+    pub gofer: Child,
+    pub boot: Child,
+}
+
+/// What `launch` gives each process beyond the global flags.
+pub struct LaunchArgs {
+    /// Arguments of `gofer` after the subcommand (`--fd` is added).
+    pub gofer: Vec<OsString>,
+    /// Arguments of `boot` after the subcommand (`--gofer-fd` and
+    /// `--userns-fd` are added first).
+    pub boot: Vec<OsString>,
+    /// Extra descriptors for `boot`: (ours, its number).
+    pub boot_fds: Vec<(RawFd, RawFd)>,
+    /// The container's id (OCI containers), shown in both command lines.
+    pub id: Option<String>,
+}
+
+/// Starts the Gofer and the Sentry, connects them, and maps the Sentry's
+/// user namespace. On error nothing is left running.
+pub fn launch(g: &Config, a: LaunchArgs) -> Result<Launched> {
+    let (gofer_end, sentry_end) =
+        UnixStream::pair().context("cannot create the Gofer socketpair")?;
+    let channels = gofer_channels()?;
+    let mut gofer_fds = vec![(gofer_end.as_raw_fd(), CHILD_SOCK_FD)];
+    let mut gofer_args = vec![format!("--fd={CHILD_SOCK_FD}")];
+    let mut boot_channel_args = Vec::new();
+    let mut boot_channel_fds = Vec::new();
+    for (i, (cpu, g_end, s_end)) in channels.iter().enumerate() {
+        // At most MAX_CHANNELS, so the numbers stay small.
+        let fd = CHILD_CHANNEL_FD + i as RawFd;
+        gofer_fds.push((g_end.as_raw_fd(), fd));
+        gofer_args.push(format!("--channel={cpu}:{fd}"));
+        boot_channel_fds.push((s_end.as_raw_fd(), fd));
+        boot_channel_args.push(format!("--gofer-channel={cpu}:{fd}"));
+    }
+    let mut gofer = child_command(GOFER_NAME, &gofer_fds);
+    gofer
+        .args(g.to_flags())
+        .arg("gofer")
+        .args(a.id.iter().map(|id| format!("--id={id}")))
+        .args(&gofer_args)
+        .args(&a.gofer)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    let mut gofer = gofer.spawn().context("cannot start the Gofer")?;
+    drop(gofer_end);
+
+    let (userns_parent, userns_child) =
+        UnixStream::pair().context("cannot create the user namespace socketpair")?;
+    let mut fds = vec![
+        (sentry_end.as_raw_fd(), CHILD_SOCK_FD),
+        (userns_child.as_raw_fd(), CHILD_USERNS_FD),
+    ];
+    fds.extend_from_slice(&a.boot_fds);
+    fds.extend_from_slice(&boot_channel_fds);
+    let mut boot = child_command(SENTRY_NAME, &fds);
+    boot.args(g.to_flags())
+        .arg("boot")
+        .args(a.id.iter().map(|id| format!("--id={id}")))
+        .arg(format!("--gofer-fd={CHILD_SOCK_FD}"))
+        .arg(format!("--userns-fd={CHILD_USERNS_FD}"))
+        .args(&boot_channel_args)
+        .args(&a.boot);
+    let mut boot = match boot.spawn() {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = gofer.kill();
+            let _ = gofer.wait();
+            return Err(anyhow!(e).context("cannot start the Sentry"));
+        }
+    };
+    drop(sentry_end);
+    drop(channels);
+    drop(userns_child);
+    if let Err(e) = map_user_namespace(&userns_parent, boot.id()) {
+        let _ = boot.kill();
+        let _ = boot.wait();
+        let _ = gofer.kill();
+        let _ = gofer.wait();
+        return Err(e.context("cannot set up the Sentry's user namespace"));
+    }
+    Ok(Launched { gofer, boot })
+}

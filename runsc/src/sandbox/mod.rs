@@ -1,0 +1,37 @@
+//! A sandbox's host processes. `do` and the supervisor launch a Gofer and a
+//! Sentry (re-executing this binary as `gofer` and `boot`), connect them
+//! with a socketpair, and wait; if either dies, the other is killed at
+//! once: a sandbox never half-runs. One job per file:
+//!
+//! * `launch`: the parent's side: start both, hand over descriptors, map
+//!   the Sentry's user namespace; `wait`: wait for the sandbox to end.
+//! * `run_do`: the `do` command.
+//! * `boot`: the Sentry process, up to a sandbox booted from a
+//!   `sentry::boot::BootSpec` (`boot_spec` makes it); `lockdown`: its
+//!   empty root; `controller`: its answers to the control socket's
+//!   requests.
+//! * `gofer`: the Gofer process.
+//! * `userns`: the Sentry's user namespace and its id maps; `signals`: the
+//!   host signals passed on to the sandbox; `fds`: inherited descriptors;
+//!   `process`: process names and death on panic.
+
+mod boot;
+mod boot_spec;
+mod controller;
+mod fds;
+mod gofer;
+mod launch;
+mod lockdown;
+mod process;
+mod run_do;
+mod signals;
+mod userns;
+mod wait;
+
+pub use boot::{boot, BootOptions};
+pub use gofer::{gofer, GoferOptions};
+pub use launch::{launch, LaunchArgs, Launched};
+pub use process::{set_process_name, SUPERVISOR_NAME};
+pub use run_do::{run_do, DoOptions};
+pub use signals::forward_signals_to;
+pub use wait::{code_of, wait_sandbox};

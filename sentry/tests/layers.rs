@@ -11,6 +11,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+mod common;
+use common::strip;
+
 /// Lowest first. A module may import its own layer's and lower layers'.
 const LAYERS: &[&[&str]] = &[
     &["errno", "usermem", "memfile", "waiter"],
@@ -43,40 +46,6 @@ fn module_of(src: &Path, file: &Path) -> String {
         .to_string_lossy()
         .trim_end_matches(".rs")
         .to_string()
-}
-
-/// The code without comments and string literals (a path in a doc comment
-/// is not an import).
-fn strip(code: &str) -> String {
-    let mut out = String::with_capacity(code.len());
-    let mut chars = code.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '/' if chars.peek() == Some(&'/') => {
-                for c in chars.by_ref() {
-                    if c == '\n' {
-                        out.push('\n');
-                        break;
-                    }
-                }
-            }
-            '"' => {
-                let mut escaped = false;
-                for c in chars.by_ref() {
-                    if escaped {
-                        escaped = false;
-                    } else if c == '\\' {
-                        escaped = true;
-                    } else if c == '"' {
-                        break;
-                    }
-                }
-                out.push_str("\"\"");
-            }
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Every top-level module that `code` names as `crate::MODULE`.

@@ -10,65 +10,15 @@
 
 use std::path::{Path, PathBuf};
 
+mod common;
+use common::strip;
+
 /// Files that may read the raw registers, and why. The test fails if one
 /// no longer does, so the list can only shrink.
 const RAW_OK: &[(&str, &str)] = &[(
     "strace.rs",
     "prints all six registers as the call's signature says, before any handler reads them",
 )];
-
-/// The code without comments, string and character literals (a `'"'`
-/// would otherwise open a string).
-fn strip(code: &str) -> String {
-    let mut out = String::with_capacity(code.len());
-    let mut chars = code.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                // A character literal ('x', '\n', '\''), or a lifetime,
-                // which is left as it is.
-                let mut ahead = chars.clone();
-                let lit = match ahead.next() {
-                    Some('\\') => {
-                        ahead.next();
-                        ahead.by_ref().take_while(|c| *c != '\'').count() < 8
-                    }
-                    Some(_) => ahead.next() == Some('\''),
-                    None => false,
-                };
-                if lit {
-                    chars = ahead;
-                    out.push_str("' '");
-                } else {
-                    out.push(c);
-                }
-            }
-            '/' if chars.peek() == Some(&'/') => {
-                for c in chars.by_ref() {
-                    if c == '\n' {
-                        out.push('\n');
-                        break;
-                    }
-                }
-            }
-            '"' => {
-                let mut escaped = false;
-                for c in chars.by_ref() {
-                    if escaped {
-                        escaped = false;
-                    } else if c == '\\' {
-                        escaped = true;
-                    } else if c == '"' {
-                        break;
-                    }
-                }
-                out.push_str("\"\"");
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// The lines (1-based) where `code` reaches a field named `a`: `x.a`
 /// followed by anything but more of an identifier. In the handlers that

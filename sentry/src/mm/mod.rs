@@ -811,22 +811,35 @@ impl MemoryManager {
         need: i32,
         f: impl FnOnce(&[(*mut u8, usize)]) -> R,
     ) -> Result<R, Errno> {
-        let end = addr.checked_add(len as u64).ok_or(Errno::EFAULT)?;
         let guard = self.lock_for(addr, len, need & libc::PROT_WRITE != 0)?;
-        let inner = &*guard;
-        let mut pieces = Vec::new();
-        let mut pos = addr;
-        while pos < end {
-            let (_, v) = Self::vma_at(inner, pos).ok_or(Errno::EFAULT)?;
-            if v.kind == VmaKind::Vdso || v.prot & need != need || v.borrowed {
-                return Err(Errno::EFAULT);
-            }
-            let (off, avail) = Self::locate(inner, v, pos);
-            let n = avail.min(end - pos) as usize;
-            pieces.push((self.file.ptr(off), n));
-            pos += n as u64;
-        }
+        let pieces = self.pieces(&guard, &[(addr, len)], need)?;
         Ok(f(&pieces))
+    }
+
+    /// The Sentry-side (pointer, length) pieces of `ranges`, each byte
+    /// checked for `need` protection and plain memory-file backing.
+    fn pieces(
+        &self,
+        inner: &Inner,
+        ranges: &[(u64, usize)],
+        need: i32,
+    ) -> Result<Vec<(*mut u8, usize)>, Errno> {
+        let mut pieces = Vec::with_capacity(ranges.len());
+        for &(addr, len) in ranges {
+            let end = addr.checked_add(len as u64).ok_or(Errno::EFAULT)?;
+            let mut pos = addr;
+            while pos < end {
+                let (_, v) = Self::vma_at(inner, pos).ok_or(Errno::EFAULT)?;
+                if v.kind == VmaKind::Vdso || v.prot & need != need || v.borrowed {
+                    return Err(Errno::EFAULT);
+                }
+                let (off, avail) = Self::locate(inner, v, pos);
+                let n = avail.min(end - pos) as usize;
+                pieces.push((self.file.ptr(off), n));
+                pos += n as u64;
+            }
+        }
+        Ok(pieces)
     }
 
     /// Runs `f` over the Sentry-side bytes of `[addr, addr+len)`, piece by
@@ -1025,22 +1038,7 @@ impl crate::usermem::UserMemory for MemoryManager {
                 cow::Locked::Read(g)
             }
         };
-        let inner = &*guard;
-        let mut pieces = Vec::with_capacity(ranges.len());
-        for &(addr, len) in ranges {
-            let end = addr.checked_add(len as u64).ok_or(Errno::EFAULT)?;
-            let mut pos = addr;
-            while pos < end {
-                let (_, v) = Self::vma_at(inner, pos).ok_or(Errno::EFAULT)?;
-                if v.kind == VmaKind::Vdso || v.prot & need != need || v.borrowed {
-                    return Err(Errno::EFAULT);
-                }
-                let (off, avail) = Self::locate(inner, v, pos);
-                let n = avail.min(end - pos) as usize;
-                pieces.push((self.file.ptr(off), n));
-                pos += n as u64;
-            }
-        }
+        let pieces = self.pieces(&guard, ranges, need)?;
         Ok(f(&pieces))
     }
 }

@@ -221,3 +221,39 @@ fn unix_sockets_match_linux() {
 fn unix_sockets_carry_bulk_data_and_many_connections() {
     native_then_sandboxed("unix_stress", &[], SHORT);
 }
+
+/// A seqpacket sender waiting a second for room sleeps: the whole
+/// sandbox (Sentry, Gofer, stubs) uses well under that second of CPU
+/// (a sender that woke for any free byte instead of room for its record
+/// used to spin the whole second).
+#[test]
+fn a_seqpacket_sender_waiting_for_room_does_not_spin() {
+    let program = require!(c_program("seqpacket_wait"));
+    require!(sandbox());
+    // Reaped by wait4 below, which also gives its children's CPU time.
+    #[allow(clippy::zombie_processes)]
+    let mut child = std::process::Command::new(tests::runsc_bin())
+        .args(["do", "--"])
+        .arg(&program)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start runsc-rs");
+    let pid = child.id() as i32;
+    let mut status = 0;
+    // SAFETY: rusage is plain data the kernel fills; wait4 reaps exactly
+    // the child this test started.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `status` and `usage` are valid for writes for the call.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid, "wait4: {}", std::io::Error::last_os_error());
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().expect("stdout"), &mut out)
+        .expect("read stdout");
+    assert_eq!(out, "sent 3 records, reader ok\n");
+    let cpu = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let used = cpu(usage.ru_utime) + cpu(usage.ru_stime);
+    assert!(
+        used < 0.5,
+        "the sandbox used {used:.2} s of CPU while the sender waited 1 s"
+    );
+}

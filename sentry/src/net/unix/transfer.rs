@@ -140,9 +140,17 @@ fn send_connected(
         if nonblock {
             return progress(sent, Errno::EAGAIN);
         }
+        // Wake for exactly what lets the loop go on: the room a record
+        // (seqpacket) or any byte (stream) needs, or the end.
         if let Err(e) = socket::wait(t, &[&s.queue], timeout, &mut || {
             let ps = peer.lock();
-            ps.shut_rd || ps.peer_closed || ps.recv.bytes < sndbuf || s.lock().shut_wr
+            let room = sndbuf.saturating_sub(ps.recv.bytes);
+            let fits = if record {
+                room >= total || ps.recv.is_empty()
+            } else {
+                room > 0
+            };
+            ps.shut_rd || ps.peer_closed || fits || s.lock().shut_wr
         }) {
             return progress(sent, e);
         }

@@ -91,13 +91,26 @@ fn control_in(t: &Task, hdr: &libc::msghdr) -> Result<Control, Errno> {
     Ok(c)
 }
 
-fn send_one(t: &Task, fd: i32, hdr_ptr: UserPtr<libc::msghdr>, flags: i32) -> Result<usize, Errno> {
+/// The socket behind `fd`, and the `msghdr` at `hdr_ptr` with its iovecs.
+fn read_msghdr(t: &Task, fd: i32, hdr_ptr: UserPtr<libc::msghdr>) -> Result<MsgParts, Errno> {
     let (f, sock) = socket_file(t, fd)?;
     let hdr = t.copy_in(hdr_ptr)?;
     if hdr.msg_iovlen as u64 > MAX_IOV {
         return Err(Errno::EMSGSIZE);
     }
     let iovs = t.read_iovecs(hdr.msg_iov as u64, hdr.msg_iovlen as u64)?;
+    Ok((f, sock, hdr, iovs))
+}
+
+type MsgParts = (
+    std::sync::Arc<crate::vfs::File>,
+    std::sync::Arc<dyn crate::net::socket::Socket>,
+    libc::msghdr,
+    Vec<(u64, usize)>,
+);
+
+fn send_one(t: &Task, fd: i32, hdr_ptr: UserPtr<libc::msghdr>, flags: i32) -> Result<usize, Errno> {
+    let (f, sock, hdr, iovs) = read_msghdr(t, fd, hdr_ptr)?;
     let to = if hdr.msg_name.is_null() || hdr.msg_namelen == 0 {
         None
     } else {
@@ -151,12 +164,7 @@ fn control_out(t: &Task, c: Control, cap: usize, cloexec: bool) -> Result<Builde
 }
 
 fn recv_one(t: &Task, fd: i32, hdr_ptr: UserPtr<libc::msghdr>, flags: i32) -> Result<usize, Errno> {
-    let (f, sock) = socket_file(t, fd)?;
-    let hdr = t.copy_in(hdr_ptr)?;
-    if hdr.msg_iovlen as u64 > MAX_IOV {
-        return Err(Errno::EMSGSIZE);
-    }
-    let iovs = t.read_iovecs(hdr.msg_iov as u64, hdr.msg_iovlen as u64)?;
+    let (f, sock, hdr, iovs) = read_msghdr(t, fd, hdr_ptr)?;
     let mut msg = RecvMsg::new(IoSeq::new(t.memory(), &iovs), flags);
     let n = sock.recv(t, &mut msg, f.nonblocking())?;
     let base = hdr_ptr.addr();

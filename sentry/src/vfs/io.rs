@@ -8,7 +8,7 @@ use crate::usermem::IoSeq;
 
 /// A short transfer after progress is a success; an error before any is
 /// the error.
-fn progress(done: usize, e: Errno) -> Result<usize, Errno> {
+pub fn progress(done: usize, e: Errno) -> Result<usize, Errno> {
     if done > 0 {
         Ok(done)
     } else {

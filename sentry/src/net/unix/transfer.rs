@@ -12,20 +12,11 @@ use super::{message_cred, UnixSocket, MAX_DGRAM_QUEUE};
 use crate::errno::Errno;
 use crate::net::addr::UnixName;
 use crate::net::socket::{self, RecvMsg, SendMsg};
+use crate::vfs::io::progress;
 use crate::vfs::Caller;
 
 /// Largest piece of a stream send queued as one message.
 const STREAM_CHUNK: usize = 64 * 1024;
-
-/// A short transfer after progress is a success; an error before any is
-/// the error.
-fn progress(done: usize, e: Errno) -> Result<usize, Errno> {
-    if done > 0 {
-        Ok(done)
-    } else {
-        Err(e)
-    }
-}
 
 /// The credentials a message carries: the ones the sender gave
 /// (SCM_CREDENTIALS, checked as Linux's scm_check_creds does), else the

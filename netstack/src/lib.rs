@@ -1,57 +1,32 @@
-//! The sandbox's network stack.
+//! The sandbox's network stack: smoltcp's TCP/IP under Linux's socket
+//! semantics (gVisor's netstack plays this part in gVisor).
 //!
-//! Until the networking issue lands, the sandbox offers no sockets of its own:
-//! `socket(2)` reports the families Linux would refuse (`EAFNOSUPPORT`). This crate
-//! names the modes the CLI accepts so `--network` parses and is checked today.
+//! The Sentry owns every inet socket; the host sees only Ethernet frames on
+//! the container's interfaces, read and written through AF_PACKET
+//! descriptors opened before lockdown. A loopback interface (127.0.0.1/8,
+//! ::1) always exists and also carries traffic to the sandbox's own
+//! addresses, as Linux's local routing table does.
+//!
+//! * [`Stack`]: the interfaces, their sockets, and the thread that runs
+//!   timers and reads frames.
+//! * [`Endpoint`]: one Linux socket (TCP, UDP or ICMP echo), every call
+//!   non-blocking: the Sentry sleeps on its own wait queues and is woken
+//!   through the [`Notify`] hook the endpoint was made with.
+//! * [`Errno`]: Linux's error numbers, which the Sentry passes on as they are.
+//!
+//! This crate knows nothing of the Sentry: it takes bytes through closures
+//! and addresses as `std::net::SocketAddr`.
 
-use std::fmt;
-use std::str::FromStr;
+pub mod config;
+pub mod endpoint;
+pub mod errno;
+pub mod info;
+pub mod mode;
+pub mod stack;
 
-/// How the sandbox reaches a network (`--network`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum NetworkMode {
-    /// Our own stack (smoltcp) over the container's network namespace.
-    #[default]
-    Sandbox,
-    /// Pass socket calls through to host sockets.
-    Host,
-    /// No network at all, not even loopback.
-    None,
-}
-
-impl FromStr for NetworkMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "sandbox" => Ok(Self::Sandbox),
-            "host" => Ok(Self::Host),
-            "none" => Ok(Self::None),
-            other => Err(format!(
-                "unknown network mode {other:?}: use sandbox, host or none"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for NetworkMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Sandbox => "sandbox",
-            Self::Host => "host",
-            Self::None => "none",
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_every_mode_and_rejects_others() {
-        for m in ["sandbox", "host", "none"] {
-            assert_eq!(m.parse::<NetworkMode>().unwrap().to_string(), m);
-        }
-        assert!("bridge".parse::<NetworkMode>().is_err());
-    }
-}
+pub use config::{InterfaceConfig, RouteConfig, StackConfig};
+pub use endpoint::{Endpoint, Options, Proto, RecvInfo, Shutdown};
+pub use errno::Errno;
+pub use info::{ConnInfo, InterfaceInfo, RouteInfo};
+pub use mode::NetworkMode;
+pub use stack::{Notify, Stack};

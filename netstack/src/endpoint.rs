@@ -89,7 +89,9 @@ pub struct RecvInfo {
 /// zero, as Linux does); a listener resets the connections nobody
 /// accepted.
 pub struct Endpoint {
+    #[allow(dead_code)] // until the bodies land
     pub(crate) stack: Arc<Stack>,
+    #[allow(dead_code)]
     pub(crate) id: usize,
 }
 

@@ -89,7 +89,12 @@ impl Stack {
             }
         }
         for r in &self.config.routes {
-            let Some(i) = self.config.interfaces.iter().find(|i| i.name == r.interface) else {
+            let Some(i) = self
+                .config
+                .interfaces
+                .iter()
+                .find(|i| i.name == r.interface)
+            else {
                 continue;
             };
             v.push(RouteInfo {
@@ -114,11 +119,15 @@ pub fn prefix_of(a: std::net::IpAddr, prefix: u8) -> std::net::IpAddr {
     use std::net::IpAddr;
     match a {
         IpAddr::V4(v4) => {
-            let m = u32::MAX.checked_shl(32 - u32::from(prefix.min(32))).unwrap_or(0);
+            let m = u32::MAX
+                .checked_shl(32 - u32::from(prefix.min(32)))
+                .unwrap_or(0);
             IpAddr::V4((u32::from(v4) & m).into())
         }
         IpAddr::V6(v6) => {
-            let m = u128::MAX.checked_shl(128 - u32::from(prefix.min(128))).unwrap_or(0);
+            let m = u128::MAX
+                .checked_shl(128 - u32::from(prefix.min(128)))
+                .unwrap_or(0);
             IpAddr::V6((u128::from(v6) & m).into())
         }
     }

@@ -125,12 +125,15 @@ impl Sandbox {
             .map_err(|e| format!("cannot start the {kind} platform: {e}"))?;
         let vfs = vfs(Arc::new(gofer))?;
         let max_user_address = platform.max_user_address();
+        let net = netstack::Stack::new(netstack::StackConfig::default())
+            .map_err(|e| format!("cannot start the network stack: {e}"))?;
         let kernel = Kernel::new(
             platform,
             memfile,
             vfs.clone(),
             config,
             crate::syscalls::table(),
+            net,
         );
         Ok(Sandbox {
             kernel,

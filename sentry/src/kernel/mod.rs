@@ -110,6 +110,9 @@ pub struct Kernel {
     pub locks: crate::vfs::lock::Locks,
     /// AF_UNIX names of the sandbox's network namespace.
     pub unix_names: Arc<crate::net::unix::Names>,
+    /// The sandbox's TCP/IP stack: loopback, and the container's
+    /// interfaces under `--network=sandbox`.
+    pub net: Arc<netstack::Stack>,
     pub table: Table,
     reported: Mutex<HashSet<(usize, u64)>>,
     /// Wait statuses of processes without a parent in the sandbox (init,
@@ -125,6 +128,7 @@ impl Kernel {
         vfs: Arc<Vfs>,
         config: Config,
         table: Table,
+        net: Arc<netstack::Stack>,
     ) -> Arc<Kernel> {
         let hostname = config.hostname.clone().into_bytes();
         Arc::new(Kernel {
@@ -141,6 +145,7 @@ impl Kernel {
             file_cache: Default::default(),
             locks: Default::default(),
             unix_names: crate::net::unix::Names::new(),
+            net,
             table,
             reported: Mutex::new(HashSet::new()),
             top_exits: Mutex::new(Default::default()),

@@ -222,6 +222,16 @@ fn unix_sockets_carry_bulk_data_and_many_connections() {
     native_then_sandboxed("unix_stress", &[], SHORT);
 }
 
+/// AF_INET and AF_INET6 over loopback: TCP echo of 1 MiB each way on
+/// 127.0.0.1 and ::1, a v4 client of a dual-stack listener, non-blocking
+/// connect with epoll, refused and reset connections, shutdown, UDP with
+/// MSG_PEEK and MSG_TRUNC, options, SO_REUSEADDR over TIME_WAIT, the
+/// errnos of misuse, and 1,000 concurrent connections to one listener.
+#[test]
+fn inet_sockets_match_linux() {
+    native_then_sandboxed("inet_sockets", &[], SHORT);
+}
+
 /// A seqpacket sender waiting a second for room sleeps: the whole
 /// sandbox (Sentry, Gofer, stubs) uses well under that second of CPU
 /// (a sender that woke for any free byte instead of room for its record

@@ -10,12 +10,14 @@ use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::task::Task;
 use crate::net::addr::MAX_ADDR_LEN;
+use crate::net::inet::InetSocket;
 use crate::net::socket::{Socket, SocketFile};
 use crate::net::unix::UnixSocket;
 use crate::usermem::{UserAddr, UserPtr};
 use crate::vfs::File;
 
-const INET: &str = "AF_UNIX only: other families are EAFNOSUPPORT until the network stack";
+const INET: &str =
+    "AF_UNIX, and AF_INET/AF_INET6 TCP, UDP and ping sockets; no raw sockets (EPERM)";
 
 pub fn register(t: &mut Table) {
     t.add(
@@ -53,7 +55,7 @@ pub fn register(t: &mut Table) {
         sys_getpeername,
     );
     t.add(libc::SYS_shutdown, "shutdown", Support::Full, sys_shutdown);
-    let opts = "SOL_SOCKET options of AF_UNIX sockets";
+    let opts = "SOL_SOCKET options of AF_UNIX sockets; inet sockets: the options net/inet/options.rs lists";
     t.add(
         libc::SYS_getsockopt,
         "getsockopt",
@@ -110,6 +112,8 @@ fn sys_socket(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let (kind, status, cloexec) = type_flags(a.int(1))?;
     let sock: Arc<dyn Socket> = match a.int(0) {
         libc::AF_UNIX => UnixSocket::new(unix_kind(kind, a.int(2))?, t.kernel.unix_names.clone())?,
+        libc::AF_INET => InetSocket::new(&t.kernel.net, false, kind, a.int(2))?,
+        libc::AF_INET6 => InetSocket::new(&t.kernel.net, true, kind, a.int(2))?,
         _ => return Err(Errno::EAFNOSUPPORT),
     };
     let fd = t.fds.install(socket_file_of(sock, status), cloexec)?;

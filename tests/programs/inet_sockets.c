@@ -565,22 +565,35 @@ static void thousand(void)
 	close(s);
 }
 
-int main(void)
+/* With arguments, only the parts named run (for debugging one part). */
+static int want(int argc, char **argv, const char *part)
+{
+	if (argc < 2)
+		return 1;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], part))
+			return 1;
+	return 0;
+}
+
+#define PART(name, call) do { if (want(argc, argv, name)) call; } while (0)
+
+int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	tcp_echo(AF_INET);
-	tcp_echo(AF_INET6);
-	dual_stack();
-	nonblocking_connect();
-	refused(AF_INET);
-	refused(AF_INET6);
-	reset_and_shutdown();
-	udp(AF_INET);
-	udp(AF_INET6);
-	options();
-	reuse();
-	misuse();
-	thousand();
+	PART("tcp4", tcp_echo(AF_INET));
+	PART("tcp6", tcp_echo(AF_INET6));
+	PART("dual", dual_stack());
+	PART("nbconnect", nonblocking_connect());
+	PART("refused4", refused(AF_INET));
+	PART("refused6", refused(AF_INET6));
+	PART("reset", reset_and_shutdown());
+	PART("udp4", udp(AF_INET));
+	PART("udp6", udp(AF_INET6));
+	PART("options", options());
+	PART("reuse", reuse());
+	PART("misuse", misuse());
+	PART("thousand", thousand());
 	if (fails) {
 		printf("%d FAILED\n", fails);
 		return 1;

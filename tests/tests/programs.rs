@@ -232,6 +232,21 @@ fn inet_sockets_match_linux() {
     native_then_sandboxed("inet_sockets", &[], SHORT);
 }
 
+/// The same program under `--network=host`, where the application's inet
+/// sockets are host sockets the Sentry drives: the same answers, and the
+/// 1,000 connections come from four processes whose host descriptors share
+/// the Sentry's one table (a closed socket's number is soon another's).
+#[test]
+fn inet_sockets_over_host_networking_match_linux() {
+    let program = require!(c_program("inet_sockets"));
+    let cmd = Cmd::new(&[program.to_str().expect("utf-8 path")]).timeout(SHORT);
+    let native = cmd.run_native();
+    assert!(native.stdout.ends_with("PASS\n"), "{}", native.describe());
+    require!(sandbox());
+    let hosted = cmd.flags(&["--network=host"]).run_sandboxed();
+    assert_same(&native, &hosted);
+}
+
 /// A seqpacket sender waiting a second for room sleeps: the whole
 /// sandbox (Sentry, Gofer, stubs) uses well under that second of CPU
 /// (a sender that woke for any free byte instead of room for its record

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use crate::errno::Errno;
 use crate::kernel::task::Task;
 use crate::kernel::thread_group::{default_actions, ThreadGroup};
-use crate::kernel::{Config, Kernel};
+use crate::kernel::{Config, Kernel, TaskHandle};
 use crate::mm::{MemoryFile, MemoryManager};
 use crate::vfs::{FdTable, FsContext, Vfs};
 
@@ -168,7 +168,7 @@ impl Sandbox {
             .first()
             .map(|a| a.rsplit(|c| *c == b'/').next().unwrap_or(a).to_vec())
             .unwrap_or_default();
-        let handle = Task::new_handle(kernel, tid, &tg, init.creds.clone(), comm, 0);
+        let handle = TaskHandle::new(tid, &tg, init.creds.clone(), comm, 0);
         {
             let mut pids = kernel.pids.lock().unwrap();
             pids.tasks.insert(tid, handle.clone());

@@ -21,7 +21,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use crate::errno::Errno;
 use crate::mm::{MemRange, MemoryFile};
@@ -60,24 +60,31 @@ pub struct Tmpfs {
     /// Serialises renames, so two cannot race to move directories into
     /// each other.
     rename_lock: Mutex<()>,
-    /// Where file data lives; looked up at first use.
-    memfile: OnceLock<Arc<MemoryFile>>,
+    /// Where file data lives: the memory file of the kernel that made
+    /// this filesystem.
+    memfile: Arc<MemoryFile>,
 }
 
 impl Tmpfs {
-    /// A new, empty tmpfs; its root directory has `mode` permissions.
-    pub fn new_root(mode: u32, owner: Owner) -> Arc<TmpInode> {
-        Tmpfs::with_limit(mode, owner, DEFAULT_MAX_BYTES)
+    /// A new, empty tmpfs keeping its files' data in `memfile`; its root
+    /// directory has `mode` permissions.
+    pub fn new_root(memfile: &Arc<MemoryFile>, mode: u32, owner: Owner) -> Arc<TmpInode> {
+        Tmpfs::with_limit(memfile, mode, owner, DEFAULT_MAX_BYTES)
     }
 
-    pub fn with_limit(mode: u32, owner: Owner, max_bytes: u64) -> Arc<TmpInode> {
+    pub fn with_limit(
+        memfile: &Arc<MemoryFile>,
+        mode: u32,
+        owner: Owner,
+        max_bytes: u64,
+    ) -> Arc<TmpInode> {
         let fs = Arc::new(Tmpfs {
             next_ino: AtomicU64::new(1),
             pages: AtomicU64::new(0),
             max_pages: max_bytes / PAGE as u64,
             inodes: AtomicU64::new(0),
             rename_lock: Mutex::new(()),
-            memfile: OnceLock::new(),
+            memfile: memfile.clone(),
         });
         TmpInode::new(
             &fs,
@@ -87,14 +94,6 @@ impl Tmpfs {
             Data::Dir(BTreeMap::new()),
             0,
         )
-    }
-
-    fn memfile(&self) -> Result<&Arc<MemoryFile>, Errno> {
-        if let Some(f) = self.memfile.get() {
-            return Ok(f);
-        }
-        let f = MemoryFile::sentry()?;
-        Ok(self.memfile.get_or_init(|| f))
     }
 }
 

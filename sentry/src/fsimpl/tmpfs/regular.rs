@@ -143,7 +143,7 @@ impl TmpInode {
             Data::Dir(_) => return Err(Errno::EISDIR),
             _ => return Err(Errno::EINVAL),
         };
-        let memfile = self.fs.memfile()?;
+        let memfile = &self.fs.memfile;
         let mut done = 0;
         // Page by page: each is charged before it is written, so a full
         // filesystem makes the write short at a page boundary.
@@ -250,7 +250,7 @@ impl TmpInode {
             .checked_add(len)
             .filter(|e| *e <= MAX_FILE_SIZE)
             .ok_or(Errno::EOVERFLOW)?;
-        let memfile = self.fs.memfile()?;
+        let memfile = &self.fs.memfile;
         let mut st = self.lock();
         let r = match &mut st.data {
             Data::Reg(r) => r,

@@ -1,7 +1,12 @@
 use super::*;
 
 fn root() -> Arc<TmpInode> {
-    Tmpfs::with_limit(0o755, Owner::default(), 64 * PAGE as u64)
+    Tmpfs::with_limit(
+        &MemoryFile::new().unwrap(),
+        0o755,
+        Owner::default(),
+        64 * PAGE as u64,
+    )
 }
 
 #[test]
@@ -97,7 +102,12 @@ fn sparse_write_reads_back_with_zero_holes() {
 
 #[test]
 fn full_filesystem_gives_short_write_then_enospc() {
-    let r = Tmpfs::with_limit(0o755, Owner::default(), 2 * PAGE as u64);
+    let r = Tmpfs::with_limit(
+        &MemoryFile::new().unwrap(),
+        0o755,
+        Owner::default(),
+        2 * PAGE as u64,
+    );
     let f = r.create(b"f", 0o644, Owner::default()).unwrap();
     let ops = f.clone().open(libc::O_RDWR).unwrap();
     let big = vec![1u8; 3 * PAGE];
@@ -267,7 +277,12 @@ fn shared_memory_is_the_file_data_even_past_the_end() {
 
 #[test]
 fn truncate_punches_the_tail_and_frees_unmapped_chunks() {
-    let r = Tmpfs::with_limit(0o755, Owner::default(), 4 << 20);
+    let r = Tmpfs::with_limit(
+        &MemoryFile::new().unwrap(),
+        0o755,
+        Owner::default(),
+        4 << 20,
+    );
     let f = reg_file(&r, b"f");
     let g = reg_file(&r, b"g");
     for x in [&f, &g] {
@@ -312,10 +327,9 @@ fn truncate_punches_the_tail_and_frees_unmapped_chunks() {
 
 #[test]
 fn a_failed_shared_memory_request_keeps_no_chunk() {
-    let r = root();
     // A memory file of its own: this test fills it.
-    let mf = MemoryFile::create().unwrap();
-    assert!(r.fs.memfile.set(mf.clone()).is_ok());
+    let mf = MemoryFile::new().unwrap();
+    let r = Tmpfs::with_limit(&mf, 0o755, Owner::default(), 64 * PAGE as u64);
     let f = reg_file(&r, b"f");
     f.write_data(b"x", 0).unwrap();
     assert_eq!(

@@ -1,11 +1,16 @@
 use super::*;
 
 fn root() -> Arc<TmpInode> {
+    root_of_size(64 * PAGE as u64)
+}
+
+/// A tmpfs of `max_bytes`, in a memory file of its own.
+fn root_of_size(max_bytes: u64) -> Arc<TmpInode> {
     Tmpfs::with_limit(
         &MemoryFile::new().unwrap(),
         0o755,
         Owner::default(),
-        64 * PAGE as u64,
+        max_bytes,
     )
 }
 
@@ -102,12 +107,7 @@ fn sparse_write_reads_back_with_zero_holes() {
 
 #[test]
 fn full_filesystem_gives_short_write_then_enospc() {
-    let r = Tmpfs::with_limit(
-        &MemoryFile::new().unwrap(),
-        0o755,
-        Owner::default(),
-        2 * PAGE as u64,
-    );
+    let r = root_of_size(2 * PAGE as u64);
     let f = r.create(b"f", 0o644, Owner::default()).unwrap();
     let ops = f.clone().open(libc::O_RDWR).unwrap();
     let big = vec![1u8; 3 * PAGE];
@@ -277,12 +277,7 @@ fn shared_memory_is_the_file_data_even_past_the_end() {
 
 #[test]
 fn truncate_punches_the_tail_and_frees_unmapped_chunks() {
-    let r = Tmpfs::with_limit(
-        &MemoryFile::new().unwrap(),
-        0o755,
-        Owner::default(),
-        4 << 20,
-    );
+    let r = root_of_size(4 << 20);
     let f = reg_file(&r, b"f");
     let g = reg_file(&r, b"g");
     for x in [&f, &g] {
@@ -400,12 +395,7 @@ fn cut(data: &mut [u8], sizes: &[usize]) -> Vec<(*mut u8, usize)> {
 
 #[test]
 fn scattered_buffers_read_and_write_what_one_buffer_does() {
-    let r = Tmpfs::with_limit(
-        &MemoryFile::new().unwrap(),
-        0o755,
-        Owner::default(),
-        4 << 20,
-    );
+    let r = root_of_size(4 << 20);
     let f = reg_file(&r, b"f");
     // Across chunks 0 to 2, from an offset inside a page.
     let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 + i / 251) as u8).collect();

@@ -341,9 +341,7 @@ impl Task {
     pub fn ctx_set_fpu(&mut self, fp: Vec<u8>) -> Result<(), Errno> {
         self.ctx().set_fpu(&XSave(fp)).map_err(|_| Errno::EFAULT)
     }
-}
 
-impl Task {
     pub fn syscall_result_for_strace(r: &SysResult) -> i64 {
         match r {
             Ok(v) => *v as i64,

@@ -347,6 +347,24 @@ impl Inner {
                 self.ifaces[o.sock.iface].sockets.remove(o.sock.h);
                 self.ports.unbind(o.proto, o.port, Owner::Orphan(o.key));
             } else {
+                // smoltcp drops a waker once woken.
+                let w = self.orphan_waker.waker().clone();
+                let sock = o.sock;
+                match o.proto {
+                    Proto::Tcp => {
+                        let s = self.tcp(sock);
+                        s.register_recv_waker(&w);
+                        s.register_send_waker(&w);
+                    }
+                    Proto::Udp => self.ifaces[sock.iface]
+                        .sockets
+                        .get_mut::<smoltcp::socket::udp::Socket>(sock.h)
+                        .register_send_waker(&w),
+                    Proto::Icmp => self.ifaces[sock.iface]
+                        .sockets
+                        .get_mut::<smoltcp::socket::icmp::Socket>(sock.h)
+                        .register_send_waker(&w),
+                }
                 i += 1;
             }
         }

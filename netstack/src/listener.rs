@@ -142,7 +142,10 @@ pub(crate) fn sync(inner: &mut Inner, id: usize) {
     for sock in pending {
         let s = inner.tcp(sock);
         match s.state() {
-            State::Listen | State::SynReceived => keep.push(sock),
+            State::Listen | State::SynReceived => {
+                tcp::rewake(inner, id, sock);
+                keep.push(sock);
+            }
             State::Closed => {
                 inner.ifaces[sock.iface].sockets.remove(sock.h);
             }

@@ -223,9 +223,26 @@ fn claim_tuple(
     }
 }
 
+/// Registers the endpoint's waker on `sock` again: smoltcp drops a
+/// waker once it has woken it.
+pub(crate) fn rewake(inner: &mut Inner, id: usize, sock: Sock) {
+    let w = inner.ep(id).waker.waker().clone();
+    let s = inner.tcp(sock);
+    s.register_recv_waker(&w);
+    s.register_send_waker(&w);
+}
+
 /// Brings the endpoint up to date with its smoltcp socket after a poll.
 pub(crate) fn sync(inner: &mut Inner, id: usize) {
     let now = inner.now();
+    match state(inner, id) {
+        &mut Tcp::Connecting { sock, .. } => rewake(inner, id, sock),
+        Tcp::Connected(c) if !c.closed => {
+            let sock = c.sock;
+            rewake(inner, id, sock);
+        }
+        _ => {}
+    }
     match state(inner, id) {
         Tcp::Idle { .. } => {}
         Tcp::Listening(_) => listener::sync(inner, id),

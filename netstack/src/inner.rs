@@ -172,7 +172,7 @@ impl Inner {
         for _ in 0..LOOP_ROUNDS {
             self.feed(LO);
             let lo = &mut self.ifaces[LO];
-            lo.iface.poll(now, &mut lo.dev, &mut lo.sockets);
+            lo.iface.poll_egress(now, &mut lo.dev, &mut lo.sockets);
             if self.loopback_quiet() {
                 break;
             }
@@ -212,9 +212,18 @@ impl Inner {
     }
 
     /// Hands one arriving frame to smoltcp, to an endpoint, or to no one.
+    /// smoltcp takes each frame before the next is steered: a SYN's fate
+    /// depends on the sockets the ones before it made or used up.
     fn admit(&mut self, n: usize, frame: Vec<u8>) {
         match crate::steer::steer(self, n, &frame) {
-            crate::steer::Verdict::Pass => self.ifaces[n].dev.deliver(frame),
+            crate::steer::Verdict::Pass => {
+                let now = self.now();
+                let f = &mut self.ifaces[n];
+                f.dev.deliver(frame);
+                while f.dev.rx.front().is_some() {
+                    f.iface.poll_ingress_single(now, &mut f.dev, &mut f.sockets);
+                }
+            }
             crate::steer::Verdict::Drop => {
                 self.ifaces[n].dev.rx_count.count(frame.len());
                 self.ifaces[n].dev.recycle(frame);

@@ -8,8 +8,8 @@ use smoltcp::socket::tcp::State;
 
 use crate::addr::{ep_from_wire, show, unspecified};
 use crate::endpoint::Proto;
-use crate::inner::{Inner, Kind, Sock};
 use crate::info::ConnInfo;
+use crate::inner::{Inner, Kind, Sock};
 use crate::tcp::{linux_state, Tcp};
 
 fn sock_info(inner: &Inner, s: Sock, v6: bool, tag: u64) -> Option<ConnInfo> {
@@ -83,7 +83,9 @@ pub(crate) fn list(inner: &Inner, proto: Proto) -> Vec<ConnInfo> {
             }
             Kind::Dgram(d) => {
                 let Some(b) = ep.bound else { continue };
-                let local = d.src.map_or(bound, |a| Some(show(ep.v6, SocketAddr::new(a, b.port))));
+                let local = d
+                    .src
+                    .map_or(bound, |a| Some(show(ep.v6, SocketAddr::new(a, b.port))));
                 v.push(ConnInfo {
                     v6: ep.v6,
                     local,
@@ -101,7 +103,9 @@ pub(crate) fn list(inner: &Inner, proto: Proto) -> Vec<ConnInfo> {
             let t = inner.ifaces[o.sock.iface]
                 .sockets
                 .get::<smoltcp::socket::tcp::Socket>(o.sock.h);
-            let v6 = t.local_endpoint().is_some_and(|l| l.addr.version() == smoltcp::wire::IpVersion::Ipv6);
+            let v6 = t
+                .local_endpoint()
+                .is_some_and(|l| l.addr.version() == smoltcp::wire::IpVersion::Ipv6);
             v.extend(sock_info(inner, o.sock, v6, 0));
         }
     }

@@ -77,7 +77,12 @@ fn state_ref(inner: &Inner, id: usize) -> &Dgram {
 /// port is the echo identifier): the best of those bound to the port,
 /// a connected one over an unconnected, a specific address over the
 /// wildcard, the latest bound among equals.
-pub(crate) fn lookup(inner: &Inner, proto: Proto, src: SocketAddr, dst: SocketAddr) -> Option<usize> {
+pub(crate) fn lookup(
+    inner: &Inner,
+    proto: Proto,
+    src: SocketAddr,
+    dst: SocketAddr,
+) -> Option<usize> {
     let mut best = None;
     let mut best_score = 0;
     for b in inner.ports.bindings(proto, dst.port()) {
@@ -258,7 +263,11 @@ pub(crate) fn send(
         None => bind::autobind(inner, id)?,
     };
     let st = state_ref(inner, id);
-    let bound = inner.ep(id).bound.map(|b| b.addr).filter(|a| !a.is_unspecified());
+    let bound = inner
+        .ep(id)
+        .bound
+        .map(|b| b.addr)
+        .filter(|a| !a.is_unspecified());
     let src = match (st.peer, st.src) {
         (Some(p), Some(s)) if p == dst => s,
         _ => bound.unwrap_or(path.src),

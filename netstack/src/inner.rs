@@ -343,11 +343,15 @@ impl Inner {
                     s.state() == tcp::State::Closed && s.local_endpoint().is_none()
                 }
                 Proto::Udp => {
-                    set.get::<smoltcp::socket::udp::Socket>(o.sock.h).send_queue() == 0
+                    set.get::<smoltcp::socket::udp::Socket>(o.sock.h)
+                        .send_queue()
+                        == 0
                         || now - o.since > ORPHAN_TIMEOUT
                 }
                 Proto::Icmp => {
-                    set.get::<smoltcp::socket::icmp::Socket>(o.sock.h).send_queue() == 0
+                    set.get::<smoltcp::socket::icmp::Socket>(o.sock.h)
+                        .send_queue()
+                        == 0
                         || now - o.since > ORPHAN_TIMEOUT
                 }
             };

@@ -209,12 +209,11 @@ pub(crate) fn steer_syn(inner: &mut Inner, n: usize, src: SocketAddr, dst: Socke
     s.set_timeout(Some(SYN_RECV_TIMEOUT));
     s.register_recv_waker(ep.waker.waker());
     s.register_send_waker(ep.waker.waker());
-    if s
-        .listen(IpListenEndpoint {
-            addr: Some(to_wire(dst.ip())),
-            port: dst.port(),
-        })
-        .is_err()
+    if s.listen(IpListenEndpoint {
+        addr: Some(to_wire(dst.ip())),
+        port: dst.port(),
+    })
+    .is_err()
     {
         return Verdict::Drop;
     }

@@ -59,7 +59,10 @@ pub(crate) fn route(ifaces: &[Iface], routes: &[Entry], dst: IpAddr) -> Result<P
         _ => {}
     }
     if ifaces.iter().skip(1).any(|i| i.has_addr(dst)) {
-        return Ok(Path { iface: LO, src: dst });
+        return Ok(Path {
+            iface: LO,
+            src: dst,
+        });
     }
     let mut best: Option<(u8, Path)> = None;
     for (n, i) in ifaces.iter().enumerate().skip(1) {

@@ -18,8 +18,8 @@ use crate::config::{RouteConfig, StackConfig};
 use crate::endpoint::{Endpoint, Options, Proto};
 use crate::errno::Errno;
 use crate::iface::Iface;
-use crate::inner::{EpState, Inner, Kind};
 use crate::info::{ConnInfo, InterfaceInfo, RouteInfo};
+use crate::inner::{EpState, Inner, Kind};
 use crate::sys::EventFd;
 
 /// Called when an endpoint's readiness may have changed. The stack calls
@@ -42,6 +42,9 @@ impl Shared {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+/// An Ethernet interface's index, name and addresses.
+type IfaceRoutes = (u32, String, Vec<(IpAddr, u8)>);
 
 pub struct Stack {
     shared: Arc<Shared>,
@@ -179,8 +182,10 @@ impl Stack {
                     flags: if f.index == 1 {
                         (libc::IFF_UP | libc::IFF_RUNNING | libc::IFF_LOOPBACK) as u32
                     } else {
-                        (libc::IFF_UP | libc::IFF_RUNNING | libc::IFF_BROADCAST | libc::IFF_MULTICAST)
-                            as u32
+                        (libc::IFF_UP
+                            | libc::IFF_RUNNING
+                            | libc::IFF_BROADCAST
+                            | libc::IFF_MULTICAST) as u32
                     },
                     addrs: f.addrs.clone(),
                     rx_packets: f.dev.rx_count.packets,
@@ -195,7 +200,7 @@ impl Stack {
     /// The main routing table: each interface's on-link prefixes, then the
     /// configured routes.
     pub fn routes(&self) -> Vec<RouteInfo> {
-        let ifaces: Vec<(u32, String, Vec<(IpAddr, u8)>)> = self.with(|inner| {
+        let ifaces: Vec<IfaceRoutes> = self.with(|inner| {
             inner
                 .ifaces
                 .iter()
@@ -239,11 +244,7 @@ impl Drop for Stack {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::Release);
         self.shared.kick.kick();
-        let t = self
-            .thread
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let t = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(t) = t {
             // The last reference may go from a hook the thread runs.
             if t.thread().id() != std::thread::current().id() {

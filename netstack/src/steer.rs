@@ -190,7 +190,8 @@ fn quoted_udp(inner: &mut Inner, quoted: &[u8]) {
             if quoted.len() < hl + 8 || hl < 20 {
                 return;
             }
-            let a = |o: usize| IpAddr::from([quoted[o], quoted[o + 1], quoted[o + 2], quoted[o + 3]]);
+            let a =
+                |o: usize| IpAddr::from([quoted[o], quoted[o + 1], quoted[o + 2], quoted[o + 3]]);
             (a(12), a(16), quoted[9], &quoted[hl..])
         }
         6 => {
@@ -210,5 +211,9 @@ fn quoted_udp(inner: &mut Inner, quoted: &[u8]) {
     }
     let sport = u16::from_be_bytes([l4[0], l4[1]]);
     let dport = u16::from_be_bytes([l4[2], l4[3]]);
-    dgram::refused(inner, SocketAddr::new(src, sport), SocketAddr::new(dst, dport));
+    dgram::refused(
+        inner,
+        SocketAddr::new(src, sport),
+        SocketAddr::new(dst, dport),
+    );
 }

@@ -31,8 +31,13 @@ const MIN_BUF: usize = 4096;
 pub(crate) enum Tcp {
     /// New, bound, or back after a failed connect (`failed`: the failure
     /// has not yet been returned by connect).
-    Idle { failed: bool },
-    Connecting { sock: Sock, since: Instant },
+    Idle {
+        failed: bool,
+    },
+    Connecting {
+        sock: Sock,
+        since: Instant,
+    },
     Connected(Conn),
     Listening(Listener),
 }
@@ -86,7 +91,10 @@ pub(crate) fn apply_options(s: &mut tcp::Socket, opts: &Options) {
     if s.keep_alive() != ka {
         s.set_keep_alive(ka);
     }
-    if matches!(s.state(), State::Listen | State::SynSent | State::SynReceived) {
+    if matches!(
+        s.state(),
+        State::Listen | State::SynSent | State::SynReceived
+    ) {
         return;
     }
     let silence = opts
@@ -174,8 +182,7 @@ pub(crate) fn connect(inner: &mut Inner, id: usize, addr: SocketAddr) -> Result<
     let f = &mut inner.ifaces[path.iface];
     let h = f.sockets.add(s);
     let cx = f.iface.context();
-    if f
-        .sockets
+    if f.sockets
         .get_mut::<tcp::Socket>(h)
         .connect(cx, ep_to_wire(dst), ep_to_wire(local))
         .is_err()
@@ -184,9 +191,12 @@ pub(crate) fn connect(inner: &mut Inner, id: usize, addr: SocketAddr) -> Result<
         return Err(Errno::EINVAL);
     }
     // Linux fixes the socket's receive address at connect.
-    inner
-        .ports
-        .respec(crate::endpoint::Proto::Tcp, port, Owner::Ep(id), Spec::Addr(src));
+    inner.ports.respec(
+        crate::endpoint::Proto::Tcp,
+        port,
+        Owner::Ep(id),
+        Spec::Addr(src),
+    );
     let since = inner.now();
     *state(inner, id) = Tcp::Connecting {
         sock: Sock {
@@ -208,14 +218,17 @@ fn claim_tuple(
     peer: SocketAddr,
 ) -> Result<(), Errno> {
     let (l, p) = (ep_to_wire(local), ep_to_wire(peer));
-    let holder = inner.ifaces[iface].sockets.iter().find_map(|(h, s)| match s {
-        smoltcp::socket::Socket::Tcp(t)
-            if t.local_endpoint() == Some(l) && t.remote_endpoint() == Some(p) =>
-        {
-            Some(h)
-        }
-        _ => None,
-    });
+    let holder = inner.ifaces[iface]
+        .sockets
+        .iter()
+        .find_map(|(h, s)| match s {
+            smoltcp::socket::Socket::Tcp(t)
+                if t.local_endpoint() == Some(l) && t.remote_endpoint() == Some(p) =>
+            {
+                Some(h)
+            }
+            _ => None,
+        });
     match holder {
         None => Ok(()),
         Some(h) if inner.kill_orphan(Sock { iface, h }) => Ok(()),

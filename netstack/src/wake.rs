@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Wake, Waker};
 
-
 /// The id that orphaned connections (closed endpoints still finishing
 /// their FIN or TIME_WAIT) report under: it asks for a reap.
 pub(crate) const ORPHAN: usize = usize::MAX;
@@ -25,10 +24,7 @@ impl WakeQueue {
     }
 
     fn push(&self, id: usize) {
-        self.ids
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(id);
+        self.ids.lock().unwrap_or_else(|e| e.into_inner()).push(id);
     }
 }
 

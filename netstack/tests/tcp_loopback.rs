@@ -80,8 +80,14 @@ fn fresh_socket_polls_out_and_hup() {
     let s = stack();
     let c = tcp(&s, false);
     assert_eq!(c.ep.readiness(), libc::POLLOUT | libc::POLLHUP);
-    assert_eq!(c.ep.recv(false, 10, &mut |_| Ok(0)).err(), Some(Errno::ENOTCONN));
-    assert_eq!(c.ep.send(None, 1, &mut |_| Ok(1)).err(), Some(Errno::ENOTCONN));
+    assert_eq!(
+        c.ep.recv(false, 10, &mut |_| Ok(0)).err(),
+        Some(Errno::ENOTCONN)
+    );
+    assert_eq!(
+        c.ep.send(None, 1, &mut |_| Ok(1)).err(),
+        Some(Errno::ENOTCONN)
+    );
 }
 
 #[test]
@@ -251,7 +257,9 @@ fn ephemeral_ports_are_distinct() {
 fn connections_lists_sockets_with_linux_states() {
     let s = stack();
     let (l, bound) = listener(&s, "127.0.0.1:0", 4);
-    let c = s.endpoint(false, netstack::Proto::Tcp, Arc::new(|| {}), 77).unwrap();
+    let c = s
+        .endpoint(false, netstack::Proto::Tcp, Arc::new(|| {}), 77)
+        .unwrap();
     assert_eq!(c.connect(bound), Err(Errno::EINPROGRESS));
     let (_a, _) = l.accept();
     let list = s.connections(netstack::Proto::Tcp);

@@ -74,7 +74,10 @@ fn run(bufs: Option<usize>) {
     assert!(buf_ok, "bytes arrived out of order or changed");
     println!(
         "loopback TCP, {} buffers: {} MiB in {:.3} s = {:.1} MB/s",
-        bufs.map_or("default (128 KiB)".to_string(), |n| format!("{} KiB", n >> 10)),
+        bufs.map_or("default (128 KiB)".to_string(), |n| format!(
+            "{} KiB",
+            n >> 10
+        )),
         TOTAL >> 20,
         secs,
         TOTAL as f64 / secs / 1e6

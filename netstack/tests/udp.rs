@@ -47,7 +47,8 @@ fn wildcard_v6_socket_takes_v4_datagrams_as_mapped() {
     srv.ep.bind(addr("[::]:0")).unwrap();
     let port = srv.ep.local_addr().unwrap().port();
     let c = udp(&s, false);
-    c.send_to(addr(&format!("127.0.0.1:{port}")), b"hi").unwrap();
+    c.send_to(addr(&format!("127.0.0.1:{port}")), b"hi")
+        .unwrap();
     let (_, from) = srv.recv_from(10).unwrap();
     assert_eq!(from.unwrap().ip().to_string(), "::ffff:127.0.0.1");
 }
@@ -99,7 +100,9 @@ fn connected_socket_filters_and_hears_refusal() {
     a.ep.connect(b.ep.local_addr().unwrap()).unwrap();
     assert_eq!(a.ep.peer_addr(), b.ep.local_addr());
     // Only the peer gets through.
-    other.send_to(a.ep.local_addr().unwrap(), b"stranger").unwrap();
+    other
+        .send_to(a.ep.local_addr().unwrap(), b"stranger")
+        .unwrap();
     b.send_to(a.ep.local_addr().unwrap(), b"peer").unwrap();
     assert_eq!(a.recv(10).unwrap(), b"peer");
     assert_eq!(a.try_recv(10, false).err(), Some(Errno::EAGAIN));

@@ -24,7 +24,11 @@ fn eth(mac_last: u8, addrs: &[(&str, u8)], frames: UnixDatagram) -> InterfaceCon
     }
 }
 
-fn wired(a: &[(&str, u8)], b: &[(&str, u8)], a_routes: Vec<RouteConfig>) -> (Arc<Stack>, Arc<Stack>) {
+fn wired(
+    a: &[(&str, u8)],
+    b: &[(&str, u8)],
+    a_routes: Vec<RouteConfig>,
+) -> (Arc<Stack>, Arc<Stack>) {
     let (fa, fb) = UnixDatagram::pair().unwrap();
     let sa = Stack::new(StackConfig {
         interfaces: vec![eth(1, a, fa)],
@@ -41,7 +45,12 @@ fn wired(a: &[(&str, u8)], b: &[(&str, u8)], a_routes: Vec<RouteConfig>) -> (Arc
     (sa, sb)
 }
 
-fn tcp_echo(client: &Arc<Stack>, server: &Arc<Stack>, listen: &str, to: &str) -> std::net::SocketAddr {
+fn tcp_echo(
+    client: &Arc<Stack>,
+    server: &Arc<Stack>,
+    listen: &str,
+    to: &str,
+) -> std::net::SocketAddr {
     let (l, bound) = listener(server, listen, 4);
     let mut to = addr(to);
     to.set_port(bound.port());
@@ -74,16 +83,22 @@ fn arp_then_tcp_echo_and_a_udp_datagram() {
     let srv = udp(&sb, false);
     srv.ep.bind(addr("10.0.0.2:0")).unwrap();
     let c = udp(&sa, false);
-    c.send_to(srv.ep.local_addr().unwrap(), b"over the wire").unwrap();
+    c.send_to(srv.ep.local_addr().unwrap(), b"over the wire")
+        .unwrap();
     let (msg, from) = srv.recv_from(100).unwrap();
     assert_eq!(msg, b"over the wire");
     assert_eq!(from.unwrap().ip().to_string(), "10.0.0.1");
 
     let e = &sa.interfaces()[1];
     assert_eq!((e.name.as_str(), e.index), ("eth0", 2));
-    assert!(e.rx_packets > 0 && e.tx_packets > 0 && e.tx_bytes > 100_000, "{e:?}");
+    assert!(
+        e.rx_packets > 0 && e.tx_packets > 0 && e.tx_bytes > 100_000,
+        "{e:?}"
+    );
     let r = sa.routes();
-    assert!(r.iter().any(|r| r.dst.to_string() == "10.0.0.0" && r.prefix == 24));
+    assert!(r
+        .iter()
+        .any(|r| r.dst.to_string() == "10.0.0.0" && r.prefix == 24));
 }
 
 #[test]
@@ -110,7 +125,10 @@ fn routes_through_a_gateway() {
     assert_eq!(peer.ip().to_string(), "10.0.0.1");
     // Without a route there is no way out.
     let c = tcp(&sb, false);
-    assert_eq!(c.ep.connect(addr("192.0.2.1:80")), Err(netstack::Errno::ENETUNREACH));
+    assert_eq!(
+        c.ep.connect(addr("192.0.2.1:80")),
+        Err(netstack::Errno::ENETUNREACH)
+    );
 }
 
 #[test]
@@ -119,5 +137,9 @@ fn own_address_goes_through_loopback() {
     let before = sa.interfaces()[1].tx_packets;
     let peer = tcp_echo(&sa, &sa, "0.0.0.0:0", "10.0.0.1:0");
     assert_eq!(peer.ip().to_string(), "10.0.0.1");
-    assert_eq!(sa.interfaces()[1].tx_packets, before, "nothing left by eth0");
+    assert_eq!(
+        sa.interfaces()[1].tx_packets,
+        before,
+        "nothing left by eth0"
+    );
 }

@@ -111,6 +111,9 @@ mod tests {
         p[32] = 0x50;
         p[33] = 0x02;
         let s = super::describe(&p, false);
-        assert!(s.starts_with("127.0.0.1:1000 > 127.0.0.1:80 tcp [S]"), "{s}");
+        assert!(
+            s.starts_with("127.0.0.1:1000 > 127.0.0.1:80 tcp [S]"),
+            "{s}"
+        );
     }
 }

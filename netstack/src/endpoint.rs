@@ -289,6 +289,12 @@ impl Endpoint {
             let ep = i.ep(id);
             let local = match &ep.kind {
                 Kind::Tcp(tcp::Tcp::Connected(c)) => Some(c.local),
+                // The source address was chosen when the SYN left.
+                &Kind::Tcp(tcp::Tcp::Connecting { sock, .. }) => i.ifaces[sock.iface]
+                    .sockets
+                    .get::<smoltcp::socket::tcp::Socket>(sock.h)
+                    .local_endpoint()
+                    .map(addr::ep_from_wire),
                 Kind::Dgram(_) => {
                     let b = ep.bound?;
                     let a = dgram::source(i, id).unwrap_or(b.addr);

@@ -215,23 +215,23 @@ impl Inner {
     /// smoltcp takes each frame before the next is steered: a SYN's fate
     /// depends on the sockets the ones before it made or used up.
     fn admit(&mut self, n: usize, frame: Vec<u8>) {
-        match crate::steer::steer(self, n, &frame) {
+        let verdict = crate::steer::steer(self, n, &frame);
+        if !matches!(verdict, crate::steer::Verdict::Echo) {
+            self.ifaces[n].dev.arrived(&frame);
+        }
+        match verdict {
             crate::steer::Verdict::Pass => {
                 let now = self.now();
                 let f = &mut self.ifaces[n];
-                f.dev.deliver(frame);
+                f.dev.rx.push_back(frame);
                 while f.dev.rx.front().is_some() {
                     f.iface.poll_ingress_single(now, &mut f.dev, &mut f.sockets);
                 }
             }
-            crate::steer::Verdict::Drop => {
-                self.ifaces[n].dev.rx_count.count(frame.len());
-                self.ifaces[n].dev.recycle(frame);
+            crate::steer::Verdict::Drop | crate::steer::Verdict::Echo => {
+                self.ifaces[n].dev.recycle(frame)
             }
-            crate::steer::Verdict::Deliver(d) => {
-                self.ifaces[n].dev.rx_count.count(frame.len());
-                crate::dgram::deliver(self, d, frame);
-            }
+            crate::steer::Verdict::Deliver(d) => crate::dgram::deliver(self, d, frame),
         }
     }
 

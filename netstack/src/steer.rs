@@ -20,8 +20,10 @@ use crate::inner::Inner;
 pub(crate) enum Verdict {
     /// smoltcp takes it.
     Pass,
-    /// Nobody does (a SYN past the backlog, our own frame echoed back).
+    /// Nobody does (a SYN past the backlog, a duplicate SYN).
     Drop,
+    /// Our own frame, which an AF_PACKET socket reads back: not traffic.
+    Echo,
     /// An endpoint's receive queue takes it.
     Deliver(Delivery),
 }
@@ -78,7 +80,7 @@ pub(crate) fn steer(inner: &mut Inner, n: usize, frame: &[u8]) -> Verdict {
         }
         // An AF_PACKET socket also reads the frames we sent.
         if frame[6..12] == f.mac {
-            return Verdict::Drop;
+            return Verdict::Echo;
         }
         let unicast_to_other = frame[0] & 1 == 0 && frame[0..6] != f.mac;
         let ethertype = u16::from_be_bytes([frame[12], frame[13]]);

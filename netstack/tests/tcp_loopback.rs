@@ -271,3 +271,47 @@ fn connections_lists_sockets_with_linux_states() {
     assert_eq!(lo.name, "lo");
     assert!(lo.tx_packets >= 3 && lo.rx_packets >= 3, "{lo:?}");
 }
+
+/// Collects what `tracing` writes on this thread.
+#[derive(Clone, Default)]
+struct Lines(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Lines {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn log_packets_writes_a_line_per_frame() {
+    let lines = Lines::default();
+    let out = lines.clone();
+    let sub = tracing_subscriber::fmt()
+        .with_writer(move || out.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(sub, || {
+        let s = Stack::new(StackConfig {
+            log_packets: true,
+            ..Default::default()
+        })
+        .unwrap();
+        let c = tcp(&s, false);
+        assert_eq!(c.connect(addr("127.0.0.1:9")), Err(Errno::ECONNREFUSED));
+    });
+    let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    let port = text
+        .lines()
+        .find(|l| l.contains("lo tx") && l.contains("> 127.0.0.1:9 tcp [S]"))
+        .unwrap_or_else(|| panic!("no SYN logged:\n{text}"));
+    assert!(port.contains("len=52"), "{port}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("lo rx") && l.contains("tcp [R.]")),
+        "no RST logged:\n{text}"
+    );
+}

@@ -86,13 +86,12 @@ impl Dev {
         give_back(&self.pool, buf)
     }
 
-    /// Counts, logs and queues a frame the stack has let through.
-    pub(crate) fn deliver(&mut self, frame: Vec<u8>) {
+    /// Counts and logs an arriving frame, whoever takes it.
+    pub(crate) fn arrived(&mut self, frame: &[u8]) {
         self.rx_count.count(frame.len());
         if let Some(name) = &self.log {
-            log::frame(name, "rx", &frame, self.medium == Medium::Ethernet);
+            log::frame(name, "rx", frame, self.medium == Medium::Ethernet);
         }
-        self.rx.push_back(frame);
     }
 }
 

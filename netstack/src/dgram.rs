@@ -258,6 +258,10 @@ pub(crate) fn send(
         return Err(Errno::EINVAL);
     }
     let path = inner.route(dst.ip())?;
+    if is_broadcast_to(&inner.ifaces[path.iface], dst.ip()) && !inner.ep(id).opts.broadcast {
+        // Linux wants SO_BROADCAST before a datagram may go to everyone.
+        return Err(Errno::EACCES);
+    }
     let port = match inner.ep(id).bound {
         Some(b) => b.port,
         None => bind::autobind(inner, id)?,
@@ -317,6 +321,18 @@ pub(crate) fn send(
     }
     inner.poll();
     Ok(got)
+}
+
+/// The limited broadcast address, or the subnet broadcast of one of the
+/// interface's IPv4 prefixes.
+fn is_broadcast_to(f: &crate::iface::Iface, dst: IpAddr) -> bool {
+    let IpAddr::V4(d) = dst else { return false };
+    d.is_broadcast()
+        || f.addrs.iter().any(|&(a, p)| {
+            let IpAddr::V4(a) = a else { return false };
+            let host = u32::MAX.checked_shr(u32::from(p)).unwrap_or(0);
+            p < 31 && u32::from(d) == (u32::from(a) | host)
+        })
 }
 
 pub(crate) fn recv(

@@ -265,7 +265,9 @@ pub(crate) fn sync(inner: &mut Inner, id: usize) {
                 State::SynSent | State::SynReceived => {}
                 State::Closed => {
                     inner.ifaces[sock.iface].sockets.remove(sock.h);
-                    let e = if now - since >= CONNECT_TIMEOUT {
+                    // smoltcp's timer starts with the first SYN sent, a
+                    // moment after `since`.
+                    let e = if now - since + Duration::from_secs(1) >= CONNECT_TIMEOUT {
                         Errno::ETIMEDOUT
                     } else {
                         Errno::ECONNREFUSED

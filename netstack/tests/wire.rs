@@ -143,3 +143,19 @@ fn own_address_goes_through_loopback() {
         "nothing left by eth0"
     );
 }
+
+#[test]
+fn broadcast_needs_so_broadcast_and_reaches_wildcard_sockets() {
+    let (sa, sb) = wired(&[("10.0.0.1", 24)], &[("10.0.0.2", 24)], Vec::new());
+    let srv = udp(&sb, false);
+    srv.ep.bind(addr("0.0.0.0:0")).unwrap();
+    let port = srv.ep.local_addr().unwrap().port();
+    let c = udp(&sa, false);
+    let to = addr(&format!("10.0.0.255:{port}"));
+    assert_eq!(c.send_to(to, b"all"), Err(netstack::Errno::EACCES));
+    c.ep.set_options(&mut |o| o.broadcast = true).unwrap();
+    c.send_to(to, b"all").unwrap();
+    let (msg, from) = srv.recv_from(10).unwrap();
+    assert_eq!(msg, b"all");
+    assert_eq!(from.unwrap().ip().to_string(), "10.0.0.1");
+}

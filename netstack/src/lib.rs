@@ -24,6 +24,22 @@ pub mod info;
 pub mod mode;
 pub mod stack;
 
+mod addr;
+mod bind;
+mod conns;
+mod device;
+mod dgram;
+mod iface;
+mod inner;
+mod listener;
+mod poller;
+mod ports;
+mod route;
+mod steer;
+mod sys;
+mod tcp;
+mod wake;
+
 pub use config::{InterfaceConfig, RouteConfig, StackConfig};
 pub use endpoint::{Endpoint, Options, Proto, RecvInfo, Shutdown};
 pub use errno::Errno;

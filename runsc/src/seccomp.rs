@@ -125,7 +125,14 @@ const SENTRY_ALLOW: &[(i64, &str)] = &[
     ),
     (libc::SYS_statx, "host stdio type"),
     (libc::SYS_ioctl, "terminal ioctls on host stdio"),
-    (libc::SYS_poll, "host stdio readiness"),
+    (
+        libc::SYS_poll,
+        "host stdio readiness; the network stack's thread waits on its frames and wake-up",
+    ),
+    (
+        libc::SYS_eventfd2,
+        "the network stack's wake-up (netstack); stopping the host poller",
+    ),
     (libc::SYS_ppoll, "host stdio readiness"),
     (
         libc::SYS_open,
@@ -160,7 +167,6 @@ const HOST_NETWORK_ALLOW: &[(i64, &str)] = &[
         "host sockets in and out of the poller's set",
     ),
     (libc::SYS_epoll_wait, "the host poller waits"),
-    (libc::SYS_eventfd2, "stopping the host poller"),
 ];
 
 /// Calls that fail with EACCES instead of killing the sandbox: library code

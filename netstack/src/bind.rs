@@ -4,10 +4,10 @@
 use std::net::SocketAddr;
 
 use crate::addr;
-use crate::endpoint::Proto;
 use crate::errno::Errno;
 use crate::inner::{Bound, Inner};
 use crate::ports::{Binding, Owner, Spec};
+use crate::socket::Proto;
 
 pub(crate) fn bind(inner: &mut Inner, id: usize, a: SocketAddr) -> Result<(), Errno> {
     let ep = inner.ep(id);

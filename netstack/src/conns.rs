@@ -7,9 +7,9 @@ use std::net::SocketAddr;
 use smoltcp::socket::tcp::State;
 
 use crate::addr::{ep_from_wire, show, unspecified};
-use crate::endpoint::Proto;
 use crate::info::ConnInfo;
 use crate::inner::{Inner, Kind, Sock};
+use crate::socket::Proto;
 use crate::tcp::{linux_state, Tcp};
 
 fn sock_info(inner: &Inner, s: Sock, v6: bool, tag: u64) -> Option<ConnInfo> {

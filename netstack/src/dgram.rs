@@ -15,11 +15,11 @@ use smoltcp::wire::IpListenEndpoint;
 
 use crate::addr::{self, ep_to_wire, to_wire};
 use crate::bind;
-use crate::endpoint::{Proto, RecvInfo, Shutdown};
 use crate::errno::Errno;
 use crate::iface::LO;
 use crate::inner::{Inner, Kind, Sock};
 use crate::ports::{Owner, Spec};
+use crate::socket::{Proto, RecvInfo, Shutdown};
 
 /// The largest UDP payload IPv4 can carry (65535 - 20 - 8); IPv6's
 /// payload length allows 65527.

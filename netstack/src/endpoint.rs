@@ -9,82 +9,12 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::errno::Errno;
-use crate::inner::{Inner, Kind};
+use crate::inner::{EpState, Inner, Kind};
+use crate::socket::{Options, Proto, RecvInfo, Shutdown};
 use crate::stack::{Notify, Stack};
 use crate::{addr, bind, dgram, listener, tcp};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Proto {
-    Tcp,
-    Udp,
-    /// ICMP echo (ping sockets, SOCK_DGRAM with IPPROTO_ICMP/ICMPV6).
-    Icmp,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Shutdown {
-    Read,
-    Write,
-    Both,
-}
-
-/// The socket options the stack acts on; the Sentry keeps the others.
-/// Sizes are the bytes the stack uses (the Sentry doubles what
-/// getsockopt reports, as Linux does).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Options {
-    pub reuse_addr: bool,
-    pub reuse_port: bool,
-    pub keep_alive: bool,
-    pub keep_idle: Duration,
-    pub keep_interval: Duration,
-    pub keep_count: u32,
-    pub no_delay: bool,
-    /// The receive buffer a connection gets when it is made.
-    pub recv_buf: usize,
-    /// The send buffer a connection gets when it is made.
-    pub send_buf: usize,
-    /// SO_LINGER: Some(0) resets the connection on close.
-    pub linger: Option<Duration>,
-    /// IP_TTL / IPV6_UNICAST_HOPS.
-    pub ttl: u8,
-    pub v6_only: bool,
-    pub broadcast: bool,
-}
-
-impl Default for Options {
-    fn default() -> Options {
-        Options {
-            reuse_addr: false,
-            reuse_port: false,
-            keep_alive: false,
-            keep_idle: Duration::from_secs(7200),
-            keep_interval: Duration::from_secs(75),
-            keep_count: 9,
-            no_delay: false,
-            recv_buf: 128 * 1024,
-            send_buf: 128 * 1024,
-            linger: None,
-            ttl: 64,
-            v6_only: false,
-            broadcast: false,
-        }
-    }
-}
-
-/// What recv took.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RecvInfo {
-    /// Bytes given to `drain`.
-    pub len: usize,
-    /// A datagram's whole length (MSG_TRUNC); `len` for a stream.
-    pub full_len: usize,
-    /// The sender (datagrams; a stream's peer).
-    pub from: Option<SocketAddr>,
-}
 
 /// One socket. Dropping it is close(2): a TCP connection closes with FIN
 /// in the background (with RST when unread data remains or SO_LINGER is
@@ -93,6 +23,39 @@ pub struct RecvInfo {
 pub struct Endpoint {
     pub(crate) stack: Arc<Stack>,
     pub(crate) id: usize,
+}
+
+impl Stack {
+    /// A new socket: AF_INET6 when `v6`. `tag` names it in
+    /// [`Stack::connections`].
+    pub fn endpoint(
+        self: &Arc<Self>,
+        v6: bool,
+        proto: Proto,
+        notify: Notify,
+        tag: u64,
+    ) -> Result<Endpoint, Errno> {
+        let id = self.with(|inner| {
+            inner.insert(|_, waker| EpState {
+                v6,
+                proto,
+                notify,
+                tag,
+                opts: Options::default(),
+                waker,
+                bound: None,
+                error: None,
+                kind: match proto {
+                    Proto::Tcp => Kind::Tcp(crate::tcp::Tcp::Idle { failed: false }),
+                    Proto::Udp | Proto::Icmp => Kind::Dgram(Default::default()),
+                },
+            })
+        });
+        Ok(Endpoint {
+            stack: self.clone(),
+            id,
+        })
+    }
 }
 
 fn is_tcp(inner: &Inner, id: usize) -> bool {

@@ -10,11 +10,11 @@ use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp;
 use smoltcp::time::{Duration, Instant};
 
-use crate::endpoint::{Options, Proto};
 use crate::errno::Errno;
 use crate::iface::{Iface, LO};
 use crate::ports::{Owner, Ports};
 use crate::route::{Entry, Path};
+use crate::socket::{Options, Proto};
 use crate::stack::Notify;
 use crate::wake::{EpWaker, WakeQueue, ORPHAN};
 

@@ -22,6 +22,7 @@ pub mod endpoint;
 pub mod errno;
 pub mod info;
 pub mod mode;
+pub mod socket;
 pub mod stack;
 
 mod addr;
@@ -41,8 +42,9 @@ mod tcp;
 mod wake;
 
 pub use config::{InterfaceConfig, RouteConfig, StackConfig};
-pub use endpoint::{Endpoint, Options, Proto, RecvInfo, Shutdown};
+pub use endpoint::Endpoint;
 pub use errno::Errno;
 pub use info::{ConnInfo, InterfaceInfo, RouteInfo};
 pub use mode::NetworkMode;
+pub use socket::{Options, Proto, RecvInfo, Shutdown};
 pub use stack::{Notify, Stack};

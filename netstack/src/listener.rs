@@ -15,10 +15,10 @@ use smoltcp::time::Duration;
 use smoltcp::wire::IpListenEndpoint;
 
 use crate::addr::{self, ep_from_wire, ep_to_wire, to_wire};
-use crate::endpoint::Proto;
 use crate::errno::Errno;
 use crate::inner::{Bound, EpState, Inner, Kind, Sock};
 use crate::ports::{Binding, Owner, Spec};
+use crate::socket::Proto;
 use crate::stack::Notify;
 use crate::steer::Verdict;
 use crate::tcp::{self, Conn, Tcp};

@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use crate::endpoint::Proto;
 use crate::errno::Errno;
+use crate::socket::Proto;
 
 /// Linux's default ip_local_port_range.
 pub(crate) const EPHEMERAL: std::ops::RangeInclusive<u16> = 32768..=60999;

@@ -15,11 +15,10 @@ use std::thread::JoinHandle;
 use smoltcp::time::Instant;
 
 use crate::config::{RouteConfig, StackConfig};
-use crate::endpoint::{Endpoint, Options, Proto};
-use crate::errno::Errno;
 use crate::iface::Iface;
 use crate::info::{ConnInfo, InterfaceInfo, RouteInfo};
-use crate::inner::{EpState, Inner, Kind};
+use crate::inner::Inner;
+use crate::socket::Proto;
 use crate::sys::EventFd;
 
 /// Called when an endpoint's readiness may have changed. The stack calls
@@ -135,37 +134,6 @@ impl Stack {
             h();
         }
         r
-    }
-
-    /// A new socket: AF_INET6 when `v6`. `tag` names it in
-    /// [`Stack::connections`].
-    pub fn endpoint(
-        self: &Arc<Self>,
-        v6: bool,
-        proto: Proto,
-        notify: Notify,
-        tag: u64,
-    ) -> Result<Endpoint, Errno> {
-        let id = self.with(|inner| {
-            inner.insert(|_, waker| EpState {
-                v6,
-                proto,
-                notify,
-                tag,
-                opts: Options::default(),
-                waker,
-                bound: None,
-                error: None,
-                kind: match proto {
-                    Proto::Tcp => Kind::Tcp(crate::tcp::Tcp::Idle { failed: false }),
-                    Proto::Udp | Proto::Icmp => Kind::Dgram(Default::default()),
-                },
-            })
-        });
-        Ok(Endpoint {
-            stack: self.clone(),
-            id,
-        })
     }
 
     /// Every interface, loopback first.

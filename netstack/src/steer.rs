@@ -13,9 +13,9 @@ use smoltcp::wire::{
 };
 
 use crate::dgram::{self, Delivery};
-use crate::endpoint::Proto;
 use crate::iface::LO;
 use crate::inner::Inner;
+use crate::socket::Proto;
 
 pub(crate) enum Verdict {
     /// smoltcp takes it.

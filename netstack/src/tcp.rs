@@ -10,11 +10,11 @@ use smoltcp::time::{Duration, Instant};
 
 use crate::addr::{self, ep_from_wire, ep_to_wire};
 use crate::bind;
-use crate::endpoint::{Options, Shutdown};
 use crate::errno::Errno;
 use crate::inner::{Inner, Kind, Sock};
 use crate::listener::{self, Listener};
 use crate::ports::{Owner, Spec};
+use crate::socket::{Options, Shutdown};
 
 /// About Linux's SYN retries (tcp_syn_retries = 6): 127 s.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(127);
@@ -192,7 +192,7 @@ pub(crate) fn connect(inner: &mut Inner, id: usize, addr: SocketAddr) -> Result<
     }
     // Linux fixes the socket's receive address at connect.
     inner.ports.respec(
-        crate::endpoint::Proto::Tcp,
+        crate::socket::Proto::Tcp,
         port,
         Owner::Ep(id),
         Spec::Addr(src),
@@ -604,7 +604,7 @@ pub(crate) fn disconnect(inner: &mut Inner, id: usize) {
                 inner.ifaces[sock.iface].sockets.remove(sock.h);
             } else {
                 inner.tcp(sock).abort();
-                inner.orphan(None, sock, crate::endpoint::Proto::Tcp);
+                inner.orphan(None, sock, crate::socket::Proto::Tcp);
                 inner.poll();
             }
         }

@@ -113,6 +113,8 @@ pub struct Kernel {
     /// The sandbox's TCP/IP stack: loopback, and the container's
     /// interfaces under `--network=sandbox`.
     pub net: Arc<netstack::Stack>,
+    /// Netlink port ids of the sandbox's network namespace.
+    pub netlink_ports: Arc<crate::net::netlink::Ports>,
     pub table: Table,
     reported: Mutex<HashSet<(usize, u64)>>,
     /// Wait statuses of processes without a parent in the sandbox (init,
@@ -146,6 +148,7 @@ impl Kernel {
             locks: Default::default(),
             unix_names: crate::net::unix::Names::new(),
             net,
+            netlink_ports: crate::net::netlink::Ports::new(),
             table,
             reported: Mutex::new(HashSet::new()),
             top_exits: Mutex::new(Default::default()),

@@ -5,6 +5,11 @@
 //!
 //! * [`unix`]: AF_UNIX stream, datagram and seqpacket sockets, with path
 //!   and abstract names, SCM_RIGHTS and SCM_CREDENTIALS.
+//! * [`netlink`]: AF_NETLINK NETLINK_ROUTE sockets over the stack's
+//!   interfaces and routes.
+//! * [`ifreq`]: the interface ioctls (SIOCGIF*) of every socket.
+//! * [`interface`], [`route_table`]: the stack's interfaces and routes as
+//!   Linux shows them, which netlink, the ioctls and /proc/net share.
 //! * [`control`]: ancillary data (`cmsg`) in and out.
 //! * [`addr`]: socket addresses as the application passes them.
 //!
@@ -15,5 +20,9 @@
 
 pub mod addr;
 pub mod control;
+pub mod ifreq;
+pub mod interface;
+pub mod netlink;
+pub mod route_table;
 pub mod socket;
 pub mod unix;

@@ -10,12 +10,13 @@ use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::task::Task;
 use crate::net::addr::MAX_ADDR_LEN;
+use crate::net::netlink::NetlinkSocket;
 use crate::net::socket::{Socket, SocketFile};
 use crate::net::unix::UnixSocket;
 use crate::usermem::{UserAddr, UserPtr};
 use crate::vfs::File;
 
-const INET: &str = "AF_UNIX only: other families are EAFNOSUPPORT until the network stack";
+const INET: &str = "AF_UNIX, and AF_NETLINK with NETLINK_ROUTE: other families are EAFNOSUPPORT until the network stack";
 
 pub fn register(t: &mut Table) {
     t.add(
@@ -102,17 +103,23 @@ fn unix_kind(kind: i32, protocol: i32) -> Result<i32, Errno> {
     }
 }
 
-fn socket_file_of(sock: Arc<dyn Socket>, status: i32) -> Arc<File> {
-    File::new(SocketFile::new(sock), None, status)
+fn socket_file_of(t: &Task, sock: Arc<dyn Socket>, status: i32) -> Arc<File> {
+    File::new(SocketFile::new(sock, t.kernel.net.clone()), None, status)
 }
 
 fn sys_socket(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let (kind, status, cloexec) = type_flags(a.int(1))?;
     let sock: Arc<dyn Socket> = match a.int(0) {
         libc::AF_UNIX => UnixSocket::new(unix_kind(kind, a.int(2))?, t.kernel.unix_names.clone())?,
+        libc::AF_NETLINK => NetlinkSocket::new(
+            kind,
+            a.int(2),
+            t.kernel.net.clone(),
+            t.kernel.netlink_ports.clone(),
+        )?,
         _ => return Err(Errno::EAFNOSUPPORT),
     };
-    let fd = t.fds.install(socket_file_of(sock, status), cloexec)?;
+    let fd = t.fds.install(socket_file_of(t, sock, status), cloexec)?;
     Ok(fd as u64)
 }
 
@@ -127,8 +134,8 @@ fn sys_socketpair(t: &mut Task, a: &SyscallArgs) -> SysResult {
         _ => return Err(Errno::EAFNOSUPPORT),
     };
     let (fa, fb) = t.fds.install_pair(
-        socket_file_of(x, status),
-        socket_file_of(y, status),
+        socket_file_of(t, x, status),
+        socket_file_of(t, y, status),
         cloexec,
     )?;
     let sv: UserPtr<[i32; 2]> = a.ptr(3);
@@ -195,7 +202,7 @@ fn do_accept(t: &Task, a: &SyscallArgs, flags: i32) -> SysResult {
     } else {
         libc::O_RDWR
     };
-    let file = socket_file_of(conn, status);
+    let file = socket_file_of(t, conn, status);
     if !a.addr(1).is_null() {
         // Linux writes the address before installing the descriptor, so
         // a bad buffer loses the connection and no descriptor leaks.

@@ -54,7 +54,7 @@ pub fn register(t: &mut Table) {
         sys_getpeername,
     );
     t.add(libc::SYS_shutdown, "shutdown", Support::Full, sys_shutdown);
-    let opts = "SOL_SOCKET options of AF_UNIX sockets";
+    let opts = "SOL_SOCKET options of AF_UNIX sockets; SOL_SOCKET and SOL_NETLINK options of AF_NETLINK sockets (no socket filters)";
     t.add(
         libc::SYS_getsockopt,
         "getsockopt",

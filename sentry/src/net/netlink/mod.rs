@@ -32,10 +32,11 @@ use crate::waiter::WaitQueue;
 
 /// `sizeof(struct sockaddr_nl)`: family, pad, nl_pid, nl_groups.
 const SOCKADDR_LEN: usize = 12;
-/// SO_SNDBUF and SO_RCVBUF to start with, and the most an unprivileged
-/// set gives (Linux's wmem_default/rmem_default, doubled max).
+/// SO_SNDBUF and SO_RCVBUF to start with (Linux's wmem_default and
+/// rmem_default), and the most an unprivileged set gives: twice
+/// wmem_max/rmem_max, 4 MiB since Linux 6.13.
 const DEFAULT_BUF: usize = 212_992;
-const MAX_BUF: usize = 2 * 212_992;
+const MAX_BUF: usize = 2 * (4 << 20);
 const MIN_SNDBUF: usize = 4608;
 const MIN_RCVBUF: usize = 2304;
 /// The most SO_RCVBUFFORCE gives here: replies are Sentry memory.

@@ -22,7 +22,8 @@ use super::link::Reply;
 use super::message::{self, align, attr_str, attr_u32, Attrs, Request};
 use super::{addr, link, route};
 use crate::errno::Errno;
-use crate::net::{interface, route_table};
+use crate::net::interface;
+use crate::net::route_table::{self, Route};
 
 /// RTM_BASE, and the last message type Linux knows (RTM_MAX).
 const RTM_BASE: u16 = 16;
@@ -38,7 +39,7 @@ const IFLA_TARGET_NETNSID: u16 = 46;
 const IFA_TARGET_NETNSID: u16 = 10;
 /// IFNAMSIZ - 1: the longest interface name.
 const IFNAME_MAX: usize = 15;
-/// RTM_F_PREFIX: dump only prefix routes (IPv6's RA routes; IPv4 has none).
+/// RTM_F_PREFIX: dump only the prefix routes of router advertisements.
 const RTM_F_PREFIX: u32 = 0x800;
 
 /// What the requests of one send are answered with, besides the stack.
@@ -209,10 +210,10 @@ fn one(view: &View, who: &Requester, req: &Request<'_>) -> Outcome {
                 filtered,
                 done_inline,
             },
-            Err(f) => Outcome::Dump {
+            Err(DumpFail { fail, filtered }) => Outcome::Dump {
                 msgs: Vec::new(),
-                status: Err(f),
-                filtered: false,
+                status: Err(fail),
+                filtered,
                 done_inline,
             },
         };
@@ -227,7 +228,23 @@ fn one(view: &View, who: &Requester, req: &Request<'_>) -> Outcome {
 }
 
 /// A dump's messages, and whether a filter applied (NLM_F_DUMP_FILTERED).
-type Dumped = Result<(Vec<Vec<u8>>, bool), Fail>;
+type Dumped = Result<(Vec<Vec<u8>>, bool), DumpFail>;
+
+/// A dump that failed, and whether a filter had been set by then (its
+/// NLMSG_DONE says so too).
+struct DumpFail {
+    fail: Fail,
+    filtered: bool,
+}
+
+impl From<Fail> for DumpFail {
+    fn from(fail: Fail) -> DumpFail {
+        DumpFail {
+            fail,
+            filtered: false,
+        }
+    }
+}
 
 /// The attributes after a family header of `hdr_len` bytes: every
 /// well-formed one, or EINVAL for any malformed byte when strict
@@ -243,39 +260,42 @@ fn attrs_after(payload: &[u8], hdr_len: usize, strict: bool) -> Result<Vec<(u16,
     Ok(Attrs::new(rest).collect())
 }
 
+/// A policy check that failed (validate_nla's out_err).
+const POLICY: &str = "Attribute failed policy validation";
+
 /// An IFLA_IFNAME as ifla_policy takes it: 1 to 15 bytes and a NUL.
 fn ifname(data: &[u8]) -> Result<&[u8], Fail> {
     let name = attr_str(data);
     if data.is_empty() || name.len() > IFNAME_MAX {
-        return Err((Errno::EINVAL, None));
+        return Err(fail(Errno::ERANGE, POLICY));
     }
     Ok(name)
 }
 
-fn u32_attr(data: &[u8]) -> Result<u32, Fail> {
-    attr_u32(data).ok_or((Errno::EINVAL, None))
+/// A u32 attribute: shorter is ERANGE; strict parsing also refuses
+/// longer (NL_VALIDATE_STRICT_ATTRS).
+fn u32_attr(data: &[u8], strict: bool) -> Result<u32, Fail> {
+    if strict && data.len() != 4 {
+        return Err(fail(Errno::EINVAL, "invalid attribute length"));
+    }
+    attr_u32(data).ok_or(fail(Errno::ERANGE, POLICY))
 }
 
-/// rtnl_dump_ifinfo.
+/// rtnl_dump_ifinfo. Without strict checking, attributes that fail
+/// their policy are ignored together, as Linux then dumps unfiltered.
 fn links(view: &View, who: &Requester, req: &Request<'_>, mut r: Reply) -> Dumped {
     let p = req.payload();
-    let mut ext_mask = 0;
-    let mut filtered = false;
     let parsed = if who.strict {
         if p.len() < IFINFOMSG {
-            return Err(fail(Errno::EINVAL, "Invalid header for link dump"));
+            return Err(fail(Errno::EINVAL, "Invalid header for link dump").into());
         }
         if p[1] != 0 || p[2..4] != [0, 0] || p[8..16] != [0; 8] {
-            return Err(fail(
-                Errno::EINVAL,
-                "Invalid values in header for link dump request",
-            ));
+            let why = "Invalid values in header for link dump request";
+            return Err(fail(Errno::EINVAL, why).into());
         }
         if p[4..8] != [0; 4] {
-            return Err(fail(
-                Errno::EINVAL,
-                "Filter by device index not supported for link dumps",
-            ));
+            let why = "Filter by device index not supported for link dumps";
+            return Err(fail(Errno::EINVAL, why).into());
         }
         attrs_after(p, IFINFOMSG, true)?
     } else {
@@ -283,39 +303,38 @@ fn links(view: &View, who: &Requester, req: &Request<'_>, mut r: Reply) -> Dumpe
         let hdr = if p.len() < IFINFOMSG { 1 } else { IFINFOMSG };
         attrs_after(p, hdr, false)?
     };
-    for (kind, data) in parsed {
-        match kind {
-            libc::IFLA_EXT_MASK => match u32_attr(data) {
-                Ok(m) => ext_mask = m,
-                Err(f) if who.strict => return Err(f),
-                Err(_) => {}
-            },
-            // No interface has a master, or a link kind it reports.
-            libc::IFLA_MASTER | libc::IFLA_LINKINFO => filtered = true,
-            IFLA_TARGET_NETNSID => {
-                return Err(fail(Errno::EINVAL, "Invalid target network namespace id"))
+    let mut ext_mask = 0;
+    let mut filtered = false;
+    let apply = || -> Result<(), Fail> {
+        for (kind, data) in parsed {
+            match kind {
+                libc::IFLA_EXT_MASK => ext_mask = u32_attr(data, who.strict)?,
+                // No interface has a master, or a link kind it reports.
+                libc::IFLA_MASTER | libc::IFLA_LINKINFO => filtered = true,
+                IFLA_TARGET_NETNSID => {
+                    return Err(fail(Errno::EINVAL, "Invalid target network namespace id"))
+                }
+                _ if who.strict => {
+                    let why = "Unsupported attribute in link dump request";
+                    return Err(fail(Errno::EINVAL, why));
+                }
+                _ => {}
             }
-            _ if who.strict => {
-                return Err(fail(
-                    Errno::EINVAL,
-                    "Unsupported attribute in link dump request",
-                ))
-            }
-            _ => {}
         }
+        Ok(())
+    };
+    match apply() {
+        Ok(()) => {}
+        Err(f) if who.strict => return Err(f.into()),
+        Err(_) => (ext_mask, filtered) = (0, false),
     }
     if filtered {
         return Ok((Vec::new(), true));
     }
     r.flags = libc::NLM_F_MULTI as u16;
     let skip_stats = ext_mask & libc::RTEXT_FILTER_SKIP_STATS as u32 != 0;
-    Ok((
-        view.ifaces
-            .iter()
-            .map(|i| link::link(i, r, skip_stats))
-            .collect(),
-        false,
-    ))
+    let msgs = view.ifaces.iter().map(|i| link::link(i, r, skip_stats));
+    Ok((msgs.collect(), false))
 }
 
 /// inet6_dump_ifinfo.
@@ -323,22 +342,18 @@ fn inet6_links(view: &View, who: &Requester, req: &Request<'_>, r: Reply) -> Dum
     let p = req.payload();
     if who.strict {
         if p.len() < IFINFOMSG {
-            return Err(fail(Errno::EINVAL, "Invalid header for link dump request"));
+            return Err(fail(Errno::EINVAL, "Invalid header for link dump request").into());
         }
         if p[1..16].iter().any(|&b| b != 0) {
-            return Err(fail(
-                Errno::EINVAL,
-                "Invalid values in header for link dump request",
-            ));
+            let why = "Invalid values in header for link dump request";
+            return Err(fail(Errno::EINVAL, why).into());
         }
         if p.len() > align(IFINFOMSG) {
-            return Err(fail(Errno::EINVAL, "Invalid data after header"));
+            return Err(fail(Errno::EINVAL, "Invalid data after header").into());
         }
     }
-    Ok((
-        view.ifaces.iter().map(|i| link::inet6_link(i, r)).collect(),
-        false,
-    ))
+    let msgs = view.ifaces.iter().map(|i| link::inet6_link(i, r));
+    Ok((msgs.collect(), false))
 }
 
 /// The words each family's address dump uses for its errors.
@@ -375,19 +390,23 @@ fn addrs(view: &View, who: &Requester, req: &Request<'_>, mut r: Reply, family: 
             &V4_ADDR_ERRORS
         };
         if p.len() < IFADDRMSG {
-            return Err(fail(Errno::EINVAL, e.header));
+            return Err(fail(Errno::EINVAL, e.header).into());
         }
         if p[1..4] != [0, 0, 0] {
-            return Err(fail(Errno::EINVAL, e.values));
+            return Err(fail(Errno::EINVAL, e.values).into());
         }
         index = u32::from_ne_bytes(p[4..8].try_into().expect("4 bytes"));
-        if let Some((kind, _)) = attrs_after(p, IFADDRMSG, true)?.first() {
+        // The index filter is set before the attributes are looked at.
+        let filtered = index != 0;
+        let bad = |fail| DumpFail { fail, filtered };
+        let parsed = attrs_after(p, IFADDRMSG, true).map_err(bad)?;
+        if let Some((kind, _)) = parsed.first() {
             let why = if *kind == IFA_TARGET_NETNSID {
                 e.netns
             } else {
                 e.unsupported
             };
-            return Err(fail(Errno::EINVAL, why));
+            return Err(bad(fail(Errno::EINVAL, why)));
         }
     }
     let filtered = index != 0;
@@ -426,53 +445,87 @@ struct RouteFilter {
     flags: u32,
 }
 
+impl RouteFilter {
+    fn set(&self) -> bool {
+        self.table != 0 || self.protocol != 0 || self.kind != 0 || self.oif != 0 || self.flags != 0
+    }
+
+    fn keeps(&self, rt: &Route) -> bool {
+        // RTM_F_CLONED asks for cached routes (exceptions), RTM_F_PREFIX
+        // for routes router advertisements made: the stack has neither.
+        self.flags & (libc::RTM_F_CLONED | RTM_F_PREFIX) == 0
+            && (self.table == 0 || u32::from(rt.table) == self.table)
+            && (self.protocol == 0 || rt.protocol == self.protocol)
+            && (self.kind == 0 || rt.kind == self.kind)
+            && (self.oif == 0 || rt.oif == self.oif)
+    }
+}
+
+/// ip_valid_fib_dump_req: the filter a strict route dump asks for.
+fn route_filter(view: &View, p: &[u8]) -> Result<RouteFilter, DumpFail> {
+    if p.len() < RTMSG {
+        return Err(fail(Errno::EINVAL, "Invalid header for FIB dump request").into());
+    }
+    if p[1..4] != [0, 0, 0] || p[6] != 0 {
+        let why = "Invalid values in header for FIB dump request";
+        return Err(fail(Errno::EINVAL, why).into());
+    }
+    let mut f = RouteFilter {
+        flags: u32::from_ne_bytes(p[8..12].try_into().expect("4 bytes")),
+        table: u32::from(p[4]),
+        protocol: p[5],
+        kind: p[7],
+        oif: 0,
+    };
+    if f.flags & !(libc::RTM_F_CLONED | RTM_F_PREFIX) != 0 {
+        return Err(fail(Errno::EINVAL, "Invalid flags for FIB dump request").into());
+    }
+    for (kind, data) in attrs_after(p, RTMSG, true)? {
+        match kind {
+            libc::RTA_TABLE => f.table = u32_attr(data, true)?,
+            libc::RTA_OIF => {
+                f.oif = u32_attr(data, true)?;
+                if interface::by_index(&view.ifaces, f.oif).is_none() {
+                    return Err((Errno::ENODEV, None).into());
+                }
+            }
+            _ => {
+                let why = "Unsupported attribute in dump request";
+                return Err(fail(Errno::EINVAL, why).into());
+            }
+        }
+    }
+    Ok(f)
+}
+
 /// inet_dump_fib, inet6_dump_fib, or both for any other family.
 fn routes(view: &View, who: &Requester, req: &Request<'_>, mut r: Reply, family: i32) -> Dumped {
     let p = req.payload();
-    let mut f = RouteFilter::default();
-    if who.strict {
-        if p.len() < RTMSG {
-            return Err(fail(Errno::EINVAL, "Invalid header for FIB dump request"));
+    let f = if who.strict {
+        route_filter(view, p)?
+    } else {
+        let flags = p
+            .get(8..12)
+            .map_or(0, |b| u32::from_ne_bytes(b.try_into().expect("4 bytes")));
+        RouteFilter {
+            flags: flags & (libc::RTM_F_CLONED | RTM_F_PREFIX),
+            ..RouteFilter::default()
         }
-        if p[1..4] != [0, 0, 0] || p[6] != 0 {
-            return Err(fail(
-                Errno::EINVAL,
-                "Invalid values in header for FIB dump request",
-            ));
-        }
-        f.flags = u32::from_ne_bytes(p[8..12].try_into().expect("4 bytes"));
-        if f.flags & !(libc::RTM_F_CLONED | RTM_F_PREFIX) != 0 {
-            return Err(fail(Errno::EINVAL, "Invalid flags for FIB dump request"));
-        }
-        (f.table, f.protocol, f.kind) = (u32::from(p[4]), p[5], p[7]);
-        for (kind, data) in attrs_after(p, RTMSG, true)? {
-            match kind {
-                libc::RTA_TABLE => f.table = u32_attr(data)?,
-                libc::RTA_OIF => {
-                    f.oif = u32_attr(data)?;
-                    if interface::by_index(&view.ifaces, f.oif).is_none() {
-                        return Err((Errno::ENODEV, None));
-                    }
-                }
-                _ => return Err(fail(Errno::EINVAL, "Unsupported attribute in dump request")),
-            }
-        }
-    } else if p.len() >= RTMSG {
-        let flags = u32::from_ne_bytes(p[8..12].try_into().expect("4 bytes"));
-        f.flags = flags & (libc::RTM_F_CLONED | RTM_F_PREFIX);
-    }
-    let filtered = f.table != 0 || f.protocol != 0 || f.kind != 0 || f.oif != 0 || f.flags != 0;
+    };
+    let filtered = f.set();
     if filtered {
         r.flags |= libc::NLM_F_DUMP_FILTERED as u16;
     }
-    let exists =
-        |t: u32| t == u32::from(libc::RT_TABLE_MAIN) || t == u32::from(libc::RT_TABLE_LOCAL);
-    if f.table != 0 && !exists(f.table) {
-        return match family {
-            libc::AF_INET => Err(fail(Errno::ENOENT, "ipv4: FIB table does not exist")),
-            libc::AF_INET6 => Err(fail(Errno::ENOENT, "ipv6: FIB table does not exist")),
-            _ => Ok((Vec::new(), filtered)),
+    let exists = [libc::RT_TABLE_MAIN, libc::RT_TABLE_LOCAL].map(u32::from);
+    if f.table != 0 && !exists.contains(&f.table) {
+        let why = match family {
+            libc::AF_INET => "ipv4: FIB table does not exist",
+            libc::AF_INET6 => "ipv6: FIB table does not exist",
+            // Asked of both families, neither complains.
+            _ => return Ok((Vec::new(), filtered)),
         };
+        let fail = fail(Errno::ENOENT, why);
+        return Err(DumpFail { fail, filtered });
     }
     let mut all = Vec::new();
     if family != libc::AF_INET6 {
@@ -481,20 +534,11 @@ fn routes(view: &View, who: &Requester, req: &Request<'_>, mut r: Reply, family:
     if family != libc::AF_INET {
         all.extend(route_table::ipv6(&view.ifaces, &view.routes));
     }
-    // RTM_F_CLONED asks for cached routes (exceptions), which the stack
-    // has none of; IPv4 has no prefix routes.
-    let cached_only = f.flags & libc::RTM_F_CLONED != 0;
     let msgs = all
         .iter()
-        .filter(|_| !cached_only)
-        .filter(|rt| !(f.flags & RTM_F_PREFIX != 0 && !rt.is_v6()))
-        .filter(|rt| f.table == 0 || u32::from(rt.table) == f.table)
-        .filter(|rt| f.protocol == 0 || rt.protocol == f.protocol)
-        .filter(|rt| f.kind == 0 || rt.kind == f.kind)
-        .filter(|rt| f.oif == 0 || rt.oif == f.oif)
-        .map(|rt| route::route(rt, r))
-        .collect();
-    Ok((msgs, filtered))
+        .filter(|rt| f.keeps(rt))
+        .map(|rt| route::route(rt, r));
+    Ok((msgs.collect(), filtered))
 }
 
 /// rtnl_getlink: one interface, by index or by name.
@@ -514,7 +558,7 @@ fn get_link(view: &View, who: &Requester, req: &Request<'_>) -> Result<Vec<u8>, 
     for (kind, data) in attrs_after(p, IFINFOMSG, who.strict)? {
         match kind {
             libc::IFLA_IFNAME | libc::IFLA_ALT_IFNAME => name = Some(ifname(data)?),
-            libc::IFLA_EXT_MASK => ext_mask = u32_attr(data)?,
+            libc::IFLA_EXT_MASK => ext_mask = u32_attr(data, who.strict)?,
             IFLA_TARGET_NETNSID => return Err((Errno::EINVAL, None)),
             _ if who.strict => {
                 return Err(fail(

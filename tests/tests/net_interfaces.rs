@@ -14,7 +14,7 @@
 use std::io::Write;
 use std::process::Command;
 
-use tests::{assert_same, c_program, host_program, require, sandbox, Cmd, Output};
+use tests::{assert_same, c_program, go_program, host_program, require, sandbox, Cmd, Output};
 
 /// Whether this machine can make a network namespace for the native
 /// runs (root, or unprivileged user namespaces), with iproute2 to bring
@@ -113,6 +113,17 @@ fn getifaddrs_and_interface_ioctls_match_linux() {
         "net_interfaces fails natively: the test program is wrong\n{}",
         native.describe()
     );
+    assert_same(&native, &sandboxed);
+}
+
+/// Go's net package parses the dumps itself, with a page-sized buffer.
+#[test]
+fn go_net_interfaces_match_linux() {
+    require!(sandbox());
+    require!(netns());
+    let program = require!(go_program("net_interfaces"));
+    let (native, sandboxed) = both(program.to_str().expect("utf-8 path"));
+    assert!(native.stdout.ends_with("PASS\n"), "{}", native.describe());
     assert_same(&native, &sandboxed);
 }
 

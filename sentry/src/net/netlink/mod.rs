@@ -177,21 +177,15 @@ impl NetlinkSocket {
             .get_or_insert_with(|| self.ports.autobind(self.protocol, t.tgid()))
     }
 
-    /// Queues the kernel's replies; one that finds the queue over
-    /// SO_RCVBUF is dropped and the reader told ENOBUFS once (Linux's
+    /// Queues the kernel's replies. One that found the queue over
+    /// SO_RCVBUF was dropped: the reader is told ENOBUFS once (Linux's
     /// netlink_overrun), unless it asked not to be (NETLINK_NO_ENOBUFS).
-    fn deliver(&self, replies: Vec<Vec<u8>>) {
-        if replies.is_empty() {
-            return;
-        }
+    fn deliver(&self, replies: rtnl::Replies) {
         let mut st = self.lock();
-        for d in replies {
-            if st.queued > st.rcvbuf {
-                if !st.flags.has(libc::NETLINK_NO_ENOBUFS) {
-                    st.error = Some(Errno::ENOBUFS);
-                }
-                continue;
-            }
+        if replies.overrun && !st.flags.has(libc::NETLINK_NO_ENOBUFS) {
+            st.error = Some(Errno::ENOBUFS);
+        }
+        for d in replies.grams {
             st.queued += d.len();
             st.recv.push_back(d);
         }
@@ -427,20 +421,21 @@ impl Socket for NetlinkSocket {
         if dst_pid != 0 || dst_groups != 0 {
             return Err(Errno::EPERM);
         }
-        let who = {
+        let (who, room) = {
             let mut st = self.lock();
             let pid = self.autobind(&mut st, t);
             if total > st.sndbuf.saturating_sub(32) {
                 return Err(Errno::EMSGSIZE);
             }
-            rtnl::Requester {
+            let who = rtnl::Requester {
                 pid,
                 privileged: t.fs_cred().is_root(),
                 cap_ack: st.flags.has(libc::NETLINK_CAP_ACK),
                 ext_ack: st.flags.has(libc::NETLINK_EXT_ACK),
                 strict: st.flags.has(libc::NETLINK_GET_STRICT_CHK),
                 dump_size: st.max_recv.clamp(DUMP_SIZE_MIN, DUMP_SIZE_MAX),
-            }
+            };
+            (who, st.rcvbuf.saturating_sub(st.queued))
         };
         let mut buf = vec![0u8; total];
         if msg.data.copy_in(&mut buf)? < total {
@@ -451,7 +446,7 @@ impl Socket for NetlinkSocket {
             ifaces: self.net.interfaces(),
             routes: self.net.routes(),
         };
-        self.deliver(rtnl::receive(&view, &who, &buf));
+        self.deliver(rtnl::receive(&view, &who, &buf, room));
         Ok(total)
     }
 

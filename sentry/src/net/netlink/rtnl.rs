@@ -84,10 +84,22 @@ enum Outcome {
     Error(Fail),
 }
 
-/// The datagrams answering the requests in `buf`.
-pub fn receive(view: &View, who: &Requester, buf: &[u8]) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
+/// The datagrams answering the requests in `buf`, as many as `room`
+/// bytes of the receive queue take. Linux queues a reply while the queue
+/// holds no more than SO_RCVBUF and drops the rest; once one is dropped,
+/// so is every later one, so the walk stops there (a send full of dump
+/// requests costs no more than the queue holds).
+pub fn receive(view: &View, who: &Requester, buf: &[u8], room: usize) -> Replies {
+    let mut out = Replies {
+        grams: Vec::new(),
+        bytes: 0,
+        room,
+        overrun: false,
+    };
     for req in message::requests(buf) {
+        if out.overrun {
+            break;
+        }
         let h = req.hdr;
         let ack = h.flags & libc::NLM_F_ACK as u16 != 0;
         let outcome =
@@ -109,7 +121,7 @@ pub fn receive(view: &View, who: &Requester, buf: &[u8]) -> Vec<Vec<u8>> {
             Outcome::Nothing if ack => out.push(ack_msg(0, None)),
             Outcome::Nothing => {}
             Outcome::Reply(msgs) => {
-                out.extend(msgs);
+                msgs.into_iter().for_each(|m| out.push(m));
                 if ack {
                     out.push(ack_msg(0, None));
                 }
@@ -134,11 +146,31 @@ pub fn receive(view: &View, who: &Requester, buf: &[u8]) -> Vec<Vec<u8>> {
                     }
                     _ => grams.push(done),
                 }
-                out.extend(grams);
+                grams.into_iter().for_each(|g| out.push(g));
             }
         }
     }
     out
+}
+
+/// The datagrams of one send's answers.
+pub struct Replies {
+    pub grams: Vec<Vec<u8>>,
+    bytes: usize,
+    room: usize,
+    /// A reply was dropped for want of room (the reader gets ENOBUFS).
+    pub overrun: bool,
+}
+
+impl Replies {
+    fn push(&mut self, g: Vec<u8>) {
+        if self.overrun || self.bytes > self.room {
+            self.overrun = true;
+            return;
+        }
+        self.bytes += g.len();
+        self.grams.push(g);
+    }
 }
 
 /// NLMSG_DONE: the dump's status (0, or the negative errno), with the

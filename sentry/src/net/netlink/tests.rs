@@ -2,7 +2,7 @@
 //! comes back, in which datagrams, for good and hostile requests.
 
 use super::message::{Builder, Header, HDR_LEN};
-use super::rtnl::{receive, Requester, View};
+use super::rtnl::{self, Requester, View};
 use crate::net::interface::tests::{eth0, lo};
 
 const REQ: u16 = libc::NLM_F_REQUEST as u16;
@@ -18,6 +18,13 @@ fn who() -> Requester {
         strict: false,
         dump_size: 3776,
     }
+}
+
+/// The answers, with room for all of them.
+fn receive(view: &View, who: &Requester, buf: &[u8]) -> Vec<Vec<u8>> {
+    let r = rtnl::receive(view, who, buf, usize::MAX);
+    assert!(!r.overrun);
+    r.grams
 }
 
 fn lo_view() -> View {
@@ -270,6 +277,24 @@ fn strict_checking_refuses_bad_dump_headers_in_the_done_message() {
 }
 
 #[test]
+fn answers_past_the_queue_room_are_dropped_and_say_so() {
+    let one = request(libc::RTM_GETLINK, DUMP, &[0; 16]);
+    let many: Vec<u8> = std::iter::repeat_n(one, 100_000).flatten().collect();
+    let r = rtnl::receive(&lo_view(), &who(), &many, 10_000);
+    assert!(r.overrun);
+    let bytes: usize = r.grams.iter().map(Vec::len).sum();
+    assert!(bytes > 10_000 && bytes < 12_000, "{bytes}");
+    let r = rtnl::receive(
+        &lo_view(),
+        &who(),
+        &request(libc::RTM_GETLINK, DUMP, &[0; 16]),
+        0,
+    );
+    assert_eq!(r.grams.len(), 1, "an empty queue takes one datagram");
+    assert!(r.overrun);
+}
+
+#[test]
 fn hostile_bytes_never_panic_and_bad_lengths_end_the_walk() {
     // Short header, a length past the end, a length under a header.
     assert!(receive(&lo_view(), &who(), &[1, 2, 3, 4, 5]).is_empty());
@@ -314,6 +339,6 @@ fn hostile_bytes_never_panic_and_bad_lengths_end_the_walk() {
         let mut strict = who();
         strict.strict = next() % 2 == 0;
         strict.privileged = next() % 2 == 0;
-        let _ = receive(&lo_view(), &strict, &m);
+        let _ = rtnl::receive(&lo_view(), &strict, &m, 1 << 20);
     }
 }

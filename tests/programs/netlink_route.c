@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -118,6 +119,9 @@ static void kinds_and_ports(void)
 	TRY("socket SOCK_DGRAM", socket(AF_NETLINK, SOCK_DGRAM, NETLINK_ROUTE) >= 0);
 	TRY("socket SOCK_STREAM", socket(AF_NETLINK, SOCK_STREAM, NETLINK_ROUTE));
 	TRY("socket protocol 100", socket(AF_NETLINK, SOCK_RAW, 100));
+	int sv[2];
+	TRY("socketpair", socketpair(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, sv));
+	TRY("socketpair SOCK_STREAM", socketpair(AF_NETLINK, SOCK_STREAM, NETLINK_ROUTE, sv));
 
 	int a = route_socket(), b = route_socket();
 	printf("unbound port: %u\n", port_of(a));
@@ -217,6 +221,10 @@ static void dumps(void)
 	TRY("send RTM_GETLINK dump", send_req(fd, RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP | NLM_F_ACK, &ifi, sizeof ifi, NULL, 0) > 0);
 	poll(&p, 1, 0);
 	printf("poll after: %s%s\n", p.revents & POLLIN ? "IN " : "", p.revents & POLLOUT ? "OUT" : "");
+	int ep = epoll_create1(0);
+	struct epoll_event ev = { .events = EPOLLIN }, got;
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0);
+	printf("epoll_wait with a reply waiting: %d\n", epoll_wait(ep, &got, 1, 0));
 
 	/* iproute2's way: peek with no buffer for the size, then read it. */
 	struct iovec iov = { buf, 0 };
@@ -231,6 +239,27 @@ static void dumps(void)
 	n = recv(fd, buf, 16, MSG_TRUNC);
 	printf("recv 16 with MSG_TRUNC returns the whole length: %d\n", n == want);
 	drain(fd, pid, "link dump after the cut datagram");
+	printf("epoll_wait with none: %d\n", epoll_wait(ep, &got, 1, 0));
+	close(ep);
+
+	/* SO_PASSCRED: each datagram carries the kernel's credentials. */
+	int on = 1;
+	setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
+	ifi.ifi_index = 1;
+	send_req(fd, RTM_GETLINK, NLM_F_REQUEST, &ifi, sizeof ifi, NULL, 0);
+	ifi.ifi_index = 0;
+	char cbuf[CMSG_SPACE(sizeof(struct ucred))];
+	iov.iov_len = sizeof buf;
+	mh.msg_control = cbuf;
+	mh.msg_controllen = sizeof cbuf;
+	CHECK(recvmsg(fd, &mh, 0) > 0);
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	int creds = cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_CREDENTIALS;
+	printf("SO_PASSCRED: credentials %d, pid %d\n", creds, creds ? ((struct ucred *)CMSG_DATA(cm))->pid : -1);
+	mh.msg_control = NULL;
+	mh.msg_controllen = 0;
+	on = 0;
+	setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
 
 	TRY("send RTM_GETLINK dump", send_req(fd, RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, &ifi, sizeof ifi, NULL, 0) > 0);
 	drain(fd, pid, "link dump");

@@ -130,6 +130,16 @@ fn sys_socketpair(t: &mut Task, a: &SyscallArgs) -> SysResult {
             let kind = unix_kind(kind, a.int(2))?;
             UnixSocket::pair(&*t, kind, t.kernel.unix_names.clone())?
         }
+        libc::AF_NETLINK => {
+            // Linux makes both sockets, then has no pair for them.
+            NetlinkSocket::new(
+                kind,
+                a.int(2),
+                t.kernel.net.clone(),
+                t.kernel.netlink_ports.clone(),
+            )?;
+            return Err(Errno::EOPNOTSUPP);
+        }
         libc::AF_INET | libc::AF_INET6 => return Err(Errno::EOPNOTSUPP),
         _ => return Err(Errno::EAFNOSUPPORT),
     };

@@ -107,16 +107,20 @@ fn socket_file_of(t: &Task, sock: Arc<dyn Socket>, status: i32) -> Arc<File> {
     File::new(SocketFile::new(sock, t.kernel.net.clone()), None, status)
 }
 
+fn netlink_socket(t: &Task, kind: i32, protocol: i32) -> Result<Arc<NetlinkSocket>, Errno> {
+    NetlinkSocket::new(
+        kind,
+        protocol,
+        t.kernel.net.clone(),
+        t.kernel.netlink_ports.clone(),
+    )
+}
+
 fn sys_socket(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let (kind, status, cloexec) = type_flags(a.int(1))?;
     let sock: Arc<dyn Socket> = match a.int(0) {
         libc::AF_UNIX => UnixSocket::new(unix_kind(kind, a.int(2))?, t.kernel.unix_names.clone())?,
-        libc::AF_NETLINK => NetlinkSocket::new(
-            kind,
-            a.int(2),
-            t.kernel.net.clone(),
-            t.kernel.netlink_ports.clone(),
-        )?,
+        libc::AF_NETLINK => netlink_socket(t, kind, a.int(2))?,
         _ => return Err(Errno::EAFNOSUPPORT),
     };
     let fd = t.fds.install(socket_file_of(t, sock, status), cloexec)?;
@@ -132,12 +136,7 @@ fn sys_socketpair(t: &mut Task, a: &SyscallArgs) -> SysResult {
         }
         libc::AF_NETLINK => {
             // Linux makes both sockets, then has no pair for them.
-            NetlinkSocket::new(
-                kind,
-                a.int(2),
-                t.kernel.net.clone(),
-                t.kernel.netlink_ports.clone(),
-            )?;
+            netlink_socket(t, kind, a.int(2))?;
             return Err(Errno::EOPNOTSUPP);
         }
         libc::AF_INET | libc::AF_INET6 => return Err(Errno::EOPNOTSUPP),

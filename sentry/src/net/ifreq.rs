@@ -88,6 +88,14 @@ pub fn ioctl(t: &dyn Caller, net: &Stack, domain: i32, cmd: u32, arg: u64) -> Re
     Ok(0)
 }
 
+/// An interface name into `ifr_name`, NUL-terminated (a name is at most
+/// IFNAMSIZ - 1 bytes on Linux; a longer one is cut rather than trusted).
+fn put_name(ifr: &mut [u8; IFREQ_LEN], name: &str) {
+    let n = name.len().min(IFNAMSIZ - 1);
+    ifr[..IFNAMSIZ].fill(0);
+    ifr[..n].copy_from_slice(&name.as_bytes()[..n]);
+}
+
 /// Fills `ifr` for `cmd` (SIOCGIFCONF aside), as Linux fills the copy it
 /// writes back whole.
 fn answer(ifaces: &[InterfaceInfo], cmd: u32, ifr: &mut [u8; IFREQ_LEN]) -> Result<(), Errno> {
@@ -98,8 +106,7 @@ fn answer(ifaces: &[InterfaceInfo], cmd: u32, ifr: &mut [u8; IFREQ_LEN]) -> Resu
             .ok()
             .and_then(|n| interface::by_index(ifaces, n))
             .ok_or(Errno::ENODEV)?;
-        ifr[..IFNAMSIZ].fill(0);
-        ifr[..i.name.len()].copy_from_slice(i.name.as_bytes());
+        put_name(ifr, &i.name);
         return Ok(());
     }
     let name = &ifr[..ifr.iter().position(|&b| b == 0).unwrap_or(IFNAMSIZ)];
@@ -172,18 +179,18 @@ fn inet(
 /// as fit; with no buffer, the length all of them need (inet_gifconf).
 fn ifconf(t: &dyn Caller, ifaces: &[InterfaceInfo], arg: u64) -> Result<u64, Errno> {
     let ifc: [u8; IFCONF_LEN] = t.copy_in(arg)?;
-    let len = i32::from_ne_bytes(ifc[0..4].try_into().expect("4 bytes"));
+    // The application's length may be anything an int holds.
+    let len = i64::from(i32::from_ne_bytes(ifc[0..4].try_into().expect("4 bytes")));
     let buf = u64::from_ne_bytes(ifc[8..16].try_into().expect("8 bytes"));
     let mut total: i32 = 0;
     for i in ifaces {
         for a in interface::ipv4(i) {
             if buf != 0 {
-                if len - total < IFREQ_LEN as i32 {
+                if len - i64::from(total) < IFREQ_LEN as i64 {
                     break;
                 }
                 let mut ifr = [0u8; IFREQ_LEN];
-                ifr[..i.name.len().min(IFNAMSIZ - 1)]
-                    .copy_from_slice(&i.name.as_bytes()[..i.name.len().min(IFNAMSIZ - 1)]);
+                put_name(&mut ifr, &i.name);
                 ifr[16..18].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
                 ifr[20..24].copy_from_slice(&a.local.octets());
                 let at = buf.checked_add(total as u64).ok_or(Errno::EFAULT)?;

@@ -222,7 +222,7 @@ fn trie_order(a: &Route, b: &Route) -> Ordering {
 /// fib6's post-order walk: the bits both prefixes cover decide; where one
 /// covers the other, the longer comes first.
 fn tree_order(a: &Route, b: &Route) -> Ordering {
-    let common = u32::from(a.prefix.min(b.prefix));
+    let common = u32::from(a.prefix.min(b.prefix).min(128));
     let mask = u128::MAX.checked_shl(128 - common).unwrap_or(0);
     (key(&a.dst) & mask)
         .cmp(&(key(&b.dst) & mask))

@@ -229,6 +229,8 @@ fn one(view: &View, who: &Requester, req: &Request<'_>) -> Outcome {
         };
         let dump = match kind {
             libc::RTM_GETLINK if family == libc::AF_INET6 => inet6_links(view, who, req, reply),
+            // rtnl_bridge_getlink: bridge ports, and there are no bridges.
+            libc::RTM_GETLINK if family == libc::AF_BRIDGE => Ok((Vec::new(), false)),
             libc::RTM_GETLINK => links(view, who, req, reply),
             libc::RTM_GETADDR => addrs(view, who, req, reply, family),
             libc::RTM_GETROUTE => routes(view, who, req, reply, family),

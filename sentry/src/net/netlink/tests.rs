@@ -96,6 +96,13 @@ fn dumps_end_with_done_in_a_datagram_of_its_own() {
     let got = receive(&lo_view(), &who(), &request(libc::RTM_GETADDR, DUMP, &v6));
     assert_eq!(shape(&got), [vec![(20, multi), (3, multi)]]);
     // Nothing to dump: DONE alone.
+    let bridge = [libc::AF_BRIDGE as u8, 0, 0, 0];
+    let got = receive(
+        &lo_view(),
+        &who(),
+        &request(libc::RTM_GETLINK, DUMP, &bridge),
+    );
+    assert_eq!(shape(&got), [vec![(3, multi)]]);
     let v4 = [libc::AF_INET as u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
     let view = View {
         ifaces: Vec::new(),

@@ -73,7 +73,7 @@ pub(crate) fn in_prefix(a: IpAddr, net: IpAddr, prefix: u8) -> bool {
 }
 
 /// The network part of `a/prefix`.
-pub(crate) fn prefix_of(a: IpAddr, prefix: u8) -> IpAddr {
+pub fn prefix_of(a: IpAddr, prefix: u8) -> IpAddr {
     match a {
         IpAddr::V4(v4) => {
             let m = u32::MAX

@@ -62,6 +62,7 @@ mod tcp;
 mod tcp_sock;
 mod wake;
 
+pub use addr::prefix_of;
 pub use config::{InterfaceConfig, RouteConfig, StackConfig};
 pub use endpoint::Endpoint;
 pub use errno::Errno;

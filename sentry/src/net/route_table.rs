@@ -88,7 +88,7 @@ fn kernel_source(ifaces: &[InterfaceInfo], r: &RouteInfo) -> Option<IpAddr> {
     let i = interface::by_index(ifaces, r.interface_index)?;
     i.addrs
         .iter()
-        .find(|&&(a, p)| p == r.prefix && netstack::stack::prefix_of(a, p) == r.dst)
+        .find(|&&(a, p)| p == r.prefix && netstack::prefix_of(a, p) == r.dst)
         .map(|&(a, _)| a)
 }
 
@@ -256,7 +256,7 @@ mod tests {
             .addrs
             .iter()
             .map(|&(a, p)| RouteInfo {
-                dst: netstack::stack::prefix_of(a, p),
+                dst: netstack::prefix_of(a, p),
                 prefix: p,
                 gateway: None,
                 interface_index: 2,

@@ -195,6 +195,17 @@ fn memfd_create_gives_an_anonymous_shareable_file() {
     native_then_sandboxed("memfd", &[], SHORT);
 }
 
+/// SysV shared memory: shmget's keys, flags and errnos, shmat's addresses
+/// and flags, stores shared across fork, the attach count through fork,
+/// shmdt, exec and exit, IPC_RMID while attached (the key free at once,
+/// the segment gone with its last detach), shmctl's stat, set and info
+/// commands, /proc/sysvipc/shm, and a SHM_RDONLY attach whose stores
+/// fault.
+#[test]
+fn sysv_shared_memory_is_shared_counted_and_removed_as_on_linux() {
+    native_then_sandboxed("sysv_shm", &[], SHORT);
+}
+
 #[test]
 fn nice_values_and_affinity_are_kept_inherited_and_checked() {
     native_then_sandboxed("sched_attrs", &[], SHORT);

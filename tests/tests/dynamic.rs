@@ -84,31 +84,3 @@ fn shebang_script_runs_under_its_interpreter() {
     let (_, sandboxed) = compare(&[script, "one", "two words"]);
     assert_eq!(sandboxed.stdout, "args: 2 [one] [two words]\nerrexit\n");
 }
-
-/// A script run through a symlink (or a relative path) gets that path as
-/// its name, not where the link leads, as Linux passes it: Debian's
-/// /usr/bin/psql is a symlink to pg_wrapper, which picks the program to
-/// run from its own name.
-#[test]
-fn shebang_script_through_a_symlink_is_named_by_the_path_given() {
-    require!(sandbox());
-    let script = scratch_executable("named.sh", "#!/bin/sh\necho \"name: $0\"\n");
-    let link = script.with_file_name("named-link");
-    let _ = std::fs::remove_file(&link);
-    std::os::unix::fs::symlink(&script, &link).expect("symlink");
-    let dir = script
-        .parent()
-        .expect("a directory")
-        .to_str()
-        .expect("utf-8");
-    let line = format!(
-        "{}; cd {dir} && ./named-link",
-        link.to_str().expect("utf-8")
-    );
-    let (_, sandboxed) = compare(&["/bin/sh", "-c", &line]);
-    sandboxed.assert_success();
-    assert_eq!(
-        sandboxed.stdout,
-        format!("name: {dir}/named-link\nname: ./named-link\n")
-    );
-}

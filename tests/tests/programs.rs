@@ -190,6 +190,15 @@ fn signalfd_reads_blocked_signals_as_records() {
     native_then_sandboxed("signalfd", &[], SHORT);
 }
 
+/// A `#!` script's interpreter gets the path execve was given (a
+/// symlink's own, a relative one as written, /dev/fd/N/PATH under
+/// execveat), not where it leads: Debian's /usr/bin/psql wrapper picks
+/// its program from that name.
+#[test]
+fn scripts_are_named_by_the_path_execve_was_given() {
+    native_then_sandboxed("script_names", &[], SHORT);
+}
+
 #[test]
 fn memfd_create_gives_an_anonymous_shareable_file() {
     native_then_sandboxed("memfd", &[], SHORT);

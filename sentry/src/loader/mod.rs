@@ -85,6 +85,14 @@ pub fn resolve(
             if let Some(a) = arg.filter(|a| !a.is_empty()) {
                 nargv.push(a);
             }
+            if dirfd != libc::AT_FDCWD
+                && !path.starts_with(b"/")
+                && env.caller.fds().get_with_flags(dirfd)?.1
+            {
+                // Its /dev/fd name is gone once the exec closes the
+                // descriptor: Linux refuses the script up front.
+                return Err(Errno::ENOENT);
+            }
             nargv.push(script_name(dirfd, &path));
             nargv.extend(argv.into_iter().skip(1));
             argv = nargv;

@@ -291,8 +291,11 @@ impl SharedMemory {
             return Err(Errno::EINVAL);
         }
         let remap = flags & libc::SHM_REMAP != 0;
+        // An address asked for is where the attach goes, even if SHM_RND
+        // rounds it down to 0 (Linux's MAP_FIXED there).
+        let fixed = addr != 0;
         let mut addr = addr;
-        if addr != 0 {
+        if fixed {
             if !addr.is_multiple_of(SHMLBA) {
                 if flags & libc::SHM_RND == 0 {
                     return Err(Errno::EINVAL);
@@ -305,7 +308,6 @@ impl SharedMemory {
         } else if remap {
             return Err(Errno::EINVAL);
         }
-        let fixed = addr != 0;
         let (mut prot, mut access) = if flags & libc::SHM_RDONLY != 0 {
             (libc::PROT_READ, 0o444)
         } else {

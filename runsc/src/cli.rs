@@ -42,9 +42,16 @@ pub struct Global {
     /// Directory for per-process log files (boot.log, gofer.log).
     #[arg(long = "debug-log", global = true, value_name = "DIR")]
     pub debug_log: Option<PathBuf>,
-    /// Network: sandbox (our own stack), host (host sockets) or none.
+    /// Network: sandbox = the sandbox's own stack over the container's
+    /// interfaces, which it takes from the host side of the container's
+    /// network namespace; none = loopback only; host = passing sockets
+    /// through to the host (not built yet: loopback only).
     #[arg(long, global = true, default_value = "sandbox", value_parser = parse_network)]
     pub network: NetworkMode,
+    /// Log every frame the sandbox's network stack sends or receives (to
+    /// the debug log).
+    #[arg(long = "log-packets", global = true)]
+    pub log_packets: bool,
     /// Directory for container state (runc's --root).
     #[arg(long, global = true, default_value = "/run/runsc-rs")]
     pub root: PathBuf,
@@ -122,6 +129,7 @@ impl Global {
             debug: self.debug,
             debug_log: self.debug_log.clone(),
             network: self.network,
+            log_packets: self.log_packets,
             root: self.root.clone(),
             log: self.log.clone(),
             log_format: match self.log_format {
@@ -160,6 +168,11 @@ pub enum Command {
     ///
     /// * `/proc` and `/sys`: the sandbox's own procfs (only its processes)
     ///   and a small read-only sysfs.
+    ///
+    /// * The network: a private loopback (127.0.0.1, ::1) of the sandbox's
+    ///   own stack, whatever `--network` says. The host's interfaces are
+    ///   never taken or changed; reaching the host's network will come
+    ///   with `--network=host` once it is built.
     ///
     /// The program runs as root of the sandbox, in the current directory
     /// (or `--cwd`), with the caller's environment.

@@ -32,6 +32,10 @@ pub struct BootPlan {
     pub oom_score_adj: Option<i32>,
     /// `linux.resources.pids.limit`: the most tasks the sandbox may hold.
     pub pids_limit: Option<i64>,
+    /// The spec gives the container a network namespace of its own, whose
+    /// interfaces the Sentry may take; false: it shares the host's
+    /// (`docker run --network=host`), which is never touched.
+    pub own_network_namespace: bool,
 }
 
 /// A mount the Sentry makes (a filesystem of its own, or a Gofer-served
@@ -321,6 +325,7 @@ fn plan(bundle: &Path, spec: &Spec) -> Result<Plan> {
         no_new_privileges: process.no_new_privileges().unwrap_or(false),
         oom_score_adj: process.oom_score_adj(),
         pids_limit: resources.pids_limit,
+        own_network_namespace: netns != NetNs::Host,
     };
     Ok(Plan {
         bundle: bundle.to_path_buf(),

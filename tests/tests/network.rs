@@ -1,0 +1,302 @@
+//! The sandbox's network at boot, on network namespaces the tests make
+//! (`ip netns`, a veth pair between two of them, 10.213.x addresses that
+//! exist only there): a container takes the interfaces of its own
+//! namespace and the host side loses their addresses; `--network=none`,
+//! a container that shares its caller's namespace, and `do` take nothing.
+
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+use tests::bundle::{text, Bundle};
+use tests::{require, sandbox};
+
+const IP: &str = "/bin/ip";
+/// The container's side of the veth and its address.
+const INNER_ADDR: &str = "10.213.0.2";
+const OUTER_ADDR: &str = "10.213.0.1";
+
+fn requirements() -> Result<(), String> {
+    sandbox()?;
+    // SAFETY: getuid has no preconditions.
+    if unsafe { libc::getuid() } != 0 {
+        return Err("network namespaces and veth pairs need root".into());
+    }
+    tests::host_program(IP, "iproute2").map(|_| ())
+}
+
+fn ip(args: &[&str]) -> String {
+    let o = std::process::Command::new(IP)
+        .args(args)
+        .output()
+        .expect("run ip");
+    assert!(o.status.success(), "ip {args:?}: {:?}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A named network namespace; removed on drop.
+struct NetNs(String);
+
+impl NetNs {
+    fn new(name: String) -> NetNs {
+        ip(&["netns", "add", &name]);
+        NetNs(name)
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(IP)
+            .args(["netns", "del", &self.0])
+            .status();
+    }
+}
+
+/// A pair of named network namespaces joined by a veth: `eth0`
+/// (10.213.0.2/24, default route via the outer end) in `inner`, its peer
+/// (10.213.0.1/24) in `outer`. Nothing of the test's own namespace is
+/// touched.
+struct Wire {
+    inner: NetNs,
+    _outer: NetNs,
+}
+
+impl Wire {
+    fn new(tag: &str) -> Wire {
+        let n = tests::unique_name(tag);
+        let inner = NetNs::new(format!("{n}-in"));
+        let outer = NetNs::new(format!("{n}-out"));
+        let (i, o) = (inner.0.as_str(), outer.0.as_str());
+        ip(&[
+            "-n", o, "link", "add", "veth-out", "type", "veth", "peer", "name", "eth0", "netns", i,
+        ]);
+        ip(&[
+            "-n",
+            o,
+            "addr",
+            "add",
+            &format!("{OUTER_ADDR}/24"),
+            "dev",
+            "veth-out",
+        ]);
+        ip(&["-n", o, "link", "set", "veth-out", "up"]);
+        ip(&[
+            "-n",
+            i,
+            "addr",
+            "add",
+            &format!("{INNER_ADDR}/24"),
+            "dev",
+            "eth0",
+        ]);
+        ip(&["-n", i, "link", "set", "eth0", "up"]);
+        ip(&["-n", i, "link", "set", "lo", "up"]);
+        ip(&["-n", i, "route", "add", "default", "via", OUTER_ADDR]);
+        Wire {
+            inner,
+            _outer: outer,
+        }
+    }
+
+    fn name(&self) -> &str {
+        &self.inner.0
+    }
+
+    fn path(&self) -> PathBuf {
+        PathBuf::from("/run/netns").join(self.name())
+    }
+
+    /// eth0's addresses as the inner namespace's host kernel has them.
+    fn inner_addrs(&self) -> Vec<String> {
+        let j: Value = serde_json::from_str(&ip(&[
+            "-n",
+            self.name(),
+            "-j",
+            "addr",
+            "show",
+            "dev",
+            "eth0",
+        ]))
+        .expect("ip -j prints JSON");
+        j[0]["addr_info"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a["local"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    fn inner_mac(&self) -> String {
+        let j: Value = serde_json::from_str(&ip(&[
+            "-n",
+            self.name(),
+            "-j",
+            "link",
+            "show",
+            "dev",
+            "eth0",
+        ]))
+        .expect("ip -j prints JSON");
+        j[0]["address"]
+            .as_str()
+            .expect("eth0 has a MAC")
+            .to_string()
+    }
+}
+
+/// What the sandbox shows of its interfaces.
+const SHOW: &[&str] = &[
+    "sh",
+    "-c",
+    "ls /sys/class/net; cat /sys/class/net/eth0/address /sys/class/net/eth0/mtu 2>/dev/null; true",
+];
+
+fn bundle(name: &str, netns: Option<&PathBuf>) -> Result<Bundle, String> {
+    Bundle::busybox(name, SHOW, |c| {
+        if let Some(p) = netns {
+            c["linux"]["namespaces"]
+                .as_array_mut()
+                .expect("namespaces")
+                .push(json!({"type": "network", "path": p}));
+        }
+    })
+}
+
+#[test]
+fn a_container_takes_its_namespaces_interface_and_the_host_side_loses_its_address() {
+    require!(requirements());
+    let w = Wire::new("rt-take");
+    let mac = w.inner_mac();
+    assert!(w.inner_addrs().contains(&INNER_ADDR.to_string()));
+    let b = require!(bundle("net-take", Some(&w.path())));
+    let logs = b.dir.join("logs");
+    let log_flag = format!("--debug-log={}/", logs.display());
+    let o = b.runtime(&[&log_flag, "run", "c"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert_eq!(out, format!("eth0\nlo\n{mac}\n1500\n"), "stderr: {err}");
+    assert!(
+        w.inner_addrs().is_empty(),
+        "the host side still has {:?}",
+        w.inner_addrs()
+    );
+    let boot: String = tests::read_logs(&logs)
+        .into_iter()
+        .filter(|(name, _)| name.starts_with("boot"))
+        .map(|(_, t)| t)
+        .collect();
+    assert!(
+        boot.contains("took interface eth0") && boot.contains(&format!("{INNER_ADDR}/24")),
+        "{boot}"
+    );
+    assert!(
+        boot.contains(&format!("route 0.0.0.0/0 via {OUTER_ADDR} dev eth0")),
+        "the default route is kept: {boot}"
+    );
+}
+
+#[test]
+fn network_none_leaves_the_namespaces_interfaces_alone() {
+    require!(requirements());
+    let w = Wire::new("rt-none");
+    let b = require!(bundle("net-none", Some(&w.path())));
+    let o = b.runtime(&["--network=none", "run", "c"]);
+    let (out, err) = text(&o);
+    assert_eq!((o.status.code(), out.as_str()), (Some(0), "lo\n"), "{err}");
+    assert!(
+        w.inner_addrs().contains(&INNER_ADDR.to_string()),
+        "{:?}",
+        w.inner_addrs()
+    );
+}
+
+/// A spec without a network namespace shares its caller's (here the
+/// test's `inner` namespace, standing for the host's): never taken.
+#[test]
+fn a_container_without_a_network_namespace_takes_nothing() {
+    require!(requirements());
+    let w = Wire::new("rt-host");
+    let b = require!(bundle("net-host", None));
+    let mut cmd = std::process::Command::new(IP);
+    cmd.args(["netns", "exec", w.name()]);
+    let inner = b.runtime_cmd(&["run", "c"]);
+    cmd.arg(inner.get_program()).args(inner.get_args());
+    for (k, v) in inner.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    cmd.current_dir(&b.dir);
+    let o = cmd.output().expect("run runsc-rs");
+    let (out, err) = text(&o);
+    assert_eq!((o.status.code(), out.as_str()), (Some(0), "lo\n"), "{err}");
+    assert!(
+        w.inner_addrs().contains(&INNER_ADDR.to_string()),
+        "{:?}",
+        w.inner_addrs()
+    );
+}
+
+#[test]
+fn do_never_takes_the_callers_interfaces() {
+    require!(requirements());
+    let w = Wire::new("rt-do");
+    let mut argv = vec![
+        IP.to_string(),
+        "netns".into(),
+        "exec".into(),
+        w.name().to_string(),
+        tests::runsc_bin().to_string_lossy().into_owned(),
+        "do".into(),
+    ];
+    argv.extend(SHOW.iter().map(|s| s.to_string()));
+    let o = tests::Cmd::new(&argv).run_native();
+    assert_eq!(
+        (o.status, o.stdout.as_str()),
+        (0, "lo\n"),
+        "{}",
+        o.describe()
+    );
+    assert!(
+        w.inner_addrs().contains(&INNER_ADDR.to_string()),
+        "{:?}",
+        w.inner_addrs()
+    );
+}
+
+/// Docker's way: the spec asks for a new network namespace, and a
+/// prestart hook (libnetwork-setkey) moves the container's veth into the
+/// namespace of the state's pid and configures it. The Sentry boots after
+/// the hooks, so it finds the interface there and takes it.
+#[test]
+fn an_interface_a_prestart_hook_moves_in_is_taken() {
+    require!(requirements());
+    require!(tests::host_program("/usr/bin/nsenter", "util-linux"));
+    let outer = NetNs::new(tests::unique_name("rt-hook"));
+    let script = format!(
+        r#"pid=$(/bin/sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
+/bin/ip -n {o} link add veth-out type veth peer name eth0 netns "$pid" &&
+/bin/ip -n {o} addr add {OUTER_ADDR}/24 dev veth-out &&
+/bin/ip -n {o} link set veth-out up &&
+/usr/bin/nsenter --net=/proc/"$pid"/ns/net /bin/sh -c '
+  /bin/ip addr add {INNER_ADDR}/24 dev eth0 &&
+  /bin/ip link set eth0 up &&
+  /bin/ip route add default via {OUTER_ADDR}'"#,
+        o = outer.0
+    );
+    let b = require!(Bundle::busybox("net-hook", SHOW, |c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("namespaces")
+            .push(json!({"type": "network"}));
+        c["hooks"] = json!({"prestart": [{"path": "/bin/sh", "args": ["sh", "-c", script]}]});
+    }));
+    let o = b.runtime(&["run", "c"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        (lines.first(), lines.get(1), lines.get(3)),
+        (Some(&"eth0"), Some(&"lo"), Some(&"1500")),
+        "{out}{err}"
+    );
+}

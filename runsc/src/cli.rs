@@ -42,12 +42,13 @@ pub struct Global {
     /// Directory for per-process log files (boot.log, gofer.log).
     #[arg(long = "debug-log", global = true, value_name = "DIR")]
     pub debug_log: Option<PathBuf>,
-    /// Network: sandbox = the sandbox's own stack over the container's
+    /// Network: sandbox (the sandbox's own TCP/IP stack on the container's
     /// interfaces, which it takes from the host side of the container's
-    /// network namespace; none = loopback only; host = passing sockets
-    /// through to the host (not built yet: loopback only).
-    #[arg(long, global = true, default_value = "sandbox", value_parser = parse_network)]
-    pub network: NetworkMode,
+    /// network namespace; the default for containers), host (the
+    /// application's sockets are host sockets; the default for `do`, whose
+    /// command runs on the host's own root), or none (loopback only).
+    #[arg(long, global = true, value_parser = parse_network)]
+    pub network: Option<NetworkMode>,
     /// Log every frame the sandbox's network stack sends or receives (to
     /// the debug log).
     #[arg(long = "log-packets", global = true)]
@@ -118,6 +119,18 @@ fn parse_network(s: &str) -> Result<NetworkMode, String> {
 }
 
 impl Global {
+    /// The configuration these flags give to `command`: without
+    /// `--network`, `do` gets the host's network (a command on the host's
+    /// root expects to reach what the host reaches) and containers their
+    /// own stack.
+    pub fn config_for(&self, command: &Command) -> Config {
+        let mut c = self.config();
+        if self.network.is_none() && matches!(command, Command::Do(_)) {
+            c.network = NetworkMode::Host;
+        }
+        c
+    }
+
     /// The configuration these flags give.
     pub fn config(&self) -> Config {
         Config {
@@ -128,7 +141,7 @@ impl Global {
             strace: self.strace,
             debug: self.debug,
             debug_log: self.debug_log.clone(),
-            network: self.network,
+            network: self.network.unwrap_or_default(),
             log_packets: self.log_packets,
             root: self.root.clone(),
             log: self.log.clone(),
@@ -169,10 +182,11 @@ pub enum Command {
     /// * `/proc` and `/sys`: the sandbox's own procfs (only its processes)
     ///   and a small read-only sysfs.
     ///
-    /// * The network: a private loopback (127.0.0.1, ::1) of the sandbox's
-    ///   own stack, whatever `--network` says. The host's interfaces are
-    ///   never taken or changed; reaching the host's network will come
-    ///   with `--network=host` once it is built.
+    /// * The network: the host's. The program's inet sockets are host
+    ///   sockets the sandbox makes for it, so it reaches what the host
+    ///   reaches. `--network=none` (or `sandbox`) gives it the sandbox's own
+    ///   stack instead, with loopback only: `do` never takes the host's
+    ///   interfaces.
     ///
     /// The program runs as root of the sandbox, in the current directory
     /// (or `--cwd`), with the caller's environment.

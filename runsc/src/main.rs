@@ -40,7 +40,7 @@ fn main() -> ExitCode {
             };
         }
     };
-    let config = cli.global.config();
+    let config = cli.global.config_for(&cli.command);
     let runtime_command = cli.command.is_runtime();
     match cli::run(&config, cli.command) {
         Ok(code) => ExitCode::from(code),

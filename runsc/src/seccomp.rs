@@ -144,7 +144,8 @@ const SENTRY_ALLOW: &[(i64, &str)] = &[
     // boot (read/write/recvfrom/sendto above serve them one at a time).
     (
         libc::SYS_eventfd2,
-        "waking the network stack's thread (timers, frames to send)",
+        "waking the network stack's thread (timers, frames to send); \
+         stopping the host poller (--network=host)",
     ),
     (
         libc::SYS_recvmmsg,
@@ -162,6 +163,31 @@ const SENTRY_ALLOW: &[(i64, &str)] = &[
         libc::SYS_openat,
         "refused with EACCES by the second filter (library code probing files)",
     ),
+];
+
+/// Added under `--network=host` only: the Sentry makes and drives the
+/// application's inet sockets on the host (`sentry::net::hostinet`).
+const HOST_NETWORK_ALLOW: &[(i64, &str)] = &[
+    (
+        libc::SYS_socket,
+        "the application's inet sockets; AF_INET and AF_INET6 only (argument filter)",
+    ),
+    (libc::SYS_bind, "the application's bind"),
+    (libc::SYS_listen, "the application's listen"),
+    (libc::SYS_connect, "the application's connect"),
+    (libc::SYS_getsockname, "the application's getsockname"),
+    (libc::SYS_getpeername, "the application's getpeername"),
+    (
+        libc::SYS_getsockopt,
+        "allow-listed options, and a connect's result",
+    ),
+    (libc::SYS_setsockopt, "allow-listed options"),
+    (libc::SYS_epoll_create1, "the host poller's set"),
+    (
+        libc::SYS_epoll_ctl,
+        "host sockets in and out of the poller's set",
+    ),
+    (libc::SYS_epoll_wait, "the host poller waits"),
 ];
 
 /// Calls that fail with EACCES instead of killing the sandbox: library code
@@ -271,6 +297,10 @@ const GOFER_ALLOW: &[(i64, &str)] = &[
 fn compile(list: &[(i64, &str)]) -> Result<BpfProgram> {
     let rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> =
         list.iter().map(|(nr, _)| (*nr, Vec::new())).collect();
+    build(rules)
+}
+
+fn build(rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>>) -> Result<BpfProgram> {
     let filter = SeccompFilter::new(
         rules,
         SeccompAction::Trap,
@@ -289,8 +319,27 @@ pub fn install_gofer() -> Result<()> {
     Ok(())
 }
 
-pub fn sentry_filter() -> Result<BpfProgram> {
-    compile(SENTRY_ALLOW)
+/// The Sentry's filter; `host_network` adds what `--network=host` needs.
+pub fn sentry_filter(host_network: bool) -> Result<BpfProgram> {
+    if !host_network {
+        return compile(SENTRY_ALLOW);
+    }
+    use seccompiler::{SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompRule};
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = SENTRY_ALLOW
+        .iter()
+        .chain(HOST_NETWORK_ALLOW)
+        .map(|(nr, _)| (*nr, Vec::new()))
+        .collect();
+    let family = |f: i32| -> Result<SeccompRule> {
+        let c = SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, f as u64)
+            .context("a socket family condition")?;
+        SeccompRule::new(vec![c]).context("a socket family rule")
+    };
+    rules.insert(
+        libc::SYS_socket,
+        vec![family(libc::AF_INET)?, family(libc::AF_INET6)?],
+    );
+    build(rules)
 }
 
 /// Reports which syscall the filter refused, then ends the sandbox.
@@ -327,8 +376,8 @@ fn install_reporter() {
 }
 
 /// Installs the filter on every thread of the Sentry.
-pub fn install_sentry() -> Result<()> {
-    let prog = sentry_filter()?;
+pub fn install_sentry(host_network: bool) -> Result<()> {
+    let prog = sentry_filter(host_network)?;
     install_reporter();
     // Stacked filters: the strictest answer wins, so EACCES here beats the
     // first filter's Allow for exactly these calls.
@@ -354,12 +403,17 @@ mod tests {
 
     #[test]
     fn the_allow_list_compiles_and_has_no_duplicates() {
-        let prog = sentry_filter().unwrap();
+        let prog = sentry_filter(false).unwrap();
         assert!(!prog.is_empty() && prog.len() < 4096);
+        let host = sentry_filter(true).unwrap();
+        assert!(host.len() > prog.len() && host.len() < 4096);
         let mut nrs: Vec<i64> = SENTRY_ALLOW.iter().map(|(n, _)| *n).collect();
         nrs.sort();
         nrs.dedup();
         assert_eq!(nrs.len(), SENTRY_ALLOW.len());
+        for (nr, why) in HOST_NETWORK_ALLOW {
+            assert!(!nrs.contains(nr), "{why}: already in the base list");
+        }
         let gofer = compile(GOFER_ALLOW).unwrap();
         assert!(!gofer.is_empty() && gofer.len() < 4096);
     }

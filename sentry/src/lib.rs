@@ -11,6 +11,7 @@
 pub mod boot;
 pub mod errno;
 pub mod fsimpl;
+pub mod hostpoll;
 pub mod kernel;
 pub mod loader;
 pub mod memfile;

@@ -2,7 +2,8 @@
 //! (`ip netns`, a veth pair between two of them, 10.213.x addresses that
 //! exist only there): a container takes the interfaces of its own
 //! namespace and the host side loses their addresses; `--network=none`,
-//! a container that shares its caller's namespace, and `do` take nothing.
+//! `--network=host`, a container that shares its caller's namespace, and
+//! `do` take nothing.
 
 use std::path::PathBuf;
 
@@ -194,14 +195,22 @@ fn a_container_takes_its_namespaces_interface_and_the_host_side_loses_its_addres
     );
 }
 
+/// `none` has loopback only; under `host` inet sockets are host sockets
+/// and the namespace's interfaces stay the host's.
 #[test]
-fn network_none_leaves_the_namespaces_interfaces_alone() {
+fn network_none_and_host_leave_the_namespaces_interfaces_alone() {
     require!(requirements());
     let w = Wire::new("rt-none");
     let b = require!(bundle("net-none", Some(&w.path())));
-    let o = b.runtime(&["--network=none", "run", "c"]);
-    let (out, err) = text(&o);
-    assert_eq!((o.status.code(), out.as_str()), (Some(0), "lo\n"), "{err}");
+    for flag in ["--network=none", "--network=host"] {
+        let o = b.runtime(&[flag, "run", "c"]);
+        let (out, err) = text(&o);
+        assert_eq!(
+            (o.status.code(), out.as_str()),
+            (Some(0), "lo\n"),
+            "{flag}: {err}"
+        );
+    }
     assert!(
         w.inner_addrs().contains(&INNER_ADDR.to_string()),
         "{:?}",

@@ -222,6 +222,31 @@ fn unix_sockets_carry_bulk_data_and_many_connections() {
     native_then_sandboxed("unix_stress", &[], SHORT);
 }
 
+/// AF_INET and AF_INET6 over loopback: TCP echo of 1 MiB each way on
+/// 127.0.0.1 and ::1, a v4 client of a dual-stack listener, non-blocking
+/// connect with epoll, refused and reset connections, shutdown, UDP with
+/// MSG_PEEK and MSG_TRUNC, options, SO_REUSEADDR over TIME_WAIT, the
+/// errnos of misuse, and 1,000 concurrent connections to one listener.
+#[test]
+fn inet_sockets_match_linux() {
+    native_then_sandboxed("inet_sockets", &[], SHORT);
+}
+
+/// The same program under `--network=host`, where the application's inet
+/// sockets are host sockets the Sentry drives: the same answers, and the
+/// 1,000 connections come from four processes whose host descriptors share
+/// the Sentry's one table (a closed socket's number is soon another's).
+#[test]
+fn inet_sockets_over_host_networking_match_linux() {
+    let program = require!(c_program("inet_sockets"));
+    let cmd = Cmd::new(&[program.to_str().expect("utf-8 path")]).timeout(SHORT);
+    let native = cmd.run_native();
+    assert!(native.stdout.ends_with("PASS\n"), "{}", native.describe());
+    require!(sandbox());
+    let hosted = cmd.flags(&["--network=host"]).run_sandboxed();
+    assert_same(&native, &hosted);
+}
+
 /// A seqpacket sender waiting a second for room sleeps: the whole
 /// sandbox (Sentry, Gofer, stubs) uses well under that second of CPU
 /// (a sender that woke for any free byte instead of room for its record

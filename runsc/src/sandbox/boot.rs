@@ -115,7 +115,7 @@ pub fn boot(g: &Config, args: BootOptions) -> Result<u8> {
     // captured now.
     let cpuinfo = host_cpuinfo(cpus);
     empty_root()?;
-    crate::seccomp::install_sentry()?;
+    crate::seccomp::install_sentry(g.network == netstack::NetworkMode::Host)?;
     // Stubs that are no longer traced are reaped by the kernel.
     // SAFETY: setting a disposition to SIG_IGN installs no handler.
     unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };

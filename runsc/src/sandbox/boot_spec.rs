@@ -21,6 +21,7 @@ pub fn boot_spec(
         hostname,
         cpus,
         cpuinfo,
+        network: g.network,
         pids_limit: plan
             .and_then(|p| p.pids_limit)
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),

@@ -13,9 +13,10 @@
 //! reset every TCP connection the stack accepts, since it has no socket
 //! for them. The routes go with the addresses, so they are read first.
 //!
-//! Nothing else is ever taken: `runsc-rs do` runs in the caller's
-//! network namespace, and a container without one of its own shares the
-//! host's (`docker run --network=host`); both get loopback only.
+//! Nothing else is ever taken: `--network=host` makes inet sockets host
+//! sockets, `runsc-rs do` runs in the caller's network namespace, and a
+//! container without one of its own shares the host's (`docker run
+//! --network=host`); the sandbox's stack then has loopback only.
 
 use std::net::IpAddr;
 use std::os::unix::fs::MetadataExt;
@@ -42,11 +43,12 @@ fn source(mode: NetworkMode, container: Option<bool>) -> Source {
     match (mode, container) {
         (NetworkMode::None, _) => Source::LoopbackOnly("--network=none: loopback only"),
         (NetworkMode::Host, _) => Source::LoopbackOnly(
-            "--network=host: passing sockets through to the host is not built yet; \
-             the sandbox has loopback only",
+            "--network=host: inet sockets are host sockets; the namespace's interfaces \
+             stay the host's, and the sandbox's own stack has loopback only",
         ),
         (NetworkMode::Sandbox, None) => Source::LoopbackOnly(
-            "do: a private loopback only; the caller's interfaces are never taken",
+            "do: the sandbox's stack has a private loopback only; the caller's \
+             interfaces are never taken",
         ),
         (NetworkMode::Sandbox, Some(false)) => Source::LoopbackOnly(
             "the container shares the host's network namespace (the spec names none): \
@@ -65,13 +67,7 @@ pub fn stack_config(g: &Config, container: Option<bool>) -> Result<StackConfig> 
         ..StackConfig::default()
     };
     match source(g.network, container) {
-        Source::LoopbackOnly(why) => {
-            if g.network == NetworkMode::Host {
-                tracing::warn!("{why}");
-            } else {
-                tracing::info!("{why}");
-            }
-        }
+        Source::LoopbackOnly(why) => tracing::info!("{why}"),
         Source::Take if in_init_network_namespace() => {
             // gVisor refuses to run so (isRootNS); we only decline.
             tracing::warn!(

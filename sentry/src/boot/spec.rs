@@ -21,6 +21,8 @@ pub struct BootSpec {
     pub cpuinfo: String,
     /// The most tasks the sandbox may hold (the container's pids limit).
     pub pids_limit: Option<usize>,
+    /// Where inet sockets live (`--network`).
+    pub network: netstack::NetworkMode,
     pub root: RootSpec,
     pub mounts: MountTree,
 }
@@ -77,6 +79,7 @@ impl BootSpec {
             pids_limit: self.pids_limit,
             root_overlay: self.root.overlay,
             file_access_shared: self.root.shared,
+            network: self.network,
         }
     }
 }

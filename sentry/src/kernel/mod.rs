@@ -68,6 +68,9 @@ pub struct Config {
     /// The host may change the Gofer's files while the sandbox runs
     /// (`--file-access=shared`): revalidate instead of caching for good.
     pub file_access_shared: bool,
+    /// Where inet sockets live (`--network`): the Sentry's own stack, or
+    /// host sockets the Sentry drives (`host`).
+    pub network: netstack::NetworkMode,
 }
 
 /// The sandbox's PID namespace: every live task and thread group by id.
@@ -113,6 +116,8 @@ pub struct Kernel {
     /// The sandbox's TCP/IP stack: loopback, and the container's
     /// interfaces under `--network=sandbox`.
     pub net: Arc<netstack::Stack>,
+    /// Wakes tasks waiting on host descriptors (`--network=host` sockets).
+    pub host_poller: Arc<crate::hostpoll::HostPoller>,
     pub table: Table,
     reported: Mutex<HashSet<(usize, u64)>>,
     /// Wait statuses of processes without a parent in the sandbox (init,
@@ -146,6 +151,7 @@ impl Kernel {
             locks: Default::default(),
             unix_names: crate::net::unix::Names::new(),
             net,
+            host_poller: Arc::new(crate::hostpoll::HostPoller::new()),
             table,
             reported: Mutex::new(HashSet::new()),
             top_exits: Mutex::new(Default::default()),

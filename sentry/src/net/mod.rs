@@ -3,6 +3,9 @@
 //! family; the application's bytes move through the same buffers
 //! ([`crate::usermem::IoSeq`]) as read(2) and write(2) use.
 //!
+//! * [`inet`]: AF_INET and AF_INET6 TCP, UDP and ping sockets over the
+//!   `netstack` crate.
+//! * [`hostinet`]: the same families as host sockets (`--network=host`).
 //! * [`unix`]: AF_UNIX stream, datagram and seqpacket sockets, with path
 //!   and abstract names, SCM_RIGHTS and SCM_CREDENTIALS.
 //! * [`control`]: ancillary data (`cmsg`) in and out.
@@ -15,5 +18,7 @@
 
 pub mod addr;
 pub mod control;
+pub mod hostinet;
+pub mod inet;
 pub mod socket;
 pub mod unix;

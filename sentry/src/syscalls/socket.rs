@@ -10,12 +10,16 @@ use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::task::Task;
 use crate::net::addr::MAX_ADDR_LEN;
+use crate::net::hostinet::HostSocket;
+use crate::net::inet::InetSocket;
 use crate::net::socket::{Socket, SocketFile};
 use crate::net::unix::UnixSocket;
 use crate::usermem::{UserAddr, UserPtr};
 use crate::vfs::File;
+use netstack::NetworkMode;
 
-const INET: &str = "AF_UNIX only: other families are EAFNOSUPPORT until the network stack";
+const INET: &str =
+    "AF_UNIX, and AF_INET/AF_INET6 TCP, UDP and ping sockets; no raw sockets (EPERM)";
 
 pub fn register(t: &mut Table) {
     t.add(
@@ -53,7 +57,7 @@ pub fn register(t: &mut Table) {
         sys_getpeername,
     );
     t.add(libc::SYS_shutdown, "shutdown", Support::Full, sys_shutdown);
-    let opts = "SOL_SOCKET options of AF_UNIX sockets";
+    let opts = "SOL_SOCKET options of AF_UNIX sockets; inet sockets: the options net/inet/options.rs lists";
     t.add(
         libc::SYS_getsockopt,
         "getsockopt",
@@ -110,10 +114,24 @@ fn sys_socket(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let (kind, status, cloexec) = type_flags(a.int(1))?;
     let sock: Arc<dyn Socket> = match a.int(0) {
         libc::AF_UNIX => UnixSocket::new(unix_kind(kind, a.int(2))?, t.kernel.unix_names.clone())?,
+        libc::AF_INET | libc::AF_INET6 => {
+            inet_socket(t, a.int(0) == libc::AF_INET6, kind, a.int(2))?
+        }
         _ => return Err(Errno::EAFNOSUPPORT),
     };
     let fd = t.fds.install(socket_file_of(sock, status), cloexec)?;
     Ok(fd as u64)
+}
+
+/// An inet socket where `--network` puts it: the Sentry's stack, or the
+/// host's.
+fn inet_socket(t: &Task, v6: bool, kind: i32, protocol: i32) -> Result<Arc<dyn Socket>, Errno> {
+    Ok(match t.kernel.config.network {
+        NetworkMode::Host => HostSocket::new(&t.kernel.host_poller, v6, kind, protocol)?,
+        NetworkMode::Sandbox | NetworkMode::None => {
+            InetSocket::new(&t.kernel.net, v6, kind, protocol)?
+        }
+    })
 }
 
 fn sys_socketpair(t: &mut Task, a: &SyscallArgs) -> SysResult {

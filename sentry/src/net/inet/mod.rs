@@ -1,0 +1,303 @@
+//! AF_INET and AF_INET6 sockets: TCP, UDP and ICMP echo over the sandbox's
+//! network stack (the `netstack` crate, smoltcp underneath).
+//!
+//! The stack never blocks: every endpoint call answers at once, and the
+//! stack wakes the socket's wait queue through the endpoint's notify hook
+//! when its readiness may have changed. The blocking, timeouts, signals
+//! and Linux's per-call rules live here:
+//! * [`transfer`]: send and recv;
+//! * [`options`]: getsockopt and setsockopt;
+//! * [`sockaddr`]: `sockaddr_in` / `sockaddr_in6` bytes.
+
+pub mod options;
+pub mod sockaddr;
+mod transfer;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use netstack::{Endpoint, Proto, Shutdown, Stack};
+
+use self::sockaddr::Target;
+use super::socket::{self, RecvMsg, SendMsg, Socket};
+use crate::errno::Errno;
+use crate::vfs::Caller;
+use crate::waiter::WaitQueue;
+
+/// The stack's error as the Sentry's.
+pub fn errno(e: netstack::Errno) -> Errno {
+    Errno(e.0)
+}
+
+/// The Sentry's error as the stack's (an EFAULT met while copying).
+fn net_errno(e: Errno) -> netstack::Errno {
+    netstack::Errno(e.0)
+}
+
+/// What the Sentry keeps of a socket beyond the endpoint.
+#[derive(Default)]
+struct State {
+    rcvtimeo: Option<Duration>,
+    sndtimeo: Option<Duration>,
+    /// SO_RCVBUF / SO_SNDBUF as set, before Linux's doubling; None: the
+    /// default.
+    rcvbuf: Option<usize>,
+    sndbuf: Option<usize>,
+    /// Options Linux keeps and reports but that change nothing here
+    /// (IP_TOS, TCP_CORK ...), by (level, name).
+    kept: Vec<((i32, i32), i32)>,
+}
+
+pub struct InetSocket {
+    ep: Endpoint,
+    stack: Arc<Stack>,
+    v6: bool,
+    kind: i32,
+    protocol: i32,
+    ino: u64,
+    queue: Arc<WaitQueue>,
+    st: Mutex<State>,
+}
+
+/// A wait queue and the hook that wakes it, for a new endpoint.
+fn queue_and_hook() -> (Arc<WaitQueue>, netstack::Notify) {
+    let queue = Arc::new(WaitQueue::new());
+    let q = Arc::downgrade(&queue);
+    let hook: netstack::Notify = Arc::new(move || {
+        if let Some(q) = q.upgrade() {
+            q.notify_all();
+        }
+    });
+    (queue, hook)
+}
+
+impl InetSocket {
+    /// socket(2) for AF_INET (`v6` false) or AF_INET6.
+    pub fn new(
+        stack: &Arc<Stack>,
+        v6: bool,
+        kind: i32,
+        protocol: i32,
+    ) -> Result<Arc<InetSocket>, Errno> {
+        let (proto, protocol) = match (kind, protocol) {
+            (libc::SOCK_STREAM, 0 | libc::IPPROTO_TCP) => (Proto::Tcp, libc::IPPROTO_TCP),
+            (libc::SOCK_DGRAM, 0 | libc::IPPROTO_UDP) => (Proto::Udp, libc::IPPROTO_UDP),
+            (libc::SOCK_DGRAM, libc::IPPROTO_ICMP) if !v6 => (Proto::Icmp, protocol),
+            (libc::SOCK_DGRAM, libc::IPPROTO_ICMPV6) if v6 => (Proto::Icmp, protocol),
+            // Raw sockets need CAP_NET_RAW in the host's eyes; the sandbox
+            // does not offer them yet.
+            (libc::SOCK_RAW, _) => return Err(Errno::EPERM),
+            (libc::SOCK_STREAM | libc::SOCK_DGRAM, _) => return Err(Errno::EPROTONOSUPPORT),
+            _ => return Err(Errno::ESOCKTNOSUPPORT),
+        };
+        let ino = crate::vfs::anon::anon_ino();
+        let (queue, hook) = queue_and_hook();
+        let ep = stack.endpoint(v6, proto, hook, ino).map_err(errno)?;
+        Ok(Arc::new(InetSocket {
+            ep,
+            stack: stack.clone(),
+            v6,
+            kind,
+            protocol,
+            ino,
+            queue,
+            st: Mutex::new(State::default()),
+        }))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.st.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn is_stream(&self) -> bool {
+        self.kind == libc::SOCK_STREAM
+    }
+
+    fn target(&self, addr: &[u8]) -> Result<Target, Errno> {
+        sockaddr::parse(addr, self.v6)
+    }
+
+    /// Sleeps until the endpoint shows one of `events` (or an error or
+    /// hang-up), with the socket's timeout for the direction.
+    fn wait_for(
+        &self,
+        t: &dyn Caller,
+        events: i16,
+        timeout: Option<Duration>,
+    ) -> Result<(), Errno> {
+        let want = events | libc::POLLERR | libc::POLLHUP;
+        socket::wait(t, &[&self.queue], timeout, &mut || {
+            self.ep.readiness() & want != 0
+        })
+    }
+}
+
+impl Socket for InetSocket {
+    fn domain(&self) -> i32 {
+        if self.v6 {
+            libc::AF_INET6
+        } else {
+            libc::AF_INET
+        }
+    }
+
+    fn kind(&self) -> i32 {
+        self.kind
+    }
+
+    fn bind(&self, _t: &dyn Caller, addr: &[u8]) -> Result<(), Errno> {
+        let a = match self.target(addr)? {
+            Target::Addr(a) => a,
+            // Linux takes AF_UNSPEC with INADDR_ANY on an AF_INET socket,
+            // for old programs.
+            Target::Unspec if !self.v6 && addr.len() >= 8 && addr[4..8] == [0; 4] => {
+                sockaddr::unspecified(false)
+            }
+            Target::Unspec => return Err(Errno::EAFNOSUPPORT),
+        };
+        self.ep.bind(a).map_err(errno)
+    }
+
+    fn listen(&self, _t: &dyn Caller, backlog: i32) -> Result<(), Errno> {
+        if !self.is_stream() {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        // Linux clamps the backlog to [0, somaxconn].
+        let backlog = backlog.clamp(0, 4096) as u32;
+        self.ep.listen(backlog).map_err(errno)
+    }
+
+    fn accept(&self, t: &dyn Caller, nonblock: bool) -> Result<(Arc<dyn Socket>, Vec<u8>), Errno> {
+        if !self.is_stream() {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let timeout = self.lock().rcvtimeo;
+        loop {
+            let ino = crate::vfs::anon::anon_ino();
+            let (queue, hook) = queue_and_hook();
+            match self.ep.accept(hook, ino) {
+                Ok((ep, peer)) => {
+                    let (rcvbuf, sndbuf) = {
+                        let st = self.lock();
+                        (st.rcvbuf, st.sndbuf)
+                    };
+                    let sock = Arc::new(InetSocket {
+                        ep,
+                        stack: self.stack.clone(),
+                        v6: self.v6,
+                        kind: self.kind,
+                        protocol: self.protocol,
+                        ino,
+                        queue,
+                        st: Mutex::new(State {
+                            rcvbuf,
+                            sndbuf,
+                            ..State::default()
+                        }),
+                    });
+                    return Ok((sock, sockaddr::to_bytes(&peer)));
+                }
+                Err(netstack::Errno::EAGAIN) if !nonblock => {
+                    self.wait_for(t, libc::POLLIN, timeout)?;
+                }
+                Err(e) => return Err(errno(e)),
+            }
+        }
+    }
+
+    fn connect(&self, t: &dyn Caller, addr: &[u8], nonblock: bool) -> Result<(), Errno> {
+        let a = match self.target(addr)? {
+            Target::Addr(a) => a,
+            Target::Unspec if !self.is_stream() => return self.ep.disconnect().map_err(errno),
+            // Linux resets a connected stream on AF_UNSPEC
+            // (tcp_disconnect); the stack cannot yet, so only an
+            // unconnected stream takes it, as a no-op.
+            Target::Unspec if self.ep.peer_addr().is_none() => return Ok(()),
+            Target::Unspec => return Err(Errno::EOPNOTSUPP),
+        };
+        let r = self.ep.connect(a);
+        if !self.is_stream() || r != Err(netstack::Errno::EINPROGRESS) || nonblock {
+            return r.map_err(errno);
+        }
+        let timeout = self.lock().sndtimeo;
+        loop {
+            match self.wait_for(t, libc::POLLOUT, timeout) {
+                // A connect that timed out is still under way.
+                Err(Errno::EAGAIN) => return Err(Errno::EINPROGRESS),
+                Err(e) => return Err(e),
+                Ok(()) => {}
+            }
+            match self.ep.connect(a) {
+                Err(netstack::Errno::EALREADY) => continue,
+                r => return r.map_err(errno),
+            }
+        }
+    }
+
+    fn shutdown(&self, how: i32) -> Result<(), Errno> {
+        let how = match how {
+            libc::SHUT_RD => Shutdown::Read,
+            libc::SHUT_WR => Shutdown::Write,
+            libc::SHUT_RDWR => Shutdown::Both,
+            _ => return Err(Errno::EINVAL),
+        };
+        self.ep.shutdown(how).map_err(errno)
+    }
+
+    fn name(&self) -> Vec<u8> {
+        let a = self
+            .ep
+            .local_addr()
+            .unwrap_or_else(|| sockaddr::unspecified(self.v6));
+        sockaddr::to_bytes(&a)
+    }
+
+    fn peer_name(&self) -> Result<Vec<u8>, Errno> {
+        self.ep
+            .peer_addr()
+            .map(|a| sockaddr::to_bytes(&a))
+            .ok_or(Errno::ENOTCONN)
+    }
+
+    fn send(&self, t: &dyn Caller, msg: &mut SendMsg<'_>, nonblock: bool) -> Result<usize, Errno> {
+        transfer::send(self, t, msg, nonblock)
+    }
+
+    fn recv(&self, t: &dyn Caller, msg: &mut RecvMsg<'_>, nonblock: bool) -> Result<usize, Errno> {
+        transfer::recv(self, t, msg, nonblock)
+    }
+
+    fn getsockopt(&self, level: i32, name: i32) -> Result<Vec<u8>, Errno> {
+        options::get(self, level, name)
+    }
+
+    fn setsockopt(&self, _t: &dyn Caller, level: i32, name: i32, val: &[u8]) -> Result<(), Errno> {
+        options::set(self, level, name, val)
+    }
+
+    fn readiness(&self, mask: i16) -> i16 {
+        self.ep.readiness() & (mask | libc::POLLERR | libc::POLLHUP)
+    }
+
+    fn wait_queue(&self) -> &WaitQueue {
+        &self.queue
+    }
+
+    fn readable_bytes(&self) -> usize {
+        self.ep.recv_queue()
+    }
+
+    fn unread_sent_bytes(&self) -> usize {
+        self.ep.send_queue()
+    }
+
+    fn ino(&self) -> u64 {
+        self.ino
+    }
+}
+
+/// The peer address of a datagram as recvfrom(2) reports it.
+fn from_bytes(a: Option<SocketAddr>) -> Option<Vec<u8>> {
+    a.map(|a| sockaddr::to_bytes(&a))
+}

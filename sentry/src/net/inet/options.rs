@@ -1,0 +1,311 @@
+//! getsockopt(2) and setsockopt(2) on inet sockets. Options the stack acts
+//! on go to the endpoint's [`netstack::Options`]; the socket keeps its
+//! timeouts, and a few options Linux stores and reports without their
+//! changing anything here (each listed in [`KEPT`] with why).
+
+use std::time::Duration;
+
+use super::{errno, InetSocket};
+use crate::errno::Errno;
+use crate::net::socket::{int_bytes, int_option, timeval_bytes, timeval_option};
+
+/// The largest buffer setsockopt grants (net.core.rmem_max, wmem_max),
+/// before Linux's doubling.
+const MAX_BUF: usize = 212_992;
+/// The smallest buffers Linux gives (SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF).
+const MIN_RCVBUF: usize = 2304;
+const MIN_SNDBUF: usize = 4608;
+
+/// Options kept for getsockopt only, with their defaults and why they
+/// change nothing in the sandbox.
+const KEPT: &[(i32, i32, i32, &str)] = &[
+    (
+        libc::IPPROTO_IP,
+        libc::IP_TOS,
+        0,
+        "the stack marks no traffic class",
+    ),
+    (
+        libc::IPPROTO_IPV6,
+        libc::IPV6_TCLASS,
+        0,
+        "the stack marks no traffic class",
+    ),
+    (
+        libc::SOL_SOCKET,
+        libc::SO_PRIORITY,
+        0,
+        "no queueing discipline",
+    ),
+    (
+        libc::SOL_SOCKET,
+        libc::SO_OOBINLINE,
+        0,
+        "no urgent data is ever queued",
+    ),
+    (
+        libc::SOL_SOCKET,
+        libc::SO_RCVLOWAT,
+        1,
+        "recv returns on any byte",
+    ),
+    (
+        libc::IPPROTO_TCP,
+        libc::TCP_CORK,
+        0,
+        "segments go out as they fill; a cork only delays them",
+    ),
+    (
+        libc::IPPROTO_TCP,
+        libc::TCP_DEFER_ACCEPT,
+        0,
+        "accept readiness waits for the handshake only",
+    ),
+    (
+        libc::IPPROTO_TCP,
+        libc::TCP_QUICKACK,
+        1,
+        "acknowledgements are never delayed",
+    ),
+    (
+        libc::IPPROTO_TCP,
+        libc::TCP_USER_TIMEOUT,
+        0,
+        "the stack's own retransmit limit applies",
+    ),
+    (
+        libc::IPPROTO_IP,
+        libc::IP_RECVERR,
+        0,
+        "no ICMP errors are queued",
+    ),
+    (
+        libc::IPPROTO_IPV6,
+        libc::IPV6_RECVERR,
+        0,
+        "no ICMP errors are queued",
+    ),
+    (
+        libc::IPPROTO_IP,
+        libc::IP_MTU_DISCOVER,
+        1,
+        "path MTU is the interface's",
+    ),
+    (
+        libc::IPPROTO_IP,
+        libc::IP_PKTINFO,
+        0,
+        "no ancillary packet info yet",
+    ),
+    (
+        libc::IPPROTO_IPV6,
+        libc::IPV6_RECVPKTINFO,
+        0,
+        "no ancillary packet info yet",
+    ),
+    (
+        libc::SOL_SOCKET,
+        libc::SO_TIMESTAMP,
+        0,
+        "no ancillary timestamps yet",
+    ),
+];
+
+fn bool_option(val: &[u8]) -> Result<bool, Errno> {
+    Ok(int_option(val)? != 0)
+}
+
+fn secs_option(val: &[u8]) -> Result<Duration, Errno> {
+    match int_option(val)? {
+        n @ 1..=32767 => Ok(Duration::from_secs(n as u64)),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn secs_bytes(d: Duration) -> Vec<u8> {
+    int_bytes(d.as_secs() as i32)
+}
+
+fn kept_default(level: i32, name: i32) -> Option<i32> {
+    KEPT.iter()
+        .find(|k| k.0 == level && k.1 == name)
+        .map(|k| k.2)
+}
+
+pub(super) fn get(s: &InetSocket, level: i32, name: i32) -> Result<Vec<u8>, Errno> {
+    if let Some(default) = kept_default(level, name) {
+        let st = s.lock();
+        let v = st
+            .kept
+            .iter()
+            .find(|k| k.0 == (level, name))
+            .map_or(default, |k| k.1);
+        return Ok(int_bytes(v));
+    }
+    let o = s.ep.options();
+    let v = match (level, name) {
+        (libc::SOL_SOCKET, libc::SO_TYPE) => int_bytes(s.kind),
+        (libc::SOL_SOCKET, libc::SO_DOMAIN) => int_bytes(super::Socket::domain(s)),
+        (libc::SOL_SOCKET, libc::SO_PROTOCOL) => int_bytes(s.protocol),
+        (libc::SOL_SOCKET, libc::SO_ERROR) => int_bytes(s.ep.take_error().map_or(0, |e| e.0)),
+        (libc::SOL_SOCKET, libc::SO_ACCEPTCONN) => int_bytes(i32::from(s.ep.is_listening())),
+        (libc::SOL_SOCKET, libc::SO_REUSEADDR) => int_bytes(i32::from(o.reuse_addr)),
+        (libc::SOL_SOCKET, libc::SO_REUSEPORT) => int_bytes(i32::from(o.reuse_port)),
+        (libc::SOL_SOCKET, libc::SO_KEEPALIVE) => int_bytes(i32::from(o.keep_alive)),
+        (libc::SOL_SOCKET, libc::SO_BROADCAST) => int_bytes(i32::from(o.broadcast)),
+        (libc::SOL_SOCKET, libc::SO_RCVBUF) => {
+            let (rcv, _) = default_bufs(s);
+            int_bytes(s.lock().rcvbuf.map_or(rcv, |n| 2 * n) as i32)
+        }
+        (libc::SOL_SOCKET, libc::SO_SNDBUF) => {
+            let (_, snd) = default_bufs(s);
+            int_bytes(s.lock().sndbuf.map_or(snd, |n| 2 * n) as i32)
+        }
+        (libc::SOL_SOCKET, libc::SO_RCVTIMEO) => timeval_bytes(s.lock().rcvtimeo),
+        (libc::SOL_SOCKET, libc::SO_SNDTIMEO) => timeval_bytes(s.lock().sndtimeo),
+        (libc::SOL_SOCKET, libc::SO_LINGER) => {
+            let l = libc::linger {
+                l_onoff: i32::from(o.linger.is_some()),
+                l_linger: o.linger.map_or(0, |d| d.as_secs() as i32),
+            };
+            crate::usermem::as_bytes(&l).to_vec()
+        }
+        (libc::IPPROTO_TCP, libc::TCP_NODELAY) if s.is_stream() => int_bytes(i32::from(o.no_delay)),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE) if s.is_stream() => secs_bytes(o.keep_idle),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL) if s.is_stream() => secs_bytes(o.keep_interval),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPCNT) if s.is_stream() => int_bytes(o.keep_count as i32),
+        (libc::IPPROTO_TCP, libc::TCP_MAXSEG) if s.is_stream() => int_bytes(536),
+        (libc::IPPROTO_TCP, libc::TCP_INFO) if s.is_stream() => tcp_info(s),
+        (libc::IPPROTO_TCP, libc::TCP_CONGESTION) if s.is_stream() => b"reno\0".to_vec(),
+        (libc::IPPROTO_IP, libc::IP_TTL) if !s.v6 => int_bytes(i32::from(o.ttl)),
+        (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS) if s.v6 => int_bytes(i32::from(o.ttl)),
+        (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) if s.v6 => int_bytes(i32::from(o.v6_only)),
+        // Linux's tcp/udp_getsockopt hand other levels to ip_getsockopt,
+        // which knows none of them.
+        _ => return Err(Errno::ENOPROTOOPT),
+    };
+    Ok(v)
+}
+
+/// What SO_RCVBUF and SO_SNDBUF report before any setsockopt: Linux's
+/// tcp_rmem[1] and tcp_wmem[1] for a stream, net.core.*mem_default for a
+/// datagram socket.
+fn default_bufs(s: &InetSocket) -> (usize, usize) {
+    if s.is_stream() {
+        (131_072, 16_384)
+    } else {
+        (212_992, 212_992)
+    }
+}
+
+/// `struct tcp_info` with what the stack knows: the state. Linux's size
+/// for its 6.1 layout.
+fn tcp_info(s: &InetSocket) -> Vec<u8> {
+    let mut v = vec![0u8; 232];
+    v[0] = s.ep.tcp_state();
+    v
+}
+
+pub(super) fn set(s: &InetSocket, level: i32, name: i32, val: &[u8]) -> Result<(), Errno> {
+    if kept_default(level, name).is_some() {
+        let v = int_option(val)?;
+        let mut st = s.lock();
+        st.kept.retain(|k| k.0 != (level, name));
+        st.kept.push(((level, name), v));
+        return Ok(());
+    }
+    match (level, name) {
+        (libc::SOL_SOCKET, libc::SO_RCVTIMEO) => s.lock().rcvtimeo = timeval_option(val)?,
+        (libc::SOL_SOCKET, libc::SO_SNDTIMEO) => s.lock().sndtimeo = timeval_option(val)?,
+        (libc::SOL_SOCKET, libc::SO_RCVBUF) => {
+            let n = (int_option(val)?.max(0) as usize).clamp(MIN_RCVBUF / 2, MAX_BUF);
+            s.lock().rcvbuf = Some(n);
+            return endpoint(s, |o| o.recv_buf = 2 * n);
+        }
+        (libc::SOL_SOCKET, libc::SO_SNDBUF) => {
+            let n = (int_option(val)?.max(0) as usize).clamp(MIN_SNDBUF / 2, MAX_BUF);
+            s.lock().sndbuf = Some(n);
+            return endpoint(s, |o| o.send_buf = 2 * n);
+        }
+        (libc::SOL_SOCKET, libc::SO_REUSEADDR) => {
+            let b = bool_option(val)?;
+            return endpoint(s, |o| o.reuse_addr = b);
+        }
+        (libc::SOL_SOCKET, libc::SO_REUSEPORT) => {
+            let b = bool_option(val)?;
+            return endpoint(s, |o| o.reuse_port = b);
+        }
+        (libc::SOL_SOCKET, libc::SO_KEEPALIVE) => {
+            let b = bool_option(val)?;
+            return endpoint(s, |o| o.keep_alive = b);
+        }
+        (libc::SOL_SOCKET, libc::SO_BROADCAST) => {
+            let b = bool_option(val)?;
+            return endpoint(s, |o| o.broadcast = b);
+        }
+        (libc::SOL_SOCKET, libc::SO_LINGER) => {
+            if val.len() < std::mem::size_of::<libc::linger>() {
+                return Err(Errno::EINVAL);
+            }
+            let l: libc::linger = crate::usermem::from_bytes(val);
+            let linger = (l.l_onoff != 0).then(|| Duration::from_secs(l.l_linger.max(0) as u64));
+            return endpoint(s, |o| o.linger = linger);
+        }
+        (libc::IPPROTO_TCP, libc::TCP_NODELAY) if s.is_stream() => {
+            let b = bool_option(val)?;
+            return endpoint(s, |o| o.no_delay = b);
+        }
+        (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE) if s.is_stream() => {
+            let d = secs_option(val)?;
+            return endpoint(s, |o| o.keep_idle = d);
+        }
+        (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL) if s.is_stream() => {
+            let d = secs_option(val)?;
+            return endpoint(s, |o| o.keep_interval = d);
+        }
+        (libc::IPPROTO_TCP, libc::TCP_KEEPCNT) if s.is_stream() => {
+            let n = int_option(val)?;
+            if !(1..=127).contains(&n) {
+                return Err(Errno::EINVAL);
+            }
+            return endpoint(s, |o| o.keep_count = n as u32);
+        }
+        (libc::IPPROTO_IP, libc::IP_TTL) if !s.v6 => {
+            let ttl = hops(int_option(val)?)?;
+            return endpoint(s, |o| o.ttl = ttl);
+        }
+        (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS) if s.v6 => {
+            let ttl = hops(int_option(val)?)?;
+            return endpoint(s, |o| o.ttl = ttl);
+        }
+        (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) if s.v6 => {
+            // Linux fixes the choice once the socket is bound.
+            if s.ep.local_addr().is_some() {
+                return Err(Errno::EINVAL);
+            }
+            let b = bool_option(val)?;
+            return endpoint(s, |o| o.v6_only = b);
+        }
+        _ => return Err(Errno::ENOPROTOOPT),
+    }
+    Ok(())
+}
+
+/// IP_TTL's value: -1 is the default (64), else 1..=255.
+fn hops(v: i32) -> Result<u8, Errno> {
+    match v {
+        -1 => Ok(64),
+        1..=255 => Ok(v as u8),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn endpoint(s: &InetSocket, f: impl FnOnce(&mut netstack::Options)) -> Result<(), Errno> {
+    let mut f = Some(f);
+    s.ep.set_options(&mut |o| {
+        if let Some(f) = f.take() {
+            f(o)
+        }
+    })
+    .map_err(errno)
+}

@@ -1,0 +1,124 @@
+//! send and recv on an inet socket: the stack takes and gives bytes
+//! straight from and into the application's buffers (one copy, through
+//! [`IoSeq`](crate::usermem::IoSeq)); this file adds Linux's blocking,
+//! MSG_* flags and timeouts around it.
+
+use super::{errno, from_bytes, net_errno, sockaddr, InetSocket};
+use crate::errno::Errno;
+use crate::net::socket::{RecvMsg, SendMsg};
+use crate::vfs::io::progress;
+use crate::vfs::Caller;
+
+/// TCP_SYN_SENT and TCP_SYN_RECV: a stream whose connect is under way.
+fn connecting(state: u8) -> bool {
+    state == 2 || state == 3
+}
+
+pub(super) fn send(
+    s: &InetSocket,
+    t: &dyn Caller,
+    msg: &mut SendMsg<'_>,
+    nonblock: bool,
+) -> Result<usize, Errno> {
+    let nonblock = nonblock || msg.flags & libc::MSG_DONTWAIT != 0;
+    let to = match &msg.to {
+        // A stream ignores the address, as Linux's tcp_sendmsg does.
+        Some(a) if !s.is_stream() => match s.target(a)? {
+            sockaddr::Target::Addr(a) => Some(a),
+            sockaddr::Target::Unspec => None,
+        },
+        _ => None,
+    };
+    let timeout = s.lock().sndtimeo;
+    let mut sent = 0;
+    loop {
+        let len = msg.data.len();
+        let data = &mut msg.data;
+        let r =
+            s.ep.send(to, len, &mut |buf| data.copy_in(buf).map_err(net_errno));
+        match r {
+            Ok(n) => {
+                sent += n;
+                // A datagram goes whole; a stream until every byte is
+                // queued, as a blocking Linux send does.
+                if !s.is_stream() || msg.data.is_empty() || n == 0 {
+                    return Ok(sent);
+                }
+            }
+            Err(netstack::Errno::EAGAIN) => {}
+            // A stream before its connect completes waits for it; one that
+            // never connected (or listens) is a broken pipe, as Linux's
+            // sk_stream_wait_connect says.
+            Err(netstack::Errno::ENOTCONN) if s.is_stream() => {
+                if !connecting(s.ep.tcp_state()) {
+                    return progress(sent, Errno::EPIPE);
+                }
+            }
+            Err(e) => return progress(sent, errno(e)),
+        }
+        if nonblock {
+            return progress(sent, Errno::EAGAIN);
+        }
+        if let Err(e) = s.wait_for(t, libc::POLLOUT, timeout) {
+            return progress(sent, e);
+        }
+    }
+}
+
+pub(super) fn recv(
+    s: &InetSocket,
+    t: &dyn Caller,
+    msg: &mut RecvMsg<'_>,
+    nonblock: bool,
+) -> Result<usize, Errno> {
+    let nonblock = nonblock || msg.flags & libc::MSG_DONTWAIT != 0;
+    let peek = msg.flags & libc::MSG_PEEK != 0;
+    if msg.flags & libc::MSG_OOB != 0 {
+        // No urgent data is ever queued (SO_OOBINLINE's absence aside).
+        return Err(Errno::EINVAL);
+    }
+    let waitall = msg.flags & libc::MSG_WAITALL != 0 && s.is_stream() && !peek;
+    let timeout = s.lock().rcvtimeo;
+    if s.is_stream() && msg.data.is_empty() && s.ep.peer_addr().is_some() {
+        return Ok(0);
+    }
+    loop {
+        let len = msg.data.len();
+        let data = &mut msg.data;
+        let r =
+            s.ep.recv(peek, len, &mut |buf| data.copy_out(buf).map_err(net_errno));
+        match r {
+            Ok(info) if !s.is_stream() => {
+                msg.from = from_bytes(info.from);
+                msg.full_len = info.full_len;
+                if info.len < info.full_len {
+                    msg.out_flags |= libc::MSG_TRUNC;
+                }
+                return Ok(if msg.flags & libc::MSG_TRUNC != 0 {
+                    info.full_len
+                } else {
+                    info.len
+                });
+            }
+            // The end of the stream.
+            Ok(info) if info.len == 0 => return Ok(msg.data.done()),
+            Ok(_) => {
+                if !waitall || msg.data.is_empty() {
+                    return Ok(msg.data.done());
+                }
+            }
+            Err(netstack::Errno::EAGAIN) => {
+                if msg.data.done() > 0 && !waitall {
+                    return Ok(msg.data.done());
+                }
+            }
+            Err(e) => return progress(msg.data.done(), errno(e)),
+        }
+        if nonblock {
+            return progress(msg.data.done(), Errno::EAGAIN);
+        }
+        if let Err(e) = s.wait_for(t, libc::POLLIN | libc::POLLRDHUP, timeout) {
+            return progress(msg.data.done(), e);
+        }
+    }
+}

@@ -50,8 +50,12 @@ pub fn bound_socket(index: u32) -> io::Result<OwnedFd> {
     set_int(&fd, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, BUF_SIZE)?;
     // A NIC does not receive what its own host sends: without this the
     // stack would see the host kernel's frames out of the interface (its
-    // own are never looped back to the socket that sent them).
-    set_int(&fd, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, 1)?;
+    // own are never looped back to the socket that sent them). Linux 4.20
+    // has it; before, the stack only sees a few more frames to ignore.
+    match set_int(&fd, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, 1) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOPROTOOPT) => {}
+        r => r?,
+    }
     Ok(fd)
 }
 

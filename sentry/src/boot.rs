@@ -15,7 +15,7 @@ use std::sync::Arc;
 use crate::errno::Errno;
 use crate::kernel::task::Task;
 use crate::kernel::thread_group::{default_actions, ThreadGroup};
-use crate::kernel::{Config, Kernel};
+use crate::kernel::{Config, Kernel, TaskHandle};
 use crate::mm::{MemoryFile, MemoryManager};
 use crate::vfs::{FdTable, FsContext, Vfs};
 
@@ -112,19 +112,20 @@ pub struct PreparedInit {
 
 impl Sandbox {
     /// Boots a kernel over the Gofer connection with the filesystem tree
-    /// `vfs` builds from the Gofer's root.
+    /// `vfs` builds from the Gofer's root, keeping what lives in memory in
+    /// the kernel's memory file.
     fn new(
         gofer: gofer_protocol::Client,
         config: Config,
         net: netstack::StackConfig,
-        vfs: impl FnOnce(Arc<gofer_protocol::Client>) -> Result<Arc<Vfs>, String>,
+        vfs: impl FnOnce(Arc<gofer_protocol::Client>, &Arc<MemoryFile>) -> Result<Arc<Vfs>, String>,
     ) -> Result<Sandbox, String> {
         let memfile =
             MemoryFile::new().map_err(|e| format!("cannot create the memory file: {e}"))?;
         let kind = config.platform;
         let platform = platform::new(kind, memfile.fd())
             .map_err(|e| format!("cannot start the {kind} platform: {e}"))?;
-        let vfs = vfs(Arc::new(gofer))?;
+        let vfs = vfs(Arc::new(gofer), &memfile)?;
         let max_user_address = platform.max_user_address();
         let net = netstack::Stack::new(net)
             .map_err(|e| format!("cannot start the network stack: {e}"))?;
@@ -153,8 +154,8 @@ impl Sandbox {
         spec: &BootSpec,
         net: netstack::StackConfig,
     ) -> Result<Sandbox, String> {
-        Sandbox::new(gofer, spec.kernel_config(), net, |g| {
-            mounts::build(g, &spec.root, &spec.mounts)
+        Sandbox::new(gofer, spec.kernel_config(), net, |g, memfile| {
+            mounts::build(g, &spec.root, &spec.mounts, memfile)
         })
     }
 
@@ -175,7 +176,7 @@ impl Sandbox {
             .first()
             .map(|a| a.rsplit(|c| *c == b'/').next().unwrap_or(a).to_vec())
             .unwrap_or_default();
-        let handle = Task::new_handle(kernel, tid, &tg, init.creds.clone(), comm, 0);
+        let handle = TaskHandle::new(tid, &tg, init.creds.clone(), comm, 0);
         {
             let mut pids = kernel.pids.lock().unwrap();
             pids.tasks.insert(tid, handle.clone());

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use crate::errno::Errno;
 
@@ -16,12 +16,6 @@ pub const PAGE_SIZE: u64 = 4096;
 /// How much of the file the Sentry reserves address space for. Only touched
 /// pages cost memory.
 const FILE_SIZE: u64 = 1 << 40;
-
-/// The process's memory file: the first one [`MemoryFile::new`] made. The
-/// Sentry makes exactly one, at boot, before any application or file data
-/// exists; tmpfs keeps regular files' data in it (so that MAP_SHARED maps
-/// the file's own pages) and finds it here.
-static SENTRY_FILE: OnceLock<Arc<MemoryFile>> = OnceLock::new();
 
 pub struct MemoryFile {
     fd: OwnedFd,
@@ -51,30 +45,10 @@ struct Allocator {
 }
 
 impl MemoryFile {
-    /// Makes a memory file; the first one made in the process becomes
-    /// [`MemoryFile::sentry`].
+    /// Makes a memory file. A kernel has one (`Kernel::memfile`), made at
+    /// boot and handed to what keeps pages in it (address spaces, the file
+    /// cache, tmpfs), so two kernels in one process share no page.
     pub fn new() -> std::io::Result<Arc<MemoryFile>> {
-        let f = MemoryFile::create()?;
-        let _ = SENTRY_FILE.set(f.clone());
-        Ok(f)
-    }
-
-    /// The Sentry's memory file (see [`SENTRY_FILE`]), made now if boot has
-    /// not made it yet (unit tests).
-    pub fn sentry() -> Result<Arc<MemoryFile>, Errno> {
-        if let Some(f) = SENTRY_FILE.get() {
-            return Ok(f.clone());
-        }
-        MemoryFile::new().map_err(|e| {
-            tracing::warn!("cannot create the memory file: {e}");
-            Errno::ENOMEM
-        })?;
-        SENTRY_FILE.get().cloned().ok_or(Errno::ENOMEM)
-    }
-
-    /// A memory file of its own (not registered as the Sentry's), for
-    /// tests that must not share one.
-    pub(crate) fn create() -> std::io::Result<Arc<MemoryFile>> {
         // SAFETY: memfd_create takes a NUL-terminated name and returns a new fd.
         let fd = unsafe { libc::memfd_create(c"runsc-memory".as_ptr(), 0) };
         if fd < 0 {
@@ -468,7 +442,7 @@ mod tests {
 
     #[test]
     fn allocations_do_not_overlap_and_freed_space_is_reused() {
-        let f = MemoryFile::create().unwrap();
+        let f = MemoryFile::new().unwrap();
         let a = f.allocate(8192).unwrap();
         let b = f.allocate(4096).unwrap();
         assert!(b >= a + 8192);
@@ -479,7 +453,7 @@ mod tests {
 
     #[test]
     fn punched_pages_read_as_zero_and_copy_skips_holes() {
-        let f = MemoryFile::create().unwrap();
+        let f = MemoryFile::new().unwrap();
         let a = f.allocate(3 * PAGE_SIZE).unwrap();
         // SAFETY: a is an allocated range of the mapped file.
         unsafe { *f.ptr(a + PAGE_SIZE) = 7 };
@@ -498,7 +472,7 @@ mod tests {
 
     #[test]
     fn shared_pages_outlive_their_range_until_the_last_owner_lets_go() {
-        let f = MemoryFile::create().unwrap();
+        let f = MemoryFile::new().unwrap();
         let r = MemRange::new(&f, 4 * PAGE_SIZE).unwrap();
         let off = r.off;
         // SAFETY: the range is allocated and mapped.
@@ -535,7 +509,7 @@ mod tests {
 
     #[test]
     fn counted_allocations_are_freed_by_their_last_owner() {
-        let f = MemoryFile::create().unwrap();
+        let f = MemoryFile::new().unwrap();
         let a = f.allocate_counted(2 * PAGE_SIZE).unwrap();
         f.add_owner(a, 2 * PAGE_SIZE);
         f.release(a, PAGE_SIZE);
@@ -551,7 +525,7 @@ mod tests {
 
     #[test]
     fn range_pointers_are_bounds_checked() {
-        let f = MemoryFile::create().unwrap();
+        let f = MemoryFile::new().unwrap();
         let r = MemRange::new(&f, 2 * PAGE_SIZE).unwrap();
         assert!(r.ptr(0, 2 * PAGE_SIZE).is_ok());
         assert_eq!(r.ptr(PAGE_SIZE, PAGE_SIZE + 1).err(), Some(Errno::EIO));

@@ -4,6 +4,12 @@
  * in a directory listing, unlink while open (nlink 0, data still readable),
  * and ENOENT afterwards. Also mkdir/rmdir. The name contains the pid so
  * parallel native runs do not collide; no pid is printed.
+ *
+ * Then the application's buffers as read(2) and write(2) see them (the
+ * sandbox copies straight between them and the file's pages): uneven
+ * iovecs across pages, a read into and a write from a shared mapping of
+ * the same file, a read into a buffer after fork (the child's own copy),
+ * and a preadv whose second buffer cannot be written (a short read).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -11,7 +17,10 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int failures;
@@ -45,6 +54,69 @@ static int listed(const char *dir, const char *name)
 			found = 1;
 	closedir(d);
 	return found;
+}
+
+/* The application buffers of read(2) and write(2) on a file in /tmp. */
+static void buffers(const char *path)
+{
+	static char a[100000], b[100000];
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	CHECK(unlink(path) == 0);
+	for (int i = 0; i < (int)sizeof(a); i++)
+		a[i] = (char)(i * 7 + i / 251);
+
+	struct iovec w[3] = {{a, 1}, {a + 1, 5000}, {a + 5001, 70000}};
+	CHECK(pwritev(fd, w, 3, 10) == 75001);
+	struct iovec r[4] = {{b, 3}, {b + 3, 4093}, {b + 4096, 1}, {b + 4097, 90000}};
+	ssize_t n = preadv(fd, r, 4, 10);
+	printf("pwritev and preadv with uneven iovecs: %zd bytes, same %s\n", n,
+	       n == 75001 && memcmp(a, b, 75001) == 0 ? "yes" : "no");
+	CHECK(n == 75001 && memcmp(a, b, 75001) == 0);
+
+	char *m = mmap(NULL, 16384, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(m != MAP_FAILED);
+	if (m != MAP_FAILED) {
+		n = pread(fd, m + 8192, 4096, 0);
+		CHECK(n == 4096 && memcmp(m + 8192 + 10, a, 4086) == 0);
+		CHECK(pwrite(fd, m + 10, 1000, 20000) == 1000);
+		CHECK(pread(fd, b, 1000, 20000) == 1000 && memcmp(b, a, 1000) == 0);
+		int same = memcmp(m + 8192 + 10, a, 4086) == 0 && memcmp(b, a, 1000) == 0;
+		printf("read into and write from a shared mapping of the file: %s\n",
+		       same ? "ok" : "wrong");
+		munmap(m, 16384);
+	}
+
+	/* After fork the buffer's page is shared copy-on-write: a read in the
+	 * child fills the child's copy only. */
+	memset(b, 'p', 4096);
+	pid_t pid = fork();
+	if (pid == 0) {
+		_exit(pread(fd, b, 4096, 10) == 4096 && memcmp(b, a, 4096) == 0 ? 0 : 1);
+	}
+	int status = 0;
+	CHECK(waitpid(pid, &status, 0) == pid);
+	printf("read in a forked child: child %s, parent's buffer untouched %s\n",
+	       WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "ok" : "wrong",
+	       b[0] == 'p' && b[4095] == 'p' ? "yes" : "no");
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0 && b[0] == 'p');
+
+	char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(p != MAP_FAILED);
+	if (p != MAP_FAILED) {
+		CHECK(mprotect(p + 4096, 4096, PROT_NONE) == 0);
+		struct iovec r2[2] = {{b, 100}, {p + 4096, 100}};
+		n = preadv(fd, r2, 2, 0);
+		printf("preadv whose second buffer is not writable: %zd\n", n);
+		CHECK(n == 100);
+		errno = 0;
+		CHECK(pread(fd, p + 4096, 100, 0) == -1 && errno == EFAULT);
+		munmap(p, 8192);
+	}
+	close(fd);
 }
 
 int main(void)
@@ -149,6 +221,8 @@ int main(void)
 	errno = 0;
 	CHECK(stat(dir, &st) == -1 && errno == ENOENT);
 	printf("mkdir, mkdir again (EEXIST), rmdir, stat (ENOENT): done\n");
+
+	buffers(path);
 
 	printf(failures ? "FAIL\n" : "PASS\n");
 	return failures ? 1 : 0;

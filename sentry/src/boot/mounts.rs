@@ -9,6 +9,7 @@ use super::spec::{Mount, MountTree, RootSpec};
 use crate::errno::Errno;
 use crate::fsimpl::gofer::{GoferFs, Options};
 use crate::fsimpl::namespace;
+use crate::mm::MemoryFile;
 use crate::vfs::{ops, Cred, MountSpec, Vfs};
 
 /// The namespace `root` and `mounts` describe, over the Gofer's root.
@@ -16,10 +17,11 @@ pub(super) fn build(
     gofer: Arc<Client>,
     root: &RootSpec,
     mounts: &MountTree,
+    memfile: &Arc<MemoryFile>,
 ) -> Result<Arc<Vfs>, String> {
     match mounts {
         MountTree::Default => {
-            let vfs = namespace::new(gofer, root.overlay, root.shared)
+            let vfs = namespace::new(gofer, root.overlay, root.shared, memfile)
                 .map_err(|e| format!("cannot mount the root filesystem: {}", super::describe(e)))?;
             if root.readonly {
                 vfs.set_root_readonly(true)
@@ -27,7 +29,7 @@ pub(super) fn build(
             }
             Ok(vfs)
         }
-        MountTree::Spec(mounts) => from_spec(gofer, root, mounts),
+        MountTree::Spec(mounts) => from_spec(gofer, root, mounts, memfile),
     }
 }
 
@@ -39,9 +41,14 @@ fn strerror(e: Errno) -> String {
 
 /// An OCI container's filesystem tree: the root, then the spec's mounts in
 /// order, then the root made read-only if the spec says so.
-fn from_spec(gofer: Arc<Client>, root: &RootSpec, mounts: &[Mount]) -> Result<Arc<Vfs>, String> {
+fn from_spec(
+    gofer: Arc<Client>,
+    root: &RootSpec,
+    mounts: &[Mount],
+    memfile: &Arc<MemoryFile>,
+) -> Result<Arc<Vfs>, String> {
     let shared = root.shared;
-    let vfs = namespace::bare(gofer.clone(), root.overlay, shared)
+    let vfs = namespace::bare(gofer.clone(), root.overlay, shared, memfile)
         .map_err(|e| format!("cannot mount the root filesystem: {}", strerror(e)))?;
     for m in mounts {
         let (flags, data) = mount_options(&m.options);

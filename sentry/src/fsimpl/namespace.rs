@@ -11,13 +11,21 @@ use crate::fsimpl::overlay::OverlayFs;
 use crate::fsimpl::proc::ProcType;
 use crate::fsimpl::sys::SysfsType;
 use crate::fsimpl::tmpfs::fs_type::{Kind, TmpfsType};
+use crate::mm::MemoryFile;
 use crate::vfs::{InodeRef, MountSpec, Vfs};
 
-/// Makes every filesystem type of the Sentry mountable in `vfs`.
-pub fn register_filesystems(vfs: &Vfs) {
-    vfs.register_filesystem("tmpfs", Arc::new(TmpfsType(Kind::Tmpfs)));
-    vfs.register_filesystem("devtmpfs", Arc::new(TmpfsType(Kind::Devtmpfs)));
-    vfs.register_filesystem("mqueue", Arc::new(TmpfsType(Kind::Mqueue)));
+/// Makes every filesystem type of the Sentry mountable in `vfs`; the
+/// in-memory ones keep file data in `memfile`.
+pub fn register_filesystems(vfs: &Vfs, memfile: &Arc<MemoryFile>) {
+    let tmpfs = |kind| {
+        Arc::new(TmpfsType {
+            kind,
+            memfile: memfile.clone(),
+        })
+    };
+    vfs.register_filesystem("tmpfs", tmpfs(Kind::Tmpfs));
+    vfs.register_filesystem("devtmpfs", tmpfs(Kind::Devtmpfs));
+    vfs.register_filesystem("mqueue", tmpfs(Kind::Mqueue));
     vfs.register_filesystem("proc", Arc::new(ProcType));
     vfs.register_filesystem("sysfs", Arc::new(SysfsType));
     vfs.register_filesystem("devpts", Arc::new(DevptsType::default()));
@@ -25,9 +33,9 @@ pub fn register_filesystems(vfs: &Vfs) {
 
 /// A namespace with `root` on `/`, every filesystem type registered, and
 /// nothing mounted.
-pub fn with_root(root: InodeRef, fstype: &'static str) -> Arc<Vfs> {
+pub fn with_root(root: InodeRef, fstype: &'static str, memfile: &Arc<MemoryFile>) -> Arc<Vfs> {
     let vfs = Vfs::with_root(root, fstype);
-    register_filesystems(&vfs);
+    register_filesystems(&vfs, memfile);
     vfs
 }
 
@@ -40,13 +48,15 @@ pub fn with_root(root: InodeRef, fstype: &'static str) -> Arc<Vfs> {
 ///
 /// Without `overlay` the root is the Gofer's root itself, writable
 /// (changes reach the host); `shared`: the host may change the Gofer's
-/// files meanwhile (see `fsimpl::gofer`).
+/// files meanwhile (see `fsimpl::gofer`). What lives in memory (the
+/// overlay's upper layer, tmpfs mounts) is kept in `memfile`.
 pub fn new(
     gofer: Arc<gofer_protocol::Client>,
     overlay: bool,
     shared: bool,
+    memfile: &Arc<MemoryFile>,
 ) -> Result<Arc<Vfs>, Errno> {
-    let vfs = bare(gofer, overlay, shared)?;
+    let vfs = bare(gofer, overlay, shared, memfile)?;
     for spec in default_mounts() {
         // A root where one of these cannot be made (a symlink to nowhere,
         // say) still runs, as a container would without it.
@@ -67,13 +77,14 @@ pub fn bare(
     gofer: Arc<gofer_protocol::Client>,
     overlay: bool,
     shared: bool,
+    memfile: &Arc<MemoryFile>,
 ) -> Result<Arc<Vfs>, Errno> {
     let writable = !overlay;
     let gofer_root = GoferFs::new_root_with(gofer, Options { writable, shared })?;
     Ok(if overlay {
-        with_root(OverlayFs::new_root(gofer_root), "overlay")
+        with_root(OverlayFs::new_root(gofer_root, memfile), "overlay", memfile)
     } else {
-        with_root(gofer_root, "9p")
+        with_root(gofer_root, "9p", memfile)
     })
 }
 

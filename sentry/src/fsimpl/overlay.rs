@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use super::tmpfs::{TmpInode, Tmpfs};
 use crate::errno::Errno;
+use crate::mm::MemoryFile;
 use crate::vfs::{self, DirEntry, FileOps, Inode, InodeRef, MemSegment, Owner, SetAttr, IO_CHUNK};
 
 /// Inode numbers of files only in the upper layer are the tmpfs ones plus
@@ -77,9 +78,10 @@ fn has_links(u: &TmpInode) -> bool {
 }
 
 impl OverlayFs {
-    /// The root over `lower` (read-only), with a fresh tmpfs upper layer.
-    pub fn new_root(lower: InodeRef) -> InodeRef {
-        let upper = Tmpfs::new_root(lower.mode() & 0o7777, Owner::default());
+    /// The root over `lower` (read-only), with a fresh tmpfs upper layer
+    /// in `memfile`.
+    pub fn new_root(lower: InodeRef, memfile: &Arc<MemoryFile>) -> InodeRef {
+        let upper = Tmpfs::new_root(memfile, lower.mode() & 0o7777, Owner::default());
         OverlayFs::with_layers(upper, lower)
     }
 
@@ -836,7 +838,7 @@ mod tests {
 
     /// A lower layer: a tmpfs tree standing in for the Gofer's.
     fn lower() -> Arc<TmpInode> {
-        let l = Tmpfs::new_root(0o755, Owner::default());
+        let l = Tmpfs::new_root(&MemoryFile::new().unwrap(), 0o755, Owner::default());
         let etc = l.mkdir(b"etc", 0o755, Owner::default()).unwrap();
         let f = etc.create(b"passwd", 0o644, Owner::default()).unwrap();
         f.clone()
@@ -866,7 +868,7 @@ mod tests {
     #[test]
     fn writing_copies_up_and_leaves_the_lower_file_alone() {
         let l = lower();
-        let root = OverlayFs::new_root(l.clone());
+        let root = OverlayFs::new_root(l.clone(), &MemoryFile::new().unwrap());
         let etc = root.lookup(b"etc").unwrap();
         let p = etc.lookup(b"passwd").unwrap();
         let ino = p.ino();
@@ -881,7 +883,7 @@ mod tests {
     #[test]
     fn truncating_open_skips_the_copy_of_data() {
         let l = lower();
-        let root = OverlayFs::new_root(l);
+        let root = OverlayFs::new_root(l, &MemoryFile::new().unwrap());
         let p = root.lookup(b"etc").unwrap().lookup(b"passwd").unwrap();
         p.setattr(&SetAttr {
             size: Some(0),
@@ -894,7 +896,7 @@ mod tests {
     #[test]
     fn unlink_of_a_lower_file_leaves_a_whiteout() {
         let l = lower();
-        let root = OverlayFs::new_root(l.clone());
+        let root = OverlayFs::new_root(l.clone(), &MemoryFile::new().unwrap());
         let etc = root.lookup(b"etc").unwrap();
         etc.unlink(b"passwd").unwrap();
         assert_eq!(etc.lookup(b"passwd").err(), Some(Errno::ENOENT));
@@ -910,7 +912,7 @@ mod tests {
     #[test]
     fn directory_made_over_a_whiteout_is_opaque() {
         let l = lower();
-        let root = OverlayFs::new_root(l);
+        let root = OverlayFs::new_root(l, &MemoryFile::new().unwrap());
         let etc = root.lookup(b"etc").unwrap();
         assert_eq!(root.rmdir(b"etc"), Err(Errno::ENOTEMPTY));
         etc.unlink(b"passwd").unwrap();
@@ -925,7 +927,7 @@ mod tests {
     #[test]
     fn merged_listing_shows_both_layers_once() {
         let l = lower();
-        let root = OverlayFs::new_root(l);
+        let root = OverlayFs::new_root(l, &MemoryFile::new().unwrap());
         let etc = root.lookup(b"etc").unwrap();
         etc.create(b"new", 0o644, Owner::default()).unwrap();
         // Copy up passwd: it must still be listed once.
@@ -946,7 +948,7 @@ mod tests {
     #[test]
     fn rename_of_a_lower_file_moves_it_and_hides_the_old_name() {
         let l = lower();
-        let root = OverlayFs::new_root(l);
+        let root = OverlayFs::new_root(l, &MemoryFile::new().unwrap());
         let etc = root.lookup(b"etc").unwrap();
         etc.rename(b"passwd", &root, b"pw", 0).unwrap();
         assert_eq!(etc.lookup(b"passwd").err(), Some(Errno::ENOENT));
@@ -963,7 +965,7 @@ mod tests {
     #[test]
     fn exchange_swaps_lower_files_and_leaves_the_lower_layer_alone() {
         let l = lower();
-        let root = OverlayFs::new_root(l.clone());
+        let root = OverlayFs::new_root(l.clone(), &MemoryFile::new().unwrap());
         let etc = root.lookup(b"etc").unwrap();
         etc.create(b"new", 0o600, Owner::default())
             .unwrap()
@@ -1002,7 +1004,7 @@ mod tests {
             .unwrap()
             .create(b"inner", 0o644, Owner::default())
             .unwrap();
-        let root = OverlayFs::new_root(l);
+        let root = OverlayFs::new_root(l, &MemoryFile::new().unwrap());
         let etc = root.lookup(b"etc").unwrap();
         // A merged directory cannot move, as with rename.
         etc.mkdir(b"d", 0o755, Owner::default()).unwrap();
@@ -1039,7 +1041,7 @@ mod tests {
         let l = lower();
         let lp = l.lookup(b"etc").unwrap().lookup(b"passwd").unwrap();
         lp.xattr_set(b"user.a", Some(b"1"), 0).unwrap();
-        let root = OverlayFs::new_root(l);
+        let root = OverlayFs::new_root(l, &MemoryFile::new().unwrap());
         let p = root.lookup(b"etc").unwrap().lookup(b"passwd").unwrap();
         assert_eq!(p.xattr_get(b"user.a").unwrap(), b"1");
         assert_eq!(p.xattr_list().unwrap(), vec![b"user.a".to_vec()]);
@@ -1089,7 +1091,7 @@ mod tests {
     fn the_roots_xattrs_are_the_lower_roots() {
         let l = lower();
         l.xattr_set(b"user.r", Some(b"1"), 0).unwrap();
-        let root = OverlayFs::new_root(l.clone());
+        let root = OverlayFs::new_root(l.clone(), &MemoryFile::new().unwrap());
         assert_eq!(root.xattr_get(b"user.r").unwrap(), b"1");
         root.xattr_set(b"user.r", None, 0).unwrap();
         assert_eq!(root.xattr_get(b"user.r"), Err(Errno::ENODATA));
@@ -1098,7 +1100,7 @@ mod tests {
 
     #[test]
     fn a_lower_layer_without_xattrs_reads_as_none() {
-        let root = OverlayFs::new_root(Arc::new(NoXattrs(lower())));
+        let root = OverlayFs::new_root(Arc::new(NoXattrs(lower())), &MemoryFile::new().unwrap());
         let p = root.lookup(b"etc").unwrap().lookup(b"passwd").unwrap();
         assert_eq!(p.xattr_get(b"user.a"), Err(Errno::ENODATA));
         assert_eq!(p.xattr_list().unwrap(), Vec::<Vec<u8>>::new());
@@ -1109,7 +1111,7 @@ mod tests {
 
     #[test]
     fn hard_links_are_one_overlay_inode() {
-        let root = OverlayFs::new_root(lower());
+        let root = OverlayFs::new_root(lower(), &MemoryFile::new().unwrap());
         let etc = root.lookup(b"etc").unwrap();
         let p = etc.lookup(b"passwd").unwrap();
         root.link(b"again", &p).unwrap();
@@ -1124,7 +1126,7 @@ mod tests {
 
     #[test]
     fn exchange_of_two_names_of_one_file_does_nothing() {
-        let root = OverlayFs::new_root(lower());
+        let root = OverlayFs::new_root(lower(), &MemoryFile::new().unwrap());
         let etc = root.lookup(b"etc").unwrap();
         let p = etc.lookup(b"passwd").unwrap();
         etc.link(b"again", &p).unwrap();
@@ -1137,7 +1139,7 @@ mod tests {
     #[test]
     fn shared_memory_is_the_layer_that_serves_the_file() {
         let l = lower();
-        let root = OverlayFs::new_root(l);
+        let root = OverlayFs::new_root(l, &MemoryFile::new().unwrap());
         let p = root.lookup(b"etc").unwrap().lookup(b"passwd").unwrap();
         let before = p.shared_memory(0, 4096).unwrap().unwrap();
         // Opening for writing copies up: from then on the upper file's
@@ -1156,7 +1158,7 @@ mod tests {
 
     #[test]
     fn symlinks_read_through_from_the_lower_layer() {
-        let root = OverlayFs::new_root(lower());
+        let root = OverlayFs::new_root(lower(), &MemoryFile::new().unwrap());
         assert_eq!(
             root.lookup(b"link").unwrap().readlink().unwrap(),
             b"etc/passwd"
@@ -1165,7 +1167,7 @@ mod tests {
 
     #[test]
     fn lookups_return_one_inode_per_path_while_held() {
-        let root = OverlayFs::new_root(lower());
+        let root = OverlayFs::new_root(lower(), &MemoryFile::new().unwrap());
         let a = root.lookup(b"etc").unwrap();
         let b = root.lookup(b"etc").unwrap();
         assert!(Arc::ptr_eq(&a, &b));

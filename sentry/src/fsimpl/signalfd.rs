@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use crate::errno::Errno;
 use crate::kernel::signal::{SigInfo, UNBLOCKABLE};
-use crate::kernel::task::{Task, TaskHandle};
+use crate::kernel::{Task, TaskHandle};
 use crate::vfs::Caller;
 use crate::vfs::{File, FileOps};
 

@@ -6,8 +6,10 @@ use std::sync::Arc;
 use platform::XSave;
 
 use crate::errno::Errno;
-use crate::kernel::task::{spawn, Attach, Task, VforkDone};
+use crate::kernel::task::{Task, VforkDone};
+use crate::kernel::task_run::{spawn, Attach};
 use crate::kernel::thread_group::{default_actions, ThreadGroup};
+use crate::kernel::TaskHandle;
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CloneArgs {
@@ -104,7 +106,7 @@ impl Task {
             g
         };
         let comm = self.handle.comm.lock().unwrap().clone();
-        let handle = Task::new_handle(&kernel, tid, &tg, self.creds(), comm, self.signal_mask());
+        let handle = TaskHandle::new(tid, &tg, self.creds(), comm, self.signal_mask());
         *handle.sched.lock().unwrap() = self.handle.sched.lock().unwrap().clone();
         {
             let mut pids = kernel.pids.lock().unwrap();
@@ -191,7 +193,7 @@ impl Task {
                     break;
                 }
                 let _ = self.block_on(
-                    crate::kernel::debug::WaitOn::Vfork,
+                    crate::kernel::activity::WaitOn::Vfork,
                     &[&v.queue],
                     None,
                     &mut || v.done.load(Ordering::SeqCst),

@@ -1,11 +1,17 @@
-//! What happens when a task or a whole thread group ends.
+//! What happens when a task or a whole thread group ends: exit_group's
+//! and a fatal signal's group exit, a task's leaving, and the zombie its
+//! parent reaps.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::kernel::signal::SigInfo;
-use crate::kernel::task::TaskHandle;
+use crate::kernel::signal_send::send_group;
+use crate::kernel::task::Task;
 use crate::kernel::thread_group::ThreadGroup;
-use crate::kernel::Kernel;
+use crate::kernel::{Kernel, TaskHandle};
+use crate::mm::MemoryManager;
+use crate::vfs::FdTable;
 
 /// Removes an exited task; if it was the last of its group, the group
 /// becomes a zombie for its parent to reap (or is reaped at once if the
@@ -86,106 +92,58 @@ pub fn task_exited(k: &Arc<Kernel>, handle: &Arc<TaskHandle>, tg: &Arc<ThreadGro
     parent.child_events.notify_all();
 }
 
-fn is_stop_signal(sig: i32) -> bool {
-    matches!(
-        sig,
-        libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
-    )
-}
-
-const STOP_SIGNALS: [i32; 4] = [libc::SIGSTOP, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU];
-
-/// What sending `sig` does before it is queued (Linux's prepare_signal):
-/// SIGCONT resumes a stopped group and discards pending stop signals; a stop
-/// signal discards a pending SIGCONT.
-pub fn prepare_signal(tg: &ThreadGroup, sig: i32) {
-    if sig == libc::SIGCONT {
-        let (tasks, resumed) = {
-            let mut i = tg.inner.lock().unwrap();
-            for s in STOP_SIGNALS {
-                i.pending.remove(s);
+impl Task {
+    /// Ends the whole thread group with `status` (exit_group, fatal signal).
+    pub fn group_exit(&mut self, status: i32) {
+        let others: Vec<Arc<TaskHandle>> = {
+            let mut tg = self.tg.inner.lock().unwrap();
+            if tg.group_exit.is_none() {
+                tg.group_exit = Some(status);
             }
-            let resumed = i.stopped.take().is_some();
-            if resumed {
-                i.wait_cont_pending = true;
-                i.wait_stop_pending = None;
-            }
-            (i.tasks.clone(), resumed)
+            tg.tasks
+                .iter()
+                .filter(|t| t.tid != self.tid)
+                .cloned()
+                .collect()
         };
-        for t in &tasks {
-            let mut s = t.sig.lock().unwrap();
-            for st in STOP_SIGNALS {
-                s.pending.remove(st);
-            }
-        }
-        if resumed {
-            tg.stop_queue.notify_all();
-            for t in &tasks {
-                t.waiter.notify();
-            }
-            notify_parent_stop(tg, libc::CLD_CONTINUED, libc::SIGCONT);
-        }
-    } else if is_stop_signal(sig) {
-        let tasks = {
-            let mut i = tg.inner.lock().unwrap();
-            i.pending.remove(libc::SIGCONT);
-            i.tasks.clone()
-        };
-        for t in tasks {
-            t.sig.lock().unwrap().pending.remove(libc::SIGCONT);
-        }
-    }
-}
-
-/// Tells the parent a child stopped or continued: SIGCHLD (unless the
-/// parent asked for SA_NOCLDSTOP) and a wake-up of its waiters.
-pub fn notify_parent_stop(tg: &ThreadGroup, code: i32, sig: i32) {
-    let Some(parent) = tg.parent() else { return };
-    let act = parent.actions.lock().unwrap()[(libc::SIGCHLD - 1) as usize];
-    if act.flags & libc::SA_NOCLDSTOP as u64 == 0 {
-        send_group(&parent, SigInfo::child(code, tg.tgid, 0, sig));
-    }
-    parent.child_events.notify_all();
-}
-
-/// Queues a process-directed signal and wakes the group's tasks so one that
-/// does not block it takes it.
-pub fn send_group(tg: &ThreadGroup, info: SigInfo) {
-    prepare_signal(tg, info.signo);
-    let tasks = {
-        let mut i = tg.inner.lock().unwrap();
-        if i.exit.is_some() {
-            return;
-        }
-        if info.signo == libc::SIGKILL {
-            i.group_exit.get_or_insert(libc::SIGKILL);
-            i.tasks.clone()
-        } else if i
-            .tasks
-            .iter()
-            .all(|t| crate::kernel::task::ignored(tg, info.signo, t.sig.lock().unwrap().mask))
-        {
-            return;
-        } else {
-            i.pending.push(info);
-            i.tasks.clone()
-        }
-    };
-    let mut taken = false;
-    for t in &tasks {
-        if info.signo == libc::SIGKILL {
+        for t in others {
             t.kill();
-        } else if t.sig.lock().unwrap().mask & crate::kernel::signal::bit(info.signo) == 0 {
-            t.kick();
-            taken = true;
-            break;
         }
+        self.exit_code = Some(status);
+        self.handle.killed.store(true, Ordering::SeqCst);
     }
-    if !taken && info.signo != libc::SIGKILL {
-        // Blocked everywhere: nobody is interrupted, but sleepers that wait
-        // for pending signals (signalfd, sigtimedwait) must look again.
-        for t in &tasks {
-            t.waiter.notify();
+
+    /// Leaves: releases the platform thread, wakes CLONE_CHILD_CLEARTID
+    /// waiters, and turns the group into a zombie if this was its last task.
+    pub(super) fn exit(mut self) {
+        if self.clear_child_tid != 0
+            && self
+                .mm
+                .write(self.clear_child_tid, &0u32.to_ne_bytes())
+                .is_ok()
+        {
+            let _ = self
+                .kernel
+                .futexes
+                .wake(&self, self.clear_child_tid, 1, u32::MAX, false);
         }
+        if let Some(v) = self.vfork_parent.take() {
+            v.complete();
+        }
+        *self.handle.interrupter.lock().unwrap() = None;
+        if let Some(ctx) = self.ctx.take() {
+            ctx.release();
+        }
+        // Descriptors close before the parent hears of the exit, as in
+        // Linux's do_exit (exit_files before exit_notify): a parent that
+        // reaped its child must find the child's pipe ends closed and its
+        // epoll interests gone.
+        drop(std::mem::replace(&mut self.fds, FdTable::new()));
+        // So is the memory (exit_mm): pages the child shared copy-on-write
+        // have one owner fewer by the time its parent hears of the exit.
+        let empty = MemoryManager::new(self.mm.file.clone(), self.mm.layout.max_addr);
+        drop(std::mem::replace(&mut self.mm, empty));
+        let status = self.exit_code.unwrap_or(0);
+        task_exited(&self.kernel, &self.handle, &self.tg, status);
     }
 }

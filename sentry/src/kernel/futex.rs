@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::errno::Errno;
-use crate::kernel::debug::WaitOn;
+use crate::kernel::activity::WaitOn;
 use crate::kernel::task::Task;
 use crate::waiter::Waiter;
 

@@ -1,6 +1,18 @@
 //! The kernel proper: tasks, thread groups, the PID namespace, signals,
 //! futexes and credentials.
+//!
+//! This file holds the [`Kernel`], its PID namespace ([`Pids`]) and what
+//! the namespace lists of each task, its [`TaskHandle`]. A handle names its
+//! [`ThreadGroup`] and the group lists its handles, so the handle lives here
+//! and not in `task.rs`: `thread_group.rs` would import that file and be
+//! imported by it. The other files import this one, and one another only
+//! downward: `signal.rs` and `activity.rs` are data; `thread_group.rs` is a
+//! process; `task.rs` is a task's own state, its access to application
+//! memory and its sleeps; `signal_send.rs`, `signal_frame.rs`, `exit.rs`,
+//! `clone.rs`, `exec.rs`, `futex.rs` and `debug.rs` act on tasks; and
+//! `task_run.rs`, the run loop, calls into them and the syscall table.
 
+pub mod activity;
 mod caller;
 pub mod clone;
 pub mod deadline;
@@ -9,22 +21,28 @@ pub mod exec;
 pub mod exit;
 pub mod futex;
 pub mod signal;
+pub mod signal_frame;
+pub mod signal_send;
 pub mod syscall_table;
 pub mod task;
+pub mod task_run;
 pub mod thread_group;
 pub mod uts;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Instant, SystemTime};
 
-use platform::Platform;
+use platform::{Interrupter, Platform};
 
-use crate::errno::Errno;
+use crate::kernel::activity::Activity;
+use crate::kernel::signal::{AltStack, Pending};
 use crate::kernel::syscall_table::Table;
-use crate::mm::MemoryFile;
-use crate::vfs::Vfs;
-pub use task::{Task, TaskHandle};
+use crate::mm::{MemoryFile, MemoryManager};
+use crate::vfs::{FdTable, FsContext, Vfs};
+use crate::waiter::Waiter;
+pub use task::Task;
 pub use thread_group::ThreadGroup;
 
 /// A task's credentials.
@@ -71,6 +89,113 @@ pub struct Config {
     /// Where inet sockets live (`--network`): the Sentry's own stack, or
     /// host sockets the Sentry drives (`host`).
     pub network: netstack::NetworkMode,
+}
+
+/// Per-thread signal state.
+#[derive(Default)]
+pub struct TaskSignals {
+    pub mask: u64,
+    pub pending: Pending,
+    /// The mask to restore after a handler that interrupted sigsuspend.
+    pub saved_mask: Option<u64>,
+    pub alt: AltStack,
+}
+
+/// The shared face of a task.
+pub struct TaskHandle {
+    pub tid: i32,
+    pub tg: Arc<ThreadGroup>,
+    pub waiter: Arc<Waiter>,
+    pub sig: Mutex<TaskSignals>,
+    pub interrupter: Mutex<Option<Interrupter>>,
+    /// The task must exit at its next chance (exit_group, execve by another
+    /// thread, a fatal signal).
+    pub killed: AtomicBool,
+    pub creds: Mutex<Credentials>,
+    pub comm: Mutex<Vec<u8>>,
+    /// CPU time spent in the application and in the Sentry, nanoseconds.
+    pub utime_ns: AtomicU64,
+    pub stime_ns: AtomicU64,
+    /// What /proc shows of this task to others, published by the task.
+    pub view: Mutex<TaskView>,
+    /// Asleep in [`Task::block`] (state S in /proc; R otherwise).
+    pub sleeping: AtomicBool,
+    /// Times the task went to sleep (voluntary_ctxt_switches).
+    pub nvcsw: AtomicU64,
+    /// Its nice value and CPU affinity, as the application set them.
+    pub sched: Mutex<SchedAttrs>,
+    /// The syscall it serves and what it sleeps on, for the task dump.
+    pub activity: Activity,
+}
+
+/// What setpriority and sched_setaffinity set, kept per thread as Linux
+/// keeps them (and inherited by a new thread or process). The Sentry
+/// reports them back; the host scheduler keeps its own pinning.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SchedAttrs {
+    /// -20 (most favoured) to 19.
+    pub nice: i32,
+    /// The CPUs allowed, a bit per CPU (bytes as the syscall passes them),
+    /// or `None` for all.
+    pub affinity: Option<Vec<u8>>,
+}
+
+/// A task's address space, descriptors and filesystem context as /proc
+/// sees them from another task. Weak: a reader never keeps them alive (an
+/// address space is destroyed with its last strong reference), so after
+/// exit or exec the old ones simply fail to upgrade.
+#[derive(Default)]
+pub struct TaskView {
+    pub mm: Weak<MemoryManager>,
+    pub fds: Weak<FdTable>,
+    pub fs: Weak<FsContext>,
+}
+
+impl TaskHandle {
+    /// The handle of a new task of `tg`, with the signal mask it starts
+    /// with.
+    pub fn new(
+        tid: i32,
+        tg: &Arc<ThreadGroup>,
+        creds: Credentials,
+        comm: Vec<u8>,
+        mask: u64,
+    ) -> Arc<TaskHandle> {
+        Arc::new(TaskHandle {
+            tid,
+            tg: tg.clone(),
+            waiter: Waiter::new(),
+            sig: Mutex::new(TaskSignals {
+                mask,
+                ..Default::default()
+            }),
+            interrupter: Mutex::new(None),
+            killed: AtomicBool::new(false),
+            creds: Mutex::new(creds),
+            comm: Mutex::new(comm),
+            utime_ns: AtomicU64::new(0),
+            stime_ns: AtomicU64::new(0),
+            view: Mutex::new(TaskView::default()),
+            sleeping: AtomicBool::new(false),
+            nvcsw: AtomicU64::new(0),
+            sched: Mutex::new(SchedAttrs::default()),
+            activity: Default::default(),
+        })
+    }
+
+    /// Wakes the task wherever it is: blocked in the Sentry or running
+    /// application code.
+    pub fn kick(&self) {
+        self.waiter.notify();
+        if let Some(i) = self.interrupter.lock().unwrap().as_ref() {
+            i.interrupt();
+        }
+    }
+
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::SeqCst);
+        self.kick();
+    }
 }
 
 /// The sandbox's PID namespace: every live task and thread group by id.
@@ -203,76 +328,6 @@ impl Kernel {
 
     pub fn group(&self, tgid: i32) -> Option<Arc<ThreadGroup>> {
         self.pids.lock().unwrap().groups.get(&tgid).cloned()
-    }
-
-    /// Delivers a host signal the sandbox received from outside (`docker
-    /// kill`, a terminal's Ctrl-C): one sent by a process goes to init, as a
-    /// container runtime's kill does; one from the terminal driver goes to
-    /// init's whole process group, as a terminal's foreground job gets it.
-    pub fn signal_from_outside(&self, sig: i32, from_terminal: bool) {
-        let Some(init) = self.group(1) else { return };
-        let info = signal::SigInfo::user(
-            sig,
-            if from_terminal {
-                libc::SI_KERNEL
-            } else {
-                libc::SI_USER
-            },
-            0,
-            0,
-        );
-        if !from_terminal {
-            exit::send_group(&init, info);
-            return;
-        }
-        let pgid = init.inner.lock().unwrap().pgid;
-        for g in self.all_groups() {
-            if g.inner.lock().unwrap().pgid == pgid {
-                exit::send_group(&g, info);
-            }
-        }
-    }
-
-    /// A signal from the runtime to one process (an `exec`ed one's host
-    /// waiter was signalled).
-    pub fn signal_process(&self, pid: i32, sig: i32) -> Result<(), Errno> {
-        if !(1..=signal::NSIG as i32).contains(&sig) {
-            return Err(Errno::EINVAL);
-        }
-        let g = self.group(pid).ok_or(Errno::ESRCH)?;
-        exit::send_group(&g, signal::SigInfo::user(sig, libc::SI_USER, 0, 0));
-        Ok(())
-    }
-
-    /// A signal from the container runtime (`kill`): to PID 1, or to every
-    /// process with `all`. As Linux treats signals from an ancestor PID
-    /// namespace, PID 1 ignores those it has no handler for, SIGKILL and
-    /// SIGSTOP aside: `docker stop` of a program that does not handle
-    /// SIGTERM waits for the grace period, as with runc.
-    pub fn signal_from_runtime(&self, sig: i32, all: bool) -> Result<(), Errno> {
-        if !(1..=signal::NSIG as i32).contains(&sig) {
-            return Err(Errno::EINVAL);
-        }
-        let info = signal::SigInfo::user(sig, libc::SI_USER, 0, 0);
-        let groups = if all {
-            self.all_groups()
-        } else {
-            vec![self.group(1).ok_or(Errno::ESRCH)?]
-        };
-        for g in groups {
-            let default = g
-                .actions
-                .lock()
-                .unwrap()
-                .get(sig as usize - 1)
-                .is_none_or(|a| a.handler == 0);
-            let unstoppable = sig == libc::SIGKILL || sig == libc::SIGSTOP;
-            if g.tgid == 1 && default && !unstoppable {
-                continue;
-            }
-            exit::send_group(&g, info);
-        }
-        Ok(())
     }
 
     /// Every process: (pid, ppid, uid, comm), by pid.

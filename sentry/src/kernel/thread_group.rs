@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::kernel::signal::{Pending, SigAction, NSIG};
-use crate::kernel::task::TaskHandle;
+use crate::kernel::TaskHandle;
 use crate::waiter::WaitQueue;
 
 pub type SigActions = Arc<Mutex<[SigAction; NSIG]>>;
@@ -143,17 +143,5 @@ impl ThreadGroup {
             .get(&res)
             .copied()
             .unwrap_or_else(|| default_limit(res))
-    }
-}
-
-impl crate::vfs::dnotify::SignalOwner for ThreadGroup {
-    fn send_notice(&self, n: crate::vfs::dnotify::Notice) {
-        let mut info = crate::kernel::signal::SigInfo::new(n.signo, n.code);
-        if let Some((band, fd)) = n.band {
-            // struct sigpoll: si_band (a long), then si_fd.
-            info.fields[0] = band;
-            info.fields[1] = fd as u32 as u64;
-        }
-        crate::kernel::exit::send_group(self, info);
     }
 }

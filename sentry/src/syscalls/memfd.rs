@@ -44,6 +44,7 @@ fn sys_memfd_create(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let c = t.creds();
     let f = crate::fsimpl::memfd::create(
         &t.kernel.vfs,
+        &t.kernel.memfile,
         &name,
         Owner {
             uid: c.euid,

@@ -4,7 +4,7 @@ use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use std::sync::Arc;
 
-use crate::kernel::task::{Task, TaskHandle};
+use crate::kernel::{Task, TaskHandle};
 
 pub fn register(t: &mut Table) {
     t.add(

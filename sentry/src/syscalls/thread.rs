@@ -287,7 +287,7 @@ fn wait_child(
         let mut err = None;
         let q = &tg.child_events;
         let tt: &Task = t;
-        let on = crate::kernel::debug::WaitOn::Children { pid };
+        let on = crate::kernel::activity::WaitOn::Children { pid };
         tt.block_on(on, &[q], None, &mut || match check(tt) {
             Ok(done) => done,
             Err(e) => {

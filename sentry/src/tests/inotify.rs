@@ -3,13 +3,14 @@
 use std::sync::Arc;
 
 use crate::fsimpl::tmpfs::Tmpfs;
+use crate::mm::MemoryFile;
 use crate::vfs::inotify::*;
 use crate::vfs::ops::{self, Ctx};
 use crate::vfs::{Cred, Inode, Owner, Vfs};
 
 /// `/` a tmpfs with the directories /d and /e.
 fn setup() -> Arc<Vfs> {
-    let root = Tmpfs::new_root(0o755, Owner::default());
+    let root = Tmpfs::new_root(&MemoryFile::new().unwrap(), 0o755, Owner::default());
     root.mkdir(b"d", 0o755, Owner::default()).unwrap();
     root.mkdir(b"e", 0o755, Owner::default()).unwrap();
     Vfs::with_root(root, "tmpfs")

@@ -1,19 +1,22 @@
 //! Two namespaces in one process (two sandboxes' worth of state, as two
 //! kernels hold) share nothing: inotify watches and dnotify marks, ptys
-//! and the memfd filesystem belong to one VFS each.
+//! and the memfd filesystem belong to one VFS each, and the pages of
+//! in-memory files to one kernel's memory file each.
 
 use std::sync::Arc;
 
 use crate::fsimpl::memfd;
 use crate::fsimpl::namespace;
 use crate::fsimpl::tmpfs::Tmpfs;
+use crate::mm::MemoryFile;
 use crate::vfs::inotify::{Inotify, ALL_EVENTS};
 use crate::vfs::ops::{self, Ctx};
 use crate::vfs::{Cred, Dentry, Inode, InodeRef, Owner, Vfs};
 
-/// A namespace over `root` with devpts on /pts.
-fn namespace_over(root: InodeRef) -> Arc<Vfs> {
-    let vfs = namespace::with_root(root, "tmpfs");
+/// A namespace over `root` with devpts on /pts, its in-memory files in
+/// `memfile`.
+fn namespace_over(root: InodeRef, memfile: &Arc<MemoryFile>) -> Arc<Vfs> {
+    let vfs = namespace::with_root(root, "tmpfs", memfile);
     let pts = vfs.new_filesystem("devpts", b"").unwrap();
     vfs.mount_at(b"/pts", pts.root, "devpts").unwrap();
     vfs
@@ -37,12 +40,16 @@ fn names(v: &Vfs, path: &[u8]) -> Vec<Vec<u8>> {
 }
 
 #[test]
-fn two_namespaces_in_one_process_share_no_watch_pty_or_memfd() {
+fn two_namespaces_in_one_process_share_no_watch_pty_memfd_or_page() {
     // Both over the same tmpfs tree: only the namespace tells them apart,
     // so a registry keyed by inode alone would mix them.
-    let root = Tmpfs::new_root(0o755, Owner::default());
+    let root = Tmpfs::new_root(&MemoryFile::new().unwrap(), 0o755, Owner::default());
     root.mkdir(b"d", 0o755, Owner::default()).unwrap();
-    let (a, b) = (namespace_over(root.clone()), namespace_over(root));
+    let (mfa, mfb) = (MemoryFile::new().unwrap(), MemoryFile::new().unwrap());
+    let (a, b) = (
+        namespace_over(root.clone(), &mfa),
+        namespace_over(root, &mfb),
+    );
 
     // inotify: a watch made in `a` hears `a`'s changes, not `b`'s.
     let i = Inotify::new(a.notify().watches());
@@ -79,9 +86,27 @@ fn two_namespaces_in_one_process_share_no_watch_pty_or_memfd() {
 
     // memfd: each namespace has its own filesystem for them.
     let owner = Owner::default();
-    let m = |v: &Vfs| memfd::create(v, b"x", owner, 0).unwrap();
-    let (ma1, ma2, mb) = (m(&a), m(&a), m(&b));
+    let m = |v: &Vfs, mf| memfd::create(v, mf, b"x", owner, 0).unwrap();
+    let (ma1, ma2, mb) = (m(&a, &mfa), m(&a, &mfa), m(&b, &mfb));
     let sb = |f: &crate::vfs::File| f.dentry().unwrap().mount.sb.clone();
     assert!(Arc::ptr_eq(&sb(&ma1), &sb(&ma2)));
     assert!(!Arc::ptr_eq(&sb(&ma1), &sb(&mb)));
+
+    // Memory: a tmpfs mounted in each keeps its pages in its own kernel's
+    // memory file.
+    for (v, mf) in [(&a, &mfa), (&b, &mfb)] {
+        let tmp = v.new_filesystem("tmpfs", b"").unwrap();
+        let f = tmp.root.create(b"f", 0o644, owner).unwrap();
+        let pages = f.shared_memory(0, 4096).unwrap().unwrap();
+        assert!(Arc::ptr_eq(&pages[0].0.file, mf));
+    }
+    let memfd_pages = |f: &crate::vfs::File| {
+        let inode = &f.dentry().unwrap().inode;
+        inode.shared_memory(0, 4096).unwrap().unwrap()[0]
+            .0
+            .file
+            .clone()
+    };
+    assert!(Arc::ptr_eq(&memfd_pages(&ma1), &mfa));
+    assert!(Arc::ptr_eq(&memfd_pages(&mb), &mfb));
 }

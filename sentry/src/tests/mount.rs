@@ -5,14 +5,15 @@ use std::sync::Arc;
 use crate::errno::Errno;
 use crate::fsimpl::namespace;
 use crate::fsimpl::tmpfs::Tmpfs;
+use crate::mm::MemoryFile;
 use crate::vfs::ops::{self, Ctx};
 use crate::vfs::{Cred, Dentry, Inode, MountSpec, Owner, Vfs};
 
 fn vfs() -> Arc<Vfs> {
-    let root = Tmpfs::new_root(0o755, Owner::default());
+    let root = Tmpfs::new_root(&MemoryFile::new().unwrap(), 0o755, Owner::default());
     let a = root.mkdir(b"a", 0o755, Owner::default()).unwrap();
     a.create(b"file", 0o644, Owner::default()).unwrap();
-    namespace::with_root(root, "tmpfs")
+    namespace::with_root(root, "tmpfs", &MemoryFile::new().unwrap())
 }
 
 fn spec(source: &[u8], dest: &[u8], fstype: &str, flags: u64, data: &[u8]) -> MountSpec {

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use crate::errno::Errno;
 use crate::fsimpl::overlay::OverlayFs;
 use crate::fsimpl::tmpfs::Tmpfs;
+use crate::mm::MemoryFile;
 use crate::vfs::ops::{self, Ctx};
 use crate::vfs::*;
 
 /// `/` a tmpfs with /a/b/file, /a/link -> b, /loop1 <-> /loop2,
 /// /abs -> /a/b, /dangling -> nowhere, /tmp a second tmpfs.
 fn setup() -> Arc<Vfs> {
-    let root = Tmpfs::new_root(0o755, Owner::default());
+    let root = Tmpfs::new_root(&MemoryFile::new().unwrap(), 0o755, Owner::default());
     let o = Owner::default();
     let a = root.mkdir(b"a", 0o755, o).unwrap();
     let b = a.mkdir(b"b", 0o755, o).unwrap();
@@ -25,8 +26,12 @@ fn setup() -> Arc<Vfs> {
     root.symlink(b"up", b"../../..", o).unwrap();
     root.mkdir(b"tmp", 0o1777, o).unwrap();
     let vfs = Vfs::with_root(root, "tmpfs");
-    vfs.mount_at(b"/tmp", Tmpfs::new_root(0o1777, o), "tmpfs")
-        .unwrap();
+    vfs.mount_at(
+        b"/tmp",
+        Tmpfs::new_root(&MemoryFile::new().unwrap(), 0o1777, o),
+        "tmpfs",
+    )
+    .unwrap();
     vfs
 }
 
@@ -250,10 +255,13 @@ fn permissions_apply_to_other_users() {
 
 #[test]
 fn overlay_root_keeps_the_lower_tree_unchanged() {
-    let lower = Tmpfs::new_root(0o755, Owner::default());
+    let lower = Tmpfs::new_root(&MemoryFile::new().unwrap(), 0o755, Owner::default());
     let etc = lower.mkdir(b"etc", 0o755, Owner::default()).unwrap();
     etc.create(b"hosts", 0o644, Owner::default()).unwrap();
-    let v = Vfs::with_root(OverlayFs::new_root(lower.clone()), "overlay");
+    let v = Vfs::with_root(
+        OverlayFs::new_root(lower.clone(), &MemoryFile::new().unwrap()),
+        "overlay",
+    );
     let c = ctx(&v);
     let f = ops::open_at(
         &c,

@@ -32,8 +32,8 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use crate::errno::Errno;
-use crate::kernel::exit::send_group;
 use crate::kernel::signal::SigInfo;
+use crate::kernel::signal_send::send_group;
 use crate::kernel::task::Task;
 use crate::kernel::Kernel;
 use crate::vfs::ops::Ctx;

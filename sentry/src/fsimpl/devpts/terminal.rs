@@ -215,7 +215,7 @@ impl Pty {
             return Ok(());
         }
         let blocked = t.signal_mask() & crate::kernel::signal::bit(sig) != 0;
-        if blocked || crate::kernel::task::ignored(&t.tg, sig, 0) {
+        if blocked || crate::kernel::signal_send::ignored(&t.tg, sig, 0) {
             return if sig == libc::SIGTTIN {
                 Err(Errno::EIO)
             } else {

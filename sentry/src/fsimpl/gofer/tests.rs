@@ -34,6 +34,13 @@ fn serve(name: &str) -> Served {
     Served { dir, client }
 }
 
+/// The sandbox's namespace over the served tree, with the overlay root or
+/// the Gofer's root itself.
+fn namespace(s: &Served, overlay: bool) -> Arc<Vfs> {
+    let memfile = crate::mm::MemoryFile::new().unwrap();
+    crate::fsimpl::namespace::new(s.client.clone(), overlay, false, &memfile).unwrap()
+}
+
 fn read_file(v: &Vfs, path: &[u8]) -> Vec<u8> {
     let c = Ctx::new(v, v.root(), Cred::root(), 0o022);
     let f = ops::open_at(&c, v.root(), path, libc::O_RDONLY, 0).unwrap();
@@ -51,7 +58,7 @@ fn read_file(v: &Vfs, path: &[u8]) -> Vec<u8> {
 #[test]
 fn sandbox_namespace_over_a_real_gofer() {
     let s = serve("ns");
-    let v = crate::fsimpl::namespace::new(s.client.clone(), true, false).unwrap();
+    let v = namespace(&s, true);
     let c = Ctx::new(&v, v.root(), Cred::root(), 0o022);
     assert_eq!(read_file(&v, b"/etc/hosts"), b"127.0.0.1 localhost\n");
     assert_eq!(read_file(&v, b"/hosts"), b"127.0.0.1 localhost\n");
@@ -148,7 +155,7 @@ fn owner(uid: u32, gid: u32) -> Cred {
 fn writes_reach_the_host_and_caches_stay_true() {
     use std::os::unix::fs::MetadataExt;
     let s = serve("rw");
-    let v = crate::fsimpl::namespace::new(s.client.clone(), false, false).unwrap();
+    let v = namespace(&s, false);
     let c = Ctx::new(&v, v.root(), Cred::root(), 0o022);
     let root = v.root();
     // Listings and lookups cached before the changes.
@@ -315,7 +322,7 @@ fn writes_reach_the_host_and_caches_stay_true() {
 #[test]
 fn a_writable_subtree_mounted_over_the_overlay_root() {
     let s = serve("subtree");
-    let v = crate::fsimpl::namespace::new(s.client.clone(), true, false).unwrap();
+    let v = namespace(&s, true);
     let c = Ctx::new(&v, v.root(), Cred::root(), 0o022);
     let data = GoferFs::new_subtree(
         s.client.clone(),

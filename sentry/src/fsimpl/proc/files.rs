@@ -849,7 +849,7 @@ mod tests {
 
     #[test]
     fn map_lines_pad_names_to_column_73() {
-        let file = crate::mm::MemoryFile::sentry().unwrap();
+        let file = crate::mm::MemoryFile::new().unwrap();
         let mem = crate::mm::MemRange::new(&file, PAGE_SIZE).unwrap();
         let mut v = Vma {
             start: 0x5555_0000_0000,

@@ -853,12 +853,20 @@ mod tests {
     }
 
     fn vfs_with_space() -> Arc<Vfs> {
-        let root = super::super::tmpfs::Tmpfs::new_root(0o755, Default::default());
+        let root = super::super::tmpfs::Tmpfs::new_root(
+            &crate::mm::MemoryFile::new().unwrap(),
+            0o755,
+            Default::default(),
+        );
         root.mkdir(b"a b", 0o755, Default::default()).unwrap();
         let vfs = Vfs::with_root(root, "overlay");
         vfs.mount_at(
             b"/a b",
-            super::super::tmpfs::Tmpfs::new_root(0o755, Default::default()),
+            super::super::tmpfs::Tmpfs::new_root(
+                &crate::mm::MemoryFile::new().unwrap(),
+                0o755,
+                Default::default(),
+            ),
             "tmpfs",
         )
         .unwrap();

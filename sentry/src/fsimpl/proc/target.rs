@@ -6,7 +6,7 @@ use std::sync::{Arc, Weak};
 
 use super::{path_ino, GenFn, GenInode, ProcState};
 use crate::errno::Errno;
-use crate::kernel::task::TaskHandle;
+use crate::kernel::TaskHandle;
 use crate::kernel::{Kernel, ThreadGroup};
 use crate::mm::MemoryManager;
 use crate::vfs::ops::Ctx;

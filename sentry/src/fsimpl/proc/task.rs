@@ -4,7 +4,7 @@
 //! process-level files answer for the group: the leader's name and state,
 //! the sum of its threads' CPU time, its signals. A thread's MM, fd table
 //! and fs context are reached through the weak view it publishes
-//! ([`crate::kernel::task::TaskView`]); a zombie has none, so its maps,
+//! ([`crate::kernel::TaskView`]); a zombie has none, so its maps,
 //! cmdline and fd/ are empty, as on Linux.
 //!
 //! Whom a directory is about is a [`super::target::Target`]; the files'

@@ -2,13 +2,16 @@
 //! the Sentry implements (`fsimpl::dev`), /dev/shm, /dev/pts and the
 //! links to the looking task's descriptors.
 
+use std::sync::Arc;
+
 use super::Tmpfs;
 use crate::fsimpl::dev::DEVICES;
+use crate::mm::MemoryFile;
 use crate::vfs::{InodeRef, Owner};
 
-/// A fresh /dev.
-pub fn new_devfs() -> InodeRef {
-    let root = Tmpfs::new_root(0o755, Owner::default());
+/// A fresh /dev, its files' data in `memfile`.
+pub fn new_devfs(memfile: &Arc<MemoryFile>) -> InodeRef {
+    let root = Tmpfs::new_root(memfile, 0o755, Owner::default());
     let owner = Owner::default();
     for (name, major, minor) in DEVICES {
         let _ = root.make(
@@ -43,7 +46,7 @@ mod tests {
 
     #[test]
     fn devfs_has_the_usual_nodes() {
-        let d = new_devfs();
+        let d = new_devfs(&MemoryFile::new().unwrap());
         for n in [
             &b"null"[..],
             b"zero",
@@ -64,7 +67,7 @@ mod tests {
 
     #[test]
     fn devices_behave_as_on_linux() {
-        let d = new_devfs();
+        let d = new_devfs(&MemoryFile::new().unwrap());
         let null = d.lookup(b"null").unwrap().open(libc::O_RDWR).unwrap();
         let mut buf = [1u8; 16];
         assert_eq!(null.read_at(&mut buf, 0).unwrap(), 0);

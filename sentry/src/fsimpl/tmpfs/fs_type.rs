@@ -2,10 +2,11 @@
 //! device nodes, `fsimpl::dev`) and mqueue (POSIX message queues are not
 //! implemented: an empty tmpfs stands for the filesystem).
 
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 
 use super::{Tmpfs, DEFAULT_MAX_BYTES};
 use crate::errno::Errno;
+use crate::mm::MemoryFile;
 use crate::vfs::filesystem_type::{memparse, parse_c_number, parse_id, parse_mode};
 use crate::vfs::{FilesystemType, Instance, MountOption, Owner, Vfs};
 
@@ -18,7 +19,12 @@ pub enum Kind {
     Mqueue,
 }
 
-pub struct TmpfsType(pub Kind);
+/// A tmpfs-like type of one kernel: its instances keep file data in that
+/// kernel's memory file.
+pub struct TmpfsType {
+    pub kind: Kind,
+    pub memfile: Arc<MemoryFile>,
+}
 
 /// Total memory, for `size=N%`.
 fn total_ram() -> u64 {
@@ -28,7 +34,7 @@ fn total_ram() -> u64 {
 
 impl FilesystemType for TmpfsType {
     fn new_instance(&self, _vfs: &Weak<Vfs>, opts: &[MountOption]) -> Result<Instance, Errno> {
-        let kind = self.0;
+        let kind = self.kind;
         let mut size: Option<u64> = None;
         let mut inodes: Option<u64> = None;
         let mut mode = if kind == Kind::Devtmpfs {
@@ -92,8 +98,8 @@ impl FilesystemType for TmpfsType {
             shown.push(format!("gid={}", owner.gid));
         }
         let root = match kind {
-            Kind::Devtmpfs => super::devtmpfs::new_devfs(),
-            Kind::Tmpfs | Kind::Mqueue => Tmpfs::with_limit(mode, owner, max_bytes),
+            Kind::Devtmpfs => super::devtmpfs::new_devfs(&self.memfile),
+            Kind::Tmpfs | Kind::Mqueue => Tmpfs::with_limit(&self.memfile, mode, owner, max_bytes),
         };
         Ok(Instance { root, shown })
     }

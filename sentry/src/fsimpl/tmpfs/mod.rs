@@ -21,11 +21,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use crate::errno::Errno;
 use crate::mm::{MemRange, MemoryFile};
-use crate::vfs::{self, DirEntry, FileOps, Inode, InodeRef, MemSegment, Owner, SetAttr, Time};
+use crate::vfs::{
+    self, Caller, DirEntry, File, FileOps, Inode, InodeRef, IoSeq, MemSegment, Owner, SetAttr, Time,
+};
 
 pub mod devtmpfs;
 pub mod fs_type;
@@ -33,7 +35,7 @@ mod regular;
 #[cfg(test)]
 mod tests;
 
-use regular::{chunk_of, chunk_start, RegData};
+use regular::{chunk_of, chunk_start, Pieces, RegData};
 
 const PAGE: usize = 4096;
 /// The first chunk of a file's data; chunk k holds `CHUNK_BASE << k` bytes.
@@ -60,24 +62,31 @@ pub struct Tmpfs {
     /// Serialises renames, so two cannot race to move directories into
     /// each other.
     rename_lock: Mutex<()>,
-    /// Where file data lives; looked up at first use.
-    memfile: OnceLock<Arc<MemoryFile>>,
+    /// Where file data lives: the memory file of the kernel that made
+    /// this filesystem.
+    memfile: Arc<MemoryFile>,
 }
 
 impl Tmpfs {
-    /// A new, empty tmpfs; its root directory has `mode` permissions.
-    pub fn new_root(mode: u32, owner: Owner) -> Arc<TmpInode> {
-        Tmpfs::with_limit(mode, owner, DEFAULT_MAX_BYTES)
+    /// A new, empty tmpfs keeping its files' data in `memfile`; its root
+    /// directory has `mode` permissions.
+    pub fn new_root(memfile: &Arc<MemoryFile>, mode: u32, owner: Owner) -> Arc<TmpInode> {
+        Tmpfs::with_limit(memfile, mode, owner, DEFAULT_MAX_BYTES)
     }
 
-    pub fn with_limit(mode: u32, owner: Owner, max_bytes: u64) -> Arc<TmpInode> {
+    pub fn with_limit(
+        memfile: &Arc<MemoryFile>,
+        mode: u32,
+        owner: Owner,
+        max_bytes: u64,
+    ) -> Arc<TmpInode> {
         let fs = Arc::new(Tmpfs {
             next_ino: AtomicU64::new(1),
             pages: AtomicU64::new(0),
             max_pages: max_bytes / PAGE as u64,
             inodes: AtomicU64::new(0),
             rename_lock: Mutex::new(()),
-            memfile: OnceLock::new(),
+            memfile: memfile.clone(),
         });
         TmpInode::new(
             &fs,
@@ -87,14 +96,6 @@ impl Tmpfs {
             Data::Dir(BTreeMap::new()),
             0,
         )
-    }
-
-    fn memfile(&self) -> Result<&Arc<MemoryFile>, Errno> {
-        if let Some(f) = self.memfile.get() {
-            return Ok(f);
-        }
-        let f = MemoryFile::sentry()?;
-        Ok(self.memfile.get_or_init(|| f))
     }
 }
 
@@ -862,6 +863,56 @@ impl FileOps for TmpFile {
 
     fn write_at(&self, buf: &[u8], off: u64) -> Result<usize, Errno> {
         self.inode.write_data(buf, off)
+    }
+
+    /// The file's pages are copied straight into the application's (one
+    /// copy, as Linux's tmpfs makes); buffers that are not all plain
+    /// memory go through a Sentry buffer, which reports a fault where
+    /// Linux would.
+    fn read_to(
+        &self,
+        t: &dyn Caller,
+        f: &File,
+        dst: &mut IoSeq<'_>,
+        off: u64,
+    ) -> Result<usize, Errno> {
+        // What the file holds past `off` now: the buffers past it need not
+        // be mapped. The size is checked again under the inode's lock.
+        let want = usize::try_from(self.inode.size().saturating_sub(off))
+            .unwrap_or(usize::MAX)
+            .min(dst.len());
+        let inode = &self.inode;
+        match dst.with_ranges(want, true, &mut |p| {
+            inode.read_pieces(&mut Pieces::new(p), off)
+        }) {
+            Ok(r) => r,
+            Err(_) => vfs::io::read_buffered(self, t, f, dst, off),
+        }
+    }
+
+    /// The application's pages are copied straight into the file's.
+    fn write_from(
+        &self,
+        t: &dyn Caller,
+        f: &File,
+        src: &mut IoSeq<'_>,
+        off: u64,
+    ) -> Result<usize, Errno> {
+        let want = src.len();
+        // A write that would cross the largest file size is cut short in
+        // steps by the buffered path (its first steps succeed).
+        if off
+            .checked_add(want as u64)
+            .is_some_and(|e| e <= MAX_FILE_SIZE)
+        {
+            let inode = &self.inode;
+            if let Ok(r) = src.with_ranges(want, false, &mut |p| {
+                inode.write_pieces(&mut Pieces::new(p), off)
+            }) {
+                return r;
+            }
+        }
+        vfs::io::write_buffered(self, t, f, src, off)
     }
 
     fn stat(&self) -> Result<libc::stat, Errno> {

@@ -86,9 +86,65 @@ pub(super) struct RegData {
     pub(super) pages: u64,
 }
 
+/// The other side of a copy to or from file data: (pointer, length)
+/// pieces in order, a Sentry buffer or the application's pages as
+/// [`IoSeq::with_ranges`] hands them out.
+///
+/// [`IoSeq::with_ranges`]: crate::usermem::IoSeq::with_ranges
+pub(super) struct Pieces<'a> {
+    rest: &'a [(*mut u8, usize)],
+    /// Bytes of `rest[0]` already used.
+    at: usize,
+}
+
+impl<'a> Pieces<'a> {
+    pub(super) fn new(pieces: &'a [(*mut u8, usize)]) -> Pieces<'a> {
+        Pieces {
+            rest: pieces,
+            at: 0,
+        }
+    }
+
+    /// Bytes left.
+    fn len(&self) -> usize {
+        self.rest.iter().map(|p| p.1).sum::<usize>() - self.at
+    }
+
+    /// The next run of at most `max` contiguous bytes (`max` > 0), or
+    /// `None` when every piece is used.
+    fn next(&mut self, max: usize) -> Option<(*mut u8, usize)> {
+        while let Some(&(p, n)) = self.rest.first() {
+            if self.at < n {
+                let len = (n - self.at).min(max);
+                // Inside the piece: `at` < `n`.
+                let run = (p.wrapping_add(self.at), len);
+                self.at += len;
+                return Some(run);
+            }
+            self.rest = &self.rest[1..];
+            self.at = 0;
+        }
+        None
+    }
+}
+
 impl TmpInode {
     /// Reads file data at `off` (holes read as zeros).
     pub fn read_data(&self, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
+        self.read_pieces(&mut Pieces::new(&[(buf.as_mut_ptr(), buf.len())]), off)
+    }
+
+    /// Writes file data at `off`, growing the file; short (or ENOSPC) when
+    /// the filesystem is full.
+    pub fn write_data(&self, buf: &[u8], off: u64) -> Result<usize, Errno> {
+        // Only read through: the pointer is mutable for the type's sake.
+        let piece = (buf.as_ptr().cast_mut(), buf.len());
+        self.write_pieces(&mut Pieces::new(&[piece]), off)
+    }
+
+    /// [`TmpInode::read_data`] into `to`, which every caller hands out
+    /// writable and valid for as long as this runs.
+    pub(super) fn read_pieces(&self, to: &mut Pieces<'_>, off: u64) -> Result<usize, Errno> {
         let mut st = self.lock();
         let r = match &st.data {
             Data::Reg(r) => r,
@@ -100,40 +156,46 @@ impl TmpInode {
         }
         let n = usize::try_from(r.size - off)
             .unwrap_or(usize::MAX)
-            .min(buf.len());
+            .min(to.len());
         let mut done = 0;
         while done < n {
             let pos = off + done as u64;
             let (k, start, clen) = chunk_of(pos);
             let in_chunk = pos - start;
-            let len = usize::try_from(clen - in_chunk)
+            let want = usize::try_from(clen - in_chunk)
                 .unwrap_or(usize::MAX)
                 .min(n - done);
-            let dst = &mut buf[done..done + len];
+            let Some((dst, len)) = to.next(want) else {
+                break;
+            };
             match r.chunks.get(&k) {
                 Some(c) => {
                     let src = c.mem.ptr(in_chunk, len as u64)?;
                     // SAFETY: `src` points at `len` bytes of the chunk, in
-                    // the memory file's mapping (bounds checked by `ptr`),
-                    // which never overlaps a Rust buffer. Mappings of the
-                    // file may change them meanwhile, as on Linux.
-                    unsafe { std::ptr::copy_nonoverlapping(src, dst.as_mut_ptr(), len) };
+                    // the memory file's mapping (bounds checked by `ptr`);
+                    // `dst` at `len` writable bytes of a piece. They may be
+                    // the same bytes (a read into a shared mapping of this
+                    // file): `copy` allows that. Mappings of the file may
+                    // change them meanwhile, as on Linux.
+                    unsafe { std::ptr::copy(src, dst, len) };
                 }
-                None => dst.fill(0),
+                // SAFETY: `dst` points at `len` writable bytes of a piece.
+                None => unsafe { std::ptr::write_bytes(dst, 0, len) },
             }
             done += len;
         }
         st.atime = Time::now();
-        Ok(n)
+        Ok(done)
     }
 
-    /// Writes file data at `off`, growing the file; short (or ENOSPC) when
-    /// the filesystem is full.
-    pub fn write_data(&self, buf: &[u8], off: u64) -> Result<usize, Errno> {
-        if buf.is_empty() {
+    /// [`TmpInode::write_data`] from `from`, which every caller hands out
+    /// readable and valid for as long as this runs.
+    pub(super) fn write_pieces(&self, from: &mut Pieces<'_>, off: u64) -> Result<usize, Errno> {
+        let total = from.len();
+        if total == 0 {
             return Ok(0);
         }
-        let end = off.checked_add(buf.len() as u64).ok_or(Errno::EFBIG)?;
+        let end = off.checked_add(total as u64).ok_or(Errno::EFBIG)?;
         if end > MAX_FILE_SIZE {
             return Err(Errno::EFBIG);
         }
@@ -143,16 +205,16 @@ impl TmpInode {
             Data::Dir(_) => return Err(Errno::EISDIR),
             _ => return Err(Errno::EINVAL),
         };
-        let memfile = self.fs.memfile()?;
+        let memfile = &self.fs.memfile;
         let mut done = 0;
         // Page by page: each is charged before it is written, so a full
         // filesystem makes the write short at a page boundary.
-        while done < buf.len() {
+        while done < total {
             let pos = off + done as u64;
             let (k, start, clen) = chunk_of(pos);
             let in_chunk = pos - start;
             let in_page = (pos % PAGE as u64) as usize;
-            let len = (PAGE - in_page).min(buf.len() - done);
+            let len = (PAGE - in_page).min(total - done);
             let chunk = match r.chunks.entry(k) {
                 std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::btree_map::Entry::Vacant(v) => {
@@ -172,10 +234,20 @@ impl TmpInode {
                 r.pages += 1;
             }
             let dst = chunk.mem.ptr(in_chunk, len as u64)?;
-            // SAFETY: `dst` points at `len` bytes of the chunk in the memory
-            // file's mapping (bounds checked by `ptr`), which never overlaps
-            // `buf`, a Sentry buffer.
-            unsafe { std::ptr::copy_nonoverlapping(buf[done..].as_ptr(), dst, len) };
+            let mut copied = 0;
+            // A page's bytes may come from two pieces.
+            while let Some((src, n)) = from.next(len - copied) {
+                // SAFETY: `dst + copied` points at `len - copied` >= `n`
+                // bytes of the chunk in the memory file's mapping (bounds
+                // checked by `ptr`); `src` at `n` readable bytes of a
+                // piece. They may be the same bytes (a write from a
+                // shared mapping of this file): `copy` allows that.
+                unsafe { std::ptr::copy(src, dst.add(copied), n) };
+                copied += n;
+                if copied == len {
+                    break;
+                }
+            }
             done += len;
         }
         if done == 0 {
@@ -250,7 +322,7 @@ impl TmpInode {
             .checked_add(len)
             .filter(|e| *e <= MAX_FILE_SIZE)
             .ok_or(Errno::EOVERFLOW)?;
-        let memfile = self.fs.memfile()?;
+        let memfile = &self.fs.memfile;
         let mut st = self.lock();
         let r = match &mut st.data {
             Data::Reg(r) => r,

@@ -1,7 +1,17 @@
 use super::*;
 
 fn root() -> Arc<TmpInode> {
-    Tmpfs::with_limit(0o755, Owner::default(), 64 * PAGE as u64)
+    root_of_size(64 * PAGE as u64)
+}
+
+/// A tmpfs of `max_bytes`, in a memory file of its own.
+fn root_of_size(max_bytes: u64) -> Arc<TmpInode> {
+    Tmpfs::with_limit(
+        &MemoryFile::new().unwrap(),
+        0o755,
+        Owner::default(),
+        max_bytes,
+    )
 }
 
 #[test]
@@ -97,7 +107,7 @@ fn sparse_write_reads_back_with_zero_holes() {
 
 #[test]
 fn full_filesystem_gives_short_write_then_enospc() {
-    let r = Tmpfs::with_limit(0o755, Owner::default(), 2 * PAGE as u64);
+    let r = root_of_size(2 * PAGE as u64);
     let f = r.create(b"f", 0o644, Owner::default()).unwrap();
     let ops = f.clone().open(libc::O_RDWR).unwrap();
     let big = vec![1u8; 3 * PAGE];
@@ -267,7 +277,7 @@ fn shared_memory_is_the_file_data_even_past_the_end() {
 
 #[test]
 fn truncate_punches_the_tail_and_frees_unmapped_chunks() {
-    let r = Tmpfs::with_limit(0o755, Owner::default(), 4 << 20);
+    let r = root_of_size(4 << 20);
     let f = reg_file(&r, b"f");
     let g = reg_file(&r, b"g");
     for x in [&f, &g] {
@@ -312,10 +322,9 @@ fn truncate_punches_the_tail_and_frees_unmapped_chunks() {
 
 #[test]
 fn a_failed_shared_memory_request_keeps_no_chunk() {
-    let r = root();
     // A memory file of its own: this test fills it.
-    let mf = MemoryFile::create().unwrap();
-    assert!(r.fs.memfile.set(mf.clone()).is_ok());
+    let mf = MemoryFile::new().unwrap();
+    let r = Tmpfs::with_limit(&mf, 0o755, Owner::default(), 64 * PAGE as u64);
     let f = reg_file(&r, b"f");
     f.write_data(b"x", 0).unwrap();
     assert_eq!(
@@ -368,4 +377,66 @@ fn hard_links_share_data_and_count() {
     r.unlink(b"f").unwrap();
     assert_eq!(f.stat().unwrap().st_nlink, 1);
     assert_eq!(r.lookup(b"g").unwrap().ino(), f.ino());
+}
+
+/// `data` cut into buffers of the given sizes (the last takes the rest),
+/// as an application's iovecs would cut it.
+fn cut(data: &mut [u8], sizes: &[usize]) -> Vec<(*mut u8, usize)> {
+    let mut out = Vec::new();
+    let mut rest = data;
+    for &n in sizes {
+        let (a, b) = rest.split_at_mut(n.min(rest.len()));
+        out.push((a.as_mut_ptr(), a.len()));
+        rest = b;
+    }
+    out.push((rest.as_mut_ptr(), rest.len()));
+    out
+}
+
+#[test]
+fn scattered_buffers_read_and_write_what_one_buffer_does() {
+    let r = root_of_size(4 << 20);
+    let f = reg_file(&r, b"f");
+    // Across chunks 0 to 2, from an offset inside a page.
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    let mut src = data.clone();
+    let pieces = cut(&mut src, &[1, 4095, 10_000, 70_001]);
+    let n = f.write_pieces(&mut Pieces::new(&pieces), 100).unwrap();
+    assert_eq!(n, data.len());
+    let mut back = vec![1u8; 100 + data.len()];
+    assert_eq!(f.read_data(&mut back, 0).unwrap(), back.len());
+    assert_eq!(&back[..100], &[0u8; 100][..]);
+    assert_eq!(&back[100..], &data[..]);
+
+    // Read from inside the hole to past the end, into uneven buffers: the
+    // bytes past the end of the file stay as they were.
+    let mut dst = vec![0xeeu8; back.len() + 5000];
+    let pieces = cut(&mut dst, &[3, 65_533, 1, 200_000]);
+    let n = f.read_pieces(&mut Pieces::new(&pieces), 50).unwrap();
+    assert_eq!(n, back.len() - 50);
+    assert_eq!(&dst[..n], &back[50..]);
+    assert!(dst[n..].iter().all(|b| *b == 0xee));
+    let n = f
+        .read_pieces(&mut Pieces::new(&pieces), back.len() as u64)
+        .unwrap();
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn a_read_into_a_shared_mapping_of_the_same_file_moves_bytes_as_memmove() {
+    let f = reg_file(&root(), b"f");
+    let data: Vec<u8> = (0..8192u32).map(|i| (i % 253) as u8).collect();
+    f.write_data(&data, 0).unwrap();
+    let segs = f.shared_memory(0, 64 << 10).unwrap().unwrap();
+    let page = segs[0].0.ptr(segs[0].1, 8192).unwrap();
+    // The application's buffer is the file's own bytes, one further on.
+    let n = f
+        .read_pieces(&mut Pieces::new(&[(page.wrapping_add(1), 4096)]), 0)
+        .unwrap();
+    assert_eq!(n, 4096);
+    let mut back = vec![0u8; 8192];
+    f.read_data(&mut back, 0).unwrap();
+    assert_eq!(back[0], data[0]);
+    assert_eq!(&back[1..4097], &data[..4096]);
+    assert_eq!(&back[4097..], &data[4097..]);
 }

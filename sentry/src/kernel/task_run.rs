@@ -1,0 +1,254 @@
+//! A task's run loop: switch into the application, serve what stopped it
+//! (a syscall through the table, a fault), deliver pending signals, and
+//! stop with the group; and starting a task on its own Sentry thread.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use platform::{Event, PendingContext, XSave};
+
+use crate::errno::Errno;
+use crate::kernel::activity::WaitOn;
+use crate::kernel::signal::{default_action, DefaultAction, SigAction, SigInfo};
+use crate::kernel::signal_send::notify_parent_stop;
+use crate::kernel::syscall_table::dispatch;
+use crate::kernel::task::{SyscallArgs, Task};
+use crate::kernel::thread_group::signal_status;
+
+impl Task {
+    /// Runs the task until it exits. Called on the task's own Sentry thread
+    /// after its context is attached.
+    pub fn run(mut self) {
+        *self.handle.interrupter.lock().unwrap() = self.ctx.as_ref().map(|c| c.interrupter());
+        self.publish_view();
+        let mut restart: Option<Errno> = None;
+        loop {
+            if self.handle.killed.load(Ordering::SeqCst) {
+                break;
+            }
+            if self.tg.inner.lock().unwrap().stopped.is_some() {
+                self.wait_while_stopped();
+                continue;
+            }
+            self.handle_signals(restart.take());
+            if self.handle.killed.load(Ordering::SeqCst) {
+                break;
+            }
+            let mut regs = self.regs;
+            let t0 = Instant::now();
+            let ev = self.ctx().switch(&mut regs);
+            self.handle
+                .utime_ns
+                .fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            self.regs = regs;
+            match ev {
+                Event::Syscall => {
+                    let nr = self.regs.orig_rax;
+                    let args = SyscallArgs {
+                        a: [
+                            self.regs.rdi,
+                            self.regs.rsi,
+                            self.regs.rdx,
+                            self.regs.r10,
+                            self.regs.r8,
+                            self.regs.r9,
+                        ],
+                    };
+                    self.regs_replaced = false;
+                    self.handle.activity.enter_syscall(nr, &args.a);
+                    let r = dispatch(&mut self, nr, &args);
+                    self.handle.activity.leave_syscall();
+                    if self.exit_code.is_some() {
+                        break;
+                    }
+                    if !self.regs_replaced {
+                        match r {
+                            Ok(v) => self.regs.rax = v,
+                            Err(e) if e == Errno::ERESTARTSYS || e == Errno::ERESTARTNOHAND => {
+                                self.regs.rax = Errno::EINTR.to_ret();
+                                restart = Some(e);
+                            }
+                            Err(e) => self.regs.rax = e.to_ret(),
+                        }
+                    }
+                }
+                Event::Fault { signo, addr, code } => {
+                    // A store into a page shared copy-on-write is the MM's
+                    // to serve; the instruction then runs again.
+                    if signo == libc::SIGSEGV && self.mm.fault(addr, code, self.regs.rip) {
+                        continue;
+                    }
+                    self.force_signal(SigInfo::fault(signo, code, addr));
+                }
+                Event::Trap { signo, addr, code } => {
+                    self.force_signal(SigInfo::fault(signo, code, addr));
+                }
+                Event::Interrupted => {}
+                Event::Gone => {
+                    // The address space was destroyed under us (exit_group or
+                    // execve elsewhere in the group, or a kill).
+                    self.handle.killed.store(true, Ordering::SeqCst);
+                    break;
+                }
+            }
+        }
+        self.exit();
+    }
+
+    fn take_signal(&mut self) -> Option<SigInfo> {
+        let mut s = self.handle.sig.lock().unwrap();
+        let mask = s.mask;
+        if let Some(i) = s.pending.take(mask) {
+            return Some(i);
+        }
+        drop(s);
+        self.tg.inner.lock().unwrap().pending.take(mask)
+    }
+
+    /// Delivers pending signals before returning to the application, and
+    /// settles an interrupted syscall: restarted, or -EINTR.
+    fn handle_signals(&mut self, restart: Option<Errno>) {
+        let mut restart = restart;
+        while let Some(info) = self.take_signal() {
+            let sig = info.signo;
+            let act = self.tg.actions.lock().unwrap()[(sig - 1) as usize];
+            if act.handler == libc::SIG_IGN as u64 && sig != libc::SIGKILL {
+                continue;
+            }
+            if act.handler == libc::SIG_DFL as u64 || sig == libc::SIGKILL {
+                match default_action(sig) {
+                    DefaultAction::Ignore | DefaultAction::Continue => continue,
+                    DefaultAction::Stop => {
+                        self.group_stop(sig);
+                        self.wait_while_stopped();
+                        continue;
+                    }
+                    DefaultAction::Terminate | DefaultAction::Core => {
+                        let core = default_action(sig) == DefaultAction::Core;
+                        self.group_exit(signal_status(sig, core));
+                        return;
+                    }
+                }
+            }
+            // A handler runs.
+            if let Some(e) = restart.take() {
+                if e == Errno::ERESTARTSYS && act.flags & libc::SA_RESTART as u64 != 0 {
+                    self.rewind_syscall();
+                } else {
+                    self.regs.rax = Errno::EINTR.to_ret();
+                }
+            }
+            let saved = self.handle.sig.lock().unwrap().saved_mask.take();
+            if let Some(m) = saved {
+                // The frame must record the mask from before sigsuspend.
+                self.set_signal_mask(m);
+            }
+            if self.setup_frame(&info, &act).is_err() {
+                self.force_signal(SigInfo::new(libc::SIGSEGV, libc::SI_KERNEL));
+                continue;
+            }
+            if act.flags & libc::SA_RESETHAND as u64 != 0 {
+                self.tg.actions.lock().unwrap()[(sig - 1) as usize] = SigAction::default();
+            }
+            return;
+        }
+        if let Some(_e) = restart {
+            // No handler ran: the call restarts transparently.
+            self.rewind_syscall();
+        }
+        let saved = self.handle.sig.lock().unwrap().saved_mask.take();
+        if let Some(m) = saved {
+            self.set_signal_mask(m);
+        }
+    }
+
+    /// Stops the whole thread group (a stop signal's default action).
+    fn group_stop(&mut self, sig: i32) {
+        let others = {
+            let mut g = self.tg.inner.lock().unwrap();
+            if g.group_exit.is_some() {
+                return;
+            }
+            g.stopped = Some(sig);
+            g.wait_stop_pending = Some(sig);
+            g.wait_cont_pending = false;
+            g.tasks
+                .iter()
+                .filter(|t| t.tid != self.tid)
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        for t in others {
+            t.kick();
+        }
+        notify_parent_stop(&self.tg, libc::CLD_STOPPED, sig);
+    }
+
+    /// Sleeps while the group is stopped; only SIGCONT or a kill ends it.
+    pub fn wait_while_stopped(&self) {
+        let w = &self.handle.waiter;
+        self.tg.stop_queue.add(w);
+        self.handle.activity.sleeping_on(WaitOn::GroupStop);
+        loop {
+            if self.handle.killed.load(Ordering::SeqCst)
+                || self.tg.inner.lock().unwrap().stopped.is_none()
+            {
+                break;
+            }
+            w.wait(None);
+        }
+        self.handle.activity.awake();
+        self.tg.stop_queue.remove(w);
+    }
+
+    fn rewind_syscall(&mut self) {
+        self.regs.rax = self.regs.orig_rax;
+        self.regs.rip -= 2;
+    }
+}
+
+/// Starts a task on a new Sentry thread. `attach` runs on that thread and
+/// produces the platform context (a new thread of an existing address space,
+/// or a new address space the task's MM is mapped into).
+pub fn spawn(mut task: Task, attach: Attach, fpu: Option<XSave>) -> std::io::Result<()> {
+    // Visible in /proc from the moment it exists, not only once running.
+    task.publish_view();
+    std::thread::Builder::new()
+        .name(format!("task-{}", task.tid))
+        .stack_size(1 << 20)
+        .spawn(move || {
+            let ctx = match attach {
+                Attach::Thread(p) => p.attach().map_err(|e| e.to_string()),
+                Attach::NewAddressSpace => task
+                    .kernel
+                    .platform
+                    .new_address_space()
+                    .map_err(|e| e.to_string())
+                    .and_then(|mut c| {
+                        task.mm.set_address_space(c.address_space());
+                        task.mm.map_all(c.as_mut()).map_err(|e| e.to_string())?;
+                        Ok(c)
+                    }),
+            };
+            match ctx {
+                Ok(mut c) => {
+                    if let Some(f) = fpu {
+                        let _ = c.set_fpu(&f);
+                    }
+                    task.ctx = Some(c);
+                    task.run();
+                }
+                Err(e) => {
+                    tracing::error!("task {}: cannot start: {e}", task.tid);
+                    task.exit_code = Some(signal_status(libc::SIGKILL, false));
+                    task.exit();
+                }
+            }
+        })
+        .map(|_| ())
+}
+
+pub enum Attach {
+    Thread(Box<dyn PendingContext>),
+    NewAddressSpace,
+}

@@ -218,26 +218,34 @@ fn network_none_and_host_leave_the_namespaces_interfaces_alone() {
     );
 }
 
-/// A spec without a network namespace shares its caller's (here the
-/// test's `inner` namespace, standing for the host's): never taken.
+/// A container that shares its caller's network namespace (here the
+/// test's `inner` namespace, standing for the host's) takes nothing,
+/// whether the spec names no namespace or names the caller's by path, as
+/// Docker's `--network=host` does (dockerd's own namespace).
 #[test]
-fn a_container_without_a_network_namespace_takes_nothing() {
+fn a_container_in_its_callers_network_namespace_takes_nothing() {
     require!(requirements());
     let w = Wire::new("rt-host");
-    let b = require!(bundle("net-host", None));
-    let mut cmd = std::process::Command::new(IP);
-    cmd.args(["netns", "exec", w.name()]);
-    let inner = b.runtime_cmd(&["run", "c"]);
-    cmd.arg(inner.get_program()).args(inner.get_args());
-    for (k, v) in inner.get_envs() {
-        if let Some(v) = v {
-            cmd.env(k, v);
+    for netns in [None, Some(w.path())] {
+        let b = require!(bundle("net-host", netns.as_ref()));
+        let mut cmd = std::process::Command::new(IP);
+        cmd.args(["netns", "exec", w.name()]);
+        let inner = b.runtime_cmd(&["run", "c"]);
+        cmd.arg(inner.get_program()).args(inner.get_args());
+        for (k, v) in inner.get_envs() {
+            if let Some(v) = v {
+                cmd.env(k, v);
+            }
         }
+        cmd.current_dir(&b.dir);
+        let o = cmd.output().expect("run runsc-rs");
+        let (out, err) = text(&o);
+        assert_eq!(
+            (o.status.code(), out.as_str()),
+            (Some(0), "lo\n"),
+            "{netns:?}: {err}"
+        );
     }
-    cmd.current_dir(&b.dir);
-    let o = cmd.output().expect("run runsc-rs");
-    let (out, err) = text(&o);
-    assert_eq!((o.status.code(), out.as_str()), (Some(0), "lo\n"), "{err}");
     assert!(
         w.inner_addrs().contains(&INNER_ADDR.to_string()),
         "{:?}",

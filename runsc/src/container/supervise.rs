@@ -69,10 +69,26 @@ pub fn supervise(g: &Config, a: SuperviseOptions) -> Result<u8> {
 /// The container's environment on the host: its network namespace and
 /// its cgroup. Returns the checked bundle.
 fn prepare(g: &Config, a: &SuperviseOptions, cgroups: &mut Vec<PathBuf>) -> Result<Plan> {
-    let plan = crate::spec::load(&a.bundle)?;
+    let mut plan = crate::spec::load(&a.bundle)?;
+    let callers = network_namespace_id();
     // Before any thread is started: the namespace is the calling thread's,
     // and the Gofer and the Sentry inherit it.
     enter_network_namespace(&plan.netns)?;
+    // A spec may name its caller's own namespace by path (Docker's
+    // `--network=host` gives /var/run/docker/netns/default, dockerd's):
+    // that is the host's network, whose interfaces are never the
+    // container's to take.
+    let own = match plan.netns {
+        crate::spec::NetNs::Host => false,
+        crate::spec::NetNs::New => true,
+        crate::spec::NetNs::Join(_) => {
+            matches!((callers, network_namespace_id()), (Some(a), Some(b)) if a != b)
+        }
+    };
+    if !own {
+        tracing::info!("the container shares its caller's network namespace: the host's network");
+    }
+    plan.boot.own_network_namespace = own;
     if let Some(p) = &plan.cgroups_path {
         *cgroups = crate::cgroup::setup(
             p,
@@ -172,6 +188,15 @@ fn launch_sandbox(
             fail(l, anyhow!(e))
         }
     }
+}
+
+/// The current network namespace, as (device, inode) of its nsfs file;
+/// None if it cannot be read (then a joined namespace is not told apart
+/// from the caller's, and nothing is taken).
+fn network_namespace_id() -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata("/proc/thread-self/ns/net").ok()?;
+    Some((m.dev(), m.ino()))
 }
 
 /// Puts the supervisor, and so the Sentry and the Gofer it starts, in the

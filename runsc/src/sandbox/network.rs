@@ -15,8 +15,9 @@
 //!
 //! Nothing else is ever taken: `--network=host` makes inet sockets host
 //! sockets, `runsc-rs do` runs in the caller's network namespace, and a
-//! container without one of its own shares the host's (`docker run
-//! --network=host`); the sandbox's stack then has loopback only.
+//! container may share its caller's (`docker run --network=host`, whose
+//! spec names dockerd's namespace by path; the supervisor tells); the
+//! sandbox's stack then has loopback only.
 
 use std::net::IpAddr;
 use std::os::unix::fs::MetadataExt;
@@ -51,7 +52,7 @@ fn source(mode: NetworkMode, container: Option<bool>) -> Source {
              interfaces are never taken",
         ),
         (NetworkMode::Sandbox, Some(false)) => Source::LoopbackOnly(
-            "the container shares the host's network namespace (the spec names none): \
+            "the container shares its caller's network namespace, the host's: \
              its interfaces are never taken; loopback only",
         ),
         (NetworkMode::Sandbox, Some(true)) => Source::Take,

@@ -186,6 +186,12 @@ fn published_port_container_starts_and_docker_reports_the_port() {
 fn host_network_runs_like_runc() {
     let d = require!(docker());
     let o = assert_agree(d, &["--network=host"], &["sh", "-c", "echo hi; exit 4"]);
+    // Docker names dockerd's own namespace in the spec: the sandbox must
+    // not take the host's interfaces (docker0 is up and addressed).
+    let docker0 = d.in_netns(|| {
+        tests::Cmd::new(&[tests::docker::IP, "-4", "addr", "show", "dev", "docker0"]).run_native()
+    });
+    assert!(docker0.stdout.contains("inet "), "{}", docker0.describe());
     assert_eq!(
         (o.stdout.as_str(), o.status),
         ("hi\n", 4),

@@ -9,100 +9,71 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::errno::Errno;
+use crate::inner::{EpState, Inner, Kind};
+use crate::socket::{Options, Proto, RecvInfo, Shutdown};
 use crate::stack::{Notify, Stack};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Proto {
-    Tcp,
-    Udp,
-    /// ICMP echo (ping sockets, SOCK_DGRAM with IPPROTO_ICMP/ICMPV6).
-    Icmp,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Shutdown {
-    Read,
-    Write,
-    Both,
-}
-
-/// The socket options the stack acts on; the Sentry keeps the others.
-/// Sizes are the bytes the stack uses (the Sentry doubles what
-/// getsockopt reports, as Linux does).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Options {
-    pub reuse_addr: bool,
-    pub reuse_port: bool,
-    pub keep_alive: bool,
-    pub keep_idle: Duration,
-    pub keep_interval: Duration,
-    pub keep_count: u32,
-    pub no_delay: bool,
-    /// The receive buffer a connection gets when it is made.
-    pub recv_buf: usize,
-    /// The send buffer a connection gets when it is made.
-    pub send_buf: usize,
-    /// SO_LINGER: Some(0) resets the connection on close.
-    pub linger: Option<Duration>,
-    /// IP_TTL / IPV6_UNICAST_HOPS.
-    pub ttl: u8,
-    pub v6_only: bool,
-    pub broadcast: bool,
-}
-
-impl Default for Options {
-    fn default() -> Options {
-        Options {
-            reuse_addr: false,
-            reuse_port: false,
-            keep_alive: false,
-            keep_idle: Duration::from_secs(7200),
-            keep_interval: Duration::from_secs(75),
-            keep_count: 9,
-            no_delay: false,
-            recv_buf: 128 * 1024,
-            send_buf: 128 * 1024,
-            linger: None,
-            ttl: 64,
-            v6_only: false,
-            broadcast: false,
-        }
-    }
-}
-
-/// What recv took.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RecvInfo {
-    /// Bytes given to `drain`.
-    pub len: usize,
-    /// A datagram's whole length (MSG_TRUNC); `len` for a stream.
-    pub full_len: usize,
-    /// The sender (datagrams; a stream's peer).
-    pub from: Option<SocketAddr>,
-}
+use crate::{addr, bind, dgram, listener, tcp};
 
 /// One socket. Dropping it is close(2): a TCP connection closes with FIN
 /// in the background (with RST when unread data remains or SO_LINGER is
 /// zero, as Linux does); a listener resets the connections nobody
 /// accepted.
 pub struct Endpoint {
-    #[allow(dead_code)] // until the bodies land
     pub(crate) stack: Arc<Stack>,
-    #[allow(dead_code)]
     pub(crate) id: usize,
 }
 
+impl Stack {
+    /// A new socket: AF_INET6 when `v6`. `tag` names it in
+    /// [`Stack::connections`].
+    pub fn endpoint(
+        self: &Arc<Self>,
+        v6: bool,
+        proto: Proto,
+        notify: Notify,
+        tag: u64,
+    ) -> Result<Endpoint, Errno> {
+        let id = self.with(|inner| {
+            inner.insert(|_, waker| EpState {
+                v6,
+                proto,
+                notify,
+                tag,
+                opts: Options::default(),
+                waker,
+                bound: None,
+                error: None,
+                kind: match proto {
+                    Proto::Tcp => Kind::Tcp(crate::tcp::Tcp::Idle { failed: false }),
+                    Proto::Udp | Proto::Icmp => Kind::Dgram(Default::default()),
+                },
+            })
+        });
+        Ok(Endpoint {
+            stack: self.clone(),
+            id,
+        })
+    }
+}
+
+fn is_tcp(inner: &Inner, id: usize) -> bool {
+    matches!(inner.ep(id).kind, Kind::Tcp(_))
+}
+
 impl Endpoint {
+    fn with<R>(&self, f: impl FnOnce(&mut Inner, usize) -> R) -> R {
+        self.stack.with(|inner| f(inner, self.id))
+    }
+
     pub fn proto(&self) -> Proto {
-        todo!()
+        self.with(|i, id| i.ep(id).proto)
     }
 
     /// Made for AF_INET6.
     pub fn is_v6(&self) -> bool {
-        todo!()
+        self.with(|i, id| i.ep(id).v6)
     }
 
     /// bind(2). Port 0 picks an ephemeral port (32768..=60999). EINVAL when
@@ -114,8 +85,7 @@ impl Endpoint {
     /// works); EAFNOSUPPORT for a v4 address on a v6 endpoint or the
     /// reverse (v4-mapped excepted).
     pub fn bind(&self, addr: SocketAddr) -> Result<(), Errno> {
-        let _ = addr;
-        todo!()
+        self.with(|i, id| bind::bind(i, id, addr))
     }
 
     /// listen(2), TCP only (EOPNOTSUPP otherwise). Binds an ephemeral port
@@ -124,16 +94,31 @@ impl Endpoint {
     /// done; SYNs beyond that are dropped, so the peer retransmits, as on
     /// Linux. EINVAL after connect.
     pub fn listen(&self, backlog: u32) -> Result<(), Errno> {
-        let _ = backlog;
-        todo!()
+        self.with(|i, id| {
+            if !is_tcp(i, id) {
+                return Err(Errno::EOPNOTSUPP);
+            }
+            listener::listen(i, id, backlog)
+        })
     }
 
     /// accept(2): the oldest completed connection and its peer. EAGAIN when
     /// none waits; EINVAL when not listening. The new endpoint reports to
     /// `notify` and `/proc/net` shows it with `tag`.
     pub fn accept(&self, notify: Notify, tag: u64) -> Result<(Endpoint, SocketAddr), Errno> {
-        let _ = (notify, tag);
-        todo!()
+        let (nid, peer) = self.with(|i, id| {
+            if !is_tcp(i, id) {
+                return Err(Errno::EOPNOTSUPP);
+            }
+            listener::accept(i, id, notify, tag)
+        })?;
+        Ok((
+            Endpoint {
+                stack: self.stack.clone(),
+                id: nid,
+            },
+            peer,
+        ))
     }
 
     /// connect(2).
@@ -149,13 +134,26 @@ impl Endpoint {
     /// UDP and ICMP: sets the default peer, binding first when unbound;
     /// ENETUNREACH without a route.
     pub fn connect(&self, addr: SocketAddr) -> Result<(), Errno> {
-        let _ = addr;
-        todo!()
+        self.with(|i, id| {
+            if is_tcp(i, id) {
+                tcp::connect(i, id, addr)
+            } else {
+                dgram::connect(i, id, addr)
+            }
+        })
     }
 
     /// connect(2) with AF_UNSPEC on a datagram endpoint: forgets the peer.
+    /// On a TCP endpoint it aborts the connection (Linux's tcp_disconnect).
     pub fn disconnect(&self) -> Result<(), Errno> {
-        todo!()
+        self.with(|i, id| {
+            if is_tcp(i, id) {
+                tcp::disconnect(i, id);
+            } else {
+                dgram::disconnect(i, id);
+            }
+            Ok(())
+        })
     }
 
     /// Queues bytes to send. `fill` is given successive pieces of buffer
@@ -163,14 +161,16 @@ impl Endpoint {
     /// how many it copied (fewer than the piece ends the send); an error
     /// from it (EFAULT) ends the send and is returned if nothing was queued.
     ///
-    /// TCP takes what fits: EAGAIN when nothing does; ENOTCONN before the
-    /// connection is established; EPIPE after shutdown(SHUT_WR) or once the
-    /// connection is closed; the pending error (ECONNRESET) once after a
-    /// reset. `to` is ignored, as Linux ignores it on a connected stream.
+    /// TCP takes what fits: EAGAIN when nothing does (or while the
+    /// handshake is under way); ENOTCONN before connect; EPIPE after
+    /// shutdown(SHUT_WR) or once the connection is closed; the pending
+    /// error (ECONNRESET) once after a reset. `to` is ignored, as Linux
+    /// ignores it on a connected stream.
     ///
     /// UDP and ICMP take one whole datagram of `len` bytes to `to`, or the
     /// connected peer: EDESTADDRREQ with neither; EMSGSIZE over 65507
-    /// bytes (UDP over IPv4); EAGAIN when the send buffer cannot hold it;
+    /// bytes (UDP over IPv4) or past an Ethernet link's MTU (no IP
+    /// fragmentation); EAGAIN when the send buffer cannot hold it;
     /// ENETUNREACH without a route. An unbound endpoint binds an ephemeral
     /// port first.
     pub fn send(
@@ -179,17 +179,23 @@ impl Endpoint {
         len: usize,
         fill: &mut dyn FnMut(&mut [u8]) -> Result<usize, Errno>,
     ) -> Result<usize, Errno> {
-        let _ = (to, len, fill);
-        todo!()
+        self.with(|i, id| {
+            if is_tcp(i, id) {
+                tcp::send(i, id, len, fill)
+            } else {
+                dgram::send(i, id, to, len, fill)
+            }
+        })
     }
 
     /// Takes up to `len` received bytes; `drain` is given successive
     /// pieces and returns how many it took. With `peek` the bytes stay.
     ///
     /// TCP: Ok with len 0 at the end of the stream (and after
-    /// shutdown(SHUT_RD)); EAGAIN when nothing is queued and the stream is
-    /// open; ENOTCONN before connect; the pending error (ECONNRESET) once
-    /// after a reset, then end of stream.
+    /// shutdown(SHUT_RD), once queued bytes are read); EAGAIN when nothing
+    /// is queued and the stream is open (or still connecting); ENOTCONN
+    /// before connect; the pending error (ECONNRESET) once after a reset,
+    /// then end of stream.
     ///
     /// UDP and ICMP: one datagram (the rest of it dropped unless `peek`),
     /// its whole length in `full_len` and its sender in `from`; EAGAIN when
@@ -200,14 +206,30 @@ impl Endpoint {
         len: usize,
         drain: &mut dyn FnMut(&[u8]) -> Result<usize, Errno>,
     ) -> Result<RecvInfo, Errno> {
-        let _ = (peek, len, drain);
-        todo!()
+        self.with(|i, id| {
+            if is_tcp(i, id) {
+                let v6 = i.ep(id).v6;
+                let (n, from) = tcp::recv(i, id, peek, len, drain)?;
+                Ok(RecvInfo {
+                    len: n,
+                    full_len: n,
+                    from: from.map(|f| addr::show(v6, f)),
+                })
+            } else {
+                dgram::recv(i, id, peek, len, drain)
+            }
+        })
     }
 
     /// shutdown(2): ENOTCONN when not connected.
     pub fn shutdown(&self, how: Shutdown) -> Result<(), Errno> {
-        let _ = how;
-        todo!()
+        self.with(|i, id| {
+            if is_tcp(i, id) {
+                tcp::shutdown(i, id, how)
+            } else {
+                dgram::shutdown(i, id, how)
+            }
+        })
     }
 
     /// poll(2) events (POLLIN, POLLOUT, POLLERR, POLLHUP, POLLRDHUP, as
@@ -215,54 +237,151 @@ impl Endpoint {
     /// listener is POLLIN with a connection to accept; a new, unconnected
     /// TCP endpoint is POLLOUT | POLLHUP.
     pub fn readiness(&self) -> i16 {
-        todo!()
+        self.with(|i, id| {
+            if is_tcp(i, id) {
+                tcp::readiness(i, id)
+            } else {
+                dgram::readiness(i, id)
+            }
+        })
     }
 
     /// getsockname(2): None while unbound.
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        todo!()
+        self.with(|i, id| {
+            let ep = i.ep(id);
+            let local = match &ep.kind {
+                Kind::Tcp(tcp::Tcp::Connected(c)) => Some(c.local),
+                // The source address was chosen when the SYN left.
+                &Kind::Tcp(tcp::Tcp::Connecting { sock, .. }) => i.ifaces[sock.iface]
+                    .sockets
+                    .get::<smoltcp::socket::tcp::Socket>(sock.h)
+                    .local_endpoint()
+                    .map(addr::ep_from_wire),
+                Kind::Dgram(_) => {
+                    let b = ep.bound?;
+                    let a = dgram::source(i, id).unwrap_or(b.addr);
+                    Some(SocketAddr::new(a, b.port))
+                }
+                Kind::Tcp(_) => ep.bound.map(|b| SocketAddr::new(b.addr, b.port)),
+            }?;
+            let ip = if local.ip().is_unspecified() {
+                addr::unspecified(ep.v6)
+            } else {
+                local.ip()
+            };
+            Some(addr::show(ep.v6, SocketAddr::new(ip, local.port())))
+        })
     }
 
     /// getpeername(2): None while not connected.
     pub fn peer_addr(&self) -> Option<SocketAddr> {
-        todo!()
+        self.with(|i, id| {
+            let ep = i.ep(id);
+            let peer = match &ep.kind {
+                Kind::Tcp(tcp::Tcp::Connected(c)) if !c.closed => Some(c.peer),
+                Kind::Tcp(_) => None,
+                Kind::Dgram(_) => dgram::peer(i, id),
+            }?;
+            Some(addr::show(ep.v6, peer))
+        })
     }
 
     /// SO_ERROR: the pending error, cleared.
     pub fn take_error(&self) -> Option<Errno> {
-        todo!()
+        self.with(|i, id| i.ep_mut(id).error.take())
     }
 
     pub fn options(&self) -> Options {
-        todo!()
+        self.with(|i, id| i.ep(id).opts.clone())
     }
 
     /// Changes options; those that act on a live connection (no_delay,
     /// keep-alive, ttl) do so at once.
     pub fn set_options(&self, f: &mut dyn FnMut(&mut Options)) -> Result<(), Errno> {
-        let _ = f;
-        todo!()
+        self.with(|i, id| {
+            let ep = i.ep_mut(id);
+            f(&mut ep.opts);
+            let (opts, proto, bound) = (ep.opts.clone(), ep.proto, ep.bound);
+            if let Some(b) = bound {
+                i.ports.set_flags(
+                    proto,
+                    b.port,
+                    crate::ports::Owner::Ep(id),
+                    opts.reuse_addr,
+                    opts.reuse_port,
+                );
+            }
+            match &i.ep(id).kind {
+                Kind::Tcp(tcp::Tcp::Connected(c)) => {
+                    let sock = c.sock;
+                    tcp::apply_options(i.tcp(sock), &opts);
+                    i.poll();
+                }
+                Kind::Tcp(tcp::Tcp::Connecting { sock, .. }) => {
+                    let sock = *sock;
+                    tcp::apply_options(i.tcp(sock), &opts);
+                }
+                _ => {}
+            }
+            Ok(())
+        })
     }
 
     /// FIONREAD / SIOCINQ: bytes queued to read (a datagram endpoint: the
     /// next datagram's length).
     pub fn recv_queue(&self) -> usize {
-        todo!()
+        self.with(|i, id| match &i.ep(id).kind {
+            Kind::Tcp(tcp::Tcp::Connected(c)) => {
+                let sock = c.sock;
+                i.tcp(sock).recv_queue()
+            }
+            Kind::Tcp(_) => 0,
+            Kind::Dgram(_) => dgram::recv_queue(i, id),
+        })
     }
 
     /// SIOCOUTQ: bytes sent and not yet acknowledged.
     pub fn send_queue(&self) -> usize {
-        todo!()
+        self.with(|i, id| match &i.ep(id).kind {
+            Kind::Tcp(tcp::Tcp::Connected(c)) => {
+                let sock = c.sock;
+                i.tcp(sock).send_queue()
+            }
+            Kind::Tcp(_) => 0,
+            Kind::Dgram(_) => dgram::send_queue(i, id),
+        })
     }
 
     /// Linux's TCP state number (TCP_INFO's tcpi_state; 7, TCP_CLOSE,
     /// for an unconnected endpoint).
     pub fn tcp_state(&self) -> u8 {
-        todo!()
+        self.with(|i, id| match &i.ep(id).kind {
+            Kind::Tcp(tcp::Tcp::Connected(c)) if c.closed => 7,
+            Kind::Tcp(tcp::Tcp::Connected(c)) => {
+                let sock = c.sock;
+                tcp::linux_state(i.tcp(sock).state())
+            }
+            Kind::Tcp(tcp::Tcp::Connecting { .. }) => 2,
+            Kind::Tcp(tcp::Tcp::Listening(_)) => 10,
+            _ => 7,
+        })
     }
 
     /// SO_ACCEPTCONN.
     pub fn is_listening(&self) -> bool {
-        todo!()
+        self.with(|i, id| matches!(i.ep(id).kind, Kind::Tcp(tcp::Tcp::Listening(_))))
+    }
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        self.with(|i, id| {
+            if is_tcp(i, id) {
+                tcp::close(i, id)
+            } else {
+                dgram::close(i, id)
+            }
+        })
     }
 }

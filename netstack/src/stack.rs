@@ -6,94 +6,189 @@
 //! loopback reaches the peer's receive buffer before it returns), so the
 //! thread wakes only for timers and arriving frames.
 
-use std::sync::Arc;
+use std::hash::{BuildHasher, Hasher};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 
-use crate::config::StackConfig;
-use crate::endpoint::{Endpoint, Proto};
-use crate::errno::Errno;
+use smoltcp::time::Instant;
+
+use crate::config::{RouteConfig, StackConfig};
+use crate::iface::Iface;
 use crate::info::{ConnInfo, InterfaceInfo, RouteInfo};
+use crate::inner::Inner;
+use crate::socket::Proto;
+use crate::sys::EventFd;
 
-/// Called when an endpoint's readiness may have changed. It must not call
-/// back into the stack (it runs with the stack locked).
+/// Called when an endpoint's readiness may have changed. The stack calls
+/// it after releasing its lock, on whichever thread moved the stack (an
+/// application's or the stack's own), so it should only set flags and
+/// wake sleepers.
 pub type Notify = Arc<dyn Fn() + Send + Sync>;
 
+/// What the stack's thread shares with the callers.
+pub(crate) struct Shared {
+    inner: Mutex<Inner>,
+    pub kick: EventFd,
+    pub stop: AtomicBool,
+}
+
+impl Shared {
+    /// A panic under the lock leaves the stack as it was mid-call; later
+    /// calls still get it rather than poisoning every socket for good.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// An Ethernet interface's index, name and addresses.
+type IfaceRoutes = (u32, String, Vec<(IpAddr, u8)>);
+
 pub struct Stack {
-    config: StackConfig,
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    routes: Vec<RouteConfig>,
+}
+
+fn seed() -> u64 {
+    // std's per-process random keys: enough for sequence numbers and
+    // ephemeral ports that another sandbox cannot guess.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(std::process::id().into());
+    h.finish()
 }
 
 impl Stack {
     /// A stack on `config`'s interfaces, with loopback. Starts the stack's
     /// thread; it ends when the last `Arc` goes.
     pub fn new(config: StackConfig) -> std::io::Result<Arc<Stack>> {
-        Ok(Arc::new(Stack { config }))
+        let StackConfig {
+            interfaces,
+            routes,
+            log_packets,
+        } = config;
+        let seed = seed();
+        let now = Instant::from_micros(0);
+        let local: Vec<IpAddr> = interfaces
+            .iter()
+            .flat_map(|i| i.addrs.iter().map(|&(a, _)| a))
+            .collect();
+        let mut ifaces = vec![Iface::loopback(&local, now, seed, log_packets)];
+        let mut entries = Vec::new();
+        for (k, cfg) in interfaces.into_iter().enumerate() {
+            let mine: Vec<&RouteConfig> =
+                routes.iter().filter(|r| r.interface == cfg.name).collect();
+            let gateways: Vec<(IpAddr, u8, IpAddr)> = mine
+                .iter()
+                .filter_map(|r| r.gateway.map(|g| (r.dst, r.prefix, g)))
+                .collect();
+            entries.extend(mine.iter().map(|r| crate::route::Entry {
+                dst: r.dst,
+                prefix: r.prefix,
+                iface: k + 1,
+            }));
+            ifaces.push(Iface::ethernet(
+                cfg,
+                &gateways,
+                now,
+                seed.rotate_left(k as u32 + 1),
+                log_packets,
+            )?);
+        }
+        let shared = Arc::new(Shared {
+            inner: Mutex::new(Inner::new(ifaces, entries, seed)),
+            kick: EventFd::new()?,
+            stop: AtomicBool::new(false),
+        });
+        let s2 = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("netstack".into())
+            .spawn(move || crate::poller::run(s2))?;
+        Ok(Arc::new(Stack {
+            shared,
+            thread: Mutex::new(Some(thread)),
+            routes,
+        }))
     }
 
-    /// A new socket: AF_INET6 when `v6`. `tag` names it in
-    /// [`Stack::connections`].
-    pub fn endpoint(
-        self: &Arc<Self>,
-        v6: bool,
-        proto: Proto,
-        notify: Notify,
-        tag: u64,
-    ) -> Result<Endpoint, Errno> {
-        let _ = (v6, proto, notify, tag);
-        todo!()
+    /// Runs `f` on the stack's state, then brings the endpoints smoltcp
+    /// woke up to date, moves the thread's deadline if `f` needs it
+    /// sooner, and calls the woken endpoints' hooks after unlocking.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
+        let (r, hooks) = {
+            let mut g = self.shared.lock();
+            let r = f(&mut g);
+            let hooks = g.settle();
+            if std::mem::take(&mut g.polled) {
+                if let Some(t) = g.next_poll() {
+                    if g.deadline.is_none_or(|d| t < d) {
+                        g.deadline = Some(t);
+                        self.shared.kick.kick();
+                    }
+                }
+            }
+            (r, hooks)
+        };
+        for h in hooks {
+            h();
+        }
+        r
     }
 
     /// Every interface, loopback first.
     pub fn interfaces(&self) -> Vec<InterfaceInfo> {
-        let mut v = vec![InterfaceInfo {
-            index: 1,
-            name: "lo".into(),
-            mac: [0; 6],
-            mtu: 65536,
-            flags: (libc::IFF_UP | libc::IFF_RUNNING | libc::IFF_LOOPBACK) as u32,
-            addrs: vec![
-                ("127.0.0.1".parse().unwrap(), 8),
-                ("::1".parse().unwrap(), 128),
-            ],
-            rx_packets: 0,
-            rx_bytes: 0,
-            tx_packets: 0,
-            tx_bytes: 0,
-        }];
-        v.extend(self.config.interfaces.iter().map(|i| InterfaceInfo {
-            index: i.index,
-            name: i.name.clone(),
-            mac: i.mac,
-            mtu: i.mtu,
-            flags: (libc::IFF_UP | libc::IFF_RUNNING | libc::IFF_BROADCAST | libc::IFF_MULTICAST)
-                as u32,
-            addrs: i.addrs.clone(),
-            rx_packets: 0,
-            rx_bytes: 0,
-            tx_packets: 0,
-            tx_bytes: 0,
-        }));
-        v
+        self.with(|inner| {
+            inner
+                .ifaces
+                .iter()
+                .map(|f| InterfaceInfo {
+                    index: f.index,
+                    name: f.name.clone(),
+                    mac: f.mac,
+                    mtu: f.mtu,
+                    flags: if f.index == 1 {
+                        (libc::IFF_UP | libc::IFF_RUNNING | libc::IFF_LOOPBACK) as u32
+                    } else {
+                        (libc::IFF_UP
+                            | libc::IFF_RUNNING
+                            | libc::IFF_BROADCAST
+                            | libc::IFF_MULTICAST) as u32
+                    },
+                    addrs: f.addrs.clone(),
+                    rx_packets: f.dev.rx_count.packets,
+                    rx_bytes: f.dev.rx_count.bytes,
+                    tx_packets: f.dev.tx_count.packets,
+                    tx_bytes: f.dev.tx_count.bytes,
+                })
+                .collect()
+        })
     }
 
     /// The main routing table: each interface's on-link prefixes, then the
     /// configured routes.
     pub fn routes(&self) -> Vec<RouteInfo> {
+        let ifaces: Vec<IfaceRoutes> = self.with(|inner| {
+            inner
+                .ifaces
+                .iter()
+                .skip(1)
+                .map(|f| (f.index, f.name.clone(), f.addrs.clone()))
+                .collect()
+        });
         let mut v = Vec::new();
-        for i in &self.config.interfaces {
-            for &(a, p) in &i.addrs {
+        for (index, _, addrs) in &ifaces {
+            for &(a, p) in addrs {
                 v.push(RouteInfo {
                     dst: prefix_of(a, p),
                     prefix: p,
                     gateway: None,
-                    interface_index: i.index,
+                    interface_index: *index,
                 });
             }
         }
-        for r in &self.config.routes {
-            let Some(i) = self
-                .config
-                .interfaces
-                .iter()
-                .find(|i| i.name == r.interface)
+        for r in &self.routes {
+            let Some((index, _, _)) = ifaces.iter().find(|(_, name, _)| *name == r.interface)
             else {
                 continue;
             };
@@ -101,7 +196,7 @@ impl Stack {
                 dst: r.dst,
                 prefix: r.prefix,
                 gateway: r.gateway,
-                interface_index: i.index,
+                interface_index: *index,
             });
         }
         v
@@ -109,8 +204,21 @@ impl Stack {
 
     /// The sockets of one protocol, for /proc/net.
     pub fn connections(&self, proto: Proto) -> Vec<ConnInfo> {
-        let _ = proto;
-        todo!()
+        self.with(|inner| crate::conns::list(inner, proto))
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+        self.shared.kick.kick();
+        let t = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(t) = t {
+            // The last reference may go from a hook the thread runs.
+            if t.thread().id() != std::thread::current().id() {
+                let _ = t.join();
+            }
+        }
     }
 }
 

@@ -381,3 +381,89 @@ impl<'a> IoSeq<'a> {
         Ok(r)
     }
 }
+
+/// A Sentry buffer seen as application memory at addresses `0..len`, so a
+/// file whose I/O is written for [`IoSeq`] (a socket) can also fill or
+/// drain a buffer of the Sentry's own: sendfile(2) and splice(2) move
+/// bytes through one.
+pub struct BufferMemory<'a> {
+    buf: BufferBytes<'a>,
+}
+
+enum BufferBytes<'a> {
+    Readable(&'a [u8]),
+    Writable(std::cell::RefCell<&'a mut [u8]>),
+}
+
+impl<'a> BufferMemory<'a> {
+    /// `buf` to be read from (a send).
+    pub fn readable(buf: &'a [u8]) -> BufferMemory<'a> {
+        BufferMemory {
+            buf: BufferBytes::Readable(buf),
+        }
+    }
+
+    /// `buf` to be written into (a recv).
+    pub fn writable(buf: &'a mut [u8]) -> BufferMemory<'a> {
+        BufferMemory {
+            buf: BufferBytes::Writable(std::cell::RefCell::new(buf)),
+        }
+    }
+
+    /// The one range covering the buffer, for [`IoSeq::new`].
+    pub fn range(&self) -> [(u64, usize); 1] {
+        let len = match &self.buf {
+            BufferBytes::Readable(b) => b.len(),
+            BufferBytes::Writable(b) => b.borrow().len(),
+        };
+        [(0, len)]
+    }
+}
+
+/// `addr..addr+len` within a buffer of `size` bytes, or EFAULT.
+fn span(addr: u64, len: usize, size: usize) -> Result<std::ops::Range<usize>, crate::errno::Errno> {
+    let start = usize::try_from(addr).map_err(|_| crate::errno::Errno::EFAULT)?;
+    match start.checked_add(len) {
+        Some(end) if end <= size => Ok(start..end),
+        _ => Err(crate::errno::Errno::EFAULT),
+    }
+}
+
+impl UserMemory for BufferMemory<'_> {
+    fn read(&self, addr: u64, out: &mut [u8]) -> Result<(), crate::errno::Errno> {
+        match &self.buf {
+            BufferBytes::Readable(b) => out.copy_from_slice(&b[span(addr, out.len(), b.len())?]),
+            BufferBytes::Writable(b) => {
+                let b = b.borrow();
+                out.copy_from_slice(&b[span(addr, out.len(), b.len())?]);
+            }
+        }
+        Ok(())
+    }
+
+    fn write(&self, addr: u64, data: &[u8]) -> Result<(), crate::errno::Errno> {
+        match &self.buf {
+            BufferBytes::Readable(_) => Err(crate::errno::Errno::EFAULT),
+            BufferBytes::Writable(b) => {
+                let mut b = b.borrow_mut();
+                let r = span(addr, data.len(), b.len())?;
+                b[r].copy_from_slice(data);
+                Ok(())
+            }
+        }
+    }
+
+    fn read_cstring(&self, _addr: u64, _max: usize) -> Result<Vec<u8>, crate::errno::Errno> {
+        Err(crate::errno::Errno::EFAULT)
+    }
+
+    /// Not application memory: the caller copies through its own path.
+    fn with_ranges(
+        &self,
+        _ranges: &[(u64, usize)],
+        _need: i32,
+        _f: &mut RangesFn<'_>,
+    ) -> Result<Result<usize, crate::errno::Errno>, crate::errno::Errno> {
+        Err(crate::errno::Errno::EFAULT)
+    }
+}

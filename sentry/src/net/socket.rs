@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::control::Control;
 use crate::errno::Errno;
-use crate::usermem::IoSeq;
+use crate::usermem::{BufferMemory, IoSeq};
 use crate::vfs::{Caller, File, FileOps};
 use crate::waiter::WaitQueue;
 
@@ -161,6 +161,23 @@ impl FileOps for SocketFile {
         let r = send(t, &*self.sock, &mut msg, f.nonblocking());
         *src = msg.data;
         r
+    }
+
+    /// A read into a Sentry buffer (splice, sendfile): recv through an
+    /// [`IoSeq`] over it.
+    fn read(&self, t: &dyn Caller, f: &File, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
+        let mem = BufferMemory::writable(buf);
+        let range = mem.range();
+        let mut seq = IoSeq::new(&mem, &range);
+        self.read_to(t, f, &mut seq, off)
+    }
+
+    /// A write from a Sentry buffer (sendfile to a socket, splice).
+    fn write(&self, t: &dyn Caller, f: &File, buf: &[u8], off: u64) -> Result<usize, Errno> {
+        let mem = BufferMemory::readable(buf);
+        let range = mem.range();
+        let mut seq = IoSeq::new(&mem, &range);
+        self.write_from(t, f, &mut seq, off)
     }
 
     fn seekable(&self) -> bool {

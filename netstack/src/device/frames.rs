@@ -1,0 +1,34 @@
+//! Reading an Ethernet interface's descriptor: each read is one frame.
+
+use super::Dev;
+
+/// At most this many frames per wake-up, so one busy interface cannot
+/// hold the stack's lock for long; the descriptor stays readable and the
+/// thread comes straight back.
+const BATCH: usize = 256;
+
+/// Every frame waiting on the interface's descriptor (up to `BATCH`),
+/// read until EAGAIN.
+pub(crate) fn read_batch(dev: &Dev) -> Vec<Vec<u8>> {
+    let Some(fd) = dev.fd() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    // Room for a jumbo frame beyond the MTU: a short buffer would cut
+    // a frame silently (SOCK_DGRAM and AF_PACKET truncate).
+    let cap = (dev.mtu + 14).max(2048) + 64;
+    while out.len() < BATCH {
+        let mut buf = dev.buffer(cap);
+        match crate::sys::recv_frame(fd, &mut buf) {
+            Some(n) if n > 0 => {
+                buf.truncate(n);
+                out.push(buf);
+            }
+            _ => {
+                dev.recycle(buf);
+                break;
+            }
+        }
+    }
+    out
+}

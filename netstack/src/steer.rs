@@ -1,0 +1,221 @@
+//! The stack looks at each arriving frame before smoltcp does. It owns
+//! both receive paths (loopback's queue and the Ethernet descriptors), so
+//! it can do what smoltcp alone cannot: grow a listener's pool for a SYN
+//! or drop the SYN when the backlog is full (`listener`), pick the UDP or
+//! ping endpoint for a datagram as Linux does (`dgram`), and turn an ICMP
+//! port-unreachable into ECONNREFUSED. Everything else passes to smoltcp.
+
+use std::net::{IpAddr, SocketAddr};
+
+use smoltcp::phy::Medium;
+use smoltcp::wire::{
+    Icmpv4Packet, Icmpv6Packet, IpProtocol, Ipv4Packet, Ipv6Packet, TcpPacket, UdpPacket,
+};
+
+use crate::dgram::{self, Delivery};
+use crate::iface::LO;
+use crate::inner::Inner;
+use crate::socket::Proto;
+
+pub(crate) enum Verdict {
+    /// smoltcp takes it.
+    Pass,
+    /// Nobody does (a SYN past the backlog, a duplicate SYN).
+    Drop,
+    /// Our own frame, which an AF_PACKET socket reads back: not traffic.
+    Echo,
+    /// An endpoint's receive queue takes it.
+    Deliver(Delivery),
+}
+
+struct Ip<'a> {
+    src: IpAddr,
+    dst: IpAddr,
+    proto: IpProtocol,
+    /// The transport header and payload, and where they start in the frame.
+    l4: &'a [u8],
+    l4_off: usize,
+}
+
+fn parse_ip(frame: &[u8], off: usize) -> Option<Ip<'_>> {
+    let ip = frame.get(off..)?;
+    match ip.first()? >> 4 {
+        4 => {
+            let p = Ipv4Packet::new_checked(ip).ok()?;
+            // A fragment is smoltcp's to drop: the transport header may
+            // not be in it.
+            if p.more_frags() || p.frag_offset() != 0 {
+                return None;
+            }
+            let hl = usize::from(p.header_len());
+            let end = usize::from(p.total_len()).min(ip.len());
+            Some(Ip {
+                src: IpAddr::V4(p.src_addr()),
+                dst: IpAddr::V4(p.dst_addr()),
+                proto: p.next_header(),
+                l4: ip.get(hl..end)?,
+                l4_off: off + hl,
+            })
+        }
+        6 => {
+            let p = Ipv6Packet::new_checked(ip).ok()?;
+            let end = (40 + usize::from(p.payload_len())).min(ip.len());
+            Some(Ip {
+                src: IpAddr::V6(p.src_addr()),
+                dst: IpAddr::V6(p.dst_addr()),
+                proto: p.next_header(),
+                l4: ip.get(40..end)?,
+                l4_off: off + 40,
+            })
+        }
+        _ => None,
+    }
+}
+
+pub(crate) fn steer(inner: &mut Inner, n: usize, frame: &[u8]) -> Verdict {
+    let f = &inner.ifaces[n];
+    let off = if f.dev.medium == Medium::Ethernet {
+        if frame.len() < 14 {
+            return Verdict::Pass;
+        }
+        // An AF_PACKET socket also reads the frames we sent.
+        if frame[6..12] == f.mac {
+            return Verdict::Echo;
+        }
+        let unicast_to_other = frame[0] & 1 == 0 && frame[0..6] != f.mac;
+        let ethertype = u16::from_be_bytes([frame[12], frame[13]]);
+        if unicast_to_other || (ethertype != 0x0800 && ethertype != 0x86dd) {
+            return Verdict::Pass;
+        }
+        14
+    } else {
+        0
+    };
+    let Some(ip) = parse_ip(frame, off) else {
+        return Verdict::Pass;
+    };
+    if n != LO && !f.has_addr(ip.dst) && !ip.dst.is_multicast() && !is_broadcast(ip.dst) {
+        return Verdict::Pass;
+    }
+    match ip.proto {
+        IpProtocol::Tcp => {
+            let Ok(t) = TcpPacket::new_checked(ip.l4) else {
+                return Verdict::Pass;
+            };
+            if t.syn() && !t.ack() && !t.rst() {
+                let src = SocketAddr::new(ip.src, t.src_port());
+                let dst = SocketAddr::new(ip.dst, t.dst_port());
+                return crate::listener::steer_syn(inner, n, src, dst);
+            }
+            Verdict::Pass
+        }
+        IpProtocol::Udp => {
+            let Ok(u) = UdpPacket::new_checked(ip.l4) else {
+                return Verdict::Pass;
+            };
+            let end = usize::from(u.len()).clamp(8, ip.l4.len());
+            let src = SocketAddr::new(ip.src, u.src_port());
+            let dst = SocketAddr::new(ip.dst, u.dst_port());
+            match dgram::lookup(inner, Proto::Udp, src, dst) {
+                Some(ep) => Verdict::Deliver(Delivery {
+                    ep,
+                    from: src,
+                    start: ip.l4_off + 8,
+                    end: ip.l4_off + end,
+                }),
+                // smoltcp answers with ICMP port unreachable.
+                None => Verdict::Pass,
+            }
+        }
+        IpProtocol::Icmp => {
+            let Ok(p) = Icmpv4Packet::new_checked(ip.l4) else {
+                return Verdict::Pass;
+            };
+            match (p.msg_type().into(), p.msg_code()) {
+                (0u8, _) => echo_reply(inner, &ip, p.echo_ident()),
+                (3u8, 3) => {
+                    quoted_udp(inner, &ip.l4[8..]);
+                    Verdict::Pass
+                }
+                _ => Verdict::Pass,
+            }
+        }
+        IpProtocol::Icmpv6 => {
+            let Ok(p) = Icmpv6Packet::new_checked(ip.l4) else {
+                return Verdict::Pass;
+            };
+            match (p.msg_type().into(), p.msg_code()) {
+                (129u8, _) => echo_reply(inner, &ip, p.echo_ident()),
+                (1u8, 4) => {
+                    quoted_udp(inner, &ip.l4[8..]);
+                    Verdict::Pass
+                }
+                _ => Verdict::Pass,
+            }
+        }
+        _ => Verdict::Pass,
+    }
+}
+
+fn is_broadcast(a: IpAddr) -> bool {
+    match a {
+        // Subnet broadcasts end in all ones for any prefix of 24 or more;
+        // shorter prefixes are rare in containers.
+        IpAddr::V4(v4) => v4.is_broadcast() || v4.octets()[3] == 255,
+        IpAddr::V6(_) => false,
+    }
+}
+
+/// An echo reply goes to the ping endpoint whose identifier it carries,
+/// ICMP header and all, as Linux's ping sockets read it.
+fn echo_reply(inner: &Inner, ip: &Ip, ident: u16) -> Verdict {
+    let src = SocketAddr::new(ip.src, 0);
+    let dst = SocketAddr::new(ip.dst, ident);
+    match dgram::lookup(inner, Proto::Icmp, src, dst) {
+        Some(ep) => Verdict::Deliver(Delivery {
+            ep,
+            from: src,
+            start: ip.l4_off,
+            end: ip.l4_off + ip.l4.len(),
+        }),
+        None => Verdict::Pass,
+    }
+}
+
+/// The datagram an ICMP port-unreachable quotes: its IP header, then at
+/// least 8 bytes of UDP header.
+fn quoted_udp(inner: &mut Inner, quoted: &[u8]) {
+    let Some(first) = quoted.first() else { return };
+    let (src, dst, proto, l4) = match first >> 4 {
+        4 => {
+            let hl = usize::from(first & 0xf) * 4;
+            if quoted.len() < hl + 8 || hl < 20 {
+                return;
+            }
+            let a =
+                |o: usize| IpAddr::from([quoted[o], quoted[o + 1], quoted[o + 2], quoted[o + 3]]);
+            (a(12), a(16), quoted[9], &quoted[hl..])
+        }
+        6 => {
+            if quoted.len() < 48 {
+                return;
+            }
+            let a = |o: usize| {
+                let b: [u8; 16] = quoted[o..o + 16].try_into().unwrap_or([0; 16]);
+                IpAddr::from(b)
+            };
+            (a(8), a(24), quoted[6], &quoted[40..])
+        }
+        _ => return,
+    };
+    if proto != 17 {
+        return;
+    }
+    let sport = u16::from_be_bytes([l4[0], l4[1]]);
+    let dport = u16::from_be_bytes([l4[2], l4[3]]);
+    dgram::refused(
+        inner,
+        SocketAddr::new(src, sport),
+        SocketAddr::new(dst, dport),
+    );
+}

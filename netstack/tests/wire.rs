@@ -1,0 +1,161 @@
+//! Two stacks joined by a wire: an AF_UNIX datagram pair carries whole
+//! Ethernet frames between them, as an AF_PACKET socket would to a veth.
+
+mod common;
+
+use std::net::IpAddr;
+use std::os::unix::net::UnixDatagram;
+use std::sync::Arc;
+
+use common::*;
+use netstack::{InterfaceConfig, RouteConfig, Stack, StackConfig};
+
+fn eth(mac_last: u8, addrs: &[(&str, u8)], frames: UnixDatagram) -> InterfaceConfig {
+    InterfaceConfig {
+        name: "eth0".into(),
+        index: 2,
+        mac: [0x02, 0, 0, 0, 0, mac_last],
+        mtu: 1500,
+        addrs: addrs
+            .iter()
+            .map(|&(a, p)| (a.parse::<IpAddr>().unwrap(), p))
+            .collect(),
+        frames: frames.into(),
+    }
+}
+
+fn wired(
+    a: &[(&str, u8)],
+    b: &[(&str, u8)],
+    a_routes: Vec<RouteConfig>,
+) -> (Arc<Stack>, Arc<Stack>) {
+    let (fa, fb) = UnixDatagram::pair().unwrap();
+    let sa = Stack::new(StackConfig {
+        interfaces: vec![eth(1, a, fa)],
+        routes: a_routes,
+        log_packets: false,
+    })
+    .unwrap();
+    let sb = Stack::new(StackConfig {
+        interfaces: vec![eth(2, b, fb)],
+        routes: Vec::new(),
+        log_packets: false,
+    })
+    .unwrap();
+    (sa, sb)
+}
+
+fn tcp_echo(
+    client: &Arc<Stack>,
+    server: &Arc<Stack>,
+    listen: &str,
+    to: &str,
+) -> std::net::SocketAddr {
+    let (l, bound) = listener(server, listen, 4);
+    let mut to = addr(to);
+    to.set_port(bound.port());
+    let c = tcp(client, to.is_ipv6());
+    c.connect(to).unwrap();
+    let (a, peer) = l.accept();
+    // Larger than one segment: the MTU is 1500 here.
+    let msg: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+    let writer = {
+        let msg = msg.clone();
+        std::thread::spawn(move || {
+            c.send_all(&msg).unwrap();
+            c
+        })
+    };
+    let got = a.recv_exact(msg.len()).unwrap();
+    assert!(got == msg, "bytes changed on the wire");
+    let c = writer.join().unwrap();
+    a.send_all(b"done").unwrap();
+    assert_eq!(c.recv_exact(4).unwrap(), b"done");
+    peer
+}
+
+#[test]
+fn arp_then_tcp_echo_and_a_udp_datagram() {
+    let (sa, sb) = wired(&[("10.0.0.1", 24)], &[("10.0.0.2", 24)], Vec::new());
+    let peer = tcp_echo(&sa, &sb, "0.0.0.0:0", "10.0.0.2:0");
+    assert_eq!(peer.ip().to_string(), "10.0.0.1");
+
+    let srv = udp(&sb, false);
+    srv.ep.bind(addr("10.0.0.2:0")).unwrap();
+    let c = udp(&sa, false);
+    c.send_to(srv.ep.local_addr().unwrap(), b"over the wire")
+        .unwrap();
+    let (msg, from) = srv.recv_from(100).unwrap();
+    assert_eq!(msg, b"over the wire");
+    assert_eq!(from.unwrap().ip().to_string(), "10.0.0.1");
+
+    let e = &sa.interfaces()[1];
+    assert_eq!((e.name.as_str(), e.index), ("eth0", 2));
+    assert!(
+        e.rx_packets > 0 && e.tx_packets > 0 && e.tx_bytes > 100_000,
+        "{e:?}"
+    );
+    let r = sa.routes();
+    assert!(r
+        .iter()
+        .any(|r| r.dst.to_string() == "10.0.0.0" && r.prefix == 24));
+}
+
+#[test]
+fn ipv6_over_ndp() {
+    let (sa, sb) = wired(&[("fd00::1", 64)], &[("fd00::2", 64)], Vec::new());
+    let peer = tcp_echo(&sa, &sb, "[::]:0", "[fd00::2]:0");
+    assert_eq!(peer.ip().to_string(), "fd00::1");
+}
+
+#[test]
+fn routes_through_a_gateway() {
+    let default = RouteConfig {
+        dst: "0.0.0.0".parse().unwrap(),
+        prefix: 0,
+        gateway: Some("10.0.0.2".parse().unwrap()),
+        interface: "eth0".into(),
+    };
+    let (sa, sb) = wired(
+        &[("10.0.0.1", 24)],
+        &[("10.0.0.2", 24), ("172.16.9.9", 32)],
+        vec![default],
+    );
+    let peer = tcp_echo(&sa, &sb, "172.16.9.9:0", "172.16.9.9:0");
+    assert_eq!(peer.ip().to_string(), "10.0.0.1");
+    // Without a route there is no way out.
+    let c = tcp(&sb, false);
+    assert_eq!(
+        c.ep.connect(addr("192.0.2.1:80")),
+        Err(netstack::Errno::ENETUNREACH)
+    );
+}
+
+#[test]
+fn own_address_goes_through_loopback() {
+    let (sa, _sb) = wired(&[("10.0.0.1", 24)], &[("10.0.0.2", 24)], Vec::new());
+    let before = sa.interfaces()[1].tx_packets;
+    let peer = tcp_echo(&sa, &sa, "0.0.0.0:0", "10.0.0.1:0");
+    assert_eq!(peer.ip().to_string(), "10.0.0.1");
+    assert_eq!(
+        sa.interfaces()[1].tx_packets,
+        before,
+        "nothing left by eth0"
+    );
+}
+
+#[test]
+fn broadcast_needs_so_broadcast_and_reaches_wildcard_sockets() {
+    let (sa, sb) = wired(&[("10.0.0.1", 24)], &[("10.0.0.2", 24)], Vec::new());
+    let srv = udp(&sb, false);
+    srv.ep.bind(addr("0.0.0.0:0")).unwrap();
+    let port = srv.ep.local_addr().unwrap().port();
+    let c = udp(&sa, false);
+    let to = addr(&format!("10.0.0.255:{port}"));
+    assert_eq!(c.send_to(to, b"all"), Err(netstack::Errno::EACCES));
+    c.ep.set_options(&mut |o| o.broadcast = true).unwrap();
+    c.send_to(to, b"all").unwrap();
+    let (msg, from) = srv.recv_from(10).unwrap();
+    assert_eq!(msg, b"all");
+    assert_eq!(from.unwrap().ip().to_string(), "10.0.0.1");
+}

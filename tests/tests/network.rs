@@ -6,6 +6,8 @@
 //! `do` take nothing.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use serde_json::{json, Value};
 use tests::bundle::{text, Bundle};
@@ -58,7 +60,7 @@ impl Drop for NetNs {
 /// touched.
 struct Wire {
     inner: NetNs,
-    _outer: NetNs,
+    outer: NetNs,
 }
 
 impl Wire {
@@ -92,10 +94,7 @@ impl Wire {
         ip(&["-n", i, "link", "set", "eth0", "up"]);
         ip(&["-n", i, "link", "set", "lo", "up"]);
         ip(&["-n", i, "route", "add", "default", "via", OUTER_ADDR]);
-        Wire {
-            inner,
-            _outer: outer,
-        }
+        Wire { inner, outer }
     }
 
     fn name(&self) -> &str {
@@ -104,6 +103,19 @@ impl Wire {
 
     fn path(&self) -> PathBuf {
         PathBuf::from("/run/netns").join(self.name())
+    }
+
+    /// Runs `f` on a thread of its own in the outer namespace: sockets it
+    /// makes stay there when it returns them.
+    fn in_outer<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let ns = std::fs::File::open(PathBuf::from("/run/netns").join(&self.outer.0))
+            .expect("the outer namespace");
+        std::thread::spawn(move || {
+            nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+            f()
+        })
+        .join()
+        .expect("the thread in the outer namespace panicked")
     }
 
     /// eth0's addresses as the inner namespace's host kernel has them.
@@ -193,6 +205,78 @@ fn a_container_takes_its_namespaces_interface_and_the_host_side_loses_its_addres
         boot.contains(&format!("route 0.0.0.0/0 via {OUTER_ADDR} dev eth0")),
         "the default route is kept: {boot}"
     );
+}
+
+/// The taken interface carries the sandbox's traffic: a connection from
+/// the container to a server at the veth's other end (ARP, then TCP), and
+/// `--log-packets` logs its frames.
+#[test]
+fn a_container_reaches_the_other_end_of_its_veth_and_log_packets_shows_the_frames() {
+    require!(requirements());
+    let w = Wire::new("rt-wire");
+    let listener = w.in_outer(|| std::net::TcpListener::bind((OUTER_ADDR, 0)).expect("listen"));
+    let port = listener.local_addr().unwrap().port();
+    let done = Arc::new(AtomicBool::new(false));
+    let client_done = done.clone();
+    let server = std::thread::spawn(move || accept_line(&listener, &client_done));
+    let send = format!("echo hello from the sandbox | busybox nc -w 10 {OUTER_ADDR} {port}");
+    let b = require!(Bundle::busybox("net-wire", &["sh", "-c", &send], |c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("namespaces")
+            .push(json!({"type": "network", "path": w.path()}));
+    }));
+    let logs = b.dir.join("logs");
+    let log_flag = format!("--debug-log={}/", logs.display());
+    let o = b.runtime(&["--log-packets", &log_flag, "run", "c"]);
+    done.store(true, Ordering::SeqCst);
+    let got = server.join().unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(got.as_deref(), Ok("hello from the sandbox"), "{out}{err}");
+    let boot: String = tests::read_logs(&logs)
+        .into_iter()
+        .filter(|(name, _)| name.starts_with("boot"))
+        .map(|(_, t)| t)
+        .collect();
+    let frames: Vec<&str> = boot
+        .lines()
+        .filter(|l| l.contains("eth0 tx") || l.contains("eth0 rx"))
+        .collect();
+    assert!(
+        frames
+            .iter()
+            .any(|l| l.contains(INNER_ADDR) && l.contains(OUTER_ADDR)),
+        "no frame between the two ends logged: {boot}"
+    );
+}
+
+/// The first line a client of `l` sends; the connection is then closed,
+/// which ends the client. None came once `client_done` is set and the
+/// backlog is empty (a connection the client made is queued by then).
+fn accept_line(l: &std::net::TcpListener, client_done: &AtomicBool) -> Result<String, String> {
+    use std::io::BufRead;
+    l.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let conn = loop {
+        let finished = client_done.load(Ordering::SeqCst);
+        match l.accept() {
+            Ok((c, _)) => break c,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if finished {
+                    return Err("no connection".into());
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    };
+    conn.set_nonblocking(false).map_err(|e| e.to_string())?;
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    let mut line = String::new();
+    std::io::BufReader::new(&conn)
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    Ok(line.trim_end().to_string())
 }
 
 /// `none` has loopback only; under `host` inet sockets are host sockets

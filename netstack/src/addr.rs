@@ -66,8 +66,26 @@ pub(crate) fn unspecified(v6: bool) -> IpAddr {
 pub(crate) fn in_prefix(a: IpAddr, net: IpAddr, prefix: u8) -> bool {
     match (a, net) {
         (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_)) => {
-            crate::stack::prefix_of(a, prefix) == crate::stack::prefix_of(net, prefix)
+            prefix_of(a, prefix) == prefix_of(net, prefix)
         }
         _ => false,
+    }
+}
+
+/// The network part of `a/prefix`.
+pub fn prefix_of(a: IpAddr, prefix: u8) -> IpAddr {
+    match a {
+        IpAddr::V4(v4) => {
+            let m = u32::MAX
+                .checked_shl(32 - u32::from(prefix.min(32)))
+                .unwrap_or(0);
+            IpAddr::V4((u32::from(v4) & m).into())
+        }
+        IpAddr::V6(v6) => {
+            let m = u128::MAX
+                .checked_shl(128 - u32::from(prefix.min(128)))
+                .unwrap_or(0);
+            IpAddr::V6((u128::from(v6) & m).into())
+        }
     }
 }

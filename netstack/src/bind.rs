@@ -5,9 +5,10 @@ use std::net::SocketAddr;
 
 use crate::addr;
 use crate::errno::Errno;
-use crate::inner::{Bound, Inner};
 use crate::ports::{Binding, Owner, Spec};
+use crate::route::is_local;
 use crate::socket::Proto;
+use crate::state::{Bound, Inner};
 
 pub(crate) fn bind(inner: &mut Inner, id: usize, a: SocketAddr) -> Result<(), Errno> {
     let ep = inner.ep(id);
@@ -15,7 +16,7 @@ pub(crate) fn bind(inner: &mut Inner, id: usize, a: SocketAddr) -> Result<(), Er
         return Err(Errno::EINVAL);
     }
     let a = addr::take(ep.v6, ep.opts.v6_only, a)?;
-    if !a.ip().is_unspecified() && !crate::route::is_local(&inner.ifaces, a.ip()) {
+    if !a.ip().is_unspecified() && !is_local(&inner.ifaces, a.ip()) {
         return Err(Errno::EADDRNOTAVAIL);
     }
     let b = Binding::new(

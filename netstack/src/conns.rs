@@ -7,10 +7,12 @@ use std::net::SocketAddr;
 use smoltcp::socket::tcp::State;
 
 use crate::addr::{ep_from_wire, show, unspecified};
+use crate::dgram;
+use crate::iface::Sock;
 use crate::info::ConnInfo;
-use crate::inner::{Inner, Kind, Sock};
 use crate::socket::Proto;
-use crate::tcp::{linux_state, Tcp};
+use crate::state::{Inner, Kind, Tcp};
+use crate::tcp_sock::linux_state;
 
 fn sock_info(inner: &Inner, s: Sock, v6: bool, tag: u64) -> Option<ConnInfo> {
     let t = inner.ifaces[s.iface]
@@ -91,7 +93,7 @@ pub(crate) fn list(inner: &Inner, proto: Proto) -> Vec<ConnInfo> {
                     local,
                     remote: d.peer.map(|p| show(ep.v6, p)),
                     state: if d.peer.is_some() { 1 } else { 7 },
-                    send_queue: crate::dgram::send_queue(inner, id),
+                    send_queue: dgram::send_queue(inner, id),
                     recv_queue: d.rx_bytes,
                     tag: ep.tag,
                 });

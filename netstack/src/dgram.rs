@@ -6,7 +6,6 @@
 //! smoltcp socket per interface (made on first use), which brings ARP and
 //! NDP for free.
 
-use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 
 use smoltcp::iface::SocketHandle;
@@ -16,10 +15,11 @@ use smoltcp::wire::IpListenEndpoint;
 use crate::addr::{self, ep_to_wire, to_wire};
 use crate::bind;
 use crate::errno::Errno;
-use crate::iface::LO;
-use crate::inner::{Inner, Kind, Sock};
+use crate::iface::{Iface, Sock, LO};
 use crate::ports::{Owner, Spec};
+use crate::route::resolve_unspecified;
 use crate::socket::{Proto, RecvInfo, Shutdown};
+use crate::state::{Datagram, Dgram, Inner, Kind};
 
 /// The largest UDP payload IPv4 can carry (65535 - 20 - 8); IPv6's
 /// payload length allows 65527.
@@ -27,29 +27,6 @@ const MAX_V4: usize = 65507;
 const MAX_V6: usize = 65527;
 /// Datagrams a send socket holds while waiting for ARP or NDP.
 const TX_SLOTS: usize = 64;
-
-#[derive(Default)]
-pub(crate) struct Dgram {
-    pub rxq: VecDeque<Datagram>,
-    pub rx_bytes: usize,
-    /// The default peer (connect), wire form.
-    pub peer: Option<SocketAddr>,
-    /// The source address connect routed to.
-    pub src: Option<IpAddr>,
-    /// Send sockets by interface.
-    pub tx: Vec<Option<SocketHandle>>,
-    pub shut_rd: bool,
-    pub shut_wr: bool,
-}
-
-/// A received datagram: the frame it came in, and where in it the
-/// payload lies.
-pub(crate) struct Datagram {
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
-    from: SocketAddr,
-}
 
 /// A datagram `steer` found an endpoint for.
 pub(crate) struct Delivery {
@@ -158,7 +135,7 @@ pub(crate) fn refused(inner: &mut Inner, local: SocketAddr, peer: SocketAddr) {
 pub(crate) fn connect(inner: &mut Inner, id: usize, a: SocketAddr) -> Result<(), Errno> {
     let ep = inner.ep(id);
     let dst = addr::take(ep.v6, ep.opts.v6_only, a)?;
-    let dst = SocketAddr::new(crate::route::resolve_unspecified(dst.ip()), dst.port());
+    let dst = SocketAddr::new(resolve_unspecified(dst.ip()), dst.port());
     let path = inner.route(dst.ip())?;
     let port = match inner.ep(id).bound {
         Some(b) => b.port,
@@ -246,7 +223,7 @@ pub(crate) fn send(
         Some(a) => addr::take(v6, v6_only, a)?,
         None => st.peer.ok_or(Errno::EDESTADDRREQ)?,
     };
-    let dst = SocketAddr::new(crate::route::resolve_unspecified(dst.ip()), dst.port());
+    let dst = SocketAddr::new(resolve_unspecified(dst.ip()), dst.port());
     let max = if dst.is_ipv4() { MAX_V4 } else { MAX_V6 };
     if len > max {
         return Err(Errno::EMSGSIZE);
@@ -319,13 +296,13 @@ pub(crate) fn send(
                 .map_err(|_| Errno::EAGAIN)?;
         }
     }
-    inner.poll();
+    inner.request_poll();
     Ok(got)
 }
 
 /// The limited broadcast address, or the subnet broadcast of one of the
 /// interface's IPv4 prefixes.
-fn is_broadcast_to(f: &crate::iface::Iface, dst: IpAddr) -> bool {
+fn is_broadcast_to(f: &Iface, dst: IpAddr) -> bool {
     let IpAddr::V4(d) = dst else { return false };
     d.is_broadcast()
         || f.addrs.iter().any(|&(a, p)| {

@@ -11,10 +11,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::errno::Errno;
-use crate::inner::{EpState, Inner, Kind};
-use crate::socket::{Options, Proto, RecvInfo, Shutdown};
-use crate::stack::{Notify, Stack};
-use crate::{addr, bind, dgram, listener, tcp};
+use crate::ports::Owner;
+use crate::socket::{Notify, Options, Proto, RecvInfo, Shutdown};
+use crate::stack::Stack;
+use crate::state::{EpState, Inner, Kind, Tcp};
+use crate::tcp_sock::{apply_options, linux_state};
+use crate::{addr, bind, dgram, listener, stream, tcp};
 
 /// One socket. Dropping it is close(2): a TCP connection closes with FIN
 /// in the background (with RST when unread data remains or SO_LINGER is
@@ -46,7 +48,7 @@ impl Stack {
                 bound: None,
                 error: None,
                 kind: match proto {
-                    Proto::Tcp => Kind::Tcp(crate::tcp::Tcp::Idle { failed: false }),
+                    Proto::Tcp => Kind::Tcp(Tcp::Idle { failed: false }),
                     Proto::Udp | Proto::Icmp => Kind::Dgram(Default::default()),
                 },
             })
@@ -181,7 +183,7 @@ impl Endpoint {
     ) -> Result<usize, Errno> {
         self.with(|i, id| {
             if is_tcp(i, id) {
-                tcp::send(i, id, len, fill)
+                stream::send(i, id, len, fill)
             } else {
                 dgram::send(i, id, to, len, fill)
             }
@@ -209,7 +211,7 @@ impl Endpoint {
         self.with(|i, id| {
             if is_tcp(i, id) {
                 let v6 = i.ep(id).v6;
-                let (n, from) = tcp::recv(i, id, peek, len, drain)?;
+                let (n, from) = stream::recv(i, id, peek, len, drain)?;
                 Ok(RecvInfo {
                     len: n,
                     full_len: n,
@@ -239,7 +241,7 @@ impl Endpoint {
     pub fn readiness(&self) -> i16 {
         self.with(|i, id| {
             if is_tcp(i, id) {
-                tcp::readiness(i, id)
+                stream::readiness(i, id)
             } else {
                 dgram::readiness(i, id)
             }
@@ -251,9 +253,9 @@ impl Endpoint {
         self.with(|i, id| {
             let ep = i.ep(id);
             let local = match &ep.kind {
-                Kind::Tcp(tcp::Tcp::Connected(c)) => Some(c.local),
+                Kind::Tcp(Tcp::Connected(c)) => Some(c.local),
                 // The source address was chosen when the SYN left.
-                &Kind::Tcp(tcp::Tcp::Connecting { sock, .. }) => i.ifaces[sock.iface]
+                &Kind::Tcp(Tcp::Connecting { sock, .. }) => i.ifaces[sock.iface]
                     .sockets
                     .get::<smoltcp::socket::tcp::Socket>(sock.h)
                     .local_endpoint()
@@ -279,7 +281,7 @@ impl Endpoint {
         self.with(|i, id| {
             let ep = i.ep(id);
             let peer = match &ep.kind {
-                Kind::Tcp(tcp::Tcp::Connected(c)) if !c.closed => Some(c.peer),
+                Kind::Tcp(Tcp::Connected(c)) if !c.closed => Some(c.peer),
                 Kind::Tcp(_) => None,
                 Kind::Dgram(_) => dgram::peer(i, id),
             }?;
@@ -307,20 +309,20 @@ impl Endpoint {
                 i.ports.set_flags(
                     proto,
                     b.port,
-                    crate::ports::Owner::Ep(id),
+                    Owner::Ep(id),
                     opts.reuse_addr,
                     opts.reuse_port,
                 );
             }
             match &i.ep(id).kind {
-                Kind::Tcp(tcp::Tcp::Connected(c)) => {
+                Kind::Tcp(Tcp::Connected(c)) => {
                     let sock = c.sock;
-                    tcp::apply_options(i.tcp(sock), &opts);
-                    i.poll();
+                    apply_options(i.tcp(sock), &opts);
+                    i.request_poll();
                 }
-                Kind::Tcp(tcp::Tcp::Connecting { sock, .. }) => {
+                Kind::Tcp(Tcp::Connecting { sock, .. }) => {
                     let sock = *sock;
-                    tcp::apply_options(i.tcp(sock), &opts);
+                    apply_options(i.tcp(sock), &opts);
                 }
                 _ => {}
             }
@@ -332,7 +334,7 @@ impl Endpoint {
     /// next datagram's length).
     pub fn recv_queue(&self) -> usize {
         self.with(|i, id| match &i.ep(id).kind {
-            Kind::Tcp(tcp::Tcp::Connected(c)) => {
+            Kind::Tcp(Tcp::Connected(c)) => {
                 let sock = c.sock;
                 i.tcp(sock).recv_queue()
             }
@@ -344,7 +346,7 @@ impl Endpoint {
     /// SIOCOUTQ: bytes sent and not yet acknowledged.
     pub fn send_queue(&self) -> usize {
         self.with(|i, id| match &i.ep(id).kind {
-            Kind::Tcp(tcp::Tcp::Connected(c)) => {
+            Kind::Tcp(Tcp::Connected(c)) => {
                 let sock = c.sock;
                 i.tcp(sock).send_queue()
             }
@@ -357,20 +359,20 @@ impl Endpoint {
     /// for an unconnected endpoint).
     pub fn tcp_state(&self) -> u8 {
         self.with(|i, id| match &i.ep(id).kind {
-            Kind::Tcp(tcp::Tcp::Connected(c)) if c.closed => 7,
-            Kind::Tcp(tcp::Tcp::Connected(c)) => {
+            Kind::Tcp(Tcp::Connected(c)) if c.closed => 7,
+            Kind::Tcp(Tcp::Connected(c)) => {
                 let sock = c.sock;
-                tcp::linux_state(i.tcp(sock).state())
+                linux_state(i.tcp(sock).state())
             }
-            Kind::Tcp(tcp::Tcp::Connecting { .. }) => 2,
-            Kind::Tcp(tcp::Tcp::Listening(_)) => 10,
+            Kind::Tcp(Tcp::Connecting { .. }) => 2,
+            Kind::Tcp(Tcp::Listening(_)) => 10,
             _ => 7,
         })
     }
 
     /// SO_ACCEPTCONN.
     pub fn is_listening(&self) -> bool {
-        self.with(|i, id| matches!(i.ep(id).kind, Kind::Tcp(tcp::Tcp::Listening(_))))
+        self.with(|i, id| matches!(i.ep(id).kind, Kind::Tcp(Tcp::Listening(_))))
     }
 }
 

@@ -1,12 +1,13 @@
 //! The stack's interfaces: each a smoltcp `Interface`, its device and its
-//! own socket set. Loopback (index 0 here, ifindex 1) owns 127.0.0.1/8,
+//! own socket set, where a socket is named by its interface and its
+//! handle (`Sock`). Loopback (index 0 here, ifindex 1) owns 127.0.0.1/8,
 //! ::1 and, through AnyIP routes, every address of the Ethernet
 //! interfaces: Linux's local table sends traffic to the host's own
 //! addresses through lo, and so does this stack.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use smoltcp::iface::{Config, Interface, Route, SocketSet};
+use smoltcp::iface::{Config, Interface, Route, SocketHandle, SocketSet};
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr};
 
@@ -19,6 +20,13 @@ pub(crate) const LO: usize = 0;
 
 /// An IPv4 packet's total length field caps loopback's segments.
 const LO_MTU: usize = 65535;
+
+/// A smoltcp socket: which interface's set, and its handle there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Sock {
+    pub iface: usize,
+    pub h: SocketHandle,
+}
 
 pub(crate) struct Iface {
     pub index: u32,

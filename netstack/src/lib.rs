@@ -16,6 +16,23 @@
 //!
 //! This crate knows nothing of the Sentry: it takes bytes through closures
 //! and addresses as `std::net::SocketAddr`.
+//!
+//! # Layers
+//!
+//! Each module imports only from the layers before it (and from earlier
+//! modules of its own layer, in the order listed); `tests/layers.rs`
+//! holds the same list and checks it.
+//!
+//! 1. Foundations: `errno`, `socket`, `config`, `info`, `mode`, `sys`,
+//!    `wake`, `addr`, `ports`, `device`.
+//! 2. Interfaces and routing: `iface`, `route`.
+//! 3. The shared state: `orphan` (closed sockets finishing), `state`
+//!    (the stack's state behind its lock and every endpoint's).
+//! 4. The protocols, acting on that state: `tcp_sock`, `bind`, `stream`,
+//!    `listener`, `tcp`, `dgram`, `steer`, `conns`.
+//! 5. The engine: `engine` (polling smoltcp, dispatching what arrives),
+//!    `poller` (the stack's thread).
+//! 6. The API: `stack`, `endpoint`.
 
 pub mod config;
 pub mod endpoint;
@@ -30,21 +47,26 @@ mod bind;
 mod conns;
 mod device;
 mod dgram;
+mod engine;
 mod iface;
-mod inner;
 mod listener;
+mod orphan;
 mod poller;
 mod ports;
 mod route;
+mod state;
 mod steer;
+mod stream;
 mod sys;
 mod tcp;
+mod tcp_sock;
 mod wake;
 
+pub use addr::prefix_of;
 pub use config::{InterfaceConfig, RouteConfig, StackConfig};
 pub use endpoint::Endpoint;
 pub use errno::Errno;
 pub use info::{ConnInfo, InterfaceInfo, RouteInfo};
 pub use mode::NetworkMode;
-pub use socket::{Options, Proto, RecvInfo, Shutdown};
-pub use stack::{Notify, Stack};
+pub use socket::{Notify, Options, Proto, RecvInfo, Shutdown};
+pub use stack::Stack;

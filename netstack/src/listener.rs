@@ -15,13 +15,14 @@ use smoltcp::time::Duration;
 use smoltcp::wire::IpListenEndpoint;
 
 use crate::addr::{self, ep_from_wire, ep_to_wire, to_wire};
+use crate::bind;
 use crate::errno::Errno;
-use crate::inner::{Bound, EpState, Inner, Kind, Sock};
+use crate::iface::Sock;
 use crate::ports::{Binding, Owner, Spec};
-use crate::socket::Proto;
-use crate::stack::Notify;
-use crate::steer::Verdict;
-use crate::tcp::{self, Conn, Tcp};
+use crate::socket::{Notify, Proto};
+use crate::state::{Bound, Conn, EpState, Inner, Kind, Listener, Tcp};
+use crate::stream;
+use crate::tcp_sock::{apply_options, new_socket, rewake};
 
 /// About Linux's SYN-ACK retries (tcp_synack_retries = 5): a half-open
 /// connection whose client went silent frees its slot after this.
@@ -30,17 +31,9 @@ const SYN_RECV_TIMEOUT: Duration = Duration::from_secs(63);
 /// Linux's somaxconn: listen(2) silently caps the backlog here.
 const SOMAXCONN: u32 = 4096;
 
-pub(crate) struct Listener {
-    pub backlog: usize,
-    /// Sockets in LISTEN or SYN-RECEIVED, each made for one SYN.
-    pub pending: Vec<Sock>,
-    /// Established connections, oldest first.
-    pub queue: VecDeque<Sock>,
-}
-
 pub(crate) fn listen(inner: &mut Inner, id: usize, backlog: u32) -> Result<(), Errno> {
     let backlog = backlog.min(SOMAXCONN) as usize;
-    match tcp::state(inner, id) {
+    match inner.tcp_ep(id) {
         Tcp::Listening(l) => {
             l.backlog = backlog;
             return Ok(());
@@ -50,12 +43,12 @@ pub(crate) fn listen(inner: &mut Inner, id: usize, backlog: u32) -> Result<(), E
     }
     let port = match inner.ep(id).bound {
         Some(b) => b.port,
-        None => crate::bind::autobind(inner, id)?,
+        None => bind::autobind(inner, id)?,
     };
     inner
         .ports
         .set_listening(Proto::Tcp, port, Owner::Ep(id), true)?;
-    *tcp::state(inner, id) = Tcp::Listening(Listener {
+    *inner.tcp_ep(id) = Tcp::Listening(Listener {
         backlog,
         pending: Vec::new(),
         queue: VecDeque::new(),
@@ -71,7 +64,7 @@ pub(crate) fn accept(
     tag: u64,
 ) -> Result<(usize, SocketAddr), Errno> {
     loop {
-        let Tcp::Listening(l) = tcp::state(inner, id) else {
+        let Tcp::Listening(l) = inner.tcp_ep(id) else {
             return Err(Errno::EINVAL);
         };
         let Some(sock) = l.queue.pop_front() else {
@@ -114,7 +107,7 @@ pub(crate) fn accept(
         let s = inner.tcp(sock);
         s.register_recv_waker(&w);
         s.register_send_waker(&w);
-        tcp::apply_options(s, &opts);
+        apply_options(s, &opts);
         inner.ports.add(
             Proto::Tcp,
             local.port(),
@@ -125,7 +118,7 @@ pub(crate) fn accept(
                 opts.reuse_port,
             ),
         );
-        tcp::sync(inner, nid);
+        stream::sync(inner, nid);
         return Ok((nid, addr::show(v6, peer)));
     }
 }
@@ -133,7 +126,7 @@ pub(crate) fn accept(
 /// Moves completed handshakes to the accept queue and drops the sockets
 /// whose handshake failed.
 pub(crate) fn sync(inner: &mut Inner, id: usize) {
-    let Tcp::Listening(l) = tcp::state(inner, id) else {
+    let Tcp::Listening(l) = inner.tcp_ep(id) else {
         return;
     };
     let pending = std::mem::take(&mut l.pending);
@@ -143,19 +136,19 @@ pub(crate) fn sync(inner: &mut Inner, id: usize) {
         let s = inner.tcp(sock);
         match s.state() {
             State::Listen | State::SynReceived => {
-                tcp::rewake(inner, id, sock);
+                rewake(inner, id, sock);
                 keep.push(sock);
             }
             State::Closed => {
                 inner.ifaces[sock.iface].sockets.remove(sock.h);
             }
             _ => {
-                tcp::apply_options(s, &opts);
+                apply_options(s, &opts);
                 done.push(sock);
             }
         }
     }
-    let Tcp::Listening(l) = tcp::state(inner, id) else {
+    let Tcp::Listening(l) = inner.tcp_ep(id) else {
         unreachable!()
     };
     l.pending = keep;
@@ -163,8 +156,8 @@ pub(crate) fn sync(inner: &mut Inner, id: usize) {
 }
 
 /// Decides the fate of a SYN (no ACK) from `src` to `dst` arriving on
-/// interface `n`.
-pub(crate) fn steer_syn(inner: &mut Inner, n: usize, src: SocketAddr, dst: SocketAddr) -> Verdict {
+/// interface `n`: whether smoltcp is to see it (false: it is dropped).
+pub(crate) fn admit_syn(inner: &mut Inner, n: usize, src: SocketAddr, dst: SocketAddr) -> bool {
     let (l, r) = (ep_to_wire(dst), ep_to_wire(src));
     let holder = inner.ifaces[n].sockets.iter().find_map(|(h, s)| match s {
         smoltcp::socket::Socket::Tcp(t)
@@ -177,19 +170,19 @@ pub(crate) fn steer_syn(inner: &mut Inner, n: usize, src: SocketAddr, dst: Socke
     match holder {
         None => {}
         // Simultaneous open (a socket connecting to itself, chiefly).
-        Some((_, State::SynSent)) => return Verdict::Pass,
+        Some((_, State::SynSent)) => return true,
         // A new connection on a 4-tuple in TIME_WAIT ends the old one,
         // as Linux accepts such a SYN.
         Some((h, State::TimeWait)) if inner.kill_orphan(Sock { iface: n, h }) => {}
         // A retransmitted SYN for a handshake already under way.
-        Some(_) => return Verdict::Drop,
+        Some(_) => return false,
     }
     let Some(lid) = pick(inner, src, dst) else {
         // smoltcp answers with RST: nobody listens.
-        return Verdict::Pass;
+        return true;
     };
-    let Tcp::Listening(lst) = tcp::state(inner, lid) else {
-        return Verdict::Pass;
+    let Tcp::Listening(lst) = inner.tcp_ep(lid) else {
+        return true;
     };
     let (pending, waiting, backlog) = (lst.pending.clone(), lst.queue.len(), lst.backlog);
     let free = pending.iter().any(|&s| {
@@ -199,13 +192,13 @@ pub(crate) fn steer_syn(inner: &mut Inner, n: usize, src: SocketAddr, dst: Socke
         }
     });
     if free {
-        return Verdict::Pass;
+        return true;
     }
     if waiting + pending.len() > backlog {
-        return Verdict::Drop;
+        return false;
     }
     let ep = inner.ep(lid);
-    let mut s = tcp::new_socket(&ep.opts);
+    let mut s = new_socket(&ep.opts);
     s.set_timeout(Some(SYN_RECV_TIMEOUT));
     s.register_recv_waker(ep.waker.waker());
     s.register_send_waker(ep.waker.waker());
@@ -215,13 +208,13 @@ pub(crate) fn steer_syn(inner: &mut Inner, n: usize, src: SocketAddr, dst: Socke
     })
     .is_err()
     {
-        return Verdict::Drop;
+        return false;
     }
     let h = inner.ifaces[n].sockets.add(s);
-    if let Tcp::Listening(lst) = tcp::state(inner, lid) {
+    if let Tcp::Listening(lst) = inner.tcp_ep(lid) {
         lst.pending.push(Sock { iface: n, h });
     }
-    Verdict::Pass
+    true
 }
 
 /// The listener a SYN to `dst` belongs to, as Linux's compute_score
@@ -298,14 +291,14 @@ fn unlist(inner: &mut Inner, id: usize, port: Option<u16>) {
 pub(crate) fn close(inner: &mut Inner, id: usize, port: Option<u16>, l: Listener) {
     unlist(inner, id, port);
     drain(inner, l);
-    inner.poll();
+    inner.request_poll();
 }
 
 /// shutdown(SHUT_RD) of a listener: it stops listening, keeps its port.
 pub(crate) fn stop(inner: &mut Inner, id: usize) {
     let port = inner.ep(id).bound.map(|b| b.port);
     unlist(inner, id, port);
-    let st = std::mem::replace(tcp::state(inner, id), Tcp::Idle { failed: false });
+    let st = std::mem::replace(inner.tcp_ep(id), Tcp::Idle { failed: false });
     if let Tcp::Listening(l) = st {
         drain(inner, l);
     }
@@ -314,5 +307,5 @@ pub(crate) fn stop(inner: &mut Inner, id: usize) {
             .ports
             .set_listening(Proto::Tcp, port, Owner::Ep(id), false);
     }
-    inner.poll();
+    inner.request_poll();
 }

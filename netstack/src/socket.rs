@@ -1,10 +1,17 @@
-//! What an endpoint is made with and answers with: its protocol, the
-//! options the stack acts on, shutdown's directions, and what a recv took.
-//! Its own file so the stack, the endpoint and the protocol code all use
-//! these without importing one another.
+//! What an endpoint is made with and answers with: its protocol, its
+//! readiness hook, the options the stack acts on, shutdown's directions,
+//! and what a recv took. Its own file so the stack, the endpoint and the
+//! protocol code all use these without importing one another.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
+
+/// Called when an endpoint's readiness may have changed. The stack calls
+/// it after releasing its lock, on whichever thread moved the stack (an
+/// application's or the stack's own), so it should only set flags and
+/// wake sleepers.
+pub type Notify = Arc<dyn Fn() + Send + Sync>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Proto {

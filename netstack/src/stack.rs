@@ -8,39 +8,21 @@
 
 use std::hash::{BuildHasher, Hasher};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use smoltcp::time::Instant;
 
+use crate::addr::prefix_of;
 use crate::config::{RouteConfig, StackConfig};
+use crate::engine;
 use crate::iface::Iface;
 use crate::info::{ConnInfo, InterfaceInfo, RouteInfo};
-use crate::inner::Inner;
+use crate::poller::{self, Shared};
+use crate::route::Entry;
 use crate::socket::Proto;
-use crate::sys::EventFd;
-
-/// Called when an endpoint's readiness may have changed. The stack calls
-/// it after releasing its lock, on whichever thread moved the stack (an
-/// application's or the stack's own), so it should only set flags and
-/// wake sleepers.
-pub type Notify = Arc<dyn Fn() + Send + Sync>;
-
-/// What the stack's thread shares with the callers.
-pub(crate) struct Shared {
-    inner: Mutex<Inner>,
-    pub kick: EventFd,
-    pub stop: AtomicBool,
-}
-
-impl Shared {
-    /// A panic under the lock leaves the stack as it was mid-call; later
-    /// calls still get it rather than poisoning every socket for good.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
+use crate::state::Inner;
 
 /// An Ethernet interface's index, name and addresses.
 type IfaceRoutes = (u32, String, Vec<(IpAddr, u8)>);
@@ -83,7 +65,7 @@ impl Stack {
                 .iter()
                 .filter_map(|r| r.gateway.map(|g| (r.dst, r.prefix, g)))
                 .collect();
-            entries.extend(mine.iter().map(|r| crate::route::Entry {
+            entries.extend(mine.iter().map(|r| Entry {
                 dst: r.dst,
                 prefix: r.prefix,
                 iface: k + 1,
@@ -96,15 +78,11 @@ impl Stack {
                 log_packets,
             )?);
         }
-        let shared = Arc::new(Shared {
-            inner: Mutex::new(Inner::new(ifaces, entries, seed)),
-            kick: EventFd::new()?,
-            stop: AtomicBool::new(false),
-        });
+        let shared = Arc::new(Shared::new(Inner::new(ifaces, entries, seed))?);
         let s2 = shared.clone();
         let thread = std::thread::Builder::new()
             .name("netstack".into())
-            .spawn(move || crate::poller::run(s2))?;
+            .spawn(move || poller::run(s2))?;
         Ok(Arc::new(Stack {
             shared,
             thread: Mutex::new(Some(thread)),
@@ -112,16 +90,20 @@ impl Stack {
         }))
     }
 
-    /// Runs `f` on the stack's state, then brings the endpoints smoltcp
-    /// woke up to date, moves the thread's deadline if `f` needs it
-    /// sooner, and calls the woken endpoints' hooks after unlocking.
+    /// Runs `f` on the stack's state, polls if `f` asked for it, then
+    /// brings the endpoints smoltcp woke up to date, moves the thread's
+    /// deadline if `f` needs it sooner, and calls the woken endpoints'
+    /// hooks after unlocking.
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
         let (r, hooks) = {
             let mut g = self.shared.lock();
             let r = f(&mut g);
-            let hooks = g.settle();
+            if g.poll_requested {
+                engine::poll(&mut g);
+            }
+            let hooks = engine::settle(&mut g);
             if std::mem::take(&mut g.polled) {
-                if let Some(t) = g.next_poll() {
+                if let Some(t) = engine::next_poll(&mut g) {
                     if g.deadline.is_none_or(|d| t < d) {
                         g.deadline = Some(t);
                         self.shared.kick.kick();
@@ -218,25 +200,6 @@ impl Drop for Stack {
             if t.thread().id() != std::thread::current().id() {
                 let _ = t.join();
             }
-        }
-    }
-}
-
-/// The network part of `a/prefix`.
-pub fn prefix_of(a: std::net::IpAddr, prefix: u8) -> std::net::IpAddr {
-    use std::net::IpAddr;
-    match a {
-        IpAddr::V4(v4) => {
-            let m = u32::MAX
-                .checked_shl(32 - u32::from(prefix.min(32)))
-                .unwrap_or(0);
-            IpAddr::V4((u32::from(v4) & m).into())
-        }
-        IpAddr::V6(v6) => {
-            let m = u128::MAX
-                .checked_shl(128 - u32::from(prefix.min(128)))
-                .unwrap_or(0);
-            IpAddr::V6((u128::from(v6) & m).into())
         }
     }
 }

@@ -14,8 +14,9 @@ use smoltcp::wire::{
 
 use crate::dgram::{self, Delivery};
 use crate::iface::LO;
-use crate::inner::Inner;
+use crate::listener;
 use crate::socket::Proto;
+use crate::state::Inner;
 
 pub(crate) enum Verdict {
     /// smoltcp takes it.
@@ -105,7 +106,11 @@ pub(crate) fn steer(inner: &mut Inner, n: usize, frame: &[u8]) -> Verdict {
             if t.syn() && !t.ack() && !t.rst() {
                 let src = SocketAddr::new(ip.src, t.src_port());
                 let dst = SocketAddr::new(ip.dst, t.dst_port());
-                return crate::listener::steer_syn(inner, n, src, dst);
+                return if listener::admit_syn(inner, n, src, dst) {
+                    Verdict::Pass
+                } else {
+                    Verdict::Drop
+                };
             }
             Verdict::Pass
         }

@@ -243,6 +243,8 @@ pub struct Kernel {
     pub net: Arc<netstack::Stack>,
     /// Wakes tasks waiting on host descriptors (`--network=host` sockets).
     pub host_poller: Arc<crate::hostpoll::HostPoller>,
+    /// Netlink port ids of the sandbox's network namespace.
+    pub netlink_ports: Arc<crate::net::netlink::Ports>,
     pub table: Table,
     reported: Mutex<HashSet<(usize, u64)>>,
     /// Wait statuses of processes without a parent in the sandbox (init,
@@ -277,6 +279,7 @@ impl Kernel {
             unix_names: crate::net::unix::Names::new(),
             net,
             host_poller: Arc::new(crate::hostpoll::HostPoller::new()),
+            netlink_ports: crate::net::netlink::Ports::new(),
             table,
             reported: Mutex::new(HashSet::new()),
             top_exits: Mutex::new(Default::default()),

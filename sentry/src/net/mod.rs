@@ -8,6 +8,11 @@
 //! * [`hostinet`]: the same families as host sockets (`--network=host`).
 //! * [`unix`]: AF_UNIX stream, datagram and seqpacket sockets, with path
 //!   and abstract names, SCM_RIGHTS and SCM_CREDENTIALS.
+//! * [`netlink`]: AF_NETLINK NETLINK_ROUTE sockets over the stack's
+//!   interfaces and routes.
+//! * [`ifreq`]: the interface ioctls (SIOCGIF*) of every socket.
+//! * [`interface`], [`route_table`]: the stack's interfaces and routes as
+//!   Linux shows them, which netlink, the ioctls and /proc/net share.
 //! * [`control`]: ancillary data (`cmsg`) in and out.
 //! * [`addr`]: socket addresses as the application passes them.
 //!
@@ -19,6 +24,10 @@
 pub mod addr;
 pub mod control;
 pub mod hostinet;
+pub mod ifreq;
 pub mod inet;
+pub mod interface;
+pub mod netlink;
+pub mod route_table;
 pub mod socket;
 pub mod unix;

@@ -93,12 +93,15 @@ pub trait Socket: Send + Sync {
 pub struct SocketFile {
     pub sock: Arc<dyn Socket>,
     ino: u64,
+    /// The stack of the network namespace the socket was made in: the
+    /// interfaces its SIOCGIF* ioctls describe.
+    net: Arc<netstack::Stack>,
 }
 
 impl SocketFile {
-    pub fn new(sock: Arc<dyn Socket>) -> Arc<SocketFile> {
+    pub fn new(sock: Arc<dyn Socket>, net: Arc<netstack::Stack>) -> Arc<SocketFile> {
         let ino = sock.ino();
-        Arc::new(SocketFile { sock, ino })
+        Arc::new(SocketFile { sock, ino, net })
     }
 
     /// The socket behind a file; ENOTSOCK for any other file.
@@ -195,6 +198,9 @@ impl FileOps for SocketFile {
     }
 
     fn ioctl(&self, t: &dyn Caller, _f: &File, cmd: u32, arg: u64) -> Result<u64, Errno> {
+        if super::ifreq::handles(cmd) {
+            return super::ifreq::ioctl(t, &self.net, self.sock.domain(), cmd, arg);
+        }
         let n = match u64::from(cmd) {
             libc::FIONREAD => self.sock.readable_bytes(),
             libc::TIOCOUTQ => self.sock.unread_sent_bytes(),

@@ -12,7 +12,7 @@ pub fn register(t: &mut Table) {
         libc::SYS_ioctl,
         "ioctl",
         Support::Partial(
-            "FIOCLEX, FIONCLEX, FIONBIO, FIOASYNC, FIONREAD; terminal requests on the host's stdio (TCGETS, TCSETS*, TIOCGWINSZ, TIOCSWINSZ, TCFLSH ...); on ptys also TIOCGPTN, TIOCSPTLCK, TIOCGPTPEER, TIOCSCTTY, TIOCNOTTY, TIOC[GS]PGRP, TIOCGSID, TIOCOUTQ; no TIOCPKT, TIOCSTI, TCGETS2",
+            "FIOCLEX, FIONCLEX, FIONBIO, FIOASYNC, FIONREAD; terminal requests on the host's stdio (TCGETS, TCSETS*, TIOCGWINSZ, TIOCSWINSZ, TCFLSH ...); on ptys also TIOCGPTN, TIOCSPTLCK, TIOCGPTPEER, TIOCSCTTY, TIOCNOTTY, TIOC[GS]PGRP, TIOCGSID, TIOCOUTQ; no TIOCPKT, TIOCSTI, TCGETS2; on sockets the interface requests (SIOCGIFCONF, SIOCGIF{FLAGS,INDEX,NAME,HWADDR,MTU,TXQLEN,METRIC,MAP}, and SIOCGIF{ADDR,NETMASK,BRDADDR,DSTADDR} on AF_INET), the SIOCS* ones EPERM",
         ),
         sys_ioctl,
     );

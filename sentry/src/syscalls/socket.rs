@@ -12,6 +12,7 @@ use crate::kernel::task::Task;
 use crate::net::addr::MAX_ADDR_LEN;
 use crate::net::hostinet::HostSocket;
 use crate::net::inet::InetSocket;
+use crate::net::netlink::NetlinkSocket;
 use crate::net::socket::{Socket, SocketFile};
 use crate::net::unix::UnixSocket;
 use crate::usermem::{UserAddr, UserPtr};
@@ -19,7 +20,7 @@ use crate::vfs::File;
 use netstack::NetworkMode;
 
 const INET: &str =
-    "AF_UNIX, and AF_INET/AF_INET6 TCP, UDP and ping sockets; no raw sockets (EPERM)";
+    "AF_UNIX, AF_NETLINK (NETLINK_ROUTE), and AF_INET/AF_INET6 TCP, UDP and ping sockets; no raw sockets (EPERM)";
 
 pub fn register(t: &mut Table) {
     t.add(
@@ -57,7 +58,7 @@ pub fn register(t: &mut Table) {
         sys_getpeername,
     );
     t.add(libc::SYS_shutdown, "shutdown", Support::Full, sys_shutdown);
-    let opts = "SOL_SOCKET options of AF_UNIX sockets; inet sockets: the options net/inet/options.rs lists";
+    let opts = "SOL_SOCKET options of AF_UNIX sockets; SOL_SOCKET and SOL_NETLINK options of AF_NETLINK sockets (no socket filters); inet sockets: the options net/inet/options.rs lists";
     t.add(
         libc::SYS_getsockopt,
         "getsockopt",
@@ -106,8 +107,17 @@ fn unix_kind(kind: i32, protocol: i32) -> Result<i32, Errno> {
     }
 }
 
-fn socket_file_of(sock: Arc<dyn Socket>, status: i32) -> Arc<File> {
-    File::new(SocketFile::new(sock), None, status)
+fn socket_file_of(t: &Task, sock: Arc<dyn Socket>, status: i32) -> Arc<File> {
+    File::new(SocketFile::new(sock, t.kernel.net.clone()), None, status)
+}
+
+fn netlink_socket(t: &Task, kind: i32, protocol: i32) -> Result<Arc<NetlinkSocket>, Errno> {
+    NetlinkSocket::new(
+        kind,
+        protocol,
+        t.kernel.net.clone(),
+        t.kernel.netlink_ports.clone(),
+    )
 }
 
 fn sys_socket(t: &mut Task, a: &SyscallArgs) -> SysResult {
@@ -117,9 +127,10 @@ fn sys_socket(t: &mut Task, a: &SyscallArgs) -> SysResult {
         libc::AF_INET | libc::AF_INET6 => {
             inet_socket(t, a.int(0) == libc::AF_INET6, kind, a.int(2))?
         }
+        libc::AF_NETLINK => netlink_socket(t, kind, a.int(2))?,
         _ => return Err(Errno::EAFNOSUPPORT),
     };
-    let fd = t.fds.install(socket_file_of(sock, status), cloexec)?;
+    let fd = t.fds.install(socket_file_of(t, sock, status), cloexec)?;
     Ok(fd as u64)
 }
 
@@ -141,12 +152,17 @@ fn sys_socketpair(t: &mut Task, a: &SyscallArgs) -> SysResult {
             let kind = unix_kind(kind, a.int(2))?;
             UnixSocket::pair(&*t, kind, t.kernel.unix_names.clone())?
         }
+        libc::AF_NETLINK => {
+            // Linux makes both sockets, then has no pair for them.
+            netlink_socket(t, kind, a.int(2))?;
+            return Err(Errno::EOPNOTSUPP);
+        }
         libc::AF_INET | libc::AF_INET6 => return Err(Errno::EOPNOTSUPP),
         _ => return Err(Errno::EAFNOSUPPORT),
     };
     let (fa, fb) = t.fds.install_pair(
-        socket_file_of(x, status),
-        socket_file_of(y, status),
+        socket_file_of(t, x, status),
+        socket_file_of(t, y, status),
         cloexec,
     )?;
     let sv: UserPtr<[i32; 2]> = a.ptr(3);
@@ -213,7 +229,7 @@ fn do_accept(t: &Task, a: &SyscallArgs, flags: i32) -> SysResult {
     } else {
         libc::O_RDWR
     };
-    let file = socket_file_of(conn, status);
+    let file = socket_file_of(t, conn, status);
     if !a.addr(1).is_null() {
         // Linux writes the address before installing the descriptor, so
         // a bad buffer loses the connection and no descriptor leaks.

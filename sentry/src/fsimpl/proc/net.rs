@@ -1,14 +1,45 @@
 //! /proc/PID/net (and /proc/net, a link to /proc/self/net): the sandbox's
-//! network namespace as procfs shows it. Only AF_UNIX sockets exist yet.
+//! network namespace as procfs shows it: AF_UNIX sockets, and the stack's
+//! interfaces ([`interfaces`]), routes and inet sockets ([`sockets`]).
+
+mod interfaces;
+mod sockets;
 
 use std::sync::Arc;
 
+use netstack::{Proto, Stack};
+
 use super::target::Target;
-use super::{entry, owned_attrs, path_ino};
+use super::{entry, owned_attrs, path_ino, GenFn};
 use crate::errno::Errno;
 use crate::vfs::{DirEntry, FileOps, Inode, InodeRef};
 
-const ENTRIES: [&str; 1] = ["unix"];
+const ENTRIES: [&str; 9] = [
+    "dev",
+    "if_inet6",
+    "ipv6_route",
+    "route",
+    "tcp",
+    "tcp6",
+    "udp",
+    "udp6",
+    "unix",
+];
+
+/// The text of /proc/net/`name` from the stack, for the files it backs.
+fn stack_file(name: &[u8]) -> Option<fn(&Stack) -> String> {
+    Some(match name {
+        b"dev" => |s| interfaces::dev(&s.interfaces()),
+        b"if_inet6" => |s| interfaces::if_inet6(&s.interfaces()),
+        b"route" => |s| interfaces::route(&s.interfaces(), &s.routes()),
+        b"ipv6_route" => |s| interfaces::ipv6_route(&s.interfaces(), &s.routes()),
+        b"tcp" => |s| sockets::tcp(&s.connections(Proto::Tcp), false),
+        b"tcp6" => |s| sockets::tcp(&s.connections(Proto::Tcp), true),
+        b"udp" => |s| sockets::udp(&s.connections(Proto::Udp), false),
+        b"udp6" => |s| sockets::udp(&s.connections(Proto::Udp), true),
+        _ => return None,
+    })
+}
 
 /// /proc/PID/net.
 pub(super) struct NetDir {
@@ -28,14 +59,15 @@ impl Inode for NetDir {
     }
     fn lookup(&self, name: &[u8]) -> Result<InodeRef, Errno> {
         let t = self.t.clone();
-        match name {
-            b"unix" => Ok(Arc::new(self.t.file(
-                "net/unix",
-                0o444,
-                Arc::new(move || Ok(t.kernel()?.unix_names.proc_net_unix())),
-            ))),
-            _ => Err(Errno::ENOENT),
-        }
+        let gen: GenFn = match name {
+            b"unix" => Arc::new(move || Ok(t.kernel()?.unix_names.proc_net_unix())),
+            _ => {
+                let text = stack_file(name).ok_or(Errno::ENOENT)?;
+                Arc::new(move || Ok(text(&t.kernel()?.net).into_bytes()))
+            }
+        };
+        let path = format!("net/{}", String::from_utf8_lossy(name));
+        Ok(Arc::new(self.t.file(&path, 0o444, gen)))
     }
     fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
         Ok(ENTRIES

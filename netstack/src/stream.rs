@@ -1,0 +1,227 @@
+//! A TCP endpoint's data path: send, recv and poll(2) readiness over its
+//! connection's smoltcp socket, and `sync`, which reads what the peer
+//! did (FIN, reset) from that socket after each poll.
+
+use std::net::SocketAddr;
+
+use smoltcp::socket::tcp::State;
+
+use crate::errno::Errno;
+use crate::state::{Inner, Tcp};
+use crate::tcp_sock::{apply_options, peer_finished, rewake};
+
+/// Brings a connection up to date with its smoltcp socket after a poll:
+/// smoltcp keeps no error and reports the peer's FIN only through the
+/// socket's state, so the endpoint notes both here.
+pub(crate) fn sync(inner: &mut Inner, id: usize) {
+    let Tcp::Connected(c) = inner.tcp_ep(id) else {
+        return;
+    };
+    if c.closed {
+        return;
+    }
+    let sock = c.sock;
+    rewake(inner, id, sock);
+    let s = inner.tcp(sock);
+    let fin = peer_finished(s);
+    let closed = s.state() == State::Closed;
+    let opts = inner.ep(id).opts.clone();
+    apply_options(inner.tcp(sock), &opts);
+    let Tcp::Connected(c) = inner.tcp_ep(id) else {
+        unreachable!()
+    };
+    c.fin_seen |= fin;
+    if closed {
+        c.closed = true;
+        if !(c.fin_seen && c.shut_wr) {
+            // Linux's tcp_reset: EPIPE once the peer had closed
+            // its side, ECONNRESET otherwise.
+            let e = if c.fin_seen {
+                Errno::EPIPE
+            } else {
+                Errno::ECONNRESET
+            };
+            inner.ep_mut(id).error = Some(e);
+        }
+    }
+}
+
+pub(crate) fn send(
+    inner: &mut Inner,
+    id: usize,
+    len: usize,
+    fill: &mut dyn FnMut(&mut [u8]) -> Result<usize, Errno>,
+) -> Result<usize, Errno> {
+    let sock = match inner.tcp_ep(id) {
+        Tcp::Connecting { .. } => return Err(Errno::EAGAIN),
+        Tcp::Idle { .. } | Tcp::Listening(_) => return Err(Errno::ENOTCONN),
+        Tcp::Connected(c) => {
+            if c.shut_wr {
+                return Err(Errno::EPIPE);
+            }
+            c.sock
+        }
+    };
+    if let Some(e) = inner.ep_mut(id).error.take() {
+        return Err(e);
+    }
+    let s = inner.tcp(sock);
+    if !s.may_send() {
+        return Err(Errno::EPIPE);
+    }
+    let mut total = 0;
+    let mut err = None;
+    while total < len {
+        let want = len - total;
+        let r = s.send(|buf| {
+            let n = buf.len().min(want);
+            if n == 0 {
+                return (0, Ok((0, 0)));
+            }
+            match fill(&mut buf[..n]) {
+                Ok(k) => (k.min(n), Ok((k.min(n), n))),
+                Err(e) => (0, Err(e)),
+            }
+        });
+        match r {
+            Ok(Ok((k, offered))) => {
+                total += k;
+                if k == 0 || k < offered {
+                    break;
+                }
+            }
+            Ok(Err(e)) => {
+                err = Some(e);
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    if total == 0 {
+        return Err(err.unwrap_or(Errno::EAGAIN));
+    }
+    let opts = inner.ep(id).opts.clone();
+    apply_options(inner.tcp(sock), &opts);
+    inner.request_poll();
+    Ok(total)
+}
+
+pub(crate) fn recv(
+    inner: &mut Inner,
+    id: usize,
+    peek: bool,
+    len: usize,
+    drain: &mut dyn FnMut(&[u8]) -> Result<usize, Errno>,
+) -> Result<(usize, Option<SocketAddr>), Errno> {
+    let (sock, peer) = match inner.tcp_ep(id) {
+        Tcp::Connecting { .. } => return Err(Errno::EAGAIN),
+        Tcp::Idle { .. } | Tcp::Listening(_) => return Err(Errno::ENOTCONN),
+        Tcp::Connected(c) => (c.sock, c.peer),
+    };
+    let s = inner.tcp(sock);
+    if s.recv_queue() > 0 && len > 0 {
+        let mut total = 0;
+        let mut err = None;
+        if peek {
+            let mut tmp = vec![0; len.min(s.recv_queue())];
+            let n = s.peek_slice(&mut tmp).unwrap_or(0);
+            match drain(&tmp[..n]) {
+                Ok(k) => total = k,
+                Err(e) => err = Some(e),
+            }
+        } else {
+            while total < len {
+                let want = len - total;
+                let r = s.recv(|buf| {
+                    let n = buf.len().min(want);
+                    if n == 0 {
+                        return (0, Ok((0, 0)));
+                    }
+                    match drain(&buf[..n]) {
+                        Ok(k) => (k.min(n), Ok((k.min(n), n))),
+                        Err(e) => (0, Err(e)),
+                    }
+                });
+                match r {
+                    Ok(Ok((k, offered))) if k > 0 => {
+                        total += k;
+                        if k < offered {
+                            break;
+                        }
+                    }
+                    Ok(Err(e)) => {
+                        err = Some(e);
+                        break;
+                    }
+                    _ => break,
+                }
+            }
+            // The window opened: tell the peer now.
+            inner.request_poll();
+        }
+        if total == 0 {
+            if let Some(e) = err {
+                return Err(e);
+            }
+        }
+        return Ok((total, Some(peer)));
+    }
+    if let Some(e) = inner.ep_mut(id).error.take() {
+        return Err(e);
+    }
+    let fin = peer_finished(inner.tcp(sock));
+    let Tcp::Connected(c) = inner.tcp_ep(id) else {
+        unreachable!()
+    };
+    c.fin_seen |= fin;
+    if c.shut_rd || c.fin_seen || c.closed {
+        return Ok((0, Some(peer)));
+    }
+    Err(Errno::EAGAIN)
+}
+
+pub(crate) fn readiness(inner: &mut Inner, id: usize) -> i16 {
+    let err = if inner.ep(id).error.is_some() {
+        libc::POLLERR
+    } else {
+        0
+    };
+    let c = match inner.tcp_ep(id) {
+        Tcp::Idle { failed: false } => return libc::POLLOUT | libc::POLLHUP | err,
+        // A failed connect leaves the socket shut both ways (tcp_done).
+        Tcp::Idle { failed: true } => {
+            return libc::POLLIN | libc::POLLOUT | libc::POLLHUP | libc::POLLRDHUP | err
+        }
+        Tcp::Connecting { .. } => return err,
+        Tcp::Listening(l) => {
+            return if l.queue.is_empty() { 0 } else { libc::POLLIN };
+        }
+        Tcp::Connected(c) => (c.sock, c.shut_rd, c.shut_wr, c.fin_seen, c.closed),
+    };
+    let (sock, shut_rd, shut_wr, fin_seen, closed) = c;
+    let s = inner.tcp(sock);
+    let rd_shut = shut_rd || fin_seen || closed || peer_finished(s);
+    let wr_shut = shut_wr || closed;
+    let mut m = err;
+    if rd_shut && wr_shut {
+        m |= libc::POLLHUP;
+    }
+    if rd_shut {
+        m |= libc::POLLIN | libc::POLLRDHUP;
+    }
+    if s.recv_queue() > 0 {
+        m |= libc::POLLIN;
+    }
+    if wr_shut {
+        m |= libc::POLLOUT;
+    } else {
+        // Linux's sk_stream_is_writeable: free space of at least half
+        // what is queued, so a writer wakes for a useful amount.
+        let used = s.send_queue();
+        let free = s.send_capacity() - used;
+        if free > 0 && free >= used / 2 {
+            m |= libc::POLLOUT;
+        }
+    }
+    m
+}

@@ -55,7 +55,8 @@ pod!(
     libc::cmsghdr,
     libc::ucred,
     libc::linger,
-    libc::mmsghdr
+    libc::mmsghdr,
+    libc::shmid_ds
 );
 // SAFETY: arrays of Pod are Pod.
 unsafe impl<T: Pod, const N: usize> Pod for [T; N] {}

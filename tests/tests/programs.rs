@@ -190,9 +190,29 @@ fn signalfd_reads_blocked_signals_as_records() {
     native_then_sandboxed("signalfd", &[], SHORT);
 }
 
+/// A `#!` script's interpreter gets the path execve was given (a
+/// symlink's own, a relative one as written, /dev/fd/N/PATH under
+/// execveat), not where it leads: Debian's /usr/bin/psql wrapper picks
+/// its program from that name.
+#[test]
+fn scripts_are_named_by_the_path_execve_was_given() {
+    native_then_sandboxed("script_names", &[], SHORT);
+}
+
 #[test]
 fn memfd_create_gives_an_anonymous_shareable_file() {
     native_then_sandboxed("memfd", &[], SHORT);
+}
+
+/// SysV shared memory: shmget's keys, flags and errnos, shmat's addresses
+/// and flags, stores shared across fork, the attach count through fork,
+/// shmdt, exec and exit, IPC_RMID while attached (the key free at once,
+/// the segment gone with its last detach), shmctl's stat, set and info
+/// commands, /proc/sysvipc/shm, and a SHM_RDONLY attach whose stores
+/// fault.
+#[test]
+fn sysv_shared_memory_is_shared_counted_and_removed_as_on_linux() {
+    native_then_sandboxed("sysv_shm", &[], SHORT);
 }
 
 #[test]

@@ -74,7 +74,11 @@ impl Task {
         let mm = if has(libc::CLONE_VM) {
             self.mm.clone()
         } else {
-            self.mm.fork()?
+            let mm = self.mm.fork()?;
+            // The child's copies of SysV shared memory attaches are its
+            // own (a new process: CLONE_THREAD needs CLONE_VM).
+            crate::kernel::ipc::shm::adopt(&mm, tid);
+            mm
         };
         let fds = if has(libc::CLONE_FILES) {
             self.fds.clone()

@@ -11,6 +11,7 @@
 //! memory and its sleeps; `signal_send.rs`, `signal_frame.rs`, `exit.rs`,
 //! `clone.rs`, `exec.rs`, `futex.rs` and `debug.rs` act on tasks; and
 //! `task_run.rs`, the run loop, calls into them and the syscall table.
+//! `ipc/` is the SysV IPC namespace.
 
 pub mod activity;
 mod caller;
@@ -20,6 +21,7 @@ pub mod debug;
 pub mod exec;
 pub mod exit;
 pub mod futex;
+pub mod ipc;
 pub mod signal;
 pub mod signal_frame;
 pub mod signal_send;
@@ -245,6 +247,8 @@ pub struct Kernel {
     pub host_poller: Arc<crate::hostpoll::HostPoller>,
     /// Netlink port ids of the sandbox's network namespace.
     pub netlink_ports: Arc<crate::net::netlink::Ports>,
+    /// The sandbox's SysV IPC namespace.
+    pub ipc: ipc::IpcNamespace,
     pub table: Table,
     reported: Mutex<HashSet<(usize, u64)>>,
     /// Wait statuses of processes without a parent in the sandbox (init,
@@ -263,6 +267,7 @@ impl Kernel {
         net: Arc<netstack::Stack>,
     ) -> Arc<Kernel> {
         let hostname = config.hostname.clone().into_bytes();
+        let ipc = ipc::IpcNamespace::new(&memfile);
         Arc::new(Kernel {
             platform,
             memfile,
@@ -280,6 +285,7 @@ impl Kernel {
             net,
             host_poller: Arc::new(crate::hostpoll::HostPoller::new()),
             netlink_ports: crate::net::netlink::Ports::new(),
+            ipc,
             table,
             reported: Mutex::new(HashSet::new()),
             top_exits: Mutex::new(Default::default()),

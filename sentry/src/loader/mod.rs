@@ -85,7 +85,15 @@ pub fn resolve(
             if let Some(a) = arg.filter(|a| !a.is_empty()) {
                 nargv.push(a);
             }
-            nargv.push(file.path());
+            if dirfd != libc::AT_FDCWD
+                && !path.starts_with(b"/")
+                && env.caller.fds().get_with_flags(dirfd)?.1
+            {
+                // Its /dev/fd name is gone once the exec closes the
+                // descriptor: Linux refuses the script up front.
+                return Err(Errno::ENOENT);
+            }
+            nargv.push(script_name(dirfd, &path));
             nargv.extend(argv.into_iter().skip(1));
             argv = nargv;
             path = interp;
@@ -102,6 +110,23 @@ pub fn resolve(
         });
     }
     Err(Errno::ELOOP)
+}
+
+/// The name a script's interpreter is given for it (Linux's
+/// `bprm->filename`): the path as execve got it, not where its symlinks
+/// lead, since wrappers installed as symlinks (Debian's pg_wrapper behind
+/// /usr/bin/psql) tell from it which program they are; relative to a
+/// directory descriptor, the path through /dev/fd.
+fn script_name(dirfd: i32, path: &[u8]) -> Vec<u8> {
+    if dirfd == libc::AT_FDCWD || path.starts_with(b"/") {
+        return path.to_vec();
+    }
+    let mut name = format!("/dev/fd/{dirfd}").into_bytes();
+    if !path.is_empty() {
+        name.push(b'/');
+        name.extend_from_slice(path);
+    }
+    name
 }
 
 /// The first bytes of a file to execute, from the file cache when it has

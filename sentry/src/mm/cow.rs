@@ -29,8 +29,8 @@ use std::ops::Deref;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::{
-    page_round_down, page_round_up, platform_err, Inner, MemRange, MemoryManager, Vma, VmaKind,
-    PAGE_SIZE,
+    page_round_down, page_round_up, platform_err, Attachment, Inner, MemRange, MemoryManager, Vma,
+    VmaKind, PAGE_SIZE,
 };
 use crate::errno::Errno;
 
@@ -479,10 +479,24 @@ impl MemoryManager {
         }
 
         let mut vmas = BTreeMap::new();
+        // One new attachment per attachment of the parent (Linux opens
+        // each copied VMA), shared by the child's pieces of it.
+        let mut attached: Vec<(Arc<dyn Attachment>, Arc<dyn Attachment>)> = Vec::new();
         for (k, v) in inner.vmas.iter() {
             let mut n = v.clone();
             if private(v) {
                 n.mem = bases[&(Arc::as_ptr(&v.mem) as usize)].clone();
+            }
+            if let Some(a) = &v.attachment {
+                let child = match attached.iter().find(|(p, _)| Arc::ptr_eq(p, a)) {
+                    Some((_, c)) => c.clone(),
+                    None => {
+                        let c = a.fork();
+                        attached.push((a.clone(), c.clone()));
+                        c
+                    }
+                };
+                n.attachment = Some(child);
             }
             vmas.insert(*k, n);
         }

@@ -11,6 +11,7 @@
 //! the populated pages of private mappings copy-on-write (`cow.rs`) and
 //! shares the ranges of shared ones.
 
+mod attachment;
 mod cow;
 pub mod file_cache;
 
@@ -19,6 +20,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use platform::{AddressSpace, Context};
 
+pub use attachment::Attachment;
 pub use cow::Run;
 
 use crate::errno::Errno;
@@ -67,6 +69,9 @@ pub struct Vma {
     /// Offset inside `mem` of `start`.
     pub mem_off: u64,
     pub kind: VmaKind,
+    /// What this mapping is an attachment of (a SysV shared memory
+    /// segment), shared by every piece of the mapping.
+    pub attachment: Option<Arc<dyn Attachment>>,
 }
 
 impl Vma {
@@ -155,6 +160,8 @@ pub struct MapRequest {
     pub kind: VmaKind,
     /// Map this existing memory (shared file pages) instead of fresh zeros.
     pub mem: Option<(Arc<MemRange>, u64)>,
+    /// See [`Vma::attachment`].
+    pub attachment: Option<Arc<dyn Attachment>>,
 }
 
 impl MapRequest {
@@ -172,6 +179,7 @@ impl MapRequest {
             borrowed: false,
             kind: VmaKind::Anon,
             mem: None,
+            attachment: None,
         }
     }
 }
@@ -313,6 +321,7 @@ impl MemoryManager {
             mem,
             mem_off,
             kind: req.kind,
+            attachment: req.attachment,
         };
         ctx.map(addr, len, req.prot, vma.file_off(addr))
             .map_err(platform_err)?;
@@ -368,6 +377,7 @@ impl MemoryManager {
                 mem,
                 mem_off,
                 kind,
+                attachment: req.attachment.clone(),
             };
             if let Err(e) = ctx.map(at, n, req.prot, vma.file_off(at)) {
                 // Leave nothing half made: no VMA, and no host mapping (a
@@ -620,6 +630,7 @@ impl MemoryManager {
                 borrowed: false,
                 kind: vma.kind.clone(),
                 mem: Some((mem, mem_off)),
+                attachment: vma.attachment.clone(),
             },
         )?;
         if addr != old {
@@ -665,6 +676,7 @@ impl MemoryManager {
                 mem: heap,
                 mem_off: old_end - base,
                 kind: VmaKind::Heap,
+                attachment: None,
             };
             // Heap pages a child still shares from before a shrink are its:
             // this heap gets fresh ones there.
@@ -766,6 +778,7 @@ impl MemoryManager {
             mem: MemRange::new(&self.file, PAGE_SIZE)?,
             mem_off: 0,
             kind: VmaKind::Vdso,
+            attachment: None,
         };
         inner.vmas.insert(v.start, vma);
         Ok(v.ehdr)

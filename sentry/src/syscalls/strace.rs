@@ -61,6 +61,10 @@ fn signature(nr: i64) -> Option<&'static [Arg]> {
         libc::SYS_getdents64 => &[Fd, Hex, Int],
         libc::SYS_dup2 | libc::SYS_dup3 => &[Fd, Fd, Hex],
         libc::SYS_wait4 => &[Int, Hex, Hex, Hex],
+        libc::SYS_shmget => &[Int, Int, Mode],
+        libc::SYS_shmat => &[Int, Hex, Hex],
+        libc::SYS_shmctl => &[Int, Int, Hex],
+        libc::SYS_shmdt => &[Hex],
         _ => return None,
     })
 }

@@ -29,7 +29,10 @@ pub fn register(t: &mut Table) {
     t.add(
         libc::SYS_execveat,
         "execveat",
-        Support::Partial("AT_EMPTY_PATH runs the descriptor's file by its path (a rename in between is not seen)"),
+        Support::Partial(
+            "AT_EMPTY_PATH runs the descriptor's file by its path (a rename in between is not seen; \
+             a script so run gets that path as its name, not /dev/fd/N)",
+        ),
         sys_execveat,
     );
     t.add(libc::SYS_exit, "exit", Support::Full, sys_exit);

@@ -868,6 +868,7 @@ mod tests {
                 dev: libc::makedev(0xfe, 0),
                 ino: 247030,
             },
+            attachment: None,
         };
         assert_eq!(
             map_line(&v),

@@ -6,6 +6,7 @@
 //!   [`files`] makes their contents.
 //! * [`system`]: the system files (cpuinfo, meminfo, stat, uptime ...) and
 //!   the `/proc/sys` tree.
+//! * [`sysvipc`]: `/proc/sysvipc` and the IPC namespace's sysctls.
 //!
 //! Nothing is stored (but the oom_score_adj values programs write): every
 //! directory is made at lookup and every file's text when it is opened
@@ -21,6 +22,7 @@
 pub(crate) mod files;
 mod net;
 pub mod system;
+mod sysvipc;
 mod target;
 pub mod task;
 
@@ -906,7 +908,15 @@ mod tests {
             .into_iter()
             .map(|e| String::from_utf8(e.name).unwrap())
             .collect();
-        for n in ["self", "thread-self", "cpuinfo", "meminfo", "stat", "sys"] {
+        for n in [
+            "self",
+            "thread-self",
+            "cpuinfo",
+            "meminfo",
+            "stat",
+            "sys",
+            "sysvipc",
+        ] {
             assert!(names.iter().any(|x| x == n), "{n} missing in {names:?}");
         }
         let s = root.lookup(b"self").unwrap();

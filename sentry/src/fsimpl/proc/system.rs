@@ -41,6 +41,7 @@ pub(super) fn entries() -> Vec<DirEntry> {
         .map(|n| entry(key(n), libc::DT_REG, n.as_bytes()))
         .collect();
     v.push(entry(path_ino("proc:/sys"), libc::DT_DIR, b"sys"));
+    v.push(entry(path_ino("proc:/sysvipc"), libc::DT_DIR, b"sysvipc"));
     v
 }
 
@@ -70,6 +71,9 @@ pub(super) fn lookup(
             children: Arc::new(sys_tree(state, k)),
             magic: libc::PROC_SUPER_MAGIC,
         }));
+    }
+    if name == "sysvipc" {
+        return Ok(super::sysvipc::dir(k));
     }
     if !FILES.contains(&name) {
         return Err(Errno::ENOENT);
@@ -359,7 +363,7 @@ fn sys_tree(state: &Arc<ProcState>, k: Option<&Arc<Kernel>>) -> Vec<(String, Nod
             ))),
         ),
     ]);
-    let kernel = Node::dir(vec![
+    let mut kernel = vec![
         fixed("kernel", "cap_last_cap", &CAP_LAST_CAP.to_string()),
         uts_name(k, "domainname", true),
         uts_name(k, "hostname", false),
@@ -370,12 +374,12 @@ fn sys_tree(state: &Arc<ProcState>, k: Option<&Arc<Kernel>>) -> Vec<(String, Nod
         fixed("kernel", "overflowuid", "65534"),
         fixed("kernel", "pid_max", "4194304"),
         ("random".into(), random),
-        fixed("kernel", "shmall", "18446744073692774399"),
-        fixed("kernel", "shmmax", "18446744073692774399"),
-        fixed("kernel", "shmmni", "4096"),
         fixed("kernel", "threads-max", "1048576"),
         fixed("kernel", "version", VERSION),
-    ]);
+    ];
+    kernel.extend(super::sysvipc::shm_sysctls(k));
+    kernel.sort_by(|a, b| a.0.cmp(&b.0));
+    let kernel = Node::dir(kernel);
     let vm = Node::dir(vec![
         fixed("vm", "max_map_count", "65530"),
         // The lowest address the loader and mmap hand out (mm::Layout).

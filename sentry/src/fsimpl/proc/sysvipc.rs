@@ -1,0 +1,88 @@
+//! The IPC namespace in /proc: /proc/sysvipc (its objects, as `ipcs`
+//! reads them) and its shared memory limits under /proc/sys/kernel
+//! (shmmax, shmall, shmmni), read and written as Linux's sysctls.
+
+use std::sync::{Arc, Weak};
+
+use super::{path_ino, GenFn, GenInode, Node, TreeDir, WriteFn};
+use crate::errno::Errno;
+use crate::kernel::ipc::ids::IPCMNI;
+use crate::kernel::ipc::shm::Limits;
+use crate::kernel::Kernel;
+use crate::vfs::InodeRef;
+
+/// What /proc/sysvipc/msg and sem show: the headers alone, as there are
+/// no message queues or semaphore sets (msgget and semget are ENOSYS).
+const MSG_HEADER: &str = "       key      msqid perms      cbytes       qnum lspid lrpid   uid   gid  cuid  cgid      stime      rtime      ctime\n";
+const SEM_HEADER: &str =
+    "       key      semid perms      nsems   uid   gid  cuid  cgid      otime      ctime\n";
+
+/// /proc/sysvipc.
+pub(super) fn dir(k: Option<&Arc<Kernel>>) -> InodeRef {
+    let wk = k.map(Arc::downgrade).unwrap_or_default();
+    let file = |name: &str, gen: GenFn| {
+        let g = GenInode::new(path_ino(&format!("proc:/sysvipc/{name}")), 0o444, gen);
+        (name.to_string(), Node::File(Arc::new(g)))
+    };
+    let shm: GenFn = Arc::new(move || {
+        let k = wk.upgrade().ok_or(Errno::ENOENT)?;
+        Ok(k.ipc.shm.proc_listing().into_bytes())
+    });
+    Arc::new(TreeDir {
+        key: "proc:/sysvipc".into(),
+        children: Arc::new(vec![
+            file("msg", Arc::new(|| Ok(MSG_HEADER.as_bytes().to_vec()))),
+            file("sem", Arc::new(|| Ok(SEM_HEADER.as_bytes().to_vec()))),
+            file("shm", shm),
+        ]),
+        magic: libc::PROC_SUPER_MAGIC,
+    })
+}
+
+/// kernel/shmall, shmmax and shmmni.
+pub(super) fn shm_sysctls(k: Option<&Arc<Kernel>>) -> Vec<(String, Node)> {
+    let wk = k.map(Arc::downgrade).unwrap_or_default();
+    vec![
+        limit(&wk, "shmall", |l| l.shmall, |l, v| l.shmall = v, u64::MAX),
+        limit(&wk, "shmmax", |l| l.shmmax, |l, v| l.shmmax = v, u64::MAX),
+        limit(
+            &wk,
+            "shmmni",
+            |l| l.shmmni.into(),
+            |l, v| l.shmmni = v as u32,
+            IPCMNI.into(),
+        ),
+    ]
+}
+
+/// One limit: read from the namespace, and written as a decimal number
+/// of at most `max` (Linux's proc_doulongvec_minmax and
+/// proc_dointvec_minmax: EINVAL for anything else).
+fn limit(
+    wk: &Weak<Kernel>,
+    name: &str,
+    get: fn(&Limits) -> u64,
+    set: fn(&mut Limits, u64),
+    max: u64,
+) -> (String, Node) {
+    let (wr, ww) = (wk.clone(), wk.clone());
+    let gen: GenFn = Arc::new(move || {
+        let k = wr.upgrade().ok_or(Errno::ENOENT)?;
+        Ok(format!("{}\n", get(&k.ipc.shm.limits())).into_bytes())
+    });
+    let write: WriteFn = Arc::new(move |buf: &[u8]| {
+        let k = ww.upgrade().ok_or(Errno::ENOENT)?;
+        let v: u64 = std::str::from_utf8(buf)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .filter(|v| *v <= max)
+            .ok_or(Errno::EINVAL)?;
+        let mut l = k.ipc.shm.limits();
+        set(&mut l, v);
+        k.ipc.shm.set_limits(l);
+        Ok(())
+    });
+    let mut g = GenInode::new(path_ino(&format!("proc:/sys/kernel/{name}")), 0o644, gen);
+    g.write = Some(write);
+    (name.to_string(), Node::File(Arc::new(g)))
+}

@@ -1,0 +1,36 @@
+//! The sandbox's System V IPC namespace (Linux's `struct ipc_namespace`):
+//! one per kernel, so two sandboxes in one process share no segment.
+//!
+//! [`ids`] holds what every kind of IPC object shares (identifiers, keys,
+//! permissions); [`shm`] is shared memory. Semaphores and message queues
+//! are not implemented (semget and msgget are ENOSYS).
+
+pub mod ids;
+pub mod shm;
+
+use std::sync::Arc;
+
+use crate::kernel::Task;
+use crate::mm::MemoryFile;
+
+pub use ids::Who;
+
+pub struct IpcNamespace {
+    pub shm: Arc<shm::SharedMemory>,
+}
+
+impl IpcNamespace {
+    /// An empty namespace whose shared memory lives in `memfile`.
+    pub fn new(memfile: &Arc<MemoryFile>) -> IpcNamespace {
+        IpcNamespace {
+            shm: shm::SharedMemory::new(memfile),
+        }
+    }
+}
+
+impl Who {
+    /// The task as IPC permission checks see it.
+    pub fn of(t: &Task) -> Who {
+        Who::new(&t.creds(), t.tgid())
+    }
+}

@@ -43,11 +43,16 @@ pub struct Global {
     #[arg(long = "debug-log", global = true, value_name = "DIR")]
     pub debug_log: Option<PathBuf>,
     /// Network: sandbox (the sandbox's own TCP/IP stack on the container's
-    /// interfaces; the default for containers), host (the application's
-    /// sockets are host sockets; the default for `do`, whose command runs
-    /// on the host's own root), or none (loopback only).
+    /// interfaces, which it takes from the host side of the container's
+    /// network namespace; the default for containers), host (the
+    /// application's sockets are host sockets; the default for `do`, whose
+    /// command runs on the host's own root), or none (loopback only).
     #[arg(long, global = true, value_parser = parse_network)]
     pub network: Option<NetworkMode>,
+    /// Log every frame the sandbox's network stack sends or receives (to
+    /// the debug log).
+    #[arg(long = "log-packets", global = true)]
+    pub log_packets: bool,
     /// Directory for container state (runc's --root).
     #[arg(long, global = true, default_value = "/run/runsc-rs")]
     pub root: PathBuf,
@@ -137,6 +142,7 @@ impl Global {
             debug: self.debug,
             debug_log: self.debug_log.clone(),
             network: self.network.unwrap_or_default(),
+            log_packets: self.log_packets,
             root: self.root.clone(),
             log: self.log.clone(),
             log_format: match self.log_format {

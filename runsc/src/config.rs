@@ -22,6 +22,8 @@ pub struct Config {
     /// Directory for per-process log files (boot.log, gofer.log).
     pub debug_log: Option<PathBuf>,
     pub network: NetworkMode,
+    /// Log every frame the network stack sends or receives (at info level).
+    pub log_packets: bool,
     /// Directory for container state (runc's --root).
     pub root: PathBuf,
     /// Log file for errors (containerd reads the last error from it).
@@ -91,6 +93,9 @@ impl Config {
         ];
         if self.strace {
             v.push("--strace".into());
+        }
+        if self.log_packets {
+            v.push("--log-packets".into());
         }
         if self.debug {
             v.push("--debug".into());

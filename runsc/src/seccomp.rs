@@ -95,8 +95,14 @@ const SENTRY_ALLOW: &[(i64, &str)] = &[
     ),
     (libc::SYS_exit_group, "sandbox exit"),
     // Descriptors the Sentry holds: the Gofer socket, donated files, stdio.
-    (libc::SYS_read, "Gofer replies, host stdio"),
-    (libc::SYS_write, "Gofer requests, host stdio, logs"),
+    (
+        libc::SYS_read,
+        "Gofer replies, host stdio; network frames, the stack's eventfd",
+    ),
+    (
+        libc::SYS_write,
+        "Gofer requests, host stdio, logs; network frames, the stack's eventfd",
+    ),
     (libc::SYS_readv, "host stdio"),
     (libc::SYS_writev, "host stdio, logs"),
     (libc::SYS_pread64, "reading donated files (Topenfd)"),
@@ -109,8 +115,8 @@ const SENTRY_ALLOW: &[(i64, &str)] = &[
     (libc::SYS_recvmsg, "Gofer replies"),
     (libc::SYS_accept4, "control connections (start, kill, ps)"),
     (libc::SYS_sendmsg, "Gofer requests"),
-    (libc::SYS_recvfrom, "Gofer replies"),
-    (libc::SYS_sendto, "Gofer requests"),
+    (libc::SYS_recvfrom, "Gofer replies; network frames (recv)"),
+    (libc::SYS_sendto, "Gofer requests; network frames (send)"),
     (
         libc::SYS_shutdown,
         "closing the Gofer connection on a protocol error",
@@ -127,13 +133,28 @@ const SENTRY_ALLOW: &[(i64, &str)] = &[
     (libc::SYS_ioctl, "terminal ioctls on host stdio"),
     (
         libc::SYS_poll,
-        "host stdio readiness; the network stack's thread waits on its frames and wake-up",
+        "host stdio readiness; the network stack's thread sleeps on its frame descriptors",
     ),
     (
-        libc::SYS_eventfd2,
-        "the network stack's wake-up (netstack); stopping the host poller",
+        libc::SYS_ppoll,
+        "host stdio readiness; the network stack's thread sleeps on its frame descriptors",
     ),
-    (libc::SYS_ppoll, "host stdio readiness"),
+    // The network stack: its thread, woken through an eventfd, moves
+    // Ethernet frames on the AF_PACKET descriptors the Sentry opened at
+    // boot (read/write/recvfrom/sendto above serve them one at a time).
+    (
+        libc::SYS_eventfd2,
+        "waking the network stack's thread (timers, frames to send); \
+         stopping the host poller (--network=host)",
+    ),
+    (
+        libc::SYS_recvmmsg,
+        "the network stack reads frames in batches",
+    ),
+    (
+        libc::SYS_sendmmsg,
+        "the network stack sends frames in batches",
+    ),
     (
         libc::SYS_open,
         "refused with EACCES by the second filter (library code probing files)",

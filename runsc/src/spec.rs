@@ -32,6 +32,12 @@ pub struct BootPlan {
     pub oom_score_adj: Option<i32>,
     /// `linux.resources.pids.limit`: the most tasks the sandbox may hold.
     pub pids_limit: Option<i64>,
+    /// The container has a network namespace of its own, whose interfaces
+    /// the Sentry may take; false: it shares its caller's, the host's
+    /// (`docker run --network=host`), which is never touched. Set by the
+    /// supervisor once it is in the namespace: a spec can name the
+    /// caller's own by path.
+    pub own_network_namespace: bool,
 }
 
 /// A mount the Sentry makes (a filesystem of its own, or a Gofer-served
@@ -101,14 +107,15 @@ pub struct Plan {
 /// Where a container's network lives (`linux.namespaces`, type network).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NetNs {
-    /// No network namespace in the spec: the host's (`docker run
-    /// --network=host`).
+    /// No network namespace in the spec: the caller's, the host's.
     #[default]
     Host,
     /// One without a path: a new, empty namespace, which Docker's prestart
     /// hook then fills with the container's interfaces.
     New,
-    /// One with a path: that namespace (`--network=container:X`, a pod).
+    /// One with a path: that namespace (`--network=container:X`, a pod;
+    /// Docker's `--network=host` names dockerd's own,
+    /// /var/run/docker/netns/default).
     Join(PathBuf),
 }
 
@@ -321,6 +328,7 @@ fn plan(bundle: &Path, spec: &Spec) -> Result<Plan> {
         no_new_privileges: process.no_new_privileges().unwrap_or(false),
         oom_score_adj: process.oom_score_adj(),
         pids_limit: resources.pids_limit,
+        own_network_namespace: false,
     };
     Ok(Plan {
         bundle: bundle.to_path_buf(),

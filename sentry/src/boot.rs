@@ -117,6 +117,7 @@ impl Sandbox {
     fn new(
         gofer: gofer_protocol::Client,
         config: Config,
+        net: netstack::StackConfig,
         vfs: impl FnOnce(Arc<gofer_protocol::Client>, &Arc<MemoryFile>) -> Result<Arc<Vfs>, String>,
     ) -> Result<Sandbox, String> {
         let memfile =
@@ -126,7 +127,7 @@ impl Sandbox {
             .map_err(|e| format!("cannot start the {kind} platform: {e}"))?;
         let vfs = vfs(Arc::new(gofer), &memfile)?;
         let max_user_address = platform.max_user_address();
-        let net = netstack::Stack::new(netstack::StackConfig::default())
+        let net = netstack::Stack::new(net)
             .map_err(|e| format!("cannot start the network stack: {e}"))?;
         let kernel = Kernel::new(
             platform,
@@ -145,9 +146,15 @@ impl Sandbox {
     }
 
     /// Boots a kernel over the Gofer connection as `spec` describes it,
-    /// with its mount namespace.
-    pub fn boot(gofer: gofer_protocol::Client, spec: &BootSpec) -> Result<Sandbox, String> {
-        Sandbox::new(gofer, spec.kernel_config(), |g, memfile| {
+    /// with its mount namespace, and its network stack on `net`'s
+    /// interfaces (the runtime opened their descriptors; they are not
+    /// part of the spec, which is plain data).
+    pub fn boot(
+        gofer: gofer_protocol::Client,
+        spec: &BootSpec,
+        net: netstack::StackConfig,
+    ) -> Result<Sandbox, String> {
+        Sandbox::new(gofer, spec.kernel_config(), net, |g, memfile| {
             mounts::build(g, &spec.root, &spec.mounts, memfile)
         })
     }
@@ -357,14 +364,16 @@ impl PreparedInit {
     }
 }
 
-/// Boots a kernel over the Gofer connection as `spec` describes it, runs
-/// `init` as PID 1 and returns its wait status when it exits.
+/// Boots a kernel over the Gofer connection as `spec` describes it, with
+/// its network stack on `net`, runs `init` as PID 1 and returns its wait
+/// status when it exits.
 pub fn run(
     gofer: gofer_protocol::Client,
     spec: &BootSpec,
+    net: netstack::StackConfig,
     init: InitProcess,
 ) -> Result<i32, String> {
-    Sandbox::boot(gofer, spec)?.run(init)
+    Sandbox::boot(gofer, spec, net)?.run(init)
 }
 
 /// strerror(3) text in lower case, as Go's syscall errors (and so runc's

@@ -38,6 +38,9 @@ pub const CTR: &str = "/usr/bin/ctr";
 /// util-linux's unshare, which puts the daemon in a network namespace of
 /// its own.
 pub const UNSHARE: &str = "/usr/bin/unshare";
+/// iproute2's ip, which brings up the loopback of that namespace (`-p`'s
+/// proxies listen on 127.0.0.1 there).
+pub const IP: &str = "/bin/ip";
 /// The image every test runs.
 pub const IMAGE: &str = "runsc-rs-test-busybox:latest";
 /// runsc-rs without flags.
@@ -203,6 +206,7 @@ fn requirements() -> Result<PathBuf, String> {
     crate::host_program(DOCKERD, "docker.io")?;
     crate::host_program(CLIENT, "docker.io")?;
     crate::host_program(UNSHARE, "util-linux")?;
+    crate::host_program(IP, "iproute2")?;
     crate::static_host_program("/bin/busybox", "busybox-static")
 }
 
@@ -272,6 +276,9 @@ fn start() -> Result<Docker, String> {
         "dockerd did not come up in 60 s; its log:\n{}",
         std::fs::read_to_string(&log).unwrap_or_default()
     );
+    // A new network namespace's loopback is down.
+    let lo = d.in_netns(|| Cmd::new(&[IP, "link", "set", "lo", "up"]).run_native());
+    assert_eq!(lo.status, 0, "{}", lo.describe());
     d.build_image(&busybox);
     Ok(d)
 }
@@ -325,6 +332,27 @@ impl Docker {
         let o = self.docker(&["inspect", "-f", format, id]);
         assert_eq!(o.status, 0, "docker inspect failed\n{}", o.describe());
         o.stdout.trim().to_string()
+    }
+
+    /// Runs `f` on a thread of its own in the daemon's network namespace,
+    /// where the bridge, the host ends of the containers' veths and `-p`'s
+    /// proxies are: sockets it makes stay there when it returns them.
+    pub fn in_netns<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let pid = std::fs::read_to_string(self.base.join("docker.pid"))
+            .expect("dockerd's pid file")
+            .trim()
+            .to_string();
+        let ns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
+            .expect("dockerd's network namespace");
+        std::thread::spawn(move || {
+            // The thread's own namespace only: the test's other threads
+            // stay where they are.
+            nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET)
+                .expect("setns into dockerd's network namespace");
+            f()
+        })
+        .join()
+        .expect("the thread in dockerd's namespace panicked")
     }
 
     /// `docker logs ID`: stdout and stderr together.

@@ -4,6 +4,8 @@
 //! containerd's `ctr`, and the debug logs. One dockerd of the tests' own
 //! (tests/src/docker.rs) serves every test.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tests::docker::{
@@ -33,9 +35,9 @@ fn run_prints_and_exits_with_the_apps_code() {
 
 /// Without `--network`, on Docker's default bridge: the prestart hook
 /// (libnetwork-setkey) plugs the veth into the network namespace of the
-/// state's pid, which must be the container's. Echo, an exit code, and
-/// the interface Docker gave is there (read from /sys, as sockets are not
-/// served yet).
+/// state's pid, which must be the container's. Echo, an exit code, the
+/// interface Docker gave (its MAC, read from /sys), and a connection from
+/// the container to a server on the daemon's side of the bridge.
 #[test]
 fn default_bridge_network_runs_like_runc() {
     let d = require!(docker());
@@ -46,26 +48,153 @@ fn default_bridge_network_runs_like_runc() {
         "{}",
         o.describe()
     );
+    let mut gateway = String::new();
     for rt in [RUNC, OURS] {
         let id = d.run_detached(rt, &[], &["sleep", "30"]);
         let ip = d.inspect(&id, "{{.NetworkSettings.IPAddress}}");
         assert!(!ip.is_empty(), "{rt}: no address on the bridge");
+        gateway = d.inspect(&id, "{{.NetworkSettings.Gateway}}");
+        let mac = d.inspect(&id, "{{.NetworkSettings.MacAddress}}");
+        let o = d.docker(&["exec", &id, "cat", "/sys/class/net/eth0/address"]);
+        assert_eq!(o.stdout.trim(), mac, "{rt}\n{}", o.describe());
+        // The address and the default route Docker gave, as `ip` reads
+        // them over netlink.
+        let o = d.docker(&[
+            "exec",
+            &id,
+            "sh",
+            "-c",
+            "ip -o -4 addr show dev eth0; ip route",
+        ]);
+        let want_addr = format!("inet {ip}/16");
+        let want_route = format!("default via {gateway} dev eth0");
+        assert!(
+            o.stdout.contains(&want_addr) && o.stdout.contains(&want_route),
+            "{rt}\n{}",
+            o.describe()
+        );
         let _ = d.docker(&["rm", "-f", &id]);
+    }
+    // docker0, on the daemon's side of the bridge.
+    assert!(!gateway.is_empty(), "no gateway on the bridge");
+    for rt in [RUNC, OURS] {
+        let gw = gateway.clone();
+        let listener = d.in_netns(move || {
+            std::net::TcpListener::bind((gw.as_str(), 0)).expect("listen on the bridge")
+        });
+        let port = listener.local_addr().unwrap().port();
+        let client_done = Arc::new(AtomicBool::new(false));
+        let done = client_done.clone();
+        let server = std::thread::spawn(move || accept_line(&listener, &done));
+        let msg = format!("hello from {rt}");
+        let o = d.run(
+            rt,
+            &[],
+            &[
+                "sh",
+                "-c",
+                &format!("echo '{msg}' | nc -w 10 {gateway} {port}"),
+            ],
+        );
+        client_done.store(true, Ordering::SeqCst);
+        let got = server.join().unwrap();
+        assert_eq!(got.as_deref(), Ok(msg.as_str()), "{rt}\n{}", o.describe());
     }
 }
 
-/// `-p`: Docker's userland proxy listens on the host port and the
-/// container starts; no traffic is sent (sockets are not served yet).
+/// The first line a client of `l` sends; the connection is then closed,
+/// which ends the client. None came once `client_done` is set and the
+/// backlog is empty (a connection the client made is queued by then).
+fn accept_line(l: &std::net::TcpListener, client_done: &AtomicBool) -> Result<String, String> {
+    use std::io::BufRead;
+    l.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let conn = loop {
+        let done = client_done.load(Ordering::SeqCst);
+        match l.accept() {
+            Ok((c, _)) => break c,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if done {
+                    return Err("no connection".into());
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    };
+    conn.set_nonblocking(false).map_err(|e| e.to_string())?;
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    let mut line = String::new();
+    std::io::BufReader::new(&conn)
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    Ok(line.trim_end().to_string())
+}
+
+/// What a client connecting to `addr` (in the daemon's namespace) reads
+/// back after sending `line`, retried until it holds `line` or `limit`
+/// passes: the server in the container may not listen yet, and Docker's
+/// proxy then closes the client's connection at once.
+fn echo_until(d: &Docker, addr: String, line: String, limit: Duration) -> String {
+    d.in_netns(move || {
+        use std::io::{Read, Write};
+        let deadline = Instant::now() + limit;
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            let got = std::net::TcpStream::connect(addr.as_str()).and_then(|mut c| {
+                c.set_read_timeout(Some(Duration::from_secs(20)))?;
+                c.write_all(line.as_bytes())?;
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 512];
+                // Until the echo is whole or the server closes: the client
+                // closes first, so the server never closes on unread data.
+                while !String::from_utf8_lossy(&buf).contains(&line) {
+                    match c.read(&mut chunk) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                Ok(String::from_utf8_lossy(&buf).into_owned())
+            });
+            match got {
+                Ok(text) if text.contains(&line) => return text,
+                Ok(text) => last = text,
+                Err(e) => last = e.to_string(),
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        last
+    })
+}
+
+/// `-p`: Docker's userland proxy listens on the host port and passes
+/// connections to the container's address: a client on the daemon's
+/// loopback gets its line back from busybox nc echoing in the container.
 #[test]
 fn published_port_container_starts_and_docker_reports_the_port() {
     let d = require!(docker());
     for rt in [RUNC, OURS] {
-        let id = d.run_detached(rt, &["-p", "127.0.0.1::8080"], &["sleep", "30"]);
+        let id = d.run_detached(
+            rt,
+            &["-p", "127.0.0.1::8080"],
+            &["nc", "-l", "-p", "8080", "-e", "cat"],
+        );
         let o = d.docker(&["port", &id, "8080"]);
         assert_eq!(o.status, 0, "{rt}\n{}", o.describe());
-        assert!(o.stdout.starts_with("127.0.0.1:"), "{rt}\n{}", o.describe());
+        let addr = o
+            .stdout
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        assert!(addr.starts_with("127.0.0.1:"), "{rt}\n{}", o.describe());
         assert_eq!(d.inspect(&id, "{{.State.Running}}"), "true", "{rt}");
+        let line = format!("hello through {rt}\n");
+        let got = echo_until(d, addr, line.clone(), Duration::from_secs(30));
+        let logs = d.logs(&id);
         let _ = d.docker(&["rm", "-f", &id]);
+        assert_eq!(got, line, "{rt}\nlogs: {logs}");
     }
 }
 
@@ -73,6 +202,12 @@ fn published_port_container_starts_and_docker_reports_the_port() {
 fn host_network_runs_like_runc() {
     let d = require!(docker());
     let o = assert_agree(d, &["--network=host"], &["sh", "-c", "echo hi; exit 4"]);
+    // Docker names dockerd's own namespace in the spec: the sandbox must
+    // not take the host's interfaces (docker0 is up and addressed).
+    let docker0 = d.in_netns(|| {
+        tests::Cmd::new(&[tests::docker::IP, "-4", "addr", "show", "dev", "docker0"]).run_native()
+    });
+    assert!(docker0.stdout.contains("inet "), "{}", docker0.describe());
     assert_eq!(
         (o.stdout.as_str(), o.status),
         ("hi\n", 4),
@@ -274,7 +409,6 @@ fn read_only_root_refuses_writes_and_tmpfs_takes_them() {
 }
 
 #[test]
-#[ignore = "needs netlink sockets: busybox ip says socket: Function not implemented (the networking issue)"]
 fn network_none_has_only_loopback() {
     let d = require!(docker());
     let o = assert_agree(

@@ -1,8 +1,11 @@
-//! `create`: checks the bundle, reserves the container's state directory
-//! and starts its supervisor, which reports when the sandbox is ready.
+//! `create`: checks the bundle, reserves the container's state directory,
+//! starts its supervisor and, once the supervisor is in the container's
+//! network namespace, runs the prestart and createRuntime hooks; the
+//! supervisor then starts the sandbox and reports when it is created
+//! (`report.rs` has the conversation).
 
-use std::io::{BufRead, BufReader};
 use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -10,7 +13,9 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use super::destroy::destroy;
 use super::hooks::run_hooks;
-use super::report::{pipe, Ready, SUPERVISOR_CONSOLE_FD, SUPERVISOR_READY_FD};
+use super::report::{
+    channel, read_ready, send_line, GO, SUPERVISOR_CONSOLE_FD, SUPERVISOR_READY_FD,
+};
 use crate::config::Config;
 use crate::state::{Container, Root};
 
@@ -47,25 +52,37 @@ pub(super) fn create_inner(
     }
     let root = Root::new(&g.root)?;
     let dir = root.reserve(&a.id)?;
-    match start_supervisor(g, a, &plan, &dir) {
-        Ok((c, child)) => {
-            if let Err(e) = root.save(&c).and_then(|()| {
-                if let Some(p) = &a.pid_file {
-                    write_pid_file(p, c.pid)?;
-                }
-                run_hooks("prestart", &plan.hooks.prestart, &c)?;
-                run_hooks("createRuntime", &plan.hooks.create_runtime, &c)
-            }) {
-                destroy(&root, &c);
-                return Err(e);
-            }
-            Ok((c, child))
-        }
+    let (c, child, channel) = match start_supervisor(g, a, &plan, &dir) {
+        Ok(x) => x,
         Err(e) => {
             let _ = root.remove(&a.id);
-            Err(e)
+            return Err(e);
         }
+    };
+    // The supervisor is in the container's network namespace and waits:
+    // the hooks run before the Sentry boots, so that the interfaces
+    // Docker's prestart hook moves in are there for it to take.
+    let created = root
+        .save(&c)
+        .and_then(|()| {
+            if let Some(p) = &a.pid_file {
+                write_pid_file(p, c.pid)?;
+            }
+            run_hooks("prestart", &plan.hooks.prestart, &c)?;
+            run_hooks("createRuntime", &plan.hooks.create_runtime, &c)
+        })
+        .and_then(|()| {
+            send_line(&channel, GO);
+            match read_ready(&channel).error {
+                None => Ok(()),
+                Some(e) => Err(anyhow!(e)),
+            }
+        });
+    if let Err(e) = created {
+        destroy(&root, &c);
+        return Err(e);
     }
+    Ok((c, child))
 }
 
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
@@ -78,13 +95,16 @@ pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
         .with_context(|| format!("cannot write the pid file {}", path.display()))
 }
 
+/// Starts the supervisor and waits until it is in the container's network
+/// namespace and cgroup; returns the container, the supervisor and the
+/// channel to it.
 fn start_supervisor(
     g: &Config,
     a: &CreateOptions,
     plan: &crate::spec::Plan,
     dir: &Path,
-) -> Result<(Container, std::process::Child)> {
-    let (ready_r, ready_w) = pipe()?;
+) -> Result<(Container, std::process::Child, UnixStream)> {
+    let (channel, theirs) = channel()?;
     // The terminal is made (and its master sent) before anything starts,
     // so a bad console socket fails `create` with nothing to undo.
     let console = match &a.console_socket {
@@ -111,7 +131,7 @@ fn start_supervisor(
             .stdout(Stdio::null())
             .stderr(Stdio::null());
     }
-    let ready_fd = ready_w.as_raw_fd();
+    let ready_fd = theirs.as_raw_fd();
     let console_fd = console.as_ref().map(|c| c.as_raw_fd());
     // SAFETY: runs in the forked child before exec; dup2 and setsid are
     // async-signal-safe.
@@ -133,21 +153,9 @@ fn start_supervisor(
         });
     }
     let mut child = cmd.spawn().context("cannot start the sandbox supervisor")?;
-    drop(ready_w);
+    drop(theirs);
     drop(console);
-    let mut line = String::new();
-    let _ = BufReader::new(ready_r).read_line(&mut line);
-    let ready: Ready = if line.is_empty() {
-        Ready {
-            error: Some("the sandbox supervisor exited during start-up".into()),
-            ..Ready::default()
-        }
-    } else {
-        serde_json::from_str(&line).unwrap_or(Ready {
-            error: Some(format!("bad report from the sandbox supervisor: {line}")),
-            ..Ready::default()
-        })
-    };
+    let ready = read_ready(&channel);
     if let Some(e) = ready.error {
         let _ = child.kill();
         let _ = child.wait();
@@ -172,5 +180,5 @@ fn start_supervisor(
         cgroups: ready.cgroups,
         poststop: plan.hooks.poststop.clone(),
     };
-    Ok((c, child))
+    Ok((c, child, channel))
 }

@@ -1,17 +1,20 @@
 //! `supervise`: the supervisor, the process `create` leaves behind. It
-//! enters the container's network namespace and cgroup, launches the
-//! Gofer and the Sentry, reports to `create`, and lives (and exits) with
-//! the sandbox.
+//! enters the container's network namespace and cgroup, tells `create`,
+//! waits while `create` runs the hooks that fill that namespace, launches
+//! the Gofer and the Sentry, reports to `create` again, and lives (and
+//! exits) with the sandbox.
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 
 use anyhow::{anyhow, Context, Result};
 
-use super::report::{pipe, Ready, SUPERVISOR_READY_FD};
+use super::report::{pipe, read_line, send_ready, Ready, GO, SUPERVISOR_READY_FD};
 use crate::config::Config;
+use crate::spec::Plan;
 
 /// Descriptor numbers the Sentry gets from the supervisor.
 const BOOT_PLAN_FD: RawFd = 5;
@@ -32,44 +35,60 @@ pub struct SuperviseOptions {
 /// The supervisor: runs for the life of the sandbox; exits with its code.
 pub fn supervise(g: &Config, a: SuperviseOptions) -> Result<u8> {
     crate::sandbox::set_process_name(crate::sandbox::SUPERVISOR_NAME);
-    // SAFETY: the parent put the report pipe on this number for us.
-    let mut report = unsafe { std::fs::File::from_raw_fd(SUPERVISOR_READY_FD) };
+    // SAFETY: `create` put its socketpair's end on this number for us.
+    let report = unsafe { UnixStream::from_raw_fd(SUPERVISOR_READY_FD) };
     let mut cgroups = Vec::new();
-    let r = supervise_start(g, &a, &mut cgroups);
-    let (launched, ok) = match r {
-        Ok(l) => (
-            Some(l),
-            Ready {
-                error: None,
-                cgroups,
-            },
-        ),
-        Err(e) => (
-            None,
-            Ready {
-                error: Some(format!("{e:#}")),
-                cgroups,
-            },
-        ),
-    };
-    let mut line = serde_json::to_vec(&ok)?;
-    line.push(b'\n');
-    let _ = report.write_all(&line);
+    let prepared = prepare(g, &a, &mut cgroups);
+    send_ready(
+        &report,
+        &Ready {
+            error: prepared.as_ref().err().map(|e| format!("{e:#}")),
+            cgroups: cgroups.clone(),
+        },
+    );
+    let Ok(plan) = prepared else { return Ok(1) };
+    // `create` runs the prestart hooks now; anything but its word (it
+    // failed, or died) ends the container here.
+    if read_line(&report) != GO {
+        return Ok(1);
+    }
+    let launched = launch_sandbox(g, &a, &plan);
+    send_ready(
+        &report,
+        &Ready {
+            error: launched.as_ref().err().map(|e| format!("{e:#}")),
+            cgroups,
+        },
+    );
     drop(report);
-    let Some(l) = launched else { return Ok(1) };
+    let Ok(l) = launched else { return Ok(1) };
     crate::sandbox::forward_signals_to(l.boot.id() as i32);
     crate::sandbox::wait_sandbox(l)
 }
 
-fn supervise_start(
-    g: &Config,
-    a: &SuperviseOptions,
-    cgroups: &mut Vec<PathBuf>,
-) -> Result<crate::sandbox::Launched> {
-    let plan = crate::spec::load(&a.bundle)?;
+/// The container's environment on the host: its network namespace and
+/// its cgroup. Returns the checked bundle.
+fn prepare(g: &Config, a: &SuperviseOptions, cgroups: &mut Vec<PathBuf>) -> Result<Plan> {
+    let mut plan = crate::spec::load(&a.bundle)?;
+    let callers = network_namespace_id();
     // Before any thread is started: the namespace is the calling thread's,
     // and the Gofer and the Sentry inherit it.
     enter_network_namespace(&plan.netns)?;
+    // A spec may name its caller's own namespace by path (Docker's
+    // `--network=host` gives /var/run/docker/netns/default, dockerd's):
+    // that is the host's network, whose interfaces are never the
+    // container's to take.
+    let own = match plan.netns {
+        crate::spec::NetNs::Host => false,
+        crate::spec::NetNs::New => true,
+        crate::spec::NetNs::Join(_) => {
+            matches!((callers, network_namespace_id()), (Some(a), Some(b)) if a != b)
+        }
+    };
+    if !own {
+        tracing::info!("the container shares its caller's network namespace: the host's network");
+    }
+    plan.boot.own_network_namespace = own;
     if let Some(p) = &plan.cgroups_path {
         *cgroups = crate::cgroup::setup(
             p,
@@ -78,6 +97,16 @@ fn supervise_start(
             std::process::id() as i32,
         )?;
     }
+    Ok(plan)
+}
+
+/// Starts the Gofer and the Sentry and waits until the Sentry has booted
+/// the container (or failed to).
+fn launch_sandbox(
+    g: &Config,
+    a: &SuperviseOptions,
+    plan: &Plan,
+) -> Result<crate::sandbox::Launched> {
     let listener = crate::control::bind(&a.state_dir)?;
     let (plan_r, mut plan_w) = pipe()?;
     // The Sentry reads its plan before it asks for its id maps (which
@@ -159,6 +188,15 @@ fn supervise_start(
             fail(l, anyhow!(e))
         }
     }
+}
+
+/// The current network namespace, as (device, inode) of its nsfs file;
+/// None if it cannot be read (then a joined namespace is not told apart
+/// from the caller's, and nothing is taken).
+fn network_namespace_id() -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata("/proc/thread-self/ns/net").ok()?;
+    Some((m.dev(), m.ino()))
 }
 
 /// Puts the supervisor, and so the Sentry and the Gofer it starts, in the

@@ -1,6 +1,7 @@
 //! `runsc-rs boot`: the Sentry. It takes over the descriptors its parent
-//! handed it, connects to the Gofer, enters its user namespace, cuts
-//! itself off from the host (an empty root, the seccomp filter), and boots
+//! handed it, connects to the Gofer, takes the container's network
+//! interfaces, enters its user namespace, cuts itself off from the host
+//! (an empty root, the seccomp filter), and boots
 //! the sandbox from a [`sentry::boot::BootSpec`]: a command (`do`), or an
 //! OCI container's boot plan, which then waits for `start`.
 
@@ -16,6 +17,7 @@ use super::boot_spec::boot_spec;
 use super::controller::{handle_control, process};
 use super::fds::{inherited, inherited_listener, inherited_stream};
 use super::lockdown::empty_root;
+use super::network;
 use super::process::{die_on_panic, set_process_name, SENTRY_NAME};
 use super::signals::{block_forwarded, FORWARDED};
 use super::userns::enter_user_namespace;
@@ -83,6 +85,19 @@ pub fn boot(g: &Config, args: BootOptions) -> Result<u8> {
             )
         })?
         .with_channels(channels);
+    // Still root in the host's user namespace: taking the container's
+    // interfaces needs CAP_NET_RAW and CAP_NET_ADMIN over its network
+    // namespace, which the user namespace gives up.
+    let net = match network::stack_config(g, plan.as_ref().map(|p| p.own_network_namespace)) {
+        Ok(n) => n,
+        Err(e) => {
+            if let Some(mut r) = ready.as_ref() {
+                use std::io::Write;
+                let _ = writeln!(r, "{e:#}");
+            }
+            return Err(e);
+        }
+    };
     if let Some(fd) = args.userns_fd {
         enter_user_namespace(fd)?;
     }
@@ -106,10 +121,10 @@ pub fn boot(g: &Config, args: BootOptions) -> Result<u8> {
     unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
     let spec = boot_spec(g, plan.as_ref(), hostname, cpus, cpuinfo);
     match plan {
-        None => run_command(client, &spec, &args),
+        None => run_command(client, &spec, net, &args),
         Some(plan) => {
             let console = args.console_fd.map(inherited);
-            boot_container(client, &spec, plan, ready, control, console)
+            boot_container(client, &spec, net, plan, ready, control, console)
         }
     }
 }
@@ -118,6 +133,7 @@ pub fn boot(g: &Config, args: BootOptions) -> Result<u8> {
 fn run_command(
     client: gofer_protocol::Client,
     spec: &sentry::boot::BootSpec,
+    net: netstack::StackConfig,
     args: &BootOptions,
 ) -> Result<u8> {
     let init = sentry::boot::InitProcess {
@@ -136,7 +152,7 @@ fn run_command(
         // The caller's environment, as it is.
         home_from_passwd: false,
     };
-    let status = sentry::boot::run(client, spec, init).map_err(|e| anyhow!(e))?;
+    let status = sentry::boot::run(client, spec, net, init).map_err(|e| anyhow!(e))?;
     let sent: Vec<String> = gofer_protocol::client::requests_sent()
         .iter()
         .map(|(t, n)| format!("T{t}={n}"))
@@ -151,6 +167,7 @@ fn run_command(
 fn boot_container(
     client: gofer_protocol::Client,
     spec: &sentry::boot::BootSpec,
+    net: netstack::StackConfig,
     plan: BootPlan,
     ready: Option<std::fs::File>,
     control: Option<UnixListener>,
@@ -158,7 +175,7 @@ fn boot_container(
 ) -> Result<u8> {
     use std::io::Write;
     let init = process(&plan.process, FORWARDED.to_vec());
-    let booted = sentry::boot::Sandbox::boot(client, spec).and_then(|sb| {
+    let booted = sentry::boot::Sandbox::boot(client, spec, net).and_then(|sb| {
         let stdio = match console {
             Some(c) => sentry::boot::Stdio::Console(c),
             None => sentry::boot::Stdio::Inherited,

@@ -10,6 +10,9 @@
 //!   `sentry::boot::BootSpec` (`boot_spec` makes it); `lockdown`: its
 //!   empty root; `controller`: its answers to the control socket's
 //!   requests.
+//! * `network`: the interfaces the Sentry takes for its network stack at
+//!   boot; `netlink`: reading them over rtnetlink; `packet`: the AF_PACKET
+//!   socket each is driven through.
 //! * `gofer`: the Gofer process.
 //! * `userns`: the Sentry's user namespace and its id maps; `signals`: the
 //!   host signals passed on to the sandbox; `fds`: inherited descriptors;
@@ -22,6 +25,9 @@ mod fds;
 mod gofer;
 mod launch;
 mod lockdown;
+mod netlink;
+mod network;
+mod packet;
 mod process;
 mod run_do;
 mod signals;

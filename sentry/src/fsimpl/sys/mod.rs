@@ -5,8 +5,11 @@
 //! os.cpu_count and the JVM follow), one directory per CPU with its
 //! topology, fs/cgroup empty (as a container without cgroup mounts shows
 //! it, so runtimes fall back to the CPU count), and the transparent huge
-//! page setting. The tree is built at lookup from the looker's kernel
-//! (its CPU count); a lookup without a task sees one CPU.
+//! page setting; and class/net, the network interfaces (`net.rs`). The
+//! tree is built at lookup from the looker's kernel (its CPU count and its
+//! network stack); a lookup without a task sees one CPU and no interfaces.
+
+mod net;
 
 use std::sync::{Arc, Mutex, Weak};
 
@@ -52,21 +55,24 @@ struct SysRoot {
 }
 
 impl SysRoot {
-    fn cpus(&self, ctx: Option<&Ctx<'_>>) -> usize {
+    fn kernel(&self, ctx: Option<&Ctx<'_>>) -> Option<Arc<Kernel>> {
         let mut k = self.kernel.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(t) = ctx.and_then(|c| c.caller).and_then(Task::of) {
             if k.upgrade().is_none() {
                 *k = Arc::downgrade(&t.kernel);
             }
-            return t.kernel.config.cpus.max(1);
+            return Some(t.kernel.clone());
         }
-        k.upgrade().map_or(1, |k| k.config.cpus.max(1))
+        k.upgrade()
     }
 
     fn tree(&self, ctx: Option<&Ctx<'_>>) -> TreeDir {
+        let k = self.kernel(ctx);
+        let cpus = k.as_ref().map_or(1, |k| k.config.cpus.max(1));
+        let interfaces = k.map(|k| k.net.interfaces()).unwrap_or_default();
         TreeDir {
             key: "sys:/".into(),
-            children: Arc::new(tree(self.cpus(ctx))),
+            children: Arc::new(tree(cpus, &interfaces)),
             magic: SYSFS_MAGIC,
         }
     }
@@ -85,8 +91,8 @@ fn empty() -> Node {
     Node::dir(Vec::new())
 }
 
-/// The whole tree for `n` CPUs.
-fn tree(n: usize) -> Vec<(String, Node)> {
+/// The whole tree for `n` CPUs and these network interfaces.
+fn tree(n: usize, interfaces: &[netstack::InterfaceInfo]) -> Vec<(String, Node)> {
     let list = crate::fsimpl::proc::system::cpu_list(n);
     let cpu_key = |rest: &str| format!("sys:/devices/system/cpu/{rest}");
     let mut cpu: Vec<(String, Node)> = Vec::new();
@@ -200,7 +206,10 @@ fn tree(n: usize) -> Vec<(String, Node)> {
     vec![
         ("block".into(), empty()),
         ("bus".into(), empty()),
-        ("class".into(), empty()),
+        (
+            "class".into(),
+            Node::dir(vec![("net".into(), net::class_net(interfaces))]),
+        ),
         ("dev".into(), empty()),
         ("devices".into(), devices),
         ("firmware".into(), empty()),
@@ -268,7 +277,7 @@ mod tests {
             kernel: Mutex::new(Weak::new()),
         });
         assert_eq!(read(&walk(&root, "devices/system/cpu/online")), "0\n");
-        let t = tree(4);
+        let t = tree(4, &[]);
         let d = TreeDir {
             key: "sys:/".into(),
             children: Arc::new(t),
@@ -293,5 +302,56 @@ mod tests {
         // Read-only: no write opens.
         let online = walk(&d, "devices/system/cpu/online");
         assert_eq!(online.open(libc::O_WRONLY).err(), Some(Errno::EACCES));
+    }
+
+    #[test]
+    fn class_net_lists_each_interface_with_its_address_and_index() {
+        let iface = |index, name: &str, mac, flags| netstack::InterfaceInfo {
+            index,
+            name: name.into(),
+            mac,
+            mtu: if index == 1 { 65536 } else { 1500 },
+            flags,
+            addrs: Vec::new(),
+            rx_packets: 0,
+            rx_bytes: 0,
+            tx_packets: 0,
+            tx_bytes: 0,
+        };
+        let up = (libc::IFF_UP | libc::IFF_RUNNING) as u32;
+        let lo = iface(1, "lo", [0; 6], up | libc::IFF_LOOPBACK as u32);
+        let eth = iface(
+            7,
+            "eth0",
+            [2, 0x42, 0xac, 0x11, 0, 2],
+            up | (libc::IFF_BROADCAST | libc::IFF_MULTICAST) as u32,
+        );
+        let d: InodeRef = Arc::new(TreeDir {
+            key: "sys:/".into(),
+            children: Arc::new(tree(1, &[lo, eth])),
+            magic: SYSFS_MAGIC,
+        });
+        let names: Vec<Vec<u8>> = walk(&d, "class/net")
+            .readdir()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert!(names.contains(&b"lo".to_vec()) && names.contains(&b"eth0".to_vec()));
+        assert_eq!(
+            read(&walk(&d, "class/net/eth0/address")),
+            "02:42:ac:11:00:02\n"
+        );
+        assert_eq!(read(&walk(&d, "class/net/eth0/ifindex")), "7\n");
+        assert_eq!(read(&walk(&d, "class/net/eth0/mtu")), "1500\n");
+        assert_eq!(read(&walk(&d, "class/net/eth0/type")), "1\n");
+        assert_eq!(read(&walk(&d, "class/net/eth0/flags")), "0x1003\n");
+        assert_eq!(read(&walk(&d, "class/net/eth0/operstate")), "up\n");
+        assert_eq!(
+            read(&walk(&d, "class/net/lo/address")),
+            "00:00:00:00:00:00\n"
+        );
+        assert_eq!(read(&walk(&d, "class/net/lo/type")), "772\n");
+        assert_eq!(read(&walk(&d, "class/net/lo/flags")), "0x9\n");
     }
 }

@@ -1,0 +1,403 @@
+//! The sandbox's network at boot, on network namespaces the tests make
+//! (`ip netns`, a veth pair between two of them, 10.213.x addresses that
+//! exist only there): a container takes the interfaces of its own
+//! namespace and the host side loses their addresses; `--network=none`,
+//! `--network=host`, a container that shares its caller's namespace, and
+//! `do` take nothing.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use tests::bundle::{text, Bundle};
+use tests::{require, sandbox};
+
+const IP: &str = "/bin/ip";
+/// The container's side of the veth and its address.
+const INNER_ADDR: &str = "10.213.0.2";
+const OUTER_ADDR: &str = "10.213.0.1";
+
+fn requirements() -> Result<(), String> {
+    sandbox()?;
+    // SAFETY: getuid has no preconditions.
+    if unsafe { libc::getuid() } != 0 {
+        return Err("network namespaces and veth pairs need root".into());
+    }
+    tests::host_program(IP, "iproute2").map(|_| ())
+}
+
+fn ip(args: &[&str]) -> String {
+    let o = std::process::Command::new(IP)
+        .args(args)
+        .output()
+        .expect("run ip");
+    assert!(o.status.success(), "ip {args:?}: {:?}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A named network namespace; removed on drop.
+struct NetNs(String);
+
+impl NetNs {
+    fn new(name: String) -> NetNs {
+        ip(&["netns", "add", &name]);
+        NetNs(name)
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(IP)
+            .args(["netns", "del", &self.0])
+            .status();
+    }
+}
+
+/// A pair of named network namespaces joined by a veth: `eth0`
+/// (10.213.0.2/24, default route via the outer end) in `inner`, its peer
+/// (10.213.0.1/24) in `outer`. Nothing of the test's own namespace is
+/// touched.
+struct Wire {
+    inner: NetNs,
+    outer: NetNs,
+}
+
+impl Wire {
+    fn new(tag: &str) -> Wire {
+        let n = tests::unique_name(tag);
+        let inner = NetNs::new(format!("{n}-in"));
+        let outer = NetNs::new(format!("{n}-out"));
+        let (i, o) = (inner.0.as_str(), outer.0.as_str());
+        ip(&[
+            "-n", o, "link", "add", "veth-out", "type", "veth", "peer", "name", "eth0", "netns", i,
+        ]);
+        ip(&[
+            "-n",
+            o,
+            "addr",
+            "add",
+            &format!("{OUTER_ADDR}/24"),
+            "dev",
+            "veth-out",
+        ]);
+        ip(&["-n", o, "link", "set", "veth-out", "up"]);
+        ip(&[
+            "-n",
+            i,
+            "addr",
+            "add",
+            &format!("{INNER_ADDR}/24"),
+            "dev",
+            "eth0",
+        ]);
+        ip(&["-n", i, "link", "set", "eth0", "up"]);
+        ip(&["-n", i, "link", "set", "lo", "up"]);
+        ip(&["-n", i, "route", "add", "default", "via", OUTER_ADDR]);
+        Wire { inner, outer }
+    }
+
+    fn name(&self) -> &str {
+        &self.inner.0
+    }
+
+    fn path(&self) -> PathBuf {
+        PathBuf::from("/run/netns").join(self.name())
+    }
+
+    /// Runs `f` on a thread of its own in the outer namespace: sockets it
+    /// makes stay there when it returns them.
+    fn in_outer<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let ns = std::fs::File::open(PathBuf::from("/run/netns").join(&self.outer.0))
+            .expect("the outer namespace");
+        std::thread::spawn(move || {
+            nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+            f()
+        })
+        .join()
+        .expect("the thread in the outer namespace panicked")
+    }
+
+    /// eth0's addresses as the inner namespace's host kernel has them.
+    fn inner_addrs(&self) -> Vec<String> {
+        let j: Value = serde_json::from_str(&ip(&[
+            "-n",
+            self.name(),
+            "-j",
+            "addr",
+            "show",
+            "dev",
+            "eth0",
+        ]))
+        .expect("ip -j prints JSON");
+        j[0]["addr_info"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a["local"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    fn inner_mac(&self) -> String {
+        let j: Value = serde_json::from_str(&ip(&[
+            "-n",
+            self.name(),
+            "-j",
+            "link",
+            "show",
+            "dev",
+            "eth0",
+        ]))
+        .expect("ip -j prints JSON");
+        j[0]["address"]
+            .as_str()
+            .expect("eth0 has a MAC")
+            .to_string()
+    }
+}
+
+/// What the sandbox shows of its interfaces.
+const SHOW: &[&str] = &[
+    "sh",
+    "-c",
+    "ls /sys/class/net; cat /sys/class/net/eth0/address /sys/class/net/eth0/mtu 2>/dev/null; true",
+];
+
+fn bundle(name: &str, netns: Option<&PathBuf>) -> Result<Bundle, String> {
+    Bundle::busybox(name, SHOW, |c| {
+        if let Some(p) = netns {
+            c["linux"]["namespaces"]
+                .as_array_mut()
+                .expect("namespaces")
+                .push(json!({"type": "network", "path": p}));
+        }
+    })
+}
+
+#[test]
+fn a_container_takes_its_namespaces_interface_and_the_host_side_loses_its_address() {
+    require!(requirements());
+    let w = Wire::new("rt-take");
+    let mac = w.inner_mac();
+    assert!(w.inner_addrs().contains(&INNER_ADDR.to_string()));
+    let b = require!(bundle("net-take", Some(&w.path())));
+    let logs = b.dir.join("logs");
+    let log_flag = format!("--debug-log={}/", logs.display());
+    let o = b.runtime(&[&log_flag, "run", "c"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert_eq!(out, format!("eth0\nlo\n{mac}\n1500\n"), "stderr: {err}");
+    assert!(
+        w.inner_addrs().is_empty(),
+        "the host side still has {:?}",
+        w.inner_addrs()
+    );
+    let boot: String = tests::read_logs(&logs)
+        .into_iter()
+        .filter(|(name, _)| name.starts_with("boot"))
+        .map(|(_, t)| t)
+        .collect();
+    assert!(
+        boot.contains("took interface eth0") && boot.contains(&format!("{INNER_ADDR}/24")),
+        "{boot}"
+    );
+    assert!(
+        boot.contains(&format!("route 0.0.0.0/0 via {OUTER_ADDR} dev eth0")),
+        "the default route is kept: {boot}"
+    );
+}
+
+/// The taken interface carries the sandbox's traffic: a connection from
+/// the container to a server at the veth's other end (ARP, then TCP), and
+/// `--log-packets` logs its frames.
+#[test]
+fn a_container_reaches_the_other_end_of_its_veth_and_log_packets_shows_the_frames() {
+    require!(requirements());
+    let w = Wire::new("rt-wire");
+    let listener = w.in_outer(|| std::net::TcpListener::bind((OUTER_ADDR, 0)).expect("listen"));
+    let port = listener.local_addr().unwrap().port();
+    let done = Arc::new(AtomicBool::new(false));
+    let client_done = done.clone();
+    let server = std::thread::spawn(move || accept_line(&listener, &client_done));
+    let send = format!("echo hello from the sandbox | busybox nc -w 10 {OUTER_ADDR} {port}");
+    let b = require!(Bundle::busybox("net-wire", &["sh", "-c", &send], |c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("namespaces")
+            .push(json!({"type": "network", "path": w.path()}));
+    }));
+    let logs = b.dir.join("logs");
+    let log_flag = format!("--debug-log={}/", logs.display());
+    let o = b.runtime(&["--log-packets", &log_flag, "run", "c"]);
+    done.store(true, Ordering::SeqCst);
+    let got = server.join().unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(got.as_deref(), Ok("hello from the sandbox"), "{out}{err}");
+    let boot: String = tests::read_logs(&logs)
+        .into_iter()
+        .filter(|(name, _)| name.starts_with("boot"))
+        .map(|(_, t)| t)
+        .collect();
+    let frames: Vec<&str> = boot
+        .lines()
+        .filter(|l| l.contains("eth0 tx") || l.contains("eth0 rx"))
+        .collect();
+    assert!(
+        frames
+            .iter()
+            .any(|l| l.contains(INNER_ADDR) && l.contains(OUTER_ADDR)),
+        "no frame between the two ends logged: {boot}"
+    );
+}
+
+/// The first line a client of `l` sends; the connection is then closed,
+/// which ends the client. None came once `client_done` is set and the
+/// backlog is empty (a connection the client made is queued by then).
+fn accept_line(l: &std::net::TcpListener, client_done: &AtomicBool) -> Result<String, String> {
+    use std::io::BufRead;
+    l.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let conn = loop {
+        let finished = client_done.load(Ordering::SeqCst);
+        match l.accept() {
+            Ok((c, _)) => break c,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if finished {
+                    return Err("no connection".into());
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    };
+    conn.set_nonblocking(false).map_err(|e| e.to_string())?;
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    let mut line = String::new();
+    std::io::BufReader::new(&conn)
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    Ok(line.trim_end().to_string())
+}
+
+/// `none` has loopback only; under `host` inet sockets are host sockets
+/// and the namespace's interfaces stay the host's.
+#[test]
+fn network_none_and_host_leave_the_namespaces_interfaces_alone() {
+    require!(requirements());
+    let w = Wire::new("rt-none");
+    let b = require!(bundle("net-none", Some(&w.path())));
+    for flag in ["--network=none", "--network=host"] {
+        let o = b.runtime(&[flag, "run", "c"]);
+        let (out, err) = text(&o);
+        assert_eq!(
+            (o.status.code(), out.as_str()),
+            (Some(0), "lo\n"),
+            "{flag}: {err}"
+        );
+    }
+    assert!(
+        w.inner_addrs().contains(&INNER_ADDR.to_string()),
+        "{:?}",
+        w.inner_addrs()
+    );
+}
+
+/// A container that shares its caller's network namespace (here the
+/// test's `inner` namespace, standing for the host's) takes nothing,
+/// whether the spec names no namespace or names the caller's by path, as
+/// Docker's `--network=host` does (dockerd's own namespace).
+#[test]
+fn a_container_in_its_callers_network_namespace_takes_nothing() {
+    require!(requirements());
+    let w = Wire::new("rt-host");
+    for netns in [None, Some(w.path())] {
+        let b = require!(bundle("net-host", netns.as_ref()));
+        let mut cmd = std::process::Command::new(IP);
+        cmd.args(["netns", "exec", w.name()]);
+        let inner = b.runtime_cmd(&["run", "c"]);
+        cmd.arg(inner.get_program()).args(inner.get_args());
+        for (k, v) in inner.get_envs() {
+            if let Some(v) = v {
+                cmd.env(k, v);
+            }
+        }
+        cmd.current_dir(&b.dir);
+        let o = cmd.output().expect("run runsc-rs");
+        let (out, err) = text(&o);
+        assert_eq!(
+            (o.status.code(), out.as_str()),
+            (Some(0), "lo\n"),
+            "{netns:?}: {err}"
+        );
+    }
+    assert!(
+        w.inner_addrs().contains(&INNER_ADDR.to_string()),
+        "{:?}",
+        w.inner_addrs()
+    );
+}
+
+#[test]
+fn do_never_takes_the_callers_interfaces() {
+    require!(requirements());
+    let w = Wire::new("rt-do");
+    let mut argv = vec![
+        IP.to_string(),
+        "netns".into(),
+        "exec".into(),
+        w.name().to_string(),
+        tests::runsc_bin().to_string_lossy().into_owned(),
+        "do".into(),
+    ];
+    argv.extend(SHOW.iter().map(|s| s.to_string()));
+    let o = tests::Cmd::new(&argv).run_native();
+    assert_eq!(
+        (o.status, o.stdout.as_str()),
+        (0, "lo\n"),
+        "{}",
+        o.describe()
+    );
+    assert!(
+        w.inner_addrs().contains(&INNER_ADDR.to_string()),
+        "{:?}",
+        w.inner_addrs()
+    );
+}
+
+/// Docker's way: the spec asks for a new network namespace, and a
+/// prestart hook (libnetwork-setkey) moves the container's veth into the
+/// namespace of the state's pid and configures it. The Sentry boots after
+/// the hooks, so it finds the interface there and takes it.
+#[test]
+fn an_interface_a_prestart_hook_moves_in_is_taken() {
+    require!(requirements());
+    require!(tests::host_program("/usr/bin/nsenter", "util-linux"));
+    let outer = NetNs::new(tests::unique_name("rt-hook"));
+    let script = format!(
+        r#"pid=$(/bin/sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
+/bin/ip -n {o} link add veth-out type veth peer name eth0 netns "$pid" &&
+/bin/ip -n {o} addr add {OUTER_ADDR}/24 dev veth-out &&
+/bin/ip -n {o} link set veth-out up &&
+/usr/bin/nsenter --net=/proc/"$pid"/ns/net /bin/sh -c '
+  /bin/ip addr add {INNER_ADDR}/24 dev eth0 &&
+  /bin/ip link set eth0 up &&
+  /bin/ip route add default via {OUTER_ADDR}'"#,
+        o = outer.0
+    );
+    let b = require!(Bundle::busybox("net-hook", SHOW, |c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("namespaces")
+            .push(json!({"type": "network"}));
+        c["hooks"] = json!({"prestart": [{"path": "/bin/sh", "args": ["sh", "-c", script]}]});
+    }));
+    let o = b.runtime(&["run", "c"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        (lines.first(), lines.get(1), lines.get(3)),
+        (Some(&"eth0"), Some(&"lo"), Some(&"1500")),
+        "{out}{err}"
+    );
+}

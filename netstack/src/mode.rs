@@ -11,7 +11,8 @@ pub enum NetworkMode {
     Sandbox,
     /// Pass socket calls through to host sockets.
     Host,
-    /// No network at all, not even loopback.
+    /// Loopback only: the sandbox's own stack with no interfaces of the
+    /// container taken.
     None,
 }
 

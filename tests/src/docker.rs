@@ -49,6 +49,9 @@ pub const OURS: &str = "runsc-rs";
 pub const OURS_DEBUG: &str = "runsc-rs-debug";
 /// runsc-rs with `--overlay=none`: root writes go to the container's layer.
 pub const OURS_NO_OVERLAY: &str = "runsc-rs-overlay-none";
+/// runsc-rs with `--network=host`: the application's inet sockets are host
+/// sockets (in the container's namespace).
+pub const OURS_HOSTINET: &str = "runsc-rs-hostinet";
 /// Docker's runc, the reference.
 pub const RUNC: &str = "runc";
 
@@ -241,6 +244,7 @@ fn start() -> Result<Docker, String> {
     let debug_flag = format!("--debug-log={}/", debug_dir.display());
     install(&["--runtime", OURS_DEBUG, "--", "--strace", &debug_flag]);
     install(&["--runtime", OURS_NO_OVERLAY, "--", "--overlay=none"]);
+    install(&["--runtime", OURS_HOSTINET, "--", "--network=host"]);
 
     let sock = base.join("docker.sock");
     let argv: Vec<String> = vec![

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tests::docker::{
     docker, spawn_watched, still_alive, wait_for, Docker, Session, IMAGE, OURS, OURS_DEBUG,
-    OURS_NO_OVERLAY, RUNC,
+    OURS_HOSTINET, OURS_NO_OVERLAY, RUNC,
 };
 use tests::{require, Cmd};
 
@@ -214,6 +214,37 @@ fn host_network_runs_like_runc() {
         "{}",
         o.describe()
     );
+}
+
+/// `--network=host` as a runtime argument (daemon.json's runtimeArgs):
+/// the container's sockets are host sockets the Sentry drives. With
+/// Docker's own `--network=host` the container connects to a server on
+/// the daemon's loopback, as under runc.
+#[test]
+fn hostinet_through_runtime_args_reaches_the_hosts_loopback() {
+    let d = require!(docker());
+    for rt in [RUNC, OURS_HOSTINET] {
+        let listener = d.in_netns(|| {
+            std::net::TcpListener::bind(("127.0.0.1", 0)).expect("listen on the daemon's loopback")
+        });
+        let port = listener.local_addr().unwrap().port();
+        let client_done = Arc::new(AtomicBool::new(false));
+        let done = client_done.clone();
+        let server = std::thread::spawn(move || accept_line(&listener, &done));
+        let msg = format!("hello from {rt}");
+        let o = d.run(
+            rt,
+            &["--network=host"],
+            &[
+                "sh",
+                "-c",
+                &format!("echo '{msg}' | nc -w 10 127.0.0.1 {port}"),
+            ],
+        );
+        client_done.store(true, Ordering::SeqCst);
+        let got = server.join().unwrap();
+        assert_eq!(got.as_deref(), Ok(msg.as_str()), "{rt}\n{}", o.describe());
+    }
 }
 
 #[test]

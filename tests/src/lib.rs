@@ -1019,6 +1019,38 @@ pub fn xattr_fixture(dir: &Path) {
     host_setxattr(&dir.join("d"), "user.dir", "x");
 }
 
+/// The first line a client of `l` sends; the connection is then closed,
+/// which ends the client. None came once `client_done` is set and the
+/// backlog is empty (a connection the client made is queued by then).
+pub fn accept_line(
+    l: &std::net::TcpListener,
+    client_done: &std::sync::atomic::AtomicBool,
+) -> Result<String, String> {
+    use std::io::BufRead;
+    l.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let conn = loop {
+        let done = client_done.load(std::sync::atomic::Ordering::SeqCst);
+        match l.accept() {
+            Ok((c, _)) => break c,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if done {
+                    return Err("no connection".into());
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    };
+    conn.set_nonblocking(false).map_err(|e| e.to_string())?;
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    let mut line = String::new();
+    std::io::BufReader::new(&conn)
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    Ok(line.trim_end().to_string())
+}
+
 #[cfg(test)]
 mod harness_tests {
     use super::*;

@@ -12,7 +12,7 @@ use tests::docker::{
     docker, spawn_watched, still_alive, wait_for, Docker, Session, IMAGE, OURS, OURS_DEBUG,
     OURS_HOSTINET, OURS_NO_OVERLAY, RUNC,
 };
-use tests::{require, Cmd};
+use tests::{accept_line, require, Cmd};
 
 fn both(d: &Docker, opts: &[&str], cmd: &[&str]) -> (tests::Output, tests::Output) {
     (d.run(RUNC, opts, cmd), d.run(OURS, opts, cmd))
@@ -100,35 +100,6 @@ fn default_bridge_network_runs_like_runc() {
         let got = server.join().unwrap();
         assert_eq!(got.as_deref(), Ok(msg.as_str()), "{rt}\n{}", o.describe());
     }
-}
-
-/// The first line a client of `l` sends; the connection is then closed,
-/// which ends the client. None came once `client_done` is set and the
-/// backlog is empty (a connection the client made is queued by then).
-fn accept_line(l: &std::net::TcpListener, client_done: &AtomicBool) -> Result<String, String> {
-    use std::io::BufRead;
-    l.set_nonblocking(true).map_err(|e| e.to_string())?;
-    let conn = loop {
-        let done = client_done.load(Ordering::SeqCst);
-        match l.accept() {
-            Ok((c, _)) => break c,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                if done {
-                    return Err("no connection".into());
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(e) => return Err(e.to_string()),
-        }
-    };
-    conn.set_nonblocking(false).map_err(|e| e.to_string())?;
-    conn.set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(|e| e.to_string())?;
-    let mut line = String::new();
-    std::io::BufReader::new(&conn)
-        .read_line(&mut line)
-        .map_err(|e| e.to_string())?;
-    Ok(line.trim_end().to_string())
 }
 
 /// What a client connecting to `addr` (in the daemon's namespace) reads

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 use tests::bundle::{text, Bundle};
-use tests::{require, sandbox};
+use tests::{accept_line, require, sandbox};
 
 const IP: &str = "/bin/ip";
 /// The container's side of the veth and its address.
@@ -248,35 +248,6 @@ fn a_container_reaches_the_other_end_of_its_veth_and_log_packets_shows_the_frame
             .any(|l| l.contains(INNER_ADDR) && l.contains(OUTER_ADDR)),
         "no frame between the two ends logged: {boot}"
     );
-}
-
-/// The first line a client of `l` sends; the connection is then closed,
-/// which ends the client. None came once `client_done` is set and the
-/// backlog is empty (a connection the client made is queued by then).
-fn accept_line(l: &std::net::TcpListener, client_done: &AtomicBool) -> Result<String, String> {
-    use std::io::BufRead;
-    l.set_nonblocking(true).map_err(|e| e.to_string())?;
-    let conn = loop {
-        let finished = client_done.load(Ordering::SeqCst);
-        match l.accept() {
-            Ok((c, _)) => break c,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                if finished {
-                    return Err("no connection".into());
-                }
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            Err(e) => return Err(e.to_string()),
-        }
-    };
-    conn.set_nonblocking(false).map_err(|e| e.to_string())?;
-    conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .map_err(|e| e.to_string())?;
-    let mut line = String::new();
-    std::io::BufReader::new(&conn)
-        .read_line(&mut line)
-        .map_err(|e| e.to_string())?;
-    Ok(line.trim_end().to_string())
 }
 
 /// `none` has loopback only; under `host` inet sockets are host sockets

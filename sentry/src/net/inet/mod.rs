@@ -135,11 +135,7 @@ impl InetSocket {
 
 impl Socket for InetSocket {
     fn domain(&self) -> i32 {
-        if self.v6 {
-            libc::AF_INET6
-        } else {
-            libc::AF_INET
-        }
+        sockaddr::domain(self.v6)
     }
 
     fn kind(&self) -> i32 {

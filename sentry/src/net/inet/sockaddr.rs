@@ -85,6 +85,15 @@ pub fn to_bytes(a: &SocketAddr) -> Vec<u8> {
     }
 }
 
+/// AF_INET6 for a v6 socket, else AF_INET.
+pub fn domain(v6: bool) -> i32 {
+    if v6 {
+        libc::AF_INET6
+    } else {
+        libc::AF_INET
+    }
+}
+
 /// The unspecified address of a family, port 0: what an unbound socket's
 /// getsockname(2) shows.
 pub fn unspecified(v6: bool) -> SocketAddr {

@@ -5,6 +5,8 @@
 use std::net::IpAddr;
 use std::os::fd::OwnedFd;
 
+use crate::info::ShownNetwork;
+
 /// A stack's interfaces and routes. The default is loopback only
 /// (`--network=none`).
 #[derive(Debug, Default)]
@@ -15,6 +17,9 @@ pub struct StackConfig {
     pub routes: Vec<RouteConfig>,
     /// Log one line per frame at `tracing` info level (`--log-packets`).
     pub log_packets: bool,
+    /// Shown instead of the stack's interfaces and routes
+    /// (`--network=host`).
+    pub shown: Option<ShownNetwork>,
 }
 
 /// One Ethernet interface of the container (Docker's `eth0`).

@@ -22,6 +22,18 @@ pub struct InterfaceInfo {
     pub tx_bytes: u64,
 }
 
+/// What netlink, the interface ioctls and /proc/net show in place of the
+/// stack's own interfaces and routes. Under `--network=host` the
+/// application's sockets are the host's, so it must see the host's
+/// interfaces (as the runtime read them at boot: no counters), not the
+/// stack's idle loopback.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ShownNetwork {
+    pub interfaces: Vec<InterfaceInfo>,
+    /// The main table, on-link prefixes included.
+    pub routes: Vec<RouteInfo>,
+}
+
 /// One route of the main table.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RouteInfo {

@@ -23,7 +23,7 @@
 //! modules of its own layer, in the order listed); `tests/layers.rs`
 //! holds the same list and checks it.
 //!
-//! 1. Foundations: `errno`, `socket`, `config`, `info`, `mode`, `sys`,
+//! 1. Foundations: `errno`, `socket`, `info`, `config`, `mode`, `sys`,
 //!    `wake`, `addr`, `ports`, `device`.
 //! 2. Interfaces and routing: `iface`, `route`.
 //! 3. The shared state: `orphan` (closed sockets finishing), `state`
@@ -66,7 +66,7 @@ pub use addr::prefix_of;
 pub use config::{InterfaceConfig, RouteConfig, StackConfig};
 pub use endpoint::Endpoint;
 pub use errno::Errno;
-pub use info::{ConnInfo, InterfaceInfo, RouteInfo};
+pub use info::{ConnInfo, InterfaceInfo, RouteInfo, ShownNetwork};
 pub use mode::NetworkMode;
 pub use socket::{Notify, Options, Proto, RecvInfo, Shutdown};
 pub use stack::Stack;

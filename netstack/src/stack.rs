@@ -18,7 +18,7 @@ use crate::addr::prefix_of;
 use crate::config::{RouteConfig, StackConfig};
 use crate::engine;
 use crate::iface::Iface;
-use crate::info::{ConnInfo, InterfaceInfo, RouteInfo};
+use crate::info::{ConnInfo, InterfaceInfo, RouteInfo, ShownNetwork};
 use crate::poller::{self, Shared};
 use crate::route::Entry;
 use crate::socket::Proto;
@@ -31,6 +31,7 @@ pub struct Stack {
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
     routes: Vec<RouteConfig>,
+    shown: Option<ShownNetwork>,
 }
 
 fn seed() -> u64 {
@@ -49,6 +50,7 @@ impl Stack {
             interfaces,
             routes,
             log_packets,
+            shown,
         } = config;
         let seed = seed();
         let now = Instant::from_micros(0);
@@ -87,6 +89,7 @@ impl Stack {
             shared,
             thread: Mutex::new(Some(thread)),
             routes,
+            shown,
         }))
     }
 
@@ -120,6 +123,9 @@ impl Stack {
 
     /// Every interface, loopback first.
     pub fn interfaces(&self) -> Vec<InterfaceInfo> {
+        if let Some(s) = &self.shown {
+            return s.interfaces.clone();
+        }
         self.with(|inner| {
             inner
                 .ifaces
@@ -150,6 +156,9 @@ impl Stack {
     /// The main routing table: each interface's on-link prefixes, then the
     /// configured routes.
     pub fn routes(&self) -> Vec<RouteInfo> {
+        if let Some(s) = &self.shown {
+            return s.routes.clone();
+        }
         let ifaces: Vec<IfaceRoutes> = self.with(|inner| {
             inner
                 .ifaces

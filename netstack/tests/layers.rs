@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     // Foundations.
     &[
-        "errno", "socket", "config", "info", "mode", "sys", "wake", "addr", "ports", "device",
+        "errno", "socket", "info", "config", "mode", "sys", "wake", "addr", "ports", "device",
     ],
     // Interfaces and routing.
     &["iface", "route"],

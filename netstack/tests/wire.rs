@@ -33,13 +33,13 @@ fn wired(
     let sa = Stack::new(StackConfig {
         interfaces: vec![eth(1, a, fa)],
         routes: a_routes,
-        log_packets: false,
+        ..StackConfig::default()
     })
     .unwrap();
     let sb = Stack::new(StackConfig {
         interfaces: vec![eth(2, b, fb)],
         routes: Vec::new(),
-        log_packets: false,
+        ..StackConfig::default()
     })
     .unwrap();
     (sa, sb)

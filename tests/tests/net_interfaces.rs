@@ -187,3 +187,23 @@ fn proc_net_interface_files_match_linux() {
     assert!(native.stdout.ends_with("same\n"), "{}", native.describe());
     assert_same(&native, &sandboxed);
 }
+
+/// `--network=host` (`do`'s default): the application's sockets are the
+/// host's, and so are the interfaces and routes it is shown (read at
+/// boot). Brief and route listings, `hostname -I` and /proc/net/route
+/// match the host's; the full `ip addr` may differ in flags of devices the
+/// view models as veths (an ifb's NOARP, its queue discipline).
+#[test]
+fn host_networking_shows_the_hosts_interfaces_and_routes() {
+    let ip = require!(ip());
+    require!(sandbox());
+    let ip = ip.display();
+    let script = format!(
+        "{ip} -br -4 addr; {ip} -br -6 addr; {ip} -4 route; {ip} -6 route; cat /proc/net/route"
+    );
+    let cmd = Cmd::new(&["/bin/sh", "-c", &script]);
+    let native = cmd.run_native();
+    assert_eq!(native.status, 0, "{}", native.describe());
+    let sandboxed = cmd.flags(&["--network=host"]).run_sandboxed();
+    assert_same(&native, &sandboxed);
+}

@@ -23,7 +23,9 @@ use std::net::IpAddr;
 use std::os::unix::fs::MetadataExt;
 
 use anyhow::{Context, Result};
-use netstack::{InterfaceConfig, NetworkMode, RouteConfig, StackConfig};
+use netstack::{
+    InterfaceConfig, InterfaceInfo, NetworkMode, RouteConfig, RouteInfo, ShownNetwork, StackConfig,
+};
 
 use super::netlink::{Addr, Link, Route, Rtnl};
 use super::packet::bound_socket;
@@ -67,6 +69,14 @@ pub fn stack_config(g: &Config, container: Option<bool>) -> Result<StackConfig> 
         log_packets: g.log_packets,
         ..StackConfig::default()
     };
+    if g.network == NetworkMode::Host {
+        // The application's sockets are the namespace's own: it sees the
+        // namespace's interfaces and routes, as they are now.
+        match host_view() {
+            Ok(v) => config.shown = Some(v),
+            Err(e) => tracing::warn!("cannot read the host's interfaces for netlink: {e:#}"),
+        }
+    }
     match source(g.network, container) {
         Source::LoopbackOnly(why) => tracing::info!("{why}"),
         Source::Take if in_init_network_namespace() => {
@@ -84,6 +94,61 @@ pub fn stack_config(g: &Config, container: Option<bool>) -> Result<StackConfig> 
         }
     }
     Ok(config)
+}
+
+/// The current namespace's links, addresses and main-table routes as the
+/// stack's view shows them (`--network=host`): read, never changed.
+fn host_view() -> Result<ShownNetwork> {
+    let mut rtnl = Rtnl::open().context("rtnetlink socket")?;
+    let links = rtnl.links().context("listing links")?;
+    let addrs = rtnl.addrs().context("listing addresses")?;
+    let routes = rtnl.routes().context("listing routes")?;
+    let mut interfaces: Vec<InterfaceInfo> = links
+        .iter()
+        .map(|l| {
+            let kind = if l.loopback {
+                libc::IFF_LOOPBACK
+            } else {
+                libc::IFF_BROADCAST | libc::IFF_MULTICAST
+            };
+            let up = if l.up {
+                libc::IFF_UP | libc::IFF_RUNNING
+            } else {
+                0
+            };
+            InterfaceInfo {
+                index: l.index,
+                name: l.name.clone(),
+                mac: l.mac.unwrap_or_default(),
+                mtu: l.mtu,
+                flags: (kind | up) as u32,
+                addrs: addrs
+                    .iter()
+                    .filter(|a| a.index == l.index)
+                    .map(|a| (a.addr, a.prefix))
+                    .collect(),
+                rx_packets: 0,
+                rx_bytes: 0,
+                tx_packets: 0,
+                tx_bytes: 0,
+            }
+        })
+        .collect();
+    // Loopback first, as the stack lists its own.
+    interfaces.sort_by_key(|i| (i.flags & libc::IFF_LOOPBACK as u32 == 0, i.index));
+    let routes = routes
+        .iter()
+        .filter(|r| r.main_unicast)
+        .filter_map(|r| {
+            Some(RouteInfo {
+                dst: r.dst,
+                prefix: r.prefix,
+                gateway: r.gateway,
+                interface_index: r.oif?,
+            })
+        })
+        .collect();
+    Ok(ShownNetwork { interfaces, routes })
 }
 
 /// Whether this process's network namespace is PID 1's, which is never

@@ -290,6 +290,22 @@ const GOFER_ALLOW: &[(i64, &str)] = &[
     (libc::SYS_rt_sigprocmask, "signal set-up"),
     (libc::SYS_rt_sigreturn, "the SIGSYS reporter"),
     (libc::SYS_shutdown, "closing the connection"),
+    (
+        libc::SYS_socket,
+        "Tconnectat: the host Unix socket to connect; AF_UNIX only (argument filter)",
+    ),
+    (
+        libc::SYS_connect,
+        "Tconnectat: connecting it to a socket file of the served tree",
+    ),
+    (
+        libc::SYS_unshare,
+        "Tconnectat: a working directory per thread; CLONE_FS only (argument filter)",
+    ),
+    (
+        libc::SYS_fchdir,
+        "Tconnectat: connect names the socket relative to its directory",
+    ),
     (libc::SYS_exit, "exit"),
     (libc::SYS_exit_group, "exit"),
 ];
@@ -311,9 +327,27 @@ fn build(rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>>) -> Result<BpfProgr
     BpfProgram::try_from(filter).context("compiling the seccomp filter")
 }
 
+/// The Gofer's filter: its list, with socket(2) held to AF_UNIX and
+/// unshare(2) to CLONE_FS.
+fn gofer_filter() -> Result<BpfProgram> {
+    use seccompiler::{SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompRule};
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = GOFER_ALLOW
+        .iter()
+        .map(|(nr, _)| (*nr, Vec::new()))
+        .collect();
+    let first_arg = |v: i32| -> Result<Vec<SeccompRule>> {
+        let c = SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, v as u64)
+            .context("an argument condition")?;
+        Ok(vec![SeccompRule::new(vec![c]).context("an argument rule")?])
+    };
+    rules.insert(libc::SYS_socket, first_arg(libc::AF_UNIX)?);
+    rules.insert(libc::SYS_unshare, first_arg(libc::CLONE_FS)?);
+    build(rules)
+}
+
 /// Installs the Gofer's filter (after it has confined itself).
 pub fn install_gofer() -> Result<()> {
-    let prog = compile(GOFER_ALLOW)?;
+    let prog = gofer_filter()?;
     install_reporter();
     seccompiler::apply_filter_all_threads(&prog).context("installing the seccomp filter")?;
     Ok(())
@@ -414,7 +448,7 @@ mod tests {
         for (nr, why) in HOST_NETWORK_ALLOW {
             assert!(!nrs.contains(nr), "{why}: already in the base list");
         }
-        let gofer = compile(GOFER_ALLOW).unwrap();
+        let gofer = gofer_filter().unwrap();
         assert!(!gofer.is_empty() && gofer.len() < 4096);
     }
 }

@@ -1,0 +1,102 @@
+//! Host Unix sockets: a socket file in a directory the Gofer serves is
+//! connected to through the Gofer (`--host-uds=open`), and the sandbox
+//! talks to the host server on the other end.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
+
+use tests::{require, sandbox, scratch_dir, unique_name, Cmd};
+
+const PYTHON: &str = "/usr/bin/python3";
+
+/// Connects to `$1`, sends a line, prints what comes back and the peer's
+/// credentials' uid; a connect error prints its errno name.
+const CLIENT: &str = r#"
+import errno, socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.connect(sys.argv[1])
+except OSError as e:
+    print("connect:", errno.errorcode[e.errno])
+    sys.exit(0)
+s.sendall(b"hello host\n")
+print(s.makefile().readline().strip())
+pid, uid, gid = struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+print("peer uid", uid, "pid>0", pid > 0)
+print("peer name", s.getpeername() == sys.argv[1])
+"#;
+
+/// A host directory with an echo server's socket in it, removed on drop.
+struct EchoServer {
+    dir: PathBuf,
+}
+
+impl EchoServer {
+    fn start(what: &str) -> EchoServer {
+        let dir = scratch_dir().join(unique_name(what));
+        std::fs::create_dir_all(&dir).unwrap();
+        let listener = UnixListener::bind(dir.join("echo.sock")).unwrap();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { return };
+                let mut line = String::new();
+                if BufReader::new(&conn).read_line(&mut line).is_ok() {
+                    let _ = conn.write_all(format!("echo: {line}").as_bytes());
+                }
+            }
+        });
+        EchoServer { dir }
+    }
+
+    fn socket(&self) -> String {
+        self.dir.join("echo.sock").to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for EchoServer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn client(path: &str, flags: &[&str]) -> String {
+    let out = Cmd::new(&[PYTHON, "-c", CLIENT, path])
+        .flags(flags)
+        .run_sandboxed();
+    out.assert_success();
+    out.stdout.clone()
+}
+
+#[test]
+fn a_host_echo_server_answers_through_the_gofer() {
+    require!(sandbox());
+    let server = EchoServer::start("uds-echo");
+    // The host kernel reports the server's ids as the Sentry's user
+    // namespace sees them: unmapped host root is the overflow uid.
+    let want = "echo: hello host\npeer uid 65534 pid>0 True\npeer name True\n";
+    assert_eq!(client(&server.socket(), &["--host-uds=open"]), want);
+    assert_eq!(
+        client(&server.socket(), &["--host-uds=open", "--overlay=none"]),
+        want
+    );
+}
+
+#[test]
+fn host_sockets_are_out_of_reach_by_default() {
+    require!(sandbox());
+    let server = EchoServer::start("uds-default");
+    assert_eq!(client(&server.socket(), &[]), "connect: ECONNREFUSED\n");
+}
+
+#[test]
+fn a_stale_host_socket_refuses() {
+    require!(sandbox());
+    let dir = scratch_dir().join(unique_name("uds-stale"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("stale.sock");
+    drop(UnixListener::bind(&path).unwrap());
+    let out = client(&path.to_string_lossy(), &["--host-uds=open"]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out, "connect: ECONNREFUSED\n");
+}

@@ -13,7 +13,8 @@ const PYTHON: &str = "/usr/bin/python3";
 /// Connects to `$1`, sends a line, prints what comes back and the peer's
 /// credentials' uid; a connect error prints its errno name.
 const CLIENT: &str = r#"
-import errno, socket, struct, sys
+import errno, os, socket, stat, struct, sys
+print("is socket", stat.S_ISSOCK(os.stat(sys.argv[1]).st_mode))
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 try:
     s.connect(sys.argv[1])
@@ -74,7 +75,7 @@ fn a_host_echo_server_answers_through_the_gofer() {
     let server = EchoServer::start("uds-echo");
     // The host kernel reports the server's ids as the Sentry's user
     // namespace sees them: unmapped host root is the overflow uid.
-    let want = "echo: hello host\npeer uid 65534 pid>0 True\npeer name True\n";
+    let want = "is socket True\necho: hello host\npeer uid 65534 pid>0 True\npeer name True\n";
     assert_eq!(client(&server.socket(), &["--host-uds=open"]), want);
     assert_eq!(
         client(&server.socket(), &["--host-uds=open", "--overlay=none"]),
@@ -86,7 +87,10 @@ fn a_host_echo_server_answers_through_the_gofer() {
 fn host_sockets_are_out_of_reach_by_default() {
     require!(sandbox());
     let server = EchoServer::start("uds-default");
-    assert_eq!(client(&server.socket(), &[]), "connect: ECONNREFUSED\n");
+    assert_eq!(
+        client(&server.socket(), &[]),
+        "is socket True\nconnect: ECONNREFUSED\n"
+    );
 }
 
 #[test]
@@ -98,5 +102,29 @@ fn a_stale_host_socket_refuses() {
     drop(UnixListener::bind(&path).unwrap());
     let out = client(&path.to_string_lossy(), &["--host-uds=open"]);
     let _ = std::fs::remove_dir_all(&dir);
-    assert_eq!(out, "connect: ECONNREFUSED\n");
+    assert_eq!(out, "is socket True\nconnect: ECONNREFUSED\n");
+}
+
+#[test]
+fn a_host_datagram_socket_receives_what_the_sandbox_sends() {
+    require!(sandbox());
+    let dir = scratch_dir().join(unique_name("uds-dgram"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("d.sock");
+    let host = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    host.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let script = "import socket, sys\n\
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n\
+        s.connect(sys.argv[1])\n\
+        print(s.send(b'one datagram'))\n";
+    let out = Cmd::new(&[PYTHON, "-c", script, &path.to_string_lossy()])
+        .flags(&["--host-uds=open"])
+        .run_sandboxed();
+    out.assert_success();
+    assert_eq!(out.stdout, "12\n");
+    let mut buf = [0u8; 64];
+    let n = host.recv(&mut buf).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(&buf[..n], b"one datagram");
 }

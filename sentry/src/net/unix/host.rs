@@ -8,14 +8,49 @@
 //! kernel closes them and sets MSG_CTRUNC).
 
 use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
 
+use super::names::Found;
 use super::{socket, UnixSocket};
 use crate::errno::Errno;
 use crate::net::addr::UnixName;
 use crate::net::hostinet::HostSocket;
 use crate::net::socket::Socket;
+use crate::vfs::Caller;
+
+/// How often a blocking connect asks the Gofer again while the host
+/// listener's backlog is full (the host's own wait cannot be shared).
+const BACKLOG_POLL: Duration = Duration::from_millis(10);
 
 impl UnixSocket {
+    /// [`UnixSocket::find_or_host`] for connect(2): a host listener with
+    /// a full backlog (the Gofer's non-blocking connect says EAGAIN) is
+    /// waited out as Linux's blocking connect waits, up to SO_SNDTIMEO,
+    /// a signal interrupting.
+    pub(super) fn find_for_connect(
+        &self,
+        t: &dyn Caller,
+        name: &UnixName,
+        nonblock: bool,
+    ) -> Result<Found, Errno> {
+        let limit = self.lock().sndtimeo;
+        let start = Instant::now();
+        loop {
+            match self.find_or_host(t, name) {
+                Err(Errno::EAGAIN) if !nonblock => {}
+                r => return r,
+            }
+            if limit.is_some_and(|l| start.elapsed() >= l) {
+                return Err(Errno::EAGAIN);
+            }
+            let until = Instant::now() + BACKLOG_POLL;
+            match t.block(&[&self.queue], Some(until), &mut || false) {
+                Err(Errno::ETIMEDOUT) | Ok(()) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Makes this socket the front of `fd`, the Gofer's connection to the
     /// host socket at `name`.
     pub(super) fn adopt_host(&self, fd: OwnedFd, name: &UnixName) -> Result<(), Errno> {

@@ -258,7 +258,7 @@ impl UnixSocket {
         if self.lock().passcred {
             self.autobind()?;
         }
-        let listener = match self.find_or_host(t, name)? {
+        let listener = match self.find_for_connect(t, name, nonblock)? {
             Found::Sandbox(l) => l,
             Found::Host(fd) => return self.adopt_host(fd, name),
         };

@@ -134,3 +134,25 @@ fn a_host_datagram_socket_receives_what_the_sandbox_sends() {
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(&buf[..n], b"one datagram");
 }
+
+/// A socket the sandbox binds in a directory the Gofer serves (written
+/// through with `--overlay=none`) is the sandbox's: its own connect
+/// reaches its own listener, not the host node.
+#[test]
+fn a_socket_the_sandbox_binds_stays_the_sandboxs() {
+    require!(sandbox());
+    let dir = scratch_dir().join(unique_name("uds-own"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("own.sock");
+    let script = "import socket, sys\n\
+        l = socket.socket(socket.AF_UNIX)\n\
+        l.bind(sys.argv[1]); l.listen(1)\n\
+        c = socket.socket(socket.AF_UNIX); c.connect(sys.argv[1])\n\
+        a, _ = l.accept(); c.sendall(b'mine'); print(a.recv(4).decode())\n";
+    let out = Cmd::new(&[PYTHON, "-c", script, &path.to_string_lossy()])
+        .flags(&["--host-uds=open", "--overlay=none"])
+        .run_sandboxed();
+    let _ = std::fs::remove_dir_all(&dir);
+    out.assert_success();
+    assert_eq!(out.stdout, "mine\n");
+}

@@ -85,6 +85,13 @@ pub struct Global {
         default_value = "exclusive"
     )]
     pub file_access: FileAccess,
+    /// Host Unix sockets in served trees: none = only those an OCI spec
+    /// binds in (a socket file as a bind mount's source); open = the
+    /// sandbox may connect to any socket file of the trees it sees (in
+    /// `do`, the host's: /var/run/docker.sock included, root on the
+    /// host). gVisor's --host-uds.
+    #[arg(long = "host-uds", global = true, value_enum, default_value = "none")]
+    pub host_uds: HostUdsMode,
 }
 
 // clap's faces of the configuration's enums (their value names are the
@@ -106,6 +113,12 @@ pub enum LogFormat {
 pub enum OverlayMode {
     Memory,
     None,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum HostUdsMode {
+    None,
+    Open,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -158,6 +171,7 @@ impl Global {
                 FileAccess::Exclusive => config::FileAccess::Exclusive,
                 FileAccess::Shared => config::FileAccess::Shared,
             },
+            host_uds_open: self.host_uds == HostUdsMode::Open,
         }
     }
 }

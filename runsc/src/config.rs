@@ -33,6 +33,9 @@ pub struct Config {
     pub systemd_cgroup: bool,
     pub overlay: Overlay,
     pub file_access: FileAccess,
+    /// `--host-uds=open`: any host socket file of the served trees may be
+    /// connected to (else only those bound in by the spec).
+    pub host_uds_open: bool,
 }
 
 /// The format of the `--log` file.
@@ -91,6 +94,9 @@ impl Config {
             format!("--overlay={}", self.overlay.as_str()).into(),
             format!("--file-access={}", self.file_access.as_str()).into(),
         ];
+        if self.host_uds_open {
+            v.push("--host-uds=open".into());
+        }
         if self.strace {
             v.push("--strace".into());
         }

@@ -190,6 +190,23 @@ const HOST_NETWORK_ALLOW: &[(i64, &str)] = &[
     (libc::SYS_epoll_wait, "the host poller waits"),
 ];
 
+/// Added when the sandbox may reach host Unix sockets through the Gofer
+/// (`--host-uds=open`, or a socket bound in by the spec): the Sentry
+/// drives their descriptors (`sentry::net::unix`'s host sockets) with
+/// the host poller. Already in [`HOST_NETWORK_ALLOW`].
+const HOST_UDS_ALLOW: &[(i64, &str)] = &[
+    (
+        libc::SYS_getsockopt,
+        "a host Unix socket's SO_PEERCRED and SO_ERROR",
+    ),
+    (libc::SYS_epoll_create1, "the host poller's set"),
+    (
+        libc::SYS_epoll_ctl,
+        "host sockets in and out of the poller's set",
+    ),
+    (libc::SYS_epoll_wait, "the host poller waits"),
+];
+
 /// Calls that fail with EACCES instead of killing the sandbox: library code
 /// (glibc, std) sometimes probes host files and copes with failure; the
 /// Sentry's root is empty anyway.
@@ -290,6 +307,22 @@ const GOFER_ALLOW: &[(i64, &str)] = &[
     (libc::SYS_rt_sigprocmask, "signal set-up"),
     (libc::SYS_rt_sigreturn, "the SIGSYS reporter"),
     (libc::SYS_shutdown, "closing the connection"),
+    (
+        libc::SYS_socket,
+        "Tconnectat: the host Unix socket to connect; AF_UNIX only (argument filter)",
+    ),
+    (
+        libc::SYS_connect,
+        "Tconnectat: connecting it to a socket file of the served tree",
+    ),
+    (
+        libc::SYS_unshare,
+        "Tconnectat: a working directory per thread; CLONE_FS only (argument filter)",
+    ),
+    (
+        libc::SYS_fchdir,
+        "Tconnectat: connect names the socket relative to its directory",
+    ),
     (libc::SYS_exit, "exit"),
     (libc::SYS_exit_group, "exit"),
 ];
@@ -311,17 +344,41 @@ fn build(rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>>) -> Result<BpfProgr
     BpfProgram::try_from(filter).context("compiling the seccomp filter")
 }
 
+/// The Gofer's filter: its list, with socket(2) held to AF_UNIX and
+/// unshare(2) to CLONE_FS.
+fn gofer_filter() -> Result<BpfProgram> {
+    use seccompiler::{SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompRule};
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = GOFER_ALLOW
+        .iter()
+        .map(|(nr, _)| (*nr, Vec::new()))
+        .collect();
+    let first_arg = |v: i32| -> Result<Vec<SeccompRule>> {
+        let c = SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, v as u64)
+            .context("an argument condition")?;
+        Ok(vec![SeccompRule::new(vec![c]).context("an argument rule")?])
+    };
+    rules.insert(libc::SYS_socket, first_arg(libc::AF_UNIX)?);
+    rules.insert(libc::SYS_unshare, first_arg(libc::CLONE_FS)?);
+    build(rules)
+}
+
 /// Installs the Gofer's filter (after it has confined itself).
 pub fn install_gofer() -> Result<()> {
-    let prog = compile(GOFER_ALLOW)?;
+    let prog = gofer_filter()?;
     install_reporter();
     seccompiler::apply_filter_all_threads(&prog).context("installing the seccomp filter")?;
     Ok(())
 }
 
-/// The Sentry's filter; `host_network` adds what `--network=host` needs.
-pub fn sentry_filter(host_network: bool) -> Result<BpfProgram> {
+/// The Sentry's filter; `host_network` adds what `--network=host` needs,
+/// `host_uds` what host Unix sockets need.
+pub fn sentry_filter(host_network: bool, host_uds: bool) -> Result<BpfProgram> {
     if !host_network {
+        if host_uds {
+            let list: Vec<(i64, &str)> =
+                SENTRY_ALLOW.iter().chain(HOST_UDS_ALLOW).copied().collect();
+            return compile(&list);
+        }
         return compile(SENTRY_ALLOW);
     }
     use seccompiler::{SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompRule};
@@ -376,8 +433,8 @@ fn install_reporter() {
 }
 
 /// Installs the filter on every thread of the Sentry.
-pub fn install_sentry(host_network: bool) -> Result<()> {
-    let prog = sentry_filter(host_network)?;
+pub fn install_sentry(host_network: bool, host_uds: bool) -> Result<()> {
+    let prog = sentry_filter(host_network, host_uds)?;
     install_reporter();
     // Stacked filters: the strictest answer wins, so EACCES here beats the
     // first filter's Allow for exactly these calls.
@@ -403,9 +460,17 @@ mod tests {
 
     #[test]
     fn the_allow_list_compiles_and_has_no_duplicates() {
-        let prog = sentry_filter(false).unwrap();
+        let prog = sentry_filter(false, false).unwrap();
         assert!(!prog.is_empty() && prog.len() < 4096);
-        let host = sentry_filter(true).unwrap();
+        let uds = sentry_filter(false, true).unwrap();
+        assert!(uds.len() > prog.len());
+        for (nr, why) in HOST_UDS_ALLOW {
+            assert!(
+                HOST_NETWORK_ALLOW.iter().any(|(n, _)| n == nr),
+                "{why}: --network=host must allow it too"
+            );
+        }
+        let host = sentry_filter(true, false).unwrap();
         assert!(host.len() > prog.len() && host.len() < 4096);
         let mut nrs: Vec<i64> = SENTRY_ALLOW.iter().map(|(n, _)| *n).collect();
         nrs.sort();
@@ -414,7 +479,7 @@ mod tests {
         for (nr, why) in HOST_NETWORK_ALLOW {
             assert!(!nrs.contains(nr), "{why}: already in the base list");
         }
-        let gofer = compile(GOFER_ALLOW).unwrap();
+        let gofer = gofer_filter().unwrap();
         assert!(!gofer.is_empty() && gofer.len() < 4096);
     }
 }

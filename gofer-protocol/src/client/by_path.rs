@@ -37,7 +37,7 @@ pub struct LookupFd {
 /// `fstat`s a donated descriptor, which must be of file type `want`
 /// (`S_IFREG`, `S_IFDIR`); anything else is `EIO` (the descriptor is
 /// closed by the caller dropping it).
-fn check_fd(fd: &OwnedFd, want: u32) -> Result<libc::stat, i32> {
+pub(super) fn check_fd(fd: &OwnedFd, want: u32) -> Result<libc::stat, i32> {
     // SAFETY: stat is plain data; all-zero is a valid value.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: `fd` is open and `st` is a valid out-parameter.

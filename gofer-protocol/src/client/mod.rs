@@ -31,6 +31,7 @@ use conn::Conn;
 mod by_path;
 mod changes;
 mod conn;
+mod connect;
 mod files;
 mod walk;
 mod xattr;

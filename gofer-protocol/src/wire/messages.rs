@@ -85,6 +85,11 @@ messages! {
         TSETXATTRAT = 224 => Setxattrat { flags: u32, names: path, name: str, value: data },
         /// Removes `name` from the file at `names` (not followed).
         TREMOVEXATTRAT = 226 => Removexattrat { names: path, name: str },
+        /// Connects a new host socket of type `kind` (SOCK_STREAM,
+        /// SOCK_SEQPACKET, SOCK_DGRAM) to the socket file at `names`,
+        /// if the server's host-socket policy allows it; the reply
+        /// carries the connected descriptor (SCM_RIGHTS).
+        TCONNECTAT = 228 => Connectat { kind: u32, names: path },
     }
 }
 
@@ -146,6 +151,9 @@ messages! {
         RLISTXATTRAT = 223 => Listxattrat { list: data },
         RSETXATTRAT = 225 => Setxattrat,
         RREMOVEXATTRAT = 227 => Removexattrat,
+        /// The body is empty; the connected descriptor travels as
+        /// SCM_RIGHTS with the frame's first byte.
+        RCONNECTAT = 229 => Connectat,
     }
 }
 
@@ -164,7 +172,8 @@ impl Tmessage<'_> {
             | Tmessage::Getxattrat { names, .. }
             | Tmessage::Listxattrat { names, .. }
             | Tmessage::Setxattrat { names, .. }
-            | Tmessage::Removexattrat { names, .. } => names.clone(),
+            | Tmessage::Removexattrat { names, .. }
+            | Tmessage::Connectat { names, .. } => names.clone(),
             Tmessage::Linkat { old, new }
             | Tmessage::Renameat2 { old, new, .. }
             | Tmessage::Openfds {
@@ -189,7 +198,7 @@ impl Rmessage<'_> {
     /// How many descriptors (SCM_RIGHTS) travel with this reply.
     pub fn fds(&self) -> usize {
         match self {
-            Rmessage::Openfd => 1,
+            Rmessage::Openfd | Rmessage::Connectat => 1,
             Rmessage::Lookupfd { fd, .. } | Rmessage::Createat { fd, .. } => usize::from(*fd),
             Rmessage::Openfds { results } => results.iter().filter(|r| r.0 == 0).count(),
             _ => 0,

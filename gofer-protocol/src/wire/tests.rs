@@ -192,6 +192,10 @@ fn all_tmessages() -> Vec<Tmessage<'static>> {
             names: NAMES.to_vec(),
             name: b"user.c",
         },
+        Tmessage::Connectat {
+            kind: libc::SOCK_STREAM as u32,
+            names: NAMES.to_vec(),
+        },
         Tmessage::Readdirplus {
             offset: u64::MAX - 1,
             count: 65536,
@@ -327,6 +331,7 @@ fn all_rmessages() -> Vec<Rmessage<'static>> {
         },
         Rmessage::Setxattrat,
         Rmessage::Removexattrat,
+        Rmessage::Connectat,
         Rmessage::Readdirplus {
             next: 77,
             data: b"\x01\x00a",

@@ -16,7 +16,8 @@
 //!   routed by `route` to a module per family: `open` (Topenfd,
 //!   Topenfds, Tlookupfd: descriptors of files by path, passed back with
 //!   SCM_RIGHTS), `readdir` (Treaddirplus), `change` (Tcreateat and the
-//!   other changes by path), `xattr`; all resolve paths beneath the root
+//!   other changes by path), `xattr`, `connect` (Tconnectat: host Unix
+//!   sockets connected and passed back, as the policy allows); all resolve paths beneath the root
 //!   with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)` (`host`).
 //!   `walk` serves Twalkgetattr by feeding `p9` a Twalk and a Tgetattr
 //!   and answering both at once.
@@ -43,6 +44,7 @@ use request::Request;
 use writable::Writable;
 
 mod change;
+mod connect;
 mod frames;
 mod host;
 mod open;
@@ -53,6 +55,7 @@ mod walk;
 mod writable;
 mod xattr;
 
+pub use connect::HostUds;
 pub use frames::MAX_MSIZE;
 
 /// A 9P2000.L file server for one directory tree (and one connection).
@@ -63,6 +66,8 @@ pub struct Server {
     root: PathBuf,
     /// Which changes are allowed (see [`Server::set_read_only`]).
     writable: Writable,
+    /// Which host sockets Tconnectat reaches (see [`Server::set_host_uds`]).
+    host_uds: HostUds,
 }
 
 impl std::fmt::Debug for Server {
@@ -84,7 +89,14 @@ impl Server {
             p9,
             root: root.to_path_buf(),
             writable: Writable::All,
+            host_uds: HostUds::None,
         })
+    }
+
+    /// Which host Unix sockets of the tree the client may connect to
+    /// (Tconnectat); none unless this is called.
+    pub fn set_host_uds(&mut self, policy: HostUds) {
+        self.host_uds = policy;
     }
 
     /// Makes the server refuse, with `EROFS`, every request that would
@@ -162,6 +174,7 @@ impl Server {
             mut p9,
             root,
             writable,
+            host_uds,
         } = self;
         // An O_PATH descriptor of the root: the path-based requests
         // resolve beneath it.
@@ -171,7 +184,7 @@ impl Server {
                 Some(req) => req,
                 None => return Ok(()),
             };
-            if route::by_path(&root, &req, out)? {
+            if route::by_path(&root, &host_uds, &req, out)? {
                 return Ok(());
             }
             match req {
@@ -202,6 +215,7 @@ impl Server {
         Ok(Channel {
             root: open_root(&self.root)?,
             writable: self.writable.clone(),
+            host_uds: self.host_uds.clone(),
         })
     }
 }
@@ -211,6 +225,7 @@ impl Server {
 pub struct Channel {
     root: OwnedFd,
     writable: Writable,
+    host_uds: HostUds,
 }
 
 impl Channel {
@@ -222,7 +237,7 @@ impl Channel {
                 Some(req) => req,
                 None => return Ok(()),
             };
-            if route::by_path(&self.root, &req, out)? {
+            if route::by_path(&self.root, &self.host_uds, &req, out)? {
                 return Ok(());
             }
             out.error(libc::EOPNOTSUPP)

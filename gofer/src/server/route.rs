@@ -7,13 +7,14 @@ use std::os::fd::OwnedFd;
 
 use gofer_protocol::wire::{self, Rmessage, Tmessage};
 
+use super::connect::{self, HostUds};
 use super::frames::Out;
 use super::request::Request;
 use super::{change, open, readdir, xattr};
 
 /// The types [`by_path`] answers (for a frame that does not decode: the
 /// match below says it for those that do).
-const BY_PATH: [u8; 13] = [
+const BY_PATH: [u8; 14] = [
     wire::TOPENFD,
     wire::TLOOKUPFD,
     wire::TCREATEAT,
@@ -27,11 +28,18 @@ const BY_PATH: [u8; 13] = [
     wire::TLISTXATTRAT,
     wire::TSETXATTRAT,
     wire::TREMOVEXATTRAT,
+    wire::TCONNECTAT,
 ];
 
 /// Answers `req` if it is one of the path-based requests, resolved below
-/// `root`: `false` for any other (a malformed one is `EINVAL`).
-pub(super) fn by_path(root: &OwnedFd, req: &Request<'_>, out: &mut Out<'_>) -> io::Result<bool> {
+/// `root`: `false` for any other (a malformed one is `EINVAL`). Host
+/// sockets are reached as `host_uds` allows.
+pub(super) fn by_path(
+    root: &OwnedFd,
+    host_uds: &HostUds,
+    req: &Request<'_>,
+    out: &mut Out<'_>,
+) -> io::Result<bool> {
     let msg = match req {
         Request::Decoded(msg) => msg,
         Request::Undecoded(ty) if BY_PATH.contains(ty) => {
@@ -127,6 +135,12 @@ pub(super) fn by_path(root: &OwnedFd, req: &Request<'_>, out: &mut Out<'_>) -> i
             out,
             xattr::removexattr_at(root, names, name).map(|()| Rmessage::Removexattrat),
         ),
+        Tmessage::Connectat { kind, names } => {
+            match connect::connect_at(root, host_uds, *kind, names) {
+                Ok(fd) => out.reply_with_fds(&Rmessage::Connectat, std::slice::from_ref(&fd)),
+                Err(e) => out.error(e),
+            }
+        }
         _ => return Ok(false),
     };
     answered.map(|()| true)

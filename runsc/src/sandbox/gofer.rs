@@ -48,8 +48,10 @@ pub fn gofer(g: &Config, args: GoferOptions) -> Result<u8> {
     // Served read-write only when the Sentry writes through to it; a
     // container's read-write volumes are writable in any case.
     let read_only = g.overlay == Overlay::Memory;
-    let server = gofer::server::Server::new_confined_with_binds(&args.root, read_only, &binds)
+    let host_uds = host_uds_policy(g, &binds);
+    let mut server = gofer::server::Server::new_confined_with_binds(&args.root, read_only, &binds)
         .with_context(|| format!("cannot serve {}", args.root.display()))?;
+    server.set_host_uds(host_uds);
     // Requests are synchronous round trips: each channel is served on
     // its CPU, and fid requests from the CPU of the sandbox's first task,
     // so a reply is no cross-CPU wake-up (docs/benchmarks.md, "Where
@@ -91,4 +93,32 @@ pub fn gofer(g: &Config, args: GoferOptions) -> Result<u8> {
     crate::seccomp::install_gofer()?;
     server.serve(sock).context("serving 9P")?;
     Ok(0)
+}
+
+/// Which host sockets the sandbox may connect to: any with
+/// `--host-uds=open`, else only the socket files the spec binds in by
+/// name (DESIGN.md: a host socket is never reachable by default). Looked
+/// at before confining, while the sources are host paths.
+fn host_uds_policy(g: &Config, binds: &[gofer::binds::Bind]) -> gofer::server::HostUds {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::FileTypeExt;
+    if g.host_uds_open {
+        return gofer::server::HostUds::Open;
+    }
+    let sockets: Vec<Vec<Vec<u8>>> = binds
+        .iter()
+        .filter(|b| std::fs::metadata(&b.source).is_ok_and(|m| m.file_type().is_socket()))
+        .map(|b| {
+            b.destination
+                .iter()
+                .filter(|c| *c != "/")
+                .map(|c| c.as_bytes().to_vec())
+                .collect()
+        })
+        .collect();
+    if sockets.is_empty() {
+        gofer::server::HostUds::None
+    } else {
+        gofer::server::HostUds::Only(sockets)
+    }
 }

@@ -620,6 +620,12 @@ impl Inode for OvInode {
         self.top()?.readlink()
     }
 
+    fn connect_host(&self, kind: i32) -> Option<Result<std::os::fd::OwnedFd, Errno>> {
+        // A socket the sandbox bound lives in the upper layer and answers
+        // None; a lower (Gofer) one is the host's.
+        self.top().ok()?.connect_host(kind)
+    }
+
     fn open(self: Arc<Self>, flags: i32) -> Result<Arc<dyn FileOps>, Errno> {
         if self.is_dir() {
             return Ok(Arc::new(super::DirFile));

@@ -268,6 +268,7 @@ impl Kernel {
     ) -> Arc<Kernel> {
         let hostname = config.hostname.clone().into_bytes();
         let ipc = ipc::IpcNamespace::new(&memfile);
+        let host_poller = Arc::new(crate::hostpoll::HostPoller::new());
         Arc::new(Kernel {
             platform,
             memfile,
@@ -281,9 +282,9 @@ impl Kernel {
             futexes: futex::Futexes::default(),
             file_cache: Default::default(),
             locks: Default::default(),
-            unix_names: crate::net::unix::Names::new(),
+            unix_names: crate::net::unix::Names::new(host_poller.clone()),
             net,
-            host_poller: Arc::new(crate::hostpoll::HostPoller::new()),
+            host_poller,
             netlink_ports: crate::net::netlink::Ports::new(),
             ipc,
             table,

@@ -21,6 +21,8 @@ use netstack::NetworkMode;
 
 const INET: &str =
     "AF_UNIX, AF_NETLINK (NETLINK_ROUTE), and AF_INET/AF_INET6 TCP, UDP and ping sockets; no raw sockets (EPERM)";
+const CONNECT: &str = "AF_UNIX, AF_NETLINK (NETLINK_ROUTE), and AF_INET/AF_INET6 TCP, UDP and ping sockets; \
+    a host AF_UNIX socket file through the Gofer only with --host-uds=open or when the spec binds it in";
 
 pub fn register(t: &mut Table) {
     t.add(
@@ -42,7 +44,7 @@ pub fn register(t: &mut Table) {
     t.add(
         libc::SYS_connect,
         "connect",
-        Support::Partial(INET),
+        Support::Partial(CONNECT),
         sys_connect,
     );
     t.add(

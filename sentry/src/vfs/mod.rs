@@ -282,6 +282,14 @@ pub trait Inode: Send + Sync + Any {
         Ok(Vec::new())
     }
 
+    /// For a socket node that stands for a host Unix socket (one in a
+    /// tree the Gofer serves, not one the sandbox bound): a new host
+    /// socket of type `kind` connected to it, or connect(2)'s error.
+    /// `None`: the node is the sandbox's own to resolve.
+    fn connect_host(&self, _kind: i32) -> Option<Result<std::os::fd::OwnedFd, Errno>> {
+        None
+    }
+
     /// The errno of a directory operation this file does not support.
     fn no_dir_op(&self) -> Errno {
         if is_dir(self.mode()) {

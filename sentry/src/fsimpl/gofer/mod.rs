@@ -1079,6 +1079,17 @@ impl Inode for GoferInode {
         self.lock_attr().mode
     }
 
+    fn connect_host(&self, kind: i32) -> Option<Result<OwnedFd, Errno>> {
+        if self.mode() & libc::S_IFMT != libc::S_IFSOCK {
+            return None;
+        }
+        let path = match self.path() {
+            Ok(p) => p,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(self.fs.client.connect_at(&refs(&path), kind).map_err(errno))
+    }
+
     fn stat(&self) -> Result<libc::stat, Errno> {
         let a = self.attr();
         let mut s: libc::stat = crate::usermem::zeroed();

@@ -44,6 +44,11 @@ pub(super) fn send(
     nonblock: bool,
 ) -> Result<usize, Errno> {
     let nonblock = nonblock || msg.flags & libc::MSG_DONTWAIT != 0;
+    if s.is_unix() && !msg.control.is_empty() {
+        // Sandbox files cannot become host descriptors, and credentials
+        // would be the Sentry's: refused, not silently dropped.
+        return Err(Errno::EINVAL);
+    }
     let flags = msg.flags & SEND_FLAGS;
     let to = match &msg.to {
         Some(a) => Some(s.checked_addr(a)?),
@@ -128,7 +133,8 @@ pub(super) fn recv(
                 if m.msg_flags & libc::MSG_TRUNC != 0 {
                     msg.out_flags |= libc::MSG_TRUNC;
                 }
-                if m.msg_namelen > 0 {
+                // A host Unix peer's name would be a host path.
+                if m.msg_namelen > 0 && !s.is_unix() {
                     msg.from = Some(from[..(m.msg_namelen as usize).min(from.len())].to_vec());
                 }
                 return Ok(if msg.flags & libc::MSG_TRUNC != 0 {

@@ -10,6 +10,11 @@
 //!
 //! * [`io`]: send and recv, straight between application pages and the
 //!   host socket where the buffers allow.
+//!
+//! The same socket drives a host Unix socket the Gofer connected for an
+//! AF_UNIX connect(2) ([`HostSocket::adopt_unix`]): then it is always
+//! connected, sends no address and no ancillary data, and reports no
+//! host name.
 
 mod io;
 mod options;
@@ -24,6 +29,14 @@ use crate::errno::Errno;
 use crate::hostpoll::{HostPoller, Registration};
 use crate::vfs::Caller;
 use crate::waiter::WaitQueue;
+
+fn set_nonblocking(fd: &OwnedFd) -> Result<(), Errno> {
+    // SAFETY: F_GETFL and F_SETFL take and return plain flags.
+    let fl = check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) } as isize)? as i32;
+    // SAFETY: as above.
+    check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK) } as isize)
+        .map(drop)
+}
 
 fn last_errno() -> Errno {
     Errno::from_io(&std::io::Error::last_os_error())
@@ -50,7 +63,8 @@ pub struct HostSocket {
     /// number may name another task's new socket.
     _reg: Registration,
     fd: OwnedFd,
-    v6: bool,
+    /// AF_INET, AF_INET6, or AF_UNIX for an adopted host Unix socket.
+    domain: i32,
     kind: i32,
     ino: u64,
     queue: Arc<WaitQueue>,
@@ -87,21 +101,35 @@ impl HostSocket {
         let fd = check(fd as isize)? as i32;
         // SAFETY: `fd` was just made and is owned by nobody else.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        Self::wrap(poller, fd, v6, kind)
+        Self::wrap(poller, fd, domain, kind, Arc::new(WaitQueue::new()))
+    }
+
+    /// A connected host Unix socket of type `kind` (the Gofer's, for an
+    /// AF_UNIX connect to a host socket file), driven as the others are;
+    /// `queue` is the sandbox socket's, so its waiters hear the host's
+    /// events.
+    pub fn adopt_unix(
+        poller: &Arc<HostPoller>,
+        fd: OwnedFd,
+        kind: i32,
+        queue: Arc<WaitQueue>,
+    ) -> Result<Arc<HostSocket>, Errno> {
+        set_nonblocking(&fd)?;
+        Self::wrap(poller, fd, libc::AF_UNIX, kind, queue)
     }
 
     fn wrap(
         poller: &Arc<HostPoller>,
         fd: OwnedFd,
-        v6: bool,
+        domain: i32,
         kind: i32,
+        queue: Arc<WaitQueue>,
     ) -> Result<Arc<HostSocket>, Errno> {
-        let queue = Arc::new(WaitQueue::new());
         let reg = poller.register(fd.as_raw_fd(), &queue)?;
         Ok(Arc::new(HostSocket {
             _reg: reg,
             fd,
-            v6,
+            domain,
             kind,
             ino: crate::vfs::anon::anon_ino(),
             queue,
@@ -112,6 +140,36 @@ impl HostSocket {
 
     fn raw(&self) -> i32 {
         self.fd.as_raw_fd()
+    }
+
+    fn v6(&self) -> bool {
+        self.domain == libc::AF_INET6
+    }
+
+    fn is_unix(&self) -> bool {
+        self.domain == libc::AF_UNIX
+    }
+
+    /// SO_PEERCRED of the host peer: host ids, as gVisor reports them.
+    pub fn peer_cred(&self) -> Result<libc::ucred, Errno> {
+        let mut c = libc::ucred {
+            pid: 0,
+            uid: 0,
+            gid: 0,
+        };
+        let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+        // SAFETY: `c` and `len` are live and describe each other.
+        let r = unsafe {
+            libc::getsockopt(
+                self.raw(),
+                libc::SOL_SOCKET,
+                libc::SO_PEERCRED,
+                (&mut c as *mut libc::ucred).cast(),
+                &mut len,
+            )
+        };
+        check(r as isize)?;
+        Ok(c)
     }
 
     fn timeouts(&self) -> MutexGuard<'_, Timeouts> {
@@ -149,7 +207,11 @@ impl HostSocket {
     /// An address the application gave, checked: its family matches the
     /// socket's and its length is what that family needs.
     fn checked_addr(&self, addr: &[u8]) -> Result<Vec<u8>, Errno> {
-        match sockaddr::parse(addr, self.v6)? {
+        if self.is_unix() {
+            // Connected for good: another address would name a host path.
+            return Err(Errno::EISCONN);
+        }
+        match sockaddr::parse(addr, self.v6())? {
             Target::Addr(a) => Ok(sockaddr::to_bytes(&a)),
             Target::Unspec => Ok(addr.to_vec()),
         }
@@ -171,6 +233,22 @@ impl HostSocket {
         Ok(buf[..(len as usize).min(buf.len())].to_vec())
     }
 
+    /// setsockopt(2) without a caller: the timeouts the Sentry keeps,
+    /// the rest through the allow-list to the host.
+    pub fn setsockopt_local(&self, level: i32, name: i32, val: &[u8]) -> Result<(), Errno> {
+        match (level, name) {
+            (libc::SOL_SOCKET, libc::SO_RCVTIMEO) => {
+                self.timeouts().rcv = socket::timeval_option(val)?;
+                Ok(())
+            }
+            (libc::SOL_SOCKET, libc::SO_SNDTIMEO) => {
+                self.timeouts().snd = socket::timeval_option(val)?;
+                Ok(())
+            }
+            _ => options::set(self.raw(), level, name, val),
+        }
+    }
+
     fn int_ioctl(&self, req: u64) -> usize {
         let mut n: libc::c_int = 0;
         // SAFETY: FIONREAD and SIOCOUTQ write one int through the pointer.
@@ -185,7 +263,7 @@ impl HostSocket {
 
 impl Socket for HostSocket {
     fn domain(&self) -> i32 {
-        sockaddr::domain(self.v6)
+        self.domain
     }
 
     fn kind(&self) -> i32 {
@@ -222,7 +300,8 @@ impl Socket for HostSocket {
                 Ok(fd) => {
                     // SAFETY: accept4 just made this descriptor.
                     let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-                    let s = HostSocket::wrap(&self.poller, fd, self.v6, self.kind)?;
+                    let queue = Arc::new(WaitQueue::new());
+                    let s = HostSocket::wrap(&self.poller, fd, self.domain, self.kind, queue)?;
                     return Ok((s, buf[..(len as usize).min(buf.len())].to_vec()));
                 }
                 Err(Errno::EAGAIN) if !nonblock => self.wait_for(t, libc::POLLIN, timeout)?,
@@ -265,8 +344,12 @@ impl Socket for HostSocket {
     }
 
     fn name(&self) -> Vec<u8> {
+        if self.is_unix() {
+            // The host's autobind name, if any, is the host's business.
+            return super::addr::UnixName::Unnamed.to_sockaddr();
+        }
         self.host_name(false)
-            .unwrap_or_else(|_| sockaddr::to_bytes(&sockaddr::unspecified(self.v6)))
+            .unwrap_or_else(|_| sockaddr::to_bytes(&sockaddr::unspecified(self.v6())))
     }
 
     fn peer_name(&self) -> Result<Vec<u8>, Errno> {
@@ -290,17 +373,7 @@ impl Socket for HostSocket {
     }
 
     fn setsockopt(&self, _t: &dyn Caller, level: i32, name: i32, val: &[u8]) -> Result<(), Errno> {
-        match (level, name) {
-            (libc::SOL_SOCKET, libc::SO_RCVTIMEO) => {
-                self.timeouts().rcv = socket::timeval_option(val)?;
-                Ok(())
-            }
-            (libc::SOL_SOCKET, libc::SO_SNDTIMEO) => {
-                self.timeouts().snd = socket::timeval_option(val)?;
-                Ok(())
-            }
-            _ => options::set(self.raw(), level, name, val),
-        }
+        self.setsockopt_local(level, name, val)
     }
 
     fn readiness(&self, mask: i16) -> i16 {

@@ -9,18 +9,24 @@
 //! abstract name by its bytes, a path by the (device, inode) of the socket
 //! node bind(2) made in the filesystem.
 //!
+//! A socket that connects to a host socket (a socket file of a tree the
+//! Gofer serves) becomes a front for the host descriptor the Gofer
+//! connected ([`host`]).
+//!
 //! Limits: sockets passed in SCM_RIGHTS messages that hold themselves in
 //! flight are not collected (Linux's unix_gc); there is no
 //! SO_PEERSEC/SCM_SECURITY and no MSG_OOB.
 
+mod host;
 mod names;
 mod queue;
 mod transfer;
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
+use names::Found;
 pub use names::Names;
 use queue::Queue;
 
@@ -118,8 +124,13 @@ pub struct UnixSocket {
     ino: u64,
     names: Arc<Names>,
     st: Mutex<State>,
-    queue: WaitQueue,
+    /// Shared with the host socket once there is one, so waiters hear
+    /// its events.
+    queue: Arc<WaitQueue>,
     me: Weak<UnixSocket>,
+    /// The host socket this one was connected to, through the Gofer:
+    /// then data, readiness and the peer's credentials are the host's.
+    host: OnceLock<Arc<super::hostinet::HostSocket>>,
 }
 
 /// The caller's credentials as SO_PEERCRED reports them (effective ids).
@@ -155,8 +166,9 @@ impl UnixSocket {
             ino: crate::vfs::anon::anon_ino(),
             names: names.clone(),
             st: Mutex::new(State::default()),
-            queue: WaitQueue::new(),
+            queue: Arc::new(WaitQueue::new()),
             me: me.clone(),
+            host: OnceLock::new(),
         });
         names.register(&s);
         Ok(s)
@@ -203,11 +215,23 @@ impl UnixSocket {
     /// The socket a name is bound to (ECONNREFUSED when none), checked
     /// for the caller's right to connect to it.
     fn find(&self, t: &dyn Caller, name: &UnixName) -> Result<Arc<UnixSocket>, Errno> {
-        let target = self.names.find(t, name)?;
-        if target.kind != self.kind {
-            return Err(Errno::EPROTOTYPE);
+        match self.find_or_host(t, name)? {
+            Found::Sandbox(target) => Ok(target),
+            // sendto(2) to a host socket without connecting first.
+            Found::Host(_) => Err(Errno::ECONNREFUSED),
         }
-        Ok(target)
+    }
+
+    /// [`UnixSocket::find`], or the host socket a path stands for,
+    /// connected for a socket of this one's type.
+    fn find_or_host(&self, t: &dyn Caller, name: &UnixName) -> Result<Found, Errno> {
+        let found = self.names.find(t, name, self.kind)?;
+        if let Found::Sandbox(target) = &found {
+            if target.kind != self.kind {
+                return Err(Errno::EPROTOTYPE);
+            }
+        }
+        Ok(found)
     }
 
     /// Binds an unnamed socket to an abstract name of five hex digits
@@ -234,7 +258,10 @@ impl UnixSocket {
         if self.lock().passcred {
             self.autobind()?;
         }
-        let listener = self.find(t, name)?;
+        let listener = match self.find_for_connect(t, name, nonblock)? {
+            Found::Sandbox(l) => l,
+            Found::Host(fd) => return self.adopt_host(fd, name),
+        };
         let server = UnixSocket::new(self.kind, self.names.clone())?;
         let (timeout, my_name) = {
             let st = self.lock();
@@ -349,6 +376,9 @@ impl Socket for UnixSocket {
     }
 
     fn listen(&self, t: &dyn Caller, backlog: i32) -> Result<(), Errno> {
+        if self.host.get().is_some() {
+            return Err(Errno::EINVAL);
+        }
         if !self.connection_based() {
             return Err(Errno::EOPNOTSUPP);
         }
@@ -374,6 +404,9 @@ impl Socket for UnixSocket {
     }
 
     fn accept(&self, t: &dyn Caller, nonblock: bool) -> Result<(Arc<dyn Socket>, Vec<u8>), Errno> {
+        if self.host.get().is_some() {
+            return Err(Errno::EINVAL);
+        }
         let timeout = self.lock().rcvtimeo;
         loop {
             {
@@ -400,6 +433,9 @@ impl Socket for UnixSocket {
     }
 
     fn connect(&self, t: &dyn Caller, addr: &[u8], nonblock: bool) -> Result<(), Errno> {
+        if self.host.get().is_some() {
+            return Err(Errno::EISCONN);
+        }
         if self.connection_based() {
             let name = UnixName::parse(addr)?;
             if name == UnixName::Unnamed {
@@ -422,7 +458,10 @@ impl Socket for UnixSocket {
         if self.lock().passcred {
             self.autobind()?;
         }
-        let target = self.find(t, &name)?;
+        let target = match self.find_or_host(t, &name)? {
+            Found::Sandbox(target) => target,
+            Found::Host(fd) => return self.adopt_host(fd, &name),
+        };
         let mut st = self.lock();
         st.peer = Some(Arc::downgrade(&target));
         st.peer_name = target.lock().name.clone();
@@ -431,6 +470,9 @@ impl Socket for UnixSocket {
     }
 
     fn shutdown(&self, how: i32) -> Result<(), Errno> {
+        if let Some(h) = self.host.get() {
+            return h.shutdown(how);
+        }
         let (rd, wr) = match how {
             libc::SHUT_RD => (true, false),
             libc::SHUT_WR => (false, true),
@@ -472,14 +514,23 @@ impl Socket for UnixSocket {
     }
 
     fn send(&self, t: &dyn Caller, msg: &mut SendMsg<'_>, nonblock: bool) -> Result<usize, Errno> {
+        if let Some(h) = self.host.get() {
+            return h.send(t, msg, nonblock);
+        }
         transfer::send(self, t, msg, nonblock)
     }
 
     fn recv(&self, t: &dyn Caller, msg: &mut RecvMsg<'_>, nonblock: bool) -> Result<usize, Errno> {
+        if let Some(h) = self.host.get() {
+            return h.recv(t, msg, nonblock);
+        }
         transfer::recv(self, t, msg, nonblock)
     }
 
     fn getsockopt(&self, level: i32, name: i32) -> Result<Vec<u8>, Errno> {
+        if let Some(r) = self.host_getsockopt(level, name) {
+            return r;
+        }
         match level {
             libc::SOL_SOCKET => self.socket_option(name),
             _ => Err(Errno::EOPNOTSUPP),
@@ -487,6 +538,7 @@ impl Socket for UnixSocket {
     }
 
     fn setsockopt(&self, _t: &dyn Caller, level: i32, name: i32, val: &[u8]) -> Result<(), Errno> {
+        self.host_setsockopt(level, name, val)?;
         if level != libc::SOL_SOCKET {
             return Err(Errno::EOPNOTSUPP);
         }
@@ -525,6 +577,9 @@ impl Socket for UnixSocket {
     }
 
     fn readiness(&self, mask: i16) -> i16 {
+        if let Some(h) = self.host.get() {
+            return h.readiness(mask);
+        }
         let st = self.lock();
         let mut ev: i16 = 0;
         if let Some(l) = &st.listener {
@@ -569,10 +624,16 @@ impl Socket for UnixSocket {
     }
 
     fn readable_bytes(&self) -> usize {
+        if let Some(h) = self.host.get() {
+            return h.readable_bytes();
+        }
         self.lock().recv.readable(self.is_stream())
     }
 
     fn unread_sent_bytes(&self) -> usize {
+        if let Some(h) = self.host.get() {
+            return h.unread_sent_bytes();
+        }
         let peer = self.lock().peer.as_ref().and_then(Weak::upgrade);
         peer.map_or(0, |p| p.lock().recv.bytes)
     }

@@ -4,17 +4,22 @@
 //! A path name is a socket node bind(2) makes in the filesystem (tmpfs,
 //! the overlay's upper layer); connect(2) walks the path, needs write
 //! permission on the node, and finds the socket by the node's (device,
-//! inode). An abstract name is private to the sandbox.
+//! inode). An abstract name is private to the sandbox. A socket node no
+//! sandbox socket is bound to may stand for a host socket (one in a tree
+//! the Gofer serves): connect(2) then asks the Gofer for a connected
+//! descriptor ([`crate::vfs::Inode::connect_host`]).
 
 use std::collections::HashMap;
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use super::UnixSocket;
 use crate::errno::Errno;
+use crate::hostpoll::HostPoller;
 use crate::net::addr::UnixName;
 use crate::vfs::ops::{self, Ctx};
-use crate::vfs::{Caller, MAY_WRITE};
+use crate::vfs::{Caller, InodeRef, MAY_WRITE};
 
 /// A socket node: its (device, inode).
 pub type Node = (u64, u64);
@@ -22,8 +27,8 @@ pub type Node = (u64, u64);
 /// Autobind names are five hex digits, as Linux's.
 const AUTOBIND_NAMES: u32 = 0x10_0000;
 
-#[derive(Default)]
 pub struct Names {
+    poller: Arc<HostPoller>,
     abstract_names: Mutex<HashMap<Vec<u8>, Weak<UnixSocket>>>,
     paths: Mutex<HashMap<Node, Weak<UnixSocket>>>,
     next_auto: AtomicU32,
@@ -35,9 +40,9 @@ fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The (device, inode) of the socket node at `path`, with the caller's
-/// right to connect to it checked.
-fn socket_node(t: &dyn Caller, path: &[u8], for_connect: bool) -> Result<Node, Errno> {
+/// The (device, inode) of the socket node at `path`, and the node, with
+/// the caller's right to connect to it checked.
+fn socket_node(t: &dyn Caller, path: &[u8], for_connect: bool) -> Result<(Node, InodeRef), Errno> {
     let ctx = Ctx::of(t);
     let start = ops::start_dir(t, libc::AT_FDCWD, path)?;
     let d = ops::walk(&ctx, start, path, for_connect)?;
@@ -48,12 +53,27 @@ fn socket_node(t: &dyn Caller, path: &[u8], for_connect: bool) -> Result<Node, E
         }
         ctx.cred.may_stat(&st, MAY_WRITE)?;
     }
-    Ok((st.st_dev, st.st_ino))
+    Ok(((st.st_dev, st.st_ino), d.inode.clone()))
+}
+
+/// Where a name a socket connects to leads.
+pub(super) enum Found {
+    /// A socket of the sandbox.
+    Sandbox(Arc<UnixSocket>),
+    /// A host socket (a socket file in a tree the Gofer serves), already
+    /// connected by the Gofer: its descriptor.
+    Host(OwnedFd),
 }
 
 impl Names {
-    pub fn new() -> Arc<Names> {
-        Arc::new(Names::default())
+    pub fn new(poller: Arc<HostPoller>) -> Arc<Names> {
+        Arc::new(Names {
+            poller,
+            abstract_names: Mutex::default(),
+            paths: Mutex::default(),
+            next_auto: AtomicU32::new(0),
+            all: Mutex::default(),
+        })
     }
 
     pub(super) fn register(&self, sock: &Arc<UnixSocket>) {
@@ -101,17 +121,31 @@ impl Names {
         out.into_bytes()
     }
 
-    /// The live socket bound to `name`; ECONNREFUSED when none is.
-    pub(super) fn find(&self, t: &dyn Caller, name: &UnixName) -> Result<Arc<UnixSocket>, Errno> {
+    /// The poller that drives host sockets this namespace's sockets
+    /// connect to.
+    pub(super) fn poller(&self) -> &Arc<HostPoller> {
+        &self.poller
+    }
+
+    /// Where `name` leads for a socket of type `kind`: the live sandbox
+    /// socket bound to it, else (a path) the host socket the node stands
+    /// for, connected through the Gofer; ECONNREFUSED when neither.
+    pub(super) fn find(&self, t: &dyn Caller, name: &UnixName, kind: i32) -> Result<Found, Errno> {
         let found = match name {
             UnixName::Abstract(a) => locked(&self.abstract_names).get(a).and_then(Weak::upgrade),
             UnixName::Path(p) => {
-                let key = socket_node(t, p, true)?;
-                locked(&self.paths).get(&key).and_then(Weak::upgrade)
+                let (key, node) = socket_node(t, p, true)?;
+                let bound = locked(&self.paths).get(&key).and_then(Weak::upgrade);
+                if bound.is_none() {
+                    if let Some(host) = node.connect_host(kind) {
+                        return host.map(Found::Host);
+                    }
+                }
+                bound
             }
             UnixName::Unnamed => None,
         };
-        found.ok_or(Errno::ECONNREFUSED)
+        found.map(Found::Sandbox).ok_or(Errno::ECONNREFUSED)
     }
 
     /// Binds `sock` to `name`: a path makes a socket node (EADDRINUSE
@@ -139,7 +173,7 @@ impl Names {
                     Err(Errno::EEXIST) => return Err(Errno::EADDRINUSE),
                     r => r?,
                 }
-                let key = socket_node(t, p, false)?;
+                let (key, _) = socket_node(t, p, false)?;
                 locked(&self.paths).insert(key, sock.clone());
                 Ok(Some(key))
             }

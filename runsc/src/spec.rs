@@ -38,6 +38,11 @@ pub struct BootPlan {
     /// supervisor once it is in the namespace: a spec can name the
     /// caller's own by path.
     pub own_network_namespace: bool,
+    /// A bind mount's source is a host Unix socket: the Sentry will drive
+    /// the descriptor the Gofer connects for it (its seccomp list needs
+    /// the host poller's calls). The Sentry never sees bind sources.
+    #[serde(default)]
+    pub binds_host_socket: bool,
 }
 
 /// A mount the Sentry makes (a filesystem of its own, or a Gofer-served
@@ -329,6 +334,10 @@ fn plan(bundle: &Path, spec: &Spec) -> Result<Plan> {
         oom_score_adj: process.oom_score_adj(),
         pids_limit: resources.pids_limit,
         own_network_namespace: false,
+        binds_host_socket: binds.iter().any(|b| {
+            use std::os::unix::fs::FileTypeExt;
+            std::fs::metadata(&b.source).is_ok_and(|m| m.file_type().is_socket())
+        }),
     };
     Ok(Plan {
         bundle: bundle.to_path_buf(),

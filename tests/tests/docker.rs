@@ -218,6 +218,39 @@ fn hostinet_through_runtime_args_reaches_the_hosts_loopback() {
     }
 }
 
+/// A host socket bound into the container (`-v /run/x.sock:/run/x.sock`,
+/// as docker.sock is): the container connects to the host's server
+/// through it, as under runc (the Gofer connects and hands the
+/// descriptor over).
+#[test]
+fn a_host_socket_bound_in_is_reached_from_the_container() {
+    use std::io::{BufRead, Write};
+    let d = require!(docker());
+    let client = require!(tests::static_c_program("unix_client"));
+    let dir = tests::scratch_dir().join(tests::unique_name("docker-uds"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sock = dir.join("x.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).expect("bind the host socket");
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let mut line = String::new();
+            if std::io::BufReader::new(&conn).read_line(&mut line).is_ok() {
+                let _ = conn.write_all(format!("host says: {line}").as_bytes());
+            }
+        }
+    });
+    let bind_sock = format!("{}:/run/x.sock", sock.display());
+    let bind_client = format!("{}:/unix_client:ro", client.display());
+    let o = assert_agree(
+        d,
+        &["-v", &bind_sock, "-v", &bind_client],
+        &["/unix_client", "/run/x.sock", "hi"],
+    );
+    assert_eq!(o.stdout, "host says: hi\n", "{}", o.describe());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn user_defined_bridge_network_runs_like_runc() {
     let d = require!(docker());

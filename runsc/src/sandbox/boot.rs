@@ -85,6 +85,11 @@ pub fn boot(g: &Config, args: BootOptions) -> Result<u8> {
             )
         })?
         .with_channels(channels);
+    // Host sockets come through the Gofer only as it allows (its own
+    // policy); the Sentry then drives them with its host poller. The plan
+    // says whether the spec binds one in (the Sentry never sees bind
+    // sources).
+    let host_uds = g.host_uds_open || plan.as_ref().is_some_and(|p| p.binds_host_socket);
     // Still root in the host's user namespace: taking the container's
     // interfaces needs CAP_NET_RAW and CAP_NET_ADMIN over its network
     // namespace, which the user namespace gives up.
@@ -114,17 +119,6 @@ pub fn boot(g: &Config, args: BootOptions) -> Result<u8> {
     // After empty_root the Sentry cannot read host files: /proc/cpuinfo is
     // captured now.
     let cpuinfo = host_cpuinfo(cpus);
-    // Host sockets come through the Gofer only as it allows (its own
-    // policy); the Sentry then drives them with its host poller. Bind
-    // sources are looked at while host paths are still visible.
-    let host_uds = g.host_uds_open
-        || plan.as_ref().is_some_and(|p| {
-            p.mounts.iter().any(|m| {
-                use std::os::unix::fs::FileTypeExt;
-                m.fstype == "bind"
-                    && std::fs::metadata(&m.source).is_ok_and(|md| md.file_type().is_socket())
-            })
-        });
     empty_root()?;
     crate::seccomp::install_sentry(g.network == netstack::NetworkMode::Host, host_uds)?;
     // Stubs that are no longer traced are reaped by the kernel.

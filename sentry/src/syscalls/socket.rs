@@ -20,7 +20,7 @@ use crate::vfs::File;
 use netstack::NetworkMode;
 
 const INET: &str =
-    "AF_UNIX, AF_NETLINK (NETLINK_ROUTE), and AF_INET/AF_INET6 TCP, UDP and ping sockets; no raw sockets (EPERM)";
+    "AF_UNIX, AF_NETLINK (NETLINK_ROUTE), and AF_INET/AF_INET6 TCP, UDP, ping and raw ICMP sockets (raw: root only, no IP_HDRINCL); other raw protocols are EPROTONOSUPPORT";
 
 pub fn register(t: &mut Table) {
     t.add(
@@ -140,7 +140,10 @@ fn inet_socket(t: &Task, v6: bool, kind: i32, protocol: i32) -> Result<Arc<dyn S
     Ok(match t.kernel.config.network {
         NetworkMode::Host => HostSocket::new(&t.kernel.host_poller, v6, kind, protocol)?,
         NetworkMode::Sandbox | NetworkMode::None => {
-            InetSocket::new(&t.kernel.net, v6, kind, protocol)?
+            // No capability sets yet: root holds CAP_NET_RAW, as in
+            // Docker's default set.
+            let net_raw = t.creds().euid == 0;
+            InetSocket::new(&t.kernel.net, v6, kind, protocol, net_raw)?
         }
     })
 }

@@ -208,8 +208,9 @@ impl Endpoint {
     }
 
     /// [`send`](Self::send) with sendmsg's ancillary data: a datagram's
-    /// own hop limit, source address (EINVAL unless one of the stack's)
-    /// and interface (ENODEV unless one exists). TCP ignores `info`.
+    /// own hop limit, source address (one of the stack's, see
+    /// [`SendInfo`]) and interface (ENODEV unless one exists). TCP
+    /// ignores `info`.
     pub fn send_with(
         &self,
         to: Option<SocketAddr>,
@@ -326,14 +327,16 @@ impl Endpoint {
         })
     }
 
-    /// getpeername(2): None while not connected.
+    /// getpeername(2): None while not connected, or connected to port 0.
     pub fn peer_addr(&self) -> Option<SocketAddr> {
         self.with(|i, id| {
             let ep = i.ep(id);
             let peer = match &ep.kind {
                 Kind::Tcp(Tcp::Connected(c)) if !c.closed => Some(c.peer),
                 Kind::Tcp(_) => None,
-                Kind::Dgram(_) => dgram::peer(i, id),
+                // Linux's inet_getname: a peer without a port is none
+                // (a raw or ping socket connects to port 0).
+                Kind::Dgram(_) => dgram::peer(i, id).filter(|p| p.port() != 0),
             }?;
             Some(addr::show(ep.v6, peer))
         })

@@ -67,7 +67,9 @@ pub(crate) fn destination(
 
 /// The interface, source address and hop limit for a datagram to `dst`:
 /// the route's, unless `info` or the endpoint (its connected source, its
-/// bound address, its TTL) says otherwise.
+/// bound address, its TTL) says otherwise. A source that is not the
+/// stack's own is ENETUNREACH for IPv4 and EINVAL for IPv6, as Linux
+/// answers.
 pub(crate) fn route(
     inner: &Inner,
     id: usize,
@@ -95,10 +97,17 @@ pub(crate) fn route(
     }
     let st = state_ref(inner, id);
     let bound = ep.bound.map(|b| b.addr).filter(|a| !a.is_unspecified());
+    if bound.is_some_and(|b| b.is_ipv4() != dst.is_ipv4()) {
+        // A v6 endpoint bound to an IPv6 address reaches no IPv4 peer,
+        // whatever source it names.
+        return Err(Errno::ENETUNREACH);
+    }
     let src = match info.src.map(wire_ip).filter(|a| !a.is_unspecified()) {
-        Some(a) if !is_local(&inner.ifaces, a) || a.is_ipv4() != dst.is_ipv4() => {
-            return Err(Errno::EINVAL)
-        }
+        Some(a) if a.is_ipv4() != dst.is_ipv4() => return Err(Errno::EINVAL),
+        // Linux's IPv4 route lookup finds no way out from a foreign
+        // source; IPv6's sendmsg checks the address first.
+        Some(a) if !is_local(&inner.ifaces, a) && a.is_ipv4() => return Err(Errno::ENETUNREACH),
+        Some(a) if !is_local(&inner.ifaces, a) => return Err(Errno::EINVAL),
         Some(a) => a,
         None => match (st.peer, st.src) {
             (Some(p), Some(s)) if p == dst => s,

@@ -123,7 +123,8 @@ pub struct PacketInfo {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SendInfo {
     pub hop_limit: Option<u8>,
-    /// The source address; it must be one of the stack's (EINVAL). A v6
+    /// The source address; it must be one of the stack's (else
+    /// ENETUNREACH for IPv4, EINVAL for IPv6, as Linux says). A v6
     /// endpoint gives an IPv4 source as a v4-mapped address.
     pub src: Option<IpAddr>,
     /// The interface to leave by (ENODEV when there is none such).

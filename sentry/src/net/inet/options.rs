@@ -182,11 +182,26 @@ pub(super) fn get(s: &InetSocket, level: i32, name: i32) -> Result<Vec<u8>, Errn
         (libc::IPPROTO_IP, libc::IP_TTL) if !s.v6 => int_bytes(i32::from(o.ttl)),
         (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS) if s.v6 => int_bytes(i32::from(o.ttl)),
         (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) if s.v6 => int_bytes(i32::from(o.v6_only)),
+        (libc::IPPROTO_IP, libc::IP_HDRINCL) if !s.v6 => int_bytes(0),
         // Linux's tcp/udp_getsockopt hand other levels to ip_getsockopt,
-        // which knows none of them.
+        // which says EOPNOTSUPP for a level not its own (ipv6_getsockopt
+        // says ENOPROTOOPT).
+        (l, _) if !s.v6 && !own_level(s, l) => return Err(Errno::EOPNOTSUPP),
         _ => return Err(Errno::ENOPROTOOPT),
     };
     Ok(v)
+}
+
+/// The levels an AF_INET socket's getsockopt knows: the socket's, IP's,
+/// and its protocol's.
+fn own_level(s: &InetSocket, level: i32) -> bool {
+    let proto = match s.kind {
+        libc::SOCK_STREAM => libc::IPPROTO_TCP,
+        libc::SOCK_RAW => libc::SOL_RAW,
+        _ if s.protocol == libc::IPPROTO_UDP => libc::IPPROTO_UDP,
+        _ => libc::IPPROTO_IP,
+    };
+    level == libc::SOL_SOCKET || level == libc::IPPROTO_IP || level == proto
 }
 
 /// What SO_RCVBUF and SO_SNDBUF report before any setsockopt: Linux's

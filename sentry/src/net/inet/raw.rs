@@ -56,7 +56,6 @@ pub(super) fn get(s: &InetSocket, level: i32, name: i32) -> Option<Result<Vec<u8
         (true, libc::SOL_RAW | libc::IPPROTO_IPV6, libc::IPV6_CHECKSUM) => {
             int_bytes(s.lock().checksum.unwrap_or(2))
         }
-        (false, libc::IPPROTO_IP, libc::IP_HDRINCL) => int_bytes(0),
         // IPv6 raw sockets know no IP-level option.
         (true, libc::IPPROTO_IP, _) => return Some(Err(Errno::ENOPROTOOPT)),
         _ => return None,

@@ -1,32 +1,22 @@
-//! UDP and ICMP echo (ping) endpoints. Receiving bypasses smoltcp: the
-//! stack picks the endpoint for each arriving datagram as Linux's
-//! udp4_lib_lookup does (family, bound address, connected peer) and moves
-//! the frame itself into the endpoint's queue, so one endpoint bound to
-//! the wildcard receives from every interface. Sending goes through a
-//! smoltcp socket per interface (made on first use), which brings ARP and
-//! NDP for free.
+//! UDP and ICMP echo (ping) endpoints, and what raw endpoints share with
+//! them. Receiving bypasses smoltcp: the stack picks the endpoint for
+//! each arriving datagram as Linux's udp4_lib_lookup does (family, bound
+//! address, connected peer) and moves the frame itself into the
+//! endpoint's queue, so one endpoint bound to the wildcard receives from
+//! every interface. Sending is `outbound`'s.
 
 use std::net::{IpAddr, SocketAddr};
 
-use smoltcp::iface::SocketHandle;
-use smoltcp::socket::{icmp, udp};
-use smoltcp::wire::IpListenEndpoint;
+use smoltcp::socket::{icmp, raw, udp};
 
-use crate::addr::{self, ep_to_wire, to_wire};
+use crate::addr;
 use crate::bind;
 use crate::errno::Errno;
-use crate::iface::{Iface, Sock, LO};
+use crate::iface::Sock;
 use crate::ports::{Owner, Spec};
 use crate::route::resolve_unspecified;
-use crate::socket::{Proto, RecvInfo, Shutdown};
-use crate::state::{Datagram, Dgram, Inner, Kind};
-
-/// The largest UDP payload IPv4 can carry (65535 - 20 - 8); IPv6's
-/// payload length allows 65527.
-const MAX_V4: usize = 65507;
-const MAX_V6: usize = 65527;
-/// Datagrams a send socket holds while waiting for ARP or NDP.
-const TX_SLOTS: usize = 64;
+use crate::socket::{PacketInfo, Proto, RecvInfo, Shutdown};
+use crate::state::{Datagram, Dgram, Inner, Kind, Tx};
 
 /// A datagram `steer` found an endpoint for.
 pub(crate) struct Delivery {
@@ -34,6 +24,7 @@ pub(crate) struct Delivery {
     pub from: SocketAddr,
     pub start: usize,
     pub end: usize,
+    pub info: PacketInfo,
 }
 
 pub(crate) fn state(inner: &mut Inner, id: usize) -> &mut Dgram {
@@ -43,7 +34,7 @@ pub(crate) fn state(inner: &mut Inner, id: usize) -> &mut Dgram {
     }
 }
 
-fn state_ref(inner: &Inner, id: usize) -> &Dgram {
+pub(crate) fn state_ref(inner: &Inner, id: usize) -> &Dgram {
     match &inner.ep(id).kind {
         Kind::Dgram(d) => d,
         Kind::Tcp(_) => unreachable!("a datagram endpoint"),
@@ -110,6 +101,7 @@ pub(crate) fn deliver(inner: &mut Inner, d: Delivery, frame: Vec<u8>) {
         start: d.start,
         end: d.end,
         from: d.from,
+        info: d.info,
     });
     inner.note(d.ep);
 }
@@ -136,18 +128,12 @@ pub(crate) fn connect(inner: &mut Inner, id: usize, a: SocketAddr) -> Result<(),
     let ep = inner.ep(id);
     let dst = addr::take(ep.v6, ep.opts.v6_only, a)?;
     let dst = SocketAddr::new(resolve_unspecified(dst.ip()), dst.port());
-    let path = inner.route(dst.ip())?;
+    let src = connect_source(inner, id, dst.ip())?;
     let port = match inner.ep(id).bound {
         Some(b) => b.port,
         None => bind::autobind(inner, id)?,
     };
-    let ep = inner.ep(id);
-    let bound = ep.bound.map(|b| b.addr).filter(|a| !a.is_unspecified());
-    let src = bound.unwrap_or(path.src);
-    if src.is_ipv4() != dst.is_ipv4() {
-        return Err(Errno::ENETUNREACH);
-    }
-    let proto = ep.proto;
+    let proto = inner.ep(id).proto;
     inner
         .ports
         .respec(proto, port, Owner::Ep(id), Spec::Addr(src));
@@ -157,6 +143,22 @@ pub(crate) fn connect(inner: &mut Inner, id: usize, a: SocketAddr) -> Result<(),
     Ok(())
 }
 
+/// The source a connected endpoint's datagrams leave from: its bound
+/// address, else the route's.
+pub(crate) fn connect_source(inner: &Inner, id: usize, dst: IpAddr) -> Result<IpAddr, Errno> {
+    let path = inner.route(dst)?;
+    let bound = inner
+        .ep(id)
+        .bound
+        .map(|b| b.addr)
+        .filter(|a| !a.is_unspecified());
+    let src = bound.unwrap_or(path.src);
+    if src.is_ipv4() != dst.is_ipv4() {
+        return Err(Errno::ENETUNREACH);
+    }
+    Ok(src)
+}
+
 pub(crate) fn disconnect(inner: &mut Inner, id: usize) {
     let st = state(inner, id);
     st.peer = None;
@@ -164,161 +166,15 @@ pub(crate) fn disconnect(inner: &mut Inner, id: usize) {
     bind::release_implicit(inner, id);
 }
 
-/// The smoltcp socket that sends for this endpoint on interface `n`.
-fn tx_socket(inner: &mut Inner, id: usize, n: usize, port: u16) -> Result<SocketHandle, Errno> {
-    if let Some(Some(h)) = state(inner, id).tx.get(n) {
-        return Ok(*h);
-    }
-    let ep = inner.ep(id);
-    let (proto, ttl, cap) = (ep.proto, ep.opts.ttl, ep.opts.send_buf.max(2 * 65536));
-    let ttl = (ttl > 0).then_some(ttl);
-    let set = &mut inner.ifaces[n].sockets;
-    let h = match proto {
-        Proto::Udp => {
-            let mut s = udp::Socket::new(
-                udp::PacketBuffer::new(Vec::new(), Vec::new()),
-                udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; TX_SLOTS], vec![0; cap]),
-            );
-            s.bind(IpListenEndpoint { addr: None, port })
-                .map_err(|_| Errno::EINVAL)?;
-            s.set_hop_limit(ttl);
-            set.add(s)
-        }
-        _ => {
-            let mut s = icmp::Socket::new(
-                icmp::PacketBuffer::new(Vec::new(), Vec::new()),
-                icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; TX_SLOTS], vec![0; cap]),
-            );
-            s.bind(icmp::Endpoint::Ident(port))
-                .map_err(|_| Errno::EINVAL)?;
-            s.set_hop_limit(ttl);
-            set.add(s)
-        }
-    };
-    let st = state(inner, id);
-    if st.tx.len() <= n {
-        st.tx.resize(n + 1, None);
-    }
-    st.tx[n] = Some(h);
-    Ok(h)
-}
-
-pub(crate) fn send(
-    inner: &mut Inner,
-    id: usize,
-    to: Option<SocketAddr>,
-    len: usize,
-    fill: &mut dyn FnMut(&mut [u8]) -> Result<usize, Errno>,
-) -> Result<usize, Errno> {
-    if let Some(e) = inner.ep_mut(id).error.take() {
-        return Err(e);
-    }
-    let ep = inner.ep(id);
-    let (v6, v6_only, proto) = (ep.v6, ep.opts.v6_only, ep.proto);
-    let st = state_ref(inner, id);
-    if st.shut_wr {
-        return Err(Errno::EPIPE);
-    }
-    let dst = match to {
-        Some(a) => addr::take(v6, v6_only, a)?,
-        None => st.peer.ok_or(Errno::EDESTADDRREQ)?,
-    };
-    let dst = SocketAddr::new(resolve_unspecified(dst.ip()), dst.port());
-    let max = if dst.is_ipv4() { MAX_V4 } else { MAX_V6 };
-    if len > max {
-        return Err(Errno::EMSGSIZE);
-    }
-    if proto == Proto::Udp && dst.port() == 0 {
-        return Err(Errno::EINVAL);
-    }
-    if proto == Proto::Icmp && len < 8 {
-        return Err(Errno::EINVAL);
-    }
-    let path = inner.route(dst.ip())?;
-    if is_broadcast_to(&inner.ifaces[path.iface], dst.ip()) && !inner.ep(id).opts.broadcast {
-        // Linux wants SO_BROADCAST before a datagram may go to everyone.
-        return Err(Errno::EACCES);
-    }
-    let port = match inner.ep(id).bound {
-        Some(b) => b.port,
-        None => bind::autobind(inner, id)?,
-    };
-    let st = state_ref(inner, id);
-    let bound = inner
-        .ep(id)
-        .bound
-        .map(|b| b.addr)
-        .filter(|a| !a.is_unspecified());
-    let src = match (st.peer, st.src) {
-        (Some(p), Some(s)) if p == dst => s,
-        _ => bound.unwrap_or(path.src),
-    };
-    if src.is_ipv4() != dst.is_ipv4() {
-        return Err(Errno::ENETUNREACH);
-    }
-    let header = if dst.is_ipv4() { 20 } else { 40 } + if proto == Proto::Udp { 8 } else { 0 };
-    if path.iface != LO && len + header > inner.ifaces[path.iface].mtu as usize {
-        // No IP fragmentation here: Linux would fragment, but a datagram
-        // past the link's MTU could not leave whole.
-        return Err(Errno::EMSGSIZE);
-    }
-    // The datagram goes out whole or not at all, so gather it first.
-    let mut data = vec![0; len];
-    let mut got = 0;
-    while got < len {
-        let k = fill(&mut data[got..])?;
-        if k == 0 {
-            break;
-        }
-        got += k;
-    }
-    data.truncate(got);
-    let h = tx_socket(inner, id, path.iface, port)?;
-    let set = &mut inner.ifaces[path.iface].sockets;
-    match proto {
-        Proto::Udp => {
-            let mut meta = udp::UdpMetadata::from(ep_to_wire(dst));
-            meta.local_address = Some(to_wire(src));
-            set.get_mut::<udp::Socket>(h)
-                .send_slice(&data, meta)
-                .map_err(|_| Errno::EAGAIN)?;
-        }
-        _ => {
-            // Linux's ping sockets take an echo request and stamp their
-            // own identifier on it (the checksum is smoltcp's to fill).
-            let echo = if dst.is_ipv4() { 8 } else { 128 };
-            if data.len() < 8 || data[0] != echo || data[1] != 0 {
-                return Err(Errno::EINVAL);
-            }
-            data[4..6].copy_from_slice(&port.to_be_bytes());
-            set.get_mut::<icmp::Socket>(h)
-                .send_slice(&data, to_wire(dst.ip()))
-                .map_err(|_| Errno::EAGAIN)?;
-        }
-    }
-    inner.request_poll();
-    Ok(got)
-}
-
-/// The limited broadcast address, or the subnet broadcast of one of the
-/// interface's IPv4 prefixes.
-fn is_broadcast_to(f: &Iface, dst: IpAddr) -> bool {
-    let IpAddr::V4(d) = dst else { return false };
-    d.is_broadcast()
-        || f.addrs.iter().any(|&(a, p)| {
-            let IpAddr::V4(a) = a else { return false };
-            let host = u32::MAX.checked_shr(u32::from(p)).unwrap_or(0);
-            p < 31 && u32::from(d) == (u32::from(a) | host)
-        })
-}
-
+/// One datagram, and what came with it (None at end of file after
+/// shutdown).
 pub(crate) fn recv(
     inner: &mut Inner,
     id: usize,
     peek: bool,
     len: usize,
     drain: &mut dyn FnMut(&[u8]) -> Result<usize, Errno>,
-) -> Result<RecvInfo, Errno> {
+) -> Result<(RecvInfo, Option<PacketInfo>), Errno> {
     if let Some(e) = inner.ep_mut(id).error.take() {
         return Err(e);
     }
@@ -326,11 +182,12 @@ pub(crate) fn recv(
     let st = state(inner, id);
     let Some(d) = st.rxq.front() else {
         if st.shut_rd {
-            return Ok(RecvInfo {
+            let eof = RecvInfo {
                 len: 0,
                 full_len: 0,
                 from: None,
-            });
+            };
+            return Ok((eof, None));
         }
         return Err(Errno::EAGAIN);
     };
@@ -349,12 +206,13 @@ pub(crate) fn recv(
         full_len: payload.len(),
         from: Some(addr::show(v6, d.from)),
     };
+    let arrived = d.info;
     if !peek {
         let full = payload.len();
         st.rx_bytes -= full;
         st.rxq.pop_front();
     }
-    Ok(info)
+    Ok((info, Some(arrived)))
 }
 
 pub(crate) fn shutdown(inner: &mut Inner, id: usize, how: Shutdown) -> Result<(), Errno> {
@@ -394,18 +252,21 @@ pub(crate) fn recv_queue(inner: &Inner, id: usize) -> usize {
         .map_or(0, |d| d.end - d.start)
 }
 
+/// Bytes a send socket still holds (waiting for a neighbour).
+pub(crate) fn queued(inner: &Inner, proto: Proto, tx: Tx) -> usize {
+    let set = &inner.ifaces[tx.iface].sockets;
+    match proto {
+        Proto::Udp => set.get::<udp::Socket>(tx.h).send_queue(),
+        Proto::Icmp => set.get::<icmp::Socket>(tx.h).send_queue(),
+        Proto::Raw => set.get::<raw::Socket>(tx.h).send_queue(),
+        Proto::Tcp => 0,
+    }
+}
+
 pub(crate) fn send_queue(inner: &Inner, id: usize) -> usize {
-    let ep = inner.ep(id);
+    let proto = inner.ep(id).proto;
     let st = state_ref(inner, id);
-    st.tx
-        .iter()
-        .enumerate()
-        .filter_map(|(n, h)| h.map(|h| (n, h)))
-        .map(|(n, h)| match ep.proto {
-            Proto::Udp => inner.ifaces[n].sockets.get::<udp::Socket>(h).send_queue(),
-            _ => inner.ifaces[n].sockets.get::<icmp::Socket>(h).send_queue(),
-        })
-        .sum()
+    st.tx.iter().map(|&tx| queued(inner, proto, tx)).sum()
 }
 
 pub(crate) fn peer(inner: &Inner, id: usize) -> Option<SocketAddr> {
@@ -424,18 +285,19 @@ pub(crate) fn close(inner: &mut Inner, id: usize) {
     let Kind::Dgram(d) = ep.kind else {
         unreachable!()
     };
-    for (n, h) in d.tx.iter().enumerate() {
-        let Some(h) = *h else { continue };
-        let queued = match proto {
-            Proto::Udp => inner.ifaces[n].sockets.get::<udp::Socket>(h).send_queue(),
-            _ => inner.ifaces[n].sockets.get::<icmp::Socket>(h).send_queue(),
-        };
-        if queued > 0 {
-            inner.orphan(None, Sock { iface: n, h }, proto);
+    for &tx in &d.tx {
+        if queued(inner, proto, tx) > 0 {
+            let sock = Sock {
+                iface: tx.iface,
+                h: tx.h,
+            };
+            inner.orphan(None, sock, proto);
         } else {
-            inner.ifaces[n].sockets.remove(h);
+            inner.ifaces[tx.iface].sockets.remove(tx.h);
         }
     }
-    bind::unbind(inner, id, proto, ep.bound.map(|b| b.port));
+    if proto != Proto::Raw {
+        bind::unbind(inner, id, proto, ep.bound.map(|b| b.port));
+    }
     inner.release_id(id);
 }

@@ -12,11 +12,11 @@ use std::sync::Arc;
 
 use crate::errno::Errno;
 use crate::ports::Owner;
-use crate::socket::{Notify, Options, Proto, RecvInfo, Shutdown};
+use crate::socket::{Notify, Options, PacketInfo, Proto, RecvInfo, SendInfo, Shutdown};
 use crate::stack::Stack;
 use crate::state::{EpState, Inner, Kind, Tcp};
 use crate::tcp_sock::{apply_options, linux_state};
-use crate::{addr, bind, dgram, listener, stream, tcp};
+use crate::{addr, bind, dgram, listener, outbound, raw, stream, tcp};
 
 /// One socket. Dropping it is close(2): a TCP connection closes with FIN
 /// in the background (with RST when unread data remains or SO_LINGER is
@@ -29,7 +29,8 @@ pub struct Endpoint {
 
 impl Stack {
     /// A new socket: AF_INET6 when `v6`. `tag` names it in
-    /// [`Stack::connections`].
+    /// [`Stack::connections`]. Whether the caller may have a raw one
+    /// (CAP_NET_RAW) is the caller's to decide.
     pub fn endpoint(
         self: &Arc<Self>,
         v6: bool,
@@ -45,11 +46,11 @@ impl Stack {
                 tag,
                 opts: Options::default(),
                 waker,
-                bound: None,
+                bound: (proto == Proto::Raw).then(|| raw::unbound(v6)),
                 error: None,
                 kind: match proto {
                     Proto::Tcp => Kind::Tcp(Tcp::Idle { failed: false }),
-                    Proto::Udp | Proto::Icmp => Kind::Dgram(Default::default()),
+                    Proto::Udp | Proto::Icmp | Proto::Raw => Kind::Dgram(Default::default()),
                 },
             })
         });
@@ -62,6 +63,10 @@ impl Stack {
 
 fn is_tcp(inner: &Inner, id: usize) -> bool {
     matches!(inner.ep(id).kind, Kind::Tcp(_))
+}
+
+fn is_raw(inner: &Inner, id: usize) -> bool {
+    inner.ep(id).proto == Proto::Raw
 }
 
 impl Endpoint {
@@ -86,8 +91,17 @@ impl Endpoint {
     /// address is none of the stack's (the unspecified address always
     /// works); EAFNOSUPPORT for a v4 address on a v6 endpoint or the
     /// reverse (v4-mapped excepted).
+    ///
+    /// A raw endpoint binds an address only (the port is ignored), may
+    /// bind again, and EINVAL once connected.
     pub fn bind(&self, addr: SocketAddr) -> Result<(), Errno> {
-        self.with(|i, id| bind::bind(i, id, addr))
+        self.with(|i, id| {
+            if is_raw(i, id) {
+                raw::bind(i, id, addr)
+            } else {
+                bind::bind(i, id, addr)
+            }
+        })
     }
 
     /// listen(2), TCP only (EOPNOTSUPP otherwise). Binds an ephemeral port
@@ -134,11 +148,14 @@ impl Endpoint {
     /// the first call, a sleep until POLLOUT, and a second call.
     ///
     /// UDP and ICMP: sets the default peer, binding first when unbound;
-    /// ENETUNREACH without a route.
+    /// ENETUNREACH without a route. Raw: the default destination, and
+    /// the only source received from.
     pub fn connect(&self, addr: SocketAddr) -> Result<(), Errno> {
         self.with(|i, id| {
             if is_tcp(i, id) {
                 tcp::connect(i, id, addr)
+            } else if is_raw(i, id) {
+                raw::connect(i, id, addr)
             } else {
                 dgram::connect(i, id, addr)
             }
@@ -151,6 +168,8 @@ impl Endpoint {
         self.with(|i, id| {
             if is_tcp(i, id) {
                 tcp::disconnect(i, id);
+            } else if is_raw(i, id) {
+                raw::disconnect(i, id);
             } else {
                 dgram::disconnect(i, id);
             }
@@ -175,17 +194,37 @@ impl Endpoint {
     /// fragmentation); EAGAIN when the send buffer cannot hold it;
     /// ENETUNREACH without a route. An unbound endpoint binds an ephemeral
     /// port first.
+    ///
+    /// Raw: one ICMP message (see [`Proto::Raw`]); EMSGSIZE past what one
+    /// IP packet holds; EINVAL for an ICMPv6 message under 4 bytes or a
+    /// v6 destination port other than 0 or 58.
     pub fn send(
         &self,
         to: Option<SocketAddr>,
         len: usize,
         fill: &mut dyn FnMut(&mut [u8]) -> Result<usize, Errno>,
     ) -> Result<usize, Errno> {
+        self.send_with(to, &SendInfo::default(), len, fill)
+    }
+
+    /// [`send`](Self::send) with sendmsg's ancillary data: a datagram's
+    /// own hop limit, source address (one of the stack's, see
+    /// [`SendInfo`]) and interface (ENODEV unless one exists). TCP
+    /// ignores `info`.
+    pub fn send_with(
+        &self,
+        to: Option<SocketAddr>,
+        info: &SendInfo,
+        len: usize,
+        fill: &mut dyn FnMut(&mut [u8]) -> Result<usize, Errno>,
+    ) -> Result<usize, Errno> {
         self.with(|i, id| {
             if is_tcp(i, id) {
                 stream::send(i, id, len, fill)
+            } else if is_raw(i, id) {
+                raw::send(i, id, to, info, len, fill)
             } else {
-                dgram::send(i, id, to, len, fill)
+                outbound::send(i, id, to, info, len, fill)
             }
         })
     }
@@ -208,15 +247,27 @@ impl Endpoint {
         len: usize,
         drain: &mut dyn FnMut(&[u8]) -> Result<usize, Errno>,
     ) -> Result<RecvInfo, Errno> {
+        self.recv_with_info(peek, len, drain).map(|(r, _)| r)
+    }
+
+    /// [`recv`](Self::recv), and what came with the datagram (None for
+    /// TCP, and at the end of a shut-down datagram endpoint).
+    pub fn recv_with_info(
+        &self,
+        peek: bool,
+        len: usize,
+        drain: &mut dyn FnMut(&[u8]) -> Result<usize, Errno>,
+    ) -> Result<(RecvInfo, Option<PacketInfo>), Errno> {
         self.with(|i, id| {
             if is_tcp(i, id) {
                 let v6 = i.ep(id).v6;
                 let (n, from) = stream::recv(i, id, peek, len, drain)?;
-                Ok(RecvInfo {
+                let info = RecvInfo {
                     len: n,
                     full_len: n,
                     from: from.map(|f| addr::show(v6, f)),
-                })
+                };
+                Ok((info, None))
             } else {
                 dgram::recv(i, id, peek, len, drain)
             }
@@ -276,14 +327,16 @@ impl Endpoint {
         })
     }
 
-    /// getpeername(2): None while not connected.
+    /// getpeername(2): None while not connected, or connected to port 0.
     pub fn peer_addr(&self) -> Option<SocketAddr> {
         self.with(|i, id| {
             let ep = i.ep(id);
             let peer = match &ep.kind {
                 Kind::Tcp(Tcp::Connected(c)) if !c.closed => Some(c.peer),
                 Kind::Tcp(_) => None,
-                Kind::Dgram(_) => dgram::peer(i, id),
+                // Linux's inet_getname: a peer without a port is none
+                // (a raw or ping socket connects to port 0).
+                Kind::Dgram(_) => dgram::peer(i, id).filter(|p| p.port() != 0),
             }?;
             Some(addr::show(ep.v6, peer))
         })

@@ -29,6 +29,7 @@ impl Errno {
     pub const EDESTADDRREQ: Errno = Errno(libc::EDESTADDRREQ);
     pub const EACCES: Errno = Errno(libc::EACCES);
     pub const EFAULT: Errno = Errno(libc::EFAULT);
+    pub const ENODEV: Errno = Errno(libc::ENODEV);
 }
 
 impl fmt::Debug for Errno {

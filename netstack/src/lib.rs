@@ -9,7 +9,7 @@
 //!
 //! * [`Stack`]: the interfaces, their sockets, and the thread that runs
 //!   timers and reads frames.
-//! * [`Endpoint`]: one Linux socket (TCP, UDP or ICMP echo), every call
+//! * [`Endpoint`]: one Linux socket (TCP, UDP, ICMP echo or raw ICMP), every call
 //!   non-blocking: the Sentry sleeps on its own wait queues and is woken
 //!   through the [`Notify`] hook the endpoint was made with.
 //! * [`Errno`]: Linux's error numbers, which the Sentry passes on as they are.
@@ -29,7 +29,7 @@
 //! 3. The shared state: `orphan` (closed sockets finishing), `state`
 //!    (the stack's state behind its lock and every endpoint's).
 //! 4. The protocols, acting on that state: `tcp_sock`, `bind`, `stream`,
-//!    `listener`, `tcp`, `dgram`, `steer`, `conns`.
+//!    `listener`, `tcp`, `dgram`, `outbound`, `raw`, `steer`, `conns`.
 //! 5. The engine: `engine` (polling smoltcp, dispatching what arrives),
 //!    `poller` (the stack's thread).
 //! 6. The API: `stack`, `endpoint`.
@@ -51,8 +51,10 @@ mod engine;
 mod iface;
 mod listener;
 mod orphan;
+mod outbound;
 mod poller;
 mod ports;
+mod raw;
 mod route;
 mod state;
 mod steer;
@@ -68,5 +70,5 @@ pub use endpoint::Endpoint;
 pub use errno::Errno;
 pub use info::{ConnInfo, InterfaceInfo, RouteInfo, ShownNetwork};
 pub use mode::NetworkMode;
-pub use socket::{Notify, Options, Proto, RecvInfo, Shutdown};
+pub use socket::{Notify, Options, PacketInfo, Proto, RecvInfo, SendInfo, Shutdown};
 pub use stack::Stack;

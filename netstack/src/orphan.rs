@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::task::Waker;
 
-use smoltcp::socket::{icmp, tcp, udp};
+use smoltcp::socket::{icmp, raw, tcp, udp};
 use smoltcp::time::{Duration, Instant};
 
 use crate::iface::{Iface, Sock};
@@ -47,6 +47,7 @@ fn watch(ifaces: &mut [Iface], sock: Sock, proto: Proto, w: &Waker) {
         }
         Proto::Udp => set.get_mut::<udp::Socket>(sock.h).register_send_waker(w),
         Proto::Icmp => set.get_mut::<icmp::Socket>(sock.h).register_send_waker(w),
+        Proto::Raw => set.get_mut::<raw::Socket>(sock.h).register_send_waker(w),
     }
 }
 
@@ -127,6 +128,10 @@ impl Orphans {
                 }
                 Proto::Icmp => {
                     set.get::<icmp::Socket>(o.sock.h).send_queue() == 0
+                        || now - o.since > ORPHAN_TIMEOUT
+                }
+                Proto::Raw => {
+                    set.get::<raw::Socket>(o.sock.h).send_queue() == 0
                         || now - o.since > ORPHAN_TIMEOUT
                 }
             };

@@ -95,8 +95,8 @@ impl Binding {
 
 #[derive(Default)]
 pub(crate) struct Ports {
-    tables: [HashMap<u16, Vec<Binding>>; 3],
-    cursor: [u16; 3],
+    tables: [HashMap<u16, Vec<Binding>>; 4],
+    cursor: [u16; 4],
 }
 
 fn slot(proto: Proto) -> usize {
@@ -104,6 +104,8 @@ fn slot(proto: Proto) -> usize {
         Proto::Tcp => 0,
         Proto::Udp => 1,
         Proto::Icmp => 2,
+        // Raw endpoints take no port; the table stays empty.
+        Proto::Raw => 3,
     }
 }
 
@@ -119,7 +121,7 @@ fn clashes(proto: Proto, old: &Binding, new: &Binding) -> bool {
     }
     match proto {
         Proto::Tcp => !(old.reuse_addr && new.reuse_addr && !old.listening),
-        Proto::Udp | Proto::Icmp => !(old.reuse_addr && new.reuse_addr),
+        Proto::Udp | Proto::Icmp | Proto::Raw => !(old.reuse_addr && new.reuse_addr),
     }
 }
 
@@ -129,7 +131,7 @@ impl Ports {
         let start = EPHEMERAL.start() + (seed % span) as u16;
         Ports {
             tables: Default::default(),
-            cursor: [start; 3],
+            cursor: [start; 4],
         }
     }
 

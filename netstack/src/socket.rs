@@ -1,11 +1,12 @@
 //! What an endpoint is made with and answers with: its protocol, its
 //! readiness hook, the options the stack acts on, shutdown's directions,
-//! and what a recv took. Its own file so the stack, the endpoint and the
-//! protocol code all use these without importing one another.
+//! what a recv took and what came with it, and how a datagram is to
+//! leave. Its own file so the stack, the endpoint and the protocol code
+//! all use these without importing one another.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// Called when an endpoint's readiness may have changed. The stack calls
 /// it after releasing its lock, on whichever thread moved the stack (an
@@ -19,6 +20,11 @@ pub enum Proto {
     Udp,
     /// ICMP echo (ping sockets, SOCK_DGRAM with IPPROTO_ICMP/ICMPV6).
     Icmp,
+    /// A raw ICMP socket (SOCK_RAW with IPPROTO_ICMP on a v4 endpoint,
+    /// IPPROTO_ICMPV6 on a v6 one): a copy of every ICMP message that
+    /// reaches the stack, the IPv4 header included as Linux gives it;
+    /// sends take the ICMP message and the stack adds the IP header.
+    Raw,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +56,10 @@ pub struct Options {
     pub ttl: u8,
     pub v6_only: bool,
     pub broadcast: bool,
+    /// The ICMP types a raw endpoint does not receive: bit `t % 32` of
+    /// word `t / 32` blocks type `t`. ICMP_FILTER sets the first word
+    /// (IPv4 filters types below 32 only), ICMP6_FILTER all of them.
+    pub icmp_filter: [u32; 8],
 }
 
 impl Default for Options {
@@ -68,6 +78,7 @@ impl Default for Options {
             ttl: 64,
             v6_only: false,
             broadcast: false,
+            icmp_filter: [0; 8],
         }
     }
 }
@@ -81,4 +92,41 @@ pub struct RecvInfo {
     pub full_len: usize,
     /// The sender (datagrams; a stream's peer).
     pub from: Option<SocketAddr>,
+}
+
+/// What arrived with a datagram (UDP, ping or raw), for recvmsg's
+/// ancillary data: IP_PKTINFO, IP_TTL, IP_TOS, their IPv6 twins, and
+/// SO_TIMESTAMP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PacketInfo {
+    /// The IP header's destination, as on the wire: an IPv4 packet's is
+    /// an IPv4 address, on a v6 endpoint too.
+    pub dst: IpAddr,
+    /// The address a reply leaves from (IP_PKTINFO's ipi_spec_dst): the
+    /// destination itself, unless that is a broadcast or multicast
+    /// address, when it is the source of the route back to the sender.
+    pub local: IpAddr,
+    /// The interface it arrived on: loopback (1) for traffic the stack
+    /// sent itself, to its own addresses too, as Linux's local routes do.
+    pub ifindex: u32,
+    /// TTL / hop limit.
+    pub ttl: u8,
+    /// TOS / traffic class.
+    pub tos: u8,
+    /// When the stack took it in.
+    pub stamp: SystemTime,
+}
+
+/// How one datagram is to leave, from sendmsg's ancillary data
+/// (IP_TTL, IPV6_HOPLIMIT, IP_PKTINFO, IPV6_PKTINFO). None: the
+/// endpoint's own choice.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SendInfo {
+    pub hop_limit: Option<u8>,
+    /// The source address; it must be one of the stack's (else
+    /// ENETUNREACH for IPv4, EINVAL for IPv6, as Linux says). A v6
+    /// endpoint gives an IPv4 source as a v4-mapped address.
+    pub src: Option<IpAddr>,
+    /// The interface to leave by (ENODEV when there is none such).
+    pub ifindex: Option<u32>,
 }

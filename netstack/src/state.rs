@@ -24,7 +24,7 @@ use crate::iface::{Iface, Sock};
 use crate::orphan::Orphans;
 use crate::ports::Ports;
 use crate::route::{Entry, Path};
-use crate::socket::{Notify, Options, Proto};
+use crate::socket::{Notify, Options, PacketInfo, Proto};
 use crate::wake::{EpWaker, WakeQueue};
 
 /// Where an endpoint is bound, in wire form (unspecified: wildcard).
@@ -93,7 +93,7 @@ pub(crate) struct Listener {
     pub queue: VecDeque<Sock>,
 }
 
-/// A UDP or ping endpoint (see `dgram`).
+/// A UDP, ping or raw endpoint (see `dgram`, `raw`).
 #[derive(Default)]
 pub(crate) struct Dgram {
     pub rxq: VecDeque<Datagram>,
@@ -102,19 +102,31 @@ pub(crate) struct Dgram {
     pub peer: Option<SocketAddr>,
     /// The source address connect routed to.
     pub src: Option<IpAddr>,
-    /// Send sockets by interface.
-    pub tx: Vec<Option<SocketHandle>>,
+    /// The smoltcp sockets that send for it (see `outbound`).
+    pub tx: Vec<Tx>,
     pub shut_rd: bool,
     pub shut_wr: bool,
 }
 
-/// A received datagram: the frame it came in, and where in it the
-/// payload lies.
+/// A smoltcp socket sending for a datagram endpoint: on one interface,
+/// with one hop limit, since smoltcp fixes the hop limit per socket and
+/// applies it only when the datagram leaves (a raw endpoint writes its
+/// own IP header, and keeps one socket per interface).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Tx {
+    pub iface: usize,
+    pub hop: u8,
+    pub h: SocketHandle,
+}
+
+/// A received datagram: the frame it came in, where in it the payload
+/// lies, and what came with it.
 pub(crate) struct Datagram {
     pub buf: Vec<u8>,
     pub start: usize,
     pub end: usize,
     pub from: SocketAddr,
+    pub info: PacketInfo,
 }
 
 pub(crate) struct Inner {

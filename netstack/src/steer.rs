@@ -2,10 +2,13 @@
 //! both receive paths (loopback's queue and the Ethernet descriptors), so
 //! it can do what smoltcp alone cannot: grow a listener's pool for a SYN
 //! or drop the SYN when the backlog is full (`listener`), pick the UDP or
-//! ping endpoint for a datagram as Linux does (`dgram`), and turn an ICMP
+//! ping endpoint for a datagram as Linux does (`dgram`), copy each ICMP
+//! message to the raw endpoints (`raw`), and turn an ICMP
 //! port-unreachable into ECONNREFUSED. Everything else passes to smoltcp.
+//! Each datagram taken notes what came with it (`PacketInfo`).
 
 use std::net::{IpAddr, SocketAddr};
+use std::time::SystemTime;
 
 use smoltcp::phy::Medium;
 use smoltcp::wire::{
@@ -15,7 +18,8 @@ use smoltcp::wire::{
 use crate::dgram::{self, Delivery};
 use crate::iface::LO;
 use crate::listener;
-use crate::socket::Proto;
+use crate::raw::{self, Arrived};
+use crate::socket::{PacketInfo, Proto};
 use crate::state::Inner;
 
 pub(crate) enum Verdict {
@@ -33,6 +37,10 @@ struct Ip<'a> {
     src: IpAddr,
     dst: IpAddr,
     proto: IpProtocol,
+    ttl: u8,
+    tos: u8,
+    /// The whole packet, header first.
+    packet: &'a [u8],
     /// The transport header and payload, and where they start in the frame.
     l4: &'a [u8],
     l4_off: usize,
@@ -54,6 +62,9 @@ fn parse_ip(frame: &[u8], off: usize) -> Option<Ip<'_>> {
                 src: IpAddr::V4(p.src_addr()),
                 dst: IpAddr::V4(p.dst_addr()),
                 proto: p.next_header(),
+                ttl: p.hop_limit(),
+                tos: p.dscp() << 2 | p.ecn(),
+                packet: ip.get(..end)?,
                 l4: ip.get(hl..end)?,
                 l4_off: off + hl,
             })
@@ -65,6 +76,9 @@ fn parse_ip(frame: &[u8], off: usize) -> Option<Ip<'_>> {
                 src: IpAddr::V6(p.src_addr()),
                 dst: IpAddr::V6(p.dst_addr()),
                 proto: p.next_header(),
+                ttl: p.hop_limit(),
+                tos: p.traffic_class(),
+                packet: ip.get(..end)?,
                 l4: ip.get(40..end)?,
                 l4_off: off + 40,
             })
@@ -98,22 +112,22 @@ pub(crate) fn steer(inner: &mut Inner, n: usize, frame: &[u8]) -> Verdict {
     if n != LO && !f.has_addr(ip.dst) && !ip.dst.is_multicast() && !is_broadcast(ip.dst) {
         return Verdict::Pass;
     }
+    if ip.proto == IpProtocol::Tcp {
+        return segment(inner, n, &ip);
+    }
+    // Only datagrams take a timestamp: TCP's segments are many.
+    let info = arrival(inner, n, &ip);
+    if matches!(ip.proto, IpProtocol::Icmp | IpProtocol::Icmpv6) {
+        let m = Arrived {
+            src: ip.src,
+            dst: ip.dst,
+            packet: ip.packet,
+            icmp_at: ip.packet.len() - ip.l4.len(),
+            info,
+        };
+        raw::deliver(inner, &m);
+    }
     match ip.proto {
-        IpProtocol::Tcp => {
-            let Ok(t) = TcpPacket::new_checked(ip.l4) else {
-                return Verdict::Pass;
-            };
-            if t.syn() && !t.ack() && !t.rst() {
-                let src = SocketAddr::new(ip.src, t.src_port());
-                let dst = SocketAddr::new(ip.dst, t.dst_port());
-                return if listener::admit_syn(inner, n, src, dst) {
-                    Verdict::Pass
-                } else {
-                    Verdict::Drop
-                };
-            }
-            Verdict::Pass
-        }
         IpProtocol::Udp => {
             let Ok(u) = UdpPacket::new_checked(ip.l4) else {
                 return Verdict::Pass;
@@ -127,6 +141,7 @@ pub(crate) fn steer(inner: &mut Inner, n: usize, frame: &[u8]) -> Verdict {
                     from: src,
                     start: ip.l4_off + 8,
                     end: ip.l4_off + end,
+                    info,
                 }),
                 // smoltcp answers with ICMP port unreachable.
                 None => Verdict::Pass,
@@ -137,7 +152,7 @@ pub(crate) fn steer(inner: &mut Inner, n: usize, frame: &[u8]) -> Verdict {
                 return Verdict::Pass;
             };
             match (p.msg_type().into(), p.msg_code()) {
-                (0u8, _) => echo_reply(inner, &ip, p.echo_ident()),
+                (0u8, _) => echo_reply(inner, &ip, p.echo_ident(), info),
                 (3u8, 3) => {
                     quoted_udp(inner, &ip.l4[8..]);
                     Verdict::Pass
@@ -150,7 +165,7 @@ pub(crate) fn steer(inner: &mut Inner, n: usize, frame: &[u8]) -> Verdict {
                 return Verdict::Pass;
             };
             match (p.msg_type().into(), p.msg_code()) {
-                (129u8, _) => echo_reply(inner, &ip, p.echo_ident()),
+                (129u8, _) => echo_reply(inner, &ip, p.echo_ident(), info),
                 (1u8, 4) => {
                     quoted_udp(inner, &ip.l4[8..]);
                     Verdict::Pass
@@ -159,6 +174,41 @@ pub(crate) fn steer(inner: &mut Inner, n: usize, frame: &[u8]) -> Verdict {
             }
         }
         _ => Verdict::Pass,
+    }
+}
+
+/// A SYN for a listener is admitted (the pool grows) or dropped (the
+/// backlog is full); every other segment is smoltcp's.
+fn segment(inner: &mut Inner, n: usize, ip: &Ip) -> Verdict {
+    let Ok(t) = TcpPacket::new_checked(ip.l4) else {
+        return Verdict::Pass;
+    };
+    if t.syn() && !t.ack() && !t.rst() {
+        let src = SocketAddr::new(ip.src, t.src_port());
+        let dst = SocketAddr::new(ip.dst, t.dst_port());
+        return if listener::admit_syn(inner, n, src, dst) {
+            Verdict::Pass
+        } else {
+            Verdict::Drop
+        };
+    }
+    Verdict::Pass
+}
+
+/// What a datagram arriving on interface `n` brings along.
+fn arrival(inner: &Inner, n: usize, ip: &Ip) -> PacketInfo {
+    let local = if ip.dst.is_multicast() || is_broadcast(ip.dst) {
+        inner.route(ip.src).map_or(ip.dst, |p| p.src)
+    } else {
+        ip.dst
+    };
+    PacketInfo {
+        dst: ip.dst,
+        local,
+        ifindex: inner.ifaces[n].index,
+        ttl: ip.ttl,
+        tos: ip.tos,
+        stamp: SystemTime::now(),
     }
 }
 
@@ -173,7 +223,7 @@ fn is_broadcast(a: IpAddr) -> bool {
 
 /// An echo reply goes to the ping endpoint whose identifier it carries,
 /// ICMP header and all, as Linux's ping sockets read it.
-fn echo_reply(inner: &Inner, ip: &Ip, ident: u16) -> Verdict {
+fn echo_reply(inner: &Inner, ip: &Ip, ident: u16, info: PacketInfo) -> Verdict {
     let src = SocketAddr::new(ip.src, 0);
     let dst = SocketAddr::new(ip.dst, ident);
     match dgram::lookup(inner, Proto::Icmp, src, dst) {
@@ -182,6 +232,7 @@ fn echo_reply(inner: &Inner, ip: &Ip, ident: u16) -> Verdict {
             from: src,
             start: ip.l4_off,
             end: ip.l4_off + ip.l4.len(),
+            info,
         }),
         None => Verdict::Pass,
     }

@@ -18,7 +18,8 @@ const LAYERS: &[&[&str]] = &[
     &["orphan", "state"],
     // The protocols.
     &[
-        "tcp_sock", "bind", "stream", "listener", "tcp", "dgram", "steer", "conns",
+        "tcp_sock", "bind", "stream", "listener", "tcp", "dgram", "outbound", "raw", "steer",
+        "conns",
     ],
     // The engine.
     &["engine", "poller"],

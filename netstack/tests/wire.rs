@@ -159,3 +159,34 @@ fn broadcast_needs_so_broadcast_and_reaches_wildcard_sockets() {
     assert_eq!(msg, b"all");
     assert_eq!(from.unwrap().ip().to_string(), "10.0.0.1");
 }
+
+/// An echo request from a raw endpoint leaves by eth0 (after ARP or NDP),
+/// the far stack answers it, and raw endpoints on both sides read what
+/// arrived there, NDP's messages among them, as Linux's do.
+#[test]
+fn raw_echo_crosses_the_wire_both_ways() {
+    let (sa, sb) = wired(
+        &[("10.0.0.1", 24), ("fd00::1", 64)],
+        &[("10.0.0.2", 24), ("fd00::2", 64)],
+        Vec::new(),
+    );
+    for (v6, to) in [(false, "10.0.0.2:0"), (true, "[fd00::2]:0")] {
+        let here = sock(&sa, v6, netstack::Proto::Raw);
+        let there = sock(&sb, v6, netstack::Proto::Raw);
+        let mut req = vec![if v6 { 128 } else { 8 }, 0, 0, 0, 0x42, 0x42, 0, 7];
+        req.extend_from_slice(b"across");
+        here.send_to(addr(to), &req).unwrap();
+        // The ICMP message of the next packet of type `t`, and its sender.
+        let next = |s: &Sock, t: u8| loop {
+            let (got, from) = s.recv_from(200).unwrap();
+            let icmp = if v6 { got } else { got[20..].to_vec() };
+            if icmp[0] == t {
+                return (icmp, from.unwrap().ip().to_string());
+            }
+        };
+        let (_, from) = next(&there, req[0]);
+        assert_eq!(from, if v6 { "fd00::1" } else { "10.0.0.1" });
+        let (reply, _) = next(&here, if v6 { 129 } else { 0 });
+        assert_eq!(&reply[4..], &req[4..], "identifier, sequence and data kept");
+    }
+}

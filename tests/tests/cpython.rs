@@ -86,3 +86,37 @@ fn cpython_regression_subset_passes_in_the_sandbox() {
         out.describe()
     );
 }
+
+/// test_socket's RFC 3542 classes over UDP on IPv6: IPV6_RECVHOPLIMIT and
+/// IPV6_RECVTCLASS as control messages, IPV6_HOPLIMIT and IPV6_TCLASS on
+/// sendmsg, and the control buffer cut short in every way (MSG_CTRUNC).
+/// Their UDP-Lite twins need IPPROTO_UDPLITE, which the stack lacks.
+#[test]
+fn cpython_rfc3542_ancillary_data_over_udp6_passes_in_the_sandbox() {
+    require!(host_file(
+        "/usr/lib/python3.11/test/test_socket.py",
+        "libpython3.11-testsuite"
+    ));
+    require!(sandbox());
+    let argv = [
+        "/usr/bin/python3",
+        "-m",
+        "test",
+        "-v",
+        "test_socket",
+        "-m",
+        "*RFC3542AncillaryUDP6Test*",
+    ];
+    let out = Cmd::new(&argv)
+        .flags(&["--network=none"])
+        .cwd(std::path::Path::new("/tmp"))
+        .timeout(Duration::from_secs(300))
+        .run_sandboxed();
+    assert!(
+        out.status == 0
+            && out.stdout.contains("Tests result: SUCCESS")
+            && out.stdout.contains("Ran 36 tests"),
+        "{}",
+        out.describe()
+    );
+}

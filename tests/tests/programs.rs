@@ -10,10 +10,15 @@ use tests::{assert_same, c_program, require, run_sandboxed, sandbox, unique_name
 /// Builds and runs `name` natively (must print PASS and exit 0), then in the
 /// sandbox, and compares.
 fn native_then_sandboxed(name: &str, args: &[&str], timeout: Duration) {
+    native_then_sandboxed_with(name, args, &[], timeout)
+}
+
+/// [`native_then_sandboxed`] with global `runsc-rs` flags.
+fn native_then_sandboxed_with(name: &str, args: &[&str], flags: &[&str], timeout: Duration) {
     let program = require!(c_program(name));
     let mut argv = vec![program.to_str().expect("utf-8 path")];
     argv.extend_from_slice(args);
-    let cmd = Cmd::new(&argv).timeout(timeout);
+    let cmd = Cmd::new(&argv).timeout(timeout).flags(flags);
 
     let native = cmd.run_native();
     assert!(
@@ -265,6 +270,18 @@ fn inet_sockets_over_host_networking_match_linux() {
     require!(sandbox());
     let hosted = cmd.flags(&["--network=host"]).run_sandboxed();
     assert_same(&native, &hosted);
+}
+
+/// Raw ICMP sockets on the sandbox's own stack, as root: an echo to
+/// 127.0.0.1 and ::1 read back whole (the IPv4 header, the kernel's
+/// ICMPv6 checksum), ICMP_FILTER and ICMP6_FILTER, bound and connected
+/// sockets, TTLs from options and sendmsg, EPERM for another user; and
+/// the IP-level control messages of UDP sockets (IP_PKTINFO ...
+/// SO_TIMESTAMPNS) in Linux's order and sizes, cut short as put_cmsg
+/// cuts them, with IP_TTL, IPV6_HOPLIMIT and *_PKTINFO on sendmsg.
+#[test]
+fn raw_icmp_sockets_and_ip_control_messages_match_linux() {
+    native_then_sandboxed_with("inet_raw_and_cmsg", &[], &["--network=none"], SHORT);
 }
 
 /// A seqpacket sender waiting a second for room sleeps: the whole

@@ -1,6 +1,8 @@
 //! Ancillary data (`cmsg`): SCM_RIGHTS and SCM_CREDENTIALS in sendmsg(2)'s
 //! control buffer, and back out in recvmsg(2)'s, laid out as Linux's
-//! `CMSG_*` macros lay them out on x86-64.
+//! `CMSG_*` macros lay them out on x86-64; messages of the IP levels
+//! (IP_PKTINFO, IPV6_HOPLIMIT ...) and timestamps pass through as bytes
+//! for the inet sockets to read and write.
 
 use std::sync::Arc;
 
@@ -18,6 +20,15 @@ fn align(n: usize) -> usize {
     (n + 7) & !7
 }
 
+/// A control message whose data is plain bytes, kept as the application
+/// wrote it or as recvmsg(2) lays it out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cmsg {
+    pub level: i32,
+    pub kind: i32,
+    pub data: Vec<u8>,
+}
+
 /// What a message carries besides its bytes.
 #[derive(Default)]
 pub struct Control {
@@ -25,11 +36,16 @@ pub struct Control {
     pub rights: Vec<Arc<File>>,
     /// SCM_CREDENTIALS: the sender's pid, uid and gid.
     pub creds: Option<libc::ucred>,
+    /// Plain messages, in order: on send, those of levels other than
+    /// SOL_SOCKET (AF_UNIX ignores them, as Linux does); on receipt, an
+    /// inet socket's (timestamps, then IP_* or IPV6_*), after any
+    /// credentials and descriptors.
+    pub data: Vec<Cmsg>,
 }
 
 impl Control {
     pub fn is_empty(&self) -> bool {
-        self.rights.is_empty() && self.creds.is_none()
+        self.rights.is_empty() && self.creds.is_none() && self.data.is_empty()
     }
 }
 
@@ -37,10 +53,12 @@ impl Control {
 pub enum Parsed {
     Rights(Vec<i32>),
     Credentials(libc::ucred),
+    Data(Cmsg),
 }
 
-/// The SOL_SOCKET messages of a sendmsg(2) control buffer; messages of
-/// other levels are skipped, as Linux skips them for AF_UNIX.
+/// The messages of a sendmsg(2) control buffer: SOL_SOCKET's parsed
+/// (EINVAL for a type other than SCM_RIGHTS or SCM_CREDENTIALS), other
+/// levels' kept as bytes.
 pub fn parse(buf: &[u8]) -> Result<Vec<Parsed>, Errno> {
     let mut out = Vec::new();
     let mut off = 0;
@@ -73,6 +91,12 @@ pub fn parse(buf: &[u8]) -> Result<Vec<Parsed>, Errno> {
                 }
                 _ => return Err(Errno::EINVAL),
             }
+        } else {
+            out.push(Parsed::Data(Cmsg {
+                level,
+                kind,
+                data: data.to_vec(),
+            }));
         }
         // The next header starts aligned; a last message may end unaligned.
         off = off.saturating_add(align(len)).min(buf.len());
@@ -102,25 +126,24 @@ impl Builder {
     }
 
     /// Linux's put_cmsg: the message, cut short (and MSG_CTRUNC) when the
-    /// buffer ends first.
+    /// buffer ends first, its `cmsg_len` then saying how much is there.
     pub fn put(&mut self, level: i32, kind: i32, data: &[u8]) {
-        if self.room() < HEADER {
+        let room = self.room();
+        if room < HEADER {
             self.truncated = true;
             return;
         }
-        let len = HEADER + data.len();
-        let mut m = Vec::with_capacity(align(len));
+        let full = HEADER + data.len();
+        if full > room {
+            self.truncated = true;
+        }
+        let len = full.min(room);
+        let mut m = Vec::with_capacity(align(full));
         m.extend_from_slice(&(len as u64).to_ne_bytes());
         m.extend_from_slice(&level.to_ne_bytes());
         m.extend_from_slice(&kind.to_ne_bytes());
-        m.extend_from_slice(data);
-        m.resize(align(len), 0);
-        if m.len() > self.room() {
-            if len > self.room() {
-                self.truncated = true;
-            }
-            m.truncate(self.room());
-        }
+        m.extend_from_slice(&data[..len - HEADER]);
+        m.resize(align(full).min(room), 0);
         self.buf.extend_from_slice(&m);
     }
 
@@ -172,7 +195,10 @@ mod tests {
         let odd = cmsg(libc::SOL_SOCKET, libc::SCM_RIGHTS, &[1, 0, 0]);
         assert_eq!(parse(&odd).err(), Some(Errno::EINVAL));
         let other = cmsg(libc::SOL_IP, 1, &[1, 2, 3, 4]);
-        assert!(parse(&other).unwrap().is_empty());
+        let got = parse(&other).unwrap();
+        assert!(
+            matches!(&got[..], [Parsed::Data(c)] if c.level == libc::SOL_IP && c.data == [1, 2, 3, 4])
+        );
         assert!(parse(&[0; 8]).unwrap().is_empty());
     }
 
@@ -183,5 +209,6 @@ mod tests {
         b.put(libc::SOL_SOCKET, libc::SCM_CREDENTIALS, &[0; 12]);
         assert!(b.truncated);
         assert_eq!(b.buf.len(), 20);
+        assert_eq!(b.buf[0], 20, "cmsg_len says what fits");
     }
 }

@@ -20,8 +20,8 @@ use crate::vfs::File;
 use netstack::NetworkMode;
 
 const INET: &str =
-    "AF_UNIX, AF_NETLINK (NETLINK_ROUTE), and AF_INET/AF_INET6 TCP, UDP and ping sockets; no raw sockets (EPERM)";
-const CONNECT: &str = "AF_UNIX, AF_NETLINK (NETLINK_ROUTE), and AF_INET/AF_INET6 TCP, UDP and ping sockets; \
+    "AF_UNIX, AF_NETLINK (NETLINK_ROUTE), and AF_INET/AF_INET6 TCP, UDP, ping and raw ICMP sockets (raw: root only, no IP_HDRINCL); other raw protocols are EPROTONOSUPPORT";
+const CONNECT: &str = "AF_UNIX, AF_NETLINK (NETLINK_ROUTE), and AF_INET/AF_INET6 TCP, UDP, ping and raw ICMP sockets; \
     a host AF_UNIX socket file through the Gofer only with --host-uds=open or when the spec binds it in";
 
 pub fn register(t: &mut Table) {
@@ -60,7 +60,7 @@ pub fn register(t: &mut Table) {
         sys_getpeername,
     );
     t.add(libc::SYS_shutdown, "shutdown", Support::Full, sys_shutdown);
-    let opts = "SOL_SOCKET options of AF_UNIX sockets; SOL_SOCKET and SOL_NETLINK options of AF_NETLINK sockets (no socket filters); inet sockets: the options net/inet/options.rs lists";
+    let opts = "SOL_SOCKET options of AF_UNIX sockets; SOL_SOCKET and SOL_NETLINK options of AF_NETLINK sockets (no socket filters); inet sockets: the options net/inet/options.rs, ancillary.rs and raw.rs list";
     t.add(
         libc::SYS_getsockopt,
         "getsockopt",
@@ -142,7 +142,10 @@ fn inet_socket(t: &Task, v6: bool, kind: i32, protocol: i32) -> Result<Arc<dyn S
     Ok(match t.kernel.config.network {
         NetworkMode::Host => HostSocket::new(&t.kernel.host_poller, v6, kind, protocol)?,
         NetworkMode::Sandbox | NetworkMode::None => {
-            InetSocket::new(&t.kernel.net, v6, kind, protocol)?
+            // No capability sets yet: root holds CAP_NET_RAW, as in
+            // Docker's default set.
+            let net_raw = t.creds().euid == 0;
+            InetSocket::new(&t.kernel.net, v6, kind, protocol, net_raw)?
         }
     })
 }

@@ -86,6 +86,7 @@ fn control_in(t: &Task, hdr: &libc::msghdr) -> Result<Control, Errno> {
                 }
             }
             Parsed::Credentials(cred) => c.creds = Some(cred),
+            Parsed::Data(m) => c.data.push(m),
         }
     }
     Ok(c)
@@ -131,7 +132,8 @@ fn send_one(t: &Task, fd: i32, hdr_ptr: UserPtr<libc::msghdr>, flags: i32) -> Re
 
 /// Installs received descriptors and lays out the control buffer of
 /// `cap` bytes: credentials first, then as many descriptors as fit (the
-/// rest close, and MSG_CTRUNC says so), as Linux's scm_recv does.
+/// rest close, and MSG_CTRUNC says so), as Linux's scm_recv does, then
+/// the plain messages (an inet socket's).
 fn control_out(t: &Task, c: Control, cap: usize, cloexec: bool) -> Result<Builder, Errno> {
     let mut b = Builder::new(cap);
     if let Some(cred) = c.creds {
@@ -159,6 +161,9 @@ fn control_out(t: &Task, c: Control, cap: usize, cloexec: bool) -> Result<Builde
         if !fds.is_empty() {
             b.put(libc::SOL_SOCKET, libc::SCM_RIGHTS, &fds);
         }
+    }
+    for m in &c.data {
+        b.put(m.level, m.kind, &m.data);
     }
     Ok(b)
 }

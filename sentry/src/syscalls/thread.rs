@@ -566,6 +566,10 @@ fn sys_prctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
         libc::PR_GET_DUMPABLE => Ok(1),
         libc::PR_GET_NO_NEW_PRIVS => Ok(0),
         libc::PR_CAPBSET_READ => Ok(1),
+        // No capability sets to keep yet (libcap users such as iputils'
+        // ping ask before dropping privileges).
+        libc::PR_SET_KEEPCAPS if a.ulong(1) <= 1 => Ok(0),
+        libc::PR_GET_KEEPCAPS => Ok(0),
         other => {
             t.kernel
                 .report_unsupported(libc::SYS_prctl as usize, other as u64, "prctl option");

@@ -1,15 +1,20 @@
-//! AF_INET and AF_INET6 sockets: TCP, UDP and ICMP echo over the sandbox's
-//! network stack (the `netstack` crate, smoltcp underneath).
+//! AF_INET and AF_INET6 sockets: TCP, UDP, ICMP echo and raw ICMP over
+//! the sandbox's network stack (the `netstack` crate, smoltcp underneath).
 //!
 //! The stack never blocks: every endpoint call answers at once, and the
 //! stack wakes the socket's wait queue through the endpoint's notify hook
 //! when its readiness may have changed. The blocking, timeouts, signals
 //! and Linux's per-call rules live here:
 //! * [`transfer`]: send and recv;
+//! * [`ancillary`]: their control messages (IP_PKTINFO, IPV6_HOPLIMIT,
+//!   SO_TIMESTAMP ...) and the options that ask for them;
 //! * [`options`]: getsockopt and setsockopt;
+//! * [`raw`]: who may make a raw socket, and its own options;
 //! * [`sockaddr`]: `sockaddr_in` / `sockaddr_in6` bytes.
 
+mod ancillary;
 pub mod options;
+mod raw;
 pub mod sockaddr;
 mod transfer;
 
@@ -47,6 +52,10 @@ struct State {
     /// Options Linux keeps and reports but that change nothing here
     /// (IP_TOS, TCP_CORK ...), by (level, name).
     kept: Vec<((i32, i32), i32)>,
+    /// The control messages recvmsg adds.
+    wanted: ancillary::Wanted,
+    /// A raw ICMPv6 socket's IPV6_CHECKSUM as set through SOL_RAW.
+    checksum: Option<i32>,
 }
 
 pub struct InetSocket {
@@ -73,21 +82,24 @@ fn queue_and_hook() -> (Arc<WaitQueue>, netstack::Notify) {
 }
 
 impl InetSocket {
-    /// socket(2) for AF_INET (`v6` false) or AF_INET6.
+    /// socket(2) for AF_INET (`v6` false) or AF_INET6. `net_raw`: the
+    /// caller holds CAP_NET_RAW, which a raw socket needs.
     pub fn new(
         stack: &Arc<Stack>,
         v6: bool,
         kind: i32,
         protocol: i32,
+        net_raw: bool,
     ) -> Result<Arc<InetSocket>, Errno> {
         let (proto, protocol) = match (kind, protocol) {
             (libc::SOCK_STREAM, 0 | libc::IPPROTO_TCP) => (Proto::Tcp, libc::IPPROTO_TCP),
             (libc::SOCK_DGRAM, 0 | libc::IPPROTO_UDP) => (Proto::Udp, libc::IPPROTO_UDP),
             (libc::SOCK_DGRAM, libc::IPPROTO_ICMP) if !v6 => (Proto::Icmp, protocol),
             (libc::SOCK_DGRAM, libc::IPPROTO_ICMPV6) if v6 => (Proto::Icmp, protocol),
-            // Raw sockets need CAP_NET_RAW in the host's eyes; the sandbox
-            // does not offer them yet.
-            (libc::SOCK_RAW, _) => return Err(Errno::EPERM),
+            (libc::SOCK_RAW, _) => {
+                raw::allowed(v6, protocol, net_raw)?;
+                (Proto::Raw, protocol)
+            }
             (libc::SOCK_STREAM | libc::SOCK_DGRAM, _) => return Err(Errno::EPROTONOSUPPORT),
             _ => return Err(Errno::ESOCKTNOSUPPORT),
         };

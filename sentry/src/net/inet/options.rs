@@ -1,11 +1,13 @@
 //! getsockopt(2) and setsockopt(2) on inet sockets. Options the stack acts
 //! on go to the endpoint's [`netstack::Options`]; the socket keeps its
-//! timeouts, and a few options Linux stores and reports without their
-//! changing anything here (each listed in [`KEPT`] with why).
+//! timeouts, the control messages recvmsg adds (`ancillary`), a raw
+//! socket's own options (`raw`), and a few options Linux stores and
+//! reports without their changing anything here (each listed in [`KEPT`]
+//! with why).
 
 use std::time::Duration;
 
-use super::{errno, InetSocket};
+use super::{ancillary, errno, raw, InetSocket};
 use crate::errno::Errno;
 use crate::net::socket::{int_bytes, int_option, timeval_bytes, timeval_option};
 
@@ -87,27 +89,21 @@ const KEPT: &[(i32, i32, i32, &str)] = &[
     ),
     (
         libc::IPPROTO_IP,
-        libc::IP_MTU_DISCOVER,
-        1,
-        "path MTU is the interface's",
+        libc::IP_RECVOPTS,
+        0,
+        "the stack reports no IP options",
     ),
     (
         libc::IPPROTO_IP,
-        libc::IP_PKTINFO,
+        libc::IP_RETOPTS,
         0,
-        "no ancillary packet info yet",
+        "the stack reports no IP options",
     ),
     (
-        libc::IPPROTO_IPV6,
-        libc::IPV6_RECVPKTINFO,
-        0,
-        "no ancillary packet info yet",
-    ),
-    (
-        libc::SOL_SOCKET,
-        libc::SO_TIMESTAMP,
-        0,
-        "no ancillary timestamps yet",
+        libc::IPPROTO_IP,
+        libc::IP_MTU_DISCOVER,
+        1,
+        "path MTU is the interface's",
     ),
 ];
 
@@ -133,6 +129,12 @@ fn kept_default(level: i32, name: i32) -> Option<i32> {
 }
 
 pub(super) fn get(s: &InetSocket, level: i32, name: i32) -> Result<Vec<u8>, Errno> {
+    if let Some(r) = raw::get(s, level, name) {
+        return r;
+    }
+    if let Some(v) = ancillary::get(s.lock().wanted, s.v6, level, name) {
+        return Ok(v);
+    }
     if let Some(default) = kept_default(level, name) {
         let st = s.lock();
         let v = st
@@ -180,11 +182,26 @@ pub(super) fn get(s: &InetSocket, level: i32, name: i32) -> Result<Vec<u8>, Errn
         (libc::IPPROTO_IP, libc::IP_TTL) if !s.v6 => int_bytes(i32::from(o.ttl)),
         (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS) if s.v6 => int_bytes(i32::from(o.ttl)),
         (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) if s.v6 => int_bytes(i32::from(o.v6_only)),
+        (libc::IPPROTO_IP, libc::IP_HDRINCL) if !s.v6 => int_bytes(0),
         // Linux's tcp/udp_getsockopt hand other levels to ip_getsockopt,
-        // which knows none of them.
+        // which says EOPNOTSUPP for a level not its own (ipv6_getsockopt
+        // says ENOPROTOOPT).
+        (l, _) if !s.v6 && !own_level(s, l) => return Err(Errno::EOPNOTSUPP),
         _ => return Err(Errno::ENOPROTOOPT),
     };
     Ok(v)
+}
+
+/// The levels an AF_INET socket's getsockopt knows: the socket's, IP's,
+/// and its protocol's.
+fn own_level(s: &InetSocket, level: i32) -> bool {
+    let proto = match s.kind {
+        libc::SOCK_STREAM => libc::IPPROTO_TCP,
+        libc::SOCK_RAW => libc::SOL_RAW,
+        _ if s.protocol == libc::IPPROTO_UDP => libc::IPPROTO_UDP,
+        _ => libc::IPPROTO_IP,
+    };
+    level == libc::SOL_SOCKET || level == libc::IPPROTO_IP || level == proto
 }
 
 /// What SO_RCVBUF and SO_SNDBUF report before any setsockopt: Linux's
@@ -207,6 +224,14 @@ fn tcp_info(s: &InetSocket) -> Vec<u8> {
 }
 
 pub(super) fn set(s: &InetSocket, level: i32, name: i32, val: &[u8]) -> Result<(), Errno> {
+    if let Some(r) = raw::set(s, level, name, val) {
+        return r;
+    }
+    let wanted = s.lock().wanted;
+    if let Some(w) = ancillary::set(wanted, s.v6, level, name, val) {
+        s.lock().wanted = w?;
+        return Ok(());
+    }
     if kept_default(level, name).is_some() {
         let v = int_option(val)?;
         let mut st = s.lock();

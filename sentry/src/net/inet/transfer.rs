@@ -1,9 +1,13 @@
 //! send and recv on an inet socket: the stack takes and gives bytes
 //! straight from and into the application's buffers (one copy, through
 //! [`IoSeq`](crate::usermem::IoSeq)); this file adds Linux's blocking,
-//! MSG_* flags and timeouts around it.
+//! MSG_* flags, timeouts and a datagram's control messages around it.
 
-use super::{errno, from_bytes, net_errno, sockaddr, InetSocket};
+use std::net::{IpAddr, SocketAddr};
+
+use netstack::SendInfo;
+
+use super::{ancillary, errno, from_bytes, net_errno, sockaddr, InetSocket};
 use crate::errno::Errno;
 use crate::net::socket::{RecvMsg, SendMsg};
 use crate::vfs::io::progress;
@@ -29,13 +33,19 @@ pub(super) fn send(
         },
         _ => None,
     };
+    let info = if s.is_stream() {
+        SendInfo::default()
+    } else {
+        datagram_info(s, msg, to)?
+    };
     let timeout = s.lock().sndtimeo;
     let mut sent = 0;
     loop {
         let len = msg.data.len();
         let data = &mut msg.data;
-        let r =
-            s.ep.send(to, len, &mut |buf| data.copy_in(buf).map_err(net_errno));
+        let r = s.ep.send_with(to, &info, len, &mut |buf| {
+            data.copy_in(buf).map_err(net_errno)
+        });
         match r {
             Ok(n) => {
                 sent += n;
@@ -65,6 +75,24 @@ pub(super) fn send(
     }
 }
 
+/// What a datagram's control messages ask of it: IP_PKTINFO and its kin
+/// are read by the rules of the family the datagram goes out in.
+/// Descriptors and credentials are AF_UNIX's, and skipped (Linux's
+/// __sock_cmsg_send skips them too).
+fn datagram_info(
+    s: &InetSocket,
+    msg: &SendMsg<'_>,
+    to: Option<SocketAddr>,
+) -> Result<SendInfo, Errno> {
+    let c = &msg.control;
+    if c.data.is_empty() {
+        return Ok(SendInfo::default());
+    }
+    let mapped = |a: SocketAddr| matches!(a.ip(), IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some());
+    let v4_rules = !s.v6 || to.or_else(|| s.ep.peer_addr()).is_some_and(mapped);
+    ancillary::send(v4_rules, &c.data)
+}
+
 pub(super) fn recv(
     s: &InetSocket,
     t: &dyn Caller,
@@ -86,9 +114,13 @@ pub(super) fn recv(
         let len = msg.data.len();
         let data = &mut msg.data;
         let r =
-            s.ep.recv(peek, len, &mut |buf| data.copy_out(buf).map_err(net_errno));
+            s.ep.recv_with_info(peek, len, &mut |buf| data.copy_out(buf).map_err(net_errno));
         match r {
-            Ok(info) if !s.is_stream() => {
+            Ok((info, arrived)) if !s.is_stream() => {
+                let wanted = s.lock().wanted;
+                if let Some(p) = arrived.filter(|_| wanted.any()) {
+                    msg.control.data = ancillary::recv(wanted, s.v6, &p);
+                }
                 msg.from = from_bytes(info.from);
                 msg.full_len = info.full_len;
                 if info.len < info.full_len {
@@ -101,7 +133,7 @@ pub(super) fn recv(
                 });
             }
             // The end of the stream.
-            Ok(info) if info.len == 0 => return Ok(msg.data.done()),
+            Ok((info, _)) if info.len == 0 => return Ok(msg.data.done()),
             Ok(_) => {
                 if !waitall || msg.data.is_empty() {
                     return Ok(msg.data.done());

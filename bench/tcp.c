@@ -4,6 +4,11 @@
  *                   with TCP_NODELAY                        -> "X ns/op"
  *   tcp stream MIB  MIB MiB sent in 64 KiB writes; the child reads all
  *                   and answers one byte at the end          -> "X MiB/s"
+ * Between two hosts (bench/veth):
+ *   tcp serve PORT        listen on 0.0.0.0:PORT; echo what each connection
+ *                         sends, one connection at a time, forever
+ *   tcp rr-to ADDR PORT N N 1-byte round trips to a `tcp serve`, with
+ *                         TCP_NODELAY, after 100 uncounted  -> "X ns/op"
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -41,8 +46,59 @@ static int pair(int *a, int *b)
 	return *b < 0 ? -1 : 0;
 }
 
+/* tcp serve PORT: an echo server, one connection at a time. */
+static int serve(int port)
+{
+	int l = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	static char buf[65536];
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (l < 0 || bind(l, (void *)&sa, sizeof sa) || listen(l, 16)) {
+		perror("tcp serve");
+		return 1;
+	}
+	for (;;) {
+		int c = accept(l, NULL, NULL);
+		if (c < 0)
+			continue;
+		setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		ssize_t r;
+		while ((r = read(c, buf, sizeof buf)) > 0)
+			if (write(c, buf, r) != r)
+				break;
+		close(c);
+	}
+}
+
+/* tcp rr-to ADDR PORT N: N timed 1-byte round trips to `tcp serve`. */
+static int rr_to(const char *addr, int port, long n)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	char c = 'x';
+	if (s < 0 || inet_pton(AF_INET, addr, &sa.sin_addr) != 1 || connect(s, (void *)&sa, sizeof sa)) {
+		perror("tcp rr-to");
+		return 1;
+	}
+	setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	for (int i = 0; i < 100; i++) /* warm-up: ARP, windows, wake-ups */
+		if (write(s, &c, 1) != 1 || read(s, &c, 1) != 1)
+			return 1;
+	double t0 = now();
+	for (long i = 0; i < n; i++)
+		if (write(s, &c, 1) != 1 || read(s, &c, 1) != 1)
+			return 1;
+	printf("tcp rr: %.1f ns/op\n", (now() - t0) / n);
+	close(s);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "serve") == 0)
+		return serve(atoi(argv[2]));
+	if (argc == 5 && strcmp(argv[1], "rr-to") == 0)
+		return rr_to(argv[2], atoi(argv[3]), atol(argv[4]));
 	if (argc != 3)
 		return 2;
 	long n = atol(argv[2]);

@@ -181,10 +181,11 @@ impl Socket for InetSocket {
             return Err(Errno::EOPNOTSUPP);
         }
         let timeout = self.lock().rcvtimeo;
+        // Made once: a wait and a retry must not use up inode numbers.
+        let ino = crate::vfs::anon::anon_ino();
+        let (queue, hook) = queue_and_hook();
         loop {
-            let ino = crate::vfs::anon::anon_ino();
-            let (queue, hook) = queue_and_hook();
-            match self.ep.accept(hook, ino) {
+            match self.ep.accept(hook.clone(), ino) {
                 Ok((ep, peer)) => {
                     let (rcvbuf, sndbuf) = {
                         let st = self.lock();
@@ -197,7 +198,7 @@ impl Socket for InetSocket {
                         kind: self.kind,
                         protocol: self.protocol,
                         ino,
-                        queue,
+                        queue: queue.clone(),
                         st: Mutex::new(State {
                             rcvbuf,
                             sndbuf,

@@ -20,7 +20,7 @@ use crate::vfs::File;
 use netstack::NetworkMode;
 
 const INET: &str =
-    "AF_UNIX, AF_NETLINK (NETLINK_ROUTE), and AF_INET/AF_INET6 TCP, UDP, ping and raw ICMP sockets (raw: root only, no IP_HDRINCL); other raw protocols are EPROTONOSUPPORT";
+    "AF_UNIX, AF_NETLINK (NETLINK_ROUTE), and AF_INET/AF_INET6 TCP, UDP, UDP-Lite, ping and raw ICMP sockets (raw: root only, no IP_HDRINCL); other raw protocols are EPROTONOSUPPORT";
 
 pub fn register(t: &mut Table) {
     t.add(

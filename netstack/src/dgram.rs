@@ -258,7 +258,7 @@ pub(crate) fn queued(inner: &Inner, proto: Proto, tx: Tx) -> usize {
     match proto {
         Proto::Udp => set.get::<udp::Socket>(tx.h).send_queue(),
         Proto::Icmp => set.get::<icmp::Socket>(tx.h).send_queue(),
-        Proto::Raw => set.get::<raw::Socket>(tx.h).send_queue(),
+        Proto::Raw | Proto::UdpLite => set.get::<raw::Socket>(tx.h).send_queue(),
         Proto::Tcp => 0,
     }
 }

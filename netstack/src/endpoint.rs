@@ -16,7 +16,7 @@ use crate::socket::{Notify, Options, PacketInfo, Proto, RecvInfo, SendInfo, Shut
 use crate::stack::Stack;
 use crate::state::{EpState, Inner, Kind, Tcp};
 use crate::tcp_sock::{apply_options, linux_state};
-use crate::{addr, bind, dgram, listener, outbound, raw, stream, tcp};
+use crate::{addr, bind, dgram, listener, outbound, raw, stream, tcp, udplite};
 
 /// One socket. Dropping it is close(2): a TCP connection closes with FIN
 /// in the background (with RST when unread data remains or SO_LINGER is
@@ -50,7 +50,9 @@ impl Stack {
                 error: None,
                 kind: match proto {
                     Proto::Tcp => Kind::Tcp(Tcp::Idle { failed: false }),
-                    Proto::Udp | Proto::Icmp | Proto::Raw => Kind::Dgram(Default::default()),
+                    Proto::Udp | Proto::Icmp | Proto::Raw | Proto::UdpLite => {
+                        Kind::Dgram(Default::default())
+                    }
                 },
             })
         });
@@ -218,14 +220,11 @@ impl Endpoint {
         len: usize,
         fill: &mut dyn FnMut(&mut [u8]) -> Result<usize, Errno>,
     ) -> Result<usize, Errno> {
-        self.with(|i, id| {
-            if is_tcp(i, id) {
-                stream::send(i, id, len, fill)
-            } else if is_raw(i, id) {
-                raw::send(i, id, to, info, len, fill)
-            } else {
-                outbound::send(i, id, to, info, len, fill)
-            }
+        self.with(|i, id| match i.ep(id).proto {
+            Proto::Tcp => stream::send(i, id, len, fill),
+            Proto::Raw => raw::send(i, id, to, info, len, fill),
+            Proto::UdpLite => udplite::send(i, id, to, info, len, fill),
+            Proto::Udp | Proto::Icmp => outbound::send(i, id, to, info, len, fill),
         })
     }
 

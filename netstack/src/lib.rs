@@ -29,7 +29,8 @@
 //! 3. The shared state: `orphan` (closed sockets finishing), `state`
 //!    (the stack's state behind its lock and every endpoint's).
 //! 4. The protocols, acting on that state: `tcp_sock`, `bind`, `stream`,
-//!    `listener`, `tcp`, `dgram`, `outbound`, `raw`, `steer`, `conns`.
+//!    `listener`, `tcp`, `dgram`, `outbound`, `raw`, `udplite`, `steer`,
+//!    `conns`.
 //! 5. The engine: `engine` (polling smoltcp, dispatching what arrives),
 //!    `poller` (the stack's thread).
 //! 6. The API: `stack`, `endpoint`.
@@ -62,6 +63,7 @@ mod stream;
 mod sys;
 mod tcp;
 mod tcp_sock;
+mod udplite;
 mod wake;
 
 pub use addr::prefix_of;

@@ -47,7 +47,8 @@ fn watch(ifaces: &mut [Iface], sock: Sock, proto: Proto, w: &Waker) {
         }
         Proto::Udp => set.get_mut::<udp::Socket>(sock.h).register_send_waker(w),
         Proto::Icmp => set.get_mut::<icmp::Socket>(sock.h).register_send_waker(w),
-        Proto::Raw => set.get_mut::<raw::Socket>(sock.h).register_send_waker(w),
+        // UDP-Lite leaves through a raw socket too (see `udplite`).
+        Proto::Raw | Proto::UdpLite => set.get_mut::<raw::Socket>(sock.h).register_send_waker(w),
     }
 }
 
@@ -130,7 +131,7 @@ impl Orphans {
                     set.get::<icmp::Socket>(o.sock.h).send_queue() == 0
                         || now - o.since > ORPHAN_TIMEOUT
                 }
-                Proto::Raw => {
+                Proto::Raw | Proto::UdpLite => {
                     set.get::<raw::Socket>(o.sock.h).send_queue() == 0
                         || now - o.since > ORPHAN_TIMEOUT
                 }

@@ -22,8 +22,10 @@ use crate::state::{Inner, Tx};
 
 /// The largest UDP payload IPv4 can carry (65535 - 20 - 8); IPv6's
 /// payload length allows 65527.
-const MAX_V4: usize = 65507;
-const MAX_V6: usize = 65527;
+pub(crate) const MAX_V4: usize = 65507;
+pub(crate) const MAX_V6: usize = 65527;
+/// UDP-Lite's protocol number.
+pub(crate) const UDPLITE: u8 = 136;
 /// Datagrams a send socket holds while waiting for ARP or NDP.
 const TX_SLOTS: usize = 64;
 /// Send sockets an endpoint keeps before it drops idle ones: a program
@@ -121,7 +123,11 @@ pub(crate) fn route(
         dst,
         src,
         iface: path.iface,
-        hop: info.hop_limit.unwrap_or(ep.opts.ttl),
+        hop: info.hop_limit.unwrap_or(if ep.v6 && dst.is_ipv4() {
+            ep.opts.v4_ttl
+        } else {
+            ep.opts.ttl
+        }),
     })
 }
 
@@ -183,7 +189,8 @@ pub(crate) fn gather(
 }
 
 /// The smoltcp socket that sends for this endpoint on interface `n` with
-/// hop limit `hop` (a raw endpoint passes 0: its header carries it).
+/// hop limit `hop` (raw and UDP-Lite endpoints pass 0: the header they
+/// write carries it).
 pub(crate) fn tx_socket(
     inner: &mut Inner,
     id: usize,
@@ -215,11 +222,14 @@ pub(crate) fn tx_socket(
             s.set_hop_limit(ttl);
             set.add(s)
         }
-        Proto::Raw => {
-            let (version, protocol) = if v6 {
-                (IpVersion::Ipv6, IpProtocol::Icmpv6)
-            } else {
-                (IpVersion::Ipv4, IpProtocol::Icmp)
+        // smoltcp's raw sockets send a packet of either version,
+        // whichever they were made for.
+        Proto::Raw | Proto::UdpLite => {
+            let version = if v6 { IpVersion::Ipv6 } else { IpVersion::Ipv4 };
+            let protocol = match (proto, v6) {
+                (Proto::UdpLite, _) => IpProtocol::Unknown(UDPLITE),
+                (_, true) => IpProtocol::Icmpv6,
+                _ => IpProtocol::Icmp,
             };
             set.add(raw::Socket::new(
                 version,
@@ -310,4 +320,61 @@ pub(crate) fn send(
     }
     inner.request_poll();
     Ok(got)
+}
+
+/// An IP packet around `payload`. smoltcp's raw sockets write the header
+/// again from what they parse here (addresses, protocol, length, hop
+/// limit), so only those fields matter.
+pub(crate) fn ip_packet(src: IpAddr, dst: IpAddr, proto: u8, hop: u8, payload: &[u8]) -> Vec<u8> {
+    let mut p = Vec::with_capacity(40 + payload.len());
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let total = (20 + payload.len()) as u16;
+            p.extend_from_slice(&[0x45, 0]);
+            p.extend_from_slice(&total.to_be_bytes());
+            p.extend_from_slice(&[0, 0, 0x40, 0, hop.max(1), proto, 0, 0]);
+            p.extend_from_slice(&s.octets());
+            p.extend_from_slice(&d.octets());
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            p.extend_from_slice(&[0x60, 0, 0, 0]);
+            p.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+            p.extend_from_slice(&[proto, hop]);
+            p.extend_from_slice(&s.octets());
+            p.extend_from_slice(&d.octets());
+        }
+        // `route` gives a source of the destination's family.
+        _ => {}
+    }
+    p.extend_from_slice(payload);
+    p
+}
+
+/// The Internet checksum (RFC 1071) of the first `covered` bytes of a
+/// transport message, with the pseudo-header of its IP packet.
+pub(crate) fn transport_sum(
+    src: IpAddr,
+    dst: IpAddr,
+    proto: u8,
+    msg: &[u8],
+    covered: usize,
+) -> u16 {
+    fn add(acc: &mut u64, b: &[u8]) {
+        for c in b.chunks(2) {
+            *acc += u64::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+        }
+    }
+    let mut acc = 0u64;
+    for a in [src, dst] {
+        match a {
+            IpAddr::V4(a) => add(&mut acc, &a.octets()),
+            IpAddr::V6(a) => add(&mut acc, &a.octets()),
+        }
+    }
+    acc += u64::from(proto) + msg.len() as u64;
+    add(&mut acc, &msg[..covered.min(msg.len())]);
+    while acc >> 16 != 0 {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    !(acc as u16)
 }

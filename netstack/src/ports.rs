@@ -95,8 +95,8 @@ impl Binding {
 
 #[derive(Default)]
 pub(crate) struct Ports {
-    tables: [HashMap<u16, Vec<Binding>>; 4],
-    cursor: [u16; 4],
+    tables: [HashMap<u16, Vec<Binding>>; 5],
+    cursor: [u16; 5],
 }
 
 fn slot(proto: Proto) -> usize {
@@ -106,6 +106,7 @@ fn slot(proto: Proto) -> usize {
         Proto::Icmp => 2,
         // Raw endpoints take no port; the table stays empty.
         Proto::Raw => 3,
+        Proto::UdpLite => 4,
     }
 }
 
@@ -121,7 +122,9 @@ fn clashes(proto: Proto, old: &Binding, new: &Binding) -> bool {
     }
     match proto {
         Proto::Tcp => !(old.reuse_addr && new.reuse_addr && !old.listening),
-        Proto::Udp | Proto::Icmp | Proto::Raw => !(old.reuse_addr && new.reuse_addr),
+        Proto::Udp | Proto::Icmp | Proto::Raw | Proto::UdpLite => {
+            !(old.reuse_addr && new.reuse_addr)
+        }
     }
 }
 
@@ -131,7 +134,7 @@ impl Ports {
         let start = EPHEMERAL.start() + (seed % span) as u16;
         Ports {
             tables: Default::default(),
-            cursor: [start; 4],
+            cursor: [start; 5],
         }
     }
 

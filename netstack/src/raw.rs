@@ -24,7 +24,7 @@ use smoltcp::wire::Icmpv6Packet;
 use crate::addr;
 use crate::dgram::{self, state, state_ref};
 use crate::errno::Errno;
-use crate::outbound::{self, destination, fits, gather, tx_socket};
+use crate::outbound::{self, destination, fits, gather, ip_packet, tx_socket};
 use crate::route::is_local;
 use crate::socket::{PacketInfo, Proto, SendInfo};
 use crate::state::{Bound, Datagram, Inner, Kind};
@@ -208,36 +208,16 @@ pub(crate) fn send(
     Ok(got)
 }
 
-/// The IP packet for an ICMP message. smoltcp writes the header anew
-/// from what it parses here (addresses, protocol, length, hop limit), so
-/// only those fields matter.
+/// The IP packet for an ICMP message, an ICMPv6 one summed.
 fn build(src: IpAddr, dst: IpAddr, hop: u8, mut icmp: Vec<u8>) -> Vec<u8> {
-    match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            let total = (20 + icmp.len()) as u16;
-            let mut p = Vec::with_capacity(20 + icmp.len());
-            p.extend_from_slice(&[0x45, 0]);
-            p.extend_from_slice(&total.to_be_bytes());
-            p.extend_from_slice(&[0, 0, 0x40, 0, hop.max(1), 1, 0, 0]);
-            p.extend_from_slice(&s.octets());
-            p.extend_from_slice(&d.octets());
-            p.extend_from_slice(&icmp);
-            p
-        }
+    let proto = match (src, dst) {
         (IpAddr::V6(s), IpAddr::V6(d)) => {
             Icmpv6Packet::new_unchecked(&mut icmp[..]).fill_checksum(&s, &d);
-            let mut p = Vec::with_capacity(40 + icmp.len());
-            p.extend_from_slice(&[0x60, 0, 0, 0]);
-            p.extend_from_slice(&(icmp.len() as u16).to_be_bytes());
-            p.extend_from_slice(&[58, hop]);
-            p.extend_from_slice(&s.octets());
-            p.extend_from_slice(&d.octets());
-            p.extend_from_slice(&icmp);
-            p
+            58
         }
-        // `route` gave a source of the destination's family.
-        _ => icmp,
-    }
+        _ => 1,
+    };
+    ip_packet(src, dst, proto, hop, &icmp)
 }
 
 #[cfg(test)]

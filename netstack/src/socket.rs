@@ -25,6 +25,10 @@ pub enum Proto {
     /// reaches the stack, the IPv4 header included as Linux gives it;
     /// sends take the ICMP message and the stack adds the IP header.
     Raw,
+    /// UDP-Lite (SOCK_DGRAM with IPPROTO_UDPLITE, RFC 3828): UDP's ports,
+    /// lookup and datagrams under protocol 136, with a checksum that may
+    /// cover only the first bytes (see `Options::udplite_send_coverage`).
+    UdpLite,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,12 +58,24 @@ pub struct Options {
     pub linger: Option<Duration>,
     /// IP_TTL / IPV6_UNICAST_HOPS.
     pub ttl: u8,
+    /// IP_TTL of a v6 endpoint: the TTL of its IPv4 datagrams (to
+    /// v4-mapped peers), as Linux keeps it apart from IPV6_UNICAST_HOPS.
+    /// A v6 endpoint's TCP connections use `ttl` either way.
+    pub v4_ttl: u8,
     pub v6_only: bool,
     pub broadcast: bool,
     /// The ICMP types a raw endpoint does not receive: bit `t % 32` of
     /// word `t / 32` blocks type `t`. ICMP_FILTER sets the first word
     /// (IPv4 filters types below 32 only), ICMP6_FILTER all of them.
     pub icmp_filter: [u32; 8],
+    /// UDP-Lite's UDPLITE_SEND_CSCOV once set: how many bytes (header
+    /// included, 8 to 65535) the checksum of a longer datagram covers; 0
+    /// asks for full coverage written as 0. Unset: full, written as the
+    /// length.
+    pub udplite_send_coverage: Option<u16>,
+    /// UDPLITE_RECV_CSCOV once set: a partly covered datagram with less
+    /// coverage is dropped (all of them for 0).
+    pub udplite_recv_coverage: Option<u16>,
 }
 
 impl Default for Options {
@@ -76,9 +92,12 @@ impl Default for Options {
             send_buf: 128 * 1024,
             linger: None,
             ttl: 64,
+            v4_ttl: 64,
             v6_only: false,
             broadcast: false,
             icmp_filter: [0; 8],
+            udplite_send_coverage: None,
+            udplite_recv_coverage: None,
         }
     }
 }

@@ -17,10 +17,11 @@ use smoltcp::wire::{
 
 use crate::dgram::{self, Delivery};
 use crate::iface::LO;
-use crate::listener;
+use crate::outbound::UDPLITE;
 use crate::raw::{self, Arrived};
 use crate::socket::{PacketInfo, Proto};
 use crate::state::Inner;
+use crate::{listener, udplite};
 
 pub(crate) enum Verdict {
     /// smoltcp takes it.
@@ -128,14 +129,27 @@ pub(crate) fn steer(inner: &mut Inner, n: usize, frame: &[u8]) -> Verdict {
         raw::deliver(inner, &m);
     }
     match ip.proto {
-        IpProtocol::Udp => {
-            let Ok(u) = UdpPacket::new_checked(ip.l4) else {
-                return Verdict::Pass;
+        IpProtocol::Udp | IpProtocol::Unknown(UDPLITE) => {
+            // UDP-Lite's length field is its checksum's coverage (0: all);
+            // the datagram runs to the end of the IP packet.
+            let (proto, end, cover) = if ip.proto == IpProtocol::Udp {
+                let Ok(u) = UdpPacket::new_checked(ip.l4) else {
+                    return Verdict::Pass;
+                };
+                let end = usize::from(u.len()).clamp(8, ip.l4.len());
+                (Proto::Udp, end, None)
+            } else {
+                // Linux drops a coverage RFC 3828 forbids, silently.
+                let Some(c) = udplite::coverage(ip.l4) else {
+                    return Verdict::Drop;
+                };
+                (Proto::UdpLite, ip.l4.len(), Some(c))
             };
-            let end = usize::from(u.len()).clamp(8, ip.l4.len());
-            let src = SocketAddr::new(ip.src, u.src_port());
-            let dst = SocketAddr::new(ip.dst, u.dst_port());
-            match dgram::lookup(inner, Proto::Udp, src, dst) {
+            let port = |at: usize| u16::from_be_bytes([ip.l4[at], ip.l4[at + 1]]);
+            let src = SocketAddr::new(ip.src, port(0));
+            let dst = SocketAddr::new(ip.dst, port(2));
+            match dgram::lookup(inner, proto, src, dst) {
+                Some(ep) if cover.is_some_and(|c| !udplite::takes(inner, ep, c)) => Verdict::Drop,
                 Some(ep) => Verdict::Deliver(Delivery {
                     ep,
                     from: src,

@@ -18,8 +18,8 @@ const LAYERS: &[&[&str]] = &[
     &["orphan", "state"],
     // The protocols.
     &[
-        "tcp_sock", "bind", "stream", "listener", "tcp", "dgram", "outbound", "raw", "steer",
-        "conns",
+        "tcp_sock", "bind", "stream", "listener", "tcp", "dgram", "outbound", "raw", "udplite",
+        "steer", "conns",
     ],
     // The engine.
     &["engine", "poller"],

@@ -161,3 +161,26 @@ fn connections_lists_udp() {
     let me = list.iter().find(|c| c.tag == 5).unwrap();
     assert_eq!((me.state, me.local), (7, a.local_addr()));
 }
+
+#[test]
+fn udplite_echoes_on_ports_of_its_own() {
+    let s = stack();
+    for (v6, at) in [(false, "127.0.0.1:0"), (true, "[::1]:0")] {
+        let srv = sock(&s, v6, Proto::UdpLite);
+        srv.ep.bind(addr(at)).unwrap();
+        let to = srv.ep.local_addr().unwrap();
+        // A UDP socket on the same port is another table's.
+        let u = udp(&s, v6);
+        u.ep.bind(to).unwrap();
+        let c = sock(&s, v6, Proto::UdpLite);
+        c.send_to(to, b"lite").unwrap();
+        let (msg, from) = srv.recv_from(100).unwrap();
+        assert_eq!(msg, b"lite");
+        let from = from.unwrap();
+        assert_eq!(from.port(), c.ep.local_addr().unwrap().port());
+        assert_eq!(u.try_recv(10, false).err(), Some(Errno::EAGAIN));
+        srv.send_to(from, b"back").unwrap();
+        assert_eq!(c.recv(10).unwrap(), b"back");
+        assert_eq!(c.send_to(addr(at), b"x"), Err(Errno::EINVAL), "port 0");
+    }
+}

@@ -15,6 +15,7 @@
  * order, sizes and truncation (MSG_CTRUNC, cmsg_len), IP_TTL,
  * IPV6_HOPLIMIT and *_PKTINFO on sendmsg, SO_TIMESTAMP and
  * SO_TIMESTAMPNS, and a v4 datagram on a dual-stack socket.
+ * udplite: UDP-Lite's own ports, control messages and coverage options.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -675,6 +676,48 @@ static void udp6(void)
 	close(s);
 }
 
+/* UDP-Lite: UDP's calls under protocol 136, with a port table of its
+ * own, the same control messages, and its coverage options. */
+static void udplite(void)
+{
+	int s = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDPLITE);
+	int c = socket(AF_INET6, SOCK_DGRAM, IPPROTO_UDPLITE);
+	addr_t a;
+	socklen_t len = v4addr(&a, "127.0.0.1", 0);
+	CHECK(bind(s, &a.sa, len) == 0);
+	int port = port_of(s);
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+	TRY("udplite: UDP binds the same port", bind(u, &a.sa, v4addr(&a, "127.0.0.1", port)));
+	printf("udplite: SO_PROTOCOL %d UDPLITE_SEND_CSCOV %d on udp %d, SOL_UDPLITE on udp %d\n",
+	       get_int(s, SOL_SOCKET, SO_PROTOCOL), get_int(s, IPPROTO_UDPLITE, 10),
+	       get_int(u, IPPROTO_UDPLITE, 10), get_int(u, IPPROTO_UDPLITE, 99));
+	TRY("udplite: UDPLITE_SEND_CSCOV 4", set_int(c, IPPROTO_UDPLITE, 10, 4));
+	TRY("udplite: UDPLITE_RECV_CSCOV 70000", set_int(s, IPPROTO_UDPLITE, 11, 70000));
+	printf("udplite: now %d and %d\n", get_int(c, IPPROTO_UDPLITE, 10), get_int(s, IPPROTO_UDPLITE, 11));
+	TRY("udplite: set UDPLITE_SEND_CSCOV on udp", set_int(u, IPPROTO_UDPLITE, 10, 8));
+	CHECK(set_int(s, IPPROTO_IP, IP_RECVTTL, 1) == 0);
+	/* A v6 socket's IPv4 datagrams take IP_TTL, not IPV6_UNICAST_HOPS. */
+	CHECK(set_int(c, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 3) == 0);
+	printf("udplite: v6 socket IP_TTL %d\n", get_int(c, IPPROTO_IP, IP_TTL));
+	/* Coverage 8 of 13 bytes: less than the receiver asks, then enough. */
+	TRY("udplite: sendto mapped", sendto(c, "dgram", 5, 0, &a.sa, v6addr(&a, "::ffff:127.0.0.1", port)));
+	recv_show(s, "udplite: covered 8, 65535 wanted", 512, 0);
+	TRY("udplite: UDPLITE_RECV_CSCOV 8", set_int(s, IPPROTO_UDPLITE, 11, 8));
+	TRY("udplite: sendto mapped", sendto(c, "dgram", 5, 0, &a.sa, v6addr(&a, "::ffff:127.0.0.1", port)));
+	recv_show(s, "udplite: covered 8, 8 wanted", 512, 0);
+	TRY("udplite: UDPLITE_RECV_CSCOV 0", set_int(s, IPPROTO_UDPLITE, 11, 0));
+	TRY("udplite: sendto mapped", sendto(c, "dgram", 5, 0, &a.sa, v6addr(&a, "::ffff:127.0.0.1", port)));
+	recv_show(s, "udplite: covered 8, all wanted", 512, 0);
+	TRY("udplite: UDPLITE_SEND_CSCOV 0", set_int(c, IPPROTO_UDPLITE, 10, 0));
+	TRY("udplite: IP_TTL 6 on the v6 socket", set_int(c, IPPROTO_IP, IP_TTL, 6));
+	TRY("udplite: sendto mapped", sendto(c, "dgram", 5, 0, &a.sa, v6addr(&a, "::ffff:127.0.0.1", port)));
+	recv_show(s, "udplite: covered all, all wanted", 512, 0);
+	TRY("udplite: UDP socket heard", recv(u, &a, sizeof a, MSG_DONTWAIT));
+	close(u);
+	close(c);
+	close(s);
+}
+
 static int want(int argc, char **argv, const char *part)
 {
 	if (argc < 2)
@@ -696,6 +739,7 @@ int main(int argc, char **argv)
 	PART("nonroot", nonroot());
 	PART("udp4", udp4());
 	PART("udp6", udp6());
+	PART("udplite", udplite());
 	if (fails) {
 		printf("%d FAILED\n", fails);
 		return 1;

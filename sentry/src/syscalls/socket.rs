@@ -20,8 +20,8 @@ use crate::vfs::File;
 use netstack::NetworkMode;
 
 const INET: &str =
-    "AF_UNIX, AF_NETLINK (NETLINK_ROUTE), and AF_INET/AF_INET6 TCP, UDP, ping and raw ICMP sockets (raw: root only, no IP_HDRINCL); other raw protocols are EPROTONOSUPPORT";
-const CONNECT: &str = "AF_UNIX, AF_NETLINK (NETLINK_ROUTE), and AF_INET/AF_INET6 TCP, UDP, ping and raw ICMP sockets; \
+    "AF_UNIX, AF_NETLINK (NETLINK_ROUTE), and AF_INET/AF_INET6 TCP, UDP, UDP-Lite, ping and raw ICMP sockets (raw: root only, no IP_HDRINCL); other raw protocols are EPROTONOSUPPORT";
+const CONNECT: &str = "AF_UNIX, AF_NETLINK (NETLINK_ROUTE), and AF_INET/AF_INET6 TCP, UDP, UDP-Lite, ping and raw ICMP sockets; \
     a host AF_UNIX socket file through the Gofer only with --host-uds=open or when the spec binds it in";
 
 pub fn register(t: &mut Table) {

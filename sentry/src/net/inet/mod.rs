@@ -1,5 +1,6 @@
-//! AF_INET and AF_INET6 sockets: TCP, UDP, ICMP echo and raw ICMP over
-//! the sandbox's network stack (the `netstack` crate, smoltcp underneath).
+//! AF_INET and AF_INET6 sockets: TCP, UDP, UDP-Lite, ICMP echo and raw
+//! ICMP over the sandbox's network stack (the `netstack` crate, smoltcp
+//! underneath).
 //!
 //! The stack never blocks: every endpoint call answers at once, and the
 //! stack wakes the socket's wait queue through the endpoint's notify hook
@@ -94,6 +95,7 @@ impl InetSocket {
         let (proto, protocol) = match (kind, protocol) {
             (libc::SOCK_STREAM, 0 | libc::IPPROTO_TCP) => (Proto::Tcp, libc::IPPROTO_TCP),
             (libc::SOCK_DGRAM, 0 | libc::IPPROTO_UDP) => (Proto::Udp, libc::IPPROTO_UDP),
+            (libc::SOCK_DGRAM, libc::IPPROTO_UDPLITE) => (Proto::UdpLite, protocol),
             (libc::SOCK_DGRAM, libc::IPPROTO_ICMP) if !v6 => (Proto::Icmp, protocol),
             (libc::SOCK_DGRAM, libc::IPPROTO_ICMPV6) if v6 => (Proto::Icmp, protocol),
             (libc::SOCK_RAW, _) => {

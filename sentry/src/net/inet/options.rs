@@ -180,8 +180,16 @@ pub(super) fn get(s: &InetSocket, level: i32, name: i32) -> Result<Vec<u8>, Errn
         (libc::IPPROTO_TCP, libc::TCP_INFO) if s.is_stream() => tcp_info(s),
         (libc::IPPROTO_TCP, libc::TCP_CONGESTION) if s.is_stream() => b"reno\0".to_vec(),
         (libc::IPPROTO_IP, libc::IP_TTL) if !s.v6 => int_bytes(i32::from(o.ttl)),
+        (libc::IPPROTO_IP, libc::IP_TTL) => int_bytes(i32::from(o.v4_ttl)),
         (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS) if s.v6 => int_bytes(i32::from(o.ttl)),
         (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) if s.v6 => int_bytes(i32::from(o.v6_only)),
+        // udp_lib_getsockopt answers these on UDP sockets too.
+        (libc::IPPROTO_UDPLITE, UDPLITE_SEND_CSCOV) if is_udp(s) => {
+            int_bytes(o.udplite_send_coverage.unwrap_or(0).into())
+        }
+        (libc::IPPROTO_UDPLITE, UDPLITE_RECV_CSCOV) if is_udp(s) => {
+            int_bytes(o.udplite_recv_coverage.unwrap_or(0).into())
+        }
         (libc::IPPROTO_IP, libc::IP_HDRINCL) if !s.v6 => int_bytes(0),
         // Linux's tcp/udp_getsockopt hand other levels to ip_getsockopt,
         // which says EOPNOTSUPP for a level not its own (ipv6_getsockopt
@@ -193,15 +201,29 @@ pub(super) fn get(s: &InetSocket, level: i32, name: i32) -> Result<Vec<u8>, Errn
 }
 
 /// The levels an AF_INET socket's getsockopt knows: the socket's, IP's,
-/// and its protocol's.
+/// and its protocol's (UDP's and UDP-Lite's sockets know both theirs).
 fn own_level(s: &InetSocket, level: i32) -> bool {
-    let proto = match s.kind {
-        libc::SOCK_STREAM => libc::IPPROTO_TCP,
-        libc::SOCK_RAW => libc::SOL_RAW,
-        _ if s.protocol == libc::IPPROTO_UDP => libc::IPPROTO_UDP,
-        _ => libc::IPPROTO_IP,
+    let own = match s.kind {
+        libc::SOCK_STREAM => level == libc::IPPROTO_TCP,
+        libc::SOCK_RAW => level == libc::SOL_RAW,
+        _ if is_udp(s) => level == libc::IPPROTO_UDP || level == libc::IPPROTO_UDPLITE,
+        _ => false,
     };
-    level == libc::SOL_SOCKET || level == libc::IPPROTO_IP || level == proto
+    own || level == libc::SOL_SOCKET || level == libc::IPPROTO_IP
+}
+
+/// UDP-Lite's checksum coverage options (level SOL_UDPLITE), which the
+/// stack acts on (`netstack::Options::udplite_send_coverage`).
+const UDPLITE_SEND_CSCOV: i32 = 10;
+const UDPLITE_RECV_CSCOV: i32 = 11;
+
+fn is_udplite(s: &InetSocket) -> bool {
+    s.protocol == libc::IPPROTO_UDPLITE
+}
+
+/// UDP or UDP-Lite, which share Linux's udp_lib_getsockopt.
+fn is_udp(s: &InetSocket) -> bool {
+    s.kind == libc::SOCK_DGRAM && (s.protocol == libc::IPPROTO_UDP || is_udplite(s))
 }
 
 /// What SO_RCVBUF and SO_SNDBUF report before any setsockopt: Linux's
@@ -299,9 +321,28 @@ pub(super) fn set(s: &InetSocket, level: i32, name: i32, val: &[u8]) -> Result<(
             let ttl = hops(int_option(val)?)?;
             return endpoint(s, |o| o.ttl = ttl);
         }
+        // On a v6 socket: its IPv4 datagrams' TTL.
+        (libc::IPPROTO_IP, libc::IP_TTL) => {
+            let ttl = hops(int_option(val)?)?;
+            return endpoint(s, |o| o.v4_ttl = ttl);
+        }
         (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS) if s.v6 => {
             let ttl = hops(int_option(val)?)?;
             return endpoint(s, |o| o.ttl = ttl);
+        }
+        (libc::IPPROTO_UDPLITE, UDPLITE_SEND_CSCOV | UDPLITE_RECV_CSCOV) if is_udplite(s) => {
+            // Linux's bounds: 0 (all), else 8 up to 65535.
+            let v = match int_option(val)? {
+                0 => 0,
+                v => v.clamp(8, 65535) as u16,
+            };
+            return endpoint(s, |o| {
+                if name == UDPLITE_SEND_CSCOV {
+                    o.udplite_send_coverage = Some(v);
+                } else {
+                    o.udplite_recv_coverage = Some(v);
+                }
+            });
         }
         (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) if s.v6 => {
             // Linux fixes the choice once the socket is bound.

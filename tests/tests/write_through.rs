@@ -233,3 +233,30 @@ fn shared_file_access_sees_host_changes() {
     require!(static_host_program(BUSYBOX, "busybox-static"));
     sees_host_changes(&["--overlay=none"]);
 }
+
+/// shared_file_map.c in a host directory with `--overlay=none`: MAP_SHARED
+/// mappings of a host file, read and write, a child's own mapping and a
+/// forked one all see the same bytes as natively, and the files left on
+/// the host are the native run's byte for byte (stores written back at
+/// msync and at the last munmap).
+#[test]
+fn shared_file_mappings_reach_the_host_as_natively() {
+    require!(sandbox());
+    let program = require!(tests::c_program("shared_file_map"));
+    let prog = program.to_str().unwrap();
+    let native = HostDir::new("wt-map-native");
+    let sandboxed = HostDir::new("wt-map-sandboxed");
+    let n = Cmd::new(&[prog, &native.arg()]).run_native();
+    n.assert_success();
+    let s = Cmd::new(&[prog, &sandboxed.arg()])
+        .flags(&["--overlay=none"])
+        .run_sandboxed();
+    s.assert_success();
+    tests::assert_same(&n, &s);
+    assert!(n.stdout.contains("b after a store: 'hello56789'"), "{}", n.describe());
+    for name in ["mapped", "kept"] {
+        let a = std::fs::read(native.0.join(name)).unwrap();
+        let b = std::fs::read(sandboxed.0.join(name)).unwrap();
+        assert!(a == b, "{name} differs: native {} bytes, sandboxed {}", a.len(), b.len());
+    }
+}

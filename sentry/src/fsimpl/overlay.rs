@@ -826,6 +826,22 @@ impl Inode for OvInode {
         }
     }
 
+    fn map_shared(
+        &self,
+        memfile: &Arc<MemoryFile>,
+        off: u64,
+        len: u64,
+        writable: bool,
+    ) -> Option<Result<vfs::SharedPages, Errno>> {
+        if self.ftype != libc::S_IFREG {
+            return None;
+        }
+        match self.top() {
+            Ok(t) => t.map_shared(memfile, off, len, writable),
+            Err(e) => Some(Err(e)),
+        }
+    }
+
     fn statfs(&self) -> Result<libc::statfs, Errno> {
         let (u, l) = self.layers();
         let mut s = match (l, u) {

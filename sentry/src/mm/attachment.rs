@@ -1,6 +1,7 @@
 //! Objects that count the address spaces they are attached to (Linux's
 //! `vm_operations_struct` open/close, which SysV shared memory uses for
-//! its attach count), and shmdt(2)'s unmapping of one attachment.
+//! its attach count, and a shared file mapping for writing back), and
+//! shmdt(2)'s unmapping of one attachment.
 //!
 //! The MM knows no segment: the kernel hands it an [`Attachment`] with the
 //! mapping and the MM keeps it on each VMA of that mapping. Every VMA of
@@ -21,6 +22,7 @@ use platform::Context;
 
 use super::{page_round_up, MemoryManager, PAGE_SIZE};
 use crate::errno::Errno;
+use crate::vfs::SharedMapping;
 
 pub trait Attachment: Send + Sync {
     /// The attachment a forked child's copy of the mapping holds.
@@ -32,6 +34,44 @@ pub trait Attachment: Send + Sync {
 
     /// The concrete type, for the kernel that made it.
     fn as_any(&self) -> &dyn Any;
+
+    /// Whether shmdt(2) unmaps it: a SysV segment's attachment, not a
+    /// shared file mapping's [`FileHold`].
+    fn shmdt_target(&self) -> bool {
+        true
+    }
+
+    /// msync(2) of the mapping: writes back what stores may have changed.
+    fn sync(&self) -> Result<(), Errno> {
+        Ok(())
+    }
+}
+
+/// A MAP_SHARED file mapping's hold on its file ([`SharedMapping`]), kept
+/// as the mapping's attachment: the file hears of fork and of the last
+/// unmap, and msync reaches it.
+pub struct FileHold(pub Arc<dyn SharedMapping>);
+
+impl Attachment for FileHold {
+    fn fork(&self) -> Arc<dyn Attachment> {
+        Arc::new(FileHold(self.0.fork()))
+    }
+
+    fn size(&self) -> u64 {
+        0
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn shmdt_target(&self) -> bool {
+        false
+    }
+
+    fn sync(&self) -> Result<(), Errno> {
+        self.0.sync()
+    }
 }
 
 impl MemoryManager {
@@ -52,7 +92,7 @@ impl MemoryManager {
         let mut ranges = Vec::new();
         for v in inner.vmas.values().filter(|v| v.end > addr) {
             match (&found, &v.attachment) {
-                (None, Some(a)) if at_offset(v.start, v.mem_off) => {
+                (None, Some(a)) if a.shmdt_target() && at_offset(v.start, v.mem_off) => {
                     let size = page_round_up(a.size()).unwrap_or(u64::MAX);
                     found = Some((a.clone(), size));
                     ranges.push((v.start, v.end));
@@ -81,6 +121,28 @@ impl MemoryManager {
         }
         self.settle(&mut inner);
         Ok(())
+    }
+
+    /// msync(2) of `[addr, addr+len)`: each shared file mapping in it
+    /// writes back, after the MM's lock is let go (the file does host I/O).
+    pub fn sync(&self, addr: u64, len: u64) -> Result<(), Errno> {
+        let end = addr.saturating_add(len);
+        let mut holds: Vec<Arc<dyn Attachment>> = Vec::new();
+        {
+            let inner = self.inner();
+            for v in inner
+                .vmas
+                .values()
+                .filter(|v| v.end > addr && v.start < end)
+            {
+                if let Some(a) = v.attachment.as_ref().filter(|a| !a.shmdt_target()) {
+                    if !holds.iter().any(|h| Arc::ptr_eq(h, a)) {
+                        holds.push(a.clone());
+                    }
+                }
+            }
+        }
+        holds.iter().try_for_each(|h| h.sync())
     }
 
     /// The distinct attachments this address space holds, for the kernel

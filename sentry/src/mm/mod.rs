@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use platform::{AddressSpace, Context};
 
-pub use attachment::Attachment;
+pub use attachment::{Attachment, FileHold};
 pub use cow::Run;
 
 use crate::errno::Errno;

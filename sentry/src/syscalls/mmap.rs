@@ -1,19 +1,21 @@
 //! Memory syscalls: mmap, munmap, mprotect, mremap, brk, madvise, mincore,
 //! msync.
 
+use std::sync::Arc;
+
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::task::Task;
-use crate::mm::{page_round_up, MapRequest, VmaKind, PAGE_SIZE};
+use crate::mm::{page_round_up, Attachment, FileHold, MapRequest, VmaKind, PAGE_SIZE};
 
 pub fn register(t: &mut Table) {
     t.add(
         libc::SYS_mmap,
         "mmap",
         Support::Partial(
-            "MAP_SHARED of a file the sandbox created or changed (tmpfs, overlay upper layer) maps the \
-             file's own pages: coherent with read/write and other mappings; MAP_SHARED of a file \
-             only in the host root is a snapshot; MAP_HUGETLB unsupported",
+            "MAP_SHARED maps the file's own pages, coherent with read/write and other mappings: \
+             in the memory file for tmpfs and the overlay's upper layer, a page cache written \
+             back at msync, fsync and the last unmap for host files; MAP_HUGETLB unsupported",
         ),
         sys_mmap,
     );
@@ -38,12 +40,7 @@ pub fn register(t: &mut Table) {
         Support::Partial("every mapped page is reported resident"),
         sys_mincore,
     );
-    t.add(
-        libc::SYS_msync,
-        "msync",
-        Support::Partial("checks the range; nothing to write back"),
-        sys_msync,
-    );
+    t.add(libc::SYS_msync, "msync", Support::Full, sys_msync);
     t.add(libc::SYS_mlock, "mlock", Support::Full, sys_mlock);
     t.add(libc::SYS_munlock, "munlock", Support::Full, sys_mlock);
     t.add(
@@ -134,10 +131,13 @@ fn sys_mmap(t: &mut Task, a: &SyscallArgs) -> SysResult {
             }
             // The file's own pages, if its data is in the memory file. The
             // inode is asked without the MM's lock held.
-            if let Some(segs) = f.shared_memory(off, len) {
-                let segs = segs?;
-                let mm = t.mm.clone();
-                return mm.mmap_segments(t.ctx(), req, segs);
+            let mm = t.mm.clone();
+            if let Some(pages) = f.map_shared(&mm.file, off, len, req.may_write) {
+                let pages = pages?;
+                req.attachment = pages
+                    .hold
+                    .map(|h| Arc::new(FileHold(h)) as Arc<dyn Attachment>);
+                return mm.mmap_segments(t.ctx(), req, pages.segments);
             }
         }
         if shared && prot & libc::PROT_WRITE != 0 {
@@ -306,7 +306,7 @@ fn sys_msync(t: &mut Task, a: &SyscallArgs) -> SysResult {
     if !t.mm.is_mapped(addr, len) {
         return Err(Errno::ENOMEM);
     }
-    Ok(0)
+    t.mm.sync(addr, len).map(|_| 0)
 }
 
 fn sys_mlock(t: &mut Task, a: &SyscallArgs) -> SysResult {

@@ -185,6 +185,20 @@ impl File {
         self.dentry.as_ref()?.inode.shared_memory(off, len)
     }
 
+    /// The pages for a MAP_SHARED mapping (see [`super::Inode::map_shared`]).
+    pub fn map_shared(
+        &self,
+        memfile: &Arc<crate::memfile::MemoryFile>,
+        off: u64,
+        len: u64,
+        writable: bool,
+    ) -> Option<Result<super::SharedPages, Errno>> {
+        self.dentry
+            .as_ref()?
+            .inode
+            .map_shared(memfile, off, len, writable)
+    }
+
     fn lock_pos(&self) -> MutexGuard<'_, u64> {
         self.pos.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -140,6 +140,28 @@ pub type InodeRef = Arc<dyn Inode>;
 /// multiples).
 pub type MemSegment = (Arc<crate::memfile::MemRange>, u64, u64);
 
+/// A shared mapping's hold on the file whose pages it maps (Linux's
+/// `vm_operations_struct` open and close for a file): every piece of the
+/// mapping keeps the same hold, a forked copy of the mapping gets its own,
+/// and when the last piece goes the hold is dropped, which is when the file
+/// writes back what stores through the mapping may have changed.
+pub trait SharedMapping: Send + Sync {
+    /// The hold a forked child's copy of the mapping keeps.
+    fn fork(&self) -> Arc<dyn SharedMapping>;
+    /// msync(2): writes back now what stores through mappings may have
+    /// changed.
+    fn sync(&self) -> Result<(), Errno>;
+}
+
+/// The pages a MAP_SHARED mapping maps ([`Inode::map_shared`]).
+pub struct SharedPages {
+    /// The file's pages, in file order.
+    pub segments: Vec<MemSegment>,
+    /// The file's hold on the mapping, when it keeps the pages elsewhere
+    /// than in the memory file and must write them back.
+    pub hold: Option<Arc<dyn SharedMapping>>,
+}
+
 /// A file of one filesystem.
 ///
 /// Directory operations take names that the VFS has already checked: never
@@ -261,6 +283,26 @@ pub trait Inode: Send + Sync + Any {
     /// through mappings without any change of mtime.
     fn shared_memory(&self, _off: u64, _len: u64) -> Option<Result<Vec<MemSegment>, Errno>> {
         None
+    }
+
+    /// The pages for a MAP_SHARED mapping of bytes `[off, off+len)` (page
+    /// multiples, `len` > 0) of a regular file, taken from `memfile`
+    /// where the file keeps none there yet, coherent with read and write
+    /// while mapped; `writable`: the mapping may be made writable (stores
+    /// may reach the file). `None`: the mapping is a copy. By default the
+    /// file's own [`Inode::shared_memory`].
+    fn map_shared(
+        &self,
+        _memfile: &Arc<crate::memfile::MemoryFile>,
+        off: u64,
+        len: u64,
+        _writable: bool,
+    ) -> Option<Result<SharedPages, Errno>> {
+        let pages = self.shared_memory(off, len)?;
+        Some(pages.map(|segments| SharedPages {
+            segments,
+            hold: None,
+        }))
     }
 
     /// fallocate(FALLOC_FL_PUNCH_HOLE): bytes `[off, off+len)` inside

@@ -97,7 +97,12 @@ pub(super) fn pread_full(fd: &OwnedFd, buf: &mut [u8], off: u64) -> Result<usize
 ///
 /// # Safety
 /// `p..p+len` must be writable memory for the duration of the call.
-unsafe fn pread_raw(fd: RawFd, p: *mut u8, len: usize, off: u64) -> Result<usize, Errno> {
+pub(super) unsafe fn pread_raw(
+    fd: RawFd,
+    p: *mut u8,
+    len: usize,
+    off: u64,
+) -> Result<usize, Errno> {
     let mut done = 0;
     while done < len {
         let at = off
@@ -127,8 +132,48 @@ unsafe fn pread_raw(fd: RawFd, p: *mut u8, len: usize, off: u64) -> Result<usize
     Ok(done)
 }
 
+/// [`pwrite_full`] from raw memory: a page-cache chunk.
+///
+/// # Safety
+/// `p..p+len` must be readable memory for the duration of the call.
+pub(super) unsafe fn pwrite_raw(
+    fd: RawFd,
+    p: *const u8,
+    len: usize,
+    off: u64,
+) -> Result<usize, Errno> {
+    let mut done = 0;
+    while done < len {
+        let at = off
+            .checked_add(done as u64)
+            .and_then(|o| i64::try_from(o).ok())
+            .ok_or(Errno::EFBIG)?;
+        // SAFETY: the caller guarantees p..p+len is readable; done < len.
+        let n = unsafe { libc::pwrite64(fd, p.add(done).cast(), len - done, at) };
+        if n < 0 {
+            let e = nix::errno::Errno::last_raw();
+            if e == libc::EINTR {
+                continue;
+            }
+            if done > 0 {
+                break;
+            }
+            return Err(errno(e));
+        }
+        if n == 0 {
+            break;
+        }
+        // 0 < n <= len - done.
+        done += (n as usize).min(len - done);
+    }
+    Ok(done)
+}
+
 impl FileOps for GoferFile {
     fn read_at(&self, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
+        if let Some(r) = self.inode.read_cached(buf, off) {
+            return r;
+        }
         let limit = self.read_limit();
         if off >= limit {
             return Ok(0);
@@ -153,7 +198,7 @@ impl FileOps for GoferFile {
         dst: &mut IoSeq<'_>,
         off: u64,
     ) -> Result<usize, Errno> {
-        if let Backing::Host(fd) = &self.backing {
+        if let (Backing::Host(fd), false) = (&self.backing, self.inode.is_mapped_shared()) {
             let limit = self.read_limit();
             if off >= limit {
                 return Ok(0);
@@ -191,11 +236,11 @@ impl FileOps for GoferFile {
     }
 
     fn write_at(&self, buf: &[u8], off: u64) -> Result<usize, Errno> {
-        let r = match &self.backing {
+        let r = self.inode.write_cached(buf, off, || match &self.backing {
             Backing::Host(fd) => pwrite_full(fd, buf, off),
             Backing::Fid(fid) => self.client.write(*fid, off, buf).map_err(errno),
             Backing::Closed => Err(Errno::EBADF),
-        };
+        });
         if matches!(r, Ok(n) if n > 0) {
             self.written();
         }
@@ -207,6 +252,7 @@ impl FileOps for GoferFile {
     }
 
     fn fsync(&self) -> Result<(), Errno> {
+        self.inode.write_back_cached()?;
         match &self.backing {
             Backing::Host(fd) => {
                 // SAFETY: `fd` is an open descriptor.

@@ -46,6 +46,7 @@ use crate::vfs::{self, DirEntry, FileOps, Inode, InodeRef, Owner, SetAttr};
 
 mod file;
 mod listing;
+mod page_cache;
 #[cfg(test)]
 mod tests;
 
@@ -212,6 +213,7 @@ impl GoferFs {
             spare_queued: AtomicBool::new(false),
             ahead: Default::default(),
             cache: Mutex::new(Cache::default()),
+            pages: Mutex::new(None),
         })
     }
 }
@@ -307,6 +309,8 @@ pub struct GoferInode {
     /// [`Order`], else 0.
     ahead: std::sync::atomic::AtomicU8,
     cache: Mutex<Cache>,
+    /// The pages shared mappings of this file map, while any does.
+    pages: page_cache::Pages,
 }
 
 /// How an open-ahead guesses the files opened next.
@@ -933,6 +937,7 @@ impl GoferInode {
                 link,
                 ..Cache::default()
             }),
+            pages: Mutex::new(None),
         })
     }
 
@@ -1396,6 +1401,9 @@ impl Inode for GoferInode {
             .setattr_at(&refs(&path), &set)
             .map_err(errno)?;
         self.set_attr(a);
+        if let Some(size) = attr.size {
+            self.resize_cached(size);
+        }
         Ok(())
     }
 
@@ -1450,6 +1458,26 @@ impl Inode for GoferInode {
         // The host file's ctime moved.
         self.mark_stale();
         Ok(())
+    }
+
+    /// A probe (`len` 0) answers whether shared mappings map the file
+    /// now: caches of file contents must not hold it meanwhile. Mappings
+    /// are made through [`Inode::map_shared`].
+    fn shared_memory(&self, _off: u64, len: u64) -> Option<Result<Vec<vfs::MemSegment>, Errno>> {
+        (len == 0 && self.is_mapped_shared()).then(|| Ok(Vec::new()))
+    }
+
+    fn map_shared(
+        &self,
+        memfile: &Arc<crate::memfile::MemoryFile>,
+        off: u64,
+        len: u64,
+        writable: bool,
+    ) -> Option<Result<vfs::SharedPages, Errno>> {
+        if self.mode() & libc::S_IFMT != libc::S_IFREG || len == 0 {
+            return None;
+        }
+        self.me.upgrade()?.map_cached(memfile, off, len, writable)
     }
 
     fn statfs(&self) -> Result<libc::statfs, Errno> {

@@ -35,16 +35,12 @@ mod regular;
 #[cfg(test)]
 mod tests;
 
-use regular::{chunk_of, chunk_start, Pieces, RegData};
+use super::chunks::{chunk_of, chunk_start};
+#[cfg(test)]
+use super::chunks::{CHUNK_MAX, GEOMETRIC_END};
+use regular::{Pieces, RegData};
 
 const PAGE: usize = 4096;
-/// The first chunk of a file's data; chunk k holds `CHUNK_BASE << k` bytes.
-const CHUNK_BASE: u64 = 64 << 10;
-/// Chunks 0 .. GEOMETRIC_CHUNKS grow; the ones after are all CHUNK_MAX.
-const GEOMETRIC_CHUNKS: u64 = 11;
-const CHUNK_MAX: u64 = CHUNK_BASE << (GEOMETRIC_CHUNKS - 1);
-/// Where the growing chunks end.
-const GEOMETRIC_END: u64 = CHUNK_BASE * ((1 << GEOMETRIC_CHUNKS) - 1);
 /// Default size limit of one tmpfs.
 pub const DEFAULT_MAX_BYTES: u64 = 2 << 30;
 /// Most files one tmpfs holds (each costs Sentry memory even when empty).

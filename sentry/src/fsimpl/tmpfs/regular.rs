@@ -4,31 +4,6 @@
 
 use super::*;
 
-/// The chunk holding file offset `off`: its index, file offset and length.
-pub(super) fn chunk_of(off: u64) -> (u64, u64, u64) {
-    if off < GEOMETRIC_END {
-        // Chunk k starts at CHUNK_BASE * (2^k - 1).
-        let k = u64::from((off / CHUNK_BASE + 1).ilog2());
-        (k, CHUNK_BASE * ((1 << k) - 1), CHUNK_BASE << k)
-    } else {
-        let i = (off - GEOMETRIC_END) / CHUNK_MAX;
-        (
-            GEOMETRIC_CHUNKS + i,
-            GEOMETRIC_END + i * CHUNK_MAX,
-            CHUNK_MAX,
-        )
-    }
-}
-
-/// The file offset where chunk `k` starts.
-pub(super) fn chunk_start(k: u64) -> u64 {
-    if k < GEOMETRIC_CHUNKS {
-        CHUNK_BASE * ((1 << k) - 1)
-    } else {
-        GEOMETRIC_END + (k - GEOMETRIC_CHUNKS) * CHUNK_MAX
-    }
-}
-
 /// One chunk of a regular file's data.
 pub(super) struct Chunk {
     pub(super) mem: Arc<MemRange>,

@@ -253,6 +253,16 @@ pub enum Command {
 }
 
 impl Command {
+    /// Commands whose job is to print: a reader that goes away (`state
+    /// ID | head -1`) ends them quietly by SIGPIPE, as it ends runc,
+    /// instead of a failed write.
+    pub fn prints(&self) -> bool {
+        matches!(
+            self,
+            Command::State(_) | Command::List(_) | Command::Ps(_) | Command::Events(_)
+        )
+    }
+
     /// The runc-compatible commands (exit status 1 on error, as runc).
     pub fn is_runtime(&self) -> bool {
         !matches!(

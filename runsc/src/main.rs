@@ -40,6 +40,11 @@ fn main() -> ExitCode {
             };
         }
     };
+    if cli.command.prints() {
+        // SAFETY: restores the default disposition before any thread
+        // starts; Rust's runtime set SIGPIPE to ignored.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     let config = cli.global.config_for(&cli.command);
     let runtime_command = cli.command.is_runtime();
     match cli::run(&config, cli.command) {

@@ -103,6 +103,19 @@ fn create_start_state_kill_delete() {
     let pids: Vec<i64> = serde_json::from_slice(&o.stdout).expect("ps json");
     assert!(pids.contains(&pid), "{pids:?}");
 
+    // A reader that is gone (`state c2 | head -c0`) ends state by SIGPIPE,
+    // as runc, not with a panic on the failed write.
+    let (r, w) = nix::unistd::pipe().unwrap();
+    drop(r);
+    let o = b
+        .runtime_cmd(&["state", "c2"])
+        .stdout(std::process::Stdio::from(w))
+        .output()
+        .unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(o.status.signal(), Some(libc::SIGPIPE), "{:?}", text(&o));
+    assert!(!text(&o).1.contains("panicked"), "{:?}", text(&o));
+
     // Not stopped yet: delete without --force refuses.
     let o = b.runtime(&["delete", "c2"]);
     assert!(!o.status.success());

@@ -253,10 +253,19 @@ fn shared_file_mappings_reach_the_host_as_natively() {
         .run_sandboxed();
     s.assert_success();
     tests::assert_same(&n, &s);
-    assert!(n.stdout.contains("b after a store: 'hello56789'"), "{}", n.describe());
+    assert!(
+        n.stdout.contains("b after a store: 'hello56789'"),
+        "{}",
+        n.describe()
+    );
     for name in ["mapped", "kept"] {
         let a = std::fs::read(native.0.join(name)).unwrap();
         let b = std::fs::read(sandboxed.0.join(name)).unwrap();
-        assert!(a == b, "{name} differs: native {} bytes, sandboxed {}", a.len(), b.len());
+        assert!(
+            a == b,
+            "{name} differs: native {} bytes, sandboxed {}",
+            a.len(),
+            b.len()
+        );
     }
 }

@@ -1,8 +1,8 @@
-//! send and recv on a host socket, through a Sentry buffer: the host call
-//! is made with MSG_DONTWAIT, and a task that must wait sleeps on the
-//! socket's queue. (The application's pages could be handed to the host
-//! as iovecs; the buffer keeps a fault in the middle of them from losing
-//! track of what the host took.)
+//! send and recv on a host socket: the host call is made with
+//! MSG_DONTWAIT, and a task that must wait sleeps on the socket's queue.
+//! recv hands the application's pages to the host as iovecs (checked
+//! mapped first, so no fault can come in the middle); send goes through a
+//! Sentry buffer, kept until the host took all of it.
 
 use super::{check, HostSocket};
 use crate::errno::Errno;
@@ -97,6 +97,65 @@ pub(super) fn send(
     }
 }
 
+/// What one host recvmsg answered.
+struct Received {
+    /// Its return: for a datagram the whole record's length.
+    len: usize,
+    msg_flags: i32,
+    from: Vec<u8>,
+}
+
+/// One recvmsg(MSG_DONTWAIT) into `pieces`.
+fn host_recv(fd: i32, pieces: &[(*mut u8, usize)], flags: i32) -> Result<Received, Errno> {
+    let mut from = [0u8; 128];
+    let mut iov: Vec<libc::iovec> = pieces
+        .iter()
+        .map(|&(p, n)| libc::iovec {
+            iov_base: p.cast(),
+            iov_len: n,
+        })
+        .collect();
+    let mut m: libc::msghdr = crate::usermem::zeroed();
+    m.msg_name = from.as_mut_ptr().cast();
+    m.msg_namelen = from.len() as u32;
+    m.msg_iov = iov.as_mut_ptr();
+    m.msg_iovlen = iov.len();
+    // SAFETY: `m` points at `from` and at the iovecs, whose pieces the
+    // caller guarantees writable for their lengths.
+    let r = unsafe { libc::recvmsg(fd, &mut m, flags | libc::MSG_DONTWAIT) };
+    let len = check(r)?;
+    Ok(Received {
+        len,
+        msg_flags: m.msg_flags,
+        from: from[..(m.msg_namelen as usize).min(from.len())].to_vec(),
+    })
+}
+
+/// Receives into the application's pages straight (one copy, as
+/// natively); buffers that are not all plain memory go through a Sentry
+/// buffer. The bytes moved are counted in `msg.data`.
+fn recv_once(s: &HostSocket, msg: &mut RecvMsg<'_>, flags: i32) -> Result<Received, Errno> {
+    let want = msg.data.len();
+    let mut got = None;
+    let direct = msg.data.with_ranges(want, true, &mut |pieces| {
+        let total: usize = pieces.iter().map(|p| p.1).sum();
+        let r = host_recv(s.raw(), pieces, flags)?;
+        let moved = r.len.min(total);
+        got = Some(r);
+        Ok(moved)
+    });
+    match direct {
+        Ok(Ok(_)) => got.ok_or(Errno::EIO),
+        Ok(Err(e)) => Err(e),
+        Err(_) => {
+            let mut buf = vec![0u8; want.min(CHUNK)];
+            let r = host_recv(s.raw(), &[(buf.as_mut_ptr(), buf.len())], flags)?;
+            msg.data.copy_out(&buf[..r.len.min(buf.len())])?;
+            Ok(r)
+        }
+    }
+}
+
 pub(super) fn recv(
     s: &HostSocket,
     t: &dyn Caller,
@@ -110,44 +169,27 @@ pub(super) fn recv(
     // A datagram's whole length comes back with MSG_TRUNC.
     let flags = msg.flags & RECV_FLAGS | if stream { 0 } else { libc::MSG_TRUNC };
     let timeout = s.timeouts().rcv;
-    let mut buf = vec![0u8; msg.data.len().min(CHUNK)];
     loop {
-        let mut from = [0u8; 128];
-        let mut iov = libc::iovec {
-            iov_base: buf.as_mut_ptr().cast(),
-            iov_len: msg.data.len().min(buf.len()),
-        };
-        let mut m: libc::msghdr = crate::usermem::zeroed();
-        m.msg_name = from.as_mut_ptr().cast();
-        m.msg_namelen = from.len() as u32;
-        m.msg_iov = &mut iov;
-        m.msg_iovlen = 1;
-        // SAFETY: `m` points at live buffers (`from`, `buf` through `iov`)
-        // of the lengths it gives.
-        let r = unsafe { libc::recvmsg(s.raw(), &mut m, flags | libc::MSG_DONTWAIT) };
-        match check(r) {
-            Ok(n) if !stream => {
-                let copied = n.min(iov.iov_len);
-                msg.data.copy_out(&buf[..copied])?;
-                msg.full_len = n;
-                if m.msg_flags & libc::MSG_TRUNC != 0 {
+        let before = msg.data.done();
+        match recv_once(s, msg, flags) {
+            Ok(r) if !stream => {
+                let copied = msg.data.done() - before;
+                msg.full_len = r.len;
+                if r.msg_flags & libc::MSG_TRUNC != 0 {
                     msg.out_flags |= libc::MSG_TRUNC;
                 }
                 // A host Unix peer's name would be a host path.
-                if m.msg_namelen > 0 && !s.is_unix() {
-                    msg.from = Some(from[..(m.msg_namelen as usize).min(from.len())].to_vec());
+                if !r.from.is_empty() && !s.is_unix() {
+                    msg.from = Some(r.from);
                 }
                 return Ok(if msg.flags & libc::MSG_TRUNC != 0 {
-                    n
+                    r.len
                 } else {
                     copied
                 });
             }
-            Ok(0) => return Ok(msg.data.done()),
-            Ok(n) => {
-                if let Err(e) = msg.data.copy_out(&buf[..n]) {
-                    return progress(msg.data.done(), e);
-                }
+            Ok(r) if r.len == 0 => return Ok(msg.data.done()),
+            Ok(_) => {
                 if !waitall || msg.data.is_empty() {
                     return Ok(msg.data.done());
                 }

@@ -4,6 +4,7 @@
 //! it at the end of each call (see `Stack::with`), the stack's thread for
 //! timers and frames read from the Ethernet interfaces (see `poller`).
 
+use smoltcp::iface::PollResult;
 use smoltcp::time::Instant;
 
 use crate::device::{frames, Sink};
@@ -21,7 +22,8 @@ const LOOP_ROUNDS: usize = 64;
 
 /// Runs the interfaces: loopback until its queue is quiet (so a send has
 /// reached its peer's buffer when the call returns), then each Ethernet
-/// interface once (its egress; frames in arrive on the stack's thread).
+/// interface, its egress until quiet or LOOP_ROUNDS passes (frames in
+/// arrive on the stack's thread).
 pub(crate) fn poll(inner: &mut Inner) {
     let now = inner.now();
     inner.polled = true;
@@ -37,6 +39,14 @@ pub(crate) fn poll(inner: &mut Inner) {
     for i in 1..inner.ifaces.len() {
         let f = &mut inner.ifaces[i];
         f.iface.poll(now, &mut f.dev, &mut f.sockets);
+        // smoltcp sends at most one segment per socket per egress pass:
+        // pass again while something left, or a sender whose window is
+        // open would move one segment per wake-up of the stack.
+        for _ in 0..LOOP_ROUNDS {
+            if f.iface.poll_egress(now, &mut f.dev, &mut f.sockets) == PollResult::None {
+                break;
+            }
+        }
     }
 }
 

@@ -56,7 +56,8 @@ pod!(
     libc::ucred,
     libc::linger,
     libc::mmsghdr,
-    libc::shmid_ds
+    libc::shmid_ds,
+    libc::semid_ds
 );
 // SAFETY: arrays of Pod are Pod.
 unsafe impl<T: Pod, const N: usize> Pod for [T; N] {}

@@ -220,6 +220,13 @@ fn sysv_shared_memory_is_shared_counted_and_removed_as_on_linux() {
     native_then_sandboxed("sysv_shm", &[], SHORT);
 }
 
+/// semget, semop (all or nothing, IPC_NOWAIT, waits other processes end,
+/// SEM_UNDO at exit, EINTR, EIDRM), semtimedop and semctl.
+#[test]
+fn sysv_semaphores_block_undo_and_answer_as_on_linux() {
+    native_then_sandboxed("sysv_sem", &[], SHORT);
+}
+
 #[test]
 fn nice_values_and_affinity_are_kept_inherited_and_checked() {
     native_then_sandboxed("sched_attrs", &[], SHORT);

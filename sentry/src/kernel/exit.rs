@@ -27,6 +27,7 @@ pub fn task_exited(k: &Arc<Kernel>, handle: &Arc<TaskHandle>, tg: &Arc<ThreadGro
         return;
     }
     k.locks.exited(tg.tgid);
+    k.ipc.sem.exit(tg.tgid);
     let (wait_status, children, exit_signal) = {
         let mut i = tg.inner.lock().unwrap();
         let s = i.group_exit.unwrap_or(status);

@@ -26,6 +26,7 @@ mod pipe;
 mod poll;
 mod read_write;
 mod sched;
+mod sem;
 mod shm;
 mod signal;
 mod signalfd;
@@ -66,6 +67,7 @@ pub fn table() -> Table {
     poll::register(&mut t);
     read_write::register(&mut t);
     sched::register(&mut t);
+    sem::register(&mut t);
     shm::register(&mut t);
     signal::register(&mut t);
     signalfd::register(&mut t);

@@ -10,6 +10,7 @@ use std::sync::{Arc, Weak};
 
 use super::{entry, path_ino, GenFn, GenInode, Node, ProcState, TreeDir, WriteFn};
 use crate::errno::Errno;
+use crate::kernel::ipc::sem::{SEMMNI, SEMMNS, SEMMSL, SEMOPM};
 use crate::kernel::uts::{RELEASE, VERSION};
 use crate::kernel::Kernel;
 use crate::vfs::{DirEntry, InodeRef};
@@ -374,6 +375,13 @@ fn sys_tree(state: &Arc<ProcState>, k: Option<&Arc<Kernel>>) -> Vec<(String, Nod
         fixed("kernel", "overflowuid", "65534"),
         fixed("kernel", "pid_max", "4194304"),
         ("random".into(), random),
+        // SEMMSL, SEMMNS, SEMOPM, SEMMNI: the limits semget and semop
+        // apply (fixed: writing them is not supported).
+        fixed(
+            "kernel",
+            "sem",
+            &format!("{SEMMSL}\t{SEMMNS}\t{SEMOPM}\t{SEMMNI}"),
+        ),
         fixed("kernel", "threads-max", "1048576"),
         fixed("kernel", "version", VERSION),
     ];

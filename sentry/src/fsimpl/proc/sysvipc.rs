@@ -11,11 +11,9 @@ use crate::kernel::ipc::shm::Limits;
 use crate::kernel::Kernel;
 use crate::vfs::InodeRef;
 
-/// What /proc/sysvipc/msg and sem show: the headers alone, as there are
-/// no message queues or semaphore sets (msgget and semget are ENOSYS).
+/// What /proc/sysvipc/msg shows: the header alone, as there are no
+/// message queues (msgget is ENOSYS).
 const MSG_HEADER: &str = "       key      msqid perms      cbytes       qnum lspid lrpid   uid   gid  cuid  cgid      stime      rtime      ctime\n";
-const SEM_HEADER: &str =
-    "       key      semid perms      nsems   uid   gid  cuid  cgid      otime      ctime\n";
 
 /// /proc/sysvipc.
 pub(super) fn dir(k: Option<&Arc<Kernel>>) -> InodeRef {
@@ -24,15 +22,20 @@ pub(super) fn dir(k: Option<&Arc<Kernel>>) -> InodeRef {
         let g = GenInode::new(path_ino(&format!("proc:/sysvipc/{name}")), 0o444, gen);
         (name.to_string(), Node::File(Arc::new(g)))
     };
+    let ws = wk.clone();
     let shm: GenFn = Arc::new(move || {
         let k = wk.upgrade().ok_or(Errno::ENOENT)?;
         Ok(k.ipc.shm.proc_listing().into_bytes())
+    });
+    let sem: GenFn = Arc::new(move || {
+        let k = ws.upgrade().ok_or(Errno::ENOENT)?;
+        Ok(k.ipc.sem.proc_listing().into_bytes())
     });
     Arc::new(TreeDir {
         key: "proc:/sysvipc".into(),
         children: Arc::new(vec![
             file("msg", Arc::new(|| Ok(MSG_HEADER.as_bytes().to_vec()))),
-            file("sem", Arc::new(|| Ok(SEM_HEADER.as_bytes().to_vec()))),
+            file("sem", sem),
             file("shm", shm),
         ]),
         magic: libc::PROC_SUPER_MAGIC,

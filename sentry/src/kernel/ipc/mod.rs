@@ -2,10 +2,11 @@
 //! one per kernel, so two sandboxes in one process share no segment.
 //!
 //! [`ids`] holds what every kind of IPC object shares (identifiers, keys,
-//! permissions); [`shm`] is shared memory. Semaphores and message queues
-//! are not implemented (semget and msgget are ENOSYS).
+//! permissions); [`shm`] is shared memory, [`sem`] semaphore sets. Message
+//! queues are not implemented (msgget is ENOSYS).
 
 pub mod ids;
+pub mod sem;
 pub mod shm;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ pub use ids::Who;
 
 pub struct IpcNamespace {
     pub shm: Arc<shm::SharedMemory>,
+    pub sem: Arc<sem::Semaphores>,
 }
 
 impl IpcNamespace {
@@ -24,6 +26,7 @@ impl IpcNamespace {
     pub fn new(memfile: &Arc<MemoryFile>) -> IpcNamespace {
         IpcNamespace {
             shm: shm::SharedMemory::new(memfile),
+            sem: Arc::default(),
         }
     }
 }

@@ -57,7 +57,8 @@ pod!(
     libc::linger,
     libc::mmsghdr,
     libc::shmid_ds,
-    libc::semid_ds
+    libc::semid_ds,
+    libc::msqid_ds
 );
 // SAFETY: arrays of Pod are Pod.
 unsafe impl<T: Pod, const N: usize> Pod for [T; N] {}

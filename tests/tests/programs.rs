@@ -227,6 +227,13 @@ fn sysv_semaphores_block_undo_and_answer_as_on_linux() {
     native_then_sandboxed("sysv_sem", &[], SHORT);
 }
 
+/// msgget, msgsnd and msgrcv by type, full queues, waits other processes
+/// end, EIDRM on removal, msgctl.
+#[test]
+fn sysv_message_queues_pass_messages_by_type_as_on_linux() {
+    native_then_sandboxed("sysv_msg", &[], SHORT);
+}
+
 #[test]
 fn nice_values_and_affinity_are_kept_inherited_and_checked() {
     native_then_sandboxed("sched_attrs", &[], SHORT);

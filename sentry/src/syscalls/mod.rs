@@ -22,6 +22,7 @@ mod ioctl;
 mod memfd;
 mod mmap;
 mod mount;
+mod msg;
 mod pipe;
 mod poll;
 mod read_write;
@@ -67,6 +68,7 @@ pub fn table() -> Table {
     poll::register(&mut t);
     read_write::register(&mut t);
     sched::register(&mut t);
+    msg::register(&mut t);
     sem::register(&mut t);
     shm::register(&mut t);
     signal::register(&mut t);

@@ -10,6 +10,7 @@ use std::sync::{Arc, Weak};
 
 use super::{entry, path_ino, GenFn, GenInode, Node, ProcState, TreeDir, WriteFn};
 use crate::errno::Errno;
+use crate::kernel::ipc::msg::{MSGMAX, MSGMNB, MSGMNI};
 use crate::kernel::ipc::sem::{SEMMNI, SEMMNS, SEMMSL, SEMOPM};
 use crate::kernel::uts::{RELEASE, VERSION};
 use crate::kernel::Kernel;
@@ -368,6 +369,9 @@ fn sys_tree(state: &Arc<ProcState>, k: Option<&Arc<Kernel>>) -> Vec<(String, Nod
         fixed("kernel", "cap_last_cap", &CAP_LAST_CAP.to_string()),
         uts_name(k, "domainname", true),
         uts_name(k, "hostname", false),
+        fixed("kernel", "msgmax", &MSGMAX.to_string()),
+        fixed("kernel", "msgmnb", &MSGMNB.to_string()),
+        fixed("kernel", "msgmni", &MSGMNI.to_string()),
         fixed("kernel", "ngroups_max", "65536"),
         fixed("kernel", "osrelease", RELEASE),
         fixed("kernel", "ostype", "Linux"),

@@ -11,10 +11,6 @@ use crate::kernel::ipc::shm::Limits;
 use crate::kernel::Kernel;
 use crate::vfs::InodeRef;
 
-/// What /proc/sysvipc/msg shows: the header alone, as there are no
-/// message queues (msgget is ENOSYS).
-const MSG_HEADER: &str = "       key      msqid perms      cbytes       qnum lspid lrpid   uid   gid  cuid  cgid      stime      rtime      ctime\n";
-
 /// /proc/sysvipc.
 pub(super) fn dir(k: Option<&Arc<Kernel>>) -> InodeRef {
     let wk = k.map(Arc::downgrade).unwrap_or_default();
@@ -22,10 +18,14 @@ pub(super) fn dir(k: Option<&Arc<Kernel>>) -> InodeRef {
         let g = GenInode::new(path_ino(&format!("proc:/sysvipc/{name}")), 0o444, gen);
         (name.to_string(), Node::File(Arc::new(g)))
     };
-    let ws = wk.clone();
+    let (ws, wm) = (wk.clone(), wk.clone());
     let shm: GenFn = Arc::new(move || {
         let k = wk.upgrade().ok_or(Errno::ENOENT)?;
         Ok(k.ipc.shm.proc_listing().into_bytes())
+    });
+    let msg: GenFn = Arc::new(move || {
+        let k = wm.upgrade().ok_or(Errno::ENOENT)?;
+        Ok(k.ipc.msg.proc_listing().into_bytes())
     });
     let sem: GenFn = Arc::new(move || {
         let k = ws.upgrade().ok_or(Errno::ENOENT)?;
@@ -33,11 +33,7 @@ pub(super) fn dir(k: Option<&Arc<Kernel>>) -> InodeRef {
     });
     Arc::new(TreeDir {
         key: "proc:/sysvipc".into(),
-        children: Arc::new(vec![
-            file("msg", Arc::new(|| Ok(MSG_HEADER.as_bytes().to_vec()))),
-            file("sem", sem),
-            file("shm", shm),
-        ]),
+        children: Arc::new(vec![file("msg", msg), file("sem", sem), file("shm", shm)]),
         magic: libc::PROC_SUPER_MAGIC,
     })
 }

@@ -2,10 +2,11 @@
 //! one per kernel, so two sandboxes in one process share no segment.
 //!
 //! [`ids`] holds what every kind of IPC object shares (identifiers, keys,
-//! permissions); [`shm`] is shared memory, [`sem`] semaphore sets. Message
-//! queues are not implemented (msgget is ENOSYS).
+//! permissions); [`shm`] is shared memory, [`sem`] semaphore sets, [`msg`]
+//! message queues.
 
 pub mod ids;
+pub mod msg;
 pub mod sem;
 pub mod shm;
 
@@ -19,6 +20,7 @@ pub use ids::Who;
 pub struct IpcNamespace {
     pub shm: Arc<shm::SharedMemory>,
     pub sem: Arc<sem::Semaphores>,
+    pub msg: Arc<msg::MessageQueues>,
 }
 
 impl IpcNamespace {
@@ -27,6 +29,7 @@ impl IpcNamespace {
         IpcNamespace {
             shm: shm::SharedMemory::new(memfile),
             sem: Arc::default(),
+            msg: Arc::default(),
         }
     }
 }

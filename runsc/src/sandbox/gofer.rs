@@ -183,3 +183,44 @@ fn host_uds_policy(g: &Config, binds: &[gofer::binds::Bind]) -> gofer::server::H
         gofer::server::HostUds::Only(sockets)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gofer::binds::Bind;
+    use gofer::server::HostUds;
+
+    fn bind(readonly: bool) -> Bind {
+        Bind {
+            source: "/srv".into(),
+            destination: "/data".into(),
+            readonly,
+        }
+    }
+
+    #[test]
+    fn each_mode_keeps_only_what_it_serves_with() {
+        let read = vec![Capability::CAP_DAC_READ_SEARCH];
+        let write = vec![
+            Capability::CAP_CHOWN,
+            Capability::CAP_DAC_OVERRIDE,
+            Capability::CAP_FOWNER,
+            Capability::CAP_FSETID,
+        ];
+        assert_eq!(kept_capabilities(true, &[], &HostUds::None), read);
+        assert_eq!(kept_capabilities(true, &[bind(true)], &HostUds::None), read);
+        assert_eq!(
+            kept_capabilities(true, &[], &HostUds::Open),
+            vec![Capability::CAP_DAC_OVERRIDE]
+        );
+        assert_eq!(
+            kept_capabilities(true, &[bind(false)], &HostUds::None),
+            write
+        );
+        assert_eq!(kept_capabilities(false, &[], &HostUds::None), write);
+        // Never more than gVisor's six, and never CAP_SYS_CHROOT.
+        for caps in [read, write] {
+            assert!(!caps.contains(&Capability::CAP_SYS_CHROOT));
+        }
+    }
+}

@@ -62,6 +62,9 @@ pub fn confine_with_binds(
         MsFlags::MS_BIND | MsFlags::MS_REC,
         none,
     )?;
+    if source == Path::new("/") {
+        without_host_kernel_trees(root)?;
+    }
     crate::binds::apply(root, binds)?;
     if read_only {
         // A remount must repeat the flags the mount is locked with (nosuid,
@@ -94,4 +97,28 @@ pub fn confine_with_binds(
     umount2(".", MntFlags::MNT_DETACH)?;
     chdir("/")?;
     Ok(PathBuf::from("/"))
+}
+
+/// The host's kernel interfaces, which the Sentry mounts its own of: the
+/// host's copies, with everything mounted below them, are left out of a
+/// served host root.
+const HOST_KERNEL_TREES: [&str; 3] = ["proc", "sys", "dev"];
+
+/// Detaches the copies of [`HOST_KERNEL_TREES`] (each with its submounts)
+/// from the staged host root at `staged`, leaving the directories
+/// beneath them (the Sentry's mount points). Other submounts (/home,
+/// /tmp ...) stay. Several mounts may be stacked on one point.
+fn without_host_kernel_trees(staged: &Path) -> io::Result<()> {
+    for name in HOST_KERNEL_TREES {
+        let point = staged.join(name);
+        loop {
+            match umount2(&point, MntFlags::MNT_DETACH) {
+                Ok(()) => {}
+                // Not (or no longer) a mount point, or absent.
+                Err(nix::errno::Errno::EINVAL | nix::errno::Errno::ENOENT) => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(())
 }

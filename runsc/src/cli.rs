@@ -327,6 +327,9 @@ pub struct GoferArgs {
     /// The descriptor of the connection to the Sentry.
     #[arg(long)]
     pub fd: RawFd,
+    /// Where to ask the parent for user namespace maps.
+    #[arg(long = "userns-fd")]
+    pub userns_fd: RawFd,
     /// Host paths to bind into the served tree, as JSON (OCI bind mounts).
     #[arg(long)]
     pub binds: Option<String>,
@@ -587,6 +590,7 @@ impl GoferArgs {
         Ok(crate::sandbox::GoferOptions {
             root: self.root,
             fd: self.fd,
+            userns_fd: self.userns_fd,
             binds,
             channels: self.channels,
         })

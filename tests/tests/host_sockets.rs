@@ -73,9 +73,11 @@ fn client(path: &str, flags: &[&str]) -> String {
 fn a_host_echo_server_answers_through_the_gofer() {
     require!(sandbox());
     let server = EchoServer::start("uds-echo");
-    // The host kernel reports the server's ids as the Sentry's user
-    // namespace sees them: unmapped host root is the overflow uid.
-    let want = "is socket True\necho: hello host\npeer uid 65534 pid>0 True\npeer name True\n";
+    // The host kernel reports the server's ids as the Sentry's
+    // namespaces see them: unmapped host root is the overflow uid, and a
+    // process outside the Sentry's PID namespace has pid 0 (as a
+    // container's peer outside its PID namespace has under runc).
+    let want = "is socket True\necho: hello host\npeer uid 65534 pid>0 False\npeer name True\n";
     assert_eq!(client(&server.socket(), &["--host-uds=open"]), want);
     assert_eq!(
         client(&server.socket(), &["--host-uds=open", "--overlay=none"]),

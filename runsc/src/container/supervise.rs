@@ -165,6 +165,7 @@ fn launch_sandbox(
             let crate::sandbox::Launched {
                 mut gofer,
                 mut boot,
+                ..
             } = l;
             let _ = boot.kill();
             let _ = boot.wait();

@@ -1,7 +1,8 @@
 //! `runsc-rs boot`: the Sentry. It takes over the descriptors its parent
 //! handed it, connects to the Gofer, takes the container's network
 //! interfaces, enters its user namespace, cuts itself off from the host
-//! (an empty root, the seccomp filter), and boots
+//! (an empty root, new IPC and UTS namespaces, no capabilities, the
+//! seccomp filter; `launch` made its PID namespace), and boots
 //! the sandbox from a [`sentry::boot::BootSpec`]: a command (`do`), or an
 //! OCI container's boot plan, which then waits for `start`.
 
@@ -18,6 +19,7 @@ use super::controller::{handle_control, process};
 use super::fds::{inherited, inherited_listener, inherited_stream};
 use super::lockdown::empty_root;
 use super::network;
+use super::privileges;
 use super::process::{die_on_panic, set_process_name, SENTRY_NAME};
 use super::signals::{block_forwarded, FORWARDED};
 use super::userns::enter_user_namespace;
@@ -119,7 +121,12 @@ pub fn boot(g: &Config, args: BootOptions) -> Result<u8> {
     // After empty_root the Sentry cannot read host files: /proc/cpuinfo is
     // captured now.
     let cpuinfo = host_cpuinfo(cpus);
+    privileges::check_single_threaded()?;
     empty_root()?;
+    // No capability at all: the platform traces only its own stubs
+    // (forked after this, so holding no more than the Sentry), in its
+    // own user namespace, which needs none.
+    privileges::keep_only(&[])?;
     crate::seccomp::install_sentry(g.network == netstack::NetworkMode::Host, host_uds)?;
     // Stubs that are no longer traced are reaped by the kernel.
     // SAFETY: setting a disposition to SIG_IGN installs no handler.

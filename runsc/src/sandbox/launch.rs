@@ -1,7 +1,10 @@
 //! The parent's side of a sandbox (`do`, the supervisor): starts the Gofer
 //! and the Sentry by re-executing this binary, hands each its descriptors,
-//! connects them (one connection, and a channel per CPU) and maps the
-//! Sentry's user namespace.
+//! connects them (one connection, and a channel per CPU) and maps their
+//! user namespaces. Each starts as the first process of a PID namespace
+//! of its own: neither can name, signal or trace a host process, and
+//! when it ends, the kernel ends every process left in its namespace
+//! (the Sentry's stubs).
 
 use std::ffi::OsString;
 use std::os::fd::{AsRawFd, RawFd};
@@ -9,16 +12,17 @@ use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 
 use super::process::{GOFER_NAME, SENTRY_NAME};
-use super::userns::map_user_namespace;
+use super::userns::{map_user_namespace, IdMap};
 use crate::config::Config;
 
 /// Where a child finds its end of the Gofer connection.
 const CHILD_SOCK_FD: RawFd = 3;
-/// Where the Sentry finds the socket it uses to ask for its user namespace's
-/// id maps (which only a process outside the namespace may write).
+/// Where the Sentry and the Gofer find the socket they use to ask for
+/// their user namespace's id maps (which only a process outside the
+/// namespace may write).
 const CHILD_USERNS_FD: RawFd = 4;
 
 /// Where a child finds its ends of the Gofer's channels (one per CPU, see
@@ -80,10 +84,27 @@ fn child_command(name: &str, fds: &[(RawFd, RawFd)]) -> Command {
     c
 }
 
+/// Spawns `cmd` as the first process (pid 1) of a new PID namespace: this
+/// thread's namespace for children is switched to a new one for the
+/// spawn and back to its own afterwards.
+fn spawn_in_new_pid_namespace(cmd: &mut Command) -> Result<Child> {
+    use nix::sched::{setns, unshare, CloneFlags};
+    let own = std::fs::File::open("/proc/thread-self/ns/pid")
+        .context("opening this thread's PID namespace")?;
+    unshare(CloneFlags::CLONE_NEWPID).context("unshare(CLONE_NEWPID)")?;
+    let child = cmd.spawn();
+    // Else every later child of this thread would join that namespace.
+    setns(&own, CloneFlags::CLONE_NEWPID).context("returning to the PID namespace")?;
+    Ok(child?)
+}
+
 /// A Gofer and a Sentry started and connected.
 pub struct Launched {
     pub gofer: Child,
     pub boot: Child,
+    /// Our ends of the user namespace sockets, open while we live: a
+    /// child that finds its end closed knows we are gone.
+    pub userns: [UnixStream; 2],
 }
 
 /// What `launch` gives each process beyond the global flags.
@@ -105,8 +126,16 @@ pub fn launch(g: &Config, a: LaunchArgs) -> Result<Launched> {
     let (gofer_end, sentry_end) =
         UnixStream::pair().context("cannot create the Gofer socketpair")?;
     let channels = gofer_channels()?;
-    let mut gofer_fds = vec![(gofer_end.as_raw_fd(), CHILD_SOCK_FD)];
-    let mut gofer_args = vec![format!("--fd={CHILD_SOCK_FD}")];
+    let (gofer_userns, gofer_userns_child) =
+        UnixStream::pair().context("cannot create the user namespace socketpair")?;
+    let mut gofer_fds = vec![
+        (gofer_end.as_raw_fd(), CHILD_SOCK_FD),
+        (gofer_userns_child.as_raw_fd(), CHILD_USERNS_FD),
+    ];
+    let mut gofer_args = vec![
+        format!("--fd={CHILD_SOCK_FD}"),
+        format!("--userns-fd={CHILD_USERNS_FD}"),
+    ];
     let mut boot_channel_args = Vec::new();
     let mut boot_channel_fds = Vec::new();
     for (i, (cpu, g_end, s_end)) in channels.iter().enumerate() {
@@ -126,8 +155,9 @@ pub fn launch(g: &Config, a: LaunchArgs) -> Result<Launched> {
         .args(&a.gofer)
         .stdin(Stdio::null())
         .stdout(Stdio::null());
-    let mut gofer = gofer.spawn().context("cannot start the Gofer")?;
+    let mut gofer = spawn_in_new_pid_namespace(&mut gofer).context("cannot start the Gofer")?;
     drop(gofer_end);
+    drop(gofer_userns_child);
 
     let (userns_parent, userns_child) =
         UnixStream::pair().context("cannot create the user namespace socketpair")?;
@@ -145,23 +175,36 @@ pub fn launch(g: &Config, a: LaunchArgs) -> Result<Launched> {
         .arg(format!("--userns-fd={CHILD_USERNS_FD}"))
         .args(&boot_channel_args)
         .args(&a.boot);
-    let mut boot = match boot.spawn() {
+    let mut boot = match spawn_in_new_pid_namespace(&mut boot) {
         Ok(b) => b,
         Err(e) => {
             let _ = gofer.kill();
             let _ = gofer.wait();
-            return Err(anyhow!(e).context("cannot start the Sentry"));
+            return Err(e.context("cannot start the Sentry"));
         }
     };
     drop(sentry_end);
     drop(channels);
     drop(userns_child);
-    if let Err(e) = map_user_namespace(&userns_parent, boot.id()) {
+    // The Gofer asks once it has confined itself, whatever the Sentry
+    // does; the Sentry asks after connecting to the Gofer, so the Gofer
+    // is answered first.
+    let mapped = map_user_namespace(&gofer_userns, gofer.id(), IdMap::Identity, "the Gofer")
+        .context("cannot set up the Gofer's user namespace")
+        .and_then(|()| {
+            map_user_namespace(&userns_parent, boot.id(), IdMap::Unprivileged, "the Sentry")
+                .context("cannot set up the Sentry's user namespace")
+        });
+    if let Err(e) = mapped {
         let _ = boot.kill();
         let _ = boot.wait();
         let _ = gofer.kill();
         let _ = gofer.wait();
-        return Err(e.context("cannot set up the Sentry's user namespace"));
+        return Err(e);
     }
-    Ok(Launched { gofer, boot })
+    Ok(Launched {
+        gofer,
+        boot,
+        userns: [gofer_userns, userns_parent],
+    })
 }

@@ -1,13 +1,18 @@
-//! The Sentry's lockdown of its host filesystem view (the seccomp filter
-//! is `crate::seccomp`'s).
+//! The Sentry's lockdown of its host filesystem view (its capabilities
+//! are `privileges`', the seccomp filter `crate::seccomp`'s).
 
 use anyhow::{Context, Result};
 
 /// Leaves the Sentry with nothing of the host's filesystem: a private mount
-/// namespace whose root is an empty, read-only tmpfs.
+/// namespace whose root is an empty, read-only tmpfs; and with IPC and
+/// UTS namespaces of its own (the sandbox's are the Sentry's objects).
 pub fn empty_root() -> Result<()> {
     use nix::mount::{mount, umount2, MntFlags, MsFlags};
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).context("unshare(CLONE_NEWNS)")?;
+    use nix::sched::CloneFlags;
+    nix::sched::unshare(
+        CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS,
+    )
+    .context("unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS)")?;
     mount(
         None::<&str>,
         "/",

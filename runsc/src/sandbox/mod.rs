@@ -14,7 +14,9 @@
 //!   boot; `netlink`: reading them over rtnetlink; `packet`: the AF_PACKET
 //!   socket each is driven through.
 //! * `gofer`: the Gofer process.
-//! * `userns`: the Sentry's user namespace and its id maps; `signals`: the
+//! * `userns`: the user namespaces of both and their id maps;
+//!   `privileges`: the capabilities each keeps, no_new_privs, not
+//!   dumpable, no core; `signals`: the
 //!   host signals passed on to the sandbox; `fds`: inherited descriptors;
 //!   `process`: process names and death on panic.
 
@@ -28,6 +30,7 @@ mod lockdown;
 mod netlink;
 mod network;
 mod packet;
+mod privileges;
 mod process;
 mod run_do;
 mod signals;

@@ -8,9 +8,11 @@ use super::launch::Launched;
 /// exit code; if the Gofer dies first, the Sentry is killed and that is an
 /// error.
 pub fn wait_sandbox(l: Launched) -> Result<u8> {
+    // Our ends of the user namespace sockets stay open until we return.
     let Launched {
         mut gofer,
         mut boot,
+        userns: _userns,
     } = l;
     loop {
         let mut status = 0;

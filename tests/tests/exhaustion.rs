@@ -66,10 +66,15 @@ fn a_sized_tmpfs_fills_up_with_enospc() {
 /// Whether this machine lets the runtime make cgroups with limits.
 fn cgroups_writable() -> Result<(), String> {
     let root = Path::new("/sys/fs/cgroup");
-    if nix_is_root() && root.join("cgroup.controllers").exists() {
+    let v2 = root.join("cgroup.controllers").exists();
+    let v1 = root.join("memory").is_dir() && root.join("pids").is_dir();
+    if nix_is_root() && (v2 || v1) {
         Ok(())
     } else {
-        Err("needs root and cgroup v2 to set container limits".into())
+        Err(
+            "needs root and cgroups (v2, or v1 with memory and pids) to set container limits"
+                .into(),
+        )
     }
 }
 
@@ -78,20 +83,30 @@ fn nix_is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// A shell that keeps doubling a string under a 64 MiB memory limit: the
-/// container ends as runc's does (137: the application was OOM-killed),
-/// the Sentry does not panic, and nothing is left behind.
+/// A program touching ever more memory (tests/programs/memory_hog.c)
+/// under a 64 MiB memory limit: the container ends as runc's does (137:
+/// the application was OOM-killed), the Sentry does not panic, and
+/// nothing is left behind.
 #[test]
 fn a_memory_hog_under_a_memory_limit_is_killed_as_the_application() {
     require!(sandbox());
     require!(cgroups_writable());
+    let prog = require!(tests::static_c_program("memory_hog"));
+    let progs = prog
+        .parent()
+        .expect("dir")
+        .to_str()
+        .expect("path")
+        .to_string();
     let name = tests::unique_name("oom");
     let b = require!(Bundle::busybox(
         "exhaust-oom",
-        &["sh", "-c", "x=aaaaaaaa; while true; do x=$x$x; done"],
+        &["/progs/memory_hog"],
         |c| {
             c["linux"]["resources"] = json!({"memory": {"limit": 64 << 20, "swap": 64 << 20}});
             c["linux"]["cgroupsPath"] = json!(format!("/runsc-rs-tests/{name}"));
+            let m = c["mounts"].as_array_mut().expect("mounts");
+            m.push(json!({"destination": "/progs", "type": "bind", "source": progs, "options": ["rbind", "ro"]}));
         }
     ));
     let out = b.runtime(&["run", &name]);

@@ -227,7 +227,7 @@ fn send_reply(conn: &UnixStream, r: &Reply) -> std::io::Result<()> {
 
 /// One request line and the descriptors sent with it. A request is one
 /// short line; a peer that sends more, or more descriptors, is not ours.
-fn read_request(conn: &UnixStream) -> Option<(Vec<u8>, Vec<OwnedFd>)> {
+pub(crate) fn read_request(conn: &UnixStream) -> Option<(Vec<u8>, Vec<OwnedFd>)> {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
     use std::os::fd::FromRawFd;
     let mut line = Vec::new();

@@ -52,3 +52,22 @@ pub fn append_error(path: &std::path::Path, json: bool, msg: &str) {
         let _ = writeln!(f, "{line}");
     }
 }
+
+/// Reports a panic of a runtime command (create, start, kill ...) with
+/// its message and location through tracing and the `--log` file, where
+/// containerd shows the runtime's last error to the `docker` user, before
+/// the default hook prints it. (The Sentry and the Gofer have their own
+/// hook, sandbox/process.rs: under seccomp they could not open the file.)
+pub fn log_panics(g: &Config) {
+    let log = g.log.clone();
+    let json = g.log_format == crate::config::LogFormat::Json;
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = format!("runsc-rs panicked: {info}");
+        tracing::error!("{msg}");
+        if let Some(path) = &log {
+            append_error(path, json, &msg);
+        }
+        default(info);
+    }));
+}

@@ -16,6 +16,8 @@ mod container;
 mod control;
 mod debug;
 mod exec;
+#[cfg(test)]
+mod fuzz_targets;
 mod install;
 mod logging;
 mod sandbox;
@@ -47,6 +49,9 @@ fn main() -> ExitCode {
     }
     let config = cli.global.config_for(&cli.command);
     let runtime_command = cli.command.is_runtime();
+    if runtime_command {
+        logging::log_panics(&config);
+    }
     match cli::run(&config, cli.command) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

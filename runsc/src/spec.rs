@@ -139,7 +139,7 @@ pub fn load(bundle: &Path) -> Result<Plan> {
     plan(&bundle, &spec).with_context(|| format!("{}", path.display()))
 }
 
-fn plan(bundle: &Path, spec: &Spec) -> Result<Plan> {
+pub(crate) fn plan(bundle: &Path, spec: &Spec) -> Result<Plan> {
     let root = spec.root().as_ref().context("root is missing")?;
     let rootfs = if root.path().is_absolute() {
         root.path().clone()

@@ -38,6 +38,7 @@ errnos!(
     ENXIO,
     E2BIG,
     ENOEXEC,
+    ELIBBAD,
     EBADF,
     ECHILD,
     EAGAIN,

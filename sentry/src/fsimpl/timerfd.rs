@@ -1,6 +1,6 @@
 //! timerfd: a timer whose expirations are read as a 64-bit count.
 
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use crate::errno::Errno;
@@ -45,8 +45,15 @@ pub struct TimerFd {
     pub clock: i32,
     st: Mutex<State>,
     queue: WaitQueue,
+    /// Wakes the waker thread: a read took the expirations (the next one
+    /// is news again), or a new setting replaced its own.
+    rearm: Condvar,
     ino: u64,
 }
+
+/// How long a waker waits at most before it looks whether its timer is
+/// still open.
+const RECHECK: Duration = Duration::from_secs(1);
 
 impl TimerFd {
     pub fn new(clock: i32) -> Arc<TimerFd> {
@@ -54,6 +61,7 @@ impl TimerFd {
             clock,
             st: Mutex::new(State::default()),
             queue: WaitQueue::new(),
+            rearm: Condvar::new(),
             ino: super::anon_ino(),
         })
     }
@@ -81,26 +89,12 @@ impl TimerFd {
             st.generation += 1;
             (old, st.generation)
         };
+        self.rearm.notify_all();
         if first.is_some() {
-            // A waker notifies readers and pollers at each expiry.
             let weak: Weak<TimerFd> = Arc::downgrade(self);
             let _ = std::thread::Builder::new()
                 .name("timerfd".into())
-                .spawn(move || loop {
-                    let next = {
-                        let Some(tf) = weak.upgrade() else { return };
-                        let st = tf.st.lock().unwrap();
-                        if st.generation != gen {
-                            return;
-                        }
-                        st.deadline
-                    };
-                    let Some(d) = next else { return };
-                    std::thread::sleep(d.saturating_duration_since(Instant::now()));
-                    let Some(tf) = weak.upgrade() else { return };
-                    tf.st.lock().unwrap().update(Instant::now());
-                    tf.queue.notify_all();
-                });
+                .spawn(move || waker(weak, gen));
         }
         self.queue.notify_all();
         old
@@ -125,7 +119,39 @@ impl TimerFd {
         if st.expirations == 0 {
             return None;
         }
-        Some(std::mem::take(&mut st.expirations))
+        let n = std::mem::take(&mut st.expirations);
+        drop(st);
+        self.rearm.notify_all();
+        Some(n)
+    }
+}
+
+/// Tells readers and pollers of the timer of setting `gen` when it
+/// expires. Once it has, nothing is new until a read takes the count: the
+/// waker then waits for that read, not for each period, so a timer of a
+/// nanosecond period costs a wake-up per read, not a spinning thread
+/// (stress-ng's timerfd stressor arms a thousand such timers).
+fn waker(weak: Weak<TimerFd>, gen: u64) {
+    loop {
+        let Some(tf) = weak.upgrade() else { return };
+        let mut st = tf.st.lock().unwrap();
+        if st.generation != gen {
+            return;
+        }
+        let now = Instant::now();
+        st.update(now);
+        if st.expirations > 0 {
+            drop(st);
+            tf.queue.notify_all();
+            let st = tf.st.lock().unwrap();
+            if st.generation == gen && st.expirations > 0 {
+                drop(tf.rearm.wait_timeout(st, RECHECK).unwrap());
+            }
+            continue;
+        }
+        let Some(d) = st.deadline else { return };
+        let wait = d.saturating_duration_since(now).min(RECHECK);
+        drop(tf.rearm.wait_timeout(st, wait).unwrap());
     }
 }
 

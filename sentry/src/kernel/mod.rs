@@ -100,6 +100,10 @@ pub struct TaskSignals {
     pub pending: Pending,
     /// The mask to restore after a handler that interrupted sigsuspend.
     pub saved_mask: Option<u64>,
+    /// The mask before sigtimedwait unblocked what it waits for (Linux's
+    /// real_blocked): a signal blocked here is still kept on arrival, not
+    /// dropped as ignored, so the wait can take it.
+    pub real_blocked: u64,
     pub alt: AltStack,
 }
 

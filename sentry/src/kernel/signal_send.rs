@@ -17,7 +17,7 @@ impl TaskHandle {
         prepare_signal(&self.tg, info.signo);
         {
             let mut s = self.sig.lock().unwrap();
-            if ignored(&self.tg, info.signo, s.mask) {
+            if ignored(&self.tg, info.signo, s.mask | s.real_blocked) {
                 return;
             }
             s.pending.push(info);
@@ -144,11 +144,10 @@ pub fn send_group(tg: &ThreadGroup, info: SigInfo) {
         if info.signo == libc::SIGKILL {
             i.group_exit.get_or_insert(libc::SIGKILL);
             i.tasks.clone()
-        } else if i
-            .tasks
-            .iter()
-            .all(|t| ignored(tg, info.signo, t.sig.lock().unwrap().mask))
-        {
+        } else if i.tasks.iter().all(|t| {
+            let s = t.sig.lock().unwrap();
+            ignored(tg, info.signo, s.mask | s.real_blocked)
+        }) {
             return;
         } else {
             i.pending.push(info);

@@ -13,7 +13,7 @@ use crate::mm::file_cache::FileCache;
 use crate::mm::MemoryManager;
 use crate::vfs::{Caller, File};
 
-pub use elf::ElfInfo;
+pub use elf::{check_bytes as check_elf_bytes, ElfInfo};
 
 /// What loading needs from the kernel: who executes (to open and read the
 /// files with its credentials), where file contents are cached, and what
@@ -52,7 +52,13 @@ pub struct Resolved {
     pub head: Vec<u8>,
 }
 
-const MAX_SCRIPT_DEPTH: usize = 4;
+/// How many `#!` scripts may run one another before the binary (Linux's
+/// exec_binprm allows 5 levels, then ELOOP).
+const MAX_SCRIPT_DEPTH: usize = 5;
+
+/// How much of a file execve reads to recognise it (BINPRM_BUF_SIZE): a
+/// `#!` line is cut there.
+pub(crate) const HEAD_LEN: usize = 256;
 
 /// Opens `path` and follows `#!` lines to the binary that will run.
 pub fn resolve(
@@ -71,20 +77,9 @@ pub fn resolve(
         crate::vfs::check_exec(env.caller, &file)?;
         let head = read_head(env, &file)?;
         if head.starts_with(b"#!") {
-            let line_end = head.iter().position(|b| *b == b'\n').unwrap_or(head.len());
-            let line = &head[2..line_end];
-            let line = trim(line);
-            if line.is_empty() {
-                return Err(Errno::ENOEXEC);
-            }
-            let (interp, arg) = match line.iter().position(|b| *b == b' ' || *b == b'\t') {
-                Some(i) => (line[..i].to_vec(), Some(trim(&line[i..]).to_vec())),
-                None => (line.to_vec(), None),
-            };
+            let (interp, arg) = parse_shebang(&head)?;
             let mut nargv = vec![interp.clone()];
-            if let Some(a) = arg.filter(|a| !a.is_empty()) {
-                nargv.push(a);
-            }
+            nargv.extend(arg);
             if dirfd != libc::AT_FDCWD
                 && !path.starts_with(b"/")
                 && env.caller.fds().get_with_flags(dirfd)?.1
@@ -112,6 +107,56 @@ pub fn resolve(
     Err(Errno::ELOOP)
 }
 
+/// The interpreter and optional argument of a `#!` line, split as Linux's
+/// load_script does within the first [`HEAD_LEN`] bytes: without a
+/// newline there, the line is cut (its argument may be), but an
+/// interpreter name that reaches the cut is refused with ENOEXEC rather
+/// than run truncated. Spaces and tabs separate; each part ends at a NUL.
+pub fn parse_shebang(head: &[u8]) -> Result<(Vec<u8>, Option<Vec<u8>>), Errno> {
+    let mut buf = [0u8; HEAD_LEN];
+    let n = head.len().min(HEAD_LEN);
+    buf[..n].copy_from_slice(&head[..n]);
+    if &buf[..2] != b"#!" {
+        return Err(Errno::ENOEXEC);
+    }
+    let spacetab = |c: u8| c == b' ' || c == b'\t';
+    let last = HEAD_LEN - 1;
+    let mut end = match buf.iter().position(|c| *c == b'\n') {
+        Some(i) => i,
+        None => {
+            let name = (2..=last)
+                .find(|i| !spacetab(buf[*i]))
+                .ok_or(Errno::ENOEXEC)?;
+            if !(name..=last).any(|i| spacetab(buf[i]) || buf[i] == 0) {
+                return Err(Errno::ENOEXEC);
+            }
+            last
+        }
+    };
+    // buf starts with "#!", neither a space nor a tab: end stays >= 2.
+    while spacetab(buf[end - 1]) {
+        end -= 1;
+    }
+    let name = (2..end)
+        .find(|i| !spacetab(buf[*i]))
+        .ok_or(Errno::ENOEXEC)?;
+    let sep = (name..=end).find(|i| spacetab(buf[*i]) || buf[*i] == 0);
+    let arg = match sep {
+        Some(s) if buf[s] != 0 => (s..=end).find(|i| !spacetab(buf[*i])),
+        _ => None,
+    };
+    buf[end] = 0;
+    let cstr = |from: usize, to: usize| {
+        let s = &buf[from..to];
+        s[..s.iter().position(|c| *c == 0).unwrap_or(s.len())].to_vec()
+    };
+    let name_end = match (arg, sep) {
+        (Some(_), Some(s)) => s,
+        _ => end,
+    };
+    Ok((cstr(name, name_end), arg.map(|a| cstr(a, end))))
+}
+
 /// The name a script's interpreter is given for it (Linux's
 /// `bprm->filename`): the path as execve got it, not where its symlinks
 /// lead, since wrappers installed as symlinks (Debian's pg_wrapper behind
@@ -132,30 +177,17 @@ fn script_name(dirfd: i32, path: &[u8]) -> Vec<u8> {
 /// The first bytes of a file to execute, from the file cache when it has
 /// (or takes) the file, so a cached program costs no 9P read.
 fn read_head(env: &Env<'_>, file: &File) -> Result<Vec<u8>, Errno> {
-    const HEAD: u64 = 256;
     if let Some(c) = env.file_cache.get(env.caller, env.memfile, file)? {
-        let n = c.size.min(HEAD) as usize;
+        let n = c.size.min(HEAD_LEN as u64) as usize;
         let mut head = vec![0u8; n];
         // SAFETY: the cache range holds c.size >= n bytes from c.mem.off.
         unsafe { std::ptr::copy_nonoverlapping(env.memfile.ptr(c.mem.off), head.as_mut_ptr(), n) };
         return Ok(head);
     }
-    let mut head = vec![0u8; HEAD as usize];
+    let mut head = vec![0u8; HEAD_LEN];
     let n = file.pread_full(env.caller, &mut head, 0)?;
     head.truncate(n);
     Ok(head)
-}
-
-fn trim(s: &[u8]) -> &[u8] {
-    let a = s
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(s.len());
-    let e = s
-        .iter()
-        .rposition(|b| !b.is_ascii_whitespace())
-        .map_or(a, |i| i + 1);
-    &s[a..e]
 }
 
 /// Why a program could not be loaded, and so what execve does about it.
@@ -178,6 +210,8 @@ impl From<Errno> for LoadError {
 }
 
 /// Loads `r` into `mm` (fresh, mapped through `ctx`) and builds the stack.
+/// The interpreter is opened and its headers checked before anything is
+/// mapped, as Linux does before its point of no return.
 pub fn load(
     env: &Env<'_>,
     mm: &Arc<MemoryManager>,
@@ -185,21 +219,30 @@ pub fn load(
     r: &Resolved,
     envp: &[Vec<u8>],
 ) -> Result<Image, LoadError> {
-    let main = elf::load_elf(env, mm, ctx, &r.file, &r.path, &r.head, false)?;
-    let (entry, interp_base) = match &main.interp {
+    let main = elf::parse(&r.head, &mut reader(env, &r.file), false)?;
+    let interp = match &main.interp {
         Some(ip) => {
             let f = crate::vfs::open(env.caller, libc::AT_FDCWD, ip, libc::O_RDONLY, 0)?;
+            crate::vfs::check_exec(env.caller, &f)?;
             let head = read_head(env, &f)?;
-            let interp = elf::load_elf(env, mm, ctx, &f, &f.path(), &head, true)?;
-            (interp.entry, interp.base)
+            let parsed = elf::parse(&head, &mut reader(env, &f), true)?;
+            Some((f, parsed))
         }
-        None => (main.entry, 0),
+        None => None,
     };
     let fatal = LoadError::Fatal;
-    let brk = crate::mm::page_round_up(main.end).ok_or(fatal(Errno::ENOMEM))?;
+    let info = elf::map(env, mm, ctx, &r.file, &r.path, &main, false).map_err(fatal)?;
+    let (entry, interp_base) = match &interp {
+        Some((f, parsed)) => {
+            let i = elf::map(env, mm, ctx, f, &f.path(), parsed, true).map_err(fatal)?;
+            (i.entry, i.base)
+        }
+        None => (info.entry, 0),
+    };
+    let brk = crate::mm::page_round_up(info.end).ok_or(fatal(Errno::ENOMEM))?;
     mm.init_brk(brk).map_err(fatal)?;
     let sp =
-        stack::build(env, mm, ctx, &main, interp_base, &r.argv, envp, &r.path).map_err(fatal)?;
+        stack::build(env, mm, ctx, &info, interp_base, &r.argv, envp, &r.path).map_err(fatal)?;
     {
         let mut inner = mm.inner_mut();
         inner.exe = r.path.clone();
@@ -210,4 +253,12 @@ pub fn load(
         argv: r.argv.clone(),
         path: r.path.clone(),
     })
+}
+
+/// Reads `file` for the ELF parser through the caller's credentials.
+fn reader<'a>(
+    env: &'a Env<'_>,
+    file: &'a File,
+) -> impl FnMut(&mut [u8], u64) -> Result<usize, Errno> + 'a {
+    move |buf, off| file.pread_full(env.caller, buf, off)
 }

@@ -379,6 +379,7 @@ fn sys_rt_sigtimedwait(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let mut got = take(t);
     if got.is_none() {
         t.set_signal_mask(old & !set);
+        t.handle.sig.lock().unwrap().real_blocked = old;
         let mut found = None;
         let tt: &Task = t;
         let r = tt.block(&[], deadline, &mut || {
@@ -387,6 +388,7 @@ fn sys_rt_sigtimedwait(t: &mut Task, a: &SyscallArgs) -> SysResult {
             }
             found.is_some()
         });
+        t.handle.sig.lock().unwrap().real_blocked = 0;
         t.set_signal_mask(old);
         got = found;
         if got.is_none() {

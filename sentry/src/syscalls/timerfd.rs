@@ -45,6 +45,15 @@ fn sys_timerfd_create(t: &mut Task, a: &SyscallArgs) -> SysResult {
     if flags & !(libc::TFD_CLOEXEC | libc::TFD_NONBLOCK) != 0 {
         return Err(Errno::EINVAL);
     }
+    // The alarm clocks need CAP_WAKE_ALARM: the effective root user here
+    // (stress-ng's timerfd stressor, as nobody, hung when they did not).
+    let alarm = matches!(
+        clock,
+        libc::CLOCK_REALTIME_ALARM | libc::CLOCK_BOOTTIME_ALARM
+    );
+    if alarm && t.creds().euid != 0 {
+        return Err(Errno::EPERM);
+    }
     let f = File::new(
         TimerFd::new(clock),
         None,

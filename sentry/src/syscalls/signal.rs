@@ -182,11 +182,10 @@ fn sys_sigaltstack(t: &mut Task, a: &SyscallArgs) -> SysResult {
     Ok(0)
 }
 
-/// May `t` signal `target`? In the sandbox everyone is the same user
-/// unless credentials were changed; follow Linux's uid rules.
+/// May `t` signal `target`? CAP_KILL, or Linux's uid rules.
 fn may_signal(t: &Task, target: &ThreadGroup) -> bool {
     let c = t.creds();
-    if c.euid == 0 {
+    if c.capable(crate::caps::CAP_KILL) {
         return true;
     }
     let tasks = target.inner.lock().unwrap().tasks.clone();

@@ -66,7 +66,7 @@ fn sys_uname(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn set_name(t: &Task, a: &SyscallArgs, domain: bool) -> SysResult {
-    if t.creds().euid != 0 {
+    if !t.creds().capable(crate::caps::CAP_SYS_ADMIN) {
         return Err(Errno::EPERM);
     }
     let len = a.usize(1);

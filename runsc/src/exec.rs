@@ -220,6 +220,12 @@ fn process_of(a: &ExecOptions, bundle: &std::path::Path) -> Result<ProcessSpec> 
             gid: p.user().gid(),
             groups: p.user().additional_gids().clone().unwrap_or_default(),
             terminal: p.terminal().unwrap_or(false) || a.tty,
+            capabilities: p
+                .capabilities()
+                .as_ref()
+                .map(crate::control::CapabilitySets::of),
+            no_new_privileges: p.no_new_privileges().unwrap_or(false),
+            rlimits: Vec::new(),
         });
     }
     if a.cmd.is_empty() {
@@ -261,6 +267,10 @@ fn process_of(a: &ExecOptions, bundle: &std::path::Path) -> Result<ProcessSpec> 
         gid,
         groups,
         terminal: a.tty,
+        // The container's own process's privileges, as runc's exec.
+        capabilities: plan.boot.process.capabilities,
+        no_new_privileges: plan.boot.process.no_new_privileges,
+        rlimits: plan.boot.process.rlimits,
     })
 }
 

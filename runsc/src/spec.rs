@@ -26,9 +26,6 @@ pub struct BootPlan {
     pub readonly_root: bool,
     /// Mounts the Sentry makes itself, in spec order.
     pub mounts: Vec<SandboxMount>,
-    /// (RLIMIT_* resource, soft, hard).
-    pub rlimits: Vec<(u32, u64, u64)>,
-    pub no_new_privileges: bool,
     pub oom_score_adj: Option<i32>,
     /// `linux.resources.pids.limit`: the most tasks the sandbox may hold.
     pub pids_limit: Option<i64>,
@@ -324,13 +321,17 @@ fn plan(bundle: &Path, spec: &Spec) -> Result<Plan> {
             gid: user.gid(),
             groups: user.additional_gids().clone().unwrap_or_default(),
             terminal,
+            capabilities: process
+                .capabilities()
+                .as_ref()
+                .map(crate::control::CapabilitySets::of),
+            no_new_privileges: process.no_new_privileges().unwrap_or(false),
+            rlimits,
         },
         umask: user.umask(),
         hostname: spec.hostname().clone(),
         readonly_root: root.readonly().unwrap_or(false),
         mounts,
-        rlimits,
-        no_new_privileges: process.no_new_privileges().unwrap_or(false),
         oom_score_adj: process.oom_score_adj(),
         pids_limit: resources.pids_limit,
         own_network_namespace: false,
@@ -469,7 +470,7 @@ mod tests {
         assert_eq!(p.boot.process.groups, [5]);
         assert!(p.boot.readonly_root);
         assert_eq!(p.boot.hostname.as_deref(), Some("box"));
-        assert_eq!(p.boot.rlimits, [(libc::RLIMIT_NOFILE, 512, 1024)]);
+        assert_eq!(p.boot.process.rlimits, [(libc::RLIMIT_NOFILE, 512, 1024)]);
         assert_eq!(p.boot.pids_limit, Some(50));
         assert_eq!(p.resources.memory_limit, Some(64 << 20));
         let types: Vec<_> = p.boot.mounts.iter().map(|m| m.fstype.as_str()).collect();

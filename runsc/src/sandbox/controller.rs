@@ -92,22 +92,30 @@ pub fn handle_control(
 
 /// A process for the Sentry to start, running as (uid, gid, groups).
 pub fn process(p: &ProcessSpec, forward_signals: Vec<i32>) -> InitProcess {
-    let (uid, gid) = (p.uid, p.gid);
+    let mut creds = Credentials::of(p.uid, p.gid, p.groups.clone());
+    if let Some(c) = &p.capabilities {
+        // Names were checked against the OCI list when the spec was read;
+        // one the Sentry does not know (a newer kernel's) is left out, as
+        // runc leaves out what its kernel lacks.
+        let set = |names: &[String]| {
+            let known = names.iter().filter_map(|n| sentry::caps::number_of(n));
+            known.fold(sentry::caps::CapSet::EMPTY, |s, c| s.with(c))
+        };
+        creds.bounding = set(&c.bounding);
+        creds.effective = set(&c.effective);
+        creds.permitted = set(&c.permitted);
+        creds.inheritable = set(&c.inheritable);
+        creds.ambient = set(&c.ambient);
+    }
+    creds.no_new_privs = p.no_new_privileges;
     InitProcess {
         argv: p.args.iter().map(|a| a.as_bytes().to_vec()).collect(),
         envp: p.env.iter().map(|e| e.as_bytes().to_vec()).collect(),
         cwd: p.cwd.as_bytes().to_vec(),
-        creds: Credentials {
-            uid,
-            euid: uid,
-            suid: uid,
-            gid,
-            egid: gid,
-            sgid: gid,
-            groups: p.groups.clone(),
-        },
+        creds,
         forward_signals,
         home_from_passwd: true,
+        rlimits: p.rlimits.clone(),
     }
 }
 

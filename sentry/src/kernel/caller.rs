@@ -74,6 +74,10 @@ impl Caller for Task {
         Task::send_signal_self(self, sig)
     }
 
+    fn file_size_limit(&self) -> u64 {
+        self.rlimit_cur(libc::RLIMIT_FSIZE)
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

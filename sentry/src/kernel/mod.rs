@@ -23,6 +23,7 @@ pub mod exec;
 pub mod exit;
 pub mod futex;
 pub mod ipc;
+pub mod rlimits;
 pub mod signal;
 pub mod signal_frame;
 pub mod signal_send;

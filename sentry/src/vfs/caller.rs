@@ -42,6 +42,11 @@ pub trait Caller {
     ) -> Result<(), Errno>;
     /// Sends a signal to the calling thread (SIGPIPE, SIGXFSZ ...).
     fn send_signal_self(&self, sig: i32);
+    /// The largest size a write may make a regular file (RLIMIT_FSIZE's
+    /// soft limit; RLIM_INFINITY for none).
+    fn file_size_limit(&self) -> u64 {
+        libc::RLIM_INFINITY
+    }
     /// For the kernel to recover its task.
     fn as_any(&self) -> &dyn Any;
 }

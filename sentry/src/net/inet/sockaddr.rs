@@ -14,6 +14,23 @@ const IN6_MIN_LEN: usize = 24;
 /// `sizeof(struct sockaddr_in6)`.
 const IN6_LEN: usize = 28;
 
+/// The lowest port anyone may bind (`ip_unprivileged_port_start`'s
+/// default); below it binding needs CAP_NET_BIND_SERVICE.
+const UNPRIVILEGED_PORT_START: u16 = 1024;
+
+/// Linux's inet_bind rule: a nonzero port below 1024 needs
+/// CAP_NET_BIND_SERVICE (EACCES).
+pub fn may_bind(t: &dyn crate::vfs::Caller, a: &SocketAddr) -> Result<(), Errno> {
+    let p = a.port();
+    if p != 0
+        && p < UNPRIVILEGED_PORT_START
+        && !t.fs_cred().capable(crate::caps::CAP_NET_BIND_SERVICE)
+    {
+        return Err(Errno::EACCES);
+    }
+    Ok(())
+}
+
 /// What an address argument names for a socket of the given family.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Target {

@@ -49,6 +49,18 @@ fn each_dropped_capability_refuses_the_calls_it_guards_as_on_linux() {
     native_then_sandboxed_with("caps", &[], &["--network=sandbox"], SHORT);
 }
 
+/// Each resource limit hit as on Linux: FSIZE (short write at the limit,
+/// EFBIG and SIGXFSZ past it, truncate, fallocate, O_APPEND, death by
+/// SIGXFSZ), DATA and AS (mmap, mremap, brk), MEMLOCK (mlock, mlockall,
+/// MAP_LOCKED without CAP_IPC_LOCK), CPU (SIGXCPU at the soft limit,
+/// SIGKILL at the hard one, death by SIGXCPU), NPROC (fork's EAGAIN for an
+/// ordinary user), NOFILE (EMFILE at 10,000 and at 64), limits inherited
+/// by fork, prlimit64 of another process.
+#[test]
+fn each_resource_limit_is_enforced_as_on_linux() {
+    native_then_sandboxed("rlimits", &[], SHORT);
+}
+
 /// 8 threads x 100,000 mutex/condvar handoffs around a ring: 800,000 futex
 /// wake-ups between threads. Natively ~13 s on a 2-vCPU VM, gVisor's ptrace
 /// platform takes ~2 min; the limit leaves room for a slow CI machine.

@@ -30,7 +30,7 @@ pub enum Request {
     /// List the sandbox's processes.
     Ps,
     /// Start a process in the running sandbox (stdio attached).
-    Exec { process: ProcessSpec },
+    Exec { process: Box<ProcessSpec> },
     /// Send `signal` to one process of the sandbox (an `exec`ed one whose
     /// waiter on the host was signalled).
     SignalProcess { pid: i32, signal: i32 },

@@ -89,7 +89,9 @@ pub fn exec(g: &Config, a: &ExecOptions) -> Result<u8> {
         Some(c) => vec![c.as_raw_fd()],
         None => vec![0, 1, 2],
     };
-    let req = Request::Exec { process };
+    let req = Request::Exec {
+        process: Box::new(process),
+    };
     if !a.detach {
         let (reply, conn) = crate::control::call_with_fds(&dir, &req, &fds)?;
         drop(console);

@@ -62,7 +62,7 @@ pub fn handle_control(
             if pending.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
                 return (Reply::error("the container has not been started"), None);
             }
-            return match exec_in(sb, process, fds) {
+            return match exec_in(sb, *process, fds) {
                 Ok(pid) => {
                     let sb = sb.clone();
                     let follow: FollowUp = Box::new(move |conn| {

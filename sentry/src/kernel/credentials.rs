@@ -106,7 +106,8 @@ impl Credentials {
     pub fn setresuid(&mut self, r: u32, e: u32, s: u32) -> Result<(), Errno> {
         let old = (self.uid, self.euid, self.suid);
         let ok = |v: u32| v == KEEP || v == old.0 || v == old.1 || v == old.2;
-        if !self.capable(CAP_SETUID) && !(ok(r) && ok(e) && ok(s)) {
+        let all_current = ok(r) && ok(e) && ok(s);
+        if !(all_current || self.capable(CAP_SETUID)) {
             return Err(Errno::EPERM);
         }
         self.apply_uids(r, e, s);
@@ -184,7 +185,8 @@ impl Credentials {
     pub fn setresgid(&mut self, r: u32, e: u32, s: u32) -> Result<(), Errno> {
         let old = (self.gid, self.egid, self.sgid);
         let ok = |v: u32| v == KEEP || v == old.0 || v == old.1 || v == old.2;
-        if !self.capable(CAP_SETGID) && !(ok(r) && ok(e) && ok(s)) {
+        let all_current = ok(r) && ok(e) && ok(s);
+        if !(all_current || self.capable(CAP_SETGID)) {
             return Err(Errno::EPERM);
         }
         self.apply_gids(r, e, s);

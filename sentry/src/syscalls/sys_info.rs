@@ -12,7 +12,7 @@ use crate::vfs::FdTable;
 
 /// What the limits do in the sandbox.
 const RLIMITS_ENFORCED: &str = "enforced: NOFILE, FSIZE (SIGXFSZ), DATA, AS, MEMLOCK (per call, \
-     not summed over calls), CPU (SIGXCPU, SIGKILL), NPROC, SIGPENDING in /proc; STACK, RSS, \
+     not summed over calls), CPU (SIGXCPU, SIGKILL), NPROC; STACK, RSS, SIGPENDING, \
      NICE, RTPRIO, RTTIME, MSGQUEUE, LOCKS and CORE are recorded only";
 
 pub fn register(t: &mut Table) {

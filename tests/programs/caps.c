@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/fsuid.h>
 #include <sys/mount.h>
@@ -490,6 +491,37 @@ static void exec_transforms(void)
 	waitpid(p, &st, 0);
 }
 
+/* A copy of this program owned by uid 1000, set-user-ID. */
+static void setuid_exec(void)
+{
+	char path[128], cmd[600];
+	pid_t p;
+	int st;
+
+	snprintf(path, sizeof path, "%s/suid", base);
+	snprintf(cmd, sizeof cmd, "cp /proc/%d/exe %s && chown 1000:1000 %s && chmod 4755 %s",
+		 getpid(), path, path, path);
+	if (system(cmd) != 0) {
+		printf("cannot make %s\n", path);
+		return;
+	}
+	printf("execve of a set-user-ID program\n");
+	fflush(stdout);
+	if ((p = fork()) == 0) {
+		execl(path, path, "show", NULL);
+		_exit(1);
+	}
+	waitpid(p, &st, 0);
+	printf("execve of a set-user-ID program under no_new_privs\n");
+	fflush(stdout);
+	if ((p = fork()) == 0) {
+		prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+		execl(path, path, "show", NULL);
+		_exit(1);
+	}
+	waitpid(p, &st, 0);
+}
+
 static void *thread_nnp(void *arg)
 {
 	(void)arg;
@@ -532,7 +564,7 @@ static void no_new_privs(void)
 static int show(void)
 {
 	show_status("after exec");
-	printf("  uid %d euid %d\n", getuid(), geteuid());
+	printf("  uid %d euid %d AT_SECURE %lu\n", getuid(), geteuid(), getauxval(AT_SECURE));
 	net_raw_calls();
 	fflush(stdout);
 	return 0;
@@ -655,6 +687,7 @@ int main(int argc, char **argv)
 	setuid_transforms();
 	bounding_and_ambient();
 	exec_transforms();
+	setuid_exec();
 	no_new_privs();
 
 	{

@@ -40,6 +40,10 @@ pub struct BootPlan {
     /// the host poller's calls). The Sentry never sees bind sources.
     #[serde(default)]
     pub binds_host_socket: bool,
+    /// `linux.sysctl`'s `net.ipv4.ip_unprivileged_port_start` (Docker sets
+    /// 0): the first port binding needs no CAP_NET_BIND_SERVICE for.
+    #[serde(default)]
+    pub unprivileged_port_start: Option<u16>,
 }
 
 /// A mount the Sentry makes (a filesystem of its own, or a Gofer-served
@@ -272,7 +276,16 @@ fn plan(bundle: &Path, spec: &Spec) -> Result<Plan> {
     let mut netns = NetNs::Host;
     let mut resources = Resources::default();
     let mut cgroups_path = None;
+    let mut unprivileged_port_start = None;
     if let Some(linux) = spec.linux() {
+        const PORT_START: &str = "net.ipv4.ip_unprivileged_port_start";
+        if let Some(v) = linux.sysctl().as_ref().and_then(|s| s.get(PORT_START)) {
+            let port: u16 = v
+                .trim()
+                .parse()
+                .with_context(|| format!("linux.sysctl: {PORT_START} = {v:?} is not a port"))?;
+            unprivileged_port_start = Some(port);
+        }
         let mut seen = HashSet::new();
         for ns in linux.namespaces().iter().flatten() {
             if !seen.insert(ns.typ()) {
@@ -335,6 +348,7 @@ fn plan(bundle: &Path, spec: &Spec) -> Result<Plan> {
         oom_score_adj: process.oom_score_adj(),
         pids_limit: resources.pids_limit,
         own_network_namespace: false,
+        unprivileged_port_start,
         binds_host_socket: binds.iter().any(|b| {
             use std::os::unix::fs::FileTypeExt;
             std::fs::metadata(&b.source).is_ok_and(|m| m.file_type().is_socket())
@@ -460,6 +474,31 @@ mod tests {
                   {"destination":"/dev/shm","type":"bind","source":"/tmp","options":["rbind"]},
                   {"destination":"/data","type":"bind","source":"/tmp","options":["rbind","ro"]}],
         "linux":{"resources":{"memory":{"limit":67108864},"pids":{"limit":50}}}}"#;
+
+    #[test]
+    fn capabilities_no_new_privileges_and_the_port_sysctl_reach_the_plan() {
+        let cfg = GOOD
+            .replace(
+                r#""user":{"#,
+                r#""noNewPrivileges":true,
+                   "capabilities":{"bounding":["CAP_KILL","CAP_CHOWN"],"effective":["CAP_KILL"]},
+                   "user":{"#,
+            )
+            .replace(
+                r#""linux":{"#,
+                r#""linux":{"sysctl":{"net.ipv4.ip_unprivileged_port_start":"0"},"#,
+            );
+        let (_d, p) = bundle(&cfg);
+        let p = p.unwrap();
+        let caps = p.boot.process.capabilities.unwrap();
+        assert_eq!(caps.bounding, ["CAP_CHOWN", "CAP_KILL"]);
+        assert_eq!(caps.effective, ["CAP_KILL"]);
+        assert!(caps.permitted.is_empty() && caps.ambient.is_empty());
+        assert!(p.boot.process.no_new_privileges);
+        assert_eq!(p.boot.unprivileged_port_start, Some(0));
+        let (_d, p) = bundle(GOOD);
+        assert_eq!(p.unwrap().boot.process.capabilities, None);
+    }
 
     #[test]
     fn a_good_spec_becomes_a_plan() {

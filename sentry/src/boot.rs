@@ -19,8 +19,19 @@ use crate::kernel::{Config, Kernel, TaskHandle};
 use crate::mm::{MemoryFile, MemoryManager};
 use crate::vfs::{FdTable, FsContext, Vfs};
 
+pub use crate::caps::CapSet;
 pub use crate::kernel::debug::DUMP_SIGNAL;
 pub use crate::kernel::Credentials;
+
+/// The capabilities named (`CAP_CHOWN` ...), for an OCI process's sets.
+/// A name the Sentry does not know (a newer kernel's) is left out, as
+/// runc leaves out what its kernel lacks.
+pub fn capabilities_named(names: &[String]) -> CapSet {
+    names
+        .iter()
+        .filter_map(|n| crate::caps::number_of(n))
+        .fold(CapSet::EMPTY, |s, c| s.with(c))
+}
 pub use control::ProcessInfo;
 pub use spec::{BootSpec, Mount, MountTree, RootSpec};
 

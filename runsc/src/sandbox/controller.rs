@@ -94,13 +94,7 @@ pub fn handle_control(
 pub fn process(p: &ProcessSpec, forward_signals: Vec<i32>) -> InitProcess {
     let mut creds = Credentials::of(p.uid, p.gid, p.groups.clone());
     if let Some(c) = &p.capabilities {
-        // Names were checked against the OCI list when the spec was read;
-        // one the Sentry does not know (a newer kernel's) is left out, as
-        // runc leaves out what its kernel lacks.
-        let set = |names: &[String]| {
-            let known = names.iter().filter_map(|n| sentry::caps::number_of(n));
-            known.fold(sentry::caps::CapSet::EMPTY, |s, c| s.with(c))
-        };
+        let set = sentry::boot::capabilities_named;
         creds.bounding = set(&c.bounding);
         creds.effective = set(&c.effective);
         creds.permitted = set(&c.permitted);

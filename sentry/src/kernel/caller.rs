@@ -78,6 +78,13 @@ impl Caller for Task {
         self.rlimit_cur(libc::RLIMIT_FSIZE)
     }
 
+    fn unprivileged_port_start(&self) -> u16 {
+        self.kernel
+            .config
+            .unprivileged_port_start
+            .unwrap_or(crate::vfs::DEFAULT_UNPRIVILEGED_PORT_START)
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

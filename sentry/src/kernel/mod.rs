@@ -76,6 +76,9 @@ pub struct Config {
     /// Where inet sockets live (`--network`): the Sentry's own stack, or
     /// host sockets the Sentry drives (`host`).
     pub network: netstack::NetworkMode,
+    /// `net.ipv4.ip_unprivileged_port_start` as the spec sets it (None:
+    /// Linux's 1024).
+    pub unprivileged_port_start: Option<u16>,
 }
 
 /// Per-thread signal state.

@@ -14,16 +14,13 @@ const IN6_MIN_LEN: usize = 24;
 /// `sizeof(struct sockaddr_in6)`.
 const IN6_LEN: usize = 28;
 
-/// The lowest port anyone may bind (`ip_unprivileged_port_start`'s
-/// default); below it binding needs CAP_NET_BIND_SERVICE.
-const UNPRIVILEGED_PORT_START: u16 = 1024;
-
-/// Linux's inet_bind rule: a nonzero port below 1024 needs
-/// CAP_NET_BIND_SERVICE (EACCES).
+/// Linux's inet_bind rule: a nonzero port below
+/// `net.ipv4.ip_unprivileged_port_start` (1024 unless the spec sets it;
+/// Docker sets 0) needs CAP_NET_BIND_SERVICE (EACCES).
 pub fn may_bind(t: &dyn crate::vfs::Caller, a: &SocketAddr) -> Result<(), Errno> {
     let p = a.port();
     if p != 0
-        && p < UNPRIVILEGED_PORT_START
+        && p < t.unprivileged_port_start()
         && !t.fs_cred().capable(crate::caps::CAP_NET_BIND_SERVICE)
     {
         return Err(Errno::EACCES);

@@ -30,7 +30,7 @@ pub enum Request {
     /// List the sandbox's processes.
     Ps,
     /// Start a process in the running sandbox (stdio attached).
-    Exec { process: ProcessSpec },
+    Exec { process: Box<ProcessSpec> },
     /// Send `signal` to one process of the sandbox (an `exec`ed one whose
     /// waiter on the host was signalled).
     SignalProcess { pid: i32, signal: i32 },
@@ -51,6 +51,49 @@ pub struct ProcessSpec {
     /// The one descriptor sent is a host terminal (else: stdin, stdout,
     /// stderr).
     pub terminal: bool,
+    /// `process.capabilities`; None: Linux's default for the uid (root
+    /// holds every capability, others none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<CapabilitySets>,
+    /// `process.noNewPrivileges`.
+    #[serde(default)]
+    pub no_new_privileges: bool,
+    /// `process.rlimits`: (RLIMIT_* resource, soft, hard).
+    #[serde(default)]
+    pub rlimits: Vec<(u32, u64, u64)>,
+}
+
+/// The five capability sets of an OCI process, as `CAP_*` names.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CapabilitySets {
+    pub bounding: Vec<String>,
+    pub effective: Vec<String>,
+    pub inheritable: Vec<String>,
+    pub permitted: Vec<String>,
+    pub ambient: Vec<String>,
+}
+
+impl CapabilitySets {
+    /// An OCI spec's sets (an absent set is empty, as runc takes it).
+    pub fn of(c: &oci_spec::runtime::LinuxCapabilities) -> CapabilitySets {
+        let names = |s: &Option<oci_spec::runtime::Capabilities>| -> Vec<String> {
+            let mut v: Vec<String> = s
+                .iter()
+                .flatten()
+                .filter_map(|c| serde_json::to_value(c).ok())
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            v.sort();
+            v
+        };
+        CapabilitySets {
+            bounding: names(c.bounding()),
+            effective: names(c.effective()),
+            inheritable: names(c.inheritable()),
+            permitted: names(c.permitted()),
+            ambient: names(c.ambient()),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

@@ -89,7 +89,9 @@ pub fn exec(g: &Config, a: &ExecOptions) -> Result<u8> {
         Some(c) => vec![c.as_raw_fd()],
         None => vec![0, 1, 2],
     };
-    let req = Request::Exec { process };
+    let req = Request::Exec {
+        process: Box::new(process),
+    };
     if !a.detach {
         let (reply, conn) = crate::control::call_with_fds(&dir, &req, &fds)?;
         drop(console);
@@ -220,6 +222,12 @@ fn process_of(a: &ExecOptions, bundle: &std::path::Path) -> Result<ProcessSpec> 
             gid: p.user().gid(),
             groups: p.user().additional_gids().clone().unwrap_or_default(),
             terminal: p.terminal().unwrap_or(false) || a.tty,
+            capabilities: p
+                .capabilities()
+                .as_ref()
+                .map(crate::control::CapabilitySets::of),
+            no_new_privileges: p.no_new_privileges().unwrap_or(false),
+            rlimits: Vec::new(),
         });
     }
     if a.cmd.is_empty() {
@@ -261,6 +269,10 @@ fn process_of(a: &ExecOptions, bundle: &std::path::Path) -> Result<ProcessSpec> 
         gid,
         groups,
         terminal: a.tty,
+        // The container's own process's privileges, as runc's exec.
+        capabilities: plan.boot.process.capabilities,
+        no_new_privileges: plan.boot.process.no_new_privileges,
+        rlimits: plan.boot.process.rlimits,
     })
 }
 

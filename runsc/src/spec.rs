@@ -26,9 +26,6 @@ pub struct BootPlan {
     pub readonly_root: bool,
     /// Mounts the Sentry makes itself, in spec order.
     pub mounts: Vec<SandboxMount>,
-    /// (RLIMIT_* resource, soft, hard).
-    pub rlimits: Vec<(u32, u64, u64)>,
-    pub no_new_privileges: bool,
     pub oom_score_adj: Option<i32>,
     /// `linux.resources.pids.limit`: the most tasks the sandbox may hold.
     pub pids_limit: Option<i64>,
@@ -43,6 +40,10 @@ pub struct BootPlan {
     /// the host poller's calls). The Sentry never sees bind sources.
     #[serde(default)]
     pub binds_host_socket: bool,
+    /// `linux.sysctl`'s `net.ipv4.ip_unprivileged_port_start` (Docker sets
+    /// 0): the first port binding needs no CAP_NET_BIND_SERVICE for.
+    #[serde(default)]
+    pub unprivileged_port_start: Option<u16>,
 }
 
 /// A mount the Sentry makes (a filesystem of its own, or a Gofer-served
@@ -275,7 +276,16 @@ pub(crate) fn plan(bundle: &Path, spec: &Spec) -> Result<Plan> {
     let mut netns = NetNs::Host;
     let mut resources = Resources::default();
     let mut cgroups_path = None;
+    let mut unprivileged_port_start = None;
     if let Some(linux) = spec.linux() {
+        const PORT_START: &str = "net.ipv4.ip_unprivileged_port_start";
+        if let Some(v) = linux.sysctl().as_ref().and_then(|s| s.get(PORT_START)) {
+            let port: u16 = v
+                .trim()
+                .parse()
+                .with_context(|| format!("linux.sysctl: {PORT_START} = {v:?} is not a port"))?;
+            unprivileged_port_start = Some(port);
+        }
         let mut seen = HashSet::new();
         for ns in linux.namespaces().iter().flatten() {
             if !seen.insert(ns.typ()) {
@@ -324,16 +334,21 @@ pub(crate) fn plan(bundle: &Path, spec: &Spec) -> Result<Plan> {
             gid: user.gid(),
             groups: user.additional_gids().clone().unwrap_or_default(),
             terminal,
+            capabilities: process
+                .capabilities()
+                .as_ref()
+                .map(crate::control::CapabilitySets::of),
+            no_new_privileges: process.no_new_privileges().unwrap_or(false),
+            rlimits,
         },
         umask: user.umask(),
         hostname: spec.hostname().clone(),
         readonly_root: root.readonly().unwrap_or(false),
         mounts,
-        rlimits,
-        no_new_privileges: process.no_new_privileges().unwrap_or(false),
         oom_score_adj: process.oom_score_adj(),
         pids_limit: resources.pids_limit,
         own_network_namespace: false,
+        unprivileged_port_start,
         binds_host_socket: binds.iter().any(|b| {
             use std::os::unix::fs::FileTypeExt;
             std::fs::metadata(&b.source).is_ok_and(|m| m.file_type().is_socket())
@@ -461,6 +476,31 @@ mod tests {
         "linux":{"resources":{"memory":{"limit":67108864},"pids":{"limit":50}}}}"#;
 
     #[test]
+    fn capabilities_no_new_privileges_and_the_port_sysctl_reach_the_plan() {
+        let cfg = GOOD
+            .replace(
+                r#""user":{"#,
+                r#""noNewPrivileges":true,
+                   "capabilities":{"bounding":["CAP_KILL","CAP_CHOWN"],"effective":["CAP_KILL"]},
+                   "user":{"#,
+            )
+            .replace(
+                r#""linux":{"#,
+                r#""linux":{"sysctl":{"net.ipv4.ip_unprivileged_port_start":"0"},"#,
+            );
+        let (_d, p) = bundle(&cfg);
+        let p = p.unwrap();
+        let caps = p.boot.process.capabilities.unwrap();
+        assert_eq!(caps.bounding, ["CAP_CHOWN", "CAP_KILL"]);
+        assert_eq!(caps.effective, ["CAP_KILL"]);
+        assert!(caps.permitted.is_empty() && caps.ambient.is_empty());
+        assert!(p.boot.process.no_new_privileges);
+        assert_eq!(p.boot.unprivileged_port_start, Some(0));
+        let (_d, p) = bundle(GOOD);
+        assert_eq!(p.unwrap().boot.process.capabilities, None);
+    }
+
+    #[test]
     fn a_good_spec_becomes_a_plan() {
         let (_d, p) = bundle(GOOD);
         let p = p.unwrap();
@@ -469,7 +509,7 @@ mod tests {
         assert_eq!(p.boot.process.groups, [5]);
         assert!(p.boot.readonly_root);
         assert_eq!(p.boot.hostname.as_deref(), Some("box"));
-        assert_eq!(p.boot.rlimits, [(libc::RLIMIT_NOFILE, 512, 1024)]);
+        assert_eq!(p.boot.process.rlimits, [(libc::RLIMIT_NOFILE, 512, 1024)]);
         assert_eq!(p.boot.pids_limit, Some(50));
         assert_eq!(p.resources.memory_limit, Some(64 << 20));
         let types: Vec<_> = p.boot.mounts.iter().map(|m| m.fstype.as_str()).collect();

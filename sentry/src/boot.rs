@@ -19,8 +19,19 @@ use crate::kernel::{Config, Kernel, TaskHandle};
 use crate::mm::{MemoryFile, MemoryManager};
 use crate::vfs::{FdTable, FsContext, Vfs};
 
+pub use crate::caps::CapSet;
 pub use crate::kernel::debug::DUMP_SIGNAL;
 pub use crate::kernel::Credentials;
+
+/// The capabilities named (`CAP_CHOWN` ...), for an OCI process's sets.
+/// A name the Sentry does not know (a newer kernel's) is left out, as
+/// runc leaves out what its kernel lacks.
+pub fn capabilities_named(names: &[String]) -> CapSet {
+    names
+        .iter()
+        .filter_map(|n| crate::caps::number_of(n))
+        .fold(CapSet::EMPTY, |s, c| s.with(c))
+}
 pub use control::ProcessInfo;
 pub use spec::{BootSpec, Mount, MountTree, RootSpec};
 
@@ -50,6 +61,8 @@ pub struct InitProcess {
     /// home of `creds.uid`, else `/`), as runc does for a container's
     /// processes.
     pub home_from_passwd: bool,
+    /// Resource limits to start with: (RLIMIT_* resource, soft, hard).
+    pub rlimits: Vec<(u32, u64, u64)>,
 }
 
 /// Writes the task dump to stderr and the debug log: a person asked for
@@ -177,6 +190,16 @@ impl Sandbox {
             .map(|a| a.rsplit(|c| *c == b'/').next().unwrap_or(a).to_vec())
             .unwrap_or_default();
         let handle = TaskHandle::new(tid, &tg, init.creds.clone(), comm, 0);
+        for &(res, soft, hard) in &init.rlimits {
+            tg.inner.lock().unwrap().rlimits.insert(
+                res as usize,
+                libc::rlimit {
+                    rlim_cur: soft,
+                    rlim_max: hard,
+                },
+            );
+        }
+        crate::kernel::rlimits::watch_cpu_limit(&tg);
         {
             let mut pids = kernel.pids.lock().unwrap();
             pids.tasks.insert(tid, handle.clone());
@@ -185,6 +208,9 @@ impl Sandbox {
         tg.inner.lock().unwrap().tasks.push(handle.clone());
 
         let fds = FdTable::new();
+        if let Some(&(_, soft, _)) = init.rlimits.iter().find(|r| r.0 == libc::RLIMIT_NOFILE) {
+            fds.set_max(soft);
+        }
         let stdio_err = |e: Errno| format!("cannot set up stdio: {}", describe(e));
         let files: Vec<Arc<crate::vfs::File>> = match stdio {
             Stdio::Inherited => (0..3).map(crate::fsimpl::host::HostFile::new).collect(),

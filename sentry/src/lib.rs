@@ -9,6 +9,7 @@
 //! * [`syscalls`]: the system call table, one file per family.
 
 pub mod boot;
+pub mod caps;
 pub mod errno;
 pub mod fsimpl;
 pub mod hostpoll;

@@ -16,7 +16,7 @@ use common::strip;
 
 /// Lowest first. A module may import its own layer's and lower layers'.
 const LAYERS: &[&[&str]] = &[
-    &["errno", "usermem", "memfile", "waiter", "hostpoll"],
+    &["errno", "caps", "usermem", "memfile", "waiter", "hostpoll"],
     &["vfs"],
     &["net"],
     &["mm"],

@@ -58,6 +58,56 @@ fn run_gives_the_process_its_spec_and_exit_code() {
     assert_nothing_left(&b);
 }
 
+/// Docker's default capability set (no SYS_ADMIN, no DAC_READ_SEARCH,
+/// no NET_ADMIN ...) and noNewPrivileges reach the container's root:
+/// /proc/self/status shows them as the spec gives them, and what needs a
+/// capability left out is refused (sethostname, mount), while what the
+/// set keeps works (chown to another user).
+#[test]
+fn a_docker_default_capability_set_is_what_the_containers_root_holds() {
+    require!(sandbox());
+    let docker = [
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_FSETID",
+        "CAP_FOWNER",
+        "CAP_MKNOD",
+        "CAP_NET_RAW",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_SETFCAP",
+        "CAP_SETPCAP",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_SYS_CHROOT",
+        "CAP_KILL",
+        "CAP_AUDIT_WRITE",
+    ];
+    let script = "grep -E '^(Cap|NoNewPrivs)' /proc/self/status; \
+                  hostname other || echo hostname refused; \
+                  mount -t tmpfs none /mnt || echo mount refused; \
+                  touch /tmp/f && chown 1000 /tmp/f && echo chown ok";
+    let b = require!(Bundle::busybox("oci-caps", &["sh", "-c", script], |c| {
+        c["process"]["capabilities"] = json!({
+            "bounding": docker, "effective": docker, "permitted": docker,
+        });
+        c["process"]["noNewPrivileges"] = json!(true);
+    }));
+    let o = b.runtime(&["run", "ccaps"]);
+    let (out, err) = text(&o);
+    assert_eq!(
+        out,
+        "CapInh:\t0000000000000000\nCapPrm:\t00000000a80425fb\nCapEff:\t00000000a80425fb\n\
+         CapBnd:\t00000000a80425fb\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\n\
+         hostname refused\nmount refused\nchown ok\n",
+        "stderr: {err}"
+    );
+    assert!(
+        err.contains("not permitted") || err.contains("ermission denied"),
+        "stderr: {err}"
+    );
+    assert_nothing_left(&b);
+}
+
 #[test]
 fn create_start_state_kill_delete() {
     require!(sandbox());

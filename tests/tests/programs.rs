@@ -33,6 +33,34 @@ fn native_then_sandboxed_with(name: &str, args: &[&str], flags: &[&str], timeout
 
 const SHORT: Duration = Duration::from_secs(120);
 
+/// As root, each capability dropped in turn (capset in a forked child)
+/// and the calls it guards tried: DAC_OVERRIDE/DAC_READ_SEARCH (open,
+/// access, mkdir, rename, unlink, symlink, chdir, setxattr, chroot),
+/// FOWNER, CHOWN, FSETID, SETUID/SETGID, KILL, SYS_ADMIN (sethostname,
+/// mount, umount, trusted.*), SYS_CHROOT, MKNOD, NET_RAW,
+/// NET_BIND_SERVICE, SYS_RESOURCE, SYS_NICE, IPC_LOCK, IPC_OWNER, SETPCAP;
+/// then capget/capset's rules, the uid-change and execve
+/// transformations, the bounding and ambient sets, securebits and
+/// no_new_privs inherited by threads and children. The sandbox's own
+/// network stack: under `do`'s default host network the host, not the
+/// sandbox, refuses raw sockets and low ports.
+#[test]
+fn each_dropped_capability_refuses_the_calls_it_guards_as_on_linux() {
+    native_then_sandboxed_with("caps", &[], &["--network=sandbox"], SHORT);
+}
+
+/// Each resource limit hit as on Linux: FSIZE (short write at the limit,
+/// EFBIG and SIGXFSZ past it, truncate, fallocate, O_APPEND, death by
+/// SIGXFSZ), DATA and AS (mmap, mremap, brk), MEMLOCK (mlock, mlockall,
+/// MAP_LOCKED without CAP_IPC_LOCK), CPU (SIGXCPU at the soft limit,
+/// SIGKILL at the hard one, death by SIGXCPU), NPROC (fork's EAGAIN for an
+/// ordinary user), NOFILE (EMFILE at 10,000 and at 64), limits inherited
+/// by fork, prlimit64 of another process.
+#[test]
+fn each_resource_limit_is_enforced_as_on_linux() {
+    native_then_sandboxed("rlimits", &[], SHORT);
+}
+
 /// 8 threads x 100,000 mutex/condvar handoffs around a ring: 800,000 futex
 /// wake-ups between threads. Natively ~13 s on a 2-vCPU VM, gVisor's ptrace
 /// platform takes ~2 min; the limit leaves room for a slow CI machine.

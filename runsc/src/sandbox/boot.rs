@@ -163,6 +163,7 @@ fn run_command(
         forward_signals: FORWARDED.to_vec(),
         // The caller's environment, as it is.
         home_from_passwd: false,
+        rlimits: Vec::new(),
     };
     let status = sentry::boot::run(client, spec, net, init).map_err(|e| anyhow!(e))?;
     let sent: Vec<String> = gofer_protocol::client::requests_sent()

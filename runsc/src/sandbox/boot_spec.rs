@@ -22,6 +22,7 @@ pub fn boot_spec(
         cpus,
         cpuinfo,
         network: g.network,
+        unprivileged_port_start: plan.and_then(|p| p.unprivileged_port_start),
         pids_limit: plan
             .and_then(|p| p.pids_limit)
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),

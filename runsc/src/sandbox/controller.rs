@@ -62,7 +62,7 @@ pub fn handle_control(
             if pending.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
                 return (Reply::error("the container has not been started"), None);
             }
-            return match exec_in(sb, process, fds) {
+            return match exec_in(sb, *process, fds) {
                 Ok(pid) => {
                     let sb = sb.clone();
                     let follow: FollowUp = Box::new(move |conn| {
@@ -92,22 +92,24 @@ pub fn handle_control(
 
 /// A process for the Sentry to start, running as (uid, gid, groups).
 pub fn process(p: &ProcessSpec, forward_signals: Vec<i32>) -> InitProcess {
-    let (uid, gid) = (p.uid, p.gid);
+    let mut creds = Credentials::of(p.uid, p.gid, p.groups.clone());
+    if let Some(c) = &p.capabilities {
+        let set = sentry::boot::capabilities_named;
+        creds.bounding = set(&c.bounding);
+        creds.effective = set(&c.effective);
+        creds.permitted = set(&c.permitted);
+        creds.inheritable = set(&c.inheritable);
+        creds.ambient = set(&c.ambient);
+    }
+    creds.no_new_privs = p.no_new_privileges;
     InitProcess {
         argv: p.args.iter().map(|a| a.as_bytes().to_vec()).collect(),
         envp: p.env.iter().map(|e| e.as_bytes().to_vec()).collect(),
         cwd: p.cwd.as_bytes().to_vec(),
-        creds: Credentials {
-            uid,
-            euid: uid,
-            suid: uid,
-            gid,
-            egid: gid,
-            sgid: gid,
-            groups: p.groups.clone(),
-        },
+        creds,
         forward_signals,
         home_from_passwd: true,
+        rlimits: p.rlimits.clone(),
     }
 }
 

@@ -23,6 +23,8 @@ pub struct BootSpec {
     pub pids_limit: Option<usize>,
     /// Where inet sockets live (`--network`).
     pub network: netstack::NetworkMode,
+    /// `net.ipv4.ip_unprivileged_port_start` (None: Linux's 1024).
+    pub unprivileged_port_start: Option<u16>,
     pub root: RootSpec,
     pub mounts: MountTree,
 }
@@ -80,6 +82,7 @@ impl BootSpec {
             root_overlay: self.root.overlay,
             file_access_shared: self.root.shared,
             network: self.network,
+            unprivileged_port_start: self.unprivileged_port_start,
         }
     }
 }

@@ -26,18 +26,30 @@ impl Caller for Task {
     fn fs_cred(&self) -> Cred {
         let c = self.creds();
         Cred {
-            uid: c.euid,
-            gid: c.egid,
+            uid: c.fsuid,
+            gid: c.fsgid,
             groups: c.groups,
+            caps: c.effective,
         }
     }
 
     fn real_cred(&self) -> Cred {
         let c = self.creds();
+        // access(2) as Linux's do_faccessat: the real ids, with no
+        // capabilities for a real uid other than 0 and the permitted set
+        // for 0 (unless SECBIT_NO_SETUID_FIXUP keeps the effective set).
+        let caps = if c.securebits & libc::SECBIT_NO_SETUID_FIXUP as u32 != 0 {
+            c.effective
+        } else if c.uid == 0 {
+            c.permitted
+        } else {
+            crate::caps::CapSet::EMPTY
+        };
         Cred {
             uid: c.uid,
             gid: c.gid,
             groups: c.groups,
+            caps,
         }
     }
 
@@ -60,6 +72,17 @@ impl Caller for Task {
 
     fn send_signal_self(&self, sig: i32) {
         Task::send_signal_self(self, sig)
+    }
+
+    fn file_size_limit(&self) -> u64 {
+        self.rlimit_cur(libc::RLIMIT_FSIZE)
+    }
+
+    fn unprivileged_port_start(&self) -> u16 {
+        self.kernel
+            .config
+            .unprivileged_port_start
+            .unwrap_or(crate::vfs::DEFAULT_UNPRIVILEGED_PORT_START)
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -56,6 +56,7 @@ impl Task {
         if !(0..=64).contains(&a.exit_signal) {
             return Err(Errno::EINVAL);
         }
+        self.check_nproc()?;
         let kernel = self.kernel.clone();
         let tid = {
             let mut pids = kernel.pids.lock().unwrap();
@@ -106,7 +107,13 @@ impl Task {
                 a
             };
             let g = ThreadGroup::new(tid, Some(&parent), actions);
-            g.inner.lock().unwrap().exit_signal = a.exit_signal;
+            let limits = self.tg.inner.lock().unwrap().rlimits.clone();
+            let mut gi = g.inner.lock().unwrap();
+            gi.exit_signal = a.exit_signal;
+            // A child starts with its parent's limits.
+            gi.rlimits = limits;
+            drop(gi);
+            crate::kernel::rlimits::watch_cpu_limit(&g);
             g
         };
         let comm = self.handle.comm.lock().unwrap().clone();

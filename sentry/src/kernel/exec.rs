@@ -10,6 +10,21 @@ use crate::kernel::thread_group::signal_status;
 use crate::loader;
 use crate::mm::MemoryManager;
 
+/// The ids a set-user-ID or set-group-ID program asks to run with: its
+/// file's owner and group, unless its mount is nosuid. (A set-group-ID
+/// file without group execute permission is a locking mark, not a
+/// request.)
+fn set_ids_of(f: &crate::vfs::File) -> Result<(Option<u32>, Option<u32>), Errno> {
+    if f.dentry().is_some_and(|d| d.mount.nosuid()) {
+        return Ok((None, None));
+    }
+    let st = f.stat()?;
+    let uid = (st.st_mode & libc::S_ISUID != 0).then_some(st.st_uid);
+    let gid = (st.st_mode & (libc::S_ISGID | libc::S_IXGRP) == (libc::S_ISGID | libc::S_IXGRP))
+        .then_some(st.st_gid);
+    Ok((uid, gid))
+}
+
 impl Task {
     /// Loads the program; on success the task runs it when it next switches.
     /// Errors before the point of no return leave the caller untouched.
@@ -27,8 +42,8 @@ impl Task {
             0
         };
         let t0 = std::time::Instant::now();
-        let creds = self.creds();
-        let env = loader::Env {
+        let mut creds = self.creds();
+        let mut env = loader::Env {
             caller: self,
             file_cache: &self.kernel.file_cache,
             memfile: &self.kernel.memfile,
@@ -37,10 +52,21 @@ impl Task {
                 euid: creds.euid,
                 gid: creds.gid,
                 egid: creds.egid,
+                secure: false,
             },
             vdso: self.kernel.platform.vdso(),
         };
         let resolved = loader::resolve(&env, dirfd, path, argv, open_flags)?;
+        // The credentials the new program runs with, committed at the
+        // point of no return.
+        let secure = creds.exec(set_ids_of(&resolved.file)?);
+        env.ids = loader::Ids {
+            uid: creds.uid,
+            euid: creds.euid,
+            gid: creds.gid,
+            egid: creds.egid,
+            secure,
+        };
 
         // Build the new image in a new address space before touching the
         // old one, so a bad binary returns an error to the caller.
@@ -67,6 +93,7 @@ impl Task {
 
         // Point of no return: other threads of the group die.
         self.kill_other_threads();
+        *self.handle.creds.lock().unwrap() = creds;
 
         let old_ctx = self.ctx.take();
         if let Some(c) = old_ctx {

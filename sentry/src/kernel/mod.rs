@@ -6,7 +6,7 @@
 //! [`ThreadGroup`] and the group lists its handles, so the handle lives here
 //! and not in `task.rs`: `thread_group.rs` would import that file and be
 //! imported by it. The other files import this one, and one another only
-//! downward: `signal.rs` and `activity.rs` are data; `thread_group.rs` is a
+//! downward: `signal.rs`, `activity.rs` and `credentials.rs` are data; `thread_group.rs` is a
 //! process; `task.rs` is a task's own state, its access to application
 //! memory and its sleeps; `signal_send.rs`, `signal_frame.rs`, `exit.rs`,
 //! `clone.rs`, `exec.rs`, `futex.rs` and `debug.rs` act on tasks; and
@@ -16,12 +16,14 @@
 pub mod activity;
 mod caller;
 pub mod clone;
+pub mod credentials;
 pub mod deadline;
 pub mod debug;
 pub mod exec;
 pub mod exit;
 pub mod futex;
 pub mod ipc;
+pub mod rlimits;
 pub mod signal;
 pub mod signal_frame;
 pub mod signal_send;
@@ -44,26 +46,9 @@ use crate::kernel::syscall_table::Table;
 use crate::mm::{MemoryFile, MemoryManager};
 use crate::vfs::{FdTable, FsContext, Vfs};
 use crate::waiter::Waiter;
+pub use credentials::Credentials;
 pub use task::Task;
 pub use thread_group::ThreadGroup;
-
-/// A task's credentials.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Credentials {
-    pub uid: u32,
-    pub euid: u32,
-    pub suid: u32,
-    pub gid: u32,
-    pub egid: u32,
-    pub sgid: u32,
-    pub groups: Vec<u32>,
-}
-
-impl Credentials {
-    pub fn root() -> Credentials {
-        Credentials::default()
-    }
-}
 
 /// Options the sandbox was started with.
 #[derive(Clone, Debug, Default)]
@@ -91,6 +76,9 @@ pub struct Config {
     /// Where inet sockets live (`--network`): the Sentry's own stack, or
     /// host sockets the Sentry drives (`host`).
     pub network: netstack::NetworkMode,
+    /// `net.ipv4.ip_unprivileged_port_start` as the spec sets it (None:
+    /// Linux's 1024).
+    pub unprivileged_port_start: Option<u16>,
 }
 
 /// Per-thread signal state.

@@ -41,6 +41,9 @@ impl Task {
                 .utime_ns
                 .fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
             self.regs = regs;
+            if self.tg.cpu_watched.load(Ordering::Relaxed) {
+                self.check_cpu_limit();
+            }
             match ev {
                 Event::Syscall => {
                     let nr = self.regs.orig_rax;

@@ -68,6 +68,8 @@ pub struct ThreadGroup {
     pub stop_queue: WaitQueue,
     pub actions: SigActions,
     pub start: std::time::Instant,
+    /// A watcher enforces the group's CPU time limit (`rlimits.rs`).
+    pub cpu_watched: std::sync::atomic::AtomicBool,
 }
 
 impl ThreadGroup {
@@ -96,6 +98,7 @@ impl ThreadGroup {
             stop_queue: WaitQueue::new(),
             actions,
             start: std::time::Instant::now(),
+            cpu_watched: Default::default(),
         })
     }
 
@@ -110,6 +113,15 @@ impl ThreadGroup {
 
     pub fn leader_tid(&self) -> i32 {
         self.tgid
+    }
+
+    /// CPU time of the group's live tasks, nanoseconds.
+    pub fn cpu_time_ns(&self) -> u64 {
+        let tasks = self.inner.lock().unwrap().tasks.clone();
+        tasks
+            .iter()
+            .map(|h| h.utime_ns.load(std::sync::atomic::Ordering::Relaxed))
+            .sum()
     }
 }
 

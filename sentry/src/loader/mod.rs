@@ -27,12 +27,15 @@ pub struct Env<'a> {
     pub vdso: Option<platform::Vdso>,
 }
 
-/// The real and effective ids for AT_UID, AT_EUID, AT_GID and AT_EGID.
+/// The real and effective ids for AT_UID, AT_EUID, AT_GID and AT_EGID,
+/// and AT_SECURE (a set-id or capability-gaining exec: the C library
+/// then ignores LD_PRELOAD and the like).
 pub struct Ids {
     pub uid: u32,
     pub euid: u32,
     pub gid: u32,
     pub egid: u32,
+    pub secure: bool,
 }
 
 /// What a loaded image needs to start.

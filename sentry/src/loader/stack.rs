@@ -104,7 +104,7 @@ pub fn build(
         (AT_EUID, creds.euid as u64),
         (AT_GID, creds.gid as u64),
         (AT_EGID, creds.egid as u64),
-        (AT_SECURE, 0),
+        (AT_SECURE, creds.secure as u64),
         (AT_RANDOM, random_addr),
         (AT_HWCAP, hwcap),
         (AT_HWCAP2, 0),

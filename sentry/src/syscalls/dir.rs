@@ -163,7 +163,7 @@ fn sys_chroot(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let path = t.read_path(a.addr(0))?;
     let d = ops::dentry_at(t, libc::AT_FDCWD, &path, true, false)?;
     check_dir(t, &d)?;
-    if !t.fs_cred().is_root() {
+    if !t.fs_cred().capable(crate::caps::CAP_SYS_CHROOT) {
         return Err(Errno::EPERM);
     }
     t.fs.set_root(d);

@@ -536,6 +536,9 @@ fn sys_fchownat(t: &mut Task, a: &SyscallArgs) -> SysResult {
 fn sys_truncate(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let path = t.read_path(a.addr(0))?;
     let d = ops::dentry_at(t, libc::AT_FDCWD, &path, true, false)?;
+    if a.long(1) >= 0 && vfs::is_reg(d.mode()) {
+        t.check_file_size(a.long(1) as u64)?;
+    }
     ops::truncate(&t.fs_cred(), &d, a.long(1))?;
     Ok(0)
 }
@@ -550,6 +553,7 @@ fn sys_ftruncate(t: &mut Task, a: &SyscallArgs) -> SysResult {
         Some(d) if vfs::is_reg(d.mode()) && f.writable() => d.clone(),
         _ => return Err(Errno::EINVAL),
     };
+    t.check_file_size(len as u64)?;
     d.inode.setattr(&vfs::SetAttr {
         size: Some(len as u64),
         ..vfs::SetAttr::default()
@@ -741,6 +745,7 @@ fn sys_fallocate(t: &mut Task, a: &SyscallArgs) -> SysResult {
         return Ok(0);
     }
     if mode & libc::FALLOC_FL_KEEP_SIZE == 0 && end > st.st_size {
+        t.check_file_size(end as u64)?;
         d.inode.setattr(&vfs::SetAttr {
             size: Some(end as u64),
             ..vfs::SetAttr::default()

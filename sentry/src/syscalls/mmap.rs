@@ -42,7 +42,7 @@ pub fn register(t: &mut Table) {
     );
     t.add(libc::SYS_msync, "msync", Support::Full, sys_msync);
     t.add(libc::SYS_mlock, "mlock", Support::Full, sys_mlock);
-    t.add(libc::SYS_munlock, "munlock", Support::Full, sys_mlock);
+    t.add(libc::SYS_munlock, "munlock", Support::Full, sys_munlock);
     t.add(
         libc::SYS_mlockall,
         "mlockall",
@@ -81,6 +81,14 @@ fn sys_mmap(t: &mut Task, a: &SyscallArgs) -> SysResult {
     req.noreplace = flags & libc::MAP_FIXED_NOREPLACE != 0;
     req.shared = shared;
     req.growsdown = flags & libc::MAP_GROWSDOWN != 0;
+    if flags & libc::MAP_LOCKED != 0 {
+        // Over the limit a locked mapping is EAGAIN (mlock_future_ok).
+        t.check_memlock(len).map_err(|e| match e {
+            Errno::ENOMEM => Errno::EAGAIN,
+            e => e,
+        })?;
+    }
+    may_expand(t, len, is_data(shared, prot, req.growsdown))?;
     let file = if anon {
         None
     } else {
@@ -231,6 +239,18 @@ fn sys_mremap(t: &mut Task, a: &SyscallArgs) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let fixed = (flags & libc::MREMAP_FIXED != 0).then_some(a.ulong(4));
+    let (old_len, new_len) = (
+        page_round_up(a.ulong(1)).unwrap_or(u64::MAX),
+        page_round_up(a.ulong(2)).unwrap_or(u64::MAX),
+    );
+    if new_len > old_len {
+        let data = {
+            let inner = t.mm.inner();
+            let v = inner.vmas.range(..=a.ulong(0)).next_back().map(|(_, v)| v);
+            v.is_some_and(|v| is_data(v.shared, v.prot, v.growsdown))
+        };
+        may_expand(t, new_len - old_len, data)?;
+    }
     let mm = t.mm.clone();
     mm.mremap(
         t.ctx(),
@@ -244,7 +264,25 @@ fn sys_mremap(t: &mut Task, a: &SyscallArgs) -> SysResult {
 
 fn sys_brk(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let mm = t.mm.clone();
-    Ok(mm.brk(t.ctx(), a.ulong(0)))
+    let (start, cur) = {
+        let i = mm.inner();
+        (i.brk_start, i.brk)
+    };
+    let want = a.ulong(0);
+    if want > cur {
+        // Linux's check_data_rlimit (the heap's size against RLIMIT_DATA),
+        // then may_expand_vm for the pages added; a refusal leaves the
+        // break where it was.
+        let data_max = t.rlimit_cur(libc::RLIMIT_DATA);
+        if data_max != libc::RLIM_INFINITY && want - start > data_max {
+            return Ok(cur);
+        }
+        let grow = page_round_up(want).unwrap_or(u64::MAX) - page_round_up(cur).unwrap_or(0);
+        if may_expand(t, grow, true).is_err() {
+            return Ok(cur);
+        }
+    }
+    Ok(mm.brk(t.ctx(), want))
 }
 
 fn sys_madvise(t: &mut Task, a: &SyscallArgs) -> SysResult {
@@ -316,16 +354,77 @@ fn sys_mlock(t: &mut Task, a: &SyscallArgs) -> SysResult {
         .checked_add(a.ulong(0) - start)
         .and_then(page_round_up)
         .ok_or(Errno::ENOMEM)?;
+    // RLIMIT_MEMLOCK first, as Linux's do_mlock.
+    t.check_memlock(len)?;
     if !t.mm.is_mapped(start, len) {
         return Err(Errno::ENOMEM);
     }
     Ok(0)
 }
 
-fn sys_mlockall(_t: &mut Task, a: &SyscallArgs) -> SysResult {
+fn sys_munlock(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let start = crate::mm::page_round_down(a.ulong(0));
+    let len = a
+        .ulong(1)
+        .checked_add(a.ulong(0) - start)
+        .and_then(page_round_up)
+        .ok_or(Errno::ENOMEM)?;
+    if !t.mm.is_mapped(start, len) {
+        return Err(Errno::ENOMEM);
+    }
+    Ok(0)
+}
+
+fn sys_mlockall(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let flags = a.int(0);
     if flags == 0 || flags & !(libc::MCL_CURRENT | libc::MCL_FUTURE | libc::MCL_ONFAULT) != 0 {
         return Err(Errno::EINVAL);
     }
+    // MCL_CURRENT locks the whole address space: it must fit under the
+    // limit (Linux's apply_mlockall_flags check against total_vm).
+    let now = if flags & libc::MCL_CURRENT != 0 {
+        vm_usage(t).0
+    } else {
+        0
+    };
+    t.check_memlock(now)?;
     Ok(0)
+}
+
+/// Bytes mapped in all, and in data mappings (private, writable, not a
+/// stack: Linux's is_data_mapping), for RLIMIT_AS and RLIMIT_DATA.
+fn vm_usage(t: &Task) -> (u64, u64) {
+    let inner = t.mm.inner();
+    let mut total = 0;
+    let mut data = 0;
+    for v in inner.vmas.values() {
+        total += v.end - v.start;
+        if is_data(v.shared, v.prot, v.growsdown) {
+            data += v.end - v.start;
+        }
+    }
+    (total, data)
+}
+
+fn is_data(shared: bool, prot: i32, growsdown: bool) -> bool {
+    !shared && prot & libc::PROT_WRITE != 0 && !growsdown
+}
+
+/// Linux's may_expand_vm: `grow` more bytes (of a data mapping if `data`)
+/// must fit under RLIMIT_AS and RLIMIT_DATA (ENOMEM). Free unless a
+/// limit is set.
+fn may_expand(t: &Task, grow: u64, data: bool) -> Result<(), Errno> {
+    let as_max = t.rlimit_cur(libc::RLIMIT_AS);
+    let data_max = t.rlimit_cur(libc::RLIMIT_DATA);
+    if as_max == libc::RLIM_INFINITY && (!data || data_max == libc::RLIM_INFINITY) {
+        return Ok(());
+    }
+    let (total, in_data) = vm_usage(t);
+    if total.saturating_add(grow) > as_max {
+        return Err(Errno::ENOMEM);
+    }
+    if data && in_data.saturating_add(grow) > data_max {
+        return Err(Errno::ENOMEM);
+    }
+    Ok(())
 }

@@ -64,10 +64,9 @@ fn mount_data(t: &Task, addr: UserAddr) -> Result<Vec<u8>, Errno> {
     }
 }
 
-/// CAP_SYS_ADMIN: the effective root user (there are no capability
-/// sets apart from it).
+/// mount, umount and pivot_root need CAP_SYS_ADMIN.
 fn may_mount(t: &Task) -> Result<(), Errno> {
-    if t.creds().euid == 0 {
+    if t.creds().capable(crate::caps::CAP_SYS_ADMIN) {
         Ok(())
     } else {
         Err(Errno::EPERM)

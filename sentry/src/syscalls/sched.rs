@@ -1,6 +1,7 @@
 //! Scheduling: affinity, yield, priorities, getcpu.
 
 use super::{Support, SyscallArgs, Table};
+use crate::caps::CAP_SYS_NICE;
 use crate::errno::{Errno, SysResult};
 use std::sync::Arc;
 
@@ -109,13 +110,13 @@ fn target(t: &Task, pid: i32) -> Result<Arc<TaskHandle>, Errno> {
     }
 }
 
-/// Whether the caller may change `other`'s scheduling: root, or a real or
-/// effective uid equal to the other's real or effective uid (Linux's
-/// check_same_owner, with root standing for CAP_SYS_NICE).
+/// Whether the caller may change `other`'s scheduling: CAP_SYS_NICE, or
+/// an effective uid equal to the other's real or effective uid (Linux's
+/// check_same_owner).
 fn may_change(t: &Task, other: &TaskHandle) -> bool {
     let me = t.creds();
     let them = other.creds.lock().unwrap().clone();
-    me.euid == 0 || me.euid == them.uid || me.euid == them.euid
+    me.capable(CAP_SYS_NICE) || me.euid == them.uid || me.euid == them.euid
 }
 
 const PRIO_PROCESS: u64 = 0;
@@ -179,7 +180,7 @@ fn sys_getpriority(t: &mut Task, a: &SyscallArgs) -> SysResult {
 
 fn sys_setpriority(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let nice = a.int(2).clamp(-20, 19);
-    let root = t.creds().euid == 0;
+    let may_raise = t.creds().capable(CAP_SYS_NICE);
     let mut result = Ok(0);
     for h in prio_targets(t, a.ulong(0), a.uint(1))? {
         if !may_change(t, &h) {
@@ -187,8 +188,7 @@ fn sys_setpriority(t: &mut Task, a: &SyscallArgs) -> SysResult {
             continue;
         }
         let mut s = h.sched.lock().unwrap();
-        // Raising the priority needs CAP_SYS_NICE (root here).
-        if nice < s.nice && !root {
+        if nice < s.nice && !may_raise {
             result = Err(Errno::EACCES);
             continue;
         }

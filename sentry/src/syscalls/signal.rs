@@ -182,12 +182,18 @@ fn sys_sigaltstack(t: &mut Task, a: &SyscallArgs) -> SysResult {
     Ok(0)
 }
 
-/// May `t` signal `target`? In the sandbox everyone is the same user
-/// unless credentials were changed; follow Linux's uid rules.
-fn may_signal(t: &Task, target: &ThreadGroup) -> bool {
+/// May `t` send `sig` to `target`? CAP_KILL, SIGCONT within the session,
+/// or Linux's uid rules (kill_ok_by_cred).
+fn may_signal(t: &Task, target: &ThreadGroup, sig: i32) -> bool {
     let c = t.creds();
-    if c.euid == 0 {
+    if c.capable(crate::caps::CAP_KILL) {
         return true;
+    }
+    if sig == libc::SIGCONT {
+        let mine = t.tg.inner.lock().unwrap().sid;
+        if target.inner.lock().unwrap().sid == mine {
+            return true;
+        }
     }
     let tasks = target.inner.lock().unwrap().tasks.clone();
     tasks.iter().any(|h| {
@@ -197,7 +203,7 @@ fn may_signal(t: &Task, target: &ThreadGroup) -> bool {
 }
 
 fn kill_group(t: &Task, g: &Arc<ThreadGroup>, sig: i32) -> Result<(), Errno> {
-    if !may_signal(t, g) {
+    if !may_signal(t, g, sig) {
         return Err(Errno::EPERM);
     }
     if sig != 0 {
@@ -266,7 +272,7 @@ fn send_thread(t: &Task, tgid: Option<i32>, tid: i32, info: SigInfo) -> SysResul
             return Err(Errno::ESRCH);
         }
     }
-    if !may_signal(t, &h.tg) {
+    if !may_signal(t, &h.tg, info.signo) {
         return Err(Errno::EPERM);
     }
     if info.signo == 0 {
@@ -311,7 +317,7 @@ fn queued_info(t: &Task, sig: u64, uinfo: UserPtr<SigInfo>) -> Result<SigInfo, E
 fn sys_rt_sigqueueinfo(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let info = queued_info(t, a.ulong(1), a.ptr(2))?;
     let g = t.kernel.group(a.int(0)).ok_or(Errno::ESRCH)?;
-    if !may_signal(t, &g) {
+    if !may_signal(t, &g, info.signo) {
         return Err(Errno::EPERM);
     }
     send_group(&g, info);

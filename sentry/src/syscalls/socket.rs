@@ -142,9 +142,7 @@ fn inet_socket(t: &Task, v6: bool, kind: i32, protocol: i32) -> Result<Arc<dyn S
     Ok(match t.kernel.config.network {
         NetworkMode::Host => HostSocket::new(&t.kernel.host_poller, v6, kind, protocol)?,
         NetworkMode::Sandbox | NetworkMode::None => {
-            // No capability sets yet: root holds CAP_NET_RAW, as in
-            // Docker's default set.
-            let net_raw = t.creds().euid == 0;
+            let net_raw = t.creds().capable(crate::caps::CAP_NET_RAW);
             InetSocket::new(&t.kernel.net, v6, kind, protocol, net_raw)?
         }
     })

@@ -1,8 +1,19 @@
 //! System information: uname, hostname, resource limits, randomness, sysinfo.
 
 use super::{Support, SyscallArgs, Table};
+use std::sync::Arc;
+
+use crate::caps::CAP_SYS_RESOURCE;
 use crate::errno::{Errno, SysResult};
+use crate::kernel::rlimits;
 use crate::kernel::task::Task;
+use crate::kernel::{Credentials, ThreadGroup};
+use crate::vfs::FdTable;
+
+/// What the limits do in the sandbox.
+const RLIMITS_ENFORCED: &str = "enforced: NOFILE, FSIZE (SIGXFSZ), DATA, AS, MEMLOCK (per call, \
+     not summed over calls), CPU (SIGXCPU, SIGKILL), NPROC; STACK, RSS, SIGPENDING, \
+     NICE, RTPRIO, RTTIME, MSGQUEUE, LOCKS and CORE are recorded only";
 
 pub fn register(t: &mut Table) {
     t.add(libc::SYS_uname, "uname", Support::Full, sys_uname);
@@ -27,7 +38,7 @@ pub fn register(t: &mut Table) {
     t.add(
         libc::SYS_prlimit64,
         "prlimit64",
-        Support::Partial("limits are recorded; only RLIMIT_NOFILE is enforced"),
+        Support::Partial(RLIMITS_ENFORCED),
         sys_prlimit64,
     );
     t.add(
@@ -39,7 +50,7 @@ pub fn register(t: &mut Table) {
     t.add(
         libc::SYS_setrlimit,
         "setrlimit",
-        Support::Partial("limits are recorded; only RLIMIT_NOFILE is enforced"),
+        Support::Partial(RLIMITS_ENFORCED),
         sys_setrlimit,
     );
     t.add(libc::SYS_sysinfo, "sysinfo", Support::Full, sys_sysinfo);
@@ -66,7 +77,7 @@ fn sys_uname(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn set_name(t: &Task, a: &SyscallArgs, domain: bool) -> SysResult {
-    if t.creds().euid != 0 {
+    if !t.creds().capable(crate::caps::CAP_SYS_ADMIN) {
         return Err(Errno::EPERM);
     }
     let len = a.usize(1);
@@ -120,26 +131,46 @@ fn sys_getrandom(t: &mut Task, a: &SyscallArgs) -> SysResult {
 
 const RLIM_NLIMITS: usize = 16;
 
-fn limit(t: &Task, res: usize) -> libc::rlimit {
-    t.tg.rlimit(res)
-}
-
-fn set_limit(t: &Task, res: usize, new: libc::rlimit) -> Result<(), Errno> {
+/// Sets `tg`'s limit of `res` for a caller with credentials `c`: the
+/// hard limit rises only with CAP_SYS_RESOURCE, and RLIMIT_NOFILE never
+/// past NR_OPEN. `fds` is the process's descriptor table, if it has one.
+fn set_limit(
+    c: &Credentials,
+    tg: &Arc<ThreadGroup>,
+    fds: Option<&FdTable>,
+    res: usize,
+    new: libc::rlimit,
+) -> Result<libc::rlimit, Errno> {
     if new.rlim_cur > new.rlim_max {
         return Err(Errno::EINVAL);
     }
-    let old = limit(t, res);
-    if new.rlim_max > old.rlim_max && t.creds().euid != 0 {
+    let old = tg.rlimit(res);
+    if new.rlim_max > old.rlim_max && !c.capable(CAP_SYS_RESOURCE) {
         return Err(Errno::EPERM);
     }
     if res as u32 == libc::RLIMIT_NOFILE && new.rlim_max > 1 << 20 {
         return Err(Errno::EPERM);
     }
-    t.tg.inner.lock().unwrap().rlimits.insert(res, new);
+    tg.inner.lock().unwrap().rlimits.insert(res, new);
     if res as u32 == libc::RLIMIT_NOFILE {
-        t.fds.set_max(new.rlim_cur);
+        if let Some(f) = fds {
+            f.set_max(new.rlim_cur);
+        }
     }
-    Ok(())
+    if res as u32 == libc::RLIMIT_CPU {
+        rlimits::watch_cpu_limit(tg);
+    }
+    Ok(old)
+}
+
+/// Whether `t` may read and change the limits of `other` (Linux's
+/// check_prlimit_permission): the same user in all its real, effective
+/// and saved ids and groups, or CAP_SYS_RESOURCE.
+fn may_prlimit(t: &Task, other: &Credentials) -> bool {
+    let c = t.creds();
+    let same_uid = c.uid == other.uid && c.uid == other.euid && c.uid == other.suid;
+    let same_gid = c.gid == other.gid && c.gid == other.egid && c.gid == other.sgid;
+    (same_uid && same_gid) || c.capable(CAP_SYS_RESOURCE)
 }
 
 fn sys_prlimit64(t: &mut Task, a: &SyscallArgs) -> SysResult {
@@ -148,22 +179,26 @@ fn sys_prlimit64(t: &mut Task, a: &SyscallArgs) -> SysResult {
     if res >= RLIM_NLIMITS {
         return Err(Errno::EINVAL);
     }
-    if pid != 0 && pid != t.tgid() {
-        t.kernel.group(pid).ok_or(Errno::ESRCH)?;
-        // Other processes' limits: report defaults, refuse changes.
-        if !a.addr(2).is_null() {
+    let new: Option<libc::rlimit> = if a.addr(2).is_null() {
+        None
+    } else {
+        Some(t.copy_in(a.ptr(2))?)
+    };
+    let (tg, fds) = if pid == 0 || pid == t.tgid() {
+        (t.tg.clone(), Some(t.fds.clone()))
+    } else {
+        let h = t.kernel.task(pid).ok_or(Errno::ESRCH)?;
+        let other = h.creds.lock().unwrap().clone();
+        if !may_prlimit(t, &other) {
             return Err(Errno::EPERM);
         }
-        if !a.addr(3).is_null() {
-            t.copy_out(a.ptr(3), &crate::kernel::thread_group::default_limit(res))?;
-        }
-        return Ok(0);
-    }
-    let old = limit(t, res);
-    if !a.addr(2).is_null() {
-        let new: libc::rlimit = t.copy_in(a.ptr(2))?;
-        set_limit(t, res, new)?;
-    }
+        let fds = h.view.lock().unwrap().fds.upgrade();
+        (h.tg.clone(), fds)
+    };
+    let old = match new {
+        Some(n) => set_limit(&t.creds(), &tg, fds.as_deref(), res, n)?,
+        None => tg.rlimit(res),
+    };
     if !a.addr(3).is_null() {
         t.copy_out(a.ptr(3), &old)?;
     }
@@ -175,7 +210,7 @@ fn sys_getrlimit(t: &mut Task, a: &SyscallArgs) -> SysResult {
     if res >= RLIM_NLIMITS {
         return Err(Errno::EINVAL);
     }
-    t.copy_out(a.ptr(1), &limit(t, res))?;
+    t.copy_out(a.ptr(1), &t.tg.rlimit(res))?;
     Ok(0)
 }
 
@@ -185,7 +220,7 @@ fn sys_setrlimit(t: &mut Task, a: &SyscallArgs) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let new: libc::rlimit = t.copy_in(a.ptr(1))?;
-    set_limit(t, res, new)?;
+    set_limit(&t.creds(), &t.tg, Some(&t.fds), res, new)?;
     Ok(0)
 }
 

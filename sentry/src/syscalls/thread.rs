@@ -90,7 +90,9 @@ pub fn register(t: &mut Table) {
         libc::SYS_prctl,
         "prctl",
         Support::Partial(
-            "PR_SET_NAME, PR_GET_NAME, PR_SET_PDEATHSIG, PR_GET_DUMPABLE, PR_SET_NO_NEW_PRIVS",
+            "PR_SET_NAME, PR_GET_NAME, PR_SET_PDEATHSIG (accepted, not acted on), PR_GET_DUMPABLE, \
+             PR_SET/GET_NO_NEW_PRIVS, PR_CAPBSET_READ/DROP, PR_SET/GET_KEEPCAPS, \
+             PR_SET/GET_SECUREBITS, PR_CAP_AMBIENT",
         ),
         sys_prctl,
     );
@@ -562,14 +564,17 @@ fn sys_prctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
             t.write_bytes(a.addr(1), &name)?;
             Ok(0)
         }
-        libc::PR_SET_PDEATHSIG | libc::PR_SET_NO_NEW_PRIVS | libc::PR_SET_DUMPABLE => Ok(0),
+        libc::PR_SET_PDEATHSIG | libc::PR_SET_DUMPABLE => Ok(0),
         libc::PR_GET_DUMPABLE => Ok(1),
-        libc::PR_GET_NO_NEW_PRIVS => Ok(0),
-        libc::PR_CAPBSET_READ => Ok(1),
-        // No capability sets to keep yet (libcap users such as iputils'
-        // ping ask before dropping privileges).
-        libc::PR_SET_KEEPCAPS if a.ulong(1) <= 1 => Ok(0),
-        libc::PR_GET_KEEPCAPS => Ok(0),
+        libc::PR_SET_NO_NEW_PRIVS
+        | libc::PR_GET_NO_NEW_PRIVS
+        | libc::PR_CAPBSET_READ
+        | libc::PR_CAPBSET_DROP
+        | libc::PR_SET_KEEPCAPS
+        | libc::PR_GET_KEEPCAPS
+        | libc::PR_GET_SECUREBITS
+        | libc::PR_SET_SECUREBITS
+        | libc::PR_CAP_AMBIENT => super::identity::prctl_privileges(t, a),
         other => {
             t.kernel
                 .report_unsupported(libc::SYS_prctl as usize, other as u64, "prctl option");

@@ -210,11 +210,7 @@ fn unlink_rmdir_rename_errnos() {
 #[test]
 fn permissions_apply_to_other_users() {
     let v = setup();
-    let user = Cred {
-        uid: 1000,
-        gid: 1000,
-        groups: vec![],
-    };
+    let user = Cred::user(1000, 1000, vec![]);
     let c = Ctx::new(&v, v.root(), user.clone(), 0o022);
     // / is 0755 root: no creating there.
     assert_eq!(

@@ -17,6 +17,9 @@ use crate::errno::Errno;
 use crate::usermem::{Pod, UserAddr, UserMemory, UserPtr};
 use crate::waiter::WaitQueue;
 
+/// Linux's default `net.ipv4.ip_unprivileged_port_start`.
+pub const DEFAULT_UNPRIVILEGED_PORT_START: u16 = 1024;
+
 pub trait Caller {
     /// The VFS the caller's paths resolve in.
     fn vfs(&self) -> &Arc<Vfs>;
@@ -42,6 +45,16 @@ pub trait Caller {
     ) -> Result<(), Errno>;
     /// Sends a signal to the calling thread (SIGPIPE, SIGXFSZ ...).
     fn send_signal_self(&self, sig: i32);
+    /// The largest size a write may make a regular file (RLIMIT_FSIZE's
+    /// soft limit; RLIM_INFINITY for none).
+    fn file_size_limit(&self) -> u64 {
+        libc::RLIM_INFINITY
+    }
+    /// The lowest port a bind needs no CAP_NET_BIND_SERVICE for
+    /// (`net.ipv4.ip_unprivileged_port_start`).
+    fn unprivileged_port_start(&self) -> u16 {
+        DEFAULT_UNPRIVILEGED_PORT_START
+    }
     /// For the kernel to recover its task.
     fn as_any(&self) -> &dyn Any;
 }

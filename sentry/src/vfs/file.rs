@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{Dentry, DirEntry, FileOps, IoSeq, MemSegment};
+use super::{is_reg, Dentry, DirEntry, FileOps, IoSeq, MemSegment};
 use crate::errno::Errno;
 use crate::vfs::Caller;
 
@@ -244,6 +244,25 @@ impl File {
         self.ops.read_to(t, self, dst, off)
     }
 
+    /// How much of a `len`-byte write at `pos` the file size limit lets
+    /// through (Linux's generic_write_check_limits): a write to a regular
+    /// file stops at RLIMIT_FSIZE, and one that starts there is EFBIG,
+    /// with SIGXFSZ.
+    fn size_limited(&self, t: &dyn Caller, pos: u64, len: usize) -> Result<usize, Errno> {
+        let limit = t.file_size_limit();
+        if limit == libc::RLIM_INFINITY
+            || len == 0
+            || !self.dentry.as_ref().is_some_and(|d| is_reg(d.mode()))
+        {
+            return Ok(len);
+        }
+        if pos >= limit {
+            t.send_signal_self(libc::SIGXFSZ);
+            return Err(Errno::EFBIG);
+        }
+        Ok(len.min(usize::try_from(limit - pos).unwrap_or(usize::MAX)))
+    }
+
     /// write(2), writev(2): from the application's buffers at the file
     /// offset (at the end with O_APPEND), advancing it.
     pub fn write_seq(&self, t: &dyn Caller, src: &mut IoSeq<'_>) -> Result<usize, Errno> {
@@ -254,6 +273,8 @@ impl File {
         if self.flags() & libc::O_APPEND != 0 {
             *pos = self.size()?;
         }
+        let allowed = self.size_limited(t, *pos, src.len())?;
+        src.truncate(allowed);
         let n = self.ops.write_from(t, self, src, *pos)?;
         *pos = pos.saturating_add(n as u64);
         Ok(n)
@@ -275,8 +296,12 @@ impl File {
         if self.flags() & libc::O_APPEND != 0 {
             let _pos = self.lock_pos();
             let end = self.size()?;
+            let allowed = self.size_limited(t, end, src.len())?;
+            src.truncate(allowed);
             return self.ops.write_from(t, self, src, end);
         }
+        let allowed = self.size_limited(t, off, src.len())?;
+        src.truncate(allowed);
         self.ops.write_from(t, self, src, off)
     }
 
@@ -315,7 +340,8 @@ impl File {
         if self.flags() & libc::O_APPEND != 0 {
             *pos = self.size()?;
         }
-        let n = self.ops.write(t, self, buf, *pos)?;
+        let allowed = self.size_limited(t, *pos, buf.len())?;
+        let n = self.ops.write(t, self, &buf[..allowed], *pos)?;
         *pos = pos.saturating_add(n as u64);
         Ok(n)
     }
@@ -331,9 +357,11 @@ impl File {
         let n = if self.flags() & libc::O_APPEND != 0 {
             let _pos = self.lock_pos();
             let end = self.size()?;
-            self.ops.write(t, self, buf, end)?
+            let allowed = self.size_limited(t, end, buf.len())?;
+            self.ops.write(t, self, &buf[..allowed], end)?
         } else {
-            self.ops.write(t, self, buf, off)?
+            let allowed = self.size_limited(t, off, buf.len())?;
+            self.ops.write(t, self, &buf[..allowed], off)?
         };
         Ok(n)
     }

@@ -65,7 +65,7 @@ use crate::errno::Errno;
 use crate::waiter::WaitQueue;
 
 pub use crate::usermem::IoSeq;
-pub use caller::Caller;
+pub use caller::{Caller, DEFAULT_UNPRIVILEGED_PORT_START};
 pub use context::FsContext;
 pub use fdtable::FdTable;
 pub use file::{File, O_LARGEFILE};

@@ -11,6 +11,9 @@ use super::path::{self, Component};
 use super::perm::{Cred, MAY_EXEC, MAY_READ, MAY_WRITE};
 use super::{is_dir, is_reg, is_symlink, Dentry, File, FileOps, SetAttr, Time};
 use super::{MAX_SYMLINKS, PATH_MAX};
+use crate::caps::{
+    CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID, CAP_MKNOD,
+};
 use crate::errno::Errno;
 use crate::vfs::Caller;
 
@@ -169,7 +172,8 @@ fn resolve(
 }
 
 fn may_search(ctx: &Ctx<'_>, dir: &Dentry) -> Result<(), Errno> {
-    if ctx.cred.is_root() {
+    // Either DAC capability searches any directory: no need to stat it.
+    if ctx.cred.capable(CAP_DAC_READ_SEARCH) || ctx.cred.capable(CAP_DAC_OVERRIDE) {
         return Ok(());
     }
     ctx.cred.may_stat(&dir.inode.stat()?, MAY_EXEC)
@@ -246,9 +250,9 @@ fn may_modify_dir(ctx: &Ctx<'_>, dir: &Dentry) -> Result<(), Errno> {
 }
 
 /// The sticky-directory rule: in a +t directory only the owner of the
-/// entry or of the directory (or root) may remove or rename it.
+/// entry or of the directory (or CAP_FOWNER) may remove or rename it.
 fn check_sticky(ctx: &Ctx<'_>, dir: &Dentry, child: &Dentry) -> Result<(), Errno> {
-    if ctx.cred.is_root() {
+    if ctx.cred.capable(CAP_FOWNER) {
         return Ok(());
     }
     let ds = dir.inode.stat()?;
@@ -485,8 +489,7 @@ pub fn mknodat(
     p.dir.mount.want_write()?;
     may_modify_dir(ctx, &p.dir)?;
     let is_dev = matches!(ftype, libc::S_IFCHR | libc::S_IFBLK);
-    if is_dev && !ctx.cred.is_root() {
-        // CAP_MKNOD.
+    if is_dev && !ctx.cred.capable(CAP_MKNOD) {
         return Err(Errno::EPERM);
     }
     let owner = ctx.owner_in(&p.dir);
@@ -763,11 +766,8 @@ fn last_link(d: &Dentry) -> bool {
 /// nor may read and write it cannot link it, nor a set-id or special
 /// file it does not own (EPERM).
 fn may_link(ctx: &Ctx<'_>, src: &Dentry) -> Result<(), Errno> {
-    if ctx.cred.is_root() {
-        return Ok(());
-    }
     let st = src.inode.stat()?;
-    if ctx.cred.uid == st.st_uid {
+    if ctx.cred.owns(&st) {
         return Ok(());
     }
     let setid = st.st_mode & libc::S_ISUID != 0
@@ -815,7 +815,7 @@ pub fn chmod(cred: &Cred, d: &Dentry, mode: u32) -> Result<(), Errno> {
         return Err(Errno::EPERM);
     }
     let mut mode = mode & 0o7777;
-    if !cred.is_root() && !cred.in_group(st.st_gid) {
+    if !cred.capable(CAP_FSETID) && !cred.in_group(st.st_gid) {
         mode &= !libc::S_ISGID;
     }
     d.inode.setattr(&SetAttr {
@@ -830,8 +830,8 @@ pub fn chmod(cred: &Cred, d: &Dentry, mode: u32) -> Result<(), Errno> {
 pub fn chown(cred: &Cred, d: &Dentry, uid: Option<u32>, gid: Option<u32>) -> Result<(), Errno> {
     d.mount.want_write()?;
     let st = d.inode.stat()?;
-    if !cred.is_root() {
-        // Only root gives files away; an owner may "change" the owner to
+    if !cred.capable(CAP_CHOWN) {
+        // Only CAP_CHOWN gives files away; an owner may "change" the owner to
         // itself and the group to one of its own (Linux's chown_ok and
         // chgrp_ok: asking for the ids a file has is a change too).
         let owner = cred.uid == st.st_uid;

@@ -1,14 +1,19 @@
-//! Permission checks with a task's filesystem credentials.
+//! Permission checks with a task's filesystem credentials: the mode bits,
+//! then the capabilities that override them, as Linux's
+//! `generic_permission` and `inode_owner_or_capable`.
 
+use crate::caps::{CapSet, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER};
 use crate::errno::Errno;
 
-/// The credentials a filesystem access is checked with (the fs uid/gid,
-/// which are the effective ones; access(2) passes the real ones).
+/// The credentials a filesystem access is checked with: the fs uid/gid
+/// and the effective capabilities (access(2) passes the real ids, with
+/// the capabilities Linux gives them there).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Cred {
     pub uid: u32,
     pub gid: u32,
     pub groups: Vec<u32>,
+    pub caps: CapSet,
 }
 
 /// Bits of `want` for [`Cred::may`].
@@ -17,12 +22,27 @@ pub const MAY_WRITE: u32 = 2;
 pub const MAY_EXEC: u32 = 1;
 
 impl Cred {
+    /// uid 0 with every capability: the Sentry's own work (boot mounts).
     pub fn root() -> Cred {
-        Cred::default()
+        Cred {
+            caps: CapSet::FULL,
+            ..Cred::default()
+        }
     }
 
-    pub fn is_root(&self) -> bool {
-        self.uid == 0
+    /// An ordinary user: no capabilities.
+    pub fn user(uid: u32, gid: u32, groups: Vec<u32>) -> Cred {
+        Cred {
+            uid,
+            gid,
+            groups,
+            caps: CapSet::EMPTY,
+        }
+    }
+
+    /// Whether the caller holds capability `cap` (a `crate::caps::CAP_*`).
+    pub fn capable(&self, cap: u32) -> bool {
+        self.caps.has(cap)
     }
 
     pub fn in_group(&self, gid: u32) -> bool {
@@ -30,14 +50,11 @@ impl Cred {
     }
 
     /// Whether a file of `mode`, owned by `uid`:`gid`, grants `want`
-    /// (MAY_* bits). Root passes read and write checks, and exec checks
-    /// when any x bit is set or the file is a directory, as Linux's
-    /// CAP_DAC_OVERRIDE does.
+    /// (MAY_* bits): the owner's, group's or others' bits, else
+    /// CAP_DAC_READ_SEARCH for reading a file or reading and searching a
+    /// directory, else CAP_DAC_OVERRIDE for everything but executing a
+    /// file with no x bit.
     pub fn may(&self, mode: u32, uid: u32, gid: u32, want: u32) -> Result<(), Errno> {
-        if self.is_root() {
-            let exec_ok = want & MAY_EXEC == 0 || super::is_dir(mode) || mode & 0o111 != 0;
-            return if exec_ok { Ok(()) } else { Err(Errno::EACCES) };
-        }
         let bits = if self.uid == uid {
             (mode >> 6) & 7
         } else if self.in_group(gid) {
@@ -46,6 +63,16 @@ impl Cred {
             mode & 7
         };
         if bits & want == want {
+            return Ok(());
+        }
+        let overridden = if super::is_dir(mode) {
+            (want & MAY_WRITE == 0 && self.capable(CAP_DAC_READ_SEARCH))
+                || self.capable(CAP_DAC_OVERRIDE)
+        } else {
+            (want == MAY_READ && self.capable(CAP_DAC_READ_SEARCH))
+                || ((want & MAY_EXEC == 0 || mode & 0o111 != 0) && self.capable(CAP_DAC_OVERRIDE))
+        };
+        if overridden {
             Ok(())
         } else {
             Err(Errno::EACCES)
@@ -57,9 +84,10 @@ impl Cred {
         self.may(st.st_mode, st.st_uid, st.st_gid, want)
     }
 
-    /// Whether this caller owns the file or is root (chmod, utimes).
+    /// Whether this caller owns the file or holds CAP_FOWNER (chmod,
+    /// utimes, sticky directories).
     pub fn owns(&self, st: &libc::stat) -> bool {
-        self.is_root() || self.uid == st.st_uid
+        self.uid == st.st_uid || self.capable(CAP_FOWNER)
     }
 }
 
@@ -80,12 +108,24 @@ mod tests {
     }
 
     #[test]
+    fn uid_0_without_dac_capabilities_is_an_ordinary_owner() {
+        let mut c = Cred::root();
+        c.caps = CapSet::FULL.without(CAP_DAC_OVERRIDE);
+        assert_eq!(c.may(libc::S_IFREG, 1, 1, MAY_READ), Ok(()));
+        assert_eq!(c.may(libc::S_IFREG, 1, 1, MAY_WRITE), Err(Errno::EACCES));
+        assert_eq!(c.may(libc::S_IFDIR, 1, 1, MAY_EXEC), Ok(()));
+        assert_eq!(
+            c.may(libc::S_IFDIR, 1, 1, MAY_WRITE | MAY_EXEC),
+            Err(Errno::EACCES)
+        );
+        c.caps = c.caps.without(CAP_DAC_READ_SEARCH);
+        assert_eq!(c.may(libc::S_IFREG, 1, 1, MAY_READ), Err(Errno::EACCES));
+        assert_eq!(c.may(libc::S_IFREG | 0o600, 0, 1, MAY_READ), Ok(()));
+    }
+
+    #[test]
     fn owner_group_and_other_bits_are_checked_in_that_order() {
-        let c = Cred {
-            uid: 5,
-            gid: 6,
-            groups: vec![7],
-        };
+        let c = Cred::user(5, 6, vec![7]);
         assert_eq!(
             c.may(libc::S_IFREG | 0o070, 5, 6, MAY_READ),
             Err(Errno::EACCES)

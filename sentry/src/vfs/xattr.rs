@@ -6,6 +6,7 @@
 
 use super::perm::{Cred, MAY_READ, MAY_WRITE};
 use super::{is_dir, is_reg, Dentry};
+use crate::caps::CAP_SYS_ADMIN;
 use crate::errno::Errno;
 
 /// Largest value (XATTR_SIZE_MAX) and list (XATTR_LIST_MAX).
@@ -28,7 +29,11 @@ fn permission(cred: &Cred, d: &Dentry, name: &[u8], write: bool) -> Result<(), E
     let refuse = if write { Errno::EPERM } else { Errno::ENODATA };
     if name.starts_with(TRUSTED) {
         // CAP_SYS_ADMIN.
-        return if cred.is_root() { Ok(()) } else { Err(refuse) };
+        return if cred.capable(CAP_SYS_ADMIN) {
+            Ok(())
+        } else {
+            Err(refuse)
+        };
     }
     if name.starts_with(USER) {
         if !is_reg(st.st_mode) && !is_dir(st.st_mode) {
@@ -85,7 +90,7 @@ pub fn remove(cred: &Cred, d: &Dentry, name: &[u8]) -> Result<(), Errno> {
 pub fn list(cred: &Cred, d: &Dentry) -> Result<Vec<u8>, Errno> {
     let mut out = Vec::new();
     for n in d.inode.xattr_list()? {
-        if n.starts_with(TRUSTED) && !cred.is_root() {
+        if n.starts_with(TRUSTED) && !cred.capable(CAP_SYS_ADMIN) {
             continue;
         }
         out.extend_from_slice(&n);

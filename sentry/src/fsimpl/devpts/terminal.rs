@@ -164,7 +164,7 @@ impl Pty {
         if let Some(other) = owner {
             // Another live session's terminal: only root may take it
             // away, with TIOCSCTTY's argument 1 (CAP_SYS_ADMIN on Linux).
-            let may_steal = !on_open && steal && t.creds().euid == 0;
+            let may_steal = !on_open && steal && t.creds().capable(crate::caps::CAP_SYS_ADMIN);
             if other != sid && session_alive(&t.kernel, other) && !may_steal {
                 return Err(Errno::EPERM);
             }

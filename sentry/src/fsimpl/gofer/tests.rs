@@ -144,11 +144,7 @@ fn names(v: &Vfs, path: &[u8]) -> Vec<Vec<u8>> {
 }
 
 fn owner(uid: u32, gid: u32) -> Cred {
-    Cred {
-        uid,
-        gid,
-        groups: Vec::new(),
-    }
+    Cred::user(uid, gid, Vec::new())
 }
 
 #[test]

@@ -14,7 +14,6 @@
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
-use super::system::CAP_LAST_CAP;
 use super::target::{Snap, Target};
 use super::{GenFn, GenInode, WriteFn};
 use crate::errno::Errno;
@@ -29,8 +28,6 @@ const HZ: u64 = 100;
 /// copies (Linux has no cap, but reads it a page at a time; a hostile
 /// process must not make the Sentry allocate its whole stack).
 const MAX_ARGS_READ: u64 = 128 * 1024;
-
-const CAP_FULL: u64 = (1u64 << (CAP_LAST_CAP + 1)) - 1;
 
 pub(super) fn file_of(t: &Target, name: &str) -> Result<GenInode, Errno> {
     let t2 = t.clone();
@@ -358,11 +355,11 @@ fn status(t: &Target) -> Result<Vec<u8>, Errno> {
         creds.uid,
         creds.euid,
         creds.suid,
-        creds.euid,
+        creds.fsuid,
         creds.gid,
         creds.egid,
         creds.sgid,
-        creds.egid
+        creds.fsgid
     );
     let fdsize = fds.as_ref().map_or(0, |f| {
         let top = f.fds().last().map_or(0, |x| *x as usize + 1);
@@ -414,14 +411,14 @@ fn status(t: &Target) -> Result<Vec<u8>, Errno> {
     o += &format!(
         "SigPnd:\t{pnd:016x}\nShdPnd:\t{shd:016x}\nSigBlk:\t{blk:016x}\nSigIgn:\t{ign:016x}\nSigCgt:\t{cgt:016x}\n"
     );
-    // Root holds every capability (the sandbox is its own user
-    // namespace); others hold none, with the full bounding set.
-    let caps = if creds.euid == 0 { CAP_FULL } else { 0 };
     o += &format!(
-        "CapInh:\t{:016x}\nCapPrm:\t{caps:016x}\nCapEff:\t{caps:016x}\nCapBnd:\t{CAP_FULL:016x}\nCapAmb:\t{:016x}\n",
-        0, 0
+        "CapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\n",
+        creds.inheritable.0, creds.permitted.0, creds.effective.0, creds.bounding.0, creds.ambient.0
     );
-    o += "NoNewPrivs:\t0\nSeccomp:\t0\nSeccomp_filters:\t0\n";
+    o += &format!(
+        "NoNewPrivs:\t{}\nSeccomp:\t0\nSeccomp_filters:\t0\n",
+        creds.no_new_privs as u8
+    );
     o += "Speculation_Store_Bypass:\tthread vulnerable\n";
     let n = k.config.cpus.max(1);
     o += &format!(

@@ -47,9 +47,7 @@ pub(super) fn entries() -> Vec<DirEntry> {
     v
 }
 
-/// The highest capability number we report (CAP_CHECKPOINT_RESTORE):
-/// /proc/sys/kernel/cap_last_cap, and the full sets of /proc/PID/status.
-pub(crate) const CAP_LAST_CAP: u32 = 40;
+use crate::caps::CAP_LAST_CAP;
 
 /// A range list of CPUs ("0", "0-3"), as sysfs and status print it.
 pub(crate) fn cpu_list(n: usize) -> String {

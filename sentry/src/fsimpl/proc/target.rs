@@ -141,8 +141,9 @@ impl Target {
     }
 
     /// Whether the task in `ctx` may see this one's secrets (environ,
-    /// links, fds): root or the same user, as ptrace_may_access roughly.
+    /// links, fds): CAP_SYS_PTRACE or the same user, as ptrace_may_access
+    /// roughly.
     pub(super) fn may_inspect(&self, ctx: &Ctx<'_>) -> bool {
-        ctx.cred.is_root() || ctx.cred.uid == self.ids().0
+        ctx.cred.capable(crate::caps::CAP_SYS_PTRACE) || ctx.cred.uid == self.ids().0
     }
 }

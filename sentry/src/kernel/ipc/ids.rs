@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::caps::{CapSet, CAP_IPC_OWNER, CAP_SYS_ADMIN};
 use crate::errno::Errno;
 use crate::kernel::Credentials;
 
@@ -31,6 +32,8 @@ pub struct Who {
     pub groups: Vec<u32>,
     /// The process (shm_cpid, shm_lpid).
     pub tgid: i32,
+    /// Effective capabilities (IPC_OWNER, SYS_ADMIN, IPC_LOCK).
+    pub caps: CapSet,
 }
 
 impl Who {
@@ -40,13 +43,12 @@ impl Who {
             egid: creds.egid,
             groups: creds.groups.clone(),
             tgid,
+            caps: creds.effective,
         }
     }
 
-    /// CAP_IPC_OWNER, CAP_SYS_ADMIN, CAP_IPC_LOCK: the effective root user
-    /// (the Sentry keeps no capability sets).
-    pub fn privileged(&self) -> bool {
-        self.euid == 0
+    pub fn capable(&self, cap: u32) -> bool {
+        self.caps.has(cap)
     }
 
     fn in_group(&self, gid: u32) -> bool {
@@ -81,13 +83,13 @@ impl Perm {
         } else {
             self.mode
         };
-        requested & !granted & 0o7 == 0 || who.privileged()
+        requested & !granted & 0o7 == 0 || who.capable(CAP_IPC_OWNER)
     }
 
     /// Whether `who` may change or remove the object: its owner, its
     /// creator, or the privileged (Linux's `ipcctl_obtain_check`).
     pub fn may_change(&self, who: &Who) -> bool {
-        who.euid == self.uid || who.euid == self.cuid || who.privileged()
+        who.euid == self.uid || who.euid == self.cuid || who.capable(CAP_SYS_ADMIN)
     }
 
     /// IPC_SET: new owner and permission bits (Linux's `ipc_update_perm`).
@@ -266,6 +268,11 @@ mod tests {
             egid,
             groups: vec![],
             tgid: 1,
+            caps: if euid == 0 {
+                CapSet::FULL
+            } else {
+                CapSet::EMPTY
+            },
         }
     }
 

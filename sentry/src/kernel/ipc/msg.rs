@@ -275,7 +275,7 @@ impl MessageQueues {
         if !q.perm.may_change(who) {
             return Err(Errno::EPERM);
         }
-        if ds.msg_qbytes > MSGMNB as u64 && !who.privileged() {
+        if ds.msg_qbytes > MSGMNB as u64 && !who.capable(crate::caps::CAP_SYS_RESOURCE) {
             return Err(Errno::EPERM);
         }
         q.perm
@@ -362,6 +362,7 @@ mod tests {
             egid: 0,
             groups: vec![],
             tgid: 1,
+            caps: crate::caps::CapSet::FULL,
         }
     }
 

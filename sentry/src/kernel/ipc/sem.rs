@@ -500,6 +500,11 @@ mod tests {
             egid: euid,
             groups: vec![],
             tgid,
+            caps: if euid == 0 {
+                crate::caps::CapSet::FULL
+            } else {
+                crate::caps::CapSet::EMPTY
+            },
         }
     }
 

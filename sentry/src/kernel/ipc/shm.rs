@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use platform::Context;
 
 use super::ids::{Ids, IpcObject, Lookup, Perm, Who};
+use crate::caps::CAP_IPC_LOCK;
 use crate::errno::Errno;
 use crate::mm::{
     page_round_up, Attachment, MapRequest, MemRange, MemoryFile, MemoryManager, VmaKind, PAGE_SIZE,
@@ -428,7 +429,7 @@ impl SharedMemory {
     ) -> Result<(), Errno> {
         let mut st = self.lock();
         let s = st.segments.get_mut(id)?;
-        if !who.privileged() {
+        if !who.capable(CAP_IPC_LOCK) {
             if who.euid != s.perm.uid && who.euid != s.perm.cuid {
                 return Err(Errno::EPERM);
             }
@@ -614,6 +615,7 @@ mod tests {
             egid: 0,
             groups: vec![],
             tgid: 1,
+            caps: crate::caps::CapSet::FULL,
         }
     }
 
@@ -623,6 +625,7 @@ mod tests {
             egid: uid,
             groups: vec![],
             tgid: 2,
+            caps: crate::caps::CapSet::EMPTY,
         }
     }
 

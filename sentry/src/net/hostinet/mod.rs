@@ -270,7 +270,12 @@ impl Socket for HostSocket {
         self.kind
     }
 
-    fn bind(&self, _t: &dyn Caller, addr: &[u8]) -> Result<(), Errno> {
+    fn bind(&self, t: &dyn Caller, addr: &[u8]) -> Result<(), Errno> {
+        if let (false, Ok(Target::Addr(a))) = (self.is_unix(), sockaddr::parse(addr, self.v6())) {
+            if self.kind != libc::SOCK_RAW {
+                sockaddr::may_bind(t, &a)?;
+            }
+        }
         let a = self.checked_addr(addr)?;
         // SAFETY: `a` is a live buffer of the length passed.
         let r = unsafe { libc::bind(self.raw(), a.as_ptr().cast(), a.len() as libc::socklen_t) };

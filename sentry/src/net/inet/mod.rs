@@ -156,9 +156,14 @@ impl Socket for InetSocket {
         self.kind
     }
 
-    fn bind(&self, _t: &dyn Caller, addr: &[u8]) -> Result<(), Errno> {
+    fn bind(&self, t: &dyn Caller, addr: &[u8]) -> Result<(), Errno> {
         let a = match self.target(addr)? {
-            Target::Addr(a) => a,
+            Target::Addr(a) => {
+                if self.kind != libc::SOCK_RAW {
+                    sockaddr::may_bind(t, &a)?;
+                }
+                a
+            }
             // Linux takes AF_UNSPEC with INADDR_ANY on an AF_INET socket,
             // for old programs.
             Target::Unspec if !self.v6 && addr.len() >= 8 && addr[4..8] == [0; 4] => {

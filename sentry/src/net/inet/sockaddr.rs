@@ -14,6 +14,20 @@ const IN6_MIN_LEN: usize = 24;
 /// `sizeof(struct sockaddr_in6)`.
 const IN6_LEN: usize = 28;
 
+/// Linux's inet_bind rule: a nonzero port below
+/// `net.ipv4.ip_unprivileged_port_start` (1024 unless the spec sets it;
+/// Docker sets 0) needs CAP_NET_BIND_SERVICE (EACCES).
+pub fn may_bind(t: &dyn crate::vfs::Caller, a: &SocketAddr) -> Result<(), Errno> {
+    let p = a.port();
+    if p != 0
+        && p < t.unprivileged_port_start()
+        && !t.fs_cred().capable(crate::caps::CAP_NET_BIND_SERVICE)
+    {
+        return Err(Errno::EACCES);
+    }
+    Ok(())
+}
+
 /// What an address argument names for a socket of the given family.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Target {

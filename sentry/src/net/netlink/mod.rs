@@ -26,6 +26,7 @@ use std::time::Duration;
 pub use ports::Ports;
 
 use super::socket::{self, int_bytes, int_option, RecvMsg, SendMsg, Socket};
+use crate::caps::{CAP_NET_ADMIN, CAP_NET_BROADCAST};
 use crate::errno::Errno;
 use crate::vfs::Caller;
 use crate::waiter::WaitQueue;
@@ -237,7 +238,7 @@ impl NetlinkSocket {
     fn set_socket_option(&self, t: &dyn Caller, name: i32, val: &[u8]) -> Result<(), Errno> {
         let mut st = self.lock();
         let forced = |v: i32| -> Result<usize, Errno> {
-            if !t.fs_cred().is_root() {
+            if !t.fs_cred().capable(CAP_NET_ADMIN) {
                 return Err(Errno::EPERM);
             }
             Ok((v.max(0) as usize).saturating_mul(2))
@@ -292,7 +293,9 @@ impl NetlinkSocket {
                     st.groups &= !bit;
                 }
             }
-            libc::NETLINK_LISTEN_ALL_NSID if !t.fs_cred().is_root() => return Err(Errno::EPERM),
+            libc::NETLINK_LISTEN_ALL_NSID if !t.fs_cred().capable(CAP_NET_BROADCAST) => {
+                return Err(Errno::EPERM)
+            }
             libc::NETLINK_PKTINFO
             | libc::NETLINK_BROADCAST_ERROR
             | libc::NETLINK_NO_ENOBUFS
@@ -429,7 +432,7 @@ impl Socket for NetlinkSocket {
             }
             let who = rtnl::Requester {
                 pid,
-                privileged: t.fs_cred().is_root(),
+                privileged: t.fs_cred().capable(CAP_NET_ADMIN),
                 cap_ack: st.flags.has(libc::NETLINK_CAP_ACK),
                 ext_ack: st.flags.has(libc::NETLINK_EXT_ACK),
                 strict: st.flags.has(libc::NETLINK_GET_STRICT_CHK),

@@ -9,6 +9,7 @@ use std::sync::Weak;
 
 use super::queue::Message;
 use super::{message_cred, UnixSocket, MAX_DGRAM_QUEUE};
+use crate::caps::{CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN};
 use crate::errno::Errno;
 use crate::net::addr::UnixName;
 use crate::net::socket::{self, RecvMsg, SendMsg};
@@ -27,11 +28,10 @@ fn credentials(t: &dyn Caller, msg: &SendMsg<'_>) -> Result<libc::ucred, Errno> 
         return Ok(own);
     };
     let (real, eff) = (t.real_cred(), t.fs_cred());
-    if !eff.is_root()
-        && (c.pid != own.pid
-            || (c.uid != real.uid && c.uid != eff.uid)
-            || (c.gid != real.gid && c.gid != eff.gid))
-    {
+    let pid_ok = c.pid == own.pid || eff.capable(CAP_SYS_ADMIN);
+    let uid_ok = c.uid == real.uid || c.uid == eff.uid || eff.capable(CAP_SETUID);
+    let gid_ok = c.gid == real.gid || c.gid == eff.gid || eff.capable(CAP_SETGID);
+    if !(pid_ok && uid_ok && gid_ok) {
         return Err(Errno::EPERM);
     }
     Ok(c)

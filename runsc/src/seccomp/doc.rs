@@ -45,15 +45,21 @@ fn table(out: &mut String, list: &[Entry]) {
 }
 
 fn refusals(out: &mut String, list: &[Refusal]) {
-    out.push_str("| syscall | answer | why |\n| --- | --- | --- |\n");
+    out.push_str("| syscall | answer | arguments | why |\n| --- | --- | --- | --- |\n");
     for r in list {
-        let errno = std::io::Error::from_raw_os_error(r.errno);
-        let errno = format!("{errno}");
+        let errno = std::io::Error::from_raw_os_error(r.errno).to_string();
         let errno = errno.split(" (os error").next().unwrap_or(&errno);
+        let args = if r.conds.is_empty() {
+            "any".to_string()
+        } else {
+            let conds: Vec<String> = r.conds.iter().map(describe).collect();
+            format!("`{}`", conds.join(" && "))
+        };
         let _ = writeln!(
             out,
-            "| `{}` | error ({errno}) | {} |",
+            "| `{}` | error ({errno}) | {} | {} |",
             name(r.nr),
+            cell(&args),
             cell(r.why)
         );
     }
@@ -76,6 +82,8 @@ pub fn render() -> String {
     refusals(&mut out, sentry::SENTRY_REFUSE);
     out.push_str("#### Gofer\n\n");
     table(&mut out, gofer::GOFER_ALLOW);
+    out.push_str("#### Gofer: answered with an error, never run\n\n");
+    refusals(&mut out, gofer::GOFER_REFUSE);
     out.push_str(END);
     out
 }

@@ -2,7 +2,7 @@
 //! pivot_root and resolves every path beneath its root; the filter keeps
 //! it to file operations on descriptors it holds.
 
-use super::rules::{any, eq, eq64, form, k, masked, only, Entry};
+use super::rules::{any, eq, eq64, form, k, masked, only, Entry, Refusal, Value};
 use super::sentry::{ANON_PRIVATE, FCNTL_FORMS, FUTEX_FORMS};
 
 pub const GOFER_ALLOW: &[Entry] = &[
@@ -17,10 +17,24 @@ pub const GOFER_ALLOW: &[Entry] = &[
     only(
         libc::SYS_openat,
         "opening served files",
-        &[form(
-            "never following a final symlink (every open of gofer/src/server)",
-            &[masked(2, k!(libc::O_NOFOLLOW), k!(libc::O_NOFOLLOW))],
-        )],
+        &[
+            form(
+                "never following a final symlink (the opens of gofer/src/server, \
+                 p9's walks and creates)",
+                &[masked(2, k!(libc::O_NOFOLLOW), k!(libc::O_NOFOLLOW))],
+            ),
+            form(
+                "p9 reopens a fid through its /proc/self/fd link, which must be followed",
+                &[eq(0, Value::ProcFd)],
+            ),
+            form(
+                "the served root, opened O_PATH for path-based requests",
+                &[
+                    eq(0, k!(libc::AT_FDCWD)),
+                    eq(2, k!(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)),
+                ],
+            ),
+        ],
     ),
     only(
         libc::SYS_open,
@@ -137,3 +151,16 @@ pub const GOFER_ALLOW: &[Entry] = &[
     any(libc::SYS_exit, "exit"),
     any(libc::SYS_exit_group, "exit"),
 ];
+
+/// Calls answered with an errno: library code that probes and copes.
+pub const GOFER_REFUSE: &[Refusal] = &[Refusal {
+    nr: libc::SYS_openat,
+    errno: libc::EACCES,
+    why: "glibc's malloc reads /proc/sys/vm/overcommit_memory when a thread's heap \
+          shrinks (and copes without it); no open of the Gofer's own is \
+          AT_FDCWD-relative without O_NOFOLLOW",
+    conds: &[
+        eq(0, k!(libc::AT_FDCWD)),
+        eq(2, k!(libc::O_RDONLY | libc::O_CLOEXEC)),
+    ],
+}];

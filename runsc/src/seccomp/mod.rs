@@ -26,7 +26,7 @@ use anyhow::{Context, Result};
 use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, SeccompRule, TargetArch};
 
 use platform::PlatformKind;
-use rules::{compile, merge, Allowed, Entry, Facts, Refusal};
+use rules::{compile, let_refusals_through, merge, Allowed, Entry, Facts, Refusal};
 
 /// What a Sentry's filter depends on: its platform and what of the host's
 /// network it may reach.
@@ -61,11 +61,7 @@ impl SentryProfile {
     fn allowed(&self) -> Allowed {
         let lists: Vec<&[Entry]> = self.lists().into_iter().map(|(_, l)| l).collect();
         let mut allowed = merge(&lists);
-        // A refused call must pass this filter to get its errno from the
-        // refusal filter (stacked filters: the strictest answer wins).
-        for r in sentry::SENTRY_REFUSE {
-            allowed.insert(r.nr, None);
-        }
+        let_refusals_through(&mut allowed, sentry::SENTRY_REFUSE);
         allowed
     }
 }
@@ -86,21 +82,20 @@ pub fn sentry_filter(profile: &SentryProfile, f: &Facts) -> Result<BpfProgram> {
     build(compile(&profile.allowed(), f)?)
 }
 
-/// The filters answering [`sentry::SENTRY_REFUSE`]'s calls with their
-/// errno: one per errno (a filter has one match action).
-fn refusal_filters(list: &[Refusal]) -> Result<Vec<BpfProgram>> {
-    let mut by_errno: BTreeMap<i32, BTreeMap<i64, Vec<SeccompRule>>> = BTreeMap::new();
+/// The filters answering `list`'s calls with their errno: one per errno
+/// (a filter has one match action).
+fn refusal_filters(list: &[Refusal], f: &Facts) -> Result<Vec<BpfProgram>> {
+    let mut by_errno: BTreeMap<i32, Vec<&Refusal>> = BTreeMap::new();
     for r in list {
-        by_errno
-            .entry(r.errno)
-            .or_default()
-            .insert(r.nr, Vec::new());
+        by_errno.entry(r.errno).or_default().push(r);
     }
     by_errno
         .into_iter()
-        .map(|(errno, rules)| {
+        .map(|(errno, refusals)| {
+            let mut refused = Allowed::new();
+            let_refusals_through(&mut refused, refusals);
             let f = SeccompFilter::new(
-                rules,
+                compile(&refused, f)?,
                 SeccompAction::Allow,
                 SeccompAction::Errno(errno as u32),
                 TargetArch::x86_64,
@@ -111,9 +106,35 @@ fn refusal_filters(list: &[Refusal]) -> Result<Vec<BpfProgram>> {
         .collect()
 }
 
-/// The Gofer's filter.
+/// Every filter of a Sentry, in the order they go on (the allow-list
+/// last).
+pub fn sentry_filters(profile: &SentryProfile, f: &Facts) -> Result<Vec<BpfProgram>> {
+    let mut out = refusal_filters(sentry::SENTRY_REFUSE, f)?;
+    out.push(sentry_filter(profile, f)?);
+    Ok(out)
+}
+
+/// Every filter of the Gofer, in the order they go on.
+pub fn gofer_filters(f: &Facts) -> Result<Vec<BpfProgram>> {
+    let mut out = refusal_filters(gofer::GOFER_REFUSE, f)?;
+    out.push(gofer_filter(f)?);
+    Ok(out)
+}
+
+/// The Gofer's allow-list filter.
 pub fn gofer_filter(f: &Facts) -> Result<BpfProgram> {
-    build(compile(&merge(&[gofer::GOFER_ALLOW]), f)?)
+    let mut allowed = merge(&[gofer::GOFER_ALLOW]);
+    let_refusals_through(&mut allowed, gofer::GOFER_REFUSE);
+    build(compile(&allowed, f)?)
+}
+
+/// Installs `filters` in order on every thread.
+fn install(filters: &[BpfProgram]) -> Result<()> {
+    install_reporter();
+    for f in filters {
+        seccompiler::apply_filter_all_threads(f).context("installing a seccomp filter")?;
+    }
+    Ok(())
 }
 
 fn own_pid() -> i32 {
@@ -121,15 +142,14 @@ fn own_pid() -> i32 {
     unsafe { libc::getpid() }
 }
 
-/// Installs the Gofer's filter (after it has confined itself).
-pub fn install_gofer() -> Result<()> {
-    let prog = gofer_filter(&Facts {
+/// Installs the Gofer's filter (after it has confined itself). `proc_fd`:
+/// the p9 server's descriptor of /proc, through which it reopens fids.
+pub fn install_gofer(proc_fd: Option<RawFd>) -> Result<()> {
+    install(&gofer_filters(&Facts {
         pid: own_pid(),
+        proc_fd,
         ..Facts::default()
-    })?;
-    install_reporter();
-    seccompiler::apply_filter_all_threads(&prog).context("installing the seccomp filter")?;
-    Ok(())
+    })?)
 }
 
 /// Installs the filter on every thread of the Sentry. `memfd` is the
@@ -140,15 +160,11 @@ pub fn install_sentry(profile: &SentryProfile, memfd: RawFd) -> Result<()> {
         memfd: Some(memfd),
         scratch_fd: platform::ptrace::scratch_fd(),
         pid: own_pid(),
+        proc_fd: None,
     };
-    let prog = sentry_filter(profile, &facts)?;
-    install_reporter();
-    for refuse in refusal_filters(sentry::SENTRY_REFUSE)? {
-        seccompiler::apply_filter_all_threads(&refuse).context("installing a refusal filter")?;
-    }
-    // Last: after this one, not even seccomp(2) itself is allowed.
-    seccompiler::apply_filter_all_threads(&prog).context("installing the seccomp filter")?;
-    Ok(())
+    // The allow-list last: after it, not even seccomp(2) itself is
+    // allowed.
+    install(&sentry_filters(profile, &facts)?)
 }
 
 /// Appends `v` in hex to `buf` at `*at`.
@@ -224,10 +240,31 @@ extern "C" fn on_sigsys(_sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
         }
         put_hex(&mut buf, &mut at, *a);
     }
+    put(&mut buf, &mut at, b")");
+    // Which file an open was for says who made it.
+    let path = match nr as i64 {
+        libc::SYS_open => Some(args[0]),
+        libc::SYS_openat => Some(args[1]),
+        _ => None,
+    };
+    if let Some(p) = path.filter(|p| *p != 0) {
+        put(&mut buf, &mut at, b" path ");
+        for i in 0..128 {
+            // SAFETY: the process passed this pointer to the kernel as a
+            // path; it is its own memory (a bad one faults here, ending the
+            // process as the SIGSYS would).
+            let c = unsafe { *((p as *const u8).add(i)) };
+            if c == 0 {
+                break;
+            }
+            buf[at] = c;
+            at += 1;
+        }
+    }
     put(
         &mut buf,
         &mut at,
-        b") (a Sentry/Gofer bug; please report it)\n",
+        b" (a Sentry/Gofer bug; please report it)\n",
     );
     // SAFETY: write and _exit are async-signal-safe.
     unsafe {

@@ -21,6 +21,8 @@ pub enum Value {
     ScratchFd,
     /// The filtered process's own pid (its thread group).
     OwnPid,
+    /// The Gofer's descriptor of /proc (the `p9` server's).
+    ProcFd,
 }
 
 /// What a filter is built for: the descriptors and ids it may name.
@@ -29,6 +31,7 @@ pub struct Facts {
     pub memfd: Option<i32>,
     pub scratch_fd: Option<i32>,
     pub pid: i32,
+    pub proc_fd: Option<i32>,
 }
 
 impl Value {
@@ -38,6 +41,7 @@ impl Value {
             Value::MemFd => f.memfd.map(|fd| fd as u64),
             Value::ScratchFd => f.scratch_fd.map(|fd| fd as u64),
             Value::OwnPid => Some(f.pid as u64),
+            Value::ProcFd => f.proc_fd.map(|fd| fd as u64),
         }
     }
 
@@ -54,6 +58,7 @@ impl Value {
             Value::MemFd => "the memory file's fd".into(),
             Value::ScratchFd => "the stub scratch memfd".into(),
             Value::OwnPid => "the process's own pid".into(),
+            Value::ProcFd => "the p9 server's /proc fd".into(),
         }
     }
 }
@@ -192,13 +197,38 @@ pub const fn form(why: &'static str, conds: &'static [Cond]) -> Rule {
 }
 
 /// A call answered with an errno instead of being run or killing the
-/// process (stacked before the allow-list: the strictest answer wins).
+/// process: a filter of its own, stacked before the allow-list (the
+/// strictest answer wins), and a form of the allow-list so the call gets
+/// that far.
 #[derive(Debug)]
 pub struct Refusal {
     pub nr: i64,
     pub errno: i32,
     #[cfg_attr(not(test), allow(dead_code))]
     pub why: &'static str,
+    /// The arguments refused; empty: any.
+    pub conds: &'static [Cond],
+}
+
+/// Adds the refused forms to `allowed`, so they pass the allow-list and
+/// take their errno from the refusal filter.
+pub fn let_refusals_through<'a>(
+    allowed: &mut Allowed,
+    refusals: impl IntoIterator<Item = &'a Refusal>,
+) {
+    for r in refusals {
+        if r.conds.is_empty() {
+            allowed.insert(r.nr, None);
+            continue;
+        }
+        match allowed.get_mut(&r.nr) {
+            Some(Some(forms)) => forms.push(r.conds.to_vec()),
+            Some(None) => {}
+            None => {
+                allowed.insert(r.nr, Some(vec![r.conds.to_vec()]));
+            }
+        }
+    }
 }
 
 /// What a set of lists allows, per syscall: `None` for any arguments,

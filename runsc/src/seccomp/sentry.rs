@@ -517,16 +517,19 @@ pub const SENTRY_REFUSE: &[Refusal] = &[
         nr: libc::SYS_open,
         errno: libc::EACCES,
         why: "library code probing host files (the Sentry's root is empty anyway)",
+        conds: &[],
     },
     Refusal {
         nr: libc::SYS_openat,
         errno: libc::EACCES,
         why: "library code probing host files (the Sentry's root is empty anyway)",
+        conds: &[],
     },
     Refusal {
         nr: libc::SYS_clone3,
         errno: libc::ENOSYS,
         why: "its flags sit behind a pointer no filter can read: glibc's \
               pthread_create then falls back to clone(2), whose flags are checked",
+        conds: &[],
     },
 ];

@@ -21,9 +21,9 @@ const KILLED: Outcome = Outcome::Killed(libc::SIGSYS);
 /// Bigger than any filter (seccomp's limit is 4,096 instructions).
 const MAX_FILTER_BYTES: usize = 4096 * std::mem::size_of::<libc::sock_filter>();
 
-/// Forks a child, loads the filter `make(child's pid)` in it, runs `call`
-/// and exits with what `call` returns.
-fn under(make: &dyn Fn(i32) -> BpfProgram, call: &dyn Fn() -> i32) -> Outcome {
+/// Forks a child, loads the filters `make(child's pid)` in it (in order),
+/// runs `call` and exits with what `call` returns.
+fn under(make: &dyn Fn(i32) -> Vec<BpfProgram>, call: &dyn Fn() -> i32) -> Outcome {
     let mut fds = [0; 2];
     // SAFETY: pipe2 writes two descriptors into `fds`.
     assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
@@ -38,60 +38,33 @@ fn under(make: &dyn Fn(i32) -> BpfProgram, call: &dyn Fn() -> i32) -> Outcome {
     if pid == 0 {
         // SAFETY: raw system calls on our own descriptors and buffer.
         unsafe {
-            // The filter's length comes first: other tests' children may
-            // hold the write end too (forked while it was open), so the
-            // end of the pipe never comes.
-            let mut want = [0u8; 8];
-            if libc::read(r, want.as_mut_ptr().cast(), want.len()) != 8 {
-                libc::_exit(101);
-            }
-            let want = (u64::from_ne_bytes(want) as usize).min(buf.len());
-            let mut len = 0usize;
-            while len < want {
-                let n = libc::read(r, buf.as_mut_ptr().add(len).cast(), want - len);
-                if n <= 0 {
-                    libc::_exit(102);
-                }
-                len += n as usize;
-            }
-            let prog = libc::sock_fprog {
-                len: (len / std::mem::size_of::<libc::sock_filter>()) as u16,
-                filter: buf.as_mut_ptr().cast(),
-            };
-            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
-                || libc::syscall(
-                    libc::SYS_seccomp,
-                    libc::SECCOMP_SET_MODE_FILTER,
-                    0,
-                    &prog as *const libc::sock_fprog,
-                ) != 0
-            {
-                libc::_exit(100);
-            }
-            libc::_exit(call());
+            child(r, &mut buf, call);
         }
     }
     // SAFETY: closing our copy of the read end.
     unsafe { libc::close(r) };
-    let prog = make(pid);
-    // SAFETY: BpfProgram is a Vec of plain `sock_filter` records.
-    let bytes = unsafe {
-        std::slice::from_raw_parts(
-            prog.as_ptr().cast::<u8>(),
-            prog.len() * std::mem::size_of::<libc::sock_filter>(),
-        )
-    };
-    let mut message = (bytes.len() as u64).to_ne_bytes().to_vec();
-    message.extend_from_slice(bytes);
-    let bytes = &message[..];
+    // Each filter as its length then its instructions; length 0 ends.
+    let mut message = Vec::new();
+    for prog in make(pid) {
+        // SAFETY: BpfProgram is a Vec of plain `sock_filter` records.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(
+                prog.as_ptr().cast::<u8>(),
+                prog.len() * std::mem::size_of::<libc::sock_filter>(),
+            )
+        };
+        message.extend_from_slice(&(bytes.len() as u64).to_ne_bytes());
+        message.extend_from_slice(bytes);
+    }
+    message.extend_from_slice(&0u64.to_ne_bytes());
     let mut off = 0;
-    while off < bytes.len() {
+    while off < message.len() {
         // SAFETY: writes from a live slice.
-        let n = unsafe { libc::write(w, bytes[off..].as_ptr().cast(), bytes.len() - off) };
-        assert!(n > 0, "writing the filter to the child");
+        let n = unsafe { libc::write(w, message[off..].as_ptr().cast(), message.len() - off) };
+        assert!(n > 0, "writing the filters to the child");
         off += n as usize;
     }
-    // SAFETY: closing our write end tells the child the filter is whole.
+    // SAFETY: closing our write end.
     unsafe { libc::close(w) };
     let mut status = 0;
     // SAFETY: waitpid writes only to `status`.
@@ -100,6 +73,62 @@ fn under(make: &dyn Fn(i32) -> BpfProgram, call: &dyn Fn() -> i32) -> Outcome {
         Outcome::Killed(libc::WTERMSIG(status))
     } else {
         Outcome::Exited(libc::WEXITSTATUS(status))
+    }
+}
+
+/// Reads exactly `buf.len()` bytes from `fd`, or ends the child.
+///
+/// # Safety
+/// Raw reads into `buf`; callable in a forked child.
+unsafe fn read_exact(fd: RawFd, buf: &mut [u8]) {
+    let mut len = 0;
+    while len < buf.len() {
+        // SAFETY: reads into the unfilled part of `buf`.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().add(len).cast(), buf.len() - len) };
+        if n <= 0 {
+            // SAFETY: ends the child.
+            unsafe { libc::_exit(101) };
+        }
+        len += n as usize;
+    }
+}
+
+/// The child of [`under`]: loads the filters as they come (lengths first:
+/// other tests' children may hold the pipe's write end too, so its end
+/// never comes), then runs `call`.
+///
+/// # Safety
+/// Only raw system calls; for a forked child.
+unsafe fn child(r: RawFd, buf: &mut [u8], call: &dyn Fn() -> i32) -> ! {
+    // SAFETY: raw system calls on the child's own memory.
+    unsafe {
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            libc::_exit(100);
+        }
+        loop {
+            let mut len = [0u8; 8];
+            read_exact(r, &mut len);
+            let len = u64::from_ne_bytes(len) as usize;
+            if len == 0 {
+                break;
+            }
+            let len = len.min(buf.len());
+            read_exact(r, &mut buf[..len]);
+            let prog = libc::sock_fprog {
+                len: (len / std::mem::size_of::<libc::sock_filter>()) as u16,
+                filter: buf.as_mut_ptr().cast(),
+            };
+            let set = libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0,
+                &prog as *const libc::sock_fprog,
+            );
+            if set != 0 {
+                libc::_exit(100);
+            }
+        }
+        libc::_exit(call());
     }
 }
 
@@ -158,17 +187,17 @@ impl Sentry {
         }
     }
 
-    /// Runs `call` under this Sentry's allow-list (the refusal filters
-    /// stacked before it are checked on their own:
-    /// `refused_calls_get_their_errno`).
+    /// Runs `call` under this Sentry's filters, as `install_sentry` puts
+    /// them on.
     fn run(&self, call: &dyn Fn() -> i32) -> Outcome {
         let make = |pid| {
             let facts = Facts {
                 memfd: Some(self.memfd),
                 scratch_fd: Some(self.scratch),
                 pid,
+                proc_fd: None,
             };
-            sentry_filter(&self.profile, &facts).unwrap()
+            sentry_filters(&self.profile, &facts).unwrap()
         };
         under(&make, call)
     }
@@ -191,6 +220,7 @@ fn every_filter_compiles_within_the_kernels_limit() {
             memfd: Some(3),
             scratch_fd: Some(4),
             pid: 1,
+            proc_fd: None,
         };
         let prog = sentry_filter(&s.profile, &f).unwrap();
         assert!(
@@ -200,9 +230,15 @@ fn every_filter_compiles_within_the_kernels_limit() {
             prog.len()
         );
     }
-    let gofer = gofer_filter(&Facts::default()).unwrap();
+    let gofer = gofer_filter(&Facts {
+        proc_fd: Some(5),
+        ..Facts::default()
+    })
+    .unwrap();
     assert!(gofer.len() < 4096);
-    assert_eq!(refusal_filters(sentry::SENTRY_REFUSE).unwrap().len(), 2);
+    let f = Facts::default();
+    assert_eq!(refusal_filters(sentry::SENTRY_REFUSE, &f).unwrap().len(), 2);
+    assert_eq!(refusal_filters(gofer::GOFER_REFUSE, &f).unwrap().len(), 1);
 }
 
 #[test]
@@ -372,25 +408,30 @@ fn a_sentry_clones_only_threads_and_stubs() {
 
 #[test]
 fn refused_calls_get_their_errno() {
-    // The refusal filters alone (the allow-list passes these calls).
-    let refusals = refusal_filters(sentry::SENTRY_REFUSE).unwrap();
-    for (i, prog) in refusals.iter().enumerate() {
-        let make = |_pid| prog.clone();
-        let open = || {
-            failed_with(
-                sys!(libc::SYS_openat, libc::AT_FDCWD, c"/".as_ptr(), 0),
-                libc::EACCES,
-            )
-        };
-        let clone3 = || failed_with(sys!(libc::SYS_clone3, 0, 0), libc::ENOSYS);
-        let (want_open, want_clone3) = if i == 0 {
-            (ALLOWED, Outcome::Exited(1))
-        } else {
-            (Outcome::Exited(1), ALLOWED)
-        };
-        assert_eq!(under(&make, &open), want_open, "refusal filter {i}");
-        assert_eq!(under(&make, &clone3), want_clone3, "refusal filter {i}");
+    let open = |path: &'static std::ffi::CStr, flags: i32, e: i32| {
+        move || {
+            let r = sys!(libc::SYS_openat, libc::AT_FDCWD, path.as_ptr(), flags);
+            failed_with(r, e)
+        }
+    };
+    let clone3 = || failed_with(sys!(libc::SYS_clone3, 0, 0), libc::ENOSYS);
+    for s in all_sentries() {
+        let p = &s.profile;
+        assert_eq!(
+            s.run(&open(c"/", libc::O_RDONLY, libc::EACCES)),
+            ALLOWED,
+            "{p:?}"
+        );
+        assert_eq!(s.run(&clone3), ALLOWED, "{p:?}");
     }
+    // glibc's malloc probing overcommit in a Gofer thread.
+    let overcommit = c"/proc/sys/vm/overcommit_memory";
+    let flags = libc::O_RDONLY | libc::O_CLOEXEC;
+    assert_eq!(gofer(&open(overcommit, flags, libc::EACCES)), ALLOWED);
+    assert_eq!(
+        gofer(&open(overcommit, libc::O_RDONLY, libc::EACCES)),
+        KILLED
+    );
 }
 
 #[test]
@@ -548,11 +589,24 @@ fn sockets_follow_the_network_mode() {
     }
 }
 
+/// The /proc descriptor a Gofer's p9 server holds, for the filter.
+fn proc_fd() -> RawFd {
+    static PROC: std::sync::OnceLock<RawFd> = std::sync::OnceLock::new();
+    *PROC.get_or_init(|| {
+        let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+        // SAFETY: opens a descriptor the test keeps until it exits.
+        let fd = unsafe { libc::open(c"/proc".as_ptr(), flags) };
+        assert!(fd >= 0);
+        fd
+    })
+}
+
 fn gofer(call: &dyn Fn() -> i32) -> Outcome {
     under(
         &|pid| {
-            gofer_filter(&Facts {
+            gofer_filters(&Facts {
                 pid,
+                proc_fd: Some(proc_fd()),
                 ..Facts::default()
             })
             .unwrap()
@@ -581,12 +635,20 @@ fn the_gofer_is_killed_for_calls_and_arguments_off_its_list() {
     assert_eq!(gofer(&socket(libc::AF_UNIX)), ALLOWED);
     assert_eq!(gofer(&socket(libc::AF_INET)), KILLED);
     assert_eq!(gofer(&socket(libc::AF_NETLINK)), KILLED);
-    let openat = |flags: i32| {
-        move || (sys!(libc::SYS_openat, libc::AT_FDCWD, c"/".as_ptr(), flags) < 0) as i32
+    let openat = |at: RawFd, path: &'static std::ffi::CStr, flags: i32| {
+        move || (sys!(libc::SYS_openat, at, path.as_ptr(), flags) < 0) as i32
     };
     let dir = libc::O_RDONLY | libc::O_DIRECTORY;
-    assert_eq!(gofer(&openat(dir | libc::O_NOFOLLOW)), ALLOWED);
-    assert_eq!(gofer(&openat(dir)), KILLED);
+    let cwd = libc::AT_FDCWD;
+    assert_eq!(gofer(&openat(cwd, c"/", dir | libc::O_NOFOLLOW)), ALLOWED);
+    assert_eq!(gofer(&openat(cwd, c"/", dir)), KILLED);
+    // p9's reopen of a fid through /proc/self/fd, and the root's O_PATH
+    // descriptor.
+    assert_eq!(gofer(&openat(proc_fd(), c"self", dir)), ALLOWED);
+    let root = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+    assert_eq!(gofer(&openat(cwd, c"/", root)), ALLOWED);
+    let other = memfd();
+    assert_eq!(gofer(&openat(other, c"/", dir)), KILLED);
     let unshare = |flags: i32| move || (sys!(libc::SYS_unshare, flags) < 0) as i32;
     assert_eq!(gofer(&unshare(libc::CLONE_FS)), ALLOWED);
     assert_eq!(gofer(&unshare(libc::CLONE_NEWUSER)), KILLED);

@@ -491,7 +491,7 @@ fn socket_options() -> Vec<Vec<Cond>> {
 pub const HOST_UDS_ALLOW: &[Entry] = &[
     only(
         libc::SYS_getsockopt,
-        "a host Unix socket's peer and pending error",
+        "a host Unix socket's kind, peer and pending error",
         &[
             form(
                 "SO_PEERCRED",
@@ -500,6 +500,14 @@ pub const HOST_UDS_ALLOW: &[Entry] = &[
             form(
                 "SO_ERROR",
                 &[eq(1, k!(libc::SOL_SOCKET)), eq(2, k!(libc::SO_ERROR))],
+            ),
+            form(
+                "the Gofer's socket is checked to be AF_UNIX (gofer-protocol's connectat)",
+                &[eq(1, k!(libc::SOL_SOCKET)), eq(2, k!(libc::SO_DOMAIN))],
+            ),
+            form(
+                "and of the type asked",
+                &[eq(1, k!(libc::SOL_SOCKET)), eq(2, k!(libc::SO_TYPE))],
             ),
         ],
     ),

@@ -62,8 +62,20 @@ pub const SENTRY_ALLOW: &[Entry] = &[
     any(libc::SYS_mremap, "Sentry allocator"),
     any(libc::SYS_madvise, "Sentry allocator, thread stacks"),
     any(libc::SYS_brk, "Sentry allocator"),
-    any(libc::SYS_ftruncate, "sizing the memory file"),
-    any(libc::SYS_fallocate, "releasing memory-file pages"),
+    only(
+        libc::SYS_fallocate,
+        "releasing memory-file pages",
+        &[form(
+            "punching pages out of the memory file (made, and sized, before the filter)",
+            &[
+                eq(0, Value::MemFd),
+                eq(
+                    1,
+                    k!(libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE),
+                ),
+            ],
+        )],
+    ),
     any(
         libc::SYS_lseek,
         "finding populated memory-file pages (SEEK_DATA/SEEK_HOLE)",

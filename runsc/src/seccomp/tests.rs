@@ -377,6 +377,15 @@ fn a_sentry_maps_only_anonymous_memory_the_memory_file_and_scratch_slots() {
         ALLOWED
     );
     assert_eq!(s.run(&fixed(s.scratch, rw, shared_fixed)), KILLED);
+    let punch = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
+    let fallocate =
+        |fd: RawFd, mode: i32| move || sys!(libc::SYS_fallocate, fd, mode, 0, page) as i32;
+    assert_eq!(s.run(&fallocate(s.memfd, punch)), ALLOWED);
+    assert_eq!(s.run(&fallocate(s.other, punch)), KILLED);
+    assert_eq!(s.run(&fallocate(s.memfd, 0)), KILLED);
+    // The memory file is sized before the filter goes on.
+    let truncate = || sys!(libc::SYS_ftruncate, s.memfd, 0) as i32;
+    assert_eq!(s.run(&truncate), KILLED);
 }
 
 #[test]

@@ -16,12 +16,16 @@ use crate::errno::Errno;
 use crate::kernel::task::Task;
 use crate::kernel::thread_group::{default_actions, ThreadGroup};
 use crate::kernel::{Config, Kernel, TaskHandle};
-use crate::mm::{MemoryFile, MemoryManager};
+use crate::mm::MemoryManager;
 use crate::vfs::{FdTable, FsContext, Vfs};
 
 pub use crate::caps::CapSet;
 pub use crate::kernel::debug::DUMP_SIGNAL;
 pub use crate::kernel::Credentials;
+pub use crate::memfile::MemoryFile;
+/// The (level, name) socket options host sockets pass on, for the
+/// Sentry's seccomp filter.
+pub use crate::net::hostinet::passed_options as hostinet_passed_options;
 
 /// The capabilities named (`CAP_CHOWN` ...), for an OCI process's sets.
 /// A name the Sentry does not know (a newer kernel's) is left out, as
@@ -128,13 +132,12 @@ impl Sandbox {
     /// `vfs` builds from the Gofer's root, keeping what lives in memory in
     /// the kernel's memory file.
     fn new(
+        memfile: Arc<MemoryFile>,
         gofer: gofer_protocol::Client,
         config: Config,
         net: netstack::StackConfig,
         vfs: impl FnOnce(Arc<gofer_protocol::Client>, &Arc<MemoryFile>) -> Result<Arc<Vfs>, String>,
     ) -> Result<Sandbox, String> {
-        let memfile =
-            MemoryFile::new().map_err(|e| format!("cannot create the memory file: {e}"))?;
         let kind = config.platform;
         let platform = platform::new(kind, memfile.fd())
             .map_err(|e| format!("cannot start the {kind} platform: {e}"))?;
@@ -161,13 +164,16 @@ impl Sandbox {
     /// Boots a kernel over the Gofer connection as `spec` describes it,
     /// with its mount namespace, and its network stack on `net`'s
     /// interfaces (the runtime opened their descriptors; they are not
-    /// part of the spec, which is plain data).
+    /// part of the spec, which is plain data). `memfile` is made before
+    /// (see [`memory_file`]): the Sentry's seccomp filter names its
+    /// descriptor.
     pub fn boot(
+        memfile: Arc<MemoryFile>,
         gofer: gofer_protocol::Client,
         spec: &BootSpec,
         net: netstack::StackConfig,
     ) -> Result<Sandbox, String> {
-        Sandbox::new(gofer, spec.kernel_config(), net, |g, memfile| {
+        Sandbox::new(memfile, gofer, spec.kernel_config(), net, |g, memfile| {
             mounts::build(g, &spec.root, &spec.mounts, memfile)
         })
     }
@@ -394,12 +400,19 @@ impl PreparedInit {
 /// its network stack on `net`, runs `init` as PID 1 and returns its wait
 /// status when it exits.
 pub fn run(
+    memfile: Arc<MemoryFile>,
     gofer: gofer_protocol::Client,
     spec: &BootSpec,
     net: netstack::StackConfig,
     init: InitProcess,
 ) -> Result<i32, String> {
-    Sandbox::boot(gofer, spec, net)?.run(init)
+    Sandbox::boot(memfile, gofer, spec, net)?.run(init)
+}
+
+/// The kernel's memory file, made before the Sentry's seccomp filter goes
+/// on: the filter lets stubs map this one descriptor.
+pub fn memory_file() -> Result<Arc<MemoryFile>, String> {
+    MemoryFile::new().map_err(|e| format!("cannot create the memory file: {e}"))
 }
 
 /// strerror(3) text in lower case, as Go's syscall errors (and so runc's

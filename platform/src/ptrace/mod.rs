@@ -29,6 +29,12 @@ pub fn prepare() -> Result<()> {
     stub::layout().map(|_| ())
 }
 
+/// The memfd stubs map their scratch slot of, once [`prepare`] has made
+/// it: the Sentry's seccomp filter names it.
+pub fn scratch_fd() -> Option<RawFd> {
+    stub::made().map(|l| l.scratch_fd)
+}
+
 /// The host signal that interrupts a running stub thread. Stubs never have
 /// child processes, so the kernel itself never sends them SIGCHLD; a traced
 /// thread stops for it even though its default action is to ignore it.
@@ -316,6 +322,15 @@ fn inject(t: &Tracee, trap: u64, nr: i64, args: [u64; 6]) -> Result<i64> {
                 return Err(PlatformError {
                     op: FAULT_OP,
                     errno: sig,
+                });
+            }
+            // The Sentry's seccomp filter refused the call: it did not
+            // run, and rax would read as success.
+            sys::Stop::Signal(libc::SIGSYS) => {
+                tracing::error!("stub syscall {nr} at {trap:#x}: refused by seccomp");
+                return Err(PlatformError {
+                    op: "stub syscall: refused by seccomp",
+                    errno: libc::EPERM,
                 });
             }
             // Any other signal (one sent from outside) is suppressed.

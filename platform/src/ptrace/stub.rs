@@ -212,6 +212,11 @@ pub fn layout() -> Result<StubLayout, PlatformError> {
     *LAYOUT.get_or_init(install)
 }
 
+/// The layout if [`layout`] has made it, without making it.
+pub fn made() -> Option<StubLayout> {
+    LAYOUT.get().and_then(|l| l.as_ref().ok().copied())
+}
+
 fn install() -> Result<StubLayout, PlatformError> {
     let code_start = std::ptr::addr_of!(runsc_stub_start) as u64;
     let code_end = std::ptr::addr_of!(runsc_stub_end) as u64;

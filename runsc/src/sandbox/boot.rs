@@ -127,22 +127,29 @@ pub fn boot(g: &Config, args: BootOptions) -> Result<u8> {
     // (forked after this, so holding no more than the Sentry), in its
     // own user namespace, which needs none.
     privileges::keep_only(&[])?;
-    crate::seccomp::install_sentry(g.network == netstack::NetworkMode::Host, host_uds)?;
+    let memfile = sentry::boot::memory_file().map_err(|e| anyhow!(e))?;
+    let profile = crate::seccomp::SentryProfile {
+        platform: kind,
+        host_network: g.network == netstack::NetworkMode::Host,
+        host_uds,
+    };
+    crate::seccomp::install_sentry(&profile, memfile.fd())?;
     // Stubs that are no longer traced are reaped by the kernel.
     // SAFETY: setting a disposition to SIG_IGN installs no handler.
     unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
     let spec = boot_spec(g, plan.as_ref(), hostname, cpus, cpuinfo);
     match plan {
-        None => run_command(client, &spec, net, &args),
+        None => run_command(memfile, client, &spec, net, &args),
         Some(plan) => {
             let console = args.console_fd.map(inherited);
-            boot_container(client, &spec, net, plan, ready, control, console)
+            boot_container(memfile, client, &spec, net, plan, ready, control, console)
         }
     }
 }
 
 /// Runs `do`'s command in the sandbox and exits with its status.
 fn run_command(
+    memfile: std::sync::Arc<sentry::boot::MemoryFile>,
     client: gofer_protocol::Client,
     spec: &sentry::boot::BootSpec,
     net: netstack::StackConfig,
@@ -165,7 +172,7 @@ fn run_command(
         home_from_passwd: false,
         rlimits: Vec::new(),
     };
-    let status = sentry::boot::run(client, spec, net, init).map_err(|e| anyhow!(e))?;
+    let status = sentry::boot::run(memfile, client, spec, net, init).map_err(|e| anyhow!(e))?;
     let sent: Vec<String> = gofer_protocol::client::requests_sent()
         .iter()
         .map(|(t, n)| format!("T{t}={n}"))
@@ -177,7 +184,9 @@ fn run_command(
 
 /// Boots an OCI container: everything up to its first instruction, then
 /// reports to the supervisor and waits for `start` on the control socket.
+#[allow(clippy::too_many_arguments)]
 fn boot_container(
+    memfile: std::sync::Arc<sentry::boot::MemoryFile>,
     client: gofer_protocol::Client,
     spec: &sentry::boot::BootSpec,
     net: netstack::StackConfig,
@@ -188,7 +197,7 @@ fn boot_container(
 ) -> Result<u8> {
     use std::io::Write;
     let init = process(&plan.process, FORWARDED.to_vec());
-    let booted = sentry::boot::Sandbox::boot(client, spec, net).and_then(|sb| {
+    let booted = sentry::boot::Sandbox::boot(memfile, client, spec, net).and_then(|sb| {
         let stdio = match console {
             Some(c) => sentry::boot::Stdio::Console(c),
             None => sentry::boot::Stdio::Inherited,

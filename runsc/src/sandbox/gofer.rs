@@ -118,7 +118,7 @@ pub fn gofer(g: &Config, args: GoferOptions) -> Result<u8> {
     drop(started);
     let _ = ready.recv();
     platform::ptrace::pin_to_first_pair_cpu();
-    crate::seccomp::install_gofer()?;
+    crate::seccomp::install_gofer(server.keep_fds().first().copied())?;
     server.serve(sock).context("serving 9P")?;
     Ok(0)
 }

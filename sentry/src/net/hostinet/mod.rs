@@ -19,6 +19,8 @@
 mod io;
 mod options;
 
+pub use options::passed as passed_options;
+
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;

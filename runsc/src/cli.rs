@@ -36,6 +36,15 @@ pub struct Global {
     /// Log every system call of the application (to stderr and the debug log).
     #[arg(long, global = true)]
     pub strace: bool,
+    /// With --strace, log only these calls (comma-separated names, as
+    /// `open,read,mmap`); a name that is no x86-64 system call's is an
+    /// error.
+    #[arg(long = "strace-syscalls", global = true, value_name = "NAMES", value_parser = parse_syscall_list)]
+    pub strace_syscalls: Option<SyscallList>,
+    /// With --strace, the most bytes of each buffer or string shown (as
+    /// strace's -s; paths are shown whole).
+    #[arg(long = "strace-log-size", global = true, value_name = "BYTES", default_value_t = sentry::syscalls::strace::DEFAULT_LOG_SIZE)]
+    pub strace_log_size: usize,
     /// Verbose logging.
     #[arg(long, global = true)]
     pub debug: bool,
@@ -131,6 +140,14 @@ fn parse_network(s: &str) -> Result<NetworkMode, String> {
     s.parse()
 }
 
+/// `--strace-syscalls`' numbers, checked when the command line is read.
+#[derive(Clone, Debug)]
+pub struct SyscallList(Vec<u64>);
+
+fn parse_syscall_list(s: &str) -> Result<SyscallList, String> {
+    sentry::syscalls::strace::syscall_numbers(s).map(SyscallList)
+}
+
 impl Global {
     /// The configuration these flags give to `command`: without
     /// `--network`, `do` gets the host's network (a command on the host's
@@ -152,6 +169,8 @@ impl Global {
                 PlatformKind::Kvm => config::PlatformKind::Kvm,
             },
             strace: self.strace,
+            strace_syscalls: self.strace_syscalls.as_ref().map(|l| l.0.clone()),
+            strace_log_size: self.strace_log_size,
             debug: self.debug,
             debug_log: self.debug_log.clone(),
             network: self.network.unwrap_or_default(),

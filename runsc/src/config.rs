@@ -17,6 +17,10 @@ pub struct Config {
     pub platform: PlatformKind,
     /// Log every system call of the application.
     pub strace: bool,
+    /// Log only these system calls (by number); None: all.
+    pub strace_syscalls: Option<Vec<u64>>,
+    /// The most bytes of a buffer or string a strace line shows.
+    pub strace_log_size: usize,
     /// Verbose logging.
     pub debug: bool,
     /// Directory for per-process log files (boot.log, gofer.log).
@@ -99,6 +103,14 @@ impl Config {
         }
         if self.strace {
             v.push("--strace".into());
+            v.push(format!("--strace-log-size={}", self.strace_log_size).into());
+        }
+        if let Some(nrs) = &self.strace_syscalls {
+            let names: Vec<&str> = nrs
+                .iter()
+                .map(|&nr| sentry::syscalls::syscall_name(nr as usize))
+                .collect();
+            v.push(format!("--strace-syscalls={}", names.join(",")).into());
         }
         if self.log_packets {
             v.push("--log-packets".into());

@@ -23,7 +23,8 @@ pub struct Config {
     pub strace_log_size: usize,
     /// Verbose logging.
     pub debug: bool,
-    /// Directory for per-process log files (boot.log, gofer.log).
+    /// Directory for per-process log files (boot.log, gofer.log), or a
+    /// pattern with %ID% and %COMMAND% (see `logging`).
     pub debug_log: Option<PathBuf>,
     pub network: NetworkMode,
     /// Log every frame the network stack sends or receives (at info level).

@@ -40,7 +40,7 @@ impl<'a> Formatter<'a> {
     }
 
     pub fn arg(&self, i: usize, kind: Arg) -> String {
-        let v = self.args.a[i];
+        let v = self.args.ulong(i);
         let t = self.t;
         // What the call writes is only there if it succeeded.
         if kind.at_exit() && self.ok().is_none() && !matches!(kind, Arg::FcntlThird | Arg::Clone) {
@@ -61,18 +61,18 @@ impl<'a> Formatter<'a> {
             Arg::Str => self.cstring(v, self.max),
             Arg::Mode => mode(v),
             Arg::OpenMode(n) => {
-                let flags = self.args.a[n] as i32;
+                let flags = self.args.ulong(n) as i32;
                 if flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE {
                     mode(v)
                 } else {
                     OMIT.into()
                 }
             }
-            Arg::InBuf(n) => self.buffer(v, self.args.a[n]),
+            Arg::InBuf(n) => self.buffer(v, self.args.ulong(n)),
             Arg::OutBuf => self.buffer(v, self.ok().unwrap_or(0)),
             Arg::Dirents => format!("{v:#x} /* {} entries */", self.dirents(v)),
-            Arg::IovIn(n) => structs::iovecs(t, v, self.args.a[n], None, self.max),
-            Arg::IovOut(n) => structs::iovecs(t, v, self.args.a[n], self.ok(), self.max),
+            Arg::IovIn(n) => structs::iovecs(t, v, self.args.ulong(n), None, self.max),
+            Arg::IovOut(n) => structs::iovecs(t, v, self.args.ulong(n), self.ok(), self.max),
             Arg::Flags(set) => text::flags(v & u64::from(u32::MAX), set, "0"),
             Arg::FlagsOr(set, zero) => text::flags(v & u64::from(u32::MAX), set, zero),
             Arg::Enum(set) => text::enum_or_int(v, set),
@@ -85,11 +85,11 @@ impl<'a> Formatter<'a> {
             Arg::Signal => signal(v),
             Arg::SigSetIn | Arg::SigSetOut => structs::sigset(t, v),
             Arg::In(s) | Arg::Out(s) => self.structure(s, v),
-            Arg::SockaddrIn(n) => structs::sockaddr(t, v, self.args.a[n]),
-            Arg::SockaddrOut(n) => structs::sockaddr_out(t, v, self.args.a[n]),
+            Arg::SockaddrIn(n) => structs::sockaddr(t, v, self.args.ulong(n)),
+            Arg::SockaddrOut(n) => structs::sockaddr_out(t, v, self.args.ulong(n)),
             Arg::SockLevel => text::enum_or_int(v, net_sets::SOL),
-            Arg::SockOpt => net_sets::sockopt(self.args.a[1], v),
-            Arg::PollFds(n) => structs::pollfd_in(t, v, self.args.a[n]),
+            Arg::SockOpt => net_sets::sockopt(self.args.ulong(1), v),
+            Arg::PollFds(n) => structs::pollfd_in(t, v, self.args.ulong(n)),
             Arg::EpollEvents => structs::epoll_events(t, v, self.ok().unwrap_or(0)),
             Arg::Argv => self.argv(v),
             Arg::Envp => match t.read_string_array(v) {
@@ -148,7 +148,7 @@ impl<'a> Formatter<'a> {
     }
 
     fn socket_protocol(&self, v: u64) -> String {
-        match self.args.a[0] as i32 {
+        match self.args.ulong(0) as i32 {
             libc::AF_INET | libc::AF_INET6 => text::enum_or_int(v, net_sets::IPPROTO),
             libc::AF_NETLINK => text::enum_or_int(v, net_sets::NETLINK),
             _ => (v as i32).to_string(),
@@ -175,7 +175,7 @@ impl<'a> Formatter<'a> {
 
     fn fcntl_arg(&self, v: u64) -> String {
         let t = self.t;
-        match self.args.a[1] as i32 {
+        match self.args.ulong(1) as i32 {
             libc::F_GETFD
             | libc::F_GETFL
             | libc::F_GETOWN
@@ -201,7 +201,7 @@ impl<'a> Formatter<'a> {
 
     fn ioctl_takes_no_arg(&self) -> bool {
         matches!(
-            self.args.a[1],
+            self.args.ulong(1),
             libc::FIOCLEX | libc::FIONCLEX | libc::TIOCNOTTY | libc::TIOCEXCL | libc::TIOCNXCL
         )
     }
@@ -211,7 +211,7 @@ impl<'a> Formatter<'a> {
             return OMIT.into();
         }
         let t = self.t;
-        match self.args.a[1] {
+        match self.args.ulong(1) {
             libc::FIONREAD
             | libc::TIOCOUTQ
             | libc::TIOCGPGRP
@@ -233,7 +233,8 @@ impl<'a> Formatter<'a> {
     /// clone(2) with strace's names; x86-64's order is flags, stack,
     /// parent_tid, child_tid, tls.
     fn clone_args(&self) -> String {
-        let [flags, stack, parent_tid, child_tid, tls, _] = self.args.a;
+        let a = |i| self.args.ulong(i);
+        let (flags, stack, parent_tid, child_tid, tls) = (a(0), a(1), a(2), a(3), a(4));
         let f = |bit: i32| flags & bit as u64 != 0;
         let mut parts = vec![
             format!("child_stack={}", ptr(stack)),
@@ -263,14 +264,14 @@ impl<'a> Formatter<'a> {
         }
         let n = (v as i64).to_string();
         match nr {
-            libc::SYS_fcntl => match self.args.a[1] as i32 {
+            libc::SYS_fcntl => match self.args.ulong(1) as i32 {
                 libc::F_GETFD => format!("{v:#x} (flags {})", text::flags(v, sets::FD_FLAGS, "0")),
                 libc::F_GETFL => format!("{v:#x} (flags {})", sets::open_flags(v)),
                 libc::F_GET_SEALS => format!("{v:#x} (seals {})", text::flags(v, sets::SEALS, "0")),
                 _ => n,
             },
             libc::SYS_poll | libc::SYS_ppoll if v > 0 => {
-                let ready = structs::pollfd_out(self.t, self.args.a[0], self.args.a[1]);
+                let ready = structs::pollfd_out(self.t, self.args.ulong(0), self.args.ulong(1));
                 format!("{n} ({ready})")
             }
             libc::SYS_poll | libc::SYS_ppoll => format!("{n} (Timeout)"),

@@ -85,7 +85,7 @@ pub fn format_args(t: &Task, nr: u64, args: &SyscallArgs) -> Option<Vec<String>>
         return None;
     }
     let Some(sig) = signatures::signature(nr as i64) else {
-        return Some(args.a.iter().map(|&a| text::hex(a)).collect());
+        return Some((0..6).map(|i| text::hex(args.ulong(i))).collect());
     };
     let f = format::Formatter::new(t, args, None);
     Some(

@@ -36,11 +36,23 @@ pub struct Global {
     /// Log every system call of the application (to stderr and the debug log).
     #[arg(long, global = true)]
     pub strace: bool,
+    /// With --strace, log only these calls (comma-separated names, as
+    /// `open,read,mmap`); a name that is no x86-64 system call's is an
+    /// error.
+    #[arg(long = "strace-syscalls", global = true, value_name = "NAMES", value_parser = parse_syscall_list)]
+    pub strace_syscalls: Option<SyscallList>,
+    /// With --strace, the most bytes of each buffer or string shown (as
+    /// strace's -s; paths are shown whole).
+    #[arg(long = "strace-log-size", global = true, value_name = "BYTES", default_value_t = sentry::syscalls::strace::DEFAULT_LOG_SIZE)]
+    pub strace_log_size: usize,
     /// Verbose logging.
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Directory for per-process log files (boot.log, gofer.log).
-    #[arg(long = "debug-log", global = true, value_name = "DIR")]
+    /// Directory for per-process log files (boot.log, gofer.log), or a
+    /// pattern for each process's file with %ID% (the container id) and
+    /// %COMMAND% (create, boot, gofer, ...), as
+    /// /var/log/runsc-rs/%ID%/%COMMAND%.log.
+    #[arg(long = "debug-log", global = true, value_name = "DIR|PATTERN")]
     pub debug_log: Option<PathBuf>,
     /// Network: sandbox (the sandbox's own TCP/IP stack on the container's
     /// interfaces, which it takes from the host side of the container's
@@ -131,6 +143,14 @@ fn parse_network(s: &str) -> Result<NetworkMode, String> {
     s.parse()
 }
 
+/// `--strace-syscalls`' numbers, checked when the command line is read.
+#[derive(Clone, Debug)]
+pub struct SyscallList(Vec<u64>);
+
+fn parse_syscall_list(s: &str) -> Result<SyscallList, String> {
+    sentry::syscalls::strace::syscall_numbers(s).map(SyscallList)
+}
+
 impl Global {
     /// The configuration these flags give to `command`: without
     /// `--network`, `do` gets the host's network (a command on the host's
@@ -152,6 +172,8 @@ impl Global {
                 PlatformKind::Kvm => config::PlatformKind::Kvm,
             },
             strace: self.strace,
+            strace_syscalls: self.strace_syscalls.as_ref().map(|l| l.0.clone()),
+            strace_log_size: self.strace_log_size,
             debug: self.debug,
             debug_log: self.debug_log.clone(),
             network: self.network.unwrap_or_default(),
@@ -261,6 +283,69 @@ impl Command {
             self,
             Command::State(_) | Command::List(_) | Command::Ps(_) | Command::Events(_)
         )
+    }
+
+    /// The subcommand's name (`--debug-log`'s `%COMMAND%`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Do(_) => "do",
+            Command::Create(_) => "create",
+            Command::Start(_) => "start",
+            Command::Run(_) => "run",
+            Command::State(_) => "state",
+            Command::Kill(_) => "kill",
+            Command::Delete(_) => "delete",
+            Command::List(_) => "list",
+            Command::Ps(_) => "ps",
+            Command::Events(_) => "events",
+            Command::Pause(_) => "pause",
+            Command::Resume(_) => "resume",
+            Command::Spec(_) => "spec",
+            Command::Exec(_) => "exec",
+            Command::Debug(_) => "debug",
+            Command::Supervise(_) => "supervise",
+            Command::Boot(_) => "boot",
+            Command::Gofer(_) => "gofer",
+            Command::Install(_) => "install",
+            Command::Uninstall(_) => "uninstall",
+        }
+    }
+
+    /// The process kind that names its file in a `--debug-log` directory:
+    /// the runc-compatible commands share `runtime.log`.
+    pub fn process_kind(&self) -> &'static str {
+        match self {
+            Command::Do(_) | Command::Boot(_) | Command::Gofer(_) | Command::Supervise(_) => {
+                self.name()
+            }
+            _ => "runtime",
+        }
+    }
+
+    /// The container this command is about (`--debug-log`'s `%ID%`): the
+    /// supervisor's is its state directory's name.
+    pub fn container_id(&self) -> Option<&str> {
+        match self {
+            Command::Create(a) => Some(&a.id),
+            Command::Run(a) => Some(&a.create.id),
+            Command::Start(a) | Command::State(a) | Command::Pause(a) | Command::Resume(a) => {
+                Some(&a.id)
+            }
+            Command::Kill(a) => Some(&a.id),
+            Command::Delete(a) => Some(&a.id),
+            Command::Ps(a) => Some(&a.id),
+            Command::Events(a) => Some(&a.id),
+            Command::Exec(a) => Some(&a.id),
+            Command::Debug(a) => Some(&a.id),
+            Command::Boot(a) => a.id.as_deref(),
+            Command::Gofer(a) => a.id.as_deref(),
+            Command::Supervise(a) => a.state_dir.file_name().and_then(|n| n.to_str()),
+            Command::Do(_)
+            | Command::List(_)
+            | Command::Spec(_)
+            | Command::Install(_)
+            | Command::Uninstall(_) => None,
+        }
     }
 
     /// The runc-compatible commands (exit status 1 on error, as runc).
@@ -505,7 +590,9 @@ pub struct ExecArgs {
     /// privilege in any case).
     #[arg(long = "no-new-privs", hide = true)]
     pub no_new_privs: bool,
-    #[arg(long, short = 'c', hide = true)]
+    /// runc's added capability: refused (the process has the
+    /// container's capabilities; give them in config.json).
+    #[arg(long, short = 'c')]
     pub cap: Vec<String>,
     #[arg(long = "process-label", hide = true)]
     pub process_label: Option<String>,
@@ -513,7 +600,9 @@ pub struct ExecArgs {
     pub apparmor: Option<String>,
     #[arg(long = "ignore-paused", hide = true)]
     pub ignore_paused: bool,
-    #[arg(long = "preserve-fds", hide = true, default_value_t = 0)]
+    /// runc's descriptors passed on beyond stdio: only 0 is accepted
+    /// (the sandbox gives the process its stdio or terminal only).
+    #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
     /// The container id.
     pub id: String,
@@ -632,6 +721,8 @@ impl From<ExecArgs> for crate::exec::ExecOptions {
             additional_gids: a.additional_gids,
             id: a.id,
             cmd: a.cmd,
+            preserve_fds: a.preserve_fds,
+            caps: a.cap,
         }
     }
 }
@@ -641,25 +732,19 @@ pub fn run(g: &Config, command: Command) -> Result<u8> {
     if g.platform == config::PlatformKind::Kvm {
         bail!("--platform=kvm is not available yet; use --platform=ptrace");
     }
+    let command_name = command.name();
+    let who = |process| crate::logging::LogName {
+        process,
+        command: command_name,
+        id: command.container_id(),
+    };
+    crate::logging::init(g, &who(command.process_kind()))?;
     match command {
-        Command::Do(args) => {
-            crate::logging::init(g, "do")?;
-            crate::sandbox::run_do(g, args.into())
-        }
-        Command::Boot(args) => {
-            crate::logging::init(g, "boot")?;
-            crate::sandbox::boot(g, args.into())
-        }
-        Command::Gofer(args) => {
-            crate::logging::init(g, "gofer")?;
-            crate::sandbox::gofer(g, args.options()?)
-        }
-        Command::Supervise(args) => {
-            crate::logging::init(g, "supervise")?;
-            crate::container::supervise(g, args.into())
-        }
+        Command::Do(args) => crate::sandbox::run_do(g, args.into()),
+        Command::Boot(args) => crate::sandbox::boot(g, args.into()),
+        Command::Gofer(args) => crate::sandbox::gofer(g, args.options()?),
+        Command::Supervise(args) => crate::container::supervise(g, args.into()),
         other => {
-            crate::logging::init(g, "runtime")?;
             use crate::container as c;
             match other {
                 Command::Create(a) => c::create(g, &(&a).into()),

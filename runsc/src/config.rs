@@ -17,9 +17,14 @@ pub struct Config {
     pub platform: PlatformKind,
     /// Log every system call of the application.
     pub strace: bool,
+    /// Log only these system calls (by number); None: all.
+    pub strace_syscalls: Option<Vec<u64>>,
+    /// The most bytes of a buffer or string a strace line shows.
+    pub strace_log_size: usize,
     /// Verbose logging.
     pub debug: bool,
-    /// Directory for per-process log files (boot.log, gofer.log).
+    /// Directory for per-process log files (boot.log, gofer.log), or a
+    /// pattern with %ID% and %COMMAND% (see `logging`).
     pub debug_log: Option<PathBuf>,
     pub network: NetworkMode,
     /// Log every frame the network stack sends or receives (at info level).
@@ -99,6 +104,14 @@ impl Config {
         }
         if self.strace {
             v.push("--strace".into());
+            v.push(format!("--strace-log-size={}", self.strace_log_size).into());
+        }
+        if let Some(nrs) = &self.strace_syscalls {
+            let names: Vec<&str> = nrs
+                .iter()
+                .map(|&nr| sentry::syscalls::syscall_name(nr as usize))
+                .collect();
+            v.push(format!("--strace-syscalls={}", names.join(",")).into());
         }
         if self.log_packets {
             v.push("--log-packets".into());

@@ -47,6 +47,33 @@ pub struct ExecOptions {
     pub id: String,
     /// The command and its arguments (without `process`).
     pub cmd: Vec<String>,
+    /// runc's `--preserve-fds=N`: descriptors 3..3+N passed on (refused:
+    /// the sandbox gives a new process only its stdio or terminal).
+    pub preserve_fds: u32,
+    /// runc's `--cap`: capabilities added (refused: the process gets the
+    /// container's own).
+    pub caps: Vec<String>,
+}
+
+/// runc's options the sandbox cannot honour, refused by name rather than
+/// ignored.
+fn refuse_unsupported(a: &ExecOptions) -> Result<()> {
+    if a.preserve_fds > 0 {
+        bail!(
+            "exec --preserve-fds={} is not supported: a process started in the sandbox \
+             gets only its stdio (or its terminal), not host descriptors; share files \
+             through a bind mount instead",
+            a.preserve_fds
+        );
+    }
+    if !a.caps.is_empty() {
+        bail!(
+            "exec --cap {} is not supported: a process started in the sandbox has the \
+             container's capabilities; give them to the container in its config.json",
+            a.caps.join(",")
+        );
+    }
+    Ok(())
 }
 
 /// Signals the stand-in passes on to the sandboxed process.
@@ -66,6 +93,7 @@ const PASSED_ON: [i32; 12] = [
 ];
 
 pub fn exec(g: &Config, a: &ExecOptions) -> Result<u8> {
+    refuse_unsupported(a)?;
     let root = Root::new(&g.root)?;
     let c = root.load(&a.id)?;
     match c.status() {

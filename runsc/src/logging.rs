@@ -1,23 +1,57 @@
-//! Logging: one file per process under `--debug-log=DIR`, else warnings to
+//! Logging: one file per process under `--debug-log`, else warnings to
 //! stderr only with `--debug`.
+//!
+//! `--debug-log` is a directory (each process writes `PROCESS.log` in it,
+//! as before), or, when it names `%ID%` or `%COMMAND%` (gVisor's
+//! variables), a pattern for each process's file: `%ID%` is the container
+//! id (empty for commands without one), `%COMMAND%` the subcommand
+//! (`boot`, `gofer`, `create`, ...). A pattern ending in `/` is a
+//! directory again.
 
 use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 
 use crate::config::Config;
 
-pub fn init(g: &Config, process: &str) -> Result<()> {
+/// Who is logging: the process kind (`boot`, `runtime`, ...) that names
+/// the file in a directory, the subcommand and the container id.
+pub struct LogName<'a> {
+    pub process: &'a str,
+    pub command: &'a str,
+    pub id: Option<&'a str>,
+}
+
+/// The file `--debug-log=debug_log` gives this process.
+pub fn log_path(debug_log: &Path, who: &LogName) -> PathBuf {
+    let raw = debug_log.to_string_lossy();
+    if !raw.contains("%ID%") && !raw.contains("%COMMAND%") {
+        return debug_log.join(format!("{}.log", who.process));
+    }
+    let path = raw
+        .replace("%ID%", who.id.unwrap_or(""))
+        .replace("%COMMAND%", who.command);
+    if path.ends_with('/') {
+        Path::new(&path).join(format!("{}.log", who.process))
+    } else {
+        PathBuf::from(path)
+    }
+}
+
+pub fn init(g: &Config, who: &LogName) -> Result<()> {
     let level = if g.debug {
         tracing::Level::DEBUG
     } else {
         tracing::Level::INFO
     };
-    if let Some(dir) = &g.debug_log {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the log directory {}", dir.display()))?;
-        let path = dir.join(format!("{process}.log"));
+    if let Some(debug_log) = &g.debug_log {
+        let path = log_path(debug_log, who);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the log directory {}", dir.display()))?;
+        }
         let file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -70,4 +104,47 @@ pub fn log_panics(g: &Config) {
         }
         default(info);
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn who<'a>(process: &'a str, command: &'a str, id: Option<&'a str>) -> LogName<'a> {
+        LogName {
+            process,
+            command,
+            id,
+        }
+    }
+
+    #[test]
+    fn a_directory_holds_one_file_per_process_kind() {
+        assert_eq!(
+            log_path(Path::new("/l/"), &who("runtime", "create", Some("c1"))),
+            Path::new("/l/runtime.log")
+        );
+        assert_eq!(
+            log_path(Path::new("/l"), &who("boot", "boot", Some("c1"))),
+            Path::new("/l/boot.log")
+        );
+    }
+
+    #[test]
+    fn a_pattern_names_each_containers_files() {
+        let p = Path::new("/l/%ID%/%COMMAND%.txt");
+        assert_eq!(
+            log_path(p, &who("runtime", "create", Some("c1"))),
+            Path::new("/l/c1/create.txt")
+        );
+        assert_eq!(
+            log_path(p, &who("boot", "boot", Some("c2"))),
+            Path::new("/l/c2/boot.txt")
+        );
+        assert_eq!(
+            log_path(Path::new("/l/%ID%/"), &who("gofer", "gofer", Some("c2"))),
+            Path::new("/l/c2/gofer.log")
+        );
+        assert_eq!(log_path(p, &who("do", "do", None)), Path::new("/l//do.txt"));
+    }
 }

@@ -15,10 +15,7 @@ use common::strip;
 
 /// Files that may read the raw registers, and why. The test fails if one
 /// no longer does, so the list can only shrink.
-const RAW_OK: &[(&str, &str)] = &[(
-    "strace.rs",
-    "prints all six registers as the call's signature says, before any handler reads them",
-)];
+const RAW_OK: &[(&str, &str)] = &[];
 
 /// The lines (1-based) where `code` reaches a field named `a`: `x.a`
 /// followed by anything but more of an identifier. In the handlers that

@@ -18,6 +18,8 @@ pub fn boot_spec(
     BootSpec {
         platform: g.platform,
         strace: g.strace,
+        strace_syscalls: g.strace_syscalls.clone(),
+        strace_log_size: g.strace_log_size,
         hostname,
         cpus,
         cpuinfo,

@@ -12,6 +12,10 @@ pub struct BootSpec {
     pub platform: platform::PlatformKind,
     /// Log each syscall (`--strace`).
     pub strace: bool,
+    /// Log only these syscall numbers (`--strace-syscalls`); None: all.
+    pub strace_syscalls: Option<Vec<u64>>,
+    /// The most bytes of a buffer `--strace` shows (`--strace-log-size`).
+    pub strace_log_size: usize,
     pub hostname: String,
     /// CPUs the sandbox reports (measured before the Sentry is locked down:
     /// finding out reads host files).
@@ -75,6 +79,8 @@ impl BootSpec {
         Config {
             platform: self.platform,
             strace: self.strace,
+            strace_syscalls: self.strace_syscalls.clone(),
+            strace_log_size: self.strace_log_size,
             hostname: self.hostname.clone(),
             cpus: self.cpus,
             cpuinfo: self.cpuinfo.clone(),

@@ -57,6 +57,11 @@ pub struct Config {
     pub platform: platform::PlatformKind,
     /// Log each syscall (`--strace`).
     pub strace: bool,
+    /// Log only these syscall numbers (`--strace-syscalls`); None: all.
+    pub strace_syscalls: Option<Vec<u64>>,
+    /// The most bytes of a buffer or string `--strace` shows
+    /// (`--strace-log-size`).
+    pub strace_log_size: usize,
     pub hostname: String,
     /// CPUs the sandbox reports (measured before the Sentry is locked down:
     /// finding out reads host files).

@@ -28,12 +28,14 @@ pub struct Entry {
     pub handler: Option<Handler>,
 }
 
-/// How `--strace` sees a call: its arguments formatted at entry (before the
-/// handler changes memory), and the line logged at exit.
+/// How `--strace` sees a call: at entry, None if it is not traced, else
+/// its arguments formatted before the handler changes memory (those the
+/// handler writes left for exit); at exit, with the arguments again (to
+/// format what the handler wrote), the line logged.
 #[derive(Clone, Copy)]
 pub struct Tracer {
-    pub enter: fn(&Task, u64, &SyscallArgs) -> String,
-    pub exit: fn(&Task, u64, &str, &SysResult, Duration),
+    pub enter: fn(&Task, u64, &SyscallArgs) -> Option<Vec<String>>,
+    pub exit: fn(&Task, u64, &SyscallArgs, Vec<String>, &SysResult, Duration),
 }
 
 /// The highest x86-64 syscall number we know of, plus one.
@@ -96,7 +98,7 @@ pub fn dispatch(t: &mut Task, nr: u64, args: &SyscallArgs) -> SysResult {
     let kernel = t.kernel.clone();
     let entry = kernel.table.get(nr).copied();
     let tracer = kernel.table.tracer.filter(|_| kernel.config.strace);
-    let start = tracer.map(|tr| (Instant::now(), (tr.enter)(t, nr, args)));
+    let start = tracer.and_then(|tr| Some((Instant::now(), (tr.enter)(t, nr, args)?)));
     let r = match entry.and_then(|e| e.handler) {
         Some(h) => h(t, args),
         None => {
@@ -106,7 +108,7 @@ pub fn dispatch(t: &mut Task, nr: u64, args: &SyscallArgs) -> SysResult {
         }
     };
     if let (Some(tr), Some((t0, line))) = (tracer, start) {
-        (tr.exit)(t, nr, &line, &r, t0.elapsed());
+        (tr.exit)(t, nr, args, line, &r, t0.elapsed());
     }
     r
 }

@@ -327,9 +327,67 @@ const GOFER_ALLOW: &[(i64, &str)] = &[
     (libc::SYS_exit_group, "exit"),
 ];
 
-fn compile(list: &[(i64, &str)]) -> Result<BpfProgram> {
-    let rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> =
-        list.iter().map(|(nr, _)| (*nr, Vec::new())).collect();
+/// What the KVM platform adds (`--platform=kvm`), with why.
+const KVM_ALLOW: &[(i64, &str)] = &[
+    (
+        libc::SYS_ioctl,
+        "KVM ioctls (type 0xAE: KVM_RUN, KVM_GET/SET_REGS, SREGS, XSAVE, KVM_SET_USER_MEMORY_REGION, KVM_CREATE_VCPU) on /dev/kvm, the VM and vCPU descriptors (argument filter)",
+    ),
+    (
+        libc::SYS_tgkill,
+        "kicking a vCPU's thread out of KVM_RUN (page-table shoot-down, interrupts)",
+    ),
+    (libc::SYS_mmap, "a vCPU's kvm_run page; the platform's guest memory"),
+    (libc::SYS_madvise, "releasing an address space's page tables (MADV_REMOVE)"),
+];
+
+/// ioctl request numbers of KVM: type 0xAE in bits 8-15.
+const KVM_IOCTL_TYPE: u64 = 0xae00;
+const IOCTL_TYPE_MASK: u64 = 0xff00;
+
+static KVM: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The Sentry's filter will allow what the KVM platform needs
+/// ([`KVM_ALLOW`]); called before [`install_sentry`] under `--platform=kvm`.
+pub fn allow_kvm() {
+    KVM.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn rules_of(list: &[(i64, &str)]) -> BTreeMap<i64, Vec<seccompiler::SeccompRule>> {
+    list.iter().map(|(nr, _)| (*nr, Vec::new())).collect()
+}
+
+/// Builds the Sentry's filter from `rules`, with the platform's additions.
+fn sentry_build(mut rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>>) -> Result<BpfProgram> {
+    use seccompiler::{SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompRule};
+    if KVM.load(std::sync::atomic::Ordering::SeqCst) {
+        for (nr, _) in KVM_ALLOW {
+            let kvm_rule = || -> Result<SeccompRule> {
+                let c = SeccompCondition::new(
+                    1,
+                    SeccompCmpArgLen::Dword,
+                    SeccompCmpOp::MaskedEq(IOCTL_TYPE_MASK),
+                    KVM_IOCTL_TYPE,
+                )
+                .context("a KVM ioctl condition")?;
+                SeccompRule::new(vec![c]).context("a KVM ioctl rule")
+            };
+            match rules.get_mut(nr) {
+                // Already allowed whatever the arguments.
+                Some(r) if r.is_empty() => {}
+                Some(r) if *nr == libc::SYS_ioctl => r.push(kvm_rule()?),
+                Some(_) => {
+                    rules.insert(*nr, Vec::new());
+                }
+                None if *nr == libc::SYS_ioctl => {
+                    rules.insert(*nr, vec![kvm_rule()?]);
+                }
+                None => {
+                    rules.insert(*nr, Vec::new());
+                }
+            }
+        }
+    }
     build(rules)
 }
 
@@ -377,9 +435,9 @@ pub fn sentry_filter(host_network: bool, host_uds: bool) -> Result<BpfProgram> {
         if host_uds {
             let list: Vec<(i64, &str)> =
                 SENTRY_ALLOW.iter().chain(HOST_UDS_ALLOW).copied().collect();
-            return compile(&list);
+            return sentry_build(rules_of(&list));
         }
-        return compile(SENTRY_ALLOW);
+        return sentry_build(rules_of(SENTRY_ALLOW));
     }
     use seccompiler::{SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompRule};
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = SENTRY_ALLOW
@@ -396,7 +454,7 @@ pub fn sentry_filter(host_network: bool, host_uds: bool) -> Result<BpfProgram> {
         libc::SYS_socket,
         vec![family(libc::AF_INET)?, family(libc::AF_INET6)?],
     );
-    build(rules)
+    sentry_build(rules)
 }
 
 /// Reports which syscall the filter refused, then ends the sandbox.
@@ -481,5 +539,14 @@ mod tests {
         }
         let gofer = gofer_filter().unwrap();
         assert!(!gofer.is_empty() && gofer.len() < 4096);
+    }
+
+    #[test]
+    fn the_kvm_additions_compile() {
+        allow_kvm();
+        for (net, uds) in [(false, false), (false, true), (true, false)] {
+            let prog = sentry_filter(net, uds).unwrap();
+            assert!(!prog.is_empty() && prog.len() < 4096);
+        }
     }
 }

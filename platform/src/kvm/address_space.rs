@@ -18,6 +18,8 @@ use super::pagetable::PageTables;
 use super::vm::{VcpuShared, Vm};
 use crate::{AddressSpace, Prot, Result};
 
+const RX: Prot = libc::PROT_READ | libc::PROT_EXEC;
+
 pub struct AsInner {
     pub vm: Arc<Vm>,
     pub root: u64,
@@ -40,7 +42,14 @@ const LOG_TRIM: usize = 4096;
 
 impl AsInner {
     pub fn new(vm: Arc<Vm>) -> Result<Arc<AsInner>> {
-        let tables = PageTables::new(vm.mem.clone(), vm.region_pdpt)?;
+        let mut tables = PageTables::new(vm.mem.clone(), vm.region_pdpt)?;
+        if let Some(v) = vm.vdso {
+            // The data pages read-only, the code read-execute.
+            let g = v.guest();
+            let code = v.code_offset();
+            tables.map(g.start, code, libc::PROT_READ, VDSO_GPA)?;
+            tables.map(g.start + code, v.len() - code, RX, VDSO_GPA + code)?;
+        }
         Ok(Arc::new(AsInner {
             vm,
             root: tables.root,
@@ -112,6 +121,17 @@ impl AsInner {
         t.sort_unstable();
         t.dedup();
         t
+    }
+
+    /// Whether `va` is mapped with PROT_NONE (a fault there is an access
+    /// error, as Linux reports it, not a missing page).
+    pub fn is_prot_none(&self, va: u64) -> bool {
+        let e = self
+            .tables
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(va);
+        e & PTE_NONE != 0
     }
 
     pub fn map(&self, addr: u64, len: u64, prot: Prot, offset: u64) -> Result<()> {

@@ -153,7 +153,6 @@ impl KvmContext {
             Ok(_) => Exit::Broken("unexpected exit"),
             Err(_) => Exit::Broken("KVM_RUN failed"),
         };
-        v.shared.exits.fetch_add(1, Ordering::SeqCst);
         exit
     }
 
@@ -201,8 +200,7 @@ impl KvmContext {
 
     /// Runs the ring-0 flush for the tables changed since this vCPU's last
     /// one; the last batch returns to the application at `regs`.
-    fn flush_and_load(&mut self, regs: &Regs, gen: u64) -> Result<()> {
-        let seen = self.vcpu().shared.seen_gen.load(Ordering::SeqCst);
+    fn flush_and_load(&mut self, regs: &Regs, gen: u64, seen: u64) -> Result<()> {
         let touches = self.space.touches_since(seen);
         self.vcpu().shared.seen_gen.store(gen, Ordering::SeqCst);
         if !self.vcpu().in_ring0 {
@@ -285,7 +283,7 @@ impl KvmContext {
                 // Present and permitted for the user: the page exists but
                 // the access is not allowed. The platform region is not the
                 // application's at all.
-                let code = if err & 1 != 0 && cr2 < MAX_USER {
+                let code = if cr2 < MAX_USER && (err & 1 != 0 || self.space.is_prot_none(cr2)) {
                     SEGV_ACCERR
                 } else {
                     SEGV_MAPERR
@@ -384,12 +382,18 @@ impl KvmContext {
             if self.space.gone.load(Ordering::SeqCst) {
                 return Ok(Event::Gone);
             }
-            self.apply_bases(regs)?;
             let shared = self.vcpu().shared.clone();
+            // An interrupt that came while the thread was in the Sentry.
+            if shared.want_interrupt.swap(false, Ordering::SeqCst) {
+                shared.clear_immediate_exit();
+                return Ok(Event::Interrupted);
+            }
+            self.apply_bases(regs)?;
             shared.in_guest.store(true, Ordering::SeqCst);
             let gen = self.space.gen.load(Ordering::SeqCst);
-            let r = if gen != shared.seen_gen.load(Ordering::SeqCst) {
-                self.flush_and_load(regs, gen)
+            let seen = shared.seen_gen.load(Ordering::SeqCst);
+            let r = if gen != seen {
+                self.flush_and_load(regs, gen, seen)
             } else if self.vcpu().in_ring0 {
                 let iret = self.space.vm.entries.iret;
                 self.load(regs, Some(iret))
@@ -398,21 +402,35 @@ impl KvmContext {
             };
             if let Err(e) = r {
                 shared.in_guest.store(false, Ordering::SeqCst);
+                shared.exits.fetch_add(1, Ordering::SeqCst);
                 return Err(e);
             }
+            let vectors = self.space.vm.entries.vectors;
+            let mut abandoned = false;
             let exit = loop {
                 match self.run_once() {
                     Exit::Interrupted => {
-                        // In a ring-0 stub still (the kick raced with an
-                        // exception or a return): let it finish first.
                         let s = self
                             .vcpu()
                             .fd
                             .get_sregs()
                             .map_err(|e| kvm_err("KVM_GET_SREGS", e))?;
                         if s.cs.dpl == 0 {
-                            self.vcpu().shared.clear_immediate_exit();
-                            continue;
+                            let rip = self
+                                .vcpu()
+                                .fd
+                                .get_regs()
+                                .map_err(|e| kvm_err("KVM_GET_REGS", e))?
+                                .rip;
+                            if (vectors..vectors + 32 * 8).contains(&rip) {
+                                // An exception stub about to exit: let it.
+                                shared.clear_immediate_exit();
+                                continue;
+                            }
+                            // On the way in (iret or flush stub): no
+                            // application code ran, `regs` still holds its
+                            // state; enter again later, flushing again.
+                            abandoned = true;
                         }
                         break Exit::Interrupted;
                     }
@@ -420,6 +438,15 @@ impl KvmContext {
                 }
             };
             shared.in_guest.store(false, Ordering::SeqCst);
+            shared.exits.fetch_add(1, Ordering::SeqCst);
+            if abandoned {
+                shared.seen_gen.store(seen, Ordering::SeqCst);
+                shared.clear_immediate_exit();
+                if shared.want_interrupt.swap(false, Ordering::SeqCst) {
+                    return Ok(Event::Interrupted);
+                }
+                continue;
+            }
             match exit {
                 Exit::Syscall => {
                     let v = self.vcpu.as_ref().expect("a live context has a vCPU");
@@ -452,9 +479,7 @@ impl KvmContext {
                     let fs = v.fs_base;
                     let gs = v.gs_base;
                     self.vcpu().in_ring0 = false;
-                    let orig = regs.orig_rax;
                     from_kvm(&k, regs);
-                    regs.orig_rax = orig;
                     regs.fs_base = fs;
                     regs.gs_base = gs;
                     shared.clear_immediate_exit();

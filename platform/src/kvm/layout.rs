@@ -23,6 +23,11 @@ pub const FILE_CHUNK: u64 = 1 << 30;
 pub const PLAT_GPA: u64 = 1 << 40;
 pub const PLAT_SIZE: u64 = 16 << 30;
 pub const MMIO_GPA: u64 = PLAT_GPA + PLAT_SIZE;
+/// The host's vDSO and its data pages, as a read-only memslot.
+pub const VDSO_GPA: u64 = MMIO_GPA + (1 << 20);
+/// Where the vDSO block ends in every address space (it keeps its layout:
+/// the code finds its data at fixed offsets).
+pub const VDSO_END: u64 = MAX_USER - (1 << 20);
 
 /// The highest application address plus one.
 pub const MAX_USER: u64 = 0x7f00_0000_0000;

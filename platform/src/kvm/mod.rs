@@ -6,6 +6,7 @@
 //! * `ring0.rs`: the guest's code, GDT, IDT and TSS;
 //! * `pagetable.rs`: page tables built from map/unmap/protect;
 //! * `address_space.rs`: an address space and its TLB shoot-down;
+//! * `vdso.rs`: the host's vDSO, shared with the guest;
 //! * `vm.rs`: the VM, vCPU set-up, the vCPU pool and kicks;
 //! * `context.rs`: the run loop and the events.
 
@@ -15,6 +16,7 @@ mod layout;
 mod memory;
 mod pagetable;
 mod ring0;
+mod vdso;
 mod vm;
 
 use std::os::fd::{IntoRawFd, RawFd};
@@ -54,6 +56,7 @@ fn open_kvm() -> std::result::Result<RawFd, PlatformError> {
 /// can make a VM.
 pub fn prepare() -> Result<()> {
     let fd = (*KVM_FD.get_or_init(open_kvm))?;
+    vdso::find();
     // A VM, to fail now, with a reason, rather than at the first process.
     // SAFETY: KVM_CREATE_VM with type 0 returns a new descriptor or fails.
     let vm = unsafe { libc::ioctl(fd, 0xae01, 0) };
@@ -92,5 +95,9 @@ impl Platform for KvmPlatform {
 
     fn max_user_address(&self) -> u64 {
         layout::MAX_USER
+    }
+
+    fn vdso(&self) -> Option<crate::Vdso> {
+        self.vm.vdso.map(|v| v.guest())
     }
 }

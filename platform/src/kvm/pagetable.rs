@@ -131,6 +131,15 @@ impl PageTables {
         Ok(narrowed)
     }
 
+    /// The leaf entry for `va` (0 when there is none).
+    pub fn entry(&mut self, va: u64) -> u64 {
+        match self.leaf_table(va, false) {
+            // SAFETY: a table page of ours, index < 512.
+            Ok(Some(t)) => unsafe { *self.mem.table(t).add(index(va, 0)) },
+            _ => 0,
+        }
+    }
+
     pub fn map(&mut self, addr: u64, len: u64, prot: Prot, offset: u64) -> Result<Vec<u64>> {
         self.update(addr, len, true, |va, _| leaf(offset + (va - addr), prot))
     }

@@ -19,6 +19,9 @@ pub fn kvm_err(op: &'static str, e: kvm_ioctls::Error) -> PlatformError {
     }
 }
 
+/// The vDSO's memslot: after every memory-file chunk's.
+const VDSO_SLOT: u32 = (FILE_GPA_END / FILE_CHUNK) as u32 + 1;
+
 const MSR_STAR: u32 = 0xc000_0081;
 const MSR_LSTAR: u32 = 0xc000_0082;
 const MSR_CSTAR: u32 = 0xc000_0083;
@@ -149,6 +152,8 @@ pub struct Vm {
     pool: Mutex<Vec<Vcpu>>,
     next_index: Mutex<u64>,
     pub max_vcpus: u64,
+    /// The host's vDSO, when it could be given to the guest.
+    pub vdso: Option<super::vdso::HostVdso>,
 }
 
 impl Vm {
@@ -215,6 +220,8 @@ impl Vm {
             }
         }
         let max_vcpus = (kvm.get_max_vcpus() as u64).min(MAX_VCPUS);
+        // Memslots 1.. are the memory file's chunks; the vDSO takes the last.
+        let vdso = super::vdso::find().filter(|v| v.register(&vm, VDSO_SLOT));
         let vm = Arc::new(Vm {
             _kvm: kvm,
             vm,
@@ -229,6 +236,7 @@ impl Vm {
             pool: Mutex::new(Vec::new()),
             next_index: Mutex::new(0),
             max_vcpus,
+            vdso,
         });
         // The FPU state a fresh vCPU starts with, for pooled ones.
         let first = vm.create_vcpu()?;

@@ -11,6 +11,7 @@
 //! never allocate application memory themselves.
 
 pub mod cpus;
+pub mod kvm;
 pub mod ptrace;
 mod regs;
 
@@ -207,7 +208,7 @@ pub enum PlatformKind {
     /// PTRACE_SYSEMU on stub processes.
     #[default]
     Ptrace,
-    /// Guest ring 3 of a VM (not available yet).
+    /// Guest ring 3 of a VM (/dev/kvm).
     Kvm,
 }
 
@@ -225,7 +226,7 @@ impl fmt::Display for PlatformKind {
 pub fn prepare(kind: PlatformKind) -> Result<()> {
     match kind {
         PlatformKind::Ptrace => ptrace::prepare(),
-        PlatformKind::Kvm => Err(unavailable()),
+        PlatformKind::Kvm => kvm::prepare(),
     }
 }
 
@@ -234,14 +235,7 @@ pub fn prepare(kind: PlatformKind) -> Result<()> {
 pub fn new(kind: PlatformKind, memfd: RawFd) -> Result<Box<dyn Platform>> {
     match kind {
         PlatformKind::Ptrace => Ok(Box::new(ptrace::PtracePlatform::new(memfd)?)),
-        PlatformKind::Kvm => Err(unavailable()),
-    }
-}
-
-fn unavailable() -> PlatformError {
-    PlatformError {
-        op: "the kvm platform (not available yet; use --platform=ptrace)",
-        errno: libc::ENOSYS,
+        PlatformKind::Kvm => Ok(Box::new(kvm::KvmPlatform::new(memfd)?)),
     }
 }
 

@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::os::fd::RawFd;
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use netstack::NetworkMode;
 
@@ -729,9 +729,6 @@ impl From<ExecArgs> for crate::exec::ExecOptions {
 
 /// Runs the command with the configuration the global flags give.
 pub fn run(g: &Config, command: Command) -> Result<u8> {
-    if g.platform == config::PlatformKind::Kvm {
-        bail!("--platform=kvm is not available yet; use --platform=ptrace");
-    }
     let command_name = command.name();
     let who = |process| crate::logging::LogName {
         process,

@@ -14,6 +14,8 @@
 //! * `RUNSC_RS_BIN`: the binary to test (default: `target/{debug,release}/runsc-rs`,
 //!   built with `cargo build -p runsc` when the test itself is built).
 //! * `RUNSC_RS_TEST_FLAGS`: extra global flags, e.g. `--platform=ptrace`.
+//! * `RUNSC_RS_TEST_PLATFORM`: the platform every sandbox runs on
+//!   (`ptrace`, the default, or `kvm`).
 //! * `RUNSC_RS_TEST_DEBUG=1`: run every sandbox with `--debug --debug-log=DIR`
 //!   under `target/tmp/runsc-rs-tests/logs/`; failures name the directory.
 //! * `RUNSC_RS_TEST_TIMEOUT_SCALE`: multiply every timeout (slow machines).
@@ -570,6 +572,9 @@ impl Cmd {
     /// `require!(sandbox())` first.
     pub fn run_sandboxed(&self) -> Output {
         let mut argv = vec![runsc_bin().to_string_lossy().into_owned()];
+        if let Ok(p) = std::env::var("RUNSC_RS_TEST_PLATFORM") {
+            argv.push(format!("--platform={p}"));
+        }
         if let Ok(extra) = std::env::var("RUNSC_RS_TEST_FLAGS") {
             argv.extend(extra.split_whitespace().map(str::to_string));
         }

@@ -105,6 +105,10 @@ pub fn boot(g: &Config, args: BootOptions) -> Result<u8> {
             return Err(e);
         }
     };
+    // The platform notes where the kernel's vDSO is while /proc is visible,
+    // and opens /dev/kvm while still root in the host's user namespace.
+    let kind = g.platform;
+    platform::prepare(kind).map_err(|e| anyhow!("cannot prepare the {kind} platform: {e}"))?;
     if let Some(fd) = args.userns_fd {
         enter_user_namespace(fd)?;
     }
@@ -112,9 +116,6 @@ pub fn boot(g: &Config, args: BootOptions) -> Result<u8> {
         .as_ref()
         .and_then(|p| p.hostname.clone())
         .unwrap_or_else(hostname);
-    // The platform notes where the kernel's vDSO is while /proc is visible.
-    let kind = g.platform;
-    platform::prepare(kind).map_err(|e| anyhow!("cannot prepare the {kind} platform: {e}"))?;
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);

@@ -74,7 +74,13 @@ pub fn render() -> String {
         host_network: true,
         host_uds: true,
     };
-    for (what, list) in all.lists() {
+    let kvm = SentryProfile {
+        platform: platform::PlatformKind::Kvm,
+        host_network: false,
+        host_uds: false,
+    };
+    let platform_lists = kvm.lists().into_iter().filter(|(w, _)| *w != "every Sentry");
+    for (what, list) in all.lists().into_iter().chain(platform_lists) {
         let _ = writeln!(out, "#### Sentry: {what}\n");
         table(&mut out, list);
     }

@@ -14,6 +14,7 @@
 #[cfg(test)]
 mod doc;
 mod gofer;
+mod kvm_rules;
 pub mod rules;
 mod sentry_rules;
 #[cfg(test)]
@@ -45,9 +46,7 @@ impl SentryProfile {
         let mut lists = vec![("every Sentry", sentry_rules::SENTRY_ALLOW)];
         match self.platform {
             PlatformKind::Ptrace => lists.push(("the ptrace platform", sentry_rules::PTRACE_ALLOW)),
-            // The KVM platform is not there yet; it brings a list of its
-            // own (its ioctls, the memory file's guest mapping) with it.
-            PlatformKind::Kvm => {}
+            PlatformKind::Kvm => lists.push(("the KVM platform", kvm_rules::KVM_ALLOW)),
         }
         if self.host_network {
             lists.push(("--network=host", sentry_rules::HOST_NETWORK_ALLOW));

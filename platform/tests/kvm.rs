@@ -1,0 +1,418 @@
+//! The KVM platform against /dev/kvm: each event path (syscall, demand and
+//! copy-on-write faults, SIGSEGV/SIGFPE/SIGILL/SIGTRAP, interrupts), threads,
+//! FPU state, and page-table changes reaching a running vCPU. Skips loudly
+//! without /dev/kvm, fails in CI.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::{Arc, Barrier};
+
+use platform::kvm::KvmPlatform;
+use platform::{Event, Platform, Regs, XSave};
+
+// si_code values (the libc crate does not export them on every target).
+const SEGV_MAPERR: i32 = 1;
+const SEGV_ACCERR: i32 = 2;
+const FPE_INTDIV: i32 = 1;
+const ILL_ILLOPN: i32 = 2;
+
+const CODE: u64 = 0x10_0000;
+const DATA: u64 = 0x20_0000;
+const FILE: u64 = 1 << 30;
+
+struct Mem {
+    _fd: OwnedFd,
+    base: *mut u8,
+    p: KvmPlatform,
+}
+
+impl Mem {
+    /// Copies `bytes` to file offset `off`.
+    fn put(&self, off: u64, bytes: &[u8]) {
+        assert!(off + bytes.len() as u64 <= FILE);
+        // SAFETY: base maps FILE bytes of the memfd; checked above.
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.base.add(off as usize), bytes.len())
+        };
+    }
+}
+
+fn setup() -> Option<Mem> {
+    if std::fs::metadata("/dev/kvm").is_err() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "/dev/kvm is not available in CI"
+        );
+        eprintln!("SKIPPED: /dev/kvm is not available here");
+        return None;
+    }
+    platform::prepare(platform::PlatformKind::Kvm).expect("prepare kvm");
+    // SAFETY: plain syscalls creating and sizing a new memfd we own.
+    let (fd, base) = unsafe {
+        let fd = libc::memfd_create(c"test".as_ptr(), 0);
+        assert!(fd >= 0);
+        assert_eq!(libc::ftruncate(fd, FILE as i64), 0);
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            FILE as usize,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_NORESERVE,
+            fd,
+            0,
+        );
+        assert_ne!(p, libc::MAP_FAILED);
+        (OwnedFd::from_raw_fd(fd), p as *mut u8)
+    };
+    let p = KvmPlatform::new(fd.as_raw_fd()).expect("kvm platform");
+    Some(Mem { _fd: fd, base, p })
+}
+
+fn regs_at(rip: u64) -> Regs {
+    // SAFETY: plain data, zero is valid.
+    let mut r: Regs = unsafe { std::mem::zeroed() };
+    r.rip = rip;
+    r.cs = 0x33;
+    r.ss = 0x2b;
+    r.eflags = 0x202;
+    r.rsp = DATA + 0x800;
+    r
+}
+
+const RX: i32 = libc::PROT_READ | libc::PROT_EXEC;
+const RW: i32 = libc::PROT_READ | libc::PROT_WRITE;
+/// mov eax, 39; syscall
+const GETPID: [u8; 7] = [0xb8, 39, 0, 0, 0, 0x0f, 0x05];
+
+#[test]
+fn syscalls_faults_threads_and_memory() {
+    let Some(m) = setup() else { return };
+    let code: &[u8] = &[
+        0xb8, 39, 0, 0, 0, 0x0f, 0x05, // getpid
+        0x48, 0x8b, 0x1c, 0x25, 0x00, 0x00, 0x20, 0x00, // mov rbx, [0x200000]
+        0xb8, 60, 0, 0, 0, 0x0f, 0x05, // exit
+        0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x00, 0x00, // mov rax, [0]
+    ];
+    m.put(0, code);
+    m.put(4096, &0xfeedu64.to_le_bytes());
+    let mut ctx = m.p.new_address_space().unwrap();
+    ctx.map(CODE, 4096, RX, 0).unwrap();
+    ctx.map(DATA, 4096, RW, 4096).unwrap();
+    let mut regs = regs_at(CODE);
+    regs.r11 = 0x1234;
+    assert_eq!(ctx.switch(&mut regs), Event::Syscall);
+    assert_eq!(regs.orig_rax, 39);
+    assert_eq!(
+        regs.rip,
+        CODE + 7,
+        "rip is after the syscall, as ptrace shows it"
+    );
+    assert_eq!(regs.rcx, CODE + 7, "rcx holds the return address");
+    assert_eq!(regs.r11 & 0xff, regs.eflags & 0xff, "r11 holds the flags");
+    regs.rax = 1234;
+    assert_eq!(ctx.switch(&mut regs), Event::Syscall);
+    assert_eq!(regs.orig_rax, 60);
+    assert_eq!(regs.rax, 60);
+    assert_eq!(regs.rbx, 0xfeed, "the guest sees the memory file's bytes");
+    match ctx.switch(&mut regs) {
+        Event::Fault { signo, addr, code } => {
+            assert_eq!(signo, libc::SIGSEGV);
+            assert_eq!(addr, 0);
+            assert_eq!(code, SEGV_MAPERR);
+        }
+        e => panic!("expected a fault, got {e:?}"),
+    }
+    // A second thread runs in the same address space.
+    let pending = ctx.new_thread().unwrap();
+    let t = std::thread::spawn(move || {
+        let mut c = pending.attach().unwrap();
+        let mut r = regs_at(CODE);
+        let ev = c.switch(&mut r);
+        c.release();
+        (ev, r.orig_rax)
+    });
+    assert_eq!(t.join().unwrap(), (Event::Syscall, 39));
+    ctx.interrupter().destroy_address_space();
+    assert_eq!(ctx.switch(&mut regs), Event::Gone);
+}
+
+#[test]
+fn demand_fault_then_mapped_page_runs() {
+    let Some(m) = setup() else { return };
+    // mov rbx, [0x200000]; getpid
+    let mut code = vec![0x48, 0x8b, 0x1c, 0x25, 0x00, 0x00, 0x20, 0x00];
+    code.extend_from_slice(&GETPID);
+    m.put(0, &code);
+    m.put(8192, &0xabcdu64.to_le_bytes());
+    let mut ctx = m.p.new_address_space().unwrap();
+    ctx.map(CODE, 4096, RX, 0).unwrap();
+    let mut r = regs_at(CODE);
+    assert_eq!(
+        ctx.switch(&mut r),
+        Event::Fault {
+            signo: libc::SIGSEGV,
+            addr: DATA,
+            code: SEGV_MAPERR
+        }
+    );
+    assert_eq!(r.rip, CODE, "the faulting instruction runs again");
+    ctx.map(DATA, 4096, RW, 8192).unwrap();
+    assert_eq!(ctx.switch(&mut r), Event::Syscall);
+    assert_eq!(r.rbx, 0xabcd);
+}
+
+#[test]
+fn write_to_read_only_page_faults_and_a_copy_replaces_it() {
+    let Some(m) = setup() else { return };
+    // mov qword [0x200000], 7; mov rbx, [0x200000]; getpid
+    let mut code = vec![0x48, 0xc7, 0x04, 0x25, 0x00, 0x00, 0x20, 0x00, 7, 0, 0, 0];
+    code.extend_from_slice(&[0x48, 0x8b, 0x1c, 0x25, 0x00, 0x00, 0x20, 0x00]);
+    code.extend_from_slice(&GETPID);
+    m.put(0, &code);
+    m.put(8192, &1u64.to_le_bytes());
+    m.put(12288, &1u64.to_le_bytes());
+    let mut ctx = m.p.new_address_space().unwrap();
+    ctx.map(CODE, 4096, RX, 0).unwrap();
+    ctx.map(DATA, 4096, RW, 8192).unwrap();
+    // Read it once writable, so KVM holds a writable shadow entry.
+    let mut r = regs_at(CODE + 12);
+    assert_eq!(ctx.switch(&mut r), Event::Syscall);
+    assert_eq!(r.rbx, 1);
+    // Shared copy-on-write: read-only now.
+    ctx.protect(DATA, 4096, libc::PROT_READ).unwrap();
+    let mut r = regs_at(CODE);
+    assert_eq!(
+        ctx.switch(&mut r),
+        Event::Fault {
+            signo: libc::SIGSEGV,
+            addr: DATA,
+            code: SEGV_ACCERR
+        }
+    );
+    // The MM's copy goes over it; the store then lands in the copy.
+    ctx.map(DATA, 4096, RW, 12288).unwrap();
+    assert_eq!(ctx.switch(&mut r), Event::Syscall);
+    assert_eq!(r.rbx, 7);
+    // SAFETY: offsets inside the mapping.
+    unsafe {
+        assert_eq!(
+            *(m.base.add(12288) as *const u64),
+            7,
+            "the copy took the store"
+        );
+        assert_eq!(*(m.base.add(8192) as *const u64), 1, "the original did not");
+    }
+}
+
+/// Runs `code` (at CODE) in a new address space and returns its event.
+fn event_of(m: &Mem, code: &[u8]) -> (Event, Regs) {
+    m.put(0, code);
+    let mut ctx = m.p.new_address_space().unwrap();
+    ctx.map(CODE, 4096, RX, 0).unwrap();
+    ctx.map(DATA, 4096, RW, 4096).unwrap();
+    let mut r = regs_at(CODE);
+    let e = ctx.switch(&mut r);
+    (e, r)
+}
+
+#[test]
+fn exceptions_become_linux_signals() {
+    let Some(m) = setup() else { return };
+    // mov rax, [0xdead000]
+    let (e, r) = event_of(&m, &[0x48, 0x8b, 0x04, 0x25, 0x00, 0xd0, 0xea, 0x0d]);
+    assert_eq!(
+        e,
+        Event::Fault {
+            signo: libc::SIGSEGV,
+            addr: 0xdead000,
+            code: SEGV_MAPERR
+        }
+    );
+    assert_eq!(r.rip, CODE);
+    // xor ecx, ecx; div ecx
+    let (e, r) = event_of(&m, &[0x31, 0xc9, 0xf7, 0xf1]);
+    assert_eq!(
+        e,
+        Event::Trap {
+            signo: libc::SIGFPE,
+            addr: CODE + 2,
+            code: FPE_INTDIV
+        }
+    );
+    assert_eq!(r.rip, CODE + 2);
+    // ud2
+    let (e, _) = event_of(&m, &[0x0f, 0x0b]);
+    assert_eq!(
+        e,
+        Event::Trap {
+            signo: libc::SIGILL,
+            addr: CODE,
+            code: ILL_ILLOPN
+        }
+    );
+    // int3: after the instruction, SI_KERNEL as Linux sends it.
+    let (e, r) = event_of(&m, &[0xcc]);
+    assert_eq!(
+        e,
+        Event::Trap {
+            signo: libc::SIGTRAP,
+            addr: 0,
+            code: 0x80
+        }
+    );
+    assert_eq!(r.rip, CODE + 1);
+    // A privileged instruction (hlt): SIGSEGV, SI_KERNEL.
+    let (e, _) = event_of(&m, &[0xf4]);
+    assert_eq!(
+        e,
+        Event::Fault {
+            signo: libc::SIGSEGV,
+            addr: 0,
+            code: 0x80
+        }
+    );
+    // The platform region is nobody's: reading ring 0's code faults.
+    let mut code = vec![0x48, 0xa1];
+    code.extend_from_slice(&(m.p.max_user_address() + 0x2000).to_le_bytes());
+    let (e, _) = event_of(&m, &code);
+    assert!(
+        matches!(
+            e,
+            Event::Fault {
+                signo: libc::SIGSEGV,
+                code: SEGV_MAPERR,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn interrupt_stops_a_busy_loop() {
+    let Some(m) = setup() else { return };
+    m.put(0, &[0xeb, 0xfe]);
+    let mut ctx = m.p.new_address_space().unwrap();
+    ctx.map(CODE, 4096, RX, 0).unwrap();
+    let intr = ctx.interrupter();
+    let h = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        intr.interrupt();
+    });
+    let mut r = regs_at(CODE);
+    assert_eq!(ctx.switch(&mut r), Event::Interrupted);
+    assert_eq!(r.rip, CODE);
+    h.join().unwrap();
+    // An interrupt before the switch is not lost either.
+    ctx.interrupter().interrupt();
+    assert_eq!(ctx.switch(&mut r), Event::Interrupted);
+}
+
+#[test]
+fn unmap_reaches_a_running_thread() {
+    let Some(m) = setup() else { return };
+    // loop: mov rax, [0x200000]; jmp loop
+    m.put(
+        0,
+        &[0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x20, 0x00, 0xeb, 0xf6],
+    );
+    let mut ctx = m.p.new_address_space().unwrap();
+    ctx.map(CODE, 4096, RX, 0).unwrap();
+    ctx.map(DATA, 4096, RW, 4096).unwrap();
+    let pending = ctx.new_thread().unwrap();
+    let space = ctx.address_space();
+    let t = std::thread::spawn(move || {
+        let mut c = pending.attach().unwrap();
+        let mut r = regs_at(CODE);
+        let ev = c.switch(&mut r);
+        c.release();
+        ev
+    });
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    space.unmap(DATA, 4096).unwrap();
+    assert_eq!(
+        t.join().unwrap(),
+        Event::Fault {
+            signo: libc::SIGSEGV,
+            addr: DATA,
+            code: SEGV_MAPERR
+        }
+    );
+}
+
+#[test]
+fn a_thousand_threads() {
+    let Some(m) = setup() else { return };
+    m.put(0, &GETPID);
+    let mut ctx = m.p.new_address_space().unwrap();
+    ctx.map(CODE, 4096, RX, 0).unwrap();
+    ctx.map(DATA, 4096, RW, 4096).unwrap();
+    const N: usize = 1000;
+    let barrier = Arc::new(Barrier::new(N));
+    let mut handles = Vec::new();
+    for _ in 0..N {
+        let pending = ctx.new_thread().unwrap();
+        let b = barrier.clone();
+        let h = std::thread::Builder::new()
+            .stack_size(128 << 10)
+            .spawn(move || {
+                let mut c = pending.attach().unwrap();
+                let mut r = regs_at(CODE);
+                let ev = c.switch(&mut r);
+                // All of them alive at once.
+                b.wait();
+                c.release();
+                (ev, r.orig_rax)
+            })
+            .unwrap();
+        handles.push(h);
+    }
+    for h in handles {
+        assert_eq!(h.join().unwrap(), (Event::Syscall, 39));
+    }
+}
+
+#[test]
+fn fpu_state_is_kept_per_thread() {
+    let Some(m) = setup() else { return };
+    // movq rax, xmm0; mov rbx, 0x55; movq xmm1, rbx; getpid
+    let mut code = vec![0x66, 0x48, 0x0f, 0x7e, 0xc0];
+    code.extend_from_slice(&[0x48, 0xc7, 0xc3, 0x55, 0, 0, 0]);
+    code.extend_from_slice(&[0x66, 0x48, 0x0f, 0x6e, 0xcb]);
+    code.extend_from_slice(&GETPID);
+    m.put(0, &code);
+    let mut ctx = m.p.new_address_space().unwrap();
+    ctx.map(CODE, 4096, RX, 0).unwrap();
+    ctx.map(DATA, 4096, RW, 4096).unwrap();
+    let mut x: XSave = ctx.fpu().unwrap();
+    assert!(x.0.len() >= XSave::FXSAVE_SIZE);
+    // xmm0 is at offset 160 of the legacy area.
+    x.0[160..168].copy_from_slice(&0x1122_3344_5566_7788u64.to_le_bytes());
+    // XSTATE_BV: the SSE component is in the image.
+    x.0[512] |= 2;
+    ctx.set_fpu(&x).unwrap();
+    let mut r = regs_at(CODE);
+    assert_eq!(ctx.switch(&mut r), Event::Syscall);
+    assert_eq!(r.orig_rax, 39);
+    // rax was overwritten by eax=39 after the movq; check through xmm1.
+    let after = ctx.fpu().unwrap();
+    assert_eq!(
+        &after.0[176..184],
+        &0x55u64.to_le_bytes(),
+        "xmm1 set by the guest"
+    );
+    assert_eq!(
+        &after.0[160..168],
+        &0x1122_3344_5566_7788u64.to_le_bytes(),
+        "xmm0 as set_fpu left it"
+    );
+    // Another thread does not see this one's registers.
+    let pending = ctx.new_thread().unwrap();
+    let other = std::thread::spawn(move || {
+        let mut c = pending.attach().unwrap();
+        let f = c.fpu().unwrap();
+        c.release();
+        f
+    })
+    .join()
+    .unwrap();
+    assert_ne!(&other.0[176..184], &0x55u64.to_le_bytes());
+}

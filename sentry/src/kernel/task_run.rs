@@ -88,8 +88,21 @@ impl Task {
                 }
                 Event::Interrupted => {}
                 Event::Gone => {
-                    // The address space was destroyed under us (exit_group or
-                    // execve elsewhere in the group, or a kill).
+                    // The address space was destroyed under us: exit_group or
+                    // execve elsewhere in the group, or a kill, each of which
+                    // marks this task first; otherwise the host killed the
+                    // process the application runs in (its OOM killer under
+                    // a memory limit), which is a SIGKILL of the group, as
+                    // Linux's OOM killer gives it.
+                    let asked = self.handle.killed.load(Ordering::SeqCst)
+                        || self.tg.inner.lock().unwrap().group_exit.is_some();
+                    if !asked {
+                        tracing::warn!(
+                            "task {}: the host killed its process (out of memory?); the group dies by SIGKILL",
+                            self.tid
+                        );
+                        self.group_exit(signal_status(libc::SIGKILL, false));
+                    }
                     self.handle.killed.store(true, Ordering::SeqCst);
                     break;
                 }

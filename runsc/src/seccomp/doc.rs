@@ -79,7 +79,10 @@ pub fn render() -> String {
         host_network: false,
         host_uds: false,
     };
-    let platform_lists = kvm.lists().into_iter().filter(|(w, _)| *w != "every Sentry");
+    let platform_lists = kvm
+        .lists()
+        .into_iter()
+        .filter(|(w, _)| *w != "every Sentry");
     for (what, list) in all.lists().into_iter().chain(platform_lists) {
         let _ = writeln!(out, "#### Sentry: {what}\n");
         table(&mut out, list);

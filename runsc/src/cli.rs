@@ -43,7 +43,7 @@ pub struct Global {
     pub strace_syscalls: Option<SyscallList>,
     /// With --strace, the most bytes of each buffer or string shown (as
     /// strace's -s; paths are shown whole).
-    #[arg(long = "strace-log-size", global = true, value_name = "BYTES", default_value_t = sentry::syscalls::strace::DEFAULT_LOG_SIZE)]
+    #[arg(long = "strace-log-size", global = true, value_name = "BYTES", default_value_t = sentry::boot::STRACE_LOG_SIZE)]
     pub strace_log_size: usize,
     /// Verbose logging.
     #[arg(long, global = true)]
@@ -148,7 +148,7 @@ fn parse_network(s: &str) -> Result<NetworkMode, String> {
 pub struct SyscallList(Vec<u64>);
 
 fn parse_syscall_list(s: &str) -> Result<SyscallList, String> {
-    sentry::syscalls::strace::syscall_numbers(s).map(SyscallList)
+    sentry::boot::syscall_numbers(s).map(SyscallList)
 }
 
 impl Global {

@@ -109,7 +109,7 @@ impl Config {
         if let Some(nrs) = &self.strace_syscalls {
             let names: Vec<&str> = nrs
                 .iter()
-                .map(|&nr| sentry::syscalls::syscall_name(nr as usize))
+                .map(|&nr| sentry::boot::syscall_name(nr as usize))
                 .collect();
             v.push(format!("--strace-syscalls={}", names.join(",")).into());
         }

@@ -21,11 +21,14 @@ use crate::vfs::{FdTable, FsContext, Vfs};
 
 pub use crate::caps::CapSet;
 pub use crate::kernel::debug::DUMP_SIGNAL;
+pub use crate::kernel::syscall_table::syscall_name;
 pub use crate::kernel::Credentials;
 pub use crate::memfile::MemoryFile;
 /// The (level, name) socket options host sockets pass on, for the
 /// Sentry's seccomp filter.
 pub use crate::net::hostinet::passed_options as hostinet_passed_options;
+/// `--strace-log-size`'s default, and `--strace-syscalls`' names read.
+pub use crate::syscalls::strace::{syscall_numbers, DEFAULT_LOG_SIZE as STRACE_LOG_SIZE};
 
 /// The capabilities named (`CAP_CHOWN` ...), for an OCI process's sets.
 /// A name the Sentry does not know (a newer kernel's) is left out, as

@@ -52,6 +52,8 @@ pub const OURS_NO_OVERLAY: &str = "runsc-rs-overlay-none";
 /// runsc-rs with `--network=host`: the application's inet sockets are host
 /// sockets (in the container's namespace).
 pub const OURS_HOSTINET: &str = "runsc-rs-hostinet";
+/// runsc-rs with `--platform=kvm`.
+pub const OURS_KVM: &str = "runsc-rs-kvm";
 /// Docker's runc, the reference.
 pub const RUNC: &str = "runc";
 
@@ -245,6 +247,7 @@ fn start() -> Result<Docker, String> {
     install(&["--runtime", OURS_DEBUG, "--", "--strace", &debug_flag]);
     install(&["--runtime", OURS_NO_OVERLAY, "--", "--overlay=none"]);
     install(&["--runtime", OURS_HOSTINET, "--", "--network=host"]);
+    install(&["--runtime", OURS_KVM, "--", "--platform=kvm"]);
 
     let sock = base.join("docker.sock");
     let argv: Vec<String> = vec![

@@ -219,6 +219,16 @@ fn sys_splice(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_tee(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    // Linux checks the flags, then answers a zero length before it looks
+    // at the descriptors.
+    let all =
+        libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK | libc::SPLICE_F_MORE | libc::SPLICE_F_GIFT;
+    if a.uint(3) & !all != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if a.usize(2) == 0 {
+        return Ok(0);
+    }
     let inp = readable(t, a.int(0))?;
     let out = writable(t, a.int(1))?;
     let (Some(src), Some(_)) = (pipe_of(&inp), pipe_of(&out)) else {

@@ -49,10 +49,12 @@ mod listing;
 mod page_cache;
 #[cfg(test)]
 mod tests;
+mod xattrs;
 
 pub use file::GoferFile;
 use file::*;
 use listing::*;
+use xattrs::Xattrs;
 
 /// Directory fids kept open at once; past this, directories walk from the
 /// root each time they are used.
@@ -281,15 +283,6 @@ struct Cache {
     xattrs: Option<Xattrs>,
 }
 
-/// A file's extended attribute names, and the values read so far: a
-/// program that asks each file for attributes it lacks (`ls -l` asks for
-/// ACLs and security labels) costs one listing per file, and nothing for
-/// names the listing lacks.
-struct Xattrs {
-    names: Vec<Vec<u8>>,
-    values: HashMap<Vec<u8>, Vec<u8>>,
-}
-
 /// A file of the Gofer's tree.
 pub struct GoferInode {
     fs: Arc<GoferFs>,
@@ -422,48 +415,6 @@ impl GoferInode {
             return None;
         }
         s.take()
-    }
-
-    /// Whether this file's extended attributes may be kept: only the
-    /// Sentry changes them (exclusive mode), and through this object (no
-    /// other names of a writable file).
-    fn xattrs_cacheable(&self) -> bool {
-        let a = self.lock_attr();
-        let linked = self.fs.opts.writable && a.nlink > 1 && !vfs::is_dir(a.mode);
-        !self.fs.opts.shared && !linked
-    }
-
-    /// Tlistxattrat of this file.
-    fn fetch_xattr_names(&self) -> Result<Vec<Vec<u8>>, Errno> {
-        let path = self.path()?;
-        let client = &self.fs.client;
-        client
-            .listxattr_at(&refs(&path), client.xattr_room())
-            .map_err(too_big)
-    }
-
-    /// Keeps the attribute names a listing brought (`ls -l` then asks
-    /// each file for ACLs and labels it lacks at no round trip).
-    fn know_xattrs(&self, names: Option<Vec<Vec<u8>>>) {
-        if let (Some(names), true) = (names, self.xattrs_cacheable()) {
-            self.lock_cache().xattrs = Some(Xattrs {
-                names,
-                values: HashMap::new(),
-            });
-        }
-    }
-
-    /// The names, listed once and kept.
-    fn cached_xattr_names(&self) -> Result<Vec<Vec<u8>>, Errno> {
-        if let Some(x) = &self.lock_cache().xattrs {
-            return Ok(x.names.clone());
-        }
-        let names = self.fetch_xattr_names()?;
-        self.lock_cache().xattrs = Some(Xattrs {
-            names: names.clone(),
-            values: HashMap::new(),
-        });
-        Ok(names)
     }
 
     fn mark_stale(&self) {
@@ -1408,56 +1359,15 @@ impl Inode for GoferInode {
     }
 
     fn xattr_get(&self, name: &[u8]) -> Result<Vec<u8>, Errno> {
-        if self.xattrs_cacheable() {
-            self.cached_xattr_names()?;
-            let mut cache = self.lock_cache();
-            let Some(x) = cache.xattrs.as_mut() else {
-                return Err(Errno::EIO);
-            };
-            if let Some(v) = x.values.get(name) {
-                return Ok(v.clone());
-            }
-            if !x.names.iter().any(|n| n == name) {
-                return Err(Errno::ENODATA);
-            }
-        }
-        let path = self.path()?;
-        let client = &self.fs.client;
-        let v = client
-            .getxattr_at(&refs(&path), name, client.xattr_room())
-            .map_err(too_big)?;
-        if self.xattrs_cacheable() {
-            if let Some(x) = self.lock_cache().xattrs.as_mut() {
-                x.values.insert(name.to_vec(), v.clone());
-            }
-        }
-        Ok(v)
+        self.get_xattr(name)
     }
 
     fn xattr_list(&self) -> Result<Vec<Vec<u8>>, Errno> {
-        if self.xattrs_cacheable() {
-            return self.cached_xattr_names();
-        }
-        self.fetch_xattr_names()
+        self.list_xattrs()
     }
 
     fn xattr_set(&self, name: &[u8], value: Option<&[u8]>, flags: i32) -> Result<(), Errno> {
-        self.writable()?;
-        let path = self.path()?;
-        let names = refs(&path);
-        let r = match value {
-            Some(v) => {
-                let flags = u32::try_from(flags).map_err(|_| Errno::EINVAL)?;
-                self.fs.client.setxattr_at(&names, name, v, flags)
-            }
-            None => self.fs.client.removexattr_at(&names, name),
-        };
-        // Whatever the outcome, the host knows better now.
-        self.lock_cache().xattrs = None;
-        r.map_err(errno)?;
-        // The host file's ctime moved.
-        self.mark_stale();
-        Ok(())
+        self.set_xattr(name, value, flags)
     }
 
     /// A probe (`len` 0) answers whether shared mappings map the file

@@ -58,7 +58,8 @@ pod!(
     libc::mmsghdr,
     libc::shmid_ds,
     libc::semid_ds,
-    libc::msqid_ds
+    libc::msqid_ds,
+    libc::ipc_perm
 );
 // SAFETY: arrays of Pod are Pod.
 unsafe impl<T: Pod, const N: usize> Pod for [T; N] {}

@@ -104,6 +104,33 @@ impl Perm {
     }
 }
 
+impl Perm {
+    /// The `struct ipc_perm` the stat commands copy out.
+    pub fn to_ipc_perm(&self) -> libc::ipc_perm {
+        let mut p: libc::ipc_perm = crate::usermem::zeroed();
+        p.__key = self.key;
+        p.uid = self.uid;
+        p.gid = self.gid;
+        p.cuid = self.cuid;
+        p.cgid = self.cgid;
+        p.mode = self.mode as u16;
+        p.__seq = self.seq;
+        p
+    }
+}
+
+/// Which object a ctl call's stat commands name (shmctl, semctl, msgctl
+/// alike).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatBy {
+    /// IPC_STAT: an identifier; needs read permission.
+    Id,
+    /// SHM_STAT, SEM_STAT, MSG_STAT: an index; needs read permission.
+    Index,
+    /// The *_STAT_ANY forms: an index; needs nothing, as /proc/sysvipc.
+    IndexAny,
+}
+
 /// What an IPC object shows the table.
 pub trait IpcObject {
     fn perm(&self) -> &Perm;
@@ -207,6 +234,20 @@ impl<T: IpcObject> Ids<T> {
             Some((i, _)) if *i == id => self.objects.remove(&index_of(id)).map(|(_, o)| o),
             _ => None,
         }
+    }
+
+    /// The object a stat command names, and the command's result (0, or
+    /// the identifier for the index forms); EACCES without read
+    /// permission where the form needs it.
+    pub fn for_stat(&self, who: &Who, id: i32, by: StatBy) -> Result<(i32, &T), Errno> {
+        let (r, o) = match by {
+            StatBy::Id => (0, self.get(id)?),
+            StatBy::Index | StatBy::IndexAny => self.by_index(id)?,
+        };
+        if by != StatBy::IndexAny && !o.perm().allows(who, 0o444) {
+            return Err(Errno::EACCES);
+        }
+        Ok((r, o))
     }
 
     /// Every object with its identifier, by index (as /proc/sysvipc lists

@@ -9,8 +9,8 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::ids::StatBy;
 use super::ids::{Ids, IpcObject, Lookup, Perm, Who};
-use super::shm::StatBy;
 use crate::errno::Errno;
 use crate::usermem::{zeroed, Pod};
 use crate::vfs::Time;
@@ -70,13 +70,7 @@ impl IpcObject for MsgQueue {
 impl MsgQueue {
     fn stat(&self) -> libc::msqid_ds {
         let mut ds: libc::msqid_ds = zeroed();
-        ds.msg_perm.__key = self.perm.key;
-        ds.msg_perm.uid = self.perm.uid;
-        ds.msg_perm.gid = self.perm.gid;
-        ds.msg_perm.cuid = self.perm.cuid;
-        ds.msg_perm.cgid = self.perm.cgid;
-        ds.msg_perm.mode = self.perm.mode as u16;
-        ds.msg_perm.__seq = self.perm.seq;
+        ds.msg_perm = self.perm.to_ipc_perm();
         ds.msg_stime = self.stime;
         ds.msg_rtime = self.rtime;
         ds.msg_ctime = self.ctime;
@@ -257,13 +251,7 @@ impl MessageQueues {
     /// IPC_STAT, MSG_STAT, MSG_STAT_ANY.
     pub fn stat(&self, who: &Who, id: i32, by: StatBy) -> Result<(i32, libc::msqid_ds), Errno> {
         let qs = self.lock();
-        let (r, q) = match by {
-            StatBy::Id => (0, qs.get(id)?),
-            StatBy::Index | StatBy::IndexAny => qs.by_index(id)?,
-        };
-        if by != StatBy::IndexAny && !q.perm.allows(who, 0o444) {
-            return Err(Errno::EACCES);
-        }
+        let (r, q) = qs.for_stat(who, id, by)?;
         Ok((r, q.stat()))
     }
 

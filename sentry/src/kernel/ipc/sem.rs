@@ -84,13 +84,7 @@ impl IpcObject for SemSet {
 impl SemSet {
     fn stat(&self) -> libc::semid_ds {
         let mut ds: libc::semid_ds = zeroed();
-        ds.sem_perm.__key = self.perm.key;
-        ds.sem_perm.uid = self.perm.uid;
-        ds.sem_perm.gid = self.perm.gid;
-        ds.sem_perm.cuid = self.perm.cuid;
-        ds.sem_perm.cgid = self.perm.cgid;
-        ds.sem_perm.mode = self.perm.mode as u16;
-        ds.sem_perm.__seq = self.perm.seq;
+        ds.sem_perm = self.perm.to_ipc_perm();
         ds.sem_otime = self.otime;
         ds.sem_ctime = self.ctime;
         ds.sem_nsems = self.sems.len() as u64;
@@ -134,8 +128,7 @@ pub enum Outcome {
     Blocked,
 }
 
-/// Which set semctl's stat commands name, as shm's.
-pub use super::shm::StatBy;
+pub use super::ids::StatBy;
 
 /// What GETVAL, GETPID, GETNCNT and GETZCNT read.
 #[derive(Clone, Copy, Debug)]
@@ -297,13 +290,7 @@ impl Semaphores {
     /// semctl's result (0, or the identifier for the index forms).
     pub fn stat(&self, who: &Who, id: i32, by: StatBy) -> Result<(i32, libc::semid_ds), Errno> {
         let st = self.lock();
-        let (r, s) = match by {
-            StatBy::Id => (0, st.sets.get(id)?),
-            StatBy::Index | StatBy::IndexAny => st.sets.by_index(id)?,
-        };
-        if by != StatBy::IndexAny && !s.perm.allows(who, 0o444) {
-            return Err(Errno::EACCES);
-        }
+        let (r, s) = st.sets.for_stat(who, id, by)?;
         Ok((r, s.stat()))
     }
 

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use platform::Context;
 
+pub use super::ids::StatBy;
 use super::ids::{Ids, IpcObject, Lookup, Perm, Who};
 use crate::caps::CAP_IPC_LOCK;
 use crate::errno::Errno;
@@ -128,13 +129,7 @@ impl Segment {
 
     fn stat(&self) -> libc::shmid_ds {
         let mut ds: libc::shmid_ds = zeroed();
-        ds.shm_perm.__key = self.perm.key;
-        ds.shm_perm.uid = self.perm.uid;
-        ds.shm_perm.gid = self.perm.gid;
-        ds.shm_perm.cuid = self.perm.cuid;
-        ds.shm_perm.cgid = self.perm.cgid;
-        ds.shm_perm.mode = self.perm.mode as u16;
-        ds.shm_perm.__seq = self.perm.seq;
+        ds.shm_perm = self.perm.to_ipc_perm();
         ds.shm_segsz = self.size as usize;
         ds.shm_atime = self.atime;
         ds.shm_dtime = self.dtime;
@@ -172,17 +167,6 @@ impl State {
         self.pages -= s.pages();
         Some(s)
     }
-}
-
-/// Which segment shmctl's stat commands name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StatBy {
-    /// IPC_STAT: an identifier; needs read permission.
-    Id,
-    /// SHM_STAT: an index; needs read permission.
-    Index,
-    /// SHM_STAT_ANY: an index; needs nothing, as /proc/sysvipc/shm.
-    IndexAny,
 }
 
 /// The shared memory of one IPC namespace.
@@ -374,14 +358,8 @@ impl SharedMemory {
     /// and shmctl's result (0, or the identifier for the index forms).
     pub fn stat(&self, who: &Who, id: i32, by: StatBy) -> Result<(i32, libc::shmid_ds), Errno> {
         let st = self.lock();
-        let (id, s) = match by {
-            StatBy::Id => (0, st.segments.get(id)?),
-            StatBy::Index | StatBy::IndexAny => st.segments.by_index(id)?,
-        };
-        if by != StatBy::IndexAny && !s.perm.allows(who, 0o444) {
-            return Err(Errno::EACCES);
-        }
-        Ok((id, s.stat()))
+        let (r, s) = st.segments.for_stat(who, id, by)?;
+        Ok((r, s.stat()))
     }
 
     /// IPC_SET: owner and permission bits from `perm`.

@@ -93,63 +93,23 @@ pub(super) fn pread_full(fd: &OwnedFd, buf: &mut [u8], off: u64) -> Result<usize
     unsafe { pread_raw(fd.as_raw_fd(), buf.as_mut_ptr(), buf.len(), off) }
 }
 
-/// [`pread_full`] into raw memory: the application's pages.
-///
-/// # Safety
-/// `p..p+len` must be writable memory for the duration of the call.
-pub(super) unsafe fn pread_raw(
-    fd: RawFd,
-    p: *mut u8,
+/// Repeats a positioned transfer until `len` bytes moved or the file
+/// ends; a failure after some progress is that progress. `call(done, at)`
+/// moves bytes `done..len` at file offset `at` and returns what the
+/// syscall returned; `too_far` is the errno for an offset past i64.
+fn transfer_full(
     len: usize,
     off: u64,
+    too_far: Errno,
+    mut call: impl FnMut(usize, i64) -> isize,
 ) -> Result<usize, Errno> {
     let mut done = 0;
     while done < len {
         let at = off
             .checked_add(done as u64)
             .and_then(|o| i64::try_from(o).ok())
-            .ok_or(Errno::EINVAL)?;
-        // SAFETY: the caller guarantees p..p+len is writable; done < len.
-        let n = unsafe { libc::pread64(fd, p.add(done).cast(), len - done, at) };
-        if n < 0 {
-            let e = std::io::Error::last_os_error()
-                .raw_os_error()
-                .unwrap_or(libc::EIO);
-            if e == libc::EINTR {
-                continue;
-            }
-            if done > 0 {
-                break;
-            }
-            return Err(errno(e));
-        }
-        if n == 0 {
-            break;
-        }
-        // 0 < n <= len - done.
-        done += (n as usize).min(len - done);
-    }
-    Ok(done)
-}
-
-/// [`pwrite_full`] from raw memory: a page-cache chunk.
-///
-/// # Safety
-/// `p..p+len` must be readable memory for the duration of the call.
-pub(super) unsafe fn pwrite_raw(
-    fd: RawFd,
-    p: *const u8,
-    len: usize,
-    off: u64,
-) -> Result<usize, Errno> {
-    let mut done = 0;
-    while done < len {
-        let at = off
-            .checked_add(done as u64)
-            .and_then(|o| i64::try_from(o).ok())
-            .ok_or(Errno::EFBIG)?;
-        // SAFETY: the caller guarantees p..p+len is readable; done < len.
-        let n = unsafe { libc::pwrite64(fd, p.add(done).cast(), len - done, at) };
+            .ok_or(too_far)?;
+        let n = call(done, at);
         if n < 0 {
             let e = nix::errno::Errno::last_raw();
             if e == libc::EINTR {
@@ -167,6 +127,38 @@ pub(super) unsafe fn pwrite_raw(
         done += (n as usize).min(len - done);
     }
     Ok(done)
+}
+
+/// [`pread_full`] into raw memory: the application's pages.
+///
+/// # Safety
+/// `p..p+len` must be writable memory for the duration of the call.
+pub(super) unsafe fn pread_raw(
+    fd: RawFd,
+    p: *mut u8,
+    len: usize,
+    off: u64,
+) -> Result<usize, Errno> {
+    transfer_full(len, off, Errno::EINVAL, |done, at| {
+        // SAFETY: the caller guarantees p..p+len is writable; done < len.
+        unsafe { libc::pread64(fd, p.add(done).cast(), len - done, at) }
+    })
+}
+
+/// [`pwrite_full`] from raw memory: a page-cache chunk.
+///
+/// # Safety
+/// `p..p+len` must be readable memory for the duration of the call.
+pub(super) unsafe fn pwrite_raw(
+    fd: RawFd,
+    p: *const u8,
+    len: usize,
+    off: u64,
+) -> Result<usize, Errno> {
+    transfer_full(len, off, Errno::EFBIG, |done, at| {
+        // SAFETY: the caller guarantees p..p+len is readable; done < len.
+        unsafe { libc::pwrite64(fd, p.add(done).cast(), len - done, at) }
+    })
 }
 
 impl FileOps for GoferFile {
@@ -276,30 +268,6 @@ impl FileOps for GoferFile {
 
 /// `pwrite` all of `buf` at `off` (a short count only after an error).
 pub(super) fn pwrite_full(fd: &OwnedFd, buf: &[u8], off: u64) -> Result<usize, Errno> {
-    let mut done = 0;
-    while done < buf.len() {
-        let at = off
-            .checked_add(done as u64)
-            .and_then(|o| i64::try_from(o).ok())
-            .ok_or(Errno::EFBIG)?;
-        let rest = &buf[done..];
-        // SAFETY: `rest` is readable for its length.
-        let n = unsafe { libc::pwrite64(fd.as_raw_fd(), rest.as_ptr().cast(), rest.len(), at) };
-        if n < 0 {
-            let e = nix::errno::Errno::last_raw();
-            if e == libc::EINTR {
-                continue;
-            }
-            if done > 0 {
-                break;
-            }
-            return Err(errno(e));
-        }
-        if n == 0 {
-            break;
-        }
-        // 0 < n <= rest.len().
-        done += (n as usize).min(rest.len());
-    }
-    Ok(done)
+    // SAFETY: `buf` is readable for its length.
+    unsafe { pwrite_raw(fd.as_raw_fd(), buf.as_ptr(), buf.len(), off) }
 }

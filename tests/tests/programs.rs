@@ -138,6 +138,32 @@ fn mmap_munmap_mprotect_mremap_behave_as_on_linux() {
     native_then_sandboxed("mmap_semantics", &[], SHORT);
 }
 
+/// Private file mappings are read on first touch: the bytes of the file,
+/// SIGBUS (and EFAULT for a system call) past its end, the bytes it gained
+/// since, private stores, fork, MADV_DONTNEED reading the file again,
+/// mremap growing into more of it, mprotect of untouched pages. A 320 MiB
+/// host file made here (sparse, three marks) is mapped whole and only the
+/// touched pages are read (the resident set stays small).
+#[test]
+fn private_file_mappings_are_read_on_first_touch_as_on_linux() {
+    use std::io::{Seek, SeekFrom, Write};
+    let dir = std::env::temp_dir().join(unique_name("runsc-rs-lazy-map"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let big = dir.join("big");
+    {
+        let size: u64 = 320 << 20;
+        let mut f = std::fs::File::create(&big).expect("big file");
+        f.set_len(size).expect("set_len");
+        for (at, mark) in [(0, b'A'), (size / 2, b'M'), (size - 1, b'Z')] {
+            f.seek(SeekFrom::Start(at)).unwrap();
+            f.write_all(&[mark]).unwrap();
+        }
+    }
+    let (big_s, dir_s) = (big.to_str().unwrap(), dir.to_str().unwrap());
+    native_then_sandboxed("lazy_file_map", &[big_s, dir_s], SHORT);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn execve_passes_argv_and_envp_to_the_new_image() {
     native_then_sandboxed("execve_args", &[], SHORT);

@@ -14,6 +14,7 @@ use crate::kernel::signal_send::notify_parent_stop;
 use crate::kernel::syscall_table::dispatch;
 use crate::kernel::task::{SyscallArgs, Task};
 use crate::kernel::thread_group::signal_status;
+use crate::mm::Fault;
 
 impl Task {
     /// Runs the task until it exits. Called on the task's own Sentry thread
@@ -76,12 +77,15 @@ impl Task {
                     }
                 }
                 Event::Fault { signo, addr, code } => {
-                    // A store into a page shared copy-on-write is the MM's
-                    // to serve; the instruction then runs again.
-                    if signo == libc::SIGSEGV && self.mm.fault(addr, code, self.regs.rip) {
-                        continue;
+                    // A store into a page shared copy-on-write, or a touch
+                    // of a file mapping not read in yet, is the MM's to
+                    // serve; the instruction then runs again.
+                    match self.mm.fault(signo, addr, code, self.regs.rip) {
+                        Fault::Served => continue,
+                        Fault::Signal { signo, code } => {
+                            self.force_signal(SigInfo::fault(signo, code, addr))
+                        }
                     }
-                    self.force_signal(SigInfo::fault(signo, code, addr));
                 }
                 Event::Trap { signo, addr, code } => {
                     self.force_signal(SigInfo::fault(signo, code, addr));

@@ -29,8 +29,8 @@ use std::ops::Deref;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::{
-    page_round_down, page_round_up, platform_err, Attachment, Inner, MemRange, MemoryManager, Vma,
-    VmaKind, PAGE_SIZE,
+    page_round_down, page_round_up, platform_err, Attachment, Fault, Inner, MemRange,
+    MemoryManager, Vma, VmaKind, PAGE_SIZE,
 };
 use crate::errno::Errno;
 
@@ -155,27 +155,35 @@ impl MemoryManager {
 
     /// Locks the MM for an access by the Sentry to `[addr, addr+len)`; for
     /// a write, pages there still shared copy-on-write are copied first.
+    /// Unfilled pages of file mappings there are read in first (EFAULT
+    /// past the end of the file).
     pub(super) fn lock_for(&self, addr: u64, len: usize, write: bool) -> Result<Locked<'_>, Errno> {
         let g = self.inner();
-        if !write || g.runs.is_empty() {
+        if (!write || g.runs.is_empty()) && g.unfilled.is_empty() {
             return Ok(Locked::Read(g));
         }
         let start = page_round_down(addr);
         let end = page_round_up(addr.saturating_add(len as u64)).unwrap_or(u64::MAX);
-        let shared = g
-            .runs
-            .range(..end)
-            .rev()
-            .take_while(|(_, r)| r.end > start)
-            .any(|(k, r)| {
-                !r.writable && self.file.owners(r.off, r.end - k).iter().any(|o| o.2 > 1)
-            });
-        if !shared {
+        let unfilled = Self::has_unfilled(&g, start, end);
+        let shared = write
+            && g.runs
+                .range(..end)
+                .rev()
+                .take_while(|(_, r)| r.end > start)
+                .any(|(k, r)| {
+                    !r.writable && self.file.owners(r.off, r.end - k).iter().any(|o| o.2 > 1)
+                });
+        if !shared && !unfilled {
             return Ok(Locked::Read(g));
         }
         drop(g);
         let mut g = self.inner_mut();
-        self.unshare(&mut g, start, end, false)?;
+        if unfilled {
+            self.fill(&mut g, start, end)?;
+        }
+        if shared {
+            self.unshare(&mut g, start, end, false)?;
+        }
         Ok(Locked::Write(g))
     }
 
@@ -226,15 +234,30 @@ impl MemoryManager {
         Ok(())
     }
 
-    /// Serves a fault of the application at `addr` (host si_code `code`,
-    /// instruction at `rip`): a store into a page shared copy-on-write.
-    /// False when it is not one (the task gets the signal).
-    pub fn fault(&self, addr: u64, code: i32, rip: u64) -> bool {
-        if code != SEGV_ACCERR {
-            return false;
+    /// Serves a fault of the application at `addr` (host signal `signo`
+    /// with si_code `code`, instruction at `rip`): a touch of a file
+    /// mapping's unfilled page (`lazy.rs`), or a store into a page shared
+    /// copy-on-write. Anything else gets the signal as it came.
+    pub fn fault(&self, signo: i32, addr: u64, code: i32, rip: u64) -> Fault {
+        let unserved = Fault::Signal { signo, code };
+        if signo != libc::SIGSEGV {
+            return unserved;
         }
         let mut inner = self.inner_mut();
-        let Some((_, v)) = Self::vma_at(&inner, addr) else {
+        if let Some(f) = self.fault_unfilled(&mut inner, addr) {
+            return f;
+        }
+        if code == SEGV_ACCERR && self.cow_fault(&mut inner, addr, rip) {
+            Fault::Served
+        } else {
+            unserved
+        }
+    }
+
+    /// A store into a page shared copy-on-write: copies it (or makes it
+    /// writable if it is this MM's alone). False when it is not one.
+    fn cow_fault(&self, inner: &mut Inner, addr: u64, rip: u64) -> bool {
+        let Some((_, v)) = Self::vma_at(inner, addr) else {
             return false;
         };
         if !private(v) || v.prot & libc::PROT_WRITE == 0 {
@@ -267,7 +290,7 @@ impl MemoryManager {
             let base = page & !(CHUNK - 1);
             (base.max(k), base.saturating_add(CHUNK).min(r.end))
         };
-        match self.unshare(&mut inner, s, e, true) {
+        match self.unshare(inner, s, e, true) {
             Ok(()) => true,
             Err(e) => {
                 tracing::warn!("copy-on-write fault at {addr:#x}: {e}");
@@ -513,6 +536,7 @@ impl MemoryManager {
             exe: inner.exe.clone(),
             runs: inner.runs.clone(),
             released: Vec::new(),
+            unfilled: inner.unfilled.clone(),
         };
         let child = Arc::new(MemoryManager {
             file: self.file.clone(),

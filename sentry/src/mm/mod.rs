@@ -14,6 +14,7 @@
 mod attachment;
 mod cow;
 pub mod file_cache;
+mod lazy;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -22,8 +23,10 @@ use platform::{AddressSpace, Context};
 
 pub use attachment::{Attachment, FileHold};
 pub use cow::Run;
+pub use lazy::Fault;
 
 use crate::errno::Errno;
+use crate::vfs::File;
 // The memory file sits below the VFS (a file hands the MM its pages as a
 // MemRange); the MM is where most code meets it.
 pub use crate::memfile::{page_round_down, page_round_up, MemRange, MemoryFile, PAGE_SIZE};
@@ -72,6 +75,9 @@ pub struct Vma {
     /// What this mapping is an attachment of (a SysV shared memory
     /// segment), shared by every piece of the mapping.
     pub attachment: Option<Arc<dyn Attachment>>,
+    /// The file a private file mapping fills its unfilled pages from
+    /// (`lazy.rs`); held as Linux's VMA holds its file.
+    pub source: Option<Arc<File>>,
 }
 
 impl Vma {
@@ -139,6 +145,10 @@ pub struct Inner {
     /// has changed the address space, so no thread can reach a page after
     /// it went to someone else.
     released: Vec<(u64, u64)>,
+    /// Pages of private file mappings not read from their file yet,
+    /// `[start, end)` by start (`lazy.rs`). Mapped with no access on the
+    /// host; a range never crosses a VMA boundary.
+    unfilled: BTreeMap<u64, u64>,
 }
 
 /// The arguments of one mmap.
@@ -162,6 +172,10 @@ pub struct MapRequest {
     pub mem: Option<(Arc<MemRange>, u64)>,
     /// See [`Vma::attachment`].
     pub attachment: Option<Arc<dyn Attachment>>,
+    /// A private file mapping filled on first touch: the file, and how
+    /// many bytes from the start are filled by the caller instead (the
+    /// rest is unfilled, `lazy.rs`).
+    pub lazy: Option<(Arc<File>, u64)>,
 }
 
 impl MapRequest {
@@ -180,6 +194,7 @@ impl MapRequest {
             kind: VmaKind::Anon,
             mem: None,
             attachment: None,
+            lazy: None,
         }
     }
 }
@@ -322,9 +337,26 @@ impl MemoryManager {
             mem_off,
             kind: req.kind,
             attachment: req.attachment,
+            source: req.lazy.as_ref().map(|(f, _)| f.clone()),
         };
-        ctx.map(addr, len, req.prot, vma.file_off(addr))
-            .map_err(platform_err)?;
+        // The unfilled tail gets no access until it is read in.
+        let filled = req
+            .lazy
+            .as_ref()
+            .map_or(len, |(_, n)| page_round_up(*n).unwrap_or(len).min(len));
+        if filled > 0 {
+            ctx.map(addr, filled, req.prot, vma.file_off(addr))
+                .map_err(platform_err)?;
+        }
+        if filled < len {
+            let at = addr + filled;
+            if let Err(e) = ctx.map(at, len - filled, libc::PROT_NONE, vma.file_off(at)) {
+                let _ = ctx.unmap(addr, len);
+                return Err(platform_err(e));
+            }
+            lazy::clear_unfilled(&mut inner.unfilled, addr, addr + len);
+            inner.unfilled.insert(at, addr + len);
+        }
         inner.vmas.insert(addr, vma);
         self.settle(&mut inner);
         Ok(addr)
@@ -378,6 +410,7 @@ impl MemoryManager {
                 mem_off,
                 kind,
                 attachment: req.attachment.clone(),
+                source: None,
             };
             if let Err(e) = ctx.map(at, n, req.prot, vma.file_off(at)) {
                 // Leave nothing half made: no VMA, and no host mapping (a
@@ -399,6 +432,7 @@ impl MemoryManager {
     /// Splits VMAs (and runs) so that `at` is a boundary.
     fn split_at(inner: &mut Inner, at: u64) {
         cow::split_run(&mut inner.runs, at);
+        lazy::split_unfilled(&mut inner.unfilled, at);
         let hit = inner
             .vmas
             .range(..at)
@@ -424,6 +458,7 @@ impl MemoryManager {
         Self::split_at(inner, start);
         Self::split_at(inner, end);
         self.release_runs(inner, start, end);
+        lazy::clear_unfilled(&mut inner.unfilled, start, end);
         let keys: Vec<u64> = inner.vmas.range(start..end).map(|(k, _)| *k).collect();
         for k in keys {
             let v = inner.vmas.remove(&k).unwrap();
@@ -542,6 +577,17 @@ impl MemoryManager {
         if pos < end {
             pieces.push((pos, end - pos, prot));
         }
+        // Unfilled pages keep no access until they are read in.
+        if Self::has_unfilled(&inner, addr, end) {
+            pieces = pieces
+                .into_iter()
+                .flat_map(|(a, n, p)| {
+                    lazy::cut(&inner.unfilled, a, a + n)
+                        .into_iter()
+                        .map(move |(a, n, u)| (a, n, if u { libc::PROT_NONE } else { p }))
+                })
+                .collect();
+        }
         match (pieces.len(), self.space()) {
             (2.., Some(s)) => s.protect_ranges(&pieces).map_err(platform_err),
             _ => {
@@ -603,12 +649,18 @@ impl MemoryManager {
                 return Err(Errno::ENOMEM);
             }
         }
+        let kept = old_len.min(new_len);
         let (mem, mem_off) = if vma.shared {
             (vma.mem.clone(), vma.mem_off)
         } else {
             let m = MemRange::new(&self.file, new_len)?;
-            let inner = self.inner();
-            self.copy_content(&inner, old, m.off, old_len.min(new_len));
+            let mut inner = self.inner_mut();
+            // The bytes move, so they are read in first; pages past the end
+            // of the file come along as zeros.
+            if Self::has_unfilled(&inner, old, old + kept) {
+                let _ = self.fill(&mut inner, old, old + kept);
+            }
+            self.copy_content(&inner, old, m.off, kept);
             (m, 0)
         };
         if target == old {
@@ -631,6 +683,8 @@ impl MemoryManager {
                 kind: vma.kind.clone(),
                 mem: Some((mem, mem_off)),
                 attachment: vma.attachment.clone(),
+                // A file mapping grown reads more of its file.
+                lazy: vma.source.clone().map(|f| (f, kept)),
             },
         )?;
         if addr != old {
@@ -677,6 +731,7 @@ impl MemoryManager {
                 mem_off: old_end - base,
                 kind: VmaKind::Heap,
                 attachment: None,
+                source: None,
             };
             // Heap pages a child still shares from before a shrink are its:
             // this heap gets fresh ones there.
@@ -717,7 +772,8 @@ impl MemoryManager {
         addr
     }
 
-    /// MADV_DONTNEED: private pages read as zero again.
+    /// MADV_DONTNEED: private anonymous pages read as zero again, those of
+    /// a file mapping read the file again.
     pub fn dontneed(&self, addr: u64, len: u64) -> Result<(), Errno> {
         let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
         let mut inner = self.inner_mut();
@@ -729,6 +785,7 @@ impl MemoryManager {
         {
             return self.dontneed_runs(&mut inner, addr, end);
         }
+        let mut refill = Vec::new();
         for (_, v) in inner.vmas.range(..end) {
             if v.end <= addr || v.shared || v.borrowed {
                 continue;
@@ -736,6 +793,18 @@ impl MemoryManager {
             let s = v.start.max(addr);
             let e = v.end.min(end);
             self.file.punch_uncounted(v.file_off(s), e - s);
+            if v.source.is_some() {
+                refill.push((v.clone(), s, e));
+            }
+        }
+        // A file mapping's pages read the file again on the next touch.
+        for (v, s, e) in refill {
+            if self.make_unfilled(&mut inner, &v, s, e) {
+                if let Some(sp) = self.space() {
+                    sp.protect(s, e - s, libc::PROT_NONE)
+                        .map_err(platform_err)?;
+                }
+            }
         }
         Ok(())
     }
@@ -779,6 +848,7 @@ impl MemoryManager {
             mem_off: 0,
             kind: VmaKind::Vdso,
             attachment: None,
+            source: None,
         };
         inner.vmas.insert(v.start, vma);
         Ok(v.ehdr)
@@ -793,7 +863,10 @@ impl MemoryManager {
             // A VMA wholly covered by one run needs only the run's mapping.
             let whole = inner.runs.get(&v.start).is_some_and(|r| r.end >= v.end);
             if !whole {
-                maps.push((v.start, v.end - v.start, v.prot, v.file_off(v.start)));
+                for (a, n, u) in lazy::cut(&inner.unfilled, v.start, v.end) {
+                    let p = if u { libc::PROT_NONE } else { v.prot };
+                    maps.push((a, n, p, v.file_off(a)));
+                }
             }
         }
         for (k, r) in &inner.runs {
@@ -1046,6 +1119,14 @@ impl crate::usermem::UserMemory for MemoryManager {
                 // first: the caller's buffered path (MemoryManager::write)
                 // does that.
                 if write && !g.runs.is_empty() {
+                    return Err(Errno::EFAULT);
+                }
+                // So would unfilled pages need reading in.
+                if !g.unfilled.is_empty()
+                    && ranges
+                        .iter()
+                        .any(|&(a, n)| Self::has_unfilled(&g, a, a.saturating_add(n as u64)))
+                {
                     return Err(Errno::EFAULT);
                 }
                 cow::Locked::Read(g)

@@ -15,7 +15,9 @@ pub fn register(t: &mut Table) {
         Support::Partial(
             "MAP_SHARED maps the file's own pages, coherent with read/write and other mappings: \
              in the memory file for tmpfs and the overlay's upper layer, a page cache written \
-             back at msync, fsync and the last unmap for host files; MAP_HUGETLB unsupported",
+             back at msync, fsync and the last unmap for host files; MAP_PRIVATE reads a file \
+             the file cache does not hold a 512 KiB window at a time on first touch; SIGBUS past \
+             the end of the file; MAP_HUGETLB unsupported",
         ),
         sys_mmap,
     );
@@ -31,7 +33,10 @@ pub fn register(t: &mut Table) {
     t.add(
         libc::SYS_madvise,
         "madvise",
-        Support::Partial("DONTNEED zeroes private pages; other advice is accepted and ignored"),
+        Support::Partial(
+            "DONTNEED zeroes private anonymous pages and makes a private file mapping read its file \
+             again; other advice is accepted and ignored",
+        ),
         sys_madvise,
     );
     t.add(
@@ -158,35 +163,54 @@ fn sys_mmap(t: &mut Task, a: &SyscallArgs) -> SysResult {
         Some((f, st))
     };
     let mm = t.mm.clone();
-    // A private mapping that is not writable reads the file cache's pages
+    let Some((f, st)) = file else {
+        return mm.mmap(t.ctx(), req);
+    };
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        // A device mapped as memory (/dev/zero) or a block device: zeros.
+        return mm.mmap(t.ctx(), req);
+    }
+    // Shared libraries are mapped by every process: their bytes come from
+    // the file cache, not the Gofer, each time.
+    let cached = t.kernel.file_cache.get(t, &mm.file, &f)?;
+    // A private mapping that is not writable reads the cache's pages
     // directly (every process maps the same libc); mprotect copies them if
     // they ever become writable.
-    if let Some((f, st)) = &file {
-        if !shared && prot & libc::PROT_WRITE == 0 && st.st_mode & libc::S_IFMT == libc::S_IFREG {
-            if let Some(c) = t.kernel.file_cache.get(t, &mm.file, f)? {
-                if off.checked_add(len).is_some_and(|e| e <= c.mem.len) && c.size > 0 {
-                    req.mem = Some((c.mem.clone(), off));
-                    req.borrowed = true;
-                    return mm.mmap(t.ctx(), req);
-                }
-            }
+    if let Some(c) = &cached {
+        let inside = off.checked_add(len).is_some_and(|e| e <= c.mem.len);
+        if !shared && prot & libc::PROT_WRITE == 0 && inside && c.size > 0 {
+            req.mem = Some((c.mem.clone(), off));
+            req.borrowed = true;
+            return mm.mmap(t.ctx(), req);
         }
     }
-    let at = mm.mmap(t.ctx(), req)?;
-    if let Some((f, st)) = file {
-        if st.st_mode & libc::S_IFMT == libc::S_IFREG {
-            let size = st.st_size.max(0) as u64;
-            let avail = size.saturating_sub(off).min(len);
-            // Shared libraries are mapped by every process: copy them from
-            // the file cache instead of reading through the Gofer each time.
-            // (A failed read has already unmapped nothing: the mapping stays,
-            // as Linux leaves it, and the error goes back.)
-            if let Some(c) = t.kernel.file_cache.get(t, &mm.file, &f)? {
-                if off.checked_add(avail).is_some_and(|e| e <= c.size) {
-                    mm.fill_from(at, c.mem.off + off, avail)?;
-                    return Ok(at);
-                }
+    let size = st.st_size.max(0) as u64;
+    let avail = size.saturating_sub(off).min(len);
+    let populate = flags & (libc::MAP_POPULATE | libc::MAP_LOCKED) != 0;
+    match cached {
+        Some(c) if !shared && off.checked_add(avail).is_some_and(|e| e <= c.size) => {
+            // Filled now with a memory copy; only the pages past the end of
+            // the file wait for a touch (SIGBUS, or bytes it gained since).
+            req.lazy = Some((f.clone(), avail));
+            let at = mm.mmap(t.ctx(), req)?;
+            // (A failed fill has unmapped nothing: the mapping stays, as
+            // Linux leaves it, and the error goes back.)
+            mm.fill_from(at, c.mem.off + off, avail)?;
+            Ok(at)
+        }
+        _ if !shared => {
+            // Read on first touch, a window at a time (`mm/lazy.rs`).
+            req.lazy = Some((f.clone(), 0));
+            let at = mm.mmap(t.ctx(), req)?;
+            if populate {
+                mm.populate(at, len);
             }
+            Ok(at)
+        }
+        _ => {
+            // A shared mapping of a file with no pages of its own to map
+            // (reported above): a copy of its bytes.
+            let at = mm.mmap(t.ctx(), req)?;
             let mut pos = 0u64;
             let mut buf = vec![0u8; (avail as usize).min(1 << 20)];
             while pos < avail {
@@ -198,9 +222,9 @@ fn sys_mmap(t: &mut Task, a: &SyscallArgs) -> SysResult {
                 }
                 pos += n as u64;
             }
+            Ok(at)
         }
     }
-    Ok(at)
 }
 
 fn sys_munmap(t: &mut Task, a: &SyscallArgs) -> SysResult {

@@ -316,6 +316,17 @@ impl File {
         self.ops.read(t, self, buf, off)
     }
 
+    /// Reads a regular file at `off` with no task behind it: a private
+    /// file mapping filling a page on first touch, which may happen in a
+    /// fault or under any task's access to the memory (regular files read
+    /// the same for every caller).
+    pub fn read_for_mapping(&self, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
+        if i64::try_from(off).is_err() {
+            return Err(Errno::EINVAL);
+        }
+        self.ops.read_at(buf, off)
+    }
+
     /// [`File::pread`] until `buf` is full or EOF: what the loader, the file
     /// cache and file mappings read.
     pub fn pread_full(&self, t: &dyn Caller, buf: &mut [u8], off: u64) -> Result<usize, Errno> {

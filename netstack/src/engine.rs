@@ -9,6 +9,7 @@ use smoltcp::time::Instant;
 
 use crate::device::{frames, Sink};
 use crate::iface::LO;
+use crate::reassembly::Offer;
 use crate::socket::Notify;
 use crate::state::{Inner, Kind};
 use crate::steer::{self, Verdict};
@@ -82,8 +83,15 @@ pub(crate) fn read_frames(inner: &mut Inner, n: usize) -> bool {
 /// smoltcp takes each frame before the next is steered: a SYN's fate
 /// depends on the sockets the ones before it made or used up.
 fn admit(inner: &mut Inner, n: usize, frame: Vec<u8>) {
+    // Fragments were counted as they came; the whole packet is not a
+    // frame of its own.
+    let (frame, counted) = match inner.frags.offer(n, &mut inner.ifaces[n], frame) {
+        Offer::Whole(f) => (f, false),
+        Offer::Held => return,
+        Offer::Reassembled(f) => (f, true),
+    };
     let verdict = steer::steer(inner, n, &frame);
-    if !matches!(verdict, Verdict::Echo) {
+    if !counted && !matches!(verdict, Verdict::Echo) {
         inner.ifaces[n].dev.arrived(&frame);
     }
     match verdict {

@@ -56,6 +56,7 @@ mod outbound;
 mod poller;
 mod ports;
 mod raw;
+mod reassembly;
 mod route;
 mod state;
 mod steer;

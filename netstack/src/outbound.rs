@@ -159,11 +159,12 @@ fn is_broadcast_to(f: &Iface, dst: IpAddr) -> bool {
         })
 }
 
-/// Rejects a datagram too long for the path: no IP fragmentation here.
-/// Linux would fragment, but a datagram past the link's MTU could not
-/// leave whole.
+/// Rejects a datagram too long for the path. IPv4 datagrams past the
+/// link's MTU leave in fragments (smoltcp's fragmenter, up to the 64 KiB
+/// an IPv4 packet can hold), as on Linux; smoltcp cannot fragment IPv6,
+/// so those are EMSGSIZE, which Linux gives only with IPV6_DONTFRAG.
 pub(crate) fn fits(inner: &Inner, plan: &Plan, len: usize) -> Result<(), Errno> {
-    if plan.iface != LO && len > inner.ifaces[plan.iface].mtu as usize {
+    if plan.iface != LO && plan.dst.is_ipv6() && len > inner.ifaces[plan.iface].mtu as usize {
         return Err(Errno::EMSGSIZE);
     }
     Ok(())

@@ -151,6 +151,8 @@ pub(crate) struct Inner {
     /// A call gave smoltcp something to send (or room to receive): the
     /// stack polls before it releases the lock.
     pub poll_requested: bool,
+    /// IPv4 datagrams arriving in fragments, being put back together.
+    pub frags: crate::reassembly::Reassembly,
 }
 
 impl Inner {
@@ -170,6 +172,7 @@ impl Inner {
             deadline: None,
             polled: false,
             poll_requested: false,
+            frags: Default::default(),
         }
     }
 

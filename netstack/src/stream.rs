@@ -69,6 +69,10 @@ pub(crate) fn send(
     if !s.may_send() {
         return Err(Errno::EPIPE);
     }
+    if len == 0 {
+        // Nothing to queue: Linux answers 0 at once, never waits for room.
+        return Ok(0);
+    }
     let mut total = 0;
     let mut err = None;
     while total < len {

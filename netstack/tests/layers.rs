@@ -14,6 +14,8 @@ const LAYERS: &[&[&str]] = &[
     ],
     // Interfaces and routing.
     &["iface", "route"],
+    // IPv4 reassembly, per interface.
+    &["reassembly"],
     // The shared state.
     &["orphan", "state"],
     // The protocols.

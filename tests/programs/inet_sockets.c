@@ -300,6 +300,8 @@ static void reset_and_shutdown(void)
 	TRY("shutdown: server reads", read(a, b, sizeof b));
 	TRY("shutdown: then EOF", read(a, b, sizeof b));
 	TRY("shutdown: server still writes", write(a, "xy", 2));
+	/* Zero bytes to a peer that sent its FIN: 0 at once, never a wait. */
+	TRY("shutdown: server sends nothing", send(a, "", 0, 0));
 	wait_for(c, POLLIN);
 	TRY("shutdown: client reads", read(c, b, sizeof b));
 	signal(SIGPIPE, SIG_IGN);

@@ -372,3 +372,60 @@ fn an_interface_a_prestart_hook_moves_in_is_taken() {
         "{out}{err}"
     );
 }
+
+/// Datagrams past the MTU cross the veth in IPv4 fragments both ways, as
+/// between two Linux hosts: the container sends 20,000 bytes (the stack
+/// fragments, the outer kernel reassembles), is pinged with 4,000 bytes
+/// (the stack reassembles the request and fragments its reply), and
+/// receives 30,000 bytes (the outer kernel fragments, the stack
+/// reassembles); every byte arrives.
+#[test]
+fn datagrams_past_the_mtu_cross_in_ipv4_fragments_both_ways() {
+    require!(requirements());
+    let program = require!(tests::static_c_program("udp_fragments"));
+    let w = Wire::new("rt-frag");
+    let outer = w.outer.0.clone();
+    let udp = w.in_outer(|| std::net::UdpSocket::bind((OUTER_ADDR, 0)).expect("bind"));
+    let port = udp.local_addr().unwrap().port();
+    let pattern = |n: usize| -> Vec<u8> { (0..n).map(|i| ((i * 31 + 7) % 251) as u8).collect() };
+    let server = std::thread::spawn(move || -> Result<(usize, bool, String), String> {
+        udp.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .unwrap();
+        let mut buf = vec![0u8; 65536];
+        let (n, from) = udp.recv_from(&mut buf).map_err(|e| e.to_string())?;
+        let intact = buf[..n] == pattern(n)[..];
+        let ping = std::process::Command::new(IP)
+            .args([
+                "netns", "exec", &outer, "ping", "-c", "1", "-W", "10", "-s", "4000",
+            ])
+            .arg(INNER_ADDR)
+            .output()
+            .map_err(|e| e.to_string())?;
+        let ping = String::from_utf8_lossy(&ping.stdout).into_owned();
+        udp.send_to(&pattern(30000), from)
+            .map_err(|e| e.to_string())?;
+        Ok((n, intact, ping))
+    });
+    let port_s = port.to_string();
+    let b = require!(Bundle::busybox(
+        "net-frag",
+        &["/bin/udp_fragments", OUTER_ADDR, &port_s, "20000"],
+        |c| {
+            c["linux"]["namespaces"]
+                .as_array_mut()
+                .expect("namespaces")
+                .push(json!({"type": "network", "path": w.path()}));
+        }
+    ));
+    std::fs::copy(&program, b.dir.join("rootfs/bin/udp_fragments")).expect("copy the program");
+    let o = b.runtime(&["run", "c"]);
+    let (out, err) = text(&o);
+    let (n, intact, ping) = server.join().unwrap().expect("the outer end's side");
+    assert_eq!((n, intact), (20000, true), "{out}{err}");
+    assert!(
+        ping.contains("1 received") && ping.contains("4008 bytes from"),
+        "the 4,000-byte ping: {ping}"
+    );
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert_eq!(out, "sent 20000\nreceived 30000, pattern intact\n", "{err}");
+}

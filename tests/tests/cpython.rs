@@ -21,6 +21,9 @@ const SUITES: &[&str] = &[
     // Sockets: AF_UNIX, and inet on the sandbox's own stack (selectors,
     // logging's socket handlers, signal's wakeup fd, os's sendfile).
     "test_selectors",
+    // The whole socket suite (~35 s in the sandbox): AF_UNIX, TCP, UDP,
+    // UDP-Lite, RFC 3542 ancillary data, sendfile, timeouts.
+    "test_socket",
     "test_logging",
     "test_stat",
     "test_pty",

@@ -141,6 +141,26 @@ int main(void)
 	CHECK(r == 1 && atomic_load(&sh->child_result) == 0);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
+	/* A count of 0 (or a negative one) still wakes one waiter: Linux
+	 * compares after waking. Retried until the child sleeps. */
+	atomic_store(&sh->wake_word, 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		while (futex(&sh->wake_word, FUTEX_WAIT, 0, NULL) != 0)
+			;
+		_exit(0);
+	}
+	r = 0;
+	for (int tries = 0; r == 0 && tries < 100000; tries++) {
+		r = futex(&sh->wake_word, FUTEX_WAKE, tries % 2 ? 0 : -1, NULL);
+		if (r == 0)
+			short_sleep();
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	printf("FUTEX_WAKE with a count of 0 or -1: woke %ld\n", r);
+	CHECK(r == 1);
+
 	/* Three waiters, one wake-all. Each child announces itself before it
 	 * sleeps; a child that was not asleep yet at the wake sees the changed
 	 * word (EAGAIN) and exits too, so every child must exit after one call. */

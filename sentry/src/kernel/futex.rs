@@ -70,6 +70,7 @@ impl Futexes {
         r.map(|_| 0)
     }
 
+    /// Wakes up to `n` waiters of `key` whose bitset meets `bitset`.
     fn wake_key(q: &mut HashMap<u64, Vec<Arc<FutexWaiter>>>, key: u64, n: u32, bitset: u32) -> u32 {
         let mut woken = 0;
         if let Some(list) = q.get_mut(&key) {
@@ -105,7 +106,7 @@ impl Futexes {
         }
         let key = t.mm.futex_key(addr)?;
         let mut q = self.queues.lock().unwrap();
-        Ok(Self::wake_key(&mut q, key, n, bitset) as u64)
+        Ok(Self::wake_key(&mut q, key, wake_count(n), bitset) as u64)
     }
 
     /// FUTEX_REQUEUE / FUTEX_CMP_REQUEUE.
@@ -185,7 +186,7 @@ impl Futexes {
             w.fetch_update(Ordering::SeqCst, Ordering::SeqCst, f).ok()
         })?;
         let old = old.ok_or(Errno::ENOSYS)?;
-        let mut woken = Self::wake_key(&mut q, k1, n, u32::MAX);
+        let mut woken = Self::wake_key(&mut q, k1, wake_count(n), u32::MAX);
         let (o, c) = (old as i32, cmparg as i32);
         let hit = match cmp {
             0 => o == c,
@@ -197,8 +198,19 @@ impl Futexes {
             _ => return Err(Errno::ENOSYS),
         };
         if hit {
-            woken += Self::wake_key(&mut q, k2, n2, u32::MAX);
+            woken += Self::wake_key(&mut q, k2, wake_count(n2), u32::MAX);
         }
         Ok(woken as u64)
+    }
+}
+
+/// How many waiters FUTEX_WAKE and FUTEX_WAKE_OP wake for the count the
+/// application gave: Linux counts each waiter woken before comparing with
+/// it as an int, so 0 and "negative" counts wake one.
+fn wake_count(n: u32) -> u32 {
+    if (n as i32) <= 0 {
+        1
+    } else {
+        n
     }
 }

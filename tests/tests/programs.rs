@@ -164,6 +164,16 @@ fn private_file_mappings_are_read_on_first_touch_as_on_linux() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Corners issue 22 names: O_TRUNC on a directory, a directory renamed
+/// into itself or onto its ancestor (EINVAL and ENOTEMPTY before any other
+/// check), anonymous MAP_SHARED_VALIDATE, lseek(SEEK_END) on a seq_file
+/// (/proc/self/status) and on a sysctl, kill() with a thread's id, a
+/// robust mutex whose owner thread died (EOWNERDEAD), a PI mutex.
+#[test]
+fn linux_corners_answer_as_linux() {
+    native_then_sandboxed("linux_corners", &[], SHORT);
+}
+
 #[test]
 fn execve_passes_argv_and_envp_to_the_new_image() {
     native_then_sandboxed("execve_args", &[], SHORT);

@@ -99,6 +99,8 @@ impl Task {
         if let Some(c) = old_ctx {
             c.release();
         }
+        // Futexes held in the old image are its owner's death (exec_mm_release).
+        self.release_robust_list();
         let old_mm = std::mem::replace(&mut self.mm, mm.clone());
         self.publish_view();
         drop(old_mm);
@@ -124,7 +126,6 @@ impl Task {
         self.regs = regs;
         self.regs_replaced = true;
         self.clear_child_tid = 0;
-        self.robust_list = 0;
 
         self.fds.close_on_exec();
         {

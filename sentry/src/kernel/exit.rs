@@ -117,6 +117,8 @@ impl Task {
     /// Leaves: releases the platform thread, wakes CLONE_CHILD_CLEARTID
     /// waiters, and turns the group into a zombie if this was its last task.
     pub(super) fn exit(mut self) {
+        // Linux's order: the robust list, then CLONE_CHILD_CLEARTID.
+        self.release_robust_list();
         if self.clear_child_tid != 0
             && self
                 .mm

@@ -24,6 +24,7 @@ pub mod exit;
 pub mod futex;
 pub mod ipc;
 pub mod rlimits;
+mod robust;
 pub mod signal;
 pub mod signal_frame;
 pub mod signal_send;

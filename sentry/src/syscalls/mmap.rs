@@ -80,6 +80,11 @@ fn sys_mmap(t: &mut Task, a: &SyscallArgs) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let anon = flags & libc::MAP_ANONYMOUS != 0;
+    // MAP_SHARED_VALIDATE is MAP_SHARED|MAP_PRIVATE: only a file may be
+    // mapped with it (Linux's do_mmap has no anonymous case for it).
+    if anon && flags & libc::MAP_SHARED_VALIDATE == libc::MAP_SHARED_VALIDATE {
+        return Err(Errno::EINVAL);
+    }
     let mut req = MapRequest::anon(len, prot & !libc::PROT_GROWSDOWN);
     req.addr = addr;
     req.fixed = flags & libc::MAP_FIXED != 0;

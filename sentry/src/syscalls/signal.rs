@@ -223,7 +223,12 @@ fn sys_kill(t: &mut Task, a: &SyscallArgs) -> SysResult {
     }
     let sig = sig as i32;
     if pid > 0 {
-        let g = t.kernel.group(pid).ok_or(Errno::ESRCH)?;
+        // A thread's id names its process too (Linux's find_vpid).
+        let g = t
+            .kernel
+            .group(pid)
+            .or_else(|| t.kernel.task(pid).map(|h| h.tg.clone()))
+            .ok_or(Errno::ESRCH)?;
         if g.inner.lock().unwrap().exit.is_some() {
             return Ok(0);
         }

@@ -63,7 +63,7 @@ pub fn register(t: &mut Table) {
     t.add(
         libc::SYS_set_robust_list,
         "set_robust_list",
-        Support::Partial("the list is recorded but not walked at exit"),
+        Support::Full,
         sys_set_robust_list,
     );
     t.add(

@@ -361,7 +361,8 @@ pub fn open_at(
     }
     let acc = flags & libc::O_ACCMODE;
     let wants_write = acc != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
-    if is_dir(fmode) && (acc != libc::O_RDONLY || flags & libc::O_CREAT != 0) {
+    // O_TRUNC asks for write access too (Linux's build_open_flags).
+    if is_dir(fmode) && (wants_write || flags & libc::O_CREAT != 0) {
         return Err(Errno::EISDIR);
     }
     if matches!(fmode & libc::S_IFMT, libc::S_IFCHR | libc::S_IFBLK) && d.mount.nodev() {
@@ -612,6 +613,12 @@ pub fn renameat(
     if (op.trailing_slash || np.trailing_slash) && !src.is_dir() {
         return Err(Errno::ENOTDIR);
     }
+    // Linux's order: a source that is an ancestor of the target's
+    // directory is EINVAL before the target is looked at or any
+    // permission checked (lock_rename's trap).
+    if !exchange && src.is_dir() && np.dir.is_within(&src) {
+        return Err(Errno::EINVAL);
+    }
     may_modify_dir(ctx, &op.dir)?;
     may_modify_dir(ctx, &np.dir)?;
     check_sticky(ctx, &op.dir, &src)?;
@@ -658,6 +665,10 @@ pub fn renameat(
                 // Two names of one file: rename does nothing.
                 return Ok(());
             }
+            // A target that is an ancestor of the source.
+            if dst.is_dir() && op.dir.is_within(&dst) {
+                return Err(Errno::ENOTEMPTY);
+            }
             if ctx.vfs.is_mount_root(&dst) {
                 return Err(Errno::EBUSY);
             }
@@ -671,9 +682,6 @@ pub fn renameat(
         }
         Err(Errno::ENOENT) => {}
         Err(e) => return Err(e),
-    }
-    if src.is_dir() && np.dir.is_within(&src) {
-        return Err(Errno::EINVAL);
     }
     let n = op.dir.mount.notify();
     let last = replaced

@@ -411,6 +411,10 @@ pub(crate) struct GenInode {
     /// generating at read time could deadlock: fdinfo looks at the very
     /// description being read).
     pub regen: bool,
+    /// A seq_file, as most of /proc: lseek takes SEEK_SET and SEEK_CUR
+    /// only. False for /proc/sys and /sys, whose files seek from their end
+    /// as well.
+    pub seq: bool,
 }
 
 impl GenInode {
@@ -422,7 +426,15 @@ impl GenInode {
             gen,
             write: None,
             regen: true,
+            seq: true,
         }
+    }
+
+    /// The same, for a file that seeks like an ordinary one (/proc/sys,
+    /// /sys).
+    pub(crate) fn not_seq(mut self) -> GenInode {
+        self.seq = false;
+        self
     }
 }
 
@@ -462,6 +474,7 @@ impl Inode for GenInode {
             gen: self.gen.clone(),
             write: self.write.clone(),
             regen: self.regen,
+            seq: self.seq,
             read_once: AtomicBool::new(false),
         }))
     }
@@ -473,6 +486,7 @@ struct GenFile {
     gen: GenFn,
     write: Option<WriteFn>,
     regen: bool,
+    seq: bool,
     read_once: AtomicBool,
 }
 
@@ -487,6 +501,11 @@ impl FileOps for GenFile {
         let n = buf.len().min(data.len() - start);
         buf[..n].copy_from_slice(&data[start..start + n]);
         Ok(n)
+    }
+    fn seek(&self, _off: i64, whence: i32) -> Option<Result<u64, Errno>> {
+        // Linux's seq_lseek.
+        (self.seq && whence != libc::SEEK_SET && whence != libc::SEEK_CUR)
+            .then_some(Err(Errno::EINVAL))
     }
     fn write_at(&self, buf: &[u8], _off: u64) -> Result<usize, Errno> {
         let w = self.write.as_ref().ok_or(Errno::EBADF)?;

@@ -300,11 +300,14 @@ fn vmstat() -> String {
 // /proc/sys
 
 fn text(key: &str, value: String) -> Node {
-    Node::File(Arc::new(GenInode::new(
-        path_ino(key),
-        0o444,
-        Arc::new(move || Ok(value.clone().into_bytes())),
-    )))
+    Node::File(Arc::new(
+        GenInode::new(
+            path_ino(key),
+            0o444,
+            Arc::new(move || Ok(value.clone().into_bytes())),
+        )
+        .not_seq(),
+    ))
 }
 
 /// A /proc/sys file whose value is fixed.
@@ -343,7 +346,7 @@ fn uts_name(k: Option<&Arc<Kernel>>, name: &str, domain: bool) -> (String, Node)
         *target.lock().unwrap() = v.to_vec();
         Ok(())
     });
-    let mut g = GenInode::new(path_ino(&format!("proc:/sys/kernel/{name}")), 0o644, gen);
+    let mut g = GenInode::new(path_ino(&format!("proc:/sys/kernel/{name}")), 0o644, gen).not_seq();
     g.write = Some(write);
     (name.to_string(), Node::File(Arc::new(g)))
 }
@@ -356,11 +359,9 @@ fn sys_tree(state: &Arc<ProcState>, k: Option<&Arc<Kernel>>) -> Vec<(String, Nod
         fixed("kernel/random", "poolsize", "256"),
         (
             "uuid".into(),
-            Node::File(Arc::new(GenInode::new(
-                path_ino("proc:/sys/kernel/random/uuid"),
-                0o444,
-                uuid,
-            ))),
+            Node::File(Arc::new(
+                GenInode::new(path_ino("proc:/sys/kernel/random/uuid"), 0o444, uuid).not_seq(),
+            )),
         ),
     ]);
     let mut kernel = vec![

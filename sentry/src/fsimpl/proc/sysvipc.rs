@@ -81,7 +81,7 @@ fn limit(
         k.ipc.shm.set_limits(l);
         Ok(())
     });
-    let mut g = GenInode::new(path_ino(&format!("proc:/sys/kernel/{name}")), 0o644, gen);
+    let mut g = GenInode::new(path_ino(&format!("proc:/sys/kernel/{name}")), 0o644, gen).not_seq();
     g.write = Some(write);
     (name.to_string(), Node::File(Arc::new(g)))
 }

@@ -80,11 +80,9 @@ impl SysRoot {
 
 fn file(key: &str, value: String) -> Node {
     let data = value.into_bytes();
-    Node::File(Arc::new(GenInode::new(
-        path_ino(key),
-        0o444,
-        Arc::new(move || Ok(data.clone())),
-    )))
+    Node::File(Arc::new(
+        GenInode::new(path_ino(key), 0o444, Arc::new(move || Ok(data.clone()))).not_seq(),
+    ))
 }
 
 fn empty() -> Node {
@@ -147,7 +145,8 @@ fn tree(n: usize, interfaces: &[netstack::InterfaceInfo]) -> Vec<(String, Node)>
             )
             .into_bytes())
         }),
-    )));
+    )
+    .not_seq()));
     let node = Node::dir(vec![
         (
             "node0".into(),

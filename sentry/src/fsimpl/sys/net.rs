@@ -59,7 +59,8 @@ fn interface(i: &InterfaceInfo) -> Node {
             .map(|(name, value)| {
                 let key = format!("sys:/class/net/{}/{name}", i.name);
                 let data = format!("{value}\n").into_bytes();
-                let f = GenInode::new(path_ino(&key), 0o444, Arc::new(move || Ok(data.clone())));
+                let f = GenInode::new(path_ino(&key), 0o444, Arc::new(move || Ok(data.clone())))
+                    .not_seq();
                 (name.to_string(), Node::File(Arc::new(f)))
             })
             .collect(),

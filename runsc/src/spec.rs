@@ -340,6 +340,7 @@ pub(crate) fn plan(bundle: &Path, spec: &Spec) -> Result<Plan> {
                 .map(crate::control::CapabilitySets::of),
             no_new_privileges: process.no_new_privileges().unwrap_or(false),
             rlimits,
+            preserve_fds: 0,
         },
         umask: user.umask(),
         hostname: spec.hostname().clone(),

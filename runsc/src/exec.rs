@@ -264,7 +264,16 @@ fn process_of(a: &ExecOptions, bundle: &std::path::Path) -> Result<ProcessSpec> 
                 .as_ref()
                 .map(crate::control::CapabilitySets::of),
             no_new_privileges: p.no_new_privileges().unwrap_or(false),
-            rlimits: Vec::new(),
+            rlimits: crate::spec::with_callers_rlimits(
+                p.rlimits()
+                    .iter()
+                    .flatten()
+                    .map(|r| {
+                        let res = crate::spec::rlimit_resource(r.typ());
+                        (res, r.soft(), r.hard())
+                    })
+                    .collect(),
+            ),
             preserve_fds: a.preserve_fds,
         });
     }
@@ -311,7 +320,7 @@ fn process_of(a: &ExecOptions, bundle: &std::path::Path) -> Result<ProcessSpec> 
         // what --cap adds.
         capabilities: with_added_caps(plan.boot.process.capabilities, uid, &a.caps),
         no_new_privileges: plan.boot.process.no_new_privileges,
-        rlimits: plan.boot.process.rlimits,
+        rlimits: crate::spec::with_callers_rlimits(plan.boot.process.rlimits),
         preserve_fds: a.preserve_fds,
     })
 }

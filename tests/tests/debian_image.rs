@@ -373,3 +373,57 @@ fn resource_limits_are_inherited_as_under_runc() {
         assert_eq!(o.stdout, host.stdout, "{rt}: exec\n{}", o.describe());
     }
 }
+
+/// su from one user to another on Docker's terminal: PAM asks for the
+/// password with echo off, a right one gives the other user (on the same
+/// pts), a wrong one fails after PAM's delay; `su -` gives a login shell.
+fn su_with_a_password(d: &Docker, rt: &str, image: &str) {
+    let host = format!("unix://{}", d.sock.display());
+    let cfg = d.base.join("client");
+    let cmd = format!("{CLIENT} run -it --rm --network=none --runtime={rt} {image} bash");
+    let mut s = Session::start(
+        &cmd,
+        &[
+            ("DOCKER_HOST", &host),
+            ("DOCKER_CONFIG", cfg.to_str().unwrap()),
+        ],
+    );
+    s.send(
+        b"useradd -m -s /bin/bash u1 && echo u1:pw-one | chpasswd && \
+          useradd -m -s /bin/bash u2 && echo A$((1+1))\r",
+    );
+    s.expect("A2");
+    s.send(b"su - u2\r");
+    s.send(b"echo W$((2+1)) $(id -un) $PWD\r");
+    s.expect("W3 u2 /home/u2");
+    s.send(b"su u1 -c 'echo I$((3+1)) $(id -un) $(tty)'\r");
+    s.expect("Password:");
+    s.send(b"pw-one\r");
+    s.expect("I4 u1 /dev/pts/");
+    assert!(
+        !s.output().contains("pw-one\r\n"),
+        "{rt}: the password was echoed"
+    );
+    let before = s.output().matches("Password:").count();
+    s.send(b"su u1 -c true\r");
+    let ok = tests::docker::wait_for(Duration::from_secs(30), || {
+        s.output().matches("Password:").count() > before
+    });
+    assert!(ok, "{rt}: no second password prompt:\n{}", s.output());
+    s.send(b"wrong\r");
+    s.expect("su: Authentication failure");
+    s.send(b"echo R$((4+1)) rc=$?\r");
+    s.expect("R5 rc=1");
+    s.send(b"exit\r");
+    s.send(b"exit 4\r");
+    assert_eq!(s.wait(), 4, "{rt}");
+}
+
+#[test]
+fn su_between_users_asks_for_a_password_on_the_terminal() {
+    let d = require!(docker());
+    require!(tests::host_program("/usr/bin/script", "bsdutils"));
+    let image = require!(debian_image(d));
+    su_with_a_password(d, RUNC, image);
+    su_with_a_password(d, OURS, image);
+}

@@ -427,3 +427,85 @@ fn su_between_users_asks_for_a_password_on_the_terminal() {
     su_with_a_password(d, RUNC, image);
     su_with_a_password(d, OURS, image);
 }
+
+/// apt-get update from a local repository (a file: source the test builds
+/// with dpkg-deb and dpkg-scanpackages), then `apt-get install` of a
+/// package that pulls in a dependency, its use, and `remove --autoremove`.
+#[test]
+fn apt_installs_from_a_local_repository_with_dependencies() {
+    let d = require!(docker());
+    let image = require!(debian_image(d));
+    let dpkg_deb = require!(tests::host_program("/usr/bin/dpkg-deb", "dpkg"));
+    let scan = require!(tests::host_program(
+        "/usr/bin/dpkg-scanpackages",
+        "dpkg-dev"
+    ));
+    let dir = tests::scratch_dir().join(tests::unique_name("repo"));
+    let debs = dir.join("debs");
+    std::fs::create_dir_all(&debs).unwrap();
+    let package = |name: &str, control: &str, file: &str, text: &str, mode: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        let root = dir.join(name);
+        let path = root.join(file);
+        std::fs::create_dir_all(root.join("DEBIAN")).unwrap();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(
+            root.join("DEBIAN/control"),
+            format!(
+                "Package: {name}\nArchitecture: all\n\
+                 Maintainer: runsc-rs tests <tests@example.invalid>\n{control}"
+            ),
+        )
+        .unwrap();
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        let deb = debs.join(format!("{name}.deb"));
+        let o = Cmd::new(&[
+            dpkg_deb.to_str().unwrap(),
+            "--root-owner-group",
+            "--build",
+            root.to_str().unwrap(),
+            deb.to_str().unwrap(),
+        ])
+        .run_native();
+        assert_eq!(o.status, 0, "{}", o.describe());
+    };
+    package(
+        "rr-app",
+        "Version: 1.0\nDepends: rr-dep (>= 2)\nDescription: an app\n",
+        "usr/bin/rr-app",
+        "#!/bin/sh\necho app; cat /usr/share/rr-dep/data\n",
+        0o755,
+    );
+    package(
+        "rr-dep",
+        "Version: 2.1\nDescription: its dependency\n",
+        "usr/share/rr-dep/data",
+        "from the dependency\n",
+        0o644,
+    );
+    let o = Cmd::new(&[
+        "/bin/sh",
+        "-c",
+        &format!("cd {} && {} . > Packages", debs.display(), scan.display()),
+    ])
+    .run_native();
+    assert_eq!(o.status, 0, "{}", o.describe());
+    let volume = format!("{}:/repo:ro", debs.display());
+    // Only the local source: the image's own would fail without a network.
+    let script = "set -e
+echo 'deb [trusted=yes] file:/repo ./' > /etc/apt/sources.list.d/local.list
+only='-o Dir::Etc::sourcelist=/etc/apt/sources.list.d/local.list -o Dir::Etc::sourceparts=-'
+apt-get update -q $only
+apt-get install -y -q $only rr-app 2>&1 | grep -vE '^(Fetched|debconf)'
+rr-app
+apt-cache policy rr-dep | head -3
+apt-get remove -y -q --autoremove rr-app 2>&1 | grep -E '^(Removing|Remv)'
+dpkg -l 'rr-*' 2>&1 | tail -1";
+    let out = assert_agree(d, image, &["-v", &volume], script);
+    assert!(
+        out.contains("app\nfrom the dependency\n") && out.contains("Removing rr-dep"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -178,9 +178,11 @@ fn exec_preserve_fds_passes_descriptors_on_as_runc_does() {
     let b = require!(bundle("exec-fds"));
     let input = b.dir.join("input.txt");
     std::fs::write(&input, "line one\nline two\n").unwrap();
-    // 3: a file to read, 4: a file to write, 5: the caller's stdout pipe.
+    // 3: a file to read, 4: a file to write, 5: the caller's stdout pipe;
+    // their links in /proc show each one's access mode, as Linux shows it.
     let script = "read first <&3; echo \"got $first\"; cat <&3; echo to-four >&4; \
-                  echo to-five >&5; ls /proc/self/fd | wc -l";
+                  echo to-five >&5; ls /proc/self/fd | wc -l; \
+                  ls -l /proc/self/fd/ | awk 'NR > 1 && $9 < 6 {print $1, $9}'";
     let redirections = "3<input.txt 4>out-$0.txt 5>&1";
     compare_runtimes(&b, "fds1", |rt| {
         let o = rt.exec_with(

@@ -590,8 +590,10 @@ pub struct ExecArgs {
     /// privilege in any case).
     #[arg(long = "no-new-privs", hide = true)]
     pub no_new_privs: bool,
-    /// runc's added capability: refused (the process has the
-    /// container's capabilities; give them in config.json).
+    /// A capability (`CAP_SYS_ADMIN`) added to the process's bounding,
+    /// effective and permitted sets (and its ambient set where the
+    /// inheritable set holds it), as runc adds it; an unknown name is
+    /// ignored with a warning, as runc ignores it.
     #[arg(long, short = 'c')]
     pub cap: Vec<String>,
     #[arg(long = "process-label", hide = true)]
@@ -600,8 +602,8 @@ pub struct ExecArgs {
     pub apparmor: Option<String>,
     #[arg(long = "ignore-paused", hide = true)]
     pub ignore_paused: bool,
-    /// runc's descriptors passed on beyond stdio: only 0 is accepted
-    /// (the sandbox gives the process its stdio or terminal only).
+    /// Pass our descriptors 3 .. 3+N on to the process as its own 3 .. 3+N
+    /// (each must be open).
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
     /// The container id.

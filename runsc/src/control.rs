@@ -1,7 +1,8 @@
 //! The control socket: how `start`, `kill`, `ps` and `exec` reach a running
 //! Sentry. One JSON request line, one JSON reply line per connection; an
 //! `exec` request carries the new process's stdio (three descriptors, or
-//! one host terminal) as SCM_RIGHTS on the request, and its connection
+//! one host terminal) and then the descriptors `--preserve-fds` passes on
+//! as SCM_RIGHTS on the request, and its connection
 //! stays open for a second reply line: the process's wait status.
 //!
 //! The supervisor binds the socket in the container's state directory and
@@ -61,6 +62,10 @@ pub struct ProcessSpec {
     /// `process.rlimits`: (RLIMIT_* resource, soft, hard).
     #[serde(default)]
     pub rlimits: Vec<(u32, u64, u64)>,
+    /// `exec --preserve-fds`: how many descriptors follow the stdio ones
+    /// on the request; they become the process's 3, 4 ...
+    #[serde(default)]
+    pub preserve_fds: u32,
 }
 
 /// The five capability sets of an OCI process, as `CAP_*` names.
@@ -219,8 +224,13 @@ pub fn read_reply(s: &UnixStream) -> Result<Reply> {
     Ok(r)
 }
 
-/// The most descriptors a request may carry (exec's stdin, stdout, stderr).
-const MAX_FDS: usize = 3;
+/// The most descriptors one SCM_RIGHTS message carries (Linux's
+/// SCM_MAX_FD, which libc does not export).
+const SCM_MAX_FD: usize = 253;
+
+/// The most descriptors a request may carry: exec's stdin, stdout and
+/// stderr, and what `--preserve-fds` passes on.
+pub const MAX_FDS: usize = SCM_MAX_FD;
 
 /// Serves connections on `listener` until it fails, one thread per
 /// connection, answering each request (and the descriptors it carried)

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::config::Config;
-use crate::control::{ProcessSpec, Request};
+use crate::control::{CapabilitySets, ProcessSpec, Request};
 use crate::state::{Root, Status};
 
 /// What `exec` runs, and how.
@@ -47,33 +47,34 @@ pub struct ExecOptions {
     pub id: String,
     /// The command and its arguments (without `process`).
     pub cmd: Vec<String>,
-    /// runc's `--preserve-fds=N`: descriptors 3..3+N passed on (refused:
-    /// the sandbox gives a new process only its stdio or terminal).
+    /// runc's `--preserve-fds=N`: our descriptors 3..3+N become the
+    /// process's.
     pub preserve_fds: u32,
-    /// runc's `--cap`: capabilities added (refused: the process gets the
-    /// container's own).
+    /// runc's `--cap`: capabilities added to the container's own.
     pub caps: Vec<String>,
 }
 
-/// runc's options the sandbox cannot honour, refused by name rather than
-/// ignored.
-fn refuse_unsupported(a: &ExecOptions) -> Result<()> {
-    if a.preserve_fds > 0 {
+/// Our descriptors 3 .. 3+n, which `--preserve-fds=n` passes on. Each
+/// must be open: runc would pass whatever it holds itself at a closed
+/// number, which is nothing the caller meant.
+fn preserved(n: u32) -> Result<Vec<RawFd>> {
+    let fds: Vec<RawFd> = (0..n)
+        .map(|i| i32::try_from(i).map(|i| 3 + i))
+        .collect::<std::result::Result<_, _>>()
+        .context("--preserve-fds is too large")?;
+    if 3 + fds.len() > crate::control::MAX_FDS {
         bail!(
-            "exec --preserve-fds={} is not supported: a process started in the sandbox \
-             gets only its stdio (or its terminal), not host descriptors; share files \
-             through a bind mount instead",
-            a.preserve_fds
+            "exec --preserve-fds={n}: at most {} descriptors can be passed on",
+            crate::control::MAX_FDS - 3
         );
     }
-    if !a.caps.is_empty() {
-        bail!(
-            "exec --cap {} is not supported: a process started in the sandbox has the \
-             container's capabilities; give them to the container in its config.json",
-            a.caps.join(",")
-        );
+    for &fd in &fds {
+        // SAFETY: F_GETFD only reads the descriptor's flags.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            bail!("exec --preserve-fds={n}: descriptor {fd} is not open");
+        }
     }
-    Ok(())
+    Ok(fds)
 }
 
 /// Signals the stand-in passes on to the sandboxed process.
@@ -93,7 +94,7 @@ const PASSED_ON: [i32; 12] = [
 ];
 
 pub fn exec(g: &Config, a: &ExecOptions) -> Result<u8> {
-    refuse_unsupported(a)?;
+    let preserved = preserved(a.preserve_fds)?;
     let root = Root::new(&g.root)?;
     let c = root.load(&a.id)?;
     match c.status() {
@@ -113,10 +114,11 @@ pub fn exec(g: &Config, a: &ExecOptions) -> Result<u8> {
         (Some(s), true) => Some(crate::console::open(s)?),
         _ => None,
     };
-    let fds: Vec<RawFd> = match &console {
+    let mut fds: Vec<RawFd> = match &console {
         Some(c) => vec![c.as_raw_fd()],
         None => vec![0, 1, 2],
     };
+    fds.extend(&preserved);
     let req = Request::Exec {
         process: Box::new(process),
     };
@@ -242,6 +244,13 @@ fn process_of(a: &ExecOptions, bundle: &std::path::Path) -> Result<ProcessSpec> 
         if !a.cmd.is_empty() {
             bail!("give the command either in --process or on the command line, not both");
         }
+        if !a.caps.is_empty() {
+            // runc takes the process file as it is, too.
+            tracing::warn!(
+                "exec --cap {} is ignored: --process gives the capabilities",
+                a.caps.join(",")
+            );
+        }
         return check(ProcessSpec {
             args: p.args().clone().unwrap_or_default(),
             env: p.env().clone().unwrap_or_default(),
@@ -255,7 +264,17 @@ fn process_of(a: &ExecOptions, bundle: &std::path::Path) -> Result<ProcessSpec> 
                 .as_ref()
                 .map(crate::control::CapabilitySets::of),
             no_new_privileges: p.no_new_privileges().unwrap_or(false),
-            rlimits: Vec::new(),
+            rlimits: crate::spec::with_callers_rlimits(
+                p.rlimits()
+                    .iter()
+                    .flatten()
+                    .map(|r| {
+                        let res = crate::spec::rlimit_resource(r.typ());
+                        (res, r.soft(), r.hard())
+                    })
+                    .collect(),
+            ),
+            preserve_fds: a.preserve_fds,
         });
     }
     if a.cmd.is_empty() {
@@ -297,11 +316,67 @@ fn process_of(a: &ExecOptions, bundle: &std::path::Path) -> Result<ProcessSpec> 
         gid,
         groups,
         terminal: a.tty,
-        // The container's own process's privileges, as runc's exec.
-        capabilities: plan.boot.process.capabilities,
+        // The container's own process's privileges, as runc's exec, with
+        // what --cap adds.
+        capabilities: with_added_caps(plan.boot.process.capabilities, uid, &a.caps),
         no_new_privileges: plan.boot.process.no_new_privileges,
-        rlimits: plan.boot.process.rlimits,
+        rlimits: crate::spec::with_callers_rlimits(plan.boot.process.rlimits),
+        preserve_fds: a.preserve_fds,
     })
+}
+
+/// `--cap` as runc applies it: each known name joins the bounding,
+/// effective and permitted sets, and the ambient set (which keeps only
+/// what the inheritable set holds too, as the kernel's
+/// PR_CAP_AMBIENT_RAISE does for runc). Unknown names are left out with
+/// runc's warning.
+fn with_added_caps(
+    sets: Option<CapabilitySets>,
+    uid: u32,
+    added: &[String],
+) -> Option<CapabilitySets> {
+    let known: Vec<&String> = added
+        .iter()
+        // runc knows only the full upper-case names: `SYS_ADMIN` and
+        // `cap_sys_admin` are no capabilities to it.
+        .filter(|c| {
+            c.starts_with("CAP_")
+                && **c == c.to_ascii_uppercase()
+                && sentry::boot::capabilities_named(std::slice::from_ref(c))
+                    != sentry::boot::CapSet::EMPTY
+        })
+        .collect();
+    let unknown: Vec<&str> = added
+        .iter()
+        .filter(|c| !known.contains(c))
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        tracing::warn!("ignoring unknown or unavailable capabilities: {unknown:?}");
+    }
+    if known.is_empty() {
+        return sets;
+    }
+    // Without sets in the spec root holds every capability already; any
+    // other user starts from none.
+    let mut sets = match sets {
+        Some(s) => s,
+        None if uid == 0 => return None,
+        None => CapabilitySets::default(),
+    };
+    for c in known {
+        for set in [
+            &mut sets.bounding,
+            &mut sets.effective,
+            &mut sets.permitted,
+            &mut sets.ambient,
+        ] {
+            if !set.contains(c) {
+                set.push(c.clone());
+            }
+        }
+    }
+    Some(sets)
 }
 
 fn check(p: ProcessSpec) -> Result<ProcessSpec> {

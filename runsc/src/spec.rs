@@ -340,6 +340,7 @@ pub(crate) fn plan(bundle: &Path, spec: &Spec) -> Result<Plan> {
                 .map(crate::control::CapabilitySets::of),
             no_new_privileges: process.no_new_privileges().unwrap_or(false),
             rlimits,
+            preserve_fds: 0,
         },
         umask: user.umask(),
         hostname: spec.hostname().clone(),
@@ -392,7 +393,45 @@ fn hooks_of(spec: &Spec) -> Hooks {
     }
 }
 
-fn rlimit_resource(t: PosixRlimitType) -> u32 {
+/// Every resource limit of Linux (libc's RLIM_NLIMITS is deprecated).
+const RESOURCES: [u32; 16] = [
+    libc::RLIMIT_CPU,
+    libc::RLIMIT_FSIZE,
+    libc::RLIMIT_DATA,
+    libc::RLIMIT_STACK,
+    libc::RLIMIT_CORE,
+    libc::RLIMIT_RSS,
+    libc::RLIMIT_NPROC,
+    libc::RLIMIT_NOFILE,
+    libc::RLIMIT_MEMLOCK,
+    libc::RLIMIT_AS,
+    libc::RLIMIT_LOCKS,
+    libc::RLIMIT_SIGPENDING,
+    libc::RLIMIT_MSGQUEUE,
+    libc::RLIMIT_NICE,
+    libc::RLIMIT_RTPRIO,
+    libc::RLIMIT_RTTIME,
+];
+
+/// `rlimits` with every resource they leave out at our own limit: a
+/// process runc starts inherits its caller's limits but for those the
+/// spec sets (Docker's containers get dockerd's open-file limit, say).
+pub fn with_callers_rlimits(mut rlimits: Vec<(u32, u64, u64)>) -> Vec<(u32, u64, u64)> {
+    for res in RESOURCES {
+        if rlimits.iter().any(|r| r.0 == res) {
+            continue;
+        }
+        // SAFETY: rlimit is plain data; zero is a valid value.
+        let mut r: libc::rlimit = unsafe { std::mem::zeroed() };
+        // SAFETY: getrlimit writes one rlimit.
+        if unsafe { libc::getrlimit(res, &mut r) } == 0 {
+            rlimits.push((res, r.rlim_cur, r.rlim_max));
+        }
+    }
+    rlimits
+}
+
+pub fn rlimit_resource(t: PosixRlimitType) -> u32 {
     use PosixRlimitType::*;
     match t {
         RlimitCpu => libc::RLIMIT_CPU,

@@ -130,6 +130,27 @@ pub struct PreparedInit {
     init: InitProcess,
 }
 
+impl PreparedInit {
+    /// Gives the process host descriptors as its 3, 4 ... (runc's
+    /// `exec --preserve-fds`), after its stdio; each is owned by the
+    /// process's file from now on.
+    pub fn give_host_fds(&self, fds: Vec<std::os::fd::OwnedFd>) -> Result<(), String> {
+        let first = libc::STDERR_FILENO as usize + 1;
+        for (i, fd) in fds.into_iter().enumerate() {
+            let f = crate::fsimpl::host::HostFile::from_owned(fd);
+            let got = self
+                .task
+                .fds
+                .install_from(f, first + i, false)
+                .map_err(|e| format!("cannot pass descriptors on: {}", describe(e)))?;
+            if got as usize != first + i {
+                return Err(format!("descriptor {} is taken", first + i));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Sandbox {
     /// Boots a kernel over the Gofer connection with the filesystem tree
     /// `vfs` builds from the Gofer's root, keeping what lives in memory in

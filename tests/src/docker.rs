@@ -308,13 +308,18 @@ impl Docker {
 
     /// `docker run --rm --runtime=RUNTIME OPTS... IMAGE CMD...`.
     pub fn run(&self, runtime: &str, opts: &[&str], cmd: &[&str]) -> Output {
+        self.run_image(runtime, opts, IMAGE, cmd)
+    }
+
+    /// [`Docker::run`] of another image.
+    pub fn run_image(&self, runtime: &str, opts: &[&str], image: &str, cmd: &[&str]) -> Output {
         let mut a = vec![
             "run".to_string(),
             "--rm".into(),
             format!("--runtime={runtime}"),
         ];
         a.extend(opts.iter().map(|s| s.to_string()));
-        a.push(IMAGE.into());
+        a.push(image.into());
         a.extend(cmd.iter().map(|s| s.to_string()));
         self.docker(&a)
     }

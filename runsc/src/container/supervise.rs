@@ -70,6 +70,8 @@ pub fn supervise(g: &Config, a: SuperviseOptions) -> Result<u8> {
 /// its cgroup. Returns the checked bundle.
 fn prepare(g: &Config, a: &SuperviseOptions, cgroups: &mut Vec<PathBuf>) -> Result<Plan> {
     let mut plan = crate::spec::load(&a.bundle)?;
+    plan.boot.process.rlimits =
+        crate::spec::with_callers_rlimits(std::mem::take(&mut plan.boot.process.rlimits));
     let callers = network_namespace_id();
     // Before any thread is started: the namespace is the calling thread's,
     // and the Gofer and the Sentry inherit it.

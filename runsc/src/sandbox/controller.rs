@@ -99,7 +99,11 @@ pub fn process(p: &ProcessSpec, forward_signals: Vec<i32>) -> InitProcess {
         creds.effective = set(&c.effective);
         creds.permitted = set(&c.permitted);
         creds.inheritable = set(&c.inheritable);
-        creds.ambient = set(&c.ambient);
+        // Only what is both permitted and inheritable can be ambient: the
+        // rest is what runc's PR_CAP_AMBIENT_RAISE fails on and skips.
+        creds.ambient = set(&c.ambient)
+            .intersect(creds.permitted)
+            .intersect(creds.inheritable);
     }
     creds.no_new_privs = p.no_new_privileges;
     InitProcess {
@@ -141,11 +145,21 @@ fn kill_when_closed(sb: &Arc<Sandbox>, pid: i32, conn: &UnixStream, done: Arc<At
 }
 
 /// Starts `p` in the running sandbox with the descriptors `exec` sent as
-/// its stdio; returns its pid.
-fn exec_in(sb: &Sandbox, p: ProcessSpec, fds: Vec<OwnedFd>) -> std::result::Result<i32, String> {
+/// its stdio, and those after them as its 3, 4 ... (`--preserve-fds`);
+/// returns its pid.
+fn exec_in(
+    sb: &Sandbox,
+    p: ProcessSpec,
+    mut fds: Vec<OwnedFd>,
+) -> std::result::Result<i32, String> {
     if p.args.is_empty() || p.args[0].is_empty() {
         return Err("exec needs a program to run".into());
     }
+    let stdio_count = if p.terminal { 1 } else { 3 };
+    if fds.len() != stdio_count + p.preserve_fds as usize {
+        return Err("exec: wrong descriptors for the process's stdio".into());
+    }
+    let preserved = fds.split_off(stdio_count);
     let stdio = match (p.terminal, <[OwnedFd; 3]>::try_from(fds)) {
         (false, Ok(three)) => Stdio::Host(three),
         (true, Err(mut one)) if one.len() == 1 => {
@@ -155,5 +169,6 @@ fn exec_in(sb: &Sandbox, p: ProcessSpec, fds: Vec<OwnedFd>) -> std::result::Resu
     };
     let proc = process(&p, Vec::new());
     let prepared = sb.prepare_with(proc, stdio)?;
+    prepared.give_host_fds(preserved)?;
     sb.exec(prepared)
 }

@@ -136,6 +136,9 @@ pub fn default_limit(res: usize) -> libc::rlimit {
         libc::RLIMIT_MEMLOCK => (8 << 20, 8 << 20),
         libc::RLIMIT_SIGPENDING => (1 << 17, 1 << 17),
         libc::RLIMIT_MSGQUEUE => (819_200, 819_200),
+        // Linux's INIT_RLIMITS: no raising of priorities without
+        // CAP_SYS_NICE.
+        libc::RLIMIT_NICE | libc::RLIMIT_RTPRIO => (0, 0),
         _ => (INF, INF),
     };
     libc::rlimit {

@@ -747,9 +747,26 @@ impl Inode for FdLink {
     }
     fn mode(&self) -> u32 {
         if self.alias {
-            libc::S_IFLNK | 0o777
-        } else {
-            libc::S_IFLNK | 0o700
+            return libc::S_IFLNK | 0o777;
+        }
+        // As Linux's proc_fd_link mode: r-x for reading, -wx for writing,
+        // nothing for an O_PATH descriptor.
+        let Some(file) = self
+            .owner
+            .as_ref()
+            .and_then(Weak::upgrade)
+            .and_then(|t| t.get(self.fd).ok())
+        else {
+            return libc::S_IFLNK | 0o700;
+        };
+        let flags = file.flags();
+        if flags & libc::O_PATH != 0 {
+            return libc::S_IFLNK;
+        }
+        match flags & libc::O_ACCMODE {
+            libc::O_RDONLY => libc::S_IFLNK | 0o500,
+            libc::O_WRONLY => libc::S_IFLNK | 0o300,
+            _ => libc::S_IFLNK | 0o700,
         }
     }
     fn stat(&self) -> Result<libc::stat, Errno> {

@@ -1,7 +1,13 @@
 //! Host cgroups for a sandbox: the Sentry, the Gofer and the application's
 //! stub processes all live in the container's cgroup, so its memory, CPU
-//! and pid limits bound the whole sandbox. cgroup v2 (unified) and v1
-//! (one hierarchy per controller) are both handled.
+//! and pid limits bound the whole sandbox. cgroup v2 (unified, limits
+//! converted in `v2.rs`), v1 (one hierarchy per controller) and the hybrid
+//! of the two are handled. On a hybrid host (v1 controllers, and a cgroup2
+//! hierarchy at /sys/fs/cgroup/unified holding the controllers no v1
+//! hierarchy took) the limits are v1's and the sandbox is also placed in
+//! the unified hierarchy, as runc places a container there.
+
+mod v2;
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +16,8 @@ use anyhow::{Context, Result};
 use crate::spec::Resources;
 
 const ROOT: &str = "/sys/fs/cgroup";
+/// The cgroup2 hierarchy of a hybrid host (systemd's place for it).
+const HYBRID_UNIFIED: &str = "/sys/fs/cgroup/unified";
 /// v1 hierarchies the sandbox joins (those present are used).
 const V1_CONTROLLERS: &[&str] = &["memory", "pids", "cpu", "cpuacct", "freezer", "systemd"];
 
@@ -49,29 +57,8 @@ pub fn setup(cgroups_path: &Path, systemd: bool, r: &Resources, pid: i32) -> Res
         let d = Path::new(ROOT).join(&rel);
         create(&d)?;
         dirs.push(d.clone());
-        enable_v2_controllers(&d);
-        if let Some(m) = r.memory_limit {
-            write(&d, "memory.max", &limit(m))?;
-        }
-        if let Some(s) = r.memory_swap {
-            if let Some(m) = r.memory_limit {
-                // OCI's swap is memory+swap; v2's is swap alone.
-                let swap = if s < 0 { -1 } else { (s - m).max(0) };
-                let _ = write(&d, "memory.swap.max", &limit(swap));
-            }
-        }
-        if let Some(p) = r.pids_limit {
-            write(&d, "pids.max", &host_pids(p).to_string())?;
-        }
-        if let Some(q) = r.cpu_quota {
-            let period = r.cpu_period.unwrap_or(100_000);
-            write(&d, "cpu.max", &format!("{} {period}", limit(q)))?;
-        }
-        if let Some(s) = r.cpu_shares {
-            // runc's conversion of v1 shares (2..262144) to v2 weight.
-            let w = 1 + ((s.clamp(2, 262_144) - 2) * 9999) / 262_142;
-            let _ = write(&d, "cpu.weight", &w.to_string());
-        }
+        enable_v2_controllers(Path::new(ROOT), &d);
+        v2::apply(&d, &v2::settings(r, host_pids)?)?;
         write(&d, "cgroup.procs", &pid.to_string())?;
     } else {
         for c in V1_CONTROLLERS {
@@ -111,6 +98,14 @@ pub fn setup(cgroups_path: &Path, systemd: bool, r: &Resources, pid: i32) -> Res
             }
             write(&d, "cgroup.procs", &pid.to_string())?;
         }
+        let unified = Path::new(HYBRID_UNIFIED);
+        if unified.join("cgroup.controllers").exists() {
+            // No limit here: the controllers that enforce them are v1's.
+            let d = unified.join(&rel);
+            create(&d)?;
+            dirs.push(d.clone());
+            write(&d, "cgroup.procs", &pid.to_string())?;
+        }
     }
     Ok(dirs)
 }
@@ -123,14 +118,6 @@ fn host_pids(p: i64) -> i64 {
         .saturating_add(HOST_TASKS_BASE)
 }
 
-fn limit(v: i64) -> String {
-    if v < 0 {
-        "max".into()
-    } else {
-        v.to_string()
-    }
-}
-
 fn create(d: &Path) -> Result<()> {
     std::fs::create_dir_all(d).with_context(|| format!("cannot create cgroup {}", d.display()))
 }
@@ -141,9 +128,9 @@ fn write(d: &Path, file: &str, value: &str) -> Result<()> {
 }
 
 /// Makes the v2 controllers available to `d` by enabling them in each
-/// ancestor's subtree_control (best effort: a parent may not allow them).
-fn enable_v2_controllers(d: &Path) {
-    let root = Path::new(ROOT);
+/// ancestor's subtree_control below `root` (best effort: a parent may not
+/// allow them).
+fn enable_v2_controllers(root: &Path, d: &Path) {
     let mut ancestors: Vec<&Path> = d
         .ancestors()
         .skip(1)
@@ -221,6 +208,5 @@ mod tests {
             PathBuf::from("system.slice/docker-abc.scope")
         );
         assert_eq!(host_pids(50), 164);
-        assert_eq!(limit(-1), "max");
     }
 }

@@ -94,7 +94,7 @@ const PASSED_ON: [i32; 12] = [
 
 pub fn exec(g: &Config, a: &ExecOptions) -> Result<u8> {
     refuse_unsupported(a)?;
-    let root = Root::new(&g.root)?;
+    let root = Root::open(g)?;
     let c = root.load(&a.id)?;
     match c.status() {
         Status::Running => {}

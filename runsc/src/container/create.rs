@@ -50,7 +50,7 @@ pub(super) fn create_inner(
     if !plan.boot.process.terminal && a.console_socket.is_some() {
         bail!("--console-socket was given but process.terminal is false");
     }
-    let root = Root::new(&g.root)?;
+    let root = Root::open(g)?;
     let dir = root.reserve(&a.id)?;
     let (c, child, channel) = match start_supervisor(g, a, &plan, &dir) {
         Ok(x) => x,

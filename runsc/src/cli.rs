@@ -202,7 +202,7 @@ impl Global {
             root: self
                 .root
                 .clone()
-                .unwrap_or_else(|| config::default_root(rootless, in_rootless_namespace)),
+                .unwrap_or_else(|| config::default_root(rootless)),
             log: self.log.clone(),
             log_format: match self.log_format {
                 LogFormat::Text => config::LogFormat::Text,

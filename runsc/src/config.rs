@@ -50,25 +50,23 @@ pub struct Config {
 /// The state directory without `--root`: runc's choice, /run/runsc-rs for
 /// root and $XDG_RUNTIME_DIR/runsc-rs rootless (the caller's own
 /// directory; without it, one under /tmp named by the caller's host uid,
-/// made private to the caller when it is made). `in_rootless_namespace`:
-/// this process runs in a rootless command's user namespace, where the
-/// caller is uid 0.
-pub fn default_root(rootless: bool, in_rootless_namespace: bool) -> PathBuf {
+/// made private to the caller when it is made).
+pub fn default_root(rootless: bool) -> PathBuf {
     if !rootless {
         return PathBuf::from("/run/runsc-rs");
     }
     match std::env::var_os("XDG_RUNTIME_DIR") {
         Some(d) if !d.is_empty() => PathBuf::from(d).join("runsc-rs"),
-        _ => PathBuf::from(format!("/tmp/runsc-rs-{}", host_uid(in_rootless_namespace))),
+        _ => PathBuf::from(format!("/tmp/runsc-rs-{}", caller_uid())),
     }
 }
 
-/// The caller's uid on the host: in a rootless command's user namespace,
-/// the host uid the namespace's root maps to (the first line of
-/// /proc/self/uid_map, "0 HOST 1", is the caller's own).
-fn host_uid(in_rootless_namespace: bool) -> u32 {
-    let own = nix::unistd::getuid().as_raw();
-    if !in_rootless_namespace {
+/// The caller's uid on the host, also from inside a rootless command's
+/// user namespace, where the caller is uid 0: the host uid this
+/// namespace's root maps to (on the host, root's own).
+pub fn caller_uid() -> u32 {
+    let own = nix::unistd::geteuid().as_raw();
+    if own != 0 {
         return own;
     }
     std::fs::read_to_string("/proc/self/uid_map")

@@ -170,7 +170,8 @@ fn start_supervisor(
         pid,
         pid_start: crate::state::start_time(pid).unwrap_or(0),
         created: crate::state::now_rfc3339(),
-        owner: nix::unistd::User::from_uid(nix::unistd::geteuid())
+        // The caller's name on the host, rootless too (runc's owner).
+        owner: nix::unistd::User::from_uid(crate::config::caller_uid().into())
             .ok()
             .flatten()
             .map(|u| u.name)

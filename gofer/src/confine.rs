@@ -108,7 +108,16 @@ const HOST_KERNEL_TREES: [&str; 3] = ["proc", "sys", "dev"];
 /// from the staged host root at `staged`, leaving the directories
 /// beneath them (the Sentry's mount points). Other submounts (/home,
 /// /tmp ...) stay. Several mounts may be stacked on one point.
+///
+/// In a mount namespace made in a user namespace other than the host's
+/// (a rootless sandbox) the host's mounts are locked to each other: one
+/// cannot be detached from its parent (EINVAL, as for a path that is no
+/// mount point). Such a tree is hidden instead under an empty read-only
+/// tmpfs, which the Gofer, in a user namespace of its own, cannot take
+/// away.
 fn without_host_kernel_trees(staged: &Path) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let root_dev = std::fs::metadata(staged)?.dev();
     for name in HOST_KERNEL_TREES {
         let point = staged.join(name);
         loop {
@@ -119,6 +128,22 @@ fn without_host_kernel_trees(staged: &Path) -> io::Result<()> {
                 Err(e) => return Err(e.into()),
             }
         }
+        match std::fs::metadata(&point) {
+            Ok(m) if m.dev() != root_dev => hide(&point)?,
+            _ => {}
+        }
     }
+    Ok(())
+}
+
+/// Mounts an empty, read-only tmpfs over `point`.
+fn hide(point: &Path) -> io::Result<()> {
+    mount(
+        Some("runsc-hidden"),
+        point,
+        Some("tmpfs"),
+        MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some("size=4k,mode=0555"),
+    )?;
     Ok(())
 }

@@ -65,9 +65,10 @@ pub struct Global {
     /// the debug log).
     #[arg(long = "log-packets", global = true)]
     pub log_packets: bool,
-    /// Directory for container state (runc's --root).
-    #[arg(long, global = true, default_value = "/run/runsc-rs")]
-    pub root: PathBuf,
+    /// Directory for container state (runc's --root). Default:
+    /// /run/runsc-rs, or $XDG_RUNTIME_DIR/runsc-rs when rootless.
+    #[arg(long, global = true)]
+    pub root: Option<PathBuf>,
     /// Log file for errors (containerd reads the last error from it).
     #[arg(long, global = true, value_name = "FILE")]
     pub log: Option<PathBuf>,
@@ -78,10 +79,14 @@ pub struct Global {
     /// Name cgroups the systemd way (slice:prefix:name).
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
-    /// Accepted for compatibility (runc's --rootless); the sandbox needs
-    /// root on the host to set up its namespaces.
-    #[arg(long, global = true, value_name = "true|false|auto", num_args = 0..=1, default_missing_value = "true")]
-    pub rootless: Option<String>,
+    /// Run without root on the host (runc's --rootless): `do`, `create`
+    /// and `run` first enter a user namespace of their own, where the
+    /// caller is root (its subordinate ids from /etc/subuid and
+    /// /etc/subgid mapped too, through newuidmap/newgidmap, when it has
+    /// them), and set the sandbox up inside it; cgroups are used only if
+    /// writable. auto (the default): when the effective uid is not 0.
+    #[arg(long, global = true, value_enum, value_name = "true|false|auto", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub rootless: Option<Rootless>,
     /// The root filesystem: memory = an in-memory overlay over the host's
     /// root, served read-only (writes stay in the sandbox); none = the
     /// host's root itself, served read-write (writes reach the host).
@@ -134,6 +139,13 @@ pub enum HostUdsMode {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Rootless {
+    True,
+    False,
+    Auto,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FileAccess {
     Exclusive,
     Shared,
@@ -155,18 +167,27 @@ impl Global {
     /// The configuration these flags give to `command`: without
     /// `--network`, `do` gets the host's network (a command on the host's
     /// root expects to reach what the host reaches) and containers their
-    /// own stack.
-    pub fn config_for(&self, command: &Command) -> Config {
-        let mut c = self.config();
+    /// own stack. `in_rootless_namespace`: this process is a rootless
+    /// command re-executed in its user namespace (root there, rootless
+    /// all the same).
+    pub fn config_for(&self, command: &Command, in_rootless_namespace: bool) -> Config {
+        let mut c = self.config(in_rootless_namespace);
         if self.network.is_none() && matches!(command, Command::Do(_)) {
             c.network = NetworkMode::Host;
         }
         c
     }
 
-    /// The configuration these flags give.
-    pub fn config(&self) -> Config {
+    /// The configuration these flags give (see [`Global::config_for`]).
+    pub fn config(&self, in_rootless_namespace: bool) -> Config {
+        let rootless = match self.rootless.unwrap_or(Rootless::Auto) {
+            Rootless::True => true,
+            Rootless::False => false,
+            // runc's rule: an effective uid other than 0.
+            Rootless::Auto => in_rootless_namespace || !nix::unistd::geteuid().is_root(),
+        };
         Config {
+            rootless,
             platform: match self.platform {
                 PlatformKind::Ptrace => config::PlatformKind::Ptrace,
                 PlatformKind::Kvm => config::PlatformKind::Kvm,
@@ -178,7 +199,10 @@ impl Global {
             debug_log: self.debug_log.clone(),
             network: self.network.unwrap_or_default(),
             log_packets: self.log_packets,
-            root: self.root.clone(),
+            root: self
+                .root
+                .clone()
+                .unwrap_or_else(|| config::default_root(rootless)),
             log: self.log.clone(),
             log_format: match self.log_format {
                 LogFormat::Text => config::LogFormat::Text,
@@ -346,6 +370,13 @@ impl Command {
             | Command::Install(_)
             | Command::Uninstall(_) => None,
         }
+    }
+
+    /// The commands that set up namespaces on the host (a sandbox, or a
+    /// container's supervisor): rootless, they run in a user namespace
+    /// of their own.
+    pub fn needs_user_namespace(&self) -> bool {
+        matches!(self, Command::Do(_) | Command::Create(_) | Command::Run(_))
     }
 
     /// The runc-compatible commands (exit status 1 on error, as runc).
@@ -729,8 +760,10 @@ impl From<ExecArgs> for crate::exec::ExecOptions {
     }
 }
 
-/// Runs the command with the configuration the global flags give.
-pub fn run(g: &Config, command: Command) -> Result<u8> {
+/// Runs the command with the configuration the global flags give;
+/// `in_user_namespace`: runs it again in a user namespace of its own
+/// (rootless) and waits for it instead.
+pub fn run(g: &Config, command: Command, in_user_namespace: bool) -> Result<u8> {
     let command_name = command.name();
     let who = |process| crate::logging::LogName {
         process,
@@ -738,6 +771,9 @@ pub fn run(g: &Config, command: Command) -> Result<u8> {
         id: command.container_id(),
     };
     crate::logging::init(g, &who(command.process_kind()))?;
+    if in_user_namespace {
+        return crate::sandbox::run_in_user_namespace();
+    }
     match command {
         Command::Do(args) => crate::sandbox::run_do(g, args.into()),
         Command::Boot(args) => crate::sandbox::boot(g, args.into()),

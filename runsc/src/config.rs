@@ -41,6 +41,43 @@ pub struct Config {
     /// `--host-uds=open`: any host socket file of the served trees may be
     /// connected to (else only those bound in by the spec).
     pub host_uds_open: bool,
+    /// No root on the host: the sandbox is set up in a user namespace the
+    /// caller owns, and what needs host root (cgroups not delegated to
+    /// the caller) is skipped.
+    pub rootless: bool,
+}
+
+/// The state directory without `--root`: runc's choice, /run/runsc-rs for
+/// root and $XDG_RUNTIME_DIR/runsc-rs rootless (the caller's own
+/// directory; without it, one under /tmp named by the caller's host uid,
+/// made private to the caller when it is made).
+pub fn default_root(rootless: bool) -> PathBuf {
+    if !rootless {
+        return PathBuf::from("/run/runsc-rs");
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d).join("runsc-rs"),
+        _ => PathBuf::from(format!("/tmp/runsc-rs-{}", caller_uid())),
+    }
+}
+
+/// The caller's uid on the host, also from inside a rootless command's
+/// user namespace, where the caller is uid 0: the host uid this
+/// namespace's root maps to (on the host, root's own).
+pub fn caller_uid() -> u32 {
+    let own = nix::unistd::geteuid().as_raw();
+    if own != 0 {
+        return own;
+    }
+    std::fs::read_to_string("/proc/self/uid_map")
+        .ok()
+        .and_then(|m| {
+            m.lines().find_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.first() == Some(&"0")).then(|| f.get(1)?.parse().ok())?
+            })
+        })
+        .unwrap_or(own)
 }
 
 /// The format of the `--log` file.
@@ -102,6 +139,9 @@ impl Config {
         if self.host_uds_open {
             v.push("--host-uds=open".into());
         }
+        // Said outright: inside its user namespace a rootless sandbox's
+        // processes run as root.
+        v.push(format!("--rootless={}", self.rootless).into());
         if self.strace {
             v.push("--strace".into());
             v.push(format!("--strace-log-size={}", self.strace_log_size).into());

@@ -16,7 +16,7 @@ pub fn debug(g: &Config, stacks: bool, id: &str) -> Result<u8> {
     if !stacks {
         bail!("nothing to do: give --stacks");
     }
-    let root = Root::new(&g.root)?;
+    let root = Root::open(g)?;
     root.load(id)?;
     let r = crate::control::call(&root.dir(id), &crate::control::Request::Stacks)?;
     print!("{}", r.stacks.unwrap_or_default());

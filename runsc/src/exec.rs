@@ -95,7 +95,7 @@ const PASSED_ON: [i32; 12] = [
 
 pub fn exec(g: &Config, a: &ExecOptions) -> Result<u8> {
     let preserved = preserved(a.preserve_fds)?;
-    let root = Root::new(&g.root)?;
+    let root = Root::open(g)?;
     let c = root.load(&a.id)?;
     match c.status() {
         Status::Running => {}

@@ -47,12 +47,23 @@ fn main() -> ExitCode {
         // starts; Rust's runtime set SIGPIPE to ignored.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     }
-    let config = cli.global.config_for(&cli.command);
+    // A rootless `do`, `create` or `run` is run again in a user namespace
+    // of its own: this is that second run if so, and it enters the
+    // namespace first, while it has one thread.
+    let in_rootless_namespace = match sandbox::enter_if_reexecuted() {
+        Ok(inside) => inside,
+        Err(e) => {
+            eprintln!("runsc-rs: {e:#}");
+            return ExitCode::from(125);
+        }
+    };
+    let config = cli.global.config_for(&cli.command, in_rootless_namespace);
+    let reexecute = config.rootless && !in_rootless_namespace && cli.command.needs_user_namespace();
     let runtime_command = cli.command.is_runtime();
     if runtime_command {
         logging::log_panics(&config);
     }
-    match cli::run(&config, cli.command) {
+    match cli::run(&config, cli.command, reexecute) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             let msg = format!("{e:#}");

@@ -95,6 +95,18 @@ pub struct Resources {
     pub pids_limit: Option<i64>,
 }
 
+impl Resources {
+    /// Whether any limit is set.
+    pub fn limits_any(&self) -> bool {
+        self.memory_limit.is_some()
+            || self.memory_swap.is_some()
+            || self.cpu_quota.is_some()
+            || self.cpu_period.is_some()
+            || self.cpu_shares.is_some()
+            || self.pids_limit.is_some()
+    }
+}
+
 /// A checked bundle.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Plan {

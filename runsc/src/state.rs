@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -55,9 +55,28 @@ pub struct Root {
 }
 
 impl Root {
-    pub fn new(path: &Path) -> Result<Root> {
-        std::fs::create_dir_all(path)
+    /// The configuration's state directory, made if missing (private to
+    /// its owner, as runc makes its own). Rootless, it must be the
+    /// caller's: one under /tmp may have been made by another user.
+    pub fn open(g: &crate::config::Config) -> Result<Root> {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+        let path = &g.root;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(path)
             .with_context(|| format!("cannot create the state directory {}", path.display()))?;
+        if g.rootless {
+            let owner = std::fs::metadata(path)
+                .with_context(|| format!("cannot read {}", path.display()))?
+                .uid();
+            if owner != nix::unistd::geteuid().as_raw() {
+                bail!(
+                    "the state directory {} is not yours (owner uid {owner}); give --root",
+                    path.display()
+                );
+            }
+        }
         Ok(Root {
             path: path.to_path_buf(),
         })

@@ -49,10 +49,50 @@ pub fn relative_path(cgroups_path: &Path, systemd: bool) -> PathBuf {
 }
 
 /// Creates the sandbox's cgroup(s), applies the limits and moves `pid`
-/// in. Returns the directories made, for [`remove`].
+/// in. Returns the directories made, for [`remove`]; on error, none is
+/// left.
 pub fn setup(cgroups_path: &Path, systemd: bool, r: &Resources, pid: i32) -> Result<Vec<PathBuf>> {
-    let rel = relative_path(cgroups_path, systemd);
     let mut dirs = Vec::new();
+    match setup_into(&mut dirs, cgroups_path, systemd, r, pid) {
+        Ok(()) => Ok(dirs),
+        Err(e) => {
+            remove(&dirs);
+            Err(e)
+        }
+    }
+}
+
+/// [`setup`] for a rootless sandbox, as runc's rootless cgroup managers
+/// do it: a cgroup the caller may not make or join (one not delegated to
+/// it) is skipped, and the sandbox stays in its caller's, unless the
+/// spec sets limits, which would then silently not hold.
+pub fn setup_rootless(
+    cgroups_path: &Path,
+    systemd: bool,
+    r: &Resources,
+    pid: i32,
+) -> Result<Vec<PathBuf>> {
+    match setup(cgroups_path, systemd, r, pid) {
+        Ok(dirs) => Ok(dirs),
+        Err(e) if !r.limits_any() => {
+            tracing::info!("rootless: no cgroup of its own for the sandbox ({e:#})");
+            Ok(Vec::new())
+        }
+        Err(e) => Err(e.context(
+            "rootless: the container's resource limits need a cgroup its caller may \
+             write (delegated to it, as systemd's Delegate=yes does)",
+        )),
+    }
+}
+
+fn setup_into(
+    dirs: &mut Vec<PathBuf>,
+    cgroups_path: &Path,
+    systemd: bool,
+    r: &Resources,
+    pid: i32,
+) -> Result<()> {
+    let rel = relative_path(cgroups_path, systemd);
     if is_v2() {
         let d = Path::new(ROOT).join(&rel);
         create(&d)?;
@@ -107,7 +147,7 @@ pub fn setup(cgroups_path: &Path, systemd: bool, r: &Resources, pid: i32) -> Res
             write(&d, "cgroup.procs", &pid.to_string())?;
         }
     }
-    Ok(dirs)
+    Ok(())
 }
 
 /// The host pid limit that lets `p` sandbox tasks run: the Sentry counts

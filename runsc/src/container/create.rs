@@ -50,7 +50,7 @@ pub(super) fn create_inner(
     if !plan.boot.process.terminal && a.console_socket.is_some() {
         bail!("--console-socket was given but process.terminal is false");
     }
-    let root = Root::new(&g.root)?;
+    let root = Root::open(g)?;
     let dir = root.reserve(&a.id)?;
     let (c, child, channel) = match start_supervisor(g, a, &plan, &dir) {
         Ok(x) => x,
@@ -170,7 +170,8 @@ fn start_supervisor(
         pid,
         pid_start: crate::state::start_time(pid).unwrap_or(0),
         created: crate::state::now_rfc3339(),
-        owner: nix::unistd::User::from_uid(nix::unistd::geteuid())
+        // The caller's name on the host, rootless too (runc's owner).
+        owner: nix::unistd::User::from_uid(crate::config::caller_uid().into())
             .ok()
             .flatten()
             .map(|u| u.name)

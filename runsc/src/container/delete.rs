@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::state::{Root, Status};
 
 pub fn delete(g: &Config, id: &str, force: bool) -> Result<u8> {
-    let root = Root::new(&g.root)?;
+    let root = Root::open(g)?;
     let c = match root.load(id) {
         Ok(c) => c,
         Err(_) if force && !root.dir(id).join("state.json").exists() => {

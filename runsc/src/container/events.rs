@@ -12,7 +12,7 @@ use crate::state::{Root, Status};
 /// `data.memory.usage.usage`, `data.pids.current` ...); without --stats, a
 /// record every `interval` until the container stops.
 pub fn events(g: &Config, id: &str, stats: bool, interval: Duration) -> Result<u8> {
-    let root = Root::new(&g.root)?;
+    let root = Root::open(g)?;
     loop {
         let c = root.load(id)?;
         if c.status() == Status::Stopped {

@@ -24,7 +24,7 @@ pub fn parse_signal(s: &str) -> Result<i32> {
 
 pub fn kill(g: &Config, id: &str, signal: Option<&str>, all: bool) -> Result<u8> {
     let sig = parse_signal(signal.unwrap_or("SIGTERM"))?;
-    let root = Root::new(&g.root)?;
+    let root = Root::open(g)?;
     let c = root.load(id)?;
     match c.status() {
         Status::Stopped => bail!("container {id:?} is not running"),

@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::state::{Container, Root, Status};
 
 pub fn list(g: &Config, format: &str, quiet: bool) -> Result<u8> {
-    let root = Root::new(&g.root)?;
+    let root = Root::open(g)?;
     let cs: Vec<Container> = root
         .ids()
         .iter()

@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::state::{Root, Status};
 
 pub fn pause(g: &Config, id: &str, frozen: bool) -> Result<u8> {
-    let root = Root::new(&g.root)?;
+    let root = Root::open(g)?;
     let c = root.load(id)?;
     match (c.status(), frozen) {
         (Status::Running, true) | (Status::Paused, false) => {}

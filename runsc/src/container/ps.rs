@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::state::{Root, Status};
 
 pub fn ps(g: &Config, id: &str, format: &str) -> Result<u8> {
-    let root = Root::new(&g.root)?;
+    let root = Root::open(g)?;
     let c = root.load(id)?;
     if c.status() == Status::Stopped {
         bail!("container {id:?} is not running");

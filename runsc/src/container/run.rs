@@ -11,7 +11,7 @@ use crate::state::Root;
 
 pub fn run(g: &Config, a: &CreateOptions, detach: bool) -> Result<u8> {
     let (c, mut child) = create_inner(g, a)?;
-    let root = Root::new(&g.root)?;
+    let root = Root::open(g)?;
     if let Err(e) = start(g, &c.id) {
         destroy(&root, &c);
         let _ = child.wait();

@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::state::{Root, Status};
 
 pub fn start(g: &Config, id: &str) -> Result<u8> {
-    let root = Root::new(&g.root)?;
+    let root = Root::open(g)?;
     let mut c = root.load(id)?;
     match c.status() {
         Status::Created => {}

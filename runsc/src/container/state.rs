@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::state::Root;
 
 pub fn state(g: &Config, id: &str) -> Result<u8> {
-    let root = Root::new(&g.root)?;
+    let root = Root::open(g)?;
     let c = root.load(id)?;
     println!("{}", serde_json::to_string_pretty(&c.oci_state())?);
     Ok(0)

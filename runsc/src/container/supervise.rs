@@ -92,7 +92,12 @@ fn prepare(g: &Config, a: &SuperviseOptions, cgroups: &mut Vec<PathBuf>) -> Resu
     }
     plan.boot.own_network_namespace = own;
     if let Some(p) = &plan.cgroups_path {
-        *cgroups = crate::cgroup::setup(
+        let setup = if g.rootless {
+            crate::cgroup::setup_rootless
+        } else {
+            crate::cgroup::setup
+        };
+        *cgroups = setup(
             p,
             g.systemd_cgroup,
             &plan.resources,

@@ -52,7 +52,7 @@ fn gofer_channels() -> Result<Vec<(usize, UnixStream, UnixStream)>> {
 }
 
 /// Gives the child each (descriptor, number) pair and ties its life to ours.
-fn child_command(name: &str, fds: &[(RawFd, RawFd)]) -> Command {
+pub(super) fn child_command(name: &str, fds: &[(RawFd, RawFd)]) -> Command {
     let mut c = Command::new("/proc/self/exe");
     c.arg0(name);
     let fds = fds.to_vec();
@@ -84,18 +84,29 @@ fn child_command(name: &str, fds: &[(RawFd, RawFd)]) -> Command {
     c
 }
 
-/// Spawns `cmd` as the first process (pid 1) of a new PID namespace: this
-/// thread's namespace for children is switched to a new one for the
-/// spawn and back to its own afterwards.
-fn spawn_in_new_pid_namespace(cmd: &mut Command) -> Result<Child> {
-    use nix::sched::{setns, unshare, CloneFlags};
-    let own = std::fs::File::open("/proc/thread-self/ns/pid")
-        .context("opening this thread's PID namespace")?;
-    unshare(CloneFlags::CLONE_NEWPID).context("unshare(CLONE_NEWPID)")?;
-    let child = cmd.spawn();
-    // Else every later child of this thread would join that namespace.
-    setns(&own, CloneFlags::CLONE_NEWPID).context("returning to the PID namespace")?;
-    Ok(child?)
+/// Spawns `cmd` as the first process (pid 1) of a new PID namespace.
+/// A thread of its own makes the namespace its children's and spawns:
+/// switching a thread back to its own PID namespace afterwards needs
+/// CAP_SYS_ADMIN over that namespace, which a rootless sandbox has not
+/// got (it belongs to the host). The thread then stays, parked: the
+/// child's parent-death signal fires when the thread that forked it
+/// ends, which must be when this process does.
+fn spawn_in_new_pid_namespace(mut cmd: Command) -> Result<Child> {
+    use nix::sched::{unshare, CloneFlags};
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("pidns-spawner".into())
+        .spawn(move || {
+            let spawned = unshare(CloneFlags::CLONE_NEWPID)
+                .context("unshare(CLONE_NEWPID)")
+                .and_then(|()| Ok(cmd.spawn()?));
+            let _ = tx.send(spawned);
+            loop {
+                std::thread::park();
+            }
+        })
+        .context("cannot start a thread to spawn from")?;
+    rx.recv().context("the spawning thread ended")?
 }
 
 /// A Gofer and a Sentry started and connected.
@@ -155,7 +166,7 @@ pub fn launch(g: &Config, a: LaunchArgs) -> Result<Launched> {
         .args(&a.gofer)
         .stdin(Stdio::null())
         .stdout(Stdio::null());
-    let mut gofer = spawn_in_new_pid_namespace(&mut gofer).context("cannot start the Gofer")?;
+    let mut gofer = spawn_in_new_pid_namespace(gofer).context("cannot start the Gofer")?;
     drop(gofer_end);
     drop(gofer_userns_child);
 
@@ -175,7 +186,7 @@ pub fn launch(g: &Config, a: LaunchArgs) -> Result<Launched> {
         .arg(format!("--userns-fd={CHILD_USERNS_FD}"))
         .args(&boot_channel_args)
         .args(&a.boot);
-    let mut boot = match spawn_in_new_pid_namespace(&mut boot) {
+    let mut boot = match spawn_in_new_pid_namespace(boot) {
         Ok(b) => b,
         Err(e) => {
             let _ = gofer.kill();

@@ -14,6 +14,8 @@
 //!   boot; `netlink`: reading them over rtnetlink; `packet`: the AF_PACKET
 //!   socket each is driven through.
 //! * `gofer`: the Gofer process.
+//! * `rootless`: a rootless command re-executed in a user namespace of
+//!   its own, where the caller is root, and that namespace's id maps.
 //! * `userns`: the user namespaces of both and their id maps;
 //!   `privileges`: the capabilities each keeps, no_new_privs, not
 //!   dumpable, no core; `signals`: the
@@ -32,6 +34,7 @@ mod network;
 mod packet;
 mod privileges;
 mod process;
+mod rootless;
 mod run_do;
 mod signals;
 mod userns;
@@ -41,6 +44,7 @@ pub use boot::{boot, BootOptions};
 pub use gofer::{gofer, GoferOptions};
 pub use launch::{launch, LaunchArgs, Launched};
 pub use process::{set_process_name, SUPERVISOR_NAME};
+pub use rootless::{enter_if_reexecuted, run_in_user_namespace};
 pub use run_do::{run_do, DoOptions};
 pub use signals::forward_signals_to;
 pub use wait::{code_of, wait_sandbox};

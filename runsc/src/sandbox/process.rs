@@ -6,6 +6,8 @@
 pub const SENTRY_NAME: &str = "runsc-rs-sentry";
 pub const GOFER_NAME: &str = "runsc-rs-gofer";
 pub const SUPERVISOR_NAME: &str = "runsc-rs-supervisor";
+/// A rootless command run again in its user namespace (`rootless`).
+pub const ROOTLESS_NAME: &str = "runsc-rs-userns";
 
 /// Names the calling process (its main thread; threads started later
 /// take the name along unless they set their own). `comm` holds 15 bytes:

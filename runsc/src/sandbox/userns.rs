@@ -13,6 +13,10 @@
 //!   takes away is every capability over what the host's user namespace
 //!   owns (mounts, network, other processes, open_by_handle_at): the
 //!   Gofer keeps only the file capabilities it names, over files.
+//!
+//! Both maps are made of the ids the parent's own namespace maps: all of
+//! them as root on the host; in a rootless sandbox (`rootless`), only the
+//! caller's ids and its subordinate ranges.
 
 use std::os::fd::RawFd;
 use std::os::unix::net::UnixStream;
@@ -21,25 +25,58 @@ use anyhow::{bail, Context, Result};
 
 use super::fds::inherited_stream;
 
-/// The host uid/gid the Sentry runs as.
+/// The uid/gid the Sentry runs as (in the parent's namespace: on the
+/// host as root; in a rootless sandbox's namespace, a subordinate id).
 const SENTRY_HOST_ID: u32 = 65534;
 
 /// The ids a namespace maps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IdMap {
-    /// Its root to [`SENTRY_HOST_ID`], nothing else.
+    /// Its root to [`SENTRY_HOST_ID`], nothing else (to the parent's
+    /// root if the parent's namespace has no such id: a rootless sandbox
+    /// whose caller has no subordinate ids, where that root is the
+    /// caller).
     Unprivileged,
-    /// Every id to itself (as the host's own namespace maps them).
+    /// Every id the parent's namespace maps to itself.
     Identity,
 }
 
+/// One line of an id map: (first id inside, first id outside, count).
+type Extent = (u32, u32, u32);
+
+/// The lines of a /proc/PID/uid_map or gid_map.
+fn parse_map(text: &str) -> Vec<Extent> {
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<u32> = l
+                .split_whitespace()
+                .filter_map(|n| n.parse().ok())
+                .collect();
+            match f[..] {
+                [inside, outside, count] => Some((inside, outside, count)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 impl IdMap {
-    /// The lines of uid_map and gid_map.
-    fn lines(self) -> String {
+    /// The lines of uid_map or gid_map for a child of a process whose own
+    /// map (its /proc/self/uid_map or gid_map) is `own`.
+    fn lines(self, own: &str) -> String {
+        let own = parse_map(own);
         match self {
-            IdMap::Unprivileged => format!("0 {SENTRY_HOST_ID} 1\n"),
-            // 2^32 - 1 ids: (uid_t)-1 is never an id.
-            IdMap::Identity => format!("0 0 {}\n", u32::MAX),
+            IdMap::Unprivileged => {
+                let mapped = own.iter().any(|&(inside, _, count)| {
+                    (inside..inside.saturating_add(count)).contains(&SENTRY_HOST_ID)
+                });
+                let id = if mapped { SENTRY_HOST_ID } else { 0 };
+                format!("0 {id} 1\n")
+            }
+            IdMap::Identity => own
+                .iter()
+                .map(|&(inside, _, count)| format!("{inside} {inside} {count}\n"))
+                .collect(),
         }
     }
 }
@@ -55,8 +92,14 @@ pub fn map_user_namespace(sock: &UnixStream, pid: u32, map: IdMap, who: &str) ->
     }
     // Nothing in either process calls setgroups: refused for good.
     std::fs::write(format!("/proc/{pid}/setgroups"), "deny").context("writing setgroups")?;
-    std::fs::write(format!("/proc/{pid}/uid_map"), map.lines()).context("writing uid_map")?;
-    std::fs::write(format!("/proc/{pid}/gid_map"), map.lines()).context("writing gid_map")?;
+    for which in ["uid_map", "gid_map"] {
+        let own = std::fs::read_to_string(format!("/proc/self/{which}"))
+            .with_context(|| format!("reading /proc/self/{which}"))?;
+        let lines = map.lines(&own);
+        tracing::debug!("{who}'s {which}: {}", lines.trim_end().replace('\n', ", "));
+        std::fs::write(format!("/proc/{pid}/{which}"), lines)
+            .with_context(|| format!("writing {which}"))?;
+    }
     s.write_all(b"k")?;
     Ok(())
 }
@@ -89,5 +132,26 @@ pub fn enter_user_namespace(fd: RawFd) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(()),
         Ok(_) => bail!("unexpected data on the user namespace socket"),
         Err(e) => Err(e).context("checking on the parent"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_are_made_of_the_parents_ids() {
+        // Root on the host: every id.
+        let host = "         0          0 4294967295\n";
+        assert_eq!(IdMap::Identity.lines(host), "0 0 4294967295\n");
+        assert_eq!(IdMap::Unprivileged.lines(host), "0 65534 1\n");
+        // Rootless with a subordinate range: the Sentry's root is one of it.
+        let sub = "0 1000 1\n1 100000 65536\n";
+        assert_eq!(IdMap::Identity.lines(sub), "0 0 1\n1 1 65536\n");
+        assert_eq!(IdMap::Unprivileged.lines(sub), "0 65534 1\n");
+        // Rootless with the caller's id alone: that is all there is.
+        let single = "0 1000 1\n";
+        assert_eq!(IdMap::Identity.lines(single), "0 0 1\n");
+        assert_eq!(IdMap::Unprivileged.lines(single), "0 0 1\n");
     }
 }

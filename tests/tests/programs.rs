@@ -255,6 +255,15 @@ fn sysv_semaphores_block_undo_and_answer_as_on_linux() {
     native_then_sandboxed("sysv_sem", &[], SHORT);
 }
 
+/// membarrier's commands, registrations (kept by fork, dropped by exec)
+/// and errnos; mlock2; the
+/// NUMA calls answered as on one node; protection keys as on a CPU
+/// without them; remap_file_pages rearranging a shared file mapping.
+#[test]
+fn memory_barriers_numa_policies_pkeys_and_remap_file_pages_answer_as_linux() {
+    native_then_sandboxed("mem_calls", &[], SHORT);
+}
+
 /// msgget, msgsnd and msgrcv by type, full queues, waits other processes
 /// end, EIDRM on removal, msgctl.
 #[test]

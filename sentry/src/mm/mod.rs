@@ -14,6 +14,7 @@
 mod attachment;
 mod cow;
 pub mod file_cache;
+pub mod policy;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -22,6 +23,7 @@ use platform::{AddressSpace, Context};
 
 pub use attachment::{Attachment, FileHold};
 pub use cow::Run;
+pub use policy::MemPolicy;
 
 use crate::errno::Errno;
 // The memory file sits below the VFS (a file hands the MM its pages as a
@@ -72,6 +74,8 @@ pub struct Vma {
     /// What this mapping is an attachment of (a SysV shared memory
     /// segment), shared by every piece of the mapping.
     pub attachment: Option<Arc<dyn Attachment>>,
+    /// Its NUMA memory policy (mbind).
+    pub policy: MemPolicy,
 }
 
 impl Vma {
@@ -130,6 +134,9 @@ pub struct Inner {
     pub env_end: u64,
     pub auxv: Vec<(u64, u64)>,
     pub exe: Vec<u8>,
+    /// The membarrier(2) registrations (`MEMBARRIER_CMD_REGISTER_*`
+    /// bits), which fork keeps and exec drops.
+    pub membarrier: i32,
     /// Private pages whose owners are counted (shared by fork, or copied on
     /// a write fault), by address: there they stand in for the VMA's own
     /// range. A run never crosses a VMA boundary.
@@ -162,6 +169,8 @@ pub struct MapRequest {
     pub mem: Option<(Arc<MemRange>, u64)>,
     /// See [`Vma::attachment`].
     pub attachment: Option<Arc<dyn Attachment>>,
+    /// Its NUMA memory policy (mremap keeps the old one).
+    pub policy: MemPolicy,
 }
 
 impl MapRequest {
@@ -180,6 +189,7 @@ impl MapRequest {
             kind: VmaKind::Anon,
             mem: None,
             attachment: None,
+            policy: MemPolicy::default(),
         }
     }
 }
@@ -322,6 +332,7 @@ impl MemoryManager {
             mem_off,
             kind: req.kind,
             attachment: req.attachment,
+            policy: req.policy,
         };
         ctx.map(addr, len, req.prot, vma.file_off(addr))
             .map_err(platform_err)?;
@@ -378,6 +389,7 @@ impl MemoryManager {
                 mem_off,
                 kind,
                 attachment: req.attachment.clone(),
+                policy: req.policy,
             };
             if let Err(e) = ctx.map(at, n, req.prot, vma.file_off(at)) {
                 // Leave nothing half made: no VMA, and no host mapping (a
@@ -631,6 +643,7 @@ impl MemoryManager {
                 kind: vma.kind.clone(),
                 mem: Some((mem, mem_off)),
                 attachment: vma.attachment.clone(),
+                policy: vma.policy,
             },
         )?;
         if addr != old {
@@ -677,6 +690,7 @@ impl MemoryManager {
                 mem_off: old_end - base,
                 kind: VmaKind::Heap,
                 attachment: None,
+                policy: MemPolicy::default(),
             };
             // Heap pages a child still shares from before a shrink are its:
             // this heap gets fresh ones there.
@@ -779,6 +793,7 @@ impl MemoryManager {
             mem_off: 0,
             kind: VmaKind::Vdso,
             attachment: None,
+            policy: MemPolicy::default(),
         };
         inner.vmas.insert(v.start, vma);
         Ok(v.ehdr)

@@ -866,6 +866,7 @@ mod tests {
                 ino: 247030,
             },
             attachment: None,
+            policy: Default::default(),
         };
         assert_eq!(
             map_line(&v),

@@ -255,6 +255,16 @@ fn sysv_semaphores_block_undo_and_answer_as_on_linux() {
     native_then_sandboxed("sysv_sem", &[], SHORT);
 }
 
+/// POSIX message queues: mq_open's errnos and limits, priorities,
+/// EMSGSIZE, O_NONBLOCK and timeouts on a full or empty queue, a sleeping
+/// receiver in another process, mq_notify's signal (once, with its value,
+/// ended by a close), poll and epoll, the mqueue filesystem (QSIZE lines,
+/// listing, open(O_CREAT), unlink) and mq_unlink.
+#[test]
+fn posix_message_queues_pass_messages_by_priority_and_notify_as_on_linux() {
+    native_then_sandboxed("posix_mq", &[], SHORT);
+}
+
 /// membarrier's commands, registrations (kept by fork, dropped by exec)
 /// and errnos; mlock2; the
 /// NUMA calls answered as on one node; protection keys as on a CPU

@@ -24,6 +24,7 @@ mod memfd;
 mod mempolicy;
 mod mmap;
 mod mount;
+mod mqueue;
 mod msg;
 mod pipe;
 mod pkey;
@@ -69,6 +70,7 @@ pub fn table() -> Table {
     mempolicy::register(&mut t);
     mmap::register(&mut t);
     mount::register(&mut t);
+    mqueue::register(&mut t);
     pipe::register(&mut t);
     pkey::register(&mut t);
     poll::register(&mut t);

@@ -232,6 +232,9 @@ fn scripts_are_named_by_the_path_execve_was_given() {
     native_then_sandboxed("script_names", &[], SHORT);
 }
 
+/// memfd_create's file, shared across fork, and its seals: each one's
+/// refusals (EPERM), F_SEAL_WRITE's EBUSY while a writable shared mapping
+/// lives, FUTURE_WRITE, MFD_NOEXEC_SEAL.
 #[test]
 fn memfd_create_gives_an_anonymous_shareable_file() {
     native_then_sandboxed("memfd", &[], SHORT);

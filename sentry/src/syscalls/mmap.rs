@@ -65,6 +65,11 @@ pub fn register(t: &mut Table) {
         Support::Partial("accepted; the memory file is never swapped by the Sentry"),
         sys_mlockall,
     );
+    t.missing(
+        libc::SYS_userfaultfd,
+        "ENOSYS, as a kernel without CONFIG_USERFAULTFD: the host fills application pages \
+         itself (demand paging of the memory file), so no fault reaches the Sentry to report",
+    );
     t.add(libc::SYS_munlockall, "munlockall", Support::Full, |_, _| {
         Ok(0)
     });
@@ -174,8 +179,17 @@ fn do_mmap(
         };
         if shared && st.st_mode & libc::S_IFMT == libc::S_IFREG {
             // Stores would reach the file: only a writable description
-            // may make the mapping writable later (mprotect).
+            // may make the mapping writable later (mprotect), and not one
+            // of a file sealed against writes (Linux's
+            // memfd_check_seals_mmap).
             req.may_write = acc == libc::O_RDWR;
+            let seals = crate::fsimpl::tmpfs::of_file(&f).and_then(|i| i.seals());
+            if seals.is_some_and(|s| s & crate::fsimpl::tmpfs::seals::WRITES != 0) {
+                if prot & libc::PROT_WRITE != 0 {
+                    return Err(Errno::EPERM);
+                }
+                req.may_write = false;
+            }
             if len > t.mm.layout.max_addr {
                 // Before any of the file's memory is made for it.
                 return Err(Errno::ENOMEM);

@@ -120,12 +120,13 @@ pub const SENTRY_ALLOW: &[Entry] = &[
          are registered for expedited global barriers before the filter goes on)",
         &[
             form(
-                "a barrier on every host CPU (the application's MEMBARRIER_CMD_GLOBAL)",
+                "a barrier on every host CPU, when the host would not register the Sentry for the \
+                 expedited one",
                 &[eq(0, k!(platform::membarrier::CMD_GLOBAL)), eq(1, k!(0))],
             ),
             form(
-                "a barrier on every CPU running a thread of the Sentry or a stub (the \
-                 application's expedited commands)",
+                "a barrier on every CPU running a thread of the Sentry or a stub (each of the \
+                 application's barrier commands)",
                 &[
                     eq(0, k!(platform::membarrier::CMD_GLOBAL_EXPEDITED)),
                     eq(1, k!(0)),

@@ -17,7 +17,7 @@ pub fn register(t: &mut Table) {
         libc::SYS_fcntl,
         "fcntl",
         Support::Partial(
-            "no leases or seals; F_SETOWN and F_SETSIG serve only F_NOTIFY (no O_ASYNC); F_SETLKW does not detect deadlocks (EDEADLK)",
+            "no leases; seals only on tmpfs files (memfd); F_SETOWN and F_SETSIG serve only F_NOTIFY (no O_ASYNC); F_SETLKW does not detect deadlocks (EDEADLK)",
         ),
         sys_fcntl,
     );

@@ -12,6 +12,7 @@
 
 pub mod cpus;
 pub mod kvm;
+pub mod membarrier;
 pub mod ptrace;
 mod regs;
 
@@ -224,6 +225,8 @@ impl fmt::Display for PlatformKind {
 /// Prepares platform `kind` while the host filesystem is still visible
 /// (before the Sentry gives it up).
 pub fn prepare(kind: PlatformKind) -> Result<()> {
+    // Before the Sentry's seccomp filter, which allows only the barriers.
+    membarrier::prepare();
     match kind {
         PlatformKind::Ptrace => ptrace::prepare(),
         PlatformKind::Kvm => kvm::prepare(),
@@ -233,6 +236,9 @@ pub fn prepare(kind: PlatformKind) -> Result<()> {
 /// Platform `kind` over the memory file `memfd` (which must stay open at
 /// that number for the platform's lifetime).
 pub fn new(kind: PlatformKind, memfd: RawFd) -> Result<Box<dyn Platform>> {
+    // Before the first stub or vCPU: they inherit the registration (a
+    // no-op after `prepare`).
+    membarrier::prepare();
     match kind {
         PlatformKind::Ptrace => Ok(Box::new(ptrace::PtracePlatform::new(memfd)?)),
         PlatformKind::Kvm => Ok(Box::new(kvm::KvmPlatform::new(memfd)?)),

@@ -268,6 +268,9 @@ fn scripts_are_named_by_the_path_execve_was_given() {
     native_then_sandboxed("script_names", &[], SHORT);
 }
 
+/// memfd_create's file, shared across fork, and its seals: each one's
+/// refusals (EPERM), F_SEAL_WRITE's EBUSY while a writable shared mapping
+/// lives, FUTURE_WRITE, MFD_NOEXEC_SEAL.
 #[test]
 fn memfd_create_gives_an_anonymous_shareable_file() {
     native_then_sandboxed("memfd", &[], SHORT);
@@ -289,6 +292,25 @@ fn sysv_shared_memory_is_shared_counted_and_removed_as_on_linux() {
 #[test]
 fn sysv_semaphores_block_undo_and_answer_as_on_linux() {
     native_then_sandboxed("sysv_sem", &[], SHORT);
+}
+
+/// POSIX message queues: mq_open's errnos and limits, priorities,
+/// EMSGSIZE, O_NONBLOCK and timeouts on a full or empty queue, a sleeping
+/// receiver in another process, mq_notify's signal (once, with its value,
+/// ended by a close), poll and epoll, the mqueue filesystem (QSIZE lines,
+/// listing, open(O_CREAT), unlink) and mq_unlink.
+#[test]
+fn posix_message_queues_pass_messages_by_priority_and_notify_as_on_linux() {
+    native_then_sandboxed("posix_mq", &[], SHORT);
+}
+
+/// membarrier's commands, registrations (kept by fork, dropped by exec)
+/// and errnos; mlock2; the
+/// NUMA calls answered as on one node; protection keys as on a CPU
+/// without them; remap_file_pages rearranging a shared file mapping.
+#[test]
+fn memory_barriers_numa_policies_pkeys_and_remap_file_pages_answer_as_linux() {
+    native_then_sandboxed("mem_calls", &[], SHORT);
 }
 
 /// msgget, msgsnd and msgrcv by type, full queues, waits other processes

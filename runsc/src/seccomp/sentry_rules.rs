@@ -114,6 +114,26 @@ pub const SENTRY_ALLOW: &[Entry] = &[
         "Sentry locks and condition variables",
         FUTEX_FORMS,
     ),
+    only(
+        libc::SYS_membarrier,
+        "the application's membarrier (platform/src/membarrier.rs: the Sentry and its stubs \
+         are registered for expedited global barriers before the filter goes on)",
+        &[
+            form(
+                "a barrier on every host CPU, when the host would not register the Sentry for the \
+                 expedited one",
+                &[eq(0, k!(platform::membarrier::CMD_GLOBAL)), eq(1, k!(0))],
+            ),
+            form(
+                "a barrier on every CPU running a thread of the Sentry or a stub (each of the \
+                 application's barrier commands)",
+                &[
+                    eq(0, k!(platform::membarrier::CMD_GLOBAL_EXPEDITED)),
+                    eq(1, k!(0)),
+                ],
+            ),
+        ],
+    ),
     any(libc::SYS_exit, "thread exit; stub threads end"),
     any(libc::SYS_exit_group, "sandbox exit"),
     // Time and identity.

@@ -23,6 +23,7 @@ pub mod eventfd;
 pub mod gofer;
 pub mod host;
 pub mod memfd;
+pub mod mqueue;
 pub mod namespace;
 pub mod overlay;
 pub mod pipe;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::errno::Errno;
 use crate::fsimpl::devpts::DevptsType;
 use crate::fsimpl::gofer::{GoferFs, Options};
+use crate::fsimpl::mqueue::MqueueType;
 use crate::fsimpl::overlay::OverlayFs;
 use crate::fsimpl::proc::ProcType;
 use crate::fsimpl::sys::SysfsType;
@@ -25,7 +26,7 @@ pub fn register_filesystems(vfs: &Vfs, memfile: &Arc<MemoryFile>) {
     };
     vfs.register_filesystem("tmpfs", tmpfs(Kind::Tmpfs));
     vfs.register_filesystem("devtmpfs", tmpfs(Kind::Devtmpfs));
-    vfs.register_filesystem("mqueue", tmpfs(Kind::Mqueue));
+    vfs.register_filesystem("mqueue", Arc::new(MqueueType::default()));
     vfs.register_filesystem("proc", Arc::new(ProcType));
     vfs.register_filesystem("sysfs", Arc::new(SysfsType));
     vfs.register_filesystem("devpts", Arc::new(DevptsType::default()));

@@ -128,9 +128,9 @@ pub struct TaskHandle {
     pub activity: Activity,
 }
 
-/// What setpriority and sched_setaffinity set, kept per thread as Linux
-/// keeps them (and inherited by a new thread or process). The Sentry
-/// reports them back; the host scheduler keeps its own pinning.
+/// What setpriority, sched_setaffinity and set_mempolicy set, kept per
+/// thread as Linux keeps them (and inherited by a new thread or process).
+/// The Sentry reports them back; the host scheduler keeps its own pinning.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SchedAttrs {
     /// -20 (most favoured) to 19.
@@ -138,6 +138,8 @@ pub struct SchedAttrs {
     /// The CPUs allowed, a bit per CPU (bytes as the syscall passes them),
     /// or `None` for all.
     pub affinity: Option<Vec<u8>>,
+    /// Its NUMA memory policy (set_mempolicy).
+    pub mempolicy: crate::mm::MemPolicy,
 }
 
 /// A task's address space, descriptors and filesystem context as /proc

@@ -22,7 +22,7 @@ use platform::Context;
 
 use super::{page_round_up, MemoryManager, PAGE_SIZE};
 use crate::errno::Errno;
-use crate::vfs::SharedMapping;
+use crate::vfs::{File, SharedMapping};
 
 pub trait Attachment: Send + Sync {
     /// The attachment a forked child's copy of the mapping holds.
@@ -47,14 +47,22 @@ pub trait Attachment: Send + Sync {
     }
 }
 
-/// A MAP_SHARED file mapping's hold on its file ([`SharedMapping`]), kept
-/// as the mapping's attachment: the file hears of fork and of the last
-/// unmap, and msync reaches it.
-pub struct FileHold(pub Arc<dyn SharedMapping>);
+/// A MAP_SHARED file mapping's hold on its file, kept as the mapping's
+/// attachment (Linux's `vm_file`): the open file, which
+/// remap_file_pages maps again, and the file's [`SharedMapping`] if it
+/// keeps its pages outside the memory file: that one hears of fork and of
+/// the last unmap, and msync reaches it.
+pub struct FileHold {
+    pub file: Arc<File>,
+    pub hold: Option<Arc<dyn SharedMapping>>,
+}
 
 impl Attachment for FileHold {
     fn fork(&self) -> Arc<dyn Attachment> {
-        Arc::new(FileHold(self.0.fork()))
+        Arc::new(FileHold {
+            file: self.file.clone(),
+            hold: self.hold.as_ref().map(|h| h.fork()),
+        })
     }
 
     fn size(&self) -> u64 {
@@ -70,7 +78,10 @@ impl Attachment for FileHold {
     }
 
     fn sync(&self) -> Result<(), Errno> {
-        self.0.sync()
+        match &self.hold {
+            Some(h) => h.sync(),
+            None => Ok(()),
+        }
     }
 }
 

@@ -534,6 +534,7 @@ impl MemoryManager {
             env_end: inner.env_end,
             auxv: inner.auxv.clone(),
             exe: inner.exe.clone(),
+            membarrier: inner.membarrier,
             runs: inner.runs.clone(),
             released: Vec::new(),
             unfilled: inner.unfilled.clone(),

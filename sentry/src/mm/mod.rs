@@ -15,6 +15,7 @@ mod attachment;
 mod cow;
 pub mod file_cache;
 mod lazy;
+pub mod policy;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -24,6 +25,7 @@ use platform::{AddressSpace, Context};
 pub use attachment::{Attachment, FileHold};
 pub use cow::Run;
 pub use lazy::Fault;
+pub use policy::MemPolicy;
 
 use crate::errno::Errno;
 use crate::vfs::File;
@@ -78,6 +80,8 @@ pub struct Vma {
     /// The file a private file mapping fills its unfilled pages from
     /// (`lazy.rs`); held as Linux's VMA holds its file.
     pub source: Option<Arc<File>>,
+    /// Its NUMA memory policy (mbind).
+    pub policy: MemPolicy,
 }
 
 impl Vma {
@@ -136,6 +140,9 @@ pub struct Inner {
     pub env_end: u64,
     pub auxv: Vec<(u64, u64)>,
     pub exe: Vec<u8>,
+    /// The membarrier(2) registrations (`MEMBARRIER_CMD_REGISTER_*`
+    /// bits), which fork keeps and exec drops.
+    pub membarrier: i32,
     /// Private pages whose owners are counted (shared by fork, or copied on
     /// a write fault), by address: there they stand in for the VMA's own
     /// range. A run never crosses a VMA boundary.
@@ -176,6 +183,8 @@ pub struct MapRequest {
     /// many bytes from the start are filled by the caller instead (the
     /// rest is unfilled, `lazy.rs`).
     pub lazy: Option<(Arc<File>, u64)>,
+    /// Its NUMA memory policy (mremap keeps the old one).
+    pub policy: MemPolicy,
 }
 
 impl MapRequest {
@@ -195,6 +204,7 @@ impl MapRequest {
             mem: None,
             attachment: None,
             lazy: None,
+            policy: MemPolicy::default(),
         }
     }
 }
@@ -338,6 +348,7 @@ impl MemoryManager {
             kind: req.kind,
             attachment: req.attachment,
             source: req.lazy.as_ref().map(|(f, _)| f.clone()),
+            policy: req.policy,
         };
         // The unfilled tail gets no access until it is read in.
         let filled = req
@@ -411,6 +422,7 @@ impl MemoryManager {
                 kind,
                 attachment: req.attachment.clone(),
                 source: None,
+                policy: req.policy,
             };
             if let Err(e) = ctx.map(at, n, req.prot, vma.file_off(at)) {
                 // Leave nothing half made: no VMA, and no host mapping (a
@@ -685,6 +697,7 @@ impl MemoryManager {
                 attachment: vma.attachment.clone(),
                 // A file mapping grown reads more of its file.
                 lazy: vma.source.clone().map(|f| (f, kept)),
+                policy: vma.policy,
             },
         )?;
         if addr != old {
@@ -732,6 +745,7 @@ impl MemoryManager {
                 kind: VmaKind::Heap,
                 attachment: None,
                 source: None,
+                policy: MemPolicy::default(),
             };
             // Heap pages a child still shares from before a shrink are its:
             // this heap gets fresh ones there.
@@ -849,6 +863,7 @@ impl MemoryManager {
             kind: VmaKind::Vdso,
             attachment: None,
             source: None,
+            policy: MemPolicy::default(),
         };
         inner.vmas.insert(v.start, vma);
         Ok(v.ehdr)

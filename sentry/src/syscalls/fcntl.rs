@@ -17,7 +17,7 @@ pub fn register(t: &mut Table) {
         libc::SYS_fcntl,
         "fcntl",
         Support::Partial(
-            "no leases or seals; F_SETOWN and F_SETSIG serve only F_NOTIFY (no O_ASYNC); F_SETLKW does not detect deadlocks (EDEADLK)",
+            "no leases; seals only on tmpfs files (memfd); F_SETOWN and F_SETSIG serve only F_NOTIFY (no O_ASYNC); F_SETLKW does not detect deadlocks (EDEADLK)",
         ),
         sys_fcntl,
     );
@@ -187,6 +187,18 @@ fn sys_fcntl(t: &mut Task, a: &SyscallArgs) -> SysResult {
             Some(p) => Ok(p.set_capacity(arg as u32 as u64)? as u64),
             None => Err(Errno::EBADF),
         },
+        libc::F_ADD_SEALS => {
+            // Linux asks for a writable description first.
+            let inode = crate::fsimpl::tmpfs::of_file(&f).ok_or(Errno::EINVAL)?;
+            if !f.writable() {
+                return Err(Errno::EPERM);
+            }
+            inode.add_seals(arg as u32).map(|_| 0)
+        }
+        libc::F_GET_SEALS => crate::fsimpl::tmpfs::of_file(&f)
+            .and_then(|i| i.seals())
+            .map(u64::from)
+            .ok_or(Errno::EINVAL),
         libc::F_GETOWN => Ok(0),
         libc::F_SETOWN => {
             io_file(t, fd)?;

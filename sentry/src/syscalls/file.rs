@@ -186,9 +186,16 @@ fn sys_creat(t: &mut Task, a: &SyscallArgs) -> SysResult {
 
 fn sys_close(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let f = t.fds.remove(a.int(0))?;
-    t.kernel.locks.closed(t.tgid(), &f);
+    closed(t, &f);
     drop(f);
     Ok(0)
+}
+
+/// What closing a descriptor of `f` ends for the process: its POSIX
+/// locks on the file, its message-queue notification.
+fn closed(t: &Task, f: &crate::vfs::File) {
+    t.kernel.locks.closed(t.tgid(), f);
+    crate::fsimpl::mqueue::closed(t.tgid(), f);
 }
 
 fn sys_close_range(t: &mut Task, a: &SyscallArgs) -> SysResult {
@@ -208,7 +215,7 @@ fn sys_close_range(t: &mut Task, a: &SyscallArgs) -> SysResult {
         if flags & libc::CLOSE_RANGE_CLOEXEC != 0 {
             let _ = t.fds.set_cloexec(fd, true);
         } else if let Ok(f) = t.fds.remove(fd) {
-            t.kernel.locks.closed(t.tgid(), &f);
+            closed(t, &f);
             drop(f);
         }
     }

@@ -2,6 +2,7 @@
 
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
+use crate::fsimpl::memfd::Sealing;
 use crate::kernel::task::Task;
 use crate::vfs::Owner;
 
@@ -9,9 +10,7 @@ pub fn register(t: &mut Table) {
     t.add(
         libc::SYS_memfd_create,
         "memfd_create",
-        Support::Partial(
-            "seals (MFD_ALLOW_SEALING, F_ADD_SEALS) and MFD_HUGETLB are not supported",
-        ),
+        Support::Partial("MFD_HUGETLB is not supported"),
         sys_memfd_create,
     );
 }
@@ -41,6 +40,16 @@ fn sys_memfd_create(t: &mut Task, a: &SyscallArgs) -> SysResult {
             e
         }
     })?;
+    if flags & MFD_EXEC != 0 && flags & MFD_NOEXEC_SEAL != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let sealing = if flags & MFD_NOEXEC_SEAL != 0 {
+        Sealing::NoExec
+    } else if flags & libc::MFD_ALLOW_SEALING != 0 {
+        Sealing::Allowed
+    } else {
+        Sealing::None
+    };
     let c = t.creds();
     let f = crate::fsimpl::memfd::create(
         &t.kernel.vfs,
@@ -51,6 +60,7 @@ fn sys_memfd_create(t: &mut Task, a: &SyscallArgs) -> SysResult {
             gid: c.egid,
         },
         0,
+        sealing,
     )?;
     Ok(t.fds.install(f, flags & libc::MFD_CLOEXEC != 0)? as u64)
 }

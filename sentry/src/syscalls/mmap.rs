@@ -7,6 +7,7 @@ use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::task::Task;
 use crate::mm::{page_round_up, Attachment, FileHold, MapRequest, VmaKind, PAGE_SIZE};
+use crate::vfs::File;
 
 pub fn register(t: &mut Table) {
     t.add(
@@ -22,6 +23,15 @@ pub fn register(t: &mut Table) {
         sys_mmap,
     );
     t.add(libc::SYS_munmap, "munmap", Support::Full, sys_munmap);
+    t.add(
+        libc::SYS_remap_file_pages,
+        "remap_file_pages",
+        Support::Partial(
+            "emulated as Linux does (an mmap of the file over the range); not for shared \
+             anonymous memory (EINVAL)",
+        ),
+        sys_remap_file_pages,
+    );
     t.add(libc::SYS_mprotect, "mprotect", Support::Full, sys_mprotect);
     t.add(
         libc::SYS_mremap,
@@ -49,10 +59,21 @@ pub fn register(t: &mut Table) {
     t.add(libc::SYS_mlock, "mlock", Support::Full, sys_mlock);
     t.add(libc::SYS_munlock, "munlock", Support::Full, sys_munlock);
     t.add(
+        libc::SYS_mlock2,
+        "mlock2",
+        Support::Partial("accepted with its limit; the memory file is never swapped by the Sentry"),
+        sys_mlock2,
+    );
+    t.add(
         libc::SYS_mlockall,
         "mlockall",
         Support::Partial("accepted; the memory file is never swapped by the Sentry"),
         sys_mlockall,
+    );
+    t.missing(
+        libc::SYS_userfaultfd,
+        "ENOSYS, as a kernel without CONFIG_USERFAULTFD: the host fills application pages \
+         itself (demand paging of the memory file), so no fault reaches the Sentry to report",
     );
     t.add(libc::SYS_munlockall, "munlockall", Support::Full, |_, _| {
         Ok(0)
@@ -60,11 +81,35 @@ pub fn register(t: &mut Table) {
 }
 
 fn sys_mmap(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let (addr, len, off) = (a.ulong(0), a.ulong(1), a.ulong(5));
-    let prot = a.int(2);
-    let flags = a.int(3);
-    let fd = a.int(4);
-    if len == 0 || off % PAGE_SIZE != 0 {
+    let source = Source::Fd(a.int(4));
+    do_mmap(
+        t,
+        a.ulong(0),
+        a.ulong(1),
+        a.int(2),
+        a.int(3),
+        source,
+        a.ulong(5),
+    )
+}
+
+/// What a file mapping maps: the descriptor mmap names, or the open file
+/// of a mapping remap_file_pages maps again.
+enum Source {
+    Fd(i32),
+    File(Arc<File>),
+}
+
+fn do_mmap(
+    t: &mut Task,
+    addr: u64,
+    len: u64,
+    prot: i32,
+    flags: i32,
+    source: Source,
+    off: u64,
+) -> SysResult {
+    if len == 0 || !off.is_multiple_of(PAGE_SIZE) {
         return Err(Errno::EINVAL);
     }
     let len = page_round_up(len).ok_or(Errno::ENOMEM)?;
@@ -102,7 +147,10 @@ fn sys_mmap(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let file = if anon {
         None
     } else {
-        let f = t.fds.get(fd)?;
+        let f = match source {
+            Source::Fd(fd) => t.fds.get(fd)?,
+            Source::File(f) => f,
+        };
         let st = f.stat()?;
         let acc = f.flags() & libc::O_ACCMODE;
         if acc == libc::O_WRONLY || (shared && prot & libc::PROT_WRITE != 0 && acc != libc::O_RDWR)
@@ -141,8 +189,17 @@ fn sys_mmap(t: &mut Task, a: &SyscallArgs) -> SysResult {
         };
         if shared && st.st_mode & libc::S_IFMT == libc::S_IFREG {
             // Stores would reach the file: only a writable description
-            // may make the mapping writable later (mprotect).
+            // may make the mapping writable later (mprotect), and not one
+            // of a file sealed against writes (Linux's
+            // memfd_check_seals_mmap).
             req.may_write = acc == libc::O_RDWR;
+            let seals = crate::fsimpl::tmpfs::of_file(&f).and_then(|i| i.seals());
+            if seals.is_some_and(|s| s & crate::fsimpl::tmpfs::seals::WRITES != 0) {
+                if prot & libc::PROT_WRITE != 0 {
+                    return Err(Errno::EPERM);
+                }
+                req.may_write = false;
+            }
             if len > t.mm.layout.max_addr {
                 // Before any of the file's memory is made for it.
                 return Err(Errno::ENOMEM);
@@ -152,9 +209,10 @@ fn sys_mmap(t: &mut Task, a: &SyscallArgs) -> SysResult {
             let mm = t.mm.clone();
             if let Some(pages) = f.map_shared(&mm.file, off, len, req.may_write) {
                 let pages = pages?;
-                req.attachment = pages
-                    .hold
-                    .map(|h| Arc::new(FileHold(h)) as Arc<dyn Attachment>);
+                req.attachment = Some(Arc::new(FileHold {
+                    file: f.clone(),
+                    hold: pages.hold,
+                }) as Arc<dyn Attachment>);
                 return mm.mmap_segments(t.ctx(), req, pages.segments);
             }
         }
@@ -164,6 +222,12 @@ fn sys_mmap(t: &mut Task, a: &SyscallArgs) -> SysResult {
                 1,
                 "mmap MAP_SHARED|PROT_WRITE of a file outside the Sentry's memory (not written back)",
             );
+        }
+        if shared && st.st_mode & libc::S_IFMT == libc::S_IFREG {
+            req.attachment = Some(Arc::new(FileHold {
+                file: f.clone(),
+                hold: None,
+            }) as Arc<dyn Attachment>);
         }
         Some((f, st))
     };
@@ -237,7 +301,56 @@ fn sys_munmap(t: &mut Task, a: &SyscallArgs) -> SysResult {
     mm.munmap(t.ctx(), a.ulong(0), a.ulong(1)).map(|_| 0)
 }
 
-fn sys_mprotect(t: &mut Task, a: &SyscallArgs) -> SysResult {
+/// remap_file_pages(2), as Linux now emulates it: the pages of a shared
+/// file mapping from `pgoff` on are mapped again over `[start,
+/// start+size)`, with the mapping's own protection.
+fn sys_remap_file_pages(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let (prot, pgoff) = (a.ulong(2), a.ulong(3));
+    let flags = a.int(4) & libc::MAP_NONBLOCK;
+    let start = crate::mm::page_round_down(a.ulong(0));
+    let size = crate::mm::page_round_down(a.ulong(1));
+    let end = start.checked_add(size).filter(|e| *e > start);
+    if prot != 0 || end.is_none() || pgoff.checked_add(size / PAGE_SIZE).is_none() {
+        return Err(Errno::EINVAL);
+    }
+    let end = end.unwrap_or(start);
+    // The range must lie in shared mappings of one file with one set of
+    // flags, without a hole.
+    let (file, vprot) = {
+        let inner = t.mm.inner();
+        let first = inner
+            .vmas
+            .range(..=start)
+            .next_back()
+            .map(|(_, v)| v)
+            .filter(|v| v.end > start && v.shared)
+            .ok_or(Errno::EINVAL)?;
+        let file_of = |v: &crate::mm::Vma| {
+            v.attachment
+                .as_ref()
+                .and_then(|a| a.as_any().downcast_ref::<FileHold>())
+                .map(|h| h.file.clone())
+        };
+        let file = file_of(first).ok_or(Errno::EINVAL)?;
+        let mut pos = first.end;
+        for (_, v) in inner.vmas.range(first.end..end.max(first.end)) {
+            let same = file_of(v).is_some_and(|f| Arc::ptr_eq(&f, &file));
+            if v.start != pos || !same || v.prot != first.prot || !v.shared {
+                return Err(Errno::EINVAL);
+            }
+            pos = v.end;
+        }
+        if pos < end {
+            return Err(Errno::EINVAL);
+        }
+        (file, first.prot)
+    };
+    let off = pgoff.checked_mul(PAGE_SIZE).ok_or(Errno::EINVAL)?;
+    let flags = flags | libc::MAP_SHARED | libc::MAP_FIXED;
+    do_mmap(t, start, size, vprot, flags, Source::File(file), off).map(|_| 0)
+}
+
+pub(super) fn sys_mprotect(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let prot = a.int(2);
     if prot
         & !(libc::PROT_READ
@@ -390,6 +503,16 @@ fn sys_mlock(t: &mut Task, a: &SyscallArgs) -> SysResult {
     }
     Ok(0)
 }
+
+fn sys_mlock2(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    if a.uint(2) & !MLOCK_ONFAULT != 0 {
+        return Err(Errno::EINVAL);
+    }
+    sys_mlock(t, a)
+}
+
+/// mlock2's one flag (linux/mman.h): lock pages as they are faulted in.
+const MLOCK_ONFAULT: u32 = 1;
 
 fn sys_munlock(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let start = crate::mm::page_round_down(a.ulong(0));

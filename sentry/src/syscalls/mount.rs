@@ -13,8 +13,8 @@ pub fn register(t: &mut Table) {
         libc::SYS_mount,
         "mount",
         Support::Partial(
-            "tmpfs, proc, sysfs, devpts (one shared terminal table), mqueue (an empty \
-             directory), devtmpfs; bind mounts, remounts, propagation types (recorded, \
+            "tmpfs, proc, sysfs, devpts (one shared terminal table), mqueue (the POSIX \
+             message queues), devtmpfs; bind mounts, remounts, propagation types (recorded, \
              nothing propagates), MS_MOVE; remount keeps a tmpfs's size",
         ),
         sys_mount,

@@ -86,7 +86,7 @@ fn two_namespaces_in_one_process_share_no_watch_pty_memfd_or_page() {
 
     // memfd: each namespace has its own filesystem for them.
     let owner = Owner::default();
-    let m = |v: &Vfs, mf| memfd::create(v, mf, b"x", owner, 0).unwrap();
+    let m = |v: &Vfs, mf| memfd::create(v, mf, b"x", owner, 0, memfd::Sealing::None).unwrap();
     let (ma1, ma2, mb) = (m(&a, &mfa), m(&a, &mfa), m(&b, &mfb));
     let sb = |f: &crate::vfs::File| f.dentry().unwrap().mount.sb.clone();
     assert!(Arc::ptr_eq(&sb(&ma1), &sb(&ma2)));

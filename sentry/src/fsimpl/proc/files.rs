@@ -867,6 +867,7 @@ mod tests {
             },
             attachment: None,
             source: None,
+            policy: Default::default(),
         };
         assert_eq!(
             map_line(&v),

@@ -398,8 +398,24 @@ fn sys_tree(state: &Arc<ProcState>, k: Option<&Arc<Kernel>>) -> Vec<(String, Nod
         fixed("vm", "overcommit_memory", "0"),
         fixed("vm", "overcommit_ratio", "50"),
     ]);
+    // POSIX message queue limits (fixed: writing them is not supported).
+    let mqueue = {
+        use crate::kernel::ipc::mqueue as mq;
+        Node::dir(vec![
+            fixed("fs/mqueue", "msg_default", &mq::MSG_DEFAULT.to_string()),
+            fixed("fs/mqueue", "msg_max", &mq::MSG_MAX.to_string()),
+            fixed(
+                "fs/mqueue",
+                "msgsize_default",
+                &mq::MSGSIZE_DEFAULT.to_string(),
+            ),
+            fixed("fs/mqueue", "msgsize_max", &mq::MSGSIZE_MAX.to_string()),
+            fixed("fs/mqueue", "queues_max", &mq::QUEUES_MAX.to_string()),
+        ])
+    };
     let fs = Node::dir(vec![
         fixed("fs", "file-max", "9223372036854775807"),
+        ("mqueue".into(), mqueue),
         fixed("fs", "nr_open", "1048576"),
         fixed("fs", "pipe-max-size", "1048576"),
     ]);

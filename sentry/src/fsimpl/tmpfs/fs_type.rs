@@ -1,6 +1,5 @@
-//! tmpfs's mount options, and the two types that share them: devtmpfs (the
-//! device nodes, `fsimpl::dev`) and mqueue (POSIX message queues are not
-//! implemented: an empty tmpfs stands for the filesystem).
+//! tmpfs's mount options, and the type that shares them: devtmpfs (the
+//! device nodes, `fsimpl::dev`).
 
 use std::sync::{Arc, Weak};
 
@@ -16,7 +15,6 @@ const PAGE: u64 = 4096;
 pub enum Kind {
     Tmpfs,
     Devtmpfs,
-    Mqueue,
 }
 
 /// A tmpfs-like type of one kernel: its instances keep file data in that
@@ -43,11 +41,10 @@ impl FilesystemType for TmpfsType {
             0o1777
         };
         let mut owner = Owner::default();
-        let accepts_tmpfs = kind != Kind::Mqueue;
         for (k, v) in opts {
             let v = v.as_deref();
             match k.as_str() {
-                "size" if accepts_tmpfs => {
+                "size" => {
                     let v = v.ok_or(Errno::EINVAL)?;
                     let bytes = match v.strip_suffix('%') {
                         Some(p) => {
@@ -58,19 +55,19 @@ impl FilesystemType for TmpfsType {
                     };
                     size = Some(bytes.div_ceil(PAGE));
                 }
-                "nr_blocks" if accepts_tmpfs => {
+                "nr_blocks" => {
                     size = Some(memparse(v.ok_or(Errno::EINVAL)?).ok_or(Errno::EINVAL)?);
                 }
-                "nr_inodes" if accepts_tmpfs => {
+                "nr_inodes" => {
                     inodes = Some(memparse(v.ok_or(Errno::EINVAL)?).ok_or(Errno::EINVAL)?);
                 }
-                "mode" if accepts_tmpfs => mode = parse_mode(v)?,
-                "uid" if accepts_tmpfs => owner.uid = parse_id(v)?,
-                "gid" if accepts_tmpfs => owner.gid = parse_id(v)?,
+                "mode" => mode = parse_mode(v)?,
+                "uid" => owner.uid = parse_id(v)?,
+                "gid" => owner.gid = parse_id(v)?,
                 // Accepted and without effect here: memory policy, huge
                 // pages, swap, inode number width.
-                "huge" | "mpol" if accepts_tmpfs && v.is_some() => {}
-                "inode32" | "inode64" | "noswap" if accepts_tmpfs && v.is_none() => {}
+                "huge" | "mpol" if v.is_some() => {}
+                "inode32" | "inode64" | "noswap" if v.is_none() => {}
                 _ => return Err(Errno::EINVAL),
             }
         }
@@ -99,7 +96,7 @@ impl FilesystemType for TmpfsType {
         }
         let root = match kind {
             Kind::Devtmpfs => super::devtmpfs::new_devfs(&self.memfile),
-            Kind::Tmpfs | Kind::Mqueue => Tmpfs::with_limit(&self.memfile, mode, owner, max_bytes),
+            Kind::Tmpfs => Tmpfs::with_limit(&self.memfile, mode, owner, max_bytes),
         };
         Ok(Instance { root, shown })
     }

@@ -32,6 +32,9 @@ use crate::vfs::{
 pub mod devtmpfs;
 pub mod fs_type;
 mod regular;
+pub mod seals;
+
+pub use seals::of_file;
 #[cfg(test)]
 mod tests;
 
@@ -136,6 +139,8 @@ pub struct TmpInode {
     st: Mutex<State>,
     /// A FIFO's pipe, made at its first open and shared by every opener.
     fifo: std::sync::OnceLock<Arc<super::pipe::Pipe>>,
+    /// Shared mappings that may write (`seals::WritableMap`).
+    writable_maps: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Drop for TmpInode {
@@ -171,6 +176,7 @@ impl TmpInode {
             rdev,
             me: me.clone(),
             fifo: std::sync::OnceLock::new(),
+            writable_maps: Arc::default(),
             st: Mutex::new(State {
                 perm: perm & 0o7777,
                 uid: owner.uid,
@@ -548,6 +554,9 @@ impl Inode for TmpInode {
         let Data::Reg(r) = &mut st.data else {
             return Err(Errno::ENODEV);
         };
+        if r.seals & seals::WRITES != 0 {
+            return Err(Errno::EPERM);
+        }
         let end = off.saturating_add(len).min(r.size);
         if off >= end {
             return Ok(());
@@ -800,12 +809,25 @@ impl Inode for TmpInode {
 
     fn setattr(&self, a: &SetAttr) -> Result<(), Errno> {
         let mut st = self.lock();
+        if let (Some(m), Data::Reg(r)) = (a.mode, &st.data) {
+            if r.seals & seals::F_SEAL_EXEC != 0 && (m ^ st.perm) & 0o111 != 0 {
+                return Err(Errno::EPERM);
+            }
+        }
         if let Some(size) = a.size {
             if size > MAX_FILE_SIZE {
                 return Err(Errno::EFBIG);
             }
             match &mut st.data {
-                Data::Reg(r) => TmpInode::set_size(r, &self.fs, size),
+                Data::Reg(r) => {
+                    let (shrink, grow) = (size < r.size, size > r.size);
+                    if (shrink && r.seals & seals::F_SEAL_SHRINK != 0)
+                        || (grow && r.seals & seals::F_SEAL_GROW != 0)
+                    {
+                        return Err(Errno::EPERM);
+                    }
+                    TmpInode::set_size(r, &self.fs, size)
+                }
                 Data::Dir(_) => return Err(Errno::EISDIR),
                 _ => return Err(Errno::EINVAL),
             }
@@ -832,6 +854,36 @@ impl Inode for TmpInode {
 
     fn shared_memory(&self, off: u64, len: u64) -> Option<Result<Vec<MemSegment>, Errno>> {
         (self.ftype == libc::S_IFREG).then(|| self.memory_segments(off, len))
+    }
+
+    fn map_shared(
+        &self,
+        _memfile: &Arc<crate::memfile::MemoryFile>,
+        off: u64,
+        len: u64,
+        writable: bool,
+    ) -> Option<Result<vfs::SharedPages, Errno>> {
+        if self.ftype != libc::S_IFREG {
+            return None;
+        }
+        // Counted before the pages are handed out, so F_SEAL_WRITE never
+        // misses a mapping that may write.
+        let hold = if writable {
+            let st = self.lock();
+            if let Data::Reg(r) = &st.data {
+                if r.seals & seals::WRITES != 0 {
+                    return Some(Err(Errno::EPERM));
+                }
+            }
+            let h = seals::WritableMap::new(&self.writable_maps);
+            Some(Arc::new(h) as Arc<dyn vfs::SharedMapping>)
+        } else {
+            None
+        };
+        Some(
+            self.memory_segments(off, len)
+                .map(|segments| vfs::SharedPages { segments, hold }),
+        )
     }
 
     fn statfs(&self) -> Result<libc::statfs, Errno> {

@@ -52,13 +52,26 @@ impl Chunk {
     }
 }
 
-#[derive(Default)]
 pub(super) struct RegData {
     pub(super) size: u64,
     /// By chunk index (see [`chunk_of`]); missing chunks read as zeros.
     pub(super) chunks: BTreeMap<u64, Chunk>,
     /// Pages charged to the filesystem.
     pub(super) pages: u64,
+    /// F_SEAL_* (`seals.rs`).
+    pub(super) seals: u32,
+}
+
+impl Default for RegData {
+    fn default() -> RegData {
+        RegData {
+            size: 0,
+            chunks: BTreeMap::new(),
+            pages: 0,
+            // Only a memfd made with MFD_ALLOW_SEALING takes seals.
+            seals: super::seals::F_SEAL_SEAL,
+        }
+    }
 }
 
 /// The other side of a copy to or from file data: (pointer, length)
@@ -180,6 +193,11 @@ impl TmpInode {
             Data::Dir(_) => return Err(Errno::EISDIR),
             _ => return Err(Errno::EINVAL),
         };
+        if r.seals & super::seals::WRITES != 0
+            || (r.seals & super::seals::F_SEAL_GROW != 0 && end > r.size)
+        {
+            return Err(Errno::EPERM);
+        }
         let memfile = &self.fs.memfile;
         let mut done = 0;
         // Page by page: each is charged before it is written, so a full

@@ -3,9 +3,11 @@
 //!
 //! [`ids`] holds what every kind of IPC object shares (identifiers, keys,
 //! permissions); [`shm`] is shared memory, [`sem`] semaphore sets, [`msg`]
-//! message queues.
+//! message queues; [`mqueue`] is one POSIX message queue (their names are
+//! the mqueue filesystem's, `fsimpl/mqueue.rs`).
 
 pub mod ids;
+pub mod mqueue;
 pub mod msg;
 pub mod sem;
 pub mod shm;

@@ -369,3 +369,16 @@ fn a_seqpacket_sender_waiting_for_room_does_not_spin() {
         "the sandbox used {used:.2} s of CPU while the sender waited 1 s"
     );
 }
+
+/// Application seccomp, enforced by the Sentry: a filter denying getpid
+/// gives its errno and survives fork and exec (of /proc/self/exe);
+/// TRAP's siginfo and registers; KILL_PROCESS and KILL_THREAD; stacked
+/// filters' precedence; argument and arch checks; strict mode; bad
+/// programs refused with EINVAL; EACCES without no_new_privs for a
+/// non-root caller; TSYNC and the thread that cannot follow;
+/// GET_ACTION_AVAIL, GET_NOTIF_SIZES, PR_GET_SECCOMP, /proc's Seccomp
+/// fields, and Linux's instruction limit over stacked filters.
+#[test]
+fn application_seccomp_filters_are_enforced_inherited_and_checked_as_on_linux() {
+    native_then_sandboxed("app_seccomp", &[], SHORT);
+}

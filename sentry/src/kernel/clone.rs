@@ -119,6 +119,7 @@ impl Task {
         let comm = self.handle.comm.lock().unwrap().clone();
         let handle = TaskHandle::new(tid, &tg, self.creds(), comm, self.signal_mask());
         *handle.sched.lock().unwrap() = self.handle.sched.lock().unwrap().clone();
+        handle.seccomp.inherit(&self.handle.seccomp);
         {
             let mut pids = kernel.pids.lock().unwrap();
             pids.tasks.insert(tid, handle.clone());

@@ -24,6 +24,7 @@ pub mod exit;
 pub mod futex;
 pub mod ipc;
 pub mod rlimits;
+pub mod seccomp;
 pub mod signal;
 pub mod signal_frame;
 pub mod signal_send;
@@ -125,6 +126,8 @@ pub struct TaskHandle {
     pub sched: Mutex<SchedAttrs>,
     /// The syscall it serves and what it sleeps on, for the task dump.
     pub activity: Activity,
+    /// Its seccomp mode and filters (application seccomp).
+    pub seccomp: seccomp::TaskSeccomp,
 }
 
 /// What setpriority and sched_setaffinity set, kept per thread as Linux
@@ -179,6 +182,7 @@ impl TaskHandle {
             nvcsw: AtomicU64::new(0),
             sched: Mutex::new(SchedAttrs::default()),
             activity: Default::default(),
+            seccomp: Default::default(),
         })
     }
 

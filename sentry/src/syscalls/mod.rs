@@ -27,6 +27,7 @@ mod pipe;
 mod poll;
 mod read_write;
 mod sched;
+mod seccomp;
 mod sem;
 mod shm;
 mod signal;
@@ -68,6 +69,7 @@ pub fn table() -> Table {
     poll::register(&mut t);
     read_write::register(&mut t);
     sched::register(&mut t);
+    seccomp::register(&mut t);
     msg::register(&mut t);
     sem::register(&mut t);
     shm::register(&mut t);

@@ -92,7 +92,7 @@ pub fn register(t: &mut Table) {
         Support::Partial(
             "PR_SET_NAME, PR_GET_NAME, PR_SET_PDEATHSIG (accepted, not acted on), PR_GET_DUMPABLE, \
              PR_SET/GET_NO_NEW_PRIVS, PR_CAPBSET_READ/DROP, PR_SET/GET_KEEPCAPS, \
-             PR_SET/GET_SECUREBITS, PR_CAP_AMBIENT",
+             PR_SET/GET_SECUREBITS, PR_CAP_AMBIENT, PR_SET/GET_SECCOMP",
         ),
         sys_prctl,
     );
@@ -575,6 +575,7 @@ fn sys_prctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
         | libc::PR_GET_SECUREBITS
         | libc::PR_SET_SECUREBITS
         | libc::PR_CAP_AMBIENT => super::identity::prctl_privileges(t, a),
+        libc::PR_SET_SECCOMP | libc::PR_GET_SECCOMP => super::seccomp::prctl_seccomp(t, a),
         other => {
             t.kernel
                 .report_unsupported(libc::SYS_prctl as usize, other as u64, "prctl option");

@@ -13,6 +13,7 @@
 //! `task_run.rs`, the run loop, calls into them and the syscall table.
 //! `ipc/` is the SysV IPC namespace.
 
+pub mod access;
 pub mod activity;
 mod caller;
 pub mod clone;
@@ -23,6 +24,7 @@ pub mod exec;
 pub mod exit;
 pub mod futex;
 pub mod ipc;
+pub mod pidfd;
 pub mod rlimits;
 pub mod seccomp;
 pub mod signal;

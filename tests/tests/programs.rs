@@ -382,3 +382,22 @@ fn a_seqpacket_sender_waiting_for_room_does_not_spin() {
 fn application_seccomp_filters_are_enforced_inherited_and_checked_as_on_linux() {
     native_then_sandboxed("app_seccomp", &[], SHORT);
 }
+
+/// Process descriptors: pidfd_open's file (O_RDWR, close-on-exec,
+/// anon_inode:[pidfd], fdinfo's Pid/NSpid), readable by poll and epoll at
+/// exit and hung up once reaped; waitid(P_PIDFD) blocking and
+/// non-blocking; pidfd_send_signal with and without siginfo and Linux's
+/// checks; pidfd_getfd and its access check; CLONE_PIDFD.
+#[test]
+fn pidfds_name_signal_wait_for_and_copy_from_a_process_as_on_linux() {
+    native_then_sandboxed("pidfd", &[], SHORT);
+}
+
+/// kcmp over threads, fork and CLONE_FILES/FS/SIGHAND/VM children, files,
+/// SysV undo lists and epoll targets, with a consistent order; then
+/// process_vm_readv/writev between parent and child: both ways,
+/// scattered, partial at a fault, and the errors.
+#[test]
+fn kcmp_and_process_vm_readv_writev_see_other_processes_as_on_linux() {
+    native_then_sandboxed("kcmp", &[], SHORT);
+}

@@ -284,6 +284,10 @@ static void errno_values(void)
 	CHECK(install_for(SYS_getppid, SECCOMP_RET_ERRNO | 0xffff, 0) == 0);
 	long r = syscall(SYS_getppid);
 	printf("ERRNO 0xffff is capped: getppid returns %ld, errno %d\n", r, errno);
+	/* The kernel's restart code as an errno reaches the program as it is. */
+	CHECK(install_for(SYS_getsid, SECCOMP_RET_ERRNO | 512, 0) == 0);
+	r = syscall(SYS_getsid, 0);
+	printf("ERRNO 512 (ERESTARTSYS): getsid returns %ld, errno %d\n", r, errno);
 	CHECK(install_for(SYS_getuid, SECCOMP_RET_ERRNO | 0, 0) == 0);
 	printf("ERRNO 0: getuid %s\n", err(syscall(SYS_getuid)));
 	CHECK(install_for(SYS_getgid, SECCOMP_RET_TRACE | 5, 0) == 0);
@@ -323,7 +327,7 @@ static void errno_values(void)
 	struct sock_fprog q = { sizeof(g) / sizeof(g[0]), g };
 	CHECK(seccomp(SECCOMP_SET_MODE_FILTER, 0, &q) == 0);
 	printf("arch is x86-64: still alive\n");
-	status_fields("after ten filters", base);
+	status_fields("after eleven filters", base);
 }
 
 static volatile siginfo_t trapped;

@@ -487,6 +487,20 @@ mod tests {
     }
 
     #[test]
+    fn only_the_same_user_or_cap_sys_ptrace_may_inspect_a_process() {
+        let user = Credentials::of(1000, 1000, vec![]);
+        let mut setuid = user.clone();
+        setuid.euid = 0;
+        assert!(user.may_ptrace(&user.clone()));
+        assert!(
+            !user.may_ptrace(&setuid),
+            "a set-uid target is another user's"
+        );
+        assert!(!user.may_ptrace(&Credentials::root()));
+        assert!(Credentials::root().may_ptrace(&user));
+    }
+
+    #[test]
     fn root_exec_regains_the_bounding_set_but_not_under_no_new_privs() {
         let mut c = Credentials::root();
         let p = CapSet::FULL.without(CAP_NET_RAW);

@@ -36,6 +36,10 @@ const MAX_ERRNO: u16 = 4095;
 const MAX_INSNS_PER_PATH: usize = (1 << 18) / std::mem::size_of::<bpf::Insn>();
 const FILTER_PENALTY: usize = 4;
 
+/// The kernel-internal restart codes (ERESTARTSYS to
+/// ERESTART_RESTARTBLOCK), which a filter may return as an errno.
+const RESTART_CODES: std::ops::RangeInclusive<u16> = 512..=516;
+
 /// The calls strict mode leaves a thread (Linux's mode1_syscalls).
 const STRICT_ALLOWED: [i64; 4] = [
     libc::SYS_read,
@@ -319,6 +323,13 @@ impl Task {
         match action {
             Action::Allow | Action::Log => None,
             Action::Errno(0) => Some(Ok(0)),
+            Action::Errno(e) if RESTART_CODES.contains(&e) => {
+                // Given to the application as it is: through the Sentry's
+                // restart logic it would restart the call for ever.
+                self.regs.rax = Errno(i32::from(e)).to_ret();
+                self.regs_replaced = true;
+                Some(Ok(0))
+            }
             Action::Errno(e) => Some(Err(Errno(i32::from(e.min(MAX_ERRNO))))),
             Action::Trap(reason) => {
                 let mut info = SigInfo::new(libc::SIGSYS, SYS_SECCOMP);

@@ -427,3 +427,35 @@ fn a_seqpacket_sender_waiting_for_room_does_not_spin() {
         "the sandbox used {used:.2} s of CPU while the sender waited 1 s"
     );
 }
+
+/// Application seccomp, enforced by the Sentry: a filter denying getpid
+/// gives its errno and survives fork and exec (of /proc/self/exe);
+/// TRAP's siginfo and registers; KILL_PROCESS and KILL_THREAD; stacked
+/// filters' precedence; argument and arch checks; strict mode; bad
+/// programs refused with EINVAL; EACCES without no_new_privs for a
+/// non-root caller; TSYNC and the thread that cannot follow;
+/// GET_ACTION_AVAIL, GET_NOTIF_SIZES, PR_GET_SECCOMP, /proc's Seccomp
+/// fields, and Linux's instruction limit over stacked filters.
+#[test]
+fn application_seccomp_filters_are_enforced_inherited_and_checked_as_on_linux() {
+    native_then_sandboxed("app_seccomp", &[], SHORT);
+}
+
+/// Process descriptors: pidfd_open's file (O_RDWR, close-on-exec,
+/// anon_inode:[pidfd], fdinfo's Pid/NSpid), readable by poll and epoll at
+/// exit and hung up once reaped; waitid(P_PIDFD) blocking and
+/// non-blocking; pidfd_send_signal with and without siginfo and Linux's
+/// checks; pidfd_getfd and its access check; CLONE_PIDFD.
+#[test]
+fn pidfds_name_signal_wait_for_and_copy_from_a_process_as_on_linux() {
+    native_then_sandboxed("pidfd", &[], SHORT);
+}
+
+/// kcmp over threads, fork and CLONE_FILES/FS/SIGHAND/VM children, files,
+/// SysV undo lists and epoll targets, with a consistent order; then
+/// process_vm_readv/writev between parent and child: both ways,
+/// scattered, partial at a fault, and the errors.
+#[test]
+fn kcmp_and_process_vm_readv_writev_see_other_processes_as_on_linux() {
+    native_then_sandboxed("kcmp", &[], SHORT);
+}

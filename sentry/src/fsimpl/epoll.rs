@@ -165,6 +165,16 @@ impl Epoll {
         Ok(())
     }
 
+    /// The file of the `nth` interest registered under descriptor number
+    /// `fd` (several, when the number was closed and reused while the old
+    /// file stayed registered), for kcmp's KCMP_EPOLL_TFD.
+    pub fn target(&self, fd: i32, nth: usize) -> Option<Arc<File>> {
+        let m = self.interest.lock().unwrap();
+        m.range((fd, 0)..=(fd, usize::MAX))
+            .filter_map(|(_, i)| i.file.upgrade())
+            .nth(nth)
+    }
+
     /// The live interests, for a wait: (file, poll events to ask for, key),
     /// and the [`Epoll::generation`] they are of.
     pub fn snapshot(&self) -> (Vec<Watched>, u64) {

@@ -19,6 +19,9 @@ pub struct CloneArgs {
     pub child_tid: u64,
     pub tls: u64,
     pub exit_signal: i32,
+    /// CLONE_PIDFD: where the parent's descriptor for the child goes (an
+    /// int; clone(2) passes parent_tid's slot).
+    pub pidfd: u64,
 }
 
 const SUPPORTED: u64 = (libc::CLONE_VM
@@ -35,7 +38,8 @@ const SUPPORTED: u64 = (libc::CLONE_VM
     | libc::CLONE_PARENT
     | libc::CLONE_DETACHED
     | libc::CLONE_PTRACE
-    | libc::CLONE_UNTRACED) as u64;
+    | libc::CLONE_UNTRACED
+    | libc::CLONE_PIDFD) as u64;
 
 impl Task {
     pub fn clone_task(&mut self, a: CloneArgs) -> Result<i32, Errno> {
@@ -54,6 +58,11 @@ impl Task {
             return Err(Errno::EINVAL);
         }
         if !(0..=64).contains(&a.exit_signal) {
+            return Err(Errno::EINVAL);
+        }
+        // A pidfd names a process: not a new thread (Linux 6.9's thread
+        // pidfds are not served), and not with the obsolete CLONE_DETACHED.
+        if has(libc::CLONE_PIDFD) && (has(libc::CLONE_THREAD) || has(libc::CLONE_DETACHED)) {
             return Err(Errno::EINVAL);
         }
         self.check_nproc()?;
@@ -119,6 +128,7 @@ impl Task {
         let comm = self.handle.comm.lock().unwrap().clone();
         let handle = TaskHandle::new(tid, &tg, self.creds(), comm, self.signal_mask());
         *handle.sched.lock().unwrap() = self.handle.sched.lock().unwrap().clone();
+        handle.seccomp.inherit(&self.handle.seccomp);
         {
             let mut pids = kernel.pids.lock().unwrap();
             pids.tasks.insert(tid, handle.clone());
@@ -156,6 +166,14 @@ impl Task {
         }
         if has(libc::CLONE_CHILD_SETTID) {
             let _ = mm.write(a.child_tid, &tid.to_ne_bytes());
+        }
+        if has(libc::CLONE_PIDFD) {
+            // After the child's copies of memory and descriptors were
+            // made: neither shows the new descriptor unless shared.
+            if let Err(e) = self.install_child_pidfd(&tg, a.pidfd) {
+                self.undo_clone(&handle, &tg, false);
+                return Err(e);
+            }
         }
         let vfork = has(libc::CLONE_VFORK).then(|| Arc::new(VforkDone::default()));
         let fpu = self.ctx().fpu().ok().unwrap_or(XSave(Vec::new()));
@@ -215,6 +233,16 @@ impl Task {
             }
         }
         Ok(tid)
+    }
+
+    fn install_child_pidfd(&self, tg: &Arc<ThreadGroup>, at: u64) -> Result<(), Errno> {
+        let f = crate::kernel::pidfd::PidFd::open(&self.kernel, tg, 0);
+        let fd = self.fds.install(f, true)?;
+        if let Err(e) = self.mm.write(at, &fd.to_ne_bytes()) {
+            let _ = self.fds.remove(fd);
+            return Err(e);
+        }
+        Ok(())
     }
 
     fn undo_clone(

@@ -35,6 +35,7 @@ pub fn task_exited(k: &Arc<Kernel>, handle: &Arc<TaskHandle>, tg: &Arc<ThreadGro
         i.exit_comm = handle.comm.lock().unwrap().clone();
         (s, std::mem::take(&mut i.children), i.exit_signal)
     };
+    tg.exit_waiters.notify_all();
     let init = k.group(1).filter(|g| !Arc::ptr_eq(g, tg));
     for c in children {
         let zombie = c.inner.lock().unwrap().exit.is_some();

@@ -13,6 +13,7 @@
 //! `task_run.rs`, the run loop, calls into them and the syscall table.
 //! `ipc/` is the SysV IPC namespace.
 
+pub mod access;
 pub mod activity;
 mod caller;
 pub mod clone;
@@ -23,8 +24,10 @@ pub mod exec;
 pub mod exit;
 pub mod futex;
 pub mod ipc;
+pub mod pidfd;
 pub mod rlimits;
 mod robust;
+pub mod seccomp;
 pub mod signal;
 pub mod signal_frame;
 pub mod signal_send;
@@ -126,6 +129,8 @@ pub struct TaskHandle {
     pub sched: Mutex<SchedAttrs>,
     /// The syscall it serves and what it sleeps on, for the task dump.
     pub activity: Activity,
+    /// Its seccomp mode and filters (application seccomp).
+    pub seccomp: seccomp::TaskSeccomp,
 }
 
 /// What setpriority, sched_setaffinity and set_mempolicy set, kept per
@@ -182,6 +187,7 @@ impl TaskHandle {
             nvcsw: AtomicU64::new(0),
             sched: Mutex::new(SchedAttrs::default()),
             activity: Default::default(),
+            seccomp: Default::default(),
         })
     }
 

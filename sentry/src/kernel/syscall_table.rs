@@ -99,9 +99,16 @@ pub fn dispatch(t: &mut Task, nr: u64, args: &SyscallArgs) -> SysResult {
     let entry = kernel.table.get(nr).copied();
     let tracer = kernel.table.tracer.filter(|_| kernel.config.strace);
     let start = tracer.and_then(|tr| Some((Instant::now(), (tr.enter)(t, nr, args)?)));
-    let r = match entry.and_then(|e| e.handler) {
-        Some(h) => h(t, args),
-        None => {
+    // Application seccomp: one load and branch when no filter is set.
+    let verdict = if t.handle.seccomp.active() {
+        t.seccomp_verdict(nr, args)
+    } else {
+        None
+    };
+    let r = match (verdict, entry.and_then(|e| e.handler)) {
+        (Some(r), _) => r,
+        (None, Some(h)) => h(t, args),
+        (None, None) => {
             let name = entry.map(|e| e.name).unwrap_or("unknown");
             kernel.report_unsupported(nr as usize, 0, name);
             Err(Errno::ENOSYS)

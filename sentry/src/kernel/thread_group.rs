@@ -66,6 +66,8 @@ pub struct ThreadGroup {
     pub child_events: WaitQueue,
     /// Stopped tasks sleep here until SIGCONT or SIGKILL.
     pub stop_queue: WaitQueue,
+    /// Notified when the last task exits (pidfds poll on it).
+    pub exit_waiters: WaitQueue,
     pub actions: SigActions,
     pub start: std::time::Instant,
     /// A watcher enforces the group's CPU time limit (`rlimits.rs`).
@@ -96,6 +98,7 @@ impl ThreadGroup {
             }),
             child_events: WaitQueue::new(),
             stop_queue: WaitQueue::new(),
+            exit_waiters: WaitQueue::new(),
             actions,
             start: std::time::Instant::now(),
             cpu_watched: Default::default(),

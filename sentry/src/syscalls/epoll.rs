@@ -73,7 +73,7 @@ fn sys_epoll_create1(t: &mut Task, a: &SyscallArgs) -> SysResult {
     new_epoll(t, a.int(0))
 }
 
-fn epoll_of(f: &Arc<File>) -> Result<Arc<Epoll>, Errno> {
+pub(super) fn epoll_of(f: &Arc<File>) -> Result<Arc<Epoll>, Errno> {
     let any: Arc<dyn std::any::Any + Send + Sync> = f.ops().clone();
     any.downcast::<Epoll>().map_err(|_| Errno::EINVAL)
 }

@@ -184,7 +184,7 @@ fn sys_sigaltstack(t: &mut Task, a: &SyscallArgs) -> SysResult {
 
 /// May `t` send `sig` to `target`? CAP_KILL, SIGCONT within the session,
 /// or Linux's uid rules (kill_ok_by_cred).
-fn may_signal(t: &Task, target: &ThreadGroup, sig: i32) -> bool {
+pub(super) fn may_signal(t: &Task, target: &ThreadGroup, sig: i32) -> bool {
     let c = t.creds();
     if c.capable(crate::caps::CAP_KILL) {
         return true;

@@ -14,7 +14,9 @@ pub fn register(t: &mut Table) {
     t.add(
         libc::SYS_clone,
         "clone",
-        Support::Partial("namespace flags, CLONE_PIDFD and CLONE_NEWTIME are refused"),
+        Support::Partial(
+            "namespace flags, CLONE_NEWTIME and CLONE_PIDFD with CLONE_THREAD are refused",
+        ),
         sys_clone,
     );
     t.add(
@@ -48,12 +50,7 @@ pub fn register(t: &mut Table) {
         Support::Partial("rusage is zeroed"),
         sys_wait4,
     );
-    t.add(
-        libc::SYS_waitid,
-        "waitid",
-        Support::Partial("P_PIDFD is not supported"),
-        sys_waitid,
-    );
+    t.add(libc::SYS_waitid, "waitid", Support::Full, sys_waitid);
     t.add(
         libc::SYS_set_tid_address,
         "set_tid_address",
@@ -92,7 +89,7 @@ pub fn register(t: &mut Table) {
         Support::Partial(
             "PR_SET_NAME, PR_GET_NAME, PR_SET_PDEATHSIG (accepted, not acted on), PR_GET_DUMPABLE, \
              PR_SET/GET_NO_NEW_PRIVS, PR_CAPBSET_READ/DROP, PR_SET/GET_KEEPCAPS, \
-             PR_SET/GET_SECUREBITS, PR_CAP_AMBIENT",
+             PR_SET/GET_SECUREBITS, PR_CAP_AMBIENT, PR_SET/GET_SECCOMP",
         ),
         sys_prctl,
     );
@@ -107,6 +104,11 @@ pub fn register(t: &mut Table) {
 
 fn sys_clone(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let flags = a.ulong(0);
+    let pidfd = flags & libc::CLONE_PIDFD as u64 != 0;
+    // clone(2) has one slot for both: the pidfd takes parent_tid's.
+    if pidfd && flags & libc::CLONE_PARENT_SETTID as u64 != 0 {
+        return Err(Errno::EINVAL);
+    }
     let args = CloneArgs {
         flags: flags & !0xff,
         stack: a.ulong(1),
@@ -114,6 +116,7 @@ fn sys_clone(t: &mut Task, a: &SyscallArgs) -> SysResult {
         child_tid: a.addr(3).get(),
         tls: a.ulong(4),
         exit_signal: (flags & 0xff) as i32,
+        pidfd: if pidfd { a.addr(2).get() } else { 0 },
     };
     t.clone_task(args).map(|v| v as u64)
 }
@@ -131,7 +134,7 @@ fn sys_clone3(t: &mut Task, a: &SyscallArgs) -> SysResult {
             return Err(Errno::EINVAL);
         }
     }
-    let [flags, _pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls] = raw;
+    let [flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls] = raw;
     if exit_signal > 64 {
         return Err(Errno::EINVAL);
     }
@@ -146,6 +149,7 @@ fn sys_clone3(t: &mut Task, a: &SyscallArgs) -> SysResult {
         child_tid,
         tls,
         exit_signal: exit_signal as i32,
+        pidfd,
     };
     t.clone_task(args).map(|v| v as u64)
 }
@@ -351,18 +355,7 @@ fn sys_waitid(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let idtype = a.uint(0);
     let id = a.int(1) as i64;
     let options = a.int(3);
-    let pid = match idtype {
-        libc::P_ALL => -1,
-        libc::P_PID => id,
-        libc::P_PGID => {
-            if id == 0 {
-                0
-            } else {
-                -id
-            }
-        }
-        _ => return Err(Errno::EINVAL),
-    };
+    // Options first, as Linux checks them before it looks at the id.
     if options & (libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED) == 0
         || options
             & !(libc::WEXITED
@@ -377,8 +370,34 @@ fn sys_waitid(t: &mut Task, a: &SyscallArgs) -> SysResult {
     {
         return Err(Errno::EINVAL);
     }
+    let mut nonblocking = false;
+    let pid = match idtype {
+        libc::P_ALL => -1,
+        libc::P_PID => id,
+        libc::P_PGID => {
+            if id == 0 {
+                0
+            } else {
+                -id
+            }
+        }
+        libc::P_PIDFD => {
+            if id < 0 {
+                return Err(Errno::EINVAL);
+            }
+            let f = t.fds.get(id as i32)?;
+            nonblocking = f.nonblocking();
+            crate::kernel::pidfd::PidFd::of(&f)?.group().tgid as i64
+        }
+        _ => return Err(Errno::EINVAL),
+    };
     let consume = options & libc::WNOWAIT == 0;
-    let r = wait_child(t, pid, options, consume)?;
+    // A non-blocking pidfd makes the wait WNOHANG, and "nothing yet" EAGAIN.
+    let hang = if nonblocking { libc::WNOHANG } else { 0 };
+    let r = wait_child(t, pid, options | hang, consume)?;
+    if r.is_none() && nonblocking && options & libc::WNOHANG == 0 {
+        return Err(Errno::EAGAIN);
+    }
     if !a.addr(2).is_null() {
         let info = match r {
             None => SigInfo::new(0, 0),
@@ -575,6 +594,7 @@ fn sys_prctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
         | libc::PR_GET_SECUREBITS
         | libc::PR_SET_SECUREBITS
         | libc::PR_CAP_AMBIENT => super::identity::prctl_privileges(t, a),
+        libc::PR_SET_SECCOMP | libc::PR_GET_SECCOMP => super::seccomp::prctl_seccomp(t, a),
         other => {
             t.kernel
                 .report_unsupported(libc::SYS_prctl as usize, other as u64, "prctl option");

@@ -426,6 +426,11 @@ pub trait FileOps: Send + Sync + Any {
     fn name(&self) -> Vec<u8> {
         b"anon_inode:[unknown]".to_vec()
     }
+    /// Lines of /proc/PID/fdinfo/N after the common ones (a pidfd's
+    /// `Pid:`).
+    fn fdinfo(&self) -> Vec<u8> {
+        Vec::new()
+    }
     /// The object behind this file when a layer above must know its type
     /// (splice and F_SETPIPE_SZ find a pipe this way): the VFS itself knows
     /// no concrete file.

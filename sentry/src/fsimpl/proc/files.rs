@@ -415,8 +415,11 @@ fn status(t: &Target) -> Result<Vec<u8>, Errno> {
         "CapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\n",
         creds.inheritable.0, creds.permitted.0, creds.effective.0, creds.bounding.0, creds.ambient.0
     );
+    let (seccomp, filters) = s.task.as_ref().map_or((0, 0), |h| {
+        (h.seccomp.mode().number(), h.seccomp.filter_count())
+    });
     o += &format!(
-        "NoNewPrivs:\t{}\nSeccomp:\t0\nSeccomp_filters:\t0\n",
+        "NoNewPrivs:\t{}\nSeccomp:\t{seccomp}\nSeccomp_filters:\t{filters}\n",
         creds.no_new_privs as u8
     );
     o += "Speculation_Store_Bypass:\tthread vulnerable\n";

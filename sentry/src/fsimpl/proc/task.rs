@@ -371,12 +371,14 @@ impl Inode for FdInfoDir {
                 Some(d) => (d.mount.id, d.inode.ino()),
                 None => (0, f.stat().map(|s| s.st_ino).unwrap_or(0)),
             };
-            Ok(format!(
+            let mut info = format!(
                 "pos:\t{}\nflags:\t0{:o}\nmnt_id:\t{mnt}\nino:\t{ino}\n",
                 f.offset(),
                 flags
             )
-            .into_bytes())
+            .into_bytes();
+            info.extend(f.ops().fdinfo());
+            Ok(info)
         });
         let mut g = GenInode::new(self.ino.wrapping_add(1 + fd as u64), 0o400, gen);
         g.owner = self.ids;

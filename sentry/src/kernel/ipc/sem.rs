@@ -421,6 +421,12 @@ impl Semaphores {
         (st.sets.max_index().unwrap_or(0) as i32, i)
     }
 
+    /// Whether process `tgid` has an undo list (it made a SEM_UNDO
+    /// operation), which kcmp's KCMP_SYSVSEM compares.
+    pub fn has_undo(&self, tgid: i32) -> bool {
+        self.lock().undo.contains_key(&tgid)
+    }
+
     /// A process exits: its undo adjustments are applied (each value kept
     /// within 0..=SEMVMX, as Linux clamps them).
     pub fn exit(&self, tgid: i32) {

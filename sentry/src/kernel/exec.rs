@@ -127,6 +127,8 @@ impl Task {
         self.robust_list = 0;
 
         self.fds.close_on_exec();
+        // POSIX timers do not survive exec (ITIMER_REAL does).
+        self.tg.posix_timers.clear();
         {
             let mut acts = self.tg.actions.lock().unwrap();
             for a in acts.iter_mut() {

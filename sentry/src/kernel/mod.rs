@@ -15,7 +15,9 @@
 
 pub mod activity;
 mod caller;
+pub mod clock;
 pub mod clone;
+pub mod cpu_timers;
 pub mod credentials;
 pub mod deadline;
 pub mod debug;
@@ -23,6 +25,8 @@ pub mod exec;
 pub mod exit;
 pub mod futex;
 pub mod ipc;
+pub mod itimers;
+pub mod posix_timers;
 pub mod rlimits;
 pub mod signal;
 pub mod signal_frame;
@@ -31,6 +35,7 @@ pub mod syscall_table;
 pub mod task;
 pub mod task_run;
 pub mod thread_group;
+pub mod timers;
 pub mod uts;
 
 use std::collections::{HashMap, HashSet};
@@ -246,6 +251,8 @@ pub struct Kernel {
     pub netlink_ports: Arc<crate::net::netlink::Ports>,
     /// The sandbox's SysV IPC namespace.
     pub ipc: ipc::IpcNamespace,
+    /// Deadlines on the host clocks (POSIX timers, the CPU-timer tick).
+    pub timers: Arc<timers::TimerService>,
     pub table: Table,
     reported: Mutex<HashSet<(usize, u64)>>,
     /// Wait statuses of processes without a parent in the sandbox (init,
@@ -284,6 +291,7 @@ impl Kernel {
             host_poller,
             netlink_ports: crate::net::netlink::Ports::new(),
             ipc,
+            timers: Arc::new(timers::TimerService::new()),
             table,
             reported: Mutex::new(HashSet::new()),
             top_exits: Mutex::new(Default::default()),

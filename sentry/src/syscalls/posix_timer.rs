@@ -66,7 +66,9 @@ fn notify_of(t: &Task, ev: &libc::sigevent) -> Result<Notify, Errno> {
     };
     match ev.sigev_notify {
         libc::SIGEV_NONE => Ok(Notify::None),
-        libc::SIGEV_SIGNAL => signal(None),
+        // Linux takes a SIGEV_THREAD that reaches it (the C library makes
+        // its own of SIGEV_THREAD_ID) as SIGEV_SIGNAL.
+        libc::SIGEV_SIGNAL | libc::SIGEV_THREAD => signal(None),
         libc::SIGEV_THREAD_ID => {
             let h = t
                 .kernel
@@ -75,7 +77,6 @@ fn notify_of(t: &Task, ev: &libc::sigevent) -> Result<Notify, Errno> {
                 .ok_or(Errno::EINVAL)?;
             signal(Some(Arc::downgrade(&h)))
         }
-        // SIGEV_THREAD is the C library's, made of SIGEV_THREAD_ID.
         _ => Err(Errno::EINVAL),
     }
 }

@@ -142,6 +142,9 @@ fn sys_rt_sigprocmask(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_rt_sigreturn(t: &mut Task, _a: &SyscallArgs) -> SysResult {
+    // What a handler interrupted is not continued by a later
+    // restart_syscall (Linux resets the restart block here too).
+    t.restart = None;
     if t.restore_frame().is_err() {
         t.force_signal(SigInfo::new(libc::SIGSEGV, libc::SI_KERNEL));
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
-use crate::kernel::clock::{cpu_clock_id, is_thread_cpu_clock, realtime_now, Clock};
+use crate::kernel::clock::{is_thread_cpu_clock, realtime_now, Clock};
 use crate::kernel::cpu_timers::{CpuClockOf, CpuTimers};
 use crate::kernel::deadline;
 use crate::kernel::itimers;
@@ -243,16 +243,20 @@ fn sys_clock_nanosleep(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let id = a.int(0);
     let absolute = a.int(1) & libc::TIMER_ABSTIME != 0;
     let clock = Clock::of(t, id)?;
+    // Clocks Linux cannot sleep on.
     if matches!(
         id,
-        libc::CLOCK_MONOTONIC_RAW | libc::CLOCK_REALTIME_COARSE | libc::CLOCK_MONOTONIC_COARSE
+        libc::CLOCK_MONOTONIC_RAW
+            | libc::CLOCK_REALTIME_COARSE
+            | libc::CLOCK_MONOTONIC_COARSE
+            | libc::CLOCK_THREAD_CPUTIME_ID
     ) {
         return Err(Errno::EOPNOTSUPP);
     }
     let d = read_ts(t, a.ptr(2))?;
-    // A thread cannot sleep on a thread's CPU clock, nor a process on its
-    // own clock named by its pid (Linux's posix_cpu_nsleep).
-    if is_thread_cpu_clock(id) || (id < 0 && cpu_clock_id(id) == t.tgid()) {
+    // Nor on a thread's CPU clock named by its tid (Linux's
+    // posix_cpu_nsleep); a process's clock is fine, its own included.
+    if is_thread_cpu_clock(id) {
         return Err(Errno::EINVAL);
     }
     let target = if absolute {
@@ -441,6 +445,8 @@ fn sys_adjtimex(t: &mut Task, a: &SyscallArgs) -> SysResult {
 
 fn sys_clock_adjtime(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let id = a.int(0);
+    // Linux reads the struct before it looks at the clock.
+    t.copy_in(a.ptr::<libc::timex>(1))?;
     match Clock::of(t, id)? {
         Clock::Realtime if id == libc::CLOCK_REALTIME => adjtimex(t, a.ptr(1)),
         // Only the wall clock is disciplined.

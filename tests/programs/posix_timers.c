@@ -689,6 +689,38 @@ static void errnos(void)
 	expect_errno("restart_syscall with nothing to restart", syscall(SYS_restart_syscall), EINTR);
 }
 
+/* ---- /proc/PID/timers ---- */
+
+static void proc_timers(void)
+{
+	struct sigevent ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.sigev_notify = SIGEV_SIGNAL;
+	ev.sigev_signo = SIGUSR1;
+	ev.sigev_value.sival_ptr = (void *)0xbeef;
+	timer_t a, b;
+	timer_create(CLOCK_MONOTONIC, &ev, &a);
+	ev.sigev_notify = SIGEV_NONE;
+	timer_create(CLOCK_REALTIME, &ev, &b);
+	char want[512], got[512] = "";
+	snprintf(want, sizeof(want),
+		 "ID: %d\nsignal: %d/000000000000beef\nnotify: none/pid.%d\nClockID: %d\n"
+		 "ID: %d\nsignal: %d/000000000000beef\nnotify: signal/pid.%d\nClockID: %d\n",
+		 (int)(long)b, SIGUSR1, getpid(), CLOCK_REALTIME, (int)(long)a, SIGUSR1, getpid(),
+		 CLOCK_MONOTONIC);
+	FILE *f = fopen("/proc/self/timers", "r");
+	size_t n = f ? fread(got, 1, sizeof(got) - 1, f) : 0;
+	got[n] = 0;
+	if (f)
+		fclose(f);
+	check("/proc/self/timers lists them, newest first, as Linux prints them",
+	      strcmp(want, got) == 0);
+	if (strcmp(want, got) != 0)
+		printf("want:\n%sgot:\n%s", want, got);
+	timer_delete(a);
+	timer_delete(b);
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -714,6 +746,7 @@ int main(int argc, char **argv)
 	rusage_children();
 	adjtime_reads();
 	errnos();
+	proc_timers();
 	if (failures) {
 		printf("%d checks failed\n", failures);
 		return 1;

@@ -35,8 +35,9 @@ pub const DELAYTIMER_MAX: i32 = i32::MAX;
 
 /// How a timer tells its process it expired.
 pub enum Notify {
-    /// SIGEV_NONE: nothing; the application polls timer_gettime.
-    None,
+    /// SIGEV_NONE: nothing; the application polls timer_gettime. The
+    /// signal and value it was given are kept for /proc/PID/timers.
+    None { signo: i32, value: u64 },
     /// SIGEV_SIGNAL (to the process) or SIGEV_THREAD_ID (to `thread`).
     Signal {
         signo: i32,
@@ -176,7 +177,7 @@ impl PosixTimer {
         // Due but not yet fired: Linux reports a nanosecond for a timer
         // that will still signal, and zero for an expired SIGEV_NONE one.
         let left = match self.notify {
-            Notify::None => Duration::ZERO,
+            Notify::None { .. } => Duration::ZERO,
             Notify::Signal { .. } => Duration::from_nanos(1),
         };
         (left, st.interval)
@@ -201,7 +202,7 @@ impl PosixTimer {
     /// unlocking). A SIGEV_NONE timer arms nothing.
     fn arm(self: &Arc<Self>, st: &mut State) -> bool {
         let Some(value) = st.value else { return false };
-        if matches!(self.notify, Notify::None) {
+        if matches!(self.notify, Notify::None { .. }) {
             return false;
         }
         let gen = st.gen;
@@ -409,15 +410,10 @@ impl PosixTimers {
         }
     }
 
-    /// Every timer, by id (/proc/PID/timers).
+    /// Every timer, newest first (/proc/PID/timers, in Linux's order).
     pub fn list(&self) -> Vec<Arc<PosixTimer>> {
-        self.inner
-            .lock()
-            .unwrap()
-            .timers
-            .values()
-            .cloned()
-            .collect()
+        let t = self.inner.lock().unwrap();
+        t.timers.values().rev().cloned().collect()
     }
 }
 

@@ -65,7 +65,10 @@ fn notify_of(t: &Task, ev: &libc::sigevent) -> Result<Notify, Errno> {
         })
     };
     match ev.sigev_notify {
-        libc::SIGEV_NONE => Ok(Notify::None),
+        libc::SIGEV_NONE => Ok(Notify::None {
+            signo: ev.sigev_signo,
+            value: ev.sigev_value.sival_ptr as u64,
+        }),
         // Linux takes a SIGEV_THREAD that reaches it (the C library makes
         // its own of SIGEV_THREAD_ID) as SIGEV_SIGNAL.
         libc::SIGEV_SIGNAL | libc::SIGEV_THREAD => signal(None),

@@ -11,13 +11,15 @@
 //! so while any deadline is armed a tick on the timer service interrupts
 //! the group's running tasks every [`TICK`] (Linux, too, checks CPU timers
 //! from its scheduler tick); the tick stops when nothing is armed.
+//!
+//! This file is the list, data the thread group holds; arming a deadline
+//! with its tick is `cpu_tick.rs`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
+use std::time::Duration;
 
-use crate::kernel::thread_group::ThreadGroup;
-use crate::kernel::timers::{Callback, TimerService};
+use crate::kernel::timers::Callback;
 
 /// How often a group with armed CPU timers has its running tasks count
 /// their time: the resolution of CPU timers (Linux's tick at HZ=250).
@@ -67,28 +69,30 @@ impl CpuTimers {
         self.armed.load(Ordering::Relaxed)
     }
 
-    /// Arms `fire` for when `of`'s CPU time reaches `at`. The caller fires
-    /// at once itself a deadline already reached: this one waits for the
-    /// next count of some task's time.
-    pub fn arm(
-        tg: &Arc<ThreadGroup>,
-        service: &Arc<TimerService>,
-        of: CpuClockOf,
-        at: Duration,
-        fire: Callback,
-    ) -> CpuTimerKey {
-        let me = &tg.cpu_timers;
-        let mut l = me.list.lock().unwrap();
+    /// Arms `fire` for when `of`'s CPU time reaches `at` (the caller
+    /// fires at once itself a deadline already reached: this one waits for
+    /// the next count of some task's time). Returns its key, and whether
+    /// the caller must start the tick (none runs).
+    pub fn arm(&self, of: CpuClockOf, at: Duration, fire: Callback) -> (CpuTimerKey, bool) {
+        let mut l = self.list.lock().unwrap();
         l.next += 1;
         let key = l.next;
         l.entries.push(Entry { key, of, at, fire });
-        me.armed.store(true, Ordering::SeqCst);
-        if !l.ticking {
-            l.ticking = true;
-            drop(l);
-            schedule_tick(Arc::downgrade(tg), service.clone());
+        self.armed.store(true, Ordering::SeqCst);
+        let start = !l.ticking;
+        l.ticking = true;
+        (CpuTimerKey(key), start)
+    }
+
+    /// For the tick: whether it goes on (something is armed and the
+    /// process lives); if not, it is marked stopped.
+    pub fn keep_ticking(&self, exited: bool) -> bool {
+        let mut l = self.list.lock().unwrap();
+        if l.entries.is_empty() || exited {
+            l.ticking = false;
+            return false;
         }
-        CpuTimerKey(key)
+        true
     }
 
     /// Cancels an armed deadline: whether it was still armed.
@@ -104,14 +108,14 @@ impl CpuTimers {
     }
 
     /// Runs the callbacks of the deadlines reached now that thread `tid`
-    /// has counted its time (`thread_ns`); the process's time is read only
-    /// if a process deadline is armed.
-    pub fn fire_due(&self, tg: &ThreadGroup, tid: i32, thread_ns: u64) {
+    /// has counted its time (`thread_ns`); the process's time
+    /// (`process_ns`) is read only if a process deadline is armed.
+    pub fn fire_due(&self, tid: i32, thread_ns: u64, process_ns: &dyn Fn() -> u64) {
         let mut l = self.list.lock().unwrap();
         let needs_process = l.entries.iter().any(|e| e.of == CpuClockOf::Process);
         let process = if needs_process {
             drop(l);
-            let p = Duration::from_nanos(tg.cpu_time_ns());
+            let p = Duration::from_nanos(process_ns());
             l = self.list.lock().unwrap();
             p
         } else {
@@ -150,33 +154,4 @@ impl CpuTimers {
             self.armed.store(false, Ordering::SeqCst);
         }
     }
-}
-
-/// The tick: while the group has armed CPU deadlines, interrupt its tasks
-/// that run application code, so they come back and count their time.
-fn schedule_tick(weak: Weak<ThreadGroup>, service: Arc<TimerService>) {
-    let s2 = service.clone();
-    service.arm(
-        Instant::now() + TICK,
-        Box::new(move || {
-            let Some(tg) = weak.upgrade() else { return };
-            let tasks = {
-                let mut l = tg.cpu_timers.list.lock().unwrap();
-                let g = tg.inner.lock().unwrap();
-                if l.entries.is_empty() || g.exit.is_some() {
-                    l.ticking = false;
-                    return;
-                }
-                g.tasks.clone()
-            };
-            for h in tasks {
-                // Only out of the application: a task asleep in the
-                // Sentry uses no CPU and must not be woken.
-                if let Some(i) = h.interrupter.lock().unwrap().as_ref() {
-                    i.interrupt();
-                }
-            }
-            schedule_tick(weak, s2);
-        }),
-    );
 }

@@ -12,33 +12,14 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use crate::kernel::clock::monotonic_now;
-use crate::kernel::cpu_timers::{CpuClockOf, CpuTimerKey, CpuTimers};
+use crate::kernel::cpu_tick;
+use crate::kernel::cpu_timers::CpuClockOf;
 use crate::kernel::deadline;
 use crate::kernel::signal::SigInfo;
 use crate::kernel::signal_send::send_group;
 use crate::kernel::thread_group::ThreadGroup;
-use crate::kernel::timers::{TimerKey, TimerService};
-
-/// Where an armed expiry waits.
-#[derive(Clone, Copy, Debug)]
-enum Key {
-    Host(TimerKey),
-    Cpu(CpuTimerKey),
-}
-
-/// One interval timer of a process.
-#[derive(Default, Debug)]
-pub struct Itimer {
-    /// Bumped by each setting: an expiry of an older one does nothing.
-    gen: u64,
-    /// The next expiry on the timer's clock.
-    expiry: Option<Duration>,
-    interval: Duration,
-    key: Option<Key>,
-}
-
-/// The three timers, by `which` (ITIMER_REAL, _VIRTUAL, _PROF).
-pub type Itimers = [Itimer; 3];
+use crate::kernel::timer_state::{Itimer, ItimerKey as Key};
+use crate::kernel::timers::TimerService;
 
 fn is_real(which: usize) -> bool {
     which == libc::ITIMER_REAL as usize
@@ -118,7 +99,7 @@ fn arm(tg: &Arc<ThreadGroup>, service: &Arc<TimerService>, which: usize, gen: u6
     let key = if is_real(which) {
         Key::Host(service.arm(deadline::at(at, monotonic_now()), fire))
     } else {
-        Key::Cpu(CpuTimers::arm(tg, service, CpuClockOf::Process, at, fire))
+        Key::Cpu(cpu_tick::arm(tg, service, CpuClockOf::Process, at, fire))
     };
     let mut g = tg.inner.lock().unwrap();
     let it = &mut g.itimers[which];

@@ -17,6 +17,7 @@ pub mod activity;
 mod caller;
 pub mod clock;
 pub mod clone;
+pub mod cpu_tick;
 pub mod cpu_timers;
 pub mod credentials;
 pub mod deadline;
@@ -35,6 +36,7 @@ pub mod syscall_table;
 pub mod task;
 pub mod task_run;
 pub mod thread_group;
+pub mod timer_state;
 pub mod timers;
 pub mod uts;
 

@@ -15,17 +15,19 @@
 //! next period. So a timer whose signal stays blocked costs nothing, and
 //! one period's signal is never queued twice.
 
-use std::collections::BTreeMap;
+use std::any::Any;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use crate::errno::Errno;
 use crate::kernel::clock::Clock;
-use crate::kernel::cpu_timers::{CpuTimerKey, CpuTimers, TICK};
+use crate::kernel::cpu_tick;
+use crate::kernel::cpu_timers::{CpuTimerKey, TICK};
 use crate::kernel::deadline;
 use crate::kernel::signal::SigInfo;
 use crate::kernel::signal_send::{ignored, send_group};
 use crate::kernel::thread_group::ThreadGroup;
+use crate::kernel::timer_state::ProcessTimer;
 use crate::kernel::timers::{TimerKey, TimerService};
 use crate::kernel::TaskHandle;
 
@@ -218,7 +220,7 @@ impl PosixTimer {
                 if now >= value {
                     return true;
                 }
-                let key = CpuTimers::arm(&tg, &self.service, of, value, fire);
+                let key = cpu_tick::arm(&tg, &self.service, of, value, fire);
                 st.armed = Some(Armed::Cpu(Arc::downgrade(&tg), key));
             }
             None if matches!(self.clock, Clock::ProcessCpu(_) | Clock::ThreadCpu(_)) => {
@@ -345,78 +347,6 @@ fn forward(v: Duration, interval: Duration, now: Duration) -> (Duration, u64) {
     (next, missed.min(u64::MAX as u128) as u64)
 }
 
-/// The timers of one process, by id.
-#[derive(Default)]
-pub struct PosixTimers {
-    inner: Mutex<Table>,
-}
-
-#[derive(Default)]
-struct Table {
-    timers: BTreeMap<i32, Arc<PosixTimer>>,
-    /// Linux hands ids out in order, wrapping at INT_MAX.
-    next_id: i32,
-}
-
-impl PosixTimers {
-    /// Adds the timer `make` builds with a fresh id; EAGAIN once `limit`
-    /// timers exist (Linux counts timers against RLIMIT_SIGPENDING).
-    pub fn create(
-        &self,
-        limit: u64,
-        make: impl FnOnce(i32) -> Arc<PosixTimer>,
-    ) -> Result<i32, Errno> {
-        let mut t = self.inner.lock().unwrap();
-        if t.timers.len() as u64 >= limit {
-            return Err(Errno::EAGAIN);
-        }
-        let mut id = t.next_id;
-        while t.timers.contains_key(&id) {
-            id = id.checked_add(1).unwrap_or(0);
-        }
-        t.next_id = id.checked_add(1).unwrap_or(0);
-        t.timers.insert(id, make(id));
-        Ok(id)
-    }
-
-    /// The timer `id`; EINVAL if there is none.
-    pub fn get(&self, id: i32) -> Result<Arc<PosixTimer>, Errno> {
-        self.inner
-            .lock()
-            .unwrap()
-            .timers
-            .get(&id)
-            .cloned()
-            .ok_or(Errno::EINVAL)
-    }
-
-    pub fn delete(&self, id: i32) -> Result<(), Errno> {
-        let t = self
-            .inner
-            .lock()
-            .unwrap()
-            .timers
-            .remove(&id)
-            .ok_or(Errno::EINVAL)?;
-        t.delete();
-        Ok(())
-    }
-
-    /// Deletes every timer (execve, and the process's exit).
-    pub fn clear(&self) {
-        let all = std::mem::take(&mut self.inner.lock().unwrap().timers);
-        for t in all.values() {
-            t.delete();
-        }
-    }
-
-    /// Every timer, newest first (/proc/PID/timers, in Linux's order).
-    pub fn list(&self) -> Vec<Arc<PosixTimer>> {
-        let t = self.inner.lock().unwrap();
-        t.timers.values().rev().cloned().collect()
-    }
-}
-
 /// Called by whoever dequeues a signal of `tg` (delivery, sigtimedwait,
 /// signalfd): a POSIX timer's signal gets its overrun, and its timer the
 /// next period. The private word is cleared, as Linux clears it.
@@ -432,6 +362,26 @@ pub fn delivered(tg: &ThreadGroup, info: &mut SigInfo) {
     let id = info.fields[TID_OVERRUN] as u32 as i32;
     if let Ok(t) = tg.posix_timers.get(id) {
         t.delivered(gen, info);
+    }
+}
+
+/// The POSIX timer `id` of `tg`; EINVAL if there is none.
+pub fn lookup(tg: &ThreadGroup, id: i32) -> Result<Arc<PosixTimer>, Errno> {
+    let any = tg.posix_timers.get(id)?.into_any();
+    any.downcast::<PosixTimer>().map_err(|_| Errno::EINVAL)
+}
+
+impl ProcessTimer for PosixTimer {
+    fn delete(&self) {
+        PosixTimer::delete(self)
+    }
+
+    fn delivered(self: Arc<Self>, gen: u32, info: &mut SigInfo) {
+        PosixTimer::delivered(&self, gen, info)
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
     }
 }
 

@@ -47,7 +47,8 @@ impl Task {
             }
             if self.tg.cpu_timers.any() {
                 let ns = self.handle.utime_ns.load(Ordering::Relaxed);
-                self.tg.cpu_timers.fire_due(&self.tg, self.tid, ns);
+                let tg = &self.tg;
+                tg.cpu_timers.fire_due(self.tid, ns, &|| tg.cpu_time_ns());
             }
             match ev {
                 Event::Syscall => {

@@ -41,7 +41,7 @@ pub struct TgInner {
     pub pgid: i32,
     pub sid: i32,
     /// setitimer's ITIMER_REAL, ITIMER_VIRTUAL and ITIMER_PROF.
-    pub itimers: crate::kernel::itimers::Itimers,
+    pub itimers: crate::kernel::timer_state::Itimers,
     /// Accumulated CPU time of reaped children, for times()/getrusage.
     pub children_utime: std::time::Duration,
     /// Set while the group is stopped by a job-control signal.
@@ -71,7 +71,7 @@ pub struct ThreadGroup {
     /// Deadlines on the CPU clocks of the group and its threads.
     pub cpu_timers: crate::kernel::cpu_timers::CpuTimers,
     /// timer_create's timers.
-    pub posix_timers: crate::kernel::posix_timers::PosixTimers,
+    pub posix_timers: crate::kernel::timer_state::PosixTimers,
 }
 
 impl ThreadGroup {

@@ -10,9 +10,10 @@ use crate::caps::CAP_WAKE_ALARM;
 use crate::errno::{Errno, SysResult};
 use crate::kernel::clock::Clock;
 use crate::kernel::deadline;
-use crate::kernel::posix_timers::{Notify, PosixTimer};
+use crate::kernel::posix_timers::{self, Notify, PosixTimer};
 use crate::kernel::signal::NSIG;
 use crate::kernel::task::Task;
+use crate::kernel::timer_state::ProcessTimer;
 use crate::usermem::UserPtr;
 
 pub fn register(t: &mut Table) {
@@ -126,7 +127,9 @@ fn sys_timer_create(t: &mut Task, a: &SyscallArgs) -> SysResult {
             },
             n => n,
         };
-        PosixTimer::new(timer_id, id, clock, notify, &tg, service)
+        let timer: Arc<dyn ProcessTimer> =
+            PosixTimer::new(timer_id, id, clock, notify, &tg, service);
+        timer
     })?;
     if let Err(e) = t.copy_out(a.ptr::<i32>(2), &timer_id) {
         let _ = t.tg.posix_timers.delete(timer_id);
@@ -159,7 +162,7 @@ fn sys_timer_settime(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let its: libc::itimerspec = t.copy_in(new)?;
     let value = deadline::duration_of(&its.it_value)?;
     let interval = deadline::duration_of(&its.it_interval)?;
-    let timer = t.tg.posix_timers.get(id)?;
+    let timer = posix_timers::lookup(&t.tg, id)?;
     let at = if value.is_zero() {
         None
     } else if absolute {
@@ -175,13 +178,13 @@ fn sys_timer_settime(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_timer_gettime(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let (left, int) = t.tg.posix_timers.get(a.int(0))?.get();
+    let (left, int) = posix_timers::lookup(&t.tg, a.int(0))?.get();
     t.copy_out(a.ptr(1), &spec(left, int))?;
     Ok(0)
 }
 
 fn sys_timer_getoverrun(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    Ok(t.tg.posix_timers.get(a.int(0))?.overrun() as u64)
+    Ok(posix_timers::lookup(&t.tg, a.int(0))?.overrun() as u64)
 }
 
 fn sys_timer_delete(t: &mut Task, a: &SyscallArgs) -> SysResult {

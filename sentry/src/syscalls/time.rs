@@ -7,7 +7,8 @@ use std::time::Duration;
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::clock::{is_thread_cpu_clock, realtime_now, Clock};
-use crate::kernel::cpu_timers::{CpuClockOf, CpuTimers};
+use crate::kernel::cpu_tick;
+use crate::kernel::cpu_timers::CpuClockOf;
 use crate::kernel::deadline;
 use crate::kernel::itimers;
 use crate::kernel::task::Task;
@@ -221,7 +222,7 @@ fn sleep_cpu(
     target: Duration,
 ) -> Result<(), Errno> {
     let w = t.handle.waiter.clone();
-    let key = CpuTimers::arm(
+    let key = cpu_tick::arm(
         tg,
         &t.kernel.timers,
         of,

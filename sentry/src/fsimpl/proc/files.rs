@@ -809,10 +809,13 @@ const LIMITS: [(&str, &str); 16] = [
 /// the signal and its value (a pointer, in hex), how it notifies and whom
 /// (pid, or tid with SIGEV_THREAD_ID), and the clock.
 fn posix_timers(t: &Target) -> Result<Vec<u8>, Errno> {
-    use crate::kernel::posix_timers::Notify;
+    use crate::kernel::posix_timers::{Notify, PosixTimer};
     let tg = t.tg()?;
     let mut o = String::new();
     for timer in tg.posix_timers.list() {
+        let Ok(timer) = timer.into_any().downcast::<PosixTimer>() else {
+            continue;
+        };
         let (signo, value, how, whom, id) = match &timer.notify {
             Notify::None { signo, value } => (*signo, *value, "none", "pid", tg.tgid),
             Notify::Signal {

@@ -11,7 +11,10 @@
 //! memory and its sleeps; `signal_send.rs`, `signal_frame.rs`, `exit.rs`,
 //! `clone.rs`, `exec.rs`, `futex.rs` and `debug.rs` act on tasks; and
 //! `task_run.rs`, the run loop, calls into them and the syscall table.
-//! `ipc/` is the SysV IPC namespace.
+//! `ipc/` is the SysV IPC namespace. Timers: `timers.rs` (the kernel's
+//! timer service), `cpu_timers.rs` and `timer_state.rs` (data a thread
+//! group holds), `clock.rs`, `cpu_tick.rs`, `itimers.rs` and
+//! `posix_timers.rs` (acting on it).
 
 pub mod activity;
 mod caller;

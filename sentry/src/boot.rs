@@ -295,6 +295,7 @@ impl Sandbox {
             robust_list: 0,
             vfork_parent: None,
             regs_replaced: false,
+            restart: None,
             exit_code: None,
         };
         if !init.cwd.is_empty() {

@@ -115,6 +115,10 @@ impl Errno {
     pub const ERESTARTSYS: Errno = Errno(512);
     /// Restart only if no handler runs.
     pub const ERESTARTNOHAND: Errno = Errno(514);
+    /// Restart through restart_syscall, which continues what the task's
+    /// restart block says (a sleep with the time left), only if no handler
+    /// runs.
+    pub const ERESTART_RESTARTBLOCK: Errno = Errno(516);
 
     pub fn from_io(e: &std::io::Error) -> Errno {
         Errno(e.raw_os_error().unwrap_or(libc::EIO))

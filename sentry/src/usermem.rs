@@ -44,6 +44,8 @@ pod!(
     libc::statfs,
     libc::itimerval,
     libc::itimerspec,
+    libc::sigevent,
+    libc::timex,
     libc::pollfd,
     libc::siginfo_t,
     libc::stack_t,

@@ -7,7 +7,10 @@
  *  - a pipe's write end closed (deleted from the set first) while another
  *    thread sleeps in epoll_wait hangs up the read end, and the sleeper
  *    sees it: the set must not keep the closed end alive;
- *  - a descriptor added while another thread sleeps wakes it.
+ *  - a descriptor added while another thread sleeps wakes it;
+ *  - epolls watching one another in a loop are refused (ELOOP), and
+ *    EPOLLEXCLUSIVE goes only on ADD, not on an epoll, and its interest
+ *    cannot be modified (EINVAL).
  * Prints one line per fact and PASS.
  */
 #define _GNU_SOURCE
@@ -162,6 +165,39 @@ static void add_while_asleep(void)
 	close(ep);
 }
 
+static void loops_and_exclusive(void)
+{
+	int a = epoll_create1(0), b = epoll_create1(0), p[2];
+	pipe(p);
+	struct epoll_event ev = {.events = EPOLLIN};
+	check("an epoll watches another", epoll_ctl(a, EPOLL_CTL_ADD, b, &ev) == 0);
+	check("the other watching it back is ELOOP",
+	      epoll_ctl(b, EPOLL_CTL_ADD, a, &ev) == -1 && errno == ELOOP);
+	check("an epoll watching itself is EINVAL",
+	      epoll_ctl(a, EPOLL_CTL_ADD, a, &ev) == -1 && errno == EINVAL);
+	check("after the delete the reverse watch works",
+	      epoll_ctl(a, EPOLL_CTL_DEL, b, NULL) == 0 && epoll_ctl(b, EPOLL_CTL_ADD, a, &ev) == 0);
+	ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+	int c = epoll_create1(0);
+	check("EPOLLEXCLUSIVE on an epoll is EINVAL",
+	      epoll_ctl(c, EPOLL_CTL_ADD, a, &ev) == -1 && errno == EINVAL);
+	check("EPOLLEXCLUSIVE on a pipe is fine", epoll_ctl(c, EPOLL_CTL_ADD, p[0], &ev) == 0);
+	ev.events = EPOLLIN;
+	check("modifying an exclusive interest is EINVAL",
+	      epoll_ctl(c, EPOLL_CTL_MOD, p[0], &ev) == -1 && errno == EINVAL);
+	ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+	check("EPOLL_CTL_MOD with EPOLLEXCLUSIVE is EINVAL",
+	      epoll_ctl(b, EPOLL_CTL_MOD, a, &ev) == -1 && errno == EINVAL);
+	ev.events = EPOLLIN | EPOLLEXCLUSIVE | EPOLLONESHOT;
+	check("EPOLLEXCLUSIVE with EPOLLONESHOT is EINVAL",
+	      epoll_ctl(c, EPOLL_CTL_ADD, p[1], &ev) == -1 && errno == EINVAL);
+	close(a);
+	close(b);
+	close(c);
+	close(p[0]);
+	close(p[1]);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -169,6 +205,7 @@ int main(void)
 	unpollable();
 	close_while_asleep();
 	add_while_asleep();
+	loops_and_exclusive();
 	if (failed)
 		return 1;
 	printf("PASS\n");

@@ -86,6 +86,19 @@ fn epoll_edges_unpollable_files_and_changes_during_the_wait_match_linux() {
     native_then_sandboxed("epoll_edges", &[], SHORT);
 }
 
+/// POSIX timers: SIGEV_SIGNAL, SIGEV_THREAD_ID and SIGEV_NONE on the
+/// wall, monotonic and boot clocks and on the process and thread CPU
+/// clocks (fired in loops without syscalls), their siginfo, overruns
+/// counted while the signal is blocked, gettime/settime/delete, none in a
+/// fork child or after exec, glibc's SIGEV_THREAD; clock_nanosleep on the
+/// process CPU clock waiting for CPU another thread burns; ITIMER_VIRTUAL;
+/// RUSAGE_CHILDREN; adjtimex and clock_adjtime reads and refusals;
+/// restart_syscall with nothing to restart; Linux's errnos.
+#[test]
+fn posix_timers_cpu_clocks_and_adjtimex_behave_as_on_linux() {
+    native_then_sandboxed("posix_timers", &[], SHORT);
+}
+
 /// Timed calls with i64::MAX seconds (relative and absolute), negative
 /// times and nanoseconds out of range: Linux's errnos, or the call's
 /// normal end, and a sandbox that lives on (an overflowing deadline used

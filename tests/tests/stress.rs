@@ -14,14 +14,13 @@ use std::time::Duration;
 use tests::{c_program, host_program, require, sandbox, Cmd, Output};
 
 /// Stressors of the calls the Sentry serves: processes, memory, signals,
-/// IPC, files, pipes, sockets, timers. Left out: `epoll` (it needs
-/// timer_create, not implemented: ENOSYS).
+/// IPC, files, pipes, sockets, epoll, timers and clocks.
 const STRESSORS: &[&str] = &[
     "cpu", "fork", "clone", "zombie", "vm", "mmap", "mremap", "madvise", "brk", "malloc", "memfd",
     "pipe", "tee", "splice", "switch", "futex", "sem", "shm", "msg", "signal", "sigq", "sigsegv",
-    "sigpipe", "kill", "eventfd", "timerfd", "poll", "sock", "dir", "dentry", "open", "rename",
-    "link", "symlink", "chmod", "chdir", "hdd", "seek", "fcntl", "lockf", "flock", "xattr",
-    "inotify", "procfs", "sysinfo", "get", "yield",
+    "sigpipe", "kill", "eventfd", "timerfd", "timer", "itimer", "clock", "epoll", "poll", "sock",
+    "dir", "dentry", "open", "rename", "link", "symlink", "chmod", "chdir", "hdd", "seek", "fcntl",
+    "lockf", "flock", "xattr", "inotify", "procfs", "sysinfo", "get", "yield",
 ];
 
 fn seconds(var: &str, default: u64) -> u64 {

@@ -136,6 +136,13 @@ impl Epoll {
         self.changes.notify_all();
     }
 
+    /// The files of the interest list that still exist (for the loop
+    /// check of nested epolls).
+    pub fn files(&self) -> Vec<Arc<File>> {
+        let m = self.interest.lock().unwrap();
+        m.values().filter_map(|i| i.file.upgrade()).collect()
+    }
+
     /// Which version of the interest list a snapshot saw.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
@@ -149,6 +156,10 @@ impl Epoll {
     pub fn modify(&self, fd: i32, f: &Arc<File>, events: u32, data: u64) -> Result<(), Errno> {
         let mut m = self.interest.lock().unwrap();
         let i = m.get_mut(&Self::key(fd, f)).ok_or(Errno::ENOENT)?;
+        // An exclusive wake-up interest cannot be changed (Linux: EINVAL).
+        if i.events & libc::EPOLLEXCLUSIVE as u32 != 0 {
+            return Err(Errno::EINVAL);
+        }
         drop_edge(i);
         i.events = events;
         i.data = data;

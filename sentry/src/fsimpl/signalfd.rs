@@ -45,10 +45,10 @@ impl SignalFd {
     /// the process's.
     fn dequeue(&self, h: &TaskHandle) -> Option<SigInfo> {
         let take = !*self.mask.lock().unwrap();
-        if let Some(i) = h.sig.lock().unwrap().pending.take(take) {
-            return Some(i);
-        }
-        h.tg.inner.lock().unwrap().pending.take(take)
+        let own = h.sig.lock().unwrap().pending.take(take);
+        let mut info = own.or_else(|| h.tg.inner.lock().unwrap().pending.take(take))?;
+        crate::kernel::posix_timers::delivered(&h.tg, &mut info);
+        Some(info)
     }
 }
 

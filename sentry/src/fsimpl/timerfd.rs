@@ -1,9 +1,10 @@
 //! timerfd: a timer whose expirations are read as a 64-bit count.
 
-use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use crate::errno::Errno;
+use crate::kernel::timers::{TimerKey, TimerService};
 use crate::vfs::Caller;
 use crate::vfs::{File, FileOps};
 use crate::waiter::WaitQueue;
@@ -13,8 +14,11 @@ struct State {
     deadline: Option<Instant>,
     interval: Duration,
     expirations: u64,
-    /// Bumped by every settime: a waker thread of an older setting stops.
+    /// Bumped by every settime: an expiry armed for an older setting does
+    /// nothing.
     generation: u64,
+    /// The expiry armed on the timer service, if any.
+    armed: Option<TimerKey>,
 }
 
 impl State {
@@ -40,41 +44,41 @@ impl State {
     }
 }
 
+/// A timerfd. Its expiries are counted from the clock when it is read or
+/// polled; the kernel's timer service only tells readers and pollers when
+/// the next one is due. Once it has, nothing is news until a read takes
+/// the count, so the next expiry is armed by that read, not by each
+/// period: a timer of a nanosecond period costs a wake-up per read
+/// (stress-ng's timerfd stressor arms a thousand such timers), and an
+/// armed timerfd costs an entry in the service's heap, not a thread.
 pub struct TimerFd {
     /// The clock absolute settings are measured on.
     pub clock: i32,
     st: Mutex<State>,
     queue: WaitQueue,
-    /// Wakes the waker thread: a read took the expirations (the next one
-    /// is news again), or a new setting replaced its own.
-    rearm: Condvar,
+    service: Arc<TimerService>,
+    /// Itself, for the service's callbacks (which must not keep it open).
+    me: Weak<TimerFd>,
     ino: u64,
 }
 
-/// How long a waker waits at most before it looks whether its timer is
-/// still open.
-const RECHECK: Duration = Duration::from_secs(1);
-
 impl TimerFd {
-    pub fn new(clock: i32) -> Arc<TimerFd> {
-        Arc::new(TimerFd {
+    pub fn new(clock: i32, service: Arc<TimerService>) -> Arc<TimerFd> {
+        Arc::new_cyclic(|me| TimerFd {
             clock,
             st: Mutex::new(State::default()),
             queue: WaitQueue::new(),
-            rearm: Condvar::new(),
+            service,
+            me: me.clone(),
             ino: super::anon_ino(),
         })
     }
 
     /// Arms (or with `value` zero disarms) the timer; returns the old
     /// (time left, interval).
-    pub fn set(
-        self: &Arc<Self>,
-        first: Option<Instant>,
-        interval: Duration,
-    ) -> (Duration, Duration) {
+    pub fn set(&self, first: Option<Instant>, interval: Duration) -> (Duration, Duration) {
         let now = Instant::now();
-        let (old, gen) = {
+        let old = {
             let mut st = self.st.lock().unwrap();
             st.update(now);
             let old = (
@@ -83,21 +87,52 @@ impl TimerFd {
                     .unwrap_or_default(),
                 st.interval,
             );
+            if let Some(k) = st.armed.take() {
+                self.service.cancel(k);
+            }
             st.deadline = first;
             st.interval = interval;
             st.expirations = 0;
             st.generation += 1;
-            (old, st.generation)
+            self.arm(&mut st);
+            old
         };
-        self.rearm.notify_all();
-        if first.is_some() {
-            let weak: Weak<TimerFd> = Arc::downgrade(self);
-            let _ = std::thread::Builder::new()
-                .name("timerfd".into())
-                .spawn(move || waker(weak, gen));
-        }
         self.queue.notify_all();
         old
+    }
+
+    /// Arms the service for the next expiry of the current setting.
+    fn arm(&self, st: &mut State) {
+        let Some(d) = st.deadline else { return };
+        let gen = st.generation;
+        let weak = self.me.clone();
+        st.armed = Some(self.service.arm(
+            d,
+            Box::new(move || {
+                if let Some(tf) = weak.upgrade() {
+                    tf.expired(gen);
+                }
+            }),
+        ));
+    }
+
+    /// The expiry armed for setting `gen` is due: wake readers and
+    /// pollers (a read arms the next one).
+    fn expired(&self, gen: u64) {
+        {
+            let mut st = self.st.lock().unwrap();
+            if st.generation != gen {
+                return;
+            }
+            st.armed = None;
+            st.update(Instant::now());
+            if st.expirations == 0 {
+                // A read took the count first: wait for the next expiry.
+                self.arm(&mut st);
+                return;
+            }
+        }
+        self.queue.notify_all();
     }
 
     /// (time left, interval) for timerfd_gettime.
@@ -120,38 +155,19 @@ impl TimerFd {
             return None;
         }
         let n = std::mem::take(&mut st.expirations);
-        drop(st);
-        self.rearm.notify_all();
+        // The count is taken: the next expiry is news again.
+        if st.armed.is_none() {
+            self.arm(&mut st);
+        }
         Some(n)
     }
 }
 
-/// Tells readers and pollers of the timer of setting `gen` when it
-/// expires. Once it has, nothing is new until a read takes the count: the
-/// waker then waits for that read, not for each period, so a timer of a
-/// nanosecond period costs a wake-up per read, not a spinning thread
-/// (stress-ng's timerfd stressor arms a thousand such timers).
-fn waker(weak: Weak<TimerFd>, gen: u64) {
-    loop {
-        let Some(tf) = weak.upgrade() else { return };
-        let mut st = tf.st.lock().unwrap();
-        if st.generation != gen {
-            return;
+impl Drop for TimerFd {
+    fn drop(&mut self) {
+        if let Some(k) = self.st.get_mut().unwrap().armed.take() {
+            self.service.cancel(k);
         }
-        let now = Instant::now();
-        st.update(now);
-        if st.expirations > 0 {
-            drop(st);
-            tf.queue.notify_all();
-            let st = tf.st.lock().unwrap();
-            if st.generation == gen && st.expirations > 0 {
-                drop(tf.rearm.wait_timeout(st, RECHECK).unwrap());
-            }
-            continue;
-        }
-        let Some(d) = st.deadline else { return };
-        let wait = d.saturating_duration_since(now).min(RECHECK);
-        drop(tf.rearm.wait_timeout(st, wait).unwrap());
     }
 }
 

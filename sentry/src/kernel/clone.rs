@@ -207,6 +207,7 @@ impl Task {
             robust_list: 0,
             vfork_parent: vfork.clone(),
             regs_replaced: false,
+            restart: None,
             exit_code: None,
         };
         let fpu = (!fpu.0.is_empty()).then_some(fpu);

@@ -128,6 +128,8 @@ impl Task {
         self.clear_child_tid = 0;
 
         self.fds.close_on_exec();
+        // POSIX timers do not survive exec (ITIMER_REAL does).
+        self.tg.posix_timers.clear();
         {
             let mut acts = self.tg.actions.lock().unwrap();
             for a in acts.iter_mut() {

@@ -20,13 +20,17 @@ pub fn task_exited(k: &Arc<Kernel>, handle: &Arc<TaskHandle>, tg: &Arc<ThreadGro
     let last = {
         let mut i = tg.inner.lock().unwrap();
         i.tasks.retain(|t| t.tid != handle.tid);
+        tg.exited_cpu_ns
+            .fetch_add(handle.utime_ns.load(Ordering::Relaxed), Ordering::Relaxed);
         i.tasks.is_empty()
     };
+    tg.cpu_timers.thread_exited(handle.tid);
     k.pids.lock().unwrap().tasks.remove(&handle.tid);
     if !last {
         return;
     }
     k.locks.exited(tg.tgid);
+    tg.posix_timers.clear();
     k.ipc.sem.exit(tg.tgid);
     let (wait_status, children, exit_signal) = {
         let mut i = tg.inner.lock().unwrap();

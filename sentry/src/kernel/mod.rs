@@ -11,12 +11,18 @@
 //! memory and its sleeps; `signal_send.rs`, `signal_frame.rs`, `exit.rs`,
 //! `clone.rs`, `exec.rs`, `futex.rs` and `debug.rs` act on tasks; and
 //! `task_run.rs`, the run loop, calls into them and the syscall table.
-//! `ipc/` is the SysV IPC namespace.
+//! `ipc/` is the SysV IPC namespace. Timers: `timers.rs` (the kernel's
+//! timer service), `cpu_timers.rs` and `timer_state.rs` (data a thread
+//! group holds), `clock.rs`, `cpu_tick.rs`, `itimers.rs` and
+//! `posix_timers.rs` (acting on it).
 
 pub mod access;
 pub mod activity;
 mod caller;
+pub mod clock;
 pub mod clone;
+pub mod cpu_tick;
+pub mod cpu_timers;
 pub mod credentials;
 pub mod deadline;
 pub mod debug;
@@ -25,6 +31,8 @@ pub mod exit;
 pub mod futex;
 pub mod ipc;
 pub mod pidfd;
+pub mod itimers;
+pub mod posix_timers;
 pub mod rlimits;
 mod robust;
 pub mod seccomp;
@@ -35,6 +43,8 @@ pub mod syscall_table;
 pub mod task;
 pub mod task_run;
 pub mod thread_group;
+pub mod timer_state;
+pub mod timers;
 pub mod uts;
 
 use std::collections::{HashMap, HashSet};
@@ -255,6 +265,8 @@ pub struct Kernel {
     pub netlink_ports: Arc<crate::net::netlink::Ports>,
     /// The sandbox's SysV IPC namespace.
     pub ipc: ipc::IpcNamespace,
+    /// Deadlines on the host clocks (POSIX timers, the CPU-timer tick).
+    pub timers: Arc<timers::TimerService>,
     pub table: Table,
     reported: Mutex<HashSet<(usize, u64)>>,
     /// Wait statuses of processes without a parent in the sandbox (init,
@@ -293,6 +305,7 @@ impl Kernel {
             host_poller,
             netlink_ports: crate::net::netlink::Ports::new(),
             ipc,
+            timers: Arc::new(timers::TimerService::new()),
             table,
             reported: Mutex::new(HashSet::new()),
             top_exits: Mutex::new(Default::default()),

@@ -42,7 +42,14 @@ pub struct Task {
     /// the return value must not be written to rax.
     pub regs_replaced: bool,
     pub exit_code: Option<i32>,
+    /// What restart_syscall continues after a call returned
+    /// ERESTART_RESTARTBLOCK (Linux's restart_block).
+    pub restart: Option<RestartBlock>,
 }
+
+/// The rest of an interrupted call, run by restart_syscall: a sleep to the
+/// deadline first asked for, not the whole time again.
+pub type RestartBlock = Box<dyn FnOnce(&mut Task) -> SysResult + Send>;
 
 /// How a vfork parent waits for its child to exec or exit.
 #[derive(Default)]

@@ -9,6 +9,7 @@ use platform::{Event, PendingContext, XSave};
 
 use crate::errno::Errno;
 use crate::kernel::activity::WaitOn;
+use crate::kernel::posix_timers;
 use crate::kernel::signal::{default_action, DefaultAction, SigAction, SigInfo};
 use crate::kernel::signal_send::notify_parent_stop;
 use crate::kernel::syscall_table::dispatch;
@@ -45,6 +46,11 @@ impl Task {
             if self.tg.cpu_watched.load(Ordering::Relaxed) {
                 self.check_cpu_limit();
             }
+            if self.tg.cpu_timers.any() {
+                let ns = self.handle.utime_ns.load(Ordering::Relaxed);
+                let tg = &self.tg;
+                tg.cpu_timers.fire_due(self.tid, ns, &|| tg.cpu_time_ns());
+            }
             match ev {
                 Event::Syscall => {
                     let nr = self.regs.orig_rax;
@@ -68,7 +74,11 @@ impl Task {
                     if !self.regs_replaced {
                         match r {
                             Ok(v) => self.regs.rax = v,
-                            Err(e) if e == Errno::ERESTARTSYS || e == Errno::ERESTARTNOHAND => {
+                            Err(e)
+                                if e == Errno::ERESTARTSYS
+                                    || e == Errno::ERESTARTNOHAND
+                                    || e == Errno::ERESTART_RESTARTBLOCK =>
+                            {
                                 self.regs.rax = Errno::EINTR.to_ret();
                                 restart = Some(e);
                             }
@@ -118,11 +128,11 @@ impl Task {
     fn take_signal(&mut self) -> Option<SigInfo> {
         let mut s = self.handle.sig.lock().unwrap();
         let mask = s.mask;
-        if let Some(i) = s.pending.take(mask) {
-            return Some(i);
-        }
+        let own = s.pending.take(mask);
         drop(s);
-        self.tg.inner.lock().unwrap().pending.take(mask)
+        let mut info = own.or_else(|| self.tg.inner.lock().unwrap().pending.take(mask))?;
+        posix_timers::delivered(&self.tg, &mut info);
+        Some(info)
     }
 
     /// Delivers pending signals before returning to the application, and
@@ -172,9 +182,13 @@ impl Task {
             }
             return;
         }
-        if let Some(_e) = restart {
-            // No handler ran: the call restarts transparently.
+        if let Some(e) = restart {
+            // No handler ran: the call restarts transparently (through
+            // restart_syscall if it left a restart block).
             self.rewind_syscall();
+            if e == Errno::ERESTART_RESTARTBLOCK {
+                self.regs.rax = libc::SYS_restart_syscall as u64;
+            }
         }
         let saved = self.handle.sig.lock().unwrap().saved_mask.take();
         if let Some(m) = saved {

@@ -40,13 +40,8 @@ pub struct TgInner {
     pub exit_signal: i32,
     pub pgid: i32,
     pub sid: i32,
-    /// ITIMER_REAL generation: bumping it cancels a running timer.
-    pub itimer_gen: u64,
-    pub itimer_deadline: Option<std::time::Instant>,
-    pub itimer_interval: std::time::Duration,
-    /// ITIMER_VIRTUAL and ITIMER_PROF: (generation, expiry as group CPU time,
-    /// interval), indexed by which-1.
-    pub cpu_timers: [(u64, Option<std::time::Duration>, std::time::Duration); 2],
+    /// setitimer's ITIMER_REAL, ITIMER_VIRTUAL and ITIMER_PROF.
+    pub itimers: crate::kernel::timer_state::Itimers,
     /// Accumulated CPU time of reaped children, for times()/getrusage.
     pub children_utime: std::time::Duration,
     /// Set while the group is stopped by a job-control signal.
@@ -72,6 +67,13 @@ pub struct ThreadGroup {
     pub start: std::time::Instant,
     /// A watcher enforces the group's CPU time limit (`rlimits.rs`).
     pub cpu_watched: std::sync::atomic::AtomicBool,
+    /// CPU time of the group's exited threads, nanoseconds (the process
+    /// clock keeps it).
+    pub exited_cpu_ns: std::sync::atomic::AtomicU64,
+    /// Deadlines on the CPU clocks of the group and its threads.
+    pub cpu_timers: crate::kernel::cpu_timers::CpuTimers,
+    /// timer_create's timers.
+    pub posix_timers: crate::kernel::timer_state::PosixTimers,
 }
 
 impl ThreadGroup {
@@ -102,6 +104,9 @@ impl ThreadGroup {
             actions,
             start: std::time::Instant::now(),
             cpu_watched: Default::default(),
+            exited_cpu_ns: Default::default(),
+            cpu_timers: Default::default(),
+            posix_timers: Default::default(),
         })
     }
 
@@ -118,13 +123,15 @@ impl ThreadGroup {
         self.tgid
     }
 
-    /// CPU time of the group's live tasks, nanoseconds.
+    /// CPU time of the group's tasks, the exited ones' included,
+    /// nanoseconds.
     pub fn cpu_time_ns(&self) -> u64 {
-        let tasks = self.inner.lock().unwrap().tasks.clone();
-        tasks
-            .iter()
-            .map(|h| h.utime_ns.load(std::sync::atomic::Ordering::Relaxed))
-            .sum()
+        use std::sync::atomic::Ordering::Relaxed;
+        let i = self.inner.lock().unwrap();
+        // Read under the lock that exit takes to move a task's time over,
+        // so no task is counted twice or not at all.
+        let live: u64 = i.tasks.iter().map(|h| h.utime_ns.load(Relaxed)).sum();
+        live + self.exited_cpu_ns.load(Relaxed)
     }
 }
 

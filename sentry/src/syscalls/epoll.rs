@@ -97,18 +97,61 @@ fn sys_epoll_ctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
         d.copy_from_slice(&b[4..12]);
         Ok((events, u64::from_ne_bytes(d)))
     };
+    let exclusive = libc::EPOLLEXCLUSIVE as u32;
     match op {
         libc::EPOLL_CTL_ADD => {
             let (ev, data) = read_event(t)?;
+            // EPOLLEXCLUSIVE goes with the in/out, error and edge bits
+            // only, and never on an epoll (Linux's EPOLLEXCLUSIVE_OK_BITS).
+            if ev & exclusive != 0 && (ev & !EXCLUSIVE_OK_BITS != 0 || epoll_of(&target).is_ok()) {
+                return Err(Errno::EINVAL);
+            }
+            if reaches(&target, &epf, 0) {
+                return Err(Errno::ELOOP);
+            }
             ep.add(fd, &target, ev, data).map(|_| 0)
         }
         libc::EPOLL_CTL_MOD => {
             let (ev, data) = read_event(t)?;
+            if ev & exclusive != 0 {
+                return Err(Errno::EINVAL);
+            }
             ep.modify(fd, &target, ev, data).map(|_| 0)
         }
         libc::EPOLL_CTL_DEL => ep.delete(fd, &target).map(|_| 0),
         _ => Err(Errno::EINVAL),
     }
+}
+
+/// The events EPOLLEXCLUSIVE may come with.
+const EXCLUSIVE_OK_BITS: u32 = (libc::EPOLLIN
+    | libc::EPOLLOUT
+    | libc::EPOLLRDNORM
+    | libc::EPOLLRDBAND
+    | libc::EPOLLWRNORM
+    | libc::EPOLLWRBAND
+    | libc::EPOLLERR
+    | libc::EPOLLHUP
+    | libc::EPOLLWAKEUP
+    | libc::EPOLLET
+    | libc::EPOLLEXCLUSIVE) as u32;
+
+/// How deep epoll instances may watch one another (Linux's EP_MAX_NESTS).
+const EP_MAX_NESTS: usize = 4;
+
+/// Whether adding `target` to the epoll `ep` would close a loop of epolls
+/// watching one another, or nest them deeper than Linux allows: ELOOP.
+fn reaches(target: &Arc<File>, ep: &Arc<File>, depth: usize) -> bool {
+    let Ok(inner) = epoll_of(target) else {
+        return false;
+    };
+    if depth >= EP_MAX_NESTS {
+        return true;
+    }
+    inner
+        .files()
+        .iter()
+        .any(|f| Arc::ptr_eq(f, ep) || reaches(f, ep, depth + 1))
 }
 
 /// The memory devices (major 1) whose Linux driver has no poll: /dev/mem,

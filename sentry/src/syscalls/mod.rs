@@ -32,6 +32,7 @@ mod pipe;
 mod pkey;
 mod poll;
 mod process_vm;
+mod posix_timer;
 mod read_write;
 mod sched;
 mod seccomp;
@@ -81,6 +82,7 @@ pub fn table() -> Table {
     pkey::register(&mut t);
     poll::register(&mut t);
     process_vm::register(&mut t);
+    posix_timer::register(&mut t);
     read_write::register(&mut t);
     sched::register(&mut t);
     seccomp::register(&mut t);

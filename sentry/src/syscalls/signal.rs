@@ -13,6 +13,12 @@ use crate::usermem::UserPtr;
 
 pub fn register(t: &mut Table) {
     t.add(
+        libc::SYS_restart_syscall,
+        "restart_syscall",
+        Support::Partial("continues nanosleep and relative clock_nanosleep"),
+        sys_restart_syscall,
+    );
+    t.add(
         libc::SYS_rt_sigaction,
         "rt_sigaction",
         Support::Full,
@@ -136,6 +142,9 @@ fn sys_rt_sigprocmask(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_rt_sigreturn(t: &mut Task, _a: &SyscallArgs) -> SysResult {
+    // What a handler interrupted is not continued by a later
+    // restart_syscall (Linux resets the restart block here too).
+    t.restart = None;
     if t.restore_frame().is_err() {
         t.force_signal(SigInfo::new(libc::SIGSEGV, libc::SI_KERNEL));
     }
@@ -377,12 +386,10 @@ fn sys_rt_sigtimedwait(t: &mut Task, a: &SyscallArgs) -> SysResult {
         None
     };
     let take = |t: &Task| -> Option<SigInfo> {
-        let mut s = t.handle.sig.lock().unwrap();
-        if let Some(i) = s.pending.take(!set) {
-            return Some(i);
-        }
-        drop(s);
-        t.tg.inner.lock().unwrap().pending.take(!set)
+        let own = t.handle.sig.lock().unwrap().pending.take(!set);
+        let mut info = own.or_else(|| t.tg.inner.lock().unwrap().pending.take(!set))?;
+        crate::kernel::posix_timers::delivered(&t.tg, &mut info);
+        Some(info)
     };
     // The waited-for signals are unblocked while waiting only in the sense
     // that they end the wait; they are taken here, not delivered.
@@ -420,4 +427,14 @@ fn sys_rt_sigtimedwait(t: &mut Task, a: &SyscallArgs) -> SysResult {
     }
     let _ = bit(info.signo);
     Ok(info.signo as u64)
+}
+
+/// Continues the call a signal interrupted with ERESTART_RESTARTBLOCK (the
+/// run loop points the task here when no handler ran); without a restart
+/// block, EINTR, as Linux's do_no_restart_syscall.
+fn sys_restart_syscall(t: &mut Task, _a: &SyscallArgs) -> SysResult {
+    match t.restart.take() {
+        Some(rest) => rest(t),
+        None => Err(Errno::EINTR),
+    }
 }

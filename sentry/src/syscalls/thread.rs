@@ -313,8 +313,16 @@ fn wait_child(
     };
     if consume && ev == ChildEvent::Exited {
         let k = &t.kernel;
-        tg.inner.lock().unwrap().children.retain(|c| c.tgid != cpid);
-        k.pids.lock().unwrap().groups.remove(&cpid);
+        let child = k.pids.lock().unwrap().groups.remove(&cpid);
+        // The reaped child's CPU time, and its own reaped children's, go
+        // to the parent's RUSAGE_CHILDREN and times()'s tms_cutime.
+        let used = child.map(|c| {
+            let own = std::time::Duration::from_nanos(c.cpu_time_ns());
+            own + c.inner.lock().unwrap().children_utime
+        });
+        let mut g = tg.inner.lock().unwrap();
+        g.children.retain(|c| c.tgid != cpid);
+        g.children_utime += used.unwrap_or_default();
     }
     Ok(found)
 }

@@ -2,13 +2,15 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
+use crate::kernel::clock::{is_thread_cpu_clock, realtime_now, Clock};
+use crate::kernel::cpu_tick;
+use crate::kernel::cpu_timers::CpuClockOf;
 use crate::kernel::deadline;
-use crate::kernel::signal::SigInfo;
-use crate::kernel::signal_send::send_group;
+use crate::kernel::itimers;
 use crate::kernel::task::Task;
 use crate::kernel::thread_group::ThreadGroup;
 use crate::usermem::UserPtr;
@@ -62,7 +64,7 @@ pub fn register(t: &mut Table) {
         libc::SYS_setitimer,
         "setitimer",
         Support::Partial(
-            "ITIMER_VIRTUAL and ITIMER_PROF both count the group's CPU time, checked every 5 ms",
+            "ITIMER_VIRTUAL and ITIMER_PROF both count the process's CPU time, checked every 4 ms",
         ),
         sys_setitimer,
     );
@@ -79,6 +81,22 @@ pub fn register(t: &mut Table) {
         sys_clock_settime,
     );
     t.add(
+        libc::SYS_adjtimex,
+        "adjtimex",
+        Support::Partial(
+            "reads only (a synchronised clock, TIME_OK); any change is EPERM: the sandbox cannot steer the host clock",
+        ),
+        sys_adjtimex,
+    );
+    t.add(
+        libc::SYS_clock_adjtime,
+        "clock_adjtime",
+        Support::Partial(
+            "CLOCK_REALTIME reads only, as adjtimex; any change is EPERM; other clocks EOPNOTSUPP",
+        ),
+        sys_clock_adjtime,
+    );
+    t.add(
         libc::SYS_settimeofday,
         "settimeofday",
         Support::Partial("the sandbox may not set the clock: EPERM"),
@@ -86,15 +104,7 @@ pub fn register(t: &mut Table) {
     );
 }
 
-pub fn monotonic_now() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
+pub use crate::kernel::clock::monotonic_now;
 
 fn to_ts(d: Duration) -> libc::timespec {
     libc::timespec {
@@ -109,74 +119,16 @@ fn read_ts(t: &Task, addr: UserPtr<libc::timespec>) -> Result<Duration, Errno> {
 }
 
 fn cpu_time(t: &Task, clock: i32) -> Duration {
-    let ns = match clock {
-        libc::CLOCK_THREAD_CPUTIME_ID => t.handle.utime_ns.load(Ordering::Relaxed),
-        _ => {
-            t.tg.inner
-                .lock()
-                .unwrap()
-                .tasks
-                .iter()
-                .map(|h| h.utime_ns.load(Ordering::Relaxed))
-                .sum()
+    match clock {
+        libc::CLOCK_THREAD_CPUTIME_ID => {
+            Duration::from_nanos(t.handle.utime_ns.load(Ordering::Relaxed))
         }
-    };
-    Duration::from_nanos(ns)
-}
-
-/// The CPU time of a clock named by a pid or tid (clock_getcpuclockid,
-/// pthread_getcpuclockid): Linux encodes it as ~(id << 3) | flags, where bit
-/// 2 means a thread and the low bits the kind (PROF, VIRT, SCHED).
-fn dynamic_cpu_clock(t: &Task, clock: i32) -> Result<Duration, Errno> {
-    let id = !(clock >> 3);
-    if clock & 3 == 3 {
-        return Err(Errno::EINVAL);
+        _ => Duration::from_nanos(t.tg.cpu_time_ns()),
     }
-    if clock & 4 != 0 {
-        let h = if id == 0 {
-            t.handle.clone()
-        } else {
-            t.kernel.task(id).ok_or(Errno::EINVAL)?
-        };
-        return Ok(Duration::from_nanos(h.utime_ns.load(Ordering::Relaxed)));
-    }
-    let tg = if id == 0 {
-        t.tg.clone()
-    } else {
-        t.kernel.group(id).ok_or(Errno::EINVAL)?
-    };
-    Ok(group_cpu(&tg))
-}
-
-fn group_cpu(tg: &ThreadGroup) -> Duration {
-    let ns: u64 = tg
-        .inner
-        .lock()
-        .unwrap()
-        .tasks
-        .iter()
-        .map(|h| h.utime_ns.load(Ordering::Relaxed))
-        .sum();
-    Duration::from_nanos(ns)
 }
 
 fn clock_now(t: &Task, clock: i32) -> Result<Duration, Errno> {
-    if clock < 0 {
-        return dynamic_cpu_clock(t, clock);
-    }
-    match clock {
-        libc::CLOCK_REALTIME | libc::CLOCK_REALTIME_COARSE | libc::CLOCK_TAI => {
-            Ok(SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .unwrap_or_default())
-        }
-        libc::CLOCK_MONOTONIC
-        | libc::CLOCK_MONOTONIC_RAW
-        | libc::CLOCK_MONOTONIC_COARSE
-        | libc::CLOCK_BOOTTIME => Ok(monotonic_now()),
-        libc::CLOCK_PROCESS_CPUTIME_ID | libc::CLOCK_THREAD_CPUTIME_ID => Ok(cpu_time(t, clock)),
-        _ => Err(Errno::EINVAL),
-    }
+    Ok(Clock::of(t, clock)?.now())
 }
 
 fn sys_clock_gettime(t: &mut Task, a: &SyscallArgs) -> SysResult {
@@ -204,9 +156,7 @@ fn sys_clock_getres(t: &mut Task, a: &SyscallArgs) -> SysResult {
 
 fn sys_gettimeofday(t: &mut Task, a: &SyscallArgs) -> SysResult {
     if !a.addr(0).is_null() {
-        let now = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default();
+        let now = realtime_now();
         let tv = libc::timeval {
             tv_sec: now.as_secs() as i64,
             tv_usec: now.subsec_micros() as i64,
@@ -221,62 +171,101 @@ fn sys_gettimeofday(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_time(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
+    let now = realtime_now().as_secs();
     if !a.addr(0).is_null() {
         t.copy_out(a.ptr(0), &now)?;
     }
     Ok(now)
 }
 
-/// Sleeps until `deadline`; if a signal interrupts, writes the time left to
-/// `rem` (when non-zero) and asks for a restart-or-EINTR.
-fn sleep_until(t: &mut Task, deadline: Instant, rem: UserPtr<libc::timespec>) -> SysResult {
-    match t.sleep(Some(deadline)) {
+/// Sleeps until `clock` reads `target`. A signal with a handler ends it
+/// with EINTR and, for a relative sleep, the time left in `rem`; without
+/// one (a stop and SIGCONT, a signal only a tracer sees) a relative sleep
+/// goes on through restart_syscall to the same target, and an absolute
+/// one simply starts again.
+fn sleep_on(
+    t: &mut Task,
+    clock: Clock,
+    target: Duration,
+    rem: UserPtr<libc::timespec>,
+    absolute: bool,
+) -> SysResult {
+    let r = match clock.cpu_target() {
+        Some((tg, of)) => sleep_cpu(t, &clock, &tg, of, target),
+        None => t.sleep(Some(deadline::at(target, clock.now()))),
+    };
+    match r {
         Ok(()) => Ok(0),
-        Err(e) => {
-            if !rem.is_null() {
-                let left = deadline.saturating_duration_since(Instant::now());
-                t.copy_out(rem, &to_ts(left))?;
+        Err(e) if e == Errno::ERESTARTSYS => {
+            if absolute {
+                return Err(Errno::ERESTARTNOHAND);
             }
-            // Linux restarts nanosleep only through restart_syscall, which
-            // recomputes the remaining time; a handler sees EINTR.
-            Err(if e == Errno::ERESTARTSYS {
-                Errno::ERESTARTNOHAND
-            } else {
-                e
-            })
+            if !rem.is_null() {
+                t.copy_out(rem, &to_ts(target.saturating_sub(clock.now())))?;
+            }
+            t.restart = Some(Box::new(move |t: &mut Task| {
+                sleep_on(t, clock, target, rem, false)
+            }));
+            Err(Errno::ERESTART_RESTARTBLOCK)
         }
+        Err(e) => Err(e),
     }
+}
+
+/// Sleeps until a CPU clock reaches `target`: the group's run loops wake
+/// this task when one of them has counted enough time.
+fn sleep_cpu(
+    t: &Task,
+    clock: &Clock,
+    tg: &Arc<ThreadGroup>,
+    of: CpuClockOf,
+    target: Duration,
+) -> Result<(), Errno> {
+    let w = t.handle.waiter.clone();
+    let key = cpu_tick::arm(
+        tg,
+        &t.kernel.timers,
+        of,
+        target,
+        Box::new(move || w.notify()),
+    );
+    let r = t.block(&[], None, &mut || clock.now() >= target);
+    tg.cpu_timers.cancel(key);
+    r
 }
 
 fn sys_nanosleep(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let d = read_ts(t, a.ptr(0))?;
-    sleep_until(t, deadline::after(d), a.ptr(1))
+    let target = monotonic_now().saturating_add(d.min(deadline::FOREVER));
+    sleep_on(t, Clock::Monotonic, target, a.ptr(1), false)
 }
 
 fn sys_clock_nanosleep(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let clock = a.int(0);
-    let flags = a.int(1);
+    let id = a.int(0);
+    let absolute = a.int(1) & libc::TIMER_ABSTIME != 0;
+    let clock = Clock::of(t, id)?;
+    // Clocks Linux cannot sleep on.
+    if matches!(
+        id,
+        libc::CLOCK_MONOTONIC_RAW
+            | libc::CLOCK_REALTIME_COARSE
+            | libc::CLOCK_MONOTONIC_COARSE
+            | libc::CLOCK_THREAD_CPUTIME_ID
+    ) {
+        return Err(Errno::EOPNOTSUPP);
+    }
     let d = read_ts(t, a.ptr(2))?;
-    if clock == libc::CLOCK_THREAD_CPUTIME_ID {
+    // Nor on a thread's CPU clock named by its tid (Linux's
+    // posix_cpu_nsleep); a process's clock is fine, its own included.
+    if is_thread_cpu_clock(id) {
         return Err(Errno::EINVAL);
     }
-    let now = clock_now(t, clock)?;
-    let rel = if flags & libc::TIMER_ABSTIME != 0 {
-        d.saturating_sub(now)
-    } else {
+    let target = if absolute {
         d
-    };
-    let deadline = deadline::after(rel);
-    let rem = if flags & libc::TIMER_ABSTIME != 0 {
-        UserPtr::new(0)
     } else {
-        a.ptr(3)
+        clock.now().saturating_add(d.min(deadline::FOREVER))
     };
-    sleep_until(t, deadline, rem)
+    sleep_on(t, clock, target, a.ptr(3), absolute)
 }
 
 fn ticks(d: Duration) -> i64 {
@@ -315,63 +304,11 @@ fn sys_getrusage(t: &mut Task, a: &SyscallArgs) -> SysResult {
     Ok(0)
 }
 
-/// Arms ITIMER_REAL; returns the old (remaining, interval).
-fn arm_real_timer(
-    tg: &Arc<ThreadGroup>,
-    value: Duration,
-    interval: Duration,
-) -> (Duration, Duration) {
-    let mut g = tg.inner.lock().unwrap();
-    let old_left = g
-        .itimer_deadline
-        .map(|d| d.saturating_duration_since(Instant::now()))
-        .unwrap_or_default();
-    let old_int = g.itimer_interval;
-    g.itimer_gen += 1;
-    g.itimer_interval = interval;
-    if value.is_zero() {
-        g.itimer_deadline = None;
-        return (old_left, old_int);
-    }
-    let deadline = deadline::after(value);
-    g.itimer_deadline = Some(deadline);
-    let gen = g.itimer_gen;
-    drop(g);
-    let weak = Arc::downgrade(tg);
-    let _ = std::thread::Builder::new()
-        .name("itimer".into())
-        .spawn(move || {
-            let mut deadline = deadline;
-            loop {
-                std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
-                let Some(tg) = weak.upgrade() else { return };
-                let next = {
-                    let mut g = tg.inner.lock().unwrap();
-                    if g.itimer_gen != gen || g.exit.is_some() {
-                        return;
-                    }
-                    if g.itimer_interval.is_zero() {
-                        g.itimer_deadline = None;
-                        None
-                    } else {
-                        let n = deadline::later(deadline, g.itimer_interval);
-                        g.itimer_deadline = Some(n);
-                        Some(n)
-                    }
-                };
-                send_group(&tg, SigInfo::new(libc::SIGALRM, libc::SI_TIMER));
-                match next {
-                    Some(n) => deadline = n,
-                    None => return,
-                }
-            }
-        });
-    (old_left, old_int)
-}
-
 fn sys_alarm(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let (left, _) = arm_real_timer(
+    let (left, _) = itimers::set(
         &t.tg,
+        &t.kernel.timers,
+        libc::ITIMER_REAL as usize,
         Duration::from_secs(u64::from(a.uint(0))),
         Duration::ZERO,
     );
@@ -408,134 +345,112 @@ fn sys_settimeofday(_t: &mut Task, _a: &SyscallArgs) -> SysResult {
     Err(Errno::EPERM)
 }
 
-/// Arms ITIMER_VIRTUAL (which = 1) or ITIMER_PROF (2): they expire when the
-/// group's CPU time reaches the value; a watcher thread checks every 5 ms.
-fn arm_cpu_timer(
-    tg: &Arc<ThreadGroup>,
-    which: usize,
-    value: Duration,
-    interval: Duration,
-) -> (Duration, Duration) {
-    let now = group_cpu(tg);
-    let mut g = tg.inner.lock().unwrap();
-    let (gen, old_exp, old_int) = g.cpu_timers[which - 1];
-    let old_left = old_exp.map(|e| e.saturating_sub(now)).unwrap_or_default();
-    let gen = gen + 1;
-    if value.is_zero() {
-        g.cpu_timers[which - 1] = (gen, None, interval);
-        return (old_left, old_int);
+/// `which` as an index of the process's timers; EINVAL for another value.
+fn which_of(which: i32) -> Result<usize, Errno> {
+    match which {
+        libc::ITIMER_REAL | libc::ITIMER_VIRTUAL | libc::ITIMER_PROF => Ok(which as usize),
+        _ => Err(Errno::EINVAL),
     }
-    g.cpu_timers[which - 1] = (gen, Some(now + value), interval);
-    drop(g);
-    let sig = if which == 1 {
-        libc::SIGVTALRM
-    } else {
-        libc::SIGPROF
-    };
-    let weak = Arc::downgrade(tg);
-    let _ = std::thread::Builder::new()
-        .name("cpu-itimer".into())
-        .spawn(move || loop {
-            std::thread::sleep(Duration::from_millis(5));
-            let Some(tg) = weak.upgrade() else { return };
-            let cpu = group_cpu(&tg);
-            let fire = {
-                let mut g = tg.inner.lock().unwrap();
-                let (cur_gen, exp, int) = g.cpu_timers[which - 1];
-                if cur_gen != gen || g.exit.is_some() {
-                    return;
-                }
-                match exp {
-                    Some(e) if cpu >= e => {
-                        g.cpu_timers[which - 1].1 = (!int.is_zero()).then(|| cpu + int);
-                        Some(int.is_zero())
-                    }
-                    Some(_) => None,
-                    None => return,
-                }
-            };
-            if let Some(last) = fire {
-                send_group(&tg, SigInfo::new(sig, libc::SI_KERNEL));
-                if last {
-                    return;
-                }
-            }
-        });
-    (old_left, old_int)
 }
 
 fn sys_setitimer(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let which = a.int(0);
-    if which == libc::ITIMER_VIRTUAL || which == libc::ITIMER_PROF {
-        let (value, interval) = if !a.addr(1).is_null() {
-            let it: libc::itimerval = t.copy_in(a.ptr(1))?;
-            (from_tv(it.it_value)?, from_tv(it.it_interval)?)
-        } else {
-            (Duration::ZERO, Duration::ZERO)
-        };
-        let (left, int) = arm_cpu_timer(&t.tg, which as usize, value, interval);
-        if !a.addr(2).is_null() {
-            let old = libc::itimerval {
-                it_interval: tv(int),
-                it_value: tv(left),
-            };
-            t.copy_out(a.ptr(2), &old)?;
-        }
-        return Ok(0);
-    }
-    if which != libc::ITIMER_REAL {
-        return Err(Errno::EINVAL);
-    }
+    let which = which_of(a.int(0))?;
     let (value, interval) = if !a.addr(1).is_null() {
         let it: libc::itimerval = t.copy_in(a.ptr(1))?;
         (from_tv(it.it_value)?, from_tv(it.it_interval)?)
     } else {
         (Duration::ZERO, Duration::ZERO)
     };
-    let (left, int) = arm_real_timer(&t.tg, value, interval);
+    let (left, int) = itimers::set(&t.tg, &t.kernel.timers, which, value, interval);
     if !a.addr(2).is_null() {
-        t.copy_out(
-            a.ptr(2),
-            &libc::itimerval {
-                it_interval: tv(int),
-                it_value: tv(left),
-            },
-        )?;
+        let old = libc::itimerval {
+            it_interval: tv(int),
+            it_value: tv(left),
+        };
+        t.copy_out(a.ptr(2), &old)?;
     }
     Ok(0)
 }
 
 fn sys_getitimer(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let which = a.int(0);
-    if which == libc::ITIMER_VIRTUAL || which == libc::ITIMER_PROF {
-        let now = group_cpu(&t.tg);
-        let (_, exp, int) = t.tg.inner.lock().unwrap().cpu_timers[which as usize - 1];
-        let left = exp.map(|e| e.saturating_sub(now)).unwrap_or_default();
-        let cur = libc::itimerval {
-            it_interval: tv(int),
-            it_value: tv(left),
-        };
-        t.copy_out(a.ptr(1), &cur)?;
-        return Ok(0);
-    }
-    if which != libc::ITIMER_REAL {
-        return Err(Errno::EINVAL);
-    }
-    let (left, int) = {
-        let g = t.tg.inner.lock().unwrap();
-        (
-            g.itimer_deadline
-                .map(|d| d.saturating_duration_since(Instant::now()))
-                .unwrap_or_default(),
-            g.itimer_interval,
-        )
+    let which = which_of(a.int(0))?;
+    let (left, int) = itimers::get(&t.tg, which);
+    let cur = libc::itimerval {
+        it_interval: tv(int),
+        it_value: tv(left),
     };
-    t.copy_out(
-        a.ptr(1),
-        &libc::itimerval {
-            it_interval: tv(int),
-            it_value: tv(left),
-        },
-    )?;
+    t.copy_out(a.ptr(1), &cur)?;
     Ok(0)
+}
+
+/// adjtimex's mode bits as the kernel reads them (the C library's
+/// ADJ_OFFSET_SINGLESHOT and ADJ_OFFSET_SS_READ are combinations):
+/// old-fashioned adjtime, and read-only.
+const ADJ_ADJTIME: u32 = libc::ADJ_OFFSET_SINGLESHOT & !libc::ADJ_OFFSET;
+const ADJ_OFFSET_READONLY: u32 = libc::ADJ_OFFSET_SS_READ & !libc::ADJ_OFFSET_SINGLESHOT;
+/// The tick in microseconds at USER_HZ (100).
+const TICK_USEC: i64 = 10_000;
+/// The frequency tolerance Linux reports: 500 ppm, scaled by 2^16.
+const MAXFREQ_SCALED_PPM: i64 = 500 << 16;
+/// Linux's initial PLL time constant.
+const TIME_CONSTANT: i64 = 2;
+/// The estimated maximum error reported, microseconds.
+const MAX_ERROR_US: i64 = 1_000;
+
+/// adjtimex and clock_adjtime(CLOCK_REALTIME): the kernel clock's
+/// discipline, read only. The sandbox reports a clock kept in step by the
+/// host (TIME_OK, no offset, no frequency correction). Any change is
+/// EPERM, with or without CAP_SYS_TIME: the host clock is not the
+/// sandbox's to steer (gVisor answers EPERM without CAP_SYS_TIME and ENOSYS
+/// with it, even for a read).
+fn adjtimex(t: &Task, addr: UserPtr<libc::timex>) -> SysResult {
+    let mut tx: libc::timex = t.copy_in(addr)?;
+    let modes = tx.modes;
+    if modes & ADJ_ADJTIME != 0 {
+        if modes & libc::ADJ_OFFSET == 0 {
+            return Err(Errno::EINVAL);
+        }
+        if modes & ADJ_OFFSET_READONLY == 0 {
+            return Err(Errno::EPERM);
+        }
+    } else if modes != 0 {
+        return Err(Errno::EPERM);
+    }
+    let now = realtime_now();
+    tx.offset = 0;
+    tx.freq = 0;
+    tx.maxerror = MAX_ERROR_US;
+    tx.esterror = 0;
+    tx.status = 0;
+    tx.constant = TIME_CONSTANT;
+    tx.precision = 1;
+    tx.tolerance = MAXFREQ_SCALED_PPM;
+    tx.time = tv(now);
+    tx.tick = TICK_USEC;
+    tx.ppsfreq = 0;
+    tx.jitter = 0;
+    tx.shift = 0;
+    tx.stabil = 0;
+    tx.jitcnt = 0;
+    tx.calcnt = 0;
+    tx.errcnt = 0;
+    tx.stbcnt = 0;
+    tx.tai = 0;
+    t.copy_out(addr, &tx)?;
+    Ok(libc::TIME_OK as u64)
+}
+
+fn sys_adjtimex(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    adjtimex(t, a.ptr(0))
+}
+
+fn sys_clock_adjtime(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let id = a.int(0);
+    // Linux reads the struct before it looks at the clock.
+    t.copy_in(a.ptr::<libc::timex>(1))?;
+    match Clock::of(t, id)? {
+        Clock::Realtime if id == libc::CLOCK_REALTIME => adjtimex(t, a.ptr(1)),
+        // Only the wall clock is disciplined.
+        _ => Err(Errno::EOPNOTSUPP),
+    }
 }

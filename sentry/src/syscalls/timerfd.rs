@@ -55,7 +55,7 @@ fn sys_timerfd_create(t: &mut Task, a: &SyscallArgs) -> SysResult {
         return Err(Errno::EPERM);
     }
     let f = File::new(
-        TimerFd::new(clock),
+        TimerFd::new(clock, t.kernel.timers.clone()),
         None,
         libc::O_RDWR | (flags & libc::O_NONBLOCK),
     );

@@ -50,6 +50,7 @@ pub(super) fn file_of(t: &Target, name: &str) -> Result<GenInode, Errno> {
         ),
         "auxv" => t.file(name, 0o400, Arc::new(move || auxv(&t2))),
         "limits" => t.file(name, 0o444, Arc::new(move || limits(&t2))),
+        "timers" => t.file(name, 0o444, Arc::new(move || posix_timers(&t2))),
         "mounts" | "mountinfo" => {
             let info = name == "mountinfo";
             t.file(
@@ -806,6 +807,41 @@ const LIMITS: [(&str, &str); 16] = [
     ("Max realtime priority", ""),
     ("Max realtime timeout", "us"),
 ];
+
+/// The process's POSIX timers, as Linux's show_timer prints them: the id,
+/// the signal and its value (a pointer, in hex), how it notifies and whom
+/// (pid, or tid with SIGEV_THREAD_ID), and the clock.
+fn posix_timers(t: &Target) -> Result<Vec<u8>, Errno> {
+    use crate::kernel::posix_timers::{Notify, PosixTimer};
+    let tg = t.tg()?;
+    let mut o = String::new();
+    for timer in tg.posix_timers.list() {
+        let Ok(timer) = timer.into_any().downcast::<PosixTimer>() else {
+            continue;
+        };
+        let (signo, value, how, whom, id) = match &timer.notify {
+            Notify::None { signo, value } => (*signo, *value, "none", "pid", tg.tgid),
+            Notify::Signal {
+                signo,
+                value,
+                thread: None,
+            } => (*signo, *value, "signal", "pid", tg.tgid),
+            Notify::Signal {
+                signo,
+                value,
+                thread: Some(h),
+            } => {
+                let tid = h.upgrade().map(|h| h.tid).unwrap_or(0);
+                (*signo, *value, "signal", "tid", tid)
+            }
+        };
+        o += &format!(
+            "ID: {}\nsignal: {signo}/{value:016x}\nnotify: {how}/{whom}.{id}\nClockID: {}\n",
+            timer.id, timer.clockid
+        );
+    }
+    Ok(o.into_bytes())
+}
 
 fn limits(t: &Target) -> Result<Vec<u8>, Errno> {
     let tg = t.tg()?;

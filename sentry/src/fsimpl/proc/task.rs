@@ -73,7 +73,7 @@ struct PidDir {
     t: Target,
 }
 
-const PID_ENTRIES: [(&str, u8); 32] = [
+const PID_ENTRIES: [(&str, u8); 33] = [
     ("auxv", libc::DT_REG),
     ("cgroup", libc::DT_REG),
     ("cmdline", libc::DT_REG),
@@ -104,6 +104,7 @@ const PID_ENTRIES: [(&str, u8); 32] = [
     ("statm", libc::DT_REG),
     ("status", libc::DT_REG),
     ("task", libc::DT_DIR),
+    ("timers", libc::DT_REG),
     ("uid_map", libc::DT_REG),
     ("wchan", libc::DT_REG),
 ];

@@ -291,6 +291,9 @@ pub fn signature(nr: i64) -> Option<&'static [Arg]> {
         libc::SYS_timer_gettime => &[Int, Out(S::Itimerspec)],
         libc::SYS_timer_getoverrun | libc::SYS_timer_delete => &[Int],
         libc::SYS_clock_settime => &[Enum(sets::CLOCKS), In(S::Timespec)],
+        libc::SYS_clock_adjtime => &[Enum(sets::CLOCKS), Ptr],
+        libc::SYS_adjtimex => &[Ptr],
+        libc::SYS_restart_syscall => &[],
         libc::SYS_clock_gettime | libc::SYS_clock_getres => &[Enum(sets::CLOCKS), Out(S::Timespec)],
         libc::SYS_clock_nanosleep => &[
             Enum(sets::CLOCKS),

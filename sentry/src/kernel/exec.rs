@@ -145,6 +145,7 @@ impl Task {
         if let Some(v) = self.vfork_parent.take() {
             v.complete();
         }
+        self.ptrace_exec();
         Ok(())
     }
 

@@ -23,6 +23,7 @@ pub mod exec;
 pub mod exit;
 pub mod futex;
 pub mod ipc;
+pub mod ptrace;
 pub mod rlimits;
 pub mod signal;
 pub mod signal_frame;
@@ -125,6 +126,8 @@ pub struct TaskHandle {
     pub sched: Mutex<SchedAttrs>,
     /// The syscall it serves and what it sleeps on, for the task dump.
     pub activity: Activity,
+    /// Its tracer, while it is ptraced.
+    pub ptrace: ptrace::TraceeSlot,
 }
 
 /// What setpriority and sched_setaffinity set, kept per thread as Linux
@@ -179,6 +182,7 @@ impl TaskHandle {
             nvcsw: AtomicU64::new(0),
             sched: Mutex::new(SchedAttrs::default()),
             activity: Default::default(),
+            ptrace: Default::default(),
         })
     }
 
@@ -246,6 +250,8 @@ pub struct Kernel {
     pub netlink_ports: Arc<crate::net::netlink::Ports>,
     /// The sandbox's SysV IPC namespace.
     pub ipc: ipc::IpcNamespace,
+    /// Every tracer/tracee link.
+    pub ptrace: ptrace::Registry,
     pub table: Table,
     reported: Mutex<HashSet<(usize, u64)>>,
     /// Wait statuses of processes without a parent in the sandbox (init,
@@ -284,6 +290,7 @@ impl Kernel {
             host_poller,
             netlink_ports: crate::net::netlink::Ports::new(),
             ipc,
+            ptrace: Default::default(),
             table,
             reported: Mutex::new(HashSet::new()),
             top_exits: Mutex::new(Default::default()),

@@ -25,6 +25,7 @@ mod mount;
 mod msg;
 mod pipe;
 mod poll;
+mod ptrace;
 mod read_write;
 mod sched;
 mod sem;
@@ -66,6 +67,7 @@ pub fn table() -> Table {
     mount::register(&mut t);
     pipe::register(&mut t);
     poll::register(&mut t);
+    ptrace::register(&mut t);
     read_write::register(&mut t);
     sched::register(&mut t);
     msg::register(&mut t);

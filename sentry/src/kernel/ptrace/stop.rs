@@ -179,7 +179,9 @@ impl Task {
             return false;
         };
         l.state.lock().unwrap().group_stop_seen = false;
-        self.ptrace_trap();
+        // A stop ended by PTRACE_LISTEN and SIGCONT reports that at once,
+        // before the SIGCONT is delivered.
+        while self.ptrace_trap() && !self.handle.killed.load(Ordering::SeqCst) {}
         true
     }
 

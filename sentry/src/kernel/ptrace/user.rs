@@ -17,7 +17,9 @@ const NREGS: usize = std::mem::size_of::<Regs>() / 8;
 pub const REGS_SIZE: usize = std::mem::size_of::<Regs>();
 /// Where `u_debugreg` is in `struct user` (gdb reads DR6/DR7 there).
 const DEBUGREG: usize = std::mem::offset_of!(libc::user, u_debugreg);
-const USER_SIZE: usize = std::mem::size_of::<libc::user>();
+/// The kernel's `struct user` ends with error_code and fault_address,
+/// which libc's lacks.
+const USER_SIZE: usize = std::mem::size_of::<libc::user>() + 16;
 /// The legacy FXSAVE area at the start of an XSAVE image.
 pub const FXSAVE_SIZE: usize = std::mem::size_of::<libc::user_fpregs_struct>();
 /// Where the XSAVE header's XSTATE_BV is, and where Linux puts XCR0 in

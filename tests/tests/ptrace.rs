@@ -109,7 +109,9 @@ fn frames(out: &Output) -> Vec<String> {
         .filter(|l| l.starts_with('#'))
         .filter_map(|l| {
             let after = l.split_once(" in ").map(|(_, r)| r).unwrap_or(l);
-            let name = after.split_whitespace().nth(if l.contains(" in ") { 0 } else { 1 })?;
+            let name = after
+                .split_whitespace()
+                .nth(if l.contains(" in ") { 0 } else { 1 })?;
             Some(name.to_string())
         })
         .collect()

@@ -78,7 +78,9 @@ impl Task {
                         match r {
                             Ok(v) => self.regs.rax = v,
                             Err(e) if e == Errno::ERESTARTSYS || e == Errno::ERESTARTNOHAND => {
-                                self.regs.rax = Errno::EINTR.to_ret();
+                                // Until signal delivery settles it (EINTR or
+                                // a restart), a tracer sees what Linux shows.
+                                self.regs.rax = e.to_ret();
                                 restart = Some(e);
                             }
                             Err(e) => self.regs.rax = e.to_ret(),

@@ -102,10 +102,9 @@ fn set_reg(regs: &mut Regs, i: usize, val: u64) -> Result<(), Errno> {
     if selectors.contains(&i) {
         return if w[i] == val { Ok(()) } else { Err(Errno::EIO) };
     }
-    if i == index_of(&r.fs_base, &r) || i == index_of(&r.gs_base, &r) {
-        if val >= TASK_SIZE {
-            return Err(Errno::EIO);
-        }
+    let base = i == index_of(&r.fs_base, &r) || i == index_of(&r.gs_base, &r);
+    if base && val >= TASK_SIZE {
+        return Err(Errno::EIO);
     }
     w[i] = if i == index_of(&r.eflags, &r) {
         (w[i] & !FLAG_MASK) | (val & FLAG_MASK)

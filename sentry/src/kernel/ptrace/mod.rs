@@ -332,6 +332,16 @@ impl Task {
         Ok(())
     }
 
+    /// Whether an execve must not honour set-user-ID and set-group-ID
+    /// bits: the task is traced by one without CAP_SYS_PTRACE.
+    pub fn ptrace_exec_unsafe(&self) -> bool {
+        let Some(l) = self.handle.ptrace.link() else {
+            return false;
+        };
+        let tracer = self.kernel.task(l.tracer_tid);
+        !tracer.is_some_and(|t| t.creds.lock().unwrap().capable(crate::caps::CAP_SYS_PTRACE))
+    }
+
     /// The link through which this task traces `tid`; ESRCH unless it is
     /// this task's tracee.
     pub fn ptrace_tracee(&self, tid: i32) -> Result<Arc<Link>, Errno> {

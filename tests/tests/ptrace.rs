@@ -153,3 +153,48 @@ fn gdb_backtrace_of_a_crash_names_the_functions_as_natively() {
     );
     assert_eq!(frames(&sandboxed), want, "{}", sandboxed.describe());
 }
+
+/// ltrace(1)'s lines with addresses (which differ between runs) as ADDR.
+fn ltrace_lines(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .map(|l| {
+            l.split(|c: char| !c.is_ascii_alphanumeric())
+                .filter(|w| w.starts_with("0x"))
+                .fold(l.to_string(), |acc, w| acc.replace(w, "ADDR"))
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+/// ltrace puts breakpoints on a program's PLT entries, steps over them
+/// and reads /proc/PID/status for the tracee's state: the same calls and
+/// results as natively.
+#[test]
+fn ltrace_shows_the_library_calls_as_natively() {
+    let ltrace = require!(tests::host_program("/usr/bin/ltrace", "ltrace"));
+    let program = require!(c_program("ptrace_lib_calls"));
+    let cmd = Cmd::new(&[
+        ltrace.to_str().expect("utf-8 path"),
+        program.to_str().expect("utf-8 path"),
+    ])
+    .timeout(LIMIT);
+    let native = cmd.run_native();
+    let want = ltrace_lines(&native.stderr);
+    assert!(
+        native.status == 0 && want.iter().any(|l| l.starts_with("malloc(16)")),
+        "ltrace natively\n{}",
+        native.describe()
+    );
+    require!(sandbox());
+    let sandboxed = cmd.run_sandboxed();
+    assert_same(&native, &sandboxed);
+    assert_eq!(
+        ltrace_lines(&sandboxed.stderr),
+        want,
+        "{}",
+        sandboxed.describe()
+    );
+}

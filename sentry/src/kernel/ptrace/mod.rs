@@ -188,6 +188,20 @@ impl TraceeSlot {
         *g = l;
     }
 
+    /// Whether the task sits in a ptrace-stop (/proc's `t`).
+    pub fn in_stop(&self) -> bool {
+        self.link()
+            .is_some_and(|l| l.state.lock().unwrap().stop.is_some())
+    }
+
+    /// Its tracer's process id, or 0 (/proc's TracerPid).
+    pub fn tracer_pid(&self) -> i32 {
+        self.link()
+            .and_then(|l| l.tracer())
+            .map(|g| g.tgid)
+            .unwrap_or(0)
+    }
+
     /// Whether the tracee must come to a PTRACE_EVENT_STOP (a sleeping
     /// syscall returns for it, as for a signal).
     pub fn trap_wanted(&self) -> bool {

@@ -61,7 +61,8 @@ pod!(
     libc::shmid_ds,
     libc::semid_ds,
     libc::msqid_ds,
-    libc::ipc_perm
+    libc::ipc_perm,
+    libc::user_regs_struct
 );
 // SAFETY: arrays of Pod are Pod.
 unsafe impl<T: Pod, const N: usize> Pod for [T; N] {}

@@ -211,10 +211,12 @@ impl Task {
             exit_code: None,
         };
         let fpu = (!fpu.0.is_empty()).then_some(fpu);
+        let traced = self.ptrace_clone(&handle, f, a.exit_signal);
         if let Err(e) = spawn(child, attach, fpu) {
             tracing::warn!("clone: cannot start a thread: {e}");
             return Err(Errno::EAGAIN);
         }
+        self.ptrace_clone_event(traced, tid);
         if let Some(v) = vfork {
             // The parent sleeps until the child execs or exits; signals do
             // not end the wait early (as Linux's killable wait).
@@ -232,6 +234,7 @@ impl Task {
                     std::thread::sleep(std::time::Duration::from_millis(1));
                 }
             }
+            self.ptrace_vfork_done(tid);
         }
         Ok(tid)
     }

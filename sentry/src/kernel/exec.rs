@@ -59,7 +59,14 @@ impl Task {
         let resolved = loader::resolve(&env, dirfd, path, argv, open_flags)?;
         // The credentials the new program runs with, committed at the
         // point of no return.
-        let secure = creds.exec(set_ids_of(&resolved.file)?);
+        // A traced program gains no ids its tracer could then control
+        // (Linux's LSM_UNSAFE_PTRACE), unless the tracer may trace anyone.
+        let set_ids = if self.ptrace_exec_unsafe() {
+            (None, None)
+        } else {
+            set_ids_of(&resolved.file)?
+        };
+        let secure = creds.exec(set_ids);
         env.ids = loader::Ids {
             uid: creds.uid,
             euid: creds.euid,
@@ -148,6 +155,7 @@ impl Task {
         if let Some(v) = self.vfork_parent.take() {
             v.complete();
         }
+        self.ptrace_exec();
         Ok(())
     }
 

@@ -122,6 +122,7 @@ impl Task {
     /// Leaves: releases the platform thread, wakes CLONE_CHILD_CLEARTID
     /// waiters, and turns the group into a zombie if this was its last task.
     pub(super) fn exit(mut self) {
+        self.ptrace_exit_event();
         // Linux's order: the robust list, then CLONE_CHILD_CLEARTID.
         self.release_robust_list();
         if self.clear_child_tid != 0
@@ -153,5 +154,6 @@ impl Task {
         drop(std::mem::replace(&mut self.mm, empty));
         let status = self.exit_code.unwrap_or(0);
         task_exited(&self.kernel, &self.handle, &self.tg, status);
+        crate::kernel::ptrace::stop::exited(&self.kernel, &self.handle, &self.tg, status);
     }
 }

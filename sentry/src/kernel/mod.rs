@@ -33,6 +33,7 @@ pub mod ipc;
 pub mod pidfd;
 pub mod itimers;
 pub mod posix_timers;
+pub mod ptrace;
 pub mod rlimits;
 mod robust;
 pub mod seccomp;
@@ -141,6 +142,8 @@ pub struct TaskHandle {
     pub activity: Activity,
     /// Its seccomp mode and filters (application seccomp).
     pub seccomp: seccomp::TaskSeccomp,
+    /// Its tracer, while it is ptraced.
+    pub ptrace: ptrace::TraceeSlot,
 }
 
 /// What setpriority, sched_setaffinity and set_mempolicy set, kept per
@@ -198,6 +201,7 @@ impl TaskHandle {
             sched: Mutex::new(SchedAttrs::default()),
             activity: Default::default(),
             seccomp: Default::default(),
+            ptrace: Default::default(),
         })
     }
 
@@ -267,6 +271,8 @@ pub struct Kernel {
     pub ipc: ipc::IpcNamespace,
     /// Deadlines on the host clocks (POSIX timers, the CPU-timer tick).
     pub timers: Arc<timers::TimerService>,
+    /// Every tracer/tracee link.
+    pub ptrace: ptrace::Registry,
     pub table: Table,
     reported: Mutex<HashSet<(usize, u64)>>,
     /// Wait statuses of processes without a parent in the sandbox (init,
@@ -306,6 +312,7 @@ impl Kernel {
             netlink_ports: crate::net::netlink::Ports::new(),
             ipc,
             timers: Arc::new(timers::TimerService::new()),
+            ptrace: Default::default(),
             table,
             reported: Mutex::new(HashSet::new()),
             top_exits: Mutex::new(Default::default()),

@@ -17,7 +17,8 @@ impl TaskHandle {
         prepare_signal(&self.tg, info.signo);
         {
             let mut s = self.sig.lock().unwrap();
-            if ignored(&self.tg, info.signo, s.mask | s.real_blocked) {
+            // A tracer sees even ignored signals.
+            if !self.ptrace.is_traced() && ignored(&self.tg, info.signo, s.mask | s.real_blocked) {
                 return;
             }
             s.pending.push(info);
@@ -146,7 +147,7 @@ pub fn send_group(tg: &ThreadGroup, info: SigInfo) {
             i.tasks.clone()
         } else if i.tasks.iter().all(|t| {
             let s = t.sig.lock().unwrap();
-            ignored(tg, info.signo, s.mask | s.real_blocked)
+            !t.ptrace.is_traced() && ignored(tg, info.signo, s.mask | s.real_blocked)
         }) {
             return;
         } else {

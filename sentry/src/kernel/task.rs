@@ -250,7 +250,7 @@ impl Task {
     /// Whether a signal is pending that is not blocked (so a blocking call
     /// must return), or the task must die.
     pub fn interrupted(&self) -> bool {
-        if self.handle.killed.load(Ordering::SeqCst) {
+        if self.handle.killed.load(Ordering::SeqCst) || self.handle.ptrace.trap_wanted() {
             return true;
         }
         // Lock order everywhere: thread group, then task signals, then actions.

@@ -28,7 +28,11 @@ impl Task {
             if self.handle.killed.load(Ordering::SeqCst) {
                 break;
             }
-            if self.tg.inner.lock().unwrap().stopped.is_some() {
+            if self.ptrace_trap() {
+                continue;
+            }
+            // A traced task reports a group stop to its tracer instead.
+            if !self.handle.ptrace.is_traced() && self.tg.inner.lock().unwrap().stopped.is_some() {
                 self.wait_while_stopped();
                 continue;
             }
@@ -53,6 +57,12 @@ impl Task {
             }
             match ev {
                 Event::Syscall => {
+                    if !self.ptrace_syscall_enter() {
+                        // The tracer cancelled the call: rax is what it
+                        // left there.
+                        self.ptrace_syscall_exit();
+                        continue;
+                    }
                     let nr = self.regs.orig_rax;
                     let args = SyscallArgs {
                         a: [
@@ -79,12 +89,15 @@ impl Task {
                                     || e == Errno::ERESTARTNOHAND
                                     || e == Errno::ERESTART_RESTARTBLOCK =>
                             {
-                                self.regs.rax = Errno::EINTR.to_ret();
+                                // Until signal delivery settles it (EINTR or
+                                // a restart), a tracer sees what Linux shows.
+                                self.regs.rax = e.to_ret();
                                 restart = Some(e);
                             }
                             Err(e) => self.regs.rax = e.to_ret(),
                         }
                     }
+                    self.ptrace_syscall_exit();
                 }
                 Event::Fault { signo, addr, code } => {
                     // A store into a page shared copy-on-write, or a touch
@@ -98,7 +111,8 @@ impl Task {
                     }
                 }
                 Event::Trap { signo, addr, code } => {
-                    self.force_signal(SigInfo::fault(signo, code, addr));
+                    let info = self.ptrace_trap_signal(SigInfo::fault(signo, code, addr));
+                    self.force_signal(info);
                 }
                 Event::Interrupted => {}
                 Event::Gone => {
@@ -140,6 +154,9 @@ impl Task {
     fn handle_signals(&mut self, restart: Option<Errno>) {
         let mut restart = restart;
         while let Some(info) = self.take_signal() {
+            let Some(info) = self.ptrace_signal(info) else {
+                continue;
+            };
             let sig = info.signo;
             let act = self.tg.actions.lock().unwrap()[(sig - 1) as usize];
             if act.handler == libc::SIG_IGN as u64 && sig != libc::SIGKILL {
@@ -150,7 +167,9 @@ impl Task {
                     DefaultAction::Ignore | DefaultAction::Continue => continue,
                     DefaultAction::Stop => {
                         self.group_stop(sig);
-                        self.wait_while_stopped();
+                        if !self.ptrace_group_stop() {
+                            self.wait_while_stopped();
+                        }
                         continue;
                     }
                     DefaultAction::Terminate | DefaultAction::Core => {
@@ -226,6 +245,7 @@ impl Task {
         loop {
             if self.handle.killed.load(Ordering::SeqCst)
                 || self.tg.inner.lock().unwrap().stopped.is_none()
+                || self.handle.ptrace.is_traced()
             {
                 break;
             }

@@ -153,6 +153,49 @@ impl MemoryManager {
         (v.file_off(addr), next.min(v.end) - addr)
     }
 
+    /// Gives the borrowed pieces of `[addr, addr+len)` (file-cache pages
+    /// of a private file mapping) their own copy, mapped in their place:
+    /// a forced write must not reach the cache every mapping shares.
+    pub(super) fn unborrow(&self, addr: u64, len: u64) -> Result<(), Errno> {
+        let start = page_round_down(addr);
+        let end = page_round_up(addr.saturating_add(len)).unwrap_or(u64::MAX);
+        let borrowed = |inner: &Inner| {
+            inner
+                .vmas
+                .range(..end)
+                .rev()
+                .take_while(|(_, v)| v.end > start)
+                .any(|(_, v)| v.borrowed)
+        };
+        if !borrowed(&self.inner()) {
+            return Ok(());
+        }
+        let mut inner = self.inner_mut();
+        Self::split_at(&mut inner, start);
+        Self::split_at(&mut inner, end);
+        let keys: Vec<u64> = inner
+            .vmas
+            .range(start..end)
+            .filter(|(_, v)| v.borrowed)
+            .map(|(k, _)| *k)
+            .collect();
+        let space = self.space();
+        for k in keys {
+            let v = inner.vmas.get_mut(&k).unwrap();
+            let n = v.end - v.start;
+            let m = MemRange::new(&self.file, n)?;
+            self.file.copy(v.file_off(v.start), m.off, n);
+            v.mem = m;
+            v.mem_off = 0;
+            v.borrowed = false;
+            if let Some(s) = &space {
+                s.map(v.start, n, v.prot, v.file_off(v.start))
+                    .map_err(super::platform_err)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Locks the MM for an access by the Sentry to `[addr, addr+len)`; for
     /// a write, pages there still shared copy-on-write are copied first.
     /// Unfilled pages of file mappings there are read in first (EFAULT

@@ -990,6 +990,16 @@ impl MemoryManager {
         })
     }
 
+    /// Reads regardless of protection (ptrace's PEEKTEXT, as FOLL_FORCE).
+    pub fn read_force(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        let dst = buf.as_mut_ptr();
+        self.for_each(addr, buf.len(), 0, false, |src, at, n| {
+            // SAFETY: src points at n mapped bytes of the memory file; dst+at
+            // has n bytes left in buf.
+            unsafe { std::ptr::copy_nonoverlapping(src, dst.add(at), n) }
+        })
+    }
+
     /// Copies `data` into application memory (EFAULT if any byte is not
     /// writable).
     pub fn write(&self, addr: u64, data: &[u8]) -> Result<(), Errno> {
@@ -1008,8 +1018,12 @@ impl MemoryManager {
         })
     }
 
-    /// Writes regardless of protection (the loader filling read-only text).
+    /// Writes regardless of protection (the loader filling read-only text,
+    /// a ptrace breakpoint): file-cache pages the range borrows get a
+    /// private copy first, as Linux's FOLL_FORCE copies a private file
+    /// mapping's page.
     pub fn write_force(&self, addr: u64, data: &[u8]) -> Result<(), Errno> {
+        self.unborrow(addr, data.len() as u64)?;
         self.write_prot(addr, data, 0)
     }
 

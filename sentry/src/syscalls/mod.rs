@@ -33,6 +33,7 @@ mod pkey;
 mod poll;
 mod process_vm;
 mod posix_timer;
+mod ptrace;
 mod read_write;
 mod sched;
 mod seccomp;
@@ -83,6 +84,7 @@ pub fn table() -> Table {
     poll::register(&mut t);
     process_vm::register(&mut t);
     posix_timer::register(&mut t);
+    ptrace::register(&mut t);
     read_write::register(&mut t);
     sched::register(&mut t);
     seccomp::register(&mut t);

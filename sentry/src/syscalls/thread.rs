@@ -5,6 +5,7 @@ use std::sync::Arc;
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::clone::CloneArgs;
+use crate::kernel::ptrace::wait::TraceeEvent;
 use crate::kernel::signal::SigInfo;
 use crate::kernel::task::Task;
 use crate::kernel::thread_group::{exit_status, ThreadGroup};
@@ -233,6 +234,10 @@ enum ChildEvent {
     Exited,
     Stopped,
     Continued,
+    /// A tracee's ptrace-stop.
+    Trapped,
+    /// A tracee's exit, reported to its tracer (not its parent).
+    TraceeExited,
 }
 
 /// Waits for a child to exit (or, with WUNTRACED / WCONTINUED, to stop or
@@ -250,8 +255,15 @@ fn wait_child(
     let want_cont = options & libc::WCONTINUED != 0;
     let mut found: Option<(i32, i32, ChildEvent)> = None;
     let mut check = |t: &Task| -> Result<bool, Errno> {
+        let (mut any, traced) = t.ptrace_wait(pid, options, consume);
+        if let Some(ev) = traced {
+            found = Some(match ev {
+                TraceeEvent::Stopped { tid, status } => (tid, status, ChildEvent::Trapped),
+                TraceeEvent::Exited { tid, status } => (tid, status, ChildEvent::TraceeExited),
+            });
+            return Ok(true);
+        }
         let children: Vec<Arc<ThreadGroup>> = tg.inner.lock().unwrap().children.clone();
-        let mut any = false;
         for c in children.iter().filter(|c| matches(t, c, pid)) {
             let mut ci = c.inner.lock().unwrap();
             // __WCLONE selects children whose exit signal is not SIGCHLD.
@@ -412,6 +424,8 @@ fn sys_waitid(t: &mut Task, a: &SyscallArgs) -> SysResult {
             Some((cpid, st, ev)) => {
                 let (code, v) = if ev == ChildEvent::Stopped {
                     (libc::CLD_STOPPED, (st >> 8) & 0xff)
+                } else if ev == ChildEvent::Trapped {
+                    (libc::CLD_TRAPPED, (st >> 8) & 0xffff)
                 } else if ev == ChildEvent::Continued {
                     (libc::CLD_CONTINUED, libc::SIGCONT)
                 } else if st & 0x7f == 0 {

@@ -2,9 +2,10 @@
 //! statm, maps, smaps, cmdline, environ, auxv, limits, comm ...
 //!
 //! Approximations (documented where they are made):
-//! * State: `Z` for a zombie, `T` while the group is stopped, `S` while
-//!   the task sleeps in the Sentry (Task::block: a blocking call, a wait,
-//!   a sleep), `R` otherwise (running application code or a call).
+//! * State: `Z` for a zombie, `t` in a ptrace-stop, `T` while the group
+//!   is stopped, `S` while the task sleeps in the Sentry (Task::block: a
+//!   blocking call, a wait, a sleep), `R` otherwise (running application
+//!   code or a call).
 //! * VmRSS is the populated pages of the task's memory-file ranges (file
 //!   cache pages a mapping borrows included); VmPeak and VmHWM are the
 //!   current values.
@@ -205,6 +206,10 @@ fn group_utime_ns(tg: &ThreadGroup) -> u64 {
 
 /// The one-letter state and its word, as status shows it.
 fn state(t: &Target, s: &Snap) -> (char, &'static str) {
+    // A tracer (ltrace) reads this to know its tracee is stopped.
+    if s.task.as_ref().is_some_and(|h| h.ptrace.in_stop()) {
+        return ('t', "tracing stop");
+    }
     let g = s.tg.inner.lock().unwrap();
     if s.task.is_none() || g.exit.is_some() {
         return ('Z', "zombie");
@@ -348,8 +353,9 @@ fn status(t: &Target) -> Result<Vec<u8>, Errno> {
     }
     o += &format!("State:\t{st} ({word})\n");
     o += &format!(
-        "Tgid:\t{}\nNgid:\t0\nPid:\t{tid}\nPPid:\t{ppid}\nTracerPid:\t0\n",
-        s.tg.tgid
+        "Tgid:\t{}\nNgid:\t0\nPid:\t{tid}\nPPid:\t{ppid}\nTracerPid:\t{}\n",
+        s.tg.tgid,
+        s.task.as_ref().map(|h| h.ptrace.tracer_pid()).unwrap_or(0)
     );
     o += &format!(
         "Uid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\n",

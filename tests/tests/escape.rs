@@ -17,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tests::bundle::{text, Bundle};
-use tests::{require, runsc_bin, sandbox, scratch_dir, static_c_program, unique_name};
+use tests::{require, sandbox, scratch_dir, static_c_program, unique_name};
 
 /// Cases every run has: devices, syscall numbers, /proc/sys.
 const ALWAYS: &[&str] = &[
@@ -263,7 +263,7 @@ fn nothing_escapes_do() {
         format!("pid=hostsleep:{}", sleep.pid()),
     ];
     args.extend(listeners.args.iter().cloned());
-    let o = Command::new(runsc_bin())
+    let o = tests::runsc_command()
         .args(&args)
         .stdin(Stdio::null())
         .output()

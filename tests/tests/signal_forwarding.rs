@@ -9,8 +9,8 @@ use tests::{require, sandbox};
 
 #[test]
 fn sigterm_to_runsc_do_reaches_the_programs_handler() {
-    let runsc = require!(sandbox());
-    let mut child = Command::new(&runsc)
+    require!(sandbox());
+    let mut child = tests::runsc_command()
         .args([
             "do",
             "--",

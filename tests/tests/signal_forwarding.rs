@@ -2,7 +2,7 @@
 //! stop` needs): its handler runs and its exit status comes back.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use tests::{require, sandbox};

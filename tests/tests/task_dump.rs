@@ -4,7 +4,7 @@
 //! --stacks ID` (tests/tests/oci.rs has the container lifecycle).
 
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

@@ -306,6 +306,126 @@ fn interrupt_stops_a_busy_loop() {
     assert_eq!(ctx.switch(&mut r), Event::Interrupted);
 }
 
+/// A kick can end KVM_RUN after KVM found a fault for the guest and before
+/// it delivered it; the fault then waits in the vCPU. The context must not
+/// resume somewhere else (a signal handler) with it still queued: it would
+/// be raised there, with the old fault's address.
+#[test]
+fn interrupted_fault_is_not_raised_at_the_next_entry() {
+    let Some(m) = setup() else { return };
+    // At CODE: mov qword [0x200000], 7 (on a read-only page: faults for
+    // ever). At CODE + 64, the "handler": getpid.
+    let mut code = vec![0x48, 0xc7, 0x04, 0x25, 0x00, 0x00, 0x20, 0x00, 7, 0, 0, 0];
+    code.resize(64, 0x90);
+    code.extend_from_slice(&GETPID);
+    m.put(0, &code);
+    let mut ctx = m.p.new_address_space().unwrap();
+    ctx.map(CODE, 4096, RX, 0).unwrap();
+    ctx.map(DATA, 4096, libc::PROT_READ, 4096).unwrap();
+    let intr = ctx.interrupter();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = done.clone();
+    let kicker = std::thread::spawn(move || {
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            intr.interrupt();
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+    });
+    const INTERRUPTS: usize = 500;
+    let mut interrupts = 0;
+    while interrupts < INTERRUPTS {
+        let mut r = regs_at(CODE);
+        match ctx.switch(&mut r) {
+            Event::Fault { addr, .. } => {
+                assert_eq!((addr, r.rip), (DATA, CODE), "the store faults");
+            }
+            Event::Interrupted => {
+                interrupts += 1;
+                // As a signal delivery does: resume elsewhere.
+                let mut h = regs_at(CODE + 64);
+                loop {
+                    match ctx.switch(&mut h) {
+                        Event::Interrupted => continue,
+                        e => {
+                            assert_eq!(
+                                (e, h.orig_rax),
+                                (Event::Syscall, 39),
+                                "the handler runs; the store's fault stays behind"
+                            );
+                            break;
+                        }
+                    }
+                }
+            }
+            e => panic!("unexpected {e:?}"),
+        }
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    kicker.join().unwrap();
+}
+
+/// KVM's shadow of a page table belongs to the VM, not to a vCPU: a change
+/// no vCPU has flushed yet (the only thread was in the Sentry) must still
+/// reach a thread that starts afterwards.
+#[test]
+fn a_new_thread_sees_a_change_made_while_no_vcpu_ran() {
+    let Some(m) = setup() else { return };
+    // mov qword [0x200000], 7; getpid
+    let mut code = vec![0x48, 0xc7, 0x04, 0x25, 0x00, 0x00, 0x20, 0x00, 7, 0, 0, 0];
+    code.extend_from_slice(&GETPID);
+    m.put(0, &code);
+    let mut ctx = m.p.new_address_space().unwrap();
+    ctx.map(CODE, 4096, RX, 0).unwrap();
+    ctx.map(DATA, 4096, RW, 4096).unwrap();
+    // A store, so KVM holds a writable shadow entry.
+    let mut r = regs_at(CODE);
+    assert_eq!(ctx.switch(&mut r), Event::Syscall);
+    // Copy-on-write after a fork: read-only now.
+    ctx.protect(DATA, 4096, libc::PROT_READ).unwrap();
+    let pending = ctx.new_thread().unwrap();
+    let ev = std::thread::spawn(move || {
+        let mut c = pending.attach().unwrap();
+        let mut r = regs_at(CODE);
+        let ev = c.switch(&mut r);
+        c.release();
+        ev
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        ev,
+        Event::Fault {
+            signo: libc::SIGSEGV,
+            addr: DATA,
+            code: SEGV_ACCERR
+        }
+    );
+}
+
+/// A context's vCPU goes back to the pool at `release` and the next context
+/// takes it: an Interrupter kept from the first must not reach the second.
+#[test]
+fn a_stale_interrupter_leaves_the_vcpus_next_owner_alone() {
+    let Some(m) = setup() else { return };
+    m.put(0, &GETPID);
+    let mut ctx = m.p.new_address_space().unwrap();
+    ctx.map(CODE, 4096, RX, 0).unwrap();
+    let pending = ctx.new_thread().unwrap();
+    let first = pending.attach().unwrap();
+    let stale = first.interrupter();
+    first.release();
+    // The pool hands the same vCPU to the next context on this thread.
+    let mut second = ctx.new_thread().unwrap().attach().unwrap();
+    stale.interrupt();
+    let mut r = regs_at(CODE);
+    assert_eq!(second.switch(&mut r), Event::Syscall);
+    assert_eq!(r.orig_rax, 39);
+    // Its own Interrupter still works.
+    second.interrupter().interrupt();
+    assert_eq!(second.switch(&mut r), Event::Interrupted);
+    second.release();
+}
+
 #[test]
 fn unmap_reaches_a_running_thread() {
     let Some(m) = setup() else { return };

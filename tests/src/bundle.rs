@@ -80,7 +80,7 @@ impl Bundle {
     }
 
     pub fn runtime_cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(crate::runsc_bin());
+        let mut c = crate::runsc_command();
         c.arg("--root")
             .arg(&self.state)
             .args(args)

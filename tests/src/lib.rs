@@ -192,11 +192,53 @@ pub fn sandbox() -> Result<PathBuf, String> {
     static CHECKED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     CHECKED
         .get_or_init(|| {
-            probe_ptrace()?;
+            if test_platform() == "kvm" {
+                probe_kvm()?;
+            } else {
+                probe_ptrace()?;
+            }
             probe_user_namespace()?;
             Ok(runsc_bin())
         })
         .clone()
+}
+
+/// The platform the tests run sandboxes on: `RUNSC_RS_TEST_PLATFORM`, or
+/// `ptrace` (runsc-rs's default).
+pub fn test_platform() -> String {
+    std::env::var("RUNSC_RS_TEST_PLATFORM").unwrap_or_else(|_| "ptrace".into())
+}
+
+/// The global flags every sandbox of the tests gets: the platform
+/// (`RUNSC_RS_TEST_PLATFORM`) and `RUNSC_RS_TEST_FLAGS`. They go before the
+/// command (`do`, `run`, `create` ...).
+pub fn global_flags() -> Vec<String> {
+    let mut flags = Vec::new();
+    if let Ok(p) = std::env::var("RUNSC_RS_TEST_PLATFORM") {
+        flags.push(format!("--platform={p}"));
+    }
+    if let Ok(extra) = std::env::var("RUNSC_RS_TEST_FLAGS") {
+        flags.extend(extra.split_whitespace().map(str::to_string));
+    }
+    flags
+}
+
+/// `runsc-rs` with [`global_flags`], for a test that starts it itself
+/// (to signal it, read its output as it comes ...).
+pub fn runsc_command() -> Command {
+    let mut c = Command::new(runsc_bin());
+    c.args(global_flags());
+    c
+}
+
+/// Can this user open /dev/kvm for the KVM platform?
+fn probe_kvm() -> Result<(), String> {
+    fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .map(drop)
+        .map_err(|e| format!("RUNSC_RS_TEST_PLATFORM=kvm but /dev/kvm cannot be opened: {e}"))
 }
 
 /// Finds the `runsc-rs` binary: `RUNSC_RS_BIN`, else builds it with
@@ -573,12 +615,7 @@ impl Cmd {
     /// `require!(sandbox())` first.
     pub fn run_sandboxed(&self) -> Output {
         let mut argv = vec![runsc_bin().to_string_lossy().into_owned()];
-        if let Ok(p) = std::env::var("RUNSC_RS_TEST_PLATFORM") {
-            argv.push(format!("--platform={p}"));
-        }
-        if let Ok(extra) = std::env::var("RUNSC_RS_TEST_FLAGS") {
-            argv.extend(extra.split_whitespace().map(str::to_string));
-        }
+        argv.extend(global_flags());
         argv.extend(self.flags.iter().cloned());
         let mut log_dir = self.log_dir.clone();
         if log_dir.is_none() && std::env::var_os("RUNSC_RS_TEST_DEBUG").is_some() {

@@ -6,11 +6,11 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use tests::bundle::{text, Bundle};
-use tests::{require, runsc_bin, sandbox, unique_name};
+use tests::{require, sandbox, unique_name};
 
 /// Capability bits (linux/capability.h).
 const CHOWN: u64 = 1 << 0;
@@ -179,7 +179,7 @@ impl Drop for Reaped {
 fn do_processes_are_locked_down() {
     require!(sandbox());
     let tag = unique_name("do");
-    let child = Command::new(runsc_bin())
+    let child = tests::runsc_command()
         .args(["do", "sleep", "600"])
         .env(TAG, &tag)
         .stdin(Stdio::null())

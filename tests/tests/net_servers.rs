@@ -44,7 +44,7 @@ impl Drop for Server {
 }
 
 fn start(args: &[&str]) -> Server {
-    let child = Command::new(tests::runsc_bin())
+    let child = tests::runsc_command()
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -317,8 +317,9 @@ fn do_never_takes_the_callers_interfaces() {
         "exec".into(),
         w.name().to_string(),
         tests::runsc_bin().to_string_lossy().into_owned(),
-        "do".into(),
     ];
+    argv.extend(tests::global_flags());
+    argv.push("do".into());
     argv.extend(SHOW.iter().map(|s| s.to_string()));
     let o = tests::Cmd::new(&argv).run_native();
     // `do`'s default is the host's network: the namespace's interfaces

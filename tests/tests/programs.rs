@@ -415,7 +415,7 @@ fn a_seqpacket_sender_waiting_for_room_does_not_spin() {
     require!(sandbox());
     // Reaped by wait4 below, which also gives its children's CPU time.
     #[allow(clippy::zombie_processes)]
-    let mut child = std::process::Command::new(tests::runsc_bin())
+    let mut child = tests::runsc_command()
         .args(["do", "--"])
         .arg(&program)
         .stdout(std::process::Stdio::piped())

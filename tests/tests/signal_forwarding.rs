@@ -2,15 +2,15 @@
 //! stop` needs): its handler runs and its exit status comes back.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use tests::{require, sandbox};
 
 #[test]
 fn sigterm_to_runsc_do_reaches_the_programs_handler() {
-    let runsc = require!(sandbox());
-    let mut child = Command::new(&runsc)
+    require!(sandbox());
+    let mut child = tests::runsc_command()
         .args([
             "do",
             "--",

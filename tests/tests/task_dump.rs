@@ -4,7 +4,7 @@
 //! --stacks ID` (tests/tests/oci.rs has the container lifecycle).
 
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,8 +27,8 @@ fn child_named(parent: u32, comm: &str) -> Option<i32> {
 /// dump shows the shell in wait4 on a child and cat in read of fd 0.
 #[test]
 fn sigpwr_makes_the_sentry_dump_each_tasks_blocking_call() {
-    let runsc = require!(sandbox());
-    let mut child = Command::new(&runsc)
+    require!(sandbox());
+    let mut child = tests::runsc_command()
         .args(["do", "--", "/bin/sh", "-c", "/bin/cat; echo done"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

@@ -27,7 +27,10 @@ pub struct AsInner {
     pub gen: AtomicU64,
     /// (generation, table) for each table that lost a right, newest last.
     log: Mutex<Vec<(u64, u64)>>,
-    vcpus: Mutex<Vec<Arc<VcpuShared>>>,
+    /// The vCPUs of the contexts in this address space, with their owner
+    /// generation (a vCPU given back and taken by another context between
+    /// a look at this list and a kick is left alone).
+    vcpus: Mutex<Vec<(Arc<VcpuShared>, u64)>>,
     pub gone: AtomicBool,
 }
 
@@ -37,7 +40,8 @@ impl std::fmt::Debug for AsInner {
     }
 }
 
-/// Log entries kept before the ones every vCPU has seen are dropped.
+/// Log entries kept before the ones every vCPU has seen are dropped and
+/// the rest folded to one per table.
 const LOG_TRIM: usize = 4096;
 
 impl AsInner {
@@ -61,23 +65,27 @@ impl AsInner {
         }))
     }
 
-    pub fn register(&self, v: &Arc<VcpuShared>) {
-        v.seen_gen
-            .store(self.gen.load(Ordering::SeqCst), Ordering::SeqCst);
+    /// Adds the vCPU of a new context (`owner`) to the ones a change must
+    /// reach. Its first entry touches every table still in the log: KVM's
+    /// shadow of a table is the VM's, not the vCPU's, and a change no vCPU
+    /// has flushed yet (all of them were in the Sentry) is still stale in
+    /// it, even for a vCPU whose own TLB is empty.
+    pub fn register(&self, v: &Arc<VcpuShared>, owner: u64) {
+        v.seen_gen.store(0, Ordering::SeqCst);
         self.vcpus
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(v.clone());
+            .push((v.clone(), owner));
     }
 
     pub fn unregister(&self, v: &Arc<VcpuShared>) {
         self.vcpus
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .retain(|x| !Arc::ptr_eq(x, v));
+            .retain(|(x, _)| !Arc::ptr_eq(x, v));
     }
 
-    fn others(&self) -> Vec<Arc<VcpuShared>> {
+    fn others(&self) -> Vec<(Arc<VcpuShared>, u64)> {
         self.vcpus.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
@@ -95,16 +103,22 @@ impl AsInner {
                 let seen = self
                     .others()
                     .iter()
-                    .map(|v| v.seen_gen.load(Ordering::SeqCst))
+                    .map(|(v, _)| v.seen_gen.load(Ordering::SeqCst))
                     .min()
-                    .unwrap_or(gen);
+                    .unwrap_or(0);
                 log.retain(|(g, _)| *g > seen);
+                // With no vCPU (or one that has not run for long) that
+                // leaves much: keep each table's newest entry, which is all
+                // `touches_since` needs.
+                log.sort_unstable_by_key(|&(g, t)| (t, std::cmp::Reverse(g)));
+                log.dedup_by_key(|&mut (_, t)| t);
+                log.sort_unstable();
             }
         }
         // SAFETY: gettid has no preconditions.
         let me = unsafe { libc::gettid() };
-        for v in self.others() {
-            if v.tid.load(Ordering::SeqCst) != me {
+        for (v, owner) in self.others() {
+            if v.tid.load(Ordering::SeqCst) != me && v.owner() == owner {
                 v.kick_and_wait();
             }
         }
@@ -167,9 +181,8 @@ impl AsInner {
 
     pub fn destroy(&self) {
         self.gone.store(true, Ordering::SeqCst);
-        for v in self.others() {
-            v.want_interrupt.store(true, Ordering::SeqCst);
-            v.kick();
+        for (v, owner) in self.others() {
+            v.interrupt(owner);
         }
     }
 }

@@ -33,7 +33,7 @@ impl KvmContext {
     /// A context on the calling thread in `space`.
     pub fn new(space: Arc<AsInner>) -> Result<KvmContext> {
         let vcpu = space.vm.acquire(space.root)?;
-        space.register(&vcpu.shared);
+        space.register(&vcpu.shared, vcpu.owner);
         Ok(KvmContext {
             space,
             vcpu: Some(vcpu),
@@ -121,6 +121,7 @@ fn from_kvm(k: &kvm_regs, r: &mut Regs) {
 }
 
 /// What one KVM_RUN came back with.
+#[derive(Debug)]
 enum Exit {
     Syscall,
     Vector(u64),
@@ -154,6 +155,20 @@ impl KvmContext {
             Err(_) => Exit::Broken("KVM_RUN failed"),
         };
         exit
+    }
+
+    /// Whether KVM holds an exception it has not delivered yet: a kick can
+    /// end KVM_RUN between a fault KVM reflects into the guest (a write to
+    /// a page made read-only for copy-on-write, found on KVM's shadow page
+    /// tables) and its delivery. The fault is then queued in the vCPU and
+    /// is delivered at the next entry, wherever the registers point.
+    fn exception_queued(&mut self) -> Result<bool> {
+        let ev = self
+            .vcpu()
+            .fd
+            .get_vcpu_events()
+            .map_err(|e| kvm_err("KVM_GET_VCPU_EVENTS", e))?;
+        Ok(ev.exception.injected != 0 || ev.exception.pending != 0)
     }
 
     fn set_regs(&mut self, k: &kvm_regs) -> Result<()> {
@@ -200,9 +215,11 @@ impl KvmContext {
 
     /// Runs the ring-0 flush for the tables changed since this vCPU's last
     /// one; the last batch returns to the application at `regs`.
-    fn flush_and_load(&mut self, regs: &Regs, gen: u64, seen: u64) -> Result<()> {
+    /// The caller records `seen_gen` only once the guest has gone through
+    /// the last batch (an exit from the application): a flush abandoned on
+    /// the way in must not let the log drop tables it has not touched.
+    fn flush_and_load(&mut self, regs: &Regs, seen: u64) -> Result<()> {
         let touches = self.space.touches_since(seen);
-        self.vcpu().shared.seen_gen.store(gen, Ordering::SeqCst);
         if !self.vcpu().in_ring0 {
             // Into ring 0 first: the #UD of the to-ring-0 trampoline.
             let mut r = *regs;
@@ -212,11 +229,12 @@ impl KvmContext {
                 match self.run_once() {
                     Exit::Vector(6) => break,
                     Exit::Interrupted => self.vcpu().shared.clear_immediate_exit(),
-                    _ => {
+                    other => {
+                        tracing::error!("kvm: entering ring 0: {other:?}");
                         return Err(PlatformError {
                             op: "kvm: entering ring 0",
                             errno: libc::EIO,
-                        })
+                        });
                     }
                 }
             }
@@ -245,11 +263,12 @@ impl KvmContext {
                 match self.run_once() {
                     Exit::Touched => break,
                     Exit::Interrupted => self.vcpu().shared.clear_immediate_exit(),
-                    _ => {
+                    other => {
+                        tracing::error!("kvm: page-table flush: {other:?}");
                         return Err(PlatformError {
                             op: "kvm: page-table flush",
                             errno: libc::EIO,
-                        })
+                        });
                     }
                 }
             }
@@ -363,6 +382,7 @@ impl Context for KvmContext {
         let v = self.vcpu.as_ref().expect("a live context has a vCPU");
         Interrupter::new(Kick {
             vcpu: v.shared.clone(),
+            owner: v.owner,
             space: self.space.clone(),
         })
     }
@@ -384,7 +404,7 @@ impl KvmContext {
             }
             let shared = self.vcpu().shared.clone();
             // An interrupt that came while the thread was in the Sentry.
-            if shared.want_interrupt.swap(false, Ordering::SeqCst) {
+            if shared.take_interrupt() {
                 shared.clear_immediate_exit();
                 return Ok(Event::Interrupted);
             }
@@ -392,8 +412,9 @@ impl KvmContext {
             shared.in_guest.store(true, Ordering::SeqCst);
             let gen = self.space.gen.load(Ordering::SeqCst);
             let seen = shared.seen_gen.load(Ordering::SeqCst);
-            let r = if gen != seen {
-                self.flush_and_load(regs, gen, seen)
+            let flushing = gen != seen;
+            let r = if flushing {
+                self.flush_and_load(regs, seen)
             } else if self.vcpu().in_ring0 {
                 let iret = self.space.vm.entries.iret;
                 self.load(regs, Some(iret))
@@ -410,6 +431,15 @@ impl KvmContext {
             let exit = loop {
                 match self.run_once() {
                     Exit::Interrupted => {
+                        if self.exception_queued()? {
+                            // The instruction has not finished: its fault is
+                            // part of the state. Deliver it (to a ring-0
+                            // stub, which exits at once; no application
+                            // code runs) rather than resume elsewhere with
+                            // it still queued.
+                            shared.clear_immediate_exit();
+                            continue;
+                        }
                         let s = self
                             .vcpu()
                             .fd
@@ -440,12 +470,15 @@ impl KvmContext {
             shared.in_guest.store(false, Ordering::SeqCst);
             shared.exits.fetch_add(1, Ordering::SeqCst);
             if abandoned {
-                shared.seen_gen.store(seen, Ordering::SeqCst);
                 shared.clear_immediate_exit();
-                if shared.want_interrupt.swap(false, Ordering::SeqCst) {
+                if shared.take_interrupt() {
                     return Ok(Event::Interrupted);
                 }
                 continue;
+            }
+            if flushing {
+                // The guest went through the flush to the application.
+                shared.seen_gen.store(gen, Ordering::SeqCst);
             }
             match exit {
                 Exit::Syscall => {
@@ -483,9 +516,7 @@ impl KvmContext {
                     regs.fs_base = fs;
                     regs.gs_base = gs;
                     shared.clear_immediate_exit();
-                    if shared.want_interrupt.swap(false, Ordering::SeqCst)
-                        || self.space.gone.load(Ordering::SeqCst)
-                    {
+                    if shared.take_interrupt() || self.space.gone.load(Ordering::SeqCst) {
                         if self.space.gone.load(Ordering::SeqCst) {
                             return Ok(Event::Gone);
                         }
@@ -543,13 +574,15 @@ impl PendingContext for PendingThread {
 #[derive(Debug)]
 struct Kick {
     vcpu: Arc<VcpuShared>,
+    /// The context's generation on the vCPU: once the vCPU serves another
+    /// context, this Kick does nothing.
+    owner: u64,
     space: Arc<AsInner>,
 }
 
 impl Interrupt for Kick {
     fn interrupt(&self) {
-        self.vcpu.want_interrupt.store(true, Ordering::SeqCst);
-        self.vcpu.kick();
+        self.vcpu.interrupt(self.owner);
     }
 
     fn destroy_address_space(&self) {

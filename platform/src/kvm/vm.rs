@@ -56,7 +56,12 @@ pub struct VcpuShared {
     pub tid: AtomicI32,
     pub in_guest: AtomicBool,
     pub exits: AtomicU64,
-    pub want_interrupt: AtomicBool,
+    /// `owner << 1 | want`: the generation of the context the vCPU is bound
+    /// to, and whether that context is asked to return `Interrupted`. One
+    /// word, so that an [`Interrupter`](crate::Interrupter) of an earlier
+    /// owner (the vCPU went back to the pool and another context took it)
+    /// can never raise the flag for the new one.
+    interrupt: AtomicU64,
     /// The page-table generation this vCPU flushed for.
     pub seen_gen: AtomicU64,
 }
@@ -66,6 +71,38 @@ impl VcpuShared {
         // SAFETY: the kvm_run page is mapped for the vCPU's lifetime (vCPUs
         // are never closed); an AtomicU8 has a u8's layout.
         unsafe { &*(self.immediate_exit as *const AtomicU8) }
+    }
+
+    /// Binds the vCPU to a new owner, with no interrupt pending; returns
+    /// the owner's generation.
+    fn new_owner(&self) -> u64 {
+        let owner = (self.interrupt.load(Ordering::SeqCst) >> 1) + 1;
+        self.interrupt.store(owner << 1, Ordering::SeqCst);
+        owner
+    }
+
+    /// Asks the vCPU's context to return `Interrupted`, if it is still
+    /// `owner`'s, and kicks it out of the guest.
+    pub fn interrupt(&self, owner: u64) {
+        let asked = self
+            .interrupt
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |w| {
+                (w >> 1 == owner).then_some(w | 1)
+            })
+            .is_ok();
+        if asked {
+            self.kick();
+        }
+    }
+
+    /// Whether an interrupt was asked for since the last call.
+    pub fn take_interrupt(&self) -> bool {
+        self.interrupt.fetch_and(!1, Ordering::SeqCst) & 1 != 0
+    }
+
+    /// The generation of the context the vCPU is bound to.
+    pub fn owner(&self) -> u64 {
+        self.interrupt.load(Ordering::SeqCst) >> 1
     }
 
     pub fn clear_immediate_exit(&self) {
@@ -133,6 +170,9 @@ pub struct Vcpu {
     pub stack: u64,
     /// In ring 0 (in a stub) rather than in the application.
     pub in_ring0: bool,
+    /// The generation of the context the vCPU is bound to (see
+    /// [`VcpuShared::interrupt`]).
+    pub owner: u64,
     pub cr3: u64,
     pub fs_base: u64,
     pub gs_base: u64,
@@ -377,12 +417,13 @@ impl Vm {
                 tid: AtomicI32::new(0),
                 in_guest: AtomicBool::new(false),
                 exits: AtomicU64::new(0),
-                want_interrupt: AtomicBool::new(false),
+                interrupt: AtomicU64::new(0),
                 seen_gen: AtomicU64::new(0),
             }),
             page,
             stack,
             in_ring0: true,
+            owner: 0,
             cr3: 0,
             fs_base: 0,
             gs_base: 0,
@@ -401,7 +442,7 @@ impl Vm {
         v.shared
             .tid
             .store(unsafe { libc::gettid() }, Ordering::SeqCst);
-        v.shared.want_interrupt.store(false, Ordering::SeqCst);
+        v.owner = v.shared.new_owner();
         v.shared.clear_immediate_exit();
         v.shared.seen_gen.store(0, Ordering::SeqCst);
         let mut s = v.fd.get_sregs().map_err(|e| kvm_err("KVM_GET_SREGS", e))?;

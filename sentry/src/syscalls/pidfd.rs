@@ -72,8 +72,18 @@ fn sys_pidfd_send_signal(t: &mut Task, a: &SyscallArgs) -> SysResult {
         _ => return Err(Errno::EINVAL),
     };
     let f = t.fds.get(a.int(0))?;
-    let p = PidFd::of(&f)?;
-    let g = p.group().clone();
+    // A pidfd, or a descriptor of a /proc/PID directory as Linux also takes.
+    let (g, reaped) = match PidFd::of(&f) {
+        Ok(p) => (p.group().clone(), p.reaped()),
+        Err(e) => {
+            let g = crate::fsimpl::proc::task::process_of_dir(&f).ok_or(e)?;
+            let reaped = !t
+                .kernel
+                .group(g.tgid)
+                .is_some_and(|x| std::sync::Arc::ptr_eq(&x, &g));
+            (g, reaped)
+        }
+    };
     let info = if a.addr(2).is_null() {
         let code = if scope == Scope::Thread {
             libc::SI_TKILL
@@ -94,7 +104,7 @@ fn sys_pidfd_send_signal(t: &mut Task, a: &SyscallArgs) -> SysResult {
         }
         info
     };
-    if p.reaped() {
+    if reaped {
         return Err(Errno::ESRCH);
     }
     if !(0..=NSIG as i32).contains(&sig) {

@@ -18,10 +18,10 @@ use super::{
     TextLink,
 };
 use crate::errno::Errno;
-use crate::kernel::{Kernel, Task};
+use crate::kernel::{Kernel, Task, ThreadGroup};
 use crate::mm::MemoryManager;
 use crate::vfs::ops::{self, AtTarget, Ctx};
-use crate::vfs::{DirEntry, FdTable, FileOps, FsContext, Inode, InodeRef};
+use crate::vfs::{DirEntry, FdTable, File, FileOps, FsContext, Inode, InodeRef};
 
 /// Namespace inode numbers the ns/ links show (Linux's initial ones):
 /// the sandbox has one of each.
@@ -71,6 +71,18 @@ pub(super) fn pid_dir(state: &Arc<ProcState>, k: &Arc<Kernel>, pid: i32) -> Opti
 /// /proc/PID or /proc/PID/task/TID.
 struct PidDir {
     t: Target,
+}
+
+/// The process a descriptor of a /proc/PID directory names: Linux's
+/// pidfd_send_signal takes one as a pidfd (not a task/TID directory).
+pub fn process_of_dir(f: &File) -> Option<Arc<ThreadGroup>> {
+    let d = f.dentry()?;
+    let inode: &dyn std::any::Any = &*d.inode;
+    let dir = inode.downcast_ref::<PidDir>()?;
+    if dir.t.tid.is_some() {
+        return None;
+    }
+    dir.t.tg.upgrade()
 }
 
 const PID_ENTRIES: [(&str, u8); 33] = [

@@ -173,13 +173,34 @@ impl MemoryManager {
         let mut inner = self.inner_mut();
         Self::split_at(&mut inner, start);
         Self::split_at(&mut inner, end);
+        let space = self.space();
+        self.copy_borrowed(
+            &mut inner,
+            start,
+            end,
+            &mut |a, n, prot, off| match &space {
+                Some(s) => s.map(a, n, prot, off).map_err(super::platform_err),
+                None => Ok(()),
+            },
+        )
+    }
+
+    /// Gives each borrowed VMA in `[start, end)` (split there already) a
+    /// private copy of its file-cache pages, which `map` maps in their
+    /// place (address, length, protection, memory-file offset).
+    pub(super) fn copy_borrowed(
+        &self,
+        inner: &mut Inner,
+        start: u64,
+        end: u64,
+        map: &mut dyn FnMut(u64, u64, i32, u64) -> Result<(), Errno>,
+    ) -> Result<(), Errno> {
         let keys: Vec<u64> = inner
             .vmas
             .range(start..end)
             .filter(|(_, v)| v.borrowed)
             .map(|(k, _)| *k)
             .collect();
-        let space = self.space();
         for k in keys {
             let v = inner.vmas.get_mut(&k).unwrap();
             let n = v.end - v.start;
@@ -188,10 +209,7 @@ impl MemoryManager {
             v.mem = m;
             v.mem_off = 0;
             v.borrowed = false;
-            if let Some(s) = &space {
-                s.map(v.start, n, v.prot, v.file_off(v.start))
-                    .map_err(super::platform_err)?;
-            }
+            map(v.start, n, v.prot, v.file_off(v.start))?;
         }
         Ok(())
     }

@@ -546,23 +546,9 @@ impl MemoryManager {
             // Cache pages may be read, never written: give each borrowed
             // piece its own copy first (the copy-on-write of a private file
             // mapping, done up front).
-            let keys: Vec<u64> = inner
-                .vmas
-                .range(addr..end)
-                .filter(|(_, v)| v.borrowed)
-                .map(|(k, _)| *k)
-                .collect();
-            for k in keys {
-                let v = inner.vmas.get_mut(&k).unwrap();
-                let n = v.end - v.start;
-                let m = MemRange::new(&self.file, n)?;
-                self.file.copy(v.file_off(v.start), m.off, n);
-                v.mem = m;
-                v.mem_off = 0;
-                v.borrowed = false;
-                ctx.map(v.start, n, prot, v.file_off(v.start))
-                    .map_err(platform_err)?;
-            }
+            self.copy_borrowed(&mut inner, addr, end, &mut |a, n, _, off| {
+                ctx.map(a, n, prot, off).map_err(platform_err)
+            })?;
         }
         for (_, v) in inner.vmas.range_mut(addr..end) {
             v.prot = prot;

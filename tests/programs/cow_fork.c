@@ -78,10 +78,14 @@ static void private_stores(void)
 	char *anon = mmap(NULL, big, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	char *brk0 = sbrk(64 * 1024);
+	/* Small enough for a fork to copy it at once rather than share it. */
+	char *small = mmap(NULL, 8192, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	volatile char stack[8192];
 	fill(heap, big, 'p');
 	fill(anon, big, 'p');
 	fill(brk0, 64 * 1024, 'p');
+	fill(small, 8192, 'p');
 	fill(stack, sizeof stack, 'p');
 	fill(global_buf, sizeof global_buf, 'p');
 
@@ -92,6 +96,7 @@ static void private_stores(void)
 		fill(heap, big, 'c');
 		fill(anon, big, 'c');
 		fill(brk0, 64 * 1024, 'c');
+		fill(small, 8192, 'c');
 		fill(stack, sizeof stack, 'c');
 		fill(global_buf, sizeof global_buf, 'c');
 		char x = 1;
@@ -99,7 +104,7 @@ static void private_stores(void)
 		read(to_child[0], &x, 1);
 		/* The parent has stored 'P' everywhere by now. */
 		int ok = all(heap, big, 'c') && all(anon, big, 'c') &&
-			 all(brk0, 64 * 1024, 'c') &&
+			 all(brk0, 64 * 1024, 'c') && all(small, 8192, 'c') &&
 			 all(stack, sizeof stack, 'c') &&
 			 all(global_buf, sizeof global_buf, 'c');
 		_exit(ok ? 0 : 1);
@@ -107,19 +112,23 @@ static void private_stores(void)
 	char x;
 	read(to_parent[0], &x, 1);
 	int ok = all(heap, big, 'p') && all(anon, big, 'p') &&
-		 all(brk0, 64 * 1024, 'p') && all(stack, sizeof stack, 'p') &&
+		 all(brk0, 64 * 1024, 'p') && all(small, 8192, 'p') &&
+		 all(stack, sizeof stack, 'p') &&
 		 all(global_buf, sizeof global_buf, 'p');
 	printf("parent does not see the child's stores: %s\n", ok ? "yes" : "no");
 	fill(heap, big, 'P');
 	fill(anon, big, 'P');
 	fill(brk0, 64 * 1024, 'P');
+	fill(small, 8192, 'P');
 	fill(stack, sizeof stack, 'P');
 	fill(global_buf, sizeof global_buf, 'P');
 	write(to_child[1], &x, 1);
 	printf("child does not see the parent's stores: %s\n",
 	       reap(p) == 0 ? "yes" : "no");
-	CHECK(all(heap, big, 'P') && all(global_buf, sizeof global_buf, 'P'));
+	CHECK(all(heap, big, 'P') && all(small, 8192, 'P') &&
+	      all(global_buf, sizeof global_buf, 'P'));
 	munmap(anon, big);
+	munmap(small, 8192);
 	free(heap);
 	close(to_parent[0]);
 	close(to_parent[1]);

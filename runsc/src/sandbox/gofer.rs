@@ -82,7 +82,7 @@ pub fn gofer(g: &Config, args: GoferOptions) -> Result<u8> {
     privileges::keep_only(&kept)?;
     // Requests are synchronous round trips: each channel is served on
     // its CPU, and fid requests from the CPU of the sandbox's first task,
-    // so a reply is no cross-CPU wake-up (docs/benchmarks.md, "Where
+    // so a reply is no cross-CPU wake-up (docs/performance.md, "Where
     // metadata time goes").
     let (started, ready) = std::sync::mpsc::channel::<()>();
     for &(cpu, fd) in &args.channels {

@@ -36,7 +36,7 @@ const MAX_CHANNELS: usize = 16;
 /// Gofer end is served by a Gofer thread on that CPU, so the Sentry's
 /// requests from a task on any CPU are answered on that CPU (a same-CPU
 /// switch instead of a cross-CPU wake-up, several times dearer; see
-/// docs/benchmarks.md). Gives (cpu, gofer end, sentry end).
+/// docs/performance.md). Gives (cpu, gofer end, sentry end).
 fn gofer_channels() -> Result<Vec<(usize, UnixStream, UnixStream)>> {
     let cpus = platform::cpus::allowed_cpus();
     if cpus.len() < 2 {

@@ -19,7 +19,8 @@
  *                     on the host, as issue 8 describes it); skipped without
  *                     a usable /dev/kvm
  *
- * Usage: mechanisms [N]   (default 100000 round trips each)
+ * Usage: mechanisms [N [NAME]]   (default 100000 round trips each; with
+ * NAME only that mechanism, as bench/report measures a platform's floor)
  * Prints one line per mechanism: NAME NS_PER_ROUND_TRIP (or NAME - WHY).
  * Needs two CPUs for the cross-CPU rows (else they print "-").
  */
@@ -251,26 +252,40 @@ static void report(const char *name, double ns, const char *why)
 	fflush(stdout);
 }
 
+/* Whether mechanism NAME is measured: all of them, or the one asked for. */
+static const char *only;
+static int wanted(const char *name)
+{
+	return !only || !strcmp(only, name);
+}
+
 int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 100000;
+	only = argc > 2 ? argv[2] : NULL;
 	int a, b;
 	const char *why = "";
 	atomic_int *w = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
 			     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
 	if (n <= 0 || w == MAP_FAILED) {
-		fprintf(stderr, "usage: mechanisms [N]\n");
+		fprintf(stderr, "usage: mechanisms [N [NAME]]\n");
 		return 2;
 	}
 	two_cpus(&a, &b);
-	report("same-cpu-switch", handoff(w, n, a, a, 0), "");
+	if (wanted("same-cpu-switch"))
+		report("same-cpu-switch", handoff(w, n, a, a, 0), "");
 	/* An idle CPU's wake-up can take tens of microseconds: fewer rounds. */
-	report("cross-cpu-wake", b < 0 ? -1 : handoff(w, n / 10 + 1, a, b, 0), "one CPU");
-	report("cross-cpu-spin", b < 0 ? -1 : handoff(w, n, a, b, 1), "one CPU");
-	report("sigsys-trap", sigsys_trap(n), "seccomp refused");
-	double k = kvm_exit(n, &why);
+	if (wanted("cross-cpu-wake"))
+		report("cross-cpu-wake", b < 0 ? -1 : handoff(w, n / 10 + 1, a, b, 0), "one CPU");
+	if (wanted("cross-cpu-spin"))
+		report("cross-cpu-spin", b < 0 ? -1 : handoff(w, n, a, b, 1), "one CPU");
+	if (wanted("sigsys-trap"))
+		report("sigsys-trap", sigsys_trap(n), "seccomp refused");
+	if (wanted("kvm-exit")) {
+		double k = kvm_exit(n, &why);
 
-	report("kvm-exit", k, why);
+		report("kvm-exit", k, why);
+	}
 	return 0;
 }

@@ -1,8 +1,8 @@
 """The plots of bench/report: one SVG per group, horizontal bars, no
 plotting library (none is installed; GitHub shows SVG files inline).
 
-Each bar is one (row, contender): its time relative to native on a log
-scale (1 = native; above 1 slower), or, for a group without native figures
+Each bar is one (row, contender): its time relative to native (or runc,
+for the rows native has no figure in) on a log scale (1 = baseline; above 1 slower), or, for a group without native figures
 (memory), the value itself on a linear scale."""
 
 import math
@@ -31,8 +31,8 @@ def color(label, extra):
     return extra[label]
 
 
-def plot(title, rows, slowdown):
-    natives = {r["row"]: r["value"] for r in rows if r["contender"] == "native"}
+def plot(title, rows, slowdown, natives):
+    """natives: each row's baseline figure (native's, or runc's)."""
     relative = bool(natives)
     bars = []  # (row, contender, x, text)
     for r in rows:
@@ -80,7 +80,7 @@ def plot(title, rows, slowdown):
                     axis.append(f'<line x1="{xt:.1f}" y1="{top}" x2="{xt:.1f}" y2="{bottom}" stroke="{stroke}"/>')
                     axis.append(f'<text x="{xt:.1f}" y="{top - 2}" text-anchor="middle" font-size="10">{t:g}x</text>')
             k += 1
-        sub = "time relative to native (log scale; 1x = native, right = slower)"
+        sub = "time relative to native, or runc where native has none (log scale; 1x = baseline, right = slower)"
     else:
         sub = "absolute (linear scale)"
     width = LABEL_W + PLOT_W + VALUE_W

@@ -24,6 +24,7 @@
 pub mod bundle;
 pub mod debian;
 pub mod docker;
+pub mod host_proc;
 
 use std::ffi::OsString;
 use std::fs;

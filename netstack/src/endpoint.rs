@@ -48,6 +48,7 @@ impl Stack {
                 waker,
                 bound: (proto == Proto::Raw).then(|| raw::unbound(v6)),
                 error: None,
+                soft_error: None,
                 kind: match proto {
                     Proto::Tcp => Kind::Tcp(Tcp::Idle { failed: false }),
                     Proto::Udp | Proto::Icmp | Proto::Raw | Proto::UdpLite => {
@@ -341,9 +342,29 @@ impl Endpoint {
         })
     }
 
-    /// SO_ERROR: the pending error, cleared.
+    /// SO_ERROR: the pending error, else the noted (soft) one, cleared,
+    /// as Linux's sock_getsockopt reads sk_err then sk_err_soft.
     pub fn take_error(&self) -> Option<Errno> {
-        self.with(|i, id| i.ep_mut(id).error.take())
+        self.with(|i, id| {
+            let ep = i.ep_mut(id);
+            ep.error.take().or_else(|| ep.soft_error.take())
+        })
+    }
+
+    /// Makes `e` pending again: a send that took the connection's error
+    /// after it had queued bytes returns their count, and Linux leaves
+    /// the error (sk_err) for the next call.
+    pub fn restore_error(&self, e: Errno) {
+        self.with(|i, id| {
+            let ep = i.ep_mut(id);
+            ep.error.get_or_insert(e);
+        })
+    }
+
+    /// TCP_SYNCNT as getsockopt reports it: the socket's own, else the
+    /// stack's net.ipv4.tcp_syn_retries.
+    pub fn syn_retries(&self) -> u8 {
+        self.with(|i, id| i.ep(id).opts.syn_retries.unwrap_or(i.syn_retries))
     }
 
     pub fn options(&self) -> Options {

@@ -76,6 +76,17 @@ pub struct Options {
     /// UDPLITE_RECV_CSCOV once set: a partly covered datagram with less
     /// coverage is dropped (all of them for 0).
     pub udplite_recv_coverage: Option<u16>,
+    /// TCP_SYNCNT: how many times connect(2) sends its SYN again before
+    /// ETIMEDOUT; None: the stack's `tcp_syn_retries`.
+    pub syn_retries: Option<u8>,
+    /// TCP_USER_TIMEOUT: how long sent data may stay unacknowledged (and
+    /// a connect unanswered) before the connection ends with ETIMEDOUT;
+    /// None: the retransmission limits decide.
+    pub user_timeout: Option<Duration>,
+    /// IP_RECVERR / IPV6_RECVERR: every ICMP error for a datagram
+    /// endpoint becomes its pending error, not only the hard ones of a
+    /// connected endpoint.
+    pub recv_err: bool,
 }
 
 impl Default for Options {
@@ -98,6 +109,9 @@ impl Default for Options {
             icmp_filter: [0; 8],
             udplite_send_coverage: None,
             udplite_recv_coverage: None,
+            syn_retries: None,
+            user_timeout: None,
+            recv_err: false,
         }
     }
 }

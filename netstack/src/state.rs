@@ -51,6 +51,9 @@ pub(crate) struct EpState {
     pub bound: Option<Bound>,
     /// SO_ERROR.
     pub error: Option<Errno>,
+    /// An ICMP error a connection only notes (Linux's sk_err_soft): it
+    /// becomes the error if the connection later times out.
+    pub soft_error: Option<Errno>,
     pub kind: Kind,
 }
 
@@ -64,7 +67,6 @@ pub(crate) enum Tcp {
     },
     Connecting {
         sock: Sock,
-        since: Instant,
     },
     Connected(Conn),
     Listening(Listener),
@@ -129,6 +131,9 @@ pub(crate) struct Datagram {
     pub info: PacketInfo,
 }
 
+/// Linux's default net.ipv4.tcp_syn_retries.
+const DEFAULT_SYN_RETRIES: u8 = 6;
+
 pub(crate) struct Inner {
     pub ifaces: Vec<Iface>,
     pub routes: Vec<Entry>,
@@ -153,6 +158,14 @@ pub(crate) struct Inner {
     pub poll_requested: bool,
     /// IPv4 datagrams arriving in fragments, being put back together.
     pub frags: crate::reassembly::Reassembly,
+    /// net.ipv4.tcp_syn_retries: a connect's SYNs sent again before
+    /// ETIMEDOUT, unless TCP_SYNCNT says otherwise.
+    pub syn_retries: u8,
+    /// TCP sockets a RST arrived for during this poll: when such a
+    /// socket closes, it was reset, not timed out.
+    pub resets: Vec<Sock>,
+    /// Neighbours asked for and not yet heard from (see `neigh`).
+    pub neigh: crate::neigh::Pending,
 }
 
 impl Inner {
@@ -173,6 +186,9 @@ impl Inner {
             polled: false,
             poll_requested: false,
             frags: Default::default(),
+            syn_retries: DEFAULT_SYN_RETRIES,
+            resets: Vec::new(),
+            neigh: Default::default(),
         }
     }
 

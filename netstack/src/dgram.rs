@@ -281,5 +281,6 @@ pub(crate) fn close(inner: &mut Inner, id: usize) {
     if proto != Proto::Raw {
         bind::unbind(inner, id, proto, ep.bound.map(|b| b.port));
     }
+    crate::multicast::drop_all(inner, id);
     inner.release_id(id);
 }

@@ -91,7 +91,7 @@ pub(crate) fn read_frames(inner: &mut Inner, n: usize) -> bool {
 fn admit(inner: &mut Inner, n: usize, frame: Vec<u8>) {
     // Fragments were counted as they came; the whole packet is not a
     // frame of its own.
-    let (frame, counted) = match inner.frags.offer(n, &mut inner.ifaces[n], frame) {
+    let (mut frame, counted) = match inner.frags.offer(n, &mut inner.ifaces[n], frame) {
         Offer::Whole(f) => (f, false),
         Offer::Held => return,
         Offer::Reassembled(f) => (f, true),
@@ -111,6 +111,17 @@ fn admit(inner: &mut Inner, n: usize, frame: Vec<u8>) {
         }
         Verdict::Drop | Verdict::Echo => inner.ifaces[n].dev.recycle(frame),
         Verdict::Deliver(d) => dgram::deliver(inner, d, frame),
+        Verdict::DeliverAll(all) => {
+            let last = all.len() - 1;
+            for (i, d) in all.into_iter().enumerate() {
+                let copy = if i == last {
+                    std::mem::take(&mut frame)
+                } else {
+                    frame.clone()
+                };
+                dgram::deliver(inner, d, copy);
+            }
+        }
     }
 }
 

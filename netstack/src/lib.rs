@@ -29,7 +29,7 @@
 //! 3. The shared state: `orphan` (closed sockets finishing), `state`
 //!    (the stack's state behind its lock and every endpoint's).
 //! 4. The protocols, acting on that state: `tcp_sock`, `bind`, `stream`,
-//!    `listener`, `tcp`, `dgram`, `unreach`, `outbound`, `raw`, `udplite`,
+//!    `listener`, `tcp`, `multicast`, `dgram`, `unreach`, `outbound`, `raw`, `udplite`,
 //!    `steer`, `conns`.
 //! 5. The engine: `engine` (polling smoltcp, dispatching what arrives),
 //!    `poller` (the stack's thread).
@@ -51,6 +51,7 @@ mod dgram;
 mod engine;
 mod iface;
 mod listener;
+mod multicast;
 mod neigh;
 mod orphan;
 mod outbound;

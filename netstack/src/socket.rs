@@ -87,6 +87,22 @@ pub struct Options {
     /// endpoint becomes its pending error, not only the hard ones of a
     /// connected endpoint.
     pub recv_err: bool,
+    /// IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS: the hop limit of
+    /// datagrams to a multicast group (1: the link only).
+    pub mc_ttl: u8,
+    pub mc6_hops: u8,
+    /// IP_MULTICAST_LOOP / IPV6_MULTICAST_LOOP: the stack's own sockets
+    /// in the group hear what it sends there.
+    pub mc_loop: bool,
+    pub mc6_loop: bool,
+    /// IP_MULTICAST_IF / IPV6_MULTICAST_IF: the interface (index, 0 for
+    /// the route's) multicast leaves by, and IPv4's source address for it.
+    pub mc_if: u32,
+    pub mc_addr: Option<std::net::Ipv4Addr>,
+    pub mc6_if: u32,
+    /// IP_MULTICAST_ALL: a socket that joined nothing hears every group
+    /// some socket joined on the interface (Linux's default).
+    pub mc_all: bool,
 }
 
 impl Default for Options {
@@ -112,6 +128,14 @@ impl Default for Options {
             syn_retries: None,
             user_timeout: None,
             recv_err: false,
+            mc_ttl: 1,
+            mc6_hops: 1,
+            mc_loop: true,
+            mc6_loop: true,
+            mc_if: 0,
+            mc_addr: None,
+            mc6_if: 0,
+            mc_all: true,
         }
     }
 }

@@ -166,6 +166,8 @@ pub(crate) struct Inner {
     pub resets: Vec<Sock>,
     /// Neighbours asked for and not yet heard from (see `neigh`).
     pub neigh: crate::neigh::Pending,
+    /// Every socket's multicast groups (see `multicast`).
+    pub memberships: Vec<crate::multicast::Membership>,
 }
 
 impl Inner {
@@ -189,6 +191,7 @@ impl Inner {
             syn_retries: DEFAULT_SYN_RETRIES,
             resets: Vec::new(),
             neigh: Default::default(),
+            memberships: Vec::new(),
         }
     }
 

@@ -23,7 +23,7 @@ use crate::outbound::UDPLITE;
 use crate::raw::{self, Arrived};
 use crate::socket::{PacketInfo, Proto};
 use crate::state::Inner;
-use crate::{listener, udplite, unreach};
+use crate::{listener, multicast, udplite, unreach};
 
 pub(crate) enum Verdict {
     /// smoltcp takes it.
@@ -34,6 +34,8 @@ pub(crate) enum Verdict {
     Echo,
     /// An endpoint's receive queue takes it.
     Deliver(Delivery),
+    /// Several endpoints' queues take it (a multicast datagram).
+    DeliverAll(Vec<Delivery>),
 }
 
 struct Ip<'a> {
@@ -153,6 +155,25 @@ pub(crate) fn steer(inner: &mut Inner, n: usize, frame: &[u8]) -> Verdict {
             let port = |at: usize| u16::from_be_bytes([ip.l4[at], ip.l4[at + 1]]);
             let src = SocketAddr::new(ip.src, port(0));
             let dst = SocketAddr::new(ip.dst, port(2));
+            if ip.dst.is_multicast() {
+                // Every member hears it; nobody answers for a group.
+                let all = multicast::members(inner, proto, src, dst, n)
+                    .into_iter()
+                    .filter(|&ep| cover.is_none_or(|c| udplite::takes(inner, ep, c)))
+                    .map(|ep| Delivery {
+                        ep,
+                        from: src,
+                        start: ip.l4_off + 8,
+                        end: ip.l4_off + end,
+                        info,
+                    })
+                    .collect::<Vec<_>>();
+                return if all.is_empty() {
+                    Verdict::Drop
+                } else {
+                    Verdict::DeliverAll(all)
+                };
+            }
             match dgram::lookup(inner, proto, src, dst) {
                 Some(ep) if cover.is_some_and(|c| !udplite::takes(inner, ep, c)) => Verdict::Drop,
                 Some(ep) => Verdict::Deliver(Delivery {

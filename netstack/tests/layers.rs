@@ -21,8 +21,19 @@ const LAYERS: &[&[&str]] = &[
     &["orphan", "state"],
     // The protocols.
     &[
-        "tcp_sock", "bind", "stream", "listener", "tcp", "dgram", "unreach", "outbound", "raw",
-        "udplite", "steer", "conns",
+        "tcp_sock",
+        "bind",
+        "stream",
+        "listener",
+        "tcp",
+        "multicast",
+        "dgram",
+        "unreach",
+        "outbound",
+        "raw",
+        "udplite",
+        "steer",
+        "conns",
     ],
     // The engine.
     &["engine", "poller"],

@@ -544,3 +544,72 @@ fn require_bundle(w: &Wire, port: &str) -> Bundle {
     })
     .expect("a busybox bundle")
 }
+
+/// Multicast natively and in the sandbox over the same veth
+/// (`udp_multicast.c`): the options and their errors, joining and
+/// leaving, and delivery to every socket on the port, of the host's own
+/// datagrams (IP_MULTICAST_LOOP) and of those the other end sends to the
+/// group.
+#[test]
+fn multicast_groups_deliver_to_every_member_as_on_linux() {
+    require!(requirements());
+    let program = require!(tests::static_c_program("udp_multicast"));
+    let run = |sandboxed: bool| -> (String, String) {
+        let w = Wire::new(if sandboxed { "rt-mc-s" } else { "rt-mc-n" });
+        ip(&[
+            "-n",
+            &w.outer.0,
+            "route",
+            "add",
+            "224.0.0.0/4",
+            "dev",
+            "veth-out",
+        ]);
+        let sender = w.in_outer(|| std::net::UdpSocket::bind((OUTER_ADDR, 0)).expect("bind"));
+        let port = 20000 + (std::process::id() % 20000) as u16;
+        let done = Arc::new(AtomicBool::new(false));
+        let stop = done.clone();
+        let peer = std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                let _ = sender.send_to(b"from-peer", ("239.1.2.3", port));
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        });
+        let port = port.to_string();
+        let (out, err) = if sandboxed {
+            let b = Bundle::busybox("net-mc", &["/bin/udp_multicast", &port], |c| {
+                c["linux"]["namespaces"]
+                    .as_array_mut()
+                    .expect("namespaces")
+                    .push(json!({"type": "network", "path": w.path()}));
+            })
+            .expect("a busybox bundle");
+            std::fs::copy(&program, b.dir.join("rootfs/bin/udp_multicast"))
+                .expect("copy the program");
+            text(&b.runtime(&["run", "c"]))
+        } else {
+            text(
+                &std::process::Command::new(IP)
+                    .args(["netns", "exec", w.name()])
+                    .arg(&program)
+                    .arg(&port)
+                    .output()
+                    .expect("run the program natively"),
+            )
+        };
+        done.store(true, Ordering::SeqCst);
+        peer.join().unwrap();
+        (out, err)
+    };
+    let (native, nerr) = run(false);
+    for line in [
+        "C got from-peer",
+        "C got one",
+        "A got three",
+        "join again: EADDRINUSE",
+    ] {
+        assert!(native.contains(line), "native: {native}{nerr}");
+    }
+    let (sandboxed, serr) = run(true);
+    assert_eq!(sandboxed, native, "sandbox stderr: {serr}");
+}

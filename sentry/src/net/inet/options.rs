@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use super::{ancillary, errno, raw, InetSocket};
+use super::{ancillary, errno, multicast, raw, InetSocket};
 use crate::errno::Errno;
 use crate::net::socket::{int_bytes, int_option, timeval_bytes, timeval_option};
 
@@ -112,6 +112,9 @@ fn kept_default(level: i32, name: i32) -> Option<i32> {
 
 pub(super) fn get(s: &InetSocket, level: i32, name: i32) -> Result<Vec<u8>, Errno> {
     if let Some(r) = raw::get(s, level, name) {
+        return r;
+    }
+    if let Some(r) = multicast::get(s, level, name) {
         return r;
     }
     if let Some(v) = ancillary::get(s.lock().wanted, s.v6, level, name) {
@@ -237,6 +240,9 @@ fn tcp_info(s: &InetSocket) -> Vec<u8> {
 
 pub(super) fn set(s: &InetSocket, level: i32, name: i32, val: &[u8]) -> Result<(), Errno> {
     if let Some(r) = raw::set(s, level, name, val) {
+        return r;
+    }
+    if let Some(r) = multicast::set(s, level, name, val) {
         return r;
     }
     let wanted = s.lock().wanted;

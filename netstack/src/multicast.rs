@@ -19,18 +19,10 @@ use crate::iface::LO;
 use crate::ports::Owner;
 use crate::route::{is_local, Path};
 use crate::socket::{PacketInfo, Proto};
-use crate::state::{Datagram, Inner, Kind};
+use crate::state::{Datagram, Inner, Kind, Membership};
 
 /// Linux's igmp_max_memberships: groups one IPv4 socket may join.
 const MAX_V4_MEMBERSHIPS: usize = 20;
-
-/// One socket's membership of one group on one interface.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Membership {
-    pub ep: usize,
-    pub group: IpAddr,
-    pub iface: usize,
-}
 
 /// The interface a membership names: by index, by one of its addresses
 /// (IPv4's imr_interface), else the group's route; ENODEV without one.

@@ -121,6 +121,15 @@ pub(crate) struct Tx {
     pub h: SocketHandle,
 }
 
+/// One socket's membership of one multicast group on one interface
+/// (see `multicast`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Membership {
+    pub ep: usize,
+    pub group: IpAddr,
+    pub iface: usize,
+}
+
 /// A received datagram: the frame it came in, where in it the payload
 /// lies, and what came with it.
 pub(crate) struct Datagram {
@@ -167,7 +176,7 @@ pub(crate) struct Inner {
     /// Neighbours asked for and not yet heard from (see `neigh`).
     pub neigh: crate::neigh::Pending,
     /// Every socket's multicast groups (see `multicast`).
-    pub memberships: Vec<crate::multicast::Membership>,
+    pub memberships: Vec<Membership>,
 }
 
 impl Inner {

@@ -351,6 +351,29 @@ fn uts_name(k: Option<&Arc<Kernel>>, name: &str, domain: bool) -> (String, Node)
     (name.to_string(), Node::File(Arc::new(g)))
 }
 
+/// net/ipv4/tcp_syn_retries: the sandbox's network stack's, read and
+/// written as Linux's (1 to 127, else EINVAL).
+fn syn_retries(k: Option<&Arc<Kernel>>) -> (String, Node) {
+    let wk = k.map(Arc::downgrade).unwrap_or_default();
+    let wk2 = wk.clone();
+    let gen: GenFn = Arc::new(move || {
+        let k = wk.upgrade().ok_or(Errno::ENOENT)?;
+        Ok(format!("{}\n", k.net.tcp_syn_retries()).into_bytes())
+    });
+    let write: WriteFn = Arc::new(move |buf: &[u8]| {
+        let k = wk2.upgrade().ok_or(Errno::ENOENT)?;
+        let text = std::str::from_utf8(buf).map_err(|_| Errno::EINVAL)?;
+        let n: i64 = text.trim().parse().map_err(|_| Errno::EINVAL)?;
+        k.net
+            .set_tcp_syn_retries(n)
+            .map_err(crate::net::inet::errno)
+    });
+    let ino = path_ino("proc:/sys/net/ipv4/tcp_syn_retries");
+    let mut g = GenInode::new(ino, 0o644, gen).not_seq();
+    g.write = Some(write);
+    ("tcp_syn_retries".to_string(), Node::File(Arc::new(g)))
+}
+
 fn sys_tree(state: &Arc<ProcState>, k: Option<&Arc<Kernel>>) -> Vec<(String, Node)> {
     let uuid: GenFn = Arc::new(|| Ok(format!("{}\n", super::random_uuid()).into_bytes()));
     let random = Node::dir(vec![
@@ -419,10 +442,13 @@ fn sys_tree(state: &Arc<ProcState>, k: Option<&Arc<Kernel>>) -> Vec<(String, Nod
         fixed("fs", "nr_open", "1048576"),
         fixed("fs", "pipe-max-size", "1048576"),
     ]);
-    let net = Node::dir(vec![(
-        "core".into(),
-        Node::dir(vec![fixed("net/core", "somaxconn", "4096")]),
-    )]);
+    let net = Node::dir(vec![
+        (
+            "core".into(),
+            Node::dir(vec![fixed("net/core", "somaxconn", "4096")]),
+        ),
+        ("ipv4".into(), Node::dir(vec![syn_retries(k)])),
+    ]);
     vec![
         ("fs".into(), fs),
         ("kernel".into(), kernel),

@@ -257,6 +257,15 @@ fn sendfile_copy_file_range_splice_and_tee_move_bytes_between_descriptors() {
     native_then_sandboxed("splice_family", &[], SHORT);
 }
 
+/// openat2: open_how's size and flag checks, then RESOLVE_BENEATH,
+/// IN_ROOT, NO_SYMLINKS, NO_MAGICLINKS, NO_XDEV and CACHED on a tree of
+/// relative, absolute and escaping symlinks, /proc's magic links and the
+/// mount under /proc.
+#[test]
+fn openat2_checks_open_how_and_keeps_each_resolve_restriction_as_on_linux() {
+    native_then_sandboxed("openat2", &[], SHORT);
+}
+
 #[test]
 fn fcntl_ofd_and_flock_locks_exclude_other_holders_and_go_on_close() {
     native_then_sandboxed("file_locks", &[], SHORT);

@@ -54,6 +54,7 @@ pub mod ops;
 pub mod path;
 mod perm;
 pub mod poll;
+pub mod resolve;
 pub mod xattr;
 
 use std::any::Any;

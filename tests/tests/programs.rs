@@ -266,6 +266,14 @@ fn openat2_checks_open_how_and_keeps_each_resolve_restriction_as_on_linux() {
     native_then_sandboxed("openat2", &[], SHORT);
 }
 
+/// vmsplice both ways (the direction from the descriptor's open mode),
+/// SPLICE_F_GIFT and SPLICE_F_NONBLOCK, EPIPE with SIGPIPE, end of file,
+/// a waiting reader, and Linux's order of EINVAL, EBADF and EFAULT.
+#[test]
+fn vmsplice_moves_bytes_between_memory_and_pipes_as_on_linux() {
+    native_then_sandboxed("vmsplice", &[], SHORT);
+}
+
 #[test]
 fn fcntl_ofd_and_flock_locks_exclude_other_holders_and_go_on_close() {
     native_then_sandboxed("file_locks", &[], SHORT);

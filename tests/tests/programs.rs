@@ -274,6 +274,15 @@ fn vmsplice_moves_bytes_between_memory_and_pipes_as_on_linux() {
     native_then_sandboxed("vmsplice", &[], SHORT);
 }
 
+/// name_to_handle_at/open_by_handle_at on a tmpfs the program mounts:
+/// EOVERFLOW with the size needed, handles opened again, ESTALE once the
+/// file is gone but not while it is open, bad handles, EPERM without
+/// CAP_DAC_READ_SEARCH, procfs EOPNOTSUPP but an id with AT_HANDLE_FID.
+#[test]
+fn file_handles_of_tmpfs_files_open_them_again_as_on_linux() {
+    native_then_sandboxed("file_handles", &[], SHORT);
+}
+
 #[test]
 fn fcntl_ofd_and_flock_locks_exclude_other_holders_and_go_on_close() {
     native_then_sandboxed("file_locks", &[], SHORT);

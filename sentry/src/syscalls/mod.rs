@@ -15,6 +15,7 @@ mod epoll;
 mod eventfd;
 mod fcntl;
 mod file;
+mod file_handle;
 mod futex;
 mod identity;
 mod inotify;
@@ -68,6 +69,7 @@ pub fn table() -> Table {
     eventfd::register(&mut t);
     fcntl::register(&mut t);
     file::register(&mut t);
+    file_handle::register(&mut t);
     futex::register(&mut t);
     identity::register(&mut t);
     inotify::register(&mut t);

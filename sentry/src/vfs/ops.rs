@@ -365,6 +365,18 @@ pub fn open_at(
             AtTarget::File(f) => return reopen(f, flags),
         }
     };
+    open_resolved(ctx, d, flags, created)
+}
+
+/// The checks and the open of a file found already (open_at's second
+/// half; all of open_by_handle_at's open). `created`: open_at just made it.
+pub fn open_resolved(
+    ctx: &Ctx<'_>,
+    d: Arc<Dentry>,
+    flags: i32,
+    created: bool,
+) -> Result<Arc<File>, Errno> {
+    let path_only = flags & libc::O_PATH != 0;
     let fmode = d.mode();
     if is_symlink(fmode) && !path_only {
         // Only O_NOFOLLOW leaves a final symlink unresolved.

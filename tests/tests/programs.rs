@@ -257,6 +257,32 @@ fn sendfile_copy_file_range_splice_and_tee_move_bytes_between_descriptors() {
     native_then_sandboxed("splice_family", &[], SHORT);
 }
 
+/// openat2: open_how's size and flag checks, then RESOLVE_BENEATH,
+/// IN_ROOT, NO_SYMLINKS, NO_MAGICLINKS, NO_XDEV and CACHED on a tree of
+/// relative, absolute and escaping symlinks, /proc's magic links and the
+/// mount under /proc.
+#[test]
+fn openat2_checks_open_how_and_keeps_each_resolve_restriction_as_on_linux() {
+    native_then_sandboxed("openat2", &[], SHORT);
+}
+
+/// vmsplice both ways (the direction from the descriptor's open mode),
+/// SPLICE_F_GIFT and SPLICE_F_NONBLOCK, EPIPE with SIGPIPE, end of file,
+/// a waiting reader, and Linux's order of EINVAL, EBADF and EFAULT.
+#[test]
+fn vmsplice_moves_bytes_between_memory_and_pipes_as_on_linux() {
+    native_then_sandboxed("vmsplice", &[], SHORT);
+}
+
+/// name_to_handle_at/open_by_handle_at on a tmpfs the program mounts:
+/// EOVERFLOW with the size needed, handles opened again, ESTALE once the
+/// file is gone but not while it is open, bad handles, EPERM without
+/// CAP_DAC_READ_SEARCH, procfs EOPNOTSUPP but an id with AT_HANDLE_FID.
+#[test]
+fn file_handles_of_tmpfs_files_open_them_again_as_on_linux() {
+    native_then_sandboxed("file_handles", &[], SHORT);
+}
+
 #[test]
 fn fcntl_ofd_and_flock_locks_exclude_other_holders_and_go_on_close() {
     native_then_sandboxed("file_locks", &[], SHORT);

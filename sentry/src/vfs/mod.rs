@@ -45,6 +45,7 @@ pub mod dnotify;
 mod fdtable;
 mod file;
 pub mod filesystem_type;
+pub mod handle;
 pub mod inotify;
 pub mod io;
 pub mod lock;
@@ -54,6 +55,7 @@ pub mod ops;
 pub mod path;
 mod perm;
 pub mod poll;
+pub mod resolve;
 pub mod xattr;
 
 use std::any::Any;
@@ -178,6 +180,17 @@ pub trait Inode: Send + Sync + Any {
 
     fn lookup(&self, _name: &[u8]) -> Result<InodeRef, Errno> {
         Err(Errno::ENOTDIR)
+    }
+    /// name_to_handle_at: a handle that [`Inode::by_handle`] of any file
+    /// of this filesystem turns back into this file while it lives.
+    /// EOPNOTSUPP where the filesystem cannot find its files again.
+    fn handle(&self) -> Result<handle::FileHandle, Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// open_by_handle_at: the file of this filesystem `h` names; ESTALE
+    /// when it is gone or `h` is not this filesystem's.
+    fn by_handle(&self, _h: &handle::FileHandle) -> Result<InodeRef, Errno> {
+        Err(Errno::ESTALE)
     }
     /// The entries of a directory, without `.` and `..`.
     fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {

@@ -27,6 +27,7 @@ mod mmap;
 mod mount;
 mod mqueue;
 mod msg;
+mod namespace;
 mod pidfd;
 mod pipe;
 mod pkey;
@@ -78,6 +79,7 @@ pub fn table() -> Table {
     mmap::register(&mut t);
     mount::register(&mut t);
     mqueue::register(&mut t);
+    namespace::register(&mut t);
     pidfd::register(&mut t);
     pipe::register(&mut t);
     pkey::register(&mut t);

@@ -31,7 +31,8 @@ pub fn task_exited(k: &Arc<Kernel>, handle: &Arc<TaskHandle>, tg: &Arc<ThreadGro
     }
     k.locks.exited(tg.tgid);
     tg.posix_timers.clear();
-    k.ipc.sem.exit(tg.tgid);
+    let ipc = handle.ns.lock().unwrap().ipc.clone();
+    ipc.sem.exit(tg.tgid);
     let (wait_status, children, exit_signal) = {
         let mut i = tg.inner.lock().unwrap();
         let s = i.group_exit.unwrap_or(status);

@@ -28,6 +28,7 @@ mod mmap;
 mod mount;
 mod mqueue;
 mod msg;
+mod namespace;
 mod openat2;
 mod pidfd;
 mod pipe;
@@ -81,6 +82,7 @@ pub fn table() -> Table {
     mmap::register(&mut t);
     mount::register(&mut t);
     mqueue::register(&mut t);
+    namespace::register(&mut t);
     openat2::register(&mut t);
     pidfd::register(&mut t);
     pipe::register(&mut t);

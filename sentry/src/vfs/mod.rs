@@ -50,6 +50,7 @@ pub mod inotify;
 pub mod io;
 pub mod lock;
 pub mod mount;
+mod mount_ns;
 pub mod notify;
 pub mod ops;
 pub mod path;
@@ -582,17 +583,21 @@ impl std::fmt::Debug for Dentry {
 pub struct Vfs {
     root: Arc<Dentry>,
     mounts: RwLock<Vec<Arc<Mount>>>,
-    next_mount: AtomicU64,
+    /// Mount ids, shared with the namespaces copied from this one.
+    next_mount: Arc<AtomicU64>,
+    /// Mounts with lower ids came from the namespace this one was copied
+    /// from (0: not a copy).
+    copied_below: u64,
     /// Itself, for the procfs instances mount(2) makes.
     me: Weak<Vfs>,
     /// The filesystem types mount(2) can make here.
-    filesystems: filesystem_type::Registry,
+    filesystems: Arc<filesystem_type::Registry>,
     /// inotify watches, dnotify marks and open counts; every mount holds
     /// it too.
     notify: Arc<Notify>,
     /// Filesystems mounted nowhere (memfd's tmpfs), by mount id: Linux's
     /// kernel-internal mounts, made on first use.
-    internal: Mutex<BTreeMap<u64, Arc<Dentry>>>,
+    internal: Arc<Mutex<BTreeMap<u64, Arc<Dentry>>>>,
 }
 
 impl std::fmt::Debug for Vfs {
@@ -649,11 +654,12 @@ impl Vfs {
                 name: b"/".to_vec(),
             }),
             mounts: RwLock::new(vec![mount]),
-            next_mount: AtomicU64::new(2),
+            next_mount: Arc::new(AtomicU64::new(2)),
+            copied_below: 0,
             me: me.clone(),
             filesystems: Default::default(),
             notify,
-            internal: Mutex::new(BTreeMap::new()),
+            internal: Arc::new(Mutex::new(BTreeMap::new())),
         })
     }
 

@@ -12,6 +12,7 @@ use super::{entry, path_ino, GenFn, GenInode, Node, ProcState, TreeDir, WriteFn}
 use crate::errno::Errno;
 use crate::kernel::ipc::msg::{MSGMAX, MSGMNB, MSGMNI};
 use crate::kernel::ipc::sem::{SEMMNI, SEMMNS, SEMMSL, SEMOPM};
+use crate::kernel::namespaces::{Namespaces, NetNs, UtsNs};
 use crate::kernel::uts::{RELEASE, VERSION};
 use crate::kernel::Kernel;
 use crate::vfs::{DirEntry, InodeRef};
@@ -61,6 +62,7 @@ pub(crate) fn cpu_list(n: usize) -> String {
 pub(super) fn lookup(
     state: &Arc<ProcState>,
     k: Option<&Arc<Kernel>>,
+    ns: Option<&Arc<Namespaces>>,
     name: &[u8],
 ) -> Result<InodeRef, Errno> {
     let name = std::str::from_utf8(name).map_err(|_| Errno::ENOENT)?;
@@ -68,12 +70,12 @@ pub(super) fn lookup(
     if name == "sys" {
         return Ok(Arc::new(TreeDir {
             key: "proc:/sys".into(),
-            children: Arc::new(sys_tree(state, k)),
+            children: Arc::new(sys_tree(state, ns)),
             magic: libc::PROC_SUPER_MAGIC,
         }));
     }
     if name == "sysvipc" {
-        return Ok(super::sysvipc::dir(k));
+        return Ok(super::sysvipc::dir(ns.map(|n| &n.ipc)));
     }
     if !FILES.contains(&name) {
         return Err(Errno::ENOENT);
@@ -320,10 +322,10 @@ fn fixed(dir: &str, name: &str, value: &str) -> (String, Node) {
 
 /// kernel/hostname and kernel/domainname: read and written like
 /// sethostname(2) (at most 64 bytes; the file mode keeps others out).
-fn uts_name(k: Option<&Arc<Kernel>>, name: &str, domain: bool) -> (String, Node) {
-    let wk = k.map(Arc::downgrade).unwrap_or_default();
+fn uts_name(uts: Option<&Arc<UtsNs>>, name: &str, domain: bool) -> (String, Node) {
+    let wk = uts.map(Arc::downgrade).unwrap_or_default();
     let wk2 = wk.clone();
-    let slot = move |k: &Kernel| -> Vec<u8> {
+    let slot = move |k: &UtsNs| -> Vec<u8> {
         if domain {
             k.domainname.lock().unwrap().clone()
         } else {
@@ -351,21 +353,21 @@ fn uts_name(k: Option<&Arc<Kernel>>, name: &str, domain: bool) -> (String, Node)
     (name.to_string(), Node::File(Arc::new(g)))
 }
 
-/// net/ipv4/tcp_syn_retries: the sandbox's network stack's, read and
-/// written as Linux's (1 to 127, else EINVAL).
-fn syn_retries(k: Option<&Arc<Kernel>>) -> (String, Node) {
-    let wk = k.map(Arc::downgrade).unwrap_or_default();
-    let wk2 = wk.clone();
+/// net/ipv4/tcp_syn_retries: the reader's network namespace's stack's,
+/// read and written as Linux's (1 to 127, else EINVAL).
+fn syn_retries(net: Option<&Arc<NetNs>>) -> (String, Node) {
+    let wn = net.map(Arc::downgrade).unwrap_or_default();
+    let wn2 = wn.clone();
     let gen: GenFn = Arc::new(move || {
-        let k = wk.upgrade().ok_or(Errno::ENOENT)?;
-        Ok(format!("{}\n", k.net.tcp_syn_retries()).into_bytes())
+        let n = wn.upgrade().ok_or(Errno::ENOENT)?;
+        Ok(format!("{}\n", n.stack.tcp_syn_retries()).into_bytes())
     });
     let write: WriteFn = Arc::new(move |buf: &[u8]| {
-        let k = wk2.upgrade().ok_or(Errno::ENOENT)?;
+        let n = wn2.upgrade().ok_or(Errno::ENOENT)?;
         let text = std::str::from_utf8(buf).map_err(|_| Errno::EINVAL)?;
-        let n: i64 = text.trim().parse().map_err(|_| Errno::EINVAL)?;
-        k.net
-            .set_tcp_syn_retries(n)
+        let v: i64 = text.trim().parse().map_err(|_| Errno::EINVAL)?;
+        n.stack
+            .set_tcp_syn_retries(v)
             .map_err(crate::net::inet::errno)
     });
     let ino = path_ino("proc:/sys/net/ipv4/tcp_syn_retries");
@@ -374,7 +376,8 @@ fn syn_retries(k: Option<&Arc<Kernel>>) -> (String, Node) {
     ("tcp_syn_retries".to_string(), Node::File(Arc::new(g)))
 }
 
-fn sys_tree(state: &Arc<ProcState>, k: Option<&Arc<Kernel>>) -> Vec<(String, Node)> {
+fn sys_tree(state: &Arc<ProcState>, ns: Option<&Arc<Namespaces>>) -> Vec<(String, Node)> {
+    let uts = ns.map(|n| &n.uts);
     let uuid: GenFn = Arc::new(|| Ok(format!("{}\n", super::random_uuid()).into_bytes()));
     let random = Node::dir(vec![
         fixed("kernel/random", "boot_id", &state.boot_id),
@@ -389,8 +392,8 @@ fn sys_tree(state: &Arc<ProcState>, k: Option<&Arc<Kernel>>) -> Vec<(String, Nod
     ]);
     let mut kernel = vec![
         fixed("kernel", "cap_last_cap", &CAP_LAST_CAP.to_string()),
-        uts_name(k, "domainname", true),
-        uts_name(k, "hostname", false),
+        uts_name(uts, "domainname", true),
+        uts_name(uts, "hostname", false),
         fixed("kernel", "msgmax", &MSGMAX.to_string()),
         fixed("kernel", "msgmnb", &MSGMNB.to_string()),
         fixed("kernel", "msgmni", &MSGMNI.to_string()),
@@ -411,7 +414,7 @@ fn sys_tree(state: &Arc<ProcState>, k: Option<&Arc<Kernel>>) -> Vec<(String, Nod
         fixed("kernel", "threads-max", "1048576"),
         fixed("kernel", "version", VERSION),
     ];
-    kernel.extend(super::sysvipc::shm_sysctls(k));
+    kernel.extend(super::sysvipc::shm_sysctls(ns.map(|n| &n.ipc)));
     kernel.sort_by(|a, b| a.0.cmp(&b.0));
     let kernel = Node::dir(kernel);
     let vm = Node::dir(vec![
@@ -447,7 +450,7 @@ fn sys_tree(state: &Arc<ProcState>, k: Option<&Arc<Kernel>>) -> Vec<(String, Nod
             "core".into(),
             Node::dir(vec![fixed("net/core", "somaxconn", "4096")]),
         ),
-        ("ipv4".into(), Node::dir(vec![syn_retries(k)])),
+        ("ipv4".into(), Node::dir(vec![syn_retries(ns.map(|n| &n.net))])),
     ]);
     vec![
         ("fs".into(), fs),

@@ -11,11 +11,13 @@
 //! never allocate application memory themselves.
 
 pub mod cpus;
+mod guest_answers;
 pub mod kvm;
 pub mod membarrier;
 pub mod ptrace;
 mod regs;
 
+pub use guest_answers::{GuestAnswers, SERVED};
 pub use regs::{Regs, XSave};
 
 use std::fmt;
@@ -103,6 +105,15 @@ pub trait Context: Send {
     /// Ends this thread of the address space (the address space lives on while
     /// other threads or the `AddressSpace` handle hold it).
     fn release(self: Box<Self>);
+
+    /// Before a switch: lets the platform answer the calls of [`SERVED`]
+    /// without leaving the application until the next switch, from what
+    /// `snapshot` returns (None: every call leaves, as always). A platform
+    /// that can call `snapshot` calls it after clearing any earlier
+    /// revocation, so that a [`Interrupter::revoke_guest_answers`] racing
+    /// with it either is seen by `snapshot` or disables what it returned.
+    /// Platforms that cannot serve calls in place never call it.
+    fn offer_guest_answers(&mut self, _snapshot: &mut dyn FnMut() -> Option<GuestAnswers>) {}
 }
 
 /// Memory operations on a whole address space. Each takes effect for every
@@ -154,6 +165,10 @@ pub trait Interrupt: Send + Sync + fmt::Debug {
     fn interrupt(&self);
     /// Destroys the whole address space the context lives in.
     fn destroy_address_space(&self);
+    /// Stops the context answering calls in place (see
+    /// [`Context::offer_guest_answers`]) before it returns: from then on
+    /// every call leaves the application until the next offer.
+    fn revoke_guest_answers(&self) {}
 }
 
 /// Interrupts a context from any thread: its current or next `switch`
@@ -176,6 +191,13 @@ impl Interrupter {
     /// it then returns [`Event::Gone`].
     pub fn destroy_address_space(&self) {
         self.0.destroy_address_space();
+    }
+
+    /// Called after the Sentry changed state a snapshot given to
+    /// [`Context::offer_guest_answers`] may hold, from another thread than
+    /// the context's: the context's next served call leaves instead.
+    pub fn revoke_guest_answers(&self) {
+        self.0.revoke_guest_answers();
     }
 }
 

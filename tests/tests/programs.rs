@@ -61,6 +61,17 @@ fn each_resource_limit_is_enforced_as_on_linux() {
     native_then_sandboxed("rlimits", &[], SHORT);
 }
 
+/// getpid, gettid, getppid, getuid, geteuid, getgid and getegid (the calls
+/// the KVM platform answers without leaving the guest) against /proc, in
+/// threads, in a forked child, after a reparent seen while spinning, after
+/// raw setresuid/setresgid (the calling thread only), under a seccomp
+/// filter denying getpid (one installed by another thread with TSYNC
+/// included) and under a ptrace tracer: as Linux answers. Needs root.
+#[test]
+fn calls_answered_in_the_guest_answer_what_linux_answers() {
+    native_then_sandboxed("guest_answers", &[], SHORT);
+}
+
 /// 8 threads x 100,000 mutex/condvar handoffs around a ring: 800,000 futex
 /// wake-ups between threads. Natively ~13 s on a 2-vCPU VM, gVisor's ptrace
 /// platform takes ~2 min; the limit leaves room for a slow CI machine.

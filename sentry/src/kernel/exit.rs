@@ -47,6 +47,11 @@ pub fn task_exited(k: &Arc<Kernel>, handle: &Arc<TaskHandle>, tg: &Arc<ThreadGro
         match &init {
             Some(init) if !zombie => {
                 c.inner.lock().unwrap().parent = Some(Arc::downgrade(init));
+                // getppid may be answered in place: not with the old parent.
+                let tasks = c.inner.lock().unwrap().tasks.clone();
+                for t in tasks {
+                    t.revoke_guest_answers();
+                }
                 init.inner.lock().unwrap().children.push(c);
             }
             _ => {

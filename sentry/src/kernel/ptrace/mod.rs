@@ -331,6 +331,9 @@ impl Task {
             target.ptrace.traced.store(true, Ordering::Release);
             *g = Some(l.clone());
         }
+        // Belt and braces: a tracer sees calls only after a stop, which
+        // takes a new snapshot anyway.
+        target.revoke_guest_answers();
         self.kernel.ptrace.add(l);
         if seize.is_none() {
             target.send(SigInfo::user(

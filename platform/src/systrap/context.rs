@@ -120,7 +120,10 @@ impl SystrapContext {
     /// The application wrote nonsense where its frame should be: only it
     /// could have, and it loses its process.
     fn corrupt(&mut self) -> Option<i32> {
-        tracing::warn!("systrap: stub {} corrupted its signal frame", self.space.pid);
+        tracing::warn!(
+            "systrap: stub {} corrupted its signal frame",
+            self.space.pid
+        );
         self.space.destroy();
         None
     }
@@ -297,12 +300,7 @@ impl Interrupt for Kick {
         // SAFETY: tgkill only sends a signal; a stale tid fails with
         // ESRCH because it is checked against the thread group.
         unsafe {
-            libc::syscall(
-                libc::SYS_tgkill,
-                self.space.pid,
-                self.tid,
-                INTERRUPT_SIGNAL,
-            );
+            libc::syscall(libc::SYS_tgkill, self.space.pid, self.tid, INTERRUPT_SIGNAL);
         }
     }
 

@@ -38,6 +38,11 @@ const HWCAP2_FSGSBASE: u64 = 1 << 1;
 /// Checks the host can run the platform and prepares it while host paths
 /// are visible (the ptrace stub layout, the shared regions).
 pub fn prepare() -> Result<()> {
+    static PREPARED: std::sync::OnceLock<Result<()>> = std::sync::OnceLock::new();
+    *PREPARED.get_or_init(check_and_prepare)
+}
+
+fn check_and_prepare() -> Result<()> {
     let trap = libc::SECCOMP_RET_TRAP;
     // SAFETY: SECCOMP_GET_ACTION_AVAIL reads one u32.
     let r = unsafe {

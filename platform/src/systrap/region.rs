@@ -150,7 +150,11 @@ fn setup() -> std::result::Result<Shared, PlatformError> {
 /// Maps the regions in the Sentry (once, while host paths are visible and
 /// before the Sentry's seccomp filter).
 pub fn prepare() -> Result<()> {
-    SHARED.get_or_init(setup).as_ref().map(|_| ()).map_err(|e| *e)
+    SHARED
+        .get_or_init(setup)
+        .as_ref()
+        .map(|_| ())
+        .map_err(|e| *e)
 }
 
 fn shared() -> Result<&'static Shared> {

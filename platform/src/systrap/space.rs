@@ -196,6 +196,21 @@ impl Space {
             libc::SYS_mmap,
             [at + 4096, REGION_SIZE - 4096, rw, shared, fd, off + 4096],
         )?;
+        // Before the handlers: each injected call ends in the ptrace
+        // stub's int3, and a SIGTRAP forced while blocked resets its
+        // handler (the kernel unblocks it again, so later calls are fine).
+        inject(
+            "systrap: block signals in the syscall thread",
+            libc::SYS_rt_sigprocmask,
+            [
+                libc::SIG_SETMASK as u64,
+                at + ctl::FULL_SET as u64,
+                0,
+                8,
+                0,
+                0,
+            ],
+        )?;
         for &sig in HANDLED {
             inject(
                 "systrap: install a signal handler",
@@ -214,27 +229,24 @@ impl Space {
             inject(
                 "systrap: die with the Sentry",
                 libc::SYS_prctl,
-                [libc::PR_SET_PDEATHSIG as u64, libc::SIGKILL as u64, 0, 0, 0, 0],
+                [
+                    libc::PR_SET_PDEATHSIG as u64,
+                    libc::SIGKILL as u64,
+                    0,
+                    0,
+                    0,
+                    0,
+                ],
             )?;
         }
-        inject(
-            "systrap: block signals in the syscall thread",
-            libc::SYS_rt_sigprocmask,
-            [
-                libc::SIG_SETMASK as u64,
-                at + ctl::FULL_SET as u64,
-                0,
-                8,
-                0,
-                0,
-            ],
-        )?;
         let efd = inject(
             "systrap: the syscall thread's eventfd",
             libc::SYS_eventfd2,
             [0, 0, 0, 0, 0, 0],
         )?;
-        region.ctl64(ctl::DONE_FD).store(efd as u64, Ordering::Relaxed);
+        region
+            .ctl64(ctl::DONE_FD)
+            .store(efd as u64, Ordering::Relaxed);
         region.write_ctl(ctl::ONE, &1u64.to_le_bytes());
         let done_fd = take_fd(pid, efd as i32)?;
         let mut regs = sys::get_regs(pid)?;
@@ -269,7 +281,6 @@ impl Space {
                 libc::WEXITED | libc::WNOHANG | libc::WNOWAIT | libc::__WALL,
             )
         };
-        if std::env::var_os("SYSTRAP_DEBUG").is_some() { eprintln!("waitid r={r} errno={} pid={}", nix::errno::Errno::last_raw(), unsafe { info.si_pid() }); }
         // SAFETY: si_pid is valid to read after waitid filled the struct.
         r != 0 || unsafe { info.si_pid() } != 0
     }

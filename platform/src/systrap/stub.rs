@@ -142,11 +142,17 @@ std::arch::global_asm!(
     "mov r8, qword ptr [r12 + {c_args} + 32]",
     "mov r9, qword ptr [r12 + {c_args} + 40]",
     "mov rax, qword ptr [r12 + {c_nr}]",
+    // A clone child starts after the `syscall` with rax = 0: it must
+    // know it is one from the number read before, not from the control
+    // page, which the next request may already have changed.
+    "cmp rax, {sys_clone}",
+    "je 13f",
+    "syscall",
+    "jmp 11f",
+    "13:",
     "syscall",
     "test rax, rax",
-    "jnz 11f",
-    "cmp qword ptr [r12 + {c_nr}], {sys_clone}",
-    "je runsc_systrap_thread_start",
+    "jz runsc_systrap_thread_start",
     "11:",
     "mov qword ptr [r13 + {m_ret}], rax",
     // The call's unforgeable end: the application cannot `write`.

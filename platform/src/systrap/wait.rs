@@ -76,16 +76,17 @@ pub fn until_changed(
             tv_nsec: 0,
         };
         // SAFETY: futex reads the word (mapped for the life of the
-        // process) and the timeout on our stack.
-        let r = unsafe {
+        // process) and the timeout on our stack. Its result does not
+        // matter: the word says whether the event came.
+        unsafe {
             libc::syscall(
                 libc::SYS_futex,
                 word.as_ptr(),
                 libc::FUTEX_WAIT,
                 old,
                 &ts as *const libc::timespec,
-            )
-        };
+            );
+        }
         waiting.store(0, Ordering::Relaxed);
         let v = word.load(Ordering::Acquire);
         if v != old {
@@ -93,7 +94,6 @@ pub fn until_changed(
         }
         // Woken without an event (the address space was destroyed), or
         // the check is due.
-        if std::env::var_os("SYSTRAP_DEBUG").is_some() { eprintln!("futex r={r} errno={} v={v} old={old}", nix::errno::Errno::last_raw()); }
         if dead() {
             return None;
         }

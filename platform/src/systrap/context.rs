@@ -40,6 +40,8 @@ pub struct SystrapContext {
     current: Option<Current>,
     gone: bool,
     xsave_len: usize,
+    /// The Sentry thread last placed apart from the stub thread.
+    placed_for: i32,
 }
 
 // SAFETY: the raw pointers in `current` point into the thread's region,
@@ -63,6 +65,7 @@ impl SystrapContext {
             current: None,
             gone: false,
             xsave_len: crate::xsave_len(),
+            placed_for: 0,
         };
         let first = c.space.layout.code + stub::code().first_event;
         loop {
@@ -185,6 +188,12 @@ impl Context for SystrapContext {
         if self.gone || self.space.gone() {
             return self.set_gone();
         }
+        // SAFETY: gettid takes no arguments.
+        let me = unsafe { libc::gettid() };
+        if me != self.placed_for {
+            self.placed_for = me;
+            place_apart(self.tid);
+        }
         let Some(cur) = &self.current else {
             return self.set_gone();
         };
@@ -268,6 +277,25 @@ impl Context for SystrapContext {
         }
         self.space.forget_thread(&self.region);
     }
+}
+
+/// Puts the calling Sentry thread and stub thread `tid` on two different
+/// CPUs, when there are two. The handoff is two threads spinning on each
+/// other's word: on one CPU the spinner only delays the thread it waits
+/// for, and a futex wake-up pulls the wakee to the waker's CPU, so left to
+/// the scheduler the pair ends on one CPU and every round trip sleeps.
+/// (The opposite of the ptrace pairing, which wants a switch, not a
+/// cross-CPU wake-up.) Pairs rotate over the CPUs.
+fn place_apart(tid: i32) {
+    use std::sync::atomic::AtomicUsize;
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let cpus = super::sandbox_cpus();
+    if cpus.len() < 2 {
+        return;
+    }
+    let k = NEXT.fetch_add(1, Ordering::Relaxed);
+    crate::cpus::pin(&[0], cpus[k % cpus.len()]);
+    crate::cpus::pin(&[tid], cpus[(k + 1) % cpus.len()]);
 }
 
 pub struct PendingThread {

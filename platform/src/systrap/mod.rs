@@ -42,7 +42,15 @@ pub fn prepare() -> Result<()> {
     *PREPARED.get_or_init(check_and_prepare)
 }
 
+/// The CPUs the sandbox may use, as the Sentry had them at start (before
+/// any thread was pinned: `allowed_cpus` answers for the calling thread).
+pub(crate) fn sandbox_cpus() -> &'static [usize] {
+    static CPUS: std::sync::OnceLock<Vec<usize>> = std::sync::OnceLock::new();
+    CPUS.get_or_init(crate::cpus::allowed_cpus)
+}
+
 fn check_and_prepare() -> Result<()> {
+    sandbox_cpus();
     let trap = libc::SECCOMP_RET_TRAP;
     // SAFETY: SECCOMP_GET_ACTION_AVAIL reads one u32.
     let r = unsafe {

@@ -128,13 +128,13 @@ impl Space {
     /// until it is let go.
     pub fn create(memfd: RawFd) -> Result<Arc<Space>> {
         let fd = super::region::fd()?;
-        let cpus = crate::cpus::allowed_cpus();
+        let cpus = super::sandbox_cpus();
         let (pid, from_master, ptrace_layout) = ptrace::new_stub_process(memfd)?;
         let layout = Layout::new(ptrace_layout);
         let made = Self::set_up(pid, from_master, fd, &layout);
         // The stub pairing pinned the caller: a systrap Sentry thread
         // runs wherever it likes (it spins beside its stub, not on its CPU).
-        restore_affinity(&cpus, pid);
+        restore_affinity(cpus, pid);
         let (region, done_fd) = match made {
             Ok(x) => x,
             Err(e) => {

@@ -12,7 +12,6 @@
 //! every stub asleep in the Sentry's reply) spends no CPU.
 
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 /// Spin iterations before sleeping (each a `pause`, about 10-40 ns).
@@ -24,8 +23,7 @@ pub const CHECK: Duration = Duration::from_secs(1);
 static SPINNERS: AtomicUsize = AtomicUsize::new(0);
 
 fn spare_cpus() -> usize {
-    static N: OnceLock<usize> = OnceLock::new();
-    *N.get_or_init(|| crate::cpus::allowed_cpus().len().saturating_sub(1))
+    super::sandbox_cpus().len().saturating_sub(1)
 }
 
 /// FUTEX_WAKE on a shared (cross-process) word.

@@ -547,3 +547,73 @@ fn fpu_state_is_kept_per_thread() {
     .unwrap();
     assert_ne!(&other.0[176..184], &0x55u64.to_le_bytes());
 }
+
+/// The stub's own `syscall` instructions give the application nothing:
+/// one reached with mmap's number traps like any other call (the kernel
+/// never runs it), and the Sentry sees it as the application's call.
+#[test]
+fn a_jump_into_the_stubs_syscall_instruction_traps() {
+    let Some(m) = setup() else { return };
+    let (code, bytes) = m.p.stub_code();
+    let at = bytes
+        .windows(2)
+        .position(|w| w == [0x0f, 0x05])
+        .expect("a syscall instruction in the stub") as u64;
+    // mov eax, 9 (mmap); mov rdi, 0x300000; mov esi, 4096; mov edx, 3;
+    // mov r10d, 0x32 (MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED); mov r8, -1;
+    // xor r9d, r9d; mov rbx, target; jmp rbx
+    let mut c = vec![0xb8, 9, 0, 0, 0];
+    c.extend_from_slice(&[0x48, 0xc7, 0xc7, 0x00, 0x00, 0x30, 0x00]);
+    c.extend_from_slice(&[0xbe, 0x00, 0x10, 0x00, 0x00]);
+    c.extend_from_slice(&[0xba, 3, 0, 0, 0]);
+    c.extend_from_slice(&[0x41, 0xba, 0x32, 0, 0, 0]);
+    c.extend_from_slice(&[0x49, 0xc7, 0xc0, 0xff, 0xff, 0xff, 0xff]);
+    c.extend_from_slice(&[0x45, 0x31, 0xc9]);
+    c.extend_from_slice(&[0x48, 0xbb]);
+    c.extend_from_slice(&(code + at).to_le_bytes());
+    c.extend_from_slice(&[0xff, 0xe3]);
+    let (e, r) = event_of(&m, &c);
+    assert_eq!(e, Event::Syscall, "the call trapped");
+    assert_eq!(r.orig_rax, 9);
+    assert_eq!(r.rip, code + at + 2, "at the stub's instruction");
+}
+
+/// The control page, where the Sentry's replies are, is read-only to the
+/// application: a store there faults.
+#[test]
+fn the_application_cannot_write_the_reply_page() {
+    let Some(m) = setup() else { return };
+    // Every region's control page lies in [max_user_address, code); try
+    // them all from the thread itself: each is unmapped or read-only.
+    // mov rax, rsp? The thread's own region is unknown to it, so store to
+    // the first control page of each slot until one is mapped: loop:
+    //   mov qword [rbx], 1; add rbx, 0x10000; jmp loop
+    let base = m.p.max_user_address();
+    let mut c = vec![0x48, 0xbb];
+    c.extend_from_slice(&base.to_le_bytes());
+    c.extend_from_slice(&[0x48, 0xc7, 0x03, 1, 0, 0, 0]); // mov qword [rbx], 1
+    c.extend_from_slice(&[0x48, 0x81, 0xc3, 0x00, 0x00, 0x01, 0x00]); // add rbx, 0x10000
+    c.extend_from_slice(&[0xeb, 0xf0]); // jmp back to the store
+    m.put(0, &c);
+    let mut ctx = m.p.new_address_space().unwrap();
+    ctx.map(CODE, 4096, RX, 0).unwrap();
+    let mut r = regs_at(CODE);
+    let mut mapped_seen = false;
+    for _ in 0..100_000 {
+        match ctx.switch(&mut r) {
+            Event::Fault { signo, addr, code } => {
+                assert_eq!(signo, libc::SIGSEGV);
+                if code == SEGV_ACCERR {
+                    // A control page: present, and not writable.
+                    assert_eq!(addr & 0xffff, 0);
+                    mapped_seen = true;
+                    break;
+                }
+                // Unmapped slot: skip it as a handler would.
+                r.rip += 7;
+            }
+            e => panic!("unexpected {e:?}"),
+        }
+    }
+    assert!(mapped_seen, "the thread's own control page was found");
+}

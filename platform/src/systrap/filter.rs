@@ -69,10 +69,10 @@ fn jump(code: u32, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
     }
 }
 
-const LD: u32 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u32;
-const JEQ: u32 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u32;
-const JGE: u32 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u32;
-const RET: u32 = (libc::BPF_RET | libc::BPF_K) as u32;
+const LD: u32 = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+const JEQ: u32 = libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K;
+const JGE: u32 = libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K;
+const RET: u32 = libc::BPF_RET | libc::BPF_K;
 
 /// The filter for code page `[code, code + len)` (one 4 GiB-aligned
 /// window: the page never straddles one).

@@ -96,6 +96,14 @@ impl SystrapPlatform {
     }
 }
 
+impl SystrapPlatform {
+    /// Where the stub code page is in every stub process, and its bytes
+    /// (for tests that attack it).
+    pub fn stub_code(&self) -> (u64, &'static [u8]) {
+        (self.layout.code, stub::code().bytes)
+    }
+}
+
 impl Platform for SystrapPlatform {
     fn new_address_space(&self) -> Result<Box<dyn Context>> {
         let space = space::Space::create(self.memfd)?;

@@ -16,6 +16,7 @@ pub mod kvm;
 pub mod membarrier;
 pub mod ptrace;
 mod regs;
+pub mod systrap;
 
 pub use guest_answers::{GuestAnswers, SERVED};
 pub use regs::{Regs, XSave};
@@ -233,6 +234,9 @@ pub enum PlatformKind {
     Ptrace,
     /// Guest ring 3 of a VM (/dev/kvm).
     Kvm,
+    /// Stub processes under a seccomp filter that traps each system call
+    /// into the stub's handler, which hands it over in shared memory.
+    Systrap,
 }
 
 impl fmt::Display for PlatformKind {
@@ -240,6 +244,7 @@ impl fmt::Display for PlatformKind {
         f.write_str(match self {
             PlatformKind::Ptrace => "ptrace",
             PlatformKind::Kvm => "kvm",
+            PlatformKind::Systrap => "systrap",
         })
     }
 }
@@ -252,6 +257,7 @@ pub fn prepare(kind: PlatformKind) -> Result<()> {
     match kind {
         PlatformKind::Ptrace => ptrace::prepare(),
         PlatformKind::Kvm => kvm::prepare(),
+        PlatformKind::Systrap => systrap::prepare(),
     }
 }
 
@@ -264,6 +270,7 @@ pub fn new(kind: PlatformKind, memfd: RawFd) -> Result<Box<dyn Platform>> {
     match kind {
         PlatformKind::Ptrace => Ok(Box::new(ptrace::PtracePlatform::new(memfd)?)),
         PlatformKind::Kvm => Ok(Box::new(kvm::KvmPlatform::new(memfd)?)),
+        PlatformKind::Systrap => Ok(Box::new(systrap::SystrapPlatform::new(memfd)?)),
     }
 }
 

@@ -117,6 +117,7 @@ impl Task {
 
         // Futexes held in the old image are its owner's death (exec_mm_release).
         self.release_robust_list();
+        self.kernel.futexes.pi_owner_exited(self.tid);
         let old_mm = std::mem::replace(&mut self.mm, mm.clone());
         self.publish_view();
         drop(old_mm);

@@ -136,6 +136,7 @@ impl Task {
         self.ptrace_exit_event();
         // Linux's order: the robust list, then CLONE_CHILD_CLEARTID.
         self.release_robust_list();
+        self.kernel.futexes.pi_owner_exited(self.tid);
         if self.clear_child_tid != 0
             && self
                 .mm

@@ -198,6 +198,30 @@ fn linux_corners_answer_as_linux() {
     native_then_sandboxed("linux_corners", &[], SHORT);
 }
 
+/// execve from a thread other than the leader, with the other threads
+/// (the leader among them) asleep in pthread_join, FUTEX_WAIT, read() of
+/// an empty pipe, nanosleep, or spinning: the new image runs alone under
+/// the old pid (getpid == gettid, Threads: 1, one /proc/self/task entry,
+/// the exec'ing thread's old tid gone), and the parent's waitpid sees only
+/// its exit. A failed execve from a thread leaves the process running.
+/// Once, this hung the sandbox.
+#[test]
+fn execve_from_a_thread_other_than_the_leader_takes_the_leaders_pid() {
+    native_then_sandboxed("exec_thread", &[], SHORT);
+}
+
+/// PI futexes: PTHREAD_PRIO_INHERIT mutexes contended by 4 threads,
+/// trylock, robust PI mutexes whose owner died before and during a wait
+/// (EOWNERDEAD); the raw calls' owner word, FUTEX_WAITERS and
+/// FUTEX_OWNER_DIED, EDEADLK, EPERM, ESRCH, EAGAIN, ETIMEDOUT on
+/// CLOCK_REALTIME (LOCK_PI) and CLOCK_MONOTONIC (LOCK_PI2), ENOSYS for
+/// LOCK_PI with FUTEX_CLOCK_REALTIME, the hand-over on unlock, and
+/// FUTEX_WAIT_REQUEUE_PI / FUTEX_CMP_REQUEUE_PI.
+#[test]
+fn pi_futexes_hand_over_ownership_and_answer_as_linux() {
+    native_then_sandboxed("pi_futex", &[], SHORT);
+}
+
 #[test]
 fn execve_passes_argv_and_envp_to_the_new_image() {
     native_then_sandboxed("execve_args", &[], SHORT);

@@ -29,6 +29,7 @@ pub mod debug;
 pub mod exec;
 pub mod exit;
 pub mod futex;
+pub mod futex_pi;
 pub mod guest_answers;
 pub mod ipc;
 pub mod itimers;

@@ -91,6 +91,7 @@ impl Task {
                             Ok(v) => self.regs.rax = v,
                             Err(e)
                                 if e == Errno::ERESTARTSYS
+                                    || e == Errno::ERESTARTNOINTR
                                     || e == Errno::ERESTARTNOHAND
                                     || e == Errno::ERESTART_RESTARTBLOCK =>
                             {
@@ -186,7 +187,9 @@ impl Task {
             }
             // A handler runs.
             if let Some(e) = restart.take() {
-                if e == Errno::ERESTARTSYS && act.flags & libc::SA_RESTART as u64 != 0 {
+                let restarts = e == Errno::ERESTARTNOINTR
+                    || (e == Errno::ERESTARTSYS && act.flags & libc::SA_RESTART as u64 != 0);
+                if restarts {
                     self.rewind_syscall();
                 } else {
                     self.regs.rax = Errno::EINTR.to_ret();

@@ -23,8 +23,6 @@ const FSETID: u64 = 1 << 4;
 /// The environment variable that marks this test's sandbox processes.
 const TAG: &str = "RUNSC_RS_LOCKDOWN_TEST";
 
-
-
 fn tagged(pid: u32, tag: &str) -> bool {
     let want = format!("{TAG}={tag}");
     std::fs::read(format!("/proc/{pid}/environ"))

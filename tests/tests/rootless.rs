@@ -266,8 +266,6 @@ fn assert_none_left(tag: &str) {
     }
 }
 
-
-
 fn ns(pid: &str, kind: &str) -> PathBuf {
     std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).expect("a namespace link")
 }

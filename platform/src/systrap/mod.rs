@@ -77,7 +77,7 @@ fn check_and_prepare() -> Result<()> {
         });
     }
     crate::ptrace::prepare()?;
-    region::prepare()
+    region::prepare(stub::code().bytes)
 }
 
 /// The systrap platform over one memory file.

@@ -116,7 +116,7 @@ fn last(op: &'static str) -> PlatformError {
     }
 }
 
-fn setup() -> std::result::Result<Shared, PlatformError> {
+fn setup(code: &[u8]) -> std::result::Result<Shared, PlatformError> {
     let layout = crate::ptrace::stub::layout()?;
     let fd = layout.scratch_fd;
     let len = REGIONS_OFFSET + REGIONS_SPAN;
@@ -141,24 +141,33 @@ fn setup() -> std::result::Result<Shared, PlatformError> {
     if p == libc::MAP_FAILED {
         return Err(last("mmap systrap regions"));
     }
-    let code = super::stub::code();
-    // SAFETY: the code page is the first page of the mapping just made.
-    unsafe { std::ptr::copy_nonoverlapping(code.bytes.as_ptr(), p as *mut u8, code.bytes.len()) };
+    // SAFETY: the code page is the first page of the mapping just made,
+    // and the stub code fits it (`stub::code` asserts so).
+    unsafe { std::ptr::copy_nonoverlapping(code.as_ptr(), p as *mut u8, code.len()) };
     Ok(Shared { base: p as u64, fd })
 }
 
 /// Maps the regions in the Sentry (once, while host paths are visible and
-/// before the Sentry's seccomp filter).
-pub fn prepare() -> Result<()> {
+/// before the Sentry's seccomp filter), with the stub's `code` on the
+/// first page.
+pub fn prepare(code: &[u8]) -> Result<()> {
     SHARED
-        .get_or_init(setup)
+        .get_or_init(|| setup(code))
         .as_ref()
         .map(|_| ())
         .map_err(|e| *e)
 }
 
+/// The regions [`prepare`] mapped (the platform's constructor prepares).
 fn shared() -> Result<&'static Shared> {
-    SHARED.get_or_init(setup).as_ref().map_err(|e| *e)
+    SHARED
+        .get()
+        .ok_or(PlatformError {
+            op: "systrap regions used before prepare",
+            errno: libc::EINVAL,
+        })?
+        .as_ref()
+        .map_err(|e| *e)
 }
 
 /// The memfd the regions live in (the ptrace platform's scratch memfd).

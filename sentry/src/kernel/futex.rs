@@ -11,8 +11,8 @@ use std::time::Instant;
 
 use crate::errno::Errno;
 use crate::kernel::activity::WaitOn;
-use crate::kernel::futex_pi::PiWaiter;
 use crate::kernel::task::Task;
+use crate::mm::MemoryManager;
 use crate::waiter::Waiter;
 
 pub(super) struct FutexWaiter {
@@ -24,6 +24,21 @@ pub(super) struct FutexWaiter {
     /// What PI futexes need of the waiter (`futex_pi.rs`); None for a
     /// plain FUTEX_WAIT.
     pub(super) pi: Option<PiWaiter>,
+}
+
+/// What a PI waiter brings: who it is and where, in its own memory, the
+/// word of the PI futex it waits for (the requeue target for
+/// FUTEX_WAIT_REQUEUE_PI), so the lock can be handed to it from any
+/// process.
+pub struct PiWaiter {
+    pub(super) tid: u32,
+    pub(super) mm: Arc<MemoryManager>,
+    pub(super) pi_addr: u64,
+    /// FUTEX_WAIT_REQUEUE_PI: the key it may be requeued to.
+    pub(super) requeue_to: Option<u64>,
+    /// Moved there by FUTEX_CMP_REQUEUE_PI: it now waits for the PI
+    /// futex itself.
+    pub(super) requeued: AtomicBool,
 }
 
 pub(super) type Waiters = HashMap<u64, Vec<Arc<FutexWaiter>>>;

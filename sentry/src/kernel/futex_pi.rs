@@ -17,28 +17,13 @@ use std::time::Instant;
 
 use crate::errno::Errno;
 use crate::kernel::activity::WaitOn;
-use crate::kernel::futex::{FutexWaiter, Futexes, Queues};
+use crate::kernel::futex::{FutexWaiter, Futexes, PiWaiter, Queues};
 use crate::kernel::task::Task;
 use crate::mm::MemoryManager;
 
 const WAITERS: u32 = libc::FUTEX_WAITERS;
 const OWNER_DIED: u32 = libc::FUTEX_OWNER_DIED;
 const TID_MASK: u32 = libc::FUTEX_TID_MASK;
-
-/// What a PI waiter brings: who it is and where, in its own memory, the
-/// word of the PI futex it waits for (the requeue target for
-/// FUTEX_WAIT_REQUEUE_PI), so the lock can be handed to it from any
-/// process.
-pub struct PiWaiter {
-    tid: u32,
-    mm: Arc<MemoryManager>,
-    pi_addr: u64,
-    /// FUTEX_WAIT_REQUEUE_PI: the key it may be requeued to.
-    requeue_to: Option<u64>,
-    /// Moved there by FUTEX_CMP_REQUEUE_PI: it now waits for the PI
-    /// futex itself.
-    requeued: AtomicBool,
-}
 
 impl PiWaiter {
     /// Whether it waits for the PI futex (not, or no longer, for a

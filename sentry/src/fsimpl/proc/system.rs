@@ -450,7 +450,10 @@ fn sys_tree(state: &Arc<ProcState>, ns: Option<&Arc<Namespaces>>) -> Vec<(String
             "core".into(),
             Node::dir(vec![fixed("net/core", "somaxconn", "4096")]),
         ),
-        ("ipv4".into(), Node::dir(vec![syn_retries(ns.map(|n| &n.net))])),
+        (
+            "ipv4".into(),
+            Node::dir(vec![syn_retries(ns.map(|n| &n.net))]),
+        ),
     ]);
     vec![
         ("fs".into(), fs),

@@ -359,7 +359,21 @@ fn probe_user_namespace() -> Result<(), String> {
 /// directory (reused while newer than the source) and returns its path.
 /// Err (skip) when gcc is missing; panics when the program does not compile.
 pub fn c_program(name: &str) -> Result<PathBuf, String> {
-    build_c_program(name, false)
+    build_c_program(name, false, &[])
+}
+
+/// [`c_program`] linked with a Debian library: `header` (under
+/// /usr/include) tells whether its -dev package is installed (Err, a skip,
+/// when not), `lib` is the `-l` name (liburing-dev: `liburing.h`, `uring`).
+pub fn c_program_with_lib(name: &str, header: &str, lib: &str) -> Result<PathBuf, String> {
+    let h = Path::new("/usr/include").join(header);
+    if !h.exists() {
+        return Err(format!(
+            "{} not available (apt-get install lib{lib}-dev)",
+            h.display()
+        ));
+    }
+    build_c_program(name, false, &[format!("-l{lib}")])
 }
 
 /// [`c_program`] linked statically (`-static`), into its own directory
@@ -370,10 +384,10 @@ pub fn static_c_program(name: &str) -> Result<PathBuf, String> {
     if !libc_a.exists() {
         return Err("libc.a not available (apt-get install libc6-dev)".into());
     }
-    build_c_program(name, true)
+    build_c_program(name, true, &[])
 }
 
-fn build_c_program(name: &str, linked_static: bool) -> Result<PathBuf, String> {
+fn build_c_program(name: &str, linked_static: bool, libs: &[String]) -> Result<PathBuf, String> {
     let src = workspace_root()
         .join("tests/programs")
         .join(format!("{name}.c"));
@@ -390,7 +404,8 @@ fn build_c_program(name: &str, linked_static: bool) -> Result<PathBuf, String> {
             .args(linked_static.then_some("-static"))
             .arg("-o")
             .arg(tmp)
-            .arg(&src);
+            .arg(&src)
+            .args(libs);
         c
     }))
 }

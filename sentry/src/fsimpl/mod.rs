@@ -14,6 +14,7 @@
 //! * [`sys`] is a minimal read-only sysfs (CPU lists for glibc, nproc,
 //!   Python and the JVM).
 
+pub mod aio;
 pub mod chunks;
 pub mod console;
 pub mod dev;

@@ -10,6 +10,7 @@
 pub mod strace;
 
 mod advise;
+mod aio;
 mod dir;
 mod epoll;
 mod eventfd;
@@ -62,6 +63,7 @@ pub use crate::kernel::task::SyscallArgs;
 pub fn table() -> Table {
     let mut t = Table::empty();
     advise::register(&mut t);
+    aio::register(&mut t);
     dir::register(&mut t);
     epoll::register(&mut t);
     eventfd::register(&mut t);

@@ -351,6 +351,34 @@ fn uts_name(k: Option<&Arc<Kernel>>, name: &str, domain: bool) -> (String, Node)
     (name.to_string(), Node::File(Arc::new(g)))
 }
 
+/// fs/aio-nr (the events of every AIO context, read-only) and
+/// fs/aio-max-nr (their limit, written as Linux's proc_doulongvec_minmax:
+/// a decimal number, EINVAL otherwise).
+fn aio_count(k: Option<&Arc<Kernel>>, name: &str, writable: bool) -> (String, Node) {
+    let wk = k.map(Arc::downgrade).unwrap_or_default();
+    let ww = wk.clone();
+    let gen: GenFn = Arc::new(move || {
+        let k = wk.upgrade().ok_or(Errno::ENOENT)?;
+        let l = k.aio_limits.lock().unwrap();
+        Ok(format!("{}\n", if writable { l.max } else { l.nr }).into_bytes())
+    });
+    let mode = if writable { 0o644 } else { 0o444 };
+    let mut g = GenInode::new(path_ino(&format!("proc:/sys/fs/{name}")), mode, gen).not_seq();
+    if writable {
+        let write: WriteFn = Arc::new(move |buf: &[u8]| {
+            let k = ww.upgrade().ok_or(Errno::ENOENT)?;
+            let v: u64 = std::str::from_utf8(buf)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .ok_or(Errno::EINVAL)?;
+            k.aio_limits.lock().unwrap().max = v;
+            Ok(())
+        });
+        g.write = Some(write);
+    }
+    (name.to_string(), Node::File(Arc::new(g)))
+}
+
 fn sys_tree(state: &Arc<ProcState>, k: Option<&Arc<Kernel>>) -> Vec<(String, Node)> {
     let uuid: GenFn = Arc::new(|| Ok(format!("{}\n", super::random_uuid()).into_bytes()));
     let random = Node::dir(vec![
@@ -414,6 +442,8 @@ fn sys_tree(state: &Arc<ProcState>, k: Option<&Arc<Kernel>>) -> Vec<(String, Nod
         ])
     };
     let fs = Node::dir(vec![
+        aio_count(k, "aio-max-nr", true),
+        aio_count(k, "aio-nr", false),
         fixed("fs", "file-max", "9223372036854775807"),
         ("mqueue".into(), mqueue),
         fixed("fs", "nr_open", "1048576"),

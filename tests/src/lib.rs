@@ -376,6 +376,31 @@ pub fn c_program_with_lib(name: &str, header: &str, lib: &str) -> Result<PathBuf
     build_c_program(name, false, &[format!("-l{lib}")])
 }
 
+/// One of the example programs Debian's liburing-dev ships
+/// (/usr/share/doc/liburing-dev/examples/NAME.c: io_uring-test,
+/// io_uring-cp, link-cp ...), built as shipped into
+/// `<scratch>/liburing-examples`. Err (a skip) without liburing-dev.
+pub fn liburing_example(name: &str) -> Result<PathBuf, String> {
+    let src = Path::new("/usr/share/doc/liburing-dev/examples").join(format!("{name}.c"));
+    if !src.is_file() || !Path::new("/usr/include/liburing.h").exists() {
+        return Err(format!(
+            "{} not available (apt-get install liburing-dev)",
+            src.display()
+        ));
+    }
+    let gcc = find_in_path("gcc").ok_or("gcc not available (apt-get install gcc)")?;
+    let dir = scratch_dir().join("liburing-examples");
+    Ok(build_cached("gcc", &src, &dir, name, |tmp| {
+        let mut c = Command::new(&gcc);
+        // io_uring-test opens with O_DIRECT, which needs _GNU_SOURCE.
+        c.args(["-O2", "-D_GNU_SOURCE", "-o"])
+            .arg(tmp)
+            .arg(&src)
+            .arg("-luring");
+        c
+    }))
+}
+
 /// [`c_program`] linked statically (`-static`), into its own directory
 /// `<scratch>/static-programs`: for a container whose root has no C
 /// library (the busybox bundles), bound there read-only.

@@ -23,6 +23,7 @@ pub mod epoll;
 pub mod eventfd;
 pub mod gofer;
 pub mod host;
+pub mod io_uring;
 pub mod memfd;
 pub mod mqueue;
 pub mod namespace;

@@ -19,6 +19,8 @@ mod file;
 mod futex;
 mod identity;
 mod inotify;
+mod io_uring;
+mod io_uring_ops;
 mod ioctl;
 mod kcmp;
 mod membarrier;
@@ -72,6 +74,7 @@ pub fn table() -> Table {
     futex::register(&mut t);
     identity::register(&mut t);
     inotify::register(&mut t);
+    io_uring::register(&mut t);
     ioctl::register(&mut t);
     membarrier::register(&mut t);
     kcmp::register(&mut t);

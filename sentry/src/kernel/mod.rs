@@ -251,6 +251,26 @@ impl Pids {
     }
 }
 
+/// Linux AIO's system-wide count: the events of every context (what each
+/// io_setup asked for), and the most there may be.
+#[derive(Debug)]
+pub struct AioLimits {
+    pub nr: u64,
+    pub max: u64,
+}
+
+/// Linux's default fs.aio-max-nr.
+pub const AIO_MAX_NR_DEFAULT: u64 = 65536;
+
+impl Default for AioLimits {
+    fn default() -> AioLimits {
+        AioLimits {
+            nr: 0,
+            max: AIO_MAX_NR_DEFAULT,
+        }
+    }
+}
+
 pub struct Kernel {
     pub platform: Box<dyn Platform>,
     pub memfile: Arc<MemoryFile>,
@@ -273,6 +293,9 @@ pub struct Kernel {
     pub timers: Arc<timers::TimerService>,
     /// Every tracer/tracee link.
     pub ptrace: ptrace::Registry,
+    /// Linux AIO's event count against its limit (/proc/sys/fs/aio-nr
+    /// and aio-max-nr).
+    pub aio_limits: Arc<Mutex<AioLimits>>,
     pub table: Table,
     reported: Mutex<HashSet<(usize, u64)>>,
     /// Wait statuses of processes without a parent in the sandbox (init,
@@ -336,6 +359,7 @@ impl Kernel {
             host_poller,
             timers: Arc::new(timers::TimerService::new()),
             ptrace: Default::default(),
+            aio_limits: Default::default(),
             table,
             reported: Mutex::new(HashSet::new()),
             top_exits: Mutex::new(Default::default()),

@@ -10,6 +10,7 @@
 pub mod strace;
 
 mod advise;
+mod aio;
 mod dir;
 mod epoll;
 mod eventfd;
@@ -19,6 +20,8 @@ mod file_handle;
 mod futex;
 mod identity;
 mod inotify;
+mod io_uring;
+mod io_uring_ops;
 mod ioctl;
 mod kcmp;
 mod membarrier;
@@ -65,6 +68,7 @@ pub use crate::kernel::task::SyscallArgs;
 pub fn table() -> Table {
     let mut t = Table::empty();
     advise::register(&mut t);
+    aio::register(&mut t);
     dir::register(&mut t);
     epoll::register(&mut t);
     eventfd::register(&mut t);
@@ -74,6 +78,7 @@ pub fn table() -> Table {
     futex::register(&mut t);
     identity::register(&mut t);
     inotify::register(&mut t);
+    io_uring::register(&mut t);
     ioctl::register(&mut t);
     membarrier::register(&mut t);
     kcmp::register(&mut t);

@@ -445,6 +445,13 @@ pub trait FileOps: Send + Sync + Any {
     fn fdinfo(&self) -> Vec<u8> {
         Vec::new()
     }
+    /// For a file whose mapping is memory the file itself provides (an
+    /// io_uring's rings, Linux's `f_op->mmap` of such files): the pages
+    /// of bytes `[off, off+len)`, or mmap's error for a range it has not.
+    /// `None`: an ordinary file.
+    fn mmap_pages(&self, _off: u64, _len: u64) -> Option<Result<Vec<MemSegment>, Errno>> {
+        None
+    }
     /// The object behind this file when a layer above must know its type
     /// (splice and F_SETPIPE_SZ find a pipe this way): the VFS itself knows
     /// no concrete file.

@@ -70,7 +70,7 @@ pub(super) fn lookup(
     if name == "sys" {
         return Ok(Arc::new(TreeDir {
             key: "proc:/sys".into(),
-            children: Arc::new(sys_tree(state, ns)),
+            children: Arc::new(sys_tree(state, k, ns)),
             magic: libc::PROC_SUPER_MAGIC,
         }));
     }
@@ -376,7 +376,39 @@ fn syn_retries(net: Option<&Arc<NetNs>>) -> (String, Node) {
     ("tcp_syn_retries".to_string(), Node::File(Arc::new(g)))
 }
 
-fn sys_tree(state: &Arc<ProcState>, ns: Option<&Arc<Namespaces>>) -> Vec<(String, Node)> {
+/// fs/aio-nr (the events of every AIO context, read-only) and
+/// fs/aio-max-nr (their limit, written as Linux's proc_doulongvec_minmax:
+/// a decimal number, EINVAL otherwise).
+fn aio_count(k: Option<&Arc<Kernel>>, name: &str, writable: bool) -> (String, Node) {
+    let wk = k.map(Arc::downgrade).unwrap_or_default();
+    let ww = wk.clone();
+    let gen: GenFn = Arc::new(move || {
+        let k = wk.upgrade().ok_or(Errno::ENOENT)?;
+        let l = k.aio_limits.lock().unwrap();
+        Ok(format!("{}\n", if writable { l.max } else { l.nr }).into_bytes())
+    });
+    let mode = if writable { 0o644 } else { 0o444 };
+    let mut g = GenInode::new(path_ino(&format!("proc:/sys/fs/{name}")), mode, gen).not_seq();
+    if writable {
+        let write: WriteFn = Arc::new(move |buf: &[u8]| {
+            let k = ww.upgrade().ok_or(Errno::ENOENT)?;
+            let v: u64 = std::str::from_utf8(buf)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .ok_or(Errno::EINVAL)?;
+            k.aio_limits.lock().unwrap().max = v;
+            Ok(())
+        });
+        g.write = Some(write);
+    }
+    (name.to_string(), Node::File(Arc::new(g)))
+}
+
+fn sys_tree(
+    state: &Arc<ProcState>,
+    k: Option<&Arc<Kernel>>,
+    ns: Option<&Arc<Namespaces>>,
+) -> Vec<(String, Node)> {
     let uts = ns.map(|n| &n.uts);
     let uuid: GenFn = Arc::new(|| Ok(format!("{}\n", super::random_uuid()).into_bytes()));
     let random = Node::dir(vec![
@@ -440,6 +472,8 @@ fn sys_tree(state: &Arc<ProcState>, ns: Option<&Arc<Namespaces>>) -> Vec<(String
         ])
     };
     let fs = Node::dir(vec![
+        aio_count(k, "aio-max-nr", true),
+        aio_count(k, "aio-nr", false),
         fixed("fs", "file-max", "9223372036854775807"),
         ("mqueue".into(), mqueue),
         fixed("fs", "nr_open", "1048576"),

@@ -106,24 +106,6 @@ pub(crate) fn deliver(inner: &mut Inner, d: Delivery, frame: Vec<u8>) {
     inner.note(d.ep);
 }
 
-/// An ICMP error reports that a connected UDP endpoint's peer refused a
-/// datagram (Linux's ECONNREFUSED on the next call).
-pub(crate) fn refused(inner: &mut Inner, local: SocketAddr, peer: SocketAddr) {
-    let hit = inner
-        .ports
-        .bindings(Proto::Udp, local.port())
-        .iter()
-        .filter_map(|b| match b.owner {
-            Owner::Ep(id) => Some(id),
-            Owner::Orphan(_) => None,
-        })
-        .find(|&id| state_ref(inner, id).peer == Some(peer));
-    if let Some(id) = hit {
-        inner.ep_mut(id).error = Some(Errno::ECONNREFUSED);
-        inner.note(id);
-    }
-}
-
 pub(crate) fn connect(inner: &mut Inner, id: usize, a: SocketAddr) -> Result<(), Errno> {
     let ep = inner.ep(id);
     let dst = addr::take(ep.v6, ep.opts.v6_only, a)?;
@@ -299,5 +281,6 @@ pub(crate) fn close(inner: &mut Inner, id: usize) {
     if proto != Proto::Raw {
         bind::unbind(inner, id, proto, ep.bound.map(|b| b.port));
     }
+    crate::multicast::drop_all(inner, id);
     inner.release_id(id);
 }

@@ -7,7 +7,7 @@
 //! peers as v4-mapped addresses (`::ffff:a.b.c.d`), as Linux's dual-stack
 //! sockets do (unless `v6_only`).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use crate::errno::Errno;
@@ -48,6 +48,7 @@ impl Stack {
                 waker,
                 bound: (proto == Proto::Raw).then(|| raw::unbound(v6)),
                 error: None,
+                soft_error: None,
                 kind: match proto {
                     Proto::Tcp => Kind::Tcp(Tcp::Idle { failed: false }),
                     Proto::Udp | Proto::Icmp | Proto::Raw | Proto::UdpLite => {
@@ -341,9 +342,64 @@ impl Endpoint {
         })
     }
 
-    /// SO_ERROR: the pending error, cleared.
+    /// SO_ERROR: the pending error, else the noted (soft) one, cleared,
+    /// as Linux's sock_getsockopt reads sk_err then sk_err_soft.
     pub fn take_error(&self) -> Option<Errno> {
-        self.with(|i, id| i.ep_mut(id).error.take())
+        self.with(|i, id| {
+            let ep = i.ep_mut(id);
+            ep.error.take().or_else(|| ep.soft_error.take())
+        })
+    }
+
+    /// Makes `e` pending again: a send that took the connection's error
+    /// after it had queued bytes returns their count, and Linux leaves
+    /// the error (sk_err) for the next call.
+    pub fn restore_error(&self, e: Errno) {
+        self.with(|i, id| {
+            let ep = i.ep_mut(id);
+            ep.error.get_or_insert(e);
+        })
+    }
+
+    /// IP_ADD_MEMBERSHIP / IPV6_JOIN_GROUP: `group` (wire form) on the
+    /// interface of index `index`, else the one holding `addr`, else the
+    /// group's route's (ENODEV when there is none; EINVAL for a group
+    /// that is not multicast, EADDRINUSE when already joined there).
+    pub fn join_group(&self, group: IpAddr, index: u32, addr: Option<IpAddr>) -> Result<(), Errno> {
+        self.with(|i, id| crate::multicast::join(i, id, group, index, addr))
+    }
+
+    /// IP_DROP_MEMBERSHIP / IPV6_LEAVE_GROUP (EADDRNOTAVAIL when not
+    /// joined).
+    pub fn leave_group(
+        &self,
+        group: IpAddr,
+        index: u32,
+        addr: Option<IpAddr>,
+    ) -> Result<(), Errno> {
+        self.with(|i, id| crate::multicast::leave(i, id, group, index, addr))
+    }
+
+    /// The index of the interface holding `addr` (loopback for
+    /// 127.0.0.0/8 and ::1), as Linux's ip_dev_find.
+    pub fn interface_with(&self, addr: IpAddr) -> Option<u32> {
+        self.with(|i, _| {
+            if let Some(f) = i.ifaces.iter().skip(1).find(|f| f.has_addr(addr)) {
+                return Some(f.index);
+            }
+            crate::route::is_local(&i.ifaces[..1], addr).then_some(1)
+        })
+    }
+
+    /// Whether an interface of index `index` exists.
+    pub fn has_interface(&self, index: u32) -> bool {
+        self.with(|i, _| i.ifaces.iter().any(|f| f.index == index))
+    }
+
+    /// TCP_SYNCNT as getsockopt reports it: the socket's own, else the
+    /// stack's net.ipv4.tcp_syn_retries.
+    pub fn syn_retries(&self) -> u8 {
+        self.with(|i, id| i.ep(id).opts.syn_retries.unwrap_or(i.syn_retries))
     }
 
     pub fn options(&self) -> Options {

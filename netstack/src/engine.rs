@@ -14,7 +14,7 @@ use crate::socket::Notify;
 use crate::state::{Inner, Kind};
 use crate::steer::{self, Verdict};
 use crate::wake::ORPHAN;
-use crate::{dgram, tcp};
+use crate::{dgram, tcp, unreach};
 
 /// How many times one call cycles loopback before leaving the rest to
 /// the stack's thread: enough for a send buffer's worth of segments and
@@ -48,6 +48,12 @@ pub(crate) fn poll(inner: &mut Inner) {
                 break;
             }
         }
+        for who in std::mem::take(&mut f.dev.solicited) {
+            inner.neigh.asked(i, who, now);
+        }
+    }
+    for (i, who) in inner.neigh.failed(now) {
+        unreach::neighbour_failed(inner, i, who);
     }
 }
 
@@ -85,7 +91,7 @@ pub(crate) fn read_frames(inner: &mut Inner, n: usize) -> bool {
 fn admit(inner: &mut Inner, n: usize, frame: Vec<u8>) {
     // Fragments were counted as they came; the whole packet is not a
     // frame of its own.
-    let (frame, counted) = match inner.frags.offer(n, &mut inner.ifaces[n], frame) {
+    let (mut frame, counted) = match inner.frags.offer(n, &mut inner.ifaces[n], frame) {
         Offer::Whole(f) => (f, false),
         Offer::Held => return,
         Offer::Reassembled(f) => (f, true),
@@ -105,6 +111,17 @@ fn admit(inner: &mut Inner, n: usize, frame: Vec<u8>) {
         }
         Verdict::Drop | Verdict::Echo => inner.ifaces[n].dev.recycle(frame),
         Verdict::Deliver(d) => dgram::deliver(inner, d, frame),
+        Verdict::DeliverAll(all) => {
+            let last = all.len() - 1;
+            for (i, d) in all.into_iter().enumerate() {
+                let copy = if i == last {
+                    std::mem::take(&mut frame)
+                } else {
+                    frame.clone()
+                };
+                dgram::deliver(inner, d, copy);
+            }
+        }
     }
 }
 
@@ -114,7 +131,7 @@ pub(crate) fn next_poll(inner: &mut Inner) -> Option<Instant> {
     if !loopback_quiet(inner) {
         return Some(now);
     }
-    let mut next: Option<Instant> = None;
+    let mut next: Option<Instant> = inner.neigh.next_deadline();
     for f in &mut inner.ifaces {
         if let Some(t) = f.iface.poll_at(now, &f.sockets) {
             next = Some(next.map_or(t, |n| n.min(t)));
@@ -148,6 +165,8 @@ pub(crate) fn settle(inner: &mut Inner) -> Vec<Notify> {
             inner.noted.push(id);
         }
     }
+    // The resets noted while polling have been read by `tcp::sync`.
+    inner.resets.clear();
     for id in std::mem::take(&mut inner.noted) {
         if let Some(Some(ep)) = inner.eps.get(id) {
             if !hooks.iter().any(|(i, _)| *i == id) {

@@ -24,13 +24,13 @@
 //! holds the same list and checks it.
 //!
 //! 1. Foundations: `errno`, `socket`, `info`, `config`, `mode`, `sys`,
-//!    `wake`, `addr`, `ports`, `device`.
+//!    `wake`, `addr`, `ports`, `neigh`, `device`.
 //! 2. Interfaces and routing: `iface`, `route`.
 //! 3. The shared state: `orphan` (closed sockets finishing), `state`
 //!    (the stack's state behind its lock and every endpoint's).
 //! 4. The protocols, acting on that state: `tcp_sock`, `bind`, `stream`,
-//!    `listener`, `tcp`, `dgram`, `outbound`, `raw`, `udplite`, `steer`,
-//!    `conns`.
+//!    `listener`, `tcp`, `multicast`, `dgram`, `unreach`, `outbound`, `raw`, `udplite`,
+//!    `steer`, `conns`.
 //! 5. The engine: `engine` (polling smoltcp, dispatching what arrives),
 //!    `poller` (the stack's thread).
 //! 6. The API: `stack`, `endpoint`.
@@ -51,6 +51,8 @@ mod dgram;
 mod engine;
 mod iface;
 mod listener;
+mod multicast;
+mod neigh;
 mod orphan;
 mod outbound;
 mod poller;
@@ -65,6 +67,7 @@ mod sys;
 mod tcp;
 mod tcp_sock;
 mod udplite;
+mod unreach;
 mod wake;
 
 pub use addr::prefix_of;

@@ -92,6 +92,7 @@ pub(crate) fn accept(
                 explicit: true,
             }),
             error: None,
+            soft_error: None,
             kind: Kind::Tcp(Tcp::Connected(Conn {
                 sock,
                 local,

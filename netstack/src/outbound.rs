@@ -16,6 +16,7 @@ use crate::bind;
 use crate::dgram::{queued, state, state_ref};
 use crate::errno::Errno;
 use crate::iface::{Iface, LO};
+use crate::multicast;
 use crate::route::{is_local, resolve_unspecified};
 use crate::socket::{Proto, SendInfo};
 use crate::state::{Inner, Tx};
@@ -78,7 +79,15 @@ pub(crate) fn route(
     dst: SocketAddr,
     info: &SendInfo,
 ) -> Result<Plan, Errno> {
-    let mut path = inner.route(dst.ip())?;
+    let chosen = dst
+        .ip()
+        .is_multicast()
+        .then(|| multicast::chosen_path(inner, id, dst.ip()))
+        .flatten();
+    let mut path = match chosen {
+        Some(p) => p,
+        None => inner.route(dst.ip())?,
+    };
     if let Some(index) = info.ifindex.filter(|&i| i != 0) {
         let n = inner
             .ifaces
@@ -123,7 +132,9 @@ pub(crate) fn route(
         dst,
         src,
         iface: path.iface,
-        hop: info.hop_limit.unwrap_or(if ep.v6 && dst.is_ipv4() {
+        hop: info.hop_limit.unwrap_or(if dst.ip().is_multicast() {
+            multicast::hop_and_loop(inner, id, dst.ip()).0
+        } else if ep.v6 && dst.is_ipv4() {
             ep.opts.v4_ttl
         } else {
             ep.opts.ttl
@@ -307,6 +318,10 @@ pub(crate) fn send(
         set.get_mut::<udp::Socket>(h)
             .send_slice(&data, meta)
             .map_err(|_| Errno::EAGAIN)?;
+        if dst.ip().is_multicast() && multicast::hop_and_loop(inner, id, dst.ip()).1 {
+            let from = SocketAddr::new(plan.src, port);
+            multicast::loop_back(inner, proto, from, dst, plan.iface, plan.hop, &data);
+        }
     } else {
         // Linux's ping sockets take an echo request and stamp their
         // own identifier on it (the checksum is smoltcp's to fill).

@@ -15,12 +15,22 @@ pub(crate) struct Entry {
     pub dst: IpAddr,
     pub prefix: u8,
     pub iface: usize,
+    pub gateway: Option<IpAddr>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Path {
     pub iface: usize,
     pub src: IpAddr,
+    /// The router the packet goes through; None: on-link.
+    pub via: Option<IpAddr>,
+}
+
+impl Path {
+    /// The neighbour a packet to `dst` is handed to.
+    pub(crate) fn next_hop(&self, dst: IpAddr) -> IpAddr {
+        self.via.unwrap_or(dst)
+    }
 }
 
 /// Linux reads a connect to the unspecified address as one to the host
@@ -48,12 +58,14 @@ pub(crate) fn route(ifaces: &[Iface], routes: &[Entry], dst: IpAddr) -> Result<P
             return Ok(Path {
                 iface: LO,
                 src: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                via: None,
             })
         }
         IpAddr::V6(v6) if v6.is_loopback() => {
             return Ok(Path {
                 iface: LO,
                 src: IpAddr::V6(Ipv6Addr::LOCALHOST),
+                via: None,
             })
         }
         _ => {}
@@ -62,13 +74,21 @@ pub(crate) fn route(ifaces: &[Iface], routes: &[Entry], dst: IpAddr) -> Result<P
         return Ok(Path {
             iface: LO,
             src: dst,
+            via: None,
         });
     }
     let mut best: Option<(u8, Path)> = None;
     for (n, i) in ifaces.iter().enumerate().skip(1) {
         for &(a, p) in &i.addrs {
             if in_prefix(dst, a, p) && best.is_none_or(|(bp, _)| p > bp) {
-                best = Some((p, Path { iface: n, src: a }));
+                best = Some((
+                    p,
+                    Path {
+                        iface: n,
+                        src: a,
+                        via: None,
+                    },
+                ));
             }
         }
     }
@@ -80,6 +100,7 @@ pub(crate) fn route(ifaces: &[Iface], routes: &[Entry], dst: IpAddr) -> Result<P
                     Path {
                         iface: r.iface,
                         src,
+                        via: r.gateway,
                     },
                 ));
             }

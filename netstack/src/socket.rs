@@ -76,6 +76,33 @@ pub struct Options {
     /// UDPLITE_RECV_CSCOV once set: a partly covered datagram with less
     /// coverage is dropped (all of them for 0).
     pub udplite_recv_coverage: Option<u16>,
+    /// TCP_SYNCNT: how many times connect(2) sends its SYN again before
+    /// ETIMEDOUT; None: the stack's `tcp_syn_retries`.
+    pub syn_retries: Option<u8>,
+    /// TCP_USER_TIMEOUT: how long sent data may stay unacknowledged (and
+    /// a connect unanswered) before the connection ends with ETIMEDOUT;
+    /// None: the retransmission limits decide.
+    pub user_timeout: Option<Duration>,
+    /// IP_RECVERR / IPV6_RECVERR: every ICMP error for a datagram
+    /// endpoint becomes its pending error, not only the hard ones of a
+    /// connected endpoint.
+    pub recv_err: bool,
+    /// IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS: the hop limit of
+    /// datagrams to a multicast group (1: the link only).
+    pub mc_ttl: u8,
+    pub mc6_hops: u8,
+    /// IP_MULTICAST_LOOP / IPV6_MULTICAST_LOOP: the stack's own sockets
+    /// in the group hear what it sends there.
+    pub mc_loop: bool,
+    pub mc6_loop: bool,
+    /// IP_MULTICAST_IF / IPV6_MULTICAST_IF: the interface (index, 0 for
+    /// the route's) multicast leaves by, and IPv4's source address for it.
+    pub mc_if: u32,
+    pub mc_addr: Option<std::net::Ipv4Addr>,
+    pub mc6_if: u32,
+    /// IP_MULTICAST_ALL: a socket that joined nothing hears every group
+    /// some socket joined on the interface (Linux's default).
+    pub mc_all: bool,
 }
 
 impl Default for Options {
@@ -98,6 +125,17 @@ impl Default for Options {
             icmp_filter: [0; 8],
             udplite_send_coverage: None,
             udplite_recv_coverage: None,
+            syn_retries: None,
+            user_timeout: None,
+            recv_err: false,
+            mc_ttl: 1,
+            mc6_hops: 1,
+            mc_loop: true,
+            mc6_loop: true,
+            mc_if: 0,
+            mc_addr: None,
+            mc6_if: 0,
+            mc_all: true,
         }
     }
 }

@@ -17,6 +17,7 @@ use smoltcp::time::Instant;
 use crate::addr::prefix_of;
 use crate::config::{RouteConfig, StackConfig};
 use crate::engine;
+use crate::errno::Errno;
 use crate::iface::Iface;
 use crate::info::{ConnInfo, InterfaceInfo, RouteInfo, ShownNetwork};
 use crate::poller::{self, Shared};
@@ -71,6 +72,7 @@ impl Stack {
                 dst: r.dst,
                 prefix: r.prefix,
                 iface: k + 1,
+                gateway: r.gateway,
             }));
             ifaces.push(Iface::ethernet(
                 cfg,
@@ -197,7 +199,27 @@ impl Stack {
     pub fn connections(&self, proto: Proto) -> Vec<ConnInfo> {
         self.with(|inner| crate::conns::list(inner, proto))
     }
+
+    /// net.ipv4.tcp_syn_retries: how many times a connect sends its SYN
+    /// again before ETIMEDOUT (a socket's TCP_SYNCNT overrides it).
+    pub fn tcp_syn_retries(&self) -> u8 {
+        self.with(|inner| inner.syn_retries)
+    }
+
+    /// Sets net.ipv4.tcp_syn_retries for connects made from now on;
+    /// Linux's range is 1 to 127 (EINVAL otherwise).
+    pub fn set_tcp_syn_retries(&self, n: i64) -> Result<(), Errno> {
+        let n = u8::try_from(n)
+            .ok()
+            .filter(|n| (1..=MAX_SYN_RETRIES).contains(n))
+            .ok_or(Errno::EINVAL)?;
+        self.with(|inner| inner.syn_retries = n);
+        Ok(())
+    }
 }
+
+/// Linux's MAX_TCP_SYNCNT: the bound of tcp_syn_retries and TCP_SYNCNT.
+pub const MAX_SYN_RETRIES: u8 = 127;
 
 impl Drop for Stack {
     fn drop(&mut self) {

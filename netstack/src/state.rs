@@ -51,6 +51,9 @@ pub(crate) struct EpState {
     pub bound: Option<Bound>,
     /// SO_ERROR.
     pub error: Option<Errno>,
+    /// An ICMP error a connection only notes (Linux's sk_err_soft): it
+    /// becomes the error if the connection later times out.
+    pub soft_error: Option<Errno>,
     pub kind: Kind,
 }
 
@@ -64,7 +67,6 @@ pub(crate) enum Tcp {
     },
     Connecting {
         sock: Sock,
-        since: Instant,
     },
     Connected(Conn),
     Listening(Listener),
@@ -119,6 +121,15 @@ pub(crate) struct Tx {
     pub h: SocketHandle,
 }
 
+/// One socket's membership of one multicast group on one interface
+/// (see `multicast`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Membership {
+    pub ep: usize,
+    pub group: IpAddr,
+    pub iface: usize,
+}
+
 /// A received datagram: the frame it came in, where in it the payload
 /// lies, and what came with it.
 pub(crate) struct Datagram {
@@ -128,6 +139,9 @@ pub(crate) struct Datagram {
     pub from: SocketAddr,
     pub info: PacketInfo,
 }
+
+/// Linux's default net.ipv4.tcp_syn_retries.
+const DEFAULT_SYN_RETRIES: u8 = 6;
 
 pub(crate) struct Inner {
     pub ifaces: Vec<Iface>,
@@ -153,6 +167,16 @@ pub(crate) struct Inner {
     pub poll_requested: bool,
     /// IPv4 datagrams arriving in fragments, being put back together.
     pub frags: crate::reassembly::Reassembly,
+    /// net.ipv4.tcp_syn_retries: a connect's SYNs sent again before
+    /// ETIMEDOUT, unless TCP_SYNCNT says otherwise.
+    pub syn_retries: u8,
+    /// TCP sockets a RST arrived for during this poll: when such a
+    /// socket closes, it was reset, not timed out.
+    pub resets: Vec<Sock>,
+    /// Neighbours asked for and not yet heard from (see `neigh`).
+    pub neigh: crate::neigh::Pending,
+    /// Every socket's multicast groups (see `multicast`).
+    pub memberships: Vec<Membership>,
 }
 
 impl Inner {
@@ -173,6 +197,10 @@ impl Inner {
             polled: false,
             poll_requested: false,
             frags: Default::default(),
+            syn_retries: DEFAULT_SYN_RETRIES,
+            resets: Vec::new(),
+            neigh: Default::default(),
+            memberships: Vec::new(),
         }
     }
 

@@ -3,8 +3,9 @@
 //! it can do what smoltcp alone cannot: grow a listener's pool for a SYN
 //! or drop the SYN when the backlog is full (`listener`), pick the UDP or
 //! ping endpoint for a datagram as Linux does (`dgram`), copy each ICMP
-//! message to the raw endpoints (`raw`), and turn an ICMP
-//! port-unreachable into ECONNREFUSED. Everything else passes to smoltcp.
+//! message to the raw endpoints (`raw`), and give an ICMP error to the
+//! socket whose packet it quotes (`unreach`), note a RST's connection,
+//! and hear neighbours answer (`neigh`). Everything else passes to smoltcp.
 //! Each datagram taken notes what came with it (`PacketInfo`).
 
 use std::net::{IpAddr, SocketAddr};
@@ -15,13 +16,14 @@ use smoltcp::wire::{
     Icmpv4Packet, Icmpv6Packet, IpProtocol, Ipv4Packet, Ipv6Packet, TcpPacket, UdpPacket,
 };
 
+use crate::addr::ep_to_wire;
 use crate::dgram::{self, Delivery};
-use crate::iface::LO;
+use crate::iface::{Sock, LO};
 use crate::outbound::UDPLITE;
 use crate::raw::{self, Arrived};
 use crate::socket::{PacketInfo, Proto};
 use crate::state::Inner;
-use crate::{listener, udplite};
+use crate::{listener, multicast, udplite, unreach};
 
 pub(crate) enum Verdict {
     /// smoltcp takes it.
@@ -32,6 +34,8 @@ pub(crate) enum Verdict {
     Echo,
     /// An endpoint's receive queue takes it.
     Deliver(Delivery),
+    /// Several endpoints' queues take it (a multicast datagram).
+    DeliverAll(Vec<Delivery>),
 }
 
 struct Ip<'a> {
@@ -98,6 +102,9 @@ pub(crate) fn steer(inner: &mut Inner, n: usize, frame: &[u8]) -> Verdict {
         if frame[6..12] == f.mac {
             return Verdict::Echo;
         }
+        if let Some(who) = crate::neigh::heard(frame) {
+            inner.neigh.heard(n, who);
+        }
         let unicast_to_other = frame[0] & 1 == 0 && frame[0..6] != f.mac;
         let ethertype = u16::from_be_bytes([frame[12], frame[13]]);
         if unicast_to_other || (ethertype != 0x0800 && ethertype != 0x86dd) {
@@ -148,6 +155,25 @@ pub(crate) fn steer(inner: &mut Inner, n: usize, frame: &[u8]) -> Verdict {
             let port = |at: usize| u16::from_be_bytes([ip.l4[at], ip.l4[at + 1]]);
             let src = SocketAddr::new(ip.src, port(0));
             let dst = SocketAddr::new(ip.dst, port(2));
+            if ip.dst.is_multicast() {
+                // Every member hears it; nobody answers for a group.
+                let all = multicast::members(inner, proto, src, dst, n)
+                    .into_iter()
+                    .filter(|&ep| cover.is_none_or(|c| udplite::takes(inner, ep, c)))
+                    .map(|ep| Delivery {
+                        ep,
+                        from: src,
+                        start: ip.l4_off + 8,
+                        end: ip.l4_off + end,
+                        info,
+                    })
+                    .collect::<Vec<_>>();
+                return if all.is_empty() {
+                    Verdict::Drop
+                } else {
+                    Verdict::DeliverAll(all)
+                };
+            }
             match dgram::lookup(inner, proto, src, dst) {
                 Some(ep) if cover.is_some_and(|c| !udplite::takes(inner, ep, c)) => Verdict::Drop,
                 Some(ep) => Verdict::Deliver(Delivery {
@@ -167,11 +193,12 @@ pub(crate) fn steer(inner: &mut Inner, n: usize, frame: &[u8]) -> Verdict {
             };
             match (p.msg_type().into(), p.msg_code()) {
                 (0u8, _) => echo_reply(inner, &ip, p.echo_ident(), info),
-                (3u8, 3) => {
-                    quoted_udp(inner, &ip.l4[8..]);
+                (kind, code) => {
+                    if let Some(err) = unreach::v4(kind, code) {
+                        unreach::arrived(inner, &ip.l4[8..], err);
+                    }
                     Verdict::Pass
                 }
-                _ => Verdict::Pass,
             }
         }
         IpProtocol::Icmpv6 => {
@@ -180,11 +207,12 @@ pub(crate) fn steer(inner: &mut Inner, n: usize, frame: &[u8]) -> Verdict {
             };
             match (p.msg_type().into(), p.msg_code()) {
                 (129u8, _) => echo_reply(inner, &ip, p.echo_ident(), info),
-                (1u8, 4) => {
-                    quoted_udp(inner, &ip.l4[8..]);
+                (kind, code) => {
+                    if let Some(err) = unreach::v6(kind, code) {
+                        unreach::arrived(inner, &ip.l4[8..], err);
+                    }
                     Verdict::Pass
                 }
-                _ => Verdict::Pass,
             }
         }
         _ => Verdict::Pass,
@@ -197,6 +225,10 @@ fn segment(inner: &mut Inner, n: usize, ip: &Ip) -> Verdict {
     let Ok(t) = TcpPacket::new_checked(ip.l4) else {
         return Verdict::Pass;
     };
+    if t.rst() {
+        note_reset(inner, n, ip, &t);
+        return Verdict::Pass;
+    }
     if t.syn() && !t.ack() && !t.rst() {
         let src = SocketAddr::new(ip.src, t.src_port());
         let dst = SocketAddr::new(ip.dst, t.dst_port());
@@ -207,6 +239,24 @@ fn segment(inner: &mut Inner, n: usize, ip: &Ip) -> Verdict {
         };
     }
     Verdict::Pass
+}
+
+/// Notes the connection a RST is for, so that its closing reads as a
+/// reset rather than a timeout (see `stream::sync`).
+fn note_reset(inner: &mut Inner, n: usize, ip: &Ip, t: &TcpPacket<&[u8]>) {
+    let local = ep_to_wire(SocketAddr::new(ip.dst, t.dst_port()));
+    let remote = ep_to_wire(SocketAddr::new(ip.src, t.src_port()));
+    let hit = inner.ifaces[n].sockets.iter().find_map(|(h, s)| match s {
+        smoltcp::socket::Socket::Tcp(s)
+            if s.local_endpoint() == Some(local) && s.remote_endpoint() == Some(remote) =>
+        {
+            Some(h)
+        }
+        _ => None,
+    });
+    if let Some(h) = hit {
+        inner.resets.push(Sock { iface: n, h });
+    }
 }
 
 /// What a datagram arriving on interface `n` brings along.
@@ -250,42 +300,4 @@ fn echo_reply(inner: &Inner, ip: &Ip, ident: u16, info: PacketInfo) -> Verdict {
         }),
         None => Verdict::Pass,
     }
-}
-
-/// The datagram an ICMP port-unreachable quotes: its IP header, then at
-/// least 8 bytes of UDP header.
-fn quoted_udp(inner: &mut Inner, quoted: &[u8]) {
-    let Some(first) = quoted.first() else { return };
-    let (src, dst, proto, l4) = match first >> 4 {
-        4 => {
-            let hl = usize::from(first & 0xf) * 4;
-            if quoted.len() < hl + 8 || hl < 20 {
-                return;
-            }
-            let a =
-                |o: usize| IpAddr::from([quoted[o], quoted[o + 1], quoted[o + 2], quoted[o + 3]]);
-            (a(12), a(16), quoted[9], &quoted[hl..])
-        }
-        6 => {
-            if quoted.len() < 48 {
-                return;
-            }
-            let a = |o: usize| {
-                let b: [u8; 16] = quoted[o..o + 16].try_into().unwrap_or([0; 16]);
-                IpAddr::from(b)
-            };
-            (a(8), a(24), quoted[6], &quoted[40..])
-        }
-        _ => return,
-    };
-    if proto != 17 {
-        return;
-    }
-    let sport = u16::from_be_bytes([l4[0], l4[1]]);
-    let dport = u16::from_be_bytes([l4[2], l4[3]]);
-    dgram::refused(
-        inner,
-        SocketAddr::new(src, sport),
-        SocketAddr::new(dst, dport),
-    );
 }

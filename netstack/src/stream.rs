@@ -34,12 +34,23 @@ pub(crate) fn sync(inner: &mut Inner, id: usize) {
     if closed {
         c.closed = true;
         if !(c.fin_seen && c.shut_wr) {
-            // Linux's tcp_reset: EPIPE once the peer had closed
-            // its side, ECONNRESET otherwise.
-            let e = if c.fin_seen {
-                Errno::EPIPE
+            let fin_seen = c.fin_seen;
+            let e = if inner.resets.contains(&sock) {
+                // Linux's tcp_reset: EPIPE once the peer had closed
+                // its side, ECONNRESET otherwise.
+                if fin_seen {
+                    Errno::EPIPE
+                } else {
+                    Errno::ECONNRESET
+                }
             } else {
-                Errno::ECONNRESET
+                // smoltcp gave up retransmitting (tcp_write_err): the
+                // ICMP error noted meanwhile, else ETIMEDOUT.
+                inner
+                    .ep_mut(id)
+                    .soft_error
+                    .take()
+                    .unwrap_or(Errno::ETIMEDOUT)
             };
             inner.ep_mut(id).error = Some(e);
         }

@@ -20,8 +20,23 @@ use crate::state::{Conn, Inner, Kind, Tcp};
 use crate::stream;
 use crate::tcp_sock::{apply_options, new_socket, rewake};
 
-/// About Linux's SYN retries (tcp_syn_retries = 6): 127 s.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(127);
+/// Linux's first SYN retransmission timeout (TCP_TIMEOUT_INIT); each
+/// retry doubles it, up to TCP_RTO_MAX.
+const SYN_RTO: u64 = 1;
+const RTO_MAX: u64 = 120;
+
+/// How long a connect waits for its SYN's answer before ETIMEDOUT:
+/// TCP_USER_TIMEOUT when set, else the time Linux's `retries` SYN
+/// retransmissions take (1 + 2 + 4 ... s: 127 s for the default 6).
+pub(crate) fn connect_timeout(user: Option<std::time::Duration>, retries: u8) -> Duration {
+    if let Some(u) = user {
+        return Duration::from_micros(u.as_micros() as u64);
+    }
+    let secs: u64 = (0..=u32::from(retries))
+        .map(|i| SYN_RTO.checked_shl(i).unwrap_or(RTO_MAX).min(RTO_MAX))
+        .sum();
+    Duration::from_secs(secs)
+}
 
 pub(crate) fn connect(inner: &mut Inner, id: usize, addr: SocketAddr) -> Result<(), Errno> {
     match inner.tcp_ep(id) {
@@ -62,7 +77,8 @@ pub(crate) fn connect(inner: &mut Inner, id: usize, addr: SocketAddr) -> Result<
 
     let ep = inner.ep(id);
     let mut s = new_socket(&ep.opts);
-    s.set_timeout(Some(CONNECT_TIMEOUT));
+    let retries = ep.opts.syn_retries.unwrap_or(inner.syn_retries);
+    s.set_timeout(Some(connect_timeout(ep.opts.user_timeout, retries)));
     s.register_recv_waker(ep.waker.waker());
     s.register_send_waker(ep.waker.waker());
     let f = &mut inner.ifaces[path.iface];
@@ -80,13 +96,11 @@ pub(crate) fn connect(inner: &mut Inner, id: usize, addr: SocketAddr) -> Result<
     inner
         .ports
         .respec(Proto::Tcp, port, Owner::Ep(id), Spec::Addr(src));
-    let since = inner.now();
     *inner.tcp_ep(id) = Tcp::Connecting {
         sock: Sock {
             iface: path.iface,
             h,
         },
-        since,
     };
     inner.request_poll();
     Err(Errno::EINPROGRESS)
@@ -121,28 +135,23 @@ fn claim_tuple(
 
 /// Brings the endpoint up to date with its smoltcp socket after a poll.
 pub(crate) fn sync(inner: &mut Inner, id: usize) {
-    let now = inner.now();
     match inner.tcp_ep(id) {
         Tcp::Idle { .. } => {}
         Tcp::Listening(_) => listener::sync(inner, id),
         Tcp::Connected(_) => stream::sync(inner, id),
-        &mut Tcp::Connecting { sock, since } => {
+        &mut Tcp::Connecting { sock } => {
             rewake(inner, id, sock);
             let s = inner.tcp(sock);
             match s.state() {
                 State::SynSent | State::SynReceived => {}
                 State::Closed => {
-                    inner.ifaces[sock.iface].sockets.remove(sock.h);
-                    // smoltcp's timer starts with the first SYN sent, a
-                    // moment after `since`.
-                    let e = if now - since + Duration::from_secs(1) >= CONNECT_TIMEOUT {
-                        Errno::ETIMEDOUT
-                    } else {
+                    // A reset refuses; otherwise smoltcp's timeout ran out.
+                    let e = if inner.resets.contains(&sock) {
                         Errno::ECONNREFUSED
+                    } else {
+                        Errno::ETIMEDOUT
                     };
-                    inner.ep_mut(id).error = Some(e);
-                    *inner.tcp_ep(id) = Tcp::Idle { failed: true };
-                    bind::release_implicit(inner, id);
+                    fail_connect(inner, id, e);
                 }
                 _ => {
                     let local = s.local_endpoint().map(ep_from_wire);
@@ -167,6 +176,19 @@ pub(crate) fn sync(inner: &mut Inner, id: usize) {
             }
         }
     }
+}
+
+/// Ends a connect in progress with `e` (its pending error), leaving the
+/// socket as Linux's tcp_done does: unconnected, shut both ways.
+pub(crate) fn fail_connect(inner: &mut Inner, id: usize, e: Errno) {
+    let Tcp::Connecting { sock } = *inner.tcp_ep(id) else {
+        return;
+    };
+    inner.ifaces[sock.iface].sockets.remove(sock.h);
+    inner.ep_mut(id).error = Some(e);
+    *inner.tcp_ep(id) = Tcp::Idle { failed: true };
+    bind::release_implicit(inner, id);
+    inner.note(id);
 }
 
 pub(crate) fn shutdown(inner: &mut Inner, id: usize, how: Shutdown) -> Result<(), Errno> {

@@ -60,7 +60,11 @@ pub(crate) fn apply_options(s: &mut tcp::Socket, opts: &Options) {
     // there is nothing to send, so without data in flight an idle
     // connection must have none (Linux never times one out).
     if s.send_queue() > 0 {
-        timeout = Some(timeout.map_or(RETRIES_TIMEOUT, |t| t.min(RETRIES_TIMEOUT)));
+        // TCP_USER_TIMEOUT replaces the retransmission limit.
+        let limit = opts.user_timeout.map_or(RETRIES_TIMEOUT, |u| {
+            Duration::from_micros(u.as_micros() as u64)
+        });
+        timeout = Some(timeout.map_or(limit, |t| t.min(limit)));
     }
     s.set_timeout(timeout);
 }

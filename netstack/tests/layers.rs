@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     // Foundations.
     &[
-        "errno", "socket", "info", "config", "mode", "sys", "wake", "addr", "ports", "device",
+        "errno", "socket", "info", "config", "mode", "sys", "wake", "addr", "ports", "neigh",
+        "device",
     ],
     // Interfaces and routing.
     &["iface", "route"],
@@ -20,8 +21,19 @@ const LAYERS: &[&[&str]] = &[
     &["orphan", "state"],
     // The protocols.
     &[
-        "tcp_sock", "bind", "stream", "listener", "tcp", "dgram", "outbound", "raw", "udplite",
-        "steer", "conns",
+        "tcp_sock",
+        "bind",
+        "stream",
+        "listener",
+        "tcp",
+        "multicast",
+        "dgram",
+        "unreach",
+        "outbound",
+        "raw",
+        "udplite",
+        "steer",
+        "conns",
     ],
     // The engine.
     &["engine", "poller"],

@@ -11,11 +11,14 @@
 //! never allocate application memory themselves.
 
 pub mod cpus;
+mod guest_answers;
 pub mod kvm;
 pub mod membarrier;
 pub mod ptrace;
 mod regs;
+pub mod systrap;
 
+pub use guest_answers::{GuestAnswers, SERVED};
 pub use regs::{Regs, XSave};
 
 use std::fmt;
@@ -103,6 +106,15 @@ pub trait Context: Send {
     /// Ends this thread of the address space (the address space lives on while
     /// other threads or the `AddressSpace` handle hold it).
     fn release(self: Box<Self>);
+
+    /// Before a switch: lets the platform answer the calls of [`SERVED`]
+    /// without leaving the application until the next switch, from what
+    /// `snapshot` returns (None: every call leaves, as always). A platform
+    /// that can call `snapshot` calls it after clearing any earlier
+    /// revocation, so that a [`Interrupter::revoke_guest_answers`] racing
+    /// with it either is seen by `snapshot` or disables what it returned.
+    /// Platforms that cannot serve calls in place never call it.
+    fn offer_guest_answers(&mut self, _snapshot: &mut dyn FnMut() -> Option<GuestAnswers>) {}
 }
 
 /// Memory operations on a whole address space. Each takes effect for every
@@ -154,6 +166,10 @@ pub trait Interrupt: Send + Sync + fmt::Debug {
     fn interrupt(&self);
     /// Destroys the whole address space the context lives in.
     fn destroy_address_space(&self);
+    /// Stops the context answering calls in place (see
+    /// [`Context::offer_guest_answers`]) before it returns: from then on
+    /// every call leaves the application until the next offer.
+    fn revoke_guest_answers(&self) {}
 }
 
 /// Interrupts a context from any thread: its current or next `switch`
@@ -176,6 +192,13 @@ impl Interrupter {
     /// it then returns [`Event::Gone`].
     pub fn destroy_address_space(&self) {
         self.0.destroy_address_space();
+    }
+
+    /// Called after the Sentry changed state a snapshot given to
+    /// [`Context::offer_guest_answers`] may hold, from another thread than
+    /// the context's: the context's next served call leaves instead.
+    pub fn revoke_guest_answers(&self) {
+        self.0.revoke_guest_answers();
     }
 }
 
@@ -211,6 +234,9 @@ pub enum PlatformKind {
     Ptrace,
     /// Guest ring 3 of a VM (/dev/kvm).
     Kvm,
+    /// Stub processes under a seccomp filter that traps each system call
+    /// into the stub's handler, which hands it over in shared memory.
+    Systrap,
 }
 
 impl fmt::Display for PlatformKind {
@@ -218,6 +244,7 @@ impl fmt::Display for PlatformKind {
         f.write_str(match self {
             PlatformKind::Ptrace => "ptrace",
             PlatformKind::Kvm => "kvm",
+            PlatformKind::Systrap => "systrap",
         })
     }
 }
@@ -230,6 +257,7 @@ pub fn prepare(kind: PlatformKind) -> Result<()> {
     match kind {
         PlatformKind::Ptrace => ptrace::prepare(),
         PlatformKind::Kvm => kvm::prepare(),
+        PlatformKind::Systrap => systrap::prepare(),
     }
 }
 
@@ -242,6 +270,7 @@ pub fn new(kind: PlatformKind, memfd: RawFd) -> Result<Box<dyn Platform>> {
     match kind {
         PlatformKind::Ptrace => Ok(Box::new(ptrace::PtracePlatform::new(memfd)?)),
         PlatformKind::Kvm => Ok(Box::new(kvm::KvmPlatform::new(memfd)?)),
+        PlatformKind::Systrap => Ok(Box::new(systrap::SystrapPlatform::new(memfd)?)),
     }
 }
 

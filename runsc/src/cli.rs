@@ -118,6 +118,7 @@ pub struct Global {
 pub enum PlatformKind {
     Ptrace,
     Kvm,
+    Systrap,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -191,6 +192,7 @@ impl Global {
             platform: match self.platform {
                 PlatformKind::Ptrace => config::PlatformKind::Ptrace,
                 PlatformKind::Kvm => config::PlatformKind::Kvm,
+                PlatformKind::Systrap => config::PlatformKind::Systrap,
             },
             strace: self.strace,
             strace_syscalls: self.strace_syscalls.as_ref().map(|l| l.0.clone()),

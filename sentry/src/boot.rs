@@ -219,7 +219,14 @@ impl Sandbox {
             .first()
             .map(|a| a.rsplit(|c| *c == b'/').next().unwrap_or(a).to_vec())
             .unwrap_or_default();
-        let handle = TaskHandle::new(tid, &tg, init.creds.clone(), comm, 0);
+        let handle = TaskHandle::new(
+            tid,
+            &tg,
+            init.creds.clone(),
+            comm,
+            0,
+            kernel.init_ns.clone(),
+        );
         for &(res, soft, hard) in &init.rlimits {
             tg.inner.lock().unwrap().rlimits.insert(
                 res as usize,
@@ -289,6 +296,7 @@ impl Sandbox {
             mm: MemoryManager::new(kernel.memfile.clone(), self.max_user_address),
             fds,
             fs,
+            ns: kernel.init_ns.clone(),
             regs,
             ctx: None,
             clear_child_tid: 0,

@@ -20,6 +20,7 @@ macro_rules! errnos {
                 match self.0 {
                     $(libc::$name => stringify!($name),)*
                     512 => "ERESTARTSYS",
+                    513 => "ERESTARTNOINTR",
                     514 => "ERESTARTNOHAND",
                     516 => "ERESTART_RESTARTBLOCK",
                     _ => "E?",
@@ -113,6 +114,8 @@ impl Errno {
     /// Restart the call if the interrupting signal's handler has SA_RESTART
     /// (or if no handler runs); else EINTR. Never reaches the application.
     pub const ERESTARTSYS: Errno = Errno(512);
+    /// Restart always, after a handler too (FUTEX_LOCK_PI).
+    pub const ERESTARTNOINTR: Errno = Errno(513);
     /// Restart only if no handler runs.
     pub const ERESTARTNOHAND: Errno = Errno(514);
     /// Restart through restart_syscall, which continues what the task's

@@ -24,6 +24,7 @@
 pub mod bundle;
 pub mod debian;
 pub mod docker;
+pub mod host_proc;
 
 use std::ffi::OsString;
 use std::fs;
@@ -359,7 +360,46 @@ fn probe_user_namespace() -> Result<(), String> {
 /// directory (reused while newer than the source) and returns its path.
 /// Err (skip) when gcc is missing; panics when the program does not compile.
 pub fn c_program(name: &str) -> Result<PathBuf, String> {
-    build_c_program(name, false)
+    build_c_program(name, false, &[])
+}
+
+/// [`c_program`] linked with a Debian library: `header` (under
+/// /usr/include) tells whether its -dev package is installed (Err, a skip,
+/// when not), `lib` is the `-l` name (liburing-dev: `liburing.h`, `uring`).
+pub fn c_program_with_lib(name: &str, header: &str, lib: &str) -> Result<PathBuf, String> {
+    let h = Path::new("/usr/include").join(header);
+    if !h.exists() {
+        return Err(format!(
+            "{} not available (apt-get install lib{lib}-dev)",
+            h.display()
+        ));
+    }
+    build_c_program(name, false, &[format!("-l{lib}")])
+}
+
+/// One of the example programs Debian's liburing-dev ships
+/// (/usr/share/doc/liburing-dev/examples/NAME.c: io_uring-test,
+/// io_uring-cp, link-cp ...), built as shipped into
+/// `<scratch>/liburing-examples`. Err (a skip) without liburing-dev.
+pub fn liburing_example(name: &str) -> Result<PathBuf, String> {
+    let src = Path::new("/usr/share/doc/liburing-dev/examples").join(format!("{name}.c"));
+    if !src.is_file() || !Path::new("/usr/include/liburing.h").exists() {
+        return Err(format!(
+            "{} not available (apt-get install liburing-dev)",
+            src.display()
+        ));
+    }
+    let gcc = find_in_path("gcc").ok_or("gcc not available (apt-get install gcc)")?;
+    let dir = scratch_dir().join("liburing-examples");
+    Ok(build_cached("gcc", &src, &dir, name, |tmp| {
+        let mut c = Command::new(&gcc);
+        // io_uring-test opens with O_DIRECT, which needs _GNU_SOURCE.
+        c.args(["-O2", "-D_GNU_SOURCE", "-o"])
+            .arg(tmp)
+            .arg(&src)
+            .arg("-luring");
+        c
+    }))
 }
 
 /// [`c_program`] linked statically (`-static`), into its own directory
@@ -370,10 +410,10 @@ pub fn static_c_program(name: &str) -> Result<PathBuf, String> {
     if !libc_a.exists() {
         return Err("libc.a not available (apt-get install libc6-dev)".into());
     }
-    build_c_program(name, true)
+    build_c_program(name, true, &[])
 }
 
-fn build_c_program(name: &str, linked_static: bool) -> Result<PathBuf, String> {
+fn build_c_program(name: &str, linked_static: bool, libs: &[String]) -> Result<PathBuf, String> {
     let src = workspace_root()
         .join("tests/programs")
         .join(format!("{name}.c"));
@@ -390,7 +430,8 @@ fn build_c_program(name: &str, linked_static: bool) -> Result<PathBuf, String> {
             .args(linked_static.then_some("-static"))
             .arg("-o")
             .arg(tmp)
-            .arg(&src);
+            .arg(&src)
+            .args(libs);
         c
     }))
 }

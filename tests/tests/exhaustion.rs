@@ -156,12 +156,23 @@ fn a_fork_bomb_is_stopped_by_the_pids_limit_and_the_sandbox_stays_killable() {
         "run --detach: {:?}",
         text(&started)
     );
-    // The shell gets through its loop (failed forks included) and lives.
-    let alive = tests::docker::wait_for(Duration::from_secs(60), || {
-        let ps = b.runtime(&["ps", &name]);
-        text(&ps).0.lines().count() > 1
-    });
-    assert!(alive, "the container did not show processes");
+    // The bomb uses the limit up (its subshell gives up at the first
+    // failed fork, leaving 31 of the 32 tasks), never more, and the
+    // container's shell lives on.
+    let processes = || {
+        text(&b.runtime(&["ps", &name]))
+            .0
+            .lines()
+            .count()
+            .saturating_sub(1)
+    };
+    let reached = tests::docker::wait_for(Duration::from_secs(60), || processes() >= 30);
+    let seen = processes();
+    assert!(
+        reached,
+        "the bomb never reached the limit: {seen} processes"
+    );
+    assert!(seen <= 32, "{seen} processes under a pids limit of 32");
     let state = b.runtime(&["state", &name]);
     assert!(text(&state).0.contains("running"), "{:?}", text(&state));
     let killed = b.runtime(&["kill", &name, "KILL"]);

@@ -79,3 +79,27 @@ fn go_unix_socket_echo_server_matches_linux_in_10_runs() {
         }
     }
 }
+
+/// syscall.Exec from a goroutine on a thread other than the main one,
+/// with goroutines asleep on a pipe, timers and channels: the new image
+/// runs under the same pid (issue 22: this hung the sandbox). 10 runs.
+#[test]
+fn go_program_executing_from_a_goroutine_keeps_its_pid_in_10_runs() {
+    let prog = require!(go_program("goroutine_exec"));
+    let cmd = Cmd::new(&[prog.to_str().expect("utf-8 path")]).timeout(Duration::from_secs(60));
+    let native = cmd.run_native();
+    assert_eq!(
+        native.stdout,
+        "new image: same pid true, exec came from another thread true\nthreads listed: true\n",
+        "the program fails natively\n{}",
+        native.describe()
+    );
+    require!(sandbox());
+    for run in 1..=10 {
+        let sandboxed = cmd.run_sandboxed();
+        if sandboxed.status != native.status || sandboxed.stdout != native.stdout {
+            eprintln!("run {run} of 10 differs");
+            assert_same(&native, &sandboxed);
+        }
+    }
+}

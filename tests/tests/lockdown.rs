@@ -10,6 +10,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use tests::bundle::{text, Bundle};
+use tests::host_proc::{cap_field, comm, parent, status_field};
 use tests::{require, sandbox, unique_name};
 
 /// Capability bits (linux/capability.h).
@@ -21,31 +22,6 @@ const FSETID: u64 = 1 << 4;
 
 /// The environment variable that marks this test's sandbox processes.
 const TAG: &str = "RUNSC_RS_LOCKDOWN_TEST";
-
-/// One line's value of /proc/PID/status.
-fn status_field(pid: u32, key: &str) -> String {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-    s.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}:")))
-        .unwrap_or_else(|| panic!("no {key} in /proc/{pid}/status"))
-        .trim()
-        .to_string()
-}
-
-fn cap_field(pid: u32, key: &str) -> u64 {
-    u64::from_str_radix(&status_field(pid, key), 16).expect("a capability mask")
-}
-
-fn comm(pid: u32) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .unwrap_or_default()
-        .trim()
-        .to_string()
-}
-
-fn parent(pid: u32) -> u32 {
-    status_field(pid, "PPid").parse().expect("a pid")
-}
 
 fn tagged(pid: u32, tag: &str) -> bool {
     let want = format!("{TAG}={tag}");

@@ -430,3 +430,186 @@ fn datagrams_past_the_mtu_cross_in_ipv4_fragments_both_ways() {
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
     assert_eq!(out, "sent 20000\nreceived 30000, pattern intact\n", "{err}");
 }
+
+/// The router of `net_unreachable.c`'s topology, in the outer
+/// namespace: it forwards, blackholes 10.214.0.0/24, prohibits
+/// 10.215.0.0/24, has no route for 10.217.0.0/24, and owns 10.216.0.1
+/// (on its loopback) until told to blackhole it.
+fn make_router(w: &Wire) {
+    let o = w.outer.0.as_str();
+    let forward = std::process::Command::new(IP)
+        .args(["netns", "exec", o, "sh", "-c"])
+        .arg("echo 1 > /proc/sys/net/ipv4/ip_forward")
+        .status()
+        .expect("run ip netns exec");
+    assert!(forward.success(), "enable forwarding");
+    ip(&["-n", o, "link", "set", "lo", "up"]);
+    ip(&["-n", o, "addr", "add", "10.216.0.1/32", "dev", "lo"]);
+    ip(&["-n", o, "route", "add", "blackhole", "10.214.0.0/24"]);
+    ip(&["-n", o, "route", "add", "prohibit", "10.215.0.0/24"]);
+    ip(&["-n", o, "route", "add", "unreachable", "10.217.0.0/24"]);
+}
+
+/// Serves `net_unreachable.c`'s vanishing peer: accepts one connection
+/// on 10.216.0.1, reads 64 KiB of it, then blackholes 10.216.0.1 and
+/// holds the connection (answering nothing) until `done`.
+fn vanishing_server(w: &Wire, done: Arc<AtomicBool>) -> (u16, std::thread::JoinHandle<()>) {
+    use std::io::Read;
+    let l = w.in_outer(|| std::net::TcpListener::bind(("10.216.0.1", 0)).expect("listen"));
+    let port = l.local_addr().unwrap().port();
+    let o = w.outer.0.clone();
+    let t = std::thread::spawn(move || {
+        l.set_nonblocking(true).unwrap();
+        let mut conn = loop {
+            match l.accept() {
+                Ok((c, _)) => break c,
+                Err(_) if done.load(Ordering::SeqCst) => return,
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            }
+        };
+        conn.set_nonblocking(false).unwrap();
+        conn.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .unwrap();
+        let mut got = 0;
+        let mut buf = vec![0u8; 65536];
+        while got < 65536 {
+            match conn.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n,
+            }
+        }
+        ip(&["-n", &o, "addr", "del", "10.216.0.1/32", "dev", "lo"]);
+        ip(&["-n", &o, "route", "add", "blackhole", "10.216.0.1/32"]);
+        while !done.load(Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        drop(conn);
+    });
+    (port, t)
+}
+
+/// What a socket hears when the network does not answer, natively and in
+/// the sandbox over the same topology (`net_unreachable.c`): refusals,
+/// a router's ICMP errors, a neighbour that never answers ARP
+/// (EHOSTUNREACH), SYNs dropped (ETIMEDOUT after TCP_SYNCNT or
+/// net.ipv4.tcp_syn_retries), and an established connection whose peer
+/// vanishes (ETIMEDOUT after TCP_USER_TIMEOUT).
+#[test]
+fn unanswered_connections_fail_with_linuxs_errors() {
+    require!(requirements());
+    let program = require!(tests::static_c_program("net_unreachable"));
+    let run = |sandboxed: bool| -> (String, String) {
+        let w = Wire::new(if sandboxed { "rt-unr-s" } else { "rt-unr-n" });
+        make_router(&w);
+        let done = Arc::new(AtomicBool::new(false));
+        let (port, server) = vanishing_server(&w, done.clone());
+        let port = port.to_string();
+        let (out, err) = if sandboxed {
+            let b = require_bundle(&w, &port);
+            std::fs::copy(&program, b.dir.join("rootfs/bin/net_unreachable"))
+                .expect("copy the program");
+            let o = b.runtime(&["run", "c"]);
+            text(&o)
+        } else {
+            let o = std::process::Command::new(IP)
+                .args(["netns", "exec", w.name()])
+                .arg(&program)
+                .arg(&port)
+                .output()
+                .expect("run the program natively");
+            text(&o)
+        };
+        done.store(true, Ordering::SeqCst);
+        server.join().unwrap();
+        (out, err)
+    };
+    let (native, nerr) = run(false);
+    for line in [
+        "silent neighbour: connect EHOSTUNREACH",
+        "blackholed, TCP_SYNCNT 1: connect ETIMEDOUT",
+        "vanishing peer: send ETIMEDOUT (after more than 64 KiB)",
+    ] {
+        assert!(native.contains(line), "native: {native}{nerr}");
+    }
+    let (sandboxed, serr) = run(true);
+    assert_eq!(sandboxed, native, "sandbox stderr: {serr}");
+}
+
+fn require_bundle(w: &Wire, port: &str) -> Bundle {
+    Bundle::busybox("net-unr", &["/bin/net_unreachable", port], |c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("namespaces")
+            .push(json!({"type": "network", "path": w.path()}));
+    })
+    .expect("a busybox bundle")
+}
+
+/// Multicast natively and in the sandbox over the same veth
+/// (`udp_multicast.c`): the options and their errors, joining and
+/// leaving, and delivery to every socket on the port, of the host's own
+/// datagrams (IP_MULTICAST_LOOP) and of those the other end sends to the
+/// group.
+#[test]
+fn multicast_groups_deliver_to_every_member_as_on_linux() {
+    require!(requirements());
+    let program = require!(tests::static_c_program("udp_multicast"));
+    let run = |sandboxed: bool| -> (String, String) {
+        let w = Wire::new(if sandboxed { "rt-mc-s" } else { "rt-mc-n" });
+        ip(&[
+            "-n",
+            &w.outer.0,
+            "route",
+            "add",
+            "224.0.0.0/4",
+            "dev",
+            "veth-out",
+        ]);
+        let sender = w.in_outer(|| std::net::UdpSocket::bind((OUTER_ADDR, 0)).expect("bind"));
+        let port = 20000 + (std::process::id() % 20000) as u16;
+        let done = Arc::new(AtomicBool::new(false));
+        let stop = done.clone();
+        let peer = std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                let _ = sender.send_to(b"from-peer", ("239.1.2.3", port));
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        });
+        let port = port.to_string();
+        let (out, err) = if sandboxed {
+            let b = Bundle::busybox("net-mc", &["/bin/udp_multicast", &port], |c| {
+                c["linux"]["namespaces"]
+                    .as_array_mut()
+                    .expect("namespaces")
+                    .push(json!({"type": "network", "path": w.path()}));
+            })
+            .expect("a busybox bundle");
+            std::fs::copy(&program, b.dir.join("rootfs/bin/udp_multicast"))
+                .expect("copy the program");
+            text(&b.runtime(&["run", "c"]))
+        } else {
+            text(
+                &std::process::Command::new(IP)
+                    .args(["netns", "exec", w.name()])
+                    .arg(&program)
+                    .arg(&port)
+                    .output()
+                    .expect("run the program natively"),
+            )
+        };
+        done.store(true, Ordering::SeqCst);
+        peer.join().unwrap();
+        (out, err)
+    };
+    let (native, nerr) = run(false);
+    for line in [
+        "C got from-peer",
+        "C got one",
+        "A got three",
+        "join again: EADDRINUSE",
+    ] {
+        assert!(native.contains(line), "native: {native}{nerr}");
+    }
+    let (sandboxed, serr) = run(true);
+    assert_eq!(sandboxed, native, "sandbox stderr: {serr}");
+}

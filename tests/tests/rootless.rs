@@ -18,6 +18,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use tests::bundle::{text, Bundle};
+use tests::host_proc::{cap_field, comm, status_field};
 use tests::{c_program, host_program, require, sandbox, scratch_dir, unique_name};
 
 /// The test user with subordinate ids.
@@ -263,26 +264,6 @@ fn assert_none_left(tag: &str) {
         assert!(Instant::now() < deadline, "left running: {names:?}");
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-fn status_field(pid: u32, key: &str) -> String {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}:")))
-        .unwrap_or("")
-        .trim()
-        .to_string()
-}
-
-fn cap_field(pid: u32, key: &str) -> u64 {
-    u64::from_str_radix(&status_field(pid, key), 16).expect("a capability mask")
-}
-
-fn comm(pid: u32) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .unwrap_or_default()
-        .trim()
-        .to_string()
 }
 
 fn ns(pid: &str, kind: &str) -> PathBuf {

@@ -320,3 +320,45 @@ fn mentions_matches_whole_names_only() {
     assert!(mentions("exit_group(0)", "exit_group"));
     assert!(!mentions("exit_group(0)", "exit"));
 }
+
+/// Calls a platform could answer without leaving the application (getpid,
+/// gettid, getuid under KVM) are not answered in place under `--strace`:
+/// every one of them is in the trace, as strace(1) shows them natively.
+#[test]
+fn strace_shows_every_call_a_platform_could_answer_in_place() {
+    let strace = require!(strace_bin());
+    let program = require!(c_program("guest_answers"));
+    let program = program.to_str().expect("utf-8 path");
+    let names = |stderr: &str| -> Vec<String> {
+        stderr
+            .lines()
+            .filter_map(normalise)
+            .filter_map(|l| l.split_once('(').map(|(name, _)| name.to_string()))
+            .filter(|n| ["getpid", "gettid", "getuid"].contains(&n.as_str()))
+            .collect()
+    };
+    let native = Cmd::new(&[
+        strace.to_str().expect("utf-8 path"),
+        "-f",
+        "-qq",
+        "-e",
+        "trace=getpid,gettid,getuid",
+        program,
+        "calls",
+    ])
+    .run_native();
+    if native.status != 0 && native.stderr.contains("PTRACE_TRACEME") {
+        require!(Err::<(), String>(format!(
+            "strace(1) cannot trace here\n{}",
+            native.describe()
+        )));
+    }
+    require!(sandbox());
+    let sandboxed = Cmd::new(&[program, "calls"])
+        .flags(&["--strace"])
+        .run_sandboxed();
+    assert_eq!(sandboxed.status, 0, "{}", sandboxed.describe());
+    let want = names(&native.stderr);
+    assert_eq!(want.len(), 9, "{}", native.describe());
+    assert_eq!(names(&sandboxed.stderr), want, "{}", sandboxed.describe());
+}

@@ -44,6 +44,9 @@ pub(crate) struct Dev {
     pub tx_count: Counters,
     /// `--log-packets`: the interface's name, to log each frame under.
     pub log: Option<String>,
+    /// Neighbours an ARP request or neighbour solicitation sent since
+    /// the stack last looked (see `neigh`).
+    pub solicited: Vec<std::net::IpAddr>,
 }
 
 const POOL_MAX: usize = 64;
@@ -67,6 +70,7 @@ impl Dev {
             rx_count: Counters::default(),
             tx_count: Counters::default(),
             log,
+            solicited: Vec::new(),
         }
     }
 
@@ -126,6 +130,7 @@ impl phy::Device for Dev {
                 count: &mut self.tx_count,
                 log: self.log.as_deref(),
                 ethernet: self.medium == Medium::Ethernet,
+                solicited: &mut self.solicited,
             },
         ))
     }
@@ -137,6 +142,7 @@ impl phy::Device for Dev {
             count: &mut self.tx_count,
             log: self.log.as_deref(),
             ethernet: self.medium == Medium::Ethernet,
+            solicited: &mut self.solicited,
         })
     }
 
@@ -193,6 +199,7 @@ pub(crate) struct TxToken<'a> {
     count: &'a mut Counters,
     log: Option<&'a str>,
     ethernet: bool,
+    solicited: &'a mut Vec<std::net::IpAddr>,
 }
 
 impl phy::TxToken for TxToken<'_> {
@@ -206,6 +213,9 @@ impl phy::TxToken for TxToken<'_> {
         match self.sink {
             Sink::Queue(q) => q.push_back(buf),
             Sink::Fd(fd) => {
+                if let Some(who) = crate::neigh::solicited(&buf) {
+                    self.solicited.push(who);
+                }
                 crate::sys::send_frame(fd.as_raw_fd(), &buf);
                 give_back(self.pool, buf);
             }

@@ -11,8 +11,8 @@ use super::address_space::{AsInner, KvmAddressSpace};
 use super::layout::*;
 use super::vm::{kvm_err, Vcpu, VcpuShared};
 use crate::{
-    AddressSpace, Context, Event, Interrupt, Interrupter, PendingContext, PlatformError, Prot,
-    Regs, Result, XSave,
+    AddressSpace, Context, Event, GuestAnswers, Interrupt, Interrupter, PendingContext,
+    PlatformError, Prot, Regs, Result, XSave,
 };
 
 /// Flags the application may hold; IF and the fixed bit are always set.
@@ -191,7 +191,7 @@ impl KvmContext {
             f.set(3, k.rflags);
             f.set(4, k.rsp);
             f.set(5, USER_DS as u64);
-            k.rsp = vcpu_page(v.index) + VCPU_PAGES * PAGE - 5 * 8;
+            k.rsp = vcpu_page(v.index) + (VCPU_STACK_PAGE + 1) * PAGE - 5 * 8;
             k.rip = stub;
             k.rflags = 2;
         }
@@ -394,6 +394,33 @@ impl Context for KvmContext {
     fn release(mut self: Box<Self>) {
         self.give_back();
     }
+
+    fn offer_guest_answers(&mut self, snapshot: &mut dyn FnMut() -> Option<GuestAnswers>) {
+        let v = self.vcpu();
+        let shared = v.shared.clone();
+        // Clear an earlier revocation first: a revocation after this point
+        // is either seen by `snapshot` (the state changed before it) or
+        // made after the enable below, which it then undoes.
+        shared.answers_revoked.swap(false, Ordering::SeqCst);
+        match snapshot() {
+            None => {
+                shared.set_answers_enabled(false);
+                v.answers = None;
+            }
+            Some(a) => {
+                if v.answers != Some(a) {
+                    shared.set_answers_enabled(false);
+                    shared.write_answers(&a);
+                    v.answers = Some(a);
+                }
+                shared.set_answers_enabled(true);
+                if shared.answers_revoked.load(Ordering::SeqCst) {
+                    shared.set_answers_enabled(false);
+                    v.answers = None;
+                }
+            }
+        }
+    }
 }
 
 impl KvmContext {
@@ -587,5 +614,9 @@ impl Interrupt for Kick {
 
     fn destroy_address_space(&self) {
         self.space.destroy();
+    }
+
+    fn revoke_guest_answers(&self) {
+        self.vcpu.revoke_answers(self.owner);
     }
 }

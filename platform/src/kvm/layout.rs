@@ -42,13 +42,22 @@ pub const MMIO_VA: u64 = REGION + PAGE;
 pub const KCODE: u64 = REGION + 2 * PAGE;
 /// Supervisor RO: the IDT, shared by every vCPU.
 pub const IDT: u64 = REGION + 3 * PAGE;
-/// Per vCPU two pages: [GDT, TSS, touch list] and the ring-0 stack.
+/// Per vCPU four pages: [GDT, TSS, touch list] and the ring-0 stack
+/// (supervisor), then the vCPU's syscall entry (user RX, MSR_LSTAR) and its
+/// answers page (user RO), which the entry reads rip-relative: each vCPU
+/// has its own entry, so nothing at run time has to find out which vCPU
+/// it is on.
 pub const VCPU_AREA: u64 = REGION + (1 << 20);
-pub const VCPU_PAGES: u64 = 2;
+pub const VCPU_PAGES: u64 = 4;
+/// Page indexes within a vCPU's pages.
+pub const VCPU_STACK_PAGE: u64 = 1;
+pub const VCPU_ENTRY_PAGE: u64 = 2;
+pub const VCPU_ANSWERS_PAGE: u64 = 3;
 /// Supervisor RW window onto the platform memory (2 MiB pages).
 pub const WINDOW: u64 = REGION + (256 << 30);
-/// How many page tables map the vCPU area (each maps 2 MiB).
-pub const VCPU_AREA_TABLES: usize = 5;
+/// How many page tables map the vCPU area (each maps 2 MiB): room for
+/// more vCPUs than KVM_CAP_MAX_VCPUS allows here (1024).
+pub const VCPU_AREA_TABLES: usize = 9;
 
 /// Where a vCPU's two pages are.
 pub fn vcpu_page(index: u64) -> u64 {
@@ -70,6 +79,23 @@ pub const TSS_OFFSET: u64 = 0x80;
 pub const TOUCH_COUNT: u64 = 0x100;
 pub const TOUCH_LIST: u64 = 0x200;
 pub const TOUCH_CAPACITY: usize = ((PAGE - TOUCH_LIST) / 8) as usize;
+
+/// Offsets in a vCPU's answers page (u64 each; ring0.rs's entry reads
+/// them): whether the answers hold, where a call that leaves goes (the
+/// shared trampoline), then each served call's answer.
+pub const ANSWER_ENABLED: u64 = 0x00;
+pub const ANSWER_SLOW: u64 = 0x08;
+pub const ANSWER_GETPID: u64 = 0x10;
+pub const ANSWER_GETTID: u64 = 0x18;
+pub const ANSWER_GETPPID: u64 = 0x20;
+pub const ANSWER_GETUID: u64 = 0x28;
+pub const ANSWER_GETEUID: u64 = 0x30;
+pub const ANSWER_GETGID: u64 = 0x38;
+pub const ANSWER_GETEGID: u64 = 0x40;
+
+/// Flags `syscall` clears on the way to the entry (MSR_SYSCALL_MASK): TF,
+/// DF, NT.
+pub const SYSCALL_CLEARED_FLAGS: u64 = 0x4500;
 
 /// Selectors (Linux's, so the application sees the same CS and SS).
 pub const KERNEL_CS: u16 = 0x10;

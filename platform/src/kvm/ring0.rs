@@ -14,6 +14,15 @@
 //!   rewrites a byte of each changed table through the window, so KVM's
 //!   shadow pages of them are dropped, then flushes the TLB by toggling
 //!   CR4.PGE).
+//! * Before that, `syscall` enters the vCPU's own copy of the *entry*
+//!   (MSR_LSTAR is per vCPU), which answers the calls of
+//!   [`crate::SERVED`] from the vCPU's answers page, the next page, when
+//!   the Sentry enabled it, and returns to the application at once; any
+//!   other call (or a disabled page) jumps to the trampoline. On this host
+//!   `syscall` does not leave ring 3, so the entry runs in ring 3: it may
+//!   use no stack and write no memory, and restores the flags its compares
+//!   changed from r11 (where `syscall` put them) with `sahf` and an add
+//!   that sets OF as r11 says.
 
 use super::layout::*;
 
@@ -94,7 +103,91 @@ std::arch::global_asm!(
     ".popsection",
 );
 
+// One served call: restore the flags from r11 (OF by hand, then SF ZF AF
+// PF CF with sahf from r11's low byte moved to ah without touching flags),
+// load the answer and return where `syscall` came from.
+std::arch::global_asm!(
+    ".macro runsc_kvm_answer slot",
+    "bt r11d, 11",
+    "jc 1f",
+    "xor eax, eax",
+    "jmp 2f",
+    "1:",
+    "mov al, 0x7f",
+    "add al, 1",
+    "2:",
+    "lea eax, [r11 * 8]",
+    "lea eax, [rax * 8]",
+    "lea eax, [rax * 4]",
+    "sahf",
+    "mov rax, qword ptr [rip + runsc_kvm_entry + 4096 + \\slot]",
+    "jmp rcx",
+    ".endm",
+    ".pushsection .text.runsc_kvm_guest,\"ax\",@progbits",
+    ".balign 64",
+    ".globl runsc_kvm_entry",
+    "runsc_kvm_entry:",
+    "cmp qword ptr [rip + runsc_kvm_entry + 4096 + {enabled}], 0",
+    "je 9f",
+    // TF, DF or NT set by the application: `syscall` cleared them, so
+    // returning here would lose them; the full return restores them.
+    "test r11d, {keep}",
+    "jnz 9f",
+    "cmp rax, {getpid}",
+    "je 31f",
+    "cmp rax, {gettid}",
+    "je 32f",
+    "cmp rax, {getppid}",
+    "je 33f",
+    "cmp rax, {getuid}",
+    "je 34f",
+    "cmp rax, {geteuid}",
+    "je 35f",
+    "cmp rax, {getgid}",
+    "je 36f",
+    "cmp rax, {getegid}",
+    "je 37f",
+    "9:",
+    "jmp qword ptr [rip + runsc_kvm_entry + 4096 + {slow}]",
+    "31:",
+    "runsc_kvm_answer {a_getpid}",
+    "32:",
+    "runsc_kvm_answer {a_gettid}",
+    "33:",
+    "runsc_kvm_answer {a_getppid}",
+    "34:",
+    "runsc_kvm_answer {a_getuid}",
+    "35:",
+    "runsc_kvm_answer {a_geteuid}",
+    "36:",
+    "runsc_kvm_answer {a_getgid}",
+    "37:",
+    "runsc_kvm_answer {a_getegid}",
+    ".globl runsc_kvm_entry_end",
+    "runsc_kvm_entry_end:",
+    ".popsection",
+    enabled = const ANSWER_ENABLED,
+    slow = const ANSWER_SLOW,
+    keep = const SYSCALL_CLEARED_FLAGS,
+    getpid = const libc::SYS_getpid,
+    gettid = const libc::SYS_gettid,
+    getppid = const libc::SYS_getppid,
+    getuid = const libc::SYS_getuid,
+    geteuid = const libc::SYS_geteuid,
+    getgid = const libc::SYS_getgid,
+    getegid = const libc::SYS_getegid,
+    a_getpid = const ANSWER_GETPID,
+    a_gettid = const ANSWER_GETTID,
+    a_getppid = const ANSWER_GETPPID,
+    a_getuid = const ANSWER_GETUID,
+    a_geteuid = const ANSWER_GETEUID,
+    a_getgid = const ANSWER_GETGID,
+    a_getegid = const ANSWER_GETEGID,
+);
+
 extern "C" {
+    static runsc_kvm_entry: u8;
+    static runsc_kvm_entry_end: u8;
     static runsc_kvm_trampoline: u8;
     static runsc_kvm_to_ring0: u8;
     static runsc_kvm_trampoline_end: u8;
@@ -108,10 +201,12 @@ fn addr(s: &u8) -> u64 {
     s as *const u8 as u64
 }
 
-/// The guest code: the trampoline page's bytes and the ring-0 page's.
+/// The guest code: the trampoline page's bytes, the ring-0 page's, and
+/// the per-vCPU entry's.
 pub struct Code {
     pub trampoline: &'static [u8],
     pub kcode: &'static [u8],
+    pub entry: &'static [u8],
 }
 
 pub fn code() -> Code {
@@ -121,7 +216,10 @@ pub fn code() -> Code {
         let te = addr(&runsc_kvm_trampoline_end);
         let k = addr(&runsc_kvm_kcode);
         let ke = addr(&runsc_kvm_kcode_end);
+        let e = addr(&runsc_kvm_entry);
+        let ee = addr(&runsc_kvm_entry_end);
         Code {
+            entry: std::slice::from_raw_parts(e as *const u8, (ee - e) as usize),
             trampoline: std::slice::from_raw_parts(t as *const u8, (te - t) as usize),
             kcode: std::slice::from_raw_parts(k as *const u8, (ke - k) as usize),
         }

@@ -26,8 +26,6 @@ const MSR_STAR: u32 = 0xc000_0081;
 const MSR_LSTAR: u32 = 0xc000_0082;
 const MSR_CSTAR: u32 = 0xc000_0083;
 const MSR_SYSCALL_MASK: u32 = 0xc000_0084;
-/// Flags `syscall` clears on the way to the trampoline: TF, DF, NT.
-const SYSCALL_MASK: u64 = 0x4500;
 
 const CR0_PE: u64 = 1;
 const CR0_MP: u64 = 1 << 1;
@@ -64,6 +62,11 @@ pub struct VcpuShared {
     interrupt: AtomicU64,
     /// The page-table generation this vCPU flushed for.
     pub seen_gen: AtomicU64,
+    /// The vCPU's answers page, in our mapping of platform memory.
+    answers: usize,
+    /// Set by [`VcpuShared::revoke_answers`]; see
+    /// [`crate::Context::offer_guest_answers`].
+    pub answers_revoked: AtomicBool,
 }
 
 impl VcpuShared {
@@ -123,6 +126,46 @@ impl VcpuShared {
         }
     }
 
+    /// The answers page's word at `offset`.
+    fn answer_word(&self, offset: u64) -> &AtomicU64 {
+        debug_assert!(offset < PAGE && offset.is_multiple_of(8));
+        // SAFETY: the answers page is platform memory, mapped for the VM's
+        // lifetime and never reused; an aligned u64 in it is an AtomicU64's
+        // layout. The guest only reads it.
+        unsafe { &*((self.answers + offset as usize) as *const AtomicU64) }
+    }
+
+    /// Whether the entry answers calls in place.
+    pub fn set_answers_enabled(&self, on: bool) {
+        self.answer_word(ANSWER_ENABLED)
+            .store(u64::from(on), Ordering::SeqCst);
+    }
+
+    /// Writes the answers (only while the vCPU is not in the guest: its
+    /// own thread, between switches).
+    pub fn write_answers(&self, a: &crate::GuestAnswers) {
+        for (off, v) in [
+            (ANSWER_GETPID, a.getpid),
+            (ANSWER_GETTID, a.gettid),
+            (ANSWER_GETPPID, a.getppid),
+            (ANSWER_GETUID, a.getuid),
+            (ANSWER_GETEUID, a.geteuid),
+            (ANSWER_GETGID, a.getgid),
+            (ANSWER_GETEGID, a.getegid),
+        ] {
+            self.answer_word(off).store(v, Ordering::Relaxed);
+        }
+    }
+
+    /// From any thread: the entry stops answering calls in place before
+    /// this returns, if the vCPU still serves `owner`.
+    pub fn revoke_answers(&self, owner: u64) {
+        if self.owner() == owner {
+            self.answers_revoked.store(true, Ordering::SeqCst);
+            self.set_answers_enabled(false);
+        }
+    }
+
     /// Kicks the vCPU and waits until it is out of the guest.
     pub fn kick_and_wait(&self) {
         let before = self.exits.load(Ordering::SeqCst);
@@ -170,6 +213,8 @@ pub struct Vcpu {
     pub stack: u64,
     /// In ring 0 (in a stub) rather than in the application.
     pub in_ring0: bool,
+    /// What the answers page holds, when enabled.
+    pub answers: Option<crate::GuestAnswers>,
     /// The generation of the context the vCPU is bound to (see
     /// [`VcpuShared::interrupt`]).
     pub owner: u64,
@@ -303,20 +348,32 @@ impl Vm {
         };
         let page = self.mem.alloc()?;
         let stack = self.mem.alloc()?;
+        let entry = self.mem.alloc()?;
+        let answers = self.mem.alloc()?;
+        self.mem.write(entry, ring0::code().entry);
+        self.mem
+            .write(answers + ANSWER_SLOW, &self.entries.syscall.to_le_bytes());
         let va = vcpu_page(index);
+        // The four pages sit in one table: VCPU_AREA is 2 MiB-aligned and
+        // 512 is a multiple of VCPU_PAGES.
         let table = self.vcpu_tables[((va - REGION) >> 21) as usize];
-        // SAFETY: a shared region table of ours, index < 512; the two new
+        // SAFETY: a shared region table of ours, index < 512; the new
         // entries were not present, so no shadow of them needs dropping.
         unsafe {
             let pt = self.mem.table(table);
-            *pt.add(((va >> 12) & 511) as usize) = page | PTE_P | PTE_W | PTE_NX;
-            *pt.add((((va + PAGE) >> 12) & 511) as usize) = stack | PTE_P | PTE_W | PTE_NX;
+            let slot = |i: u64| (((va + i * PAGE) >> 12) & 511) as usize;
+            *pt.add(slot(0)) = page | PTE_P | PTE_W | PTE_NX;
+            *pt.add(slot(VCPU_STACK_PAGE)) = stack | PTE_P | PTE_W | PTE_NX;
+            *pt.add(slot(VCPU_ENTRY_PAGE)) = entry | PTE_P | PTE_U;
+            *pt.add(slot(VCPU_ANSWERS_PAGE)) = answers | PTE_P | PTE_U | PTE_NX;
         }
         let gdt = ring0::gdt(va + TSS_OFFSET);
         let gdt_bytes: Vec<u8> = gdt.iter().flat_map(|e| e.to_le_bytes()).collect();
         self.mem.write(page, &gdt_bytes);
-        self.mem
-            .write(page + TSS_OFFSET, &ring0::tss(va + VCPU_PAGES * PAGE));
+        self.mem.write(
+            page + TSS_OFFSET,
+            &ring0::tss(va + (VCPU_STACK_PAGE + 1) * PAGE),
+        );
         let mut fd = self
             .vm
             .create_vcpu(index)
@@ -383,7 +440,7 @@ impl Vm {
             },
             kvm_msr_entry {
                 index: MSR_LSTAR,
-                data: self.entries.syscall,
+                data: va + VCPU_ENTRY_PAGE * PAGE,
                 ..Default::default()
             },
             kvm_msr_entry {
@@ -393,7 +450,7 @@ impl Vm {
             },
             kvm_msr_entry {
                 index: MSR_SYSCALL_MASK,
-                data: SYSCALL_MASK,
+                data: SYSCALL_CLEARED_FLAGS,
                 ..Default::default()
             },
         ])
@@ -419,10 +476,13 @@ impl Vm {
                 exits: AtomicU64::new(0),
                 interrupt: AtomicU64::new(0),
                 seen_gen: AtomicU64::new(0),
+                answers: self.mem.host(answers) as usize,
+                answers_revoked: AtomicBool::new(false),
             }),
             page,
             stack,
             in_ring0: true,
+            answers: None,
             owner: 0,
             cr3: 0,
             fs_base: 0,
@@ -444,6 +504,9 @@ impl Vm {
             .store(unsafe { libc::gettid() }, Ordering::SeqCst);
         v.owner = v.shared.new_owner();
         v.shared.clear_immediate_exit();
+        // Nothing answered in place until the new owner offers answers.
+        v.shared.set_answers_enabled(false);
+        v.answers = None;
         v.shared.seen_gen.store(0, Ordering::SeqCst);
         let mut s = v.fd.get_sregs().map_err(|e| kvm_err("KVM_GET_SREGS", e))?;
         s.cr3 = cr3;
@@ -464,6 +527,7 @@ impl Vm {
 
     pub fn release(&self, v: Vcpu) {
         v.shared.tid.store(0, Ordering::SeqCst);
+        v.shared.set_answers_enabled(false);
         self.pool.lock().unwrap_or_else(|e| e.into_inner()).push(v);
     }
 }

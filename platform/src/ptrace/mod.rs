@@ -6,8 +6,8 @@
 //! thread, traced by the Sentry thread serving that task. Memory is changed by
 //! making a stub thread run mmap/munmap/mprotect at the stub's syscall trap.
 
-mod stub;
-mod sys;
+pub(crate) mod stub;
+pub(crate) mod sys;
 
 use std::cell::RefCell;
 use std::os::fd::RawFd;
@@ -455,7 +455,7 @@ mod master {
     /// A new stub process cloned from the master, parked in `pause()`,
     /// seized and stopped by the calling thread (its tracer from now on);
     /// None when the master cannot serve.
-    pub(super) fn clone_stub(memfd: i32, layout: &stub::StubLayout) -> Option<i32> {
+    pub(super) fn clone_stub(memfd: i32, layout: &stub::StubLayout, pin: bool) -> Option<i32> {
         let master = MASTER
             .get_or_init(|| {
                 let started = STARTED.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -505,12 +505,46 @@ mod master {
                 _ => return None,
             }
         };
-        if sys::seize_and_stop(pid, true).is_err() {
+        if sys::seize_and_stop(pid, pin).is_err() {
             sys::kill_process(pid);
             return None;
         }
         Some(pid)
     }
+}
+
+/// A new stub process for the systrap platform: cloned from the master
+/// (started on first use) or forked from the Sentry, stopped and traced
+/// by the calling thread, with no scratch slot and no CPU pinning.
+/// Also says whether it came from the master (its parent is then a
+/// Sentry thread that lives as long as the Sentry).
+pub(crate) fn new_stub_process(memfd: RawFd) -> Result<(i32, bool, stub::StubLayout)> {
+    let layout = stub::layout()?;
+    master::start(memfd, layout);
+    let made = match master::clone_stub(memfd, &layout, false) {
+        Some(pid) => (pid, true),
+        None => (sys::fork_stub(memfd, &layout, None, false)?, false),
+    };
+    Ok((made.0, made.1, layout))
+}
+
+/// Runs host syscall `nr` in the stopped stub thread `tid` of `pid`,
+/// which the calling thread traces, and returns its raw result.
+pub(crate) fn stub_syscall(
+    pid: i32,
+    tid: i32,
+    layout: &stub::StubLayout,
+    nr: i64,
+    args: [u64; 6],
+) -> Result<i64> {
+    let t = Tracee {
+        pid,
+        tid,
+        layout: *layout,
+        state: Arc::default(),
+        slot: None,
+    };
+    inject(&t, layout.syscall_trap, nr, args)
 }
 
 /// The ptrace platform over one memory file.
@@ -532,7 +566,7 @@ impl PtracePlatform {
 impl Platform for PtracePlatform {
     fn new_address_space(&self) -> Result<Box<dyn Context>> {
         let mut slot = Slot::take();
-        let pid = match master::clone_stub(self.memfd, &self.layout) {
+        let pid = match master::clone_stub(self.memfd, &self.layout, true) {
             Some(pid) => {
                 if let Some(s) = &slot {
                     if map_scratch(pid, &self.layout, s.index).is_err() {

@@ -79,10 +79,16 @@ pub fn render() -> String {
         host_network: false,
         host_uds: false,
     };
+    let systrap = SentryProfile {
+        platform: platform::PlatformKind::Systrap,
+        host_network: false,
+        host_uds: false,
+    };
     let platform_lists = kvm
         .lists()
         .into_iter()
-        .filter(|(w, _)| *w != "every Sentry");
+        .chain(systrap.lists())
+        .filter(|(w, _)| *w != "every Sentry" && *w != "the ptrace platform");
     for (what, list) in all.lists().into_iter().chain(platform_lists) {
         let _ = writeln!(out, "#### Sentry: {what}\n");
         table(&mut out, list);

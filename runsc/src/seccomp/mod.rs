@@ -17,6 +17,7 @@ mod gofer;
 mod kvm_rules;
 pub mod rules;
 mod sentry_rules;
+mod systrap_rules;
 #[cfg(test)]
 mod tests;
 
@@ -47,6 +48,10 @@ impl SentryProfile {
         match self.platform {
             PlatformKind::Ptrace => lists.push(("the ptrace platform", sentry_rules::PTRACE_ALLOW)),
             PlatformKind::Kvm => lists.push(("the KVM platform", kvm_rules::KVM_ALLOW)),
+            PlatformKind::Systrap => {
+                lists.push(("the ptrace platform", sentry_rules::PTRACE_ALLOW));
+                lists.push(("the systrap platform", systrap_rules::SYSTRAP_ALLOW));
+            }
         }
         if self.host_network {
             lists.push(("--network=host", sentry_rules::HOST_NETWORK_ALLOW));

@@ -46,6 +46,24 @@ impl EventFd {
     }
 }
 
+impl EventFd {
+    /// Adds `n` for a completion (Linux's eventfd_signal, as AIO and
+    /// io_uring notify): never blocks; at the counter's top the addition
+    /// is lost, as Linux's saturates.
+    pub fn signal(&self, n: u64) {
+        {
+            let mut c = self.count.lock().unwrap();
+            *c = c.saturating_add(n).min(MAX);
+        }
+        self.queue.notify_all();
+    }
+
+    /// The eventfd behind `f`, if it is one.
+    pub fn of(f: &File) -> Option<&EventFd> {
+        f.ops().as_any()?.downcast_ref::<EventFd>()
+    }
+}
+
 impl FileOps for EventFd {
     fn read(&self, t: &dyn Caller, f: &File, buf: &mut [u8], _off: u64) -> Result<usize, Errno> {
         let n = super::read_counter(t, f, &self.queue, buf, &|| self.try_read())?;
@@ -98,5 +116,9 @@ impl FileOps for EventFd {
 
     fn name(&self) -> Vec<u8> {
         b"anon_inode:[eventfd]".to_vec()
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 }

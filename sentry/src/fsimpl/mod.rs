@@ -14,6 +14,7 @@
 //! * [`sys`] is a minimal read-only sysfs (CPU lists for glibc, nproc,
 //!   Python and the JVM).
 
+pub mod aio;
 pub mod chunks;
 pub mod console;
 pub mod dev;
@@ -22,6 +23,7 @@ pub mod epoll;
 pub mod eventfd;
 pub mod gofer;
 pub mod host;
+pub mod io_uring;
 pub mod memfd;
 pub mod mqueue;
 pub mod namespace;

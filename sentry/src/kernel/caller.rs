@@ -12,7 +12,7 @@ use crate::waiter::WaitQueue;
 
 impl Caller for Task {
     fn vfs(&self) -> &Arc<Vfs> {
-        &self.kernel.vfs
+        &self.ns.mnt
     }
 
     fn fs(&self) -> &Arc<FsContext> {
@@ -25,11 +25,20 @@ impl Caller for Task {
 
     fn fs_cred(&self) -> Cred {
         let c = self.creds();
+        // Files belong to the whole sandbox: capabilities count for them
+        // only in the initial user namespace (stricter than Linux, which
+        // lets a namespace's root override permissions on files whose
+        // owner and group are mapped into it).
+        let caps = if c.user_ns.0.is_init() {
+            c.effective
+        } else {
+            crate::caps::CapSet::EMPTY
+        };
         Cred {
             uid: c.fsuid,
             gid: c.fsgid,
             groups: c.groups,
-            caps: c.effective,
+            caps,
         }
     }
 
@@ -38,7 +47,9 @@ impl Caller for Task {
         // access(2) as Linux's do_faccessat: the real ids, with no
         // capabilities for a real uid other than 0 and the permitted set
         // for 0 (unless SECBIT_NO_SETUID_FIXUP keeps the effective set).
-        let caps = if c.securebits & libc::SECBIT_NO_SETUID_FIXUP as u32 != 0 {
+        let caps = if !c.user_ns.0.is_init() {
+            crate::caps::CapSet::EMPTY
+        } else if c.securebits & libc::SECBIT_NO_SETUID_FIXUP as u32 != 0 {
             c.effective
         } else if c.uid == 0 {
             c.permitted

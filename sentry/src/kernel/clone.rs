@@ -39,7 +39,8 @@ const SUPPORTED: u64 = (libc::CLONE_VM
     | libc::CLONE_DETACHED
     | libc::CLONE_PTRACE
     | libc::CLONE_UNTRACED
-    | libc::CLONE_PIDFD) as u64;
+    | libc::CLONE_PIDFD) as u64
+    | crate::kernel::namespaces::unshare::NS_FLAGS;
 
 impl Task {
     pub fn clone_task(&mut self, a: CloneArgs) -> Result<i32, Errno> {
@@ -66,6 +67,7 @@ impl Task {
             return Err(Errno::EINVAL);
         }
         self.check_nproc()?;
+        let (ns, creds) = self.clone_namespaces(f)?;
         let kernel = self.kernel.clone();
         let tid = {
             let mut pids = kernel.pids.lock().unwrap();
@@ -100,6 +102,12 @@ impl Task {
         } else {
             self.fs.fork()
         };
+        if !Arc::ptr_eq(&ns.mnt, &self.ns.mnt) {
+            // A new mount namespace: the child's root and working
+            // directory move into its copy of the mounts.
+            fs.set_root(ns.mnt.rebase(&fs.root()));
+            fs.set_cwd(ns.mnt.rebase(&fs.cwd()));
+        }
         let tg = if has(libc::CLONE_THREAD) {
             self.tg.clone()
         } else {
@@ -126,7 +134,7 @@ impl Task {
             g
         };
         let comm = self.handle.comm.lock().unwrap().clone();
-        let handle = TaskHandle::new(tid, &tg, self.creds(), comm, self.signal_mask());
+        let handle = TaskHandle::new(tid, &tg, creds, comm, self.signal_mask(), ns.clone());
         *handle.sched.lock().unwrap() = self.handle.sched.lock().unwrap().clone();
         handle.seccomp.inherit(&self.handle.seccomp);
         {
@@ -197,6 +205,7 @@ impl Task {
             mm,
             fds,
             fs,
+            ns,
             regs,
             ctx: None,
             clear_child_tid: if has(libc::CLONE_CHILD_CLEARTID) {

@@ -7,8 +7,35 @@
 //! so a new thread or child starts with its creator's, no_new_privs
 //! included.
 
+use std::sync::Arc;
+
 use crate::caps::{CapSet, CAP_SETGID, CAP_SETPCAP, CAP_SETUID, CAP_SYS_PTRACE};
 use crate::errno::Errno;
+use crate::kernel::namespaces::UserNamespace;
+
+/// A task's user namespace, compared by identity.
+#[derive(Clone)]
+pub struct UserNsRef(pub Arc<UserNamespace>);
+
+impl PartialEq for UserNsRef {
+    fn eq(&self, other: &UserNsRef) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for UserNsRef {}
+
+impl std::fmt::Debug for UserNsRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Default for UserNsRef {
+    fn default() -> UserNsRef {
+        UserNsRef(UserNamespace::init())
+    }
+}
 
 /// Securebits a task may set (Linux's SECURE_ALL_BITS less the two exec
 /// restrictions, which Linux gives no meaning to for an execve) and their
@@ -46,6 +73,9 @@ pub struct Credentials {
     /// PR_SET_NO_NEW_PRIVS: once set, for this task and everything it
     /// starts.
     pub no_new_privs: bool,
+    /// The user namespace the ids and capabilities belong to. The ids are
+    /// kernel ids all the same (see `namespaces/user.rs`).
+    pub user_ns: UserNsRef,
 }
 
 impl Default for Credentials {
@@ -86,13 +116,53 @@ impl Credentials {
             ambient: CapSet::EMPTY,
             securebits: 0,
             no_new_privs: false,
+            user_ns: UserNsRef::default(),
         }
     }
 
-    /// Whether the effective set holds `cap` (Linux's `capable`: the
-    /// sandbox is one user namespace).
+    /// Whether the task holds `cap` over the whole sandbox (Linux's
+    /// `capable`: in the initial user namespace). What is not a
+    /// namespace's (files, other users' processes, limits) is checked so.
     pub fn capable(&self, cap: u32) -> bool {
+        self.user_ns.0.is_init() && self.effective.has(cap)
+    }
+
+    /// Whether the task holds `cap` in its own user namespace (Linux's
+    /// `ns_capable(current_user_ns(), cap)`): the rules for its own ids
+    /// and capability sets.
+    pub fn capable_here(&self, cap: u32) -> bool {
         self.effective.has(cap)
+    }
+
+    /// Whether the task holds `cap` in `ns` (Linux's `ns_capable`): in
+    /// `ns` itself with `cap` effective, or in an ancestor of `ns` whose
+    /// child on the way down the task owns (its owner holds every
+    /// capability there).
+    pub fn capable_in(&self, ns: &UserNamespace, cap: u32) -> bool {
+        let mine = &*self.user_ns.0;
+        let mut cur = ns;
+        loop {
+            if std::ptr::eq(cur, mine) {
+                return self.effective.has(cap);
+            }
+            let Some(parent) = cur.parent.as_deref() else {
+                return false;
+            };
+            if std::ptr::eq(parent, mine) && cur.owner == self.euid {
+                return true;
+            }
+            cur = parent;
+        }
+    }
+
+    /// The kernel id of uid 0 of the task's namespace (None: unmapped):
+    /// root's capability rules follow it.
+    fn root_uid(&self) -> Option<u32> {
+        self.user_ns.0.uid_to_k(0)
+    }
+
+    fn is_root(&self, kuid: u32) -> bool {
+        self.root_uid() == Some(kuid)
     }
 
     /// Whether a task with these credentials may inspect or change a task
@@ -123,7 +193,7 @@ impl Credentials {
         let old = (self.uid, self.euid, self.suid);
         let ok = |v: u32| v == KEEP || v == old.0 || v == old.1 || v == old.2;
         let all_current = ok(r) && ok(e) && ok(s);
-        if !(all_current || self.capable(CAP_SETUID)) {
+        if !(all_current || self.capable_here(CAP_SETUID)) {
             return Err(Errno::EPERM);
         }
         self.apply_uids(r, e, s);
@@ -136,7 +206,7 @@ impl Credentials {
         if id == KEEP {
             return Err(Errno::EINVAL);
         }
-        if self.capable(CAP_SETUID) {
+        if self.capable_here(CAP_SETUID) {
             self.apply_uids(id, id, id);
         } else if id == self.uid || id == self.suid {
             self.apply_uids(KEEP, id, KEEP);
@@ -150,7 +220,7 @@ impl Credentials {
     /// effective id any of the three; the saved id follows the effective
     /// one when the real id is set or the effective id leaves the real.
     pub fn setreuid(&mut self, r: u32, e: u32) -> Result<(), Errno> {
-        let cap = self.capable(CAP_SETUID);
+        let cap = self.capable_here(CAP_SETUID);
         if r != KEEP && !cap && r != self.uid && r != self.euid {
             return Err(Errno::EPERM);
         }
@@ -180,8 +250,9 @@ impl Credentials {
         if self.secure(libc::SECBIT_NO_SETUID_FIXUP) {
             return;
         }
-        let had_root = or == 0 || oe == 0 || os == 0;
-        let all_nonroot = self.uid != 0 && self.euid != 0 && self.suid != 0;
+        let had_root = self.is_root(or) || self.is_root(oe) || self.is_root(os);
+        let all_nonroot =
+            !self.is_root(self.uid) && !self.is_root(self.euid) && !self.is_root(self.suid);
         if had_root && all_nonroot {
             if !self.secure(libc::SECBIT_KEEP_CAPS) {
                 self.permitted = CapSet::EMPTY;
@@ -189,10 +260,10 @@ impl Credentials {
             }
             self.ambient = CapSet::EMPTY;
         }
-        if oe == 0 && self.euid != 0 {
+        if self.is_root(oe) && !self.is_root(self.euid) {
             self.effective = CapSet::EMPTY;
         }
-        if oe != 0 && self.euid == 0 {
+        if !self.is_root(oe) && self.is_root(self.euid) {
             self.effective = self.permitted;
         }
     }
@@ -202,7 +273,7 @@ impl Credentials {
         let old = (self.gid, self.egid, self.sgid);
         let ok = |v: u32| v == KEEP || v == old.0 || v == old.1 || v == old.2;
         let all_current = ok(r) && ok(e) && ok(s);
-        if !(all_current || self.capable(CAP_SETGID)) {
+        if !(all_current || self.capable_here(CAP_SETGID)) {
             return Err(Errno::EPERM);
         }
         self.apply_gids(r, e, s);
@@ -213,7 +284,7 @@ impl Credentials {
         if id == KEEP {
             return Err(Errno::EINVAL);
         }
-        if self.capable(CAP_SETGID) {
+        if self.capable_here(CAP_SETGID) {
             self.apply_gids(id, id, id);
         } else if id == self.gid || id == self.sgid {
             self.apply_gids(KEEP, id, KEEP);
@@ -224,7 +295,7 @@ impl Credentials {
     }
 
     pub fn setregid(&mut self, r: u32, e: u32) -> Result<(), Errno> {
-        let cap = self.capable(CAP_SETGID);
+        let cap = self.capable_here(CAP_SETGID);
         if r != KEEP && !cap && r != self.gid && r != self.egid {
             return Err(Errno::EPERM);
         }
@@ -256,15 +327,15 @@ impl Credentials {
     pub fn setfsuid(&mut self, id: u32) -> u32 {
         let old = self.fsuid;
         let allowed = id == self.uid || id == self.euid || id == self.suid || id == self.fsuid;
-        if id == KEEP || !(allowed || self.capable(CAP_SETUID)) {
+        if id == KEEP || !(allowed || self.capable_here(CAP_SETUID)) {
             return old;
         }
         self.fsuid = id;
         if !self.secure(libc::SECBIT_NO_SETUID_FIXUP) {
-            if old == 0 && id != 0 {
+            if self.is_root(old) && !self.is_root(id) {
                 self.effective = self.effective.minus(CapSet::FS);
             }
-            if old != 0 && id == 0 {
+            if !self.is_root(old) && self.is_root(id) {
                 self.effective = self.effective.union(self.permitted.intersect(CapSet::FS));
             }
         }
@@ -275,14 +346,14 @@ impl Credentials {
     pub fn setfsgid(&mut self, id: u32) -> u32 {
         let old = self.fsgid;
         let allowed = id == self.gid || id == self.egid || id == self.sgid || id == self.fsgid;
-        if id != KEEP && (allowed || self.capable(CAP_SETGID)) {
+        if id != KEEP && (allowed || self.capable_here(CAP_SETGID)) {
             self.fsgid = id;
         }
         old
     }
 
     pub fn setgroups(&mut self, groups: Vec<u32>) -> Result<(), Errno> {
-        if !self.capable(CAP_SETGID) {
+        if !self.capable_here(CAP_SETGID) {
             return Err(Errno::EPERM);
         }
         self.groups = groups;
@@ -306,7 +377,7 @@ impl Credentials {
             permitted.intersect(CapSet::FULL),
             inheritable.intersect(CapSet::FULL),
         );
-        let inh_limit = if self.capable(CAP_SETPCAP) {
+        let inh_limit = if self.capable_here(CAP_SETPCAP) {
             self.inheritable.union(self.bounding)
         } else {
             self.inheritable.union(self.permitted)
@@ -326,7 +397,7 @@ impl Credentials {
 
     /// PR_CAPBSET_DROP.
     pub fn bounding_drop(&mut self, cap: u32) -> Result<(), Errno> {
-        if !self.capable(CAP_SETPCAP) {
+        if !self.capable_here(CAP_SETPCAP) {
             return Err(Errno::EPERM);
         }
         self.bounding = self.bounding.without(cap);
@@ -346,7 +417,7 @@ impl Credentials {
         if locked & (old ^ bits) != 0 || old & SECURE_LOCKS & !bits != 0 {
             return Err(Errno::EPERM);
         }
-        if !self.capable(CAP_SETPCAP) {
+        if !self.capable_here(CAP_SETPCAP) {
             return Err(Errno::EPERM);
         }
         self.securebits = bits;
@@ -408,9 +479,9 @@ impl Credentials {
         let is_setid = euid != self.euid || egid != self.egid;
         let mut permitted = CapSet::EMPTY;
         let mut raise_effective = false;
-        if !self.secure(libc::SECBIT_NOROOT) && (euid == 0 || self.uid == 0) {
+        if !self.secure(libc::SECBIT_NOROOT) && (self.is_root(euid) || self.is_root(self.uid)) {
             permitted = self.bounding.union(self.inheritable);
-            raise_effective = euid == 0;
+            raise_effective = self.is_root(euid);
         }
         if self.no_new_privs && !permitted.is_subset_of(old.permitted) {
             permitted = permitted.intersect(old.permitted);
@@ -432,7 +503,8 @@ impl Credentials {
         };
         self.securebits &= !(libc::SECBIT_KEEP_CAPS as u32);
         is_setid
-            || (self.uid != 0 && (raise_effective || !self.permitted.is_subset_of(self.ambient)))
+            || (!self.is_root(self.uid)
+                && (raise_effective || !self.permitted.is_subset_of(self.ambient)))
     }
 }
 

@@ -7,6 +7,7 @@ use crate::errno::Errno;
 use crate::kernel::signal::{AltStack, SigAction};
 use crate::kernel::task::Task;
 use crate::kernel::thread_group::signal_status;
+use crate::kernel::TaskHandle;
 use crate::loader;
 use crate::mm::MemoryManager;
 
@@ -98,16 +99,25 @@ impl Task {
             }
         };
 
-        // Point of no return: other threads of the group die.
-        self.kill_other_threads();
-        *self.handle.creds.lock().unwrap() = creds;
-
-        let old_ctx = self.ctx.take();
-        if let Some(c) = old_ctx {
+        // Point of no return: other threads of the group die. This
+        // thread's old platform thread goes first: under ptrace a leader's
+        // exit is reported only once every other thread of its host
+        // process is gone, ours included, and the leader's task waits for
+        // that report before it leaves.
+        *self.handle.interrupter.lock().unwrap() = None;
+        if let Some(c) = self.ctx.take() {
             c.release();
         }
+        self.kill_other_threads();
+        let former_tid = self.tid;
+        if self.tid != self.tg.tgid && !self.handle.killed.load(Ordering::SeqCst) {
+            self.take_leader_tid();
+        }
+        *self.handle.creds.lock().unwrap() = creds;
+
         // Futexes held in the old image are its owner's death (exec_mm_release).
         self.release_robust_list();
+        self.kernel.futexes.pi_owner_exited(self.tid);
         let old_mm = std::mem::replace(&mut self.mm, mm.clone());
         self.publish_view();
         drop(old_mm);
@@ -155,8 +165,53 @@ impl Task {
         if let Some(v) = self.vfork_parent.take() {
             v.complete();
         }
-        self.ptrace_exec();
+        self.ptrace_exec(former_tid);
         Ok(())
+    }
+
+    /// Linux's de_thread for a thread other than the leader: once the
+    /// others are gone it takes the leader's id (the thread group's), so
+    /// the process keeps its pid and its parent sees nothing of the
+    /// change. The handle others find it by is made anew under that id,
+    /// with this thread's signal state, credentials, name, times,
+    /// scheduling attributes, seccomp filters and tracer.
+    fn take_leader_tid(&mut self) {
+        let old = self.handle.clone();
+        let tgid = self.tg.tgid;
+        let h = TaskHandle::new(
+            tgid,
+            &self.tg,
+            old.creds.lock().unwrap().clone(),
+            old.comm.lock().unwrap().clone(),
+            0,
+            old.ns.lock().unwrap().clone(),
+        );
+        *h.sig.lock().unwrap() = std::mem::take(&mut *old.sig.lock().unwrap());
+        for (to, from) in [
+            (&h.utime_ns, &old.utime_ns),
+            (&h.stime_ns, &old.stime_ns),
+            (&h.nvcsw, &old.nvcsw),
+        ] {
+            to.store(from.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+        *h.sched.lock().unwrap() = old.sched.lock().unwrap().clone();
+        h.seccomp.inherit(&old.seccomp);
+        {
+            let mut pids = self.kernel.pids.lock().unwrap();
+            pids.tasks.remove(&old.tid);
+            pids.tasks.insert(tgid, h.clone());
+        }
+        {
+            let mut g = self.tg.inner.lock().unwrap();
+            for t in g.tasks.iter_mut().filter(|t| t.tid == old.tid) {
+                *t = h.clone();
+            }
+        }
+        crate::kernel::ptrace::move_tracee(&self.kernel, &old, &h);
+        self.tg.cpu_timers.thread_exited(old.tid);
+        self.tid = tgid;
+        self.handle = h;
+        self.publish_view();
     }
 
     /// Kills every other task of the thread group and waits until they are

@@ -25,13 +25,25 @@ pub fn task_exited(k: &Arc<Kernel>, handle: &Arc<TaskHandle>, tg: &Arc<ThreadGro
         i.tasks.is_empty()
     };
     tg.cpu_timers.thread_exited(handle.tid);
-    k.pids.lock().unwrap().tasks.remove(&handle.tid);
+    {
+        // A leader's id may already be the thread's that execs in its
+        // place (`exec.rs`, take_leader_tid).
+        let mut pids = k.pids.lock().unwrap();
+        if pids
+            .tasks
+            .get(&handle.tid)
+            .is_some_and(|h| Arc::ptr_eq(h, handle))
+        {
+            pids.tasks.remove(&handle.tid);
+        }
+    }
     if !last {
         return;
     }
     k.locks.exited(tg.tgid);
     tg.posix_timers.clear();
-    k.ipc.sem.exit(tg.tgid);
+    let ipc = handle.ns.lock().unwrap().ipc.clone();
+    ipc.sem.exit(tg.tgid);
     let (wait_status, children, exit_signal) = {
         let mut i = tg.inner.lock().unwrap();
         let s = i.group_exit.unwrap_or(status);
@@ -46,6 +58,11 @@ pub fn task_exited(k: &Arc<Kernel>, handle: &Arc<TaskHandle>, tg: &Arc<ThreadGro
         match &init {
             Some(init) if !zombie => {
                 c.inner.lock().unwrap().parent = Some(Arc::downgrade(init));
+                // getppid may be answered in place: not with the old parent.
+                let tasks = c.inner.lock().unwrap().tasks.clone();
+                for t in tasks {
+                    t.revoke_guest_answers();
+                }
                 init.inner.lock().unwrap().children.push(c);
             }
             _ => {
@@ -125,6 +142,7 @@ impl Task {
         self.ptrace_exit_event();
         // Linux's order: the robust list, then CLONE_CHILD_CLEARTID.
         self.release_robust_list();
+        self.kernel.futexes.pi_owner_exited(self.tid);
         if self.clear_child_tid != 0
             && self
                 .mm
@@ -140,9 +158,13 @@ impl Task {
             v.complete();
         }
         *self.handle.interrupter.lock().unwrap() = None;
-        if let Some(ctx) = self.ctx.take() {
-            ctx.release();
-        }
+        // The platform thread goes last: under ptrace a leader's exit is
+        // reported only when every other thread of its host process has
+        // gone (a vfork child's, or the thread that execs in the leader's
+        // place), so releasing it may wait for them, and the group must
+        // know of this exit before then (init's death is what ends the
+        // sandbox).
+        let ctx = self.ctx.take();
         // Descriptors close before the parent hears of the exit, as in
         // Linux's do_exit (exit_files before exit_notify): a parent that
         // reaped its child must find the child's pipe ends closed and its
@@ -155,5 +177,8 @@ impl Task {
         let status = self.exit_code.unwrap_or(0);
         task_exited(&self.kernel, &self.handle, &self.tg, status);
         crate::kernel::ptrace::stop::exited(&self.kernel, &self.handle, &self.tg, status);
+        if let Some(ctx) = ctx {
+            ctx.release();
+        }
     }
 }

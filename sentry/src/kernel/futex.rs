@@ -12,17 +12,48 @@ use std::time::Instant;
 use crate::errno::Errno;
 use crate::kernel::activity::WaitOn;
 use crate::kernel::task::Task;
+use crate::mm::MemoryManager;
 use crate::waiter::Waiter;
 
-struct FutexWaiter {
-    waiter: Arc<Waiter>,
-    woken: AtomicBool,
-    bitset: u32,
+pub(super) struct FutexWaiter {
+    pub(super) waiter: Arc<Waiter>,
+    /// Woken; a PI waiter (or a requeued one) is woken only as the new
+    /// owner of its futex.
+    pub(super) woken: AtomicBool,
+    pub(super) bitset: u32,
+    /// What PI futexes need of the waiter (`futex_pi.rs`); None for a
+    /// plain FUTEX_WAIT.
+    pub(super) pi: Option<PiWaiter>,
+}
+
+/// What a PI waiter brings: who it is and where, in its own memory, the
+/// word of the PI futex it waits for (the requeue target for
+/// FUTEX_WAIT_REQUEUE_PI), so the lock can be handed to it from any
+/// process.
+pub struct PiWaiter {
+    pub(super) tid: u32,
+    pub(super) mm: Arc<MemoryManager>,
+    pub(super) pi_addr: u64,
+    /// FUTEX_WAIT_REQUEUE_PI: the key it may be requeued to.
+    pub(super) requeue_to: Option<u64>,
+    /// Moved there by FUTEX_CMP_REQUEUE_PI: it now waits for the PI
+    /// futex itself.
+    pub(super) requeued: AtomicBool,
+}
+
+pub(super) type Waiters = HashMap<u64, Vec<Arc<FutexWaiter>>>;
+
+/// The waiters by key, and the owner of each PI futex that has waiters
+/// (Linux's pi_state), under one lock.
+#[derive(Default)]
+pub(super) struct Queues {
+    pub(super) by_key: Waiters,
+    pub(super) pi_owner: HashMap<u64, i32>,
 }
 
 #[derive(Default)]
 pub struct Futexes {
-    queues: Mutex<HashMap<u64, Vec<Arc<FutexWaiter>>>>,
+    pub(super) queues: Mutex<Queues>,
 }
 
 impl Futexes {
@@ -43,6 +74,7 @@ impl Futexes {
             waiter: t.handle.waiter.clone(),
             woken: AtomicBool::new(false),
             bitset,
+            pi: None,
         });
         {
             let mut q = self.queues.lock().unwrap();
@@ -52,17 +84,17 @@ impl Futexes {
             if cur != val {
                 return Err(Errno::EAGAIN);
             }
-            q.entry(key).or_default().push(me.clone());
+            q.by_key.entry(key).or_default().push(me.clone());
         }
         t.handle.waiter.clear();
         let on = WaitOn::Futex { addr, key, bitset };
         let r = t.block_on(on, &[], deadline, &mut || me.woken.load(Ordering::SeqCst));
         if r.is_err() {
             let mut q = self.queues.lock().unwrap();
-            for list in q.values_mut() {
+            for list in q.by_key.values_mut() {
                 list.retain(|w| !Arc::ptr_eq(w, &me));
             }
-            q.retain(|_, l| !l.is_empty());
+            q.by_key.retain(|_, l| !l.is_empty());
             if me.woken.load(Ordering::SeqCst) {
                 return Ok(0);
             }
@@ -71,7 +103,7 @@ impl Futexes {
     }
 
     /// Wakes up to `n` waiters of `key` whose bitset meets `bitset`.
-    fn wake_key(q: &mut HashMap<u64, Vec<Arc<FutexWaiter>>>, key: u64, n: u32, bitset: u32) -> u32 {
+    pub(super) fn wake_key(q: &mut Waiters, key: u64, n: u32, bitset: u32) -> u32 {
         let mut woken = 0;
         if let Some(list) = q.get_mut(&key) {
             let mut i = 0;
@@ -106,7 +138,16 @@ impl Futexes {
         }
         let key = t.mm.futex_key(addr)?;
         let mut q = self.queues.lock().unwrap();
-        Ok(Self::wake_key(&mut q, key, wake_count(n), bitset) as u64)
+        // A PI futex is woken only by FUTEX_UNLOCK_PI, a requeue-PI
+        // waiter only by FUTEX_CMP_REQUEUE_PI.
+        let pi_waiter = q
+            .by_key
+            .get(&key)
+            .is_some_and(|l| l.iter().any(|w| w.pi.is_some()));
+        if pi_waiter || q.pi_owner.contains_key(&key) {
+            return Err(Errno::EINVAL);
+        }
+        Ok(Self::wake_key(&mut q.by_key, key, wake_count(n), bitset) as u64)
     }
 
     /// FUTEX_REQUEUE / FUTEX_CMP_REQUEUE.
@@ -128,7 +169,8 @@ impl Futexes {
                 return Err(Errno::EAGAIN);
             }
         }
-        let woken = Self::wake_key(&mut q, k1, nwake, u32::MAX);
+        let q = &mut q.by_key;
+        let woken = Self::wake_key(q, k1, nwake, u32::MAX);
         let mut moved = 0;
         if k1 != k2 {
             let mut take = Vec::new();
@@ -186,7 +228,7 @@ impl Futexes {
             w.fetch_update(Ordering::SeqCst, Ordering::SeqCst, f).ok()
         })?;
         let old = old.ok_or(Errno::ENOSYS)?;
-        let mut woken = Self::wake_key(&mut q, k1, wake_count(n), u32::MAX);
+        let mut woken = Self::wake_key(&mut q.by_key, k1, wake_count(n), u32::MAX);
         let (o, c) = (old as i32, cmparg as i32);
         let hit = match cmp {
             0 => o == c,
@@ -198,7 +240,7 @@ impl Futexes {
             _ => return Err(Errno::ENOSYS),
         };
         if hit {
-            woken += Self::wake_key(&mut q, k2, wake_count(n2), u32::MAX);
+            woken += Self::wake_key(&mut q.by_key, k2, wake_count(n2), u32::MAX);
         }
         Ok(woken as u64)
     }

@@ -29,8 +29,11 @@ pub mod debug;
 pub mod exec;
 pub mod exit;
 pub mod futex;
+pub mod futex_pi;
+pub mod guest_answers;
 pub mod ipc;
 pub mod itimers;
+pub mod namespaces;
 pub mod pidfd;
 pub mod posix_timers;
 pub mod ptrace;
@@ -144,6 +147,9 @@ pub struct TaskHandle {
     pub seccomp: seccomp::TaskSeccomp,
     /// Its tracer, while it is ptraced.
     pub ptrace: ptrace::TraceeSlot,
+    /// Its namespaces (its user namespace is in `creds`), as /proc and
+    /// setns see them; the task's own copy is `Task::ns`.
+    pub ns: Mutex<Arc<namespaces::Namespaces>>,
 }
 
 /// What setpriority, sched_setaffinity and set_mempolicy set, kept per
@@ -180,6 +186,7 @@ impl TaskHandle {
         creds: Credentials,
         comm: Vec<u8>,
         mask: u64,
+        ns: Arc<namespaces::Namespaces>,
     ) -> Arc<TaskHandle> {
         Arc::new(TaskHandle {
             tid,
@@ -202,6 +209,7 @@ impl TaskHandle {
             activity: Default::default(),
             seccomp: Default::default(),
             ptrace: Default::default(),
+            ns: Mutex::new(ns),
         })
     }
 
@@ -243,14 +251,35 @@ impl Pids {
     }
 }
 
+/// Linux AIO's system-wide count: the events of every context (what each
+/// io_setup asked for), and the most there may be.
+#[derive(Debug)]
+pub struct AioLimits {
+    pub nr: u64,
+    pub max: u64,
+}
+
+/// Linux's default fs.aio-max-nr.
+pub const AIO_MAX_NR_DEFAULT: u64 = 65536;
+
+impl Default for AioLimits {
+    fn default() -> AioLimits {
+        AioLimits {
+            nr: 0,
+            max: AIO_MAX_NR_DEFAULT,
+        }
+    }
+}
+
 pub struct Kernel {
     pub platform: Box<dyn Platform>,
     pub memfile: Arc<MemoryFile>,
     pub vfs: Arc<Vfs>,
     pub config: Config,
     pub pids: Mutex<Pids>,
-    pub hostname: Mutex<Vec<u8>>,
-    pub domainname: Mutex<Vec<u8>>,
+    /// The namespaces the sandbox starts in: UTS, IPC, mount (over
+    /// `vfs`) and network. Tasks reach theirs through `Task::ns`.
+    pub init_ns: Arc<namespaces::Namespaces>,
     pub boot: Instant,
     pub boot_wall: SystemTime,
     pub futexes: futex::Futexes,
@@ -258,21 +287,15 @@ pub struct Kernel {
     pub file_cache: crate::mm::file_cache::FileCache,
     /// Advisory file locks (fcntl record locks, flock).
     pub locks: crate::vfs::lock::Locks,
-    /// AF_UNIX names of the sandbox's network namespace.
-    pub unix_names: Arc<crate::net::unix::Names>,
-    /// The sandbox's TCP/IP stack: loopback, and the container's
-    /// interfaces under `--network=sandbox`.
-    pub net: Arc<netstack::Stack>,
     /// Wakes tasks waiting on host descriptors (`--network=host` sockets).
     pub host_poller: Arc<crate::hostpoll::HostPoller>,
-    /// Netlink port ids of the sandbox's network namespace.
-    pub netlink_ports: Arc<crate::net::netlink::Ports>,
-    /// The sandbox's SysV IPC namespace.
-    pub ipc: ipc::IpcNamespace,
     /// Deadlines on the host clocks (POSIX timers, the CPU-timer tick).
     pub timers: Arc<timers::TimerService>,
     /// Every tracer/tracee link.
     pub ptrace: ptrace::Registry,
+    /// Linux AIO's event count against its limit (/proc/sys/fs/aio-nr
+    /// and aio-max-nr).
+    pub aio_limits: Arc<Mutex<AioLimits>>,
     pub table: Table,
     reported: Mutex<HashSet<(usize, u64)>>,
     /// Wait statuses of processes without a parent in the sandbox (init,
@@ -290,29 +313,53 @@ impl Kernel {
         table: Table,
         net: Arc<netstack::Stack>,
     ) -> Arc<Kernel> {
-        let hostname = config.hostname.clone().into_bytes();
-        let ipc = ipc::IpcNamespace::new(&memfile);
+        use namespaces::{alloc_ino, Namespaces, Net, Ns, UserNamespace, Uts};
         let host_poller = Arc::new(crate::hostpoll::HostPoller::new());
+        let user = UserNamespace::init();
+        // Linux's usual numbers: the network namespace's first.
+        let (net_ino, mnt_ino) = (alloc_ino(), alloc_ino());
+        let init_ns = Arc::new(Namespaces {
+            uts: Ns::new(
+                namespaces::PROC_UTS_INIT_INO,
+                user.clone(),
+                Uts {
+                    hostname: Mutex::new(config.hostname.clone().into_bytes()),
+                    domainname: Mutex::new(b"(none)".to_vec()),
+                },
+            ),
+            ipc: Ns::new(
+                namespaces::PROC_IPC_INIT_INO,
+                user.clone(),
+                ipc::IpcNamespace::new(&memfile),
+            ),
+            mnt: Ns::new(mnt_ino, user.clone(), vfs.clone()),
+            net: Ns::new(
+                net_ino,
+                user,
+                Net {
+                    stack: net,
+                    unix_names: crate::net::unix::Names::new(host_poller.clone()),
+                    netlink_ports: crate::net::netlink::Ports::new(),
+                    host: config.network == netstack::NetworkMode::Host,
+                },
+            ),
+        });
         Arc::new(Kernel {
             platform,
             memfile,
             vfs,
             config,
             pids: Mutex::new(Pids::default()),
-            hostname: Mutex::new(hostname),
-            domainname: Mutex::new(b"(none)".to_vec()),
+            init_ns,
             boot: Instant::now(),
             boot_wall: SystemTime::now(),
             futexes: futex::Futexes::default(),
             file_cache: Default::default(),
             locks: Default::default(),
-            unix_names: crate::net::unix::Names::new(host_poller.clone()),
-            net,
             host_poller,
-            netlink_ports: crate::net::netlink::Ports::new(),
-            ipc,
             timers: Arc::new(timers::TimerService::new()),
             ptrace: Default::default(),
+            aio_limits: Default::default(),
             table,
             reported: Mutex::new(HashSet::new()),
             top_exits: Mutex::new(Default::default()),

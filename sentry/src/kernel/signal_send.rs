@@ -6,7 +6,7 @@
 use crate::errno::Errno;
 use crate::kernel::signal::{bit, default_action, DefaultAction, SigInfo, NSIG};
 use crate::kernel::task::Task;
-use crate::kernel::thread_group::ThreadGroup;
+use crate::kernel::thread_group::{signal_status, ThreadGroup};
 use crate::kernel::{Kernel, TaskHandle};
 use crate::vfs::dnotify::{Notice, SignalOwner};
 
@@ -23,8 +23,48 @@ impl TaskHandle {
             }
             s.pending.push(info);
         }
-        self.kick();
+        if !kill_group_if_fatal(&self.tg, info.signo, self) {
+            self.kick();
+        }
     }
+}
+
+/// Linux's complete_signal: a signal whose action is to end the process
+/// (SIG_DFL, terminate without a core) and that a thread will take ends
+/// the whole group at once, as SIGKILL would, instead of waiting for a
+/// thread to reach signal delivery. A thread wedged in the Sentry (an
+/// execve waiting for its siblings, any sleep that only a kill ends) then
+/// dies all the same, so `docker stop` and a forwarded SIGTERM end a stuck
+/// sandbox. Not for a traced group (its tracer sees the signal first), nor
+/// one sigtimedwait waits for (`real_blocked`).
+fn kill_group_if_fatal(tg: &ThreadGroup, sig: i32, taker: &TaskHandle) -> bool {
+    if sig == libc::SIGKILL || default_action(sig) != DefaultAction::Terminate {
+        return false;
+    }
+    if tg.actions.lock().unwrap()[(sig - 1) as usize].handler != libc::SIG_DFL as u64 {
+        return false;
+    }
+    {
+        let s = taker.sig.lock().unwrap();
+        if (s.mask | s.real_blocked) & bit(sig) != 0 {
+            return false;
+        }
+    }
+    let tasks = {
+        let mut i = tg.inner.lock().unwrap();
+        if i.exit.is_some()
+            || i.group_exit.is_some()
+            || i.tasks.iter().any(|t| t.ptrace.is_traced())
+        {
+            return false;
+        }
+        i.group_exit = Some(signal_status(sig, false));
+        i.tasks.clone()
+    };
+    for t in tasks {
+        t.kill();
+    }
+    true
 }
 
 /// Whether a signal would be discarded on arrival: ignored (explicitly or by
@@ -160,7 +200,9 @@ pub fn send_group(tg: &ThreadGroup, info: SigInfo) {
         if info.signo == libc::SIGKILL {
             t.kill();
         } else if t.sig.lock().unwrap().mask & bit(info.signo) == 0 {
-            t.kick();
+            if !kill_group_if_fatal(tg, info.signo, t) {
+                t.kick();
+            }
             taken = true;
             break;
         }

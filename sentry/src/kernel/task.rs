@@ -31,6 +31,9 @@ pub struct Task {
     pub mm: Arc<MemoryManager>,
     pub fds: Arc<FdTable>,
     pub fs: Arc<FsContext>,
+    /// Its UTS, IPC, mount and network namespaces (a copy of the
+    /// handle's, which only this task changes).
+    pub ns: Arc<crate::kernel::namespaces::Namespaces>,
     pub regs: Regs,
     pub ctx: Option<Box<dyn Context>>,
     /// CLONE_CHILD_CLEARTID / set_tid_address.

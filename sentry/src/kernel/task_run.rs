@@ -9,6 +9,7 @@ use platform::{Event, PendingContext, XSave};
 
 use crate::errno::Errno;
 use crate::kernel::activity::WaitOn;
+use crate::kernel::guest_answers;
 use crate::kernel::posix_timers;
 use crate::kernel::signal::{default_action, DefaultAction, SigAction, SigInfo};
 use crate::kernel::signal_send::notify_parent_stop;
@@ -41,6 +42,10 @@ impl Task {
                 break;
             }
             let mut regs = self.regs;
+            let (kernel, handle, tg, tid) = (&self.kernel, &self.handle, &self.tg, self.tid);
+            if let Some(ctx) = self.ctx.as_deref_mut() {
+                ctx.offer_guest_answers(&mut || guest_answers::snapshot(kernel, handle, tg, tid));
+            }
             let t0 = Instant::now();
             let ev = self.ctx().switch(&mut regs);
             self.handle
@@ -86,6 +91,7 @@ impl Task {
                             Ok(v) => self.regs.rax = v,
                             Err(e)
                                 if e == Errno::ERESTARTSYS
+                                    || e == Errno::ERESTARTNOINTR
                                     || e == Errno::ERESTARTNOHAND
                                     || e == Errno::ERESTART_RESTARTBLOCK =>
                             {
@@ -181,7 +187,9 @@ impl Task {
             }
             // A handler runs.
             if let Some(e) = restart.take() {
-                if e == Errno::ERESTARTSYS && act.flags & libc::SA_RESTART as u64 != 0 {
+                let restarts = e == Errno::ERESTARTNOINTR
+                    || (e == Errno::ERESTARTSYS && act.flags & libc::SA_RESTART as u64 != 0);
+                if restarts {
                     self.rewind_syscall();
                 } else {
                     self.regs.rax = Errno::EINTR.to_ret();

@@ -650,6 +650,7 @@ impl MemoryManager {
             layout: self.layout,
             inner: RwLock::new(child),
             address_space: Mutex::new(None),
+            aio: std::sync::OnceLock::new(),
         });
         if let Some(s) = space {
             // Dropping `child` on failure gives its owners back.

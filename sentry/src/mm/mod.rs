@@ -214,6 +214,11 @@ pub struct MemoryManager {
     pub layout: Layout,
     inner: RwLock<Inner>,
     address_space: Mutex<Option<Arc<dyn AddressSpace>>>,
+    /// The address space's Linux AIO contexts (`fsimpl::aio`, Linux's
+    /// `mm->ioctx_table`): held here, not by a process, so they go with
+    /// the address space (exec, exit) and a fork child has none. Typed by
+    /// its owner, a layer above.
+    pub aio: std::sync::OnceLock<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 fn platform_err(e: platform::PlatformError) -> Errno {
@@ -231,6 +236,7 @@ impl MemoryManager {
             layout: Layout::new(max_addr),
             inner: RwLock::new(Inner::default()),
             address_space: Mutex::new(None),
+            aio: std::sync::OnceLock::new(),
         })
     }
 

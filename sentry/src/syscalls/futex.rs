@@ -11,7 +11,11 @@ pub fn register(t: &mut Table) {
     t.add(
         libc::SYS_futex,
         "futex",
-        Support::Partial("PI futexes and FUTEX_WAIT_REQUEUE_PI are not supported"),
+        Support::Partial(
+            "PI futexes keep Linux's owner-word protocol (FUTEX_WAITERS, FUTEX_OWNER_DIED, \
+             hand-over on unlock and owner exit) but lend no priority; waiters are served \
+             in arrival order",
+        ),
         sys_futex,
     );
 }
@@ -51,6 +55,16 @@ fn sys_futex(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let realtime = op & libc::FUTEX_CLOCK_REALTIME != 0;
     let cmd = op & !(libc::FUTEX_PRIVATE_FLAG | libc::FUTEX_CLOCK_REALTIME);
     let k = t.kernel.clone();
+    let clock_rt_allowed = matches!(
+        cmd,
+        libc::FUTEX_WAIT
+            | libc::FUTEX_WAIT_BITSET
+            | libc::FUTEX_WAIT_REQUEUE_PI
+            | libc::FUTEX_LOCK_PI2
+    );
+    if realtime && !clock_rt_allowed {
+        return Err(Errno::ENOSYS);
+    }
     match cmd {
         libc::FUTEX_WAIT => {
             let d = deadline(t, a.ptr(3), false, false)?;
@@ -72,6 +86,26 @@ fn sys_futex(t: &mut Task, a: &SyscallArgs) -> SysResult {
         libc::FUTEX_WAKE_OP => {
             k.futexes
                 .wake_op(t, addr, a.addr(4).get(), val, a.uint(3), a.uint(5))
+        }
+        // LOCK_PI's timeout is absolute on CLOCK_REALTIME; LOCK_PI2's on
+        // CLOCK_MONOTONIC unless FUTEX_CLOCK_REALTIME says otherwise.
+        libc::FUTEX_LOCK_PI => {
+            let d = deadline(t, a.ptr(3), true, true)?;
+            k.futexes.lock_pi(t, addr, d, false)
+        }
+        libc::FUTEX_LOCK_PI2 => {
+            let d = deadline(t, a.ptr(3), true, realtime)?;
+            k.futexes.lock_pi(t, addr, d, false)
+        }
+        libc::FUTEX_TRYLOCK_PI => k.futexes.lock_pi(t, addr, None, true),
+        libc::FUTEX_UNLOCK_PI => k.futexes.unlock_pi(t, addr),
+        libc::FUTEX_WAIT_REQUEUE_PI => {
+            let d = deadline(t, a.ptr(3), true, realtime)?;
+            k.futexes.wait_requeue_pi(t, addr, val, d, a.addr(4).get())
+        }
+        libc::FUTEX_CMP_REQUEUE_PI => {
+            k.futexes
+                .cmp_requeue_pi(t, addr, a.addr(4).get(), val, a.uint(3), a.uint(5))
         }
         other => {
             k.report_unsupported(libc::SYS_futex as usize, other as u64, "futex op");

@@ -4,20 +4,25 @@
 use super::{Support, SyscallArgs, Table};
 use crate::caps::{CapSet, CAP_SETGID};
 use crate::errno::{Errno, SysResult};
+use crate::kernel::credentials::KEEP;
 use crate::kernel::task::Task;
 
 pub fn register(t: &mut Table) {
     t.add(libc::SYS_getuid, "getuid", Support::Full, |t, _| {
-        Ok(t.creds().uid as u64)
+        let c = t.creds();
+        Ok(c.user_ns.0.uid_from_k(c.uid) as u64)
     });
     t.add(libc::SYS_geteuid, "geteuid", Support::Full, |t, _| {
-        Ok(t.creds().euid as u64)
+        let c = t.creds();
+        Ok(c.user_ns.0.uid_from_k(c.euid) as u64)
     });
     t.add(libc::SYS_getgid, "getgid", Support::Full, |t, _| {
-        Ok(t.creds().gid as u64)
+        let c = t.creds();
+        Ok(c.user_ns.0.gid_from_k(c.gid) as u64)
     });
     t.add(libc::SYS_getegid, "getegid", Support::Full, |t, _| {
-        Ok(t.creds().egid as u64)
+        let c = t.creds();
+        Ok(c.user_ns.0.gid_from_k(c.egid) as u64)
     });
     t.add(
         libc::SYS_getresuid,
@@ -60,10 +65,18 @@ pub fn register(t: &mut Table) {
         sys_setgroups,
     );
     t.add(libc::SYS_setfsuid, "setfsuid", Support::Full, |t, a| {
-        Ok(t.handle.creds.lock().unwrap().setfsuid(a.uint(0)) as u64)
+        let mut c = t.handle.creds.lock().unwrap();
+        let ns = c.user_ns.0.clone();
+        // An unmapped id changes nothing; the old id comes back all the
+        // same.
+        let id = ns.uid_to_k(a.uint(0)).unwrap_or(KEEP);
+        Ok(ns.uid_from_k(c.setfsuid(id)) as u64)
     });
     t.add(libc::SYS_setfsgid, "setfsgid", Support::Full, |t, a| {
-        Ok(t.handle.creds.lock().unwrap().setfsgid(a.uint(0)) as u64)
+        let mut c = t.handle.creds.lock().unwrap();
+        let ns = c.user_ns.0.clone();
+        let id = ns.gid_to_k(a.uint(0)).unwrap_or(KEEP);
+        Ok(ns.gid_from_k(c.setfsgid(id)) as u64)
     });
     t.add(
         libc::SYS_capget,
@@ -79,53 +92,85 @@ pub fn register(t: &mut Table) {
     );
 }
 
+/// Argument `i`, a uid of the caller's user namespace, as a kernel id:
+/// -1 stays "keep", an id without a mapping is EINVAL (Linux's
+/// make_kuid and uid_valid).
+fn kuid(t: &Task, a: &SyscallArgs, i: usize) -> Result<u32, Errno> {
+    let id = a.uint(i);
+    if id == KEEP {
+        return Ok(KEEP);
+    }
+    t.creds().user_ns.0.uid_to_k(id).ok_or(Errno::EINVAL)
+}
+
+fn kgid(t: &Task, a: &SyscallArgs, i: usize) -> Result<u32, Errno> {
+    let id = a.uint(i);
+    if id == KEEP {
+        return Ok(KEEP);
+    }
+    t.creds().user_ns.0.gid_to_k(id).ok_or(Errno::EINVAL)
+}
+
 fn sys_setresuid(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let (r, e, s) = (kuid(t, a, 0)?, kuid(t, a, 1)?, kuid(t, a, 2)?);
     let mut c = t.handle.creds.lock().unwrap();
-    c.setresuid(a.uint(0), a.uint(1), a.uint(2)).map(|_| 0)
+    c.setresuid(r, e, s).map(|_| 0)
 }
 
 fn sys_setresgid(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let (r, e, s) = (kgid(t, a, 0)?, kgid(t, a, 1)?, kgid(t, a, 2)?);
     let mut c = t.handle.creds.lock().unwrap();
-    c.setresgid(a.uint(0), a.uint(1), a.uint(2)).map(|_| 0)
+    c.setresgid(r, e, s).map(|_| 0)
 }
 
 fn sys_setuid(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    t.handle.creds.lock().unwrap().setuid(a.uint(0)).map(|_| 0)
+    let id = kuid(t, a, 0)?;
+    t.handle.creds.lock().unwrap().setuid(id).map(|_| 0)
 }
 
 fn sys_setgid(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    t.handle.creds.lock().unwrap().setgid(a.uint(0)).map(|_| 0)
+    let id = kgid(t, a, 0)?;
+    t.handle.creds.lock().unwrap().setgid(id).map(|_| 0)
 }
 
 fn sys_setreuid(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let (r, e) = (kuid(t, a, 0)?, kuid(t, a, 1)?);
     let mut c = t.handle.creds.lock().unwrap();
-    c.setreuid(a.uint(0), a.uint(1)).map(|_| 0)
+    c.setreuid(r, e).map(|_| 0)
 }
 
 fn sys_setregid(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let (r, e) = (kgid(t, a, 0)?, kgid(t, a, 1)?);
     let mut c = t.handle.creds.lock().unwrap();
-    c.setregid(a.uint(0), a.uint(1)).map(|_| 0)
+    c.setregid(r, e).map(|_| 0)
 }
 
 fn sys_getresuid(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let c = t.creds();
-    t.copy_out(a.ptr(0), &c.uid)?;
-    t.copy_out(a.ptr(1), &c.euid)?;
-    t.copy_out(a.ptr(2), &c.suid)?;
+    let ns = &c.user_ns.0;
+    t.copy_out(a.ptr(0), &ns.uid_from_k(c.uid))?;
+    t.copy_out(a.ptr(1), &ns.uid_from_k(c.euid))?;
+    t.copy_out(a.ptr(2), &ns.uid_from_k(c.suid))?;
     Ok(0)
 }
 
 fn sys_getresgid(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let c = t.creds();
-    t.copy_out(a.ptr(0), &c.gid)?;
-    t.copy_out(a.ptr(1), &c.egid)?;
-    t.copy_out(a.ptr(2), &c.sgid)?;
+    let ns = &c.user_ns.0;
+    t.copy_out(a.ptr(0), &ns.gid_from_k(c.gid))?;
+    t.copy_out(a.ptr(1), &ns.gid_from_k(c.egid))?;
+    t.copy_out(a.ptr(2), &ns.gid_from_k(c.sgid))?;
     Ok(0)
 }
 
 fn sys_getgroups(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let size = a.int(0);
-    let groups = t.creds().groups;
+    let c = t.creds();
+    let groups: Vec<u32> = c
+        .groups
+        .iter()
+        .map(|g| c.user_ns.0.gid_from_k(*g))
+        .collect();
     if size < 0 {
         return Err(Errno::EINVAL);
     }
@@ -145,14 +190,19 @@ fn sys_setgroups(t: &mut Task, a: &SyscallArgs) -> SysResult {
     if !(0..=65536).contains(&n) {
         return Err(Errno::EINVAL);
     }
-    if !t.creds().capable(CAP_SETGID) {
+    let creds = t.creds();
+    let ns = creds.user_ns.0.clone();
+    // In a user namespace: CAP_SETGID there, and only once a gid map
+    // exists and /proc/PID/setgroups is not "deny".
+    if !creds.capable_here(CAP_SETGID) || (!ns.is_init() && !ns.may_setgroups()) {
         return Err(Errno::EPERM);
     }
     let raw = t.read_bytes(a.addr(1), n as usize * 4)?;
     let groups = raw
         .chunks(4)
         .map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
+        .map(|g| ns.gid_to_k(g).ok_or(Errno::EINVAL))
+        .collect::<Result<Vec<u32>, Errno>>()?;
     t.handle.creds.lock().unwrap().setgroups(groups).map(|_| 0)
 }
 

@@ -115,7 +115,7 @@ fn sys_kcmp(t: &mut Task, a: &SyscallArgs) -> SysResult {
             // The undo list is the process's, made by its first SEM_UNDO.
             let list = |h: &TaskHandle| {
                 let tgid = h.tg.tgid;
-                if k.ipc.sem.has_undo(tgid) {
+                if h.ns.lock().unwrap().ipc.sem.has_undo(tgid) {
                     tgid as usize
                 } else {
                     0

@@ -151,6 +151,24 @@ fn do_mmap(
             Source::Fd(fd) => t.fds.get(fd)?,
             Source::File(f) => f,
         };
+        if let Some(segments) = f.ops().mmap_pages(off, len) {
+            // Memory the file provides (an io_uring's rings): always
+            // shared with it, as Linux maps such pages.
+            let segments = segments?;
+            req.shared = true;
+            req.kind = VmaKind::File {
+                path: f.path(),
+                offset: off,
+                dev: 0,
+                ino: f.stat()?.st_ino,
+            };
+            req.attachment = Some(Arc::new(FileHold {
+                file: f.clone(),
+                hold: None,
+            }) as Arc<dyn Attachment>);
+            let mm = t.mm.clone();
+            return mm.mmap_segments(t.ctx(), req, segments);
+        }
         let st = f.stat()?;
         let acc = f.flags() & libc::O_ACCMODE;
         if acc == libc::O_WRONLY || (shared && prot & libc::PROT_WRITE != 0 && acc != libc::O_RDWR)

@@ -2,6 +2,8 @@
 //! let the VFS's mount table do the work (`vfs::mount`).
 
 use super::{Support, SyscallArgs, Table};
+use std::sync::Arc;
+
 use crate::errno::{Errno, SysResult};
 use crate::kernel::task::Task;
 use crate::usermem::UserAddr;
@@ -64,13 +66,39 @@ fn mount_data(t: &Task, addr: UserAddr) -> Result<Vec<u8>, Errno> {
     }
 }
 
-/// mount, umount and pivot_root need CAP_SYS_ADMIN.
+/// mount, umount and pivot_root need CAP_SYS_ADMIN in the user namespace
+/// owning the caller's mount namespace.
 fn may_mount(t: &Task) -> Result<(), Errno> {
-    if t.creds().capable(crate::caps::CAP_SYS_ADMIN) {
+    if t.creds()
+        .capable_in(&t.ns.mnt.owner, crate::caps::CAP_SYS_ADMIN)
+    {
         Ok(())
     } else {
         Err(Errno::EPERM)
     }
+}
+
+/// In a mount namespace an application's user namespace owns, the mounts
+/// copied from its parent are locked as Linux locks them: not unmounted
+/// (that would show what they cover) and not remounted without the
+/// read-only, nosuid, nodev and noexec flags they had.
+fn check_locked(
+    t: &Task,
+    at: &crate::vfs::Dentry,
+    remount_flags: Option<u64>,
+) -> Result<(), Errno> {
+    if t.ns.mnt.owner.is_init() || !t.ns.mnt.is_copied(&at.mount) {
+        return Ok(());
+    }
+    let Some(new) = remount_flags else {
+        return Err(Errno::EPERM);
+    };
+    let locked =
+        at.mount.flags() & (libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
+    if new & locked != locked {
+        return Err(Errno::EPERM);
+    }
+    Ok(())
 }
 
 fn sys_mount(t: &mut Task, a: &SyscallArgs) -> SysResult {
@@ -89,8 +117,13 @@ fn sys_mount(t: &mut Task, a: &SyscallArgs) -> SysResult {
         flags,
         data,
     };
+    if flags & libc::MS_REMOUNT != 0 {
+        check_locked(t, &at, Some(flags))?;
+    } else if flags & libc::MS_MOVE != 0 {
+        check_locked(t, &at, None)?;
+    }
     let ctx = ops::Ctx::of(t);
-    let vfs = t.kernel.vfs.clone();
+    let vfs: Arc<crate::vfs::Vfs> = (*t.ns.mnt).clone();
     vfs.do_mount(&ctx, t.fs.cwd(), &at, &spec)?;
     Ok(0)
 }
@@ -109,7 +142,10 @@ fn sys_umount2(t: &mut Task, a: &SyscallArgs) -> SysResult {
     if flags & libc::MNT_EXPIRE != 0 && t.fs.root().same(&d) {
         return Err(Errno::EINVAL);
     }
-    let vfs = t.kernel.vfs.clone();
+    if t.fs.root().same(&d) || t.ns.mnt.is_mount_root(&d) {
+        check_locked(t, &d, None)?;
+    }
+    let vfs: Arc<crate::vfs::Vfs> = (*t.ns.mnt).clone();
     vfs.umount(&d, flags)?;
     Ok(0)
 }

@@ -29,7 +29,7 @@ pub fn register(t: &mut Table) {
 }
 
 fn sys_msgget(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let id = t.kernel.ipc.msg.get(&Who::of(t), a.int(0), a.int(1))?;
+    let id = t.ns.ipc.msg.get(&Who::of(t), a.int(0), a.int(1))?;
     Ok(id as u64)
 }
 
@@ -61,7 +61,7 @@ fn until_done<T>(
 }
 
 fn queues(t: &Task) -> Arc<MessageQueues> {
-    t.kernel.ipc.msg.clone()
+    t.ns.ipc.msg.clone()
 }
 
 fn sys_msgsnd(t: &mut Task, a: &SyscallArgs) -> SysResult {

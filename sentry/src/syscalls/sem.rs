@@ -35,11 +35,10 @@ pub fn register(t: &mut Table) {
 }
 
 fn sys_semget(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let id = t
-        .kernel
-        .ipc
-        .sem
-        .get(&Who::of(t), a.int(0), a.int(1), a.int(2))?;
+    let id =
+        t.ns.ipc
+            .sem
+            .get(&Who::of(t), a.int(0), a.int(1), a.int(2))?;
     Ok(id as u64)
 }
 
@@ -80,7 +79,7 @@ fn semop(
             flags: i16::from_ne_bytes([c[4], c[5]]),
         })
         .collect();
-    let sems = t.kernel.ipc.sem.clone();
+    let sems = t.ns.ipc.sem.clone();
     let who = Who::of(t);
     let queue = sems.prepare(&who, id, &ops)?;
     let mut result = sems.try_ops(&who, id, &ops);
@@ -107,7 +106,7 @@ fn sys_semctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
     if id < 0 || cmd < 0 {
         return Err(Errno::EINVAL);
     }
-    let sems = t.kernel.ipc.sem.clone();
+    let sems = t.ns.ipc.sem.clone();
     let who = Who::of(t);
     let field = |f| sems.field(&who, id, num, f).map(|v| v as u64);
     let stat_by = match cmd {

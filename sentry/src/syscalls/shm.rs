@@ -36,16 +36,12 @@ fn sys_shmget(t: &mut Task, a: &SyscallArgs) -> SysResult {
             "shmget SHM_HUGETLB",
         );
     }
-    let id = t
-        .kernel
-        .ipc
-        .shm
-        .get(&Who::of(t), a.int(0), a.ulong(1), flags)?;
+    let id = t.ns.ipc.shm.get(&Who::of(t), a.int(0), a.ulong(1), flags)?;
     Ok(id as u64)
 }
 
 fn sys_shmat(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let shm = t.kernel.ipc.shm.clone();
+    let shm = t.ns.ipc.shm.clone();
     let mm = t.mm.clone();
     let who = Who::of(t);
     shm.attach(&mm, t.ctx(), &who, a.int(0), a.ulong(1), a.int(2))
@@ -61,7 +57,7 @@ fn sys_shmctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
     if id < 0 || cmd < 0 {
         return Err(Errno::EINVAL);
     }
-    let shm = t.kernel.ipc.shm.clone();
+    let shm = t.ns.ipc.shm.clone();
     let who = Who::of(t);
     let stat_by = match cmd {
         libc::IPC_STAT => StatBy::Id,

@@ -60,7 +60,7 @@ pub fn register(t: &mut Table) {
         sys_getpeername,
     );
     t.add(libc::SYS_shutdown, "shutdown", Support::Full, sys_shutdown);
-    let opts = "SOL_SOCKET options of AF_UNIX sockets; SOL_SOCKET and SOL_NETLINK options of AF_NETLINK sockets (no socket filters); inet sockets: the options net/inet/options.rs, ancillary.rs and raw.rs list";
+    let opts = "SOL_SOCKET options of AF_UNIX sockets; SOL_SOCKET and SOL_NETLINK options of AF_NETLINK sockets (no socket filters); inet sockets: the options net/inet/options.rs, ancillary.rs, multicast.rs and raw.rs list";
     t.add(
         libc::SYS_getsockopt,
         "getsockopt",
@@ -110,22 +110,22 @@ fn unix_kind(kind: i32, protocol: i32) -> Result<i32, Errno> {
 }
 
 fn socket_file_of(t: &Task, sock: Arc<dyn Socket>, status: i32) -> Arc<File> {
-    File::new(SocketFile::new(sock, t.kernel.net.clone()), None, status)
+    File::new(SocketFile::new(sock, t.ns.net.stack.clone()), None, status)
 }
 
 fn netlink_socket(t: &Task, kind: i32, protocol: i32) -> Result<Arc<NetlinkSocket>, Errno> {
     NetlinkSocket::new(
         kind,
         protocol,
-        t.kernel.net.clone(),
-        t.kernel.netlink_ports.clone(),
+        t.ns.net.stack.clone(),
+        t.ns.net.netlink_ports.clone(),
     )
 }
 
 fn sys_socket(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let (kind, status, cloexec) = type_flags(a.int(1))?;
     let sock: Arc<dyn Socket> = match a.int(0) {
-        libc::AF_UNIX => UnixSocket::new(unix_kind(kind, a.int(2))?, t.kernel.unix_names.clone())?,
+        libc::AF_UNIX => UnixSocket::new(unix_kind(kind, a.int(2))?, t.ns.net.unix_names.clone())?,
         libc::AF_INET | libc::AF_INET6 => {
             inet_socket(t, a.int(0) == libc::AF_INET6, kind, a.int(2))?
         }
@@ -139,11 +139,18 @@ fn sys_socket(t: &mut Task, a: &SyscallArgs) -> SysResult {
 /// An inet socket where `--network` puts it: the Sentry's stack, or the
 /// host's.
 fn inet_socket(t: &Task, v6: bool, kind: i32, protocol: i32) -> Result<Arc<dyn Socket>, Errno> {
-    Ok(match t.kernel.config.network {
+    // A network namespace the application made has the Sentry's stack
+    // whatever `--network` says.
+    let mode = if t.ns.net.host {
+        NetworkMode::Host
+    } else {
+        NetworkMode::Sandbox
+    };
+    Ok(match mode {
         NetworkMode::Host => HostSocket::new(&t.kernel.host_poller, v6, kind, protocol)?,
         NetworkMode::Sandbox | NetworkMode::None => {
             let net_raw = t.creds().capable(crate::caps::CAP_NET_RAW);
-            InetSocket::new(&t.kernel.net, v6, kind, protocol, net_raw)?
+            InetSocket::new(&t.ns.net.stack, v6, kind, protocol, net_raw)?
         }
     })
 }
@@ -153,7 +160,7 @@ fn sys_socketpair(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let (x, y) = match a.int(0) {
         libc::AF_UNIX => {
             let kind = unix_kind(kind, a.int(2))?;
-            UnixSocket::pair(&*t, kind, t.kernel.unix_names.clone())?
+            UnixSocket::pair(&*t, kind, t.ns.net.unix_names.clone())?
         }
         libc::AF_NETLINK => {
             // Linux makes both sockets, then has no pair for them.

@@ -1,13 +1,13 @@
 //! Moving data between descriptors inside the Sentry: sendfile,
 //! copy_file_range, splice, tee. The bytes go through a bounded buffer in
 //! the Sentry (never through application memory), in steps of at most
-//! `CHUNK`.
+//! `CHUNK`. And vmsplice, between a pipe and application memory.
 
 use std::sync::Arc;
 
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
-use crate::fsimpl::pipe::{pipe_of, Io};
+use crate::fsimpl::pipe::{pipe_of, Io, Pipe};
 use crate::kernel::task::Task;
 use crate::usermem::UserPtr;
 use crate::vfs::File;
@@ -27,7 +27,19 @@ pub fn register(t: &mut Table) {
         sys_splice,
     );
     t.add(libc::SYS_tee, "tee", Support::Full, sys_tee);
+    t.add(
+        libc::SYS_vmsplice,
+        "vmsplice",
+        Support::Partial(
+            "copies the bytes (SPLICE_F_GIFT is accepted, no page is lent or given); a pipe slot holds bytes of several segments, so more of a many-segment vector may fit than on Linux",
+        ),
+        sys_vmsplice,
+    );
 }
+
+/// Every splice flag.
+const SPLICE_F_ALL: u32 =
+    libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK | libc::SPLICE_F_MORE | libc::SPLICE_F_GIFT;
 
 const CHUNK: usize = 1 << 16;
 /// Linux caps one transfer at MAX_RW_COUNT.
@@ -221,9 +233,7 @@ fn sys_splice(t: &mut Task, a: &SyscallArgs) -> SysResult {
 fn sys_tee(t: &mut Task, a: &SyscallArgs) -> SysResult {
     // Linux checks the flags, then answers a zero length before it looks
     // at the descriptors.
-    let all =
-        libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK | libc::SPLICE_F_MORE | libc::SPLICE_F_GIFT;
-    if a.uint(3) & !all != 0 {
+    if a.uint(3) & !SPLICE_F_ALL != 0 {
         return Err(Errno::EINVAL);
     }
     if a.usize(2) == 0 {
@@ -255,4 +265,121 @@ fn sys_tee(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let w = out.write(t, &buf[..n])?;
     out.modified(w);
     Ok(w as u64)
+}
+
+/// vmsplice(2): a descriptor open for writing takes the application's
+/// bytes into its pipe, one open only for reading gives the pipe's bytes
+/// to the application, in Linux's order of checks (flags, descriptor,
+/// vector, an empty vector is 0, then "not a pipe" is EBADF). Each call
+/// waits (unless SPLICE_F_NONBLOCK; the file's O_NONBLOCK does not count,
+/// as on Linux) until it can move something, then moves what it can.
+fn sys_vmsplice(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let flags = a.uint(3);
+    if flags & !SPLICE_F_ALL != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let f = t.fds.get(a.int(0))?;
+    let to_pipe = if f.writable() {
+        true
+    } else if f.readable() {
+        false
+    } else {
+        return Err(Errno::EBADF);
+    };
+    let iovs = t.read_iovecs(a.ptr(1), a.ulong(2))?;
+    if iovs.iter().all(|&(_, len)| len == 0) {
+        return Ok(0);
+    }
+    let pipe = pipe_of(&f).ok_or(Errno::EBADF)?;
+    let nonblock = flags & libc::SPLICE_F_NONBLOCK != 0;
+    let n = if to_pipe {
+        vmsplice_to_pipe(t, pipe, &iovs, nonblock)?
+    } else {
+        vmsplice_to_user(t, pipe, &iovs, nonblock)?
+    };
+    Ok(n as u64)
+}
+
+fn vmsplice_to_pipe(
+    t: &Task,
+    pipe: &Pipe,
+    iovs: &[(u64, usize)],
+    nonblock: bool,
+) -> Result<usize, Errno> {
+    let has_room = || !matches!(pipe.try_write(&[], false), Io::WouldBlock);
+    if !has_room() {
+        if nonblock {
+            return Err(Errno::EAGAIN);
+        }
+        t.block(&[pipe.wait_queue()], None, &mut || has_room())?;
+    }
+    let mut done = 0;
+    for &(addr, len) in iovs {
+        let mut off = 0;
+        while off < len {
+            let step = (len - off).min(CHUNK);
+            let bytes = match t.read_bytes(addr + off as u64, step) {
+                Ok(b) => b,
+                Err(_) if done > 0 => return Ok(done),
+                Err(e) => return Err(e),
+            };
+            match pipe.try_write(&bytes, false) {
+                Io::Done(n) => {
+                    done += n;
+                    off += n;
+                    if n < step {
+                        return Ok(done);
+                    }
+                }
+                Io::WouldBlock => return Ok(done),
+                Io::Closed if done > 0 => return Ok(done),
+                Io::Closed => {
+                    t.send_signal_self(libc::SIGPIPE);
+                    return Err(Errno::EPIPE);
+                }
+            }
+        }
+    }
+    Ok(done)
+}
+
+fn vmsplice_to_user(
+    t: &Task,
+    pipe: &Pipe,
+    iovs: &[(u64, usize)],
+    nonblock: bool,
+) -> Result<usize, Errno> {
+    let has_data = || !matches!(pipe.try_peek(&mut [0u8; 1]), Io::WouldBlock);
+    if !has_data() {
+        if nonblock {
+            return Err(Errno::EAGAIN);
+        }
+        t.block(&[pipe.wait_queue()], None, &mut || has_data())?;
+    }
+    let mut done = 0;
+    let mut buf = vec![0u8; CHUNK];
+    for &(addr, len) in iovs {
+        let mut off = 0;
+        while off < len {
+            let step = (len - off).min(CHUNK);
+            // Peek, copy out, then take: a bad buffer leaves the bytes in
+            // the pipe, as Linux's copy does.
+            let n = match pipe.try_peek(&mut buf[..step]) {
+                Io::Done(n) => n,
+                Io::WouldBlock | Io::Closed => return Ok(done),
+            };
+            if let Err(e) = t.write_bytes(addr + off as u64, &buf[..n]) {
+                return if done > 0 { Ok(done) } else { Err(e) };
+            }
+            let Io::Done(taken) = pipe.try_read(&mut buf[..n]) else {
+                return Ok(done);
+            };
+            done += taken;
+            off += taken;
+            if taken < step {
+                return Ok(done);
+            }
+        }
+    }
+    Ok(done)
 }

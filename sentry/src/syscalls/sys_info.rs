@@ -67,17 +67,21 @@ fn field(dst: &mut [libc::c_char; 65], s: &[u8]) {
 fn sys_uname(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let mut u: libc::utsname = crate::usermem::zeroed();
     field(&mut u.sysname, b"Linux");
-    field(&mut u.nodename, &t.kernel.hostname.lock().unwrap());
+    field(&mut u.nodename, &t.ns.uts.hostname.lock().unwrap());
     field(&mut u.release, RELEASE.as_bytes());
     field(&mut u.version, VERSION.as_bytes());
     field(&mut u.machine, b"x86_64");
-    field(&mut u.domainname, &t.kernel.domainname.lock().unwrap());
+    field(&mut u.domainname, &t.ns.uts.domainname.lock().unwrap());
     t.copy_out(a.ptr(0), &u)?;
     Ok(0)
 }
 
 fn set_name(t: &Task, a: &SyscallArgs, domain: bool) -> SysResult {
-    if !t.creds().capable(crate::caps::CAP_SYS_ADMIN) {
+    // The names are the UTS namespace's: its owner's CAP_SYS_ADMIN counts.
+    if !t
+        .creds()
+        .capable_in(&t.ns.uts.owner, crate::caps::CAP_SYS_ADMIN)
+    {
         return Err(Errno::EPERM);
     }
     let len = a.usize(1);
@@ -86,9 +90,9 @@ fn set_name(t: &Task, a: &SyscallArgs, domain: bool) -> SysResult {
     }
     let name = t.read_bytes(a.addr(0), len)?;
     let slot = if domain {
-        &t.kernel.domainname
+        &t.ns.uts.domainname
     } else {
-        &t.kernel.hostname
+        &t.ns.uts.hostname
     };
     *slot.lock().unwrap() = name;
     Ok(0)

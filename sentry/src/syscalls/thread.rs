@@ -16,14 +16,18 @@ pub fn register(t: &mut Table) {
         libc::SYS_clone,
         "clone",
         Support::Partial(
-            "namespace flags, CLONE_NEWTIME and CLONE_PIDFD with CLONE_THREAD are refused",
+            "CLONE_NEWUTS, NEWIPC, NEWNS, NEWUSER and NEWNET are served by the Sentry; \
+             CLONE_NEWPID, NEWCGROUP and NEWTIME, and CLONE_PIDFD with CLONE_THREAD, are EINVAL",
         ),
         sys_clone,
     );
     t.add(
         libc::SYS_clone3,
         "clone3",
-        Support::Partial("set_tid, cgroup and namespace flags are refused"),
+        Support::Partial(
+            "set_tid, cgroup and CLONE_NEWPID/NEWCGROUP/NEWTIME are refused; \
+             UTS, IPC, mount, user and network namespaces as clone's",
+        ),
         sys_clone3,
     );
     t.add(libc::SYS_fork, "fork", Support::Full, sys_fork);

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::resolve::Resolve;
 use super::{Caller, Cred, Dentry, FdTable, Owner, Vfs};
 
 /// What a resolution runs with.
@@ -17,6 +18,8 @@ pub struct Ctx<'a> {
     pub fds: Option<Arc<FdTable>>,
     /// The caller, for what depends on who looks (procfs).
     pub caller: Option<&'a dyn Caller>,
+    /// openat2's restrictions on the walk; none for every other call.
+    pub resolve: Resolve,
 }
 
 impl<'a> Ctx<'a> {
@@ -28,6 +31,7 @@ impl<'a> Ctx<'a> {
             umask,
             fds: None,
             caller: None,
+            resolve: Resolve::default(),
         }
     }
 
@@ -40,6 +44,7 @@ impl<'a> Ctx<'a> {
             umask: t.fs().umask(),
             fds: Some(t.fds().clone()),
             caller: Some(t),
+            resolve: Resolve::default(),
         }
     }
 

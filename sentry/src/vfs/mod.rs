@@ -45,15 +45,18 @@ pub mod dnotify;
 mod fdtable;
 mod file;
 pub mod filesystem_type;
+pub mod handle;
 pub mod inotify;
 pub mod io;
 pub mod lock;
 pub mod mount;
+mod mount_ns;
 pub mod notify;
 pub mod ops;
 pub mod path;
 mod perm;
 pub mod poll;
+pub mod resolve;
 pub mod xattr;
 
 use std::any::Any;
@@ -178,6 +181,17 @@ pub trait Inode: Send + Sync + Any {
 
     fn lookup(&self, _name: &[u8]) -> Result<InodeRef, Errno> {
         Err(Errno::ENOTDIR)
+    }
+    /// name_to_handle_at: a handle that [`Inode::by_handle`] of any file
+    /// of this filesystem turns back into this file while it lives.
+    /// EOPNOTSUPP where the filesystem cannot find its files again.
+    fn handle(&self) -> Result<handle::FileHandle, Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// open_by_handle_at: the file of this filesystem `h` names; ESTALE
+    /// when it is gone or `h` is not this filesystem's.
+    fn by_handle(&self, _h: &handle::FileHandle) -> Result<InodeRef, Errno> {
+        Err(Errno::ESTALE)
     }
     /// The entries of a directory, without `.` and `..`.
     fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
@@ -431,6 +445,13 @@ pub trait FileOps: Send + Sync + Any {
     fn fdinfo(&self) -> Vec<u8> {
         Vec::new()
     }
+    /// For a file whose mapping is memory the file itself provides (an
+    /// io_uring's rings, Linux's `f_op->mmap` of such files): the pages
+    /// of bytes `[off, off+len)`, or mmap's error for a range it has not.
+    /// `None`: an ordinary file.
+    fn mmap_pages(&self, _off: u64, _len: u64) -> Option<Result<Vec<MemSegment>, Errno>> {
+        None
+    }
     /// The object behind this file when a layer above must know its type
     /// (splice and F_SETPIPE_SZ find a pipe this way): the VFS itself knows
     /// no concrete file.
@@ -569,17 +590,21 @@ impl std::fmt::Debug for Dentry {
 pub struct Vfs {
     root: Arc<Dentry>,
     mounts: RwLock<Vec<Arc<Mount>>>,
-    next_mount: AtomicU64,
+    /// Mount ids, shared with the namespaces copied from this one.
+    next_mount: Arc<AtomicU64>,
+    /// Mounts with lower ids came from the namespace this one was copied
+    /// from (0: not a copy).
+    copied_below: u64,
     /// Itself, for the procfs instances mount(2) makes.
     me: Weak<Vfs>,
     /// The filesystem types mount(2) can make here.
-    filesystems: filesystem_type::Registry,
+    filesystems: Arc<filesystem_type::Registry>,
     /// inotify watches, dnotify marks and open counts; every mount holds
     /// it too.
     notify: Arc<Notify>,
     /// Filesystems mounted nowhere (memfd's tmpfs), by mount id: Linux's
     /// kernel-internal mounts, made on first use.
-    internal: Mutex<BTreeMap<u64, Arc<Dentry>>>,
+    internal: Arc<Mutex<BTreeMap<u64, Arc<Dentry>>>>,
 }
 
 impl std::fmt::Debug for Vfs {
@@ -636,11 +661,12 @@ impl Vfs {
                 name: b"/".to_vec(),
             }),
             mounts: RwLock::new(vec![mount]),
-            next_mount: AtomicU64::new(2),
+            next_mount: Arc::new(AtomicU64::new(2)),
+            copied_below: 0,
             me: me.clone(),
             filesystems: Default::default(),
             notify,
-            internal: Mutex::new(BTreeMap::new()),
+            internal: Arc::new(Mutex::new(BTreeMap::new())),
         })
     }
 

@@ -96,10 +96,13 @@ fn resolve(
 ) -> Result<Resolved, Errno> {
     let parsed = path::parse(path)?;
     let mut cur = if parsed.absolute {
+        ctx.resolve.absolute()?;
         ctx.root.clone()
     } else {
         start
     };
+    // Where the walk began, for RESOLVE_NO_XDEV.
+    let mount = cur.mount.id;
     let mut must_dir = parsed.trailing_slash;
     // Pending steps, next one last.
     let mut stack: Vec<Step> = steps_of(&parsed).rev().collect();
@@ -113,6 +116,7 @@ fn resolve(
     }
     while let Some(step) = stack.pop() {
         let is_last = stack.is_empty();
+        ctx.resolve.crossed(mount, cur.mount.id)?;
         if !cur.is_dir() {
             return Err(Errno::ENOTDIR);
         }
@@ -130,7 +134,12 @@ fn resolve(
         }
         match step {
             Step::Dot => {}
-            Step::DotDot => cur = dotdot(ctx, cur),
+            Step::DotDot => {
+                if cur.same(&ctx.root) {
+                    ctx.resolve.dotdot_at_root()?;
+                }
+                cur = dotdot(ctx, cur);
+            }
             Step::Name(name) => {
                 may_search(ctx, &cur)?;
                 let next = lookup(ctx, &cur, &name)?;
@@ -139,12 +148,18 @@ fn resolve(
                     if links > MAX_SYMLINKS {
                         return Err(Errno::ELOOP);
                     }
-                    if let Some(m) = next.inode.magic(ctx) {
+                    let magic = next.inode.magic(ctx);
+                    ctx.resolve.follow(magic.is_some())?;
+                    if let Some(m) = magic {
                         match m? {
                             AtTarget::Dentry(d) => cur = d,
                             AtTarget::File(f) => match f.dentry() {
                                 Some(d) => cur = d.clone(),
-                                None if is_last && !must_dir => return Ok(Resolved::File(f)),
+                                None if is_last && !must_dir => {
+                                    // A pipe or socket is on no mount of ours.
+                                    ctx.resolve.crossed(mount, u64::MAX)?;
+                                    return Ok(Resolved::File(f));
+                                }
                                 None => return Err(Errno::ENOTDIR),
                             },
                         }
@@ -153,6 +168,7 @@ fn resolve(
                     let target = next.inode.readlink_by(ctx)?;
                     let parsed = path::parse(&target)?;
                     if parsed.absolute {
+                        ctx.resolve.absolute()?;
                         cur = ctx.root.clone();
                     }
                     if is_last && parsed.trailing_slash {
@@ -165,6 +181,7 @@ fn resolve(
             }
         }
     }
+    ctx.resolve.crossed(mount, cur.mount.id)?;
     if must_dir && !cur.is_dir() {
         return Err(Errno::ENOTDIR);
     }
@@ -308,6 +325,7 @@ pub fn open_at(
         };
         match lookup_child(ctx, &p.dir, &name) {
             Ok(existing) => {
+                ctx.resolve.crossed(p.dir.mount.id, existing.mount.id)?;
                 if flags & libc::O_EXCL != 0 {
                     return Err(Errno::EEXIST);
                 }
@@ -347,6 +365,18 @@ pub fn open_at(
             AtTarget::File(f) => return reopen(f, flags),
         }
     };
+    open_resolved(ctx, d, flags, created)
+}
+
+/// The checks and the open of a file found already (open_at's second
+/// half; all of open_by_handle_at's open). `created`: open_at just made it.
+pub fn open_resolved(
+    ctx: &Ctx<'_>,
+    d: Arc<Dentry>,
+    flags: i32,
+    created: bool,
+) -> Result<Arc<File>, Errno> {
+    let path_only = flags & libc::O_PATH != 0;
     let fmode = d.mode();
     if is_symlink(fmode) && !path_only {
         // Only O_NOFOLLOW leaves a final symlink unresolved.

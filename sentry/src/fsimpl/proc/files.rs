@@ -58,7 +58,12 @@ pub(super) fn file_of(t: &Target, name: &str) -> Result<GenInode, Errno> {
                 name,
                 0o444,
                 Arc::new(move || {
-                    let vfs = t2.state.vfs.upgrade().ok_or(Errno::ENOENT)?;
+                    // The target's mount namespace's table (the table
+                    // this procfs was made over when no task is there).
+                    let vfs: Arc<crate::vfs::Vfs> = match t2.namespaces() {
+                        Ok(ns) => (*ns.mnt).clone(),
+                        Err(_) => t2.state.vfs.upgrade().ok_or(Errno::ENOENT)?,
+                    };
                     Ok(if info {
                         super::mountinfo_text(&vfs)
                     } else {
@@ -134,7 +139,7 @@ pub(super) fn file_of(t: &Target, name: &str) -> Result<GenInode, Errno> {
         ),
         "cgroup" => t.file(name, 0o444, simple("0::/\n")),
         "loginuid" | "sessionid" => t.file(name, 0o444, simple("4294967295\n")),
-        "uid_map" | "gid_map" => t.file(name, 0o444, simple("         0          0 4294967295\n")),
+        "uid_map" | "gid_map" | "setgroups" => super::userns::file(t, name)?,
         "wchan" => t.file(name, 0o444, simple("0")),
         "io" => t.file(
             name,

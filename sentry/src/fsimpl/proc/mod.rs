@@ -25,12 +25,14 @@ pub mod system;
 mod sysvipc;
 mod target;
 pub mod task;
+mod userns;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::errno::Errno;
+use crate::kernel::namespaces::Namespaces;
 use crate::kernel::{Kernel, Task, ThreadGroup};
 use crate::vfs::ops::{AtTarget, Ctx};
 use crate::vfs::{DirEntry, FdTable, FileOps, Inode, InodeRef, SetAttr, Time, Vfs};
@@ -107,7 +109,7 @@ fn parse_fd(name: &[u8]) -> Option<i32> {
 
 /// State shared by every node of one procfs.
 pub(crate) struct ProcState {
-    vfs: Weak<Vfs>,
+    pub(super) vfs: Weak<Vfs>,
     /// The kernel, learnt from the first task that looks (procfs is made
     /// before the kernel that will own it).
     kernel: Mutex<Weak<Kernel>>,
@@ -245,7 +247,12 @@ struct ProcRoot {
 }
 
 impl ProcRoot {
-    fn static_lookup(&self, name: &[u8], k: Option<&Arc<Kernel>>) -> Result<InodeRef, Errno> {
+    fn static_lookup(
+        &self,
+        name: &[u8],
+        k: Option<&Arc<Kernel>>,
+        ns: Option<&Arc<Namespaces>>,
+    ) -> Result<InodeRef, Errno> {
         let key = |n: &str| path_ino(&format!("proc:/{n}"));
         match name {
             b"self" => Ok(Arc::new(SelfLink {
@@ -258,7 +265,7 @@ impl ProcRoot {
             })),
             b"mounts" => Ok(TextLink::new(key("mounts"), b"self/mounts")),
             b"net" => Ok(TextLink::new(key("net"), b"self/net")),
-            _ => system::lookup(&self.state, k, name),
+            _ => system::lookup(&self.state, k, ns, name),
         }
     }
 }
@@ -275,14 +282,22 @@ impl Inode for ProcRoot {
     }
     fn lookup(&self, name: &[u8]) -> Result<InodeRef, Errno> {
         let k = self.state.kernel(None);
-        self.static_lookup(name, k.as_ref())
+        let ns = k.as_ref().map(|k| k.init_ns.clone());
+        self.static_lookup(name, k.as_ref(), ns.as_ref())
     }
     fn lookup_by(&self, name: &[u8], ctx: &Ctx<'_>) -> Result<InodeRef, Errno> {
         let k = self.state.kernel(Some(ctx));
         if let (Some(pid), Some(k)) = (parse_num(name), k.as_ref()) {
             return task::pid_dir(&self.state, k, pid).ok_or(Errno::ENOENT);
         }
-        self.static_lookup(name, k.as_ref())
+        // What /proc/sys and /proc/sysvipc show is the looker's UTS and
+        // IPC namespaces'.
+        let ns = ctx
+            .caller
+            .and_then(Task::of)
+            .map(|t| t.ns.clone())
+            .or_else(|| k.as_ref().map(|k| k.init_ns.clone()));
+        self.static_lookup(name, k.as_ref(), ns.as_ref())
     }
     fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
         let mut v = vec![

@@ -60,10 +60,10 @@ impl Inode for NetDir {
     fn lookup(&self, name: &[u8]) -> Result<InodeRef, Errno> {
         let t = self.t.clone();
         let gen: GenFn = match name {
-            b"unix" => Arc::new(move || Ok(t.kernel()?.unix_names.proc_net_unix())),
+            b"unix" => Arc::new(move || Ok(t.net_ns()?.unix_names.proc_net_unix())),
             _ => {
                 let text = stack_file(name).ok_or(Errno::ENOENT)?;
-                Arc::new(move || Ok(text(&t.kernel()?.net).into_bytes()))
+                Arc::new(move || Ok(text(&t.net_ns()?.stack).into_bytes()))
             }
         };
         let path = format!("net/{}", String::from_utf8_lossy(name));

@@ -12,6 +12,7 @@ use super::{entry, path_ino, GenFn, GenInode, Node, ProcState, TreeDir, WriteFn}
 use crate::errno::Errno;
 use crate::kernel::ipc::msg::{MSGMAX, MSGMNB, MSGMNI};
 use crate::kernel::ipc::sem::{SEMMNI, SEMMNS, SEMMSL, SEMOPM};
+use crate::kernel::namespaces::{Namespaces, NetNs, UtsNs};
 use crate::kernel::uts::{RELEASE, VERSION};
 use crate::kernel::Kernel;
 use crate::vfs::{DirEntry, InodeRef};
@@ -61,6 +62,7 @@ pub(crate) fn cpu_list(n: usize) -> String {
 pub(super) fn lookup(
     state: &Arc<ProcState>,
     k: Option<&Arc<Kernel>>,
+    ns: Option<&Arc<Namespaces>>,
     name: &[u8],
 ) -> Result<InodeRef, Errno> {
     let name = std::str::from_utf8(name).map_err(|_| Errno::ENOENT)?;
@@ -68,12 +70,12 @@ pub(super) fn lookup(
     if name == "sys" {
         return Ok(Arc::new(TreeDir {
             key: "proc:/sys".into(),
-            children: Arc::new(sys_tree(state, k)),
+            children: Arc::new(sys_tree(state, k, ns)),
             magic: libc::PROC_SUPER_MAGIC,
         }));
     }
     if name == "sysvipc" {
-        return Ok(super::sysvipc::dir(k));
+        return Ok(super::sysvipc::dir(ns.map(|n| &n.ipc)));
     }
     if !FILES.contains(&name) {
         return Err(Errno::ENOENT);
@@ -320,10 +322,10 @@ fn fixed(dir: &str, name: &str, value: &str) -> (String, Node) {
 
 /// kernel/hostname and kernel/domainname: read and written like
 /// sethostname(2) (at most 64 bytes; the file mode keeps others out).
-fn uts_name(k: Option<&Arc<Kernel>>, name: &str, domain: bool) -> (String, Node) {
-    let wk = k.map(Arc::downgrade).unwrap_or_default();
+fn uts_name(uts: Option<&Arc<UtsNs>>, name: &str, domain: bool) -> (String, Node) {
+    let wk = uts.map(Arc::downgrade).unwrap_or_default();
     let wk2 = wk.clone();
-    let slot = move |k: &Kernel| -> Vec<u8> {
+    let slot = move |k: &UtsNs| -> Vec<u8> {
         if domain {
             k.domainname.lock().unwrap().clone()
         } else {
@@ -351,7 +353,63 @@ fn uts_name(k: Option<&Arc<Kernel>>, name: &str, domain: bool) -> (String, Node)
     (name.to_string(), Node::File(Arc::new(g)))
 }
 
-fn sys_tree(state: &Arc<ProcState>, k: Option<&Arc<Kernel>>) -> Vec<(String, Node)> {
+/// net/ipv4/tcp_syn_retries: the reader's network namespace's stack's,
+/// read and written as Linux's (1 to 127, else EINVAL).
+fn syn_retries(net: Option<&Arc<NetNs>>) -> (String, Node) {
+    let wn = net.map(Arc::downgrade).unwrap_or_default();
+    let wn2 = wn.clone();
+    let gen: GenFn = Arc::new(move || {
+        let n = wn.upgrade().ok_or(Errno::ENOENT)?;
+        Ok(format!("{}\n", n.stack.tcp_syn_retries()).into_bytes())
+    });
+    let write: WriteFn = Arc::new(move |buf: &[u8]| {
+        let n = wn2.upgrade().ok_or(Errno::ENOENT)?;
+        let text = std::str::from_utf8(buf).map_err(|_| Errno::EINVAL)?;
+        let v: i64 = text.trim().parse().map_err(|_| Errno::EINVAL)?;
+        n.stack
+            .set_tcp_syn_retries(v)
+            .map_err(crate::net::inet::errno)
+    });
+    let ino = path_ino("proc:/sys/net/ipv4/tcp_syn_retries");
+    let mut g = GenInode::new(ino, 0o644, gen).not_seq();
+    g.write = Some(write);
+    ("tcp_syn_retries".to_string(), Node::File(Arc::new(g)))
+}
+
+/// fs/aio-nr (the events of every AIO context, read-only) and
+/// fs/aio-max-nr (their limit, written as Linux's proc_doulongvec_minmax:
+/// a decimal number, EINVAL otherwise).
+fn aio_count(k: Option<&Arc<Kernel>>, name: &str, writable: bool) -> (String, Node) {
+    let wk = k.map(Arc::downgrade).unwrap_or_default();
+    let ww = wk.clone();
+    let gen: GenFn = Arc::new(move || {
+        let k = wk.upgrade().ok_or(Errno::ENOENT)?;
+        let l = k.aio_limits.lock().unwrap();
+        Ok(format!("{}\n", if writable { l.max } else { l.nr }).into_bytes())
+    });
+    let mode = if writable { 0o644 } else { 0o444 };
+    let mut g = GenInode::new(path_ino(&format!("proc:/sys/fs/{name}")), mode, gen).not_seq();
+    if writable {
+        let write: WriteFn = Arc::new(move |buf: &[u8]| {
+            let k = ww.upgrade().ok_or(Errno::ENOENT)?;
+            let v: u64 = std::str::from_utf8(buf)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .ok_or(Errno::EINVAL)?;
+            k.aio_limits.lock().unwrap().max = v;
+            Ok(())
+        });
+        g.write = Some(write);
+    }
+    (name.to_string(), Node::File(Arc::new(g)))
+}
+
+fn sys_tree(
+    state: &Arc<ProcState>,
+    k: Option<&Arc<Kernel>>,
+    ns: Option<&Arc<Namespaces>>,
+) -> Vec<(String, Node)> {
+    let uts = ns.map(|n| &n.uts);
     let uuid: GenFn = Arc::new(|| Ok(format!("{}\n", super::random_uuid()).into_bytes()));
     let random = Node::dir(vec![
         fixed("kernel/random", "boot_id", &state.boot_id),
@@ -366,8 +424,8 @@ fn sys_tree(state: &Arc<ProcState>, k: Option<&Arc<Kernel>>) -> Vec<(String, Nod
     ]);
     let mut kernel = vec![
         fixed("kernel", "cap_last_cap", &CAP_LAST_CAP.to_string()),
-        uts_name(k, "domainname", true),
-        uts_name(k, "hostname", false),
+        uts_name(uts, "domainname", true),
+        uts_name(uts, "hostname", false),
         fixed("kernel", "msgmax", &MSGMAX.to_string()),
         fixed("kernel", "msgmnb", &MSGMNB.to_string()),
         fixed("kernel", "msgmni", &MSGMNI.to_string()),
@@ -388,7 +446,7 @@ fn sys_tree(state: &Arc<ProcState>, k: Option<&Arc<Kernel>>) -> Vec<(String, Nod
         fixed("kernel", "threads-max", "1048576"),
         fixed("kernel", "version", VERSION),
     ];
-    kernel.extend(super::sysvipc::shm_sysctls(k));
+    kernel.extend(super::sysvipc::shm_sysctls(ns.map(|n| &n.ipc)));
     kernel.sort_by(|a, b| a.0.cmp(&b.0));
     let kernel = Node::dir(kernel);
     let vm = Node::dir(vec![
@@ -414,15 +472,23 @@ fn sys_tree(state: &Arc<ProcState>, k: Option<&Arc<Kernel>>) -> Vec<(String, Nod
         ])
     };
     let fs = Node::dir(vec![
+        aio_count(k, "aio-max-nr", true),
+        aio_count(k, "aio-nr", false),
         fixed("fs", "file-max", "9223372036854775807"),
         ("mqueue".into(), mqueue),
         fixed("fs", "nr_open", "1048576"),
         fixed("fs", "pipe-max-size", "1048576"),
     ]);
-    let net = Node::dir(vec![(
-        "core".into(),
-        Node::dir(vec![fixed("net/core", "somaxconn", "4096")]),
-    )]);
+    let net = Node::dir(vec![
+        (
+            "core".into(),
+            Node::dir(vec![fixed("net/core", "somaxconn", "4096")]),
+        ),
+        (
+            "ipv4".into(),
+            Node::dir(vec![syn_retries(ns.map(|n| &n.net))]),
+        ),
+    ]);
     vec![
         ("fs".into(), fs),
         ("kernel".into(), kernel),

@@ -62,6 +62,19 @@ impl Target {
         self.kernel.upgrade().ok_or(Errno::ESRCH)
     }
 
+    /// The namespaces of the task the directory is about (a zombie has
+    /// none: ESRCH).
+    pub(super) fn namespaces(&self) -> Result<Arc<crate::kernel::namespaces::Namespaces>, Errno> {
+        let task = self.snap()?.task.ok_or(Errno::ESRCH)?;
+        let ns = task.ns.lock().unwrap().clone();
+        Ok(ns)
+    }
+
+    /// Its network namespace (/proc/PID/net is the target's).
+    pub(super) fn net_ns(&self) -> Result<Arc<crate::kernel::namespaces::NetNs>, Errno> {
+        Ok(self.namespaces()?.net.clone())
+    }
+
     pub(super) fn snap(&self) -> Result<Snap, Errno> {
         let tg = self.tg()?;
         let (task, tids) = {

@@ -18,25 +18,31 @@ use super::{
     TextLink,
 };
 use crate::errno::Errno;
+use crate::kernel::namespaces::nsfs::NsFile;
+use crate::kernel::namespaces::{NsRef, PROC_CGROUP_INIT_INO, PROC_PID_INIT_INO};
 use crate::kernel::{Kernel, Task, ThreadGroup};
 use crate::mm::MemoryManager;
 use crate::vfs::ops::{self, AtTarget, Ctx};
 use crate::vfs::{DirEntry, FdTable, File, FileOps, FsContext, Inode, InodeRef};
 
-/// Namespace inode numbers the ns/ links show (Linux's initial ones):
-/// the sandbox has one of each.
-const NAMESPACES: [(&str, &str, u64); 10] = [
-    ("cgroup", "cgroup", 4026531835),
-    ("ipc", "ipc", 4026531839),
-    ("mnt", "mnt", 4026531841),
-    ("net", "net", 4026531840),
-    ("pid", "pid", 4026531836),
-    ("pid_for_children", "pid", 4026531836),
-    ("time", "time", 4026531834),
-    ("time_for_children", "time", 4026531834),
-    ("user", "user", 4026531837),
-    ("uts", "uts", 4026531838),
+/// The ns/ links: the kinds the Sentry gives per task (None: the task's
+/// own, a link to its namespace file), and the kinds it has one of
+/// (Linux's initial inode numbers).
+const NAMESPACES: [(&str, &str, Option<u64>); 10] = [
+    ("cgroup", "cgroup", Some(PROC_CGROUP_INIT_INO)),
+    ("ipc", "ipc", None),
+    ("mnt", "mnt", None),
+    ("net", "net", None),
+    ("pid", "pid", Some(PROC_PID_INIT_INO)),
+    ("pid_for_children", "pid", Some(PROC_PID_INIT_INO)),
+    ("time", "time", Some(PROC_TIME_INIT_INO)),
+    ("time_for_children", "time", Some(PROC_TIME_INIT_INO)),
+    ("user", "user", None),
+    ("uts", "uts", None),
 ];
+
+/// Linux's initial time namespace's number.
+const PROC_TIME_INIT_INO: u64 = 0xEFFF_FFFA;
 
 /// The inode number of /proc/PID (tid None) or /proc/PID/task/TID.
 pub(super) fn dir_ino(pid: i32, tid: Option<i32>) -> u64 {
@@ -85,7 +91,7 @@ pub fn process_of_dir(f: &File) -> Option<Arc<ThreadGroup>> {
     dir.t.tg.upgrade()
 }
 
-const PID_ENTRIES: [(&str, u8); 33] = [
+const PID_ENTRIES: [(&str, u8); 34] = [
     ("auxv", libc::DT_REG),
     ("cgroup", libc::DT_REG),
     ("cmdline", libc::DT_REG),
@@ -111,6 +117,7 @@ const PID_ENTRIES: [(&str, u8); 33] = [
     ("sched", libc::DT_REG),
     ("schedstat", libc::DT_REG),
     ("sessionid", libc::DT_REG),
+    ("setgroups", libc::DT_REG),
     ("smaps", libc::DT_REG),
     ("stat", libc::DT_REG),
     ("statm", libc::DT_REG),
@@ -153,7 +160,7 @@ impl PidDir {
                 ids,
             }),
             "net" => Arc::new(super::net::NetDir { ino, t }),
-            "ns" => Arc::new(NsDir { ino, ids }),
+            "ns" => Arc::new(NsDir { ino, ids, t }),
             "task" => {
                 if t.is_task_entry() {
                     return Err(Errno::ENOENT);
@@ -415,6 +422,7 @@ impl Inode for FdInfoDir {
 struct NsDir {
     ino: u64,
     ids: (u32, u32),
+    t: Target,
 }
 
 impl Inode for NsDir {
@@ -428,15 +436,29 @@ impl Inode for NsDir {
         Ok(owned_attrs(self.ino, self.mode(), 2, self.ids))
     }
     fn lookup(&self, name: &[u8]) -> Result<InodeRef, Errno> {
-        let (i, (_, kind, nsino)) = NAMESPACES
+        let (i, (_, kind, fixed)) = NAMESPACES
             .iter()
             .enumerate()
             .find(|(_, (n, _, _))| n.as_bytes() == name)
             .ok_or(Errno::ENOENT)?;
-        Ok(TextLink::new(
-            self.ino.wrapping_add(1 + i as u64),
-            format!("{kind}:[{nsino}]").as_bytes(),
-        ))
+        let ino = self.ino.wrapping_add(1 + i as u64);
+        if let Some(nsino) = fixed {
+            return Ok(TextLink::new(ino, format!("{kind}:[{nsino}]").as_bytes()));
+        }
+        let task = self.t.snap()?.task.ok_or(Errno::ENOENT)?;
+        let user = task.creds.lock().unwrap().user_ns.0.clone();
+        let ns = task
+            .ns
+            .lock()
+            .unwrap()
+            .get(name, &user)
+            .ok_or(Errno::ENOENT)?;
+        Ok(Arc::new(NsLink {
+            ino,
+            ns,
+            ids: self.ids,
+            t: self.t.clone(),
+        }))
     }
     fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
         Ok(NAMESPACES
@@ -453,5 +475,47 @@ impl Inode for NsDir {
     }
     fn open(self: Arc<Self>, _flags: i32) -> Result<Arc<dyn FileOps>, Errno> {
         Ok(Arc::new(super::super::DirFile))
+    }
+}
+
+/// /proc/PID/ns/KIND of a kind the task has its own of: reads as
+/// `kind:[inode]`, opens (and stats) as the namespace's file.
+struct NsLink {
+    ino: u64,
+    ns: NsRef,
+    ids: (u32, u32),
+    t: Target,
+}
+
+impl Inode for NsLink {
+    fn ino(&self) -> u64 {
+        self.ino
+    }
+    fn mode(&self) -> u32 {
+        libc::S_IFLNK | 0o777
+    }
+    fn stat(&self) -> Result<libc::stat, Errno> {
+        Ok(owned_attrs(self.ino, self.mode(), 1, self.ids))
+    }
+    fn readlink(&self) -> Result<Vec<u8>, Errno> {
+        Ok(self.ns.link_text().into_bytes())
+    }
+    fn readlink_by(&self, ctx: &Ctx<'_>) -> Result<Vec<u8>, Errno> {
+        if !self.t.may_inspect(ctx) {
+            return Err(Errno::EACCES);
+        }
+        self.readlink()
+    }
+    fn magic(&self, ctx: &Ctx<'_>) -> Option<Result<AtTarget, Errno>> {
+        if !self.t.may_inspect(ctx) {
+            return Some(Err(Errno::EACCES));
+        }
+        Some(Ok(AtTarget::File(NsFile::open(
+            self.ns.clone(),
+            libc::O_RDONLY | crate::vfs::O_LARGEFILE,
+        ))))
+    }
+    fn open(self: Arc<Self>, _flags: i32) -> Result<Arc<dyn FileOps>, Errno> {
+        Err(Errno::ELOOP)
     }
 }

@@ -69,7 +69,13 @@ impl SysRoot {
     fn tree(&self, ctx: Option<&Ctx<'_>>) -> TreeDir {
         let k = self.kernel(ctx);
         let cpus = k.as_ref().map_or(1, |k| k.config.cpus.max(1));
-        let interfaces = k.map(|k| k.net.interfaces()).unwrap_or_default();
+        // /sys/class/net lists the looker's network namespace's interfaces.
+        let net = ctx
+            .and_then(|c| c.caller)
+            .and_then(Task::of)
+            .map(|t| t.ns.net.clone())
+            .or_else(|| k.map(|k| k.init_ns.net.clone()));
+        let interfaces = net.map(|n| n.stack.interfaces()).unwrap_or_default();
         TreeDir {
             key: "sys:/".into(),
             children: Arc::new(tree(cpus, &interfaces)),

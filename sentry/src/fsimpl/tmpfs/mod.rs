@@ -31,6 +31,7 @@ use crate::vfs::{
 
 pub mod devtmpfs;
 pub mod fs_type;
+mod handle;
 mod regular;
 pub mod seals;
 
@@ -64,6 +65,8 @@ pub struct Tmpfs {
     /// Where file data lives: the memory file of the kernel that made
     /// this filesystem.
     memfile: Arc<MemoryFile>,
+    /// The files that gave out a handle, for open_by_handle_at.
+    handles: handle::Handles,
 }
 
 impl Tmpfs {
@@ -86,6 +89,7 @@ impl Tmpfs {
             inodes: AtomicU64::new(0),
             rename_lock: Mutex::new(()),
             memfile: memfile.clone(),
+            handles: handle::Handles::new(),
         });
         TmpInode::new(
             &fs,
@@ -141,11 +145,16 @@ pub struct TmpInode {
     fifo: std::sync::OnceLock<Arc<super::pipe::Pipe>>,
     /// Shared mappings that may write (`seals::WritableMap`).
     writable_maps: Arc<std::sync::atomic::AtomicUsize>,
+    /// Whether `fs.handles` knows this file.
+    has_handle: std::sync::atomic::AtomicBool,
 }
 
 impl Drop for TmpInode {
     fn drop(&mut self) {
         self.fs.inodes.fetch_sub(1, Ordering::Relaxed);
+        if *self.has_handle.get_mut() {
+            self.fs.handles.forget(self.ino);
+        }
         let st = self.st.get_mut().unwrap_or_else(|e| e.into_inner());
         if let Data::Reg(r) = &st.data {
             self.fs.pages.fetch_sub(r.pages, Ordering::Relaxed);
@@ -177,6 +186,7 @@ impl TmpInode {
             me: me.clone(),
             fifo: std::sync::OnceLock::new(),
             writable_maps: Arc::default(),
+            has_handle: Default::default(),
             st: Mutex::new(State {
                 perm: perm & 0o7777,
                 uid: owner.uid,
@@ -473,6 +483,14 @@ impl TmpInode {
 impl Inode for TmpInode {
     fn ino(&self) -> u64 {
         self.ino
+    }
+
+    fn handle(&self) -> Result<crate::vfs::handle::FileHandle, Errno> {
+        Ok(self.encode_handle())
+    }
+
+    fn by_handle(&self, h: &crate::vfs::handle::FileHandle) -> Result<InodeRef, Errno> {
+        self.decode_handle(h)
     }
 
     fn mode(&self) -> u32 {

@@ -37,8 +37,18 @@ impl IpcNamespace {
 }
 
 impl Who {
-    /// The task as IPC permission checks see it.
+    /// The task as IPC permission checks see it: its capabilities are
+    /// those it holds in the user namespace owning its IPC namespace.
     pub fn of(t: &Task) -> Who {
-        Who::new(&t.creds(), t.tgid())
+        let creds = t.creds();
+        let mut who = Who::new(&creds, t.tgid());
+        let owner = &t.ns.ipc.owner;
+        who.caps = crate::caps::CapSet::EMPTY;
+        for cap in 0..=crate::caps::CAP_LAST_CAP {
+            if creds.capable_in(owner, cap) {
+                who.caps = who.caps.with(cap);
+            }
+        }
+        who
     }
 }

@@ -261,6 +261,26 @@ pub fn unlink(k: &Kernel, l: &Arc<Link>) {
     }
 }
 
+/// A tracee that took its leader's id at execve (`exec.rs`) stays traced
+/// under its new handle: its link is made anew with the new id and the
+/// old link's state.
+pub fn move_tracee(k: &Kernel, old: &Arc<TaskHandle>, new: &Arc<TaskHandle>) {
+    let Some(l) = old.ptrace.link() else { return };
+    let state = std::mem::take(&mut *l.state.lock().unwrap());
+    let moved = Arc::new(Link {
+        tracee_tid: new.tid,
+        tracee: Arc::downgrade(new),
+        tracee_tg: new.tg.clone(),
+        tracer_tid: l.tracer_tid,
+        tracer_tg: l.tracer_tg.clone(),
+        state: Mutex::new(state),
+    });
+    k.ptrace.remove(&l);
+    old.ptrace.set(None);
+    k.ptrace.add(moved.clone());
+    new.ptrace.set(Some(moved));
+}
+
 /// ptrace_may_access for attaching: the same user and group throughout,
 /// or CAP_SYS_PTRACE.
 fn may_attach(t: &Task, target: &TaskHandle) -> bool {
@@ -331,6 +351,9 @@ impl Task {
             target.ptrace.traced.store(true, Ordering::Release);
             *g = Some(l.clone());
         }
+        // Belt and braces: a tracer sees calls only after a stop, which
+        // takes a new snapshot anyway.
+        target.revoke_guest_answers();
         self.kernel.ptrace.add(l);
         if seize.is_none() {
             target.send(SigInfo::user(

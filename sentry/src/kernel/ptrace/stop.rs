@@ -285,14 +285,16 @@ impl Task {
 
     /// After a successful execve: PTRACE_EVENT_EXEC, or for a tracee
     /// attached the old way without that option, a SIGTRAP.
-    pub fn ptrace_exec(&mut self) {
+    pub fn ptrace_exec(&mut self, former_tid: i32) {
         let Some(l) = self.ptrace_link() else { return };
         let (opt, seized) = {
             let s = l.state.lock().unwrap();
             (s.options, s.seized)
         };
         if opt & libc::PTRACE_O_TRACEEXEC as u32 != 0 {
-            let tid = self.tid as u64;
+            // The message is the id the thread had before (a thread
+            // other than the leader took the leader's).
+            let tid = former_tid as u64;
             self.ptrace_event(libc::PTRACE_O_TRACEEXEC, libc::PTRACE_EVENT_EXEC, tid);
         } else if !seized {
             self.handle

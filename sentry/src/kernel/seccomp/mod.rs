@@ -283,6 +283,9 @@ pub fn attach(t: &Task, prog: Vec<bpf::Insn>, flags: FilterFlags) -> SysResult {
             if nnp {
                 h.creds.lock().unwrap().no_new_privs = true;
             }
+            // Its calls must meet the filter from now on, also those a
+            // platform would answer in place.
+            h.revoke_guest_answers();
         }
     }
     sc.set(new);

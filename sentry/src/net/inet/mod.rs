@@ -14,6 +14,7 @@
 //! * [`sockaddr`]: `sockaddr_in` / `sockaddr_in6` bytes.
 
 mod ancillary;
+mod multicast;
 pub mod options;
 mod raw;
 pub mod sockaddr;

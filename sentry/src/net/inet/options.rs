@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use super::{ancillary, errno, raw, InetSocket};
+use super::{ancillary, errno, multicast, raw, InetSocket};
 use crate::errno::Errno;
 use crate::net::socket::{int_bytes, int_option, timeval_bytes, timeval_option};
 
@@ -70,24 +70,6 @@ const KEPT: &[(i32, i32, i32, &str)] = &[
         "acknowledgements are never delayed",
     ),
     (
-        libc::IPPROTO_TCP,
-        libc::TCP_USER_TIMEOUT,
-        0,
-        "the stack's own retransmit limit applies",
-    ),
-    (
-        libc::IPPROTO_IP,
-        libc::IP_RECVERR,
-        0,
-        "no ICMP errors are queued",
-    ),
-    (
-        libc::IPPROTO_IPV6,
-        libc::IPV6_RECVERR,
-        0,
-        "no ICMP errors are queued",
-    ),
-    (
         libc::IPPROTO_IP,
         libc::IP_RECVOPTS,
         0,
@@ -130,6 +112,9 @@ fn kept_default(level: i32, name: i32) -> Option<i32> {
 
 pub(super) fn get(s: &InetSocket, level: i32, name: i32) -> Result<Vec<u8>, Errno> {
     if let Some(r) = raw::get(s, level, name) {
+        return r;
+    }
+    if let Some(r) = multicast::get(s, level, name) {
         return r;
     }
     if let Some(v) = ancillary::get(s.lock().wanted, s.v6, level, name) {
@@ -179,6 +164,14 @@ pub(super) fn get(s: &InetSocket, level: i32, name: i32) -> Result<Vec<u8>, Errn
         (libc::IPPROTO_TCP, libc::TCP_MAXSEG) if s.is_stream() => int_bytes(536),
         (libc::IPPROTO_TCP, libc::TCP_INFO) if s.is_stream() => tcp_info(s),
         (libc::IPPROTO_TCP, libc::TCP_CONGESTION) if s.is_stream() => b"reno\0".to_vec(),
+        (libc::IPPROTO_TCP, libc::TCP_SYNCNT) if s.is_stream() => {
+            int_bytes(i32::from(s.ep.syn_retries()))
+        }
+        (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT) if s.is_stream() => {
+            int_bytes(o.user_timeout.map_or(0, |d| d.as_millis() as i32))
+        }
+        (libc::IPPROTO_IP, libc::IP_RECVERR) => int_bytes(i32::from(o.recv_err)),
+        (libc::IPPROTO_IPV6, libc::IPV6_RECVERR) if s.v6 => int_bytes(i32::from(o.recv_err)),
         (libc::IPPROTO_IP, libc::IP_TTL) if !s.v6 => int_bytes(i32::from(o.ttl)),
         (libc::IPPROTO_IP, libc::IP_TTL) => int_bytes(i32::from(o.v4_ttl)),
         (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS) if s.v6 => int_bytes(i32::from(o.ttl)),
@@ -249,6 +242,9 @@ pub(super) fn set(s: &InetSocket, level: i32, name: i32, val: &[u8]) -> Result<(
     if let Some(r) = raw::set(s, level, name, val) {
         return r;
     }
+    if let Some(r) = multicast::set(s, level, name, val) {
+        return r;
+    }
     let wanted = s.lock().wanted;
     if let Some(w) = ancillary::set(wanted, s.v6, level, name, val) {
         s.lock().wanted = w?;
@@ -316,6 +312,31 @@ pub(super) fn set(s: &InetSocket, level: i32, name: i32, val: &[u8]) -> Result<(
                 return Err(Errno::EINVAL);
             }
             return endpoint(s, |o| o.keep_count = n as u32);
+        }
+        (libc::IPPROTO_TCP, libc::TCP_SYNCNT) if s.is_stream() => {
+            let n = int_option(val)?;
+            if !(1..=i32::from(netstack::stack::MAX_SYN_RETRIES)).contains(&n) {
+                return Err(Errno::EINVAL);
+            }
+            return endpoint(s, |o| o.syn_retries = Some(n as u8));
+        }
+        (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT) if s.is_stream() => {
+            let ms = int_option(val)?;
+            if ms < 0 {
+                return Err(Errno::EINVAL);
+            }
+            let t = (ms > 0).then(|| Duration::from_millis(ms as u64));
+            return endpoint(s, |o| o.user_timeout = t);
+        }
+        // Errors become the socket's pending error; nothing is queued
+        // for MSG_ERRQUEUE (see `netstack::Options::recv_err`).
+        (libc::IPPROTO_IP, libc::IP_RECVERR) => {
+            let b = bool_option(val)?;
+            return endpoint(s, |o| o.recv_err = b);
+        }
+        (libc::IPPROTO_IPV6, libc::IPV6_RECVERR) if s.v6 => {
+            let b = bool_option(val)?;
+            return endpoint(s, |o| o.recv_err = b);
         }
         (libc::IPPROTO_IP, libc::IP_TTL) if !s.v6 => {
             let ttl = hops(int_option(val)?)?;

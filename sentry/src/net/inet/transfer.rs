@@ -64,7 +64,15 @@ pub(super) fn send(
                     return progress(sent, Errno::EPIPE);
                 }
             }
-            Err(e) => return progress(sent, errno(e)),
+            Err(e) => {
+                // The connection's error, met after some bytes went: those
+                // are the answer, the error the next call's.
+                let own = !matches!(e, netstack::Errno::EFAULT | netstack::Errno::EPIPE);
+                if sent > 0 && s.is_stream() && own {
+                    s.ep.restore_error(e);
+                }
+                return progress(sent, errno(e));
+            }
         }
         if nonblock {
             return progress(sent, Errno::EAGAIN);

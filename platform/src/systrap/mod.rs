@@ -1,0 +1,123 @@
+//! The systrap platform: application threads are threads of stub
+//! processes, as under ptrace, but not traced while they run. Each runs
+//! under a seccomp filter that traps every system call (`RET_TRAP`)
+//! except the stub's own, and the stub's signal handler hands the event
+//! to the Sentry through memory both share: a seccomp trap and a
+//! shared-memory handoff instead of a ptrace stop.
+//!
+//! * `stub.rs`: the stub code page (the handler, the syscall thread, a
+//!   new thread's start);
+//! * `region.rs`: the per-thread shared regions;
+//! * `filter.rs`: the application threads' seccomp filter;
+//! * `frame.rs`: the signal frame as registers and XSAVE image;
+//! * `wait.rs`: spinning and sleeping on the Sentry's side;
+//! * `space.rs`: a stub process, its set-up and its syscall thread;
+//! * `context.rs`: an application thread and the events.
+
+mod context;
+mod filter;
+mod frame;
+mod region;
+mod space;
+mod stub;
+mod wait;
+
+use std::os::fd::RawFd;
+
+use crate::{Context, Platform, PlatformError, Result, Vdso};
+
+pub use filter::STUB_CALLS;
+
+/// The host signal that interrupts a running stub thread (as under
+/// ptrace: stubs never have children, so the kernel never sends it).
+pub const INTERRUPT_SIGNAL: i32 = crate::ptrace::INTERRUPT_SIGNAL;
+
+/// `HWCAP2_FSGSBASE` in AT_HWCAP2: user code may run rdfsbase/wrfsbase.
+const HWCAP2_FSGSBASE: u64 = 1 << 1;
+
+/// Checks the host can run the platform and prepares it while host paths
+/// are visible (the ptrace stub layout, the shared regions).
+pub fn prepare() -> Result<()> {
+    static PREPARED: std::sync::OnceLock<Result<()>> = std::sync::OnceLock::new();
+    *PREPARED.get_or_init(check_and_prepare)
+}
+
+/// The CPUs the sandbox may use, as the Sentry had them at start (before
+/// any thread was pinned: `allowed_cpus` answers for the calling thread).
+pub(crate) fn sandbox_cpus() -> &'static [usize] {
+    static CPUS: std::sync::OnceLock<Vec<usize>> = std::sync::OnceLock::new();
+    CPUS.get_or_init(crate::cpus::allowed_cpus)
+}
+
+fn check_and_prepare() -> Result<()> {
+    sandbox_cpus();
+    let trap = libc::SECCOMP_RET_TRAP;
+    // SAFETY: SECCOMP_GET_ACTION_AVAIL reads one u32.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_GET_ACTION_AVAIL,
+            0,
+            &trap as *const u32,
+        )
+    };
+    if r != 0 {
+        return Err(PlatformError {
+            op: "seccomp filters with SECCOMP_RET_TRAP are not available on this host \
+                 (a kernel without CONFIG_SECCOMP_FILTER?); use --platform=ptrace",
+            errno: nix::errno::Errno::last_raw(),
+        });
+    }
+    // SAFETY: getauxval only reads the auxiliary vector.
+    if unsafe { libc::getauxval(libc::AT_HWCAP2) } & HWCAP2_FSGSBASE == 0 {
+        return Err(PlatformError {
+            op: "the CPU or kernel does not let user code set fs_base (FSGSBASE); \
+                 use --platform=ptrace",
+            errno: libc::ENOTSUP,
+        });
+    }
+    crate::ptrace::prepare()?;
+    region::prepare(stub::code().bytes)
+}
+
+/// The systrap platform over one memory file.
+pub struct SystrapPlatform {
+    memfd: RawFd,
+    layout: space::Layout,
+}
+
+impl SystrapPlatform {
+    /// `memfd` is the memory file; it must stay open at the same number for
+    /// the platform's lifetime (stubs inherit it by number).
+    pub fn new(memfd: RawFd) -> Result<SystrapPlatform> {
+        prepare()?;
+        let layout = space::Layout::new(crate::ptrace::stub::layout()?);
+        Ok(SystrapPlatform { memfd, layout })
+    }
+}
+
+impl SystrapPlatform {
+    /// Where the stub code page is in every stub process, and its bytes
+    /// (for tests that attack it).
+    pub fn stub_code(&self) -> (u64, &'static [u8]) {
+        (self.layout.code, stub::code().bytes)
+    }
+}
+
+impl Platform for SystrapPlatform {
+    fn new_address_space(&self) -> Result<Box<dyn Context>> {
+        let space = space::Space::create(self.memfd)?;
+        let (tid, region) = space.new_thread()?;
+        Ok(Box::new(context::SystrapContext::attach(
+            space, tid, region,
+        )?))
+    }
+
+    fn max_user_address(&self) -> u64 {
+        self.layout.regions
+    }
+
+    fn vdso(&self) -> Option<Vdso> {
+        self.layout.ptrace.vdso
+    }
+}

@@ -1,0 +1,281 @@
+//! The systrap stub code: one page, mapped read-and-execute at the same
+//! address in every stub process. It holds three routines:
+//!
+//! * `handler`: the signal handler of every application thread, for
+//!   SIGSYS (a system call the thread's seccomp filter trapped), the fault
+//!   signals and the interrupt signal. It runs on the thread's alternate
+//!   stack, inside the thread's region (see `region.rs`), so the kernel's
+//!   signal frame (registers and XSAVE image) lands in memory the Sentry
+//!   shares. It posts the event, wakes the Sentry if it sleeps, waits
+//!   (spin, then futex) for the Sentry's reply in the read-only control
+//!   page, then either restores the (possibly rewritten) frame with
+//!   `rt_sigreturn` or exits the thread.
+//! * `syscall_loop`: the *syscall thread* of each stub process, which
+//!   never runs application code: it waits for a request in its read-only
+//!   control page, makes the call (mmap, munmap, mprotect, clone), posts
+//!   the result and writes its eventfd. A `clone` child starts at
+//!   `thread_start`.
+//! * `thread_start`: a new application thread sets its alternate stack,
+//!   unblocks signals, installs the application filter (whose program the
+//!   Sentry wrote in the thread's control page) and raises its first
+//!   event with `ud2`.
+//!
+//! The code uses no stack and no memory but the thread's region: the
+//! region base is the stack pointer rounded down to the region size.
+
+use super::region::{ctl, msg, KIND_EXIT, REGION_SIZE};
+
+/// Iterations of `pause` a stub thread spins before it sleeps on a futex
+/// (a few tens of microseconds: a system call the Sentry answers at once
+/// never sleeps).
+pub const SPIN: u32 = 2000;
+
+std::arch::global_asm!(
+    ".pushsection .text.runsc_systrap,\"ax\",@progbits",
+    ".balign 4096",
+    ".globl runsc_systrap_start",
+    "runsc_systrap_start:",
+    // ---- handler(signo = rdi, info = rsi, uc = rdx), on the altstack.
+    ".globl runsc_systrap_handler",
+    "runsc_systrap_handler:",
+    "mov r12, rsp",
+    "and r12, {region_mask}",
+    "lea r13, [r12 + 4096]",
+    "mov dword ptr [r13 + {m_signo}], edi",
+    "mov qword ptr [r13 + {m_info}], rsi",
+    "mov qword ptr [r13 + {m_uc}], rdx",
+    "mov r15, rdx",
+    "rdfsbase rax",
+    "mov qword ptr [r13 + {m_fs}], rax",
+    "rdgsbase rax",
+    "mov qword ptr [r13 + {m_gs}], rax",
+    "mov r14d, dword ptr [r13 + {m_seq}]",
+    "inc r14d",
+    "mov eax, r14d",
+    // Publish the event (xchg: a full barrier before reading the flag).
+    "xchg dword ptr [r13 + {m_seq}], eax",
+    "cmp dword ptr [r12 + {c_sentry_waiting}], 0",
+    "je 2f",
+    "lea rdi, [r13 + {m_seq}]",
+    "mov esi, {futex_wake}",
+    "mov edx, 1",
+    "xor r10d, r10d",
+    "xor r8d, r8d",
+    "xor r9d, r9d",
+    "mov eax, {sys_futex}",
+    "syscall",
+    "2:",
+    "mov ecx, {spin}",
+    "3:",
+    "cmp dword ptr [r12 + {c_reply}], r14d",
+    "je 5f",
+    "pause",
+    "dec ecx",
+    "jnz 3b",
+    "mov dword ptr [r13 + {m_stub_waiting}], 1",
+    "mfence",
+    "mov edx, dword ptr [r12 + {c_reply}]",
+    "cmp edx, r14d",
+    "je 4f",
+    "mov rdi, r12",
+    "mov esi, {futex_wait}",
+    "xor r10d, r10d",
+    "xor r8d, r8d",
+    "xor r9d, r9d",
+    "mov eax, {sys_futex}",
+    "syscall",
+    "4:",
+    "mov dword ptr [r13 + {m_stub_waiting}], 0",
+    "jmp 2b",
+    "5:",
+    "cmp qword ptr [r12 + {c_kind}], {kind_exit}",
+    "je 6f",
+    "mov rax, qword ptr [r12 + {c_fs}]",
+    "wrfsbase rax",
+    "mov rax, qword ptr [r12 + {c_gs}]",
+    "wrgsbase rax",
+    // rt_sigreturn reads the frame below the stack pointer: point it at
+    // the ucontext, as if the handler had returned through pretcode.
+    "mov rsp, r15",
+    "mov eax, {sys_rt_sigreturn}",
+    "syscall",
+    "ud2",
+    "6:",
+    "xor edi, edi",
+    "mov eax, {sys_exit}",
+    "syscall",
+    "ud2",
+    // ---- syscall_loop: r12 = control page, r13 = message page, r14d =
+    // the last request served.
+    ".globl runsc_systrap_syscall_loop",
+    "runsc_systrap_syscall_loop:",
+    "7:",
+    "mov ecx, {spin}",
+    "8:",
+    "mov eax, dword ptr [r12 + {c_reply}]",
+    "cmp eax, r14d",
+    "jne 10f",
+    "pause",
+    "dec ecx",
+    "jnz 8b",
+    "mov dword ptr [r13 + {m_stub_waiting}], 1",
+    "mfence",
+    "mov edx, dword ptr [r12 + {c_reply}]",
+    "cmp edx, r14d",
+    "jne 9f",
+    "mov rdi, r12",
+    "mov esi, {futex_wait}",
+    "xor r10d, r10d",
+    "xor r8d, r8d",
+    "xor r9d, r9d",
+    "mov eax, {sys_futex}",
+    "syscall",
+    "9:",
+    "mov dword ptr [r13 + {m_stub_waiting}], 0",
+    "jmp 7b",
+    "10:",
+    "mov r14d, eax",
+    "mov rdi, qword ptr [r12 + {c_args}]",
+    "mov rsi, qword ptr [r12 + {c_args} + 8]",
+    "mov rdx, qword ptr [r12 + {c_args} + 16]",
+    "mov r10, qword ptr [r12 + {c_args} + 24]",
+    "mov r8, qword ptr [r12 + {c_args} + 32]",
+    "mov r9, qword ptr [r12 + {c_args} + 40]",
+    "mov rax, qword ptr [r12 + {c_nr}]",
+    // A clone child starts after the `syscall` with rax = 0: it must
+    // know it is one from the number read before, not from the control
+    // page, which the next request may already have changed.
+    "cmp rax, {sys_clone}",
+    "je 13f",
+    "syscall",
+    "jmp 11f",
+    "13:",
+    "syscall",
+    "test rax, rax",
+    "jz runsc_systrap_thread_start",
+    "11:",
+    "mov qword ptr [r13 + {m_ret}], rax",
+    // The call's unforgeable end: the application cannot `write`.
+    "mov rdi, qword ptr [r12 + {c_done_fd}]",
+    "lea rsi, [r12 + {c_one}]",
+    "mov edx, 8",
+    "mov eax, {sys_write}",
+    "syscall",
+    "mov eax, r14d",
+    "xchg dword ptr [r13 + {m_seq}], eax",
+    "cmp dword ptr [r12 + {c_sentry_waiting}], 0",
+    "je 7b",
+    "lea rdi, [r13 + {m_seq}]",
+    "mov esi, {futex_wake}",
+    "mov edx, 1",
+    "xor r10d, r10d",
+    "mov eax, {sys_futex}",
+    "syscall",
+    "jmp 7b",
+    // ---- thread_start: a clone child; r9 = its own control page.
+    ".globl runsc_systrap_thread_start",
+    "runsc_systrap_thread_start:",
+    "mov r12, r9",
+    "lea rdi, [r12 + {c_altstack}]",
+    "xor esi, esi",
+    "mov eax, {sys_sigaltstack}",
+    "syscall",
+    "test rax, rax",
+    "jnz 12f",
+    "mov edi, {sig_setmask}",
+    "lea rsi, [r12 + {c_empty_set}]",
+    "xor edx, edx",
+    "mov r10d, 8",
+    "mov eax, {sys_rt_sigprocmask}",
+    "syscall",
+    "test rax, rax",
+    "jnz 12f",
+    "mov edi, {seccomp_set_mode_filter}",
+    "xor esi, esi",
+    "lea rdx, [r12 + {c_fprog}]",
+    "mov eax, {sys_seccomp}",
+    "syscall",
+    "test rax, rax",
+    "jnz 12f",
+    ".globl runsc_systrap_first_event",
+    "runsc_systrap_first_event:",
+    "ud2",
+    "12:",
+    "mov edi, 1",
+    "mov eax, {sys_exit}",
+    "syscall",
+    "ud2",
+    ".globl runsc_systrap_end",
+    "runsc_systrap_end:",
+    ".popsection",
+    region_mask = const -(REGION_SIZE as i64),
+    m_signo = const msg::SIGNO,
+    m_info = const msg::INFO,
+    m_uc = const msg::UC,
+    m_fs = const msg::FS,
+    m_gs = const msg::GS,
+    m_seq = const msg::SEQ,
+    m_stub_waiting = const msg::STUB_WAITING,
+    m_ret = const msg::RET,
+    c_reply = const ctl::REPLY,
+    c_sentry_waiting = const ctl::SENTRY_WAITING,
+    c_kind = const ctl::KIND,
+    c_fs = const ctl::FS,
+    c_gs = const ctl::GS,
+    c_args = const ctl::ARGS,
+    c_nr = const ctl::NR,
+    c_altstack = const ctl::ALTSTACK,
+    c_empty_set = const ctl::EMPTY_SET,
+    c_fprog = const ctl::FPROG,
+    c_done_fd = const ctl::DONE_FD,
+    c_one = const ctl::ONE,
+    sys_write = const libc::SYS_write,
+    kind_exit = const KIND_EXIT,
+    spin = const SPIN,
+    futex_wake = const libc::FUTEX_WAKE,
+    futex_wait = const libc::FUTEX_WAIT,
+    sys_futex = const libc::SYS_futex,
+    sys_rt_sigreturn = const libc::SYS_rt_sigreturn,
+    sys_exit = const libc::SYS_exit,
+    sys_clone = const libc::SYS_clone,
+    sys_sigaltstack = const libc::SYS_sigaltstack,
+    sys_rt_sigprocmask = const libc::SYS_rt_sigprocmask,
+    sys_seccomp = const libc::SYS_seccomp,
+    sig_setmask = const libc::SIG_SETMASK,
+    seccomp_set_mode_filter = const libc::SECCOMP_SET_MODE_FILTER,
+);
+
+extern "C" {
+    static runsc_systrap_start: u8;
+    static runsc_systrap_handler: u8;
+    static runsc_systrap_syscall_loop: u8;
+    static runsc_systrap_first_event: u8;
+    static runsc_systrap_end: u8;
+}
+
+/// The stub code's bytes (in the Sentry's own text) and the offsets of its
+/// entry points in them.
+pub struct Code {
+    pub bytes: &'static [u8],
+    pub handler: u64,
+    pub syscall_loop: u64,
+    /// The `ud2` a new thread raises its first event with.
+    pub first_event: u64,
+}
+
+/// The stub code as linked into the Sentry.
+pub fn code() -> Code {
+    let start = std::ptr::addr_of!(runsc_systrap_start) as u64;
+    let end = std::ptr::addr_of!(runsc_systrap_end) as u64;
+    let len = (end - start) as usize;
+    assert!(len <= 4096, "systrap stub code outgrew its page");
+    let off = |p: *const u8| p as u64 - start;
+    Code {
+        // SAFETY: [start, end) is the stub's code in our own text section,
+        // mapped for the life of the process.
+        bytes: unsafe { std::slice::from_raw_parts(start as *const u8, len) },
+        handler: off(std::ptr::addr_of!(runsc_systrap_handler)),
+        syscall_loop: off(std::ptr::addr_of!(runsc_systrap_syscall_loop)),
+        first_event: off(std::ptr::addr_of!(runsc_systrap_first_event)),
+    }
+}

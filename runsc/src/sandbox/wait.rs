@@ -34,9 +34,12 @@ pub fn wait_sandbox(l: Launched) -> Result<u8> {
         }
         if pid == gofer.id() as i32 {
             // A Gofer that ends cleanly saw the Sentry close its connection:
-            // the Sentry is exiting, so its status is the sandbox's.
+            // the Sentry is exiting, so its status is the sandbox's. Its
+            // exit still reaps every stub and ends every socket, which took
+            // over 5 s on a loaded 2-CPU machine (inet_sockets.c's thousand
+            // connections); past the bound it counts as wedged.
             if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
-                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
                 while std::time::Instant::now() < deadline {
                     if let Some(st) = boot.try_wait()? {
                         return Ok(st.code().map(|c| c as u8).unwrap_or_else(|| {

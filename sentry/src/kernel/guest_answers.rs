@@ -31,14 +31,21 @@ pub fn snapshot(
         return None;
     }
     let c = handle.creds.lock().unwrap();
+    // Ids are answered as seen from the task's user namespace, as the
+    // handlers answer them; only once that view is fixed, since another
+    // task writing a map would not revoke this snapshot.
+    let ns = &c.user_ns.0;
+    if !ns.maps_fixed() {
+        return None;
+    }
     Some(GuestAnswers {
         getpid: tg.tgid as u64,
         gettid: tid as u64,
         getppid: tg.parent().map(|p| p.tgid).unwrap_or(0) as u64,
-        getuid: c.uid as u64,
-        geteuid: c.euid as u64,
-        getgid: c.gid as u64,
-        getegid: c.egid as u64,
+        getuid: ns.uid_from_k(c.uid) as u64,
+        geteuid: ns.uid_from_k(c.euid) as u64,
+        getgid: ns.gid_from_k(c.gid) as u64,
+        getegid: ns.gid_from_k(c.egid) as u64,
     })
 }
 

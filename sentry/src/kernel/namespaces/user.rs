@@ -124,6 +124,18 @@ impl UserNamespace {
         self.parent.is_none()
     }
 
+    /// Whether translating ids from kernel ids into this namespace can no
+    /// longer change: the initial namespace, or every namespace up to it
+    /// has both maps written (each map is written once).
+    pub fn maps_fixed(&self) -> bool {
+        match &self.parent {
+            None => true,
+            Some(p) => {
+                self.uid_map.get().is_some() && self.gid_map.get().is_some() && p.maps_fixed()
+            }
+        }
+    }
+
     /// A child of `parent` created by a task whose effective ids are
     /// `euid`/`egid` (kernel ids): ENOSPC past the nesting limit (EUSERS
     /// before Linux 4.9), EPERM

@@ -180,8 +180,11 @@ fn exec_preserve_fds_passes_descriptors_on_as_runc_does() {
     std::fs::write(&input, "line one\nline two\n").unwrap();
     // 3: a file to read, 4: a file to write, 5: the caller's stdout pipe;
     // their links in /proc show each one's access mode, as Linux shows it.
-    let script = "read first <&3; echo \"got $first\"; cat <&3; echo to-four >&4; \
-                  echo to-five >&5; ls /proc/self/fd | wc -l; \
+    // to-five goes first: runc copies the exec's stdout through a pipe of
+    // its own while fd 5 reaches the caller directly, so a later write to
+    // fd 5 can overtake earlier stdout under runc and the order would race.
+    let script = "echo to-five >&5; read first <&3; echo \"got $first\"; cat <&3; \
+                  echo to-four >&4; ls /proc/self/fd | wc -l; \
                   ls -l /proc/self/fd/ | awk 'NR > 1 && $9 < 6 {print $1, $9}'";
     let redirections = "3<input.txt 4>out-$0.txt 5>&1";
     compare_runtimes(&b, "fds1", |rt| {

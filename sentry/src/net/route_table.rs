@@ -200,8 +200,12 @@ pub fn ipv6(ifaces: &[InterfaceInfo], routes: &[RouteInfo]) -> Vec<Route> {
 
 /// Keeps the first of two equal routes, as fib_table_insert refuses the
 /// second (two addresses of one subnet make the same broadcast route).
+/// The device is part of what makes a route equal: Linux keeps one prefix
+/// on several devices (fe80::/64 on every IPv6 link, a subnet on two
+/// interfaces), each its own entry.
 fn push_new(v: &mut Vec<Route>, r: Route) {
-    let same = |x: &Route| x.dst == r.dst && x.prefix == r.prefix && x.kind == r.kind;
+    let same =
+        |x: &Route| x.dst == r.dst && x.prefix == r.prefix && x.kind == r.kind && x.oif == r.oif;
     if !v.iter().any(same) {
         v.push(r);
     }
@@ -322,6 +326,32 @@ mod tests {
         assert_eq!(
             v6.last().unwrap(),
             "5 ff00::/8 t255 p2 s0 src=None via=None dev2 m256"
+        );
+    }
+
+    #[test]
+    fn one_prefix_on_two_devices_is_two_routes() {
+        let mut veth = eth0();
+        veth.index = 3;
+        veth.name = "veth0".into();
+        veth.addrs = vec![("fe80::1".parse().unwrap(), 64)];
+        let ifaces = [lo(), eth0(), veth];
+        let link_local = |index| RouteInfo {
+            dst: "fe80::".parse().unwrap(),
+            prefix: 64,
+            gateway: None,
+            interface_index: index,
+        };
+        let v6: Vec<String> = ipv6(&ifaces, &[link_local(2), link_local(3)])
+            .iter()
+            .map(show)
+            .collect();
+        assert_eq!(
+            &v6[..2],
+            [
+                "1 fe80::/64 t254 p2 s0 src=None via=None dev2 m256",
+                "1 fe80::/64 t254 p2 s0 src=None via=None dev3 m256",
+            ]
         );
     }
 }

@@ -372,3 +372,47 @@ fn the_application_cannot_write_the_reply_page() {
     }
     assert!(mapped_seen, "the thread's own control page was found");
 }
+
+/// A stub forked from the master stub keeps no page of the master's
+/// region (whose message page the master's syscall thread posts its
+/// answers in): of the first 64 region slots, the application can write
+/// the message pages of exactly two, its own thread's and its own
+/// syscall thread's.
+#[test]
+fn a_forked_stub_can_write_only_its_own_message_pages() {
+    let Some(m) = setup() else { return };
+    let base = m.p.max_user_address();
+    // A spare way past the message page's words: offset 0xfa0 of page 1.
+    const STORE_LEN: u64 = 11;
+    let mut c = vec![0x48, 0xbb]; // mov rbx, base
+    c.extend_from_slice(&base.to_le_bytes());
+    // loop: mov qword [rbx + 0x1fa0], 1
+    c.extend_from_slice(&[0x48, 0xc7, 0x83, 0xa0, 0x1f, 0, 0, 1, 0, 0, 0]);
+    c.extend_from_slice(&[0x48, 0x81, 0xc3, 0x00, 0x00, 0x01, 0x00]); // add rbx, 0x10000
+    c.extend_from_slice(&[0x48, 0xff, 0xc1]); // inc rcx
+    c.extend_from_slice(&[0x48, 0x83, 0xf9, 64]); // cmp rcx, 64
+    c.extend_from_slice(&[0x72, 0xe5]); // jb loop
+    c.extend_from_slice(&[0x0f, 0x0b]); // ud2
+    m.put(0, &c);
+    // The first space makes the master; the second is surely forked.
+    drop(m.p.new_address_space().unwrap());
+    let mut ctx = m.p.new_address_space().unwrap();
+    ctx.map(CODE, 4096, RX, 0).unwrap();
+    let mut r = regs_at(CODE);
+    let mut refused = 0;
+    loop {
+        match ctx.switch(&mut r) {
+            Event::Fault { signo, .. } => {
+                assert_eq!(signo, libc::SIGSEGV);
+                refused += 1;
+                r.rip += STORE_LEN;
+            }
+            Event::Trap { signo, .. } => {
+                assert_eq!(signo, libc::SIGILL, "the loop's end");
+                break;
+            }
+            e => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(64 - refused, 2, "writable message pages");
+}

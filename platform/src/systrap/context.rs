@@ -370,6 +370,26 @@ impl AddressSpace for SystrapAddressSpace {
             .map(|_| ())
     }
 
+    fn protect_ranges(&self, ranges: &[(u64, u64, Prot)]) -> Result<()> {
+        let calls: Vec<(i64, [u64; 6])> = ranges
+            .iter()
+            .map(|&(addr, len, prot)| (libc::SYS_mprotect, [addr, len, prot as u64, 0, 0, 0]))
+            .collect();
+        self.0.batch("stub mprotect (batch)", &calls)
+    }
+
+    fn map_ranges(&self, ranges: &[(u64, u64, Prot, u64)]) -> Result<()> {
+        let flags = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
+        let fd = self.0.memfd as u64;
+        let calls: Vec<(i64, [u64; 6])> = ranges
+            .iter()
+            .map(|&(addr, len, prot, off)| {
+                (libc::SYS_mmap, [addr, len, prot as u64, flags, fd, off])
+            })
+            .collect();
+        self.0.batch("stub mmap (batch)", &calls)
+    }
+
     fn destroy(&self) {
         self.0.destroy();
     }

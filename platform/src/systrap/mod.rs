@@ -12,6 +12,7 @@
 //! * `frame.rs`: the signal frame as registers and XSAVE image;
 //! * `wait.rs`: spinning and sleeping on the Sentry's side;
 //! * `space.rs`: a stub process, its set-up and its syscall thread;
+//! * `spare.rs`: an address space made ready in advance;
 //! * `context.rs`: an application thread and the events.
 
 mod context;
@@ -19,10 +20,12 @@ mod filter;
 mod frame;
 mod region;
 mod space;
+mod spare;
 mod stub;
 mod wait;
 
 use std::os::fd::RawFd;
+use std::sync::{Arc, Mutex};
 
 use crate::{Context, Platform, PlatformError, Result, Vdso};
 
@@ -84,6 +87,20 @@ fn check_and_prepare() -> Result<()> {
 pub struct SystrapPlatform {
     memfd: RawFd,
     layout: space::Layout,
+    /// The master stub every other stub process is forked from, made on
+    /// first use; None until then, or when stubs cannot come from it
+    /// (the ptrace platform's master stub could not serve).
+    master: Mutex<Option<Arc<space::Space>>>,
+    /// Started with the master.
+    spare: Mutex<Option<Arc<spare::Spare>>>,
+}
+
+impl Drop for SystrapPlatform {
+    fn drop(&mut self) {
+        if let Some(s) = self.spare.get_mut().unwrap_or_else(|e| e.into_inner()) {
+            s.stop();
+        }
+    }
 }
 
 impl SystrapPlatform {
@@ -92,7 +109,12 @@ impl SystrapPlatform {
     pub fn new(memfd: RawFd) -> Result<SystrapPlatform> {
         prepare()?;
         let layout = space::Layout::new(crate::ptrace::stub::layout()?);
-        Ok(SystrapPlatform { memfd, layout })
+        Ok(SystrapPlatform {
+            memfd,
+            layout,
+            master: Mutex::new(None),
+            spare: Mutex::new(None),
+        })
     }
 }
 
@@ -104,9 +126,43 @@ impl SystrapPlatform {
     }
 }
 
+impl SystrapPlatform {
+    /// A stub process: forked by the master stub, or made under ptrace
+    /// when there is no master (it is then made first) or it failed.
+    fn new_space(&self) -> Result<Arc<space::Space>> {
+        let mut m = self.master.lock().unwrap_or_else(|e| e.into_inner());
+        if m.is_none() {
+            let s = space::Space::create(self.memfd)?;
+            if !s.from_master {
+                return Ok(s);
+            }
+            *m = Some(s.clone());
+            *self.spare.lock().unwrap_or_else(|e| e.into_inner()) = Some(spare::Spare::start(s));
+        }
+        let master = m.clone().expect("made above");
+        // Forks are serialised by the master's channel, not this lock.
+        drop(m);
+        match master.fork() {
+            Ok(s) => Ok(s),
+            Err(e) => {
+                tracing::warn!("systrap: the master stub cannot fork ({e}); a new one is made");
+                let mut m = self.master.lock().unwrap_or_else(|e| e.into_inner());
+                if m.as_ref().is_some_and(|x| Arc::ptr_eq(x, &master)) {
+                    *m = None;
+                }
+                space::Space::create(self.memfd)
+            }
+        }
+    }
+}
+
 impl Platform for SystrapPlatform {
     fn new_address_space(&self) -> Result<Box<dyn Context>> {
-        let space = space::Space::create(self.memfd)?;
+        let spare = self.spare.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(c) = spare.and_then(|s| s.take()) {
+            return Ok(c);
+        }
+        let space = self.new_space()?;
         let (tid, region) = space.new_thread()?;
         Ok(Box::new(context::SystrapContext::attach(
             space, tid, region,

@@ -38,6 +38,11 @@ pub const REGIONS_OFFSET: u64 = FILE_BASE + REGION_SIZE;
 /// The stub address space the regions take (below the stub pages).
 pub const REGIONS_SPAN: u64 = MAX_REGIONS * REGION_SIZE;
 
+/// The syscall thread's requests beyond host system calls (numbers no
+/// system call has): run the batch list; fork a ready stub process.
+pub const REQ_BATCH: u64 = 1 << 20;
+pub const REQ_FORK: u64 = (1 << 20) + 1;
+
 /// The reply kinds of [`ctl::KIND`].
 pub const KIND_RESUME: u64 = 1;
 pub const KIND_EXIT: u64 = 2;
@@ -100,6 +105,16 @@ pub mod msg {
 
 /// Where the alternate stack starts in a region.
 pub const ALTSTACK_OFFSET: u64 = 2 * 4096;
+
+/// A syscall thread's region has no alternate stack (it takes no
+/// signals): pages 2.. hold its *batch list*, mapped read-only in the
+/// stub like the control page, so the application can neither read a
+/// forged list into it nor change a call the Sentry listed.
+pub const BATCH_OFFSET: u64 = ALTSTACK_OFFSET;
+/// One call of a batch: the number and six arguments, and a pad word.
+pub const BATCH_ENTRY: u64 = 64;
+/// The calls one batch holds.
+pub const MAX_BATCH: usize = ((REGION_SIZE - BATCH_OFFSET) / BATCH_ENTRY) as usize;
 
 /// The Sentry's mapping of every region (and the code page).
 struct Shared {
@@ -262,6 +277,22 @@ impl Region {
         // SAFETY: inside the control page (checked), which only the
         // Sentry writes.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.at(off as u64), bytes.len()) };
+    }
+
+    /// Writes `calls` into the batch list of a syscall thread's region.
+    pub fn write_batch(&self, calls: &[(i64, [u64; 6])]) {
+        assert!(calls.len() <= MAX_BATCH);
+        for (i, (nr, args)) in calls.iter().enumerate() {
+            let at = self.at(BATCH_OFFSET + i as u64 * BATCH_ENTRY) as *mut u64;
+            // SAFETY: entry i lies in the region's batch list (the count is
+            // checked above), 8-aligned, which only the Sentry writes.
+            unsafe {
+                at.write(*nr as u64);
+                for (j, a) in args.iter().enumerate() {
+                    at.add(1 + j).write(*a);
+                }
+            }
+        }
     }
 
     /// The Sentry's pointer to `len` bytes at stub address `addr`, when

@@ -22,7 +22,10 @@ use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::region::{ctl, msg, Region, CODE_OFFSET, REGIONS_SPAN, REGION_SIZE};
+use super::region::{
+    ctl, msg, Region, BATCH_OFFSET, CODE_OFFSET, MAX_BATCH, REGIONS_SPAN, REGION_SIZE, REQ_BATCH,
+    REQ_FORK,
+};
 use super::{stub, wait};
 use crate::ptrace::{self, stub::StubLayout, sys};
 use crate::{PlatformError, Result};
@@ -70,6 +73,8 @@ impl Layout {
 struct Channel {
     region: Region,
     seq: u32,
+    /// The CPU the syscall thread was last put on (-1: none yet).
+    cpu: i32,
     /// The Sentry's copy of the eventfd the syscall thread writes after
     /// each call.
     done_fd: RawFd,
@@ -80,6 +85,10 @@ pub struct Space {
     pub pid: i32,
     pub memfd: RawFd,
     pub layout: Layout,
+    /// Made by cloning the ptrace master stub, so its parent is the
+    /// Sentry's long-lived stub-master thread: only such a stub may fork
+    /// others (their parent death signal names that thread too).
+    pub from_master: bool,
     gone: AtomicBool,
     chan: Mutex<Channel>,
     /// The regions of the application threads, to wake their Sentry
@@ -147,14 +156,69 @@ impl Space {
             pid,
             memfd,
             layout,
+            from_master,
             gone: AtomicBool::new(false),
             chan: Mutex::new(Channel {
                 region,
                 seq: 0,
+                cpu: -1,
                 done_fd,
             }),
             threads: Mutex::new(Vec::new()),
         }))
+    }
+
+    /// A new stub process forked by this one's syscall thread (this is
+    /// the platform's master stub, made by [`Space::create`] and never
+    /// given application threads): one request here and the child's own
+    /// half-dozen calls, where [`Space::create`] stops the new process
+    /// under ptrace for each of its set-up calls.
+    pub fn fork(&self) -> Result<Arc<Space>> {
+        let fd = super::region::fd()?;
+        let region = Region::take()?;
+        // The child answers request 1 (its eventfd's number) first.
+        region.ctl32(ctl::REPLY).store(1, Ordering::Relaxed);
+        region.write_ctl(ctl::ONE, &1u64.to_le_bytes());
+        let at = region.stub_addr(self.layout.regions);
+        let off = region.file_offset();
+        let pid = self.call(
+            "systrap: fork a stub from the master stub",
+            REQ_FORK as i64,
+            [at, off, fd as u64, 0, 0, 0],
+        )? as i32;
+        // From here dropping `child` kills and reaps the process.
+        let mut child = Space {
+            pid,
+            memfd: self.memfd,
+            layout: self.layout,
+            from_master: false,
+            gone: AtomicBool::new(false),
+            chan: Mutex::new(Channel {
+                region,
+                seq: 1,
+                cpu: -1,
+                done_fd: -1,
+            }),
+            threads: Mutex::new(Vec::new()),
+        };
+        let ch = child.chan.get_mut().unwrap_or_else(|e| e.into_inner());
+        let r = &ch.region;
+        let died = || Space::died_pid(pid);
+        wait::until_changed(r.msg32(msg::SEQ), 0, r.ctl32(ctl::SENTRY_WAITING), died).ok_or(
+            PlatformError {
+                op: "systrap: a forked stub died in its set-up",
+                errno: libc::ESRCH,
+            },
+        )?;
+        // No application code has run in the child yet: its message page
+        // still holds only what its syscall thread wrote.
+        let efd = failed(
+            "systrap: a forked stub's eventfd",
+            r.msg64(msg::RET).load(Ordering::Acquire) as i64,
+        )?;
+        r.ctl64(ctl::DONE_FD).store(efd as u64, Ordering::Relaxed);
+        ch.done_fd = take_fd(pid, efd as i32)?;
+        Ok(Arc::new(child))
     }
 
     fn set_up(pid: i32, from_master: bool, fd: RawFd, l: &Layout) -> Result<(Region, RawFd)> {
@@ -192,9 +256,21 @@ impl Space {
             [at, 4096, ro, shared, fd, off],
         )?;
         inject(
-            "systrap: map a message page and stack",
+            "systrap: map a message page",
             libc::SYS_mmap,
-            [at + 4096, REGION_SIZE - 4096, rw, shared, fd, off + 4096],
+            [at + 4096, 4096, rw, shared, fd, off + 4096],
+        )?;
+        inject(
+            "systrap: map a batch list",
+            libc::SYS_mmap,
+            [
+                at + BATCH_OFFSET,
+                REGION_SIZE - BATCH_OFFSET,
+                ro,
+                shared,
+                fd,
+                off + BATCH_OFFSET,
+            ],
         )?;
         // Before the handlers: each injected call ends in the ptrace
         // stub's int3, and a SIGTRAP forced while blocked resets its
@@ -266,9 +342,10 @@ impl Space {
 
     /// Whether the stub process has died (without the Sentry killing it).
     pub fn died(&self) -> bool {
-        if self.gone() {
-            return true;
-        }
+        self.gone() || Self::died_pid(self.pid)
+    }
+
+    fn died_pid(pid: i32) -> bool {
         // SAFETY: siginfo_t is plain data; waitid writes it.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
         // SAFETY: waitid with WNOHANG | WNOWAIT only reports; it reaps
@@ -276,7 +353,7 @@ impl Space {
         let r = unsafe {
             libc::waitid(
                 libc::P_PID,
-                self.pid as libc::id_t,
+                pid as libc::id_t,
                 &mut info,
                 libc::WEXITED | libc::WNOHANG | libc::WNOWAIT | libc::__WALL,
             )
@@ -288,13 +365,49 @@ impl Space {
     /// Runs host syscall `nr` in the syscall thread and returns its
     /// result (as the stub reports it: see the module comment).
     pub fn call(&self, op: &'static str, nr: i64, args: [u64; 6]) -> Result<i64> {
+        let mut ch = self.chan.lock().unwrap_or_else(|e| e.into_inner());
+        self.call_locked(&mut ch, op, nr, args)
+    }
+
+    /// Runs `calls` in the syscall thread in order, in one round trip,
+    /// up to the first failure, which is the result.
+    pub fn batch(&self, op: &'static str, calls: &[(i64, [u64; 6])]) -> Result<()> {
+        let mut ch = self.chan.lock().unwrap_or_else(|e| e.into_inner());
+        for part in calls.chunks(MAX_BATCH) {
+            // The list is read-only in the stub; the lock keeps it ours
+            // until the call is done.
+            ch.region.write_batch(part);
+            let n = part.len() as u64;
+            self.call_locked(&mut ch, op, REQ_BATCH as i64, [n, 0, 0, 0, 0, 0])?;
+        }
+        Ok(())
+    }
+
+    fn call_locked(
+        &self,
+        ch: &mut Channel,
+        op: &'static str,
+        nr: i64,
+        args: [u64; 6],
+    ) -> Result<i64> {
         let gone = || PlatformError {
             op,
             errno: libc::ESRCH,
         };
-        let mut ch = self.chan.lock().unwrap_or_else(|e| e.into_inner());
         if self.gone() {
             return Err(gone());
+        }
+        // The syscall thread goes to the caller's CPU and the caller
+        // sleeps: the request and its answer are two switches on one
+        // CPU. Left where it slept, the thread would be woken across
+        // CPUs, which costs 50 to 300 us on these (virtual) machines,
+        // ten times the switches (the ptrace platform pairs tracer and
+        // stub the same way).
+        // SAFETY: sched_getcpu takes no arguments.
+        let cpu = unsafe { libc::sched_getcpu() };
+        if cpu >= 0 && cpu != ch.cpu {
+            ch.cpu = cpu;
+            crate::cpus::pin(&[self.pid], cpu as usize);
         }
         let r = &ch.region;
         for (i, a) in args.iter().enumerate() {
@@ -310,7 +423,7 @@ impl Space {
         }
         let seq_word = r.msg32(msg::SEQ);
         let waiting = r.ctl32(ctl::SENTRY_WAITING);
-        wait::until_changed(seq_word, old, waiting, || self.died()).ok_or_else(gone)?;
+        wait::until_changed_spin(seq_word, old, waiting, false, || self.died()).ok_or_else(gone)?;
         if !done(ch.done_fd, || self.died()) {
             return Err(gone());
         }
@@ -350,15 +463,15 @@ impl Space {
         let shared = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
         let ro = libc::PROT_READ as u64;
         let rw = (libc::PROT_READ | libc::PROT_WRITE) as u64;
-        self.call(
-            "systrap: map a control page",
-            libc::SYS_mmap,
-            [at, 4096, ro, shared, fd, off],
-        )?;
-        self.call(
-            "systrap: map a message page and stack",
-            libc::SYS_mmap,
-            [at + 4096, REGION_SIZE - 4096, rw, shared, fd, off + 4096],
+        self.batch(
+            "systrap: map a thread's region",
+            &[
+                (libc::SYS_mmap, [at, 4096, ro, shared, fd, off]),
+                (
+                    libc::SYS_mmap,
+                    [at + 4096, REGION_SIZE - 4096, rw, shared, fd, off + 4096],
+                ),
+            ],
         )?;
         let flags = (libc::CLONE_VM
             | libc::CLONE_FS
@@ -482,7 +595,7 @@ fn take_fd(pid: i32, fd: i32) -> Result<RawFd> {
 }
 
 /// Puts the calling thread and stub `pid` back on every CPU in `cpus`.
-fn restore_affinity(cpus: &[usize], pid: i32) {
+pub(super) fn restore_affinity(cpus: &[usize], pid: i32) {
     if cpus.is_empty() {
         return;
     }

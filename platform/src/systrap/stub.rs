@@ -11,10 +11,11 @@
 //!   page, then either restores the (possibly rewritten) frame with
 //!   `rt_sigreturn` or exits the thread.
 //! * `syscall_loop`: the *syscall thread* of each stub process, which
-//!   never runs application code: it waits for a request in its read-only
-//!   control page, makes the call (mmap, munmap, mprotect, clone), posts
-//!   the result and writes its eventfd. A `clone` child starts at
-//!   `thread_start`.
+//!   never runs application code: it sleeps until a request in its read-only
+//!   control page, makes the call (mmap, munmap, mprotect, clone), or
+//!   the calls of its read-only batch list, posts the result and writes
+//!   its eventfd. A `clone` child starts at `thread_start`. The master
+//!   stub's syscall thread also forks ready stub processes.
 //! * `thread_start`: a new application thread sets its alternate stack,
 //!   unblocks signals, installs the application filter (whose program the
 //!   Sentry wrote in the thread's control page) and raises its first
@@ -23,7 +24,9 @@
 //! The code uses no stack and no memory but the thread's region: the
 //! region base is the stack pointer rounded down to the region size.
 
-use super::region::{ctl, msg, KIND_EXIT, REGION_SIZE};
+use super::region::{
+    ctl, msg, BATCH_ENTRY, BATCH_OFFSET, KIND_EXIT, REGION_SIZE, REQ_BATCH, REQ_FORK,
+};
 
 /// Iterations of `pause` a stub thread spins before it sleeps on a futex
 /// (a few tens of microseconds: a system call the Sentry answers at once
@@ -109,15 +112,13 @@ std::arch::global_asm!(
     // the last request served.
     ".globl runsc_systrap_syscall_loop",
     "runsc_systrap_syscall_loop:",
+    // No spinning: the Sentry puts this thread on the CPU of the thread
+    // that asks and sleeps, so a request is a switch on one CPU, and a
+    // spin here would only delay the asker (see `Space::call`).
     "7:",
-    "mov ecx, {spin}",
-    "8:",
     "mov eax, dword ptr [r12 + {c_reply}]",
     "cmp eax, r14d",
     "jne 10f",
-    "pause",
-    "dec ecx",
-    "jnz 8b",
     "mov dword ptr [r13 + {m_stub_waiting}], 1",
     "mfence",
     "mov edx, dword ptr [r12 + {c_reply}]",
@@ -135,6 +136,11 @@ std::arch::global_asm!(
     "jmp 7b",
     "10:",
     "mov r14d, eax",
+    "mov rax, qword ptr [r12 + {c_nr}]",
+    "cmp rax, {req_batch}",
+    "je 20f",
+    "cmp rax, {req_fork}",
+    "je 30f",
     "mov rdi, qword ptr [r12 + {c_args}]",
     "mov rsi, qword ptr [r12 + {c_args} + 8]",
     "mov rdx, qword ptr [r12 + {c_args} + 16]",
@@ -172,6 +178,123 @@ std::arch::global_asm!(
     "mov eax, {sys_futex}",
     "syscall",
     "jmp 7b",
+    // ---- a batch: the calls of the read-only batch list in order, up to
+    // the first failure; the result is 0 or that failure.
+    "20:",
+    "mov rbx, qword ptr [r12 + {c_args}]",
+    "lea rbp, [r12 + {batch_offset}]",
+    "xor eax, eax",
+    "21:",
+    "test rbx, rbx",
+    "jz 11b",
+    "mov rax, qword ptr [rbp]",
+    "mov rdi, qword ptr [rbp + 8]",
+    "mov rsi, qword ptr [rbp + 16]",
+    "mov rdx, qword ptr [rbp + 24]",
+    "mov r10, qword ptr [rbp + 32]",
+    "mov r8, qword ptr [rbp + 40]",
+    "mov r9, qword ptr [rbp + 48]",
+    "syscall",
+    "cmp rax, -4095",
+    "jae 11b",
+    "add rbp, {batch_entry}",
+    "dec rbx",
+    "xor eax, eax",
+    "jmp 21b",
+    // ---- fork a ready stub process (the master stub's syscall thread):
+    // args = the child's region in the stub, its offset in the regions'
+    // file, that file's descriptor. The child inherits everything the
+    // set-up made (code page, handlers, no new privileges, blocked
+    // signals), swaps the master's region for its own, makes its own
+    // eventfd and posts its number as the answer to request 1.
+    "30:",
+    "mov rbx, qword ptr [r12 + {c_args}]",
+    "mov rbp, qword ptr [r12 + {c_args} + 8]",
+    "mov r15, qword ptr [r12 + {c_args} + 16]",
+    "mov edi, {fork_flags}",
+    "xor esi, esi",
+    "xor edx, edx",
+    "xor r10d, r10d",
+    "xor r8d, r8d",
+    "xor r9d, r9d",
+    "mov eax, {sys_clone}",
+    "syscall",
+    "test rax, rax",
+    "jnz 11b",
+    // The child: the master's eventfd and region are not its own.
+    "mov rdi, qword ptr [r12 + {c_done_fd}]",
+    "mov eax, {sys_close}",
+    "syscall",
+    "mov rdi, rbx",
+    "mov esi, 4096",
+    "mov edx, {prot_read}",
+    "mov r10d, {map_shared_fixed}",
+    "mov r8, r15",
+    "mov r9, rbp",
+    "mov eax, {sys_mmap}",
+    "syscall",
+    "cmp rax, rbx",
+    "jne 39f",
+    "lea rdi, [rbx + 4096]",
+    "mov esi, 4096",
+    "mov edx, {prot_rw}",
+    "mov r10d, {map_shared_fixed}",
+    "mov r8, r15",
+    "lea r9, [rbp + 4096]",
+    "mov eax, {sys_mmap}",
+    "syscall",
+    "lea rdx, [rbx + 4096]",
+    "cmp rax, rdx",
+    "jne 39f",
+    "lea rdi, [rbx + {batch_offset}]",
+    "mov esi, {batch_len}",
+    "mov edx, {prot_read}",
+    "mov r10d, {map_shared_fixed}",
+    "mov r8, r15",
+    "lea r9, [rbp + {batch_offset}]",
+    "mov eax, {sys_mmap}",
+    "syscall",
+    "lea rdx, [rbx + {batch_offset}]",
+    "cmp rax, rdx",
+    "jne 39f",
+    "mov rdi, r12",
+    "mov esi, {region_size}",
+    "mov eax, {sys_munmap}",
+    "syscall",
+    "test rax, rax",
+    "jnz 39f",
+    // The parent death signal is not inherited; the parent is the
+    // master's (CLONE_PARENT), a Sentry thread as long-lived as it.
+    "mov edi, {pr_set_pdeathsig}",
+    "mov esi, {sigkill}",
+    "mov eax, {sys_prctl}",
+    "syscall",
+    "test rax, rax",
+    "jnz 39f",
+    "xor edi, edi",
+    "xor esi, esi",
+    "mov eax, {sys_eventfd2}",
+    "syscall",
+    "mov r12, rbx",
+    "lea r13, [rbx + 4096]",
+    "mov r14d, 1",
+    "mov qword ptr [r13 + {m_ret}], rax",
+    "mov eax, r14d",
+    "xchg dword ptr [r13 + {m_seq}], eax",
+    "cmp dword ptr [r12 + {c_sentry_waiting}], 0",
+    "je 7b",
+    "lea rdi, [r13 + {m_seq}]",
+    "mov esi, {futex_wake}",
+    "mov edx, 1",
+    "xor r10d, r10d",
+    "mov eax, {sys_futex}",
+    "syscall",
+    "jmp 7b",
+    "39:",
+    "mov edi, 1",
+    "mov eax, {sys_exit}",
+    "syscall",
+    "ud2",
     // ---- thread_start: a clone child; r9 = its own control page.
     ".globl runsc_systrap_thread_start",
     "runsc_systrap_thread_start:",
@@ -230,6 +353,23 @@ std::arch::global_asm!(
     c_done_fd = const ctl::DONE_FD,
     c_one = const ctl::ONE,
     sys_write = const libc::SYS_write,
+    req_batch = const REQ_BATCH,
+    req_fork = const REQ_FORK,
+    batch_offset = const BATCH_OFFSET,
+    batch_entry = const BATCH_ENTRY,
+    batch_len = const REGION_SIZE - BATCH_OFFSET,
+    region_size = const REGION_SIZE,
+    fork_flags = const libc::CLONE_PARENT | libc::CLONE_UNTRACED | libc::SIGCHLD,
+    sys_close = const libc::SYS_close,
+    sys_mmap = const libc::SYS_mmap,
+    sys_munmap = const libc::SYS_munmap,
+    sys_prctl = const libc::SYS_prctl,
+    sys_eventfd2 = const libc::SYS_eventfd2,
+    prot_read = const libc::PROT_READ,
+    prot_rw = const libc::PROT_READ | libc::PROT_WRITE,
+    map_shared_fixed = const libc::MAP_SHARED | libc::MAP_FIXED,
+    pr_set_pdeathsig = const libc::PR_SET_PDEATHSIG,
+    sigkill = const libc::SIGKILL,
     kind_exit = const KIND_EXIT,
     spin = const SPIN,
     futex_wake = const libc::FUTEX_WAKE,

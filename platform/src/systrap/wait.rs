@@ -51,7 +51,19 @@ pub fn until_changed(
     waiting: &AtomicU32,
     dead: impl Fn() -> bool,
 ) -> Option<u32> {
-    if SPINNERS.fetch_add(1, Ordering::Relaxed) < spare_cpus() {
+    until_changed_spin(word, old, waiting, true, dead)
+}
+
+/// [`until_changed`], without the spin when `spin` is false (the stub
+/// thread waited for runs on this CPU once we sleep).
+pub fn until_changed_spin(
+    word: &AtomicU32,
+    old: u32,
+    waiting: &AtomicU32,
+    spin: bool,
+    dead: impl Fn() -> bool,
+) -> Option<u32> {
+    if spin && SPINNERS.fetch_add(1, Ordering::Relaxed) < spare_cpus() {
         for _ in 0..SPIN {
             let v = word.load(Ordering::Acquire);
             if v != old {
@@ -61,7 +73,9 @@ pub fn until_changed(
             std::hint::spin_loop();
         }
     }
-    SPINNERS.fetch_sub(1, Ordering::Relaxed);
+    if spin {
+        SPINNERS.fetch_sub(1, Ordering::Relaxed);
+    }
     loop {
         waiting.store(1, Ordering::SeqCst);
         let v = word.load(Ordering::SeqCst);

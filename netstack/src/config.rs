@@ -39,6 +39,10 @@ pub struct InterfaceConfig {
     /// give one end of an AF_UNIX SOCK_DGRAM pair instead (a wire between
     /// two stacks).
     pub frames: OwnedFd,
+    /// Each frame on `frames` comes and goes after a virtio-net header
+    /// (the runtime set PACKET_VNET_HDR): the stack then sends a run of
+    /// one connection's segments as one large frame for the host to cut.
+    pub vnet_hdr: bool,
 }
 
 /// A route: `dst/prefix` through `gateway` (or on-link) out of the

@@ -48,6 +48,7 @@ pub(crate) fn poll(inner: &mut Inner) {
                 break;
             }
         }
+        f.dev.flush();
         for who in std::mem::take(&mut f.dev.solicited) {
             inner.neigh.asked(i, who, now);
         }
@@ -82,6 +83,8 @@ pub(crate) fn read_frames(inner: &mut Inner, n: usize) -> bool {
     for f in frames {
         admit(inner, n, f);
     }
+    // What smoltcp answered straight away (an RST, an ARP reply).
+    inner.ifaces[n].dev.flush();
     any
 }
 

@@ -103,10 +103,11 @@ impl Iface {
             mtu,
             addrs,
             frames,
+            vnet_hdr,
         } = cfg;
         crate::sys::set_nonblocking(std::os::fd::AsRawFd::as_raw_fd(&frames))?;
         let frame_len = mtu as usize + 14;
-        let mut dev = Dev::ethernet(frames, frame_len, log.then(|| name.clone()));
+        let mut dev = Dev::ethernet(frames, frame_len, vnet_hdr, log.then(|| name.clone()));
         let ether = EthernetAddress(mac);
         if !ether.is_unicast() {
             return Err(std::io::Error::new(

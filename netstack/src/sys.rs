@@ -94,25 +94,117 @@ pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
     Ok(())
 }
 
-/// Reads one frame into `buf`; None when none is waiting (or on error:
-/// the caller polls again later either way).
-pub(crate) fn recv_frame(fd: RawFd, buf: &mut [u8]) -> Option<usize> {
-    // SAFETY: `buf` is a live, writable slice of `buf.len()` bytes.
-    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
-    usize::try_from(n).ok()
-}
+/// Frames one recvmmsg(2) may read, and sendmmsg(2) write.
+pub(crate) const MMSG: usize = 32;
 
-/// Writes one frame; a full queue drops it, as a congested link would
-/// (TCP retransmits).
-pub(crate) fn send_frame(fd: RawFd, frame: &[u8]) -> bool {
-    // SAFETY: `frame` is a live slice of `frame.len()` bytes.
-    let n = unsafe {
-        libc::send(
+/// Reads up to `bufs.len()` (at most MMSG) waiting frames in one call,
+/// each into an empty buffer's spare capacity of `cap` bytes; with
+/// `hdr`, each frame's first `hdr` bytes (its virtio-net header) go
+/// elsewhere and are dropped. Sets each filled buffer's length; returns
+/// how many were filled (0 when none waits, or on error: the caller polls
+/// again later either way). A frame cut short (MSG_TRUNC) comes back
+/// empty.
+pub(crate) fn recv_frames(fd: RawFd, bufs: &mut [Vec<u8>], cap: usize, hdr: usize) -> usize {
+    let n = bufs.len().min(MMSG);
+    let mut hdrs = [[0u8; 16]; MMSG];
+    let hdr = hdr.min(16);
+    let mut iov: Vec<libc::iovec> = Vec::with_capacity(2 * n);
+    for (b, h) in bufs.iter_mut().zip(hdrs.iter_mut()).take(n) {
+        b.clear();
+        b.reserve(cap);
+        if hdr > 0 {
+            iov.push(libc::iovec {
+                iov_base: h.as_mut_ptr().cast(),
+                iov_len: hdr,
+            });
+        }
+        iov.push(libc::iovec {
+            iov_base: b.as_mut_ptr().cast(),
+            iov_len: cap,
+        });
+    }
+    let per = if hdr > 0 { 2 } else { 1 };
+    // SAFETY: mmsghdr is plain data; all-zero is a valid value.
+    let mut msgs: Vec<libc::mmsghdr> = (0..n).map(|_| unsafe { std::mem::zeroed() }).collect();
+    for (i, m) in msgs.iter_mut().enumerate() {
+        m.msg_hdr.msg_iov = iov[i * per..].as_mut_ptr();
+        m.msg_hdr.msg_iovlen = per;
+    }
+    // SAFETY: `msgs` is a live array of `n` mmsghdr, each naming iovecs
+    // into `iov`, which point at `hdrs` and at `cap` bytes of each buffer's
+    // reserved capacity, all alive until the call returns.
+    let got = unsafe {
+        libc::recvmmsg(
             fd,
-            frame.as_ptr().cast(),
-            frame.len(),
-            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            msgs.as_mut_ptr(),
+            n as libc::c_uint,
+            libc::MSG_DONTWAIT,
+            std::ptr::null_mut(),
         )
     };
-    n >= 0
+    let got = usize::try_from(got).unwrap_or(0);
+    for (b, m) in bufs.iter_mut().zip(&msgs).take(got) {
+        let len = (m.msg_len as usize).saturating_sub(hdr).min(cap);
+        let len = if m.msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
+            0
+        } else {
+            len
+        };
+        // SAFETY: the kernel wrote `len` bytes (at most `cap`, within the
+        // reserved capacity) at the start of the buffer.
+        unsafe { b.set_len(len) };
+    }
+    got
+}
+
+/// Writes `frames`, each after its header (empty when the descriptor
+/// takes none), MMSG at a time; a full queue drops the rest, as a
+/// congested link would (TCP retransmits).
+pub(crate) fn send_frames(fd: RawFd, frames: &[(&[u8], &[u8])]) {
+    for chunk in frames.chunks(MMSG) {
+        let mut iov: Vec<libc::iovec> = Vec::with_capacity(2 * chunk.len());
+        let mut per = Vec::with_capacity(chunk.len());
+        for (h, f) in chunk {
+            let mut k = 0;
+            for part in [h, f] {
+                if !part.is_empty() {
+                    iov.push(libc::iovec {
+                        iov_base: part.as_ptr() as *mut libc::c_void,
+                        iov_len: part.len(),
+                    });
+                    k += 1;
+                }
+            }
+            per.push(k);
+        }
+        // SAFETY: mmsghdr is plain data; all-zero is a valid value.
+        let mut msgs: Vec<libc::mmsghdr> = (0..chunk.len())
+            .map(|_| unsafe { std::mem::zeroed() })
+            .collect();
+        let mut at = 0;
+        for (m, &k) in msgs.iter_mut().zip(&per) {
+            m.msg_hdr.msg_iov = iov[at..].as_mut_ptr();
+            m.msg_hdr.msg_iovlen = k;
+            at += k;
+        }
+        let mut done = 0;
+        while done < msgs.len() {
+            // SAFETY: `msgs[done..]` is a live array of mmsghdr naming
+            // iovecs over the caller's live slices, only read by the call.
+            let n = unsafe {
+                libc::sendmmsg(
+                    fd,
+                    msgs[done..].as_mut_ptr(),
+                    (msgs.len() - done) as libc::c_uint,
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                )
+            };
+            match usize::try_from(n) {
+                Ok(n) if n > 0 => done += n,
+                // The first frame was refused (a full queue, or a frame
+                // the device will not take): drop it and go on.
+                _ => done += 1,
+            }
+        }
+    }
 }

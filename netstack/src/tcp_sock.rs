@@ -18,11 +18,30 @@ const MAX_BUF: usize = 64 << 20;
 /// Linux's SOCK_MIN_RCVBUF, roughly.
 const MIN_BUF: usize = 4096;
 
+/// The buffers a connection gets each way while the application left
+/// SO_RCVBUF/SO_SNDBUF alone: Linux starts at 128 KiB but grows a busy
+/// connection's buffers to megabytes (tcp_rmem/tcp_wmem's maximum); a
+/// fixed 128 KiB window stalls a sender whenever the reader's thread waits
+/// for a CPU (bench/veth on 2 busy CPUs). The application still reads back
+/// Linux's default.
+const AUTO_BUF: usize = 1 << 20;
+
+/// The size a buffer gets: the application's, or AUTO_BUF when it asked
+/// for none (a size equal to the default counts as none).
+fn buffer_len(asked: usize, default: usize) -> usize {
+    if asked == default {
+        AUTO_BUF
+    } else {
+        asked.clamp(MIN_BUF, MAX_BUF)
+    }
+}
+
 /// A smoltcp socket with the endpoint's buffer sizes and options.
 pub(crate) fn new_socket(opts: &Options) -> tcp::Socket<'static> {
+    let default = Options::default();
     // Zeroed allocations: the pages cost nothing until bytes arrive.
-    let rx = tcp::SocketBuffer::new(vec![0; opts.recv_buf.clamp(MIN_BUF, MAX_BUF)]);
-    let tx = tcp::SocketBuffer::new(vec![0; opts.send_buf.clamp(MIN_BUF, MAX_BUF)]);
+    let rx = tcp::SocketBuffer::new(vec![0; buffer_len(opts.recv_buf, default.recv_buf)]);
+    let tx = tcp::SocketBuffer::new(vec![0; buffer_len(opts.send_buf, default.send_buf)]);
     let mut s = tcp::Socket::new(rx, tx);
     // Linux ACKs at once in the exchanges that matter here (quick-ack
     // mode, and every full segment); a 10 ms delayed ACK would stall a

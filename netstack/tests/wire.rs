@@ -21,6 +21,7 @@ fn eth(mac_last: u8, addrs: &[(&str, u8)], frames: UnixDatagram) -> InterfaceCon
             .map(|&(a, p)| (a.parse::<IpAddr>().unwrap(), p))
             .collect(),
         frames: frames.into(),
+        vnet_hdr: false,
     }
 }
 
@@ -29,15 +30,30 @@ fn wired(
     b: &[(&str, u8)],
     a_routes: Vec<RouteConfig>,
 ) -> (Arc<Stack>, Arc<Stack>) {
+    wired_with(a, b, a_routes, false)
+}
+
+/// `vnet`: every frame after a virtio-net header, as on a packet socket
+/// with PACKET_VNET_HDR; runs of segments then cross as one large frame.
+fn wired_with(
+    a: &[(&str, u8)],
+    b: &[(&str, u8)],
+    a_routes: Vec<RouteConfig>,
+    vnet: bool,
+) -> (Arc<Stack>, Arc<Stack>) {
     let (fa, fb) = UnixDatagram::pair().unwrap();
+    let with_vnet = |mut c: InterfaceConfig| {
+        c.vnet_hdr = vnet;
+        c
+    };
     let sa = Stack::new(StackConfig {
-        interfaces: vec![eth(1, a, fa)],
+        interfaces: vec![with_vnet(eth(1, a, fa))],
         routes: a_routes,
         ..StackConfig::default()
     })
     .unwrap();
     let sb = Stack::new(StackConfig {
-        interfaces: vec![eth(2, b, fb)],
+        interfaces: vec![with_vnet(eth(2, b, fb))],
         routes: Vec::new(),
         ..StackConfig::default()
     })
@@ -99,6 +115,15 @@ fn arp_then_tcp_echo_and_a_udp_datagram() {
     assert!(r
         .iter()
         .any(|r| r.dst.to_string() == "10.0.0.0" && r.prefix == 24));
+}
+
+#[test]
+fn merged_segments_cross_the_wire_whole_both_ways() {
+    let (sa, sb) = wired_with(&[("10.0.0.1", 24)], &[("10.0.0.2", 24)], Vec::new(), true);
+    tcp_echo(&sa, &sb, "0.0.0.0:0", "10.0.0.2:0");
+    tcp_echo(&sb, &sa, "0.0.0.0:0", "10.0.0.1:0");
+    let (sa6, sb6) = wired_with(&[("fd00::1", 64)], &[("fd00::2", 64)], Vec::new(), true);
+    tcp_echo(&sa6, &sb6, "[::]:0", "[fd00::2]:0");
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! Ethernet interface's descriptor.
 
 pub(crate) mod frames;
+pub(crate) mod gso;
 pub(crate) mod log;
 
 use std::cell::RefCell;
@@ -38,6 +39,12 @@ pub(crate) struct Dev {
     /// Spent frame buffers: loopback moves 64 KiB segments, and reusing
     /// a buffer saves zeroing a fresh one for each.
     pool: RefCell<Vec<Vec<u8>>>,
+    /// Frames sent since the last flush (an Ethernet interface's; see
+    /// `frames::flush`).
+    tx: Vec<Vec<u8>>,
+    /// The descriptor's frames carry a virtio-net header
+    /// (PACKET_VNET_HDR): runs of segments leave merged.
+    pub vnet: bool,
     pub mtu: usize,
     pub medium: Medium,
     pub rx_count: Counters,
@@ -51,13 +58,19 @@ pub(crate) struct Dev {
 
 const POOL_MAX: usize = 64;
 
+/// Frames queued to send before they go without waiting for the flush
+/// at the end of the poll: a send buffer's worth of segments.
+const TX_BATCH: usize = 64;
+
 impl Dev {
     pub(crate) fn loopback(mtu: usize, log: Option<String>) -> Dev {
         Dev::new(Sink::Queue(VecDeque::new()), mtu, Medium::Ip, log)
     }
 
-    pub(crate) fn ethernet(fd: OwnedFd, mtu: usize, log: Option<String>) -> Dev {
-        Dev::new(Sink::Fd(fd), mtu, Medium::Ethernet, log)
+    pub(crate) fn ethernet(fd: OwnedFd, mtu: usize, vnet: bool, log: Option<String>) -> Dev {
+        let mut d = Dev::new(Sink::Fd(fd), mtu, Medium::Ethernet, log);
+        d.vnet = vnet;
+        d
     }
 
     fn new(sink: Sink, mtu: usize, medium: Medium, log: Option<String>) -> Dev {
@@ -65,6 +78,8 @@ impl Dev {
             rx: VecDeque::new(),
             sink,
             pool: RefCell::new(Vec::new()),
+            tx: Vec::new(),
+            vnet: false,
             mtu,
             medium,
             rx_count: Counters::default(),
@@ -81,13 +96,18 @@ impl Dev {
         }
     }
 
-    /// A buffer of `len` bytes, reused when one is spare.
-    pub(crate) fn buffer(&self, len: usize) -> Vec<u8> {
-        take_buffer(&self.pool, len)
+    /// An empty buffer, reused when one is spare, for a read to fill.
+    pub(crate) fn empty_buffer(&self) -> Vec<u8> {
+        take_empty(&self.pool)
     }
 
     pub(crate) fn recycle(&self, buf: Vec<u8>) {
         give_back(&self.pool, buf)
+    }
+
+    /// Sends what the last poll queued.
+    pub(crate) fn flush(&mut self) {
+        frames::flush(self)
     }
 
     /// Counts and logs an arriving frame, whoever takes it.
@@ -100,9 +120,13 @@ impl Dev {
 }
 
 fn take_buffer(pool: &RefCell<Vec<Vec<u8>>>, len: usize) -> Vec<u8> {
-    let mut buf = pool.borrow_mut().pop().unwrap_or_default();
+    let mut buf = take_empty(pool);
     buf.resize(len, 0);
     buf
+}
+
+fn take_empty(pool: &RefCell<Vec<Vec<u8>>>) -> Vec<u8> {
+    pool.borrow_mut().pop().unwrap_or_default()
 }
 
 fn give_back(pool: &RefCell<Vec<Vec<u8>>>, mut buf: Vec<u8>) {
@@ -126,6 +150,8 @@ impl phy::Device for Dev {
             },
             TxToken {
                 sink: &mut self.sink,
+                tx: &mut self.tx,
+                vnet: self.vnet,
                 pool: &self.pool,
                 count: &mut self.tx_count,
                 log: self.log.as_deref(),
@@ -138,6 +164,8 @@ impl phy::Device for Dev {
     fn transmit(&mut self, _now: Instant) -> Option<TxToken<'_>> {
         Some(TxToken {
             sink: &mut self.sink,
+            tx: &mut self.tx,
+            vnet: self.vnet,
             pool: &self.pool,
             count: &mut self.tx_count,
             log: self.log.as_deref(),
@@ -195,6 +223,8 @@ impl phy::RxToken for RxToken<'_> {
 
 pub(crate) struct TxToken<'a> {
     sink: &'a mut Sink,
+    tx: &'a mut Vec<Vec<u8>>,
+    vnet: bool,
     pool: &'a RefCell<Vec<Vec<u8>>>,
     count: &'a mut Counters,
     log: Option<&'a str>,
@@ -216,8 +246,11 @@ impl phy::TxToken for TxToken<'_> {
                 if let Some(who) = crate::neigh::solicited(&buf) {
                     self.solicited.push(who);
                 }
-                crate::sys::send_frame(fd.as_raw_fd(), &buf);
-                give_back(self.pool, buf);
+                self.tx.push(buf);
+                if self.tx.len() >= TX_BATCH {
+                    let frames = std::mem::take(self.tx);
+                    frames::send(fd.as_raw_fd(), self.vnet, frames, self.pool);
+                }
             }
         }
         r

@@ -170,7 +170,7 @@ fn take() -> Result<(Vec<InterfaceConfig>, Vec<RouteConfig>)> {
     }
     let mut interfaces = Vec::new();
     for c in choice.taken {
-        let frames = bound_socket(c.link.index)
+        let (frames, vnet_hdr) = bound_socket(c.link.index)
             .with_context(|| format!("AF_PACKET socket on {}", c.link.name))?;
         for a in &c.addrs {
             rtnl.delete_addr(a).with_context(|| {
@@ -195,6 +195,7 @@ fn take() -> Result<(Vec<InterfaceConfig>, Vec<RouteConfig>)> {
             mtu: c.link.mtu,
             addrs: c.addrs.iter().map(|a| (a.addr, a.prefix)).collect(),
             frames,
+            vnet_hdr,
         });
     }
     for r in &choice.routes {

@@ -519,6 +519,18 @@ fn inet_sockets_over_host_networking_match_linux() {
     assert_same(&native, &hosted);
 }
 
+/// TCP urgent data over the sandbox's own stack, v4 and v6 loopback:
+/// send(MSG_OOB) marks the last byte, reads stop before it and skip it,
+/// recv(MSG_OOB) takes it once (EINVAL after, or with SO_OOBINLINE,
+/// which leaves it in the stream), SIOCATMARK and FIONREAD at the mark,
+/// POLLPRI and select's exceptional set, SIGURG to the F_SETOWN owner, a
+/// newer mark replacing one the reader sits at, and MSG_OOB's errnos on
+/// listeners, unconnected and UDP sockets.
+#[test]
+fn tcp_urgent_data_matches_linux() {
+    native_then_sandboxed_with("tcp_urgent", &[], &["--network=none"], SHORT);
+}
+
 /// Raw ICMP sockets on the sandbox's own stack, as root: an echo to
 /// 127.0.0.1 and ::1 read back whole (the IPv4 header, the kernel's
 /// ICMPv6 checksum), ICMP_FILTER and ICMP6_FILTER, bound and connected

@@ -21,7 +21,7 @@ pub mod sockaddr;
 mod transfer;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use netstack::{Endpoint, Proto, Shutdown, Stack};
@@ -29,6 +29,7 @@ use netstack::{Endpoint, Proto, Shutdown, Stack};
 use self::sockaddr::Target;
 use super::socket::{self, RecvMsg, SendMsg, Socket};
 use crate::errno::Errno;
+use crate::vfs::dnotify::{Notice, SignalOwner, SI_KERNEL};
 use crate::vfs::Caller;
 use crate::waiter::WaitQueue;
 
@@ -60,8 +61,16 @@ struct State {
     checksum: Option<i32>,
 }
 
+/// F_SETOWN's process: SIGURG goes to it when urgent data is marked.
+#[derive(Default)]
+struct Owner {
+    pid: i32,
+    target: Option<Weak<dyn SignalOwner>>,
+}
+
 pub struct InetSocket {
     ep: Endpoint,
+    owner: Arc<Mutex<Owner>>,
     stack: Arc<Stack>,
     v6: bool,
     kind: i32,
@@ -69,6 +78,30 @@ pub struct InetSocket {
     ino: u64,
     queue: Arc<WaitQueue>,
     st: Mutex<State>,
+}
+
+/// The F_SETOWN cell of a new endpoint, and (TCP) the stack's hook that
+/// sends its process SIGURG when urgent data is marked (Linux's
+/// sk_send_sigurg: the signal comes from the kernel).
+fn urgent_owner(ep: &Endpoint, stream: bool) -> Arc<Mutex<Owner>> {
+    let owner = Arc::new(Mutex::new(Owner::default()));
+    if stream {
+        let o = Arc::downgrade(&owner);
+        ep.set_urgent_hook(Arc::new(move || {
+            let Some(o) = o.upgrade() else {
+                return;
+            };
+            let target = o.lock().unwrap_or_else(|e| e.into_inner()).target.clone();
+            if let Some(t) = target.and_then(|t| t.upgrade()) {
+                t.send_notice(Notice {
+                    signo: libc::SIGURG,
+                    code: SI_KERNEL,
+                    band: None,
+                });
+            }
+        }));
+    }
+    owner
 }
 
 /// A wait queue and the hook that wakes it, for a new endpoint.
@@ -109,8 +142,10 @@ impl InetSocket {
         let ino = crate::vfs::anon::anon_ino();
         let (queue, hook) = queue_and_hook();
         let ep = stack.endpoint(v6, proto, hook, ino).map_err(errno)?;
+        let owner = urgent_owner(&ep, proto == Proto::Tcp);
         Ok(Arc::new(InetSocket {
             ep,
+            owner,
             stack: stack.clone(),
             v6,
             kind,
@@ -199,8 +234,10 @@ impl Socket for InetSocket {
                         let st = self.lock();
                         (st.rcvbuf, st.sndbuf)
                     };
+                    let owner = urgent_owner(&ep, true);
                     let sock = Arc::new(InetSocket {
                         ep,
+                        owner,
                         stack: self.stack.clone(),
                         v6: self.v6,
                         kind: self.kind,
@@ -311,6 +348,22 @@ impl Socket for InetSocket {
 
     fn ino(&self) -> u64 {
         self.ino
+    }
+
+    fn at_mark(&self) -> Result<bool, Errno> {
+        // Linux's inet sockets answer SIOCATMARK only for TCP.
+        if !self.is_stream() {
+            return Err(Errno::ENOTTY);
+        }
+        Ok(self.ep.at_mark())
+    }
+
+    fn set_owner(&self, pid: i32, target: Option<Weak<dyn SignalOwner>>) {
+        *self.owner.lock().unwrap_or_else(|e| e.into_inner()) = Owner { pid, target };
+    }
+
+    fn owner(&self) -> i32 {
+        self.owner.lock().unwrap_or_else(|e| e.into_inner()).pid
     }
 }
 

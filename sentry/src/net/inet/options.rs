@@ -41,12 +41,6 @@ const KEPT: &[(i32, i32, i32, &str)] = &[
     ),
     (
         libc::SOL_SOCKET,
-        libc::SO_OOBINLINE,
-        0,
-        "no urgent data is ever queued",
-    ),
-    (
-        libc::SOL_SOCKET,
         libc::SO_RCVLOWAT,
         1,
         "recv returns on any byte",
@@ -140,6 +134,7 @@ pub(super) fn get(s: &InetSocket, level: i32, name: i32) -> Result<Vec<u8>, Errn
         (libc::SOL_SOCKET, libc::SO_REUSEPORT) => int_bytes(i32::from(o.reuse_port)),
         (libc::SOL_SOCKET, libc::SO_KEEPALIVE) => int_bytes(i32::from(o.keep_alive)),
         (libc::SOL_SOCKET, libc::SO_BROADCAST) => int_bytes(i32::from(o.broadcast)),
+        (libc::SOL_SOCKET, libc::SO_OOBINLINE) => int_bytes(i32::from(o.oob_inline)),
         (libc::SOL_SOCKET, libc::SO_RCVBUF) => {
             let (rcv, _) = default_bufs(s);
             int_bytes(s.lock().rcvbuf.map_or(rcv, |n| 2 * n) as i32)
@@ -285,6 +280,10 @@ pub(super) fn set(s: &InetSocket, level: i32, name: i32, val: &[u8]) -> Result<(
         (libc::SOL_SOCKET, libc::SO_BROADCAST) => {
             let b = bool_option(val)?;
             return endpoint(s, |o| o.broadcast = b);
+        }
+        (libc::SOL_SOCKET, libc::SO_OOBINLINE) => {
+            let b = bool_option(val)?;
+            return endpoint(s, |o| o.oob_inline = b);
         }
         (libc::SOL_SOCKET, libc::SO_LINGER) => {
             if val.len() < std::mem::size_of::<libc::linger>() {

@@ -368,6 +368,26 @@ impl Endpoint {
         })
     }
 
+    /// IP_MTU / IPV6_MTU: the MTU of the route to the connected peer
+    /// (IPv4 routes capped at 65,535, the largest IPv4 packet, as
+    /// Linux's ipv4_mtu caps them); None when not connected (ENOTCONN).
+    pub fn path_mtu(&self) -> Option<u32> {
+        self.with(|i, id| {
+            let peer = match &i.ep(id).kind {
+                Kind::Tcp(Tcp::Connected(c)) if !c.closed => c.peer,
+                Kind::Tcp(_) => return None,
+                Kind::Dgram(_) => dgram::peer(i, id)?,
+            };
+            let path = i.route(peer.ip()).ok()?;
+            let mtu = i.ifaces[path.iface].mtu;
+            Some(if peer.is_ipv4() {
+                mtu.min(u32::from(u16::MAX))
+            } else {
+                mtu
+            })
+        })
+    }
+
     /// SO_ERROR: the pending error, else the noted (soft) one, cleared,
     /// as Linux's sock_getsockopt reads sk_err then sk_err_soft.
     pub fn take_error(&self) -> Option<Errno> {

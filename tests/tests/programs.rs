@@ -531,6 +531,16 @@ fn tcp_urgent_data_matches_linux() {
     native_then_sandboxed_with("tcp_urgent", &[], &["--network=none"], SHORT);
 }
 
+/// Path MTU options on TCP and UDP over v4 and v6 loopback, on the
+/// sandbox's own stack: IP_MTU_DISCOVER and IPV6_MTU_DISCOVER (default
+/// IP_PMTUDISC_WANT, every mode, EINVAL out of range, IPv4's one-byte
+/// form), IP_MTU and IPV6_MTU (ENOTCONN unconnected or disconnected,
+/// loopback's 65,536, 65,535 over IPv4), IPV6_MTU's bounds.
+#[test]
+fn path_mtu_options_match_linux() {
+    native_then_sandboxed_with("inet_pmtu", &[], &["--network=none"], SHORT);
+}
+
 /// Raw ICMP sockets on the sandbox's own stack, as root: an echo to
 /// 127.0.0.1 and ::1 read back whole (the IPv4 header, the kernel's
 /// ICMPv6 checksum), ICMP_FILTER and ICMP6_FILTER, bound and connected

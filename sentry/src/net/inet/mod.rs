@@ -10,12 +10,14 @@
 //! * [`ancillary`]: their control messages (IP_PKTINFO, IPV6_HOPLIMIT,
 //!   SO_TIMESTAMP ...) and the options that ask for them;
 //! * [`options`]: getsockopt and setsockopt;
+//! * [`pmtu`]: the path MTU options;
 //! * [`raw`]: who may make a raw socket, and its own options;
 //! * [`sockaddr`]: `sockaddr_in` / `sockaddr_in6` bytes.
 
 mod ancillary;
 mod multicast;
 pub mod options;
+mod pmtu;
 mod raw;
 pub mod sockaddr;
 mod transfer;
@@ -59,6 +61,8 @@ struct State {
     wanted: ancillary::Wanted,
     /// A raw ICMPv6 socket's IPV6_CHECKSUM as set through SOL_RAW.
     checksum: Option<i32>,
+    /// IP_MTU_DISCOVER and IPV6_MTU_DISCOVER.
+    pmtu: pmtu::Modes,
 }
 
 /// F_SETOWN's process: SIGURG goes to it when urgent data is marked.
@@ -230,9 +234,10 @@ impl Socket for InetSocket {
         loop {
             match self.ep.accept(hook.clone(), ino) {
                 Ok((ep, peer)) => {
-                    let (rcvbuf, sndbuf) = {
+                    // What Linux's sk_clone copies from the listener.
+                    let (rcvbuf, sndbuf, pmtu) = {
                         let st = self.lock();
-                        (st.rcvbuf, st.sndbuf)
+                        (st.rcvbuf, st.sndbuf, st.pmtu)
                     };
                     let owner = urgent_owner(&ep, true);
                     let sock = Arc::new(InetSocket {
@@ -247,6 +252,7 @@ impl Socket for InetSocket {
                         st: Mutex::new(State {
                             rcvbuf,
                             sndbuf,
+                            pmtu,
                             ..State::default()
                         }),
                     });

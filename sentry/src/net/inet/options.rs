@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use super::{ancillary, errno, multicast, raw, InetSocket};
+use super::{ancillary, errno, multicast, pmtu, raw, InetSocket};
 use crate::errno::Errno;
 use crate::net::socket::{int_bytes, int_option, timeval_bytes, timeval_option};
 
@@ -75,12 +75,6 @@ const KEPT: &[(i32, i32, i32, &str)] = &[
         0,
         "the stack reports no IP options",
     ),
-    (
-        libc::IPPROTO_IP,
-        libc::IP_MTU_DISCOVER,
-        1,
-        "path MTU is the interface's",
-    ),
 ];
 
 fn bool_option(val: &[u8]) -> Result<bool, Errno> {
@@ -109,6 +103,9 @@ pub(super) fn get(s: &InetSocket, level: i32, name: i32) -> Result<Vec<u8>, Errn
         return r;
     }
     if let Some(r) = multicast::get(s, level, name) {
+        return r;
+    }
+    if let Some(r) = pmtu::get(s, level, name) {
         return r;
     }
     if let Some(v) = ancillary::get(s.lock().wanted, s.v6, level, name) {
@@ -238,6 +235,9 @@ pub(super) fn set(s: &InetSocket, level: i32, name: i32, val: &[u8]) -> Result<(
         return r;
     }
     if let Some(r) = multicast::set(s, level, name, val) {
+        return r;
+    }
+    if let Some(r) = pmtu::set(s, level, name, val) {
         return r;
     }
     let wanted = s.lock().wanted;

@@ -16,7 +16,7 @@ use crate::socket::{Notify, Options, PacketInfo, Proto, RecvInfo, SendInfo, Shut
 use crate::stack::Stack;
 use crate::state::{EpState, Inner, Kind, Tcp};
 use crate::tcp_sock::{apply_options, linux_state};
-use crate::{addr, bind, dgram, listener, outbound, raw, stream, tcp, udplite};
+use crate::{addr, bind, dgram, listener, outbound, raw, stream, tcp, udplite, urgent};
 
 /// One socket. Dropping it is close(2): a TCP connection closes with FIN
 /// in the background (with RST when unread data remains or SO_LINGER is
@@ -49,6 +49,7 @@ impl Stack {
                 bound: (proto == Proto::Raw).then(|| raw::unbound(v6)),
                 error: None,
                 soft_error: None,
+                urgent_hook: None,
                 kind: match proto {
                     Proto::Tcp => Kind::Tcp(Tcp::Idle { failed: false }),
                     Proto::Udp | Proto::Icmp | Proto::Raw | Proto::UdpLite => {
@@ -222,7 +223,7 @@ impl Endpoint {
         fill: &mut dyn FnMut(&mut [u8]) -> Result<usize, Errno>,
     ) -> Result<usize, Errno> {
         self.with(|i, id| match i.ep(id).proto {
-            Proto::Tcp => stream::send(i, id, len, fill),
+            Proto::Tcp => stream::send(i, id, len, info.urgent, fill),
             Proto::Raw => raw::send(i, id, to, info, len, fill),
             Proto::UdpLite => udplite::send(i, id, to, info, len, fill),
             Proto::Udp | Proto::Icmp => outbound::send(i, id, to, info, len, fill),
@@ -272,6 +273,31 @@ impl Endpoint {
                 dgram::recv(i, id, peek, len, drain)
             }
         })
+    }
+
+    /// recv(MSG_OOB) on TCP: the urgent byte, once (None at the end of
+    /// the stream); EINVAL under SO_OOBINLINE, when there is none or it
+    /// was taken; EAGAIN while it has not arrived; ENOTCONN on a
+    /// listener. See `urgent` for where marks come from.
+    pub fn recv_urgent(&self, peek: bool) -> Result<Option<u8>, Errno> {
+        self.with(|i, id| {
+            if is_tcp(i, id) {
+                urgent::recv(i, id, peek)
+            } else {
+                Err(Errno::EINVAL)
+            }
+        })
+    }
+
+    /// SIOCATMARK: a TCP reader is at the urgent byte.
+    pub fn at_mark(&self) -> bool {
+        self.with(|i, id| is_tcp(i, id) && urgent::at_mark(i, id))
+    }
+
+    /// The hook called (without the stack's lock) when urgent data is
+    /// marked for this endpoint: the Sentry's SIGURG.
+    pub fn set_urgent_hook(&self, hook: Notify) {
+        self.with(|i, id| i.ep_mut(id).urgent_hook = Some(hook))
     }
 
     /// shutdown(2): ENOTCONN when not connected.
@@ -339,6 +365,26 @@ impl Endpoint {
                 Kind::Dgram(_) => dgram::peer(i, id).filter(|p| p.port() != 0),
             }?;
             Some(addr::show(ep.v6, peer))
+        })
+    }
+
+    /// IP_MTU / IPV6_MTU: the MTU of the route to the connected peer
+    /// (IPv4 routes capped at 65,535, the largest IPv4 packet, as
+    /// Linux's ipv4_mtu caps them); None when not connected (ENOTCONN).
+    pub fn path_mtu(&self) -> Option<u32> {
+        self.with(|i, id| {
+            let peer = match &i.ep(id).kind {
+                Kind::Tcp(Tcp::Connected(c)) if !c.closed => c.peer,
+                Kind::Tcp(_) => return None,
+                Kind::Dgram(_) => dgram::peer(i, id)?,
+            };
+            let path = i.route(peer.ip()).ok()?;
+            let mtu = i.ifaces[path.iface].mtu;
+            Some(if peer.is_ipv4() {
+                mtu.min(u32::from(u16::MAX))
+            } else {
+                mtu
+            })
         })
     }
 
@@ -439,12 +485,14 @@ impl Endpoint {
     }
 
     /// FIONREAD / SIOCINQ: bytes queued to read (a datagram endpoint: the
-    /// next datagram's length).
+    /// next datagram's length; TCP: up to urgent data, see `urgent`).
     pub fn recv_queue(&self) -> usize {
         self.with(|i, id| match &i.ep(id).kind {
             Kind::Tcp(Tcp::Connected(c)) => {
-                let sock = c.sock;
-                i.tcp(sock).recv_queue()
+                let (sock, read) = (c.sock, c.read);
+                let inline = i.ep(id).opts.oob_inline;
+                let queued = i.tcp(sock).recv_queue() as u64;
+                urgent::inq(i, sock, read, inline, queued) as usize
             }
             Kind::Tcp(_) => 0,
             Kind::Dgram(_) => dgram::recv_queue(i, id),

@@ -22,7 +22,7 @@ pub(crate) const LO: usize = 0;
 const LO_MTU: usize = 65535;
 
 /// A smoltcp socket: which interface's set, and its handle there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Sock {
     pub iface: usize,
     pub h: SocketHandle,

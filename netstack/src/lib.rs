@@ -28,7 +28,7 @@
 //! 2. Interfaces and routing: `iface`, `route`.
 //! 3. The shared state: `orphan` (closed sockets finishing), `state`
 //!    (the stack's state behind its lock and every endpoint's).
-//! 4. The protocols, acting on that state: `tcp_sock`, `bind`, `stream`,
+//! 4. The protocols, acting on that state: `tcp_sock`, `bind`, `urgent`, `stream`,
 //!    `listener`, `tcp`, `multicast`, `dgram`, `unreach`, `outbound`, `raw`, `udplite`,
 //!    `steer`, `conns`.
 //! 5. The engine: `engine` (polling smoltcp, dispatching what arrives),
@@ -68,6 +68,7 @@ mod tcp;
 mod tcp_sock;
 mod udplite;
 mod unreach;
+mod urgent;
 mod wake;
 
 pub use addr::prefix_of;

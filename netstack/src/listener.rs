@@ -93,6 +93,7 @@ pub(crate) fn accept(
             }),
             error: None,
             soft_error: None,
+            urgent_hook: None,
             kind: Kind::Tcp(Tcp::Connected(Conn {
                 sock,
                 local,
@@ -102,6 +103,8 @@ pub(crate) fn accept(
                 shut_wr: false,
                 fin_seen: false,
                 closed: false,
+                sent: 0,
+                read: 0,
             })),
         });
         let w = inner.ep(nid).waker.waker().clone();
@@ -212,6 +215,8 @@ pub(crate) fn admit_syn(inner: &mut Inner, n: usize, src: SocketAddr, dst: Socke
         return false;
     }
     let h = inner.ifaces[n].sockets.add(s);
+    // A handle smoltcp reuses must not inherit an old urgent mark.
+    inner.urgent.remove(&Sock { iface: n, h });
     if let Tcp::Listening(lst) = inner.tcp_ep(lid) {
         lst.pending.push(Sock { iface: n, h });
     }

@@ -103,6 +103,9 @@ pub struct Options {
     /// IP_MULTICAST_ALL: a socket that joined nothing hears every group
     /// some socket joined on the interface (Linux's default).
     pub mc_all: bool,
+    /// SO_OOBINLINE: urgent data stays in the stream and recv(MSG_OOB)
+    /// is EINVAL.
+    pub oob_inline: bool,
 }
 
 impl Default for Options {
@@ -128,6 +131,7 @@ impl Default for Options {
             syn_retries: None,
             user_timeout: None,
             recv_err: false,
+            oob_inline: false,
             mc_ttl: 1,
             mc6_hops: 1,
             mc_loop: true,
@@ -186,4 +190,6 @@ pub struct SendInfo {
     pub src: Option<IpAddr>,
     /// The interface to leave by (ENODEV when there is none such).
     pub ifindex: Option<u32>,
+    /// MSG_OOB on a TCP send: the last byte sent is urgent.
+    pub urgent: bool,
 }

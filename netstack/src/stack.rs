@@ -106,7 +106,10 @@ impl Stack {
             if g.poll_requested {
                 engine::poll(&mut g);
             }
-            let hooks = engine::settle(&mut g);
+            // SIGURG before the wake-ups, as Linux's tcp_check_urg
+            // signals before the data is queued.
+            let mut hooks = std::mem::take(&mut g.urgent_hooks);
+            hooks.extend(engine::settle(&mut g));
             if std::mem::take(&mut g.polled) {
                 if let Some(t) = engine::next_poll(&mut g) {
                     if g.deadline.is_none_or(|d| t < d) {

@@ -54,6 +54,8 @@ pub(crate) struct EpState {
     /// An ICMP error a connection only notes (Linux's sk_err_soft): it
     /// becomes the error if the connection later times out.
     pub soft_error: Option<Errno>,
+    /// Called when urgent data is marked for this endpoint (SIGURG).
+    pub urgent_hook: Option<Notify>,
     pub kind: Kind,
 }
 
@@ -84,6 +86,29 @@ pub(crate) struct Conn {
     pub fin_seen: bool,
     /// smoltcp's socket has reached CLOSED (both FINs, or a reset).
     pub closed: bool,
+    /// Bytes queued for sending since the connection was made: where
+    /// in the stream an urgent byte lies (see `urgent`).
+    pub sent: u64,
+    /// Bytes taken from the receive buffer since the connection was
+    /// made (read, or skipped as urgent).
+    pub read: u64,
+}
+
+/// Where urgent data (send with MSG_OOB) lies in a connection's receive
+/// stream, kept by the stack since smoltcp carries no urgent pointer (see
+/// `urgent`). Offsets count bytes from the connection's start, as the
+/// sender's `Conn::sent` and the receiver's `Conn::read` do.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Mark {
+    /// The urgent byte's offset.
+    pub at: u64,
+    pub byte: u8,
+    /// recv(MSG_OOB) has taken it (Linux's TCP_URG_READ).
+    pub taken: bool,
+    /// Earlier urgent bytes (start, count) the reader sat at when this
+    /// mark replaced them: skipped when reached, as Linux's
+    /// tcp_check_urg steps over them.
+    pub hole: Option<(u64, u64)>,
 }
 
 /// A listener's pool of smoltcp sockets (see `listener`).
@@ -177,6 +202,11 @@ pub(crate) struct Inner {
     pub neigh: crate::neigh::Pending,
     /// Every socket's multicast groups (see `multicast`).
     pub memberships: Vec<Membership>,
+    /// The urgent mark of each receiving TCP socket that has one (see
+    /// `urgent`).
+    pub urgent: HashMap<Sock, Mark>,
+    /// Urgent hooks to call once the lock is released.
+    pub urgent_hooks: Vec<Notify>,
 }
 
 impl Inner {
@@ -201,6 +231,8 @@ impl Inner {
             resets: Vec::new(),
             neigh: Default::default(),
             memberships: Vec::new(),
+            urgent: HashMap::new(),
+            urgent_hooks: Vec::new(),
         }
     }
 

@@ -9,6 +9,7 @@ use smoltcp::socket::tcp::State;
 use crate::errno::Errno;
 use crate::state::{Inner, Tcp};
 use crate::tcp_sock::{apply_options, peer_finished, rewake};
+use crate::urgent;
 
 /// Brings a connection up to date with its smoltcp socket after a poll:
 /// smoltcp keeps no error and reports the peer's FIN only through the
@@ -57,10 +58,13 @@ pub(crate) fn sync(inner: &mut Inner, id: usize) {
     }
 }
 
+/// Queues up to `len` bytes; `urgent` (MSG_OOB) marks the last one for
+/// the peer (see `urgent`).
 pub(crate) fn send(
     inner: &mut Inner,
     id: usize,
     len: usize,
+    urgent: bool,
     fill: &mut dyn FnMut(&mut [u8]) -> Result<usize, Errno>,
 ) -> Result<usize, Errno> {
     let sock = match inner.tcp_ep(id) {
@@ -86,6 +90,7 @@ pub(crate) fn send(
     }
     let mut total = 0;
     let mut err = None;
+    let mut last = 0;
     while total < len {
         let want = len - total;
         let r = s.send(|buf| {
@@ -94,7 +99,13 @@ pub(crate) fn send(
                 return (0, Ok((0, 0)));
             }
             match fill(&mut buf[..n]) {
-                Ok(k) => (k.min(n), Ok((k.min(n), n))),
+                Ok(k) => {
+                    let k = k.min(n);
+                    if k > 0 {
+                        last = buf[k - 1];
+                    }
+                    (k, Ok((k, n)))
+                }
                 Err(e) => (0, Err(e)),
             }
         });
@@ -115,6 +126,12 @@ pub(crate) fn send(
     if total == 0 {
         return Err(err.unwrap_or(Errno::EAGAIN));
     }
+    if let Tcp::Connected(c) = inner.tcp_ep(id) {
+        c.sent += total as u64;
+    }
+    if urgent {
+        urgent::mark(inner, id, last);
+    }
     let opts = inner.ep(id).opts.clone();
     apply_options(inner.tcp(sock), &opts);
     inner.request_poll();
@@ -128,23 +145,38 @@ pub(crate) fn recv(
     len: usize,
     drain: &mut dyn FnMut(&[u8]) -> Result<usize, Errno>,
 ) -> Result<(usize, Option<SocketAddr>), Errno> {
-    let (sock, peer) = match inner.tcp_ep(id) {
+    let inline = inner.ep(id).opts.oob_inline;
+    let (sock, peer, read) = match inner.tcp_ep(id) {
         Tcp::Connecting { .. } => return Err(Errno::EAGAIN),
         Tcp::Idle { .. } | Tcp::Listening(_) => return Err(Errno::ENOTCONN),
-        Tcp::Connected(c) => (c.sock, c.peer),
+        Tcp::Connected(c) => (c.sock, c.peer, c.read),
+    };
+    let plan = if inner.urgent.is_empty() {
+        urgent::Plan {
+            skip: 0,
+            limit: None,
+        }
+    } else {
+        urgent::plan(inner, sock, read, inline)
     };
     let s = inner.tcp(sock);
-    if s.recv_queue() > 0 && len > 0 {
+    let skip = (plan.skip as usize).min(s.recv_queue());
+    let len = plan.limit.map_or(len, |l| len.min(l as usize));
+    if s.recv_queue() > skip && len > 0 {
         let mut total = 0;
         let mut err = None;
         if peek {
-            let mut tmp = vec![0; len.min(s.recv_queue())];
+            let mut tmp = vec![0; (skip + len).min(s.recv_queue())];
             let n = s.peek_slice(&mut tmp).unwrap_or(0);
-            match drain(&tmp[..n]) {
+            match drain(&tmp[skip.min(n)..n]) {
                 Ok(k) => total = k,
                 Err(e) => err = Some(e),
             }
         } else {
+            if skip > 0 {
+                // The urgent byte (or an older one) is not data here.
+                let _ = s.recv_slice(&mut vec![0u8; skip]);
+            }
             while total < len {
                 let want = len - total;
                 let r = s.recv(|buf| {
@@ -171,6 +203,7 @@ pub(crate) fn recv(
                     _ => break,
                 }
             }
+            advance(inner, id, sock, (skip + total) as u64);
             // The window opened: tell the peer now.
             inner.request_poll();
         }
@@ -180,6 +213,12 @@ pub(crate) fn recv(
             }
         }
         return Ok((total, Some(peer)));
+    }
+    if skip > 0 && !peek {
+        // Only the urgent byte was queued: it goes, and nothing is read.
+        let _ = inner.tcp(sock).recv_slice(&mut vec![0u8; skip]);
+        advance(inner, id, sock, skip as u64);
+        inner.request_poll();
     }
     if let Some(e) = inner.ep_mut(id).error.take() {
         return Err(e);
@@ -193,6 +232,18 @@ pub(crate) fn recv(
         return Ok((0, Some(peer)));
     }
     Err(Errno::EAGAIN)
+}
+
+/// Counts `n` bytes taken from the connection's receive buffer.
+fn advance(inner: &mut Inner, id: usize, sock: crate::iface::Sock, n: u64) {
+    let Tcp::Connected(c) = inner.tcp_ep(id) else {
+        return;
+    };
+    c.read += n;
+    let read = c.read;
+    if !inner.urgent.is_empty() {
+        urgent::passed(inner, sock, read);
+    }
 }
 
 pub(crate) fn readiness(inner: &mut Inner, id: usize) -> i16 {
@@ -211,9 +262,12 @@ pub(crate) fn readiness(inner: &mut Inner, id: usize) -> i16 {
         Tcp::Listening(l) => {
             return if l.queue.is_empty() { 0 } else { libc::POLLIN };
         }
-        Tcp::Connected(c) => (c.sock, c.shut_rd, c.shut_wr, c.fin_seen, c.closed),
+        Tcp::Connected(c) => (c.sock, c.shut_rd, c.shut_wr, c.fin_seen, c.closed, c.read),
     };
-    let (sock, shut_rd, shut_wr, fin_seen, closed) = c;
+    let (sock, shut_rd, shut_wr, fin_seen, closed, read) = c;
+    let inline = inner.ep(id).opts.oob_inline;
+    let queued = inner.tcp(sock).recv_queue() as u64;
+    let data = urgent::readiness(inner, sock, read, inline, queued);
     let s = inner.tcp(sock);
     let rd_shut = shut_rd || fin_seen || closed || peer_finished(s);
     let wr_shut = shut_wr || closed;
@@ -224,9 +278,7 @@ pub(crate) fn readiness(inner: &mut Inner, id: usize) -> i16 {
     if rd_shut {
         m |= libc::POLLIN | libc::POLLRDHUP;
     }
-    if s.recv_queue() > 0 {
-        m |= libc::POLLIN;
-    }
+    m |= data;
     if wr_shut {
         m |= libc::POLLOUT;
     } else {

@@ -92,6 +92,11 @@ pub(crate) fn connect(inner: &mut Inner, id: usize, addr: SocketAddr) -> Result<
         f.sockets.remove(h);
         return Err(Errno::EINVAL);
     }
+    // A handle smoltcp reuses must not inherit an old urgent mark.
+    inner.urgent.remove(&Sock {
+        iface: path.iface,
+        h,
+    });
     // Linux fixes the socket's receive address at connect.
     inner
         .ports
@@ -170,6 +175,8 @@ pub(crate) fn sync(inner: &mut Inner, id: usize) {
                         shut_wr: false,
                         fin_seen: false,
                         closed: false,
+                        sent: 0,
+                        read: 0,
                     });
                     stream::sync(inner, id);
                 }
@@ -249,6 +256,7 @@ pub(crate) fn close(inner: &mut Inner, id: usize) {
             bind::unbind(inner, id, ep.proto, port);
         }
         Tcp::Connected(c) => {
+            inner.urgent.remove(&c.sock);
             let s = inner.tcp(c.sock);
             if c.closed && s.local_endpoint().is_none() {
                 inner.ifaces[c.sock.iface].sockets.remove(c.sock.h);

@@ -23,6 +23,7 @@ const LAYERS: &[&[&str]] = &[
     &[
         "tcp_sock",
         "bind",
+        "urgent",
         "stream",
         "listener",
         "tcp",

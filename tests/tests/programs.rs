@@ -519,6 +519,28 @@ fn inet_sockets_over_host_networking_match_linux() {
     assert_same(&native, &hosted);
 }
 
+/// TCP urgent data over the sandbox's own stack, v4 and v6 loopback:
+/// send(MSG_OOB) marks the last byte, reads stop before it and skip it,
+/// recv(MSG_OOB) takes it once (EINVAL after, or with SO_OOBINLINE,
+/// which leaves it in the stream), SIOCATMARK and FIONREAD at the mark,
+/// POLLPRI and select's exceptional set, SIGURG to the F_SETOWN owner, a
+/// newer mark replacing one the reader sits at, and MSG_OOB's errnos on
+/// listeners, unconnected and UDP sockets.
+#[test]
+fn tcp_urgent_data_matches_linux() {
+    native_then_sandboxed_with("tcp_urgent", &[], &["--network=none"], SHORT);
+}
+
+/// Path MTU options on TCP and UDP over v4 and v6 loopback, on the
+/// sandbox's own stack: IP_MTU_DISCOVER and IPV6_MTU_DISCOVER (default
+/// IP_PMTUDISC_WANT, every mode, EINVAL out of range, IPv4's one-byte
+/// form), IP_MTU and IPV6_MTU (ENOTCONN unconnected or disconnected,
+/// loopback's 65,536, 65,535 over IPv4), IPV6_MTU's bounds.
+#[test]
+fn path_mtu_options_match_linux() {
+    native_then_sandboxed_with("inet_pmtu", &[], &["--network=none"], SHORT);
+}
+
 /// Raw ICMP sockets on the sandbox's own stack, as root: an echo to
 /// 127.0.0.1 and ::1 read back whole (the IPv4 header, the kernel's
 /// ICMPv6 checksum), ICMP_FILTER and ICMP6_FILTER, bound and connected

@@ -3,17 +3,20 @@
 //! family's endpoint. read(2) and write(2) on the file are recv and send
 //! without flags.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use super::control::Control;
 use crate::errno::Errno;
 use crate::usermem::{BufferMemory, IoSeq};
+use crate::vfs::dnotify::SignalOwner;
 use crate::vfs::{Caller, File, FileOps};
 use crate::waiter::WaitQueue;
 
 /// st_dev of sockets (Linux's sockfs is an anonymous device too).
 const SOCKFS_DEV: u64 = 0x08;
+/// <asm-generic/sockios.h>; the libc crate lacks it on Linux.
+const SIOCATMARK: u64 = 0x8905;
 
 /// What sendmsg(2) hands a socket.
 pub struct SendMsg<'a> {
@@ -87,6 +90,19 @@ pub trait Socket: Send + Sync {
     fn unread_sent_bytes(&self) -> usize;
     /// The inode number `socket:[N]` and /proc/net show.
     fn ino(&self) -> u64;
+    /// SIOCATMARK: the reader is at urgent data (TCP); ENOTTY for a
+    /// family without it.
+    fn at_mark(&self) -> Result<bool, Errno> {
+        Err(Errno::ENOTTY)
+    }
+    /// F_SETOWN: the process SIGURG goes to (`pid` as F_GETOWN reports
+    /// it; `target` None when nothing is signalled). Only sockets with
+    /// urgent data keep it.
+    fn set_owner(&self, _pid: i32, _target: Option<Weak<dyn SignalOwner>>) {}
+    /// F_GETOWN.
+    fn owner(&self) -> i32 {
+        0
+    }
 }
 
 /// A socket in the descriptor table.
@@ -204,6 +220,7 @@ impl FileOps for SocketFile {
         let n = match u64::from(cmd) {
             libc::FIONREAD => self.sock.readable_bytes(),
             libc::TIOCOUTQ => self.sock.unread_sent_bytes(),
+            SIOCATMARK => usize::from(self.sock.at_mark()?),
             _ => return Err(Errno::ENOTTY),
         };
         t.copy_out(arg, &(n.min(i32::MAX as usize) as i32))?;

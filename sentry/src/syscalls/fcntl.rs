@@ -4,20 +4,28 @@ use super::file::io_file;
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::task::Task;
+use crate::net::socket::SocketFile;
 use crate::usermem::UserPtr;
+use crate::vfs::dnotify::SignalOwner;
 use crate::vfs::lock::RecordLock;
 use crate::vfs::File;
+use std::sync::Arc;
 
 // <asm-generic/fcntl.h>; the libc crate lacks them.
 const F_SETSIG: i32 = 10;
 const F_GETSIG: i32 = 11;
+const F_SETOWN_EX: i32 = 15;
+const F_GETOWN_EX: i32 = 16;
+const F_OWNER_TID: i32 = 0;
+const F_OWNER_PID: i32 = 1;
+const F_OWNER_PGRP: i32 = 2;
 
 pub fn register(t: &mut Table) {
     t.add(
         libc::SYS_fcntl,
         "fcntl",
         Support::Partial(
-            "no leases; seals only on tmpfs files (memfd); F_SETOWN and F_SETSIG serve only F_NOTIFY (no O_ASYNC); F_SETLKW does not detect deadlocks (EDEADLK)",
+            "no leases; seals only on tmpfs files (memfd); F_SETOWN and F_SETSIG serve only F_NOTIFY and a TCP socket's SIGURG (no O_ASYNC; a process group owner gets no SIGURG); F_SETLKW does not detect deadlocks (EDEADLK)",
         ),
         sys_fcntl,
     );
@@ -199,9 +207,40 @@ fn sys_fcntl(t: &mut Task, a: &SyscallArgs) -> SysResult {
             .and_then(|i| i.seals())
             .map(u64::from)
             .ok_or(Errno::EINVAL),
-        libc::F_GETOWN => Ok(0),
+        libc::F_GETOWN => match SocketFile::of(&f) {
+            Ok(s) => Ok(s.sock.owner() as i64 as u64),
+            Err(_) => Ok(0),
+        },
+        // glibc's F_GETOWN is this one.
+        F_GETOWN_EX => {
+            let pid = SocketFile::of(&f).map_or(0, |s| s.sock.owner());
+            let ex: [i32; 2] = match pid {
+                0 => [F_OWNER_TID, 0],
+                p if p < 0 => [F_OWNER_PGRP, -p],
+                p => [F_OWNER_PID, p],
+            };
+            t.copy_out(arg, &ex)?;
+            Ok(0)
+        }
+        F_SETOWN_EX => {
+            let f = io_file(t, fd)?;
+            let ex: [i32; 2] = t.copy_in(arg)?;
+            let pid = match ex[0] {
+                // A thread owner is taken as its process.
+                F_OWNER_TID | F_OWNER_PID => ex[1],
+                F_OWNER_PGRP => ex[1].checked_neg().ok_or(Errno::EINVAL)?,
+                _ => return Err(Errno::EINVAL),
+            };
+            if let Ok(s) = SocketFile::of(&f) {
+                set_socket_owner(t, s, pid)?;
+            }
+            Ok(0)
+        }
         libc::F_SETOWN => {
-            io_file(t, fd)?;
+            let f = io_file(t, fd)?;
+            if let Ok(s) = SocketFile::of(&f) {
+                set_socket_owner(t, s, arg as i32)?;
+            }
             Ok(0)
         }
         libc::F_GETLEASE => Ok(libc::F_UNLCK as u64),
@@ -230,6 +269,25 @@ fn sys_fcntl(t: &mut Task, a: &SyscallArgs) -> SysResult {
         }
         _ => Err(Errno::EINVAL),
     }
+}
+
+/// F_SETOWN on a socket: the process its SIGURG goes to, found now as
+/// Linux's f_setown finds it (ESRCH for none). A process group is kept
+/// for F_GETOWN but signalled nothing.
+fn set_socket_owner(t: &Task, s: &SocketFile, pid: i32) -> Result<(), Errno> {
+    let target = if pid > 0 {
+        let g = t
+            .kernel
+            .group(pid)
+            .or_else(|| t.kernel.task(pid).map(|h| h.tg.clone()))
+            .ok_or(Errno::ESRCH)?;
+        let g: Arc<dyn SignalOwner> = g;
+        Some(Arc::downgrade(&g))
+    } else {
+        None
+    };
+    s.sock.set_owner(pid, target);
+    Ok(())
 }
 
 fn sys_flock(t: &mut Task, a: &SyscallArgs) -> SysResult {

@@ -60,7 +60,7 @@ pub fn register(t: &mut Table) {
         sys_getpeername,
     );
     t.add(libc::SYS_shutdown, "shutdown", Support::Full, sys_shutdown);
-    let opts = "SOL_SOCKET options of AF_UNIX sockets; SOL_SOCKET and SOL_NETLINK options of AF_NETLINK sockets (no socket filters); inet sockets: the options net/inet/options.rs, ancillary.rs, multicast.rs and raw.rs list";
+    let opts = "SOL_SOCKET options of AF_UNIX sockets; SOL_SOCKET and SOL_NETLINK options of AF_NETLINK sockets (no socket filters); inet sockets: the options net/inet/options.rs, ancillary.rs, multicast.rs, pmtu.rs and raw.rs list";
     t.add(
         libc::SYS_getsockopt,
         "getsockopt",

@@ -23,13 +23,38 @@ const CONTROLLEN_OFF: u64 = 40;
 const FLAGS_OFF: u64 = 48;
 /// `struct mmsghdr`: the msghdr, then `msg_len`.
 const MMSG_SIZE: u64 = 64;
+
+/// TCP urgent data is carried by the sandbox's stack beside the bytes
+/// (smoltcp has no urgent pointer): see netstack/src/urgent.rs.
+const OOB_SEND: &str = "MSG_OOB on TCP marks urgent data only for a peer on the sandbox's own stack (loopback); a peer outside the sandbox gets the byte as ordinary data, with no URG flag";
+const OOB_RECV: &str = "MSG_OOB on TCP reads urgent data sent by the sandbox's own sockets; an urgent pointer arriving from outside is ignored and its byte stays in the stream";
 const MMSG_LEN_OFF: u64 = 56;
 
 pub fn register(t: &mut Table) {
-    t.add(libc::SYS_sendto, "sendto", Support::Full, sys_sendto);
-    t.add(libc::SYS_recvfrom, "recvfrom", Support::Full, sys_recvfrom);
-    t.add(libc::SYS_sendmsg, "sendmsg", Support::Full, sys_sendmsg);
-    t.add(libc::SYS_recvmsg, "recvmsg", Support::Full, sys_recvmsg);
+    t.add(
+        libc::SYS_sendto,
+        "sendto",
+        Support::Partial(OOB_SEND),
+        sys_sendto,
+    );
+    t.add(
+        libc::SYS_recvfrom,
+        "recvfrom",
+        Support::Partial(OOB_RECV),
+        sys_recvfrom,
+    );
+    t.add(
+        libc::SYS_sendmsg,
+        "sendmsg",
+        Support::Partial(OOB_SEND),
+        sys_sendmsg,
+    );
+    t.add(
+        libc::SYS_recvmsg,
+        "recvmsg",
+        Support::Partial(OOB_RECV),
+        sys_recvmsg,
+    );
     t.add(libc::SYS_sendmmsg, "sendmmsg", Support::Full, sys_sendmmsg);
     t.add(
         libc::SYS_recvmmsg,

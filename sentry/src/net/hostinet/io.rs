@@ -162,7 +162,8 @@ pub(super) fn recv(
     msg: &mut RecvMsg<'_>,
     nonblock: bool,
 ) -> Result<usize, Errno> {
-    let nonblock = nonblock || msg.flags & libc::MSG_DONTWAIT != 0;
+    // recv(MSG_OOB) never waits (Linux's tcp_recv_urg).
+    let nonblock = nonblock || msg.flags & (libc::MSG_DONTWAIT | libc::MSG_OOB) != 0;
     let stream = s.kind == libc::SOCK_STREAM;
     let peek = msg.flags & libc::MSG_PEEK != 0;
     let waitall = msg.flags & libc::MSG_WAITALL != 0 && stream && !peek;
@@ -187,6 +188,12 @@ pub(super) fn recv(
                 } else {
                     copied
                 });
+            }
+            // Urgent data: one byte (or none, with MSG_TRUNC, into an
+            // empty buffer), flagged as the host flags it.
+            Ok(r) if msg.flags & libc::MSG_OOB != 0 => {
+                msg.out_flags |= r.msg_flags & (libc::MSG_OOB | libc::MSG_TRUNC);
+                return Ok(r.len);
             }
             Ok(r) if r.len == 0 => return Ok(msg.data.done()),
             Ok(_) => {

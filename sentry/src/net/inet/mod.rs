@@ -10,18 +10,20 @@
 //! * [`ancillary`]: their control messages (IP_PKTINFO, IPV6_HOPLIMIT,
 //!   SO_TIMESTAMP ...) and the options that ask for them;
 //! * [`options`]: getsockopt and setsockopt;
+//! * [`pmtu`]: the path MTU options;
 //! * [`raw`]: who may make a raw socket, and its own options;
 //! * [`sockaddr`]: `sockaddr_in` / `sockaddr_in6` bytes.
 
 mod ancillary;
 mod multicast;
 pub mod options;
+mod pmtu;
 mod raw;
 pub mod sockaddr;
 mod transfer;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use netstack::{Endpoint, Proto, Shutdown, Stack};
@@ -29,6 +31,7 @@ use netstack::{Endpoint, Proto, Shutdown, Stack};
 use self::sockaddr::Target;
 use super::socket::{self, RecvMsg, SendMsg, Socket};
 use crate::errno::Errno;
+use crate::vfs::dnotify::{Notice, SignalOwner, SI_KERNEL};
 use crate::vfs::Caller;
 use crate::waiter::WaitQueue;
 
@@ -58,10 +61,20 @@ struct State {
     wanted: ancillary::Wanted,
     /// A raw ICMPv6 socket's IPV6_CHECKSUM as set through SOL_RAW.
     checksum: Option<i32>,
+    /// IP_MTU_DISCOVER and IPV6_MTU_DISCOVER.
+    pmtu: pmtu::Modes,
+}
+
+/// F_SETOWN's process: SIGURG goes to it when urgent data is marked.
+#[derive(Default)]
+struct Owner {
+    pid: i32,
+    target: Option<Weak<dyn SignalOwner>>,
 }
 
 pub struct InetSocket {
     ep: Endpoint,
+    owner: Arc<Mutex<Owner>>,
     stack: Arc<Stack>,
     v6: bool,
     kind: i32,
@@ -69,6 +82,30 @@ pub struct InetSocket {
     ino: u64,
     queue: Arc<WaitQueue>,
     st: Mutex<State>,
+}
+
+/// The F_SETOWN cell of a new endpoint, and (TCP) the stack's hook that
+/// sends its process SIGURG when urgent data is marked (Linux's
+/// sk_send_sigurg: the signal comes from the kernel).
+fn urgent_owner(ep: &Endpoint, stream: bool) -> Arc<Mutex<Owner>> {
+    let owner = Arc::new(Mutex::new(Owner::default()));
+    if stream {
+        let o = Arc::downgrade(&owner);
+        ep.set_urgent_hook(Arc::new(move || {
+            let Some(o) = o.upgrade() else {
+                return;
+            };
+            let target = o.lock().unwrap_or_else(|e| e.into_inner()).target.clone();
+            if let Some(t) = target.and_then(|t| t.upgrade()) {
+                t.send_notice(Notice {
+                    signo: libc::SIGURG,
+                    code: SI_KERNEL,
+                    band: None,
+                });
+            }
+        }));
+    }
+    owner
 }
 
 /// A wait queue and the hook that wakes it, for a new endpoint.
@@ -109,8 +146,10 @@ impl InetSocket {
         let ino = crate::vfs::anon::anon_ino();
         let (queue, hook) = queue_and_hook();
         let ep = stack.endpoint(v6, proto, hook, ino).map_err(errno)?;
+        let owner = urgent_owner(&ep, proto == Proto::Tcp);
         Ok(Arc::new(InetSocket {
             ep,
+            owner,
             stack: stack.clone(),
             v6,
             kind,
@@ -195,12 +234,15 @@ impl Socket for InetSocket {
         loop {
             match self.ep.accept(hook.clone(), ino) {
                 Ok((ep, peer)) => {
-                    let (rcvbuf, sndbuf) = {
+                    // What Linux's sk_clone copies from the listener.
+                    let (rcvbuf, sndbuf, pmtu) = {
                         let st = self.lock();
-                        (st.rcvbuf, st.sndbuf)
+                        (st.rcvbuf, st.sndbuf, st.pmtu)
                     };
+                    let owner = urgent_owner(&ep, true);
                     let sock = Arc::new(InetSocket {
                         ep,
+                        owner,
                         stack: self.stack.clone(),
                         v6: self.v6,
                         kind: self.kind,
@@ -210,6 +252,7 @@ impl Socket for InetSocket {
                         st: Mutex::new(State {
                             rcvbuf,
                             sndbuf,
+                            pmtu,
                             ..State::default()
                         }),
                     });
@@ -311,6 +354,22 @@ impl Socket for InetSocket {
 
     fn ino(&self) -> u64 {
         self.ino
+    }
+
+    fn at_mark(&self) -> Result<bool, Errno> {
+        // Linux's inet sockets answer SIOCATMARK only for TCP.
+        if !self.is_stream() {
+            return Err(Errno::ENOTTY);
+        }
+        Ok(self.ep.at_mark())
+    }
+
+    fn set_owner(&self, pid: i32, target: Option<Weak<dyn SignalOwner>>) {
+        *self.owner.lock().unwrap_or_else(|e| e.into_inner()) = Owner { pid, target };
+    }
+
+    fn owner(&self) -> i32 {
+        self.owner.lock().unwrap_or_else(|e| e.into_inner()).pid
     }
 }
 

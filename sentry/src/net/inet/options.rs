@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use super::{ancillary, errno, multicast, raw, InetSocket};
+use super::{ancillary, errno, multicast, pmtu, raw, InetSocket};
 use crate::errno::Errno;
 use crate::net::socket::{int_bytes, int_option, timeval_bytes, timeval_option};
 
@@ -38,12 +38,6 @@ const KEPT: &[(i32, i32, i32, &str)] = &[
         libc::SO_PRIORITY,
         0,
         "no queueing discipline",
-    ),
-    (
-        libc::SOL_SOCKET,
-        libc::SO_OOBINLINE,
-        0,
-        "no urgent data is ever queued",
     ),
     (
         libc::SOL_SOCKET,
@@ -81,12 +75,6 @@ const KEPT: &[(i32, i32, i32, &str)] = &[
         0,
         "the stack reports no IP options",
     ),
-    (
-        libc::IPPROTO_IP,
-        libc::IP_MTU_DISCOVER,
-        1,
-        "path MTU is the interface's",
-    ),
 ];
 
 fn bool_option(val: &[u8]) -> Result<bool, Errno> {
@@ -117,6 +105,9 @@ pub(super) fn get(s: &InetSocket, level: i32, name: i32) -> Result<Vec<u8>, Errn
     if let Some(r) = multicast::get(s, level, name) {
         return r;
     }
+    if let Some(r) = pmtu::get(s, level, name) {
+        return r;
+    }
     if let Some(v) = ancillary::get(s.lock().wanted, s.v6, level, name) {
         return Ok(v);
     }
@@ -140,6 +131,7 @@ pub(super) fn get(s: &InetSocket, level: i32, name: i32) -> Result<Vec<u8>, Errn
         (libc::SOL_SOCKET, libc::SO_REUSEPORT) => int_bytes(i32::from(o.reuse_port)),
         (libc::SOL_SOCKET, libc::SO_KEEPALIVE) => int_bytes(i32::from(o.keep_alive)),
         (libc::SOL_SOCKET, libc::SO_BROADCAST) => int_bytes(i32::from(o.broadcast)),
+        (libc::SOL_SOCKET, libc::SO_OOBINLINE) => int_bytes(i32::from(o.oob_inline)),
         (libc::SOL_SOCKET, libc::SO_RCVBUF) => {
             let (rcv, _) = default_bufs(s);
             int_bytes(s.lock().rcvbuf.map_or(rcv, |n| 2 * n) as i32)
@@ -245,6 +237,9 @@ pub(super) fn set(s: &InetSocket, level: i32, name: i32, val: &[u8]) -> Result<(
     if let Some(r) = multicast::set(s, level, name, val) {
         return r;
     }
+    if let Some(r) = pmtu::set(s, level, name, val) {
+        return r;
+    }
     let wanted = s.lock().wanted;
     if let Some(w) = ancillary::set(wanted, s.v6, level, name, val) {
         s.lock().wanted = w?;
@@ -285,6 +280,10 @@ pub(super) fn set(s: &InetSocket, level: i32, name: i32, val: &[u8]) -> Result<(
         (libc::SOL_SOCKET, libc::SO_BROADCAST) => {
             let b = bool_option(val)?;
             return endpoint(s, |o| o.broadcast = b);
+        }
+        (libc::SOL_SOCKET, libc::SO_OOBINLINE) => {
+            let b = bool_option(val)?;
+            return endpoint(s, |o| o.oob_inline = b);
         }
         (libc::SOL_SOCKET, libc::SO_LINGER) => {
             if val.len() < std::mem::size_of::<libc::linger>() {

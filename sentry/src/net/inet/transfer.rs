@@ -33,8 +33,15 @@ pub(super) fn send(
         },
         _ => None,
     };
+    let oob = msg.flags & libc::MSG_OOB != 0;
     let info = if s.is_stream() {
-        SendInfo::default()
+        // MSG_OOB: the last byte is urgent (see `netstack::Endpoint::recv_urgent`).
+        SendInfo {
+            urgent: oob,
+            ..SendInfo::default()
+        }
+    } else if oob && refuses_oob(s, to) {
+        return Err(Errno::EOPNOTSUPP);
     } else {
         datagram_info(s, msg, to)?
     };
@@ -83,6 +90,17 @@ pub(super) fn send(
     }
 }
 
+/// MSG_OOB on a datagram socket: udp_sendmsg (an IPv4 datagram, from a
+/// v6 socket too), the ping and the raw sends refuse it; udpv6_sendmsg
+/// ignores it.
+fn refuses_oob(s: &InetSocket, to: Option<SocketAddr>) -> bool {
+    let udp = matches!(s.protocol, libc::IPPROTO_UDP | libc::IPPROTO_UDPLITE);
+    let v4_dst = to
+        .or_else(|| s.ep.peer_addr())
+        .is_some_and(|a| matches!(a.ip(), IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some()));
+    !(s.v6 && udp && s.kind == libc::SOCK_DGRAM && !v4_dst)
+}
+
 /// What a datagram's control messages ask of it: IP_PKTINFO and its kin
 /// are read by the rules of the family the datagram goes out in.
 /// Descriptors and credentials are AF_UNIX's, and skipped (Linux's
@@ -110,8 +128,10 @@ pub(super) fn recv(
     let nonblock = nonblock || msg.flags & libc::MSG_DONTWAIT != 0;
     let peek = msg.flags & libc::MSG_PEEK != 0;
     if msg.flags & libc::MSG_OOB != 0 {
-        // No urgent data is ever queued (SO_OOBINLINE's absence aside).
-        return Err(Errno::EINVAL);
+        if !s.is_stream() {
+            return Err(Errno::EINVAL);
+        }
+        return recv_urgent(s, msg, peek);
     }
     let waitall = msg.flags & libc::MSG_WAITALL != 0 && s.is_stream() && !peek;
     let timeout = s.lock().rcvtimeo;
@@ -161,4 +181,22 @@ pub(super) fn recv(
             return progress(msg.data.done(), e);
         }
     }
+}
+
+/// recv(MSG_OOB) on a stream: the one urgent byte, never a wait (Linux's
+/// tcp_recv_urg); MSG_OOB in `msg_flags`, and MSG_TRUNC for an empty
+/// buffer.
+fn recv_urgent(s: &InetSocket, msg: &mut RecvMsg<'_>, peek: bool) -> Result<usize, Errno> {
+    let Some(byte) = s.ep.recv_urgent(peek).map_err(errno)? else {
+        return Ok(0);
+    };
+    msg.out_flags |= libc::MSG_OOB;
+    if msg.data.is_empty() {
+        msg.out_flags |= libc::MSG_TRUNC;
+        return Ok(0);
+    }
+    if msg.flags & libc::MSG_TRUNC == 0 {
+        msg.data.copy_out(&[byte])?;
+    }
+    Ok(1)
 }

@@ -117,7 +117,7 @@ impl Task {
 
         // Futexes held in the old image are its owner's death (exec_mm_release).
         self.release_robust_list();
-        self.kernel.futexes.pi_owner_exited(self.tid);
+        self.kernel.futexes.pi_owner_exited(self.vpid(self.tid));
         let old_mm = std::mem::replace(&mut self.mm, mm.clone());
         self.publish_view();
         drop(old_mm);
@@ -198,7 +198,7 @@ impl Task {
         h.seccomp.inherit(&old.seccomp);
         {
             let mut pids = self.kernel.pids.lock().unwrap();
-            pids.tasks.remove(&old.tid);
+            pids.remove_task(old.tid);
             pids.tasks.insert(tgid, h.clone());
         }
         {

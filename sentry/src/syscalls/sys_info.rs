@@ -188,10 +188,10 @@ fn sys_prlimit64(t: &mut Task, a: &SyscallArgs) -> SysResult {
     } else {
         Some(t.copy_in(a.ptr(2))?)
     };
-    let (tg, fds) = if pid == 0 || pid == t.tgid() {
+    let (tg, fds) = if pid == 0 || t.kpid(pid) == Some(t.tgid()) {
         (t.tg.clone(), Some(t.fds.clone()))
     } else {
-        let h = t.kernel.task(pid).ok_or(Errno::ESRCH)?;
+        let h = t.task_by_vpid(pid).ok_or(Errno::ESRCH)?;
         let other = h.creds.lock().unwrap().clone();
         if !may_prlimit(t, &other) {
             return Err(Errno::EPERM);

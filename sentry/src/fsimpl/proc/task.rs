@@ -19,7 +19,7 @@ use super::{
 };
 use crate::errno::Errno;
 use crate::kernel::namespaces::nsfs::NsFile;
-use crate::kernel::namespaces::{NsRef, PROC_CGROUP_INIT_INO, PROC_PID_INIT_INO};
+use crate::kernel::namespaces::{NsRef, PROC_CGROUP_INIT_INO};
 use crate::kernel::{Kernel, Task, ThreadGroup};
 use crate::mm::MemoryManager;
 use crate::vfs::ops::{self, AtTarget, Ctx};
@@ -33,8 +33,8 @@ const NAMESPACES: [(&str, &str, Option<u64>); 10] = [
     ("ipc", "ipc", None),
     ("mnt", "mnt", None),
     ("net", "net", None),
-    ("pid", "pid", Some(PROC_PID_INIT_INO)),
-    ("pid_for_children", "pid", Some(PROC_PID_INIT_INO)),
+    ("pid", "pid", None),
+    ("pid_for_children", "pid", None),
     ("time", "time", Some(PROC_TIME_INIT_INO)),
     ("time_for_children", "time", Some(PROC_TIME_INIT_INO)),
     ("user", "user", None),
@@ -50,7 +50,9 @@ pub(super) fn dir_ino(pid: i32, tid: Option<i32>) -> u64 {
 }
 
 /// /proc/N: a thread group, or (hidden from readdir, as on Linux) a thread
-/// that is not a group leader, shown as its own directory.
+/// that is not a group leader, shown as its own directory. `pid` is the
+/// kernel id (the caller translated the name through its procfs's PID
+/// namespace).
 pub(super) fn pid_dir(state: &Arc<ProcState>, k: &Arc<Kernel>, pid: i32) -> Option<InodeRef> {
     let (tg, thread) = {
         let pids = k.pids.lock().unwrap();
@@ -239,6 +241,7 @@ impl Inode for TaskDir {
     }
     fn lookup(&self, name: &[u8]) -> Result<InodeRef, Errno> {
         let tid = parse_num(name).ok_or(Errno::ENOENT)?;
+        let tid = self.t.pidns()?.kernel_pid(tid).ok_or(Errno::ENOENT)?;
         let s = self.t.snap()?;
         // A zombie keeps its leader's entry.
         if !(s.tids.contains(&tid) || (s.tids.is_empty() && tid == s.tg.tgid)) {
@@ -257,12 +260,13 @@ impl Inode for TaskDir {
         if tids.is_empty() {
             tids.push(s.tg.tgid);
         }
+        let mut tids: Vec<(i32, i32)> = tids.into_iter().map(|k| (self.t.nr(k), k)).collect();
         tids.sort_unstable();
         Ok(tids
             .into_iter()
-            .map(|tid| {
+            .map(|(tid, k)| {
                 entry(
-                    dir_ino(self.t.pid, Some(tid)),
+                    dir_ino(self.t.pid, Some(k)),
                     libc::DT_DIR,
                     tid.to_string().as_bytes(),
                 )
@@ -451,7 +455,7 @@ impl Inode for NsDir {
             .ns
             .lock()
             .unwrap()
-            .get(name, &user)
+            .get(name, &user, &task.tg.pidns)
             .ok_or(Errno::ENOENT)?;
         Ok(Arc::new(NsLink {
             ino,

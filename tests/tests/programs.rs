@@ -611,3 +611,17 @@ fn kcmp_and_process_vm_readv_writev_see_other_processes_as_on_linux() {
 fn namespaces_isolate_uts_ipc_mounts_net_and_map_user_ids_as_on_linux() {
     native_then_sandboxed("namespaces", &[], SHORT);
 }
+
+/// PID namespaces served by the Sentry: unshare(CLONE_NEWPID) moves only
+/// pid_for_children (no link before its init, EINVAL twice), the first
+/// child is PID 1 with getppid 0 and the parent sees its outer pid,
+/// NSpid per level, si_pid in the receiver's namespace, init ignoring
+/// SIGTERM and SIGKILL from inside, orphans adopted by it, kill(-1)
+/// sparing it, a procfs mounted inside showing the namespace, clone with
+/// CLONE_NEWPID, setns into a child's namespace (EINVAL to a parent's),
+/// SIGKILL of init from outside ending its namespace, and ENOMEM for a
+/// fork into a namespace whose init died.
+#[test]
+fn pid_namespaces_number_signal_and_reap_as_on_linux() {
+    native_then_sandboxed("pidns", &[], SHORT);
+}

@@ -64,7 +64,14 @@ pub fn task_exited(k: &Arc<Kernel>, handle: &Arc<TaskHandle>, tg: &Arc<ThreadGro
             }
         }
     }
-    let init = reaper(k, tg);
+    // A nested namespace's init takes its children with it: they are
+    // dying, and nobody outside adopts them (Linux's init reaps them
+    // before it goes).
+    let init = if ns_init && tg.pidns.level > 0 {
+        None
+    } else {
+        reaper(k, tg)
+    };
     for c in children {
         let zombie = c.inner.lock().unwrap().exit.is_some();
         match &init {
@@ -95,14 +102,21 @@ pub fn task_exited(k: &Arc<Kernel>, handle: &Arc<TaskHandle>, tg: &Arc<ThreadGro
         return;
     }
     let Some(parent) = tg.parent() else {
-        // A process the runtime's `exec` started: its status goes there.
         k.pids.lock().unwrap().remove_group(tg.tgid);
-        k.set_top_exit(tg.tgid, wait_status);
+        if tg.inner.lock().unwrap().parent.is_none() {
+            // A process the runtime's `exec` started: its status goes
+            // there (not one whose namespace's init died before it).
+            k.set_top_exit(tg.tgid, wait_status);
+        }
         return;
     };
     let act = parent.actions.lock().unwrap()[(libc::SIGCHLD - 1) as usize];
-    let autoreap =
-        act.handler == libc::SIG_IGN as u64 || act.flags & libc::SA_NOCLDWAIT as u64 != 0;
+    // The child of a namespace init that died before it has nobody to
+    // wait for it.
+    let parent_dead = parent.inner.lock().unwrap().exit.is_some();
+    let autoreap = parent_dead
+        || act.handler == libc::SIG_IGN as u64
+        || act.flags & libc::SA_NOCLDWAIT as u64 != 0;
     if autoreap {
         parent
             .inner

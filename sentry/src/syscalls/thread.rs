@@ -262,7 +262,8 @@ enum ChildEvent {
 }
 
 /// Waits for a child to exit (or, with WUNTRACED / WCONTINUED, to stop or
-/// continue); returns its pid, wait status and what happened. `consume`
+/// continue); returns its pid (as the caller numbers it), wait status and
+/// what happened. `consume`
 /// reaps the zombie or clears the stop/continue report (not WNOWAIT).
 fn wait_child(
     t: &mut Task,
@@ -341,9 +342,11 @@ fn wait_child(
             return Err(e);
         }
     }
-    let Some((cpid, _, ev)) = found else {
+    let Some((cpid, st, ev)) = found else {
         return Ok(None);
     };
+    // The caller's number for the child, taken before reaping frees it.
+    let vpid = t.vpid(cpid);
     if consume && ev == ChildEvent::Exited {
         let k = &t.kernel;
         let child = k.pids.lock().unwrap().remove_group(cpid);
@@ -357,7 +360,7 @@ fn wait_child(
         g.children.retain(|c| c.tgid != cpid);
         g.children_utime += used.unwrap_or_default();
     }
-    Ok(found)
+    Ok(Some((vpid, st, ev)))
 }
 
 fn sys_wait4(t: &mut Task, a: &SyscallArgs) -> SysResult {
@@ -388,7 +391,7 @@ fn sys_wait4(t: &mut Task, a: &SyscallArgs) -> SysResult {
                 let ru: libc::rusage = crate::usermem::zeroed();
                 t.copy_out(a.ptr(3), &ru)?;
             }
-            Ok(t.vpid(cpid) as u64)
+            Ok(cpid as u64)
         }
     }
 }
@@ -462,7 +465,7 @@ fn sys_waitid(t: &mut Task, a: &SyscallArgs) -> SysResult {
                 } else {
                     (libc::CLD_KILLED, st & 0x7f)
                 };
-                SigInfo::child(code, t.vpid(cpid), 0, v)
+                SigInfo::child(code, cpid, 0, v)
             }
         };
         let mut info = info;

@@ -457,6 +457,11 @@ impl Inode for NsDir {
             .unwrap()
             .get(name, &user, &task.tg.pidns)
             .ok_or(Errno::ENOENT)?;
+        if let NsRef::Pid(p, _) = &ns {
+            if !p.has_had_init() {
+                return Err(Errno::ENOENT);
+            }
+        }
         Ok(Arc::new(NsLink {
             ino,
             ns,

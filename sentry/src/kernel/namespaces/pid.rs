@@ -120,6 +120,12 @@ impl PidNamespace {
         }
     }
 
+    /// Whether its init was ever made (/proc/PID/ns/pid_for_children
+    /// names no namespace before that, as on Linux).
+    pub fn has_had_init(&self) -> bool {
+        self.map.lock().unwrap().init.is_some()
+    }
+
     /// Init has died: every task still here is being killed, and no new
     /// one may come.
     pub fn close(&self) {

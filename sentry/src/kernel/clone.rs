@@ -156,6 +156,7 @@ impl Task {
         let handle = TaskHandle::new(tid, &tg, creds, comm, self.signal_mask(), ns.clone());
         *handle.sched.lock().unwrap() = self.handle.sched.lock().unwrap().clone();
         handle.seccomp.inherit(&self.handle.seccomp);
+        handle.set_personality_from(&self.handle);
         {
             let mut pids = kernel.pids.lock().unwrap();
             pids.tasks.insert(tid, handle.clone());

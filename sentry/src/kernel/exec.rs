@@ -114,6 +114,10 @@ impl Task {
             self.take_leader_tid();
         }
         *self.handle.creds.lock().unwrap() = creds;
+        self.set_personality(crate::kernel::personality::after_exec(
+            self.personality(),
+            secure,
+        ));
 
         // Futexes held in the old image are its owner's death (exec_mm_release).
         self.release_robust_list();
@@ -196,6 +200,7 @@ impl Task {
         }
         *h.sched.lock().unwrap() = old.sched.lock().unwrap().clone();
         h.seccomp.inherit(&old.seccomp);
+        h.set_personality_from(&old);
         {
             let mut pids = self.kernel.pids.lock().unwrap();
             pids.remove_task(old.tid);

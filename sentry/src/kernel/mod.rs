@@ -34,6 +34,7 @@ pub mod guest_answers;
 pub mod ipc;
 pub mod itimers;
 pub mod namespaces;
+pub mod personality;
 pub mod pid_lookup;
 pub mod pidfd;
 pub mod posix_timers;
@@ -151,6 +152,8 @@ pub struct TaskHandle {
     /// Its namespaces (its user namespace is in `creds`), as /proc and
     /// setns see them; the task's own copy is `Task::ns`.
     pub ns: Mutex<Arc<namespaces::Namespaces>>,
+    /// Its personality(2) persona (`personality.rs`).
+    pub personality: std::sync::atomic::AtomicU32,
 }
 
 /// What setpriority, sched_setaffinity and set_mempolicy set, kept per
@@ -211,6 +214,7 @@ impl TaskHandle {
             seccomp: Default::default(),
             ptrace: Default::default(),
             ns: Mutex::new(ns),
+            personality: Default::default(),
         })
     }
 

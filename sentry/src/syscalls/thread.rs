@@ -102,7 +102,10 @@ pub fn register(t: &mut Table) {
     t.add(
         libc::SYS_personality,
         "personality",
-        Support::Partial("only PER_LINUX"),
+        Support::Partial(
+            "any persona kept, inherited and reported; PER_LINUX32 (uname i686), UNAME26 and \
+             READ_IMPLIES_EXEC honoured; the layout is never randomized",
+        ),
         sys_personality,
     );
 }
@@ -661,11 +664,11 @@ fn sys_prctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
     }
 }
 
-fn sys_personality(_t: &mut Task, a: &SyscallArgs) -> SysResult {
-    const QUERY: u64 = 0xffff_ffff;
-    const PER_LINUX: u64 = 0;
-    match a.ulong(0) {
-        QUERY | PER_LINUX => Ok(PER_LINUX),
-        _ => Err(Errno::EINVAL),
+fn sys_personality(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let old = t.personality();
+    let new = a.uint(0);
+    if new != crate::kernel::personality::QUERY {
+        t.set_personality(new);
     }
+    Ok(u64::from(old))
 }

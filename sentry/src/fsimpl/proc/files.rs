@@ -141,6 +141,15 @@ pub(super) fn file_of(t: &Target, name: &str) -> Result<GenInode, Errno> {
         "loginuid" | "sessionid" => t.file(name, 0o444, simple("4294967295\n")),
         "uid_map" | "gid_map" | "setgroups" => super::userns::file(t, name)?,
         "wchan" => t.file(name, 0o444, simple("0")),
+        "personality" => t.file(
+            name,
+            0o400,
+            Arc::new(move || {
+                let task = t2.snap()?.task.ok_or(Errno::ESRCH)?;
+                let p = task.personality.load(Ordering::Relaxed);
+                Ok(format!("{p:08x}\n").into_bytes())
+            }),
+        ),
         "io" => t.file(
             name,
             0o400,

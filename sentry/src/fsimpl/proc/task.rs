@@ -93,7 +93,7 @@ pub fn process_of_dir(f: &File) -> Option<Arc<ThreadGroup>> {
     dir.t.tg.upgrade()
 }
 
-const PID_ENTRIES: [(&str, u8); 34] = [
+const PID_ENTRIES: [(&str, u8); 35] = [
     ("auxv", libc::DT_REG),
     ("cgroup", libc::DT_REG),
     ("cmdline", libc::DT_REG),
@@ -115,6 +115,7 @@ const PID_ENTRIES: [(&str, u8); 34] = [
     ("oom_adj", libc::DT_REG),
     ("oom_score", libc::DT_REG),
     ("oom_score_adj", libc::DT_REG),
+    ("personality", libc::DT_REG),
     ("root", libc::DT_LNK),
     ("sched", libc::DT_REG),
     ("schedstat", libc::DT_REG),

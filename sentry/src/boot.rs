@@ -213,7 +213,7 @@ impl Sandbox {
     pub fn prepare_with(&self, init: InitProcess, stdio: Stdio) -> Result<PreparedInit, String> {
         let kernel = &self.kernel;
         let tid = kernel.pids.lock().unwrap().allocate();
-        let tg = ThreadGroup::new(tid, None, default_actions());
+        let tg = ThreadGroup::new(tid, None, default_actions(), kernel.init_ns.pid.clone());
         let comm = init
             .argv
             .first()

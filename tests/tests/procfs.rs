@@ -342,3 +342,39 @@ fn reading_all_of_proc_and_sys_is_safe() {
     let n: usize = out.stdout.trim().parse().unwrap_or(0);
     assert!(n > 100, "{}", out.describe());
 }
+
+/// `unshare --pid --fork --mount-proc ps` (util-linux and procps from the
+/// host root): ps runs as PID 1 of a new PID namespace and sees only
+/// itself through the procfs unshare mounted there. Compared whole with
+/// Linux: the default columns (PID, TTY `?` since there is no terminal,
+/// TIME 00:00:00, CMD) and `ps -eo pid,ppid,user,tty,time,comm,args`;
+/// nothing is masked. Natively this needs root (both namespaces).
+#[test]
+fn unshare_pid_fork_mount_proc_ps_shows_pid_1_alone_as_on_linux() {
+    require!(host_program("/usr/bin/unshare", "util-linux"));
+    require!(host_program("/bin/ps", "procps"));
+    for ps in [
+        vec!["ps"],
+        vec!["ps", "-eo", "pid,ppid,user,tty,time,comm,args"],
+    ] {
+        let mut argv = vec!["unshare", "--pid", "--fork", "--mount-proc"];
+        argv.extend(ps);
+        let cmd = Cmd::new(&argv);
+        let native = cmd.run_native();
+        if native.status != 0 {
+            eprintln!(
+                "SKIPPED: unshare --pid needs root natively\n{}",
+                native.describe()
+            );
+            assert!(std::env::var_os("CI").is_none(), "CI runs as root");
+            return;
+        }
+        assert!(
+            native.stdout.contains("\n      1 "),
+            "{}",
+            native.describe()
+        );
+        require!(sandbox());
+        tests::assert_same(&native, &cmd.run_sandboxed());
+    }
+}

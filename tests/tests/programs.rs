@@ -633,3 +633,47 @@ fn kcmp_and_process_vm_readv_writev_see_other_processes_as_on_linux() {
 fn namespaces_isolate_uts_ipc_mounts_net_and_map_user_ids_as_on_linux() {
     native_then_sandboxed("namespaces", &[], SHORT);
 }
+
+/// PID namespaces served by the Sentry: unshare(CLONE_NEWPID) moves only
+/// pid_for_children (no link before its init, EINVAL twice), the first
+/// child is PID 1 with getppid 0 and the parent sees its outer pid,
+/// NSpid per level, si_pid in the receiver's namespace, init ignoring
+/// SIGTERM and SIGKILL from inside, orphans adopted by it, kill(-1)
+/// sparing it, a procfs mounted inside showing the namespace, clone with
+/// CLONE_NEWPID, setns into a child's namespace (EINVAL to a parent's),
+/// SIGKILL of init from outside ending its namespace, and ENOMEM for a
+/// fork into a namespace whose init died.
+#[test]
+fn pid_namespaces_number_signal_and_reap_as_on_linux() {
+    native_then_sandboxed("pidns", &[], SHORT);
+}
+
+/// personality(2) compared with Linux: the query, PER_LINUX32 (uname
+/// i686), UNAME26, an unknown persona kept, READ_IMPLIES_EXEC making
+/// anonymous PROT_READ memory executable (mmap and mprotect), inheritance
+/// by fork, and exec dropping READ_IMPLIES_EXEC but keeping
+/// ADDR_NO_RANDOMIZE (/proc/self/personality of the new program).
+#[test]
+fn personality_is_kept_inherited_and_honoured_as_on_linux() {
+    native_then_sandboxed("personality", &[], SHORT);
+}
+
+/// util-linux's setarch: `-R` (ADDR_NO_RANDOMIZE) seen by the program it
+/// runs in /proc/self/personality, `i686` as uname's machine, and
+/// `--uname-2.6` as a 2.6 release (its numbers differ with the kernel's,
+/// so only the prefix is compared).
+#[test]
+fn setarch_personas_reach_the_program_as_on_linux() {
+    require!(tests::host_program("/usr/bin/setarch", "util-linux"));
+    let script = "setarch x86_64 -R cat /proc/self/personality; setarch i686 uname -m; \
+                  setarch x86_64 --uname-2.6 uname -r | cut -c1-4";
+    let cmd = Cmd::new(&["/bin/sh", "-c", script]).timeout(SHORT);
+    let native = cmd.run_native();
+    assert!(
+        native.status == 0 && native.stdout == "00040000\ni686\n2.6.\n",
+        "{}",
+        native.describe()
+    );
+    require!(sandbox());
+    assert_same(&native, &cmd.run_sandboxed());
+}

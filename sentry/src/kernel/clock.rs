@@ -79,7 +79,7 @@ impl Clock {
                 let h = if id == 0 {
                     t.handle.clone()
                 } else {
-                    t.kernel.task(id).ok_or(Errno::EINVAL)?
+                    t.task_by_vpid(id).ok_or(Errno::EINVAL)?
                 };
                 if !Arc::ptr_eq(&h.tg, &t.tg) {
                     return Err(Errno::EINVAL);
@@ -90,9 +90,8 @@ impl Clock {
             let tg = if id == 0 {
                 t.tg.clone()
             } else {
-                t.kernel
-                    .group(id)
-                    .or_else(|| t.kernel.task(id).map(|h| h.tg.clone()))
+                t.group_by_vpid(id)
+                    .or_else(|| t.task_by_vpid(id).map(|h| h.tg.clone()))
                     .ok_or(Errno::EINVAL)?
             };
             return Ok(Clock::ProcessCpu(Arc::downgrade(&tg)));

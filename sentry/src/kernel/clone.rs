@@ -68,6 +68,21 @@ impl Task {
         }
         self.check_nproc()?;
         let (ns, creds) = self.clone_namespaces(f)?;
+        // A thread lives in its process's PID namespace, which must then
+        // be where the process makes children (Linux's copy_process).
+        if has(libc::CLONE_THREAD) && !Arc::ptr_eq(&ns.pid, self.pid_ns()) {
+            return Err(Errno::EINVAL);
+        }
+        // The init of a PID namespace cannot make a sibling (it has no
+        // parent there to share).
+        if has(libc::CLONE_PARENT) && self.pid_ns().init() == Some(self.tgid()) {
+            return Err(Errno::EINVAL);
+        }
+        let pidns = if has(libc::CLONE_THREAD) {
+            self.pid_ns().clone()
+        } else {
+            ns.pid.clone()
+        };
         let kernel = self.kernel.clone();
         let tid = {
             let mut pids = kernel.pids.lock().unwrap();
@@ -80,8 +95,12 @@ impl Task {
             {
                 return Err(Errno::EAGAIN);
             }
-            pids.allocate()
+            let tid = pids.allocate();
+            crate::kernel::namespaces::pid::attach(&pidns, tid, !has(libc::CLONE_THREAD))?;
+            tid
         };
+        // The child's number in its own namespace and in its parent's.
+        let (own_tid, parent_view) = (pidns.nr(tid), self.vpid(tid));
 
         let mm = if has(libc::CLONE_VM) {
             self.mm.clone()
@@ -123,7 +142,7 @@ impl Task {
                 *a.lock().unwrap() = *self.tg.actions.lock().unwrap();
                 a
             };
-            let g = ThreadGroup::new(tid, Some(&parent), actions);
+            let g = ThreadGroup::new(tid, Some(&parent), actions, pidns.clone());
             let limits = self.tg.inner.lock().unwrap().rlimits.clone();
             let mut gi = g.inner.lock().unwrap();
             gi.exit_signal = a.exit_signal;
@@ -137,6 +156,7 @@ impl Task {
         let handle = TaskHandle::new(tid, &tg, creds, comm, self.signal_mask(), ns.clone());
         *handle.sched.lock().unwrap() = self.handle.sched.lock().unwrap().clone();
         handle.seccomp.inherit(&self.handle.seccomp);
+        handle.set_personality_from(&self.handle);
         {
             let mut pids = kernel.pids.lock().unwrap();
             pids.tasks.insert(tid, handle.clone());
@@ -148,7 +168,7 @@ impl Task {
             let mut g = tg.inner.lock().unwrap();
             if g.group_exit.is_some() {
                 drop(g);
-                kernel.pids.lock().unwrap().tasks.remove(&tid);
+                kernel.pids.lock().unwrap().remove_task(tid);
                 return Err(Errno::EAGAIN);
             }
             g.tasks.push(handle.clone());
@@ -167,13 +187,13 @@ impl Task {
             regs.fs_base = a.tls;
         }
         if has(libc::CLONE_PARENT_SETTID) {
-            let _ = self.mm.write(a.parent_tid, &tid.to_ne_bytes());
+            let _ = self.mm.write(a.parent_tid, &parent_view.to_ne_bytes());
             if !has(libc::CLONE_VM) {
-                let _ = mm.write(a.parent_tid, &tid.to_ne_bytes());
+                let _ = mm.write(a.parent_tid, &parent_view.to_ne_bytes());
             }
         }
         if has(libc::CLONE_CHILD_SETTID) {
-            let _ = mm.write(a.child_tid, &tid.to_ne_bytes());
+            let _ = mm.write(a.child_tid, &own_tid.to_ne_bytes());
         }
         if has(libc::CLONE_PIDFD) {
             // After the child's copies of memory and descriptors were
@@ -225,7 +245,7 @@ impl Task {
             tracing::warn!("clone: cannot start a thread: {e}");
             return Err(Errno::EAGAIN);
         }
-        self.ptrace_clone_event(traced, tid);
+        self.ptrace_clone_event(traced, parent_view);
         if let Some(v) = vfork {
             // The parent sleeps until the child execs or exits; signals do
             // not end the wait early (as Linux's killable wait).
@@ -243,9 +263,9 @@ impl Task {
                     std::thread::sleep(std::time::Duration::from_millis(1));
                 }
             }
-            self.ptrace_vfork_done(tid);
+            self.ptrace_vfork_done(parent_view);
         }
-        Ok(tid)
+        Ok(parent_view)
     }
 
     fn install_child_pidfd(&self, tg: &Arc<ThreadGroup>, at: u64) -> Result<(), Errno> {
@@ -265,14 +285,14 @@ impl Task {
         thread: bool,
     ) {
         let k = &self.kernel;
-        k.pids.lock().unwrap().tasks.remove(&handle.tid);
+        k.pids.lock().unwrap().remove_task(handle.tid);
         tg.inner
             .lock()
             .unwrap()
             .tasks
             .retain(|t| t.tid != handle.tid);
         if !thread {
-            k.pids.lock().unwrap().groups.remove(&tg.tgid);
+            k.pids.lock().unwrap().remove_group(tg.tgid);
             self.tg
                 .inner
                 .lock()

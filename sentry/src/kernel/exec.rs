@@ -114,10 +114,14 @@ impl Task {
             self.take_leader_tid();
         }
         *self.handle.creds.lock().unwrap() = creds;
+        self.set_personality(crate::kernel::personality::after_exec(
+            self.personality(),
+            secure,
+        ));
 
         // Futexes held in the old image are its owner's death (exec_mm_release).
         self.release_robust_list();
-        self.kernel.futexes.pi_owner_exited(self.tid);
+        self.kernel.futexes.pi_owner_exited(self.vpid(self.tid));
         let old_mm = std::mem::replace(&mut self.mm, mm.clone());
         self.publish_view();
         drop(old_mm);
@@ -196,9 +200,10 @@ impl Task {
         }
         *h.sched.lock().unwrap() = old.sched.lock().unwrap().clone();
         h.seccomp.inherit(&old.seccomp);
+        h.set_personality_from(&old);
         {
             let mut pids = self.kernel.pids.lock().unwrap();
-            pids.tasks.remove(&old.tid);
+            pids.remove_task(old.tid);
             pids.tasks.insert(tgid, h.clone());
         }
         {

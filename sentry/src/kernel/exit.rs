@@ -34,7 +34,7 @@ pub fn task_exited(k: &Arc<Kernel>, handle: &Arc<TaskHandle>, tg: &Arc<ThreadGro
             .get(&handle.tid)
             .is_some_and(|h| Arc::ptr_eq(h, handle))
         {
-            pids.tasks.remove(&handle.tid);
+            pids.remove_task(handle.tid);
         }
     }
     if !last {
@@ -52,7 +52,26 @@ pub fn task_exited(k: &Arc<Kernel>, handle: &Arc<TaskHandle>, tg: &Arc<ThreadGro
         (s, std::mem::take(&mut i.children), i.exit_signal)
     };
     tg.exit_waiters.notify_all();
-    let init = k.group(1).filter(|g| !Arc::ptr_eq(g, tg));
+    let ns_init = tg.pidns.init() == Some(tg.tgid);
+    if ns_init {
+        // When a namespace's init dies the namespace dies with it: every
+        // task left in it, and in the namespaces below, is killed, and
+        // none may enter (Linux's zap_pid_ns_processes).
+        tg.pidns.close();
+        for g in k.all_groups() {
+            if crate::kernel::namespaces::pid::contains(&tg.pidns, &g.pidns) {
+                send_group(&g, SigInfo::user(libc::SIGKILL, libc::SI_KERNEL, 0, 0));
+            }
+        }
+    }
+    // A nested namespace's init takes its children with it: they are
+    // dying, and nobody outside adopts them (Linux's init reaps them
+    // before it goes).
+    let init = if ns_init && tg.pidns.level > 0 {
+        None
+    } else {
+        reaper(k, tg)
+    };
     for c in children {
         let zombie = c.inner.lock().unwrap().exit.is_some();
         match &init {
@@ -66,13 +85,13 @@ pub fn task_exited(k: &Arc<Kernel>, handle: &Arc<TaskHandle>, tg: &Arc<ThreadGro
                 init.inner.lock().unwrap().children.push(c);
             }
             _ => {
-                k.pids.lock().unwrap().groups.remove(&c.tgid);
+                k.pids.lock().unwrap().remove_group(c.tgid);
             }
         }
     }
     if tg.tgid == 1 {
-        // When init dies the PID namespace dies with it.
-        k.pids.lock().unwrap().groups.remove(&1);
+        // When the sandbox's init dies the sandbox ends.
+        k.pids.lock().unwrap().remove_group(1);
         for g in k.all_groups() {
             let tasks = g.inner.lock().unwrap().tasks.clone();
             for t in tasks {
@@ -83,14 +102,21 @@ pub fn task_exited(k: &Arc<Kernel>, handle: &Arc<TaskHandle>, tg: &Arc<ThreadGro
         return;
     }
     let Some(parent) = tg.parent() else {
-        // A process the runtime's `exec` started: its status goes there.
-        k.pids.lock().unwrap().groups.remove(&tg.tgid);
-        k.set_top_exit(tg.tgid, wait_status);
+        k.pids.lock().unwrap().remove_group(tg.tgid);
+        if tg.inner.lock().unwrap().parent.is_none() {
+            // A process the runtime's `exec` started: its status goes
+            // there (not one whose namespace's init died before it).
+            k.set_top_exit(tg.tgid, wait_status);
+        }
         return;
     };
     let act = parent.actions.lock().unwrap()[(libc::SIGCHLD - 1) as usize];
-    let autoreap =
-        act.handler == libc::SIG_IGN as u64 || act.flags & libc::SA_NOCLDWAIT as u64 != 0;
+    // The child of a namespace init that died before it has nobody to
+    // wait for it.
+    let parent_dead = parent.inner.lock().unwrap().exit.is_some();
+    let autoreap = parent_dead
+        || act.handler == libc::SIG_IGN as u64
+        || act.flags & libc::SA_NOCLDWAIT as u64 != 0;
     if autoreap {
         parent
             .inner
@@ -98,7 +124,7 @@ pub fn task_exited(k: &Arc<Kernel>, handle: &Arc<TaskHandle>, tg: &Arc<ThreadGro
             .unwrap()
             .children
             .retain(|c| !Arc::ptr_eq(c, tg));
-        k.pids.lock().unwrap().groups.remove(&tg.tgid);
+        k.pids.lock().unwrap().remove_group(tg.tgid);
     } else if exit_signal > 0 {
         let (code, st) = if wait_status & 0x7f == 0 {
             (libc::CLD_EXITED, (wait_status >> 8) & 0xff)
@@ -108,11 +134,25 @@ pub fn task_exited(k: &Arc<Kernel>, handle: &Arc<TaskHandle>, tg: &Arc<ThreadGro
             (libc::CLD_KILLED, wait_status & 0x7f)
         };
         let uid = handle.creds.lock().unwrap().uid;
-        let mut info = SigInfo::child(code, tg.tgid, uid, st);
+        let mut info = SigInfo::child(code, parent.pidns.nr(tg.tgid), uid, st);
         info.signo = exit_signal;
         send_group(&parent, info);
     }
     parent.child_events.notify_all();
+}
+
+/// Who adopts the orphans of `tg`: the init of its PID namespace, or,
+/// when that is `tg` itself, the nearest live init above it (Linux's
+/// find_child_reaper). None: nobody, the orphans are reaped at once.
+fn reaper(k: &Kernel, tg: &Arc<ThreadGroup>) -> Option<Arc<ThreadGroup>> {
+    for ns in crate::kernel::namespaces::pid::chain(&tg.pidns) {
+        if let Some(g) = ns.init().and_then(|id| k.group(id)) {
+            if !Arc::ptr_eq(&g, tg) && g.inner.lock().unwrap().exit.is_none() {
+                return Some(g);
+            }
+        }
+    }
+    None
 }
 
 impl Task {
@@ -142,7 +182,7 @@ impl Task {
         self.ptrace_exit_event();
         // Linux's order: the robust list, then CLONE_CHILD_CLEARTID.
         self.release_robust_list();
-        self.kernel.futexes.pi_owner_exited(self.tid);
+        self.kernel.futexes.pi_owner_exited(self.vpid(self.tid));
         if self.clear_child_tid != 0
             && self
                 .mm

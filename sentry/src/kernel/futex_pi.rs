@@ -91,7 +91,7 @@ impl Queues {
                 Some(&o) if o as u32 != owner => return Err(Errno::EINVAL),
                 Some(_) => {}
                 None => {
-                    if t.kernel.task(owner as i32).is_none() {
+                    if t.task_by_vpid(owner as i32).is_none() {
                         // Gone, unless the word changed meanwhile.
                         if mm.with_u32(addr, |w| w.load(Ordering::SeqCst))? != v {
                             continue;
@@ -152,7 +152,7 @@ impl Futexes {
         try_only: bool,
     ) -> Result<u64, Errno> {
         let key = t.mm.futex_key(addr)?;
-        let tid = t.tid as u32;
+        let tid = t.vpid(t.tid) as u32;
         let me = {
             let mut q = self.queues.lock().unwrap();
             let owner = match q.try_take(t, &t.mm, addr, key, tid)? {
@@ -179,7 +179,7 @@ impl Futexes {
             woken: Default::default(),
             bitset: u32::MAX,
             pi: Some(PiWaiter {
-                tid: t.tid as u32,
+                tid: t.vpid(t.tid) as u32,
                 mm: t.mm.clone(),
                 pi_addr,
                 requeue_to,
@@ -230,7 +230,7 @@ impl Futexes {
     /// goes to the first waiter, or the word to 0.
     pub fn unlock_pi(&self, t: &Task, addr: u64) -> Result<u64, Errno> {
         let key = t.mm.futex_key(addr)?;
-        let tid = t.tid as u32;
+        let tid = t.vpid(t.tid) as u32;
         let mut q = self.queues.lock().unwrap();
         let v = t.mm.with_u32(addr, |w| w.load(Ordering::SeqCst))?;
         if v & TID_MASK != tid {
@@ -291,7 +291,7 @@ impl Futexes {
         if r.is_ok() {
             // Woken as the PI futex's owner, or by a plain wake-up.
             let owner = t.mm.with_u32(addr2, |w| w.load(Ordering::SeqCst))? & TID_MASK;
-            return if owner == t.tid as u32 {
+            return if owner == t.vpid(t.tid) as u32 {
                 Ok(0)
             } else {
                 Err(Errno::EAGAIN)

@@ -39,9 +39,9 @@ pub fn snapshot(
         return None;
     }
     Some(GuestAnswers {
-        getpid: tg.tgid as u64,
-        gettid: tid as u64,
-        getppid: tg.parent().map(|p| p.tgid).unwrap_or(0) as u64,
+        getpid: tg.pidns.nr(tg.tgid) as u64,
+        gettid: tg.pidns.nr(tid) as u64,
+        getppid: tg.parent().map_or(0, |p| tg.pidns.nr(p.tgid)) as u64,
         getuid: ns.uid_from_k(c.uid) as u64,
         geteuid: ns.uid_from_k(c.euid) as u64,
         getgid: ns.gid_from_k(c.gid) as u64,

@@ -34,6 +34,8 @@ pub mod guest_answers;
 pub mod ipc;
 pub mod itimers;
 pub mod namespaces;
+pub mod personality;
+pub mod pid_lookup;
 pub mod pidfd;
 pub mod posix_timers;
 pub mod ptrace;
@@ -150,6 +152,8 @@ pub struct TaskHandle {
     /// Its namespaces (its user namespace is in `creds`), as /proc and
     /// setns see them; the task's own copy is `Task::ns`.
     pub ns: Mutex<Arc<namespaces::Namespaces>>,
+    /// Its personality(2) persona (`personality.rs`).
+    pub personality: std::sync::atomic::AtomicU32,
 }
 
 /// What setpriority, sched_setaffinity and set_mempolicy set, kept per
@@ -210,6 +214,7 @@ impl TaskHandle {
             seccomp: Default::default(),
             ptrace: Default::default(),
             ns: Mutex::new(ns),
+            personality: Default::default(),
         })
     }
 
@@ -239,7 +244,7 @@ pub struct Pids {
 impl Pids {
     pub fn allocate(&mut self) -> i32 {
         loop {
-            self.next = if self.next >= 4_194_304 {
+            self.next = if self.next >= namespaces::pid::PID_MAX {
                 1
             } else {
                 self.next + 1
@@ -248,6 +253,26 @@ impl Pids {
                 return self.next;
             }
         }
+    }
+
+    /// Forgets a task; its id's numbers in the nested PID namespaces go
+    /// too once no process has the id either.
+    pub fn remove_task(&mut self, tid: i32) -> Option<Arc<TaskHandle>> {
+        let h = self.tasks.remove(&tid)?;
+        if !self.groups.contains_key(&tid) {
+            namespaces::pid::detach(&h.tg.pidns, tid);
+        }
+        Some(h)
+    }
+
+    /// Forgets a process (reaped); its id's numbers in the nested PID
+    /// namespaces go too once no task has the id either.
+    pub fn remove_group(&mut self, tgid: i32) -> Option<Arc<ThreadGroup>> {
+        let g = self.groups.remove(&tgid)?;
+        if !self.tasks.contains_key(&tgid) {
+            namespaces::pid::detach(&g.pidns, tgid);
+        }
+        Some(g)
     }
 }
 
@@ -313,7 +338,7 @@ impl Kernel {
         table: Table,
         net: Arc<netstack::Stack>,
     ) -> Arc<Kernel> {
-        use namespaces::{alloc_ino, Namespaces, Net, Ns, UserNamespace, Uts};
+        use namespaces::{alloc_ino, Namespaces, Net, Ns, PidNamespace, UserNamespace, Uts};
         let host_poller = Arc::new(crate::hostpoll::HostPoller::new());
         let user = UserNamespace::init();
         // Linux's usual numbers: the network namespace's first.
@@ -333,6 +358,7 @@ impl Kernel {
                 ipc::IpcNamespace::new(&memfile),
             ),
             mnt: Ns::new(mnt_ino, user.clone(), vfs.clone()),
+            pid: PidNamespace::initial(user.clone()),
             net: Ns::new(
                 net_ino,
                 user,

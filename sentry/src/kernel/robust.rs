@@ -62,7 +62,7 @@ impl Task {
     /// FUTEX_OWNER_DIED (keeping FUTEX_WAITERS), and one waiter woken
     /// unless it is a PI futex.
     fn futex_owner_died(&self, addr: u64, pi: bool) {
-        let tid = self.tid as u32;
+        let tid = self.vpid(self.tid) as u32;
         let had_waiters = self.mm.with_u32(addr, |w| {
             w.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| {
                 (v & FUTEX_TID_MASK == tid).then_some((v & FUTEX_WAITERS) | FUTEX_OWNER_DIED)

@@ -168,7 +168,10 @@ pub fn notify_parent_stop(tg: &ThreadGroup, code: i32, sig: i32) {
     let Some(parent) = tg.parent() else { return };
     let act = parent.actions.lock().unwrap()[(libc::SIGCHLD - 1) as usize];
     if act.flags & libc::SA_NOCLDSTOP as u64 == 0 {
-        send_group(&parent, SigInfo::child(code, tg.tgid, 0, sig));
+        send_group(
+            &parent,
+            SigInfo::child(code, parent.pidns.nr(tg.tgid), 0, sig),
+        );
     }
     parent.child_events.notify_all();
 }

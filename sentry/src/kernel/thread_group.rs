@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, Mutex, Weak};
 
+use crate::kernel::namespaces::PidNs;
 use crate::kernel::signal::{Pending, SigAction, NSIG};
 use crate::kernel::TaskHandle;
 use crate::waiter::WaitQueue;
@@ -55,7 +56,10 @@ pub struct TgInner {
 }
 
 pub struct ThreadGroup {
+    /// Its kernel id (its pid in the initial PID namespace).
     pub tgid: i32,
+    /// The PID namespace its tasks live in, fixed for life.
+    pub pidns: Arc<PidNs>,
     pub inner: Mutex<TgInner>,
     /// Notified when a child changes state (wait4, waitid).
     pub child_events: WaitQueue,
@@ -81,6 +85,7 @@ impl ThreadGroup {
         tgid: i32,
         parent: Option<&Arc<ThreadGroup>>,
         actions: SigActions,
+        pidns: Arc<PidNs>,
     ) -> Arc<ThreadGroup> {
         let (pgid, sid) = match parent {
             Some(p) => {
@@ -91,6 +96,7 @@ impl ThreadGroup {
         };
         Arc::new(ThreadGroup {
             tgid,
+            pidns,
             inner: Mutex::new(TgInner {
                 parent: parent.map(Arc::downgrade),
                 exit_signal: libc::SIGCHLD,

@@ -256,10 +256,10 @@ fn sys_capget(t: &mut Task, a: &SyscallArgs) -> SysResult {
     if h.pid < 0 {
         return Err(Errno::EINVAL);
     }
-    let c = if h.pid == 0 || h.pid == t.tid {
+    let c = if h.pid == 0 || t.kpid(h.pid) == Some(t.tid) {
         t.creds()
     } else {
-        let other = t.kernel.pids.lock().unwrap().tasks.get(&h.pid).cloned();
+        let other = t.task_by_vpid(h.pid);
         let other = other.ok_or(Errno::ESRCH)?;
         let c = other.creds.lock().unwrap().clone();
         c

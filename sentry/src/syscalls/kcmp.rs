@@ -77,8 +77,7 @@ fn file_of(h: &TaskHandle, fd: u64) -> Result<Arc<crate::vfs::File>, Errno> {
 }
 
 fn sys_kcmp(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let k = t.kernel.clone();
-    let (h1, h2) = match (k.task(a.int(0)), k.task(a.int(1))) {
+    let (h1, h2) = match (t.task_by_vpid(a.int(0)), t.task_by_vpid(a.int(1))) {
         (Some(x), Some(y)) => (x, y),
         _ => return Err(Errno::ESRCH),
     };

@@ -186,7 +186,7 @@ fn sys_mbind(t: &mut Task, a: &SyscallArgs) -> SysResult {
 
 /// The process `pid` names (0: the caller), ESRCH if none.
 fn check_pid(t: &Task, pid: i32) -> Result<(), Errno> {
-    if pid != 0 && t.kernel.task(pid).is_none() {
+    if pid != 0 && t.task_by_vpid(pid).is_none() {
         return Err(Errno::ESRCH);
     }
     Ok(())

@@ -130,6 +130,9 @@ fn do_mmap(
     if anon && flags & libc::MAP_SHARED_VALIDATE == libc::MAP_SHARED_VALIDATE {
         return Err(Errno::EINVAL);
     }
+    // READ_IMPLIES_EXEC (personality.rs): for anonymous memory only, so a
+    // file on a noexec mount is never asked for PROT_EXEC it did not want.
+    let prot = if anon { t.effective_prot(prot) } else { prot };
     let mut req = MapRequest::anon(len, prot & !libc::PROT_GROWSDOWN);
     req.addr = addr;
     req.fixed = flags & libc::MAP_FIXED != 0;
@@ -380,6 +383,7 @@ pub(super) fn sys_mprotect(t: &mut Task, a: &SyscallArgs) -> SysResult {
     {
         return Err(Errno::EINVAL);
     }
+    let prot = t.effective_prot(prot);
     let mm = t.mm.clone();
     mm.mprotect(
         t.ctx(),

@@ -14,8 +14,8 @@ pub fn register(t: &mut Table) {
         libc::SYS_unshare,
         "unshare",
         Support::Partial(
-            "UTS, IPC, mount, user and network namespaces, served by the Sentry; \
-             CLONE_NEWPID, CLONE_NEWCGROUP and CLONE_NEWTIME are EINVAL",
+            "UTS, IPC, mount, user, network and PID namespaces, served by the Sentry; \
+             CLONE_NEWCGROUP and CLONE_NEWTIME are EINVAL",
         ),
         sys_unshare,
     );
@@ -36,7 +36,7 @@ fn sys_unshare(t: &mut Task, a: &SyscallArgs) -> SysResult {
 
 /// The order a pidfd's namespaces are joined in: the user namespace first,
 /// so that its capabilities count for the rest (as Linux does).
-const PIDFD_ORDER: [&[u8]; 5] = [b"user", b"mnt", b"uts", b"ipc", b"net"];
+const PIDFD_ORDER: [&[u8]; 6] = [b"user", b"mnt", b"uts", b"ipc", b"net", b"pid"];
 
 fn sys_setns(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let file = t.fds.get(a.int(0))?;
@@ -73,7 +73,7 @@ fn sys_setns(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let ns = leader.ns.lock().unwrap().clone();
     let user = leader.creds.lock().unwrap().user_ns.0.clone();
     for name in PIDFD_ORDER {
-        let Some(target) = ns.get(name, &user) else {
+        let Some(target) = ns.get(name, &user, &pidfd.group().pidns) else {
             continue;
         };
         if mask & target.flag() as u64 == 0 {

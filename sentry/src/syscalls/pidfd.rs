@@ -44,9 +44,9 @@ fn sys_pidfd_open(t: &mut Task, a: &SyscallArgs) -> SysResult {
     if flags & !(PIDFD_NONBLOCK as u32) != 0 || pid <= 0 {
         return Err(Errno::EINVAL);
     }
-    let Some(g) = t.kernel.group(pid) else {
+    let Some(g) = t.group_by_vpid(pid) else {
         // A thread that leads no process has no process descriptor.
-        return Err(if t.kernel.task(pid).is_some() {
+        return Err(if t.task_by_vpid(pid).is_some() {
             Errno::EINVAL
         } else {
             Errno::ESRCH
@@ -90,7 +90,7 @@ fn sys_pidfd_send_signal(t: &mut Task, a: &SyscallArgs) -> SysResult {
         } else {
             libc::SI_USER
         };
-        SigInfo::user(sig, code, t.tgid(), t.creds().uid)
+        SigInfo::user(sig, code, g.pidns.nr(t.tgid()), t.creds().uid)
     } else {
         let info: SigInfo = t.copy_in(a.ptr(2))?;
         if info.signo != sig {

@@ -75,8 +75,7 @@ fn notify_of(t: &Task, ev: &libc::sigevent) -> Result<Notify, Errno> {
         libc::SIGEV_SIGNAL | libc::SIGEV_THREAD => signal(None),
         libc::SIGEV_THREAD_ID => {
             let h = t
-                .kernel
-                .task(ev.sigev_notify_thread_id)
+                .task_by_vpid(ev.sigev_notify_thread_id)
                 .filter(|h| Arc::ptr_eq(&h.tg, &t.tg))
                 .ok_or(Errno::EINVAL)?;
             signal(Some(Arc::downgrade(&h)))

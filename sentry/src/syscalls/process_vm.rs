@@ -45,7 +45,7 @@ fn process_vm(t: &mut Task, a: &SyscallArgs, write: bool) -> SysResult {
         return Ok(0);
     }
     let remote = t.read_iovecs(a.ptr(3), a.ulong(4))?;
-    let target = t.kernel.task(a.int(0)).ok_or(Errno::ESRCH)?;
+    let target = t.task_by_vpid(a.int(0)).ok_or(Errno::ESRCH)?;
     if !t.may_access(&target) {
         return Err(Errno::EPERM);
     }

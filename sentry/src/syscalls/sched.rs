@@ -106,7 +106,7 @@ pub fn register(t: &mut Table) {
 fn target(t: &Task, pid: i32) -> Result<Arc<TaskHandle>, Errno> {
     match pid {
         0 => Ok(t.handle.clone()),
-        p => t.kernel.task(p).ok_or(Errno::ESRCH),
+        p => t.task_by_vpid(p).ok_or(Errno::ESRCH),
     }
 }
 
@@ -205,7 +205,7 @@ fn check_pid(t: &Task, pid: i32) -> Result<(), Errno> {
     if pid < 0 {
         return Err(Errno::EINVAL);
     }
-    if pid != 0 && t.kernel.task(pid).is_none() {
+    if pid != 0 && t.task_by_vpid(pid).is_none() {
         return Err(Errno::ESRCH);
     }
     Ok(())

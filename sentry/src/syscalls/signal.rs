@@ -211,15 +211,33 @@ pub(super) fn may_signal(t: &Task, target: &ThreadGroup, sig: i32) -> bool {
     })
 }
 
+/// A signal `t` sends `target` with `code` (SI_USER, SI_TKILL): its
+/// si_pid is the sender's pid as the receiver's namespace sees it.
+fn user_info(t: &Task, target: &ThreadGroup, sig: i32, code: i32) -> SigInfo {
+    SigInfo::user(sig, code, target.pidns.nr(t.tgid()), t.creds().uid)
+}
+
+/// Whether the init of a nested PID namespace drops `sig` from `t`: one
+/// it has no handler for, sent from inside its namespace; from an
+/// ancestor's, SIGKILL and SIGSTOP still reach it (Linux's
+/// SIGNAL_UNKILLABLE). The sandbox's own init is left as it was: signals
+/// from the runtime are filtered where they enter.
+fn init_drops(t: &Task, target: &ThreadGroup, sig: i32) -> bool {
+    if sig == 0 || target.pidns.level == 0 || target.pidns.init() != Some(target.tgid) {
+        return false;
+    }
+    let default =
+        target.actions.lock().unwrap()[(sig - 1) as usize].handler == libc::SIG_DFL as u64;
+    let from_inside = target.pidns.pid_of(t.tgid()).is_some();
+    default && (from_inside || !(sig == libc::SIGKILL || sig == libc::SIGSTOP))
+}
+
 fn kill_group(t: &Task, g: &Arc<ThreadGroup>, sig: i32) -> Result<(), Errno> {
     if !may_signal(t, g, sig) {
         return Err(Errno::EPERM);
     }
-    if sig != 0 {
-        send_group(
-            g,
-            SigInfo::user(sig, libc::SI_USER, t.tgid(), t.creds().uid),
-        );
+    if sig != 0 && !init_drops(t, g, sig) {
+        send_group(g, user_info(t, g, sig, libc::SI_USER));
     }
     Ok(())
 }
@@ -234,9 +252,8 @@ fn sys_kill(t: &mut Task, a: &SyscallArgs) -> SysResult {
     if pid > 0 {
         // A thread's id names its process too (Linux's find_vpid).
         let g = t
-            .kernel
-            .group(pid)
-            .or_else(|| t.kernel.task(pid).map(|h| h.tg.clone()))
+            .group_by_vpid(pid)
+            .or_else(|| t.task_by_vpid(pid).map(|h| h.tg.clone()))
             .ok_or(Errno::ESRCH)?;
         if g.inner.lock().unwrap().exit.is_some() {
             return Ok(0);
@@ -248,16 +265,20 @@ fn sys_kill(t: &mut Task, a: &SyscallArgs) -> SysResult {
         0 => Some(t.tg.inner.lock().unwrap().pgid),
         -1 => None,
         p if p == i32::MIN => return Err(Errno::ESRCH),
-        p => Some(-p),
+        p => Some(t.kpid(-p).ok_or(Errno::ESRCH)?),
     };
     let mut any = false;
     let mut last_err = Errno::ESRCH;
     for g in t.kernel.all_groups() {
+        if !t.sees(&g) {
+            continue;
+        }
         let gi_pgid = g.inner.lock().unwrap().pgid;
         let hit = match pgid {
             Some(p) => gi_pgid == p,
-            // kill(-1) reaches everyone but init and the caller.
-            None => g.tgid != 1 && g.tgid != t.tgid(),
+            // kill(-1) reaches everyone but the caller's init and the
+            // caller.
+            None => t.vpid(g.tgid) != 1 && g.tgid != t.tgid(),
         };
         if hit {
             match kill_group(t, &g, sig) {
@@ -277,20 +298,24 @@ fn send_thread(t: &Task, tgid: Option<i32>, tid: i32, info: SigInfo) -> SysResul
     if tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    let h = t.kernel.task(tid).ok_or(Errno::ESRCH)?;
+    let h = t.task_by_vpid(tid).ok_or(Errno::ESRCH)?;
     if let Some(g) = tgid {
         if g <= 0 {
             return Err(Errno::EINVAL);
         }
-        if h.tg.tgid != g {
+        if t.kpid(g) != Some(h.tg.tgid) {
             return Err(Errno::ESRCH);
         }
     }
     if !may_signal(t, &h.tg, info.signo) {
         return Err(Errno::EPERM);
     }
-    if info.signo == 0 {
+    if info.signo == 0 || init_drops(t, &h.tg, info.signo) {
         return Ok(0);
+    }
+    let mut info = info;
+    if info.code == libc::SI_TKILL {
+        info = user_info(t, &h.tg, info.signo, libc::SI_TKILL);
     }
     if info.signo == libc::SIGKILL {
         send_group(&h.tg, info);
@@ -330,7 +355,7 @@ fn queued_info(t: &Task, sig: u64, uinfo: UserPtr<SigInfo>) -> Result<SigInfo, E
 
 fn sys_rt_sigqueueinfo(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let info = queued_info(t, a.ulong(1), a.ptr(2))?;
-    let g = t.kernel.group(a.int(0)).ok_or(Errno::ESRCH)?;
+    let g = t.group_by_vpid(a.int(0)).ok_or(Errno::ESRCH)?;
     if !may_signal(t, &g, info.signo) {
         return Err(Errno::EPERM);
     }

@@ -68,9 +68,11 @@ fn sys_uname(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let mut u: libc::utsname = crate::usermem::zeroed();
     field(&mut u.sysname, b"Linux");
     field(&mut u.nodename, &t.ns.uts.hostname.lock().unwrap());
-    field(&mut u.release, RELEASE.as_bytes());
+    let persona = t.personality();
+    let release = crate::kernel::personality::release(persona, RELEASE);
+    field(&mut u.release, release.as_bytes());
     field(&mut u.version, VERSION.as_bytes());
-    field(&mut u.machine, b"x86_64");
+    field(&mut u.machine, crate::kernel::personality::machine(persona));
     field(&mut u.domainname, &t.ns.uts.domainname.lock().unwrap());
     t.copy_out(a.ptr(0), &u)?;
     Ok(0)
@@ -188,10 +190,10 @@ fn sys_prlimit64(t: &mut Task, a: &SyscallArgs) -> SysResult {
     } else {
         Some(t.copy_in(a.ptr(2))?)
     };
-    let (tg, fds) = if pid == 0 || pid == t.tgid() {
+    let (tg, fds) = if pid == 0 || t.kpid(pid) == Some(t.tgid()) {
         (t.tg.clone(), Some(t.fds.clone()))
     } else {
-        let h = t.kernel.task(pid).ok_or(Errno::ESRCH)?;
+        let h = t.task_by_vpid(pid).ok_or(Errno::ESRCH)?;
         let other = h.creds.lock().unwrap().clone();
         if !may_prlimit(t, &other) {
             return Err(Errno::EPERM);

@@ -16,8 +16,8 @@ pub fn register(t: &mut Table) {
         libc::SYS_clone,
         "clone",
         Support::Partial(
-            "CLONE_NEWUTS, NEWIPC, NEWNS, NEWUSER and NEWNET are served by the Sentry; \
-             CLONE_NEWPID, NEWCGROUP and NEWTIME, and CLONE_PIDFD with CLONE_THREAD, are EINVAL",
+            "CLONE_NEWUTS, NEWIPC, NEWNS, NEWUSER, NEWNET and NEWPID are served by the Sentry; \
+             CLONE_NEWCGROUP and NEWTIME, and CLONE_PIDFD with CLONE_THREAD, are EINVAL",
         ),
         sys_clone,
     );
@@ -25,8 +25,8 @@ pub fn register(t: &mut Table) {
         libc::SYS_clone3,
         "clone3",
         Support::Partial(
-            "set_tid, cgroup and CLONE_NEWPID/NEWCGROUP/NEWTIME are refused; \
-             UTS, IPC, mount, user and network namespaces as clone's",
+            "set_tid, cgroup and CLONE_NEWCGROUP/NEWTIME are refused; \
+             UTS, IPC, mount, user, network and PID namespaces as clone's",
         ),
         sys_clone3,
     );
@@ -102,7 +102,10 @@ pub fn register(t: &mut Table) {
     t.add(
         libc::SYS_personality,
         "personality",
-        Support::Partial("only PER_LINUX"),
+        Support::Partial(
+            "any persona kept, inherited and reported; PER_LINUX32 (uname i686), UNAME26 and \
+             READ_IMPLIES_EXEC honoured; the layout is never randomized",
+        ),
         sys_personality,
     );
 }
@@ -223,6 +226,23 @@ fn sys_exit_group(t: &mut Task, a: &SyscallArgs) -> SysResult {
     Ok(0)
 }
 
+/// A wait call's pid argument (a pid, -pgid, 0 or -1 in the caller's
+/// PID namespace) with kernel ids; an id the caller's namespace does not
+/// have matches no child.
+fn kernel_wait_id(t: &Task, pid: i64) -> i64 {
+    let k = |p: i64| {
+        i32::try_from(p)
+            .ok()
+            .and_then(|p| t.kpid(p))
+            .map_or(i64::MAX, i64::from)
+    };
+    match pid {
+        p if p > 0 => k(p),
+        0 | -1 => pid,
+        p => -k(-p),
+    }
+}
+
 /// Which children a wait call asks for.
 fn matches(t: &Task, c: &Arc<ThreadGroup>, pid: i64) -> bool {
     match pid {
@@ -245,7 +265,8 @@ enum ChildEvent {
 }
 
 /// Waits for a child to exit (or, with WUNTRACED / WCONTINUED, to stop or
-/// continue); returns its pid, wait status and what happened. `consume`
+/// continue); returns its pid (as the caller numbers it), wait status and
+/// what happened. `consume`
 /// reaps the zombie or clears the stop/continue report (not WNOWAIT).
 fn wait_child(
     t: &mut Task,
@@ -324,12 +345,14 @@ fn wait_child(
             return Err(e);
         }
     }
-    let Some((cpid, _, ev)) = found else {
+    let Some((cpid, st, ev)) = found else {
         return Ok(None);
     };
+    // The caller's number for the child, taken before reaping frees it.
+    let vpid = t.vpid(cpid);
     if consume && ev == ChildEvent::Exited {
         let k = &t.kernel;
-        let child = k.pids.lock().unwrap().groups.remove(&cpid);
+        let child = k.pids.lock().unwrap().remove_group(cpid);
         // The reaped child's CPU time, and its own reaped children's, go
         // to the parent's RUSAGE_CHILDREN and times()'s tms_cutime.
         let used = child.map(|c| {
@@ -340,7 +363,7 @@ fn wait_child(
         g.children.retain(|c| c.tgid != cpid);
         g.children_utime += used.unwrap_or_default();
     }
-    Ok(found)
+    Ok(Some((vpid, st, ev)))
 }
 
 fn sys_wait4(t: &mut Task, a: &SyscallArgs) -> SysResult {
@@ -360,6 +383,7 @@ fn sys_wait4(t: &mut Task, a: &SyscallArgs) -> SysResult {
     if pid == i32::MIN as i64 {
         return Err(Errno::ESRCH);
     }
+    let pid = kernel_wait_id(t, pid);
     match wait_child(t, pid, options | libc::WEXITED, true)? {
         None => Ok(0),
         Some((cpid, st, _)) => {
@@ -397,12 +421,17 @@ fn sys_waitid(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let mut nonblocking = false;
     let pid = match idtype {
         libc::P_ALL => -1,
-        libc::P_PID => id,
+        libc::P_PID => {
+            if id <= 0 {
+                return Err(Errno::EINVAL);
+            }
+            kernel_wait_id(t, id)
+        }
         libc::P_PGID => {
             if id == 0 {
                 0
             } else {
-                -id
+                kernel_wait_id(t, -id)
             }
         }
         libc::P_PIDFD => {
@@ -453,7 +482,7 @@ fn sys_waitid(t: &mut Task, a: &SyscallArgs) -> SysResult {
 
 fn sys_set_tid_address(t: &mut Task, a: &SyscallArgs) -> SysResult {
     t.clear_child_tid = a.addr(0).get();
-    Ok(t.tid as u64)
+    Ok(t.vpid(t.tid) as u64)
 }
 
 fn sys_set_robust_list(t: &mut Task, a: &SyscallArgs) -> SysResult {
@@ -466,7 +495,7 @@ fn sys_set_robust_list(t: &mut Task, a: &SyscallArgs) -> SysResult {
 
 fn sys_get_robust_list(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let pid = a.int(0);
-    if pid != 0 && pid != t.tid {
+    if pid != 0 && t.kpid(pid) != Some(t.tid) {
         return Err(Errno::EPERM);
     }
     t.copy_out(a.ptr(1), &t.robust_list)?;
@@ -511,15 +540,15 @@ fn sys_arch_prctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_getpid(t: &mut Task, _a: &SyscallArgs) -> SysResult {
-    Ok(t.tgid() as u64)
+    Ok(t.vpid(t.tgid()) as u64)
 }
 
 fn sys_gettid(t: &mut Task, _a: &SyscallArgs) -> SysResult {
-    Ok(t.tid as u64)
+    Ok(t.vpid(t.tid) as u64)
 }
 
 fn sys_getppid(t: &mut Task, _a: &SyscallArgs) -> SysResult {
-    Ok(t.tg.parent().map(|p| p.tgid).unwrap_or(0) as u64)
+    Ok(t.vppid() as u64)
 }
 
 fn group_of(t: &Task, pid: i32) -> Result<Arc<ThreadGroup>, Errno> {
@@ -529,17 +558,18 @@ fn group_of(t: &Task, pid: i32) -> Result<Arc<ThreadGroup>, Errno> {
     if pid < 0 {
         return Err(Errno::ESRCH);
     }
-    t.kernel.group(pid).ok_or(Errno::ESRCH)
+    t.group_by_vpid(pid).ok_or(Errno::ESRCH)
 }
 
 fn sys_getpgid(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let g = group_of(t, a.int(0))?;
     let pgid = g.inner.lock().unwrap().pgid;
-    Ok(pgid as u64)
+    Ok(t.vpid(pgid) as u64)
 }
 
 fn sys_getpgrp(t: &mut Task, _a: &SyscallArgs) -> SysResult {
-    Ok(t.tg.inner.lock().unwrap().pgid as u64)
+    let pgid = t.tg.inner.lock().unwrap().pgid;
+    Ok(t.vpid(pgid) as u64)
 }
 
 fn sys_setpgid(t: &mut Task, a: &SyscallArgs) -> SysResult {
@@ -563,14 +593,18 @@ fn sys_setpgid(t: &mut Task, a: &SyscallArgs) -> SysResult {
         // A session leader cannot change its group.
         return Err(Errno::EPERM);
     }
-    gi.pgid = if pgid == 0 { g.tgid } else { pgid };
+    gi.pgid = if pgid == 0 {
+        g.tgid
+    } else {
+        t.kpid(pgid).ok_or(Errno::EPERM)?
+    };
     Ok(0)
 }
 
 fn sys_getsid(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let g = group_of(t, a.int(0))?;
     let sid = g.inner.lock().unwrap().sid;
-    Ok(sid as u64)
+    Ok(t.vpid(sid) as u64)
 }
 
 fn sys_setsid(t: &mut Task, _a: &SyscallArgs) -> SysResult {
@@ -587,7 +621,8 @@ fn sys_setsid(t: &mut Task, _a: &SyscallArgs) -> SysResult {
     }
     gi.pgid = tgid;
     gi.sid = tgid;
-    Ok(tgid as u64)
+    drop(gi);
+    Ok(t.vpid(tgid) as u64)
 }
 
 fn sys_prctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
@@ -629,11 +664,11 @@ fn sys_prctl(t: &mut Task, a: &SyscallArgs) -> SysResult {
     }
 }
 
-fn sys_personality(_t: &mut Task, a: &SyscallArgs) -> SysResult {
-    const QUERY: u64 = 0xffff_ffff;
-    const PER_LINUX: u64 = 0;
-    match a.ulong(0) {
-        QUERY | PER_LINUX => Ok(PER_LINUX),
-        _ => Err(Errno::EINVAL),
+fn sys_personality(t: &mut Task, a: &SyscallArgs) -> SysResult {
+    let old = t.personality();
+    let new = a.uint(0);
+    if new != crate::kernel::personality::QUERY {
+        t.set_personality(new);
     }
+    Ok(u64::from(old))
 }

@@ -439,13 +439,14 @@ impl Vfs {
     /// A new mount of a fresh filesystem of `fstype` over `at`.
     pub(crate) fn mount_new_fs(
         &self,
+        caller: Option<&dyn super::Caller>,
         at: &Dentry,
         source: &[u8],
         fstype: &str,
         flags: u64,
         data: &[u8],
     ) -> Result<Arc<Mount>, Errno> {
-        let fs = self.new_filesystem(fstype, data)?;
+        let fs = self.new_filesystem_by(fstype, data, caller)?;
         if !at.is_dir() {
             return Err(Errno::ENOTDIR);
         }
@@ -515,8 +516,15 @@ impl Vfs {
         if spec.fstype.is_empty() {
             return Err(Errno::EINVAL);
         }
-        self.mount_new_fs(at, &spec.source, &spec.fstype, flags, &spec.data)
-            .map(|_| ())
+        self.mount_new_fs(
+            ctx.caller,
+            at,
+            &spec.source,
+            &spec.fstype,
+            flags,
+            &spec.data,
+        )
+        .map(|_| ())
     }
 
     /// MS_REMOUNT|MS_BIND: new per-mount flags (Linux's

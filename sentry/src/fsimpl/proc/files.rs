@@ -141,6 +141,15 @@ pub(super) fn file_of(t: &Target, name: &str) -> Result<GenInode, Errno> {
         "loginuid" | "sessionid" => t.file(name, 0o444, simple("4294967295\n")),
         "uid_map" | "gid_map" | "setgroups" => super::userns::file(t, name)?,
         "wchan" => t.file(name, 0o444, simple("0")),
+        "personality" => t.file(
+            name,
+            0o400,
+            Arc::new(move || {
+                let task = t2.snap()?.task.ok_or(Errno::ESRCH)?;
+                let p = task.personality.load(Ordering::Relaxed);
+                Ok(format!("{p:08x}\n").into_bytes())
+            }),
+        ),
         "io" => t.file(
             name,
             0o400,
@@ -153,7 +162,7 @@ pub(super) fn file_of(t: &Target, name: &str) -> Result<GenInode, Errno> {
                 let s = t2.snap()?;
                 let name = comm_line(&s);
                 let name = String::from_utf8_lossy(&name);
-                let tid = s.task.as_ref().map_or(s.tg.tgid, |t| t.tid);
+                let tid = t2.nr(s.task.as_ref().map_or(s.tg.tgid, |t| t.tid));
                 Ok(format!(
                     "{} ({tid}, #threads: {})\n{}\n",
                     name.trim_end_matches('\n'),
@@ -333,13 +342,13 @@ fn status(t: &Target) -> Result<Vec<u8>, Errno> {
     let k = t.kernel()?;
     let (st, word) = state(t, &s);
     let (mm, fds, fs) = t.view();
-    let (ppid, pgid, sid) = {
+    let (ppid, pgid_k, sid_k) = {
         let g = s.tg.inner.lock().unwrap();
         let ppid = g
             .parent
             .as_ref()
             .and_then(Weak::upgrade)
-            .map_or(0, |p| p.tgid);
+            .map_or(0, |p| t.nr(p.tgid));
         (ppid, g.pgid, g.sid)
     };
     let creds = s
@@ -347,9 +356,15 @@ fn status(t: &Target) -> Result<Vec<u8>, Errno> {
         .as_ref()
         .map(|t| t.creds.lock().unwrap().clone())
         .unwrap_or_default();
-    let tid = match t.tid {
-        Some(tid) => tid,
-        None => s.tg.tgid,
+    let ktid = t.tid.unwrap_or(s.tg.tgid);
+    let tid = t.nr(ktid);
+    // NStgid, NSpid ...: the ids from the procfs's namespace down to the
+    // task's own.
+    let ns = t.pidns()?;
+    let ids = |kid: i32| {
+        let v = crate::kernel::namespaces::pid::ids_from(&ns, &s.tg.pidns, kid);
+        let v: Vec<String> = v.iter().map(i32::to_string).collect();
+        v.join("\t")
     };
     let mut o = String::new();
     o += &format!("Name:\t{}\n", comm_string(&s));
@@ -359,8 +374,8 @@ fn status(t: &Target) -> Result<Vec<u8>, Errno> {
     o += &format!("State:\t{st} ({word})\n");
     o += &format!(
         "Tgid:\t{}\nNgid:\t0\nPid:\t{tid}\nPPid:\t{ppid}\nTracerPid:\t{}\n",
-        s.tg.tgid,
-        s.task.as_ref().map(|h| h.ptrace.tracer_pid()).unwrap_or(0)
+        t.nr(s.tg.tgid),
+        t.nr(s.task.as_ref().map(|h| h.ptrace.tracer_pid()).unwrap_or(0))
     );
     o += &format!(
         "Uid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\n",
@@ -383,8 +398,11 @@ fn status(t: &Target) -> Result<Vec<u8>, Errno> {
     }
     o += "\n";
     o += &format!(
-        "NStgid:\t{}\nNSpid:\t{tid}\nNSpgid:\t{pgid}\nNSsid:\t{sid}\n",
-        s.tg.tgid
+        "NStgid:\t{}\nNSpid:\t{}\nNSpgid:\t{}\nNSsid:\t{}\n",
+        ids(s.tg.tgid),
+        ids(ktid),
+        ids(pgid_k),
+        ids(sid_k)
     );
     if let Some(mm) = &mm {
         let v = vm_stats(mm);
@@ -485,17 +503,17 @@ fn stat(t: &Target) -> Result<Vec<u8>, Errno> {
             .parent
             .as_ref()
             .and_then(Weak::upgrade)
-            .map_or(0, |p| p.tgid);
+            .map_or(0, |p| t.nr(p.tgid));
         (
             ppid,
-            g.pgid,
-            g.sid,
+            t.nr(g.pgid),
+            t.nr(g.sid),
             g.children_utime,
             g.exit_signal,
             g.exit.unwrap_or(0),
         )
     };
-    let tid = t.tid.unwrap_or(s.tg.tgid);
+    let tid = t.nr(t.tid.unwrap_or(s.tg.tgid));
     let utime_ns = match (&s.task, t.tid) {
         (Some(task), Some(_)) => task.utime_ns.load(Ordering::Relaxed),
         _ => group_utime_ns(&s.tg),

@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::errno::Errno;
-use crate::kernel::namespaces::Namespaces;
+use crate::kernel::namespaces::{Namespaces, PidNs};
 use crate::kernel::{Kernel, Task, ThreadGroup};
 use crate::vfs::ops::{AtTarget, Ctx};
 use crate::vfs::{DirEntry, FdTable, FileOps, Inode, InodeRef, SetAttr, Time, Vfs};
@@ -119,9 +119,17 @@ pub(crate) struct ProcState {
     oom_adj: Mutex<HashMap<i32, (Weak<ThreadGroup>, i32)>>,
     /// /proc/sys/kernel/random/boot_id: one per sandbox boot.
     boot_id: String,
+    /// The PID namespace whose pids it shows: its mounter's (None: the
+    /// sandbox's own, for the /proc made at boot).
+    pidns: Option<Arc<PidNs>>,
 }
 
 impl ProcState {
+    /// The PID namespace this procfs shows.
+    pub(crate) fn pidns(&self, k: &Kernel) -> Arc<PidNs> {
+        self.pidns.clone().unwrap_or_else(|| k.init_ns.pid.clone())
+    }
+
     fn kernel(&self, ctx: Option<&Ctx<'_>>) -> Option<Arc<Kernel>> {
         let mut k = self.kernel.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(t) = ctx.and_then(|c| c.caller).and_then(Task::of) {
@@ -222,20 +230,35 @@ impl crate::vfs::FilesystemType for ProcType {
             }
         }
         Ok(crate::vfs::Instance {
-            root: new_procfs(vfs.clone()),
+            root: new_procfs(vfs.clone(), None),
             shown,
         })
     }
+
+    fn new_instance_by(
+        &self,
+        vfs: &Weak<Vfs>,
+        opts: &[crate::vfs::MountOption],
+        caller: Option<&dyn crate::vfs::Caller>,
+    ) -> Result<crate::vfs::Instance, Errno> {
+        let mut made = self.new_instance(vfs, opts)?;
+        // A procfs shows the PID namespace of the task that mounts it.
+        let pidns = caller.and_then(Task::of).map(|t| t.pid_ns().clone());
+        made.root = new_procfs(vfs.clone(), pidns);
+        Ok(made)
+    }
 }
 
-/// A fresh /proc over the namespace `vfs` (for its mount table).
-pub fn new_procfs(vfs: Weak<Vfs>) -> InodeRef {
+/// A fresh /proc over the namespace `vfs` (for its mount table), showing
+/// the PID namespace `pidns` (None: the sandbox's).
+pub fn new_procfs(vfs: Weak<Vfs>, pidns: Option<Arc<PidNs>>) -> InodeRef {
     Arc::new(ProcRoot {
         state: Arc::new(ProcState {
             vfs,
             kernel: Mutex::new(Weak::new()),
             oom_adj: Mutex::new(HashMap::new()),
             boot_id: random_uuid(),
+            pidns,
         }),
     })
 }
@@ -258,10 +281,12 @@ impl ProcRoot {
             b"self" => Ok(Arc::new(SelfLink {
                 ino: key("self"),
                 thread: false,
+                state: self.state.clone(),
             })),
             b"thread-self" => Ok(Arc::new(SelfLink {
                 ino: key("thread-self"),
                 thread: true,
+                state: self.state.clone(),
             })),
             b"mounts" => Ok(TextLink::new(key("mounts"), b"self/mounts")),
             b"net" => Ok(TextLink::new(key("net"), b"self/net")),
@@ -288,7 +313,8 @@ impl Inode for ProcRoot {
     fn lookup_by(&self, name: &[u8], ctx: &Ctx<'_>) -> Result<InodeRef, Errno> {
         let k = self.state.kernel(Some(ctx));
         if let (Some(pid), Some(k)) = (parse_num(name), k.as_ref()) {
-            return task::pid_dir(&self.state, k, pid).ok_or(Errno::ENOENT);
+            let kid = self.state.pidns(k).kernel_pid(pid).ok_or(Errno::ENOENT)?;
+            return task::pid_dir(&self.state, k, kid).ok_or(Errno::ENOENT);
         }
         // What /proc/sys and /proc/sysvipc show is the looker's UTS and
         // IPC namespaces'.
@@ -314,11 +340,16 @@ impl Inode for ProcRoot {
         if let Some(k) = self.state.kernel(Some(ctx)) {
             // Processes first, in pid order, as Linux lists them after
             // the fixed entries; only thread groups (not their threads).
-            let mut pids: Vec<i32> = k.pids.lock().unwrap().groups.keys().copied().collect();
+            let ns = self.state.pidns(&k);
+            let kids: Vec<i32> = k.pids.lock().unwrap().groups.keys().copied().collect();
+            let mut pids: Vec<(i32, i32)> = kids
+                .into_iter()
+                .filter_map(|kid| Some((ns.pid_of(kid)?, kid)))
+                .collect();
             pids.sort_unstable();
-            for p in pids {
+            for (p, kid) in pids {
                 v.push(entry(
-                    task::dir_ino(p, None),
+                    task::dir_ino(kid, None),
                     libc::DT_DIR,
                     p.to_string().as_bytes(),
                 ));
@@ -340,6 +371,7 @@ impl Inode for ProcRoot {
 struct SelfLink {
     ino: u64,
     thread: bool,
+    state: Arc<ProcState>,
 }
 
 impl Inode for SelfLink {
@@ -357,10 +389,17 @@ impl Inode for SelfLink {
     }
     fn readlink_by(&self, ctx: &Ctx<'_>) -> Result<Vec<u8>, Errno> {
         let t = ctx.caller.and_then(Task::of).ok_or(Errno::ENOENT)?;
+        // The looker's pids in this procfs's namespace: none when it lies
+        // outside (Linux's ENOENT).
+        let ns = self.state.pidns(&t.kernel);
+        let (pid, tid) = (ns.nr(t.tgid()), ns.nr(t.tid));
+        if pid == 0 {
+            return Err(Errno::ENOENT);
+        }
         Ok(if self.thread {
-            format!("{}/task/{}", t.tgid(), t.tid).into_bytes()
+            format!("{pid}/task/{tid}").into_bytes()
         } else {
-            t.tgid().to_string().into_bytes()
+            pid.to_string().into_bytes()
         })
     }
     fn open(self: Arc<Self>, _flags: i32) -> Result<Arc<dyn FileOps>, Errno> {
@@ -952,7 +991,7 @@ mod tests {
     #[test]
     fn root_lists_system_files_and_resolves_self_only_for_a_task() {
         let vfs = vfs_with_space();
-        let root = new_procfs(Arc::downgrade(&vfs));
+        let root = new_procfs(Arc::downgrade(&vfs), None);
         let names: Vec<String> = root
             .readdir()
             .unwrap()

@@ -75,6 +75,16 @@ impl Target {
         Ok(self.namespaces()?.net.clone())
     }
 
+    /// The PID namespace the files show pids in (their procfs's).
+    pub(super) fn pidns(&self) -> Result<Arc<crate::kernel::namespaces::PidNs>, Errno> {
+        Ok(self.state.pidns(&*self.kernel()?))
+    }
+
+    /// Kernel id `kid` as the procfs's namespace numbers it (0: outside).
+    pub(super) fn nr(&self, kid: i32) -> i32 {
+        self.pidns().map_or(kid, |ns| ns.nr(kid))
+    }
+
     pub(super) fn snap(&self) -> Result<Snap, Errno> {
         let tg = self.tg()?;
         let (task, tids) = {

@@ -19,7 +19,7 @@ use super::{
 };
 use crate::errno::Errno;
 use crate::kernel::namespaces::nsfs::NsFile;
-use crate::kernel::namespaces::{NsRef, PROC_CGROUP_INIT_INO, PROC_PID_INIT_INO};
+use crate::kernel::namespaces::{NsRef, PROC_CGROUP_INIT_INO};
 use crate::kernel::{Kernel, Task, ThreadGroup};
 use crate::mm::MemoryManager;
 use crate::vfs::ops::{self, AtTarget, Ctx};
@@ -33,8 +33,8 @@ const NAMESPACES: [(&str, &str, Option<u64>); 10] = [
     ("ipc", "ipc", None),
     ("mnt", "mnt", None),
     ("net", "net", None),
-    ("pid", "pid", Some(PROC_PID_INIT_INO)),
-    ("pid_for_children", "pid", Some(PROC_PID_INIT_INO)),
+    ("pid", "pid", None),
+    ("pid_for_children", "pid", None),
     ("time", "time", Some(PROC_TIME_INIT_INO)),
     ("time_for_children", "time", Some(PROC_TIME_INIT_INO)),
     ("user", "user", None),
@@ -50,7 +50,9 @@ pub(super) fn dir_ino(pid: i32, tid: Option<i32>) -> u64 {
 }
 
 /// /proc/N: a thread group, or (hidden from readdir, as on Linux) a thread
-/// that is not a group leader, shown as its own directory.
+/// that is not a group leader, shown as its own directory. `pid` is the
+/// kernel id (the caller translated the name through its procfs's PID
+/// namespace).
 pub(super) fn pid_dir(state: &Arc<ProcState>, k: &Arc<Kernel>, pid: i32) -> Option<InodeRef> {
     let (tg, thread) = {
         let pids = k.pids.lock().unwrap();
@@ -91,7 +93,7 @@ pub fn process_of_dir(f: &File) -> Option<Arc<ThreadGroup>> {
     dir.t.tg.upgrade()
 }
 
-const PID_ENTRIES: [(&str, u8); 34] = [
+const PID_ENTRIES: [(&str, u8); 35] = [
     ("auxv", libc::DT_REG),
     ("cgroup", libc::DT_REG),
     ("cmdline", libc::DT_REG),
@@ -113,6 +115,7 @@ const PID_ENTRIES: [(&str, u8); 34] = [
     ("oom_adj", libc::DT_REG),
     ("oom_score", libc::DT_REG),
     ("oom_score_adj", libc::DT_REG),
+    ("personality", libc::DT_REG),
     ("root", libc::DT_LNK),
     ("sched", libc::DT_REG),
     ("schedstat", libc::DT_REG),
@@ -239,6 +242,7 @@ impl Inode for TaskDir {
     }
     fn lookup(&self, name: &[u8]) -> Result<InodeRef, Errno> {
         let tid = parse_num(name).ok_or(Errno::ENOENT)?;
+        let tid = self.t.pidns()?.kernel_pid(tid).ok_or(Errno::ENOENT)?;
         let s = self.t.snap()?;
         // A zombie keeps its leader's entry.
         if !(s.tids.contains(&tid) || (s.tids.is_empty() && tid == s.tg.tgid)) {
@@ -257,12 +261,13 @@ impl Inode for TaskDir {
         if tids.is_empty() {
             tids.push(s.tg.tgid);
         }
+        let mut tids: Vec<(i32, i32)> = tids.into_iter().map(|k| (self.t.nr(k), k)).collect();
         tids.sort_unstable();
         Ok(tids
             .into_iter()
-            .map(|tid| {
+            .map(|(tid, k)| {
                 entry(
-                    dir_ino(self.t.pid, Some(tid)),
+                    dir_ino(self.t.pid, Some(k)),
                     libc::DT_DIR,
                     tid.to_string().as_bytes(),
                 )
@@ -451,8 +456,13 @@ impl Inode for NsDir {
             .ns
             .lock()
             .unwrap()
-            .get(name, &user)
+            .get(name, &user, &task.tg.pidns)
             .ok_or(Errno::ENOENT)?;
+        if let NsRef::Pid(p, _) = &ns {
+            if !p.has_had_init() {
+                return Err(Errno::ENOENT);
+            }
+        }
         Ok(Arc::new(NsLink {
             ino,
             ns,

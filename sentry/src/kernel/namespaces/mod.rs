@@ -16,6 +16,7 @@
 //! setns(2) and what clone(2) does with CLONE_NEW*.
 
 pub mod nsfs;
+pub mod pid;
 pub mod unshare;
 pub mod user;
 
@@ -25,6 +26,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::kernel::ipc::IpcNamespace;
 use crate::vfs::Vfs;
+pub use pid::{PidNamespace, PidNs};
 pub use user::UserNamespace;
 
 /// nsfs inode numbers of the initial namespaces (Linux's PROC_*_INIT_INO).
@@ -107,6 +109,10 @@ pub struct Namespaces {
     pub ipc: Arc<IpcNs>,
     pub mnt: Arc<MntNs>,
     pub net: Arc<NetNs>,
+    /// The PID namespace its next children are made in (Linux's
+    /// pid_ns_for_children; a task's own is its thread group's, fixed
+    /// for life).
+    pub pid: Arc<PidNs>,
 }
 
 /// Any namespace, as an nsfs file names it (/proc/PID/ns/*, setns).
@@ -117,6 +123,8 @@ pub enum NsRef {
     Ipc(Arc<IpcNs>),
     Mnt(Arc<MntNs>),
     Net(Arc<NetNs>),
+    /// A PID namespace: `pid` (the task's own) or `pid_for_children`.
+    Pid(Arc<PidNs>, &'static str),
 }
 
 impl NsRef {
@@ -127,6 +135,7 @@ impl NsRef {
             NsRef::Ipc(n) => n.ino,
             NsRef::Mnt(n) => n.ino,
             NsRef::Net(n) => n.ino,
+            NsRef::Pid(n, _) => n.ino,
         }
     }
 
@@ -138,6 +147,7 @@ impl NsRef {
             NsRef::Ipc(_) => libc::CLONE_NEWIPC,
             NsRef::Mnt(_) => libc::CLONE_NEWNS,
             NsRef::Net(_) => libc::CLONE_NEWNET,
+            NsRef::Pid(..) => libc::CLONE_NEWPID,
         }
     }
 
@@ -149,6 +159,7 @@ impl NsRef {
             NsRef::Ipc(_) => "ipc",
             NsRef::Mnt(_) => "mnt",
             NsRef::Net(_) => "net",
+            NsRef::Pid(..) => "pid",
         }
     }
 
@@ -160,10 +171,12 @@ impl NsRef {
 
 impl Namespaces {
     /// The namespace of kind `name` (a /proc/PID/ns entry), given the
-    /// task's user namespace.
-    pub fn get(&self, name: &[u8], user: &Arc<UserNamespace>) -> Option<NsRef> {
+    /// task's user namespace and its own PID namespace.
+    pub fn get(&self, name: &[u8], user: &Arc<UserNamespace>, pid: &Arc<PidNs>) -> Option<NsRef> {
         Some(match name {
             b"user" => NsRef::User(user.clone()),
+            b"pid" => NsRef::Pid(pid.clone(), "pid"),
+            b"pid_for_children" => NsRef::Pid(self.pid.clone(), "pid_for_children"),
             b"uts" => NsRef::Uts(self.uts.clone()),
             b"ipc" => NsRef::Ipc(self.ipc.clone()),
             b"mnt" => NsRef::Mnt(self.mnt.clone()),
@@ -174,4 +187,12 @@ impl Namespaces {
 }
 
 /// The entries of /proc/PID/ns the sandbox gives.
-pub const NS_NAMES: [&str; 5] = ["ipc", "mnt", "net", "user", "uts"];
+pub const NS_NAMES: [&str; 7] = [
+    "ipc",
+    "mnt",
+    "net",
+    "pid",
+    "pid_for_children",
+    "user",
+    "uts",
+];

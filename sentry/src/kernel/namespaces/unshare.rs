@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use super::{alloc_ino, IpcNs, MntNs, Namespaces, Net, NetNs, NsRef, UserNamespace, UtsNs};
+use super::{
+    alloc_ino, pid, IpcNs, MntNs, Namespaces, Net, NetNs, NsRef, PidNamespace, UserNamespace, UtsNs,
+};
 use crate::caps::{CapSet, CAP_SYS_ADMIN, CAP_SYS_CHROOT};
 use crate::errno::Errno;
 use crate::kernel::credentials::UserNsRef;
@@ -15,7 +17,8 @@ pub const NS_FLAGS: u64 = (libc::CLONE_NEWUTS
     | libc::CLONE_NEWIPC
     | libc::CLONE_NEWNS
     | libc::CLONE_NEWUSER
-    | libc::CLONE_NEWNET) as u64;
+    | libc::CLONE_NEWNET
+    | libc::CLONE_NEWPID) as u64;
 
 /// What unshare(2) accepts besides namespaces.
 const UNSHARE_OTHER: u64 = (libc::CLONE_THREAD
@@ -76,7 +79,16 @@ impl Task {
             ns.mnt = MntNs::new(alloc_ino(), owner.clone(), old.mnt.copy_namespace());
         }
         if has(flags, libc::CLONE_NEWNET) {
-            ns.net = self.new_net(owner)?;
+            ns.net = self.new_net(owner.clone())?;
+        }
+        if has(flags, libc::CLONE_NEWPID) {
+            // Only from a task whose children still go to its own
+            // namespace (Linux's copy_pid_ns): a second unshare before
+            // the first child is EINVAL.
+            if !Arc::ptr_eq(&old.pid, self.pid_ns()) {
+                return Err(Errno::EINVAL);
+            }
+            ns.pid = PidNamespace::new_child(&old.pid, owner)?;
         }
         Ok(ns)
     }
@@ -120,9 +132,7 @@ impl Task {
     /// unshare(2).
     pub fn unshare(&mut self, flags: u64) -> Result<(), Errno> {
         if flags & !(NS_FLAGS | UNSHARE_OTHER) != 0 {
-            if flags & (libc::CLONE_NEWPID | libc::CLONE_NEWCGROUP | libc::CLONE_NEWTIME) as u64
-                != 0
-            {
+            if flags & (libc::CLONE_NEWCGROUP | libc::CLONE_NEWTIME) as u64 != 0 {
                 self.kernel.report_unsupported(
                     libc::SYS_unshare as usize,
                     flags & !(NS_FLAGS | UNSHARE_OTHER),
@@ -213,6 +223,17 @@ impl Task {
                     return Err(Errno::EPERM);
                 }
                 ns.net = n;
+            }
+            NsRef::Pid(p, _) => {
+                // Only into the caller's own namespace or one below it
+                // (Linux's pidns_install); its children go there.
+                if !(creds.capable_in(&p.owner, CAP_SYS_ADMIN) && admin_here) {
+                    return Err(Errno::EPERM);
+                }
+                if !pid::contains(self.pid_ns(), &p) {
+                    return Err(Errno::EINVAL);
+                }
+                ns.pid = p;
             }
             NsRef::Mnt(m) => {
                 if !(creds.capable_in(&m.owner, CAP_SYS_ADMIN)

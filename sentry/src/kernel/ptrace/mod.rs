@@ -325,7 +325,7 @@ impl Task {
 
     /// PTRACE_ATTACH (a SIGSTOP follows) and PTRACE_SEIZE (with options).
     pub fn ptrace_attach(&self, tid: i32, seize: Option<u32>) -> Result<(), Errno> {
-        let target = self.kernel.task(tid).ok_or(Errno::ESRCH)?;
+        let target = self.task_by_vpid(tid).ok_or(Errno::ESRCH)?;
         if Arc::ptr_eq(&target.tg, &self.tg) {
             return Err(Errno::EPERM);
         }
@@ -359,7 +359,7 @@ impl Task {
             target.send(SigInfo::user(
                 libc::SIGSTOP,
                 libc::SI_USER,
-                self.tgid(),
+                target.tg.pidns.nr(self.tgid()),
                 self.creds().uid,
             ));
         } else if target.tg.inner.lock().unwrap().stopped.is_some() {
@@ -382,7 +382,7 @@ impl Task {
     /// The link through which this task traces `tid`; ESRCH unless it is
     /// this task's tracee.
     pub fn ptrace_tracee(&self, tid: i32) -> Result<Arc<Link>, Errno> {
-        let h = self.kernel.task(tid).ok_or(Errno::ESRCH)?;
+        let h = self.task_by_vpid(tid).ok_or(Errno::ESRCH)?;
         let l = h.ptrace.link().ok_or(Errno::ESRCH)?;
         if l.tracer_tg.as_ptr() != Arc::as_ptr(&self.tg) {
             return Err(Errno::ESRCH);

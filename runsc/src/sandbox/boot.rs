@@ -218,10 +218,10 @@ fn boot_container(
         }
     };
     let sandbox = std::sync::Arc::new(sandbox);
-    let pending = std::sync::Mutex::new(Some(prepared));
+    let pod = std::sync::Arc::new(super::pod::Pod::new(spec.root, prepared));
     if let Some(l) = control {
         let sb = sandbox.clone();
-        crate::control::serve(l, move |req, fds| handle_control(&sb, &pending, req, fds))?;
+        crate::control::serve(l, move |req, fds| handle_control(&sb, &pod, req, fds))?;
     }
     if let Some(mut r) = ready {
         writeln!(r, "ok").context("reporting to the supervisor")?;

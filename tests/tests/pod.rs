@@ -226,6 +226,48 @@ fn containers_of_a_pod_share_loopback_and_ipc_and_keep_their_own_roots() {
     assert_eq!(describe(wait_status(s.pid)), "exit 0", "{}", s.output());
     assert_eq!(c.output(), "client got: hello from the server\n");
     assert_eq!(s.output(), "server got: hello\n");
+    // The pod's IPC namespace: one container fills a queue, a later one
+    // drains it.
+    let putter = require!(bundle(
+        "putter",
+        &["/bin/pod", "msgput", "77", "queued"],
+        Some(&pod.id)
+    ));
+    let taker = require!(bundle(
+        "taker",
+        &["/bin/pod", "msgget", "77"],
+        Some(&pod.id)
+    ));
+    let mut ipc = Vec::new();
+    for (name, b) in [("putter", &putter), ("taker", &taker)] {
+        let id = format!("{}-{name}", pod.id);
+        let c = pod.create(&id, &b.dir);
+        pod.start(&id);
+        assert_eq!(describe(wait_status(c.pid)), "exit 0", "{}", c.output());
+        ipc.push(c.output());
+        let o = pod.runtime(&["delete", &id]);
+        assert!(o.status.success(), "{:?}", text(&o));
+    }
+    assert_eq!(ipc, ["put: queued\n", "took: queued\n"]);
+    match runc_pod(
+        &[
+            &["/bin/pod", "serve", "7070", "hello from the server"],
+            &["/bin/pod", "connect", "7070"],
+        ],
+        false,
+    ) {
+        Some(runc) => assert_eq!(runc, [s.output(), c.output()], "runc vs runsc-rs"),
+        None => eprintln!("SKIPPED (the runc comparison): runc not installed"),
+    }
+    if let Some(runc) = runc_pod(
+        &[
+            &["/bin/pod", "msgput", "77", "queued"],
+            &["/bin/pod", "msgget", "77"],
+        ],
+        true,
+    ) {
+        assert_eq!(runc, ipc, "runc vs runsc-rs");
+    }
     assert_eq!(pod.state(&c_id).0, "stopped");
     // The sandbox's own container runs on.
     assert_eq!(pod.state(&pod.id).0, "running");
@@ -234,11 +276,31 @@ fn containers_of_a_pod_share_loopback_and_ipc_and_keep_their_own_roots() {
     // pod's, ps and kill reach one container only.
     let a = require!(bundle("first", &["sleep", "1000"], Some(&pod.id)));
     let b = require!(bundle("second", &["sleep", "1001"], Some(&pod.id)));
+    // b has a cgroup: its proxy is in it, and it goes with the pod.
+    let cgroup = format!("runsc-rs-tests/{}", tests::unique_name("pod-cg"));
+    let mut cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.dir.join("config.json")).unwrap()).unwrap();
+    cfg["linux"]["cgroupsPath"] = json!(format!("/{cgroup}"));
+    b.write_config(&cfg.to_string());
     let (a_id, b_id) = (format!("{}-a", pod.id), format!("{}-b", pod.id));
     let ca = pod.create(&a_id, &a.dir);
     let cb = pod.create(&b_id, &b.dir);
     pod.start(&a_id);
     pod.start(&b_id);
+    let holding = cgroup_dirs(&cgroup)
+        .iter()
+        .filter(|d| {
+            std::fs::read_to_string(d.join("cgroup.procs"))
+                .unwrap_or_default()
+                .lines()
+                .any(|l| l == cb.pid.to_string())
+        })
+        .count();
+    assert!(
+        holding > 0,
+        "b's proxy is in none of {:?}",
+        cgroup_dirs(&cgroup)
+    );
     assert_eq!(pod.exec(&a_id, &["cat", "/who"]), "first\n");
     assert_eq!(pod.exec(&b_id, &["cat", "/who"]), "second\n");
     assert_eq!(pod.exec(&pod.id, &["cat", "/who"]), "pause\n");
@@ -276,6 +338,26 @@ fn containers_of_a_pod_share_loopback_and_ipc_and_keep_their_own_roots() {
     assert_eq!(describe(wait_status(cb.pid)), "signal 9");
     wait_status(sandbox_proc.pid);
     assert_eq!(pod.leftovers(), Vec::<String>::new());
+    assert_eq!(cgroup_dirs(&cgroup), Vec::<PathBuf>::new());
+}
+
+/// The directories of cgroup `rel` in every hierarchy mounted under
+/// /sys/fs/cgroup (v2, or v1's controllers and the unified one).
+fn cgroup_dirs(rel: &str) -> Vec<PathBuf> {
+    let top = Path::new("/sys/fs/cgroup");
+    let mut v: Vec<PathBuf> = std::iter::once(top.join(rel))
+        .chain(
+            std::fs::read_dir(top)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path().join(rel)),
+        )
+        .filter(|p| p.is_dir())
+        .collect();
+    v.sort();
+    v.dedup();
+    v
 }
 
 #[test]
@@ -309,15 +391,18 @@ fn exit_codes_reach_the_pid_file_process_as_runc_gives_them() {
     pod.start(&id);
     // Until the shell has set its trap, TERM is ignored (init of its
     // namespace without a handler): send it until the container exits.
+    let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
-        let o = pod.runtime(&["kill", &id, "TERM"]);
-        // SAFETY: waitpid writes only to status.
+        // It may fail once the container has ended, before the proxy
+        // (reaped below) has.
+        let _ = pod.runtime(&["kill", &id, "TERM"]);
         let mut status = 0;
+        // SAFETY: waitpid writes only to status.
         let r = unsafe { libc::waitpid(c.pid, &mut status, libc::WNOHANG) };
         if r == c.pid {
             break status;
         }
-        assert!(o.status.success(), "{:?}", text(&o));
+        assert!(Instant::now() < deadline, "the trapper never exited");
         std::thread::sleep(Duration::from_millis(200));
     };
     seen.push(("trapper", describe(status)));
@@ -401,4 +486,92 @@ fn a_failed_create_in_a_pod_leaves_nothing_and_the_pod_runs_on() {
     assert!(o.status.success(), "{:?}", text(&o));
     wait_status(sandbox_proc.pid);
     assert_eq!(pod.leftovers(), Vec::<String>::new());
+}
+
+/// The outputs of containers running `commands` under runc, in one pod
+/// as a CRI runtime makes it there: a pause container with new network
+/// and IPC namespaces, and each container joined to them by path. All
+/// start at once, or with `sequential` each after the last has ended.
+/// None: no runc here.
+fn runc_pod(commands: &[&[&str]], sequential: bool) -> Option<Vec<String>> {
+    tests::host_program(RUNC, "runc").ok()?;
+    let pause = bundle("runc-pause", &["sleep", "1000"], None).ok()?;
+    let root = pause.state.with_extension("runc");
+    let runc = || {
+        let mut c = Command::new(RUNC);
+        c.arg("--root").arg(&root).stdin(Stdio::null());
+        c
+    };
+    let with_netns = |c: &mut serde_json::Value| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("namespaces")
+            .push(json!({"type": "network"}));
+    };
+    let mut cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(pause.dir.join("config.json")).ok()?).ok()?;
+    with_netns(&mut cfg);
+    pause.write_config(&cfg.to_string());
+    let pause_id = tests::unique_name("runc-pause");
+    let st = runc()
+        .args(["run", "--detach", "--bundle"])
+        .arg(&pause.dir)
+        .arg(&pause_id)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("runc run");
+    assert!(st.success(), "runc run of the pause container");
+    let state = |id: &str| -> serde_json::Value {
+        let o = runc().args(["state", id]).output().expect("runc state");
+        serde_json::from_slice(&o.stdout).unwrap_or_default()
+    };
+    let pid = state(&pause_id)["pid"].as_i64().expect("pause pid");
+    let wait_stopped = |id: &str| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while state(id)["status"] != "stopped" {
+            assert!(
+                Instant::now() < deadline,
+                "runc container {id} never stopped"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let mut made = Vec::new();
+    for (i, args) in commands.iter().enumerate() {
+        let b = bundle(&format!("runc-{i}"), args, None).ok()?;
+        let mut cfg: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(b.dir.join("config.json")).ok()?).ok()?;
+        let ns = cfg["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("namespaces");
+        ns.retain(|n| n["type"] != "ipc");
+        ns.push(json!({"type": "network", "path": format!("/proc/{pid}/ns/net")}));
+        ns.push(json!({"type": "ipc", "path": format!("/proc/{pid}/ns/ipc")}));
+        b.write_config(&cfg.to_string());
+        let id = tests::unique_name("runc-member");
+        let out = b.dir.join("out");
+        let st = runc()
+            .args(["run", "--detach", "--bundle"])
+            .arg(&b.dir)
+            .arg(&id)
+            .stdout(std::fs::File::create(&out).expect("output file"))
+            .stderr(Stdio::null())
+            .status()
+            .expect("runc run");
+        assert!(st.success(), "runc run {args:?}");
+        if sequential {
+            wait_stopped(&id);
+        }
+        made.push((id, out, b));
+    }
+    let mut outputs = Vec::new();
+    for (id, out, _b) in &made {
+        wait_stopped(id);
+        outputs.push(std::fs::read_to_string(out).unwrap_or_default());
+        let _ = runc().args(["delete", "--force", id]).output();
+    }
+    let _ = runc().args(["delete", "--force", &pause_id]).output();
+    let _ = std::fs::remove_dir_all(&root);
+    Some(outputs)
 }

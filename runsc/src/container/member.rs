@@ -15,39 +15,34 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 
 use super::report::{send_ready, Ready};
-use super::supervise::{gofer_args, SuperviseOptions};
 use crate::config::Config;
 use crate::control::Request;
 use crate::spec::Plan;
 
-/// Creates the container in the sandbox of container `sandbox`, reports
+/// Creates the container in the sandbox whose state is in `sandbox_dir`, reports
 /// to `create`, then stands for the container's init until it ends; does
 /// not return.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn supervise_member(
     g: &Config,
-    a: &SuperviseOptions,
+    state_dir: &Path,
+    console_fd: Option<RawFd>,
     plan: &Plan,
-    sandbox: &str,
+    sandbox_dir: &Path,
     report: UnixStream,
     cgroups: Vec<PathBuf>,
 ) -> Result<u8> {
     // Before any thread is started (the Gofer's spawner is one): only the
     // thread `pass_signals_on` starts takes them.
     crate::sandbox::block_forwarded();
-    let id = a
-        .state_dir
+    let id = state_dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let sandbox_dir = a
-        .state_dir
-        .parent()
-        .map(|p| p.join(sandbox))
-        .ok_or_else(|| anyhow!("the state directory has no parent"))?;
-    let created = create_in_sandbox(g, a, plan, &id, &sandbox_dir);
+    let created = create_in_sandbox(g, console_fd, plan, &id, sandbox_dir);
     send_ready(
         &report,
         &Ready {
@@ -59,7 +54,7 @@ pub(super) fn supervise_member(
     let Ok((mut gofer, conn)) = created else {
         return Ok(1);
     };
-    pass_signals_on(sandbox_dir, id);
+    pass_signals_on(sandbox_dir.to_path_buf(), id);
     let status = crate::control::read_reply(&conn)
         .ok()
         .and_then(|r| r.status)
@@ -75,19 +70,20 @@ pub(super) fn supervise_member(
 /// gives the Gofer and the connection the init's wait status comes on.
 fn create_in_sandbox(
     g: &Config,
-    a: &SuperviseOptions,
+    console_fd: Option<RawFd>,
     plan: &Plan,
     id: &str,
     sandbox_dir: &Path,
 ) -> Result<(std::process::Child, UnixStream)> {
-    let l = crate::sandbox::launch_gofer(g, gofer_args(plan)?, Some(id))?;
+    let args = crate::sandbox::gofer_args(&plan.rootfs, &plan.binds)?;
+    let l = crate::sandbox::launch_gofer(g, args, Some(id))?;
     let crate::sandbox::LaunchedGofer {
         mut gofer,
         sentry_end,
         userns: _userns,
     } = l;
     let mut fds: Vec<RawFd> = vec![sentry_end.as_raw_fd()];
-    match a.console_fd {
+    match console_fd {
         Some(c) => fds.push(c),
         None => fds.extend([libc::STDIN_FILENO, libc::STDOUT_FILENO, libc::STDERR_FILENO]),
     }

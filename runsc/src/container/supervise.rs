@@ -56,7 +56,16 @@ pub fn supervise(g: &Config, a: SuperviseOptions) -> Result<u8> {
         return Ok(1);
     }
     if let Role::Member { sandbox } = role {
-        return super::member::supervise_member(g, &a, &plan, &sandbox, report, cgroups);
+        let sandbox_dir = a.state_dir.with_file_name(&sandbox);
+        return super::member::supervise_member(
+            g,
+            &a.state_dir,
+            a.console_fd,
+            &plan,
+            &sandbox_dir,
+            report,
+            cgroups,
+        );
     }
     let launched = launch_sandbox(g, &a, &plan);
     send_ready(
@@ -159,7 +168,7 @@ fn launch_sandbox(
     let l = crate::sandbox::launch(
         g,
         crate::sandbox::LaunchArgs {
-            gofer: gofer_args(plan)?,
+            gofer: crate::sandbox::gofer_args(&plan.rootfs, &plan.binds)?,
             boot,
             boot_fds,
             id: a
@@ -205,19 +214,6 @@ fn launch_sandbox(
             fail(l, anyhow!(e))
         }
     }
-}
-
-/// The Gofer's arguments for a container: its root and bind mounts.
-pub(super) fn gofer_args(plan: &Plan) -> Result<Vec<OsString>> {
-    let mut gofer: Vec<OsString> = vec![{
-        let mut s = OsString::from("--root=");
-        s.push(&plan.rootfs);
-        s
-    }];
-    if !plan.binds.is_empty() {
-        gofer.push(format!("--binds={}", serde_json::to_string(&plan.binds)?).into());
-    }
-    Ok(gofer)
 }
 
 /// The current network namespace, as (device, inode) of its nsfs file;

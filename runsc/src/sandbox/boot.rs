@@ -15,8 +15,9 @@ use std::path::PathBuf;
 use anyhow::{anyhow, bail, Context, Result};
 
 use super::boot_spec::boot_spec;
-use super::controller::{handle_control, process};
+use super::controller::handle_control;
 use super::fds::{inherited, inherited_listener, inherited_stream};
+use super::init::process;
 use super::lockdown::empty_root;
 use super::network;
 use super::privileges;

@@ -7,9 +7,10 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use sentry::boot::{ContainerFs, Credentials, InitProcess, Sandbox};
+use sentry::boot::{ContainerFs, Sandbox};
 
-use super::pod::{stdio_of, Pod, Target};
+use super::init::{process, stdio_of};
+use super::pod::{Pod, Target};
 use crate::control::{FollowUp, Process, ProcessSpec, Reply, Request};
 
 /// Answers one request; an `exec` (and a pod's `CreateContainer`) also
@@ -126,33 +127,6 @@ pub fn handle_control(
         }
     };
     (reply, None)
-}
-
-/// A process for the Sentry to start, running as (uid, gid, groups).
-pub fn process(p: &ProcessSpec, forward_signals: Vec<i32>) -> InitProcess {
-    let mut creds = Credentials::of(p.uid, p.gid, p.groups.clone());
-    if let Some(c) = &p.capabilities {
-        let set = sentry::boot::capabilities_named;
-        creds.bounding = set(&c.bounding);
-        creds.effective = set(&c.effective);
-        creds.permitted = set(&c.permitted);
-        creds.inheritable = set(&c.inheritable);
-        // Only what is both permitted and inheritable can be ambient: the
-        // rest is what runc's PR_CAP_AMBIENT_RAISE fails on and skips.
-        creds.ambient = set(&c.ambient)
-            .intersect(creds.permitted)
-            .intersect(creds.inheritable);
-    }
-    creds.no_new_privs = p.no_new_privileges;
-    InitProcess {
-        argv: p.args.iter().map(|a| a.as_bytes().to_vec()).collect(),
-        envp: p.env.iter().map(|e| e.as_bytes().to_vec()).collect(),
-        cwd: p.cwd.as_bytes().to_vec(),
-        creds,
-        forward_signals,
-        home_from_passwd: true,
-        rlimits: p.rlimits.clone(),
-    }
 }
 
 /// SIGKILLs `exec`ed process `pid` if its host stand-in closes the control

@@ -13,10 +13,10 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use sentry::boot::{ContainerFs, PreparedInit, RootSpec, Sandbox, Stdio};
+use sentry::boot::{ContainerFs, PreparedInit, RootSpec, Sandbox};
 
 use super::boot_spec::mount_tree;
-use super::controller::process;
+use super::init::{process, stdio_of};
 use crate::control::{FollowUp, Reply};
 use crate::spec::BootPlan;
 
@@ -237,17 +237,5 @@ impl Pod {
                     }
                 }
             });
-    }
-}
-
-/// A process's stdio from the descriptors sent: three, or one host
-/// terminal.
-pub fn stdio_of(terminal: bool, fds: Vec<OwnedFd>) -> Result<Stdio, String> {
-    match (terminal, <[OwnedFd; 3]>::try_from(fds)) {
-        (false, Ok(three)) => Ok(Stdio::Host(three)),
-        (true, Err(mut one)) if one.len() == 1 => {
-            Ok(Stdio::Console(one.pop().expect("one descriptor")))
-        }
-        _ => Err("wrong descriptors for the process's stdio".into()),
     }
 }

@@ -26,12 +26,37 @@ pub const CONTROL_SOCKET: &str = "sandbox.sock";
 pub enum Request {
     /// Run the container's process (once).
     Start,
-    /// Send `signal` to the container's init, or to every process.
-    Signal { signal: i32, all: bool },
-    /// List the sandbox's processes.
-    Ps,
-    /// Start a process in the running sandbox (stdio attached).
-    Exec { process: Box<ProcessSpec> },
+    /// Send `signal` to the container's init, or to every process; the
+    /// sandbox's own container, or the pod's container `container`.
+    Signal {
+        signal: i32,
+        all: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        container: Option<String>,
+    },
+    /// List the processes of the sandbox's own container, or of the pod's
+    /// container `container`.
+    Ps {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        container: Option<String>,
+    },
+    /// Start a process in the running sandbox (stdio attached), in its own
+    /// container or the pod's container `container`.
+    Exec {
+        process: Box<ProcessSpec>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        container: Option<String>,
+    },
+    /// Create a further container of the pod, `id`, up to its first
+    /// instruction. `plan` is its `crate::spec::BootPlan` (as JSON: this
+    /// protocol sits below the spec module). The request carries the
+    /// Sentry's end of the connection to the container's own Gofer, then
+    /// its stdio (three descriptors, or one host terminal). Its connection
+    /// stays open for a second reply: the wait status of the container's
+    /// init; closing it kills the container.
+    CreateContainer { id: String, plan: serde_json::Value },
+    /// Run the pod container `id`'s process (once).
+    StartContainer { id: String },
     /// Send `signal` to one process of the sandbox (an `exec`ed one whose
     /// waiter on the host was signalled).
     SignalProcess { pid: i32, signal: i32 },

@@ -108,7 +108,7 @@ pub fn exec(g: &Config, a: &ExecOptions) -> Result<u8> {
     if !process.terminal && a.console_socket.is_some() {
         bail!("--console-socket was given but no terminal was asked for");
     }
-    let dir = root.dir(&a.id);
+    let (dir, container) = root.control(&c);
     // The terminal's master is sent before the process exists, as runc does.
     let console: Option<OwnedFd> = match (&a.console_socket, process.terminal) {
         (Some(s), true) => Some(crate::console::open(s)?),
@@ -121,6 +121,7 @@ pub fn exec(g: &Config, a: &ExecOptions) -> Result<u8> {
     fds.extend(&preserved);
     let req = Request::Exec {
         process: Box::new(process),
+        container,
     };
     if !a.detach {
         let (reply, conn) = crate::control::call_with_fds(&dir, &req, &fds)?;

@@ -28,6 +28,11 @@ pub struct Container {
     /// Host cgroup directories made for the sandbox (removed by delete).
     pub cgroups: Vec<PathBuf>,
     pub poststop: Vec<crate::spec::Hook>,
+    /// The sandbox container whose Sentry runs this one (a pod's further
+    /// container); None: it has a sandbox of its own. Its `pid` is then
+    /// its host proxy's, which exits as the container's init does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,6 +89,16 @@ impl Root {
 
     pub fn dir(&self, id: &str) -> PathBuf {
         self.path.join(id)
+    }
+
+    /// Where `c`'s Sentry is reached (its sandbox's control socket's
+    /// directory), and the name the Sentry knows `c` by: None for the
+    /// sandbox's own container.
+    pub fn control(&self, c: &Container) -> (PathBuf, Option<String>) {
+        match &c.sandbox {
+            Some(s) => (self.dir(s), Some(c.id.clone())),
+            None => (self.dir(&c.id), None),
+        }
     }
 
     /// Reserves `id`: fails if a container of that id exists.

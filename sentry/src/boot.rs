@@ -6,6 +6,7 @@
 //! [`Sandbox::prepare_with`] and [`Sandbox::start`], and reaches a running
 //! sandbox through the methods in `boot/control.rs`.
 
+mod container;
 mod control;
 mod mounts;
 mod spec;
@@ -39,6 +40,7 @@ pub fn capabilities_named(names: &[String]) -> CapSet {
         .filter_map(|n| crate::caps::number_of(n))
         .fold(CapSet::EMPTY, |s, c| s.with(c))
 }
+pub use container::ContainerFs;
 pub use control::ProcessInfo;
 pub use spec::{BootSpec, Mount, MountTree, RootSpec};
 
@@ -211,22 +213,32 @@ impl Sandbox {
 
     /// [`Sandbox::prepare`] with stdio from `stdio`.
     pub fn prepare_with(&self, init: InitProcess, stdio: Stdio) -> Result<PreparedInit, String> {
+        self.prepare_in(init, stdio, None)
+    }
+
+    /// [`Sandbox::prepare_with`] in a container of the pod (its root,
+    /// mount namespace and process tree), or with None the sandbox's own.
+    pub fn prepare_in(
+        &self,
+        init: InitProcess,
+        stdio: Stdio,
+        container: Option<&ContainerFs>,
+    ) -> Result<PreparedInit, String> {
         let kernel = &self.kernel;
+        let (vfs, ns, number) = match container {
+            Some(c) => (c.vfs.clone(), c.ns.clone(), c.number),
+            None => (self.vfs.clone(), kernel.init_ns.clone(), 0),
+        };
         let tid = kernel.pids.lock().unwrap().allocate();
-        let tg = ThreadGroup::new(tid, None, default_actions(), kernel.init_ns.pid.clone());
+        let tg = ThreadGroup::new(tid, None, default_actions(), ns.pid.clone());
+        tg.container
+            .store(number, std::sync::atomic::Ordering::Relaxed);
         let comm = init
             .argv
             .first()
             .map(|a| a.rsplit(|c| *c == b'/').next().unwrap_or(a).to_vec())
             .unwrap_or_default();
-        let handle = TaskHandle::new(
-            tid,
-            &tg,
-            init.creds.clone(),
-            comm,
-            0,
-            kernel.init_ns.clone(),
-        );
+        let handle = TaskHandle::new(tid, &tg, init.creds.clone(), comm, 0, ns.clone());
         for &(res, soft, hard) in &init.rlimits {
             tg.inner.lock().unwrap().rlimits.insert(
                 res as usize,
@@ -263,15 +275,11 @@ impl Sandbox {
                 master.set_controlling(kernel, tid, tid);
                 // Named /dev/pts/N where the container shows it, so that
                 // ttyname(3) and `tty` find it.
-                let ctx = crate::vfs::ops::Ctx::new(
-                    &self.vfs,
-                    self.vfs.root(),
-                    crate::vfs::Cred::root(),
-                    0o022,
-                );
+                let ctx =
+                    crate::vfs::ops::Ctx::new(&vfs, vfs.root(), crate::vfs::Cred::root(), 0o022);
                 let rdev = crate::vfs::FileOps::stat(&*replica).map(|s| s.st_rdev).ok();
                 let path = format!("/dev/pts/{}", master.index());
-                let dentry = crate::vfs::ops::walk(&ctx, self.vfs.root(), path.as_bytes(), true)
+                let dentry = crate::vfs::ops::walk(&ctx, vfs.root(), path.as_bytes(), true)
                     .ok()
                     .filter(|d| d.inode.stat().ok().map(|s| s.st_rdev) == rdev);
                 let f =
@@ -282,7 +290,7 @@ impl Sandbox {
         for f in files {
             fds.install(f, false).map_err(stdio_err)?;
         }
-        let fs = FsContext::new(self.vfs.root());
+        let fs = FsContext::new(vfs.root());
         // SAFETY: user_regs_struct is plain data; zero is a valid value.
         let mut regs: platform::Regs = unsafe { std::mem::zeroed() };
         // The user code and stack segments of x86-64 Linux.
@@ -296,7 +304,7 @@ impl Sandbox {
             mm: MemoryManager::new(kernel.memfile.clone(), self.max_user_address),
             fds,
             fs,
-            ns: kernel.init_ns.clone(),
+            ns,
             regs,
             ctx: None,
             clear_child_tid: 0,

@@ -94,7 +94,15 @@ impl std::fmt::Debug for Client {
     }
 }
 
+/// Once per process: the limit is the process's, and a later connection
+/// (a Sentry running a pod takes one per container) may come after the
+/// Sentry's seccomp filter refuses getrlimit and setrlimit.
 fn raise_nofile_limit() {
+    static RAISED: std::sync::Once = std::sync::Once::new();
+    RAISED.call_once(raise_nofile_limit_now);
+}
+
+fn raise_nofile_limit_now() {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -137,8 +145,9 @@ impl FidPool {
 impl Client {
     /// Negotiates 9P2000.L (Tversion) and attaches to the served root (Tattach).
     ///
-    /// Also raises this process's soft RLIMIT_NOFILE to its hard limit:
-    /// every file opened through [`Client::open_fd`] holds a descriptor.
+    /// The first connection of a process also raises its soft
+    /// RLIMIT_NOFILE to its hard limit: every file opened through
+    /// [`Client::open_fd`] holds a descriptor.
     pub fn connect(sock: UnixStream) -> Result<Client, i32> {
         raise_nofile_limit();
         let mut conn = Conn::new(sock);

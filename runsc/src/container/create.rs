@@ -13,11 +13,12 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use super::destroy::destroy;
 use super::hooks::run_hooks;
+use super::pod::Role;
 use super::report::{
     channel, read_ready, send_line, GO, SUPERVISOR_CONSOLE_FD, SUPERVISOR_READY_FD,
 };
 use crate::config::Config;
-use crate::state::{Container, Root};
+use crate::state::{Container, Root, Status};
 
 /// What `create` (and `run`) makes a container of.
 #[derive(Debug, Default)]
@@ -51,8 +52,15 @@ pub(super) fn create_inner(
         bail!("--console-socket was given but process.terminal is false");
     }
     let root = Root::open(g)?;
+    let sandbox = match super::pod::role(&a.id, &plan.annotations)? {
+        Role::Sandbox => None,
+        Role::Member { sandbox } => {
+            check_sandbox(&root, &sandbox)?;
+            Some(sandbox)
+        }
+    };
     let dir = root.reserve(&a.id)?;
-    let (c, child, channel) = match start_supervisor(g, a, &plan, &dir) {
+    let (c, child, channel) = match start_supervisor(g, a, &plan, &dir, sandbox) {
         Ok(x) => x,
         Err(e) => {
             let _ = root.remove(&a.id);
@@ -85,6 +93,24 @@ pub(super) fn create_inner(
     Ok((c, child))
 }
 
+/// A pod's further container starts in the sandbox of container
+/// `sandbox`, which must be a running (or created) sandbox of its own.
+fn check_sandbox(root: &Root, sandbox: &str) -> Result<()> {
+    let s = root
+        .load(sandbox)
+        .with_context(|| format!("the pod's sandbox {sandbox:?} cannot be joined"))?;
+    if s.sandbox.is_some() {
+        bail!(
+            "container {sandbox:?} is not a sandbox: it runs in sandbox {:?}",
+            s.sandbox
+        );
+    }
+    match s.status() {
+        Status::Created | Status::Running => Ok(()),
+        st => bail!("the pod's sandbox {sandbox:?} is {}", st.as_str()),
+    }
+}
+
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     // Written whole under another name, then renamed: a reader never sees
     // a partial pid.
@@ -103,6 +129,7 @@ fn start_supervisor(
     a: &CreateOptions,
     plan: &crate::spec::Plan,
     dir: &Path,
+    sandbox: Option<String>,
 ) -> Result<(Container, std::process::Child, UnixStream)> {
     let (channel, theirs) = channel()?;
     // The terminal is made (and its master sent) before anything starts,
@@ -180,6 +207,7 @@ fn start_supervisor(
         started: false,
         cgroups: ready.cgroups,
         poststop: plan.hooks.poststop.clone(),
+        sandbox,
     };
     Ok((c, child, channel))
 }

@@ -16,8 +16,17 @@ pub fn kill_supervisor(c: &Container) {
     }
 }
 
-/// Kills what is left of a container and removes every trace of it.
+/// Kills what is left of a container and removes every trace of it; a
+/// pod's sandbox container takes the pod's other containers with it.
 pub fn destroy(root: &Root, c: &Container) {
+    if c.sandbox.is_none() {
+        for id in root.ids() {
+            match root.load(&id) {
+                Ok(m) if m.sandbox.as_deref() == Some(c.id.as_str()) => destroy(root, &m),
+                _ => {}
+            }
+        }
+    }
     // The Gofer, the Sentry and its stubs die with the supervisor (parent
     // death signals, PTRACE_O_EXITKILL), each a moment later: wait for all.
     let pids = if c.alive() { host_pids(c) } else { Vec::new() };

@@ -36,15 +36,22 @@ pub fn kill(g: &Config, id: &str, signal: Option<&str>, all: bool) -> Result<u8>
         }
         _ => {}
     }
-    if sig == libc::SIGKILL {
+    if sig == libc::SIGKILL && c.sandbox.is_none() {
         // SIGKILL cannot be caught: the whole sandbox goes, and the
         // container's status is "killed by SIGKILL" (137) as with runc.
+        // A pod's further container is killed inside the Sentry instead
+        // (its proxy then exits of SIGKILL too): the pod lives on.
         kill_supervisor(&c);
         return Ok(0);
     }
+    let (dir, container) = root.control(&c);
     crate::control::call(
-        &root.dir(id),
-        &crate::control::Request::Signal { signal: sig, all },
+        &dir,
+        &crate::control::Request::Signal {
+            signal: sig,
+            all,
+            container,
+        },
     )?;
     Ok(0)
 }

@@ -8,6 +8,10 @@
 //! container's. The Sentry boots the container up to its first instruction
 //! and waits for `start` on the control socket.
 //!
+//! A pod's further container (CRI annotations, `pod`) runs in the Sentry
+//! of its pod's sandbox instead: its supervisor is a proxy (`member`) that
+//! starts a Gofer for its root and exits as the container's init does.
+//!
 //! One command a file, as youki's `libcontainer` keeps them; `report`,
 //! `destroy`, `hooks` and `host_pids` are what several commands share.
 
@@ -19,7 +23,9 @@ mod hooks;
 mod host_pids;
 mod kill;
 mod list;
+mod member;
 mod pause;
+mod pod;
 mod ps;
 mod report;
 mod run;

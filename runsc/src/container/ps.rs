@@ -18,7 +18,8 @@ pub fn ps(g: &Config, id: &str, format: &str) -> Result<u8> {
         // them up in the host's `ps`: the sandbox's host processes.
         "json" => println!("{}", serde_json::to_string(&host_pids(&c))?),
         "table" => {
-            let r = crate::control::call(&root.dir(id), &crate::control::Request::Ps)?;
+            let (dir, container) = root.control(&c);
+            let r = crate::control::call(&dir, &crate::control::Request::Ps { container })?;
             println!("PID\tPPID\tUID\tCMD");
             for p in r.processes {
                 println!("{}\t{}\t{}\t{}", p.pid, p.ppid, p.uid, p.comm);

@@ -13,7 +13,11 @@ pub fn start(g: &Config, id: &str) -> Result<u8> {
         Status::Created => {}
         s => bail!("cannot start container {id:?}: it is {}", s.as_str()),
     }
-    crate::control::call(&root.dir(id), &crate::control::Request::Start)?;
+    let req = match &c.sandbox {
+        Some(_) => crate::control::Request::StartContainer { id: id.to_string() },
+        None => crate::control::Request::Start,
+    };
+    crate::control::call(&root.control(&c).0, &req)?;
     c.started = true;
     root.save(&c)?;
     let hooks = crate::spec::load(&c.bundle)

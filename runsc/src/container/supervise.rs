@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, Context, Result};
 
+use super::pod::Role;
 use super::report::{pipe, read_line, send_ready, Ready, GO, SUPERVISOR_READY_FD};
 use crate::config::Config;
 use crate::spec::Plan;
@@ -46,11 +47,25 @@ pub fn supervise(g: &Config, a: SuperviseOptions) -> Result<u8> {
             cgroups: cgroups.clone(),
         },
     );
-    let Ok(plan) = prepared else { return Ok(1) };
+    let Ok((plan, role)) = prepared else {
+        return Ok(1);
+    };
     // `create` runs the prestart hooks now; anything but its word (it
     // failed, or died) ends the container here.
     if read_line(&report) != GO {
         return Ok(1);
+    }
+    if let Role::Member { sandbox } = role {
+        let sandbox_dir = a.state_dir.with_file_name(&sandbox);
+        return super::member::supervise_member(
+            g,
+            &a.state_dir,
+            a.console_fd,
+            &plan,
+            &sandbox_dir,
+            report,
+            cgroups,
+        );
     }
     let launched = launch_sandbox(g, &a, &plan);
     send_ready(
@@ -67,11 +82,22 @@ pub fn supervise(g: &Config, a: SuperviseOptions) -> Result<u8> {
 }
 
 /// The container's environment on the host: its network namespace and
-/// its cgroup. Returns the checked bundle.
-fn prepare(g: &Config, a: &SuperviseOptions, cgroups: &mut Vec<PathBuf>) -> Result<Plan> {
+/// its cgroup. Returns the checked bundle and where the container runs.
+/// A further container of a pod takes no network namespace: its network
+/// is the pod's, the sandbox's Sentry's.
+fn prepare(g: &Config, a: &SuperviseOptions, cgroups: &mut Vec<PathBuf>) -> Result<(Plan, Role)> {
     let mut plan = crate::spec::load(&a.bundle)?;
     plan.boot.process.rlimits =
         crate::spec::with_callers_rlimits(std::mem::take(&mut plan.boot.process.rlimits));
+    let id = a
+        .state_dir
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy();
+    let role = super::pod::role(&id, &plan.annotations)?;
+    if matches!(role, Role::Member { .. }) {
+        plan.netns = crate::spec::NetNs::Host;
+    }
     let callers = network_namespace_id();
     // Before any thread is started: the namespace is the calling thread's,
     // and the Gofer and the Sentry inherit it.
@@ -104,7 +130,7 @@ fn prepare(g: &Config, a: &SuperviseOptions, cgroups: &mut Vec<PathBuf>) -> Resu
             std::process::id() as i32,
         )?;
     }
-    Ok(plan)
+    Ok((plan, role))
 }
 
 /// Starts the Gofer and the Sentry and waits until the Sentry has booted
@@ -139,18 +165,10 @@ fn launch_sandbox(
         boot.push(format!("--console-fd={BOOT_CONSOLE_FD}").into());
         boot_fds.push((fd, BOOT_CONSOLE_FD));
     }
-    let mut gofer: Vec<OsString> = vec![{
-        let mut s = OsString::from("--root=");
-        s.push(&plan.rootfs);
-        s
-    }];
-    if !plan.binds.is_empty() {
-        gofer.push(format!("--binds={}", serde_json::to_string(&plan.binds)?).into());
-    }
     let l = crate::sandbox::launch(
         g,
         crate::sandbox::LaunchArgs {
-            gofer,
+            gofer: crate::sandbox::gofer_args(&plan.rootfs, &plan.binds)?,
             boot,
             boot_fds,
             id: a

@@ -15,8 +15,9 @@ use std::path::PathBuf;
 use anyhow::{anyhow, bail, Context, Result};
 
 use super::boot_spec::boot_spec;
-use super::controller::{handle_control, process};
+use super::controller::handle_control;
 use super::fds::{inherited, inherited_listener, inherited_stream};
+use super::init::process;
 use super::lockdown::empty_root;
 use super::network;
 use super::privileges;
@@ -218,10 +219,10 @@ fn boot_container(
         }
     };
     let sandbox = std::sync::Arc::new(sandbox);
-    let pending = std::sync::Mutex::new(Some(prepared));
+    let pod = std::sync::Arc::new(super::pod::Pod::new(spec.root, prepared));
     if let Some(l) = control {
         let sb = sandbox.clone();
-        crate::control::serve(l, move |req, fds| handle_control(&sb, &pending, req, fds))?;
+        crate::control::serve(l, move |req, fds| handle_control(&sb, &pod, req, fds))?;
     }
     if let Some(mut r) = ready {
         writeln!(r, "ok").context("reporting to the supervisor")?;

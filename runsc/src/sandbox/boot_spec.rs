@@ -33,19 +33,22 @@ pub fn boot_spec(
             shared: g.file_access == FileAccess::Shared,
             readonly: plan.is_some_and(|p| p.readonly_root),
         },
-        mounts: match plan {
-            Some(p) => MountTree::Spec(
-                p.mounts
-                    .iter()
-                    .map(|m| Mount {
-                        destination: m.destination.clone(),
-                        fstype: m.fstype.clone(),
-                        source: m.source.clone(),
-                        options: m.options.clone(),
-                    })
-                    .collect(),
-            ),
-            None => MountTree::Default,
-        },
+        mounts: plan.map_or(MountTree::Default, mount_tree),
     }
+}
+
+/// An OCI container's mounts, in spec order (the sandbox's own
+/// container's, or a further container's of its pod).
+pub fn mount_tree(plan: &BootPlan) -> MountTree {
+    MountTree::Spec(
+        plan.mounts
+            .iter()
+            .map(|m| Mount {
+                destination: m.destination.clone(),
+                fstype: m.fstype.clone(),
+                source: m.source.clone(),
+                options: m.options.clone(),
+            })
+            .collect(),
+    )
 }

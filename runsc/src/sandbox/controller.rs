@@ -5,17 +5,19 @@
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use sentry::boot::{Credentials, InitProcess, PreparedInit, Sandbox, Stdio};
+use sentry::boot::{ContainerFs, Sandbox};
 
+use super::init::{process, stdio_of};
+use super::pod::{Pod, Target};
 use crate::control::{FollowUp, Process, ProcessSpec, Reply, Request};
 
-/// Answers one request; an `exec` also gets a follow-up, which waits for
-/// the process and gives its wait status.
+/// Answers one request; an `exec` (and a pod's `CreateContainer`) also
+/// gets a follow-up, which waits for the process and gives its wait status.
 pub fn handle_control(
     sb: &Arc<Sandbox>,
-    pending: &Mutex<Option<PreparedInit>>,
+    pod: &Arc<Pod>,
     req: Request,
     fds: Vec<OwnedFd>,
 ) -> (Reply, Option<FollowUp>) {
@@ -23,7 +25,7 @@ pub fn handle_control(
         |signal: i32, e: std::io::Error| Reply::error(format!("cannot send signal {signal}: {e}"));
     let reply = match req {
         Request::Start => {
-            let p = pending.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let p = pod.pending.lock().unwrap_or_else(|e| e.into_inner()).take();
             match p {
                 Some(p) => match sb.start(p) {
                     Ok(()) => Reply::ok(),
@@ -32,10 +34,33 @@ pub fn handle_control(
                 None => Reply::error("the container has already been started"),
             }
         }
-        Request::Signal { signal, all } => match sb.signal(signal, all) {
+        Request::CreateContainer { id, plan } => {
+            return match pod.create(sb, id, plan, fds) {
+                Ok((r, follow)) => (r, Some(follow)),
+                Err(e) => (Reply::error(e), None),
+            };
+        }
+        Request::StartContainer { id } => match pod.start(sb, &id) {
             Ok(()) => Reply::ok(),
-            Err(e) => signal_error(signal, e),
+            Err(e) => Reply::error(e),
         },
+        Request::Signal {
+            signal,
+            all,
+            container,
+        } => {
+            let sent = match pod.target(container.as_deref()) {
+                Err(e) => return (Reply::error(e), None),
+                Ok(Target::Own) => sb.signal(signal, all),
+                Ok(Target::Member { fs, init }) => {
+                    sb.signal_container(fs.number(), init, signal, all)
+                }
+            };
+            match sent {
+                Ok(()) => Reply::ok(),
+                Err(e) => signal_error(signal, e),
+            }
+        }
         Request::SignalProcess { pid, signal } => match sb.signal_process(pid, signal) {
             Ok(()) => Reply::ok(),
             Err(e) => signal_error(signal, e),
@@ -44,25 +69,39 @@ pub fn handle_control(
             stacks: Some(sb.dump_tasks()),
             ..Reply::ok()
         },
-        Request::Ps => Reply {
-            processes: sb
-                .processes()
-                .into_iter()
-                .map(|p| Process {
-                    pid: p.pid,
-                    ppid: p.ppid,
-                    uid: p.uid,
-                    comm: String::from_utf8_lossy(&p.comm).into_owned(),
-                    cmdline: String::new(),
-                })
-                .collect(),
-            ..Reply::default()
-        },
-        Request::Exec { process } => {
-            if pending.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+        Request::Ps { container } => {
+            let number = match pod.target(container.as_deref()) {
+                Err(e) => return (Reply::error(e), None),
+                Ok(Target::Own) => 0,
+                Ok(Target::Member { fs, .. }) => fs.number(),
+            };
+            let ours = sb.container_pids(number);
+            Reply {
+                processes: sb
+                    .processes()
+                    .into_iter()
+                    .filter(|p| ours.binary_search(&p.pid).is_ok())
+                    .map(|p| Process {
+                        pid: p.pid,
+                        ppid: p.ppid,
+                        uid: p.uid,
+                        comm: String::from_utf8_lossy(&p.comm).into_owned(),
+                        cmdline: String::new(),
+                    })
+                    .collect(),
+                ..Reply::default()
+            }
+        }
+        Request::Exec { process, container } => {
+            if pod.unstarted(container.as_deref()) {
                 return (Reply::error("the container has not been started"), None);
             }
-            return match exec_in(sb, *process, fds) {
+            let fs = match pod.target(container.as_deref()) {
+                Err(e) => return (Reply::error(e), None),
+                Ok(Target::Own) => None,
+                Ok(Target::Member { fs, .. }) => Some(fs),
+            };
+            return match exec_in(sb, *process, fds, fs.as_deref()) {
                 Ok(pid) => {
                     let sb = sb.clone();
                     let follow: FollowUp = Box::new(move |conn| {
@@ -88,33 +127,6 @@ pub fn handle_control(
         }
     };
     (reply, None)
-}
-
-/// A process for the Sentry to start, running as (uid, gid, groups).
-pub fn process(p: &ProcessSpec, forward_signals: Vec<i32>) -> InitProcess {
-    let mut creds = Credentials::of(p.uid, p.gid, p.groups.clone());
-    if let Some(c) = &p.capabilities {
-        let set = sentry::boot::capabilities_named;
-        creds.bounding = set(&c.bounding);
-        creds.effective = set(&c.effective);
-        creds.permitted = set(&c.permitted);
-        creds.inheritable = set(&c.inheritable);
-        // Only what is both permitted and inheritable can be ambient: the
-        // rest is what runc's PR_CAP_AMBIENT_RAISE fails on and skips.
-        creds.ambient = set(&c.ambient)
-            .intersect(creds.permitted)
-            .intersect(creds.inheritable);
-    }
-    creds.no_new_privs = p.no_new_privileges;
-    InitProcess {
-        argv: p.args.iter().map(|a| a.as_bytes().to_vec()).collect(),
-        envp: p.env.iter().map(|e| e.as_bytes().to_vec()).collect(),
-        cwd: p.cwd.as_bytes().to_vec(),
-        creds,
-        forward_signals,
-        home_from_passwd: true,
-        rlimits: p.rlimits.clone(),
-    }
 }
 
 /// SIGKILLs `exec`ed process `pid` if its host stand-in closes the control
@@ -151,6 +163,7 @@ fn exec_in(
     sb: &Sandbox,
     p: ProcessSpec,
     mut fds: Vec<OwnedFd>,
+    container: Option<&ContainerFs>,
 ) -> std::result::Result<i32, String> {
     if p.args.is_empty() || p.args[0].is_empty() {
         return Err("exec needs a program to run".into());
@@ -160,15 +173,9 @@ fn exec_in(
         return Err("exec: wrong descriptors for the process's stdio".into());
     }
     let preserved = fds.split_off(stdio_count);
-    let stdio = match (p.terminal, <[OwnedFd; 3]>::try_from(fds)) {
-        (false, Ok(three)) => Stdio::Host(three),
-        (true, Err(mut one)) if one.len() == 1 => {
-            Stdio::Console(one.pop().expect("one descriptor"))
-        }
-        _ => return Err("exec: wrong descriptors for the process's stdio".into()),
-    };
+    let stdio = stdio_of(p.terminal, fds).map_err(|e| format!("exec: {e}"))?;
     let proc = process(&p, Vec::new());
-    let prepared = sb.prepare_with(proc, stdio)?;
+    let prepared = sb.prepare_in(proc, stdio, container)?;
     prepared.give_host_fds(preserved)?;
     sb.exec(prepared)
 }

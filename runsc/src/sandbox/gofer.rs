@@ -9,6 +9,7 @@
 //! files in this mode needs ([`kept_capabilities`]), no_new_privs, not
 //! dumpable, no core; then the seccomp filter.
 
+use std::ffi::OsString;
 use std::os::fd::RawFd;
 use std::path::PathBuf;
 
@@ -37,6 +38,18 @@ pub struct GoferOptions {
     /// Channels to serve, (CPU, descriptor): path-based requests only, from
     /// a thread on that CPU.
     pub channels: Vec<(usize, RawFd)>,
+}
+
+/// The Gofer's arguments for a container (after `gofer`): its root and
+/// bind mounts.
+pub fn gofer_args(rootfs: &std::path::Path, binds: &[GoferBind]) -> Result<Vec<OsString>> {
+    let mut root = OsString::from("--root=");
+    root.push(rootfs);
+    let mut args = vec![root];
+    if !binds.is_empty() {
+        args.push(format!("--binds={}", serde_json::to_string(binds)?).into());
+    }
+    Ok(args)
 }
 
 /// Serves the root until the Sentry closes its connection.

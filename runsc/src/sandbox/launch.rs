@@ -131,12 +131,44 @@ pub struct LaunchArgs {
     pub id: Option<String>,
 }
 
-/// Starts the Gofer and the Sentry, connects them, and maps the Sentry's
-/// user namespace. On error nothing is left running.
-pub fn launch(g: &Config, a: LaunchArgs) -> Result<Launched> {
+/// A Gofer started for a running Sentry (a further container of a pod,
+/// whose root it serves): the Sentry's end of its connection is to be
+/// sent to the Sentry.
+pub struct LaunchedGofer {
+    pub gofer: Child,
+    pub sentry_end: UnixStream,
+    /// Our end of its user namespace socket, open while we live.
+    pub userns: UnixStream,
+}
+
+/// Starts a Gofer alone with arguments `gofer` (one connection, no CPU
+/// channels) and maps its user namespace. On error nothing is left
+/// running.
+pub fn launch_gofer(g: &Config, gofer: Vec<OsString>, id: Option<&str>) -> Result<LaunchedGofer> {
+    let (mut child, sentry_end, userns) = spawn_gofer(g, &gofer, id, &[])?;
+    if let Err(e) = map_user_namespace(&userns, child.id(), IdMap::Identity, "the Gofer") {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(e.context("cannot set up the Gofer's user namespace"));
+    }
+    Ok(LaunchedGofer {
+        gofer: child,
+        sentry_end,
+        userns,
+    })
+}
+
+/// Spawns the Gofer with arguments `args` and the Gofer ends of
+/// `channels`; gives it, the Sentry's end of its connection and our end of
+/// its user namespace socket.
+fn spawn_gofer(
+    g: &Config,
+    args: &[OsString],
+    id: Option<&str>,
+    channels: &[(usize, UnixStream, UnixStream)],
+) -> Result<(Child, UnixStream, UnixStream)> {
     let (gofer_end, sentry_end) =
         UnixStream::pair().context("cannot create the Gofer socketpair")?;
-    let channels = gofer_channels()?;
     let (gofer_userns, gofer_userns_child) =
         UnixStream::pair().context("cannot create the user namespace socketpair")?;
     let mut gofer_fds = vec![
@@ -147,28 +179,38 @@ pub fn launch(g: &Config, a: LaunchArgs) -> Result<Launched> {
         format!("--fd={CHILD_SOCK_FD}"),
         format!("--userns-fd={CHILD_USERNS_FD}"),
     ];
-    let mut boot_channel_args = Vec::new();
-    let mut boot_channel_fds = Vec::new();
-    for (i, (cpu, g_end, s_end)) in channels.iter().enumerate() {
+    for (i, (cpu, g_end, _)) in channels.iter().enumerate() {
         // At most MAX_CHANNELS, so the numbers stay small.
         let fd = CHILD_CHANNEL_FD + i as RawFd;
         gofer_fds.push((g_end.as_raw_fd(), fd));
         gofer_args.push(format!("--channel={cpu}:{fd}"));
-        boot_channel_fds.push((s_end.as_raw_fd(), fd));
-        boot_channel_args.push(format!("--gofer-channel={cpu}:{fd}"));
     }
     let mut gofer = child_command(GOFER_NAME, &gofer_fds);
     gofer
         .args(g.to_flags())
         .arg("gofer")
-        .args(a.id.iter().map(|id| format!("--id={id}")))
+        .args(id.iter().map(|id| format!("--id={id}")))
         .args(&gofer_args)
-        .args(&a.gofer)
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null());
-    let mut gofer = spawn_in_new_pid_namespace(gofer).context("cannot start the Gofer")?;
-    drop(gofer_end);
-    drop(gofer_userns_child);
+    let gofer = spawn_in_new_pid_namespace(gofer).context("cannot start the Gofer")?;
+    Ok((gofer, sentry_end, gofer_userns))
+}
+
+/// Starts the Gofer and the Sentry, connects them, and maps the Sentry's
+/// user namespace. On error nothing is left running.
+pub fn launch(g: &Config, a: LaunchArgs) -> Result<Launched> {
+    let channels = gofer_channels()?;
+    let (mut gofer, sentry_end, gofer_userns) =
+        spawn_gofer(g, &a.gofer, a.id.as_deref(), &channels)?;
+    let mut boot_channel_args = Vec::new();
+    let mut boot_channel_fds = Vec::new();
+    for (i, (cpu, _, s_end)) in channels.iter().enumerate() {
+        let fd = CHILD_CHANNEL_FD + i as RawFd;
+        boot_channel_fds.push((s_end.as_raw_fd(), fd));
+        boot_channel_args.push(format!("--gofer-channel={cpu}:{fd}"));
+    }
 
     let (userns_parent, userns_child) =
         UnixStream::pair().context("cannot create the user namespace socketpair")?;

@@ -9,7 +9,8 @@
 //! * `boot`: the Sentry process, up to a sandbox booted from a
 //!   `sentry::boot::BootSpec` (`boot_spec` makes it); `lockdown`: its
 //!   empty root; `controller`: its answers to the control socket's
-//!   requests.
+//!   requests; `pod`: the further containers of a pod it runs; `init`:
+//!   a process spec as the Sentry takes it (credentials, stdio).
 //! * `network`: the interfaces the Sentry takes for its network stack at
 //!   boot; `netlink`: reading them over rtnetlink; `packet`: the AF_PACKET
 //!   socket each is driven through.
@@ -27,11 +28,13 @@ mod boot_spec;
 mod controller;
 mod fds;
 mod gofer;
+mod init;
 mod launch;
 mod lockdown;
 mod netlink;
 mod network;
 mod packet;
+mod pod;
 mod privileges;
 mod process;
 mod rootless;
@@ -41,10 +44,10 @@ mod userns;
 mod wait;
 
 pub use boot::{boot, BootOptions};
-pub use gofer::{gofer, GoferOptions};
-pub use launch::{launch, LaunchArgs, Launched};
+pub use gofer::{gofer, gofer_args, GoferOptions};
+pub use launch::{launch, launch_gofer, LaunchArgs, Launched, LaunchedGofer};
 pub use process::{set_process_name, SUPERVISOR_NAME};
 pub use rootless::{enter_if_reexecuted, run_in_user_namespace};
 pub use run_do::{run_do, DoOptions};
-pub use signals::forward_signals_to;
+pub use signals::{block_forwarded, forward_signals_to, FORWARDED};
 pub use wait::{code_of, wait_sandbox};

@@ -265,14 +265,30 @@ impl Kernel {
     /// SIGSTOP aside: `docker stop` of a program that does not handle
     /// SIGTERM waits for the grace period, as with runc.
     pub fn signal_from_runtime(&self, sig: i32, all: bool) -> Result<(), Errno> {
+        self.signal_container(sig, 0, 1, all)
+    }
+
+    /// [`Kernel::signal_from_runtime`] for one container of a pod: to its
+    /// init `init`, or with `all` to every process of `container`. A
+    /// container's init is treated as the PID 1 of its own namespace.
+    pub fn signal_container(
+        &self,
+        sig: i32,
+        container: u32,
+        init: i32,
+        all: bool,
+    ) -> Result<(), Errno> {
         if !(1..=NSIG as i32).contains(&sig) {
             return Err(Errno::EINVAL);
         }
         let info = SigInfo::user(sig, libc::SI_USER, 0, 0);
         let groups = if all {
             self.all_groups()
+                .into_iter()
+                .filter(|g| g.container() == container)
+                .collect()
         } else {
-            vec![self.group(1).ok_or(Errno::ESRCH)?]
+            vec![self.group(init).ok_or(Errno::ESRCH)?]
         };
         for g in groups {
             let default = g
@@ -282,7 +298,7 @@ impl Kernel {
                 .get(sig as usize - 1)
                 .is_none_or(|a| a.handler == 0);
             let unstoppable = sig == libc::SIGKILL || sig == libc::SIGSTOP;
-            if g.tgid == 1 && default && !unstoppable {
+            if g.tgid == init && default && !unstoppable {
                 continue;
             }
             send_group(&g, info);

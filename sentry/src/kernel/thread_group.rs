@@ -78,6 +78,10 @@ pub struct ThreadGroup {
     pub cpu_timers: crate::kernel::cpu_timers::CpuTimers,
     /// timer_create's timers.
     pub posix_timers: crate::kernel::timer_state::PosixTimers,
+    /// The container of the sandbox's pod this process belongs to (0: the
+    /// sandbox's own), inherited from the parent: what `kill` and `ps`
+    /// of one container reach.
+    pub container: std::sync::atomic::AtomicU32,
 }
 
 impl ThreadGroup {
@@ -94,6 +98,7 @@ impl ThreadGroup {
             }
             None => (tgid, tgid),
         };
+        let container = parent.map_or(0, |p| p.container());
         Arc::new(ThreadGroup {
             tgid,
             pidns,
@@ -113,7 +118,13 @@ impl ThreadGroup {
             exited_cpu_ns: Default::default(),
             cpu_timers: Default::default(),
             posix_timers: Default::default(),
+            container: container.into(),
         })
+    }
+
+    /// The pod container this process belongs to (0: the sandbox's own).
+    pub fn container(&self) -> u32 {
+        self.container.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn parent(&self) -> Option<Arc<ThreadGroup>> {

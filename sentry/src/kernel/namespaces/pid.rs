@@ -54,8 +54,10 @@ struct PidMap {
 impl PidNamespace {
     /// The sandbox's own namespace.
     pub fn initial(owner: Arc<UserNamespace>) -> Arc<PidNs> {
-        let mut map = PidMap::default();
-        map.init = Some(1);
+        let map = PidMap {
+            init: Some(1),
+            ..PidMap::default()
+        };
         Ns::new(
             PROC_PID_INIT_INO,
             owner,

@@ -162,6 +162,16 @@ fn epoll_edges_unpollable_files_and_changes_during_the_wait_match_linux() {
     native_then_sandboxed("epoll_edges", &[], SHORT);
 }
 
+/// epoll's ready list: of 1,000 descriptors only the written ones are
+/// reported, level-triggered ones again while ready, more than maxevents
+/// in turns; EPOLLONESHOT, EPOLLET, EPOLLWAKEUP and EPOLLEXCLUSIVE; an
+/// outer epoll's sleeper and a poll() on an epoll woken by an inner
+/// descriptor; closed descriptors dropped; two sleepers both woken.
+#[test]
+fn epoll_reports_from_a_ready_list_as_linux_does() {
+    native_then_sandboxed("epoll_ready", &[], SHORT);
+}
+
 /// POSIX timers: SIGEV_SIGNAL, SIGEV_THREAD_ID and SIGEV_NONE on the
 /// wall, monotonic and boot clocks and on the process and thread CPU
 /// clocks (fired in loops without syscalls), their siginfo, overruns

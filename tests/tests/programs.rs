@@ -600,6 +600,15 @@ fn pidfds_name_signal_wait_for_and_copy_from_a_process_as_on_linux() {
     native_then_sandboxed("pidfd", &[], SHORT);
 }
 
+/// POSIX message queues belong to an IPC namespace: after
+/// unshare(CLONE_NEWIPC) the first namespace's queue is ENOENT and a queue
+/// of its name is another; an mqueue mount lists the mounter's
+/// namespace's queues only; the first queue keeps its messages.
+#[test]
+fn posix_message_queues_live_in_their_ipc_namespace_as_on_linux() {
+    native_then_sandboxed("mq_namespaces", &[], SHORT);
+}
+
 /// kcmp over threads, fork and CLONE_FILES/FS/SIGHAND/VM children, files,
 /// SysV undo lists and epoll targets, with a consistent order; then
 /// process_vm_readv/writev between parent and child: both ways,

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock, Weak};
 
-use super::{InodeRef, Vfs};
+use super::{Caller, InodeRef, Vfs};
 use crate::errno::Errno;
 
 /// One `key` or `key=value` of a mount's data.
@@ -22,6 +22,19 @@ pub trait FilesystemType: Send + Sync {
     /// out). `vfs` is the namespace it is mounted in (procfs shows its
     /// mounts); it may be dangling when the instance only checks options.
     fn new_instance(&self, vfs: &Weak<Vfs>, opts: &[MountOption]) -> Result<Instance, Errno>;
+
+    /// [`FilesystemType::new_instance`] for mount(2) by `mounter`, for a
+    /// type whose instance depends on who mounts it (mqueue shows the
+    /// mounter's IPC namespace).
+    fn new_instance_by(
+        &self,
+        vfs: &Weak<Vfs>,
+        opts: &[MountOption],
+        mounter: &dyn Caller,
+    ) -> Result<Instance, Errno> {
+        let _ = mounter;
+        self.new_instance(vfs, opts)
+    }
 
     /// The type itself, for the filesystem that registered it to find
     /// state it keeps per VFS (devpts's ptys): the VFS knows no concrete
@@ -82,13 +95,24 @@ impl Vfs {
     /// mount(2) does for a new mount. ENODEV for a type nobody registered,
     /// EINVAL for an option the type does not take.
     pub fn new_filesystem(&self, fstype: &str, data: &[u8]) -> Result<NewFs, Errno> {
-        self.new_filesystem_in(fstype, data, &self.me)
+        self.new_filesystem_in(fstype, data, &self.me, None)
+    }
+
+    /// [`Vfs::new_filesystem`] for mount(2) by `mounter`.
+    pub fn new_filesystem_by(
+        &self,
+        fstype: &str,
+        data: &[u8],
+        mounter: Option<&dyn Caller>,
+    ) -> Result<NewFs, Errno> {
+        self.new_filesystem_in(fstype, data, &self.me, mounter)
     }
 
     /// [`Vfs::new_filesystem`] for an instance that only checks options
     /// (a remount): it holds no reference to this namespace.
     pub(super) fn check_filesystem_options(&self, fstype: &str, data: &[u8]) -> Result<(), Errno> {
-        self.new_filesystem_in(fstype, data, &Weak::new()).map(drop)
+        self.new_filesystem_in(fstype, data, &Weak::new(), None)
+            .map(drop)
     }
 
     fn new_filesystem_in(
@@ -96,6 +120,7 @@ impl Vfs {
         fstype: &str,
         data: &[u8],
         vfs: &Weak<Vfs>,
+        mounter: Option<&dyn Caller>,
     ) -> Result<NewFs, Errno> {
         let opts = options_of(data)?;
         let mut sb_flags = 0u64;
@@ -104,7 +129,10 @@ impl Vfs {
             .filter(|(k, _)| !sb_option(k, &mut sb_flags) && k != "source")
             .collect();
         let (name, t) = self.filesystems.get(fstype).ok_or(Errno::ENODEV)?;
-        let made = t.new_instance(vfs, &rest)?;
+        let made = match mounter {
+            Some(m) => t.new_instance_by(vfs, &rest, m)?,
+            None => t.new_instance(vfs, &rest)?,
+        };
         Ok(NewFs {
             root: made.root,
             fstype: name,

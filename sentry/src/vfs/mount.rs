@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use super::filesystem_type::{options_of, sb_option};
 use super::ops::{self, Ctx};
-use super::{anon_dev, is_dir, Cred, Dentry, InodeRef, Mount, Vfs};
+use super::{anon_dev, is_dir, Caller, Cred, Dentry, InodeRef, Mount, Vfs};
 use crate::errno::Errno;
 
 /// The flags that belong to a mount rather than to its filesystem.
@@ -444,8 +444,9 @@ impl Vfs {
         fstype: &str,
         flags: u64,
         data: &[u8],
+        mounter: Option<&dyn Caller>,
     ) -> Result<Arc<Mount>, Errno> {
-        let fs = self.new_filesystem(fstype, data)?;
+        let fs = self.new_filesystem_by(fstype, data, mounter)?;
         if !at.is_dir() {
             return Err(Errno::ENOTDIR);
         }
@@ -515,8 +516,15 @@ impl Vfs {
         if spec.fstype.is_empty() {
             return Err(Errno::EINVAL);
         }
-        self.mount_new_fs(at, &spec.source, &spec.fstype, flags, &spec.data)
-            .map(|_| ())
+        self.mount_new_fs(
+            at,
+            &spec.source,
+            &spec.fstype,
+            flags,
+            &spec.data,
+            ctx.caller,
+        )
+        .map(|_| ())
     }
 
     /// MS_REMOUNT|MS_BIND: new per-mount flags (Linux's

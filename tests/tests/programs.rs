@@ -609,6 +609,21 @@ fn posix_message_queues_live_in_their_ipc_namespace_as_on_linux() {
     native_then_sandboxed("mq_namespaces", &[], SHORT);
 }
 
+/// MAP_SHARED of a host (Gofer) file is coherent with read() and write()
+/// through other descriptors, in one process and across fork, in both
+/// file-access modes (shared mode used to give a second open of a file
+/// it had just created another inode, without the mapping's page cache).
+#[test]
+fn shared_mappings_of_host_files_see_and_are_seen_by_reads_and_writes() {
+    native_then_sandboxed_with("mapshared_coherent", &[], &["--overlay=none"], SHORT);
+    native_then_sandboxed_with(
+        "mapshared_coherent",
+        &[],
+        &["--overlay=none", "--file-access=shared"],
+        SHORT,
+    );
+}
+
 /// kcmp over threads, fork and CLONE_FILES/FS/SIGHAND/VM children, files,
 /// SysV undo lists and epoll targets, with a consistent order; then
 /// process_vm_readv/writev between parent and child: both ways,

@@ -8,11 +8,16 @@
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
-/// One sleeping thread's wake-up flag.
+/// What a [`Waiter`] made by [`Waiter::with_hook`] runs when notified.
+type Hook = Box<dyn Fn() + Send + Sync>;
+
+/// One sleeping thread's wake-up flag, or a hook a queue runs instead of
+/// waking anyone.
 #[derive(Default)]
 pub struct Waiter {
     woken: Mutex<bool>,
     cv: Condvar,
+    hook: Option<Hook>,
 }
 
 impl Waiter {
@@ -20,7 +25,22 @@ impl Waiter {
         Arc::new(Waiter::default())
     }
 
+    /// A waiter nobody sleeps on: each notification runs `hook` (epoll's
+    /// interests use one to put themselves on their epoll's ready list, as
+    /// Linux's ep_poll_callback does). The hook runs with the notifying
+    /// queue's lock held: it must not touch that queue, nor take a lock
+    /// held by anyone who adds to or removes from a queue.
+    pub fn with_hook(hook: impl Fn() + Send + Sync + 'static) -> Arc<Waiter> {
+        Arc::new(Waiter {
+            hook: Some(Box::new(hook)),
+            ..Waiter::default()
+        })
+    }
+
     pub fn notify(&self) {
+        if let Some(hook) = &self.hook {
+            return hook();
+        }
         let mut w = self.woken.lock().unwrap();
         *w = true;
         self.cv.notify_all();
@@ -51,13 +71,6 @@ impl Waiter {
     /// Drops a pending notification before a fresh wait.
     pub fn clear(&self) {
         *self.woken.lock().unwrap() = false;
-    }
-
-    /// Consumes a pending notification without sleeping: whether there was
-    /// one. A waiter nobody sleeps on is then a flag its queue sets (epoll's
-    /// edge-triggered interests use it so).
-    pub fn take(&self) -> bool {
-        std::mem::take(&mut *self.woken.lock().unwrap())
     }
 }
 

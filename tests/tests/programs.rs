@@ -162,6 +162,16 @@ fn epoll_edges_unpollable_files_and_changes_during_the_wait_match_linux() {
     native_then_sandboxed("epoll_edges", &[], SHORT);
 }
 
+/// epoll's ready list: of 1,000 descriptors only the written ones are
+/// reported, level-triggered ones again while ready, more than maxevents
+/// in turns; EPOLLONESHOT, EPOLLET, EPOLLWAKEUP and EPOLLEXCLUSIVE; an
+/// outer epoll's sleeper and a poll() on an epoll woken by an inner
+/// descriptor; closed descriptors dropped; two sleepers both woken.
+#[test]
+fn epoll_reports_from_a_ready_list_as_linux_does() {
+    native_then_sandboxed("epoll_ready", &[], SHORT);
+}
+
 /// POSIX timers: SIGEV_SIGNAL, SIGEV_THREAD_ID and SIGEV_NONE on the
 /// wall, monotonic and boot clocks and on the process and thread CPU
 /// clocks (fired in loops without syscalls), their siginfo, overruns
@@ -610,6 +620,30 @@ fn application_seccomp_filters_are_enforced_inherited_and_checked_as_on_linux() 
 #[test]
 fn pidfds_name_signal_wait_for_and_copy_from_a_process_as_on_linux() {
     native_then_sandboxed("pidfd", &[], SHORT);
+}
+
+/// POSIX message queues belong to an IPC namespace: after
+/// unshare(CLONE_NEWIPC) the first namespace's queue is ENOENT and a queue
+/// of its name is another; an mqueue mount lists the mounter's
+/// namespace's queues only; the first queue keeps its messages.
+#[test]
+fn posix_message_queues_live_in_their_ipc_namespace_as_on_linux() {
+    native_then_sandboxed("mq_namespaces", &[], SHORT);
+}
+
+/// MAP_SHARED of a host (Gofer) file is coherent with read() and write()
+/// through other descriptors, in one process and across fork, in both
+/// file-access modes (shared mode used to give a second open of a file
+/// it had just created another inode, without the mapping's page cache).
+#[test]
+fn shared_mappings_of_host_files_see_and_are_seen_by_reads_and_writes() {
+    native_then_sandboxed_with("mapshared_coherent", &[], &["--overlay=none"], SHORT);
+    native_then_sandboxed_with(
+        "mapshared_coherent",
+        &[],
+        &["--overlay=none", "--file-access=shared"],
+        SHORT,
+    );
 }
 
 /// kcmp over threads, fork and CLONE_FILES/FS/SIGHAND/VM children, files,

@@ -1,10 +1,11 @@
-//! The mqueue filesystem: the POSIX message queues of the sandbox's IPC
-//! namespace as files of one flat directory (Linux's mqueue fs).
+//! The mqueue filesystem: the POSIX message queues of an IPC namespace as
+//! files of one flat directory (Linux's mqueue fs).
 //!
-//! One instance per VFS (a sandbox has one IPC namespace, as it has one
-//! VFS): its [`MqueueType`] holds the root, every `mount -t mqueue` shows
-//! that root, and mq_open reaches it through an internal mount
-//! ([`queues_of`]). Reading a queue's file gives Linux's one line
+//! Each IPC namespace holds one root ([`IpcNamespace::mqueue`], made here
+//! on first use): `mount -t mqueue` shows the mounting task's namespace's
+//! root, and mq_open reaches the caller's through an internal mount of
+//! its own ([`queues_of`]), so `unshare -i` gives an empty set of queues.
+//! Reading a queue's file gives Linux's one line
 //! (`QSIZE:... NOTIFY:... SIGNO:... NOTIFY_PID:...`); its descriptor polls
 //! readable when a message is queued and writable when there is room.
 //! open(O_CREAT) and unlink in a mounted directory make and remove queues
@@ -16,6 +17,8 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use crate::errno::Errno;
 use crate::kernel::ipc::mqueue::{Limits, MessageQueue, QUEUES_MAX};
+use crate::kernel::ipc::IpcNamespace;
+use crate::kernel::task::Task;
 use crate::vfs::{
     Caller, Dentry, DirEntry, File, FileOps, FilesystemType, Inode, InodeRef, Instance,
     MountOption, Owner, SetAttr, Time, Vfs,
@@ -24,26 +27,71 @@ use crate::waiter::WaitQueue;
 
 /// statfs magic (Linux's MQUEUE_MAGIC).
 const MQUEUE_MAGIC: i64 = 0x1980_0202;
-/// The internal mount mq_open resolves names in: far above the ids
-/// mounts count up from, next to memfd's.
+/// The internal mount mq_open resolves names in, for the initial IPC
+/// namespace: far above the ids mounts count up from, next to memfd's.
+/// Namespaces made later take the ids below it, one each.
 const MOUNT_ID: u64 = 0xfffe;
+static NEXT_MOUNT_ID: AtomicU64 = AtomicU64::new(MOUNT_ID);
 const ROOT_INO: u64 = 1;
 /// The size a queue file shows (Linux's FILENT_SIZE), whatever its line.
 const FILE_SIZE: i64 = 80;
 
-/// mqueue for mount(2): every mount of one VFS shows its one root.
+/// mqueue for mount(2): a mount shows the mounter's IPC namespace's root.
 #[derive(Default)]
-pub struct MqueueType {
+pub struct MqueueType;
+
+/// What an IPC namespace holds of this filesystem.
+struct NsQueues {
     root: Arc<MqDir>,
+    /// Its internal mount's id in every VFS.
+    mount_id: u64,
+}
+
+/// `ipc`'s queues, made on first use.
+fn ns_queues(ipc: &IpcNamespace) -> Arc<NsQueues> {
+    let any = ipc
+        .mqueue
+        .get_or_init(|| {
+            Arc::new(NsQueues {
+                root: Arc::default(),
+                mount_id: NEXT_MOUNT_ID.fetch_sub(1, Ordering::Relaxed),
+            })
+        })
+        .clone();
+    any.downcast::<NsQueues>()
+        .unwrap_or_else(|_| unreachable!("IpcNamespace::mqueue holds NsQueues only"))
+}
+
+fn check_options(opts: &[MountOption]) -> Result<(), Errno> {
+    if opts.is_empty() {
+        Ok(())
+    } else {
+        Err(Errno::EINVAL)
+    }
 }
 
 impl FilesystemType for MqueueType {
+    /// Without a mounter (a remount's option check): an empty directory.
     fn new_instance(&self, _vfs: &Weak<Vfs>, opts: &[MountOption]) -> Result<Instance, Errno> {
-        if !opts.is_empty() {
-            return Err(Errno::EINVAL);
-        }
+        check_options(opts)?;
         Ok(Instance {
-            root: self.root.clone(),
+            root: Arc::new(MqDir::default()),
+            shown: Vec::new(),
+        })
+    }
+
+    fn new_instance_by(
+        &self,
+        vfs: &Weak<Vfs>,
+        opts: &[MountOption],
+        mounter: Option<&dyn Caller>,
+    ) -> Result<Instance, Errno> {
+        let Some(t) = mounter.and_then(|m| m.as_any().downcast_ref::<Task>()) else {
+            return self.new_instance(vfs, opts);
+        };
+        check_options(opts)?;
+        Ok(Instance {
+            root: ns_queues(&t.ns.ipc).root.clone(),
             shown: Vec::new(),
         })
     }
@@ -53,15 +101,15 @@ impl FilesystemType for MqueueType {
     }
 }
 
-/// The queues of `vfs`'s IPC namespace and the dentry of their directory
-/// (mounted nowhere), for mq_open and mq_unlink; None if no mqueue type
-/// is registered there.
-pub fn queues_of(vfs: &Vfs) -> Option<(Arc<MqDir>, Arc<Dentry>)> {
-    let t = vfs.filesystem_type("mqueue")?;
-    let root = t.as_any()?.downcast_ref::<MqueueType>()?.root.clone();
-    let r = root.clone();
-    let dentry = vfs.internal_mount(MOUNT_ID, "mqueue", move || r);
-    Some((root, dentry))
+/// The queues of the IPC namespace `ipc` and the dentry of their
+/// directory (mounted nowhere) in `vfs`, for mq_open and mq_unlink; None
+/// if no mqueue type is registered there.
+pub fn queues_of(vfs: &Vfs, ipc: &IpcNamespace) -> Option<(Arc<MqDir>, Arc<Dentry>)> {
+    vfs.filesystem_type("mqueue")?;
+    let q = ns_queues(ipc);
+    let r = q.root.clone();
+    let dentry = vfs.internal_mount(q.mount_id, "mqueue", move || r);
+    Some((q.root.clone(), dentry))
 }
 
 /// Attributes of a file here.

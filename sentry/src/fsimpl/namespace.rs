@@ -26,7 +26,7 @@ pub fn register_filesystems(vfs: &Vfs, memfile: &Arc<MemoryFile>) {
     };
     vfs.register_filesystem("tmpfs", tmpfs(Kind::Tmpfs));
     vfs.register_filesystem("devtmpfs", tmpfs(Kind::Devtmpfs));
-    vfs.register_filesystem("mqueue", Arc::new(MqueueType::default()));
+    vfs.register_filesystem("mqueue", Arc::new(MqueueType));
     vfs.register_filesystem("proc", Arc::new(ProcType));
     vfs.register_filesystem("sysfs", Arc::new(SysfsType));
     vfs.register_filesystem("devpts", Arc::new(DevptsType::default()));

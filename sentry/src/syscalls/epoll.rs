@@ -26,7 +26,7 @@ pub fn register(t: &mut Table) {
     t.add(
         libc::SYS_epoll_ctl,
         "epoll_ctl",
-        Support::Partial("EPOLLET is level-triggered for files without a wait queue (host files); EPOLLEXCLUSIVE and EPOLLWAKEUP are accepted and ignored"),
+        Support::Partial("EPOLLET is level-triggered for files without a wait queue (host files), and an epoll nested two deep over such files is looked at only when something else notifies; EPOLLEXCLUSIVE and EPOLLWAKEUP are accepted and ignored"),
         sys_epoll_ctl,
     );
     t.add(

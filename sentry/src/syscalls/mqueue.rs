@@ -89,7 +89,7 @@ const SI_MESGQ: i32 = -3;
 
 /// The queue directory of the caller's IPC namespace.
 fn queues(t: &Task) -> Result<(Arc<MqDir>, Arc<Dentry>), Errno> {
-    queues_of(&t.kernel.vfs).ok_or(Errno::ENOSYS)
+    queues_of(&t.kernel.vfs, &t.ns.ipc).ok_or(Errno::ENOSYS)
 }
 
 /// A queue name as the kernel takes it (glibc has dropped the leading

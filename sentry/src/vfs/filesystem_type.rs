@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock, Weak};
 
-use super::{InodeRef, Vfs};
+use super::{Caller, InodeRef, Vfs};
 use crate::errno::Errno;
 
 /// One `key` or `key=value` of a mount's data.

@@ -436,6 +436,12 @@ pub trait FileOps: Send + Sync + Any {
     fn wait_queue(&self) -> Option<&WaitQueue> {
         None
     }
+    /// Whether `readiness` can change without the queue hearing of it, so
+    /// a waiter must look again now and then (files without a queue; an
+    /// epoll watching such a file).
+    fn needs_polling(&self) -> bool {
+        self.wait_queue().is_none()
+    }
     /// The name of a file without a dentry (`pipe:[123]`).
     fn name(&self) -> Vec<u8> {
         b"anon_inode:[unknown]".to_vec()

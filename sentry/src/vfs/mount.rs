@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use super::filesystem_type::{options_of, sb_option};
 use super::ops::{self, Ctx};
-use super::{anon_dev, is_dir, Cred, Dentry, InodeRef, Mount, Vfs};
+use super::{anon_dev, is_dir, Caller, Cred, Dentry, InodeRef, Mount, Vfs};
 use crate::errno::Errno;
 
 /// The flags that belong to a mount rather than to its filesystem.

@@ -53,7 +53,7 @@ pub fn wait_ready(
         .collect();
     let unqueued = files
         .iter()
-        .any(|(f, _)| f.as_ref().is_some_and(|f| f.ops().wait_queue().is_none()));
+        .any(|(f, _)| f.as_ref().is_some_and(|f| f.ops().needs_polling()));
     loop {
         // Files without a queue are looked at again after each slice.
         let slice_end = unqueued.then(|| Instant::now() + SLICE);

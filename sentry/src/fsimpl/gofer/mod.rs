@@ -920,9 +920,11 @@ impl GoferInode {
                 name: name.to_vec(),
             });
         }
-        if !self.fs.opts.shared {
-            cache.children.insert(name.to_vec(), Some(child.clone()));
-        }
+        // Kept in shared mode too, as a lookup's child is (revalidated at
+        // each later lookup): a second open of the new file must find this
+        // inode, whose page cache a MAP_SHARED mapping may hold, or its
+        // read and write would miss the mapping's pages.
+        cache.children.insert(name.to_vec(), Some(child.clone()));
         drop(cache);
         self.mark_stale();
     }

@@ -4,7 +4,8 @@
 //! [`ids`] holds what every kind of IPC object shares (identifiers, keys,
 //! permissions); [`shm`] is shared memory, [`sem`] semaphore sets, [`msg`]
 //! message queues; [`mqueue`] is one POSIX message queue (their names are
-//! the mqueue filesystem's, `fsimpl/mqueue.rs`).
+//! the mqueue filesystem's, `fsimpl/mqueue.rs`, whose root each namespace
+//! holds).
 
 pub mod ids;
 pub mod mqueue;
@@ -12,7 +13,8 @@ pub mod msg;
 pub mod sem;
 pub mod shm;
 
-use std::sync::Arc;
+use std::any::Any;
+use std::sync::{Arc, OnceLock};
 
 use crate::kernel::Task;
 use crate::mm::MemoryFile;
@@ -23,6 +25,11 @@ pub struct IpcNamespace {
     pub shm: Arc<shm::SharedMemory>,
     pub sem: Arc<sem::Semaphores>,
     pub msg: Arc<msg::MessageQueues>,
+    /// The POSIX message queues: the root of this namespace's mqueue
+    /// filesystem, made by `fsimpl/mqueue.rs` on first use (the kernel
+    /// does not name a filesystem's types; layers import downward). It
+    /// lives as long as the namespace, as Linux's queues do.
+    pub mqueue: OnceLock<Arc<dyn Any + Send + Sync>>,
 }
 
 impl IpcNamespace {
@@ -32,6 +39,7 @@ impl IpcNamespace {
             shm: shm::SharedMemory::new(memfile),
             sem: Arc::default(),
             msg: Arc::default(),
+            mqueue: OnceLock::new(),
         }
     }
 }

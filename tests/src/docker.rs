@@ -75,7 +75,7 @@ pub struct Docker {
 /// of everything it starts (containerd, shims, runsc-rs and its Sentry,
 /// whose command lines do not name the directory): the cleanup kills
 /// every process that carries it.
-const MARKER: &str = "RUNSC_RS_TEST_DAEMON";
+pub const MARKER: &str = "RUNSC_RS_TEST_DAEMON";
 
 /// Pipes to the watchdogs; never closed while the test process lives.
 static WATCHDOGS: Mutex<Vec<ChildStdin>> = Mutex::new(Vec::new());

@@ -557,7 +557,6 @@ fn loopback_pod(c: &Cri, handler: &'static str, debian: &str) -> String {
 /// The pod's containers share its loopback and hostname (UTS namespace):
 /// under runsc-rs that needs the containers in the pod's one sandbox.
 #[test]
-#[ignore = "needs multi-container sandboxes (podrt)"]
 fn two_containers_of_a_pod_reach_each_other_over_its_loopback() {
     let d = require!(containerd_cri());
     let debian = require!(d.debian_image());

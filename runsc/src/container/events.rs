@@ -16,7 +16,7 @@ pub fn events(g: &Config, id: &str, stats: bool, interval: Duration) -> Result<u
     loop {
         let c = root.load(id)?;
         if c.status() == Status::Stopped {
-            bail!("container {id:?} is not running");
+            bail!("container {id:?}: container not running");
         }
         let pids = host_pids(&c).len();
         let mem = crate::cgroup::memory_usage(&c.cgroups).unwrap_or(0);

@@ -27,7 +27,10 @@ pub fn kill(g: &Config, id: &str, signal: Option<&str>, all: bool) -> Result<u8>
     let root = Root::open(g)?;
     let c = root.load(id)?;
     match c.status() {
-        Status::Stopped => bail!("container {id:?} is not running"),
+        // runc's words: containerd's runc shim takes "container not
+        // running" after a kill as "already finished", anything else as an
+        // error that fails StopContainer and StopPodSandbox.
+        Status::Stopped => bail!("container {id:?}: container not running"),
         // Not started: there is no process to take the signal; like runc's
         // waiting init, the container dies of it.
         Status::Created => {

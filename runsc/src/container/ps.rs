@@ -11,7 +11,7 @@ pub fn ps(g: &Config, id: &str, format: &str) -> Result<u8> {
     let root = Root::open(g)?;
     let c = root.load(id)?;
     if c.status() == Status::Stopped {
-        bail!("container {id:?} is not running");
+        bail!("container {id:?}: container not running");
     }
     match format {
         // containerd (and so `docker top`) asks for host pids and looks

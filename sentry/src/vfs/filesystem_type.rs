@@ -30,7 +30,7 @@ pub trait FilesystemType: Send + Sync {
         &self,
         vfs: &Weak<Vfs>,
         opts: &[MountOption],
-        _caller: Option<&dyn super::Caller>,
+        _caller: Option<&dyn Caller>,
     ) -> Result<Instance, Errno> {
         self.new_instance(vfs, opts)
     }
@@ -102,7 +102,7 @@ impl Vfs {
         &self,
         fstype: &str,
         data: &[u8],
-        caller: Option<&dyn super::Caller>,
+        caller: Option<&dyn Caller>,
     ) -> Result<NewFs, Errno> {
         self.new_filesystem_in(fstype, data, &self.me, caller)
     }
@@ -119,7 +119,7 @@ impl Vfs {
         fstype: &str,
         data: &[u8],
         vfs: &Weak<Vfs>,
-        caller: Option<&dyn super::Caller>,
+        caller: Option<&dyn Caller>,
     ) -> Result<NewFs, Errno> {
         let opts = options_of(data)?;
         let mut sb_flags = 0u64;

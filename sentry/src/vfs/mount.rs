@@ -439,7 +439,7 @@ impl Vfs {
     /// A new mount of a fresh filesystem of `fstype` over `at`.
     pub(crate) fn mount_new_fs(
         &self,
-        caller: Option<&dyn super::Caller>,
+        caller: Option<&dyn Caller>,
         at: &Dentry,
         source: &[u8],
         fstype: &str,

@@ -44,6 +44,12 @@ pub struct BootPlan {
     /// 0): the first port binding needs no CAP_NET_BIND_SERVICE for.
     #[serde(default)]
     pub unprivileged_port_start: Option<u16>,
+    /// `linux.namespaces` asks for a new PID namespace (no path). A pod's
+    /// further container then gets one of its own inside the sandbox, as
+    /// the kubelet asks for each container; with a path it shares the
+    /// sandbox's. The sandbox's own first process is its PID 1 either way.
+    #[serde(default)]
+    pub own_pid_namespace: bool,
 }
 
 /// A mount the Sentry makes (a filesystem of its own, or a Gofer-served
@@ -289,6 +295,7 @@ pub(crate) fn plan(bundle: &Path, spec: &Spec) -> Result<Plan> {
     let mut resources = Resources::default();
     let mut cgroups_path = None;
     let mut unprivileged_port_start = None;
+    let mut own_pid_namespace = false;
     if let Some(linux) = spec.linux() {
         const PORT_START: &str = "net.ipv4.ip_unprivileged_port_start";
         if let Some(v) = linux.sysctl().as_ref().and_then(|s| s.get(PORT_START)) {
@@ -302,6 +309,9 @@ pub(crate) fn plan(bundle: &Path, spec: &Spec) -> Result<Plan> {
         for ns in linux.namespaces().iter().flatten() {
             if !seen.insert(ns.typ()) {
                 bail!("linux.namespaces: {:?} is given twice", ns.typ());
+            }
+            if ns.typ() == LinuxNamespaceType::Pid && ns.path().is_none() {
+                own_pid_namespace = true;
             }
             if ns.typ() == LinuxNamespaceType::Network {
                 if let Some(p) = ns.path() {
@@ -362,6 +372,7 @@ pub(crate) fn plan(bundle: &Path, spec: &Spec) -> Result<Plan> {
         pids_limit: resources.pids_limit,
         own_network_namespace: false,
         unprivileged_port_start,
+        own_pid_namespace,
         binds_host_socket: binds.iter().any(|b| {
             use std::os::unix::fs::FileTypeExt;
             std::fs::metadata(&b.source).is_ok_and(|m| m.file_type().is_socket())

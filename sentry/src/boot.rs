@@ -200,7 +200,7 @@ impl Sandbox {
         net: netstack::StackConfig,
     ) -> Result<Sandbox, String> {
         Sandbox::new(memfile, gofer, spec.kernel_config(), net, |g, memfile| {
-            mounts::build(g, &spec.root, &spec.mounts, memfile)
+            mounts::build(g, &spec.root, &spec.mounts, memfile, None)
         })
     }
 
@@ -229,7 +229,15 @@ impl Sandbox {
             Some(c) => (c.vfs.clone(), c.ns.clone(), c.number),
             None => (self.vfs.clone(), kernel.init_ns.clone(), 0),
         };
-        let tid = kernel.pids.lock().unwrap().allocate();
+        let tid = {
+            let mut pids = kernel.pids.lock().unwrap();
+            let tid = pids.allocate();
+            // A container's own PID namespace numbers its first process 1
+            // (the sandbox's is the kernel's numbering: nothing to add).
+            crate::kernel::namespaces::pid::attach(&ns.pid, tid, true)
+                .map_err(|e| format!("the container's PID namespace takes no process: {e:?}"))?;
+            tid
+        };
         let tg = ThreadGroup::new(tid, None, default_actions(), ns.pid.clone());
         tg.container
             .store(number, std::sync::atomic::Ordering::Relaxed);

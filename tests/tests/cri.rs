@@ -513,7 +513,6 @@ fn pid_one_of_a_container(c: &Cri, handler: &'static str) -> String {
 }
 
 #[test]
-#[ignore = "issue 25: a pod's containers share the sandbox's PID namespace; one per container is not built yet"]
 fn each_container_of_a_pod_has_its_own_pid_namespace() {
     let d = require!(containerd_cri());
     let _one = ONE_POD.lock().unwrap_or_else(|p| p.into_inner());

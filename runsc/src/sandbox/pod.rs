@@ -130,6 +130,7 @@ impl Pod {
             &root,
             &mount_tree(&plan),
             plan.hostname.as_deref(),
+            plan.own_pid_namespace,
         )?;
         let fs = Arc::new(fs);
         let prepared = sb.prepare_in(process(&plan.process, Vec::new()), stdio, Some(&fs))?;

@@ -1,9 +1,13 @@
 //! The further containers of a pod in one sandbox (Kubernetes' pod as one
 //! Sentry): each has its own root over a Gofer of its own, in a mount
 //! namespace of its own, and shares the sandbox's network, IPC and
-//! (unless its spec names another hostname) UTS namespaces and its PID
-//! space. Its processes carry its number ([`ThreadGroup::container`]),
-//! which is what `kill` and `ps` of one container look at.
+//! (unless its spec names another hostname) UTS namespaces. When its spec
+//! asks for a PID namespace (the kubelet asks for one per container), it
+//! gets a child of the sandbox's whose init is its first process, and the
+//! proc filesystems of its spec show that namespace; otherwise it shares
+//! the sandbox's PID space. Its processes carry its number
+//! ([`ThreadGroup::container`]), which is what `kill` and `ps` of one
+//! container look at.
 //!
 //! [`ThreadGroup::container`]: crate::kernel::ThreadGroup
 
@@ -11,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use super::spec::{MountTree, RootSpec};
 use super::{PreparedInit, Sandbox};
-use crate::kernel::namespaces::{alloc_ino, MntNs, Namespaces, Uts, UtsNs};
+use crate::kernel::namespaces::{alloc_ino, MntNs, Namespaces, PidNamespace, Uts, UtsNs};
 use crate::vfs::Vfs;
 
 /// A container's filesystem tree and namespaces, made by
@@ -34,7 +38,8 @@ impl ContainerFs {
 impl Sandbox {
     /// Mounts container `number`'s root (served by `gofer`) and `mounts`
     /// as a new mount namespace; with a `hostname` other than the
-    /// sandbox's the container gets a UTS namespace of its own.
+    /// sandbox's the container gets a UTS namespace of its own, and with
+    /// `own_pid` a PID namespace of its own.
     pub fn mount_container(
         &self,
         number: u32,
@@ -42,13 +47,22 @@ impl Sandbox {
         root: &RootSpec,
         mounts: &MountTree,
         hostname: Option<&str>,
+        own_pid: bool,
     ) -> Result<ContainerFs, String> {
         let k = &self.kernel;
-        let vfs = super::mounts::build(Arc::new(gofer), root, mounts, &k.memfile)?;
         let init = &k.init_ns;
         let owner = init.mnt.owner.clone();
+        let pid = if own_pid {
+            PidNamespace::new_child(&init.pid, owner.clone())
+                .map_err(|e| format!("cannot make the container's PID namespace: {e:?}"))?
+        } else {
+            init.pid.clone()
+        };
+        let shown = own_pid.then(|| pid.clone());
+        let vfs = super::mounts::build(Arc::new(gofer), root, mounts, &k.memfile, shown)?;
         let mut ns = Namespaces {
             mnt: MntNs::new(alloc_ino(), owner.clone(), vfs.clone()),
+            pid,
             ..(**init).clone()
         };
         let ours = init.uts.hostname.lock().unwrap().clone();
@@ -76,6 +90,7 @@ impl Sandbox {
     /// killed, as a container killed before `start` is under runc.
     pub fn discard(&self, p: PreparedInit) {
         let tid = p.task.tid;
+        crate::kernel::namespaces::pid::detach(&p.task.tg.pidns, tid);
         {
             let mut pids = self.kernel.pids.lock().unwrap();
             pids.tasks.remove(&tid);

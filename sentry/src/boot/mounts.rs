@@ -8,16 +8,19 @@ use gofer_protocol::Client;
 use super::spec::{Mount, MountTree, RootSpec};
 use crate::errno::Errno;
 use crate::fsimpl::gofer::{GoferFs, Options};
-use crate::fsimpl::namespace;
+use crate::fsimpl::{namespace, proc};
+use crate::kernel::namespaces::PidNs;
 use crate::mm::MemoryFile;
 use crate::vfs::{ops, Cred, MountSpec, Vfs};
 
-/// The namespace `root` and `mounts` describe, over the Gofer's root.
+/// The namespace `root` and `mounts` describe, over the Gofer's root. Its
+/// proc filesystems show `pidns` (None: the sandbox's PID namespace).
 pub(super) fn build(
     gofer: Arc<Client>,
     root: &RootSpec,
     mounts: &MountTree,
     memfile: &Arc<MemoryFile>,
+    pidns: Option<Arc<PidNs>>,
 ) -> Result<Arc<Vfs>, String> {
     match mounts {
         MountTree::Default => {
@@ -29,7 +32,7 @@ pub(super) fn build(
             }
             Ok(vfs)
         }
-        MountTree::Spec(mounts) => from_spec(gofer, root, mounts, memfile),
+        MountTree::Spec(mounts) => from_spec(gofer, root, mounts, memfile, pidns),
     }
 }
 
@@ -46,6 +49,7 @@ fn from_spec(
     root: &RootSpec,
     mounts: &[Mount],
     memfile: &Arc<MemoryFile>,
+    pidns: Option<Arc<PidNs>>,
 ) -> Result<Arc<Vfs>, String> {
     let shared = root.shared;
     let vfs = namespace::bare(gofer.clone(), root.overlay, shared, memfile)
@@ -94,6 +98,25 @@ fn from_spec(
                 vfs.mount_spec(&MountSpec {
                     flags: libc::MS_REMOUNT | libc::MS_BIND | extra,
                     ..spec
+                })
+                .map_err(fail)?;
+            }
+            continue;
+        }
+        if let (Some(ns), "proc") = (&pidns, m.fstype.as_str()) {
+            // No task mounts it, so the namespace it shows is given here
+            // (mount(2) takes the mounter's).
+            let fs = proc::new_procfs(Arc::downgrade(&vfs), Some(ns.clone()));
+            vfs.mount_at(&dest, fs, "proc").map_err(fail)?;
+            let extra =
+                flags & (libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
+            if extra != 0 {
+                vfs.mount_spec(&MountSpec {
+                    source: dest.clone(),
+                    dest: dest.clone(),
+                    fstype: String::new(),
+                    flags: libc::MS_REMOUNT | libc::MS_BIND | extra,
+                    data: Vec::new(),
                 })
                 .map_err(fail)?;
             }

@@ -8,7 +8,7 @@ use smoltcp::socket::tcp::State;
 
 use crate::errno::Errno;
 use crate::state::{Inner, Tcp};
-use crate::tcp_sock::{apply_options, peer_finished, rewake};
+use crate::tcp_sock::{apply_options, peer_finished, rewake, send_limit};
 use crate::urgent;
 
 /// Brings a connection up to date with its smoltcp socket after a poll:
@@ -80,6 +80,7 @@ pub(crate) fn send(
     if let Some(e) = inner.ep_mut(id).error.take() {
         return Err(e);
     }
+    let opts = inner.ep(id).opts.clone();
     let s = inner.tcp(sock);
     if !s.may_send() {
         return Err(Errno::EPIPE);
@@ -88,6 +89,8 @@ pub(crate) fn send(
         // Nothing to queue: Linux answers 0 at once, never waits for room.
         return Ok(0);
     }
+    let room = send_limit(s, opts.send_buf).saturating_sub(s.send_queue());
+    let len = len.min(room);
     let mut total = 0;
     let mut err = None;
     let mut last = 0;
@@ -132,7 +135,6 @@ pub(crate) fn send(
     if urgent {
         urgent::mark(inner, id, last);
     }
-    let opts = inner.ep(id).opts.clone();
     apply_options(inner.tcp(sock), &opts);
     inner.request_poll();
     Ok(total)
@@ -265,7 +267,7 @@ pub(crate) fn readiness(inner: &mut Inner, id: usize) -> i16 {
         Tcp::Connected(c) => (c.sock, c.shut_rd, c.shut_wr, c.fin_seen, c.closed, c.read),
     };
     let (sock, shut_rd, shut_wr, fin_seen, closed, read) = c;
-    let inline = inner.ep(id).opts.oob_inline;
+    let (inline, send_buf) = (inner.ep(id).opts.oob_inline, inner.ep(id).opts.send_buf);
     let queued = inner.tcp(sock).recv_queue() as u64;
     let data = urgent::readiness(inner, sock, read, inline, queued);
     let s = inner.tcp(sock);
@@ -285,7 +287,7 @@ pub(crate) fn readiness(inner: &mut Inner, id: usize) -> i16 {
         // Linux's sk_stream_is_writeable: free space of at least half
         // what is queued, so a writer wakes for a useful amount.
         let used = s.send_queue();
-        let free = s.send_capacity() - used;
+        let free = send_limit(s, send_buf).saturating_sub(used);
         if free > 0 && free >= used / 2 {
             m |= libc::POLLOUT;
         }

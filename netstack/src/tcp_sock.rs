@@ -36,6 +36,20 @@ fn buffer_len(asked: usize, default: usize) -> usize {
     }
 }
 
+/// How many bytes `s` may hold unsent: all its buffer, or `send_buf`,
+/// the size the application set with SO_SNDBUF, also when it set it after the buffer
+/// was made (after connect, or on an accepted socket): Linux then stops
+/// autotuning and a writer waits at that size (a peer that stops reading
+/// soon makes the writer block, or see the reset when it closes).
+pub(crate) fn send_limit(s: &tcp::Socket, send_buf: usize) -> usize {
+    let capacity = s.send_capacity();
+    if send_buf == Options::default().send_buf {
+        capacity
+    } else {
+        send_buf.clamp(MIN_BUF, MAX_BUF).min(capacity)
+    }
+}
+
 /// A smoltcp socket with the endpoint's buffer sizes and options.
 pub(crate) fn new_socket(opts: &Options) -> tcp::Socket<'static> {
     let default = Options::default();

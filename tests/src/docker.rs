@@ -191,15 +191,9 @@ pub fn wait_for(limit: Duration, mut ready: impl FnMut() -> bool) -> bool {
 /// (skip, or failure in CI) when something it needs is missing. A daemon
 /// that fails to start is a failure.
 pub fn docker() -> Result<&'static Docker, String> {
+    // get_or_init runs `start` once; other threads wait for its result.
     static D: OnceLock<Result<Docker, String>> = OnceLock::new();
-    static INIT: Mutex<()> = Mutex::new(());
-    let _g = INIT.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(d) = D.get() {
-        return d.as_ref().map_err(Clone::clone);
-    }
-    let d = start();
-    let _ = D.set(d);
-    D.get().expect("set above").as_ref().map_err(Clone::clone)
+    D.get_or_init(start).as_ref().map_err(Clone::clone)
 }
 
 fn requirements() -> Result<PathBuf, String> {

@@ -11,6 +11,7 @@ use sentry::boot::{ContainerFs, Sandbox};
 
 use super::init::{process, stdio_of};
 use super::pod::{Pod, Target};
+use super::watch;
 use crate::control::{FollowUp, Process, ProcessSpec, Reply, Request};
 
 /// Answers one request; an `exec` (and a pod's `CreateContainer`) also
@@ -133,27 +134,14 @@ pub fn handle_control(
 /// connection before `done` (it was killed: so is the process, as a
 /// process killed under runc is).
 fn kill_when_closed(sb: &Arc<Sandbox>, pid: i32, conn: &UnixStream, done: Arc<AtomicBool>) {
-    let Ok(conn) = conn.try_clone() else { return };
     let sb = Arc::downgrade(sb);
-    let _ = std::thread::Builder::new()
-        .name("exec-watch".into())
-        .spawn(move || {
-            let mut b = [0u8; 64];
-            // The stand-in sends nothing after its request: any end of the
-            // read is the connection closing.
-            loop {
-                match std::io::Read::read(&mut &conn, &mut b) {
-                    Ok(n) if n > 0 => continue,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    _ => break,
-                }
+    watch::on_close(conn, "exec-watch", move || {
+        if !done.load(Ordering::SeqCst) {
+            if let Some(sb) = sb.upgrade() {
+                let _ = sb.signal_process(pid, libc::SIGKILL);
             }
-            if !done.load(Ordering::SeqCst) {
-                if let Some(sb) = sb.upgrade() {
-                    let _ = sb.signal_process(pid, libc::SIGKILL);
-                }
-            }
-        });
+        }
+    });
 }
 
 /// Starts `p` in the running sandbox with the descriptors `exec` sent as

@@ -42,6 +42,7 @@ mod run_do;
 mod signals;
 mod userns;
 mod wait;
+mod watch;
 
 pub use boot::{boot, BootOptions};
 pub use gofer::{gofer, gofer_args, GoferOptions};

@@ -201,42 +201,31 @@ impl Pod {
         conn: &UnixStream,
         done: Arc<AtomicBool>,
     ) {
-        let Ok(conn) = conn.try_clone() else { return };
         let (pod, sb, id) = (Arc::downgrade(self), Arc::downgrade(sb), id.to_string());
-        let _ = std::thread::Builder::new()
-            .name("container-watch".into())
-            .spawn(move || {
-                let mut b = [0u8; 64];
-                loop {
-                    match std::io::Read::read(&mut &conn, &mut b) {
-                        Ok(n) if n > 0 => continue,
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                        _ => break,
-                    }
+        super::watch::on_close(conn, "container-watch", move || {
+            if done.load(Ordering::SeqCst) {
+                return;
+            }
+            let (Some(pod), Some(sb)) = (pod.upgrade(), sb.upgrade()) else {
+                return;
+            };
+            let pending = {
+                let mut members = pod.members.lock().unwrap_or_else(|e| e.into_inner());
+                match members.get_mut(&id) {
+                    Some(m) => m
+                        .pending
+                        .take()
+                        .map(Ok)
+                        .unwrap_or(Err((m.fs.number(), m.init))),
+                    None => return,
                 }
-                if done.load(Ordering::SeqCst) {
-                    return;
+            };
+            match pending {
+                Ok(p) => sb.discard(p),
+                Err((number, init)) => {
+                    let _ = sb.signal_container(number, init, libc::SIGKILL, true);
                 }
-                let (Some(pod), Some(sb)) = (pod.upgrade(), sb.upgrade()) else {
-                    return;
-                };
-                let pending = {
-                    let mut members = pod.members.lock().unwrap_or_else(|e| e.into_inner());
-                    match members.get_mut(&id) {
-                        Some(m) => m
-                            .pending
-                            .take()
-                            .map(Ok)
-                            .unwrap_or(Err((m.fs.number(), m.init))),
-                        None => return,
-                    }
-                };
-                match pending {
-                    Ok(p) => sb.discard(p),
-                    Err((number, init)) => {
-                        let _ = sb.signal_container(number, init, libc::SIGKILL, true);
-                    }
-                }
-            });
+            }
+        });
     }
 }

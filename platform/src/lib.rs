@@ -115,6 +115,24 @@ pub trait Context: Send {
     /// with it either is seen by `snapshot` or disables what it returned.
     /// Platforms that cannot serve calls in place never call it.
     fn offer_guest_answers(&mut self, _snapshot: &mut dyn FnMut() -> Option<GuestAnswers>) {}
+
+    /// A host CPU clock (for clock_gettime from this context's thread)
+    /// that counts at least the time the host ran this context's
+    /// application code: the Sentry takes the time a switch spent waiting
+    /// for a host CPU back from what it charges the task. None: the
+    /// platform has none, and a switch's wall time is charged whole.
+    fn host_cpu_clock(&self) -> Option<libc::clockid_t> {
+        None
+    }
+}
+
+/// The host's CPU clock of process `pid`, all its threads together (Linux's
+/// MAKE_PROCESS_CPUCLOCK with CPUCLOCK_SCHED; glibc's
+/// clock_getcpuclockid gives the same id after a check the caller does not
+/// need).
+pub fn process_cpu_clock(pid: i32) -> libc::clockid_t {
+    const CPUCLOCK_SCHED: libc::clockid_t = 2;
+    (!pid << 3) | CPUCLOCK_SCHED
 }
 
 /// Memory operations on a whole address space. Each takes effect for every

@@ -320,6 +320,7 @@ impl Sandbox {
             vfork_parent: None,
             regs_replaced: false,
             restart: None,
+            cpu_charge: Default::default(),
             exit_code: None,
         };
         if !init.cwd.is_empty() {

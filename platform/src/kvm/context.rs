@@ -378,6 +378,12 @@ impl Context for KvmContext {
         Ok(Box::new(PendingThread(self.space.clone())))
     }
 
+    fn host_cpu_clock(&self) -> Option<libc::clockid_t> {
+        // The vCPU runs on the task's own Sentry thread, and the host
+        // charges guest time to it.
+        Some(libc::CLOCK_THREAD_CPUTIME_ID)
+    }
+
     fn interrupter(&self) -> Interrupter {
         let v = self.vcpu.as_ref().expect("a live context has a vCPU");
         Interrupter::new(Kick {

@@ -836,6 +836,12 @@ impl Context for PtraceContext {
         }))
     }
 
+    fn host_cpu_clock(&self) -> Option<libc::clockid_t> {
+        // A thread clock of another process is not readable (Linux allows
+        // those only within the thread group); the stub process's is.
+        Some(crate::process_cpu_clock(self.pid))
+    }
+
     fn interrupter(&self) -> Interrupter {
         Interrupter::new(StubThread {
             pid: self.pid,

@@ -237,6 +237,7 @@ impl Task {
             vfork_parent: vfork.clone(),
             regs_replaced: false,
             restart: None,
+            cpu_charge: Default::default(),
             exit_code: None,
         };
         let fpu = (!fpu.0.is_empty()).then_some(fpu);

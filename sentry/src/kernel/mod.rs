@@ -21,6 +21,7 @@ pub mod activity;
 mod caller;
 pub mod clock;
 pub mod clone;
+pub mod cpu_charge;
 pub mod cpu_tick;
 pub mod cpu_timers;
 pub mod credentials;

@@ -36,6 +36,8 @@ pub struct Task {
     pub ns: Arc<crate::kernel::namespaces::Namespaces>,
     pub regs: Regs,
     pub ctx: Option<Box<dyn Context>>,
+    /// How much of each switch's wall time was CPU time (cpu_charge.rs).
+    pub cpu_charge: crate::kernel::cpu_charge::CpuCharge,
     /// CLONE_CHILD_CLEARTID / set_tid_address.
     pub clear_child_tid: u64,
     pub robust_list: u64,

@@ -48,9 +48,11 @@ impl Task {
             }
             let t0 = Instant::now();
             let ev = self.ctx().switch(&mut regs);
+            let clock = self.ctx().host_cpu_clock();
+            let ran = self.cpu_charge.charge(t0.elapsed(), clock);
             self.handle
                 .utime_ns
-                .fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                .fetch_add(ran.as_nanos() as u64, Ordering::Relaxed);
             self.regs = regs;
             if self.tg.cpu_watched.load(Ordering::Relaxed) {
                 self.check_cpu_limit();

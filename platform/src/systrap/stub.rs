@@ -33,6 +33,29 @@ use super::region::{
 /// never sleeps).
 pub const SPIN: u32 = 2000;
 
+/// The syscall thread's answer to request r14d (its result already in the
+/// message page): publish the number as the message's sequence (xchg: a
+/// full barrier before reading the flag), wake the Sentry if it sleeps on
+/// it, and go back to waiting (label 7). Served requests and a forked
+/// stub's first answer end the same way.
+macro_rules! publish_and_wait_for_next_request {
+    () => {
+        concat!(
+            "mov eax, r14d\n",
+            "xchg dword ptr [r13 + {m_seq}], eax\n",
+            "cmp dword ptr [r12 + {c_sentry_waiting}], 0\n",
+            "je 7b\n",
+            "lea rdi, [r13 + {m_seq}]\n",
+            "mov esi, {futex_wake}\n",
+            "mov edx, 1\n",
+            "xor r10d, r10d\n",
+            "mov eax, {sys_futex}\n",
+            "syscall\n",
+            "jmp 7b",
+        )
+    };
+}
+
 std::arch::global_asm!(
     ".pushsection .text.runsc_systrap,\"ax\",@progbits",
     ".balign 4096",
@@ -167,17 +190,7 @@ std::arch::global_asm!(
     "mov edx, 8",
     "mov eax, {sys_write}",
     "syscall",
-    "mov eax, r14d",
-    "xchg dword ptr [r13 + {m_seq}], eax",
-    "cmp dword ptr [r12 + {c_sentry_waiting}], 0",
-    "je 7b",
-    "lea rdi, [r13 + {m_seq}]",
-    "mov esi, {futex_wake}",
-    "mov edx, 1",
-    "xor r10d, r10d",
-    "mov eax, {sys_futex}",
-    "syscall",
-    "jmp 7b",
+    publish_and_wait_for_next_request!(),
     // ---- a batch: the calls of the read-only batch list in order, up to
     // the first failure; the result is 0 or that failure.
     "20:",
@@ -279,17 +292,7 @@ std::arch::global_asm!(
     "lea r13, [rbx + 4096]",
     "mov r14d, 1",
     "mov qword ptr [r13 + {m_ret}], rax",
-    "mov eax, r14d",
-    "xchg dword ptr [r13 + {m_seq}], eax",
-    "cmp dword ptr [r12 + {c_sentry_waiting}], 0",
-    "je 7b",
-    "lea rdi, [r13 + {m_seq}]",
-    "mov esi, {futex_wake}",
-    "mov edx, 1",
-    "xor r10d, r10d",
-    "mov eax, {sys_futex}",
-    "syscall",
-    "jmp 7b",
+    publish_and_wait_for_next_request!(),
     "39:",
     "mov edi, 1",
     "mov eax, {sys_exit}",

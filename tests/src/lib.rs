@@ -392,7 +392,7 @@ pub fn liburing_example(name: &str) -> Result<PathBuf, String> {
     }
     let gcc = find_in_path("gcc").ok_or("gcc not available (apt-get install gcc)")?;
     let dir = scratch_dir().join("liburing-examples");
-    Ok(build_cached("gcc", &src, &dir, name, |tmp| {
+    Ok(build_cached("gcc", &src, &[], &dir, name, |tmp| {
         let mut c = Command::new(&gcc);
         // io_uring-test opens with O_DIRECT, which needs _GNU_SOURCE.
         c.args(["-O2", "-D_GNU_SOURCE", "-o"])
@@ -425,7 +425,10 @@ fn build_c_program(name: &str, linked_static: bool, libs: &[String]) -> Result<P
     } else {
         "programs"
     });
-    Ok(build_cached("gcc", &src, &dir, name, |tmp| {
+    // The header the programs share (`#include "common.h"`, found beside
+    // the source): a change to it rebuilds them too.
+    let common = src.with_file_name("common.h");
+    Ok(build_cached("gcc", &src, &[&common], &dir, name, |tmp| {
         let mut c = Command::new(&gcc);
         c.args(["-O2", "-pthread", "-Wall"])
             .args(linked_static.then_some("-static"))
@@ -448,7 +451,7 @@ pub fn go_program(name: &str) -> Result<PathBuf, String> {
     assert!(src.is_file(), "no such Go test program: {}", src.display());
     let go = host_program(GO, "golang-go")?;
     let dir = scratch_dir().join("go-programs");
-    Ok(build_cached("go build", &src, &dir, name, |tmp| {
+    Ok(build_cached("go build", &src, &[], &dir, name, |tmp| {
         let mut c = Command::new(&go);
         c.args(["build", "-o"])
             .arg(tmp)
@@ -463,10 +466,12 @@ pub fn go_program(name: &str) -> Result<PathBuf, String> {
 
 /// `dir/name` built from `src` by the command `build` makes for a
 /// temporary output path, renamed into place when it succeeds; reused
-/// while newer than `src`. Panics with the tool's stderr when it fails.
+/// while newer than `src` and each file of `also` (headers it includes).
+/// Panics with the tool's stderr when it fails.
 fn build_cached(
     tool: &str,
     src: &Path,
+    also: &[&Path],
     dir: &Path,
     name: &str,
     build: impl FnOnce(&Path) -> Command,
@@ -475,7 +480,12 @@ fn build_cached(
     fs::create_dir_all(dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
     let out = dir.join(name);
     let _guard = BUILD_LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    if mtime(&out).is_some() && mtime(&out) >= mtime(src) {
+    let built = mtime(&out);
+    if built.is_some()
+        && std::iter::once(src)
+            .chain(also.iter().copied())
+            .all(|p| built >= mtime(p))
+    {
         return out;
     }
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));

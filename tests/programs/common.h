@@ -4,9 +4,9 @@
  *     condition and errno, flushes (a forked child may _exit next, which
  *     would drop what stdio still holds) and counts it; a program ends
  *     with a non-zero status when any failed.
- *   - err(r): a call's outcome as "returns R" or "fails with ENAME";
- *     ok_or_errname(r): "ok" or "ENAME". Both read errno, so call them
- *     right after the call.
+ *   - with _GNU_SOURCE (strerrorname_np): err(r), a call's outcome as
+ *     "returns R" or "fails with ENAME", and ok_or_errname(r), "ok" or
+ *     "ENAME". Both read errno, so call them right after the call.
  */
 #ifndef RUNSC_TEST_COMMON_H
 #define RUNSC_TEST_COMMON_H
@@ -27,6 +27,7 @@ static int failures;
 		}                                                              \
 	} while (0)
 
+#ifdef _GNU_SOURCE
 static inline const char *err(long r)
 {
 	static char buf[64];
@@ -48,5 +49,6 @@ static inline const char *ok_or_errname(long r)
 		snprintf(buf, sizeof(buf), "%s", strerrorname_np(errno));
 	return buf;
 }
+#endif
 
 #endif

@@ -4,8 +4,7 @@
 //! thread, and the kernel's vDSO in every stub. Needs ptrace (root or a
 //! permissive Yama); skips loudly elsewhere, fails in CI.
 
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::{Arc, Barrier, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Barrier, OnceLock};
 
 use platform::ptrace::PtracePlatform;
 use platform::{Event, Platform, Regs, XSave};
@@ -14,20 +13,13 @@ use platform::{Event, Platform, Regs, XSave};
 #[path = "common/event_paths.rs"]
 mod event_paths;
 use event_paths::*;
+#[path = "common/shared_platform.rs"]
+mod shared_platform;
+use shared_platform::{take_turn, Shared, Turn};
 
-struct Mem {
-    base: *mut u8,
-    p: &'static PtracePlatform,
-    /// Tests take turns: they share the one memory file stubs inherit.
-    _turn: MutexGuard<'static, ()>,
-}
+type Mem = Turn<PtracePlatform>;
 
-impl Mem {
-    /// Copies `bytes` to file offset `off`.
-    fn put(&self, off: u64, bytes: &[u8]) {
-        put(self.base, off, bytes);
-    }
-}
+static SHARED: OnceLock<Option<Shared<PtracePlatform>>> = OnceLock::new();
 
 fn available() -> bool {
     // SAFETY: fork/ptrace probe; the child exits immediately.
@@ -51,38 +43,15 @@ fn available() -> bool {
     ok
 }
 
-/// The memory file and the platform: the master stub, which forks every
-/// stub, starts once per process with the first platform's memory file,
-/// as in a Sentry.
-struct Shared {
-    _fd: OwnedFd,
-    base: usize,
-    p: PtracePlatform,
-}
-
-static SHARED: OnceLock<Option<Shared>> = OnceLock::new();
-static TURN: Mutex<()> = Mutex::new(());
-
 fn setup() -> Option<Mem> {
-    let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
-    let shared = SHARED.get_or_init(|| {
-        if !available() {
-            return None;
+    let ready = || {
+        available() && {
+            platform::prepare(platform::PlatformKind::Ptrace).expect("prepare ptrace");
+            true
         }
-        platform::prepare(platform::PlatformKind::Ptrace).expect("prepare ptrace");
-        let (fd, base) = memory_file();
-        let p = PtracePlatform::new(fd.as_raw_fd()).expect("ptrace platform");
-        Some(Shared {
-            _fd: fd,
-            base: base as usize,
-            p,
-        })
-    });
-    let shared = shared.as_ref()?;
-    Some(Mem {
-        base: shared.base as *mut u8,
-        p: &shared.p,
-        _turn: turn,
+    };
+    take_turn(&SHARED, ready, |fd| {
+        PtracePlatform::new(fd).expect("ptrace platform")
     })
 }
 

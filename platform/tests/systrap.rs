@@ -5,8 +5,7 @@
 //! own system calls, nor reply for itself). Needs seccomp and ptrace (for
 //! setting stubs up); skips loudly elsewhere, fails in CI.
 
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::{Arc, Barrier, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Barrier, OnceLock};
 
 use platform::systrap::SystrapPlatform;
 use platform::{Event, Platform, Regs, XSave};
@@ -15,53 +14,28 @@ use platform::{Event, Platform, Regs, XSave};
 #[path = "common/event_paths.rs"]
 mod event_paths;
 use event_paths::*;
+#[path = "common/shared_platform.rs"]
+mod shared_platform;
+use shared_platform::{take_turn, Shared, Turn};
 
-struct Mem {
-    base: *mut u8,
-    p: &'static SystrapPlatform,
-    /// Tests take turns: they share the one memory file stubs inherit.
-    _turn: MutexGuard<'static, ()>,
-}
+type Mem = Turn<SystrapPlatform>;
 
-impl Mem {
-    /// Copies `bytes` to file offset `off`.
-    fn put(&self, off: u64, bytes: &[u8]) {
-        put(self.base, off, bytes);
-    }
-}
-
-/// The memory file and the platform: stub processes inherit the memory
-/// file by number from the master stub, made once, as in a Sentry.
-struct Shared {
-    _fd: OwnedFd,
-    base: usize,
-    p: SystrapPlatform,
-}
-
-static SHARED: OnceLock<Option<Shared>> = OnceLock::new();
-static TURN: Mutex<()> = Mutex::new(());
+static SHARED: OnceLock<Option<Shared<SystrapPlatform>>> = OnceLock::new();
 
 fn setup() -> Option<Mem> {
-    let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
-    let shared = SHARED.get_or_init(|| {
-        if let Err(e) = platform::prepare(platform::PlatformKind::Systrap) {
+    let available = || match platform::prepare(platform::PlatformKind::Systrap) {
+        Ok(()) => true,
+        Err(e) => {
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
                 "systrap is not available in CI: {e}"
             );
             eprintln!("SKIPPED: systrap is not available here: {e}");
-            return None;
+            false
         }
-        let (fd, base) = memory_file();
-        let base = base as usize;
-        let p = SystrapPlatform::new(fd.as_raw_fd()).expect("systrap platform");
-        Some(Shared { _fd: fd, base, p })
-    });
-    let shared = shared.as_ref()?;
-    Some(Mem {
-        base: shared.base as *mut u8,
-        p: &shared.p,
-        _turn: turn,
+    };
+    take_turn(&SHARED, available, |fd| {
+        SystrapPlatform::new(fd).expect("systrap platform")
     })
 }
 

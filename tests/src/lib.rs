@@ -6,7 +6,8 @@
 //!   `let runsc = require!(sandbox());`: a missing requirement skips the test
 //!   with a loud `SKIPPED:` line on stderr, or fails it when `CI=true`.
 //! * [`c_program`] builds `tests/programs/NAME.c` with gcc into the target
-//!   directory.
+//!   directory; a program takes CHECK, its failure count and the errno
+//!   helpers from `#include "common.h"` (tests/programs/common.h).
 //! * [`run_native`], [`run_sandboxed`] and [`compare`] run commands with a
 //!   timeout in their own process group, killed whole on timeout.
 //!
@@ -358,7 +359,8 @@ fn probe_user_namespace() -> Result<(), String> {
 // C test programs
 
 /// Builds `tests/programs/<name>.c` with `gcc -O2 -pthread` into the scratch
-/// directory (reused while newer than the source) and returns its path.
+/// directory (reused while newer than the source and tests/programs/common.h,
+/// the preamble programs share) and returns its path.
 /// Err (skip) when gcc is missing; panics when the program does not compile.
 pub fn c_program(name: &str) -> Result<PathBuf, String> {
     build_c_program(name, false, &[])

@@ -27,24 +27,14 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "common.h"
+
 #ifndef SYS_SECCOMP
 #define SYS_SECCOMP 1 /* SIGSYS's si_code for a seccomp trap */
 #endif
 #ifndef SECCOMP_FILTER_FLAG_TSYNC_ESRCH
 #define SECCOMP_FILTER_FLAG_TSYNC_ESRCH (1UL << 4)
 #endif
-
-static int failures;
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			printf("FAIL line %d: %s (errno %s)\n", __LINE__,      \
-			       #cond, strerror(errno));                        \
-			fflush(stdout);                                        \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
 
 static const char *self_exe;
 
@@ -67,17 +57,6 @@ static int install_for(int nr, unsigned ret, unsigned flags)
 	};
 	struct sock_fprog p = { sizeof(f) / sizeof(f[0]), f };
 	return seccomp(SECCOMP_SET_MODE_FILTER, flags, &p);
-}
-
-static const char *err(long r)
-{
-	static char buf[64];
-
-	if (r >= 0)
-		snprintf(buf, sizeof(buf), "returns %ld", r);
-	else
-		snprintf(buf, sizeof(buf), "fails with %s", strerrorname_np(errno));
-	return buf;
 }
 
 static void status_fields(const char *when, int base_filters)

@@ -15,15 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int failures;
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			printf("FAIL line %d: %s\n", __LINE__, #cond);         \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
+#include "common.h"
 
 static void describe(const char *what, int status)
 {

@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
+
 #define ROUNDS 10000
 
 struct shared {
@@ -31,16 +33,6 @@ struct shared {
 	_Atomic int child_result;
 	_Atomic int ready;
 };
-
-static int failures;
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			printf("FAIL line %d: %s\n", __LINE__, #cond);         \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
 
 static long futex(_Atomic uint32_t *uaddr, int op, uint32_t val, const struct timespec *timeout)
 {

@@ -32,17 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int failures;
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			printf("FAIL line %d: %s (errno %s)\n", __LINE__,      \
-			       #cond, strerror(errno));                        \
-			fflush(stdout);                                        \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
+#include "common.h"
 
 /* A bare `syscall`, as the benchmarks make it: no libc cache or wrapper. */
 static long raw(long nr)

@@ -26,6 +26,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common.h"
+
 enum { KCMP_FILE, KCMP_VM, KCMP_FILES, KCMP_FS, KCMP_SIGHAND, KCMP_IO, KCMP_SYSVSEM,
        KCMP_EPOLL_TFD };
 
@@ -33,31 +35,9 @@ struct kcmp_epoll_slot {
 	uint32_t efd, tfd, toff;
 };
 
-static int failures;
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			printf("FAIL line %d: %s (errno %s)\n", __LINE__,      \
-			       #cond, strerror(errno));                        \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
-
 static long kcmp(pid_t a, pid_t b, int type, unsigned long i1, unsigned long i2)
 {
 	return syscall(SYS_kcmp, a, b, type, i1, i2);
-}
-
-static const char *err(long r)
-{
-	static char buf[64];
-
-	if (r >= 0)
-		snprintf(buf, sizeof(buf), "returns %ld", r);
-	else
-		snprintf(buf, sizeof(buf), "fails with %s", strerrorname_np(errno));
-	return buf;
 }
 
 /* "same", or "differ" when the two orders are 1 and 2 either way round. */

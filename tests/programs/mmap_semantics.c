@@ -23,6 +23,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common.h"
+
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
@@ -30,15 +32,6 @@
 static sigjmp_buf env;
 static volatile sig_atomic_t fault_code;
 static long page;
-static int failures;
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			printf("FAIL line %d: %s\n", __LINE__, #cond);         \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
 
 static void on_segv(int sig, siginfo_t *info, void *uctx)
 {

@@ -40,26 +40,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int failures;
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			printf("FAIL line %d: %s (errno %s)\n", __LINE__,      \
-			       #cond, strerror(errno));                        \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
-
-static const char *err(long r)
-{
-	static char buf[64];
-	if (r >= 0)
-		snprintf(buf, sizeof buf, "ok");
-	else
-		snprintf(buf, sizeof buf, "%s", strerrorname_np(errno));
-	return buf;
-}
+#include "common.h"
 
 /* Runs f in a forked child; returns its exit status (its failures). */
 static int in_child(int (*f)(void))
@@ -141,11 +122,11 @@ static const key_t KEY = 0x6e730001;
 
 static int ipc_child(void)
 {
-	printf("ipc: same namespace finds it: %s\n", err(shmget(KEY, 0, 0)));
+	printf("ipc: same namespace finds it: %s\n", ok_or_errname(shmget(KEY, 0, 0)));
 	CHECK(unshare(CLONE_NEWIPC) == 0);
-	printf("ipc: new namespace: %s\n", err(shmget(KEY, 0, 0)));
+	printf("ipc: new namespace: %s\n", ok_or_errname(shmget(KEY, 0, 0)));
 	int id = shmget(KEY, 4096, IPC_CREAT | 0600);
-	printf("ipc: same key made anew: %s\n", err(id));
+	printf("ipc: same key made anew: %s\n", ok_or_errname(id));
 	return failures;
 }
 
@@ -155,7 +136,7 @@ static void ipc(void)
 	CHECK(id >= 0);
 	CHECK(in_child(ipc_child) == 0);
 	printf("ipc: parent's segment still there: %s\n",
-	       err(shmget(KEY, 0, 0)));
+	       ok_or_errname(shmget(KEY, 0, 0)));
 	shmctl(id, IPC_RMID, NULL);
 }
 
@@ -174,7 +155,7 @@ static int user_child(void)
 {
 	CHECK(become_user());
 	printf("user: without a user namespace, NEWUTS: %s\n",
-	       err(unshare(CLONE_NEWUTS)));
+	       ok_or_errname(unshare(CLONE_NEWUTS)));
 	CHECK(unshare(CLONE_NEWUSER) == 0);
 	printf("user: unmapped ids: uid %d gid %d\n", (int)getuid(),
 	       (int)getgid());
@@ -182,34 +163,34 @@ static int user_child(void)
 	read_line("/proc/self/setgroups", line, sizeof line);
 	printf("user: setgroups %s", line);
 	printf("user: gid_map before deny: %s\n",
-	       err(write_file("/proc/self/gid_map", "0 1000 1")));
+	       ok_or_errname(write_file("/proc/self/gid_map", "0 1000 1")));
 	printf("user: foreign uid map: %s\n",
-	       err(write_file("/proc/self/uid_map", "0 0 1")));
+	       ok_or_errname(write_file("/proc/self/uid_map", "0 0 1")));
 	printf("user: own uid map: %s\n",
-	       err(write_file("/proc/self/uid_map", "0 1000 1")));
+	       ok_or_errname(write_file("/proc/self/uid_map", "0 1000 1")));
 	printf("user: second write: %s\n",
-	       err(write_file("/proc/self/uid_map", "0 1000 1")));
+	       ok_or_errname(write_file("/proc/self/uid_map", "0 1000 1")));
 	printf("user: setgroups deny: %s\n",
-	       err(write_file("/proc/self/setgroups", "deny")));
+	       ok_or_errname(write_file("/proc/self/setgroups", "deny")));
 	printf("user: setgroups allow again: %s\n",
-	       err(write_file("/proc/self/setgroups", "allow")));
+	       ok_or_errname(write_file("/proc/self/setgroups", "allow")));
 	printf("user: own gid map: %s\n",
-	       err(write_file("/proc/self/gid_map", "0 1000 1")));
+	       ok_or_errname(write_file("/proc/self/gid_map", "0 1000 1")));
 	read_line("/proc/self/uid_map", line, sizeof line);
 	printf("user: uid_map reads%s", line);
 	uid_t r, e, s;
 	getresuid(&r, &e, &s);
 	printf("user: ids %d %d %d gid %d\n", (int)r, (int)e, (int)s,
 	       (int)getgid());
-	printf("user: setuid(5) unmapped: %s\n", err(setuid(5)));
-	printf("user: setgroups(2) denied: %s\n", err(setgroups(0, NULL)));
+	printf("user: setuid(5) unmapped: %s\n", ok_or_errname(setuid(5)));
+	printf("user: setgroups(2) denied: %s\n", ok_or_errname(setgroups(0, NULL)));
 	/* Capabilities inside: a UTS namespace of its own. */
-	printf("user: NEWUTS inside: %s\n", err(unshare(CLONE_NEWUTS)));
+	printf("user: NEWUTS inside: %s\n", ok_or_errname(unshare(CLONE_NEWUTS)));
 	printf("user: sethostname there: %s\n",
-	       err(sethostname("userns", 6)));
+	       ok_or_errname(sethostname("userns", 6)));
 	/* The files of the whole system stay closed. */
 	printf("user: open /etc/shadow: %s\n",
-	       err(open("/etc/shadow", O_RDONLY)));
+	       ok_or_errname(open("/etc/shadow", O_RDONLY)));
 	return failures;
 }
 
@@ -224,7 +205,7 @@ static int threaded_child(void)
 {
 	pthread_t th;
 	pthread_create(&th, NULL, sleeper, NULL);
-	printf("user: threaded process: %s\n", err(unshare(CLONE_NEWUSER)));
+	printf("user: threaded process: %s\n", ok_or_errname(unshare(CLONE_NEWUSER)));
 	return failures;
 }
 
@@ -285,8 +266,8 @@ static int userns_mount_child(void)
 {
 	CHECK(become_user());
 	CHECK(enter_userns() == 0);
-	printf("mount: NEWNS in own user ns: %s\n", err(unshare(CLONE_NEWNS)));
-	printf("mount: tmpfs there: %s\n", err(mount("t", dir, "tmpfs", 0, NULL)));
+	printf("mount: NEWNS in own user ns: %s\n", ok_or_errname(unshare(CLONE_NEWNS)));
+	printf("mount: tmpfs there: %s\n", ok_or_errname(mount("t", dir, "tmpfs", 0, NULL)));
 	printf("mount: uid inside %d\n", (int)getuid());
 	return failures;
 }
@@ -318,7 +299,7 @@ static int net_child(void)
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
 	memcpy(a.sun_path, "\0nstest-abstract", 16);
 	printf("net: parent's abstract name: %s\n",
-	       err(connect(s, (struct sockaddr *)&a,
+	       ok_or_errname(connect(s, (struct sockaddr *)&a,
 			   offsetof(struct sockaddr_un, sun_path) + 16)));
 	return failures;
 }
@@ -366,8 +347,8 @@ static int joiner_child(void)
 	sscanf(link, "uts:[%lu]", &n);
 	printf("setns: link number is the file's inode: %d\n", n == st.st_ino);
 	printf("setns: differs from mine: %d\n", strncmp(link, mine, strlen(mine)) != 0);
-	printf("setns: wrong type: %s\n", err(setns(fd, CLONE_NEWIPC)));
-	printf("setns: uts: %s\n", err(setns(fd, CLONE_NEWUTS)));
+	printf("setns: wrong type: %s\n", ok_or_errname(setns(fd, CLONE_NEWIPC)));
+	printf("setns: uts: %s\n", ok_or_errname(setns(fd, CLONE_NEWUTS)));
 	struct utsname u;
 	uname(&u);
 	printf("setns: hostname now %s\n", u.nodename);
@@ -375,7 +356,7 @@ static int joiner_child(void)
 	readlink(path, link, sizeof link);
 	printf("setns: same link now: %d\n", strncmp(link, mine, strlen(mine)) == 0);
 	printf("setns: a plain file: %s\n",
-	       err(setns(open("/proc/self/stat", O_RDONLY), 0)));
+	       ok_or_errname(setns(open("/proc/self/stat", O_RDONLY), 0)));
 	return failures;
 }
 
@@ -383,9 +364,9 @@ static int pidfd_joiner_child(void)
 {
 	int pfd = syscall(SYS_pidfd_open, joiner_pid, 0);
 	CHECK(pfd >= 0);
-	printf("setns: pidfd without a type: %s\n", err(setns(pfd, 0)));
+	printf("setns: pidfd without a type: %s\n", ok_or_errname(setns(pfd, 0)));
 	printf("setns: pidfd uts|ipc: %s\n",
-	       err(setns(pfd, CLONE_NEWUTS | CLONE_NEWIPC)));
+	       ok_or_errname(setns(pfd, CLONE_NEWUTS | CLONE_NEWIPC)));
 	struct utsname u;
 	uname(&u);
 	printf("setns: pidfd hostname now %s\n", u.nodename);
@@ -407,10 +388,10 @@ static int clone_child(void)
 	printf("clone: NEWUTS child in its own namespace: %d\n",
 	       WEXITSTATUS(st) == 7);
 	printf("clone: NEWUSER|CLONE_FS: %s\n",
-	       err(syscall(SYS_clone, CLONE_NEWUSER | CLONE_FS | SIGCHLD, 0, 0,
+	       ok_or_errname(syscall(SYS_clone, CLONE_NEWUSER | CLONE_FS | SIGCHLD, 0, 0,
 			   0, 0)));
 	printf("clone: NEWNS|CLONE_FS: %s\n",
-	       err(syscall(SYS_clone, CLONE_NEWNS | CLONE_FS | SIGCHLD, 0, 0, 0,
+	       ok_or_errname(syscall(SYS_clone, CLONE_NEWNS | CLONE_FS | SIGCHLD, 0, 0, 0,
 			   0)));
 	return failures;
 }

@@ -22,23 +22,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common.h"
+
 #ifndef PIDFD_NONBLOCK
 #define PIDFD_NONBLOCK O_NONBLOCK
 #endif
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
-
-static int failures;
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			printf("FAIL line %d: %s (errno %s)\n", __LINE__,      \
-			       #cond, strerror(errno));                        \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
 
 static int pidfd_open(pid_t pid, unsigned flags)
 {
@@ -53,17 +44,6 @@ static int pidfd_send_signal(int fd, int sig, siginfo_t *info, unsigned flags)
 static int pidfd_getfd(int fd, int target, unsigned flags)
 {
 	return syscall(SYS_pidfd_getfd, fd, target, flags);
-}
-
-static const char *err(long r)
-{
-	static char buf[64];
-
-	if (r >= 0)
-		snprintf(buf, sizeof(buf), "returns %ld", r);
-	else
-		snprintf(buf, sizeof(buf), "fails with %s", strerrorname_np(errno));
-	return buf;
 }
 
 static const char *ok(long r)

@@ -33,26 +33,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int failures;
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			printf("FAIL line %d: %s (errno %s)\n", __LINE__,      \
-			       #cond, strerror(errno));                        \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
-
-static const char *err(long r)
-{
-	static char buf[64];
-	if (r >= 0)
-		snprintf(buf, sizeof buf, "ok");
-	else
-		snprintf(buf, sizeof buf, "%s", strerrorname_np(errno));
-	return buf;
-}
+#include "common.h"
 
 static void ns_link(const char *path, char *buf, size_t n)
 {
@@ -126,10 +107,10 @@ static int init_body(int outer_fd)
 	pid_t c = fork();
 	if (c == 0) {
 		printf("child: getpid %d getppid %d\n", getpid(), getppid());
-		printf("child: kill(1, SIGTERM): %s\n", err(kill(1, SIGTERM)));
-		printf("child: kill(1, SIGKILL): %s\n", err(kill(1, SIGKILL)));
+		printf("child: kill(1, SIGTERM): %s\n", ok_or_errname(kill(1, SIGTERM)));
+		printf("child: kill(1, SIGKILL): %s\n", ok_or_errname(kill(1, SIGKILL)));
 		printf("child: kill(-1, 0) spares init: %s\n",
-		       err(kill(-1, 0)));
+		       ok_or_errname(kill(-1, 0)));
 		kill(1, SIGUSR1);
 		fflush(stdout);
 		_exit(0);
@@ -214,7 +195,7 @@ static int part_unshare(void)
 	printf("unshare: pid_for_children before a child: %s\n",
 	       kids[0] ? "a link" : strerrorname_np(errno));
 	printf("unshare: again before a child: %s\n",
-	       err(unshare(CLONE_NEWPID)));
+	       ok_or_errname(unshare(CLONE_NEWPID)));
 
 	int p[2];
 	CHECK(pipe(p) == 0);
@@ -311,7 +292,7 @@ int main(void)
 		pid_t j = fork();
 		if (j == 0) {
 			printf("setns: into the child's namespace: %s\n",
-			       err(setns(nsfd, CLONE_NEWPID)));
+			       ok_or_errname(setns(nsfd, CLONE_NEWPID)));
 			fflush(stdout);
 			pid_t k = fork();
 			if (k == 0) {
@@ -384,7 +365,7 @@ int main(void)
 	if (c == 0) {
 		if (unshare(CLONE_NEWPID) == 0 && fork() == 0) {
 			printf("setns: to the parent's namespace from inside: %s\n",
-			       err(setns(outer_ns, CLONE_NEWPID)));
+			       ok_or_errname(setns(outer_ns, CLONE_NEWPID)));
 			fflush(stdout);
 			_exit(0);
 		}

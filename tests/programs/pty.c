@@ -19,16 +19,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-static int failures;
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			printf("FAIL line %d: %s (errno %s)\n", __LINE__,     \
-			       #cond, strerror(errno));                        \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
+#include "common.h"
 
 /* Reads what the other end has for us within a short time. */
 static ssize_t read_some(int fd, char *buf, size_t len, int timeout_ms)

@@ -13,17 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
+
 static volatile sig_atomic_t alarms;
 static int wake_pipe[2] = { -1, -1 };
-static int failures;
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			printf("FAIL line %d: %s\n", __LINE__, #cond);         \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
 
 static void on_alarm(int sig)
 {

@@ -14,21 +14,14 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "common.h"
+
 static sigjmp_buf env;
 static volatile sig_atomic_t got_signo, got_code;
 static void *volatile got_addr;
 static volatile int on_altstack;
 static char *altstack;
 static size_t altstack_size;
-static int failures;
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			printf("FAIL line %d: %s\n", __LINE__, #cond);         \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
 
 static void handler(int sig, siginfo_t *info, void *uctx)
 {

@@ -6,7 +6,8 @@
 //!   `let runsc = require!(sandbox());`: a missing requirement skips the test
 //!   with a loud `SKIPPED:` line on stderr, or fails it when `CI=true`.
 //! * [`c_program`] builds `tests/programs/NAME.c` with gcc into the target
-//!   directory.
+//!   directory; a program takes CHECK, its failure count and the errno
+//!   helpers from `#include "common.h"` (tests/programs/common.h).
 //! * [`run_native`], [`run_sandboxed`] and [`compare`] run commands with a
 //!   timeout in their own process group, killed whole on timeout.
 //!
@@ -358,7 +359,8 @@ fn probe_user_namespace() -> Result<(), String> {
 // C test programs
 
 /// Builds `tests/programs/<name>.c` with `gcc -O2 -pthread` into the scratch
-/// directory (reused while newer than the source) and returns its path.
+/// directory (reused while newer than the source and tests/programs/common.h,
+/// the preamble programs share) and returns its path.
 /// Err (skip) when gcc is missing; panics when the program does not compile.
 pub fn c_program(name: &str) -> Result<PathBuf, String> {
     build_c_program(name, false, &[])
@@ -392,7 +394,7 @@ pub fn liburing_example(name: &str) -> Result<PathBuf, String> {
     }
     let gcc = find_in_path("gcc").ok_or("gcc not available (apt-get install gcc)")?;
     let dir = scratch_dir().join("liburing-examples");
-    Ok(build_cached("gcc", &src, &dir, name, |tmp| {
+    Ok(build_cached("gcc", &src, &[], &dir, name, |tmp| {
         let mut c = Command::new(&gcc);
         // io_uring-test opens with O_DIRECT, which needs _GNU_SOURCE.
         c.args(["-O2", "-D_GNU_SOURCE", "-o"])
@@ -425,7 +427,10 @@ fn build_c_program(name: &str, linked_static: bool, libs: &[String]) -> Result<P
     } else {
         "programs"
     });
-    Ok(build_cached("gcc", &src, &dir, name, |tmp| {
+    // The header the programs share (`#include "common.h"`, found beside
+    // the source): a change to it rebuilds them too.
+    let common = src.with_file_name("common.h");
+    Ok(build_cached("gcc", &src, &[&common], &dir, name, |tmp| {
         let mut c = Command::new(&gcc);
         c.args(["-O2", "-pthread", "-Wall"])
             .args(linked_static.then_some("-static"))
@@ -448,7 +453,7 @@ pub fn go_program(name: &str) -> Result<PathBuf, String> {
     assert!(src.is_file(), "no such Go test program: {}", src.display());
     let go = host_program(GO, "golang-go")?;
     let dir = scratch_dir().join("go-programs");
-    Ok(build_cached("go build", &src, &dir, name, |tmp| {
+    Ok(build_cached("go build", &src, &[], &dir, name, |tmp| {
         let mut c = Command::new(&go);
         c.args(["build", "-o"])
             .arg(tmp)
@@ -463,10 +468,12 @@ pub fn go_program(name: &str) -> Result<PathBuf, String> {
 
 /// `dir/name` built from `src` by the command `build` makes for a
 /// temporary output path, renamed into place when it succeeds; reused
-/// while newer than `src`. Panics with the tool's stderr when it fails.
+/// while newer than `src` and each file of `also` (headers it includes).
+/// Panics with the tool's stderr when it fails.
 fn build_cached(
     tool: &str,
     src: &Path,
+    also: &[&Path],
     dir: &Path,
     name: &str,
     build: impl FnOnce(&Path) -> Command,
@@ -475,7 +482,12 @@ fn build_cached(
     fs::create_dir_all(dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
     let out = dir.join(name);
     let _guard = BUILD_LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    if mtime(&out).is_some() && mtime(&out) >= mtime(src) {
+    let built = mtime(&out);
+    if built.is_some()
+        && std::iter::once(src)
+            .chain(also.iter().copied())
+            .all(|p| built >= mtime(p))
+    {
         return out;
     }
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));

@@ -11,7 +11,7 @@
 //! time (mounts and network namespaces are compared before and after each).
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
@@ -235,31 +235,56 @@ fn run_pod(c: &Cri, name: &str, handler: &'static str) -> Pod {
     }
 }
 
-/// CreateContainer and StartContainer of `argv` in `image`, its log at
-/// `NAME.log` in the pod's log directory; the container's id.
-fn start_container(
-    c: &Cri,
-    pod: &mut Pod,
-    name: &str,
-    image: &str,
-    argv: &[&str],
+/// What a container runs: `argv` in `image`, under a memory limit or none.
+struct Container<'a> {
+    image: &'a str,
+    argv: Vec<&'a str>,
     memory_limit: Option<i64>,
-) -> String {
-    let resources = memory_limit.map(|m| cri::LinuxContainerResources {
-        memory_limit_in_bytes: m,
-        memory_swap_limit_in_bytes: m,
-        ..Default::default()
-    });
+}
+
+impl<'a> Container<'a> {
+    fn new(image: &'a str, argv: &[&'a str]) -> Self {
+        Container {
+            image,
+            argv: argv.to_vec(),
+            memory_limit: None,
+        }
+    }
+
+    /// busybox's `sh -c script`, what most of these containers run.
+    fn sh(script: &'a str) -> Self {
+        Container::new(BUSYBOX_IMAGE, &["sh", "-c", script])
+    }
+
+    /// The limit as a kubelet sets it: memory and memory+swap alike.
+    fn memory_limit(self, bytes: i64) -> Self {
+        Container {
+            memory_limit: Some(bytes),
+            ..self
+        }
+    }
+}
+
+/// CreateContainer and StartContainer of `container` in the pod, its log
+/// at `NAME.log` in the pod's log directory; the container's id.
+fn start_container(c: &Cri, pod: &mut Pod, name: &str, container: Container) -> String {
+    let resources = container
+        .memory_limit
+        .map(|m| cri::LinuxContainerResources {
+            memory_limit_in_bytes: m,
+            memory_swap_limit_in_bytes: m,
+            ..Default::default()
+        });
     let config = cri::ContainerConfig {
         metadata: Some(cri::ContainerMetadata {
             name: name.into(),
             attempt: 0,
         }),
         image: Some(cri::ImageSpec {
-            image: image.into(),
+            image: container.image.into(),
             ..Default::default()
         }),
-        command: argv.iter().map(|s| s.to_string()).collect(),
+        command: container.argv.iter().map(|s| s.to_string()).collect(),
         log_path: format!("{name}.log"),
         linux: Some(cri::LinuxContainerConfig {
             resources,
@@ -316,6 +341,13 @@ fn container_status(c: &Cri, id: &str) -> cri::ContainerStatus {
     })
     .status
     .expect("a container status")
+}
+
+/// A container state's CRI name (CONTAINER_EXITED ...).
+fn state_name(state: i32) -> String {
+    cri::ContainerState::try_from(state)
+        .map(|s| s.as_str_name().to_string())
+        .unwrap_or_default()
 }
 
 /// Waits up to a minute for a container to exit; its status.
@@ -422,6 +454,28 @@ fn remove_pod(c: &Cri, pod: Pod) {
     );
 }
 
+/// This test's turn (pods run one at a time) and a CRI client.
+fn one_pod_at_a_time(d: &'static Containerd) -> (MutexGuard<'static, ()>, Cri) {
+    let turn = ONE_POD.lock().unwrap_or_else(|p| p.into_inner());
+    (turn, Cri::connect(d))
+}
+
+/// Runs `pod` under runc, checks that the reference ran as `runc_ran`
+/// expects, then under runsc-rs, which must show the same.
+fn ours_as_runc(
+    c: &Cri,
+    pod: impl Fn(&Cri, &'static str) -> String,
+    runc_ran: impl FnOnce(&str) -> bool,
+) {
+    let runc = pod(c, HANDLER_RUNC);
+    assert!(
+        runc_ran(&runc),
+        "the runc reference did not run as expected:\n{runc}"
+    );
+    let ours = pod(c, HANDLER_OURS);
+    assert_eq!(ours, runc, "runsc-rs (left) and runc (right) differ");
+}
+
 /// What a one-container pod shows: its log, an ExecSync, and the status
 /// after StopContainer.
 fn one_container_pod(c: &Cri, handler: &'static str) -> String {
@@ -430,15 +484,11 @@ fn one_container_pod(c: &Cri, handler: &'static str) -> String {
         c,
         &mut pod,
         "app",
-        BUSYBOX_IMAGE,
-        &[
-            "sh",
-            "-c",
+        Container::sh(
             "trap 'echo got TERM; exit 0' TERM; echo hello; \
              echo to stderr >&2; echo note > /tmp/note; echo ready; \
              while :; do sleep 1; done",
-        ],
-        None,
+        ),
     );
     wait_log(c, &pod, "app", "ready");
     let (out, err, code) = exec_sync(
@@ -458,9 +508,7 @@ fn one_container_pod(c: &Cri, handler: &'static str) -> String {
     c.must(&what, |mut cl| async move { cl.stop_container(req).await });
     let status = wait_exited(c, &app);
     let log = wait_log(c, &pod, "app", "got TERM");
-    let state = cri::ContainerState::try_from(status.state)
-        .map(|s| s.as_str_name().to_string())
-        .unwrap_or_default();
+    let state = state_name(status.state);
     remove_pod(c, pod);
     format!(
         "log:\n{log}exec stdout:\n{out}exec stderr:\n{err}exec exit: {code}\n\
@@ -472,18 +520,13 @@ fn one_container_pod(c: &Cri, handler: &'static str) -> String {
 #[test]
 fn a_pod_runs_through_the_cri_as_under_runc() {
     let d = require!(containerd_cri());
-    let _one = ONE_POD.lock().unwrap_or_else(|p| p.into_inner());
-    let c = Cri::connect(d);
-    let runc = one_container_pod(&c, HANDLER_RUNC);
-    let ours = one_container_pod(&c, HANDLER_OURS);
-    assert!(
+    let (_one, c) = one_pod_at_a_time(d);
+    ours_as_runc(&c, one_container_pod, |runc| {
         runc.contains("stdout hello\n")
             && runc.contains("stderr to stderr\n")
             && runc.contains("exec exit: 3\n")
-            && runc.contains("CONTAINER_EXITED exit 0"),
-        "the runc reference did not run as expected:\n{runc}"
-    );
-    assert_eq!(ours, runc, "runsc-rs (left) and runc (right) differ");
+            && runc.contains("CONTAINER_EXITED exit 0")
+    });
 }
 
 /// PID 1 as an ExecSync into a pod's container sees it: the kubelet asks
@@ -494,9 +537,7 @@ fn pid_one_of_a_container(c: &Cri, handler: &'static str) -> String {
         c,
         &mut pod,
         "app",
-        BUSYBOX_IMAGE,
-        &["sh", "-c", "echo ready; while :; do sleep 1; done"],
-        None,
+        Container::sh("echo ready; while :; do sleep 1; done"),
     );
     wait_log(c, &pod, "app", "ready");
     let (out, err, code) = exec_sync(
@@ -515,12 +556,10 @@ fn pid_one_of_a_container(c: &Cri, handler: &'static str) -> String {
 #[test]
 fn each_container_of_a_pod_has_its_own_pid_namespace() {
     let d = require!(containerd_cri());
-    let _one = ONE_POD.lock().unwrap_or_else(|p| p.into_inner());
-    let c = Cri::connect(d);
-    let runc = pid_one_of_a_container(&c, HANDLER_RUNC);
-    let ours = pid_one_of_a_container(&c, HANDLER_OURS);
-    assert!(runc.starts_with("sh -c "), "the runc reference: {runc}");
-    assert_eq!(ours, runc, "runsc-rs (left) and runc (right) differ");
+    let (_one, c) = one_pod_at_a_time(d);
+    ours_as_runc(&c, pid_one_of_a_container, |runc| {
+        runc.starts_with("sh -c ")
+    });
 }
 
 /// What a busybox and a Debian container of one pod show when one serves
@@ -531,25 +570,22 @@ fn loopback_pod(c: &Cri, handler: &'static str, debian: &str) -> String {
         c,
         &mut pod,
         "server",
-        BUSYBOX_IMAGE,
-        &[
-            "sh",
-            "-c",
+        Container::sh(
             "mkdir -p /tmp/www && echo hello over loopback > /tmp/www/index.html && \
              echo serving in $(hostname) && exec httpd -f -p 127.0.0.1:8080 -h /tmp/www",
-        ],
-        None,
+        ),
     );
     let server_log = wait_log(c, &pod, "server", "serving");
     let client = start_container(
         c,
         &mut pod,
         "client",
-        debian,
-        &[
-            "python3",
-            "-c",
-            "import time, urllib.request\n\
+        Container::new(
+            debian,
+            &[
+                "python3",
+                "-c",
+                "import time, urllib.request\n\
              for _ in range(300):\n\
              \x20   try:\n\
              \x20       body = urllib.request.urlopen('http://127.0.0.1:8080/', timeout=5).read()\n\
@@ -560,8 +596,8 @@ fn loopback_pod(c: &Cri, handler: &'static str, debian: &str) -> String {
              \x20   raise SystemExit('no answer on the pod loopback')\n\
              print('fetched', body.decode().strip(), flush=True)\n\
              time.sleep(2147483647)\n",
-        ],
-        None,
+            ],
+        ),
     );
     let client_log = wait_log(c, &pod, "client", "fetched");
     let (wget, _, wget_code) = exec_sync(
@@ -596,16 +632,12 @@ fn loopback_pod(c: &Cri, handler: &'static str, debian: &str) -> String {
 fn two_containers_of_a_pod_reach_each_other_over_its_loopback() {
     let d = require!(containerd_cri());
     let debian = require!(d.debian_image());
-    let _one = ONE_POD.lock().unwrap_or_else(|p| p.into_inner());
-    let c = Cri::connect(d);
-    let runc = loopback_pod(&c, HANDLER_RUNC, debian);
-    assert!(
+    let (_one, c) = one_pod_at_a_time(d);
+    let pod = |c: &Cri, handler| loopback_pod(c, handler, debian);
+    ours_as_runc(&c, pod, |runc| {
         runc.contains("stdout serving in loopback\n")
-            && runc.contains("stdout fetched hello over loopback\n"),
-        "the runc reference did not run as expected:\n{runc}"
-    );
-    let ours = loopback_pod(&c, HANDLER_OURS, debian);
-    assert_eq!(ours, runc, "runsc-rs (left) and runc (right) differ");
+            && runc.contains("stdout fetched hello over loopback\n")
+    });
 }
 
 /// A pod whose `hog` container exceeds its memory limit beside a `steady`
@@ -616,18 +648,14 @@ fn oom_pod(c: &Cri, handler: &'static str) -> String {
         c,
         &mut pod,
         "steady",
-        BUSYBOX_IMAGE,
-        &["sh", "-c", "echo steady; while :; do sleep 1; done"],
-        None,
+        Container::sh("echo steady; while :; do sleep 1; done"),
     );
     wait_log(c, &pod, "steady", "steady");
     let hog = start_container(
         c,
         &mut pod,
         "hog",
-        BUSYBOX_IMAGE,
-        &["sh", "-c", MEMORY_HOG],
-        Some(MEMORY_LIMIT),
+        Container::sh(MEMORY_HOG).memory_limit(MEMORY_LIMIT),
     );
     let hog_status = wait_exited(c, &hog);
     let hog_log = logs(&pod, "hog");
@@ -645,20 +673,15 @@ fn oom_pod(c: &Cri, handler: &'static str) -> String {
         .status
         .expect("a pod status");
     remove_pod(c, pod);
-    let state = |s: i32| {
-        cri::ContainerState::try_from(s)
-            .map(|s| s.as_str_name().to_string())
-            .unwrap_or_default()
-    };
     assert!(
         !hog_log.contains("survived"),
         "{handler}: the memory limit was not enforced:\n{hog_log}"
     );
     format!(
         "hog: {} reason {:?}\nsteady: {}\nexec in steady: {alive}exit {code}\npod: {}\n",
-        state(hog_status.state),
+        state_name(hog_status.state),
         hog_status.reason,
-        state(steady_status.state),
+        state_name(steady_status.state),
         cri::PodSandboxState::try_from(pod_status.state)
             .map(|s| s.as_str_name().to_string())
             .unwrap_or_default(),
@@ -669,8 +692,7 @@ fn oom_pod(c: &Cri, handler: &'static str) -> String {
 #[ignore = "issue 25: memory of a pod's containers is charged to the one sandbox; a per-container limit is not enforced inside it yet"]
 fn a_container_over_its_memory_limit_is_oom_killed_and_its_pod_survives() {
     let d = require!(containerd_cri());
-    let _one = ONE_POD.lock().unwrap_or_else(|p| p.into_inner());
-    let c = Cri::connect(d);
+    let (_one, c) = one_pod_at_a_time(d);
     let expected = "hog: CONTAINER_EXITED reason \"OOMKilled\"\nsteady: CONTAINER_RUNNING\n\
                     exec in steady: still here\nexit 0\npod: SANDBOX_READY\n";
     for handler in [HANDLER_RUNC, HANDLER_OURS] {

@@ -33,6 +33,59 @@ use super::region::{
 /// never sleeps).
 pub const SPIN: u32 = 2000;
 
+/// A stub thread's sleep on its control page's reply word: it says it
+/// sleeps (the Sentry then wakes it), reads the reply again after a full
+/// barrier, and unless `skip` (a jump to `label` on the flags of comparing
+/// that reply with r14d) says the reply it waits for came meanwhile, sleeps
+/// on the value it read; then it clears the flag and jumps to `again`.
+macro_rules! sleep_on_reply {
+    ($skip:literal, $label:literal, $again:literal) => {
+        concat!(
+            "mov dword ptr [r13 + {m_stub_waiting}], 1\n",
+            "mfence\n",
+            "mov edx, dword ptr [r12 + {c_reply}]\n",
+            "cmp edx, r14d\n",
+            $skip,
+            "\n",
+            "mov rdi, r12\n",
+            "mov esi, {futex_wait}\n",
+            "xor r10d, r10d\n",
+            "xor r8d, r8d\n",
+            "xor r9d, r9d\n",
+            "mov eax, {sys_futex}\n",
+            "syscall\n",
+            $label,
+            ":\n",
+            "mov dword ptr [r13 + {m_stub_waiting}], 0\n",
+            "jmp ",
+            $again,
+        )
+    };
+}
+
+/// The syscall thread's answer to request r14d (its result already in the
+/// message page): publish the number as the message's sequence (xchg: a
+/// full barrier before reading the flag), wake the Sentry if it sleeps on
+/// it, and go back to waiting (label 7). Served requests and a forked
+/// stub's first answer end the same way.
+macro_rules! publish_and_wait_for_next_request {
+    () => {
+        concat!(
+            "mov eax, r14d\n",
+            "xchg dword ptr [r13 + {m_seq}], eax\n",
+            "cmp dword ptr [r12 + {c_sentry_waiting}], 0\n",
+            "je 7b\n",
+            "lea rdi, [r13 + {m_seq}]\n",
+            "mov esi, {futex_wake}\n",
+            "mov edx, 1\n",
+            "xor r10d, r10d\n",
+            "mov eax, {sys_futex}\n",
+            "syscall\n",
+            "jmp 7b",
+        )
+    };
+}
+
 std::arch::global_asm!(
     ".pushsection .text.runsc_systrap,\"ax\",@progbits",
     ".balign 4096",
@@ -75,21 +128,7 @@ std::arch::global_asm!(
     "pause",
     "dec ecx",
     "jnz 3b",
-    "mov dword ptr [r13 + {m_stub_waiting}], 1",
-    "mfence",
-    "mov edx, dword ptr [r12 + {c_reply}]",
-    "cmp edx, r14d",
-    "je 4f",
-    "mov rdi, r12",
-    "mov esi, {futex_wait}",
-    "xor r10d, r10d",
-    "xor r8d, r8d",
-    "xor r9d, r9d",
-    "mov eax, {sys_futex}",
-    "syscall",
-    "4:",
-    "mov dword ptr [r13 + {m_stub_waiting}], 0",
-    "jmp 2b",
+    sleep_on_reply!("je 4f", "4", "2b"),
     "5:",
     "cmp qword ptr [r12 + {c_kind}], {kind_exit}",
     "je 6f",
@@ -119,21 +158,7 @@ std::arch::global_asm!(
     "mov eax, dword ptr [r12 + {c_reply}]",
     "cmp eax, r14d",
     "jne 10f",
-    "mov dword ptr [r13 + {m_stub_waiting}], 1",
-    "mfence",
-    "mov edx, dword ptr [r12 + {c_reply}]",
-    "cmp edx, r14d",
-    "jne 9f",
-    "mov rdi, r12",
-    "mov esi, {futex_wait}",
-    "xor r10d, r10d",
-    "xor r8d, r8d",
-    "xor r9d, r9d",
-    "mov eax, {sys_futex}",
-    "syscall",
-    "9:",
-    "mov dword ptr [r13 + {m_stub_waiting}], 0",
-    "jmp 7b",
+    sleep_on_reply!("jne 9f", "9", "7b"),
     "10:",
     "mov r14d, eax",
     "mov rax, qword ptr [r12 + {c_nr}]",
@@ -167,17 +192,7 @@ std::arch::global_asm!(
     "mov edx, 8",
     "mov eax, {sys_write}",
     "syscall",
-    "mov eax, r14d",
-    "xchg dword ptr [r13 + {m_seq}], eax",
-    "cmp dword ptr [r12 + {c_sentry_waiting}], 0",
-    "je 7b",
-    "lea rdi, [r13 + {m_seq}]",
-    "mov esi, {futex_wake}",
-    "mov edx, 1",
-    "xor r10d, r10d",
-    "mov eax, {sys_futex}",
-    "syscall",
-    "jmp 7b",
+    publish_and_wait_for_next_request!(),
     // ---- a batch: the calls of the read-only batch list in order, up to
     // the first failure; the result is 0 or that failure.
     "20:",
@@ -279,17 +294,7 @@ std::arch::global_asm!(
     "lea r13, [rbx + 4096]",
     "mov r14d, 1",
     "mov qword ptr [r13 + {m_ret}], rax",
-    "mov eax, r14d",
-    "xchg dword ptr [r13 + {m_seq}], eax",
-    "cmp dword ptr [r12 + {c_sentry_waiting}], 0",
-    "je 7b",
-    "lea rdi, [r13 + {m_seq}]",
-    "mov esi, {futex_wake}",
-    "mov edx, 1",
-    "xor r10d, r10d",
-    "mov eax, {sys_futex}",
-    "syscall",
-    "jmp 7b",
+    publish_and_wait_for_next_request!(),
     "39:",
     "mov edi, 1",
     "mov eax, {sys_exit}",

@@ -92,14 +92,28 @@ impl Perm {
         who.euid == self.uid || who.euid == self.cuid || who.capable(CAP_SYS_ADMIN)
     }
 
-    /// IPC_SET: new owner and permission bits (Linux's `ipc_update_perm`).
-    pub fn update(&mut self, uid: u32, gid: u32, mode: u32) -> Result<(), Errno> {
-        if uid == u32::MAX || gid == u32::MAX {
+    /// IPC_SET for every kind: only the owner, the creator or the
+    /// privileged may (EPERM, Linux's `ipcctl_obtain_check`), then the
+    /// kind's own condition `kind_allows` (msgctl's msg_qbytes limit: its
+    /// EPERM comes before a bad owner's EINVAL, as in Linux's
+    /// `msgctl_down`), then the new owner and permission bits of `new`
+    /// (Linux's `ipc_update_perm`). The caller stamps the object's ctime.
+    pub fn ipc_set(
+        &mut self,
+        who: &Who,
+        new: &libc::ipc_perm,
+        kind_allows: impl FnOnce() -> Result<(), Errno>,
+    ) -> Result<(), Errno> {
+        if !self.may_change(who) {
+            return Err(Errno::EPERM);
+        }
+        kind_allows()?;
+        if new.uid == u32::MAX || new.gid == u32::MAX {
             return Err(Errno::EINVAL);
         }
-        self.uid = uid;
-        self.gid = gid;
-        self.mode = (self.mode & !0o777) | (mode & 0o777);
+        self.uid = new.uid;
+        self.gid = new.gid;
+        self.mode = (self.mode & !0o777) | (u32::from(new.mode) & 0o777);
         Ok(())
     }
 }
@@ -382,5 +396,35 @@ mod tests {
         assert!(p.allows(&w, 0o040));
         assert!(p.may_change(&who(1000, 5)));
         assert!(!p.may_change(&who(5, 1000)));
+    }
+
+    #[test]
+    fn ipc_set_checks_the_caller_then_the_kind_then_the_owner() {
+        // SHM_DEST-like flags above the permission bits stay.
+        let mut p = perm(1, 0o1000 | 0o640);
+        let mut new: libc::ipc_perm = crate::usermem::zeroed();
+        (new.uid, new.gid, new.mode) = (7, 8, 0o7604);
+        let kind_refuses = || Err(Errno::EPERM);
+        assert_eq!(p.ipc_set(&who(5, 1000), &new, || Ok(())), Err(Errno::EPERM));
+        new.uid = u32::MAX;
+        assert_eq!(
+            p.ipc_set(&who(1000, 5), &new, kind_refuses),
+            Err(Errno::EPERM)
+        );
+        assert_eq!(
+            p.ipc_set(&who(1000, 5), &new, || Ok(())),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(
+            p,
+            perm(1, 0o1000 | 0o640),
+            "a refused IPC_SET changes nothing"
+        );
+        new.uid = 7;
+        assert_eq!(p.ipc_set(&who(1000, 5), &new, || Ok(())), Ok(()));
+        assert_eq!((p.uid, p.gid, p.mode, p.cuid), (7, 8, 0o1000 | 0o604, 1000));
+        // The creator still may; a stranger with CAP_SYS_ADMIN too.
+        assert_eq!(p.ipc_set(&who(1000, 5), &new, || Ok(())), Ok(()));
+        assert_eq!(p.ipc_set(&who(0, 0), &new, || Ok(())), Ok(()));
     }
 }

@@ -260,14 +260,12 @@ impl MessageQueues {
     pub fn set(&self, who: &Who, id: i32, ds: &libc::msqid_ds) -> Result<(), Errno> {
         let mut qs = self.lock();
         let q = qs.get_mut(id)?;
-        if !q.perm.may_change(who) {
-            return Err(Errno::EPERM);
-        }
-        if ds.msg_qbytes > MSGMNB as u64 && !who.capable(crate::caps::CAP_SYS_RESOURCE) {
-            return Err(Errno::EPERM);
-        }
-        q.perm
-            .update(ds.msg_perm.uid, ds.msg_perm.gid, ds.msg_perm.mode.into())?;
+        q.perm.ipc_set(who, &ds.msg_perm, || {
+            if ds.msg_qbytes > MSGMNB as u64 && !who.capable(crate::caps::CAP_SYS_RESOURCE) {
+                return Err(Errno::EPERM);
+            }
+            Ok(())
+        })?;
         q.qbytes = ds.msg_qbytes;
         q.ctime = now();
         q.waiters.notify_all();

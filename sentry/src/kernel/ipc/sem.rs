@@ -298,10 +298,7 @@ impl Semaphores {
     pub fn set(&self, who: &Who, id: i32, perm: &libc::ipc_perm) -> Result<(), Errno> {
         let mut st = self.lock();
         let s = st.sets.get_mut(id)?;
-        if !s.perm.may_change(who) {
-            return Err(Errno::EPERM);
-        }
-        s.perm.update(perm.uid, perm.gid, perm.mode.into())?;
+        s.perm.ipc_set(who, perm, || Ok(()))?;
         s.ctime = now();
         Ok(())
     }

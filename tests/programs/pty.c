@@ -183,6 +183,10 @@ int main(void)
 		sigaddset(&winch, SIGWINCH);
 		sigprocmask(SIG_BLOCK, &winch, &old);
 		signal(SIGWINCH, on_winch);
+		/* A parent started in the background without job control
+		 * ignores SIGINT, and the child would inherit that: ^C must
+		 * kill it whatever the caller ignored. */
+		signal(SIGINT, SIG_DFL);
 		if (setsid() < 0)
 			_exit(10);
 		if (ioctl(s, TIOCSCTTY, 0) < 0)

@@ -5,6 +5,7 @@
 //! or /dev. For `do` and for an OCI container (`run`).
 
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -133,6 +134,9 @@ fn assert_sentry(pid: u32) {
     assert_eq!(id_map(pid, "uid_map"), vec![vec![0, 65534, 1]]);
     assert_eq!(id_map(pid, "gid_map"), vec![vec![0, 65534, 1]]);
     assert_eq!(status_field(pid, "Uid"), "65534\t65534\t65534\t65534");
+    // Not the supplementary groups of whoever started it (the `do` test
+    // starts it with host groups 0 and 4).
+    assert_eq!(status_field(pid, "Groups"), "", "the Sentry's groups");
     let root: Vec<_> = std::fs::read_dir(format!("/proc/{pid}/root"))
         .expect("the Sentry's root")
         .flatten()
@@ -155,7 +159,19 @@ impl Drop for Reaped {
 fn do_processes_are_locked_down() {
     require!(sandbox());
     let tag = unique_name("do");
-    let child = tests::runsc_command()
+    let mut cmd = tests::runsc_command();
+    // SAFETY: setgroups only changes the forked child's credentials before
+    // it execs; it allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            let groups = [0, 4];
+            if libc::geteuid() == 0 && libc::setgroups(groups.len(), groups.as_ptr()) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd
         .args(["do", "sleep", "600"])
         .env(TAG, &tag)
         .stdin(Stdio::null())

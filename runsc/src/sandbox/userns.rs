@@ -111,6 +111,14 @@ pub fn map_user_namespace(sock: &UnixStream, pid: u32, map: IdMap, who: &str) ->
 pub fn enter_user_namespace(fd: RawFd) -> Result<()> {
     use std::io::{Read, Write};
     let mut s = inherited_stream(fd)?;
+    // The supplementary groups of whoever started the runtime would
+    // otherwise stay the process's host groups for good (setgroups is
+    // denied in the namespace). Without the privilege to drop them
+    // (rootless) they are the caller's own and stay.
+    match nix::unistd::setgroups(&[]) {
+        Ok(()) | Err(nix::errno::Errno::EPERM) => {}
+        Err(e) => return Err(e).context("setgroups"),
+    }
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).context("unshare(CLONE_NEWUSER)")?;
     s.write_all(b"m")?;
     let mut b = [0u8; 1];

@@ -118,14 +118,13 @@ fn send_connected(
         let peer = st.peer.as_ref().and_then(Weak::upgrade);
         (peer, st.sndbuf, st.sndtimeo)
     };
+    let peer = peer.ok_or(Errno::EPIPE)?;
     let total = msg.data.len();
     let record = s.kind == libc::SOCK_SEQPACKET;
     if record && total > sndbuf {
         return Err(Errno::EMSGSIZE);
     }
-    // Linux attaches descriptors before it finds the peer gone.
     let sender = rights_sender(s, t, msg)?;
-    let peer = peer.ok_or(Errno::EPIPE)?;
     let mut rights = std::mem::take(&mut msg.control.rights);
     let inflight = s.names.inflight();
     let mut sent = 0;
@@ -212,22 +211,19 @@ fn send_datagram(
             st.name.to_sockaddr(),
         )
     };
-    // Linux's order: no destination, the size, the descriptors, then
-    // the lookup.
-    let name = match &msg.to {
-        Some(addr) => Some(UnixName::parse(addr)?),
-        None if default.is_none() => return Err(Errno::ENOTCONN),
-        None => None,
-    };
+    // Linux's order: the address, the size, the descriptors, then the
+    // destination.
+    let name = msg.to.as_deref().map(UnixName::parse).transpose()?;
     let total = msg.data.len();
     if total > sndbuf {
         return Err(Errno::EMSGSIZE);
     }
     let sender = rights_sender(s, t, msg)?;
-    let target = match (&name, default) {
-        (Some(name), _) => s.find(t, name)?,
-        (None, default) => default
-            .and_then(|w| w.upgrade())
+    let target = match &name {
+        Some(name) => s.find(t, name)?,
+        None => default
+            .ok_or(Errno::ENOTCONN)?
+            .upgrade()
             .ok_or(Errno::ECONNREFUSED)?,
     };
     let mut data = vec![0u8; total];

@@ -133,7 +133,8 @@ impl InFlight {
     }
 
     /// Descriptors `uid`'s sends have in flight now.
-    pub fn user_count(&self, uid: u32) -> usize {
+    #[cfg(test)]
+    pub(super) fn user_count(&self, uid: u32) -> usize {
         self.lock().graph.users.get(&uid).copied().unwrap_or(0)
     }
 

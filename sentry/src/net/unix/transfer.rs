@@ -380,6 +380,7 @@ fn take_stream(
             } else {
                 let charged_to = m.charged_to;
                 let rights = st.recv.take_rights(i);
+                debug_assert!(gc.is_some(), "descriptors taken without the lock");
                 if let Some(gc) = gc.as_deref_mut() {
                     gc.uncharge(charged_to, &rights);
                 }

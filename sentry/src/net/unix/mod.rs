@@ -14,8 +14,8 @@
 //! connected ([`host`]).
 //!
 //! Descriptors sent in SCM_RIGHTS messages are counted while in flight
-//! ([`inflight`]: ETOOMANYREFS past a user's RLIMIT_NOFILE), and sockets
-//! that only messages in flight keep alive are collected ([`gc`], Linux's
+//! (`inflight.rs`: ETOOMANYREFS past a user's RLIMIT_NOFILE), and sockets
+//! that only messages in flight keep alive are collected (`gc.rs`, Linux's
 //! unix_gc).
 //!
 //! Limits: there is no SO_PEERSEC/SCM_SECURITY and no MSG_OOB.

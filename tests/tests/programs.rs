@@ -711,3 +711,18 @@ fn setarch_personas_reach_the_program_as_on_linux() {
     require!(sandbox());
     assert_same(&native, &cmd.run_sandboxed());
 }
+
+/// AF_UNIX sockets only SCM_RIGHTS messages in flight keep alive: a socket
+/// queued in itself (stream, seqpacket, datagram, one sent to its own
+/// name), two queued in each other, a listener in its own unaccepted
+/// connection, closed, are collected and release what they carry (a
+/// pipe's reader reads end of file, an open peer too); one a live
+/// socket's queue or a peeked copy holds stays; 10,000 cycles under
+/// RLIMIT_NOFILE 64 never hit the limit. The limit itself: ETOOMANYREFS
+/// once a user's descriptors in flight exceed its RLIMIT_NOFILE, per
+/// user, on every type, after the checks Linux makes first; a receive and
+/// a closed queue give them back, a peek does not; root is exempt.
+#[test]
+fn unix_sockets_in_flight_are_collected_and_limited_as_on_linux() {
+    native_then_sandboxed("unix_gc", &[], SHORT);
+}

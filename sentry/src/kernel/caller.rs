@@ -89,6 +89,10 @@ impl Caller for Task {
         self.rlimit_cur(libc::RLIMIT_FSIZE)
     }
 
+    fn open_files_limit(&self) -> u64 {
+        self.rlimit_cur(libc::RLIMIT_NOFILE)
+    }
+
     fn unprivileged_port_start(&self) -> u16 {
         self.kernel
             .config

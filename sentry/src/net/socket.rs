@@ -103,6 +103,11 @@ pub trait Socket: Send + Sync {
     fn owner(&self) -> i32 {
         0
     }
+    /// The family's own type, for a family that must recognise its own
+    /// sockets among files (AF_UNIX's collector of sockets in flight).
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 /// A socket in the descriptor table.

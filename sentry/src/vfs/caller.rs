@@ -50,6 +50,12 @@ pub trait Caller {
     fn file_size_limit(&self) -> u64 {
         libc::RLIM_INFINITY
     }
+    /// RLIMIT_NOFILE's soft limit (RLIM_INFINITY for none): the most
+    /// descriptors the caller's user may have in flight in AF_UNIX
+    /// messages, as Linux's `too_many_unix_fds` reads it.
+    fn open_files_limit(&self) -> u64 {
+        libc::RLIM_INFINITY
+    }
     /// The lowest port a bind needs no CAP_NET_BIND_SERVICE for
     /// (`net.ipv4.ip_unprivileged_port_start`).
     fn unprivileged_port_start(&self) -> u16 {

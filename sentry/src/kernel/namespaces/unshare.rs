@@ -110,7 +110,7 @@ impl Task {
             owner,
             Net {
                 stack,
-                unix_names: crate::net::unix::Names::new(self.kernel.host_poller.clone()),
+                unix_names: self.ns.net.unix_names.sibling(),
                 netlink_ports: crate::net::netlink::Ports::new(),
                 host: false,
             },

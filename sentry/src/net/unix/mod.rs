@@ -13,19 +13,27 @@
 //! Gofer serves) becomes a front for the host descriptor the Gofer
 //! connected ([`host`]).
 //!
-//! Limits: sockets passed in SCM_RIGHTS messages that hold themselves in
-//! flight are not collected (Linux's unix_gc); there is no
-//! SO_PEERSEC/SCM_SECURITY and no MSG_OOB.
+//! Descriptors sent in SCM_RIGHTS messages are counted while in flight
+//! (`inflight.rs`: ETOOMANYREFS past a user's RLIMIT_NOFILE), and sockets
+//! that only messages in flight keep alive are collected (`gc.rs`, Linux's
+//! unix_gc).
+//!
+//! Limits: there is no SO_PEERSEC/SCM_SECURITY and no MSG_OOB.
 
+mod gc;
 mod host;
+mod inflight;
 mod names;
 mod queue;
+#[cfg(test)]
+mod tests;
 mod transfer;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
+pub use inflight::InFlight;
 use names::Found;
 pub use names::Names;
 use queue::Queue;
@@ -641,6 +649,10 @@ impl Socket for UnixSocket {
     fn ino(&self) -> u64 {
         self.ino
     }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 impl Drop for UnixSocket {
@@ -667,7 +679,21 @@ impl Drop for UnixSocket {
                 p.queue.notify_all();
             }
         }
-        // Files in flight close with the socket.
-        drop(pending);
+        // Files in flight close with the socket, uncounted first.
+        if pending.with_rights > 0 {
+            let inflight = self.names.inflight();
+            let mut files = Vec::new();
+            {
+                let mut g = inflight.lock();
+                for m in pending.msgs {
+                    if !m.rights.is_empty() {
+                        g.uncharge(m.charged_to, &m.rights);
+                        files.extend(m.rights);
+                    }
+                }
+            }
+            inflight::release(files);
+        }
+        self.names.inflight().socket_released();
     }
 }

@@ -14,6 +14,7 @@ use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
+use super::inflight::InFlight;
 use super::UnixSocket;
 use crate::errno::Errno;
 use crate::hostpoll::HostPoller;
@@ -34,6 +35,9 @@ pub struct Names {
     next_auto: AtomicU32,
     /// Every socket, for /proc/net/unix.
     all: Mutex<Vec<Weak<UnixSocket>>>,
+    /// The kernel's descriptors in flight, shared by the tables of all
+    /// its network namespaces.
+    inflight: Arc<InFlight>,
 }
 
 fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -66,14 +70,31 @@ pub(super) enum Found {
 }
 
 impl Names {
+    /// The table of a kernel's first network namespace.
     pub fn new(poller: Arc<HostPoller>) -> Arc<Names> {
+        Names::with(poller, InFlight::new())
+    }
+
+    fn with(poller: Arc<HostPoller>, inflight: Arc<InFlight>) -> Arc<Names> {
         Arc::new(Names {
             poller,
             abstract_names: Mutex::default(),
             paths: Mutex::default(),
             next_auto: AtomicU32::new(0),
             all: Mutex::default(),
+            inflight,
         })
+    }
+
+    /// An empty table for another network namespace of the same kernel:
+    /// no names, the same host poller and descriptors in flight.
+    pub fn sibling(&self) -> Arc<Names> {
+        Names::with(self.poller.clone(), self.inflight.clone())
+    }
+
+    /// The kernel's descriptors in flight.
+    pub fn inflight(&self) -> &Arc<InFlight> {
+        &self.inflight
     }
 
     pub(super) fn register(&self, sock: &Arc<UnixSocket>) {

@@ -12,6 +12,8 @@ pub struct Message {
     /// Bytes of `data` a stream reader has taken already.
     pub taken: usize,
     pub rights: Vec<Arc<File>>,
+    /// The real uid whose in-flight count `rights` add to.
+    pub charged_to: u32,
     pub creds: libc::ucred,
     /// The sender's name (datagrams), as getsockname would give it.
     pub from: Vec<u8>,
@@ -28,11 +30,15 @@ pub struct Queue {
     pub msgs: VecDeque<Message>,
     /// Unread bytes in all.
     pub bytes: usize,
+    /// Messages that carry descriptors: a receive from a queue holding
+    /// any takes the in-flight lock.
+    pub with_rights: usize,
 }
 
 impl Queue {
     pub fn push(&mut self, m: Message) {
         self.bytes += m.data.len() - m.taken;
+        self.with_rights += usize::from(!m.rights.is_empty());
         self.msgs.push_back(m);
     }
 
@@ -43,7 +49,19 @@ impl Queue {
     pub fn pop(&mut self) -> Option<Message> {
         let m = self.msgs.pop_front()?;
         self.bytes -= m.data.len() - m.taken;
+        self.with_rights -= usize::from(!m.rights.is_empty());
         Some(m)
+    }
+
+    /// Takes the descriptors of message `i`, which stays queued (a
+    /// stream reader took part of its bytes).
+    pub fn take_rights(&mut self, i: usize) -> Vec<Arc<File>> {
+        let Some(m) = self.msgs.get_mut(i) else {
+            return Vec::new();
+        };
+        let rights = std::mem::take(&mut m.rights);
+        self.with_rights -= usize::from(!rights.is_empty());
+        rights
     }
 
     /// Marks `n` bytes of the front message read (a stream reader).

@@ -3,10 +3,14 @@
 //! datagram is read whole or cut (MSG_TRUNC).
 //!
 //! No two sockets' locks are ever held at once: a sender reads its own
-//! state, lets go, then locks the receiver.
+//! state, lets go, then locks the receiver. A send with descriptors, and
+//! a receive from a queue holding some, first take the in-flight lock
+//! (`inflight.rs`), so that queueing or taking the descriptors and
+//! counting them is one step to the collector.
 
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 
+use super::inflight::{Locked, Sender};
 use super::queue::Message;
 use super::{message_cred, UnixSocket, MAX_DGRAM_QUEUE};
 use crate::caps::{CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN};
@@ -35,6 +39,40 @@ fn credentials(t: &dyn Caller, msg: &SendMsg<'_>) -> Result<libc::ucred, Errno> 
         return Err(Errno::EPERM);
     }
     Ok(c)
+}
+
+/// The sender of a message with descriptors, allowed to queue them
+/// (ETOOMANYREFS when its user has too many in flight); None for a
+/// message without.
+fn rights_sender(
+    s: &UnixSocket,
+    t: &dyn Caller,
+    msg: &SendMsg<'_>,
+) -> Result<Option<Sender>, Errno> {
+    if msg.control.rights.is_empty() {
+        return Ok(None);
+    }
+    let inflight = s.names.inflight();
+    inflight.before_send();
+    let who = Sender::of(t);
+    inflight.check(&who)?;
+    Ok(Some(who))
+}
+
+/// Counts `rights`, about to be queued, for `who`; the uid the message
+/// records.
+fn charge(
+    gc: Option<&mut Locked<'_>>,
+    who: Option<&Sender>,
+    rights: &[Arc<crate::vfs::File>],
+) -> u32 {
+    match (gc, who) {
+        (Some(gc), Some(who)) if !rights.is_empty() => {
+            gc.charge(who, rights);
+            who.uid
+        }
+        _ => 0,
+    }
 }
 
 pub(super) fn send(
@@ -86,10 +124,13 @@ fn send_connected(
     if record && total > sndbuf {
         return Err(Errno::EMSGSIZE);
     }
+    let sender = rights_sender(s, t, msg)?;
     let mut rights = std::mem::take(&mut msg.control.rights);
+    let inflight = s.names.inflight();
     let mut sent = 0;
     loop {
         {
+            let mut gc = (!rights.is_empty()).then(|| inflight.lock());
             let mut ps = peer.lock();
             if ps.shut_rd || ps.peer_closed {
                 return progress(sent, Errno::EPIPE);
@@ -112,14 +153,17 @@ fn send_connected(
                     Err(e) => return progress(sent, e),
                 };
                 data.truncate(got);
+                let charged_to = charge(gc.as_mut(), sender.as_ref(), &rights);
                 ps.recv.push(Message {
                     data,
                     taken: 0,
                     rights: std::mem::take(&mut rights),
+                    charged_to,
                     creds,
                     from: Vec::new(),
                 });
                 drop(ps);
+                drop(gc);
                 s.notify_with(Some(&peer));
                 sent += got;
                 if sent >= total || got < n || record {
@@ -167,20 +211,21 @@ fn send_datagram(
             st.name.to_sockaddr(),
         )
     };
-    let target = match &msg.to {
-        Some(addr) => {
-            let name = UnixName::parse(addr)?;
-            s.find(t, &name)?
-        }
+    // Linux's order: the address, the size, the descriptors, then the
+    // destination.
+    let name = msg.to.as_deref().map(UnixName::parse).transpose()?;
+    let total = msg.data.len();
+    if total > sndbuf {
+        return Err(Errno::EMSGSIZE);
+    }
+    let sender = rights_sender(s, t, msg)?;
+    let target = match &name {
+        Some(name) => s.find(t, name)?,
         None => default
             .ok_or(Errno::ENOTCONN)?
             .upgrade()
             .ok_or(Errno::ECONNREFUSED)?,
     };
-    let total = msg.data.len();
-    if total > sndbuf {
-        return Err(Errno::EMSGSIZE);
-    }
     let mut data = vec![0u8; total];
     let got = msg.data.copy_in(&mut data)?;
     data.truncate(got);
@@ -188,12 +233,16 @@ fn send_datagram(
         data,
         taken: 0,
         rights: std::mem::take(&mut msg.control.rights),
+        charged_to: 0,
         creds,
         from,
     });
+    let inflight = s.names.inflight();
     let me: Weak<UnixSocket> = s.me.clone();
     loop {
         {
+            let carries = m.as_ref().is_some_and(|m| !m.rights.is_empty());
+            let mut gc = carries.then(|| inflight.lock());
             let mut ts = target.lock();
             // A socket connected elsewhere takes datagrams only from its
             // peer.
@@ -204,8 +253,11 @@ fn send_datagram(
                 return Err(Errno::EPIPE);
             }
             if ts.recv.msgs.len() < MAX_DGRAM_QUEUE {
-                ts.recv.push(m.take().expect("sent once"));
+                let mut m = m.take().expect("sent once");
+                m.charged_to = charge(gc.as_mut(), sender.as_ref(), &m.rights);
+                ts.recv.push(m);
                 drop(ts);
+                drop(gc);
                 s.notify_with(Some(&target));
                 return Ok(got);
             }
@@ -229,24 +281,37 @@ pub(super) fn recv(
     let nonblock = nonblock || msg.flags & libc::MSG_DONTWAIT != 0;
     let waitall = msg.flags & libc::MSG_WAITALL != 0 && s.is_stream();
     let timeout = s.lock().rcvtimeo;
+    let inflight = s.names.inflight();
+    let mut carries = false;
     loop {
         let mut peer = None;
         {
+            let mut gc = carries.then(|| inflight.lock());
             let mut st = s.lock();
             if st.listener.is_some() || (s.connection_based() && !st.connected) {
                 return Err(Errno::EINVAL);
             }
             if !st.recv.is_empty() {
+                if gc.is_none() && st.recv.with_rights > 0 {
+                    // Again, in the lock order.
+                    carries = true;
+                    continue;
+                }
                 let r = if s.is_stream() {
-                    take_stream(&mut st, msg)
+                    take_stream(&mut st, msg, gc.as_mut())
                 } else {
-                    take_record(s, &mut st, msg)
+                    take_record(s, &mut st, msg, gc.as_mut())
                 };
                 peer = st.peer.as_ref().and_then(Weak::upgrade);
                 drop(st);
+                drop(gc);
                 s.notify_with(peer.as_deref());
                 let n = r?;
-                if !waitall || msg.data.is_empty() || msg.flags & libc::MSG_PEEK != 0 {
+                // Descriptors end even a MSG_WAITALL read, as on Linux
+                // (a second batch would have nowhere to go).
+                let took_rights = !msg.control.rights.is_empty();
+                if !waitall || msg.data.is_empty() || msg.flags & libc::MSG_PEEK != 0 || took_rights
+                {
                     // A stream's MSG_WAITALL counts every step's bytes.
                     return Ok(if waitall { msg.data.done() } else { n });
                 }
@@ -276,7 +341,14 @@ pub(super) fn recv(
 /// full. It stops before a message with descriptors once it has read
 /// something, and after one it read (Linux's unix_stream_read_generic),
 /// and, for a reader with SO_PASSCRED, where the sender changes.
-fn take_stream(st: &mut super::State, msg: &mut RecvMsg<'_>) -> Result<usize, Errno> {
+///
+/// Descriptors taken off the queue are uncounted in `gc`, held whenever
+/// the queue holds any.
+fn take_stream(
+    st: &mut super::State,
+    msg: &mut RecvMsg<'_>,
+    mut gc: Option<&mut Locked<'_>>,
+) -> Result<usize, Errno> {
     let peek = msg.flags & libc::MSG_PEEK != 0;
     let start = msg.data.done();
     let mut first_creds = None;
@@ -306,7 +378,13 @@ fn take_stream(st: &mut super::State, msg: &mut RecvMsg<'_>) -> Result<usize, Er
             msg.control.rights = if peek {
                 m.rights.clone()
             } else {
-                std::mem::take(&mut st.recv.msgs[i].rights)
+                let charged_to = m.charged_to;
+                let rights = st.recv.take_rights(i);
+                debug_assert!(gc.is_some(), "descriptors taken without the lock");
+                if let Some(gc) = gc.as_deref_mut() {
+                    gc.uncharge(charged_to, &rights);
+                }
+                rights
             };
         }
         if peek {
@@ -333,6 +411,7 @@ fn take_record(
     s: &UnixSocket,
     st: &mut super::State,
     msg: &mut RecvMsg<'_>,
+    gc: Option<&mut Locked<'_>>,
 ) -> Result<usize, Errno> {
     let peek = msg.flags & libc::MSG_PEEK != 0;
     let m = st.recv.msgs.front().expect("a message");
@@ -350,6 +429,9 @@ fn take_record(
     if peek {
         msg.control.rights = m.rights.clone();
     } else if let Some(m) = st.recv.pop() {
+        if let (Some(gc), false) = (gc, m.rights.is_empty()) {
+            gc.uncharge(m.charged_to, &m.rights);
+        }
         msg.control.rights = m.rights;
     }
     if msg.flags & libc::MSG_TRUNC != 0 {

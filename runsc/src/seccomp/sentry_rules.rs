@@ -39,6 +39,10 @@ pub const ANON_PRIVATE: Cond = masked(
 /// std's `try_clone` and non-blocking switches; both processes.
 pub const FCNTL_FORMS: &[super::rules::Rule] = &[
     form("reading status flags", &[eq(1, k!(libc::F_GETFL))]),
+    form(
+        "std's debug-build check that a descriptor taken by from_raw_fd is open",
+        &[eq(1, k!(libc::F_GETFD))],
+    ),
     form("O_NONBLOCK on a descriptor", &[eq(1, k!(libc::F_SETFL))]),
     form(
         "std's try_clone (a second handle on a socket)",

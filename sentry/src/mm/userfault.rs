@@ -26,6 +26,10 @@ use crate::waiter::{thread_sleeper, WaitQueue};
 /// `UFFD_PAGEFAULT_FLAG_WRITE` (`<linux/userfaultfd.h>`; not in libc).
 pub const PAGEFAULT_FLAG_WRITE: u64 = 1;
 
+/// How a faulting thread sleeps: on these queues until the condition
+/// holds, or an error when it is interrupted (`Task::block`).
+pub type Block<'a> = dyn FnMut(&[&WaitQueue], &mut dyn FnMut() -> bool) -> Result<(), Errno> + 'a;
+
 /// One faulting thread's wait (Linux's `userfaultfd_wait_queue`).
 struct Wait {
     id: u64,
@@ -102,7 +106,7 @@ impl Userfault {
         addr: u64,
         flags: u64,
         tid: i32,
-        block: &mut dyn FnMut(&[&WaitQueue], &mut dyn FnMut() -> bool) -> Result<(), Errno>,
+        block: &mut Block<'_>,
     ) -> Result<(), Errno> {
         let exact = self.exact.load(std::sync::atomic::Ordering::Relaxed);
         let id = {

@@ -14,7 +14,9 @@ pub fn register(t: &mut Table) {
             "missing-page faults of private anonymous memory (UFFDIO_REGISTER_MODE_MISSING), \
              with UFFD_FEATURE_THREAD_ID, EXACT_ADDRESS and SIGBUS; no EVENT_* features, \
              write-protect, minor faults, UFFDIO_MOVE/CONTINUE/POISON, shmem or hugetlbfs; \
-             the WRITE flag is reported for the Sentry's own accesses only",
+             the WRITE flag is reported for the Sentry's own accesses only; mremap of a \
+             registered range drops its registration; poll gives no EPOLLERR for a \
+             descriptor without O_NONBLOCK",
         ),
         sys_userfaultfd,
     );

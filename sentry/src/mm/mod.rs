@@ -9,7 +9,9 @@
 //! memory file (tmpfs) maps those very pages, one VMA per chunk of the file,
 //! so it is coherent with read/write and with other mappings. `fork` shares
 //! the populated pages of private mappings copy-on-write (`cow.rs`) and
-//! shares the ranges of shared ones.
+//! shares the ranges of shared ones. A range registered to a userfaultfd
+//! keeps its missing pages without host access, and their faults wait for
+//! the handler (`userfault.rs`).
 
 mod attachment;
 mod cow;

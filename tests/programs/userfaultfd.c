@@ -160,6 +160,14 @@ static unsigned long long cap_bit(int c)
 
 static void who_may_create(void)
 {
+	char sysctl[16] = "";
+	FILE *f = fopen("/proc/sys/vm/unprivileged_userfaultfd", "r");
+	if (f) {
+		if (!fgets(sysctl, sizeof(sysctl), f))
+			sysctl[0] = 0;
+		fclose(f);
+	}
+	printf("vm.unprivileged_userfaultfd: %s", sysctl[0] ? sysctl : "none\n");
 	int fd = uffd_new(O_CLOEXEC | O_NONBLOCK);
 	printf("root: userfaultfd(O_CLOEXEC|O_NONBLOCK) %s\n", fd >= 0 ? "ok" : err(-1));
 	close(fd);

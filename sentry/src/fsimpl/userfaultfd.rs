@@ -25,6 +25,11 @@ pub const UFFD_API: u64 = 0xAA;
 /// userfaultfd(2)'s flag: faults of the Sentry itself are not handled.
 pub const UFFD_USER_MODE_ONLY: i32 = 1;
 
+/// vm.unprivileged_userfaultfd (/proc/sys/vm): Linux's default, 0.
+/// Without CAP_SYS_PTRACE a process may then handle only faults of its
+/// own code (UFFD_USER_MODE_ONLY), not the kernel's.
+pub const UNPRIVILEGED_USERFAULTFD: bool = false;
+
 const UFFD_EVENT_PAGEFAULT: u8 = 0x12;
 
 const UFFDIO_REGISTER_MODE_MISSING: u64 = 1 << 0;

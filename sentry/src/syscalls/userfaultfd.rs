@@ -3,7 +3,9 @@
 use super::{Support, SyscallArgs, Table};
 use crate::caps::CAP_SYS_PTRACE;
 use crate::errno::{Errno, SysResult};
-use crate::fsimpl::userfaultfd::{check_flags, new_file, UFFD_USER_MODE_ONLY};
+use crate::fsimpl::userfaultfd::{
+    check_flags, new_file, UFFD_USER_MODE_ONLY, UNPRIVILEGED_USERFAULTFD,
+};
 use crate::kernel::task::Task;
 
 pub fn register(t: &mut Table) {
@@ -21,11 +23,6 @@ pub fn register(t: &mut Table) {
         sys_userfaultfd,
     );
 }
-
-/// vm.unprivileged_userfaultfd: Linux's default, 0. Without
-/// CAP_SYS_PTRACE a process may then handle only faults of its own code
-/// (UFFD_USER_MODE_ONLY), not the kernel's.
-const UNPRIVILEGED_USERFAULTFD: bool = false;
 
 fn sys_userfaultfd(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let flags = a.int(0);

@@ -108,3 +108,36 @@ impl std::fmt::Debug for WaitQueue {
         f.write_str("WaitQueue")
     }
 }
+
+/// How the Sentry thread that runs a task sleeps where the task is not at
+/// hand: an access of the MM to an application page that a userfaultfd
+/// must fill first (`mm::userfault`, a read(2) into such a buffer) waits
+/// for it as any blocking call does, and a signal or a kill ends the wait.
+/// The kernel sets one for each task thread ([`set_thread_sleeper`]).
+pub trait ThreadSleeper {
+    /// The task's thread id, as its own PID namespace numbers it.
+    fn tid(&self) -> i32;
+    /// Sleeps until `cond` holds (Ok) or the task is interrupted
+    /// (`ERESTARTSYS`), notified by `queues`.
+    fn block(
+        &self,
+        queues: &[&WaitQueue],
+        cond: &mut dyn FnMut() -> bool,
+    ) -> Result<(), crate::errno::Errno>;
+}
+
+thread_local! {
+    static SLEEPER: std::cell::RefCell<Option<Arc<dyn ThreadSleeper>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Makes `s` this thread's [`ThreadSleeper`] (None: the thread runs no
+/// task, and an access that would have to wait fails instead).
+pub fn set_thread_sleeper(s: Option<Arc<dyn ThreadSleeper>>) {
+    SLEEPER.with(|x| *x.borrow_mut() = s);
+}
+
+/// This thread's [`ThreadSleeper`], if it runs a task.
+pub fn thread_sleeper() -> Option<Arc<dyn ThreadSleeper>> {
+    SLEEPER.with(|x| x.borrow().clone())
+}

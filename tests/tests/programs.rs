@@ -263,6 +263,19 @@ fn private_file_mappings_are_read_on_first_touch_as_on_linux() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// userfaultfd(2) in MISSING mode against Linux: who may create one, the
+/// UFFDIO_API handshake, UFFDIO_REGISTER's errors (EINVAL, EBUSY), a
+/// handler thread serving faults of an anonymous region by UFFDIO_COPY and
+/// by UFFDIO_ZEROPAGE (message address, flags, thread id), EEXIST, ENOENT
+/// and a short COPY, DONTWAKE then UFFDIO_WAKE, read(2) into a registered
+/// buffer waiting for the page (EFAULT with UFFD_USER_MODE_ONLY), poll and
+/// EAGAIN, MADV_DONTNEED, UFFD_FEATURE_SIGBUS, fork, unregister and close,
+/// and /dev/userfaultfd.
+#[test]
+fn userfaultfd_serves_missing_pages_as_on_linux() {
+    native_then_sandboxed("userfaultfd", &[], SHORT);
+}
+
 /// Corners issue 22 names: O_TRUNC on a directory, a directory renamed
 /// into itself or onto its ancestor (EINVAL and ENOTEMPTY before any other
 /// check), anonymous MAP_SHARED_VALIDATE, lseek(SEEK_END) on a seq_file

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::errno::Errno;
 use crate::vfs::ops::Ctx;
-use crate::vfs::FileOps;
+use crate::vfs::{Caller, File, FileOps};
 
 const MEM_MAJOR: u32 = 1;
 const NULL_MINOR: u32 = 3;
@@ -23,17 +23,24 @@ const TTY_MINOR: u32 = 0;
 const CONSOLE_MINOR: u32 = 1;
 const PTMX_MINOR: u32 = 2;
 
-/// The character devices /dev holds, by name and number
+const MISC_MAJOR: u32 = 10;
+/// A dynamic misc minor on Linux; this is the one it usually gets.
+const USERFAULTFD_MINOR: u32 = 257;
+
+/// The character devices /dev holds, by name, number and permissions
 /// (`tmpfs::devtmpfs` makes the nodes).
-pub(crate) const DEVICES: [(&[u8], u32, u32); 8] = [
-    (b"null", MEM_MAJOR, NULL_MINOR),
-    (b"zero", MEM_MAJOR, ZERO_MINOR),
-    (b"full", MEM_MAJOR, FULL_MINOR),
-    (b"random", MEM_MAJOR, RANDOM_MINOR),
-    (b"urandom", MEM_MAJOR, URANDOM_MINOR),
-    (b"tty", TTYAUX_MAJOR, TTY_MINOR),
-    (b"console", TTYAUX_MAJOR, CONSOLE_MINOR),
-    (b"ptmx", TTYAUX_MAJOR, PTMX_MINOR),
+pub(crate) const DEVICES: [(&[u8], u32, u32, u32); 9] = [
+    (b"null", MEM_MAJOR, NULL_MINOR, 0o666),
+    (b"zero", MEM_MAJOR, ZERO_MINOR, 0o666),
+    (b"full", MEM_MAJOR, FULL_MINOR, 0o666),
+    (b"random", MEM_MAJOR, RANDOM_MINOR, 0o666),
+    (b"urandom", MEM_MAJOR, URANDOM_MINOR, 0o666),
+    (b"tty", TTYAUX_MAJOR, TTY_MINOR, 0o666),
+    (b"console", TTYAUX_MAJOR, CONSOLE_MINOR, 0o666),
+    (b"ptmx", TTYAUX_MAJOR, PTMX_MINOR, 0o666),
+    // Root's alone, as udev makes it: whoever may open it may make
+    // userfaultfds that handle the Sentry's own faults too.
+    (b"userfaultfd", MISC_MAJOR, USERFAULTFD_MINOR, 0o600),
 ];
 
 /// Opens the character device `rdev` for no task in particular, in no
@@ -65,6 +72,7 @@ pub fn open_device_by(
         // gives the container a pty); until one is, there is none, as in a
         // container started without a terminal.
         (TTYAUX_MAJOR, CONSOLE_MINOR) => Err(Errno::ENXIO),
+        (MISC_MAJOR, USERFAULTFD_MINOR) => Ok(Arc::new(DevUserfaultfd)),
         (super::devpts::PTS_MAJOR, _) => Err(Errno::ENXIO),
         _ => Err(Errno::ENXIO),
     }
@@ -144,4 +152,22 @@ pub fn fill_random(buf: &mut [u8]) -> Result<(), Errno> {
         done += n as usize;
     }
     Ok(())
+}
+
+/// /dev/userfaultfd: its one ioctl, USERFAULTFD_IOC_NEW, makes a
+/// userfaultfd over the caller's address space with userfaultfd(2)'s flags
+/// (and no CAP_SYS_PTRACE rule: opening the node was the permission).
+struct DevUserfaultfd;
+
+impl FileOps for DevUserfaultfd {
+    fn ioctl(&self, t: &dyn Caller, _f: &File, cmd: u32, arg: u64) -> Result<u64, Errno> {
+        if cmd != super::userfaultfd::USERFAULTFD_IOC_NEW {
+            return Err(Errno::EINVAL);
+        }
+        let flags = arg as i32;
+        super::userfaultfd::check_flags(flags)?;
+        let mm = super::userfaultfd::caller_mm(t)?;
+        let f = super::userfaultfd::new_file(&mm, flags);
+        Ok(t.fds().install(f, flags & libc::O_CLOEXEC != 0)? as u64)
+    }
 }

@@ -34,6 +34,7 @@ pub mod signalfd;
 pub mod sys;
 pub mod timerfd;
 pub mod tmpfs;
+pub mod userfaultfd;
 
 use crate::errno::Errno;
 pub(crate) use crate::vfs::anon::{anon_ino, anon_stat};

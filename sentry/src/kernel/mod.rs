@@ -46,6 +46,7 @@ pub mod seccomp;
 pub mod signal;
 pub mod signal_frame;
 pub mod signal_send;
+pub mod sleeper;
 pub mod syscall_table;
 pub mod task;
 pub mod task_run;

@@ -255,13 +255,7 @@ impl Task {
     /// Whether a signal is pending that is not blocked (so a blocking call
     /// must return), or the task must die.
     pub fn interrupted(&self) -> bool {
-        if self.handle.killed.load(Ordering::SeqCst) || self.handle.ptrace.trap_wanted() {
-            return true;
-        }
-        // Lock order everywhere: thread group, then task signals, then actions.
-        let group = self.tg.inner.lock().unwrap().pending.set;
-        let s = self.handle.sig.lock().unwrap();
-        (s.pending.set | group) & !s.mask != 0
+        crate::kernel::sleeper::interrupted(&self.handle, &self.tg)
     }
 
     /// Sleeps until `cond` holds, a signal arrives (ERESTARTSYS) or the
@@ -292,30 +286,7 @@ impl Task {
         deadline: Option<Instant>,
         cond: &mut dyn FnMut() -> bool,
     ) -> Result<(), Errno> {
-        let w = &self.handle.waiter;
-        let r = loop {
-            if cond() {
-                break Ok(());
-            }
-            if self.interrupted() {
-                break Err(Errno::ERESTARTSYS);
-            }
-            // For /proc: state S and a voluntary context switch.
-            self.handle.sleeping.store(true, Ordering::Relaxed);
-            self.handle.nvcsw.fetch_add(1, Ordering::Relaxed);
-            self.handle.activity.sleeping();
-            let woken = w.wait(deadline);
-            self.handle.sleeping.store(false, Ordering::Relaxed);
-            if !woken {
-                break if cond() {
-                    Ok(())
-                } else {
-                    Err(Errno::ETIMEDOUT)
-                };
-            }
-        };
-        self.handle.activity.awake();
-        r
+        crate::kernel::sleeper::sleep_until(&self.handle, &self.tg, deadline, cond)
     }
 
     /// [`Task::block`], naming what it waits on for the task dump.

@@ -3,6 +3,7 @@
 //! stop with the group; and starting a task on its own Sentry thread.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Instant;
 
 use platform::{Event, PendingContext, XSave};
@@ -13,6 +14,7 @@ use crate::kernel::guest_answers;
 use crate::kernel::posix_timers;
 use crate::kernel::signal::{default_action, DefaultAction, SigAction, SigInfo};
 use crate::kernel::signal_send::notify_parent_stop;
+use crate::kernel::sleeper::TaskSleeper;
 use crate::kernel::syscall_table::dispatch;
 use crate::kernel::task::{SyscallArgs, Task};
 use crate::kernel::thread_group::signal_status;
@@ -23,6 +25,13 @@ impl Task {
     /// after its context is attached.
     pub fn run(mut self) {
         *self.handle.interrupter.lock().unwrap() = self.ctx.as_ref().map(|c| c.interrupter());
+        // The MM waits for a userfaultfd with this when the Sentry itself
+        // touches a page one must fill.
+        crate::waiter::set_thread_sleeper(Some(Arc::new(TaskSleeper {
+            tid: self.tid,
+            handle: self.handle.clone(),
+            tg: self.tg.clone(),
+        })));
         self.publish_view();
         let mut restart: Option<Errno> = None;
         loop {
@@ -113,6 +122,15 @@ impl Task {
                     // serve; the instruction then runs again.
                     match self.mm.fault(signo, addr, code, self.regs.rip) {
                         Fault::Served => continue,
+                        Fault::Missing(uffd) => {
+                            // The page is a userfaultfd's to fill: wait for
+                            // it (a signal ends the wait; the instruction
+                            // faults again after its handler), then run
+                            // the instruction again.
+                            let _ = uffd
+                                .wait_fault(addr, 0, self.tid, &mut |q, c| self.block(q, None, c));
+                            continue;
+                        }
                         Fault::Signal { signo, code } => {
                             self.force_signal(SigInfo::fault(signo, code, addr))
                         }

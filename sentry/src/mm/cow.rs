@@ -97,7 +97,7 @@ pub(super) fn split_run(runs: &mut BTreeMap<u64, Run>, at: u64) {
 }
 
 /// The parts of `[start, end)` no run covers.
-fn gaps(runs: &BTreeMap<u64, Run>, start: u64, end: u64) -> Vec<(u64, u64)> {
+pub(super) fn gaps(runs: &BTreeMap<u64, Run>, start: u64, end: u64) -> Vec<(u64, u64)> {
     let mut out = Vec::new();
     let mut pos = start;
     let first = runs
@@ -228,13 +228,23 @@ impl MemoryManager {
     /// a write, pages there still shared copy-on-write are copied first.
     /// Unfilled pages of file mappings there are read in first (EFAULT
     /// past the end of the file).
+    ///
+    /// A missing page of a range registered to a userfaultfd is waited
+    /// for first (`userfault.rs`), with the MM unlocked.
     pub(super) fn lock_for(&self, addr: u64, len: usize, write: bool) -> Result<Locked<'_>, Errno> {
-        let g = self.inner();
-        if (!write || g.runs.is_empty()) && g.unfilled.is_empty() {
-            return Ok(Locked::Read(g));
-        }
         let start = page_round_down(addr);
         let end = page_round_up(addr.saturating_add(len as u64)).unwrap_or(u64::MAX);
+        let g = loop {
+            let g = self.inner();
+            if (!write || g.runs.is_empty()) && g.unfilled.is_empty() {
+                return Ok(Locked::Read(g));
+            }
+            let Some((page, ctx)) = Self::missing_in(&g, start, end) else {
+                break g;
+            };
+            drop(g);
+            Self::wait_missing(&ctx, page.max(addr), write)?;
+        };
         let unfilled = Self::has_unfilled(&g, start, end);
         let shared = write
             && g.runs
@@ -315,6 +325,9 @@ impl MemoryManager {
             return unserved;
         }
         let mut inner = self.inner_mut();
+        if let Some(f) = self.fault_missing(&inner, addr) {
+            return f;
+        }
         if let Some(f) = self.fault_unfilled(&mut inner, addr) {
             return f;
         }
@@ -645,6 +658,8 @@ impl MemoryManager {
             released: Vec::new(),
             unfilled: inner.unfilled.clone(),
         };
+        let mut child = child;
+        self.uffd_forget_all(&mut child);
         let child = Arc::new(MemoryManager {
             file: self.file.clone(),
             layout: self.layout,

@@ -29,15 +29,18 @@ const WINDOW: u64 = 128 * PAGE_SIZE;
 
 /// BUS_ADRERR: a touch of a file mapping past the end of its file
 /// (`<asm-generic/siginfo.h>`).
-const BUS_ADRERR: i32 = 2;
+pub(super) const BUS_ADRERR: i32 = 2;
 /// SEGV_ACCERR (`<asm-generic/siginfo.h>`; not in the libc crate).
-const SEGV_ACCERR: i32 = 2;
+pub(super) const SEGV_ACCERR: i32 = 2;
 
 /// What a fault of the application comes to.
-#[derive(Debug, PartialEq, Eq)]
 pub enum Fault {
     /// The MM made the page accessible: run the instruction again.
     Served,
+    /// A missing page of a range registered to this userfaultfd: the task
+    /// waits for it ([`super::Userfault::wait_fault`]), then runs the
+    /// instruction again.
+    Missing(std::sync::Arc<super::Userfault>),
     /// The task gets this signal (and si_code) for the address.
     Signal { signo: i32, code: i32 },
 }
@@ -97,7 +100,7 @@ pub(super) fn clear_unfilled(unfilled: &mut BTreeMap<u64, u64>, start: u64, end:
     }
 }
 
-fn mark_unfilled(unfilled: &mut BTreeMap<u64, u64>, start: u64, end: u64) {
+pub(super) fn mark_unfilled(unfilled: &mut BTreeMap<u64, u64>, start: u64, end: u64) {
     clear_unfilled(unfilled, start, end);
     unfilled.insert(start, end);
 }

@@ -9,13 +9,16 @@
 //! memory file (tmpfs) maps those very pages, one VMA per chunk of the file,
 //! so it is coherent with read/write and with other mappings. `fork` shares
 //! the populated pages of private mappings copy-on-write (`cow.rs`) and
-//! shares the ranges of shared ones.
+//! shares the ranges of shared ones. A range registered to a userfaultfd
+//! keeps its missing pages without host access, and their faults wait for
+//! the handler (`userfault.rs`).
 
 mod attachment;
 mod cow;
 pub mod file_cache;
 mod lazy;
 pub mod policy;
+mod userfault;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -26,6 +29,7 @@ pub use attachment::{Attachment, FileHold};
 pub use cow::Run;
 pub use lazy::Fault;
 pub use policy::MemPolicy;
+pub use userfault::{Fill, Message, Userfault, PAGEFAULT_FLAG_WRITE};
 
 use crate::errno::Errno;
 use crate::vfs::File;
@@ -82,6 +86,9 @@ pub struct Vma {
     pub source: Option<Arc<File>>,
     /// Its NUMA memory policy (mbind).
     pub policy: MemPolicy,
+    /// The userfaultfd its missing pages are reported to
+    /// (`userfault.rs`).
+    pub uffd: Option<Arc<Userfault>>,
 }
 
 impl Vma {
@@ -355,6 +362,7 @@ impl MemoryManager {
             attachment: req.attachment,
             source: req.lazy.as_ref().map(|(f, _)| f.clone()),
             policy: req.policy,
+            uffd: None,
         };
         // The unfilled tail gets no access until it is read in.
         let filled = req
@@ -429,6 +437,7 @@ impl MemoryManager {
                 attachment: req.attachment.clone(),
                 source: None,
                 policy: req.policy,
+                uffd: None,
             };
             if let Err(e) = ctx.map(at, n, req.prot, vma.file_off(at)) {
                 // Leave nothing half made: no VMA, and no host mapping (a
@@ -738,6 +747,7 @@ impl MemoryManager {
                 attachment: None,
                 source: None,
                 policy: MemPolicy::default(),
+                uffd: None,
             };
             // Heap pages a child still shares from before a shrink are its:
             // this heap gets fresh ones there.
@@ -792,6 +802,7 @@ impl MemoryManager {
             return self.dontneed_runs(&mut inner, addr, end);
         }
         let mut refill = Vec::new();
+        let mut missing = Vec::new();
         for (_, v) in inner.vmas.range(..end) {
             if v.end <= addr || v.shared || v.borrowed {
                 continue;
@@ -801,6 +812,16 @@ impl MemoryManager {
             self.file.punch_uncounted(v.file_off(s), e - s);
             if v.source.is_some() {
                 refill.push((v.clone(), s, e));
+            } else if v.uffd.is_some() {
+                missing.push((s, e));
+            }
+        }
+        // A userfaultfd-registered range's pages are missing again.
+        for (s, e) in missing {
+            lazy::mark_unfilled(&mut inner.unfilled, s, e);
+            if let Some(sp) = self.space() {
+                sp.protect(s, e - s, libc::PROT_NONE)
+                    .map_err(platform_err)?;
             }
         }
         // A file mapping's pages read the file again on the next touch.
@@ -856,6 +877,7 @@ impl MemoryManager {
             attachment: None,
             source: None,
             policy: MemPolicy::default(),
+            uffd: None,
         };
         inner.vmas.insert(v.start, vma);
         Ok(v.ehdr)

@@ -70,11 +70,6 @@ pub fn register(t: &mut Table) {
         Support::Partial("accepted; the memory file is never swapped by the Sentry"),
         sys_mlockall,
     );
-    t.missing(
-        libc::SYS_userfaultfd,
-        "ENOSYS, as a kernel without CONFIG_USERFAULTFD: the host fills application pages \
-         itself (demand paging of the memory file), so no fault reaches the Sentry to report",
-    );
     t.add(libc::SYS_munlockall, "munlockall", Support::Full, |_, _| {
         Ok(0)
     });

@@ -55,6 +55,7 @@ pub mod sys_info;
 mod thread;
 mod time;
 mod timerfd;
+mod userfaultfd;
 mod xattr;
 
 pub use crate::kernel::syscall_table::{
@@ -112,6 +113,7 @@ pub fn table() -> Table {
     thread::register(&mut t);
     time::register(&mut t);
     timerfd::register(&mut t);
+    userfaultfd::register(&mut t);
     xattr::register(&mut t);
     t.set_tracer(Tracer {
         enter: strace::format_args,

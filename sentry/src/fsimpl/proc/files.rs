@@ -936,6 +936,7 @@ mod tests {
             attachment: None,
             source: None,
             policy: Default::default(),
+            uffd: None,
         };
         assert_eq!(
             map_line(&v),

@@ -455,6 +455,15 @@ fn sys_tree(
         fixed("vm", "mmap_min_addr", "65536"),
         fixed("vm", "overcommit_memory", "0"),
         fixed("vm", "overcommit_ratio", "50"),
+        fixed(
+            "vm",
+            "unprivileged_userfaultfd",
+            if crate::fsimpl::userfaultfd::UNPRIVILEGED_USERFAULTFD {
+                "1"
+            } else {
+                "0"
+            },
+        ),
     ]);
     // POSIX message queue limits (fixed: writing them is not supported).
     let mqueue = {

@@ -13,11 +13,11 @@ use crate::vfs::{InodeRef, Owner};
 pub fn new_devfs(memfile: &Arc<MemoryFile>) -> InodeRef {
     let root = Tmpfs::new_root(memfile, 0o755, Owner::default());
     let owner = Owner::default();
-    for (name, major, minor) in DEVICES {
+    for (name, major, minor, mode) in DEVICES {
         let _ = root.make(
             name,
             libc::S_IFCHR,
-            0o666,
+            mode,
             owner,
             libc::makedev(major, minor),
             None,

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fanotify.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -705,6 +706,138 @@ static void permissions(void)
 	printf("group closed\n");
 }
 
+/* Copies /bin/true into the tmpfs, to run it from there. */
+static int copy_true(void)
+{
+	char buf[65536];
+	int in = open("/bin/true", O_RDONLY), out = open(P("true"), O_CREAT | O_WRONLY | O_TRUNC, 0755);
+	ssize_t n;
+
+	if (in < 0 || out < 0)
+		return -1;
+	while ((n = read(in, buf, sizeof buf)) > 0)
+		if (write(out, buf, n) != n)
+			return -1;
+	close(in);
+	close(out);
+	return 0;
+}
+
+static void run_true(void)
+{
+	fflush(stdout);
+	child_pid = fork();
+	if (child_pid == 0) {
+		char *argv[] = {"true", NULL};
+
+		execv(P("true"), argv);
+		printf("child exec: %s\n", ename(errno));
+		fflush(stdout);
+		_exit(1);
+	}
+}
+
+static void exec_events(void)
+{
+	int fan = group(FAN_CLASS_CONTENT, O_RDONLY), fd, status;
+
+	printf("== exec\n");
+	if (copy_true() < 0) {
+		printf("copy /bin/true: %s\n", ename(errno));
+		failures++;
+		return;
+	}
+	mark(fan, FAN_MARK_ADD, FAN_OPEN_EXEC, "true");
+	run_true();
+	waitpid(child_pid, &status, 0);
+	printf("true: exit %d\n", WEXITSTATUS(status));
+	drain(fan, "FAN_OPEN_EXEC");
+	CHECK("read it", open(P("true"), O_RDONLY));
+	drain(fan, "a plain open is no exec");
+	mark(fan, FAN_MARK_ADD, FAN_OPEN_EXEC_PERM, "true");
+	run_true();
+	fd = read_perm(fan, "asked");
+	answer_and_wait(fan, fd, FAN_DENY, "deny the exec");
+	close(fd);
+	drain(fan, "after the denied exec");
+	close(fan);
+	unlink(P("true"));
+}
+
+static void event_f_flags(void)
+{
+	int fan = group(FAN_CLASS_NOTIF, O_RDWR | O_NONBLOCK | O_APPEND);
+	char buf[4096] __attribute__((aligned(8)));
+	ssize_t n;
+	int avail = -1;
+
+	printf("== event_f_flags O_RDWR|O_NONBLOCK|O_APPEND\n");
+	mark(fan, FAN_MARK_ADD, FAN_OPEN, "f");
+	touch("f");
+	CHECK("FIONREAD", ioctl(fan, FIONREAD, &avail));
+	printf("FIONREAD: %d\n", avail);
+	n = read(fan, buf, sizeof buf);
+	if (n > 0) {
+		struct fanotify_event_metadata *m = (void *)buf;
+		int fl = fcntl(m->fd, F_GETFL), fdf = fcntl(m->fd, F_GETFD);
+
+		printf("event fd: %s%s%s%s\n", (fl & O_ACCMODE) == O_RDWR ? "O_RDWR" : "not O_RDWR",
+		       fl & O_NONBLOCK ? "|O_NONBLOCK" : "", fl & O_APPEND ? "|O_APPEND" : "",
+		       fdf & FD_CLOEXEC ? " cloexec" : "");
+		close(m->fd);
+	}
+	drain(fan, "its own open and close made none");
+	close(fan);
+}
+
+/* Without CAP_SYS_ADMIN (as uid 65534): ids only, inode marks only, and
+ * no pid of another process. */
+static void unprivileged(void)
+{
+	int ready[2], go[2], status;
+	char c = 0;
+
+	printf("== unprivileged\n");
+	if (pipe(ready) < 0 || pipe(go) < 0)
+		return;
+	fflush(stdout);
+	child_pid = fork();
+	if (child_pid == 0) {
+		int fan;
+
+		if (setgid(65534) < 0 || setuid(65534) < 0) {
+			printf("setuid: %s\n", ename(errno));
+			_exit(1);
+		}
+		CHECK("init NOTIF", fanotify_init(FAN_CLASS_NOTIF, O_RDONLY));
+		CHECK("init CONTENT|FID", fanotify_init(FAN_CLASS_CONTENT | FAN_REPORT_FID, O_RDONLY));
+		CHECK("init FID|UNLIMITED_QUEUE", fanotify_init(FAN_REPORT_FID | FAN_UNLIMITED_QUEUE, O_RDONLY));
+		fan = fanotify_init(FAN_REPORT_FID | FAN_NONBLOCK, O_RDONLY);
+		printf("init FID: %s\n", fan < 0 ? ename(errno) : "ok");
+		CHECK("filesystem mark", fanotify_mark(fan, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_OPEN, AT_FDCWD, P("")));
+		CHECK("mount mark", fanotify_mark(fan, FAN_MARK_ADD | FAN_MARK_MOUNT, FAN_OPEN, AT_FDCWD, P("")));
+		CHECK("inode mark", fanotify_mark(fan, FAN_MARK_ADD, FAN_OPEN, AT_FDCWD, P("f")));
+		nknown = 0;
+		remember("f", "f");
+		child_pid = getppid();
+		if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(1);
+		touch("f");
+		drain(fan, "the parent's open, then its own");
+		fflush(stdout);
+		_exit(0);
+	}
+	if (read(ready[0], &c, 1) == 1)
+		touch("f");
+	if (write(go[1], &c, 1) != 1)
+		printf("go: %s\n", ename(errno));
+	waitpid(child_pid, &status, 0);
+	close(ready[0]);
+	close(ready[1]);
+	close(go[0]);
+	close(go[1]);
+}
+
 int main(int argc, char **argv)
 {
 	const char *parent = argc > 1 ? argv[1] : "/tmp";
@@ -733,6 +866,9 @@ int main(int argc, char **argv)
 	fid_groups();
 	overflow();
 	permissions();
+	exec_events();
+	event_f_flags();
+	unprivileged();
 
 	umount2(base, MNT_DETACH);
 	rmdir(base);

@@ -18,6 +18,9 @@ use crate::waiter::WaitQueue;
 /// Queued events per group (fs.fanotify.max_queued_events), unless
 /// FAN_UNLIMITED_QUEUE.
 const MAX_QUEUED: usize = 16384;
+/// FAN_UNLIMITED_QUEUE's limit: Linux's is the memory cgroup's; the
+/// Sentry's memory is everyone's, so an unread queue stops here too.
+const MAX_QUEUED_UNLIMITED: usize = 1 << 20;
 
 /// A permission event's answer, which the acting task waits for.
 pub struct Perm {
@@ -124,8 +127,12 @@ impl Shared {
                     }
                 }
             }
-            let unlimited = self.flags & libc::FAN_UNLIMITED_QUEUE != 0;
-            if !unlimited && st.events.len() >= MAX_QUEUED {
+            let limit = if self.flags & libc::FAN_UNLIMITED_QUEUE != 0 {
+                MAX_QUEUED_UNLIMITED
+            } else {
+                MAX_QUEUED
+            };
+            if st.events.len() >= limit {
                 if !self.overflow_pending.swap(true, Ordering::Relaxed) {
                     st.events.push_back(Event::overflow());
                 }

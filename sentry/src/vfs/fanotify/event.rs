@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use super::group::Perm;
-use super::marks::Occurrence;
+use super::object::Occurrence;
+use super::perm::Perm;
 use super::{DIRENT_EVENTS, FID_BITS};
 use crate::vfs::handle;
 use crate::vfs::{Dentry, InodeRef};

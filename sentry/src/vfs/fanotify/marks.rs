@@ -9,35 +9,11 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use super::group::Shared;
-use super::{EVENT_FLAGS, ON_CHILD_EVENTS, PERM_EVENTS};
+use super::object::{Object, Occurrence};
+use super::queue::Shared;
+use super::{EVENT_FLAGS, ON_CHILD_EVENTS};
 use crate::errno::Errno;
-use crate::vfs::inotify::key;
-use crate::vfs::{Dentry, InodeRef, Mount, Super};
-
-/// What a mark is on: an inode (its address), a mount (its id) or a
-/// filesystem (its `Super`'s address). The group holds the object (or a
-/// weak reference to it), so an address stays its own while marked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Object {
-    Inode(usize),
-    Mount(u64),
-    Filesystem(usize),
-}
-
-impl Object {
-    pub fn inode(i: &InodeRef) -> Object {
-        Object::Inode(key(i))
-    }
-
-    pub fn mount(m: &Mount) -> Object {
-        Object::Mount(m.id)
-    }
-
-    pub fn filesystem(sb: &Arc<Super>) -> Object {
-        Object::Filesystem(Arc::as_ptr(sb) as usize)
-    }
-}
+use crate::vfs::InodeRef;
 
 /// FAN_MARK_IGNORED_SURV_MODIFY: the ignore mask outlives a modification.
 pub const SURV_MODIFY: u32 = 1;
@@ -103,33 +79,6 @@ pub struct Marks {
     reg: Mutex<HashMap<Object, Vec<Mark>>>,
     /// Marks that exist, for the fast path.
     count: AtomicUsize,
-}
-
-/// What an event is about, as the VFS reports it.
-pub struct Occurrence<'a> {
-    /// FAN_* bits, with FAN_ONDIR when the file is a directory (for an
-    /// entry's event: when the entry is).
-    pub mask: u64,
-    /// The file; for an entry's event (FAN_CREATE ...) its directory.
-    pub inode: &'a InodeRef,
-    /// Its path, which an event's descriptor opens; none for an entry's
-    /// event and for events of the inode alone.
-    pub path: Option<&'a Arc<Dentry>>,
-    /// The directory it is in and its name there (for an entry's event:
-    /// the directory and the entry's name).
-    pub parent: Option<(&'a InodeRef, &'a [u8])>,
-    /// Its filesystem, when known.
-    pub sb: Option<&'a Arc<Super>>,
-}
-
-impl Occurrence<'_> {
-    fn ondir(&self) -> bool {
-        self.mask & libc::FAN_ONDIR != 0
-    }
-
-    fn is_dirent(&self) -> bool {
-        self.mask & super::DIRENT_EVENTS != 0
-    }
 }
 
 impl Marks {
@@ -296,15 +245,8 @@ impl Marks {
                 } else {
                     test & !EVENT_FLAGS
                 };
-                // Permission events come from `ask`, the others from
-                // `report`, even when one mark asked for both.
                 Some((g, user))
             })
             .collect()
     }
-}
-
-/// Whether `mask` holds a permission event.
-pub fn is_perm(mask: u64) -> bool {
-    mask & PERM_EVENTS != 0
 }

@@ -1,4 +1,4 @@
-//! fanotify(7): groups ([`group::Group`], the FileOps of a fanotify_init
+//! fanotify(7): groups ([`Group`], the FileOps of a fanotify_init
 //! descriptor) with marks on inodes, mounts and filesystems ([`Marks`],
 //! owned by the VFS's `Notify`, as inotify's watches are). The events are
 //! the ones `vfs::notify` hears for inotify and dnotify; this module
@@ -16,17 +16,27 @@
 //! reports pid 0).
 
 mod event;
-pub mod group;
+mod group;
 mod marks;
+mod object;
+mod perm;
+mod queue;
 
 use std::cell::Cell;
+use std::sync::Arc;
+
+use crate::errno::Errno;
+use crate::vfs::Caller;
+use event::Event;
+use queue::Shared;
 
 pub use group::Group;
-pub use group::HeldObject;
-pub use marks::{is_perm, Marks, Object, IGNORE_FLAGS, SURV_MODIFY};
+pub use marks::{Marks, IGNORE_FLAGS, SURV_MODIFY};
+pub use object::{Object, Occurrence};
+pub use queue::HeldObject;
 
-/// Events a mark may ask for: Linux's FANOTIFY_EVENTS, its event flags
-/// and its permission events.
+/// Events about an open file, which listeners get a descriptor of
+/// (Linux's FANOTIFY_PATH_EVENTS).
 pub const PATH_EVENTS: u64 =
     libc::FAN_ACCESS | libc::FAN_MODIFY | libc::FAN_CLOSE | libc::FAN_OPEN | libc::FAN_OPEN_EXEC;
 /// Events about a directory's entries.
@@ -34,7 +44,9 @@ pub const DIRENT_EVENTS: u64 = libc::FAN_MOVE | libc::FAN_CREATE | libc::FAN_DEL
 /// Events only groups reporting file ids get (no path to open an fd by).
 pub const INODE_EVENTS: u64 =
     DIRENT_EVENTS | libc::FAN_ATTRIB | libc::FAN_MOVE_SELF | libc::FAN_DELETE_SELF;
+/// Questions a listener answers before the open, read or exec happens.
 pub const PERM_EVENTS: u64 = libc::FAN_OPEN_PERM | libc::FAN_ACCESS_PERM | libc::FAN_OPEN_EXEC_PERM;
+/// Where a mark's events come from rather than what they are.
 pub const EVENT_FLAGS: u64 = libc::FAN_EVENT_ON_CHILD | libc::FAN_ONDIR;
 /// Events that reach a directory's marks from its children.
 const ON_CHILD_EVENTS: u64 = PATH_EVENTS | PERM_EVENTS | libc::FAN_ATTRIB;
@@ -56,14 +68,6 @@ pub fn set_actor(tgid: i32, tid: i32) {
 fn actor() -> (i32, i32) {
     ACTOR.with(Cell::get)
 }
-
-use std::sync::Arc;
-
-use crate::errno::Errno;
-use crate::vfs::Caller;
-use event::Event;
-use group::Shared;
-pub use marks::Occurrence;
 
 impl Marks {
     /// Reports `occ` to each group whose marks want it.

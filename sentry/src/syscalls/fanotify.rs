@@ -28,8 +28,9 @@ pub fn register(t: &mut Table) {
         libc::SYS_fanotify_mark,
         "fanotify_mark",
         Support::Partial(
-            "FAN_ACCESS_PERM only for read(2) and its kin; FAN_DELETE_SELF, FAN_MOVE_SELF and \
-             link-count FAN_ATTRIB reach inode marks, not filesystem marks; no FAN_RENAME, \
+            "FAN_ACCESS_PERM only for read(2) and its kin; an exec asks FAN_OPEN_PERM and \
+             FAN_OPEN_EXEC_PERM as two questions (Linux: one); FAN_DELETE_SELF, FAN_MOVE_SELF \
+             and link-count FAN_ATTRIB reach inode marks, not filesystem marks; no FAN_RENAME, \
              FAN_FS_ERROR, FAN_PRE_ACCESS or mount-namespace marks; changes the host makes to \
              Gofer files are not seen",
         ),

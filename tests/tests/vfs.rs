@@ -35,6 +35,37 @@ fn vfs_calls_give_linux_errnos_for_each_case() {
     assert_same(&native, &sandboxed);
 }
 
+/// fanotify compared with Linux on a tmpfs of the program's own:
+/// fanotify_init's and fanotify_mark's errnos; inode marks on files and
+/// directories (FAN_EVENT_ON_CHILD, FAN_ONDIR, FAN_MARK_ONLYDIR), mount
+/// and filesystem marks, FLUSH; events merged per file and process (not
+/// across processes); ignore masks, ended by a write unless they survive
+/// it, and a directory's ignoring its children; the event descriptor
+/// (event_f_flags, its path, no events of its own); FAN_REPORT_FID,
+/// DIR_FID, DFID_NAME and DFID_NAME|FID records for entry, attribute,
+/// open/close and *_SELF events; FAN_Q_OVERFLOW after 16384 events; and
+/// FAN_OPEN_PERM / FAN_ACCESS_PERM denied (EPERM) and allowed, the bad
+/// responses, an opener killed while it waits, and a group closed with a
+/// question open.
+#[test]
+fn fanotify_marks_events_and_permission_answers_match_linux() {
+    if !is_root() {
+        skip("fanotify.c needs root natively (CAP_SYS_ADMIN, a tmpfs of its own)");
+        return;
+    }
+    let program = require!(c_program("fanotify"));
+    let cmd = Cmd::new(&[program.to_str().expect("utf-8 path")]).timeout(Duration::from_secs(180));
+    let native = cmd.run_native();
+    assert!(
+        native.status == 0 && native.stdout.ends_with("PASS\n"),
+        "fanotify fails natively: the test program is wrong, not the sandbox\n{}",
+        native.describe()
+    );
+    require!(sandbox());
+    let sandboxed = cmd.run_sandboxed();
+    assert_same(&native, &sandboxed);
+}
+
 /// The events of a scripted session in a fresh directory (opens, reads,
 /// writes, closes, links, renames over and exchanges, removals of open
 /// and watched files), with watches on the directory, on files and on a

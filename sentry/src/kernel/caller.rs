@@ -68,6 +68,10 @@ impl Caller for Task {
         self.tg.tgid
     }
 
+    fn pid_seen(&self, kid: i32) -> i32 {
+        self.vpid(kid)
+    }
+
     fn memory(&self) -> &dyn UserMemory {
         &*self.mm
     }

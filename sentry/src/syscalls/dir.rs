@@ -86,7 +86,7 @@ fn do_getdents(
     t.write_bytes(a.addr(1), &out)?;
     // Linux's iterate_dir reports every listing, the empty last one too.
     if let Some(d) = f.dentry() {
-        d.mount.notify().file_event(d, libc::IN_ACCESS);
+        d.mount.notify().path_event(d, libc::IN_ACCESS);
     }
     Ok(out.len() as u64)
 }

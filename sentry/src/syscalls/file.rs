@@ -748,7 +748,7 @@ fn sys_fallocate(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let d = f.dentry().ok_or(Errno::EOPNOTSUPP)?;
     if punch {
         d.inode.punch_hole(off as u64, len as u64)?;
-        d.mount.notify().file_event(d, libc::IN_MODIFY);
+        d.mount.notify().path_event(d, libc::IN_MODIFY);
         return Ok(0);
     }
     if mode & libc::FALLOC_FL_KEEP_SIZE == 0 && end > st.st_size {
@@ -757,7 +757,7 @@ fn sys_fallocate(t: &mut Task, a: &SyscallArgs) -> SysResult {
             size: Some(end as u64),
             ..vfs::SetAttr::default()
         })?;
-        d.mount.notify().file_event(d, libc::IN_MODIFY);
+        d.mount.notify().path_event(d, libc::IN_MODIFY);
     }
     Ok(0)
 }

@@ -11,11 +11,6 @@ use crate::vfs::Caller;
 use crate::vfs::{File, MAY_READ};
 
 pub fn register(t: &mut Table) {
-    let fanotify = "ENOSYS, as a kernel without CONFIG_FANOTIFY: file watchers that fall back \
-                    to inotify (inotifywait, most libraries) work; fatrace and permission \
-                    events do not";
-    t.missing(libc::SYS_fanotify_init, fanotify);
-    t.missing(libc::SYS_fanotify_mark, fanotify);
     let events =
         Support::Partial("IN_UNMOUNT only when an unmount is not lazy; changes the host makes to Gofer files are not seen");
     t.add(

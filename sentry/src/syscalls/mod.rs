@@ -14,6 +14,7 @@ mod aio;
 mod dir;
 mod epoll;
 mod eventfd;
+mod fanotify;
 mod fcntl;
 mod file;
 mod file_handle;
@@ -79,6 +80,7 @@ pub fn table() -> Table {
     futex::register(&mut t);
     identity::register(&mut t);
     inotify::register(&mut t);
+    fanotify::register(&mut t);
     io_uring::register(&mut t);
     ioctl::register(&mut t);
     membarrier::register(&mut t);

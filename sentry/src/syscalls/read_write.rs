@@ -72,6 +72,7 @@ fn do_read(t: &Task, f: &File, at: At, iovs: &[(u64, usize)]) -> SysResult {
     if dst.is_empty() {
         return Ok(0);
     }
+    f.may_access(t)?;
     let n = match at {
         At::Pos => f.read_seq(t, &mut dst)?,
         At::Off(off) => f.pread_seq(t, &mut dst, off)?,

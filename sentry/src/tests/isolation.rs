@@ -1,5 +1,6 @@
 //! Two namespaces in one process (two sandboxes' worth of state, as two
-//! kernels hold) share nothing: inotify watches and dnotify marks, ptys
+//! kernels hold) share nothing: inotify watches, dnotify and fanotify
+//! marks, ptys
 //! and the memfd filesystem belong to one VFS each, and the pages of
 //! in-memory files to one kernel's memory file each.
 
@@ -9,9 +10,10 @@ use crate::fsimpl::memfd;
 use crate::fsimpl::namespace;
 use crate::fsimpl::tmpfs::Tmpfs;
 use crate::mm::MemoryFile;
+use crate::vfs::fanotify::{Group, HeldObject, Object};
 use crate::vfs::inotify::{Inotify, ALL_EVENTS};
 use crate::vfs::ops::{self, Ctx};
-use crate::vfs::{Cred, Dentry, Inode, InodeRef, Owner, Vfs};
+use crate::vfs::{Cred, Dentry, FileOps, Inode, InodeRef, Owner, Vfs};
 
 /// A namespace over `root` with devpts on /pts, its in-memory files in
 /// `memfile`.
@@ -71,6 +73,27 @@ fn two_namespaces_in_one_process_share_no_watch_pty_memfd_or_page() {
     let n = i.try_read(&mut buf).unwrap().unwrap();
     assert!(n > 0);
     assert_eq!(i32::from_ne_bytes(buf[..4].try_into().unwrap()), wd);
+
+    // fanotify: a mark made in `a` hears `a`'s changes, not `b`'s.
+    let g = Group::new(
+        a.notify().fanotify(),
+        libc::FAN_REPORT_DFID_NAME,
+        libc::O_RDONLY,
+        false,
+    );
+    g.add_mark(
+        Object::inode(&d.inode),
+        HeldObject::Inode(d.inode.clone()),
+        libc::FAN_CREATE | libc::FAN_ONDIR,
+        false,
+        0,
+    )
+    .unwrap();
+    assert!(!b.notify().watching());
+    ops::mkdirat(&cb, b.root(), b"/d/fan_b", 0o755).unwrap();
+    assert_eq!(g.readiness(libc::POLLIN), 0, "b's mkdir reached a's mark");
+    ops::mkdirat(&ca, a.root(), b"/d/fan_a", 0o755).unwrap();
+    assert_eq!(g.readiness(libc::POLLIN), libc::POLLIN);
 
     // devpts: a pty made in `a` is listed in `a` alone, and `b` numbers
     // its own from 0.

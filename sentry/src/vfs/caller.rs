@@ -33,6 +33,11 @@ pub trait Caller {
     fn real_cred(&self) -> Cred;
     /// The caller's process (thread group) id: the owner of its POSIX locks.
     fn tgid(&self) -> i32;
+    /// The process id the caller sees for the kernel id `kid` (0 when
+    /// its PID namespace does not see that process).
+    fn pid_seen(&self, kid: i32) -> i32 {
+        kid
+    }
     /// The caller's address space.
     fn memory(&self) -> &dyn UserMemory;
     /// Sleeps until `cond` holds, a signal arrives (ERESTARTSYS) or the

@@ -49,6 +49,9 @@ pub struct File {
     /// F_SETSIG: the signal its notifications send (0: SIGIO, without
     /// the descriptor).
     signal: AtomicI32,
+    /// Reports no events (a fanotify event's descriptor, Linux's
+    /// FMODE_NONOTIFY), so a listener reading its events makes none.
+    unwatched: bool,
 }
 
 impl Drop for File {
@@ -57,13 +60,13 @@ impl Drop for File {
             d.mount.drop_writer();
         }
         let flags = self.flags();
-        if let (0, Some(d)) = (flags & libc::O_PATH, &self.dentry) {
+        if let (0, false, Some(d)) = (flags & libc::O_PATH, self.unwatched, &self.dentry) {
             let mask = if matches!(flags & libc::O_ACCMODE, libc::O_WRONLY | libc::O_RDWR) {
                 libc::IN_CLOSE_WRITE
             } else {
                 libc::IN_CLOSE_NOWRITE
             };
-            d.mount.notify().file_event(d, mask);
+            d.mount.notify().path_event(d, mask);
         }
         if let (true, Some(d)) = (self.counted, &self.dentry) {
             d.mount.notify().closed(self, &d.inode);
@@ -81,6 +84,25 @@ impl File {
     /// A description over `ops`; `flags` are the open(2) flags (only the
     /// access mode and status flags are kept).
     pub fn new(ops: Arc<dyn FileOps>, dentry: Option<Arc<Dentry>>, flags: i32) -> Arc<File> {
+        Self::make(ops, dentry, flags, false)
+    }
+
+    /// [`File::new`] for a description that reports no events (the
+    /// descriptor of a fanotify event).
+    pub fn new_unwatched(
+        ops: Arc<dyn FileOps>,
+        dentry: Option<Arc<Dentry>>,
+        flags: i32,
+    ) -> Arc<File> {
+        Self::make(ops, dentry, flags, true)
+    }
+
+    fn make(
+        ops: Arc<dyn FileOps>,
+        dentry: Option<Arc<Dentry>>,
+        flags: i32,
+        unwatched: bool,
+    ) -> Arc<File> {
         // Linux's FMODE_WRITER: devices, FIFOs and sockets write
         // elsewhere, not through the mount.
         let writes = flags & libc::O_PATH == 0
@@ -105,6 +127,7 @@ impl File {
             pos: Mutex::new(0),
             dir: Mutex::new(None),
             signal: AtomicI32::new(0),
+            unwatched,
         })
     }
 
@@ -382,15 +405,24 @@ impl File {
     /// this and [`File::modified`] to the system call, which reports once
     /// however many steps it took, as Linux does.
     pub fn accessed(&self, n: usize) {
-        if let (true, Some(d)) = (n > 0, &self.dentry) {
-            d.mount.notify().file_event(d, libc::IN_ACCESS);
+        if let (true, false, Some(d)) = (n > 0, self.unwatched, &self.dentry) {
+            d.mount.notify().path_event(d, libc::IN_ACCESS);
+        }
+    }
+
+    /// Asks fanotify listeners whether `t` may read (FAN_ACCESS_PERM),
+    /// before the read: EPERM when one denies.
+    pub fn may_access(&self, t: &dyn Caller) -> Result<(), Errno> {
+        match (&self.dentry, self.unwatched) {
+            (Some(d), false) => d.mount.notify().permission(t, d, libc::FAN_ACCESS_PERM),
+            _ => Ok(()),
         }
     }
 
     /// Reports a write of `n` bytes to inotify watches.
     pub fn modified(&self, n: usize) {
-        if let (true, Some(d)) = (n > 0, &self.dentry) {
-            d.mount.notify().file_event(d, libc::IN_MODIFY);
+        if let (true, false, Some(d)) = (n > 0, self.unwatched, &self.dentry) {
+            d.mount.notify().path_event(d, libc::IN_MODIFY);
         }
     }
 

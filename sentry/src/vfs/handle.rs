@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::{same_inode, Dentry};
+use super::{same_inode, Dentry, InodeRef};
 use crate::errno::Errno;
 
 /// Linux's FILEID_INO32_GEN: a 32-bit inode number and a generation.
@@ -23,10 +23,15 @@ pub struct FileHandle {
 /// The handle of `d`; `fid_only` (AT_HANDLE_FID) asks only for an id,
 /// which every file has.
 pub fn encode(d: &Dentry, fid_only: bool) -> Result<FileHandle, Errno> {
-    match d.inode.handle() {
+    encode_inode(&d.inode, fid_only)
+}
+
+/// [`encode`] for an inode (fanotify's file ids).
+pub fn encode_inode(inode: &InodeRef, fid_only: bool) -> Result<FileHandle, Errno> {
+    match inode.handle() {
         Err(Errno::EOPNOTSUPP) if fid_only => {
             // Truncated as Linux's FILEID_INO32_GEN truncates; generation 0.
-            let ino = d.inode.ino() as u32;
+            let ino = inode.ino() as u32;
             let mut bytes = ino.to_ne_bytes().to_vec();
             bytes.extend_from_slice(&0u32.to_ne_bytes());
             Ok(FileHandle {

@@ -42,6 +42,7 @@ mod caller;
 mod context;
 mod ctx;
 pub mod dnotify;
+pub mod fanotify;
 mod fdtable;
 mod file;
 pub mod filesystem_type;

@@ -1,7 +1,10 @@
-//! The events of one VFS, for inotify and dnotify (Linux's fsnotify):
-//! the VFS reports directory changes, opens, attributes, reads, writes
-//! and closes here, and [`Notify`] hands each to the inotify watches
-//! ([`Watches`]) and dnotify marks ([`Marks`]) of the file.
+//! The events of one VFS, for inotify, dnotify and fanotify (Linux's
+//! fsnotify): the VFS reports directory changes, opens, attributes, reads,
+//! writes and closes here, and [`Notify`] hands each to the inotify
+//! watches ([`Watches`]) and dnotify marks ([`Marks`]) of the file, and
+//! to the fanotify marks of the file, its directory, mount and filesystem
+//! ([`fanotify::Marks`]). Permission events ([`Notify::permission`]) are
+//! fanotify's alone.
 //!
 //! Every mount of a VFS holds its `Notify` (`Mount::notify`), so an event
 //! about a dentry or an open file reaches the watches of the VFS it
@@ -19,8 +22,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::dnotify::Marks;
+use super::fanotify::{self, Occurrence};
 use super::inotify::{key, Watches};
-use crate::vfs::{Dentry, File, InodeRef, Super};
+use crate::errno::Errno;
+use crate::vfs::{Caller, Dentry, File, InodeRef, Super};
 
 /// Shards of the open counts: opens on different cores rarely meet on a
 /// lock.
@@ -31,6 +36,7 @@ const OPEN_SHARDS: usize = 16;
 pub struct Notify {
     watches: Arc<Watches>,
     marks: Marks,
+    fan: Arc<fanotify::Marks>,
     /// Open counts by inode address.
     opens: [Mutex<BTreeMap<usize, Opens>>; OPEN_SHARDS],
     /// The last cookie tying an IN_MOVED_FROM to its IN_MOVED_TO.
@@ -42,6 +48,7 @@ impl Default for Notify {
         Notify {
             watches: Arc::default(),
             marks: Marks::default(),
+            fan: Arc::default(),
             opens: std::array::from_fn(|_| Mutex::new(BTreeMap::new())),
             cookie: AtomicU32::new(1),
         }
@@ -100,6 +107,11 @@ impl Notify {
         &self.marks
     }
 
+    /// The fanotify marks, for a new group.
+    pub fn fanotify(&self) -> &Arc<fanotify::Marks> {
+        &self.fan
+    }
+
     /// A fresh cookie tying IN_MOVED_FROM to its IN_MOVED_TO.
     pub fn next_cookie(&self) -> u32 {
         self.cookie.fetch_add(1, Ordering::Relaxed).max(1)
@@ -108,7 +120,7 @@ impl Notify {
     /// Whether any watch (or dnotify request) exists; callers skip work
     /// that only events need.
     pub fn watching(&self) -> bool {
-        self.watches.any() || self.marks.any()
+        self.watches.any() || self.marks.any() || self.fan.any()
     }
 
     /// Reports `mask` (with `cookie` and `name`) to the dnotify marks and
@@ -125,12 +137,31 @@ impl Notify {
     pub fn entry_event(&self, dir: &Dentry, name: &[u8], mask: u32, is_dir: bool, cookie: u32) {
         let mask = if is_dir { mask | libc::IN_ISDIR } else { mask };
         self.notify(&dir.inode, mask, cookie, name, false);
+        self.fan.report(&Occurrence {
+            mask: u64::from(mask),
+            inode: &dir.inode,
+            path: None,
+            parent: Some((&dir.inode, name)),
+            sb: Some(&dir.mount.sb),
+        });
     }
 
     /// The file `d` was opened, read, modified, changed attributes,
     /// closed ...: reported to its directory's watches with its name,
     /// then to its own, in Linux's order.
     pub fn file_event(&self, d: &Dentry, mask: u32) {
+        self.report_file(d, None, mask);
+    }
+
+    /// [`Notify::file_event`] through an open path (open, read, write,
+    /// close, exec), which fanotify listeners get a descriptor of; the
+    /// others (attributes, truncation) reach only those reporting file
+    /// ids, as on Linux.
+    pub fn path_event(&self, d: &Arc<Dentry>, mask: u32) {
+        self.report_file(d, Some(d), mask);
+    }
+
+    fn report_file(&self, d: &Dentry, path: Option<&Arc<Dentry>>, mask: u32) {
         if !self.watching() {
             return;
         }
@@ -139,15 +170,57 @@ impl Notify {
         } else {
             mask
         };
-        // A mount's root has no directory above it in its own filesystem.
-        let mount_root = crate::vfs::same_inode(&d.inode, &d.mount.root);
-        if let (Some(p), false) = (d.parent(), mount_root) {
-            match self.place_now(&d.inode, &p.inode, d.name()) {
-                Place::Moved(dir, name, gone) => self.notify(&dir.inode, mask, 0, &name, gone),
-                Place::Same => self.notify(&p.inode, mask, 0, d.name(), false),
-            }
+        let parent = self.parent_now(d);
+        if let Some((dir, name, gone)) = &parent {
+            self.notify(dir, mask, 0, name, *gone);
         }
         self.notify(&d.inode, mask, 0, b"", false);
+        self.fan.report(&Occurrence {
+            mask: u64::from(mask),
+            inode: &d.inode,
+            path,
+            parent: parent.as_ref().map(|(dir, name, _)| (dir, &name[..])),
+            sb: Some(&d.mount.sb),
+        });
+    }
+
+    /// The directory `d` is in now, its name there, and whether that name
+    /// is gone; none for a mount's root, which has no directory above it
+    /// in its own filesystem.
+    fn parent_now(&self, d: &Dentry) -> Option<(InodeRef, Vec<u8>, bool)> {
+        if crate::vfs::same_inode(&d.inode, &d.mount.root) {
+            return None;
+        }
+        let p = d.parent()?;
+        Some(match self.place_now(&d.inode, &p.inode, d.name()) {
+            Place::Moved(dir, name, gone) => (dir.inode.clone(), name, gone),
+            Place::Same => (p.inode.clone(), d.name().to_vec(), false),
+        })
+    }
+
+    /// A fanotify permission event (`mask` FAN_OPEN_PERM, FAN_ACCESS_PERM,
+    /// FAN_OPEN_EXEC_PERM) about `d`, for the task `t`, which waits for
+    /// the answers: EPERM when a listener denies.
+    pub fn permission(&self, t: &dyn Caller, d: &Arc<Dentry>, mask: u64) -> Result<(), Errno> {
+        if !self.fan.any() {
+            return Ok(());
+        }
+        let mask = if d.is_dir() {
+            mask | libc::FAN_ONDIR
+        } else {
+            mask
+        };
+        let parent = self.parent_now(d);
+        self.fan.ask(
+            t,
+            &Occurrence {
+                mask,
+                inode: &d.inode,
+                path: Some(d),
+                parent: parent.as_ref().map(|(dir, name, _)| (dir, &name[..])),
+                sb: Some(&d.mount.sb),
+            },
+        )
     }
 
     /// An event of `inode` itself, which its directory does not hear of:
@@ -165,6 +238,19 @@ impl Notify {
             mask
         };
         self.notify(inode, mask, 0, b"", false);
+        // fanotify flags every event on a directory.
+        let fan_mask = if crate::vfs::is_dir(inode.mode()) {
+            u64::from(mask) | libc::FAN_ONDIR
+        } else {
+            u64::from(mask)
+        };
+        self.fan.report(&Occurrence {
+            mask: fan_mask,
+            inode,
+            path: None,
+            parent: None,
+            sb: None,
+        });
     }
 
     /// The file `inode`, open as `name` in `dir`, was renamed since: its
@@ -304,6 +390,7 @@ impl Notify {
     fn delete_self(&self, inode: &InodeRef) {
         self.self_event(inode, libc::IN_DELETE_SELF);
         self.watches.end_all(inode);
+        self.fan.forget(inode);
     }
 
     /// The filesystem `sb` was unmounted for good (its last mount went):

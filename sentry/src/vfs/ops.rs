@@ -405,6 +405,11 @@ pub fn open_resolved(
     if write_through && (d.mount.sb.readonly() || flags & libc::O_TRUNC != 0) {
         d.mount.want_write()?;
     }
+    // Listeners with permission marks answer before anything happens
+    // (Linux asks in do_dentry_open, before O_TRUNC's truncation).
+    if let Some(t) = ctx.caller {
+        d.mount.notify().permission(t, &d, libc::FAN_OPEN_PERM)?;
+    }
     let mut truncated = false;
     if !created {
         let mut want = 0;
@@ -429,7 +434,7 @@ pub fn open_resolved(
     let ops = d.inode.clone().open_by(flags, ctx)?;
     let f = File::new(ops, Some(d.clone()), flags | super::file::O_LARGEFILE);
     // Linux reports the open before the truncation it does afterwards.
-    d.mount.notify().file_event(&d, libc::IN_OPEN);
+    d.mount.notify().path_event(&d, libc::IN_OPEN);
     if truncated {
         d.mount.notify().file_event(&d, libc::IN_MODIFY);
     }
@@ -1057,5 +1062,9 @@ pub fn check_exec(t: &dyn Caller, f: &File) -> Result<(), Errno> {
     if !is_reg(st.st_mode) || d.mount.noexec() {
         return Err(Errno::EACCES);
     }
-    t.fs_cred().may_stat(&st, MAY_EXEC)
+    t.fs_cred().may_stat(&st, MAY_EXEC)?;
+    let n = d.mount.notify();
+    n.permission(t, d, libc::FAN_OPEN_EXEC_PERM)?;
+    n.path_event(d, libc::FAN_OPEN_EXEC as u32);
+    Ok(())
 }

@@ -13,11 +13,14 @@
 //! * `wait.rs`: spinning and sleeping on the Sentry's side;
 //! * `space.rs`: a stub process, its set-up and its syscall thread;
 //! * `spare.rs`: an address space made ready in advance;
-//! * `context.rs`: an application thread and the events.
+//! * `context.rs`: an application thread and the events;
+//! * `patch.rs`: the site rules of syscall patching (not wired in yet:
+//!   see docs/architecture.md, "Syscall patching").
 
 mod context;
 mod filter;
 mod frame;
+pub mod patch;
 mod region;
 mod space;
 mod spare;

@@ -41,6 +41,23 @@ pub const INTERRUPT_SIGNAL: i32 = crate::ptrace::INTERRUPT_SIGNAL;
 /// `HWCAP2_FSGSBASE` in AT_HWCAP2: user code may run rdfsbase/wrfsbase.
 const HWCAP2_FSGSBASE: u64 = 1 << 1;
 
+/// Whether syscall patching is on (`--systrap-patch`).
+static PATCHING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Turns syscall patching on for the threads made from now on; false
+/// (and off) when the CPU lacks what the trampoline uses (BMI2's
+/// flag-free shifts, XSAVE).
+pub fn enable_patching() -> bool {
+    let ok =
+        std::arch::is_x86_feature_detected!("bmi2") && std::arch::is_x86_feature_detected!("xsave");
+    PATCHING.store(ok, std::sync::atomic::Ordering::Relaxed);
+    ok
+}
+
+pub(crate) fn patching() -> bool {
+    PATCHING.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Checks the host can run the platform and prepares it while host paths
 /// are visible (the ptrace stub layout, the shared regions).
 pub fn prepare() -> Result<()> {

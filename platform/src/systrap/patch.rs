@@ -62,7 +62,7 @@ pub fn fits_one_store(site: u64) -> bool {
 /// The 7 bytes of `jmp *slot`, when `slot` is a table address (8-aligned,
 /// in the table's range).
 pub fn patch_bytes(slot: u64) -> Option<[u8; SITE_LEN]> {
-    if !(TABLE_START..TABLE_END).contains(&slot) || slot % 8 != 0 {
+    if !(TABLE_START..TABLE_END).contains(&slot) || !slot.is_multiple_of(8) {
         return None;
     }
     let a = (slot as u32).to_le_bytes();

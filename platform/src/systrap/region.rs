@@ -192,7 +192,7 @@ fn setup(code: &[u8]) -> std::result::Result<Shared, PlatformError> {
     // The trampoline finds the regions from this word of its page.
     let regions = super::space::Layout::new(layout).regions;
     let at = super::stub::code().neg_regions as usize;
-    assert!(at % 8 == 0 && at + 8 <= code.len());
+    assert!(at.is_multiple_of(8) && at + 8 <= code.len());
     // SAFETY: an aligned word inside the code page just copied (checked).
     unsafe { ((p as *mut u8).add(at) as *mut u64).write(regions.wrapping_neg()) };
     Ok(Shared { base: p as u64, fd })

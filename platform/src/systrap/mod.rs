@@ -14,8 +14,9 @@
 //! * `space.rs`: a stub process, its set-up and its syscall thread;
 //! * `spare.rs`: an address space made ready in advance;
 //! * `context.rs`: an application thread and the events;
-//! * `patch.rs`: the site rules of syscall patching (not wired in yet:
-//!   see docs/architecture.md, "Syscall patching").
+//! * `patch.rs`: the site rules of syscall patching (`--systrap-patch`;
+//!   the trampoline is in `stub.rs`, the table and the store in the
+//!   Sentry's `mm/patch.rs`: docs/architecture.md, "Syscall patching").
 
 mod context;
 mod filter;

@@ -3,8 +3,9 @@
 //! 7 bytes become, and how a thread that lands in the middle of a patched
 //! site is recognised. Pure functions over bytes, so each rule is tested
 //! on its own; docs/architecture.md ("Syscall patching") gives the
-//! argument and what is still missing around them (the trampoline, the
-//! table, the Sentry's side).
+//! argument. The trampoline is in `stub.rs`; the table, the store and the
+//! fault's handling are the Sentry's (`mm/patch.rs`,
+//! `kernel/syscall_patch.rs`).
 //!
 //! A site is the exact pair `mov $nr, %eax; syscall` (`b8 imm32 0f 05`),
 //! with `imm32` the number the call was made with. It becomes

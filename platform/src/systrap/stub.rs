@@ -1,5 +1,5 @@
 //! The systrap stub code: one page, mapped read-and-execute at the same
-//! address in every stub process. It holds three routines:
+//! address in every stub process. It holds four routines:
 //!
 //! * `handler`: the signal handler of every application thread, for
 //!   SIGSYS (a system call the thread's seccomp filter trapped), the fault
@@ -16,6 +16,10 @@
 //!   the calls of its read-only batch list, posts the result and writes
 //!   its eventfd. A `clone` child starts at `thread_start`. The master
 //!   stub's syscall thread also forks ready stub processes.
+//! * `tramp`: where a patched system call site's table entry jumps
+//!   (`--systrap-patch`): it builds the kernel's signal frame for the call
+//!   in the thread's region and enters `handler` without the seccomp
+//!   trap (docs/architecture.md, "Syscall patching").
 //! * `thread_start`: a new application thread sets its alternate stack,
 //!   unblocks signals, installs the application filter (whose program the
 //!   Sentry wrote in the thread's control page) and raises its first

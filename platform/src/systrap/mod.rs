@@ -101,7 +101,13 @@ fn check_and_prepare() -> Result<()> {
         });
     }
     crate::ptrace::prepare()?;
-    region::prepare(stub::code().bytes)
+    // The trampoline's word: -(the first region's stub address).
+    let code = stub::code();
+    let regions = space::Layout::new(crate::ptrace::stub::layout()?).regions;
+    region::prepare(
+        code.bytes,
+        (code.neg_regions as usize, regions.wrapping_neg()),
+    )
 }
 
 /// The systrap platform over one memory file.

@@ -161,7 +161,7 @@ fn last(op: &'static str) -> PlatformError {
     }
 }
 
-fn setup(code: &[u8]) -> std::result::Result<Shared, PlatformError> {
+fn setup(code: &[u8], word: (usize, u64)) -> std::result::Result<Shared, PlatformError> {
     let layout = crate::ptrace::stub::layout()?;
     let fd = layout.scratch_fd;
     let len = REGIONS_OFFSET + REGIONS_SPAN;
@@ -190,20 +190,19 @@ fn setup(code: &[u8]) -> std::result::Result<Shared, PlatformError> {
     // and the stub code fits it (`stub::code` asserts so).
     unsafe { std::ptr::copy_nonoverlapping(code.as_ptr(), p as *mut u8, code.len()) };
     // The trampoline finds the regions from this word of its page.
-    let regions = super::space::Layout::new(layout).regions;
-    let at = super::stub::code().neg_regions as usize;
+    let (at, value) = word;
     assert!(at.is_multiple_of(8) && at + 8 <= code.len());
     // SAFETY: an aligned word inside the code page just copied (checked).
-    unsafe { ((p as *mut u8).add(at) as *mut u64).write(regions.wrapping_neg()) };
+    unsafe { ((p as *mut u8).add(at) as *mut u64).write(value) };
     Ok(Shared { base: p as u64, fd })
 }
 
 /// Maps the regions in the Sentry (once, while host paths are visible and
 /// before the Sentry's seccomp filter), with the stub's `code` on the
-/// first page.
-pub fn prepare(code: &[u8]) -> Result<()> {
+/// first page and `word` (offset, value) written into it.
+pub fn prepare(code: &[u8], word: (usize, u64)) -> Result<()> {
     SHARED
-        .get_or_init(|| setup(code))
+        .get_or_init(|| setup(code, word))
         .as_ref()
         .map(|_| ())
         .map_err(|e| *e)

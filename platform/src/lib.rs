@@ -98,6 +98,13 @@ pub trait Context: Send {
     /// A handle other threads use to interrupt this context's `switch`.
     fn interrupter(&self) -> Interrupter;
 
+    /// Where a patched system call site of this thread may jump instead of
+    /// trapping (systrap with patching on: see
+    /// `systrap::patch`); None: the platform does not patch.
+    fn syscall_trampoline(&self) -> Option<u64> {
+        None
+    }
+
     /// The address space this context runs in, for the MM's memory
     /// operations outside a call that hands it a context (a write fault,
     /// a Sentry write into a copy-on-write page, fork's write-protection).

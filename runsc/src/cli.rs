@@ -36,6 +36,11 @@ pub struct Global {
     /// Log every system call of the application (to stderr and the debug log).
     #[arg(long, global = true)]
     pub strace: bool,
+    /// With --platform=systrap, patch hot `mov $nr,%eax; syscall` sites of
+    /// application code into jumps to a trampoline that skips the seccomp
+    /// trap (docs/architecture.md, "Syscall patching").
+    #[arg(long = "systrap-patch", global = true, value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set)]
+    pub systrap_patch: bool,
     /// With --strace, log only these calls (comma-separated names, as
     /// `open,read,mmap`); a name that is no x86-64 system call's is an
     /// error.
@@ -195,6 +200,7 @@ impl Global {
                 PlatformKind::Systrap => config::PlatformKind::Systrap,
             },
             strace: self.strace,
+            systrap_patch: self.systrap_patch,
             strace_syscalls: self.strace_syscalls.as_ref().map(|l| l.0.clone()),
             strace_log_size: self.strace_log_size,
             debug: self.debug,

@@ -17,6 +17,8 @@ pub struct Config {
     pub platform: PlatformKind,
     /// Log every system call of the application.
     pub strace: bool,
+    /// Patch system call sites (systrap).
+    pub systrap_patch: bool,
     /// Log only these system calls (by number); None: all.
     pub strace_syscalls: Option<Vec<u64>>,
     /// The most bytes of a buffer or string a strace line shows.
@@ -142,6 +144,9 @@ impl Config {
         // Said outright: inside its user namespace a rootless sandbox's
         // processes run as root.
         v.push(format!("--rootless={}", self.rootless).into());
+        if self.systrap_patch {
+            v.push("--systrap-patch=true".into());
+        }
         if self.strace {
             v.push("--strace".into());
             v.push(format!("--strace-log-size={}", self.strace_log_size).into());

@@ -165,6 +165,12 @@ impl Sandbox {
         vfs: impl FnOnce(Arc<gofer_protocol::Client>, &Arc<MemoryFile>) -> Result<Arc<Vfs>, String>,
     ) -> Result<Sandbox, String> {
         let kind = config.platform;
+        if config.systrap_patch
+            && kind == platform::PlatformKind::Systrap
+            && !platform::systrap::enable_patching()
+        {
+            tracing::warn!("--systrap-patch: this CPU lacks BMI2 or XSAVE; not patching");
+        }
         let platform = platform::new(kind, memfile.fd())
             .map_err(|e| format!("cannot start the {kind} platform: {e}"))?;
         let vfs = vfs(Arc::new(gofer), &memfile)?;

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use super::frame::{self, Frame};
-use super::region::{ctl, msg, Region, KIND_EXIT, KIND_RESUME};
+use super::region::{ctl, msg, syn, Region, KIND_EXIT, KIND_RESUME};
 use super::space::Space;
 use super::{stub, wait, INTERRUPT_SIGNAL};
 use crate::{
@@ -15,8 +15,6 @@ use crate::{
     Regs, Result, XSave,
 };
 
-/// `SYS_SECCOMP`: the si_code of a SIGSYS from a seccomp filter.
-const SYS_SECCOMP: i32 = 1;
 /// The bytes of a siginfo.
 const SIGINFO_LEN: u64 = 128;
 /// Offsets in a siginfo.
@@ -42,6 +40,10 @@ pub struct SystrapContext {
     xsave_len: usize,
     /// The Sentry thread last placed apart from the stub thread.
     placed_for: i32,
+    /// Patched sites may take the trampoline in this thread: the platform
+    /// patches and the thread's first frame gave the XSAVE template. Its
+    /// gs_base is then its region while the application's is 0.
+    trampoline: bool,
 }
 
 // SAFETY: the raw pointers in `current` point into the thread's region,
@@ -66,6 +68,7 @@ impl SystrapContext {
             gone: false,
             xsave_len: crate::xsave_len(),
             placed_for: 0,
+            trampoline: false,
         };
         let first = c.space.layout.code + stub::code().first_event;
         loop {
@@ -74,11 +77,39 @@ impl SystrapContext {
             };
             let rip = c.current.as_ref().map(|f| f.frame.regs(0, 0).rip);
             if signo == libc::SIGILL && rip == Some(first) {
+                c.trampoline = super::patching() && c.copy_frame_template();
                 return Ok(c);
             }
             // An interrupt before the filter went on: let it go on.
             c.reply(KIND_RESUME);
         }
+    }
+
+    /// Copies what a patched call's frame needs from the kernel's own
+    /// frame of this thread (uc_flags, the XSAVE image's software bytes)
+    /// into its control page; false when that frame has no XSAVE image
+    /// or one too big for the patched frame's room.
+    fn copy_frame_template(&self) -> bool {
+        let Some(cur) = &self.current else {
+            return false;
+        };
+        if cur.fp_size + 4 > syn::FP_MAX - syn::FP || cur.features == 0 {
+            return false;
+        }
+        // SAFETY: fp covers fp_size (>= 512) bytes of the region, checked in
+        // `next`; the software bytes are 464..512.
+        let sw = unsafe { std::slice::from_raw_parts(cur.fp.add(frame::SW_BYTES), 48) };
+        self.region.write_ctl(ctl::FX_SW, sw);
+        self.region
+            .ctl64(ctl::UC_FLAGS)
+            .store(cur.frame.uc_flags(), Ordering::Relaxed);
+        true
+    }
+
+    /// The region's address in the stub: the thread's gs_base while the
+    /// application's is 0 and patched sites may take the trampoline.
+    fn region_addr(&self) -> u64 {
+        self.region.stub_addr(self.space.layout.regions)
     }
 
     fn dead(&self) -> bool {
@@ -157,12 +188,15 @@ impl SystrapContext {
             return Event::Gone;
         };
         let fs = self.region.msg64(msg::FS).load(Ordering::Relaxed);
-        let gs = self.region.msg64(msg::GS).load(Ordering::Relaxed);
+        let mut gs = self.region.msg64(msg::GS).load(Ordering::Relaxed);
+        if self.trampoline && gs == self.region_addr() {
+            gs = 0;
+        }
         *regs = cur.frame.regs(fs, gs);
         let code = self.info(SI_CODE).unwrap_or(0) as i32;
         let addr = self.info(SI_ADDR).unwrap_or(0);
         match signo {
-            libc::SIGSYS if code == SYS_SECCOMP => {
+            libc::SIGSYS if code == frame::SYS_SECCOMP => {
                 // As PTRACE_SYSEMU shows a call: the number in orig_rax.
                 regs.orig_rax = regs.rax;
                 regs.rax = -(libc::ENOSYS as i64) as u64;
@@ -200,7 +234,12 @@ impl Context for SystrapContext {
         cur.frame.set_regs(regs);
         let r = &self.region;
         r.ctl64(ctl::FS).store(regs.fs_base, Ordering::Relaxed);
-        r.ctl64(ctl::GS).store(regs.gs_base, Ordering::Relaxed);
+        let gs = if self.trampoline && regs.gs_base == 0 {
+            self.region_addr()
+        } else {
+            regs.gs_base
+        };
+        r.ctl64(ctl::GS).store(gs, Ordering::Relaxed);
         self.reply(KIND_RESUME);
         match self.next() {
             Some(signo) => self.event(signo, regs),
@@ -252,6 +291,11 @@ impl Context for SystrapContext {
         // It also counts the stub's spinning for replies, so the check only
         // ever lowers a charge to what the whole stub process used.
         Some(crate::process_cpu_clock(self.space.pid))
+    }
+
+    fn syscall_trampoline(&self) -> Option<u64> {
+        self.trampoline
+            .then(|| self.space.layout.code + stub::code().trampoline)
     }
 
     fn interrupter(&self) -> Interrupter {

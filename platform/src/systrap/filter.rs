@@ -34,6 +34,12 @@ pub const STUB_CALLS: &[Allowed] = &[
               (blocking SIGSYS makes its next call kill it)",
     },
     Allowed {
+        nr: libc::SYS_rt_sigprocmask,
+        arg1: &[],
+        why: "blocking signals in the patched-call trampoline until its rt_sigreturn; from the \
+              application: a signal mask of its choosing, which rt_sigreturn gives it anyway",
+    },
+    Allowed {
         nr: libc::SYS_exit,
         arg1: &[],
         why: "a thread the Sentry ends; from the application: ending its own thread",

@@ -11,36 +11,38 @@
 use crate::{Regs, XSave};
 
 /// Offset of the sigcontext in the ucontext.
-const MCONTEXT: usize = 40;
+pub(super) const MCONTEXT: usize = 40;
 /// The sigcontext's general registers, in order, by word index.
-const R8: usize = 0;
-const R9: usize = 1;
-const R10: usize = 2;
-const R11: usize = 3;
-const R12: usize = 4;
-const R13: usize = 5;
-const R14: usize = 6;
-const R15: usize = 7;
-const RDI: usize = 8;
-const RSI: usize = 9;
-const RBP: usize = 10;
-const RBX: usize = 11;
-const RDX: usize = 12;
-const RAX: usize = 13;
-const RCX: usize = 14;
-const RSP: usize = 15;
-const RIP: usize = 16;
-const EFLAGS: usize = 17;
+pub(super) const R8: usize = 0;
+pub(super) const R9: usize = 1;
+pub(super) const R10: usize = 2;
+pub(super) const R11: usize = 3;
+pub(super) const R12: usize = 4;
+pub(super) const R13: usize = 5;
+pub(super) const R14: usize = 6;
+pub(super) const R15: usize = 7;
+pub(super) const RDI: usize = 8;
+pub(super) const RSI: usize = 9;
+pub(super) const RBP: usize = 10;
+pub(super) const RBX: usize = 11;
+pub(super) const RDX: usize = 12;
+pub(super) const RAX: usize = 13;
+pub(super) const RCX: usize = 14;
+pub(super) const RSP: usize = 15;
+pub(super) const RIP: usize = 16;
+pub(super) const EFLAGS: usize = 17;
 /// cs, gs, fs, ss as four u16 in one word.
-const SEGMENTS: usize = 18;
+pub(super) const SEGMENTS: usize = 18;
 /// The fpstate pointer's word.
-const FPSTATE: usize = 23;
+pub(super) const FPSTATE: usize = 23;
+/// uc_sigmask's offset in the ucontext.
+pub(super) const UC_SIGMASK: usize = MCONTEXT + 32 * 8;
 /// The bytes of the ucontext the platform reads (through uc_sigmask).
 pub const UC_LEN: u64 = (MCONTEXT + 32 * 8 + 8) as u64;
 
 /// The user code and stack selectors of x86-64 Linux.
-const USER_CS: u64 = 0x33;
-const USER_SS: u64 = 0x2b;
+pub(super) const USER_CS: u64 = 0x33;
+pub(super) const USER_SS: u64 = 0x2b;
 
 /// A frame in shared memory: `uc` is the Sentry's pointer to the
 /// ucontext, checked by the caller to lie in the thread's region.
@@ -66,6 +68,13 @@ impl Frame {
     fn set(&self, i: usize, v: u64) {
         // SAFETY: as in `word`.
         unsafe { self.uc.add(MCONTEXT / 8 + i).write_volatile(v) }
+    }
+
+    /// The ucontext's uc_flags.
+    pub fn uc_flags(&self) -> u64 {
+        // SAFETY: word 0 of the ucontext, inside UC_LEN (Frame::new's
+        // contract).
+        unsafe { self.uc.read_volatile() }
     }
 
     /// The stub address of the XSAVE image, as the frame says.
@@ -134,9 +143,13 @@ impl Frame {
 
 /// The software-reserved bytes of an FXSAVE image, where the kernel's
 /// signal frame says how big the XSAVE image after them is.
-const SW_BYTES: usize = 464;
+pub(super) const SW_BYTES: usize = 464;
 /// `FP_XSTATE_MAGIC1`: the frame holds an XSAVE image, not only FXSAVE.
-const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
+pub(super) const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
+/// `FP_XSTATE_MAGIC2`: the word after an XSAVE image in a signal frame.
+pub(super) const FP_XSTATE_MAGIC2: u32 = 0x4650_5845;
+/// `SYS_SECCOMP`: the si_code of a SIGSYS from a seccomp filter.
+pub(super) const SYS_SECCOMP: i32 = 1;
 /// The XSAVE header's XSTATE_BV.
 const XSTATE_BV: usize = 512;
 /// MXCSR in the legacy area; its bits the CPU accepts.

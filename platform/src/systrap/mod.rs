@@ -13,11 +13,15 @@
 //! * `wait.rs`: spinning and sleeping on the Sentry's side;
 //! * `space.rs`: a stub process, its set-up and its syscall thread;
 //! * `spare.rs`: an address space made ready in advance;
-//! * `context.rs`: an application thread and the events.
+//! * `context.rs`: an application thread and the events;
+//! * `patch.rs`: the site rules of syscall patching (`--systrap-patch`;
+//!   the trampoline is in `stub.rs`, the table and the store in the
+//!   Sentry's `mm/patch.rs`: docs/architecture.md, "Syscall patching").
 
 mod context;
 mod filter;
 mod frame;
+pub mod patch;
 mod region;
 mod space;
 mod spare;
@@ -37,6 +41,23 @@ pub const INTERRUPT_SIGNAL: i32 = crate::ptrace::INTERRUPT_SIGNAL;
 
 /// `HWCAP2_FSGSBASE` in AT_HWCAP2: user code may run rdfsbase/wrfsbase.
 const HWCAP2_FSGSBASE: u64 = 1 << 1;
+
+/// Whether syscall patching is on (`--systrap-patch`).
+static PATCHING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Turns syscall patching on for the threads made from now on; false
+/// (and off) when the CPU lacks what the trampoline uses (BMI2's
+/// flag-free shifts, XSAVE).
+pub fn enable_patching() -> bool {
+    let ok =
+        std::arch::is_x86_feature_detected!("bmi2") && std::arch::is_x86_feature_detected!("xsave");
+    PATCHING.store(ok, std::sync::atomic::Ordering::Relaxed);
+    ok
+}
+
+pub(crate) fn patching() -> bool {
+    PATCHING.load(std::sync::atomic::Ordering::Relaxed)
+}
 
 /// Checks the host can run the platform and prepares it while host paths
 /// are visible (the ptrace stub layout, the shared regions).
@@ -80,7 +101,13 @@ fn check_and_prepare() -> Result<()> {
         });
     }
     crate::ptrace::prepare()?;
-    region::prepare(stub::code().bytes)
+    // The trampoline's word: -(the first region's stub address).
+    let code = stub::code();
+    let regions = space::Layout::new(crate::ptrace::stub::layout()?).regions;
+    region::prepare(
+        code.bytes,
+        (code.neg_regions as usize, regions.wrapping_neg()),
+    )
 }
 
 /// The systrap platform over one memory file.

@@ -80,6 +80,36 @@ pub mod ctl {
     pub const DONE_FD: usize = 2120;
     /// u64: 1, what the syscall thread writes to it.
     pub const ONE: usize = 2128;
+    /// u64: the uc_flags of the kernel's signal frames for this thread,
+    /// which a patched call's frame (`syn`) copies.
+    pub const UC_FLAGS: usize = 2136;
+    /// The 48 software bytes of the XSAVE image in the kernel's signal
+    /// frames for this thread (magic, sizes, features: `rt_sigreturn`
+    /// restores the whole image only when they are right), which a
+    /// patched call's frame copies; xfeatures at +8, xstate_size at +16.
+    pub const FX_SW: usize = 2144;
+}
+
+/// A patched call's signal frame, which the trampoline builds at the
+/// bottom of the alternate stack (the kernel puts its frames at the top)
+/// in the kernel's own layout, so the Sentry reads it as any other and
+/// `rt_sigreturn` resumes from it. Offsets in the region.
+pub mod syn {
+    /// u64: (return address << 16) | call number, as the site's table
+    /// entry left it in rax.
+    pub const PACKED: usize = 0x2008;
+    /// The ucontext.
+    pub const UC: usize = 0x2040;
+    /// The siginfo.
+    pub const INFO: usize = 0x2200;
+    /// The XSAVE image (64-aligned, as XSAVE needs).
+    pub const FP: usize = 0x2400;
+    /// The largest image (with its end magic) the frame takes.
+    pub const FP_MAX: usize = 0x6000;
+    /// The trampoline's stack (for pushfq), at the top of the alternate
+    /// stack: a signal that arrives while it is there nests its frame
+    /// below, away from this frame.
+    pub const STACK: usize = super::REGION_SIZE as usize - 64;
 }
 
 /// Offsets in the message page (read-write in the stub).
@@ -131,7 +161,7 @@ fn last(op: &'static str) -> PlatformError {
     }
 }
 
-fn setup(code: &[u8]) -> std::result::Result<Shared, PlatformError> {
+fn setup(code: &[u8], word: (usize, u64)) -> std::result::Result<Shared, PlatformError> {
     let layout = crate::ptrace::stub::layout()?;
     let fd = layout.scratch_fd;
     let len = REGIONS_OFFSET + REGIONS_SPAN;
@@ -159,15 +189,20 @@ fn setup(code: &[u8]) -> std::result::Result<Shared, PlatformError> {
     // SAFETY: the code page is the first page of the mapping just made,
     // and the stub code fits it (`stub::code` asserts so).
     unsafe { std::ptr::copy_nonoverlapping(code.as_ptr(), p as *mut u8, code.len()) };
+    // The trampoline finds the regions from this word of its page.
+    let (at, value) = word;
+    assert!(at.is_multiple_of(8) && at + 8 <= code.len());
+    // SAFETY: an aligned word inside the code page just copied (checked).
+    unsafe { ((p as *mut u8).add(at) as *mut u64).write(value) };
     Ok(Shared { base: p as u64, fd })
 }
 
 /// Maps the regions in the Sentry (once, while host paths are visible and
 /// before the Sentry's seccomp filter), with the stub's `code` on the
-/// first page.
-pub fn prepare(code: &[u8]) -> Result<()> {
+/// first page and `word` (offset, value) written into it.
+pub fn prepare(code: &[u8], word: (usize, u64)) -> Result<()> {
     SHARED
-        .get_or_init(|| setup(code))
+        .get_or_init(|| setup(code, word))
         .as_ref()
         .map(|_| ())
         .map_err(|e| *e)
@@ -225,10 +260,14 @@ impl Region {
             base: sh.base + (REGIONS_OFFSET - FILE_BASE) + slot * REGION_SIZE,
         };
         // A reused slot starts clean: the last owner's sequence numbers
-        // and flags must not be read as this thread's.
-        // SAFETY: the first two pages of this region are ours (the slot
-        // is taken) and mapped for the life of the process.
-        unsafe { std::ptr::write_bytes(r.base as *mut u8, 0, 2 * 4096) };
+        // and flags must not be read as this thread's. The whole region:
+        // with only the first two pages cleared, the first patched call of
+        // a forked child on a reused slot failed its rt_sigreturn (a byte
+        // of the last owner's alternate stack that the trampoline's frame
+        // does not write; which one is not found yet).
+        // SAFETY: this region is ours (the slot is taken) and mapped for
+        // the life of the process.
+        unsafe { std::ptr::write_bytes(r.base as *mut u8, 0, REGION_SIZE as usize) };
         Ok(r)
     }
 

@@ -446,6 +446,8 @@ impl Space {
         ss.extend_from_slice(&0u64.to_le_bytes());
         ss.extend_from_slice(&ss_size.to_le_bytes());
         region.write_ctl(ctl::ALTSTACK, &ss);
+        // What the patched-call trampoline blocks.
+        region.write_ctl(ctl::FULL_SET, &u64::MAX.to_le_bytes());
         let prog = super::filter::program(self.layout.code, 4096);
         let mut code = Vec::new();
         for i in &prog {

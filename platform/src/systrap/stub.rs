@@ -1,5 +1,5 @@
 //! The systrap stub code: one page, mapped read-and-execute at the same
-//! address in every stub process. It holds three routines:
+//! address in every stub process. It holds four routines:
 //!
 //! * `handler`: the signal handler of every application thread, for
 //!   SIGSYS (a system call the thread's seccomp filter trapped), the fault
@@ -16,6 +16,10 @@
 //!   the calls of its read-only batch list, posts the result and writes
 //!   its eventfd. A `clone` child starts at `thread_start`. The master
 //!   stub's syscall thread also forks ready stub processes.
+//! * `tramp`: where a patched system call site's table entry jumps
+//!   (`--systrap-patch`): it builds the kernel's signal frame for the call
+//!   in the thread's region and enters `handler` without the seccomp
+//!   trap (docs/architecture.md, "Syscall patching").
 //! * `thread_start`: a new application thread sets its alternate stack,
 //!   unblocks signals, installs the application filter (whose program the
 //!   Sentry wrote in the thread's control page) and raises its first
@@ -24,8 +28,10 @@
 //! The code uses no stack and no memory but the thread's region: the
 //! region base is the stack pointer rounded down to the region size.
 
+use super::frame;
 use super::region::{
-    ctl, msg, BATCH_ENTRY, BATCH_OFFSET, KIND_EXIT, REGION_SIZE, REQ_BATCH, REQ_FORK,
+    ctl, msg, syn, BATCH_ENTRY, BATCH_OFFSET, KIND_EXIT, REGIONS_SPAN, REGION_SIZE, REQ_BATCH,
+    REQ_FORK,
 };
 
 /// Iterations of `pause` a stub thread spins before it sleeps on a futex
@@ -101,6 +107,38 @@ std::arch::global_asm!(
     "mov qword ptr [r13 + {m_info}], rsi",
     "mov qword ptr [r13 + {m_uc}], rdx",
     "mov r15, rdx",
+    // A signal in the trampoline before it blocked signals: the thread is
+    // put back at the start of its patched site (the trampoline runs
+    // again from there), with the registers the trampoline had changed.
+    "mov rax, qword ptr [r15 + {uc_rip}]",
+    "lea rcx, [rip + runsc_systrap_tramp]",
+    "cmp rax, rcx",
+    "jb 79f",
+    "lea rcx, [rip + runsc_systrap_tramp_commit]",
+    "cmp rax, rcx",
+    "jae 79f",
+    "lea rcx, [rip + runsc_systrap_tramp_saved]",
+    "cmp rax, rcx",
+    "jb 77f",
+    "mov rax, qword ptr [r12 + {syn_uc} + {uc_rsp}]",
+    "mov qword ptr [r15 + {uc_rsp}], rax",
+    "mov rax, qword ptr [r12 + {syn_uc} + {uc_rdi}]",
+    "mov qword ptr [r15 + {uc_rdi}], rax",
+    "mov rax, qword ptr [r12 + {syn_uc} + {uc_rsi}]",
+    "mov qword ptr [r15 + {uc_rsi}], rax",
+    "mov rax, qword ptr [r12 + {syn_uc} + {uc_rdx}]",
+    "mov qword ptr [r15 + {uc_rdx}], rax",
+    "mov rax, qword ptr [r12 + {syn_uc} + {uc_r10}]",
+    "mov qword ptr [r15 + {uc_r10}], rax",
+    "mov rax, qword ptr [r12 + {syn_packed}]",
+    "jmp 78f",
+    "77:",
+    "mov rax, qword ptr [r15 + {uc_rax}]",
+    "78:",
+    "shr rax, 16",
+    "sub rax, {site_len}",
+    "mov qword ptr [r15 + {uc_rip}], rax",
+    "79:",
     "rdfsbase rax",
     "mov qword ptr [r13 + {m_fs}], rax",
     "rdgsbase rax",
@@ -333,6 +371,130 @@ std::arch::global_asm!(
     "mov eax, {sys_exit}",
     "syscall",
     "ud2",
+    // ---- trampoline: a patched site's table entry jumps here with
+    // rax = (return address << 16) | call number; rcx and r11 are free
+    // (a `syscall` clobbers them); every other register and the flags
+    // are the application's. gs_base is the thread's region while the
+    // application's is 0 (context.rs).
+    ".globl runsc_systrap_tramp",
+    "runsc_systrap_tramp:",
+    // Is gs a region? Without touching the flags (not saved yet): the
+    // distance from the first region, rotated so its low 16 bits go on
+    // top, must be below the regions' count.
+    "rdgsbase r11",
+    "mov rcx, qword ptr [rip + runsc_systrap_neg_regions]",
+    "lea r11, [r11 + rcx]",
+    "rorx r11, r11, 16",
+    "mov ecx, {area_shift}",
+    "shrx rcx, r11, rcx",
+    "jrcxz 50f",
+    "jmp 59f",
+    "50:",
+    "rdgsbase r11",
+    "mov qword ptr [r11 + {syn_uc} + {uc_r8}], r8",
+    "mov qword ptr [r11 + {syn_uc} + {uc_r9}], r9",
+    "mov qword ptr [r11 + {syn_uc} + {uc_r10}], r10",
+    "mov qword ptr [r11 + {syn_uc} + {uc_r12}], r12",
+    "mov qword ptr [r11 + {syn_uc} + {uc_r13}], r13",
+    "mov qword ptr [r11 + {syn_uc} + {uc_r14}], r14",
+    "mov qword ptr [r11 + {syn_uc} + {uc_r15}], r15",
+    "mov qword ptr [r11 + {syn_uc} + {uc_rdi}], rdi",
+    "mov qword ptr [r11 + {syn_uc} + {uc_rsi}], rsi",
+    "mov qword ptr [r11 + {syn_uc} + {uc_rbp}], rbp",
+    "mov qword ptr [r11 + {syn_uc} + {uc_rbx}], rbx",
+    "mov qword ptr [r11 + {syn_uc} + {uc_rdx}], rdx",
+    "mov qword ptr [r11 + {syn_uc} + {uc_rsp}], rsp",
+    "mov qword ptr [r11 + {syn_packed}], rax",
+    // From here rsp, rdi, rsi, rdx and r10 change: a signal until the
+    // commit takes them back from the slots just written (the handler).
+    "runsc_systrap_tramp_saved:",
+    "lea rsp, [r11 + {syn_stack}]",
+    "pushfq",
+    "pop qword ptr [r11 + {syn_uc} + {uc_eflags}]",
+    "lea rsi, [r11 + {c_full_set}]",
+    "mov edi, {sig_block}",
+    "mov edx, 0",
+    "mov r10d, 8",
+    "mov eax, {sys_rt_sigprocmask}",
+    "syscall",
+    // Committed: signals wait until rt_sigreturn restores the empty mask.
+    "runsc_systrap_tramp_commit:",
+    "rdgsbase r11",
+    // As the `syscall` would have left them: rcx = rip = the return
+    // address, r11 = rflags, rax = the number.
+    "mov rax, qword ptr [r11 + {syn_packed}]",
+    "mov rcx, rax",
+    "shr rcx, 16",
+    "mov qword ptr [r11 + {syn_uc} + {uc_rcx}], rcx",
+    "mov qword ptr [r11 + {syn_uc} + {uc_rip}], rcx",
+    "movzx eax, ax",
+    "mov qword ptr [r11 + {syn_uc} + {uc_rax}], rax",
+    "mov rcx, qword ptr [r11 + {syn_uc} + {uc_eflags}]",
+    "mov qword ptr [r11 + {syn_uc} + {uc_r11}], rcx",
+    "movabs rcx, {segments}",
+    "mov qword ptr [r11 + {syn_uc} + {uc_seg}], rcx",
+    "mov rcx, qword ptr [r11 + {c_uc_flags}]",
+    "mov qword ptr [r11 + {syn_uc}], rcx",
+    "xor ecx, ecx",
+    "mov qword ptr [r11 + {syn_uc} + 8], rcx",
+    "mov qword ptr [r11 + {syn_uc} + {uc_sigmask}], rcx",
+    // uc_stack: rt_sigreturn sets the alternate stack from it.
+    "mov rcx, qword ptr [r11 + {c_altstack}]",
+    "mov qword ptr [r11 + {syn_uc} + 16], rcx",
+    "mov rcx, qword ptr [r11 + {c_altstack} + 8]",
+    "mov qword ptr [r11 + {syn_uc} + 24], rcx",
+    "mov rcx, qword ptr [r11 + {c_altstack} + 16]",
+    "mov qword ptr [r11 + {syn_uc} + 32], rcx",
+    "lea rcx, [r11 + {syn_fp}]",
+    "mov qword ptr [r11 + {syn_uc} + {uc_fpstate}], rcx",
+    // XSAVE writes only XSTATE_BV of the header; XRSTOR wants the rest 0.
+    "xor ecx, ecx",
+    "mov qword ptr [r11 + {syn_fp} + 520], rcx",
+    "mov qword ptr [r11 + {syn_fp} + 528], rcx",
+    "mov qword ptr [r11 + {syn_fp} + 536], rcx",
+    "mov qword ptr [r11 + {syn_fp} + 544], rcx",
+    "mov qword ptr [r11 + {syn_fp} + 552], rcx",
+    "mov qword ptr [r11 + {syn_fp} + 560], rcx",
+    "mov qword ptr [r11 + {syn_fp} + 568], rcx",
+    "mov eax, dword ptr [r11 + {c_fx_sw} + 8]",
+    "mov edx, dword ptr [r11 + {c_fx_sw} + 12]",
+    "xsave64 [r11 + {syn_fp}]",
+    "mov rcx, qword ptr [r11 + {c_fx_sw}]",
+    "mov qword ptr [r11 + {syn_fp} + {sw_bytes}], rcx",
+    "mov rcx, qword ptr [r11 + {c_fx_sw} + 8]",
+    "mov qword ptr [r11 + {syn_fp} + {sw_bytes} + 8], rcx",
+    "mov rcx, qword ptr [r11 + {c_fx_sw} + 16]",
+    "mov qword ptr [r11 + {syn_fp} + {sw_bytes} + 16], rcx",
+    "mov rcx, qword ptr [r11 + {c_fx_sw} + 24]",
+    "mov qword ptr [r11 + {syn_fp} + {sw_bytes} + 24], rcx",
+    "mov rcx, qword ptr [r11 + {c_fx_sw} + 32]",
+    "mov qword ptr [r11 + {syn_fp} + {sw_bytes} + 32], rcx",
+    "mov rcx, qword ptr [r11 + {c_fx_sw} + 40]",
+    "mov qword ptr [r11 + {syn_fp} + {sw_bytes} + 40], rcx",
+    "mov ecx, dword ptr [r11 + {c_fx_sw} + 16]",
+    "mov dword ptr [r11 + rcx + {syn_fp}], {magic2}",
+    "mov qword ptr [r11 + {syn_info}], {sigsys}",
+    "mov qword ptr [r11 + {syn_info} + 8], {si_sys_seccomp}",
+    "mov qword ptr [r11 + {syn_info} + 16], 0",
+    "mov edi, {sigsys}",
+    "lea rsi, [r11 + {syn_info}]",
+    "lea rdx, [r11 + {syn_uc}]",
+    "jmp runsc_systrap_handler",
+    // gs is not this thread's region (the application set its own): the
+    // trap, at the `06` where the site's `syscall` was (the Sentry makes
+    // the call in rax there).
+    "59:",
+    "mov r11d, 16",
+    "shrx rcx, rax, r11",
+    "movzx eax, ax",
+    "lea rcx, [rcx - 2]",
+    "jmp rcx",
+    // -(the first region's stub address), written into the stub's copy of
+    // this page (region.rs).
+    ".balign 8",
+    ".globl runsc_systrap_neg_regions",
+    "runsc_systrap_neg_regions:",
+    ".quad 0",
     ".globl runsc_systrap_end",
     "runsc_systrap_end:",
     ".popsection",
@@ -388,6 +550,43 @@ std::arch::global_asm!(
     sys_seccomp = const libc::SYS_seccomp,
     sig_setmask = const libc::SIG_SETMASK,
     seccomp_set_mode_filter = const libc::SECCOMP_SET_MODE_FILTER,
+    uc_r8 = const frame::MCONTEXT + 8 * frame::R8,
+    uc_r9 = const frame::MCONTEXT + 8 * frame::R9,
+    uc_r10 = const frame::MCONTEXT + 8 * frame::R10,
+    uc_r11 = const frame::MCONTEXT + 8 * frame::R11,
+    uc_r12 = const frame::MCONTEXT + 8 * frame::R12,
+    uc_r13 = const frame::MCONTEXT + 8 * frame::R13,
+    uc_r14 = const frame::MCONTEXT + 8 * frame::R14,
+    uc_r15 = const frame::MCONTEXT + 8 * frame::R15,
+    uc_rdi = const frame::MCONTEXT + 8 * frame::RDI,
+    uc_rsi = const frame::MCONTEXT + 8 * frame::RSI,
+    uc_rbp = const frame::MCONTEXT + 8 * frame::RBP,
+    uc_rbx = const frame::MCONTEXT + 8 * frame::RBX,
+    uc_rdx = const frame::MCONTEXT + 8 * frame::RDX,
+    uc_rax = const frame::MCONTEXT + 8 * frame::RAX,
+    uc_rcx = const frame::MCONTEXT + 8 * frame::RCX,
+    uc_rsp = const frame::MCONTEXT + 8 * frame::RSP,
+    uc_rip = const frame::MCONTEXT + 8 * frame::RIP,
+    uc_eflags = const frame::MCONTEXT + 8 * frame::EFLAGS,
+    uc_seg = const frame::MCONTEXT + 8 * frame::SEGMENTS,
+    uc_fpstate = const frame::MCONTEXT + 8 * frame::FPSTATE,
+    uc_sigmask = const frame::UC_SIGMASK,
+    segments = const frame::USER_CS | (frame::USER_SS << 48),
+    sw_bytes = const frame::SW_BYTES,
+    magic2 = const frame::FP_XSTATE_MAGIC2,
+    syn_uc = const syn::UC,
+    syn_info = const syn::INFO,
+    syn_fp = const syn::FP,
+    syn_packed = const syn::PACKED,
+    syn_stack = const syn::STACK,
+    c_full_set = const ctl::FULL_SET,
+    c_uc_flags = const ctl::UC_FLAGS,
+    c_fx_sw = const ctl::FX_SW,
+    sig_block = const libc::SIG_BLOCK,
+    sigsys = const libc::SIGSYS,
+    si_sys_seccomp = const frame::SYS_SECCOMP,
+    site_len = const super::patch::SITE_LEN,
+    area_shift = const REGIONS_SPAN.trailing_zeros() - 16,
 );
 
 extern "C" {
@@ -395,6 +594,8 @@ extern "C" {
     static runsc_systrap_handler: u8;
     static runsc_systrap_syscall_loop: u8;
     static runsc_systrap_first_event: u8;
+    static runsc_systrap_tramp: u8;
+    static runsc_systrap_neg_regions: u8;
     static runsc_systrap_end: u8;
 }
 
@@ -406,6 +607,10 @@ pub struct Code {
     pub syscall_loop: u64,
     /// The `ud2` a new thread raises its first event with.
     pub first_event: u64,
+    /// Where a patched site's table entry jumps.
+    pub trampoline: u64,
+    /// The word that holds -(the first region's stub address).
+    pub neg_regions: u64,
 }
 
 /// The stub code as linked into the Sentry.
@@ -422,5 +627,7 @@ pub fn code() -> Code {
         handler: off(std::ptr::addr_of!(runsc_systrap_handler)),
         syscall_loop: off(std::ptr::addr_of!(runsc_systrap_syscall_loop)),
         first_event: off(std::ptr::addr_of!(runsc_systrap_first_event)),
+        trampoline: off(std::ptr::addr_of!(runsc_systrap_tramp)),
+        neg_regions: off(std::ptr::addr_of!(runsc_systrap_neg_regions)),
     }
 }

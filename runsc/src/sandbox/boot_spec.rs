@@ -18,6 +18,7 @@ pub fn boot_spec(
     BootSpec {
         platform: g.platform,
         strace: g.strace,
+        systrap_patch: g.systrap_patch,
         strace_syscalls: g.strace_syscalls.clone(),
         strace_log_size: g.strace_log_size,
         hostname,

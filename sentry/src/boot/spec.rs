@@ -12,6 +12,8 @@ pub struct BootSpec {
     pub platform: platform::PlatformKind,
     /// Log each syscall (`--strace`).
     pub strace: bool,
+    /// Patch system call sites (`--systrap-patch`).
+    pub systrap_patch: bool,
     /// Log only these syscall numbers (`--strace-syscalls`); None: all.
     pub strace_syscalls: Option<Vec<u64>>,
     /// The most bytes of a buffer `--strace` shows (`--strace-log-size`).
@@ -79,6 +81,7 @@ impl BootSpec {
         Config {
             platform: self.platform,
             strace: self.strace,
+            systrap_patch: self.systrap_patch,
             strace_syscalls: self.strace_syscalls.clone(),
             strace_log_size: self.strace_log_size,
             hostname: self.hostname.clone(),

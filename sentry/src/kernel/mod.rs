@@ -47,6 +47,7 @@ pub mod signal;
 pub mod signal_frame;
 pub mod signal_send;
 pub mod sleeper;
+pub mod syscall_patch;
 pub mod syscall_table;
 pub mod task;
 pub mod task_run;
@@ -79,6 +80,9 @@ pub struct Config {
     pub platform: platform::PlatformKind,
     /// Log each syscall (`--strace`).
     pub strace: bool,
+    /// Patch system call sites into jumps to the platform's trampoline
+    /// (`--systrap-patch`, systrap only).
+    pub systrap_patch: bool,
     /// Log only these syscall numbers (`--strace-syscalls`); None: all.
     pub strace_syscalls: Option<Vec<u64>>,
     /// The most bytes of a buffer or string `--strace` shows

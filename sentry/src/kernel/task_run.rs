@@ -71,8 +71,10 @@ impl Task {
                 let tg = &self.tg;
                 tg.cpu_timers.fire_due(self.tid, ns, &|| tg.cpu_time_ns());
             }
+            let ev = self.syscall_in_patch(ev);
             match ev {
                 Event::Syscall => {
+                    self.patch_syscall_site();
                     if !self.ptrace_syscall_enter() {
                         // The tracer cancelled the call: rax is what it
                         // left there.

@@ -666,6 +666,8 @@ impl MemoryManager {
             inner: RwLock::new(child),
             address_space: Mutex::new(None),
             aio: std::sync::OnceLock::new(),
+            // The child reads the table's header it inherited.
+            patch: Mutex::default(),
         });
         if let Some(s) = space {
             // Dropping `child` on failure gives its owners back.

@@ -17,6 +17,7 @@ mod attachment;
 mod cow;
 pub mod file_cache;
 mod lazy;
+mod patch;
 pub mod policy;
 mod userfault;
 
@@ -226,6 +227,8 @@ pub struct MemoryManager {
     /// the address space (exec, exit) and a fork child has none. Typed by
     /// its owner, a layer above.
     pub aio: std::sync::OnceLock<Arc<dyn std::any::Any + Send + Sync>>,
+    /// Syscall patching's state (`patch.rs`).
+    patch: Mutex<patch::State>,
 }
 
 fn platform_err(e: platform::PlatformError) -> Errno {
@@ -244,6 +247,7 @@ impl MemoryManager {
             inner: RwLock::new(Inner::default()),
             address_space: Mutex::new(None),
             aio: std::sync::OnceLock::new(),
+            patch: Mutex::default(),
         })
     }
 

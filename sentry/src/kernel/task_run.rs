@@ -41,6 +41,11 @@ impl Task {
             if self.handle.killed.load(Ordering::SeqCst) {
                 break;
             }
+            if self.kernel.freezer.holds(self.tg.container()) {
+                // Paused: signals that came meanwhile are delivered after.
+                self.wait_while_frozen();
+                continue;
+            }
             let mut regs = self.regs;
             let (kernel, handle, tg, tid) = (&self.kernel, &self.handle, &self.tg, self.tid);
             if let Some(ctx) = self.ctx.as_deref_mut() {
@@ -62,6 +67,11 @@ impl Task {
             }
             match ev {
                 Event::Syscall => {
+                    // A call made as the pause came starts after the resume.
+                    self.wait_while_frozen();
+                    if self.handle.killed.load(Ordering::SeqCst) {
+                        break;
+                    }
                     if !self.ptrace_syscall_enter() {
                         // The tracer cancelled the call: rax is what it
                         // left there.

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tests::bundle::{text, Bundle};
+use tests::console::{drive_shell, Console};
 use tests::{require, sandbox};
 
 const RUNC: &str = "/usr/sbin/runc";
@@ -134,19 +135,29 @@ impl Pod {
     }
 
     fn try_create(&self, id: &str, dir: &Path) -> (std::process::ExitStatus, Created, String) {
+        self.try_create_with(id, dir, &[])
+    }
+
+    /// [`Pod::try_create`] with more flags for `create` (`--console-socket`).
+    fn try_create_with(
+        &self,
+        id: &str,
+        dir: &Path,
+        flags: &[&str],
+    ) -> (std::process::ExitStatus, Created, String) {
         let out = self.sandbox.dir.join(format!("{id}.out"));
         let pid_file = self.sandbox.dir.join(format!("{id}.pid"));
         let err_path = self.sandbox.dir.join(format!("{id}.err"));
         let status = self
             .sandbox
-            .runtime_cmd(&[
-                "create",
-                "--bundle",
-                dir.to_str().unwrap(),
-                "--pid-file",
-                pid_file.to_str().unwrap(),
-                id,
-            ])
+            .runtime_cmd(
+                &[
+                    &["create", "--bundle", dir.to_str().unwrap()],
+                    flags,
+                    &["--pid-file", pid_file.to_str().unwrap(), id],
+                ]
+                .concat(),
+            )
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&out).unwrap())
             .stderr(std::fs::File::create(&err_path).unwrap())
@@ -814,6 +825,61 @@ fn pausing_one_container_of_a_pod_stops_it_alone_as_under_runc() {
     assert!(o.status.success(), "{:?}", text(&o));
     let (_, _, cc) = rt.made.last().expect("c");
     assert_eq!(describe(wait_status(cc.pid)), "signal 9");
+    wait_status(sandbox_proc.pid);
+    assert_eq!(pod.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn a_container_of_a_pod_with_a_terminal_gets_its_own_and_so_does_exec_tty() {
+    require!(sandbox());
+    become_subreaper();
+    let (pod, sandbox_proc) = require!(Pod::new("pause-tty"));
+    let b = require!(bundle("tty", &["sh"], Some(&pod.id)));
+    let mut cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.dir.join("config.json")).unwrap()).unwrap();
+    cfg["process"]["terminal"] = json!(true);
+    b.write_config(&cfg.to_string());
+    let sock = pod.sandbox.dir.join("console.sock");
+    let l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let s = sock.to_str().unwrap();
+    let id = format!("{}-tty", pod.id);
+    // As containerd's shim: create, take the console, start.
+    let (st, c, err) = pod.try_create_with(&id, &b.dir, &["--console-socket", s]);
+    assert!(st.success(), "{err}");
+    let mut con = Console::accept(&l);
+    pod.start(&id);
+    drive_shell(&mut con);
+    // The container's own root behind its terminal.
+    con.send(b"cat /who\n");
+    con.expect("\r\ntty\r\n");
+
+    // exec --tty into the container: a terminal of its own.
+    let mut e = pod
+        .sandbox
+        .runtime_cmd(&["exec", "--tty", "--console-socket", s, &id, "sh"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut ec = Console::accept(&l);
+    drive_shell(&mut ec);
+    ec.send(b"cat /who; echo $((3+4))\n");
+    ec.expect("\r\ntty\r\n7\r\n");
+    ec.send(b"exit 6\n");
+    assert_eq!(e.wait().unwrap().code(), Some(6));
+
+    // The sandbox's own container runs on; the terminal's exit is the
+    // container's.
+    assert_eq!(pod.state(&pod.id).0, "running");
+    con.send(b"exit 5\n");
+    assert_eq!(describe(wait_status(c.pid)), "exit 5");
+    assert_eq!(pod.state(&id).0, "stopped");
+    must(pod.runtime(&["delete", &id]), "delete the tty container");
+    must(
+        pod.runtime(&["delete", "--force", &pod.id]),
+        "delete the pod",
+    );
     wait_status(sandbox_proc.pid);
     assert_eq!(pod.leftovers(), Vec::<String>::new());
 }

@@ -245,6 +245,20 @@ fn start_container(
     argv: &[&str],
     memory_limit: Option<i64>,
 ) -> String {
+    start_container_with(c, pod, name, image, argv, memory_limit, false)
+}
+
+/// [`start_container`], with a terminal if `tty` (as a kubelet asks for
+/// `tty: true`).
+fn start_container_with(
+    c: &Cri,
+    pod: &mut Pod,
+    name: &str,
+    image: &str,
+    argv: &[&str],
+    memory_limit: Option<i64>,
+    tty: bool,
+) -> String {
     let resources = memory_limit.map(|m| cri::LinuxContainerResources {
         memory_limit_in_bytes: m,
         memory_swap_limit_in_bytes: m,
@@ -261,6 +275,7 @@ fn start_container(
         }),
         command: argv.iter().map(|s| s.to_string()).collect(),
         log_path: format!("{name}.log"),
+        tty,
         linux: Some(cri::LinuxContainerConfig {
             resources,
             security_context: Some(cri::LinuxContainerSecurityContext {
@@ -676,4 +691,46 @@ fn a_container_over_its_memory_limit_is_oom_killed_and_its_pod_survives() {
     for handler in [HANDLER_RUNC, HANDLER_OURS] {
         assert_eq!(oom_pod(&c, handler), expected, "{handler}");
     }
+}
+
+/// What a container with a terminal (`tty: true`) shows in its log:
+/// containerd's CRI takes the terminal's master and writes what comes out
+/// of it to the log, as stdout.
+fn tty_pod(c: &Cri, handler: &'static str) -> String {
+    let mut pod = run_pod(c, "tty", handler);
+    let term = start_container_with(
+        c,
+        &mut pod,
+        "term",
+        BUSYBOX_IMAGE,
+        &[
+            "sh",
+            "-c",
+            "test -t 0 && test -t 1 && echo stdio is a terminal; tty; stty size; \
+             echo $((6*7)) done",
+        ],
+        None,
+        true,
+    );
+    let status = wait_exited(c, &term);
+    let log = wait_log(c, &pod, "term", "42 done");
+    remove_pod(c, pod);
+    format!(
+        "log:\n{log}exit {} reason {:?}\n",
+        status.exit_code, status.reason
+    )
+}
+
+#[test]
+fn a_container_with_a_terminal_logs_through_it_as_under_runc() {
+    let d = require!(containerd_cri());
+    let _one = ONE_POD.lock().unwrap_or_else(|p| p.into_inner());
+    let c = Cri::connect(d);
+    let runc = tty_pod(&c, HANDLER_RUNC);
+    let ours = tty_pod(&c, HANDLER_OURS);
+    assert!(
+        runc.contains("stdio is a terminal") && runc.contains("exit 0"),
+        "the runc reference did not run as expected:\n{runc}"
+    );
+    assert_eq!(ours, runc, "runsc-rs (left) and runc (right) differ");
 }

@@ -57,6 +57,9 @@ pub enum Request {
     CreateContainer { id: String, plan: serde_json::Value },
     /// Run the pod container `id`'s process (once).
     StartContainer { id: String },
+    /// Pause (`paused`) or resume the pod container `id`: its processes
+    /// stop running in the Sentry, the pod's others run on.
+    PauseContainer { id: String, paused: bool },
     /// Send `signal` to one process of the sandbox (an `exec`ed one whose
     /// waiter on the host was signalled).
     SignalProcess { pid: i32, signal: i32 },

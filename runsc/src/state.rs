@@ -33,6 +33,14 @@ pub struct Container {
     /// its host proxy's, which exits as the container's init does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<String>,
+    /// A pod's further container paused in its Sentry (`pause`): its own
+    /// cgroup holds only its proxy and Gofer, so its freezer cannot say.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
+    /// A pod's further container: its sandbox's cgroups, whose freezing
+    /// (`pause` of the sandbox container) stops it too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sandbox_cgroups: Vec<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,7 +177,10 @@ impl Container {
         if !self.alive() {
             return Status::Stopped;
         }
-        if crate::cgroup::frozen(&self.cgroups) {
+        if self.paused
+            || crate::cgroup::frozen(&self.cgroups)
+            || crate::cgroup::frozen(&self.sandbox_cgroups)
+        {
             return Status::Paused;
         }
         if self.started {

@@ -283,7 +283,7 @@ impl Sandbox {
                 .collect(),
             Stdio::Console(host) => {
                 let (master, replica) =
-                    crate::fsimpl::console::relay(kernel, host).map_err(stdio_err)?;
+                    crate::fsimpl::console::relay(kernel, &vfs, host).map_err(stdio_err)?;
                 // A session leader whose terminal this is, as runc's
                 // setsid + TIOCSCTTY make it.
                 master.set_controlling(kernel, tid, tid);

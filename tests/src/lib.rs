@@ -23,6 +23,7 @@
 //! * `CI=true`: a missing requirement is a failure, not a skip.
 
 pub mod bundle;
+pub mod console;
 pub mod containerd;
 pub mod debian;
 pub mod docker;

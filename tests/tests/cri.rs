@@ -240,6 +240,8 @@ struct Container<'a> {
     image: &'a str,
     argv: Vec<&'a str>,
     memory_limit: Option<i64>,
+    /// A terminal, as a kubelet asks for `tty: true`.
+    tty: bool,
 }
 
 impl<'a> Container<'a> {
@@ -248,12 +250,17 @@ impl<'a> Container<'a> {
             image,
             argv: argv.to_vec(),
             memory_limit: None,
+            tty: false,
         }
     }
 
     /// busybox's `sh -c script`, what most of these containers run.
     fn sh(script: &'a str) -> Self {
         Container::new(BUSYBOX_IMAGE, &["sh", "-c", script])
+    }
+
+    fn tty(self) -> Self {
+        Container { tty: true, ..self }
     }
 
     /// The limit as a kubelet sets it: memory and memory+swap alike.
@@ -286,6 +293,7 @@ fn start_container(c: &Cri, pod: &mut Pod, name: &str, container: Container) -> 
         }),
         command: container.argv.iter().map(|s| s.to_string()).collect(),
         log_path: format!("{name}.log"),
+        tty: container.tty,
         linux: Some(cri::LinuxContainerConfig {
             resources,
             security_context: Some(cri::LinuxContainerSecurityContext {
@@ -698,4 +706,41 @@ fn a_container_over_its_memory_limit_is_oom_killed_and_its_pod_survives() {
     for handler in [HANDLER_RUNC, HANDLER_OURS] {
         assert_eq!(oom_pod(&c, handler), expected, "{handler}");
     }
+}
+
+/// What a container with a terminal (`tty: true`) shows in its log:
+/// containerd's CRI takes the terminal's master and writes what comes out
+/// of it to the log, as stdout.
+fn tty_pod(c: &Cri, handler: &'static str) -> String {
+    let mut pod = run_pod(c, "tty", handler);
+    let term = start_container(
+        c,
+        &mut pod,
+        "term",
+        Container::sh(
+            "test -t 0 && test -t 1 && echo stdio is a terminal; tty; stty size; \
+             echo $((6*7)) done",
+        )
+        .tty(),
+    );
+    let status = wait_exited(c, &term);
+    let log = wait_log(c, &pod, "term", "42 done");
+    remove_pod(c, pod);
+    format!(
+        "log:\n{log}exit {} reason {:?}\n",
+        status.exit_code, status.reason
+    )
+}
+
+#[test]
+fn a_container_with_a_terminal_logs_through_it_as_under_runc() {
+    let d = require!(containerd_cri());
+    let (_turn, c) = one_pod_at_a_time(d);
+    let runc = tty_pod(&c, HANDLER_RUNC);
+    let ours = tty_pod(&c, HANDLER_OURS);
+    assert!(
+        runc.contains("stdio is a terminal") && runc.contains("exit 0"),
+        "the runc reference did not run as expected:\n{runc}"
+    );
+    assert_eq!(ours, runc, "runsc-rs (left) and runc (right) differ");
 }

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tests::bundle::{text, Bundle};
+use tests::console::{drive_shell, Console};
 use tests::{require, sandbox};
 
 const RUNC: &str = "/usr/sbin/runc";
@@ -134,19 +135,29 @@ impl Pod {
     }
 
     fn try_create(&self, id: &str, dir: &Path) -> (std::process::ExitStatus, Created, String) {
+        self.try_create_with(id, dir, &[])
+    }
+
+    /// [`Pod::try_create`] with more flags for `create` (`--console-socket`).
+    fn try_create_with(
+        &self,
+        id: &str,
+        dir: &Path,
+        flags: &[&str],
+    ) -> (std::process::ExitStatus, Created, String) {
         let out = self.sandbox.dir.join(format!("{id}.out"));
         let pid_file = self.sandbox.dir.join(format!("{id}.pid"));
         let err_path = self.sandbox.dir.join(format!("{id}.err"));
         let status = self
             .sandbox
-            .runtime_cmd(&[
-                "create",
-                "--bundle",
-                dir.to_str().unwrap(),
-                "--pid-file",
-                pid_file.to_str().unwrap(),
-                id,
-            ])
+            .runtime_cmd(
+                &[
+                    &["create", "--bundle", dir.to_str().unwrap()],
+                    flags,
+                    &["--pid-file", pid_file.to_str().unwrap(), id],
+                ]
+                .concat(),
+            )
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&out).unwrap())
             .stderr(std::fs::File::create(&err_path).unwrap())
@@ -488,70 +499,91 @@ fn a_failed_create_in_a_pod_leaves_nothing_and_the_pod_runs_on() {
     assert_eq!(pod.leftovers(), Vec::<String>::new());
 }
 
-/// The outputs of containers running `commands` under runc, in one pod
-/// as a CRI runtime makes it there: a pause container with new network
-/// and IPC namespaces, and each container joined to them by path. All
-/// start at once, or with `sequential` each after the last has ended.
-/// None: no runc here.
-fn runc_pod(commands: &[&[&str]], sequential: bool) -> Option<Vec<String>> {
-    tests::host_program(RUNC, "runc").ok()?;
-    let pause = bundle("runc-pause", &["sleep", "1000"], None).ok()?;
-    let root = pause.state.with_extension("runc");
-    let runc = || {
-        let mut c = Command::new(RUNC);
-        c.arg("--root").arg(&root).stdin(Stdio::null());
-        c
-    };
-    let with_netns = |c: &mut serde_json::Value| {
-        c["linux"]["namespaces"]
+/// A pod under runc, as a CRI runtime makes it there: a pause container
+/// with new network and IPC namespaces, and each container joined to
+/// them by path. Everything is deleted on drop.
+struct RuncPod {
+    root: PathBuf,
+    pause_id: String,
+    /// Pause namespaces' holder.
+    pid: i64,
+    made: Vec<(String, Bundle)>,
+    _pause: Bundle,
+}
+
+impl RuncPod {
+    /// None: no runc here.
+    fn new() -> Option<RuncPod> {
+        tests::host_program(RUNC, "runc").ok()?;
+        let pause = bundle("runc-pause", &["sleep", "1000"], None).ok()?;
+        let root = pause.state.with_extension("runc");
+        let mut cfg: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(pause.dir.join("config.json")).ok()?).ok()?;
+        cfg["linux"]["namespaces"]
             .as_array_mut()
             .expect("namespaces")
             .push(json!({"type": "network"}));
-    };
-    let mut cfg: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(pause.dir.join("config.json")).ok()?).ok()?;
-    with_netns(&mut cfg);
-    pause.write_config(&cfg.to_string());
-    let pause_id = tests::unique_name("runc-pause");
-    let st = runc()
-        .args(["run", "--detach", "--bundle"])
-        .arg(&pause.dir)
-        .arg(&pause_id)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("runc run");
-    assert!(st.success(), "runc run of the pause container");
-    let state = |id: &str| -> serde_json::Value {
-        let o = runc().args(["state", id]).output().expect("runc state");
+        pause.write_config(&cfg.to_string());
+        let mut pod = RuncPod {
+            root,
+            pause_id: tests::unique_name("runc-pause"),
+            pid: 0,
+            made: Vec::new(),
+            _pause: pause,
+        };
+        let st = pod
+            .runc()
+            .args(["run", "--detach", "--bundle"])
+            .arg(&pod._pause.dir)
+            .arg(&pod.pause_id)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("runc run");
+        assert!(st.success(), "runc run of the pause container");
+        pod.pid = pod.state(&pod.pause_id)["pid"].as_i64().expect("pause pid");
+        Some(pod)
+    }
+
+    fn runc(&self) -> Command {
+        let mut c = Command::new(RUNC);
+        c.arg("--root").arg(&self.root).stdin(Stdio::null());
+        c
+    }
+
+    fn state(&self, id: &str) -> serde_json::Value {
+        let o = self
+            .runc()
+            .args(["state", id])
+            .output()
+            .expect("runc state");
         serde_json::from_slice(&o.stdout).unwrap_or_default()
-    };
-    let pid = state(&pause_id)["pid"].as_i64().expect("pause pid");
-    let wait_stopped = |id: &str| {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while state(id)["status"] != "stopped" {
-            assert!(
-                Instant::now() < deadline,
-                "runc container {id} never stopped"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    };
-    let mut made = Vec::new();
-    for (i, args) in commands.iter().enumerate() {
-        let b = bundle(&format!("runc-{i}"), args, None).ok()?;
+    }
+
+    fn wait_stopped(&self, id: &str) {
+        wait_until(&format!("runc container {id} stopped"), || {
+            self.state(id)["status"] == "stopped"
+        });
+    }
+
+    /// Runs a container of the pod (`args`) detached; gives its id and
+    /// the file its stdout goes to.
+    fn run(&mut self, name: &str, args: &[&str]) -> (String, PathBuf) {
+        let b = bundle(&format!("runc-{name}"), args, None).expect("runc bundle");
         let mut cfg: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(b.dir.join("config.json")).ok()?).ok()?;
+            serde_json::from_slice(&std::fs::read(b.dir.join("config.json")).unwrap()).unwrap();
         let ns = cfg["linux"]["namespaces"]
             .as_array_mut()
             .expect("namespaces");
         ns.retain(|n| n["type"] != "ipc");
+        let pid = self.pid;
         ns.push(json!({"type": "network", "path": format!("/proc/{pid}/ns/net")}));
         ns.push(json!({"type": "ipc", "path": format!("/proc/{pid}/ns/ipc")}));
         b.write_config(&cfg.to_string());
         let id = tests::unique_name("runc-member");
         let out = b.dir.join("out");
-        let st = runc()
+        let st = self
+            .runc()
             .args(["run", "--detach", "--bundle"])
             .arg(&b.dir)
             .arg(&id)
@@ -560,18 +592,355 @@ fn runc_pod(commands: &[&[&str]], sequential: bool) -> Option<Vec<String>> {
             .status()
             .expect("runc run");
         assert!(st.success(), "runc run {args:?}");
-        if sequential {
-            wait_stopped(&id);
+        self.made.push((id.clone(), b));
+        (id, out)
+    }
+}
+
+impl Drop for RuncPod {
+    fn drop(&mut self) {
+        for (id, _) in &self.made {
+            let _ = self.runc().args(["delete", "--force", id]).output();
         }
-        made.push((id, out, b));
+        let _ = self
+            .runc()
+            .args(["delete", "--force", &self.pause_id])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// Waits (up to a minute, then fails) until `cond` holds.
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !cond() {
+        assert!(Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The outputs of containers running `commands` under runc, in one pod
+/// (see [`RuncPod`]). All start at once, or with `sequential` each after
+/// the last has ended. None: no runc here.
+fn runc_pod(commands: &[&[&str]], sequential: bool) -> Option<Vec<String>> {
+    let mut pod = RuncPod::new()?;
+    let mut made = Vec::new();
+    for (i, args) in commands.iter().enumerate() {
+        let (id, out) = pod.run(&i.to_string(), args);
+        if sequential {
+            pod.wait_stopped(&id);
+        }
+        made.push((id, out));
     }
     let mut outputs = Vec::new();
-    for (id, out, _b) in &made {
-        wait_stopped(id);
+    for (id, out) in &made {
+        pod.wait_stopped(id);
         outputs.push(std::fs::read_to_string(out).unwrap_or_default());
-        let _ = runc().args(["delete", "--force", id]).output();
     }
-    let _ = runc().args(["delete", "--force", &pause_id]).output();
-    let _ = std::fs::remove_dir_all(&root);
     Some(outputs)
+}
+
+/// A container that prints a count every 50 ms, and on SIGTERM says so
+/// and exits 7.
+const TICKER: &[&str] = &[
+    "sh",
+    "-c",
+    "trap 'echo got TERM; exit 7' TERM; i=0; while true; do i=$((i+1)); echo $i; sleep 0.05; done",
+];
+
+/// A pod's side of the pause story, under either runtime.
+trait PodRuntime {
+    /// Creates and starts a container of the pod running `args`; gives
+    /// its id and the file its stdout goes to.
+    fn run(&mut self, name: &str, args: &[&str]) -> (String, PathBuf);
+    /// The runtime's command line, `--root` given.
+    fn cmd(&self, args: &[&str]) -> std::process::Output;
+    /// `state ID`'s status.
+    fn status(&self, id: &str) -> String;
+}
+
+impl PodRuntime for RuncPod {
+    fn run(&mut self, name: &str, args: &[&str]) -> (String, PathBuf) {
+        RuncPod::run(self, name, args)
+    }
+    fn cmd(&self, args: &[&str]) -> std::process::Output {
+        self.runc().args(args).output().expect("run runc")
+    }
+    fn status(&self, id: &str) -> String {
+        self.state(id)["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+/// A runsc-rs pod with the containers it has run (their bundles live as
+/// long as it does).
+struct RunscPod<'a> {
+    pod: &'a Pod,
+    made: Vec<(String, Bundle, Created)>,
+}
+
+impl PodRuntime for RunscPod<'_> {
+    fn run(&mut self, name: &str, args: &[&str]) -> (String, PathBuf) {
+        let b = bundle(name, args, Some(&self.pod.id)).expect("bundle");
+        let id = format!("{}-{name}", self.pod.id);
+        let c = self.pod.create(&id, &b.dir);
+        self.pod.start(&id);
+        let out = c.out.clone();
+        self.made.push((id.clone(), b, c));
+        (id, out)
+    }
+    fn cmd(&self, args: &[&str]) -> std::process::Output {
+        self.pod.runtime(args)
+    }
+    fn status(&self, id: &str) -> String {
+        self.pod.state(id).0
+    }
+}
+
+fn lines(out: &Path) -> usize {
+    std::fs::read_to_string(out)
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+/// Waits until the container writing `out` has printed `n` lines.
+fn wait_lines(out: &Path, n: usize) {
+    wait_until(&format!("{n} lines in {}", out.display()), || {
+        lines(out) >= n
+    });
+}
+
+fn must(o: std::process::Output, what: &str) {
+    assert!(o.status.success(), "{what}: {:?}", text(&o));
+}
+
+/// Pauses and resumes one container of a pod beside a running one, sends
+/// a paused container TERM (taken at the resume) and KILL (which kills
+/// it paused); gives what `state` and the outputs show at each step.
+fn pause_story(rt: &mut dyn PodRuntime) -> Vec<String> {
+    let mut seen = Vec::new();
+    let (a, a_out) = rt.run("a", TICKER);
+    let (b, b_out) = rt.run("b", TICKER);
+    wait_lines(&a_out, 3);
+    wait_lines(&b_out, 3);
+    must(rt.cmd(&["pause", &a]), "pause a");
+    seen.push(format!(
+        "paused a: a {}, b {}",
+        rt.status(&a),
+        rt.status(&b)
+    ));
+    let n = lines(&a_out);
+    wait_lines(&b_out, lines(&b_out) + 20);
+    seen.push(format!(
+        "a printed {} lines while b printed 20",
+        lines(&a_out) - n
+    ));
+    let e = rt.cmd(&["exec", &a, "true"]);
+    seen.push(format!(
+        "exec into paused a succeeds: {}",
+        e.status.success()
+    ));
+    must(rt.cmd(&["resume", &a]), "resume a");
+    seen.push(format!("resumed a: a {}", rt.status(&a)));
+    // It counts on from where it stopped.
+    wait_lines(&a_out, n + 5);
+    let counted: Vec<usize> = std::fs::read_to_string(&a_out)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.parse().ok())
+        .collect();
+    seen.push(format!(
+        "a's count has no gap: {}",
+        counted.iter().enumerate().all(|(i, c)| *c == i + 1)
+    ));
+    // TERM waits for the resume.
+    must(rt.cmd(&["pause", &a]), "pause a again");
+    must(rt.cmd(&["kill", &a, "TERM"]), "kill a TERM");
+    let n = lines(&a_out);
+    wait_lines(&b_out, lines(&b_out) + 20);
+    seen.push(format!(
+        "TERM to paused a: a {}, {} lines since",
+        rt.status(&a),
+        lines(&a_out) - n
+    ));
+    must(rt.cmd(&["resume", &a]), "resume a again");
+    wait_until("a stopped", || rt.status(&a) == "stopped");
+    let out = std::fs::read_to_string(&a_out).unwrap_or_default();
+    seen.push(format!("a's last line: {:?}", out.lines().last()));
+    // KILL kills a paused container.
+    must(rt.cmd(&["pause", &b]), "pause b");
+    must(rt.cmd(&["kill", &b, "KILL"]), "kill b KILL");
+    wait_until("b stopped", || rt.status(&b) == "stopped");
+    seen.push(format!("KILL to paused b: b {}", rt.status(&b)));
+    let e = rt.cmd(&["resume", &b]);
+    seen.push(format!(
+        "resume of killed b succeeds: {}",
+        e.status.success()
+    ));
+    seen
+}
+
+#[test]
+fn pausing_one_container_of_a_pod_stops_it_alone_as_under_runc() {
+    require!(sandbox());
+    become_subreaper();
+    let (pod, sandbox_proc) = require!(Pod::new("pause-one"));
+    let mut rt = RunscPod {
+        pod: &pod,
+        made: Vec::new(),
+    };
+    let seen = pause_story(&mut rt);
+    assert_eq!(
+        seen,
+        [
+            "paused a: a paused, b running",
+            "a printed 0 lines while b printed 20",
+            "exec into paused a succeeds: false",
+            "resumed a: a running",
+            "a's count has no gap: true",
+            "TERM to paused a: a paused, 0 lines since",
+            "a's last line: Some(\"got TERM\")",
+            "KILL to paused b: b stopped",
+            "resume of killed b succeeds: false",
+        ]
+    );
+    let statuses: Vec<String> = rt
+        .made
+        .iter()
+        .map(|(_, _, c)| describe(wait_status(c.pid)))
+        .collect();
+    assert_eq!(statuses, ["exit 7", "signal 9"]);
+    assert_eq!(pod.state(&pod.id).0, "running");
+    match RuncPod::new() {
+        Some(mut runc) => assert_eq!(pause_story(&mut runc), seen, "runc vs runsc-rs"),
+        None => eprintln!("SKIPPED (the runc comparison): runc not installed"),
+    }
+    // Deleting the pod while one of its containers is paused ends it all.
+    let (c, _) = rt.run("c", TICKER);
+    must(pod.runtime(&["pause", &c]), "pause c");
+    let o = pod.runtime(&["delete", "--force", &pod.id]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let (_, _, cc) = rt.made.last().expect("c");
+    assert_eq!(describe(wait_status(cc.pid)), "signal 9");
+    wait_status(sandbox_proc.pid);
+    assert_eq!(pod.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn a_container_of_a_pod_with_a_terminal_gets_its_own_and_so_does_exec_tty() {
+    require!(sandbox());
+    become_subreaper();
+    let (pod, sandbox_proc) = require!(Pod::new("pause-tty"));
+    let b = require!(bundle("tty", &["sh"], Some(&pod.id)));
+    let mut cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.dir.join("config.json")).unwrap()).unwrap();
+    cfg["process"]["terminal"] = json!(true);
+    b.write_config(&cfg.to_string());
+    let sock = pod.sandbox.dir.join("console.sock");
+    let l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let s = sock.to_str().unwrap();
+    let id = format!("{}-tty", pod.id);
+    // As containerd's shim: create, take the console, start.
+    let (st, c, err) = pod.try_create_with(&id, &b.dir, &["--console-socket", s]);
+    assert!(st.success(), "{err}");
+    let mut con = Console::accept(&l);
+    pod.start(&id);
+    drive_shell(&mut con);
+    // The container's own root behind its terminal.
+    con.send(b"cat /who\n");
+    con.expect("\r\ntty\r\n");
+
+    // exec --tty into the container: a terminal of its own.
+    let mut e = pod
+        .sandbox
+        .runtime_cmd(&["exec", "--tty", "--console-socket", s, &id, "sh"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut ec = Console::accept(&l);
+    drive_shell(&mut ec);
+    ec.send(b"cat /who; echo $((3+4))\n");
+    ec.expect("\r\ntty\r\n7\r\n");
+    ec.send(b"exit 6\n");
+    assert_eq!(e.wait().unwrap().code(), Some(6));
+
+    // The sandbox's own container runs on; the terminal's exit is the
+    // container's.
+    assert_eq!(pod.state(&pod.id).0, "running");
+    con.send(b"exit 5\n");
+    assert_eq!(describe(wait_status(c.pid)), "exit 5");
+    assert_eq!(pod.state(&id).0, "stopped");
+    must(pod.runtime(&["delete", &id]), "delete the tty container");
+    must(
+        pod.runtime(&["delete", "--force", &pod.id]),
+        "delete the pod",
+    );
+    wait_status(sandbox_proc.pid);
+    assert_eq!(pod.leftovers(), Vec::<String>::new());
+}
+
+/// Up to the resume this holds; at the thaw of the sandbox's cgroup (v1
+/// freezer, ptrace platform, on the test machines) the sandbox dies.
+#[test]
+#[ignore = "the sandbox does not survive the thaw of its cgroup's freezer (docs/kubernetes.md)"]
+fn pausing_the_sandbox_container_pauses_the_whole_pod() {
+    require!(sandbox());
+    become_subreaper();
+    // A cgroup for the sandbox: its freezer is what pauses it.
+    let cgroup = format!("runsc-rs-tests/{}", tests::unique_name("pod-all-cg"));
+    let sandbox = require!(bundle("pause-all", &["sleep", "1000"], None));
+    let mut cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sandbox.dir.join("config.json")).unwrap()).unwrap();
+    cfg["linux"]["cgroupsPath"] = json!(format!("/{cgroup}"));
+    sandbox.write_config(&cfg.to_string());
+    let pod = Pod {
+        sandbox,
+        id: tests::unique_name("pod"),
+    };
+    let dir = pod.sandbox.dir.clone();
+    let sandbox_proc = pod.create(&pod.id, &dir);
+    pod.start(&pod.id);
+    let mut rt = RunscPod {
+        pod: &pod,
+        made: Vec::new(),
+    };
+    let (a, a_out) = rt.run("a", TICKER);
+    wait_lines(&a_out, 3);
+    must(pod.runtime(&["pause", &pod.id]), "pause the sandbox");
+    assert_eq!(
+        (pod.state(&pod.id).0, pod.state(&a).0),
+        ("paused".to_string(), "paused".to_string())
+    );
+    let n = lines(&a_out);
+    // Its Sentry is frozen: the container is resumed with the sandbox
+    // only. (A wait for output that must not come.)
+    let o = pod.runtime(&["resume", &a]);
+    assert!(!o.status.success(), "{:?}", text(&o));
+    assert!(text(&o).1.contains("resume that"), "{:?}", text(&o));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        lines(&a_out),
+        n,
+        "the container printed while its pod was paused"
+    );
+    must(pod.runtime(&["resume", &pod.id]), "resume the sandbox");
+    assert_eq!(
+        (pod.state(&pod.id).0, pod.state(&a).0),
+        ("running".to_string(), "running".to_string())
+    );
+    wait_lines(&a_out, n + 5);
+    must(
+        pod.runtime(&["delete", "--force", &pod.id]),
+        "delete the pod",
+    );
+    let (_, _, ca) = rt.made.last().expect("a");
+    assert_eq!(describe(wait_status(ca.pid)), "signal 9");
+    wait_status(sandbox_proc.pid);
+    assert_eq!(pod.leftovers(), Vec::<String>::new());
+    assert_eq!(cgroup_dirs(&cgroup), Vec::<PathBuf>::new());
 }

@@ -52,21 +52,23 @@ pub(super) fn create_inner(
         bail!("--console-socket was given but process.terminal is false");
     }
     let root = Root::open(g)?;
+    let mut sandbox_cgroups = Vec::new();
     let sandbox = match super::pod::role(&a.id, &plan.annotations)? {
         Role::Sandbox => None,
         Role::Member { sandbox } => {
-            check_sandbox(&root, &sandbox)?;
+            sandbox_cgroups = check_sandbox(&root, &sandbox)?;
             Some(sandbox)
         }
     };
     let dir = root.reserve(&a.id)?;
-    let (c, child, channel) = match start_supervisor(g, a, &plan, &dir, sandbox) {
+    let (mut c, child, channel) = match start_supervisor(g, a, &plan, &dir, sandbox) {
         Ok(x) => x,
         Err(e) => {
             let _ = root.remove(&a.id);
             return Err(e);
         }
     };
+    c.sandbox_cgroups = sandbox_cgroups;
     // The supervisor is in the container's network namespace and waits:
     // the hooks run before the Sentry boots, so that the interfaces
     // Docker's prestart hook moves in are there for it to take.
@@ -94,8 +96,9 @@ pub(super) fn create_inner(
 }
 
 /// A pod's further container starts in the sandbox of container
-/// `sandbox`, which must be a running (or created) sandbox of its own.
-fn check_sandbox(root: &Root, sandbox: &str) -> Result<()> {
+/// `sandbox`, which must be a running (or created) sandbox of its own;
+/// gives the sandbox's cgroups.
+fn check_sandbox(root: &Root, sandbox: &str) -> Result<Vec<PathBuf>> {
     let s = root
         .load(sandbox)
         .with_context(|| format!("the pod's sandbox {sandbox:?} cannot be joined"))?;
@@ -106,7 +109,7 @@ fn check_sandbox(root: &Root, sandbox: &str) -> Result<()> {
         );
     }
     match s.status() {
-        Status::Created | Status::Running => Ok(()),
+        Status::Created | Status::Running => Ok(s.cgroups),
         st => bail!("the pod's sandbox {sandbox:?} is {}", st.as_str()),
     }
 }
@@ -208,6 +211,8 @@ fn start_supervisor(
         cgroups: ready.cgroups,
         poststop: plan.hooks.poststop.clone(),
         sandbox,
+        paused: false,
+        sandbox_cgroups: Vec::new(),
     };
     Ok((c, child, channel))
 }

@@ -1,5 +1,5 @@
 //! The Sentry's side of the control socket: each request of the runtime
-//! (`start`, `kill`, `ps`, `exec`, `debug --stacks`) answered by the
+//! (`start`, `kill`, `ps`, `exec`, `pause`, `debug --stacks`) answered by the
 //! booted sandbox.
 
 use std::os::fd::OwnedFd;
@@ -43,6 +43,14 @@ pub fn handle_control(
         }
         Request::StartContainer { id } => match pod.start(sb, &id) {
             Ok(()) => Reply::ok(),
+            Err(e) => Reply::error(e),
+        },
+        Request::PauseContainer { id, paused } => match pod.target(Some(&id)) {
+            Ok(Target::Member { fs, .. }) => {
+                sb.pause_container(fs.number(), paused);
+                Reply::ok()
+            }
+            Ok(Target::Own) => Reply::error("the sandbox's own container is paused by its cgroup"),
             Err(e) => Reply::error(e),
         },
         Request::Signal {

@@ -159,6 +159,7 @@ impl Pod {
             // Its init gone, the container is over: what it left running
             // goes too, as with the end of a PID namespace.
             let _ = sb.signal_container(number, init, libc::SIGKILL, true);
+            sb.pause_container(number, false);
             pod.members
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())

@@ -122,6 +122,12 @@ impl Sandbox {
             .map_err(|e| std::io::Error::from_raw_os_error(e.0))
     }
 
+    /// Pauses (`paused`) or resumes container `number`: its processes
+    /// run no application code until the resume; the pod's others run on.
+    pub fn pause_container(&self, number: u32, paused: bool) {
+        self.kernel.freeze_container(number, paused);
+    }
+
     /// The pids of every live process of container `number`.
     pub fn container_pids(&self, number: u32) -> Vec<i32> {
         let mut v: Vec<i32> = self

@@ -30,9 +30,14 @@ const INPUT_FULL_WAIT: Duration = Duration::from_millis(10);
 
 /// A new console for `host` (a host terminal): the Sentry pty's replica for
 /// the process, and its master, already relayed to `host` by two threads
-/// that end when either side is gone.
-pub fn relay(kernel: &Arc<Kernel>, host: OwnedFd) -> Result<(Arc<Master>, Arc<Replica>), Errno> {
-    let (master, replica) = devpts::new_console(kernel)?;
+/// that end when either side is gone. The pty is one of `vfs`'s devpts
+/// (the container's).
+pub fn relay(
+    kernel: &Arc<Kernel>,
+    vfs: &crate::vfs::Vfs,
+    host: OwnedFd,
+) -> Result<(Arc<Master>, Arc<Replica>), Errno> {
+    let (master, replica) = devpts::new_console(kernel, vfs)?;
     let host = Arc::new(host);
     if let Some(ws) = host_winsize(&host) {
         master.set_window_size(kernel, ws);

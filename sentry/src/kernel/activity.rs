@@ -23,6 +23,8 @@ pub enum WaitOn {
     Vfork,
     /// Its thread group is stopped (SIGSTOP and friends).
     GroupStop,
+    /// Its container is paused (`runsc-rs pause`).
+    Frozen,
     /// Any other wait queue (a pipe, a poll set, a lock ...), or a plain
     /// timed sleep.
     Other,

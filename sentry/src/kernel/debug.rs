@@ -35,6 +35,7 @@ fn describe_wait(on: &WaitOn) -> String {
         WaitOn::Children { pid } => format!("a child's state change (pid {pid})"),
         WaitOn::Vfork => "its vfork child's exec or exit".into(),
         WaitOn::GroupStop => "SIGCONT (group stopped)".into(),
+        WaitOn::Frozen => "its container's resume (paused)".into(),
         WaitOn::Other => "a wait queue or timeout".into(),
     }
 }

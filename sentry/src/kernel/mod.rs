@@ -10,7 +10,8 @@
 //! process; `task.rs` is a task's own state, its access to application
 //! memory and its sleeps; `signal_send.rs`, `signal_frame.rs`, `exit.rs`,
 //! `clone.rs`, `exec.rs`, `futex.rs` and `debug.rs` act on tasks; and
-//! `task_run.rs`, the run loop, calls into them and the syscall table.
+//! `task_run.rs`, the run loop, calls into them, the syscall table and
+//! `freezer.rs` (a pod's paused containers).
 //! `ipc/` is the SysV IPC namespace. Timers: `timers.rs` (the kernel's
 //! timer service), `cpu_timers.rs` and `timer_state.rs` (data a thread
 //! group holds), `clock.rs`, `cpu_tick.rs`, `itimers.rs` and
@@ -29,6 +30,7 @@ pub mod deadline;
 pub mod debug;
 pub mod exec;
 pub mod exit;
+pub mod freezer;
 pub mod futex;
 pub mod futex_pi;
 pub mod guest_answers;
@@ -324,6 +326,8 @@ pub struct Kernel {
     pub timers: Arc<timers::TimerService>,
     /// Every tracer/tracee link.
     pub ptrace: ptrace::Registry,
+    /// The paused containers of a pod.
+    pub freezer: freezer::Freezer,
     /// Linux AIO's event count against its limit (/proc/sys/fs/aio-nr
     /// and aio-max-nr).
     pub aio_limits: Arc<Mutex<AioLimits>>,
@@ -391,6 +395,7 @@ impl Kernel {
             host_poller,
             timers: Arc::new(timers::TimerService::new()),
             ptrace: Default::default(),
+            freezer: Default::default(),
             aio_limits: Default::default(),
             table,
             reported: Mutex::new(HashSet::new()),

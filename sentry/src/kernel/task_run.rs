@@ -50,6 +50,11 @@ impl Task {
             if self.handle.killed.load(Ordering::SeqCst) {
                 break;
             }
+            if self.kernel.freezer.holds(self.tg.container()) {
+                // Paused: signals that came meanwhile are delivered after.
+                self.wait_while_frozen();
+                continue;
+            }
             let mut regs = self.regs;
             let (kernel, handle, tg, tid) = (&self.kernel, &self.handle, &self.tg, self.tid);
             if let Some(ctx) = self.ctx.as_deref_mut() {
@@ -74,6 +79,11 @@ impl Task {
             let ev = self.syscall_in_patch(ev);
             match ev {
                 Event::Syscall => {
+                    // A call made as the pause came starts after the resume.
+                    self.wait_while_frozen();
+                    if self.handle.killed.load(Ordering::SeqCst) {
+                        break;
+                    }
                     self.patch_syscall_site();
                     if !self.ptrace_syscall_enter() {
                         // The tracer cancelled the call: rax is what it

@@ -94,10 +94,14 @@ impl FileOps for Master {
 /// it the init's terminal with [`Master::set_controlling`]; move bytes with
 /// [`Master::read_nowait`] and [`Master::write_nowait`], waiting on
 /// `FileOps::wait_queue` between them.
-/// The pty is listed in the devpts of the kernel's VFS (ENXIO if it has
-/// none).
-pub fn new_console(kernel: &Arc<Kernel>) -> Result<(Arc<Master>, Arc<Replica>), Errno> {
-    let ptys = ptys_of(&kernel.vfs).ok_or(Errno::ENXIO)?;
+/// The pty is listed in the devpts of `vfs`, the VFS of the container
+/// whose console it is (ENXIO if it has none): where that container's
+/// `tty` looks for it.
+pub fn new_console(
+    kernel: &Arc<Kernel>,
+    vfs: &crate::vfs::Vfs,
+) -> Result<(Arc<Master>, Arc<Replica>), Errno> {
+    let ptys = ptys_of(vfs).ok_or(Errno::ENXIO)?;
     let pty = Pty::new(&ptys, Arc::downgrade(kernel))?;
     pty.lock().locked = false;
     let replica = pty.open_replica(None, libc::O_RDWR | libc::O_NOCTTY)?;

@@ -570,7 +570,9 @@ impl Pty {
                 if !master && !self.is_ctty_of(t) {
                     return Err(Errno::ENOTTY);
                 }
-                let p = self.lock().pgrp.unwrap_or(0);
+                // As the caller's PID namespace numbers it (a pod's
+                // container has one of its own).
+                let p = self.lock().pgrp.map_or(0, |p| t.vpid(p));
                 t.copy_out(UserPtr::<i32>::new(arg), &p)?;
                 Ok(0)
             }
@@ -582,6 +584,7 @@ impl Pty {
                 if pgrp < 0 {
                     return Err(Errno::EINVAL);
                 }
+                let pgrp = t.kpid(pgrp).ok_or(Errno::ESRCH)?;
                 let (sid, _) = ids(t);
                 let mut found = false;
                 for g in t.kernel.all_groups() {
@@ -604,7 +607,7 @@ impl Pty {
                     return Err(Errno::ENOTTY);
                 }
                 let sid = self.session(&t.kernel).ok_or(Errno::ENOTTY)?;
-                t.copy_out(UserPtr::<i32>::new(arg), &sid)?;
+                t.copy_out(UserPtr::<i32>::new(arg), &t.vpid(sid))?;
                 Ok(0)
             }
             libc::TIOCGETD => {

@@ -231,12 +231,10 @@ impl Sandbox {
         };
         let tid = {
             let mut pids = kernel.pids.lock().unwrap();
-            let tid = pids.allocate();
             // A container's own PID namespace numbers its first process 1
             // (the sandbox's is the kernel's numbering: nothing to add).
-            crate::kernel::namespaces::pid::attach(&ns.pid, tid, true)
-                .map_err(|e| format!("the container's PID namespace takes no process: {e:?}"))?;
-            tid
+            pids.number(&ns.pid, true, &[], &|_| false)
+                .map_err(|e| format!("the container's PID namespace takes no process: {e:?}"))?
         };
         let tg = ThreadGroup::new(tid, None, default_actions(), ns.pid.clone());
         tg.container

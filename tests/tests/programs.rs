@@ -682,6 +682,17 @@ fn pid_namespaces_number_signal_and_reap_as_on_linux() {
     native_then_sandboxed("pidns", &[], SHORT);
 }
 
+/// clone3's set_tid compared with Linux, in PID namespaces the program
+/// makes: the argument rules (EINVAL), the exact id asked for at one and
+/// two levels (with CLONE_NEWPID: 1 inside, the chosen id outside), the
+/// ordinary ids going on unmoved, EEXIST for an id in use, EINVAL for 0,
+/// negative, too large, or not 1 in a namespace without an init, and
+/// EPERM for a level whose namespace the caller has no capability over.
+#[test]
+fn clone3_set_tid_gives_the_task_exactly_that_pid_as_on_linux() {
+    native_then_sandboxed("clone3_set_tid", &[], SHORT);
+}
+
 /// personality(2) compared with Linux: the query, PER_LINUX32 (uname
 /// i686), UNAME26, an unknown persona kept, READ_IMPLIES_EXEC making
 /// anonymous PROT_READ memory executable (mmap and mprotect), inheritance

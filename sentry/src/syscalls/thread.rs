@@ -5,11 +5,20 @@ use std::sync::Arc;
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::clone::CloneArgs;
+use crate::kernel::namespaces::pid::MAX_PID_NS_LEVEL;
 use crate::kernel::ptrace::wait::TraceeEvent;
 use crate::kernel::signal::SigInfo;
 use crate::kernel::task::Task;
 use crate::kernel::thread_group::{exit_status, ThreadGroup};
 use crate::usermem::UserAddr;
+
+/// struct clone_args sizes: the first version, the one adding set_tid and
+/// set_tid_size, and the one adding cgroup (Linux's CLONE_ARGS_SIZE_VER*).
+const CLONE_ARGS_SIZE_VER0: usize = 64;
+const CLONE_ARGS_SIZE_VER1: usize = 80;
+const CLONE_ARGS_SIZE_VER2: usize = 88;
+/// clone3 reads at most a page of arguments (larger is E2BIG on Linux).
+const PAGE_SIZE: usize = 4096;
 
 pub fn register(t: &mut Table) {
     t.add(
@@ -25,7 +34,7 @@ pub fn register(t: &mut Table) {
         libc::SYS_clone3,
         "clone3",
         Support::Partial(
-            "set_tid, cgroup and CLONE_NEWCGROUP/NEWTIME are refused; \
+            "cgroup and CLONE_NEWCGROUP/NEWTIME are refused; set_tid as Linux's; \
              UTS, IPC, mount, user, network and PID namespaces as clone's",
         ),
         sys_clone3,
@@ -125,24 +134,57 @@ fn sys_clone(t: &mut Task, a: &SyscallArgs) -> SysResult {
         tls: a.ulong(4),
         exit_signal: (flags & 0xff) as i32,
         pidfd: if pidfd { a.addr(2).get() } else { 0 },
+        ..Default::default()
     };
     t.clone_task(args).map(|v| v as u64)
 }
 
 fn sys_clone3(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let size = a.ulong(1);
-    if !(64..=4096).contains(&size) {
+    if size > PAGE_SIZE as u64 {
+        return Err(Errno::E2BIG);
+    }
+    let size = size as usize;
+    if size < CLONE_ARGS_SIZE_VER0 {
         return Err(Errno::EINVAL);
     }
-    let raw: [u64; 8] = t.copy_in(a.ptr(0))?;
-    if size > 64 {
-        // Fields we do not know (set_tid, cgroup) must be zero.
-        let rest = t.read_bytes(a.addr(0).get() + 64, (size - 64) as usize)?;
-        if rest.iter().any(|b| *b != 0) {
+    let known = size.min(CLONE_ARGS_SIZE_VER1);
+    let mut raw = [0u64; CLONE_ARGS_SIZE_VER1 / 8];
+    let bytes = t.read_bytes(a.addr(0).get(), known)?;
+    for (word, chunk) in raw.iter_mut().zip(bytes.chunks_exact(8)) {
+        *word = u64::from_ne_bytes(chunk.try_into().expect("8 bytes"));
+    }
+    if size > CLONE_ARGS_SIZE_VER1 {
+        // cgroup (CLONE_INTO_CGROUP) is not served; past it, fields
+        // newer than Linux's must be zero (copy_struct_from_user's E2BIG).
+        let rest = t.read_bytes(
+            a.addr(0).get() + CLONE_ARGS_SIZE_VER1 as u64,
+            size - CLONE_ARGS_SIZE_VER1,
+        )?;
+        let (cgroup, newer) =
+            rest.split_at(rest.len().min(CLONE_ARGS_SIZE_VER2 - CLONE_ARGS_SIZE_VER1));
+        if newer.iter().any(|b| *b != 0) {
+            return Err(Errno::E2BIG);
+        }
+        if cgroup.iter().any(|b| *b != 0) {
             return Err(Errno::EINVAL);
         }
     }
-    let [flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls] = raw;
+    let [flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size] =
+        raw;
+    // Linux's copy_clone_args_from_user: the array and its size come
+    // together, at most one id per PID namespace level.
+    if set_tid_size > MAX_PID_NS_LEVEL as u64
+        || (set_tid == 0 && set_tid_size != 0)
+        || (set_tid != 0 && set_tid_size == 0)
+    {
+        return Err(Errno::EINVAL);
+    }
+    let set_tid = t
+        .read_bytes(set_tid, set_tid_size as usize * 4)?
+        .chunks_exact(4)
+        .map(|c| i32::from_ne_bytes(c.try_into().expect("4 bytes")))
+        .collect();
     if exit_signal > 64 {
         return Err(Errno::EINVAL);
     }
@@ -158,6 +200,7 @@ fn sys_clone3(t: &mut Task, a: &SyscallArgs) -> SysResult {
         tls,
         exit_signal: exit_signal as i32,
         pidfd,
+        set_tid,
     };
     t.clone_task(args).map(|v| v as u64)
 }

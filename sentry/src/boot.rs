@@ -302,12 +302,14 @@ impl Sandbox {
         // The user code and stack segments of x86-64 Linux.
         regs.cs = 0x33;
         regs.ss = 0x2b;
+        let mm = MemoryManager::new(kernel.memfile.clone(), self.max_user_address);
+        mm.report_peak_to(tg.maxrss.clone());
         let task = Task {
             kernel: kernel.clone(),
             tid,
             handle,
             tg,
-            mm: MemoryManager::new(kernel.memfile.clone(), self.max_user_address),
+            mm,
             fds,
             fs,
             ns,

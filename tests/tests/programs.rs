@@ -693,6 +693,16 @@ fn clone3_set_tid_gives_the_task_exactly_that_pid_as_on_linux() {
     native_then_sandboxed("clone3_set_tid", &[], SHORT);
 }
 
+/// ru_maxrss compared with Linux by the relations it keeps (sizes differ):
+/// RUSAGE_SELF and RUSAGE_THREAD grow with touched memory and keep the
+/// peak after munmap while VmRSS falls, VmHWM agrees, wait4 and
+/// RUSAGE_CHILDREN give a reaped child's (the largest, a grandchild's
+/// through its parent), and an exec keeps the old image's peak.
+#[test]
+fn ru_maxrss_and_vmhwm_keep_the_peak_resident_size_as_on_linux() {
+    native_then_sandboxed("rusage_maxrss", &[], SHORT);
+}
+
 /// personality(2) compared with Linux: the query, PER_LINUX32 (uname
 /// i686), UNAME26, an unknown persona kept, READ_IMPLIES_EXEC making
 /// anonymous PROT_READ memory executable (mmap and mprotect), inheritance

@@ -161,6 +161,10 @@ impl Task {
             crate::kernel::rlimits::watch_cpu_limit(&g);
             g
         };
+        if !has(libc::CLONE_VM) {
+            // The child's own address space: its peak is the child's.
+            mm.report_peak_to(tg.maxrss.clone());
+        }
         let comm = self.handle.comm.lock().unwrap().clone();
         let handle = TaskHandle::new(tid, &tg, creds, comm, self.signal_mask(), ns.clone());
         *handle.sched.lock().unwrap() = self.handle.sched.lock().unwrap().clone();

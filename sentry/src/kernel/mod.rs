@@ -41,6 +41,7 @@ pub mod posix_timers;
 pub mod ptrace;
 pub mod rlimits;
 mod robust;
+pub mod rusage;
 pub mod seccomp;
 pub mod signal;
 pub mod signal_frame;

@@ -7,6 +7,7 @@ use crate::errno::{Errno, SysResult};
 use crate::kernel::clone::CloneArgs;
 use crate::kernel::namespaces::pid::MAX_PID_NS_LEVEL;
 use crate::kernel::ptrace::wait::TraceeEvent;
+use crate::kernel::rusage;
 use crate::kernel::signal::SigInfo;
 use crate::kernel::task::Task;
 use crate::kernel::thread_group::{exit_status, ThreadGroup};
@@ -61,7 +62,7 @@ pub fn register(t: &mut Table) {
     t.add(
         libc::SYS_wait4,
         "wait4",
-        Support::Partial("rusage is zeroed"),
+        Support::Partial("rusage holds the CPU time and ru_maxrss, its other fields are 0"),
         sys_wait4,
     );
     t.add(libc::SYS_waitid, "waitid", Support::Full, sys_waitid);
@@ -308,15 +309,15 @@ enum ChildEvent {
 }
 
 /// Waits for a child to exit (or, with WUNTRACED / WCONTINUED, to stop or
-/// continue); returns its pid (as the caller numbers it), wait status and
-/// what happened. `consume`
+/// continue); returns its pid (as the caller numbers it), wait status,
+/// what happened and, for an exit, the child's resource usage. `consume`
 /// reaps the zombie or clears the stop/continue report (not WNOWAIT).
 fn wait_child(
     t: &mut Task,
     pid: i64,
     options: i32,
     consume: bool,
-) -> Result<Option<(i32, i32, ChildEvent)>, Errno> {
+) -> Result<Option<(i32, i32, ChildEvent, libc::rusage)>, Errno> {
     let tg = t.tg.clone();
     let want_exit = options & libc::WEXITED != 0;
     let want_stop = options & libc::WUNTRACED != 0;
@@ -393,20 +394,19 @@ fn wait_child(
     };
     // The caller's number for the child, taken before reaping frees it.
     let vpid = t.vpid(cpid);
+    let usage = match (ev, t.kernel.group(cpid)) {
+        (ChildEvent::Exited, Some(c)) => rusage::reaped(&c),
+        _ => crate::usermem::zeroed(),
+    };
     if consume && ev == ChildEvent::Exited {
         let k = &t.kernel;
         let child = k.pids.lock().unwrap().remove_group(cpid);
-        // The reaped child's CPU time, and its own reaped children's, go
-        // to the parent's RUSAGE_CHILDREN and times()'s tms_cutime.
-        let used = child.map(|c| {
-            let own = std::time::Duration::from_nanos(c.cpu_time_ns());
-            own + c.inner.lock().unwrap().children_utime
-        });
-        let mut g = tg.inner.lock().unwrap();
-        g.children.retain(|c| c.tgid != cpid);
-        g.children_utime += used.unwrap_or_default();
+        if let Some(c) = &child {
+            rusage::account_reaped(&tg, c);
+        }
+        tg.inner.lock().unwrap().children.retain(|c| c.tgid != cpid);
     }
-    Ok(Some((vpid, st, ev)))
+    Ok(Some((vpid, st, ev, usage)))
 }
 
 fn sys_wait4(t: &mut Task, a: &SyscallArgs) -> SysResult {
@@ -429,12 +429,11 @@ fn sys_wait4(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let pid = kernel_wait_id(t, pid);
     match wait_child(t, pid, options | libc::WEXITED, true)? {
         None => Ok(0),
-        Some((cpid, st, _)) => {
+        Some((cpid, st, _, ru)) => {
             if !a.addr(1).is_null() {
                 t.copy_out(a.ptr(1), &st)?;
             }
             if !a.addr(3).is_null() {
-                let ru: libc::rusage = crate::usermem::zeroed();
                 t.copy_out(a.ptr(3), &ru)?;
             }
             Ok(cpid as u64)
@@ -497,7 +496,7 @@ fn sys_waitid(t: &mut Task, a: &SyscallArgs) -> SysResult {
     if !a.addr(2).is_null() {
         let info = match r {
             None => SigInfo::new(0, 0),
-            Some((cpid, st, ev)) => {
+            Some((cpid, st, ev, _)) => {
                 let (code, v) = if ev == ChildEvent::Stopped {
                     (libc::CLD_STOPPED, (st >> 8) & 0xff)
                 } else if ev == ChildEvent::Trapped {
@@ -519,6 +518,11 @@ fn sys_waitid(t: &mut Task, a: &SyscallArgs) -> SysResult {
             info.signo = libc::SIGCHLD;
         }
         t.copy_out(a.ptr(2), &info)?;
+    }
+    // The raw call's fifth argument (glibc passes NULL).
+    if !a.addr(4).is_null() {
+        let ru = r.map_or_else(crate::usermem::zeroed, |w| w.3);
+        t.copy_out(a.ptr(4), &ru)?;
     }
     Ok(0)
 }

@@ -703,6 +703,16 @@ fn ru_maxrss_and_vmhwm_keep_the_peak_resident_size_as_on_linux() {
     native_then_sandboxed("rusage_maxrss", &[], SHORT);
 }
 
+/// /proc/PID/mem compared with Linux: another process's memory read and
+/// written (read-only pages by force), EIO at an unmapped address and a
+/// short read at a hole, nothing after the process exits, and the one
+/// ptrace access check: EACCES (process_vm_readv EPERM) for a root
+/// process lacking the target's capabilities and for another uid.
+#[test]
+fn proc_pid_mem_reads_and_writes_another_process_under_the_ptrace_check_as_on_linux() {
+    native_then_sandboxed("proc_mem", &[], SHORT);
+}
+
 /// personality(2) compared with Linux: the query, PER_LINUX32 (uname
 /// i686), UNAME26, an unknown persona kept, READ_IMPLIES_EXEC making
 /// anonymous PROT_READ memory executable (mmap and mprotect), inheritance

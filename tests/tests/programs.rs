@@ -713,6 +713,17 @@ fn proc_pid_mem_reads_and_writes_another_process_under_the_ptrace_check_as_on_li
     native_then_sandboxed("proc_mem", &[], SHORT);
 }
 
+/// Pids translated across PID namespaces as Linux translates them, from
+/// a child that is init of its own namespace: SCM_CREDENTIALS (the inner
+/// sender's own number reaching the outside as its outer pid, the outer
+/// sender's reaching the inside as 0, ESRCH for a pid unknown to the
+/// sender), mq_notify's si_pid, and TIOCGPGRP/TIOCGSID/TIOCSPGRP inside
+/// and through the master outside.
+#[test]
+fn pids_crossing_pid_namespaces_are_translated_as_on_linux() {
+    native_then_sandboxed("pidns_translate", &[], SHORT);
+}
+
 /// personality(2) compared with Linux: the query, PER_LINUX32 (uname
 /// i686), UNAME26, an unknown persona kept, READ_IMPLIES_EXEC making
 /// anonymous PROT_READ memory executable (mmap and mprotect), inheritance

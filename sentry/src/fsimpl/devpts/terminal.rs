@@ -570,7 +570,9 @@ impl Pty {
                 if !master && !self.is_ctty_of(t) {
                     return Err(Errno::ENOTTY);
                 }
-                let p = self.lock().pgrp.unwrap_or(0);
+                // Kept as a kernel id; the caller sees its namespace's
+                // number (0 from a namespace that cannot see it).
+                let p = self.lock().pgrp.map_or(0, |k| t.vpid(k));
                 t.copy_out(UserPtr::<i32>::new(arg), &p)?;
                 Ok(0)
             }
@@ -582,6 +584,8 @@ impl Pty {
                 if pgrp < 0 {
                     return Err(Errno::EINVAL);
                 }
+                // The caller's number for the group (Linux's find_vpid).
+                let pgrp = t.kpid(pgrp).ok_or(Errno::ESRCH)?;
                 let (sid, _) = ids(t);
                 let mut found = false;
                 for g in t.kernel.all_groups() {
@@ -604,7 +608,7 @@ impl Pty {
                     return Err(Errno::ENOTTY);
                 }
                 let sid = self.session(&t.kernel).ok_or(Errno::ENOTTY)?;
-                t.copy_out(UserPtr::<i32>::new(arg), &sid)?;
+                t.copy_out(UserPtr::<i32>::new(arg), &t.vpid(sid))?;
                 Ok(0)
             }
             libc::TIOCGETD => {

@@ -724,6 +724,14 @@ fn pids_crossing_pid_namespaces_are_translated_as_on_linux() {
     native_then_sandboxed("pidns_translate", &[], SHORT);
 }
 
+/// stat, fstat and statx owners seen from a child user namespace as on
+/// Linux: 65534 before any map, then root's files as 0 and another
+/// user's (unmapped) as 65534.
+#[test]
+fn file_owners_read_through_the_callers_user_namespace_as_on_linux() {
+    native_then_sandboxed("userns_stat", &[], SHORT);
+}
+
 /// personality(2) compared with Linux: the query, PER_LINUX32 (uname
 /// i686), UNAME26, an unknown persona kept, READ_IMPLIES_EXEC making
 /// anonymous PROT_READ memory executable (mmap and mprotect), inheritance

@@ -237,12 +237,10 @@ impl Sandbox {
         };
         let tid = {
             let mut pids = kernel.pids.lock().unwrap();
-            let tid = pids.allocate();
             // A container's own PID namespace numbers its first process 1
             // (the sandbox's is the kernel's numbering: nothing to add).
-            crate::kernel::namespaces::pid::attach(&ns.pid, tid, true)
-                .map_err(|e| format!("the container's PID namespace takes no process: {e:?}"))?;
-            tid
+            pids.number(&ns.pid, true, &[], &|_| false)
+                .map_err(|e| format!("the container's PID namespace takes no process: {e:?}"))?
         };
         let tg = ThreadGroup::new(tid, None, default_actions(), ns.pid.clone());
         tg.container
@@ -310,12 +308,14 @@ impl Sandbox {
         // The user code and stack segments of x86-64 Linux.
         regs.cs = 0x33;
         regs.ss = 0x2b;
+        let mm = MemoryManager::new(kernel.memfile.clone(), self.max_user_address);
+        mm.report_peak_to(tg.maxrss.clone());
         let task = Task {
             kernel: kernel.clone(),
             tid,
             handle,
             tg,
-            mm: MemoryManager::new(kernel.memfile.clone(), self.max_user_address),
+            mm,
             fds,
             fs,
             ns,

@@ -695,6 +695,56 @@ fn pid_namespaces_number_signal_and_reap_as_on_linux() {
     native_then_sandboxed("pidns", &[], SHORT);
 }
 
+/// clone3's set_tid compared with Linux, in PID namespaces the program
+/// makes: the argument rules (EINVAL), the exact id asked for at one and
+/// two levels (with CLONE_NEWPID: 1 inside, the chosen id outside), the
+/// ordinary ids going on unmoved, EEXIST for an id in use, EINVAL for 0,
+/// negative, too large, or not 1 in a namespace without an init, and
+/// EPERM for a level whose namespace the caller has no capability over.
+#[test]
+fn clone3_set_tid_gives_the_task_exactly_that_pid_as_on_linux() {
+    native_then_sandboxed("clone3_set_tid", &[], SHORT);
+}
+
+/// ru_maxrss compared with Linux by the relations it keeps (sizes differ):
+/// RUSAGE_SELF and RUSAGE_THREAD grow with touched memory and keep the
+/// peak after munmap while VmRSS falls, VmHWM agrees, wait4 and
+/// RUSAGE_CHILDREN give a reaped child's (the largest, a grandchild's
+/// through its parent), and an exec keeps the old image's peak.
+#[test]
+fn ru_maxrss_and_vmhwm_keep_the_peak_resident_size_as_on_linux() {
+    native_then_sandboxed("rusage_maxrss", &[], SHORT);
+}
+
+/// /proc/PID/mem compared with Linux: another process's memory read and
+/// written (read-only pages by force), EIO at an unmapped address and a
+/// short read at a hole, nothing after the process exits, and the one
+/// ptrace access check: EACCES (process_vm_readv EPERM) for a root
+/// process lacking the target's capabilities and for another uid.
+#[test]
+fn proc_pid_mem_reads_and_writes_another_process_under_the_ptrace_check_as_on_linux() {
+    native_then_sandboxed("proc_mem", &[], SHORT);
+}
+
+/// Pids translated across PID namespaces as Linux translates them, from
+/// a child that is init of its own namespace: SCM_CREDENTIALS (the inner
+/// sender's own number reaching the outside as its outer pid, the outer
+/// sender's reaching the inside as 0, ESRCH for a pid unknown to the
+/// sender), mq_notify's si_pid, and TIOCGPGRP/TIOCGSID/TIOCSPGRP inside
+/// and through the master outside.
+#[test]
+fn pids_crossing_pid_namespaces_are_translated_as_on_linux() {
+    native_then_sandboxed("pidns_translate", &[], SHORT);
+}
+
+/// stat, fstat and statx owners seen from a child user namespace as on
+/// Linux: 65534 before any map, then root's files as 0 and another
+/// user's (unmapped) as 65534.
+#[test]
+fn file_owners_read_through_the_callers_user_namespace_as_on_linux() {
+    native_then_sandboxed("userns_stat", &[], SHORT);
+}
+
 /// personality(2) compared with Linux: the query, PER_LINUX32 (uname
 /// i686), UNAME26, an unknown persona kept, READ_IMPLIES_EXEC making
 /// anonymous PROT_READ memory executable (mmap and mprotect), inheritance

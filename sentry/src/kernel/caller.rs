@@ -104,6 +104,14 @@ impl Caller for Task {
             .unwrap_or(crate::vfs::DEFAULT_UNPRIVILEGED_PORT_START)
     }
 
+    fn pid_nr(&self, kid: i32) -> i32 {
+        self.vpid(kid)
+    }
+
+    fn pid_kernel(&self, pid: i32) -> Option<i32> {
+        self.kpid(pid)
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

@@ -5,13 +5,15 @@ use std::sync::Arc;
 
 use platform::XSave;
 
+use crate::caps::{CAP_CHECKPOINT_RESTORE, CAP_SYS_ADMIN};
 use crate::errno::Errno;
+use crate::kernel::namespaces::UserNamespace;
 use crate::kernel::task::{Task, VforkDone};
 use crate::kernel::task_run::{spawn, Attach};
 use crate::kernel::thread_group::{default_actions, ThreadGroup};
 use crate::kernel::TaskHandle;
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct CloneArgs {
     pub flags: u64,
     pub stack: u64,
@@ -22,6 +24,8 @@ pub struct CloneArgs {
     /// CLONE_PIDFD: where the parent's descriptor for the child goes (an
     /// int; clone(2) passes parent_tid's slot).
     pub pidfd: u64,
+    /// clone3's set_tid: the ids wanted, innermost PID namespace first.
+    pub set_tid: Vec<i32>,
 }
 
 const SUPPORTED: u64 = (libc::CLONE_VM
@@ -95,9 +99,14 @@ impl Task {
             {
                 return Err(Errno::EAGAIN);
             }
-            let tid = pids.allocate();
-            crate::kernel::namespaces::pid::attach(&pidns, tid, !has(libc::CLONE_THREAD))?;
-            tid
+            // clone3's set_tid asks the caller's capabilities (Linux's
+            // checkpoint_restore_ns_capable), not the child's.
+            let mine = self.creds();
+            let may_choose = |owner: &UserNamespace| {
+                mine.capable_in(owner, CAP_CHECKPOINT_RESTORE)
+                    || mine.capable_in(owner, CAP_SYS_ADMIN)
+            };
+            pids.number(&pidns, !has(libc::CLONE_THREAD), &a.set_tid, &may_choose)?
         };
         // The child's number in its own namespace and in its parent's.
         let (own_tid, parent_view) = (pidns.nr(tid), self.vpid(tid));
@@ -152,6 +161,10 @@ impl Task {
             crate::kernel::rlimits::watch_cpu_limit(&g);
             g
         };
+        if !has(libc::CLONE_VM) {
+            // The child's own address space: its peak is the child's.
+            mm.report_peak_to(tg.maxrss.clone());
+        }
         let comm = self.handle.comm.lock().unwrap().clone();
         let handle = TaskHandle::new(tid, &tg, creds, comm, self.signal_mask(), ns.clone());
         *handle.sched.lock().unwrap() = self.handle.sched.lock().unwrap().clone();

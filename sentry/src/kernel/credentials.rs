@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use crate::caps::{CapSet, CAP_SETGID, CAP_SETPCAP, CAP_SETUID, CAP_SYS_PTRACE};
+use crate::caps::{CapSet, CAP_SETGID, CAP_SETPCAP, CAP_SETUID};
 use crate::errno::Errno;
 use crate::kernel::namespaces::UserNamespace;
 
@@ -163,22 +163,6 @@ impl Credentials {
 
     fn is_root(&self, kuid: u32) -> bool {
         self.root_uid() == Some(kuid)
-    }
-
-    /// Whether a task with these credentials may inspect or change a task
-    /// of another process holding `target` (Linux's ptrace_may_access
-    /// with real credentials: kcmp, pidfd_getfd, process_vm_readv): the
-    /// same real uid and gid as all of the target's, or CAP_SYS_PTRACE.
-    /// The sandbox has no Yama: a relation between the two is not asked
-    /// for.
-    pub fn may_ptrace(&self, target: &Credentials) -> bool {
-        let same_user = [target.uid, target.euid, target.suid]
-            .iter()
-            .all(|u| *u == self.uid)
-            && [target.gid, target.egid, target.sgid]
-                .iter()
-                .all(|g| *g == self.gid);
-        same_user || self.capable(CAP_SYS_PTRACE)
     }
 
     fn secure(&self, bit: i32) -> bool {
@@ -556,20 +540,6 @@ mod tests {
             Err(Errno::EPERM)
         );
         assert_eq!(c.capset(CapSet::FULL, p, CapSet::EMPTY), Err(Errno::EPERM));
-    }
-
-    #[test]
-    fn only_the_same_user_or_cap_sys_ptrace_may_inspect_a_process() {
-        let user = Credentials::of(1000, 1000, vec![]);
-        let mut setuid = user.clone();
-        setuid.euid = 0;
-        assert!(user.may_ptrace(&user.clone()));
-        assert!(
-            !user.may_ptrace(&setuid),
-            "a set-uid target is another user's"
-        );
-        assert!(!user.may_ptrace(&Credentials::root()));
-        assert!(Credentials::root().may_ptrace(&user));
     }
 
     #[test]

@@ -122,6 +122,9 @@ impl Task {
         // Futexes held in the old image are its owner's death (exec_mm_release).
         self.release_robust_list();
         self.kernel.futexes.pi_owner_exited(self.vpid(self.tid));
+        // The old address space reports its peak to the process as it
+        // goes (ru_maxrss keeps it); so will the new one.
+        mm.report_peak_to(self.tg.maxrss.clone());
         let old_mm = std::mem::replace(&mut self.mm, mm.clone());
         self.publish_view();
         drop(old_mm);

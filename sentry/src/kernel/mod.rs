@@ -44,6 +44,7 @@ pub mod posix_timers;
 pub mod ptrace;
 pub mod rlimits;
 mod robust;
+pub mod rusage;
 pub mod seccomp;
 pub mod signal;
 pub mod signal_frame;
@@ -65,6 +66,7 @@ use std::time::{Instant, SystemTime};
 
 use platform::{Interrupter, Platform};
 
+use crate::errno::Errno;
 use crate::kernel::activity::Activity;
 use crate::kernel::signal::{AltStack, Pending};
 use crate::kernel::syscall_table::Table;
@@ -261,6 +263,25 @@ impl Pids {
                 return self.next;
             }
         }
+    }
+
+    /// Numbers a new task in `ns` and its ancestors (see
+    /// [`namespaces::pid::attach`] for `set_tid` and `may_choose`) and
+    /// returns its kernel id.
+    pub fn number(
+        &mut self,
+        ns: &Arc<namespaces::PidNs>,
+        process: bool,
+        set_tid: &[i32],
+        may_choose: &dyn Fn(&namespaces::UserNamespace) -> bool,
+    ) -> Result<i32, Errno> {
+        namespaces::pid::attach(ns, process, set_tid, may_choose, &mut |want| match want {
+            Some(id) if self.tasks.contains_key(&id) || self.groups.contains_key(&id) => {
+                Err(Errno::EEXIST)
+            }
+            Some(id) => Ok(id),
+            None => Ok(self.allocate()),
+        })
     }
 
     /// Forgets a task; its id's numbers in the nested PID namespaces go

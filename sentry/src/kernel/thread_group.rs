@@ -45,6 +45,9 @@ pub struct TgInner {
     pub itimers: crate::kernel::timer_state::Itimers,
     /// Accumulated CPU time of reaped children, for times()/getrusage.
     pub children_utime: std::time::Duration,
+    /// The largest peak resident size, bytes, of a reaped child or of
+    /// one of its own reaped children (Linux's signal->cmaxrss).
+    pub children_maxrss: u64,
     /// Set while the group is stopped by a job-control signal.
     pub stopped: Option<i32>,
     /// A stop not yet reported to wait(WUNTRACED), and its signal.
@@ -74,6 +77,10 @@ pub struct ThreadGroup {
     /// CPU time of the group's exited threads, nanoseconds (the process
     /// clock keeps it).
     pub exited_cpu_ns: std::sync::atomic::AtomicU64,
+    /// The largest resident size, bytes, of the address spaces the group
+    /// has left (by exec or exit; Linux's signal->maxrss): each reports
+    /// its peak here when it ends (`mm/rss.rs`).
+    pub maxrss: Arc<std::sync::atomic::AtomicU64>,
     /// Deadlines on the CPU clocks of the group and its threads.
     pub cpu_timers: crate::kernel::cpu_timers::CpuTimers,
     /// timer_create's timers.
@@ -116,6 +123,7 @@ impl ThreadGroup {
             start: std::time::Instant::now(),
             cpu_watched: Default::default(),
             exited_cpu_ns: Default::default(),
+            maxrss: Default::default(),
             cpu_timers: Default::default(),
             posix_timers: Default::default(),
             container: container.into(),

@@ -138,7 +138,7 @@ impl Deref for Locked<'_> {
     }
 }
 
-fn private(v: &Vma) -> bool {
+pub(super) fn private(v: &Vma) -> bool {
     !v.shared && !v.borrowed && v.kind != VmaKind::Vdso
 }
 
@@ -668,46 +668,13 @@ impl MemoryManager {
             aio: std::sync::OnceLock::new(),
             // The child reads the table's header it inherited.
             patch: Mutex::default(),
+            hiwater: Default::default(),
+            peak_sink: Mutex::new(None),
         });
         if let Some(s) = space {
             // Dropping `child` on failure gives its owners back.
             s.protect_ranges(&protect).map_err(platform_err)?;
         }
         Ok(child)
-    }
-
-    /// Bytes of `v` resident in the memory file, and its proportional
-    /// share (a page shared by n processes counts 1/n), for /proc.
-    pub fn usage(&self, v: &Vma) -> (u64, u64) {
-        if v.kind == VmaKind::Vdso {
-            return (v.end - v.start, v.end - v.start);
-        }
-        let inner = self.inner();
-        let mut rss = 0;
-        let mut pss = 0;
-        let mut pos = v.start;
-        while pos < v.end {
-            let (off, avail) = Self::locate(&inner, v, pos);
-            let n = avail.min(v.end - pos);
-            let counted = private(v)
-                && inner
-                    .runs
-                    .range(..=pos)
-                    .next_back()
-                    .is_some_and(|(_, r)| r.end > pos);
-            if counted {
-                for (o, l, c) in self.file.owners(off, n) {
-                    let p: u64 = self.file.populated(o, l).iter().map(|x| x.1).sum();
-                    rss += p;
-                    pss += p / c as u64;
-                }
-            } else {
-                let p: u64 = self.file.populated(off, n).iter().map(|x| x.1).sum();
-                rss += p;
-                pss += p;
-            }
-            pos += n;
-        }
-        (rss, pss)
     }
 }

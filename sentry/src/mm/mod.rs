@@ -19,9 +19,11 @@ pub mod file_cache;
 mod lazy;
 mod patch;
 pub mod policy;
+mod rss;
 mod userfault;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
 
 use platform::{AddressSpace, Context};
@@ -229,6 +231,10 @@ pub struct MemoryManager {
     pub aio: std::sync::OnceLock<Arc<dyn std::any::Any + Send + Sync>>,
     /// Syscall patching's state (`patch.rs`).
     patch: Mutex<patch::State>,
+    /// The resident size's peak as last brought up to date (`rss.rs`).
+    hiwater: AtomicU64,
+    /// Who learns the peak when the address space ends (`rss.rs`).
+    peak_sink: Mutex<Option<Arc<AtomicU64>>>,
 }
 
 fn platform_err(e: platform::PlatformError) -> Errno {
@@ -248,6 +254,8 @@ impl MemoryManager {
             address_space: Mutex::new(None),
             aio: std::sync::OnceLock::new(),
             patch: Mutex::default(),
+            hiwater: AtomicU64::new(0),
+            peak_sink: Mutex::new(None),
         })
     }
 
@@ -486,6 +494,7 @@ impl MemoryManager {
         end: u64,
         unmap: bool,
     ) -> Result<(), Errno> {
+        self.before_release(inner, start, end);
         Self::split_at(inner, start);
         Self::split_at(inner, end);
         self.release_runs(inner, start, end);
@@ -797,6 +806,7 @@ impl MemoryManager {
     pub fn dontneed(&self, addr: u64, len: u64) -> Result<(), Errno> {
         let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
         let mut inner = self.inner_mut();
+        self.before_release(&inner, addr, end);
         if inner
             .runs
             .range(..end)
@@ -1122,6 +1132,8 @@ impl MemoryManager {
 
 impl Drop for MemoryManager {
     fn drop(&mut self) {
+        // Before its pages go: the peak may be now.
+        self.report_peak();
         if let Some(a) = self.address_space.lock().unwrap().take() {
             a.destroy();
         }

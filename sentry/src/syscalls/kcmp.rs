@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
+use crate::kernel::access::PtraceMode;
 use crate::kernel::task::Task;
 use crate::kernel::TaskHandle;
 use crate::usermem::Pod;
@@ -81,7 +82,9 @@ fn sys_kcmp(t: &mut Task, a: &SyscallArgs) -> SysResult {
         (Some(x), Some(y)) => (x, y),
         _ => return Err(Errno::ESRCH),
     };
-    if !t.may_access(&h1) || !t.may_access(&h2) {
+    if !t.may_access(&h1, PtraceMode::ReadRealCreds)
+        || !t.may_access(&h2, PtraceMode::ReadRealCreds)
+    {
         return Err(Errno::EPERM);
     }
     let kind = a.int(2);

@@ -242,7 +242,9 @@ fn notify(t: &Task, n: &Notify) {
     let Some(target) = t.kernel.task(n.tgid) else {
         return;
     };
-    let mut info = SigInfo::user(n.signo, SI_MESGQ, t.tgid(), t.creds().uid);
+    // The sender as the receiver's PID namespace numbers it.
+    let sender = target.tg.pidns.nr(t.tgid());
+    let mut info = SigInfo::user(n.signo, SI_MESGQ, sender, t.creds().uid);
     // si_value follows si_pid and si_uid.
     info.fields[1] = n.value;
     crate::kernel::signal_send::send_group(&target.tg, info);

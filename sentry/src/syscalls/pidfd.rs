@@ -5,6 +5,7 @@
 use super::signal::may_signal;
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
+use crate::kernel::access::PtraceMode;
 use crate::kernel::pidfd::PidFd;
 use crate::kernel::signal::{SigInfo, NSIG};
 use crate::kernel::signal_send::send_group;
@@ -149,7 +150,7 @@ fn sys_pidfd_getfd(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let f = t.fds.get(a.int(0))?;
     let g = PidFd::of(&f)?.group().clone();
     let leader = t.kernel.task(g.tgid).ok_or(Errno::ESRCH)?;
-    if !t.may_access(&leader) {
+    if !t.may_access(&leader, PtraceMode::AttachRealCreds) {
         return Err(Errno::EPERM);
     }
     let fds = leader.view.lock().unwrap().fds.upgrade();

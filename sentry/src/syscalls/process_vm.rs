@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
+use crate::kernel::access::PtraceMode;
 use crate::kernel::task::Task;
 use crate::mm::MemoryManager;
 
@@ -46,7 +47,7 @@ fn process_vm(t: &mut Task, a: &SyscallArgs, write: bool) -> SysResult {
     }
     let remote = t.read_iovecs(a.ptr(3), a.ulong(4))?;
     let target = t.task_by_vpid(a.int(0)).ok_or(Errno::ESRCH)?;
-    if !t.may_access(&target) {
+    if !t.may_access(&target, PtraceMode::AttachRealCreds) {
         return Err(Errno::EPERM);
     }
     let other = target.view.lock().unwrap().mm.upgrade();

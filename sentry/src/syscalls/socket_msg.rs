@@ -161,7 +161,10 @@ fn send_one(t: &Task, fd: i32, hdr_ptr: UserPtr<libc::msghdr>, flags: i32) -> Re
 /// the plain messages (an inet socket's).
 fn control_out(t: &Task, c: Control, cap: usize, cloexec: bool) -> Result<Builder, Errno> {
     let mut b = Builder::new(cap);
-    if let Some(cred) = c.creds {
+    if let Some(mut cred) = c.creds {
+        // Kept as a kernel id: the receiver's namespace's number (0 for a
+        // sender it cannot see), as Linux's pid_vnr.
+        cred.pid = t.vpid(cred.pid);
         b.put(
             libc::SOL_SOCKET,
             libc::SCM_CREDENTIALS,

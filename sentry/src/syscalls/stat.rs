@@ -35,7 +35,18 @@ fn stat_at(t: &Task, dirfd: i32, path_addr: UserAddr, flags: i32) -> Result<libc
     let empty_ok = flags & libc::AT_EMPTY_PATH != 0;
     let path = path_arg(t, path_addr, empty_ok)?;
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
-    ops::resolve_at(t, dirfd, &path, follow, empty_ok)?.stat()
+    let st = ops::resolve_at(t, dirfd, &path, follow, empty_ok)?.stat()?;
+    Ok(seen_by(t, st))
+}
+
+/// The owner as the caller's user namespace names it: files keep kernel
+/// ids, and an id the namespace does not map reads as the overflow id
+/// (65534), as Linux's from_kuid_munged.
+fn seen_by(t: &Task, mut st: libc::stat) -> libc::stat {
+    let ns = t.creds().user_ns.0;
+    st.st_uid = ns.uid_from_k(st.st_uid);
+    st.st_gid = ns.gid_from_k(st.st_gid);
+    st
 }
 
 fn sys_stat(t: &mut Task, a: &SyscallArgs) -> SysResult {
@@ -52,7 +63,7 @@ fn sys_lstat(t: &mut Task, a: &SyscallArgs) -> SysResult {
 
 fn sys_fstat(t: &mut Task, a: &SyscallArgs) -> SysResult {
     // O_PATH descriptors may be fstat'ed.
-    let st = t.fds.get(a.int(0))?.stat()?;
+    let st = seen_by(t, t.fds.get(a.int(0))?.stat()?);
     t.copy_out(a.ptr(1), &st)?;
     Ok(0)
 }

@@ -5,11 +5,21 @@ use std::sync::Arc;
 use super::{Support, SyscallArgs, Table};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::clone::CloneArgs;
+use crate::kernel::namespaces::pid::MAX_PID_NS_LEVEL;
 use crate::kernel::ptrace::wait::TraceeEvent;
+use crate::kernel::rusage;
 use crate::kernel::signal::SigInfo;
 use crate::kernel::task::Task;
 use crate::kernel::thread_group::{exit_status, ThreadGroup};
 use crate::usermem::UserAddr;
+
+/// struct clone_args sizes: the first version, the one adding set_tid and
+/// set_tid_size, and the one adding cgroup (Linux's CLONE_ARGS_SIZE_VER*).
+const CLONE_ARGS_SIZE_VER0: usize = 64;
+const CLONE_ARGS_SIZE_VER1: usize = 80;
+const CLONE_ARGS_SIZE_VER2: usize = 88;
+/// clone3 reads at most a page of arguments (larger is E2BIG on Linux).
+const PAGE_SIZE: usize = 4096;
 
 pub fn register(t: &mut Table) {
     t.add(
@@ -25,7 +35,7 @@ pub fn register(t: &mut Table) {
         libc::SYS_clone3,
         "clone3",
         Support::Partial(
-            "set_tid, cgroup and CLONE_NEWCGROUP/NEWTIME are refused; \
+            "cgroup and CLONE_NEWCGROUP/NEWTIME are refused; set_tid as Linux's; \
              UTS, IPC, mount, user, network and PID namespaces as clone's",
         ),
         sys_clone3,
@@ -52,7 +62,7 @@ pub fn register(t: &mut Table) {
     t.add(
         libc::SYS_wait4,
         "wait4",
-        Support::Partial("rusage is zeroed"),
+        Support::Partial("rusage holds the CPU time and ru_maxrss, its other fields are 0"),
         sys_wait4,
     );
     t.add(libc::SYS_waitid, "waitid", Support::Full, sys_waitid);
@@ -125,24 +135,57 @@ fn sys_clone(t: &mut Task, a: &SyscallArgs) -> SysResult {
         tls: a.ulong(4),
         exit_signal: (flags & 0xff) as i32,
         pidfd: if pidfd { a.addr(2).get() } else { 0 },
+        ..Default::default()
     };
     t.clone_task(args).map(|v| v as u64)
 }
 
 fn sys_clone3(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let size = a.ulong(1);
-    if !(64..=4096).contains(&size) {
+    if size > PAGE_SIZE as u64 {
+        return Err(Errno::E2BIG);
+    }
+    let size = size as usize;
+    if size < CLONE_ARGS_SIZE_VER0 {
         return Err(Errno::EINVAL);
     }
-    let raw: [u64; 8] = t.copy_in(a.ptr(0))?;
-    if size > 64 {
-        // Fields we do not know (set_tid, cgroup) must be zero.
-        let rest = t.read_bytes(a.addr(0).get() + 64, (size - 64) as usize)?;
-        if rest.iter().any(|b| *b != 0) {
+    let known = size.min(CLONE_ARGS_SIZE_VER1);
+    let mut raw = [0u64; CLONE_ARGS_SIZE_VER1 / 8];
+    let bytes = t.read_bytes(a.addr(0).get(), known)?;
+    for (word, chunk) in raw.iter_mut().zip(bytes.chunks_exact(8)) {
+        *word = u64::from_ne_bytes(chunk.try_into().expect("8 bytes"));
+    }
+    if size > CLONE_ARGS_SIZE_VER1 {
+        // cgroup (CLONE_INTO_CGROUP) is not served; past it, fields
+        // newer than Linux's must be zero (copy_struct_from_user's E2BIG).
+        let rest = t.read_bytes(
+            a.addr(0).get() + CLONE_ARGS_SIZE_VER1 as u64,
+            size - CLONE_ARGS_SIZE_VER1,
+        )?;
+        let (cgroup, newer) =
+            rest.split_at(rest.len().min(CLONE_ARGS_SIZE_VER2 - CLONE_ARGS_SIZE_VER1));
+        if newer.iter().any(|b| *b != 0) {
+            return Err(Errno::E2BIG);
+        }
+        if cgroup.iter().any(|b| *b != 0) {
             return Err(Errno::EINVAL);
         }
     }
-    let [flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls] = raw;
+    let [flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size] =
+        raw;
+    // Linux's copy_clone_args_from_user: the array and its size come
+    // together, at most one id per PID namespace level.
+    if set_tid_size > MAX_PID_NS_LEVEL as u64
+        || (set_tid == 0 && set_tid_size != 0)
+        || (set_tid != 0 && set_tid_size == 0)
+    {
+        return Err(Errno::EINVAL);
+    }
+    let set_tid = t
+        .read_bytes(set_tid, set_tid_size as usize * 4)?
+        .chunks_exact(4)
+        .map(|c| i32::from_ne_bytes(c.try_into().expect("4 bytes")))
+        .collect();
     if exit_signal > 64 {
         return Err(Errno::EINVAL);
     }
@@ -158,6 +201,7 @@ fn sys_clone3(t: &mut Task, a: &SyscallArgs) -> SysResult {
         tls,
         exit_signal: exit_signal as i32,
         pidfd,
+        set_tid,
     };
     t.clone_task(args).map(|v| v as u64)
 }
@@ -265,15 +309,15 @@ enum ChildEvent {
 }
 
 /// Waits for a child to exit (or, with WUNTRACED / WCONTINUED, to stop or
-/// continue); returns its pid (as the caller numbers it), wait status and
-/// what happened. `consume`
+/// continue); returns its pid (as the caller numbers it), wait status,
+/// what happened and, for an exit, the child's resource usage. `consume`
 /// reaps the zombie or clears the stop/continue report (not WNOWAIT).
 fn wait_child(
     t: &mut Task,
     pid: i64,
     options: i32,
     consume: bool,
-) -> Result<Option<(i32, i32, ChildEvent)>, Errno> {
+) -> Result<Option<(i32, i32, ChildEvent, libc::rusage)>, Errno> {
     let tg = t.tg.clone();
     let want_exit = options & libc::WEXITED != 0;
     let want_stop = options & libc::WUNTRACED != 0;
@@ -350,20 +394,19 @@ fn wait_child(
     };
     // The caller's number for the child, taken before reaping frees it.
     let vpid = t.vpid(cpid);
+    let usage = match (ev, t.kernel.group(cpid)) {
+        (ChildEvent::Exited, Some(c)) => rusage::reaped(&c),
+        _ => crate::usermem::zeroed(),
+    };
     if consume && ev == ChildEvent::Exited {
         let k = &t.kernel;
         let child = k.pids.lock().unwrap().remove_group(cpid);
-        // The reaped child's CPU time, and its own reaped children's, go
-        // to the parent's RUSAGE_CHILDREN and times()'s tms_cutime.
-        let used = child.map(|c| {
-            let own = std::time::Duration::from_nanos(c.cpu_time_ns());
-            own + c.inner.lock().unwrap().children_utime
-        });
-        let mut g = tg.inner.lock().unwrap();
-        g.children.retain(|c| c.tgid != cpid);
-        g.children_utime += used.unwrap_or_default();
+        if let Some(c) = &child {
+            rusage::account_reaped(&tg, c);
+        }
+        tg.inner.lock().unwrap().children.retain(|c| c.tgid != cpid);
     }
-    Ok(Some((vpid, st, ev)))
+    Ok(Some((vpid, st, ev, usage)))
 }
 
 fn sys_wait4(t: &mut Task, a: &SyscallArgs) -> SysResult {
@@ -386,12 +429,11 @@ fn sys_wait4(t: &mut Task, a: &SyscallArgs) -> SysResult {
     let pid = kernel_wait_id(t, pid);
     match wait_child(t, pid, options | libc::WEXITED, true)? {
         None => Ok(0),
-        Some((cpid, st, _)) => {
+        Some((cpid, st, _, ru)) => {
             if !a.addr(1).is_null() {
                 t.copy_out(a.ptr(1), &st)?;
             }
             if !a.addr(3).is_null() {
-                let ru: libc::rusage = crate::usermem::zeroed();
                 t.copy_out(a.ptr(3), &ru)?;
             }
             Ok(cpid as u64)
@@ -454,7 +496,7 @@ fn sys_waitid(t: &mut Task, a: &SyscallArgs) -> SysResult {
     if !a.addr(2).is_null() {
         let info = match r {
             None => SigInfo::new(0, 0),
-            Some((cpid, st, ev)) => {
+            Some((cpid, st, ev, _)) => {
                 let (code, v) = if ev == ChildEvent::Stopped {
                     (libc::CLD_STOPPED, (st >> 8) & 0xff)
                 } else if ev == ChildEvent::Trapped {
@@ -476,6 +518,11 @@ fn sys_waitid(t: &mut Task, a: &SyscallArgs) -> SysResult {
             info.signo = libc::SIGCHLD;
         }
         t.copy_out(a.ptr(2), &info)?;
+    }
+    // The raw call's fifth argument (glibc passes NULL).
+    if !a.addr(4).is_null() {
+        let ru = r.map_or_else(crate::usermem::zeroed, |w| w.3);
+        t.copy_out(a.ptr(4), &ru)?;
     }
     Ok(0)
 }

@@ -11,6 +11,7 @@ use crate::kernel::cpu_tick;
 use crate::kernel::cpu_timers::CpuClockOf;
 use crate::kernel::deadline;
 use crate::kernel::itimers;
+use crate::kernel::rusage::Who;
 use crate::kernel::task::Task;
 use crate::kernel::thread_group::ThreadGroup;
 use crate::usermem::UserPtr;
@@ -56,7 +57,7 @@ pub fn register(t: &mut Table) {
     t.add(
         libc::SYS_getrusage,
         "getrusage",
-        Support::Partial("only CPU times are filled in"),
+        Support::Partial("CPU time and the peak resident size (ru_maxrss); the other fields are 0"),
         sys_getrusage,
     );
     t.add(libc::SYS_alarm, "alarm", Support::Full, sys_alarm);
@@ -288,18 +289,8 @@ fn sys_times(t: &mut Task, a: &SyscallArgs) -> SysResult {
 }
 
 fn sys_getrusage(t: &mut Task, a: &SyscallArgs) -> SysResult {
-    let who = a.int(0);
-    let d = match who {
-        libc::RUSAGE_SELF => cpu_time(t, libc::CLOCK_PROCESS_CPUTIME_ID),
-        libc::RUSAGE_THREAD => cpu_time(t, libc::CLOCK_THREAD_CPUTIME_ID),
-        libc::RUSAGE_CHILDREN => t.tg.inner.lock().unwrap().children_utime,
-        _ => return Err(Errno::EINVAL),
-    };
-    let mut ru: libc::rusage = crate::usermem::zeroed();
-    ru.ru_utime = libc::timeval {
-        tv_sec: d.as_secs() as i64,
-        tv_usec: d.subsec_micros() as i64,
-    };
+    let who = Who::from_raw(a.int(0)).ok_or(Errno::EINVAL)?;
+    let ru = t.rusage(who);
     t.copy_out(a.ptr(1), &ru)?;
     Ok(0)
 }

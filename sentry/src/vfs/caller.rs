@@ -66,6 +66,15 @@ pub trait Caller {
     fn unprivileged_port_start(&self) -> u16 {
         DEFAULT_UNPRIVILEGED_PORT_START
     }
+    /// Kernel id `kid` as the caller's PID namespace numbers it (0: out
+    /// of its sight). Pids kept inside the Sentry are kernel ids.
+    fn pid_nr(&self, kid: i32) -> i32 {
+        kid
+    }
+    /// The kernel id of the process the caller calls `pid`.
+    fn pid_kernel(&self, pid: i32) -> Option<i32> {
+        Some(pid)
+    }
     /// For the kernel to recover its task.
     fn as_any(&self) -> &dyn Any;
 }

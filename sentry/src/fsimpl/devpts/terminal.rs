@@ -570,9 +570,9 @@ impl Pty {
                 if !master && !self.is_ctty_of(t) {
                     return Err(Errno::ENOTTY);
                 }
-                // As the caller's PID namespace numbers it (a pod's
-                // container has one of its own).
-                let p = self.lock().pgrp.map_or(0, |p| t.vpid(p));
+                // Kept as a kernel id; the caller sees its namespace's
+                // number (0 from a namespace that cannot see it).
+                let p = self.lock().pgrp.map_or(0, |k| t.vpid(k));
                 t.copy_out(UserPtr::<i32>::new(arg), &p)?;
                 Ok(0)
             }
@@ -584,6 +584,7 @@ impl Pty {
                 if pgrp < 0 {
                     return Err(Errno::EINVAL);
                 }
+                // The caller's number for the group (Linux's find_vpid).
                 let pgrp = t.kpid(pgrp).ok_or(Errno::ESRCH)?;
                 let (sid, _) = ids(t);
                 let mut found = false;

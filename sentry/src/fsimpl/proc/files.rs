@@ -7,8 +7,8 @@
 //!   blocking call, a wait, a sleep), `R` otherwise (running application
 //!   code or a call).
 //! * VmRSS is the populated pages of the task's memory-file ranges (file
-//!   cache pages a mapping borrows included); VmPeak and VmHWM are the
-//!   current values.
+//!   cache pages a mapping borrows included); VmHWM is its peak (`mm/
+//!   rss.rs`); VmPeak is the current size.
 //! * Voluntary context switches count the task's sleeps; involuntary
 //!   ones, fault counts and system time are 0.
 
@@ -408,7 +408,8 @@ fn status(t: &Target) -> Result<Vec<u8>, Errno> {
         let v = vm_stats(mm);
         o += &format!("VmPeak:\t{}\nVmSize:\t{}\n", kb(v.size), kb(v.size));
         o += &format!("VmLck:\t{}\nVmPin:\t{}\n", kb(0), kb(0));
-        o += &format!("VmHWM:\t{}\nVmRSS:\t{}\n", kb(v.rss), kb(v.rss));
+        let hwm = mm.hiwater_with(v.rss);
+        o += &format!("VmHWM:\t{}\nVmRSS:\t{}\n", kb(hwm), kb(v.rss));
         o += &format!(
             "RssAnon:\t{}\nRssFile:\t{}\nRssShmem:\t{}\n",
             kb(v.rss - v.rss_file.min(v.rss)),

@@ -20,6 +20,7 @@
 //! not keep a dead process alive.
 
 pub(crate) mod files;
+mod mem;
 mod net;
 pub mod system;
 mod sysvipc;

@@ -6,6 +6,8 @@ use std::sync::{Arc, Weak};
 
 use super::{path_ino, GenFn, GenInode, ProcState};
 use crate::errno::Errno;
+use crate::kernel::access::PtraceMode;
+use crate::kernel::task::Task;
 use crate::kernel::TaskHandle;
 use crate::kernel::{Kernel, ThreadGroup};
 use crate::mm::MemoryManager;
@@ -163,10 +165,17 @@ impl Target {
         g
     }
 
-    /// Whether the task in `ctx` may see this one's secrets (environ,
-    /// links, fds): CAP_SYS_PTRACE or the same user, as ptrace_may_access
-    /// roughly.
-    pub(super) fn may_inspect(&self, ctx: &Ctx<'_>) -> bool {
-        ctx.cred.capable(crate::caps::CAP_SYS_PTRACE) || ctx.cred.uid == self.ids().0
+    /// Whether the task in `ctx` may see or change this one's secrets
+    /// (links, fds, memory): the kernel's one ptrace access check. Only
+    /// a task asks; a process with no task left (a zombie) has nothing to
+    /// show.
+    pub(super) fn may_access(&self, ctx: &Ctx<'_>, mode: PtraceMode) -> bool {
+        let Some(me) = ctx.caller.and_then(Task::of) else {
+            return false;
+        };
+        match self.snap().ok().and_then(|s| s.task) {
+            Some(them) => me.may_access(&them, mode),
+            None => true,
+        }
     }
 }

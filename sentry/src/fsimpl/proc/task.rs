@@ -18,6 +18,7 @@ use super::{
     TextLink,
 };
 use crate::errno::Errno;
+use crate::kernel::access::PtraceMode;
 use crate::kernel::namespaces::nsfs::NsFile;
 use crate::kernel::namespaces::{NsRef, PROC_CGROUP_INIT_INO};
 use crate::kernel::{Kernel, Task, ThreadGroup};
@@ -93,7 +94,7 @@ pub fn process_of_dir(f: &File) -> Option<Arc<ThreadGroup>> {
     dir.t.tg.upgrade()
 }
 
-const PID_ENTRIES: [(&str, u8); 35] = [
+const PID_ENTRIES: [(&str, u8); 36] = [
     ("auxv", libc::DT_REG),
     ("cgroup", libc::DT_REG),
     ("cmdline", libc::DT_REG),
@@ -108,6 +109,7 @@ const PID_ENTRIES: [(&str, u8); 35] = [
     ("limits", libc::DT_REG),
     ("loginuid", libc::DT_REG),
     ("maps", libc::DT_REG),
+    ("mem", libc::DT_REG),
     ("mountinfo", libc::DT_REG),
     ("mounts", libc::DT_REG),
     ("net", libc::DT_DIR),
@@ -163,6 +165,7 @@ impl PidDir {
                 ids,
             }),
             "net" => Arc::new(super::net::NetDir { ino, t }),
+            "mem" => Arc::new(super::mem::MemInode { ino, t }),
             "ns" => Arc::new(NsDir { ino, ids, t }),
             "task" => {
                 if t.is_task_entry() {
@@ -310,7 +313,7 @@ impl TaskLink {
     }
 
     fn target(&self, ctx: &Ctx<'_>) -> Result<Vec<u8>, Errno> {
-        if !self.t.may_inspect(ctx) {
+        if !self.t.may_access(ctx, PtraceMode::ReadFsCreds) {
             return Err(Errno::EACCES);
         }
         let (mm, _, fs) = self.t.view();
@@ -339,7 +342,7 @@ impl Inode for TaskLink {
         self.target(ctx)
     }
     fn magic(&self, ctx: &Ctx<'_>) -> Option<Result<AtTarget, Errno>> {
-        if !self.t.may_inspect(ctx) {
+        if !self.t.may_access(ctx, PtraceMode::ReadFsCreds) {
             return Some(Err(Errno::EACCES));
         }
         let (mm, _, fs) = self.t.view();
@@ -511,13 +514,13 @@ impl Inode for NsLink {
         Ok(self.ns.link_text().into_bytes())
     }
     fn readlink_by(&self, ctx: &Ctx<'_>) -> Result<Vec<u8>, Errno> {
-        if !self.t.may_inspect(ctx) {
+        if !self.t.may_access(ctx, PtraceMode::ReadFsCreds) {
             return Err(Errno::EACCES);
         }
         self.readlink()
     }
     fn magic(&self, ctx: &Ctx<'_>) -> Option<Result<AtTarget, Errno>> {
-        if !self.t.may_inspect(ctx) {
+        if !self.t.may_access(ctx, PtraceMode::ReadFsCreds) {
             return Some(Err(Errno::EACCES));
         }
         Some(Ok(AtTarget::File(NsFile::open(

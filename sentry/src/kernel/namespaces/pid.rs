@@ -150,33 +150,79 @@ pub fn contains(ancestor: &Arc<PidNs>, ns: &Arc<PidNs>) -> bool {
     chain(ns).iter().any(|n| Arc::ptr_eq(n, ancestor))
 }
 
-/// Gives the new task whose kernel id is `kid` an id in `ns` and in
-/// every ancestor below the initial namespace. A process (not a thread)
-/// that is the first of its namespace becomes its init, id 1. ENOMEM
-/// when `ns`'s init has died.
-pub fn attach(ns: &Arc<PidNs>, kid: i32, process: bool) -> Result<(), Errno> {
+/// Gives a new task an id in `ns` and in every ancestor, and returns its
+/// kernel id, which `kernel_id` hands out: asked for a number (clone3's
+/// set_tid reaching the initial namespace) it gives that one or EEXIST,
+/// asked for none it picks one. A process (not a thread) that is the
+/// first of its namespace becomes its init, id 1.
+///
+/// `set_tid` is clone3's: the ids wanted, innermost namespace first, one
+/// per level at most; the levels it does not reach number as usual. Each
+/// wanted id is checked level by level from the innermost, as Linux's
+/// alloc_pid does: outside 1..PID_MAX, or other than 1 in a namespace
+/// without an init, is EINVAL; a namespace whose owner `may_choose` says
+/// the caller lacks CAP_CHECKPOINT_RESTORE (or CAP_SYS_ADMIN) over is
+/// EPERM; an id in use is EEXIST. ENOMEM when `ns`'s init has died.
+///
+/// The caller holds the kernel's pid table lock, so no other clone takes
+/// a number between the checks here and the maps' update.
+pub fn attach(
+    ns: &Arc<PidNs>,
+    process: bool,
+    set_tid: &[i32],
+    may_choose: &dyn Fn(&UserNamespace) -> bool,
+    kernel_id: &mut dyn FnMut(Option<i32>) -> Result<i32, Errno>,
+) -> Result<i32, Errno> {
+    if set_tid.len() > ns.level + 1 {
+        return Err(Errno::EINVAL);
+    }
     let levels = chain(ns);
+    // The id each nested level gets, innermost first; chosen before any
+    // map changes so a failure leaves every namespace as it was.
+    let mut ids = Vec::with_capacity(levels.len());
+    let mut kid = None;
+    for (i, n) in levels.iter().enumerate() {
+        let want = set_tid.get(i).copied();
+        if let Some(tid) = want {
+            if !(1..PID_MAX).contains(&tid) {
+                return Err(Errno::EINVAL);
+            }
+            if tid != 1 && n.map.lock().unwrap().init.is_none() {
+                return Err(Errno::EINVAL);
+            }
+            if !may_choose(&n.owner) {
+                return Err(Errno::EPERM);
+            }
+        }
+        if n.level == 0 {
+            kid = Some(kernel_id(want)?);
+            break;
+        }
+        let mut m = n.map.lock().unwrap();
+        let id = match want {
+            Some(tid) if m.to_k.contains_key(&tid) => return Err(Errno::EEXIST),
+            Some(tid) => tid,
+            None if i == 0 && m.init.is_none() => 1,
+            None => next_free(&mut m),
+        };
+        ids.push(id);
+    }
+    let kid = kid.expect("every chain ends in the initial namespace");
     {
         let m = ns.map.lock().unwrap();
         if m.closed || (!process && m.init.is_none()) {
             return Err(Errno::ENOMEM);
         }
     }
-    for (i, n) in levels.iter().enumerate() {
-        if n.level == 0 {
-            break;
-        }
+    for (i, (n, id)) in levels.iter().zip(ids).enumerate() {
         let mut m = n.map.lock().unwrap();
-        let id = if i == 0 && m.init.is_none() {
+        if i == 0 && m.init.is_none() {
             m.init = Some(kid);
-            1
-        } else {
-            next_free(&mut m)
-        };
+        }
         m.to_k.insert(id, kid);
         m.from_k.insert(kid, id);
     }
-    Ok(())
+    Ok(kid)
 }
 
 fn next_free(m: &mut PidMap) -> i32 {

@@ -281,19 +281,6 @@ pub fn move_tracee(k: &Kernel, old: &Arc<TaskHandle>, new: &Arc<TaskHandle>) {
     new.ptrace.set(Some(moved));
 }
 
-/// ptrace_may_access for attaching: the same user and group throughout,
-/// or CAP_SYS_PTRACE.
-fn may_attach(t: &Task, target: &TaskHandle) -> bool {
-    let me = t.creds();
-    if me.capable(crate::caps::CAP_SYS_PTRACE) {
-        return true;
-    }
-    let them = target.creds.lock().unwrap();
-    let uids = [them.uid, them.euid, them.suid];
-    let gids = [them.gid, them.egid, them.sgid];
-    uids.iter().all(|u| *u == me.uid) && gids.iter().all(|g| *g == me.gid)
-}
-
 fn new_link(
     tracee: &Arc<TaskHandle>,
     tracer_tid: i32,
@@ -332,7 +319,7 @@ impl Task {
         if target.tg.inner.lock().unwrap().group_exit.is_some() {
             return Err(Errno::EPERM);
         }
-        if !may_attach(self, &target) {
+        if !self.may_access(&target, crate::kernel::access::PtraceMode::AttachRealCreds) {
             return Err(Errno::EPERM);
         }
         let state = State {

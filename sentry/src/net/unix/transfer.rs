@@ -24,21 +24,24 @@ use crate::vfs::Caller;
 const STREAM_CHUNK: usize = 64 * 1024;
 
 /// The credentials a message carries: the ones the sender gave
-/// (SCM_CREDENTIALS, checked as Linux's scm_check_creds does), else the
-/// sender's own.
+/// (SCM_CREDENTIALS, checked as Linux's scm_check_creds does, its pid a
+/// number in the sender's PID namespace: ESRCH for none), else the
+/// sender's own. The pid is kept as a kernel id; the receiver sees its
+/// own namespace's number.
 fn credentials(t: &dyn Caller, msg: &SendMsg<'_>) -> Result<libc::ucred, Errno> {
     let own = message_cred(t);
     let Some(c) = msg.control.creds else {
         return Ok(own);
     };
     let (real, eff) = (t.real_cred(), t.fs_cred());
-    let pid_ok = c.pid == own.pid || eff.capable(CAP_SYS_ADMIN);
+    let pid_ok = c.pid == t.pid_nr(own.pid) || eff.capable(CAP_SYS_ADMIN);
     let uid_ok = c.uid == real.uid || c.uid == eff.uid || eff.capable(CAP_SETUID);
     let gid_ok = c.gid == real.gid || c.gid == eff.gid || eff.capable(CAP_SETGID);
     if !(pid_ok && uid_ok && gid_ok) {
         return Err(Errno::EPERM);
     }
-    Ok(c)
+    let pid = t.pid_kernel(c.pid).ok_or(Errno::ESRCH)?;
+    Ok(libc::ucred { pid, ..c })
 }
 
 /// The sender of a message with descriptors, allowed to queue them

@@ -15,7 +15,7 @@ const LAYERS: &[&[&str]] = &[
     ],
     // Interfaces and routing.
     &["iface", "route"],
-    // IPv4 reassembly, per interface.
+    // IP reassembly, per interface.
     &["reassembly"],
     // The shared state.
     &["orphan", "state"],

@@ -154,7 +154,7 @@ pub(super) fn offer(
 /// whole payload (after the fixed header's `at` bytes of headers) fits
 /// the payload length field.
 pub(super) fn acceptable(at: usize, off: usize, len: usize, last: bool) -> bool {
-    at - FIXED_HEADER + off + len <= MAX_PAYLOAD && (last || len % OFFSET_UNIT == 0)
+    at - FIXED_HEADER + off + len <= MAX_PAYLOAD && (last || len.is_multiple_of(OFFSET_UNIT))
 }
 
 /// Sets the payload length of the IPv6 packet `ip` to what follows its

@@ -13,9 +13,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
 use smoltcp::iface::SocketHandle;
+use smoltcp::phy::Medium;
 use smoltcp::socket::raw;
 use smoltcp::wire::{
-    IpProtocol, IpVersion, Ipv6FragmentHeader, Ipv6FragmentRepr, Ipv6Packet, Ipv6Repr,
+    Icmpv6Packet, IpProtocol, IpVersion, Ipv6FragmentHeader, Ipv6FragmentRepr, Ipv6Packet, Ipv6Repr,
 };
 
 use crate::errno::Errno;
@@ -110,6 +111,53 @@ pub(crate) fn send(
         s.send_slice(p).map_err(|_| Errno::EAGAIN)?;
     }
     Ok(())
+}
+
+/// An Ethernet header's length.
+const ETHERNET_HEADER: usize = 14;
+/// ICMPv6's echo request and reply types.
+const ECHO_REQUEST: u8 = 128;
+const ECHO_REPLY: u8 = 129;
+/// The hop limit of the stack's own replies (smoltcp's default).
+const REPLY_HOP_LIMIT: u8 = 64;
+
+/// Answers a reassembled IPv6 echo request (`frame`) whose reply is past the link's MTU: smoltcp answers the
+/// others, but would drop this one for want of fragments. True when
+/// answered (or not to be answered: sent to a group).
+pub(crate) fn answer_echo(f: &mut Iface, frame: &[u8]) -> bool {
+    let link = if f.dev.medium == Medium::Ethernet {
+        ETHERNET_HEADER
+    } else {
+        0
+    };
+    let Some(Ok(p)) = frame.get(link..).map(Ipv6Packet::new_checked) else {
+        return false;
+    };
+    let payload = p.payload();
+    if p.next_header() != IpProtocol::Icmpv6
+        || frame.len() - link <= f.mtu as usize
+        || payload.len() < 8
+        || payload[0] != ECHO_REQUEST
+        || payload[1] != 0
+    {
+        return false;
+    }
+    let (src, dst) = (p.src_addr(), p.dst_addr());
+    if dst.is_multicast() {
+        return true;
+    }
+    let mut reply = payload.to_vec();
+    reply[0] = ECHO_REPLY;
+    Icmpv6Packet::new_unchecked(&mut reply[..]).fill_checksum(&dst, &src);
+    let _ = send(
+        f,
+        dst,
+        src,
+        REPLY_HOP_LIMIT,
+        u8::from(IpProtocol::Icmpv6),
+        &reply,
+    );
+    true
 }
 
 /// The interface's raw socket for fragments.

@@ -274,7 +274,8 @@ pub fn send(v4_rules: bool, msgs: &[Cmsg]) -> Result<SendInfo, Errno> {
                 int_in(d, -1, 255)?;
             }
             (false, libc::IPPROTO_IPV6, libc::IPV6_DONTFRAG) => {
-                int_in(d, 0, 1)?;
+                // -1: the socket's own (off: no IPV6_DONTFRAG option).
+                info.dont_frag = int_in(d, -1, 1)? == 1;
             }
             (false, libc::IPPROTO_IPV6, _) => return Err(Errno::EINVAL),
             _ => {}

@@ -402,4 +402,17 @@ mod tests {
         let got = send(true, &[m]).unwrap();
         assert_eq!(got.src, Some(IpAddr::V4(Ipv4Addr::LOCALHOST)));
     }
+
+    #[test]
+    fn dontfrag_takes_minus_one_to_one() {
+        let dontfrag = |v: i32| Cmsg {
+            level: libc::IPPROTO_IPV6,
+            kind: libc::IPV6_DONTFRAG,
+            data: v.to_ne_bytes().to_vec(),
+        };
+        assert!(send(false, &[dontfrag(1)]).unwrap().dont_frag);
+        assert!(!send(false, &[dontfrag(0)]).unwrap().dont_frag);
+        assert!(!send(false, &[dontfrag(-1)]).unwrap().dont_frag);
+        assert_eq!(send(false, &[dontfrag(2)]), Err(Errno::EINVAL));
+    }
 }

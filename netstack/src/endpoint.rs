@@ -194,8 +194,9 @@ impl Endpoint {
     ///
     /// UDP and ICMP take one whole datagram of `len` bytes to `to`, or the
     /// connected peer: EDESTADDRREQ with neither; EMSGSIZE over 65507
-    /// bytes (UDP over IPv4) or past an Ethernet link's MTU (no IP
-    /// fragmentation); EAGAIN when the send buffer cannot hold it;
+    /// bytes (UDP over IPv4), 65527 (over IPv6), or past an Ethernet
+    /// link's MTU with IPV6_DONTFRAG (otherwise the datagram leaves in
+    /// fragments); EAGAIN when the send buffer cannot hold it;
     /// ENETUNREACH without a route. An unbound endpoint binds an ephemeral
     /// port first.
     ///

@@ -8,6 +8,7 @@ use smoltcp::iface::PollResult;
 use smoltcp::time::Instant;
 
 use crate::device::{frames, Sink};
+use crate::fragment6;
 use crate::iface::LO;
 use crate::reassembly::Offer;
 use crate::socket::Notify;
@@ -99,6 +100,11 @@ fn admit(inner: &mut Inner, n: usize, frame: Vec<u8>) {
         Offer::Held => return,
         Offer::Reassembled(f) => (f, true),
     };
+    if counted && fragment6::answer_echo(&mut inner.ifaces[n], &frame) {
+        inner.ifaces[n].dev.recycle(frame);
+        inner.request_poll();
+        return;
+    }
     let verdict = steer::steer(inner, n, &frame);
     if !counted && !matches!(verdict, Verdict::Echo) {
         inner.ifaces[n].dev.arrived(&frame);

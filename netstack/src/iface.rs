@@ -37,6 +37,9 @@ pub(crate) struct Iface {
     pub iface: Interface,
     pub dev: Dev,
     pub sockets: SocketSet<'static>,
+    /// The raw socket IPv6 fragments leave by (`fragment6`), made on
+    /// first use.
+    pub frag6: Option<SocketHandle>,
 }
 
 fn cidr(a: IpAddr, prefix: u8) -> IpCidr {
@@ -85,6 +88,7 @@ impl Iface {
             iface,
             dev,
             sockets: SocketSet::new(Vec::new()),
+            frag6: None,
         }
     }
 
@@ -142,6 +146,7 @@ impl Iface {
             iface,
             dev,
             sockets: SocketSet::new(Vec::new()),
+            frag6: None,
         })
     }
 

@@ -25,7 +25,8 @@
 //!
 //! 1. Foundations: `errno`, `socket`, `info`, `config`, `mode`, `sys`,
 //!    `wake`, `addr`, `ports`, `neigh`, `device`.
-//! 2. Interfaces and routing: `iface`, `route`.
+//! 2. Interfaces and routing: `iface`, `route`; IP fragments:
+//!    `reassembly` (arriving ones), `fragment6` (sending IPv6 ones).
 //! 3. The shared state: `orphan` (closed sockets finishing), `state`
 //!    (the stack's state behind its lock and every endpoint's).
 //! 4. The protocols, acting on that state: `tcp_sock`, `bind`, `urgent`, `stream`,
@@ -49,6 +50,7 @@ mod conns;
 mod device;
 mod dgram;
 mod engine;
+mod fragment6;
 mod iface;
 mod listener;
 mod multicast;

@@ -15,6 +15,7 @@ use crate::addr::{self, ep_to_wire, to_wire};
 use crate::bind;
 use crate::dgram::{queued, state, state_ref};
 use crate::errno::Errno;
+use crate::fragment6;
 use crate::iface::{Iface, LO};
 use crate::multicast;
 use crate::route::{is_local, resolve_unspecified};
@@ -27,6 +28,10 @@ pub(crate) const MAX_V4: usize = 65507;
 pub(crate) const MAX_V6: usize = 65527;
 /// UDP-Lite's protocol number.
 pub(crate) const UDPLITE: u8 = 136;
+/// UDP's and ICMPv6's protocol numbers, and UDP's header length.
+const UDP: u8 = libc::IPPROTO_UDP as u8;
+pub(crate) const ICMPV6: u8 = libc::IPPROTO_ICMPV6 as u8;
+const UDP_HEADER: usize = 8;
 /// Datagrams a send socket holds while waiting for ARP or NDP.
 const TX_SLOTS: usize = 64;
 /// Send sockets an endpoint keeps before it drops idle ones: a program
@@ -170,15 +175,26 @@ fn is_broadcast_to(f: &Iface, dst: IpAddr) -> bool {
         })
 }
 
-/// Rejects a datagram too long for the path. IPv4 datagrams past the
-/// link's MTU leave in fragments (smoltcp's fragmenter, up to the 64 KiB
-/// an IPv4 packet can hold), as on Linux; smoltcp cannot fragment IPv6,
-/// so those are EMSGSIZE, which Linux gives only with IPV6_DONTFRAG.
-pub(crate) fn fits(inner: &Inner, plan: &Plan, len: usize) -> Result<(), Errno> {
+/// Whether a datagram of `len` bytes (IP header included) leaves in
+/// IPv6 fragments, or EMSGSIZE when it may not. IPv4 datagrams past the
+/// link's MTU leave in fragments too, but those are smoltcp's fragmenter's
+/// (up to the 64 KiB an IPv4 packet can hold), as on Linux; smoltcp
+/// cannot fragment IPv6, so `fragment6` does, unless IPV6_DONTFRAG says
+/// not to (EMSGSIZE, as Linux's) or the sender (UDP-Lite) cannot.
+pub(crate) fn fits(
+    inner: &Inner,
+    plan: &Plan,
+    len: usize,
+    can_fragment: bool,
+) -> Result<bool, Errno> {
     if plan.iface != LO && plan.dst.is_ipv6() && len > inner.ifaces[plan.iface].mtu as usize {
-        return Err(Errno::EMSGSIZE);
+        return if can_fragment {
+            Ok(true)
+        } else {
+            Err(Errno::EMSGSIZE)
+        };
     }
-    Ok(())
+    Ok(false)
 }
 
 /// The application's `len` bytes: a datagram goes out whole or not at
@@ -307,9 +323,14 @@ pub(crate) fn send(
         None => bind::autobind(inner, id)?,
     };
     let header = if dst.is_ipv4() { 20 } else { 40 } + if proto == Proto::Udp { 8 } else { 0 };
-    fits(inner, &plan, len + header)?;
+    let fragments = fits(inner, &plan, len + header, !info.dont_frag)?;
     let mut data = gather(len, fill)?;
     let got = data.len();
+    if fragments {
+        send_fragments(inner, id, &plan, port, data)?;
+        inner.request_poll();
+        return Ok(got);
+    }
     let h = tx_socket(inner, id, plan.iface, plan.hop, port)?;
     let set = &mut inner.ifaces[plan.iface].sockets;
     if proto == Proto::Udp {
@@ -336,6 +357,62 @@ pub(crate) fn send(
     }
     inner.request_poll();
     Ok(got)
+}
+
+/// A UDP or ping datagram over IPv6 past the link's MTU, in fragments
+/// (`fragment6`): the transport header and checksum are written here,
+/// since no smoltcp socket sees the message.
+fn send_fragments(
+    inner: &mut Inner,
+    id: usize,
+    plan: &Plan,
+    port: u16,
+    mut data: Vec<u8>,
+) -> Result<(), Errno> {
+    let (IpAddr::V6(src), IpAddr::V6(dst)) = (plan.src, plan.dst.ip()) else {
+        return Err(Errno::EMSGSIZE);
+    };
+    let proto = inner.ep(id).proto;
+    let (number, msg) = if proto == Proto::Udp {
+        let mut msg = Vec::with_capacity(UDP_HEADER + data.len());
+        msg.extend_from_slice(&port.to_be_bytes());
+        msg.extend_from_slice(&plan.dst.port().to_be_bytes());
+        msg.extend_from_slice(&((UDP_HEADER + data.len()) as u16).to_be_bytes());
+        msg.extend_from_slice(&[0, 0]);
+        msg.extend_from_slice(&data);
+        let sum = transport_sum(plan.src, plan.dst.ip(), UDP, &msg, msg.len());
+        // A UDP checksum of 0 means none, which IPv6 forbids.
+        let sum = if sum == 0 { 0xffff } else { sum };
+        msg[6..8].copy_from_slice(&sum.to_be_bytes());
+        (UDP, msg)
+    } else {
+        let echo = 128;
+        if data.len() < 8 || data[0] != echo || data[1] != 0 {
+            return Err(Errno::EINVAL);
+        }
+        data[4..6].copy_from_slice(&port.to_be_bytes());
+        data[2..4].fill(0);
+        let sum = transport_sum(plan.src, plan.dst.ip(), ICMPV6, &data, data.len());
+        data[2..4].copy_from_slice(&sum.to_be_bytes());
+        (ICMPV6, data)
+    };
+    fragment6::send(
+        &mut inner.ifaces[plan.iface],
+        src,
+        dst,
+        plan.hop,
+        number,
+        &msg,
+    )?;
+    if proto == Proto::Udp
+        && plan.dst.ip().is_multicast()
+        && multicast::hop_and_loop(inner, id, plan.dst.ip()).1
+    {
+        let from = SocketAddr::new(plan.src, port);
+        let data = &msg[UDP_HEADER..];
+        multicast::loop_back(inner, proto, from, plan.dst, plan.iface, plan.hop, data);
+    }
+    Ok(())
 }
 
 /// An IP packet around `payload`. smoltcp's raw sockets write the header

@@ -24,7 +24,8 @@ use smoltcp::wire::Icmpv6Packet;
 use crate::addr;
 use crate::dgram::{self, state, state_ref};
 use crate::errno::Errno;
-use crate::outbound::{self, destination, fits, gather, ip_packet, tx_socket};
+use crate::fragment6;
+use crate::outbound::{self, destination, fits, gather, ip_packet, tx_socket, ICMPV6};
 use crate::route::is_local;
 use crate::socket::{PacketInfo, Proto, SendInfo};
 use crate::state::{Bound, Datagram, Inner, Kind};
@@ -191,11 +192,17 @@ pub(crate) fn send(
     }
     let plan = outbound::route(inner, id, dst, info)?;
     let header = if v6 { 40 } else { 20 };
-    fits(inner, &plan, len + header)?;
-    let data = gather(len, fill)?;
+    let fragments = fits(inner, &plan, len + header, !info.dont_frag)?;
+    let mut data = gather(len, fill)?;
     let got = data.len();
     if v6 && got < 4 {
         return Err(Errno::EINVAL);
+    }
+    if let (true, IpAddr::V6(s), IpAddr::V6(d)) = (fragments, plan.src, plan.dst.ip()) {
+        Icmpv6Packet::new_unchecked(&mut data[..]).fill_checksum(&s, &d);
+        fragment6::send(&mut inner.ifaces[plan.iface], s, d, plan.hop, ICMPV6, &data)?;
+        inner.request_poll();
+        return Ok(got);
     }
     let packet = build(plan.src, plan.dst.ip(), plan.hop, data);
     let h = tx_socket(inner, id, plan.iface, 0, 0)?;

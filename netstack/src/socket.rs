@@ -192,4 +192,7 @@ pub struct SendInfo {
     pub ifindex: Option<u32>,
     /// MSG_OOB on a TCP send: the last byte sent is urgent.
     pub urgent: bool,
+    /// IPV6_DONTFRAG: an IPv6 datagram past the path MTU is EMSGSIZE
+    /// instead of leaving in fragments.
+    pub dont_frag: bool,
 }

@@ -190,7 +190,7 @@ pub(crate) struct Inner {
     /// A call gave smoltcp something to send (or room to receive): the
     /// stack polls before it releases the lock.
     pub poll_requested: bool,
-    /// IPv4 datagrams arriving in fragments, being put back together.
+    /// IP datagrams arriving in fragments, being put back together.
     pub frags: crate::reassembly::Reassembly,
     /// net.ipv4.tcp_syn_retries: a connect's SYNs sent again before
     /// ETIMEDOUT, unless TCP_SYNCNT says otherwise.

@@ -41,7 +41,12 @@ pub(crate) fn send(
         Some(b) => b.port,
         None => bind::autobind(inner, id)?,
     };
-    fits(inner, &plan, len + 8 + if dst.is_ipv4() { 20 } else { 40 })?;
+    fits(
+        inner,
+        &plan,
+        len + 8 + if dst.is_ipv4() { 20 } else { 40 },
+        false,
+    )?;
     let data = gather(len, fill)?;
     let got = data.len();
     let full = 8 + got;

@@ -15,8 +15,8 @@ const LAYERS: &[&[&str]] = &[
     ],
     // Interfaces and routing.
     &["iface", "route"],
-    // IPv4 reassembly, per interface.
-    &["reassembly"],
+    // IP fragments: reassembly per interface, IPv6 fragmenting.
+    &["reassembly", "fragment6"],
     // The shared state.
     &["orphan", "state"],
     // The protocols.

@@ -383,10 +383,34 @@ fn an_interface_a_prestart_hook_moves_in_is_taken() {
 #[test]
 fn datagrams_past_the_mtu_cross_in_ipv4_fragments_both_ways() {
     require!(requirements());
-    let program = require!(tests::static_c_program("udp_fragments"));
     let w = Wire::new("rt-frag");
+    fragments_both_ways(&w, OUTER_ADDR, INNER_ADDR);
+}
+
+/// The same in IPv6 fragments (Fragment headers), over addresses the
+/// test adds to the veth's ends.
+#[test]
+fn datagrams_past_the_mtu_cross_in_ipv6_fragments_both_ways() {
+    require!(requirements());
+    let w = Wire::new("rt-frag6");
+    let (outer, inner) = ("fd00:213::1", "fd00:213::2");
+    let (o, i) = (w.outer.0.as_str(), w.inner.0.as_str());
+    // nodad: the addresses are usable at once.
+    let outer_net = format!("{outer}/64");
+    ip(&[
+        "-n", o, "addr", "add", &outer_net, "dev", "veth-out", "nodad",
+    ]);
+    let inner_net = format!("{inner}/64");
+    ip(&["-n", i, "addr", "add", &inner_net, "dev", "eth0", "nodad"]);
+    fragments_both_ways(&w, outer, inner);
+}
+
+/// The container sends 20,000 bytes to `outer`, is pinged with 4,000
+/// bytes and receives 30,000 bytes back; every byte arrives.
+fn fragments_both_ways(w: &Wire, outer_addr: &'static str, inner_addr: &'static str) {
+    let program = require!(tests::static_c_program("udp_fragments"));
     let outer = w.outer.0.clone();
-    let udp = w.in_outer(|| std::net::UdpSocket::bind((OUTER_ADDR, 0)).expect("bind"));
+    let udp = w.in_outer(move || std::net::UdpSocket::bind((outer_addr, 0)).expect("bind"));
     let port = udp.local_addr().unwrap().port();
     let pattern = |n: usize| -> Vec<u8> { (0..n).map(|i| ((i * 31 + 7) % 251) as u8).collect() };
     let server = std::thread::spawn(move || -> Result<(usize, bool, String), String> {
@@ -399,7 +423,7 @@ fn datagrams_past_the_mtu_cross_in_ipv4_fragments_both_ways() {
             .args([
                 "netns", "exec", &outer, "ping", "-c", "1", "-W", "10", "-s", "4000",
             ])
-            .arg(INNER_ADDR)
+            .arg(inner_addr)
             .output()
             .map_err(|e| e.to_string())?;
         let ping = String::from_utf8_lossy(&ping.stdout).into_owned();
@@ -410,7 +434,7 @@ fn datagrams_past_the_mtu_cross_in_ipv4_fragments_both_ways() {
     let port_s = port.to_string();
     let b = require!(Bundle::busybox(
         "net-frag",
-        &["/bin/udp_fragments", OUTER_ADDR, &port_s, "20000"],
+        &["/bin/udp_fragments", outer_addr, &port_s, "20000"],
         |c| {
             c["linux"]["namespaces"]
                 .as_array_mut()

@@ -274,7 +274,8 @@ pub fn send(v4_rules: bool, msgs: &[Cmsg]) -> Result<SendInfo, Errno> {
                 int_in(d, -1, 255)?;
             }
             (false, libc::IPPROTO_IPV6, libc::IPV6_DONTFRAG) => {
-                int_in(d, 0, 1)?;
+                // -1: the socket's own (off: no IPV6_DONTFRAG option).
+                info.dont_frag = int_in(d, -1, 1)? == 1;
             }
             (false, libc::IPPROTO_IPV6, _) => return Err(Errno::EINVAL),
             _ => {}
@@ -400,5 +401,18 @@ mod tests {
         };
         let got = send(true, &[m]).unwrap();
         assert_eq!(got.src, Some(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+    }
+
+    #[test]
+    fn dontfrag_takes_minus_one_to_one() {
+        let dontfrag = |v: i32| Cmsg {
+            level: libc::IPPROTO_IPV6,
+            kind: libc::IPV6_DONTFRAG,
+            data: v.to_ne_bytes().to_vec(),
+        };
+        assert!(send(false, &[dontfrag(1)]).unwrap().dont_frag);
+        assert!(!send(false, &[dontfrag(0)]).unwrap().dont_frag);
+        assert!(!send(false, &[dontfrag(-1)]).unwrap().dont_frag);
+        assert_eq!(send(false, &[dontfrag(2)]), Err(Errno::EINVAL));
     }
 }

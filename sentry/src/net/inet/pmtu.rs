@@ -3,7 +3,7 @@
 //! probes nothing, see docs/architecture.md), IP_MTU and IPV6_MTU (the
 //! MTU of the route to the connected peer, ENOTCONN without one), and
 //! IPV6_MTU's own setting (the fragment size Linux would use: checked
-//! and dropped, since the stack does not fragment IPv6 and getsockopt
+//! and dropped: the stack fragments IPv6 to the link's MTU, and getsockopt
 //! reports the route's MTU, as Linux's does).
 
 use super::InetSocket;

@@ -187,6 +187,80 @@ fn create_start_state_kill_delete() {
     assert!(text(&o).1.contains("does not exist"), "{:?}", text(&o));
 }
 
+/// `pause` freezes the sandbox through its cgroup and `resume` thaws it:
+/// the container prints nothing while paused and goes on counting after,
+/// as under runc. (The thaw used to kill the sandbox: the kernel restarts
+/// an interrupted timed wait with restart_syscall, which the Sentry's
+/// seccomp filter did not allow.)
+#[test]
+fn pause_and_resume_stop_and_continue_the_container() {
+    require!(sandbox());
+    let cgroup = format!("runsc-rs-tests/{}", tests::unique_name("pause"));
+    let b = require!(Bundle::busybox(
+        "oci-pause",
+        &[
+            "sh",
+            "-c",
+            "i=0; while true; do i=$((i+1)); echo $i; sleep 0.05; done"
+        ],
+        |c| c["linux"]["cgroupsPath"] = json!(format!("/{cgroup}"))
+    ));
+    let out = b.dir.join("ticks");
+    let status = b
+        .runtime_cmd(&["create", "p1"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(b.dir.join("create.stderr")).unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success(), "create failed");
+    let ticks = || {
+        std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let wait_ticks = |n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while ticks() < n {
+            assert!(
+                Instant::now() < deadline,
+                "only {} lines, waiting for {n}",
+                ticks()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let o = b.runtime(&["start", "p1"]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    wait_ticks(3);
+
+    let o = b.runtime(&["pause", "p1"]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert_eq!(state_of(&b, "p1")["status"], "paused");
+    let n = ticks();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(ticks(), n, "the container printed while paused");
+    // A paused container is not paused again, as runc says.
+    let o = b.runtime(&["pause", "p1"]);
+    assert!(!o.status.success(), "{:?}", text(&o));
+
+    let o = b.runtime(&["resume", "p1"]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert_eq!(state_of(&b, "p1")["status"], "running");
+    wait_ticks(n + 5);
+    assert_eq!(state_of(&b, "p1")["status"], "running");
+
+    let o = b.runtime(&["kill", "p1", "KILL"]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    wait_status(&b, "p1", "stopped");
+    let o = b.runtime(&["delete", "p1"]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert_nothing_left(&b);
+    let err = std::fs::read_to_string(b.dir.join("create.stderr")).unwrap_or_default();
+    assert!(!err.contains("seccomp refused"), "{err}");
+}
+
 #[test]
 fn sigkill_and_forced_delete_leave_nothing() {
     require!(sandbox());

@@ -884,10 +884,9 @@ fn a_container_of_a_pod_with_a_terminal_gets_its_own_and_so_does_exec_tty() {
     assert_eq!(pod.leftovers(), Vec::<String>::new());
 }
 
-/// Up to the resume this holds; at the thaw of the sandbox's cgroup (v1
-/// freezer, ptrace platform, on the test machines) the sandbox dies.
+/// Pausing the sandbox container freezes the whole Sentry through its
+/// cgroup, so every container of the pod stops; its resume thaws them.
 #[test]
-#[ignore = "the sandbox does not survive the thaw of its cgroup's freezer (docs/kubernetes.md)"]
 fn pausing_the_sandbox_container_pauses_the_whole_pod() {
     require!(sandbox());
     become_subreaper();

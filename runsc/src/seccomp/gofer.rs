@@ -123,6 +123,10 @@ pub const GOFER_ALLOW: &[Entry] = &[
     only(libc::SYS_futex, "locks", FUTEX_FORMS),
     any(libc::SYS_getrandom, "hash seeds"),
     any(libc::SYS_clock_gettime, "logs"),
+    any(
+        libc::SYS_restart_syscall,
+        "a timed wait a cgroup freeze interrupted, restarted at the thaw (resume)",
+    ),
     any(libc::SYS_getpid, "logs"),
     any(libc::SYS_gettid, "logs"),
     any(libc::SYS_sigaltstack, "std start-up"),

@@ -144,6 +144,10 @@ pub const SENTRY_ALLOW: &[Entry] = &[
     any(libc::SYS_clock_gettime, "clocks (when the vDSO falls back)"),
     any(libc::SYS_clock_nanosleep, "timers and sleeps"),
     any(libc::SYS_nanosleep, "timers and sleeps"),
+    any(
+        libc::SYS_restart_syscall,
+        "a timed wait a cgroup freeze interrupted, restarted at the thaw (resume)",
+    ),
     any(libc::SYS_gettimeofday, "clocks (vDSO fallback)"),
     any(libc::SYS_getpid, "glibc, raise"),
     any(libc::SYS_gettid, "glibc, raise"),

@@ -29,30 +29,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common.h"
+
 #ifndef CLONE_ARGS_SIZE_VER1
 #define CLONE_ARGS_SIZE_VER1 80
 #endif
-
-static int failures;
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			printf("FAIL line %d: %s (errno %s)\n", __LINE__,      \
-			       #cond, strerror(errno));                        \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
-
-static const char *err(long r)
-{
-	static char buf[64];
-	if (r >= 0)
-		snprintf(buf, sizeof buf, "ok");
-	else
-		snprintf(buf, sizeof buf, "%s", strerrorname_np(errno));
-	return buf;
-}
 
 /* clone3 with `flags` and `n` ids from `tids` (NULL allowed); the child
  * runs `child` and exits with what it returns. */
@@ -108,10 +89,10 @@ static int nested_init(void)
 	printf("nested init: getpid %d getppid %d\n", getpid(), getppid());
 	pid_t two[] = {9, 72};
 	long r = clone_tids(0, two, 2, own_pid);
-	printf("nested {9,72}: %s %ld, child exit %d\n", err(r), r, reap(r));
+	printf("nested {9,72}: %s %ld, child exit %d\n", ok_or_errname(r), r, reap(r));
 	pid_t one[] = {9};
 	r = clone_tids(0, one, 1, own_pid);
-	printf("nested {9} again: %s %ld, child exit %d\n", err(r), r,
+	printf("nested {9} again: %s %ld, child exit %d\n", ok_or_errname(r), r,
 	       reap(r));
 	return 0;
 }
@@ -123,16 +104,16 @@ static int unprivileged(void)
 	CHECK(unshare(CLONE_NEWUSER) == 0);
 	pid_t id[] = {80};
 	long r = clone_tids(0, id, 1, own_pid);
-	printf("userns {80}: %s\n", err(r));
+	printf("userns {80}: %s\n", ok_or_errname(r));
 	reap(r);
 	CHECK(unshare(CLONE_NEWPID) == 0);
 	pid_t deep[] = {1, 81};
 	r = clone_tids(0, deep, 2, own_pid);
-	printf("userns new pidns {1,81}: %s\n", err(r));
+	printf("userns new pidns {1,81}: %s\n", ok_or_errname(r));
 	reap(r);
 	pid_t first[] = {1};
 	r = clone_tids(0, first, 1, own_pid);
-	printf("userns new pidns {1}: %s %ld, child exit %d\n", err(r), r,
+	printf("userns new pidns {1}: %s %ld, child exit %d\n", ok_or_errname(r), r,
 	       reap(r));
 	return 0;
 }
@@ -165,23 +146,23 @@ static int inside(void)
 	hold_wfd = p[1];
 	pid_t fifty[] = {50};
 	long held = clone_tids(0, fifty, 1, hold);
-	printf("{50}: %s %ld\n", err(held), held);
+	printf("{50}: %s %ld\n", ok_or_errname(held), held);
 	long r = clone_tids(0, fifty, 1, own_pid);
-	printf("{50} while taken: %s\n", err(r));
+	printf("{50} while taken: %s\n", ok_or_errname(r));
 	reap(r);
 	pid_t one[] = {1};
 	r = clone_tids(0, one, 1, own_pid);
-	printf("{1} with an init: %s\n", err(r));
+	printf("{1} with an init: %s\n", ok_or_errname(r));
 	reap(r);
 	pid_t bad[] = {0, -5, 5000000};
 	for (int i = 0; i < 3; i++) {
 		r = clone_tids(0, &bad[i], 1, own_pid);
-		printf("{%d}: %s\n", bad[i], err(r));
+		printf("{%d}: %s\n", bad[i], ok_or_errname(r));
 		reap(r);
 	}
 	pid_t many[40] = {51};
 	r = clone_tids(0, many, depth + 1, own_pid);
-	printf("one id more than the levels: %s\n", err(r));
+	printf("one id more than the levels: %s\n", ok_or_errname(r));
 	reap(r);
 	close(p[1]);
 	close(p[0]);
@@ -192,13 +173,13 @@ static int inside(void)
 
 	pid_t init_and_outer[] = {1, 70};
 	r = clone_tids(CLONE_NEWPID, init_and_outer, 2, nested_init);
-	printf("CLONE_NEWPID {1,70}: %s %ld, exit %d\n", err(r), r, reap(r));
+	printf("CLONE_NEWPID {1,70}: %s %ld, exit %d\n", ok_or_errname(r), r, reap(r));
 	pid_t no_init[] = {2, 73};
 	r = clone_tids(CLONE_NEWPID, no_init, 2, own_pid);
-	printf("CLONE_NEWPID {2,73}: %s\n", err(r));
+	printf("CLONE_NEWPID {2,73}: %s\n", ok_or_errname(r));
 	reap(r);
 	r = clone_tids(CLONE_NEWPID, one, 1, own_pid);
-	printf("CLONE_NEWPID {1}: %s, child exit %d\n", err(r), reap(r));
+	printf("CLONE_NEWPID {1}: %s, child exit %d\n", ok_or_errname(r), reap(r));
 
 	r = clone_tids(0, NULL, 0, unprivileged);
 	printf("unprivileged exit %d\n", reap(r));
@@ -211,12 +192,12 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	pid_t one[] = {1};
 	long r = clone_tids(0, NULL, 1, own_pid);
-	printf("set_tid NULL, size 1: %s\n", err(r));
+	printf("set_tid NULL, size 1: %s\n", ok_or_errname(r));
 	r = clone_tids(0, one, 0, own_pid);
-	printf("set_tid, size 0: %s\n", err(r));
+	printf("set_tid, size 0: %s\n", ok_or_errname(r));
 	pid_t many[40] = {1};
 	r = clone_tids(0, many, 33, own_pid);
-	printf("33 ids: %s\n", err(r));
+	printf("33 ids: %s\n", ok_or_errname(r));
 
 	CHECK(unshare(CLONE_NEWPID) == 0);
 	r = clone_tids(0, NULL, 0, inside);

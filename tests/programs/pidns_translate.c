@@ -27,26 +27,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-static int failures;
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			printf("FAIL line %d: %s (errno %s)\n", __LINE__,      \
-			       #cond, strerror(errno));                        \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
-
-static const char *err(long r)
-{
-	static char buf[64];
-	if (r >= 0)
-		snprintf(buf, sizeof buf, "ok");
-	else
-		snprintf(buf, sizeof buf, "%s", strerrorname_np(errno));
-	return buf;
-}
+#include "common.h"
 
 static long send_creds(int fd, pid_t pid)
 {
@@ -99,8 +80,8 @@ static int inner(void)
 {
 	/* SCM_CREDENTIALS. */
 	printf("inner: getpid %d\n", getpid());
-	printf("send own number: %s\n", err(send_creds(sv[1], getpid())));
-	printf("send unknown pid: %s\n", err(send_creds(sv[1], 99999)));
+	printf("send own number: %s\n", ok_or_errname(send_creds(sv[1], getpid())));
+	printf("send unknown pid: %s\n", ok_or_errname(send_creds(sv[1], 99999)));
 	pid_t p = recv_pid(sv[1]);
 	printf("outer sender seen as %d\n", p);
 
@@ -134,9 +115,9 @@ static int inner(void)
 	CHECK(ioctl(fd, TIOCGSID, &sid) == 0);
 	printf("inside: TIOCGPGRP %d TIOCGSID %d\n", pg, sid);
 	pid_t want = 1;
-	printf("TIOCSPGRP 1: %s\n", err(ioctl(fd, TIOCSPGRP, &want)));
+	printf("TIOCSPGRP 1: %s\n", ok_or_errname(ioctl(fd, TIOCSPGRP, &want)));
 	want = 99999;
-	printf("TIOCSPGRP 99999: %s\n", err(ioctl(fd, TIOCSPGRP, &want)));
+	printf("TIOCSPGRP 99999: %s\n", ok_or_errname(ioctl(fd, TIOCSPGRP, &want)));
 	CHECK(write(sv[1], &go, 1) == 1);
 	/* Hold the terminal until the outer side has looked. */
 	CHECK(read(sv[1], &go, 1) == 1);

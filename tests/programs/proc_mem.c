@@ -27,18 +27,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int failures;
+#include "common.h"
 
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			printf("FAIL line %d: %s (errno %s)\n", __LINE__,      \
-			       #cond, strerror(errno));                        \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
-
-static const char *err(long r)
+static const char *value_or_errname(long r)
 {
 	static char buf[64];
 	if (r >= 0)
@@ -129,25 +120,25 @@ int main(void)
 	/* The child has made its page once it answers. */
 	ask(req);
 	int fd = open_mem(c, O_RDWR);
-	printf("open child's mem: %s\n", fd < 0 ? err(fd) : "ok");
+	printf("open child's mem: %s\n", fd < 0 ? value_or_errname(fd) : "ok");
 	char buf[64] = {0};
 	long r = pread(fd, buf, sizeof message, (off_t)(uintptr_t)message);
-	printf("pread: %s \"%s\"\n", err(r), buf);
+	printf("pread: %s \"%s\"\n", value_or_errname(r), buf);
 	r = pwrite(fd, "HELLO", 5, (off_t)(uintptr_t)message);
-	printf("pwrite: %s\n", err(r));
+	printf("pwrite: %s\n", value_or_errname(r));
 	r = pwrite(fd, "WRITTEN", 7, (off_t)(uintptr_t)ro);
-	printf("pwrite to read-only: %s\n", err(r));
+	printf("pwrite to read-only: %s\n", value_or_errname(r));
 	ask(req);
 	r = pread(fd, buf, 16, 4096);
-	printf("pread unmapped: %s\n", err(r));
+	printf("pread unmapped: %s\n", value_or_errname(r));
 	memset(buf, 0, sizeof buf);
 	r = pread(fd, buf, 16, (off_t)(uintptr_t)(gone + 4096 - 4));
-	printf("pread into a hole: %s \"%s\"\n", err(r), buf);
+	printf("pread into a hole: %s \"%s\"\n", value_or_errname(r), buf);
 	CHECK(lseek(fd, (off_t)(uintptr_t)message, SEEK_SET) ==
 	      (off_t)(uintptr_t)message);
 	memset(buf, 0, sizeof buf);
 	r = read(fd, buf, 5);
-	printf("lseek+read: %s \"%s\"\n", err(r), buf);
+	printf("lseek+read: %s \"%s\"\n", value_or_errname(r), buf);
 
 	/* A root process without CAP_SYS_PTRACE. */
 	fflush(stdout);
@@ -156,16 +147,16 @@ int main(void)
 		drop_ptrace_cap();
 		int f = open_mem(c, O_RDONLY);
 		printf("no CAP_SYS_PTRACE, open: %s\n",
-		       f < 0 ? err(f) : "ok");
+		       f < 0 ? value_or_errname(f) : "ok");
 		char b[8];
 		long n = vm_read(c, message, b, 5);
-		printf("no CAP_SYS_PTRACE, process_vm_readv: %s\n", err(n));
+		printf("no CAP_SYS_PTRACE, process_vm_readv: %s\n", value_or_errname(n));
 		f = open("/proc/self/mem", O_RDWR);
 		printf("no CAP_SYS_PTRACE, own mem: %s\n",
-		       f < 0 ? err(f) : "ok");
+		       f < 0 ? value_or_errname(f) : "ok");
 		memset(b, 0, sizeof b);
 		n = pread(f, b, 5, (off_t)(uintptr_t)message);
-		printf("no CAP_SYS_PTRACE, own pread: %s \"%.5s\"\n", err(n),
+		printf("no CAP_SYS_PTRACE, own pread: %s \"%.5s\"\n", value_or_errname(n),
 		       b);
 		fflush(stdout);
 		_exit(0);
@@ -179,10 +170,10 @@ int main(void)
 		CHECK(setresgid(1000, 1000, 1000) == 0);
 		CHECK(setresuid(1000, 1000, 1000) == 0);
 		int f = open_mem(c, O_RDONLY);
-		printf("uid 1000, root's mem: %s\n", f < 0 ? err(f) : "ok");
+		printf("uid 1000, root's mem: %s\n", f < 0 ? value_or_errname(f) : "ok");
 		char b[8];
 		long n = vm_read(c, message, b, 5);
-		printf("uid 1000, process_vm_readv of root: %s\n", err(n));
+		printf("uid 1000, process_vm_readv of root: %s\n", value_or_errname(n));
 		fflush(stdout);
 		_exit(0);
 	}
@@ -193,7 +184,7 @@ int main(void)
 	siginfo_t si;
 	CHECK(waitid(P_PID, c, &si, WEXITED | WNOWAIT) == 0);
 	r = pread(fd, buf, 5, (off_t)(uintptr_t)message);
-	printf("pread after exit: %s\n", err(r));
+	printf("pread after exit: %s\n", value_or_errname(r));
 	waitpid(c, NULL, 0);
 	close(fd);
 	if (failures)

@@ -195,6 +195,23 @@ impl<K: Copy + Eq + Hash> Table<K> {
     }
 }
 
+/// After a fragment was filed: counts and recycles the frame that carried
+/// it, and joins a datagram it completed (`Table::add`'s link header, IP
+/// header and payload) into one packet, with where its IP header starts.
+fn settle(
+    f: &mut Iface,
+    frame: Vec<u8>,
+    done: Option<(Vec<u8>, Vec<u8>, Vec<u8>)>,
+) -> Option<(Vec<u8>, usize)> {
+    f.dev.arrived(&frame);
+    f.dev.recycle(frame);
+    let (mut whole, ip, data) = done?;
+    let at = whole.len();
+    whole.extend_from_slice(&ip);
+    whole.extend_from_slice(&data);
+    Some((whole, at))
+}
+
 /// The datagrams being put back together, per version.
 pub(crate) struct Reassembly {
     v4: Table<ipv4::Key>,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use smoltcp::wire::Ipv4Packet;
 
-use super::{Fragment, Offer, Table};
+use super::{settle, Fragment, Offer, Table};
 use crate::iface::Iface;
 
 /// Linux's `net.ipv4.ipfrag_time`.
@@ -73,17 +73,12 @@ pub(super) fn offer(
         head,
     };
     let done = table.add(key, fragment, Instant::now());
-    f.dev.arrived(&frame);
-    f.dev.recycle(frame);
-    let Some((link_hdr, ip_hdr, data)) = done else {
+    let Some((mut whole, start)) = settle(f, frame, done) else {
         return Offer::Held;
     };
-    let mut whole = link_hdr;
-    let start = whole.len();
-    whole.extend_from_slice(&ip_hdr);
-    whole.extend_from_slice(&data);
+    let len = (whole.len() - start) as u16;
     let mut p = Ipv4Packet::new_unchecked(&mut whole[start..]);
-    p.set_total_len((ip_hdr.len() + data.len()) as u16);
+    p.set_total_len(len);
     p.set_more_frags(false);
     p.set_frag_offset(0);
     p.fill_checksum();

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use smoltcp::wire::{IpProtocol, Ipv6ExtHeader, Ipv6FragmentHeader, Ipv6FragmentRepr, Ipv6Packet};
 
-use super::{Fragment, Offer, Table};
+use super::{settle, Fragment, Offer, Table};
 use crate::iface::Iface;
 
 /// Linux's `net.ipv6.ip6frag_time`.
@@ -137,15 +137,9 @@ pub(super) fn offer(
         head,
     };
     let done = table.add(key, fragment, Instant::now());
-    f.dev.arrived(&frame);
-    f.dev.recycle(frame);
-    let Some((link_hdr, ip_hdr, data)) = done else {
+    let Some((mut whole, at)) = settle(f, frame, done) else {
         return Offer::Held;
     };
-    let mut whole = link_hdr;
-    let at = whole.len();
-    whole.extend_from_slice(&ip_hdr);
-    whole.extend_from_slice(&data);
     set_payload_len(&mut whole[at..]);
     Offer::Reassembled(whole)
 }

@@ -218,6 +218,7 @@ impl Task {
         crate::kernel::ptrace::move_tracee(&self.kernel, &old, &h);
         self.tg.cpu_timers.thread_exited(old.tid);
         self.tid = tgid;
+        crate::vfs::fanotify::set_actor(self.tg.tgid, self.tid);
         self.handle = h;
         self.publish_view();
     }

@@ -96,8 +96,6 @@ pub fn syscall_name(nr: usize) -> &'static str {
 /// Serves one syscall.
 pub fn dispatch(t: &mut Task, nr: u64, args: &SyscallArgs) -> SysResult {
     let kernel = t.kernel.clone();
-    // fanotify events name the process acting on this thread.
-    crate::vfs::fanotify::set_actor(t.tg.tgid, t.tid);
     let entry = kernel.table.get(nr).copied();
     let tracer = kernel.table.tracer.filter(|_| kernel.config.strace);
     let start = tracer.and_then(|tr| Some((Instant::now(), (tr.enter)(t, nr, args)?)));

@@ -32,6 +32,10 @@ impl Task {
             handle: self.handle.clone(),
             tg: self.tg.clone(),
         })));
+        // fanotify events name the process acting on this thread: set once
+        // for the thread's task (and again by exec, which may change its
+        // tid), not on every syscall.
+        crate::vfs::fanotify::set_actor(self.tg.tgid, self.tid);
         self.publish_view();
         let mut restart: Option<Errno> = None;
         loop {
